@@ -1,0 +1,68 @@
+# Burgut's build, run and test entry points. `make help` lists them.
+#
+# Everything a target needs (staticcheck, InfluxDB, Mosquitto, Chromium, npm
+# packages) is installed on first use and cached under $(TOOLS); every
+# server the tests use is started on a free 127.0.0.1 port and stopped after.
+
+SHELL        := /bin/bash
+GO           ?= go
+TOOLS        ?= $(HOME)/.cache/burgut/tools
+STATICCHECK  := $(TOOLS)/bin/staticcheck
+BIN          := bin/burgut
+VEHICLES     ?= 10
+HTTP         ?= 127.0.0.1:8080
+TEST_TIMEOUT ?= 14m
+BENCHTIME    ?= 1x
+export BURGUT_TOOLS := $(TOOLS)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: web ## build bin/burgut (web map assets embedded)
+	$(GO) build -o $(BIN) ./cmd/burgut
+
+.PHONY: run
+run: build ## the demo: ground station + simulated fleet + web map on http://$(HTTP)
+	./$(BIN) run --vehicles $(VEHICLES) --http $(HTTP)
+
+.PHONY: web
+web: ## build the web map's front-end (npm) into web/dist for go:embed
+	@if [ -f web/Makefile ]; then $(MAKE) -C web; fi
+
+.PHONY: test
+test: lint ## vet, staticcheck, then go test -race over everything with real services
+	@scripts/services.sh start
+	@set -a; source .testenv/env; set +a; \
+	BURGUT_TEST_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./... ; rc=$$?; \
+	scripts/services.sh stop; exit $$rc
+
+.PHONY: bench
+bench: build ## benchmarks and soak/scale runs (results go in BENCHMARKS.md)
+	@scripts/services.sh start
+	@set -a; source .testenv/env; set +a; \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 60m ./... ; rc=$$?; \
+	scripts/services.sh stop; exit $$rc
+
+.PHONY: lint
+lint: web $(STATICCHECK) ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' ; git ls-files -o --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: services-start services-stop
+services-start: ## start InfluxDB, Mosquitto (and find Chromium) for manual testing
+	scripts/services.sh start
+services-stop: ## stop them
+	scripts/services.sh stop
+
+.PHONY: clean
+clean: ## remove build output and test service data
+	rm -rf bin .testenv

@@ -1,0 +1,60 @@
+package fleet
+
+import "time"
+
+// EventKind names what happened. The strings are part of the public feeds
+// (HTTP, MQTT, WebSocket): add kinds, never rename them.
+type EventKind string
+
+// Event kinds. Most are derived by Fleet.Update from state changes; the
+// ground station emits the ones only a MAVLink message can tell
+// (mission item reached, STATUSTEXT, failsafe).
+const (
+	EventConnected          EventKind = "connected"
+	EventLinkLost           EventKind = "link_lost"
+	EventLinkRegained       EventKind = "link_regained"
+	EventArmed              EventKind = "armed"
+	EventDisarmed           EventKind = "disarmed"
+	EventModeChanged        EventKind = "mode_changed"
+	EventMissionItemReached EventKind = "mission_item_reached"
+	EventMissionComplete    EventKind = "mission_complete"
+	EventFenceBreach        EventKind = "fence_breach"
+	EventFenceCleared       EventKind = "fence_cleared"
+	EventBatteryLow         EventKind = "battery_low"
+	EventBatteryCritical    EventKind = "battery_critical"
+	EventFailsafe           EventKind = "failsafe"
+	EventStatusText         EventKind = "statustext"
+	EventVideoChanged       EventKind = "video_changed"
+	EventSeparation         EventKind = "separation"
+)
+
+// Severity ranks events for the alert list; the monitoring center shows
+// Warning and Critical events as alerts.
+type Severity string
+
+// Severities, from least to most urgent.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Event is one thing that happened to one vehicle.
+type Event struct {
+	// Seq increases by one per event across the fleet, so consumers can
+	// resume ("events since 1234") and detect gaps.
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	VehicleID string    `json:"vehicle_id"`
+	Kind      EventKind `json:"kind"`
+	Severity  Severity  `json:"severity"`
+	Message   string    `json:"message"`
+	// Fields carries the kind-specific details (e.g. "seq" for a mission
+	// item, "mode"/"previous_mode" for a mode change).
+	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// IsAlert reports whether operators should see the event in the alert list.
+func (e Event) IsAlert() bool {
+	return e.Severity == SeverityWarning || e.Severity == SeverityCritical
+}

@@ -1,0 +1,224 @@
+package fleet
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Config holds the thresholds that turn state into alerts.
+type Config struct {
+	// BatteryLowPct and BatteryCriticalPct raise battery_low and
+	// battery_critical when the remaining charge falls through them.
+	BatteryLowPct      float64
+	BatteryCriticalPct float64
+	// EventHistory is how many recent events Events() can return.
+	EventHistory int
+}
+
+// DefaultConfig mirrors common autopilot failsafe levels (ArduPilot's
+// BATT_LOW_MAH/BATT_CRT_MAH are usually set near 20 % and 10 %).
+func DefaultConfig() Config {
+	return Config{BatteryLowPct: 20, BatteryCriticalPct: 10, EventHistory: 2000}
+}
+
+// Fleet is the live state of every vehicle. It is safe for concurrent use:
+// one writer (the ground station's dispatcher) and any number of readers.
+// Writers never wait on readers: subscribers get coalesced, bounded queues.
+type Fleet struct {
+	cfg Config
+
+	mu       sync.RWMutex
+	vehicles map[string]*Vehicle
+	seq      uint64
+	history  []Event // ring of recent events
+	histHead int
+
+	subMu sync.Mutex
+	subs  map[*Subscription]struct{}
+}
+
+// New returns an empty fleet.
+func New(cfg Config) *Fleet {
+	if cfg.EventHistory <= 0 {
+		cfg.EventHistory = DefaultConfig().EventHistory
+	}
+	return &Fleet{
+		cfg:      cfg,
+		vehicles: make(map[string]*Vehicle),
+		subs:     make(map[*Subscription]struct{}),
+	}
+}
+
+// Update applies fn to the vehicle with the given id (creating it if it is
+// new), derives the events the change implies, and publishes the new state
+// and events to subscribers. at is the time the data was received; it
+// becomes LastSeen. fn must not block or call back into the Fleet.
+func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
+	f.mu.Lock()
+	v, existed := f.vehicles[id]
+	var before Vehicle
+	if existed {
+		before = *v
+	} else {
+		v = &Vehicle{ID: id, BatteryPct: -1, FirstSeen: at, Connected: true, MissionSeq: -1}
+		f.vehicles[id] = v
+	}
+	fn(v)
+	v.ID = id
+	if at.After(v.LastSeen) {
+		v.LastSeen = at
+	}
+	v.Updated = at
+	events := deriveEvents(f.cfg, existed, &before, v)
+	for i := range events {
+		events[i] = f.recordLocked(events[i], at)
+	}
+	snap := v.clone()
+	f.mu.Unlock()
+
+	f.publish(&snap, events)
+	return snap, events
+}
+
+// Emit records an event that no state change implies (a STATUSTEXT, a
+// mission item reached) and publishes it. Seq and, if zero, Time are set.
+func (f *Fleet) Emit(e Event) Event {
+	f.mu.Lock()
+	e = f.recordLocked(e, e.Time)
+	f.mu.Unlock()
+	f.publish(nil, []Event{e})
+	return e
+}
+
+func (f *Fleet) recordLocked(e Event, at time.Time) Event {
+	f.seq++
+	e.Seq = f.seq
+	if e.Time.IsZero() {
+		e.Time = at
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.Severity == "" {
+		e.Severity = SeverityInfo
+	}
+	if len(f.history) < f.cfg.EventHistory {
+		f.history = append(f.history, e)
+	} else {
+		f.history[f.histHead] = e
+		f.histHead = (f.histHead + 1) % len(f.history)
+	}
+	return e
+}
+
+// Get returns a snapshot of one vehicle.
+func (f *Fleet) Get(id string) (Vehicle, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	v, ok := f.vehicles[id]
+	if !ok {
+		return Vehicle{}, false
+	}
+	return v.clone(), true
+}
+
+// List returns snapshots of every vehicle, ordered by ID.
+func (f *Fleet) List() []Vehicle {
+	f.mu.RLock()
+	out := make([]Vehicle, 0, len(f.vehicles))
+	for _, v := range f.vehicles {
+		out = append(out, v.clone())
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Vehicle) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Len is the number of vehicles known.
+func (f *Fleet) Len() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.vehicles)
+}
+
+// Events returns up to limit recent events with Seq > since, oldest first,
+// optionally only those of one vehicle (vehicleID "" means all).
+func (f *Fleet) Events(since uint64, vehicleID string, limit int) []Event {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	n := len(f.history)
+	out := make([]Event, 0)
+	for i := 0; i < n; i++ {
+		e := f.history[(f.histHead+i)%n]
+		if e.Seq <= since || (vehicleID != "" && e.VehicleID != vehicleID) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out
+}
+
+func deriveEvents(cfg Config, existed bool, before, after *Vehicle) []Event {
+	var out []Event
+	add := func(kind EventKind, sev Severity, msg string, fields map[string]any) {
+		out = append(out, Event{VehicleID: after.ID, Kind: kind, Severity: sev, Message: msg, Fields: fields})
+	}
+	if !existed {
+		add(EventConnected, SeverityInfo, fmt.Sprintf("vehicle %s connected on %s (system %d)", after.ID, after.Link, after.SystemID),
+			map[string]any{"link": after.Link, "system_id": after.SystemID})
+		before.Connected = true
+		before.BatteryPct = -1
+	}
+	if before.Connected && !after.Connected {
+		add(EventLinkLost, SeverityCritical, fmt.Sprintf("link to %s lost", after.ID), map[string]any{"last_seen": after.LastSeen})
+	}
+	if !before.Connected && after.Connected {
+		add(EventLinkRegained, SeverityInfo, fmt.Sprintf("link to %s regained", after.ID), nil)
+	}
+	if existed && before.Armed != after.Armed {
+		if after.Armed {
+			add(EventArmed, SeverityInfo, fmt.Sprintf("%s armed", after.ID), nil)
+		} else {
+			add(EventDisarmed, SeverityInfo, fmt.Sprintf("%s disarmed", after.ID), nil)
+		}
+	}
+	if before.Mode != after.Mode && after.Mode != "" && before.Mode != "" {
+		add(EventModeChanged, SeverityInfo, fmt.Sprintf("%s mode %s → %s", after.ID, before.Mode, after.Mode),
+			map[string]any{"mode": after.Mode, "previous_mode": before.Mode})
+	}
+	if !before.FenceBreached && after.FenceBreached {
+		add(EventFenceBreach, SeverityCritical, fmt.Sprintf("%s breached its geofence", after.ID), nil)
+	}
+	if before.FenceBreached && !after.FenceBreached {
+		add(EventFenceCleared, SeverityInfo, fmt.Sprintf("%s back inside its geofence", after.ID), nil)
+	}
+	if after.BatteryPct >= 0 {
+		b, a := before.BatteryPct, after.BatteryPct
+		if b < 0 {
+			b = 101 // first reading: a low first value still alerts
+		}
+		switch {
+		case a <= cfg.BatteryCriticalPct && b > cfg.BatteryCriticalPct:
+			add(EventBatteryCritical, SeverityCritical, fmt.Sprintf("%s battery critical (%.0f %%)", after.ID, a), map[string]any{"battery_pct": a})
+		case a <= cfg.BatteryLowPct && b > cfg.BatteryLowPct:
+			add(EventBatteryLow, SeverityWarning, fmt.Sprintf("%s battery low (%.0f %%)", after.ID, a), map[string]any{"battery_pct": a})
+		}
+	}
+	if existed && !slices.Equal(before.Video, after.Video) {
+		add(EventVideoChanged, SeverityInfo, fmt.Sprintf("%s video streams changed (%d)", after.ID, len(after.Video)), nil)
+	}
+	return out
+}

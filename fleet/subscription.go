@@ -1,0 +1,133 @@
+package fleet
+
+import "sync"
+
+// SubscribeOptions say what a subscriber can afford to miss.
+type SubscribeOptions struct {
+	// KeepAll queues every state update instead of keeping only the newest
+	// per vehicle. Stores want every sample; a map wants the latest.
+	KeepAll bool
+	// MaxQueue bounds queued state updates (KeepAll) and events; past it
+	// the oldest are dropped and counted. Default 10000.
+	MaxQueue int
+}
+
+// Subscription receives state updates and events without ever blocking
+// the writer. Wait on C, then call Next to take what is pending.
+type Subscription struct {
+	f    *Fleet
+	opts SubscribeOptions
+	// C receives a value when something is pending. It is never closed.
+	C chan struct{}
+
+	mu        sync.Mutex
+	latest    map[string]Vehicle // coalesced mode
+	order     []string           // ids in latest, in arrival order
+	queue     []Vehicle          // KeepAll mode
+	events    []Event
+	dropped   Dropped
+	closed    bool
+	closeOnce sync.Once
+}
+
+// Dropped counts what a subscriber lost because it fell behind.
+type Dropped struct {
+	States uint64 `json:"states"`
+	Events uint64 `json:"events"`
+}
+
+// Batch is what Next returns: the pending state updates (oldest first) and
+// events, and the running totals of what was dropped.
+type Batch struct {
+	Vehicles []Vehicle
+	Events   []Event
+	Dropped  Dropped
+}
+
+// Subscribe registers a new subscriber. Callers must Close it.
+func (f *Fleet) Subscribe(opts SubscribeOptions) *Subscription {
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = 10000
+	}
+	s := &Subscription{f: f, opts: opts, C: make(chan struct{}, 1), latest: make(map[string]Vehicle)}
+	f.subMu.Lock()
+	f.subs[s] = struct{}{}
+	f.subMu.Unlock()
+	return s
+}
+
+// Close unregisters the subscription; pending data is discarded.
+func (s *Subscription) Close() {
+	s.closeOnce.Do(func() {
+		s.f.subMu.Lock()
+		delete(s.f.subs, s)
+		s.f.subMu.Unlock()
+		s.mu.Lock()
+		s.closed = true
+		s.latest, s.order, s.queue, s.events = nil, nil, nil, nil
+		s.mu.Unlock()
+	})
+}
+
+// Next takes everything pending. It never blocks; an empty Batch means
+// nothing was pending.
+func (s *Subscription) Next() Batch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := Batch{Events: s.events, Dropped: s.dropped}
+	s.events = nil
+	if s.opts.KeepAll {
+		b.Vehicles = s.queue
+		s.queue = nil
+	} else if len(s.order) > 0 {
+		b.Vehicles = make([]Vehicle, 0, len(s.order))
+		for _, id := range s.order {
+			b.Vehicles = append(b.Vehicles, s.latest[id])
+		}
+		s.order = s.order[:0]
+		clear(s.latest)
+	}
+	return b
+}
+
+func (f *Fleet) publish(v *Vehicle, events []Event) {
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	for s := range f.subs {
+		s.push(v, events)
+	}
+}
+
+func (s *Subscription) push(v *Vehicle, events []Event) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if v != nil {
+		if s.opts.KeepAll {
+			if len(s.queue) >= s.opts.MaxQueue {
+				s.queue = s.queue[1:]
+				s.dropped.States++
+			}
+			s.queue = append(s.queue, *v)
+		} else {
+			if _, ok := s.latest[v.ID]; !ok {
+				s.order = append(s.order, v.ID)
+			}
+			s.latest[v.ID] = *v
+		}
+	}
+	for _, e := range events {
+		if len(s.events) >= s.opts.MaxQueue {
+			s.events = s.events[1:]
+			s.dropped.Events++
+		}
+		s.events = append(s.events, e)
+	}
+	s.mu.Unlock()
+	select {
+	case s.C <- struct{}{}:
+	default:
+	}
+}
