@@ -1,0 +1,172 @@
+// Package app wires Burgut's parts into the running service of `burgut
+// serve` and `burgut run`: the ground station feeds the fleet state; the
+// stores, relays and HTTP API read from it; the planner uploads through the
+// ground station. Each part has a start function in its own file here
+// (groundstation.go, telemetry.go, relay.go, missions.go, api.go,
+// simulator.go), so the wiring of one part never touches another's.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation"
+)
+
+// App is one running Burgut service.
+type App struct {
+	Config Config
+	Log    *slog.Logger
+	Fleet  *fleet.Fleet
+	// Mux serves the HTTP API, the WebSocket stream and the web map; each
+	// part registers its own routes on it while starting.
+	Mux *http.ServeMux
+	// Station is the MAVLink ground station, set by startGroundStation.
+	Station *groundstation.Station
+
+	httpAddr  net.Addr
+	ready     chan struct{}
+	mu        sync.Mutex
+	stops     []namedStop
+	wg        sync.WaitGroup
+	fatal     chan error
+	startedAt time.Time
+}
+
+type namedStop struct {
+	name string
+	fn   func()
+}
+
+// New prepares an App; nothing runs until Run.
+func New(cfg Config, log *slog.Logger) *App {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &App{
+		Config: cfg,
+		Log:    log,
+		Fleet:  fleet.New(fleet.DefaultConfig()),
+		Mux:    http.NewServeMux(),
+		ready:  make(chan struct{}),
+		fatal:  make(chan error, 1),
+	}
+}
+
+// Run starts every part in order, blocks until ctx is cancelled or a part
+// fails, then stops them in reverse order and waits for every goroutine.
+// It returns nil after a clean shutdown.
+func (a *App) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.startedAt = time.Now()
+	parts := []struct {
+		name  string
+		start func(ctx context.Context) error
+	}{
+		{"ground station", a.startGroundStation},
+		{"telemetry", a.startTelemetry},
+		{"relay", a.startRelay},
+		{"missions", a.startMissions},
+		{"api", a.startAPI},
+		{"http", a.startHTTP},
+		{"simulator", a.startSimulator},
+	}
+	var err error
+	for _, p := range parts {
+		if err = p.start(ctx); err != nil {
+			err = fmt.Errorf("start %s: %w", p.name, err)
+			break
+		}
+	}
+	if err == nil {
+		close(a.ready)
+		a.Log.Info("burgut running", "http", a.HTTPAddr(), "station", a.Config.Station)
+		select {
+		case <-ctx.Done():
+		case err = <-a.fatal:
+		}
+	}
+	cancel()
+	a.wg.Wait()
+	a.mu.Lock()
+	stops := a.stops
+	a.stops = nil
+	a.mu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		a.Log.Debug("stopping", "part", stops[i].name)
+		stops[i].fn()
+	}
+	return err
+}
+
+// Ready is closed once every part has started.
+func (a *App) Ready() <-chan struct{} { return a.ready }
+
+// HTTPAddr is the address the HTTP server listens on (useful with port 0).
+func (a *App) HTTPAddr() string {
+	if a.httpAddr == nil {
+		return ""
+	}
+	return a.httpAddr.String()
+}
+
+// Go runs fn in a goroutine owned by the App: its ctx is cancelled at
+// shutdown and Run waits for it. An error other than context.Canceled
+// stops the whole service, as a failed part must not be silently absent.
+func (a *App) Go(ctx context.Context, name string, fn func(ctx context.Context) error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case a.fatal <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// OnStop registers cleanup run after every goroutine has ended, in reverse
+// order of registration (so stores flush after the feeds into them stop).
+func (a *App) OnStop(name string, fn func()) {
+	a.mu.Lock()
+	a.stops = append(a.stops, namedStop{name, fn})
+	a.mu.Unlock()
+}
+
+func (a *App) startHTTP(ctx context.Context) error {
+	a.Mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds()})
+	})
+	ln, err := net.Listen("tcp", a.Config.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.Config.HTTP, err)
+	}
+	a.httpAddr = ln.Addr()
+	srv := &http.Server{Handler: a.Mux, ReadHeaderTimeout: 10 * time.Second}
+	a.Go(ctx, "http server", func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+		<-errc
+		return nil
+	})
+	return nil
+}

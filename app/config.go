@@ -1,0 +1,290 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is every setting of `burgut serve` and `burgut run`. One name per
+// setting serves three sources, applied in this order (later wins):
+// defaults, the TOML config file (key = flag name), environment variables
+// (BURGUT_ + the flag name in upper case with '-' as '_'), command-line
+// flags. Each subsystem owns its section and registers its own flags.
+type Config struct {
+	ConfigFile string
+	Station    string // this ground station's name, used in MQTT topics and logs
+	HTTP       string // HTTP API and web map listen address
+	DataDir    string // embedded store, spool, tlogs, areas
+	LogLevel   string
+
+	GroundStation GroundStationConfig
+	Telemetry     TelemetryConfig
+	Relay         RelayConfig
+	Sim           SimConfig // only used by `burgut run`
+}
+
+// Default returns settings that work on an operator's laptop with nothing
+// else installed.
+func Default() Config {
+	c := Config{
+		Station:  "gs1",
+		HTTP:     "127.0.0.1:8080",
+		DataDir:  "burgut-data",
+		LogLevel: "info",
+	}
+	c.GroundStation.defaults()
+	c.Telemetry.defaults()
+	c.Relay.defaults()
+	c.Sim.defaults()
+	return c
+}
+
+// register binds every setting to a flag whose default is the current value.
+func (c *Config) register(fs *flag.FlagSet, withSim bool) {
+	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "TOML config file; keys are these flag names (see burgut.example.toml)")
+	fs.StringVar(&c.Station, "station", c.Station, "this ground station's name, used in MQTT topics and logs (letters, digits, '-', '_')")
+	fs.StringVar(&c.HTTP, "http", c.HTTP, "HTTP API and web map listen address (host:port)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded store, the InfluxDB spool, tlogs and saved areas")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	c.GroundStation.register(fs)
+	c.Telemetry.register(fs)
+	c.Relay.register(fs)
+	if withSim {
+		c.Sim.register(fs)
+	}
+}
+
+// Validate checks every section; the error names the setting at fault.
+func (c *Config) Validate() error {
+	if c.Station == "" || strings.IndexFunc(c.Station, func(r rune) bool {
+		return !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) >= 0 {
+		return fmt.Errorf("station %q: use letters, digits, '-' or '_' (it becomes an MQTT topic level)", c.Station)
+	}
+	if err := validHostPort("http", c.HTTP); err != nil {
+		return err
+	}
+	if c.DataDir == "" {
+		return errors.New("data-dir: must not be empty")
+	}
+	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Sim.validate())
+}
+
+// Load builds the configuration of a subcommand from defaults, the config
+// file named by --config (or BURGUT_CONFIG), the environment and args.
+// withSim adds the simulator settings of `burgut run`.
+func Load(name string, args []string, withSim bool, stderr io.Writer) (Config, error) {
+	cfg := Default()
+	cfg.ConfigFile = configFileArg(args)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.register(fs, withSim)
+	if cfg.ConfigFile != "" {
+		if err := applyFile(fs, cfg.ConfigFile); err != nil {
+			return cfg, err
+		}
+	}
+	if err := applyEnv(fs, os.Environ()); err != nil {
+		return cfg, err
+	}
+	resetRepeatables(fs) // flags given on the command line replace lists from the file or env
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return cfg, cfg.Validate()
+}
+
+func configFileArg(args []string) string {
+	file := os.Getenv("BURGUT_CONFIG")
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		if !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		if v, ok := strings.CutPrefix(a, "config="); ok {
+			file = v
+		} else if a == "config" && i+1 < len(args) {
+			file = args[i+1]
+		}
+	}
+	return file
+}
+
+// EnvName is the environment variable that sets a flag.
+func EnvName(flagName string) string {
+	return "BURGUT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func applyEnv(fs *flag.FlagSet, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		v, ok := env[EnvName(f.Name)]
+		if !ok || err != nil || f.Name == "config" {
+			return
+		}
+		if r, isList := f.Value.(*listFlag); isList {
+			r.reset()
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					_ = r.Set(item)
+				}
+			}
+			r.fromFile = true
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = fmt.Errorf("environment variable %s=%q: %w", EnvName(f.Name), v, e)
+		}
+	})
+	return err
+}
+
+func applyFile(fs *flag.FlagSet, path string) error {
+	var raw map[string]any
+	md, err := toml.DecodeFile(path, &raw)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("config file %s line %d: %s", path, perr.Position.Line, perr.Message)
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := fs.Lookup(k)
+		if f == nil || k == "config" {
+			return fmt.Errorf("config file %s: unknown setting %q (settings are the flag names of 'burgut serve -h')", path, k)
+		}
+		where := fmt.Sprintf("config file %s: setting %q", path, k)
+		switch v := raw[k].(type) {
+		case []any:
+			r, ok := f.Value.(*listFlag)
+			if !ok {
+				return fmt.Errorf("%s: a list is not allowed here", where)
+			}
+			r.reset()
+			for _, item := range v {
+				if err := r.Set(fmt.Sprint(item)); err != nil {
+					return fmt.Errorf("%s: %w", where, err)
+				}
+			}
+			r.fromFile = true
+		case map[string]any:
+			return fmt.Errorf("%s: a table is not allowed (keys are flat flag names)", where)
+		default:
+			if err := fs.Set(k, fmt.Sprint(v)); err != nil {
+				return fmt.Errorf("%s = %v: %w", where, v, err)
+			}
+		}
+	}
+	_ = md
+	return nil
+}
+
+// listFlag is a repeatable flag such as --mavlink. Values from the file or
+// environment are replaced, not extended, by the first command-line value.
+type listFlag struct {
+	p        *[]string
+	fromFile bool
+	fromDef  bool
+}
+
+func newListFlag(p *[]string) *listFlag { return &listFlag{p: p, fromDef: true} }
+
+func (l *listFlag) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *listFlag) Set(s string) error {
+	if l.fromFile || l.fromDef {
+		*l.p = nil
+		l.fromFile, l.fromDef = false, false
+	}
+	*l.p = append(*l.p, s)
+	return nil
+}
+
+func (l *listFlag) reset() { *l.p = nil; l.fromDef = false }
+
+func resetRepeatables(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if r, ok := f.Value.(*listFlag); ok && len(*r.p) > 0 {
+			r.fromFile = true
+		}
+	})
+}
+
+// WriteExample writes a commented TOML file listing every setting with its
+// default, generated from the flags so it can never drift from them.
+func WriteExample(w io.Writer, withSim bool) error {
+	cfg := Default()
+	fs := flag.NewFlagSet("burgut", flag.ContinueOnError)
+	cfg.register(fs, withSim)
+	var b strings.Builder
+	b.WriteString("# Burgut configuration. Every key is a flag of 'burgut serve' (and 'burgut run');\n")
+	b.WriteString("# each can also be set by an environment variable BURGUT_<KEY> (upper case, '-' as '_').\n")
+	b.WriteString("# Precedence: defaults < this file < environment < command-line flags.\n")
+	b.WriteString("# The values below are the defaults. Generated by 'burgut serve --print-config'.\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || f.Name == "print-config" {
+			return
+		}
+		fmt.Fprintf(&b, "\n# %s (env %s)\n", f.Usage, EnvName(f.Name))
+		if r, ok := f.Value.(*listFlag); ok {
+			items := make([]string, 0, len(*r.p))
+			for _, s := range *r.p {
+				items = append(items, fmt.Sprintf("%q", s))
+			}
+			fmt.Fprintf(&b, "%s = [%s]\n", f.Name, strings.Join(items, ", "))
+			return
+		}
+		if g, ok := f.Value.(flag.Getter); ok {
+			switch g.Get().(type) {
+			case bool, int, int64, uint, uint64, float64:
+				fmt.Fprintf(&b, "%s = %s\n", f.Name, f.DefValue)
+				return
+			}
+		}
+		fmt.Fprintf(&b, "%s = %q\n", f.Name, f.DefValue)
+	})
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func validHostPort(name, v string) error {
+	if v == "" {
+		return nil
+	}
+	i := strings.LastIndex(v, ":")
+	if i < 0 {
+		return fmt.Errorf("%s %q: want host:port", name, v)
+	}
+	var port int
+	if _, err := fmt.Sscanf(v[i+1:], "%d", &port); err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("%s %q: port must be a number 0-65535", name, v)
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// GroundStationConfig configures the MAVLink side (groundstation/).
+type GroundStationConfig struct {
+	MAVLink          []string      // link specs: udp:HOST:PORT (server), udpc:HOST:PORT (client), tcp:HOST:PORT (client), tcps:HOST:PORT (server), serial:/dev/ttyX:BAUD
+	SystemID         int           // this ground station's MAVLink system ID
+	HeartbeatTimeout time.Duration // link lost after this long without a heartbeat
+	StreamRateHz     float64       // telemetry rate requested from each vehicle
+	CommandTimeout   time.Duration
+	CommandRetries   int
+	MissionTimeout   time.Duration // per mission item / request
+	MissionRetries   int
+}
+
+func (c *GroundStationConfig) defaults() {
+	c.MAVLink = []string{"udp:127.0.0.1:14550"}
+	c.SystemID = 255
+	c.HeartbeatTimeout = 5 * time.Second
+	c.StreamRateHz = 4
+	c.CommandTimeout = 1500 * time.Millisecond
+	c.CommandRetries = 3
+	c.MissionTimeout = 1500 * time.Millisecond
+	c.MissionRetries = 5
+}
+
+func (c *GroundStationConfig) register(fs *flag.FlagSet) {
+	fs.Var(newListFlag(&c.MAVLink), "mavlink", "MAVLink link, repeatable: udp:HOST:PORT (UDP server: vehicles send here; use 0.0.0.0 to listen on every interface), udpc:HOST:PORT (UDP client), tcp:HOST:PORT (TCP client, e.g. a SITL on 5760), tcps:HOST:PORT (TCP server), serial:DEVICE:BAUD")
+	fs.IntVar(&c.SystemID, "mavlink-sysid", c.SystemID, "this ground station's MAVLink system ID (ArduPilot's SYSID_MYGCS defaults to 255)")
+	fs.DurationVar(&c.HeartbeatTimeout, "link-timeout", c.HeartbeatTimeout, "a vehicle is 'link lost' after this long without a HEARTBEAT")
+	fs.Float64Var(&c.StreamRateHz, "stream-rate", c.StreamRateHz, "telemetry rate in Hz requested from every vehicle (position, attitude, status)")
+	fs.DurationVar(&c.CommandTimeout, "command-timeout", c.CommandTimeout, "wait for COMMAND_ACK per attempt")
+	fs.IntVar(&c.CommandRetries, "command-retries", c.CommandRetries, "command attempts after the first before giving up")
+	fs.DurationVar(&c.MissionTimeout, "mission-timeout", c.MissionTimeout, "wait per mission item or request during mission/fence/rally transfers")
+	fs.IntVar(&c.MissionRetries, "mission-retries", c.MissionRetries, "re-sends per mission item or request before a transfer fails")
+}
+
+func (c *GroundStationConfig) validate() error {
+	var errs []error
+	if len(c.MAVLink) == 0 {
+		errs = append(errs, errors.New("mavlink: at least one link is needed"))
+	}
+	for _, l := range c.MAVLink {
+		kind, addr, ok := strings.Cut(l, ":")
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("mavlink %q: want KIND:ADDRESS, e.g. udp:127.0.0.1:14550", l))
+		case kind == "udp" || kind == "udpc" || kind == "tcp" || kind == "tcps":
+			if err := validHostPort("mavlink", addr); err != nil {
+				errs = append(errs, err)
+			}
+		case kind == "serial":
+		default:
+			errs = append(errs, fmt.Errorf("mavlink %q: unknown link kind %q (udp, udpc, tcp, tcps, serial)", l, kind))
+		}
+	}
+	if c.SystemID < 1 || c.SystemID > 255 {
+		errs = append(errs, fmt.Errorf("mavlink-sysid %d: must be 1-255", c.SystemID))
+	}
+	if c.HeartbeatTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("link-timeout %v: must be positive", c.HeartbeatTimeout))
+	}
+	if c.StreamRateHz <= 0 || c.StreamRateHz > 50 {
+		errs = append(errs, fmt.Errorf("stream-rate %v: must be in (0, 50] Hz", c.StreamRateHz))
+	}
+	if c.CommandTimeout <= 0 || c.MissionTimeout <= 0 {
+		errs = append(errs, errors.New("command-timeout and mission-timeout must be positive"))
+	}
+	if c.CommandRetries < 0 || c.MissionRetries < 0 {
+		errs = append(errs, errors.New("command-retries and mission-retries must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// TelemetryConfig configures where vehicle state is stored (telemetry/).
+type TelemetryConfig struct {
+	InfluxURL    string
+	InfluxBucket string
+	InfluxToken  string
+	InfluxOrg    string
+}
+
+func (c *TelemetryConfig) defaults() {}
+
+func (c *TelemetryConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.InfluxURL, "influx-url", c.InfluxURL, "InfluxDB URL (e.g. http://127.0.0.1:8086); empty = the embedded store under data-dir")
+	fs.StringVar(&c.InfluxBucket, "influx-bucket", c.InfluxBucket, "InfluxDB bucket; for InfluxDB 1.8 use database/retention, e.g. telemetry/autogen")
+	fs.StringVar(&c.InfluxToken, "influx-token", c.InfluxToken, "InfluxDB token; for InfluxDB 1.8 user:password or empty")
+	fs.StringVar(&c.InfluxOrg, "influx-org", c.InfluxOrg, "InfluxDB 2.x organisation (ignored by 1.8)")
+}
+
+func (c *TelemetryConfig) validate() error {
+	if c.InfluxURL != "" && c.InfluxBucket == "" {
+		return errors.New("influx-bucket: required with influx-url")
+	}
+	if c.InfluxURL != "" && !strings.HasPrefix(c.InfluxURL, "http://") && !strings.HasPrefix(c.InfluxURL, "https://") {
+		return fmt.Errorf("influx-url %q: want http:// or https://", c.InfluxURL)
+	}
+	return nil
+}
+
+// RelayConfig configures the live feeds to the monitoring center (MQTT, WebSocket).
+type RelayConfig struct {
+	MQTT       string  // external broker URL; empty = embedded broker
+	MQTTListen string  // embedded broker TCP listener
+	StateRate  float64 // per-vehicle state publish rate, Hz
+}
+
+func (c *RelayConfig) defaults() {
+	c.MQTTListen = "127.0.0.1:1883"
+	c.StateRate = 2
+}
+
+func (c *RelayConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.MQTT, "mqtt", c.MQTT, "external MQTT broker, e.g. tcp://broker:1883; empty = run the embedded broker")
+	fs.StringVar(&c.MQTTListen, "mqtt-listen", c.MQTTListen, "embedded MQTT broker's TCP listen address (empty = no embedded broker)")
+	fs.Float64Var(&c.StateRate, "state-rate", c.StateRate, "vehicle state publish rate per vehicle, Hz (MQTT)")
+}
+
+func (c *RelayConfig) validate() error {
+	if c.MQTT != "" && !strings.Contains(c.MQTT, "://") {
+		return fmt.Errorf("mqtt %q: want a URL such as tcp://127.0.0.1:1883", c.MQTT)
+	}
+	if c.StateRate <= 0 || c.StateRate > 50 {
+		return fmt.Errorf("state-rate %v: must be in (0, 50] Hz", c.StateRate)
+	}
+	return validHostPort("mqtt-listen", c.MQTTListen)
+}
+
+// SimConfig configures the simulated fleet `burgut run` flies.
+type SimConfig struct {
+	Vehicles int
+	Home     string // "LAT,LON"
+	Speedup  float64
+	Seed     int64
+}
+
+func (c *SimConfig) defaults() {
+	c.Vehicles = 10
+	c.Home = "41.3111,69.2797" // Tashkent, Mustaqillik Square
+	c.Speedup = 1
+	c.Seed = 1
+}
+
+func (c *SimConfig) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.Vehicles, "vehicles", c.Vehicles, "number of simulated vehicles")
+	fs.StringVar(&c.Home, "home", c.Home, "simulated fleet's home, LAT,LON")
+	fs.Float64Var(&c.Speedup, "speedup", c.Speedup, "simulation speed relative to real time")
+	fs.Int64Var(&c.Seed, "seed", c.Seed, "simulation random seed")
+}
+
+func (c *SimConfig) validate() error {
+	if c.Vehicles < 0 || c.Vehicles > 5000 {
+		return fmt.Errorf("vehicles %d: must be 0-5000", c.Vehicles)
+	}
+	if _, _, err := ParseLatLon(c.Home); err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	if c.Speedup <= 0 || c.Speedup > 1000 {
+		return fmt.Errorf("speedup %v: must be in (0, 1000]", c.Speedup)
+	}
+	return nil
+}
+
+// ParseLatLon parses "LAT,LON" in degrees.
+func ParseLatLon(s string) (lat, lon float64, err error) {
+	a, b, ok := strings.Cut(s, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q: want LAT,LON", s)
+	}
+	if _, err := fmt.Sscanf(strings.TrimSpace(a), "%g", &lat); err != nil {
+		return 0, 0, fmt.Errorf("%q: latitude is not a number", s)
+	}
+	if _, err := fmt.Sscanf(strings.TrimSpace(b), "%g", &lon); err != nil {
+		return 0, 0, fmt.Errorf("%q: longitude is not a number", s)
+	}
+	if lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, fmt.Errorf("%q: out of range (lat ±90, lon ±180)", s)
+	}
+	return lat, lon, nil
+}
