@@ -1,0 +1,129 @@
+package session
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// inboxSize bounds how many replies an operation may have queued. Handle
+// drops beyond it (it must never block the dispatcher); retries recover.
+const inboxSize = 256
+
+// Vehicle is the protocol side of one aircraft (one per link, system ID and
+// component ID). It is safe for concurrent use: the dispatcher calls Handle
+// while any number of goroutines run operations.
+type Vehicle struct {
+	send   Sender
+	target Target
+	opts   Options
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	done      chan struct{}
+	waiters   map[*waiter]struct{}
+	commands  map[uint16]bool               // MAV_CMDs with a pending Command
+	transfers map[missions.MissionType]bool // mission types with a running transfer
+	paramsAll bool                          // a full parameter download is running
+	paramType map[string]uint8              // last seen MAV_PARAM_TYPE per name
+}
+
+// waiter is one running operation's mailbox. Handle offers it the messages
+// its filter accepts; the operation reads them from ch in its own goroutine.
+type waiter struct {
+	accept func(msg message.Message) bool
+	ch     chan message.Message
+}
+
+// New creates the session for one vehicle. Nothing is sent until an
+// operation is called.
+func New(send Sender, target Target, opts Options) *Vehicle {
+	opts = opts.withDefaults()
+	return &Vehicle{
+		send:      send,
+		target:    target,
+		opts:      opts,
+		log:       opts.Log.With("sysid", target.SystemID, "compid", target.ComponentID),
+		done:      make(chan struct{}),
+		waiters:   make(map[*waiter]struct{}),
+		commands:  make(map[uint16]bool),
+		transfers: make(map[missions.MissionType]bool),
+		paramType: make(map[string]uint8),
+	}
+}
+
+// Target returns the address the session sends to.
+func (v *Vehicle) Target() Target { return v.target }
+
+// Handle is called by the dispatcher for every frame received from this
+// vehicle. It never blocks: it hands the message to whichever operation is
+// waiting for it, or drops it. Telemetry the sessions do not care about
+// returns after one type switch.
+func (v *Vehicle) Handle(msg message.Message) {
+	switch m := msg.(type) {
+	case *common.MessageCommandAck, *common.MessageStatustext,
+		*common.MessageMissionRequestInt, *common.MessageMissionRequest,
+		*common.MessageMissionAck, *common.MessageMissionCount,
+		*common.MessageMissionItemInt, *common.MessageMissionItem,
+		*common.MessageMissionCurrent:
+	case *common.MessageParamValue:
+		v.mu.Lock()
+		v.paramType[m.ParamId] = uint8(m.ParamType)
+		v.mu.Unlock()
+	default:
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for w := range v.waiters {
+		if !w.accept(msg) {
+			continue
+		}
+		select {
+		case w.ch <- msg:
+		default:
+			v.log.Debug("session inbox full, dropping reply", "msg_id", msg.GetID())
+		}
+	}
+}
+
+// Close fails every pending and future operation with ErrClosed. It may be
+// called more than once.
+func (v *Vehicle) Close() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.closed {
+		v.closed = true
+		close(v.done)
+	}
+}
+
+// subscribe registers a mailbox before the request goes out, so no reply
+// can slip past. The returned func unregisters it.
+func (v *Vehicle) subscribe(accept func(message.Message) bool) (*waiter, func(), error) {
+	w := &waiter{accept: accept, ch: make(chan message.Message, inboxSize)}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, nil, ErrClosed
+	}
+	v.waiters[w] = struct{}{}
+	return w, func() {
+		v.mu.Lock()
+		delete(v.waiters, w)
+		v.mu.Unlock()
+	}, nil
+}
+
+// sendMsg sends one message, wrapping a link error with what was being sent.
+func (v *Vehicle) sendMsg(msg message.Message) error {
+	if err := v.send.Send(msg); err != nil {
+		return fmt.Errorf("send %T to vehicle %d/%d: %w", msg, v.target.SystemID, v.target.ComponentID, err)
+	}
+	return nil
+}
