@@ -1,0 +1,242 @@
+package fleet
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func kinds(evs []Event) []EventKind {
+	out := make([]EventKind, len(evs))
+	for i, e := range evs {
+		out[i] = e.Kind
+	}
+	return out
+}
+
+func TestUpdateDerivesEventsFromStateChanges(t *testing.T) {
+	cases := []struct {
+		name   string
+		before func(v *Vehicle)
+		after  func(v *Vehicle)
+		want   []EventKind
+	}{
+		{"arming raises armed", func(v *Vehicle) {}, func(v *Vehicle) { v.Armed = true }, []EventKind{EventArmed}},
+		{"disarming raises disarmed", func(v *Vehicle) { v.Armed = true }, func(v *Vehicle) { v.Armed = false }, []EventKind{EventDisarmed}},
+		{"mode change names both modes", func(v *Vehicle) { v.Mode = "GUIDED" }, func(v *Vehicle) { v.Mode = "RTL" }, []EventKind{EventModeChanged}},
+		{"first mode is not a change", func(v *Vehicle) {}, func(v *Vehicle) { v.Mode = "STABILIZE" }, nil},
+		{"fence breach is critical", func(v *Vehicle) {}, func(v *Vehicle) { v.FenceBreached = true }, []EventKind{EventFenceBreach}},
+		{"fence cleared", func(v *Vehicle) { v.FenceBreached = true }, func(v *Vehicle) { v.FenceBreached = false }, []EventKind{EventFenceCleared}},
+		{"battery falls through low", func(v *Vehicle) { v.BatteryPct = 25 }, func(v *Vehicle) { v.BatteryPct = 19 }, []EventKind{EventBatteryLow}},
+		{"battery falls through critical", func(v *Vehicle) { v.BatteryPct = 15 }, func(v *Vehicle) { v.BatteryPct = 9 }, []EventKind{EventBatteryCritical}},
+		{"battery staying low does not repeat", func(v *Vehicle) { v.BatteryPct = 18 }, func(v *Vehicle) { v.BatteryPct = 17 }, nil},
+		{"link lost", func(v *Vehicle) {}, func(v *Vehicle) { v.Connected = false }, []EventKind{EventLinkLost}},
+		{"link regained", func(v *Vehicle) { v.Connected = false }, func(v *Vehicle) { v.Connected = true }, []EventKind{EventLinkRegained}},
+		{"video appears", func(v *Vehicle) {}, func(v *Vehicle) { v.Video = []VideoStream{{URI: "rtsp://x"}} }, []EventKind{EventVideoChanged}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := New(DefaultConfig())
+			f.Update("v1", t0, func(v *Vehicle) { v.BatteryPct = 90; c.before(v) })
+			_, evs := f.Update("v1", t0.Add(time.Second), c.after)
+			if fmt.Sprint(kinds(evs)) != fmt.Sprint(c.want) {
+				t.Fatalf("events %v, want %v", kinds(evs), c.want)
+			}
+			for _, e := range evs {
+				if e.VehicleID != "v1" || e.Seq == 0 || e.Message == "" {
+					t.Fatalf("event missing identity: %+v", e)
+				}
+			}
+		})
+	}
+}
+
+func TestFirstUpdateConnectsAndLowFirstBatteryAlerts(t *testing.T) {
+	f := New(DefaultConfig())
+	v, evs := f.Update("v1", t0, func(v *Vehicle) { v.SystemID = 3; v.Link = "udp14550"; v.BatteryPct = 8 })
+	if fmt.Sprint(kinds(evs)) != fmt.Sprint([]EventKind{EventConnected, EventBatteryCritical}) {
+		t.Fatalf("events %v", kinds(evs))
+	}
+	if !v.Connected || v.FirstSeen != t0 || v.LastSeen != t0 || v.ID != "v1" {
+		t.Fatalf("snapshot %+v", v)
+	}
+	if evs[1].Severity != SeverityCritical || !evs[1].IsAlert() {
+		t.Fatalf("battery critical should be a critical alert: %+v", evs[1])
+	}
+}
+
+func TestUnknownBatteryIsMinusOneNotZero(t *testing.T) {
+	f := New(DefaultConfig())
+	v, evs := f.Update("v1", t0, func(v *Vehicle) {})
+	if v.BatteryPct != -1 {
+		t.Fatalf("battery = %v, want -1 (unknown)", v.BatteryPct)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("unknown battery must not alert: %v", kinds(evs))
+	}
+}
+
+func TestSnapshotsDoNotAlias(t *testing.T) {
+	f := New(DefaultConfig())
+	f.Update("v1", t0, func(v *Vehicle) { v.Home = &Point{Lat: 1}; v.Video = []VideoStream{{URI: "a"}} })
+	s, _ := f.Get("v1")
+	s.Home.Lat = 99
+	s.Video[0].URI = "changed"
+	again, _ := f.Get("v1")
+	if again.Home.Lat != 1 || again.Video[0].URI != "a" {
+		t.Fatalf("snapshot mutation leaked into the fleet: %+v", again)
+	}
+}
+
+func TestEventsHistoryFiltersAndWraps(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.EventHistory = 5
+	f := New(cfg)
+	for i := 0; i < 8; i++ {
+		f.Emit(Event{VehicleID: fmt.Sprintf("v%d", i%2), Kind: EventStatusText, Time: t0})
+	}
+	all := f.Events(0, "", 0)
+	if len(all) != 5 || all[0].Seq != 4 || all[4].Seq != 8 {
+		t.Fatalf("history = %+v, want seqs 4..8", all)
+	}
+	v1 := f.Events(5, "v1", 0)
+	if len(v1) != 2 || v1[0].Seq != 6 || v1[1].Seq != 8 {
+		t.Fatalf("v1 since 5 = %+v", v1)
+	}
+	if got := f.Events(0, "", 2); len(got) != 2 || got[1].Seq != 8 {
+		t.Fatalf("limit keeps the newest: %+v", got)
+	}
+}
+
+func TestListIsSortedByID(t *testing.T) {
+	f := New(DefaultConfig())
+	for _, id := range []string{"c", "a", "b"} {
+		f.Update(id, t0, func(v *Vehicle) {})
+	}
+	l := f.List()
+	if len(l) != 3 || l[0].ID != "a" || l[2].ID != "c" || f.Len() != 3 {
+		t.Fatalf("list %v", l)
+	}
+}
+
+func TestCoalescingSubscriptionKeepsNewestPerVehicle(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{})
+	defer sub.Close()
+	for i := 0; i < 100; i++ {
+		f.Update("a", t0, func(v *Vehicle) { v.Lat = float64(i) })
+		f.Update("b", t0, func(v *Vehicle) { v.Lat = -float64(i) })
+	}
+	<-sub.C
+	b := sub.Next()
+	if len(b.Vehicles) != 2 || b.Vehicles[0].ID != "a" || b.Vehicles[0].Lat != 99 || b.Vehicles[1].Lat != -99 {
+		t.Fatalf("coalesced batch = %+v", b.Vehicles)
+	}
+	if len(b.Events) != 2 { // two connected events
+		t.Fatalf("events %v", kinds(b.Events))
+	}
+	if again := sub.Next(); len(again.Vehicles) != 0 || len(again.Events) != 0 {
+		t.Fatalf("Next after draining returned %+v", again)
+	}
+}
+
+func TestKeepAllSubscriptionBoundsQueueAndCountsDrops(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true, MaxQueue: 10})
+	defer sub.Close()
+	for i := 0; i < 25; i++ {
+		f.Update("a", t0, func(v *Vehicle) { v.Lat = float64(i) })
+	}
+	b := sub.Next()
+	if len(b.Vehicles) != 10 || b.Vehicles[0].Lat != 15 || b.Vehicles[9].Lat != 24 {
+		t.Fatalf("kept %d states from %v to %v, want the newest 10", len(b.Vehicles), b.Vehicles[0].Lat, b.Vehicles[len(b.Vehicles)-1].Lat)
+	}
+	if b.Dropped.States != 15 {
+		t.Fatalf("dropped = %+v, want 15 states", b.Dropped)
+	}
+}
+
+func TestClosedSubscriptionReceivesNothing(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{})
+	sub.Close()
+	sub.Close() // idempotent
+	f.Update("a", t0, func(v *Vehicle) {})
+	if b := sub.Next(); len(b.Vehicles) != 0 {
+		t.Fatalf("closed subscription got %+v", b)
+	}
+}
+
+func TestConcurrentWritersAndReaders(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{})
+	defer sub.Close()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(2)
+	go func() { // a slow reader must not block the writer
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-sub.C:
+				sub.Next()
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = f.List()
+				_ = f.Events(0, "", 10)
+			}
+		}
+	}()
+	for i := 0; i < 2000; i++ {
+		f.Update(fmt.Sprintf("v%d", i%50), t0.Add(time.Duration(i)), func(v *Vehicle) { v.Lat = float64(i) })
+	}
+	close(stop)
+	wg.Wait()
+	if f.Len() != 50 {
+		t.Fatalf("len = %d", f.Len())
+	}
+}
+
+func TestStale(t *testing.T) {
+	v := Vehicle{Connected: true, LastSeen: t0}
+	if v.Stale(t0.Add(time.Second), 3*time.Second) {
+		t.Fatal("fresh vehicle reported stale")
+	}
+	if !v.Stale(t0.Add(4*time.Second), 3*time.Second) {
+		t.Fatal("old data not reported stale")
+	}
+	v.Connected = false
+	if !v.Stale(t0, time.Hour) {
+		t.Fatal("disconnected vehicle must be stale")
+	}
+}
+
+func BenchmarkUpdateWithThreeSubscribers(b *testing.B) {
+	f := New(DefaultConfig())
+	for i := 0; i < 3; i++ {
+		s := f.Subscribe(SubscribeOptions{KeepAll: i == 0, MaxQueue: 1 << 20})
+		defer s.Close()
+	}
+	ids := make([]string, 2000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("udp14550-%d", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.Update(ids[i%len(ids)], t0, func(v *Vehicle) { v.Lat = float64(i) })
+	}
+}
