@@ -2,7 +2,11 @@ package session
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 )
 
 // CommandRequest is one MAV_CMD to send, as COMMAND_LONG or COMMAND_INT.
@@ -28,7 +32,126 @@ type CommandResult struct {
 	Text         string // STATUSTEXT the vehicle sent while the command was pending (e.g. "PreArm: GPS 1: Bad fix")
 }
 
-// Command sends req and waits for its COMMAND_ACK.
+// Accepted reports whether the vehicle accepted the command.
+func (r CommandResult) Accepted() bool { return r.Result == uint8(common.MAV_RESULT_ACCEPTED) }
+
+const resultInProgress = uint8(common.MAV_RESULT_IN_PROGRESS)
+
+// Command sends req and waits for the COMMAND_ACK with the same command id.
+// Without an ACK within CommandTimeout it resends with the confirmation
+// field incremented, up to CommandRetries times, then returns ErrTimeout
+// (wrapped) with the attempts made. An IN_PROGRESS ACK stops the resending
+// (the vehicle has the command; sending it again would start it again) and
+// extends the wait by CommandProgressTimeout per progress report.
+//
+// Whatever ACK arrives first for this command id ends the wait, even if it
+// answers an earlier attempt: a late ACK never causes another send, and
+// ACKs arriving after the result are dropped. A second Command with the same
+// MAV_CMD while this one is pending returns ErrBusy.
 func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResult, error) {
-	return CommandResult{}, errors.New("not implemented yet")
+	res := CommandResult{}
+	v.mu.Lock()
+	if v.commands[req.Command] {
+		v.mu.Unlock()
+		return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ErrBusy)
+	}
+	v.commands[req.Command] = true
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		delete(v.commands, req.Command)
+		v.mu.Unlock()
+	}()
+
+	w, unsubscribe, err := v.subscribe(func(msg message.Message) bool {
+		switch m := msg.(type) {
+		case *common.MessageCommandAck:
+			return uint16(m.Command) == req.Command
+		case *common.MessageStatustext:
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, err)
+	}
+	defer unsubscribe()
+
+	var texts []string
+	inProgress := false
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	for {
+		if !inProgress {
+			if res.Attempts > v.opts.CommandRetries {
+				res.Text = strings.Join(texts, "; ")
+				return res, fmt.Errorf("command %d to vehicle %d: no COMMAND_ACK after %d attempts: %w",
+					req.Command, v.target.SystemID, res.Attempts, ErrTimeout)
+			}
+			if err := v.sendMsg(v.commandMessage(req, uint8(res.Attempts))); err != nil {
+				return res, fmt.Errorf("command %d: %w", req.Command, err)
+			}
+			res.Attempts++
+			timer.Reset(v.opts.CommandTimeout)
+		}
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ctx.Err())
+			case <-v.done:
+				return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ErrClosed)
+			case <-timer.C:
+				if inProgress {
+					res.Text = strings.Join(texts, "; ")
+					return res, fmt.Errorf("command %d to vehicle %d: in progress (%d%%) but no further ACK: %w",
+						req.Command, v.target.SystemID, res.Progress, ErrTimeout)
+				}
+				break wait
+			case msg := <-w.ch:
+				switch m := msg.(type) {
+				case *common.MessageStatustext:
+					if t := strings.TrimSpace(m.Text); t != "" {
+						texts = append(texts, t)
+					}
+				case *common.MessageCommandAck:
+					if st := v.opts.StationSystemID; st != 0 && m.TargetSystem != 0 && m.TargetSystem != st {
+						continue // answers another ground station's command
+					}
+					res.Result = uint8(m.Result)
+					res.ResultName = ResultName(res.Result)
+					res.ResultParam2 = m.ResultParam2
+					if res.Result == resultInProgress {
+						res.Progress = m.Progress
+						inProgress = true
+						timer.Reset(v.opts.CommandProgressTimeout)
+						continue
+					}
+					res.Text = strings.Join(texts, "; ")
+					return res, nil
+				}
+			}
+		}
+	}
+}
+
+func (v *Vehicle) commandMessage(req CommandRequest, confirmation uint8) message.Message {
+	comp := req.TargetComponent
+	if comp == 0 {
+		comp = v.target.ComponentID
+	}
+	if req.Int {
+		return &common.MessageCommandInt{
+			TargetSystem: v.target.SystemID, TargetComponent: comp,
+			Frame: common.MAV_FRAME(req.Frame), Command: common.MAV_CMD(req.Command),
+			Param1: req.Params[0], Param2: req.Params[1], Param3: req.Params[2], Param4: req.Params[3],
+			X: req.X, Y: req.Y, Z: req.Z,
+		}
+	}
+	return &common.MessageCommandLong{
+		TargetSystem: v.target.SystemID, TargetComponent: comp,
+		Command: common.MAV_CMD(req.Command), Confirmation: confirmation,
+		Param1: req.Params[0], Param2: req.Params[1], Param3: req.Params[2], Param4: req.Params[3],
+		Param5: req.Params[4], Param6: req.Params[5], Param7: req.Params[6],
+	}
 }

@@ -2,10 +2,17 @@ package session
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 )
 
-// Param is one onboard parameter as the vehicle reported it.
+// Param is one onboard parameter as the vehicle reported it. Values travel
+// as float32 with ArduPilot's "C cast" encoding (an INT32 of 5 is 5.0), not
+// PX4's bytewise encoding.
 type Param struct {
 	Name  string
 	Value float64
@@ -14,17 +21,298 @@ type Param struct {
 	Count int
 }
 
-// ParamsAll downloads every parameter.
+const paramIndexNone = 65535
+
+func paramFrom(m *common.MessageParamValue) Param {
+	idx := int(m.ParamIndex)
+	if m.ParamIndex == paramIndexNone {
+		idx = -1
+	}
+	return Param{Name: m.ParamId, Value: float64(m.ParamValue), Type: uint8(m.ParamType), Index: idx, Count: int(m.ParamCount)}
+}
+
+// ParamsAll downloads every parameter, sorted by index. It sends
+// PARAM_REQUEST_LIST (resent while nothing arrives), collects the stream by
+// index, and once the stream pauses for ParamTimeout re-requests the missing
+// indices with PARAM_REQUEST_READ, ParamWindow at a time, until all are
+// there. ParamRetries pauses in a row without progress end with ErrTimeout.
+// One full download per vehicle at a time (ErrBusy otherwise).
 func (v *Vehicle) ParamsAll(ctx context.Context, p Progress) ([]Param, error) {
-	return nil, errors.New("not implemented yet")
+	wrap := func(err error) error {
+		return fmt.Errorf("download parameters from vehicle %d: %w", v.target.SystemID, err)
+	}
+	v.mu.Lock()
+	if v.paramsAll {
+		v.mu.Unlock()
+		return nil, wrap(ErrBusy)
+	}
+	v.paramsAll = true
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		v.paramsAll = false
+		v.mu.Unlock()
+	}()
+	w, unsubscribe, err := v.subscribe(func(msg message.Message) bool {
+		_, ok := msg.(*common.MessageParamValue)
+		return ok
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer unsubscribe()
+
+	listMsg := &common.MessageParamRequestList{TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID}
+	if err := v.sendMsg(listMsg); err != nil {
+		return nil, wrap(err)
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	timer.Reset(v.opts.ParamTimeout)
+
+	count := -1
+	var params []Param
+	var have []bool
+	received, silent, cursor, inflight := 0, 0, 0, 0
+	rerequest := false // set once the vehicle's own stream has paused
+	fill := func() error {
+		for inflight < v.opts.ParamWindow && cursor < count {
+			if !have[cursor] {
+				if err := v.sendMsg(&common.MessageParamRequestRead{
+					TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+					ParamIndex: int16(cursor),
+				}); err != nil {
+					return err
+				}
+				inflight++
+			}
+			cursor++
+		}
+		return nil
+	}
+	grow := func(n int) {
+		for len(params) < n {
+			params = append(params, Param{})
+			have = append(have, false)
+		}
+		count = n
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, wrap(ctx.Err())
+		case <-v.done:
+			return nil, wrap(ErrClosed)
+		case <-timer.C:
+			silent++
+			if silent > v.opts.ParamRetries {
+				if count < 0 {
+					return nil, wrap(fmt.Errorf("no PARAM_VALUE after %d PARAM_REQUEST_LISTs: %w", silent, ErrTimeout))
+				}
+				return nil, wrap(fmt.Errorf("stalled with %d of %d parameters: %w", received, count, ErrTimeout))
+			}
+			if count < 0 {
+				if err := v.sendMsg(listMsg); err != nil {
+					return nil, wrap(err)
+				}
+			} else {
+				rerequest = true
+				cursor, inflight = 0, 0
+				if err := fill(); err != nil {
+					return nil, wrap(err)
+				}
+			}
+			timer.Reset(v.opts.ParamTimeout)
+		case msg := <-w.ch:
+			m := msg.(*common.MessageParamValue)
+			if m.ParamIndex == paramIndexNone || m.ParamCount == 0 || m.ParamCount == paramIndexNone {
+				continue // answer to a by-name read: carries no index
+			}
+			if count < 0 || int(m.ParamCount) > count {
+				if count < 0 && p != nil {
+					p(0, int(m.ParamCount))
+				}
+				grow(int(m.ParamCount))
+			}
+			idx := int(m.ParamIndex)
+			if idx >= count || have[idx] {
+				continue
+			}
+			have[idx] = true
+			params[idx] = paramFrom(m)
+			params[idx].Count = count
+			received++
+			silent = 0
+			if p != nil {
+				p(received, count)
+			}
+			if received == count {
+				sort.SliceStable(params, func(i, j int) bool { return params[i].Index < params[j].Index })
+				return params, nil
+			}
+			if rerequest {
+				if inflight > 0 {
+					inflight--
+				}
+				if err := fill(); err != nil {
+					return nil, wrap(err)
+				}
+			}
+			timer.Reset(v.opts.ParamTimeout)
+		}
+	}
 }
 
-// ParamGet reads one parameter by name.
+// checkParamName rejects names MAVLink cannot carry, before anything is sent.
+func checkParamName(name string) error {
+	if name == "" {
+		return fmt.Errorf("parameter name is empty")
+	}
+	if len(name) > 16 {
+		return fmt.Errorf("parameter name %q is longer than MAVLink's 16 characters", name)
+	}
+	return nil
+}
+
+// ParamGet reads one parameter by name (PARAM_REQUEST_READ with index -1),
+// resending up to ParamRetries times.
 func (v *Vehicle) ParamGet(ctx context.Context, name string) (Param, error) {
-	return Param{}, errors.New("not implemented yet")
+	wrap := func(err error) error {
+		return fmt.Errorf("read parameter %q from vehicle %d: %w", name, v.target.SystemID, err)
+	}
+	if err := checkParamName(name); err != nil {
+		return Param{}, wrap(err)
+	}
+	w, unsubscribe, err := v.subscribeParam(name)
+	if err != nil {
+		return Param{}, wrap(err)
+	}
+	defer unsubscribe()
+	req := &common.MessageParamRequestRead{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		ParamId: name, ParamIndex: -1,
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	for attempt := 0; attempt <= v.opts.ParamRetries; attempt++ {
+		if err := v.sendMsg(req); err != nil {
+			return Param{}, wrap(err)
+		}
+		timer.Reset(v.opts.ParamTimeout)
+		select {
+		case <-ctx.Done():
+			return Param{}, wrap(ctx.Err())
+		case <-v.done:
+			return Param{}, wrap(ErrClosed)
+		case <-timer.C:
+		case msg := <-w.ch:
+			return paramFrom(msg.(*common.MessageParamValue)), nil
+		}
+	}
+	return Param{}, wrap(fmt.Errorf("no PARAM_VALUE after %d requests (unknown name?): %w", v.opts.ParamRetries+1, ErrTimeout))
 }
 
-// ParamSet sets one parameter and verifies the echoed value.
+func (v *Vehicle) subscribeParam(name string) (*waiter, func(), error) {
+	return v.subscribe(func(msg message.Message) bool {
+		m, ok := msg.(*common.MessageParamValue)
+		return ok && m.ParamId == name
+	})
+}
+
+// paramTypeRange gives the integer range of a MAV_PARAM_TYPE; ok is false
+// for the float types.
+func paramTypeRange(t uint8) (lo, hi float64, ok bool) {
+	switch common.MAV_PARAM_TYPE(t) {
+	case common.MAV_PARAM_TYPE_UINT8:
+		return 0, math.MaxUint8, true
+	case common.MAV_PARAM_TYPE_INT8:
+		return math.MinInt8, math.MaxInt8, true
+	case common.MAV_PARAM_TYPE_UINT16:
+		return 0, math.MaxUint16, true
+	case common.MAV_PARAM_TYPE_INT16:
+		return math.MinInt16, math.MaxInt16, true
+	case common.MAV_PARAM_TYPE_UINT32:
+		return 0, math.MaxUint32, true
+	case common.MAV_PARAM_TYPE_INT32:
+		return math.MinInt32, math.MaxInt32, true
+	}
+	return 0, 0, false
+}
+
+// ParamSet sets one parameter and verifies the value the vehicle echoes.
+// The parameter's type is the last one the vehicle reported (read first
+// when unknown); integer types are rounded and range-checked before
+// sending. An echo with a different value is not final at once — a stale
+// PARAM_VALUE may still be in flight — but if no matching echo follows
+// within ParamTimeout the result is ErrParamRejected (wrapped) with the
+// vehicle's value in the returned Param. Without any echo PARAM_SET is
+// resent (setting a value twice is harmless) up to ParamRetries times.
 func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Param, error) {
-	return Param{}, errors.New("not implemented yet")
+	wrap := func(err error) error {
+		return fmt.Errorf("set parameter %q to %v on vehicle %d: %w", name, value, v.target.SystemID, err)
+	}
+	if err := checkParamName(name); err != nil {
+		return Param{}, wrap(err)
+	}
+	if math.IsNaN(value) || math.IsInf(value, 0) {
+		return Param{}, wrap(fmt.Errorf("value is not a finite number"))
+	}
+	v.mu.Lock()
+	typ, known := v.paramType[name]
+	v.mu.Unlock()
+	if !known {
+		cur, err := v.ParamGet(ctx, name)
+		if err != nil {
+			return Param{}, wrap(err)
+		}
+		typ = cur.Type
+	}
+	wire := float32(value)
+	if lo, hi, isInt := paramTypeRange(typ); isInt {
+		r := math.Round(value)
+		if r < lo || r > hi {
+			return Param{}, wrap(fmt.Errorf("value out of range for %s [%v, %v]", common.MAV_PARAM_TYPE(typ), lo, hi))
+		}
+		wire = float32(r)
+	}
+	w, unsubscribe, err := v.subscribeParam(name)
+	if err != nil {
+		return Param{}, wrap(err)
+	}
+	defer unsubscribe()
+	set := &common.MessageParamSet{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		ParamId: name, ParamValue: wire, ParamType: common.MAV_PARAM_TYPE(typ),
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	var mismatch *Param
+	for attempt := 0; attempt <= v.opts.ParamRetries; attempt++ {
+		if err := v.sendMsg(set); err != nil {
+			return Param{}, wrap(err)
+		}
+		timer.Reset(v.opts.ParamTimeout)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return Param{}, wrap(ctx.Err())
+			case <-v.done:
+				return Param{}, wrap(ErrClosed)
+			case <-timer.C:
+				if mismatch != nil {
+					return *mismatch, wrap(fmt.Errorf("vehicle kept %v: %w", mismatch.Value, ErrParamRejected))
+				}
+				break wait
+			case msg := <-w.ch:
+				m := msg.(*common.MessageParamValue)
+				got := paramFrom(m)
+				if m.ParamValue == wire {
+					return got, nil
+				}
+				mismatch = &got
+			}
+		}
+	}
+	return Param{}, wrap(fmt.Errorf("no PARAM_VALUE echo after %d PARAM_SETs: %w", v.opts.ParamRetries+1, ErrTimeout))
 }

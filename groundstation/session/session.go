@@ -65,6 +65,10 @@ type Options struct {
 	// in flight at once during a full download; default 16.
 	ParamWindow int
 
+	// StationSystemID, when set, makes Command ignore COMMAND_ACKs that a
+	// vehicle addressed to another ground station (MAVLink 2 target fields).
+	StationSystemID uint8
+
 	Log *slog.Logger // default slog.Default()
 }
 
@@ -114,3 +118,11 @@ var (
 	// ErrParamRejected: the vehicle echoed a value different from the one set.
 	ErrParamRejected = errors.New("vehicle rejected the parameter value")
 )
+
+// newStoppedTimer returns a timer that fires only after Reset. With Go ≥
+// 1.23 timer semantics Reset discards any stale tick, so no draining needed.
+func newStoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
