@@ -1,0 +1,175 @@
+package telemetry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// SampleWriter is where the Recorder puts samples: the InfluxDB sink (which
+// appends them to its disk spool) or the embedded store. WriteSamples may
+// keep the slice only for the duration of the call.
+type SampleWriter interface {
+	WriteSamples(ctx context.Context, samples []Sample) error
+}
+
+// RecorderConfig is the storage sample policy.
+type RecorderConfig struct {
+	// Interval is the minimum time between two stored samples of one
+	// vehicle (0 = store every state update, ~15/s per vehicle). A change
+	// of armed, mode, link, mission or event area is always stored at
+	// once, so flights and assignments are exact whatever the interval.
+	Interval time.Duration
+	// BatchSize is how many samples are handed to the writer at once;
+	// FlushInterval bounds how long a partial batch waits.
+	BatchSize     int
+	FlushInterval time.Duration
+	// MaxQueue bounds the fleet subscription's queue: if the writer falls
+	// this far behind, the oldest updates are dropped (and counted) rather
+	// than ever slowing the ground station's ingest.
+	MaxQueue int
+}
+
+// DefaultRecorderConfig stores one sample per vehicle per second: 2,000
+// vehicles make 10,000 InfluxDB points/s, a fifth of what one InfluxDB on
+// two cores takes (see BENCHMARKS.md), leaving room for queries.
+func DefaultRecorderConfig() RecorderConfig {
+	return RecorderConfig{Interval: time.Second, BatchSize: 2000, FlushInterval: time.Second, MaxQueue: 200000}
+}
+
+// RecorderStats counts what the recorder did; exposed on the status API.
+type RecorderStats struct {
+	Updates       uint64 `json:"updates"`        // fleet state updates seen
+	Samples       uint64 `json:"samples"`        // samples handed to the store
+	Skipped       uint64 `json:"skipped"`        // updates thinned out by the sample interval
+	DroppedQueue  uint64 `json:"dropped_queue"`  // updates lost because the store fell behind
+	WriteErrors   uint64 `json:"write_errors"`   // failed WriteSamples calls
+	DroppedWrites uint64 `json:"dropped_writes"` // samples lost with those failed calls
+}
+
+// Recorder subscribes to the fleet and hands samples to a SampleWriter in
+// batches, applying the sample policy. It never blocks the fleet's writer.
+type Recorder struct {
+	cfg RecorderConfig
+	w   SampleWriter
+	log *slog.Logger
+	sub *fleet.Subscription
+
+	last  map[string]Sample // last stored sample per vehicle
+	batch []Sample
+
+	mu    sync.Mutex
+	stats RecorderStats
+}
+
+// NewRecorder subscribes at once, so no update between construction and
+// Run is missed.
+func NewRecorder(f *fleet.Fleet, w SampleWriter, cfg RecorderConfig, log *slog.Logger) *Recorder {
+	d := DefaultRecorderConfig()
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = d.BatchSize
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = d.FlushInterval
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = d.MaxQueue
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Recorder{
+		cfg: cfg, w: w, log: log,
+		sub:  f.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: cfg.MaxQueue}),
+		last: make(map[string]Sample),
+	}
+}
+
+// Stats returns the counters so far.
+func (r *Recorder) Stats() RecorderStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats
+}
+
+// Run records until ctx is cancelled, then stores what is pending (with a
+// short grace period) and unsubscribes.
+func (r *Recorder) Run(ctx context.Context) error {
+	defer r.sub.Close()
+	tick := time.NewTicker(r.cfg.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			r.take()
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			r.flush(fctx)
+			cancel()
+			return nil
+		case <-r.sub.C:
+			r.take()
+			for len(r.batch) >= r.cfg.BatchSize {
+				r.flush(ctx)
+			}
+		case <-tick.C:
+			r.flush(ctx)
+		}
+	}
+}
+
+func (r *Recorder) take() {
+	b := r.sub.Next()
+	var skipped uint64
+	for i := range b.Vehicles {
+		s := FromVehicle(b.Vehicles[i])
+		if r.keep(s) {
+			r.batch = append(r.batch, s)
+			r.last[s.Vehicle] = s
+		} else {
+			skipped++
+		}
+	}
+	r.mu.Lock()
+	r.stats.Updates += uint64(len(b.Vehicles))
+	r.stats.Skipped += skipped
+	r.stats.DroppedQueue = b.Dropped.States
+	r.mu.Unlock()
+}
+
+// keep applies the sample policy.
+func (r *Recorder) keep(s Sample) bool {
+	prev, ok := r.last[s.Vehicle]
+	if !ok || r.cfg.Interval <= 0 {
+		return true
+	}
+	if !s.Time.After(prev.Time) {
+		return false // nothing new (e.g. a link-lost update with the old timestamp)
+	}
+	return s.Time.Sub(prev.Time) >= r.cfg.Interval ||
+		s.Armed != prev.Armed || s.Mode != prev.Mode ||
+		s.Mission != prev.Mission || s.EventArea != prev.EventArea || s.Link != prev.Link
+}
+
+func (r *Recorder) flush(ctx context.Context) {
+	if len(r.batch) == 0 {
+		return
+	}
+	n := min(len(r.batch), r.cfg.BatchSize)
+	err := r.w.WriteSamples(ctx, r.batch[:n])
+	r.mu.Lock()
+	if err != nil {
+		r.stats.WriteErrors++
+		r.stats.DroppedWrites += uint64(n)
+	} else {
+		r.stats.Samples += uint64(n)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		r.log.Error("telemetry samples lost: store write failed", "samples", n, "err", fmt.Errorf("write %d samples: %w", n, err))
+	}
+	r.batch = append(r.batch[:0], r.batch[n:]...)
+}
