@@ -1,0 +1,288 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// FleetSource is what the relays read: live updates and snapshots. A
+// *fleet.Fleet satisfies it.
+type FleetSource interface {
+	Subscribe(opts fleet.SubscribeOptions) *fleet.Subscription
+	List() []fleet.Vehicle
+	Events(since uint64, vehicleID string, limit int) []fleet.Event
+}
+
+// PublisherConfig says where and how fast the MQTT publisher publishes.
+type PublisherConfig struct {
+	// BrokerURL is the broker, e.g. tcp://127.0.0.1:1883 (also ws://, ssl://).
+	BrokerURL string
+	// Station is the topic's station level.
+	Station string
+	// ClientID must stay the same across restarts: the broker keeps the
+	// persistent session (and unacknowledged events) under it. Default
+	// "burgut-<station>".
+	ClientID string
+	// Username and Password authenticate the publisher (the embedded broker
+	// gives its publisher credentials no other client knows).
+	Username, Password string
+	// StoreDir holds paho's file store of unacknowledged QoS 1 messages, so
+	// events survive a Burgut restart during a broker outage too. Empty =
+	// in memory (events still survive broker outages).
+	StoreDir string
+	// StateRate is the per-vehicle state publish rate in Hz (default 2).
+	StateRate float64
+	// StaleAfter flags a vehicle stale when its data is older (default 5 s).
+	StaleAfter time.Duration
+	// MaxPending bounds events and video messages waiting for the client to
+	// accept them (before paho's own store); past it the oldest are dropped
+	// and counted. Default 100000.
+	MaxPending int
+	Log        *slog.Logger
+}
+
+func (c *PublisherConfig) defaults() {
+	if c.ClientID == "" {
+		c.ClientID = "burgut-" + TopicLevel(c.Station)
+	}
+	if c.StateRate <= 0 {
+		c.StateRate = 2
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 5 * time.Second
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 100000
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// PublisherStats counts what the publisher did; Dropped* must stay zero
+// unless the broker was unreachable for very long.
+type PublisherStats struct {
+	States        uint64 `json:"states"`
+	Events        uint64 `json:"events"`
+	Video         uint64 `json:"video"`
+	Retried       uint64 `json:"retried"`
+	DroppedEvents uint64 `json:"dropped_events"`
+}
+
+// Publisher publishes the fleet to an MQTT broker. Create it with
+// NewPublisher and run it with Run; it owns one paho client.
+type Publisher struct {
+	cfg    PublisherConfig
+	topics Topics
+	src    FleetSource
+	client mqtt.Client
+
+	states, events, video, retried, dropped atomic.Uint64
+	connected                               atomic.Bool
+}
+
+// NewPublisher validates cfg and prepares the paho client; nothing
+// connects until Run.
+func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
+	cfg.defaults()
+	if cfg.BrokerURL == "" {
+		return nil, errors.New("mqtt publisher: broker URL is empty")
+	}
+	if cfg.Station == "" {
+		return nil, errors.New("mqtt publisher: station is empty")
+	}
+	p := &Publisher{cfg: cfg, topics: Topics{Station: cfg.Station}, src: src}
+	opts := mqtt.NewClientOptions().
+		AddBroker(cfg.BrokerURL).
+		SetClientID(cfg.ClientID).
+		SetCleanSession(false).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(500 * time.Millisecond).
+		SetMaxReconnectInterval(2 * time.Second).
+		SetKeepAlive(10 * time.Second).
+		SetWriteTimeout(5 * time.Second).
+		SetOrderMatters(false)
+	if cfg.Username != "" {
+		opts.SetUsername(cfg.Username).SetPassword(cfg.Password)
+	}
+	if cfg.StoreDir != "" {
+		if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
+			return nil, fmt.Errorf("mqtt publisher: store dir: %w", err)
+		}
+		opts.SetStore(mqtt.NewFileStore(cfg.StoreDir))
+	}
+	will, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: cfg.Station, Status: "offline"})
+	opts.SetBinaryWill(p.topics.Status(), will, 1, true)
+	opts.SetOnConnectHandler(func(c mqtt.Client) {
+		p.connected.Store(true)
+		cfg.Log.Info("mqtt connected", "broker", cfg.BrokerURL, "client_id", cfg.ClientID)
+		b, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: cfg.Station, Status: "online", Time: time.Now().UTC()})
+		c.Publish(p.topics.Status(), 1, true, b)
+	})
+	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		p.connected.Store(false)
+		cfg.Log.Warn("mqtt connection lost; reconnecting (events are kept)", "broker", cfg.BrokerURL, "err", err)
+	})
+	p.client = mqtt.NewClient(opts)
+	return p, nil
+}
+
+// Topics is the publisher's topic scheme.
+func (p *Publisher) Topics() Topics { return p.topics }
+
+// Connected reports whether the client is connected to the broker now.
+func (p *Publisher) Connected() bool { return p.connected.Load() }
+
+// Stats returns running totals.
+func (p *Publisher) Stats() PublisherStats {
+	return PublisherStats{States: p.states.Load(), Events: p.events.Load(), Video: p.video.Load(),
+		Retried: p.retried.Load(), DroppedEvents: p.dropped.Load()}
+}
+
+type outMsg struct {
+	topic   string
+	qos     byte
+	retain  bool
+	payload []byte
+}
+
+// Run publishes until ctx is cancelled, then announces "offline" and
+// disconnects. It returns nil on a clean stop.
+func (p *Publisher) Run(ctx context.Context) error {
+	sub := p.src.Subscribe(fleet.SubscribeOptions{MaxQueue: p.cfg.MaxPending})
+	defer sub.Close()
+	p.client.Connect() // with ConnectRetry it keeps trying in the background; publishes are stored meanwhile
+
+	latest := map[string]fleet.Vehicle{} // newest state per vehicle
+	dirty := map[string]bool{}           // changed since last published
+	staleSent := map[string]bool{}       // stale flag last published
+	videoSent := map[string][]fleet.VideoStream{}
+	var pending []outMsg // QoS 1 messages the client refused (not connected): retried in order
+	var lastDropped uint64
+
+	for _, v := range p.src.List() {
+		latest[v.ID] = v
+		dirty[v.ID] = true
+	}
+
+	send := func(m outMsg) {
+		if len(pending) > 0 { // keep order behind earlier failures
+			pending = append(pending, m)
+		} else if !p.publish(m) {
+			pending = append(pending, m)
+		}
+		if len(pending) > p.cfg.MaxPending {
+			n := len(pending) - p.cfg.MaxPending
+			pending = slices.Delete(pending, 0, n)
+			p.dropped.Add(uint64(n))
+			p.cfg.Log.Error("mqtt: events dropped, broker unreachable too long", "dropped", n)
+		}
+	}
+	videoMsg := func(v fleet.Vehicle) {
+		streams := v.Video
+		if streams == nil {
+			streams = []fleet.VideoStream{}
+		}
+		b, _ := json.Marshal(VideoPayload{Schema: SchemaVersion, Station: p.cfg.Station, VehicleID: v.ID, Time: v.Updated.UTC(), Streams: streams})
+		send(outMsg{p.topics.Video(v.ID), 1, true, b})
+		videoSent[v.ID] = slices.Clone(v.Video)
+		p.video.Add(1)
+	}
+	for _, v := range latest {
+		if len(v.Video) > 0 {
+			videoMsg(v)
+		}
+	}
+
+	tick := time.NewTicker(time.Duration(float64(time.Second) / p.cfg.StateRate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			p.shutdown(pending)
+			return nil
+		case <-sub.C:
+			b := sub.Next()
+			if b.Dropped.Events > lastDropped {
+				p.dropped.Add(b.Dropped.Events - lastDropped)
+				p.cfg.Log.Error("mqtt: fleet subscription dropped events", "dropped", b.Dropped.Events-lastDropped)
+				lastDropped = b.Dropped.Events
+			}
+			for _, v := range b.Vehicles {
+				latest[v.ID] = v
+				dirty[v.ID] = true
+				prev, seen := videoSent[v.ID]
+				if (seen || len(v.Video) > 0) && !slices.Equal(prev, v.Video) {
+					videoMsg(v)
+				}
+			}
+			for _, e := range b.Events {
+				payload, _ := json.Marshal(EventPayload{Schema: SchemaVersion, Station: p.cfg.Station, Event: e})
+				send(outMsg{p.topics.Events(e.VehicleID), 1, false, payload})
+				if e.IsAlert() {
+					send(outMsg{p.topics.Alerts(), 1, false, payload})
+				}
+				p.events.Add(1)
+			}
+		case <-tick.C:
+			for len(pending) > 0 && p.publish(pending[0]) {
+				pending = pending[1:]
+				p.retried.Add(1)
+			}
+			now := time.Now()
+			for id, v := range latest {
+				stale := v.Stale(now, p.cfg.StaleAfter)
+				if !dirty[id] && staleSent[id] == stale {
+					continue
+				}
+				b, _ := json.Marshal(StatePayload{Schema: SchemaVersion, Station: p.cfg.Station, Stale: stale, Vehicle: v})
+				// QoS 0: a lost position is replaced by the next one.
+				p.client.Publish(p.topics.State(id), 0, true, b)
+				p.states.Add(1)
+				dirty[id] = false
+				staleSent[id] = stale
+			}
+		}
+	}
+}
+
+// publish hands m to paho and reports whether paho accepted it (QoS 1
+// messages are then in its store until the broker acknowledges them, also
+// across reconnects).
+func (p *Publisher) publish(m outMsg) bool {
+	t := p.client.Publish(m.topic, m.qos, m.retain, m.payload)
+	select {
+	case <-t.Done():
+		return t.Error() == nil
+	default:
+		return true // in flight or stored for the reconnect
+	}
+}
+
+func (p *Publisher) shutdown(pending []outMsg) {
+	for _, m := range pending {
+		if !p.publish(m) {
+			p.cfg.Log.Warn("mqtt: stopping with unpublished messages", "count", len(pending))
+			break
+		}
+	}
+	if p.client.IsConnectionOpen() {
+		b, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: p.cfg.Station, Status: "offline", Time: time.Now().UTC()})
+		t := p.client.Publish(p.topics.Status(), 1, true, b)
+		t.WaitTimeout(2 * time.Second)
+	}
+	p.client.Disconnect(1000)
+	p.connected.Store(false)
+}

@@ -1,0 +1,655 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/httpapi"
+)
+
+// HubConfig bounds what each WebSocket client may cost.
+type HubConfig struct {
+	Station string
+	// StaleAfter flags a vehicle stale when its data is older (default 5 s).
+	StaleAfter time.Duration
+	// DefaultRateHz is how many state frames per second a client gets
+	// unless it asks for fewer (default 10); MaxRateHz caps what it may ask
+	// for (default 50).
+	DefaultRateHz, MaxRateHz float64
+	// MaxQueuedEvents is how many events (and control frames) may wait for a
+	// client's writer; a client that falls further behind is dropped
+	// (default 1000). Positions never queue: the newest replaces the older.
+	MaxQueuedEvents int
+	// WriteTimeout drops a client whose socket accepts no data for this
+	// long (default 10 s).
+	WriteTimeout time.Duration
+	// PingInterval is the keepalive period; a client that answers no ping
+	// within two periods is dropped (default 20 s).
+	PingInterval time.Duration
+	// AllowedOrigins lists origins (scheme://host[:port]) allowed besides
+	// the page's own; "*" allows any. Default: same origin only.
+	AllowedOrigins []string
+	// MaxClients refuses connections past it with 503 (default 2000).
+	MaxClients int
+	// SnapshotAlerts is how many recent alerts the snapshot carries (default 100).
+	SnapshotAlerts int
+	Log            *slog.Logger
+}
+
+func (c *HubConfig) defaults() {
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 5 * time.Second
+	}
+	if c.MaxRateHz <= 0 {
+		c.MaxRateHz = 50
+	}
+	if c.DefaultRateHz <= 0 {
+		c.DefaultRateHz = min(10, c.MaxRateHz)
+	}
+	if c.MaxQueuedEvents <= 0 {
+		c.MaxQueuedEvents = 1000
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 20 * time.Second
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = 2000
+	}
+	if c.SnapshotAlerts <= 0 {
+		c.SnapshotAlerts = 100
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// WireVehicle is a vehicle as the stream sends it: the fleet.Vehicle
+// fields plus the stale flag.
+type WireVehicle struct {
+	fleet.Vehicle
+	Stale bool `json:"stale"`
+}
+
+// Frame is every message the server sends; Type says which fields are set:
+//
+//	snapshot    vehicles (all matching the filter), alerts (recent), filter
+//	state       vehicles (changed since the last state frame)
+//	events      events (in order)
+//	subscribed  filter (the filter now in force)
+//	error       error (what was wrong and where); the connection stays open
+type Frame struct {
+	Type     string        `json:"type"`
+	Schema   int           `json:"schema"`
+	Station  string        `json:"station,omitempty"`
+	Time     time.Time     `json:"time"`
+	Vehicles []WireVehicle `json:"vehicles,omitempty"`
+	Events   []fleet.Event `json:"events,omitempty"`
+	Alerts   []fleet.Event `json:"alerts,omitempty"`
+	Filter   *Filter       `json:"filter,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Filter is what a client asked to see. Empty Vehicles and nil BBox mean
+// everything.
+type Filter struct {
+	Vehicles []string `json:"vehicles,omitempty"`
+	// BBox is [minLon, minLat, maxLon, maxLat] (GeoJSON order). Events of a
+	// vehicle pass when its last known position is inside.
+	BBox   []float64 `json:"bbox,omitempty"`
+	RateHz float64   `json:"rate_hz"`
+}
+
+func (f *Filter) match(v *fleet.Vehicle) bool {
+	if len(f.Vehicles) > 0 && !slices.Contains(f.Vehicles, v.ID) {
+		return false
+	}
+	if f.BBox != nil {
+		return v.Lon >= f.BBox[0] && v.Lat >= f.BBox[1] && v.Lon <= f.BBox[2] && v.Lat <= f.BBox[3]
+	}
+	return true
+}
+
+// clientMessage is what a client may send.
+type clientMessage struct {
+	Type     string     `json:"type"`
+	Vehicles []string   `json:"vehicles"`
+	BBox     *[]float64 `json:"bbox"`
+	RateHz   *float64   `json:"rate_hz"`
+}
+
+// HubStats are running totals for the health endpoint and benchmarks.
+type HubStats struct {
+	Clients  int64  `json:"clients"`
+	Accepted uint64 `json:"accepted"`
+	Dropped  uint64 `json:"dropped"`
+	Frames   uint64 `json:"frames"`
+}
+
+// Hub serves the /api/v1/stream WebSocket: one goroutine (Run) fans the
+// fleet out to every connection; each connection has its own writer.
+type Hub struct {
+	cfg      HubConfig
+	src      FleetSource
+	upgrader websocket.Upgrader
+
+	mu      sync.Mutex
+	clients map[*wsClient]struct{}
+	running bool
+	stopped bool
+	latest  map[string]fleet.Vehicle // hub's view, for bbox filtering of events
+	conns   sync.WaitGroup
+
+	nClients                   atomic.Int64
+	accepted, dropped, written atomic.Uint64
+}
+
+// NewHub prepares a hub; ServeHTTP refuses connections until Run starts.
+func NewHub(src FleetSource, cfg HubConfig) *Hub {
+	cfg.defaults()
+	h := &Hub{cfg: cfg, src: src, clients: map[*wsClient]struct{}{}, latest: map[string]fleet.Vehicle{}}
+	h.upgrader = websocket.Upgrader{CheckOrigin: h.checkOrigin, ReadBufferSize: 1024, WriteBufferSize: 4096}
+	return h
+}
+
+// Stats returns running totals.
+func (h *Hub) Stats() HubStats {
+	return HubStats{Clients: h.nClients.Load(), Accepted: h.accepted.Load(), Dropped: h.dropped.Load(), Frames: h.written.Load()}
+}
+
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser
+	}
+	u, err := url.Parse(origin)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// Run fans fleet updates out to the clients until ctx ends, then closes
+// every connection and waits for their goroutines.
+func (h *Hub) Run(ctx context.Context) error {
+	sub := h.src.Subscribe(fleet.SubscribeOptions{})
+	defer sub.Close()
+	h.mu.Lock()
+	h.running = true
+	for _, v := range h.src.List() {
+		h.latest[v.ID] = v
+	}
+	h.mu.Unlock()
+	staleSent := map[string]bool{}
+	staleTick := time.NewTicker(time.Second)
+	defer staleTick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			h.mu.Lock()
+			h.stopped = true
+			for c := range h.clients {
+				c.drop("server shutting down")
+			}
+			h.mu.Unlock()
+			h.conns.Wait()
+			return nil
+		case <-sub.C:
+			b := sub.Next()
+			now := time.Now()
+			wire := make([]WireVehicle, len(b.Vehicles))
+			h.mu.Lock()
+			for i, v := range b.Vehicles {
+				h.latest[v.ID] = v
+				wire[i] = WireVehicle{Vehicle: v, Stale: v.Stale(now, h.cfg.StaleAfter)}
+				staleSent[v.ID] = wire[i].Stale
+			}
+			for c := range h.clients {
+				c.offer(wire, b.Events, h.latest)
+			}
+			h.mu.Unlock()
+		case now := <-staleTick.C:
+			// A vehicle that goes silent sends no update: tell clients it went stale.
+			var wire []WireVehicle
+			h.mu.Lock()
+			for id, v := range h.latest {
+				if s := v.Stale(now, h.cfg.StaleAfter); s != staleSent[id] {
+					staleSent[id] = s
+					wire = append(wire, WireVehicle{Vehicle: v, Stale: s})
+				}
+			}
+			if len(wire) > 0 {
+				for c := range h.clients {
+					c.offer(wire, nil, h.latest)
+				}
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// ServeHTTP upgrades to a WebSocket. The initial filter may be given as
+// query parameters: vehicles=a,b  bbox=minLon,minLat,maxLon,maxLat  rate_hz=1.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	filter, err := h.filterFromQuery(r.URL.Query())
+	if err != nil {
+		httpapi.WriteError(w, r, h.cfg.Log, err)
+		return
+	}
+	h.mu.Lock()
+	switch {
+	case !h.running || h.stopped:
+		h.mu.Unlock()
+		httpapi.WriteError(w, r, h.cfg.Log, httpapi.New(httpapi.CodeUnavailable, "stream is not running"))
+		return
+	case len(h.clients) >= h.cfg.MaxClients:
+		h.mu.Unlock()
+		httpapi.WriteError(w, r, h.cfg.Log, httpapi.New(httpapi.CodeUnavailable, "too many stream clients (%d)", h.cfg.MaxClients))
+		return
+	}
+	h.conns.Add(1)
+	h.mu.Unlock()
+	defer h.conns.Done()
+
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered with an HTTP error (e.g. 403 for a foreign origin)
+	}
+	c := &wsClient{hub: h, conn: conn, filter: filter, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		states: map[string]WireVehicle{}}
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		conn.Close()
+		return
+	}
+	h.clients[c] = struct{}{}
+	c.mu.Lock()
+	c.snapshotLocked()
+	c.mu.Unlock()
+	h.mu.Unlock()
+	h.accepted.Add(1)
+	h.nClients.Add(1)
+
+	var writer sync.WaitGroup
+	writer.Add(1)
+	go func() { defer writer.Done(); c.writeLoop() }()
+	c.readLoop()
+	c.drop("")
+	writer.Wait()
+	conn.Close()
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+	h.nClients.Add(-1)
+}
+
+func (h *Hub) filterFromQuery(q url.Values) (Filter, error) {
+	f := Filter{RateHz: h.cfg.DefaultRateHz}
+	if s := q.Get("vehicles"); s != "" {
+		for _, id := range strings.Split(s, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				f.Vehicles = append(f.Vehicles, id)
+			}
+		}
+	}
+	if s := q.Get("bbox"); s != "" {
+		parts := strings.Split(s, ",")
+		bbox := make([]float64, len(parts))
+		for i, p := range parts {
+			v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil {
+				return f, httpapi.Invalid("bbox", "value %d (%q) is not a number", i+1, p)
+			}
+			bbox[i] = v
+		}
+		if err := validBBox(bbox); err != nil {
+			return f, httpapi.Invalid("bbox", "%v", err)
+		}
+		f.BBox = bbox
+	}
+	if s := q.Get("rate_hz"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return f, httpapi.Invalid("rate_hz", "%q is not a number", s)
+		}
+		if err := h.validRate(v); err != nil {
+			return f, httpapi.Invalid("rate_hz", "%v", err)
+		}
+		f.RateHz = v
+	}
+	return f, nil
+}
+
+func validBBox(b []float64) error {
+	if len(b) != 4 {
+		return fmt.Errorf("want 4 numbers [minLon, minLat, maxLon, maxLat], got %d", len(b))
+	}
+	for i, v := range b {
+		lim := 180.0
+		if i%2 == 1 {
+			lim = 90
+		}
+		if math.IsNaN(v) || v < -lim || v > lim {
+			return fmt.Errorf("value %d (%v) out of range ±%v", i+1, v, lim)
+		}
+	}
+	if b[0] > b[2] || b[1] > b[3] {
+		return fmt.Errorf("min must not exceed max: [%v, %v, %v, %v]", b[0], b[1], b[2], b[3])
+	}
+	return nil
+}
+
+func (h *Hub) validRate(v float64) error {
+	if math.IsNaN(v) || v <= 0 || v > h.cfg.MaxRateHz {
+		return fmt.Errorf("%v Hz: must be in (0, %v]", v, h.cfg.MaxRateHz)
+	}
+	return nil
+}
+
+// wsClient is one connection. The hub goroutine offers data under mu; the
+// writer goroutine takes it; the reader (the HTTP handler's goroutine)
+// handles client messages.
+type wsClient struct {
+	hub  *Hub
+	conn *websocket.Conn
+
+	mu      sync.Mutex
+	filter  Filter
+	states  map[string]WireVehicle // coalesced: newest per vehicle
+	order   []string
+	events  []fleet.Event
+	control []Frame
+	dropped bool
+	reason  string
+	wake    chan struct{}
+	done    chan struct{}
+	nmsg    int // client messages received, to say which one was bad
+}
+
+func (c *wsClient) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// offer queues updates; called by the hub goroutine with hub.mu held. It
+// never blocks.
+func (c *wsClient) offer(vs []WireVehicle, es []fleet.Event, latest map[string]fleet.Vehicle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dropped {
+		return
+	}
+	n := 0
+	for i := range vs {
+		if !c.filter.match(&vs[i].Vehicle) {
+			continue
+		}
+		if _, ok := c.states[vs[i].ID]; !ok {
+			c.order = append(c.order, vs[i].ID)
+		}
+		c.states[vs[i].ID] = vs[i]
+		n++
+	}
+	for _, e := range es {
+		v, ok := latest[e.VehicleID]
+		if !ok {
+			v = fleet.Vehicle{ID: e.VehicleID}
+		}
+		if !c.filter.match(&v) {
+			continue
+		}
+		c.events = append(c.events, e)
+		n++
+	}
+	if len(c.events)+len(c.control) > c.hub.cfg.MaxQueuedEvents {
+		c.dropLocked(fmt.Sprintf("client too slow: more than %d events queued", c.hub.cfg.MaxQueuedEvents))
+		return
+	}
+	if n > 0 {
+		c.signal()
+	}
+}
+
+func (c *wsClient) drop(reason string) {
+	c.mu.Lock()
+	c.dropLocked(reason)
+	c.mu.Unlock()
+}
+
+func (c *wsClient) dropLocked(reason string) {
+	if c.dropped {
+		return
+	}
+	c.dropped = true
+	c.reason = reason
+	close(c.done)
+	if reason != "" && reason != "server shutting down" {
+		c.hub.dropped.Add(1)
+		c.hub.cfg.Log.Warn("stream client dropped", "remote", c.conn.RemoteAddr().String(), "reason", reason)
+	}
+	// Unblock a writer stuck on a full socket and the reader.
+	_ = c.conn.UnderlyingConn().Close()
+}
+
+// snapshotLocked replaces anything queued for the client with a snapshot
+// of every vehicle (and recent alerts) matching the filter.
+func (c *wsClient) snapshotLocked() {
+	now := time.Now()
+	f := c.filter
+	snap := Frame{Type: "snapshot", Schema: SchemaVersion, Station: c.hub.cfg.Station, Time: now.UTC(), Filter: &f,
+		Vehicles: []WireVehicle{}, Alerts: []fleet.Event{}}
+	pos := map[string]fleet.Vehicle{}
+	for _, v := range c.hub.src.List() {
+		pos[v.ID] = v
+		if c.filter.match(&v) {
+			snap.Vehicles = append(snap.Vehicles, WireVehicle{Vehicle: v, Stale: v.Stale(now, c.hub.cfg.StaleAfter)})
+		}
+	}
+	recent := c.hub.src.Events(0, "", 0)
+	for i := len(recent) - 1; i >= 0 && len(snap.Alerts) < c.hub.cfg.SnapshotAlerts; i-- {
+		e := recent[i]
+		v, ok := pos[e.VehicleID]
+		if !ok {
+			v = fleet.Vehicle{ID: e.VehicleID}
+		}
+		if e.IsAlert() && c.filter.match(&v) {
+			snap.Alerts = append(snap.Alerts, e)
+		}
+	}
+	slices.Reverse(snap.Alerts)
+	clear(c.states)
+	c.order = c.order[:0]
+	c.control = append(c.control, snap)
+	c.signal()
+}
+
+func (c *wsClient) controlLocked(f Frame) {
+	f.Schema = SchemaVersion
+	f.Time = time.Now().UTC()
+	c.control = append(c.control, f)
+	if len(c.events)+len(c.control) > c.hub.cfg.MaxQueuedEvents {
+		c.dropLocked("client too slow: control frames piling up")
+		return
+	}
+	c.signal()
+}
+
+func (c *wsClient) readLoop() {
+	pongWait := 2 * c.hub.cfg.PingInterval
+	c.conn.SetReadLimit(64 << 10)
+	_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(time.Now().Add(pongWait)) })
+	for {
+		typ, data, err := c.conn.ReadMessage()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				c.drop(fmt.Sprintf("read: %v", err))
+			}
+			return
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(pongWait))
+		c.mu.Lock()
+		c.nmsg++
+		if typ != websocket.TextMessage {
+			c.controlLocked(Frame{Type: "error", Error: fmt.Sprintf("message %d: binary frame; send JSON text such as {\"type\":\"subscribe\",\"vehicles\":[\"id\"]}", c.nmsg)})
+		} else if nf, err := c.hub.parseMessage(data, c.filter); err != nil {
+			c.controlLocked(Frame{Type: "error", Error: fmt.Sprintf("message %d: %v", c.nmsg, err)})
+		} else if nf != nil {
+			c.filter = *nf
+			f := *nf
+			c.controlLocked(Frame{Type: "subscribed", Filter: &f})
+			c.snapshotLocked()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// parseMessage validates a client message; it returns the new filter for
+// a subscribe message, nil for a no-op (ping), or an error naming what is
+// wrong and where.
+func (h *Hub) parseMessage(data []byte, cur Filter) (*Filter, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m clientMessage
+	if err := dec.Decode(&m); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return nil, fmt.Errorf("malformed JSON at byte %d: %v", syn.Offset, syn)
+		case errors.As(err, &typ):
+			return nil, fmt.Errorf("field %q at byte %d: got JSON %s, want %s", typ.Field, typ.Offset, typ.Value, typ.Type)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, errors.New("incomplete JSON: want an object such as {\"type\":\"subscribe\"}")
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return nil, fmt.Errorf("%s (known: type, vehicles, bbox, rate_hz)", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return nil, fmt.Errorf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("data after the JSON object")
+	}
+	switch m.Type {
+	case "ping":
+		return nil, nil
+	case "subscribe":
+	case "":
+		return nil, errors.New("field \"type\" is missing (want \"subscribe\" or \"ping\")")
+	default:
+		return nil, fmt.Errorf("field \"type\": unknown message type %q (want \"subscribe\" or \"ping\")", m.Type)
+	}
+	f := Filter{RateHz: cur.RateHz}
+	for i, id := range m.Vehicles {
+		if id == "" {
+			return nil, fmt.Errorf("field \"vehicles\"[%d]: empty vehicle id", i)
+		}
+	}
+	f.Vehicles = m.Vehicles
+	if m.BBox != nil {
+		if err := validBBox(*m.BBox); err != nil {
+			return nil, fmt.Errorf("field \"bbox\": %v", err)
+		}
+		f.BBox = *m.BBox
+	}
+	if m.RateHz != nil {
+		if err := h.validRate(*m.RateHz); err != nil {
+			return nil, fmt.Errorf("field \"rate_hz\": %v", err)
+		}
+		f.RateHz = *m.RateHz
+	}
+	return &f, nil
+}
+
+func (c *wsClient) writeLoop() {
+	ping := time.NewTicker(c.hub.cfg.PingInterval)
+	defer ping.Stop()
+	rateTimer := time.NewTimer(time.Hour)
+	rateTimer.Stop()
+	var nextState time.Time
+	armed := false
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+				c.drop(fmt.Sprintf("ping: %v", err))
+				return
+			}
+			continue
+		case <-c.wake:
+		case <-rateTimer.C:
+			armed = false
+		}
+		now := time.Now()
+		c.mu.Lock()
+		control, events := c.control, c.events
+		c.control, c.events = nil, nil
+		var states []WireVehicle
+		if len(c.order) > 0 {
+			if now.Before(nextState) {
+				if !armed {
+					rateTimer.Reset(nextState.Sub(now))
+					armed = true
+				}
+			} else {
+				states = make([]WireVehicle, 0, len(c.order))
+				for _, id := range c.order {
+					states = append(states, c.states[id])
+				}
+				clear(c.states)
+				c.order = c.order[:0]
+				nextState = now.Add(time.Duration(float64(time.Second) / c.filter.RateHz))
+			}
+		}
+		c.mu.Unlock()
+		for _, f := range control {
+			if !c.write(f) {
+				return
+			}
+		}
+		if len(events) > 0 && !c.write(Frame{Type: "events", Schema: SchemaVersion, Time: now.UTC(), Events: events}) {
+			return
+		}
+		if len(states) > 0 && !c.write(Frame{Type: "state", Schema: SchemaVersion, Time: now.UTC(), Vehicles: states}) {
+			return
+		}
+	}
+}
+
+func (c *wsClient) write(f Frame) bool {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	if err := c.conn.WriteJSON(f); err != nil {
+		c.drop(fmt.Sprintf("write: %v", err))
+		return false
+	}
+	c.hub.written.Add(1)
+	return true
+}
