@@ -1,0 +1,309 @@
+package simulator
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// MaxVehiclesPerGCS is how many vehicles one ground-station address (one
+// MAVLink network) carries at most. MAVLink system IDs are 8 bits and 255 is
+// the ground station by convention; like Skybrush we keep a margin and use
+// 1..250.
+const MaxVehiclesPerGCS = 250
+
+// DefaultVideoURI is the per-vehicle video stream the camera component
+// advertises unless Config.VideoURI overrides it.
+const DefaultVideoURI = "rtsp://127.0.0.1:8554/uav-{sysid}"
+
+// Config describes a simulated fleet. The zero value of an optional field
+// selects a default; New rejects anything inconsistent with an error that
+// names the field.
+type Config struct {
+	// Vehicles is the fleet size (1 or more).
+	Vehicles int
+	// GCS lists ground-station addresses "udp:HOST:PORT". Vehicles are split
+	// over them in equal contiguous blocks of at most 250, and system IDs
+	// restart at 1 for each address.
+	GCS []string
+	// Home is the centre the vehicles spread around (Spread metres), unless
+	// HomesFile lists one home per vehicle.
+	Home vehicle.LatLonAlt
+	// Spread is the radius in metres of the disc the homes are placed in
+	// (a sunflower spiral, so neighbours keep even spacing). 0 picks about
+	// 5 m per vehicle.
+	Spread float64
+	// HomesFile, when set, has one "lat,lon[,alt]" line per vehicle
+	// (# comments and blank lines allowed).
+	HomesFile string
+	// Speedup scales simulated time against wall time (1 = real time).
+	Speedup float64
+	// Seed makes the run reproducible: vehicle i uses Seed+i.
+	Seed int64
+	// TCPBasePort > 0 makes vehicle i also listen on TCP
+	// 127.0.0.1:(TCPBasePort+10*i), like ArduPilot's 5760+10*i.
+	TCPBasePort int
+	// BindHost is the interface the vehicles' UDP sockets bind
+	// (default 127.0.0.1).
+	BindHost string
+	// VideoURI is the camera's stream URI template; {sysid} and {index} are
+	// substituted. Default DefaultVideoURI.
+	VideoURI string
+	// Faults are the fleet-wide default link faults.
+	Faults LinkFaults
+	// LegacyMissionRequest makes uploads request items with the legacy
+	// MISSION_REQUEST, as the recorded ArduCopter 4.7 does, instead of
+	// MISSION_REQUEST_INT.
+	LegacyMissionRequest bool
+	// TickInterval is how often (wall time) the scheduler steps the models
+	// and sends due telemetry. Default 20 ms.
+	TickInterval time.Duration
+	// Log receives protocol warnings (rate-limited per vehicle). Default:
+	// slog.Default().
+	Log *slog.Logger
+}
+
+// LinkFaults degrade a vehicle's UDP link in both directions, like a poor
+// radio or LTE link. Percentages are 0..100.
+type LinkFaults struct {
+	LossPct    float64       // packets dropped
+	DupPct     float64       // packets delivered twice
+	ReorderPct float64       // packets held back and delivered after the next one
+	Latency    time.Duration // added one-way delay
+	Jitter     time.Duration // uniform extra delay 0..Jitter on top of Latency
+}
+
+// Validate reports the first inconsistent field.
+func (f LinkFaults) Validate() error {
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"loss", f.LossPct}, {"dup", f.DupPct}, {"reorder", f.ReorderPct}} {
+		if math.IsNaN(p.v) || p.v < 0 || p.v > 100 {
+			return fmt.Errorf("link faults: %s %v%% is outside 0..100", p.name, p.v)
+		}
+	}
+	if f.Latency < 0 || f.Jitter < 0 {
+		return fmt.Errorf("link faults: latency %v and jitter %v must not be negative", f.Latency, f.Jitter)
+	}
+	return nil
+}
+
+func (f LinkFaults) active() bool {
+	return f.LossPct > 0 || f.DupPct > 0 || f.ReorderPct > 0 || f.Latency > 0 || f.Jitter > 0
+}
+
+// assignment is where vehicle i lives: which ground-station address, which
+// system ID on it, where its home is.
+type assignment struct {
+	gcs   *net.UDPAddr
+	sysid uint8
+	home  vehicle.LatLonAlt
+}
+
+// ParseGCS parses a ground-station address "udp:HOST:PORT" (the form
+// ArduPilot and MAVProxy use for outputs).
+func ParseGCS(s string) (*net.UDPAddr, error) {
+	rest, ok := strings.CutPrefix(s, "udp:")
+	if !ok {
+		return nil, fmt.Errorf("ground-station address %q: want udp:HOST:PORT", s)
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil {
+		return nil, fmt.Errorf("ground-station address %q: %w", s, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return nil, fmt.Errorf("ground-station address %q: port %q is not 1..65535", s, port)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		addrs, err := net.LookupIP(host)
+		if err != nil || len(addrs) == 0 {
+			return nil, fmt.Errorf("ground-station address %q: cannot resolve host %q", s, host)
+		}
+		ip = addrs[0]
+	}
+	if ip.To4() == nil {
+		return nil, fmt.Errorf("ground-station address %q: only IPv4 is supported", s)
+	}
+	return &net.UDPAddr{IP: ip.To4(), Port: p}, nil
+}
+
+// ParseLatLon parses "LAT,LON" or "LAT,LON,ALT" (degrees, metres MSL).
+func ParseLatLon(s string) (vehicle.LatLonAlt, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 && len(parts) != 3 {
+		return vehicle.LatLonAlt{}, fmt.Errorf("position %q: want LAT,LON or LAT,LON,ALT", s)
+	}
+	var v [3]float64
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return vehicle.LatLonAlt{}, fmt.Errorf("position %q: %q is not a number", s, p)
+		}
+		v[i] = f
+	}
+	ll := vehicle.LatLonAlt{Lat: v[0], Lon: v[1], AltMSL: v[2]}
+	if ll.Lat < -90 || ll.Lat > 90 {
+		return ll, fmt.Errorf("position %q: latitude %v is outside -90..90", s, ll.Lat)
+	}
+	if ll.Lon < -180 || ll.Lon > 180 {
+		return ll, fmt.Errorf("position %q: longitude %v is outside -180..180", s, ll.Lon)
+	}
+	if ll.AltMSL < -500 || ll.AltMSL > 10000 {
+		return ll, fmt.Errorf("position %q: altitude %v m is outside -500..10000", s, ll.AltMSL)
+	}
+	return ll, nil
+}
+
+// readHomes parses a homes file: one "lat,lon[,alt]" per line.
+func readHomes(path string) ([]vehicle.LatLonAlt, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("homes file: %w", err)
+	}
+	defer f.Close()
+	var homes []vehicle.LatLonAlt
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(s, '#'); i >= 0 {
+			s = strings.TrimSpace(s[:i])
+		}
+		if s == "" {
+			continue
+		}
+		h, err := ParseLatLon(s)
+		if err != nil {
+			return nil, fmt.Errorf("homes file %s line %d: %w", path, line, err)
+		}
+		homes = append(homes, h)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("homes file %s: %w", path, err)
+	}
+	return homes, nil
+}
+
+// spreadHomes places n homes on a sunflower spiral of the given radius
+// around centre: even spacing, deterministic, no two vehicles on one spot.
+func spreadHomes(centre vehicle.LatLonAlt, n int, radius float64) []vehicle.LatLonAlt {
+	if radius <= 0 {
+		radius = 5 * math.Sqrt(float64(n))
+	}
+	golden := math.Pi * (3 - math.Sqrt(5))
+	out := make([]vehicle.LatLonAlt, n)
+	const earthR = 6378137.0
+	for i := range n {
+		r := 0.0
+		if n > 1 {
+			r = radius * math.Sqrt(float64(i)/float64(n-1))
+		}
+		th := float64(i) * golden
+		north, east := r*math.Cos(th), r*math.Sin(th)
+		out[i] = vehicle.LatLonAlt{
+			Lat:    centre.Lat + north/earthR*180/math.Pi,
+			Lon:    centre.Lon + east/(earthR*math.Cos(centre.Lat*math.Pi/180))*180/math.Pi,
+			AltMSL: centre.AltMSL,
+		}
+	}
+	return out
+}
+
+// plan validates cfg, fills defaults and decides where each vehicle lives.
+func (cfg *Config) plan() ([]assignment, error) {
+	if cfg.Vehicles < 1 {
+		return nil, fmt.Errorf("vehicles: %d, want at least 1", cfg.Vehicles)
+	}
+	if len(cfg.GCS) == 0 {
+		return nil, errors.New("gcs: at least one ground-station address udp:HOST:PORT is needed")
+	}
+	gcs := make([]*net.UDPAddr, len(cfg.GCS))
+	for i, s := range cfg.GCS {
+		a, err := ParseGCS(s)
+		if err != nil {
+			return nil, err
+		}
+		gcs[i] = a
+	}
+	block := (cfg.Vehicles + len(gcs) - 1) / len(gcs)
+	if block > MaxVehiclesPerGCS {
+		need := (cfg.Vehicles + MaxVehiclesPerGCS - 1) / MaxVehiclesPerGCS
+		return nil, fmt.Errorf("gcs: %d vehicles need at least %d ground-station addresses (at most %d vehicles per MAVLink network), got %d",
+			cfg.Vehicles, need, MaxVehiclesPerGCS, len(gcs))
+	}
+	if math.IsNaN(cfg.Speedup) || math.IsInf(cfg.Speedup, 0) || cfg.Speedup < 0 {
+		return nil, fmt.Errorf("speedup %v: want a positive number", cfg.Speedup)
+	}
+	if cfg.Speedup == 0 {
+		cfg.Speedup = 1
+	}
+	if cfg.Speedup > 1000 {
+		return nil, fmt.Errorf("speedup %v: at most 1000", cfg.Speedup)
+	}
+	if math.IsNaN(cfg.Spread) || cfg.Spread < 0 || cfg.Spread > 100000 {
+		return nil, fmt.Errorf("spread %v m: want 0..100000", cfg.Spread)
+	}
+	if cfg.Home.Lat < -90 || cfg.Home.Lat > 90 || cfg.Home.Lon < -180 || cfg.Home.Lon > 180 ||
+		math.IsNaN(cfg.Home.Lat) || math.IsNaN(cfg.Home.Lon) || math.IsNaN(cfg.Home.AltMSL) {
+		return nil, fmt.Errorf("home %v,%v: latitude must be -90..90 and longitude -180..180", cfg.Home.Lat, cfg.Home.Lon)
+	}
+	if cfg.TCPBasePort < 0 || (cfg.TCPBasePort > 0 && cfg.TCPBasePort+10*(cfg.Vehicles-1) > 65535) {
+		return nil, fmt.Errorf("tcp base port %d: vehicle ports %d+10*i must stay within 1..65535 for %d vehicles",
+			cfg.TCPBasePort, cfg.TCPBasePort, cfg.Vehicles)
+	}
+	if err := cfg.Faults.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.VideoURI == "" {
+		cfg.VideoURI = DefaultVideoURI
+	}
+	if cfg.BindHost == "" {
+		cfg.BindHost = "127.0.0.1"
+	}
+	if net.ParseIP(cfg.BindHost) == nil {
+		return nil, fmt.Errorf("bind host %q: want an IPv4 address", cfg.BindHost)
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 20 * time.Millisecond
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	var homes []vehicle.LatLonAlt
+	if cfg.HomesFile != "" {
+		h, err := readHomes(cfg.HomesFile)
+		if err != nil {
+			return nil, err
+		}
+		if len(h) < cfg.Vehicles {
+			return nil, fmt.Errorf("homes file %s lists %d homes but %d vehicles were asked for", cfg.HomesFile, len(h), cfg.Vehicles)
+		}
+		homes = h
+	} else {
+		homes = spreadHomes(cfg.Home, cfg.Vehicles, cfg.Spread)
+	}
+	out := make([]assignment, cfg.Vehicles)
+	for i := range out {
+		out[i] = assignment{gcs: gcs[i/block], sysid: uint8(i%block + 1), home: homes[i]}
+	}
+	return out, nil
+}
+
+// videoURI expands the URI template for one vehicle.
+func videoURI(tmpl string, sysid uint8, index int) string {
+	r := strings.NewReplacer("{sysid}", strconv.Itoa(int(sysid)), "{index}", strconv.Itoa(index))
+	return r.Replace(tmpl)
+}

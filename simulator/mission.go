@@ -1,0 +1,375 @@
+package simulator
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// The vehicle side of the MAVLink mission protocol for mission, fence and
+// rally lists, following ArduPilot's MissionItemProtocol: one upload at a
+// time per vehicle (others are DENIED), items requested one by one and
+// re-requested after uploadRetry without an answer, the upload cancelled
+// after uploadTimeout, downloads served statelessly.
+
+// MAV_MISSION_RESULT values.
+const (
+	missionAccepted          = 0
+	missionError             = 1
+	missionUnsupportedFrame  = 2
+	missionUnsupported       = 3
+	missionNoSpace           = 4
+	missionInvalid           = 5
+	missionInvalidParam5     = 10
+	missionInvalidParam6     = 11
+	missionInvalidSequence   = 13
+	missionDenied            = 14
+	missionOperationCanceled = 15
+)
+
+// Timers of an upload, in wall time (they model the link, not the flight).
+const (
+	uploadRetry   = time.Second
+	uploadTimeout = 8 * time.Second
+)
+
+// maxItems is how many items each list holds, like ArduPilot's storage
+// limits on a typical board; a larger MISSION_COUNT gets NO_SPACE.
+var maxItems = map[missions.MissionType]int{
+	missions.TypeMission: 700,
+	missions.TypeFence:   100,
+	missions.TypeRally:   20,
+}
+
+type upload struct {
+	active   bool
+	typ      missions.MissionType
+	count    uint16
+	next     uint16
+	items    []missions.Item
+	from     peer
+	lastRecv time.Time
+	lastReq  time.Time
+	useInt   bool // the sender speaks MISSION_ITEM_INT (decided per item)
+}
+
+// finishedUpload remembers the last completed upload so a retransmitted
+// final item (its ACK was lost) gets the ACK again instead of an error.
+type finishedUpload struct {
+	valid bool
+	typ   missions.MissionType
+	count uint16
+	from  peer
+	at    time.Time
+}
+
+func (sv *SimVehicle) missionAck(to peer, typ missions.MissionType, result uint8) {
+	sv.send(&common.MessageMissionAck{
+		TargetSystem: to.sys, TargetComponent: to.comp,
+		Type: common.MAV_MISSION_RESULT(result), MissionType: common.MAV_MISSION_TYPE(typ),
+	})
+}
+
+func validType(t missions.MissionType) bool {
+	return t == missions.TypeMission || t == missions.TypeFence || t == missions.TypeRally
+}
+
+func (sv *SimVehicle) list(t missions.MissionType) []missions.Item {
+	switch t {
+	case missions.TypeFence:
+		return sv.model.Fence()
+	case missions.TypeRally:
+		return sv.model.Rally()
+	}
+	return sv.model.Mission()
+}
+
+func (sv *SimVehicle) store(t missions.MissionType, items []missions.Item) error {
+	switch t {
+	case missions.TypeFence:
+		return sv.model.SetFence(items)
+	case missions.TypeRally:
+		return sv.model.SetRally(items)
+	}
+	return sv.model.SetMission(items)
+}
+
+// requestItem asks the uploader for the next item.
+func (sv *SimVehicle) requestItem() {
+	u := &sv.upload
+	u.lastReq = sv.wallNow
+	if sv.legacyMR {
+		sv.send(&common.MessageMissionRequest{TargetSystem: u.from.sys, TargetComponent: u.from.comp, Seq: u.next, MissionType: common.MAV_MISSION_TYPE(u.typ)})
+		return
+	}
+	sv.send(&common.MessageMissionRequestInt{TargetSystem: u.from.sys, TargetComponent: u.from.comp, Seq: u.next, MissionType: common.MAV_MISSION_TYPE(u.typ)})
+}
+
+func (sv *SimVehicle) missionCount(from peer, typ missions.MissionType, count uint16) {
+	if !validType(typ) {
+		sv.warn("MISSION_COUNT with unknown mission type", "mission_type", typ)
+		sv.missionAck(from, typ, missionUnsupported)
+		return
+	}
+	u := &sv.upload
+	if u.active {
+		if u.from == from && u.typ == typ && u.count == count {
+			// the uploader repeated MISSION_COUNT (our request was lost): start over
+			u.next = 0
+			u.items = u.items[:0]
+			u.lastRecv = sv.wallNow
+			sv.requestItem()
+			return
+		}
+		sv.missionAck(from, typ, missionDenied)
+		return
+	}
+	if int(count) > maxItems[typ] {
+		sv.warn("mission upload too large", "mission_type", typ, "count", count, "max", maxItems[typ])
+		sv.missionAck(from, typ, missionNoSpace)
+		return
+	}
+	if count == 0 {
+		if err := sv.store(typ, nil); err != nil {
+			sv.warn("clearing list refused", "mission_type", typ, "err", err)
+			sv.missionAck(from, typ, missionError)
+			return
+		}
+		sv.missionAck(from, typ, missionAccepted)
+		return
+	}
+	sv.lastUpload = finishedUpload{}
+	*u = upload{active: true, typ: typ, count: count, from: from, lastRecv: sv.wallNow, items: make([]missions.Item, 0, count)}
+	sv.requestItem()
+}
+
+func (sv *SimVehicle) missionItemFloat(from peer, m *common.MessageMissionItem) {
+	it := missions.Item{
+		Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current, Autocontinue: m.Autocontinue,
+		Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4, Z: m.Z,
+		MissionType: missions.MissionType(m.MissionType),
+	}
+	if hasLocation(it.Command) || it.MissionType != missions.TypeMission {
+		it.X, it.Y = e7(float64(m.X)), e7(float64(m.Y))
+	} else {
+		it.X, it.Y = int32(m.X), int32(m.Y)
+	}
+	sv.missionItem(from, it, false)
+}
+
+// checkItem is what ArduPilot checks before storing an item, then the
+// model's own validation (commands, frames, parameters).
+func (sv *SimVehicle) checkItem(it missions.Item) uint8 {
+	if hasLocation(it.Command) || it.MissionType != missions.TypeMission {
+		switch it.Frame {
+		case missions.FrameGlobal, missions.FrameGlobalRelativeAlt, missions.FrameGlobalInt, missions.FrameGlobalRelAltInt, 10, 11, missions.FrameMission:
+		default:
+			return missionUnsupportedFrame
+		}
+		if it.X < -900000000 || it.X > 900000000 {
+			return missionInvalidParam5
+		}
+		if it.Y < -1800000000 || it.Y > 1800000000 {
+			return missionInvalidParam6
+		}
+	}
+	return sv.model.ValidateItem(it)
+}
+
+func (sv *SimVehicle) missionItem(from peer, it missions.Item, isInt bool) {
+	u := &sv.upload
+	if !u.active || u.from != from || u.typ != it.MissionType {
+		lu := sv.lastUpload
+		if lu.valid && lu.from == from && lu.typ == it.MissionType && it.Seq == lu.count-1 {
+			sv.missionAck(from, it.MissionType, missionAccepted) // our ACK was lost
+			return
+		}
+		if u.active { // someone else's upload is in progress
+			sv.missionAck(from, it.MissionType, missionDenied)
+			return
+		}
+		sv.warn("mission item without an upload in progress", "seq", it.Seq, "mission_type", it.MissionType)
+		sv.missionAck(from, it.MissionType, missionError)
+		return
+	}
+	u.lastRecv = sv.wallNow
+	if it.Seq != u.next {
+		// most likely a duplicate on a lossy link: say so, keep the upload
+		sv.missionAck(from, it.MissionType, missionInvalidSequence)
+		return
+	}
+	if res := sv.checkItem(it); res != missionAccepted {
+		sv.warn("invalid mission item refused", "seq", it.Seq, "command", it.Command, "frame", it.Frame, "result", res)
+		sv.missionAck(from, it.MissionType, res)
+		*u = upload{}
+		return
+	}
+	u.useInt = isInt
+	u.items = append(u.items, it)
+	u.next++
+	if u.next < u.count {
+		sv.requestItem()
+		return
+	}
+	items := u.items
+	typ := u.typ
+	*u = upload{}
+	if err := sv.store(typ, items); err != nil {
+		sv.warn("uploaded list refused by the vehicle", "mission_type", typ, "err", err)
+		sv.missionAck(from, typ, missionError)
+		sv.statusText(vehicle.SeverityWarning, fmt.Sprintf("%s upload failed: %v", typ, err))
+		return
+	}
+	sv.lastUpload = finishedUpload{valid: true, typ: typ, count: uint16(len(items)), from: from, at: sv.wallNow}
+	sv.missionAck(from, typ, missionAccepted)
+	switch typ {
+	case missions.TypeMission:
+		sv.statusText(vehicle.SeverityInfo, "Flight plan received")
+	case missions.TypeFence:
+		sv.statusText(7, "Fence Indexed OK") // MAV_SEVERITY_DEBUG, as ArduCopter
+	}
+}
+
+// missionTimers re-requests a missing item and gives up on a silent
+// uploader, like ArduPilot. Called every tick with sv.mu held.
+func (sv *SimVehicle) missionTimers(now time.Time) {
+	u := &sv.upload
+	if !u.active {
+		return
+	}
+	if now.Sub(u.lastRecv) > uploadTimeout {
+		sv.warn("mission upload timed out", "mission_type", u.typ, "received", u.next, "count", u.count)
+		sv.missionAck(u.from, u.typ, missionOperationCanceled)
+		*u = upload{}
+		return
+	}
+	if now.Sub(u.lastReq) > uploadRetry {
+		sv.requestItem()
+	}
+}
+
+func (sv *SimVehicle) missionAckFromGCS(from peer, typ missions.MissionType, result uint8) {
+	u := &sv.upload
+	if u.active && u.from == from && u.typ == typ {
+		// the ground station cancelled its upload
+		sv.log.Info("mission upload cancelled by ground station", "mission_type", typ, "result", result)
+		*u = upload{}
+	}
+	// otherwise it ends a download: nothing to do
+}
+
+func (sv *SimVehicle) missionRequestList(from peer, typ missions.MissionType) {
+	if !validType(typ) {
+		sv.warn("MISSION_REQUEST_LIST with unknown mission type", "mission_type", typ)
+		sv.missionAck(from, typ, missionUnsupported)
+		return
+	}
+	if sv.upload.active && sv.upload.typ == typ {
+		sv.missionAck(from, typ, missionDenied)
+		return
+	}
+	n := len(sv.list(typ))
+	sv.send(&common.MessageMissionCount{TargetSystem: from.sys, TargetComponent: from.comp, Count: uint16(n), MissionType: common.MAV_MISSION_TYPE(typ)})
+}
+
+func (sv *SimVehicle) missionRequest(from peer, typ missions.MissionType, seq uint16, wantInt bool) {
+	if !validType(typ) {
+		sv.missionAck(from, typ, missionUnsupported)
+		return
+	}
+	items := sv.list(typ)
+	if int(seq) >= len(items) {
+		sv.warn("mission item requested beyond the list", "seq", seq, "count", len(items), "mission_type", typ)
+		sv.missionAck(from, typ, missionInvalidSequence)
+		return
+	}
+	it := sv.downloadItem(typ, items[seq], seq)
+	if wantInt {
+		sv.send(&common.MessageMissionItemInt{
+			TargetSystem: from.sys, TargetComponent: from.comp, Seq: seq, Frame: common.MAV_FRAME(it.Frame),
+			Command: common.MAV_CMD(it.Command), Current: it.Current, Autocontinue: it.Autocontinue,
+			Param1: it.Param1, Param2: it.Param2, Param3: it.Param3, Param4: it.Param4, X: it.X, Y: it.Y, Z: it.Z,
+			MissionType: common.MAV_MISSION_TYPE(typ),
+		})
+		return
+	}
+	x, y := float32(it.X), float32(it.Y)
+	if hasLocation(it.Command) || typ != missions.TypeMission {
+		x, y = float32(float64(it.X)/1e7), float32(float64(it.Y)/1e7)
+	}
+	sv.send(&common.MessageMissionItem{
+		TargetSystem: from.sys, TargetComponent: from.comp, Seq: seq, Frame: common.MAV_FRAME(it.Frame),
+		Command: common.MAV_CMD(it.Command), Current: it.Current, Autocontinue: it.Autocontinue,
+		Param1: it.Param1, Param2: it.Param2, Param3: it.Param3, Param4: it.Param4, X: x, Y: y, Z: it.Z,
+		MissionType: common.MAV_MISSION_TYPE(typ),
+	})
+}
+
+// downloadItem renders a stored item the way ArduPilot sends it back: seq 0
+// of the mission is the current home, *_INT frames come back as their
+// plain equivalents, commands without a location report MAV_FRAME_GLOBAL,
+// fence and rally items carry autocontinue 0, current is 0.
+func (sv *SimVehicle) downloadItem(typ missions.MissionType, it missions.Item, seq uint16) missions.Item {
+	it.Seq = seq
+	it.Current = 0
+	it.MissionType = typ
+	switch it.Frame {
+	case missions.FrameGlobalInt:
+		it.Frame = missions.FrameGlobal
+	case missions.FrameGlobalRelAltInt:
+		it.Frame = missions.FrameGlobalRelativeAlt
+	case 11:
+		it.Frame = 10
+	}
+	if typ != missions.TypeMission {
+		it.Autocontinue = 0
+		return it
+	}
+	if seq == 0 {
+		st := sv.model.State()
+		if st.HomeSet {
+			it = missions.Item{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1,
+				X: e7(st.Home.Lat), Y: e7(st.Home.Lon), Z: float32(st.Home.AltMSL), MissionType: typ}
+		}
+		return it
+	}
+	if !hasLocation(it.Command) {
+		it.Frame = missions.FrameGlobal
+	}
+	return it
+}
+
+// hasLocation reports whether a mission command carries a position in x/y/z.
+func hasLocation(cmd uint16) bool {
+	switch cmd {
+	case 16, 17, 18, 19, 21, 22, 31, 82, 83, 85, 92, 94, 189, 191, 195, 201, 5001, 5002, 5003, 5004, 5100:
+		return true
+	}
+	return false
+}
+
+func (sv *SimVehicle) missionClearAll(from peer, typ missions.MissionType) {
+	if !validType(typ) && typ != 255 {
+		sv.missionAck(from, typ, missionUnsupported)
+		return
+	}
+	if sv.upload.active {
+		sv.missionAck(from, typ, missionDenied)
+		return
+	}
+	types := []missions.MissionType{typ}
+	if typ == 255 { // MAV_MISSION_TYPE_ALL
+		types = []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally}
+	}
+	for _, t := range types {
+		if err := sv.store(t, nil); err != nil {
+			sv.warn("clearing list refused", "mission_type", t, "err", err)
+			sv.missionAck(from, typ, missionError)
+			return
+		}
+	}
+	sv.missionAck(from, typ, missionAccepted)
+}

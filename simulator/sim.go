@@ -1,0 +1,169 @@
+package simulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Sim is a running fleet: one SimVehicle per vehicle, each with its own UDP
+// socket, a reader goroutine per socket and a few scheduler goroutines that
+// step the models and send telemetry.
+type Sim struct {
+	cfg      Config
+	vehicles []*SimVehicle
+	tcp      []net.Listener // index i = vehicle i, nil without TCP mode
+
+	mu      sync.Mutex
+	running bool
+	closed  bool
+}
+
+// New validates cfg and opens every vehicle's UDP socket (and TCP listener),
+// so addresses are known before Run. A Sim that is never Run must be Closed.
+func New(cfg Config) (*Sim, error) {
+	plan, err := cfg.plan()
+	if err != nil {
+		return nil, fmt.Errorf("simulator config: %w", err)
+	}
+	s := &Sim{cfg: cfg}
+	for i, a := range plan {
+		sv, err := newSimVehicle(i, a, &s.cfg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.vehicles = append(s.vehicles, sv)
+		if cfg.TCPBasePort > 0 {
+			ln, err := listenTCP(cfg.BindHost, cfg.TCPBasePort+10*i)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("vehicle %d: %w", i, err)
+			}
+			s.tcp = append(s.tcp, ln)
+		}
+	}
+	return s, nil
+}
+
+// Len is the number of vehicles.
+func (s *Sim) Len() int { return len(s.vehicles) }
+
+// Vehicle returns vehicle i (0-based).
+func (s *Sim) Vehicle(i int) *SimVehicle { return s.vehicles[i] }
+
+// Speedup is the effective simulated-per-wall time factor.
+func (s *Sim) Speedup() float64 { return s.cfg.Speedup }
+
+// Close releases the sockets of a Sim; Run does it itself when it returns.
+func (s *Sim) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for _, sv := range s.vehicles {
+		sv.conn.Close()
+	}
+	for _, ln := range s.tcp {
+		ln.Close()
+	}
+}
+
+// Run flies the fleet until ctx is cancelled, then closes every socket,
+// waits for every goroutine it started and returns nil. It can run once.
+func (s *Sim) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running || s.closed {
+		s.mu.Unlock()
+		return errors.New("simulator: Run called twice or after Close")
+	}
+	s.running = true
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, sv := range s.vehicles {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sv.readLoop()
+		}()
+	}
+	for i, ln := range s.tcp {
+		wg.Add(1)
+		go s.vehicles[i].serveTCP(ctx, ln, &wg)
+	}
+	shards := runtime.GOMAXPROCS(0)
+	if shards > len(s.vehicles) {
+		shards = len(s.vehicles)
+	}
+	for k := range shards {
+		var mine []*SimVehicle
+		for i := k; i < len(s.vehicles); i += shards {
+			mine = append(mine, s.vehicles[i])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.schedule(ctx, mine)
+		}()
+	}
+	s.cfg.Log.Info("simulator running", "vehicles", len(s.vehicles), "gcs", s.cfg.GCS, "speedup", s.cfg.Speedup)
+	<-ctx.Done()
+	s.Close() // unblocks the readers and TCP accept loops
+	wg.Wait()
+	s.cfg.Log.Info("simulator stopped")
+	return nil
+}
+
+// schedule steps its share of vehicles every tick. Wall time between ticks
+// is measured, so a late tick simulates the time it missed (capped, so a
+// stalled machine slows the simulation instead of jumping it).
+func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle) {
+	t := time.NewTicker(s.cfg.TickInterval)
+	defer t.Stop()
+	last := time.Now()
+	maxDt := 10 * s.cfg.TickInterval
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := time.Now()
+			dt := now.Sub(last)
+			last = now
+			if dt > maxDt {
+				dt = maxDt
+			}
+			simDt := time.Duration(float64(dt) * s.cfg.Speedup)
+			for _, sv := range vs {
+				sv.tick(now, simDt)
+			}
+		}
+	}
+}
+
+// readLoop reads the vehicle's socket until it is closed.
+func (sv *SimVehicle) readLoop() {
+	buf := make([]byte, 65536)
+	for {
+		n, _, err := sv.conn.ReadFromUDP(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			sv.mu.Lock()
+			sv.warn("udp read failed", "err", err)
+			sv.mu.Unlock()
+			continue
+		}
+		sv.receiveDatagram(buf[:n], time.Now())
+	}
+}

@@ -1,0 +1,295 @@
+package simulator
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// Component IDs the simulated vehicle answers as.
+const (
+	compAutopilot = 1
+	compCamera    = 100
+)
+
+// dialectRW is shared by every vehicle: it is read-only after Initialize.
+var dialectRW = func() *dialect.ReadWriter {
+	rw := &dialect.ReadWriter{Dialect: ardupilotmega.Dialect}
+	if err := rw.Initialize(); err != nil {
+		panic("simulator: ardupilotmega dialect: " + err.Error())
+	}
+	return rw
+}()
+
+// writerFunc adapts a function to io.Writer for frame.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// SimVehicle is one simulated vehicle with its own UDP socket: the model,
+// the MAVLink protocol state and the link faults. All methods are safe for
+// concurrent use; tests use them to inspect the vehicle and inject faults.
+type SimVehicle struct {
+	index    int
+	sysid    uint8
+	gcs      *net.UDPAddr
+	conn     *net.UDPConn
+	log      *slog.Logger
+	uid      uint64
+	videoURI string
+	legacyMR bool
+
+	mu       sync.Mutex
+	model    *vehicle.Vehicle
+	modelCfg vehicle.Config
+	apW      *streamwriter.Writer
+	camW     *streamwriter.Writer
+	inSrc    bytes.Reader
+	inBuf    *bufio.Reader
+	rd       *frame.Reader
+	wallNow  time.Time
+
+	streams    []stream
+	camNextHB  time.Duration
+	upload     upload
+	lastUpload finishedUpload
+	plist      paramList
+	link       linkState
+	pausedMode int64 // mode before DO_PAUSE_CONTINUE pause, -1 when not paused
+	tcp        map[*tcpClient]struct{}
+	textID     uint16
+	camPending []message.Message
+
+	warnAt    time.Time
+	warnCount int
+
+	rxFrames, rxErrors, txFrames uint64
+}
+
+func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(cfg.BindHost)})
+	if err != nil {
+		return nil, fmt.Errorf("vehicle %d: open UDP socket: %w", index, err)
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "burgut-sitl/%d/%d", cfg.Seed, index)
+	sv := &SimVehicle{
+		index:      index,
+		sysid:      a.sysid,
+		gcs:        a.gcs,
+		conn:       conn,
+		uid:        h.Sum64(),
+		videoURI:   videoURI(cfg.VideoURI, a.sysid, index),
+		legacyMR:   cfg.LegacyMissionRequest,
+		pausedMode: -1,
+		tcp:        map[*tcpClient]struct{}{},
+		wallNow:    time.Now(),
+	}
+	sv.log = cfg.Log.With("vehicle", index, "sysid", a.sysid)
+	sv.modelCfg = vehicle.Config{SystemID: a.sysid, Home: a.home, Seed: cfg.Seed + int64(index)}
+	sv.model = vehicle.New(sv.modelCfg)
+	sv.streams = defaultStreams()
+	sv.link = linkState{faults: cfg.Faults, rng: rand.New(rand.NewPCG(uint64(cfg.Seed)+uint64(index), 0x6c696e6b))}
+	fw := &frame.Writer{ByteWriter: writerFunc(sv.emit), DialectRW: dialectRW}
+	if err := fw.Initialize(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("vehicle %d: frame writer: %w", index, err)
+	}
+	sv.apW = &streamwriter.Writer{FrameWriter: fw, Version: streamwriter.V2, SystemID: a.sysid, ComponentID: compAutopilot}
+	sv.camW = &streamwriter.Writer{FrameWriter: fw, Version: streamwriter.V2, SystemID: a.sysid, ComponentID: compCamera}
+	if err := sv.apW.Initialize(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("vehicle %d: stream writer: %w", index, err)
+	}
+	if err := sv.camW.Initialize(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("vehicle %d: stream writer: %w", index, err)
+	}
+	sv.inBuf = bufio.NewReaderSize(&sv.inSrc, 512)
+	sv.rd = &frame.Reader{BufByteReader: sv.inBuf, DialectRW: dialectRW}
+	if err := sv.rd.Initialize(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("vehicle %d: frame reader: %w", index, err)
+	}
+	return sv, nil
+}
+
+// SystemID is the vehicle's MAVLink system ID on its ground-station address.
+func (sv *SimVehicle) SystemID() uint8 { return sv.sysid }
+
+// Index is the vehicle's 0-based position in the fleet.
+func (sv *SimVehicle) Index() int { return sv.index }
+
+// LocalAddr is the address of the vehicle's UDP socket: the source address
+// of everything it sends, and where a ground station's replies must go.
+func (sv *SimVehicle) LocalAddr() string { return sv.conn.LocalAddr().String() }
+
+// GCSAddr is the ground-station address this vehicle sends to.
+func (sv *SimVehicle) GCSAddr() string { return sv.gcs.String() }
+
+// UID is the stable unique ID reported in AUTOPILOT_VERSION.
+func (sv *SimVehicle) UID() uint64 { return sv.uid }
+
+// State returns a snapshot of the model.
+func (sv *SimVehicle) State() vehicle.State {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.model.State()
+}
+
+// Do runs fn on the model under the vehicle's lock: the way tests inject
+// model faults (GPS loss, battery drop, failure, gusts) or inspect it. Events
+// fn causes are sent on the next tick.
+func (sv *SimVehicle) Do(fn func(v *vehicle.Vehicle)) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	fn(sv.model)
+}
+
+// SetLinkFaults replaces this vehicle's link faults (both directions).
+func (sv *SimVehicle) SetLinkFaults(f LinkFaults) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.link.faults = f
+}
+
+// LinkDown drops everything in both directions for d of wall time
+// (0 = until LinkUp), like a radio out of range.
+func (sv *SimVehicle) LinkDown(d time.Duration) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.link.down = true
+	sv.link.downUntil = time.Time{}
+	if d > 0 {
+		sv.link.downUntil = time.Now().Add(d)
+	}
+}
+
+// LinkUp ends a LinkDown early.
+func (sv *SimVehicle) LinkUp() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.link.down = false
+}
+
+// Stats reports frames received, frames that failed to parse and frames
+// sent, for tests and benchmarks.
+func (sv *SimVehicle) Stats() (rx, rxErrors, tx uint64) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.rxFrames, sv.rxErrors, sv.txFrames
+}
+
+// warn logs a protocol problem, at most a few lines per second per vehicle
+// so a flood of garbage cannot flood the log.
+func (sv *SimVehicle) warn(msg string, args ...any) {
+	now := sv.wallNow
+	if now.Sub(sv.warnAt) > time.Second {
+		if sv.warnCount > 5 {
+			sv.log.Warn("suppressed further protocol warnings", "count", sv.warnCount-5)
+		}
+		sv.warnAt = now
+		sv.warnCount = 0
+	}
+	sv.warnCount++
+	if sv.warnCount <= 5 {
+		sv.log.Warn(msg, args...)
+	}
+}
+
+// emit is the frame writers' byte sink: one call per encoded frame. The
+// slice is reused by the writer, so anything kept is copied. Called with
+// sv.mu held.
+func (sv *SimVehicle) emit(b []byte) (int, error) {
+	sv.txFrames++
+	for c := range sv.tcp {
+		c.send(b)
+	}
+	sv.linkOut(b)
+	return len(b), nil
+}
+
+func (sv *SimVehicle) sendUDP(b []byte) {
+	if _, err := sv.conn.WriteToUDP(b, sv.gcs); err != nil && !errors.Is(err, net.ErrClosed) {
+		sv.warn("send to ground station failed", "gcs", sv.gcs, "err", err)
+	}
+}
+
+// send writes a message from the autopilot component.
+func (sv *SimVehicle) send(m message.Message) {
+	if err := sv.apW.Write(m); err != nil {
+		sv.log.Error("encode message", "msg", fmt.Sprintf("%T", m), "err", err)
+	}
+}
+
+// sendCam writes a message from the camera component.
+func (sv *SimVehicle) sendCam(m message.Message) {
+	if err := sv.camW.Write(m); err != nil {
+		sv.log.Error("encode message", "msg", fmt.Sprintf("%T", m), "err", err)
+	}
+}
+
+// receiveDatagram handles one UDP datagram from the socket: link faults
+// first, then decoding.
+func (sv *SimVehicle) receiveDatagram(b []byte, now time.Time) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.wallNow = now
+	sv.linkIn(b)
+}
+
+// decodeDatagram parses every frame in one datagram and handles each;
+// malformed bytes are counted, logged (rate-limited) and skipped.
+func (sv *SimVehicle) decodeDatagram(b []byte) {
+	sv.inSrc.Reset(b)
+	sv.inBuf.Reset(&sv.inSrc)
+	for {
+		fr, err := sv.rd.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			var re frame.ReadError
+			if errors.As(err, &re) || errors.Is(err, io.ErrUnexpectedEOF) {
+				sv.rxErrors++
+				sv.warn("malformed MAVLink frame dropped", "err", err)
+				continue
+			}
+			sv.rxErrors++
+			sv.warn("malformed MAVLink input dropped", "err", err)
+			return
+		}
+		sv.handleFrame(fr)
+	}
+}
+
+// tick advances the model by simDt and sends whatever became due. Called by
+// the scheduler with wall time now.
+func (sv *SimVehicle) tick(now time.Time, simDt time.Duration) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.wallNow = now
+	sv.linkFlush(now)
+	if simDt > 0 {
+		sv.model.Step(simDt)
+	}
+	sv.flushEvents()
+	sv.sendDueStreams()
+	sv.missionTimers(now)
+	sv.paramListStep()
+}
