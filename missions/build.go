@@ -1,0 +1,274 @@
+package missions
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/paulmach/orb"
+	"github.com/peterstace/simplefeatures/geom"
+)
+
+// Home is the planned home position (the launch point); altitude is AMSL
+// when known, 0 otherwise.
+type Home struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+	Alt float64 `json:"alt"`
+}
+
+// Plan is one vehicle's complete upload: mission (home not included; its
+// items are numbered from 1 because ArduPilot's seq 0 is home), fence and
+// rally items. It is what .plan and .waypoints files hold.
+type Plan struct {
+	Home        Home    `json:"home"`
+	Mission     []Item  `json:"mission"`
+	Fence       []Item  `json:"fence"`
+	Rally       []Item  `json:"rally"`
+	CruiseSpeed float64 `json:"cruise_speed,omitempty"`
+	HoverSpeed  float64 `json:"hover_speed,omitempty"`
+}
+
+// MissionWithHome returns the mission as ArduPilot transfers it: seq 0 is
+// the home position, the plan's items follow from seq 1.
+func (p *Plan) MissionWithHome() []Item {
+	out := make([]Item, 0, len(p.Mission)+1)
+	out = append(out, Item{Seq: 0, Frame: FrameGlobal, Command: CmdNavWaypoint, Current: 1, Autocontinue: 1,
+		X: e7(p.Home.Lat), Y: e7(p.Home.Lon), Z: float32(p.Home.Alt), MissionType: TypeMission})
+	for i, it := range p.Mission {
+		it.Seq = uint16(i + 1)
+		it.MissionType = TypeMission
+		out = append(out, it)
+	}
+	return out
+}
+
+func e7(deg float64) int32 { return int32(math.Round(deg * 1e7)) }
+
+func llOf(it Item) orb.Point { return orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7} }
+
+func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, share []orb.Polygon, patrol []wp, rt *router, noflyPolys []orb.Polygon, circles []circle) (*DronePlan, error) {
+	lxy := pr.toXY(launch.Point)
+	if !rt.transit.pointOK(lxy) {
+		return nil, fmt.Errorf("launch point %q is inside or within %g m of a no-fly zone", launch.Name, o.Margin)
+	}
+	dp := &DronePlan{Drone: drone, Alt: alt, Launch: launch, Repeat: o.Repeat, Speed: o.Speed}
+	dp.Home = Home{Lat: launch.Point[1], Lon: launch.Point[0]}
+	dp.CruiseSpeed = o.Speed
+	dp.HoverSpeed = math.Min(o.Speed, 5)
+	for _, p := range share {
+		ll := make(orb.Polygon, len(p))
+		for i, r := range p {
+			ll[i] = make(orb.Ring, len(r))
+			for j, q := range r {
+				ll[i][j] = pr.toLL(q)
+			}
+		}
+		dp.Share = append(dp.Share, ll)
+	}
+	seq := uint16(1)
+	var transitLegs [][2]orb.Point
+	prev := lxy
+	add := func(it Item) uint16 {
+		it.Seq = seq
+		it.MissionType = TypeMission
+		it.Autocontinue = 1
+		dp.Mission = append(dp.Mission, it)
+		seq++
+		return it.Seq
+	}
+	addWP := func(cmd uint16, p orb.Point, transit bool) uint16 {
+		ll := pr.toLL(p)
+		s := add(Item{Frame: FrameGlobalRelativeAlt, Command: cmd, X: e7(ll[1]), Y: e7(ll[0]), Z: float32(alt)})
+		if transit {
+			dp.Transit = append(dp.Transit, s)
+		}
+		if transit || !rt.cell.segOK(prev, p) {
+			// Leaves the drone's share: the fence must let it through.
+			transitLegs = append(transitLegs, [2]orb.Point{prev, p})
+		}
+		prev = p
+		return s
+	}
+	add(Item{Frame: FrameGlobalRelativeAlt, Command: CmdNavTakeoff, X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(alt)})
+	add(Item{Frame: FrameMission, Command: CmdDoChangeSpeed, Param1: 1, Param2: float32(o.Speed), Param3: -1})
+	in := rt.transit.path(lxy, patrol[0].p)
+	if in == nil {
+		return nil, fmt.Errorf("no path from launch point %q to the patrol that avoids the no-fly zones", launch.Name)
+	}
+	for _, p := range in[1 : len(in)-1] {
+		addWP(CmdNavWaypoint, p, true)
+	}
+	first := addWP(CmdNavWaypoint, patrol[0].p, !rt.area.segOK(prev, patrol[0].p))
+	var back []wp
+	if n := len(patrol); o.Repeat != 0 && n > 2 && patrol[n-1].p == patrol[0].p {
+		// A closed loop: DO_JUMP itself flies the closing leg.
+		back = patrol[n-1:]
+		patrol = patrol[:n-1]
+	}
+	for _, w := range patrol[1:] {
+		if w.p == prev {
+			continue
+		}
+		addWP(CmdNavWaypoint, w.p, w.transit)
+	}
+	if o.Repeat != 0 {
+		if back == nil {
+			back = rt.connect(prev, patrol[0].p)
+		}
+		if len(back) == 0 {
+			return nil, fmt.Errorf("cannot close the %s loop back to its start", o.Pattern)
+		}
+		for _, w := range back[:len(back)-1] {
+			addWP(CmdNavWaypoint, w.p, w.transit)
+		}
+		dp.LoopStart = first
+		dp.JumpSeq = add(Item{Frame: FrameMission, Command: CmdDoJump, Param1: float32(first), Param2: float32(o.Repeat)})
+		if back[len(back)-1].transit {
+			dp.Transit = append(dp.Transit, dp.JumpSeq)
+		}
+		if back[len(back)-1].transit || !rt.cell.segOK(prev, patrol[0].p) {
+			transitLegs = append(transitLegs, [2]orb.Point{prev, patrol[0].p})
+		}
+	}
+	out := rt.transit.path(prev, lxy)
+	if out == nil {
+		return nil, fmt.Errorf("no path back to launch point %q that avoids the no-fly zones", launch.Name)
+	}
+	if o.End == "land" {
+		for _, p := range out[1 : len(out)-1] {
+			addWP(CmdNavWaypoint, p, true)
+		}
+		addWP(CmdNavLand, lxy, true)
+	} else {
+		for _, p := range out[1 : len(out)-1] {
+			addWP(CmdNavWaypoint, p, true)
+		}
+		s := add(Item{Frame: FrameMission, Command: CmdNavReturnToLaunch})
+		dp.Transit = append(dp.Transit, s)
+		transitLegs = append(transitLegs, [2]orb.Point{prev, lxy})
+	}
+	fence, err := buildFence(a, pr, share, lxy, transitLegs, o.Margin, noflyPolys, circles)
+	if err != nil {
+		return nil, err
+	}
+	dp.Fence = fence
+	rally := a.Rally
+	if len(rally) == 0 {
+		rally = a.Launch
+	}
+	for i, r := range rally {
+		ralt := r.Alt
+		if ralt == 0 {
+			ralt = alt
+		}
+		dp.Rally = append(dp.Rally, Item{Seq: uint16(i), Frame: FrameGlobalRelativeAlt, Command: CmdNavRallyPoint, Autocontinue: 1,
+			X: e7(r.Point[1]), Y: e7(r.Point[0]), Z: float32(ralt), MissionType: TypeRally})
+	}
+	return dp, nil
+}
+
+// buildFence makes the drone's fence: one inclusion polygon around its
+// share and its transit legs (ArduPilot demands the vehicle be inside every
+// inclusion polygon, so there is exactly one), exclusion polygons for holes
+// and no-fly polygons, exclusion circles for no-fly circles.
+func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, legs [][2]orb.Point, margin float64, noflyPolys []orb.Polygon, circles []circle) ([]Item, error) {
+	r := math.Max(margin, 5)
+	parts := append([]orb.Polygon{}, share...)
+	parts = append(parts, orb.Polygon{circleRing(launch, r, 16)})
+	for _, l := range legs {
+		if l[0] == l[1] {
+			continue
+		}
+		parts = append(parts, capsule(l[0], l[1], r))
+	}
+	u, err := geom.UnaryUnion(multiSF(parts))
+	if err != nil {
+		return nil, fmt.Errorf("fence: union of share and transit legs: %w", err)
+	}
+	polys := fromSF(u)
+	var shell orb.Ring
+	var holes []orb.Ring
+	for _, p := range polys {
+		holes = append(holes, p[1:]...)
+	}
+	if len(polys) == 1 {
+		shell = polys[0][0]
+	} else {
+		h := u.ConvexHull()
+		hp := fromSF(h)
+		if len(hp) == 0 {
+			return nil, fmt.Errorf("fence: convex hull of %d parts is empty", len(polys))
+		}
+		shell = hp[0][0]
+	}
+	var items []Item
+	addRing := func(r orb.Ring, cmd uint16) {
+		n := len(r) - 1
+		for i := 0; i < n; i++ {
+			ll := pr.toLL(r[i])
+			items = append(items, Item{Frame: FrameGlobal, Command: cmd, Param1: float32(n), X: e7(ll[1]), Y: e7(ll[0]), Autocontinue: 1, MissionType: TypeFence})
+		}
+	}
+	addRing(shell, CmdFencePolyInclusion)
+	// Holes of the union that are no-fly zones get the zone's own exact
+	// outline below; the others (holes of the event area) are kept.
+	for _, h := range holes {
+		c := h.Bound().Center()
+		if len(h) > 3 {
+			c = interiorPoint(h)
+		}
+		inNF := false
+		for _, nf := range noflyPolys {
+			inNF = inNF || polygonContains(nf, c)
+		}
+		for _, ci := range circles {
+			inNF = inNF || math.Hypot(c[0]-ci.c[0], c[1]-ci.c[1]) < ci.r*1.1
+		}
+		if !inNF {
+			addRing(h, CmdFencePolyExclusion)
+		}
+	}
+	for _, z := range a.NoFly {
+		if z.IsCircle() {
+			items = append(items, Item{Frame: FrameGlobal, Command: CmdFenceCircleExclusion, Param1: float32(z.Radius),
+				X: e7(z.Center[1]), Y: e7(z.Center[0]), Autocontinue: 1, MissionType: TypeFence})
+			continue
+		}
+		r := z.Polygon[0]
+		n := len(r) - 1
+		for i := 0; i < n; i++ {
+			items = append(items, Item{Frame: FrameGlobal, Command: CmdFencePolyExclusion, Param1: float32(n),
+				X: e7(r[i][1]), Y: e7(r[i][0]), Autocontinue: 1, MissionType: TypeFence})
+		}
+	}
+	for i := range items {
+		items[i].Seq = uint16(i)
+	}
+	return items, nil
+}
+
+// interiorPoint returns a point strictly inside a simple ring: the middle
+// of the widest interior span of the horizontal line through its centre.
+func interiorPoint(r orb.Ring) orb.Point {
+	c := r.Bound().Center()
+	y := c[1]
+	var xs []float64
+	for i := 0; i+1 < len(r); i++ {
+		a, b := r[i], r[i+1]
+		if (a[1] > y) != (b[1] > y) {
+			xs = append(xs, a[0]+(y-a[1])*(b[0]-a[0])/(b[1]-a[1]))
+		}
+	}
+	if len(xs) < 2 {
+		return c
+	}
+	sort.Float64s(xs)
+	best, bw := c, -1.0
+	for i := 0; i+1 < len(xs); i += 2 {
+		if w := xs[i+1] - xs[i]; w > bw {
+			best, bw = orb.Point{(xs[i] + xs[i+1]) / 2, y}, w
+		}
+	}
+	return best
+}

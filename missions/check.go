@@ -1,0 +1,393 @@
+package missions
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/paulmach/orb"
+	"github.com/tidwall/rtree"
+)
+
+// CheckOptions are the rules a plan must pass before upload. Zero values
+// take the defaults on each field.
+type CheckOptions struct {
+	Margin      float64 `json:"margin"`       // from the area edge and no-fly zones; default 10 m
+	FenceMargin float64 `json:"fence_margin"` // inside the drone's own fence; default Margin/2
+	MaxItems    int     `json:"max_items"`    // mission items incl. home; default 700
+	Endurance   float64 `json:"endurance_s"`  // battery endurance at cruise, seconds; default 1500
+	Reserve     float64 `json:"reserve"`      // fraction kept in reserve; default 0.2
+	Separation  float64 `json:"separation"`   // min horizontal distance between drones in one layer; default 10 m
+	LayerStep   float64 `json:"layer_step"`   // drones closer than this vertically share a layer; default 10 m
+	ClimbRate   float64 `json:"climb_rate"`   // m/s, default 2.5
+	DescentRate float64 `json:"descent_rate"` // m/s, default 1.5
+}
+
+func (o *CheckOptions) defaults() {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.Margin, 10)
+	def(&o.FenceMargin, o.Margin/2)
+	def(&o.Endurance, 1500)
+	def(&o.Reserve, 0.2)
+	def(&o.Separation, 10)
+	def(&o.LayerStep, 10)
+	def(&o.ClimbRate, 2.5)
+	def(&o.DescentRate, 1.5)
+	if o.MaxItems == 0 {
+		o.MaxItems = 700
+	}
+}
+
+// Rules a Violation can name.
+const (
+	RuleArea       = "area"       // a patrol leg leaves the event area or comes within the margin of its edge
+	RuleNoFly      = "no-fly"     // a leg enters or comes within the margin of a no-fly zone
+	RuleFence      = "fence"      // a leg leaves the drone's own fence
+	RuleAltitude   = "altitude"   // an item's altitude is outside the band
+	RuleItems      = "items"      // more items than the vehicle holds
+	RuleBattery    = "battery"    // flight time exceeds endurance minus reserve
+	RuleSeparation = "separation" // two drones' legs too close in one layer
+)
+
+// Violation is one failed check: which drone, which leg (index into the
+// drone's legs, with the seq of the item the leg arrives at), which rule.
+type Violation struct {
+	Drone   int    `json:"drone"`
+	Leg     int    `json:"leg"`
+	Seq     uint16 `json:"seq"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+func (v Violation) String() string {
+	if v.Leg < 0 {
+		return fmt.Sprintf("drone %d: %s: %s", v.Drone, v.Rule, v.Message)
+	}
+	return fmt.Sprintf("drone %d leg %d (to item %d): %s: %s", v.Drone, v.Leg, v.Seq, v.Rule, v.Message)
+}
+
+// Leg is one straight piece of flight, from one position to the next, as
+// the autopilot will fly it (DO_JUMP and RTL included).
+type Leg struct {
+	From, To orb.Point // lon/lat
+	FromSeq  uint16
+	ToSeq    uint16
+	Alt      float64
+	Transit  bool
+}
+
+// Legs reconstructs the flown legs from the mission items, so the checker
+// looks at what will be uploaded rather than at the planner's intentions.
+func (dp *DronePlan) Legs() []Leg {
+	items := dp.MissionWithHome()
+	transit := map[uint16]bool{}
+	for _, s := range dp.Transit {
+		transit[s] = true
+	}
+	home := orb.Point{dp.Home.Lon, dp.Home.Lat}
+	cur, curSeq, alt := home, uint16(0), 0.0
+	posOf := map[uint16]orb.Point{}
+	var legs []Leg
+	for _, it := range items[1:] {
+		switch it.Command {
+		case CmdNavTakeoff:
+			p := cur
+			if it.X != 0 || it.Y != 0 {
+				p = llOf(it)
+			}
+			alt = float64(it.Z)
+			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: true})
+			cur, curSeq = p, it.Seq
+			posOf[it.Seq] = p
+		case CmdNavWaypoint, CmdNavLoiterUnlim, CmdNavLoiterTime, CmdNavLand:
+			p := llOf(it)
+			if it.Command != CmdNavLand {
+				alt = float64(it.Z)
+			}
+			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: transit[it.Seq]})
+			cur, curSeq = p, it.Seq
+			posOf[it.Seq] = p
+		case CmdDoJump:
+			if p, ok := posOf[uint16(it.Param1)]; ok {
+				legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: transit[it.Seq]})
+			}
+		case CmdNavReturnToLaunch:
+			legs = append(legs, Leg{From: cur, To: home, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: true})
+			cur, curSeq = home, it.Seq
+		}
+	}
+	return legs
+}
+
+// Checker holds an area's geometry prepared for checking many plans.
+type Checker struct {
+	area   *Area
+	opt    CheckOptions
+	pr     projection
+	inArea *space // inclusion polygons only
+	noFly  *space // everything outside the no-fly zones
+	zones  []zoneGeom
+}
+
+type zoneGeom struct {
+	name string
+	poly orb.Polygon
+	c    circle
+}
+
+// NewChecker prepares the area for Check; keep one per area when checking
+// repeatedly.
+func NewChecker(a *Area, o CheckOptions) *Checker {
+	o.defaults()
+	pr := newProjection(a.Bound())
+	c := &Checker{area: a, opt: o, pr: pr}
+	incl := make([]orb.Polygon, len(a.Include))
+	for i, p := range a.Include {
+		incl[i] = pr.polygon(p)
+	}
+	c.inArea = newSpace(incl, nil, nil, o.Margin)
+	polys, circles := a.noFlyParts(pr)
+	world := orb.Polygon{orb.Bound{Min: orb.Point{-1e8, -1e8}, Max: orb.Point{1e8, 1e8}}.ToRing()}
+	c.noFly = newSpace([]orb.Polygon{world}, polys, circles, o.Margin)
+	for _, z := range a.NoFly {
+		if z.IsCircle() {
+			c.zones = append(c.zones, zoneGeom{name: z.Name, c: circle{pr.toXY(z.Center), z.Radius}})
+		} else {
+			c.zones = append(c.zones, zoneGeom{name: z.Name, poly: pr.polygon(z.Polygon)})
+		}
+	}
+	return c
+}
+
+// Check runs every rule over the plans and returns all violations (none
+// means the plans may be uploaded).
+func Check(a *Area, plans []*DronePlan, o CheckOptions) []Violation {
+	return NewChecker(a, o).Check(plans)
+}
+
+// Check runs every rule; see the package-level Check.
+func (c *Checker) Check(plans []*DronePlan) []Violation {
+	var out []Violation
+	allLegs := make([][]Leg, len(plans))
+	for i, dp := range plans {
+		legs := dp.Legs()
+		allLegs[i] = legs
+		out = append(out, c.checkOne(dp, legs)...)
+	}
+	out = append(out, c.separation(plans, allLegs)...)
+	return out
+}
+
+func (c *Checker) xy(p orb.Point) orb.Point { return c.pr.toXY(p) }
+
+func (c *Checker) checkOne(dp *DronePlan, legs []Leg) []Violation {
+	var out []Violation
+	v := func(leg int, seq uint16, rule, format string, args ...any) {
+		out = append(out, Violation{Drone: dp.Drone, Leg: leg, Seq: seq, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	}
+	items := dp.MissionWithHome()
+	if len(items) > c.opt.MaxItems {
+		v(-1, 0, RuleItems, "%d mission items (with home), the vehicle holds %d", len(items), c.opt.MaxItems)
+	}
+	for _, it := range items[1:] {
+		switch it.Command {
+		case CmdNavTakeoff, CmdNavWaypoint, CmdNavLoiterUnlim, CmdNavLoiterTime:
+			if z := float64(it.Z); z < c.area.MinAlt || z > c.area.MaxAlt {
+				v(-1, it.Seq, RuleAltitude, "item %d altitude %g m outside the band [%g, %g] m", it.Seq, z, c.area.MinAlt, c.area.MaxAlt)
+			}
+		}
+	}
+	fence, ferr := c.fenceSpace(dp.Fence)
+	if ferr != nil {
+		v(-1, 0, RuleFence, "%v", ferr)
+	}
+	for i, l := range legs {
+		a, b := c.xy(l.From), c.xy(l.To)
+		if !l.Transit && !c.inArea.segOK(a, b) {
+			v(i, l.ToSeq, RuleArea, "leg from item %d to item %d leaves the event area or comes within %g m of its edge", l.FromSeq, l.ToSeq, c.opt.Margin)
+		}
+		if !c.noFly.segOK(a, b) {
+			v(i, l.ToSeq, RuleNoFly, "leg from item %d to item %d %s", l.FromSeq, l.ToSeq, c.whichZone(a, b))
+		}
+		if fence != nil && !fence.segOK(a, b) {
+			v(i, l.ToSeq, RuleFence, "leg from item %d to item %d leaves the drone's fence or comes within %g m of it", l.FromSeq, l.ToSeq, c.opt.FenceMargin)
+		}
+	}
+	if t, avail, what := c.flightTime(dp, legs); t > avail {
+		v(-1, 0, RuleBattery, "%s takes %.1f min at %.1f m/s, the battery allows %.1f min (%.0f min endurance, %.0f%% reserve)", what, t/60, dp.speed(), avail/60, c.opt.Endurance/60, c.opt.Reserve*100)
+	}
+	return out
+}
+
+func (dp *DronePlan) speed() float64 {
+	if dp.Speed > 0 {
+		return dp.Speed
+	}
+	if dp.CruiseSpeed > 0 {
+		return dp.CruiseSpeed
+	}
+	return 10
+}
+
+func (c *Checker) whichZone(a, b orb.Point) string {
+	for _, z := range c.zones {
+		var d float64
+		if z.poly != nil {
+			if polygonContains(z.poly, a) || polygonContains(z.poly, b) {
+				d = 0
+			} else {
+				d = math.Inf(1)
+				for _, r := range z.poly {
+					for i := 0; i+1 < len(r); i++ {
+						d = math.Min(d, segSegDist(a, b, r[i], r[i+1]))
+					}
+				}
+			}
+		} else {
+			d = math.Max(0, pointSegDist(z.c.c, a, b)-z.c.r)
+		}
+		if d < c.opt.Margin {
+			return fmt.Sprintf("comes within %.1f m of no-fly zone %q (margin %g m)", d, z.name, c.opt.Margin)
+		}
+	}
+	return fmt.Sprintf("comes within %g m of a no-fly zone", c.opt.Margin)
+}
+
+// fenceSpace rebuilds the fence from its items: polygons are runs of
+// vertex items whose param1 is the vertex count.
+func (c *Checker) fenceSpace(items []Item) (*space, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var incl, excl []orb.Polygon
+	var circles []circle
+	var inclCircles []circle
+	for i := 0; i < len(items); {
+		it := items[i]
+		switch it.Command {
+		case CmdFencePolyInclusion, CmdFencePolyExclusion:
+			n := int(it.Param1)
+			if n < 3 || i+n > len(items) {
+				return nil, fmt.Errorf("fence item %d: polygon of %d vertices does not fit the %d items", i, n, len(items))
+			}
+			var r orb.Ring
+			for k := 0; k < n; k++ {
+				if items[i+k].Command != it.Command || int(items[i+k].Param1) != n {
+					return nil, fmt.Errorf("fence item %d: polygon vertex %d of %d has command %d / count %g", i+k, k, n, items[i+k].Command, items[i+k].Param1)
+				}
+				r = append(r, c.xy(llOf(items[i+k])))
+			}
+			r = append(r, r[0])
+			if it.Command == CmdFencePolyInclusion {
+				incl = append(incl, orb.Polygon{r})
+			} else {
+				excl = append(excl, orb.Polygon{r})
+			}
+			i += n
+		case CmdFenceCircleInclusion, CmdFenceCircleExclusion:
+			ci := circle{c.xy(llOf(it)), float64(it.Param1)}
+			if it.Command == CmdFenceCircleInclusion {
+				inclCircles = append(inclCircles, ci)
+			} else {
+				circles = append(circles, ci)
+			}
+			i++
+		default:
+			return nil, fmt.Errorf("fence item %d: command %d is not a fence command", i, it.Command)
+		}
+	}
+	for _, ci := range inclCircles {
+		incl = append(incl, orb.Polygon{inscribedRing(ci.c, ci.r, 64)})
+	}
+	if len(incl) == 0 {
+		incl = []orb.Polygon{{orb.Bound{Min: orb.Point{-1e8, -1e8}, Max: orb.Point{1e8, 1e8}}.ToRing()}}
+	}
+	return newSpace(incl, excl, circles, c.opt.FenceMargin), nil
+}
+
+// inscribedRing is a polygon inside the circle: an inclusion circle is
+// checked conservatively.
+func inscribedRing(c orb.Point, r float64, n int) orb.Ring {
+	out := make(orb.Ring, n+1)
+	for i := 0; i < n; i++ {
+		th := 2 * math.Pi * float64(i) / float64(n)
+		out[i] = orb.Point{c[0] + r*math.Cos(th), c[1] + r*math.Sin(th)}
+	}
+	out[n] = out[0]
+	return out
+}
+
+// flightTime estimates the mission's duration: climb, horizontal legs at
+// cruise speed (the repeated part as often as it repeats; once when it
+// repeats indefinitely, since then the battery failsafe ends it), descent.
+func (c *Checker) flightTime(dp *DronePlan, legs []Leg) (t, avail float64, what string) {
+	horiz, loop := 0.0, 0.0
+	for _, l := range legs {
+		a, b := c.xy(l.From), c.xy(l.To)
+		d := math.Hypot(b[0]-a[0], b[1]-a[1])
+		horiz += d
+		if dp.JumpSeq != 0 && l.ToSeq > dp.LoopStart && l.ToSeq <= dp.JumpSeq {
+			loop += d
+		}
+	}
+	reps := 0
+	what = "the mission"
+	if dp.JumpSeq != 0 && dp.Repeat > 0 {
+		reps = dp.Repeat
+		what = fmt.Sprintf("the mission with %d repeats", dp.Repeat)
+	} else if dp.Repeat < 0 {
+		what = "one round of the endlessly repeated mission"
+	}
+	total := horiz + float64(reps)*loop
+	t = dp.Alt/c.opt.ClimbRate + total/dp.speed() + dp.Alt/c.opt.DescentRate
+	return t, c.opt.Endurance * (1 - c.opt.Reserve), what
+}
+
+// separation checks every pair of drones sharing an altitude layer: no two
+// legs closer than the separation distance (spatially, whatever the
+// timing, so it holds however the drones drift along their plans).
+func (c *Checker) separation(plans []*DronePlan, legs [][]Leg) []Violation {
+	var out []Violation
+	type xyLeg struct{ a, b orb.Point }
+	conv := make([][]xyLeg, len(plans))
+	trees := make([]*rtree.RTreeG[int], len(plans))
+	for i := range plans {
+		trees[i] = &rtree.RTreeG[int]{}
+		for k, l := range legs[i] {
+			a, b := c.xy(l.From), c.xy(l.To)
+			conv[i] = append(conv[i], xyLeg{a, b})
+			trees[i].Insert([2]float64{math.Min(a[0], b[0]), math.Min(a[1], b[1])}, [2]float64{math.Max(a[0], b[0]), math.Max(a[1], b[1])}, k)
+		}
+	}
+	for i := range plans {
+		for j := i + 1; j < len(plans); j++ {
+			if math.Abs(plans[i].Alt-plans[j].Alt) >= c.opt.LayerStep {
+				continue
+			}
+			sep := c.opt.Separation
+			found := false
+			for k, l := range conv[i] {
+				trees[j].Search([2]float64{math.Min(l.a[0], l.b[0]) - sep, math.Min(l.a[1], l.b[1]) - sep}, [2]float64{math.Max(l.a[0], l.b[0]) + sep, math.Max(l.a[1], l.b[1]) + sep},
+					func(_, _ [2]float64, m int) bool {
+						o := conv[j][m]
+						if d := segSegDist(l.a, l.b, o.a, o.b); d < sep {
+							out = append(out, Violation{Drone: plans[i].Drone, Leg: k, Seq: legs[i][k].ToSeq, Rule: RuleSeparation,
+								Message: fmt.Sprintf("comes within %.1f m of drone %d leg %d (to item %d) in the same altitude layer (%g m vs %g m); minimum %g m", d, plans[j].Drone, m, legs[j][m].ToSeq, plans[i].Alt, plans[j].Alt, sep)})
+							found = true
+							return false
+						}
+						return true
+					})
+				if found {
+					break
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Drone < out[b].Drone })
+	return out
+}

@@ -1,0 +1,521 @@
+package missions
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/paulmach/orb"
+	"github.com/peterstace/simplefeatures/geom"
+)
+
+// PlanOptions are the operator's choices for one planning run. Zero values
+// take the defaults documented on each field.
+type PlanOptions struct {
+	Pattern string `json:"pattern"` // perimeter, sweep, loop or corridor
+	Drones  int    `json:"drones"`  // default 1
+	// Alt is the first drone's altitude in metres above launch; the others
+	// get their own layers LayerStep apart inside the area's band.
+	// Default: the middle of the band.
+	Alt       float64 `json:"alt"`
+	LayerStep float64 `json:"layer_step"` // default 10 m
+	// Spacing between sweep lines; default from the camera footprint:
+	// 2·Alt·tan(FOV/2)·(1−Overlap).
+	Spacing float64 `json:"spacing"`
+	FOVDeg  float64 `json:"fov_deg"` // default 70°
+	Overlap float64 `json:"overlap"` // default 0.2
+	// Margin keeps every leg this far from the area's edge, holes and
+	// no-fly zones. Default 10 m.
+	Margin float64 `json:"margin"`
+	Offset float64 `json:"offset"` // corridor: lateral offset from the route, metres, + = left
+	Speed  float64 `json:"speed"`  // cruise speed m/s, default 10
+	// Repeat: 0 flies the pattern once, N > 0 repeats it N more times with
+	// DO_JUMP, -1 repeats until the battery failsafe or the operator ends it.
+	Repeat int    `json:"repeat"`
+	End    string `json:"end"` // "rtl" (default) or "land" at the launch point
+	// POIs for the loop pattern, lon/lat; the area's poi features are used too.
+	POIs []orb.Point `json:"pois,omitempty"`
+}
+
+func (o *PlanOptions) defaults(a *Area) error {
+	if o.Pattern == "" {
+		o.Pattern = PatternPerimeter
+	}
+	okp := false
+	for _, p := range Patterns {
+		okp = okp || p == o.Pattern
+	}
+	if !okp {
+		return fmt.Errorf("pattern %q: want one of %v", o.Pattern, Patterns)
+	}
+	if o.Drones == 0 {
+		o.Drones = 1
+	}
+	if o.Drones < 1 || o.Drones > 100 {
+		return fmt.Errorf("drones %d: want 1–100", o.Drones)
+	}
+	if o.Alt == 0 {
+		o.Alt = math.Round((a.MinAlt + a.MaxAlt) / 2)
+	}
+	if o.Alt < a.MinAlt || o.Alt > a.MaxAlt {
+		return fmt.Errorf("alt %g m: outside the area's band [%g, %g] m", o.Alt, a.MinAlt, a.MaxAlt)
+	}
+	if o.LayerStep == 0 {
+		o.LayerStep = 10
+	}
+	if o.LayerStep < 1 {
+		return fmt.Errorf("layer_step %g m: want at least 1", o.LayerStep)
+	}
+	if o.FOVDeg == 0 {
+		o.FOVDeg = 70
+	}
+	if o.FOVDeg <= 0 || o.FOVDeg >= 170 {
+		return fmt.Errorf("fov_deg %g: want (0, 170)", o.FOVDeg)
+	}
+	if o.Overlap == 0 {
+		o.Overlap = 0.2
+	}
+	if o.Overlap < 0 || o.Overlap >= 0.95 {
+		return fmt.Errorf("overlap %g: want [0, 0.95)", o.Overlap)
+	}
+	if o.Spacing == 0 {
+		o.Spacing = 2 * o.Alt * math.Tan(o.FOVDeg/2*math.Pi/180) * (1 - o.Overlap)
+	}
+	if o.Spacing < 1 || o.Spacing > 10000 {
+		return fmt.Errorf("spacing %g m: want 1–10000", o.Spacing)
+	}
+	if o.Margin == 0 {
+		o.Margin = 10
+	}
+	if o.Margin < 0 || o.Margin > 1000 {
+		return fmt.Errorf("margin %g m: want 0–1000", o.Margin)
+	}
+	if o.Speed == 0 {
+		o.Speed = 10
+	}
+	if o.Speed <= 0 || o.Speed > 50 {
+		return fmt.Errorf("speed %g m/s: want (0, 50]", o.Speed)
+	}
+	if o.Repeat < -1 || o.Repeat > 1000 {
+		return fmt.Errorf("repeat %d: want -1 (indefinitely), 0 or a count up to 1000", o.Repeat)
+	}
+	if o.End == "" {
+		o.End = "rtl"
+	}
+	if o.End != "rtl" && o.End != "land" {
+		return fmt.Errorf("end %q: want rtl or land", o.End)
+	}
+	if math.IsNaN(o.Offset) || math.Abs(o.Offset) > 1000 {
+		return fmt.Errorf("offset %g m: want within ±1000", o.Offset)
+	}
+	return nil
+}
+
+// DronePlan is what one drone flies: its mission, fence and rally items
+// (in the embedded Plan), plus what the checker needs to know about it.
+type DronePlan struct {
+	Drone int `json:"drone"`
+	Plan
+	Alt    float64       `json:"alt"` // altitude layer, metres above launch
+	Launch Site          `json:"launch"`
+	Share  []orb.Polygon `json:"-"` // the part of the area this drone patrols, lon/lat
+	// Transit marks legs that transfer (from launch, between separate
+	// parts, back home) by the seq of the item they arrive at; they must
+	// stay clear of no-fly zones and inside the drone's fence, but may leave
+	// the event area (a launch pad beside it, a road between two fields).
+	Transit []uint16 `json:"transit"`
+	// LoopStart and JumpSeq are the first repeated item and the DO_JUMP
+	// (0 when the pattern is flown once).
+	LoopStart uint16  `json:"loop_start"`
+	JumpSeq   uint16  `json:"jump_seq"`
+	Repeat    int     `json:"repeat"`
+	Speed     float64 `json:"speed"`
+}
+
+// errNoLaunch is returned when an area has nowhere to take off from.
+var errNoLaunch = errors.New("area has no launch point: add a feature of kind \"launch\"")
+
+// PlanArea turns an area into one plan per drone. The area is split into
+// equal-area strips (equal-length route parts for the corridor pattern),
+// each drone patrols its part at its own altitude layer inside its own
+// fence, and starts and ends at the launch point nearest its part. The
+// result has not been checked yet: run Check before uploading.
+func PlanArea(a *Area, o PlanOptions) ([]*DronePlan, error) {
+	if err := o.defaults(a); err != nil {
+		return nil, fmt.Errorf("plan options: %w", err)
+	}
+	if len(a.Launch) == 0 {
+		return nil, errNoLaunch
+	}
+	pr := newProjection(a.Bound())
+	region, err := a.regionXY(pr)
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: %w", a.Name, err)
+	}
+	if len(region) == 0 {
+		return nil, fmt.Errorf("plan %s: no-fly zones leave nothing to fly", a.Name)
+	}
+	noflyPolys, circles := a.noFlyParts(pr)
+	margin := o.Margin + 0.5 // slack for rounding to 1e-7° and projection
+	inclXY := make([]orb.Polygon, len(a.Include))
+	for i, p := range a.Include {
+		inclXY[i] = pr.polygon(p)
+	}
+	areaSpace := newSpace(inclXY, noflyPolys, circles, margin)
+	b := a.Bound()
+	bb := orb.Bound{Min: pr.toXY(b.Min), Max: pr.toXY(b.Max)}.Pad(5*margin + 200)
+	transit := newSpace([]orb.Polygon{{bb.ToRing()}}, noflyPolys, circles, margin)
+
+	var routes [][]orb.Point
+	for _, r := range a.Routes {
+		var pts []orb.Point
+		for _, p := range r.Line {
+			pts = append(pts, pr.toXY(p))
+		}
+		routes = append(routes, pts)
+	}
+	var shares [][]orb.Polygon
+	var routeParts [][][]orb.Point
+	if o.Pattern == PatternCorridor && len(routes) > 0 {
+		routeParts = splitRoutes(routes, o.Drones)
+		for _, rp := range routeParts {
+			sh, err := corridorShare(region, rp, math.Abs(o.Offset)+6*margin+30)
+			if err != nil {
+				return nil, fmt.Errorf("plan %s: %w", a.Name, err)
+			}
+			shares = append(shares, sh)
+		}
+	} else {
+		shares, err = splitEqualArea(region, o.Drones)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: split among %d drones: %w", a.Name, o.Drones, err)
+		}
+	}
+	layers := altitudeLayers(a, o)
+	var pois []orb.Point
+	for _, p := range o.POIs {
+		pois = append(pois, pr.toXY(p))
+	}
+	for _, s := range a.POIs {
+		pois = append(pois, pr.toXY(s.Point))
+	}
+	plans := make([]*DronePlan, 0, o.Drones)
+	for i, share := range shares {
+		cell := newSpace(share, noflyPolys, circles, margin)
+		launch := nearestLaunch(a, pr, share)
+		lxy := pr.toXY(launch.Point)
+		rt := &router{cell: cell, area: areaSpace, transit: transit}
+		var patrol []wp
+		switch o.Pattern {
+		case PatternPerimeter:
+			patrol = perimeterPattern(cell, rt, margin*1.2+1, lxy)
+		case PatternSweep:
+			patrol = sweepPattern(cell, rt, o.Spacing, lxy)
+		case PatternLoop:
+			var mine []orb.Point
+			for _, p := range pois {
+				if cell.pointOK(p) {
+					mine = append(mine, p)
+				}
+			}
+			patrol = loopPattern(cell, rt, mine, lxy)
+		case PatternCorridor:
+			if routeParts != nil {
+				for _, line := range routeParts[i] {
+					part := corridorPattern(cell, rt, line, o.Offset)
+					patrol = appendLinked(patrol, part, rt)
+				}
+			} else {
+				patrol = corridorPattern(cell, rt, spine(cell), o.Offset)
+			}
+		}
+		if len(patrol) == 0 {
+			return nil, fmt.Errorf("plan %s: drone %d: %s pattern found no free path in its part (%.0f m²) with a %g m margin", a.Name, i, o.Pattern, sharesArea(share), o.Margin)
+		}
+		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, share, patrol, rt, noflyPolys, circles)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: drone %d: %w", a.Name, i, err)
+		}
+		plans = append(plans, dp)
+	}
+	return plans, nil
+}
+
+func sharesArea(ps []orb.Polygon) float64 {
+	s := 0.0
+	for _, p := range ps {
+		s += polyArea(p)
+	}
+	return s
+}
+
+func appendLinked(dst, part []wp, rt *router) []wp {
+	if len(part) == 0 {
+		return dst
+	}
+	if len(dst) == 0 {
+		return part
+	}
+	link := rt.connect(dst[len(dst)-1].p, part[0].p)
+	if link == nil {
+		return dst
+	}
+	return append(append(dst, link...), part[1:]...)
+}
+
+func (a *Area) noFlyParts(pr projection) ([]orb.Polygon, []circle) {
+	var polys []orb.Polygon
+	var circles []circle
+	for _, z := range a.NoFly {
+		if z.IsCircle() {
+			circles = append(circles, circle{pr.toXY(z.Center), z.Radius})
+		} else {
+			polys = append(polys, pr.polygon(z.Polygon))
+		}
+	}
+	return polys, circles
+}
+
+// altitudeLayers lists layers from Alt outward (up first), LayerStep apart,
+// inside the band.
+func altitudeLayers(a *Area, o PlanOptions) []float64 {
+	out := []float64{o.Alt}
+	for k := 1; k < 200; k++ {
+		up, down := o.Alt+float64(k)*o.LayerStep, o.Alt-float64(k)*o.LayerStep
+		added := false
+		if up <= a.MaxAlt {
+			out = append(out, up)
+			added = true
+		}
+		if down >= a.MinAlt {
+			out = append(out, down)
+			added = true
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+func nearestLaunch(a *Area, pr projection, share []orb.Polygon) Site {
+	var c orb.Point
+	tot := 0.0
+	for _, p := range share {
+		w := polyArea(p)
+		cb := p.Bound().Center()
+		c[0] += cb[0] * w
+		c[1] += cb[1] * w
+		tot += w
+	}
+	if tot > 0 {
+		c[0] /= tot
+		c[1] /= tot
+	}
+	best, bd := a.Launch[0], math.Inf(1)
+	for _, l := range a.Launch {
+		p := pr.toXY(l.Point)
+		if d := math.Hypot(p[0]-c[0], p[1]-c[1]); d < bd {
+			best, bd = l, d
+		}
+	}
+	return best
+}
+
+// splitEqualArea cuts the region into n strips of equal area across its
+// long axis (binary search on the cut positions; areas by clipping each
+// ring to a half-plane), then intersects with simplefeatures.
+func splitEqualArea(region []orb.Polygon, n int) ([][]orb.Polygon, error) {
+	if n == 1 {
+		return [][]orb.Polygon{region}, nil
+	}
+	// Cut across the long axis: strips are perpendicular to the direction
+	// of minimum width's normal, i.e. along x in the min-width frame.
+	rot := newRotation(minWidthAngle(region))
+	var rings []orb.Ring
+	var signs []float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range region {
+		for ri, r := range p {
+			rr := make(orb.Ring, len(r))
+			for i, q := range r {
+				rr[i] = rot.to(q)
+				lo, hi = math.Min(lo, rr[i][0]), math.Max(hi, rr[i][0])
+			}
+			rings = append(rings, rr)
+			if ri == 0 {
+				signs = append(signs, 1)
+			} else {
+				signs = append(signs, -1)
+			}
+		}
+	}
+	areaLeft := func(c float64) float64 {
+		s := 0.0
+		for i, r := range rings {
+			s += signs[i] * math.Abs(signedArea(clipLeft(r, c)))
+		}
+		return s
+	}
+	total := areaLeft(hi + 1)
+	cuts := []float64{lo - 1}
+	for k := 1; k < n; k++ {
+		target := total * float64(k) / float64(n)
+		a, b := cuts[len(cuts)-1], hi
+		for it := 0; it < 50; it++ {
+			m := (a + b) / 2
+			if areaLeft(m) < target {
+				a = m
+			} else {
+				b = m
+			}
+		}
+		cuts = append(cuts, (a+b)/2)
+	}
+	cuts = append(cuts, hi+1)
+	var y0, y1 = math.Inf(1), math.Inf(-1)
+	for _, r := range rings {
+		for _, q := range r {
+			y0, y1 = math.Min(y0, q[1]), math.Max(y1, q[1])
+		}
+	}
+	reg := multiSF(region)
+	var out [][]orb.Polygon
+	for k := 0; k < n; k++ {
+		box := orb.Ring{{cuts[k], y0 - 1}, {cuts[k+1], y0 - 1}, {cuts[k+1], y1 + 1}, {cuts[k], y1 + 1}, {cuts[k], y0 - 1}}
+		for i, q := range box {
+			box[i] = rot.from(q)
+		}
+		g, err := geom.Intersection(reg, toSF(orb.Polygon{box}).AsGeometry())
+		if err != nil {
+			return nil, fmt.Errorf("cut part %d: %w", k, err)
+		}
+		parts := fromSF(g)
+		if len(parts) == 0 {
+			return nil, fmt.Errorf("part %d is empty", k)
+		}
+		out = append(out, parts)
+	}
+	return out, nil
+}
+
+// clipLeft clips a ring to the half-plane x ≤ c (Sutherland–Hodgman); the
+// result may have degenerate edges on x = c but its area is exact.
+func clipLeft(r orb.Ring, c float64) orb.Ring {
+	var out orb.Ring
+	n := len(r)
+	for i := 0; i < n; i++ {
+		p, q := r[i], r[(i+1)%n]
+		pin, qin := p[0] <= c, q[0] <= c
+		if pin {
+			out = append(out, p)
+		}
+		if pin != qin {
+			t := (c - p[0]) / (q[0] - p[0])
+			out = append(out, orb.Point{c, p[1] + t*(q[1]-p[1])})
+		}
+	}
+	return out
+}
+
+// splitRoutes cuts the routes (metric polylines) into n parts of equal
+// length; a part may span the end of one route and the start of the next.
+func splitRoutes(routes [][]orb.Point, n int) [][][]orb.Point {
+	total := 0.0
+	for _, r := range routes {
+		total += polylineLen(r)
+	}
+	out := make([][][]orb.Point, n)
+	pos := 0.0
+	for _, r := range routes {
+		for i := 0; i+1 < len(r); i++ {
+			a, b := r[i], r[i+1]
+			l := math.Hypot(b[0]-a[0], b[1]-a[1])
+			t0 := 0.0
+			for t0 < l {
+				k := int((pos + t0) / total * float64(n))
+				if k >= n {
+					k = n - 1
+				}
+				end := float64(k+1)*total/float64(n) - pos
+				t1 := math.Min(l, end)
+				if t1 <= t0 {
+					t1 = l
+				}
+				p0 := lerp(a, b, t0/l)
+				p1 := lerp(b, b, 0)
+				if t1 < l {
+					p1 = lerp(a, b, t1/l)
+				}
+				lines := out[k]
+				if len(lines) == 0 || lines[len(lines)-1][len(lines[len(lines)-1])-1] != p0 {
+					lines = append(lines, []orb.Point{p0})
+				}
+				lines[len(lines)-1] = append(lines[len(lines)-1], p1)
+				out[k] = lines
+				t0 = t1
+			}
+			pos += l
+		}
+	}
+	return out
+}
+
+func lerp(a, b orb.Point, t float64) orb.Point {
+	return orb.Point{a[0] + t*(b[0]-a[0]), a[1] + t*(b[1]-a[1])}
+}
+
+func polylineLen(r []orb.Point) float64 {
+	s := 0.0
+	for i := 0; i+1 < len(r); i++ {
+		s += math.Hypot(r[i+1][0]-r[i][0], r[i+1][1]-r[i][1])
+	}
+	return s
+}
+
+// capsule is the polygon of points within r of segment ab (semicircles
+// approximated by 8 chords each).
+func capsule(a, b orb.Point, r float64) orb.Polygon {
+	th := math.Atan2(b[1]-a[1], b[0]-a[0])
+	var ring orb.Ring
+	for k := 0; k <= 8; k++ {
+		t := th + math.Pi/2 + float64(k)*math.Pi/8
+		ring = append(ring, orb.Point{a[0] + r*math.Cos(t), a[1] + r*math.Sin(t)})
+	}
+	for k := 0; k <= 8; k++ {
+		t := th - math.Pi/2 + float64(k)*math.Pi/8
+		ring = append(ring, orb.Point{b[0] + r*math.Cos(t), b[1] + r*math.Sin(t)})
+	}
+	ring = append(ring, ring[0])
+	return orb.Polygon{ring}
+}
+
+// corridorShare is the part of the region within r of the route part.
+func corridorShare(region []orb.Polygon, lines [][]orb.Point, r float64) ([]orb.Polygon, error) {
+	var caps []orb.Polygon
+	for _, l := range lines {
+		for i := 0; i+1 < len(l); i++ {
+			if l[i] != l[i+1] {
+				caps = append(caps, capsule(l[i], l[i+1], r))
+			}
+		}
+	}
+	if len(caps) == 0 {
+		return nil, errors.New("route part is empty")
+	}
+	u, err := geom.UnaryUnion(multiSF(caps))
+	if err != nil {
+		return nil, fmt.Errorf("corridor around route: %w", err)
+	}
+	g, err := geom.Intersection(multiSF(region), u)
+	if err != nil {
+		return nil, fmt.Errorf("corridor around route: %w", err)
+	}
+	out := fromSF(g)
+	sort.Slice(out, func(i, j int) bool { return polyArea(out[i]) > polyArea(out[j]) })
+	if len(out) == 0 {
+		return nil, errors.New("route lies outside the flyable area")
+	}
+	return out, nil
+}
