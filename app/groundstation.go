@@ -1,10 +1,38 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
 
-// startGroundStation wires the ground station (issue 3) into the App.
-// NOT YET WIRED: the ground station (issue 3) is being built.
+	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/session"
+)
+
+// startGroundStation builds the MAVLink ground station from
+// Config.GroundStation, publishes it as a.Station for the API and the
+// planner, and runs it for the App's lifetime.
 func (a *App) startGroundStation(ctx context.Context) error {
-	a.Log.Warn("ground station (issue 3) not wired yet")
+	gc := a.Config.GroundStation
+	st, err := groundstation.New(groundstation.Config{
+		Links:            gc.MAVLink,
+		SystemID:         uint8(gc.SystemID),
+		HeartbeatTimeout: gc.HeartbeatTimeout,
+		StreamRateHz:     gc.StreamRateHz,
+		Session: session.Options{
+			CommandTimeout:     gc.CommandTimeout,
+			CommandRetries:     gc.CommandRetries,
+			MissionItemTimeout: gc.MissionTimeout,
+			MissionRetries:     gc.MissionRetries,
+			Log:                a.Log,
+		},
+		IdentityFile: filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
+		Log:          a.Log,
+	}, a.Fleet, a.Log)
+	if err != nil {
+		return fmt.Errorf("ground station: %w", err)
+	}
+	a.Station = st
+	a.Go(ctx, "ground station", st.Run)
 	return nil
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
-	"github.com/burgut-uav/burgut/missions"
 )
 
 // Config configures a Station. The zero value of every field but Links
@@ -57,11 +60,19 @@ var ErrUnknownVehicle = errors.New("unknown vehicle")
 // dispatchers, the per-vehicle sessions and the goroutines that set
 // vehicles up. Build it with New, start it with Run.
 type Station struct {
-	cfg   Config
-	fleet *fleet.Fleet
-	log   *slog.Logger
-	links []*link
-	taps  []FrameTap
+	cfg      Config
+	fleet    *fleet.Fleet
+	log      *slog.Logger
+	links    []*link
+	taps     []FrameTap
+	reg      *registry
+	setupSem chan struct{}
+
+	mu      sync.Mutex
+	started bool
+	running []*linkRT
+	runCtx  context.Context
+	wg      sync.WaitGroup // setup goroutines
 }
 
 // New validates cfg (every link spec, with an error naming the bad one)
@@ -78,7 +89,12 @@ func New(cfg Config, fl *fleet.Fleet, log *slog.Logger) (*Station, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Station{cfg: cfg, fleet: fl, log: log, links: links}, nil
+	reg, err := newRegistry(cfg.IdentityFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Station{cfg: cfg, fleet: fl, log: log, links: links, reg: reg,
+		setupSem: make(chan struct{}, cfg.SetupConcurrency)}, nil
 }
 
 func (c Config) withDefaults() Config {
@@ -102,15 +118,121 @@ func (c Config) withDefaults() Config {
 
 // Run opens every link and serves until ctx is cancelled; it owns the
 // gomavlib nodes and every goroutine, and returns nil once all stopped.
+//
+// A link that cannot be opened (port in use, no serial device) fails Run
+// with an error naming it. Every link gets its own gomavlib Node (station
+// heartbeat at 1 Hz, MAV_TYPE_GCS, MAVLink 2, ardupilotmega dialect) and
+// its own dispatcher goroutine.
 func (s *Station) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("groundstation: Run called twice")
+	}
+	s.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.runCtx = ctx
+	var lns []*linkRT
+	closeNodes := func() {
+		for _, ln := range lns {
+			ln.node.Close()
+		}
+	}
+	for _, l := range s.links {
+		ln := newLinkRT(s, l)
+		ln.node = &gomavlib.Node{
+			Endpoints:              []gomavlib.EndpointConf{l.endpoint},
+			Dialect:                ardupilotmega.Dialect,
+			OutVersion:             gomavlib.V2,
+			OutSystemID:            s.cfg.SystemID,
+			OutComponentID:         uint8(common.MAV_COMP_ID_MISSIONPLANNER),
+			HeartbeatPeriod:        time.Second,
+			HeartbeatSystemType:    int(common.MAV_TYPE_GCS),
+			HeartbeatAutopilotType: int(common.MAV_AUTOPILOT_INVALID),
+		}
+		if err := ln.node.Initialize(); err != nil {
+			closeNodes()
+			s.mu.Unlock()
+			return fmt.Errorf("open mavlink link %s (%s): %w", l.name, l.spec, err)
+		}
+		lns = append(lns, ln)
+	}
+	s.running = lns
+	s.mu.Unlock()
+	s.log.Info("ground station running", "links", len(lns), "sysid", s.cfg.SystemID)
+
+	var dwg sync.WaitGroup
+	for _, ln := range lns {
+		dwg.Add(1)
+		go func() {
+			defer dwg.Done()
+			ln.run(ctx)
+		}()
+	}
+	dwg.Add(1)
+	go func() {
+		defer dwg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.reg.save(); err != nil {
+					s.log.Warn("vehicle identities not saved", "error", err)
+				}
+			}
+		}
+	}()
+
 	<-ctx.Done()
+	dwg.Wait()
+	s.wg.Wait()
+	for _, rec := range s.allRecs() {
+		rec.sess.Close()
+	}
+	closeNodes()
+	if err := s.reg.save(); err != nil {
+		s.log.Warn("vehicle identities not saved", "error", err)
+	}
+	s.log.Info("ground station stopped")
 	return nil
+}
+
+// spawn runs fn in a goroutine owned by the Station; Run cancels its
+// context and waits for it.
+func (s *Station) spawn(fn func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn(s.runCtx)
+	}()
+}
+
+func (s *Station) tap(vehicleID, link string, at time.Time, ev *gomavlib.EventFrame) {
+	for _, t := range s.taps {
+		t(vehicleID, link, at, ev.Frame)
+	}
+}
+
+func (s *Station) allRecs() []*vehicleRec {
+	var out []*vehicleRec
+	for _, ln := range s.running {
+		out = append(out, ln.recs...)
+	}
+	return out
 }
 
 // Session returns the protocol session of a vehicle, for operations the
 // Station does not wrap (parameters, clear, set current).
 func (s *Station) Session(vehicleID string) (*session.Vehicle, error) {
-	return nil, fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
+	rec := s.reg.get(vehicleID)
+	if rec == nil {
+		return nil, fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
+	}
+	return rec.sess, nil
 }
 
 // Command sends one MAV_CMD to a vehicle and waits for its COMMAND_ACK.
@@ -121,69 +243,6 @@ func (s *Station) Command(ctx context.Context, vehicleID string, req session.Com
 	}
 	return sess.Command(ctx, req)
 }
-
-// UploadOptions tunes a verified upload.
-type UploadOptions struct {
-	// Verify reads the list back after the upload and compares it.
-	Verify bool
-	// Attempts is how many upload(+verify) rounds to try (default 3).
-	Attempts int
-	// Progress, if set, reports items sent of the current attempt.
-	Progress func(done, total int)
-}
-
-// UploadReport is the per-vehicle outcome of an upload, as the HTTP API
-// and group operations return it.
-type UploadReport struct {
-	VehicleID string        `json:"vehicle_id"`
-	Type      string        `json:"type"`
-	Items     int           `json:"items"`
-	Attempts  int           `json:"attempts"`
-	Verified  bool          `json:"verified"`
-	Duration  time.Duration `json:"duration_ns"`
-	Error     string        `json:"error,omitempty"`
-}
-
-// Upload replaces a vehicle's mission, fence or rally list.
-func (s *Station) Upload(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item, o UploadOptions) (UploadReport, error) {
-	return UploadReport{VehicleID: vehicleID, Type: t.String()}, errors.New("not implemented yet")
-}
-
-// Download reads a vehicle's mission, fence or rally list.
-func (s *Station) Download(ctx context.Context, vehicleID string, t missions.MissionType) ([]missions.Item, error) {
-	sess, err := s.Session(vehicleID)
-	if err != nil {
-		return nil, err
-	}
-	return sess.Download(ctx, t, nil)
-}
-
-// GroupResult is one vehicle's outcome of a group operation.
-type GroupResult struct {
-	VehicleID string `json:"vehicle_id"`
-	OK        bool   `json:"ok"`
-	Result    any    `json:"result,omitempty"`
-	Error     string `json:"error,omitempty"`
-}
-
-// Group runs fn for every vehicle in parallel (at most concurrency at
-// once) and returns one result per vehicle, in input order.
-func (s *Station) Group(ctx context.Context, vehicleIDs []string, concurrency int, fn func(ctx context.Context, vehicleID string) (any, error)) []GroupResult {
-	return nil
-}
-
-// LinkInfo describes one configured link for status pages.
-type LinkInfo struct {
-	Name        string `json:"name"`
-	Spec        string `json:"spec"`
-	Channels    int    `json:"channels"`
-	Vehicles    int    `json:"vehicles"`
-	Frames      uint64 `json:"frames"`
-	ParseErrors uint64 `json:"parse_errors"`
-}
-
-// Links lists the configured links with their counters.
-func (s *Station) Links() []LinkInfo { return nil }
 
 // FrameTap receives every frame the station decodes, with the vehicle it
 // was attributed to ("" when none) and the link name. It is called from a

@@ -1,0 +1,611 @@
+package groundstation
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/session"
+)
+
+// linkRT is one running link: its gomavlib node and the dispatcher state.
+// Everything but the atomic counters is owned by the link's dispatcher
+// goroutine, which is the only reader of node.Events().
+type linkRT struct {
+	st   *Station
+	l    *link
+	node *gomavlib.Node
+
+	comps    map[vkey]*compRec
+	bySys    map[uint8]*vehicleRec // the autopilot record per system ID
+	recs     []*vehicleRec
+	channels map[*gomavlib.Channel]struct{}
+
+	frames      atomic.Uint64
+	parseErrors atomic.Uint64
+	nChannels   atomic.Int64
+	nVehicles   atomic.Int64
+	unattached  atomic.Uint64
+
+	lastParseLog   time.Time
+	parseSinceLog  uint64
+	lastParseError string
+}
+
+func newLinkRT(st *Station, l *link) *linkRT {
+	return &linkRT{
+		st:       st,
+		l:        l,
+		comps:    make(map[vkey]*compRec),
+		bySys:    make(map[uint8]*vehicleRec),
+		channels: make(map[*gomavlib.Channel]struct{}),
+	}
+}
+
+// tickEvery is how often the dispatcher checks heartbeat timeouts, pending
+// identities and the link quality of silent vehicles.
+func (s *Station) tickEvery() time.Duration {
+	d := s.cfg.HeartbeatTimeout / 5
+	if d > 250*time.Millisecond {
+		d = 250 * time.Millisecond
+	}
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	return d
+}
+
+// run drains the node's events until ctx ends. It never blocks on anything
+// but the events channel and its ticker: fleet updates are in-memory,
+// sessions' Handle never blocks, and slow work is handed to setup
+// goroutines.
+func (ln *linkRT) run(ctx context.Context) {
+	tick := time.NewTicker(ln.st.tickEvery())
+	defer tick.Stop()
+	events := ln.node.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			ln.tick(now)
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			ln.handle(ev, time.Now())
+		}
+	}
+}
+
+func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {
+	switch e := ev.(type) {
+	case *gomavlib.EventFrame:
+		ln.onFrame(e, at)
+	case *gomavlib.EventParseError:
+		ln.onParseError(e, at)
+	case *gomavlib.EventChannelOpen:
+		ln.channels[e.Channel] = struct{}{}
+		ln.nChannels.Store(int64(len(ln.channels)))
+		ln.st.log.Debug("mavlink channel open", "link", ln.l.name, "channel", e.Channel.String())
+	case *gomavlib.EventChannelClose:
+		delete(ln.channels, e.Channel)
+		ln.nChannels.Store(int64(len(ln.channels)))
+		for _, r := range ln.recs {
+			r.ch.CompareAndSwap(e.Channel, nil)
+		}
+		ln.st.log.Debug("mavlink channel closed", "link", ln.l.name, "channel", e.Channel.String(), "error", e.Error)
+	}
+}
+
+// onParseError counts malformed input and logs it at most every 10 s per
+// link, so a flood of garbage cannot flood the log either.
+func (ln *linkRT) onParseError(e *gomavlib.EventParseError, at time.Time) {
+	ln.parseErrors.Add(1)
+	ln.parseSinceLog++
+	ln.lastParseError = e.Error.Error()
+	if at.Sub(ln.lastParseLog) >= 10*time.Second {
+		ch := ""
+		if e.Channel != nil {
+			ch = e.Channel.String()
+		}
+		ln.st.log.Warn("malformed MAVLink input", "link", ln.l.name, "channel", ch,
+			"error", ln.lastParseError, "count_since_last_log", ln.parseSinceLog, "total", ln.parseErrors.Load())
+		ln.lastParseLog = at
+		ln.parseSinceLog = 0
+	}
+}
+
+func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
+	ln.frames.Add(1)
+	sys, comp := ev.SystemID(), ev.ComponentID()
+	msg := ev.Message()
+	key := vkey{sys, comp}
+	c := ln.comps[key]
+	if c == nil && sys != ln.st.cfg.SystemID {
+		c = ln.classify(key, msg, at)
+	}
+	if c == nil || c.role == roleIgnored {
+		ln.unattached.Add(1)
+		ln.st.tap("", ln.l.name, at, ev)
+		return
+	}
+	rec := c.rec
+	lost, dup := c.seq.observe(ev.Frame.GetSequenceNumber(), at)
+	if ev.Channel != rec.ch.Load() {
+		rec.ch.Store(ev.Channel)
+	}
+	ln.st.tap(rec.ID(), ln.l.name, at, ev)
+	if dup {
+		rec.duplicates.Add(1)
+		return
+	}
+	rec.received++
+	rec.lost += int64(lost)
+	rec.win.add(at, 1, lost)
+	rec.lastFrame = at
+	rec.sess.Handle(msg)
+	ln.mapFrame(rec, c, msg, at)
+}
+
+// classify decides what a (system, component) heard for the first time
+// is: a new vehicle (autopilot HEARTBEAT), a camera or other component of
+// a known vehicle, a station to ignore, or nothing yet (nil: asked again
+// on its next frame).
+func (ln *linkRT) classify(key vkey, msg any, at time.Time) *compRec {
+	hb, isHB := msg.(*common.MessageHeartbeat)
+	owner := ln.bySys[key.sys]
+	switch {
+	case isHB && hb.Type == common.MAV_TYPE_GCS:
+		c := &compRec{role: roleIgnored}
+		ln.comps[key] = c
+		return c
+	case isHB && isVehicleHeartbeat(hb.Type, hb.Autopilot):
+		rec := ln.newVehicle(key, at)
+		c := &compRec{rec: rec, role: roleAutopilot, id: key.comp}
+		ln.comps[key] = c
+		if owner == nil {
+			ln.bySys[key.sys] = rec
+		}
+		return c
+	case owner == nil:
+		return nil
+	case isHB && hb.Type == common.MAV_TYPE_CAMERA:
+		c := &compRec{rec: owner, role: roleCamera, id: key.comp}
+		ln.comps[key] = c
+		return c
+	default:
+		switch msg.(type) {
+		case *common.MessageCameraInformation, *common.MessageVideoStreamInformation:
+			c := &compRec{rec: owner, role: roleCamera, id: key.comp}
+			ln.comps[key] = c
+			return c
+		}
+		c := &compRec{rec: owner, role: roleOther, id: key.comp}
+		ln.comps[key] = c
+		return c
+	}
+}
+
+func (ln *linkRT) newVehicle(key vkey, at time.Time) *vehicleRec {
+	base := ln.l.name + "-" + strconv.Itoa(int(key.sys))
+	if key.comp != 1 {
+		base += "-" + strconv.Itoa(int(key.comp))
+	}
+	rec := &vehicleRec{
+		st:           ln.st,
+		ln:           ln,
+		sys:          key.sys,
+		comp:         key.comp,
+		base:         base,
+		pendingSince: at,
+		connected:    true,
+		pre:          fleet.Vehicle{BatteryPct: -1, MissionSeq: -1, Connected: true},
+		video:        make(map[uint16]fleet.VideoStream),
+		camInfo:      make(map[uint8][2]string),
+		textChunks:   make(map[uint16]string),
+	}
+	opts := ln.st.cfg.Session
+	if opts.Log == nil {
+		opts.Log = ln.st.log
+	}
+	opts.Log = opts.Log.With("link", ln.l.name)
+	rec.sess = session.New(rec, session.Target{SystemID: key.sys, ComponentID: key.comp}, opts)
+	ln.recs = append(ln.recs, rec)
+	ln.nVehicles.Store(int64(len(ln.recs)))
+	ln.st.log.Info("vehicle heard", "link", ln.l.name, "sysid", key.sys, "compid", key.comp)
+	rec.requestSetup("discovered", true, true, 0)
+	return rec
+}
+
+// update applies fn to the vehicle's fleet state (or to its pending
+// state before it is published), refreshing its link quality.
+func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle)) {
+	lq := rec.linkQuality(at)
+	rec.lastLQ = at
+	if !rec.published {
+		fn(&rec.pre)
+		rec.pre.LinkQuality = lq
+		return
+	}
+	ln.st.fleet.Update(rec.id, at, func(v *fleet.Vehicle) {
+		fn(v)
+		v.LinkQuality = lq
+	})
+}
+
+// publish gives a pending vehicle its ID and puts it into the fleet.
+func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
+	id := ln.st.reg.resolve(rec.base, rec.uid.Load())
+	rec.setID(id)
+	rec.published = true
+	ln.st.reg.put(id, rec)
+	pre := rec.pre
+	pre.SystemID, pre.ComponentID, pre.Link, pre.UID = rec.sys, rec.comp, ln.l.name, rec.uid.Load()
+	pre.Connected = rec.connected
+	pre.LinkQuality = rec.linkQuality(at)
+	ln.st.fleet.Update(id, at, func(v *fleet.Vehicle) {
+		first, mission, area := v.FirstSeen, v.Mission, v.EventArea
+		*v = pre
+		v.FirstSeen, v.Mission, v.EventArea = first, mission, area
+	})
+	ln.st.log.Info("vehicle published", "id", id, "link", ln.l.name, "sysid", rec.sys, "uid", rec.uid.Load())
+}
+
+// tick handles time-driven state: identity waits running out, heartbeat
+// timeouts (link_lost), and the decaying rate of vehicles gone silent.
+func (ln *linkRT) tick(now time.Time) {
+	cfg := &ln.st.cfg
+	for _, rec := range ln.recs {
+		if !rec.published {
+			if now.Sub(rec.pendingSince) >= cfg.IdentityWait {
+				ln.publish(rec, now)
+			}
+			continue
+		}
+		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
+			rec.connected = false
+			ln.st.log.Warn("vehicle link lost", "id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB)
+			ln.update(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
+			continue
+		}
+		if now.Sub(rec.lastFrame) >= time.Second && now.Sub(rec.lastLQ) >= time.Second {
+			ln.update(rec, now, func(v *fleet.Vehicle) {})
+		}
+	}
+}
+
+// mapFrame turns one message into fleet state and events.
+func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
+	if c.role == roleCamera {
+		ln.mapCamera(rec, c, msg, at)
+		return
+	}
+	if c.role != roleAutopilot {
+		return
+	}
+	switch m := msg.(type) {
+	case *common.MessageHeartbeat:
+		ln.onHeartbeat(rec, m, at)
+	case *common.MessageGlobalPositionInt:
+		ln.checkReboot(rec, m.TimeBootMs)
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			v.Lat = float64(m.Lat) / 1e7
+			v.Lon = float64(m.Lon) / 1e7
+			v.AltMSL = float64(m.Alt) / 1000
+			v.RelativeAlt = float64(m.RelativeAlt) / 1000
+			if m.Hdg != math.MaxUint16 {
+				v.HeadingDeg = float64(m.Hdg) / 100
+			}
+			v.GroundSpeed = math.Hypot(float64(m.Vx), float64(m.Vy)) / 100
+			v.Climb = -float64(m.Vz) / 100
+		})
+	case *common.MessageAttitude:
+		ln.checkReboot(rec, m.TimeBootMs)
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			v.RollDeg = float64(m.Roll) * 180 / math.Pi
+			v.PitchDeg = float64(m.Pitch) * 180 / math.Pi
+			yaw := float64(m.Yaw) * 180 / math.Pi
+			if yaw < 0 {
+				yaw += 360
+			}
+			v.YawDeg = yaw
+		})
+	case *common.MessageVfrHud:
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			v.AirSpeed = float64(m.Airspeed)
+			v.GroundSpeed = float64(m.Groundspeed)
+			v.Climb = float64(m.Climb)
+			v.HeadingDeg = float64(m.Heading)
+		})
+	case *common.MessageSysStatus:
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			if m.VoltageBattery != math.MaxUint16 {
+				v.BatteryVolt = float64(m.VoltageBattery) / 1000
+			}
+			if m.CurrentBattery >= 0 {
+				v.BatteryAmp = float64(m.CurrentBattery) / 100
+			}
+			if m.BatteryRemaining >= 0 {
+				v.BatteryPct = float64(m.BatteryRemaining)
+			}
+			const fence = common.MAV_SYS_STATUS_GEOFENCE
+			if !rec.fenceStatus && m.OnboardControlSensorsEnabled&fence != 0 {
+				v.FenceBreached = m.OnboardControlSensorsHealth&fence == 0
+			}
+		})
+	case *common.MessageBatteryStatus:
+		if m.Id != 0 {
+			return
+		}
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			if m.BatteryRemaining >= 0 {
+				v.BatteryPct = float64(m.BatteryRemaining)
+			}
+			var mv float64
+			for _, c := range m.Voltages {
+				if c != math.MaxUint16 {
+					mv += float64(c)
+				}
+			}
+			if mv > 0 {
+				v.BatteryVolt = mv / 1000
+			}
+			if m.CurrentBattery >= 0 {
+				v.BatteryAmp = float64(m.CurrentBattery) / 100
+			}
+		})
+	case *common.MessageGpsRawInt:
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			v.GPSFix = int(m.FixType)
+			if m.SatellitesVisible != math.MaxUint8 {
+				v.Satellites = int(m.SatellitesVisible)
+			}
+		})
+	case *common.MessageHomePosition:
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			v.Home = &fleet.Point{Lat: float64(m.Latitude) / 1e7, Lon: float64(m.Longitude) / 1e7, AltMSL: float64(m.Altitude) / 1000}
+		})
+	case *common.MessageExtendedSysState:
+		ln.update(rec, at, func(v *fleet.Vehicle) { v.LandedState = lookup(landedNames, int(m.LandedState)) })
+	case *common.MessageFenceStatus:
+		rec.fenceStatus = true
+		ln.update(rec, at, func(v *fleet.Vehicle) { v.FenceBreached = m.BreachStatus != 0 })
+	case *common.MessageMissionCurrent:
+		if m.Total != math.MaxUint16 {
+			rec.missionTotal = int(m.Total)
+		}
+		ln.update(rec, at, func(v *fleet.Vehicle) {
+			v.MissionSeq = int(m.Seq)
+			if rec.missionTotal > 0 {
+				v.MissionCount = rec.missionTotal
+			}
+		})
+		switch m.MissionState {
+		case common.MISSION_STATE_COMPLETE:
+			ln.missionComplete(rec, at, int(m.Seq))
+		case common.MISSION_STATE_ACTIVE, common.MISSION_STATE_NOT_STARTED, common.MISSION_STATE_NO_MISSION:
+			rec.completeSent = false
+		}
+	case *common.MessageMissionItemReached:
+		seq := int(m.Seq)
+		ln.emit(rec, at, fleet.Event{Kind: fleet.EventMissionItemReached, Severity: fleet.SeverityInfo,
+			Message: fmt.Sprintf("%s reached mission item %d", rec.id, seq), Fields: map[string]any{"seq": seq}})
+		if last := rec.lastMissionSeq(); last > 0 && seq >= last {
+			ln.missionComplete(rec, at, seq)
+		} else {
+			rec.completeSent = false
+		}
+	case *common.MessageStatustext:
+		ln.onStatusText(rec, m, at)
+	case *common.MessageAutopilotVersion:
+		uid := m.Uid
+		if uid == 0 {
+			uid = uidFromUID2(m.Uid2)
+		}
+		if uid == 0 || uid == rec.uid.Load() {
+			return
+		}
+		rec.uid.Store(uid)
+		if !rec.published {
+			ln.publish(rec, at)
+			return
+		}
+		ln.st.reg.learn(rec.id, uid)
+		ln.update(rec, at, func(v *fleet.Vehicle) { v.UID = uid })
+	}
+}
+
+// uidFromUID2 folds the 18-byte UID2 (used by autopilots without a 64-bit
+// UID) into 64 bits with FNV-1a.
+func uidFromUID2(b [18]uint8) uint64 {
+	var zero [18]uint8
+	if b == zero {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+func (ln *linkRT) onHeartbeat(rec *vehicleRec, m *common.MessageHeartbeat, at time.Time) {
+	regained := rec.everUp && !rec.connected
+	rec.connected = true
+	rec.lastHB = at
+	if rec.published {
+		rec.everUp = true
+	}
+	rec.autopilot.Store(uint32(m.Autopilot))
+	ln.update(rec, at, func(v *fleet.Vehicle) {
+		v.SystemID, v.ComponentID, v.Link = rec.sys, rec.comp, ln.l.name
+		v.Type = lookup(typeNames, int(m.Type))
+		v.Autopilot = lookup(apNames, int(m.Autopilot))
+		v.Mode = modeName(m.Autopilot, m.Type, m.BaseMode, m.CustomMode)
+		v.CustomMode = m.CustomMode
+		v.Armed = m.BaseMode&common.MAV_MODE_FLAG_SAFETY_ARMED != 0
+		v.SystemStatus = lookup(stateNames, int(m.SystemStatus))
+		v.Connected = true
+	})
+	if regained {
+		ln.st.log.Info("vehicle link regained", "id", rec.id, "link", ln.l.name)
+		rec.requestSetup("regained", true, false, 0)
+	}
+}
+
+// checkReboot notices an autopilot restart by its boot clock going back
+// (more than reordering could explain) and re-requests the streams, which
+// a rebooted autopilot has forgotten.
+func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32) {
+	const slack = 3000
+	if rec.lastBootMs > slack && bootMs+slack < rec.lastBootMs {
+		rec.reboots.Add(1)
+		ln.st.log.Info("vehicle rebooted", "id", rec.id, "link", ln.l.name, "boot_ms", bootMs, "previous_boot_ms", rec.lastBootMs)
+		rec.lastBootMs = bootMs
+		rec.requestSetup("reboot", true, true, 0)
+		return
+	}
+	if bootMs > rec.lastBootMs {
+		rec.lastBootMs = bootMs
+	}
+}
+
+func (ln *linkRT) missionComplete(rec *vehicleRec, at time.Time, seq int) {
+	if rec.completeSent {
+		return
+	}
+	rec.completeSent = true
+	ln.emit(rec, at, fleet.Event{Kind: fleet.EventMissionComplete, Severity: fleet.SeverityInfo,
+		Message: fmt.Sprintf("%s completed its mission", rec.id), Fields: map[string]any{"seq": seq}})
+}
+
+func (ln *linkRT) emit(rec *vehicleRec, at time.Time, e fleet.Event) {
+	if !rec.published {
+		return // before publication there is no ID to attach the event to
+	}
+	e.VehicleID = rec.id
+	e.Time = at
+	ln.st.fleet.Emit(e)
+}
+
+// failsafeWords are what ArduPilot and PX4 put in their failsafe
+// STATUSTEXTs ("Failsafe: battery", "GCS Failsafe", "Radio Failsafe").
+var failsafeWords = []string{"failsafe", "fail-safe"}
+
+func (ln *linkRT) onStatusText(rec *vehicleRec, m *common.MessageStatustext, at time.Time) {
+	text := m.Text
+	if m.Id != 0 { // chunked: collect until the short last chunk
+		text = rec.textChunks[m.Id] + text
+		if len(m.Text) >= 50 && m.ChunkSeq < 20 {
+			rec.textChunks[m.Id] = text
+			return
+		}
+		delete(rec.textChunks, m.Id)
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return
+	}
+	sev := fleet.SeverityInfo
+	switch {
+	case m.Severity <= common.MAV_SEVERITY_CRITICAL:
+		sev = fleet.SeverityCritical
+	case m.Severity <= common.MAV_SEVERITY_WARNING:
+		sev = fleet.SeverityWarning
+	}
+	ln.emit(rec, at, fleet.Event{Kind: fleet.EventStatusText, Severity: sev, Message: text,
+		Fields: map[string]any{"mav_severity": int(m.Severity)}})
+	lower := strings.ToLower(text)
+	for _, w := range failsafeWords {
+		if strings.Contains(lower, w) {
+			ln.emit(rec, at, fleet.Event{Kind: fleet.EventFailsafe, Severity: fleet.SeverityCritical,
+				Message: fmt.Sprintf("%s failsafe: %s", rec.id, text), Fields: map[string]any{"text": text}})
+			break
+		}
+	}
+}
+
+// mapCamera keeps the vehicle's video streams from the MAVLink camera
+// protocol, and asks a camera that (re)appears for its streams.
+func (ln *linkRT) mapCamera(rec *vehicleRec, c *compRec, msg any, at time.Time) {
+	comp := c.id
+	switch m := msg.(type) {
+	case *common.MessageHeartbeat:
+		appeared := c.lastHB.IsZero() || at.Sub(c.lastHB) > ln.st.cfg.HeartbeatTimeout
+		c.lastHB = at
+		if appeared {
+			rec.requestSetup("camera", false, false, comp)
+		}
+	case *common.MessageCameraInformation:
+		info := [2]string{cString(m.VendorName[:]), cString(m.ModelName[:])}
+		if rec.camInfo[comp] == info {
+			return
+		}
+		rec.camInfo[comp] = info
+		for k, s := range rec.video {
+			if s.CameraID == comp {
+				s.CameraVend, s.CameraModel = info[0], info[1]
+				rec.video[k] = s
+			}
+		}
+		ln.setVideo(rec, at)
+	case *common.MessageVideoStreamInformation:
+		info := rec.camInfo[comp]
+		s := fleet.VideoStream{
+			CameraID: comp, StreamID: m.StreamId, Name: m.Name, URI: m.Uri,
+			Type: lookup(videoTypeNames, int(m.Type)), Width: int(m.ResolutionH), Height: int(m.ResolutionV),
+			Framerate: float64(m.Framerate), BitrateKbps: int(m.Bitrate),
+			Running:  m.Flags&common.VIDEO_STREAM_STATUS_FLAGS_RUNNING != 0,
+			Encoding: videoEncoding(m.Encoding), CameraVend: info[0], CameraModel: info[1],
+		}
+		k := uint16(comp)<<8 | uint16(m.StreamId)
+		if old, ok := rec.video[k]; ok && old == s {
+			return
+		}
+		rec.video[k] = s
+		ln.setVideo(rec, at)
+	}
+}
+
+func (ln *linkRT) setVideo(rec *vehicleRec, at time.Time) {
+	streams := make([]fleet.VideoStream, 0, len(rec.video))
+	for _, s := range rec.video {
+		streams = append(streams, s)
+	}
+	sort.Slice(streams, func(i, j int) bool {
+		if streams[i].CameraID != streams[j].CameraID {
+			return streams[i].CameraID < streams[j].CameraID
+		}
+		return streams[i].StreamID < streams[j].StreamID
+	})
+	ln.update(rec, at, func(v *fleet.Vehicle) { v.Video = streams })
+}
+
+func videoEncoding(e common.VIDEO_STREAM_ENCODING) string {
+	switch e {
+	case common.VIDEO_STREAM_ENCODING_H264:
+		return "h264"
+	case common.VIDEO_STREAM_ENCODING_H265:
+		return "h265"
+	}
+	return ""
+}
+
+func cString(b []uint8) string {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}

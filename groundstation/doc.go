@@ -1,0 +1,54 @@
+// Package groundstation is Burgut's MAVLink ground station: it opens the
+// links, discovers vehicles, keeps their protocol sessions, turns every
+// frame into fleet state and events, and offers the operations the HTTP
+// API and the planner call (commands, modes, verified mission upload,
+// group operations).
+//
+// # Structure
+//
+//   - links.go: link specs ([NAME=]udp|udpc|tcp|tcps|serial:…) and names.
+//   - station.go: Station, Config, Run. Each link gets its own gomavlib
+//     Node (station HEARTBEAT at 1 Hz, MAV_TYPE_GCS, MAVLink 2) and one
+//     dispatcher goroutine that is the only reader of that node's Events().
+//   - dispatch.go: the dispatcher. Per frame it finds the vehicle, accounts
+//     the sequence number (loss, duplicates), hands the message to the
+//     vehicle's session (session.Vehicle.Handle never blocks) and maps it
+//     into the fleet (fleet.Update is in-memory and never blocks). A
+//     ticker marks vehicles link_lost after HeartbeatTimeout without a
+//     HEARTBEAT; the next HEARTBEAT brings link_regained.
+//   - setup.go: per-vehicle setup work in Station-owned goroutines,
+//     bounded by SetupConcurrency: AUTOPILOT_VERSION (identity), stream
+//     rates (MAV_CMD_SET_MESSAGE_INTERVAL, REQUEST_DATA_STREAM as the
+//     ArduPilot fallback) on discovery, after link_regained and after a
+//     detected reboot, and camera discovery (CAMERA_INFORMATION,
+//     VIDEO_STREAM_INFORMATION) when a camera component appears.
+//   - seq.go: MAVLink sequence-gap accounting and the sliding window of
+//     rate and loss; modes.go: flight-mode names; ops.go: verified upload,
+//     download and Group; identity.go: the UID → ID registry.
+//
+// # Vehicle identity
+//
+// A vehicle is an autopilot component (HEARTBEAT with a real autopilot and
+// a vehicle MAV_TYPE) heard on a link: (link, system ID, component ID).
+// The same system ID on two links is two vehicles. Cameras and other
+// components of the same system on the same link attach to it.
+//
+// A newly heard vehicle waits up to IdentityWait for its AUTOPILOT_VERSION
+// before it is published to the fleet. Its ID is then:
+//   - the ID its UID had before, if this UID was seen before (on any link,
+//     in this run or an earlier one: the map is saved in IdentityFile) —
+//     so an aircraft keeps its ID across links and restarts;
+//   - otherwise "<link>-<sysid>" (plus "-<compid>" when the autopilot is
+//     not component 1), e.g. "udp14550-7", suffixed with the UID in hex
+//     when another UID already owns that ID.
+//
+// IDs are URL-safe and never change while the station runs.
+//
+// # Link quality
+//
+// Per component, MAVLink sequence numbers are tracked in a 256-entry
+// bitmap: gaps count as lost, a late packet filling a gap takes the loss
+// back, a packet seen before is a duplicate (counted, not processed
+// again, so a duplicated MISSION_ITEM_REACHED is one event). Rate and loss
+// percentage are over the last five seconds.
+package groundstation

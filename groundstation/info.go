@@ -1,0 +1,90 @@
+package groundstation
+
+import (
+	"fmt"
+	"sort"
+)
+
+// LinkInfo describes one configured link for status pages and tests.
+type LinkInfo struct {
+	Name     string `json:"name"`
+	Spec     string `json:"spec"`
+	Channels int    `json:"channels"`
+	Vehicles int    `json:"vehicles"`
+	Frames   uint64 `json:"frames"`
+	// ParseErrors counts malformed input (bad CRC, truncated, garbage).
+	ParseErrors uint64 `json:"parse_errors"`
+	// Unattached counts frames from systems that are not (yet) vehicles.
+	Unattached uint64 `json:"unattached"`
+}
+
+// Links lists the configured links with their counters (zero before Run).
+func (s *Station) Links() []LinkInfo {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	out := make([]LinkInfo, len(s.links))
+	for i, l := range s.links {
+		out[i] = LinkInfo{Name: l.name, Spec: l.spec}
+	}
+	for i, ln := range running {
+		out[i].Channels = int(ln.nChannels.Load())
+		out[i].Vehicles = int(ln.nVehicles.Load())
+		out[i].Frames = ln.frames.Load()
+		out[i].ParseErrors = ln.parseErrors.Load()
+		out[i].Unattached = ln.unattached.Load()
+	}
+	return out
+}
+
+// VehicleInfo is the station's side of a vehicle (the fleet holds its
+// flight state): where it is reached and what the station did to set it up.
+type VehicleInfo struct {
+	ID          string `json:"id"`
+	Link        string `json:"link"`
+	Channel     string `json:"channel"` // remote address it was last heard from
+	SystemID    uint8  `json:"system_id"`
+	ComponentID uint8  `json:"component_id"`
+	UID         uint64 `json:"uid,omitempty"`
+	// RateRequests counts stream-rate request rounds: on discovery, after
+	// every link_regained and after a detected reboot.
+	RateRequests int64 `json:"rate_requests"`
+	// StreamsAccepted reports whether the last round's
+	// SET_MESSAGE_INTERVALs were all accepted.
+	StreamsAccepted bool   `json:"streams_accepted"`
+	Setups          int64  `json:"setups"`
+	Reboots         int64  `json:"reboots"`
+	Duplicates      uint64 `json:"duplicates"`
+}
+
+// Vehicle returns the station's side of one vehicle.
+func (s *Station) Vehicle(id string) (VehicleInfo, error) {
+	rec := s.reg.get(id)
+	if rec == nil {
+		return VehicleInfo{}, fmt.Errorf("vehicle %q: %w", id, ErrUnknownVehicle)
+	}
+	return rec.info(), nil
+}
+
+// VehicleIDs lists every published vehicle ID, sorted.
+func (s *Station) VehicleIDs() []string {
+	recs := s.reg.all()
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.ID())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *vehicleRec) info() VehicleInfo {
+	vi := VehicleInfo{
+		ID: r.ID(), Link: r.ln.l.name, SystemID: r.sys, ComponentID: r.comp, UID: r.uid.Load(),
+		RateRequests: r.rateRequests.Load(), StreamsAccepted: r.streamsOK.Load(),
+		Setups: r.setups.Load(), Reboots: r.reboots.Load(), Duplicates: r.duplicates.Load(),
+	}
+	if ch := r.ch.Load(); ch != nil {
+		vi.Channel = ch.String()
+	}
+	return vi
+}

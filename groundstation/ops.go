@@ -1,0 +1,242 @@
+package groundstation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// UploadOptions tunes a verified upload.
+type UploadOptions struct {
+	// Verify reads the list back after the upload and compares it item by
+	// item; a difference counts as a failed attempt.
+	Verify bool
+	// Attempts is how many upload (+ verify) rounds to try (default 3).
+	Attempts int
+	// Progress, if set, reports items sent in the current attempt.
+	Progress func(done, total int)
+}
+
+// UploadReport is the per-vehicle outcome of an upload, as the HTTP API
+// and group operations return it.
+type UploadReport struct {
+	VehicleID string        `json:"vehicle_id"`
+	Type      string        `json:"type"`
+	Items     int           `json:"items"`
+	Attempts  int           `json:"attempts"`
+	Verified  bool          `json:"verified"`
+	Duration  time.Duration `json:"duration_ns"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// Upload replaces a vehicle's mission, fence or rally list. With Verify it
+// reads the list back and compares it field by field, tolerating
+// ArduPilot's normalisations (see sameItems), and retries the whole
+// transfer up to Attempts times on a link failure or a mismatch. A
+// vehicle's explicit refusal (MAV_MISSION_NO_SPACE, UNSUPPORTED…) is not
+// retried: sending the same list again would be refused again. Items are
+// renumbered 0..n-1 and stamped with t.
+func (s *Station) Upload(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item, o UploadOptions) (UploadReport, error) {
+	start := time.Now()
+	rep := UploadReport{VehicleID: vehicleID, Type: t.String(), Items: len(items)}
+	fail := func(err error) (UploadReport, error) {
+		rep.Duration = time.Since(start)
+		rep.Error = err.Error()
+		return rep, err
+	}
+	rec := s.reg.get(vehicleID)
+	if rec == nil {
+		return fail(fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle))
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 3
+	}
+	want := make([]missions.Item, len(items))
+	for i, it := range items {
+		it.Seq = uint16(i)
+		it.MissionType = t
+		want[i] = it
+	}
+	var lastErr error
+	for a := 1; a <= o.Attempts; a++ {
+		rep.Attempts = a
+		err := rec.sess.Upload(ctx, t, want, session.Progress(o.Progress))
+		if err != nil {
+			lastErr = fmt.Errorf("upload %s to vehicle %s (attempt %d): %w", t, vehicleID, a, err)
+			if ctx.Err() != nil || !retryable(err) {
+				break
+			}
+			s.log.Debug("upload attempt failed", "vehicle", vehicleID, "attempt", a, "error", err)
+			continue
+		}
+		if t == missions.TypeMission {
+			rec.missionItems.Store(int64(len(want)))
+		}
+		if !o.Verify {
+			rep.Duration = time.Since(start)
+			return rep, nil
+		}
+		got, err := rec.sess.Download(ctx, t, nil)
+		if err != nil {
+			lastErr = fmt.Errorf("read back %s from vehicle %s (attempt %d): %w", t, vehicleID, a, err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		if diff := sameItems(t, want, got); diff != "" {
+			lastErr = fmt.Errorf("verify %s on vehicle %s (attempt %d): read-back differs: %s", t, vehicleID, a, diff)
+			s.log.Warn("upload verification failed", "vehicle", vehicleID, "attempt", a, "diff", diff)
+			continue
+		}
+		rep.Verified = true
+		rep.Duration = time.Since(start)
+		return rep, nil
+	}
+	return fail(lastErr)
+}
+
+// retryable tells a failed transfer worth repeating (timeouts, a transfer
+// cancelled or out of sequence under loss) from a refusal that would only
+// repeat.
+func retryable(err error) bool {
+	var me *session.MissionError
+	if errors.As(err, &me) {
+		switch me.Result {
+		case 1, 13, 15: // MAV_MISSION_ERROR, INVALID_SEQUENCE, OPERATION_CANCELLED
+			return true
+		}
+		return false
+	}
+	return !errors.Is(err, ErrUnknownVehicle) && !errors.Is(err, session.ErrClosed)
+}
+
+// sameItems compares an uploaded list with its read-back and describes
+// the first difference ("" = equal). Tolerated, because ArduPilot does
+// this to every list: item 0 of a mission (ArduPilot rewrites it with the
+// home position), the current and autocontinue flags, the _INT and non-INT
+// variants of a frame, float32 rounding of params and altitude stored in
+// centimetres.
+func sameItems(t missions.MissionType, want, got []missions.Item) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("vehicle has %d items, sent %d", len(got), len(want))
+	}
+	for i := range want {
+		if t == missions.TypeMission && i == 0 {
+			continue
+		}
+		w, g := want[i], got[i]
+		switch {
+		case g.Seq != uint16(i):
+			return fmt.Sprintf("item %d: seq %d", i, g.Seq)
+		case w.Command != g.Command:
+			return fmt.Sprintf("item %d: command %d, sent %d", i, g.Command, w.Command)
+		case baseFrame(w.Frame) != baseFrame(g.Frame):
+			return fmt.Sprintf("item %d: frame %d, sent %d", i, g.Frame, w.Frame)
+		case w.X != g.X || w.Y != g.Y:
+			return fmt.Sprintf("item %d: position %d,%d, sent %d,%d", i, g.X, g.Y, w.X, w.Y)
+		case !closeEnough(w.Z, g.Z, 0.01):
+			return fmt.Sprintf("item %d: z %g, sent %g", i, g.Z, w.Z)
+		}
+		wp := [4]float32{w.Param1, w.Param2, w.Param3, w.Param4}
+		gp := [4]float32{g.Param1, g.Param2, g.Param3, g.Param4}
+		for k := range wp {
+			if !closeEnough(wp[k], gp[k], 1e-4) {
+				return fmt.Sprintf("item %d: param%d %g, sent %g", i, k+1, gp[k], wp[k])
+			}
+		}
+	}
+	return ""
+}
+
+// baseFrame maps MAV_FRAME *_INT variants to their plain frame.
+func baseFrame(f uint8) uint8 {
+	switch f {
+	case 5: // GLOBAL_INT
+		return 0
+	case 6: // GLOBAL_RELATIVE_ALT_INT
+		return 3
+	case 11: // GLOBAL_TERRAIN_ALT_INT
+		return 10
+	}
+	return f
+}
+
+func closeEnough(a, b float32, abs float64) bool {
+	fa, fb := float64(a), float64(b)
+	if math.IsNaN(fa) || math.IsNaN(fb) {
+		return math.IsNaN(fa) && math.IsNaN(fb)
+	}
+	return math.Abs(fa-fb) <= abs+1e-6*math.Max(math.Abs(fa), math.Abs(fb))
+}
+
+// Download reads a vehicle's mission, fence or rally list.
+func (s *Station) Download(ctx context.Context, vehicleID string, t missions.MissionType) ([]missions.Item, error) {
+	rec := s.reg.get(vehicleID)
+	if rec == nil {
+		return nil, fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
+	}
+	items, err := rec.sess.Download(ctx, t, nil)
+	if err != nil {
+		return nil, fmt.Errorf("download %s from vehicle %s: %w", t, vehicleID, err)
+	}
+	if t == missions.TypeMission {
+		rec.missionItems.Store(int64(len(items)))
+	}
+	return items, nil
+}
+
+// GroupResult is one vehicle's outcome of a group operation.
+type GroupResult struct {
+	VehicleID string `json:"vehicle_id"`
+	OK        bool   `json:"ok"`
+	Result    any    `json:"result,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Group runs fn for every vehicle in parallel, at most concurrency at once
+// (default 32), and returns one result per vehicle in input order: "the
+// same command to all vehicles" with a per-vehicle answer. An unknown
+// vehicle gets an error result without calling fn; a cancelled ctx fails
+// the vehicles not yet started.
+func (s *Station) Group(ctx context.Context, vehicleIDs []string, concurrency int, fn func(ctx context.Context, vehicleID string) (any, error)) []GroupResult {
+	if concurrency <= 0 {
+		concurrency = 32
+	}
+	out := make([]GroupResult, len(vehicleIDs))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, id := range vehicleIDs {
+		out[i].VehicleID = id
+		if s.reg.get(id) == nil {
+			out[i].Error = fmt.Errorf("vehicle %q: %w", id, ErrUnknownVehicle).Error()
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			out[i].Error = ctx.Err().Error()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := fn(ctx, id)
+			out[i].Result = res
+			if err != nil {
+				out[i].Error = err.Error()
+				return
+			}
+			out[i].OK = true
+		}()
+	}
+	wg.Wait()
+	return out
+}

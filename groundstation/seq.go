@@ -1,0 +1,125 @@
+package groundstation
+
+import "time"
+
+// seqTracker accounts one MAVLink component's packet sequence numbers:
+// gaps are losses, a packet arriving late into a gap takes one loss back,
+// and a packet seen before is a duplicate (not a loss, and not processed
+// twice). It remembers the last 256 sequence numbers in a bitmap.
+type seqTracker struct {
+	init   bool
+	last   uint8
+	seen   [4]uint64
+	lastAt time.Time
+	behind int // consecutive packets from behind; many in a row = restart
+}
+
+// seqResyncGap is how long a component may be silent before its next
+// packet starts a fresh count: after a long outage the 8-bit sequence
+// number cannot tell how many packets were missed.
+const seqResyncGap = 2 * time.Second
+
+// seqResyncBehind is how many consecutive "old" packets mean the sender
+// restarted its counter (a reboot) rather than a burst of duplicates.
+const seqResyncBehind = 8
+
+func (t *seqTracker) has(s uint8) bool { return t.seen[s>>6]&(1<<(s&63)) != 0 }
+func (t *seqTracker) set(s uint8)      { t.seen[s>>6] |= 1 << (s & 63) }
+func (t *seqTracker) clr(s uint8)      { t.seen[s>>6] &^= 1 << (s & 63) }
+
+func (t *seqTracker) reset(seq uint8, at time.Time) {
+	t.init = true
+	t.seen = [4]uint64{}
+	t.set(seq)
+	t.last = seq
+	t.lastAt = at
+	t.behind = 0
+}
+
+// observe records one packet. lost is the change in the loss count (may be
+// -1 when a late packet fills a gap); dup reports a packet already seen.
+func (t *seqTracker) observe(seq uint8, at time.Time) (lost int, dup bool) {
+	if !t.init || at.Sub(t.lastAt) > seqResyncGap {
+		t.reset(seq, at)
+		return 0, false
+	}
+	t.lastAt = at
+	diff := seq - (t.last + 1) // uint8 arithmetic wraps at 256
+	if diff < 128 {
+		for s := t.last + 1; s != seq; s++ {
+			t.clr(s)
+		}
+		t.set(seq)
+		t.last = seq
+		t.behind = 0
+		return int(diff), false
+	}
+	// From behind: a duplicate, a reordered packet, or a restarted sender.
+	t.behind++
+	if t.behind >= seqResyncBehind {
+		t.reset(seq, at)
+		return 0, false
+	}
+	if t.has(seq) {
+		return 0, true
+	}
+	t.set(seq)
+	return -1, false
+}
+
+// window keeps per-second counts of received and lost packets over the
+// last windowSeconds seconds, for the recent rate and loss percentage.
+type window struct {
+	first   time.Time
+	buckets [windowSeconds]struct {
+		sec        int64
+		recv, lost int64
+	}
+}
+
+const windowSeconds = 5
+
+func (w *window) add(at time.Time, recv, lost int) {
+	if w.first.IsZero() {
+		w.first = at
+	}
+	sec := at.Unix()
+	b := &w.buckets[sec%windowSeconds]
+	if b.sec != sec {
+		b.sec, b.recv, b.lost = sec, 0, 0
+	}
+	b.recv += int64(recv)
+	b.lost += int64(lost)
+}
+
+// stats returns the packet rate (Hz) and loss percentage over the window.
+func (w *window) stats(at time.Time) (rateHz, lossPct float64) {
+	if w.first.IsZero() {
+		return 0, 0
+	}
+	now := at.Unix()
+	var recv, lost int64
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		if b.sec > now-windowSeconds && b.sec <= now {
+			recv += b.recv
+			lost += b.lost
+		}
+	}
+	start := time.Unix(now-windowSeconds+1, 0)
+	if w.first.After(start) {
+		start = w.first
+	}
+	span := at.Sub(start).Seconds()
+	if span < 1 {
+		span = 1
+	}
+	if lost < 0 {
+		lost = 0
+	}
+	rateHz = float64(recv) / span
+	if recv+lost > 0 {
+		lossPct = 100 * float64(lost) / float64(recv+lost)
+	}
+	return rateHz, lossPct
+}
