@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -64,8 +65,8 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 	b := &Broker{user: "burgut-relay", password: hex.EncodeToString(secret[:])}
 	b.srv = mochi.New(&mochi.Options{
 		InlineClient: true,
-		Logger:       cfg.Log.With("part", "mqtt broker"),
-		// Keep the broker quiet in the logs: mochi logs every client at info.
+		// mochi logs every client at info and whole packets at warn: keep errors only.
+		Logger: slog.New(minLevel{cfg.Log.Handler(), slog.LevelError}).With("part", "mqtt broker"),
 	})
 	if err := b.srv.AddHook(&aclHook{user: b.user, password: []byte(b.password), prefix: cfg.ReadOnlyPrefix}, nil); err != nil {
 		return nil, fmt.Errorf("embedded mqtt broker: auth hook: %w", err)
@@ -227,3 +228,18 @@ func (ws *wsConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// minLevel drops records below its level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.level}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }

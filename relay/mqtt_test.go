@@ -1,0 +1,270 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
+)
+
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func fly(f *fleet.Fleet, id string, i int, video []fleet.VideoStream) {
+	f.Update(id, time.Now(), func(v *fleet.Vehicle) {
+		v.Lat = 41.3 + float64(i)*1e-4
+		v.Lon = 69.2 + float64(i)*1e-4
+		v.Mode = "AUTO"
+		v.Armed = true
+		v.BatteryPct = 80
+		if video != nil {
+			v.Video = video
+		}
+	})
+}
+
+var testVideo = []fleet.VideoStream{{CameraID: 100, StreamID: 1, Name: "front", URI: "rtsp://127.0.0.1:8554/v1", Type: "rtsp", Encoding: "H264", Width: 1280, Height: 720, Running: true}}
+
+// A subscriber on a real broker sees the state of every vehicle, their
+// events, retained video links and the station's presence.
+func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
+	brokers := map[string]func(t *testing.T) (url, user, pass string){
+		"mosquitto": func(t *testing.T) (string, string, string) {
+			return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", ""
+		},
+		"embedded": func(t *testing.T) (string, string, string) {
+			b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Log: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			u, p := b.Credentials()
+			return b.URL(), u, p
+		},
+	}
+	for name, broker := range brokers {
+		t.Run(name, func(t *testing.T) {
+			url, user, pass := broker(t)
+			station := uniqueStation(t)
+			f := fleet.New(fleet.DefaultConfig())
+			const n = 5
+			for i := 0; i < n; i++ {
+				var video []fleet.VideoStream
+				if i == 0 {
+					video = testVideo
+				}
+				fly(f, fmt.Sprintf("v%d", i), i, video)
+			}
+			var live recorder
+			subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &live)
+
+			p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Station: station, Username: user, Password: pass,
+				StateRate: 20, StoreDir: t.TempDir(), Log: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runPublisher(t, p)
+			eventually(t, 10*time.Second, "publisher connected", p.Connected)
+			topics := p.Topics()
+
+			stop := make(chan struct{})
+			flying := make(chan struct{})
+			go func() {
+				defer close(flying)
+				for step := 0; ; step++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(10 * time.Millisecond):
+					}
+					for i := 0; i < n; i++ {
+						fly(f, fmt.Sprintf("v%d", i), i+step, nil)
+					}
+				}
+			}()
+			defer func() { close(stop); <-flying }()
+			f.Update("v1", time.Now(), func(v *fleet.Vehicle) { v.FenceBreached = true })
+
+			eventually(t, 15*time.Second, "state of every vehicle", func() bool {
+				for i := 0; i < n; i++ {
+					if len(live.matching(withSuffix(topics.State(fmt.Sprintf("v%d", i))))) < 2 {
+						return false
+					}
+				}
+				return true
+			})
+			eventually(t, 10*time.Second, "fence breach event and alert", func() bool {
+				return len(live.matching(withSuffix(topics.Events("v1")))) > 0 && len(live.matching(withSuffix(topics.Alerts()))) > 0
+			})
+			var ev EventPayload
+			for _, m := range live.matching(withSuffix(topics.Events("v1"))) {
+				var e EventPayload
+				if err := json.Unmarshal(m.Payload(), &e); err != nil {
+					t.Fatalf("event payload %s: %v", m.Payload(), err)
+				}
+				if e.Kind == fleet.EventFenceBreach {
+					ev = e
+				}
+			}
+			if ev.Schema != SchemaVersion || ev.Station != station || ev.VehicleID != "v1" || ev.Seq == 0 {
+				t.Errorf("fence breach event payload = %+v", ev)
+			}
+			var st StatePayload
+			sm := live.matching(withSuffix(topics.State("v2")))
+			if err := json.Unmarshal(sm[len(sm)-1].Payload(), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Schema != SchemaVersion || st.ID != "v2" || st.Mode != "AUTO" || st.Lat < 41.3 || st.Stale {
+				t.Errorf("state payload = %+v", st)
+			}
+
+			// A subscriber arriving later gets the retained video link, presence and state.
+			var late recorder
+			subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &late)
+			eventually(t, 10*time.Second, "retained video, status and state", func() bool {
+				retained := func(suffix string) bool {
+					return len(late.matching(func(m mqtt.Message) bool { return m.Retained() && strings.HasSuffix(m.Topic(), suffix) })) > 0
+				}
+				return retained(topics.Video("v0")) && retained(topics.Status()) && retained(topics.State("v4"))
+			})
+			vm := late.matching(func(m mqtt.Message) bool { return m.Retained() && m.Topic() == topics.Video("v0") })
+			var vp VideoPayload
+			if err := json.Unmarshal(vm[0].Payload(), &vp); err != nil {
+				t.Fatal(err)
+			}
+			if vp.VehicleID != "v0" || !slices.Equal(vp.Streams, testVideo) || vp.Schema != SchemaVersion {
+				t.Errorf("video payload = %+v", vp)
+			}
+			sp := late.matching(func(m mqtt.Message) bool { return m.Topic() == topics.Status() })
+			if !strings.Contains(string(sp[0].Payload()), `"online"`) {
+				t.Errorf("status = %s, want online", sp[0].Payload())
+			}
+			if len(late.matching(withSuffix(topics.Video("v1")))) != 0 {
+				t.Errorf("v1 has no video but a video message was retained")
+			}
+
+			// A camera that changes its stream is re-published.
+			f.Update("v1", time.Now(), func(v *fleet.Vehicle) { v.Video = testVideo })
+			eventually(t, 10*time.Second, "video of v1 after it appeared", func() bool {
+				return len(live.matching(withSuffix(topics.Video("v1")))) > 0
+			})
+		})
+	}
+}
+
+// The embedded broker lets anyone watch but nobody but Burgut write under
+// burgut/: the center must not be able to fake vehicle data.
+func TestEmbeddedBrokerIsReadOnlyForClients(t *testing.T) {
+	b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var r recorder
+	subscribe(t, b.URL(), "#", 1, "", &r)
+
+	intruder := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("intruder"))
+	if tok := intruder.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("anonymous client could not connect: %v", tok.Error())
+	}
+	defer intruder.Disconnect(100)
+	intruder.Publish("burgut/v1/gs1/vehicles/fake/state", 1, true, `{"id":"fake"}`).WaitTimeout(time.Second)
+
+	other := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("other"))
+	if tok := other.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("anonymous client could not connect: %v", tok.Error())
+	}
+	defer other.Disconnect(100)
+	other.Publish("center/notes", 1, false, "allowed").WaitTimeout(5 * time.Second)
+	eventually(t, 5*time.Second, "the allowed publish", func() bool { return len(r.matching(withSuffix("center/notes"))) == 1 })
+	if got := r.matching(withSuffix("fake/state")); len(got) != 0 {
+		t.Fatalf("a client's publish under burgut/ was delivered: %s", got[0].Payload())
+	}
+
+	// A client claiming the publisher's name without its secret is refused.
+	user, _ := b.Credentials()
+	fake := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("fake").SetUsername(user).SetPassword("guess"))
+	if tok := fake.Connect(); tok.WaitTimeout(5*time.Second) && tok.Error() == nil {
+		fake.Disconnect(100)
+		t.Fatal("connect with the relay's username and a wrong password succeeded")
+	}
+}
+
+// Events survive a broker outage: a real Mosquitto is stopped and
+// restarted while events keep coming; a persistent-session subscriber must
+// then hold every event sequence number, none missing.
+func TestEventsSurviveBrokerRestart(t *testing.T) {
+	m := startPrivateMosquitto(t)
+	station := uniqueStation(t)
+	f := fleet.New(fleet.DefaultConfig())
+	p, err := NewPublisher(f, PublisherConfig{BrokerURL: m.url(), Station: station, StoreDir: t.TempDir(), Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r recorder
+	subscribe(t, m.url(), p.Topics().Events("v1"), 1, "center-"+station, &r)
+	runPublisher(t, p)
+	eventually(t, 10*time.Second, "publisher connected", p.Connected)
+
+	var emitted atomic.Uint64
+	emit := func(n int) {
+		for i := 0; i < n; i++ {
+			e := f.Emit(fleet.Event{VehicleID: "v1", Kind: fleet.EventStatusText, Message: "tick"})
+			emitted.Store(e.Seq)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	emit(100)
+	m.stop()
+	eventually(t, 10*time.Second, "publisher to notice the outage", func() bool { return !p.Connected() })
+	before := emitted.Load()
+	emit(150) // published while no broker runs
+	if emitted.Load() <= before {
+		t.Fatal("no event was emitted during the outage")
+	}
+	m.start()
+	emit(100)
+	total := emitted.Load()
+
+	seqs := func() map[uint64]bool {
+		got := map[uint64]bool{}
+		for _, msg := range r.matching(func(mqtt.Message) bool { return true }) {
+			var e EventPayload
+			if err := json.Unmarshal(msg.Payload(), &e); err != nil {
+				t.Errorf("bad event payload %q: %v", msg.Payload(), err)
+				continue
+			}
+			got[e.Seq] = true
+		}
+		return got
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seqs()) < int(total) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := seqs()
+	var missing []uint64
+	for s := uint64(1); s <= total; s++ {
+		if !got[s] {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d events lost across the broker restart (outage covered seq %d..%d): first missing %v",
+			len(missing), total, before+1, before+150, missing[:min(10, len(missing))])
+	}
+	t.Logf("all %d events delivered; %d were emitted while the broker was down; publisher stats %+v", total, 150, p.Stats())
+	_ = context.Background
+}
