@@ -1,0 +1,125 @@
+package groundstation
+
+import (
+	"testing"
+	"time"
+)
+
+func TestSeqTracker(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	step := 10 * time.Millisecond
+	type pkt struct {
+		seq       uint8
+		wantLost  int
+		wantDup   bool
+		afterWait time.Duration
+	}
+	tests := []struct {
+		name string
+		pkts []pkt
+	}{
+		{"in order", []pkt{{seq: 5}, {seq: 6}, {seq: 7}}},
+		{"gap of two", []pkt{{seq: 5}, {seq: 8, wantLost: 2}, {seq: 9}}},
+		{"wrap without loss", []pkt{{seq: 254}, {seq: 255}, {seq: 0}, {seq: 1}}},
+		{"wrap with loss", []pkt{{seq: 254}, {seq: 1, wantLost: 2}}},
+		{"duplicate", []pkt{{seq: 5}, {seq: 6}, {seq: 6, wantDup: true}, {seq: 7}}},
+		{"duplicate of older", []pkt{{seq: 5}, {seq: 6}, {seq: 7}, {seq: 5, wantDup: true}}},
+		{"reordered fills gap", []pkt{{seq: 5}, {seq: 7, wantLost: 1}, {seq: 6, wantLost: -1}, {seq: 8}}},
+		{"reordered then duplicated", []pkt{{seq: 5}, {seq: 7, wantLost: 1}, {seq: 6, wantLost: -1}, {seq: 6, wantDup: true}}},
+		{"resync after silence", []pkt{{seq: 5}, {seq: 200, afterWait: 3 * time.Second}, {seq: 201}}},
+		{"restart detected", []pkt{{seq: 100}, {seq: 0}, {seq: 1}, {seq: 2}, {seq: 3}, {seq: 4}, {seq: 5}, {seq: 6}, {seq: 7}, {seq: 8}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr seqTracker
+			at := t0
+			total := 0
+			for i, p := range tc.pkts {
+				at = at.Add(step + p.afterWait)
+				lost, dup := tr.observe(p.seq, at)
+				total += lost
+				if tc.name == "restart detected" {
+					continue // checked below
+				}
+				if lost != p.wantLost || dup != p.wantDup {
+					t.Fatalf("packet %d (seq %d): lost %d dup %v, want lost %d dup %v", i, p.seq, lost, dup, p.wantLost, p.wantDup)
+				}
+			}
+			if tc.name == "restart detected" {
+				// After a restart the tracker must follow the new counter:
+				// the next in-order packet is neither lost nor duplicate.
+				lost, dup := tr.observe(9, at.Add(step))
+				if lost != 0 || dup {
+					t.Fatalf("after restart: lost %d dup %v, want in order", lost, dup)
+				}
+			}
+		})
+	}
+}
+
+func TestSeqTrackerLossAccounting(t *testing.T) {
+	// 1001 packets, every 4th dropped, some duplicated and reordered: the
+	// loss total must equal the dropped count exactly.
+	var tr seqTracker
+	at := time.Unix(0, 0)
+	var sent []uint8
+	dropped := 0
+	for i := 0; i < 1001; i++ { // ends on a received packet, so every drop is followed by one
+		if i%4 == 3 {
+			dropped++
+			continue
+		}
+		sent = append(sent, uint8(i))
+	}
+	// swap neighbours every 10 packets and duplicate every 7th
+	for i := 10; i+1 < len(sent); i += 10 { // not the first: nothing precedes it
+		sent[i], sent[i+1] = sent[i+1], sent[i]
+	}
+	total, dups := 0, 0
+	for i, s := range sent {
+		at = at.Add(time.Millisecond)
+		l, d := tr.observe(s, at)
+		total += l
+		if d {
+			dups++
+		}
+		if i%7 == 0 {
+			l, d := tr.observe(s, at)
+			total += l
+			if !d {
+				t.Fatalf("re-sent packet %d not reported as duplicate", s)
+			}
+			dups++
+		}
+	}
+	if total != dropped {
+		t.Fatalf("lost %d, want %d", total, dropped)
+	}
+	if dups == 0 {
+		t.Fatal("no duplicates counted")
+	}
+}
+
+func TestWindow(t *testing.T) {
+	var w window
+	t0 := time.Unix(5000, 0)
+	for i := 0; i < 100; i++ { // 10 Hz for 10 s, 1 in 10 lost
+		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		lost := 0
+		if i%10 == 0 {
+			lost = 1
+		}
+		w.add(at, 1, lost)
+	}
+	rate, loss := w.stats(t0.Add(10 * time.Second))
+	if rate < 8 || rate > 12 {
+		t.Fatalf("rate %.2f Hz, want about 10", rate)
+	}
+	if loss < 5 || loss > 15 {
+		t.Fatalf("loss %.2f %%, want about 9", loss)
+	}
+	rate, _ = w.stats(t0.Add(30 * time.Second))
+	if rate != 0 {
+		t.Fatalf("rate after 20 s of silence %.2f, want 0", rate)
+	}
+}
