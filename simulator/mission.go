@@ -197,7 +197,13 @@ func (sv *SimVehicle) missionItem(from peer, it missions.Item, isInt bool) {
 	}
 	u.lastRecv = sv.wallNow
 	if it.Seq != u.next {
-		// most likely a duplicate on a lossy link: say so, keep the upload
+		if it.Seq+1 == u.next {
+			// the previous item again: our request for the next one was
+			// lost on the way, so ask again instead of failing
+			sv.requestItem()
+			return
+		}
+		// out of order: say so, keep the upload (ArduPilot does the same)
 		sv.missionAck(from, it.MissionType, missionInvalidSequence)
 		return
 	}
