@@ -1,0 +1,394 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// startHub serves a hub on a real loopback HTTP server until the test ends.
+func startHub(t testing.TB, f *fleet.Fleet, cfg HubConfig) (*Hub, string) {
+	t.Helper()
+	if cfg.Log == nil {
+		cfg.Log = quietLog()
+	}
+	h := NewHub(f, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/stream", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("hub: %v", err)
+		}
+		srv.Close()
+	})
+	eventually(t, 5*time.Second, "hub running", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.running
+	})
+	return h, "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/v1/stream"
+}
+
+func dial(t testing.TB, url string) *websocket.Conn {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dial %s: %v (HTTP %d)", url, err, status)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func readFrame(t testing.TB, c *websocket.Conn) Frame {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var f Frame
+	if err := c.ReadJSON(&f); err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return f
+}
+
+// readUntil reads frames until one of type typ arrives (others are skipped).
+func readUntil(t testing.TB, c *websocket.Conn, typ string) Frame {
+	t.Helper()
+	for {
+		if f := readFrame(t, c); f.Type == typ {
+			return f
+		}
+	}
+}
+
+func TestStreamSnapshotThenUpdatesAndEvents(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	for i := 0; i < 3; i++ {
+		fly(f, fmt.Sprintf("v%d", i), i, nil)
+	}
+	f.Update("v2", time.Now(), func(v *fleet.Vehicle) { v.BatteryPct = 15 }) // battery_low alert before the client connects
+	_, url := startHub(t, f, HubConfig{Station: "gs1"})
+	c := dial(t, url)
+	snap := readFrame(t, c)
+	if snap.Type != "snapshot" || len(snap.Vehicles) != 3 || snap.Schema != SchemaVersion || snap.Station != "gs1" {
+		t.Fatalf("first frame = %+v, want a snapshot of 3 vehicles", snap)
+	}
+	if len(snap.Alerts) != 1 || snap.Alerts[0].Kind != fleet.EventBatteryLow {
+		t.Fatalf("snapshot alerts = %+v, want the battery_low alert", snap.Alerts)
+	}
+	fly(f, "v1", 50, nil)
+	st := readUntil(t, c, "state")
+	if len(st.Vehicles) != 1 || st.Vehicles[0].ID != "v1" || st.Vehicles[0].Lat != 41.3+50*1e-4 {
+		t.Fatalf("state frame = %+v, want v1's new position", st.Vehicles)
+	}
+	f.Update("v0", time.Now(), func(v *fleet.Vehicle) { v.FenceBreached = true })
+	ev := readUntil(t, c, "events")
+	if len(ev.Events) != 1 || ev.Events[0].Kind != fleet.EventFenceBreach || ev.Events[0].VehicleID != "v0" {
+		t.Fatalf("events frame = %+v, want v0's fence breach", ev.Events)
+	}
+}
+
+// A vehicle that stops talking is flagged stale without any new update.
+func TestStreamFlagsSilentVehicleStale(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	f.Update("old", time.Now().Add(-time.Hour), func(v *fleet.Vehicle) { v.Lat = 1 })
+	_, url := startHub(t, f, HubConfig{StaleAfter: time.Minute})
+	c := dial(t, url)
+	snap := readFrame(t, c)
+	if len(snap.Vehicles) != 1 || !snap.Vehicles[0].Stale {
+		t.Fatalf("snapshot = %+v, want the hour-old vehicle flagged stale", snap.Vehicles)
+	}
+	fly(f, "fresh", 1, nil)
+	st := readUntil(t, c, "state")
+	if st.Vehicles[0].ID != "fresh" || st.Vehicles[0].Stale {
+		t.Fatalf("state = %+v, want fresh not stale", st.Vehicles)
+	}
+}
+
+func TestStreamFilters(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	f.Update("in", time.Now(), func(v *fleet.Vehicle) { v.Lat, v.Lon = 41.31, 69.28 })
+	f.Update("out", time.Now(), func(v *fleet.Vehicle) { v.Lat, v.Lon = 40, 60 })
+	f.Update("named", time.Now(), func(v *fleet.Vehicle) { v.Lat, v.Lon = 40, 60 })
+	_, url := startHub(t, f, HubConfig{})
+
+	// bbox in the query
+	c := dial(t, url+"?bbox=69.2,41.2,69.4,41.4&rate_hz=2")
+	snap := readFrame(t, c)
+	if len(snap.Vehicles) != 1 || snap.Vehicles[0].ID != "in" || snap.Filter.RateHz != 2 {
+		t.Fatalf("bbox snapshot = %+v filter %+v", snap.Vehicles, snap.Filter)
+	}
+	// vehicles by message
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","vehicles":["named"],"rate_hz":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	sub := readUntil(t, c, "subscribed")
+	if sub.Filter == nil || len(sub.Filter.Vehicles) != 1 || sub.Filter.RateHz != 1 {
+		t.Fatalf("subscribed = %+v", sub.Filter)
+	}
+	snap = readUntil(t, c, "snapshot")
+	if len(snap.Vehicles) != 1 || snap.Vehicles[0].ID != "named" {
+		t.Fatalf("vehicle-filtered snapshot = %+v", snap.Vehicles)
+	}
+	f.Update("out", time.Now(), func(v *fleet.Vehicle) { v.FenceBreached = true })
+	f.Update("named", time.Now(), func(v *fleet.Vehicle) { v.FenceBreached = true })
+	ev := readUntil(t, c, "events")
+	for _, e := range ev.Events {
+		if e.VehicleID != "named" {
+			t.Fatalf("event of %s passed a filter for 'named'", e.VehicleID)
+		}
+	}
+
+	// bad query parameters are refused with a JSON error naming the parameter
+	for q, field := range map[string]string{"?bbox=1,2,3": "bbox", "?bbox=a,b,c,d": "bbox", "?rate_hz=-1": "rate_hz", "?rate_hz=fast": "rate_hz"} {
+		_, resp, err := websocket.DefaultDialer.Dial(url+q, nil)
+		if err == nil {
+			t.Fatalf("%s: connection accepted", q)
+		}
+		var body struct {
+			Error struct {
+				Field string `json:"field"`
+			} `json:"error"`
+		}
+		if resp == nil || resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s: response %v, want 400", q, resp)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if body.Error.Field != field {
+			t.Errorf("%s: error field %q, want %q", q, body.Error.Field, field)
+		}
+	}
+}
+
+// Malformed subscription messages get an error frame saying what and
+// where; the connection stays usable.
+func TestStreamMalformedMessagesGetErrorFrames(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	fly(f, "v0", 0, nil)
+	_, url := startHub(t, f, HubConfig{MaxRateHz: 20})
+	c := dial(t, url)
+	readFrame(t, c) // snapshot
+	cases := []struct{ msg, want string }{
+		{`{"type":"subscribe",`, "incomplete JSON"},
+		{`not json`, "malformed JSON at byte 2"},
+		{`{"type":"subscribe","bbox":[1,2,3]}`, `"bbox": want 4 numbers`},
+		{`{"type":"subscribe","bbox":[10,50,0,40]}`, `"bbox": min must not exceed max`},
+		{`{"type":"subscribe","bbox":[0,95,1,96]}`, `"bbox": value 2 (95) out of range`},
+		{`{"type":"subscribe","bbox":"x"}`, `field "bbox"`},
+		{`{"type":"subscribe","vehicles":[1,2]}`, `field "vehicles`},
+		{`{"type":"subscribe","vehicles":[""]}`, `"vehicles"[0]: empty vehicle id`},
+		{`{"type":"subscribe","rate_hz":0}`, `"rate_hz": 0 Hz: must be in (0, 20]`},
+		{`{"type":"subscribe","rate_hz":500}`, `"rate_hz": 500 Hz`},
+		{`{"type":"subscribe","colour":"red"}`, `unknown field "colour"`},
+		{`{"type":"unsubscribe"}`, `unknown message type "unsubscribe"`},
+		{`{"vehicles":["v0"]}`, `"type" is missing`},
+		{`{"type":"subscribe"} {"type":"subscribe"}`, "data after the JSON object"},
+	}
+	for i, tc := range cases {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(tc.msg)); err != nil {
+			t.Fatal(err)
+		}
+		fr := readUntil(t, c, "error")
+		if !strings.Contains(fr.Error, tc.want) || !strings.HasPrefix(fr.Error, fmt.Sprintf("message %d:", i+1)) {
+			t.Errorf("%s → error %q, want it to contain %q and name message %d", tc.msg, fr.Error, tc.want, i+1)
+		}
+	}
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if fr := readUntil(t, c, "error"); !strings.Contains(fr.Error, "binary frame") {
+		t.Errorf("binary frame → %q", fr.Error)
+	}
+	// still usable
+	if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","vehicles":["v0"]}`)); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, c, "subscribed")
+}
+
+func TestStreamChecksOrigin(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	_, url := startHub(t, f, HubConfig{AllowedOrigins: []string{"http://console.example"}})
+	host := strings.TrimPrefix(strings.Split(url, "/api")[0], "ws://")
+	for origin, ok := range map[string]bool{"http://" + host: true, "http://evil.example": false, "http://console.example": true} {
+		c, resp, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {origin}})
+		if ok && err != nil {
+			t.Errorf("origin %s refused: %v", origin, err)
+		}
+		if !ok && (err == nil || resp.StatusCode != http.StatusForbidden) {
+			t.Errorf("origin %s accepted", origin)
+		}
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// A client that never answers pings is dropped by the keepalive.
+func TestStreamDropsClientThatMissesPings(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	h, url := startHub(t, f, HubConfig{PingInterval: 100 * time.Millisecond})
+	dial(t, url) // never reads, so never answers a ping
+	eventually(t, 10*time.Second, "the silent client to be dropped", func() bool { return h.Stats().Dropped == 1 })
+	if h.Stats().Clients != 0 {
+		t.Fatalf("clients = %d after the drop", h.Stats().Clients)
+	}
+}
+
+// dialSlow opens a connection that never reads, with a tiny receive
+// buffer so its socket fills quickly.
+func dialSlow(t testing.TB, url string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			_ = rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			return serr
+		}}
+		return nd.Dial(network, addr)
+	}}
+	c, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// 200 clients, 10 of which never read: the 190 others still get state at
+// the rate they asked for and every event, and the 10 are dropped once
+// their queue passes the limit.
+func TestStream200ClientsTenNeverRead(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	const vehicles = 10
+	for i := 0; i < vehicles; i++ {
+		fly(f, fmt.Sprintf("v%d", i), i, nil)
+	}
+	h, url := startHub(t, f, HubConfig{MaxQueuedEvents: 100, PingInterval: time.Hour, WriteTimeout: time.Hour})
+
+	watched := make([]string, vehicles)
+	for i := range watched {
+		watched[i] = fmt.Sprintf("v%d", i)
+	}
+	type tally struct {
+		mu     sync.Mutex
+		states int
+		seen   map[string]bool
+		events map[uint64]bool
+	}
+	readers := make([]*tally, 190)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range readers {
+		r := &tally{seen: map[string]bool{}, events: map[uint64]bool{}}
+		readers[i] = r
+		c := dial(t, url+"?rate_hz=5&vehicles="+strings.Join(watched, ","))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			go func() { <-ctx.Done(); c.Close() }()
+			for {
+				var fr Frame
+				if err := c.ReadJSON(&fr); err != nil {
+					return
+				}
+				r.mu.Lock()
+				switch fr.Type {
+				case "state":
+					r.states++
+					for _, v := range fr.Vehicles {
+						r.seen[v.ID] = true
+					}
+				case "events":
+					for _, e := range fr.Events {
+						r.events[e.Seq] = true
+					}
+				}
+				r.mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < 10; i++ {
+		dialSlow(t, url) // watches everything, reads nothing
+	}
+	eventually(t, 10*time.Second, "200 clients connected", func() bool { return h.Stats().Clients == 200 })
+
+	// Fly the watched vehicles; flood a vehicle only the slow clients watch.
+	var want []uint64
+	noise := strings.Repeat("x", 2000)
+	for step := 0; h.Stats().Dropped < 10 && step < 20000; step++ {
+		for i := 0; i < vehicles; i++ {
+			fly(f, watched[i], step, nil)
+		}
+		if step%50 == 0 {
+			e := f.Emit(fleet.Event{VehicleID: watched[step/50%vehicles], Kind: fleet.EventStatusText, Message: "watched"})
+			want = append(want, e.Seq)
+		}
+		for j := 0; j < 5; j++ {
+			f.Emit(fleet.Event{VehicleID: "noise", Kind: fleet.EventStatusText, Message: noise})
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d := h.Stats().Dropped; d != 10 {
+		t.Fatalf("dropped %d clients, want the 10 that never read", d)
+	}
+	// a few more updates after the drops
+	for step := 0; step < 20; step++ {
+		for i := 0; i < vehicles; i++ {
+			fly(f, watched[i], step, nil)
+		}
+		e := f.Emit(fleet.Event{VehicleID: "v0", Kind: fleet.EventStatusText, Message: "after"})
+		want = append(want, e.Seq)
+		time.Sleep(20 * time.Millisecond)
+	}
+	eventually(t, 20*time.Second, "every reader to get every watched event", func() bool {
+		for _, r := range readers {
+			r.mu.Lock()
+			n := 0
+			for _, s := range want {
+				if r.events[s] {
+					n++
+				}
+			}
+			r.mu.Unlock()
+			if n != len(want) {
+				return false
+			}
+		}
+		return true
+	})
+	for i, r := range readers {
+		r.mu.Lock()
+		if r.states < 2 || len(r.seen) != vehicles {
+			t.Errorf("reader %d: %d state frames covering %d vehicles", i, r.states, len(r.seen))
+		}
+		r.mu.Unlock()
+	}
+	if got := h.Stats().Clients; got != 190 {
+		t.Errorf("clients connected = %d, want 190", got)
+	}
+	t.Logf("stats %+v; %d watched events", h.Stats(), len(want))
+	cancel()
+	wg.Wait()
+}
