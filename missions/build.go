@@ -229,9 +229,10 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, l
 			addRing(h, CmdFencePolyExclusion)
 		}
 	}
+	var circleItems []Item
 	for _, z := range a.NoFly {
 		if z.IsCircle() {
-			items = append(items, Item{Frame: FrameGlobal, Command: CmdFenceCircleExclusion, Param1: float32(z.Radius),
+			circleItems = append(circleItems, Item{Frame: FrameGlobal, Command: CmdFenceCircleExclusion, Param1: float32(z.Radius),
 				X: e7(z.Center[1]), Y: e7(z.Center[0]), Autocontinue: 1, MissionType: TypeFence})
 			continue
 		}
@@ -242,6 +243,8 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, l
 				X: e7(r[i][1]), Y: e7(r[i][0]), Autocontinue: 1, MissionType: TypeFence})
 		}
 	}
+	// Polygons first, then circles: the order QGC's .plan keeps them in.
+	items = append(items, circleItems...)
 	for i := range items {
 		items[i].Seq = uint16(i)
 	}
