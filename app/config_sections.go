@@ -111,17 +111,43 @@ type RelayConfig struct {
 	MQTT       string  // external broker URL; empty = embedded broker
 	MQTTListen string  // embedded broker TCP listener
 	StateRate  float64 // per-vehicle state publish rate, Hz
+
+	MQTTWSListen   string        // embedded broker's own MQTT-over-WebSocket port (it also serves /mqtt on the HTTP port)
+	MQTTClientID   string        // fixed client ID of the publisher's persistent session; empty = burgut-<station>
+	MQTTUser       string        // external broker credentials
+	MQTTPassword   string        //
+	StaleAfter     time.Duration // vehicle flagged stale after this long without data
+	WSRate         float64       // default state frames per second per WebSocket client
+	WSMaxRate      float64       // highest rate a client may ask for
+	WSMaxQueue     int           // events queued per WebSocket client before it is dropped
+	WSMaxClients   int           // WebSocket clients accepted at once
+	AllowedOrigins []string      // origins allowed on /api/v1/stream besides the page's own
 }
 
 func (c *RelayConfig) defaults() {
 	c.MQTTListen = "127.0.0.1:1883"
 	c.StateRate = 2
+	c.StaleAfter = 5 * time.Second
+	c.WSRate = 10
+	c.WSMaxRate = 50
+	c.WSMaxQueue = 1000
+	c.WSMaxClients = 2000
 }
 
 func (c *RelayConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.MQTT, "mqtt", c.MQTT, "external MQTT broker, e.g. tcp://broker:1883; empty = run the embedded broker")
 	fs.StringVar(&c.MQTTListen, "mqtt-listen", c.MQTTListen, "embedded MQTT broker's TCP listen address (empty = no embedded broker)")
 	fs.Float64Var(&c.StateRate, "state-rate", c.StateRate, "vehicle state publish rate per vehicle, Hz (MQTT)")
+	fs.StringVar(&c.MQTTWSListen, "mqtt-ws-listen", c.MQTTWSListen, "embedded MQTT broker's WebSocket listen address on its own port (empty = none; MQTT over WebSocket is always served at /mqtt on the HTTP port)")
+	fs.StringVar(&c.MQTTClientID, "mqtt-client-id", c.MQTTClientID, "MQTT client ID of the publisher; keep it fixed so the broker keeps its session and unacknowledged events (empty = burgut-<station>)")
+	fs.StringVar(&c.MQTTUser, "mqtt-user", c.MQTTUser, "username for the external MQTT broker")
+	fs.StringVar(&c.MQTTPassword, "mqtt-password", c.MQTTPassword, "password for the external MQTT broker")
+	fs.DurationVar(&c.StaleAfter, "stale-after", c.StaleAfter, "flag a vehicle stale (map, MQTT, WebSocket) when its data is older than this")
+	fs.Float64Var(&c.WSRate, "ws-rate", c.WSRate, "state frames per second a WebSocket client gets unless it asks for fewer")
+	fs.Float64Var(&c.WSMaxRate, "ws-max-rate", c.WSMaxRate, "highest state rate, Hz, a WebSocket client may ask for")
+	fs.IntVar(&c.WSMaxQueue, "ws-max-queue", c.WSMaxQueue, "events queued for a WebSocket client before it is dropped as too slow")
+	fs.IntVar(&c.WSMaxClients, "ws-max-clients", c.WSMaxClients, "WebSocket stream clients accepted at once")
+	fs.Var(newListFlag(&c.AllowedOrigins), "ws-origin", "origin allowed to open /api/v1/stream besides the map's own, repeatable (e.g. http://console.example:8080; * = any)")
 }
 
 func (c *RelayConfig) validate() error {
@@ -130,6 +156,23 @@ func (c *RelayConfig) validate() error {
 	}
 	if c.StateRate <= 0 || c.StateRate > 50 {
 		return fmt.Errorf("state-rate %v: must be in (0, 50] Hz", c.StateRate)
+	}
+	if c.StaleAfter <= 0 {
+		return fmt.Errorf("stale-after %v: must be positive", c.StaleAfter)
+	}
+	if c.WSMaxRate <= 0 || c.WSRate <= 0 || c.WSRate > c.WSMaxRate {
+		return fmt.Errorf("ws-rate %v / ws-max-rate %v: both must be positive and ws-rate at most ws-max-rate", c.WSRate, c.WSMaxRate)
+	}
+	if c.WSMaxQueue <= 0 || c.WSMaxClients <= 0 {
+		return fmt.Errorf("ws-max-queue %d / ws-max-clients %d: must be positive", c.WSMaxQueue, c.WSMaxClients)
+	}
+	for _, o := range c.AllowedOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			return fmt.Errorf("ws-origin %q: want http(s)://HOST[:PORT] or *", o)
+		}
+	}
+	if err := validHostPort("mqtt-ws-listen", c.MQTTWSListen); err != nil {
+		return err
 	}
 	return validHostPort("mqtt-listen", c.MQTTListen)
 }

@@ -1,10 +1,60 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
 
-// startRelay wires the monitoring-center relay (issue 6) into the App.
-// NOT YET WIRED: the monitoring-center relay (issue 6) is being built.
+	"github.com/burgut-uav/burgut/relay"
+	"github.com/burgut-uav/burgut/web"
+)
+
+// startRelay wires the monitoring-center relay (issue 6): the MQTT
+// publisher (to --mqtt, or to the embedded broker on --mqtt-listen), the
+// /api/v1/stream WebSocket, MQTT over WebSocket at /mqtt, and the live map
+// at /.
 func (a *App) startRelay(ctx context.Context) error {
-	a.Log.Warn("monitoring-center relay (issue 6) not wired yet")
+	cfg := a.Config.Relay
+	log := a.Log.With("part", "relay")
+
+	url, user, pass := cfg.MQTT, cfg.MQTTUser, cfg.MQTTPassword
+	if url == "" && cfg.MQTTListen != "" {
+		b, err := relay.NewBroker(relay.BrokerConfig{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Log: log})
+		if err != nil {
+			return err
+		}
+		// Registered first, so it closes after the publisher has said "offline".
+		a.OnStop("mqtt broker", func() { _ = b.Close() })
+		a.Mux.Handle("GET /mqtt", b.WebSocketHandler())
+		url = b.URL()
+		user, pass = b.Credentials()
+		log.Info("embedded mqtt broker listening", "tcp", b.Addr(), "ws", cfg.MQTTWSListen, "http_ws_path", "/mqtt")
+	}
+	if url != "" {
+		p, err := relay.NewPublisher(a.Fleet, relay.PublisherConfig{
+			BrokerURL: url, Station: a.Config.Station, ClientID: cfg.MQTTClientID,
+			Username: user, Password: pass,
+			StoreDir:  filepath.Join(a.Config.DataDir, "mqtt-store"),
+			StateRate: cfg.StateRate, StaleAfter: cfg.StaleAfter, Log: log,
+		})
+		if err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+		a.Go(ctx, "mqtt publisher", p.Run)
+	} else {
+		log.Warn("no MQTT broker: --mqtt and --mqtt-listen are both empty, MQTT relay off")
+	}
+
+	hub := relay.NewHub(a.Fleet, relay.HubConfig{
+		Station: a.Config.Station, StaleAfter: cfg.StaleAfter,
+		DefaultRateHz: cfg.WSRate, MaxRateHz: cfg.WSMaxRate, MaxQueuedEvents: cfg.WSMaxQueue,
+		MaxClients: cfg.WSMaxClients, AllowedOrigins: cfg.AllowedOrigins, Log: log,
+	})
+	a.Go(ctx, "stream hub", hub.Run)
+	a.Mux.Handle("GET /api/v1/stream", hub)
+	a.Mux.Handle("GET /", web.Handler())
+	if !web.Built() {
+		log.Warn("web map not built into this binary: run 'make web' (the API and stream work without it)")
+	}
 	return nil
 }
