@@ -194,6 +194,9 @@ func ImportGeoJSON(r io.Reader) (*Area, error) {
 		case errors.As(err, &typ):
 			return nil, fmt.Errorf("event area: %s at byte %d: got JSON %s, want %s", typ.Field, typ.Offset, typ.Value, typ.Type)
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("event area: JSON ends unexpectedly after %d bytes (truncated file?)", len(data))
+		}
 		return nil, fmt.Errorf("event area: %w", err)
 	}
 	if fc.Type != "FeatureCollection" {

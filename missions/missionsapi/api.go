@@ -1,0 +1,398 @@
+// Package missionsapi is the HTTP API over event areas and plans: operators
+// create areas from GeoJSON, plan patterns over them, preview and download
+// the plans (.plan, .waypoints, GeoJSON), and assign each drone's plan to a
+// vehicle, which uploads mission, fence and rally through the ground
+// station (behind the Uploader interface).
+package missionsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// Uploader is what the API needs from the ground station: transfer one
+// item list of one type to one vehicle. Mission items start with home at
+// seq 0, as ArduPilot expects.
+type Uploader interface {
+	UploadMission(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item) error
+}
+
+// Deps are the handlers' collaborators.
+type Deps struct {
+	Store    *Store
+	Uploader Uploader // nil: assign answers 503
+	Log      *slog.Logger
+	Check    missions.CheckOptions
+}
+
+const maxBody = 16 << 20
+
+// Store keeps areas and plans in memory, and in DataDir/missions.json when
+// a data directory is given, so they survive a restart.
+type Store struct {
+	mu     sync.Mutex
+	path   string
+	next   int
+	areas  map[string]*missions.Area
+	plans  map[string]*PlanSet
+	source map[string][]byte // area GeoJSON as created, persisted
+}
+
+// PlanSet is one planning run: the options, per-drone plans and what the
+// checker said.
+type PlanSet struct {
+	ID         string                `json:"id"`
+	AreaID     string                `json:"area_id"`
+	Options    missions.PlanOptions  `json:"options"`
+	Drones     []*missions.DronePlan `json:"drones"`
+	Violations []missions.Violation  `json:"violations"`
+	OK         bool                  `json:"ok"`
+	area       *missions.Area
+}
+
+type persisted struct {
+	Next  int               `json:"next"`
+	Areas map[string][]byte `json:"areas"`
+}
+
+// NewStore opens (or starts) a store; dataDir "" keeps everything in memory.
+// Plans are not persisted: they are cheap to recompute from their area.
+func NewStore(dataDir string) (*Store, error) {
+	s := &Store{areas: map[string]*missions.Area{}, plans: map[string]*PlanSet{}, source: map[string][]byte{}}
+	if dataDir == "" {
+		return s, nil
+	}
+	s.path = filepath.Join(dataDir, "missions.json")
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open mission store: %w", err)
+	}
+	var p persisted
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("mission store %s: %w", s.path, err)
+	}
+	s.next = p.Next
+	for id, src := range p.Areas {
+		a, err := missions.ImportGeoJSON(bytes.NewReader(src))
+		if err != nil {
+			return nil, fmt.Errorf("mission store %s: area %s: %w", s.path, id, err)
+		}
+		s.areas[id], s.source[id] = a, src
+	}
+	return s, nil
+}
+
+func (s *Store) saveLocked() error {
+	if s.path == "" {
+		return nil
+	}
+	b, err := json.Marshal(persisted{Next: s.next, Areas: s.source})
+	if err != nil {
+		return err
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("save mission store: %w", err)
+	}
+	return os.Rename(tmp, s.path)
+}
+
+func (s *Store) addArea(a *missions.Area, src []byte) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next++
+	id := "a" + strconv.Itoa(s.next)
+	s.areas[id], s.source[id] = a, src
+	return id, s.saveLocked()
+}
+
+func (s *Store) area(id string) (*missions.Area, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.areas[id]
+	return a, ok
+}
+
+func (s *Store) addPlan(ps *PlanSet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next++
+	ps.ID = "p" + strconv.Itoa(s.next)
+	s.plans[ps.ID] = ps
+}
+
+func (s *Store) plan(id string) (*PlanSet, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.plans[id]
+	return p, ok
+}
+
+// Register mounts the areas and plans endpoints on mux.
+func Register(mux *http.ServeMux, d Deps) {
+	h := &handlers{d: d}
+	mux.HandleFunc("POST /api/v1/areas", h.wrap(h.createArea))
+	mux.HandleFunc("GET /api/v1/areas", h.wrap(h.listAreas))
+	mux.HandleFunc("GET /api/v1/areas/{id}", h.wrap(h.getArea))
+	mux.HandleFunc("POST /api/v1/areas/{id}/plans", h.wrap(h.createPlan))
+	mux.HandleFunc("GET /api/v1/plans/{id}", h.wrap(h.getPlan))
+	mux.HandleFunc("POST /api/v1/plans/{id}/assign", h.wrap(h.assign))
+}
+
+type handlers struct{ d Deps }
+
+func (h *handlers) wrap(f func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			httpapi.WriteError(w, r, h.d.Log, err)
+		}
+	}
+}
+
+type areaSummary struct {
+	ID     string  `json:"id"`
+	Name   string  `json:"name"`
+	MinAlt float64 `json:"min_alt_m"`
+	MaxAlt float64 `json:"max_alt_m"`
+	NoFly  int     `json:"no_fly"`
+	Launch int     `json:"launch"`
+}
+
+func summary(id string, a *missions.Area) areaSummary {
+	return areaSummary{ID: id, Name: a.Name, MinAlt: a.MinAlt, MaxAlt: a.MaxAlt, NoFly: len(a.NoFly), Launch: len(a.Launch)}
+}
+
+func (h *handlers) createArea(w http.ResponseWriter, r *http.Request) error {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
+		return httpapi.New(httpapi.CodeTooLarge, "area body: %v", err)
+	}
+	a, err := missions.ImportGeoJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		e := httpapi.Invalid("body", "%v", err)
+		var ve *missions.ValidationError
+		if errors.As(err, &ve) {
+			e.Details = map[string]any{"problems": ve.Problems}
+		}
+		return e
+	}
+	id, err := h.d.Store.addArea(a, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, summary(id, a))
+	return nil
+}
+
+func (h *handlers) listAreas(w http.ResponseWriter, r *http.Request) error {
+	s := h.d.Store
+	s.mu.Lock()
+	out := make([]areaSummary, 0, len(s.areas))
+	for id, a := range s.areas {
+		out = append(out, summary(id, a))
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"areas": out})
+	return nil
+}
+
+func (h *handlers) getArea(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	a, ok := h.d.Store.area(id)
+	if !ok {
+		return httpapi.NotFound("area %q not found", id)
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "geojson":
+		w.Header().Set("Content-Type", "application/geo+json")
+		return missions.WriteGeoJSON(w, a.GeoJSON())
+	case "kml":
+		w.Header().Set("Content-Type", "application/vnd.google-earth.kml+xml")
+		return a.WriteKML(w)
+	default:
+		return httpapi.Invalid("format", "format %q: want geojson or kml", f)
+	}
+}
+
+func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	a, ok := h.d.Store.area(id)
+	if !ok {
+		return httpapi.NotFound("area %q not found", id)
+	}
+	var o missions.PlanOptions
+	if err := httpapi.DecodeJSON(r, &o, 1<<20); err != nil {
+		return err
+	}
+	plans, err := missions.PlanArea(a, o)
+	if err != nil {
+		field := ""
+		if rest, ok := strings.CutPrefix(err.Error(), "plan options: "); ok {
+			field, _, _ = strings.Cut(rest, " ")
+		}
+		return httpapi.Invalid(field, "%v", err)
+	}
+	co := h.d.Check
+	if co.Margin == 0 {
+		co.Margin = o.Margin
+	}
+	if co.LayerStep == 0 {
+		co.LayerStep = o.LayerStep
+	}
+	vs := missions.Check(a, plans, co)
+	if vs == nil {
+		vs = []missions.Violation{}
+	}
+	ps := &PlanSet{AreaID: id, Options: o, Drones: plans, Violations: vs, OK: len(vs) == 0, area: a}
+	h.d.Store.addPlan(ps)
+	httpapi.WriteJSON(w, http.StatusCreated, ps)
+	return nil
+}
+
+func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	ps, ok := h.d.Store.plan(id)
+	if !ok {
+		return httpapi.NotFound("plan %q not found", id)
+	}
+	q := r.URL.Query()
+	f := q.Get("format")
+	if f == "" || f == "json" {
+		httpapi.WriteJSON(w, http.StatusOK, ps)
+		return nil
+	}
+	if f == "geojson" {
+		w.Header().Set("Content-Type", "application/geo+json")
+		return missions.WriteGeoJSON(w, missions.Preview(ps.area, ps.Drones))
+	}
+	d := 0
+	if s := q.Get("drone"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n >= len(ps.Drones) {
+			return httpapi.Invalid("drone", "drone %q: want 0–%d", s, len(ps.Drones)-1)
+		}
+		d = n
+	}
+	switch f {
+	case "plan":
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-drone-%d.plan", ps.ID, d)))
+		return ps.Drones[d].WritePlan(w)
+	case "waypoints":
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-drone-%d.waypoints", ps.ID, d)))
+		return ps.Drones[d].WriteWaypoints(w)
+	}
+	return httpapi.Invalid("format", "format %q: want json, plan, waypoints or geojson", f)
+}
+
+type assignRequest struct {
+	Assignments []struct {
+		Drone     int    `json:"drone"`
+		VehicleID string `json:"vehicle_id"`
+	} `json:"assignments"`
+	Force bool `json:"force"` // upload even though checks failed
+}
+
+// AssignResult is one vehicle's upload outcome.
+type AssignResult struct {
+	Drone     int            `json:"drone"`
+	VehicleID string         `json:"vehicle_id"`
+	OK        bool           `json:"ok"`
+	Uploaded  []string       `json:"uploaded"`
+	Error     string         `json:"error,omitempty"`
+	Items     map[string]int `json:"items"`
+}
+
+func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	ps, ok := h.d.Store.plan(id)
+	if !ok {
+		return httpapi.NotFound("plan %q not found", id)
+	}
+	var req assignRequest
+	if err := httpapi.DecodeJSON(r, &req, 1<<20); err != nil {
+		return err
+	}
+	if len(req.Assignments) == 0 {
+		return httpapi.Invalid("assignments", "no assignments")
+	}
+	seen := map[string]bool{}
+	for i, a := range req.Assignments {
+		f := fmt.Sprintf("assignments[%d]", i)
+		if a.Drone < 0 || a.Drone >= len(ps.Drones) {
+			return httpapi.Invalid(f+".drone", "drone %d: this plan has drones 0–%d", a.Drone, len(ps.Drones)-1)
+		}
+		if a.VehicleID == "" {
+			return httpapi.Invalid(f+".vehicle_id", "vehicle_id is empty")
+		}
+		if seen[a.VehicleID] {
+			return httpapi.Invalid(f+".vehicle_id", "vehicle %q assigned twice", a.VehicleID)
+		}
+		seen[a.VehicleID] = true
+	}
+	if !ps.OK && !req.Force {
+		e := httpapi.New(httpapi.CodeConflict, "plan %s failed %d check(s); fix it or assign with \"force\": true", ps.ID, len(ps.Violations))
+		e.Details = map[string]any{"violations": ps.Violations}
+		return e
+	}
+	if h.d.Uploader == nil {
+		return httpapi.New(httpapi.CodeUnavailable, "no ground station connected for uploads")
+	}
+	// Upload to all vehicles in parallel; each reports on its own.
+	results := make([]AssignResult, len(req.Assignments))
+	var wg sync.WaitGroup
+	for i, a := range req.Assignments {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dp := ps.Drones[a.Drone]
+			res := AssignResult{Drone: a.Drone, VehicleID: a.VehicleID, Uploaded: []string{}, Items: map[string]int{}}
+			lists := []struct {
+				t     missions.MissionType
+				items []missions.Item
+			}{{missions.TypeFence, dp.Fence}, {missions.TypeRally, dp.Rally}, {missions.TypeMission, dp.MissionWithHome()}}
+			res.OK = true
+			for _, l := range lists {
+				// Fence first: a vehicle must never hold the new mission with an old fence.
+				if err := h.d.Uploader.UploadMission(r.Context(), a.VehicleID, l.t, l.items); err != nil {
+					res.OK = false
+					res.Error = fmt.Sprintf("upload %s to vehicle %s: %v", l.t, a.VehicleID, err)
+					break
+				}
+				res.Uploaded = append(res.Uploaded, l.t.String())
+				res.Items[l.t.String()] = len(l.items)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	allOK := true
+	for _, r := range results {
+		allOK = allOK && r.OK
+	}
+	status := http.StatusOK
+	if !allOK {
+		status = http.StatusMultiStatus
+	}
+	httpapi.WriteJSON(w, status, map[string]any{"plan": ps.ID, "ok": allOK, "results": results})
+	return nil
+}

@@ -1,0 +1,186 @@
+package missionsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// recorder is a consumer-side Uploader that remembers what it was given
+// and fails for one vehicle, to exercise per-vehicle results.
+type recorder struct {
+	mu    sync.Mutex
+	got   map[string][]missions.MissionType
+	items map[string][]missions.Item
+}
+
+func (r *recorder) UploadMission(_ context.Context, v string, t missions.MissionType, items []missions.Item) error {
+	if v == "broken" {
+		return errors.New("vehicle did not answer MISSION_REQUEST")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got[v] = append(r.got[v], t)
+	if t == missions.TypeMission {
+		r.items[v] = items
+	}
+	return nil
+}
+
+func setup(t *testing.T, dir string) (*httptest.Server, *recorder) {
+	t.Helper()
+	st, err := NewStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{got: map[string][]missions.MissionType{}, items: map[string][]missions.Item{}}
+	mux := http.NewServeMux()
+	Register(mux, Deps{Store: st, Uploader: rec})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, rec
+}
+
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAreasPlansAssign(t *testing.T) {
+	dir := t.TempDir()
+	srv, rec := setup(t, dir)
+	area, err := os.ReadFile("../testdata/synthetic-l.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
+	if code != 201 {
+		t.Fatalf("create area: %d %s", code, body)
+	}
+	var a struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &a)
+	if code, body = do(t, "GET", srv.URL+"/api/v1/areas", ""); code != 200 || !strings.Contains(body, a.ID) {
+		t.Fatalf("list: %d %s", code, body)
+	}
+	if code, body = do(t, "GET", srv.URL+"/api/v1/areas/"+a.ID+"?format=kml", ""); code != 200 || !strings.Contains(body, "<kml") {
+		t.Fatalf("kml: %d %s", code, body)
+	}
+	if code, body = do(t, "GET", srv.URL+"/api/v1/areas/"+a.ID, ""); code != 200 || !strings.Contains(body, "event-area") {
+		t.Fatalf("geojson: %d %s", code, body)
+	}
+	code, body = do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans", `{"pattern":"sweep","drones":2,"alt":50,"spacing":40}`)
+	if code != 201 {
+		t.Fatalf("plan: %d %s", code, body)
+	}
+	var ps struct {
+		ID     string
+		OK     bool
+		Drones []json.RawMessage
+	}
+	_ = json.Unmarshal([]byte(body), &ps)
+	if !ps.OK || len(ps.Drones) != 2 {
+		t.Fatalf("plan result: %s", body)
+	}
+	for _, f := range []string{"plan", "waypoints", "geojson"} {
+		code, body = do(t, "GET", srv.URL+"/api/v1/plans/"+ps.ID+"?format="+f+"&drone=1", "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", f, code, body)
+		}
+		if f == "plan" {
+			if _, err := missions.ParsePlan(strings.NewReader(body)); err != nil {
+				t.Fatalf("served .plan does not parse: %v", err)
+			}
+		}
+	}
+	code, body = do(t, "POST", srv.URL+"/api/v1/plans/"+ps.ID+"/assign", `{"assignments":[{"drone":0,"vehicle_id":"v1"},{"drone":1,"vehicle_id":"broken"}]}`)
+	if code != http.StatusMultiStatus || !strings.Contains(body, "did not answer") {
+		t.Fatalf("assign: %d %s", code, body)
+	}
+	if got := rec.got["v1"]; len(got) != 3 || got[0] != missions.TypeFence || got[2] != missions.TypeMission {
+		t.Fatalf("uploads to v1: %v", got)
+	}
+	if it := rec.items["v1"]; it[0].Seq != 0 || it[1].Command != missions.CmdNavTakeoff {
+		t.Fatalf("mission upload does not start with home then takeoff: %+v", it[:2])
+	}
+	// Persistence: a new store over the same directory has the area.
+	srv2, _ := setup(t, dir)
+	if code, _ = do(t, "GET", srv2.URL+"/api/v1/areas/"+a.ID, ""); code != 200 {
+		t.Fatalf("area not persisted: %d", code)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	srv, _ := setup(t, "")
+	bad, _ := os.ReadFile("../testdata/bad/self-intersecting.geojson")
+	cases := []struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		{"POST", "/api/v1/areas", string(bad), 400, `"vertex": 0`},
+		{"POST", "/api/v1/areas", `{"type":`, 400, "ends unexpectedly"},
+		{"GET", "/api/v1/areas/nope", "", 404, "not found"},
+		{"GET", "/api/v1/plans/nope", "", 404, "not found"},
+		{"POST", "/api/v1/plans/nope/assign", `{}`, 404, "not found"},
+	}
+	area, _ := os.ReadFile("../testdata/synthetic-l.geojson")
+	_, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
+	var a struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &a)
+	cases = append(cases,
+		struct {
+			method, path, body string
+			code               int
+			want               string
+		}{"POST", "/api/v1/areas/" + a.ID + "/plans", `{"pattern":"zigzag"}`, 400, `"field": "pattern"`},
+		struct {
+			method, path, body string
+			code               int
+			want               string
+		}{"POST", "/api/v1/areas/" + a.ID + "/plans", `{"drones":"two"}`, 400, `"field": "drones"`},
+		struct {
+			method, path, body string
+			code               int
+			want               string
+		}{"GET", "/api/v1/areas/" + a.ID + "?format=shp", "", 400, `"field": "format"`},
+	)
+	for _, c := range cases {
+		code, body := do(t, c.method, srv.URL+c.path, c.body)
+		if code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s: %d %s; want %d containing %q", c.method, c.path, code, body, c.code, c.want)
+		}
+	}
+	_, body = do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans", `{"pattern":"loop","drones":1}`)
+	var ps struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &ps)
+	for _, c := range []struct{ body, want string }{
+		{`{"assignments":[]}`, "no assignments"},
+		{`{"assignments":[{"drone":5,"vehicle_id":"v"}]}`, `"field": "assignments[0].drone"`},
+		{`{"assignments":[{"drone":0,"vehicle_id":""}]}`, `"field": "assignments[0].vehicle_id"`},
+		{`{"assignments":[{"drone":0,"vehicle_id":"v"},{"drone":0,"vehicle_id":"v"}]}`, "assigned twice"},
+	} {
+		code, b := do(t, "POST", srv.URL+"/api/v1/plans/"+ps.ID+"/assign", c.body)
+		if code != 400 || !strings.Contains(b, c.want) {
+			t.Errorf("assign %s: %d %s", c.body, code, b)
+		}
+	}
+}
