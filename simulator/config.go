@@ -60,6 +60,12 @@ type Config struct {
 	VideoURI string
 	// Faults are the fleet-wide default link faults.
 	Faults LinkFaults
+	// Scheduled are faults injected at given simulated times (from flags).
+	Scheduled []ScheduledFault
+	// Model overrides passed to every vehicle model (zero = ArduCopter-like
+	// defaults): battery capacity, steady wind from WindDirDeg, gusts.
+	BatteryCapacityMAh               float64
+	WindSpeed, WindDirDeg, GustSpeed float64
 	// LegacyMissionRequest makes uploads request items with the legacy
 	// MISSION_REQUEST, as the recorded ArduCopter 4.7 does, instead of
 	// MISSION_REQUEST_INT.
@@ -266,6 +272,19 @@ func (cfg *Config) plan() ([]assignment, error) {
 	}
 	if err := cfg.Faults.Validate(); err != nil {
 		return nil, err
+	}
+	for _, f := range cfg.Scheduled {
+		if f.Vehicle >= cfg.Vehicles {
+			return nil, fmt.Errorf("fault %s at %v: vehicle %d does not exist (%d vehicles, 0-based)", f.Kind, f.At, f.Vehicle, cfg.Vehicles)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		v    float64
+	}{{"battery capacity", cfg.BatteryCapacityMAh}, {"wind speed", cfg.WindSpeed}, {"gust speed", cfg.GustSpeed}} {
+		if math.IsNaN(v.v) || v.v < 0 || v.v > 1e6 {
+			return nil, fmt.Errorf("%s %v: want a non-negative number", v.name, v.v)
+		}
 	}
 	if cfg.VideoURI == "" {
 		cfg.VideoURI = DefaultVideoURI

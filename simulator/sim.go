@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// ErrConfig marks errors New returns for an invalid Config (as opposed to
+// sockets that cannot be opened), so a CLI can exit with a usage status.
+var ErrConfig = errors.New("invalid simulator config")
+
 // Sim is a running fleet: one SimVehicle per vehicle, each with its own UDP
 // socket, a reader goroutine per socket and a few scheduler goroutines that
 // step the models and send telemetry.
@@ -28,7 +32,7 @@ type Sim struct {
 func New(cfg Config) (*Sim, error) {
 	plan, err := cfg.plan()
 	if err != nil {
-		return nil, fmt.Errorf("simulator config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &Sim{cfg: cfg}
 	for i, a := range plan {

@@ -74,6 +74,7 @@ type SimVehicle struct {
 	tcp        map[*tcpClient]struct{}
 	textID     uint16
 	camPending []message.Message
+	faults     []ScheduledFault
 
 	warnAt    time.Time
 	warnCount int
@@ -101,7 +102,12 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		wallNow:    time.Now(),
 	}
 	sv.log = cfg.Log.With("vehicle", index, "sysid", a.sysid)
-	sv.modelCfg = vehicle.Config{SystemID: a.sysid, Home: a.home, Seed: cfg.Seed + int64(index)}
+	sv.modelCfg = cfg.modelConfig(a, index)
+	for _, f := range cfg.Scheduled {
+		if f.Vehicle < 0 || f.Vehicle == index {
+			sv.faults = append(sv.faults, f)
+		}
+	}
 	sv.model = vehicle.New(sv.modelCfg)
 	sv.streams = defaultStreams()
 	sv.link = linkState{faults: cfg.Faults, rng: rand.New(rand.NewPCG(uint64(cfg.Seed)+uint64(index), 0x6c696e6b))}
@@ -288,6 +294,7 @@ func (sv *SimVehicle) tick(now time.Time, simDt time.Duration) {
 	if simDt > 0 {
 		sv.model.Step(simDt)
 	}
+	sv.applyDueFaults()
 	sv.flushEvents()
 	sv.sendDueStreams()
 	sv.missionTimers(now)
