@@ -16,14 +16,23 @@ type Config struct {
 	// and disarmed there, and the terrain is flat at Home.AltMSL.
 	Home LatLonAlt
 	// Seed drives all randomness (GPS noise, gusts), so two vehicles built
-	// from the same Config behave identically.
+	// from the same Config and driven by the same calls behave identically.
 	Seed int64
 	// Optional overrides; zero = ArduCopter-like defaults.
 	BatteryCapacityMAh float64
-	// WindSpeed (m/s) blowing from WindDirDeg (meteorological: the direction
-	// the wind comes from), with random gusts up to GustSpeed m/s on top.
+	// WindSpeed (m/s) blowing from WindDirDeg (meteorological convention: the
+	// direction the wind comes from), with random gusts of up to GustSpeed m/s
+	// on top. They seed SIM_WIND_SPD, SIM_WIND_DIR and SIM_WIND_TURB.
 	WindSpeed, WindDirDeg, GustSpeed float64
+	// GPSWarmup is how long after New the GPS has no fix (like a cold
+	// start). Zero selects DefaultGPSWarmup; a negative value gives a 3D fix
+	// (and home) from the first step.
+	GPSWarmup time.Duration
 }
+
+// DefaultGPSWarmup is the simulated time a vehicle waits for its first GPS
+// fix; arming is refused ("PreArm: GPS 1: Bad fix") until then.
+const DefaultGPSWarmup = 2 * time.Second
 
 // LatLonAlt is a WGS84 position in degrees with altitude above mean sea level in metres.
 type LatLonAlt struct{ Lat, Lon, AltMSL float64 }
@@ -31,11 +40,11 @@ type LatLonAlt struct{ Lat, Lon, AltMSL float64 }
 // State is a snapshot of everything the MAVLink layer reports in telemetry.
 // It is a plain value: it never changes after State returns it.
 type State struct {
-	Lat, Lon, AltMSL, RelAlt                      float64 // deg, m (true position)
+	Lat, Lon, AltMSL, RelAlt                      float64 // deg, m (the autopilot's position estimate)
 	VN, VE, VD                                    float64 // m/s NED
 	Roll, Pitch, Yaw                              float64 // rad, Yaw 0..2π from north
 	RollRate, PitchRate, YawRate                  float64 // rad/s
-	GroundSpeed, AirSpeed, Climb, HeadingDeg      float64
+	GroundSpeed, AirSpeed, Climb, HeadingDeg      float64 // m/s, m/s, m/s, 0..360
 	Throttle                                      float64 // 0..1
 	BatteryVoltage, BatteryCurrent                float64 // V, A
 	BatteryRemainingPct, BatteryConsumedMAh       float64
@@ -51,7 +60,7 @@ type State struct {
 	Home                                          LatLonAlt
 	HomeSet                                       bool
 	MissionCurrent                                uint16
-	MissionCount                                  int
+	MissionCount                                  int // items on board including home at seq 0
 	FenceEnabled, FenceBreached                   bool
 	FenceBreachType                               uint8 // FENCE_BREACH
 	FenceBreachCount                              uint16
@@ -64,12 +73,15 @@ type State struct {
 type EventKind uint8
 
 // Event kinds. The MAVLink layer turns each into the message ArduCopter
-// would send (STATUSTEXT, MISSION_ITEM_REACHED, MISSION_CURRENT, …).
+// would send: a STATUSTEXT for every event with a non-empty Text, plus
+// MISSION_ITEM_REACHED (EventMissionItemReached), MISSION_CURRENT
+// (EventMissionCurrent), HOME_POSITION (EventHomeSet) and an immediate
+// HEARTBEAT where it likes (EventModeChanged, EventArmed, EventDisarmed).
 const (
 	EventStatusText EventKind = iota + 1
 	EventMissionItemReached
 	EventMissionCurrent
-	EventModeChanged
+	EventModeChanged // Seq holds the new custom mode
 	EventArmed
 	EventDisarmed
 	EventHomeSet
@@ -77,31 +89,40 @@ const (
 	EventFailsafe
 )
 
+// String names the kind for logs.
+func (k EventKind) String() string {
+	switch k {
+	case EventStatusText:
+		return "statustext"
+	case EventMissionItemReached:
+		return "mission_item_reached"
+	case EventMissionCurrent:
+		return "mission_current"
+	case EventModeChanged:
+		return "mode_changed"
+	case EventArmed:
+		return "armed"
+	case EventDisarmed:
+		return "disarmed"
+	case EventHomeSet:
+		return "home_set"
+	case EventFenceBreach:
+		return "fence_breach"
+	case EventFailsafe:
+		return "failsafe"
+	}
+	return "unknown"
+}
+
 // Event is something that happened inside the vehicle that the ground
-// station should hear about. Text is set for every kind that ArduCopter
-// announces with a STATUSTEXT; Seq is the mission item for mission events.
+// station should hear about. Text, when set, is the STATUSTEXT ArduCopter
+// prints for it; Seq is the mission item for mission events.
 type Event struct {
 	Kind     EventKind
 	Severity uint8 // MAV_SEVERITY
 	Text     string
 	Seq      uint16
 }
-
-// ArduCopter flight mode numbers (HEARTBEAT custom_mode).
-const (
-	ModeStabilize uint32 = 0
-	ModeAcro      uint32 = 1
-	ModeAltHold   uint32 = 2
-	ModeAuto      uint32 = 3
-	ModeGuided    uint32 = 4
-	ModeLoiter    uint32 = 5
-	ModeRTL       uint32 = 6
-	ModeCircle    uint32 = 7
-	ModeLand      uint32 = 9
-	ModePosHold   uint32 = 16
-	ModeBrake     uint32 = 17
-	ModeSmartRTL  uint32 = 21
-)
 
 // MAV_RESULT values returned by the command methods.
 const (
@@ -121,58 +142,214 @@ const (
 	SeverityWarning   uint8 = 4
 	SeverityNotice    uint8 = 5
 	SeverityInfo      uint8 = 6
+	SeverityDebug     uint8 = 7
+)
+
+// MAV_STATE and MAV_LANDED_STATE values used in State.
+const (
+	mavStateStandby   uint8 = 3
+	mavStateActive    uint8 = 4
+	mavStateCritical  uint8 = 5
+	mavStateEmergency uint8 = 6
+
+	landedOnGround uint8 = 1
+	landedInAir    uint8 = 2
+	landedTakeoff  uint8 = 3
+	landedLanding  uint8 = 4
 )
 
 // physicsStep is the fixed internal integration step: Step advances in
 // whole multiples of it and carries the remainder, so results do not depend
 // on how a caller slices time.
-const physicsStep = 20 * time.Millisecond
+const (
+	physicsStep = 20 * time.Millisecond
+	dtS         = 0.02 // physicsStep in seconds
+	gravity     = 9.80665
+)
+
+// guidance is what the autopilot asks the position controller to do this step.
+type guidance uint8
+
+const (
+	gGround guidance = iota // stay on the ground (disarmed, or landed without a takeoff)
+	gPos                    // fly to (tgtN, tgtE, tgtU)
+	gLand                   // hold (tgtN, tgtE) and descend to the ground
+	gDrift                  // no horizontal control (STABILIZE/ALT_HOLD with centred sticks), hold tgtU
+)
 
 // Vehicle is one simulated ArduCopter. It is not safe for concurrent use:
-// the owner serialises all calls (the simulator runs one goroutine per
-// group of vehicles, tests call it directly).
+// the owner serialises all calls (the simulator steps each vehicle from one
+// goroutine; tests call it directly).
 type Vehicle struct {
 	cfg    Config
 	rng    *rand.Rand
 	now    time.Duration
 	accum  time.Duration
+	ticks  uint64
 	events []Event
 
 	params []Param
 	pidx   map[string]int
+	p      paramCache
 
-	mission, fence, rally []missions.Item
+	// Local flat-earth frame: origin at cfg.Home, metres north/east/up.
+	lat0, lon0, alt0       float64
+	mPerDegLat, mPerDegLon float64
+
+	n, e, up    float64 // true position
+	vn, ve, vu  float64 // commanded (controller) velocity
+	gvn, gve    float64 // ground velocity including wind disturbance
+	roll, pitch float64
+	yaw         float64
+	rollRate    float64
+	pitchRate   float64
+	yawRate     float64
+	throttle    float64
+	onGround    bool
+	landed      bool // ArduCopter's land_complete
+	landTimer   float64
+	wantClimb   bool
+
+	// Wind (air velocity, m/s, NED) and the controller's estimate of it.
+	windN, windE       float64
+	windEstN, windEstE float64
+	gustN, gustE       float64
+	gustStart, gustEnd time.Duration
+	gustPeak, gustDir  float64
+	nextGust           time.Duration
+	injGust            float64
+	injGustUntil       time.Duration
+
+	// GPS.
+	gpsFix                    uint8
+	sats                      uint8
+	hdop, vdop                float64
+	gpsErrN, gpsErrE, gpsErrU float64
+	gpsN, gpsE, gpsU          float64
+	gpsWarmupUntil            time.Duration
+	gpsLossUntil              time.Duration
+	gpsLostSince              time.Duration
+	gpsEverFixed              bool
+
+	// Battery.
+	capacityMAh, consumedMAh float64
+	current, voltage         float64
+	cells                    int
+	battLowSince             time.Duration
+	battCrtSince             time.Duration
+	battFS                   uint8 // 0 none, 1 low, 2 critical
+
+	// Autopilot.
+	armed         bool
+	failed        bool
+	mode          uint32
+	g             guidance
+	tgtN, tgtE    float64
+	tgtU          float64
+	speedXY       float64 // current horizontal speed limit, m/s
+	takeoffActive bool
+	takeoffU      float64
+	idleSince     time.Duration
+	circleCN      float64
+	circleCE      float64
+	circleAng     float64
+
+	homeSet             bool
+	homeN, homeE, homeU float64
+	home                LatLonAlt
+
+	rtl rtlState
+
+	// Mission.
+	mission        []missions.Item
+	fence          []missions.Item
+	rally          []missions.Item
+	missionRunning bool
+	missionDone    bool
+	navIdx         int
+	nav            navState
+	jumpRuns       []int16
+
+	// Fence.
+	fz               fenceZones
+	fenceBreaches    uint8
+	fenceBreachCount uint16
+	fenceBreachTime  time.Duration
+
+	// Failsafes.
+	gcsSeen bool
+	gcsLast time.Duration
+	gcsFS   bool
+	ekfFS   bool
 }
 
 // New builds a vehicle landed and disarmed at cfg.Home.
 func New(cfg Config) *Vehicle {
 	v := &Vehicle{
-		cfg: cfg,
-		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
+		cfg:          cfg,
+		rng:          rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
+		lat0:         cfg.Home.Lat,
+		lon0:         cfg.Home.Lon,
+		alt0:         cfg.Home.AltMSL,
+		mode:         ModeStabilize,
+		onGround:     true,
+		landed:       true,
+		battLowSince: -1,
+		battCrtSince: -1,
+		gpsLostSince: -1,
+		hdop:         99.99,
+		vdop:         99.99,
+		gpsFix:       1,
+		yaw:          0,
 	}
+	v.mPerDegLat = earthRadius * math.Pi / 180
+	v.mPerDegLon = v.mPerDegLat * math.Cos(cfg.Home.Lat*math.Pi/180)
+	if v.mPerDegLon < 1 {
+		v.mPerDegLon = 1 // at the poles; keeps the projection finite
+	}
+	switch {
+	case cfg.GPSWarmup == 0:
+		v.gpsWarmupUntil = DefaultGPSWarmup
+	case cfg.GPSWarmup < 0:
+		v.gpsWarmupUntil = 0
+	default:
+		v.gpsWarmupUntil = cfg.GPSWarmup
+	}
+	v.capacityMAh = cfg.BatteryCapacityMAh
+	if v.capacityMAh <= 0 {
+		v.capacityMAh = defaultCapacityMAh
+	}
+	v.cells = 3
 	v.initParams()
+	v.voltage = v.openCircuitVoltage()
+	v.mission = []missions.Item{{Command: missions.CmdNavWaypoint, Autocontinue: 1}}
+	v.speedXY = v.p.wpnavSpeed
+	v.nextGust = v.drawGustGap()
+	v.sats = 0
+	if v.gpsWarmupUntil == 0 {
+		v.updateGPS()
+	}
 	return v
 }
 
-// Step advances physics and autopilot by dt of simulated time.
+// Step advances physics and autopilot by dt of simulated time. Internally
+// the model integrates in fixed 20 ms steps and carries any remainder to
+// the next call, so Step(time.Second) and fifty Step(20*time.Millisecond)
+// give identical results.
 func (v *Vehicle) Step(dt time.Duration) {
+	if dt <= 0 {
+		return
+	}
 	v.accum += dt
 	for v.accum >= physicsStep {
 		v.accum -= physicsStep
 		v.now += physicsStep
+		v.tick()
 	}
 }
 
 // Now is the simulated time since New.
 func (v *Vehicle) Now() time.Duration { return v.now + v.accum }
-
-// State returns a telemetry snapshot.
-func (v *Vehicle) State() State {
-	return State{
-		Lat: v.cfg.Home.Lat, Lon: v.cfg.Home.Lon, AltMSL: v.cfg.Home.AltMSL,
-		Yaw: math.Pi / 2,
-	}
-}
 
 // DrainEvents returns what happened since the last call, oldest first.
 func (v *Vehicle) DrainEvents() []Event {
@@ -181,76 +358,174 @@ func (v *Vehicle) DrainEvents() []Event {
 	return ev
 }
 
-// Arm requests arming; see the package doc for the checks.
-func (v *Vehicle) Arm(force bool) (uint8, string) { return ResultFailed, "PreArm: GPS 1: Bad fix" }
-
-// Disarm requests disarming.
-func (v *Vehicle) Disarm(force bool) (uint8, string) { return ResultAccepted, "" }
-
-// SetMode changes the flight mode (ArduCopter numbers).
-func (v *Vehicle) SetMode(customMode uint32) (uint8, string) { return ResultAccepted, "" }
-
-// Takeoff starts a GUIDED takeoff to relAlt metres above home.
-func (v *Vehicle) Takeoff(relAlt float64) (uint8, string) { return ResultFailed, "" }
-
-// GotoGlobal sets a GUIDED position target.
-func (v *Vehicle) GotoGlobal(lat, lon, relAlt float64) (uint8, string) { return ResultFailed, "" }
-
-// SetSpeed changes the horizontal speed as MAV_CMD_DO_CHANGE_SPEED does.
-func (v *Vehicle) SetSpeed(groundSpeed float64) (uint8, string) { return ResultAccepted, "" }
-
-// MissionStart starts the mission in AUTO (MAV_CMD_MISSION_START).
-func (v *Vehicle) MissionStart(first, last uint16) (uint8, string) { return ResultFailed, "" }
-
-// SetMissionCurrent jumps to a mission item (MISSION_SET_CURRENT / MAV_CMD_DO_SET_MISSION_CURRENT).
-func (v *Vehicle) SetMissionCurrent(seq uint16) (uint8, string) { return ResultFailed, "" }
-
-// SetHome sets home (MAV_CMD_DO_SET_HOME).
-func (v *Vehicle) SetHome(useCurrent bool, lat, lon, alt float64) (uint8, string) {
-	return ResultAccepted, ""
+func (v *Vehicle) emit(kind EventKind, sev uint8, text string, seq uint16) {
+	v.events = append(v.events, Event{Kind: kind, Severity: sev, Text: text, Seq: seq})
 }
 
-// SetMission replaces the mission.
-func (v *Vehicle) SetMission(items []missions.Item) error {
-	v.mission = append([]missions.Item(nil), items...)
-	return nil
+func (v *Vehicle) statusText(sev uint8, text string) {
+	v.emit(EventStatusText, sev, text, 0)
 }
 
-// SetFence replaces the fence items.
-func (v *Vehicle) SetFence(items []missions.Item) error {
-	v.fence = append([]missions.Item(nil), items...)
-	return nil
+// tick is one fixed physics + autopilot step.
+func (v *Vehicle) tick() {
+	v.ticks++
+	v.updateWind()
+	if v.ticks%10 == 0 { // GPS at 5 Hz
+		v.updateGPS()
+	}
+	if v.ticks%5 == 0 { // failsafes and fence at 10 Hz, like ArduCopter's slow loops
+		v.checks()
+	}
+	v.runMode()
+	v.integrate()
+	v.updateBattery()
+	v.landDetector()
 }
 
-// SetRally replaces the rally points.
-func (v *Vehicle) SetRally(items []missions.Item) error {
-	v.rally = append([]missions.Item(nil), items...)
-	return nil
+// State returns a telemetry snapshot.
+func (v *Vehicle) State() State {
+	lat, lon := v.toGlobal(v.n, v.e)
+	s := State{
+		Lat: lat, Lon: lon, AltMSL: v.alt0 + v.up, RelAlt: v.up - v.homeU,
+		VN: v.gvn, VE: v.gve, VD: -v.vu,
+		Roll: v.roll, Pitch: v.pitch, Yaw: v.yaw,
+		RollRate: v.rollRate, PitchRate: v.pitchRate, YawRate: v.yawRate,
+		GroundSpeed: math.Hypot(v.gvn, v.gve),
+		AirSpeed:    math.Hypot(v.gvn-v.windN-v.gustN, v.gve-v.windE-v.gustE),
+		Climb:       v.vu,
+		HeadingDeg:  v.yaw * 180 / math.Pi,
+		Throttle:    v.throttle,
+
+		BatteryVoltage: v.voltage, BatteryCurrent: v.current,
+		BatteryRemainingPct: v.remainingPct(), BatteryConsumedMAh: v.consumedMAh,
+		CellCount: v.cells,
+
+		GPSFixType: v.gpsFix, Satellites: v.sats, HDOP: v.hdop, VDOP: v.vdop,
+
+		Armed: v.armed, CustomMode: v.mode,
+		Home: v.home, HomeSet: v.homeSet,
+		MissionCurrent: uint16(v.navIdx), MissionCount: len(v.mission),
+		FenceEnabled: v.fenceEnabled(), FenceBreached: v.fenceBreaches != 0,
+		FenceBreachCount: v.fenceBreachCount, FenceBreachTime: v.fenceBreachTime,
+		Failed: v.failed,
+	}
+	if v.onGround {
+		s.AirSpeed = 0
+	}
+	glat, glon := v.toGlobal(v.gpsN, v.gpsE)
+	s.GPSLat, s.GPSLon, s.GPSAlt = glat, glon, v.alt0+v.gpsU
+	if s.HeadingDeg < 0 {
+		s.HeadingDeg += 360
+	}
+	switch {
+	case v.fenceBreaches&(fenceCircle|fencePolygon) != 0:
+		s.FenceBreachType = 3 // FENCE_BREACH_BOUNDARY
+	case v.fenceBreaches&fenceAltMax != 0:
+		s.FenceBreachType = 2 // FENCE_BREACH_MAXALT
+	}
+	s.SystemStatus = v.systemStatus()
+	s.LandedState = v.landedState()
+	s.SensorsPresent, s.SensorsEnabled, s.SensorsHealth = v.sensorBits()
+	return s
 }
 
-// Mission returns a copy of the mission.
-func (v *Vehicle) Mission() []missions.Item { return append([]missions.Item(nil), v.mission...) }
+func (v *Vehicle) systemStatus() uint8 {
+	switch {
+	case v.failed:
+		return mavStateEmergency
+	case v.battFS != 0 || v.gcsFS || v.ekfFS:
+		return mavStateCritical
+	case v.landed:
+		return mavStateStandby
+	}
+	return mavStateActive
+}
 
-// Fence returns a copy of the fence items.
-func (v *Vehicle) Fence() []missions.Item { return append([]missions.Item(nil), v.fence...) }
+func (v *Vehicle) landedState() uint8 {
+	switch {
+	case v.landed:
+		return landedOnGround
+	case v.g == gLand:
+		return landedLanding
+	case v.takeoffActive:
+		return landedTakeoff
+	}
+	return landedInAir
+}
 
-// Rally returns a copy of the rally points.
-func (v *Vehicle) Rally() []missions.Item { return append([]missions.Item(nil), v.rally...) }
+// MAV_SYS_STATUS_SENSOR bits, as a real ArduCopter 4.7 SITL reports them.
+const (
+	sensGyro     = 1
+	sensAccel    = 2
+	sensMag      = 4
+	sensBaro     = 8
+	sensGPS      = 32
+	sensRate     = 1024
+	sensAttitude = 2048
+	sensYaw      = 4096
+	sensZ        = 8192
+	sensXY       = 16384
+	sensMotors   = 32768
+	sensRC       = 65536
+	sensFence    = 1 << 20
+	sensAHRS     = 1 << 21
+	sensTerrain  = 1 << 22
+	sensLogging  = 1 << 24
+	sensBattery  = 1 << 25
+	sensProx     = 1 << 26
+	sensPrearm   = 1 << 28
+	sensProp     = 1 << 30
+)
 
-// ValidateItem returns the MAV_MISSION_RESULT ArduCopter would give.
-func (v *Vehicle) ValidateItem(it missions.Item) uint8 { return 0 }
+func (v *Vehicle) sensorBits() (present, enabled, health uint32) {
+	base := uint32(sensGyro | sensAccel | sensMag | sensBaro | sensGPS | sensRate | sensAttitude | sensYaw |
+		sensMotors | sensRC | sensAHRS | sensTerrain | sensBattery | sensPrearm | sensProp)
+	present = base | sensZ | sensXY | sensFence | sensLogging
+	enabled = base
+	health = base | sensFence | sensLogging | sensProx
+	if v.armed {
+		enabled |= sensZ | sensXY
+		health |= sensZ | sensXY
+	}
+	if v.fenceEnabled() {
+		enabled |= sensFence
+		if v.fenceBreaches != 0 {
+			health &^= sensFence
+		}
+	}
+	if v.gpsFix < 3 {
+		health &^= sensGPS
+	}
+	if v.battFS != 0 {
+		health &^= sensBattery
+	}
+	if !v.armed {
+		if _, reason := v.prearmChecks(); reason != "" {
+			health &^= sensPrearm
+		}
+	}
+	if v.failed {
+		health &^= sensMotors | sensProp
+	}
+	return present, enabled, health
+}
 
-// GCSHeartbeat records a GCS heartbeat for the GCS failsafe.
-func (v *Vehicle) GCSHeartbeat() {}
-
-// InjectGPSLoss makes the GPS lose its fix for d.
-func (v *Vehicle) InjectGPSLoss(d time.Duration) {}
-
-// InjectBatteryDrop removes pct percent of the remaining capacity at once.
-func (v *Vehicle) InjectBatteryDrop(pct float64) {}
-
-// InjectFailure stops the motors: the vehicle falls, crashes and stays failed.
-func (v *Vehicle) InjectFailure() {}
-
-// InjectGust adds a gust of speed m/s for d.
-func (v *Vehicle) InjectGust(speed float64, d time.Duration) {}
+// BaseMode returns HEARTBEAT's base_mode as ArduCopter fills it for this state.
+func (s State) BaseMode() uint8 {
+	const (
+		customModeEnabled = 1
+		guidedEnabled     = 8
+		stabilizeEnabled  = 16
+		manualInput       = 64
+		safetyArmed       = 128
+	)
+	b := uint8(customModeEnabled | stabilizeEnabled | manualInput)
+	switch s.CustomMode {
+	case ModeAuto, ModeRTL, ModeLoiter, ModeGuided, ModeCircle, ModePosHold, ModeBrake, ModeSmartRTL:
+		b |= guidedEnabled
+	}
+	if s.Armed {
+		b |= safetyArmed
+	}
+	return b
+}

@@ -1,0 +1,270 @@
+package vehicle
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// squareMission: home, takeoff 15 m, four corners of a 60 m square (the
+// second holds 3 s), a speed change, RTL.
+func squareMission() []missions.Item {
+	hold := wp(3, missions.CmdNavWaypoint, 60, 60, 15)
+	hold.Param1 = 3
+	speed := missions.Item{Seq: 4, Command: missions.CmdDoChangeSpeed, Frame: missions.FrameMission, Param1: 1, Param2: 5, Param3: -1}
+	return []missions.Item{
+		wp(0, missions.CmdNavWaypoint, 0, 0, 0),
+		wp(1, missions.CmdNavTakeoff, 0, 0, 15),
+		wp(2, missions.CmdNavWaypoint, 60, 0, 15),
+		hold,
+		speed,
+		wp(5, missions.CmdNavWaypoint, 0, 60, 20),
+		{Seq: 6, Command: missions.CmdNavReturnToLaunch, Frame: missions.FrameGlobalRelativeAlt},
+	}
+}
+
+func reachedSeqs(ev []Event) []uint16 {
+	var out []uint16
+	for _, e := range ev {
+		if e.Kind == EventMissionItemReached {
+			out = append(out, e.Seq)
+		}
+	}
+	return out
+}
+
+func currentSeqs(ev []Event) []uint16 {
+	var out []uint16
+	for _, e := range ev {
+		if e.Kind == EventMissionCurrent {
+			out = append(out, e.Seq)
+		}
+	}
+	return out
+}
+
+func TestAutoMissionFlownToTheEnd(t *testing.T) {
+	v := newReady(t, Config{})
+	if err := v.SetMission(squareMission()); err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, "guided")(v.SetMode(ModeGuided))
+	mustOK(t, "arm")(v.Arm(false))
+	mustOK(t, "mission start")(v.MissionStart(0, 0))
+	var ev []Event
+	var maxSpeedLeg5 float64
+	s := runUntil(t, v, 10*time.Minute, &ev, func(s State) bool {
+		if s.MissionCurrent == 5 && s.GroundSpeed > maxSpeedLeg5 {
+			maxSpeedLeg5 = s.GroundSpeed
+		}
+		return !s.Armed
+	})
+	if got, want := reachedSeqs(ev), []uint16{1, 2, 3, 5, 6}; !slices.Equal(got, want) {
+		t.Fatalf("MISSION_ITEM_REACHED %v, want %v", got, want)
+	}
+	if got, want := currentSeqs(ev), []uint16{1, 2, 3, 5, 6}; !slices.Equal(got, want) {
+		t.Fatalf("MISSION_CURRENT %v, want %v", got, want)
+	}
+	tx := texts(ev)
+	for _, want := range []string{"Mission: 1 Takeoff", "Reached command #2", "Reached command #3", "Mission: 4 ChangeSpeed", "Mission: 6 RTL", "Disarming motors"} {
+		if !slices.Contains(tx, want) {
+			t.Errorf("no STATUSTEXT %q in %q", want, tx)
+		}
+	}
+	if maxSpeedLeg5 > 5.3 || maxSpeedLeg5 < 4 {
+		t.Errorf("speed on the leg after DO_CHANGE_SPEED 5 m/s peaked at %.2f", maxSpeedLeg5)
+	}
+	if d := distFromHome(s); d > 1 || s.RelAlt > 0.05 || s.CustomMode != ModeAuto || s.LandedState != landedOnGround {
+		t.Fatalf("end: %.2f m from home, alt %.2f, mode %d, landed %d; want landed at home in AUTO", d, s.RelAlt, s.CustomMode, s.LandedState)
+	}
+}
+
+func TestDoJumpLoopCount(t *testing.T) {
+	for _, repeat := range []float32{0, 1, 3} {
+		v := newReady(t, Config{})
+		items := []missions.Item{
+			wp(0, missions.CmdNavWaypoint, 0, 0, 0),
+			wp(1, missions.CmdNavTakeoff, 0, 0, 10),
+			wp(2, missions.CmdNavWaypoint, 30, 0, 10),
+			wp(3, missions.CmdNavWaypoint, 30, 30, 10),
+			{Seq: 4, Command: missions.CmdDoJump, Param1: 2, Param2: repeat},
+			wp(5, missions.CmdNavLand, 0, 0, 0),
+		}
+		if err := v.SetMission(items); err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, "guided")(v.SetMode(ModeGuided))
+		mustOK(t, "arm")(v.Arm(false))
+		mustOK(t, "auto")(v.SetMode(ModeAuto))
+		var ev []Event
+		runUntil(t, v, 15*time.Minute, &ev, func(s State) bool { return !s.Armed })
+		counts := map[uint16]int{}
+		for _, s := range reachedSeqs(ev) {
+			counts[s]++
+		}
+		passes := int(repeat) + 1
+		if counts[2] != passes || counts[3] != passes || counts[1] != 1 || counts[5] != 1 {
+			t.Errorf("repeat %v: reached counts %v, want items 2 and 3 %d times", repeat, counts, passes)
+		}
+	}
+}
+
+func TestMissionRoundTripNormalisedLikeArduPilot(t *testing.T) {
+	v := newReady(t, Config{})
+	up := squareMission()
+	up[1].Z = 15.004 // stored in centimetres
+	if err := v.SetMission(up); err != nil {
+		t.Fatal(err)
+	}
+	down := v.Mission()
+	if len(down) != len(up) || v.State().MissionCount != len(up) {
+		t.Fatalf("downloaded %d items, count %d, uploaded %d", len(down), v.State().MissionCount, len(up))
+	}
+	home := v.State().Home
+	if down[0].X != int32(math.Round(home.Lat*1e7)) || down[0].Frame != missions.FrameGlobal {
+		t.Fatalf("seq 0 = %+v, want home %+v", down[0], home)
+	}
+	if down[1].Z != 15 {
+		t.Errorf("takeoff alt %v, want 15 (cm resolution)", down[1].Z)
+	}
+	if down[6].Frame != missions.FrameGlobal {
+		t.Errorf("RTL frame %d, want GLOBAL as ArduCopter downloads it", down[6].Frame)
+	}
+	for i := 2; i < len(up); i++ {
+		u, d := up[i], down[i]
+		if u.Command != d.Command || u.X != d.X || u.Y != d.Y || u.Param1 != d.Param1 || u.Param2 != d.Param2 {
+			t.Errorf("item %d: up %+v down %+v", i, u, d)
+		}
+	}
+	fence := polygonFence(0, 0, 100)
+	if err := v.SetFence(fence); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Fence(); len(got) != len(fence) || got[2].X != fence[2].X || got[0].Autocontinue != 0 {
+		t.Fatalf("fence download %+v", got)
+	}
+	rally := []missions.Item{wp(0, missions.CmdNavRallyPoint, 100, 0, 30)}
+	rally[0].MissionType = missions.TypeRally
+	if err := v.SetRally(rally); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Rally(); len(got) != 1 || got[0].X != rally[0].X {
+		t.Fatalf("rally download %+v", got)
+	}
+	if p, _ := v.Param("RALLY_TOTAL"); p.Value != 1 {
+		t.Errorf("RALLY_TOTAL %v", p.Value)
+	}
+	if err := v.SetMission(nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.Mission()); n != 1 {
+		t.Fatalf("after clear: %d items, want home only", n)
+	}
+}
+
+func TestValidateItem(t *testing.T) {
+	v := New(Config{SystemID: 1, Home: testHome})
+	good := wp(1, missions.CmdNavWaypoint, 10, 10, 20)
+	nan := float32(math.NaN())
+	mod := func(f func(*missions.Item)) missions.Item { it := good; f(&it); return it }
+	tests := []struct {
+		name string
+		it   missions.Item
+		want uint8
+	}{
+		{"waypoint ok", good, MissionAccepted},
+		{"waypoint yaw NaN ok", mod(func(it *missions.Item) { it.Param4 = nan }), MissionAccepted},
+		{"unknown command", mod(func(it *missions.Item) { it.Command = 31337 }), MissionUnsupported},
+		{"local frame", mod(func(it *missions.Item) { it.Frame = 1 }), MissionUnsupportedFrame},
+		{"body frame", mod(func(it *missions.Item) { it.Frame = 12 }), MissionUnsupportedFrame},
+		{"latitude beyond 90", mod(func(it *missions.Item) { it.X = 950000000 }), MissionInvalidParam5X},
+		{"longitude beyond 180", mod(func(it *missions.Item) { it.Y = -1850000000 }), MissionInvalidParam6Y},
+		{"altitude NaN", mod(func(it *missions.Item) { it.Z = nan }), MissionInvalidParam7},
+		{"hold NaN", mod(func(it *missions.Item) { it.Param1 = nan }), MissionInvalidParam1},
+		{"hold negative", mod(func(it *missions.Item) { it.Param1 = -5 }), MissionInvalidParam1},
+		{"jump repeat -2", missions.Item{Command: missions.CmdDoJump, Param1: 1, Param2: -2}, MissionInvalidParam2},
+		{"rally ok", missions.Item{Command: missions.CmdNavRallyPoint, Frame: 3, X: 413123000, Y: 692716000, Z: 30, MissionType: missions.TypeRally}, MissionAccepted},
+		{"waypoint in rally list", mod(func(it *missions.Item) { it.MissionType = missions.TypeRally }), MissionUnsupported},
+		{"fence polygon of 2", missions.Item{Command: missions.CmdFencePolyInclusion, Param1: 2, X: 413123000, Y: 692716000, MissionType: missions.TypeFence}, MissionInvalidParam1},
+		{"fence circle radius 0", missions.Item{Command: missions.CmdFenceCircleExclusion, Param1: 0, X: 413123000, Y: 692716000, MissionType: missions.TypeFence}, MissionInvalidParam1},
+		{"fence circle bad frame", missions.Item{Command: missions.CmdFenceCircleInclusion, Param1: 50, Frame: 1, MissionType: missions.TypeFence}, MissionUnsupportedFrame},
+		{"waypoint in fence list", mod(func(it *missions.Item) { it.MissionType = missions.TypeFence }), MissionUnsupported},
+		{"unknown mission type", mod(func(it *missions.Item) { it.MissionType = 9 }), MissionInvalid},
+	}
+	for _, tc := range tests {
+		if got := v.ValidateItem(tc.it); got != tc.want {
+			t.Errorf("%s: ValidateItem = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestSetListsRefuseBadUploads(t *testing.T) {
+	v := New(Config{SystemID: 1, Home: testHome})
+	itemErr := func(err error) *ItemError {
+		t.Helper()
+		var ie *ItemError
+		if !errors.As(err, &ie) {
+			t.Fatalf("error %v is not an *ItemError", err)
+		}
+		return ie
+	}
+	m := squareMission()
+	m[3].Seq = 9
+	if ie := itemErr(v.SetMission(m)); ie.Result != MissionInvalidSequence || ie.Seq != 3 {
+		t.Errorf("bad seq: %+v", ie)
+	}
+	m = squareMission()
+	m[5].Frame = 1
+	if ie := itemErr(v.SetMission(m)); ie.Result != MissionUnsupportedFrame || ie.Seq != 5 {
+		t.Errorf("bad frame: %+v", ie)
+	}
+	big := make([]missions.Item, MaxMissionItems+1)
+	for i := range big {
+		big[i] = wp(uint16(i), missions.CmdNavWaypoint, 1, 1, 10)
+	}
+	if ie := itemErr(v.SetMission(big)); ie.Result != MissionNoSpace {
+		t.Errorf("too long: %+v", ie)
+	}
+	f := polygonFence(0, 0, 100)
+	f[2].Param1 = 5 // vertex count disagrees within one polygon
+	if ie := itemErr(v.SetFence(f)); ie.Result != MissionInvalidParam1 {
+		t.Errorf("inconsistent polygon: %+v", ie)
+	}
+	f = polygonFence(0, 0, 100)[:3] // says 4 vertices, has 3
+	if ie := itemErr(v.SetFence(f)); ie.Result != MissionInvalidParam1 {
+		t.Errorf("short polygon: %+v", ie)
+	}
+	if len(v.Mission()) != 1 || len(v.Fence()) != 0 {
+		t.Fatal("a refused upload changed the stored lists")
+	}
+}
+
+func TestSetMissionCurrent(t *testing.T) {
+	v := newReady(t, Config{})
+	if err := v.SetMission(squareMission()); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := v.SetMissionCurrent(42); r != ResultDenied {
+		t.Fatalf("seq beyond mission = %d, want denied", r)
+	}
+	mustOK(t, "set current 5")(v.SetMissionCurrent(5))
+	if s := v.State(); s.MissionCurrent != 5 {
+		t.Fatalf("MissionCurrent %d", s.MissionCurrent)
+	}
+	// Flying AUTO: a jump goes there at once.
+	takeoff(t, v, 15)
+	mustOK(t, "auto")(v.SetMode(ModeAuto)) // resumes at 5
+	var ev []Event
+	runUntil(t, v, 2*time.Minute, &ev, func(s State) bool { return s.MissionCurrent == 6 })
+	if got := reachedSeqs(ev); !slices.Equal(got, []uint16{5}) {
+		t.Fatalf("reached %v, want [5] (resumed at 5)", got)
+	}
+	mustOK(t, "set current 2")(v.SetMissionCurrent(2))
+	if s := v.State(); s.MissionCurrent != 2 || s.CustomMode != ModeAuto {
+		t.Fatalf("after jump: current %d mode %d", s.MissionCurrent, s.CustomMode)
+	}
+}
