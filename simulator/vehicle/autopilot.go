@@ -186,7 +186,9 @@ func (v *Vehicle) disarm(text string, sev uint8) {
 // SetMode changes the flight mode (ArduCopter numbers), as MAV_CMD_DO_SET_MODE
 // and SET_MODE do. Modes that need a position refuse without a GPS fix;
 // AUTO refuses without a mission, or on the ground armed when the mission
-// does not start with a takeoff. Refusals are MAV_RESULT_FAILED.
+// does not start with a takeoff. Refusals are MAV_RESULT_FAILED with the
+// "Mode change to X failed: …" text for the caller to send as STATUSTEXT
+// (the vehicle does not emit that one itself).
 func (v *Vehicle) SetMode(customMode uint32) (uint8, string) {
 	return v.changeMode(customMode, false)
 }
@@ -194,17 +196,13 @@ func (v *Vehicle) SetMode(customMode uint32) (uint8, string) {
 func (v *Vehicle) changeMode(m uint32, failsafe bool) (uint8, string) {
 	name := ModeName(m)
 	if name == "" {
-		text := fmt.Sprintf("No such mode %d", m)
-		v.statusText(SeverityWarning, text)
-		return ResultFailed, text
+		return ResultFailed, fmt.Sprintf("No such mode %d", m)
 	}
 	if m == v.mode {
 		return ResultAccepted, ""
 	}
 	fail := func(why string) (uint8, string) {
-		text := fmt.Sprintf("Mode change to %s failed: %s", name, why)
-		v.statusText(SeverityWarning, text)
-		return ResultFailed, text
+		return ResultFailed, fmt.Sprintf("Mode change to %s failed: %s", name, why)
 	}
 	if modeRequiresGPS(m) && !v.gpsOK() && !failsafe {
 		return fail("requires position")

@@ -284,7 +284,8 @@ func (v *Vehicle) SetMission(items []missions.Item) error {
 // SetFence replaces the fence (MAV_CMD_NAV_FENCE_* items: polygons whose
 // vertices each carry the vertex count in param1, circles with the radius
 // in param1, an optional return point). Inconsistent polygons are refused
-// with an *ItemError.
+// with an *ItemError. The "Fence Indexed OK" STATUSTEXT is the MAVLink
+// layer's to send.
 func (v *Vehicle) SetFence(items []missions.Item) error {
 	if err := v.validateList(items, missions.TypeFence, MaxFenceItems); err != nil {
 		return fmt.Errorf("set fence: %w", err)
@@ -299,7 +300,6 @@ func (v *Vehicle) SetFence(items []missions.Item) error {
 	}
 	v.fence = f
 	v.fz = zones
-	v.statusText(SeverityDebug, "Fence Indexed OK")
 	return nil
 }
 
