@@ -440,12 +440,9 @@ func uidFromUID2(b [18]uint8) uint64 {
 }
 
 func (ln *linkRT) onHeartbeat(rec *vehicleRec, m *common.MessageHeartbeat, at time.Time) {
-	regained := rec.everUp && !rec.connected
+	regained := !rec.connected // only a published vehicle is ever marked lost
 	rec.connected = true
 	rec.lastHB = at
-	if rec.published {
-		rec.everUp = true
-	}
 	rec.autopilot.Store(uint32(m.Autopilot))
 	ln.update(rec, at, func(v *fleet.Vehicle) {
 		v.SystemID, v.ComponentID, v.Link = rec.sys, rec.comp, ln.l.name

@@ -67,6 +67,7 @@ type Station struct {
 	taps     []FrameTap
 	reg      *registry
 	setupSem chan struct{}
+	ready    chan struct{}
 
 	mu      sync.Mutex
 	started bool
@@ -94,7 +95,7 @@ func New(cfg Config, fl *fleet.Fleet, log *slog.Logger) (*Station, error) {
 		return nil, err
 	}
 	return &Station{cfg: cfg, fleet: fl, log: log, links: links, reg: reg,
-		setupSem: make(chan struct{}, cfg.SetupConcurrency)}, nil
+		setupSem: make(chan struct{}, cfg.SetupConcurrency), ready: make(chan struct{})}, nil
 }
 
 func (c Config) withDefaults() Config {
@@ -160,6 +161,7 @@ func (s *Station) Run(ctx context.Context) error {
 	}
 	s.running = lns
 	s.mu.Unlock()
+	close(s.ready)
 	s.log.Info("ground station running", "links", len(lns), "sysid", s.cfg.SystemID)
 
 	var dwg sync.WaitGroup
@@ -200,6 +202,9 @@ func (s *Station) Run(ctx context.Context) error {
 	s.log.Info("ground station stopped")
 	return nil
 }
+
+// Ready is closed once Run has opened every link (servers are listening).
+func (s *Station) Ready() <-chan struct{} { return s.ready }
 
 // spawn runs fn in a goroutine owned by the Station; Run cancels its
 // context and waits for it.

@@ -68,7 +68,6 @@ type vehicleRec struct {
 	published    bool
 	pendingSince time.Time
 	pre          fleet.Vehicle // state gathered while waiting for the UID
-	everUp       bool
 	connected    bool
 	lastHB       time.Time
 	lastFrame    time.Time

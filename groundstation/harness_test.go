@@ -1,0 +1,156 @@
+package groundstation
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// Integration tests run the real bundled simulator against a real Station
+// over UDP on 127.0.0.1. Deadlines in waitFor are generous upper bounds
+// for a loaded CI machine, not performance assertions.
+
+func testLog(t testing.TB) *slog.Logger {
+	if os.Getenv("BURGUT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func freeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func testConfig(links ...string) Config {
+	return Config{
+		Links:            links,
+		HeartbeatTimeout: 2 * time.Second,
+		StreamRateHz:     10,
+		IdentityWait:     time.Second,
+		Session: session.Options{
+			CommandTimeout:     400 * time.Millisecond,
+			CommandRetries:     5,
+			MissionItemTimeout: 300 * time.Millisecond,
+			MissionRetries:     10,
+		},
+	}
+}
+
+// startStation runs a Station until the test ends and checks it stops
+// cleanly (Run returns nil after cancel).
+func startStation(t testing.TB, cfg Config) (*Station, *fleet.Fleet) {
+	t.Helper()
+	fl := fleet.New(fleet.DefaultConfig())
+	if cfg.Log == nil {
+		cfg.Log = testLog(t)
+	}
+	st, err := New(cfg, fl, cfg.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	select {
+	case <-st.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("station Run: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("station Run returned %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("station did not stop within 30 s of cancel")
+		}
+	})
+	return st, fl
+}
+
+// startSim runs a simulated fleet sending to the given ports until the
+// test ends.
+func startSim(t testing.TB, n int, seed int64, ports ...int) *simulator.Sim {
+	t.Helper()
+	var gcs []string
+	for _, p := range ports {
+		gcs = append(gcs, fmt.Sprintf("udp:127.0.0.1:%d", p))
+	}
+	sim, err := simulator.New(simulator.Config{
+		Vehicles: n, GCS: gcs, Seed: seed, Speedup: 1,
+		Home: vehicle.LatLonAlt{Lat: 41.3111, Lon: 69.2797, AltMSL: 450},
+		Log:  testLog(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := sim.Run(ctx); err != nil {
+			t.Errorf("simulator Run: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return sim
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitEvent waits for an event of kind for vehicle id with Seq > since and
+// returns it.
+func waitEvent(t testing.TB, fl *fleet.Fleet, since uint64, id string, kind fleet.EventKind, timeout time.Duration) fleet.Event {
+	t.Helper()
+	var found fleet.Event
+	waitFor(t, timeout, fmt.Sprintf("event %s for %s", kind, id), func() bool {
+		for _, e := range fl.Events(since, id, 0) {
+			if e.Kind == kind {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+func lastSeq(fl *fleet.Fleet) uint64 {
+	ev := fl.Events(0, "", 1)
+	if len(ev) == 0 {
+		return 0
+	}
+	return ev[0].Seq
+}
