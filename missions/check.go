@@ -205,16 +205,46 @@ func (c *Checker) checkOne(dp *DronePlan, legs []Leg) []Violation {
 	if ferr != nil {
 		v(-1, 0, RuleFence, "%v", ferr)
 	}
+	// A leg that passed ends inside, so the next leg starting there needs
+	// only the boundary test (saves a point-in-polygon per leg and rule).
+	var lastArea, lastNoFly, lastFence orb.Point
+	okArea, okNoFly, okFence := false, false, false
 	for i, l := range legs {
 		a, b := c.xy(l.From), c.xy(l.To)
-		if !l.Transit && !c.inArea.segOK(a, b) {
-			v(i, l.ToSeq, RuleArea, "leg from item %d to item %d leaves the event area or comes within %g m of its edge", l.FromSeq, l.ToSeq, c.opt.Margin)
+		if !l.Transit {
+			ok := false
+			if okArea && lastArea == a {
+				ok = c.inArea.segClear(a, b)
+			} else {
+				ok = c.inArea.segOK(a, b)
+			}
+			okArea, lastArea = ok, b
+			if !ok {
+				v(i, l.ToSeq, RuleArea, "leg from item %d to item %d leaves the event area or comes within %g m of its edge", l.FromSeq, l.ToSeq, c.opt.Margin)
+			}
+		} else {
+			okArea = false
 		}
-		if !c.noFly.segOK(a, b) {
+		ok := false
+		if okNoFly && lastNoFly == a {
+			ok = c.noFly.segClear(a, b)
+		} else {
+			ok = c.noFly.segOK(a, b)
+		}
+		okNoFly, lastNoFly = ok, b
+		if !ok {
 			v(i, l.ToSeq, RuleNoFly, "leg from item %d to item %d %s", l.FromSeq, l.ToSeq, c.whichZone(a, b))
 		}
-		if fence != nil && !fence.segOK(a, b) {
-			v(i, l.ToSeq, RuleFence, "leg from item %d to item %d leaves the drone's fence or comes within %g m of it", l.FromSeq, l.ToSeq, c.opt.FenceMargin)
+		if fence != nil {
+			if okFence && lastFence == a {
+				ok = fence.segClear(a, b)
+			} else {
+				ok = fence.segOK(a, b)
+			}
+			okFence, lastFence = ok, b
+			if !ok {
+				v(i, l.ToSeq, RuleFence, "leg from item %d to item %d leaves the drone's fence or comes within %g m of it", l.FromSeq, l.ToSeq, c.opt.FenceMargin)
+			}
 		}
 	}
 	if t, avail, what := c.flightTime(dp, legs); t > avail {
@@ -355,7 +385,10 @@ func (c *Checker) separation(plans []*DronePlan, legs [][]Leg) []Violation {
 	type xyLeg struct{ a, b orb.Point }
 	conv := make([][]xyLeg, len(plans))
 	trees := make([]*rtree.RTreeG[int], len(plans))
-	for i := range plans {
+	prep := func(i int) {
+		if trees[i] != nil {
+			return
+		}
 		trees[i] = &rtree.RTreeG[int]{}
 		for k, l := range legs[i] {
 			a, b := c.xy(l.From), c.xy(l.To)
@@ -368,6 +401,8 @@ func (c *Checker) separation(plans []*DronePlan, legs [][]Leg) []Violation {
 			if math.Abs(plans[i].Alt-plans[j].Alt) >= c.opt.LayerStep {
 				continue
 			}
+			prep(i)
+			prep(j)
 			sep := c.opt.Separation
 			found := false
 			for k, l := range conv[i] {

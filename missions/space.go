@@ -27,6 +27,7 @@ type space struct {
 	edges   []seg
 	tree    rtree.RTreeG[int]
 	bound   orb.Bound
+	grid    *grid // path-finding grid, built on first use and reused
 }
 
 func newSpace(incl, nofly []orb.Polygon, circles []circle, margin float64) *space {
@@ -86,9 +87,23 @@ func (s *space) inside(p orb.Point) bool {
 // segment ab (a point when a == b).
 func (s *space) nearEdge(a, b orb.Point, d float64) bool {
 	near := false
+	// Cheap rejection for long segments: an edge whose two ends lie on the
+	// same side of ab's line, both at least d from it, is at least d away.
+	nx, ny := a[1]-b[1], b[0]-a[0]
+	nl := math.Hypot(nx, ny)
+	if nl > 0 {
+		nx, ny = nx/nl, ny/nl
+	}
 	s.tree.Search([2]float64{math.Min(a[0], b[0]) - d, math.Min(a[1], b[1]) - d}, [2]float64{math.Max(a[0], b[0]) + d, math.Max(a[1], b[1]) + d},
 		func(_, _ [2]float64, i int) bool {
 			e := s.edges[i]
+			if nl > 0 {
+				da := (e.a[0]-a[0])*nx + (e.a[1]-a[1])*ny
+				db := (e.b[0]-a[0])*nx + (e.b[1]-a[1])*ny
+				if (da >= d && db >= d) || (da <= -d && db <= -d) {
+					return true
+				}
+			}
 			if segSegDist(a, b, e.a, e.b) < d {
 				near = true
 				return false
@@ -115,7 +130,13 @@ func (s *space) pointOK(p orb.Point) bool {
 // space: a inside, and no boundary within margin of the segment (so the
 // segment cannot cross one either).
 func (s *space) segOK(a, b orb.Point) bool {
-	return s.inside(a) && !s.nearEdge(a, b, s.margin) && !s.nearCircle(a, b, s.margin)
+	return s.inside(a) && s.segClear(a, b)
+}
+
+// segClear is segOK for a segment whose start is already known to be
+// inside (the end of a leg that passed): only the boundary test remains.
+func (s *space) segClear(a, b orb.Point) bool {
+	return !s.nearEdge(a, b, s.margin) && !s.nearCircle(a, b, s.margin)
 }
 
 // path finds a collision-free polyline from a to b (both must be free):
@@ -128,11 +149,19 @@ func (s *space) path(a, b orb.Point) []orb.Point {
 	if s.segOK(a, b) {
 		return []orb.Point{a, b}
 	}
-	w, h := s.bound.Max[0]-s.bound.Min[0], s.bound.Max[1]-s.bound.Min[1]
-	cell := math.Max(2, math.Min(math.Max(s.margin, 5), math.Hypot(w, h)/250))
-	g := &grid{s: s, cell: cell, org: s.bound.Min, nx: int(w/cell) + 2, ny: int(h/cell) + 2}
-	g.free = make([]int8, g.nx*g.ny)
-	raw := g.astar(a, b)
+	if s.grid == nil {
+		w, h := s.bound.Max[0]-s.bound.Min[0], s.bound.Max[1]-s.bound.Min[1]
+		cell := math.Max(2, math.Min(math.Max(s.margin, 5), math.Hypot(w, h)/250))
+		g := &grid{s: s, cell: cell, org: s.bound.Min, nx: int(w/cell) + 2, ny: int(h/cell) + 2}
+		n := g.nx * g.ny
+		g.free = make([]int8, n)
+		g.gs = make([]float64, n)
+		g.prev = make([]int32, n)
+		g.stamp = make([]uint32, n)
+		g.closed = make([]uint32, n)
+		s.grid = g
+	}
+	raw := s.grid.astar(a, b)
 	if raw == nil {
 		return nil
 	}
@@ -155,6 +184,12 @@ type grid struct {
 	org    orb.Point
 	nx, ny int
 	free   []int8 // 0 unknown, 1 free, -1 blocked
+	// Per-search state, valid where stamp/closed equal the search's id.
+	gs     []float64
+	prev   []int32
+	stamp  []uint32
+	closed []uint32
+	search uint32
 }
 
 func (g *grid) pt(i int) orb.Point {
@@ -213,29 +248,27 @@ func (g *grid) astar(a, b orb.Point) []orb.Point {
 	if len(starts) == 0 || len(goals) == 0 {
 		return nil
 	}
+	g.search++
+	id := g.search
 	isGoal := map[int]bool{}
 	for _, i := range goals {
 		isGoal[i] = true
 	}
 	dist := func(p, q orb.Point) float64 { return math.Hypot(p[0]-q[0], p[1]-q[1]) }
-	gs := map[int]float64{}
-	prev := map[int]int{}
-	closed := map[int]bool{}
 	q := &pq{}
 	for _, i := range starts {
 		d := dist(a, g.pt(i))
-		gs[i] = d
-		prev[i] = -2
+		g.gs[i], g.prev[i], g.stamp[i] = d, -2, id
 		heap.Push(q, pqItem{i, d + dist(g.pt(i), b)})
 	}
 	found := -1
 	for q.Len() > 0 {
 		it := heap.Pop(q).(pqItem)
 		n := it.node
-		if closed[n] {
+		if g.closed[n] == id {
 			continue
 		}
-		closed[n] = true
+		g.closed[n] = id
 		if isGoal[n] {
 			found = n
 			break
@@ -252,19 +285,18 @@ func (g *grid) astar(a, b orb.Point) []orb.Point {
 					continue
 				}
 				m := ny*g.nx + nx
-				if closed[m] || !g.isFree(m) {
+				if g.closed[m] == id || !g.isFree(m) {
 					continue
 				}
 				pm := g.pt(m)
-				c := gs[n] + dist(pn, pm)
-				if old, ok := gs[m]; ok && old <= c {
+				c := g.gs[n] + dist(pn, pm)
+				if g.stamp[m] == id && g.gs[m] <= c {
 					continue
 				}
-				if !g.s.segOK(pn, pm) {
+				if !g.s.segClear(pn, pm) { // pn is free, so inside
 					continue
 				}
-				gs[m] = c
-				prev[m] = n
+				g.gs[m], g.prev[m], g.stamp[m] = c, int32(n), id
 				heap.Push(q, pqItem{m, c + dist(pm, b)})
 			}
 		}
@@ -273,7 +305,7 @@ func (g *grid) astar(a, b orb.Point) []orb.Point {
 		return nil
 	}
 	rev := []orb.Point{b}
-	for n := found; n != -2; n = prev[n] {
+	for n := found; n != -2; n = int(g.prev[n]) {
 		rev = append(rev, g.pt(n))
 	}
 	rev = append(rev, a)
