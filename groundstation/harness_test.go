@@ -93,15 +93,17 @@ func startStation(t testing.TB, cfg Config) (*Station, *fleet.Fleet) {
 // test ends.
 func startSim(t testing.TB, n int, seed int64, ports ...int) *simulator.Sim {
 	t.Helper()
-	var gcs []string
+	return startSimConfig(t, simulator.Config{Vehicles: n, Seed: seed, Speedup: 1}, ports...)
+}
+
+func startSimConfig(t testing.TB, cfg simulator.Config, ports ...int) *simulator.Sim {
+	t.Helper()
 	for _, p := range ports {
-		gcs = append(gcs, fmt.Sprintf("udp:127.0.0.1:%d", p))
+		cfg.GCS = append(cfg.GCS, fmt.Sprintf("udp:127.0.0.1:%d", p))
 	}
-	sim, err := simulator.New(simulator.Config{
-		Vehicles: n, GCS: gcs, Seed: seed, Speedup: 1,
-		Home: vehicle.LatLonAlt{Lat: 41.3111, Lon: 69.2797, AltMSL: 450},
-		Log:  testLog(t),
-	})
+	cfg.Home = vehicle.LatLonAlt{Lat: 41.3111, Lon: 69.2797, AltMSL: 450}
+	cfg.Log = testLog(t)
+	sim, err := simulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
