@@ -101,6 +101,9 @@ func (v *Vehicle) updateWind() {
 	if v.now < v.injGustUntil {
 		if mag == 0 {
 			dir = math.Atan2(v.windE, v.windN)
+			if v.p.windSpd == 0 {
+				dir = math.Pi // calm: the gust blows from the north
+			}
 		}
 		mag += v.injGust
 	}

@@ -283,8 +283,12 @@ type Vehicle struct {
 	ekfFS   bool
 }
 
-// New builds a vehicle landed and disarmed at cfg.Home.
+// New builds a vehicle landed and disarmed at cfg.Home. Out-of-range
+// optional values (NaN, negative, beyond the matching parameter's range)
+// fall back to the default or the nearest limit; an invalid home becomes
+// 0,0.
 func New(cfg Config) *Vehicle {
+	cfg = sanitizeConfig(cfg)
 	v := &Vehicle{
 		cfg:          cfg,
 		rng:          rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
@@ -330,6 +334,32 @@ func New(cfg Config) *Vehicle {
 		v.updateGPS()
 	}
 	return v
+}
+
+func sanitizeConfig(c Config) Config {
+	fin := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	if !validLatLon(c.Home.Lat, c.Home.Lon) || c.Home.Lat < -89 || c.Home.Lat > 89 {
+		c.Home.Lat, c.Home.Lon = 0, 0
+	}
+	if !fin(c.Home.AltMSL) || math.Abs(c.Home.AltMSL) > 20000 {
+		c.Home.AltMSL = 0
+	}
+	if !fin(c.BatteryCapacityMAh) || c.BatteryCapacityMAh < 0 || c.BatteryCapacityMAh > 1e6 {
+		c.BatteryCapacityMAh = 0
+	}
+	if !fin(c.WindSpeed) {
+		c.WindSpeed = 0
+	}
+	c.WindSpeed = clamp(c.WindSpeed, 0, 40)
+	if !fin(c.WindDirDeg) {
+		c.WindDirDeg = 0
+	}
+	c.WindDirDeg = math.Mod(math.Mod(c.WindDirDeg, 360)+360, 360)
+	if !fin(c.GustSpeed) {
+		c.GustSpeed = 0
+	}
+	c.GustSpeed = clamp(c.GustSpeed, 0, 20)
+	return c
 }
 
 // Step advances physics and autopilot by dt of simulated time. Internally
