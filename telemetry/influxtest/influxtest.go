@@ -1,0 +1,161 @@
+// Package influxtest runs a private, real InfluxDB 1.8 server for tests that
+// must kill and restart it (outage tests) without disturbing the shared
+// instance `make test` starts. It uses the binary scripts/service-influxd.sh
+// built (BURGUT_TEST_INFLUXD) and its own loopback ports and temp dirs.
+package influxtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
+)
+
+// Server is one private influxd process.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start builds a config in a temp dir, starts influxd, waits for /health
+// and creates the database db. The server is stopped when the test ends.
+func Start(t testing.TB, db string) *Server {
+	t.Helper()
+	bin := testenv.Service(t, "BURGUT_TEST_INFLUXD")
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
+	rpc := freePort(t)
+	for rpc == s.port {
+		rpc = freePort(t)
+	}
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = "127.0.0.1:%d"
+[meta]
+  dir = "%[2]s/meta"
+[data]
+  dir = "%[2]s/data"
+  wal-dir = "%[2]s/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:%[3]d"
+  flux-enabled = true
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+[logging]
+  level = "error"
+`, rpc, s.dir, s.port)
+	if err := os.WriteFile(filepath.Join(s.dir, "influxdb.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	s.Restart()
+	q := url.Values{"q": {"CREATE DATABASE " + db}}
+	resp, err := http.PostForm(s.URL()+"/query", q)
+	if err != nil {
+		t.Fatalf("create database %s: %v", db, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("create database %s: HTTP %d", db, resp.StatusCode)
+	}
+	// influxd may not have persisted the new database yet; a test that
+	// kills it right away would lose it. A clean stop persists it.
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	s.cmd = nil
+	s.Restart()
+	return s
+}
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
+
+// Kill stops the server abruptly (SIGKILL), as a crash or power cut would,
+// and waits for it to be gone. Killing a stopped server does nothing.
+func (s *Server) Kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port and data, waiting until
+// it answers /health.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		s.t.Fatal("influxtest: Restart of a running server")
+	}
+	log, err := os.OpenFile(filepath.Join(s.dir, "influxd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(s.bin, "-config", filepath.Join(s.dir, "influxdb.conf"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		s.t.Fatalf("start influxd: %v", err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); log.Close(); close(done) }(s.done)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.URL()+"/health", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
+			s.t.Fatalf("influxd did not become healthy in 60 s; log:\n%s", lastLines(string(b), 20))
+		case <-s.done:
+			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
+			s.cmd = nil
+			s.t.Fatalf("influxd exited at start; log:\n%s", lastLines(string(b), 20))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
