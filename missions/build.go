@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/paulmach/orb"
-	"github.com/peterstace/simplefeatures/geom"
 )
 
 // Home is the planned home position (the launch point); altitude is AMSL
@@ -182,7 +181,7 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, l
 		}
 		parts = append(parts, capsule(l[0], l[1], r))
 	}
-	u, err := geom.UnaryUnion(multiSF(parts))
+	u, err := unionAll(parts)
 	if err != nil {
 		return nil, fmt.Errorf("fence: union of share and transit legs: %w", err)
 	}

@@ -297,6 +297,18 @@ func lsRing(ls geom.LineString) orb.Ring {
 	return r
 }
 
+// unionAll unions polygons that may overlap; a MultiPolygon of
+// overlapping parts would be invalid input to simplefeatures' overlay.
+func unionAll(ps []orb.Polygon) (geom.Geometry, error) {
+	gs := make([]geom.Geometry, len(ps))
+	for i, p := range ps {
+		gs[i] = toSF(p).AsGeometry()
+	}
+	return geom.UnionMany(gs)
+}
+
+// multiSF builds a MultiPolygon from polygons known not to overlap (an
+// overlay result).
 func multiSF(ps []orb.Polygon) geom.Geometry {
 	sfs := make([]geom.Polygon, len(ps))
 	for i, p := range ps {
@@ -326,12 +338,12 @@ func (a *Area) regionXY(pr projection) ([]orb.Polygon, error) {
 	for i, p := range a.Include {
 		inc[i] = pr.polygon(p)
 	}
-	g, err := geom.UnaryUnion(multiSF(inc))
+	g, err := unionAll(inc)
 	if err != nil {
 		return nil, fmt.Errorf("union of inclusion polygons: %w", err)
 	}
 	if nf := a.noFlyXY(pr); len(nf) > 0 {
-		u, err := geom.UnaryUnion(multiSF(nf))
+		u, err := unionAll(nf)
 		if err != nil {
 			return nil, fmt.Errorf("union of no-fly zones: %w", err)
 		}

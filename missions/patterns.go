@@ -550,7 +550,14 @@ func corridorPattern(sp *space, rt *router, line []orb.Point, offset float64) []
 		if l := math.Hypot(nx, ny); l > 0 {
 			nx, ny = nx/l, ny/l
 		}
-		q := orb.Point{v[0] + nx*offset, v[1] + ny*offset}
+		// Miter: at a bend the offset vertex moves further out so both
+		// neighbouring legs stay `offset` from the route.
+		ml := offset
+		if i > 0 {
+			l := leftNormal(line[i-1], v)
+			ml = offset / math.Max(nx*l[0]+ny*l[1], 0.34)
+		}
+		q := orb.Point{v[0] + nx*ml, v[1] + ny*ml}
 		if sp.pointOK(q) {
 			pts = append(pts, q)
 		} else if p, ok := nearestFree(sp, q); ok {

@@ -504,7 +504,7 @@ func corridorShare(region []orb.Polygon, lines [][]orb.Point, r float64) ([]orb.
 	if len(caps) == 0 {
 		return nil, errors.New("route part is empty")
 	}
-	u, err := geom.UnaryUnion(multiSF(caps))
+	u, err := unionAll(caps)
 	if err != nil {
 		return nil, fmt.Errorf("corridor around route: %w", err)
 	}

@@ -1,0 +1,200 @@
+package missions
+
+import (
+	"bytes"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/paulmach/orb"
+)
+
+func TestSplitIsEqualAreaWithOwnLayersAndFences(t *testing.T) {
+	a := synthetic(t)
+	for _, n := range []int{2, 3, 5} {
+		plans, err := PlanArea(a, PlanOptions{Pattern: PatternPerimeter, Drones: n, Alt: 40, LayerStep: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := newProjection(a.Bound())
+		var areas []float64
+		alts := map[float64]bool{}
+		for _, dp := range plans {
+			s := 0.0
+			for _, p := range dp.Share {
+				s += polyArea(pr.polygon(p))
+			}
+			areas = append(areas, s)
+			if alts[dp.Alt] {
+				t.Errorf("%d drones: two share altitude %g", n, dp.Alt)
+			}
+			alts[dp.Alt] = true
+			if dp.Alt < a.MinAlt || dp.Alt > a.MaxAlt {
+				t.Errorf("drone %d layer %g outside band", dp.Drone, dp.Alt)
+			}
+			incl := 0
+			for _, it := range dp.Fence {
+				if it.Command == CmdFencePolyInclusion {
+					incl++
+				}
+			}
+			if incl < 3 {
+				t.Errorf("drone %d: no inclusion polygon in its fence", dp.Drone)
+			}
+		}
+		for _, s := range areas {
+			if math.Abs(s-areas[0]) > 0.01*areas[0] {
+				t.Errorf("%d drones: share areas %v differ by more than 1%%", n, areas)
+				break
+			}
+		}
+	}
+}
+
+func TestCorridorFollowsRouteAtOffset(t *testing.T) {
+	a := synthetic(t).Clone()
+	// The frame testdata/synthetic-l.geojson was drawn in (metres from its corner).
+	pr := projection{lon0: 69.30, lat0: 41.35, ky: earthRadius * math.Pi / 180}
+	pr.kx = pr.ky * math.Cos(41.35*math.Pi/180)
+	// A parade route through the L that keeps clear of the hole, the tent
+	// and the crane even at ±15 m.
+	var route orb.LineString
+	for _, p := range []orb.Point{{50, 350}, {50, 180}, {420, 180}, {420, 30}, {680, 30}} {
+		route = append(route, pr.toLL(p))
+	}
+	a.Routes = []Route{{Name: "parade", Line: route}}
+	for _, off := range []float64{0, 15, -15} {
+		plans, err := PlanArea(a, PlanOptions{Pattern: PatternCorridor, Offset: off, Alt: 45})
+		if err != nil {
+			t.Fatal(err)
+		}
+		near := 0
+		wps := 0
+		for _, it := range plans[0].Mission {
+			if it.Command != CmdNavWaypoint {
+				continue
+			}
+			wps++
+			if it.Z != 45 {
+				t.Errorf("offset %g: waypoint at %g m, want 45", off, it.Z)
+			}
+			p := pr.toXY(llOf(it))
+			d := math.Inf(1)
+			for i := 0; i+1 < len(route); i++ {
+				d = math.Min(d, pointSegDist(p, pr.toXY(route[i]), pr.toXY(route[i+1])))
+			}
+			if math.Abs(d-math.Abs(off)) < 3 {
+				near++
+			}
+		}
+		// Vertices the margin forces inward and routed detours are allowed,
+		// but most of the corridor must run at the offset.
+		if near*2 < wps {
+			t.Errorf("offset %g: only %d of %d waypoints at the offset", off, near, wps)
+		}
+	}
+}
+
+func TestPlanOptionErrorsNameTheOption(t *testing.T) {
+	a := synthetic(t)
+	for _, c := range []struct {
+		o    PlanOptions
+		want string
+	}{
+		{PlanOptions{Pattern: "zigzag"}, "pattern \"zigzag\""},
+		{PlanOptions{Drones: -1}, "drones -1"},
+		{PlanOptions{Alt: 500}, "alt 500 m: outside the area's band [30, 100]"},
+		{PlanOptions{Spacing: 0.1}, "spacing 0.1"},
+		{PlanOptions{Speed: -3}, "speed -3"},
+		{PlanOptions{End: "crash"}, "end \"crash\""},
+		{PlanOptions{Repeat: -5}, "repeat -5"},
+	} {
+		_, err := PlanArea(a, c.o)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: err %v, want %q", c.o, err, c.want)
+		}
+	}
+	noLaunch := a.Clone()
+	noLaunch.Launch = nil
+	if _, err := PlanArea(noLaunch, PlanOptions{}); err == nil || !strings.Contains(err.Error(), "no launch point") {
+		t.Errorf("no launch: %v", err)
+	}
+	inNoFly := a.Clone()
+	inNoFly.Launch = []Site{{Name: "in the tent", Point: inNoFly.NoFly[0].Polygon[0][0]}}
+	if _, err := PlanArea(inNoFly, PlanOptions{}); err == nil || !strings.Contains(err.Error(), "in the tent") {
+		t.Errorf("launch in no-fly: %v", err)
+	}
+	// A margin wider than the area leaves no room to fly.
+	if _, err := PlanArea(a, PlanOptions{Margin: 400}); err == nil || !strings.Contains(err.Error(), "no free path") {
+		t.Errorf("huge margin: %v", err)
+	}
+}
+
+func TestPreviewHasEveryDrone(t *testing.T) {
+	a := synthetic(t)
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternLoop, Drones: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteGeoJSON(&buf, Preview(a, plans)); err != nil {
+		t.Fatal(err)
+	}
+	fc := Preview(a, plans)
+	roles := map[string]int{}
+	for _, f := range fc.Features {
+		if r, ok := f.Properties["role"].(string); ok {
+			roles[r]++
+			if r == "path" {
+				if ls, ok := f.Geometry.(orb.LineString); !ok || len(ls) < 3 {
+					t.Errorf("path feature is not a line: %v", f.Geometry)
+				}
+			}
+		}
+	}
+	if roles["path"] != 2 || roles["home"] != 2 || roles["fence"] < 2 || roles["rally"] < 2 {
+		t.Errorf("preview roles %v", roles)
+	}
+}
+
+func FuzzParsePlan(f *testing.F) {
+	a := mustImport(f, "testdata/synthetic-l.geojson")
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternLoop, Repeat: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = plans[0].WritePlan(&b)
+	f.Add(b.Bytes())
+	f.Add([]byte(`{"fileType":"Plan","mission":{"items":[{"type":"SimpleItem","params":[null,0,0,0,0,0,0]}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePlan(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := p.WritePlan(&out); err != nil {
+			return // e.g. a fence polygon count the writer cannot express
+		}
+		if _, err := ParsePlan(&out); err != nil {
+			t.Fatalf("re-parse of written plan: %v", err)
+		}
+	})
+}
+
+func FuzzParseWaypoints(f *testing.F) {
+	f.Add([]byte("QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t41.3\t69.2\t0\t1\n1\t0\t3\t22\t0\t0\t0\t0\t41.3\t69.2\t50\t1\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseWaypoints(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := p.WriteWaypoints(&out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseWaypoints(&out); err != nil {
+			t.Fatalf("re-parse of written waypoints: %v", err)
+		}
+	})
+}
