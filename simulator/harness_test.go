@@ -52,7 +52,7 @@ func newTestGCS(t testing.TB, heartbeats bool) *testGCS {
 		OutSystemID:      255,
 		OutComponentID:   190,
 		HeartbeatDisable: !heartbeats,
-		HeartbeatPeriod:  time.Second,
+		HeartbeatPeriod:  100 * time.Millisecond, // fast enough for the GCS failsafe at --speedup 20
 	}
 	if err := g.node.Initialize(); err != nil {
 		t.Fatalf("ground station node: %v", err)
@@ -296,3 +296,17 @@ func homeLL() vehicle.LatLonAlt { return vehicle.LatLonAlt{Lat: 41.3123, Lon: 69
 func homeAt(lat, lon float64) vehicle.LatLonAlt { return vehicle.LatLonAlt{Lat: lat, Lon: lon} }
 
 func isMsg[T message.Message](m message.Message) bool { _, ok := m.(T); return ok }
+
+// waitHome waits until the vehicle has a GPS fix and home, as ArduCopter
+// needs before it arms or reports home.
+func waitHome(t testing.TB, sv *SimVehicle) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := sv.State(); st.HomeSet && st.GPSFixType >= 3 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("vehicle %d: no GPS fix and home within 30 s: %+v", sv.Index(), sv.State())
+}

@@ -31,6 +31,8 @@ func TestMalformedInputCorpus(t *testing.T) {
 	}
 	defer raw.Close()
 	_, errs0, _ := s.Vehicle(0).Stats()
+	var before int
+	s.Vehicle(0).Do(func(v *vehicleT) { before = len(v.Mission()) })
 	c := g.mark()
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -62,8 +64,8 @@ func TestMalformedInputCorpus(t *testing.T) {
 	// ACK, never a stored item
 	var n int
 	s.Vehicle(0).Do(func(v *vehicleT) { n = len(v.Mission()) })
-	if n != 0 {
-		t.Fatalf("a stray malformed item was stored: %d items", n)
+	if n != before {
+		t.Fatalf("a stray malformed item was stored: %d items, %d before", n, before)
 	}
 }
 

@@ -315,7 +315,7 @@ func (sv *SimVehicle) missionRequest(from peer, typ missions.MissionType, seq ui
 }
 
 // downloadItem renders a stored item the way ArduPilot sends it back: seq 0
-// of the mission is the current home, *_INT frames come back as their
+// of the mission is home (the model fills it in), *_INT frames come back as their
 // plain equivalents, commands without a location report MAV_FRAME_GLOBAL,
 // fence and rally items carry autocontinue 0, current is 0.
 func (sv *SimVehicle) downloadItem(typ missions.MissionType, it missions.Item, seq uint16) missions.Item {
@@ -335,12 +335,7 @@ func (sv *SimVehicle) downloadItem(typ missions.MissionType, it missions.Item, s
 		return it
 	}
 	if seq == 0 {
-		st := sv.model.State()
-		if st.HomeSet {
-			it = missions.Item{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1,
-				X: e7(st.Home.Lat), Y: e7(st.Home.Lon), Z: float32(st.Home.AltMSL), MissionType: typ}
-		}
-		return it
+		return it // home, as the model keeps it
 	}
 	if !hasLocation(it.Command) {
 		it.Frame = missions.FrameGlobal

@@ -27,7 +27,7 @@ func (sv *SimVehicle) handleFrame(fr frame.Frame) {
 	case *message.MessageRaw:
 		sv.warn("unknown MAVLink message ignored", "msgid", m.ID, "from_sysid", from.sys)
 	case *common.MessageHeartbeat:
-		if int(from.sys) == sv.paramInt("SYSID_MYGCS", 255) {
+		if int(from.sys) == sv.paramInt("MAV_GCS_SYSID", sv.paramInt("SYSID_MYGCS", 255)) {
 			sv.model.GCSHeartbeat()
 		}
 	case *common.MessageCommandLong:

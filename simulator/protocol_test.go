@@ -142,6 +142,13 @@ func TestMissionFenceRallyRoundTrip(t *testing.T) {
 		{Seq: 0, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavRallyPoint, Autocontinue: 1, X: e7(h.Lat + 0.001), Y: e7(h.Lon), Z: 50},
 		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavRallyPoint, Autocontinue: 1, X: e7(h.Lat - 0.001), Y: e7(h.Lon), Z: 50},
 	}
+	// ArduPilot answers seq 0 with home: wait for it (GPS fix), then expect it
+	waitHome(t, s.Vehicle(0))
+	s.Vehicle(0).Do(func(v *vehicleT) {
+		if m := v.Mission(); len(m) > 0 {
+			mission[0] = m[0]
+		}
+	})
 	for _, tc := range []struct {
 		typ   missions.MissionType
 		items []missions.Item
@@ -160,6 +167,8 @@ func TestMissionFenceRallyRoundTrip(t *testing.T) {
 			// ArduPilot's normalisation on the way back (see downloadItem)
 			if tc.typ != missions.TypeMission {
 				want.Autocontinue = 0
+			} else if i == 0 {
+				s.Vehicle(0).Do(func(v *vehicleT) { want = v.Mission()[0] })
 			} else if !hasLocation(want.Command) {
 				want.Frame = missions.FrameGlobal
 			}

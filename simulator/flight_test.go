@@ -1,0 +1,388 @@
+package simulator
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// Flight tests: the whole vehicle over MAVLink, with the model flying
+// faster than real time. Every wait is bounded; none asserts a duration.
+
+const flightSpeedup = 20
+
+func flyingVehicle(t *testing.T) (*testGCS, *Sim) {
+	t.Helper()
+	g := newTestGCS(t, true)
+	s := oneVehicle(t, g, func(c *Config) { c.Speedup = flightSpeedup })
+	g.channel(1)
+	waitHome(t, s.Vehicle(0))
+	return g, s
+}
+
+// waitHeartbeat waits for an autopilot HEARTBEAT that satisfies ok.
+func waitHeartbeat(t *testing.T, g *testGCS, c *int, what string, timeout time.Duration, ok func(*common.MessageHeartbeat) bool) {
+	t.Helper()
+	if g.waitFrom(c, timeout, func(fr *gomavlib.EventFrame) bool {
+		hb, isHB := fr.Message().(*common.MessageHeartbeat)
+		return isHB && fr.SystemID() == 1 && fr.ComponentID() == 1 && ok(hb)
+	}) == nil {
+		t.Fatalf("no HEARTBEAT showing %s within %v", what, timeout)
+	}
+}
+
+func waitMode(t *testing.T, g *testGCS, c *int, mode uint32, timeout time.Duration) {
+	t.Helper()
+	waitHeartbeat(t, g, c, "custom_mode "+modeName(mode), timeout, func(hb *common.MessageHeartbeat) bool { return hb.CustomMode == mode })
+}
+
+func modeName(m uint32) string {
+	return map[uint32]string{vehicle.ModeGuided: "GUIDED", vehicle.ModeAuto: "AUTO", vehicle.ModeRTL: "RTL", vehicle.ModeLand: "LAND", vehicle.ModeLoiter: "LOITER"}[m]
+}
+
+func waitStatusText(t *testing.T, g *testGCS, c *int, substr string, timeout time.Duration) string {
+	t.Helper()
+	m := g.waitMsg(c, 1, timeout, func(m message.Message) bool {
+		st, ok := m.(*common.MessageStatustext)
+		return ok && strings.Contains(st.Text, substr)
+	})
+	if m == nil {
+		t.Fatalf("no STATUSTEXT containing %q within %v", substr, timeout)
+	}
+	return m.(*common.MessageStatustext).Text
+}
+
+func mustAccept(t *testing.T, what string, r common.MAV_RESULT) {
+	t.Helper()
+	if r != common.MAV_RESULT_ACCEPTED {
+		t.Fatalf("%s: %v, want ACCEPTED", what, r)
+	}
+}
+
+// takeoff puts the vehicle in GUIDED, arms it and climbs to alt metres.
+func takeoff(t *testing.T, g *testGCS, alt float32) {
+	t.Helper()
+	mustAccept(t, "GUIDED", g.command(1, 1, common.MAV_CMD_DO_SET_MODE, 1, float32(vehicle.ModeGuided)))
+	mustAccept(t, "arm", g.command(1, 1, common.MAV_CMD_COMPONENT_ARM_DISARM, 1))
+	mustAccept(t, "takeoff", g.command(1, 1, common.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt))
+	c := g.mark()
+	if g.waitMsg(&c, 1, 30*time.Second, func(m message.Message) bool {
+		p, ok := m.(*common.MessageGlobalPositionInt)
+		return ok && float32(p.RelativeAlt)/1000 >= alt-1
+	}) == nil {
+		t.Fatalf("did not climb to %v m", alt)
+	}
+}
+
+func TestArmingRefusedWithoutGPS(t *testing.T) {
+	g, s := flyingVehicle(t)
+	// the operator picked GUIDED, then the GPS fix went away
+	mustAccept(t, "GUIDED", g.command(1, 1, common.MAV_CMD_DO_SET_MODE, 1, float32(vehicle.ModeGuided)))
+	s.Vehicle(0).Do(func(v *vehicle.Vehicle) { v.InjectGPSLoss(10 * time.Minute) })
+	c := g.mark()
+	waitHeartbeat(t, g, &c, "a tick after the GPS loss", 10*time.Second, func(*common.MessageHeartbeat) bool { return true })
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Vehicle(0).State().GPSFixType >= 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	c = g.mark()
+	if r := g.command(1, 1, common.MAV_CMD_COMPONENT_ARM_DISARM, 1); r != common.MAV_RESULT_FAILED {
+		t.Fatalf("arm without GPS: %v, want FAILED", r)
+	}
+	waitStatusText(t, g, &c, "GPS", 5*time.Second)
+	if s.Vehicle(0).State().Armed {
+		t.Fatal("vehicle armed without GPS")
+	}
+}
+
+func TestGuidedTakeoffAndReposition(t *testing.T) {
+	g, s := flyingVehicle(t)
+	takeoff(t, g, 10)
+	h := homeLL()
+	// DO_REPOSITION as COMMAND_INT, 40 m north
+	target := e7(h.Lat + 40.0/111320)
+	c := g.mark()
+	g.send(1, &common.MessageCommandInt{TargetSystem: 1, TargetComponent: 1, Frame: common.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+		Command: common.MAV_CMD_DO_REPOSITION, Param1: -1, X: target, Y: e7(h.Lon), Z: 15})
+	a := g.waitMsg(&c, 1, 5*time.Second, func(m message.Message) bool {
+		a, ok := m.(*common.MessageCommandAck)
+		return ok && a.Command == common.MAV_CMD_DO_REPOSITION
+	})
+	if a == nil || a.(*common.MessageCommandAck).Result != common.MAV_RESULT_ACCEPTED {
+		t.Fatalf("DO_REPOSITION ack %+v", a)
+	}
+	if g.waitMsg(&c, 1, 30*time.Second, func(m message.Message) bool {
+		p, ok := m.(*common.MessageGlobalPositionInt)
+		return ok && p.Lat > target-50 && p.Lat < target+50 && p.RelativeAlt > 14000
+	}) == nil {
+		t.Fatalf("never reached the reposition target: %+v", s.Vehicle(0).State())
+	}
+}
+
+// flyMission uploads items, arms in GUIDED, switches to AUTO and collects
+// MISSION_ITEM_REACHED until the vehicle disarms after landing.
+func flyMission(t *testing.T, g *testGCS, items []missions.Item) []uint16 {
+	t.Helper()
+	if r := g.upload(1, missions.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
+		t.Fatalf("upload: %v", r)
+	}
+	mustAccept(t, "GUIDED", g.command(1, 1, common.MAV_CMD_DO_SET_MODE, 1, float32(vehicle.ModeGuided)))
+	mustAccept(t, "arm", g.command(1, 1, common.MAV_CMD_COMPONENT_ARM_DISARM, 1))
+	c := g.mark()
+	mustAccept(t, "MISSION_START", g.command(1, 1, common.MAV_CMD_MISSION_START, 0, 0))
+	var reached []uint16
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		fr := g.waitFrom(&c, 10*time.Second, func(fr *gomavlib.EventFrame) bool {
+			switch m := fr.Message().(type) {
+			case *common.MessageMissionItemReached:
+				return true
+			case *common.MessageHeartbeat:
+				return fr.ComponentID() == 1 && m.BaseMode&common.MAV_MODE_FLAG_SAFETY_ARMED == 0
+			}
+			return false
+		})
+		if fr == nil {
+			continue
+		}
+		if r, ok := fr.Message().(*common.MessageMissionItemReached); ok {
+			reached = append(reached, r.Seq)
+			continue
+		}
+		return reached // disarmed: landed at the end
+	}
+	t.Fatalf("mission did not end with a disarm; reached %v; state %+v", reached, g)
+	return nil
+}
+
+func TestAutoMissionFlownToTheEnd(t *testing.T) {
+	g, _ := flyingVehicle(t)
+	h := homeLL()
+	items := []missions.Item{
+		{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
+		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavTakeoff, Autocontinue: 1, Z: 15},
+		{Seq: 2, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0004), Y: e7(h.Lon), Z: 15},
+		{Seq: 3, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdDoChangeSpeed, Autocontinue: 1, Param2: 6, Param3: -1},
+		{Seq: 4, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0004), Y: e7(h.Lon + 0.0004), Z: 20},
+		{Seq: 5, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavLoiterTime, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.0004), Y: e7(h.Lon + 0.0004), Z: 20},
+		{Seq: 6, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavLand, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon)},
+	}
+	reached := flyMission(t, g, items)
+	want := map[uint16]bool{1: true, 2: true, 4: true, 5: true, 6: true}
+	for _, seq := range reached {
+		delete(want, seq)
+	}
+	if len(want) != 0 {
+		t.Fatalf("MISSION_ITEM_REACHED seqs %v; never reached nav items %v", reached, want)
+	}
+}
+
+func TestDoJumpLoopCountHonoured(t *testing.T) {
+	g, _ := flyingVehicle(t)
+	h := homeLL()
+	items := []missions.Item{
+		{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
+		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavTakeoff, Autocontinue: 1, Z: 10},
+		{Seq: 2, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0003), Y: e7(h.Lon), Z: 10},
+		{Seq: 3, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0003), Y: e7(h.Lon + 0.0003), Z: 10},
+		{Seq: 4, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdDoJump, Autocontinue: 1, Param1: 2, Param2: 2},
+		{Seq: 5, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavReturnToLaunch, Autocontinue: 1},
+	}
+	reached := flyMission(t, g, items)
+	count := map[uint16]int{}
+	for _, seq := range reached {
+		count[seq]++
+	}
+	// DO_JUMP with repeat 2: the loop 2→3 is flown 1 + 2 = 3 times
+	if count[2] != 3 || count[3] != 3 {
+		t.Fatalf("waypoints reached %v times (seqs %v), want 2 and 3 three times each", count, reached)
+	}
+}
+
+func setParam(t *testing.T, g *testGCS, name string, value float32) float32 {
+	t.Helper()
+	for range 10 {
+		c := g.mark()
+		g.send(1, &common.MessageParamSet{TargetSystem: 1, TargetComponent: 1, ParamId: name, ParamValue: value})
+		if m := g.waitMsg(&c, 1, time.Second, func(m message.Message) bool {
+			p, ok := m.(*common.MessageParamValue)
+			return ok && p.ParamId == name
+		}); m != nil {
+			return m.(*common.MessageParamValue).ParamValue
+		}
+	}
+	t.Fatalf("no PARAM_VALUE for %s", name)
+	return 0
+}
+
+func TestFenceBreachTriggersRTL(t *testing.T) {
+	g, s := flyingVehicle(t)
+	if v := setParam(t, g, "FENCE_ENABLE", 1); v != 1 {
+		t.Fatalf("FENCE_ENABLE = %v", v)
+	}
+	takeoff(t, g, 10)
+	h := homeLL()
+	// a GUIDED target far outside the 150 m circle is refused, as ArduCopter does
+	far := e7(h.Lat + 1000.0/111320)
+	c := g.mark()
+	g.send(1, &common.MessageCommandInt{TargetSystem: 1, TargetComponent: 1, Frame: common.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+		Command: common.MAV_CMD_DO_REPOSITION, Param1: -1, X: far, Y: e7(h.Lon), Z: 10})
+	a := g.waitMsg(&c, 1, 5*time.Second, func(m message.Message) bool {
+		a, ok := m.(*common.MessageCommandAck)
+		return ok && a.Command == common.MAV_CMD_DO_REPOSITION
+	})
+	if a == nil || a.(*common.MessageCommandAck).Result == common.MAV_RESULT_ACCEPTED {
+		t.Fatalf("reposition outside the fence: ack %+v, want a refusal", a)
+	}
+	// fly 80 m out inside the fence, then shrink the fence under the vehicle
+	mid := e7(h.Lat + 80.0/111320)
+	g.send(1, &common.MessageCommandInt{TargetSystem: 1, TargetComponent: 1, Frame: common.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+		Command: common.MAV_CMD_DO_REPOSITION, Param1: -1, X: mid, Y: e7(h.Lon), Z: 10})
+	if g.waitMsg(&c, 1, 30*time.Second, func(m message.Message) bool {
+		p, ok := m.(*common.MessageGlobalPositionInt)
+		return ok && p.Lat > mid-100
+	}) == nil {
+		t.Fatalf("did not fly out to 80 m: %+v", s.Vehicle(0).State())
+	}
+	c = g.mark()
+	setParam(t, g, "FENCE_RADIUS", 40)
+	waitMode(t, g, &c, vehicle.ModeRTL, 20*time.Second)
+	c2 := 0
+	if g.waitMsg(&c2, 1, 5*time.Second, func(m message.Message) bool {
+		st, ok := m.(*common.MessageStatustext)
+		return ok && strings.Contains(strings.ToLower(st.Text), "fence")
+	}) == nil {
+		t.Error("no STATUSTEXT about the fence")
+	}
+	fs := g.waitMsg(&c, 1, 10*time.Second, func(m message.Message) bool {
+		f, ok := m.(*common.MessageFenceStatus)
+		return ok && f.BreachStatus == 1
+	})
+	if fs == nil {
+		t.Fatal("FENCE_STATUS never showed the breach")
+	}
+}
+
+func TestBatteryFailsafeRTLThenLand(t *testing.T) {
+	g, s := flyingVehicle(t)
+	takeoff(t, g, 10)
+	c := g.mark()
+	s.Vehicle(0).Do(func(v *vehicle.Vehicle) { v.InjectBatteryDrop(85) })
+	waitMode(t, g, &c, vehicle.ModeRTL, 60*time.Second)
+	c = g.mark()
+	s.Vehicle(0).Do(func(v *vehicle.Vehicle) { v.InjectBatteryDrop(8) }) // near empty, not depleted
+	defer func() {
+		if t.Failed() {
+			g.mu.Lock()
+			for _, fr := range g.frames {
+				if st, ok := fr.Message().(*common.MessageStatustext); ok {
+					t.Log("STATUSTEXT", st.Text)
+				}
+			}
+			g.mu.Unlock()
+			t.Logf("state %+v", s.Vehicle(0).State())
+		}
+	}()
+	waitMode(t, g, &c, vehicle.ModeLand, 60*time.Second)
+}
+
+func TestGCSFailsafeRTL(t *testing.T) {
+	g := newTestGCS(t, false) // heartbeats sent by hand below
+	s := oneVehicle(t, g, func(c *Config) { c.Speedup = flightSpeedup })
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				g.node.WriteMessageAll(&common.MessageHeartbeat{Type: common.MAV_TYPE_GCS, Autopilot: common.MAV_AUTOPILOT_INVALID, MavlinkVersion: 3}) //nolint:errcheck
+			}
+		}
+	}()
+	stopped := false
+	defer func() {
+		if !stopped {
+			close(stop)
+			<-done
+		}
+	}()
+	g.channel(1)
+	waitHome(t, s.Vehicle(0))
+	takeoff(t, g, 10)
+	c := g.mark()
+	close(stop) // the ground station goes silent
+	<-done
+	stopped = true
+	waitMode(t, g, &c, vehicle.ModeRTL, 30*time.Second)
+}
+
+func TestParameterProtocol(t *testing.T) {
+	g := newTestGCS(t, true)
+	s := oneVehicle(t, g, nil)
+	var want []vehicle.Param
+	s.Vehicle(0).Do(func(v *vehicle.Vehicle) { want = v.Params() })
+	if len(want) < 20 {
+		t.Fatalf("model has %d parameters", len(want))
+	}
+	c := g.mark()
+	g.send(1, &common.MessageParamRequestList{TargetSystem: 1, TargetComponent: 1})
+	got := map[uint16]*common.MessageParamValue{}
+	for len(got) < len(want) {
+		m := g.waitMsg(&c, 1, 10*time.Second, isMsg[*common.MessageParamValue])
+		if m == nil {
+			t.Fatalf("parameter list stopped at %d of %d", len(got), len(want))
+		}
+		p := m.(*common.MessageParamValue)
+		if int(p.ParamCount) != len(want) {
+			t.Fatalf("param_count %d, want %d", p.ParamCount, len(want))
+		}
+		got[p.ParamIndex] = p
+	}
+	for i, p := range want {
+		pv := got[uint16(i)]
+		if pv.ParamId != p.Name || uint8(pv.ParamType) != p.Type || pv.ParamValue != float32(p.Value) {
+			t.Errorf("index %d: got %s=%v type %v, want %s=%v type %d", i, pv.ParamId, pv.ParamValue, pv.ParamType, p.Name, p.Value, p.Type)
+		}
+	}
+	wp, ok := findParam(want, "WPNAV_SPEED")
+	if !ok {
+		t.Fatal("no WPNAV_SPEED")
+	}
+	if v := setParam(t, g, "WPNAV_SPEED", float32(wp.Max+1000)); v != float32(wp.Value) {
+		t.Fatalf("out-of-range WPNAV_SPEED set: PARAM_VALUE %v, want the unchanged %v", v, wp.Value)
+	}
+	if v := setParam(t, g, "WPNAV_SPEED", 800); v != 800 {
+		t.Fatalf("WPNAV_SPEED set to 800 reads back %v", v)
+	}
+	c = g.mark()
+	g.send(1, &common.MessageParamRequestRead{TargetSystem: 1, TargetComponent: 1, ParamId: "RTL_ALT", ParamIndex: -1})
+	m := g.waitMsg(&c, 1, 5*time.Second, isMsg[*common.MessageParamValue])
+	if m == nil || m.(*common.MessageParamValue).ParamId != "RTL_ALT" {
+		t.Fatalf("PARAM_REQUEST_READ by name: %+v", m)
+	}
+	g.send(1, &common.MessageParamRequestRead{TargetSystem: 1, TargetComponent: 1, ParamIndex: 2})
+	m = g.waitMsg(&c, 1, 5*time.Second, isMsg[*common.MessageParamValue])
+	if m == nil || m.(*common.MessageParamValue).ParamId != want[2].Name || m.(*common.MessageParamValue).ParamIndex != 2 {
+		t.Fatalf("PARAM_REQUEST_READ by index: %+v", m)
+	}
+}
+
+func findParam(ps []vehicle.Param, name string) (vehicle.Param, bool) {
+	for _, p := range ps {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return vehicle.Param{}, false
+}
