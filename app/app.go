@@ -18,6 +18,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/simulator"
 )
 
 // App is one running Burgut service.
@@ -30,6 +31,9 @@ type App struct {
 	Mux *http.ServeMux
 	// Station is the MAVLink ground station, set by startGroundStation.
 	Station *groundstation.Station
+	// Sim is the simulated fleet of `burgut run` (nil for serve); tests use
+	// it to inject faults into the vehicles the demo flies.
+	Sim *simulator.Sim
 
 	httpAddr  net.Addr
 	ready     chan struct{}

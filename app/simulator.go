@@ -1,6 +1,63 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
 
-// startSimulator starts the simulated fleet of `burgut run` (NOT YET WIRED).
-func (a *App) startSimulator(ctx context.Context) error { return nil }
+	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// startSimulator starts the simulated fleet of `burgut run`: vehicles send
+// to the station's first UDP server link over real loopback UDP, exactly
+// as `burgut sitl` would, so the demo exercises the real MAVLink path.
+func (a *App) startSimulator(ctx context.Context) error {
+	c := a.Config.Sim
+	if c.Vehicles == 0 {
+		return nil
+	}
+	gcs, err := a.simTarget()
+	if err != nil {
+		return err
+	}
+	lat, lon, err := ParseLatLon(c.Home)
+	if err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	sim, err := simulator.New(simulator.Config{
+		Vehicles: c.Vehicles,
+		GCS:      []string{gcs},
+		Home:     vehicle.LatLonAlt{Lat: lat, Lon: lon, AltMSL: 450},
+		Speedup:  c.Speedup,
+		Seed:     c.Seed,
+		Log:      a.Log.With("part", "simulator"),
+	})
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	a.Sim = sim
+	a.Go(ctx, "simulator", sim.Run)
+	a.Log.Info("simulated fleet started", "vehicles", c.Vehicles, "gcs", gcs, "home", c.Home)
+	return nil
+}
+
+// simTarget is the address the simulated vehicles send to: the first UDP
+// server link of the station.
+func (a *App) simTarget() (string, error) {
+	for _, l := range a.Config.GroundStation.MAVLink {
+		spec := l
+		if _, rest, ok := strings.Cut(l, "="); ok { // named link NAME=KIND:ADDR
+			spec = rest
+		}
+		if addr, ok := strings.CutPrefix(spec, "udp:"); ok {
+			i := strings.LastIndex(addr, ":")
+			h, port := addr[:i], addr[i+1:]
+			if h == "0.0.0.0" || h == "" {
+				h = "127.0.0.1"
+			}
+			return "udp:" + h + ":" + port, nil
+		}
+	}
+	return "", fmt.Errorf("the simulated fleet needs a UDP server link (--mavlink udp:HOST:PORT) to send to")
+}
