@@ -118,3 +118,16 @@ func TestDisarmInFlightNeedsForce(t *testing.T) {
 		t.Fatalf("after forced disarm: armed %v alt %.2f", s.Armed, s.RelAlt)
 	}
 }
+
+func TestLandOrRTLOnTheGroundDisarms(t *testing.T) {
+	for _, m := range []uint32{ModeLand, ModeRTL} {
+		v := newReady(t, Config{})
+		mustOK(t, "guided")(v.SetMode(ModeGuided))
+		mustOK(t, "arm")(v.Arm(false))
+		mustOK(t, ModeName(m))(v.SetMode(m))
+		s := runUntil(t, v, 2*time.Second, nil, func(s State) bool { return !s.Armed })
+		if s.RelAlt > 0.01 {
+			t.Fatalf("%s: lifted off to %.2f m", ModeName(m), s.RelAlt)
+		}
+	}
+}

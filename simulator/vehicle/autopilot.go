@@ -422,7 +422,11 @@ func (v *Vehicle) runMode() {
 			}
 		}
 		if v.mode == ModeLand || ((v.mode == ModeRTL || v.mode == ModeSmartRTL) && v.rtl.phase == rtlLand) {
-			v.g = gLand // completes the landing → disarm
+			// LAND (or RTL's landing) on the ground: land_complete already
+			// holds, so ArduCopter disarms at once.
+			v.g = gGround
+			v.rtl.phase = rtlDone
+			v.disarm("Disarming motors", SeverityInfo)
 			return
 		}
 		v.g = gGround

@@ -82,7 +82,8 @@
 //   - AUTO missions: NAV_TAKEOFF, NAV_WAYPOINT (hold param1 s, acceptance
 //     radius param2 or WPNAV_RADIUS, lat/lon 0 = here, alt 0 = current),
 //     NAV_LOITER_TIME, NAV_LOITER_UNLIM, NAV_RETURN_TO_LAUNCH, NAV_LAND,
-//     NAV_DELAY, DO_CHANGE_SPEED, DO_JUMP (repeat count; −1 for ever),
+//     NAV_DELAY, NAV_LOITER_TURNS (as a hold of the turns' duration),
+//     DO_CHANGE_SPEED, DO_JUMP (repeat count; −1 for ever),
 //     DO_SET_HOME, DO_FENCE_ENABLE; other known DO/CONDITION commands are
 //     stored and skipped. "Mission: N Type" and "Reached command #N" texts,
 //     MISSION_CURRENT and MISSION_ITEM_REACHED events. Leaving AUTO pauses

@@ -517,6 +517,14 @@ func (v *Vehicle) startNav(idx int) {
 		}
 	case missions.CmdNavLoiterTime:
 		nv.hold = float64(it.Param1)
+	case cmdNavLoiterTurns:
+		// Approximated as a hold at the centre lasting as long as the turns
+		// (radius param3, default CIRCLE_RADIUS) would take at 5 m/s.
+		r := math.Abs(float64(it.Param3))
+		if r == 0 {
+			r = v.p.circleRadius
+		}
+		nv.hold = math.Max(float64(it.Param1), 0) * 2 * math.Pi * r / 5
 	case cmdNavDelay:
 		nv.n, nv.e, nv.u = v.n, v.e, v.up
 		nv.hold = float64(it.Param1)
@@ -561,7 +569,7 @@ func (v *Vehicle) runAuto() {
 			v.reached(idx, false)
 			v.advanceTo(idx + 1)
 		}
-	case missions.CmdNavWaypoint, cmdNavSplineWaypoint, missions.CmdNavLoiterTime, cmdNavDelay, missions.CmdNavLoiterUnlim:
+	case missions.CmdNavWaypoint, cmdNavSplineWaypoint, missions.CmdNavLoiterTime, cmdNavLoiterTurns, cmdNavDelay, missions.CmdNavLoiterUnlim:
 		if v.landed {
 			v.g = gGround
 			return
@@ -578,7 +586,7 @@ func (v *Vehicle) runAuto() {
 				return
 			}
 			// ArduCopter sends MISSION_ITEM_REACHED on arrival when it will hold there.
-			if nv.hold > 0 && nv.cmd != missions.CmdNavLoiterTime {
+			if nv.hold > 0 && (nv.cmd == missions.CmdNavWaypoint || nv.cmd == cmdNavSplineWaypoint) {
 				v.reached(idx, false)
 				nv.reachedSent = true
 			}
@@ -619,8 +627,9 @@ func (v *Vehicle) autoOnLanded() {
 	}
 }
 
-// missionComplete is ArduCopter's exit_mission: loiter where it is when
-// flying, disarm when on the ground. The mode stays AUTO.
+// missionComplete is ArduCopter's exit_mission: loiter at the stopping
+// point (the last target) when flying, disarm when on the ground. The mode
+// stays AUTO.
 func (v *Vehicle) missionComplete() {
 	v.missionRunning = false
 	v.missionDone = true
@@ -630,7 +639,6 @@ func (v *Vehicle) missionComplete() {
 		return
 	}
 	v.g = gPos
-	v.tgtN, v.tgtE, v.tgtU = v.n, v.e, v.up
 }
 
 // SetMissionCurrent makes seq the current mission item (MISSION_SET_CURRENT,

@@ -268,3 +268,85 @@ func TestSetMissionCurrent(t *testing.T) {
 		t.Fatalf("after jump: current %d mode %d", s.MissionCurrent, s.CustomMode)
 	}
 }
+
+func TestMissionNavCommands(t *testing.T) {
+	start := func(t *testing.T, items []missions.Item) *Vehicle {
+		t.Helper()
+		v := newReady(t, Config{})
+		if err := v.SetMission(items); err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, "guided")(v.SetMode(ModeGuided))
+		mustOK(t, "arm")(v.Arm(false))
+		mustOK(t, "start")(v.MissionStart(0, 0))
+		return v
+	}
+	home := wp(0, missions.CmdNavWaypoint, 0, 0, 0)
+	tko := wp(1, missions.CmdNavTakeoff, 0, 0, 10)
+
+	t.Run("LOITER_TIME holds, then continues", func(t *testing.T) {
+		lt := wp(2, missions.CmdNavLoiterTime, 30, 0, 10)
+		lt.Param1 = 6
+		v := start(t, []missions.Item{home, tko, lt, wp(3, missions.CmdNavWaypoint, 30, 30, 10)})
+		var ev []Event
+		runUntil(t, v, time.Minute, &ev, func(s State) bool { return distFromHome(s) > 28 })
+		arrived := v.Now()
+		runUntil(t, v, time.Minute, &ev, func(s State) bool { return s.MissionCurrent == 3 })
+		if held := v.Now() - arrived; held < 5*time.Second || held > 8*time.Second {
+			t.Errorf("held %v at the loiter point, want ≈6 s", held)
+		}
+		if !hasText(ev, "Reached command #2") {
+			t.Errorf("texts %q", texts(ev))
+		}
+	})
+	t.Run("end of mission loiters in AUTO", func(t *testing.T) {
+		v := start(t, []missions.Item{home, tko, wp(2, missions.CmdNavWaypoint, 40, 0, 12)})
+		var ev []Event
+		runUntil(t, v, time.Minute, &ev, func(s State) bool { return slices.Contains(reachedSeqs(ev), 2) })
+		v.Step(20 * time.Second)
+		s := v.State()
+		if !s.Armed || s.CustomMode != ModeAuto || s.RelAlt < 11 || math.Abs(distFromHome(s)-40) > 1 {
+			t.Fatalf("after the last item: armed %v mode %d alt %.1f dist %.1f", s.Armed, s.CustomMode, s.RelAlt, distFromHome(s))
+		}
+	})
+	t.Run("LOITER_UNLIM stays", func(t *testing.T) {
+		v := start(t, []missions.Item{home, tko, wp(2, missions.CmdNavLoiterUnlim, 0, 40, 10), wp(3, missions.CmdNavLand, 0, 0, 0)})
+		var ev []Event
+		v.Step(3 * time.Minute)
+		ev = append(ev, v.DrainEvents()...)
+		if s := v.State(); s.MissionCurrent != 2 || !s.Armed || math.Abs(distFromHome(s)-40) > 1 {
+			t.Fatalf("current %d armed %v dist %.1f", s.MissionCurrent, s.Armed, distFromHome(s))
+		}
+		if got := reachedSeqs(ev); !slices.Equal(got, []uint16{1, 2}) {
+			t.Fatalf("reached %v", got)
+		}
+		// The operator moves on: the LAND item lands where it is.
+		mustOK(t, "set current 3")(v.SetMissionCurrent(3))
+		s := runUntil(t, v, time.Minute, nil, func(s State) bool { return !s.Armed })
+		if math.Abs(distFromHome(s)-40) > 1 {
+			t.Fatalf("landed %.1f m from home, want at the loiter point", distFromHome(s))
+		}
+	})
+	t.Run("NAV_LAND at a position", func(t *testing.T) {
+		v := start(t, []missions.Item{home, tko, wp(2, missions.CmdNavLand, -50, 20, 0)})
+		var ev []Event
+		s := runUntil(t, v, 2*time.Minute, &ev, func(s State) bool { return !s.Armed })
+		if d := distFromHome(s); math.Abs(d-math.Hypot(50, 20)) > 1.5 {
+			t.Fatalf("landed %.1f m from home", d)
+		}
+		if got := reachedSeqs(ev); !slices.Equal(got, []uint16{1, 2}) {
+			t.Fatalf("reached %v", got)
+		}
+	})
+	t.Run("LOITER_TURNS and NAV_DELAY complete", func(t *testing.T) {
+		turns := wp(2, cmdNavLoiterTurns, 20, 0, 10)
+		turns.Param1, turns.Param3 = 1, 8
+		delay := missions.Item{Seq: 3, Command: cmdNavDelay, Param1: 4}
+		v := start(t, []missions.Item{home, tko, turns, delay, {Seq: 4, Command: missions.CmdNavReturnToLaunch}})
+		var ev []Event
+		runUntil(t, v, 3*time.Minute, &ev, func(s State) bool { return !s.Armed })
+		if got := reachedSeqs(ev); !slices.Equal(got, []uint16{1, 2, 3, 4}) {
+			t.Fatalf("reached %v", got)
+		}
+	})
+}
