@@ -244,11 +244,16 @@ func sweepPattern(sp *space, rt *router, spacing float64, entry orb.Point) []wp 
 	}
 	var segs []sweepSeg
 	byLine := map[int][]int{}
-	// Centre the lines in the band so both outer lines keep the same slack.
-	n := int(math.Floor((hi - lo) / spacing))
-	start := lo + ((hi-lo)-float64(n)*spacing)/2
+	// Lines cover spacing/2 either side; place as few as cover the band the
+	// margin leaves, centred in it so both outer lines keep the same slack.
 	m := sp.margin + 0.05
-	for k := 0; k <= n; k++ {
+	inner := (hi - m) - (lo + m)
+	n := int(math.Ceil(inner/spacing - 1e-9))
+	if n < 1 {
+		n = 1
+	}
+	start := lo + m + (inner-float64(n-1)*spacing)/2
+	for k := 0; k < n; k++ {
 		y := start + float64(k)*spacing
 		for _, iv := range freeIntervals(rings, edges, circles, y, m) {
 			s := sweepSeg{line: k, a: rot.from(orb.Point{iv.a, y}), b: rot.from(orb.Point{iv.b, y})}

@@ -29,7 +29,11 @@ type PlanOptions struct {
 	// no-fly zones. Default 10 m.
 	Margin float64 `json:"margin"`
 	Offset float64 `json:"offset"` // corridor: lateral offset from the route, metres, + = left
-	Speed  float64 `json:"speed"`  // cruise speed m/s, default 10
+	// Separation is the horizontal distance kept between neighbouring
+	// drones' parts (default 10 m); each part reaches Margin − Separation/2
+	// past its cut line so coverage has no gap along the cut.
+	Separation float64 `json:"separation"`
+	Speed      float64 `json:"speed"` // cruise speed m/s, default 10
 	// Repeat: 0 flies the pattern once, N > 0 repeats it N more times with
 	// DO_JUMP, -1 repeats until the battery failsafe or the operator ends it.
 	Repeat int    `json:"repeat"`
@@ -90,6 +94,12 @@ func (o *PlanOptions) defaults(a *Area) error {
 	}
 	if o.Margin < 0 || o.Margin > 1000 {
 		return fmt.Errorf("margin %g m: want 0–1000", o.Margin)
+	}
+	if o.Separation == 0 {
+		o.Separation = 10
+	}
+	if o.Separation < 0 || o.Separation > 1000 {
+		return fmt.Errorf("separation %g m: want 0–1000", o.Separation)
 	}
 	if o.Speed == 0 {
 		o.Speed = 10
@@ -187,7 +197,7 @@ func PlanArea(a *Area, o PlanOptions) ([]*DronePlan, error) {
 			shares = append(shares, sh)
 		}
 	} else {
-		shares, err = splitEqualArea(region, o.Drones)
+		shares, err = splitEqualArea(region, o.Drones, math.Max(0, o.Margin-o.Separation/2))
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: split among %d drones: %w", a.Name, o.Drones, err)
 		}
@@ -326,7 +336,7 @@ func nearestLaunch(a *Area, pr projection, share []orb.Polygon) Site {
 // splitEqualArea cuts the region into n strips of equal area across its
 // long axis (binary search on the cut positions; areas by clipping each
 // ring to a half-plane), then intersects with simplefeatures.
-func splitEqualArea(region []orb.Polygon, n int) ([][]orb.Polygon, error) {
+func splitEqualArea(region []orb.Polygon, n int, overlap float64) ([][]orb.Polygon, error) {
 	if n == 1 {
 		return [][]orb.Polygon{region}, nil
 	}
@@ -383,7 +393,16 @@ func splitEqualArea(region []orb.Polygon, n int) ([][]orb.Polygon, error) {
 	reg := multiSF(region)
 	var out [][]orb.Polygon
 	for k := 0; k < n; k++ {
-		box := orb.Ring{{cuts[k], y0 - 1}, {cuts[k+1], y0 - 1}, {cuts[k+1], y1 + 1}, {cuts[k], y1 + 1}, {cuts[k], y0 - 1}}
+		// Reach `overlap` past each cut: the margin the planner keeps from
+		// the part's edge then leaves no uncovered strip along the cut.
+		x0, x1 := cuts[k], cuts[k+1]
+		if k > 0 {
+			x0 -= overlap
+		}
+		if k < n-1 {
+			x1 += overlap
+		}
+		box := orb.Ring{{x0, y0 - 1}, {x1, y0 - 1}, {x1, y1 + 1}, {x0, y1 + 1}, {x0, y0 - 1}}
 		for i, q := range box {
 			box[i] = rot.from(q)
 		}
