@@ -99,20 +99,20 @@ func Downsample(n, budget int) []int {
 // (landing). End is nil while the vehicle is still armed at the end of
 // the range.
 type Flight struct {
-	VehicleID    string     `json:"vehicle_id"`
-	Start        time.Time  `json:"start"`
-	End          *time.Time `json:"end,omitempty"`
-	DurationS    float64    `json:"duration_s"`
-	InProgress   bool       `json:"in_progress"`
-	TakeoffLat   float64    `json:"takeoff_lat"`
-	TakeoffLon   float64    `json:"takeoff_lon"`
-	LandingLat   float64    `json:"landing_lat"`
-	LandingLon   float64    `json:"landing_lon"`
-	MaxRelAltM   float64    `json:"max_relative_alt_m"`
-	DistanceM    float64    `json:"distance_m"`
-	Samples      int        `json:"samples"`
-	Mission      string     `json:"mission,omitempty"`
-	EventArea    string     `json:"event_area,omitempty"`
+	VehicleID     string     `json:"vehicle_id"`
+	Start         time.Time  `json:"start"`
+	End           *time.Time `json:"end,omitempty"`
+	DurationS     float64    `json:"duration_s"`
+	InProgress    bool       `json:"in_progress"`
+	TakeoffLat    float64    `json:"takeoff_lat"`
+	TakeoffLon    float64    `json:"takeoff_lon"`
+	LandingLat    float64    `json:"landing_lat"`
+	LandingLon    float64    `json:"landing_lon"`
+	MaxRelAltM    float64    `json:"max_relative_alt_m"`
+	DistanceM     float64    `json:"distance_m"`
+	Samples       int        `json:"samples"`
+	Mission       string     `json:"mission,omitempty"`
+	EventArea     string     `json:"event_area,omitempty"`
 	MinBatteryPct float64    `json:"min_battery_pct"`
 }
 

@@ -2,6 +2,7 @@ package influx
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/influxtest"
 	"github.com/burgut-uav/burgut/telemetry/spool"
+	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
 	"github.com/burgut-uav/burgut/telemetry/telemetrytest"
 )
 
@@ -362,4 +364,91 @@ func BenchmarkOutage30s(b *testing.B) {
 	}
 }
 
-var _ = filepath.Join
+// Issue 5: the same flights written to InfluxDB and to the embedded store
+// give identical tracks (GeoJSON), flights lists, samples and latest states.
+func TestSameAnswersFromBothStores(t *testing.T) {
+	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
+	db := newDB(t, base)
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir()}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	stop := runSink(t, sink)
+	defer stop()
+	lite, err := sqlitestore.Open(filepath.Join(t.TempDir(), "telemetry.db"), sqlitestore.Options{MaxAge: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+
+	start := time.Now().Add(-3 * time.Hour).Truncate(time.Second).Add(123456789).UTC()
+	var all []telemetry.Sample
+	a1 := telemetrytest.Flight("veh-a", 1, start, 600, 333*time.Millisecond)
+	a2 := telemetrytest.Flight("veh-a", 1, start.Add(time.Hour), 400, 500*time.Millisecond)
+	b := telemetrytest.Flight("veh-b", 2, start.Add(time.Minute), 300, time.Second)
+	b[100].Mode = "GUIDED \"quoted\", comma=1 \\"
+	b[100].Link = "udp:0.0.0.0:14550 x"
+	all = append(append(append(all, a1...), a2...), b...)
+	for _, st := range []telemetry.SampleWriter{sink, lite} {
+		if err := st.WriteSamples(context.Background(), all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDelivered(t, sink, uint64(len(all))*telemetry.PointsPerSample, time.Minute)
+
+	from, to := start.Add(-time.Minute), start.Add(2*time.Hour)
+	for _, v := range []string{"veh-a", "veh-b", "nobody"} {
+		for _, budget := range []int{0, 50, 2} {
+			ti, err := telemetry.TrackOf(context.Background(), sink, v, from, to, budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, err := telemetry.TrackOf(context.Background(), lite, v, from, to, budget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ji, _ := json.Marshal(ti)
+			js, _ := json.Marshal(ts)
+			if string(ji) != string(js) {
+				t.Fatalf("track of %s (budget %d) differs:\ninflux %s\nsqlite %s", v, budget, ji, js)
+			}
+			if v != "nobody" && (len(ti.Coordinates) == 0 || ti.Type != "LineString") {
+				t.Fatalf("track of %s is empty", v)
+			}
+		}
+		fi, err := telemetry.FlightsOf(context.Background(), sink, v, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := telemetry.FlightsOf(context.Background(), lite, v, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ji, _ := json.Marshal(fi)
+		js, _ := json.Marshal(fs)
+		if string(ji) != string(js) {
+			t.Fatalf("flights of %s differ:\ninflux %s\nsqlite %s", v, ji, js)
+		}
+		if v == "veh-a" && len(fi) != 2 {
+			t.Fatalf("veh-a flew twice, got %d flights: %s", len(fi), ji)
+		}
+	}
+	si, _ := sink.Samples(context.Background(), "veh-b", from, to)
+	ss, _ := lite.Samples(context.Background(), "veh-b", from, to)
+	if len(si) != len(b) || len(ss) != len(b) {
+		t.Fatalf("veh-b: influx %d, sqlite %d samples, want %d", len(si), len(ss), len(b))
+	}
+	for i := range si {
+		if si[i] != ss[i] || si[i] != b[i].Clean() {
+			t.Fatalf("sample %d differs:\ninflux %+v\nsqlite %+v\nwrote  %+v", i, si[i], ss[i], b[i])
+		}
+	}
+	li, _ := sink.Latest(context.Background())
+	ls, _ := lite.Latest(context.Background())
+	ji, _ := json.Marshal(li)
+	js, _ := json.Marshal(ls)
+	if string(ji) != string(js) || len(li) != 2 {
+		t.Fatalf("latest differs:\ninflux %s\nsqlite %s", ji, js)
+	}
+}

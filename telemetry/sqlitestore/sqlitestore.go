@@ -1,0 +1,302 @@
+// Package sqlitestore is the embedded telemetry store used when no InfluxDB
+// is configured: an operator's laptop in the field keeps every sample in
+// one SQLite file under data-dir, with a retention limit, and gets the same
+// history answers as from InfluxDB.
+//
+// Why SQLite (modernc.org/sqlite): it is pure Go (no cgo, so `go build`
+// is all a field laptop needs), crash-safe with its write-ahead log, one
+// file an investigator can copy as evidence and open with any SQLite tool,
+// and its (vehicle, time) primary key makes a track query one range scan.
+// bbolt is as fast for puts but would need hand-made indexes and encoding
+// for every query.
+//
+// One row per sample (a WITHOUT ROWID table keyed by vehicle and time, so a
+// re-written sample replaces itself instead of doubling). Retention: rows
+// older than MaxAge are deleted, and when the database grows past MaxBytes
+// the oldest rows go first; both run at Open and every PruneEvery.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/burgut-uav/burgut/telemetry"
+)
+
+// Options bound the store.
+type Options struct {
+	// MaxAge deletes samples older than this (default 30 days; negative = keep forever).
+	MaxAge time.Duration
+	// MaxBytes caps the database size; the oldest samples are deleted
+	// beyond it (default 2 GiB; negative = no cap).
+	MaxBytes int64
+	// PruneEvery is how often retention runs while Run is active (default 10 min).
+	PruneEvery time.Duration
+	Log        *slog.Logger
+	// Now is the clock retention uses (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Stats describes the store for the status API.
+type Stats struct {
+	Path          string `json:"path"`
+	Samples       int64  `json:"samples"`
+	Bytes         int64  `json:"bytes"`
+	PrunedSamples uint64 `json:"pruned_samples"`
+	MaxAgeS       int64  `json:"max_age_s"`
+	MaxBytes      int64  `json:"max_bytes"`
+}
+
+// Store is the embedded store; safe for concurrent use.
+type Store struct {
+	db   *sql.DB
+	path string
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	pruned uint64
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS samples (
+  vehicle TEXT NOT NULL, t INTEGER NOT NULL,
+  link TEXT NOT NULL, system_id INTEGER NOT NULL, type TEXT NOT NULL, mission TEXT NOT NULL, event_area TEXT NOT NULL,
+  lat REAL NOT NULL, lon REAL NOT NULL, alt_msl REAL NOT NULL, relative_alt REAL NOT NULL, heading REAL NOT NULL,
+  ground_speed REAL NOT NULL, air_speed REAL NOT NULL, climb REAL NOT NULL,
+  roll REAL NOT NULL, pitch REAL NOT NULL, yaw REAL NOT NULL,
+  battery_pct REAL NOT NULL, voltage REAL NOT NULL, current REAL NOT NULL,
+  mode TEXT NOT NULL, armed INTEGER NOT NULL, gps_fix INTEGER NOT NULL, satellites INTEGER NOT NULL,
+  loss_pct REAL NOT NULL, rate_hz REAL NOT NULL,
+  PRIMARY KEY (vehicle, t)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_by_time ON samples (t);
+`
+
+const columns = `vehicle, t, link, system_id, type, mission, event_area, lat, lon, alt_msl, relative_alt, heading,
+  ground_speed, air_speed, climb, roll, pitch, yaw, battery_pct, voltage, current, mode, armed, gps_fix, satellites, loss_pct, rate_hz`
+
+// Open opens or creates the store at path (e.g. data-dir/telemetry.db).
+func Open(path string, opts Options) (*Store, error) {
+	if opts.MaxAge == 0 {
+		opts.MaxAge = 30 * 24 * time.Hour
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = 2 << 30
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = 10 * time.Minute
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open telemetry store %s: %w", path, err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open telemetry store %s: %w", path, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open telemetry store %s: create schema: %w", path, err)
+	}
+	s := &Store{db: db, path: path, opts: opts, log: opts.Log}
+	if err := s.Prune(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close telemetry store: %w", err)
+	}
+	return nil
+}
+
+// Run applies retention every PruneEvery until ctx is cancelled.
+func (s *Store) Run(ctx context.Context) error {
+	t := time.NewTicker(s.opts.PruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("telemetry store retention failed", "err", err)
+			}
+		}
+	}
+}
+
+// WriteSamples stores samples in one transaction. A sample with the same
+// vehicle and time as a stored one replaces it.
+func (s *Store) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store %d samples: %w", len(ss), err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO samples (`+columns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return fmt.Errorf("store %d samples: %w", len(ss), err)
+	}
+	defer st.Close()
+	for i := range ss {
+		c := ss[i].Clean()
+		if _, err := st.ExecContext(ctx, c.Vehicle, c.Time.UnixNano(), c.Link, int(c.SystemID), c.Type, c.Mission, c.EventArea,
+			c.Lat, c.Lon, c.AltMSL, c.RelativeAlt, c.Heading, c.GroundSpeed, c.AirSpeed, c.Climb,
+			c.Roll, c.Pitch, c.Yaw, c.BatteryPct, c.Voltage, c.Current,
+			c.Mode, c.Armed, c.GPSFix, c.Satellites, c.LossPct, c.RateHz); err != nil {
+			return fmt.Errorf("store sample of %s at %v: %w", c.Vehicle, c.Time, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store %d samples: commit: %w", len(ss), err)
+	}
+	return nil
+}
+
+func scanSamples(rows *sql.Rows) ([]telemetry.Sample, error) {
+	defer rows.Close()
+	out := []telemetry.Sample{}
+	for rows.Next() {
+		var sm telemetry.Sample
+		var t int64
+		var sysid int
+		if err := rows.Scan(&sm.Vehicle, &t, &sm.Link, &sysid, &sm.Type, &sm.Mission, &sm.EventArea,
+			&sm.Lat, &sm.Lon, &sm.AltMSL, &sm.RelativeAlt, &sm.Heading, &sm.GroundSpeed, &sm.AirSpeed, &sm.Climb,
+			&sm.Roll, &sm.Pitch, &sm.Yaw, &sm.BatteryPct, &sm.Voltage, &sm.Current,
+			&sm.Mode, &sm.Armed, &sm.GPSFix, &sm.Satellites, &sm.LossPct, &sm.RateHz); err != nil {
+			return nil, err
+		}
+		sm.Time = time.Unix(0, t).UTC()
+		sm.SystemID = uint8(sysid)
+		out = append(out, sm)
+	}
+	return out, rows.Err()
+}
+
+// Samples implements telemetry.Source.
+func (s *Store) Samples(ctx context.Context, vehicle string, from, to time.Time) ([]telemetry.Sample, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM samples WHERE vehicle = ? AND t >= ? AND t < ? ORDER BY t`,
+		vehicle, from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("query samples of %s: %w", vehicle, err)
+	}
+	ss, err := scanSamples(rows)
+	if err != nil {
+		return nil, fmt.Errorf("query samples of %s: %w", vehicle, err)
+	}
+	return ss, nil
+}
+
+// Latest implements telemetry.Source.
+func (s *Store) Latest(ctx context.Context) ([]telemetry.Sample, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM samples
+		WHERE (vehicle, t) IN (SELECT vehicle, MAX(t) FROM samples GROUP BY vehicle) ORDER BY vehicle`)
+	if err != nil {
+		return nil, fmt.Errorf("query latest samples: %w", err)
+	}
+	ss, err := scanSamples(rows)
+	if err != nil {
+		return nil, fmt.Errorf("query latest samples: %w", err)
+	}
+	return ss, nil
+}
+
+// Prune applies retention now: by age, then by size.
+func (s *Store) Prune(ctx context.Context) error {
+	var n int64
+	if s.opts.MaxAge > 0 {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM samples WHERE t < ?`, s.opts.Now().Add(-s.opts.MaxAge).UnixNano())
+		if err != nil {
+			return fmt.Errorf("telemetry store retention by age: %w", err)
+		}
+		a, _ := res.RowsAffected()
+		n += a
+	}
+	if s.opts.MaxBytes > 0 {
+		for i := 0; i < 20; i++ {
+			size, err := s.usedBytes(ctx)
+			if err != nil {
+				return err
+			}
+			if size <= s.opts.MaxBytes {
+				break
+			}
+			var rows int64
+			if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples`).Scan(&rows); err != nil {
+				return fmt.Errorf("telemetry store retention by size: %w", err)
+			}
+			if rows == 0 {
+				break
+			}
+			// Delete the oldest share that brings the size under the cap, plus 5 %.
+			del := max(rows*(size-s.opts.MaxBytes)/size+rows/20, 1)
+			res, err := s.db.ExecContext(ctx, `DELETE FROM samples WHERE t <= (SELECT t FROM samples ORDER BY t LIMIT 1 OFFSET ?)`, del-1)
+			if err != nil {
+				return fmt.Errorf("telemetry store retention by size: %w", err)
+			}
+			a, _ := res.RowsAffected()
+			n += a
+		}
+	}
+	if n > 0 {
+		s.mu.Lock()
+		s.pruned += uint64(n)
+		s.mu.Unlock()
+		s.log.Info("telemetry store retention deleted old samples", "samples", n, "max_age", s.opts.MaxAge, "max_bytes", s.opts.MaxBytes)
+	}
+	return nil
+}
+
+// usedBytes is the size of the pages in use (free pages are reused).
+func (s *Store) usedBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	err := errors.Join(
+		s.db.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages),
+		s.db.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free),
+		s.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size))
+	if err != nil {
+		return 0, fmt.Errorf("telemetry store size: %w", err)
+	}
+	return (pages - free) * size, nil
+}
+
+// Stats returns the store's size and retention counters.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Path: s.path, MaxAgeS: int64(s.opts.MaxAge / time.Second), MaxBytes: s.opts.MaxBytes}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples`).Scan(&st.Samples); err != nil {
+		return st, fmt.Errorf("telemetry store stats: %w", err)
+	}
+	b, err := s.usedBytes(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Bytes = b
+	s.mu.Lock()
+	st.PrunedSamples = s.pruned
+	s.mu.Unlock()
+	return st, nil
+}

@@ -1,0 +1,155 @@
+package telemetry_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/telemetry"
+	"github.com/burgut-uav/burgut/telemetry/telemetrytest"
+)
+
+func TestLineProtocol(t *testing.T) {
+	s := telemetry.Sample{Time: time.Unix(1, 5), Vehicle: "v 1", Link: "udp:a,b=c", SystemID: 7, Type: "quadrotor",
+		Lat: 41.25, Lon: math.NaN(), Mode: "A \"b\"\nc", Armed: true, GPSFix: 3, Satellites: 12}
+	got := string(s.AppendLines(nil))
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != telemetry.PointsPerSample {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), telemetry.PointsPerSample, got)
+	}
+	wantPos := `position,link=udp:a\,b\=c,system_id=7,type=quadrotor,vehicle=v\ 1 lat=41.25,lon=0,alt_msl=0,relative_alt=0,heading=0,ground_speed=0,air_speed=0,climb=0 1000000005`
+	if lines[0] != wantPos {
+		t.Fatalf("position line\n got %s\nwant %s", lines[0], wantPos)
+	}
+	wantStatus := `status,link=udp:a\,b\=c,system_id=7,type=quadrotor,vehicle=v\ 1 mode="A \"b\" c",armed=true,gps_fix=3i,satellites=12i 1000000005`
+	if lines[3] != wantStatus {
+		t.Fatalf("status line\n got %s\nwant %s", lines[3], wantStatus)
+	}
+}
+
+func TestDownsampleKeepsEndsAndBudget(t *testing.T) {
+	for _, c := range []struct{ n, budget int }{{0, 10}, {5, 10}, {10, 10}, {11, 10}, {3600, 1000}, {3600, 2}, {7, 1}} {
+		idx := telemetry.Downsample(c.n, c.budget)
+		if len(idx) > max(c.budget, 0) && c.n > c.budget {
+			t.Fatalf("n=%d budget=%d: %d points", c.n, c.budget, len(idx))
+		}
+		if c.n > 0 && idx[len(idx)-1] != c.n-1 {
+			t.Fatalf("n=%d budget=%d: last point dropped", c.n, c.budget)
+		}
+		if c.n > 0 && c.budget > 1 && idx[0] != 0 {
+			t.Fatalf("n=%d budget=%d: first point dropped", c.n, c.budget)
+		}
+		for i := 1; i < len(idx); i++ {
+			if idx[i] <= idx[i-1] {
+				t.Fatalf("n=%d budget=%d: indices not increasing: %v", c.n, c.budget, idx)
+			}
+		}
+	}
+}
+
+func TestFlights(t *testing.T) {
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ss := append(telemetrytest.Flight("v", 1, start, 100, time.Second), telemetrytest.Flight("v", 1, start.Add(time.Hour), 50, time.Second)...)
+	// A third flight still in the air at the end of the range.
+	ss = append(ss, telemetrytest.Flight("v", 1, start.Add(2*time.Hour), 40, time.Second)[:20]...)
+	fl := telemetry.MakeFlights("v", ss)
+	if len(fl) != 3 {
+		t.Fatalf("%d flights, want 3: %+v", len(fl), fl)
+	}
+	if !fl[0].Start.Equal(start.Add(5*time.Second)) || fl[0].End == nil || !fl[0].End.Equal(start.Add(95*time.Second)) {
+		t.Fatalf("flight 1: %+v", fl[0])
+	}
+	if fl[0].MaxRelAltM < 49 || fl[0].DistanceM < 500 || fl[0].MinBatteryPct >= 100 {
+		t.Fatalf("flight 1 summary implausible: %+v", fl[0])
+	}
+	if !fl[2].InProgress || fl[2].End != nil {
+		t.Fatalf("flight 3 should be in progress: %+v", fl[2])
+	}
+}
+
+func TestTrackBadRange(t *testing.T) {
+	now := time.Now()
+	if _, err := telemetry.TrackOf(context.Background(), nil, "v", now, now, 0); err == nil {
+		t.Fatal("empty range accepted")
+	}
+}
+
+type memWriter struct {
+	mu sync.Mutex
+	ss []telemetry.Sample
+}
+
+func (m *memWriter) WriteSamples(_ context.Context, ss []telemetry.Sample) error {
+	m.mu.Lock()
+	m.ss = append(m.ss, ss...)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memWriter) len() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.ss) }
+
+// The sample policy: at most one sample per Interval per vehicle, but
+// every arm/disarm and mode change is stored at once.
+func TestRecorderSamplePolicy(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	w := &memWriter{}
+	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: time.Second, BatchSize: 10}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rec.Run(ctx) }()
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ss := telemetrytest.Flight("v", 1, start, 200, 100*time.Millisecond) // 10 Hz for 20 s
+	for _, s := range ss {
+		telemetrytest.Update(f, s)
+	}
+	cancel()
+	<-done
+	got := w.ss
+	st := rec.Stats()
+	if st.Updates != 200 || st.Samples != uint64(len(got)) || st.Samples+st.Skipped != 200 {
+		t.Fatalf("stats %+v, %d stored", st, len(got))
+	}
+	// 20 s at 1 Hz = 20, plus the arm and the disarm transitions.
+	if len(got) < 20 || len(got) > 23 {
+		t.Fatalf("%d samples stored, want about 22", len(got))
+	}
+	var armChanges int
+	for i := 1; i < len(got); i++ {
+		if got[i].Armed != got[i-1].Armed {
+			armChanges++
+			// The transition sample is the exact one that changed.
+			for _, s := range ss {
+				if s.Time.Equal(got[i].Time) && s.Armed != got[i].Armed {
+					t.Fatal("transition stored with wrong state")
+				}
+			}
+		}
+	}
+	if armChanges != 2 {
+		t.Fatalf("%d arm/disarm transitions stored, want 2", armChanges)
+	}
+	if !got[len(got)-1].Time.After(ss[len(ss)-15].Time) {
+		t.Fatal("the last second was not stored")
+	}
+}
+
+func TestRecorderStoresEveryUpdateWithZeroInterval(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	w := &memWriter{}
+	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: 0, BatchSize: 7}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rec.Run(ctx) }()
+	for _, s := range telemetrytest.Flight("v", 1, time.Unix(1e9, 0), 100, 10*time.Millisecond) {
+		telemetrytest.Update(f, s)
+	}
+	cancel()
+	<-done
+	if w.len() != 100 {
+		t.Fatalf("%d stored, want all 100", w.len())
+	}
+}
