@@ -273,6 +273,11 @@ func (v *Vehicle) integrate() {
 		vdu = clamp(sqrtController(v.tgtU-v.up, v.p.posZP, v.p.wpnavAccelZ), -v.p.wpnavSpeedDn, v.p.wpnavSpeedUp)
 	}
 	v.wantClimb = vdu > 0.1
+	if !v.gpsOK() && v.g != gDrift {
+		// No position: the controller holds zero velocity on its wind
+		// estimate and whatever it has not learned pushes the vehicle.
+		vdn, vde = 0, 0
+	}
 	if v.onGround && !v.wantClimb {
 		vdn, vde = 0, 0
 	}

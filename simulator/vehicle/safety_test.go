@@ -240,7 +240,10 @@ func TestGCSFailsafe(t *testing.T) {
 func TestGPSLossLandsViaEKFFailsafe(t *testing.T) {
 	v := newReady(t, Config{WindSpeed: 4, WindDirDeg: 90})
 	takeoff(t, v, 20)
+	v.Step(5 * time.Second)
+	before := distFromHome(v.State())
 	v.InjectGPSLoss(time.Minute)
+	v.InjectGust(5, 3*time.Second)
 	if s := v.State(); s.GPSFixType >= 3 || s.SensorsHealth&sensGPS != 0 {
 		t.Fatalf("fix %d health %x after GPS loss", s.GPSFixType, s.SensorsHealth)
 	}
@@ -252,6 +255,9 @@ func TestGPSLossLandsViaEKFFailsafe(t *testing.T) {
 	s = runUntil(t, v, 2*time.Minute, nil, func(s State) bool { return !s.Armed })
 	if s.RelAlt > 0.05 {
 		t.Fatalf("disarmed at %.2f m", s.RelAlt)
+	}
+	if drift := distFromHome(s) - before; drift < 2 {
+		t.Errorf("drifted %.2f m without GPS in a 5 m/s gust, want the gust to carry it", drift)
 	}
 }
 
