@@ -266,6 +266,9 @@ func (v *Vehicle) SetMission(items []missions.Item) error {
 	}
 	v.mission = m
 	v.jumpRuns = make([]int16, len(m))
+	if !v.missionRunning {
+		v.missionStarted, v.missionDone = false, false
+	}
 	v.setParamInternal("MIS_TOTAL", float64(len(m)))
 	running := v.missionRunning
 	if v.navIdx >= len(m) {
@@ -397,6 +400,7 @@ func (v *Vehicle) missionStartOrResume() {
 	}
 	v.missionDone = false
 	v.missionRunning = true
+	v.missionStarted = true
 	v.advanceTo(idx)
 }
 

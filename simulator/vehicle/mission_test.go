@@ -54,7 +54,13 @@ func TestAutoMissionFlownToTheEnd(t *testing.T) {
 	}
 	mustOK(t, "guided")(v.SetMode(ModeGuided))
 	mustOK(t, "arm")(v.Arm(false))
+	if st := v.State().MissionState; st != 2 {
+		t.Fatalf("mission state %d before the start, want NOT_STARTED", st)
+	}
 	mustOK(t, "mission start")(v.MissionStart(0, 0))
+	if st := v.State().MissionState; st != 3 {
+		t.Fatalf("mission state %d after the start, want ACTIVE", st)
+	}
 	var ev []Event
 	var maxSpeedLeg5 float64
 	s := runUntil(t, v, 10*time.Minute, &ev, func(s State) bool {
@@ -80,6 +86,9 @@ func TestAutoMissionFlownToTheEnd(t *testing.T) {
 	}
 	if d := distFromHome(s); d > 1 || s.RelAlt > 0.05 || s.CustomMode != ModeAuto || s.LandedState != landedOnGround {
 		t.Fatalf("end: %.2f m from home, alt %.2f, mode %d, landed %d; want landed at home in AUTO", d, s.RelAlt, s.CustomMode, s.LandedState)
+	}
+	if s.MissionState != 5 {
+		t.Errorf("mission state %d at the end, want COMPLETE", s.MissionState)
 	}
 }
 
@@ -252,8 +261,8 @@ func TestSetMissionCurrent(t *testing.T) {
 		t.Fatalf("seq beyond mission = %d, want denied", r)
 	}
 	mustOK(t, "set current 5")(v.SetMissionCurrent(5))
-	if s := v.State(); s.MissionCurrent != 5 {
-		t.Fatalf("MissionCurrent %d", s.MissionCurrent)
+	if s := v.State(); s.MissionCurrent != 5 || s.MissionState != 2 {
+		t.Fatalf("MissionCurrent %d state %d, want 5 NOT_STARTED", s.MissionCurrent, s.MissionState)
 	}
 	// Flying AUTO: a jump goes there at once.
 	takeoff(t, v, 15)
@@ -266,6 +275,10 @@ func TestSetMissionCurrent(t *testing.T) {
 	mustOK(t, "set current 2")(v.SetMissionCurrent(2))
 	if s := v.State(); s.MissionCurrent != 2 || s.CustomMode != ModeAuto {
 		t.Fatalf("after jump: current %d mode %d", s.MissionCurrent, s.CustomMode)
+	}
+	mustOK(t, "guided")(v.SetMode(ModeGuided))
+	if s := v.State(); s.MissionState != 4 || s.MissionCurrent != 2 {
+		t.Fatalf("leaving AUTO: state %d current %d, want PAUSED at 2", s.MissionState, s.MissionCurrent)
 	}
 }
 

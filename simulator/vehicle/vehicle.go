@@ -60,7 +60,8 @@ type State struct {
 	Home                                          LatLonAlt
 	HomeSet                                       bool
 	MissionCurrent                                uint16
-	MissionCount                                  int // items on board including home at seq 0
+	MissionCount                                  int   // items on board including home at seq 0
+	MissionState                                  uint8 // MISSION_STATE for MISSION_CURRENT
 	FenceEnabled, FenceBreached                   bool
 	FenceBreachType                               uint8 // FENCE_BREACH
 	FenceBreachCount                              uint16
@@ -266,6 +267,7 @@ type Vehicle struct {
 	rally          []missions.Item
 	missionRunning bool
 	missionDone    bool
+	missionStarted bool // since the last upload or completion
 	navIdx         int
 	nav            navState
 	jumpRuns       []int16
@@ -453,10 +455,26 @@ func (v *Vehicle) State() State {
 	case v.fenceBreaches&fenceAltMax != 0:
 		s.FenceBreachType = 2 // FENCE_BREACH_MAXALT
 	}
+	s.MissionState = v.missionState()
 	s.SystemStatus = v.systemStatus()
 	s.LandedState = v.landedState()
 	s.SensorsPresent, s.SensorsEnabled, s.SensorsHealth = v.sensorBits()
 	return s
+}
+
+// missionState is MAV's MISSION_STATE as ArduPilot reports it.
+func (v *Vehicle) missionState() uint8 {
+	switch {
+	case len(v.mission) <= 1:
+		return 1 // NO_MISSION
+	case v.missionRunning:
+		return 3 // ACTIVE
+	case v.missionDone:
+		return 5 // COMPLETE
+	case v.missionStarted:
+		return 4 // PAUSED
+	}
+	return 2 // NOT_STARTED
 }
 
 func (v *Vehicle) systemStatus() uint8 {
