@@ -292,6 +292,9 @@ func (v *Vehicle) Takeoff(relAlt float64) (uint8, string) {
 }
 
 func (v *Vehicle) startTakeoff(u float64) {
+	if v.onGround {
+		v.liftoffAt = v.now + spoolTime
+	}
 	v.takeoffActive = true
 	v.takeoffU = u
 	v.tgtN, v.tgtE, v.tgtU = v.n, v.e, u

@@ -13,6 +13,8 @@ const (
 	packResistance     = 0.025 // ohm, whole pack: voltage sag under load
 	dragPerMps         = 0.26  // horizontal drag deceleration per m/s of airspeed (≈15° tilt at 10 m/s)
 	crashSpeed         = 3.0   // m/s vertical at ground contact that counts as a crash
+	idleThrottle       = 0.14  // armed on the ground (MOT_SPIN_ARM), as SITL's VFR_HUD shows
+	spoolTime          = time.Second
 )
 
 // toLocal converts degrees to metres north/east of the origin (an
@@ -248,7 +250,7 @@ func (v *Vehicle) integrate() {
 	case gGround:
 		if v.onGround {
 			v.vn, v.ve, v.vu, v.gvn, v.gve = 0, 0, 0, 0, 0
-			v.throttle = 0
+			v.throttle = idleThrottle
 			v.wantClimb = false
 			v.rollRate, v.pitchRate, v.yawRate = 0, 0, 0
 			v.roll, v.pitch = 0, 0
@@ -273,6 +275,14 @@ func (v *Vehicle) integrate() {
 		vdu = clamp(sqrtController(v.tgtU-v.up, v.p.posZP, v.p.wpnavAccelZ), -v.p.wpnavSpeedDn, v.p.wpnavSpeedUp)
 	}
 	v.wantClimb = vdu > 0.1
+	if v.onGround && v.wantClimb && v.now < v.liftoffAt {
+		// Motors spooling up from ground idle before the takeoff climb, as
+		// ArduCopter's takeoff does (about a second).
+		frac := 1 - float64(v.liftoffAt-v.now)/float64(spoolTime)
+		v.throttle = idleThrottle + (v.p.thrHover-idleThrottle)*clamp(frac, 0, 1)
+		v.vn, v.ve, v.vu, v.gvn, v.gve = 0, 0, 0, 0, 0
+		return
+	}
 	if !v.gpsOK() && v.g != gDrift {
 		// No position: the controller holds zero velocity on its wind
 		// estimate and whatever it has not learned pushes the vehicle.

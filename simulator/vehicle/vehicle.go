@@ -250,6 +250,7 @@ type Vehicle struct {
 	speedXY       float64 // current horizontal speed limit, m/s
 	takeoffActive bool
 	takeoffU      float64
+	liftoffAt     time.Duration // end of the motor spool-up before a takeoff
 	idleSince     time.Duration
 	circleCN      float64
 	circleCE      float64
