@@ -409,6 +409,7 @@ func (v *Vehicle) GCSHeartbeat() {
 // --- per-step mode logic --------------------------------------------------
 
 func (v *Vehicle) runMode() {
+	v.ffN, v.ffE = 0, 0
 	if !v.armed || v.failed {
 		if v.onGround {
 			v.g = gGround
@@ -450,7 +451,10 @@ func (v *Vehicle) runMode() {
 		if v.p.circleRadius > 0 {
 			v.circleAng += v.p.circleRate * dtS
 			sa, ca := math.Sincos(v.circleAng)
-			v.tgtN, v.tgtE = v.circleCN+v.p.circleRadius*ca, v.circleCE+v.p.circleRadius*sa
+			r := v.p.circleRadius
+			v.tgtN, v.tgtE = v.circleCN+r*ca, v.circleCE+r*sa
+			// The target's own velocity, fed forward as AC_Circle does.
+			v.ffN, v.ffE = -r*v.p.circleRate*sa, r*v.p.circleRate*ca
 		}
 		v.g = gPos
 	}

@@ -254,3 +254,29 @@ func TestLandModeAndRally(t *testing.T) {
 		t.Fatalf("LAND: landing state seen %v, %.2f m from home, texts %q", sawLanding, distFromHome(s), texts(ev))
 	}
 }
+
+func TestCircleMode(t *testing.T) {
+	v := newReady(t, Config{})
+	setParam(t, v, "CIRCLE_RADIUS", 2000) // 20 m
+	takeoff(t, v, 15)
+	mustOK(t, "circle")(v.SetMode(ModeCircle))
+	cn, ce := v.circleCN, v.circleCE
+	v.Step(20 * time.Second)
+	var minR, maxR = math.Inf(1), 0.0
+	var path float64
+	pn, pe := v.n, v.e
+	for i := 0; i < 300; i++ {
+		v.Step(100 * time.Millisecond)
+		r := math.Hypot(v.n-cn, v.e-ce)
+		minR, maxR = math.Min(minR, r), math.Max(maxR, r)
+		path += math.Hypot(v.n-pn, v.e-pe)
+		pn, pe = v.n, v.e
+	}
+	if minR < 18 || maxR > 22 {
+		t.Errorf("radius %.1f..%.1f m, want ≈20", minR, maxR)
+	}
+	// CIRCLE_RATE 20°/s on 20 m is 7 m/s: 30 s ≈ 210 m of arc.
+	if path < 150 || path > 240 {
+		t.Errorf("flew %.0f m in 30 s of circling", path)
+	}
+}

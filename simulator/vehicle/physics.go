@@ -265,6 +265,8 @@ func (v *Vehicle) integrate() {
 			s := math.Min(sqrtController(d, v.p.posXYP, accH), v.speedXY)
 			vdn, vde = dn/d*s, de/d*s
 		}
+		vdn += v.ffN
+		vde += v.ffE
 		if v.g == gPos {
 			vdu = clamp(sqrtController(v.tgtU-v.up, v.p.posZP, v.p.wpnavAccelZ), -v.p.wpnavSpeedDn, v.p.wpnavSpeedUp)
 		} else {

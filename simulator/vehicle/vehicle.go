@@ -247,6 +247,7 @@ type Vehicle struct {
 	g             guidance
 	tgtN, tgtE    float64
 	tgtU          float64
+	ffN, ffE      float64 // target velocity fed forward (CIRCLE)
 	speedXY       float64 // current horizontal speed limit, m/s
 	takeoffActive bool
 	takeoffU      float64
