@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -221,25 +222,29 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-sub.C:
 			b := sub.Next()
 			now := time.Now()
-			wire := make([]WireVehicle, len(b.Vehicles))
-			h.mu.Lock()
+			// Encode once; every client sends the same bytes.
+			wire := make([]encVehicle, len(b.Vehicles))
 			for i, v := range b.Vehicles {
+				wire[i] = encodeVehicle(v, v.Stale(now, h.cfg.StaleAfter))
+				staleSent[v.ID] = wire[i].stale
+			}
+			events := encodeEvents(b.Events)
+			h.mu.Lock()
+			for _, v := range b.Vehicles {
 				h.latest[v.ID] = v
-				wire[i] = WireVehicle{Vehicle: v, Stale: v.Stale(now, h.cfg.StaleAfter)}
-				staleSent[v.ID] = wire[i].Stale
 			}
 			for c := range h.clients {
-				c.offer(wire, b.Events, h.latest)
+				c.offer(wire, events, h.latest)
 			}
 			h.mu.Unlock()
 		case now := <-staleTick.C:
 			// A vehicle that goes silent sends no update: tell clients it went stale.
-			var wire []WireVehicle
+			var wire []encVehicle
 			h.mu.Lock()
 			for id, v := range h.latest {
 				if s := v.Stale(now, h.cfg.StaleAfter); s != staleSent[id] {
 					staleSent[id] = s
-					wire = append(wire, WireVehicle{Vehicle: v, Stale: s})
+					wire = append(wire, encodeVehicle(v, s))
 				}
 			}
 			if len(wire) > 0 {
@@ -280,7 +285,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered with an HTTP error (e.g. 403 for a foreign origin)
 	}
 	c := &wsClient{hub: h, conn: conn, filter: filter, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		states: map[string]WireVehicle{}}
+		states: map[string]encVehicle{}}
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
@@ -380,9 +385,9 @@ type wsClient struct {
 
 	mu      sync.Mutex
 	filter  Filter
-	states  map[string]WireVehicle // coalesced: newest per vehicle
+	states  map[string]encVehicle // coalesced: newest per vehicle
 	order   []string
-	events  []fleet.Event
+	events  []encEvent
 	control []Frame
 	dropped bool
 	reason  string
@@ -400,7 +405,7 @@ func (c *wsClient) signal() {
 
 // offer queues updates; called by the hub goroutine with hub.mu held. It
 // never blocks.
-func (c *wsClient) offer(vs []WireVehicle, es []fleet.Event, latest map[string]fleet.Vehicle) {
+func (c *wsClient) offer(vs []encVehicle, es []encEvent, latest map[string]fleet.Vehicle) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dropped {
@@ -408,19 +413,20 @@ func (c *wsClient) offer(vs []WireVehicle, es []fleet.Event, latest map[string]f
 	}
 	n := 0
 	for i := range vs {
-		if !c.filter.match(&vs[i].Vehicle) {
+		if !c.filter.match(&vs[i].v) {
 			continue
 		}
-		if _, ok := c.states[vs[i].ID]; !ok {
-			c.order = append(c.order, vs[i].ID)
+		id := vs[i].v.ID
+		if _, ok := c.states[id]; !ok {
+			c.order = append(c.order, id)
 		}
-		c.states[vs[i].ID] = vs[i]
+		c.states[id] = vs[i]
 		n++
 	}
 	for _, e := range es {
-		v, ok := latest[e.VehicleID]
+		v, ok := latest[e.vehicleID]
 		if !ok {
-			v = fleet.Vehicle{ID: e.VehicleID}
+			v = fleet.Vehicle{ID: e.vehicleID}
 		}
 		if !c.filter.match(&v) {
 			continue
@@ -509,8 +515,11 @@ func (c *wsClient) readLoop() {
 	for {
 		typ, data, err := c.conn.ReadMessage()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
-				c.drop(fmt.Sprintf("read: %v", err))
+			// A read timeout means no pong (nor anything else) for pongWait:
+			// the server drops the client. Any other error is the client leaving.
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.drop(fmt.Sprintf("keepalive: nothing received for %v", pongWait))
 			}
 			return
 		}
@@ -612,7 +621,7 @@ func (c *wsClient) writeLoop() {
 		c.mu.Lock()
 		control, events := c.control, c.events
 		c.control, c.events = nil, nil
-		var states []WireVehicle
+		var states []encVehicle
 		if len(c.order) > 0 {
 			if now.Before(nextState) {
 				if !armed {
@@ -620,7 +629,7 @@ func (c *wsClient) writeLoop() {
 					armed = true
 				}
 			} else {
-				states = make([]WireVehicle, 0, len(c.order))
+				states = make([]encVehicle, 0, len(c.order))
 				for _, id := range c.order {
 					states = append(states, c.states[id])
 				}
@@ -635,13 +644,80 @@ func (c *wsClient) writeLoop() {
 				return
 			}
 		}
-		if len(events) > 0 && !c.write(Frame{Type: "events", Schema: SchemaVersion, Time: now.UTC(), Events: events}) {
-			return
+		if len(events) > 0 {
+			raws := make([][]byte, len(events))
+			for i := range events {
+				raws[i] = events[i].raw
+			}
+			if !c.writeRaw(rawFrame("events", now, "events", raws)) {
+				return
+			}
 		}
-		if len(states) > 0 && !c.write(Frame{Type: "state", Schema: SchemaVersion, Time: now.UTC(), Vehicles: states}) {
-			return
+		if len(states) > 0 {
+			raws := make([][]byte, len(states))
+			for i := range states {
+				raws[i] = states[i].raw
+			}
+			if !c.writeRaw(rawFrame("state", now, "vehicles", raws)) {
+				return
+			}
 		}
 	}
+}
+
+// encVehicle is a vehicle's state encoded once for every client.
+type encVehicle struct {
+	v     fleet.Vehicle // for filtering
+	stale bool
+	raw   []byte // JSON of WireVehicle
+}
+
+type encEvent struct {
+	vehicleID string
+	raw       []byte
+}
+
+func encodeVehicle(v fleet.Vehicle, stale bool) encVehicle {
+	raw, _ := json.Marshal(WireVehicle{Vehicle: v, Stale: stale})
+	return encVehicle{v: v, stale: stale, raw: raw}
+}
+
+func encodeEvents(es []fleet.Event) []encEvent {
+	out := make([]encEvent, len(es))
+	for i, e := range es {
+		raw, _ := json.Marshal(e)
+		out[i] = encEvent{vehicleID: e.VehicleID, raw: raw}
+	}
+	return out
+}
+
+// rawFrame assembles a Frame's JSON from pre-encoded items.
+func rawFrame(typ string, now time.Time, field string, items [][]byte) []byte {
+	n := 96
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = fmt.Appendf(b, `{"type":%q,"schema":%d,"time":`, typ, SchemaVersion)
+	b = now.UTC().AppendFormat(append(b, '"'), time.RFC3339Nano)
+	b = fmt.Appendf(b, `","%s":[`, field)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	return append(b, "]}"...)
+}
+
+func (c *wsClient) writeRaw(b []byte) bool {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+		c.drop(fmt.Sprintf("write: %v", err))
+		return false
+	}
+	c.hub.written.Add(1)
+	return true
 }
 
 func (c *wsClient) write(f Frame) bool {
