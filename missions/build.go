@@ -46,7 +46,7 @@ func e7(deg float64) int32 { return int32(math.Round(deg * 1e7)) }
 
 func llOf(it Item) orb.Point { return orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7} }
 
-func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, share []orb.Polygon, patrol []wp, rt *router, noflyPolys []orb.Polygon, circles []circle) (*DronePlan, error) {
+func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, share []orb.Polygon, patrol []wp, rt *router) (*DronePlan, error) {
 	lxy := pr.toXY(launch.Point)
 	if !rt.transit.pointOK(lxy) {
 		return nil, fmt.Errorf("launch point %q is inside or within %g m of a no-fly zone", launch.Name, o.Margin)
@@ -147,7 +147,7 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		dp.Transit = append(dp.Transit, s)
 		transitLegs = append(transitLegs, [2]orb.Point{prev, lxy})
 	}
-	fence, err := buildFence(a, pr, share, lxy, transitLegs, o.Margin, noflyPolys, circles)
+	fence, err := buildFence(a, pr, share, lxy, transitLegs, o.Margin)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 // share and its transit legs (ArduPilot demands the vehicle be inside every
 // inclusion polygon, so there is exactly one), exclusion polygons for holes
 // and no-fly polygons, exclusion circles for no-fly circles.
-func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, legs [][2]orb.Point, margin float64, noflyPolys []orb.Polygon, circles []circle) ([]Item, error) {
+func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, legs [][2]orb.Point, margin float64) ([]Item, error) {
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
 	parts = append(parts, orb.Polygon{circleRing(launch, r, 16)})
@@ -210,21 +210,20 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, l
 		}
 	}
 	addRing(shell, CmdFencePolyInclusion)
-	// Holes of the union that are no-fly zones get the zone's own exact
-	// outline below; the others (holes of the event area) are kept.
+	// Holes of the union that are holes of the event area become exclusion
+	// polygons. The others are either no-fly zones (written below with their
+	// exact outline) or pockets enclosed by transit legs and slivers where
+	// a leg's corridor meets the share: not features of the area, and a
+	// sliver exclusion a metre from a leg would trip the fence.
 	for _, h := range holes {
-		c := h.Bound().Center()
-		if len(h) > 3 {
-			c = interiorPoint(h)
+		c := interiorPoint(h)
+		inAreaHole := false
+		for _, p := range a.Include {
+			for _, ah := range p[1:] {
+				inAreaHole = inAreaHole || ringContainsStrict(pr.ring(ah), c)
+			}
 		}
-		inNF := false
-		for _, nf := range noflyPolys {
-			inNF = inNF || polygonContains(nf, c)
-		}
-		for _, ci := range circles {
-			inNF = inNF || math.Hypot(c[0]-ci.c[0], c[1]-ci.c[1]) < ci.r*1.1
-		}
-		if !inNF {
+		if inAreaHole {
 			addRing(h, CmdFencePolyExclusion)
 		}
 	}

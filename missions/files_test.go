@@ -113,6 +113,25 @@ func TestSyntheticAreaEveryPattern(t *testing.T) {
 					if dp.Fence[0].Command != CmdFencePolyInclusion {
 						t.Errorf("%s: fence does not start with the inclusion polygon", pat)
 					}
+					if n == 1 {
+						// The area's hole and the tent as exclusion polygons, the crane as a circle.
+						polys, circles := 0, 0
+						for i := 0; i < len(dp.Fence); i++ {
+							switch it := dp.Fence[i]; it.Command {
+							case CmdFencePolyExclusion:
+								polys++
+								i += int(it.Param1) - 1
+							case CmdFenceCircleExclusion:
+								circles++
+								if it.Param1 != 25 {
+									t.Errorf("crane circle radius %g", it.Param1)
+								}
+							}
+						}
+						if polys != 2 || circles != 1 {
+							t.Errorf("%s: %d exclusion polygons and %d circles, want 2 and 1", pat, polys, circles)
+						}
+					}
 				}
 			}
 		}

@@ -273,22 +273,42 @@ func sweepPattern(sp *space, rt *router, spacing float64, entry orb.Point) []wp 
 	have := false
 	d := func(p, q orb.Point) float64 { return math.Hypot(p[0]-q[0], p[1]-q[1]) }
 	for {
-		// Start a block at the free segment end nearest to where we are.
-		bi, bRev, bd := -1, false, math.Inf(1)
+		// Start the next block at the nearest free segment end that is in
+		// straight view; only when none of the nearest few is, take the
+		// nearest by distance (a routed transfer, e.g. round a long notch).
+		type cand struct {
+			i   int
+			rev bool
+			d   float64
+		}
+		var cands []cand
 		for i, s := range segs {
 			if used[i] {
 				continue
 			}
-			if x := d(cur, s.a); x < bd {
-				bi, bRev, bd = i, false, x
-			}
-			if x := d(cur, s.b); x < bd {
-				bi, bRev, bd = i, true, x
-			}
+			cands = append(cands, cand{i, false, d(cur, s.a)}, cand{i, true, d(cur, s.b)})
 		}
-		if bi < 0 {
+		if len(cands) == 0 {
 			break
 		}
+		sort.Slice(cands, func(x, y int) bool { return cands[x].d < cands[y].d })
+		pick := cands[0]
+		if have {
+			for k, c := range cands {
+				if k == 24 {
+					break
+				}
+				end := segs[c.i].a
+				if c.rev {
+					end = segs[c.i].b
+				}
+				if sp.segOK(cur, end) {
+					pick = c
+					break
+				}
+			}
+		}
+		bi, bRev := pick.i, pick.rev
 		i, rev := bi, bRev
 		first := true
 		dir := 0

@@ -243,7 +243,7 @@ func PlanArea(a *Area, o PlanOptions) ([]*DronePlan, error) {
 		if len(patrol) == 0 {
 			return nil, fmt.Errorf("plan %s: drone %d: %s pattern found no free path in its part (%.0f m²) with a %g m margin", a.Name, i, o.Pattern, sharesArea(share), o.Margin)
 		}
-		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, share, patrol, rt, noflyPolys, circles)
+		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, share, patrol, rt)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: drone %d: %w", a.Name, i, err)
 		}
