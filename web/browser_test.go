@@ -1,0 +1,218 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+	"github.com/burgut-uav/burgut/web"
+)
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// The live map in a real browser: the real app with its simulated fleet
+// over real MAVLink/UDP; the test asserts that every vehicle appears and
+// moves, that a real fence breach in the simulator shows as an alert, and
+// that a vehicle's details show its video link. It saves a screenshot to
+// artifacts/web-map.png.
+func TestLiveMapInChromium(t *testing.T) {
+	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
+	if !web.Built() {
+		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("web map not built: make web should have run before the tests")
+		}
+		t.Skip("web map not built: run 'make web'")
+	}
+	const n = 3
+	cfg := app.Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.Sim.Vehicles = n
+	cfg.Sim.Speedup = 2
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", freeUDPPort(t))}
+	cfg.DataDir = t.TempDir()
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	cfg.Relay.StaleAfter = 30 * time.Second // the machine is shared and slow under -race
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a := app.New(cfg, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("app: %v", err)
+		}
+	}()
+	select {
+	case <-a.Ready():
+	case err := <-runErr:
+		t.Fatalf("app did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app not ready after 30 s")
+	}
+	if a.Sim == nil {
+		t.Fatal("app has no simulator although Sim.Vehicles > 0")
+	}
+	// Take off (once the simulated GPS has a position), so every vehicle
+	// can then be sent somewhere and move on the map.
+	for i := 0; i < n; i++ {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var msg string
+			a.Sim.Vehicle(i).Do(func(v *vehicle.Vehicle) {
+				if v.State().Armed {
+					return // already flying (e.g. the demo patrol of burgut run)
+				}
+				if r, m := v.SetMode(vehicle.ModeGuided); r != 0 {
+					msg = "mode GUIDED: " + m
+					return
+				}
+				if r, m := v.Arm(true); r != 0 {
+					msg = "arm: " + m
+					return
+				}
+				if r, m := v.Takeoff(40); r != 0 {
+					msg = "takeoff: " + m
+				}
+			})
+			if msg == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("simulated vehicle %d would not take off: %s", i, msg)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 900),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	url := "http://" + a.HTTPAddr() + "/"
+	if _, err := chromedp.Run(bctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s in chromium: %v", url, err)
+	}
+	shot := func(name string) {
+		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Logf("screenshot: %v", err)
+			return
+		}
+		dir := filepath.Join(testenv.RepoRoot(t), "artifacts")
+		_ = os.MkdirAll(dir, 0o755)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			t.Logf("screenshot: %v", err)
+			return
+		}
+		t.Logf("screenshot saved to %s", p)
+	}
+	poll := func(what, expr string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+			shot("web-map-failure.png")
+			for i := 0; i < n; i++ {
+				st := a.Sim.Vehicle(i).State()
+				t.Logf("sim vehicle %d: %.6f,%.6f rel %.1f m armed %v mode %d", i, st.Lat, st.Lon, st.RelAlt, st.Armed, st.CustomMode)
+			}
+			for _, v := range a.Fleet.List() {
+				t.Logf("fleet %s: %.6f,%.6f rel %.1f armed %v mode %s video %d", v.ID, v.Lat, v.Lon, v.RelativeAlt, v.Armed, v.Mode, len(v.Video))
+			}
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+
+	poll(fmt.Sprintf("%d vehicles on the map and in the list", n), fmt.Sprintf(
+		`document.querySelectorAll('.vehicle-marker [data-vehicle-id]').length === %d && document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d`, n, n), 60*time.Second)
+	first, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][2]float64](
+		`Object.fromEntries([...document.querySelectorAll('.vehicle-marker [data-vehicle-id]')].map(e => [e.dataset.vehicleId, [+e.dataset.lat, +e.dataset.lon]]))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		st := a.Sim.Vehicle(i).State()
+		a.Sim.Vehicle(i).Do(func(v *vehicle.Vehicle) {
+			v.GotoGlobal(st.Lat+0.002*float64(i+1), st.Lon+0.002, 40)
+		})
+	}
+	startJSON := "{"
+	for id, p := range first {
+		startJSON += fmt.Sprintf("%q:[%v,%v],", id, p[0], p[1])
+	}
+	startJSON = startJSON[:len(startJSON)-1] + "}"
+	poll("every vehicle to move on the map", fmt.Sprintf(`(() => {
+		const start = %s;
+		const els = [...document.querySelectorAll('.vehicle-marker [data-vehicle-id]')];
+		return els.length === %d && els.every(e => start[e.dataset.vehicleId] &&
+			Math.hypot(+e.dataset.lat - start[e.dataset.vehicleId][0], +e.dataset.lon - start[e.dataset.vehicleId][1]) > 0.0002);
+	})()`, startJSON, n), 90*time.Second)
+
+	// A real fence breach: vehicle 0 flies well above 10 m; its altitude
+	// fence is lowered to 10 m (the lowest ArduPilot allows) and enabled.
+	eventually(t, 60*time.Second, "vehicle 0 above 15 m", func() bool { return a.Sim.Vehicle(0).State().RelAlt > 15 })
+	a.Sim.Vehicle(0).Do(func(v *vehicle.Vehicle) {
+		if _, err := v.SetParam("FENCE_ALT_MAX", 10); err != nil {
+			t.Errorf("FENCE_ALT_MAX: %v", err)
+		}
+		if _, err := v.SetParam("FENCE_ENABLE", 1); err != nil {
+			t.Errorf("FENCE_ENABLE: %v", err)
+		}
+	})
+	poll("a fence-breach alert", `document.querySelector('#alerts li[data-kind="fence_breach"]') !== null`, 60*time.Second)
+
+	// Clicking a vehicle shows its details and, once discovered, its video link.
+	id := ""
+	for _, v := range a.Fleet.List() {
+		if v.SystemID == a.Sim.Vehicle(0).SystemID() {
+			id = v.ID
+		}
+	}
+	if id == "" {
+		t.Fatal("vehicle 0 is not in the fleet")
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector('#vehicles li[data-vehicle-id=%q]').click()`, id))); err != nil {
+		t.Fatal(err)
+	}
+	poll("vehicle details", fmt.Sprintf(`!document.getElementById('details').hidden && document.getElementById('details').dataset.vehicleId === %q`, id), 10*time.Second)
+	poll("the video link in the details (camera discovered over MAVLink)", `document.querySelector('#details-video a[href^="rtsp:"], #details-video a[href^="udp:"], #details-video a') !== null`, 60*time.Second)
+	shot("web-map.png")
+}
