@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
@@ -64,7 +65,7 @@ type Station struct {
 	fleet    *fleet.Fleet
 	log      *slog.Logger
 	links    []*link
-	taps     []FrameTap
+	taps     atomic.Pointer[[]FrameTap] // copy-on-write: AddFrameTap may race with a running dispatcher
 	reg      *registry
 	setupSem chan struct{}
 	ready    chan struct{}
@@ -217,8 +218,10 @@ func (s *Station) spawn(fn func(ctx context.Context)) {
 }
 
 func (s *Station) tap(vehicleID, link string, at time.Time, ev *gomavlib.EventFrame) {
-	for _, t := range s.taps {
-		t(vehicleID, link, at, ev.Frame)
+	if taps := s.taps.Load(); taps != nil {
+		for _, t := range *taps {
+			t(vehicleID, link, at, ev.Frame)
+		}
 	}
 }
 
@@ -254,5 +257,19 @@ func (s *Station) Command(ctx context.Context, vehicleID string, req session.Com
 // dispatcher and must not block.
 type FrameTap func(vehicleID, link string, at time.Time, f frame.Frame)
 
-// AddFrameTap registers a tap; call it before Run.
-func (s *Station) AddFrameTap(tap FrameTap) { s.taps = append(s.taps, tap) }
+// AddFrameTap registers a tap. It is safe while Run is active (the App
+// starts the station before the telemetry part adds its tlog tap); frames
+// decoded before the call are not seen by the tap.
+func (s *Station) AddFrameTap(tap FrameTap) {
+	for {
+		old := s.taps.Load()
+		var n []FrameTap
+		if old != nil {
+			n = append(n, *old...)
+		}
+		n = append(n, tap)
+		if s.taps.CompareAndSwap(old, &n) {
+			return
+		}
+	}
+}
