@@ -523,6 +523,9 @@ func (ln *linkRT) onStatusText(rec *vehicleRec, m *common.MessageStatustext, at 
 	ln.emit(rec, at, fleet.Event{Kind: fleet.EventStatusText, Severity: sev, Message: text,
 		Fields: map[string]any{"mav_severity": int(m.Severity)}})
 	lower := strings.ToLower(text)
+	if strings.Contains(lower, "cleared") || strings.Contains(lower, "resolved") {
+		return // "GCS Failsafe Cleared" ends a failsafe; it is no alert
+	}
 	for _, w := range failsafeWords {
 		if strings.Contains(lower, w) {
 			ln.emit(rec, at, fleet.Event{Kind: fleet.EventFailsafe, Severity: fleet.SeverityCritical,

@@ -166,13 +166,15 @@ func TestMappingStatusTextAndFailsafe(t *testing.T) {
 	id := "udp14550-4"
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_INFO, Text: "EKF3 IMU0 is using GPS"})
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: "Battery Failsafe"})
+	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: "GCS Failsafe Cleared"})
 	long := strings.Repeat("x", 50)
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_WARNING, Text: long, Id: 9, ChunkSeq: 0})
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_WARNING, Text: "tail", Id: 9, ChunkSeq: 1})
 	texts := o.events(id, fleet.EventStatusText)
-	if len(texts) != 3 {
-		t.Fatalf("%d statustext events, want 3: %v", len(texts), texts)
+	if len(texts) != 4 {
+		t.Fatalf("%d statustext events, want 4: %v", len(texts), texts)
 	}
+	texts = append(texts[:2], texts[3]) // the cleared text is checked below
 	if texts[0].Severity != fleet.SeverityInfo || texts[1].Severity != fleet.SeverityCritical || texts[2].Severity != fleet.SeverityWarning {
 		t.Errorf("severities %s %s %s", texts[0].Severity, texts[1].Severity, texts[2].Severity)
 	}
@@ -180,7 +182,7 @@ func TestMappingStatusTextAndFailsafe(t *testing.T) {
 		t.Errorf("chunked text %q", texts[2].Message)
 	}
 	if fs := o.events(id, fleet.EventFailsafe); len(fs) != 1 || !strings.Contains(fs[0].Message, "Battery Failsafe") {
-		t.Errorf("failsafe events %v", fs)
+		t.Errorf("failsafe events %v, want only the battery failsafe (a cleared failsafe is no alert)", fs)
 	}
 }
 
