@@ -54,6 +54,7 @@ func (a *App) startAPI(ctx context.Context) error {
 	m.HandleFunc("DELETE /api/v1/vehicles/{id}/{type}", h.clear)
 	m.HandleFunc("POST /api/v1/vehicles/{id}/mission/current", h.setCurrent)
 	m.HandleFunc("POST /api/v1/uploads", h.groupUpload)
+	m.HandleFunc("PUT /api/v1/vehicles/{id}/plan", h.uploadPlanFile)
 	m.HandleFunc("GET /api/v1/vehicles/{id}/params", h.params)
 	m.HandleFunc("GET /api/v1/vehicles/{id}/params/{name}", h.paramGet)
 	m.HandleFunc("PUT /api/v1/vehicles/{id}/params/{name}", h.paramSet)
@@ -560,6 +561,62 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) {
 		return rep, err
 	})
 	httpapi.WriteJSON(w, http.StatusOK, groupResponse(results))
+}
+
+// uploadPlanFile uploads a QGroundControl .plan (mission, fence and rally)
+// or a Mission Planner .waypoints file (mission only; Content-Type
+// text/plain) to one vehicle, each list verified by read-back. Lists are
+// uploaded in the order fence, rally, mission, so a vehicle never holds a
+// new mission without the fence that was planned with it.
+func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.vehicle(r); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	var (
+		plan *missions.Plan
+		err  error
+	)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		plan, err = missions.ParseWaypoints(body)
+	} else {
+		plan, err = missions.ParsePlan(body)
+	}
+	if err != nil {
+		h.fail(w, r, httpapi.Invalid("", "%v", err))
+		return
+	}
+	s, err := h.station()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, cancel := withTimeout(r.Context(), 0, 5*time.Minute)
+	defer cancel()
+	id := r.PathValue("id")
+	out := map[string]groundstation.UploadReport{}
+	lists := []struct {
+		t     missions.MissionType
+		items []missions.Item
+		skip  bool
+	}{
+		{missions.TypeFence, plan.Fence, plan.Fence == nil},
+		{missions.TypeRally, plan.Rally, plan.Rally == nil},
+		{missions.TypeMission, plan.MissionWithHome(), false},
+	}
+	for _, l := range lists {
+		if l.skip {
+			continue
+		}
+		rep, err := s.Upload(ctx, id, l.t, l.items, groundstation.UploadOptions{Verify: true})
+		if err != nil {
+			h.fail(w, r, fmt.Errorf("upload %s: %w", l.t, err))
+			return
+		}
+		out[l.t.String()] = rep
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *api) download(w http.ResponseWriter, r *http.Request) {

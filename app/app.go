@@ -18,6 +18,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/missions/missionsapi"
 	"github.com/burgut-uav/burgut/simulator"
 )
 
@@ -34,6 +35,8 @@ type App struct {
 	// Sim is the simulated fleet of `burgut run` (nil for serve); tests use
 	// it to inject faults into the vehicles the demo flies.
 	Sim *simulator.Sim
+	// Missions holds the event areas and plans served by the planning API.
+	Missions *missionsapi.Store
 
 	httpAddr  net.Addr
 	ready     chan struct{}

@@ -1,6 +1,46 @@
 package app
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
 
-// startMissions serves the event-area and planning API (NOT YET WIRED).
-func (a *App) startMissions(ctx context.Context) error { return nil }
+	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/missions/missionsapi"
+)
+
+// startMissions serves the event-area and planning API; assigning a plan
+// to vehicles uploads through the ground station with read-back.
+func (a *App) startMissions(ctx context.Context) error {
+	if err := os.MkdirAll(a.Config.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	store, err := missionsapi.NewStore(a.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	a.Missions = store
+	deps := missionsapi.Deps{Store: store, Log: a.Log.With("part", "missions")}
+	if a.Station != nil {
+		deps.Uploader = stationUploader{a.Station}
+	}
+	missionsapi.Register(a.Mux, deps)
+	return nil
+}
+
+// stationUploader adapts the ground station to the planner's Uploader:
+// every upload from a plan is verified by reading it back.
+type stationUploader struct{ s *groundstation.Station }
+
+func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item) error {
+	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true})
+	if err != nil {
+		return err
+	}
+	if !rep.Verified {
+		return errors.New("upload was not verified by read-back")
+	}
+	return nil
+}

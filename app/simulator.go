@@ -39,6 +39,9 @@ func (a *App) startSimulator(ctx context.Context) error {
 	a.Sim = sim
 	a.Go(ctx, "simulator", sim.Run)
 	a.Log.Info("simulated fleet started", "vehicles", c.Vehicles, "gcs", gcs, "home", c.Home)
+	if c.Demo && a.Station != nil {
+		a.Go(ctx, "demo", a.flyDemo)
+	}
 	return nil
 }
 
