@@ -426,3 +426,29 @@ func (c *Checker) separation(plans []*DronePlan, legs [][]Leg) []Violation {
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Drone < out[b].Drone })
 	return out
 }
+
+// FromPlan wraps a plan that did not come from PlanArea (a .plan uploaded
+// through the API, a .waypoints file) so Check can judge it. Without the
+// planner's knowledge, legs that leave from or return to the home position
+// count as transit (a launch pad beside the area is normal); every other
+// leg must stay inside the area. The layer is the highest waypoint
+// altitude.
+func FromPlan(drone int, p *Plan) *DronePlan {
+	dp := &DronePlan{Drone: drone, Plan: *p, Speed: p.CruiseSpeed}
+	home := orb.Point{p.Home.Lon, p.Home.Lat}
+	for _, it := range p.Mission {
+		if it.Command == CmdNavWaypoint || it.Command == CmdNavTakeoff {
+			dp.Alt = math.Max(dp.Alt, float64(it.Z))
+		}
+		if it.Command == CmdDoJump && dp.JumpSeq == 0 {
+			dp.JumpSeq, dp.LoopStart, dp.Repeat = it.Seq, uint16(it.Param1), int(it.Param2)
+		}
+	}
+	legs := dp.Legs()
+	for i, l := range legs {
+		if i > 0 && (l.From == home || l.To == home || legs[i-1].ToSeq == legs[0].ToSeq) {
+			dp.Transit = append(dp.Transit, l.ToSeq)
+		}
+	}
+	return dp
+}

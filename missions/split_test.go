@@ -205,3 +205,61 @@ func FuzzParseWaypoints(f *testing.F) {
 		}
 	})
 }
+
+func TestFromPlanChecksAForeignPlan(t *testing.T) {
+	a := synthetic(t)
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternPerimeter, Repeat: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := plans[0].WritePlan(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParsePlan(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp := FromPlan(0, p)
+	if dp.Alt != plans[0].Alt || dp.JumpSeq != plans[0].JumpSeq || dp.LoopStart != plans[0].LoopStart {
+		t.Fatalf("FromPlan: alt %g jump %d loop %d; want %g %d %d", dp.Alt, dp.JumpSeq, dp.LoopStart, plans[0].Alt, plans[0].JumpSeq, plans[0].LoopStart)
+	}
+	if v := Check(a, []*DronePlan{dp}, CheckOptions{}); len(v) != 0 {
+		t.Fatalf("re-read plan fails: %v", v)
+	}
+	// Move a waypoint into the area's hole: the area rule must name it.
+	hole := a.Include[0][1]
+	c := hole.Bound().Center()
+	dp.Mission[5].X, dp.Mission[5].Y = e7(c[1]), e7(c[0])
+	v := Check(a, []*DronePlan{dp}, CheckOptions{})
+	if len(v) == 0 || v[0].Rule != RuleArea || v[0].Seq != dp.Mission[5].Seq {
+		t.Fatalf("violations %v; want the area rule on the leg to item %d", v, dp.Mission[5].Seq)
+	}
+}
+
+func TestSweepRunsAlongTheLongSide(t *testing.T) {
+	// A 1000 m × 100 m strip at 30°: lines along it need 4 passes at 20 m
+	// (after the 10 m margin), across it about 50.
+	pr := projection{lon0: 69.2, lat0: 41.3, ky: earthRadius * math.Pi / 180}
+	pr.kx = pr.ky * math.Cos(41.3*math.Pi/180)
+	rot := newRotation(math.Pi / 6)
+	var r orb.Ring
+	for _, p := range []orb.Point{{0, 0}, {1000, 0}, {1000, 100}, {0, 100}, {0, 0}} {
+		r = append(r, pr.toLL(rot.from(p)))
+	}
+	a := &Area{Name: "strip", Include: []orb.Polygon{normalizePolygon(orb.Polygon{r})}, MinAlt: 20, MaxAlt: 100,
+		Launch: []Site{{Name: "pad", Point: pr.toLL(rot.from(orb.Point{20, 50}))}}}
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternSweep, Spacing: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wps := 0
+	for _, it := range plans[0].Mission {
+		if it.Command == CmdNavWaypoint {
+			wps++
+		}
+	}
+	if wps > 10 {
+		t.Fatalf("%d waypoints: the sweep runs across the strip, not along it", wps)
+	}
+}
