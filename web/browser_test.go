@@ -3,6 +3,9 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"log/slog"
 	"net"
 	"os"
@@ -114,6 +117,23 @@ func TestLiveMapInChromium(t *testing.T) {
 		}
 	}
 
+	// An event area with a no-fly zone around home, through the planner's API.
+	area := fmt.Sprintf(`{"type":"FeatureCollection","features":[
+	 {"type":"Feature","properties":{"kind":"event-area","name":"map test area","min_alt_m":20,"max_alt_m":100},
+	  "geometry":{"type":"Polygon","coordinates":[[[%[2]f,%[1]f],[%[4]f,%[1]f],[%[4]f,%[3]f],[%[2]f,%[3]f],[%[2]f,%[1]f]]]}},
+	 {"type":"Feature","properties":{"kind":"no-fly","name":"map test no-fly"},
+	  "geometry":{"type":"Polygon","coordinates":[[[%[6]f,%[5]f],[%[8]f,%[5]f],[%[8]f,%[7]f],[%[6]f,%[7]f],[%[6]f,%[5]f]]]}}]}`,
+		41.3081, 69.2757, 41.3141, 69.2837, 41.3121, 69.2807, 41.3131, 69.2817)
+	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/areas", "application/geo+json", strings.NewReader(area))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/v1/areas = %d %s", resp.StatusCode, body)
+	}
+
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -163,6 +183,8 @@ func TestLiveMapInChromium(t *testing.T) {
 
 	poll(fmt.Sprintf("%d vehicles on the map and in the list", n), fmt.Sprintf(
 		`document.querySelectorAll('.vehicle-marker [data-vehicle-id]').length === %d && document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d`, n, n), 60*time.Second)
+	poll("the event area and the no-fly zone on the map",
+		`document.querySelector('[data-area-kind="event-area"]') !== null && document.querySelector('[data-area-kind="no-fly"]') !== null`, 30*time.Second)
 	first, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][2]float64](
 		`Object.fromEntries([...document.querySelectorAll('.vehicle-marker [data-vehicle-id]')].map(e => [e.dataset.vehicleId, [+e.dataset.lat, +e.dataset.lon]]))`))
 	if err != nil {

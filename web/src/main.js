@@ -17,6 +17,7 @@ const vehicleLayer = L.layerGroup().addTo(map);
 const vehicles = new Map(); // id → {v, marker, trail, points, li}
 let selected = null;
 let fitted = false;
+let areasFitted = false;
 
 function statusOf(v) {
   if (!v.connected) return "lost";
@@ -105,6 +106,7 @@ function renderListItem(e) {
 }
 
 function select(id) {
+  if (selected !== id) loadFence(id);
   selected = id;
   for (const e of vehicles.values()) renderListItem(e);
   renderDetails();
@@ -245,28 +247,87 @@ function collectFeatures(x, out, inherited) {
   return out;
 }
 
+// /api/v1/areas lists area summaries ({"areas":[{id,name,…}]}); each
+// area's GeoJSON (features with a "kind") is at /api/v1/areas/{id}. A
+// plain FeatureCollection answer is drawn as is.
+async function getJSON(url) {
+  const r = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
 async function loadAreas() {
   try {
-    const r = await fetch("/api/v1/areas", { headers: { Accept: "application/json" } });
-    if (!r.ok) return;
-    const feats = collectFeatures(await r.json(), [], {});
+    const list = await getJSON("/api/v1/areas");
+    let feats = collectFeatures(list, [], {});
+    const ids = Array.isArray(list?.areas) ? list.areas.filter((a) => a && a.id && !a.type).map((a) => a) : [];
+    for (const a of ids) {
+      try {
+        collectFeatures(await getJSON(`/api/v1/areas/${encodeURIComponent(a.id)}`), feats, { area: a.name || a.id });
+      } catch (e) {
+        console.warn("area", a.id, e);
+      }
+    }
     areaLayer.clearLayers();
-    L.geoJSON(feats, {
-      style: (f) => {
-        const kind = String(f.properties?.kind || "");
-        return AREA_STYLE[kind] || (kind.includes("fence") ? AREA_STYLE.fence : { color: "#9aa7b4", weight: 1 });
-      },
-      pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 5, ...(AREA_STYLE[f.properties?.kind] || {}) }),
-      onEachFeature: (f, layer) => {
-        const p = f.properties || {};
-        layer.bindTooltip(`${esc(p.kind || "area")}: ${esc(p.name || p.area || "")}`);
-        layer.on("add", () => layer.getElement && layer.getElement()?.setAttribute("data-area-kind", p.kind || ""));
-      },
-    }).addTo(areaLayer);
+    drawFeatures(feats, areaLayer);
+    if (!areasFitted && feats.length) {
+      fitted = false; // frame the areas too, once
+      areasFitted = true;
+    }
     fitOnce();
   } catch (e) {
     console.warn("areas:", e);
   }
+}
+
+function drawFeatures(feats, layerGroup) {
+  L.geoJSON(feats, {
+    style: (f) => {
+      const kind = String(f.properties?.kind || "");
+      return AREA_STYLE[kind] || (kind.includes("fence") ? AREA_STYLE.fence : { color: "#9aa7b4", weight: 1 });
+    },
+    pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 5, ...(AREA_STYLE[f.properties?.kind] || {}) }),
+    onEachFeature: (f, layer) => {
+      const p = f.properties || {};
+      layer.bindTooltip(`${esc(p.kind || "area")}: ${esc(p.name || p.area || "")}`);
+      layer.on("add", () => layer.getElement && layer.getElement()?.setAttribute("data-area-kind", p.kind || ""));
+    },
+  }).addTo(layerGroup);
+}
+
+// A vehicle's geofence, read from the vehicle (a MAVLink fence download)
+// when it is selected: inclusion/exclusion polygons and circles.
+const fenceLayer = L.layerGroup().addTo(map);
+async function loadFence(id) {
+  fenceLayer.clearLayers();
+  let items;
+  try {
+    items = (await getJSON(`/api/v1/vehicles/${encodeURIComponent(id)}/fence`)).items || [];
+  } catch (e) {
+    console.warn("fence of", id, e);
+    return;
+  }
+  if (selected !== id) return;
+  const feats = [];
+  for (let i = 0; i < items.length; ) {
+    const it = items[i];
+    const ll = (x) => [x.y / 1e7, x.x / 1e7];
+    if (it.command === 5001 || it.command === 5002) {
+      const n = Math.max(3, Math.round(it.param1));
+      const ring = items.slice(i, i + n).map(ll);
+      ring.push(ring[0]);
+      feats.push({ type: "Feature", properties: { kind: it.command === 5001 ? "fence" : "no-fly", name: `${id} fence` }, geometry: { type: "Polygon", coordinates: [ring] } });
+      i += n;
+      continue;
+    }
+    if (it.command === 5003 || it.command === 5004) {
+      L.circle([it.x / 1e7, it.y / 1e7], { radius: it.param1, ...(it.command === 5003 ? AREA_STYLE.fence : AREA_STYLE["no-fly"]) })
+        .bindTooltip(`${esc(id)} fence`)
+        .addTo(fenceLayer);
+    }
+    i++;
+  }
+  drawFeatures(feats, fenceLayer);
 }
 
 connect();
