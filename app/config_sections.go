@@ -85,15 +85,38 @@ type TelemetryConfig struct {
 	InfluxBucket string
 	InfluxToken  string
 	InfluxOrg    string
+
+	SampleInterval time.Duration // storage sample policy: min time between stored samples per vehicle
+	SpoolMB        int           // disk spool in front of InfluxDB
+	StoreRetention time.Duration // embedded store: keep samples this long
+	StoreMaxMB     int           // embedded store: size cap
+	Tlogs          bool          // record raw MAVLink to data-dir/tlogs
+	TlogFileMB     int           // a flight's tlog starts a new part past this
+	TlogTotalMB    int           // all tlogs together; oldest deleted first
 }
 
-func (c *TelemetryConfig) defaults() {}
+func (c *TelemetryConfig) defaults() {
+	c.SampleInterval = time.Second
+	c.SpoolMB = 1024
+	c.StoreRetention = 30 * 24 * time.Hour
+	c.StoreMaxMB = 2048
+	c.Tlogs = true
+	c.TlogFileMB = 64
+	c.TlogTotalMB = 4096
+}
 
 func (c *TelemetryConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.InfluxURL, "influx-url", c.InfluxURL, "InfluxDB URL (e.g. http://127.0.0.1:8086); empty = the embedded store under data-dir")
 	fs.StringVar(&c.InfluxBucket, "influx-bucket", c.InfluxBucket, "InfluxDB bucket; for InfluxDB 1.8 use database/retention, e.g. telemetry/autogen")
 	fs.StringVar(&c.InfluxToken, "influx-token", c.InfluxToken, "InfluxDB token; for InfluxDB 1.8 user:password or empty")
 	fs.StringVar(&c.InfluxOrg, "influx-org", c.InfluxOrg, "InfluxDB 2.x organisation (ignored by 1.8)")
+	fs.DurationVar(&c.SampleInterval, "telemetry-interval", c.SampleInterval, "store at most one sample per vehicle per interval (0 = every state update); arm, disarm and mode changes are always stored")
+	fs.IntVar(&c.SpoolMB, "influx-spool-mb", c.SpoolMB, "disk spool in front of InfluxDB, MiB, under data-dir/influx-spool; when full the oldest undelivered telemetry is dropped and counted")
+	fs.DurationVar(&c.StoreRetention, "store-retention", c.StoreRetention, "embedded store (no influx-url): delete samples older than this")
+	fs.IntVar(&c.StoreMaxMB, "store-max-mb", c.StoreMaxMB, "embedded store (no influx-url): size cap in MiB; the oldest samples are deleted beyond it")
+	fs.BoolVar(&c.Tlogs, "tlogs", c.Tlogs, "record every vehicle's raw MAVLink to data-dir/tlogs (one .tlog per vehicle per flight)")
+	fs.IntVar(&c.TlogFileMB, "tlog-file-mb", c.TlogFileMB, "a flight's tlog continues in a new part past this size, MiB")
+	fs.IntVar(&c.TlogTotalMB, "tlog-total-mb", c.TlogTotalMB, "cap on all tlogs together, MiB; the oldest files are deleted first")
 }
 
 func (c *TelemetryConfig) validate() error {
@@ -103,7 +126,23 @@ func (c *TelemetryConfig) validate() error {
 	if c.InfluxURL != "" && !strings.HasPrefix(c.InfluxURL, "http://") && !strings.HasPrefix(c.InfluxURL, "https://") {
 		return fmt.Errorf("influx-url %q: want http:// or https://", c.InfluxURL)
 	}
-	return nil
+	var errs []error
+	if c.SampleInterval < 0 {
+		errs = append(errs, fmt.Errorf("telemetry-interval %v: must not be negative", c.SampleInterval))
+	}
+	if c.SpoolMB < 1 {
+		errs = append(errs, fmt.Errorf("influx-spool-mb %d: must be at least 1", c.SpoolMB))
+	}
+	if c.StoreRetention <= 0 {
+		errs = append(errs, fmt.Errorf("store-retention %v: must be positive", c.StoreRetention))
+	}
+	if c.StoreMaxMB < 1 {
+		errs = append(errs, fmt.Errorf("store-max-mb %d: must be at least 1", c.StoreMaxMB))
+	}
+	if c.TlogFileMB < 1 || c.TlogTotalMB < c.TlogFileMB {
+		errs = append(errs, fmt.Errorf("tlog-file-mb %d, tlog-total-mb %d: want 1 <= tlog-file-mb <= tlog-total-mb", c.TlogFileMB, c.TlogTotalMB))
+	}
+	return errors.Join(errs...)
 }
 
 // RelayConfig configures the live feeds to the monitoring center (MQTT, WebSocket).
@@ -183,9 +222,6 @@ type SimConfig struct {
 	Home     string // "LAT,LON"
 	Speedup  float64
 	Seed     int64
-	// Demo makes the simulated fleet fly patrols over an event area around
-	// home as soon as it is ready, so the map opens on a flying fleet.
-	Demo bool
 }
 
 func (c *SimConfig) defaults() {
@@ -193,7 +229,6 @@ func (c *SimConfig) defaults() {
 	c.Home = "41.3111,69.2797" // Tashkent, Mustaqillik Square
 	c.Speedup = 1
 	c.Seed = 1
-	c.Demo = true
 }
 
 func (c *SimConfig) register(fs *flag.FlagSet) {
@@ -201,7 +236,6 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Home, "home", c.Home, "simulated fleet's home, LAT,LON")
 	fs.Float64Var(&c.Speedup, "speedup", c.Speedup, "simulation speed relative to real time")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "simulation random seed")
-	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
 }
 
 func (c *SimConfig) validate() error {

@@ -1,10 +1,115 @@
 package app
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
 
-// startTelemetry wires the telemetry storage (issue 5) into the App.
-// NOT YET WIRED: the telemetry storage (issue 5) is being built.
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+
+	"github.com/burgut-uav/burgut/telemetry"
+	"github.com/burgut-uav/burgut/telemetry/historyapi"
+	"github.com/burgut-uav/burgut/telemetry/influx"
+	"github.com/burgut-uav/burgut/telemetry/spool"
+	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
+	"github.com/burgut-uav/burgut/telemetry/tlog"
+)
+
+// startTelemetry wires telemetry storage (issue 5): every fleet update goes
+// through the sample policy to InfluxDB (via its disk spool) when
+// influx-url is set, else to the embedded SQLite store under data-dir;
+// every vehicle's raw MAVLink goes to tlogs; the history API is served.
+//
+// Stop order (OnStop runs in reverse): the recorder's goroutine ends with
+// the App's context and stores what it holds, then the sink/store closes.
 func (a *App) startTelemetry(ctx context.Context) error {
-	a.Log.Warn("telemetry storage (issue 5) not wired yet")
+	tc := a.Config.Telemetry
+	var (
+		writer telemetry.SampleWriter
+		source telemetry.Source
+		status = map[string]func(ctx context.Context) any{}
+	)
+	if tc.InfluxURL != "" {
+		sink, err := influx.Open(influx.Config{
+			URL: tc.InfluxURL, Bucket: tc.InfluxBucket, Token: tc.InfluxToken, Org: tc.InfluxOrg,
+			SpoolDir: filepath.Join(a.Config.DataDir, "influx-spool"),
+			Spool:    spool.Options{MaxBytes: int64(tc.SpoolMB) << 20},
+		}, a.Log)
+		if err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
+		a.OnStop("influx sink", func() {
+			if err := sink.Close(); err != nil {
+				a.Log.Error("close influx sink", "err", err)
+			}
+		})
+		a.Go(ctx, "influx sender", sink.Run)
+		writer, source = sink, sink
+		status["influx"] = func(context.Context) any { return sink.Stats() }
+		a.Log.Info("telemetry stored in InfluxDB", "url", tc.InfluxURL, "bucket", tc.InfluxBucket)
+	} else {
+		path := filepath.Join(a.Config.DataDir, "telemetry.db")
+		st, err := sqlitestore.Open(path, sqlitestore.Options{
+			MaxAge: tc.StoreRetention, MaxBytes: int64(tc.StoreMaxMB) << 20, Log: a.Log,
+		})
+		if err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
+		a.OnStop("telemetry store", func() {
+			if err := st.Close(); err != nil {
+				a.Log.Error("close telemetry store", "err", err)
+			}
+		})
+		a.Go(ctx, "telemetry retention", st.Run)
+		writer, source = st, st
+		status["embedded"] = func(ctx context.Context) any {
+			s, err := st.Stats(ctx)
+			if err != nil {
+				return map[string]string{"error": err.Error()}
+			}
+			return s
+		}
+		a.Log.Info("telemetry stored in the embedded store", "path", path, "retention", tc.StoreRetention)
+	}
+
+	rcfg := telemetry.DefaultRecorderConfig()
+	rcfg.Interval = tc.SampleInterval // 0 = every update
+	rec := telemetry.NewRecorder(a.Fleet, writer, rcfg, a.Log)
+	a.Go(ctx, "telemetry recorder", rec.Run)
+	status["recorder"] = func(context.Context) any { return rec.Stats() }
+
+	if tc.Tlogs {
+		tr, err := tlog.NewRecorder(tlog.RecorderOptions{
+			Dir:          filepath.Join(a.Config.DataDir, "tlogs"),
+			MaxFileBytes: int64(tc.TlogFileMB) << 20, MaxTotalBytes: int64(tc.TlogTotalMB) << 20,
+			Log: a.Log,
+		})
+		if err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
+		if a.Station != nil {
+			a.Station.AddFrameTap(func(vehicleID, link string, at time.Time, f frame.Frame) {
+				if vehicleID != "" { // frames not (yet) attributed to a vehicle are not a vehicle's log
+					tr.Tap(vehicleID, link, at, f)
+				}
+			})
+		} else {
+			a.Log.Warn("no ground station: tlogs are not recorded")
+		}
+		a.Go(ctx, "tlog recorder", tr.Run)
+		status["tlogs"] = func(context.Context) any { return tr.Stats() }
+	}
+
+	historyapi.Register(a.Mux, source, historyapi.Options{
+		Log: a.Log,
+		Status: func(ctx context.Context) any {
+			out := map[string]any{}
+			for k, fn := range status {
+				out[k] = fn(ctx)
+			}
+			return out
+		},
+	})
 	return nil
 }

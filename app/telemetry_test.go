@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/telemetry/tlog"
+)
+
+// A real ArduCopter tlog replayed over UDP into `burgut serve` shows up as
+// a vehicle, lands in the embedded store (its track is a GeoJSON
+// LineString near the SITL's home), and is recorded again as a tlog.
+func TestReplayedFlightLandsInStoreAndTlog(t *testing.T) {
+	path := testenv.Shared(t, "data/tlogs/arducopter-4.7-sitl-mission-fence-rally-takeoff.tlog")
+	cfg := Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	port := freeUDP(t)
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	cfg.Sim.Vehicles = 0
+	cfg.Telemetry.SampleInterval = 0 // store every update
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		t.Fatalf("app stopped while starting: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app did not start")
+	}
+	base := "http://" + a.HTTPAddr()
+	begin := time.Now().Add(-time.Second).UTC()
+
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := tlog.Replay(ctx, f, func(b []byte) error { _, err := conn.Write(b); return err }, tlog.ReplayOptions{Speed: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Frames != 7742 {
+		t.Fatalf("replayed %d frames, want 7742", st.Frames)
+	}
+
+	// The vehicle appears, and its track is stored.
+	var id string
+	var track struct {
+		Type        string       `json:"type"`
+		Coordinates [][3]float64 `json:"coordinates"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var vs []struct {
+			ID       string `json:"id"`
+			SystemID int    `json:"system_id"`
+		}
+		getJSON(t, base+"/api/v1/vehicles", &vs)
+		for _, v := range vs {
+			if v.SystemID == 1 {
+				id = v.ID
+			}
+		}
+		if id != "" {
+			q := url.Values{"from": {begin.Format(time.RFC3339Nano)}, "to": {time.Now().Add(time.Minute).UTC().Format(time.RFC3339Nano)}}
+			getJSON(t, base+"/api/v1/vehicles/"+id+"/track?"+q.Encode(), &track)
+			if len(track.Coordinates) > 10 {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if id == "" || track.Type != "LineString" || len(track.Coordinates) <= 10 {
+		t.Fatalf("vehicle %q: track %s with %d points", id, track.Type, len(track.Coordinates))
+	}
+	last := track.Coordinates[len(track.Coordinates)-1]
+	if last[1] < -36 || last[1] > -35 || last[0] < 149 || last[0] > 150 { // ArduPilot SITL home: Canberra
+		t.Fatalf("track ends at %v, not near the SITL home", last)
+	}
+
+	// After shutdown the re-recorded tlog holds the vehicle's frames.
+	stop()
+	files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "tlogs", "*", "*.tlog"))
+	frames := 0
+	for _, p := range files {
+		rf, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd := tlog.NewReader(rf, nil)
+		for {
+			_, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			frames++
+		}
+		rf.Close()
+	}
+	if len(files) == 0 || frames < 1000 {
+		t.Fatalf("%d tlogs with %d frames recorded", len(files), frames)
+	}
+}
