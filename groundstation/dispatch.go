@@ -564,7 +564,7 @@ func (ln *linkRT) mapCamera(rec *vehicleRec, c *compRec, msg any, at time.Time) 
 		s := fleet.VideoStream{
 			CameraID: comp, StreamID: m.StreamId, Name: m.Name, URI: m.Uri,
 			Type: lookup(videoTypeNames, int(m.Type)), Width: int(m.ResolutionH), Height: int(m.ResolutionV),
-			Framerate: float64(m.Framerate), BitrateKbps: int(m.Bitrate),
+			Framerate: float64(m.Framerate), BitrateKbps: int(m.Bitrate / 1000), // MAVLink sends bits/s
 			Running:  m.Flags&common.VIDEO_STREAM_STATUS_FLAGS_RUNNING != 0,
 			Encoding: videoEncoding(m.Encoding), CameraVend: info[0], CameraModel: info[1],
 		}

@@ -223,18 +223,18 @@ func TestMappingCameraVideo(t *testing.T) {
 	copy(model[:], "SimCam")
 	o.send(6, 100, &common.MessageCameraInformation{VendorName: vendor, ModelName: model})
 	o.send(6, 100, &common.MessageVideoStreamInformation{StreamId: 1, Count: 1, Type: common.VIDEO_STREAM_TYPE_RTSP,
-		Flags: common.VIDEO_STREAM_STATUS_FLAGS_RUNNING, Framerate: 30, ResolutionH: 1280, ResolutionV: 720,
+		Flags: common.VIDEO_STREAM_STATUS_FLAGS_RUNNING, Framerate: 30, ResolutionH: 1280, ResolutionV: 720, Bitrate: 4_000_000,
 		Name: "main", Uri: "rtsp://127.0.0.1:8554/uav-6", Encoding: common.VIDEO_STREAM_ENCODING_H264})
 	v, _ := o.fl.Get(id)
 	want := fleet.VideoStream{CameraID: 100, StreamID: 1, Name: "main", URI: "rtsp://127.0.0.1:8554/uav-6", Type: "rtsp",
-		Encoding: "h264", Width: 1280, Height: 720, Framerate: 30, Running: true, CameraModel: "SimCam", CameraVend: "Burgut"}
+		Encoding: "h264", Width: 1280, Height: 720, Framerate: 30, BitrateKbps: 4000, Running: true, CameraModel: "SimCam", CameraVend: "Burgut"}
 	if len(v.Video) != 1 || v.Video[0] != want {
 		t.Fatalf("video %+v, want %+v", v.Video, want)
 	}
 	// Same information again: no new video_changed event.
 	n := len(o.events(id, fleet.EventVideoChanged))
 	o.send(6, 100, &common.MessageVideoStreamInformation{StreamId: 1, Count: 1, Type: common.VIDEO_STREAM_TYPE_RTSP,
-		Flags: common.VIDEO_STREAM_STATUS_FLAGS_RUNNING, Framerate: 30, ResolutionH: 1280, ResolutionV: 720,
+		Flags: common.VIDEO_STREAM_STATUS_FLAGS_RUNNING, Framerate: 30, ResolutionH: 1280, ResolutionV: 720, Bitrate: 4_000_000,
 		Name: "main", Uri: "rtsp://127.0.0.1:8554/uav-6", Encoding: common.VIDEO_STREAM_ENCODING_H264})
 	if len(o.events(id, fleet.EventVideoChanged)) != n {
 		t.Error("unchanged stream information raised video_changed")
