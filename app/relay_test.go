@@ -1,0 +1,154 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/relay"
+)
+
+func TestBadRelaySettingsNameTheSetting(t *testing.T) {
+	for args, want := range map[string]string{
+		"--mqtt broker:1883":                  "mqtt",
+		"--state-rate 0":                      "state-rate",
+		"--stale-after 0s":                    "stale-after",
+		"--ws-rate 60 --ws-max-rate 50":       "ws-rate",
+		"--ws-max-queue 0":                    "ws-max-queue",
+		"--ws-origin console.example":         "ws-origin",
+		"--mqtt-ws-listen 127.0.0.1:http":     "mqtt-ws-listen",
+		"--mqtt-listen localhost":             "mqtt-listen",
+		"--ws-max-clients -1":                 "ws-max-clients",
+		"--stale-after soon":                  "stale-after",
+		"--mqtt-listen 127.0.0.1:99999":       "mqtt-listen",
+		"--ws-origin http://ok --ws-origin x": "ws-origin",
+	} {
+		_, err := Load("serve", strings.Fields(args), false, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one naming %q", args, err, want)
+		}
+	}
+}
+
+func relayFreeUDP(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// runRelayApp runs the real app with a simulated fleet of n vehicles over
+// loopback UDP until the test ends.
+func runRelayApp(t *testing.T, n int, edit func(*Config)) *App {
+	t.Helper()
+	cfg := Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.Sim.Vehicles = n
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", relayFreeUDP(t))}
+	cfg.DataDir = t.TempDir()
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	cfg.Station = "apptest-" + hex.EncodeToString(b[:])
+	edit(&cfg)
+	a := New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("app: %v", err)
+		}
+	})
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		t.Fatalf("app did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app not ready")
+	}
+	return a
+}
+
+// collect subscribes to the station's state topics at url and returns the
+// vehicle ids seen so far.
+func relayCollect(t *testing.T, url, station string) func() map[string]bool {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(station + "-watcher-" + strings.NewReplacer(":", "", "/", "", ".", "").Replace(url)))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect to %s: %v", url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	tok := c.Subscribe(relay.Topics{Station: station}.Prefix()+"/vehicles/+/state", 0, func(_ mqtt.Client, m mqtt.Message) {
+		var s relay.StatePayload
+		if json.Unmarshal(m.Payload(), &s) == nil && s.Schema == relay.SchemaVersion {
+			mu.Lock()
+			seen[s.ID] = true
+			mu.Unlock()
+		}
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return func() map[string]bool {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string]bool{}
+		for k := range seen {
+			out[k] = true
+		}
+		return out
+	}
+}
+
+func relayWaitSeen(t *testing.T, seen func() map[string]bool, n int, where string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(seen()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: saw state of %d vehicles (%v), want %d", where, len(seen()), seen(), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// `burgut serve --mqtt tcp://…` publishes the simulated fleet's state to
+// a real Mosquitto.
+func TestAppPublishesFleetToExternalBroker(t *testing.T) {
+	url := testenv.Service(t, "BURGUT_TEST_MQTT_URL")
+	a := runRelayApp(t, 2, func(c *Config) { c.Relay.MQTT = url })
+	relayWaitSeen(t, relayCollect(t, url, a.Config.Station), 2, "mosquitto")
+}
+
+// Without --mqtt the embedded broker serves the center over TCP and over
+// MQTT-over-WebSocket at /mqtt on the HTTP port.
+func TestAppEmbeddedBrokerOverTCPAndWebSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	a := runRelayApp(t, 2, func(c *Config) { c.Relay.MQTTListen = fmt.Sprintf("127.0.0.1:%d", port) })
+	relayWaitSeen(t, relayCollect(t, fmt.Sprintf("tcp://127.0.0.1:%d", port), a.Config.Station), 2, "embedded broker over TCP")
+	relayWaitSeen(t, relayCollect(t, "ws://"+a.HTTPAddr()+"/mqtt", a.Config.Station), 2, "embedded broker over WebSocket /mqtt")
+}
