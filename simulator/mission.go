@@ -31,7 +31,8 @@ const (
 )
 
 // Timers of an upload, in wall time (they model the link, not the flight).
-const (
+// Variables only so tests can shorten them before a Sim starts.
+var (
 	uploadRetry   = time.Second
 	uploadTimeout = 8 * time.Second
 )
