@@ -40,7 +40,8 @@ type Config struct {
 	Bucket string // 1.8: "database/retention", e.g. "telemetry/autogen"
 	Token  string // 1.8: "user:password" or empty
 	Org    string // 2.x only
-	// SpoolDir holds the spool (e.g. data-dir/influx-spool).
+	// SpoolDir holds the spool (e.g. data-dir/influx-spool). Empty opens
+	// a query-only client (the history CLI): writes are refused.
 	SpoolDir string
 	Spool    spool.Options
 	// RetryMin and RetryMax bound the backoff between delivery attempts
@@ -103,9 +104,12 @@ func Open(cfg Config, log *slog.Logger) (*Sink, error) {
 		log = slog.Default()
 	}
 	cfg.Spool.Log = log
-	sp, err := spool.Open(cfg.SpoolDir, cfg.Spool)
-	if err != nil {
-		return nil, fmt.Errorf("influx sink: %w", err)
+	var sp *spool.Spool
+	if cfg.SpoolDir != "" {
+		var err error
+		if sp, err = spool.Open(cfg.SpoolDir, cfg.Spool); err != nil {
+			return nil, fmt.Errorf("influx sink: %w", err)
+		}
 	}
 	opts := influxdb2.DefaultOptions().
 		SetPrecision(time.Nanosecond).
@@ -125,6 +129,9 @@ func Open(cfg Config, log *slog.Logger) (*Sink, error) {
 func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 	if len(ss) == 0 {
 		return nil
+	}
+	if s.spool == nil {
+		return errors.New("influx: opened for queries only (no spool dir)")
 	}
 	s.mu.Lock()
 	b := s.buf[:0]
@@ -150,6 +157,9 @@ func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 // Run delivers spooled batches in order until ctx is cancelled. Undelivered
 // batches stay in the spool for the next run.
 func (s *Sink) Run(ctx context.Context) error {
+	if s.spool == nil {
+		return errors.New("influx: opened for queries only (no spool dir)")
+	}
 	backoff := s.cfg.RetryMin
 	var failingSince time.Time
 	for {
@@ -217,13 +227,18 @@ func (s *Sink) Stats() Stats {
 	s.mu.Lock()
 	st := s.stats
 	s.mu.Unlock()
-	st.Spool = s.spool.Stats()
+	if s.spool != nil {
+		st.Spool = s.spool.Stats()
+	}
 	return st
 }
 
 // Close closes the spool and the client. Call after Run returned.
 func (s *Sink) Close() error {
 	s.client.Close()
+	if s.spool == nil {
+		return nil
+	}
 	if err := s.spool.Close(); err != nil {
 		return fmt.Errorf("close influx sink: %w", err)
 	}
