@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
+	"net/http"
 	"path/filepath"
 
 	"github.com/burgut-uav/burgut/relay"
@@ -18,6 +20,8 @@ func (a *App) startRelay(ctx context.Context) error {
 	log := a.Log.With("part", "relay")
 
 	url, user, pass := cfg.MQTT, cfg.MQTTUser, cfg.MQTTPassword
+	status := map[string]any{"station": a.Config.Station, "schema": relay.SchemaVersion,
+		"topics": relay.Topics{Station: a.Config.Station}.Prefix() + "/…", "stream": "/api/v1/stream"}
 	if url == "" && cfg.MQTTListen != "" {
 		b, err := relay.NewBroker(relay.BrokerConfig{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Log: log})
 		if err != nil {
@@ -28,8 +32,10 @@ func (a *App) startRelay(ctx context.Context) error {
 		a.Mux.Handle("GET /mqtt", b.WebSocketHandler())
 		url = b.URL()
 		user, pass = b.Credentials()
+		status["embedded_broker"] = map[string]any{"tcp": b.Addr(), "websocket_path": "/mqtt", "websocket": cfg.MQTTWSListen}
 		log.Info("embedded mqtt broker listening", "tcp", b.Addr(), "ws", cfg.MQTTWSListen, "http_ws_path", "/mqtt")
 	}
+	var pub *relay.Publisher
 	if url != "" {
 		p, err := relay.NewPublisher(a.Fleet, relay.PublisherConfig{
 			BrokerURL: url, Station: a.Config.Station, ClientID: cfg.MQTTClientID,
@@ -41,6 +47,7 @@ func (a *App) startRelay(ctx context.Context) error {
 			return fmt.Errorf("mqtt: %w", err)
 		}
 		a.Go(ctx, "mqtt publisher", p.Run)
+		pub = p
 	} else {
 		log.Warn("no MQTT broker: --mqtt and --mqtt-listen are both empty, MQTT relay off")
 	}
@@ -53,6 +60,15 @@ func (a *App) startRelay(ctx context.Context) error {
 	a.Go(ctx, "stream hub", hub.Run)
 	a.Mux.Handle("GET /api/v1/stream", hub)
 	a.Mux.Handle("GET /", web.Handler())
+	// What the center needs to connect, and whether the feeds are healthy.
+	a.Mux.HandleFunc("GET /api/v1/relay", func(w http.ResponseWriter, r *http.Request) {
+		out := maps.Clone(status)
+		if pub != nil {
+			out["mqtt"] = map[string]any{"connected": pub.Connected(), "external": cfg.MQTT != "", "published": pub.Stats()}
+		}
+		out["stream_clients"] = hub.Stats()
+		writeJSON(w, out)
+	})
 	if !web.Built() {
 		log.Warn("web map not built into this binary: run 'make web' (the API and stream work without it)")
 	}

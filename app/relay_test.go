@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -151,4 +152,40 @@ func TestAppEmbeddedBrokerOverTCPAndWebSocket(t *testing.T) {
 	a := runRelayApp(t, 2, func(c *Config) { c.Relay.MQTTListen = fmt.Sprintf("127.0.0.1:%d", port) })
 	relayWaitSeen(t, relayCollect(t, fmt.Sprintf("tcp://127.0.0.1:%d", port), a.Config.Station), 2, "embedded broker over TCP")
 	relayWaitSeen(t, relayCollect(t, "ws://"+a.HTTPAddr()+"/mqtt", a.Config.Station), 2, "embedded broker over WebSocket /mqtt")
+}
+
+func TestAppRelayStatus(t *testing.T) {
+	a := runRelayApp(t, 1, func(c *Config) {})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/relay")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Station string `json:"station"`
+			Broker  struct {
+				TCP string `json:"tcp"`
+			} `json:"embedded_broker"`
+			MQTT struct {
+				Connected bool                 `json:"connected"`
+				Published relay.PublisherStats `json:"published"`
+			} `json:"mqtt"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Station != a.Config.Station || st.Broker.TCP == "" {
+			t.Fatalf("status = %+v", st)
+		}
+		if st.MQTT.Connected && st.MQTT.Published.States > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publisher never connected or published: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

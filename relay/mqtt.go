@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -101,6 +102,18 @@ func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
 	}
 	if cfg.Station == "" {
 		return nil, errors.New("mqtt publisher: station is empty")
+	}
+	u, err := url.Parse(cfg.BrokerURL)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt publisher: broker URL %q: %w", cfg.BrokerURL, err)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+	default:
+		return nil, fmt.Errorf("mqtt publisher: broker URL %q: scheme %q not supported (tcp, ssl, ws, wss)", cfg.BrokerURL, u.Scheme)
+	}
+	if u.Port() == "" && (u.Scheme == "tcp" || u.Scheme == "mqtt") {
+		return nil, fmt.Errorf("mqtt publisher: broker URL %q: port missing (e.g. tcp://%s:1883)", cfg.BrokerURL, u.Hostname())
 	}
 	p := &Publisher{cfg: cfg, topics: Topics{Station: cfg.Station}, src: src}
 	opts := mqtt.NewClientOptions().

@@ -268,3 +268,34 @@ func TestEventsSurviveBrokerRestart(t *testing.T) {
 	t.Logf("all %d events delivered; %d were emitted while the broker was down; publisher stats %+v", total, 150, p.Stats())
 	_ = context.Background
 }
+
+func TestBadPublisherAndBrokerConfigSayWhat(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	for _, tc := range []struct {
+		cfg  PublisherConfig
+		want string
+	}{
+		{PublisherConfig{Station: "gs1"}, "broker URL is empty"},
+		{PublisherConfig{BrokerURL: "tcp://127.0.0.1:1883"}, "station is empty"},
+		{PublisherConfig{BrokerURL: "http://127.0.0.1:1883", Station: "gs1"}, `scheme "http" not supported`},
+		{PublisherConfig{BrokerURL: "tcp://broker", Station: "gs1"}, "port missing"},
+		{PublisherConfig{BrokerURL: "tcp://[::1", Station: "gs1"}, `broker URL "tcp://[::1"`},
+	} {
+		if _, err := NewPublisher(f, tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	ln, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for listen, want := range map[string]string{"": "listen address is empty", "nonsense": "nonsense", ln.Addr(): ln.Addr()} {
+		if b, err := NewBroker(BrokerConfig{Listen: listen, Log: quietLog()}); err == nil || !strings.Contains(err.Error(), want) {
+			if b != nil {
+				b.Close()
+			}
+			t.Errorf("listen %q: error %v, want one naming %q", listen, err, want)
+		}
+	}
+}
