@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -11,22 +13,472 @@ import (
 // It is called from the operation's goroutine and must not block for long.
 type Progress func(done, total int)
 
-// Upload replaces the vehicle's list of type t with items.
+const (
+	missionAccepted        = uint8(common.MAV_MISSION_ACCEPTED)
+	missionInvalidSequence = uint8(common.MAV_MISSION_INVALID_SEQUENCE)
+	missionOperationCancel = uint8(common.MAV_MISSION_OPERATION_CANCELLED)
+	maxMissionItems        = 65535
+	// endNudges is how many silences after the last item resend that item
+	// before the upload restarts with MISSION_COUNT.
+	endNudges = 2
+)
+
+// lockTransfer claims the mission-protocol slot for type t; the returned
+// func releases it. One transfer per (vehicle, mission type) runs at a time:
+// the protocol's messages carry the type, but not a transfer id.
+func (v *Vehicle) lockTransfer(t missions.MissionType) (func(), error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, ErrClosed
+	}
+	if v.transfers[t] {
+		return nil, ErrBusy
+	}
+	v.transfers[t] = true
+	return func() {
+		v.mu.Lock()
+		delete(v.transfers, t)
+		v.mu.Unlock()
+	}, nil
+}
+
+// missionTypeOf returns the mission_type of a mission-protocol message and
+// whether msg is one.
+func missionTypeOf(msg message.Message) (missions.MissionType, bool) {
+	switch m := msg.(type) {
+	case *common.MessageMissionRequestInt:
+		return missions.MissionType(m.MissionType), true
+	case *common.MessageMissionRequest:
+		return missions.MissionType(m.MissionType), true
+	case *common.MessageMissionAck:
+		return missions.MissionType(m.MissionType), true
+	case *common.MessageMissionCount:
+		return missions.MissionType(m.MissionType), true
+	case *common.MessageMissionItemInt:
+		return missions.MissionType(m.MissionType), true
+	}
+	return 0, false
+}
+
+func (v *Vehicle) subscribeMission(t missions.MissionType) (*waiter, func(), error) {
+	return v.subscribe(func(msg message.Message) bool {
+		mt, ok := missionTypeOf(msg)
+		return ok && mt == t
+	})
+}
+
+func (v *Vehicle) missionAck(t missions.MissionType, result uint8) *common.MessageMissionAck {
+	return &common.MessageMissionAck{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		Type: common.MAV_MISSION_RESULT(result), MissionType: common.MAV_MISSION_TYPE(t),
+	}
+}
+
+// cancelTransfer tells the vehicle an aborted transfer is over, as the
+// mission protocol asks, so it does not wait for its own timeout. Best effort.
+func (v *Vehicle) cancelTransfer(t missions.MissionType) {
+	if err := v.send.Send(v.missionAck(t, missionOperationCancel)); err != nil {
+		v.log.Debug("send MISSION_ACK cancelled", "mission_type", t.String(), "err", err)
+	}
+}
+
+func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item) *common.MessageMissionItemInt {
+	return &common.MessageMissionItemInt{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		Seq: uint16(seq), Frame: common.MAV_FRAME(it.Frame), Command: common.MAV_CMD(it.Command),
+		Current: it.Current, Autocontinue: it.Autocontinue,
+		Param1: it.Param1, Param2: it.Param2, Param3: it.Param3, Param4: it.Param4,
+		X: it.X, Y: it.Y, Z: it.Z, MissionType: common.MAV_MISSION_TYPE(t),
+	}
+}
+
+// Upload replaces the vehicle's list of type t with items (their position
+// in the slice is their seq; each item's Seq and MissionType fields are
+// overwritten with it and t). An empty list clears the vehicle's list.
+//
+// The vehicle drives the transfer: MISSION_COUNT goes out, then every
+// MISSION_REQUEST_INT (or legacy MISSION_REQUEST, which ArduCopter 4.7
+// still sends) is answered with MISSION_ITEM_INT for exactly the seq
+// requested — duplicated and reordered requests are answered again and can
+// never shift items. Silence for MissionItemTimeout resends MISSION_COUNT
+// (before the first request, or after the last item when the final ACK was
+// lost twice more) or, mid-transfer, the highest requested item and the one
+// after it (for vehicles that do not re-request on their own); MissionRetries silences
+// in a row end with ErrTimeout. The final MISSION_ACK counts only once every
+// item has gone out at least once, so a late ACCEPTED from a previous
+// transfer cannot end this one; MAV_MISSION_INVALID_SEQUENCE (what
+// ArduPilot answers to a duplicated item) is not final. Any other result
+// ends the upload with a *MissionError. Cancelling ctx sends MISSION_ACK
+// OPERATION_CANCELLED. A second transfer of the same type returns ErrBusy.
 func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []missions.Item, p Progress) error {
-	return errors.New("not implemented yet")
+	n := len(items)
+	wrap := func(err error) error {
+		return fmt.Errorf("upload %s (%d items) to vehicle %d: %w", t, n, v.target.SystemID, err)
+	}
+	if n > maxMissionItems {
+		return wrap(fmt.Errorf("too many items: MAVLink allows at most %d", maxMissionItems))
+	}
+	release, err := v.lockTransfer(t)
+	if err != nil {
+		return wrap(err)
+	}
+	defer release()
+	w, unsubscribe, err := v.subscribeMission(t)
+	if err != nil {
+		return wrap(err)
+	}
+	defer unsubscribe()
+
+	countMsg := &common.MessageMissionCount{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		Count: uint16(n), MissionType: common.MAV_MISSION_TYPE(t),
+	}
+	if err := v.sendMsg(countMsg); err != nil {
+		return wrap(err)
+	}
+	if p != nil {
+		p(0, n)
+	}
+	sent := make([]bool, n)
+	distinct, lastSeq, maxSeq, silent := 0, -1, 0, 0
+	sendItem := func(seq int) error {
+		if err := v.sendMsg(v.itemMessage(t, seq, items[seq])); err != nil {
+			return err
+		}
+		if !sent[seq] {
+			sent[seq] = true
+			distinct++
+			if p != nil {
+				p(distinct, n)
+			}
+		}
+		return nil
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	timer.Reset(v.opts.MissionItemTimeout)
+	for {
+		select {
+		case <-ctx.Done():
+			v.cancelTransfer(t)
+			return wrap(ctx.Err())
+		case <-v.done:
+			return wrap(ErrClosed)
+		case <-timer.C:
+			silent++
+			if silent > v.opts.MissionRetries {
+				if distinct == 0 {
+					return wrap(fmt.Errorf("no MISSION_REQUEST after %d MISSION_COUNTs: %w", silent, ErrTimeout))
+				}
+				return wrap(fmt.Errorf("stalled after %d of %d items sent (last requested seq %d): %w", distinct, n, lastSeq, ErrTimeout))
+			}
+			if distinct == 0 || (distinct == n && silent > endNudges) {
+				// Nothing requested yet, or everything sent and still no
+				// final ACK (lost, and the vehicle has finished): restart;
+				// the vehicle allows a restart from the same station.
+				v.log.Debug("mission upload silent, resending MISSION_COUNT", "mission_type", t.String(), "silent", silent)
+				if err := v.sendMsg(countMsg); err != nil {
+					return wrap(err)
+				}
+			} else {
+				// Mid-transfer: either our item maxSeq or the vehicle's
+				// request for maxSeq+1 was lost. Send both; the vehicle
+				// takes the one it waits for and NACKs the other with
+				// INVALID_SEQUENCE, which is not final.
+				v.log.Debug("mission upload silent, resending items", "mission_type", t.String(), "seq", maxSeq, "silent", silent)
+				for seq := maxSeq; seq <= maxSeq+1 && seq < n; seq++ {
+					if err := sendItem(seq); err != nil {
+						return wrap(err)
+					}
+				}
+			}
+			timer.Reset(v.opts.MissionItemTimeout)
+		case msg := <-w.ch:
+			seq := -1
+			switch m := msg.(type) {
+			case *common.MessageMissionRequestInt:
+				seq = int(m.Seq)
+			case *common.MessageMissionRequest:
+				seq = int(m.Seq)
+			case *common.MessageMissionAck:
+				r := uint8(m.Type)
+				switch {
+				case r == missionAccepted && distinct == n:
+					return nil
+				case r == missionAccepted:
+					v.log.Debug("ignoring early MISSION_ACK ACCEPTED (stale, from an earlier transfer)", "mission_type", t.String(), "sent", distinct, "total", n)
+				case r == missionInvalidSequence:
+					v.log.Debug("vehicle saw a duplicated or out-of-order item", "mission_type", t.String())
+				default:
+					return wrap(newMissionError(r, lastSeq))
+				}
+				continue
+			default:
+				continue
+			}
+			if seq >= n {
+				v.log.Warn("vehicle requested a seq beyond the upload", "mission_type", t.String(), "seq", seq, "count", n)
+				continue
+			}
+			if err := sendItem(seq); err != nil {
+				return wrap(err)
+			}
+			silent = 0
+			lastSeq = seq
+			maxSeq = max(maxSeq, seq)
+			timer.Reset(v.opts.MissionItemTimeout)
+		}
+	}
 }
 
-// Download reads the vehicle's list of type t.
+// Download reads the vehicle's list of type t, items in seq order exactly
+// as the vehicle reports them (for ArduPilot's mission, seq 0 is home).
+//
+// MISSION_REQUEST_LIST is resent until MISSION_COUNT arrives; then up to
+// MissionWindow MISSION_REQUEST_INTs are kept in flight, items are
+// deduplicated by seq (stale or duplicated copies are dropped), missing ones
+// re-requested after MissionItemTimeout of silence, and a final MISSION_ACK
+// ACCEPTED tells the vehicle the transfer is over. MissionRetries silences
+// in a row end with ErrTimeout; a vehicle NACK before MISSION_COUNT (e.g.
+// MAV_MISSION_UNSUPPORTED for fences) is a *MissionError.
 func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progress) ([]missions.Item, error) {
-	return nil, errors.New("not implemented yet")
+	wrap := func(err error) error {
+		return fmt.Errorf("download %s from vehicle %d: %w", t, v.target.SystemID, err)
+	}
+	release, err := v.lockTransfer(t)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer release()
+	w, unsubscribe, err := v.subscribeMission(t)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer unsubscribe()
+
+	listMsg := &common.MessageMissionRequestList{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		MissionType: common.MAV_MISSION_TYPE(t),
+	}
+	if err := v.sendMsg(listMsg); err != nil {
+		return nil, wrap(err)
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	timer.Reset(v.opts.MissionItemTimeout)
+
+	n := -1 // unknown until MISSION_COUNT
+	var got []missions.Item
+	var have []bool
+	received, inflight, cursor, silent := 0, 0, 0, 0
+	request := func(seq int) error {
+		return v.sendMsg(&common.MessageMissionRequestInt{
+			TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+			Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE(t),
+		})
+	}
+	// fill keeps up to MissionWindow requests in flight, lowest seqs first.
+	fill := func() error {
+		for inflight < v.opts.MissionWindow && cursor < n {
+			if !have[cursor] {
+				if err := request(cursor); err != nil {
+					return err
+				}
+				inflight++
+			}
+			cursor++
+		}
+		return nil
+	}
+	finish := func() ([]missions.Item, error) {
+		if err := v.sendMsg(v.missionAck(t, missionAccepted)); err != nil {
+			return nil, wrap(err)
+		}
+		return got, nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			if n >= 0 {
+				v.cancelTransfer(t)
+			}
+			return nil, wrap(ctx.Err())
+		case <-v.done:
+			return nil, wrap(ErrClosed)
+		case <-timer.C:
+			silent++
+			if silent > v.opts.MissionRetries {
+				if n < 0 {
+					return nil, wrap(fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs: %w", silent, ErrTimeout))
+				}
+				return nil, wrap(fmt.Errorf("stalled with %d of %d items received: %w", received, n, ErrTimeout))
+			}
+			if n < 0 {
+				if err := v.sendMsg(listMsg); err != nil {
+					return nil, wrap(err)
+				}
+			} else {
+				cursor, inflight = 0, 0
+				if err := fill(); err != nil {
+					return nil, wrap(err)
+				}
+			}
+			timer.Reset(v.opts.MissionItemTimeout)
+		case msg := <-w.ch:
+			switch m := msg.(type) {
+			case *common.MessageMissionCount:
+				if n >= 0 {
+					continue // duplicate or resent count
+				}
+				n = int(m.Count)
+				got = make([]missions.Item, n)
+				have = make([]bool, n)
+				silent = 0
+				if p != nil {
+					p(0, n)
+				}
+				if n == 0 {
+					return finish()
+				}
+				if err := fill(); err != nil {
+					return nil, wrap(err)
+				}
+				timer.Reset(v.opts.MissionItemTimeout)
+			case *common.MessageMissionItemInt:
+				seq := int(m.Seq)
+				if n < 0 || seq >= n || have[seq] {
+					continue // stale, out of range or duplicate
+				}
+				have[seq] = true
+				got[seq] = missions.Item{
+					Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command),
+					Current: m.Current, Autocontinue: m.Autocontinue,
+					Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4,
+					X: m.X, Y: m.Y, Z: m.Z, MissionType: t,
+				}
+				received++
+				silent = 0
+				if inflight > 0 {
+					inflight--
+				}
+				if p != nil {
+					p(received, n)
+				}
+				if received == n {
+					return finish()
+				}
+				if err := fill(); err != nil {
+					return nil, wrap(err)
+				}
+				timer.Reset(v.opts.MissionItemTimeout)
+			case *common.MessageMissionAck:
+				r := uint8(m.Type)
+				if n < 0 && r != missionAccepted && r != missionInvalidSequence {
+					return nil, wrap(newMissionError(r, -1))
+				}
+				v.log.Debug("ignoring MISSION_ACK during download", "mission_type", t.String(), "result", missionResultName(r))
+			}
+		}
+	}
 }
 
-// Clear removes the vehicle's list of type t.
+// Clear removes the vehicle's list of type t (MISSION_CLEAR_ALL), resending
+// until a MISSION_ACK for that type arrives.
 func (v *Vehicle) Clear(ctx context.Context, t missions.MissionType) error {
-	return errors.New("not implemented yet")
+	wrap := func(err error) error {
+		return fmt.Errorf("clear %s on vehicle %d: %w", t, v.target.SystemID, err)
+	}
+	release, err := v.lockTransfer(t)
+	if err != nil {
+		return wrap(err)
+	}
+	defer release()
+	w, unsubscribe, err := v.subscribeMission(t)
+	if err != nil {
+		return wrap(err)
+	}
+	defer unsubscribe()
+	clearMsg := &common.MessageMissionClearAll{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		MissionType: common.MAV_MISSION_TYPE(t),
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	for attempt := 0; attempt <= v.opts.MissionRetries; attempt++ {
+		if err := v.sendMsg(clearMsg); err != nil {
+			return wrap(err)
+		}
+		timer.Reset(v.opts.MissionItemTimeout)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return wrap(ctx.Err())
+			case <-v.done:
+				return wrap(ErrClosed)
+			case <-timer.C:
+				break wait
+			case msg := <-w.ch:
+				ack, ok := msg.(*common.MessageMissionAck)
+				if !ok {
+					continue
+				}
+				switch r := uint8(ack.Type); r {
+				case missionAccepted:
+					return nil
+				case missionInvalidSequence:
+					continue
+				default:
+					return wrap(newMissionError(r, -1))
+				}
+			}
+		}
+	}
+	return wrap(fmt.Errorf("no MISSION_ACK after %d MISSION_CLEAR_ALLs: %w", v.opts.MissionRetries+1, ErrTimeout))
 }
 
-// SetCurrent makes seq the vehicle's current mission item.
+// SetCurrent makes seq the vehicle's current mission item
+// (MISSION_SET_CURRENT), resending until a MISSION_CURRENT reports seq.
+// Setting the current item is idempotent, so a resend after a late
+// MISSION_CURRENT cannot make the vehicle skip or repeat items.
 func (v *Vehicle) SetCurrent(ctx context.Context, seq uint16) error {
-	return errors.New("not implemented yet")
+	wrap := func(err error) error {
+		return fmt.Errorf("set current mission item %d on vehicle %d: %w", seq, v.target.SystemID, err)
+	}
+	w, unsubscribe, err := v.subscribe(func(msg message.Message) bool {
+		_, ok := msg.(*common.MessageMissionCurrent)
+		return ok
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	defer unsubscribe()
+	setMsg := &common.MessageMissionSetCurrent{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID, Seq: seq,
+	}
+	timer := newStoppedTimer()
+	defer timer.Stop()
+	for attempt := 0; attempt <= v.opts.MissionRetries; attempt++ {
+		if err := v.sendMsg(setMsg); err != nil {
+			return wrap(err)
+		}
+		timer.Reset(v.opts.MissionItemTimeout)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return wrap(ctx.Err())
+			case <-v.done:
+				return wrap(ErrClosed)
+			case <-timer.C:
+				break wait
+			case msg := <-w.ch:
+				if msg.(*common.MessageMissionCurrent).Seq == seq {
+					return nil
+				}
+			}
+		}
+	}
+	return wrap(fmt.Errorf("no MISSION_CURRENT with seq %d after %d attempts: %w", seq, v.opts.MissionRetries+1, ErrTimeout))
 }

@@ -1,0 +1,279 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+)
+
+func fastOpts() Options {
+	return Options{
+		CommandTimeout: 100 * time.Millisecond, CommandRetries: 3, CommandProgressTimeout: 2 * time.Second,
+		MissionItemTimeout: 60 * time.Millisecond, MissionRetries: 25,
+		ParamTimeout: 60 * time.Millisecond, ParamRetries: 25,
+	}
+}
+
+func cmdAck(cmd common.MAV_CMD, r common.MAV_RESULT) *common.MessageCommandAck {
+	return &common.MessageCommandAck{Command: cmd, Result: r, TargetSystem: 255, TargetComponent: 190}
+}
+
+func isCommandLong(m message.Message) bool { _, ok := m.(*common.MessageCommandLong); return ok }
+
+func TestCommandAccepted(t *testing.T) {
+	mv := newModelVehicle()
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_COMPONENT_ARM_DISARM), Params: [7]float32{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Accepted() || res.ResultName != "ACCEPTED" || res.Attempts != 1 {
+		t.Fatalf("got %+v, want ACCEPTED after 1 attempt", res)
+	}
+	sent := l.sentOf(isCommandLong)
+	if len(sent) != 1 || sent[0].(*common.MessageCommandLong).Param1 != 1 || sent[0].(*common.MessageCommandLong).TargetSystem != 1 {
+		t.Fatalf("sent %+v", sent)
+	}
+}
+
+func TestCommandDeniedCarriesStatusText(t *testing.T) {
+	mv := newModelVehicle()
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		return []message.Message{
+			&common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: "PreArm: GPS 1: Bad fix"},
+			cmdAck(m.Command, common.MAV_RESULT_DENIED),
+		}
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_COMPONENT_ARM_DISARM), Params: [7]float32{1}})
+	if err != nil {
+		t.Fatalf("a refusal is a result, not an error: %v", err)
+	}
+	if res.Result != uint8(common.MAV_RESULT_DENIED) || res.ResultName != "DENIED" || res.Text != "PreArm: GPS 1: Bad fix" {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestCommandRetriesWithConfirmationIncremented(t *testing.T) {
+	mv := newModelVehicle()
+	n := 0
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		n++
+		if n < 3 { // the first two ACKs are lost
+			return nil
+		}
+		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_RETURN_TO_LAUNCH)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 3 {
+		t.Fatalf("attempts = %d, want 3", res.Attempts)
+	}
+	for i, m := range l.sentOf(isCommandLong) {
+		if c := m.(*common.MessageCommandLong).Confirmation; int(c) != i {
+			t.Fatalf("attempt %d carried confirmation %d", i, c)
+		}
+	}
+}
+
+func TestCommandTimeout(t *testing.T) {
+	mv := newModelVehicle() // never answers commands
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_LAND)})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if res.Attempts != 4 || len(l.sentOf(isCommandLong)) != 4 {
+		t.Fatalf("attempts %d, sent %d; want 1 + 3 retries", res.Attempts, len(l.sentOf(isCommandLong)))
+	}
+}
+
+// A reply that arrives after we already retried ends the wait and causes no
+// further send: the vehicle got the command twice (unavoidable once the
+// first ACK was late) but never three times, and nothing is sent after the
+// result, however many late ACKs trickle in.
+func TestCommandLateAckCausesNoExtraSend(t *testing.T) {
+	mv := newModelVehicle()
+	attempts := 0
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		attempts++
+		if attempts == 1 {
+			return nil // ACK of attempt 1 delayed until attempt 2 shows up
+		}
+		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED), cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF), Params: [7]float32{6: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sends := len(l.sentOf(isCommandLong))
+	if sends != res.Attempts || sends != 2 {
+		t.Fatalf("sent %d times, attempts %d; want 2", sends, res.Attempts)
+	}
+	// More late ACKs after the result must not trigger anything.
+	l.v.Handle(cmdAck(common.MAV_CMD_NAV_TAKEOFF, common.MAV_RESULT_ACCEPTED))
+	time.Sleep(3 * fastOpts().CommandTimeout)
+	if got := len(l.sentOf(isCommandLong)); got != sends {
+		t.Fatalf("%d sends after the result", got-sends)
+	}
+}
+
+func TestCommandInProgressStopsRetrying(t *testing.T) {
+	mv := newModelVehicle()
+	var mu sync.Mutex
+	var v *Vehicle
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		mu.Lock()
+		target := v
+		mu.Unlock()
+		// Progress reports, then the final ACK long after CommandTimeout.
+		go func() {
+			for _, p := range []uint8{30, 60} {
+				time.Sleep(fastOpts().CommandTimeout)
+				target.Handle(&common.MessageCommandAck{Command: m.Command, Result: common.MAV_RESULT_IN_PROGRESS, Progress: p})
+			}
+			time.Sleep(fastOpts().CommandTimeout)
+			target.Handle(cmdAck(m.Command, common.MAV_RESULT_ACCEPTED))
+		}()
+		return []message.Message{&common.MessageCommandAck{Command: m.Command, Result: common.MAV_RESULT_IN_PROGRESS, Progress: 0}}
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	mu.Lock()
+	v = l.v
+	mu.Unlock()
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_PREFLIGHT_CALIBRATION)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Accepted() || res.Attempts != 1 || res.Progress != 60 || len(l.sentOf(isCommandLong)) != 1 {
+		t.Fatalf("got %+v after %d sends; want ACCEPTED, 1 attempt, progress 60", res, len(l.sentOf(isCommandLong)))
+	}
+}
+
+func TestCommandSameCommandBusyOthersConcurrent(t *testing.T) {
+	mv := newModelVehicle()
+	release := make(chan struct{})
+	var v *Vehicle
+	var mu sync.Mutex
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		if m.Command == common.MAV_CMD_NAV_TAKEOFF {
+			mu.Lock()
+			target := v
+			mu.Unlock()
+			go func() { <-release; target.Handle(cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)) }()
+			return nil
+		}
+		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
+	}
+	opts := fastOpts()
+	opts.CommandTimeout = 5 * time.Second
+	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	mu.Lock()
+	v = l.v
+	mu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF)})
+		done <- err
+	}()
+	// wait until the first takeoff is on the wire
+	for len(l.sentOf(isCommandLong)) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF)}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second takeoff while one is pending: err = %v, want ErrBusy", err)
+	}
+	if res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_DO_SET_MODE)}); err != nil || !res.Accepted() {
+		t.Fatalf("a different command must run concurrently: %+v %v", res, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.sentOf(func(m message.Message) bool {
+		c, ok := m.(*common.MessageCommandLong)
+		return ok && c.Command == common.MAV_CMD_NAV_TAKEOFF
+	})); n != 1 {
+		t.Fatalf("takeoff sent %d times, want 1", n)
+	}
+}
+
+func TestCommandIntFields(t *testing.T) {
+	mv := newModelVehicle()
+	var got *common.MessageCommandInt
+	mv.onCmdInt = func(m *common.MessageCommandInt) []message.Message {
+		got = m
+		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	req := CommandRequest{Command: uint16(common.MAV_CMD_DO_REPOSITION), Int: true, Frame: 6, X: 473977420, Y: 85455940, Z: 25, Params: [7]float32{-1}}
+	if _, err := l.v.Command(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got.X != req.X || got.Y != req.Y || got.Z != 25 || got.Frame != 6 || got.Param1 != -1 || got.TargetSystem != 1 {
+		t.Fatalf("COMMAND_INT sent as %+v", got)
+	}
+}
+
+func TestCommandCloseAndCancel(t *testing.T) {
+	mv := newModelVehicle()
+	opts := fastOpts()
+	opts.CommandTimeout = 10 * time.Second
+	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for len(l.sentOf(isCommandLong)) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	if _, err := l.v.Command(ctx, CommandRequest{Command: 400}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err = %v", err)
+	}
+
+	go func() {
+		for len(l.sentOf(isCommandLong)) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		l.v.Close()
+	}()
+	if _, err := l.v.Command(context.Background(), CommandRequest{Command: 400}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("closed while pending: err = %v", err)
+	}
+	if _, err := l.v.Command(context.Background(), CommandRequest{Command: 400}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after close: err = %v", err)
+	}
+	l.v.Close() // twice is fine
+}
+
+func TestCommandSendErrorIsReturned(t *testing.T) {
+	linkGone := errors.New("link gone")
+	v := New(SenderFunc(func(message.Message) error { return linkGone }), Target{1, 1}, fastOpts())
+	defer v.Close()
+	if _, err := v.Command(context.Background(), CommandRequest{Command: 400}); !errors.Is(err, linkGone) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestHandleIgnoresUnrelatedAndUnknownMessages(t *testing.T) {
+	v := New(SenderFunc(func(message.Message) error { return nil }), Target{1, 1}, fastOpts())
+	defer v.Close()
+	v.Handle(&message.MessageRaw{ID: 9999, Payload: []byte{1, 2, 3}})
+	v.Handle(&common.MessageGlobalPositionInt{})
+	v.Handle(&common.MessageCommandAck{Command: 1})
+	v.Handle(&common.MessageMissionItemInt{Seq: 65535})
+	v.Handle(nil)
+}

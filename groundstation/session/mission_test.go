@@ -1,0 +1,397 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
+	for _, mt := range []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally} {
+		t.Run(mt.String(), func(t *testing.T) {
+			mv := newModelVehicle()
+			l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+			items := testItems(40, mt)
+			var last [2]int
+			if err := l.v.Upload(context.Background(), mt, items, func(d, n int) { last = [2]int{d, n} }); err != nil {
+				t.Fatal(err)
+			}
+			if last != [2]int{40, 40} {
+				t.Fatalf("last progress %v", last)
+			}
+			if got := mv.list(mt); !reflect.DeepEqual(got, items) {
+				t.Fatalf("vehicle stored\n%v\nwant\n%v", got, items)
+			}
+			got, err := l.v.Download(context.Background(), mt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, items) {
+				t.Fatalf("downloaded\n%v\nwant\n%v", got, items)
+			}
+			// other types untouched
+			for _, other := range []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally} {
+				if other != mt && len(mv.list(other)) != 0 {
+					t.Fatalf("%s list changed by a %s upload", other, mt)
+				}
+			}
+		})
+	}
+}
+
+// The core robustness claim: 30% loss, 30% duplication and 30% reordering
+// in both directions, many seeds, and the vehicle still ends up with the
+// mission bit for bit, and reads it back bit for bit.
+func TestUploadDownloadUnderLossDuplicationReordering(t *testing.T) {
+	for seed := int64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			mv := newModelVehicle()
+			mv.legacyReq = seed%2 == 0
+			opts := fastOpts()
+			opts.MissionRetries = 60
+			l := newTestLink(t, opts, faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, seed, mv.handle)
+			l.tick = mv.tick
+			items := testItems(60, missions.TypeMission)
+			if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := mv.list(missions.TypeMission); !reflect.DeepEqual(got, items) {
+				t.Fatal("vehicle's mission differs from the upload")
+			}
+			got, err := l.v.Download(context.Background(), missions.TypeMission, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, items) {
+				t.Fatal("downloaded mission differs from the upload")
+			}
+			// Every item sent matches the seq it claims (nothing shifted).
+			for _, m := range l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionItemInt); return ok }) {
+				it := m.(*common.MessageMissionItemInt)
+				if it.X != items[it.Seq].X || it.Param1 != items[it.Seq].Param1 {
+					t.Fatalf("item sent for seq %d carries another item's content", it.Seq)
+				}
+			}
+		})
+	}
+}
+
+// scriptedUploadVehicle answers MISSION_COUNT with a fixed request sequence
+// (duplicates, reordering), then ACCEPTED; it records the items received.
+func TestUploadAnswersDuplicatedAndReorderedRequestsExactly(t *testing.T) {
+	items := testItems(5, missions.TypeMission)
+	var mu sync.Mutex
+	var got []*common.MessageMissionItemInt
+	order := []uint16{0, 0, 2, 1, 1, 4, 3, 3, 4}
+	model := func(msg message.Message) []message.Message {
+		switch m := msg.(type) {
+		case *common.MessageMissionCount:
+			var out []message.Message
+			// a stale ACCEPTED from an earlier transfer arrives first: must be ignored
+			out = append(out, ack(missions.TypeMission, common.MAV_MISSION_ACCEPTED))
+			for _, s := range order {
+				out = append(out, &common.MessageMissionRequestInt{Seq: s, MissionType: m.MissionType})
+			}
+			return out
+		case *common.MessageMissionItemInt:
+			mu.Lock()
+			got = append(got, m)
+			n := len(got)
+			mu.Unlock()
+			if n == len(order) {
+				return []message.Message{ack(missions.TypeMission, common.MAV_MISSION_ACCEPTED)}
+			}
+		}
+		return nil
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(order) {
+		t.Fatalf("answered %d requests, want %d", len(got), len(order))
+	}
+	for i, m := range got {
+		if m.Seq != order[i] {
+			t.Fatalf("answer %d has seq %d, want %d", i, m.Seq, order[i])
+		}
+		want := items[m.Seq]
+		if m.X != want.X || m.Y != want.Y || m.Z != want.Z || m.Param1 != want.Param1 || m.Param4 != want.Param4 {
+			t.Fatalf("answer for seq %d carries the wrong item", m.Seq)
+		}
+	}
+}
+
+func TestUploadNackIsMissionError(t *testing.T) {
+	mv := newModelVehicle()
+	mv.maxItems = 10
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	err := l.v.Upload(context.Background(), missions.TypeMission, testItems(11, missions.TypeMission), nil)
+	var me *MissionError
+	if !errors.As(err, &me) || me.Result != uint8(common.MAV_MISSION_NO_SPACE) || me.Name != "MAV_MISSION_NO_SPACE" {
+		t.Fatalf("err = %v, want MissionError NO_SPACE", err)
+	}
+	if me.Meaning == "" {
+		t.Fatal("no meaning given")
+	}
+}
+
+func TestUploadNackAfterItem(t *testing.T) {
+	model := func(msg message.Message) []message.Message {
+		switch m := msg.(type) {
+		case *common.MessageMissionCount:
+			return []message.Message{&common.MessageMissionRequestInt{Seq: 0, MissionType: m.MissionType}}
+		case *common.MessageMissionItemInt:
+			return []message.Message{ack(missions.TypeFence, common.MAV_MISSION_UNSUPPORTED_FRAME)}
+		}
+		return nil
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	err := l.v.Upload(context.Background(), missions.TypeFence, testItems(3, missions.TypeFence), nil)
+	var me *MissionError
+	if !errors.As(err, &me) || me.Result != 2 || me.Seq != 0 {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUploadEmptyClears(t *testing.T) {
+	mv := newModelVehicle()
+	mv.lists[missions.TypeRally] = testItems(3, missions.TypeRally)
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	if err := l.v.Upload(context.Background(), missions.TypeRally, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(mv.list(missions.TypeRally)) != 0 {
+		t.Fatal("rally list not cleared")
+	}
+}
+
+func TestUploadTimeoutWhenVehicleSilent(t *testing.T) {
+	opts := fastOpts()
+	opts.MissionRetries = 3
+	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
+	err := l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil)
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+	counts := l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionCount); return ok })
+	if len(counts) != 4 {
+		t.Fatalf("MISSION_COUNT sent %d times, want 1 + 3 retries", len(counts))
+	}
+}
+
+func TestUploadCancelSendsOperationCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	model := func(msg message.Message) []message.Message {
+		if m, ok := msg.(*common.MessageMissionCount); ok {
+			cancel() // the operator gives up once the transfer started
+			return []message.Message{&common.MessageMissionRequestInt{Seq: 0, MissionType: m.MissionType}}
+		}
+		return nil
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	err := l.v.Upload(ctx, missions.TypeMission, testItems(3, missions.TypeMission), nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	acks := l.sentOf(func(m message.Message) bool {
+		a, ok := m.(*common.MessageMissionAck)
+		return ok && a.Type == common.MAV_MISSION_OPERATION_CANCELLED && a.MissionType == common.MAV_MISSION_TYPE_MISSION
+	})
+	if len(acks) != 1 {
+		t.Fatalf("sent %d OPERATION_CANCELLED acks", len(acks))
+	}
+}
+
+func TestMissionTransferBusyPerType(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	mv := newModelVehicle()
+	model := func(msg message.Message) []message.Message {
+		if c, ok := msg.(*common.MessageMissionCount); ok && c.MissionType == common.MAV_MISSION_TYPE_MISSION {
+			once.Do(func() { close(started) })
+			<-release
+		}
+		return mv.handle(msg)
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	done := make(chan error, 1)
+	go func() { done <- l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil) }()
+	<-started
+	if err := l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second mission upload: err = %v, want ErrBusy", err)
+	}
+	if _, err := l.v.Download(context.Background(), missions.TypeMission, nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("mission download during upload: err = %v, want ErrBusy", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// a fence transfer is independent of the mission slot (the link goroutine is free again)
+	if err := l.v.Upload(context.Background(), missions.TypeFence, testItems(2, missions.TypeFence), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDownloadIgnoresStaleDuplicatesAndOtherTypes(t *testing.T) {
+	items := testItems(4, missions.TypeRally)
+	model := func(msg message.Message) []message.Message {
+		switch m := msg.(type) {
+		case *common.MessageMissionRequestList:
+			return []message.Message{
+				// a stale item from an earlier download and another type's count arrive first
+				&common.MessageMissionItemInt{Seq: 0, X: 1, MissionType: common.MAV_MISSION_TYPE_RALLY},
+				&common.MessageMissionCount{Count: 99, MissionType: common.MAV_MISSION_TYPE_MISSION},
+				&common.MessageMissionCount{Count: 4, MissionType: m.MissionType},
+			}
+		case *common.MessageMissionRequestInt:
+			it := items[m.Seq]
+			good := &common.MessageMissionItemInt{Seq: it.Seq, Frame: common.MAV_FRAME(it.Frame), Command: common.MAV_CMD(it.Command),
+				Autocontinue: 1, Param1: it.Param1, Param2: it.Param2, Param3: it.Param3, Param4: it.Param4, X: it.X, Y: it.Y, Z: it.Z,
+				MissionType: m.MissionType}
+			wrongType := *good
+			wrongType.MissionType = common.MAV_MISSION_TYPE_FENCE
+			wrongType.X = 7
+			return []message.Message{&wrongType, good, good}
+		}
+		return nil
+	}
+	opts := fastOpts()
+	opts.MissionWindow = 1
+	l := newTestLink(t, opts, faults{}, 1, model)
+	got, err := l.v.Download(context.Background(), missions.TypeRally, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, items) {
+		t.Fatalf("got %v\nwant %v", got, items)
+	}
+	final := l.sentOf(func(m message.Message) bool {
+		a, ok := m.(*common.MessageMissionAck)
+		return ok && a.Type == common.MAV_MISSION_ACCEPTED && a.MissionType == common.MAV_MISSION_TYPE_RALLY
+	})
+	if len(final) != 1 {
+		t.Fatalf("final MISSION_ACK sent %d times", len(final))
+	}
+}
+
+func TestDownloadNackBeforeCount(t *testing.T) {
+	model := func(msg message.Message) []message.Message {
+		if m, ok := msg.(*common.MessageMissionRequestList); ok {
+			return []message.Message{ack(missions.MissionType(m.MissionType), common.MAV_MISSION_UNSUPPORTED)}
+		}
+		return nil
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	_, err := l.v.Download(context.Background(), missions.TypeFence, nil)
+	var me *MissionError
+	if !errors.As(err, &me) || me.Name != "MAV_MISSION_UNSUPPORTED" {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDownloadEmptyAndProgress(t *testing.T) {
+	mv := newModelVehicle()
+	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	got, err := l.v.Download(context.Background(), missions.TypeMission, nil)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("%v %v", got, err)
+	}
+	mv.lists[missions.TypeMission] = testItems(30, missions.TypeMission)
+	var calls []int
+	if _, err := l.v.Download(context.Background(), missions.TypeMission, func(d, n int) {
+		if n != 30 {
+			t.Errorf("total %d", n)
+		}
+		calls = append(calls, d)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range calls {
+		if d != i {
+			t.Fatalf("progress %v not 0..30 in steps of one", calls)
+		}
+	}
+	if len(calls) != 31 {
+		t.Fatalf("progress called %d times", len(calls))
+	}
+}
+
+func TestDownloadTimeout(t *testing.T) {
+	opts := fastOpts()
+	opts.MissionRetries = 2
+	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
+	if _, err := l.v.Download(context.Background(), missions.TypeMission, nil); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestClearAndSetCurrent(t *testing.T) {
+	mv := newModelVehicle()
+	mv.lists[missions.TypeMission] = testItems(6, missions.TypeMission)
+	mv.lists[missions.TypeFence] = testItems(2, missions.TypeFence)
+	l := newTestLink(t, fastOpts(), faults{LossPct: 30}, 3, mv.handle)
+	if err := l.v.SetCurrent(context.Background(), 4); err != nil {
+		t.Fatal(err)
+	}
+	mv.mu.Lock()
+	cur := mv.current
+	mv.mu.Unlock()
+	if cur != 4 {
+		t.Fatalf("current = %d", cur)
+	}
+	if err := l.v.Clear(context.Background(), missions.TypeFence); err != nil {
+		t.Fatal(err)
+	}
+	if len(mv.list(missions.TypeFence)) != 0 || len(mv.list(missions.TypeMission)) != 6 {
+		t.Fatal("clear removed the wrong list")
+	}
+}
+
+func TestSetCurrentRejectedTimesOut(t *testing.T) {
+	mv := newModelVehicle()
+	mv.lists[missions.TypeMission] = testItems(3, missions.TypeMission)
+	opts := fastOpts()
+	opts.MissionRetries = 2
+	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	// seq 9 does not exist: the vehicle keeps reporting its current item
+	if err := l.v.SetCurrent(context.Background(), 9); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUploadRejectsTooManyItems(t *testing.T) {
+	v := New(SenderFunc(func(message.Message) error { t.Fatal("nothing should be sent"); return nil }), Target{1, 1}, fastOpts())
+	defer v.Close()
+	if err := v.Upload(context.Background(), missions.TypeMission, make([]missions.Item, 70000), nil); err == nil {
+		t.Fatal("no error for 70000 items")
+	}
+}
+
+func TestUploadClosedMidway(t *testing.T) {
+	opts := fastOpts()
+	opts.MissionItemTimeout = 10 * time.Second
+	l := newTestLink(t, opts, faults{}, 1, func(msg message.Message) []message.Message { return nil })
+	go func() {
+		for len(l.sentOf(func(message.Message) bool { return true })) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		l.v.Close()
+	}()
+	if err := l.v.Upload(context.Background(), missions.TypeMission, testItems(2, 0), nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("err = %v", err)
+	}
+}
