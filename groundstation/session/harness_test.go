@@ -155,7 +155,7 @@ type modelVehicle struct {
 	rxItems   []missions.Item
 	rxLastReq time.Time     // when the last MISSION_REQUEST went out
 	reRequest time.Duration // ArduPilot re-requests after 1 s of silence; 0 = never
-	legacyReq bool // ask with MISSION_REQUEST (ArduPilot) instead of _INT
+	legacyReq bool          // ask with MISSION_REQUEST (ArduPilot) instead of _INT
 
 	current uint16
 

@@ -228,7 +228,9 @@ func TestMissionTransferBusyPerType(t *testing.T) {
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
 	done := make(chan error, 1)
-	go func() { done <- l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil) }()
+	go func() {
+		done <- l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil)
+	}()
 	<-started
 	if err := l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil); !errors.Is(err, ErrBusy) {
 		t.Fatalf("second mission upload: err = %v, want ErrBusy", err)

@@ -1,0 +1,143 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+)
+
+func modelParams(n int) []Param {
+	ps := make([]Param, n)
+	for i := range ps {
+		typ := uint8(common.MAV_PARAM_TYPE_REAL32)
+		val := float64(float32(i) * 1.25)
+		if i%3 == 0 {
+			typ = uint8(common.MAV_PARAM_TYPE_INT16)
+			val = float64(i)
+		}
+		ps[i] = Param{Name: fmt.Sprintf("P_%04d", i), Value: val, Type: typ, Index: i, Count: n}
+	}
+	return ps
+}
+
+func TestParamsAllUnderLossReRequestsMissing(t *testing.T) {
+	for _, f := range []faults{{}, {LossPct: 30, DupPct: 20, ReorderPct: 20}} {
+		t.Run(fmt.Sprintf("loss%d", f.LossPct), func(t *testing.T) {
+			mv := newModelVehicle()
+			mv.params = modelParams(400)
+			l := newTestLink(t, fastOpts(), f, 7, mv.handle)
+			var lastDone, lastTotal int
+			got, err := l.v.ParamsAll(context.Background(), func(d, n int) { lastDone, lastTotal = d, n })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 400 || lastDone != 400 || lastTotal != 400 {
+				t.Fatalf("got %d params, progress %d/%d", len(got), lastDone, lastTotal)
+			}
+			for i, p := range got {
+				if p != mv.params[i] {
+					t.Fatalf("param %d = %+v, want %+v", i, p, mv.params[i])
+				}
+			}
+			if f.LossPct > 0 {
+				reads := l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageParamRequestRead); return ok })
+				if len(reads) == 0 {
+					t.Fatal("no missing index was re-requested under 30% loss")
+				}
+			}
+		})
+	}
+}
+
+func TestParamsAllBusyAndTimeout(t *testing.T) {
+	opts := fastOpts()
+	opts.ParamRetries = 2
+	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
+	done := make(chan error, 1)
+	go func() { _, err := l.v.ParamsAll(context.Background(), nil); done <- err }()
+	for len(l.sentOf(func(message.Message) bool { return true })) == 0 {
+		time.Sleep(time.Millisecond) // wait until the first download is running
+	}
+	if _, err := l.v.ParamsAll(context.Background(), nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second download: %v", err)
+	}
+	if err := <-done; !errors.Is(err, ErrTimeout) {
+		t.Fatalf("silent vehicle: %v", err)
+	}
+}
+
+func TestParamGetSetVerified(t *testing.T) {
+	mv := newModelVehicle()
+	mv.params = modelParams(10)
+	mv.paramMax["P_0001"] = 100
+	l := newTestLink(t, fastOpts(), faults{LossPct: 20}, 5, mv.handle)
+	ctx := context.Background()
+
+	p, err := l.v.ParamGet(ctx, "P_0003")
+	if err != nil || p.Value != 3 || p.Type != uint8(common.MAV_PARAM_TYPE_INT16) || p.Index != -1 {
+		t.Fatalf("get: %+v %v", p, err)
+	}
+	p, err = l.v.ParamSet(ctx, "P_0001", 42.5)
+	if err != nil || p.Value != 42.5 {
+		t.Fatalf("set: %+v %v", p, err)
+	}
+	if mv.params[1].Value != 42.5 {
+		t.Fatal("vehicle did not store the value")
+	}
+	// out of the vehicle's range: it echoes the old value
+	p, err = l.v.ParamSet(ctx, "P_0001", 1000)
+	if !errors.Is(err, ErrParamRejected) || p.Value != 42.5 {
+		t.Fatalf("out-of-range set: %+v %v", p, err)
+	}
+	// integer parameter: rounded before sending, and the range of the type enforced locally
+	p, err = l.v.ParamSet(ctx, "P_0006", 7.4)
+	if err != nil || p.Value != 7 {
+		t.Fatalf("int set: %+v %v", p, err)
+	}
+	nSets := len(l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageParamSet); return ok }))
+	if _, err := l.v.ParamSet(ctx, "P_0006", 40000); err == nil {
+		t.Fatal("40000 accepted for an INT16")
+	}
+	if n := len(l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageParamSet); return ok })); n != nSets {
+		t.Fatal("an out-of-type-range value was sent")
+	}
+}
+
+func TestParamBadInput(t *testing.T) {
+	mv := newModelVehicle()
+	mv.params = modelParams(3)
+	opts := fastOpts()
+	opts.ParamRetries = 2
+	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	ctx := context.Background()
+	for _, name := range []string{"", "THIS_NAME_IS_TOO_LONG"} {
+		if _, err := l.v.ParamGet(ctx, name); err == nil {
+			t.Fatalf("ParamGet(%q) succeeded", name)
+		}
+		if _, err := l.v.ParamSet(ctx, name, 1); err == nil {
+			t.Fatalf("ParamSet(%q) succeeded", name)
+		}
+	}
+	if len(l.sentOf(func(message.Message) bool { return true })) != 0 {
+		t.Fatal("invalid names reached the link")
+	}
+	if _, err := l.v.ParamGet(ctx, "NO_SUCH"); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if _, err := l.v.ParamSet(ctx, "P_0000", 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []float64{nan(), inf()} {
+		if _, err := l.v.ParamSet(ctx, "P_0000", bad); err == nil {
+			t.Fatalf("ParamSet(%v) succeeded", bad)
+		}
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+func inf() float64 { var z float64; return 1 / z }
