@@ -452,3 +452,76 @@ func TestSameAnswersFromBothStores(t *testing.T) {
 		t.Fatalf("latest differs:\ninflux %s\nsqlite %s", ji, js)
 	}
 }
+
+// BenchmarkFleetToInflux is the end-to-end rate: fleet state updates →
+// sample policy → line protocol → fsynced disk spool → InfluxDB, counted
+// as InfluxDB points acknowledged per second (500 vehicles × 60 s at 1 Hz,
+// 5 points per sample, per iteration).
+func BenchmarkFleetToInflux(b *testing.B) {
+	base := testenv.Service(b, "BURGUT_TEST_INFLUX_URL")
+	const vehicles, seconds = 500, 60
+	start := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	flights := make([][]telemetry.Sample, vehicles)
+	for v := range flights {
+		flights[v] = telemetrytest.Flight(telemetrytest.VehicleID(v), uint8(v%250+1), start, seconds, time.Second)
+	}
+	var points float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db := newDB(b, base)
+		sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: b.TempDir()}, testLog(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		f := fleet.New(fleet.DefaultConfig())
+		rec := telemetry.NewRecorder(f, sink, telemetry.RecorderConfig{Interval: time.Second, BatchSize: 2000, MaxQueue: vehicles * seconds}, testLog(b))
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = sink.Run(ctx) }()
+		go func() { defer wg.Done(); _ = rec.Run(ctx) }()
+		b.StartTimer()
+		for s := 0; s < seconds; s++ {
+			for v := range flights {
+				telemetrytest.Update(f, flights[v][s])
+			}
+		}
+		for sink.Stats().SentPoints < vehicles*seconds*telemetry.PointsPerSample {
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		points += vehicles * seconds * telemetry.PointsPerSample
+		cancel()
+		wg.Wait()
+		sink.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(points/b.Elapsed().Seconds(), "points/s")
+}
+
+// BenchmarkInfluxTrackVehicleHour: the track query (Flux) of one vehicle-hour
+// at 1 Hz among 20 vehicles.
+func BenchmarkInfluxTrackVehicleHour(b *testing.B) {
+	base := testenv.Service(b, "BURGUT_TEST_INFLUX_URL")
+	db := newDB(b, base)
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: b.TempDir(), Spool: spool.Options{NoSync: true}}, testLog(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	stop := runSink(b, sink)
+	defer stop()
+	start := time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC)
+	for v := 0; v < 20; v++ {
+		_ = sink.WriteSamples(context.Background(), telemetrytest.Flight(fmt.Sprintf("v%03d", v), 1, start, 3600, time.Second))
+	}
+	waitDelivered(b, sink, 20*3600*telemetry.PointsPerSample, 2*time.Minute)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tr, err := telemetry.TrackOf(context.Background(), sink, "v007", start, start.Add(time.Hour), 0)
+		if err != nil || tr.TotalPoints != 3600 {
+			b.Fatalf("track: %v, %d points", err, tr.TotalPoints)
+		}
+	}
+}
