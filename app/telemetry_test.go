@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +23,45 @@ import (
 // a vehicle, lands in the embedded store (its track is a GeoJSON
 // LineString near the SITL's home), and is recorded again as a tlog.
 func TestReplayedFlightLandsInStoreAndTlog(t *testing.T) {
+	replayIntoServe(t, func(*Config) {})
+}
+
+// The same with InfluxDB as the store (a fresh database on the real
+// server): the track comes back through Flux, and the status reports the
+// sink connected with nothing pending.
+func TestReplayedFlightLandsInInfluxDB(t *testing.T) {
+	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
+	db := fmt.Sprintf("app_%d", time.Now().UnixNano())
+	resp, err := http.PostForm(base+"/query", url.Values{"q": {"CREATE DATABASE " + db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	t.Cleanup(func() {
+		if r, err := http.PostForm(base+"/query", url.Values{"q": {"DROP DATABASE " + db}}); err == nil {
+			r.Body.Close()
+		}
+	})
+	a := replayIntoServe(t, func(c *Config) {
+		c.Telemetry.InfluxURL = base
+		c.Telemetry.InfluxBucket = db + "/autogen"
+	})
+	var st struct {
+		Influx struct {
+			Connected bool `json:"connected"`
+			Spool     struct {
+				Pending int64 `json:"pending_points"`
+				Dropped int64 `json:"dropped_points"`
+			} `json:"spool"`
+		} `json:"influx"`
+	}
+	getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/telemetry/status", &st)
+	if !st.Influx.Connected || st.Influx.Spool.Dropped != 0 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func replayIntoServe(t *testing.T, tweak func(*Config)) *App {
 	path := testenv.Shared(t, "data/tlogs/arducopter-4.7-sitl-mission-fence-rally-takeoff.tlog")
 	cfg := Default()
 	cfg.HTTP = "127.0.0.1:0"
@@ -30,6 +71,7 @@ func TestReplayedFlightLandsInStoreAndTlog(t *testing.T) {
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Sim.Vehicles = 0
 	cfg.Telemetry.SampleInterval = 0 // store every update
+	tweak(&cfg)
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +153,9 @@ func TestReplayedFlightLandsInStoreAndTlog(t *testing.T) {
 		t.Fatalf("track ends at %v, not near the SITL home", last)
 	}
 
+	if cfg.Telemetry.InfluxURL != "" {
+		return a // tlogs are the same in both modes
+	}
 	// After shutdown the re-recorded tlog holds the vehicle's frames.
 	stop()
 	files, _ := filepath.Glob(filepath.Join(cfg.DataDir, "tlogs", "*", "*.tlog"))
@@ -135,5 +180,26 @@ func TestReplayedFlightLandsInStoreAndTlog(t *testing.T) {
 	}
 	if len(files) == 0 || frames < 1000 {
 		t.Fatalf("%d tlogs with %d frames recorded", len(files), frames)
+	}
+	return a
+}
+
+// Bad telemetry settings are refused with an error naming the setting.
+func TestTelemetryConfigErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--telemetry-interval", "-1s"}, "telemetry-interval"},
+		{[]string{"--influx-spool-mb", "0"}, "influx-spool-mb"},
+		{[]string{"--store-retention", "0s"}, "store-retention"},
+		{[]string{"--store-max-mb", "-5"}, "store-max-mb"},
+		{[]string{"--tlog-file-mb", "100", "--tlog-total-mb", "10"}, "tlog-file-mb"},
+		{[]string{"--influx-url", "127.0.0.1:8086", "--influx-bucket", "x"}, "influx-url"},
+	} {
+		_, err := Load("serve", c.args, false, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want one naming %s", c.args, err, c.want)
+		}
 	}
 }
