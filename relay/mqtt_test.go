@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -266,7 +269,6 @@ func TestEventsSurviveBrokerRestart(t *testing.T) {
 			len(missing), total, before+1, before+150, missing[:min(10, len(missing))])
 	}
 	t.Logf("all %d events delivered; %d were emitted while the broker was down; publisher stats %+v", total, 150, p.Stats())
-	_ = context.Background
 }
 
 func TestBadPublisherAndBrokerConfigSayWhat(t *testing.T) {
@@ -298,4 +300,103 @@ func TestBadPublisherAndBrokerConfigSayWhat(t *testing.T) {
 			t.Errorf("listen %q: error %v, want one naming %q", listen, err, want)
 		}
 	}
+}
+
+// tcpProxy forwards one loopback port to another so a test can cut the
+// publisher's connection the way a crash or network failure would.
+type tcpProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); up.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// Presence: "online" while connected; the broker publishes the last will
+// "offline" when the connection dies without a goodbye; a clean stop
+// publishes "offline" itself.
+func TestPresenceOnlineLastWillAndCleanStop(t *testing.T) {
+	b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	user, pass := b.Credentials()
+	proxy := newTCPProxy(t, b.Addr())
+	station := uniqueStation(t)
+	var r recorder
+	subscribe(t, b.URL(), "burgut/v1/"+station+"/status", 1, "", &r)
+	status := func() []string {
+		var out []string
+		for _, m := range r.matching(func(mqtt.Message) bool { return true }) {
+			var s StatusPayload
+			if err := json.Unmarshal(m.Payload(), &s); err != nil {
+				t.Fatalf("status payload %s: %v", m.Payload(), err)
+			}
+			out = append(out, s.Status)
+		}
+		return out
+	}
+	p, err := NewPublisher(fleet.New(fleet.DefaultConfig()), PublisherConfig{BrokerURL: "tcp://" + proxy.ln.Addr().String(),
+		Station: station, Username: user, Password: pass, Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	eventually(t, 10*time.Second, "online", func() bool {
+		s := status()
+		if len(s) > 0 && !slices.Equal(s, []string{"online"}) {
+			t.Fatalf("status messages %v, want [online]", s)
+		}
+		return len(s) == 1
+	})
+	proxy.cut() // no DISCONNECT reaches the broker: it must send the will
+	eventually(t, 10*time.Second, "the last will", func() bool { s := status(); return len(s) >= 2 && s[1] == "offline" })
+	eventually(t, 10*time.Second, "online again after the reconnect", func() bool { s := status(); return s[len(s)-1] == "online" })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "offline after a clean stop", func() bool { s := status(); return s[len(s)-1] == "offline" })
 }
