@@ -181,6 +181,13 @@ func TestAutoMissionFlownToTheEnd(t *testing.T) {
 	if len(want) != 0 {
 		t.Fatalf("MISSION_ITEM_REACHED seqs %v; never reached nav items %v", reached, want)
 	}
+	c := 0
+	if g.waitMsg(&c, 1, 10*time.Second, func(m message.Message) bool {
+		mc, ok := m.(*common.MessageMissionCurrent)
+		return ok && mc.MissionState == common.MISSION_STATE_COMPLETE && mc.Total == uint16(len(items))
+	}) == nil {
+		t.Fatal("MISSION_CURRENT never reported the mission COMPLETE")
+	}
 }
 
 func TestDoJumpLoopCountHonoured(t *testing.T) {

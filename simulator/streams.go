@@ -312,14 +312,8 @@ func (sv *SimVehicle) buildMessage(id uint32, st *vehicle.State, now time.Durati
 		if total > math.MaxUint16 {
 			total = math.MaxUint16
 		}
-		state := common.MISSION_STATE_NO_MISSION
-		if total > 1 {
-			state = common.MISSION_STATE_NOT_STARTED
-			if st.CustomMode == vehicle.ModeAuto && st.Armed {
-				state = common.MISSION_STATE_ACTIVE
-			}
-		}
-		return &common.MessageMissionCurrent{Seq: st.MissionCurrent, Total: uint16(total), MissionState: state, MissionMode: boolU8(st.CustomMode == vehicle.ModeAuto)}
+		return &common.MessageMissionCurrent{Seq: st.MissionCurrent, Total: uint16(total), MissionState: common.MISSION_STATE(st.MissionState),
+			MissionMode: boolU8(st.CustomMode == vehicle.ModeAuto)}
 	case msgFenceStatus:
 		if !st.FenceEnabled {
 			return nil
