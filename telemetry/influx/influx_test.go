@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -523,5 +524,90 @@ func BenchmarkInfluxTrackVehicleHour(b *testing.B) {
 		if err != nil || tr.TotalPoints != 3600 {
 			b.Fatalf("track: %v, %d points", err, tr.TotalPoints)
 		}
+	}
+}
+
+// A missing database (a configuration error: InfluxDB answers 404) keeps
+// the data in the spool and retries; once the database exists, all arrive.
+func TestMissingDatabaseRetriedNotLost(t *testing.T) {
+	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
+	db := fmt.Sprintf("late_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		if r, err := http.PostForm(base+"/query", url.Values{"q": {"DROP DATABASE " + db}}); err == nil {
+			r.Body.Close()
+		}
+	})
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir(), RetryMax: 200 * time.Millisecond}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	stop := runSink(t, sink)
+	defer stop()
+	start := time.Date(2026, 3, 5, 10, 0, 0, 0, time.UTC)
+	ss := telemetrytest.Flight("v", 1, start, 100, time.Second)
+	if err := sink.WriteSamples(context.Background(), ss); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for sink.Stats().FailedAttempts < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := sink.Stats(); st.FailedAttempts < 2 || st.Connected || st.LastError == "" || st.Spool.PendingPoints != 500 {
+		t.Fatalf("writes to a missing database: %+v", st)
+	}
+	resp, err := http.PostForm(base+"/query", url.Values{"q": {"CREATE DATABASE " + db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitDelivered(t, sink, 500, time.Minute)
+	assertCounts(t, count(t, sink, start, start.Add(time.Hour)), 100)
+}
+
+// A batch InfluxDB refuses as malformed (HTTP 400, here a field type
+// conflict) is dropped and counted instead of blocking the queue forever;
+// later batches still arrive.
+func TestRejectedBatchCountedNotBlocking(t *testing.T) {
+	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
+	db := newDB(t, base)
+	start := time.Date(2026, 3, 6, 10, 0, 0, 0, time.UTC)
+	// Someone else wrote "armed" as an integer into the same shard.
+	req, _ := http.NewRequest("POST", base+"/write?db="+db, strings.NewReader(fmt.Sprintf("status,vehicle=other armed=1i %d", start.UnixNano())))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("seed write: HTTP %d", resp.StatusCode)
+	}
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir()}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	stop := runSink(t, sink)
+	defer stop()
+	bad := telemetrytest.Flight("v", 1, start.Add(time.Minute), 10, time.Second)
+	if err := sink.WriteSamples(context.Background(), bad); err != nil {
+		t.Fatal(err)
+	}
+	// A batch in another shard (InfluxDB 1.8 shards by week) is fine.
+	good := telemetrytest.Flight("v", 1, start.Add(30*24*time.Hour), 10, time.Second)
+	if err := sink.WriteSamples(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for sink.Stats().Spool.PendingPoints > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := sink.Stats()
+	if st.RejectedPoints != 50 || st.SentPoints != 50 || st.Spool.PendingPoints != 0 {
+		t.Fatalf("stats %+v: want the conflicting batch (50 points) rejected and the next one sent", st)
+	}
+	got, err := sink.Samples(context.Background(), "v", good[0].Time, good[9].Time.Add(time.Second))
+	if err != nil || len(got) != 10 {
+		t.Fatalf("good batch: %d samples, %v", len(got), err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -248,4 +249,31 @@ func BenchmarkSpoolReplay(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*2000/b.Elapsed().Seconds(), "points/s")
+}
+
+// A damaged ack file does not lose data: everything still spooled is
+// delivered again (duplicates are harmless downstream).
+func TestBadAckFileRedelivers(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir, Options{})
+	appendN(t, s, 0, 5)
+	take(t, s, 2)
+	s.Close()
+	if err := os.WriteFile(filepath.Join(dir, "ack"), []byte("garbage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	eq(t, take(t, s, 5), want(0, 5))
+}
+
+func TestUnusableDir(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(f, nil, 0o644)
+	if _, err := Open(f, Options{}); err == nil || !strings.Contains(err.Error(), f) {
+		t.Fatalf("err = %v, want one naming %s", err, f)
+	}
 }
