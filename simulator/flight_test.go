@@ -393,3 +393,47 @@ func findParam(ps []vehicle.Param, name string) (vehicle.Param, bool) {
 	}
 	return vehicle.Param{}, false
 }
+
+func TestPauseContinueSetModeMessageAndReboot(t *testing.T) {
+	g, s := flyingVehicle(t)
+	takeoff(t, g, 10)
+	h := homeLL()
+	g.send(1, &common.MessageCommandInt{TargetSystem: 1, TargetComponent: 1, Frame: common.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+		Command: common.MAV_CMD_DO_REPOSITION, Param1: -1, X: e7(h.Lat + 100.0/111320), Y: e7(h.Lon), Z: 10})
+	c := g.mark()
+	mustAccept(t, "pause", g.command(1, 1, common.MAV_CMD_DO_PAUSE_CONTINUE, 0))
+	waitMode(t, g, &c, vehicle.ModeBrake, 10*time.Second)
+	mustAccept(t, "continue", g.command(1, 1, common.MAV_CMD_DO_PAUSE_CONTINUE, 1))
+	waitMode(t, g, &c, vehicle.ModeGuided, 10*time.Second)
+	if r := g.command(1, 1, common.MAV_CMD_DO_PAUSE_CONTINUE, 1); r != common.MAV_RESULT_FAILED {
+		t.Fatalf("continue without a pause: %v, want FAILED", r)
+	}
+	// the legacy SET_MODE message is answered with a COMMAND_ACK for DO_SET_MODE
+	c = g.mark()
+	g.send(1, &common.MessageSetMode{TargetSystem: 1, BaseMode: common.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, CustomMode: vehicle.ModeLand})
+	a := g.waitMsg(&c, 1, 5*time.Second, func(m message.Message) bool {
+		a, ok := m.(*common.MessageCommandAck)
+		return ok && a.Command == common.MAV_CMD_DO_SET_MODE
+	})
+	if a == nil || a.(*common.MessageCommandAck).Result != common.MAV_RESULT_ACCEPTED {
+		t.Fatalf("SET_MODE ack %+v", a)
+	}
+	waitMode(t, g, &c, vehicle.ModeLand, 10*time.Second)
+	// no reboot while armed; after landing and disarming, a reboot keeps the mission
+	if r := g.command(1, 1, common.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1); r != common.MAV_RESULT_FAILED {
+		t.Fatalf("reboot while armed: %v, want FAILED", r)
+	}
+	waitHeartbeat(t, g, &c, "disarmed after landing", 60*time.Second, func(hb *common.MessageHeartbeat) bool {
+		return hb.BaseMode&common.MAV_MODE_FLAG_SAFETY_ARMED == 0
+	})
+	if r := g.upload(1, missions.TypeMission, sampleMission()); r != common.MAV_MISSION_ACCEPTED {
+		t.Fatalf("upload: %v", r)
+	}
+	mustAccept(t, "reboot", g.command(1, 1, common.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1))
+	if got := g.download(1, missions.TypeMission); len(got) != len(sampleMission()) {
+		t.Fatalf("mission after reboot: %d items, want %d", len(got), len(sampleMission()))
+	}
+	if st := s.Vehicle(0).State(); st.Armed {
+		t.Fatal("armed after reboot")
+	}
+}
