@@ -125,7 +125,9 @@ func Open(cfg Config, log *slog.Logger) (*Sink, error) {
 }
 
 // WriteSamples appends the samples' points to the spool (fsynced). It
-// returns once they are on disk, never waiting for InfluxDB.
+// returns once they are on disk, never waiting for InfluxDB. Large calls
+// are split into records of at most an eighth of the spool (and 4 MiB), so
+// any batch fits and no HTTP request grows too big.
 func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 	if len(ss) == 0 {
 		return nil
@@ -133,10 +135,30 @@ func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 	if s.spool == nil {
 		return errors.New("influx: opened for queries only (no spool dir)")
 	}
+	limit := min(s.spool.Stats().MaxBytes/8, 4<<20)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	b := s.buf[:0]
+	first := 0
 	lo, hi := ss[0].Time, ss[0].Time
+	flush := func(end int) error {
+		if end == first {
+			return nil
+		}
+		if err := s.spool.Append(b, (end-first)*telemetry.PointsPerSample, lo, hi); err != nil {
+			return fmt.Errorf("spool %d samples for InfluxDB: %w", end-first, err)
+		}
+		b, first = b[:0], end
+		return nil
+	}
 	for i := range ss {
+		if i > first && int64(len(b)) >= limit {
+			if err := flush(i); err != nil {
+				s.buf = b
+				return err
+			}
+			lo, hi = ss[i].Time, ss[i].Time
+		}
 		b = ss[i].AppendLines(b)
 		if ss[i].Time.Before(lo) {
 			lo = ss[i].Time
@@ -145,13 +167,9 @@ func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 			hi = ss[i].Time
 		}
 	}
+	err := flush(len(ss))
 	s.buf = b
-	err := s.spool.Append(b, len(ss)*telemetry.PointsPerSample, lo, hi)
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("spool %d samples for InfluxDB: %w", len(ss), err)
-	}
-	return nil
+	return err
 }
 
 // Run delivers spooled batches in order until ctx is cancelled. Undelivered

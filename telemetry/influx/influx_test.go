@@ -611,3 +611,27 @@ func TestRejectedBatchCountedNotBlocking(t *testing.T) {
 		t.Fatalf("good batch: %d samples, %v", len(got), err)
 	}
 }
+
+// One big batch into a small spool is split into records that fit.
+func TestBigBatchSmallSpool(t *testing.T) {
+	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
+	db := newDB(t, base)
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir(),
+		Spool: spool.Options{MaxBytes: 4 << 20}}, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	stop := runSink(t, sink)
+	defer stop()
+	start := time.Date(2026, 3, 7, 10, 0, 0, 0, time.UTC)
+	ss := telemetrytest.Flight("v", 1, start, 3000, 100*time.Millisecond) // ~2.5 MB of line protocol, > MaxBytes/2
+	if err := sink.WriteSamples(context.Background(), ss); err != nil {
+		t.Fatal(err)
+	}
+	waitDelivered(t, sink, 3000*telemetry.PointsPerSample, time.Minute)
+	if st := sink.Stats(); st.Spool.DroppedPoints != 0 || st.SentBatches < 4 {
+		t.Fatalf("stats %+v: want the batch split into ≥ 4 records and nothing dropped", st)
+	}
+	assertCounts(t, count(t, sink, start, start.Add(time.Hour)), 3000)
+}

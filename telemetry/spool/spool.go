@@ -21,7 +21,9 @@
 // oldest segment is deleted, whatever of it was not yet delivered is lost,
 // counted in Stats (DroppedBatches, DroppedPoints) and logged with its
 // time range. The newest data is kept because it is what operators look
-// at first after an outage.
+// at first after an outage. A record that was being delivered when its
+// segment was dropped, and is then acknowledged, moves from the dropped to
+// the delivered count, so DroppedPoints is exactly what never arrived.
 package spool
 
 import (
@@ -106,6 +108,10 @@ type Spool struct {
 	closed  bool
 	rf      *os.File // reader's open segment
 	rfID    uint64
+	// lost is the record handed out by Next whose segment was dropped
+	// before its Ack; if it is Acked after all, it was delivered, not lost.
+	lost   *Record
+	handed *Record // the record Next last returned, until Acked
 }
 
 // Open opens (or creates) the spool in dir. Undelivered records from an
@@ -393,6 +399,9 @@ func (s *Spool) dropOldest() {
 		s.rf.Close()
 		s.rf = nil
 	}
+	if s.handed != nil && s.handed.seg == sg.id {
+		s.lost, s.handed = s.handed, nil // it may be in flight right now
+	}
 	if err := os.Remove(s.segPath(sg.id)); err != nil {
 		s.log.Error("telemetry spool: remove dropped segment", "err", err)
 	}
@@ -423,6 +432,9 @@ func (s *Spool) Next(ctx context.Context) (Record, error) {
 			return Record{}, errors.New("spool next: spool is closed")
 		}
 		rec, ok, err := s.peekLocked()
+		if ok {
+			s.handed = &Record{seg: rec.seg, off: rec.off}
+		}
 		ch := s.changed
 		s.mu.Unlock()
 		if err != nil || ok {
@@ -497,14 +509,23 @@ func (s *Spool) removeLocked(i int) {
 }
 
 // Ack marks r delivered. A record whose segment was dropped meanwhile
-// (spool full) is ignored.
+// (spool full) is moved from the dropped to the delivered count.
 func (s *Spool) Ack(r Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.seg != s.curSeg || r.off != s.curOff {
-		return nil // dropped meanwhile
+		if s.lost != nil && s.lost.seg == r.seg && s.lost.off == r.off {
+			// Its segment was dropped while it was being delivered: it
+			// arrived after all, so it is not lost.
+			s.lost = nil
+			s.stats.DroppedBatches--
+			s.stats.DroppedPoints -= uint64(r.Points)
+			s.stats.DeliveredPoint += uint64(r.Points)
+		}
+		return nil
 	}
 	s.curOff = r.next
+	s.handed = nil
 	s.stats.PendingBatches--
 	s.stats.PendingPoints -= int64(r.Points)
 	s.stats.DeliveredPoint += uint64(r.Points)

@@ -277,3 +277,27 @@ func TestUnusableDir(t *testing.T) {
 		t.Fatalf("err = %v, want one naming %s", err, f)
 	}
 }
+
+// A record whose segment is dropped while it is being delivered, and then
+// acknowledged, counts as delivered, not lost.
+func TestDroppedWhileInFlightThenAcked(t *testing.T) {
+	s, _ := Open(t.TempDir(), Options{MaxBytes: 800, SegmentBytes: 160})
+	defer s.Close()
+	appendN(t, s, 0, 4)
+	r, err := s.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 4, 40) // the first segment, holding r, is dropped
+	before := s.Stats()
+	if err := s.Ack(r); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Stats()
+	if after.DroppedPoints != before.DroppedPoints-10 || after.DeliveredPoint != 10 || after.DroppedBatches != before.DroppedBatches-1 {
+		t.Fatalf("before %+v\nafter %+v", before, after)
+	}
+	if int64(after.DroppedBatches)+after.PendingBatches+1 != 44 {
+		t.Fatalf("dropped %d + pending %d + delivered 1 != 44", after.DroppedBatches, after.PendingBatches)
+	}
+}
