@@ -47,7 +47,7 @@ func TestHeartbeatsOfAutopilotAndCamera(t *testing.T) {
 		t.Fatalf("no camera HEARTBEAT of type MAV_TYPE_CAMERA from component 100: %+v", cam)
 	}
 	// every stream the issue lists shows up
-	for _, want := range []uint32{msgSysStatus, msgGlobalPositionInt, msgAttitude, msgGPSRawInt, msgVFRHUD, msgBatteryStatus, msgExtendedSysState} {
+	for _, want := range []uint32{msgSysStatus, msgGlobalPositionInt, msgAttitude, msgGPSRawInt, msgVFRHUD, msgBatteryStatus, msgExtendedSysState, msgMissionCurrent, msgHomePosition} {
 		c = 0
 		if g.waitFrom(&c, 10*time.Second, func(fr *gomavlib.EventFrame) bool { return fr.Message().GetID() == want }) == nil {
 			t.Errorf("message %d never streamed", want)

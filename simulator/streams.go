@@ -63,7 +63,7 @@ func defaultStreams() []stream {
 		{id: msgVFRHUD, def: 500 * time.Millisecond, group: dsExtra2},
 		{id: msgBatteryStatus, def: time.Second, group: dsExtra3},
 		{id: msgExtendedSysState, def: time.Second, group: dsExtra3},
-		{id: msgHomePosition, def: 0, group: 255},
+		{id: msgHomePosition, def: 5 * time.Second, group: 255}, // also sent when home changes and on request
 	}
 	for i := range s {
 		s[i].interval = s[i].def
