@@ -392,3 +392,48 @@ func TestStream200ClientsTenNeverRead(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// A client asking for a lower rate gets fewer, coalesced state frames
+// carrying the newest positions; a faster client on the same feed gets more.
+func TestStreamHonoursRequestedRate(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	fly(f, "v0", 0, nil)
+	_, url := startHub(t, f, HubConfig{MaxRateHz: 50})
+	count := func(c *websocket.Conn, frames *int, last *float64, done chan struct{}) {
+		defer close(done)
+		for {
+			var fr Frame
+			if err := c.ReadJSON(&fr); err != nil {
+				return
+			}
+			if fr.Type == "state" {
+				*frames++
+				*last = fr.Vehicles[len(fr.Vehicles)-1].Lat
+			}
+		}
+	}
+	slow, fast := dial(t, url+"?rate_hz=1"), dial(t, url+"?rate_hz=50")
+	var nSlow, nFast int
+	var lastSlow, lastFast float64
+	slowDone, fastDone := make(chan struct{}), make(chan struct{})
+	go count(slow, &nSlow, &lastSlow, slowDone)
+	go count(fast, &nFast, &lastFast, fastDone)
+	time.Sleep(100 * time.Millisecond)
+	for i := 1; i <= 150; i++ { // ~1.5 s of 100 Hz updates
+		fly(f, "v0", i, nil)
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond) // the slow client's next frame carries the final position
+	slow.Close()
+	fast.Close()
+	<-slowDone
+	<-fastDone
+	final := 41.3 + 150*1e-4
+	if lastSlow != final || lastFast != final {
+		t.Errorf("last positions slow %v fast %v, want both %v (coalescing keeps the newest)", lastSlow, lastFast, final)
+	}
+	if nSlow > 4 || nFast <= 2*nSlow {
+		t.Errorf("state frames: rate 1 Hz got %d, rate 50 Hz got %d over ~1.5 s of 100 Hz updates", nSlow, nFast)
+	}
+	t.Logf("1 Hz client: %d frames, 50 Hz client: %d frames", nSlow, nFast)
+}
