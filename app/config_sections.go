@@ -222,6 +222,9 @@ type SimConfig struct {
 	Home     string // "LAT,LON"
 	Speedup  float64
 	Seed     int64
+	// Demo makes the simulated fleet fly patrols over an event area around
+	// home as soon as it is ready, so the map opens on a flying fleet.
+	Demo bool
 }
 
 func (c *SimConfig) defaults() {
@@ -229,6 +232,7 @@ func (c *SimConfig) defaults() {
 	c.Home = "41.3111,69.2797" // Tashkent, Mustaqillik Square
 	c.Speedup = 1
 	c.Seed = 1
+	c.Demo = true
 }
 
 func (c *SimConfig) register(fs *flag.FlagSet) {
@@ -236,6 +240,7 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Home, "home", c.Home, "simulated fleet's home, LAT,LON")
 	fs.Float64Var(&c.Speedup, "speedup", c.Speedup, "simulation speed relative to real time")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "simulation random seed")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
 }
 
 func (c *SimConfig) validate() error {
