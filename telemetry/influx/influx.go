@@ -48,8 +48,9 @@ type Config struct {
 	// while InfluxDB is unreachable (defaults 200 ms and 5 s).
 	RetryMin, RetryMax time.Duration
 	// LatestWindow is how far back "latest state per vehicle" looks
-	// (default 7 days): vehicles not heard of for longer are left out, which
-	// keeps the Flux query bounded.
+	// (default 1 h): vehicles not heard of for longer are left out. It
+	// bounds the Flux query, which InfluxDB 1.8 answers by scanning the
+	// window (last() is not pushed down to storage there).
 	LatestWindow time.Duration
 	// RequestTimeout bounds one HTTP write or query (default 30 s).
 	RequestTimeout time.Duration
@@ -95,7 +96,7 @@ func Open(cfg Config, log *slog.Logger) (*Sink, error) {
 		cfg.RetryMax = 5 * time.Second
 	}
 	if cfg.LatestWindow <= 0 {
-		cfg.LatestWindow = 7 * 24 * time.Hour
+		cfg.LatestWindow = time.Hour
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second

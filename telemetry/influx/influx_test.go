@@ -370,7 +370,7 @@ func BenchmarkOutage30s(b *testing.B) {
 func TestSameAnswersFromBothStores(t *testing.T) {
 	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
 	db := newDB(t, base)
-	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir()}, testLog(t))
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir(), LatestWindow: 24 * time.Hour}, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,4 +634,34 @@ func TestBigBatchSmallSpool(t *testing.T) {
 		t.Fatalf("stats %+v: want the batch split into ≥ 4 records and nothing dropped", st)
 	}
 	assertCounts(t, count(t, sink, start, start.Add(time.Hour)), 3000)
+}
+
+// BenchmarkInfluxLatest2000: latest state of 2,000 vehicles with 60 s of
+// 1 Hz samples each in the window (600,000 points scanned by Flux).
+func BenchmarkInfluxLatest2000(b *testing.B) {
+	base := testenv.Service(b, "BURGUT_TEST_INFLUX_URL")
+	db := newDB(b, base)
+	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: b.TempDir(), Spool: spool.Options{NoSync: true}}, testLog(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	stop := runSink(b, sink)
+	defer stop()
+	seconds := 60
+	if s := os.Getenv("BURGUT_BENCH_LATEST_SECONDS"); s != "" {
+		fmt.Sscan(s, &seconds)
+	}
+	start := time.Now().Add(-time.Duration(seconds+60) * time.Second).UTC()
+	for v := 0; v < 2000; v++ {
+		_ = sink.WriteSamples(context.Background(), telemetrytest.Flight(telemetrytest.VehicleID(v), 1, start, seconds, time.Second))
+	}
+	waitDelivered(b, sink, uint64(2000*seconds*telemetry.PointsPerSample), 10*time.Minute)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ss, err := sink.Latest(context.Background())
+		if err != nil || len(ss) != 2000 {
+			b.Fatalf("latest: %v, %d vehicles", err, len(ss))
+		}
+	}
 }
