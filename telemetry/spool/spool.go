@@ -62,15 +62,15 @@ type Options struct {
 
 // Stats is the spool's state and what it has lost.
 type Stats struct {
-	Bytes          int64  `json:"bytes"`
-	MaxBytes       int64  `json:"max_bytes"`
-	Segments       int    `json:"segments"`
-	PendingBatches int64  `json:"pending_batches"`
-	PendingPoints  int64  `json:"pending_points"`
-	AppendedPoints uint64 `json:"appended_points"`
-	DeliveredPoint uint64 `json:"delivered_points"`
-	DroppedBatches uint64 `json:"dropped_batches"`
-	DroppedPoints  uint64 `json:"dropped_points"`
+	Bytes           int64  `json:"bytes"`
+	MaxBytes        int64  `json:"max_bytes"`
+	Segments        int    `json:"segments"`
+	PendingBatches  int64  `json:"pending_batches"`
+	PendingPoints   int64  `json:"pending_points"`
+	AppendedPoints  uint64 `json:"appended_points"`
+	DeliveredPoints uint64 `json:"delivered_points"`
+	DroppedBatches  uint64 `json:"dropped_batches"`
+	DroppedPoints   uint64 `json:"dropped_points"`
 }
 
 // Record is one batch read back from the spool.
@@ -520,7 +520,7 @@ func (s *Spool) Ack(r Record) error {
 			s.lost = nil
 			s.stats.DroppedBatches--
 			s.stats.DroppedPoints -= uint64(r.Points)
-			s.stats.DeliveredPoint += uint64(r.Points)
+			s.stats.DeliveredPoints += uint64(r.Points)
 		}
 		return nil
 	}
@@ -528,7 +528,7 @@ func (s *Spool) Ack(r Record) error {
 	s.handed = nil
 	s.stats.PendingBatches--
 	s.stats.PendingPoints -= int64(r.Points)
-	s.stats.DeliveredPoint += uint64(r.Points)
+	s.stats.DeliveredPoints += uint64(r.Points)
 	// Delete a fully delivered segment at once, unless it is still written.
 	if i := slices.IndexFunc(s.segs, func(sg *segment) bool { return sg.id == s.curSeg }); i >= 0 && i < len(s.segs)-1 && s.curOff >= s.segs[i].size {
 		s.removeLocked(i)

@@ -294,7 +294,7 @@ func TestDroppedWhileInFlightThenAcked(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := s.Stats()
-	if after.DroppedPoints != before.DroppedPoints-10 || after.DeliveredPoint != 10 || after.DroppedBatches != before.DroppedBatches-1 {
+	if after.DroppedPoints != before.DroppedPoints-10 || after.DeliveredPoints != 10 || after.DroppedBatches != before.DroppedBatches-1 {
 		t.Fatalf("before %+v\nafter %+v", before, after)
 	}
 	if int64(after.DroppedBatches)+after.PendingBatches+1 != 44 {
