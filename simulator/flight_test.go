@@ -299,39 +299,68 @@ func TestBatteryFailsafeRTLThenLand(t *testing.T) {
 	waitMode(t, g, &c, vehicle.ModeLand, 60*time.Second)
 }
 
-func TestGCSFailsafeRTL(t *testing.T) {
-	g := newTestGCS(t, false) // heartbeats sent by hand below
-	s := oneVehicle(t, g, func(c *Config) { c.Speedup = flightSpeedup })
-	stop := make(chan struct{})
+// manualHeartbeats sends GCS heartbeats every period until the returned
+// stop function is called (it waits for the sender to end).
+func manualHeartbeats(g *testGCS, period time.Duration) (stop func()) {
+	quit := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tk := time.NewTicker(50 * time.Millisecond)
+		tk := time.NewTicker(period)
 		defer tk.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case <-tk.C:
 				g.node.WriteMessageAll(&common.MessageHeartbeat{Type: common.MAV_TYPE_GCS, Autopilot: common.MAV_AUTOPILOT_INVALID, MavlinkVersion: 3}) //nolint:errcheck
 			}
 		}
 	}()
-	stopped := false
-	defer func() {
-		if !stopped {
-			close(stop)
+	var once bool
+	return func() {
+		if !once {
+			once = true
+			close(quit)
 			<-done
 		}
-	}()
+	}
+}
+
+func TestGCSFailsafeRTL(t *testing.T) {
+	g := newTestGCS(t, false) // heartbeats sent by hand below
+	s := oneVehicle(t, g, func(c *Config) { c.Speedup = flightSpeedup })
+	stop := manualHeartbeats(g, 50*time.Millisecond)
+	defer stop()
 	g.channel(1)
 	waitHome(t, s.Vehicle(0))
 	takeoff(t, g, 10)
 	c := g.mark()
-	close(stop) // the ground station goes silent
-	<-done
-	stopped = true
+	c0 := c
+	stop() // the ground station goes silent
 	waitMode(t, g, &c, vehicle.ModeRTL, 30*time.Second)
+	waitStatusText(t, g, &c0, "GCS Failsafe", 10*time.Second)
+}
+
+// TestSlowGCSHeartbeatsDoNotTripFailsafeAtSpeedup: a ground station's
+// ordinary 1 Hz heartbeats are 20 simulated seconds apart at speedup 20;
+// the vehicle must not take that for a lost ground station.
+func TestSlowGCSHeartbeatsDoNotTripFailsafeAtSpeedup(t *testing.T) {
+	g := newTestGCS(t, false)
+	s := oneVehicle(t, g, func(c *Config) { c.Speedup = flightSpeedup })
+	stop := manualHeartbeats(g, time.Second)
+	defer stop()
+	g.channel(1)
+	waitHome(t, s.Vehicle(0))
+	takeoff(t, g, 10)
+	c := g.mark()
+	// hover for 4 s of wall time = 80 simulated s, 16 × FS_GCS_TIMEOUT
+	if fr := g.waitFrom(&c, 4*time.Second, func(fr *gomavlib.EventFrame) bool {
+		hb, ok := fr.Message().(*common.MessageHeartbeat)
+		return ok && fr.ComponentID() == 1 && hb.CustomMode != vehicle.ModeGuided
+	}); fr != nil {
+		t.Fatalf("mode changed to %d with a live 1 Hz ground station", fr.Message().(*common.MessageHeartbeat).CustomMode)
+	}
 }
 
 func TestParameterProtocol(t *testing.T) {

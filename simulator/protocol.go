@@ -29,6 +29,7 @@ func (sv *SimVehicle) handleFrame(fr frame.Frame) {
 	case *common.MessageHeartbeat:
 		if int(from.sys) == sv.paramInt("MAV_GCS_SYSID", sv.paramInt("SYSID_MYGCS", 255)) {
 			sv.model.GCSHeartbeat()
+			sv.gcsHBAt = sv.wallNow
 		}
 	case *common.MessageCommandLong:
 		if !sv.forUs(m.TargetSystem) {

@@ -75,6 +75,8 @@ type SimVehicle struct {
 	textID     uint16
 	camPending []message.Message
 	faults     []ScheduledFault
+	speedup    float64
+	gcsHBAt    time.Time // wall time of the last heartbeat from the GCS
 
 	warnAt    time.Time
 	warnCount int
@@ -100,6 +102,7 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		pausedMode: -1,
 		tcp:        map[*tcpClient]struct{}{},
 		wallNow:    time.Now(),
+		speedup:    cfg.Speedup,
 	}
 	sv.log = cfg.Log.With("vehicle", index, "sysid", a.sysid)
 	sv.modelCfg = cfg.modelConfig(a, index)
@@ -295,8 +298,28 @@ func (sv *SimVehicle) tick(now time.Time, simDt time.Duration) {
 		sv.model.Step(simDt)
 	}
 	sv.applyDueFaults()
+	sv.keepGCSAlive(now)
 	sv.flushEvents()
 	sv.sendDueStreams()
 	sv.missionTimers(now)
 	sv.paramListStep()
+}
+
+// gcsGrace is how long (wall time) after a real GCS heartbeat the vehicle
+// still counts the ground station as present when running faster than
+// real time.
+const gcsGrace = 1500 * time.Millisecond
+
+// keepGCSAlive bridges wall and simulated time for the GCS failsafe: a
+// ground station sends heartbeats at 1 Hz of wall time, which at --speedup 5
+// are 5 simulated seconds apart and would trip FS_GCS_TIMEOUT although
+// nothing is wrong. Faster than real time, a heartbeat younger than
+// gcsGrace counts as a heartbeat on every tick; the failsafe then fires
+// gcsGrace (wall) + FS_GCS_TIMEOUT (simulated) after the ground station
+// falls silent. At real time only real heartbeats count, exactly as in
+// ArduCopter.
+func (sv *SimVehicle) keepGCSAlive(now time.Time) {
+	if sv.speedup > 1 && !sv.gcsHBAt.IsZero() && now.Sub(sv.gcsHBAt) < gcsGrace {
+		sv.model.GCSHeartbeat()
+	}
 }
