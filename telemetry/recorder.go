@@ -107,7 +107,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.take()
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			r.flush(fctx)
+			for len(r.batch) > 0 {
+				r.flush(fctx) // each call stores (or drops and counts) one batch
+			}
 			cancel()
 			return nil
 		case <-r.sub.C:
@@ -116,7 +118,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 				r.flush(ctx)
 			}
 		case <-tick.C:
-			r.flush(ctx)
+			for len(r.batch) > 0 && ctx.Err() == nil {
+				r.flush(ctx)
+			}
 		}
 	}
 }
