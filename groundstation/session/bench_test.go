@@ -28,16 +28,21 @@ func BenchmarkUpload700(b *testing.B) {
 		}
 	}
 	for _, c := range []struct {
-		name string
-		f    simulator.LinkFaults
+		name   string
+		window int
+		f      simulator.LinkFaults
 	}{
-		{"loss0_latency0", simulator.LinkFaults{}},
-		{"loss0_latency200ms", simulator.LinkFaults{Latency: 200 * time.Millisecond}},
-		{"loss20_latency200ms", simulator.LinkFaults{LossPct: 20, Latency: 200 * time.Millisecond}},
+		{"window1_loss0_latency0", 1, simulator.LinkFaults{}},
+		{"window32_loss0_latency0", 32, simulator.LinkFaults{}},
+		{"window32_loss0_latency200ms", 32, simulator.LinkFaults{Latency: 200 * time.Millisecond}},
+		{"window32_loss20_latency200ms", 32, simulator.LinkFaults{LossPct: 20, Latency: 200 * time.Millisecond}},
+		{"window1_loss0_latency200ms", 1, simulator.LinkFaults{Latency: 200 * time.Millisecond}},
+		{"window1_loss20_latency200ms", 1, simulator.LinkFaults{LossPct: 20, Latency: 200 * time.Millisecond}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			opts := simOpts()
 			opts.MissionItemTimeout, opts.MissionRetries = 0, 0 // defaults
+			opts.UploadWindow, opts.MissionWindow = c.window, 32
 			st := newSimStation(b, opts)
 			sim := startSim(b, st, simulator.Config{Vehicles: 1, Speedup: 1, Seed: 21})
 			v := st.vehicle(b, 1)

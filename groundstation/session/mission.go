@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
@@ -101,15 +102,23 @@ func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item)
 // MISSION_REQUEST_INT (or legacy MISSION_REQUEST, which ArduCopter 4.7
 // still sends) is answered with MISSION_ITEM_INT for exactly the seq
 // requested — duplicated and reordered requests are answered again and can
-// never shift items. Silence for MissionItemTimeout resends MISSION_COUNT
-// (before the first request, or after the last item when the final ACK was
-// lost twice more) or, mid-transfer, the highest requested item and the one
-// after it (for vehicles that do not re-request on their own); MissionRetries silences
-// in a row end with ErrTimeout. The final MISSION_ACK counts only once every
-// item has gone out at least once, so a late ACCEPTED from a previous
-// transfer cannot end this one; MAV_MISSION_INVALID_SEQUENCE (what
-// ArduPilot answers to a duplicated item) is not final. Any other result
-// ends the upload with a *MissionError. Cancelling ctx sends MISSION_ACK
+// never shift items, because an item is always sent with its own seq.
+// Silence for MissionItemTimeout resends MISSION_COUNT (before the first
+// request, or after the last item when the final ACK stays away) or,
+// mid-transfer, the highest requested item and the one after it (for
+// vehicles that do not re-request on their own); MissionRetries silences in
+// a row end with ErrTimeout.
+//
+// With Options.UploadWindow > 1 the station also streams up to that many
+// items ahead of the vehicle's request (see UploadWindow).
+//
+// The final MISSION_ACK counts only once every item has gone out at least
+// once, so a late ACCEPTED from a previous transfer cannot end this one;
+// MAV_MISSION_INVALID_SEQUENCE (ArduPilot's answer to a duplicated or early
+// item) is not final. A refusal before the first request is believed only
+// when it repeats after MISSION_COUNT is resent (a stale error from the
+// previous transfer must not fail this one); any other result ends the
+// upload with a *MissionError. Cancelling ctx sends MISSION_ACK
 // OPERATION_CANCELLED. A second transfer of the same type returns ErrBusy.
 func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []missions.Item, p Progress) error {
 	n := len(items)
@@ -140,12 +149,17 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 	if p != nil {
 		p(0, n)
 	}
+	window := v.opts.UploadWindow
 	sent := make([]bool, n)
-	distinct, lastSeq, maxSeq, silent := 0, -1, 0, 0
-	sendItem := func(seq int) error {
+	lastSent := make([]time.Time, n)
+	distinct, lastSeq, maxSeq, silent, earlyRefusals := 0, -1, 0, 0, 0
+	frontier := -1                       // highest seq the vehicle asked for (it holds everything below)
+	rtt := v.opts.MissionItemTimeout / 8 // estimate of item→next-request time, refined as requests come
+	sendItem := func(seq int, now time.Time) error {
 		if err := v.sendMsg(v.itemMessage(t, seq, items[seq])); err != nil {
 			return err
 		}
+		lastSent[seq] = now
 		if !sent[seq] {
 			sent[seq] = true
 			distinct++
@@ -154,6 +168,23 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 			}
 		}
 		return nil
+	}
+	// stale reports whether item k may be lost: never sent, or sent more
+	// than two round trips ago.
+	stale := func(k int, now time.Time) bool {
+		return lastSent[k].IsZero() || now.Sub(lastSent[k]) > 2*rtt+5*time.Millisecond
+	}
+	// recoverFrontier resends the awaited item and forgets the send times
+	// of the items after it: the vehicle refused those as out of sequence,
+	// so they go again, in order, as soon as it asks for the next one.
+	recoverFrontier := func(now time.Time) error {
+		if frontier < 0 || frontier >= n {
+			return nil
+		}
+		for k := frontier + 1; k < n && k < frontier+window; k++ {
+			lastSent[k] = time.Time{}
+		}
+		return sendItem(frontier, now)
 	}
 	timer := newStoppedTimer()
 	defer timer.Stop()
@@ -173,6 +204,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				}
 				return wrap(fmt.Errorf("stalled after %d of %d items sent (last requested seq %d): %w", distinct, n, lastSeq, ErrTimeout))
 			}
+			now := time.Now()
 			if distinct == 0 || (distinct == n && silent > endNudges) {
 				// Nothing requested yet, or everything sent and still no
 				// final ACK (lost, and the vehicle has finished): restart;
@@ -181,14 +213,21 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				if err := v.sendMsg(countMsg); err != nil {
 					return wrap(err)
 				}
+				frontier = -1
+				clear(lastSent)
 			} else {
 				// Mid-transfer: either our item maxSeq or the vehicle's
 				// request for maxSeq+1 was lost. Send both; the vehicle
 				// takes the one it waits for and NACKs the other with
 				// INVALID_SEQUENCE, which is not final.
 				v.log.Debug("mission upload silent, resending items", "mission_type", t.String(), "seq", maxSeq, "silent", silent)
+				if window > 1 && frontier >= 0 {
+					if err := recoverFrontier(now); err != nil {
+						return wrap(err)
+					}
+				}
 				for seq := maxSeq; seq <= maxSeq+1 && seq < n; seq++ {
-					if err := sendItem(seq); err != nil {
+					if err := sendItem(seq, now); err != nil {
 						return wrap(err)
 					}
 				}
@@ -209,7 +248,23 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				case r == missionAccepted:
 					v.log.Debug("ignoring early MISSION_ACK ACCEPTED (stale, from an earlier transfer)", "mission_type", t.String(), "sent", distinct, "total", n)
 				case r == missionInvalidSequence:
-					v.log.Debug("vehicle saw a duplicated or out-of-order item", "mission_type", t.String())
+					// An item arrived out of order: in windowed mode the
+					// awaited one was probably lost; resend it at most
+					// once per round trip.
+					if now := time.Now(); window > 1 && frontier >= 0 && frontier < n && now.Sub(lastSent[frontier]) > rtt+rtt/2 {
+						if err := recoverFrontier(now); err != nil {
+							return wrap(err)
+						}
+					}
+				case distinct == 0 && earlyRefusals == 0:
+					// Before any request: possibly a stale refusal of an
+					// earlier transfer. Ask again; believe it if it repeats.
+					earlyRefusals++
+					v.log.Debug("refusal before the first request, resending MISSION_COUNT", "mission_type", t.String(), "result", missionResultName(r))
+					if err := v.sendMsg(countMsg); err != nil {
+						return wrap(err)
+					}
+					timer.Reset(v.opts.MissionItemTimeout)
 				default:
 					return wrap(newMissionError(r, lastSeq))
 				}
@@ -221,13 +276,46 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				v.log.Warn("vehicle requested a seq beyond the upload", "mission_type", t.String(), "seq", seq, "count", n)
 				continue
 			}
-			if err := sendItem(seq); err != nil {
-				return wrap(err)
-			}
+			now := time.Now()
 			silent = 0
 			lastSeq = seq
 			maxSeq = max(maxSeq, seq)
 			timer.Reset(v.opts.MissionItemTimeout)
+			if window <= 1 {
+				if err := sendItem(seq, now); err != nil {
+					return wrap(err)
+				}
+				continue
+			}
+			switch {
+			case seq > frontier:
+				if seq > 0 && !lastSent[seq-1].IsZero() {
+					rtt = (7*rtt + now.Sub(lastSent[seq-1])) / 8
+				}
+				frontier = seq
+			case seq == frontier:
+				// asked again: the vehicle is still waiting for it
+				if stale(seq, now) {
+					if err := recoverFrontier(now); err != nil {
+						return wrap(err)
+					}
+				}
+				continue
+			default: // an old request, duplicated or reordered
+				if stale(seq, now) {
+					if err := sendItem(seq, now); err != nil {
+						return wrap(err)
+					}
+				}
+				continue
+			}
+			for k := seq; k < n && k < seq+window; k++ {
+				if stale(k, now) {
+					if err := sendItem(k, now); err != nil {
+						return wrap(err)
+					}
+				}
+			}
 		}
 	}
 }

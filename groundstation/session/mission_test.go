@@ -51,13 +51,18 @@ func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
 // in both directions, many seeds, and the vehicle still ends up with the
 // mission bit for bit, and reads it back bit for bit.
 func TestUploadDownloadUnderLossDuplicationReordering(t *testing.T) {
-	for seed := int64(1); seed <= 6; seed++ {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+	for seed := int64(1); seed <= 8; seed++ {
+		window := 1
+		if seed > 4 {
+			window = 16
+		}
+		t.Run(fmt.Sprintf("seed%d_window%d", seed, window), func(t *testing.T) {
 			t.Parallel()
 			mv := newModelVehicle()
 			mv.legacyReq = seed%2 == 0
 			opts := fastOpts()
 			opts.MissionRetries = 60
+			opts.UploadWindow = window
 			l := newTestLink(t, opts, faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, seed, mv.handle)
 			l.tick = mv.tick
 			items := testItems(60, missions.TypeMission)
@@ -395,5 +400,51 @@ func TestUploadClosedMidway(t *testing.T) {
 	}()
 	if err := l.v.Upload(context.Background(), missions.TypeMission, testItems(2, 0), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A refusal left over from an earlier transfer (ArduPilot answers a stray
+// item after an upload with MAV_MISSION_ERROR) arrives before the first
+// request: it must not fail this upload. A refusal that repeats after
+// MISSION_COUNT is resent is real (see TestUploadNackIsMissionError).
+func TestUploadIgnoresOneStaleRefusalBeforeFirstRequest(t *testing.T) {
+	mv := newModelVehicle()
+	first := true
+	model := func(msg message.Message) []message.Message {
+		out := mv.handle(msg)
+		if _, ok := msg.(*common.MessageMissionCount); ok && first {
+			first = false
+			return append([]message.Message{ack(missions.TypeMission, common.MAV_MISSION_ERROR)}, out...)
+		}
+		return out
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	items := testItems(10, missions.TypeMission)
+	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+		t.Fatal("mission differs")
+	}
+}
+
+// Windowed upload without faults: every item goes out exactly once (no
+// duplicates beyond what the window needs) and the mission is exact.
+func TestUploadWindowSendsEachItemOnceOnCleanLink(t *testing.T) {
+	mv := newModelVehicle()
+	opts := fastOpts()
+	opts.UploadWindow = 8
+	opts.MissionItemTimeout = time.Second // no silence-driven resends
+	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	items := testItems(100, missions.TypeMission)
+	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+		t.Fatal("mission differs")
+	}
+	sent := l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionItemInt); return ok })
+	if len(sent) != 100 {
+		t.Fatalf("sent %d items for a 100-item mission on a clean link", len(sent))
 	}
 }

@@ -55,6 +55,16 @@ type Options struct {
 
 	MissionItemTimeout time.Duration // per request/item, default 1.5 s
 	MissionRetries     int           // per item / per phase, default 5
+	// UploadWindow > 1 makes Upload stream up to that many items ahead of
+	// the vehicle's MISSION_REQUEST instead of one item per round trip.
+	// Vehicles that accept any item whose seq is the one they expect next
+	// and answer others with a non-final INVALID_SEQUENCE (ArduPilot, the
+	// Burgut simulator) then receive a 700-item mission in a few round
+	// trips instead of 700; lost items are detected from the vehicle's
+	// INVALID_SEQUENCE and repeated requests and resent. The default 1 is
+	// the strict MAVLink sequence (one item per request), for autopilots
+	// whose behaviour with early items is unknown.
+	UploadWindow int
 	// MissionWindow is how many MISSION_REQUEST_INTs a download keeps in
 	// flight; default 8. 1 is the strict one-at-a-time MAVLink sequence.
 	MissionWindow int
@@ -89,13 +99,16 @@ func (o Options) withDefaults() Options {
 		o.MissionRetries = 5
 	}
 	if o.MissionWindow <= 0 {
-		o.MissionWindow = 8
+		o.MissionWindow = 16
 	}
 	if o.ParamTimeout <= 0 {
 		o.ParamTimeout = 1500 * time.Millisecond
 	}
 	if o.ParamRetries <= 0 {
 		o.ParamRetries = 5
+	}
+	if o.UploadWindow <= 0 {
+		o.UploadWindow = 1
 	}
 	if o.ParamWindow <= 0 {
 		o.ParamWindow = 16

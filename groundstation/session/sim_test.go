@@ -341,7 +341,15 @@ func TestSimParameters(t *testing.T) {
 // duplication and 30% reordering (both directions, on the simulator's real
 // UDP link) reads back identical.
 func TestSimUploadUnderLossDuplicationReordering(t *testing.T) {
-	st := newSimStation(t, simOpts())
+	for _, window := range []int{1, 16} {
+		t.Run(fmt.Sprint("window", window), func(t *testing.T) { simUploadUnderFaults(t, window) })
+	}
+}
+
+func simUploadUnderFaults(t *testing.T, window int) {
+	opts := simOpts()
+	opts.UploadWindow = window
+	st := newSimStation(t, opts)
 	sim := startSim(t, st, simulator.Config{Vehicles: 1, Speedup: 5, Seed: 9})
 	v := st.vehicle(t, 1)
 	sim.Vehicle(0).SetLinkFaults(simulator.LinkFaults{LossPct: 30, DupPct: 30, ReorderPct: 30})
