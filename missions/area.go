@@ -51,6 +51,10 @@ type Site struct {
 	Name  string
 	Point orb.Point
 	Alt   float64 // metres above launch for rally points; 0 when not given
+	// Radius is a launch pad's size (property radius_m): several drones
+	// parked on one pad stand anywhere within it, and each drone's fence
+	// must contain the whole pad or ArduCopter refuses to arm. 0 = a point.
+	Radius float64 `json:",omitempty"`
 }
 
 // Route is a line to follow, such as a marathon's centre line.
@@ -76,6 +80,8 @@ const (
 	maxRingVertex  = 100000
 	minFreeFrac    = 0.01
 	maxNoFlyRadius = 50e3
+	// maxLaunchRadius bounds a launch pad: beyond it, it is an area, not a pad.
+	maxLaunchRadius = 500
 )
 
 // Problem is one thing wrong with an imported area. Feature is the index in
@@ -295,6 +301,15 @@ func importFeature(a *Area, ps *problems, i int, f rawFeature) {
 		s := Site{Name: name, Point: pt}
 		if alt, ok := number(f.Properties["alt_m"]); ok {
 			s.Alt = alt
+		}
+		if kind == KindLaunch {
+			if r, ok := number(f.Properties["radius_m"]); ok {
+				if !(r > 0 && r <= maxLaunchRadius) {
+					ps.add(i, name, 0, -1, -1, "launch radius_m %g: want (0, %g] metres", r, float64(maxLaunchRadius))
+					return
+				}
+				s.Radius = r
+			}
 		}
 		switch kind {
 		case KindLaunch:

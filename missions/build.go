@@ -99,6 +99,9 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		addWP(CmdNavWaypoint, p, true)
 	}
 	first := addWP(CmdNavWaypoint, patrol[0].p, !rt.area.segOK(prev, patrol[0].p))
+	// A drone climbs where it stands on the pad and flies straight to its
+	// first waypoint, so that leg is fenced from anywhere on the pad.
+	transitLegs = append(transitLegs, [2]orb.Point{lxy, in[1]})
 	var back []wp
 	if n := len(patrol); o.Repeat != 0 && n > 2 && patrol[n-1].p == patrol[0].p {
 		// A closed loop: DO_JUMP itself flies the closing leg.
@@ -147,11 +150,12 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		dp.Transit = append(dp.Transit, s)
 		transitLegs = append(transitLegs, [2]orb.Point{prev, lxy})
 	}
-	fence, err := buildFence(a, pr, share, lxy, transitLegs, o.Margin)
+	fence, err := buildFence(a, pr, share, lxy, launch.Radius, transitLegs, o.Margin)
 	if err != nil {
 		return nil, err
 	}
 	dp.Fence = fence
+	dp.FenceParams = fenceParams(a)
 	rally := a.Rally
 	if len(rally) == 0 {
 		rally = a.Launch
@@ -167,19 +171,44 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	return dp, nil
 }
 
+// ParamValue is an autopilot parameter a plan needs on the vehicle to be
+// flown as it was checked.
+type ParamValue struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+// fenceParams are what make ArduCopter enforce the uploaded fence as the
+// checker assumed: enabled, polygon and maximum altitude (not the default
+// 300 m circle around home, which a large area would breach), the band's
+// top as the ceiling, and RTL (or land) on a breach.
+func fenceParams(a *Area) []ParamValue {
+	const fenceTypeAltMaxPolygon = 1 | 4
+	return []ParamValue{
+		{"FENCE_TYPE", fenceTypeAltMaxPolygon},
+		{"FENCE_ALT_MAX", a.MaxAlt},
+		{"FENCE_ACTION", 1},
+		{"FENCE_ENABLE", 1},
+	}
+}
+
 // buildFence makes the drone's fence: one inclusion polygon around its
 // share and its transit legs (ArduPilot demands the vehicle be inside every
 // inclusion polygon, so there is exactly one), exclusion polygons for holes
 // and no-fly polygons, exclusion circles for no-fly circles.
-func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, legs [][2]orb.Point, margin float64) ([]Item, error) {
+func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs [][2]orb.Point, margin float64) ([]Item, error) {
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
-	parts = append(parts, orb.Polygon{circleRing(launch, r, 16)})
+	parts = append(parts, orb.Polygon{circleRing(launch, padRadius+r, 16)})
 	for _, l := range legs {
 		if l[0] == l[1] {
 			continue
 		}
-		parts = append(parts, capsule(l[0], l[1], r))
+		lr := r
+		if l[0] == launch || l[1] == launch {
+			lr += padRadius // it starts or ends anywhere on the pad
+		}
+		parts = append(parts, capsule(l[0], l[1], lr))
 	}
 	u, err := unionAll(parts)
 	if err != nil {

@@ -27,6 +27,7 @@ func TestBadGeoJSONCorpus(t *testing.T) {
 		"unknown-kind":      {"feature 1", "car park", "unknown kind \"parking\""},
 		"no-event-area":     {"no feature of kind \"event-area\""},
 		"launch-not-point":  {"feature 1", "must be a Point"},
+		"launch-radius":     {"feature 1", "pad", "radius_m -4"},
 		"bad-time":          {"feature 0", "starts", "RFC 3339"},
 		"not-collection":    {"want \"FeatureCollection\""},
 		"circle-no-radius":  {"feature 1", "radius_m"},

@@ -141,6 +141,11 @@ type DronePlan struct {
 	JumpSeq   uint16  `json:"jump_seq"`
 	Repeat    int     `json:"repeat"`
 	Speed     float64 `json:"speed"`
+	// FenceParams must be set on the vehicle after the fence is uploaded:
+	// an uploaded fence does nothing until FENCE_ENABLE, and ArduCopter's
+	// default FENCE_TYPE adds a 300 m circle and a 100 m ceiling the plan
+	// was not checked against.
+	FenceParams []ParamValue `json:"fence_params"`
 }
 
 // errNoLaunch is returned when an area has nowhere to take off from.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
+	"github.com/paulmach/orb/planar"
 )
 
 func TestSplitIsEqualAreaWithOwnLayersAndFences(t *testing.T) {
@@ -261,5 +263,63 @@ func TestSweepRunsAlongTheLongSide(t *testing.T) {
 	}
 	if wps > 10 {
 		t.Fatalf("%d waypoints: the sweep runs across the strip, not along it", wps)
+	}
+}
+
+// Drones parked anywhere on a launch pad must be inside their own fence, or
+// ArduCopter refuses to arm ("PreArm: Fence: vehicle outside fence").
+func TestFenceContainsTheWholeLaunchPad(t *testing.T) {
+	a := synthetic(t).Clone()
+	const pad = 40.0
+	for i := range a.Launch {
+		a.Launch[i].Radius = pad
+	}
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternPerimeter, Drones: 4, Alt: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dp := range plans {
+		var ring orb.Ring
+		for _, it := range dp.Fence {
+			if it.Command == CmdFencePolyInclusion {
+				ring = append(ring, orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7})
+			}
+		}
+		if len(ring) < 3 {
+			t.Fatalf("drone %d has no inclusion fence", dp.Drone)
+		}
+		ring = append(ring, ring[0])
+		for b := 0.0; b < 360; b += 15 {
+			p := geo.PointAtBearingAndDistance(dp.Launch.Point, b, pad)
+			if !planar.RingContains(ring, p) {
+				t.Fatalf("drone %d: pad point %v (bearing %g°, %g m from launch) is outside its fence", dp.Drone, p, b, pad)
+			}
+		}
+	}
+	// The same area without a pad radius leaves those points outside: the
+	// test above would fail without the radius.
+	a.Launch[0].Radius = 0
+	plans, err = PlanArea(a, PlanOptions{Pattern: PatternPerimeter, Drones: 4, Alt: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := false
+	for _, dp := range plans {
+		if dp.Launch.Point != a.Launch[0].Point {
+			continue
+		}
+		var ring orb.Ring
+		for _, it := range dp.Fence {
+			if it.Command == CmdFencePolyInclusion {
+				ring = append(ring, orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7})
+			}
+		}
+		ring = append(ring, ring[0])
+		for b := 0.0; b < 360; b += 15 {
+			outside = outside || !planar.RingContains(ring, geo.PointAtBearingAndDistance(dp.Launch.Point, b, pad))
+		}
+	}
+	if !outside {
+		t.Fatal("without a pad radius every pad point was inside anyway: the test proves nothing")
 	}
 }
