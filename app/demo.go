@@ -82,7 +82,8 @@ func indexOf(ids []string, id string) int {
 }
 
 // launchPatrol uploads one drone's plan (fence first, so no mission is ever
-// on board without its fence), enables the fence and starts the mission.
+// on board without its fence), sets the fence parameters the plan was
+// checked with, and starts the mission.
 func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan) error {
 	s := a.Station
 	for _, l := range []struct {
@@ -97,8 +98,10 @@ func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan
 	if err != nil {
 		return err
 	}
-	if _, err := sess.ParamSet(ctx, "FENCE_ENABLE", 1); err != nil {
-		return fmt.Errorf("enable fence: %w", err)
+	for _, pv := range p.FenceParams {
+		if _, err := sess.ParamSet(ctx, pv.Name, pv.Value); err != nil {
+			return fmt.Errorf("set %s: %w", pv.Name, err)
+		}
 	}
 	steps := []struct {
 		name string
@@ -138,7 +141,7 @@ func (a *App) waitForVehicles(ctx context.Context, n int) ([]fleet.Vehicle, erro
 
 // demoAreaGeoJSON builds an event area the way a GIS team would export it:
 // an irregular polygon around home (large enough for one patrol strip per
-// drone), a no-fly circle, a launch point at home and two rally points.
+// drone), a no-fly circle, a launch pad at home and two rally points.
 func demoAreaGeoJSON(lat, lon float64, drones int) []byte {
 	r := 250 + 40*math.Sqrt(float64(drones)) // metres
 	pt := func(n, e float64) string {
@@ -155,14 +158,19 @@ func demoAreaGeoJSON(lat, lon float64, drones int) []byte {
 		}
 		ring.WriteString(pt(r*shape[k]*math.Cos(ang), r*shape[k]*math.Sin(ang)))
 	}
-	top := 40 + 10*float64(drones)
+	// One 10 m layer per drone from 40 m, and a 10 m headroom below the
+	// fence ceiling (FENCE_ALT_MAX = the band's top) for climb overshoot.
+	top := 50 + 10*float64(drones)
+	// The simulator parks its vehicles on a disc of 5·√n metres around home
+	// (simulator.Config.Spread): the pad must hold them all.
+	pad := 5*math.Sqrt(float64(drones)) + 3
 	return []byte(fmt.Sprintf(`{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"kind":"event-area","name":"Demo event area","min_alt_m":30,"max_alt_m":%g},
   "geometry":{"type":"Polygon","coordinates":[[%s]]}},
  {"type":"Feature","properties":{"kind":"no-fly","name":"Demo stage","radius_m":%g},
   "geometry":{"type":"Point","coordinates":%s}},
- {"type":"Feature","properties":{"kind":"launch","name":"Home"},"geometry":{"type":"Point","coordinates":%s}},
+ {"type":"Feature","properties":{"kind":"launch","name":"Home pad","radius_m":%g},"geometry":{"type":"Point","coordinates":%s}},
  {"type":"Feature","properties":{"kind":"rally","name":"Rally north"},"geometry":{"type":"Point","coordinates":%s}},
  {"type":"Feature","properties":{"kind":"rally","name":"Rally south"},"geometry":{"type":"Point","coordinates":%s}}
-]}`, top, ring.String(), r/6, pt(r*0.45, r*0.35), pt(0, 0), pt(r*0.6, -r*0.1), pt(-r*0.6, r*0.1)))
+]}`, top, ring.String(), r/6, pt(r*0.45, r*0.35), pad, pt(0, 0), pt(r*0.6, -r*0.1), pt(-r*0.6, r*0.1)))
 }

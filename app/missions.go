@@ -34,6 +34,16 @@ func (a *App) startMissions(ctx context.Context) error {
 // every upload from a plan is verified by reading it back.
 type stationUploader struct{ s *groundstation.Station }
 
+// SetParam sets one parameter and verifies the vehicle echoes it.
+func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, value float64) error {
+	sess, err := u.s.Session(vehicleID)
+	if err != nil {
+		return err
+	}
+	_, err = sess.ParamSet(ctx, name, value)
+	return err
+}
+
 func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item) error {
 	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true})
 	if err != nil {

@@ -31,6 +31,14 @@ type Uploader interface {
 	UploadMission(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item) error
 }
 
+// ParamSetter is implemented by an Uploader that can also set vehicle
+// parameters. Assign then sets each drone's FenceParams after its lists are
+// uploaded, so the fence is enforced as the checker assumed; without it the
+// result lists the parameters as not set.
+type ParamSetter interface {
+	SetParam(ctx context.Context, vehicleID, name string, value float64) error
+}
+
 // Deps are the handlers' collaborators.
 type Deps struct {
 	Store    *Store
@@ -320,6 +328,8 @@ type AssignResult struct {
 	Uploaded  []string       `json:"uploaded"`
 	Error     string         `json:"error,omitempty"`
 	Items     map[string]int `json:"items"`
+	// Params are the fence parameters set after the upload.
+	Params []string `json:"params"`
 }
 
 func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
@@ -380,6 +390,17 @@ func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
 				}
 				res.Uploaded = append(res.Uploaded, l.t.String())
 				res.Items[l.t.String()] = len(l.items)
+			}
+			res.Params = []string{}
+			if ps, ok := h.d.Uploader.(ParamSetter); ok && res.OK {
+				for _, p := range dp.FenceParams {
+					if err := ps.SetParam(r.Context(), a.VehicleID, p.Name, p.Value); err != nil {
+						res.OK = false
+						res.Error = fmt.Sprintf("set %s=%g on vehicle %s: %v", p.Name, p.Value, a.VehicleID, err)
+						break
+					}
+					res.Params = append(res.Params, p.Name)
+				}
 			}
 			results[i] = res
 		}()

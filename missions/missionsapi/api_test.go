@@ -18,9 +18,10 @@ import (
 // recorder is a consumer-side Uploader that remembers what it was given
 // and fails for one vehicle, to exercise per-vehicle results.
 type recorder struct {
-	mu    sync.Mutex
-	got   map[string][]missions.MissionType
-	items map[string][]missions.Item
+	mu     sync.Mutex
+	got    map[string][]missions.MissionType
+	items  map[string][]missions.Item
+	params map[string][]string
 }
 
 func (r *recorder) UploadMission(_ context.Context, v string, t missions.MissionType, items []missions.Item) error {
@@ -36,13 +37,20 @@ func (r *recorder) UploadMission(_ context.Context, v string, t missions.Mission
 	return nil
 }
 
+func (r *recorder) SetParam(_ context.Context, v, name string, value float64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.params[v] = append(r.params[v], name)
+	return nil
+}
+
 func setup(t *testing.T, dir string) (*httptest.Server, *recorder) {
 	t.Helper()
 	st, err := NewStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{got: map[string][]missions.MissionType{}, items: map[string][]missions.Item{}}
+	rec := &recorder{got: map[string][]missions.MissionType{}, items: map[string][]missions.Item{}, params: map[string][]string{}}
 	mux := http.NewServeMux()
 	Register(mux, Deps{Store: st, Uploader: rec})
 	srv := httptest.NewServer(mux)
@@ -117,6 +125,12 @@ func TestAreasPlansAssign(t *testing.T) {
 	}
 	if got := rec.got["v1"]; len(got) != 3 || got[0] != missions.TypeFence || got[2] != missions.TypeMission {
 		t.Fatalf("uploads to v1: %v", got)
+	}
+	if p := rec.params["v1"]; strings.Join(p, ",") != "FENCE_TYPE,FENCE_ALT_MAX,FENCE_ACTION,FENCE_ENABLE" {
+		t.Fatalf("fence params set on v1: %v", p)
+	}
+	if p := rec.params["broken"]; len(p) != 0 {
+		t.Fatalf("params set on a vehicle whose upload failed: %v", p)
 	}
 	if it := rec.items["v1"]; it[0].Seq != 0 || it[1].Command != missions.CmdNavTakeoff {
 		t.Fatalf("mission upload does not start with home then takeoff: %+v", it[:2])
