@@ -286,7 +286,13 @@ function drawFeatures(feats, layerGroup) {
       const kind = String(f.properties?.kind || "");
       return AREA_STYLE[kind] || (kind.includes("fence") ? AREA_STYLE.fence : { color: "#9aa7b4", weight: 1 });
     },
-    pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 5, ...(AREA_STYLE[f.properties?.kind] || {}) }),
+    pointToLayer: (f, ll) => {
+      const style = AREA_STYLE[f.properties?.kind] || {};
+      const r = Number(f.properties?.radius_m);
+      // A no-fly circle (or a launch pad) has a real size in metres: draw it to scale.
+      if (r > 0) return L.circle(ll, { radius: r, ...style });
+      return L.circleMarker(ll, { radius: 5, ...style });
+    },
     onEachFeature: (f, layer) => {
       const p = f.properties || {};
       layer.bindTooltip(`${esc(p.kind || "area")}: ${esc(p.name || p.area || "")}`);
