@@ -6,6 +6,7 @@
 //	burgut run     serve plus a simulated fleet: the one-command demo
 //	burgut plan    plan patrol missions over an event area (missions/)
 //	burgut replay  send a recorded .tlog to a ground station (telemetry/)
+//	burgut history tracks, flights and exports from the telemetry store (telemetry/)
 package main
 
 import (
