@@ -329,7 +329,9 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 // re-requested after MissionItemTimeout of silence, and a final MISSION_ACK
 // ACCEPTED tells the vehicle the transfer is over. MissionRetries silences
 // in a row end with ErrTimeout; a vehicle NACK before MISSION_COUNT (e.g.
-// MAV_MISSION_UNSUPPORTED for fences) is a *MissionError.
+// MAV_MISSION_UNSUPPORTED for fences) that repeats when the request is
+// resent is a *MissionError. Cancelling ctx after MISSION_COUNT sends
+// MISSION_ACK OPERATION_CANCELLED.
 func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progress) ([]missions.Item, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("download %s from vehicle %d: %w", t, v.target.SystemID, err)
@@ -359,7 +361,7 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 	n := -1 // unknown until MISSION_COUNT
 	var got []missions.Item
 	var have []bool
-	received, inflight, cursor, silent := 0, 0, 0, 0
+	received, inflight, cursor, silent, earlyRefusals := 0, 0, 0, 0, 0
 	request := func(seq int) error {
 		return v.sendMsg(&common.MessageMissionRequestInt{
 			TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
@@ -463,7 +465,17 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 			case *common.MessageMissionAck:
 				r := uint8(m.Type)
 				if n < 0 && r != missionAccepted && r != missionInvalidSequence {
-					return nil, wrap(newMissionError(r, -1))
+					if earlyRefusals > 0 {
+						return nil, wrap(newMissionError(r, -1))
+					}
+					// possibly a stale refusal from an earlier transfer:
+					// ask again and believe it only if it repeats
+					earlyRefusals++
+					if err := v.sendMsg(listMsg); err != nil {
+						return nil, wrap(err)
+					}
+					timer.Reset(v.opts.MissionItemTimeout)
+					continue
 				}
 				v.log.Debug("ignoring MISSION_ACK during download", "mission_type", t.String(), "result", missionResultName(r))
 			}

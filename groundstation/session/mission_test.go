@@ -448,3 +448,27 @@ func TestUploadWindowSendsEachItemOnceOnCleanLink(t *testing.T) {
 		t.Fatalf("sent %d items for a 100-item mission on a clean link", len(sent))
 	}
 }
+
+func TestDownloadCancelSendsOperationCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	model := func(msg message.Message) []message.Message {
+		if m, ok := msg.(*common.MessageMissionRequestList); ok {
+			return []message.Message{&common.MessageMissionCount{Count: 5, MissionType: m.MissionType}}
+		}
+		if _, ok := msg.(*common.MessageMissionRequestInt); ok {
+			cancel() // items never come; the operator gives up
+		}
+		return nil
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	if _, err := l.v.Download(ctx, missions.TypeFence, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	acks := l.sentOf(func(m message.Message) bool {
+		a, ok := m.(*common.MessageMissionAck)
+		return ok && a.Type == common.MAV_MISSION_OPERATION_CANCELLED && a.MissionType == common.MAV_MISSION_TYPE_FENCE
+	})
+	if len(acks) != 1 {
+		t.Fatalf("sent %d OPERATION_CANCELLED acks", len(acks))
+	}
+}
