@@ -177,6 +177,10 @@ func (sv *SimVehicle) autopilotCommand(from peer, c command) (uint8, string) {
 		}
 		return m.SetSpeed(c.p[1])
 	case cmdMissionStart:
+		if sv.upload.active && sv.upload.typ == 0 {
+			// the mission is being replaced right now: try again when the upload is done
+			return vehicle.ResultTemporarilyRejected, ""
+		}
 		first, last := c.p[0], c.p[1]
 		if first < 0 || last < 0 || first > math.MaxUint16 || last > math.MaxUint16 || math.IsNaN(first) || math.IsNaN(last) {
 			return vehicle.ResultDenied, ""

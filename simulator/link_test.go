@@ -165,6 +165,10 @@ func TestUploadBusyDeniedAndTimeout(t *testing.T) {
 	if _, err := raw.Write(rawFrom(t, 200, &common.MessageMissionCount{TargetSystem: 1, TargetComponent: 1, Count: 2, MissionType: common.MAV_MISSION_TYPE_FENCE})); err != nil {
 		t.Fatal(err)
 	}
+	// starting the mission that is being replaced is refused for now
+	if r := g.command(1, 1, common.MAV_CMD_MISSION_START, 0, 0); r != common.MAV_RESULT_TEMPORARILY_REJECTED {
+		t.Fatalf("MISSION_START during an upload: %v, want TEMPORARILY_REJECTED", r)
+	}
 	denied := g.waitFrom(&c, 5*time.Second, func(fr *gomavlib.EventFrame) bool {
 		a, ok := fr.Message().(*common.MessageMissionAck)
 		return ok && a.TargetSystem == 200
