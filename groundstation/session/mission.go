@@ -17,11 +17,14 @@ type Progress func(done, total int)
 const (
 	missionAccepted        = uint8(common.MAV_MISSION_ACCEPTED)
 	missionInvalidSequence = uint8(common.MAV_MISSION_INVALID_SEQUENCE)
+	missionGenericError    = uint8(common.MAV_MISSION_ERROR)
 	missionOperationCancel = uint8(common.MAV_MISSION_OPERATION_CANCELLED)
 	maxMissionItems        = 65535
 	// endNudges is how many silences after the last item resend that item
 	// before the upload restarts with MISSION_COUNT.
 	endNudges = 2
+	// recoverBurst caps the items a windowed upload resends at once.
+	recoverBurst = 16
 )
 
 // lockTransfer claims the mission-protocol slot for type t; the returned
@@ -115,9 +118,11 @@ func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item)
 // The final MISSION_ACK counts only once every item has gone out at least
 // once, so a late ACCEPTED from a previous transfer cannot end this one;
 // MAV_MISSION_INVALID_SEQUENCE (ArduPilot's answer to a duplicated or early
-// item) is not final. A refusal before the first request is believed only
-// when it repeats after MISSION_COUNT is resent (a stale error from the
-// previous transfer must not fail this one); any other result ends the
+// item) is not final. Before the first request, MAV_MISSION_ERROR is taken
+// for what ArduPilot answers to stray items of a finished upload and only
+// noted, and any other refusal is believed only when it repeats after
+// MISSION_COUNT is resent (a stale answer must not fail this transfer);
+// otherwise a refusal ends the
 // upload with a *MissionError. Cancelling ctx sends MISSION_ACK
 // OPERATION_CANCELLED. A second transfer of the same type returns ErrBusy.
 func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []missions.Item, p Progress) error {
@@ -152,12 +157,16 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 	window := v.opts.UploadWindow
 	sent := make([]bool, n)
 	lastSent := make([]time.Time, n)
-	distinct, lastSeq, maxSeq, silent, earlyRefusals := 0, -1, 0, 0, 0
+	resent := make([]bool, n) // sent again after its first burst: no RTT sample
+	distinct, lastSeq, maxSeq, silent, earlyRefusals, lastRefusal := 0, -1, 0, 0, 0, -1
 	frontier := -1                       // highest seq the vehicle asked for (it holds everything below)
 	rtt := v.opts.MissionItemTimeout / 8 // estimate of item→next-request time, refined as requests come
 	sendItem := func(seq int, now time.Time) error {
 		if err := v.sendMsg(v.itemMessage(t, seq, items[seq])); err != nil {
 			return err
+		}
+		if !lastSent[seq].IsZero() && !lastSent[seq].Equal(now) {
+			resent[seq] = true
 		}
 		lastSent[seq] = now
 		if !sent[seq] {
@@ -174,17 +183,50 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 	stale := func(k int, now time.Time) bool {
 		return lastSent[k].IsZero() || now.Sub(lastSent[k]) > 2*rtt+5*time.Millisecond
 	}
-	// recoverFrontier resends the awaited item and forgets the send times
-	// of the items after it: the vehicle refused those as out of sequence,
-	// so they go again, in order, as soon as it asks for the next one.
+	// copies adapts redundancy to the loss seen so far in windowed mode:
+	// each lost item stalls the vehicle (it accepts items only in order)
+	// for a round trip, so on a lossy link every item goes out two or three
+	// times; a clean link keeps one copy.
+	recoveries := 0
+	copies := func() int {
+		est := float64(recoveries) / float64(max(frontier, 0)+1)
+		switch {
+		case est < 0.02:
+			return 1
+		case est < 0.1:
+			return 2
+		}
+		return 3
+	}
+	sendCopies := func(seq int, now time.Time) error {
+		for range copies() {
+			if err := sendItem(seq, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// recoverFrontier resends, in order, the awaited item and the window
+	// behind it: the vehicle refused those as out of sequence (go-back-N).
 	recoverFrontier := func(now time.Time) error {
 		if frontier < 0 || frontier >= n {
 			return nil
 		}
-		for k := frontier + 1; k < n && k < frontier+window; k++ {
+		recoveries++
+		// at most recoverBurst items, so the burst (times copies) fits
+		// gomavlib's 64-frame write queue
+		burst := frontier + min(window, recoverBurst)
+		for k := frontier; k < n && k < burst && (k == frontier || !lastSent[k].IsZero()); k++ {
+			if err := sendCopies(k, now); err != nil {
+				return err
+			}
+		}
+		// the rest of the window was refused too: send it again as soon
+		// as the vehicle's next requests open the window
+		for k := burst; k < n && k < frontier+window; k++ {
 			lastSent[k] = time.Time{}
 		}
-		return sendItem(frontier, now)
+		return nil
 	}
 	timer := newStoppedTimer()
 	defer timer.Stop()
@@ -199,6 +241,9 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 		case <-timer.C:
 			silent++
 			if silent > v.opts.MissionRetries {
+				if distinct == 0 && lastRefusal >= 0 {
+					return wrap(fmt.Errorf("no MISSION_REQUEST after %d MISSION_COUNTs, only %s: %w", silent, missionResultName(uint8(lastRefusal)), ErrTimeout))
+				}
 				if distinct == 0 {
 					return wrap(fmt.Errorf("no MISSION_REQUEST after %d MISSION_COUNTs: %w", silent, ErrTimeout))
 				}
@@ -215,6 +260,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				}
 				frontier = -1
 				clear(lastSent)
+				clear(resent)
 			} else {
 				// Mid-transfer: either our item maxSeq or the vehicle's
 				// request for maxSeq+1 was lost. Send both; the vehicle
@@ -251,11 +297,19 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 					// An item arrived out of order: in windowed mode the
 					// awaited one was probably lost; resend it at most
 					// once per round trip.
-					if now := time.Now(); window > 1 && frontier >= 0 && frontier < n && now.Sub(lastSent[frontier]) > rtt+rtt/2 {
+					// (The refused item was sent after the awaited one, so
+					// if the awaited one were coming it would be there.)
+					if now := time.Now(); window > 1 && frontier >= 0 && frontier < n && now.Sub(lastSent[frontier]) > rtt*3/4 {
 						if err := recoverFrontier(now); err != nil {
 							return wrap(err)
 						}
 					}
+				case distinct == 0 && r == missionGenericError:
+					// ArduPilot and the simulator answer stray items of a
+					// finished upload with MAV_MISSION_ERROR, so before the
+					// first request it says nothing about this transfer:
+					// the silence timer keeps resending MISSION_COUNT.
+					lastRefusal = int(r)
 				case distinct == 0 && earlyRefusals == 0:
 					// Before any request: possibly a stale refusal of an
 					// earlier transfer. Ask again; believe it if it repeats.
@@ -289,7 +343,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 			}
 			switch {
 			case seq > frontier:
-				if seq > 0 && !lastSent[seq-1].IsZero() {
+				if seq > 0 && !lastSent[seq-1].IsZero() && !resent[seq-1] {
 					rtt = (7*rtt + now.Sub(lastSent[seq-1])) / 8
 				}
 				frontier = seq
@@ -311,7 +365,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 			}
 			for k := seq; k < n && k < seq+window; k++ {
 				if stale(k, now) {
-					if err := sendItem(k, now); err != nil {
+					if err := sendCopies(k, now); err != nil {
 						return wrap(err)
 					}
 				}
@@ -361,7 +415,7 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 	n := -1 // unknown until MISSION_COUNT
 	var got []missions.Item
 	var have []bool
-	received, inflight, cursor, silent, earlyRefusals := 0, 0, 0, 0, 0
+	received, inflight, cursor, silent, earlyRefusals, lastRefusal := 0, 0, 0, 0, 0, -1
 	request := func(seq int) error {
 		return v.sendMsg(&common.MessageMissionRequestInt{
 			TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
@@ -399,6 +453,9 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 		case <-timer.C:
 			silent++
 			if silent > v.opts.MissionRetries {
+				if n < 0 && lastRefusal >= 0 {
+					return nil, wrap(fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs, only %s: %w", silent, missionResultName(uint8(lastRefusal)), ErrTimeout))
+				}
 				if n < 0 {
 					return nil, wrap(fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs: %w", silent, ErrTimeout))
 				}
@@ -464,6 +521,10 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 				timer.Reset(v.opts.MissionItemTimeout)
 			case *common.MessageMissionAck:
 				r := uint8(m.Type)
+				if n < 0 && r == missionGenericError {
+					lastRefusal = int(r) // likely a stale answer to a stray item; keep asking
+					continue
+				}
 				if n < 0 && r != missionAccepted && r != missionInvalidSequence {
 					if earlyRefusals > 0 {
 						return nil, wrap(newMissionError(r, -1))
