@@ -380,7 +380,8 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 // MISSION_REQUEST_LIST is resent until MISSION_COUNT arrives; then up to
 // MissionWindow MISSION_REQUEST_INTs are kept in flight, items are
 // deduplicated by seq (stale or duplicated copies are dropped), missing ones
-// re-requested after MissionItemTimeout of silence, and a final MISSION_ACK
+// re-requested once they are two measured round trips overdue (or after
+// MissionItemTimeout of silence), and a final MISSION_ACK
 // ACCEPTED tells the vehicle the transfer is over. MissionRetries silences
 // in a row end with ErrTimeout; a vehicle NACK before MISSION_COUNT (e.g.
 // MAV_MISSION_UNSUPPORTED for fences) that repeats when the request is
@@ -416,11 +417,36 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 	var got []missions.Item
 	var have []bool
 	received, inflight, cursor, silent, earlyRefusals, lastRefusal := 0, 0, 0, 0, 0, -1
+	var reqAt []time.Time // when each seq was last requested
+	var reqCount []uint8  // how often (saturating), for clean RTT samples
+	rtt := v.opts.MissionItemTimeout / 8
+	low := 0 // lowest seq not yet received
 	request := func(seq int) error {
+		reqAt[seq] = time.Now()
+		if reqCount[seq] < 255 {
+			reqCount[seq]++
+		}
 		return v.sendMsg(&common.MessageMissionRequestInt{
 			TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 			Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE(t),
 		})
+	}
+	// reRequestOverdue asks again for items requested more than two round
+	// trips ago that have not come while later ones did: lost on the way.
+	reRequestOverdue := func(now time.Time) error {
+		for low < n && have[low] {
+			low++
+		}
+		again := 0
+		for k := low; k < cursor && again < v.opts.MissionWindow; k++ {
+			if !have[k] && !reqAt[k].IsZero() && now.Sub(reqAt[k]) > 2*rtt+5*time.Millisecond {
+				if err := request(k); err != nil {
+					return err
+				}
+				again++
+			}
+		}
+		return nil
 	}
 	// fill keeps up to MissionWindow requests in flight, lowest seqs first.
 	fill := func() error {
@@ -481,6 +507,8 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 				n = int(m.Count)
 				got = make([]missions.Item, n)
 				have = make([]bool, n)
+				reqAt = make([]time.Time, n)
+				reqCount = make([]uint8, n)
 				silent = 0
 				if p != nil {
 					p(0, n)
@@ -509,11 +537,18 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 				if inflight > 0 {
 					inflight--
 				}
+				now := time.Now()
+				if reqCount[seq] == 1 {
+					rtt = (7*rtt + now.Sub(reqAt[seq])) / 8
+				}
 				if p != nil {
 					p(received, n)
 				}
 				if received == n {
 					return finish()
+				}
+				if err := reRequestOverdue(now); err != nil {
+					return nil, wrap(err)
 				}
 				if err := fill(); err != nil {
 					return nil, wrap(err)
