@@ -17,6 +17,11 @@
 // Commands run concurrently when their MAV_CMD differs (ACKs are matched by
 // command id); a second Command with the same MAV_CMD while one is pending
 // returns ErrBusy.
+//
+// The package starts no goroutines and reads no clock but time.Now and
+// timers; Close fails whatever is pending with ErrClosed. Upload speed on
+// links with latency is set by Options.UploadWindow (strict one item per
+// request by default); see BENCHMARKS.md, "Ground station sessions".
 package session
 
 import (
