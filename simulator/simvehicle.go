@@ -305,21 +305,30 @@ func (sv *SimVehicle) tick(now time.Time, simDt time.Duration) {
 	sv.paramListStep()
 }
 
-// gcsGrace is how long (wall time) after a real GCS heartbeat the vehicle
-// still counts the ground station as present when running faster than
-// real time.
-const gcsGrace = 1500 * time.Millisecond
+// minGCSGrace is the least wall time after a real GCS heartbeat that the
+// vehicle still counts the ground station as present when running faster
+// than real time.
+const minGCSGrace = 1500 * time.Millisecond
 
 // keepGCSAlive bridges wall and simulated time for the GCS failsafe: a
 // ground station sends heartbeats at 1 Hz of wall time, which at --speedup 5
 // are 5 simulated seconds apart and would trip FS_GCS_TIMEOUT although
 // nothing is wrong. Faster than real time, a heartbeat younger than
-// gcsGrace counts as a heartbeat on every tick; the failsafe then fires
-// gcsGrace (wall) + FS_GCS_TIMEOUT (simulated) after the ground station
-// falls silent. At real time only real heartbeats count, exactly as in
-// ArduCopter.
+// FS_GCS_TIMEOUT of wall time (at least minGCSGrace) counts as a heartbeat
+// on every tick, so a station whose heartbeats are delayed by a busy
+// machine is judged as ArduCopter would judge it at real time; the
+// failsafe then fires that grace (wall) + FS_GCS_TIMEOUT (simulated) after
+// the ground station falls silent. At real time only real heartbeats
+// count, exactly as in ArduCopter.
 func (sv *SimVehicle) keepGCSAlive(now time.Time) {
-	if sv.speedup > 1 && !sv.gcsHBAt.IsZero() && now.Sub(sv.gcsHBAt) < gcsGrace {
+	if sv.speedup <= 1 || sv.gcsHBAt.IsZero() {
+		return
+	}
+	grace := minGCSGrace
+	if p, ok := sv.model.Param("FS_GCS_TIMEOUT"); ok {
+		grace = max(grace, time.Duration(p.Value*float64(time.Second)))
+	}
+	if now.Sub(sv.gcsHBAt) < grace {
 		sv.model.GCSHeartbeat()
 	}
 }
