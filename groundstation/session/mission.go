@@ -11,7 +11,9 @@ import (
 )
 
 // Progress reports a transfer's advance: done of total items or parameters.
-// It is called from the operation's goroutine and must not block for long.
+// For uploads done counts items the vehicle has confirmed (it requested a
+// later one, or ACKed), not items sent. It is called from the operation's
+// goroutine and must not block for long.
 type Progress func(done, total int)
 
 const (
@@ -172,11 +174,19 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 		if !sent[seq] {
 			sent[seq] = true
 			distinct++
-			if p != nil {
-				p(distinct, n)
-			}
 		}
 		return nil
+	}
+	// Progress counts what the vehicle confirmed: a request for seq s
+	// means it holds items 0..s-1; the final ACK confirms all.
+	confirmed := 0
+	confirm := func(c int) {
+		if c > confirmed {
+			confirmed = c
+			if p != nil {
+				p(c, n)
+			}
+		}
 	}
 	// stale reports whether item k may be lost: never sent, or sent more
 	// than two round trips ago.
@@ -290,6 +300,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				r := uint8(m.Type)
 				switch {
 				case r == missionAccepted && distinct == n:
+					confirm(n)
 					return nil
 				case r == missionAccepted:
 					v.log.Debug("ignoring early MISSION_ACK ACCEPTED (stale, from an earlier transfer)", "mission_type", t.String(), "sent", distinct, "total", n)
@@ -331,6 +342,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				continue
 			}
 			now := time.Now()
+			confirm(seq)
 			silent = 0
 			lastSeq = seq
 			maxSeq = max(maxSeq, seq)

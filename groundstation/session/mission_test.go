@@ -20,12 +20,18 @@ func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
 			mv := newModelVehicle()
 			l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
 			items := testItems(40, mt)
-			var last [2]int
-			if err := l.v.Upload(context.Background(), mt, items, func(d, n int) { last = [2]int{d, n} }); err != nil {
+			var calls [][2]int
+			if err := l.v.Upload(context.Background(), mt, items, func(d, n int) { calls = append(calls, [2]int{d, n}) }); err != nil {
 				t.Fatal(err)
 			}
-			if last != [2]int{40, 40} {
-				t.Fatalf("last progress %v", last)
+			// 0 at the start, then each item the vehicle confirmed, 40 at its ACK
+			if len(calls) != 41 {
+				t.Fatalf("progress called %d times: %v", len(calls), calls)
+			}
+			for i, c := range calls {
+				if c != [2]int{i, 40} {
+					t.Fatalf("progress call %d = %v", i, c)
+				}
 			}
 			if got := mv.list(mt); !reflect.DeepEqual(got, items) {
 				t.Fatalf("vehicle stored\n%v\nwant\n%v", got, items)
