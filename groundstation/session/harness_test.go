@@ -226,6 +226,9 @@ func (mv *modelVehicle) handle(msg message.Message) []message.Message {
 		return []message.Message{mv.request(t, mv.rxNext)}
 	case *common.MessageMissionRequestList:
 		t := missions.MissionType(m.MissionType)
+		if mv.receiving && mv.rxType == t {
+			return []message.Message{ack(t, common.MAV_MISSION_DENIED)} // as ArduPilot while receiving
+		}
 		return []message.Message{&common.MessageMissionCount{TargetSystem: 255, TargetComponent: 190, Count: uint16(len(mv.lists[t])), MissionType: m.MissionType}}
 	case *common.MessageMissionRequestInt:
 		t := missions.MissionType(m.MissionType)

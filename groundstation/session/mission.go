@@ -20,11 +20,13 @@ const (
 	missionAccepted        = uint8(common.MAV_MISSION_ACCEPTED)
 	missionInvalidSequence = uint8(common.MAV_MISSION_INVALID_SEQUENCE)
 	missionGenericError    = uint8(common.MAV_MISSION_ERROR)
+	missionDenied          = uint8(common.MAV_MISSION_DENIED)
 	missionOperationCancel = uint8(common.MAV_MISSION_OPERATION_CANCELLED)
 	maxMissionItems        = 65535
-	// endNudges is how many silences after the last item resend that item
-	// before the upload restarts with MISSION_COUNT.
-	endNudges = 2
+	// endNudges is how many silences after the last item probe the vehicle
+	// (last item again + MISSION_REQUEST_LIST) before the upload restarts
+	// with MISSION_COUNT.
+	endNudges = 3
 	// recoverBurst caps the items a windowed upload resends at once.
 	recoverBurst = 16
 )
@@ -108,11 +110,15 @@ func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item)
 // still sends) is answered with MISSION_ITEM_INT for exactly the seq
 // requested — duplicated and reordered requests are answered again and can
 // never shift items, because an item is always sent with its own seq.
-// Silence for MissionItemTimeout resends MISSION_COUNT (before the first
-// request, or after the last item when the final ACK stays away) or,
-// mid-transfer, the highest requested item and the one after it (for
-// vehicles that do not re-request on their own); MissionRetries silences in
-// a row end with ErrTimeout.
+// Silence for MissionItemTimeout resends MISSION_COUNT before the first
+// request, and mid-transfer the highest requested item and the one after it
+// (for vehicles that do not re-request on their own). After the last item,
+// silence means the last item or the final ACK was lost: the last item goes
+// again together with a MISSION_REQUEST_LIST probe — a vehicle still
+// receiving answers DENIED (not final), a finished one its MISSION_COUNT,
+// which equal to len(items) completes the upload (the probe's download is
+// closed with MISSION_ACK) and otherwise restarts it. MissionRetries
+// silences in a row end with ErrTimeout.
 //
 // With Options.UploadWindow > 1 the station also streams up to that many
 // items ahead of the vehicle's request (see UploadWindow).
@@ -238,6 +244,23 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 		}
 		return nil
 	}
+	probeMsg := &common.MessageMissionRequestList{
+		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
+		MissionType: common.MAV_MISSION_TYPE(t),
+	}
+	probed := false
+	// restart begins the transfer again from MISSION_COUNT, forgetting
+	// what was sent, so the final ACK again counts only after every item.
+	restart := func() error {
+		if err := v.sendMsg(countMsg); err != nil {
+			return err
+		}
+		frontier, probed, distinct, maxSeq, lastSeq = -1, false, 0, 0, -1
+		clear(lastSent)
+		clear(resent)
+		clear(sent)
+		return nil
+	}
 	timer := newStoppedTimer()
 	defer timer.Stop()
 	timer.Reset(v.opts.MissionItemTimeout)
@@ -261,16 +284,26 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 			}
 			now := time.Now()
 			if distinct == 0 || (distinct == n && silent > endNudges) {
-				// Nothing requested yet, or everything sent and still no
-				// final ACK (lost, and the vehicle has finished): restart;
-				// the vehicle allows a restart from the same station.
+				// Nothing requested yet, or everything sent and the probe
+				// below got no answer either: restart; the vehicle allows
+				// a restart from the same station.
 				v.log.Debug("mission upload silent, resending MISSION_COUNT", "mission_type", t.String(), "silent", silent)
-				if err := v.sendMsg(countMsg); err != nil {
+				if err := restart(); err != nil {
 					return wrap(err)
 				}
-				frontier = -1
-				clear(lastSent)
-				clear(resent)
+			} else if distinct == n {
+				// Everything sent, no final ACK: either the last item or
+				// the ACK was lost. Resend the last item and ask the
+				// vehicle for its count: ArduPilot answers DENIED while
+				// still receiving and MISSION_COUNT once it has finished.
+				v.log.Debug("mission upload: no final ACK, probing", "mission_type", t.String(), "silent", silent)
+				if err := sendItem(maxSeq, now); err != nil {
+					return wrap(err)
+				}
+				if err := v.sendMsg(probeMsg); err != nil {
+					return wrap(err)
+				}
+				probed = true
 			} else {
 				// Mid-transfer: either our item maxSeq or the vehicle's
 				// request for maxSeq+1 was lost. Send both; the vehicle
@@ -296,12 +329,35 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 				seq = int(m.Seq)
 			case *common.MessageMissionRequest:
 				seq = int(m.Seq)
+			case *common.MessageMissionCount:
+				if !probed || distinct != n {
+					continue
+				}
+				probed = false
+				if int(m.Count) == n {
+					// finished and holding n items: only the ACK was lost
+					v.log.Debug("mission upload: final ACK lost, vehicle reports the full count", "mission_type", t.String())
+					if err := v.sendMsg(v.missionAck(t, missionAccepted)); err != nil { // closes the probe's download
+						return wrap(err)
+					}
+					confirm(n)
+					return nil
+				}
+				v.log.Debug("mission upload: vehicle finished without our list, restarting", "mission_type", t.String(), "count", m.Count)
+				if err := restart(); err != nil {
+					return wrap(err)
+				}
+				timer.Reset(v.opts.MissionItemTimeout)
+				continue
 			case *common.MessageMissionAck:
 				r := uint8(m.Type)
 				switch {
 				case r == missionAccepted && distinct == n:
 					confirm(n)
 					return nil
+				case r == missionDenied && probed:
+					// the probe's answer while the vehicle still receives
+					v.log.Debug("mission upload: vehicle still receiving", "mission_type", t.String())
 				case r == missionAccepted:
 					v.log.Debug("ignoring early MISSION_ACK ACCEPTED (stale, from an earlier transfer)", "mission_type", t.String(), "sent", distinct, "total", n)
 				case r == missionInvalidSequence:
@@ -337,7 +393,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 			default:
 				continue
 			}
-			if seq >= n {
+			if seq < 0 || seq >= n {
 				v.log.Warn("vehicle requested a seq beyond the upload", "mission_type", t.String(), "seq", seq, "count", n)
 				continue
 			}
