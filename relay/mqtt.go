@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/burgut-uav/burgut/fleet"
 )
@@ -135,6 +136,8 @@ func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
 			return nil, fmt.Errorf("mqtt publisher: store dir: %w", err)
 		}
 		opts.SetStore(mqtt.NewFileStore(cfg.StoreDir))
+	} else {
+		opts.SetStore(newCopyingMemoryStore())
 	}
 	will, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: cfg.Station, Status: "offline"})
 	opts.SetBinaryWill(p.topics.Status(), will, 1, true)
@@ -298,4 +301,33 @@ func (p *Publisher) shutdown(pending []outMsg) {
 	}
 	p.client.Disconnect(1000)
 	p.connected.Store(false)
+}
+
+// copyingMemoryStore is paho's memory store, except that Get returns a copy
+// of the stored packet. On reconnect paho's resume() sets the DUP flag on
+// the packet Get returns while the outgoing goroutine may still be writing
+// that same packet: with the plain MemoryStore that is a data race inside
+// paho (eclipse-paho/paho.mqtt.golang#703, open); the file store is safe
+// because it decodes a fresh packet on every Get.
+type copyingMemoryStore struct {
+	*mqtt.MemoryStore
+}
+
+func newCopyingMemoryStore() copyingMemoryStore {
+	return copyingMemoryStore{mqtt.NewMemoryStore()}
+}
+
+func (s copyingMemoryStore) Get(key string) packets.ControlPacket {
+	p := s.MemoryStore.Get(key)
+	pp, ok := p.(*packets.PublishPacket)
+	if !ok {
+		return p // only PUBLISH packets get their DUP flag set by resume()
+	}
+	// Copy field by field: the outgoing goroutine may be inside pp.Write,
+	// which writes RemainingLength, so neither a struct copy nor a re-encode
+	// is race-free. These fields are only read after the packet is stored.
+	c := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+	c.TopicName, c.MessageID, c.Payload = pp.TopicName, pp.MessageID, pp.Payload
+	c.Qos, c.Retain, c.Dup = pp.Qos, pp.Retain, pp.Dup
+	return c
 }
