@@ -24,6 +24,7 @@ func (a *App) startGroundStation(ctx context.Context) error {
 			CommandRetries:     gc.CommandRetries,
 			MissionItemTimeout: gc.MissionTimeout,
 			MissionRetries:     gc.MissionRetries,
+			UploadWindow:       gc.MissionWindow,
 			Log:                a.Log,
 		},
 		IdentityFile: filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
