@@ -308,7 +308,9 @@ func (sv *SimVehicle) buildMessage(id uint32, st *vehicle.State, now time.Durati
 			BatteryRemaining: int8(math.Max(-1, math.Min(100, math.Round(st.BatteryRemainingPct)))),
 		}
 	case msgMissionCurrent:
-		total := st.MissionCount
+		// ArduPilot counts the items after home (seq 0): the recorded
+		// ArduCopter 4.7 reports total 4 for home + 4 items, 0 for home alone.
+		total := max(st.MissionCount-1, 0)
 		if total > math.MaxUint16 {
 			total = math.MaxUint16
 		}
