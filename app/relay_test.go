@@ -2,15 +2,10 @@ package app
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -44,47 +39,14 @@ func TestBadRelaySettingsNameTheSetting(t *testing.T) {
 	}
 }
 
-func relayFreeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // runRelayApp runs the real app with a simulated fleet of n vehicles over
 // loopback UDP until the test ends.
 func runRelayApp(t *testing.T, n int, edit func(*Config)) *App {
 	t.Helper()
-	cfg := Default()
-	cfg.HTTP = "127.0.0.1:0"
-	cfg.Sim.Vehicles = n
-	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", relayFreeUDP(t))}
-	cfg.DataDir = t.TempDir()
-	cfg.Relay.MQTTListen = "127.0.0.1:0"
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	cfg.Station = "apptest-" + hex.EncodeToString(b[:])
-	edit(&cfg)
-	a := New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("app: %v", err)
-		}
+	a, _ := runApp(t, func(c *Config) {
+		c.Sim.Vehicles = n
+		edit(c)
 	})
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("app did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("app not ready")
-	}
 	return a
 }
 

@@ -1,13 +1,9 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,48 +13,15 @@ import (
 	"github.com/burgut-uav/burgut/missions"
 )
 
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// startRun runs the whole service as `burgut run` does, with n simulated
-// vehicles over real loopback UDP, and returns its base URL.
+// startRun runs the service with n simulated vehicles on the ground (no
+// demo patrols: the tests fly them) and returns it with its base URL.
 func startRun(t *testing.T, n int, speedup float64) (*App, string) {
 	t.Helper()
-	cfg := Default()
-	cfg.HTTP = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", freeUDP(t))}
-	cfg.Relay.MQTTListen = "127.0.0.1:0"
-	cfg.Sim.Vehicles = n
-	cfg.Sim.Speedup = speedup
-	cfg.Sim.Demo = false // the test flies the vehicles itself
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run returned %v", err)
-		}
+	a, _ := runApp(t, func(c *Config) {
+		c.Sim.Vehicles = n
+		c.Sim.Speedup = speedup
+		c.Sim.Demo = false
 	})
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("app stopped while starting: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("app did not start")
-	}
 	return a, "http://" + a.HTTPAddr()
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,40 +62,11 @@ func TestReplayedFlightLandsInInfluxDB(t *testing.T) {
 
 func replayIntoServe(t *testing.T, tweak func(*Config)) *App {
 	path := testenv.Shared(t, "data/tlogs/arducopter-4.7-sitl-mission-fence-rally-takeoff.tlog")
-	cfg := Default()
-	cfg.HTTP = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	port := freeUDP(t)
-	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
-	cfg.Relay.MQTTListen = "127.0.0.1:0"
-	cfg.Sim.Vehicles = 0
-	cfg.Telemetry.SampleInterval = 0 // store every update
-	tweak(&cfg)
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	a := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run returned %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		t.Fatalf("app stopped while starting: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("app did not start")
-	}
+	a, stop := runApp(t, func(c *Config) {
+		c.Telemetry.SampleInterval = 0 // store every update
+		tweak(c)
+	})
+	port := mavlinkPort(t, a)
 	base := "http://" + a.HTTPAddr()
 	begin := time.Now().Add(-time.Second).UTC()
 
@@ -110,7 +80,7 @@ func replayIntoServe(t *testing.T, tweak func(*Config)) *App {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	st, err := tlog.Replay(ctx, f, func(b []byte) error { _, err := conn.Write(b); return err }, tlog.ReplayOptions{Speed: 20})
+	st, err := tlog.Replay(context.Background(), f, func(b []byte) error { _, err := conn.Write(b); return err }, tlog.ReplayOptions{Speed: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +123,7 @@ func replayIntoServe(t *testing.T, tweak func(*Config)) *App {
 		t.Fatalf("track ends at %v, not near the SITL home", last)
 	}
 
+	cfg := a.Config
 	if cfg.Telemetry.InfluxURL != "" {
 		return a // tlogs are the same in both modes
 	}

@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeUDP(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// runApp runs the whole service, as `burgut serve` (or `burgut run` when
+// edit adds simulated vehicles) would, on loopback addresses no other test
+// uses: HTTP and the embedded MQTT broker on port 0, MAVLink on a free UDP
+// port, its own data directory and station name. It runs until the test
+// ends; stop ends it earlier (and may be called again).
+func runApp(t *testing.T, edit func(*Config)) (a *App, stop func()) {
+	t.Helper()
+	cfg := Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", freeUDP(t))}
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	cfg.Sim.Vehicles = 0
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	cfg.Station = "apptest-" + hex.EncodeToString(b[:])
+	edit(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a = New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		stopped = true
+		t.Fatalf("app stopped while starting: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app did not start")
+	}
+	return a, stop
+}
+
+// mavlinkPort is the UDP port of the app's first MAVLink link.
+func mavlinkPort(t *testing.T, a *App) int {
+	t.Helper()
+	l := a.Config.GroundStation.MAVLink[0]
+	p, err := strconv.Atoi(l[strings.LastIndex(l, ":")+1:])
+	if err != nil {
+		t.Fatalf("link %q: %v", l, err)
+	}
+	return p
+}
