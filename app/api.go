@@ -42,27 +42,33 @@ type api struct {
 func (a *App) startAPI(ctx context.Context) error {
 	h := &api{a: a}
 	m := a.Mux
-	m.HandleFunc("GET /api/v1/vehicles", h.listVehicles)
-	m.HandleFunc("GET /api/v1/vehicles/{id}", h.getVehicle)
-	m.HandleFunc("GET /api/v1/events", h.events)
-	m.HandleFunc("GET /api/v1/vehicles/{id}/events", h.events)
-	m.HandleFunc("GET /api/v1/links", h.links)
-	m.HandleFunc("POST /api/v1/vehicles/{id}/commands/{name}", h.command)
-	m.HandleFunc("POST /api/v1/commands/{name}", h.groupCommand)
-	m.HandleFunc("PUT /api/v1/vehicles/{id}/{type}", h.upload)
-	m.HandleFunc("GET /api/v1/vehicles/{id}/{type}", h.download)
-	m.HandleFunc("DELETE /api/v1/vehicles/{id}/{type}", h.clear)
-	m.HandleFunc("POST /api/v1/vehicles/{id}/mission/current", h.setCurrent)
-	m.HandleFunc("POST /api/v1/uploads", h.groupUpload)
-	m.HandleFunc("PUT /api/v1/vehicles/{id}/plan", h.uploadPlanFile)
-	m.HandleFunc("GET /api/v1/vehicles/{id}/params", h.params)
-	m.HandleFunc("GET /api/v1/vehicles/{id}/params/{name}", h.paramGet)
-	m.HandleFunc("PUT /api/v1/vehicles/{id}/params/{name}", h.paramSet)
+	m.HandleFunc("GET /api/v1/vehicles", h.handle(h.listVehicles))
+	m.HandleFunc("GET /api/v1/vehicles/{id}", h.handle(h.getVehicle))
+	m.HandleFunc("GET /api/v1/events", h.handle(h.events))
+	m.HandleFunc("GET /api/v1/vehicles/{id}/events", h.handle(h.events))
+	m.HandleFunc("GET /api/v1/links", h.handle(h.links))
+	m.HandleFunc("POST /api/v1/vehicles/{id}/commands/{name}", h.handle(h.command))
+	m.HandleFunc("POST /api/v1/commands/{name}", h.handle(h.groupCommand))
+	m.HandleFunc("PUT /api/v1/vehicles/{id}/{type}", h.handle(h.upload))
+	m.HandleFunc("GET /api/v1/vehicles/{id}/{type}", h.handle(h.download))
+	m.HandleFunc("DELETE /api/v1/vehicles/{id}/{type}", h.handle(h.clear))
+	m.HandleFunc("POST /api/v1/vehicles/{id}/mission/current", h.handle(h.setCurrent))
+	m.HandleFunc("POST /api/v1/uploads", h.handle(h.groupUpload))
+	m.HandleFunc("PUT /api/v1/vehicles/{id}/plan", h.handle(h.uploadPlanFile))
+	m.HandleFunc("GET /api/v1/vehicles/{id}/params", h.handle(h.params))
+	m.HandleFunc("GET /api/v1/vehicles/{id}/params/{name}", h.handle(h.paramGet))
+	m.HandleFunc("PUT /api/v1/vehicles/{id}/params/{name}", h.handle(h.paramSet))
 	return nil
 }
 
-func (h *api) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httpapi.WriteError(w, r, h.a.Log, apiError(err))
+// handle adapts a handler that returns its error, so every failure is
+// written the same way (apiError, then httpapi.WriteError).
+func (h *api) handle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			httpapi.WriteError(w, r, h.a.Log, apiError(err))
+		}
+	}
 }
 
 // apiError maps domain errors to API errors: this is the one place where
@@ -96,13 +102,12 @@ func (h *api) station() (*groundstation.Station, error) {
 	return h.a.Station, nil
 }
 
-func (h *api) listVehicles(w http.ResponseWriter, r *http.Request) {
+func (h *api) listVehicles(w http.ResponseWriter, r *http.Request) error {
 	vs := h.a.Fleet.List()
 	if c := r.URL.Query().Get("connected"); c != "" {
 		want, err := strconv.ParseBool(c)
 		if err != nil {
-			h.fail(w, r, httpapi.Invalid("connected", "want true or false, got %q", c))
-			return
+			return httpapi.Invalid("connected", "want true or false, got %q", c)
 		}
 		out := vs[:0]
 		for _, v := range vs {
@@ -113,6 +118,7 @@ func (h *api) listVehicles(w http.ResponseWriter, r *http.Request) {
 		vs = out
 	}
 	httpapi.WriteJSON(w, http.StatusOK, vs)
+	return nil
 }
 
 func (h *api) vehicle(r *http.Request) (fleet.Vehicle, error) {
@@ -124,33 +130,30 @@ func (h *api) vehicle(r *http.Request) (fleet.Vehicle, error) {
 	return v, nil
 }
 
-func (h *api) getVehicle(w http.ResponseWriter, r *http.Request) {
+func (h *api) getVehicle(w http.ResponseWriter, r *http.Request) error {
 	v, err := h.vehicle(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, v)
+	return nil
 }
 
-func (h *api) events(w http.ResponseWriter, r *http.Request) {
+func (h *api) events(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	since, err := uintParam(q.Get("since"), "since", 0)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := uintParam(q.Get("limit"), "limit", 200)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	if id == "" {
 		id = q.Get("vehicle")
 	} else if _, err := h.vehicle(r); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	evs := h.a.Fleet.Events(since, id, int(limit))
 	if q.Get("alerts") == "true" {
@@ -163,15 +166,16 @@ func (h *api) events(w http.ResponseWriter, r *http.Request) {
 		evs = out
 	}
 	httpapi.WriteJSON(w, http.StatusOK, evs)
+	return nil
 }
 
-func (h *api) links(w http.ResponseWriter, r *http.Request) {
+func (h *api) links(w http.ResponseWriter, r *http.Request) error {
 	s, err := h.station()
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, s.Links())
+	return nil
 }
 
 // commandBody is the union of every command's arguments; each command
@@ -335,24 +339,22 @@ func (h *api) runCommand(ctx context.Context, id, name string, b commandBody) (C
 	return out, nil
 }
 
-func (h *api) command(w http.ResponseWriter, r *http.Request) {
+func (h *api) command(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.vehicle(r); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	var b commandBody
 	if err := decodeOptional(r, &b); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 30*time.Second)
 	defer cancel()
 	res, err := h.runCommand(ctx, r.PathValue("id"), r.PathValue("name"), b)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // groupTargets resolves "vehicle_ids" or "all" into known vehicle IDs.
@@ -379,11 +381,10 @@ func (h *api) groupTargets(ids []string, all bool) ([]string, error) {
 	return ids, nil
 }
 
-func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) {
+func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) error {
 	var b commandBody
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ids, err := h.groupTargets(b.VehicleIDs, b.All)
 	if err == nil {
@@ -394,8 +395,7 @@ func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) {
 		err = serr
 	}
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 60*time.Second)
 	defer cancel()
@@ -403,6 +403,7 @@ func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) {
 		return h.runCommand(ctx, id, r.PathValue("name"), b)
 	})
 	httpapi.WriteJSON(w, http.StatusOK, groupResponse(results))
+	return nil
 }
 
 // GroupResponse summarises a group operation: every vehicle's result plus
@@ -478,34 +479,30 @@ func isGlobalFrame(f uint8) bool {
 	return false
 }
 
-func (h *api) upload(w http.ResponseWriter, r *http.Request) {
+func (h *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.vehicle(r); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	t, err := missionType(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	b, err := decodeUpload(r, t)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	s, err := h.station()
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 5*time.Minute)
 	defer cancel()
 	rep, err := s.Upload(ctx, r.PathValue("id"), t, b.Items, uploadOptions(b))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, rep)
+	return nil
 }
 
 func uploadOptions(b uploadBody) groundstation.UploadOptions {
@@ -525,34 +522,28 @@ func decodeUpload(r *http.Request, t missions.MissionType) (uploadBody, error) {
 	return b, validateItems(b.Items, t)
 }
 
-func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) {
+func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) error {
 	var b uploadBody
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	t, ok := missions.ParseMissionType(b.Type)
 	if !ok {
-		h.fail(w, r, httpapi.Invalid("type", "want mission, fence or rally, got %q", b.Type))
-		return
+		return httpapi.Invalid("type", "want mission, fence or rally, got %q", b.Type)
 	}
 	if b.Items == nil {
-		h.fail(w, r, httpapi.Invalid("items", "missing"))
-		return
+		return httpapi.Invalid("items", "missing")
 	}
 	if err := validateItems(b.Items, t); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ids, err := h.groupTargets(b.VehicleIDs, b.All)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	s, err := h.station()
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 10*time.Minute)
 	defer cancel()
@@ -561,6 +552,7 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) {
 		return rep, err
 	})
 	httpapi.WriteJSON(w, http.StatusOK, groupResponse(results))
+	return nil
 }
 
 // uploadPlanFile uploads a QGroundControl .plan (mission, fence and rally)
@@ -568,10 +560,9 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) {
 // text/plain) to one vehicle, each list verified by read-back. Lists are
 // uploaded in the order fence, rally, mission, so a vehicle never holds a
 // new mission without the fence that was planned with it.
-func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) {
+func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.vehicle(r); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	var (
@@ -584,13 +575,11 @@ func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) {
 		plan, err = missions.ParsePlan(body)
 	}
 	if err != nil {
-		h.fail(w, r, httpapi.Invalid("", "%v", err))
-		return
+		return httpapi.Invalid("", "%v", err)
 	}
 	s, err := h.station()
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), 0, 5*time.Minute)
 	defer cancel()
@@ -611,35 +600,32 @@ func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) {
 		}
 		rep, err := s.Upload(ctx, id, l.t, l.items, groundstation.UploadOptions{Verify: true})
 		if err != nil {
-			h.fail(w, r, fmt.Errorf("upload %s: %w", l.t, err))
-			return
+			return fmt.Errorf("upload %s: %w", l.t, err)
 		}
 		out[l.t.String()] = rep
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *api) download(w http.ResponseWriter, r *http.Request) {
+func (h *api) download(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.vehicle(r); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	t, err := missionType(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	s, err := h.station()
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	items, err := s.Download(r.Context(), r.PathValue("id"), t)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"type": t.String(), "items": items})
+	return nil
 }
 
 func (h *api) session(r *http.Request) (*session.Vehicle, error) {
@@ -653,97 +639,89 @@ func (h *api) session(r *http.Request) (*session.Vehicle, error) {
 	return s.Session(r.PathValue("id"))
 }
 
-func (h *api) clear(w http.ResponseWriter, r *http.Request) {
+func (h *api) clear(w http.ResponseWriter, r *http.Request) error {
 	t, err := missionType(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	sess, err := h.session(r)
 	if err == nil {
 		err = sess.Clear(r.Context(), t)
 	}
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"type": t.String(), "cleared": true})
+	return nil
 }
 
-func (h *api) setCurrent(w http.ResponseWriter, r *http.Request) {
+func (h *api) setCurrent(w http.ResponseWriter, r *http.Request) error {
 	var b struct {
 		Seq *int `json:"seq"`
 	}
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if b.Seq == nil || *b.Seq < 0 || *b.Seq > 65535 {
-		h.fail(w, r, httpapi.Invalid("seq", "want the mission item number (0-65535)"))
-		return
+		return httpapi.Invalid("seq", "want the mission item number (0-65535)")
 	}
 	sess, err := h.session(r)
 	if err == nil {
 		err = sess.SetCurrent(r.Context(), uint16(*b.Seq))
 	}
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"seq": *b.Seq})
+	return nil
 }
 
-func (h *api) params(w http.ResponseWriter, r *http.Request) {
+func (h *api) params(w http.ResponseWriter, r *http.Request) error {
 	sess, err := h.session(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	ps, err := sess.ParamsAll(r.Context(), nil)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, ps)
+	return nil
 }
 
-func (h *api) paramGet(w http.ResponseWriter, r *http.Request) {
+func (h *api) paramGet(w http.ResponseWriter, r *http.Request) error {
 	sess, err := h.session(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := sess.ParamGet(r.Context(), r.PathValue("name"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, p)
+	return nil
 }
 
-func (h *api) paramSet(w http.ResponseWriter, r *http.Request) {
+func (h *api) paramSet(w http.ResponseWriter, r *http.Request) error {
 	var b struct {
 		Value *float64 `json:"value"`
 	}
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if b.Value == nil || math.IsNaN(*b.Value) || math.IsInf(*b.Value, 0) {
-		h.fail(w, r, httpapi.Invalid("value", "want a finite number"))
-		return
+		return httpapi.Invalid("value", "want a finite number")
 	}
 	sess, err := h.session(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := sess.ParamSet(r.Context(), r.PathValue("name"), *b.Value)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, p)
+	return nil
 }
 
 // decodeOptional decodes a JSON body when there is one; commands such as
