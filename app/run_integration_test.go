@@ -200,10 +200,14 @@ func TestCommandRefusalCarriesMAVResult(t *testing.T) {
 	if _, ok := e.Error.Details["mav_result"]; !ok {
 		t.Fatalf("refusal lacks mav_result: %+v", e)
 	}
-	// A parameter set out of range comes back refused, an in-range one verified.
+	// An in-range parameter set is verified; an out-of-range one comes back refused.
 	var p map[string]any
-	if code := sendJSON(t, "PUT", base+"/api/v1/vehicles/"+id+"/params/RTL_ALT", map[string]any{"value": 3000}, &p); code != 200 || p["Value"] == nil && p["value"] == nil {
+	if code := sendJSON(t, "PUT", base+"/api/v1/vehicles/"+id+"/params/RTL_ALT", map[string]any{"value": 3000}, &p); code != 200 || p["name"] != "RTL_ALT" || p["value"] != 3000.0 {
 		t.Fatalf("param set: %d %v", code, p)
+	}
+	var refused struct{ Error struct{ Code string } }
+	if code := sendJSON(t, "PUT", base+"/api/v1/vehicles/"+id+"/params/RTL_ALT", map[string]any{"value": -50}, &refused); code != http.StatusUnprocessableEntity || refused.Error.Code != "refused" {
+		t.Fatalf("out-of-range RTL_ALT: %d %+v", code, refused)
 	}
 	_ = a
 }

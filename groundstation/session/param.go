@@ -14,11 +14,11 @@ import (
 // as float32 with ArduPilot's "C cast" encoding (an INT32 of 5 is 5.0), not
 // PX4's bytewise encoding.
 type Param struct {
-	Name  string
-	Value float64
-	Type  uint8 // MAV_PARAM_TYPE
-	Index int   // -1 when the vehicle answered a by-name read with index 65535
-	Count int
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Type  uint8   `json:"type"`  // MAV_PARAM_TYPE
+	Index int     `json:"index"` // -1 when the vehicle answered a by-name read with index 65535
+	Count int     `json:"count"`
 }
 
 const paramIndexNone = 65535
