@@ -51,6 +51,11 @@ func TestFenceBreachSurfaces(t *testing.T) {
 	mustAccept("arm", res, err)
 	res, err = st.Command(ctx, id, session.CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF), Params: [7]float32{6: 30}})
 	mustAccept("takeoff", res, err)
+	// Commands answered on their first attempt measure the link's round trip.
+	waitFor(t, 10*time.Second, "a measured command round trip", func() bool {
+		v, _ := fl.Get(id)
+		return v.LinkQuality.LatencyS > 0 && v.LinkQuality.LatencyS < 5
+	})
 
 	waitEvent(t, fl, since, id, fleet.EventArmed, 20*time.Second)
 	breach := waitEvent(t, fl, since, id, fleet.EventFenceBreach, 60*time.Second)

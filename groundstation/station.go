@@ -249,7 +249,16 @@ func (s *Station) Command(ctx context.Context, vehicleID string, req session.Com
 	if err != nil {
 		return session.CommandResult{}, err
 	}
-	return sess.Command(ctx, req)
+	start := time.Now()
+	res, err := sess.Command(ctx, req)
+	if err == nil && res.Attempts == 1 && res.Progress == 0 {
+		// Answered at once: a clean measure of the link's round trip
+		// (IN_PROGRESS or retried commands measure the vehicle, not the link).
+		if rec := s.reg.get(vehicleID); rec != nil {
+			rec.rtt.Store(int64(time.Since(start)))
+		}
+	}
+	return res, err
 }
 
 // FrameTap receives every frame the station decodes, with the vehicle it

@@ -49,6 +49,9 @@ type vehicleRec struct {
 	base string
 	sess *session.Vehicle
 	ch   atomic.Pointer[gomavlib.Channel]
+	// rtt is the round trip of the last command answered on its first
+	// attempt (send to COMMAND_ACK), in nanoseconds; 0 until measured.
+	rtt atomic.Int64
 
 	idMu sync.RWMutex
 	id   string // "" until published
@@ -122,7 +125,8 @@ func (r *vehicleRec) linkQuality(at time.Time) fleet.LinkQuality {
 	if lost < 0 {
 		lost = 0
 	}
-	return fleet.LinkQuality{Received: r.received, Lost: uint64(lost), LossPct: loss, RateHz: rate}
+	return fleet.LinkQuality{Received: r.received, Lost: uint64(lost), LossPct: loss, RateHz: rate,
+		LatencyS: time.Duration(r.rtt.Load()).Seconds()}
 }
 
 // lastMissionSeq is the sequence number of the mission's last item, or 0
