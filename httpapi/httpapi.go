@@ -116,7 +116,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 // trailing data and bodies over maxBytes. Errors are *Error values that
 // name the field or byte offset at fault.
 func DecodeJSON(r *http.Request, dst any, maxBytes int64) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	// curl -d labels JSON bodies as a form; accept that label (the body must
+	// still be JSON) so operators need no extra header, refuse the rest.
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") &&
+		!strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		return &Error{Code: CodeUnsupported, Message: fmt.Sprintf("content type %q: want application/json", ct)}
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxBytes)

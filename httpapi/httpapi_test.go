@@ -78,3 +78,24 @@ func TestWriteErrorMapsCodesToStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeJSONContentTypes(t *testing.T) {
+	for ct, wantErr := range map[string]bool{
+		"":                                  false,
+		"application/json":                  false,
+		"application/x-www-form-urlencoded": false, // what curl -d sends
+		"text/xml":                          true,
+		"multipart/form-data; boundary=x":   true,
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"alt": 1}`))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		var b body
+		err := DecodeJSON(r, &b, 100)
+		var e *Error
+		if wantErr != (err != nil) || wantErr && (!errors.As(err, &e) || e.Code != CodeUnsupported) {
+			t.Errorf("content type %q: err %v", ct, err)
+		}
+	}
+}
