@@ -150,6 +150,7 @@ func (a *App) OnStop(name string, fn func()) {
 }
 
 func (a *App) startHTTP(ctx context.Context) error {
+	registerOpenAPI(a.Mux)
 	a.Mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds()})
 	})
