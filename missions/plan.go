@@ -42,6 +42,14 @@ type PlanOptions struct {
 	POIs []orb.Point `json:"pois,omitempty"`
 }
 
+// Effective returns the options as PlanArea applies them to a: every zero
+// value replaced by its default (spacing from the camera footprint, the
+// band's middle as altitude…), so an operator sees what was planned.
+func (o PlanOptions) Effective(a *Area) (PlanOptions, error) {
+	err := o.defaults(a)
+	return o, err
+}
+
 func (o *PlanOptions) defaults(a *Area) error {
 	if o.Pattern == "" {
 		o.Pattern = PatternPerimeter

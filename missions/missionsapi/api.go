@@ -269,7 +269,8 @@ func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
 	if vs == nil {
 		vs = []missions.Violation{}
 	}
-	ps := &PlanSet{AreaID: id, Options: o, Drones: plans, Violations: vs, OK: len(vs) == 0, area: a}
+	eff, _ := o.Effective(a) // PlanArea accepted o, so its defaults apply
+	ps := &PlanSet{AreaID: id, Options: eff, Drones: plans, Violations: vs, OK: len(vs) == 0, area: a}
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)
 	return nil

@@ -100,13 +100,18 @@ func TestAreasPlansAssign(t *testing.T) {
 		t.Fatalf("plan: %d %s", code, body)
 	}
 	var ps struct {
-		ID     string
-		OK     bool
-		Drones []json.RawMessage
+		ID      string
+		OK      bool
+		Drones  []json.RawMessage
+		Options missions.PlanOptions
 	}
 	_ = json.Unmarshal([]byte(body), &ps)
 	if !ps.OK || len(ps.Drones) != 2 {
 		t.Fatalf("plan result: %s", body)
+	}
+	// The options come back as applied: given values kept, defaults filled in.
+	if o := ps.Options; o.Spacing != 40 || o.Alt != 50 || o.LayerStep != 10 || o.Margin != 10 || o.End != "rtl" || o.Speed != 10 {
+		t.Fatalf("plan options %+v, want the applied values with defaults", o)
 	}
 	for _, f := range []string{"plan", "waypoints", "geojson"} {
 		code, body = do(t, "GET", srv.URL+"/api/v1/plans/"+ps.ID+"?format="+f+"&drone=1", "")
