@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -129,8 +130,12 @@ func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item)
 // item) is not final. Before the first request, MAV_MISSION_ERROR is taken
 // for what ArduPilot answers to stray items of a finished upload and only
 // noted, and any other refusal is believed only when it repeats after
-// MISSION_COUNT is resent (a stale answer must not fail this transfer);
-// otherwise a refusal ends the
+// MISSION_COUNT is resent (a stale answer must not fail this transfer).
+// After every item has gone out, MAV_MISSION_ERROR may likewise answer a
+// stray copy that reached a vehicle which had already finished (its
+// ACCEPTED lost): the vehicle is probed, and if it finished holding n
+// items the list is read back; the refusal stands unless it is the
+// uploaded list. Otherwise a refusal ends the
 // upload with a *MissionError. Cancelling ctx sends MISSION_ACK
 // OPERATION_CANCELLED. A second transfer of the same type returns ErrBusy.
 func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []missions.Item, p Progress) error {
@@ -249,13 +254,21 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 		MissionType: common.MAV_MISSION_TYPE(t),
 	}
 	probed := false
+	// lateRefusal is a MAV_MISSION_ERROR that came after every item had
+	// gone out (-1: none). ArduPilot answers items that arrive after it
+	// finished an upload with MAV_MISSION_ERROR, and a windowed upload on a
+	// lossy link sends copies, so this may be the answer to a stray copy
+	// while the final ACCEPTED was lost; or the vehicle refused the list.
+	// The probe tells: a vehicle still receiving answers DENIED, a finished
+	// one its count, and then only the list it holds can say which.
+	lateRefusal := -1
 	// restart begins the transfer again from MISSION_COUNT, forgetting
 	// what was sent, so the final ACK again counts only after every item.
 	restart := func() error {
 		if err := v.sendMsg(countMsg); err != nil {
 			return err
 		}
-		frontier, probed, distinct, maxSeq, lastSeq = -1, false, 0, 0, -1
+		frontier, probed, distinct, maxSeq, lastSeq, lateRefusal = -1, false, 0, 0, -1, -1
 		clear(lastSent)
 		clear(resent)
 		clear(sent)
@@ -334,6 +347,21 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 					continue
 				}
 				probed = false
+				if int(m.Count) == n && lateRefusal >= 0 {
+					// finished and holding n items after a refusal: read
+					// the list back; it is ours only if the refusal was
+					// the answer to a stray copy
+					if err := v.verifyUpload(ctx, t, items, w); err != nil {
+						if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+							return wrap(err)
+						}
+						// another list, or it could not be read: the refusal stands
+						return wrap(newMissionError(uint8(lateRefusal), lastSeq))
+					}
+					v.log.Debug("mission upload: refusal was for a stray item, vehicle holds the list", "mission_type", t.String())
+					confirm(n)
+					return nil
+				}
 				if int(m.Count) == n {
 					// finished and holding n items: only the ACK was lost
 					v.log.Debug("mission upload: final ACK lost, vehicle reports the full count", "mission_type", t.String())
@@ -342,6 +370,10 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 					}
 					confirm(n)
 					return nil
+				}
+				if lateRefusal >= 0 {
+					// finished without our list: the refusal was real
+					return wrap(newMissionError(uint8(lateRefusal), lastSeq))
 				}
 				v.log.Debug("mission upload: vehicle finished without our list, restarting", "mission_type", t.String(), "count", m.Count)
 				if err := restart(); err != nil {
@@ -377,6 +409,17 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 					// first request it says nothing about this transfer:
 					// the silence timer keeps resending MISSION_COUNT.
 					lastRefusal = int(r)
+				case distinct == n && r == missionGenericError:
+					// every item went out: possibly the answer to a stray
+					// copy after the vehicle finished (see lateRefusal)
+					lateRefusal = int(r)
+					if !probed {
+						v.log.Debug("mission upload: MAV_MISSION_ERROR after the last item, probing", "mission_type", t.String())
+						if err := v.sendMsg(probeMsg); err != nil {
+							return wrap(err)
+						}
+						probed = true
+					}
 				case distinct == 0 && earlyRefusals == 0:
 					// Before any request: possibly a stale refusal of an
 					// earlier transfer. Ask again; believe it if it repeats.
@@ -469,13 +512,45 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 		return nil, wrap(err)
 	}
 	defer unsubscribe()
+	got, err := v.download(ctx, t, p, w)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return got, nil
+}
 
+// verifyUpload reads the vehicle's list of type t back through the
+// upload's subscription w and returns an error unless it is items. For the
+// mission, seq 0 is home, which the vehicle rewrites, so it is not compared.
+func (v *Vehicle) verifyUpload(ctx context.Context, t missions.MissionType, items []missions.Item, w *waiter) error {
+	got, err := v.download(ctx, t, nil, w)
+	if err != nil {
+		return err
+	}
+	if len(got) != len(items) {
+		return fmt.Errorf("vehicle holds %d items, %d uploaded", len(got), len(items))
+	}
+	start := 0
+	if t == missions.TypeMission {
+		start = 1
+	}
+	for k := start; k < len(items); k++ {
+		if *v.itemMessage(t, k, got[k]) != *v.itemMessage(t, k, items[k]) {
+			return fmt.Errorf("vehicle's item %d differs from the uploaded one", k)
+		}
+	}
+	return nil
+}
+
+// download is Download once the transfer slot is held and w receives the
+// mission messages of type t; its errors are not wrapped.
+func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progress, w *waiter) ([]missions.Item, error) {
 	listMsg := &common.MessageMissionRequestList{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		MissionType: common.MAV_MISSION_TYPE(t),
 	}
 	if err := v.sendMsg(listMsg); err != nil {
-		return nil, wrap(err)
+		return nil, err
 	}
 	timer := newStoppedTimer()
 	defer timer.Stop()
@@ -531,7 +606,7 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 	}
 	finish := func() ([]missions.Item, error) {
 		if err := v.sendMsg(v.missionAck(t, missionAccepted)); err != nil {
-			return nil, wrap(err)
+			return nil, err
 		}
 		return got, nil
 	}
@@ -541,28 +616,28 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 			if n >= 0 {
 				v.cancelTransfer(t)
 			}
-			return nil, wrap(ctx.Err())
+			return nil, ctx.Err()
 		case <-v.done:
-			return nil, wrap(ErrClosed)
+			return nil, ErrClosed
 		case <-timer.C:
 			silent++
 			if silent > v.opts.MissionRetries {
 				if n < 0 && lastRefusal >= 0 {
-					return nil, wrap(fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs, only %s: %w", silent, missionResultName(uint8(lastRefusal)), ErrTimeout))
+					return nil, fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs, only %s: %w", silent, missionResultName(uint8(lastRefusal)), ErrTimeout)
 				}
 				if n < 0 {
-					return nil, wrap(fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs: %w", silent, ErrTimeout))
+					return nil, fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs: %w", silent, ErrTimeout)
 				}
-				return nil, wrap(fmt.Errorf("stalled with %d of %d items received: %w", received, n, ErrTimeout))
+				return nil, fmt.Errorf("stalled with %d of %d items received: %w", received, n, ErrTimeout)
 			}
 			if n < 0 {
 				if err := v.sendMsg(listMsg); err != nil {
-					return nil, wrap(err)
+					return nil, err
 				}
 			} else {
 				cursor, inflight = 0, 0
 				if err := fill(); err != nil {
-					return nil, wrap(err)
+					return nil, err
 				}
 			}
 			timer.Reset(v.opts.MissionItemTimeout)
@@ -585,7 +660,7 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 					return finish()
 				}
 				if err := fill(); err != nil {
-					return nil, wrap(err)
+					return nil, err
 				}
 				timer.Reset(v.opts.MissionItemTimeout)
 			case *common.MessageMissionItemInt:
@@ -616,10 +691,10 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 					return finish()
 				}
 				if err := reRequestOverdue(now); err != nil {
-					return nil, wrap(err)
+					return nil, err
 				}
 				if err := fill(); err != nil {
-					return nil, wrap(err)
+					return nil, err
 				}
 				timer.Reset(v.opts.MissionItemTimeout)
 			case *common.MessageMissionAck:
@@ -630,13 +705,13 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 				}
 				if n < 0 && r != missionAccepted && r != missionInvalidSequence {
 					if earlyRefusals > 0 {
-						return nil, wrap(newMissionError(r, -1))
+						return nil, newMissionError(r, -1)
 					}
 					// possibly a stale refusal from an earlier transfer:
 					// ask again and believe it only if it repeats
 					earlyRefusals++
 					if err := v.sendMsg(listMsg); err != nil {
-						return nil, wrap(err)
+						return nil, err
 					}
 					timer.Reset(v.opts.MissionItemTimeout)
 					continue

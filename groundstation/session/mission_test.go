@@ -478,3 +478,61 @@ func TestDownloadCancelSendsOperationCancelled(t *testing.T) {
 		t.Fatalf("sent %d OPERATION_CANCELLED acks", len(acks))
 	}
 }
+
+// ArduPilot answers an item that arrives after it finished an upload with
+// MAV_MISSION_ERROR. When the final ACCEPTED is lost and such an answer to
+// a stray copy arrives instead, the upload succeeded: the station reads the
+// list back (it is the uploaded one) instead of reporting a refusal.
+func TestUploadErrorForStrayCopyAfterFinishIsNotARefusal(t *testing.T) {
+	mv := newModelVehicle()
+	model := func(msg message.Message) []message.Message {
+		out := mv.handle(msg)
+		if _, ok := msg.(*common.MessageMissionItemInt); ok {
+			for i, m := range out {
+				if a, ok := m.(*common.MessageMissionAck); ok && a.Type == common.MAV_MISSION_ACCEPTED {
+					out[i] = ack(missions.TypeMission, common.MAV_MISSION_ERROR) // ACCEPTED lost, a stray's answer came
+				}
+			}
+		}
+		return out
+	}
+	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	items := testItems(10, missions.TypeMission)
+	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+		t.Fatal("mission differs")
+	}
+}
+
+// A MAV_MISSION_ERROR for the last item that the vehicle means (it keeps
+// its old list) stays a refusal, also when the old list has as many items.
+func TestUploadErrorForLastItemIsARefusal(t *testing.T) {
+	for _, old := range []int{0, 10} {
+		t.Run(fmt.Sprint(old, "_items_before"), func(t *testing.T) {
+			mv := newModelVehicle()
+			mv.lists[missions.TypeMission] = testItems(old, missions.TypeMission)
+			for i := range mv.lists[missions.TypeMission] {
+				mv.lists[missions.TypeMission][i].Z += 100 // another mission
+			}
+			model := func(msg message.Message) []message.Message {
+				if it, ok := msg.(*common.MessageMissionItemInt); ok && it.Seq == 9 {
+					mv.mu.Lock()
+					defer mv.mu.Unlock()
+					if mv.receiving && mv.rxNext == 9 {
+						mv.receiving = false // storing the list failed
+						return []message.Message{ack(missions.TypeMission, common.MAV_MISSION_ERROR)}
+					}
+				}
+				return mv.handle(msg)
+			}
+			l := newTestLink(t, fastOpts(), faults{}, 1, model)
+			err := l.v.Upload(context.Background(), missions.TypeMission, testItems(10, missions.TypeMission), nil)
+			var me *MissionError
+			if !errors.As(err, &me) || me.Name != "MAV_MISSION_ERROR" {
+				t.Fatalf("err = %v, want MissionError MAV_MISSION_ERROR", err)
+			}
+		})
+	}
+}
