@@ -155,6 +155,7 @@ func benchIngest(b *testing.B, n int) {
 		specs = append(specs, fmt.Sprintf("udp:127.0.0.1:%d", p))
 	}
 	cfg := testConfig(specs...)
+	cfg.IdentityWait = time.Second // as when these benchmarks were recorded
 	cfg.StreamRateHz = 4
 	cfg.HeartbeatTimeout = 5 * time.Second
 	st, fl := startStation(b, cfg)
@@ -206,7 +207,9 @@ func cpuTime() time.Duration {
 // whole group and the slowest vehicle.
 func BenchmarkUpload100Vehicles(b *testing.B) {
 	port := freeUDPPort(b)
-	st, fl := startStation(b, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	cfg.IdentityWait = time.Second // as when this benchmark was recorded
+	st, fl := startStation(b, cfg)
 	sim := startSimConfig(b, simulator.Config{Vehicles: 100, Seed: 5, Speedup: 1}, port)
 	deadline := time.Now().Add(60 * time.Second)
 	for fl.Len() < 100 && time.Now().Before(deadline) {

@@ -44,7 +44,12 @@ func testConfig(links ...string) Config {
 		Links:            links,
 		HeartbeatTimeout: 2 * time.Second,
 		StreamRateHz:     10,
-		IdentityWait:     time.Second,
+		// Tests map simulated vehicles to fleet IDs by UID, so a vehicle
+		// must not be published before its AUTOPILOT_VERSION: it is
+		// published the moment the UID arrives, and this is only the upper
+		// bound for a loaded machine (a 1 s wait ran out under CI load).
+		// Tests of the no-UID path set their own.
+		IdentityWait: 30 * time.Second,
 		Session: session.Options{
 			CommandTimeout:     400 * time.Millisecond,
 			CommandRetries:     5,

@@ -27,6 +27,7 @@ type offline struct {
 func newOffline(t *testing.T) *offline {
 	fl := fleet.New(fleet.DefaultConfig())
 	cfg := testConfig("udp:127.0.0.1:14550")
+	cfg.IdentityWait = time.Second // simulated time; the no-UID path is tested
 	st, err := New(cfg, fl, testLog(t))
 	if err != nil {
 		t.Fatal(err)

@@ -254,7 +254,9 @@ func TestBadIdentityFile(t *testing.T) {
 
 func TestMalformedDatagrams(t *testing.T) {
 	port := freeUDPPort(t)
-	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	cfg.IdentityWait = time.Second // these frames carry no AUTOPILOT_VERSION
+	st, fl := startStation(t, cfg)
 	conn, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 	if err != nil {
 		t.Fatal(err)
