@@ -19,14 +19,14 @@ export BURGUT_TOOLS := $(TOOLS)
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: web ## build bin/burgut (web map assets embedded)
 	$(GO) build -o $(BIN) ./cmd/burgut
 
 .PHONY: run
-run: build ## the demo: ground station + simulated fleet + web map on http://$(HTTP)
+run: build ## the demo: ground station + simulated fleet + web map on http://127.0.0.1:8080 (VEHICLES=, HTTP= to change)
 	./$(BIN) run --vehicles $(VEHICLES) --http $(HTTP)
 
 .PHONY: web
