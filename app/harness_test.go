@@ -6,23 +6,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-func freeUDP(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
+	"github.com/burgut-uav/burgut/internal/testenv"
+)
 
 // runApp runs the whole service, as `burgut serve` (or `burgut run` when
 // edit adds simulated vehicles) would, on loopback addresses no other test
@@ -34,7 +25,7 @@ func runApp(t *testing.T, edit func(*Config)) (a *App, stop func()) {
 	cfg := Default()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
-	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", freeUDP(t))}
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t))}
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Sim.Vehicles = 0
 	var b [4]byte

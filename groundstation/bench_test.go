@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator"
 )
@@ -150,7 +151,7 @@ func benchIngest(b *testing.B, n int) {
 	var specs []string
 	var ports []int
 	for i := 0; i < links; i++ {
-		p := freeUDPPort(b)
+		p := testenv.FreeUDPPort(b)
 		ports = append(ports, p)
 		specs = append(specs, fmt.Sprintf("udp:127.0.0.1:%d", p))
 	}
@@ -206,7 +207,7 @@ func cpuTime() time.Duration {
 // to 100 simulated vehicles at once and reports the wall time of the
 // whole group and the slowest vehicle.
 func BenchmarkUpload100Vehicles(b *testing.B) {
-	port := freeUDPPort(b)
+	port := testenv.FreeUDPPort(b)
 	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
 	cfg.IdentityWait = time.Second // as when this benchmark was recorded
 	st, fl := startStation(b, cfg)

@@ -9,13 +9,14 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
 // TestFenceBreachSurfaces flies a simulated copter through the station
 // (parameters, mode, arm, takeoff) into an altitude fence and expects the
 // breach, the autopilot's RTL and its STATUSTEXT as fleet events.
 func TestFenceBreachSurfaces(t *testing.T) {
-	port := freeUDPPort(t)
+	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSim(t, 1, 3, port)
 	var id string

@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator"
 )
 
@@ -41,7 +42,7 @@ func idByUID(t *testing.T, fl *fleet.Fleet, sim *simulator.Sim) []string {
 }
 
 func TestDiscoverTwentyVehicles(t *testing.T) {
-	port := freeUDPPort(t)
+	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSim(t, 20, 1, port)
 
@@ -129,7 +130,7 @@ func TestDiscoverTwentyVehicles(t *testing.T) {
 }
 
 func TestLinkLostAndRegained(t *testing.T) {
-	port := freeUDPPort(t)
+	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSim(t, 2, 7, port)
 	waitFor(t, 30*time.Second, "2 vehicles", func() bool { return len(fl.List()) == 2 })
@@ -174,7 +175,7 @@ func TestLinkLostAndRegained(t *testing.T) {
 }
 
 func TestTwoLinksOverlappingSystemIDs(t *testing.T) {
-	pa, pb := freeUDPPort(t), freeUDPPort(t)
+	pa, pb := testenv.FreeUDPPort(t), testenv.FreeUDPPort(t)
 	_, fl := startStation(t, testConfig(fmt.Sprintf("a=udp:127.0.0.1:%d", pa), fmt.Sprintf("b=udp:127.0.0.1:%d", pb)))
 	simA := startSim(t, 3, 100, pa)
 	simB := startSim(t, 3, 200, pb)
@@ -201,7 +202,7 @@ func TestTwoLinksOverlappingSystemIDs(t *testing.T) {
 
 func TestIdentityKeptAcrossLinksAndRestarts(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "ids.json")
-	pa := freeUDPPort(t)
+	pa := testenv.FreeUDPPort(t)
 	cfg := testConfig(fmt.Sprintf("first=udp:127.0.0.1:%d", pa))
 	cfg.IdentityFile = file
 	var firstIDs []string
@@ -216,7 +217,7 @@ func TestIdentityKeptAcrossLinksAndRestarts(t *testing.T) {
 	}
 	// The same aircraft (same UIDs: same seed) now come in on another link
 	// of a restarted station: they keep their IDs.
-	pb := freeUDPPort(t)
+	pb := testenv.FreeUDPPort(t)
 	cfg2 := testConfig(fmt.Sprintf("second=udp:127.0.0.1:%d", pb))
 	cfg2.IdentityFile = file
 	_, fl := startStation(t, cfg2)
@@ -253,7 +254,7 @@ func TestBadIdentityFile(t *testing.T) {
 }
 
 func TestMalformedDatagrams(t *testing.T) {
-	port := freeUDPPort(t)
+	port := testenv.FreeUDPPort(t)
 	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
 	cfg.IdentityWait = time.Second // these frames carry no AUTOPILOT_VERSION
 	st, fl := startStation(t, cfg)

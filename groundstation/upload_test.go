@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
@@ -42,7 +43,7 @@ func patrol(home fleet.Point, legs int) []missions.Item {
 // mission in the simulator, then flies all 20 through it (GUIDED, arm,
 // takeoff, AUTO) to mission_complete.
 func TestGroupUploadUnderLossThenFly(t *testing.T) {
-	port := freeUDPPort(t)
+	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSimConfig(t, simulator.Config{Vehicles: 20, Seed: 11, Speedup: 4}, port)
 	waitFor(t, 60*time.Second, "20 vehicles ready to arm", func() bool {

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/burgut-uav/burgut/internal/testenv"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
 
 // uniqueStation keeps retained messages of one test away from the others
@@ -41,16 +40,6 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 	}
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // privateMosquitto is a real Mosquitto the test owns, so it can kill and
 // restart it. Persistence is on so a subscriber's persistent session and
 // its queued QoS 1 messages survive the restart, as on a production broker.
@@ -67,7 +56,7 @@ func startPrivateMosquitto(t testing.TB) *privateMosquitto {
 	t.Helper()
 	bin := testenv.Service(t, "BURGUT_TEST_MOSQUITTO")
 	dir := t.TempDir()
-	m := &privateMosquitto{t: t, bin: bin, port: freePort(t), conf: filepath.Join(dir, "mosquitto.conf")}
+	m := &privateMosquitto{t: t, bin: bin, port: testenv.FreeTCPPort(t), conf: filepath.Join(dir, "mosquitto.conf")}
 	user := "mosquitto"
 	if u := os.Getenv("USER"); u != "" {
 		user = u

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -31,20 +31,9 @@ type testGCS struct {
 	done   chan struct{}
 }
 
-func freeUDPPort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	c.Close()
-	return port
-}
-
 func newTestGCS(t testing.TB, heartbeats bool) *testGCS {
 	t.Helper()
-	g := &testGCS{t: t, port: freeUDPPort(t), chans: map[uint8]*gomavlib.Channel{}, notify: make(chan struct{}), done: make(chan struct{})}
+	g := &testGCS{t: t, port: testenv.FreeUDPPort(t), chans: map[uint8]*gomavlib.Channel{}, notify: make(chan struct{}), done: make(chan struct{})}
 	g.node = &gomavlib.Node{
 		Endpoints:        []gomavlib.EndpointConf{gomavlib.EndpointUDPServer{Address: fmt.Sprintf("127.0.0.1:%d", g.port)}},
 		Dialect:          ardupilotmega.Dialect,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,16 +31,6 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 // The live map in a real browser: the real app with its simulated fleet
 // over real MAVLink/UDP; the test asserts that every vehicle appears and
 // moves, that a real fence breach in the simulator shows as an alert, and
@@ -60,7 +49,7 @@ func TestLiveMapInChromium(t *testing.T) {
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.Sim.Vehicles = n
 	cfg.Sim.Speedup = 2
-	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", freeUDPPort(t))}
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t))}
 	cfg.DataDir = t.TempDir()
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Relay.StaleAfter = 30 * time.Second // the machine is shared and slow under -race

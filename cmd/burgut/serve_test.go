@@ -3,44 +3,25 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
 )
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
 
 // The contract: serve runs until SIGINT/SIGTERM and then exits 0.
 func TestServeExitsZeroOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			httpAddr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+			httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t))
 			cmd := exec.Command(burgutBinary(t), "serve",
-				"--mavlink", fmt.Sprintf("udp:127.0.0.1:%d", freeUDPPort(t)),
+				"--mavlink", fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
 				"--http", httpAddr,
-				"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t)),
+				"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)),
 				"--data-dir", t.TempDir())
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
@@ -44,19 +44,9 @@ type channelSender struct {
 
 func (s channelSender) Send(m message.Message) error { return s.node.WriteMessageTo(s.ch, m) }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
 func newSimStation(t testing.TB, opts Options) *simStation {
 	t.Helper()
-	port := freePort(t)
+	port := testenv.FreeUDPPort(t)
 	s := &simStation{addr: fmt.Sprintf("127.0.0.1:%d", port), opts: opts,
 		sessions: map[uint8]*Vehicle{}, ready: map[uint8]chan struct{}{}, done: make(chan struct{})}
 	s.node = &gomavlib.Node{

@@ -7,7 +7,6 @@ package influxtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,10 +35,10 @@ type Server struct {
 func Start(t testing.TB, db string) *Server {
 	t.Helper()
 	bin := testenv.Service(t, "BURGUT_TEST_INFLUXD")
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: freePort(t)}
-	rpc := freePort(t)
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), port: testenv.FreeTCPPort(t)}
+	rpc := testenv.FreeTCPPort(t)
 	for rpc == s.port {
-		rpc = freePort(t)
+		rpc = testenv.FreeTCPPort(t)
 	}
 	conf := fmt.Sprintf(`reporting-disabled = true
 bind-address = "127.0.0.1:%d"
@@ -148,14 +147,4 @@ func lastLines(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
