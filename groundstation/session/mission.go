@@ -742,39 +742,27 @@ func (v *Vehicle) Clear(ctx context.Context, t missions.MissionType) error {
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		MissionType: common.MAV_MISSION_TYPE(t),
 	}
-	timer := newStoppedTimer()
-	defer timer.Stop()
-	for attempt := 0; attempt <= v.opts.MissionRetries; attempt++ {
-		if err := v.sendMsg(clearMsg); err != nil {
-			return wrap(err)
+	err = v.exchange(ctx, w, clearMsg, func(msg message.Message) (bool, error) {
+		ack, ok := msg.(*common.MessageMissionAck)
+		if !ok {
+			return false, nil
 		}
-		timer.Reset(v.opts.MissionItemTimeout)
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return wrap(ctx.Err())
-			case <-v.done:
-				return wrap(ErrClosed)
-			case <-timer.C:
-				break wait
-			case msg := <-w.ch:
-				ack, ok := msg.(*common.MessageMissionAck)
-				if !ok {
-					continue
-				}
-				switch r := uint8(ack.Type); r {
-				case missionAccepted:
-					return nil
-				case missionInvalidSequence:
-					continue
-				default:
-					return wrap(newMissionError(r, -1))
-				}
-			}
+		switch r := uint8(ack.Type); r {
+		case missionAccepted:
+			return true, nil
+		case missionInvalidSequence:
+			return false, nil
+		default:
+			return true, newMissionError(r, -1)
 		}
+	})
+	if errors.Is(err, errNoReply) {
+		err = fmt.Errorf("no MISSION_ACK after %d MISSION_CLEAR_ALLs: %w", v.opts.MissionRetries+1, ErrTimeout)
 	}
-	return wrap(fmt.Errorf("no MISSION_ACK after %d MISSION_CLEAR_ALLs: %w", v.opts.MissionRetries+1, ErrTimeout))
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
 }
 
 // SetCurrent makes seq the vehicle's current mission item
@@ -796,28 +784,50 @@ func (v *Vehicle) SetCurrent(ctx context.Context, seq uint16) error {
 	setMsg := &common.MessageMissionSetCurrent{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID, Seq: seq,
 	}
+	err = v.exchange(ctx, w, setMsg, func(msg message.Message) (bool, error) {
+		return msg.(*common.MessageMissionCurrent).Seq == seq, nil
+	})
+	if errors.Is(err, errNoReply) {
+		err = fmt.Errorf("no MISSION_CURRENT with seq %d after %d attempts: %w", seq, v.opts.MissionRetries+1, ErrTimeout)
+	}
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// errNoReply is exchange's answer when every attempt timed out; callers
+// replace it with an ErrTimeout that says what was awaited.
+var errNoReply = errors.New("no settling reply")
+
+// exchange sends msg and waits for a reply that settles it, resending on
+// each MissionItemTimeout up to MissionRetries times. settle sees every
+// message w receives and reports whether it ends the exchange, with what
+// error. For idempotent requests only (clear, set current): a resend after
+// a late reply must be harmless.
+func (v *Vehicle) exchange(ctx context.Context, w *waiter, msg message.Message, settle func(message.Message) (bool, error)) error {
 	timer := newStoppedTimer()
 	defer timer.Stop()
 	for attempt := 0; attempt <= v.opts.MissionRetries; attempt++ {
-		if err := v.sendMsg(setMsg); err != nil {
-			return wrap(err)
+		if err := v.sendMsg(msg); err != nil {
+			return err
 		}
 		timer.Reset(v.opts.MissionItemTimeout)
 	wait:
 		for {
 			select {
 			case <-ctx.Done():
-				return wrap(ctx.Err())
+				return ctx.Err()
 			case <-v.done:
-				return wrap(ErrClosed)
+				return ErrClosed
 			case <-timer.C:
 				break wait
-			case msg := <-w.ch:
-				if msg.(*common.MessageMissionCurrent).Seq == seq {
-					return nil
+			case m := <-w.ch:
+				if done, err := settle(m); done {
+					return err
 				}
 			}
 		}
 	}
-	return wrap(fmt.Errorf("no MISSION_CURRENT with seq %d after %d attempts: %w", seq, v.opts.MissionRetries+1, ErrTimeout))
+	return errNoReply
 }
