@@ -77,6 +77,22 @@ func (v *Vehicle) subscribeMission(t missions.MissionType) (*waiter, func(), err
 	})
 }
 
+// beginTransfer claims the transfer slot for type t and subscribes to that
+// type's mission messages; end releases both. Every mission operation
+// starts with it.
+func (v *Vehicle) beginTransfer(t missions.MissionType) (*waiter, func(), error) {
+	release, err := v.lockTransfer(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, unsubscribe, err := v.subscribeMission(t)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return w, func() { unsubscribe(); release() }, nil
+}
+
 func (v *Vehicle) missionAck(t missions.MissionType, result uint8) *common.MessageMissionAck {
 	return &common.MessageMissionAck{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
@@ -146,16 +162,11 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 	if n > maxMissionItems {
 		return wrap(fmt.Errorf("too many items: MAVLink allows at most %d", maxMissionItems))
 	}
-	release, err := v.lockTransfer(t)
+	w, end, err := v.beginTransfer(t)
 	if err != nil {
 		return wrap(err)
 	}
-	defer release()
-	w, unsubscribe, err := v.subscribeMission(t)
-	if err != nil {
-		return wrap(err)
-	}
-	defer unsubscribe()
+	defer end()
 
 	countMsg := &common.MessageMissionCount{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
@@ -502,16 +513,11 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 	wrap := func(err error) error {
 		return fmt.Errorf("download %s from vehicle %d: %w", t, v.target.SystemID, err)
 	}
-	release, err := v.lockTransfer(t)
+	w, end, err := v.beginTransfer(t)
 	if err != nil {
 		return nil, wrap(err)
 	}
-	defer release()
-	w, unsubscribe, err := v.subscribeMission(t)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer unsubscribe()
+	defer end()
 	got, err := v.download(ctx, t, p, w)
 	if err != nil {
 		return nil, wrap(err)
@@ -728,16 +734,11 @@ func (v *Vehicle) Clear(ctx context.Context, t missions.MissionType) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("clear %s on vehicle %d: %w", t, v.target.SystemID, err)
 	}
-	release, err := v.lockTransfer(t)
+	w, end, err := v.beginTransfer(t)
 	if err != nil {
 		return wrap(err)
 	}
-	defer release()
-	w, unsubscribe, err := v.subscribeMission(t)
-	if err != nil {
-		return wrap(err)
-	}
-	defer unsubscribe()
+	defer end()
 	clearMsg := &common.MessageMissionClearAll{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		MissionType: common.MAV_MISSION_TYPE(t),
