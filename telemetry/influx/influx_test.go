@@ -153,17 +153,23 @@ func TestFleet2000Vehicles60sAllArrive(t *testing.T) {
 	assertCounts(t, count(t, sink, start, start.Add(2*seconds*time.Second)), vehicles*seconds)
 
 	// A spot check that values survive exactly.
-	got, err := sink.Samples(context.Background(), "v0042", start, start.Add(time.Hour))
+	wantSamples(t, sink, "v0042", start, flights[42])
+}
+
+// wantSamples checks that the vehicle's samples from start on are exactly
+// want, value for value.
+func wantSamples(t *testing.T, sink *Sink, vehicle string, start time.Time, want []telemetry.Sample) {
+	t.Helper()
+	got, err := sink.Samples(context.Background(), vehicle, start, start.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := flights[42]
 	if len(got) != len(want) {
-		t.Fatalf("v0042: %d samples back, want %d", len(got), len(want))
+		t.Fatalf("%s: %d samples back, want %d", vehicle, len(got), len(want))
 	}
 	for i := range want {
 		if got[i] != want[i].Clean() {
-			t.Fatalf("sample %d differs:\n got %+v\nwant %+v", i, got[i], want[i])
+			t.Fatalf("%s: sample %d differs:\n got %+v\nwant %+v", vehicle, i, got[i], want[i])
 		}
 	}
 }
@@ -273,18 +279,7 @@ func TestRestartReplaysSpool(t *testing.T) {
 	for sink.Stats().Spool.PendingPoints > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	got, err := sink.Samples(context.Background(), "v0001", start, start.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(ss) {
-		t.Fatalf("%d samples after replay, want %d", len(got), len(ss))
-	}
-	for i := range ss {
-		if got[i] != ss[i].Clean() {
-			t.Fatalf("sample %d differs after replay:\n got %+v\nwant %+v", i, got[i], ss[i])
-		}
-	}
+	wantSamples(t, sink, "v0001", start, ss)
 }
 
 // Spool full while InfluxDB is down → the oldest data is dropped, counted
