@@ -14,6 +14,7 @@ import (
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -247,7 +248,7 @@ func buildCommand(name string, b commandBody) (session.CommandRequest, error) {
 		}
 		req.Command = cmdDoReposition
 		req.Int = true
-		req.Frame = missions.FrameGlobalRelAltInt
+		req.Frame = mavitem.FrameGlobalRelAltInt
 		req.Params[0] = -1 // default speed
 		req.Params[1] = repositionChangeMode
 		req.X = int32(math.Round(*b.Lat * 1e7))
@@ -433,8 +434,8 @@ func parallel(n int) int {
 	return n
 }
 
-func missionType(r *http.Request) (missions.MissionType, error) {
-	t, ok := missions.ParseMissionType(r.PathValue("type"))
+func missionType(r *http.Request) (mavitem.MissionType, error) {
+	t, ok := mavitem.ParseMissionType(r.PathValue("type"))
 	if !ok {
 		return 0, httpapi.NotFound("no %q list on a vehicle: use mission, fence or rally", r.PathValue("type"))
 	}
@@ -443,17 +444,17 @@ func missionType(r *http.Request) (missions.MissionType, error) {
 
 // uploadBody is a mission, fence or rally list as JSON items.
 type uploadBody struct {
-	Items      []missions.Item `json:"items"`
-	Type       string          `json:"type"`
-	Verify     *bool           `json:"verify"`
-	Attempts   int             `json:"attempts"`
-	VehicleIDs []string        `json:"vehicle_ids"`
-	All        bool            `json:"all"`
-	Parallel   int             `json:"parallel"`
-	TimeoutS   float64         `json:"timeout_s"`
+	Items      []mavitem.Item `json:"items"`
+	Type       string         `json:"type"`
+	Verify     *bool          `json:"verify"`
+	Attempts   int            `json:"attempts"`
+	VehicleIDs []string       `json:"vehicle_ids"`
+	All        bool           `json:"all"`
+	Parallel   int            `json:"parallel"`
+	TimeoutS   float64        `json:"timeout_s"`
 }
 
-func validateItems(items []missions.Item, t missions.MissionType) error {
+func validateItems(items []mavitem.Item, t mavitem.MissionType) error {
 	for i, it := range items {
 		if int(it.Seq) != i {
 			return httpapi.Invalid(fmt.Sprintf("items[%d].seq", i), "must be %d (items are numbered from 0 without gaps)", i)
@@ -511,7 +512,7 @@ func uploadOptions(b uploadBody) groundstation.UploadOptions {
 }
 
 // decodeUpload reads a JSON item list; the item types must match the URL's list.
-func decodeUpload(r *http.Request, t missions.MissionType) (uploadBody, error) {
+func decodeUpload(r *http.Request, t mavitem.MissionType) (uploadBody, error) {
 	var b uploadBody
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
 		return b, err
@@ -527,7 +528,7 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
 		return err
 	}
-	t, ok := missions.ParseMissionType(b.Type)
+	t, ok := mavitem.ParseMissionType(b.Type)
 	if !ok {
 		return httpapi.Invalid("type", "want mission, fence or rally, got %q", b.Type)
 	}
@@ -586,13 +587,13 @@ func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	out := map[string]groundstation.UploadReport{}
 	lists := []struct {
-		t     missions.MissionType
-		items []missions.Item
+		t     mavitem.MissionType
+		items []mavitem.Item
 		skip  bool
 	}{
-		{missions.TypeFence, plan.Fence, plan.Fence == nil},
-		{missions.TypeRally, plan.Rally, plan.Rally == nil},
-		{missions.TypeMission, plan.MissionWithHome(), false},
+		{mavitem.TypeFence, plan.Fence, plan.Fence == nil},
+		{mavitem.TypeRally, plan.Rally, plan.Rally == nil},
+		{mavitem.TypeMission, plan.MissionWithHome(), false},
 	}
 	for _, l := range lists {
 		if l.skip {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -87,9 +88,9 @@ func indexOf(ids []string, id string) int {
 func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan) error {
 	s := a.Station
 	for _, l := range []struct {
-		t     missions.MissionType
-		items []missions.Item
-	}{{missions.TypeFence, p.Fence}, {missions.TypeRally, p.Rally}, {missions.TypeMission, p.MissionWithHome()}} {
+		t     mavitem.MissionType
+		items []mavitem.Item
+	}{{mavitem.TypeFence, p.Fence}, {mavitem.TypeRally, p.Rally}, {mavitem.TypeMission, p.MissionWithHome()}} {
 		if _, err := s.Upload(ctx, id, l.t, l.items, groundstation.UploadOptions{Verify: true}); err != nil {
 			return fmt.Errorf("upload %s: %w", l.t, err)
 		}

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/burgut-uav/burgut/groundstation"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 )
 
@@ -44,7 +44,7 @@ func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, v
 	return err
 }
 
-func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item) error {
+func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item) error {
 	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true})
 	if err != nil {
 		return err

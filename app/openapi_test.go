@@ -32,6 +32,7 @@ import (
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 	"github.com/burgut-uav/burgut/relay"
@@ -548,7 +549,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"CommandResponse": {typ: CommandResponse{}},
 		"GroupResult":     {typ: groundstation.GroupResult{}},
 		"GroupResponse":   {typ: GroupResponse{}},
-		"Item":            {typ: missions.Item{}},
+		"Item":            {typ: mavitem.Item{}},
 		"UploadRequest":   {typ: uploadBody{}, request: true},
 		"UploadReport":    {typ: groundstation.UploadReport{}},
 		"Param":           {typ: session.Param{}},
@@ -575,7 +576,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"ErrorResponse":            "the {\"error\": …} wrapper of httpapi.WriteError",
 		"Health":                   "a map literal in startHTTP",
 		"GroupTargets":             "the group fields of commandBody and uploadBody, checked there",
-		"ListType":                 "missions.ParseMissionType's names",
+		"ListType":                 "mavitem.ParseMissionType's names",
 		"ItemList":                 "a map literal in download",
 		"GeoJSONFeatureCollection": "GeoJSON, validated by missions.ImportGeoJSON",
 		"AreaSummary":              "missionsapi's unexported areaSummary",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -105,7 +106,7 @@ func TestPlannedPatrolIsUploadedAndFlownInsideItsFences(t *testing.T) {
 	// What the vehicles hold is what was planned, read back over MAVLink
 	// and straight from the simulated autopilots.
 	for d, id := range ids {
-		var down struct{ Items []missions.Item }
+		var down struct{ Items []mavitem.Item }
 		getJSON(t, base+"/api/v1/vehicles/"+id+"/fence", &down)
 		if len(down.Items) != len(ps.Drones[d].Fence) {
 			t.Fatalf("%s holds %d fence items, planned %d", id, len(down.Items), len(ps.Drones[d].Fence))

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // startRun runs the service with n simulated vehicles on the ground (no
@@ -76,22 +76,22 @@ func offset(lat, lon, n, e float64) (float64, float64) {
 	return lat + n/111320, lon + e/(111320*math.Cos(lat*math.Pi/180))
 }
 
-func patrolFor(v fleet.Vehicle) []missions.Item {
-	it := func(seq uint16, cmd uint16, lat, lon float64, alt float32) missions.Item {
-		return missions.Item{Seq: seq, Frame: missions.FrameGlobalRelativeAlt, Command: cmd, Autocontinue: 1,
+func patrolFor(v fleet.Vehicle) []mavitem.Item {
+	it := func(seq uint16, cmd uint16, lat, lon float64, alt float32) mavitem.Item {
+		return mavitem.Item{Seq: seq, Frame: mavitem.FrameGlobalRelativeAlt, Command: cmd, Autocontinue: 1,
 			X: int32(math.Round(lat * 1e7)), Y: int32(math.Round(lon * 1e7)), Z: alt}
 	}
 	h := v.Home
 	aLat, aLon := offset(h.Lat, h.Lon, 40, 0)
 	bLat, bLon := offset(h.Lat, h.Lon, 40, 40)
-	home := it(0, missions.CmdNavWaypoint, h.Lat, h.Lon, 0)
-	home.Frame = missions.FrameGlobal
-	return []missions.Item{
+	home := it(0, mavitem.CmdNavWaypoint, h.Lat, h.Lon, 0)
+	home.Frame = mavitem.FrameGlobal
+	return []mavitem.Item{
 		home,
-		it(1, missions.CmdNavTakeoff, 0, 0, 20),
-		it(2, missions.CmdNavWaypoint, aLat, aLon, 20),
-		it(3, missions.CmdNavWaypoint, bLat, bLon, 25),
-		it(4, missions.CmdNavReturnToLaunch, 0, 0, 0),
+		it(1, mavitem.CmdNavTakeoff, 0, 0, 20),
+		it(2, mavitem.CmdNavWaypoint, aLat, aLon, 20),
+		it(3, mavitem.CmdNavWaypoint, bLat, bLon, 25),
+		it(4, mavitem.CmdNavReturnToLaunch, 0, 0, 0),
 	}
 }
 
@@ -127,7 +127,7 @@ func TestTwentyVehiclesFlyMissionsThroughTheAPI(t *testing.T) {
 	}
 	var down map[string]json.RawMessage
 	getJSON(t, base+"/api/v1/vehicles/"+ids[0]+"/mission", &down)
-	var items []missions.Item
+	var items []mavitem.Item
 	if err := json.Unmarshal(down["items"], &items); err != nil || len(items) != 5 {
 		t.Fatalf("download: %v, %d items", err, len(items))
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator"
 )
 
@@ -230,7 +230,7 @@ func BenchmarkUpload100Vehicles(b *testing.B) {
 		var slowest time.Duration
 		start := time.Now()
 		res := st.Group(context.Background(), ids, 100, func(ctx context.Context, id string) (any, error) {
-			rep, err := st.Upload(ctx, id, missions.TypeMission, items, UploadOptions{Verify: true})
+			rep, err := st.Upload(ctx, id, mavitem.TypeMission, items, UploadOptions{Verify: true})
 			mu.Lock()
 			if rep.Duration > slowest {
 				slowest = rep.Duration

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/groundstation/session"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // UploadOptions tunes a verified upload.
@@ -42,7 +42,7 @@ type UploadReport struct {
 // vehicle's explicit refusal (MAV_MISSION_NO_SPACE, UNSUPPORTED…) is not
 // retried: sending the same list again would be refused again. Items are
 // renumbered 0..n-1 and stamped with t.
-func (s *Station) Upload(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item, o UploadOptions) (UploadReport, error) {
+func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item, o UploadOptions) (UploadReport, error) {
 	start := time.Now()
 	rep := UploadReport{VehicleID: vehicleID, Type: t.String(), Items: len(items)}
 	fail := func(err error) (UploadReport, error) {
@@ -57,7 +57,7 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t missions.Missi
 	if o.Attempts <= 0 {
 		o.Attempts = 3
 	}
-	want := make([]missions.Item, len(items))
+	want := make([]mavitem.Item, len(items))
 	for i, it := range items {
 		it.Seq = uint16(i)
 		it.MissionType = t
@@ -75,7 +75,7 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t missions.Missi
 			s.log.Debug("upload attempt failed", "vehicle", vehicleID, "attempt", a, "error", err)
 			continue
 		}
-		if t == missions.TypeMission {
+		if t == mavitem.TypeMission {
 			rec.missionItems.Store(int64(len(want)))
 		}
 		if !o.Verify {
@@ -123,12 +123,12 @@ func retryable(err error) bool {
 // home position), the current and autocontinue flags, the _INT and non-INT
 // variants of a frame, float32 rounding of params and altitude stored in
 // centimetres.
-func sameItems(t missions.MissionType, want, got []missions.Item) string {
+func sameItems(t mavitem.MissionType, want, got []mavitem.Item) string {
 	if len(want) != len(got) {
 		return fmt.Sprintf("vehicle has %d items, sent %d", len(got), len(want))
 	}
 	for i := range want {
-		if t == missions.TypeMission && i == 0 {
+		if t == mavitem.TypeMission && i == 0 {
 			continue
 		}
 		w, g := want[i], got[i]
@@ -190,7 +190,7 @@ func closeEnough(a, b float32, abs float64) bool {
 }
 
 // Download reads a vehicle's mission, fence or rally list.
-func (s *Station) Download(ctx context.Context, vehicleID string, t missions.MissionType) ([]missions.Item, error) {
+func (s *Station) Download(ctx context.Context, vehicleID string, t mavitem.MissionType) ([]mavitem.Item, error) {
 	rec := s.reg.get(vehicleID)
 	if rec == nil {
 		return nil, fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
@@ -199,7 +199,7 @@ func (s *Station) Download(ctx context.Context, vehicleID string, t missions.Mis
 	if err != nil {
 		return nil, fmt.Errorf("download %s from vehicle %s: %w", t, vehicleID, err)
 	}
-	if t == missions.TypeMission {
+	if t == mavitem.TypeMission {
 		rec.missionItems.Store(int64(len(items)))
 	}
 	return items, nil

@@ -5,17 +5,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 func TestSameItems(t *testing.T) {
-	base := []missions.Item{
+	base := []mavitem.Item{
 		{Seq: 0, Frame: 0, Command: 16, X: 413123000, Y: 692716000, Z: 450},
 		{Seq: 1, Frame: 6, Command: 22, Z: 20},
 		{Seq: 2, Frame: 6, Command: 16, Param1: 2, X: 413124000, Y: 692717000, Z: 30.25},
 		{Seq: 3, Frame: 2, Command: 177, Param1: 1, Param2: -1},
 	}
-	clone := func() []missions.Item { return append([]missions.Item(nil), base...) }
+	clone := func() []mavitem.Item { return append([]mavitem.Item(nil), base...) }
 
 	got := clone()
 	got[0].X, got[0].Y, got[0].Z = 1, 2, 3 // ArduPilot rewrites home
@@ -23,28 +23,28 @@ func TestSameItems(t *testing.T) {
 	got[2].Z = 30.249                      // centimetre storage
 	got[2].Current, got[2].Autocontinue = 1, 1
 	got[3].Frame = 0 // ArduCopter answers frame 0 for commands without a position (seen with RTL in the 4.7 tlog)
-	if d := sameItems(missions.TypeMission, base, got); d != "" {
+	if d := sameItems(mavitem.TypeMission, base, got); d != "" {
 		t.Fatalf("tolerated normalisations reported as difference: %s", d)
 	}
-	if d := sameItems(missions.TypeFence, base, got); d == "" {
+	if d := sameItems(mavitem.TypeFence, base, got); d == "" {
 		t.Fatal("fence item 0 must be compared")
 	}
 
 	mut := []struct {
 		name string
-		f    func(it []missions.Item) []missions.Item
+		f    func(it []mavitem.Item) []mavitem.Item
 		want string
 	}{
-		{"count", func(it []missions.Item) []missions.Item { return it[:3] }, "3 items, sent 4"},
-		{"command", func(it []missions.Item) []missions.Item { it[2].Command = 17; return it }, "item 2: command"},
-		{"lat", func(it []missions.Item) []missions.Item { it[2].X++; return it }, "item 2: position"},
-		{"alt", func(it []missions.Item) []missions.Item { it[2].Z = 31; return it }, "item 2: z"},
-		{"param", func(it []missions.Item) []missions.Item { it[3].Param2 = 3; return it }, "item 3: param2"},
-		{"frame", func(it []missions.Item) []missions.Item { it[1].Frame = 0; return it }, "item 1: frame"},
-		{"nan", func(it []missions.Item) []missions.Item { it[3].Param1 = float32(math.NaN()); return it }, "item 3: param1"},
+		{"count", func(it []mavitem.Item) []mavitem.Item { return it[:3] }, "3 items, sent 4"},
+		{"command", func(it []mavitem.Item) []mavitem.Item { it[2].Command = 17; return it }, "item 2: command"},
+		{"lat", func(it []mavitem.Item) []mavitem.Item { it[2].X++; return it }, "item 2: position"},
+		{"alt", func(it []mavitem.Item) []mavitem.Item { it[2].Z = 31; return it }, "item 2: z"},
+		{"param", func(it []mavitem.Item) []mavitem.Item { it[3].Param2 = 3; return it }, "item 3: param2"},
+		{"frame", func(it []mavitem.Item) []mavitem.Item { it[1].Frame = 0; return it }, "item 1: frame"},
+		{"nan", func(it []mavitem.Item) []mavitem.Item { it[3].Param1 = float32(math.NaN()); return it }, "item 3: param1"},
 	}
 	for _, m := range mut {
-		d := sameItems(missions.TypeMission, base, m.f(clone()))
+		d := sameItems(mavitem.TypeMission, base, m.f(clone()))
 		if !strings.Contains(d, m.want) {
 			t.Errorf("%s: difference %q, want it to mention %q", m.name, d, m.want)
 		}
@@ -53,7 +53,7 @@ func TestSameItems(t *testing.T) {
 	nan[3].Param3 = float32(math.NaN())
 	nan2 := clone()
 	nan2[3].Param3 = float32(math.NaN())
-	if d := sameItems(missions.TypeMission, nan, nan2); d != "" {
+	if d := sameItems(mavitem.TypeMission, nan, nan2); d != "" {
 		t.Fatalf("NaN params on both sides are equal, got %s", d)
 	}
 }

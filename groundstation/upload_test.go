@@ -11,30 +11,30 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
 // patrol builds a short mission around home: home, takeoff, a square of
 // waypoints 40 m out, then RTL.
-func patrol(home fleet.Point, legs int) []missions.Item {
+func patrol(home fleet.Point, legs int) []mavitem.Item {
 	const m = 1e-7
 	dLat := 40.0 / 111320 / m
 	dLon := 40.0 / (111320 * math.Cos(home.Lat*math.Pi/180)) / m
 	lat, lon := int32(home.Lat/m), int32(home.Lon/m)
-	items := []missions.Item{
-		{Command: missions.CmdNavWaypoint, Frame: missions.FrameGlobal, X: lat, Y: lon, Z: float32(home.AltMSL), Autocontinue: 1},
-		{Command: missions.CmdNavTakeoff, Frame: missions.FrameGlobalRelativeAlt, Z: 15, Autocontinue: 1},
+	items := []mavitem.Item{
+		{Command: mavitem.CmdNavWaypoint, Frame: mavitem.FrameGlobal, X: lat, Y: lon, Z: float32(home.AltMSL), Autocontinue: 1},
+		{Command: mavitem.CmdNavTakeoff, Frame: mavitem.FrameGlobalRelativeAlt, Z: 15, Autocontinue: 1},
 	}
 	corners := [][2]float64{{1, 0}, {1, 1}, {0, 1}, {0, 0}}
 	for i := 0; i < legs; i++ {
 		c := corners[i%4]
-		items = append(items, missions.Item{Command: missions.CmdNavWaypoint, Frame: missions.FrameGlobalRelativeAlt,
+		items = append(items, mavitem.Item{Command: mavitem.CmdNavWaypoint, Frame: mavitem.FrameGlobalRelativeAlt,
 			X: lat + int32(c[0]*dLat), Y: lon + int32(c[1]*dLon), Z: 15 + float32(i%3), Autocontinue: 1})
 	}
-	return append(items, missions.Item{Command: missions.CmdNavReturnToLaunch, Frame: missions.FrameMission, Autocontinue: 1})
+	return append(items, mavitem.Item{Command: mavitem.CmdNavReturnToLaunch, Frame: mavitem.FrameMission, Autocontinue: 1})
 }
 
 // TestGroupUploadUnderLossThenFly uploads a mission to 20 simulated
@@ -59,7 +59,7 @@ func TestGroupUploadUnderLossThenFly(t *testing.T) {
 		return true
 	})
 	ids := idByUID(t, fl, sim)
-	plans := map[string][]missions.Item{}
+	plans := map[string][]mavitem.Item{}
 	for _, id := range ids {
 		v, _ := fl.Get(id)
 		plans[id] = patrol(*v.Home, 4)
@@ -72,7 +72,7 @@ func TestGroupUploadUnderLossThenFly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	results := st.Group(ctx, ids, 20, func(ctx context.Context, id string) (any, error) {
-		return st.Upload(ctx, id, missions.TypeMission, plans[id], UploadOptions{Verify: true, Attempts: 5})
+		return st.Upload(ctx, id, mavitem.TypeMission, plans[id], UploadOptions{Verify: true, Attempts: 5})
 	})
 	if len(results) > 0 && strings.Contains(results[0].Error, "not implemented") {
 		t.Skipf("session mission transfer not implemented yet: %s", results[0].Error)
@@ -88,9 +88,9 @@ func TestGroupUploadUnderLossThenFly(t *testing.T) {
 	}
 	// The simulator's stored missions are what was planned.
 	for i, id := range ids {
-		var stored []missions.Item
+		var stored []mavitem.Item
 		sim.Vehicle(i).Do(func(v *vehicle.Vehicle) { stored = v.Mission() })
-		if d := sameItems(missions.TypeMission, plans[id], stored); d != "" {
+		if d := sameItems(mavitem.TypeMission, plans[id], stored); d != "" {
 			t.Errorf("%s: simulator holds a different mission: %s", id, d)
 		}
 	}

@@ -1,6 +1,7 @@
 package missions
 
 import (
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
 	"testing"
 
@@ -78,10 +79,10 @@ func benchFenceMission() (*Area, *DronePlan) {
 	dp := &DronePlan{Alt: 50, Speed: 10}
 	dp.Home = Home{Lat: a.Launch[0].Point[1], Lon: a.Launch[0].Point[0]}
 	for i := 0; i < 500; i++ {
-		it := Item{Command: CmdFencePolyInclusion, Frame: FrameGlobal, Param1: 500, X: e7(ring[i][1]), Y: e7(ring[i][0]), MissionType: TypeFence}
+		it := mavitem.Item{Command: mavitem.CmdFencePolyInclusion, Frame: mavitem.FrameGlobal, Param1: 500, X: e7(ring[i][1]), Y: e7(ring[i][0]), MissionType: mavitem.TypeFence}
 		dp.Fence = append(dp.Fence, it)
 	}
-	dp.Mission = append(dp.Mission, Item{Command: CmdNavTakeoff, Frame: FrameGlobalRelativeAlt, Z: 50})
+	dp.Mission = append(dp.Mission, mavitem.Item{Command: mavitem.CmdNavTakeoff, Frame: mavitem.FrameGlobalRelativeAlt, Z: 50})
 	for i := 0; i < 1000; i++ {
 		y := -900 + 1.8*float64(i)
 		x := 600.0
@@ -89,9 +90,9 @@ func benchFenceMission() (*Area, *DronePlan) {
 			x = -600
 		}
 		p := pr.toLL(orb.Point{x, y * 0.6})
-		dp.Mission = append(dp.Mission, Item{Command: CmdNavWaypoint, Frame: FrameGlobalRelativeAlt, X: e7(p[1]), Y: e7(p[0]), Z: 50})
+		dp.Mission = append(dp.Mission, mavitem.Item{Command: mavitem.CmdNavWaypoint, Frame: mavitem.FrameGlobalRelativeAlt, X: e7(p[1]), Y: e7(p[0]), Z: 50})
 	}
-	dp.Mission = append(dp.Mission, Item{Command: CmdNavReturnToLaunch})
+	dp.Mission = append(dp.Mission, mavitem.Item{Command: mavitem.CmdNavReturnToLaunch})
 	return a, dp
 }
 

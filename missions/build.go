@@ -2,6 +2,7 @@ package missions
 
 import (
 	"fmt"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
 	"sort"
 
@@ -20,23 +21,23 @@ type Home struct {
 // items are numbered from 1 because ArduPilot's seq 0 is home), fence and
 // rally items. It is what .plan and .waypoints files hold.
 type Plan struct {
-	Home        Home    `json:"home"`
-	Mission     []Item  `json:"mission"`
-	Fence       []Item  `json:"fence"`
-	Rally       []Item  `json:"rally"`
-	CruiseSpeed float64 `json:"cruise_speed,omitempty"`
-	HoverSpeed  float64 `json:"hover_speed,omitempty"`
+	Home        Home           `json:"home"`
+	Mission     []mavitem.Item `json:"mission"`
+	Fence       []mavitem.Item `json:"fence"`
+	Rally       []mavitem.Item `json:"rally"`
+	CruiseSpeed float64        `json:"cruise_speed,omitempty"`
+	HoverSpeed  float64        `json:"hover_speed,omitempty"`
 }
 
 // MissionWithHome returns the mission as ArduPilot transfers it: seq 0 is
 // the home position, the plan's items follow from seq 1.
-func (p *Plan) MissionWithHome() []Item {
-	out := make([]Item, 0, len(p.Mission)+1)
-	out = append(out, Item{Seq: 0, Frame: FrameGlobal, Command: CmdNavWaypoint, Current: 1, Autocontinue: 1,
-		X: e7(p.Home.Lat), Y: e7(p.Home.Lon), Z: float32(p.Home.Alt), MissionType: TypeMission})
+func (p *Plan) MissionWithHome() []mavitem.Item {
+	out := make([]mavitem.Item, 0, len(p.Mission)+1)
+	out = append(out, mavitem.Item{Seq: 0, Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavWaypoint, Current: 1, Autocontinue: 1,
+		X: e7(p.Home.Lat), Y: e7(p.Home.Lon), Z: float32(p.Home.Alt), MissionType: mavitem.TypeMission})
 	for i, it := range p.Mission {
 		it.Seq = uint16(i + 1)
-		it.MissionType = TypeMission
+		it.MissionType = mavitem.TypeMission
 		out = append(out, it)
 	}
 	return out
@@ -44,7 +45,7 @@ func (p *Plan) MissionWithHome() []Item {
 
 func e7(deg float64) int32 { return int32(math.Round(deg * 1e7)) }
 
-func llOf(it Item) orb.Point { return orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7} }
+func llOf(it mavitem.Item) orb.Point { return orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7} }
 
 func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, share []orb.Polygon, patrol []wp, rt *router) (*DronePlan, error) {
 	lxy := pr.toXY(launch.Point)
@@ -68,9 +69,9 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	seq := uint16(1)
 	var transitLegs [][2]orb.Point
 	prev := lxy
-	add := func(it Item) uint16 {
+	add := func(it mavitem.Item) uint16 {
 		it.Seq = seq
-		it.MissionType = TypeMission
+		it.MissionType = mavitem.TypeMission
 		it.Autocontinue = 1
 		dp.Mission = append(dp.Mission, it)
 		seq++
@@ -78,7 +79,7 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	}
 	addWP := func(cmd uint16, p orb.Point, transit bool) uint16 {
 		ll := pr.toLL(p)
-		s := add(Item{Frame: FrameGlobalRelativeAlt, Command: cmd, X: e7(ll[1]), Y: e7(ll[0]), Z: float32(alt)})
+		s := add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: cmd, X: e7(ll[1]), Y: e7(ll[0]), Z: float32(alt)})
 		if transit {
 			dp.Transit = append(dp.Transit, s)
 		}
@@ -89,16 +90,16 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		prev = p
 		return s
 	}
-	add(Item{Frame: FrameGlobalRelativeAlt, Command: CmdNavTakeoff, X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(alt)})
-	add(Item{Frame: FrameMission, Command: CmdDoChangeSpeed, Param1: 1, Param2: float32(o.Speed), Param3: -1})
+	add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(alt)})
+	add(mavitem.Item{Frame: mavitem.FrameMission, Command: mavitem.CmdDoChangeSpeed, Param1: 1, Param2: float32(o.Speed), Param3: -1})
 	in := rt.transit.path(lxy, patrol[0].p)
 	if in == nil {
 		return nil, fmt.Errorf("no path from launch point %q to the patrol that avoids the no-fly zones", launch.Name)
 	}
 	for _, p := range in[1 : len(in)-1] {
-		addWP(CmdNavWaypoint, p, true)
+		addWP(mavitem.CmdNavWaypoint, p, true)
 	}
-	first := addWP(CmdNavWaypoint, patrol[0].p, !rt.area.segOK(prev, patrol[0].p))
+	first := addWP(mavitem.CmdNavWaypoint, patrol[0].p, !rt.area.segOK(prev, patrol[0].p))
 	// A drone climbs where it stands on the pad and flies straight to its
 	// first waypoint, so that leg is fenced from anywhere on the pad.
 	transitLegs = append(transitLegs, [2]orb.Point{lxy, in[1]})
@@ -112,7 +113,7 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		if w.p == prev {
 			continue
 		}
-		addWP(CmdNavWaypoint, w.p, w.transit)
+		addWP(mavitem.CmdNavWaypoint, w.p, w.transit)
 	}
 	if o.Repeat != 0 {
 		if back == nil {
@@ -122,10 +123,10 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 			return nil, fmt.Errorf("cannot close the %s loop back to its start", o.Pattern)
 		}
 		for _, w := range back[:len(back)-1] {
-			addWP(CmdNavWaypoint, w.p, w.transit)
+			addWP(mavitem.CmdNavWaypoint, w.p, w.transit)
 		}
 		dp.LoopStart = first
-		dp.JumpSeq = add(Item{Frame: FrameMission, Command: CmdDoJump, Param1: float32(first), Param2: float32(o.Repeat)})
+		dp.JumpSeq = add(mavitem.Item{Frame: mavitem.FrameMission, Command: mavitem.CmdDoJump, Param1: float32(first), Param2: float32(o.Repeat)})
 		if back[len(back)-1].transit {
 			dp.Transit = append(dp.Transit, dp.JumpSeq)
 		}
@@ -139,14 +140,14 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	}
 	if o.End == "land" {
 		for _, p := range out[1 : len(out)-1] {
-			addWP(CmdNavWaypoint, p, true)
+			addWP(mavitem.CmdNavWaypoint, p, true)
 		}
-		addWP(CmdNavLand, lxy, true)
+		addWP(mavitem.CmdNavLand, lxy, true)
 	} else {
 		for _, p := range out[1 : len(out)-1] {
-			addWP(CmdNavWaypoint, p, true)
+			addWP(mavitem.CmdNavWaypoint, p, true)
 		}
-		s := add(Item{Frame: FrameMission, Command: CmdNavReturnToLaunch})
+		s := add(mavitem.Item{Frame: mavitem.FrameMission, Command: mavitem.CmdNavReturnToLaunch})
 		dp.Transit = append(dp.Transit, s)
 		transitLegs = append(transitLegs, [2]orb.Point{prev, lxy})
 	}
@@ -165,8 +166,8 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		if ralt == 0 {
 			ralt = alt
 		}
-		dp.Rally = append(dp.Rally, Item{Seq: uint16(i), Frame: FrameGlobalRelativeAlt, Command: CmdNavRallyPoint, Autocontinue: 1,
-			X: e7(r.Point[1]), Y: e7(r.Point[0]), Z: float32(ralt), MissionType: TypeRally})
+		dp.Rally = append(dp.Rally, mavitem.Item{Seq: uint16(i), Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
+			X: e7(r.Point[1]), Y: e7(r.Point[0]), Z: float32(ralt), MissionType: mavitem.TypeRally})
 	}
 	return dp, nil
 }
@@ -196,7 +197,7 @@ func fenceParams(a *Area) []ParamValue {
 // share and its transit legs (ArduPilot demands the vehicle be inside every
 // inclusion polygon, so there is exactly one), exclusion polygons for holes
 // and no-fly polygons, exclusion circles for no-fly circles.
-func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs [][2]orb.Point, margin float64) ([]Item, error) {
+func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs [][2]orb.Point, margin float64) ([]mavitem.Item, error) {
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
 	parts = append(parts, orb.Polygon{circleRing(launch, padRadius+r, 16)})
@@ -230,15 +231,15 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 		}
 		shell = hp[0][0]
 	}
-	var items []Item
+	var items []mavitem.Item
 	addRing := func(r orb.Ring, cmd uint16) {
 		n := len(r) - 1
 		for i := 0; i < n; i++ {
 			ll := pr.toLL(r[i])
-			items = append(items, Item{Frame: FrameGlobal, Command: cmd, Param1: float32(n), X: e7(ll[1]), Y: e7(ll[0]), Autocontinue: 1, MissionType: TypeFence})
+			items = append(items, mavitem.Item{Frame: mavitem.FrameGlobal, Command: cmd, Param1: float32(n), X: e7(ll[1]), Y: e7(ll[0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 		}
 	}
-	addRing(shell, CmdFencePolyInclusion)
+	addRing(shell, mavitem.CmdFencePolyInclusion)
 	// Holes of the union that are holes of the event area become exclusion
 	// polygons. The others are either no-fly zones (written below with their
 	// exact outline) or pockets enclosed by transit legs and slivers where
@@ -253,21 +254,21 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 			}
 		}
 		if inAreaHole {
-			addRing(h, CmdFencePolyExclusion)
+			addRing(h, mavitem.CmdFencePolyExclusion)
 		}
 	}
-	var circleItems []Item
+	var circleItems []mavitem.Item
 	for _, z := range a.NoFly {
 		if z.IsCircle() {
-			circleItems = append(circleItems, Item{Frame: FrameGlobal, Command: CmdFenceCircleExclusion, Param1: float32(z.Radius),
-				X: e7(z.Center[1]), Y: e7(z.Center[0]), Autocontinue: 1, MissionType: TypeFence})
+			circleItems = append(circleItems, mavitem.Item{Frame: mavitem.FrameGlobal, Command: mavitem.CmdFenceCircleExclusion, Param1: float32(z.Radius),
+				X: e7(z.Center[1]), Y: e7(z.Center[0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 			continue
 		}
 		r := z.Polygon[0]
 		n := len(r) - 1
 		for i := 0; i < n; i++ {
-			items = append(items, Item{Frame: FrameGlobal, Command: CmdFencePolyExclusion, Param1: float32(n),
-				X: e7(r[i][1]), Y: e7(r[i][0]), Autocontinue: 1, MissionType: TypeFence})
+			items = append(items, mavitem.Item{Frame: mavitem.FrameGlobal, Command: mavitem.CmdFencePolyExclusion, Param1: float32(n),
+				X: e7(r[i][1]), Y: e7(r[i][0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 		}
 	}
 	// Polygons first, then circles: the order QGC's .plan keeps them in.

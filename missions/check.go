@@ -2,6 +2,7 @@ package missions
 
 import (
 	"fmt"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
 	"sort"
 
@@ -94,7 +95,7 @@ func (dp *DronePlan) Legs() []Leg {
 	var legs []Leg
 	for _, it := range items[1:] {
 		switch it.Command {
-		case CmdNavTakeoff:
+		case mavitem.CmdNavTakeoff:
 			p := cur
 			if it.X != 0 || it.Y != 0 {
 				p = llOf(it)
@@ -103,19 +104,19 @@ func (dp *DronePlan) Legs() []Leg {
 			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: true})
 			cur, curSeq = p, it.Seq
 			posOf[it.Seq] = p
-		case CmdNavWaypoint, CmdNavLoiterUnlim, CmdNavLoiterTime, CmdNavLand:
+		case mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterUnlim, mavitem.CmdNavLoiterTime, mavitem.CmdNavLand:
 			p := llOf(it)
-			if it.Command != CmdNavLand {
+			if it.Command != mavitem.CmdNavLand {
 				alt = float64(it.Z)
 			}
 			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: transit[it.Seq]})
 			cur, curSeq = p, it.Seq
 			posOf[it.Seq] = p
-		case CmdDoJump:
+		case mavitem.CmdDoJump:
 			if p, ok := posOf[uint16(it.Param1)]; ok {
 				legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: transit[it.Seq]})
 			}
-		case CmdNavReturnToLaunch:
+		case mavitem.CmdNavReturnToLaunch:
 			legs = append(legs, Leg{From: cur, To: home, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: true})
 			cur, curSeq = home, it.Seq
 		}
@@ -195,7 +196,7 @@ func (c *Checker) checkOne(dp *DronePlan, legs []Leg) []Violation {
 	}
 	for _, it := range items[1:] {
 		switch it.Command {
-		case CmdNavTakeoff, CmdNavWaypoint, CmdNavLoiterUnlim, CmdNavLoiterTime:
+		case mavitem.CmdNavTakeoff, mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterUnlim, mavitem.CmdNavLoiterTime:
 			if z := float64(it.Z); z < c.area.MinAlt || z > c.area.MaxAlt {
 				v(-1, it.Seq, RuleAltitude, "item %d altitude %g m outside the band [%g, %g] m", it.Seq, z, c.area.MinAlt, c.area.MaxAlt)
 			}
@@ -289,7 +290,7 @@ func (c *Checker) whichZone(a, b orb.Point) string {
 
 // fenceSpace rebuilds the fence from its items: polygons are runs of
 // vertex items whose param1 is the vertex count.
-func (c *Checker) fenceSpace(items []Item) (*space, error) {
+func (c *Checker) fenceSpace(items []mavitem.Item) (*space, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
@@ -299,7 +300,7 @@ func (c *Checker) fenceSpace(items []Item) (*space, error) {
 	for i := 0; i < len(items); {
 		it := items[i]
 		switch it.Command {
-		case CmdFencePolyInclusion, CmdFencePolyExclusion:
+		case mavitem.CmdFencePolyInclusion, mavitem.CmdFencePolyExclusion:
 			n := int(it.Param1)
 			if n < 3 || i+n > len(items) {
 				return nil, fmt.Errorf("fence item %d: polygon of %d vertices does not fit the %d items", i, n, len(items))
@@ -312,15 +313,15 @@ func (c *Checker) fenceSpace(items []Item) (*space, error) {
 				r = append(r, c.xy(llOf(items[i+k])))
 			}
 			r = append(r, r[0])
-			if it.Command == CmdFencePolyInclusion {
+			if it.Command == mavitem.CmdFencePolyInclusion {
 				incl = append(incl, orb.Polygon{r})
 			} else {
 				excl = append(excl, orb.Polygon{r})
 			}
 			i += n
-		case CmdFenceCircleInclusion, CmdFenceCircleExclusion:
+		case mavitem.CmdFenceCircleInclusion, mavitem.CmdFenceCircleExclusion:
 			ci := circle{c.xy(llOf(it)), float64(it.Param1)}
-			if it.Command == CmdFenceCircleInclusion {
+			if it.Command == mavitem.CmdFenceCircleInclusion {
 				inclCircles = append(inclCircles, ci)
 			} else {
 				circles = append(circles, ci)
@@ -437,10 +438,10 @@ func FromPlan(drone int, p *Plan) *DronePlan {
 	dp := &DronePlan{Drone: drone, Plan: *p, Speed: p.CruiseSpeed}
 	home := orb.Point{p.Home.Lon, p.Home.Lat}
 	for _, it := range p.Mission {
-		if it.Command == CmdNavWaypoint || it.Command == CmdNavTakeoff {
+		if it.Command == mavitem.CmdNavWaypoint || it.Command == mavitem.CmdNavTakeoff {
 			dp.Alt = math.Max(dp.Alt, float64(it.Z))
 		}
-		if it.Command == CmdDoJump && dp.JumpSeq == 0 {
+		if it.Command == mavitem.CmdDoJump && dp.JumpSeq == 0 {
 			dp.JumpSeq, dp.LoopStart, dp.Repeat = it.Seq, uint16(it.Param1), int(it.Param2)
 		}
 	}

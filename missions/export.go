@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"io"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func Preview(a *Area, plans []*DronePlan) *geojson.FeatureCollection {
 		for i := 0; i < len(dp.Fence); {
 			it := dp.Fence[i]
 			switch it.Command {
-			case CmdFencePolyInclusion, CmdFencePolyExclusion:
+			case mavitem.CmdFencePolyInclusion, mavitem.CmdFencePolyExclusion:
 				n := int(it.Param1)
 				if n < 3 || i+n > len(dp.Fence) {
 					i = len(dp.Fence)
@@ -158,7 +159,7 @@ func Preview(a *Area, plans []*DronePlan) *geojson.FeatureCollection {
 				r = append(r, r[0])
 				g := geojson.NewFeature(orb.Polygon{r})
 				g.Properties["role"] = "fence"
-				g.Properties["inclusion"] = it.Command == CmdFencePolyInclusion
+				g.Properties["inclusion"] = it.Command == mavitem.CmdFencePolyInclusion
 				g.Properties["drone"] = dp.Drone
 				fc.Append(g)
 				i += n
@@ -166,7 +167,7 @@ func Preview(a *Area, plans []*DronePlan) *geojson.FeatureCollection {
 				g := geojson.NewFeature(llOf(it))
 				g.Properties["role"] = "fence-circle"
 				g.Properties["radius_m"] = it.Param1
-				g.Properties["inclusion"] = it.Command == CmdFenceCircleInclusion
+				g.Properties["inclusion"] = it.Command == mavitem.CmdFenceCircleInclusion
 				g.Properties["drone"] = dp.Drone
 				fc.Append(g)
 				i++

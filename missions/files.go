@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"io"
 	"math"
 	"strconv"
@@ -20,21 +21,21 @@ func isGlobalFrame(f uint8) bool {
 	return false
 }
 
-func xParam(it Item) float64 {
+func xParam(it mavitem.Item) float64 {
 	if isGlobalFrame(it.Frame) {
 		return float64(it.X) / 1e7
 	}
 	return float64(it.X)
 }
 
-func yParam(it Item) float64 {
+func yParam(it mavitem.Item) float64 {
 	if isGlobalFrame(it.Frame) {
 		return float64(it.Y) / 1e7
 	}
 	return float64(it.Y)
 }
 
-func setXY(it *Item, x, y float64) error {
+func setXY(it *mavitem.Item, x, y float64) error {
 	if isGlobalFrame(it.Frame) {
 		if math.IsNaN(x) || math.IsNaN(y) {
 			x, y = 0, 0
@@ -144,20 +145,20 @@ func (p *Plan) WritePlan(w io.Writer) error {
 	for i := 0; i < len(p.Fence); {
 		it := p.Fence[i]
 		switch it.Command {
-		case CmdFencePolyInclusion, CmdFencePolyExclusion:
+		case mavitem.CmdFencePolyInclusion, mavitem.CmdFencePolyExclusion:
 			n := int(it.Param1)
 			if n < 3 || i+n > len(p.Fence) {
 				return fmt.Errorf("write plan: fence item %d: polygon of %d vertices does not fit", i, n)
 			}
-			pg := qgcPolygon{Inclusion: it.Command == CmdFencePolyInclusion, Version: 1}
+			pg := qgcPolygon{Inclusion: it.Command == mavitem.CmdFencePolyInclusion, Version: 1}
 			for k := 0; k < n; k++ {
 				v := p.Fence[i+k]
 				pg.Polygon = append(pg.Polygon, []float64{float64(v.X) / 1e7, float64(v.Y) / 1e7})
 			}
 			f.GeoFence.Polygons = append(f.GeoFence.Polygons, pg)
 			i += n
-		case CmdFenceCircleInclusion, CmdFenceCircleExclusion:
-			c := qgcCircle{Inclusion: it.Command == CmdFenceCircleInclusion, Version: 1}
+		case mavitem.CmdFenceCircleInclusion, mavitem.CmdFenceCircleExclusion:
+			c := qgcCircle{Inclusion: it.Command == mavitem.CmdFenceCircleInclusion, Version: 1}
 			c.Circle.Center = []float64{float64(it.X) / 1e7, float64(it.Y) / 1e7}
 			c.Circle.Radius = float64(it.Param1)
 			f.GeoFence.Circles = append(f.GeoFence.Circles, c)
@@ -226,7 +227,7 @@ func ParsePlan(r io.Reader) (*Plan, error) {
 				vals[k] = *v
 			}
 		}
-		it := Item{Seq: uint16(i + 1), Frame: uint8(q.Frame), Command: uint16(q.Command), MissionType: TypeMission,
+		it := mavitem.Item{Seq: uint16(i + 1), Frame: uint8(q.Frame), Command: uint16(q.Command), MissionType: mavitem.TypeMission,
 			Param1: float32(vals[0]), Param2: float32(vals[1]), Param3: float32(vals[2]), Param4: float32(vals[3]), Z: float32(vals[6])}
 		if q.AutoContinue {
 			it.Autocontinue = 1
@@ -243,15 +244,15 @@ func ParsePlan(r io.Reader) (*Plan, error) {
 		if len(pg.Polygon) < 3 {
 			return nil, fmt.Errorf("parse plan: geoFence.polygons[%d] has %d vertices, want at least 3", i, len(pg.Polygon))
 		}
-		cmd := CmdFencePolyExclusion
+		cmd := mavitem.CmdFencePolyExclusion
 		if pg.Inclusion {
-			cmd = CmdFencePolyInclusion
+			cmd = mavitem.CmdFencePolyInclusion
 		}
 		for k, v := range pg.Polygon {
 			if len(v) != 2 || v[0] < -90 || v[0] > 90 || v[1] < -180 || v[1] > 180 {
 				return nil, fmt.Errorf("parse plan: geoFence.polygons[%d].polygon[%d] = %v: want [lat, lon] in range", i, k, v)
 			}
-			p.Fence = append(p.Fence, Item{Frame: FrameGlobal, Command: cmd, Param1: float32(len(pg.Polygon)), X: e7(v[0]), Y: e7(v[1]), Autocontinue: 1, MissionType: TypeFence})
+			p.Fence = append(p.Fence, mavitem.Item{Frame: mavitem.FrameGlobal, Command: cmd, Param1: float32(len(pg.Polygon)), X: e7(v[0]), Y: e7(v[1]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 		}
 	}
 	for i, c := range f.GeoFence.Circles {
@@ -259,11 +260,11 @@ func ParsePlan(r io.Reader) (*Plan, error) {
 		if len(v) != 2 || v[0] < -90 || v[0] > 90 || v[1] < -180 || v[1] > 180 || !(c.Circle.Radius > 0) {
 			return nil, fmt.Errorf("parse plan: geoFence.circles[%d]: center %v radius %g: want [lat, lon] in range and a positive radius", i, v, c.Circle.Radius)
 		}
-		cmd := CmdFenceCircleExclusion
+		cmd := mavitem.CmdFenceCircleExclusion
 		if c.Inclusion {
-			cmd = CmdFenceCircleInclusion
+			cmd = mavitem.CmdFenceCircleInclusion
 		}
-		p.Fence = append(p.Fence, Item{Frame: FrameGlobal, Command: cmd, Param1: float32(c.Circle.Radius), X: e7(v[0]), Y: e7(v[1]), Autocontinue: 1, MissionType: TypeFence})
+		p.Fence = append(p.Fence, mavitem.Item{Frame: mavitem.FrameGlobal, Command: cmd, Param1: float32(c.Circle.Radius), X: e7(v[0]), Y: e7(v[1]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 	}
 	for i := range p.Fence {
 		p.Fence[i].Seq = uint16(i)
@@ -272,7 +273,7 @@ func ParsePlan(r io.Reader) (*Plan, error) {
 		if len(v) != 3 || v[0] < -90 || v[0] > 90 || v[1] < -180 || v[1] > 180 {
 			return nil, fmt.Errorf("parse plan: rallyPoints.points[%d] = %v: want [lat, lon, alt] in range", i, v)
 		}
-		p.Rally = append(p.Rally, Item{Seq: uint16(i), Frame: FrameGlobalRelativeAlt, Command: CmdNavRallyPoint, X: e7(v[0]), Y: e7(v[1]), Z: float32(v[2]), Autocontinue: 1, MissionType: TypeRally})
+		p.Rally = append(p.Rally, mavitem.Item{Seq: uint16(i), Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, X: e7(v[0]), Y: e7(v[1]), Z: float32(v[2]), Autocontinue: 1, MissionType: mavitem.TypeRally})
 	}
 	return p, nil
 }
@@ -352,9 +353,9 @@ func ParseWaypoints(r io.Reader) (*Plan, error) {
 				return nil, fmt.Errorf("parse waypoints: line %d column %d (%s): %s out of range", line, k+1, cols[k], fs[k])
 			}
 		}
-		it := Item{Seq: uint16(idx), Current: uint8(v[1]), Frame: uint8(v[2]), Command: uint16(v[3]),
+		it := mavitem.Item{Seq: uint16(idx), Current: uint8(v[1]), Frame: uint8(v[2]), Command: uint16(v[3]),
 			Param1: float32(v[4]), Param2: float32(v[5]), Param3: float32(v[6]), Param4: float32(v[7]), Z: float32(v[10]),
-			Autocontinue: uint8(v[11]), MissionType: TypeMission}
+			Autocontinue: uint8(v[11]), MissionType: mavitem.TypeMission}
 		if err := setXY(&it, v[8], v[9]); err != nil {
 			return nil, fmt.Errorf("parse waypoints: line %d: %w", line, err)
 		}

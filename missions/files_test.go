@@ -3,6 +3,7 @@ package missions
 import (
 	"bytes"
 	"errors"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
 	"math/rand"
 	"os"
@@ -101,17 +102,17 @@ func TestSyntheticAreaEveryPattern(t *testing.T) {
 						t.Errorf("%s/%d/%s: %v", pat, n, end, err)
 					}
 					m := dp.Mission
-					if m[0].Command != CmdNavTakeoff || m[1].Command != CmdDoChangeSpeed {
+					if m[0].Command != mavitem.CmdNavTakeoff || m[1].Command != mavitem.CmdDoChangeSpeed {
 						t.Errorf("%s: mission does not start with takeoff + speed: %+v", pat, m[:2])
 					}
 					last := m[len(m)-1].Command
-					if end == "rtl" && last != CmdNavReturnToLaunch || end == "land" && last != CmdNavLand {
+					if end == "rtl" && last != mavitem.CmdNavReturnToLaunch || end == "land" && last != mavitem.CmdNavLand {
 						t.Errorf("%s: mission ends with command %d, want %s", pat, last, end)
 					}
-					if dp.JumpSeq == 0 || m[dp.JumpSeq-1].Command != CmdDoJump || m[dp.JumpSeq-1].Param2 != -1 || m[dp.JumpSeq-1].Param1 != float32(dp.LoopStart) {
+					if dp.JumpSeq == 0 || m[dp.JumpSeq-1].Command != mavitem.CmdDoJump || m[dp.JumpSeq-1].Param2 != -1 || m[dp.JumpSeq-1].Param1 != float32(dp.LoopStart) {
 						t.Errorf("%s: no DO_JUMP repeating forever to the loop start", pat)
 					}
-					if dp.Fence[0].Command != CmdFencePolyInclusion {
+					if dp.Fence[0].Command != mavitem.CmdFencePolyInclusion {
 						t.Errorf("%s: fence does not start with the inclusion polygon", pat)
 					}
 					if n == 1 {
@@ -119,10 +120,10 @@ func TestSyntheticAreaEveryPattern(t *testing.T) {
 						polys, circles := 0, 0
 						for i := 0; i < len(dp.Fence); i++ {
 							switch it := dp.Fence[i]; it.Command {
-							case CmdFencePolyExclusion:
+							case mavitem.CmdFencePolyExclusion:
 								polys++
 								i += int(it.Param1) - 1
-							case CmdFenceCircleExclusion:
+							case mavitem.CmdFenceCircleExclusion:
 								circles++
 								if it.Param1 != 25 {
 									t.Errorf("crane circle radius %g", it.Param1)
@@ -262,9 +263,9 @@ func TestCheckNamesDroneLegRule(t *testing.T) {
 	// Separation: put drone 1 in drone 0's layer and over its path.
 	p1 := *plans[1]
 	p1.Alt = plans[0].Alt
-	p1.Mission = append([]Item(nil), plans[1].Mission...)
+	p1.Mission = append([]mavitem.Item(nil), plans[1].Mission...)
 	for i, it := range plans[0].Mission {
-		if i < len(p1.Mission) && it.Command == CmdNavWaypoint && p1.Mission[i].Command == CmdNavWaypoint {
+		if i < len(p1.Mission) && it.Command == mavitem.CmdNavWaypoint && p1.Mission[i].Command == mavitem.CmdNavWaypoint {
 			p1.Mission[i].X, p1.Mission[i].Y = it.X+20, it.Y // 20e-7° ≈ 0.2 m away
 			break
 		}
@@ -281,10 +282,10 @@ func TestCheckNamesDroneLegRule(t *testing.T) {
 	}
 	// Altitude, area, no-fly and item count: move a waypoint into the tent.
 	bad := *plans[0]
-	bad.Mission = append([]Item(nil), plans[0].Mission...)
+	bad.Mission = append([]mavitem.Item(nil), plans[0].Mission...)
 	tent := a.NoFly[0].Polygon[0][0]
 	for i := range bad.Mission {
-		if bad.Mission[i].Command == CmdNavWaypoint {
+		if bad.Mission[i].Command == mavitem.CmdNavWaypoint {
 			bad.Mission[i].X, bad.Mission[i].Y = e7(tent[1]+0.0002), e7(tent[0]+0.0002)
 			bad.Mission[i].Z = 500
 			break

@@ -2,6 +2,7 @@ package missions
 
 import (
 	"bytes"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestSplitIsEqualAreaWithOwnLayersAndFences(t *testing.T) {
 			}
 			incl := 0
 			for _, it := range dp.Fence {
-				if it.Command == CmdFencePolyInclusion {
+				if it.Command == mavitem.CmdFencePolyInclusion {
 					incl++
 				}
 			}
@@ -80,7 +81,7 @@ func TestCorridorFollowsRouteAtOffset(t *testing.T) {
 		near := 0
 		wps := 0
 		for _, it := range plans[0].Mission {
-			if it.Command != CmdNavWaypoint {
+			if it.Command != mavitem.CmdNavWaypoint {
 				continue
 			}
 			wps++
@@ -257,7 +258,7 @@ func TestSweepRunsAlongTheLongSide(t *testing.T) {
 	}
 	wps := 0
 	for _, it := range plans[0].Mission {
-		if it.Command == CmdNavWaypoint {
+		if it.Command == mavitem.CmdNavWaypoint {
 			wps++
 		}
 	}
@@ -281,7 +282,7 @@ func TestFenceContainsTheWholeLaunchPad(t *testing.T) {
 	for _, dp := range plans {
 		var ring orb.Ring
 		for _, it := range dp.Fence {
-			if it.Command == CmdFencePolyInclusion {
+			if it.Command == mavitem.CmdFencePolyInclusion {
 				ring = append(ring, orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7})
 			}
 		}
@@ -310,7 +311,7 @@ func TestFenceContainsTheWholeLaunchPad(t *testing.T) {
 		}
 		var ring orb.Ring
 		for _, it := range dp.Fence {
-			if it.Command == CmdFencePolyInclusion {
+			if it.Command == mavitem.CmdFencePolyInclusion {
 				ring = append(ring, orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7})
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -127,9 +127,9 @@ func TestGuidedTakeoffAndReposition(t *testing.T) {
 
 // flyMission uploads items, arms in GUIDED, switches to AUTO and collects
 // MISSION_ITEM_REACHED until the vehicle disarms after landing.
-func flyMission(t *testing.T, g *testGCS, items []missions.Item) []uint16 {
+func flyMission(t *testing.T, g *testGCS, items []mavitem.Item) []uint16 {
 	t.Helper()
-	if r := g.upload(1, missions.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
+	if r := g.upload(1, mavitem.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
 		t.Fatalf("upload: %v", r)
 	}
 	mustAccept(t, "GUIDED", g.command(1, 1, common.MAV_CMD_DO_SET_MODE, 1, float32(vehicle.ModeGuided)))
@@ -164,14 +164,14 @@ func flyMission(t *testing.T, g *testGCS, items []missions.Item) []uint16 {
 func TestAutoMissionFlownToTheEnd(t *testing.T) {
 	g, _ := flyingVehicle(t)
 	h := homeLL()
-	items := []missions.Item{
-		{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
-		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavTakeoff, Autocontinue: 1, Z: 15},
-		{Seq: 2, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0004), Y: e7(h.Lon), Z: 15},
-		{Seq: 3, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdDoChangeSpeed, Autocontinue: 1, Param2: 6, Param3: -1},
-		{Seq: 4, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0004), Y: e7(h.Lon + 0.0004), Z: 20},
-		{Seq: 5, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavLoiterTime, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.0004), Y: e7(h.Lon + 0.0004), Z: 20},
-		{Seq: 6, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavLand, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon)},
+	items := []mavitem.Item{
+		{Seq: 0, Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
+		{Seq: 1, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, Autocontinue: 1, Z: 15},
+		{Seq: 2, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0004), Y: e7(h.Lon), Z: 15},
+		{Seq: 3, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdDoChangeSpeed, Autocontinue: 1, Param2: 6, Param3: -1},
+		{Seq: 4, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0004), Y: e7(h.Lon + 0.0004), Z: 20},
+		{Seq: 5, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavLoiterTime, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.0004), Y: e7(h.Lon + 0.0004), Z: 20},
+		{Seq: 6, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavLand, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon)},
 	}
 	reached := flyMission(t, g, items)
 	want := map[uint16]bool{1: true, 2: true, 4: true, 5: true, 6: true}
@@ -194,13 +194,13 @@ func TestAutoMissionFlownToTheEnd(t *testing.T) {
 func TestDoJumpLoopCountHonoured(t *testing.T) {
 	g, _ := flyingVehicle(t)
 	h := homeLL()
-	items := []missions.Item{
-		{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
-		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavTakeoff, Autocontinue: 1, Z: 10},
-		{Seq: 2, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0003), Y: e7(h.Lon), Z: 10},
-		{Seq: 3, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0003), Y: e7(h.Lon + 0.0003), Z: 10},
-		{Seq: 4, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdDoJump, Autocontinue: 1, Param1: 2, Param2: 2},
-		{Seq: 5, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavReturnToLaunch, Autocontinue: 1},
+	items := []mavitem.Item{
+		{Seq: 0, Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
+		{Seq: 1, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, Autocontinue: 1, Z: 10},
+		{Seq: 2, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0003), Y: e7(h.Lon), Z: 10},
+		{Seq: 3, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: e7(h.Lat + 0.0003), Y: e7(h.Lon + 0.0003), Z: 10},
+		{Seq: 4, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdDoJump, Autocontinue: 1, Param1: 2, Param2: 2},
+		{Seq: 5, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavReturnToLaunch, Autocontinue: 1},
 	}
 	reached := flyMission(t, g, items)
 	count := map[uint16]int{}
@@ -456,11 +456,11 @@ func TestPauseContinueSetModeMessageAndReboot(t *testing.T) {
 	waitHeartbeat(t, g, &c, "disarmed after landing", 60*time.Second, func(hb *common.MessageHeartbeat) bool {
 		return hb.BaseMode&common.MAV_MODE_FLAG_SAFETY_ARMED == 0
 	})
-	if r := g.upload(1, missions.TypeMission, sampleMission()); r != common.MAV_MISSION_ACCEPTED {
+	if r := g.upload(1, mavitem.TypeMission, sampleMission()); r != common.MAV_MISSION_ACCEPTED {
 		t.Fatalf("upload: %v", r)
 	}
 	mustAccept(t, "reboot", g.command(1, 1, common.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1))
-	if got := g.download(1, missions.TypeMission); len(got) != len(sampleMission()) {
+	if got := g.download(1, mavitem.TypeMission); len(got) != len(sampleMission()) {
 		t.Fatalf("mission after reboot: %d items, want %d", len(got), len(sampleMission()))
 	}
 	if st := s.Vehicle(0).State(); st.Armed {

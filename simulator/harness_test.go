@@ -13,8 +13,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -152,7 +152,7 @@ func (g *testGCS) command(sysid, comp uint8, cmd common.MAV_CMD, p ...float32) c
 
 // upload runs the ground-station side of a mission upload, retrying what
 // gets lost. Returns the final MISSION_ACK type.
-func (g *testGCS) upload(sysid uint8, typ missions.MissionType, items []missions.Item) common.MAV_MISSION_RESULT {
+func (g *testGCS) upload(sysid uint8, typ mavitem.MissionType, items []mavitem.Item) common.MAV_MISSION_RESULT {
 	g.t.Helper()
 	mt := common.MAV_MISSION_TYPE(typ)
 	count := &common.MessageMissionCount{TargetSystem: sysid, TargetComponent: 1, Count: uint16(len(items)), MissionType: mt}
@@ -201,7 +201,7 @@ func (g *testGCS) upload(sysid uint8, typ missions.MissionType, items []missions
 }
 
 // download reads a list back with MISSION_REQUEST_LIST / MISSION_REQUEST_INT.
-func (g *testGCS) download(sysid uint8, typ missions.MissionType) []missions.Item {
+func (g *testGCS) download(sysid uint8, typ mavitem.MissionType) []mavitem.Item {
 	g.t.Helper()
 	mt := common.MAV_MISSION_TYPE(typ)
 	var n int = -1
@@ -219,7 +219,7 @@ func (g *testGCS) download(sysid uint8, typ missions.MissionType) []missions.Ite
 	if n < 0 {
 		g.t.Fatalf("no MISSION_COUNT for %s from system %d", typ, sysid)
 	}
-	out := make([]missions.Item, 0, n)
+	out := make([]mavitem.Item, 0, n)
 	for seq := 0; seq < n; seq++ {
 		var got *common.MessageMissionItemInt
 		for range 20 {
@@ -236,7 +236,7 @@ func (g *testGCS) download(sysid uint8, typ missions.MissionType) []missions.Ite
 		if got == nil {
 			g.t.Fatalf("item %d of %s not received from system %d", seq, typ, sysid)
 		}
-		out = append(out, missions.Item{Seq: got.Seq, Frame: uint8(got.Frame), Command: uint16(got.Command), Current: got.Current,
+		out = append(out, mavitem.Item{Seq: got.Seq, Frame: uint8(got.Frame), Command: uint16(got.Command), Current: got.Current,
 			Autocontinue: got.Autocontinue, Param1: got.Param1, Param2: got.Param2, Param3: got.Param3, Param4: got.Param4,
 			X: got.X, Y: got.Y, Z: got.Z, MissionType: typ})
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -39,18 +39,18 @@ var (
 
 // maxItems is how many items each list holds, like ArduPilot's storage
 // limits on a typical board; a larger MISSION_COUNT gets NO_SPACE.
-var maxItems = map[missions.MissionType]int{
-	missions.TypeMission: 700,
-	missions.TypeFence:   100,
-	missions.TypeRally:   20,
+var maxItems = map[mavitem.MissionType]int{
+	mavitem.TypeMission: 700,
+	mavitem.TypeFence:   100,
+	mavitem.TypeRally:   20,
 }
 
 type upload struct {
 	active   bool
-	typ      missions.MissionType
+	typ      mavitem.MissionType
 	count    uint16
 	next     uint16
-	items    []missions.Item
+	items    []mavitem.Item
 	from     peer
 	lastRecv time.Time
 	lastReq  time.Time
@@ -61,38 +61,38 @@ type upload struct {
 // final item (its ACK was lost) gets the ACK again instead of an error.
 type finishedUpload struct {
 	valid bool
-	typ   missions.MissionType
+	typ   mavitem.MissionType
 	count uint16
 	from  peer
 	at    time.Time
 }
 
-func (sv *SimVehicle) missionAck(to peer, typ missions.MissionType, result uint8) {
+func (sv *SimVehicle) missionAck(to peer, typ mavitem.MissionType, result uint8) {
 	sv.send(&common.MessageMissionAck{
 		TargetSystem: to.sys, TargetComponent: to.comp,
 		Type: common.MAV_MISSION_RESULT(result), MissionType: common.MAV_MISSION_TYPE(typ),
 	})
 }
 
-func validType(t missions.MissionType) bool {
-	return t == missions.TypeMission || t == missions.TypeFence || t == missions.TypeRally
+func validType(t mavitem.MissionType) bool {
+	return t == mavitem.TypeMission || t == mavitem.TypeFence || t == mavitem.TypeRally
 }
 
-func (sv *SimVehicle) list(t missions.MissionType) []missions.Item {
+func (sv *SimVehicle) list(t mavitem.MissionType) []mavitem.Item {
 	switch t {
-	case missions.TypeFence:
+	case mavitem.TypeFence:
 		return sv.model.Fence()
-	case missions.TypeRally:
+	case mavitem.TypeRally:
 		return sv.model.Rally()
 	}
 	return sv.model.Mission()
 }
 
-func (sv *SimVehicle) store(t missions.MissionType, items []missions.Item) error {
+func (sv *SimVehicle) store(t mavitem.MissionType, items []mavitem.Item) error {
 	switch t {
-	case missions.TypeFence:
+	case mavitem.TypeFence:
 		return sv.model.SetFence(items)
-	case missions.TypeRally:
+	case mavitem.TypeRally:
 		return sv.model.SetRally(items)
 	}
 	return sv.model.SetMission(items)
@@ -109,7 +109,7 @@ func (sv *SimVehicle) requestItem() {
 	sv.send(&common.MessageMissionRequestInt{TargetSystem: u.from.sys, TargetComponent: u.from.comp, Seq: u.next, MissionType: common.MAV_MISSION_TYPE(u.typ)})
 }
 
-func (sv *SimVehicle) missionCount(from peer, typ missions.MissionType, count uint16) {
+func (sv *SimVehicle) missionCount(from peer, typ mavitem.MissionType, count uint16) {
 	if !validType(typ) {
 		sv.warn("MISSION_COUNT with unknown mission type", "mission_type", typ)
 		sv.missionAck(from, typ, missionUnsupported)
@@ -143,17 +143,17 @@ func (sv *SimVehicle) missionCount(from peer, typ missions.MissionType, count ui
 		return
 	}
 	sv.lastUpload = finishedUpload{}
-	*u = upload{active: true, typ: typ, count: count, from: from, lastRecv: sv.wallNow, items: make([]missions.Item, 0, count)}
+	*u = upload{active: true, typ: typ, count: count, from: from, lastRecv: sv.wallNow, items: make([]mavitem.Item, 0, count)}
 	sv.requestItem()
 }
 
 func (sv *SimVehicle) missionItemFloat(from peer, m *common.MessageMissionItem) {
-	it := missions.Item{
+	it := mavitem.Item{
 		Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current, Autocontinue: m.Autocontinue,
 		Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4, Z: m.Z,
-		MissionType: missions.MissionType(m.MissionType),
+		MissionType: mavitem.MissionType(m.MissionType),
 	}
-	if hasLocation(it.Command) || it.MissionType != missions.TypeMission {
+	if hasLocation(it.Command) || it.MissionType != mavitem.TypeMission {
 		it.X, it.Y = e7(float64(m.X)), e7(float64(m.Y))
 	} else {
 		it.X, it.Y = int32(m.X), int32(m.Y)
@@ -163,10 +163,10 @@ func (sv *SimVehicle) missionItemFloat(from peer, m *common.MessageMissionItem) 
 
 // checkItem is what ArduPilot checks before storing an item, then the
 // model's own validation (commands, frames, parameters).
-func (sv *SimVehicle) checkItem(it missions.Item) uint8 {
-	if hasLocation(it.Command) || it.MissionType != missions.TypeMission {
+func (sv *SimVehicle) checkItem(it mavitem.Item) uint8 {
+	if hasLocation(it.Command) || it.MissionType != mavitem.TypeMission {
 		switch it.Frame {
-		case missions.FrameGlobal, missions.FrameGlobalRelativeAlt, missions.FrameGlobalInt, missions.FrameGlobalRelAltInt, 10, 11, missions.FrameMission:
+		case mavitem.FrameGlobal, mavitem.FrameGlobalRelativeAlt, mavitem.FrameGlobalInt, mavitem.FrameGlobalRelAltInt, 10, 11, mavitem.FrameMission:
 		default:
 			return missionUnsupportedFrame
 		}
@@ -180,7 +180,7 @@ func (sv *SimVehicle) checkItem(it missions.Item) uint8 {
 	return sv.model.ValidateItem(it)
 }
 
-func (sv *SimVehicle) missionItem(from peer, it missions.Item, isInt bool) {
+func (sv *SimVehicle) missionItem(from peer, it mavitem.Item, isInt bool) {
 	u := &sv.upload
 	if !u.active || u.from != from || u.typ != it.MissionType {
 		lu := sv.lastUpload
@@ -233,9 +233,9 @@ func (sv *SimVehicle) missionItem(from peer, it missions.Item, isInt bool) {
 	sv.lastUpload = finishedUpload{valid: true, typ: typ, count: uint16(len(items)), from: from, at: sv.wallNow}
 	sv.missionAck(from, typ, missionAccepted)
 	switch typ {
-	case missions.TypeMission:
+	case mavitem.TypeMission:
 		sv.statusText(vehicle.SeverityInfo, "Flight plan received")
-	case missions.TypeFence:
+	case mavitem.TypeFence:
 		sv.statusText(7, "Fence Indexed OK") // MAV_SEVERITY_DEBUG, as ArduCopter
 	}
 }
@@ -258,7 +258,7 @@ func (sv *SimVehicle) missionTimers(now time.Time) {
 	}
 }
 
-func (sv *SimVehicle) missionAckFromGCS(from peer, typ missions.MissionType, result uint8) {
+func (sv *SimVehicle) missionAckFromGCS(from peer, typ mavitem.MissionType, result uint8) {
 	u := &sv.upload
 	if u.active && u.from == from && u.typ == typ {
 		// the ground station cancelled its upload
@@ -268,7 +268,7 @@ func (sv *SimVehicle) missionAckFromGCS(from peer, typ missions.MissionType, res
 	// otherwise it ends a download: nothing to do
 }
 
-func (sv *SimVehicle) missionRequestList(from peer, typ missions.MissionType) {
+func (sv *SimVehicle) missionRequestList(from peer, typ mavitem.MissionType) {
 	if !validType(typ) {
 		sv.warn("MISSION_REQUEST_LIST with unknown mission type", "mission_type", typ)
 		sv.missionAck(from, typ, missionUnsupported)
@@ -282,7 +282,7 @@ func (sv *SimVehicle) missionRequestList(from peer, typ missions.MissionType) {
 	sv.send(&common.MessageMissionCount{TargetSystem: from.sys, TargetComponent: from.comp, Count: uint16(n), MissionType: common.MAV_MISSION_TYPE(typ)})
 }
 
-func (sv *SimVehicle) missionRequest(from peer, typ missions.MissionType, seq uint16, wantInt bool) {
+func (sv *SimVehicle) missionRequest(from peer, typ mavitem.MissionType, seq uint16, wantInt bool) {
 	if !validType(typ) {
 		sv.missionAck(from, typ, missionUnsupported)
 		return
@@ -304,7 +304,7 @@ func (sv *SimVehicle) missionRequest(from peer, typ missions.MissionType, seq ui
 		return
 	}
 	x, y := float32(it.X), float32(it.Y)
-	if hasLocation(it.Command) || typ != missions.TypeMission {
+	if hasLocation(it.Command) || typ != mavitem.TypeMission {
 		x, y = float32(float64(it.X)/1e7), float32(float64(it.Y)/1e7)
 	}
 	sv.send(&common.MessageMissionItem{
@@ -319,19 +319,19 @@ func (sv *SimVehicle) missionRequest(from peer, typ missions.MissionType, seq ui
 // of the mission is home (the model fills it in), *_INT frames come back as their
 // plain equivalents, commands without a location report MAV_FRAME_GLOBAL,
 // fence and rally items carry autocontinue 0, current is 0.
-func (sv *SimVehicle) downloadItem(typ missions.MissionType, it missions.Item, seq uint16) missions.Item {
+func (sv *SimVehicle) downloadItem(typ mavitem.MissionType, it mavitem.Item, seq uint16) mavitem.Item {
 	it.Seq = seq
 	it.Current = 0
 	it.MissionType = typ
 	switch it.Frame {
-	case missions.FrameGlobalInt:
-		it.Frame = missions.FrameGlobal
-	case missions.FrameGlobalRelAltInt:
-		it.Frame = missions.FrameGlobalRelativeAlt
+	case mavitem.FrameGlobalInt:
+		it.Frame = mavitem.FrameGlobal
+	case mavitem.FrameGlobalRelAltInt:
+		it.Frame = mavitem.FrameGlobalRelativeAlt
 	case 11:
 		it.Frame = 10
 	}
-	if typ != missions.TypeMission {
+	if typ != mavitem.TypeMission {
 		it.Autocontinue = 0
 		return it
 	}
@@ -339,7 +339,7 @@ func (sv *SimVehicle) downloadItem(typ missions.MissionType, it missions.Item, s
 		return it // home, as the model keeps it
 	}
 	if !hasLocation(it.Command) {
-		it.Frame = missions.FrameGlobal
+		it.Frame = mavitem.FrameGlobal
 	}
 	return it
 }
@@ -353,7 +353,7 @@ func hasLocation(cmd uint16) bool {
 	return false
 }
 
-func (sv *SimVehicle) missionClearAll(from peer, typ missions.MissionType) {
+func (sv *SimVehicle) missionClearAll(from peer, typ mavitem.MissionType) {
 	if !validType(typ) && typ != 255 {
 		sv.missionAck(from, typ, missionUnsupported)
 		return
@@ -362,9 +362,9 @@ func (sv *SimVehicle) missionClearAll(from peer, typ missions.MissionType) {
 		sv.missionAck(from, typ, missionDenied)
 		return
 	}
-	types := []missions.MissionType{typ}
+	types := []mavitem.MissionType{typ}
 	if typ == 255 { // MAV_MISSION_TYPE_ALL
-		types = []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally}
+		types = []mavitem.MissionType{mavitem.TypeMission, mavitem.TypeFence, mavitem.TypeRally}
 	}
 	for _, t := range types {
 		if err := sv.store(t, nil); err != nil {

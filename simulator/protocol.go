@@ -4,7 +4,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -83,14 +83,14 @@ func (sv *SimVehicle) handleFrame(fr frame.Frame) {
 		}
 	case *common.MessageMissionCount:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionCount(from, missions.MissionType(m.MissionType), m.Count)
+			sv.missionCount(from, mavitem.MissionType(m.MissionType), m.Count)
 		}
 	case *common.MessageMissionItemInt:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionItem(from, missions.Item{
+			sv.missionItem(from, mavitem.Item{
 				Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current, Autocontinue: m.Autocontinue,
 				Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4, X: m.X, Y: m.Y, Z: m.Z,
-				MissionType: missions.MissionType(m.MissionType),
+				MissionType: mavitem.MissionType(m.MissionType),
 			}, true)
 		}
 	case *common.MessageMissionItem:
@@ -99,23 +99,23 @@ func (sv *SimVehicle) handleFrame(fr frame.Frame) {
 		}
 	case *common.MessageMissionRequestList:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionRequestList(from, missions.MissionType(m.MissionType))
+			sv.missionRequestList(from, mavitem.MissionType(m.MissionType))
 		}
 	case *common.MessageMissionRequestInt:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionRequest(from, missions.MissionType(m.MissionType), m.Seq, true)
+			sv.missionRequest(from, mavitem.MissionType(m.MissionType), m.Seq, true)
 		}
 	case *common.MessageMissionRequest:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionRequest(from, missions.MissionType(m.MissionType), m.Seq, false)
+			sv.missionRequest(from, mavitem.MissionType(m.MissionType), m.Seq, false)
 		}
 	case *common.MessageMissionAck:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionAckFromGCS(from, missions.MissionType(m.MissionType), uint8(m.Type))
+			sv.missionAckFromGCS(from, mavitem.MissionType(m.MissionType), uint8(m.Type))
 		}
 	case *common.MessageMissionClearAll:
 		if sv.forUs(m.TargetSystem) {
-			sv.missionClearAll(from, missions.MissionType(m.MissionType))
+			sv.missionClearAll(from, mavitem.MissionType(m.MissionType))
 		}
 	case *common.MessageMissionSetCurrent:
 		if sv.forUs(m.TargetSystem) {
@@ -224,9 +224,9 @@ func (sv *SimVehicle) handlePositionTarget(m *common.MessageSetPositionTargetGlo
 // relAlt converts an altitude in a MAV_FRAME to metres above home.
 func (sv *SimVehicle) relAlt(frame uint8, alt float64) (float64, bool) {
 	switch frame {
-	case missions.FrameGlobalRelativeAlt, missions.FrameGlobalRelAltInt:
+	case mavitem.FrameGlobalRelativeAlt, mavitem.FrameGlobalRelAltInt:
 		return alt, true
-	case missions.FrameGlobal, missions.FrameGlobalInt:
+	case mavitem.FrameGlobal, mavitem.FrameGlobalInt:
 		st := sv.model.State()
 		home := st.Home
 		if !st.HomeSet {

@@ -14,7 +14,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 func oneVehicle(t *testing.T, g *testGCS, mod func(*Config)) *Sim {
@@ -110,19 +110,19 @@ func TestSetMessageIntervalChangesRate(t *testing.T) {
 	}
 }
 
-func sampleMission() []missions.Item {
+func sampleMission() []mavitem.Item {
 	h := homeLL()
-	pt := func(seq uint16, cmd uint16, dlat, dlon float64, alt float32) missions.Item {
-		return missions.Item{Seq: seq, Frame: missions.FrameGlobalRelativeAlt, Command: cmd, Autocontinue: 1,
+	pt := func(seq uint16, cmd uint16, dlat, dlon float64, alt float32) mavitem.Item {
+		return mavitem.Item{Seq: seq, Frame: mavitem.FrameGlobalRelativeAlt, Command: cmd, Autocontinue: 1,
 			X: e7(h.Lat + dlat), Y: e7(h.Lon + dlon), Z: alt}
 	}
-	items := []missions.Item{
-		{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Current: 1, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
-		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavTakeoff, Autocontinue: 1, Z: 20},
-		pt(2, missions.CmdNavWaypoint, 0.0005, 0, 20),
-		pt(3, missions.CmdNavWaypoint, 0.0005, 0.0005, 25),
-		{Seq: 4, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdDoChangeSpeed, Autocontinue: 1, Param2: 8, Param3: -1},
-		{Seq: 5, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavReturnToLaunch, Autocontinue: 1},
+	items := []mavitem.Item{
+		{Seq: 0, Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavWaypoint, Current: 1, Autocontinue: 1, X: e7(h.Lat), Y: e7(h.Lon), Z: float32(h.AltMSL)},
+		{Seq: 1, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, Autocontinue: 1, Z: 20},
+		pt(2, mavitem.CmdNavWaypoint, 0.0005, 0, 20),
+		pt(3, mavitem.CmdNavWaypoint, 0.0005, 0.0005, 25),
+		{Seq: 4, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdDoChangeSpeed, Autocontinue: 1, Param2: 8, Param3: -1},
+		{Seq: 5, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavReturnToLaunch, Autocontinue: 1},
 	}
 	return items
 }
@@ -132,15 +132,15 @@ func TestMissionFenceRallyRoundTrip(t *testing.T) {
 	s := oneVehicle(t, g, nil)
 	h := homeLL()
 	mission := sampleMission()
-	fence := []missions.Item{
-		{Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdFenceCircleInclusion, Autocontinue: 1, Param1: 400, X: e7(h.Lat), Y: e7(h.Lon)},
-		{Seq: 1, Frame: missions.FrameGlobal, Command: missions.CmdFencePolyExclusion, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.001), Y: e7(h.Lon)},
-		{Seq: 2, Frame: missions.FrameGlobal, Command: missions.CmdFencePolyExclusion, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.001), Y: e7(h.Lon + 0.001)},
-		{Seq: 3, Frame: missions.FrameGlobal, Command: missions.CmdFencePolyExclusion, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.0015), Y: e7(h.Lon + 0.0005)},
+	fence := []mavitem.Item{
+		{Seq: 0, Frame: mavitem.FrameGlobal, Command: mavitem.CmdFenceCircleInclusion, Autocontinue: 1, Param1: 400, X: e7(h.Lat), Y: e7(h.Lon)},
+		{Seq: 1, Frame: mavitem.FrameGlobal, Command: mavitem.CmdFencePolyExclusion, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.001), Y: e7(h.Lon)},
+		{Seq: 2, Frame: mavitem.FrameGlobal, Command: mavitem.CmdFencePolyExclusion, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.001), Y: e7(h.Lon + 0.001)},
+		{Seq: 3, Frame: mavitem.FrameGlobal, Command: mavitem.CmdFencePolyExclusion, Autocontinue: 1, Param1: 3, X: e7(h.Lat + 0.0015), Y: e7(h.Lon + 0.0005)},
 	}
-	rally := []missions.Item{
-		{Seq: 0, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavRallyPoint, Autocontinue: 1, X: e7(h.Lat + 0.001), Y: e7(h.Lon), Z: 50},
-		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavRallyPoint, Autocontinue: 1, X: e7(h.Lat - 0.001), Y: e7(h.Lon), Z: 50},
+	rally := []mavitem.Item{
+		{Seq: 0, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1, X: e7(h.Lat + 0.001), Y: e7(h.Lon), Z: 50},
+		{Seq: 1, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1, X: e7(h.Lat - 0.001), Y: e7(h.Lon), Z: 50},
 	}
 	// ArduPilot answers seq 0 with home: wait for it (GPS fix), then expect it
 	waitHome(t, s.Vehicle(0))
@@ -150,9 +150,9 @@ func TestMissionFenceRallyRoundTrip(t *testing.T) {
 		}
 	})
 	for _, tc := range []struct {
-		typ   missions.MissionType
-		items []missions.Item
-	}{{missions.TypeMission, mission}, {missions.TypeFence, fence}, {missions.TypeRally, rally}} {
+		typ   mavitem.MissionType
+		items []mavitem.Item
+	}{{mavitem.TypeMission, mission}, {mavitem.TypeFence, fence}, {mavitem.TypeRally, rally}} {
 		if r := g.upload(1, tc.typ, tc.items); r != common.MAV_MISSION_ACCEPTED {
 			t.Fatalf("%s upload: %v", tc.typ, r)
 		}
@@ -165,12 +165,12 @@ func TestMissionFenceRallyRoundTrip(t *testing.T) {
 			want.MissionType = tc.typ
 			want.Current = 0
 			// ArduPilot's normalisation on the way back (see downloadItem)
-			if tc.typ != missions.TypeMission {
+			if tc.typ != mavitem.TypeMission {
 				want.Autocontinue = 0
 			} else if i == 0 {
 				s.Vehicle(0).Do(func(v *vehicleT) { want = v.Mission()[0] })
 			} else if !hasLocation(want.Command) {
-				want.Frame = missions.FrameGlobal
+				want.Frame = mavitem.FrameGlobal
 			}
 			if got[i] != want {
 				t.Errorf("%s item %d: got %+v, want %+v", tc.typ, i, got[i], want)
@@ -188,7 +188,7 @@ func TestMissionFenceRallyRoundTrip(t *testing.T) {
 	if a := g.waitMsg(&c, 1, 5*time.Second, isMsg[*common.MessageMissionAck]); a == nil || a.(*common.MessageMissionAck).Type != common.MAV_MISSION_ACCEPTED {
 		t.Fatalf("MISSION_CLEAR_ALL ack %+v", a)
 	}
-	if got := g.download(1, missions.TypeRally); len(got) != 0 {
+	if got := g.download(1, mavitem.TypeRally); len(got) != 0 {
 		t.Fatalf("rally after clear: %d items", len(got))
 	}
 }
@@ -197,7 +197,7 @@ func TestLegacyMissionRequestAnswered(t *testing.T) {
 	g := newTestGCS(t, true)
 	oneVehicle(t, g, func(c *Config) { c.LegacyMissionRequest = true })
 	items := sampleMission()
-	if r := g.upload(1, missions.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
+	if r := g.upload(1, mavitem.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
 		t.Fatalf("upload: %v", r)
 	}
 	c := g.mark()
@@ -231,17 +231,17 @@ func TestMissionUploadErrors(t *testing.T) {
 	}
 	bad := []struct {
 		name string
-		it   missions.Item
+		it   mavitem.Item
 		want common.MAV_MISSION_RESULT
 	}{
-		{"frame body", missions.Item{Frame: 8, Command: 16, X: e7(h.Lat), Y: e7(h.Lon)}, common.MAV_MISSION_UNSUPPORTED_FRAME},
-		{"latitude 95", missions.Item{Frame: 3, Command: 16, X: 950000000, Y: e7(h.Lon)}, common.MAV_MISSION_INVALID_PARAM5_X},
-		{"longitude 200", missions.Item{Frame: 3, Command: 16, X: e7(h.Lat), Y: 2000000000}, common.MAV_MISSION_INVALID_PARAM6_Y},
+		{"frame body", mavitem.Item{Frame: 8, Command: 16, X: e7(h.Lat), Y: e7(h.Lon)}, common.MAV_MISSION_UNSUPPORTED_FRAME},
+		{"latitude 95", mavitem.Item{Frame: 3, Command: 16, X: 950000000, Y: e7(h.Lon)}, common.MAV_MISSION_INVALID_PARAM5_X},
+		{"longitude 200", mavitem.Item{Frame: 3, Command: 16, X: e7(h.Lat), Y: 2000000000}, common.MAV_MISSION_INVALID_PARAM6_Y},
 	}
 	for _, b := range bad {
-		items := []missions.Item{sampleMission()[0], b.it}
+		items := []mavitem.Item{sampleMission()[0], b.it}
 		items[1].Seq = 1
-		if r := g.upload(1, missions.TypeMission, items); r != b.want {
+		if r := g.upload(1, mavitem.TypeMission, items); r != b.want {
 			t.Errorf("%s: %v, want %v", b.name, r, b.want)
 		}
 	}
@@ -270,10 +270,10 @@ func TestUploadCompletesOver30PercentLoss(t *testing.T) {
 	g.channel(1)
 	s.Vehicle(0).SetLinkFaults(LinkFaults{LossPct: 30})
 	items := sampleMission()
-	if r := g.upload(1, missions.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
+	if r := g.upload(1, mavitem.TypeMission, items); r != common.MAV_MISSION_ACCEPTED {
 		t.Fatalf("upload over a lossy link: %v", r)
 	}
-	got := g.download(1, missions.TypeMission)
+	got := g.download(1, mavitem.TypeMission)
 	if len(got) != len(items) {
 		t.Fatalf("downloaded %d items, want %d", len(got), len(items))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -33,7 +34,7 @@ func TestPlanCommandContract(t *testing.T) {
 			if len(p.Mission) < 4 || len(p.Fence) < 3 || len(p.Rally) == 0 || p.Home.Lat == 0 {
 				t.Errorf("%s drone %d: incomplete plan %+v", pat, d, p)
 			}
-			if p.Mission[0].Command != missions.CmdNavTakeoff {
+			if p.Mission[0].Command != mavitem.CmdNavTakeoff {
 				t.Errorf("%s drone %d: first item %d, want takeoff", pat, d, p.Mission[0].Command)
 			}
 		}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // Malformed or nonsensical replies from a vehicle: each kind is ignored or
@@ -37,7 +37,7 @@ func TestBadInputUnknownMissionResult(t *testing.T) {
 		return nil
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	err := l.v.Upload(context.Background(), missions.TypeMission, testItems(2, 0), nil)
+	err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(2, 0), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Name != "MAV_MISSION_RESULT_99" || !strings.Contains(err.Error(), "unknown result code") {
 		t.Fatalf("err = %v", err)
@@ -55,18 +55,18 @@ func TestBadInputUploadRequestBeyondCount(t *testing.T) {
 		return out
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	items := testItems(4, missions.TypeMission)
-	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+	items := testItems(4, mavitem.TypeMission)
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
 		t.Fatal("mission differs")
 	}
 }
 
 func TestBadInputDownloadItemsOutOfRange(t *testing.T) {
 	mv := newModelVehicle()
-	mv.lists[missions.TypeMission] = testItems(3, missions.TypeMission)
+	mv.lists[mavitem.TypeMission] = testItems(3, mavitem.TypeMission)
 	model := func(msg message.Message) []message.Message {
 		out := mv.handle(msg)
 		if _, ok := msg.(*common.MessageMissionRequestInt); ok {
@@ -75,8 +75,8 @@ func TestBadInputDownloadItemsOutOfRange(t *testing.T) {
 		return out
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	got, err := l.v.Download(context.Background(), missions.TypeMission, nil)
-	if err != nil || !reflect.DeepEqual(got, mv.list(missions.TypeMission)) {
+	got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
+	if err != nil || !reflect.DeepEqual(got, mv.list(mavitem.TypeMission)) {
 		t.Fatalf("%v %v", got, err)
 	}
 }

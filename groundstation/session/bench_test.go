@@ -9,7 +9,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/simulator"
 )
 
@@ -51,13 +51,13 @@ func BenchmarkUpload700(b *testing.B) {
 			var down time.Duration
 			for b.Loop() {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-				if err := v.Upload(ctx, missions.TypeMission, items, nil); err != nil {
+				if err := v.Upload(ctx, mavitem.TypeMission, items, nil); err != nil {
 					cancel()
 					b.Fatal(err)
 				}
 				b.StopTimer()
 				t0 := time.Now()
-				got, err := v.Download(ctx, missions.TypeMission, nil)
+				got, err := v.Download(ctx, mavitem.TypeMission, nil)
 				down += time.Since(t0)
 				cancel()
 				if err != nil {
@@ -95,7 +95,7 @@ func BenchmarkUploadParallel100(b *testing.B) {
 		errs := make(chan error, vehicles)
 		for _, v := range vs {
 			go func() { // each upload's goroutine ends before the loop continues
-				errs <- v.Upload(context.Background(), missions.TypeMission, items, nil)
+				errs <- v.Upload(context.Background(), mavitem.TypeMission, items, nil)
 			}()
 		}
 		for range vs {

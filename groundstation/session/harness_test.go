@@ -8,7 +8,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // faults is what the in-test link does to frames, in each direction.
@@ -144,15 +144,15 @@ func (l *testLink) run() {
 // tests read afterwards.
 type modelVehicle struct {
 	mu       sync.Mutex
-	lists    map[missions.MissionType][]missions.Item
+	lists    map[mavitem.MissionType][]mavitem.Item
 	maxItems int
 
 	// upload in progress
 	receiving bool
-	rxType    missions.MissionType
+	rxType    mavitem.MissionType
 	rxCount   int
 	rxNext    int
-	rxItems   []missions.Item
+	rxItems   []mavitem.Item
 	rxLastReq time.Time     // when the last MISSION_REQUEST went out
 	reRequest time.Duration // ArduPilot re-requests after 1 s of silence; 0 = never
 	legacyReq bool          // ask with MISSION_REQUEST (ArduPilot) instead of _INT
@@ -166,24 +166,24 @@ type modelVehicle struct {
 }
 
 func newModelVehicle() *modelVehicle {
-	return &modelVehicle{lists: map[missions.MissionType][]missions.Item{}, maxItems: 10000, legacyReq: true, paramMax: map[string]float64{},
+	return &modelVehicle{lists: map[mavitem.MissionType][]mavitem.Item{}, maxItems: 10000, legacyReq: true, paramMax: map[string]float64{},
 		reRequest: 40 * time.Millisecond}
 }
 
-func (mv *modelVehicle) list(t missions.MissionType) []missions.Item {
+func (mv *modelVehicle) list(t mavitem.MissionType) []mavitem.Item {
 	mv.mu.Lock()
 	defer mv.mu.Unlock()
-	return append([]missions.Item(nil), mv.lists[t]...)
+	return append([]mavitem.Item(nil), mv.lists[t]...)
 }
 
-func (mv *modelVehicle) request(t missions.MissionType, seq int) message.Message {
+func (mv *modelVehicle) request(t mavitem.MissionType, seq int) message.Message {
 	if mv.legacyReq {
 		return &common.MessageMissionRequest{TargetSystem: 255, TargetComponent: 190, Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE(t)}
 	}
 	return &common.MessageMissionRequestInt{TargetSystem: 255, TargetComponent: 190, Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE(t)}
 }
 
-func ack(t missions.MissionType, r common.MAV_MISSION_RESULT) message.Message {
+func ack(t mavitem.MissionType, r common.MAV_MISSION_RESULT) message.Message {
 	return &common.MessageMissionAck{TargetSystem: 255, TargetComponent: 190, Type: r, MissionType: common.MAV_MISSION_TYPE(t)}
 }
 
@@ -192,7 +192,7 @@ func (mv *modelVehicle) handle(msg message.Message) []message.Message {
 	defer mv.mu.Unlock()
 	switch m := msg.(type) {
 	case *common.MessageMissionCount:
-		t := missions.MissionType(m.MissionType)
+		t := mavitem.MissionType(m.MissionType)
 		if int(m.Count) > mv.maxItems {
 			return []message.Message{ack(t, common.MAV_MISSION_NO_SPACE)}
 		}
@@ -202,18 +202,18 @@ func (mv *modelVehicle) handle(msg message.Message) []message.Message {
 			return []message.Message{ack(t, common.MAV_MISSION_ACCEPTED)}
 		}
 		mv.receiving, mv.rxType, mv.rxCount, mv.rxNext = true, t, int(m.Count), 0
-		mv.rxItems = make([]missions.Item, m.Count)
+		mv.rxItems = make([]mavitem.Item, m.Count)
 		mv.rxLastReq = time.Now()
 		return []message.Message{mv.request(t, 0)}
 	case *common.MessageMissionItemInt:
-		t := missions.MissionType(m.MissionType)
+		t := mavitem.MissionType(m.MissionType)
 		if !mv.receiving || t != mv.rxType {
 			return nil // ArduPilot ignores items outside an upload
 		}
 		if int(m.Seq) != mv.rxNext {
 			return []message.Message{ack(t, common.MAV_MISSION_INVALID_SEQUENCE)}
 		}
-		mv.rxItems[m.Seq] = missions.Item{Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current,
+		mv.rxItems[m.Seq] = mavitem.Item{Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current,
 			Autocontinue: m.Autocontinue, Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4,
 			X: m.X, Y: m.Y, Z: m.Z, MissionType: t}
 		mv.rxNext++
@@ -225,13 +225,13 @@ func (mv *modelVehicle) handle(msg message.Message) []message.Message {
 		mv.rxLastReq = time.Now()
 		return []message.Message{mv.request(t, mv.rxNext)}
 	case *common.MessageMissionRequestList:
-		t := missions.MissionType(m.MissionType)
+		t := mavitem.MissionType(m.MissionType)
 		if mv.receiving && mv.rxType == t {
 			return []message.Message{ack(t, common.MAV_MISSION_DENIED)} // as ArduPilot while receiving
 		}
 		return []message.Message{&common.MessageMissionCount{TargetSystem: 255, TargetComponent: 190, Count: uint16(len(mv.lists[t])), MissionType: m.MissionType}}
 	case *common.MessageMissionRequestInt:
-		t := missions.MissionType(m.MissionType)
+		t := mavitem.MissionType(m.MissionType)
 		l := mv.lists[t]
 		if int(m.Seq) >= len(l) {
 			return []message.Message{ack(t, common.MAV_MISSION_INVALID_SEQUENCE)}
@@ -242,11 +242,11 @@ func (mv *modelVehicle) handle(msg message.Message) []message.Message {
 			Param1: it.Param1, Param2: it.Param2, Param3: it.Param3, Param4: it.Param4, X: it.X, Y: it.Y, Z: it.Z,
 			MissionType: common.MAV_MISSION_TYPE(t)}}
 	case *common.MessageMissionClearAll:
-		t := missions.MissionType(m.MissionType)
+		t := mavitem.MissionType(m.MissionType)
 		mv.lists[t] = nil
 		return []message.Message{ack(t, common.MAV_MISSION_ACCEPTED)}
 	case *common.MessageMissionSetCurrent:
-		if int(m.Seq) < len(mv.lists[missions.TypeMission]) {
+		if int(m.Seq) < len(mv.lists[mavitem.TypeMission]) {
 			mv.current = m.Seq
 		}
 		return []message.Message{&common.MessageMissionCurrent{Seq: mv.current}}
@@ -309,11 +309,11 @@ func (mv *modelVehicle) paramValue(p Param) *common.MessageParamValue {
 
 // testItems builds a mission whose every field differs per item, so a
 // shifted or swapped item cannot compare equal.
-func testItems(n int, t missions.MissionType) []missions.Item {
-	items := make([]missions.Item, n)
+func testItems(n int, t mavitem.MissionType) []mavitem.Item {
+	items := make([]mavitem.Item, n)
 	for i := range items {
-		items[i] = missions.Item{
-			Seq: uint16(i), Frame: missions.FrameGlobalRelAltInt, Command: missions.CmdNavWaypoint,
+		items[i] = mavitem.Item{
+			Seq: uint16(i), Frame: mavitem.FrameGlobalRelAltInt, Command: mavitem.CmdNavWaypoint,
 			Autocontinue: 1, Param1: float32(i) * 0.5, Param2: float32(i%7) + 0.25, Param3: -float32(i), Param4: float32(i) / 3,
 			X: 473977420 + int32(i)*37, Y: 85455940 - int32(i)*53, Z: 30 + float32(i)*0.1, MissionType: t,
 		}

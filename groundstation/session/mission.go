@@ -8,7 +8,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // Progress reports a transfer's advance: done of total items or parameters.
@@ -35,7 +35,7 @@ const (
 // lockTransfer claims the mission-protocol slot for type t; the returned
 // func releases it. One transfer per (vehicle, mission type) runs at a time:
 // the protocol's messages carry the type, but not a transfer id.
-func (v *Vehicle) lockTransfer(t missions.MissionType) (func(), error) {
+func (v *Vehicle) lockTransfer(t mavitem.MissionType) (func(), error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -54,23 +54,23 @@ func (v *Vehicle) lockTransfer(t missions.MissionType) (func(), error) {
 
 // missionTypeOf returns the mission_type of a mission-protocol message and
 // whether msg is one.
-func missionTypeOf(msg message.Message) (missions.MissionType, bool) {
+func missionTypeOf(msg message.Message) (mavitem.MissionType, bool) {
 	switch m := msg.(type) {
 	case *common.MessageMissionRequestInt:
-		return missions.MissionType(m.MissionType), true
+		return mavitem.MissionType(m.MissionType), true
 	case *common.MessageMissionRequest:
-		return missions.MissionType(m.MissionType), true
+		return mavitem.MissionType(m.MissionType), true
 	case *common.MessageMissionAck:
-		return missions.MissionType(m.MissionType), true
+		return mavitem.MissionType(m.MissionType), true
 	case *common.MessageMissionCount:
-		return missions.MissionType(m.MissionType), true
+		return mavitem.MissionType(m.MissionType), true
 	case *common.MessageMissionItemInt:
-		return missions.MissionType(m.MissionType), true
+		return mavitem.MissionType(m.MissionType), true
 	}
 	return 0, false
 }
 
-func (v *Vehicle) subscribeMission(t missions.MissionType) (*waiter, func(), error) {
+func (v *Vehicle) subscribeMission(t mavitem.MissionType) (*waiter, func(), error) {
 	return v.subscribe(func(msg message.Message) bool {
 		mt, ok := missionTypeOf(msg)
 		return ok && mt == t
@@ -80,7 +80,7 @@ func (v *Vehicle) subscribeMission(t missions.MissionType) (*waiter, func(), err
 // beginTransfer claims the transfer slot for type t and subscribes to that
 // type's mission messages; end releases both. Every mission operation
 // starts with it.
-func (v *Vehicle) beginTransfer(t missions.MissionType) (*waiter, func(), error) {
+func (v *Vehicle) beginTransfer(t mavitem.MissionType) (*waiter, func(), error) {
 	release, err := v.lockTransfer(t)
 	if err != nil {
 		return nil, nil, err
@@ -93,7 +93,7 @@ func (v *Vehicle) beginTransfer(t missions.MissionType) (*waiter, func(), error)
 	return w, func() { unsubscribe(); release() }, nil
 }
 
-func (v *Vehicle) missionAck(t missions.MissionType, result uint8) *common.MessageMissionAck {
+func (v *Vehicle) missionAck(t mavitem.MissionType, result uint8) *common.MessageMissionAck {
 	return &common.MessageMissionAck{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		Type: common.MAV_MISSION_RESULT(result), MissionType: common.MAV_MISSION_TYPE(t),
@@ -102,13 +102,13 @@ func (v *Vehicle) missionAck(t missions.MissionType, result uint8) *common.Messa
 
 // cancelTransfer tells the vehicle an aborted transfer is over, as the
 // mission protocol asks, so it does not wait for its own timeout. Best effort.
-func (v *Vehicle) cancelTransfer(t missions.MissionType) {
+func (v *Vehicle) cancelTransfer(t mavitem.MissionType) {
 	if err := v.send.Send(v.missionAck(t, missionOperationCancel)); err != nil {
 		v.log.Debug("send MISSION_ACK cancelled", "mission_type", t.String(), "err", err)
 	}
 }
 
-func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item) *common.MessageMissionItemInt {
+func (v *Vehicle) itemMessage(t mavitem.MissionType, seq int, it mavitem.Item) *common.MessageMissionItemInt {
 	return &common.MessageMissionItemInt{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		Seq: uint16(seq), Frame: common.MAV_FRAME(it.Frame), Command: common.MAV_CMD(it.Command),
@@ -154,7 +154,7 @@ func (v *Vehicle) itemMessage(t missions.MissionType, seq int, it missions.Item)
 // uploaded list. Otherwise a refusal ends the
 // upload with a *MissionError. Cancelling ctx sends MISSION_ACK
 // OPERATION_CANCELLED. A second transfer of the same type returns ErrBusy.
-func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []missions.Item, p Progress) error {
+func (v *Vehicle) Upload(ctx context.Context, t mavitem.MissionType, items []mavitem.Item, p Progress) error {
 	n := len(items)
 	wrap := func(err error) error {
 		return fmt.Errorf("upload %s (%d items) to vehicle %d: %w", t, n, v.target.SystemID, err)
@@ -509,7 +509,7 @@ func (v *Vehicle) Upload(ctx context.Context, t missions.MissionType, items []mi
 // MAV_MISSION_UNSUPPORTED for fences) that repeats when the request is
 // resent is a *MissionError. Cancelling ctx after MISSION_COUNT sends
 // MISSION_ACK OPERATION_CANCELLED.
-func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progress) ([]missions.Item, error) {
+func (v *Vehicle) Download(ctx context.Context, t mavitem.MissionType, p Progress) ([]mavitem.Item, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("download %s from vehicle %d: %w", t, v.target.SystemID, err)
 	}
@@ -528,7 +528,7 @@ func (v *Vehicle) Download(ctx context.Context, t missions.MissionType, p Progre
 // verifyUpload reads the vehicle's list of type t back through the
 // upload's subscription w and returns an error unless it is items. For the
 // mission, seq 0 is home, which the vehicle rewrites, so it is not compared.
-func (v *Vehicle) verifyUpload(ctx context.Context, t missions.MissionType, items []missions.Item, w *waiter) error {
+func (v *Vehicle) verifyUpload(ctx context.Context, t mavitem.MissionType, items []mavitem.Item, w *waiter) error {
 	got, err := v.download(ctx, t, nil, w)
 	if err != nil {
 		return err
@@ -537,7 +537,7 @@ func (v *Vehicle) verifyUpload(ctx context.Context, t missions.MissionType, item
 		return fmt.Errorf("vehicle holds %d items, %d uploaded", len(got), len(items))
 	}
 	start := 0
-	if t == missions.TypeMission {
+	if t == mavitem.TypeMission {
 		start = 1
 	}
 	for k := start; k < len(items); k++ {
@@ -550,7 +550,7 @@ func (v *Vehicle) verifyUpload(ctx context.Context, t missions.MissionType, item
 
 // download is Download once the transfer slot is held and w receives the
 // mission messages of type t; its errors are not wrapped.
-func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progress, w *waiter) ([]missions.Item, error) {
+func (v *Vehicle) download(ctx context.Context, t mavitem.MissionType, p Progress, w *waiter) ([]mavitem.Item, error) {
 	listMsg := &common.MessageMissionRequestList{
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		MissionType: common.MAV_MISSION_TYPE(t),
@@ -563,7 +563,7 @@ func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progre
 	timer.Reset(v.opts.MissionItemTimeout)
 
 	n := -1 // unknown until MISSION_COUNT
-	var got []missions.Item
+	var got []mavitem.Item
 	var have []bool
 	received, inflight, cursor, silent, earlyRefusals, lastRefusal := 0, 0, 0, 0, 0, -1
 	var reqAt []time.Time // when each seq was last requested
@@ -610,7 +610,7 @@ func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progre
 		}
 		return nil
 	}
-	finish := func() ([]missions.Item, error) {
+	finish := func() ([]mavitem.Item, error) {
 		if err := v.sendMsg(v.missionAck(t, missionAccepted)); err != nil {
 			return nil, err
 		}
@@ -654,7 +654,7 @@ func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progre
 					continue // duplicate or resent count
 				}
 				n = int(m.Count)
-				got = make([]missions.Item, n)
+				got = make([]mavitem.Item, n)
 				have = make([]bool, n)
 				reqAt = make([]time.Time, n)
 				reqCount = make([]uint8, n)
@@ -675,7 +675,7 @@ func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progre
 					continue // stale, out of range or duplicate
 				}
 				have[seq] = true
-				got[seq] = missions.Item{
+				got[seq] = mavitem.Item{
 					Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command),
 					Current: m.Current, Autocontinue: m.Autocontinue,
 					Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4,
@@ -730,7 +730,7 @@ func (v *Vehicle) download(ctx context.Context, t missions.MissionType, p Progre
 
 // Clear removes the vehicle's list of type t (MISSION_CLEAR_ALL), resending
 // until a MISSION_ACK for that type arrives.
-func (v *Vehicle) Clear(ctx context.Context, t missions.MissionType) error {
+func (v *Vehicle) Clear(ctx context.Context, t mavitem.MissionType) error {
 	wrap := func(err error) error {
 		return fmt.Errorf("clear %s on vehicle %d: %w", t, v.target.SystemID, err)
 	}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
-	for _, mt := range []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally} {
+	for _, mt := range []mavitem.MissionType{mavitem.TypeMission, mavitem.TypeFence, mavitem.TypeRally} {
 		t.Run(mt.String(), func(t *testing.T) {
 			mv := newModelVehicle()
 			l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
@@ -44,7 +44,7 @@ func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
 				t.Fatalf("downloaded\n%v\nwant\n%v", got, items)
 			}
 			// other types untouched
-			for _, other := range []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally} {
+			for _, other := range []mavitem.MissionType{mavitem.TypeMission, mavitem.TypeFence, mavitem.TypeRally} {
 				if other != mt && len(mv.list(other)) != 0 {
 					t.Fatalf("%s list changed by a %s upload", other, mt)
 				}
@@ -71,14 +71,14 @@ func TestUploadDownloadUnderLossDuplicationReordering(t *testing.T) {
 			opts.UploadWindow = window
 			l := newTestLink(t, opts, faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, seed, mv.handle)
 			l.tick = mv.tick
-			items := testItems(60, missions.TypeMission)
-			if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+			items := testItems(60, mavitem.TypeMission)
+			if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 				t.Fatal(err)
 			}
-			if got := mv.list(missions.TypeMission); !reflect.DeepEqual(got, items) {
+			if got := mv.list(mavitem.TypeMission); !reflect.DeepEqual(got, items) {
 				t.Fatal("vehicle's mission differs from the upload")
 			}
-			got, err := l.v.Download(context.Background(), missions.TypeMission, nil)
+			got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestUploadDownloadUnderLossDuplicationReordering(t *testing.T) {
 // scriptedUploadVehicle answers MISSION_COUNT with a fixed request sequence
 // (duplicates, reordering), then ACCEPTED; it records the items received.
 func TestUploadAnswersDuplicatedAndReorderedRequestsExactly(t *testing.T) {
-	items := testItems(5, missions.TypeMission)
+	items := testItems(5, mavitem.TypeMission)
 	var mu sync.Mutex
 	var got []*common.MessageMissionItemInt
 	order := []uint16{0, 0, 2, 1, 1, 4, 3, 3, 4}
@@ -108,7 +108,7 @@ func TestUploadAnswersDuplicatedAndReorderedRequestsExactly(t *testing.T) {
 		case *common.MessageMissionCount:
 			var out []message.Message
 			// a stale ACCEPTED from an earlier transfer arrives first: must be ignored
-			out = append(out, ack(missions.TypeMission, common.MAV_MISSION_ACCEPTED))
+			out = append(out, ack(mavitem.TypeMission, common.MAV_MISSION_ACCEPTED))
 			for _, s := range order {
 				out = append(out, &common.MessageMissionRequestInt{Seq: s, MissionType: m.MissionType})
 			}
@@ -119,13 +119,13 @@ func TestUploadAnswersDuplicatedAndReorderedRequestsExactly(t *testing.T) {
 			n := len(got)
 			mu.Unlock()
 			if n == len(order) {
-				return []message.Message{ack(missions.TypeMission, common.MAV_MISSION_ACCEPTED)}
+				return []message.Message{ack(mavitem.TypeMission, common.MAV_MISSION_ACCEPTED)}
 			}
 		}
 		return nil
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -148,7 +148,7 @@ func TestUploadNackIsMissionError(t *testing.T) {
 	mv := newModelVehicle()
 	mv.maxItems = 10
 	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
-	err := l.v.Upload(context.Background(), missions.TypeMission, testItems(11, missions.TypeMission), nil)
+	err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(11, mavitem.TypeMission), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Result != uint8(common.MAV_MISSION_NO_SPACE) || me.Name != "MAV_MISSION_NO_SPACE" {
 		t.Fatalf("err = %v, want MissionError NO_SPACE", err)
@@ -164,12 +164,12 @@ func TestUploadNackAfterItem(t *testing.T) {
 		case *common.MessageMissionCount:
 			return []message.Message{&common.MessageMissionRequestInt{Seq: 0, MissionType: m.MissionType}}
 		case *common.MessageMissionItemInt:
-			return []message.Message{ack(missions.TypeFence, common.MAV_MISSION_UNSUPPORTED_FRAME)}
+			return []message.Message{ack(mavitem.TypeFence, common.MAV_MISSION_UNSUPPORTED_FRAME)}
 		}
 		return nil
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	err := l.v.Upload(context.Background(), missions.TypeFence, testItems(3, missions.TypeFence), nil)
+	err := l.v.Upload(context.Background(), mavitem.TypeFence, testItems(3, mavitem.TypeFence), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Result != 2 || me.Seq != 0 {
 		t.Fatalf("err = %v", err)
@@ -178,12 +178,12 @@ func TestUploadNackAfterItem(t *testing.T) {
 
 func TestUploadEmptyClears(t *testing.T) {
 	mv := newModelVehicle()
-	mv.lists[missions.TypeRally] = testItems(3, missions.TypeRally)
+	mv.lists[mavitem.TypeRally] = testItems(3, mavitem.TypeRally)
 	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
-	if err := l.v.Upload(context.Background(), missions.TypeRally, nil, nil); err != nil {
+	if err := l.v.Upload(context.Background(), mavitem.TypeRally, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(mv.list(missions.TypeRally)) != 0 {
+	if len(mv.list(mavitem.TypeRally)) != 0 {
 		t.Fatal("rally list not cleared")
 	}
 }
@@ -192,7 +192,7 @@ func TestUploadTimeoutWhenVehicleSilent(t *testing.T) {
 	opts := fastOpts()
 	opts.MissionRetries = 3
 	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
-	err := l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil)
+	err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
@@ -212,7 +212,7 @@ func TestUploadCancelSendsOperationCancelled(t *testing.T) {
 		return nil
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	err := l.v.Upload(ctx, missions.TypeMission, testItems(3, missions.TypeMission), nil)
+	err := l.v.Upload(ctx, mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -240,13 +240,13 @@ func TestMissionTransferBusyPerType(t *testing.T) {
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
 	done := make(chan error, 1)
 	go func() {
-		done <- l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil)
+		done <- l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
 	}()
 	<-started
-	if err := l.v.Upload(context.Background(), missions.TypeMission, testItems(3, missions.TypeMission), nil); !errors.Is(err, ErrBusy) {
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil); !errors.Is(err, ErrBusy) {
 		t.Fatalf("second mission upload: err = %v, want ErrBusy", err)
 	}
-	if _, err := l.v.Download(context.Background(), missions.TypeMission, nil); !errors.Is(err, ErrBusy) {
+	if _, err := l.v.Download(context.Background(), mavitem.TypeMission, nil); !errors.Is(err, ErrBusy) {
 		t.Fatalf("mission download during upload: err = %v, want ErrBusy", err)
 	}
 	close(release)
@@ -254,13 +254,13 @@ func TestMissionTransferBusyPerType(t *testing.T) {
 		t.Fatal(err)
 	}
 	// a fence transfer is independent of the mission slot (the link goroutine is free again)
-	if err := l.v.Upload(context.Background(), missions.TypeFence, testItems(2, missions.TypeFence), nil); err != nil {
+	if err := l.v.Upload(context.Background(), mavitem.TypeFence, testItems(2, mavitem.TypeFence), nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestDownloadIgnoresStaleDuplicatesAndOtherTypes(t *testing.T) {
-	items := testItems(4, missions.TypeRally)
+	items := testItems(4, mavitem.TypeRally)
 	model := func(msg message.Message) []message.Message {
 		switch m := msg.(type) {
 		case *common.MessageMissionRequestList:
@@ -285,7 +285,7 @@ func TestDownloadIgnoresStaleDuplicatesAndOtherTypes(t *testing.T) {
 	opts := fastOpts()
 	opts.MissionWindow = 1
 	l := newTestLink(t, opts, faults{}, 1, model)
-	got, err := l.v.Download(context.Background(), missions.TypeRally, nil)
+	got, err := l.v.Download(context.Background(), mavitem.TypeRally, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,12 +304,12 @@ func TestDownloadIgnoresStaleDuplicatesAndOtherTypes(t *testing.T) {
 func TestDownloadNackBeforeCount(t *testing.T) {
 	model := func(msg message.Message) []message.Message {
 		if m, ok := msg.(*common.MessageMissionRequestList); ok {
-			return []message.Message{ack(missions.MissionType(m.MissionType), common.MAV_MISSION_UNSUPPORTED)}
+			return []message.Message{ack(mavitem.MissionType(m.MissionType), common.MAV_MISSION_UNSUPPORTED)}
 		}
 		return nil
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	_, err := l.v.Download(context.Background(), missions.TypeFence, nil)
+	_, err := l.v.Download(context.Background(), mavitem.TypeFence, nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Name != "MAV_MISSION_UNSUPPORTED" {
 		t.Fatalf("err = %v", err)
@@ -319,13 +319,13 @@ func TestDownloadNackBeforeCount(t *testing.T) {
 func TestDownloadEmptyAndProgress(t *testing.T) {
 	mv := newModelVehicle()
 	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
-	got, err := l.v.Download(context.Background(), missions.TypeMission, nil)
+	got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("%v %v", got, err)
 	}
-	mv.lists[missions.TypeMission] = testItems(30, missions.TypeMission)
+	mv.lists[mavitem.TypeMission] = testItems(30, mavitem.TypeMission)
 	var calls []int
-	if _, err := l.v.Download(context.Background(), missions.TypeMission, func(d, n int) {
+	if _, err := l.v.Download(context.Background(), mavitem.TypeMission, func(d, n int) {
 		if n != 30 {
 			t.Errorf("total %d", n)
 		}
@@ -347,15 +347,15 @@ func TestDownloadTimeout(t *testing.T) {
 	opts := fastOpts()
 	opts.MissionRetries = 2
 	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
-	if _, err := l.v.Download(context.Background(), missions.TypeMission, nil); !errors.Is(err, ErrTimeout) {
+	if _, err := l.v.Download(context.Background(), mavitem.TypeMission, nil); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestClearAndSetCurrent(t *testing.T) {
 	mv := newModelVehicle()
-	mv.lists[missions.TypeMission] = testItems(6, missions.TypeMission)
-	mv.lists[missions.TypeFence] = testItems(2, missions.TypeFence)
+	mv.lists[mavitem.TypeMission] = testItems(6, mavitem.TypeMission)
+	mv.lists[mavitem.TypeFence] = testItems(2, mavitem.TypeFence)
 	l := newTestLink(t, fastOpts(), faults{LossPct: 30}, 3, mv.handle)
 	if err := l.v.SetCurrent(context.Background(), 4); err != nil {
 		t.Fatal(err)
@@ -366,17 +366,17 @@ func TestClearAndSetCurrent(t *testing.T) {
 	if cur != 4 {
 		t.Fatalf("current = %d", cur)
 	}
-	if err := l.v.Clear(context.Background(), missions.TypeFence); err != nil {
+	if err := l.v.Clear(context.Background(), mavitem.TypeFence); err != nil {
 		t.Fatal(err)
 	}
-	if len(mv.list(missions.TypeFence)) != 0 || len(mv.list(missions.TypeMission)) != 6 {
+	if len(mv.list(mavitem.TypeFence)) != 0 || len(mv.list(mavitem.TypeMission)) != 6 {
 		t.Fatal("clear removed the wrong list")
 	}
 }
 
 func TestSetCurrentRejectedTimesOut(t *testing.T) {
 	mv := newModelVehicle()
-	mv.lists[missions.TypeMission] = testItems(3, missions.TypeMission)
+	mv.lists[mavitem.TypeMission] = testItems(3, mavitem.TypeMission)
 	opts := fastOpts()
 	opts.MissionRetries = 2
 	l := newTestLink(t, opts, faults{}, 1, mv.handle)
@@ -389,7 +389,7 @@ func TestSetCurrentRejectedTimesOut(t *testing.T) {
 func TestUploadRejectsTooManyItems(t *testing.T) {
 	v := New(SenderFunc(func(message.Message) error { t.Fatal("nothing should be sent"); return nil }), Target{1, 1}, fastOpts())
 	defer v.Close()
-	if err := v.Upload(context.Background(), missions.TypeMission, make([]missions.Item, 70000), nil); err == nil {
+	if err := v.Upload(context.Background(), mavitem.TypeMission, make([]mavitem.Item, 70000), nil); err == nil {
 		t.Fatal("no error for 70000 items")
 	}
 }
@@ -404,7 +404,7 @@ func TestUploadClosedMidway(t *testing.T) {
 		}
 		l.v.Close()
 	}()
-	if err := l.v.Upload(context.Background(), missions.TypeMission, testItems(2, 0), nil); !errors.Is(err, ErrClosed) {
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(2, 0), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -420,16 +420,16 @@ func TestUploadIgnoresOneStaleRefusalBeforeFirstRequest(t *testing.T) {
 		out := mv.handle(msg)
 		if _, ok := msg.(*common.MessageMissionCount); ok && first {
 			first = false
-			return append([]message.Message{ack(missions.TypeMission, common.MAV_MISSION_ERROR)}, out...)
+			return append([]message.Message{ack(mavitem.TypeMission, common.MAV_MISSION_ERROR)}, out...)
 		}
 		return out
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	items := testItems(10, missions.TypeMission)
-	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+	items := testItems(10, mavitem.TypeMission)
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
 		t.Fatal("mission differs")
 	}
 }
@@ -442,11 +442,11 @@ func TestUploadWindowSendsEachItemOnceOnCleanLink(t *testing.T) {
 	opts.UploadWindow = 8
 	opts.MissionItemTimeout = time.Second // no silence-driven resends
 	l := newTestLink(t, opts, faults{}, 1, mv.handle)
-	items := testItems(100, missions.TypeMission)
-	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+	items := testItems(100, mavitem.TypeMission)
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
 		t.Fatal("mission differs")
 	}
 	sent := l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionItemInt); return ok })
@@ -467,7 +467,7 @@ func TestDownloadCancelSendsOperationCancelled(t *testing.T) {
 		return nil
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	if _, err := l.v.Download(ctx, missions.TypeFence, nil); !errors.Is(err, context.Canceled) {
+	if _, err := l.v.Download(ctx, mavitem.TypeFence, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	acks := l.sentOf(func(m message.Message) bool {
@@ -490,18 +490,18 @@ func TestUploadErrorForStrayCopyAfterFinishIsNotARefusal(t *testing.T) {
 		if _, ok := msg.(*common.MessageMissionItemInt); ok {
 			for i, m := range out {
 				if a, ok := m.(*common.MessageMissionAck); ok && a.Type == common.MAV_MISSION_ACCEPTED {
-					out[i] = ack(missions.TypeMission, common.MAV_MISSION_ERROR) // ACCEPTED lost, a stray's answer came
+					out[i] = ack(mavitem.TypeMission, common.MAV_MISSION_ERROR) // ACCEPTED lost, a stray's answer came
 				}
 			}
 		}
 		return out
 	}
 	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	items := testItems(10, missions.TypeMission)
-	if err := l.v.Upload(context.Background(), missions.TypeMission, items, nil); err != nil {
+	items := testItems(10, mavitem.TypeMission)
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(mv.list(missions.TypeMission), items) {
+	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
 		t.Fatal("mission differs")
 	}
 }
@@ -512,9 +512,9 @@ func TestUploadErrorForLastItemIsARefusal(t *testing.T) {
 	for _, old := range []int{0, 10} {
 		t.Run(fmt.Sprint(old, "_items_before"), func(t *testing.T) {
 			mv := newModelVehicle()
-			mv.lists[missions.TypeMission] = testItems(old, missions.TypeMission)
-			for i := range mv.lists[missions.TypeMission] {
-				mv.lists[missions.TypeMission][i].Z += 100 // another mission
+			mv.lists[mavitem.TypeMission] = testItems(old, mavitem.TypeMission)
+			for i := range mv.lists[mavitem.TypeMission] {
+				mv.lists[mavitem.TypeMission][i].Z += 100 // another mission
 			}
 			model := func(msg message.Message) []message.Message {
 				if it, ok := msg.(*common.MessageMissionItemInt); ok && it.Seq == 9 {
@@ -522,13 +522,13 @@ func TestUploadErrorForLastItemIsARefusal(t *testing.T) {
 					defer mv.mu.Unlock()
 					if mv.receiving && mv.rxNext == 9 {
 						mv.receiving = false // storing the list failed
-						return []message.Message{ack(missions.TypeMission, common.MAV_MISSION_ERROR)}
+						return []message.Message{ack(mavitem.TypeMission, common.MAV_MISSION_ERROR)}
 					}
 				}
 				return mv.handle(msg)
 			}
 			l := newTestLink(t, fastOpts(), faults{}, 1, model)
-			err := l.v.Upload(context.Background(), missions.TypeMission, testItems(10, missions.TypeMission), nil)
+			err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(10, mavitem.TypeMission), nil)
 			var me *MissionError
 			if !errors.As(err, &me) || me.Name != "MAV_MISSION_ERROR" {
 				t.Fatalf("err = %v, want MissionError MAV_MISSION_ERROR", err)

@@ -15,8 +15,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/bluenviron/gomavlib/v3/pkg/tlog"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/missions"
 )
 
 // These tests replay what real ArduCopter 4.7 SITL answered to MAVProxy
@@ -156,30 +156,30 @@ func (r *replayer) check(t *testing.T) {
 	}
 }
 
-func itemsOf(ls []logged, fromGCS bool) []missions.Item {
-	var out []missions.Item
+func itemsOf(ls []logged, fromGCS bool) []mavitem.Item {
+	var out []mavitem.Item
 	for _, l := range ls {
 		m, ok := l.msg.(*common.MessageMissionItemInt)
 		if !ok || l.fromGCS != fromGCS {
 			continue
 		}
-		out = append(out, missions.Item{Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current,
+		out = append(out, mavitem.Item{Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command), Current: m.Current,
 			Autocontinue: m.Autocontinue, Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4,
-			X: m.X, Y: m.Y, Z: m.Z, MissionType: missions.MissionType(m.MissionType)})
+			X: m.X, Y: m.Y, Z: m.Z, MissionType: mavitem.MissionType(m.MissionType)})
 	}
 	return out
 }
 
 func TestReplayArduCopterMissionTransfers(t *testing.T) {
 	all := readTlog(t)
-	for _, mt := range []missions.MissionType{missions.TypeMission, missions.TypeFence, missions.TypeRally} {
+	for _, mt := range []mavitem.MissionType{mavitem.TypeMission, mavitem.TypeFence, mavitem.TypeRally} {
 		t.Run("upload "+mt.String(), func(t *testing.T) {
 			ex := exchange(t, all, func(l logged) bool {
 				c, ok := l.msg.(*common.MessageMissionCount)
-				return ok && missions.MissionType(c.MissionType) == mt
+				return ok && mavitem.MissionType(c.MissionType) == mt
 			}, func(l logged) bool {
 				a, ok := l.msg.(*common.MessageMissionAck)
-				return ok && !l.fromGCS && missions.MissionType(a.MissionType) == mt
+				return ok && !l.fromGCS && mavitem.MissionType(a.MissionType) == mt
 			})
 			items := itemsOf(ex, true)
 			if len(items) == 0 {
@@ -195,10 +195,10 @@ func TestReplayArduCopterMissionTransfers(t *testing.T) {
 		t.Run("download "+mt.String(), func(t *testing.T) {
 			ex := exchange(t, all, func(l logged) bool {
 				c, ok := l.msg.(*common.MessageMissionRequestList)
-				return ok && missions.MissionType(c.MissionType) == mt
+				return ok && mavitem.MissionType(c.MissionType) == mt
 			}, func(l logged) bool {
 				c, ok := l.msg.(*common.MessageMissionItemInt)
-				if !ok || l.fromGCS || missions.MissionType(c.MissionType) != mt {
+				if !ok || l.fromGCS || mavitem.MissionType(c.MissionType) != mt {
 					return false
 				}
 				return c.Seq == lastSeqOf(all, mt)
@@ -219,9 +219,9 @@ func TestReplayArduCopterMissionTransfers(t *testing.T) {
 }
 
 // lastSeqOf is the highest seq ArduCopter reported in a download of mt.
-func lastSeqOf(all []logged, mt missions.MissionType) uint16 {
+func lastSeqOf(all []logged, mt mavitem.MissionType) uint16 {
 	for _, l := range all {
-		if c, ok := l.msg.(*common.MessageMissionCount); ok && !l.fromGCS && missions.MissionType(c.MissionType) == mt {
+		if c, ok := l.msg.(*common.MessageMissionCount); ok && !l.fromGCS && mavitem.MissionType(c.MissionType) == mt {
 			return c.Count - 1
 		}
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -210,37 +210,37 @@ func untilAccepted(ctx context.Context, t *testing.T, v *Vehicle, req CommandReq
 
 // simMission is a mission in the form ArduCopter stores it, so what comes
 // back equals what went up except seq 0, which the vehicle sets to home.
-func simMission(n int) []missions.Item {
-	items := []missions.Item{{Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1, X: 413123000, Y: 692716000}}
-	items = append(items, missions.Item{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavTakeoff, Autocontinue: 1, Z: 15})
+func simMission(n int) []mavitem.Item {
+	items := []mavitem.Item{{Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavWaypoint, Autocontinue: 1, X: 413123000, Y: 692716000}}
+	items = append(items, mavitem.Item{Seq: 1, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, Autocontinue: 1, Z: 15})
 	for i := 2; len(items) < n-1; i++ {
-		items = append(items, missions.Item{Seq: uint16(i), Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavWaypoint,
+		items = append(items, mavitem.Item{Seq: uint16(i), Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavWaypoint,
 			Autocontinue: 1, X: 413123000 + int32(i)*97, Y: 692716000 - int32(i)*131, Z: 20 + float32(i%10)})
 	}
-	items = append(items, missions.Item{Seq: uint16(len(items)), Frame: missions.FrameGlobal, Command: missions.CmdNavReturnToLaunch, Autocontinue: 1})
+	items = append(items, mavitem.Item{Seq: uint16(len(items)), Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavReturnToLaunch, Autocontinue: 1})
 	return items
 }
 
-func simFence() []missions.Item {
-	return []missions.Item{{Frame: missions.FrameGlobal, Command: missions.CmdFenceCircleInclusion, Param1: 400, X: 413123000, Y: 692716000, MissionType: missions.TypeFence}}
+func simFence() []mavitem.Item {
+	return []mavitem.Item{{Frame: mavitem.FrameGlobal, Command: mavitem.CmdFenceCircleInclusion, Param1: 400, X: 413123000, Y: 692716000, MissionType: mavitem.TypeFence}}
 }
 
-func simRally() []missions.Item {
-	return []missions.Item{
-		{Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavRallyPoint, X: 413133000, Y: 692716000, Z: 50, MissionType: missions.TypeRally},
-		{Seq: 1, Frame: missions.FrameGlobalRelativeAlt, Command: missions.CmdNavRallyPoint, X: 413113000, Y: 692726000, Z: 50, MissionType: missions.TypeRally},
+func simRally() []mavitem.Item {
+	return []mavitem.Item{
+		{Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, X: 413133000, Y: 692716000, Z: 50, MissionType: mavitem.TypeRally},
+		{Seq: 1, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, X: 413113000, Y: 692726000, Z: 50, MissionType: mavitem.TypeRally},
 	}
 }
 
 // sameStored compares a read-back with the upload; for the mission, seq 0
 // (home, rewritten by the vehicle) is skipped.
-func sameStored(t *testing.T, mt missions.MissionType, got, want []missions.Item) {
+func sameStored(t *testing.T, mt mavitem.MissionType, got, want []mavitem.Item) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: read back %d items, uploaded %d", mt, len(got), len(want))
 	}
 	start := 0
-	if mt == missions.TypeMission {
+	if mt == mavitem.TypeMission {
 		start = 1
 	}
 	for i := start; i < len(want); i++ {
@@ -257,9 +257,9 @@ func TestSimMissionFenceRallyRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	for _, c := range []struct {
-		mt    missions.MissionType
-		items []missions.Item
-	}{{missions.TypeMission, simMission(30)}, {missions.TypeFence, simFence()}, {missions.TypeRally, simRally()}} {
+		mt    mavitem.MissionType
+		items []mavitem.Item
+	}{{mavitem.TypeMission, simMission(30)}, {mavitem.TypeFence, simFence()}, {mavitem.TypeRally, simRally()}} {
 		var progress int
 		if err := v.Upload(ctx, c.mt, c.items, func(d, _ int) { progress = d }); err != nil {
 			t.Fatal(err)
@@ -276,14 +276,14 @@ func TestSimMissionFenceRallyRoundTrip(t *testing.T) {
 	if err := v.SetCurrent(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Clear(ctx, missions.TypeRally); err != nil {
+	if err := v.Clear(ctx, mavitem.TypeRally); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := v.Download(ctx, missions.TypeRally, nil); err != nil || len(got) != 0 {
+	if got, err := v.Download(ctx, mavitem.TypeRally, nil); err != nil || len(got) != 0 {
 		t.Fatalf("rally after clear: %v %v", got, err)
 	}
 	// over the vehicle's capacity (700 mission items): a clear refusal
-	err := v.Upload(ctx, missions.TypeMission, simMission(701), nil)
+	err := v.Upload(ctx, mavitem.TypeMission, simMission(701), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Name != "MAV_MISSION_NO_SPACE" {
 		t.Fatalf("701 items: %v", err)
@@ -346,12 +346,12 @@ func simUploadUnderFaults(t *testing.T, window int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 	items := simMission(60)
-	if err := v.Upload(ctx, missions.TypeMission, items, nil); err != nil {
+	if err := v.Upload(ctx, mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := v.Download(ctx, missions.TypeMission, nil)
+	got, err := v.Download(ctx, mavitem.TypeMission, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameStored(t, missions.TypeMission, got, items)
+	sameStored(t, mavitem.TypeMission, got, items)
 }

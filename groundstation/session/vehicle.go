@@ -7,7 +7,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // inboxSize bounds how many replies an operation may have queued. Handle
@@ -27,10 +27,10 @@ type Vehicle struct {
 	closed    bool
 	done      chan struct{}
 	waiters   map[*waiter]struct{}
-	commands  map[uint16]bool               // MAV_CMDs with a pending Command
-	transfers map[missions.MissionType]bool // mission types with a running transfer
-	paramsAll bool                          // a full parameter download is running
-	paramType map[string]uint8              // last seen MAV_PARAM_TYPE per name
+	commands  map[uint16]bool              // MAV_CMDs with a pending Command
+	transfers map[mavitem.MissionType]bool // mission types with a running transfer
+	paramsAll bool                         // a full parameter download is running
+	paramType map[string]uint8             // last seen MAV_PARAM_TYPE per name
 }
 
 // waiter is one running operation's mailbox. Handle offers it the messages
@@ -52,7 +52,7 @@ func New(send Sender, target Target, opts Options) *Vehicle {
 		done:      make(chan struct{}),
 		waiters:   make(map[*waiter]struct{}),
 		commands:  make(map[uint16]bool),
-		transfers: make(map[missions.MissionType]bool),
+		transfers: make(map[mavitem.MissionType]bool),
 		paramType: make(map[string]uint8),
 	}
 }

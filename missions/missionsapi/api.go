@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -28,7 +29,7 @@ import (
 // item list of one type to one vehicle. Mission items start with home at
 // seq 0, as ArduPilot expects.
 type Uploader interface {
-	UploadMission(ctx context.Context, vehicleID string, t missions.MissionType, items []missions.Item) error
+	UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item) error
 }
 
 // ParamSetter is implemented by an Uploader that can also set vehicle
@@ -378,9 +379,9 @@ func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
 			dp := ps.Drones[a.Drone]
 			res := AssignResult{Drone: a.Drone, VehicleID: a.VehicleID, Uploaded: []string{}, Items: map[string]int{}}
 			lists := []struct {
-				t     missions.MissionType
-				items []missions.Item
-			}{{missions.TypeFence, dp.Fence}, {missions.TypeRally, dp.Rally}, {missions.TypeMission, dp.MissionWithHome()}}
+				t     mavitem.MissionType
+				items []mavitem.Item
+			}{{mavitem.TypeFence, dp.Fence}, {mavitem.TypeRally, dp.Rally}, {mavitem.TypeMission, dp.MissionWithHome()}}
 			res.OK = true
 			for _, l := range lists {
 				// Fence first: a vehicle must never hold the new mission with an old fence.

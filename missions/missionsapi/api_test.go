@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -19,19 +20,19 @@ import (
 // and fails for one vehicle, to exercise per-vehicle results.
 type recorder struct {
 	mu     sync.Mutex
-	got    map[string][]missions.MissionType
-	items  map[string][]missions.Item
+	got    map[string][]mavitem.MissionType
+	items  map[string][]mavitem.Item
 	params map[string][]string
 }
 
-func (r *recorder) UploadMission(_ context.Context, v string, t missions.MissionType, items []missions.Item) error {
+func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionType, items []mavitem.Item) error {
 	if v == "broken" {
 		return errors.New("vehicle did not answer MISSION_REQUEST")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got[v] = append(r.got[v], t)
-	if t == missions.TypeMission {
+	if t == mavitem.TypeMission {
 		r.items[v] = items
 	}
 	return nil
@@ -50,7 +51,7 @@ func setup(t *testing.T, dir string) (*httptest.Server, *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{got: map[string][]missions.MissionType{}, items: map[string][]missions.Item{}, params: map[string][]string{}}
+	rec := &recorder{got: map[string][]mavitem.MissionType{}, items: map[string][]mavitem.Item{}, params: map[string][]string{}}
 	mux := http.NewServeMux()
 	Register(mux, Deps{Store: st, Uploader: rec})
 	srv := httptest.NewServer(mux)
@@ -128,7 +129,7 @@ func TestAreasPlansAssign(t *testing.T) {
 	if code != http.StatusMultiStatus || !strings.Contains(body, "did not answer") {
 		t.Fatalf("assign: %d %s", code, body)
 	}
-	if got := rec.got["v1"]; len(got) != 3 || got[0] != missions.TypeFence || got[2] != missions.TypeMission {
+	if got := rec.got["v1"]; len(got) != 3 || got[0] != mavitem.TypeFence || got[2] != mavitem.TypeMission {
 		t.Fatalf("uploads to v1: %v", got)
 	}
 	if p := rec.params["v1"]; strings.Join(p, ",") != "FENCE_TYPE,FENCE_ALT_MAX,FENCE_ACTION,FENCE_ENABLE" {
@@ -137,7 +138,7 @@ func TestAreasPlansAssign(t *testing.T) {
 	if p := rec.params["broken"]; len(p) != 0 {
 		t.Fatalf("params set on a vehicle whose upload failed: %v", p)
 	}
-	if it := rec.items["v1"]; it[0].Seq != 0 || it[1].Command != missions.CmdNavTakeoff {
+	if it := rec.items["v1"]; it[0].Seq != 0 || it[1].Command != mavitem.CmdNavTakeoff {
 		t.Fatalf("mission upload does not start with home then takeoff: %+v", it[:2])
 	}
 	// Persistence: a new store over the same directory has the area.

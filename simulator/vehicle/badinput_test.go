@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // TestRandomAndHostileCallsNeverBreakTheModel drives vehicles with long
@@ -23,16 +23,16 @@ func TestRandomAndHostileCallsNeverBreakTheModel(t *testing.T) {
 			}
 			return (rng.Float64() - 0.5) * 200
 		}
-		item := func(seq int) missions.Item {
-			return missions.Item{
+		item := func(seq int) mavitem.Item {
+			return mavitem.Item{
 				Seq: uint16(seq), Frame: uint8(rng.IntN(12)), Command: []uint16{16, 17, 19, 20, 21, 22, 177, 178, 5001, 5003, 5100, 999}[rng.IntN(12)],
 				Param1: float32(f()), Param2: float32(f()), Param3: float32(f()), Param4: float32(f()),
-				X: int32(rng.Uint32()), Y: int32(rng.Uint32()), Z: float32(f()), MissionType: missions.MissionType(rng.IntN(4)),
+				X: int32(rng.Uint32()), Y: int32(rng.Uint32()), Z: float32(f()), MissionType: mavitem.MissionType(rng.IntN(4)),
 			}
 		}
-		items := func() []missions.Item {
+		items := func() []mavitem.Item {
 			n := rng.IntN(8)
-			out := make([]missions.Item, n)
+			out := make([]mavitem.Item, n)
 			for i := range out {
 				out[i] = item(i)
 				if rng.IntN(10) == 0 {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // patrolVehicle returns a vehicle flying an endless square patrol (DO_JUMP
@@ -14,13 +14,13 @@ func patrolVehicle(tb testing.TB, seed int64) *Vehicle {
 	tb.Helper()
 	v := New(Config{SystemID: uint8(seed%250 + 1), Home: testHome, Seed: seed, WindSpeed: 5, WindDirDeg: 200, GustSpeed: 4})
 	v.Step(3 * time.Second)
-	m := []missions.Item{
-		wp(0, missions.CmdNavWaypoint, 0, 0, 0),
-		wp(1, missions.CmdNavTakeoff, 0, 0, 20),
-		wp(2, missions.CmdNavWaypoint, 200, 0, 20),
-		wp(3, missions.CmdNavWaypoint, 200, 200, 20),
-		wp(4, missions.CmdNavWaypoint, 0, 200, 20),
-		{Seq: 5, Command: missions.CmdDoJump, Param1: 2, Param2: -1},
+	m := []mavitem.Item{
+		wp(0, mavitem.CmdNavWaypoint, 0, 0, 0),
+		wp(1, mavitem.CmdNavTakeoff, 0, 0, 20),
+		wp(2, mavitem.CmdNavWaypoint, 200, 0, 20),
+		wp(3, mavitem.CmdNavWaypoint, 200, 200, 20),
+		wp(4, mavitem.CmdNavWaypoint, 0, 200, 20),
+		{Seq: 5, Command: mavitem.CmdDoJump, Param1: 2, Param2: -1},
 	}
 	if err := v.SetMission(m); err != nil {
 		tb.Fatal(err)

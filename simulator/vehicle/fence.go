@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // AC_Fence type bits (FENCE_TYPE).
@@ -31,14 +31,14 @@ func (z *fenceZones) empty() bool {
 // compileFence groups polygon vertices (each vertex carries the polygon's
 // vertex count in param1, consecutive items form one polygon) and converts
 // everything to metres.
-func (v *Vehicle) compileFence(items []missions.Item) (fenceZones, error) {
+func (v *Vehicle) compileFence(items []mavitem.Item) (fenceZones, error) {
 	var z fenceZones
 	for i := 0; i < len(items); {
 		it := items[i]
 		lat, lon := float64(it.X)/1e7, float64(it.Y)/1e7
 		n, e := v.toLocal(lat, lon)
 		switch it.Command {
-		case missions.CmdFencePolyInclusion, missions.CmdFencePolyExclusion:
+		case mavitem.CmdFencePolyInclusion, mavitem.CmdFencePolyExclusion:
 			count := int(it.Param1)
 			if i+count > len(items) {
 				return z, &ItemError{Seq: uint16(i), Result: MissionInvalidParam1,
@@ -54,16 +54,16 @@ func (v *Vehicle) compileFence(items []missions.Item) (fenceZones, error) {
 				pn, pe := v.toLocal(float64(vj.X)/1e7, float64(vj.Y)/1e7)
 				poly = append(poly, [2]float64{pn, pe})
 			}
-			if it.Command == missions.CmdFencePolyInclusion {
+			if it.Command == mavitem.CmdFencePolyInclusion {
 				z.incl = append(z.incl, poly)
 			} else {
 				z.excl = append(z.excl, poly)
 			}
 			i += count
 			continue
-		case missions.CmdFenceCircleInclusion:
+		case mavitem.CmdFenceCircleInclusion:
 			z.cincl = append(z.cincl, fcircle{n, e, float64(it.Param1)})
-		case missions.CmdFenceCircleExclusion:
+		case mavitem.CmdFenceCircleExclusion:
 			z.cexcl = append(z.cexcl, fcircle{n, e, float64(it.Param1)})
 		case cmdFenceReturnPoint:
 			z.hasReturn, z.retN, z.retE = true, n, e

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 var testHome = LatLonAlt{Lat: 41.3123, Lon: 69.2716, AltMSL: 450}
@@ -76,8 +76,8 @@ func offset(dn, de float64) (lat, lon float64) {
 	return lat, lon
 }
 
-func wp(seq uint16, cmd uint16, dn, de float64, alt float32) missions.Item {
-	it := missions.Item{Seq: seq, Command: cmd, Frame: missions.FrameGlobalRelAltInt, Autocontinue: 1, Z: alt}
+func wp(seq uint16, cmd uint16, dn, de float64, alt float32) mavitem.Item {
+	it := mavitem.Item{Seq: seq, Command: cmd, Frame: mavitem.FrameGlobalRelAltInt, Autocontinue: 1, Z: alt}
 	if dn != 0 || de != 0 {
 		lat, lon := offset(dn, de)
 		it.X, it.Y = int32(math.Round(lat*1e7)), int32(math.Round(lon*1e7))

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // Storage limits: an upload longer than these is answered with
@@ -81,8 +81,8 @@ const (
 // and becomes MISSION_CURRENT).
 func isNav(cmd uint16) bool {
 	switch cmd {
-	case missions.CmdNavWaypoint, missions.CmdNavLoiterUnlim, cmdNavLoiterTurns, missions.CmdNavLoiterTime,
-		missions.CmdNavReturnToLaunch, missions.CmdNavLand, missions.CmdNavTakeoff, cmdNavSplineWaypoint, cmdNavDelay:
+	case mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterUnlim, cmdNavLoiterTurns, mavitem.CmdNavLoiterTime,
+		mavitem.CmdNavReturnToLaunch, mavitem.CmdNavLand, mavitem.CmdNavTakeoff, cmdNavSplineWaypoint, cmdNavDelay:
 		return true
 	}
 	return false
@@ -92,8 +92,8 @@ func isNav(cmd uint16) bool {
 // stored_in_location), so its frame and coordinates are checked.
 func hasLocation(cmd uint16) bool {
 	switch cmd {
-	case missions.CmdNavWaypoint, missions.CmdNavLoiterUnlim, cmdNavLoiterTurns, missions.CmdNavLoiterTime,
-		missions.CmdNavLand, missions.CmdNavTakeoff, cmdNavSplineWaypoint, cmdDoSetHome, cmdDoSetROILocation,
+	case mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterUnlim, cmdNavLoiterTurns, mavitem.CmdNavLoiterTime,
+		mavitem.CmdNavLand, mavitem.CmdNavTakeoff, cmdNavSplineWaypoint, cmdDoSetHome, cmdDoSetROILocation,
 		cmdDoSetROI, cmdDoLandStart:
 		return true
 	}
@@ -105,7 +105,7 @@ func supportedMissionCmd(cmd uint16) bool {
 		return true
 	}
 	switch cmd {
-	case missions.CmdDoJump, missions.CmdDoChangeSpeed, cmdConditionDelay, cmdConditionDistance, cmdConditionYaw,
+	case mavitem.CmdDoJump, mavitem.CmdDoChangeSpeed, cmdConditionDelay, cmdConditionDistance, cmdConditionYaw,
 		cmdDoSetMode, cmdDoSetRelay, cmdDoSetServo, cmdDoDigicamControl, cmdDoMountControl, cmdDoSetCamTrigDist,
 		cmdDoFenceEnable, cmdDoSetROINone, cmdDoGimbalPitchYaw, cmdImageStartCapture, cmdImageStopCapture,
 		cmdVideoStartCapture, cmdVideoStopCapture:
@@ -116,7 +116,7 @@ func supportedMissionCmd(cmd uint16) bool {
 
 func frameOK(f uint8) bool {
 	switch f {
-	case missions.FrameGlobal, missions.FrameGlobalRelativeAlt, missions.FrameGlobalInt, missions.FrameGlobalRelAltInt,
+	case mavitem.FrameGlobal, mavitem.FrameGlobalRelativeAlt, mavitem.FrameGlobalInt, mavitem.FrameGlobalRelAltInt,
 		frameGlobalTerrainAlt, frameGlobalTerrainAltInt:
 		return true
 	}
@@ -132,7 +132,7 @@ func finite32(f float32) bool {
 // know, UNSUPPORTED_FRAME for a position in a frame it cannot use,
 // INVALID_PARAMn for out-of-range or non-finite parameters and
 // coordinates, 0 when the item is accepted.
-func (v *Vehicle) ValidateItem(it missions.Item) uint8 {
+func (v *Vehicle) ValidateItem(it mavitem.Item) uint8 {
 	params := [4]float32{it.Param1, it.Param2, it.Param3, it.Param4}
 	checkLoc := func() uint8 {
 		if !frameOK(it.Frame) {
@@ -150,13 +150,13 @@ func (v *Vehicle) ValidateItem(it missions.Item) uint8 {
 		return MissionAccepted
 	}
 	switch it.MissionType {
-	case missions.TypeFence:
+	case mavitem.TypeFence:
 		switch it.Command {
-		case missions.CmdFencePolyInclusion, missions.CmdFencePolyExclusion:
+		case mavitem.CmdFencePolyInclusion, mavitem.CmdFencePolyExclusion:
 			if !finite32(it.Param1) || it.Param1 < 3 || it.Param1 > 255 || it.Param1 != float32(math.Trunc(float64(it.Param1))) {
 				return MissionInvalidParam1
 			}
-		case missions.CmdFenceCircleInclusion, missions.CmdFenceCircleExclusion:
+		case mavitem.CmdFenceCircleInclusion, mavitem.CmdFenceCircleExclusion:
 			if !finite32(it.Param1) || it.Param1 <= 0 {
 				return MissionInvalidParam1
 			}
@@ -165,12 +165,12 @@ func (v *Vehicle) ValidateItem(it missions.Item) uint8 {
 			return MissionUnsupported
 		}
 		return checkLoc()
-	case missions.TypeRally:
-		if it.Command != missions.CmdNavRallyPoint {
+	case mavitem.TypeRally:
+		if it.Command != mavitem.CmdNavRallyPoint {
 			return MissionUnsupported
 		}
 		return checkLoc()
-	case missions.TypeMission:
+	case mavitem.TypeMission:
 	default:
 		return MissionInvalid
 	}
@@ -178,26 +178,26 @@ func (v *Vehicle) ValidateItem(it missions.Item) uint8 {
 		return MissionUnsupported
 	}
 	for i, p := range params {
-		if !finite32(p) && !(it.Command == missions.CmdNavWaypoint && i == 3) { // yaw NaN = "unchanged"
+		if !finite32(p) && !(it.Command == mavitem.CmdNavWaypoint && i == 3) { // yaw NaN = "unchanged"
 			return MissionInvalidParam1 + uint8(i)
 		}
 	}
 	switch it.Command {
-	case missions.CmdNavWaypoint, missions.CmdNavLoiterTime:
+	case mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterTime:
 		if it.Param1 < 0 || it.Param1 > 65535 {
 			return MissionInvalidParam1
 		}
-		if it.Command == missions.CmdNavWaypoint && (it.Param2 < 0 || it.Param2 > 255) {
+		if it.Command == mavitem.CmdNavWaypoint && (it.Param2 < 0 || it.Param2 > 255) {
 			return MissionInvalidParam2
 		}
-	case missions.CmdDoJump:
+	case mavitem.CmdDoJump:
 		if it.Param1 < 0 || it.Param1 > 65535 {
 			return MissionInvalidParam1
 		}
 		if it.Param2 < -1 || it.Param2 > 32767 {
 			return MissionInvalidParam2
 		}
-	case missions.CmdDoChangeSpeed:
+	case mavitem.CmdDoChangeSpeed:
 		if it.Param2 < -2 || it.Param2 > 100 {
 			return MissionInvalidParam2
 		}
@@ -208,7 +208,7 @@ func (v *Vehicle) ValidateItem(it missions.Item) uint8 {
 	return MissionAccepted
 }
 
-func (v *Vehicle) validateList(items []missions.Item, typ missions.MissionType, max int) error {
+func (v *Vehicle) validateList(items []mavitem.Item, typ mavitem.MissionType, max int) error {
 	if len(items) > max {
 		return &ItemError{Seq: uint16(min(len(items), 65535) - 1), Result: MissionNoSpace,
 			Reason: fmt.Sprintf("%d items exceed the %d the vehicle can store", len(items), max)}
@@ -219,7 +219,7 @@ func (v *Vehicle) validateList(items []missions.Item, typ missions.MissionType, 
 				Reason: fmt.Sprintf("item at position %d has seq %d", i, it.Seq)}
 		}
 		it.MissionType = typ
-		if typ == missions.TypeMission && i == 0 {
+		if typ == mavitem.TypeMission && i == 0 {
 			continue // seq 0 is home; the vehicle keeps its own
 		}
 		if r := v.ValidateItem(it); r != MissionAccepted {
@@ -232,15 +232,15 @@ func (v *Vehicle) validateList(items []missions.Item, typ missions.MissionType, 
 // normalise stores an item the way ArduPilot does, so a download returns
 // what ArduCopter would: altitude in whole centimetres, frame GLOBAL for
 // commands without a position, fixed current/autocontinue flags.
-func normalise(it missions.Item, typ missions.MissionType) missions.Item {
+func normalise(it mavitem.Item, typ mavitem.MissionType) mavitem.Item {
 	it.MissionType = typ
 	it.Current = 0
 	it.Z = float32(math.Round(float64(it.Z)*100) / 100)
 	switch typ {
-	case missions.TypeMission:
+	case mavitem.TypeMission:
 		it.Autocontinue = 1
 		if !hasLocation(it.Command) {
-			it.Frame = missions.FrameGlobal
+			it.Frame = mavitem.FrameGlobal
 		}
 	default:
 		it.Autocontinue = 0
@@ -255,14 +255,14 @@ func normalise(it missions.Item, typ missions.MissionType) missions.Item {
 // rejected whole with an *ItemError carrying the MISSION_ACK result. The
 // "Flight plan received" STATUSTEXT is the MAVLink layer's to send.
 // Uploading while flying AUTO continues at the same item number.
-func (v *Vehicle) SetMission(items []missions.Item) error {
-	if err := v.validateList(items, missions.TypeMission, MaxMissionItems); err != nil {
+func (v *Vehicle) SetMission(items []mavitem.Item) error {
+	if err := v.validateList(items, mavitem.TypeMission, MaxMissionItems); err != nil {
 		return fmt.Errorf("set mission: %w", err)
 	}
-	m := make([]missions.Item, 0, max(len(items), 1))
-	m = append(m, missions.Item{Command: missions.CmdNavWaypoint, Autocontinue: 1})
+	m := make([]mavitem.Item, 0, max(len(items), 1))
+	m = append(m, mavitem.Item{Command: mavitem.CmdNavWaypoint, Autocontinue: 1})
 	for i := 1; i < len(items); i++ {
-		m = append(m, normalise(items[i], missions.TypeMission))
+		m = append(m, normalise(items[i], mavitem.TypeMission))
 	}
 	v.mission = m
 	v.jumpRuns = make([]int16, len(m))
@@ -289,17 +289,17 @@ func (v *Vehicle) SetMission(items []missions.Item) error {
 // in param1, an optional return point). Inconsistent polygons are refused
 // with an *ItemError. The "Fence Indexed OK" STATUSTEXT is the MAVLink
 // layer's to send.
-func (v *Vehicle) SetFence(items []missions.Item) error {
-	if err := v.validateList(items, missions.TypeFence, MaxFenceItems); err != nil {
+func (v *Vehicle) SetFence(items []mavitem.Item) error {
+	if err := v.validateList(items, mavitem.TypeFence, MaxFenceItems); err != nil {
 		return fmt.Errorf("set fence: %w", err)
 	}
 	zones, err := v.compileFence(items)
 	if err != nil {
 		return fmt.Errorf("set fence: %w", err)
 	}
-	f := make([]missions.Item, len(items))
+	f := make([]mavitem.Item, len(items))
 	for i, it := range items {
-		f[i] = normalise(it, missions.TypeFence)
+		f[i] = normalise(it, mavitem.TypeFence)
 	}
 	v.fence = f
 	v.fz = zones
@@ -308,13 +308,13 @@ func (v *Vehicle) SetFence(items []missions.Item) error {
 
 // SetRally replaces the rally points (MAV_CMD_NAV_RALLY_POINT); RTL returns
 // to the nearest one within RALLY_LIMIT_KM when it is closer than home.
-func (v *Vehicle) SetRally(items []missions.Item) error {
-	if err := v.validateList(items, missions.TypeRally, MaxRallyItems); err != nil {
+func (v *Vehicle) SetRally(items []mavitem.Item) error {
+	if err := v.validateList(items, mavitem.TypeRally, MaxRallyItems); err != nil {
 		return fmt.Errorf("set rally: %w", err)
 	}
-	r := make([]missions.Item, len(items))
+	r := make([]mavitem.Item, len(items))
 	for i, it := range items {
-		r[i] = normalise(it, missions.TypeRally)
+		r[i] = normalise(it, mavitem.TypeRally)
 	}
 	v.rally = r
 	v.setParamInternal("RALLY_TOTAL", float64(len(r)))
@@ -323,12 +323,12 @@ func (v *Vehicle) SetRally(items []missions.Item) error {
 
 // Mission returns the stored mission as a download would: seq 0 is the
 // current home (frame GLOBAL, altitude MSL).
-func (v *Vehicle) Mission() []missions.Item {
-	out := append([]missions.Item(nil), v.mission...)
-	out[0] = missions.Item{
-		Seq: 0, Frame: missions.FrameGlobal, Command: missions.CmdNavWaypoint, Autocontinue: 1,
+func (v *Vehicle) Mission() []mavitem.Item {
+	out := append([]mavitem.Item(nil), v.mission...)
+	out[0] = mavitem.Item{
+		Seq: 0, Frame: mavitem.FrameGlobal, Command: mavitem.CmdNavWaypoint, Autocontinue: 1,
 		X: int32(math.Round(v.home.Lat * 1e7)), Y: int32(math.Round(v.home.Lon * 1e7)),
-		Z: float32(math.Round(v.home.AltMSL*100) / 100), MissionType: missions.TypeMission,
+		Z: float32(math.Round(v.home.AltMSL*100) / 100), MissionType: mavitem.TypeMission,
 	}
 	if !v.homeSet {
 		out[0].X, out[0].Y, out[0].Z = 0, 0, 0
@@ -337,21 +337,21 @@ func (v *Vehicle) Mission() []missions.Item {
 }
 
 // Fence returns a copy of the fence items.
-func (v *Vehicle) Fence() []missions.Item { return append([]missions.Item(nil), v.fence...) }
+func (v *Vehicle) Fence() []mavitem.Item { return append([]mavitem.Item(nil), v.fence...) }
 
 // Rally returns a copy of the rally points.
-func (v *Vehicle) Rally() []missions.Item { return append([]missions.Item(nil), v.rally...) }
+func (v *Vehicle) Rally() []mavitem.Item { return append([]mavitem.Item(nil), v.rally...) }
 
 // itemLocal resolves an item's position to the local frame. Lat/lon 0 mean
 // "here" and altitude 0 "current altitude", as ArduCopter reads them.
-func (v *Vehicle) itemLocal(it missions.Item) (n, e, u float64) {
+func (v *Vehicle) itemLocal(it mavitem.Item) (n, e, u float64) {
 	n, e, u = v.n, v.e, v.up
 	if it.X != 0 || it.Y != 0 {
 		n, e = v.toLocal(float64(it.X)/1e7, float64(it.Y)/1e7)
 	}
 	if it.Z != 0 {
 		switch it.Frame {
-		case missions.FrameGlobal, missions.FrameGlobalInt:
+		case mavitem.FrameGlobal, mavitem.FrameGlobalInt:
 			u = float64(it.Z) - v.alt0
 		default: // relative to home; terrain frames use the flat terrain at home
 			u = v.homeU + float64(it.Z)
@@ -375,7 +375,7 @@ type navState struct {
 func (v *Vehicle) missionStartsWithTakeoff() bool {
 	for i := 1; i < len(v.mission); i++ {
 		c := v.mission[i].Command
-		if c == missions.CmdNavTakeoff {
+		if c == mavitem.CmdNavTakeoff {
 			return true
 		}
 		if isNav(c) {
@@ -414,7 +414,7 @@ func (v *Vehicle) advanceTo(idx int) {
 		}
 		it := v.mission[idx]
 		switch {
-		case it.Command == missions.CmdDoJump:
+		case it.Command == mavitem.CmdDoJump:
 			target := int(it.Param1)
 			repeat := int(it.Param2)
 			if target <= 0 || target >= len(v.mission) {
@@ -441,10 +441,10 @@ func (v *Vehicle) advanceTo(idx int) {
 	v.missionComplete() // a jump loop without any navigation command
 }
 
-func (v *Vehicle) doCommand(it missions.Item) {
+func (v *Vehicle) doCommand(it mavitem.Item) {
 	v.statusText(SeverityInfo, fmt.Sprintf("Mission: %d %s", it.Seq, cmdName(it.Command)))
 	switch it.Command {
-	case missions.CmdDoChangeSpeed:
+	case mavitem.CmdDoChangeSpeed:
 		if it.Param2 > 0 {
 			v.speedXY = math.Min(float64(it.Param2), 20)
 		}
@@ -465,27 +465,27 @@ func (v *Vehicle) doCommand(it missions.Item) {
 
 func cmdName(c uint16) string {
 	switch c {
-	case missions.CmdNavWaypoint:
+	case mavitem.CmdNavWaypoint:
 		return "WP"
-	case missions.CmdNavLoiterUnlim:
+	case mavitem.CmdNavLoiterUnlim:
 		return "LoitUnlim"
 	case cmdNavLoiterTurns:
 		return "LoitTurns"
-	case missions.CmdNavLoiterTime:
+	case mavitem.CmdNavLoiterTime:
 		return "LoitTime"
-	case missions.CmdNavReturnToLaunch:
+	case mavitem.CmdNavReturnToLaunch:
 		return "RTL"
-	case missions.CmdNavLand:
+	case mavitem.CmdNavLand:
 		return "Land"
-	case missions.CmdNavTakeoff:
+	case mavitem.CmdNavTakeoff:
 		return "Takeoff"
 	case cmdNavSplineWaypoint:
 		return "SplineWP"
 	case cmdNavDelay:
 		return "NavDelay"
-	case missions.CmdDoJump:
+	case mavitem.CmdDoJump:
 		return "Jump"
-	case missions.CmdDoChangeSpeed:
+	case mavitem.CmdDoChangeSpeed:
 		return "ChangeSpeed"
 	case cmdDoSetHome:
 		return "SetHome"
@@ -505,21 +505,21 @@ func (v *Vehicle) startNav(idx int) {
 	nv.n, nv.e, nv.u = v.itemLocal(it)
 	nv.radius = v.p.wpnavRadius
 	switch it.Command {
-	case missions.CmdNavTakeoff:
+	case mavitem.CmdNavTakeoff:
 		nv.n, nv.e = v.n, v.e
 		nv.u = v.homeU + float64(it.Z)
-		if it.Frame == missions.FrameGlobal || it.Frame == missions.FrameGlobalInt {
+		if it.Frame == mavitem.FrameGlobal || it.Frame == mavitem.FrameGlobalInt {
 			nv.u = float64(it.Z) - v.alt0
 		}
 		if v.landed {
 			v.startTakeoff(nv.u)
 		}
-	case missions.CmdNavWaypoint, cmdNavSplineWaypoint:
+	case mavitem.CmdNavWaypoint, cmdNavSplineWaypoint:
 		nv.hold = float64(it.Param1)
 		if it.Param2 > 0 {
 			nv.radius = float64(it.Param2)
 		}
-	case missions.CmdNavLoiterTime:
+	case mavitem.CmdNavLoiterTime:
 		nv.hold = float64(it.Param1)
 	case cmdNavLoiterTurns:
 		// Approximated as a hold at the centre lasting as long as the turns
@@ -532,9 +532,9 @@ func (v *Vehicle) startNav(idx int) {
 	case cmdNavDelay:
 		nv.n, nv.e, nv.u = v.n, v.e, v.up
 		nv.hold = float64(it.Param1)
-	case missions.CmdNavReturnToLaunch:
+	case mavitem.CmdNavReturnToLaunch:
 		v.rtlInit()
-	case missions.CmdNavLand:
+	case mavitem.CmdNavLand:
 		if it.X == 0 && it.Y == 0 {
 			nv.phase = 1 // land here
 		}
@@ -562,7 +562,7 @@ func (v *Vehicle) runAuto() {
 	nv := &v.nav
 	idx := v.navIdx
 	switch nv.cmd {
-	case missions.CmdNavTakeoff:
+	case mavitem.CmdNavTakeoff:
 		if v.landed && !v.takeoffActive {
 			return
 		}
@@ -573,7 +573,7 @@ func (v *Vehicle) runAuto() {
 			v.reached(idx, false)
 			v.advanceTo(idx + 1)
 		}
-	case missions.CmdNavWaypoint, cmdNavSplineWaypoint, missions.CmdNavLoiterTime, cmdNavLoiterTurns, cmdNavDelay, missions.CmdNavLoiterUnlim:
+	case mavitem.CmdNavWaypoint, cmdNavSplineWaypoint, mavitem.CmdNavLoiterTime, cmdNavLoiterTurns, cmdNavDelay, mavitem.CmdNavLoiterUnlim:
 		if v.landed {
 			v.g = gGround
 			return
@@ -585,17 +585,17 @@ func (v *Vehicle) runAuto() {
 				return
 			}
 			nv.holdStart = v.now
-			if nv.cmd == missions.CmdNavLoiterUnlim {
+			if nv.cmd == mavitem.CmdNavLoiterUnlim {
 				v.reached(idx, false)
 				return
 			}
 			// ArduCopter sends MISSION_ITEM_REACHED on arrival when it will hold there.
-			if nv.hold > 0 && (nv.cmd == missions.CmdNavWaypoint || nv.cmd == cmdNavSplineWaypoint) {
+			if nv.hold > 0 && (nv.cmd == mavitem.CmdNavWaypoint || nv.cmd == cmdNavSplineWaypoint) {
 				v.reached(idx, false)
 				nv.reachedSent = true
 			}
 		}
-		if nv.cmd == missions.CmdNavLoiterUnlim {
+		if nv.cmd == mavitem.CmdNavLoiterUnlim {
 			return
 		}
 		if (v.now - nv.holdStart).Seconds() >= nv.hold {
@@ -605,7 +605,7 @@ func (v *Vehicle) runAuto() {
 			v.statusText(SeverityInfo, fmt.Sprintf("Reached command #%d", idx))
 			v.advanceTo(idx + 1)
 		}
-	case missions.CmdNavLand:
+	case mavitem.CmdNavLand:
 		if nv.phase == 0 { // fly to the landing point at the current altitude
 			v.g = gPos
 			v.tgtN, v.tgtE, v.tgtU = nv.n, nv.e, nv.u
@@ -616,7 +616,7 @@ func (v *Vehicle) runAuto() {
 		}
 		v.g = gLand
 		v.tgtN, v.tgtE = nv.n, nv.e
-	case missions.CmdNavReturnToLaunch:
+	case mavitem.CmdNavReturnToLaunch:
 		v.runRTL()
 	}
 }
@@ -624,7 +624,7 @@ func (v *Vehicle) runAuto() {
 // autoOnLanded completes LAND and RTL items once the vehicle is down.
 func (v *Vehicle) autoOnLanded() {
 	switch v.nav.cmd {
-	case missions.CmdNavLand, missions.CmdNavReturnToLaunch:
+	case mavitem.CmdNavLand, mavitem.CmdNavReturnToLaunch:
 		v.rtl.phase = rtlDone
 		v.reached(v.navIdx, false)
 		v.advanceTo(v.navIdx + 1)
@@ -677,7 +677,7 @@ func (v *Vehicle) nearestRally() (n, e, u float64, ok bool) {
 			best = d
 			n, e = rn, re
 			switch it.Frame {
-			case missions.FrameGlobal, missions.FrameGlobalInt:
+			case mavitem.FrameGlobal, mavitem.FrameGlobalInt:
 				u = float64(it.Z) - v.alt0
 			default:
 				u = v.homeU + float64(it.Z)

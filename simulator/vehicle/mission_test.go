@@ -7,23 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // squareMission: home, takeoff 15 m, four corners of a 60 m square (the
 // second holds 3 s), a speed change, RTL.
-func squareMission() []missions.Item {
-	hold := wp(3, missions.CmdNavWaypoint, 60, 60, 15)
+func squareMission() []mavitem.Item {
+	hold := wp(3, mavitem.CmdNavWaypoint, 60, 60, 15)
 	hold.Param1 = 3
-	speed := missions.Item{Seq: 4, Command: missions.CmdDoChangeSpeed, Frame: missions.FrameMission, Param1: 1, Param2: 5, Param3: -1}
-	return []missions.Item{
-		wp(0, missions.CmdNavWaypoint, 0, 0, 0),
-		wp(1, missions.CmdNavTakeoff, 0, 0, 15),
-		wp(2, missions.CmdNavWaypoint, 60, 0, 15),
+	speed := mavitem.Item{Seq: 4, Command: mavitem.CmdDoChangeSpeed, Frame: mavitem.FrameMission, Param1: 1, Param2: 5, Param3: -1}
+	return []mavitem.Item{
+		wp(0, mavitem.CmdNavWaypoint, 0, 0, 0),
+		wp(1, mavitem.CmdNavTakeoff, 0, 0, 15),
+		wp(2, mavitem.CmdNavWaypoint, 60, 0, 15),
 		hold,
 		speed,
-		wp(5, missions.CmdNavWaypoint, 0, 60, 20),
-		{Seq: 6, Command: missions.CmdNavReturnToLaunch, Frame: missions.FrameGlobalRelativeAlt},
+		wp(5, mavitem.CmdNavWaypoint, 0, 60, 20),
+		{Seq: 6, Command: mavitem.CmdNavReturnToLaunch, Frame: mavitem.FrameGlobalRelativeAlt},
 	}
 }
 
@@ -95,13 +95,13 @@ func TestAutoMissionFlownToTheEnd(t *testing.T) {
 func TestDoJumpLoopCount(t *testing.T) {
 	for _, repeat := range []float32{0, 1, 3} {
 		v := newReady(t, Config{})
-		items := []missions.Item{
-			wp(0, missions.CmdNavWaypoint, 0, 0, 0),
-			wp(1, missions.CmdNavTakeoff, 0, 0, 10),
-			wp(2, missions.CmdNavWaypoint, 30, 0, 10),
-			wp(3, missions.CmdNavWaypoint, 30, 30, 10),
-			{Seq: 4, Command: missions.CmdDoJump, Param1: 2, Param2: repeat},
-			wp(5, missions.CmdNavLand, 0, 0, 0),
+		items := []mavitem.Item{
+			wp(0, mavitem.CmdNavWaypoint, 0, 0, 0),
+			wp(1, mavitem.CmdNavTakeoff, 0, 0, 10),
+			wp(2, mavitem.CmdNavWaypoint, 30, 0, 10),
+			wp(3, mavitem.CmdNavWaypoint, 30, 30, 10),
+			{Seq: 4, Command: mavitem.CmdDoJump, Param1: 2, Param2: repeat},
+			wp(5, mavitem.CmdNavLand, 0, 0, 0),
 		}
 		if err := v.SetMission(items); err != nil {
 			t.Fatal(err)
@@ -134,13 +134,13 @@ func TestMissionRoundTripNormalisedLikeArduPilot(t *testing.T) {
 		t.Fatalf("downloaded %d items, count %d, uploaded %d", len(down), v.State().MissionCount, len(up))
 	}
 	home := v.State().Home
-	if down[0].X != int32(math.Round(home.Lat*1e7)) || down[0].Frame != missions.FrameGlobal {
+	if down[0].X != int32(math.Round(home.Lat*1e7)) || down[0].Frame != mavitem.FrameGlobal {
 		t.Fatalf("seq 0 = %+v, want home %+v", down[0], home)
 	}
 	if down[1].Z != 15 {
 		t.Errorf("takeoff alt %v, want 15 (cm resolution)", down[1].Z)
 	}
-	if down[6].Frame != missions.FrameGlobal {
+	if down[6].Frame != mavitem.FrameGlobal {
 		t.Errorf("RTL frame %d, want GLOBAL as ArduCopter downloads it", down[6].Frame)
 	}
 	for i := 2; i < len(up); i++ {
@@ -156,8 +156,8 @@ func TestMissionRoundTripNormalisedLikeArduPilot(t *testing.T) {
 	if got := v.Fence(); len(got) != len(fence) || got[2].X != fence[2].X || got[0].Autocontinue != 0 {
 		t.Fatalf("fence download %+v", got)
 	}
-	rally := []missions.Item{wp(0, missions.CmdNavRallyPoint, 100, 0, 30)}
-	rally[0].MissionType = missions.TypeRally
+	rally := []mavitem.Item{wp(0, mavitem.CmdNavRallyPoint, 100, 0, 30)}
+	rally[0].MissionType = mavitem.TypeRally
 	if err := v.SetRally(rally); err != nil {
 		t.Fatal(err)
 	}
@@ -177,32 +177,32 @@ func TestMissionRoundTripNormalisedLikeArduPilot(t *testing.T) {
 
 func TestValidateItem(t *testing.T) {
 	v := New(Config{SystemID: 1, Home: testHome})
-	good := wp(1, missions.CmdNavWaypoint, 10, 10, 20)
+	good := wp(1, mavitem.CmdNavWaypoint, 10, 10, 20)
 	nan := float32(math.NaN())
-	mod := func(f func(*missions.Item)) missions.Item { it := good; f(&it); return it }
+	mod := func(f func(*mavitem.Item)) mavitem.Item { it := good; f(&it); return it }
 	tests := []struct {
 		name string
-		it   missions.Item
+		it   mavitem.Item
 		want uint8
 	}{
 		{"waypoint ok", good, MissionAccepted},
-		{"waypoint yaw NaN ok", mod(func(it *missions.Item) { it.Param4 = nan }), MissionAccepted},
-		{"unknown command", mod(func(it *missions.Item) { it.Command = 31337 }), MissionUnsupported},
-		{"local frame", mod(func(it *missions.Item) { it.Frame = 1 }), MissionUnsupportedFrame},
-		{"body frame", mod(func(it *missions.Item) { it.Frame = 12 }), MissionUnsupportedFrame},
-		{"latitude beyond 90", mod(func(it *missions.Item) { it.X = 950000000 }), MissionInvalidParam5X},
-		{"longitude beyond 180", mod(func(it *missions.Item) { it.Y = -1850000000 }), MissionInvalidParam6Y},
-		{"altitude NaN", mod(func(it *missions.Item) { it.Z = nan }), MissionInvalidParam7},
-		{"hold NaN", mod(func(it *missions.Item) { it.Param1 = nan }), MissionInvalidParam1},
-		{"hold negative", mod(func(it *missions.Item) { it.Param1 = -5 }), MissionInvalidParam1},
-		{"jump repeat -2", missions.Item{Command: missions.CmdDoJump, Param1: 1, Param2: -2}, MissionInvalidParam2},
-		{"rally ok", missions.Item{Command: missions.CmdNavRallyPoint, Frame: 3, X: 413123000, Y: 692716000, Z: 30, MissionType: missions.TypeRally}, MissionAccepted},
-		{"waypoint in rally list", mod(func(it *missions.Item) { it.MissionType = missions.TypeRally }), MissionUnsupported},
-		{"fence polygon of 2", missions.Item{Command: missions.CmdFencePolyInclusion, Param1: 2, X: 413123000, Y: 692716000, MissionType: missions.TypeFence}, MissionInvalidParam1},
-		{"fence circle radius 0", missions.Item{Command: missions.CmdFenceCircleExclusion, Param1: 0, X: 413123000, Y: 692716000, MissionType: missions.TypeFence}, MissionInvalidParam1},
-		{"fence circle bad frame", missions.Item{Command: missions.CmdFenceCircleInclusion, Param1: 50, Frame: 1, MissionType: missions.TypeFence}, MissionUnsupportedFrame},
-		{"waypoint in fence list", mod(func(it *missions.Item) { it.MissionType = missions.TypeFence }), MissionUnsupported},
-		{"unknown mission type", mod(func(it *missions.Item) { it.MissionType = 9 }), MissionInvalid},
+		{"waypoint yaw NaN ok", mod(func(it *mavitem.Item) { it.Param4 = nan }), MissionAccepted},
+		{"unknown command", mod(func(it *mavitem.Item) { it.Command = 31337 }), MissionUnsupported},
+		{"local frame", mod(func(it *mavitem.Item) { it.Frame = 1 }), MissionUnsupportedFrame},
+		{"body frame", mod(func(it *mavitem.Item) { it.Frame = 12 }), MissionUnsupportedFrame},
+		{"latitude beyond 90", mod(func(it *mavitem.Item) { it.X = 950000000 }), MissionInvalidParam5X},
+		{"longitude beyond 180", mod(func(it *mavitem.Item) { it.Y = -1850000000 }), MissionInvalidParam6Y},
+		{"altitude NaN", mod(func(it *mavitem.Item) { it.Z = nan }), MissionInvalidParam7},
+		{"hold NaN", mod(func(it *mavitem.Item) { it.Param1 = nan }), MissionInvalidParam1},
+		{"hold negative", mod(func(it *mavitem.Item) { it.Param1 = -5 }), MissionInvalidParam1},
+		{"jump repeat -2", mavitem.Item{Command: mavitem.CmdDoJump, Param1: 1, Param2: -2}, MissionInvalidParam2},
+		{"rally ok", mavitem.Item{Command: mavitem.CmdNavRallyPoint, Frame: 3, X: 413123000, Y: 692716000, Z: 30, MissionType: mavitem.TypeRally}, MissionAccepted},
+		{"waypoint in rally list", mod(func(it *mavitem.Item) { it.MissionType = mavitem.TypeRally }), MissionUnsupported},
+		{"fence polygon of 2", mavitem.Item{Command: mavitem.CmdFencePolyInclusion, Param1: 2, X: 413123000, Y: 692716000, MissionType: mavitem.TypeFence}, MissionInvalidParam1},
+		{"fence circle radius 0", mavitem.Item{Command: mavitem.CmdFenceCircleExclusion, Param1: 0, X: 413123000, Y: 692716000, MissionType: mavitem.TypeFence}, MissionInvalidParam1},
+		{"fence circle bad frame", mavitem.Item{Command: mavitem.CmdFenceCircleInclusion, Param1: 50, Frame: 1, MissionType: mavitem.TypeFence}, MissionUnsupportedFrame},
+		{"waypoint in fence list", mod(func(it *mavitem.Item) { it.MissionType = mavitem.TypeFence }), MissionUnsupported},
+		{"unknown mission type", mod(func(it *mavitem.Item) { it.MissionType = 9 }), MissionInvalid},
 	}
 	for _, tc := range tests {
 		if got := v.ValidateItem(tc.it); got != tc.want {
@@ -231,9 +231,9 @@ func TestSetListsRefuseBadUploads(t *testing.T) {
 	if ie := itemErr(v.SetMission(m)); ie.Result != MissionUnsupportedFrame || ie.Seq != 5 {
 		t.Errorf("bad frame: %+v", ie)
 	}
-	big := make([]missions.Item, MaxMissionItems+1)
+	big := make([]mavitem.Item, MaxMissionItems+1)
 	for i := range big {
-		big[i] = wp(uint16(i), missions.CmdNavWaypoint, 1, 1, 10)
+		big[i] = wp(uint16(i), mavitem.CmdNavWaypoint, 1, 1, 10)
 	}
 	if ie := itemErr(v.SetMission(big)); ie.Result != MissionNoSpace {
 		t.Errorf("too long: %+v", ie)
@@ -283,7 +283,7 @@ func TestSetMissionCurrent(t *testing.T) {
 }
 
 func TestMissionNavCommands(t *testing.T) {
-	start := func(t *testing.T, items []missions.Item) *Vehicle {
+	start := func(t *testing.T, items []mavitem.Item) *Vehicle {
 		t.Helper()
 		v := newReady(t, Config{})
 		if err := v.SetMission(items); err != nil {
@@ -294,13 +294,13 @@ func TestMissionNavCommands(t *testing.T) {
 		mustOK(t, "start")(v.MissionStart(0, 0))
 		return v
 	}
-	home := wp(0, missions.CmdNavWaypoint, 0, 0, 0)
-	tko := wp(1, missions.CmdNavTakeoff, 0, 0, 10)
+	home := wp(0, mavitem.CmdNavWaypoint, 0, 0, 0)
+	tko := wp(1, mavitem.CmdNavTakeoff, 0, 0, 10)
 
 	t.Run("LOITER_TIME holds, then continues", func(t *testing.T) {
-		lt := wp(2, missions.CmdNavLoiterTime, 30, 0, 10)
+		lt := wp(2, mavitem.CmdNavLoiterTime, 30, 0, 10)
 		lt.Param1 = 6
-		v := start(t, []missions.Item{home, tko, lt, wp(3, missions.CmdNavWaypoint, 30, 30, 10)})
+		v := start(t, []mavitem.Item{home, tko, lt, wp(3, mavitem.CmdNavWaypoint, 30, 30, 10)})
 		var ev []Event
 		runUntil(t, v, time.Minute, &ev, func(s State) bool { return distFromHome(s) > 28 })
 		arrived := v.Now()
@@ -313,7 +313,7 @@ func TestMissionNavCommands(t *testing.T) {
 		}
 	})
 	t.Run("end of mission loiters in AUTO", func(t *testing.T) {
-		v := start(t, []missions.Item{home, tko, wp(2, missions.CmdNavWaypoint, 40, 0, 12)})
+		v := start(t, []mavitem.Item{home, tko, wp(2, mavitem.CmdNavWaypoint, 40, 0, 12)})
 		var ev []Event
 		runUntil(t, v, time.Minute, &ev, func(s State) bool { return slices.Contains(reachedSeqs(ev), 2) })
 		v.Step(20 * time.Second)
@@ -323,7 +323,7 @@ func TestMissionNavCommands(t *testing.T) {
 		}
 	})
 	t.Run("LOITER_UNLIM stays", func(t *testing.T) {
-		v := start(t, []missions.Item{home, tko, wp(2, missions.CmdNavLoiterUnlim, 0, 40, 10), wp(3, missions.CmdNavLand, 0, 0, 0)})
+		v := start(t, []mavitem.Item{home, tko, wp(2, mavitem.CmdNavLoiterUnlim, 0, 40, 10), wp(3, mavitem.CmdNavLand, 0, 0, 0)})
 		var ev []Event
 		v.Step(3 * time.Minute)
 		ev = append(ev, v.DrainEvents()...)
@@ -341,7 +341,7 @@ func TestMissionNavCommands(t *testing.T) {
 		}
 	})
 	t.Run("NAV_LAND at a position", func(t *testing.T) {
-		v := start(t, []missions.Item{home, tko, wp(2, missions.CmdNavLand, -50, 20, 0)})
+		v := start(t, []mavitem.Item{home, tko, wp(2, mavitem.CmdNavLand, -50, 20, 0)})
 		var ev []Event
 		s := runUntil(t, v, 2*time.Minute, &ev, func(s State) bool { return !s.Armed })
 		if d := distFromHome(s); math.Abs(d-math.Hypot(50, 20)) > 1.5 {
@@ -354,8 +354,8 @@ func TestMissionNavCommands(t *testing.T) {
 	t.Run("LOITER_TURNS and NAV_DELAY complete", func(t *testing.T) {
 		turns := wp(2, cmdNavLoiterTurns, 20, 0, 10)
 		turns.Param1, turns.Param3 = 1, 8
-		delay := missions.Item{Seq: 3, Command: cmdNavDelay, Param1: 4}
-		v := start(t, []missions.Item{home, tko, turns, delay, {Seq: 4, Command: missions.CmdNavReturnToLaunch}})
+		delay := mavitem.Item{Seq: 3, Command: cmdNavDelay, Param1: 4}
+		v := start(t, []mavitem.Item{home, tko, turns, delay, {Seq: 4, Command: mavitem.CmdNavReturnToLaunch}})
 		var ev []Event
 		runUntil(t, v, 3*time.Minute, &ev, func(s State) bool { return !s.Armed })
 		if got := reachedSeqs(ev); !slices.Equal(got, []uint16{1, 2, 3, 4}) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // fly drives a vehicle through a fixed script and returns its states.
@@ -228,7 +228,7 @@ func TestLandModeAndRally(t *testing.T) {
 	v := newReady(t, Config{})
 	rally := wp(0, 5100, 120, 0, 25)
 	rally.MissionType = 2
-	if err := v.SetRally([]missions.Item{rally}); err != nil {
+	if err := v.SetRally([]mavitem.Item{rally}); err != nil {
 		t.Fatal(err)
 	}
 	takeoff(t, v, 10)

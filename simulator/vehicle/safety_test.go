@@ -6,19 +6,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // polygonFence is a square inclusion polygon of half-size h metres centred
 // dn, de metres from home.
-func polygonFence(dn, de, h float64) []missions.Item {
+func polygonFence(dn, de, h float64) []mavitem.Item {
 	corners := [][2]float64{{dn - h, de - h}, {dn - h, de + h}, {dn + h, de + h}, {dn + h, de - h}}
-	out := make([]missions.Item, len(corners))
+	out := make([]mavitem.Item, len(corners))
 	for i, c := range corners {
-		out[i] = wp(uint16(i), missions.CmdFencePolyInclusion, c[0], c[1], 0)
+		out[i] = wp(uint16(i), mavitem.CmdFencePolyInclusion, c[0], c[1], 0)
 		out[i].Param1 = float32(len(corners))
-		out[i].Frame = missions.FrameGlobal
-		out[i].MissionType = missions.TypeFence
+		out[i].Frame = mavitem.FrameGlobal
+		out[i].MissionType = mavitem.TypeFence
 	}
 	return out
 }
@@ -35,10 +35,10 @@ func TestFenceBreachTriggersRTLAndLandsAtHome(t *testing.T) {
 	setParam(t, v, "FENCE_ENABLE", 1)
 	// ArduCopter does not check mission waypoints against the fence: a
 	// waypoint 150 m north flies through the boundary.
-	m := []missions.Item{
-		wp(0, missions.CmdNavWaypoint, 0, 0, 0),
-		wp(1, missions.CmdNavTakeoff, 0, 0, 20),
-		wp(2, missions.CmdNavWaypoint, 150, 0, 20),
+	m := []mavitem.Item{
+		wp(0, mavitem.CmdNavWaypoint, 0, 0, 0),
+		wp(1, mavitem.CmdNavTakeoff, 0, 0, 20),
+		wp(2, mavitem.CmdNavWaypoint, 150, 0, 20),
 	}
 	if err := v.SetMission(m); err != nil {
 		t.Fatal(err)
@@ -96,10 +96,10 @@ func TestGuidedTargetOutsideFenceRefused(t *testing.T) {
 	setParam(t, v, "FENCE_RADIUS", 100)
 	excl := polygonFence(-50, -50, 10)
 	for i := range excl {
-		excl[i].Command = missions.CmdFencePolyExclusion
+		excl[i].Command = mavitem.CmdFencePolyExclusion
 	}
-	circle := wp(4, missions.CmdFenceCircleExclusion, 40, 40, 0)
-	circle.Param1, circle.Frame, circle.MissionType = 15, missions.FrameGlobal, missions.TypeFence
+	circle := wp(4, mavitem.CmdFenceCircleExclusion, 40, 40, 0)
+	circle.Param1, circle.Frame, circle.MissionType = 15, mavitem.FrameGlobal, mavitem.TypeFence
 	if err := v.SetFence(append(excl, circle)); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // Config describes one simulated vehicle. Only SystemID and Home are needed;
@@ -264,9 +264,9 @@ type Vehicle struct {
 	rtl rtlState
 
 	// Mission.
-	mission        []missions.Item
-	fence          []missions.Item
-	rally          []missions.Item
+	mission        []mavitem.Item
+	fence          []mavitem.Item
+	rally          []mavitem.Item
 	missionRunning bool
 	missionDone    bool
 	missionStarted bool // since the last upload or completion
@@ -330,7 +330,7 @@ func New(cfg Config) *Vehicle {
 	v.cells = 3
 	v.initParams()
 	v.voltage = v.openCircuitVoltage()
-	v.mission = []missions.Item{{Command: missions.CmdNavWaypoint, Autocontinue: 1}}
+	v.mission = []mavitem.Item{{Command: mavitem.CmdNavWaypoint, Autocontinue: 1}}
 	v.speedXY = v.p.wpnavSpeed
 	v.nextGust = v.drawGustGap()
 	v.sats = 0

@@ -1,4 +1,10 @@
-package missions
+// Package mavitem holds the MAVLink mission item as it travels on the wire
+// (MISSION_ITEM_INT) and the MAV_MISSION_TYPE, MAV_FRAME and MAV_CMD numbers
+// that Burgut uses. It is a leaf: the planner (missions), the protocol
+// engine (groundstation/session) and the simulator all speak this type, so
+// none of them has to import another — in particular the protocol engine and
+// the simulator do not pull in the planner and its geometry libraries.
+package mavitem
 
 // MissionType selects which of the vehicle's three item lists a transfer
 // addresses; the values are MAVLink's MAV_MISSION_TYPE.
