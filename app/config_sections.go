@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/burgut-uav/burgut/groundstation"
 )
 
 // GroundStationConfig configures the MAVLink side (groundstation/).
 type GroundStationConfig struct {
-	MAVLink          []string      // link specs: udp:HOST:PORT (server), udpc:HOST:PORT (client), tcp:HOST:PORT (client), tcps:HOST:PORT (server), serial:/dev/ttyX:BAUD
+	MAVLink          []string      // link specs ([NAME=]KIND:ADDRESS, grammar in internal/linkspec): udp:HOST:PORT (server), udpc:HOST:PORT (client), tcp:HOST:PORT (client), tcps:HOST:PORT (server), serial:/dev/ttyX:BAUD
 	SystemID         int           // this ground station's MAVLink system ID
 	HeartbeatTimeout time.Duration // link lost after this long without a heartbeat
 	StreamRateHz     float64       // telemetry rate requested from each vehicle
@@ -34,7 +36,7 @@ func (c *GroundStationConfig) defaults() {
 }
 
 func (c *GroundStationConfig) register(fs *flag.FlagSet) {
-	fs.Var(newListFlag(&c.MAVLink), "mavlink", "MAVLink link, repeatable: udp:HOST:PORT (UDP server: vehicles send here; use 0.0.0.0 to listen on every interface), udpc:HOST:PORT (UDP client), tcp:HOST:PORT (TCP client, e.g. a SITL on 5760), tcps:HOST:PORT (TCP server), serial:DEVICE:BAUD")
+	fs.Var(newListFlag(&c.MAVLink), "mavlink", "MAVLink link, repeatable: [NAME=]KIND:ADDRESS with NAME naming the link in vehicle records and logs; udp:HOST:PORT (UDP server: vehicles send here; use 0.0.0.0 to listen on every interface), udpc:HOST:PORT (UDP client), tcp:HOST:PORT (TCP client, e.g. a SITL on 5760), tcps:HOST:PORT (TCP server), serial:DEVICE:BAUD")
 	fs.IntVar(&c.SystemID, "mavlink-sysid", c.SystemID, "this ground station's MAVLink system ID (ArduPilot's SYSID_MYGCS defaults to 255)")
 	fs.DurationVar(&c.HeartbeatTimeout, "link-timeout", c.HeartbeatTimeout, "a vehicle is 'link lost' after this long without a HEARTBEAT")
 	fs.Float64Var(&c.StreamRateHz, "stream-rate", c.StreamRateHz, "telemetry rate in Hz requested from every vehicle (position, attitude, status)")
@@ -47,22 +49,8 @@ func (c *GroundStationConfig) register(fs *flag.FlagSet) {
 
 func (c *GroundStationConfig) validate() error {
 	var errs []error
-	if len(c.MAVLink) == 0 {
-		errs = append(errs, errors.New("mavlink: at least one link is needed"))
-	}
-	for _, l := range c.MAVLink {
-		kind, addr, ok := strings.Cut(l, ":")
-		switch {
-		case !ok:
-			errs = append(errs, fmt.Errorf("mavlink %q: want KIND:ADDRESS, e.g. udp:127.0.0.1:14550", l))
-		case kind == "udp" || kind == "udpc" || kind == "tcp" || kind == "tcps":
-			if err := validHostPort("mavlink", addr); err != nil {
-				errs = append(errs, err)
-			}
-		case kind == "serial":
-		default:
-			errs = append(errs, fmt.Errorf("mavlink %q: unknown link kind %q (udp, udpc, tcp, tcps, serial)", l, kind))
-		}
+	if err := groundstation.CheckLinks(c.MAVLink); err != nil {
+		errs = append(errs, err)
 	}
 	if c.SystemID < 1 || c.SystemID > 255 {
 		errs = append(errs, fmt.Errorf("mavlink-sysid %d: must be 1-255", c.SystemID))

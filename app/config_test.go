@@ -162,3 +162,21 @@ func TestExampleConfigIsCurrentAndLoads(t *testing.T) {
 		t.Fatalf("the example's values differ from the defaults")
 	}
 }
+
+// Named links pass validation with the station's own parser, and the
+// simulated fleet finds a named UDP link to send to (issue 9, defect 5).
+func TestNamedLinksAccepted(t *testing.T) {
+	cfg, err := Load("serve", []string{"--mavlink", "radio=serial:/dev/ttyUSB0:57600", "--mavlink", "gcs=udp:0.0.0.0:14551"}, true, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("named links refused: %v", err)
+	}
+	a := &App{Config: cfg}
+	got, err := a.simTarget()
+	if err != nil || got != "udp:127.0.0.1:14551" {
+		t.Fatalf("simTarget = %q, %v; want udp:127.0.0.1:14551", got, err)
+	}
+	_, err = Load("serve", []string{"--mavlink", "bad name=udp:127.0.0.1:1"}, false, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "link name") {
+		t.Fatalf("bad link name: error %v, want one naming the link name", err)
+	}
+}

@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
+	"net"
+	"strconv"
+
+	"github.com/burgut-uav/burgut/internal/linkspec"
 
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
@@ -49,18 +52,15 @@ func (a *App) startSimulator(ctx context.Context) error {
 // server link of the station.
 func (a *App) simTarget() (string, error) {
 	for _, l := range a.Config.GroundStation.MAVLink {
-		spec := l
-		if _, rest, ok := strings.Cut(l, "="); ok { // named link NAME=KIND:ADDR
-			spec = rest
+		spec, err := linkspec.Parse(l)
+		if err != nil || spec.Kind != "udp" {
+			continue // Validate has reported bad specs already
 		}
-		if addr, ok := strings.CutPrefix(spec, "udp:"); ok {
-			i := strings.LastIndex(addr, ":")
-			h, port := addr[:i], addr[i+1:]
-			if h == "0.0.0.0" || h == "" {
-				h = "127.0.0.1"
-			}
-			return "udp:" + h + ":" + port, nil
+		host := spec.Host
+		if host == "0.0.0.0" || host == "" {
+			host = "127.0.0.1"
 		}
+		return "udp:" + net.JoinHostPort(host, strconv.Itoa(spec.Port)), nil
 	}
 	return "", fmt.Errorf("the simulated fleet needs a UDP server link (--mavlink udp:HOST:PORT) to send to")
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/burgut-uav/burgut/internal/linkspec"
 )
 
 // registry maps published vehicle IDs to their records and remembers which
@@ -51,7 +53,7 @@ func newRegistry(file string) (*registry, error) {
 	}
 	for k, id := range saved {
 		uid, err := strconv.ParseUint(k, 10, 64)
-		if err != nil || uid == 0 || id == "" || !validName(id) {
+		if err != nil || uid == 0 || id == "" || !linkspec.ValidName(id) {
 			return nil, fmt.Errorf("vehicle identity file %s: entry %q → %q: want a decimal UID and a URL-safe ID", file, k, id)
 		}
 		r.uidToID[uid] = id

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -116,33 +117,26 @@ type assignment struct {
 	home  vehicle.LatLonAlt
 }
 
-// ParseGCS parses a ground-station address "udp:HOST:PORT" (the form
-// ArduPilot and MAVProxy use for outputs).
+// ParseGCS parses a ground-station address: the station's UDP link spec
+// [NAME=]udp:HOST:PORT (the form ArduPilot and MAVProxy use for outputs, and
+// the one given to `burgut serve --mavlink`), resolving HOST to IPv4.
 func ParseGCS(s string) (*net.UDPAddr, error) {
-	rest, ok := strings.CutPrefix(s, "udp:")
-	if !ok {
-		return nil, fmt.Errorf("ground-station address %q: want udp:HOST:PORT", s)
-	}
-	host, port, err := net.SplitHostPort(rest)
+	spec, err := linkspec.ParseTarget(s)
 	if err != nil {
 		return nil, fmt.Errorf("ground-station address %q: %w", s, err)
 	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return nil, fmt.Errorf("ground-station address %q: port %q is not 1..65535", s, port)
-	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(spec.Host)
 	if ip == nil {
-		addrs, err := net.LookupIP(host)
+		addrs, err := net.LookupIP(spec.Host)
 		if err != nil || len(addrs) == 0 {
-			return nil, fmt.Errorf("ground-station address %q: cannot resolve host %q", s, host)
+			return nil, fmt.Errorf("ground-station address %q: cannot resolve host %q", s, spec.Host)
 		}
 		ip = addrs[0]
 	}
 	if ip.To4() == nil {
 		return nil, fmt.Errorf("ground-station address %q: only IPv4 is supported", s)
 	}
-	return &net.UDPAddr{IP: ip.To4(), Port: p}, nil
+	return &net.UDPAddr{IP: ip.To4(), Port: spec.Port}, nil
 }
 
 // ParseLatLon parses "LAT,LON" or "LAT,LON,ALT" (degrees, metres MSL).

@@ -8,10 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/telemetry/tlog"
 )
 
@@ -45,7 +46,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	to := fs.String("to", "udp:127.0.0.1:14550", "where to send the frames: udp:HOST:PORT (a ground station's MAVLink UDP link)")
+	to := fs.String("to", "udp:127.0.0.1:14550", "where to send the frames: [NAME=]udp:HOST:PORT (a ground station's MAVLink UDP link, as given to serve --mavlink)")
 	speed := fs.Float64("speed", 1, "time scale: 10 plays ten times faster than recorded; 0 sends as fast as possible")
 	maxGap := fs.Duration("max-gap", 0, "cap on a pause between two frames after scaling (0 = keep the recorded pauses)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -66,13 +67,11 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *maxGap < 0 {
 		return fmt.Errorf("%w: --max-gap %v: must not be negative", errUsage, *maxGap)
 	}
-	kind, addr, ok := strings.Cut(*to, ":")
-	if !ok || kind != "udp" {
-		return fmt.Errorf("%w: --to %q: want udp:HOST:PORT", errUsage, *to)
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	target, err := linkspec.ParseTarget(*to)
+	if err != nil {
 		return fmt.Errorf("%w: --to %q: %v", errUsage, *to, err)
 	}
+	addr := net.JoinHostPort(target.Host, strconv.Itoa(target.Port))
 	log, err := newLogger(stderr, *level)
 	if err != nil {
 		return err

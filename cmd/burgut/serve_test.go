@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,50 +15,103 @@ import (
 	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
+// served is a running `burgut serve` started by startServe.
+type served struct {
+	cmd    *exec.Cmd
+	http   string
+	stderr *lockedBuffer
+	exited chan struct{} // closed when the process has exited; then err is set
+	err    error
+}
+
+// lockedBuffer is stderr written by exec's copier while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe starts the real binary with args plus its own free ports and
+// data dir, and waits for /api/v1/health. The process is killed at cleanup.
+func startServe(t *testing.T, args ...string) *served {
+	t.Helper()
+	s := &served{http: fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	args = append([]string{"serve",
+		"--http", s.http,
+		"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)),
+		"--data-dir", t.TempDir()}, args...)
+	s.cmd = exec.Command(burgutBinary(t), args...)
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err = s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); <-s.exited })
+	testenv.Eventually(t, 30*time.Second, "serve answering /api/v1/health", func() bool {
+		select {
+		case <-s.exited:
+			t.Fatalf("serve exited early: %v; stderr:\n%s", s.err, s.stderr)
+		default:
+		}
+		resp, err := http.Get("http://" + s.http + "/api/v1/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return s
+}
+
 // The contract: serve runs until SIGINT/SIGTERM and then exits 0.
 func TestServeExitsZeroOnSignal(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t))
-			cmd := exec.Command(burgutBinary(t), "serve",
-				"--mavlink", fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
-				"--http", httpAddr,
-				"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)),
-				"--data-dir", t.TempDir())
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
+			s := startServe(t, "--mavlink", fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
+			if err := s.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
-			defer cmd.Process.Kill()
-			up := false
-			for i := 0; i < 300 && !up; i++ {
-				resp, err := http.Get("http://" + httpAddr + "/api/v1/health")
-				if err == nil {
-					resp.Body.Close()
-					up = resp.StatusCode == 200
-				}
-				if !up {
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
-			if !up {
-				t.Fatalf("serve never answered /api/v1/health; stderr:\n%s", stderr.String())
-			}
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
 			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("serve exited with %v after %v; stderr:\n%s", err, sig, stderr.String())
+			case <-s.exited:
+				if s.err != nil {
+					t.Fatalf("serve exited with %v after %v; stderr:\n%s", s.err, sig, s.stderr)
 				}
 			case <-time.After(30 * time.Second):
-				t.Fatalf("serve did not exit after %v; stderr:\n%s", sig, stderr.String())
+				t.Fatalf("serve did not exit after %v; stderr:\n%s", sig, s.stderr)
 			}
 		})
+	}
+}
+
+// Named links (NAME=KIND:ADDRESS) are accepted by serve's validation and
+// open under their names (issue 9, defect 5: they were refused with
+// `unknown link kind "gcs=udp"`).
+func TestServeAcceptsNamedLinks(t *testing.T) {
+	s := startServe(t,
+		"--mavlink", fmt.Sprintf("gcs=udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
+		"--mavlink", fmt.Sprintf("radio_2=udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
+	resp, err := http.Get("http://" + s.http + "/api/v1/links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var links []struct{ Name, Spec string }
+	if err := json.NewDecoder(resp.Body).Decode(&links); err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 2 || links[0].Name != "gcs" || links[1].Name != "radio_2" {
+		t.Fatalf("links = %+v, want gcs and radio_2", links)
 	}
 }
 

@@ -31,7 +31,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logLevel    string
 	)
 	fs.IntVar(&cfg.Vehicles, "vehicles", 1, "number of vehicles")
-	fs.Var(&gcs, "gcs", "ground-station address udp:HOST:PORT (repeatable; vehicles are split over them in blocks of at most 250)")
+	fs.Var(&gcs, "gcs", "ground-station address [NAME=]udp:HOST:PORT, the station's UDP link as given to serve --mavlink (repeatable; vehicles are split over them in blocks of at most 250)")
 	fs.Float64Var(&cfg.Speedup, "speedup", 1, "simulated seconds per wall second")
 	fs.StringVar(&home, "home", "41.3123,69.2716,455", "centre of the homes: LAT,LON[,ALT_MSL]")
 	fs.StringVar(&cfg.HomesFile, "homes", "", "file with one LAT,LON[,ALT] home per vehicle (overrides --home)")

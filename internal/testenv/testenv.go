@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Service returns the value of the environment variable that names a
@@ -57,4 +58,18 @@ func Shared(t testing.TB, rel string) string {
 		t.Skipf("shared material %s not present (%v); skipping", rel, err)
 	}
 	return p
+}
+
+// Eventually polls cond every 20 ms until it holds, failing the test with
+// what after within. The deadline only bounds a failing test; it is not a
+// performance assertion. cond may call t.Fatal.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
