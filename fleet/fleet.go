@@ -24,7 +24,8 @@ func DefaultConfig() Config {
 }
 
 // Fleet is the live state of every vehicle. It is safe for concurrent use:
-// one writer (the ground station's dispatcher) and any number of readers.
+// several writers (one ground-station dispatcher per link) and any number
+// of readers.
 // Writers never wait on readers: subscribers get coalesced, bounded queues.
 type Fleet struct {
 	cfg Config
@@ -54,30 +55,49 @@ func New(cfg Config) *Fleet {
 // Update applies fn to the vehicle with the given id (creating it if it is
 // new), derives the events the change implies, and publishes the new state
 // and events to subscribers. at is the time the data was received; it
-// becomes LastSeen. fn must not block or call back into the Fleet.
+// becomes LastSeen and Updated. fn must not block or call back into the
+// Fleet.
+//
+// Publishing happens under the fleet's lock, so with several writers (one
+// dispatcher per link) subscribers receive events in Seq order.
 func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
+	return f.apply(id, at, at, true, fn)
+}
+
+// Refresh applies a change that no received data caused — a heartbeat
+// timeout, the decaying rate of a silent vehicle — at time now. LastSeen
+// and Updated only move forward to lastHeard (the last frame heard from
+// the vehicle), never to now, so no consumer mistakes the refresh for
+// data received at now: a recorder skips it, and a link_lost event carries
+// the time the vehicle was last heard. Events are stamped now.
+func (f *Fleet) Refresh(id string, lastHeard, now time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
+	return f.apply(id, lastHeard, now, false, fn)
+}
+
+func (f *Fleet) apply(id string, heard, now time.Time, received bool, fn func(v *Vehicle)) (Vehicle, []Event) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	v, existed := f.vehicles[id]
 	var before Vehicle
 	if existed {
 		before = *v
 	} else {
-		v = &Vehicle{ID: id, BatteryPct: -1, FirstSeen: at, Connected: true, MissionSeq: -1}
+		v = &Vehicle{ID: id, BatteryPct: -1, FirstSeen: heard, Connected: true, MissionSeq: -1}
 		f.vehicles[id] = v
 	}
 	fn(v)
 	v.ID = id
-	if at.After(v.LastSeen) {
-		v.LastSeen = at
+	if heard.After(v.LastSeen) {
+		v.LastSeen = heard
 	}
-	v.Updated = at
+	if received || heard.After(v.Updated) {
+		v.Updated = heard
+	}
 	events := deriveEvents(f.cfg, existed, &before, v)
 	for i := range events {
-		events[i] = f.recordLocked(events[i], at)
+		events[i] = f.recordLocked(events[i], now)
 	}
 	snap := v.clone()
-	f.mu.Unlock()
-
 	f.publish(&snap, events)
 	return snap, events
 }
@@ -86,8 +106,8 @@ func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, [
 // mission item reached) and publishes it. Seq and, if zero, Time are set.
 func (f *Fleet) Emit(e Event) Event {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	e = f.recordLocked(e, e.Time)
-	f.mu.Unlock()
 	f.publish(nil, []Event{e})
 	return e
 }

@@ -240,3 +240,33 @@ func BenchmarkUpdateWithThreeSubscribers(b *testing.B) {
 		f.Update(ids[i%len(ids)], t0, func(v *Vehicle) { v.Lat = float64(i) })
 	}
 }
+
+// Several writers (one dispatcher per link) update and emit at once; a
+// subscriber still receives every event in Seq order.
+func TestConcurrentWritersDeliverEventsInSeqOrder(t *testing.T) {
+	f := New(Config{BatteryLowPct: 20, BatteryCriticalPct: 10, EventHistory: 100})
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true, MaxQueue: 1 << 20})
+	defer sub.Close()
+	var wg sync.WaitGroup
+	for w := 0; w < 3; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i%10)
+				f.Update(id, t0, func(v *Vehicle) { v.Armed = i%2 == 0 })
+				f.Emit(Event{VehicleID: id, Kind: EventStatusText, Time: t0})
+			}
+		}()
+	}
+	wg.Wait()
+	b := sub.Next()
+	if len(b.Events) == 0 {
+		t.Fatal("no events")
+	}
+	for i, e := range b.Events {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d delivered with seq %d", i, e.Seq)
+		}
+	}
+}

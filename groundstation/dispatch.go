@@ -227,7 +227,8 @@ func (ln *linkRT) newVehicle(key vkey, at time.Time) *vehicleRec {
 }
 
 // update applies fn to the vehicle's fleet state (or to its pending
-// state before it is published), refreshing its link quality.
+// state before it is published), refreshing its link quality. at is when
+// the frame that caused the change was received.
 func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle)) {
 	lq := rec.linkQuality(at)
 	rec.lastLQ = at
@@ -237,6 +238,18 @@ func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle
 		return
 	}
 	ln.st.fleet.Update(rec.id, at, func(v *fleet.Vehicle) {
+		fn(v)
+		v.LinkQuality = lq
+	})
+}
+
+// refresh applies a change no frame caused (link lost, the decaying rate
+// of a silent vehicle) at now. The fleet keeps LastSeen at the last frame
+// heard, so nothing downstream stores or shows it as data received now.
+func (ln *linkRT) refresh(rec *vehicleRec, now time.Time, fn func(v *fleet.Vehicle)) {
+	lq := rec.linkQuality(now)
+	rec.lastLQ = now
+	ln.st.fleet.Refresh(rec.id, rec.lastFrame, now, func(v *fleet.Vehicle) {
 		fn(v)
 		v.LinkQuality = lq
 	})
@@ -254,6 +267,9 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 	pre.LinkQuality = rec.linkQuality(at)
 	ln.st.fleet.Update(id, at, func(v *fleet.Vehicle) {
 		first, mission, area := v.FirstSeen, v.Mission, v.EventArea
+		if first.IsZero() || rec.pendingSince.Before(first) {
+			first = rec.pendingSince
+		}
 		*v = pre
 		v.FirstSeen, v.Mission, v.EventArea = first, mission, area
 	})
@@ -267,18 +283,18 @@ func (ln *linkRT) tick(now time.Time) {
 	for _, rec := range ln.recs {
 		if !rec.published {
 			if now.Sub(rec.pendingSince) >= cfg.IdentityWait {
-				ln.publish(rec, now)
+				ln.publish(rec, rec.lastFrame) // stamped with data heard, not the tick
 			}
 			continue
 		}
 		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
 			rec.connected = false
 			ln.st.log.Warn("vehicle link lost", "id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB)
-			ln.update(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
+			ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
 			continue
 		}
 		if now.Sub(rec.lastFrame) >= time.Second && now.Sub(rec.lastLQ) >= time.Second {
-			ln.update(rec, now, func(v *fleet.Vehicle) {})
+			ln.refresh(rec, now, func(v *fleet.Vehicle) {})
 		}
 	}
 }

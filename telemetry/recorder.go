@@ -147,11 +147,18 @@ func (r *Recorder) take() {
 // keep applies the sample policy.
 func (r *Recorder) keep(s Sample) bool {
 	prev, ok := r.last[s.Vehicle]
-	if !ok || r.cfg.Interval <= 0 {
+	if !ok {
 		return true
 	}
 	if !s.Time.After(prev.Time) {
-		return false // nothing new (e.g. a link-lost update with the old timestamp)
+		// Nothing received since the last stored sample: a refresh of a
+		// silent vehicle (link lost, decaying rate) keeps the time of its
+		// last frame, and a position must never be stored for a time at
+		// which nothing was heard.
+		return false
+	}
+	if r.cfg.Interval <= 0 {
+		return true
 	}
 	return s.Time.Sub(prev.Time) >= r.cfg.Interval ||
 		s.Armed != prev.Armed || s.Mode != prev.Mode ||
