@@ -32,6 +32,7 @@ const (
 	cmdPreflightReboot     = 246
 	cmdMissionStart        = 300
 	cmdComponentArmDisarm  = 400
+	cmdGetHomePosition     = 410
 	cmdGetMessageInterval  = 510
 	cmdSetMessageInterval  = 511
 	cmdRequestMessage      = 512
@@ -124,6 +125,8 @@ func (sv *SimVehicle) afterCommand(c command, res uint8) {
 		sv.sendRequested(uint32(c.p[0]))
 	case cmdRequestAPCaps:
 		sv.send(sv.autopilotVersion())
+	case cmdGetHomePosition:
+		sv.sendRequested(msgHomePosition)
 	case cmdGetMessageInterval:
 		id := uint32(c.p[0])
 		sv.send(&common.MessageMessageInterval{MessageId: uint16(id), IntervalUs: sv.messageInterval(id)})
@@ -248,6 +251,14 @@ func (sv *SimVehicle) autopilotCommand(from peer, c command) (uint8, string) {
 		}
 		return vehicle.ResultAccepted, ""
 	case cmdRequestAPCaps:
+		return vehicle.ResultAccepted, ""
+	case cmdGetHomePosition:
+		// ArduPilot (GCS_MAVLINK::handle_command_get_home_position) answers
+		// FAILED until home is set, else sends HOME_POSITION and ACCEPTED;
+		// MAVProxy asks for it on connect.
+		if !m.State().HomeSet {
+			return vehicle.ResultFailed, ""
+		}
 		return vehicle.ResultAccepted, ""
 	case cmdPreflightReboot:
 		if c.p[0] != 1 {

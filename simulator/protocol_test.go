@@ -375,6 +375,31 @@ func TestAutopilotVersionAndVideoStream(t *testing.T) {
 	}
 }
 
+// MAV_CMD_GET_HOME_POSITION (410), which MAVProxy sends on connect, is
+// answered as ArduPilot answers it: ACCEPTED and a HOME_POSITION (issue 9,
+// defect 10: the simulator said UNSUPPORTED).
+func TestGetHomePositionAnswered(t *testing.T) {
+	g := newTestGCS(t, true)
+	s := oneVehicle(t, g, nil)
+	waitHome(t, s.Vehicle(0))
+	// stop the periodic HOME_POSITION so the one that arrives is the answer
+	if r := g.command(1, 1, common.MAV_CMD_SET_MESSAGE_INTERVAL, msgHomePosition, -1); r != common.MAV_RESULT_ACCEPTED {
+		t.Fatalf("SET_MESSAGE_INTERVAL HOME_POSITION off: %v", r)
+	}
+	c := g.mark()
+	if r := g.command(1, 1, common.MAV_CMD_GET_HOME_POSITION); r != common.MAV_RESULT_ACCEPTED {
+		t.Fatalf("GET_HOME_POSITION: %v, want ACCEPTED", r)
+	}
+	m := g.waitMsg(&c, 1, 5*time.Second, isMsg[*common.MessageHomePosition])
+	if m == nil {
+		t.Fatal("no HOME_POSITION after GET_HOME_POSITION")
+	}
+	home := s.Vehicle(0).State().Home
+	if hp := m.(*common.MessageHomePosition); hp.Latitude != e7(home.Lat) || hp.Longitude != e7(home.Lon) {
+		t.Fatalf("HOME_POSITION %d,%d, want the vehicle's home %v,%v", hp.Latitude, hp.Longitude, home.Lat, home.Lon)
+	}
+}
+
 func TestVehiclesSplitOverTwoGroundStations(t *testing.T) {
 	g1 := newTestGCS(t, true)
 	g2 := newTestGCS(t, true)
