@@ -25,7 +25,6 @@ const (
 	EventFailsafe           EventKind = "failsafe"
 	EventStatusText         EventKind = "statustext"
 	EventVideoChanged       EventKind = "video_changed"
-	EventSeparation         EventKind = "separation"
 )
 
 // Severity ranks events for the alert list; the monitoring center shows

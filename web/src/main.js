@@ -6,7 +6,7 @@ import "./main.css";
 
 const TRAIL = 120; // positions kept per vehicle
 const MAX_ALERTS = 100;
-const ALERT_KINDS = new Set(["fence_breach", "battery_low", "battery_critical", "link_lost", "failsafe", "separation"]);
+const ALERT_KINDS = new Set(["fence_breach", "battery_low", "battery_critical", "link_lost", "failsafe"]);
 
 const map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false }).setView([41.3111, 69.2797], 15);
 L.control.scale({ imperial: false }).addTo(map);
