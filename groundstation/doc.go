@@ -38,9 +38,13 @@
 //   - the ID its UID had before, if this UID was seen before (on any link,
 //     in this run or an earlier one: the map is saved in IdentityFile) —
 //     so an aircraft keeps its ID across links and restarts;
-//   - otherwise "<link>-<sysid>" (plus "-<compid>" when the autopilot is
-//     not component 1), e.g. "udp14550-7", suffixed with the UID in hex
-//     when another UID already owns that ID.
+//   - otherwise, for a new UID, "uav-" and the UID as 16 hex digits, e.g.
+//     "uav-0041002a3334510c": named after the aircraft, not the radio it
+//     was first heard on, so it is the same on any link even without the
+//     identity file;
+//   - for a vehicle that did not tell its UID in time (or has none),
+//     "<link>-<sysid>" (plus "-<compid>" when the autopilot is not
+//     component 1), e.g. "udp14550-7". A UID learned later keeps that ID.
 //
 // IDs are URL-safe and never change while the station runs.
 //

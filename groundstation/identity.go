@@ -14,13 +14,13 @@ import (
 // registry maps published vehicle IDs to their records and remembers which
 // autopilot UID owns which ID. It is shared by every link's dispatcher.
 //
-// Identity rules (see the package doc): a vehicle is first known as
-// (link, system ID, component ID) and published as "<link>-<sysid>" (plus
-// "-<compid>" when the autopilot is not component 1). When AUTOPILOT_VERSION
-// gives a UID before the vehicle is published, a UID seen before brings
-// back the ID it had then, on whichever link it now appears; a new UID takes
-// the link-derived ID (suffixed with the UID when another UID already owns
-// that ID). The UID→ID map is saved to IdentityFile.
+// Identity rules (see the package doc): a vehicle whose AUTOPILOT_VERSION
+// gives a UID before it is published is named after the aircraft, not the
+// radio: the ID that UID had before (IdentityFile keeps the map across
+// restarts), else "uav-<uid as 16 hex digits>". Only a vehicle that never
+// told its UID is named after where it was heard, "<link>-<sysid>" (plus
+// "-<compid>" when the autopilot is not component 1); if its UID arrives
+// later, that ID is remembered for the UID so the aircraft keeps it.
 type registry struct {
 	mu      sync.RWMutex
 	byID    map[string]*vehicleRec
@@ -62,7 +62,8 @@ func newRegistry(file string) (*registry, error) {
 	return r, nil
 }
 
-// resolve picks the ID for a record about to be published.
+// resolve picks the ID for a record about to be published; base is the
+// link-derived ID used when uid is 0 (unknown).
 func (r *registry) resolve(base string, uid uint64) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -72,15 +73,24 @@ func (r *registry) resolve(base string, uid uint64) string {
 	if id, ok := r.uidToID[uid]; ok {
 		return id
 	}
-	id := base
-	if owner, ok := r.idToUID[id]; ok && owner != uid {
-		id = fmt.Sprintf("%s-%x", base, uid)
+	id := uidID(uid)
+	for n := 2; ; n++ { // only a hand-edited identity file can have taken it
+		if _, taken := r.idToUID[id]; !taken {
+			break
+		}
+		id = fmt.Sprintf("%s-%d", uidID(uid), n)
 	}
 	r.uidToID[uid] = id
 	r.idToUID[id] = uid
 	r.dirty = true
 	return id
 }
+
+// uidID is the ID of an aircraft first heard with a known UID. It does not
+// depend on the link, so a fleet that moves between radios keeps its IDs
+// even without the identity file; the fixed width keeps it from colliding
+// with a link-derived "<link>-<sysid>" of a link named "uav".
+func uidID(uid uint64) string { return fmt.Sprintf("uav-%016x", uid) }
 
 // learn records a UID that arrived after its vehicle was published, so the
 // aircraft gets the same ID next time, unless the ID already has a UID.

@@ -82,7 +82,7 @@ func TestMappingIdentityAndState(t *testing.T) {
 		t.Fatal("vehicle published before its identity wait ran out")
 	}
 	o.send(7, 1, &common.MessageAutopilotVersion{Uid: 0xabc})
-	v, ok := o.fl.Get("udp14550-7")
+	v, ok := o.fl.Get(uidID(0xabc))
 	if !ok {
 		t.Fatalf("AUTOPILOT_VERSION should publish at once; fleet has %v", o.fl.List())
 	}
@@ -96,13 +96,13 @@ func TestMappingIdentityAndState(t *testing.T) {
 	o.send(7, 1, &common.MessageHomePosition{Latitude: 413111000, Longitude: 692797000, Altitude: 450000})
 	o.send(7, 1, &common.MessageExtendedSysState{LandedState: common.MAV_LANDED_STATE_IN_AIR})
 	o.send(7, 1, copterHB(4, true))
-	v, _ = o.fl.Get("udp14550-7")
+	v, _ = o.fl.Get(uidID(0xabc))
 	if v.BatteryVolt != 15.8 || v.BatteryAmp != 12.5 || v.BatteryPct != 15 || v.GPSFix != 3 || v.Satellites != 12 ||
 		v.Home == nil || v.Home.AltMSL != 450 || v.LandedState != "in_air" || !v.Armed || v.Mode != "GUIDED" || !v.FenceBreached {
 		t.Errorf("state: %+v", v)
 	}
 	for _, k := range []fleet.EventKind{fleet.EventConnected, fleet.EventBatteryLow, fleet.EventArmed, fleet.EventModeChanged, fleet.EventFenceBreach} {
-		if len(o.events("udp14550-7", k)) != 1 {
+		if len(o.events(uidID(0xabc), k)) != 1 {
 			t.Errorf("want one %s event, have %v", k, o.fl.Events(0, "", 0))
 		}
 	}
@@ -110,7 +110,7 @@ func TestMappingIdentityAndState(t *testing.T) {
 	o.send(7, 1, &common.MessageFenceStatus{BreachStatus: 0})
 	o.send(7, 1, &common.MessageSysStatus{VoltageBattery: 15800, BatteryRemaining: 15,
 		OnboardControlSensorsEnabled: common.MAV_SYS_STATUS_GEOFENCE})
-	if v, _ := o.fl.Get("udp14550-7"); v.FenceBreached {
+	if v, _ := o.fl.Get(uidID(0xabc)); v.FenceBreached {
 		t.Error("FENCE_STATUS says no breach")
 	}
 
@@ -133,7 +133,7 @@ func TestMappingMissionEventsAndDuplicates(t *testing.T) {
 	o := newOffline(t)
 	o.send(3, 1, copterHB(3, true))
 	o.send(3, 1, &common.MessageAutopilotVersion{Uid: 1})
-	id := "udp14550-3"
+	id := uidID(1)
 	// ArduPilot counts without home: total 3 means items 1..3.
 	o.send(3, 1, &common.MessageMissionCurrent{Seq: 1, Total: 3, MissionState: common.MISSION_STATE_ACTIVE})
 	o.send(3, 1, &common.MessageMissionItemReached{Seq: 1})
@@ -164,7 +164,7 @@ func TestMappingStatusTextAndFailsafe(t *testing.T) {
 	o := newOffline(t)
 	o.send(4, 1, copterHB(5, true))
 	o.send(4, 1, &common.MessageAutopilotVersion{Uid: 4})
-	id := "udp14550-4"
+	id := uidID(4)
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_INFO, Text: "EKF3 IMU0 is using GPS"})
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: "Battery Failsafe"})
 	o.send(4, 1, &common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: "GCS Failsafe Cleared"})
@@ -191,7 +191,7 @@ func TestMappingLinkLostRegainedAndReboot(t *testing.T) {
 	o := newOffline(t)
 	o.send(5, 1, copterHB(5, false))
 	o.send(5, 1, &common.MessageAutopilotVersion{Uid: 5})
-	id := "udp14550-5"
+	id := uidID(5)
 	o.send(5, 1, &common.MessageAttitude{TimeBootMs: 60_000})
 	o.wait(o.st.cfg.HeartbeatTimeout + time.Millisecond)
 	if v, _ := o.fl.Get(id); v.Connected || len(o.events(id, fleet.EventLinkLost)) != 1 {
@@ -217,7 +217,7 @@ func TestMappingCameraVideo(t *testing.T) {
 	o.send(6, 100, &common.MessageHeartbeat{Type: common.MAV_TYPE_CAMERA, Autopilot: common.MAV_AUTOPILOT_INVALID})
 	o.send(6, 1, copterHB(5, false))
 	o.send(6, 1, &common.MessageAutopilotVersion{Uid: 6})
-	id := "udp14550-6"
+	id := uidID(6)
 	o.send(6, 100, &common.MessageHeartbeat{Type: common.MAV_TYPE_CAMERA, Autopilot: common.MAV_AUTOPILOT_INVALID})
 	var vendor, model [32]uint8
 	copy(vendor[:], "Burgut")

@@ -78,9 +78,9 @@ func TestDiscoverTwentyVehicles(t *testing.T) {
 		}
 		seen[id] = true
 		sv := sim.Vehicle(i)
-		want := fmt.Sprintf("%s-%d", link, sv.SystemID())
+		want := fmt.Sprintf("uav-%016x", sv.UID())
 		if id != want {
-			t.Errorf("vehicle %d: ID %q, want %q (link-sysid for a new UID)", i, id, want)
+			t.Errorf("vehicle %d: ID %q, want %q (uav-UID for a new UID)", i, id, want)
 		}
 		v, _ := fl.Get(id)
 		s := sv.State()
@@ -180,23 +180,22 @@ func TestTwoLinksOverlappingSystemIDs(t *testing.T) {
 	simA := startSim(t, 3, 100, pa)
 	simB := startSim(t, 3, 200, pb)
 	waitFor(t, 30*time.Second, "6 vehicles", func() bool { return len(fl.List()) == 6 })
-	got := map[string]bool{}
+	// Same system IDs, different aircraft: six IDs, each named after its
+	// aircraft's UID and holding the position of its own simulator.
+	for _, sim := range []*simulator.Sim{simA, simB} {
+		for i, id := range idByUID(t, fl, sim) {
+			v, _ := fl.Get(id)
+			if id != uidID(sim.Vehicle(i).UID()) || v.SystemID != sim.Vehicle(i).SystemID() {
+				t.Errorf("vehicle %s: sysid %d uid %x on link %s", id, v.SystemID, v.UID, v.Link)
+			}
+		}
+	}
+	links := map[string]int{}
 	for _, v := range fl.List() {
-		got[v.ID] = true
-		if !strings.HasPrefix(v.ID, v.Link+"-") {
-			t.Errorf("vehicle %s on link %s", v.ID, v.Link)
-		}
+		links[v.Link]++
 	}
-	for _, want := range []string{"a-1", "a-2", "a-3", "b-1", "b-2", "b-3"} {
-		if !got[want] {
-			t.Errorf("vehicle %s missing; have %v", want, got)
-		}
-	}
-	// Same system ID, different aircraft: positions come from their own simulator.
-	a1, _ := fl.Get("a-1")
-	b1, _ := fl.Get("b-1")
-	if a1.UID == b1.UID || a1.UID != simA.Vehicle(0).UID() || b1.UID != simB.Vehicle(0).UID() {
-		t.Errorf("a-1 uid %x, b-1 uid %x", a1.UID, b1.UID)
+	if links["a"] != 3 || links["b"] != 3 {
+		t.Errorf("vehicles per link %v, want 3 on a and 3 on b", links)
 	}
 }
 
