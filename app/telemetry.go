@@ -89,8 +89,8 @@ func (a *App) startTelemetry(ctx context.Context) error {
 			return fmt.Errorf("telemetry: %w", err)
 		}
 		if a.Station != nil {
-			a.Station.AddFrameTap(func(vehicleID, link string, at time.Time, f frame.Frame) {
-				if vehicleID != "" { // frames not (yet) attributed to a vehicle are not a vehicle's log
+			a.Station.AddFrameTap(func(vehicleID, link string, at time.Time, f frame.Frame, _ bool) {
+				if vehicleID != "" { // frames attributed to no vehicle are not a vehicle's log
 					tr.Tap(vehicleID, link, at, f)
 				}
 			})

@@ -135,7 +135,7 @@ func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 	}
 	if c == nil || c.role == roleIgnored {
 		ln.unattached.Add(1)
-		ln.st.tap("", ln.l.name, at, ev)
+		ln.st.tapFrame("", ln.l.name, at, ev.Frame, false)
 		return
 	}
 	rec := c.rec
@@ -143,7 +143,9 @@ func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 	if ev.Channel != rec.ch.Load() {
 		rec.ch.Store(ev.Channel)
 	}
-	ln.st.tap(rec.ID(), ln.l.name, at, ev)
+	if ln.st.hasTaps() {
+		rec.tap(at, ev.Frame)
+	}
 	if dup {
 		rec.duplicates.Add(1)
 		return
@@ -260,6 +262,7 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 	id := ln.st.reg.resolve(rec.base, rec.uid.Load())
 	rec.setID(id)
 	rec.published = true
+	rec.tapPublish(id)
 	ln.st.reg.put(id, rec)
 	pre := rec.pre
 	pre.SystemID, pre.ComponentID, pre.Link, pre.UID = rec.sys, rec.comp, ln.l.name, rec.uid.Load()

@@ -45,7 +45,10 @@ type lastFrames struct {
 	last map[string]time.Time
 }
 
-func (l *lastFrames) tap(id, _ string, at time.Time, _ frame.Frame) {
+func (l *lastFrames) tap(id, _ string, at time.Time, _ frame.Frame, sent bool) {
+	if sent {
+		return
+	}
 	l.mu.Lock()
 	if at.After(l.last[id]) {
 		l.last[id] = at

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
@@ -67,6 +68,7 @@ type Station struct {
 	links    []*link
 	taps     atomic.Pointer[[]FrameTap] // copy-on-write: AddFrameTap may race with a running dispatcher
 	reg      *registry
+	dialect  *dialect.ReadWriter // encodes what the station sends, for the frame taps
 	setupSem chan struct{}
 	ready    chan struct{}
 
@@ -95,7 +97,11 @@ func New(cfg Config, fl *fleet.Fleet, log *slog.Logger) (*Station, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Station{cfg: cfg, fleet: fl, log: log, links: links, reg: reg,
+	rw := &dialect.ReadWriter{Dialect: ardupilotmega.Dialect}
+	if err := rw.Initialize(); err != nil {
+		return nil, fmt.Errorf("groundstation: ardupilotmega dialect: %w", err)
+	}
+	return &Station{cfg: cfg, fleet: fl, log: log, links: links, reg: reg, dialect: rw,
 		setupSem: make(chan struct{}, cfg.SetupConcurrency), ready: make(chan struct{})}, nil
 }
 
@@ -217,10 +223,12 @@ func (s *Station) spawn(fn func(ctx context.Context)) {
 	}()
 }
 
-func (s *Station) tap(vehicleID, link string, at time.Time, ev *gomavlib.EventFrame) {
+func (s *Station) hasTaps() bool { return s.taps.Load() != nil }
+
+func (s *Station) tapFrame(vehicleID, link string, at time.Time, f frame.Frame, sent bool) {
 	if taps := s.taps.Load(); taps != nil {
 		for _, t := range *taps {
-			t(vehicleID, link, at, ev.Frame)
+			t(vehicleID, link, at, f, sent)
 		}
 	}
 }
@@ -261,14 +269,18 @@ func (s *Station) Command(ctx context.Context, vehicleID string, req session.Com
 	return res, err
 }
 
-// FrameTap receives every frame the station decodes, with the vehicle it
-// was attributed to ("" when none) and the link name. It is called from a
-// dispatcher and must not block.
-type FrameTap func(vehicleID, link string, at time.Time, f frame.Frame)
+// FrameTap receives every frame the station decodes (sent false) and
+// every frame it sends to a vehicle (sent true), with the vehicle it was
+// attributed to ("" when none) and the link name. A vehicle's frames from
+// before it is published (while it waits for its UID) are held and
+// delivered, in order and with their original times, when it gets its ID.
+// It is called from a dispatcher or a sender and must not block; the
+// frame must not be modified.
+type FrameTap func(vehicleID, link string, at time.Time, f frame.Frame, sent bool)
 
 // AddFrameTap registers a tap. It is safe while Run is active (the App
 // starts the station before the telemetry part adds its tlog tap); frames
-// decoded before the call are not seen by the tap.
+// delivered before the call are not seen by the tap.
 func (s *Station) AddFrameTap(tap FrameTap) {
 	for {
 		old := s.taps.Load()

@@ -2,12 +2,14 @@ package groundstation
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
@@ -56,6 +58,17 @@ type vehicleRec struct {
 	idMu sync.RWMutex
 	id   string // "" until published
 
+	// Frames to and from the vehicle go to the station's frame taps (the
+	// tlog recorder) under tapMu, so received and sent frames keep their
+	// order. Until the vehicle is published it has no ID to file them
+	// under: they wait in tapPending (bounded; the excess is counted) and
+	// go to the taps at publication, so a tlog starts with the first frame.
+	tapMu      sync.Mutex
+	tapID      string
+	tapPending []tappedFrame
+	tapDropped atomic.Uint64
+	sentSeq    uint8
+
 	uid          atomic.Uint64
 	duplicates   atomic.Uint64
 	rateRequests atomic.Int64
@@ -96,14 +109,93 @@ type vehicleRec struct {
 }
 
 // Send implements session.Sender: it writes on the channel the vehicle was
-// last heard on. gomavlib drops silently when that channel's queue is
-// full; the session's retries cover it.
+// last heard on, and hands the frame to the frame taps, so a tlog shows
+// what the station asked as well as what the vehicle answered. gomavlib
+// drops silently when that channel's queue is full; the session's retries
+// cover it.
 func (r *vehicleRec) Send(msg message.Message) error {
 	ch := r.ch.Load()
 	if ch == nil {
 		return errLinkDown
 	}
-	return r.ln.node.WriteMessageTo(ch, msg)
+	if !r.st.hasTaps() {
+		return r.ln.node.WriteMessageTo(ch, msg)
+	}
+	// Encode once, here: gomavlib sends the encoded message as is, and the
+	// taps get bytes no later change to msg (callers resend and reuse
+	// messages) can alter.
+	mp := r.st.dialect.GetMessage(msg.GetID())
+	if mp == nil {
+		return fmt.Errorf("message %d is not in the dialect", msg.GetID())
+	}
+	raw := mp.Write(msg, true)
+	if err := r.ln.node.WriteMessageTo(ch, raw); err != nil {
+		return err
+	}
+	r.tapMu.Lock()
+	// gomavlib numbers frames per channel internally; the logged frame
+	// carries the station's own per-vehicle count instead.
+	r.sentSeq++
+	f := &frame.V2Frame{SequenceNumber: r.sentSeq, SystemID: r.st.cfg.SystemID,
+		ComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER), Message: raw}
+	f.Checksum = f.GenerateChecksum(mp.CRCExtra())
+	r.tapLocked(tappedFrame{at: time.Now(), f: f, sent: true})
+	r.tapMu.Unlock()
+	return nil
+}
+
+// tappedFrame is a frame waiting for its vehicle's ID.
+type tappedFrame struct {
+	at   time.Time
+	f    frame.Frame
+	sent bool
+}
+
+// maxTapPending bounds the frames kept for a vehicle waiting for its ID
+// (IdentityWait at ~20 frames/s is ~40; a vehicle streaming fast for the
+// full wait loses its oldest beyond this, counted in TapDropped).
+const maxTapPending = 1024
+
+// tap hands a frame of this vehicle to the station's taps, or keeps it
+// until the vehicle is published.
+func (r *vehicleRec) tap(at time.Time, f frame.Frame) {
+	r.tapMu.Lock()
+	r.tapLocked(tappedFrame{at: at, f: f})
+	r.tapMu.Unlock()
+}
+
+func (r *vehicleRec) tapLocked(t tappedFrame) {
+	if r.tapID != "" {
+		r.st.tapFrame(r.tapID, r.ln.l.name, t.at, t.f, t.sent)
+		return
+	}
+	if len(r.tapPending) >= maxTapPending {
+		r.tapDropped.Add(1)
+		return
+	}
+	// A shallow copy: gomavlib hands each event its own frame and message,
+	// and nobody modifies them; the copy only outlives the event.
+	switch ff := t.f.(type) {
+	case *frame.V1Frame:
+		c := *ff
+		t.f = &c
+	case *frame.V2Frame:
+		c := *ff
+		t.f = &c
+	}
+	r.tapPending = append(r.tapPending, t)
+}
+
+// tapPublish gives the vehicle's frames their ID: the frames kept while it
+// was pending go to the taps first, in order.
+func (r *vehicleRec) tapPublish(id string) {
+	r.tapMu.Lock()
+	defer r.tapMu.Unlock()
+	r.tapID = id
+	for _, t := range r.tapPending {
+		r.st.tapFrame(id, r.ln.l.name, t.at, t.f, t.sent)
+	}
+	r.tapPending = nil
 }
 
 // ID returns the published vehicle ID ("" while pending).
