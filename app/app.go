@@ -3,7 +3,10 @@
 // stores, relays and HTTP API read from it; the planner uploads through the
 // ground station. Each part has a start function in its own file here
 // (groundstation.go, telemetry.go, relay.go, missions.go, api.go,
-// simulator.go), so the wiring of one part never touches another's.
+// simulator.go), so the wiring of one part never touches another's. The
+// handlers themselves live with their areas (groundstation/vehicleapi,
+// missions/missionsapi, telemetry/historyapi, relay); app holds only
+// wiring and configuration.
 package app
 
 import (
@@ -18,6 +21,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 	"github.com/burgut-uav/burgut/simulator"
 )
@@ -28,8 +32,9 @@ type App struct {
 	Log    *slog.Logger
 	Fleet  *fleet.Fleet
 	// Mux serves the HTTP API, the WebSocket stream and the web map; each
-	// part registers its own routes on it while starting.
-	Mux *http.ServeMux
+	// part registers its own routes on it while starting, each route with
+	// its access level (httpapi.Route).
+	Mux *httpapi.Mux
 	// Station is the MAVLink ground station, set by startGroundStation.
 	Station *groundstation.Station
 	// Sim is the simulated fleet of `burgut run` (nil for serve); tests use
@@ -61,7 +66,7 @@ func New(cfg Config, log *slog.Logger) *App {
 		Config: cfg,
 		Log:    log,
 		Fleet:  fleet.New(fleet.DefaultConfig()),
-		Mux:    http.NewServeMux(),
+		Mux:    httpapi.NewMux(),
 		ready:  make(chan struct{}),
 		fatal:  make(chan error, 1),
 	}
@@ -151,7 +156,7 @@ func (a *App) OnStop(name string, fn func()) {
 
 func (a *App) startHTTP(ctx context.Context) error {
 	registerOpenAPI(a.Mux)
-	a.Mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, r *http.Request) {
+	a.Mux.HandleFunc(http.MethodGet, "/api/v1/health", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds()})
 	})
 	ln, err := net.Listen("tcp", a.Config.HTTP)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
@@ -106,11 +107,11 @@ func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan
 	}
 	steps := []struct {
 		name string
-		b    commandBody
-	}{{"mode", commandBody{Mode: "GUIDED"}}, {"arm", commandBody{}}, {"mission_start", commandBody{}}}
-	h := &api{a: a}
+		b    vehicleapi.CommandArgs
+	}{{"mode", vehicleapi.CommandArgs{Mode: "GUIDED"}}, {"arm", vehicleapi.CommandArgs{}}, {"mission_start", vehicleapi.CommandArgs{}}}
+	d := vehicleapi.Deps{Fleet: a.Fleet, Station: vehicleapi.FromStation(s), Log: a.Log}
 	for _, st := range steps {
-		if _, err := h.runCommand(ctx, id, st.name, st.b); err != nil {
+		if _, err := vehicleapi.RunCommand(ctx, d, id, st.name, st.b); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,8 @@ package app
 import (
 	_ "embed"
 	"net/http"
+
+	"github.com/burgut-uav/burgut/httpapi"
 )
 
 // openAPIDoc is the OpenAPI 3.0 description of every HTTP route Burgut
@@ -14,8 +16,8 @@ var openAPIDoc []byte
 
 // registerOpenAPI serves the API description at GET /api/v1/openapi.yaml,
 // for code generators, Swagger UI and the monitoring center's integrators.
-func registerOpenAPI(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+func registerOpenAPI(mux *httpapi.Mux) {
+	mux.HandleFunc(http.MethodGet, "/api/v1/openapi.yaml", httpapi.Observer, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPIDoc) // the client went away; nothing to do
 	})

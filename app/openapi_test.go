@@ -31,6 +31,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
@@ -237,10 +238,9 @@ func TestOpenAPIDocumentIsWellFormed(t *testing.T) {
 	}
 }
 
-// sourceRoutes finds every ServeMux pattern registered by the packages the
-// app is built from (this module's packages that app imports, directly or
-// not), by reading their non-test Go files: pattern → where.
-func sourceRoutes(t *testing.T) map[string]string {
+// appPackages lists the directories (relative to the module root) of this
+// module's packages the app is built from, app itself included.
+func appPackages(t *testing.T) []string {
 	t.Helper()
 	f, err := os.Open("../go.mod")
 	if err != nil {
@@ -258,14 +258,53 @@ func sourceRoutes(t *testing.T) map[string]string {
 	if modPath == "" {
 		t.Fatal("no module line in ../go.mod")
 	}
-
-	routes := map[string]string{}
 	fset := token.NewFileSet()
 	seen := map[string]bool{"app": true}
 	queue := []string{"app"}
+	var out []string
 	for len(queue) > 0 {
 		dir := queue[0]
 		queue = queue[1:]
+		out = append(out, dir)
+		entries, err := os.ReadDir(filepath.Join("..", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, filepath.Join("..", dir, name), nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range file.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				if rel, ok := strings.CutPrefix(p, modPath+"/"); ok && !seen[rel] {
+					seen[rel] = true
+					queue = append(queue, rel)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestEveryRouteGoesThroughTheRouteTable keeps httpapi.Mux the one place
+// routes are declared: outside httpapi no package of the binary may build
+// its own http.ServeMux or register on net/http's default one, since such
+// a route would have no access level and escape the access-control hook.
+func TestEveryRouteGoesThroughTheRouteTable(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs := appPackages(t)
+	if len(pkgs) < 10 {
+		t.Fatalf("found only %d packages: the scan is broken", len(pkgs))
+	}
+	for _, dir := range pkgs {
+		if dir == "httpapi" {
+			continue
+		}
 		entries, err := os.ReadDir(filepath.Join("..", dir))
 		if err != nil {
 			t.Fatal(err)
@@ -279,41 +318,55 @@ func sourceRoutes(t *testing.T) map[string]string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, imp := range file.Imports {
-				p, _ := strconv.Unquote(imp.Path.Value)
-				if rel, ok := strings.CutPrefix(p, modPath+"/"); ok && !seen[rel] {
-					seen[rel] = true
-					queue = append(queue, rel)
-				}
-			}
 			ast.Inspect(file, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok || len(call.Args) != 2 {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
 					return true
 				}
-				sel, ok := call.Fun.(*ast.SelectorExpr)
-				if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") {
-					return true
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "http" {
+					switch sel.Sel.Name {
+					case "ServeMux", "NewServeMux", "Handle", "HandleFunc", "DefaultServeMux":
+						t.Errorf("%s: http.%s: declare routes as httpapi.Route on the app's httpapi.Mux", fset.Position(sel.Pos()), sel.Sel.Name)
+					}
 				}
-				where := fset.Position(call.Pos()).String()
-				lit, ok := call.Args[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					t.Errorf("%s: route pattern is not a string literal, so this test cannot check it is documented", where)
-					return true
-				}
-				pattern, _ := strconv.Unquote(lit.Value)
-				if prev, dup := routes[pattern]; dup {
-					where = prev + ", " + where
-				}
-				routes[pattern] = where
 				return true
 			})
 		}
 	}
+}
+
+// appRoutes is the route table of a running App: pattern → route.
+func appRoutes(t *testing.T, a *App) map[string]httpapi.Route {
+	t.Helper()
+	routes := map[string]httpapi.Route{}
+	for _, r := range a.Mux.Routes() {
+		routes[r.String()] = r
+	}
 	if len(routes) < 10 {
-		t.Fatalf("found only %d routes in the source: the scan is broken", len(routes))
+		t.Fatalf("the app registered only %d routes", len(routes))
 	}
 	return routes
+}
+
+// TestRouteAccessLevels checks the access policy every route declares:
+// health is open to anyone, the web map's files too, reading is for
+// observers, and anything that changes state is for operators. Nothing is
+// Admin yet. Access control (issue 11) enforces these levels.
+func TestRouteAccessLevels(t *testing.T) {
+	a := startOpenAPITestApp(t)
+	anonymous := map[string]bool{"GET /api/v1/health": true, "GET /": true}
+	for key, r := range appRoutes(t, a) {
+		want := httpapi.Operator
+		switch {
+		case anonymous[key]:
+			want = httpapi.Anonymous
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+			want = httpapi.Observer
+		}
+		if r.Access != want {
+			t.Errorf("%s declares access %v, want %v", key, r.Access, want)
+		}
+	}
 }
 
 // startOpenAPITestApp runs the whole service on loopback addresses, so the
@@ -357,30 +410,20 @@ func startOpenAPITestApp(t *testing.T) *App {
 	return a
 }
 
-func splitPattern(t *testing.T, pattern string) (method, path string) {
-	t.Helper()
-	method, path, ok := strings.Cut(pattern, " ")
-	if !ok || !strings.HasPrefix(path, "/") {
-		t.Errorf("route %q has no method: register routes as \"METHOD /path\" so they can be documented", pattern)
-		return "", pattern
-	}
-	return method, path
-}
-
 func TestOpenAPIDocumentsExactlyTheRegisteredRoutes(t *testing.T) {
 	doc := loadOpenAPI(t)
-	routes := sourceRoutes(t)
 	a := startOpenAPITestApp(t)
+	routes := appRoutes(t, a)
 	documented := map[string]oaOp{}
 	for _, o := range doc.operations(t) {
 		documented[o.String()] = o
 	}
 
-	// Every route in the source is documented, and served by the app.
-	for pattern, where := range routes {
-		method, path := splitPattern(t, pattern)
+	// Every route the app declares is documented, and served by its mux.
+	for pattern, r := range routes {
+		method, path := r.Method, r.Pattern
 		if _, ok := documented[pattern]; !ok {
-			t.Errorf("route %q (%s) is not documented in app/openapi.yaml", pattern, where)
+			t.Errorf("route %q is not documented in app/openapi.yaml", pattern)
 		}
 		values := map[string]string{}
 		if o, ok := documented[pattern]; ok {
@@ -392,7 +435,7 @@ func TestOpenAPIDocumentsExactlyTheRegisteredRoutes(t *testing.T) {
 		}
 		req := httptestRequest(t, method, fillPath(path, values))
 		if _, got := a.Mux.Handler(req); got != pattern {
-			t.Errorf("route %q (%s): the app's mux routes %s %s to %q, not to it", pattern, where, req.Method, req.URL.Path, got)
+			t.Errorf("route %q: the app's mux routes %s %s to %q, not to it", pattern, req.Method, req.URL.Path, got)
 		}
 	}
 
@@ -400,7 +443,7 @@ func TestOpenAPIDocumentsExactlyTheRegisteredRoutes(t *testing.T) {
 	// reaches a handler that answers with a documented status.
 	for key, o := range documented {
 		if _, ok := routes[key]; !ok {
-			t.Errorf("%s is documented but no code registers it", key)
+			t.Errorf("%s is documented but the app does not register it", key)
 			continue
 		}
 		values := map[string]string{}
@@ -470,7 +513,7 @@ func checkLiveRoute(t *testing.T, a *App, o oaOp, path string) {
 }
 
 func TestOpenAPIIsServed(t *testing.T) {
-	mux := http.NewServeMux()
+	mux := httpapi.NewMux()
 	registerOpenAPI(mux)
 	req := httptestRequest(t, "GET", "/api/v1/openapi.yaml")
 	rec := &recorder{header: http.Header{}}
@@ -545,12 +588,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"VideoStream":     {typ: fleet.VideoStream{}},
 		"Event":           {typ: fleet.Event{}},
 		"LinkInfo":        {typ: groundstation.LinkInfo{}},
-		"CommandArgs":     {typ: commandBody{}, request: true},
-		"CommandResponse": {typ: CommandResponse{}},
+		"CommandArgs":     {typ: vehicleapi.CommandArgs{}, request: true},
+		"CommandResponse": {typ: vehicleapi.CommandResponse{}},
 		"GroupResult":     {typ: groundstation.GroupResult{}},
-		"GroupResponse":   {typ: GroupResponse{}},
+		"GroupResponse":   {typ: vehicleapi.GroupResponse{}},
 		"Item":            {typ: mavitem.Item{}},
-		"UploadRequest":   {typ: uploadBody{}, request: true},
+		"UploadRequest":   {typ: vehicleapi.UploadArgs{}, request: true},
 		"UploadReport":    {typ: groundstation.UploadReport{}},
 		"Param":           {typ: session.Param{}},
 		"PlanOptions":     {typ: missions.PlanOptions{}, request: true},

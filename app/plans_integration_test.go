@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
@@ -127,7 +128,7 @@ func TestPlannedPatrolIsUploadedAndFlownInsideItsFences(t *testing.T) {
 
 	group := func(cmd, args string) {
 		t.Helper()
-		var gr GroupResponse
+		var gr vehicleapi.GroupResponse
 		b := fmt.Sprintf(`{"vehicle_ids":[%q,%q]%s}`, ids[0], ids[1], args)
 		if code := postRaw(t, base+"/api/v1/commands/"+cmd, b, &gr); code != 200 || gr.Failed != 0 {
 			t.Fatalf("%s: %d %+v", cmd, code, gr)

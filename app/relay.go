@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/relay"
 	"github.com/burgut-uav/burgut/web"
 )
@@ -29,7 +30,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		}
 		// Registered first, so it closes after the publisher has said "offline".
 		a.OnStop("mqtt broker", func() { _ = b.Close() })
-		a.Mux.Handle("GET /mqtt", b.WebSocketHandler())
+		a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/mqtt", Access: httpapi.Observer, Handler: b.WebSocketHandler()})
 		url = b.URL()
 		user, pass = b.Credentials()
 		status["embedded_broker"] = map[string]any{"tcp": b.Addr(), "websocket_path": "/mqtt", "websocket": cfg.MQTTWSListen}
@@ -58,10 +59,12 @@ func (a *App) startRelay(ctx context.Context) error {
 		MaxClients: cfg.WSMaxClients, AllowedOrigins: cfg.AllowedOrigins, Log: log,
 	})
 	a.Go(ctx, "stream hub", hub.Run)
-	a.Mux.Handle("GET /api/v1/stream", hub)
-	a.Mux.Handle("GET /", web.Handler())
+	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/api/v1/stream", Access: httpapi.Observer, Handler: hub})
+	// The map's files are public (they hold no data); what it shows comes
+	// through the stream and the API, which carry their own access levels.
+	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/", Access: httpapi.Anonymous, Handler: web.Handler()})
 	// What the center needs to connect, and whether the feeds are healthy.
-	a.Mux.HandleFunc("GET /api/v1/relay", func(w http.ResponseWriter, r *http.Request) {
+	a.Mux.HandleFunc(http.MethodGet, "/api/v1/relay", httpapi.Observer, func(w http.ResponseWriter, r *http.Request) {
 		out := maps.Clone(status)
 		if pub != nil {
 			out["mqtt"] = map[string]any{"connected": pub.Connected(), "external": cfg.MQTT != "", "published": pub.Stats()}

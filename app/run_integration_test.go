@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
@@ -135,7 +136,7 @@ func TestTwentyVehiclesFlyMissionsThroughTheAPI(t *testing.T) {
 	group := func(cmd string, body map[string]any) {
 		t.Helper()
 		body["vehicle_ids"] = ids
-		var gr GroupResponse
+		var gr vehicleapi.GroupResponse
 		if code := sendJSON(t, "POST", base+"/api/v1/commands/"+cmd, body, &gr); code != 200 || gr.Failed != 0 || gr.Succeeded != n {
 			t.Fatalf("%s: %d %+v", cmd, code, gr)
 		}

@@ -1,8 +1,28 @@
 // Package httpapi holds what every HTTP handler in Burgut shares: JSON
 // responses, one error type whose code maps to an HTTP status in exactly
-// one place (WriteError), and strict JSON request decoding whose errors
-// name the offending field. Handlers of each area (vehicles, missions,
-// history, stream) live with their area and register on one ServeMux.
+// one place (WriteError), strict JSON request decoding whose errors name
+// the offending field, and the route table.
+//
+// # Routes and access levels
+//
+// Handlers of each area (vehicles, missions, history, stream, web map)
+// live with their area and declare their routes on one Mux as Route
+// values: method, path pattern, handler and the Access level the caller
+// needs (Anonymous, Observer, Operator, Admin). Mux.Handle panics on a
+// route without a valid level, so no route can be added without deciding
+// who may call it; Mux.Routes lists them all (the OpenAPI test checks the
+// list against app/openapi.yaml, and the access policy).
+//
+// # Wrapping point (access control)
+//
+// NewMux takes Wrap functions, func(Route, http.Handler) http.Handler,
+// applied to every route's handler at registration with the Route itself,
+// so a middleware reads Route.Access and authenticates/authorises there:
+//
+//	mux := httpapi.NewMux(auth.Require) // Require(r Route, next http.Handler) http.Handler
+//
+// The app builds its Mux in app.New; that call is the one place to add
+// enforcement for every route of the binary.
 package httpapi
 
 import (

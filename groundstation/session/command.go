@@ -29,7 +29,12 @@ type CommandResult struct {
 	Progress     uint8  // last IN_PROGRESS percentage
 	ResultParam2 int32
 	Attempts     int
-	Text         string // STATUSTEXT the vehicle sent while the command was pending (e.g. "PreArm: GPS 1: Bad fix")
+	// Texts are the STATUSTEXTs the vehicle sent while the command was
+	// pending and, after a refusal, within Options.RefusalTextWindow
+	// (ArduCopter explains a refusal just after its COMMAND_ACK, e.g.
+	// "Arm: AUTO mode not armable"). Text is them joined by "; ".
+	Texts []string
+	Text  string
 }
 
 // Accepted reports whether the vehicle accepted the command.
@@ -84,7 +89,7 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 	for {
 		if !inProgress {
 			if res.Attempts > v.opts.CommandRetries {
-				res.Text = strings.Join(texts, "; ")
+				res.Texts, res.Text = texts, strings.Join(texts, "; ")
 				return res, fmt.Errorf("command %d to vehicle %d: no COMMAND_ACK after %d attempts: %w",
 					req.Command, v.target.SystemID, res.Attempts, ErrTimeout)
 			}
@@ -103,7 +108,7 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 				return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ErrClosed)
 			case <-timer.C:
 				if inProgress {
-					res.Text = strings.Join(texts, "; ")
+					res.Texts, res.Text = texts, strings.Join(texts, "; ")
 					return res, fmt.Errorf("command %d to vehicle %d: in progress (%d%%) but no further ACK: %w",
 						req.Command, v.target.SystemID, res.Progress, ErrTimeout)
 				}
@@ -127,7 +132,7 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 						timer.Reset(v.opts.CommandProgressTimeout)
 						continue
 					}
-					res.Text = strings.Join(texts, "; ")
+					res.Texts, res.Text = texts, strings.Join(texts, "; ")
 					return res, nil
 				}
 			}

@@ -155,14 +155,14 @@ func (s *Store) plan(id string) (*PlanSet, bool) {
 }
 
 // Register mounts the areas and plans endpoints on mux.
-func Register(mux *http.ServeMux, d Deps) {
+func Register(mux *httpapi.Mux, d Deps) {
 	h := &handlers{d: d}
-	mux.HandleFunc("POST /api/v1/areas", h.wrap(h.createArea))
-	mux.HandleFunc("GET /api/v1/areas", h.wrap(h.listAreas))
-	mux.HandleFunc("GET /api/v1/areas/{id}", h.wrap(h.getArea))
-	mux.HandleFunc("POST /api/v1/areas/{id}/plans", h.wrap(h.createPlan))
-	mux.HandleFunc("GET /api/v1/plans/{id}", h.wrap(h.getPlan))
-	mux.HandleFunc("POST /api/v1/plans/{id}/assign", h.wrap(h.assign))
+	mux.HandleFunc(http.MethodPost, "/api/v1/areas", httpapi.Operator, h.wrap(h.createArea))
+	mux.HandleFunc(http.MethodGet, "/api/v1/areas", httpapi.Observer, h.wrap(h.listAreas))
+	mux.HandleFunc(http.MethodGet, "/api/v1/areas/{id}", httpapi.Observer, h.wrap(h.getArea))
+	mux.HandleFunc(http.MethodPost, "/api/v1/areas/{id}/plans", httpapi.Operator, h.wrap(h.createPlan))
+	mux.HandleFunc(http.MethodGet, "/api/v1/plans/{id}", httpapi.Observer, h.wrap(h.getPlan))
+	mux.HandleFunc(http.MethodPost, "/api/v1/plans/{id}/assign", httpapi.Operator, h.wrap(h.assign))
 }
 
 type handlers struct{ d Deps }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
@@ -52,7 +53,7 @@ func setup(t *testing.T, dir string) (*httptest.Server, *recorder) {
 		t.Fatal(err)
 	}
 	rec := &recorder{got: map[string][]mavitem.MissionType{}, items: map[string][]mavitem.Item{}, params: map[string][]string{}}
-	mux := http.NewServeMux()
+	mux := httpapi.NewMux()
 	Register(mux, Deps{Store: st, Uploader: rec})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -41,7 +41,7 @@ type Options struct {
 //	GET /api/v1/vehicles/{id}/history?from&to[&format=csv|geojson|json]
 //	GET /api/v1/history/latest
 //	GET /api/v1/telemetry/status
-func Register(mux *http.ServeMux, src telemetry.Source, opts Options) {
+func Register(mux *httpapi.Mux, src telemetry.Source, opts Options) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -49,12 +49,12 @@ func Register(mux *http.ServeMux, src telemetry.Source, opts Options) {
 		opts.Now = time.Now
 	}
 	h := &handlers{src: src, opts: opts}
-	mux.HandleFunc("GET /api/v1/vehicles/{id}/track", h.wrap(h.track))
-	mux.HandleFunc("GET /api/v1/vehicles/{id}/flights", h.wrap(h.flights))
-	mux.HandleFunc("GET /api/v1/vehicles/{id}/history", h.wrap(h.export))
-	mux.HandleFunc("GET /api/v1/history/latest", h.wrap(h.latest))
+	mux.HandleFunc(http.MethodGet, "/api/v1/vehicles/{id}/track", httpapi.Observer, h.wrap(h.track))
+	mux.HandleFunc(http.MethodGet, "/api/v1/vehicles/{id}/flights", httpapi.Observer, h.wrap(h.flights))
+	mux.HandleFunc(http.MethodGet, "/api/v1/vehicles/{id}/history", httpapi.Observer, h.wrap(h.export))
+	mux.HandleFunc(http.MethodGet, "/api/v1/history/latest", httpapi.Observer, h.wrap(h.latest))
 	if opts.Status != nil {
-		mux.HandleFunc("GET /api/v1/telemetry/status", h.wrap(func(w http.ResponseWriter, r *http.Request) error {
+		mux.HandleFunc(http.MethodGet, "/api/v1/telemetry/status", httpapi.Observer, h.wrap(func(w http.ResponseWriter, r *http.Request) error {
 			httpapi.WriteJSON(w, http.StatusOK, opts.Status(r.Context()))
 			return nil
 		}))

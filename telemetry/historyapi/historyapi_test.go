@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
 	"github.com/burgut-uav/burgut/telemetry/telemetrytest"
 )
@@ -30,7 +31,7 @@ func server(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	_ = st.WriteSamples(context.Background(), telemetrytest.Flight("v2", 2, start, 10, time.Second))
-	mux := http.NewServeMux()
+	mux := httpapi.NewMux()
 	Register(mux, st, Options{Status: func(context.Context) any { return map[string]string{"store": "sqlite"} },
 		Now: func() time.Time { return start.Add(30 * time.Minute) }})
 	srv := httptest.NewServer(mux)

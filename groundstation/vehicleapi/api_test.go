@@ -1,7 +1,6 @@
-package app
+package vehicleapi
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,17 +11,29 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/httpapi"
 )
+
+// testAPI is the API over a real fleet (pure state, no I/O) and a fake
+// or absent station.
+type testAPI struct {
+	Fleet *fleet.Fleet
+	Mux   *httpapi.Mux
+}
 
 // newAPIOnly serves the API over a real fleet without a ground station, to
 // test request validation: every bad request must be refused before the
 // station would be asked anything.
-func newAPIOnly(t *testing.T) (*App, *httptest.Server) {
+func newAPIOnly(t *testing.T) (*testAPI, *httptest.Server) {
+	return newAPI(t, nil)
+}
+
+// newAPI serves the API with st as its station (nil: none running) and
+// one known vehicle, udp14550-1, in STABILIZE.
+func newAPI(t *testing.T, st Station) (*testAPI, *httptest.Server) {
 	t.Helper()
-	a := New(Default(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := a.startAPI(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a := &testAPI{Fleet: fleet.New(fleet.DefaultConfig()), Mux: httpapi.NewMux()}
+	Register(a.Mux, Deps{Fleet: a.Fleet, Station: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	a.Fleet.Update("udp14550-1", time.Now(), func(v *fleet.Vehicle) { v.SystemID = 1; v.Link = "udp14550"; v.Mode = "STABILIZE" })
 	srv := httptest.NewServer(a.Mux)
 	t.Cleanup(srv.Close)
