@@ -22,6 +22,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 	"github.com/burgut-uav/burgut/simulator"
 )
@@ -43,6 +44,10 @@ type App struct {
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store
 
+	// Metrics is the /metrics registry, made by Run; each part adds its
+	// families while starting (app/metrics.go).
+	Metrics *metrics.Registry
+
 	httpAddr  net.Addr
 	ready     chan struct{}
 	mu        sync.Mutex
@@ -50,6 +55,8 @@ type App struct {
 	wg        sync.WaitGroup
 	fatal     chan error
 	startedAt time.Time
+
+	metricsAddr net.Addr // set when --metrics-listen is used
 }
 
 type namedStop struct {
@@ -79,6 +86,9 @@ func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.startedAt = time.Now()
+	if a.Metrics == nil {
+		a.Metrics = metrics.New()
+	}
 	parts := []struct {
 		name  string
 		start func(ctx context.Context) error
@@ -88,6 +98,7 @@ func (a *App) Run(ctx context.Context) error {
 		{"relay", a.startRelay},
 		{"missions", a.startMissions},
 		{"api", a.startAPI},
+		{"metrics", a.startMetrics},
 		{"http", a.startHTTP},
 		{"simulator", a.startSimulator},
 	}

@@ -23,6 +23,8 @@ type Config struct {
 	HTTP       string // HTTP API and web map listen address
 	DataDir    string // embedded store, spool, tlogs, areas
 	LogLevel   string
+	// MetricsListen serves /metrics on its own address ("" = on HTTP).
+	MetricsListen string
 
 	GroundStation GroundStationConfig
 	Telemetry     TelemetryConfig
@@ -53,6 +55,7 @@ func (c *Config) register(fs *flag.FlagSet, withSim bool) {
 	fs.StringVar(&c.HTTP, "http", c.HTTP, "HTTP API and web map listen address (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded store, the InfluxDB spool, tlogs and saved areas")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve Prometheus /metrics on this address (host:port) instead of on --http")
 	c.GroundStation.register(fs)
 	c.Telemetry.register(fs)
 	c.Relay.register(fs)
@@ -69,6 +72,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("station %q: use letters, digits, '-' or '_' (it becomes an MQTT topic level)", c.Station)
 	}
 	if err := validHostPort("http", c.HTTP); err != nil {
+		return err
+	}
+	if err := validHostPort("metrics-listen", c.MetricsListen); err != nil {
 		return err
 	}
 	if c.DataDir == "" {

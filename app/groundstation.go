@@ -34,6 +34,7 @@ func (a *App) startGroundStation(ctx context.Context) error {
 		return fmt.Errorf("ground station: %w", err)
 	}
 	a.Station = st
+	a.observeStation(st)
 	a.Go(ctx, "ground station", st.Run)
 	return nil
 }

@@ -49,6 +49,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		}
 		a.Go(ctx, "mqtt publisher", p.Run)
 		pub = p
+		a.observeMQTT(p)
 	} else {
 		log.Warn("no MQTT broker: --mqtt and --mqtt-listen are both empty, MQTT relay off")
 	}
@@ -59,6 +60,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		MaxClients: cfg.WSMaxClients, AllowedOrigins: cfg.AllowedOrigins, Log: log,
 	})
 	a.Go(ctx, "stream hub", hub.Run)
+	a.observeHub(hub)
 	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/api/v1/stream", Access: httpapi.Observer, Handler: hub})
 	// The map's files are public (they hold no data); what it shows comes
 	// through the stream and the API, which carry their own access levels.

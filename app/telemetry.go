@@ -47,6 +47,7 @@ func (a *App) startTelemetry(ctx context.Context) error {
 		a.Go(ctx, "influx sender", sink.Run)
 		writer, source = sink, sink
 		status["influx"] = func(context.Context) any { return sink.Stats() }
+		a.observeInflux(sink)
 		a.Log.Info("telemetry stored in InfluxDB", "url", tc.InfluxURL, "bucket", tc.InfluxBucket)
 	} else {
 		path := filepath.Join(a.Config.DataDir, "telemetry.db")
@@ -63,6 +64,7 @@ func (a *App) startTelemetry(ctx context.Context) error {
 		})
 		a.Go(ctx, "telemetry retention", st.Run)
 		writer, source = st, st
+		a.observeStore(st)
 		status["embedded"] = func(ctx context.Context) any {
 			s, err := st.Stats(ctx)
 			if err != nil {
@@ -78,6 +80,7 @@ func (a *App) startTelemetry(ctx context.Context) error {
 	rec := telemetry.NewRecorder(a.Fleet, writer, rcfg, a.Log)
 	a.Go(ctx, "telemetry recorder", rec.Run)
 	status["recorder"] = func(context.Context) any { return rec.Stats() }
+	a.observeRecorder(rec)
 
 	if tc.Tlogs {
 		tr, err := tlog.NewRecorder(tlog.RecorderOptions{
@@ -99,6 +102,7 @@ func (a *App) startTelemetry(ctx context.Context) error {
 		}
 		a.Go(ctx, "tlog recorder", tr.Run)
 		status["tlogs"] = func(context.Context) any { return tr.Stats() }
+		a.observeTlogs(tr)
 	}
 
 	historyapi.Register(a.Mux, source, historyapi.Options{

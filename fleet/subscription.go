@@ -10,6 +10,9 @@ type SubscribeOptions struct {
 	// MaxQueue bounds queued state updates (KeepAll) and events; past it
 	// the oldest are dropped and counted. Default 10000.
 	MaxQueue int
+	// Name labels the subscriber in Subscribers() (and on /metrics);
+	// unnamed ones are reported as "keepall" or "latest" by mode.
+	Name string
 }
 
 // Subscription receives state updates and events without ever blocking

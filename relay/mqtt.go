@@ -177,7 +177,7 @@ type outMsg struct {
 // Run publishes until ctx is cancelled, then announces "offline" and
 // disconnects. It returns nil on a clean stop.
 func (p *Publisher) Run(ctx context.Context) error {
-	sub := p.src.Subscribe(fleet.SubscribeOptions{MaxQueue: p.cfg.MaxPending})
+	sub := p.src.Subscribe(fleet.SubscribeOptions{MaxQueue: p.cfg.MaxPending, Name: "mqtt"})
 	defer sub.Close()
 	p.client.Connect() // with ConnectRetry it keeps trying in the background; publishes are stored meanwhile
 

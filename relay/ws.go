@@ -197,7 +197,7 @@ func (h *Hub) checkOrigin(r *http.Request) bool {
 // Run fans fleet updates out to the clients until ctx ends, then closes
 // every connection and waits for their goroutines.
 func (h *Hub) Run(ctx context.Context) error {
-	sub := h.src.Subscribe(fleet.SubscribeOptions{})
+	sub := h.src.Subscribe(fleet.SubscribeOptions{Name: "websocket"})
 	defer sub.Close()
 	h.mu.Lock()
 	h.running = true

@@ -84,7 +84,7 @@ func NewRecorder(f *fleet.Fleet, w SampleWriter, cfg RecorderConfig, log *slog.L
 	}
 	return &Recorder{
 		cfg: cfg, w: w, log: log,
-		sub:  f.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: cfg.MaxQueue}),
+		sub:  f.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: cfg.MaxQueue, Name: "recorder"}),
 		last: make(map[string]Sample),
 	}
 }

@@ -66,6 +66,9 @@ type Stats struct {
 	Connected      bool        `json:"connected"`       // the last delivery attempt succeeded
 	LastError      string      `json:"last_error,omitempty"`
 	LastErrorAt    *time.Time  `json:"last_error_at,omitempty"`
+	// WriteSeconds is the total time of the successful batch writes
+	// (SentBatches of them): their mean is InfluxDB's write latency.
+	WriteSeconds float64 `json:"write_seconds"`
 }
 
 // Sink stores samples in InfluxDB. Create with Open, start Run in an
@@ -189,7 +192,9 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("influx sender: %w", err)
 		}
+		began := time.Now()
 		err = s.write.WriteRecord(ctx, string(rec.Payload))
+		took := time.Since(began)
 		if ctx.Err() != nil {
 			return nil // shutting down: the batch stays spooled
 		}
@@ -235,6 +240,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		} else {
 			s.stats.SentBatches++
 			s.stats.SentPoints += uint64(rec.Points)
+			s.stats.WriteSeconds += took.Seconds()
 			s.stats.Connected = true
 		}
 		s.mu.Unlock()

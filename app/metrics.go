@@ -1,0 +1,324 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/metrics"
+	"github.com/burgut-uav/burgut/relay"
+	"github.com/burgut-uav/burgut/telemetry"
+	"github.com/burgut-uav/burgut/telemetry/influx"
+	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
+	"github.com/burgut-uav/burgut/telemetry/tlog"
+)
+
+// This file exposes every part's counters on /metrics (issue 10). Each
+// observe* function is called by the part's start function with the part
+// itself, seen through the one accessor it needs; the families read those
+// accessors at scrape time (see package metrics), so nothing here runs on
+// a hot path. docs/metrics.md lists the families.
+
+// addFamily registers a family; a duplicate or invalid family is a
+// programming error in this file, caught by the metrics test, so it is
+// logged rather than failing the service.
+func (a *App) addFamily(f metrics.Family, read func(emit metrics.Emit)) {
+	if err := a.Metrics.Add(f, read); err != nil {
+		a.Log.Error("metrics", "err", err)
+	}
+}
+
+func counter(name, help string, labels ...string) metrics.Family {
+	return metrics.Family{Name: name, Help: help, Kind: metrics.Counter, Labels: labels}
+}
+
+func gauge(name, help string, labels ...string) metrics.Family {
+	return metrics.Family{Name: name, Help: help, Kind: metrics.Gauge, Labels: labels}
+}
+
+// startMetrics serves /metrics: on --metrics-listen when set (so it can
+// stay on a private interface), else on the main HTTP listener. The fleet
+// families are registered here; each other part registers its own while
+// starting (observe* below).
+func (a *App) startMetrics(ctx context.Context) error {
+	a.observeFleet(a.Fleet)
+	a.addFamily(gauge("burgut_up_seconds", "seconds since the service started"), func(emit metrics.Emit) {
+		emit(time.Since(a.startedAt).Seconds())
+	})
+	route := httpapi.Route{Method: http.MethodGet, Pattern: "/metrics", Access: httpapi.Observer, Handler: a.Metrics.Handler()}
+	if a.Config.MetricsListen == "" {
+		a.Mux.Handle(route)
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.Config.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("metrics: listen on %s: %w", a.Config.MetricsListen, err)
+	}
+	a.metricsAddr = ln.Addr()
+	// Its own route table: what reaches this address is /metrics only.
+	mux := httpapi.NewMux()
+	mux.Handle(route)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.Go(ctx, "metrics server", func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		_ = srv.Close()
+		<-errc
+		return nil
+	})
+	a.Log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// MetricsAddr is where /metrics is served when --metrics-listen is set
+// ("" otherwise: it is on HTTPAddr).
+func (a *App) MetricsAddr() string {
+	if a.metricsAddr == nil {
+		return ""
+	}
+	return a.metricsAddr.String()
+}
+
+type fleetStats interface {
+	Connected() (total, connected int)
+	Subscribers() []fleet.SubscriberStats
+}
+
+func (a *App) observeFleet(f fleetStats) {
+	a.addFamily(gauge("burgut_vehicles", "vehicles known to the fleet, by link state", "state"), func(emit metrics.Emit) {
+		total, conn := f.Connected()
+		emit(float64(conn), "connected")
+		emit(float64(total-conn), "disconnected")
+	})
+	// Subscribers with the same name (e.g. two stream hubs) are summed, so
+	// the series stay unique.
+	type agg struct {
+		queued, events     float64
+		droppedS, droppedE float64
+	}
+	read := func() (map[string]*agg, []string) {
+		m := map[string]*agg{}
+		var names []string
+		for _, s := range f.Subscribers() {
+			g := m[s.Name]
+			if g == nil {
+				g = &agg{}
+				m[s.Name] = g
+				names = append(names, s.Name)
+			}
+			g.queued += float64(s.Queued)
+			g.events += float64(s.Events)
+			g.droppedS += float64(s.Dropped.States)
+			g.droppedE += float64(s.Dropped.Events)
+		}
+		return m, names
+	}
+	a.addFamily(gauge("burgut_fleet_subscriber_queue", "state updates and events waiting for a fleet subscriber (recorder, websocket, mqtt)", "subscriber", "kind"), func(emit metrics.Emit) {
+		m, names := read()
+		for _, n := range names {
+			emit(m[n].queued, n, "states")
+			emit(m[n].events, n, "events")
+		}
+	})
+	a.addFamily(counter("burgut_fleet_subscriber_dropped_total", "state updates and events a fleet subscriber lost because it fell behind", "subscriber", "kind"), func(emit metrics.Emit) {
+		m, names := read()
+		for _, n := range names {
+			emit(m[n].droppedS, n, "states")
+			emit(m[n].droppedE, n, "events")
+		}
+	})
+}
+
+type stationStats interface {
+	Links() []groundstation.LinkInfo
+}
+
+// observeStation exposes the MAVLink links: frames and errors counted by
+// the dispatchers, and the kernel's own count of datagrams dropped at each
+// UDP socket (receive buffer full) — the loss no userspace counter sees.
+func (a *App) observeStation(st stationStats) {
+	perLink := func(name, help string, kind metrics.Kind, v func(l groundstation.LinkInfo) float64) {
+		a.addFamily(metrics.Family{Name: name, Help: help, Kind: kind, Labels: []string{"link"}}, func(emit metrics.Emit) {
+			for _, l := range st.Links() {
+				emit(v(l), l.Name)
+			}
+		})
+	}
+	perLink("burgut_mavlink_frames_received_total", "MAVLink frames decoded per link", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Frames) })
+	perLink("burgut_mavlink_parse_errors_total", "malformed MAVLink input per link (bad CRC, truncated, garbage)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.ParseErrors) })
+	perLink("burgut_mavlink_unattached_frames_total", "frames from systems that are not (yet) vehicles, per link", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Unattached) })
+	perLink("burgut_mavlink_link_vehicles", "vehicles heard on each link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Vehicles) })
+	perLink("burgut_mavlink_link_channels", "open channels (remote addresses or connections) per link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Channels) })
+
+	// UDP sockets: matched to links by local port (a link on port 0 shows
+	// with link="").
+	sockets := func(emit func(s metrics.UDPSocket, link string)) {
+		socks, err := metrics.OwnUDPSockets()
+		if err != nil {
+			return
+		}
+		byPort := map[uint16]string{}
+		for _, l := range st.Links() {
+			if p, ok := udpServerPort(l.Spec); ok {
+				byPort[p] = l.Name
+			}
+		}
+		for _, s := range socks {
+			if link, ok := byPort[s.Local.Port()]; ok {
+				emit(s, link)
+			}
+		}
+	}
+	a.addFamily(counter("burgut_udp_socket_drops_total", "datagrams the kernel dropped at a link's UDP socket because its receive buffer was full (/proc/net/udp)", "link", "local"), func(emit metrics.Emit) {
+		sockets(func(s metrics.UDPSocket, link string) { emit(float64(s.Drops), link, s.Local.String()) })
+	})
+	a.addFamily(gauge("burgut_udp_socket_rx_queue_bytes", "bytes waiting in a link's UDP receive buffer (/proc/net/udp)", "link", "local"), func(emit metrics.Emit) {
+		sockets(func(s metrics.UDPSocket, link string) { emit(float64(s.RxQueueBytes), link, s.Local.String()) })
+	})
+}
+
+// udpServerPort is the port of a UDP server link spec ([NAME=]udp:HOST:PORT).
+func udpServerPort(spec string) (uint16, bool) {
+	if _, rest, ok := strings.Cut(spec, "="); ok {
+		spec = rest
+	}
+	addr, ok := strings.CutPrefix(spec, "udp:")
+	if !ok {
+		return 0, false
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, false
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return 0, false
+	}
+	return uint16(p), true
+}
+
+type recorderStats interface {
+	Stats() telemetry.RecorderStats
+}
+
+func (a *App) observeRecorder(r recorderStats) {
+	a.addFamily(counter("burgut_recorder_updates_total", "fleet state updates seen by the telemetry recorder"), func(emit metrics.Emit) { emit(float64(r.Stats().Updates)) })
+	a.addFamily(counter("burgut_recorder_samples_total", "samples the recorder handed to the store"), func(emit metrics.Emit) { emit(float64(r.Stats().Samples)) })
+	a.addFamily(counter("burgut_recorder_skipped_total", "updates thinned out by the sample interval (by design, not a loss)"), func(emit metrics.Emit) { emit(float64(r.Stats().Skipped)) })
+	a.addFamily(counter("burgut_recorder_dropped_total", "updates or samples the recorder lost: queue = the store fell behind, write = a failed store write", "reason"), func(emit metrics.Emit) {
+		s := r.Stats()
+		emit(float64(s.DroppedQueue), "queue")
+		emit(float64(s.DroppedWrites), "write")
+	})
+	a.addFamily(counter("burgut_recorder_write_errors_total", "failed store writes"), func(emit metrics.Emit) { emit(float64(r.Stats().WriteErrors)) })
+}
+
+type tlogStats interface {
+	Stats() tlog.RecorderStats
+}
+
+func (a *App) observeTlogs(r tlogStats) {
+	a.addFamily(counter("burgut_tlog_frames_total", "frames written to tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Frames)) })
+	a.addFamily(counter("burgut_tlog_bytes_total", "bytes written to tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Bytes)) })
+	a.addFamily(counter("burgut_tlog_dropped_total", "frames the tlog recorder dropped because its queue was full"), func(emit metrics.Emit) { emit(float64(r.Stats().Dropped)) })
+	a.addFamily(counter("burgut_tlog_write_errors_total", "failed tlog writes"), func(emit metrics.Emit) { emit(float64(r.Stats().WriteErrors)) })
+	a.addFamily(counter("burgut_tlog_files_started_total", "tlog files started"), func(emit metrics.Emit) { emit(float64(r.Stats().Files)) })
+	a.addFamily(counter("burgut_tlog_deleted_files_total", "tlog files deleted by the total disk cap"), func(emit metrics.Emit) { emit(float64(r.Stats().DeletedFiles)) })
+	a.addFamily(gauge("burgut_tlog_disk_bytes", "bytes all tlogs take on disk"), func(emit metrics.Emit) { emit(float64(r.Stats().TotalBytes)) })
+}
+
+type influxStats interface {
+	Stats() influx.Stats
+}
+
+// observeInflux exposes the InfluxDB sink and its disk spool.
+func (a *App) observeInflux(s influxStats) {
+	a.addFamily(counter("burgut_influx_points_sent_total", "points InfluxDB acknowledged"), func(emit metrics.Emit) { emit(float64(s.Stats().SentPoints)) })
+	a.addFamily(counter("burgut_influx_failed_writes_total", "failed InfluxDB write attempts (the batch stays spooled and is retried)"), func(emit metrics.Emit) { emit(float64(s.Stats().FailedAttempts)) })
+	a.addFamily(counter("burgut_influx_rejected_points_total", "points InfluxDB refused as malformed (dropped)"), func(emit metrics.Emit) { emit(float64(s.Stats().RejectedPoints)) })
+	a.addFamily(gauge("burgut_influx_connected", "1 if the last InfluxDB write succeeded"), func(emit metrics.Emit) {
+		v := 0.0
+		if s.Stats().Connected {
+			v = 1
+		}
+		emit(v)
+	})
+	if err := a.Metrics.AddSummary(metrics.Family{Name: "burgut_influx_write_duration_seconds", Help: "time of each successful InfluxDB batch write (count = batches)"}, func(emit metrics.SummaryEmit) {
+		st := s.Stats()
+		emit(st.SentBatches, st.WriteSeconds)
+	}); err != nil {
+		a.Log.Error("metrics", "err", err)
+	}
+	a.addFamily(gauge("burgut_spool_bytes", "bytes in the InfluxDB disk spool"), func(emit metrics.Emit) { emit(float64(s.Stats().Spool.Bytes)) })
+	a.addFamily(gauge("burgut_spool_max_bytes", "the spool's size cap"), func(emit metrics.Emit) { emit(float64(s.Stats().Spool.MaxBytes)) })
+	a.addFamily(gauge("burgut_spool_pending_points", "points in the spool not yet delivered"), func(emit metrics.Emit) { emit(float64(s.Stats().Spool.PendingPoints)) })
+	a.addFamily(counter("burgut_spool_appended_points_total", "points written to the spool"), func(emit metrics.Emit) { emit(float64(s.Stats().Spool.AppendedPoints)) })
+	a.addFamily(counter("burgut_spool_dropped_points_total", "undelivered points the full spool dropped (oldest first)"), func(emit metrics.Emit) { emit(float64(s.Stats().Spool.DroppedPoints)) })
+}
+
+type storeStats interface {
+	Stats(ctx context.Context) (sqlitestore.Stats, error)
+}
+
+func (a *App) observeStore(s storeStats) {
+	a.addFamily(gauge("burgut_store_samples", "samples in the embedded store"), func(emit metrics.Emit) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if st, err := s.Stats(ctx); err == nil {
+			emit(float64(st.Samples))
+		}
+	})
+	a.addFamily(counter("burgut_store_pruned_samples_total", "samples the embedded store deleted by retention (age or size cap)"), func(emit metrics.Emit) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if st, err := s.Stats(ctx); err == nil {
+			emit(float64(st.PrunedSamples))
+		}
+	})
+}
+
+type mqttStats interface {
+	Stats() relay.PublisherStats
+	Connected() bool
+}
+
+func (a *App) observeMQTT(p mqttStats) {
+	a.addFamily(counter("burgut_mqtt_published_total", "MQTT messages published, by kind", "kind"), func(emit metrics.Emit) {
+		s := p.Stats()
+		emit(float64(s.States), "state")
+		emit(float64(s.Events), "event")
+		emit(float64(s.Video), "video")
+	})
+	a.addFamily(counter("burgut_mqtt_retried_total", "MQTT publishes retried"), func(emit metrics.Emit) { emit(float64(p.Stats().Retried)) })
+	a.addFamily(counter("burgut_mqtt_dropped_events_total", "events the MQTT publisher dropped (broker unreachable too long)"), func(emit metrics.Emit) { emit(float64(p.Stats().DroppedEvents)) })
+	a.addFamily(gauge("burgut_mqtt_connected", "1 while connected to the MQTT broker"), func(emit metrics.Emit) {
+		v := 0.0
+		if p.Connected() {
+			v = 1
+		}
+		emit(v)
+	})
+}
+
+type hubStats interface {
+	Stats() relay.HubStats
+}
+
+func (a *App) observeHub(h hubStats) {
+	a.addFamily(gauge("burgut_ws_clients", "WebSocket stream clients connected"), func(emit metrics.Emit) { emit(float64(h.Stats().Clients)) })
+	a.addFamily(counter("burgut_ws_accepted_total", "WebSocket stream connections accepted"), func(emit metrics.Emit) { emit(float64(h.Stats().Accepted)) })
+	a.addFamily(counter("burgut_ws_frames_total", "frames written to WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Frames)) })
+	a.addFamily(counter("burgut_ws_dropped_total", "state frames or events dropped for slow WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Dropped)) })
+}
