@@ -98,12 +98,14 @@ func benchFenceMission() (*Area, *DronePlan) {
 
 func TestBenchFenceMissionPasses(t *testing.T) {
 	a, dp := benchFenceMission()
-	if v := Check(a, []*DronePlan{dp}, CheckOptions{Endurance: 1e9, MaxItems: 2000}); len(v) != 0 {
+	// A 500-vertex polygon is more than ArduPilot stores in one fence
+	// polygon; this test and its benchmark are about the leg geometry.
+	if v := withoutRule(Check(a, []*DronePlan{dp}, CheckOptions{Endurance: 1e9, MaxItems: 2000, FenceItems: 1000, FenceBytes: 60000}), RuleItems); len(v) != 0 {
 		t.Fatalf("bench mission fails: %v", v[:min(3, len(v))])
 	}
 	// Push one waypoint outside the fence: the check must notice.
 	dp.Mission[500].Y += e7(0.02)
-	v := Check(a, []*DronePlan{dp}, CheckOptions{Endurance: 1e9, MaxItems: 2000})
+	v := Check(a, []*DronePlan{dp}, CheckOptions{Endurance: 1e9, MaxItems: 2000, FenceItems: 1000, FenceBytes: 60000})
 	fence := 0
 	for _, x := range v {
 		if x.Rule == RuleFence {
@@ -117,12 +119,23 @@ func TestBenchFenceMissionPasses(t *testing.T) {
 
 func BenchmarkCheck1000WaypointsAgainst500VertexFence(b *testing.B) {
 	a, dp := benchFenceMission()
-	c := NewChecker(a, CheckOptions{Endurance: 1e9, MaxItems: 2000})
+	c := NewChecker(a, CheckOptions{Endurance: 1e9, MaxItems: 2000, FenceItems: 1000, FenceBytes: 60000})
 	plans := []*DronePlan{dp}
 	b.ReportAllocs()
 	for b.Loop() {
-		if v := c.Check(plans); len(v) != 0 {
+		if v := withoutRule(c.Check(plans), RuleItems); len(v) != 0 {
 			b.Fatal(v[0])
 		}
 	}
+}
+
+// withoutRule drops the violations of one rule.
+func withoutRule(vs []Violation, rule string) []Violation {
+	var out []Violation
+	for _, v := range vs {
+		if v.Rule != rule {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -151,11 +151,15 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		dp.Transit = append(dp.Transit, s)
 		transitLegs = append(transitLegs, [2]orb.Point{prev, lxy})
 	}
-	fence, err := buildFence(a, pr, share, lxy, launch.Radius, transitLegs, o.Margin)
+	var flown [][2]orb.Point
+	for _, l := range dp.Legs() {
+		flown = append(flown, [2]orb.Point{pr.toXY(l.From), pr.toXY(l.To)})
+	}
+	fence, err := buildFence(a, pr, share, lxy, launch.Radius, transitLegs, flown, o)
 	if err != nil {
 		return nil, err
 	}
-	dp.Fence = fence
+	dp.Fence, dp.Simplified, dp.fenceBefore = fence.items, fence.changes, fence.before
 	dp.FenceParams = fenceParams(a)
 	rally := a.Rally
 	if len(rally) == 0 {
@@ -193,11 +197,34 @@ func fenceParams(a *Area) []ParamValue {
 	}
 }
 
+// builtFence is a drone's fence, what simplification changed in it, and
+// its rings before simplification.
+type builtFence struct {
+	items   []mavitem.Item
+	changes []BoundaryChange
+	before  []fenceRing
+}
+
+// fencePoly is one polygon of a fence being built: metric vertices and,
+// for outlines taken from the area, their exact lon/lat.
+type fencePoly struct {
+	cmd  uint16
+	name string
+	xy   orb.Ring
+	ll   orb.Ring // nil: convert xy
+}
+
 // buildFence makes the drone's fence: one inclusion polygon around its
 // share and its transit legs (ArduPilot demands the vehicle be inside every
 // inclusion polygon, so there is exactly one), exclusion polygons for holes
-// and no-fly polygons, exclusion circles for no-fly circles.
-func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs [][2]orb.Point, margin float64) ([]mavitem.Item, error) {
+// and no-fly polygons, exclusion circles for no-fly circles. Zones wholly
+// outside the inclusion polygon are left out: they exclude nothing more.
+// When the polygons hold more vertices than the vehicle's fence storage,
+// they are simplified — the inclusion only shrinks, exclusions only grow —
+// keeping every flown leg at least Margin/2 (the checker's default fence
+// margin) inside, and the launch pad inside.
+func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs, flown [][2]orb.Point, o PlanOptions) (builtFence, error) {
+	margin := o.Margin
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
 	parts = append(parts, orb.Polygon{circleRing(launch, padRadius+r, 16)})
@@ -213,7 +240,7 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 	}
 	u, err := unionAll(parts)
 	if err != nil {
-		return nil, fmt.Errorf("fence: union of share and transit legs: %w", err)
+		return builtFence{}, fmt.Errorf("fence: union of share and transit legs: %w", err)
 	}
 	polys := fromSF(u)
 	var shell orb.Ring
@@ -227,19 +254,11 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 		h := u.ConvexHull()
 		hp := fromSF(h)
 		if len(hp) == 0 {
-			return nil, fmt.Errorf("fence: convex hull of %d parts is empty", len(polys))
+			return builtFence{}, fmt.Errorf("fence: convex hull of %d parts is empty", len(polys))
 		}
 		shell = hp[0][0]
 	}
-	var items []mavitem.Item
-	addRing := func(r orb.Ring, cmd uint16) {
-		n := len(r) - 1
-		for i := 0; i < n; i++ {
-			ll := pr.toLL(r[i])
-			items = append(items, mavitem.Item{Frame: mavitem.FrameGlobal, Command: cmd, Param1: float32(n), X: e7(ll[1]), Y: e7(ll[0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
-		}
-	}
-	addRing(shell, mavitem.CmdFencePolyInclusion)
+	fps := []fencePoly{{cmd: mavitem.CmdFencePolyInclusion, name: "fence", xy: shell}}
 	// Holes of the union that are holes of the event area become exclusion
 	// polygons. The others are either no-fly zones (written below with their
 	// exact outline) or pockets enclosed by transit legs and slivers where
@@ -254,21 +273,55 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 			}
 		}
 		if inAreaHole {
-			addRing(h, mavitem.CmdFencePolyExclusion)
+			fps = append(fps, fencePoly{cmd: mavitem.CmdFencePolyExclusion, name: a.Name + " hole", xy: h})
 		}
 	}
 	var circleItems []mavitem.Item
 	for _, z := range a.NoFly {
 		if z.IsCircle() {
+			c := pr.toXY(z.Center)
+			if outsideRing(shell, circleRing(c, z.Radius, 16)) {
+				continue
+			}
 			circleItems = append(circleItems, mavitem.Item{Frame: mavitem.FrameGlobal, Command: mavitem.CmdFenceCircleExclusion, Param1: float32(z.Radius),
 				X: e7(z.Center[1]), Y: e7(z.Center[0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 			continue
 		}
-		r := z.Polygon[0]
-		n := len(r) - 1
+		xy := pr.ring(z.Polygon[0])
+		if outsideRing(shell, xy) {
+			continue
+		}
+		fps = append(fps, fencePoly{cmd: mavitem.CmdFencePolyExclusion, name: z.Name, xy: xy, ll: z.Polygon[0]})
+	}
+	var bf builtFence
+	for _, fp := range fps {
+		ll := fp.ll
+		if ll == nil {
+			ll = make(orb.Ring, len(fp.xy))
+			for i, q := range fp.xy {
+				ll[i] = pr.toLL(q)
+			}
+		}
+		bf.before = append(bf.before, fenceRing{cmd: fp.cmd, name: fp.name, ring: ll})
+	}
+	verts := 0
+	largest := 0
+	for _, fp := range fps {
+		verts += len(fp.xy) - 1
+		largest = max(largest, len(fp.xy)-1)
+	}
+	if budget := fenceVertexBudget(o.Capacity.WithDefaults(), len(fps), len(circleItems)); verts > budget || largest > MaxPolygonVertices {
+		bf.changes = simplifyFence(pr, fps, flown, launch, padRadius, margin/2+0.5, budget)
+	}
+	var items []mavitem.Item
+	for _, fp := range fps {
+		n := len(fp.xy) - 1
 		for i := 0; i < n; i++ {
-			items = append(items, mavitem.Item{Frame: mavitem.FrameGlobal, Command: mavitem.CmdFencePolyExclusion, Param1: float32(n),
-				X: e7(r[i][1]), Y: e7(r[i][0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
+			ll := pr.toLL(fp.xy[i])
+			if fp.ll != nil {
+				ll = fp.ll[i]
+			}
+			items = append(items, mavitem.Item{Frame: mavitem.FrameGlobal, Command: fp.cmd, Param1: float32(n), X: e7(ll[1]), Y: e7(ll[0]), Autocontinue: 1, MissionType: mavitem.TypeFence})
 		}
 	}
 	// Polygons first, then circles: the order QGC's .plan keeps them in.
@@ -276,7 +329,69 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 	for i := range items {
 		items[i].Seq = uint16(i)
 	}
-	return items, nil
+	bf.items = items
+	return bf, nil
+}
+
+// simplifyFence reduces the fence polygons in place to budget vertices in
+// total (and MaxPolygonVertices each): the inclusion shrinks, exclusions
+// grow, every flown leg keeps clear metres from every new edge, and the
+// launch pad stays inside. It returns what changed.
+func simplifyFence(pr projection, fps []fencePoly, flown [][2]orb.Point, launch orb.Point, padRadius, clear float64, budget int) []BoundaryChange {
+	s := newSimplifier()
+	fls := make([]bool, len(fps))
+	ids := make([]int, len(fps))
+	for i, fp := range fps {
+		insideFlyable := fp.cmd == mavitem.CmdFencePolyInclusion
+		fls[i] = (signedArea(fp.xy) > 0) == insideFlyable
+		// Each polygon is its own group: fence zones may overlap, the
+		// vehicle only asks to be inside the inclusion and outside the rest.
+		ids[i] = s.addRing(fp.xy, fls[i], i, MaxPolygonVertices)
+	}
+	for _, l := range flown {
+		s.protect(l[0], l[1], clear)
+	}
+	s.protect(launch, launch, padRadius+clear)
+	s.run(simplifyFree, math.Inf(1), budget)
+	var changes []BoundaryChange
+	for i := range fps {
+		fp := &fps[i]
+		out, idx := s.result(ids[i], fls[i])
+		if len(out) == len(fp.xy) {
+			continue
+		}
+		orig := fp.xy
+		fp.xy = out
+		if fp.ll != nil {
+			ll := make(orb.Ring, 0, len(idx)+1)
+			for j, k := range idx {
+				if k >= 0 {
+					ll = append(ll, fp.ll[k])
+				} else {
+					ll = append(ll, pr.toLL(out[j]))
+				}
+			}
+			fp.ll = append(ll, ll[0])
+		}
+		boundary := "fence exclusion"
+		if fp.cmd == mavitem.CmdFencePolyInclusion {
+			boundary = "fence inclusion"
+		}
+		changes = append(changes, newChange(boundary, fp.name, fp.cmd == mavitem.CmdFencePolyInclusion, orig, out))
+	}
+	return changes
+}
+
+// outsideRing tells whether ring z lies wholly outside ring shell (no
+// vertex of either inside the other, no edges crossing).
+func outsideRing(shell, z orb.Ring) bool {
+	if !shell.Bound().Intersects(z.Bound()) {
+		return true
+	}
+	if ringsCross(shell, z) {
+		return false
+	}
+	return !ringContainsStrict(shell, z[0]) && !ringContainsStrict(z, shell[0])
 }
 
 // interiorPoint returns a point strictly inside a simple ring: the middle

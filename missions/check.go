@@ -15,7 +15,9 @@ import (
 type CheckOptions struct {
 	Margin      float64 `json:"margin"`       // from the area edge and no-fly zones; default 10 m
 	FenceMargin float64 `json:"fence_margin"` // inside the drone's own fence; default Margin/2
-	MaxItems    int     `json:"max_items"`    // mission items incl. home; default 700
+	MaxItems    int     `json:"max_items"`    // mission items incl. home; default DefaultMissionItems
+	FenceItems  int     `json:"fence_items"`  // fence items the vehicle stores; default DefaultFenceItems
+	FenceBytes  int     `json:"fence_bytes"`  // fence storage bytes (FenceStorageBytes); default DefaultFenceBytes
 	Endurance   float64 `json:"endurance_s"`  // battery endurance at cruise, seconds; default 1500
 	Reserve     float64 `json:"reserve"`      // fraction kept in reserve; default 0.2
 	Separation  float64 `json:"separation"`   // min horizontal distance between drones in one layer; default 10 m
@@ -38,9 +40,8 @@ func (o *CheckOptions) defaults() {
 	def(&o.LayerStep, 10)
 	def(&o.ClimbRate, 2.5)
 	def(&o.DescentRate, 1.5)
-	if o.MaxItems == 0 {
-		o.MaxItems = 700
-	}
+	c := Capacity{MissionItems: o.MaxItems, FenceItems: o.FenceItems, FenceBytes: o.FenceBytes}.WithDefaults()
+	o.MaxItems, o.FenceItems, o.FenceBytes = c.MissionItems, c.FenceItems, c.FenceBytes
 }
 
 // Rules a Violation can name.
@@ -49,7 +50,7 @@ const (
 	RuleNoFly      = "no-fly"     // a leg enters or comes within the margin of a no-fly zone
 	RuleFence      = "fence"      // a leg leaves the drone's own fence
 	RuleAltitude   = "altitude"   // an item's altitude is outside the band
-	RuleItems      = "items"      // more items than the vehicle holds
+	RuleItems      = "items"      // more mission or fence items (or fence bytes) than the vehicle holds
 	RuleBattery    = "battery"    // flight time exceeds endurance minus reserve
 	RuleSeparation = "separation" // two drones' legs too close in one layer
 )
@@ -201,6 +202,9 @@ func (c *Checker) checkOne(dp *DronePlan, legs []Leg) []Violation {
 				v(-1, it.Seq, RuleAltitude, "item %d altitude %g m outside the band [%g, %g] m", it.Seq, z, c.area.MinAlt, c.area.MaxAlt)
 			}
 		}
+	}
+	if ok, why := FenceUsageOf(dp.Fence).fits(Capacity{MissionItems: c.opt.MaxItems, FenceItems: c.opt.FenceItems, FenceBytes: c.opt.FenceBytes}); !ok {
+		v(-1, 0, RuleItems, "%s", why)
 	}
 	fence, ferr := c.fenceSpace(dp.Fence)
 	if ferr != nil {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
 	"github.com/peterstace/simplefeatures/geom"
 )
 
@@ -40,6 +43,68 @@ type PlanOptions struct {
 	End    string `json:"end"` // "rtl" (default) or "land" at the launch point
 	// POIs for the loop pattern, lon/lat; the area's poi features are used too.
 	POIs []orb.Point `json:"pois,omitempty"`
+	// Launch is where the drones take off and return to. When set it
+	// replaces the area's launch features; an area without any (a polygon
+	// straight from a GIS team) needs it.
+	Launch *LaunchPoint `json:"launch,omitempty"`
+	// Capacity is what each vehicle stores (zero fields: the defaults of
+	// Capacity). Boundaries are simplified until every drone's mission and
+	// fence fit it.
+	Capacity Capacity `json:"capacity"`
+}
+
+// LaunchPoint is a launch pad given with the plan options rather than in
+// the area: its centre and, optionally, its radius (drones parked
+// anywhere on it; each drone's fence contains the whole pad).
+type LaunchPoint struct {
+	Lat    float64 `json:"lat"`
+	Lon    float64 `json:"lon"`
+	Radius float64 `json:"radius_m,omitempty"`
+	Name   string  `json:"name,omitempty"`
+}
+
+// launchHelp says every way to give a launch point; the errors about a
+// missing or bad one end with it.
+const launchHelp = `add a feature of kind "launch" (a Point) to the area, or give one with the plan: --launch LAT,LON[,RADIUS] on burgut plan, "launch": {"lat": LAT, "lon": LON, "radius_m": RADIUS} in the API`
+
+// ErrNoLaunch is returned when an area has nowhere to take off from and
+// the options give no launch point either.
+var ErrNoLaunch = errors.New("area has no launch point: " + launchHelp)
+
+func (l *LaunchPoint) validate() error {
+	if math.IsNaN(l.Lat) || math.IsNaN(l.Lon) || l.Lat < -90 || l.Lat > 90 || l.Lon < -180 || l.Lon > 180 {
+		return fmt.Errorf("launch %g,%g: want latitude in [-90, 90] and longitude in [-180, 180]", l.Lat, l.Lon)
+	}
+	if l.Lat == 0 && l.Lon == 0 {
+		return fmt.Errorf("launch 0,0: latitude and longitude missing (want {\"lat\": LAT, \"lon\": LON})")
+	}
+	if math.IsNaN(l.Radius) || l.Radius < 0 || l.Radius > maxLaunchRadius {
+		return fmt.Errorf("launch radius %g m: want 0–%g", l.Radius, float64(maxLaunchRadius))
+	}
+	return nil
+}
+
+// ParseLaunch parses the CLI form of a launch point: "LAT,LON" or
+// "LAT,LON,RADIUS" (degrees, metres).
+func ParseLaunch(s string) (*LaunchPoint, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 && len(parts) != 3 {
+		return nil, fmt.Errorf("launch %q: want LAT,LON or LAT,LON,RADIUS (degrees, metres)", s)
+	}
+	var v [3]float64
+	names := [3]string{"latitude", "longitude", "radius"}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return nil, fmt.Errorf("launch %q: %s %q is not a number (want LAT,LON[,RADIUS])", s, names[i], strings.TrimSpace(p))
+		}
+		v[i] = f
+	}
+	l := &LaunchPoint{Lat: v[0], Lon: v[1], Radius: v[2]}
+	if err := l.validate(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // Effective returns the options as PlanArea applies them to a: every zero
@@ -127,7 +192,33 @@ func (o *PlanOptions) defaults(a *Area) error {
 	if math.IsNaN(o.Offset) || math.Abs(o.Offset) > 1000 {
 		return fmt.Errorf("offset %g m: want within ±1000", o.Offset)
 	}
-	return nil
+	if o.Launch != nil {
+		if err := o.Launch.validate(); err != nil {
+			return err
+		}
+		c := a.Bound().Center()
+		if d := geo.Distance(c, orb.Point{o.Launch.Lon, o.Launch.Lat}); d > maxLaunchDistance {
+			return fmt.Errorf("launch %g,%g: %.1f km from the area, want within %g km (are latitude and longitude swapped?)", o.Launch.Lat, o.Launch.Lon, d/1e3, maxLaunchDistance/1e3)
+		}
+	}
+	o.Capacity = o.Capacity.WithDefaults()
+	return o.Capacity.Validate()
+}
+
+// maxLaunchDistance bounds how far a launch point given with the options
+// may be from the area's centre: a drone patrols from nearby.
+const maxLaunchDistance = 20e3
+
+// CheckOptions returns base with what the plan was made for: its margin,
+// layer step and the vehicle capacity (call on Effective options).
+func (o PlanOptions) CheckOptions(base CheckOptions) CheckOptions {
+	c := o.Capacity.WithDefaults()
+	base.Margin = o.Margin
+	base.LayerStep = o.LayerStep
+	base.MaxItems = c.MissionItems
+	base.FenceItems = c.FenceItems
+	base.FenceBytes = c.FenceBytes
+	return base
 }
 
 // DronePlan is what one drone flies: its mission, fence and rally items
@@ -154,24 +245,198 @@ type DronePlan struct {
 	// default FENCE_TYPE adds a 300 m circle and a 100 m ceiling the plan
 	// was not checked against.
 	FenceParams []ParamValue `json:"fence_params"`
+	// Simplified lists every boundary that was simplified to fit the
+	// vehicle's capacity and how far it moved (empty when nothing was).
+	Simplified []BoundaryChange `json:"simplified"`
+	// fenceBefore are the fence's rings before simplification, lon/lat
+	// (tests compare the uploaded fence against them).
+	fenceBefore []fenceRing
 }
 
-// errNoLaunch is returned when an area has nowhere to take off from.
-var errNoLaunch = errors.New("area has no launch point: add a feature of kind \"launch\"")
+// fenceRing is one polygon of a fence before simplification.
+type fenceRing struct {
+	cmd  uint16
+	name string
+	ring orb.Ring // lon/lat, closed
+}
 
 // PlanArea turns an area into one plan per drone. The area is split into
 // equal-area strips (equal-length route parts for the corridor pattern),
 // each drone patrols its part at its own altitude layer inside its own
 // fence, and starts and ends at the launch point nearest its part. The
 // result has not been checked yet: run Check before uploading.
+//
+// Boundaries are simplified, conservatively, until each drone's mission
+// and fence fit o.Capacity: a detailed GIS outline is first reduced within
+// a tolerance (Margin/4, then more while the plans still do not fit), the
+// drones plan over that smaller area, and each fence is then reduced to the
+// vehicle's fence storage while keeping every leg Margin/2 inside it.
+// DronePlan.Simplified reports what moved and by how much.
 func PlanArea(a *Area, o PlanOptions) ([]*DronePlan, error) {
 	if err := o.defaults(a); err != nil {
 		return nil, fmt.Errorf("plan options: %w", err)
 	}
+	if o.Launch != nil {
+		a = a.Clone()
+		name := o.Launch.Name
+		if name == "" {
+			name = "launch"
+		}
+		a.Launch = []Site{{Name: name, Point: orb.Point{o.Launch.Lon, o.Launch.Lat}, Radius: o.Launch.Radius}}
+	}
 	if len(a.Launch) == 0 {
-		return nil, errNoLaunch
+		return nil, ErrNoLaunch
 	}
 	pr := newProjection(a.Bound())
+	// Vertex budgets to try for the area's outlines: none while they would
+	// fit one fence as they are, then what one fence holds, then less (a
+	// drone's fence also follows its transit legs and launch pad).
+	polys, circles := 0, 0
+	for _, p := range a.Include {
+		polys += len(p)
+	}
+	for _, z := range a.NoFly {
+		if z.IsCircle() {
+			circles++
+		} else {
+			polys++
+		}
+	}
+	v := fenceVertexBudget(o.Capacity, polys, circles)
+	budgets := []int{-1, v, v * 3 / 4, v / 2, v / 3}
+	if areaVertices(a) > v {
+		budgets = budgets[1:]
+	}
+	var best []*DronePlan
+	var firstErr error
+	for _, budget := range budgets {
+		sa, changes := a, []BoundaryChange(nil)
+		if budget >= 0 {
+			sa, changes = simplifyArea(a, pr, budget)
+		}
+		plans, err := planOn(sa, pr, o)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for _, dp := range plans {
+			dp.Simplified = append(append([]BoundaryChange{}, changes...), dp.Simplified...)
+		}
+		best = plans
+		fenceOK, missionOK := plansFit(plans, o.Capacity)
+		if fenceOK && (missionOK || o.Pattern == PatternSweep) {
+			break // a sweep too long for the vehicle is not cured by simpler outlines
+		}
+	}
+	if best == nil {
+		return nil, firstErr
+	}
+	return best, nil
+}
+
+// simplifyFree is how far (metres) an outline may move for nothing: such
+// vertices are removed even when the budget is met (densified straight
+// edges, GIS noise).
+const simplifyFree = 0.05
+
+// plansFit tells whether every plan's fence and mission fit the vehicle.
+func plansFit(plans []*DronePlan, c Capacity) (fenceOK, missionOK bool) {
+	fenceOK, missionOK = true, true
+	for _, dp := range plans {
+		if len(dp.Mission)+1 > c.MissionItems {
+			missionOK = false
+		}
+		if ok, _ := FenceUsageOf(dp.Fence).fits(c); !ok {
+			fenceOK = false
+		}
+	}
+	return fenceOK, missionOK
+}
+
+// areaVertices counts the polygon vertices of the area's outlines (event
+// area rings and no-fly polygons).
+func areaVertices(a *Area) int {
+	n := 0
+	for _, p := range a.Include {
+		for _, r := range p {
+			n += len(r) - 1
+		}
+	}
+	for _, z := range a.NoFly {
+		for _, r := range z.Polygon {
+			n += len(r) - 1
+		}
+	}
+	return n
+}
+
+// simplifyArea returns a copy of a whose outlines hold at most budget
+// vertices in total (but never fewer than three per ring), moved as
+// little as the simplifier finds: event-area polygons only shrink (shells
+// shrink, holes grow), no-fly polygons only grow. The changes list every
+// ring that changed.
+func simplifyArea(a *Area, pr projection, budget int) (*Area, []BoundaryChange) {
+	type ref struct {
+		ring        int
+		flyableLeft bool
+		orig        orb.Ring // lon/lat
+		boundary    string
+		name        string
+		inside      bool // the ring's inside is flyable (it may only shrink)
+		set         func(orb.Ring)
+	}
+	sa := a.Clone()
+	s := newSimplifier()
+	var refs []ref
+	group := 0
+	add := func(r orb.Ring, insideFlyable bool, boundary, name string, set func(orb.Ring)) {
+		xy := pr.ring(r)
+		fl := (signedArea(xy) > 0) == insideFlyable
+		refs = append(refs, ref{ring: s.addRing(xy, fl, group, 0), flyableLeft: fl, orig: r, boundary: boundary, name: name, inside: insideFlyable, set: set})
+	}
+	for pi := range sa.Include {
+		for ri := range sa.Include[pi] {
+			boundary := "event-area"
+			if ri > 0 {
+				boundary = "event-area hole"
+			}
+			add(sa.Include[pi][ri], ri == 0, boundary, a.Name, func(r orb.Ring) { sa.Include[pi][ri] = r })
+		}
+		group++
+	}
+	for zi := range sa.NoFly {
+		z := &sa.NoFly[zi]
+		for ri := range z.Polygon {
+			add(z.Polygon[ri], ri > 0, "no-fly", z.Name, func(r orb.Ring) { z.Polygon[ri] = r })
+		}
+		group++
+	}
+	s.run(simplifyFree, math.Inf(1), budget)
+	var changes []BoundaryChange
+	for _, rf := range refs {
+		xy, idx := s.result(rf.ring, rf.flyableLeft)
+		if len(idx) == len(rf.orig)-1 {
+			continue
+		}
+		out := make(orb.Ring, 0, len(idx)+1)
+		for k, i := range idx {
+			if i >= 0 {
+				out = append(out, rf.orig[i]) // an original vertex, exactly
+			} else {
+				out = append(out, pr.toLL(xy[k]))
+			}
+		}
+		out = append(out, out[0])
+		rf.set(out)
+		changes = append(changes, newChange(rf.boundary, rf.name, rf.inside, pr.ring(rf.orig), pr.ring(out)))
+	}
+	return sa, changes
+}
+
+// planOn plans over a (possibly simplified) area in projection pr.
+func planOn(a *Area, pr projection, o PlanOptions) ([]*DronePlan, error) {
 	region, err := a.regionXY(pr)
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", a.Name, err)

@@ -70,6 +70,12 @@ func TestEverySharedAreaEveryPattern(t *testing.T) {
 						if err := independentLegCheck(a, dp, 9.9); err != nil {
 							t.Error(err)
 						}
+						// Every fence fits ArduCopter's default storage (Check
+						// above) and still holds every leg, inside what the
+						// planner had before simplifying it.
+						if err := independentFenceCheck(a, dp, 4.9); err != nil {
+							t.Error(err)
+						}
 						t.Logf("drone %d alt %g: %d mission items, %d fence items, %d rally, %d legs", dp.Drone, dp.Alt, len(dp.Mission), len(dp.Fence), len(dp.Rally), len(dp.Legs()))
 					}
 				})
