@@ -40,8 +40,9 @@ func (a *App) flyDemo(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("demo area: %w", err)
 	}
+	tag := groundstation.UploadOptions{Verify: true, Mission: "demo-patrol"}
 	if a.Missions != nil {
-		if _, err := a.Missions.AddArea(area, src); err != nil {
+		if tag.EventArea, err = a.Missions.AddArea(area, src); err != nil {
 			log.Warn("demo area not stored", "err", err)
 		}
 	}
@@ -60,7 +61,7 @@ func (a *App) flyDemo(ctx context.Context) error {
 	}
 	results := a.Station.Group(ctx, ids, 16, func(ctx context.Context, id string) (any, error) {
 		p := plans[indexOf(ids, id)]
-		return nil, a.launchPatrol(ctx, id, p)
+		return nil, a.launchPatrol(ctx, id, p, tag)
 	})
 	launched := 0
 	for _, r := range results {
@@ -85,14 +86,14 @@ func indexOf(ids []string, id string) int {
 
 // launchPatrol uploads one drone's plan (fence first, so no mission is ever
 // on board without its fence), sets the fence parameters the plan was
-// checked with, and starts the mission.
-func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan) error {
+// checked with, and starts the mission. o carries the telemetry tags.
+func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan, o groundstation.UploadOptions) error {
 	s := a.Station
 	for _, l := range []struct {
 		t     mavitem.MissionType
 		items []mavitem.Item
 	}{{mavitem.TypeFence, p.Fence}, {mavitem.TypeRally, p.Rally}, {mavitem.TypeMission, p.MissionWithHome()}} {
-		if _, err := s.Upload(ctx, id, l.t, l.items, groundstation.UploadOptions{Verify: true}); err != nil {
+		if _, err := s.Upload(ctx, id, l.t, l.items, o); err != nil {
 			return fmt.Errorf("upload %s: %w", l.t, err)
 		}
 	}

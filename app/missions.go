@@ -44,8 +44,8 @@ func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, v
 	return err
 }
 
-func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item) error {
-	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true})
+func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item, tag missionsapi.Tag) error {
+	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true, Mission: tag.Mission, EventArea: tag.EventArea})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,17 +29,7 @@ func TestReplayedFlightLandsInStoreAndTlog(t *testing.T) {
 // sink connected with nothing pending.
 func TestReplayedFlightLandsInInfluxDB(t *testing.T) {
 	base := testenv.Service(t, "BURGUT_TEST_INFLUX_URL")
-	db := fmt.Sprintf("app_%d", time.Now().UnixNano())
-	resp, err := http.PostForm(base+"/query", url.Values{"q": {"CREATE DATABASE " + db}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	t.Cleanup(func() {
-		if r, err := http.PostForm(base+"/query", url.Values{"q": {"DROP DATABASE " + db}}); err == nil {
-			r.Body.Close()
-		}
-	})
+	db := freshInfluxDB(t, base)
 	a := replayIntoServe(t, func(c *Config) {
 		c.Telemetry.InfluxURL = base
 		c.Telemetry.InfluxBucket = db + "/autogen"

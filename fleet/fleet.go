@@ -108,7 +108,11 @@ func (f *Fleet) Emit(e Event) Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e = f.recordLocked(e, e.Time)
-	f.publish(nil, []Event{e})
+	var snap *Vehicle
+	if e.Kind == EventMissionComplete { // the assignment ends with its mission
+		snap = f.endAssignmentLocked(e.VehicleID)
+	}
+	f.publish(snap, []Event{e})
 	return e
 }
 

@@ -61,7 +61,7 @@ type Vehicle struct {
 	LinkQuality LinkQuality   `json:"link_quality"`
 	Video       []VideoStream `json:"video,omitempty"`
 	// Assignment tags telemetry with the mission and event area the vehicle
-	// flies for, when an operator assigned one.
+	// flies for, when an operator assigned a plan (set by SetAssignment).
 	Mission   string `json:"mission,omitempty"`
 	EventArea string `json:"event_area,omitempty"`
 

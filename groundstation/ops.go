@@ -21,6 +21,14 @@ type UploadOptions struct {
 	Attempts int
 	// Progress, if set, reports items sent in the current attempt.
 	Progress func(done, total int)
+	// Mission and EventArea tag the vehicle's state and stored telemetry
+	// (fleet.Vehicle.Mission/EventArea) when a mission list is uploaded:
+	// the plan and area IDs for an upload from a plan assignment, empty
+	// for a raw upload. A mission upload always replaces the tags — a
+	// failed one clears them, since the vehicle may no longer hold the
+	// tagged mission — and they last until the mission completes or the
+	// next mission upload or clear. Ignored for fences and rally points.
+	Mission, EventArea string
 }
 
 // UploadReport is the per-vehicle outcome of an upload, as the HTTP API
@@ -62,6 +70,16 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 		it.Seq = uint16(i)
 		it.MissionType = t
 		want[i] = it
+	}
+	if t == mavitem.TypeMission {
+		// Whatever the outcome, the tags describe what is on board after it.
+		defer func() {
+			mission, area := o.Mission, o.EventArea
+			if rep.Error != "" {
+				mission, area = "", ""
+			}
+			s.fleet.SetAssignment(vehicleID, mission, area)
+		}()
 	}
 	var lastErr error
 	for a := 1; a <= o.Attempts; a++ {
@@ -203,6 +221,26 @@ func (s *Station) Download(ctx context.Context, vehicleID string, t mavitem.Miss
 		rec.missionItems.Store(int64(len(items)))
 	}
 	return items, nil
+}
+
+// Clear removes a vehicle's mission, fence or rally list
+// (MISSION_CLEAR_ALL). Clearing the mission also ends its assignment: the
+// vehicle's mission and event-area tags are cleared whatever the outcome,
+// as after a failed upload.
+func (s *Station) Clear(ctx context.Context, vehicleID string, t mavitem.MissionType) error {
+	rec := s.reg.get(vehicleID)
+	if rec == nil {
+		return fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
+	}
+	err := rec.sess.Clear(ctx, t)
+	if t == mavitem.TypeMission {
+		s.fleet.SetAssignment(vehicleID, "", "")
+		rec.missionItems.Store(0) // unknown until the next transfer or MISSION_CURRENT
+	}
+	if err != nil {
+		return fmt.Errorf("clear %s on vehicle %s: %w", t, vehicleID, err)
+	}
+	return nil
 }
 
 // GroupResult is one vehicle's outcome of a group operation.

@@ -5,7 +5,6 @@ import (
 
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
-	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // FromStation adapts the MAVLink ground station to the API's Station. It
@@ -19,16 +18,9 @@ func FromStation(s *groundstation.Station) Station {
 }
 
 // station adds the per-vehicle session operations the Station type does
-// not wrap itself.
+// not wrap itself (Clear it does: clearing a mission also ends the
+// vehicle's plan assignment tags).
 type station struct{ *groundstation.Station }
-
-func (s station) Clear(ctx context.Context, id string, t mavitem.MissionType) error {
-	sess, err := s.Session(id)
-	if err != nil {
-		return err
-	}
-	return sess.Clear(ctx, t)
-}
 
 func (s station) SetCurrent(ctx context.Context, id string, seq uint16) error {
 	sess, err := s.Session(id)

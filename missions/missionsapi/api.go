@@ -27,9 +27,17 @@ import (
 
 // Uploader is what the API needs from the ground station: transfer one
 // item list of one type to one vehicle. Mission items start with home at
-// seq 0, as ArduPilot expects.
+// seq 0, as ArduPilot expects. tag names the plan and area a mission list
+// comes from; the ground station tags the vehicle's telemetry with it until
+// the mission completes or is replaced.
 type Uploader interface {
-	UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item) error
+	UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item, tag Tag) error
+}
+
+// Tag is what an assigned vehicle's telemetry is tagged with (the
+// InfluxDB `mission` and `event_area` tags): the plan's ID and its area's.
+type Tag struct {
+	Mission, EventArea string
 }
 
 // ParamSetter is implemented by an Uploader that can also set vehicle
@@ -385,7 +393,7 @@ func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
 			res.OK = true
 			for _, l := range lists {
 				// Fence first: a vehicle must never hold the new mission with an old fence.
-				if err := h.d.Uploader.UploadMission(r.Context(), a.VehicleID, l.t, l.items); err != nil {
+				if err := h.d.Uploader.UploadMission(r.Context(), a.VehicleID, l.t, l.items, Tag{Mission: ps.ID, EventArea: ps.AreaID}); err != nil {
 					res.OK = false
 					res.Error = fmt.Sprintf("upload %s to vehicle %s: %v", l.t, a.VehicleID, err)
 					break

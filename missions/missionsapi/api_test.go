@@ -24,9 +24,10 @@ type recorder struct {
 	got    map[string][]mavitem.MissionType
 	items  map[string][]mavitem.Item
 	params map[string][]string
+	tags   map[string]Tag
 }
 
-func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionType, items []mavitem.Item) error {
+func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionType, items []mavitem.Item, tag Tag) error {
 	if v == "broken" {
 		return errors.New("vehicle did not answer MISSION_REQUEST")
 	}
@@ -35,6 +36,7 @@ func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionT
 	r.got[v] = append(r.got[v], t)
 	if t == mavitem.TypeMission {
 		r.items[v] = items
+		r.tags[v] = tag
 	}
 	return nil
 }
@@ -52,7 +54,7 @@ func setup(t *testing.T, dir string) (*httptest.Server, *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{got: map[string][]mavitem.MissionType{}, items: map[string][]mavitem.Item{}, params: map[string][]string{}}
+	rec := &recorder{got: map[string][]mavitem.MissionType{}, items: map[string][]mavitem.Item{}, params: map[string][]string{}, tags: map[string]Tag{}}
 	mux := httpapi.NewMux()
 	Register(mux, Deps{Store: st, Uploader: rec})
 	srv := httptest.NewServer(mux)
@@ -141,6 +143,9 @@ func TestAreasPlansAssign(t *testing.T) {
 	}
 	if it := rec.items["v1"]; it[0].Seq != 0 || it[1].Command != mavitem.CmdNavTakeoff {
 		t.Fatalf("mission upload does not start with home then takeoff: %+v", it[:2])
+	}
+	if tag := rec.tags["v1"]; tag.Mission != ps.ID || tag.EventArea != a.ID {
+		t.Fatalf("mission uploaded with tag %+v, want plan %s area %s", tag, ps.ID, a.ID)
 	}
 	// Persistence: a new store over the same directory has the area.
 	srv2, _ := setup(t, dir)

@@ -1,0 +1,38 @@
+package fleet
+
+// SetAssignment tags vehicle id with the mission (plan) and event area it
+// now flies for; empty strings clear the tags. The ground station calls it
+// when a mission upload succeeds (with the plan's IDs when the upload came
+// from a plan assignment, with empty ones for a raw upload or a clear), so
+// the tags always describe the mission on board. It changes no time: the
+// recorder stores nothing for the change itself, and the next state heard
+// from the vehicle is stored at once with the new tags. It reports whether
+// the vehicle is known.
+func (f *Fleet) SetAssignment(id, mission, eventArea string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vehicles[id]
+	if !ok {
+		return false
+	}
+	if v.Mission == mission && v.EventArea == eventArea {
+		return true
+	}
+	v.Mission, v.EventArea = mission, eventArea
+	snap := v.clone()
+	f.publish(&snap, nil)
+	return true
+}
+
+// endAssignmentLocked clears the tags of a vehicle whose mission just
+// completed and returns its snapshot to publish (nil when there was nothing
+// to clear). f.mu must be held.
+func (f *Fleet) endAssignmentLocked(id string) *Vehicle {
+	v, ok := f.vehicles[id]
+	if !ok || v.Mission == "" && v.EventArea == "" {
+		return nil
+	}
+	v.Mission, v.EventArea = "", ""
+	snap := v.clone()
+	return &snap
+}

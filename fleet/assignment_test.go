@@ -1,0 +1,47 @@
+package fleet
+
+import (
+	"testing"
+	"time"
+)
+
+// SetAssignment tags a known vehicle without moving its times (so no sample
+// is stored for the change itself), publishes the tagged state, and the
+// tags last until its mission completes.
+func TestAssignmentTagsUntilMissionComplete(t *testing.T) {
+	f := New(DefaultConfig())
+	at := time.Unix(1_800_000_000, 0)
+	f.Update("v1", at, func(v *Vehicle) { v.Mode = "GUIDED" })
+	if f.SetAssignment("ghost", "p1", "a1") {
+		t.Fatal("SetAssignment on an unknown vehicle reported success")
+	}
+	if _, ok := f.Get("ghost"); ok {
+		t.Fatal("SetAssignment created a vehicle")
+	}
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true})
+	defer sub.Close()
+	if !f.SetAssignment("v1", "p1", "a1") {
+		t.Fatal("SetAssignment on a known vehicle failed")
+	}
+	v, _ := f.Get("v1")
+	if v.Mission != "p1" || v.EventArea != "a1" || !v.LastSeen.Equal(at) || !v.Updated.Equal(at) {
+		t.Fatalf("after SetAssignment: mission %q area %q last_seen %v updated %v", v.Mission, v.EventArea, v.LastSeen, v.Updated)
+	}
+	if b := sub.Next(); len(b.Vehicles) != 1 || b.Vehicles[0].Mission != "p1" {
+		t.Fatalf("published %+v, want the tagged state once", b.Vehicles)
+	}
+	// Frames keep the tags; other events do not end them.
+	f.Update("v1", at.Add(time.Second), func(v *Vehicle) { v.Armed = true })
+	f.Emit(Event{VehicleID: "v1", Kind: EventMissionItemReached, Time: at.Add(2 * time.Second)})
+	if v, _ := f.Get("v1"); v.Mission != "p1" || v.EventArea != "a1" {
+		t.Fatalf("tags lost before the mission completed: %q %q", v.Mission, v.EventArea)
+	}
+	sub.Next()
+	f.Emit(Event{VehicleID: "v1", Kind: EventMissionComplete, Time: at.Add(3 * time.Second)})
+	if v, _ := f.Get("v1"); v.Mission != "" || v.EventArea != "" {
+		t.Fatalf("tags kept after mission_complete: %q %q", v.Mission, v.EventArea)
+	}
+	if b := sub.Next(); len(b.Vehicles) != 1 || b.Vehicles[0].Mission != "" || len(b.Events) != 1 {
+		t.Fatalf("mission_complete published %d states (%+v) and %d events, want the untagged state and the event", len(b.Vehicles), b.Vehicles, len(b.Events))
+	}
+}
