@@ -71,6 +71,11 @@ type Config struct {
 	// MISSION_REQUEST, as the recorded ArduCopter 4.7 does, instead of
 	// MISSION_REQUEST_INT.
 	LegacyMissionRequest bool
+	// ExtraParams adds that many inert parameters (servo, RC, serial, OSD
+	// … groups the model does not act on) after the model's ~70, so a
+	// vehicle can carry ArduCopter's ~1,350 for parameter-download tests
+	// and benchmarks. At most MaxExtraParams; default 0.
+	ExtraParams int
 	// TickInterval is how often (wall time) the scheduler steps the models
 	// and sends due telemetry. Default 20 ms.
 	TickInterval time.Duration
@@ -226,6 +231,9 @@ func spreadHomes(centre vehicle.LatLonAlt, n int, radius float64) []vehicle.LatL
 func (cfg *Config) plan() ([]assignment, error) {
 	if cfg.Vehicles < 1 {
 		return nil, fmt.Errorf("vehicles: %d, want at least 1", cfg.Vehicles)
+	}
+	if cfg.ExtraParams < 0 || cfg.ExtraParams > MaxExtraParams {
+		return nil, fmt.Errorf("extra params: %d, want 0..%d", cfg.ExtraParams, MaxExtraParams)
 	}
 	if len(cfg.GCS) == 0 {
 		return nil, errors.New("gcs: at least one ground-station address udp:HOST:PORT is needed")

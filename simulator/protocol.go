@@ -81,6 +81,10 @@ func (sv *SimVehicle) handleFrame(fr frame.Frame) {
 		if sv.forUs(m.TargetSystem) && m.TargetComponent != compCamera {
 			sv.paramSet(m.ParamId, float64(m.ParamValue))
 		}
+	case *common.MessageFileTransferProtocol:
+		if sv.forUs(m.TargetSystem) && (m.TargetComponent == 0 || m.TargetComponent == compAutopilot) {
+			sv.handleFTP(from, m)
+		}
 	case *common.MessageMissionCount:
 		if sv.forUs(m.TargetSystem) {
 			sv.missionCount(from, mavitem.MissionType(m.MissionType), m.Count)

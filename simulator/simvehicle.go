@@ -69,6 +69,8 @@ type SimVehicle struct {
 	upload     upload
 	lastUpload finishedUpload
 	plist      paramList
+	extra      []vehicle.Param // inert parameters (Config.ExtraParams), after the model's
+	ftp        ftpServer
 	link       linkState
 	pausedMode int64 // mode before DO_PAUSE_CONTINUE pause, -1 when not paused
 	tcp        map[*tcpClient]struct{}
@@ -112,6 +114,7 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		}
 	}
 	sv.model = vehicle.New(sv.modelCfg)
+	sv.extra = inertParams(cfg.ExtraParams)
 	sv.streams = defaultStreams()
 	sv.link = linkState{faults: cfg.Faults, rng: rand.New(rand.NewPCG(uint64(cfg.Seed)+uint64(index), 0x6c696e6b))}
 	fw := &frame.Writer{ByteWriter: writerFunc(sv.emit), DialectRW: dialectRW}
@@ -303,6 +306,7 @@ func (sv *SimVehicle) tick(now time.Time, simDt time.Duration) {
 	sv.sendDueStreams()
 	sv.missionTimers(now)
 	sv.paramListStep()
+	sv.ftpStep()
 }
 
 // minGCSGrace is the least wall time after a real GCS heartbeat that the
