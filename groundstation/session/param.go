@@ -2,12 +2,14 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/internal/mavftp"
 )
 
 // Param is one onboard parameter as the vehicle reported it. Values travel
@@ -31,28 +33,108 @@ func paramFrom(m *common.MessageParamValue) Param {
 	return Param{Name: m.ParamId, Value: float64(m.ParamValue), Type: uint8(m.ParamType), Index: idx, Count: int(m.ParamCount)}
 }
 
-// ParamsAll downloads every parameter, sorted by index. It sends
-// PARAM_REQUEST_LIST (resent while nothing arrives), collects the stream by
-// index, and once the stream pauses for ParamTimeout re-requests the missing
-// indices with PARAM_REQUEST_READ, ParamWindow at a time, until all are
-// there. ParamRetries pauses in a row without progress end with ErrTimeout.
-// One full download per vehicle at a time (ErrBusy otherwise).
+// ParamsAll downloads every parameter, sorted by index: over MAVLink FTP
+// (ParamsByFTP) when the vehicle's AUTOPILOT_VERSION advertises
+// MAV_PROTOCOL_CAPABILITY_FTP, as ArduPilot's does, and with
+// PARAM_REQUEST_LIST (ParamsByList) otherwise or when the FTP download
+// fails (logged). Both give the same names, values, types, indices and
+// count. One full download per vehicle at a time (ErrBusy otherwise).
 func (v *Vehicle) ParamsAll(ctx context.Context, p Progress) ([]Param, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("download parameters from vehicle %d: %w", v.target.SystemID, err)
+	release, err := v.claimParamsAll()
+	if err != nil {
+		return nil, fmt.Errorf("download parameters from vehicle %d: %w", v.target.SystemID, err)
 	}
+	defer release()
+	if caps, known := v.Capabilities(); known && caps&uint64(common.MAV_PROTOCOL_CAPABILITY_FTP) != 0 {
+		ps, err := v.paramsByFTP(ctx, p)
+		if err == nil {
+			return ps, nil
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		v.log.Warn("parameter download over FTP failed, falling back to PARAM_REQUEST_LIST", "err", err)
+	}
+	return v.paramsByList(ctx, p)
+}
+
+// claimParamsAll marks a full parameter download as running.
+func (v *Vehicle) claimParamsAll() (func(), error) {
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	if v.paramsAll {
-		v.mu.Unlock()
-		return nil, wrap(ErrBusy)
+		return nil, ErrBusy
 	}
 	v.paramsAll = true
-	v.mu.Unlock()
-	defer func() {
+	return func() {
 		v.mu.Lock()
 		v.paramsAll = false
 		v.mu.Unlock()
-	}()
+	}, nil
+}
+
+// ParamsByFTP downloads every parameter as ArduPilot's packed parameter
+// file @PARAM/param.pck over MAVLink FTP (a burst read: about 65 packets
+// for ArduCopter's 1,350 parameters instead of 1,350 PARAM_VALUEs).
+// INT32 values are exact, where PARAM_VALUE rounds them through a
+// float32. p gets (n, n) once the file is decoded. One full download per
+// vehicle at a time (ErrBusy otherwise).
+func (v *Vehicle) ParamsByFTP(ctx context.Context, p Progress) ([]Param, error) {
+	release, err := v.claimParamsAll()
+	if err != nil {
+		return nil, fmt.Errorf("download parameters from vehicle %d over FTP: %w", v.target.SystemID, err)
+	}
+	defer release()
+	return v.paramsByFTP(ctx, p)
+}
+
+func (v *Vehicle) paramsByFTP(ctx context.Context, p Progress) ([]Param, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("download parameters from vehicle %d over FTP: %w", v.target.SystemID, err)
+	}
+	b, err := v.ftpRead(ctx, ParamFile, nil)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	f, err := mavftp.DecodeParams(b)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if len(f.Params) != f.Total {
+		return nil, wrap(fmt.Errorf("%w: %s holds %d of the vehicle's %d parameters", ErrFTP, ParamFile, len(f.Params), f.Total))
+	}
+	out := make([]Param, len(f.Params))
+	v.mu.Lock()
+	for i, fp := range f.Params {
+		out[i] = Param{Name: fp.Name, Value: fp.Value, Type: uint8(fp.Type), Index: i, Count: len(f.Params)}
+		v.paramType[fp.Name] = uint8(fp.Type)
+	}
+	v.mu.Unlock()
+	if p != nil {
+		p(len(out), len(out))
+	}
+	return out, nil
+}
+
+// ParamsByList downloads every parameter with PARAM_REQUEST_LIST
+// (resent while nothing arrives), collecting the stream by index; once the
+// stream pauses for ParamTimeout the missing indices are re-requested with
+// PARAM_REQUEST_READ, ParamWindow at a time, until all are there.
+// ParamRetries pauses in a row without progress end with ErrTimeout. One
+// full download per vehicle at a time (ErrBusy otherwise).
+func (v *Vehicle) ParamsByList(ctx context.Context, p Progress) ([]Param, error) {
+	release, err := v.claimParamsAll()
+	if err != nil {
+		return nil, fmt.Errorf("download parameters from vehicle %d: %w", v.target.SystemID, err)
+	}
+	defer release()
+	return v.paramsByList(ctx, p)
+}
+
+func (v *Vehicle) paramsByList(ctx context.Context, p Progress) ([]Param, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("download parameters from vehicle %d: %w", v.target.SystemID, err)
+	}
 	w, unsubscribe, err := v.subscribe(func(msg message.Message) bool {
 		_, ok := msg.(*common.MessageParamValue)
 		return ok
@@ -243,8 +325,9 @@ func paramTypeRange(t uint8) (lo, hi float64, ok bool) {
 // The parameter's type is the last one the vehicle reported (read first
 // when unknown); integer types are rounded and range-checked before
 // sending. An echo with a different value is not final at once — a stale
-// PARAM_VALUE may still be in flight — but if no matching echo follows
-// within ParamTimeout the result is ErrParamRejected (wrapped) with the
+// PARAM_VALUE may still be in flight, or be a duplicate of an earlier
+// answer — but when two attempts in a row see only other values within
+// ParamTimeout, the result is ErrParamRejected (wrapped) with the
 // vehicle's value in the returned Param. Without any echo PARAM_SET is
 // resent (setting a value twice is harmless) up to ParamRetries times.
 func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Param, error) {
@@ -287,11 +370,13 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 	timer := newStoppedTimer()
 	defer timer.Stop()
 	var mismatch *Param
+	refusals := 0 // attempts answered only with another value
 	for attempt := 0; attempt <= v.opts.ParamRetries; attempt++ {
 		if err := v.sendMsg(set); err != nil {
 			return Param{}, wrap(err)
 		}
 		timer.Reset(v.opts.ParamTimeout)
+		mismatch = nil
 	wait:
 		for {
 			select {
@@ -301,7 +386,14 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 				return Param{}, wrap(ErrClosed)
 			case <-timer.C:
 				if mismatch != nil {
-					return *mismatch, wrap(fmt.Errorf("vehicle kept %v: %w", mismatch.Value, ErrParamRejected))
+					refusals++
+					// one other value may be a stale PARAM_VALUE (a late or
+					// duplicated answer to an earlier read) while the echo
+					// was lost: only a second attempt answered the same way
+					// is a refusal
+					if refusals >= 2 || attempt == v.opts.ParamRetries {
+						return *mismatch, wrap(fmt.Errorf("vehicle kept %v: %w", mismatch.Value, ErrParamRejected))
+					}
 				}
 				break wait
 			case msg := <-w.ch:

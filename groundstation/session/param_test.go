@@ -141,3 +141,39 @@ func TestParamBadInput(t *testing.T) {
 
 func nan() float64 { var z float64; return z / z }
 func inf() float64 { var z float64; return 1 / z }
+
+// A stale PARAM_VALUE (a late duplicate of an earlier read) arriving while
+// the echo of PARAM_SET is lost is not a refusal: the set is sent again.
+// A vehicle answering two attempts with its old value has refused.
+func TestParamSetStaleValueIsNotARefusal(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
+			sets := 0
+			l := newTestLink(t, fastOpts(), faults{}, 1, func(m message.Message) []message.Message {
+				s, ok := m.(*common.MessageParamSet)
+				if !ok {
+					return nil
+				}
+				sets++
+				old := &common.MessageParamValue{ParamId: s.ParamId, ParamValue: 1, ParamType: s.ParamType, ParamCount: 1, ParamIndex: 65535}
+				if sets == 1 || refuse {
+					return []message.Message{old} // first echo lost, a stale value arrives
+				}
+				echo := *old
+				echo.ParamValue = s.ParamValue
+				return []message.Message{&echo}
+			})
+			l.v.Handle(&common.MessageParamValue{ParamId: "P", ParamValue: 1, ParamType: common.MAV_PARAM_TYPE_REAL32, ParamCount: 1})
+			p, err := l.v.ParamSet(context.Background(), "P", 2)
+			if refuse {
+				if !errors.Is(err, ErrParamRejected) || p.Value != 1 || sets != 2 {
+					t.Fatalf("%+v %v after %d sets; want ErrParamRejected after 2", p, err, sets)
+				}
+				return
+			}
+			if err != nil || p.Value != 2 || sets != 2 {
+				t.Fatalf("%+v %v after %d sets", p, err, sets)
+			}
+		})
+	}
+}

@@ -31,6 +31,9 @@ type Vehicle struct {
 	transfers map[mavitem.MissionType]bool // mission types with a running transfer
 	paramsAll bool                         // a full parameter download is running
 	paramType map[string]uint8             // last seen MAV_PARAM_TYPE per name
+	caps      uint64                       // AUTOPILOT_VERSION capabilities (MAV_PROTOCOL_CAPABILITY)
+	capsKnown bool                         // an AUTOPILOT_VERSION has been seen
+	ftp       ftpState                     // MAVLink FTP client state (ftp.go)
 }
 
 // waiter is one running operation's mailbox. Handle offers it the messages
@@ -57,6 +60,16 @@ func New(send Sender, target Target, opts Options) *Vehicle {
 	}
 }
 
+// Capabilities returns the MAV_PROTOCOL_CAPABILITY bits of the vehicle's
+// last AUTOPILOT_VERSION; known is false until one has been seen. Protocol
+// choices that depend on the autopilot (parameters over FTP, upload
+// windows) read them here rather than asking the vehicle again.
+func (v *Vehicle) Capabilities() (caps uint64, known bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.caps, v.capsKnown
+}
+
 // Target returns the address the session sends to.
 func (v *Vehicle) Target() Target { return v.target }
 
@@ -70,7 +83,12 @@ func (v *Vehicle) Handle(msg message.Message) {
 		*common.MessageMissionRequestInt, *common.MessageMissionRequest,
 		*common.MessageMissionAck, *common.MessageMissionCount,
 		*common.MessageMissionItemInt, *common.MessageMissionItem,
-		*common.MessageMissionCurrent:
+		*common.MessageMissionCurrent, *common.MessageFileTransferProtocol:
+	case *common.MessageAutopilotVersion:
+		v.mu.Lock()
+		v.caps, v.capsKnown = uint64(m.Capabilities), true
+		v.mu.Unlock()
+		return
 	case *common.MessageParamValue:
 		v.mu.Lock()
 		v.paramType[m.ParamId] = uint8(m.ParamType)

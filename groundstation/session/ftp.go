@@ -1,0 +1,691 @@
+package session
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+	"github.com/burgut-uav/burgut/internal/mavftp"
+)
+
+// MAVLink FTP client (https://mavlink.io/en/services/ftp.html) as
+// ArduPilot serves it (GCS_FTP.cpp): requests carry a sequence number, the
+// reply carries that number plus one and the opcode it answers, and a
+// retransmitted request (same number) is answered again. A burst read
+// streams the file as consecutive ACKs (sequence numbers counting up) and
+// ends with an end-of-file NAK; whatever the link lost in between is read
+// again with ReadFile. Timeouts and retries are the parameter protocol's
+// (Options.ParamTimeout, ParamRetries): in practice FTP carries the
+// parameters.
+
+// ftpState is the per-vehicle FTP client state, guarded by Vehicle.mu.
+type ftpState struct {
+	busy bool
+	// seq is the highest sequence number sent or seen. The next request
+	// uses seq+1, so it can never be mistaken by the vehicle for a
+	// retransmission of an earlier one (ArduPilot answers a request whose
+	// number is one below its last reply's with that reply again).
+	seq uint16
+}
+
+// ftpReadWindow is how many ReadFile requests for lost parts of a burst are
+// in flight at once.
+const ftpReadWindow = 8
+
+// ftpBurstMax is how many packets ArduPilot sends for one BurstReadFile
+// before asking for another request (GCS_FTP transfer_size).
+const ftpBurstMax = 2000
+
+// FTPMaxFile bounds what ReadFile accepts from a vehicle: it guards the
+// station's memory against a corrupt offset. ArduCopter's parameter file
+// is about 15 KB.
+const FTPMaxFile = 16 << 20
+
+// ParamFile is where ArduPilot serves its parameters over FTP.
+const ParamFile = "@PARAM/param.pck"
+
+// ErrFTP marks replies that break the FTP protocol (malformed, or
+// contradicting each other); FTPError is a NAK the vehicle sent.
+var ErrFTP = errors.New("MAVLink FTP protocol error")
+
+// FTPError is a NAK: the vehicle refused an FTP request.
+type FTPError struct {
+	Op    mavftp.Opcode
+	Path  string
+	Code  mavftp.ErrorCode
+	Errno uint8 // with ErrFailErrno, when the vehicle sent one
+}
+
+func (e *FTPError) Error() string {
+	s := fmt.Sprintf("vehicle refused %s", e.Op)
+	if e.Path != "" {
+		s += fmt.Sprintf(" of %q", e.Path)
+	}
+	s += ": " + e.Code.String()
+	if e.Errno != 0 {
+		s += fmt.Sprintf(" (errno %d)", e.Errno)
+	}
+	return s
+}
+
+// FTPEntry is one entry of a directory listing.
+type FTPEntry struct {
+	Name string `json:"name"`
+	Dir  bool   `json:"dir"`
+	Size int64  `json:"size"` // files only
+}
+
+// ftpConn is one running FTP operation: its mailbox, its timer and the
+// session the vehicle gave it.
+type ftpConn struct {
+	v       *Vehicle
+	w       *waiter
+	timer   *time.Timer
+	session uint8
+	path    string
+
+	malformed int   // replies that could not be decoded
+	lastBad   error // the last of them, for the error message
+}
+
+// beginFTP claims the vehicle's FTP client (one operation at a time, so
+// sequence numbers and sessions never interleave) and subscribes to
+// FILE_TRANSFER_PROTOCOL.
+func (v *Vehicle) beginFTP(path string) (*ftpConn, func(), error) {
+	v.mu.Lock()
+	if v.ftp.busy {
+		v.mu.Unlock()
+		return nil, nil, ErrBusy
+	}
+	v.ftp.busy = true
+	v.mu.Unlock()
+	release := func() {
+		v.mu.Lock()
+		v.ftp.busy = false
+		v.mu.Unlock()
+	}
+	station := v.opts.StationSystemID
+	w, unsubscribe, err := v.subscribe(func(msg message.Message) bool {
+		m, ok := msg.(*common.MessageFileTransferProtocol)
+		return ok && (station == 0 || m.TargetSystem == 0 || m.TargetSystem == station)
+	})
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	c := &ftpConn{v: v, w: w, timer: newStoppedTimer(), path: path}
+	return c, func() {
+		c.timer.Stop()
+		unsubscribe()
+		release()
+	}, nil
+}
+
+func (c *ftpConn) nextSeq() uint16 {
+	c.v.mu.Lock()
+	defer c.v.mu.Unlock()
+	c.v.ftp.seq++
+	return c.v.ftp.seq
+}
+
+// observe keeps ftpState.seq at the highest sequence number the vehicle
+// used (burst replies count up past the request's).
+func (c *ftpConn) observe(seq uint16) {
+	c.v.mu.Lock()
+	defer c.v.mu.Unlock()
+	if int16(seq-c.v.ftp.seq) > 0 {
+		c.v.ftp.seq = seq
+	}
+}
+
+func (c *ftpConn) send(p *mavftp.Packet) error {
+	payload, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	return c.v.sendMsg(&common.MessageFileTransferProtocol{
+		TargetSystem: c.v.target.SystemID, TargetComponent: c.v.target.ComponentID, Payload: payload,
+	})
+}
+
+// errFTPIdle is recv's "the timer fired".
+var errFTPIdle = errors.New("no reply")
+
+// recv returns the next decodable FTP packet, or errFTPIdle when the timer
+// fires first. Undecodable packets are counted and skipped: like a lost
+// packet, the retry logic recovers.
+func (c *ftpConn) recv(ctx context.Context) (mavftp.Packet, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return mavftp.Packet{}, ctx.Err()
+		case <-c.v.done:
+			return mavftp.Packet{}, ErrClosed
+		case <-c.timer.C:
+			return mavftp.Packet{}, errFTPIdle
+		case msg := <-c.w.ch:
+			m := msg.(*common.MessageFileTransferProtocol)
+			p, err := mavftp.Unmarshal(&m.Payload)
+			if err != nil {
+				c.bad(err)
+				continue
+			}
+			c.observe(p.Seq)
+			return p, nil
+		}
+	}
+}
+
+func (c *ftpConn) bad(err error) {
+	c.malformed++
+	c.lastBad = err
+	c.v.log.Debug("malformed MAVLink FTP reply ignored", "path", c.path, "err", err)
+}
+
+// timeoutErr is the error after the last retry, naming the last malformed
+// reply when there was one (a vehicle that only ever answers garbage).
+func (c *ftpConn) timeoutErr(what string, tries int) error {
+	err := fmt.Errorf("no answer to %s after %d attempts: %w", what, tries, ErrTimeout)
+	if c.lastBad != nil {
+		err = fmt.Errorf("%w; %d malformed replies, the last: %w", err, c.malformed, errors.Join(ErrFTP, c.lastBad))
+	}
+	return err
+}
+
+func (c *ftpConn) nak(p *mavftp.Packet, op mavftp.Opcode) *FTPError {
+	code, errno := p.NakCode()
+	return &FTPError{Op: op, Path: c.path, Code: code, Errno: errno}
+}
+
+// transact sends one request and waits for its ACK, resending the same
+// packet (same sequence number) on timeouts. A NAK is returned as
+// *FTPError together with the packet. The reply must carry the request's
+// sequence number plus one and answer its opcode; with matchSession also
+// its session (every request but Open and Reset, for which the vehicle
+// chooses).
+func (c *ftpConn) transact(ctx context.Context, req mavftp.Packet, matchSession bool) (mavftp.Packet, error) {
+	req.Seq = c.nextSeq()
+	tries := c.v.opts.ParamRetries + 1
+	for range tries {
+		if err := c.send(&req); err != nil {
+			return mavftp.Packet{}, err
+		}
+		c.timer.Reset(c.v.opts.ParamTimeout)
+		for {
+			p, err := c.recv(ctx)
+			if errors.Is(err, errFTPIdle) {
+				break
+			}
+			if err != nil {
+				return mavftp.Packet{}, err
+			}
+			if p.Seq != req.Seq+1 || p.ReqOpcode != req.Opcode || (matchSession && p.Session != req.Session) {
+				continue // stale: an earlier request's or burst's packet
+			}
+			switch p.Opcode {
+			case mavftp.OpAck:
+				return p, nil
+			case mavftp.OpNak:
+				return p, c.nak(&p, req.Opcode)
+			}
+			c.bad(fmt.Errorf("reply to %s with opcode %s", req.Opcode, p.Opcode))
+		}
+	}
+	return mavftp.Packet{}, c.timeoutErr(req.Opcode.String(), tries)
+}
+
+// FTPReadFile reads a whole file from the vehicle: OpenFileRO, burst reads
+// until the vehicle reports the end of the file, ReadFile for every part
+// the link lost, TerminateSession. p, when set, gets (bytes received, size
+// the vehicle announced or the end once known); ArduPilot announces an
+// estimate for @PARAM/param.pck, so the end is only known at EOF.
+func (v *Vehicle) FTPReadFile(ctx context.Context, path string, p Progress) ([]byte, error) {
+	b, err := v.ftpRead(ctx, path, p)
+	if err != nil {
+		return nil, fmt.Errorf("read %q from vehicle %d over FTP: %w", path, v.target.SystemID, err)
+	}
+	return b, nil
+}
+
+func (v *Vehicle) ftpRead(ctx context.Context, path string, p Progress) ([]byte, error) {
+	if err := checkFTPPath(path); err != nil {
+		return nil, err
+	}
+	c, end, err := v.beginFTP(path)
+	if err != nil {
+		return nil, err
+	}
+	defer end()
+	hint, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.terminate(ctx)
+	r := &ftpReader{c: c, hint: hint, progress: p, eof: -1}
+	if err := r.burst(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.fillGaps(ctx); err != nil {
+		return nil, err
+	}
+	return r.data[:r.eof], nil
+}
+
+func checkFTPPath(path string) error {
+	if path == "" {
+		return fmt.Errorf("path is empty")
+	}
+	if len(path) > mavftp.DataMax {
+		return fmt.Errorf("path of %d bytes is longer than the %d an FTP packet carries", len(path), mavftp.DataMax)
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return fmt.Errorf("path %q holds a NUL byte", path)
+	}
+	return nil
+}
+
+// open opens c.path read-only and returns the size the vehicle announced
+// (-1 when the ACK carried none). When the vehicle has no session to give
+// (an earlier transfer whose TerminateSession was lost still holds it),
+// the sessions are reset and the open is tried once more.
+func (c *ftpConn) open(ctx context.Context) (int64, error) {
+	req := mavftp.Packet{Opcode: mavftp.OpOpenFileRO, Data: []byte(c.path)}
+	ack, err := c.transact(ctx, req, false)
+	var ferr *FTPError
+	if errors.As(err, &ferr) && (ferr.Code == mavftp.ErrFail || ferr.Code == mavftp.ErrNoSessionsAvailable) {
+		if _, rerr := c.transact(ctx, mavftp.Packet{Opcode: mavftp.OpResetSessions}, false); rerr != nil {
+			return 0, fmt.Errorf("%w; then ResetSessions: %w", err, rerr)
+		}
+		ack, err = c.transact(ctx, req, false)
+	}
+	if err != nil {
+		return 0, err
+	}
+	c.session = ack.Session
+	if len(ack.Data) < 4 {
+		return -1, nil
+	}
+	return int64(binary.LittleEndian.Uint32(ack.Data)), nil
+}
+
+// terminate closes the session, best effort: the data is already here,
+// and the vehicle closes idle sessions by itself (ArduPilot after 3 to
+// 20 s), so two attempts are enough and failure is only logged.
+func (c *ftpConn) terminate(ctx context.Context) {
+	req := mavftp.Packet{Opcode: mavftp.OpTerminateSession, Session: c.session, Seq: c.nextSeq()}
+	for range 2 {
+		if err := c.send(&req); err != nil {
+			break
+		}
+		c.timer.Reset(c.v.opts.ParamTimeout)
+		for {
+			p, err := c.recv(ctx)
+			if err != nil {
+				if !errors.Is(err, errFTPIdle) {
+					return
+				}
+				break
+			}
+			if p.Seq == req.Seq+1 && p.ReqOpcode == req.Opcode {
+				return
+			}
+		}
+	}
+	c.v.log.Debug("FTP TerminateSession unanswered", "path", c.path, "session", c.session)
+}
+
+// ftpReader assembles one file from burst and ReadFile replies arriving in
+// any order, any number of times.
+type ftpReader struct {
+	c        *ftpConn
+	hint     int64
+	progress Progress
+	data     []byte
+	have     spans
+	eof      int64 // -1 until the vehicle reported the end of the file
+}
+
+// store copies a reply's data to its offset.
+func (r *ftpReader) store(off uint32, b []byte) error {
+	end := int64(off) + int64(len(b))
+	if end > FTPMaxFile {
+		return fmt.Errorf("%w: data at offset %d: file larger than the %d bytes accepted", ErrFTP, off, FTPMaxFile)
+	}
+	if r.eof >= 0 && end > r.eof {
+		return fmt.Errorf("%w: data up to byte %d after the vehicle reported the end of the file at %d", ErrFTP, end, r.eof)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if int64(len(r.data)) < end {
+		r.data = append(r.data, make([]byte, end-int64(len(r.data)))...)
+	}
+	copy(r.data[off:], b)
+	r.have.add(int64(off), end)
+	if r.progress != nil {
+		total := r.hint
+		if r.eof >= 0 {
+			total = r.eof
+		}
+		r.progress(int(r.have.total()), int(max(total, r.have.total())))
+	}
+	return nil
+}
+
+// setEOF records the end of the file the vehicle reported.
+func (r *ftpReader) setEOF(at int64) error {
+	if hi := r.have.end(); at < hi {
+		return fmt.Errorf("%w: vehicle reported the end of the file at byte %d after sending data up to byte %d", ErrFTP, at, hi)
+	}
+	if r.eof < 0 || at < r.eof {
+		r.eof = at
+	}
+	return nil
+}
+
+// burst runs BurstReadFile from the end of what is held until the end of
+// the file is known. A burst ends with the vehicle's end-of-file NAK, with
+// its last packet (flagged burst complete) when it hit its packet limit,
+// or when nothing arrives for ParamTimeout; bursts that bring nothing new
+// count as retries.
+func (r *ftpReader) burst(ctx context.Context) error {
+	c := r.c
+	tries := c.v.opts.ParamRetries + 1
+	for fruitless := 0; r.eof < 0; {
+		if fruitless >= tries {
+			return c.timeoutErr(fmt.Sprintf("BurstReadFile at offset %d", r.have.end()), tries)
+		}
+		before := r.have.total()
+		req := mavftp.Packet{Opcode: mavftp.OpBurstReadFile, Session: c.session, Offset: uint32(r.have.end()),
+			Size: mavftp.DataMax, Seq: c.nextSeq()}
+		if err := c.send(&req); err != nil {
+			return err
+		}
+		c.timer.Reset(c.v.opts.ParamTimeout)
+	packets:
+		for {
+			p, err := c.recv(ctx)
+			if errors.Is(err, errFTPIdle) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if d := p.Seq - req.Seq; d == 0 || d > ftpBurstMax+1 || p.ReqOpcode != req.Opcode || p.Session != c.session {
+				continue // not this burst's
+			}
+			c.timer.Reset(c.v.opts.ParamTimeout)
+			switch p.Opcode {
+			case mavftp.OpAck:
+				if err := r.store(p.Offset, p.Data); err != nil {
+					return err
+				}
+				if p.BurstComplete {
+					break packets // the vehicle's packet limit: ask for the next burst
+				}
+			case mavftp.OpNak:
+				code, _ := p.NakCode()
+				if code != mavftp.ErrEOF {
+					return c.nak(&p, req.Opcode)
+				}
+				if err := r.setEOF(int64(p.Offset)); err != nil {
+					return err
+				}
+				break packets
+			default:
+				c.bad(fmt.Errorf("burst packet with opcode %s", p.Opcode))
+			}
+		}
+		if r.have.total() > before {
+			fruitless = 0
+		} else {
+			fruitless++
+		}
+	}
+	return nil
+}
+
+// fillGaps reads the parts of [0, eof) the bursts lost with ReadFile,
+// ftpReadWindow requests in flight, each resent up to ParamRetries times.
+// Requests are DataMax bytes, like the burst's: ArduPilot fixes the read
+// size of a parameter file at the first read and pads the file for it.
+func (r *ftpReader) fillGaps(ctx context.Context) error {
+	c := r.c
+	type pending struct {
+		req   mavftp.Packet
+		tries int
+		due   time.Time
+	}
+	var inflight []*pending
+	tries := c.v.opts.ParamRetries + 1
+	cursor := int64(0) // gaps below cursor have a request in flight or were filled
+	for {
+		// top up the window with the next gaps
+		for len(inflight) < ftpReadWindow {
+			lo, hi, ok := r.have.gap(cursor, r.eof)
+			if !ok {
+				break
+			}
+			n := min(hi-lo, mavftp.DataMax)
+			req := mavftp.Packet{Opcode: mavftp.OpReadFile, Session: c.session, Offset: uint32(lo), Size: mavftp.DataMax, Seq: c.nextSeq()}
+			if err := c.send(&req); err != nil {
+				return err
+			}
+			inflight = append(inflight, &pending{req: req, tries: 1, due: time.Now().Add(c.v.opts.ParamTimeout)})
+			cursor = lo + n
+		}
+		if len(inflight) == 0 {
+			if _, _, ok := r.have.gap(0, r.eof); ok {
+				cursor = 0 // a reply covered less than asked: look again
+				continue
+			}
+			return nil
+		}
+		first := slices.MinFunc(inflight, func(a, b *pending) int { return a.due.Compare(b.due) })
+		c.timer.Reset(max(time.Until(first.due), 0))
+		p, err := c.recv(ctx)
+		if errors.Is(err, errFTPIdle) {
+			for _, q := range inflight {
+				if time.Now().Before(q.due) {
+					continue
+				}
+				if q.tries >= tries {
+					return c.timeoutErr(fmt.Sprintf("ReadFile at offset %d", q.req.Offset), tries)
+				}
+				if err := c.send(&q.req); err != nil {
+					return err
+				}
+				q.tries++
+				q.due = time.Now().Add(c.v.opts.ParamTimeout)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(inflight, func(q *pending) bool { return q.req.Seq+1 == p.Seq })
+		if i < 0 || p.ReqOpcode != mavftp.OpReadFile || p.Session != c.session {
+			continue // stale (a late burst packet, an answer to an earlier try)
+		}
+		q := inflight[i]
+		switch p.Opcode {
+		case mavftp.OpAck:
+			if p.Offset != q.req.Offset {
+				c.bad(fmt.Errorf("ReadFile at offset %d answered for offset %d", q.req.Offset, p.Offset))
+				continue
+			}
+			if len(p.Data) == 0 {
+				if err := r.setEOF(int64(q.req.Offset)); err != nil {
+					return err
+				}
+			} else if err := r.store(p.Offset, p.Data); err != nil {
+				return err
+			}
+		case mavftp.OpNak:
+			code, _ := p.NakCode()
+			if code != mavftp.ErrEOF {
+				return c.nak(&p, mavftp.OpReadFile)
+			}
+			// ArduPilot's ReadFile NAK carries no offset: the request's is the end
+			if err := r.setEOF(int64(q.req.Offset)); err != nil {
+				return err
+			}
+		default:
+			c.bad(fmt.Errorf("ReadFile reply with opcode %s", p.Opcode))
+			continue
+		}
+		inflight = slices.Delete(inflight, i, i+1)
+	}
+}
+
+// FTPListDirectory lists a directory on the vehicle (ListDirectory, one
+// request per packet of entries until the vehicle's end-of-file NAK).
+// Skipped entries ('S', which ArduPilot uses for what it cannot describe)
+// are left out.
+func (v *Vehicle) FTPListDirectory(ctx context.Context, path string) ([]FTPEntry, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("list %q on vehicle %d over FTP: %w", path, v.target.SystemID, err)
+	}
+	if err := checkFTPPath(path); err != nil {
+		return nil, wrap(err)
+	}
+	c, end, err := v.beginFTP(path)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer end()
+	var out []FTPEntry
+	for offset := 0; ; {
+		if offset > 100000 {
+			return nil, wrap(fmt.Errorf("%w: directory listing goes on beyond %d entries", ErrFTP, offset))
+		}
+		ack, err := c.transact(ctx, mavftp.Packet{Opcode: mavftp.OpListDirectory, Offset: uint32(offset), Data: []byte(path)}, false)
+		var ferr *FTPError
+		if errors.As(err, &ferr) && ferr.Code == mavftp.ErrEOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, wrap(err)
+		}
+		entries, n, err := parseListing(ack.Data)
+		if err != nil {
+			return nil, wrap(fmt.Errorf("entry %d on: %w", offset, err))
+		}
+		if n == 0 {
+			return nil, wrap(fmt.Errorf("%w: listing reply at entry %d holds no entries", ErrFTP, offset))
+		}
+		out = append(out, entries...)
+		offset += n
+	}
+}
+
+// parseListing decodes one ListDirectory reply: NUL-terminated entries
+// "F<name>\t<size>", "D<name>" or "S". n counts every entry, skipped ones
+// too, because the next request's offset counts them.
+func parseListing(b []byte) (entries []FTPEntry, n int, err error) {
+	for _, raw := range strings.Split(string(b), "\x00") {
+		if raw == "" {
+			continue
+		}
+		n++
+		switch raw[0] {
+		case 'S':
+		case 'D':
+			if len(raw) == 1 {
+				return nil, 0, fmt.Errorf("%w: directory entry without a name", ErrFTP)
+			}
+			entries = append(entries, FTPEntry{Name: raw[1:], Dir: true})
+		case 'F':
+			name, size, ok := strings.Cut(raw[1:], "\t")
+			sz, perr := strconv.ParseInt(size, 10, 64)
+			if !ok || name == "" || perr != nil || sz < 0 {
+				return nil, 0, fmt.Errorf("%w: file entry %q is not F<name>\\t<size>", ErrFTP, raw)
+			}
+			entries = append(entries, FTPEntry{Name: name, Size: sz})
+		default:
+			return nil, 0, fmt.Errorf("%w: entry %q has unknown kind %q", ErrFTP, raw, raw[0])
+		}
+	}
+	return entries, n, nil
+}
+
+// FTPCRC32 asks the vehicle for a file's CRC32 (CalcFileCRC32; compare
+// with mavftp.CRC32 of a local copy).
+func (v *Vehicle) FTPCRC32(ctx context.Context, path string) (uint32, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("CRC32 of %q on vehicle %d over FTP: %w", path, v.target.SystemID, err)
+	}
+	if err := checkFTPPath(path); err != nil {
+		return 0, wrap(err)
+	}
+	c, end, err := v.beginFTP(path)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	defer end()
+	ack, err := c.transact(ctx, mavftp.Packet{Opcode: mavftp.OpCalcFileCRC32, Data: []byte(path)}, false)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	if len(ack.Data) != 4 {
+		return 0, wrap(fmt.Errorf("%w: CRC32 reply of %d bytes, want 4", ErrFTP, len(ack.Data)))
+	}
+	return binary.LittleEndian.Uint32(ack.Data), nil
+}
+
+// spans is a set of byte ranges [lo, hi), sorted and merged.
+type spans struct{ r [][2]int64 }
+
+func (s *spans) add(lo, hi int64) {
+	if lo >= hi {
+		return
+	}
+	i := 0
+	for i < len(s.r) && s.r[i][1] < lo {
+		i++
+	}
+	j := i
+	for j < len(s.r) && s.r[j][0] <= hi {
+		lo, hi = min(lo, s.r[j][0]), max(hi, s.r[j][1])
+		j++
+	}
+	s.r = slices.Replace(s.r, i, j, [2]int64{lo, hi})
+}
+
+// end is one past the highest byte held.
+func (s *spans) end() int64 {
+	if len(s.r) == 0 {
+		return 0
+	}
+	return s.r[len(s.r)-1][1]
+}
+
+func (s *spans) total() int64 {
+	var n int64
+	for _, r := range s.r {
+		n += r[1] - r[0]
+	}
+	return n
+}
+
+// gap returns the first missing range at or after from and below limit.
+func (s *spans) gap(from, limit int64) (lo, hi int64, ok bool) {
+	lo = from
+	for _, r := range s.r {
+		if r[1] <= lo {
+			continue
+		}
+		if r[0] > lo {
+			return lo, min(r[0], limit), lo < limit
+		}
+		lo = r[1]
+	}
+	return lo, limit, lo < limit
+}
