@@ -8,6 +8,12 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/internal/linkspec"
+	"github.com/burgut-uav/burgut/relay"
+	"github.com/burgut-uav/burgut/telemetry"
+	"github.com/burgut-uav/burgut/telemetry/spool"
+	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
+	"github.com/burgut-uav/burgut/telemetry/tlog"
 )
 
 // GroundStationConfig configures the MAVLink side (groundstation/).
@@ -23,16 +29,19 @@ type GroundStationConfig struct {
 	MissionWindow    int // mission items streamed ahead of the vehicle's requests
 }
 
+// defaults take every value from the packages that use it
+// (groundstation.DefaultConfig, session.DefaultOptions): one source each.
 func (c *GroundStationConfig) defaults() {
-	c.MAVLink = []string{"udp:127.0.0.1:14550"}
-	c.SystemID = 255
-	c.HeartbeatTimeout = 5 * time.Second
-	c.StreamRateHz = 4
-	c.CommandTimeout = 1500 * time.Millisecond
-	c.CommandRetries = 3
-	c.MissionTimeout = 1500 * time.Millisecond
-	c.MissionRetries = 5
-	c.MissionWindow = 1
+	d := groundstation.DefaultConfig()
+	c.MAVLink = []string{linkspec.DefaultStation}
+	c.SystemID = int(d.SystemID)
+	c.HeartbeatTimeout = d.HeartbeatTimeout
+	c.StreamRateHz = d.StreamRateHz
+	c.CommandTimeout = d.Session.CommandTimeout
+	c.CommandRetries = d.Session.CommandRetries
+	c.MissionTimeout = d.Session.MissionItemTimeout
+	c.MissionRetries = d.Session.MissionRetries
+	c.MissionWindow = d.Session.UploadWindow
 }
 
 func (c *GroundStationConfig) register(fs *flag.FlagSet) {
@@ -89,14 +98,15 @@ type TelemetryConfig struct {
 	TlogTotalMB    int           // all tlogs together; oldest deleted first
 }
 
+// defaults take every value from the package that applies it: one source each.
 func (c *TelemetryConfig) defaults() {
-	c.SampleInterval = time.Second
-	c.SpoolMB = 1024
-	c.StoreRetention = 30 * 24 * time.Hour
-	c.StoreMaxMB = 2048
+	c.SampleInterval = telemetry.DefaultRecorderConfig().Interval
+	c.SpoolMB = spool.DefaultMaxBytes >> 20
+	c.StoreRetention = sqlitestore.DefaultMaxAge
+	c.StoreMaxMB = sqlitestore.DefaultMaxBytes >> 20
 	c.Tlogs = true
-	c.TlogFileMB = 64
-	c.TlogTotalMB = 4096
+	c.TlogFileMB = tlog.DefaultMaxFileBytes >> 20
+	c.TlogTotalMB = tlog.DefaultMaxTotalBytes >> 20
 }
 
 func (c *TelemetryConfig) register(fs *flag.FlagSet) {
@@ -157,14 +167,16 @@ type RelayConfig struct {
 	AllowedOrigins []string      // origins allowed on /api/v1/stream besides the page's own
 }
 
+// defaults take the feed settings from package relay: one source each.
 func (c *RelayConfig) defaults() {
+	hub := relay.DefaultHubConfig()
 	c.MQTTListen = "127.0.0.1:1883"
-	c.StateRate = 2
-	c.StaleAfter = 5 * time.Second
-	c.WSRate = 10
-	c.WSMaxRate = 50
-	c.WSMaxQueue = 1000
-	c.WSMaxClients = 2000
+	c.StateRate = relay.DefaultPublisherConfig().StateRate
+	c.StaleAfter = relay.DefaultStaleAfter
+	c.WSRate = hub.DefaultRateHz
+	c.WSMaxRate = hub.MaxRateHz
+	c.WSMaxQueue = hub.MaxQueuedEvents
+	c.WSMaxClients = hub.MaxClients
 }
 
 func (c *RelayConfig) register(fs *flag.FlagSet) {

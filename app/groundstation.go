@@ -21,9 +21,9 @@ func (a *App) startGroundStation(ctx context.Context) error {
 		StreamRateHz:     gc.StreamRateHz,
 		Session: session.Options{
 			CommandTimeout:     gc.CommandTimeout,
-			CommandRetries:     gc.CommandRetries,
+			CommandRetries:     noRetriesIfZero(gc.CommandRetries),
 			MissionItemTimeout: gc.MissionTimeout,
-			MissionRetries:     gc.MissionRetries,
+			MissionRetries:     noRetriesIfZero(gc.MissionRetries),
 			UploadWindow:       gc.MissionWindow,
 			Log:                a.Log,
 		},
@@ -37,4 +37,13 @@ func (a *App) startGroundStation(ctx context.Context) error {
 	a.observeStation(st)
 	a.Go(ctx, "ground station", st.Run)
 	return nil
+}
+
+// noRetriesIfZero maps the flags' "0 retries" onto session.Options, where 0
+// asks for the default and a negative count means none.
+func noRetriesIfZero(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -25,7 +25,8 @@ type Config struct {
 	// with KIND udp (UDP server: vehicles send here), udpc (UDP client),
 	// tcp (TCP client), tcps (TCP server) or serial (serial:DEVICE:BAUD).
 	// Without a name the link is named after its kind and port, e.g.
-	// "udp14550"; the name is part of vehicle IDs.
+	// "udp14550"; the name is part of the IDs of vehicles that do not tell
+	// their UID. Grammar and parser: internal/linkspec.
 	Links []string
 	// SystemID is the station's own MAVLink system ID (default 255,
 	// ArduPilot's SYSID_MYGCS default).
@@ -105,21 +106,36 @@ func New(cfg Config, fl *fleet.Fleet, log *slog.Logger) (*Station, error) {
 		setupSem: make(chan struct{}, cfg.SetupConcurrency), ready: make(chan struct{})}, nil
 }
 
+// DefaultConfig holds the value every zero field of Config but Links takes
+// (Session: session.DefaultOptions): the one source for these defaults
+// (burgut serve's flags start from them).
+func DefaultConfig() Config {
+	return Config{
+		SystemID:         255,
+		HeartbeatTimeout: 5 * time.Second,
+		StreamRateHz:     4,
+		Session:          session.DefaultOptions(),
+		IdentityWait:     2 * time.Second,
+		SetupConcurrency: 64,
+	}
+}
+
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.SystemID == 0 {
-		c.SystemID = 255
+		c.SystemID = d.SystemID
 	}
 	if c.HeartbeatTimeout <= 0 {
-		c.HeartbeatTimeout = 5 * time.Second
+		c.HeartbeatTimeout = d.HeartbeatTimeout
 	}
 	if c.StreamRateHz <= 0 {
-		c.StreamRateHz = 4
+		c.StreamRateHz = d.StreamRateHz
 	}
 	if c.IdentityWait <= 0 {
-		c.IdentityWait = 2 * time.Second
+		c.IdentityWait = d.IdentityWait
 	}
 	if c.SetupConcurrency <= 0 {
-		c.SetupConcurrency = 64
+		c.SetupConcurrency = d.SetupConcurrency
 	}
 	return c
 }

@@ -54,18 +54,30 @@ type PublisherConfig struct {
 	Log        *slog.Logger
 }
 
+// DefaultStaleAfter is when both feeds (MQTT, WebSocket) flag a vehicle
+// stale by default.
+const DefaultStaleAfter = 5 * time.Second
+
+// DefaultPublisherConfig holds the value every zero numeric field of
+// PublisherConfig takes: the one source for these defaults (burgut's
+// state-rate flag starts from it).
+func DefaultPublisherConfig() PublisherConfig {
+	return PublisherConfig{StateRate: 2, StaleAfter: DefaultStaleAfter, MaxPending: 100000}
+}
+
 func (c *PublisherConfig) defaults() {
+	d := DefaultPublisherConfig()
 	if c.ClientID == "" {
 		c.ClientID = "burgut-" + TopicLevel(c.Station)
 	}
 	if c.StateRate <= 0 {
-		c.StateRate = 2
+		c.StateRate = d.StateRate
 	}
 	if c.StaleAfter <= 0 {
-		c.StaleAfter = 5 * time.Second
+		c.StaleAfter = d.StaleAfter
 	}
 	if c.MaxPending <= 0 {
-		c.MaxPending = 100000
+		c.MaxPending = d.MaxPending
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

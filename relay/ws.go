@@ -54,30 +54,39 @@ type HubConfig struct {
 	Log            *slog.Logger
 }
 
+// DefaultHubConfig holds the value every zero field of HubConfig takes:
+// the one source for these defaults (burgut's ws-* and stale-after flags
+// start from them).
+func DefaultHubConfig() HubConfig {
+	return HubConfig{StaleAfter: DefaultStaleAfter, DefaultRateHz: 10, MaxRateHz: 50, MaxQueuedEvents: 1000,
+		WriteTimeout: 10 * time.Second, PingInterval: 20 * time.Second, MaxClients: 2000, SnapshotAlerts: 100}
+}
+
 func (c *HubConfig) defaults() {
+	d := DefaultHubConfig()
 	if c.StaleAfter <= 0 {
-		c.StaleAfter = 5 * time.Second
+		c.StaleAfter = d.StaleAfter
 	}
 	if c.MaxRateHz <= 0 {
-		c.MaxRateHz = 50
+		c.MaxRateHz = d.MaxRateHz
 	}
 	if c.DefaultRateHz <= 0 {
-		c.DefaultRateHz = min(10, c.MaxRateHz)
+		c.DefaultRateHz = min(d.DefaultRateHz, c.MaxRateHz)
 	}
 	if c.MaxQueuedEvents <= 0 {
-		c.MaxQueuedEvents = 1000
+		c.MaxQueuedEvents = d.MaxQueuedEvents
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
+		c.WriteTimeout = d.WriteTimeout
 	}
 	if c.PingInterval <= 0 {
-		c.PingInterval = 20 * time.Second
+		c.PingInterval = d.PingInterval
 	}
 	if c.MaxClients <= 0 {
-		c.MaxClients = 2000
+		c.MaxClients = d.MaxClients
 	}
 	if c.SnapshotAlerts <= 0 {
-		c.SnapshotAlerts = 100
+		c.SnapshotAlerts = d.SnapshotAlerts
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

@@ -46,7 +46,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	to := fs.String("to", "udp:127.0.0.1:14550", "where to send the frames: [NAME=]udp:HOST:PORT (a ground station's MAVLink UDP link, as given to serve --mavlink)")
+	to := fs.String("to", linkspec.DefaultStation, "where to send the frames: [NAME=]udp:HOST:PORT (a ground station's MAVLink UDP link, as given to serve --mavlink)")
 	speed := fs.Float64("speed", 1, "time scale: 10 plays ten times faster than recorded; 0 sends as fast as possible")
 	maxGap := fs.Duration("max-gap", 0, "cap on a pause between two frames after scaling (0 = keep the recorded pauses)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn or error")

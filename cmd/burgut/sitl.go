@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/simulator"
 )
 
@@ -66,7 +67,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(gcs) == 0 {
-		gcs = multiFlag{"udp:127.0.0.1:14550"}
+		gcs = multiFlag{linkspec.DefaultStation}
 	}
 	cfg.GCS = gcs
 	if cfg.HomesFile == "" {

@@ -53,13 +53,13 @@ type Target struct{ SystemID, ComponentID uint8 }
 // each field, so Options{} is a sensible configuration for real links.
 type Options struct {
 	CommandTimeout time.Duration // per attempt, default 1.5 s
-	CommandRetries int           // extra attempts after the first, default 3 (confirmation field incremented per retry)
+	CommandRetries int           // extra attempts after the first, default 3, negative = none (confirmation field incremented per retry)
 	// CommandProgressTimeout is how long to keep waiting, without resending,
 	// after a MAV_RESULT_IN_PROGRESS ACK for the next ACK; default 10 s.
 	CommandProgressTimeout time.Duration
 
 	MissionItemTimeout time.Duration // per request/item, default 1.5 s
-	MissionRetries     int           // per item / per phase, default 5
+	MissionRetries     int           // per item / per phase, default 5, negative = none
 	// UploadWindow > 1 makes Upload stream up to that many items ahead of
 	// the vehicle's MISSION_REQUEST instead of one item per round trip.
 	// Vehicles that accept any item whose seq is the one they expect next
@@ -75,7 +75,7 @@ type Options struct {
 	MissionWindow int
 
 	ParamTimeout time.Duration // per request / per silent gap, default 1.5 s
-	ParamRetries int           // default 5
+	ParamRetries int           // default 5, negative = none
 	// ParamWindow is how many PARAM_REQUEST_READs for missing indices are
 	// in flight at once during a full download; default 16.
 	ParamWindow int
@@ -87,37 +87,56 @@ type Options struct {
 	Log *slog.Logger // default slog.Default()
 }
 
+// DefaultOptions holds the value every zero field of Options takes: the
+// one source for these defaults (burgut serve's flags start from them).
+func DefaultOptions() Options {
+	return Options{
+		CommandTimeout:         1500 * time.Millisecond,
+		CommandRetries:         3,
+		CommandProgressTimeout: 10 * time.Second,
+		MissionItemTimeout:     1500 * time.Millisecond,
+		MissionRetries:         5,
+		MissionWindow:          16,
+		ParamTimeout:           1500 * time.Millisecond,
+		ParamRetries:           5,
+		UploadWindow:           1,
+		ParamWindow:            16,
+	}
+}
+
+// withDefaults fills zero fields from DefaultOptions. A negative retry
+// count means no retries (0 after this), since 0 itself asks for the
+// default.
 func (o Options) withDefaults() Options {
-	if o.CommandTimeout <= 0 {
-		o.CommandTimeout = 1500 * time.Millisecond
+	d := DefaultOptions()
+	dur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
-	if o.CommandRetries <= 0 {
-		o.CommandRetries = 3
+	num := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
-	if o.CommandProgressTimeout <= 0 {
-		o.CommandProgressTimeout = 10 * time.Second
+	retries := func(v *int, def int) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			*v = 0
+		}
 	}
-	if o.MissionItemTimeout <= 0 {
-		o.MissionItemTimeout = 1500 * time.Millisecond
-	}
-	if o.MissionRetries <= 0 {
-		o.MissionRetries = 5
-	}
-	if o.MissionWindow <= 0 {
-		o.MissionWindow = 16
-	}
-	if o.ParamTimeout <= 0 {
-		o.ParamTimeout = 1500 * time.Millisecond
-	}
-	if o.ParamRetries <= 0 {
-		o.ParamRetries = 5
-	}
-	if o.UploadWindow <= 0 {
-		o.UploadWindow = 1
-	}
-	if o.ParamWindow <= 0 {
-		o.ParamWindow = 16
-	}
+	dur(&o.CommandTimeout, d.CommandTimeout)
+	retries(&o.CommandRetries, d.CommandRetries)
+	dur(&o.CommandProgressTimeout, d.CommandProgressTimeout)
+	dur(&o.MissionItemTimeout, d.MissionItemTimeout)
+	retries(&o.MissionRetries, d.MissionRetries)
+	num(&o.MissionWindow, d.MissionWindow)
+	dur(&o.ParamTimeout, d.ParamTimeout)
+	retries(&o.ParamRetries, d.ParamRetries)
+	num(&o.UploadWindow, d.UploadWindow)
+	num(&o.ParamWindow, d.ParamWindow)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}

@@ -22,6 +22,11 @@ import (
 	"strings"
 )
 
+// DefaultStation is the link a ground station listens on, and the
+// simulator and replay send to, unless told otherwise: MAVLink's
+// conventional ground-station port on loopback.
+const DefaultStation = "udp:127.0.0.1:14550"
+
 // Kinds lists the link kinds in the order the help texts name them.
 const Kinds = "udp, udpc, tcp, tcps, serial"
 

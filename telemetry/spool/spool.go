@@ -47,6 +47,10 @@ const headerSize = 28
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// DefaultMaxBytes is the spool's size cap when Options.MaxBytes is zero
+// (burgut's influx-spool-mb flag starts from it).
+const DefaultMaxBytes = 1 << 30
+
 // Options bound the spool.
 type Options struct {
 	// MaxBytes caps the spool's size on disk (default 1 GiB).
@@ -118,7 +122,7 @@ type Spool struct {
 // earlier run are delivered first.
 func Open(dir string, opts Options) (*Spool, error) {
 	if opts.MaxBytes <= 0 {
-		opts.MaxBytes = 1 << 30
+		opts.MaxBytes = DefaultMaxBytes
 	}
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = min(opts.MaxBytes/16, 64<<20)

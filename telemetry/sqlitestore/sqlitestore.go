@@ -32,6 +32,13 @@ import (
 	"github.com/burgut-uav/burgut/telemetry"
 )
 
+// Retention defaults for zero Options fields (burgut's store-retention and
+// store-max-mb flags start from them).
+const (
+	DefaultMaxAge   = 30 * 24 * time.Hour
+	DefaultMaxBytes = 2 << 30
+)
+
 // Options bound the store.
 type Options struct {
 	// MaxAge deletes samples older than this (default 30 days; negative = keep forever).
@@ -88,10 +95,10 @@ const columns = `vehicle, t, link, system_id, type, mission, event_area, lat, lo
 // Open opens or creates the store at path (e.g. data-dir/telemetry.db).
 func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxAge == 0 {
-		opts.MaxAge = 30 * 24 * time.Hour
+		opts.MaxAge = DefaultMaxAge
 	}
 	if opts.MaxBytes == 0 {
-		opts.MaxBytes = 2 << 30
+		opts.MaxBytes = DefaultMaxBytes
 	}
 	if opts.PruneEvery <= 0 {
 		opts.PruneEvery = 10 * time.Minute

@@ -18,6 +18,13 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 )
 
+// Size defaults for zero RecorderOptions fields (burgut's tlog-file-mb and
+// tlog-total-mb flags start from them).
+const (
+	DefaultMaxFileBytes  = 64 << 20
+	DefaultMaxTotalBytes = 4 << 30
+)
+
 // RecorderOptions bound the tlog recorder.
 type RecorderOptions struct {
 	// Dir holds one sub-directory per vehicle (e.g. data-dir/tlogs).
@@ -88,10 +95,10 @@ type Recorder struct {
 // NewRecorder prepares the directory and measures what is already in it.
 func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	if opts.MaxFileBytes <= 0 {
-		opts.MaxFileBytes = 64 << 20
+		opts.MaxFileBytes = DefaultMaxFileBytes
 	}
 	if opts.MaxTotalBytes <= 0 {
-		opts.MaxTotalBytes = 4 << 30
+		opts.MaxTotalBytes = DefaultMaxTotalBytes
 	}
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = 65536
