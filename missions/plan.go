@@ -209,15 +209,26 @@ func (o *PlanOptions) defaults(a *Area) error {
 // may be from the area's centre: a drone patrols from nearby.
 const maxLaunchDistance = 20e3
 
-// CheckOptions returns base with what the plan was made for: its margin,
-// layer step and the vehicle capacity (call on Effective options).
+// CheckOptions returns base with what the plan was made for filling its
+// zero fields: the margin, layer step and vehicle capacity (call it on
+// Effective options). Fields base sets are kept: a stricter rule wins.
 func (o PlanOptions) CheckOptions(base CheckOptions) CheckOptions {
 	c := o.Capacity.WithDefaults()
-	base.Margin = o.Margin
-	base.LayerStep = o.LayerStep
-	base.MaxItems = c.MissionItems
-	base.FenceItems = c.FenceItems
-	base.FenceBytes = c.FenceBytes
+	fill := func(dst *float64, v float64) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	filli := func(dst *int, v int) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	fill(&base.Margin, o.Margin)
+	fill(&base.LayerStep, o.LayerStep)
+	filli(&base.MaxItems, c.MissionItems)
+	filli(&base.FenceItems, c.FenceItems)
+	filli(&base.FenceBytes, c.FenceBytes)
 	return base
 }
 

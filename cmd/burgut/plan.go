@@ -45,7 +45,10 @@ func runPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.Endurance, "endurance", 1500, "battery endurance at cruise, seconds")
 	fs.Float64Var(&c.Reserve, "reserve", 0.2, "battery fraction kept in reserve")
 	fs.Float64Var(&c.Separation, "separation", 10, "minimum horizontal distance between drones sharing a layer, metres")
-	fs.IntVar(&c.MaxItems, "max-items", 700, "mission items the vehicles hold")
+	fs.IntVar(&o.Capacity.MissionItems, "max-items", missions.DefaultMissionItems, "mission items each vehicle holds, home included")
+	fs.IntVar(&o.Capacity.FenceItems, "fence-items", missions.DefaultFenceItems, "fence items each vehicle holds (ArduCopter: 70 on its own storage, up to 255 with BRD_SD_FENCE)")
+	fs.IntVar(&o.Capacity.FenceBytes, "fence-bytes", missions.DefaultFenceBytes, "bytes of fence storage each vehicle has (ArduCopter: 560 on its own storage, BRD_SD_FENCE×1024 on the SD card)")
+	fs.Var(launchFlag{&o.Launch}, "launch", "launch point LAT,LON[,RADIUS] (degrees, metres): replaces the area's launch features, needed when it has none")
 	force := fs.Bool("force", false, "write the files even when checks fail (the failures are still printed)")
 	// Accept the area before or after the flags.
 	var pos []string
@@ -70,8 +73,6 @@ func runPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return fmt.Errorf("--out DIR is required: %w", errUsage)
 	}
-	c.Margin = o.Margin
-	c.LayerStep = o.LayerStep
 	f, err := os.Open(pos[0])
 	if err != nil {
 		return fmt.Errorf("open area: %w", err)
@@ -85,6 +86,11 @@ func runPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	eff, err := o.Effective(area)
+	if err != nil {
+		return err // PlanArea accepted the same options; unreachable
+	}
+	c = eff.CheckOptions(c)
 	// Geometry, altitude, item-count and separation failures block; the
 	// battery estimate warns, because the operator may swap batteries
 	// between repeats (and the vehicle's battery failsafe still applies).
@@ -132,7 +138,39 @@ func runPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, dp := range plans {
 		fmt.Fprintf(stdout, "drone %d: %s pattern at %g m from %q: %d mission items, %d fence items, %d rally points -> %s\n",
 			dp.Drone, o.Pattern, dp.Alt, dp.Launch.Name, len(dp.Mission), len(dp.Fence), len(dp.Rally), filepath.Join(*out, fmt.Sprintf("drone-%d.plan", dp.Drone)))
+		for _, ch := range dp.Simplified {
+			name := ""
+			if ch.Name != "" {
+				name = fmt.Sprintf(" %q", ch.Name)
+			}
+			fmt.Fprintf(stdout, "  simplified %s%s to fit the vehicle: %d -> %d vertices, %s by up to %.2f m (mean %.2f m)\n",
+				ch.Boundary, name, ch.VerticesBefore, ch.VerticesAfter, ch.Direction, ch.MaxDisplacement, ch.MeanDisplacement)
+		}
 	}
 	fmt.Fprintf(stdout, "wrote %d files to %s (%s)\n", len(names), *out, strings.Join([]string{"*.plan", "*.waypoints", "preview.geojson"}, ", "))
+	return nil
+}
+
+// launchFlag is --launch LAT,LON[,RADIUS]; a bad value is a usage error
+// naming what is wrong.
+type launchFlag struct{ p **missions.LaunchPoint }
+
+func (f launchFlag) String() string {
+	if f.p == nil || *f.p == nil {
+		return ""
+	}
+	l := *f.p
+	if l.Radius > 0 {
+		return fmt.Sprintf("%g,%g,%g", l.Lat, l.Lon, l.Radius)
+	}
+	return fmt.Sprintf("%g,%g", l.Lat, l.Lon)
+}
+
+func (f launchFlag) Set(s string) error {
+	l, err := missions.ParseLaunch(s)
+	if err != nil {
+		return err
+	}
+	*f.p = l
 	return nil
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +71,88 @@ func TestPlanCommandBadAreaWritesNothing(t *testing.T) {
 	var errb bytes.Buffer
 	if code := runMain(context.Background(), []string{"plan", "--out", t.TempDir()}, &bytes.Buffer{}, &errb); code != 2 {
 		t.Errorf("missing area: exit %d, want 2", code)
+	}
+}
+
+// withoutLaunch writes the synthetic area minus its launch feature: a
+// polygon as a GIS team sends it.
+func withoutLaunch(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "missions", "testdata", "synthetic-l.geojson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc map[string]any
+	if err := json.Unmarshal(b, &fc); err != nil {
+		t.Fatal(err)
+	}
+	var keep []any
+	for _, f := range fc["features"].([]any) {
+		if f.(map[string]any)["properties"].(map[string]any)["kind"] != missions.KindLaunch {
+			keep = append(keep, f)
+		}
+	}
+	fc["features"] = keep
+	out, _ := json.Marshal(fc)
+	p := filepath.Join(t.TempDir(), "no-launch.geojson")
+	if err := os.WriteFile(p, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPlanCommandLaunchFlag(t *testing.T) {
+	area := withoutLaunch(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), []string{"plan", area, "--pattern", "perimeter", "--drones", "2", "--out", dir}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "no launch point") || !strings.Contains(errb.String(), "--launch LAT,LON[,RADIUS]") {
+		t.Fatalf("area without launch: exit %d, stderr %q; want 1 and how to give one", code, errb.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Error("output directory created for a refused plan")
+	}
+	// The pad south-west of the L, with a radius.
+	out.Reset()
+	errb.Reset()
+	code = runMain(context.Background(), []string{"plan", area, "--pattern", "perimeter", "--drones", "2", "--launch", "41.3497, 69.2996, 4", "--out", dir}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("with --launch: exit %d: %s", code, errb.String())
+	}
+	for d := 0; d < 2; d++ {
+		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("drone-%d.plan", d)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := missions.ParsePlan(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(p.Home.Lat-41.3497) > 1e-9 || math.Abs(p.Home.Lon-69.2996) > 1e-9 {
+			t.Errorf("drone %d: home %+v, want the --launch point", d, p.Home)
+		}
+		if len(p.Fence) > missions.DefaultFenceItems {
+			t.Errorf("drone %d: %d fence items, more than the default capacity", d, len(p.Fence))
+		}
+	}
+}
+
+func TestPlanCommandBadLaunch(t *testing.T) {
+	area := filepath.Join("..", "..", "missions", "testdata", "synthetic-l.geojson")
+	for _, bad := range []string{"", "abc", "41.3", "41.3,69.2,5,1", "41.3,x", "91,69.2", "41.3,181", "41.3,69.2,-5", "41.3,69.2,9999", "NaN,69.2", "41.3,69.2,Inf", "0,0", "69.2,41.3"} {
+		dir := filepath.Join(t.TempDir(), "out")
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), []string{"plan", area, "--launch", bad, "--out", dir}, &out, &errb)
+		if code == 0 {
+			t.Errorf("--launch %q: exit 0", bad)
+			continue
+		}
+		if !strings.Contains(errb.String(), "launch") {
+			t.Errorf("--launch %q: stderr does not name the launch point: %q", bad, errb.String())
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("--launch %q: output directory created", bad)
+		}
 	}
 }

@@ -264,21 +264,20 @@ func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
 		field := ""
 		if rest, ok := strings.CutPrefix(err.Error(), "plan options: "); ok {
 			field, _, _ = strings.Cut(rest, " ")
+			field = strings.TrimSuffix(field, ":")
+		}
+		if errors.Is(err, missions.ErrNoLaunch) {
+			field = "launch"
 		}
 		return httpapi.Invalid(field, "%v", err)
 	}
-	co := h.d.Check
-	if co.Margin == 0 {
-		co.Margin = o.Margin
-	}
-	if co.LayerStep == 0 {
-		co.LayerStep = o.LayerStep
-	}
-	vs := missions.Check(a, plans, co)
+	eff, _ := o.Effective(a) // PlanArea accepted o, so its defaults apply
+	// The plan is checked against what it was made for: its margin, layer
+	// step and vehicle capacity.
+	vs := missions.Check(a, plans, eff.CheckOptions(h.d.Check))
 	if vs == nil {
 		vs = []missions.Violation{}
 	}
-	eff, _ := o.Effective(a) // PlanArea accepted o, so its defaults apply
 	ps := &PlanSet{AreaID: id, Options: eff, Drones: plans, Violations: vs, OK: len(vs) == 0, area: a}
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)
