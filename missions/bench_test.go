@@ -1,10 +1,11 @@
 package missions
 
 import (
-	"github.com/burgut-uav/burgut/internal/mavitem"
+	"fmt"
 	"math"
 	"testing"
 
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/paulmach/orb"
 )
 
@@ -138,4 +139,34 @@ func withoutRule(vs []Violation, rule string) []Violation {
 		}
 	}
 	return out
+}
+
+// BenchmarkPlanDetailedArea20000Vertices plans the case: a GIS
+// export with a 20,000-vertex outline (plus a 1,500-vertex hole and a
+// 2,000-vertex no-fly polygon), simplified to ArduCopter's default
+// capacity. It reports the largest mission and fence per drone.
+func BenchmarkPlanDetailedArea20000Vertices(b *testing.B) {
+	a := detailedArea(b, 20000)
+	for _, c := range []struct {
+		pattern string
+		drones  int
+	}{{PatternPerimeter, 1}, {PatternPerimeter, 3}, {PatternSweep, 3}} {
+		b.Run(fmt.Sprintf("%s/%d", c.pattern, c.drones), func(b *testing.B) {
+			var plans []*DronePlan
+			var err error
+			for b.Loop() {
+				if plans, err = PlanArea(a, PlanOptions{Pattern: c.pattern, Drones: c.drones, Repeat: -1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			mission, fence, bytes := 0, 0, 0
+			for _, dp := range plans {
+				u := FenceUsageOf(dp.Fence)
+				mission, fence, bytes = max(mission, len(dp.Mission)+1), max(fence, u.Items), max(bytes, u.Bytes)
+			}
+			b.ReportMetric(float64(mission), "mission-items/drone")
+			b.ReportMetric(float64(fence), "fence-items/drone")
+			b.ReportMetric(float64(bytes), "fence-bytes/drone")
+		})
+	}
 }
