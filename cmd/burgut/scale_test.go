@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -357,5 +358,93 @@ func getJSONURL(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// Overload made explicit: InfluxDB stalls (a server that accepts the
+// connection and never answers) behind a 1 MiB spool while 100 vehicles
+// stream at interval 0. The spool must shed the oldest telemetry, count
+// every point it dropped (appended = pending + delivered + dropped) and
+// log it, while MAVLink ingest, the tlogs and the vehicles' link state go
+// on untouched.
+func TestOverloadStalledInfluxIsCountedAndIngestUnaffected(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the overload run takes ~20 s")
+	}
+	const vehicles, seconds = 100, 10
+	stalled, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := stalled.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // read nothing, answer nothing
+		}
+	}()
+	link := fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t))
+	s := startServe(t, "--mavlink", link, "--telemetry-interval", "0",
+		"--influx-url", "http://"+stalled.Addr().String(), "--influx-bucket", "telemetry/autogen", "--influx-spool-mb", "1", "--log-level", "warn")
+
+	out := filepath.Join(t.TempDir(), "sent.json")
+	lg := exec.Command(burgutBinary(t), "loadgen", "--vehicles", fmt.Sprint(vehicles), "--target", link,
+		"--duration", fmt.Sprintf("%ds", seconds), "--json", out, "--log-level", "warn")
+	if b, err := lg.CombinedOutput(); err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, b)
+	}
+	var sent loadgen.Result
+	readJSONFile(t, out, &sent)
+
+	var fams map[string]*dto.MetricFamily
+	testenv.Eventually(t, 60*time.Second, "the station to decode everything sent", func() bool {
+		fams = scrape(t, "http://"+s.http+"/metrics")
+		return sum(fams, "burgut_mavlink_frames_received_total") >= float64(sent.SentTotal) &&
+			value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states") == 0
+	})
+	appended, pending := sum(fams, "burgut_spool_appended_points_total"), value(fams, "burgut_spool_pending_points")
+	dropped, delivered := sum(fams, "burgut_spool_dropped_points_total"), sum(fams, "burgut_influx_points_sent_total")
+	t.Logf("spool: appended %v, pending %v, delivered %v, dropped %v points", appended, pending, delivered, dropped)
+	if dropped <= 0 {
+		t.Fatalf("a 1 MiB spool in front of a stalled InfluxDB dropped nothing: appended %v, pending %v", appended, pending)
+	}
+	if appended != pending+delivered+dropped {
+		t.Errorf("spool accounting: appended %v != pending %v + delivered %v + dropped %v", appended, pending, delivered, dropped)
+	}
+	if !strings.Contains(s.stderr.String(), "telemetry spool full") {
+		t.Errorf("the drop was not logged; stderr:\n%s", s.stderr)
+	}
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{
+		{"frames decoded", sum(fams, "burgut_mavlink_frames_received_total"), float64(sent.SentTotal)},
+		{"socket drops", sum(fams, "burgut_udp_socket_drops_total"), 0},
+		{"vehicles connected", value(fams, "burgut_vehicles", "state=connected"), vehicles},
+		{"tlog frames dropped", sum(fams, "burgut_tlog_dropped_total"), 0},
+		{"recorder drops", sum(fams, "burgut_recorder_dropped_total"), 0},
+		{"InfluxDB connected", value(fams, "burgut_influx_connected"), 0},
+	} {
+		if c.got != c.want {
+			t.Errorf("/metrics %s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	var events []struct {
+		Kind string `json:"kind"`
+	}
+	getJSONURL(t, "http://"+s.http+"/api/v1/events?limit=100000", &events)
+	for _, e := range events {
+		if e.Kind == "link_lost" {
+			t.Fatalf("link_lost raised while the vehicles kept sending: the stalled store reached ingest")
+		}
 	}
 }
