@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/telemetry"
@@ -63,7 +64,8 @@ func checkAssignmentTags(t *testing.T, store func(*Config)) {
 		store(c)
 	})
 	base := "http://" + a.HTTPAddr() + "/api/v1"
-	lat, lon, _ := ParseLatLon(home)
+	pt, _ := latlon.Parse(home, "")
+	lat, lon := pt.Lat, pt.Lon
 	var area struct{ ID string }
 	if code := postRaw(t, base+"/areas", string(demoAreaGeoJSON(lat, lon, 1)), &area); code != http.StatusCreated {
 		t.Fatalf("create area: %d", code)

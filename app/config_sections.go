@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/relay"
 	"github.com/burgut-uav/burgut/telemetry"
@@ -253,29 +254,11 @@ func (c *SimConfig) validate() error {
 	if c.Vehicles < 0 || c.Vehicles > 5000 {
 		return fmt.Errorf("vehicles %d: must be 0-5000", c.Vehicles)
 	}
-	if _, _, err := ParseLatLon(c.Home); err != nil {
+	if _, err := latlon.Parse(c.Home, ""); err != nil {
 		return fmt.Errorf("home: %w", err)
 	}
 	if c.Speedup <= 0 || c.Speedup > 1000 {
 		return fmt.Errorf("speedup %v: must be in (0, 1000]", c.Speedup)
 	}
 	return nil
-}
-
-// ParseLatLon parses "LAT,LON" in degrees.
-func ParseLatLon(s string) (lat, lon float64, err error) {
-	a, b, ok := strings.Cut(s, ",")
-	if !ok {
-		return 0, 0, fmt.Errorf("%q: want LAT,LON", s)
-	}
-	if _, err := fmt.Sscanf(strings.TrimSpace(a), "%g", &lat); err != nil {
-		return 0, 0, fmt.Errorf("%q: latitude is not a number", s)
-	}
-	if _, err := fmt.Sscanf(strings.TrimSpace(b), "%g", &lon); err != nil {
-		return 0, 0, fmt.Errorf("%q: longitude is not a number", s)
-	}
-	if lat < -90 || lat > 90 || lon < -180 || lon > 180 {
-		return 0, 0, fmt.Errorf("%q: out of range (lat ±90, lon ±180)", s)
-	}
-	return lat, lon, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
+	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
@@ -26,10 +27,11 @@ const maxDemoDrones = 100
 // the same path an operator's plan takes through the API.
 func (a *App) flyDemo(ctx context.Context) error {
 	log := a.Log.With("part", "demo")
-	lat, lon, err := ParseLatLon(a.Config.Sim.Home)
+	home, err := latlon.Parse(a.Config.Sim.Home, "")
 	if err != nil {
 		return err
 	}
+	lat, lon := home.Lat, home.Lon
 	want := min(a.Config.Sim.Vehicles, maxDemoDrones)
 	ready, err := a.waitForVehicles(ctx, want)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
+	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
@@ -59,7 +60,8 @@ func TestPlannedPatrolIsUploadedAndFlownInsideItsFences(t *testing.T) {
 		c.Sim.Home = home
 	})
 	base := "http://" + a.HTTPAddr()
-	lat, lon, _ := ParseLatLon(home)
+	pt, _ := latlon.Parse(home, "")
+	lat, lon := pt.Lat, pt.Lon
 
 	var area struct{ ID string }
 	if code := postRaw(t, base+"/api/v1/areas", string(demoAreaGeoJSON(lat, lon, 2)), &area); code != http.StatusCreated {

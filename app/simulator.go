@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 
 	"github.com/burgut-uav/burgut/simulator"
@@ -24,14 +25,14 @@ func (a *App) startSimulator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lat, lon, err := ParseLatLon(c.Home)
+	home, err := latlon.Parse(c.Home, "")
 	if err != nil {
 		return fmt.Errorf("home: %w", err)
 	}
 	sim, err := simulator.New(simulator.Config{
 		Vehicles: c.Vehicles,
 		GCS:      []string{gcs},
-		Home:     vehicle.LatLonAlt{Lat: lat, Lon: lon, AltMSL: 450},
+		Home:     vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: 450},
 		Speedup:  c.Speedup,
 		Seed:     c.Seed,
 		Log:      a.Log.With("part", "simulator"),

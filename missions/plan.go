@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
 	"github.com/peterstace/simplefeatures/geom"
+
+	"github.com/burgut-uav/burgut/internal/latlon"
 )
 
 // PlanOptions are the operator's choices for one planning run. Zero values
@@ -87,20 +87,11 @@ func (l *LaunchPoint) validate() error {
 // ParseLaunch parses the CLI form of a launch point: "LAT,LON" or
 // "LAT,LON,RADIUS" (degrees, metres).
 func ParseLaunch(s string) (*LaunchPoint, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 2 && len(parts) != 3 {
-		return nil, fmt.Errorf("launch %q: want LAT,LON or LAT,LON,RADIUS (degrees, metres)", s)
+	pt, err := latlon.Parse(s, "RADIUS")
+	if err != nil {
+		return nil, fmt.Errorf("launch %w", err)
 	}
-	var v [3]float64
-	names := [3]string{"latitude", "longitude", "radius"}
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("launch %q: %s %q is not a number (want LAT,LON[,RADIUS])", s, names[i], strings.TrimSpace(p))
-		}
-		v[i] = f
-	}
-	l := &LaunchPoint{Lat: v[0], Lon: v[1], Radius: v[2]}
+	l := &LaunchPoint{Lat: pt.Lat, Lon: pt.Lon, Radius: pt.Z}
 	if err := l.validate(); err != nil {
 		return nil, err
 	}

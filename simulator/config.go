@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -144,27 +145,14 @@ func ParseGCS(s string) (*net.UDPAddr, error) {
 	return &net.UDPAddr{IP: ip.To4(), Port: spec.Port}, nil
 }
 
-// ParseLatLon parses "LAT,LON" or "LAT,LON,ALT" (degrees, metres MSL).
-func ParseLatLon(s string) (vehicle.LatLonAlt, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 2 && len(parts) != 3 {
-		return vehicle.LatLonAlt{}, fmt.Errorf("position %q: want LAT,LON or LAT,LON,ALT", s)
+// ParseHome parses a home "LAT,LON" or "LAT,LON,ALT" (degrees, metres MSL;
+// grammar: internal/latlon).
+func ParseHome(s string) (vehicle.LatLonAlt, error) {
+	pt, err := latlon.Parse(s, "ALT")
+	if err != nil {
+		return vehicle.LatLonAlt{}, fmt.Errorf("position %w", err)
 	}
-	var v [3]float64
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return vehicle.LatLonAlt{}, fmt.Errorf("position %q: %q is not a number", s, p)
-		}
-		v[i] = f
-	}
-	ll := vehicle.LatLonAlt{Lat: v[0], Lon: v[1], AltMSL: v[2]}
-	if ll.Lat < -90 || ll.Lat > 90 {
-		return ll, fmt.Errorf("position %q: latitude %v is outside -90..90", s, ll.Lat)
-	}
-	if ll.Lon < -180 || ll.Lon > 180 {
-		return ll, fmt.Errorf("position %q: longitude %v is outside -180..180", s, ll.Lon)
-	}
+	ll := vehicle.LatLonAlt{Lat: pt.Lat, Lon: pt.Lon, AltMSL: pt.Z}
 	if ll.AltMSL < -500 || ll.AltMSL > 10000 {
 		return ll, fmt.Errorf("position %q: altitude %v m is outside -500..10000", s, ll.AltMSL)
 	}
@@ -190,7 +178,7 @@ func readHomes(path string) ([]vehicle.LatLonAlt, error) {
 		if s == "" {
 			continue
 		}
-		h, err := ParseLatLon(s)
+		h, err := ParseHome(s)
 		if err != nil {
 			return nil, fmt.Errorf("homes file %s line %d: %w", path, line, err)
 		}

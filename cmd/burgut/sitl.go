@@ -71,7 +71,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.GCS = gcs
 	if cfg.HomesFile == "" {
-		if cfg.Home, err = simulator.ParseLatLon(home); err != nil {
+		if cfg.Home, err = simulator.ParseHome(home); err != nil {
 			return fmt.Errorf("%w: --home: %v", errUsage, err)
 		}
 	}
