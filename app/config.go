@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/burgut-uav/burgut/internal/cliflag"
 )
 
 // Config is every setting of `burgut serve` and `burgut run`. One name per
@@ -100,7 +102,6 @@ func Load(name string, args []string, withSim bool, stderr io.Writer) (Config, e
 	if err := applyEnv(fs, os.Environ()); err != nil {
 		return cfg, err
 	}
-	resetRepeatables(fs) // flags given on the command line replace lists from the file or env
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -144,14 +145,14 @@ func applyEnv(fs *flag.FlagSet, environ []string) error {
 		if !ok || err != nil || f.Name == "config" {
 			return
 		}
-		if r, isList := f.Value.(*listFlag); isList {
-			r.reset()
+		if r, isList := f.Value.(*cliflag.List); isList {
+			var items []string
 			for _, item := range strings.Split(v, ",") {
 				if item = strings.TrimSpace(item); item != "" {
-					_ = r.Set(item)
+					items = append(items, item)
 				}
 			}
-			r.fromFile = true
+			r.Load(items)
 			return
 		}
 		if e := fs.Set(f.Name, v); e != nil {
@@ -184,17 +185,15 @@ func applyFile(fs *flag.FlagSet, path string) error {
 		where := fmt.Sprintf("config file %s: setting %q", path, k)
 		switch v := raw[k].(type) {
 		case []any:
-			r, ok := f.Value.(*listFlag)
+			r, ok := f.Value.(*cliflag.List)
 			if !ok {
 				return fmt.Errorf("%s: a list is not allowed here", where)
 			}
-			r.reset()
-			for _, item := range v {
-				if err := r.Set(fmt.Sprint(item)); err != nil {
-					return fmt.Errorf("%s: %w", where, err)
-				}
+			items := make([]string, len(v))
+			for i, item := range v {
+				items[i] = fmt.Sprint(item)
 			}
-			r.fromFile = true
+			r.Load(items)
 		case map[string]any:
 			return fmt.Errorf("%s: a table is not allowed (keys are flat flag names)", where)
 		default:
@@ -205,42 +204,6 @@ func applyFile(fs *flag.FlagSet, path string) error {
 	}
 	_ = md
 	return nil
-}
-
-// listFlag is a repeatable flag such as --mavlink. Values from the file or
-// environment are replaced, not extended, by the first command-line value.
-type listFlag struct {
-	p        *[]string
-	fromFile bool
-	fromDef  bool
-}
-
-func newListFlag(p *[]string) *listFlag { return &listFlag{p: p, fromDef: true} }
-
-func (l *listFlag) String() string {
-	if l == nil || l.p == nil {
-		return ""
-	}
-	return strings.Join(*l.p, ",")
-}
-
-func (l *listFlag) Set(s string) error {
-	if l.fromFile || l.fromDef {
-		*l.p = nil
-		l.fromFile, l.fromDef = false, false
-	}
-	*l.p = append(*l.p, s)
-	return nil
-}
-
-func (l *listFlag) reset() { *l.p = nil; l.fromDef = false }
-
-func resetRepeatables(fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		if r, ok := f.Value.(*listFlag); ok && len(*r.p) > 0 {
-			r.fromFile = true
-		}
-	})
 }
 
 // WriteExample writes a commented TOML file listing every setting with its
@@ -259,9 +222,9 @@ func WriteExample(w io.Writer, withSim bool) error {
 			return
 		}
 		fmt.Fprintf(&b, "\n# %s (env %s)\n", f.Usage, EnvName(f.Name))
-		if r, ok := f.Value.(*listFlag); ok {
-			items := make([]string, 0, len(*r.p))
-			for _, s := range *r.p {
+		if r, ok := f.Value.(*cliflag.List); ok {
+			items := make([]string, 0, len(r.Values()))
+			for _, s := range r.Values() {
 				items = append(items, fmt.Sprintf("%q", s))
 			}
 			fmt.Fprintf(&b, "%s = [%s]\n", f.Name, strings.Join(items, ", "))

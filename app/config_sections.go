@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/internal/cliflag"
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/relay"
@@ -46,7 +47,7 @@ func (c *GroundStationConfig) defaults() {
 }
 
 func (c *GroundStationConfig) register(fs *flag.FlagSet) {
-	fs.Var(newListFlag(&c.MAVLink), "mavlink", "MAVLink link, repeatable: [NAME=]KIND:ADDRESS with NAME naming the link in vehicle records and logs; udp:HOST:PORT (UDP server: vehicles send here; use 0.0.0.0 to listen on every interface), udpc:HOST:PORT (UDP client), tcp:HOST:PORT (TCP client, e.g. a SITL on 5760), tcps:HOST:PORT (TCP server), serial:DEVICE:BAUD")
+	fs.Var(cliflag.NewList(&c.MAVLink), "mavlink", "MAVLink link, repeatable: [NAME=]KIND:ADDRESS with NAME naming the link in vehicle records and logs; udp:HOST:PORT (UDP server: vehicles send here; use 0.0.0.0 to listen on every interface), udpc:HOST:PORT (UDP client), tcp:HOST:PORT (TCP client, e.g. a SITL on 5760), tcps:HOST:PORT (TCP server), serial:DEVICE:BAUD")
 	fs.IntVar(&c.SystemID, "mavlink-sysid", c.SystemID, "this ground station's MAVLink system ID (ArduPilot's SYSID_MYGCS defaults to 255)")
 	fs.DurationVar(&c.HeartbeatTimeout, "link-timeout", c.HeartbeatTimeout, "a vehicle is 'link lost' after this long without a HEARTBEAT")
 	fs.Float64Var(&c.StreamRateHz, "stream-rate", c.StreamRateHz, "telemetry rate in Hz requested from every vehicle (position, attitude, status)")
@@ -193,7 +194,7 @@ func (c *RelayConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.WSMaxRate, "ws-max-rate", c.WSMaxRate, "highest state rate, Hz, a WebSocket client may ask for")
 	fs.IntVar(&c.WSMaxQueue, "ws-max-queue", c.WSMaxQueue, "events queued for a WebSocket client before it is dropped as too slow")
 	fs.IntVar(&c.WSMaxClients, "ws-max-clients", c.WSMaxClients, "WebSocket stream clients accepted at once")
-	fs.Var(newListFlag(&c.AllowedOrigins), "ws-origin", "origin allowed to open /api/v1/stream besides the map's own, repeatable (e.g. http://console.example:8080; * = any)")
+	fs.Var(cliflag.NewList(&c.AllowedOrigins), "ws-origin", "origin allowed to open /api/v1/stream besides the map's own, repeatable (e.g. http://console.example:8080; * = any)")
 }
 
 func (c *RelayConfig) validate() error {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/burgut-uav/burgut/internal/cliflag"
 	"github.com/burgut-uav/burgut/simulator/loadgen"
 )
 
@@ -28,13 +29,13 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		targets  multiFlag
+		targets  []string
 		cfg      loadgen.Config
 		jsonOut  string
 		logLevel string
 	)
 	fs.IntVar(&cfg.Vehicles, "vehicles", 1, "number of vehicles (each its own UDP socket)")
-	fs.Var(&targets, "target", "ground-station link udp:HOST:PORT (repeatable; the fleet is spread evenly, at most --per-link vehicles each)")
+	fs.Var(cliflag.NewList(&targets), "target", "ground-station link udp:HOST:PORT (repeatable; the fleet is spread evenly, at most --per-link vehicles each)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0 = until SIGINT/SIGTERM)")
 	fs.IntVar(&cfg.PerTarget, "per-link", loadgen.MaxPerTarget, "most vehicles per target (1-250: system IDs of one MAVLink network)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "sending goroutines (0 = GOMAXPROCS)")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/cliflag"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/simulator"
 )
@@ -26,13 +27,14 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sitl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		gcs, faults multiFlag
-		cfg         simulator.Config
-		home        string
-		logLevel    string
+		gcs      = []string{linkspec.DefaultStation}
+		faults   []string
+		cfg      simulator.Config
+		home     string
+		logLevel string
 	)
 	fs.IntVar(&cfg.Vehicles, "vehicles", 1, "number of vehicles")
-	fs.Var(&gcs, "gcs", "ground-station address [NAME=]udp:HOST:PORT, the station's UDP link as given to serve --mavlink (repeatable; vehicles are split over them in blocks of at most 250)")
+	fs.Var(cliflag.NewList(&gcs), "gcs", "ground-station address [NAME=]udp:HOST:PORT, the station's UDP link as given to serve --mavlink (repeatable; vehicles are split over them in blocks of at most 250)")
 	fs.Float64Var(&cfg.Speedup, "speedup", 1, "simulated seconds per wall second")
 	fs.StringVar(&home, "home", "41.3123,69.2716,455", "centre of the homes: LAT,LON[,ALT_MSL]")
 	fs.StringVar(&cfg.HomesFile, "homes", "", "file with one LAT,LON[,ALT] home per vehicle (overrides --home)")
@@ -46,7 +48,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Faults.Jitter, "jitter", 0, "extra random latency 0..jitter")
 	fs.Float64Var(&cfg.Faults.DupPct, "dup", 0, "duplicated packets in percent")
 	fs.Float64Var(&cfg.Faults.ReorderPct, "reorder", 0, "reordered packets in percent")
-	fs.Var(&faults, "fault", "scheduled fault, e.g. kind=gps-loss,at=60s,for=10s,vehicle=3 (kinds: gps-loss, battery-drop value=PCT, failure, gust value=M/S for=D, link-down for=D; repeatable)")
+	fs.Var(cliflag.NewList(&faults), "fault", "scheduled fault, e.g. kind=gps-loss,at=60s,for=10s,vehicle=3 (kinds: gps-loss, battery-drop value=PCT, failure, gust value=M/S for=D, link-down for=D; repeatable)")
 	fs.Float64Var(&cfg.WindSpeed, "wind", 0, "steady wind speed m/s")
 	fs.Float64Var(&cfg.WindDirDeg, "wind-dir", 0, "direction the wind blows from, degrees")
 	fs.Float64Var(&cfg.GustSpeed, "gusts", 0, "random gusts up to this many m/s")
@@ -65,9 +67,6 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
 		return err
-	}
-	if len(gcs) == 0 {
-		gcs = multiFlag{linkspec.DefaultStation}
 	}
 	cfg.GCS = gcs
 	if cfg.HomesFile == "" {

@@ -34,11 +34,13 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/burgut-uav/burgut/internal/linkspec"
 )
 
 // MaxPerTarget is the most vehicles one MAVLink network (one link) holds:
@@ -166,19 +168,18 @@ func (c Config) perTarget() int {
 	return c.PerTarget
 }
 
+// parseTarget reads the station's UDP link spec (grammar: internal/linkspec)
+// as an IPv4 address to send to.
 func parseTarget(s string) (netip.AddrPort, error) {
-	rest, ok := strings.CutPrefix(s, "udp:")
-	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("target %q: want udp:HOST:PORT", s)
-	}
-	host, port, err := net.SplitHostPort(rest)
+	spec, err := linkspec.ParseTarget(s)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("target %q: %w", s, err)
 	}
+	host := spec.Host
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}
-	ap, err := netip.ParseAddrPort(net.JoinHostPort(host, port))
+	ap, err := netip.ParseAddrPort(net.JoinHostPort(host, strconv.Itoa(spec.Port)))
 	if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
 		return netip.AddrPort{}, fmt.Errorf("target %q: want an IPv4 address and a port 1-65535", s)
 	}
