@@ -13,6 +13,8 @@ VEHICLES     ?= 10
 HTTP         ?= 127.0.0.1:8080
 TEST_TIMEOUT ?= 14m
 BENCHTIME    ?= 1x
+BENCH_VEHICLES ?= 400,1000,2000,3000
+BENCH_SECONDS  ?= 10
 export BURGUT_TOOLS := $(TOOLS)
 
 .DEFAULT_GOAL := help
@@ -45,6 +47,15 @@ bench: build ## benchmarks and soak/scale runs (results go in BENCHMARKS.md)
 	@scripts/services.sh start
 	@set -a; source .testenv/env; set +a; \
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 60m ./... ; rc=$$?; \
+	scripts/services.sh stop; exit $$rc
+
+.PHONY: bench-station
+bench-station: ## headline: burgut serve vs Telegraf under burgut loadgen (BENCH_VEHICLES=400,1000,2000,3000 BENCH_SECONDS=10)
+	@mkdir -p bin
+	@scripts/services.sh start
+	@set -a; source .testenv/env; set +a; \
+	BURGUT_BENCH_VEHICLES=$(BENCH_VEHICLES) BURGUT_BENCH_SECONDS=$(BENCH_SECONDS) BURGUT_BENCH_OUT=$(CURDIR)/bin/bench-station.md \
+	$(GO) test -run '^$$' -bench Station -benchtime 1x -timeout 60m ./cmd/burgut/ ; rc=$$?; \
 	scripts/services.sh stop; exit $$rc
 
 .PHONY: lint

@@ -24,8 +24,12 @@ type UDPSocket struct {
 // OwnUDPSockets lists this process's IPv4 UDP sockets with their kernel
 // counters: the sockets are matched by inode with /proc/self/fd, so other
 // processes' sockets (a load generator on the same machine) never count.
-func OwnUDPSockets() ([]UDPSocket, error) {
-	inodes, err := ownSocketInodes("/proc/self/fd")
+func OwnUDPSockets() ([]UDPSocket, error) { return ProcessUDPSockets("self") }
+
+// ProcessUDPSockets is OwnUDPSockets for another process ("self" or a
+// pid), e.g. a benchmark reading the drops of a process it started.
+func ProcessUDPSockets(pid string) ([]UDPSocket, error) {
+	inodes, err := ownSocketInodes("/proc/" + pid + "/fd")
 	if err != nil {
 		return nil, err
 	}

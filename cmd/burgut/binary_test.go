@@ -17,7 +17,7 @@ var (
 
 // burgutBinary builds the real binary once per test run, so the CLI
 // contracts (exit codes, signals, files written) are tested as users see them.
-func burgutBinary(t *testing.T) string {
+func burgutBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "burgut-bin-")

@@ -182,7 +182,7 @@ func port(link string) string { return link[strings.LastIndex(link, ":")+1:] }
 
 // readTlogs counts the frames in every tlog under dir: from vehicles (any
 // system but the station's 255), from the station, and positions.
-func readTlogs(t *testing.T, dir string) (fromVehicles, fromStation, positions uint64) {
+func readTlogs(t testing.TB, dir string) (fromVehicles, fromStation, positions uint64) {
 	t.Helper()
 	files := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -223,7 +223,7 @@ func readTlogs(t *testing.T, dir string) (fromVehicles, fromStation, positions u
 	return
 }
 
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+func scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -291,7 +291,7 @@ func metricNumber(m *dto.Metric) float64 {
 	return 0
 }
 
-func influxQL(t *testing.T, base, db, q string) []byte {
+func influxQL(t testing.TB, base, db, q string) []byte {
 	t.Helper()
 	v := url.Values{"q": {q}}
 	if db != "" {
@@ -311,7 +311,7 @@ func influxQL(t *testing.T, base, db, q string) []byte {
 
 // influxCount runs a SELECT count(...) and returns the count (0 when the
 // measurement is empty).
-func influxCount(t *testing.T, base, db, q string) uint64 {
+func influxCount(t testing.TB, base, db, q string) uint64 {
 	t.Helper()
 	var r struct {
 		Results []struct {
@@ -334,7 +334,7 @@ func influxCount(t *testing.T, base, db, q string) uint64 {
 	return uint64(n)
 }
 
-func readJSONFile(t *testing.T, path string, v any) {
+func readJSONFile(t testing.TB, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -345,7 +345,7 @@ func readJSONFile(t *testing.T, path string, v any) {
 	}
 }
 
-func getJSONURL(t *testing.T, url string, v any) {
+func getJSONURL(t testing.TB, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -44,7 +44,7 @@ func (l *lockedBuffer) String() string {
 
 // startServe starts the real binary with args plus its own free ports and
 // data dir, and waits for /api/v1/health. The process is killed at cleanup.
-func startServe(t *testing.T, args ...string) *served {
+func startServe(t testing.TB, args ...string) *served {
 	t.Helper()
 	s := &served{http: fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)), stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	args = append([]string{"serve",

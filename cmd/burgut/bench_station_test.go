@@ -1,0 +1,551 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/metrics"
+	"github.com/burgut-uav/burgut/simulator/loadgen"
+)
+
+// BenchmarkStation is the headline benchmark of BENCHMARKS.md: the real
+// binary (`burgut serve`: InfluxDB, tlogs, embedded MQTT, WebSocket hub)
+// under `burgut loadgen` for each fleet size, then Telegraf's
+// inputs.mavlink on the same load into the same InfluxDB, on the same
+// machine, reported side by side. Settings (environment):
+//
+//	BURGUT_BENCH_VEHICLES  fleet sizes, default 400,1000,2000,3000
+//	BURGUT_BENCH_SECONDS   load duration per run, default 10
+//	BURGUT_BENCH_INTERVAL  --telemetry-interval of serve, default 0 (every message, as Telegraf)
+//	BURGUT_BENCH_WS        WebSocket clients reading everything, default 10
+//	BURGUT_BENCH_TELEGRAF  0 = skip Telegraf (else installed into the tools cache on first use, ~3 min)
+//	BURGUT_BENCH_OUT       also write the table (markdown) to this file
+//
+// Needs InfluxDB (make bench starts it). The table goes to stdout.
+func BenchmarkStation(b *testing.B) {
+	influx := testenv.Service(b, "BURGUT_TEST_INFLUX_URL")
+	sizes := envInts(b, "BURGUT_BENCH_VEHICLES", []int{400, 1000, 2000, 3000})
+	secs := envInts(b, "BURGUT_BENCH_SECONDS", []int{10})[0]
+	wsClients := envInts(b, "BURGUT_BENCH_WS", []int{10})[0]
+	interval := os.Getenv("BURGUT_BENCH_INTERVAL")
+	if interval == "" {
+		interval = "0"
+	}
+	telegraf := ""
+	if os.Getenv("BURGUT_BENCH_TELEGRAF") != "0" {
+		telegraf = telegrafBinary(b)
+	}
+	influxd := findInfluxd(influx)
+	var rows []benchRow
+	for i := 0; i < b.N; i++ {
+		for _, n := range sizes {
+			r := benchRow{vehicles: n, seconds: secs}
+			b.Run(fmt.Sprintf("vehicles=%d/burgut", n), func(b *testing.B) {
+				runServeBench(b, &r, influx, influxd, interval, wsClients)
+				b.ReportMetric(r.cpuPct, "cpu%")
+				b.ReportMetric(r.p99ms, "p99-ms")
+			})
+			if telegraf != "" {
+				b.Run(fmt.Sprintf("vehicles=%d/telegraf", n), func(b *testing.B) {
+					runTelegrafBench(b, &r, telegraf, influx, influxd)
+					b.ReportMetric(r.tgCPUPct, "cpu%")
+				})
+			}
+			rows = append(rows, r)
+		}
+	}
+	table := benchTable(rows, interval, wsClients, telegraf != "")
+	fmt.Println(table)
+	if out := os.Getenv("BURGUT_BENCH_OUT"); out != "" {
+		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
+			b.Error(err)
+		}
+	}
+}
+
+// benchRow is one fleet size's numbers.
+type benchRow struct {
+	vehicles, seconds int
+	sent, sentGPI     uint64
+	lgCPU             float64
+	// Burgut
+	received, socketDrops, stored         float64
+	tlogDrops, stageDrops                 float64
+	cpuPct, rssStartMB, rssEndMB, influxd float64
+	connectedEnd, linkLost                int
+	p50ms, p99ms                          float64
+	probeSent, probeLate, probeMissing    int
+	// Telegraf
+	tgSent, tgStored, tgSocketDrops float64
+	tgCPUPct, tgInfluxd             float64
+}
+
+func linksFor(n int) int { return (n + loadgen.MaxPerTarget - 1) / loadgen.MaxPerTarget }
+
+func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interval string, wsClients int) {
+	db := fmt.Sprintf("bench_burgut_%d_%d", r.vehicles, time.Now().Unix())
+	influxQL(b, influx, "", "CREATE DATABASE "+db)
+	defer influxQL(b, influx, "", "DROP DATABASE "+db)
+	nl := linksFor(r.vehicles)
+	var targets []string
+	args := []string{"--telemetry-interval", interval, "--influx-url", influx, "--influx-bucket", db + "/autogen",
+		"--ws-max-rate", "1000", "--log-level", "warn"}
+	for i := 0; i <= nl; i++ { // the last link is the latency probe's
+		l := fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(b))
+		targets = append(targets, l)
+		args = append(args, "--mavlink", l)
+	}
+	probeLink, targets := targets[nl], targets[:nl]
+	s := startServe(b, args...)
+	pid := s.cmd.Process.Pid
+	defer func() { _ = s.cmd.Process.Signal(syscall.SIGINT); <-s.exited }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// WebSocket clients reading everything at the default rate, and the
+	// probe client reading only the probe vehicle, as fast as allowed.
+	var wg sync.WaitGroup
+	for i := 0; i < wsClients; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); drainWS(ctx, "ws://"+s.http+"/api/v1/stream") }()
+	}
+	probe := newLatencyProbe(r.seconds)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		probe.read(ctx, "ws://"+s.http+"/api/v1/stream?bbox=69.0,41.7,69.6,41.95&rate_hz=1000")
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	time.Sleep(time.Second)
+
+	rssStart := procRSSMB(pid)
+	cpu0, ic0 := procCPU(pid), procCPU(influxd)
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		_, _ = loadgen.Run(ctx, loadgen.Config{Vehicles: 1, Targets: []string{probeLink}, Duration: time.Duration(r.seconds) * time.Second,
+			CenterLat: 41.8123, CenterLon: 69.2716, Probe: probe.sent, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	res := runLoadgen(b, r.vehicles, targets, r.seconds)
+	<-probeDone
+	cpu1, ic1 := procCPU(pid), procCPU(influxd)
+	r.rssEndMB = procRSSMB(pid)
+	r.rssStartMB = rssStart
+	wall := res.DurationS
+	r.cpuPct = 100 * (cpu1 - cpu0) / wall
+	r.influxd = 100 * (ic1 - ic0) / wall
+	r.sent, r.sentGPI, r.lgCPU = res.SentTotal, res.Sent["GLOBAL_POSITION_INT"], res.CPUPercent
+
+	fams := scrape(b, "http://"+s.http+"/metrics")
+	r.connectedEnd = int(value(fams, "burgut_vehicles", "state=connected"))
+	// Let the stores catch up (or stop moving), then read the counters.
+	var last float64 = -2
+	stable := time.Now()
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		fams = scrape(b, "http://"+s.http+"/metrics")
+		pending := value(fams, "burgut_spool_pending_points") + value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states")
+		now := sum(fams, "burgut_influx_points_sent_total")
+		if pending == 0 {
+			break
+		}
+		if now != last {
+			last, stable = now, time.Now()
+		} else if time.Since(stable) > 10*time.Second {
+			break
+		}
+	}
+	for _, l := range targets {
+		r.received += value(fams, "burgut_mavlink_frames_received_total", "link=udp"+port(l))
+		r.socketDrops += value(fams, "burgut_udp_socket_drops_total", "link=udp"+port(l))
+	}
+	r.tlogDrops = sum(fams, "burgut_tlog_dropped_total")
+	r.stageDrops = r.tlogDrops + sum(fams, "burgut_recorder_dropped_total") + sum(fams, "burgut_fleet_subscriber_dropped_total") +
+		sum(fams, "burgut_spool_dropped_points_total") + sum(fams, "burgut_mqtt_dropped_events_total") + sum(fams, "burgut_ws_dropped_total")
+	r.stored = float64(influxCount(b, influx, db, `SELECT count("lat") FROM "position"`))
+	var events []struct {
+		Kind string `json:"kind"`
+	}
+	getJSONURL(b, "http://"+s.http+"/api/v1/events?limit=1000000", &events)
+	for _, e := range events {
+		if e.Kind == "link_lost" {
+			r.linkLost++
+		}
+	}
+	r.p50ms, r.p99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
+}
+
+func runLoadgen(b *testing.B, n int, targets []string, secs int) loadgen.Result {
+	out := filepath.Join(b.TempDir(), "sent.json")
+	args := []string{"loadgen", "--vehicles", fmt.Sprint(n), "--duration", fmt.Sprintf("%ds", secs), "--json", out, "--log-level", "warn"}
+	for _, t := range targets {
+		args = append(args, "--target", t)
+	}
+	if o, err := exec.Command(burgutBinary(b), args...).CombinedOutput(); err != nil {
+		b.Fatalf("loadgen: %v\n%s", err, o)
+	}
+	var res loadgen.Result
+	readJSONFile(b, out, &res)
+	return res
+}
+
+// runTelegraf runs Telegraf's inputs.mavlink (one UDP server per link,
+// no stream requests) writing every message as a point into its own
+// database on the same InfluxDB, under the same load.
+func runTelegrafBench(b *testing.B, r *benchRow, bin, influx string, influxd int) {
+	db := fmt.Sprintf("bench_telegraf_%d_%d", r.vehicles, time.Now().Unix())
+	influxQL(b, influx, "", "CREATE DATABASE "+db)
+	defer influxQL(b, influx, "", "DROP DATABASE "+db)
+	var conf strings.Builder
+	fmt.Fprintf(&conf, "[agent]\n  interval = \"10s\"\n  flush_interval = \"1s\"\n  metric_batch_size = 5000\n  metric_buffer_limit = 1000000\n  omit_hostname = true\n")
+	fmt.Fprintf(&conf, "[[outputs.influxdb]]\n  urls = [%q]\n  database = %q\n  skip_database_creation = true\n", influx, db)
+	var targets []string
+	for i := 0; i < linksFor(r.vehicles); i++ {
+		p := testenv.FreeUDPPort(b)
+		targets = append(targets, fmt.Sprintf("udp:127.0.0.1:%d", p))
+		fmt.Fprintf(&conf, "[[inputs.mavlink]]\n  url = \"udpserver://127.0.0.1:%d\"\n  stream_request_frequency = 0\n", p)
+	}
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "telegraf.conf")
+	if err := os.WriteFile(cfg, []byte(conf.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd := exec.Command(bin, "--config", cfg)
+	cmd.Stderr, cmd.Stdout = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); <-exited }()
+	pid := cmd.Process.Pid
+	// Wait for its sockets.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		socks, _ := metrics.ProcessUDPSockets(strconv.Itoa(pid))
+		if len(socks) >= len(targets) {
+			break
+		}
+		select {
+		case <-exited:
+			b.Fatalf("telegraf exited: %s", stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("telegraf did not open its %d sockets: %s", len(targets), stderr.String())
+		}
+	}
+	cpu0, ic0 := procCPU(pid), procCPU(influxd)
+	res := runLoadgen(b, r.vehicles, targets, r.seconds)
+	cpu1, ic1 := procCPU(pid), procCPU(influxd)
+	r.tgCPUPct = 100 * (cpu1 - cpu0) / res.DurationS
+	r.tgInfluxd = 100 * (ic1 - ic0) / res.DurationS
+	socks, _ := metrics.ProcessUDPSockets(strconv.Itoa(pid))
+	for _, s := range socks {
+		r.tgSocketDrops += float64(s.Drops)
+	}
+	// The seven telemetry types, one point per message; answers are not
+	// sent to Telegraf (it asks nothing).
+	meas := map[string]string{"global_position_int": "lat", "attitude": "roll", "vfr_hud": "airspeed", "heartbeat": "custom_mode",
+		"sys_status": "load", "battery_status": "battery_remaining", "gps_raw_int": "eph"}
+	r.tgSent = float64(res.SentTotal)
+	var stored, lastStored float64 = 0, -1
+	stable := time.Now()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		stored = 0
+		for m, f := range meas {
+			stored += float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count(%q) FROM %q`, f, m)))
+		}
+		if stored >= r.tgSent {
+			break
+		}
+		if stored != lastStored {
+			lastStored, stable = stored, time.Now()
+		} else if time.Since(stable) > 5*time.Second {
+			break
+		}
+	}
+	r.tgStored = stored
+}
+
+// latencyProbe matches the probe vehicle's positions (its relative
+// altitude in mm is the cycle number) sent by loadgen with their arrival
+// on a WebSocket client.
+type latencyProbe struct {
+	mu       sync.Mutex
+	sentAt   []time.Time
+	recvAt   []time.Time
+	maxCycle int64
+}
+
+func newLatencyProbe(secs int) *latencyProbe {
+	n := secs*10 + 100
+	return &latencyProbe{sentAt: make([]time.Time, n), recvAt: make([]time.Time, n)}
+}
+
+func (p *latencyProbe) sent(cycle int64, at time.Time) {
+	p.mu.Lock()
+	if int(cycle) < len(p.sentAt) {
+		p.sentAt[cycle] = at
+		p.maxCycle = max(p.maxCycle, cycle)
+	}
+	p.mu.Unlock()
+}
+
+func (p *latencyProbe) read(ctx context.Context, url string) {
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return
+	}
+	go func() { <-ctx.Done(); c.Close() }()
+	var f struct {
+		Type     string `json:"type"`
+		Vehicles []struct {
+			RelativeAlt float64 `json:"relative_alt_m"`
+		} `json:"vehicles"`
+	}
+	for {
+		_, data, err := c.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		f.Vehicles = f.Vehicles[:0]
+		if json.Unmarshal(data, &f) != nil || f.Type != "state" {
+			continue
+		}
+		p.mu.Lock()
+		for _, v := range f.Vehicles {
+			cyc := int(math.Round(v.RelativeAlt * 1000))
+			if cyc >= 0 && cyc < len(p.recvAt) && p.recvAt[cyc].IsZero() {
+				p.recvAt[cyc] = now
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// result: latency percentiles over the positions sent after the first
+// one delivered (before it the vehicle was not yet published), how many were
+// sent in that span, and how many never arrived.
+func (p *latencyProbe) result() (p50, p99 float64, sent, late, missing int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := -1
+	for i, t := range p.recvAt {
+		if !t.IsZero() {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return math.NaN(), math.NaN(), 0, 0, 0
+	}
+	// The first delivery is the vehicle appearing (published once its
+	// identity is known), not a steady-state position: start after it.
+	var lat []float64
+	for i := first + 1; i <= int(p.maxCycle); i++ {
+		if p.sentAt[i].IsZero() {
+			continue
+		}
+		sent++
+		if p.recvAt[i].IsZero() {
+			missing++
+			continue
+		}
+		d := p.recvAt[i].Sub(p.sentAt[i]).Seconds() * 1000
+		if d > 25 {
+			late++
+		}
+		lat = append(lat, d)
+	}
+	sort.Float64s(lat)
+	pct := func(q float64) float64 {
+		if len(lat) == 0 {
+			return math.NaN()
+		}
+		return lat[min(len(lat)-1, int(q*float64(len(lat))))]
+	}
+	return pct(0.50), pct(0.99), sent, late, missing
+}
+
+func drainWS(ctx context.Context, url string) {
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return
+	}
+	go func() { <-ctx.Done(); c.Close() }()
+	for {
+		if _, _, err := c.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// procCPU is a process's user+system CPU seconds (/proc/PID/stat); 0 for
+// pid 0 or a process that is gone.
+func procCPU(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start at ')'.
+	fs := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fs) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(fs[11], 64)
+	st, _ := strconv.ParseFloat(fs[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+func procRSSMB(pid int) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// findInfluxd is the pid of the InfluxDB at influxURL (the process whose
+// listening socket has its port: other InfluxDBs may run on the machine),
+// 0 if not found.
+func findInfluxd(influxURL string) int {
+	port := influxURL[strings.LastIndex(influxURL, ":")+1:]
+	p, err := strconv.Atoi(strings.TrimRight(port, "/"))
+	if err != nil {
+		return 0
+	}
+	tcp, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return 0
+	}
+	inode := ""
+	for _, line := range strings.Split(string(tcp), "\n")[1:] {
+		fs := strings.Fields(line)
+		if len(fs) > 9 && fs[3] == "0A" && strings.HasSuffix(fs[1], fmt.Sprintf(":%04X", p)) {
+			inode = fs[9]
+		}
+	}
+	if inode == "" {
+		return 0
+	}
+	want := "socket:[" + inode + "]"
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); l == want {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// telegrafBinary installs Telegraf v1.37.2 with inputs.mavlink into the
+// tools cache on first use (bench only: ~3 min of compiling).
+func telegrafBinary(b *testing.B) string {
+	tools := os.Getenv("BURGUT_TOOLS")
+	if tools == "" {
+		home, _ := os.UserHomeDir()
+		tools = filepath.Join(home, ".cache", "burgut", "tools")
+	}
+	bin := filepath.Join(tools, "bin", "telegraf")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	b.Logf("installing Telegraf v1.37.2 into %s (first time only, ~3 min)", bin)
+	cmd := exec.Command("go", "install", "-tags", "custom,inputs.mavlink,inputs.internal,outputs.influxdb_v2,outputs.influxdb",
+		"github.com/influxdata/telegraf/cmd/telegraf@v1.37.2")
+	cmd.Env = append(os.Environ(), "GOBIN="+filepath.Join(tools, "bin"), "GOFLAGS=")
+	cmd.Dir = os.TempDir() // outside this module
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Logf("Telegraf could not be installed, its columns stay empty: %v\n%s", err, out)
+		return ""
+	}
+	return bin
+}
+
+func envInts(b *testing.B, name string, def []int) []int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			b.Fatalf("%s=%q: want positive integers, comma-separated", name, v)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) string {
+	var s strings.Builder
+	pct := func(part, whole float64) string {
+		if whole <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f %%", 100*part/whole)
+	}
+	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, InfluxDB, tlogs, embedded MQTT, %d WebSocket clients + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws)
+	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (tlog) | stored positions / sent | serve CPU % | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | loadgen CPU % |\n")
+	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f (%.0f) | %.0f / %d | %.0f | %.0f→%.0f | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.0f |\n",
+			r.vehicles, r.vehicles*loadgen.MessagesPerSecond, r.sent, r.received, r.socketDrops, pct(r.socketDrops, float64(r.sent)),
+			r.stageDrops, r.tlogDrops, r.stored, r.sentGPI, r.cpuPct, r.rssStartMB, r.rssEndMB, r.influxd,
+			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.lgCPU)
+	}
+	if withTelegraf {
+		s.WriteString("\nTelegraf v1.37.2 `inputs.mavlink` (one `udpserver` per link, every message a point) → the same InfluxDB, same load, run right after Burgut:\n\n")
+		s.WriteString("| vehicles | points lost (of sent) | socket drops | Telegraf CPU % | influxd CPU % | Burgut/Telegraf CPU | Burgut/Telegraf CPU incl. influxd |\n|---|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			ratio := func(a, b float64) string {
+				if b <= 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.2f×", a/b)
+			}
+			fmt.Fprintf(&s, "| %d | %.0f (%s) | %.0f | %.0f | %.0f | %s | %s |\n", r.vehicles, r.tgSent-r.tgStored, pct(r.tgSent-r.tgStored, r.tgSent),
+				r.tgSocketDrops, r.tgCPUPct, r.tgInfluxd, ratio(r.cpuPct, r.tgCPUPct), ratio(r.cpuPct+r.influxd, r.tgCPUPct+r.tgInfluxd))
+		}
+	}
+	return s.String()
+}
