@@ -67,18 +67,20 @@ func isCameraCommand(c command) bool {
 	return false
 }
 
-// ack sends COMMAND_ACK from the autopilot (or camera) to the requester,
-// with ArduCopter's STATUSTEXT reason before it when refused.
+// ack sends COMMAND_ACK from the autopilot (or camera) to the requester
+// and, when refused, ArduCopter's STATUSTEXT reason just after it: ArduPilot
+// answers the command at once and its queued STATUSTEXT follows, so a
+// ground station that stops listening at the ACK loses the reason.
 func (sv *SimVehicle) ack(to peer, cmd common.MAV_CMD, res uint8, reason string, fromCamera bool) {
-	if reason != "" && res != vehicle.ResultAccepted {
-		sv.statusText(vehicle.SeverityCritical, reason)
-	}
 	m := &common.MessageCommandAck{Command: cmd, Result: common.MAV_RESULT(res), TargetSystem: to.sys, TargetComponent: to.comp}
 	if fromCamera {
 		sv.sendCam(m)
-		return
+	} else {
+		sv.send(m)
 	}
-	sv.send(m)
+	if reason != "" && res != vehicle.ResultAccepted {
+		sv.statusText(vehicle.SeverityCritical, reason)
+	}
 }
 
 // handleCommand answers COMMAND_LONG / COMMAND_INT with exactly one

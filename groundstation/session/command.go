@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
@@ -82,14 +84,15 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 	}
 	defer unsubscribe()
 
-	var texts []string
+	var tc textCollector
 	inProgress := false
 	timer := newStoppedTimer()
 	defer timer.Stop()
 	for {
 		if !inProgress {
 			if res.Attempts > v.opts.CommandRetries {
-				res.Texts, res.Text = texts, strings.Join(texts, "; ")
+				res.Texts = tc.result()
+				res.Text = strings.Join(res.Texts, "; ")
 				return res, fmt.Errorf("command %d to vehicle %d: no COMMAND_ACK after %d attempts: %w",
 					req.Command, v.target.SystemID, res.Attempts, ErrTimeout)
 			}
@@ -108,7 +111,8 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 				return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ErrClosed)
 			case <-timer.C:
 				if inProgress {
-					res.Texts, res.Text = texts, strings.Join(texts, "; ")
+					res.Texts = tc.result()
+					res.Text = strings.Join(res.Texts, "; ")
 					return res, fmt.Errorf("command %d to vehicle %d: in progress (%d%%) but no further ACK: %w",
 						req.Command, v.target.SystemID, res.Progress, ErrTimeout)
 				}
@@ -116,9 +120,7 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 			case msg := <-w.ch:
 				switch m := msg.(type) {
 				case *common.MessageStatustext:
-					if t := strings.TrimSpace(m.Text); t != "" {
-						texts = append(texts, t)
-					}
+					tc.add(m)
 				case *common.MessageCommandAck:
 					if st := v.opts.StationSystemID; st != 0 && m.TargetSystem != 0 && m.TargetSystem != st {
 						continue // answers another ground station's command
@@ -132,12 +134,81 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 						timer.Reset(v.opts.CommandProgressTimeout)
 						continue
 					}
-					res.Texts, res.Text = texts, strings.Join(texts, "; ")
+					if !res.Accepted() {
+						v.refusalTexts(ctx, w, &tc)
+					}
+					res.Texts = tc.result()
+					res.Text = strings.Join(res.Texts, "; ")
 					return res, nil
 				}
 			}
 		}
 	}
+}
+
+// refusalTexts keeps collecting STATUSTEXT after a refusing ACK, for at
+// most RefusalTextWindow, ending once texts are known and a fifth of the
+// window has passed quietly. Other messages (late ACKs of earlier
+// attempts) are dropped.
+func (v *Vehicle) refusalTexts(ctx context.Context, w *waiter, tc *textCollector) {
+	window := v.opts.RefusalTextWindow
+	if window <= 0 {
+		return
+	}
+	deadline := time.NewTimer(window)
+	defer deadline.Stop()
+	quiet := time.NewTimer(window / 5)
+	defer quiet.Stop()
+	if len(tc.texts) == 0 {
+		quiet.Stop() // wait for the first text (or the whole window)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.done:
+			return
+		case <-deadline.C:
+			return
+		case <-quiet.C:
+			return
+		case msg := <-w.ch:
+			if m, ok := msg.(*common.MessageStatustext); ok {
+				tc.add(m)
+				quiet.Reset(window / 5)
+			}
+		}
+	}
+}
+
+// textCollector gathers a vehicle's STATUSTEXTs in arrival order, joining
+// the chunks of one long text (MAVLink 2 chunking: same non-zero id,
+// chunk_seq counting up) back into one.
+type textCollector struct {
+	texts  []string
+	lastID uint16 // id of the chunked text being assembled, 0 when none
+}
+
+func (c *textCollector) add(m *common.MessageStatustext) {
+	if m.Id != 0 && m.Id == c.lastID && m.ChunkSeq > 0 && len(c.texts) > 0 {
+		c.texts[len(c.texts)-1] += m.Text // a chunk may end in the space between two words
+		return
+	}
+	c.lastID = m.Id
+	if t := strings.TrimLeftFunc(m.Text, unicode.IsSpace); strings.TrimSpace(t) != "" {
+		c.texts = append(c.texts, t)
+	} else {
+		c.lastID = 0
+	}
+}
+
+// result is the texts collected so far, each trimmed.
+func (c *textCollector) result() []string {
+	out := make([]string, len(c.texts))
+	for i, t := range c.texts {
+		out[i] = strings.TrimSpace(t)
+	}
+	return out
 }
 
 func (v *Vehicle) commandMessage(req CommandRequest, confirmation uint8) message.Message {

@@ -7,6 +7,18 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 )
 
+// ArgumentError is returned (wrapped) when a caller's argument is refused
+// before anything is sent to the vehicle — a parameter value outside its
+// type's range, a name MAVLink cannot carry — so an API can answer it as
+// the caller's mistake (400 naming Arg), not as a failure of the vehicle
+// or the link.
+type ArgumentError struct {
+	Arg    string // the argument at fault: "name", "value"
+	Reason string
+}
+
+func (e *ArgumentError) Error() string { return e.Reason }
+
 // MissionError is returned (wrapped) when the vehicle NACKs a mission
 // transfer with a MAV_MISSION_RESULT other than ACCEPTED, so the caller can
 // tell "the vehicle refused" (and why) from "the link failed".

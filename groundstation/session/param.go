@@ -248,10 +248,10 @@ func (v *Vehicle) paramsByList(ctx context.Context, p Progress) ([]Param, error)
 // checkParamName rejects names MAVLink cannot carry, before anything is sent.
 func checkParamName(name string) error {
 	if name == "" {
-		return fmt.Errorf("parameter name is empty")
+		return &ArgumentError{Arg: "name", Reason: "parameter name is empty"}
 	}
 	if len(name) > 16 {
-		return fmt.Errorf("parameter name %q is longer than MAVLink's 16 characters", name)
+		return &ArgumentError{Arg: "name", Reason: fmt.Sprintf("parameter name %q is longer than MAVLink's 16 characters", name)}
 	}
 	return nil
 }
@@ -338,7 +338,7 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 		return Param{}, wrap(err)
 	}
 	if math.IsNaN(value) || math.IsInf(value, 0) {
-		return Param{}, wrap(fmt.Errorf("value is not a finite number"))
+		return Param{}, wrap(&ArgumentError{Arg: "value", Reason: "value is not a finite number"})
 	}
 	v.mu.Lock()
 	typ, known := v.paramType[name]
@@ -354,7 +354,7 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 	if lo, hi, isInt := paramTypeRange(typ); isInt {
 		r := math.Round(value)
 		if r < lo || r > hi {
-			return Param{}, wrap(fmt.Errorf("value out of range for %s [%v, %v]", common.MAV_PARAM_TYPE(typ), lo, hi))
+			return Param{}, wrap(&ArgumentError{Arg: "value", Reason: fmt.Sprintf("value out of range for %s [%v, %v]", common.MAV_PARAM_TYPE(typ), lo, hi)})
 		}
 		wire = float32(r)
 	}

@@ -57,6 +57,13 @@ type Options struct {
 	// CommandProgressTimeout is how long to keep waiting, without resending,
 	// after a MAV_RESULT_IN_PROGRESS ACK for the next ACK; default 10 s.
 	CommandProgressTimeout time.Duration
+	// RefusalTextWindow is how long Command keeps listening for the
+	// vehicle's STATUSTEXT after a refusal (an ACK other than ACCEPTED):
+	// ArduPilot queues the explanation ("Arm: AUTO mode not armable") and
+	// sends it just after the COMMAND_ACK. Collection ends early once texts
+	// have arrived and a fifth of the window passes without another.
+	// Default 1 s; negative turns it off (a refusal returns at once).
+	RefusalTextWindow time.Duration
 
 	MissionItemTimeout time.Duration // per request/item, default 1.5 s
 	MissionRetries     int           // per item / per phase, default 5, negative = none
@@ -94,6 +101,7 @@ func DefaultOptions() Options {
 		CommandTimeout:         1500 * time.Millisecond,
 		CommandRetries:         3,
 		CommandProgressTimeout: 10 * time.Second,
+		RefusalTextWindow:      time.Second,
 		MissionItemTimeout:     1500 * time.Millisecond,
 		MissionRetries:         5,
 		MissionWindow:          16,
@@ -130,6 +138,9 @@ func (o Options) withDefaults() Options {
 	dur(&o.CommandTimeout, d.CommandTimeout)
 	retries(&o.CommandRetries, d.CommandRetries)
 	dur(&o.CommandProgressTimeout, d.CommandProgressTimeout)
+	if o.RefusalTextWindow == 0 { // negative: off
+		o.RefusalTextWindow = d.RefusalTextWindow
+	}
 	dur(&o.MissionItemTimeout, d.MissionItemTimeout)
 	retries(&o.MissionRetries, d.MissionRetries)
 	num(&o.MissionWindow, d.MissionWindow)

@@ -139,9 +139,12 @@ func (h *api) handle(fn func(w http.ResponseWriter, r *http.Request) error) http
 func apiError(err error) error {
 	var e *httpapi.Error
 	var me *session.MissionError
+	var ae *session.ArgumentError
 	switch {
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &ae):
+		return httpapi.Invalid(ae.Arg, "%v", err)
 	case errors.Is(err, groundstation.ErrUnknownVehicle):
 		return httpapi.NotFound("%v", err)
 	case errors.Is(err, session.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -263,12 +266,13 @@ type CommandArgs struct {
 
 // CommandResponse is what a vehicle answered, with its MAV_RESULT.
 type CommandResponse struct {
-	Command    string `json:"command"`
-	Result     string `json:"result"`
-	ResultCode uint8  `json:"result_code"`
-	Attempts   int    `json:"attempts"`
-	Progress   uint8  `json:"progress,omitempty"`
-	Text       string `json:"text,omitempty"`
+	Command    string   `json:"command"`
+	Result     string   `json:"result"`
+	ResultCode uint8    `json:"result_code"`
+	Attempts   int      `json:"attempts"`
+	Progress   uint8    `json:"progress,omitempty"`
+	Text       string   `json:"text,omitempty"`
+	Texts      []string `json:"texts,omitempty"`
 }
 
 var commandNames = []string{"arm", "disarm", "takeoff", "mode", "rtl", "land", "goto", "mission_start", "pause", "continue", "speed", "command"}
@@ -346,6 +350,9 @@ func buildCommand(name string, b CommandArgs) (session.CommandRequest, error) {
 		if b.Mode == "" {
 			return req, httpapi.Invalid("mode", "mode needs a mode name, one of %s", strings.Join(groundstation.ModeNames(), ", "))
 		}
+		if _, err := groundstation.CopterMode(b.Mode); err != nil {
+			return req, httpapi.Invalid("mode", "%v", err)
+		}
 	default:
 		return req, httpapi.NotFound("unknown command %q: one of %s", name, strings.Join(commandNames, ", "))
 	}
@@ -398,7 +405,7 @@ func (h *api) runCommand(ctx context.Context, id, name string, b CommandArgs) (C
 	if err != nil {
 		return CommandResponse{}, fmt.Errorf("%s to vehicle %s: %w", name, id, err)
 	}
-	out := CommandResponse{Command: name, Result: res.ResultName, ResultCode: res.Result, Attempts: res.Attempts, Progress: res.Progress, Text: res.Text}
+	out := CommandResponse{Command: name, Result: res.ResultName, ResultCode: res.Result, Attempts: res.Attempts, Progress: res.Progress, Text: res.Text, Texts: res.Texts}
 	if !res.Accepted() {
 		e := httpapi.New(httpapi.CodeRefused, "vehicle %s refused %s: %s", id, name, res.ResultName)
 		if res.Text != "" {

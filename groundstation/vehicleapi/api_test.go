@@ -110,6 +110,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		{"goto without lon", "POST", v + "/commands/goto", `{"lat": 41, "alt_m": 30}`, 400, "lon", "lon"},
 		{"goto latitude out of range", "POST", v + "/commands/goto", `{"lat": 141, "lon": 69, "alt_m": 30}`, 400, "lat", "90"},
 		{"mode without name", "POST", v + "/commands/mode", `{}`, 400, "mode", "mode"},
+		{"unknown mode", "POST", v + "/commands/mode", `{"mode": "FLYFAST"}`, 400, "mode", "FLYFAST"},
 		{"raw command too many params", "POST", v + "/commands/command", `{"command": 400, "params": [1,2,3,4,5,6,7,8]}`, 400, "params", "7"},
 		{"unknown list", "PUT", v + "/waypoints", `{"items": []}`, 404, "", "mission, fence or rally"},
 		{"upload without items", "PUT", v + "/mission", `{}`, 400, "items", "items"},

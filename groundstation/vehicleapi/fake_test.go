@@ -153,7 +153,7 @@ func TestCommandsReachTheStationAsMAVLink(t *testing.T) {
 func TestRefusalCarriesTheVehiclesResultAndText(t *testing.T) {
 	f := newFake()
 	f.result = session.CommandResult{Result: 4, ResultName: "FAILED", Attempts: 1,
-		Text: "Arm: Mode not armable", Texts: []string{"Arm: Mode not armable"}}
+		Text: "Arm: AUTO mode not armable", Texts: []string{"Arm: AUTO mode not armable"}}
 	_, srv := newAPI(t, f)
 	status, body := do(t, "POST", srv.URL+"/api/v1/vehicles/udp14550-1/commands/arm", "")
 	if status != http.StatusUnprocessableEntity {
@@ -164,7 +164,7 @@ func TestRefusalCarriesTheVehiclesResultAndText(t *testing.T) {
 	if e["code"] != "refused" || d["result"] != "FAILED" || d["mav_result"] != float64(4) {
 		t.Errorf("refusal %v", e)
 	}
-	if d["text"] != "Arm: Mode not armable" || fmt.Sprint(d["texts"]) != "[Arm: Mode not armable]" {
+	if d["text"] != "Arm: AUTO mode not armable" || fmt.Sprint(d["texts"]) != "[Arm: AUTO mode not armable]" {
 		t.Errorf("refusal lost the vehicle's reason: %v", d)
 	}
 	if m, _ := e["message"].(string); !strings.Contains(m, "not armable") {
@@ -184,6 +184,7 @@ func TestStationErrorsGetTheirHTTPMeaning(t *testing.T) {
 		{"busy", fmt.Errorf("upload: %w", session.ErrBusy), 409, "conflict"},
 		{"mission refused", fmt.Errorf("upload: %w", &session.MissionError{Result: 4, Name: "MAV_MISSION_NO_SPACE", Seq: -1}), 422, "refused"},
 		{"param rejected", fmt.Errorf("set: %w", session.ErrParamRejected), 422, "refused"},
+		{"caller's argument", fmt.Errorf("set: %w", &session.ArgumentError{Arg: "value", Reason: "value out of range for MAV_PARAM_TYPE_INT8 [-128, 127]"}), 400, "invalid"},
 		{"a bug", errors.New("something broke"), 500, "internal"},
 	}
 	for _, c := range cases {

@@ -37,7 +37,7 @@ func TestArmingRefusals(t *testing.T) {
 			v := newReady(t, Config{})
 			mustOK(t, "mode RTL")(v.SetMode(ModeRTL))
 			return v
-		}, "Arm: Mode not armable"},
+		}, "Arm: RTL mode not armable"},
 		{"mode not armable (AUTO without AUTO_OPTIONS)", func(t *testing.T) *Vehicle {
 			v := newReady(t, Config{})
 			if err := v.SetMission(squareMission()); err != nil {
@@ -45,7 +45,7 @@ func TestArmingRefusals(t *testing.T) {
 			}
 			mustOK(t, "mode AUTO")(v.SetMode(ModeAuto))
 			return v
-		}, "Arm: Mode not armable"},
+		}, "Arm: AUTO mode not armable"},
 		{"outside an enabled fence", func(t *testing.T) *Vehicle {
 			v := newReady(t, Config{})
 			if err := v.SetFence(polygonFence(200, 300, 100)); err != nil { // home outside

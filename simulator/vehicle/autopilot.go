@@ -132,7 +132,7 @@ func (v *Vehicle) Arm(force bool) (result uint8, reason string) {
 	}
 	if !force {
 		if !v.modeAllowsArming(v.mode) {
-			return ResultFailed, "Arm: Mode not armable"
+			return ResultFailed, "Arm: " + ModeName(v.mode) + " mode not armable" // ArduCopter's words
 		}
 		if r, why := v.prearmChecks(); r != ResultAccepted {
 			return r, why

@@ -69,10 +69,11 @@
 //     SYS_STATUS sensor bits as a real 4.7 SITL reports them, with GPS,
 //     geofence, battery and pre-arm health following the model.
 //   - Arming: refused in RTL/LAND/CIRCLE/BRAKE/SMART_RTL and in AUTO unless
-//     AUTO_OPTIONS bit 0 ("Arm: Mode not armable"); pre-arm checks (when
+//     AUTO_OPTIONS bit 0 ("Arm: AUTO mode not armable"); pre-arm checks (when
 //     ARMING_CHECK ≠ 0): GPS fix, HDOP vs GPS_HDOP_GOOD, home, battery
 //     failsafe, low/critical voltage and capacity, BATT_ARM_VOLT/MAH, inside
-//     an enabled fence. Refusals are MAV_RESULT_FAILED with the PreArm text.
+//     an enabled fence. Refusals are MAV_RESULT_FAILED, the PreArm/Arm text
+//     following the COMMAND_ACK in a STATUSTEXT as ArduPilot sends it.
 //     Arming moves home to the current position ("Arming motors"). Disarm in
 //     flight needs force (then the vehicle falls). Landed and idle for
 //     DISARM_DELAY seconds: auto-disarm.
