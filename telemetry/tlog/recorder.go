@@ -1,7 +1,6 @@
 package tlog
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io/fs"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
@@ -36,12 +36,19 @@ type RecorderOptions struct {
 	// first (default 4 GiB).
 	MaxTotalBytes int64
 	// QueueLen bounds frames waiting to be written; beyond it frames are
-	// dropped and counted, never blocking the ground station (default 65536).
+	// dropped and counted, never blocking the ground station (default
+	// 262144: seven seconds of 2,000 vehicles at 18 frames/s).
 	QueueLen int
-	// MaxOpen bounds open files; the least recently written are closed
-	// (and reopened for append when their vehicle speaks again). Default 256.
+	// MaxOpen bounds open files; past it the files written least recently
+	// are closed at the next flush (and reopened for append when their
+	// vehicle speaks again). Default 4096, at most half the process's
+	// file limit.
 	MaxOpen int
-	Log     *slog.Logger
+	// FlushEvery is how often each vehicle's buffered frames are written
+	// to its file (default 1 s); a vehicle's buffer is also written when
+	// it reaches 64 KiB. A crash loses at most this much of a tlog.
+	FlushEvery time.Duration
+	Log        *slog.Logger
 }
 
 // RecorderStats counts the recorder's work and losses.
@@ -54,6 +61,11 @@ type RecorderStats struct {
 	DeletedFiles  uint64 `json:"deleted_files"` // by the total disk cap
 	TotalBytes    int64  `json:"total_bytes"`
 	MaxTotalBytes int64  `json:"max_total_bytes"`
+	// Queued is how many frames wait to be written now, of QueueLen.
+	Queued   int `json:"queued"`
+	QueueLen int `json:"queue_len"`
+	// OpenFiles is how many tlogs are open now.
+	OpenFiles int `json:"open_files"`
 }
 
 type tapped struct {
@@ -62,34 +74,48 @@ type tapped struct {
 	f       frame.Frame
 }
 
+// flushBytes is the buffer size past which a vehicle's frames are written
+// before the next timed flush.
+const flushBytes = 64 << 10
+
 type vehicleLog struct {
-	path    string // current file
-	base    string // flight's base name, without .tlog
-	part    int
-	size    int64
-	armed   bool
-	f       *os.File
-	bw      *bufio.Writer
-	lastUse time.Time
+	path      string // current file
+	base      string // flight's base name, without .tlog
+	part      int
+	size      int64 // bytes of the current part, buffered ones included
+	armed     bool
+	f         *os.File
+	buf       []byte // encoded entries not yet written
+	lastWrite time.Time
 }
 
 // Recorder writes every vehicle's raw MAVLink stream to tlogs: one file per
 // vehicle per flight (a new file when the vehicle is first heard and at
 // each arming), split into parts by size, under a total disk cap.
+//
+// Frames are handed over in batches (Tap appends to a slice under a
+// mutex; Run swaps it out), encoded into a buffer per vehicle and written
+// once per FlushEvery, so a fleet costs one write per vehicle per second
+// rather than one per frame; files stay open between flushes, and a part
+// is fsynced when it is finished.
 type Recorder struct {
 	opts RecorderOptions
 	log  *slog.Logger
-	q    chan tapped
 	rw   *dialect.ReadWriter
+	wake chan struct{}
 
-	mu    sync.Mutex
-	stats RecorderStats
+	mu      sync.Mutex
+	pending []tapped
+	stats   RecorderStats
 
 	// owned by Run
-	vehicles map[string]*vehicleLog
-	open     int
-	w        *Writer
-	cur      *vehicleLog
+	spare       []tapped
+	vehicles    map[string]*vehicleLog
+	open        int
+	w           *Writer
+	cur         *vehicleLog
+	loggedDrops uint64
+	lastDropLog time.Time
 }
 
 // NewRecorder prepares the directory and measures what is already in it.
@@ -101,10 +127,17 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 		opts.MaxTotalBytes = DefaultMaxTotalBytes
 	}
 	if opts.QueueLen <= 0 {
-		opts.QueueLen = 65536
+		opts.QueueLen = 262144
 	}
 	if opts.MaxOpen <= 0 {
-		opts.MaxOpen = 256
+		opts.MaxOpen = 4096
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur/2 < uint64(opts.MaxOpen) {
+			opts.MaxOpen = max(16, int(lim.Cur/2))
+		}
+	}
+	if opts.FlushEvery <= 0 {
+		opts.FlushEvery = time.Second
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
@@ -112,9 +145,10 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("tlog recorder: %w", err)
 	}
-	r := &Recorder{opts: opts, log: opts.Log, q: make(chan tapped, opts.QueueLen), rw: DefaultDialect(),
+	r := &Recorder{opts: opts, log: opts.Log, rw: DefaultDialect(), wake: make(chan struct{}, 1),
 		vehicles: map[string]*vehicleLog{}}
 	r.stats.MaxTotalBytes = opts.MaxTotalBytes
+	r.stats.QueueLen = opts.QueueLen
 	files, err := r.listFiles()
 	if err != nil {
 		return nil, err
@@ -126,25 +160,27 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	return r, nil
 }
 
-// Tap takes one frame received from a vehicle. It never blocks: the frame
-// (a shallow copy; its message is only read) is queued or, if the writer is
-// that far behind, dropped and counted. Its signature matches the ground
-// station's frame tap.
+// Tap takes one frame received from (or sent to) a vehicle. It never
+// blocks: the frame is queued or, if the writer is that far behind,
+// dropped and counted. The frame is kept until written and must not be
+// modified by anyone (gomavlib decodes every frame into a fresh value).
+// Its signature matches the ground station's frame tap.
 func (r *Recorder) Tap(vehicleID, link string, at time.Time, f frame.Frame) {
-	switch ff := f.(type) {
-	case *frame.V1Frame:
-		c := *ff
-		f = &c
-	case *frame.V2Frame:
-		c := *ff
-		f = &c
-	}
-	select {
-	case r.q <- tapped{vehicle: vehicleID, at: at, f: f}:
-	default:
-		r.mu.Lock()
+	r.mu.Lock()
+	if len(r.pending) >= r.opts.QueueLen {
 		r.stats.Dropped++
 		r.mu.Unlock()
+		return
+	}
+	r.pending = append(r.pending, tapped{vehicle: vehicleID, at: at, f: f})
+	n := len(r.pending)
+	r.mu.Unlock()
+	if n == r.opts.QueueLen/4 {
+		// Well ahead of the timed drain: wake the writer now.
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -152,40 +188,100 @@ func (r *Recorder) Tap(vehicleID, link string, at time.Time, f frame.Frame) {
 func (r *Recorder) Stats() RecorderStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stats
+	s := r.stats
+	s.Queued = len(r.pending)
+	return s
 }
 
+// drainEvery is how often Run takes what Tap queued: often enough to keep
+// the queue short, rarely enough that a busy fleet costs few wake-ups.
+const drainEvery = 20 * time.Millisecond
+
 // Run writes queued frames until ctx is cancelled, then writes what is
-// queued, flushes and closes every file.
+// queued, flushes, fsyncs and closes every file.
 func (r *Recorder) Run(ctx context.Context) error {
-	flush := time.NewTicker(time.Second)
+	drain := time.NewTicker(drainEvery)
+	defer drain.Stop()
+	flush := time.NewTicker(r.opts.FlushEvery)
 	defer flush.Stop()
 	defer r.closeAll()
 	for {
 		select {
 		case <-ctx.Done():
-			for {
-				select {
-				case t := <-r.q:
-					r.write(t)
-				default:
-					return nil
-				}
-			}
-		case t := <-r.q:
-			r.write(t)
-		case <-flush.C:
+			r.drain()
+			return nil
+		case <-drain.C:
+			r.drain()
+		case <-r.wake:
+			r.drain()
+		case now := <-flush.C:
+			r.drain()
 			r.flushAll()
+			r.trimOpen(now)
+			r.logDrops(now)
 		}
 	}
 }
 
-// curWriter routes the tlog Writer's output to the current vehicle's file.
+// drain writes every queued frame into its vehicle's buffer.
+func (r *Recorder) drain() {
+	r.mu.Lock()
+	batch := r.pending
+	r.pending = r.spare[:0]
+	r.mu.Unlock()
+	if len(batch) == 0 {
+		r.spare = batch
+		return
+	}
+	var frames, bytes uint64
+	var errs uint64
+	for i := range batch {
+		n, err := r.write(batch[i])
+		if err != nil {
+			errs++
+		} else {
+			frames++
+		}
+		bytes += uint64(n)
+		batch[i] = tapped{} // release the frame
+	}
+	r.spare = batch[:0]
+	r.mu.Lock()
+	r.stats.Frames += frames
+	r.stats.Bytes += bytes
+	r.stats.TotalBytes += int64(bytes)
+	over := r.stats.TotalBytes > r.opts.MaxTotalBytes
+	r.mu.Unlock()
+	if over {
+		r.enforceCap()
+	}
+}
+
+// logDrops logs frames dropped since the last report, at most every 10 s.
+func (r *Recorder) logDrops(now time.Time) {
+	if now.Sub(r.lastDropLog) < 10*time.Second {
+		return
+	}
+	r.mu.Lock()
+	d := r.stats.Dropped
+	r.mu.Unlock()
+	if d > r.loggedDrops {
+		r.log.Warn("tlog frames dropped: the recorder fell behind", "dropped", d-r.loggedDrops, "total", d,
+			"queue_len", r.opts.QueueLen)
+		r.loggedDrops = d
+		r.lastDropLog = now
+	}
+}
+
+// curWriter routes the tlog Writer's output to the current vehicle's buffer.
 type curWriter struct{ r *Recorder }
 
-func (c *curWriter) Write(p []byte) (int, error) { return c.r.cur.bw.Write(p) }
+func (c *curWriter) Write(p []byte) (int, error) {
+	c.r.cur.buf = append(c.r.cur.buf, p...)
+	return len(p), nil
+}
 
-func (r *Recorder) write(t tapped) {
+func (r *Recorder) write(t tapped) (int, error) {
 	vl := r.vehicles[t.vehicle]
 	armed, isHB := armedOf(t.f)
 	newFlight := vl == nil || (isHB && armed && !vl.armed)
@@ -197,41 +293,49 @@ func (r *Recorder) write(t tapped) {
 		vl.armed = armed
 	}
 	if newFlight {
-		r.closeFile(vl)
+		r.finishPart(vl)
 		vl.base = filepath.Join(r.opts.Dir, safeName(t.vehicle), t.at.UTC().Format("20060102-150405.000"))
 		vl.part = 1
-		vl.path = ""
+		r.startPart(vl)
 	} else if vl.size >= r.opts.MaxFileBytes {
-		r.closeFile(vl)
+		r.finishPart(vl)
 		vl.part++
-		vl.path = ""
-	}
-	if vl.f == nil {
-		if err := r.openFile(vl); err != nil {
-			r.fail(err)
-			return
-		}
+		r.startPart(vl)
 	}
 	r.cur = vl
 	n, err := r.w.Write(t.at, t.f)
 	vl.size += int64(n)
-	vl.lastUse = time.Now()
+	if err != nil {
+		r.fail(fmt.Errorf("tlog %s: %w", vl.path, err))
+		return n, err
+	}
+	if len(vl.buf) >= flushBytes {
+		r.flushVehicle(vl)
+	}
+	return n, nil
+}
+
+func (r *Recorder) startPart(vl *vehicleLog) {
+	vl.path = vl.base + ".tlog"
+	if vl.part > 1 {
+		vl.path = fmt.Sprintf("%s-part%d.tlog", vl.base, vl.part)
+	}
+	vl.size = 0
 	r.mu.Lock()
-	if err != nil {
-		r.stats.WriteErrors++
-	} else {
-		r.stats.Frames++
-	}
-	r.stats.Bytes += uint64(n)
-	r.stats.TotalBytes += int64(n)
-	over := r.stats.TotalBytes > r.opts.MaxTotalBytes
+	r.stats.Files++
 	r.mu.Unlock()
-	if err != nil {
-		r.fail(fmt.Errorf("write tlog %s: %w", vl.path, err))
+}
+
+// finishPart writes what the vehicle has buffered, fsyncs and closes its
+// file: a finished part is on disk.
+func (r *Recorder) finishPart(vl *vehicleLog) {
+	r.flushVehicle(vl)
+	if vl.f != nil {
+		if err := vl.f.Sync(); err != nil {
+			r.fail(fmt.Errorf("fsync tlog %s: %w", vl.path, err))
+		}
 	}
-	if over {
-		r.enforceCap()
-	}
+	r.closeFile(vl)
 }
 
 func (r *Recorder) fail(err error) {
@@ -244,20 +348,40 @@ func (r *Recorder) fail(err error) {
 	}
 }
 
-func (r *Recorder) openFile(vl *vehicleLog) error {
-	if vl.path == "" {
-		vl.path = vl.base + ".tlog"
-		if vl.part > 1 {
-			vl.path = fmt.Sprintf("%s-part%d.tlog", vl.base, vl.part)
+// flushVehicle writes the vehicle's buffer to its file, opening it (for
+// append) if needed.
+func (r *Recorder) flushVehicle(vl *vehicleLog) {
+	if len(vl.buf) == 0 {
+		return
+	}
+	if vl.f == nil {
+		if err := r.openFile(vl); err != nil {
+			r.fail(err)
+			r.lose(vl)
+			return
 		}
-		r.mu.Lock()
-		r.stats.Files++
-		r.mu.Unlock()
-		vl.size = 0
 	}
-	if r.open >= r.opts.MaxOpen {
-		r.closeLRU()
+	if _, err := vl.f.Write(vl.buf); err != nil {
+		r.fail(fmt.Errorf("write tlog %s: %w", vl.path, err))
+		r.lose(vl)
+		return
 	}
+	vl.lastWrite = time.Now()
+	vl.buf = vl.buf[:0]
+}
+
+// lose discards a buffer that could not be written: its frames count as
+// write errors, and the totals no longer claim its bytes.
+func (r *Recorder) lose(vl *vehicleLog) {
+	n := len(vl.buf)
+	vl.size -= int64(n)
+	vl.buf = vl.buf[:0]
+	r.mu.Lock()
+	r.stats.TotalBytes -= int64(n)
+	r.mu.Unlock()
+}
+
+func (r *Recorder) openFile(vl *vehicleLog) error {
 	if err := os.MkdirAll(filepath.Dir(vl.path), 0o755); err != nil {
 		return fmt.Errorf("tlog dir: %w", err)
 	}
@@ -265,50 +389,65 @@ func (r *Recorder) openFile(vl *vehicleLog) error {
 	if err != nil {
 		return fmt.Errorf("open tlog: %w", err)
 	}
-	vl.f, vl.bw = f, bufio.NewWriterSize(f, 32<<10)
+	vl.f = f
 	r.open++
+	r.setOpen()
 	return nil
+}
+
+func (r *Recorder) setOpen() {
+	r.mu.Lock()
+	r.stats.OpenFiles = r.open
+	r.mu.Unlock()
 }
 
 func (r *Recorder) closeFile(vl *vehicleLog) {
 	if vl.f == nil {
 		return
 	}
-	if err := vl.bw.Flush(); err != nil {
-		r.fail(fmt.Errorf("flush tlog %s: %w", vl.path, err))
-	}
 	if err := vl.f.Close(); err != nil {
 		r.fail(fmt.Errorf("close tlog %s: %w", vl.path, err))
 	}
-	vl.f, vl.bw = nil, nil
+	vl.f = nil
 	r.open--
+	r.setOpen()
 }
 
-func (r *Recorder) closeLRU() {
-	var oldest *vehicleLog
+// idleClose is how long a vehicle's file stays open without frames.
+const idleClose = time.Minute
+
+// trimOpen closes the files of vehicles silent for idleClose and, past
+// MaxOpen, those written least recently: once per flush, not per frame.
+func (r *Recorder) trimOpen(now time.Time) {
+	var open []*vehicleLog
 	for _, vl := range r.vehicles {
-		if vl.f != nil && (oldest == nil || vl.lastUse.Before(oldest.lastUse)) {
-			oldest = vl
+		if vl.f == nil {
+			continue
 		}
+		if now.Sub(vl.lastWrite) >= idleClose {
+			r.closeFile(vl)
+			continue
+		}
+		open = append(open, vl)
 	}
-	if oldest != nil {
-		r.closeFile(oldest)
+	if len(open) <= r.opts.MaxOpen {
+		return
+	}
+	slices.SortFunc(open, func(a, b *vehicleLog) int { return a.lastWrite.Compare(b.lastWrite) })
+	for _, vl := range open[:len(open)-r.opts.MaxOpen] {
+		r.closeFile(vl)
 	}
 }
 
 func (r *Recorder) flushAll() {
 	for _, vl := range r.vehicles {
-		if vl.bw != nil {
-			if err := vl.bw.Flush(); err != nil {
-				r.fail(fmt.Errorf("flush tlog %s: %w", vl.path, err))
-			}
-		}
+		r.flushVehicle(vl)
 	}
 }
 
 func (r *Recorder) closeAll() {
 	for _, vl := range r.vehicles {
-		r.closeFile(vl)
+		r.finishPart(vl)
 	}
 }
 
@@ -365,7 +504,7 @@ func (r *Recorder) enforceCap() {
 			if vl.path == f.path {
 				r.closeFile(vl)
 				vl.part++
-				vl.path = ""
+				r.startPart(vl)
 			}
 		}
 		if err := os.Remove(f.path); err != nil {
