@@ -236,12 +236,24 @@ func (p *Publisher) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(time.Duration(float64(time.Second) / p.cfg.StateRate))
 	defer tick.Stop()
+	// Take fleet updates at most every hubDrainEvery (as the WebSocket hub
+	// does): a busy fleet signals thousands of times a second, and states
+	// go out on the tick anyway.
+	drain := time.NewTimer(time.Hour)
+	drain.Stop()
+	draining := false
 	for {
 		select {
 		case <-ctx.Done():
 			p.shutdown(pending)
 			return nil
 		case <-sub.C:
+			if !draining {
+				drain.Reset(hubDrainEvery)
+				draining = true
+			}
+		case <-drain.C:
+			draining = false
 			b := sub.Next()
 			if b.Dropped.Events > lastDropped {
 				p.dropped.Add(b.Dropped.Events - lastDropped)

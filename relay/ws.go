@@ -217,6 +217,12 @@ func (h *Hub) Run(ctx context.Context) error {
 	staleSent := map[string]bool{}
 	staleTick := time.NewTicker(time.Second)
 	defer staleTick.Stop()
+	// A busy fleet signals the subscription thousands of times a second;
+	// the hub takes what is pending at most every hubDrainEvery, so it
+	// wakes a bounded number of times and each batch coalesces more.
+	drain := time.NewTimer(time.Hour)
+	drain.Stop()
+	draining := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -229,12 +235,20 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.conns.Wait()
 			return nil
 		case <-sub.C:
+			if !draining {
+				drain.Reset(hubDrainEvery)
+				draining = true
+			}
+		case <-drain.C:
+			draining = false
 			b := sub.Next()
 			now := time.Now()
-			// Encode once; every client sends the same bytes.
-			wire := make([]encVehicle, len(b.Vehicles))
+			// Encoded lazily, once, by the first client writer that sends
+			// it; every client sends the same bytes, and a state no client
+			// sends is never encoded.
+			wire := make([]*encVehicle, len(b.Vehicles))
 			for i, v := range b.Vehicles {
-				wire[i] = encodeVehicle(v, v.Stale(now, h.cfg.StaleAfter))
+				wire[i] = newEncVehicle(v, v.Stale(now, h.cfg.StaleAfter))
 				staleSent[v.ID] = wire[i].stale
 			}
 			events := encodeEvents(b.Events)
@@ -248,12 +262,12 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.mu.Unlock()
 		case now := <-staleTick.C:
 			// A vehicle that goes silent sends no update: tell clients it went stale.
-			var wire []encVehicle
+			var wire []*encVehicle
 			h.mu.Lock()
 			for id, v := range h.latest {
 				if s := v.Stale(now, h.cfg.StaleAfter); s != staleSent[id] {
 					staleSent[id] = s
-					wire = append(wire, encodeVehicle(v, s))
+					wire = append(wire, newEncVehicle(v, s))
 				}
 			}
 			if len(wire) > 0 {
@@ -294,7 +308,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered with an HTTP error (e.g. 403 for a foreign origin)
 	}
 	c := &wsClient{hub: h, conn: conn, filter: filter, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		states: map[string]encVehicle{}}
+		states: map[string]*encVehicle{}}
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
@@ -394,7 +408,7 @@ type wsClient struct {
 
 	mu      sync.Mutex
 	filter  Filter
-	states  map[string]encVehicle // coalesced: newest per vehicle
+	states  map[string]*encVehicle // coalesced: newest per vehicle
 	order   []string
 	events  []encEvent
 	control []Frame
@@ -414,7 +428,7 @@ func (c *wsClient) signal() {
 
 // offer queues updates; called by the hub goroutine with hub.mu held. It
 // never blocks.
-func (c *wsClient) offer(vs []encVehicle, es []encEvent, latest map[string]fleet.Vehicle) {
+func (c *wsClient) offer(vs []*encVehicle, es []encEvent, latest map[string]fleet.Vehicle) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dropped {
@@ -630,7 +644,7 @@ func (c *wsClient) writeLoop() {
 		c.mu.Lock()
 		control, events := c.control, c.events
 		c.control, c.events = nil, nil
-		var states []encVehicle
+		var states []*encVehicle
 		if len(c.order) > 0 {
 			if now.Before(nextState) {
 				if !armed {
@@ -638,7 +652,7 @@ func (c *wsClient) writeLoop() {
 					armed = true
 				}
 			} else {
-				states = make([]encVehicle, 0, len(c.order))
+				states = make([]*encVehicle, 0, len(c.order))
 				for _, id := range c.order {
 					states = append(states, c.states[id])
 				}
@@ -665,7 +679,7 @@ func (c *wsClient) writeLoop() {
 		if len(states) > 0 {
 			raws := make([][]byte, len(states))
 			for i := range states {
-				raws[i] = states[i].raw
+				raws[i] = states[i].bytes()
 			}
 			if !c.writeRaw(rawFrame("state", now, "vehicles", raws)) {
 				return
@@ -674,11 +688,27 @@ func (c *wsClient) writeLoop() {
 	}
 }
 
-// encVehicle is a vehicle's state encoded once for every client.
+// hubDrainEvery bounds how often the hub takes fleet updates: at most a
+// few milliseconds of added latency, far below a client's state period.
+const hubDrainEvery = 4 * time.Millisecond
+
+// encVehicle is a vehicle's state, encoded at most once for every client.
 type encVehicle struct {
 	v     fleet.Vehicle // for filtering
 	stale bool
+	once  sync.Once
 	raw   []byte // JSON of WireVehicle
+}
+
+func newEncVehicle(v fleet.Vehicle, stale bool) *encVehicle {
+	return &encVehicle{v: v, stale: stale}
+}
+
+// bytes returns the JSON of the state, encoding it on first use; client
+// writers call it concurrently.
+func (e *encVehicle) bytes() []byte {
+	e.once.Do(func() { e.raw, _ = json.Marshal(WireVehicle{Vehicle: e.v, Stale: e.stale}) })
+	return e.raw
 }
 
 type encEvent struct {
