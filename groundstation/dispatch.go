@@ -31,9 +31,16 @@ type linkRT struct {
 
 	frames      atomic.Uint64
 	parseErrors atomic.Uint64
-	nChannels   atomic.Int64
-	nVehicles   atomic.Int64
-	unattached  atomic.Uint64
+	// caughtUp is when the dispatcher last found no event waiting (unix
+	// ns): frames received before it have all been handled.
+	caughtUp     atomic.Int64
+	lateTicks    atomic.Uint64
+	lostDeferred atomic.Uint64
+	tapDropped   atomic.Uint64
+	lastLateLog  time.Time
+	nChannels    atomic.Int64
+	nVehicles    atomic.Int64
+	unattached   atomic.Uint64
 
 	lastParseLog   time.Time
 	parseSinceLog  uint64
@@ -67,11 +74,32 @@ func (s *Station) tickEvery() time.Duration {
 // but the events channel and its ticker: fleet updates are in-memory,
 // sessions' Handle never blocks, and slow work is handed to setup
 // goroutines.
+//
+// Whenever it finds no event waiting it notes the time (caughtUp): a
+// heartbeat check compares a vehicle's last HEARTBEAT with that time, not
+// with the clock, so a station that has fallen behind its links never
+// declares a vehicle silent whose HEARTBEAT may still be queued.
 func (ln *linkRT) run(ctx context.Context) {
 	tick := time.NewTicker(ln.st.tickEvery())
 	defer tick.Stop()
 	events := ln.node.Events()
+	ln.caughtUp.Store(time.Now().UnixNano())
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			ln.tick(now)
+			continue
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			ln.handle(ev, time.Now())
+			continue
+		default:
+		}
+		ln.caughtUp.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return
@@ -84,6 +112,15 @@ func (ln *linkRT) run(ctx context.Context) {
 			ln.handle(ev, time.Now())
 		}
 	}
+}
+
+// behind is how long the dispatcher has been busy without catching up.
+func (ln *linkRT) behind() time.Duration {
+	c := ln.caughtUp.Load()
+	if c == 0 {
+		return 0
+	}
+	return max(0, time.Since(time.Unix(0, c)))
 }
 
 func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {
@@ -131,7 +168,7 @@ func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 	key := vkey{sys, comp}
 	c := ln.comps[key]
 	if c == nil && sys != ln.st.cfg.SystemID {
-		c = ln.classify(key, msg, at)
+		c = ln.classify(key, msg, at, ev.Channel)
 	}
 	if c == nil || c.role == roleIgnored {
 		ln.unattached.Add(1)
@@ -162,7 +199,7 @@ func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 // is: a new vehicle (autopilot HEARTBEAT), a camera or other component of
 // a known vehicle, a station to ignore, or nothing yet (nil: asked again
 // on its next frame).
-func (ln *linkRT) classify(key vkey, msg any, at time.Time) *compRec {
+func (ln *linkRT) classify(key vkey, msg any, at time.Time, ch *gomavlib.Channel) *compRec {
 	hb, isHB := msg.(*common.MessageHeartbeat)
 	owner := ln.bySys[key.sys]
 	switch {
@@ -171,7 +208,7 @@ func (ln *linkRT) classify(key vkey, msg any, at time.Time) *compRec {
 		ln.comps[key] = c
 		return c
 	case isHB && isVehicleHeartbeat(hb.Type, hb.Autopilot):
-		rec := ln.newVehicle(key, at)
+		rec := ln.newVehicle(key, at, ch)
 		c := &compRec{rec: rec, role: roleAutopilot, id: key.comp}
 		ln.comps[key] = c
 		if owner == nil {
@@ -197,7 +234,7 @@ func (ln *linkRT) classify(key vkey, msg any, at time.Time) *compRec {
 	}
 }
 
-func (ln *linkRT) newVehicle(key vkey, at time.Time) *vehicleRec {
+func (ln *linkRT) newVehicle(key vkey, at time.Time, ch *gomavlib.Channel) *vehicleRec {
 	base := ln.l.name + "-" + strconv.Itoa(int(key.sys))
 	if key.comp != 1 {
 		base += "-" + strconv.Itoa(int(key.comp))
@@ -221,6 +258,11 @@ func (ln *linkRT) newVehicle(key vkey, at time.Time) *vehicleRec {
 	}
 	opts.Log = opts.Log.With("link", ln.l.name)
 	rec.sess = session.New(rec, session.Target{SystemID: key.sys, ComponentID: key.comp}, opts)
+	// The channel is known before setup starts sending (below), or its
+	// first requests would find no channel to the vehicle.
+	if ch != nil {
+		rec.ch.Store(ch)
+	}
 	ln.recs = append(ln.recs, rec)
 	ln.nVehicles.Store(int64(len(ln.recs)))
 	ln.st.log.Info("vehicle heard", "link", ln.l.name, "sysid", key.sys, "compid", key.comp)
@@ -283,6 +325,29 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 // timeouts (link_lost), and the decaying rate of vehicles gone silent.
 func (ln *linkRT) tick(now time.Time) {
 	cfg := &ln.st.cfg
+	// Heartbeats are judged against the last moment the dispatcher had
+	// handled everything it was given: when it is behind, a vehicle's
+	// HEARTBEAT may be waiting in the queue, and the station being late
+	// must never read as the vehicle being silent.
+	caught := now
+	if c := ln.caughtUp.Load(); c != 0 && c < now.UnixNano() {
+		caught = time.Unix(0, c)
+	}
+	late := now.Sub(caught) > ln.st.tickEvery()
+	if late {
+		ln.lateTicks.Add(1)
+	}
+	deferred := 0
+	defer func() {
+		if deferred > 0 {
+			ln.lostDeferred.Add(uint64(deferred))
+			if now.Sub(ln.lastLateLog) >= 10*time.Second {
+				ln.lastLateLog = now
+				ln.st.log.Warn("station behind its link: link-lost checks deferred", "link", ln.l.name,
+					"behind", now.Sub(caught).String(), "vehicles_deferred", deferred, "total_deferred", ln.lostDeferred.Load())
+			}
+		}
+	}()
 	for _, rec := range ln.recs {
 		if !rec.published {
 			if now.Sub(rec.pendingSince) >= cfg.IdentityWait {
@@ -290,7 +355,10 @@ func (ln *linkRT) tick(now time.Time) {
 			}
 			continue
 		}
-		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
+		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout && caught.Sub(rec.lastHB) <= cfg.HeartbeatTimeout {
+			deferred++
+		}
+		if rec.connected && caught.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
 			rec.connected = false
 			ln.st.log.Warn("vehicle link lost", "id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB)
 			ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })

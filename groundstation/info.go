@@ -16,6 +16,18 @@ type LinkInfo struct {
 	ParseErrors uint64 `json:"parse_errors"`
 	// Unattached counts frames from systems that are not (yet) vehicles.
 	Unattached uint64 `json:"unattached"`
+	// BehindS is how long the link's dispatcher has had frames waiting
+	// without catching up (0 when it keeps up): the station is late.
+	BehindS float64 `json:"behind_s"`
+	// LateTicks counts heartbeat checks made while the dispatcher was
+	// behind; LinkLostDeferred counts link-lost decisions those checks put
+	// off, because a vehicle's HEARTBEAT may be waiting in the queue (a
+	// late station never declares a vehicle silent).
+	LateTicks        uint64 `json:"late_ticks"`
+	LinkLostDeferred uint64 `json:"link_lost_deferred"`
+	// TapPendingDropped counts frames of vehicles waiting for their ID that
+	// did not fit the bounded buffer kept for the frame taps (tlogs).
+	TapPendingDropped uint64 `json:"tap_pending_dropped"`
 }
 
 // Links lists the configured links with their counters (zero before Run).
@@ -33,8 +45,20 @@ func (s *Station) Links() []LinkInfo {
 		out[i].Frames = ln.frames.Load()
 		out[i].ParseErrors = ln.parseErrors.Load()
 		out[i].Unattached = ln.unattached.Load()
+		out[i].BehindS = ln.behind().Seconds()
+		out[i].LateTicks = ln.lateTicks.Load()
+		out[i].LinkLostDeferred = ln.lostDeferred.Load()
+		out[i].TapPendingDropped = ln.tapDropped.Load()
 	}
 	return out
+}
+
+// SocketBuffer reports the UDP receive buffer asked for and what the
+// kernel granted (zero before Run).
+func (s *Station) SocketBuffer() SocketBuffer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sockBuf
 }
 
 // VehicleInfo is the station's side of a vehicle (the fleet holds its

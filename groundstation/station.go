@@ -51,6 +51,11 @@ type Config struct {
 	// stream rates, camera discovery) at once, so thousands connecting
 	// together do not flood the links (default 64).
 	SetupConcurrency int
+	// UDPReceiveBuffer is the socket receive buffer asked for on UDP server
+	// links, in bytes (default 4 MiB; the kernel grants at most
+	// net.core.rmem_max, see Station.SocketBuffer). A larger buffer rides
+	// out the station's scheduling hiccups instead of dropping datagrams.
+	UDPReceiveBuffer int
 	// Log receives the station's logs (default slog.Default()).
 	Log *slog.Logger
 }
@@ -77,6 +82,7 @@ type Station struct {
 	started bool
 	running []*linkRT
 	runCtx  context.Context
+	sockBuf SocketBuffer
 	wg      sync.WaitGroup // setup goroutines
 }
 
@@ -137,6 +143,9 @@ func (c Config) withDefaults() Config {
 	if c.SetupConcurrency <= 0 {
 		c.SetupConcurrency = d.SetupConcurrency
 	}
+	if c.UDPReceiveBuffer <= 0 {
+		c.UDPReceiveBuffer = 4 << 20
+	}
 	return c
 }
 
@@ -163,10 +172,24 @@ func (s *Station) Run(ctx context.Context) error {
 			ln.node.Close()
 		}
 	}
+	if sb, err := probeSocketBuffer(s.cfg.UDPReceiveBuffer); err != nil {
+		s.log.Warn("udp receive buffer unknown", "error", err)
+	} else {
+		s.sockBuf = sb
+		lvl := slog.LevelInfo
+		if sb.Effective < sb.Requested {
+			lvl = slog.LevelWarn // rmem_max caps it: raise net.core.rmem_max
+		}
+		s.log.Log(ctx, lvl, "udp receive buffer", "requested", sb.Requested, "effective_so_rcvbuf", sb.Effective, "rmem_max", sb.RmemMax)
+	}
 	for _, l := range s.links {
 		ln := newLinkRT(s, l)
+		ep := l.endpoint
+		if u, ok := ep.(gomavlib.EndpointUDPServer); ok {
+			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer)
+		}
 		ln.node = &gomavlib.Node{
-			Endpoints:              []gomavlib.EndpointConf{l.endpoint},
+			Endpoints:              []gomavlib.EndpointConf{ep},
 			Dialect:                ardupilotmega.Dialect,
 			OutVersion:             gomavlib.V2,
 			OutSystemID:            s.cfg.SystemID,

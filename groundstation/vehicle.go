@@ -66,7 +66,6 @@ type vehicleRec struct {
 	tapMu      sync.Mutex
 	tapID      string
 	tapPending []tappedFrame
-	tapDropped atomic.Uint64
 	sentSeq    uint8
 
 	uid          atomic.Uint64
@@ -170,7 +169,7 @@ func (r *vehicleRec) tapLocked(t tappedFrame) {
 		return
 	}
 	if len(r.tapPending) >= maxTapPending {
-		r.tapDropped.Add(1)
+		r.ln.tapDropped.Add(1)
 		return
 	}
 	// A shallow copy: gomavlib hands each event its own frame and message,

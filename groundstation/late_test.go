@@ -1,0 +1,60 @@
+package groundstation
+
+import (
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// A dispatcher that has not caught up with its link (frames still
+// queued) must not declare a vehicle lost: its HEARTBEAT may be in the
+// queue. Once the dispatcher has caught up, a vehicle silent past the
+// timeout is lost, with the last_seen of its last frame.
+func TestLateDispatcherDefersLinkLost(t *testing.T) {
+	fl := fleet.New(fleet.DefaultConfig())
+	cfg := testConfig("udp:127.0.0.1:0")
+	cfg.HeartbeatTimeout = 5 * time.Second
+	st, err := New(cfg, fl, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLinkRT(st, st.links[0])
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rec := &vehicleRec{st: st, ln: ln, sys: 1, comp: 1, published: true, connected: true,
+		id: "v1", lastHB: t0, lastFrame: t0, lastLQ: t0}
+	ln.recs = append(ln.recs, rec)
+	fl.Update("v1", t0, func(v *fleet.Vehicle) { v.Connected = true })
+
+	// 10 s after the last HEARTBEAT, but the dispatcher last caught up 1 s
+	// after it: late, not silent.
+	ln.caughtUp.Store(t0.Add(time.Second).UnixNano())
+	ln.tick(t0.Add(10 * time.Second))
+	if v, _ := fl.Get("v1"); !v.Connected || !rec.connected {
+		t.Fatal("vehicle declared lost while the dispatcher was behind")
+	}
+	if ln.lostDeferred.Load() != 1 || ln.lateTicks.Load() != 1 {
+		t.Fatalf("deferred %d, late ticks %d; want 1 and 1", ln.lostDeferred.Load(), ln.lateTicks.Load())
+	}
+
+	// Caught up at 10 s: the vehicle really is silent.
+	ln.caughtUp.Store(t0.Add(10 * time.Second).UnixNano())
+	ln.tick(t0.Add(10 * time.Second))
+	v, _ := fl.Get("v1")
+	if v.Connected || rec.connected {
+		t.Fatal("silent vehicle not declared lost once the dispatcher caught up")
+	}
+	if !v.LastSeen.Equal(t0) {
+		t.Errorf("LastSeen %v, want the last frame %v", v.LastSeen, t0)
+	}
+	evs := fl.Events(0, "v1", 0)
+	if len(evs) == 0 || evs[len(evs)-1].Kind != fleet.EventLinkLost {
+		t.Fatalf("events %+v, want link_lost last", evs)
+	}
+	if ls, _ := evs[len(evs)-1].Fields["last_seen"].(time.Time); !ls.Equal(t0) {
+		t.Errorf("link_lost last_seen %v, want %v", ls, t0)
+	}
+	if ln.lostDeferred.Load() != 1 {
+		t.Errorf("deferred %d after catching up, want still 1", ln.lostDeferred.Load())
+	}
+}

@@ -1,0 +1,79 @@
+package groundstation
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/pion/transport/v2/udp"
+)
+
+// udpServerEndpoint is gomavlib's UDP server endpoint (the same pion
+// listener, one channel per remote address) with a larger socket receive
+// buffer. The kernel default (net.core.rmem_default, ~208 KiB) holds only
+// ~250 small MAVLink datagrams: a link carrying 250 vehicles fills it in
+// about 50 ms, so any scheduling hiccup of the station dropped frames at
+// the socket.
+func udpServerEndpoint(address string, rcvbuf int) gomavlib.EndpointConf {
+	return gomavlib.EndpointCustomServer{
+		Listen: func() (net.Listener, error) {
+			addr, err := net.ResolveUDPAddr("udp4", address)
+			if err != nil {
+				return nil, err
+			}
+			// Backlog: a datagram from a new remote is dropped while the
+			// accept queue is full (pion's default holds 128), and a fleet
+			// switched on together is hundreds of new remotes at once.
+			return (&udp.ListenConfig{ReadBufferSize: rcvbuf, Backlog: 4096}).Listen("udp4", addr)
+		},
+		Label:      "udp",
+		IsDatagram: true,
+	}
+}
+
+// SocketBuffer reports what the kernel grants for a UDP receive buffer.
+type SocketBuffer struct {
+	// Requested is Config.UDPReceiveBuffer.
+	Requested int `json:"requested"`
+	// Effective is what a socket gets (SO_RCVBUF as the kernel reports
+	// it: twice the usable size, at most twice net.core.rmem_max).
+	Effective int `json:"effective"`
+	// RmemMax is net.core.rmem_max, the most an unprivileged process may
+	// ask for (0 when unreadable).
+	RmemMax int `json:"rmem_max"`
+}
+
+// probeSocketBuffer asks for rcvbuf on a throwaway socket and reads back
+// what the kernel granted, so the station can say what it really has.
+func probeSocketBuffer(rcvbuf int) (SocketBuffer, error) {
+	sb := SocketBuffer{Requested: rcvbuf}
+	if b, err := os.ReadFile("/proc/sys/net/core/rmem_max"); err == nil {
+		sb.RmemMax, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return sb, fmt.Errorf("probe udp receive buffer: %w", err)
+	}
+	defer c.Close()
+	if err := c.SetReadBuffer(rcvbuf); err != nil {
+		return sb, fmt.Errorf("probe udp receive buffer: %w", err)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return sb, fmt.Errorf("probe udp receive buffer: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		sb.Effective, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+	}); err != nil {
+		return sb, fmt.Errorf("probe udp receive buffer: %w", err)
+	}
+	if serr != nil {
+		return sb, fmt.Errorf("probe udp receive buffer: getsockopt: %w", serr)
+	}
+	return sb, nil
+}
