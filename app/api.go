@@ -11,7 +11,7 @@ import (
 func (a *App) startAPI(ctx context.Context) error {
 	vehicleapi.Register(a.Mux, vehicleapi.Deps{
 		Fleet:   a.Fleet,
-		Station: vehicleapi.FromStation(a.Station),
+		Station: a.countOps(vehicleapi.FromStation(a.Station)),
 		Log:     a.Log.With("part", "api"),
 	})
 	return nil

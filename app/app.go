@@ -57,6 +57,8 @@ type App struct {
 	startedAt time.Time
 
 	metricsAddr net.Addr // set when --metrics-listen is used
+	opsOnce     sync.Once
+	opCounter   *opCounter
 }
 
 type namedStop struct {

@@ -7,11 +7,18 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/relay"
 	"github.com/burgut-uav/burgut/telemetry"
@@ -143,12 +150,14 @@ func (a *App) observeFleet(f fleetStats) {
 
 type stationStats interface {
 	Links() []groundstation.LinkInfo
+	sentTapper
 }
 
 // observeStation exposes the MAVLink links: frames and errors counted by
 // the dispatchers, and the kernel's own count of datagrams dropped at each
 // UDP socket (receive buffer full) — the loss no userspace counter sees.
 func (a *App) observeStation(st stationStats) {
+	a.observeSent(st, st.Links())
 	perLink := func(name, help string, kind metrics.Kind, v func(l groundstation.LinkInfo) float64) {
 		a.addFamily(metrics.Family{Name: name, Help: help, Kind: kind, Labels: []string{"link"}}, func(emit metrics.Emit) {
 			for _, l := range st.Links() {
@@ -321,4 +330,114 @@ func (a *App) observeHub(h hubStats) {
 	a.addFamily(counter("burgut_ws_accepted_total", "WebSocket stream connections accepted"), func(emit metrics.Emit) { emit(float64(h.Stats().Accepted)) })
 	a.addFamily(counter("burgut_ws_frames_total", "frames written to WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Frames)) })
 	a.addFamily(counter("burgut_ws_dropped_total", "state frames or events dropped for slow WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Dropped)) })
+}
+
+// opCounter counts the outcome of every command and list upload the
+// station is asked for (HTTP API and planner), for /metrics: a rise in
+// refusals or failed uploads is what an operator wants to see first.
+type opCounter struct {
+	mu       sync.Mutex
+	commands map[string]uint64 // MAV_RESULT name, or "error" (no answer, link down)
+	uploads  map[string]uint64 // verified, unverified, failed
+}
+
+func (c *opCounter) command(res session.CommandResult, err error) {
+	k := res.ResultName
+	if err != nil || k == "" {
+		k = "error"
+	}
+	c.mu.Lock()
+	c.commands[k]++
+	c.mu.Unlock()
+}
+
+func (c *opCounter) upload(rep groundstation.UploadReport, err error) {
+	k := "verified"
+	switch {
+	case err != nil:
+		k = "failed"
+	case !rep.Verified:
+		k = "unverified"
+	}
+	c.mu.Lock()
+	c.uploads[k]++
+	c.mu.Unlock()
+}
+
+// ops returns the App's operation counter, registering its families on
+// first use.
+func (a *App) ops() *opCounter {
+	a.opsOnce.Do(func() {
+		c := &opCounter{commands: map[string]uint64{}, uploads: map[string]uint64{}}
+		a.opCounter = c
+		emitMap := func(m map[string]uint64) func(metrics.Emit) {
+			return func(emit metrics.Emit) {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				for k, v := range m {
+					emit(float64(v), k)
+				}
+			}
+		}
+		a.addFamily(counter("burgut_commands_total", "commands sent to vehicles (API, setup excluded) by outcome: the MAV_RESULT name, or error (no answer)", "result"), emitMap(c.commands))
+		a.addFamily(counter("burgut_uploads_total", "mission/fence/rally uploads (API and planner) by outcome: verified, unverified, failed", "result"), emitMap(c.uploads))
+	})
+	return a.opCounter
+}
+
+// countingStation is the vehicle API's view of the station with every
+// command and upload counted.
+type countingStation struct {
+	vehicleapi.Station
+	c *opCounter
+}
+
+// countOps wraps the API's station (nil stays nil: no ground station).
+func (a *App) countOps(s vehicleapi.Station) vehicleapi.Station {
+	if s == nil {
+		return nil
+	}
+	return countingStation{s, a.ops()}
+}
+
+func (s countingStation) Command(ctx context.Context, id string, req session.CommandRequest) (session.CommandResult, error) {
+	res, err := s.Station.Command(ctx, id, req)
+	s.c.command(res, err)
+	return res, err
+}
+
+func (s countingStation) SetMode(ctx context.Context, id, mode string) (session.CommandResult, error) {
+	res, err := s.Station.SetMode(ctx, id, mode)
+	s.c.command(res, err)
+	return res, err
+}
+
+func (s countingStation) Upload(ctx context.Context, id string, t mavitem.MissionType, items []mavitem.Item, o groundstation.UploadOptions) (groundstation.UploadReport, error) {
+	rep, err := s.Station.Upload(ctx, id, t, items, o)
+	s.c.upload(rep, err)
+	return rep, err
+}
+
+// sentTapper is the station's frame-tap registration.
+type sentTapper interface {
+	AddFrameTap(groundstation.FrameTap)
+}
+
+// observeSent counts the frames the station sends, per link, through a
+// frame tap (the station's own 1 Hz gomavlib heartbeats are not seen).
+func (a *App) observeSent(st sentTapper, links []groundstation.LinkInfo) {
+	counts := make(map[string]*atomic.Uint64, len(links)) // read-only after this
+	for _, l := range links {
+		counts[l.Name] = new(atomic.Uint64)
+	}
+	st.AddFrameTap(func(_, link string, _ time.Time, _ frame.Frame, sent bool) {
+		if c := counts[link]; sent && c != nil {
+			c.Add(1)
+		}
+	})
+	a.addFamily(counter("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link (commands, requests, mission items; not gomavlib's own heartbeats)", "link"), func(emit metrics.Emit) {
+		for _, l := range links {
+			emit(float64(counts[l.Name].Load()), l.Name)
+		}
+	})
 }

@@ -78,11 +78,32 @@ next:
 func TestMetricsUnderKnownLoad(t *testing.T) {
 	a, _ := runApp(t, func(c *Config) {})
 	link := fmt.Sprintf("udp:127.0.0.1:%d", mavlinkPort(t, a))
-	res, err := loadgen.Run(context.Background(), loadgen.Config{Vehicles: 20, Targets: []string{link}, Duration: 3 * time.Second,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	type result struct {
+		res *loadgen.Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := loadgen.Run(context.Background(), loadgen.Config{Vehicles: 20, Targets: []string{link}, Duration: 4 * time.Second,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		done <- result{res, err}
+	}()
+	// One operator command while the fleet flies: counted by outcome.
+	testenv.Eventually(t, 10*time.Second, "the first vehicle to be published", func() bool { return a.Fleet.Len() > 0 })
+	id := a.Fleet.List()[0].ID
+	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/vehicles/"+id+"/commands/arm", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("arm: %s", resp.Status)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	res := r.res
 	url := "http://" + a.HTTPAddr() + "/metrics"
 	linkName := a.Station.Links()[0].Name
 	var fams map[string]*dto.MetricFamily

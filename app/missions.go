@@ -24,7 +24,7 @@ func (a *App) startMissions(ctx context.Context) error {
 	a.Missions = store
 	deps := missionsapi.Deps{Store: store, Log: a.Log.With("part", "missions")}
 	if a.Station != nil {
-		deps.Uploader = stationUploader{a.Station}
+		deps.Uploader = stationUploader{a.Station, a.ops()}
 	}
 	missionsapi.Register(a.Mux, deps)
 	return nil
@@ -32,7 +32,10 @@ func (a *App) startMissions(ctx context.Context) error {
 
 // stationUploader adapts the ground station to the planner's Uploader:
 // every upload from a plan is verified by reading it back.
-type stationUploader struct{ s *groundstation.Station }
+type stationUploader struct {
+	s   *groundstation.Station
+	ops *opCounter
+}
 
 // SetParam sets one parameter and verifies the vehicle echoes it.
 func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, value float64) error {
@@ -46,6 +49,7 @@ func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, v
 
 func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item, tag missionsapi.Tag) error {
 	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true, Mission: tag.Mission, EventArea: tag.EventArea})
+	u.ops.upload(rep, err)
 	if err != nil {
 		return err
 	}
