@@ -13,6 +13,7 @@ import (
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -78,7 +79,7 @@ func TestPlannedPatrolIsUploadedAndFlownInsideItsFences(t *testing.T) {
 	}
 
 	var ids []string
-	waitFor(t, "2 vehicles ready", 60*time.Second, func() bool {
+	testenv.Eventually(t, 60*time.Second, "2 vehicles ready", func() bool {
 		ids = ids[:0]
 		for _, v := range a.Fleet.List() {
 			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
@@ -139,7 +140,7 @@ func TestPlannedPatrolIsUploadedAndFlownInsideItsFences(t *testing.T) {
 	group("mode", `,"mode":"GUIDED"`)
 	group("arm", "")
 	group("mission_start", "")
-	waitFor(t, "both patrols flown to the end and landed", 200*time.Second, func() bool {
+	testenv.Eventually(t, 200*time.Second, "both patrols flown to the end and landed", func() bool {
 		for _, id := range ids {
 			if len(breaches(a.Fleet, id)) > 0 {
 				return true // fail below with the breach
@@ -169,7 +170,7 @@ func TestRunDemoLaunchesPatrolsInsideFences(t *testing.T) {
 		c.Sim.Vehicles = 3
 		c.Sim.Speedup = 3
 	})
-	waitFor(t, "three vehicles patrolling in AUTO", 120*time.Second, func() bool {
+	testenv.Eventually(t, 120*time.Second, "three vehicles patrolling in AUTO", func() bool {
 		vs := a.Fleet.List()
 		if len(vs) != 3 {
 			return false

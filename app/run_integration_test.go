@@ -12,6 +12,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
 // startRun runs the service with n simulated vehicles on the ground (no
@@ -61,17 +62,6 @@ func sendJSON(t *testing.T, method, url string, body any, v any) int {
 	return resp.StatusCode
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // offset returns the point d metres north and e metres east of (lat, lon).
 func offset(lat, lon, n, e float64) (float64, float64) {
 	return lat + n/111320, lon + e/(111320*math.Cos(lat*math.Pi/180))
@@ -108,7 +98,7 @@ func TestTwentyVehiclesFlyMissionsThroughTheAPI(t *testing.T) {
 	a, base := startRun(t, n, 3)
 
 	var vs []fleet.Vehicle
-	waitFor(t, "20 vehicles with GPS and home", 60*time.Second, func() bool {
+	testenv.Eventually(t, 60*time.Second, "20 vehicles with GPS and home", func() bool {
 		getJSON(t, base+"/api/v1/vehicles", &vs)
 		ready := 0
 		for _, v := range vs {
@@ -145,7 +135,7 @@ func TestTwentyVehiclesFlyMissionsThroughTheAPI(t *testing.T) {
 	group("arm", map[string]any{})
 	group("mission_start", map[string]any{})
 
-	waitFor(t, "every vehicle to fly its mission and land", 150*time.Second, func() bool {
+	testenv.Eventually(t, 150*time.Second, "every vehicle to fly its mission and land", func() bool {
 		for _, id := range ids {
 			v, _ := a.Fleet.Get(id)
 			if v.Armed {
@@ -181,7 +171,7 @@ func TestTwentyVehiclesFlyMissionsThroughTheAPI(t *testing.T) {
 func TestCommandRefusalCarriesMAVResult(t *testing.T) {
 	a, base := startRun(t, 1, 5)
 	var vs []fleet.Vehicle
-	waitFor(t, "the vehicle", 60*time.Second, func() bool {
+	testenv.Eventually(t, 60*time.Second, "the vehicle", func() bool {
 		getJSON(t, base+"/api/v1/vehicles", &vs)
 		return len(vs) == 1 && vs[0].GPSFix >= 3 && vs[0].Home != nil
 	})

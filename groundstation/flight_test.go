@@ -20,7 +20,7 @@ func TestFenceBreachSurfaces(t *testing.T) {
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSim(t, 1, 3, port)
 	var id string
-	waitFor(t, 30*time.Second, "vehicle ready to arm (3D fix, home)", func() bool {
+	testenv.Eventually(t, 30*time.Second, "vehicle ready to arm (3D fix, home)", func() bool {
 		vs := fl.List()
 		if len(vs) != 1 {
 			return false
@@ -53,7 +53,7 @@ func TestFenceBreachSurfaces(t *testing.T) {
 	res, err = st.Command(ctx, id, session.CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF), Params: [7]float32{6: 30}})
 	mustAccept("takeoff", res, err)
 	// Commands answered on their first attempt measure the link's round trip.
-	waitFor(t, 10*time.Second, "a measured command round trip", func() bool {
+	testenv.Eventually(t, 10*time.Second, "a measured command round trip", func() bool {
 		v, _ := fl.Get(id)
 		return v.LinkQuality.LatencyS > 0 && v.LinkQuality.LatencyS < 5
 	})
@@ -63,7 +63,7 @@ func TestFenceBreachSurfaces(t *testing.T) {
 	if breach.Severity != fleet.SeverityCritical {
 		t.Errorf("fence breach severity %s", breach.Severity)
 	}
-	waitFor(t, 20*time.Second, "mode RTL after the breach", func() bool {
+	testenv.Eventually(t, 20*time.Second, "mode RTL after the breach", func() bool {
 		v, _ := fl.Get(id)
 		return v.Mode == "RTL"
 	})

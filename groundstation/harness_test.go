@@ -12,6 +12,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -113,24 +114,12 @@ func startSimConfig(t testing.TB, cfg simulator.Config, ports ...int) *simulator
 	return sim
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitEvent waits for an event of kind for vehicle id with Seq > since and
 // returns it.
 func waitEvent(t testing.TB, fl *fleet.Fleet, since uint64, id string, kind fleet.EventKind, timeout time.Duration) fleet.Event {
 	t.Helper()
 	var found fleet.Event
-	waitFor(t, timeout, fmt.Sprintf("event %s for %s", kind, id), func() bool {
+	testenv.Eventually(t, timeout, fmt.Sprintf("event %s for %s", kind, id), func() bool {
 		for _, e := range fl.Events(since, id, 0) {
 			if e.Kind == kind {
 				found = e

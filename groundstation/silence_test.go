@@ -78,24 +78,24 @@ func TestSilentVehicleIsNotRecorded(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-recDone })
 
 	sim := startSim(t, 2, 11, port)
-	waitFor(t, 30*time.Second, "2 vehicles", func() bool { return len(fl.List()) == 2 })
+	testenv.Eventually(t, 30*time.Second, "2 vehicles", func() bool { return len(fl.List()) == 2 })
 	ids := idByUID(t, fl, sim)
 	id := ids[0]
-	waitFor(t, 20*time.Second, "samples of the vehicle stored", func() bool { return len(w.of(id)) > 10 })
+	testenv.Eventually(t, 20*time.Second, "samples of the vehicle stored", func() bool { return len(w.of(id)) > 10 })
 
 	since := lastSeq(fl)
 	sim.Vehicle(0).LinkDown(0)
 	lost := waitEvent(t, fl, since, id, fleet.EventLinkLost, 20*time.Second)
 	// Wait for the refreshes the station makes of a silent vehicle: its
 	// rate decays to 0 over several ticks.
-	waitFor(t, 20*time.Second, "rate of the silent vehicle decays to 0", func() bool {
+	testenv.Eventually(t, 20*time.Second, "rate of the silent vehicle decays to 0", func() bool {
 		v, _ := fl.Get(id)
 		return v.LinkQuality.RateHz == 0
 	})
 	// And let the other vehicle's samples flow through the recorder, so
 	// everything refreshed before now has been through it too.
 	mark := len(w.of(ids[1]))
-	waitFor(t, 20*time.Second, "the other vehicle still recorded", func() bool { return len(w.of(ids[1])) > mark+5 })
+	testenv.Eventually(t, 20*time.Second, "the other vehicle still recorded", func() bool { return len(w.of(ids[1])) > mark+5 })
 
 	heard := frames.get(id)
 	v, _ := fl.Get(id)

@@ -57,7 +57,7 @@ func TestDiscoverTwentyVehicles(t *testing.T) {
 		return v.UID != 0 && v.Lat != 0 && v.Mode != "" && v.BatteryPct >= 0 && v.GPSFix == int(s.GPSFixType) &&
 			(v.Home != nil) == s.HomeSet && len(v.Video) > 0 && v.LinkQuality.Received > 0 && v.SystemStatus != ""
 	}
-	waitFor(t, 60*time.Second, "20 vehicles with full state", func() bool {
+	testenv.Eventually(t, 60*time.Second, "20 vehicles with full state", func() bool {
 		vs := fl.List()
 		if len(vs) != 20 {
 			return false
@@ -116,7 +116,7 @@ func TestDiscoverTwentyVehicles(t *testing.T) {
 	}
 	// The requested 10 Hz streams arrive: the per-vehicle rate climbs well
 	// above the simulator's defaults alone would give one message type.
-	waitFor(t, 20*time.Second, "link rate above 20 Hz on every vehicle", func() bool {
+	testenv.Eventually(t, 20*time.Second, "link rate above 20 Hz on every vehicle", func() bool {
 		for _, v := range fl.List() {
 			if v.LinkQuality.RateHz < 20 {
 				return false
@@ -133,10 +133,10 @@ func TestLinkLostAndRegained(t *testing.T) {
 	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSim(t, 2, 7, port)
-	waitFor(t, 30*time.Second, "2 vehicles", func() bool { return len(fl.List()) == 2 })
+	testenv.Eventually(t, 30*time.Second, "2 vehicles", func() bool { return len(fl.List()) == 2 })
 	ids := idByUID(t, fl, sim)
 	id := ids[0]
-	waitFor(t, 20*time.Second, "first stream round", func() bool {
+	testenv.Eventually(t, 20*time.Second, "first stream round", func() bool {
 		info, _ := st.Vehicle(id)
 		return info.RateRequests >= 1 && info.StreamsAccepted
 	})
@@ -156,7 +156,7 @@ func TestLinkLostAndRegained(t *testing.T) {
 	if v, _ := fl.Get(ids[1]); !v.Connected {
 		t.Error("the other vehicle lost its link too")
 	}
-	waitFor(t, 20*time.Second, "rate of the cut vehicle decays to 0", func() bool {
+	testenv.Eventually(t, 20*time.Second, "rate of the cut vehicle decays to 0", func() bool {
 		v, _ := fl.Get(id)
 		return v.LinkQuality.RateHz == 0
 	})
@@ -164,11 +164,11 @@ func TestLinkLostAndRegained(t *testing.T) {
 	since = lastSeq(fl)
 	sim.Vehicle(0).LinkUp()
 	waitEvent(t, fl, since, id, fleet.EventLinkRegained, 20*time.Second)
-	waitFor(t, 20*time.Second, "rates re-requested after regain", func() bool {
+	testenv.Eventually(t, 20*time.Second, "rates re-requested after regain", func() bool {
 		info, _ := st.Vehicle(id)
 		return info.RateRequests > before.RateRequests && info.StreamsAccepted
 	})
-	waitFor(t, 20*time.Second, "rate recovers", func() bool {
+	testenv.Eventually(t, 20*time.Second, "rate recovers", func() bool {
 		v, _ := fl.Get(id)
 		return v.Connected && v.LinkQuality.RateHz > 20
 	})
@@ -179,7 +179,7 @@ func TestTwoLinksOverlappingSystemIDs(t *testing.T) {
 	_, fl := startStation(t, testConfig(fmt.Sprintf("a=udp:127.0.0.1:%d", pa), fmt.Sprintf("b=udp:127.0.0.1:%d", pb)))
 	simA := startSim(t, 3, 100, pa)
 	simB := startSim(t, 3, 200, pb)
-	waitFor(t, 30*time.Second, "6 vehicles", func() bool { return len(fl.List()) == 6 })
+	testenv.Eventually(t, 30*time.Second, "6 vehicles", func() bool { return len(fl.List()) == 6 })
 	// Same system IDs, different aircraft: six IDs, each named after its
 	// aircraft's UID and holding the position of its own simulator.
 	for _, sim := range []*simulator.Sim{simA, simB} {
@@ -208,7 +208,7 @@ func TestIdentityKeptAcrossLinksAndRestarts(t *testing.T) {
 	t.Run("first station", func(t *testing.T) {
 		_, fl := startStation(t, cfg)
 		sim := startSim(t, 3, 42, pa)
-		waitFor(t, 30*time.Second, "3 vehicles", func() bool { return len(fl.List()) == 3 })
+		testenv.Eventually(t, 30*time.Second, "3 vehicles", func() bool { return len(fl.List()) == 3 })
 		firstIDs = idByUID(t, fl, sim)
 	})
 	if t.Failed() {
@@ -221,7 +221,7 @@ func TestIdentityKeptAcrossLinksAndRestarts(t *testing.T) {
 	cfg2.IdentityFile = file
 	_, fl := startStation(t, cfg2)
 	sim := startSim(t, 3, 42, pb)
-	waitFor(t, 30*time.Second, "3 vehicles", func() bool { return len(fl.List()) == 3 })
+	testenv.Eventually(t, 30*time.Second, "3 vehicles", func() bool { return len(fl.List()) == 3 })
 	ids := idByUID(t, fl, sim)
 	for i := range ids {
 		if ids[i] != firstIDs[i] {
@@ -292,9 +292,9 @@ func TestMalformedDatagrams(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	waitFor(t, 10*time.Second, "parse errors counted", func() bool { return st.Links()[0].ParseErrors >= 20 })
+	testenv.Eventually(t, 10*time.Second, "parse errors counted", func() bool { return st.Links()[0].ParseErrors >= 20 })
 	id := fmt.Sprintf("udp%d-9", port)
-	waitFor(t, 10*time.Second, "vehicle from the good frames", func() bool {
+	testenv.Eventually(t, 10*time.Second, "vehicle from the good frames", func() bool {
 		v, ok := fl.Get(id)
 		return ok && v.Mode == "LOITER"
 	})

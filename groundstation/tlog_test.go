@@ -43,7 +43,7 @@ func TestTlogHoldsFirstFrameAndStationFrames(t *testing.T) {
 		}
 	})
 	sim := startSim(t, 1, 21, port)
-	waitFor(t, 30*time.Second, "the vehicle", func() bool { return fl.Len() == 1 })
+	testenv.Eventually(t, 30*time.Second, "the vehicle", func() bool { return fl.Len() == 1 })
 	id := idByUID(t, fl, sim)[0]
 	cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ccancel()

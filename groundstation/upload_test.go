@@ -46,7 +46,7 @@ func TestGroupUploadUnderLossThenFly(t *testing.T) {
 	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSimConfig(t, simulator.Config{Vehicles: 20, Seed: 11, Speedup: 4}, port)
-	waitFor(t, 60*time.Second, "20 vehicles ready to arm", func() bool {
+	testenv.Eventually(t, 60*time.Second, "20 vehicles ready to arm", func() bool {
 		vs := fl.List()
 		if len(vs) != 20 {
 			return false

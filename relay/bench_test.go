@@ -116,7 +116,7 @@ func benchFanout(b *testing.B, vehicles, clients int, dur time.Duration) {
 			}
 		}()
 	}
-	eventually(b, 30*time.Second, "clients connected", func() bool { return h.Stats().Clients == int64(clients) })
+	testenv.Eventually(b, 30*time.Second, "clients connected", func() bool { return h.Stats().Clients == int64(clients) })
 	b.ResetTimer()
 	fctx, fcancel := context.WithTimeout(ctx, dur)
 	feed(fctx, f, ids, 4)
@@ -200,7 +200,7 @@ func benchMQTT(b *testing.B, url, user, pass string, vehicles int, rate float64,
 		b.Fatal(err)
 	}
 	runPublisher(b, p)
-	eventually(b, 10*time.Second, "publisher connected", p.Connected)
+	testenv.Eventually(b, 10*time.Second, "publisher connected", p.Connected)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go feed(ctx, f, ids, rate*2) // fresh data every publish period

@@ -27,19 +27,6 @@ func uniqueStation(t testing.TB) string {
 	return "test-" + hex.EncodeToString(b[:])
 }
 
-// eventually polls cond until it holds; the deadline only bounds a failing
-// test, it is not a performance assertion.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // privateMosquitto is a real Mosquitto the test owns, so it can kill and
 // restart it. Persistence is on so a subscriber's persistent session and
 // its queued QoS 1 messages survive the restart, as on a production broker.
@@ -87,7 +74,7 @@ func (m *privateMosquitto) start() {
 	m.done = done
 	cmd := m.cmd
 	go func() { _ = cmd.Wait(); close(done) }()
-	eventually(m.t, 10*time.Second, "mosquitto to accept connections", func() bool {
+	testenv.Eventually(m.t, 10*time.Second, "mosquitto to accept connections", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", m.port))
 		if err == nil {
 			c.Close()

@@ -79,7 +79,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 				t.Fatal(err)
 			}
 			runPublisher(t, p)
-			eventually(t, 10*time.Second, "publisher connected", p.Connected)
+			testenv.Eventually(t, 10*time.Second, "publisher connected", p.Connected)
 			topics := p.Topics()
 
 			stop := make(chan struct{})
@@ -100,7 +100,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 			defer func() { close(stop); <-flying }()
 			f.Update("v1", time.Now(), func(v *fleet.Vehicle) { v.FenceBreached = true })
 
-			eventually(t, 15*time.Second, "state of every vehicle", func() bool {
+			testenv.Eventually(t, 15*time.Second, "state of every vehicle", func() bool {
 				for i := 0; i < n; i++ {
 					if len(live.matching(withSuffix(topics.State(fmt.Sprintf("v%d", i))))) < 2 {
 						return false
@@ -108,7 +108,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 				}
 				return true
 			})
-			eventually(t, 10*time.Second, "fence breach event and alert", func() bool {
+			testenv.Eventually(t, 10*time.Second, "fence breach event and alert", func() bool {
 				return len(live.matching(withSuffix(topics.Events("v1")))) > 0 && len(live.matching(withSuffix(topics.Alerts()))) > 0
 			})
 			var ev EventPayload
@@ -136,7 +136,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 			// A subscriber arriving later gets the retained video link, presence and state.
 			var late recorder
 			subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &late)
-			eventually(t, 10*time.Second, "retained video, status and state", func() bool {
+			testenv.Eventually(t, 10*time.Second, "retained video, status and state", func() bool {
 				retained := func(suffix string) bool {
 					return len(late.matching(func(m mqtt.Message) bool { return m.Retained() && strings.HasSuffix(m.Topic(), suffix) })) > 0
 				}
@@ -160,7 +160,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 
 			// A camera that changes its stream is re-published.
 			f.Update("v1", time.Now(), func(v *fleet.Vehicle) { v.Video = testVideo })
-			eventually(t, 10*time.Second, "video of v1 after it appeared", func() bool {
+			testenv.Eventually(t, 10*time.Second, "video of v1 after it appeared", func() bool {
 				return len(live.matching(withSuffix(topics.Video("v1")))) > 0
 			})
 		})
@@ -191,7 +191,7 @@ func TestEmbeddedBrokerIsReadOnlyForClients(t *testing.T) {
 	}
 	defer other.Disconnect(100)
 	other.Publish("center/notes", 1, false, "allowed").WaitTimeout(5 * time.Second)
-	eventually(t, 5*time.Second, "the allowed publish", func() bool { return len(r.matching(withSuffix("center/notes"))) == 1 })
+	testenv.Eventually(t, 5*time.Second, "the allowed publish", func() bool { return len(r.matching(withSuffix("center/notes"))) == 1 })
 	if got := r.matching(withSuffix("fake/state")); len(got) != 0 {
 		t.Fatalf("a client's publish under burgut/ was delivered: %s", got[0].Payload())
 	}
@@ -219,7 +219,7 @@ func TestEventsSurviveBrokerRestart(t *testing.T) {
 	var r recorder
 	subscribe(t, m.url(), p.Topics().Events("v1"), 1, "center-"+station, &r)
 	runPublisher(t, p)
-	eventually(t, 10*time.Second, "publisher connected", p.Connected)
+	testenv.Eventually(t, 10*time.Second, "publisher connected", p.Connected)
 
 	var emitted atomic.Uint64
 	emit := func(n int) {
@@ -231,7 +231,7 @@ func TestEventsSurviveBrokerRestart(t *testing.T) {
 	}
 	emit(100)
 	m.stop()
-	eventually(t, 10*time.Second, "publisher to notice the outage", func() bool { return !p.Connected() })
+	testenv.Eventually(t, 10*time.Second, "publisher to notice the outage", func() bool { return !p.Connected() })
 	before := emitted.Load()
 	emit(150) // published while no broker runs
 	if emitted.Load() <= before {
@@ -387,7 +387,7 @@ func TestPresenceOnlineLastWillAndCleanStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	eventually(t, 10*time.Second, "online", func() bool {
+	testenv.Eventually(t, 10*time.Second, "online", func() bool {
 		s := status()
 		if len(s) > 0 && !slices.Equal(s, []string{"online"}) {
 			t.Fatalf("status messages %v, want [online]", s)
@@ -395,11 +395,11 @@ func TestPresenceOnlineLastWillAndCleanStop(t *testing.T) {
 		return len(s) == 1
 	})
 	proxy.cut() // no DISCONNECT reaches the broker: it must send the will
-	eventually(t, 10*time.Second, "the last will", func() bool { s := status(); return len(s) >= 2 && s[1] == "offline" })
-	eventually(t, 10*time.Second, "online again after the reconnect", func() bool { s := status(); return s[len(s)-1] == "online" })
+	testenv.Eventually(t, 10*time.Second, "the last will", func() bool { s := status(); return len(s) >= 2 && s[1] == "offline" })
+	testenv.Eventually(t, 10*time.Second, "online again after the reconnect", func() bool { s := status(); return s[len(s)-1] == "online" })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "offline after a clean stop", func() bool { s := status(); return s[len(s)-1] == "offline" })
+	testenv.Eventually(t, 10*time.Second, "offline after a clean stop", func() bool { s := status(); return s[len(s)-1] == "offline" })
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
 // startHub serves a hub on a real loopback HTTP server until the test ends.
@@ -38,7 +39,7 @@ func startHub(t testing.TB, f *fleet.Fleet, cfg HubConfig) (*Hub, string) {
 		}
 		srv.Close()
 	})
-	eventually(t, 5*time.Second, "hub running", func() bool {
+	testenv.Eventually(t, 5*time.Second, "hub running", func() bool {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return h.running
@@ -249,7 +250,7 @@ func TestStreamDropsClientThatMissesPings(t *testing.T) {
 	f := fleet.New(fleet.DefaultConfig())
 	h, url := startHub(t, f, HubConfig{PingInterval: 100 * time.Millisecond})
 	dial(t, url) // never reads, so never answers a ping
-	eventually(t, 10*time.Second, "the silent client to be dropped", func() bool { return h.Stats().Dropped == 1 })
+	testenv.Eventually(t, 10*time.Second, "the silent client to be dropped", func() bool { return h.Stats().Dropped == 1 })
 	if h.Stats().Clients != 0 {
 		t.Fatalf("clients = %d after the drop", h.Stats().Clients)
 	}
@@ -332,7 +333,7 @@ func TestStream200ClientsTenNeverRead(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		dialSlow(t, url) // watches everything, reads nothing
 	}
-	eventually(t, 10*time.Second, "200 clients connected", func() bool { return h.Stats().Clients == 200 })
+	testenv.Eventually(t, 10*time.Second, "200 clients connected", func() bool { return h.Stats().Clients == 200 })
 
 	// Fly the watched vehicles; flood a vehicle only the slow clients watch.
 	var want []uint64
@@ -362,7 +363,7 @@ func TestStream200ClientsTenNeverRead(t *testing.T) {
 		want = append(want, e.Seq)
 		time.Sleep(20 * time.Millisecond)
 	}
-	eventually(t, 20*time.Second, "every reader to get every watched event", func() bool {
+	testenv.Eventually(t, 20*time.Second, "every reader to get every watched event", func() bool {
 		for _, r := range readers {
 			r.mu.Lock()
 			n := 0

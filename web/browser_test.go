@@ -20,17 +20,6 @@ import (
 	"github.com/burgut-uav/burgut/web"
 )
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // The live map in a real browser: the real app with its simulated fleet
 // over real MAVLink/UDP; the test asserts that every vehicle appears and
 // moves, that a real fence breach in the simulator shows as an alert, and
@@ -199,7 +188,7 @@ func TestLiveMapInChromium(t *testing.T) {
 
 	// A real fence breach: vehicle 0 flies well above 10 m; its altitude
 	// fence is lowered to 10 m (the lowest ArduPilot allows) and enabled.
-	eventually(t, 60*time.Second, "vehicle 0 above 15 m", func() bool { return a.Sim.Vehicle(0).State().RelAlt > 15 })
+	testenv.Eventually(t, 60*time.Second, "vehicle 0 above 15 m", func() bool { return a.Sim.Vehicle(0).State().RelAlt > 15 })
 	a.Sim.Vehicle(0).Do(func(v *vehicle.Vehicle) {
 		if _, err := v.SetParam("FENCE_ALT_MAX", 10); err != nil {
 			t.Errorf("FENCE_ALT_MAX: %v", err)
