@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
 // apiError is the house error body.
@@ -26,7 +27,7 @@ type apiError struct {
 func TestRefusalReasonAndBadArgumentsThroughTheAPI(t *testing.T) {
 	_, base := startRun(t, 1, 5)
 	var vs []fleet.Vehicle
-	waitFor(t, "the vehicle", 60*time.Second, func() bool {
+	testenv.Eventually(t, 60*time.Second, "the vehicle", func() bool {
 		getJSON(t, base+"/api/v1/vehicles", &vs)
 		return len(vs) == 1 && vs[0].GPSFix >= 3 && vs[0].Home != nil
 	})
