@@ -1,7 +1,9 @@
 package simulator
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
@@ -37,11 +39,11 @@ var (
 	uploadTimeout = 8 * time.Second
 )
 
-// maxItems is how many items each list holds, like ArduPilot's storage
-// limits on a typical board; a larger MISSION_COUNT gets NO_SPACE.
+// maxItems is how many items the mission and rally lists hold, like
+// ArduPilot's storage limits on a typical board; a larger MISSION_COUNT
+// gets NO_SPACE. The fence's comes from the vehicle (FenceCapacity).
 var maxItems = map[mavitem.MissionType]int{
 	mavitem.TypeMission: 700,
-	mavitem.TypeFence:   100,
 	mavitem.TypeRally:   20,
 }
 
@@ -128,8 +130,12 @@ func (sv *SimVehicle) missionCount(from peer, typ mavitem.MissionType, count uin
 		sv.missionAck(from, typ, missionDenied)
 		return
 	}
-	if int(count) > maxItems[typ] {
-		sv.warn("mission upload too large", "mission_type", typ, "count", count, "max", maxItems[typ])
+	limit := maxItems[typ]
+	if typ == mavitem.TypeFence {
+		limit, _ = sv.model.FenceCapacity()
+	}
+	if int(count) > limit {
+		sv.warn("mission upload too large", "mission_type", typ, "count", count, "max", limit)
 		sv.missionAck(from, typ, missionNoSpace)
 		return
 	}
@@ -227,6 +233,11 @@ func (sv *SimVehicle) missionItem(from peer, it mavitem.Item, isInt bool) {
 	if err := sv.store(typ, items); err != nil {
 		sv.warn("uploaded list refused by the vehicle", "mission_type", typ, "err", err)
 		sv.missionAck(from, typ, missionError)
+		var ie *vehicle.ItemError
+		if errors.As(err, &ie) && strings.HasPrefix(ie.Reason, vehicle.FenceStorageText) {
+			sv.statusText(vehicle.SeverityWarning, vehicle.FenceStorageText) // ArduPilot's words
+			return
+		}
 		sv.statusText(vehicle.SeverityWarning, fmt.Sprintf("%s upload failed: %v", typ, err))
 		return
 	}

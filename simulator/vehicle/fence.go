@@ -234,3 +234,51 @@ func (v *Vehicle) failsafeMode(m uint32) {
 		v.changeMode(ModeLand, true)
 	}
 }
+
+// Fence storage as ArduCopter has it. AC_PolyFence_loader keeps the fence
+// in the StorageFence areas of the board's storage: 48+256+256 = 560 bytes
+// in the copter layout of a board with 16 KB or more (Pixhawk class and
+// SITL); BRD_SD_FENCE = k > 0 moves it to a k kB file on the SD card. It
+// takes at most min(255, bytes/8) items (MISSION_COUNT beyond that is
+// answered MAV_MISSION_NO_SPACE) and refuses a fence whose records do not
+// fit the bytes ("Fence exceeds storage size"): a 4-byte header, per
+// polygon a type and a count byte plus 8 bytes per vertex, 13 bytes per
+// circle, 9 per return point, and the end-of-storage byte.
+const (
+	fenceStorageBytes = 560
+	maxFenceStorage   = 65535 // storage offsets are 16-bit
+	// FenceStorageText is ArduPilot's STATUSTEXT for a fence too large
+	// for its storage; SetFence's error reason starts with it.
+	FenceStorageText = "Fence exceeds storage size"
+)
+
+// FenceCapacity is how many fence items the vehicle accepts and how many
+// bytes of fence storage it has.
+func (v *Vehicle) FenceCapacity() (items, bytes int) {
+	bytes = fenceStorageBytes
+	if kb := v.pv("BRD_SD_FENCE"); kb > 0 {
+		bytes = min(int(kb)*1024, maxFenceStorage)
+	}
+	return min(MaxFenceItems, bytes/8), bytes
+}
+
+// fenceStorageNeeded is what a fence's records take in ArduPilot's fence
+// storage (see FenceCapacity).
+func fenceStorageNeeded(items []mavitem.Item) int {
+	n := 4 + 1 // header, end-of-storage
+	for i := 0; i < len(items); {
+		switch it := items[i]; it.Command {
+		case mavitem.CmdFencePolyInclusion, mavitem.CmdFencePolyExclusion:
+			count := max(int(it.Param1), 1)
+			n += 2 + 8*count
+			i += count
+			continue
+		case mavitem.CmdFenceCircleInclusion, mavitem.CmdFenceCircleExclusion:
+			n += 13
+		case cmdFenceReturnPoint:
+			n += 9
+		}
+		i++
+	}
+	return n
+}

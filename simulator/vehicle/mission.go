@@ -12,7 +12,7 @@ import (
 // MAV_MISSION_NO_SPACE, as on a flight controller with limited storage.
 const (
 	MaxMissionItems = 724 // ArduCopter SITL's mission storage
-	MaxFenceItems   = 255
+	MaxFenceItems   = 255 // a fence's own limit; FenceCapacity is usually lower
 	MaxRallyItems   = 100
 )
 
@@ -290,12 +290,17 @@ func (v *Vehicle) SetMission(items []mavitem.Item) error {
 // with an *ItemError. The "Fence Indexed OK" STATUSTEXT is the MAVLink
 // layer's to send.
 func (v *Vehicle) SetFence(items []mavitem.Item) error {
-	if err := v.validateList(items, mavitem.TypeFence, MaxFenceItems); err != nil {
+	maxItems, storage := v.FenceCapacity()
+	if err := v.validateList(items, mavitem.TypeFence, maxItems); err != nil {
 		return fmt.Errorf("set fence: %w", err)
 	}
 	zones, err := v.compileFence(items)
 	if err != nil {
 		return fmt.Errorf("set fence: %w", err)
+	}
+	if need := fenceStorageNeeded(items); need > storage {
+		return fmt.Errorf("set fence: %w", &ItemError{Seq: uint16(len(items) - 1), Result: MissionError,
+			Reason: fmt.Sprintf("%s: %d bytes needed, %d available", FenceStorageText, need, storage)})
 	}
 	f := make([]mavitem.Item, len(items))
 	for i, it := range items {

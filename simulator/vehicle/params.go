@@ -46,6 +46,10 @@ var paramDefs = []Param{
 	{"BATT_FS_CRT_ACT", 1, ParamInt8, 0, 7}, // SITL: 0; 1 = LAND
 	{"BATT_ARM_VOLT", 0, ParamReal, 0, 100},
 	{"BATT_ARM_MAH", 0, ParamInt32, 0, 1000000},
+	// BRD_SD_FENCE: kB of SD card for fence storage (ArduPilot 4.5+ on
+	// boards with an SD card; 0 = the board's own 560 bytes). ArduPilot
+	// applies it at boot, the model at once.
+	{"BRD_SD_FENCE", 0, ParamInt16, 0, 64},
 	{"CIRCLE_RADIUS", 1000, ParamReal, 0, 200000},
 	{"CIRCLE_RATE", 20, ParamReal, -90, 90},
 	{"FENCE_ENABLE", 0, ParamInt8, 0, 1},
