@@ -170,7 +170,8 @@ func (a *App) OnStop(name string, fn func()) {
 func (a *App) startHTTP(ctx context.Context) error {
 	registerOpenAPI(a.Mux)
 	a.Mux.HandleFunc(http.MethodGet, "/api/v1/health", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds()})
+		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds(),
+			"shed": a.shedTotals()})
 	})
 	ln, err := net.Listen("tcp", a.Config.HTTP)
 	if err != nil {

@@ -111,6 +111,7 @@ func TestGrafanaDashboardReferencesWhatExists(t *testing.T) {
 		c.Telemetry.InfluxURL = fmt.Sprintf("http://127.0.0.1:%d", testenv.FreeTCPPort(t))
 		c.Telemetry.InfluxBucket = "telemetry/autogen"
 	})
+	<-a.Station.Ready() // its links' sockets are open: the socket families have series
 	fams := scrapeMetrics(t, "http://"+a.HTTPAddr()+"/metrics")
 	labelsOf := func(name string) map[string]bool {
 		out := map[string]bool{}

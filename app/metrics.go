@@ -441,3 +441,43 @@ func (a *App) observeSent(st sentTapper, links []groundstation.LinkInfo) {
 		}
 	})
 }
+
+// shedFamilies are the counters of what a stage sheds, as GET
+// /api/v1/health summarises them (key → family; series are summed).
+var shedFamilies = map[string]string{
+	"udp_socket":        "burgut_udp_socket_drops_total",
+	"tlog":              "burgut_tlog_dropped_total",
+	"recorder":          "burgut_recorder_dropped_total",
+	"fleet_subscribers": "burgut_fleet_subscriber_dropped_total",
+	"spool":             "burgut_spool_dropped_points_total",
+	"influx_rejected":   "burgut_influx_rejected_points_total",
+	"mqtt":              "burgut_mqtt_dropped_events_total",
+	"websocket":         "burgut_ws_dropped_total",
+}
+
+// shedTotals sums what every stage has shed since start, read from the
+// same families /metrics serves (one source for both); stages not running
+// (e.g. no InfluxDB) are absent.
+func (a *App) shedTotals() map[string]float64 {
+	out := map[string]float64{}
+	if a.Metrics == nil {
+		return out
+	}
+	fams, _ := a.Metrics.Gather() // a failing family is skipped, the rest still count
+	byName := make(map[string]string, len(shedFamilies))
+	for k, f := range shedFamilies {
+		byName[f] = k
+	}
+	for _, f := range fams {
+		k, ok := byName[f.GetName()]
+		if !ok {
+			continue
+		}
+		total := 0.0
+		for _, m := range f.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+		out[k] = total
+	}
+	return out
+}

@@ -155,6 +155,16 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 	if v, _ := metricValue(fams, "burgut_tlog_frames_total"); v == 0 {
 		t.Error("no tlog frames counted")
 	}
+	// The health endpoint summarises the same counters.
+	var health struct {
+		Shed map[string]float64 `json:"shed"`
+	}
+	getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/health", &health)
+	for _, k := range []string{"udp_socket", "tlog", "recorder", "fleet_subscribers", "mqtt", "websocket"} {
+		if v, ok := health.Shed[k]; !ok || v != 0 {
+			t.Errorf("health shed[%s] = %v (present %v), want 0", k, v, ok)
+		}
+	}
 }
 
 // --metrics-listen serves /metrics on its own address.

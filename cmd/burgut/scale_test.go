@@ -420,6 +420,13 @@ func TestOverloadStalledInfluxIsCountedAndIngestUnaffected(t *testing.T) {
 	if appended != pending+delivered+dropped {
 		t.Errorf("spool accounting: appended %v != pending %v + delivered %v + dropped %v", appended, pending, delivered, dropped)
 	}
+	var health struct {
+		Shed map[string]float64 `json:"shed"`
+	}
+	getJSONURL(t, "http://"+s.http+"/api/v1/health", &health)
+	if health.Shed["spool"] < dropped {
+		t.Errorf("GET /api/v1/health shed %v: want spool >= %v", health.Shed, dropped)
+	}
 	if !strings.Contains(s.stderr.String(), "telemetry spool full") {
 		t.Errorf("the drop was not logged; stderr:\n%s", s.stderr)
 	}
