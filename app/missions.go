@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 )
@@ -35,6 +36,27 @@ func (a *App) startMissions(ctx context.Context) error {
 type stationUploader struct {
 	s   *groundstation.Station
 	ops *opCounter
+}
+
+// GetParam reads one parameter for the planner (a vehicle's storage
+// size). ArduPilot does not answer a read of a parameter it lacks, so a
+// read that times out, or outlives ctx, means "not there".
+func (u stationUploader) GetParam(ctx context.Context, vehicleID, name string) (float64, bool, error) {
+	sess, err := u.s.Session(vehicleID)
+	if errors.Is(err, groundstation.ErrUnknownVehicle) {
+		return 0, false, fmt.Errorf("%w: %v", missionsapi.ErrUnknownVehicle, err)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	p, err := sess.ParamGet(ctx, name)
+	if errors.Is(err, session.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return p.Value, true, nil
 }
 
 // SetParam sets one parameter and verifies the vehicle echoes it.

@@ -51,6 +51,10 @@ type PlanOptions struct {
 	// Capacity). Boundaries are simplified until every drone's mission and
 	// fence fit it.
 	Capacity Capacity `json:"capacity"`
+	// Vehicles are the vehicles the plan is for, by ID. The HTTP API reads
+	// their storage (CapacityFromParams) and plans for the smallest;
+	// PlanArea itself does not look at them.
+	Vehicles []string `json:"vehicles,omitempty"`
 }
 
 // LaunchPoint is a launch pad given with the plan options rather than in

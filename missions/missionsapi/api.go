@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
@@ -47,6 +48,26 @@ type Tag struct {
 type ParamSetter interface {
 	SetParam(ctx context.Context, vehicleID, name string, value float64) error
 }
+
+// ParamGetter is implemented by an Uploader that can read vehicle
+// parameters. A plan request naming "vehicles" is then planned for the
+// smallest storage among them (missions.CapacityFromParams); without it
+// such a request answers 503.
+type ParamGetter interface {
+	// GetParam reads one parameter. ok is false when the vehicle does not
+	// have it (or does not answer before ctx ends); an unknown vehicle is
+	// an error wrapping ErrUnknownVehicle.
+	GetParam(ctx context.Context, vehicleID, name string) (value float64, ok bool, err error)
+}
+
+// ErrUnknownVehicle is what a ParamGetter wraps for a vehicle ID it does
+// not know: the caller's mistake, answered 400.
+var ErrUnknownVehicle = errors.New("unknown vehicle")
+
+// capacityReadTimeout bounds reading one vehicle's storage parameters: a
+// vehicle without them (older firmware) never answers, and its capacity is
+// then the request's (or the defaults).
+const capacityReadTimeout = 2 * time.Second
 
 // Deps are the handlers' collaborators.
 type Deps struct {
@@ -259,6 +280,13 @@ func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(r, &o, 1<<20); err != nil {
 		return err
 	}
+	if len(o.Vehicles) > 0 {
+		c, err := h.vehiclesCapacity(r.Context(), o.Vehicles, o.Capacity)
+		if err != nil {
+			return err
+		}
+		o.Capacity = c
+	}
 	plans, err := missions.PlanArea(a, o)
 	if err != nil {
 		field := ""
@@ -282,6 +310,77 @@ func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)
 	return nil
+}
+
+// vehiclesCapacity reads each vehicle's storage parameters, in parallel,
+// and returns the capacity all of them hold: base (the request's, zero
+// fields defaulted) where a vehicle's parameters do not say.
+func (h *handlers) vehiclesCapacity(ctx context.Context, ids []string, base missions.Capacity) (missions.Capacity, error) {
+	pg, ok := h.d.Uploader.(ParamGetter)
+	if !ok || h.d.Uploader == nil {
+		return base, httpapi.New(httpapi.CodeUnavailable, "cannot read the vehicles' capacity: no ground station connected")
+	}
+	if len(ids) > 100 {
+		return base, httpapi.Invalid("vehicles", "%d vehicles: want at most 100", len(ids))
+	}
+	type result struct {
+		c   missions.Capacity
+		err error
+	}
+	res := make([]result, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		if id == "" {
+			return base, httpapi.Invalid(fmt.Sprintf("vehicles[%d]", i), "vehicle id is empty")
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rctx, cancel := context.WithTimeout(ctx, capacityReadTimeout)
+			defer cancel()
+			var mu sync.Mutex
+			vals := map[string]float64{}
+			var firstErr error
+			var pw sync.WaitGroup
+			for _, name := range []string{missions.ParamSDFence, missions.ParamSDMission} {
+				pw.Add(1)
+				go func() {
+					defer pw.Done()
+					v, ok, err := pg.GetParam(rctx, id, name)
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil && firstErr == nil {
+						firstErr = err
+					}
+					if ok && err == nil {
+						vals[name] = v
+					}
+				}()
+			}
+			pw.Wait()
+			if firstErr != nil {
+				res[i].err = firstErr
+				return
+			}
+			res[i].c = missions.CapacityFromParams(base, func(name string) (float64, bool) { v, ok := vals[name]; return v, ok })
+		}()
+	}
+	wg.Wait()
+	var c missions.Capacity
+	for i, r := range res {
+		if r.err != nil {
+			if errors.Is(r.err, ErrUnknownVehicle) {
+				return base, httpapi.Invalid(fmt.Sprintf("vehicles[%d]", i), "vehicle %q: %v", ids[i], r.err)
+			}
+			return base, httpapi.New(httpapi.CodeUnavailable, "read the storage parameters of vehicle %q: %v", ids[i], r.err)
+		}
+		if i == 0 {
+			c = r.c
+		} else {
+			c = c.Min(r.c)
+		}
+	}
+	return c, nil
 }
 
 func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {

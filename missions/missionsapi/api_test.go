@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,25 @@ func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionT
 		r.tags[v] = tag
 	}
 	return nil
+}
+
+// GetParam answers from vehicleParams: vehicle "ghost" is unknown, a
+// parameter not listed is one the vehicle does not have.
+func (r *recorder) GetParam(_ context.Context, v, name string) (float64, bool, error) {
+	if v == "ghost" {
+		return 0, false, fmt.Errorf("vehicle %q: %w", v, ErrUnknownVehicle)
+	}
+	if v == "broken" {
+		return 0, false, errors.New("link down")
+	}
+	val, ok := vehicleParams[v][name]
+	return val, ok, nil
+}
+
+// vehicleParams are the storage parameters the fake vehicles have.
+var vehicleParams = map[string]map[string]float64{
+	"sd4":   {missions.ParamSDFence: 4, missions.ParamSDMission: 16},
+	"plain": {missions.ParamSDFence: 0},
 }
 
 func (r *recorder) SetParam(_ context.Context, v, name string, value float64) error {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -152,5 +154,59 @@ func TestPlanFitsRequestedCapacity(t *testing.T) {
 		if c.VerticesAfter > c.VerticesBefore || c.MaxDisplacement < c.MeanDisplacement || (c.Direction != "shrunk" && c.Direction != "grown") {
 			t.Errorf("implausible simplification report %+v", c)
 		}
+	}
+}
+
+// TestPlanForVehiclesReadsTheirCapacity: naming the vehicles plans for the
+// smallest storage among them, read from their parameters.
+func TestPlanForVehiclesReadsTheirCapacity(t *testing.T) {
+	srv, _ := setup(t, "")
+	area, _ := os.ReadFile("../testdata/synthetic-l.geojson")
+	id := createArea(t, srv.URL, string(area))
+	plans := srv.URL + "/api/v1/areas/" + id + "/plans"
+	capOf := func(body string) missions.Capacity {
+		t.Helper()
+		code, b := do(t, "POST", plans, body)
+		if code != 201 {
+			t.Fatalf("%s: %d %s", body, code, b)
+		}
+		var ps struct{ Options missions.PlanOptions }
+		if err := json.Unmarshal([]byte(b), &ps); err != nil {
+			t.Fatal(err)
+		}
+		return ps.Options.Capacity
+	}
+	// A vehicle with a 4 kB SD fence and a 16 kB SD mission.
+	if c := capOf(`{"vehicles":["sd4"]}`); c.FenceItems != 255 || c.FenceBytes != 4096 || c.MissionItems != (16*1024-4)/15 {
+		t.Errorf("sd4 capacity %+v, want 255 items / 4096 bytes / 1092 mission items", c)
+	}
+	// With a vehicle on the board's storage the smaller wins; a parameter
+	// the vehicle lacks leaves the request's value.
+	if c := capOf(`{"vehicles":["sd4","plain"],"capacity":{"mission_items":500}}`); c.FenceItems != missions.DefaultFenceItems || c.FenceBytes != missions.DefaultFenceBytes || c.MissionItems != 500 {
+		t.Errorf("sd4+plain capacity %+v, want the defaults' fence and the request's 500 mission items", c)
+	}
+	for _, bad := range []struct {
+		body  string
+		code  int
+		field string
+	}{
+		{`{"vehicles":["sd4","ghost"]}`, 400, `"field": "vehicles[1]"`},
+		{`{"vehicles":[""]}`, 400, `"field": "vehicles[0]"`},
+		{`{"vehicles":["broken"]}`, 503, "link down"},
+		{`{"vehicles":"sd4"}`, 400, `"field": "vehicles"`},
+	} {
+		if code, b := do(t, "POST", plans, bad.body); code != bad.code || !strings.Contains(b, bad.field) {
+			t.Errorf("%s: %d %s; want %d with %s", bad.body, code, b, bad.code, bad.field)
+		}
+	}
+	// Without a ground station the capacity cannot be read.
+	st, _ := NewStore("")
+	mux := httpapi.NewMux()
+	Register(mux, Deps{Store: st})
+	srv2 := httptest.NewServer(mux)
+	defer srv2.Close()
+	id2 := createArea(t, srv2.URL, string(area))
+	if code, b := do(t, "POST", srv2.URL+"/api/v1/areas/"+id2+"/plans", `{"vehicles":["sd4"]}`); code != 503 {
+		t.Errorf("vehicles without a ground station: %d %s, want 503", code, b)
 	}
 }
