@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
@@ -74,9 +73,6 @@ func TestGroupUploadUnderLossThenFly(t *testing.T) {
 	results := st.Group(ctx, ids, 20, func(ctx context.Context, id string) (any, error) {
 		return st.Upload(ctx, id, mavitem.TypeMission, plans[id], UploadOptions{Verify: true, Attempts: 5})
 	})
-	if len(results) > 0 && strings.Contains(results[0].Error, "not implemented") {
-		t.Skipf("session mission transfer not implemented yet: %s", results[0].Error)
-	}
 	for i, r := range results {
 		rep, _ := r.Result.(UploadReport)
 		if r.VehicleID != ids[i] || !r.OK || !rep.Verified {

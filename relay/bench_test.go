@@ -220,3 +220,34 @@ func benchMQTT(b *testing.B, url, user, pass string, vehicles int, rate float64,
 	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-update-to-subscriber-ms")
 	mu.Unlock()
 }
+
+// BenchmarkStreamRates measures the state frames per second a client asking
+// for 1 Hz and one asking for 50 Hz get while one vehicle updates at 100 Hz
+// for 2 s: the targets are the requested rates (1 and 50 frames/s).
+func BenchmarkStreamRates(b *testing.B) {
+	var slowFrames, fastFrames int
+	var secs float64
+	for range b.N {
+		f := fleet.New(fleet.DefaultConfig())
+		fly(f, "v0", 0, nil)
+		_, url := startHub(b, f, HubConfig{MaxRateHz: 50})
+		slowConn, fastConn := dial(b, url+"?rate_hz=1"), dial(b, url+"?rate_hz=50")
+		slow, fast := readStates(slowConn), readStates(fastConn)
+		start := time.Now()
+		for i := 1; time.Since(start) < 2*time.Second; i++ {
+			fly(f, "v0", i, nil)
+			time.Sleep(10 * time.Millisecond)
+		}
+		secs += time.Since(start).Seconds()
+		ns, _ := slow.get()
+		nf, _ := fast.get()
+		slowFrames += ns
+		fastFrames += nf
+		slowConn.Close()
+		fastConn.Close()
+		<-slow.done
+		<-fast.done
+	}
+	b.ReportMetric(float64(slowFrames)/secs, "frames_1hz/s")
+	b.ReportMetric(float64(fastFrames)/secs, "frames_50hz/s")
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
+	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -34,10 +35,11 @@ func TestLinkFaultsDuplicateReorderAndDown(t *testing.T) {
 	g.channel(1)
 	sv := s.Vehicle(0)
 
-	// 100 % duplication: every frame arrives twice
+	// 100 % duplication: every frame arrives twice. Counted over the first
+	// 40 frames, however long they take on a loaded machine.
 	sv.SetLinkFaults(LinkFaults{DupPct: 100})
 	c := g.mark()
-	time.Sleep(500 * time.Millisecond)
+	testenv.Eventually(t, 30*time.Second, "40 frames with duplication on", func() bool { return len(seqs(g, c)) >= 40 })
 	sv.SetLinkFaults(LinkFaults{})
 	got := seqs(g, c)
 	dups := 0
@@ -50,25 +52,31 @@ func TestLinkFaultsDuplicateReorderAndDown(t *testing.T) {
 		t.Fatalf("duplication: %d frames, %d back-to-back duplicates: %v", len(got), dups, got)
 	}
 
-	// reordering: some frames arrive after their successor
+	// reordering: some frames arrive after their successor (the wait
+	// fails the test if none ever does)
 	sv.SetLinkFaults(LinkFaults{ReorderPct: 50})
 	c = g.mark()
-	time.Sleep(500 * time.Millisecond)
-	sv.SetLinkFaults(LinkFaults{})
-	got = seqs(g, c)
-	swapped := 0
-	for i := 1; i < len(got); i++ {
-		if int8(got[i]-got[i-1]) < 0 {
-			swapped++
+	testenv.Eventually(t, 30*time.Second, "a frame arriving after its successor with 50 % reordering", func() bool {
+		got := seqs(g, c)
+		for i := 1; i < len(got); i++ {
+			if int8(got[i]-got[i-1]) < 0 {
+				return true
+			}
 		}
-	}
-	if swapped == 0 {
-		t.Fatalf("reordering: no frame arrived after its successor: %v", got)
-	}
+		return false
+	})
+	sv.SetLinkFaults(LinkFaults{})
 
 	// link down: nothing gets through either way until LinkUp
 	sv.LinkDown(0)
-	time.Sleep(200 * time.Millisecond) // frames already in flight land
+	// a packet held back by the reordering above is released up to maxHold
+	// later, link down or not: it was already on its way
+	testenv.Eventually(t, 10*time.Second, "no packet held or delayed in the link", func() bool {
+		sv.mu.Lock()
+		defer sv.mu.Unlock()
+		return sv.link.out.held == nil && len(sv.link.out.queue) == 0
+	})
+	time.Sleep(200 * time.Millisecond) // frames already sent land
 	c = g.mark()
 	g.send(1, &common.MessageCommandLong{TargetSystem: 1, TargetComponent: 1, Command: common.MAV_CMD_DO_SET_MODE, Param1: 1, Param2: float32(vehicle.ModeLoiter)})
 	time.Sleep(time.Second)

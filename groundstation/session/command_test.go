@@ -268,12 +268,40 @@ func TestCommandSendErrorIsReturned(t *testing.T) {
 	}
 }
 
+// Messages that are not the answer — unknown IDs, telemetry, an ACK for
+// another command, an impossible mission item, nil — neither crash the
+// session nor settle a pending command: the command ends with its own ACK.
 func TestHandleIgnoresUnrelatedAndUnknownMessages(t *testing.T) {
-	v := New(SenderFunc(func(message.Message) error { return nil }), Target{1, 1}, fastOpts())
+	sent := make(chan message.Message, 16)
+	opts := fastOpts()
+	opts.CommandTimeout = 10 * time.Second // the test answers by hand
+	v := New(SenderFunc(func(m message.Message) error { sent <- m; return nil }), Target{1, 1}, opts)
 	defer v.Close()
+	type outcome struct {
+		res CommandResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_COMPONENT_ARM_DISARM), Params: [7]float32{1}})
+		done <- outcome{res, err}
+	}()
+	if m := <-sent; !isCommandLong(m) {
+		t.Fatalf("sent %T, want COMMAND_LONG", m)
+	}
 	v.Handle(&message.MessageRaw{ID: 9999, Payload: []byte{1, 2, 3}})
 	v.Handle(&common.MessageGlobalPositionInt{})
-	v.Handle(&common.MessageCommandAck{Command: 1})
+	v.Handle(cmdAck(common.MAV_CMD_NAV_TAKEOFF, common.MAV_RESULT_DENIED)) // another command's refusal
 	v.Handle(&common.MessageMissionItemInt{Seq: 65535})
 	v.Handle(nil)
+	select {
+	case o := <-done:
+		t.Fatalf("an unrelated message settled the command: %+v, %v", o.res, o.err)
+	default:
+	}
+	v.Handle(cmdAck(common.MAV_CMD_COMPONENT_ARM_DISARM, common.MAV_RESULT_ACCEPTED))
+	o := <-done
+	if o.err != nil || !o.res.Accepted() {
+		t.Fatalf("command ended with %+v, %v; want ACCEPTED from its own ACK", o.res, o.err)
+	}
 }
