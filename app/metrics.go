@@ -150,6 +150,7 @@ func (a *App) observeFleet(f fleetStats) {
 
 type stationStats interface {
 	Links() []groundstation.LinkInfo
+	SocketBuffer() groundstation.SocketBuffer
 	sentTapper
 }
 
@@ -169,7 +170,18 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_mavlink_parse_errors_total", "malformed MAVLink input per link (bad CRC, truncated, garbage)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.ParseErrors) })
 	perLink("burgut_mavlink_unattached_frames_total", "frames from systems that are not (yet) vehicles, per link", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Unattached) })
 	perLink("burgut_mavlink_link_vehicles", "vehicles heard on each link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Vehicles) })
+	perLink("burgut_mavlink_dispatcher_behind_seconds", "how long the link's dispatcher has had frames waiting without catching up (0 = keeping up): the station is late", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return l.BehindS })
+	perLink("burgut_mavlink_late_ticks_total", "heartbeat checks made while the link's dispatcher was behind", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LateTicks) })
+	perLink("burgut_mavlink_link_lost_deferred_total", "link-lost decisions put off because the station, not the vehicle, was late", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LinkLostDeferred) })
+	perLink("burgut_mavlink_tap_pending_dropped_total", "frames of vehicles still waiting for their ID that did not fit the buffer kept for the tlogs (lost from the tlog)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.TapPendingDropped) })
 	perLink("burgut_mavlink_link_channels", "open channels (remote addresses or connections) per link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Channels) })
+
+	a.addFamily(gauge("burgut_udp_receive_buffer_bytes", "UDP receive buffer of the MAVLink sockets: requested, effective (SO_RCVBUF as the kernel reports it) and net.core.rmem_max", "kind"), func(emit metrics.Emit) {
+		b := st.SocketBuffer()
+		emit(float64(b.Requested), "requested")
+		emit(float64(b.Effective), "effective")
+		emit(float64(b.RmemMax), "rmem_max")
+	})
 
 	// UDP sockets: matched to links by local port (a link on port 0 shows
 	// with link="").
@@ -242,6 +254,9 @@ func (a *App) observeTlogs(r tlogStats) {
 	a.addFamily(counter("burgut_tlog_frames_total", "frames written to tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Frames)) })
 	a.addFamily(counter("burgut_tlog_bytes_total", "bytes written to tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Bytes)) })
 	a.addFamily(counter("burgut_tlog_dropped_total", "frames the tlog recorder dropped because its queue was full"), func(emit metrics.Emit) { emit(float64(r.Stats().Dropped)) })
+	a.addFamily(gauge("burgut_tlog_queue", "frames waiting to be written to tlogs (of burgut_tlog_queue_capacity)"), func(emit metrics.Emit) { emit(float64(r.Stats().Queued)) })
+	a.addFamily(gauge("burgut_tlog_queue_capacity", "the tlog recorder's queue bound: past it frames are dropped and counted"), func(emit metrics.Emit) { emit(float64(r.Stats().QueueLen)) })
+	a.addFamily(gauge("burgut_tlog_open_files", "tlogs open now"), func(emit metrics.Emit) { emit(float64(r.Stats().OpenFiles)) })
 	a.addFamily(counter("burgut_tlog_write_errors_total", "failed tlog writes"), func(emit metrics.Emit) { emit(float64(r.Stats().WriteErrors)) })
 	a.addFamily(counter("burgut_tlog_files_started_total", "tlog files started"), func(emit metrics.Emit) { emit(float64(r.Stats().Files)) })
 	a.addFamily(counter("burgut_tlog_deleted_files_total", "tlog files deleted by the total disk cap"), func(emit metrics.Emit) { emit(float64(r.Stats().DeletedFiles)) })
@@ -447,6 +462,7 @@ func (a *App) observeSent(st sentTapper, links []groundstation.LinkInfo) {
 var shedFamilies = map[string]string{
 	"udp_socket":        "burgut_udp_socket_drops_total",
 	"tlog":              "burgut_tlog_dropped_total",
+	"tlog_pending":      "burgut_mavlink_tap_pending_dropped_total",
 	"recorder":          "burgut_recorder_dropped_total",
 	"fleet_subscribers": "burgut_fleet_subscriber_dropped_total",
 	"spool":             "burgut_spool_dropped_points_total",

@@ -142,7 +142,8 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 	// Families that must be present with some value.
 	for _, name := range []string{"burgut_tlog_frames_total", "burgut_recorder_samples_total", "burgut_fleet_subscriber_queue",
 		"burgut_udp_socket_rx_queue_bytes", "burgut_store_samples", "burgut_mqtt_published_total", "burgut_ws_dropped_total",
-		"process_cpu_seconds_total", "process_resident_memory_bytes", "burgut_up_seconds"} {
+		"process_cpu_seconds_total", "process_resident_memory_bytes", "burgut_up_seconds", "burgut_udp_receive_buffer_bytes",
+		"burgut_tlog_queue_capacity", "burgut_tlog_open_files", "burgut_mavlink_dispatcher_behind_seconds"} {
 		if fams[name] == nil || len(fams[name].GetMetric()) == 0 {
 			t.Errorf("family %s missing", name)
 		}
