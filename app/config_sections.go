@@ -12,6 +12,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/relay"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
 	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/spool"
 	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
@@ -237,7 +238,7 @@ type SimConfig struct {
 
 func (c *SimConfig) defaults() {
 	c.Vehicles = 10
-	c.Home = "41.3111,69.2797" // Tashkent, Mustaqillik Square
+	c.Home = fmt.Sprintf("%v,%v", vehicle.DefaultHome.Lat, vehicle.DefaultHome.Lon)
 	c.Speedup = 1
 	c.Seed = 1
 	c.Demo = true

@@ -32,7 +32,7 @@ func (a *App) startSimulator(ctx context.Context) error {
 	sim, err := simulator.New(simulator.Config{
 		Vehicles: c.Vehicles,
 		GCS:      []string{gcs},
-		Home:     vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: 450},
+		Home:     vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: vehicle.DefaultHome.AltMSL},
 		Speedup:  c.Speedup,
 		Seed:     c.Seed,
 		Log:      a.Log.With("part", "simulator"),

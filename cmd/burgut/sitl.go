@@ -11,6 +11,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/cliflag"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
 func init() {
@@ -36,7 +37,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Vehicles, "vehicles", 1, "number of vehicles")
 	fs.Var(cliflag.NewList(&gcs), "gcs", "ground-station address [NAME=]udp:HOST:PORT, the station's UDP link as given to serve --mavlink (repeatable; vehicles are split over them in blocks of at most 250)")
 	fs.Float64Var(&cfg.Speedup, "speedup", 1, "simulated seconds per wall second")
-	fs.StringVar(&home, "home", "41.3123,69.2716,455", "centre of the homes: LAT,LON[,ALT_MSL]")
+	fs.StringVar(&home, "home", vehicle.DefaultHome.String(), "centre of the homes: LAT,LON[,ALT_MSL]")
 	fs.StringVar(&cfg.HomesFile, "homes", "", "file with one LAT,LON[,ALT] home per vehicle (overrides --home)")
 	fs.Float64Var(&cfg.Spread, "spread", 0, "radius in metres the homes spread over (0 = about 5 m per vehicle)")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "random seed (vehicle i uses seed+i)")

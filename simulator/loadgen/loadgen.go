@@ -41,6 +41,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/burgut-uav/burgut/internal/linkspec"
+	simvehicle "github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
 // MaxPerTarget is the most vehicles one MAVLink network (one link) holds:
@@ -74,8 +75,8 @@ type Config struct {
 	// Bind is the local address the vehicles' sockets bind (default
 	// 127.0.0.1).
 	Bind string
-	// Center is the fleet's centre (default 41.3123, 69.2716, the
-	// simulator's default home).
+	// Center is the fleet's centre (default vehicle.DefaultHome, the
+	// simulator's).
 	CenterLat, CenterLon float64
 	// Probe, if set, is called after every GLOBAL_POSITION_INT of vehicle
 	// 0 with the cycle number (also sent as its relative altitude in mm)
@@ -204,7 +205,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("bind %q: want an IPv4 address", cfg.Bind)
 	}
 	if cfg.CenterLat == 0 && cfg.CenterLon == 0 {
-		cfg.CenterLat, cfg.CenterLon = 41.3123, 69.2716
+		cfg.CenterLat, cfg.CenterLon = simvehicle.DefaultHome.Lat, simvehicle.DefaultHome.Lon
 	}
 	per := cfg.perTarget()
 	// Spread evenly: as many targets as needed, equal shares.

@@ -3,6 +3,7 @@ package vehicle
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/burgut-uav/burgut/internal/mavitem"
@@ -36,6 +37,17 @@ const DefaultGPSWarmup = 2 * time.Second
 
 // LatLonAlt is a WGS84 position in degrees with altitude above mean sea level in metres.
 type LatLonAlt struct{ Lat, Lon, AltMSL float64 }
+
+// DefaultHome is where the simulated fleet (burgut sitl, burgut run) and
+// the load generator are centred unless told otherwise: Tashkent, by
+// Mustaqillik Square, at ground level.
+var DefaultHome = LatLonAlt{Lat: 41.3123, Lon: 69.2716, AltMSL: 455}
+
+// String formats the position as LAT,LON,ALT, the form --home accepts.
+func (p LatLonAlt) String() string {
+	return strconv.FormatFloat(p.Lat, 'f', -1, 64) + "," + strconv.FormatFloat(p.Lon, 'f', -1, 64) + "," +
+		strconv.FormatFloat(p.AltMSL, 'f', -1, 64)
+}
 
 // State is a snapshot of everything the MAVLink layer reports in telemetry.
 // It is a plain value: it never changes after State returns it.
