@@ -145,7 +145,7 @@ func BenchmarkMQTTPublish2000Vehicles(b *testing.B) {
 				if broker == "mosquitto" {
 					url = testenv.Service(b, "BURGUT_TEST_MQTT_URL")
 				} else {
-					br, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Log: quietLog()})
+					br, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -1,9 +1,9 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 	mochi "github.com/mochi-mqtt/server/v2"
@@ -29,12 +31,28 @@ type BrokerConfig struct {
 	// port. Independently, Broker.WebSocketHandler serves MQTT over
 	// WebSocket on Burgut's HTTP port.
 	WSListen string
-	// ReadOnlyPrefix is the topic tree only the relay's own publisher may
-	// write (default "burgut/"): the monitoring center watches, it cannot
-	// inject fake vehicle data.
-	ReadOnlyPrefix string
-	Log            *slog.Logger
+	// Auth checks every other client's credentials. Nil refuses every
+	// client but the station's own publisher: there are no anonymous
+	// clients.
+	Auth BrokerAuth
+	Log  *slog.Logger
 }
+
+// BrokerAuth checks the credentials of a client of the embedded broker:
+// an account's name and password, or an API token as the password (any
+// username). Every valid role may watch; admin also reads the audit topic.
+type BrokerAuth interface {
+	AuthenticateMQTT(ctx context.Context, username, password string) (actor string, admin bool, err error)
+}
+
+// Topic rules of the embedded broker for clients other than the station.
+const (
+	// SubscribePrefix is the only tree clients may subscribe to.
+	SubscribePrefix = "burgut/v1/"
+	// reservedClientIDPrefix keeps clients from taking over the station
+	// publisher's persistent session ("burgut-<station>").
+	reservedClientIDPrefix = "burgut-"
+)
 
 // Broker is the in-process MQTT broker Burgut runs when no external broker
 // is configured, so the center can subscribe without another server.
@@ -45,6 +63,7 @@ type Broker struct {
 	httpWS   *httpWSListener
 	user     string
 	password string
+	acl      *aclHook
 	closeMu  sync.Mutex
 	closed   bool
 }
@@ -53,9 +72,6 @@ type Broker struct {
 func NewBroker(cfg BrokerConfig) (*Broker, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
-	}
-	if cfg.ReadOnlyPrefix == "" {
-		cfg.ReadOnlyPrefix = "burgut/"
 	}
 	if cfg.Listen == "" {
 		return nil, errors.New("embedded mqtt broker: listen address is empty")
@@ -68,7 +84,8 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 		// mochi logs every client at info and whole packets at warn: keep errors only.
 		Logger: slog.New(minLevel{cfg.Log.Handler(), slog.LevelError}).With("part", "mqtt broker"),
 	})
-	if err := b.srv.AddHook(&aclHook{user: b.user, password: []byte(b.password), prefix: cfg.ReadOnlyPrefix}, nil); err != nil {
+	b.acl = &aclHook{user: b.user, password: []byte(b.password), auth: cfg.Auth, log: cfg.Log}
+	if err := b.srv.AddHook(b.acl, nil); err != nil {
 		return nil, fmt.Errorf("embedded mqtt broker: auth hook: %w", err)
 	}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen})
@@ -101,14 +118,17 @@ func (b *Broker) Addr() string { return b.tcp.Address() }
 func (b *Broker) URL() string { return "tcp://" + b.Addr() }
 
 // Credentials are the username and password that may publish under the
-// read-only prefix; only Burgut's own publisher gets them.
+// station's topics; only Burgut's own publisher gets them.
 func (b *Broker) Credentials() (user, password string) { return b.user, b.password }
 
 // WebSocketHandler serves MQTT over WebSocket (subprotocol "mqtt") on
 // Burgut's own HTTP server, e.g. at /mqtt, so browsers and the center can
-// subscribe without another port. Origins are not checked: the broker is
-// read-only for such clients.
+// subscribe without another port. Origins are not checked: clients
+// authenticate in their MQTT CONNECT and may only read.
 func (b *Broker) WebSocketHandler() http.Handler { return b.httpWS }
+
+// Refused counts clients refused at connect (bad or no credentials).
+func (b *Broker) Refused() uint64 { return b.acl.refused.Load() }
 
 // Server exposes the mochi server (for inline subscriptions in tests and
 // benchmarks).
@@ -125,33 +145,81 @@ func (b *Broker) Close() error {
 	return b.srv.Close()
 }
 
-// aclHook lets anyone connect and subscribe, but only the relay's publisher
-// (authenticated with a per-process secret) write below prefix.
+// aclHook authenticates clients and enforces the topic rules: only the
+// relay's publisher (with a per-process secret) publishes; other clients
+// authenticate through BrokerAuth, subscribe under SubscribePrefix only,
+// and only admins receive the audit topic.
 type aclHook struct {
 	mochi.HookBase
 	user     string
 	password []byte
-	prefix   string
+	auth     BrokerAuth
+	log      *slog.Logger
+	clients  sync.Map // *mochi.Client → clientInfo (a takeover is a new *Client)
+	refused  atomic.Uint64
 }
 
-func (h *aclHook) ID() string { return "burgut-read-only" }
+type clientInfo struct {
+	actor string
+	admin bool
+}
+
+func (h *aclHook) ID() string { return "burgut-acl" }
 
 func (h *aclHook) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
+	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck || b == mochi.OnDisconnect
 }
 
 func (h *aclHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
-	if string(pk.Connect.Username) == h.user {
-		return bytes.Equal(pk.Connect.Password, h.password)
+	user := string(pk.Connect.Username)
+	if user == h.user {
+		return subtle.ConstantTimeCompare(pk.Connect.Password, h.password) == 1
 	}
+	refuse := func(reason string) bool {
+		h.refused.Add(1)
+		h.log.Warn("mqtt client refused", "client_id", cl.ID, "remote", cl.Net.Remote, "user", user, "reason", reason)
+		return false
+	}
+	if h.auth == nil || len(pk.Connect.Password) == 0 {
+		return refuse("no credentials")
+	}
+	if strings.HasPrefix(cl.ID, reservedClientIDPrefix) {
+		return refuse("client ID prefix " + reservedClientIDPrefix + " is reserved for the station")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	actor, admin, err := h.auth.AuthenticateMQTT(ctx, user, string(pk.Connect.Password))
+	if err != nil {
+		return refuse(err.Error())
+	}
+	h.clients.Store(cl, clientInfo{actor: actor, admin: admin})
 	return true
 }
 
+func (h *aclHook) OnDisconnect(cl *mochi.Client, err error, expire bool) { h.clients.Delete(cl) }
+
+func (h *aclHook) info(cl *mochi.Client) clientInfo {
+	v, _ := h.clients.Load(cl)
+	ci, _ := v.(clientInfo)
+	return ci
+}
+
+// OnACLCheck is called with write=true for publishes, and with write=false
+// both for subscription filters and for each message delivered.
 func (h *aclHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
-	if !write || !strings.HasPrefix(topic, h.prefix) {
+	if string(cl.Properties.Username) == h.user {
 		return true
 	}
-	return string(cl.Properties.Username) == h.user
+	if write {
+		return false // the center watches; only the station publishes
+	}
+	if !strings.HasPrefix(topic, SubscribePrefix) {
+		return false
+	}
+	if strings.HasSuffix(topic, "/audit") {
+		return h.info(cl).admin
+	}
+	return true
 }
 
 // httpWSListener is a mochi listener fed by an http.Handler instead of its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -127,12 +128,39 @@ func withSuffix(s string) func(mqtt.Message) bool {
 	return func(m mqtt.Message) bool { return strings.HasSuffix(m.Topic(), s) }
 }
 
+// testAuth is the embedded broker's account list in these tests: the
+// station's real BrokerAuth (auth.Store) is tested in app/.
+type testAuth map[string]struct {
+	password string
+	admin    bool
+}
+
+func (a testAuth) AuthenticateMQTT(_ context.Context, user, password string) (string, bool, error) {
+	if u, ok := a[user]; ok && u.password == password {
+		return user, u.admin, nil
+	}
+	return "", false, errors.New("invalid credentials")
+}
+
+// Credentials of the test brokers' accounts; subscribe uses watcher's
+// (an external Mosquitto allowing anonymous clients ignores them).
+const (
+	watcherUser, watcherPassword = "watcher", "watcher-password"
+	adminUser, adminPassword     = "chief", "chief-password"
+)
+
+var brokerAuth = testAuth{
+	watcherUser: {password: watcherPassword},
+	adminUser:   {password: adminPassword, admin: true},
+}
+
 // subscribe connects a paho subscriber to filter. clientID "" means a
 // clean, random session.
 func subscribe(t testing.TB, url, filter string, qos byte, clientID string, r *recorder) mqtt.Client {
 	t.Helper()
 	opts := mqtt.NewClientOptions().AddBroker(url).SetAutoReconnect(true).SetConnectRetry(false).
-		SetMaxReconnectInterval(500 * time.Millisecond).SetOrderMatters(false)
+		SetMaxReconnectInterval(500 * time.Millisecond).SetOrderMatters(false).
+		SetUsername(watcherUser).SetPassword(watcherPassword)
 	if clientID != "" {
 		opts.SetClientID(clientID).SetCleanSession(false).SetResumeSubs(true)
 	} else {

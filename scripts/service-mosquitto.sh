@@ -4,7 +4,7 @@
 # tests that kill and restart a broker can run their own private instance.
 
 mosquitto_start() {
-	apt_install mosquitto
+	apt_install mosquitto mosquitto-clients
 	local dir=$BURGUT_TESTENV/mosquitto bin=/usr/sbin/mosquitto
 	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null && [ -f "$dir/port" ]; then
 		setenv BURGUT_TEST_MQTT_URL "tcp://127.0.0.1:$(cat "$dir/port")"
