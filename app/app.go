@@ -17,8 +17,11 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/httpapi"
@@ -59,6 +62,14 @@ type App struct {
 	metricsAddr net.Addr // set when --metrics-listen is used
 	opsOnce     sync.Once
 	opCounter   *opCounter
+
+	// Auth holds accounts and API tokens; Audit is the audit log. Both are
+	// opened by startAuth, the first part (app/auth.go).
+	Auth      *auth.Store
+	Audit     *audit.Log
+	guard     *auth.Guard
+	loginHint string
+	auditSink atomic.Pointer[func(audit.Entry)]
 }
 
 type namedStop struct {
@@ -71,14 +82,16 @@ func New(cfg Config, log *slog.Logger) *App {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &App{
+	a := &App{
 		Config: cfg,
 		Log:    log,
 		Fleet:  fleet.New(fleet.DefaultConfig()),
-		Mux:    httpapi.NewMux(),
 		ready:  make(chan struct{}),
 		fatal:  make(chan error, 1),
 	}
+	// Every route checks the access level it declares (app/auth.go).
+	a.Mux = httpapi.NewMux(a.requireAccess)
+	return a
 }
 
 // Run starts every part in order, blocks until ctx is cancelled or a part
@@ -95,6 +108,7 @@ func (a *App) Run(ctx context.Context) error {
 		name  string
 		start func(ctx context.Context) error
 	}{
+		{"auth", a.startAuth},
 		{"ground station", a.startGroundStation},
 		{"telemetry", a.startTelemetry},
 		{"relay", a.startRelay},
@@ -114,6 +128,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err == nil {
 		close(a.ready)
 		a.Log.Info("burgut running", "http", a.HTTPAddr(), "station", a.Config.Station)
+		a.printLoginHint()
 		select {
 		case <-ctx.Done():
 		case err = <-a.fatal:
@@ -170,6 +185,13 @@ func (a *App) OnStop(name string, fn func()) {
 func (a *App) startHTTP(ctx context.Context) error {
 	registerOpenAPI(a.Mux)
 	a.Mux.HandleFunc(http.MethodGet, "/api/v1/health", httpapi.Anonymous, func(w http.ResponseWriter, r *http.Request) {
+		// Anonymous (for probes), so without credentials it says nothing
+		// but that the service is up; an authenticated caller also gets
+		// the station, its size and what each stage shed.
+		if _, err := a.guard.Authenticate(r); err != nil {
+			writeJSON(w, map[string]any{"status": "ok"})
+			return
+		}
 		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds(),
 			"shed": a.shedTotals()})
 	})
@@ -178,10 +200,16 @@ func (a *App) startHTTP(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.Config.HTTP, err)
 	}
 	a.httpAddr = ln.Addr()
-	srv := &http.Server{Handler: a.Mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.securityHeaders(a.Mux), ReadHeaderTimeout: 10 * time.Second}
 	a.Go(ctx, "http server", func(ctx context.Context) error {
 		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
+		go func() {
+			if tc := a.Config.Access; tc.TLSCert != "" {
+				errc <- srv.ServeTLS(ln, tc.TLSCert, tc.TLSKey)
+				return
+			}
+			errc <- srv.Serve(ln)
+		}()
 		select {
 		case err := <-errc:
 			return err

@@ -31,7 +31,8 @@ type Config struct {
 	GroundStation GroundStationConfig
 	Telemetry     TelemetryConfig
 	Relay         RelayConfig
-	Sim           SimConfig // only used by `burgut run`
+	Access        AccessConfig // accounts, sessions, HTTPS (app/auth.go)
+	Sim           SimConfig    // only used by `burgut run`
 }
 
 // Default returns settings that work on an operator's laptop with nothing
@@ -46,6 +47,7 @@ func Default() Config {
 	c.GroundStation.defaults()
 	c.Telemetry.defaults()
 	c.Relay.defaults()
+	c.Access.defaults()
 	c.Sim.defaults()
 	return c
 }
@@ -61,6 +63,7 @@ func (c *Config) register(fs *flag.FlagSet, withSim bool) {
 	c.GroundStation.register(fs)
 	c.Telemetry.register(fs)
 	c.Relay.register(fs)
+	c.Access.register(fs)
 	if withSim {
 		c.Sim.register(fs)
 	}
@@ -82,7 +85,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
 	}
-	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Sim.validate())
+	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Sim.validate())
 }
 
 // Load builds the configuration of a subcommand from defaults, the config

@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
@@ -59,7 +62,42 @@ func runApp(t *testing.T, edit func(*Config)) (a *App, stop func()) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("app did not start")
 	}
+	authorizeTests(t, a)
 	return a, stop
+}
+
+// testTokens maps an app's HTTP address to an admin token the harness
+// made for it; testTransport adds it to every request of the package's
+// tests that carries no Authorization header of its own, so tests call
+// the API as a logged-in admin would, with access control on.
+var testTokens sync.Map
+
+type testTransport struct{ base http.RoundTripper }
+
+func (tt testTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tok, ok := testTokens.Load(r.URL.Host); ok && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+tok.(string))
+	}
+	return tt.base.RoundTrip(r)
+}
+
+func init() { http.DefaultClient.Transport = testTransport{http.DefaultTransport} }
+
+// authorizeTests creates an admin API token for a through its auth store
+// (as 'burgut tokens create' would) and registers it for a's address.
+func authorizeTests(t testing.TB, a *App) string {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tok, _, err := a.Auth.CreateToken(context.Background(), "test-"+hex.EncodeToString(b[:]), auth.Admin, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := a.HTTPAddr()
+	testTokens.Store(addr, tok)
+	t.Cleanup(func() { testTokens.Delete(addr) })
+	return tok
 }
 
 // mavlinkPort is the UDP port of the app's first MAVLink link.

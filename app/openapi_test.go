@@ -28,6 +28,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
@@ -349,18 +351,22 @@ func appRoutes(t *testing.T, a *App) map[string]httpapi.Route {
 }
 
 // TestRouteAccessLevels checks the access policy every route declares:
-// health is open to anyone, the web map's files too, reading is for
-// observers, and anything that changes state is for operators. Nothing is
-// Admin yet. Access control (issue 11) enforces these levels.
+// health, login and the web map's files (the login page) are open to
+// anyone, reading is for observers, anything that changes state is for
+// operators, and accounts, tokens and the audit log are for admins. The
+// guard (app/auth.go) enforces these levels.
 func TestRouteAccessLevels(t *testing.T) {
 	a := startOpenAPITestApp(t)
-	anonymous := map[string]bool{"GET /api/v1/health": true, "GET /": true}
+	anonymous := map[string]bool{"GET /api/v1/health": true, "GET /": true, "POST /api/v1/login": true}
+	observer := map[string]bool{"POST /api/v1/logout": true} // anyone logged in may log out
 	for key, r := range appRoutes(t, a) {
 		want := httpapi.Operator
 		switch {
 		case anonymous[key]:
 			want = httpapi.Anonymous
-		case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		case strings.HasPrefix(r.Pattern, "/api/v1/users") || strings.HasPrefix(r.Pattern, "/api/v1/tokens") || r.Pattern == "/api/v1/audit":
+			want = httpapi.Admin
+		case observer[key], r.Method == http.MethodGet || r.Method == http.MethodHead:
 			want = httpapi.Observer
 		}
 		if r.Access != want {
@@ -407,6 +413,7 @@ func startOpenAPITestApp(t *testing.T) *App {
 	case <-time.After(30 * time.Second):
 		t.Fatal("app did not start")
 	}
+	authorizeTests(t, a)
 	return a
 }
 
@@ -612,6 +619,14 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"HubStats":        {typ: relay.HubStats{}},
 		"StreamFilter":    {typ: relay.Filter{}},
 		"StreamFrame":     {typ: relay.Frame{}},
+		"Principal":       {typ: auth.Principal{}},
+		"User":            {typ: auth.User{}},
+		"Token":           {typ: auth.Token{}},
+		"CreatedToken":    {typ: auth.CreatedToken{}},
+		"AuditEntry":      {typ: audit.Entry{}},
+		"LoginRequest":    {typ: auth.LoginRequest{}, request: true},
+		"UserRequest":     {typ: auth.UserRequest{}, request: true},
+		"TokenRequest":    {typ: auth.TokenRequest{}, request: true},
 	}
 	// Schemas with no Go type to compare with, and why.
 	unmirrored := map[string]string{
@@ -627,6 +642,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"AssignResponse":           "a map literal in missionsapi's assign",
 		"RelayStatus":              "a map built in startRelay",
 		"StreamVehicle":            "relay.WireVehicle: Vehicle (checked) plus stale",
+		"Role":                     "auth.Role's names (ParseRole)",
 	}
 	schemas, _ := doc["components"].(map[string]any)["schemas"].(map[string]any)
 	for name := range schemas {
@@ -668,7 +684,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	// The error codes are httpapi's, each with the status WriteError gives it.
 	codes, _ := schemas["ErrorCode"].(map[string]any)["enum"].([]any)
 	want := []string{httpapi.CodeInvalid, httpapi.CodeNotFound, httpapi.CodeConflict, httpapi.CodeRefused, httpapi.CodeTimeout,
-		httpapi.CodeUnavailable, httpapi.CodeForbidden, httpapi.CodeInternal, httpapi.CodeTooLarge, httpapi.CodeUnsupported, httpapi.CodeMethodNotAll}
+		httpapi.CodeUnavailable, httpapi.CodeForbidden, httpapi.CodeInternal, httpapi.CodeTooLarge, httpapi.CodeUnsupported, httpapi.CodeMethodNotAll,
+		httpapi.CodeUnauthorized, httpapi.CodeCSRF, httpapi.CodeRateLimited}
 	var got []string
 	for _, c := range codes {
 		got = append(got, c.(string))

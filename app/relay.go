@@ -24,7 +24,7 @@ func (a *App) startRelay(ctx context.Context) error {
 	status := map[string]any{"station": a.Config.Station, "schema": relay.SchemaVersion,
 		"topics": relay.Topics{Station: a.Config.Station}.Prefix() + "/…", "stream": "/api/v1/stream"}
 	if url == "" && cfg.MQTTListen != "" {
-		b, err := relay.NewBroker(relay.BrokerConfig{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Log: log})
+		b, err := relay.NewBroker(relay.BrokerConfig{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Auth: mqttAuth{a.Auth}, Log: log})
 		if err != nil {
 			return err
 		}
@@ -38,9 +38,13 @@ func (a *App) startRelay(ctx context.Context) error {
 	}
 	var pub *relay.Publisher
 	if url != "" {
+		tlsCfg, err := a.Config.Access.mqttTLS()
+		if err != nil {
+			return err
+		}
 		p, err := relay.NewPublisher(a.Fleet, relay.PublisherConfig{
 			BrokerURL: url, Station: a.Config.Station, ClientID: cfg.MQTTClientID,
-			Username: user, Password: pass,
+			Username: user, Password: pass, TLS: tlsCfg,
 			StoreDir:  filepath.Join(a.Config.DataDir, "mqtt-store"),
 			StateRate: cfg.StateRate, StaleAfter: cfg.StaleAfter, Log: log,
 		})
@@ -48,6 +52,7 @@ func (a *App) startRelay(ctx context.Context) error {
 			return fmt.Errorf("mqtt: %w", err)
 		}
 		a.Go(ctx, "mqtt publisher", p.Run)
+		a.publishAudit(ctx, p)
 		pub = p
 		a.observeMQTT(p)
 	} else {

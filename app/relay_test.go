@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/relay"
 )
@@ -52,11 +54,20 @@ func runRelayApp(t *testing.T, n int, edit func(*Config)) *App {
 
 // collect subscribes to the station's state topics at url and returns the
 // vehicle ids seen so far.
-func relayCollect(t *testing.T, url, station string) func() map[string]bool {
+// It logs in as the monitoring center would: an observer API token as the
+// MQTT password, and as Bearer on the WebSocket upgrade (an external
+// broker ignores both).
+func relayCollect(t *testing.T, a *App, url string) func() map[string]bool {
 	t.Helper()
+	station := a.Config.Station
+	secret, _, err := a.Auth.CreateToken(context.Background(), "center-"+strings.NewReplacer(":", "", "/", "", ".", "").Replace(url), auth.Observer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(station + "-watcher-" + strings.NewReplacer(":", "", "/", "", ".", "").Replace(url)))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(station + "-watcher-" + strings.NewReplacer(":", "", "/", "", ".", "").Replace(url)).
+		SetUsername("center").SetPassword(secret).SetHTTPHeaders(http.Header{"Authorization": {"Bearer " + secret}}))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect to %s: %v", url, tok.Error())
 	}
@@ -99,7 +110,7 @@ func relayWaitSeen(t *testing.T, seen func() map[string]bool, n int, where strin
 func TestAppPublishesFleetToExternalBroker(t *testing.T) {
 	url := testenv.Service(t, "BURGUT_TEST_MQTT_URL")
 	a := runRelayApp(t, 2, func(c *Config) { c.Relay.MQTT = url })
-	relayWaitSeen(t, relayCollect(t, url, a.Config.Station), 2, "mosquitto")
+	relayWaitSeen(t, relayCollect(t, a, url), 2, "mosquitto")
 }
 
 // Without --mqtt the embedded broker serves the center over TCP and over
@@ -112,8 +123,8 @@ func TestAppEmbeddedBrokerOverTCPAndWebSocket(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	a := runRelayApp(t, 2, func(c *Config) { c.Relay.MQTTListen = fmt.Sprintf("127.0.0.1:%d", port) })
-	relayWaitSeen(t, relayCollect(t, fmt.Sprintf("tcp://127.0.0.1:%d", port), a.Config.Station), 2, "embedded broker over TCP")
-	relayWaitSeen(t, relayCollect(t, "ws://"+a.HTTPAddr()+"/mqtt", a.Config.Station), 2, "embedded broker over WebSocket /mqtt")
+	relayWaitSeen(t, relayCollect(t, a, fmt.Sprintf("tcp://127.0.0.1:%d", port)), 2, "embedded broker over TCP")
+	relayWaitSeen(t, relayCollect(t, a, "ws://"+a.HTTPAddr()+"/mqtt"), 2, "embedded broker over WebSocket /mqtt")
 }
 
 func TestAppRelayStatus(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,11 +28,12 @@ const (
 	CSRFHeader = "X-CSRF-Token"
 )
 
-// Error codes of authentication (HTTP 401, 429) next to httpapi's.
+// Error codes of authentication, from httpapi (one owner of codes and
+// their statuses).
 const (
-	CodeUnauthorized = "unauthorized"
-	CodeRateLimited  = "rate_limited"
-	CodeCSRF         = "csrf"
+	CodeUnauthorized = httpapi.CodeUnauthorized
+	CodeRateLimited  = httpapi.CodeRateLimited
+	CodeCSRF         = httpapi.CodeCSRF
 )
 
 // Principal is the authenticated caller of a request.
@@ -126,6 +128,10 @@ func Mutating(method string) bool {
 // digest; bodies beyond it are digested as far as read and flagged.
 const maxAuditBody = 16 << 20
 
+// maxRefusedBody is how much of a refused call's body is read for its
+// audit entry.
+const maxRefusedBody = 64 << 10
+
 // Wrap returns h guarded for a route (its pattern, e.g. "POST
 // /api/v1/commands/{name}") that needs role need. Anonymous routes pass
 // through untouched (login audits itself).
@@ -143,11 +149,12 @@ func (g *Guard) Wrap(route string, need Role, h http.Handler) http.Handler {
 		switch {
 		case err != nil:
 			refusal = g.unauthorized(w, r, err)
+		case p.viaCookie && mutating && checkCSRF(r, p) != nil:
+			// First, so a forged request learns nothing about roles.
+			refusal = checkCSRF(r, p)
 		case !p.Role.Allows(need):
 			refusal = &httpapi.Error{Code: httpapi.CodeForbidden,
 				Message: "your role " + p.Role.String() + " may not do this: it needs " + need.String()}
-		case p.viaCookie && mutating:
-			refusal = checkCSRF(r, p)
 		}
 		if !mutating {
 			if refusal != nil {
@@ -170,8 +177,14 @@ func (g *Guard) serveAudited(w http.ResponseWriter, r *http.Request, route strin
 		e.Actor, e.Role = p.Actor(), p.Role.String()
 	}
 	secret := g.Secret != nil && g.Secret(route)
-	if refusal == nil && r.Body != nil && r.Body != http.NoBody {
-		buf, rest, n, over := readUpTo(r.Body, maxAuditBody)
+	if r.Body != nil && r.Body != http.NoBody {
+		// A refused caller's body is read only so far: enough to record
+		// what it tried, not a way to make the station buffer megabytes.
+		limit := int64(maxAuditBody)
+		if refusal != nil {
+			limit = maxRefusedBody
+		}
+		buf, rest, n, over := readUpTo(r.Body, limit)
 		r.Body = struct {
 			io.Reader
 			io.Closer
@@ -181,7 +194,7 @@ func (g *Guard) serveAudited(w http.ResponseWriter, r *http.Request, route strin
 			sum := sha256.Sum256(buf)
 			e.BodySHA256 = hex.EncodeToString(sum[:])
 			if over {
-				e.Detail = "body larger than the audit buffer; digest covers the first " + strconv.Itoa(maxAuditBody) + " bytes"
+				e.Detail = "body larger than " + strconv.FormatInt(limit, 10) + " bytes; the digest covers those"
 			}
 			if g.FullBody != nil && g.FullBody(route) && !over {
 				e.Body = string(buf)
@@ -195,7 +208,7 @@ func (g *Guard) serveAudited(w http.ResponseWriter, r *http.Request, route strin
 	if refusal != nil {
 		g.refused.Add(1)
 		httpapi.WriteError(rec, r, g.Log, refusal)
-		e.Detail = refusal.Message
+		e.Detail = strings.TrimPrefix(e.Detail+"; "+refusal.Message, "; ")
 	} else {
 		h.ServeHTTP(rec, r.WithContext(WithPrincipal(r.Context(), p)))
 	}
@@ -325,7 +338,7 @@ func (g *Guard) unauthorized(w http.ResponseWriter, r *http.Request, err error) 
 		}
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	return &httpapi.Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: msg}
+	return &httpapi.Error{Code: CodeUnauthorized, Message: msg}
 }
 
 // checkCSRF refuses a cookie-authenticated mutation without the session's
@@ -334,12 +347,12 @@ func checkCSRF(r *http.Request, p Principal) *httpapi.Error {
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
-			return &httpapi.Error{Status: http.StatusForbidden, Code: CodeCSRF, Message: "cross-origin request refused"}
+			return &httpapi.Error{Code: CodeCSRF, Message: "cross-origin request refused"}
 		}
 	}
 	got := r.Header.Get(CSRFHeader)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(p.CSRF)) != 1 {
-		return &httpapi.Error{Status: http.StatusForbidden, Code: CodeCSRF,
+		return &httpapi.Error{Code: CodeCSRF,
 			Message: "missing or wrong " + CSRFHeader + " header (the csrf_token of your login or GET /api/v1/session)"}
 	}
 	return nil

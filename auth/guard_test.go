@@ -422,7 +422,7 @@ func FuzzLogin(f *testing.F) {
 			t.Fatalf("body %q: %d %s", body, r.status, r.body)
 		}
 		if r.status == 200 {
-			var req loginRequest
+			var req LoginRequest
 			if json.Unmarshal([]byte(body), &req) != nil || req.Username != "pilot" || req.Password != "pilot-password" {
 				t.Fatalf("body %q logged in", body)
 			}

@@ -71,7 +71,8 @@ func storeError(err error) error {
 	return err
 }
 
-type loginRequest struct {
+// LoginRequest is the body of POST /api/v1/login.
+type LoginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 }
@@ -94,7 +95,7 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 		}
 		g.appendAudit(e)
 	}
-	var req loginRequest
+	var req LoginRequest
 	if err := httpapi.DecodeJSON(r, &req, maxLoginBody); err != nil {
 		var he *httpapi.Error
 		errors.As(err, &he)
@@ -113,7 +114,7 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 	if wait := g.Limiter.Blocked(req.Username, ip); wait > 0 {
 		secs := int(wait/time.Second) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		fail(&httpapi.Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		fail(&httpapi.Error{Code: CodeRateLimited,
 			Message: fmt.Sprintf("too many failed logins: try again in %d s", secs)}, "throttled")
 		return
 	}
@@ -128,7 +129,7 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 		delay := g.Limiter.Fail(req.Username, ip)
 		g.log().Warn("login failed", "user", e.Actor, "source", r.RemoteAddr, "reason", ce.Reason, "next_delay", delay)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="burgut"`)
-		fail(&httpapi.Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: "invalid user name or password"}, ce.Reason)
+		fail(&httpapi.Error{Code: CodeUnauthorized, Message: "invalid user name or password"}, ce.Reason)
 		return
 	}
 	g.Limiter.Succeed(u.Name)
@@ -142,17 +143,18 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 	g.appendAudit(e)
 }
 
+// httpapiStatus is the status httpapi.WriteError gives a code.
 func httpapiStatus(code string) int {
-	switch code {
-	case httpapi.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case httpapi.CodeUnsupported:
-		return http.StatusUnsupportedMediaType
-	case httpapi.CodeInternal:
-		return http.StatusInternalServerError
-	}
-	return http.StatusBadRequest
+	rec := &statusRecorder{ResponseWriter: discardWriter{}}
+	httpapi.WriteError(rec, nil, nil, &httpapi.Error{Code: code})
+	return rec.status()
 }
+
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}
 
 func (g *Guard) appendAudit(e audit.Entry) {
 	if _, err := g.Audit.Append(e); err != nil {
@@ -189,7 +191,10 @@ func (g *Guard) listUsers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type userRequest struct {
+// UserRequest is the body of POST /api/v1/users (name, role and password
+// required) and PATCH /api/v1/users/{name} (any of role, password,
+// disabled).
+type UserRequest struct {
 	Name     string `json:"name"`
 	Role     *Role  `json:"role"`
 	Password string `json:"password"`
@@ -199,7 +204,7 @@ type userRequest struct {
 const maxAdminBody = 16 << 10
 
 func (g *Guard) addUser(w http.ResponseWriter, r *http.Request) error {
-	var req userRequest
+	var req UserRequest
 	if err := httpapi.DecodeJSON(r, &req, maxAdminBody); err != nil {
 		return err
 	}
@@ -219,7 +224,7 @@ func (g *Guard) addUser(w http.ResponseWriter, r *http.Request) error {
 
 func (g *Guard) patchUser(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	var req userRequest
+	var req UserRequest
 	if err := httpapi.DecodeJSON(r, &req, maxAdminBody); err != nil {
 		return err
 	}
@@ -272,20 +277,21 @@ func (g *Guard) listTokens(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type tokenRequest struct {
+// TokenRequest is the body of POST /api/v1/tokens.
+type TokenRequest struct {
 	Name    string `json:"name"`
 	Role    *Role  `json:"role"`
 	Expires string `json:"expires"` // a Go duration ("24h"); empty = never
 }
 
-// createdToken is the one response that carries a token's text.
-type createdToken struct {
+// CreatedToken is the one response that carries a token's text.
+type CreatedToken struct {
 	Token
 	Secret string `json:"token"`
 }
 
 func (g *Guard) createToken(w http.ResponseWriter, r *http.Request) error {
-	var req tokenRequest
+	var req TokenRequest
 	if err := httpapi.DecodeJSON(r, &req, maxAdminBody); err != nil {
 		return err
 	}
@@ -304,7 +310,7 @@ func (g *Guard) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, createdToken{Token: t, Secret: secret})
+	httpapi.WriteJSON(w, http.StatusCreated, CreatedToken{Token: t, Secret: secret})
 	return nil
 }
 

@@ -25,6 +25,11 @@ const (
 	EventFailsafe           EventKind = "failsafe"
 	EventStatusText         EventKind = "statustext"
 	EventVideoChanged       EventKind = "video_changed"
+	// EventCommand and EventUpload record who sent a command or uploaded a
+	// mission, fence, rally set or parameter (Fields "actor", "name"),
+	// emitted by the API after the vehicle answered.
+	EventCommand EventKind = "command"
+	EventUpload  EventKind = "upload"
 )
 
 // Severity ranks events for the alert list; the monitoring center shows

@@ -67,6 +67,9 @@ const (
 	CodeTooLarge     = "too_large"   // 413
 	CodeUnsupported  = "unsupported" // 415
 	CodeMethodNotAll = "method_not_allowed"
+	CodeUnauthorized = "unauthorized" // 401: no, bad or expired credentials (with WWW-Authenticate)
+	CodeCSRF         = "csrf"         // 403: a cookie session's mutation without its CSRF token, or cross-origin
+	CodeRateLimited  = "rate_limited" // 429: too many failed logins; Retry-After says when to try again
 )
 
 var statusOf = map[string]int{
@@ -81,6 +84,9 @@ var statusOf = map[string]int{
 	CodeTooLarge:     http.StatusRequestEntityTooLarge,
 	CodeUnsupported:  http.StatusUnsupportedMediaType,
 	CodeMethodNotAll: http.StatusMethodNotAllowed,
+	CodeUnauthorized: http.StatusUnauthorized,
+	CodeCSRF:         http.StatusForbidden,
+	CodeRateLimited:  http.StatusTooManyRequests,
 }
 
 // Invalid is a 400 naming the field at fault.

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type PublisherConfig struct {
 	// Username and Password authenticate the publisher (the embedded broker
 	// gives its publisher credentials no other client knows).
 	Username, Password string
+	// TLS, when set, configures ssl:// and wss:// connections (a CA to
+	// verify the broker, a client certificate for mutual TLS).
+	TLS *tls.Config
 	// StoreDir holds paho's file store of unacknowledged QoS 1 messages, so
 	// events survive a Burgut restart during a broker outage too. Empty =
 	// in memory (events still survive broker outages).
@@ -143,6 +147,9 @@ func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
 	if cfg.Username != "" {
 		opts.SetUsername(cfg.Username).SetPassword(cfg.Password)
 	}
+	if cfg.TLS != nil {
+		opts.SetTLSConfig(cfg.TLS)
+	}
 	if cfg.StoreDir != "" {
 		if err := os.MkdirAll(cfg.StoreDir, 0o755); err != nil {
 			return nil, fmt.Errorf("mqtt publisher: store dir: %w", err)
@@ -165,6 +172,19 @@ func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
 	})
 	p.client = mqtt.NewClient(opts)
 	return p, nil
+}
+
+// PublishAudit publishes one audit log entry (QoS 1, not retained) on
+// Topics.Audit, for the center's own archive. paho stores it while the
+// broker is unreachable. It may block briefly: call it from a goroutine
+// that owns a queue, not from a request.
+func (p *Publisher) PublishAudit(entry any) error {
+	b, err := json.Marshal(entry)
+	if err != nil {
+		return fmt.Errorf("mqtt audit: %w", err)
+	}
+	p.publish(outMsg{p.topics.Audit(), 1, false, b})
+	return nil
 }
 
 // Topics is the publisher's topic scheme.

@@ -34,6 +34,10 @@ func (t Topics) Prefix() string { return "burgut/" + TopicVersion + "/" + TopicL
 // Status is the presence topic.
 func (t Topics) Status() string { return t.Prefix() + "/status" }
 
+// Audit is the topic of the station's audit log entries (only admins
+// may read it on the embedded broker).
+func (t Topics) Audit() string { return t.Prefix() + "/audit" }
+
 // Alerts is the station-wide alert topic.
 func (t Topics) Alerts() string { return t.Prefix() + "/alerts" }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 	"github.com/burgut-uav/burgut/web"
@@ -63,6 +65,21 @@ func TestLiveMapInChromium(t *testing.T) {
 	if a.Sim == nil {
 		t.Fatal("app has no simulator although Sim.Vehicles > 0")
 	}
+	// Accounts as an admin would create them; the test's own API calls
+	// carry an operator token.
+	actx := context.Background()
+	for _, u := range []struct {
+		name string
+		role auth.Role
+	}{{"pilot", auth.Operator}, {"watcher", auth.Observer}} {
+		if err := a.Auth.AddUser(actx, u.name, u.role, u.name+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opToken, _, err := a.Auth.CreateToken(actx, "browser-test", auth.Operator, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Take off (once the simulated GPS has a position), so every vehicle
 	// can then be sent somewhere and move on the map.
 	for i := 0; i < n; i++ {
@@ -102,7 +119,10 @@ func TestLiveMapInChromium(t *testing.T) {
 	 {"type":"Feature","properties":{"kind":"no-fly","name":"map test no-fly"},
 	  "geometry":{"type":"Polygon","coordinates":[[[%[6]f,%[5]f],[%[8]f,%[5]f],[%[8]f,%[7]f],[%[6]f,%[7]f],[%[6]f,%[5]f]]]}}]}`,
 		41.3081, 69.2757, 41.3141, 69.2837, 41.3121, 69.2807, 41.3131, 69.2817)
-	resp, err := http.Post("http://"+a.HTTPAddr()+"/api/v1/areas", "application/geo+json", strings.NewReader(area))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+a.HTTPAddr()+"/api/v1/areas", strings.NewReader(area))
+	req.Header.Set("Content-Type", "application/geo+json")
+	req.Header.Set("Authorization", "Bearer "+opToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +178,30 @@ func TestLiveMapInChromium(t *testing.T) {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
 	}
+
+	// Without a session / is the login page: a user name and a password
+	// field, and no map.
+	poll("the login form", `!document.getElementById('login').hidden && document.querySelector('#login input[name=username]') !== null &&
+		document.querySelector('#login input[type=password]') !== null && document.querySelector('main').hidden`, 30*time.Second)
+	login := func(user, password string) {
+		t.Helper()
+		// Typed into the fields and submitted with the button, as a person would.
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('login-user').value = ''; document.getElementById('login-password').value = ''`)); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []chromedp.Action[chromedp.Void]{
+			chromedp.SendKeys("#login-user", user), chromedp.SendKeys("#login-password", password),
+			chromedp.Click("#login button[type=submit]"),
+		} {
+			if _, err := chromedp.Run(bctx, a); err != nil {
+				t.Fatalf("log in as %s: %v", user, err)
+			}
+		}
+	}
+	login("pilot", "wrong-password")
+	poll("the refused login's message", `document.getElementById('login-error').textContent.includes('invalid user name or password')`, 10*time.Second)
+	login("pilot", "pilot-password")
+	poll("the map after login", `document.getElementById('login').hidden && !document.querySelector('main').hidden && document.getElementById('whoami').textContent === 'pilot (operator)'`, 10*time.Second)
 
 	poll(fmt.Sprintf("%d vehicles on the map and in the list", n), fmt.Sprintf(
 		`document.querySelectorAll('.vehicle-marker [data-vehicle-id]').length === %d && document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d`, n, n), 60*time.Second)
@@ -215,4 +259,38 @@ func TestLiveMapInChromium(t *testing.T) {
 	poll("vehicle details", fmt.Sprintf(`!document.getElementById('details').hidden && document.getElementById('details').dataset.vehicleId === %q`, id), 10*time.Second)
 	poll("the video link in the details (camera discovered over MAVLink)", `document.querySelector('#details-video a[href^="rtsp:"], #details-video a[href^="udp:"], #details-video a') !== null`, 60*time.Second)
 	shot("web-map.png")
+
+	// An observer's session: the map, no command controls, and any POST
+	// it forges is refused — without the CSRF token, and with it (its role
+	// may not command).
+	// Log out as the button does (then the page reloads: open it again).
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[int](`fetch('/api/v1/session').then(r => r.json()).then(s =>
+		fetch('/api/v1/logout', {method: 'POST', headers: {'X-CSRF-Token': s.csrf_token}})).then(r => r.status)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the login form after logout", `!document.getElementById('login').hidden`, 10*time.Second)
+	login("watcher", "watcher-password")
+	poll("the observer's map", `!document.querySelector('main').hidden && document.body.dataset.role === 'observer'`, 10*time.Second)
+	if got, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-command], button.command').length`)); err != nil || got != 0 {
+		t.Fatalf("command controls shown to an observer: %d %v", got, err)
+	}
+	forged, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(async () => {
+		const rtl = (headers) => fetch('/api/v1/commands/rtl', {method: 'POST', headers: {'Content-Type': 'application/json', ...headers}, body: '{"all":true}'})
+			.then(async r => r.status + ' ' + (await r.json()).error.code);
+		const s = await fetch('/api/v1/session').then(r => r.json());
+		return [await rtl({}), await rtl({'X-CSRF-Token': s.csrf_token})];
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(forged) != 2 || forged[0] != "403 csrf" || forged[1] != "403 forbidden" {
+		t.Fatalf("observer's forged POSTs answered %v, want [403 csrf, 403 forbidden]", forged)
+	}
+	es, err := a.Audit.Query(audit.Filter{Actor: "watcher", Route: "/commands/"})
+	if err != nil || len(es) != 2 || es[0].Result != "csrf" || es[1].Result != "forbidden" {
+		t.Fatalf("the observer's refused commands are not audited as such: %+v %v", es, err)
+	}
 }

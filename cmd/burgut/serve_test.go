@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,11 +20,12 @@ import (
 
 // served is a running `burgut serve` started by startServe.
 type served struct {
-	cmd    *exec.Cmd
-	http   string
-	stderr *lockedBuffer
-	exited chan struct{} // closed when the process has exited; then err is set
-	err    error
+	cmd     *exec.Cmd
+	http    string
+	dataDir string
+	stderr  *lockedBuffer
+	exited  chan struct{} // closed when the process has exited; then err is set
+	err     error
 }
 
 // lockedBuffer is stderr written by exec's copier while the test reads it.
@@ -46,11 +50,11 @@ func (l *lockedBuffer) String() string {
 // data dir, and waits for /api/v1/health. The process is killed at cleanup.
 func startServe(t testing.TB, args ...string) *served {
 	t.Helper()
-	s := &served{http: fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	s := &served{http: fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)), dataDir: t.TempDir(), stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	args = append([]string{"serve",
 		"--http", s.http,
 		"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)),
-		"--data-dir", t.TempDir()}, args...)
+		"--data-dir", s.dataDir}, args...)
 	s.cmd = exec.Command(burgutBinary(t), args...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -101,7 +105,17 @@ func TestServeAcceptsNamedLinks(t *testing.T) {
 	s := startServe(t,
 		"--mavlink", fmt.Sprintf("gcs=udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
 		"--mavlink", fmt.Sprintf("radio_2=udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
-	resp, err := http.Get("http://" + s.http + "/api/v1/links")
+	// A token made by the CLI while the station runs (issue 11's contract).
+	tok, stderr, code := runBurgut(t, "tokens", "create", "--data-dir", s.dataDir, "--name", "links-test", "--role", "observer")
+	if code != 0 {
+		t.Fatalf("tokens create: %d %s", code, stderr)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+s.http+"/api/v1/links", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("links without a token: %v %v, want 401", resp, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,5 +140,35 @@ func TestServeRejectsBadFlagsWithExitTwo(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "pigeon") {
 		t.Fatalf("stderr does not name the bad link: %s", stderr.String())
+	}
+}
+
+// First start: with --admin-password-file the account admin has that
+// password; without it a one-time password is printed to the log.
+func TestServeCreatesTheFirstAdmin(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("first-admin-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--mavlink", fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)), "--admin-password-file", pw)
+	login := func(s *served, user, password string) int {
+		resp, err := http.Post("http://"+s.http+"/api/v1/login", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"username":%q,"password":%q}`, user, password)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := login(s, "admin", "first-admin-pw"); st != http.StatusOK {
+		t.Fatalf("login with the password file's password: %d\n%s", st, s.stderr)
+	}
+	s2 := startServe(t, "--mavlink", fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
+	m := regexp.MustCompile(`one-time password.* password=(\S+)`).FindStringSubmatch(s2.stderr.String())
+	if m == nil {
+		t.Fatalf("no one-time password in the log:\n%s", s2.stderr)
+	}
+	if st := login(s2, "admin", m[1]); st != http.StatusOK {
+		t.Fatalf("login with the logged one-time password: %d", st)
 	}
 }

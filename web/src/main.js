@@ -1,6 +1,7 @@
 // Burgut's live map: vehicles, trails, areas and alerts from the
 // /api/v1/stream WebSocket and /api/v1/areas. No tile server: areas are
-// drawn on a plain background, so the map works offline.
+// drawn on a plain background, so the map works offline. Without a session
+// the page is the login form; the map starts after a login.
 import L from "leaflet";
 import "./main.css";
 
@@ -192,9 +193,13 @@ function connect() {
     conn.textContent = "live";
     retry = 500;
   };
-  ws.onclose = () => {
+  ws.onclose = async () => {
     conn.dataset.state = "closed";
     conn.textContent = "disconnected — retrying";
+    if (!(await currentSession())) {
+      showLogin("Your session has ended: log in again.");
+      return;
+    }
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 10000);
   };
@@ -252,6 +257,7 @@ function collectFeatures(x, out, inherited) {
 // plain FeatureCollection answer is drawn as is.
 async function getJSON(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
+  if (r.status === 401) showLogin("Your session has ended: log in again.");
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return r.json();
 }
@@ -336,6 +342,71 @@ async function loadFence(id) {
   drawFeatures(feats, fenceLayer);
 }
 
-connect();
-loadAreas();
-setInterval(loadAreas, 15000);
+// --- login and session ---
+// The session cookie is HttpOnly; the page keeps the session's CSRF token
+// (from the login or GET /api/v1/session) and sends it as X-CSRF-Token on
+// every call that changes something.
+let session = null;
+let started = false;
+
+async function currentSession() {
+  try {
+    const r = await fetch("/api/v1/session", { headers: { Accept: "application/json" } });
+    return r.ok ? await r.json() : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function showLogin(message) {
+  session = null;
+  document.querySelector("header").hidden = true;
+  document.querySelector("main").hidden = true;
+  document.getElementById("login").hidden = false;
+  document.getElementById("login-error").textContent = message || "";
+  document.getElementById("login-user").focus();
+}
+
+function start(s) {
+  session = s;
+  document.body.dataset.role = s.role;
+  document.getElementById("whoami").textContent = `${s.name} (${s.role})`;
+  document.getElementById("login").hidden = true;
+  document.querySelector("header").hidden = false;
+  document.querySelector("main").hidden = false;
+  map.invalidateSize();
+  if (started) return;
+  started = true;
+  connect();
+  loadAreas();
+  setInterval(loadAreas, 15000);
+}
+
+document.getElementById("login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const err = document.getElementById("login-error");
+  err.textContent = "";
+  const body = JSON.stringify({
+    username: document.getElementById("login-user").value,
+    password: document.getElementById("login-password").value,
+  });
+  try {
+    const r = await fetch("/api/v1/login", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      err.textContent = j.error?.message || `login failed (HTTP ${r.status})`;
+      return;
+    }
+    document.getElementById("login-password").value = "";
+    start(j);
+  } catch (e) {
+    err.textContent = `cannot reach the station: ${e.message}`;
+  }
+});
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await fetch("/api/v1/logout", { method: "POST", headers: { "X-CSRF-Token": session?.csrf_token || "" } }).catch(() => {});
+  location.reload();
+});
+
+currentSession().then((s) => (s ? start(s) : showLogin()));
