@@ -51,6 +51,11 @@ func (l *lockedBuffer) String() string {
 func startServe(t testing.TB, args ...string) *served {
 	t.Helper()
 	s := &served{http: fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)), dataDir: t.TempDir(), stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	for i, a := range args { // a --data-dir of the caller's wins, as flags do
+		if (a == "--data-dir" || a == "-data-dir") && i+1 < len(args) {
+			s.dataDir = args[i+1]
+		}
+	}
 	args = append([]string{"serve",
 		"--http", s.http,
 		"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreeTCPPort(t)),
@@ -75,8 +80,33 @@ func startServe(t testing.TB, args ...string) *served {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	// The tests call the API as an admin script would: with a token the
+	// CLI made while the station runs.
+	tok, stderr, code := runBurgut(t, "tokens", "create", "--data-dir", s.dataDir, "--name", "test-harness", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("tokens create: %d %s", code, stderr)
+	}
+	testTokens.Store(s.http, strings.TrimSpace(tok))
+	t.Cleanup(func() { testTokens.Delete(s.http) })
 	return s
 }
+
+// testTokens maps a served station's HTTP address to its admin token;
+// testTransport adds it to requests of this package's tests that carry
+// no Authorization header of their own.
+var testTokens sync.Map
+
+type testTransport struct{ base http.RoundTripper }
+
+func (tt testTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tok, ok := testTokens.Load(r.URL.Host); ok && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+tok.(string))
+	}
+	return tt.base.RoundTrip(r)
+}
+
+func init() { http.DefaultClient.Transport = testTransport{http.DefaultTransport} }
 
 // The contract: serve runs until SIGINT/SIGTERM and then exits 0.
 func TestServeExitsZeroOnSignal(t *testing.T) {
@@ -111,11 +141,12 @@ func TestServeAcceptsNamedLinks(t *testing.T) {
 		t.Fatalf("tokens create: %d %s", code, stderr)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+s.http+"/api/v1/links", nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+	plain := &http.Client{Transport: http.DefaultTransport}
+	if resp, err := plain.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("links without a token: %v %v, want 401", resp, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := plain.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
