@@ -13,7 +13,7 @@ import (
 	"github.com/burgut-uav/burgut/auth"
 )
 
-func runBurgut(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func runBurgut(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(burgutBinary(t), args...)
 	var o, e bytes.Buffer
