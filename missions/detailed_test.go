@@ -201,20 +201,32 @@ func distPointSeg(p, a, b orb.Point) float64 {
 	return math.Hypot(p[0]-a[0]-t*dx, p[1]-a[1]-t*dy)
 }
 
-// edgesNear returns the edges (in metres) of rings within d of the box
-// around a and b (metres).
-func edgesNear(rings []orb.Ring, k float64, a, b orb.Point, d float64) [][2]orb.Point {
+// mercEdges is every edge of the rings in metres (projected once).
+func mercEdges(rings []orb.Ring, k float64) [][2]orb.Point {
+	var out [][2]orb.Point
+	for _, r := range rings {
+		prev := merc(r[0], k)
+		for i := 1; i < len(r); i++ {
+			p := merc(r[i], k)
+			out = append(out, [2]orb.Point{prev, p})
+			prev = p
+		}
+	}
+	return out
+}
+
+// edgesNear returns the edges within d of the box around a and b
+// (metres).
+func edgesNear(edges [][2]orb.Point, a, b orb.Point, d float64) [][2]orb.Point {
 	lo := orb.Point{math.Min(a[0], b[0]) - d, math.Min(a[1], b[1]) - d}
 	hi := orb.Point{math.Max(a[0], b[0]) + d, math.Max(a[1], b[1]) + d}
 	var out [][2]orb.Point
-	for _, r := range rings {
-		for i := 0; i+1 < len(r); i++ {
-			p, q := merc(r[i], k), merc(r[i+1], k)
-			if math.Max(p[0], q[0]) < lo[0] || math.Min(p[0], q[0]) > hi[0] || math.Max(p[1], q[1]) < lo[1] || math.Min(p[1], q[1]) > hi[1] {
-				continue
-			}
-			out = append(out, [2]orb.Point{p, q})
+	for _, e := range edges {
+		p, q := e[0], e[1]
+		if math.Max(p[0], q[0]) < lo[0] || math.Min(p[0], q[0]) > hi[0] || math.Max(p[1], q[1]) < lo[1] || math.Min(p[1], q[1]) > hi[1] {
+			continue
 		}
+		out = append(out, e)
 	}
 	return out
 }
@@ -246,13 +258,14 @@ func independentMarginCheck(a *Area, dp *DronePlan, margin float64) error {
 			zoneRings = append(zoneRings, z.Polygon...)
 		}
 	}
+	areaEdges, zoneEdges := mercEdges(areaRings, k), mercEdges(zoneRings, k)
 	for i, l := range dp.Legs() {
 		ma, mb := merc(l.From, k), merc(l.To, k)
 		var near [][2]orb.Point
 		if !l.Transit {
-			near = edgesNear(areaRings, k, ma, mb, margin+1)
+			near = edgesNear(areaEdges, ma, mb, margin+1)
 		}
-		near = append(near, edgesNear(zoneRings, k, ma, mb, margin+1)...)
+		near = append(near, edgesNear(zoneEdges, ma, mb, margin+1)...)
 		for si, s := range samples(l.From, l.To, k, 0.5) {
 			ms := merc(s, k)
 			for _, e := range near {
@@ -260,7 +273,11 @@ func independentMarginCheck(a *Area, dp *DronePlan, margin float64) error {
 					return fmt.Errorf("drone %d leg %d (to item %d) sample %d %v: %.2f m from an original outline, want ≥ %g", dp.Drone, i, l.ToSeq, si, s, d, margin)
 				}
 			}
-			if !l.Transit && si%8 == 0 {
+			// Every sample is at least margin from every outline and the
+			// samples are half a metre apart, so the leg cannot cross an
+			// outline between them: containment of its first point decides
+			// for the whole leg.
+			if !l.Transit && si == 0 {
 				in := false
 				for _, p := range a.Include {
 					in = in || planar.PolygonContains(p, s)
@@ -274,7 +291,7 @@ func independentMarginCheck(a *Area, dp *DronePlan, margin float64) error {
 					if d := mdist(ms, merc(z.Center, k)); d < z.Radius+margin {
 						return fmt.Errorf("drone %d leg %d sample %d: %.2f m from no-fly circle %q's centre, want ≥ %g", dp.Drone, i, si, d, z.Name, z.Radius+margin)
 					}
-				} else if si%8 == 0 && planar.PolygonContains(z.Polygon, s) {
+				} else if si == 0 && planar.PolygonContains(z.Polygon, s) {
 					return fmt.Errorf("drone %d leg %d sample %d: inside no-fly zone %q", dp.Drone, i, si, z.Name)
 				}
 			}
@@ -401,10 +418,10 @@ func independentFenceCheck(a *Area, dp *DronePlan, clear float64) error {
 			return fmt.Errorf("drone %d: no-fly circle %q is missing from the fence", dp.Drone, z.Name)
 		}
 	}
-	fenceRings := append([]orb.Ring{incl[0]}, excl...)
+	fenceEdges := mercEdges(append([]orb.Ring{incl[0]}, excl...), k)
 	for i, l := range dp.Legs() {
 		ma, mb := merc(l.From, k), merc(l.To, k)
-		near := edgesNear(fenceRings, k, ma, mb, clear+1)
+		near := edgesNear(fenceEdges, ma, mb, clear+1)
 		for si, s := range samples(l.From, l.To, k, 0.5) {
 			ms := merc(s, k)
 			for _, e := range near {
@@ -412,8 +429,8 @@ func independentFenceCheck(a *Area, dp *DronePlan, clear float64) error {
 					return fmt.Errorf("drone %d leg %d (to item %d) sample %d: %.2f m from a fence edge, want ≥ %g", dp.Drone, i, l.ToSeq, si, d, clear)
 				}
 			}
-			if si%8 != 0 {
-				continue
+			if si != 0 {
+				continue // as in independentMarginCheck: the first point decides
 			}
 			if !planar.RingContains(incl[0], s) {
 				return fmt.Errorf("drone %d leg %d (to item %d) sample %d %v: outside the inclusion fence", dp.Drone, i, l.ToSeq, si, s)
