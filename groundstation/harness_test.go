@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/simulator/simtest"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -97,21 +97,7 @@ func startSimConfig(t testing.TB, cfg simulator.Config, ports ...int) *simulator
 	}
 	cfg.Home = vehicle.LatLonAlt{Lat: 41.3111, Lon: 69.2797, AltMSL: 450}
 	cfg.Log = testLog(t)
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := sim.Run(ctx); err != nil {
-			t.Errorf("simulator Run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return sim
+	return simtest.Start(t, cfg)
 }
 
 // waitEvent waits for an event of kind for vehicle id with Seq > since and

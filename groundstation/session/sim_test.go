@@ -19,6 +19,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/simulator/simtest"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -120,26 +121,7 @@ func (s *simStation) vehicle(t testing.TB, sysid uint8) *Vehicle {
 func startSim(t testing.TB, st *simStation, cfg simulator.Config) *simulator.Sim {
 	t.Helper()
 	cfg.GCS = []string{"udp:" + st.addr}
-	if cfg.Home == (vehicle.LatLonAlt{}) {
-		cfg.Home = vehicle.LatLonAlt{Lat: 41.3123, Lon: 69.2716, AltMSL: 455}
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	sim, err := simulator.New(cfg)
-	if err != nil {
-		t.Fatalf("simulator: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("simulator run: %v", err)
-		}
-	})
-	return sim
+	return simtest.Start(t, cfg)
 }
 
 func simOpts() Options {
