@@ -103,6 +103,9 @@
 //     "Polygon fence breached" (AC_Fence's wording) and takes FENCE_ACTION:
 //     RTL (LAND when more than 100 m out), LAND, BRAKE; on the ground it
 //     disarms. State carries FENCE_STATUS (breached, type, count, time).
+//     The fence is stored as ArduCopter stores it (FenceCapacity): 560 bytes,
+//     at most 70 items, or BRD_SD_FENCE kB "on the SD card" (at most 255);
+//     SetFence refuses a fence whose records do not fit.
 //   - Battery failsafe: BATT_LOW_VOLT / BATT_CRT_VOLT for BATT_LOW_TIMER s or
 //     BATT_LOW_MAH / BATT_CRT_MAH → "Battery 1 is low 10.31V used 4520 mAh"
 //     and BATT_FS_LOW_ACT / BATT_FS_CRT_ACT (escalation only; a LAND is never
