@@ -90,6 +90,7 @@ type benchRow struct {
 	// Burgut
 	received, socketDrops, stored         float64
 	tlogDrops, stageDrops                 float64
+	shed                                  string // non-zero stage drops by stage
 	cpuPct, rssStartMB, rssEndMB, influxd float64
 	connectedEnd, linkLost                int
 	p50ms, p99ms                          float64
@@ -157,6 +158,17 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 
 	fams := scrape(b, "http://"+s.http+"/metrics")
 	r.connectedEnd = int(value(fams, "burgut_vehicles", "state=connected"))
+	// link_lost up to the end of the load (afterwards every vehicle is
+	// silent and rightly lost).
+	var events []struct {
+		Kind string `json:"kind"`
+	}
+	getJSONURL(b, "http://"+s.http+"/api/v1/events?limit=1000000", &events)
+	for _, e := range events {
+		if e.Kind == "link_lost" {
+			r.linkLost++
+		}
+	}
 	// Let the stores catch up (or stop moving), then read the counters.
 	var last float64 = -2
 	stable := time.Now()
@@ -178,18 +190,19 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		r.socketDrops += value(fams, "burgut_udp_socket_drops_total", "link=udp"+port(l))
 	}
 	r.tlogDrops = sum(fams, "burgut_tlog_dropped_total")
-	r.stageDrops = r.tlogDrops + sum(fams, "burgut_recorder_dropped_total") + sum(fams, "burgut_fleet_subscriber_dropped_total") +
-		sum(fams, "burgut_spool_dropped_points_total") + sum(fams, "burgut_mqtt_dropped_events_total") + sum(fams, "burgut_ws_dropped_total")
-	r.stored = float64(influxCount(b, influx, db, `SELECT count("lat") FROM "position"`))
-	var events []struct {
-		Kind string `json:"kind"`
-	}
-	getJSONURL(b, "http://"+s.http+"/api/v1/events?limit=1000000", &events)
-	for _, e := range events {
-		if e.Kind == "link_lost" {
-			r.linkLost++
+	var shed []string
+	for _, st := range []struct{ name, family string }{
+		{"tlog", "burgut_tlog_dropped_total"}, {"tlog-pending", "burgut_mavlink_tap_pending_dropped_total"},
+		{"recorder", "burgut_recorder_dropped_total"}, {"fleet→subscribers", "burgut_fleet_subscriber_dropped_total"},
+		{"spool", "burgut_spool_dropped_points_total"}, {"mqtt", "burgut_mqtt_dropped_events_total"}, {"ws", "burgut_ws_dropped_total"},
+	} {
+		if v := sum(fams, st.family); v > 0 {
+			r.stageDrops += v
+			shed = append(shed, fmt.Sprintf("%s %.0f", st.name, v))
 		}
 	}
+	r.shed = strings.Join(shed, ", ")
+	r.stored = float64(influxCount(b, influx, db, `SELECT count("lat") FROM "position"`))
 	r.p50ms, r.p99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
 }
 
@@ -500,6 +513,13 @@ func telegrafBinary(b *testing.B) string {
 	return bin
 }
 
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
+}
+
 func envInts(b *testing.B, name string, def []int) []int {
 	v := os.Getenv(name)
 	if v == "" {
@@ -525,12 +545,12 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 		return fmt.Sprintf("%.2f %%", 100*part/whole)
 	}
 	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, InfluxDB, tlogs, embedded MQTT, %d WebSocket clients + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws)
-	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (tlog) | stored positions / sent | serve CPU % | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | loadgen CPU % |\n")
+	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | stored positions / sent | serve CPU % | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | loadgen CPU % |\n")
 	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f (%.0f) | %.0f / %d | %.0f | %.0f→%.0f | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.0f |\n",
+		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f / %d | %.0f | %.0f→%.0f | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.0f |\n",
 			r.vehicles, r.vehicles*loadgen.MessagesPerSecond, r.sent, r.received, r.socketDrops, pct(r.socketDrops, float64(r.sent)),
-			r.stageDrops, r.tlogDrops, r.stored, r.sentGPI, r.cpuPct, r.rssStartMB, r.rssEndMB, r.influxd,
+			r.stageDrops, paren(r.shed), r.stored, r.sentGPI, r.cpuPct, r.rssStartMB, r.rssEndMB, r.influxd,
 			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.lgCPU)
 	}
 	if withTelegraf {
