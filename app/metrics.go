@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/relay"
@@ -210,24 +209,14 @@ func (a *App) observeStation(st stationStats) {
 	})
 }
 
-// udpServerPort is the port of a UDP server link spec ([NAME=]udp:HOST:PORT).
+// udpServerPort is the port of a UDP server link spec ([NAME=]udp:HOST:PORT,
+// parsed by internal/linkspec).
 func udpServerPort(spec string) (uint16, bool) {
-	if _, rest, ok := strings.Cut(spec, "="); ok {
-		spec = rest
-	}
-	addr, ok := strings.CutPrefix(spec, "udp:")
-	if !ok {
+	s, err := linkspec.Parse(spec)
+	if err != nil || s.Kind != "udp" || s.Port == 0 {
 		return 0, false
 	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return 0, false
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || p == 0 {
-		return 0, false
-	}
-	return uint16(p), true
+	return uint16(s.Port), true
 }
 
 type recorderStats interface {

@@ -96,13 +96,7 @@ func relayCollect(t *testing.T, a *App, url string) func() map[string]bool {
 
 func relayWaitSeen(t *testing.T, seen func() map[string]bool, n int, where string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(seen()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: saw state of %d vehicles (%v), want %d", where, len(seen()), seen(), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 60*time.Second, fmt.Sprintf("%s: state of %d vehicles", where, n), func() bool { return len(seen()) >= n })
 }
 
 // `burgut serve --mqtt tcp://…` publishes the simulated fleet's state to
