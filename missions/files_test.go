@@ -359,6 +359,9 @@ func TestPropertyRandomPolygonsWithHoles(t *testing.T) {
 			if err := independentLegCheck(a, dp, 9.9); err != nil {
 				t.Errorf("case %d %s/%d: %v", i, pat, drones, err)
 			}
+			if err := independentFenceCheck(a, dp, 4.9); err != nil {
+				t.Errorf("case %d %s/%d: %v", i, pat, drones, err)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package missions
 import (
 	"fmt"
 	"math"
+	mrand "math/rand"
 	"math/rand/v2"
 	"testing"
 
@@ -146,6 +147,43 @@ func TestSimplifyOnlyShrinksOrGrows(t *testing.T) {
 			mx, mean := displacement(ring, out)
 			if mean > mx || mx <= 0 {
 				t.Errorf("%s: displacement max %.2f mean %.2f", name, mx, mean)
+			}
+		}
+	}
+}
+
+// TestRandomAreasFitATightFence plans the property test's random areas
+// (holes, no-fly zones, every pattern, 1–3 drones) for a vehicle with
+// 20 fence items in 200 bytes: every plan must fit and pass every check,
+// and the independent checks must still hold against the original area.
+func TestRandomAreasFitATightFence(t *testing.T) {
+	rng := mrand.New(mrand.NewSource(20261127))
+	for i := 0; i < 30; i++ {
+		a := randomArea(rng)
+		pat := Patterns[i%len(Patterns)]
+		drones := 1 + i%3
+		o := PlanOptions{Pattern: pat, Drones: drones, Spacing: 60, Repeat: 1, Capacity: Capacity{FenceItems: 20, FenceBytes: 200}}
+		plans, err := PlanArea(a, o)
+		if err != nil {
+			t.Errorf("case %d %s/%d: %v", i, pat, drones, err)
+			continue
+		}
+		eff, err := o.Effective(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range Check(a, plans, eff.CheckOptions(CheckOptions{Endurance: 1e6})) {
+			t.Errorf("case %d %s/%d: %s", i, pat, drones, v)
+		}
+		for _, dp := range plans {
+			if u := FenceUsageOf(dp.Fence); u.Items > 20 || u.Bytes > 200 {
+				t.Errorf("case %d %s/%d drone %d: fence %+v", i, pat, drones, dp.Drone, u)
+			}
+			if err := independentLegCheck(a, dp, 9.9); err != nil {
+				t.Errorf("case %d %s/%d: %v", i, pat, drones, err)
+			}
+			if err := independentFenceCheck(a, dp, 4.9); err != nil {
+				t.Errorf("case %d %s/%d: %v", i, pat, drones, err)
 			}
 		}
 	}
