@@ -21,9 +21,16 @@ import (
 // retransmitted request (same number) is answered again. A burst read
 // streams the file as consecutive ACKs (sequence numbers counting up) and
 // ends with an end-of-file NAK; whatever the link lost in between is read
-// again with ReadFile. Timeouts and retries are the parameter protocol's
-// (Options.ParamTimeout, ParamRetries): in practice FTP carries the
-// parameters.
+// again with ReadFile.
+//
+// Retransmission timers adapt to the link: the round trip is measured on
+// replies to requests sent once (RFC 6298's estimator, Karn's rule) and a
+// request is resent after srtt+4·rttvar (at least ftpMinRTO), doubling per
+// attempt up to Options.ParamTimeout. Only attempts that waited the full
+// ParamTimeout count against ParamRetries, so a vehicle gets at least the
+// patience the parameter protocol gives it (in practice FTP carries the
+// parameters), while a loss on a fast link costs tens of milliseconds
+// instead of ParamTimeout.
 
 // ftpState is the per-vehicle FTP client state, guarded by Vehicle.mu.
 type ftpState struct {
@@ -37,7 +44,11 @@ type ftpState struct {
 
 // ftpReadWindow is how many ReadFile requests for lost parts of a burst are
 // in flight at once.
-const ftpReadWindow = 8
+const ftpReadWindow = 16
+
+// ftpMinRTO is the shortest retransmission timeout: below it a busy
+// vehicle or station would be sent duplicates for nothing.
+const ftpMinRTO = 50 * time.Millisecond
 
 // ftpBurstMax is how many packets ArduPilot sends for one BurstReadFile
 // before asking for another request (GCS_FTP transfer_size).
@@ -93,6 +104,71 @@ type ftpConn struct {
 
 	malformed int   // replies that could not be decoded
 	lastBad   error // the last of them, for the error message
+
+	srtt, rttvar time.Duration // round-trip estimate; srtt 0 = no sample yet
+}
+
+// sampleRTT feeds one round trip of a request sent once into the estimate.
+func (c *ftpConn) sampleRTT(d time.Duration) {
+	if c.srtt == 0 {
+		c.srtt, c.rttvar = max(d, time.Microsecond), d/2
+		return
+	}
+	diff := c.srtt - d
+	if diff < 0 {
+		diff = -diff
+	}
+	c.rttvar = (3*c.rttvar + diff) / 4
+	c.srtt = (7*c.srtt + d) / 8
+}
+
+// rto is the base retransmission timeout: ParamTimeout until a round trip
+// has been measured.
+func (c *ftpConn) rto() time.Duration {
+	if c.srtt == 0 {
+		return c.v.opts.ParamTimeout
+	}
+	return min(max(c.srtt+4*c.rttvar, ftpMinRTO), c.v.opts.ParamTimeout)
+}
+
+// attemptTimeout is how long attempt n (0-based) of a request waits.
+func (c *ftpConn) attemptTimeout(n int) time.Duration {
+	d := c.rto()
+	for ; n > 0 && d < c.v.opts.ParamTimeout; n-- {
+		d *= 2
+	}
+	return min(d, c.v.opts.ParamTimeout)
+}
+
+// retries tracks one request's attempts; exhausted once ParamRetries+1 of
+// them waited the full ParamTimeout.
+type retries struct {
+	sent, full int
+	wait       time.Duration // of the attempt in flight
+	sentAt     time.Time
+}
+
+func (r *retries) attempt(c *ftpConn) time.Duration {
+	r.wait = c.attemptTimeout(r.sent)
+	r.sent++
+	r.sentAt = time.Now()
+	return r.wait
+}
+
+// expired records that the attempt in flight went unanswered and reports
+// whether the request has used up its retries.
+func (r *retries) expired(c *ftpConn) bool {
+	if r.wait >= c.v.opts.ParamTimeout {
+		r.full++
+	}
+	return r.full > c.v.opts.ParamRetries
+}
+
+// answered feeds the round trip when only one attempt was sent.
+func (r *retries) answered(c *ftpConn) {
+	if r.sent == 1 {
+		c.sampleRTT(time.Since(r.sentAt))
+	}
 }
 
 // beginFTP claims the vehicle's FTP client (one operation at a time, so
@@ -212,12 +288,12 @@ func (c *ftpConn) nak(p *mavftp.Packet, op mavftp.Opcode) *FTPError {
 // chooses).
 func (c *ftpConn) transact(ctx context.Context, req mavftp.Packet, matchSession bool) (mavftp.Packet, error) {
 	req.Seq = c.nextSeq()
-	tries := c.v.opts.ParamRetries + 1
-	for range tries {
+	var try retries
+	for {
 		if err := c.send(&req); err != nil {
 			return mavftp.Packet{}, err
 		}
-		c.timer.Reset(c.v.opts.ParamTimeout)
+		c.timer.Reset(try.attempt(c))
 		for {
 			p, err := c.recv(ctx)
 			if errors.Is(err, errFTPIdle) {
@@ -231,14 +307,18 @@ func (c *ftpConn) transact(ctx context.Context, req mavftp.Packet, matchSession 
 			}
 			switch p.Opcode {
 			case mavftp.OpAck:
+				try.answered(c)
 				return p, nil
 			case mavftp.OpNak:
+				try.answered(c)
 				return p, c.nak(&p, req.Opcode)
 			}
 			c.bad(fmt.Errorf("reply to %s with opcode %s", req.Opcode, p.Opcode))
 		}
+		if try.expired(c) {
+			return mavftp.Packet{}, c.timeoutErr(req.Opcode.String(), try.sent)
+		}
 	}
-	return mavftp.Packet{}, c.timeoutErr(req.Opcode.String(), tries)
 }
 
 // FTPReadFile reads a whole file from the vehicle: OpenFileRO, burst reads
@@ -317,14 +397,14 @@ func (c *ftpConn) open(ctx context.Context) (int64, error) {
 
 // terminate closes the session, best effort: the data is already here,
 // and the vehicle closes idle sessions by itself (ArduPilot after 3 to
-// 20 s), so two attempts are enough and failure is only logged.
+// 20 s), so two short attempts are enough and failure is only logged.
 func (c *ftpConn) terminate(ctx context.Context) {
 	req := mavftp.Packet{Opcode: mavftp.OpTerminateSession, Session: c.session, Seq: c.nextSeq()}
-	for range 2 {
+	for n := range 2 {
 		if err := c.send(&req); err != nil {
 			break
 		}
-		c.timer.Reset(c.v.opts.ParamTimeout)
+		c.timer.Reset(c.attemptTimeout(n + 1))
 		for {
 			p, err := c.recv(ctx)
 			if err != nil {
@@ -350,6 +430,9 @@ type ftpReader struct {
 	data     []byte
 	have     spans
 	eof      int64 // -1 until the vehicle reported the end of the file
+
+	bursting   bool   // a burst was requested; firstBurst is its sequence number
+	firstBurst uint16 // packets of any burst of this read come after it
 }
 
 // store copies a reply's data to its offset.
@@ -390,26 +473,56 @@ func (r *ftpReader) setEOF(at int64) error {
 	return nil
 }
 
+// burstPacket takes a packet of any burst of this read (sequence number
+// after the first burst request's): its data is good whichever burst it
+// came from. It reports whether p was one, and whether it ends the burst
+// that was requested with sequence number cur (end of file, or the
+// vehicle's packet limit).
+func (r *ftpReader) burstPacket(p *mavftp.Packet, cur uint16) (ok, ends bool, err error) {
+	c := r.c
+	if !r.bursting || p.ReqOpcode != mavftp.OpBurstReadFile || p.Session != c.session || int16(p.Seq-r.firstBurst) <= 0 {
+		return false, false, nil
+	}
+	mine := p.Seq-cur >= 1 && p.Seq-cur <= ftpBurstMax+1
+	switch p.Opcode {
+	case mavftp.OpAck:
+		return true, mine && p.BurstComplete, r.store(p.Offset, p.Data)
+	case mavftp.OpNak:
+		code, _ := p.NakCode()
+		if code != mavftp.ErrEOF {
+			if !mine {
+				return true, false, nil // an old burst's failure; this one may do better
+			}
+			return true, true, c.nak(p, mavftp.OpBurstReadFile)
+		}
+		return true, mine, r.setEOF(int64(p.Offset))
+	}
+	c.bad(fmt.Errorf("burst packet with opcode %s", p.Opcode))
+	return true, false, nil
+}
+
 // burst runs BurstReadFile from the end of what is held until the end of
 // the file is known. A burst ends with the vehicle's end-of-file NAK, with
 // its last packet (flagged burst complete) when it hit its packet limit,
-// or when nothing arrives for ParamTimeout; bursts that bring nothing new
-// count as retries.
+// or when nothing arrives for a while: the retransmission timeout for the
+// first packet, then that plus twice the longest gap between its packets
+// so far. Bursts that bring nothing new are retried like any request.
 func (r *ftpReader) burst(ctx context.Context) error {
 	c := r.c
-	tries := c.v.opts.ParamRetries + 1
-	for fruitless := 0; r.eof < 0; {
-		if fruitless >= tries {
-			return c.timeoutErr(fmt.Sprintf("BurstReadFile at offset %d", r.have.end()), tries)
-		}
+	var try retries
+	for r.eof < 0 {
 		before := r.have.total()
 		req := mavftp.Packet{Opcode: mavftp.OpBurstReadFile, Session: c.session, Offset: uint32(r.have.end()),
 			Size: mavftp.DataMax, Seq: c.nextSeq()}
+		if !r.bursting {
+			r.bursting, r.firstBurst = true, req.Seq
+		}
 		if err := c.send(&req); err != nil {
 			return err
 		}
-		c.timer.Reset(c.v.opts.ParamTimeout)
-	packets:
+		c.timer.Reset(try.attempt(c))
+		var last time.Time
+		var gap time.Duration
 		for {
 			p, err := c.recv(ctx)
 			if errors.Is(err, errFTPIdle) {
@@ -418,53 +531,50 @@ func (r *ftpReader) burst(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if d := p.Seq - req.Seq; d == 0 || d > ftpBurstMax+1 || p.ReqOpcode != req.Opcode || p.Session != c.session {
-				continue // not this burst's
+			ok, ends, err := r.burstPacket(&p, req.Seq)
+			if err != nil {
+				return err
 			}
-			c.timer.Reset(c.v.opts.ParamTimeout)
-			switch p.Opcode {
-			case mavftp.OpAck:
-				if err := r.store(p.Offset, p.Data); err != nil {
-					return err
-				}
-				if p.BurstComplete {
-					break packets // the vehicle's packet limit: ask for the next burst
-				}
-			case mavftp.OpNak:
-				code, _ := p.NakCode()
-				if code != mavftp.ErrEOF {
-					return c.nak(&p, req.Opcode)
-				}
-				if err := r.setEOF(int64(p.Offset)); err != nil {
-					return err
-				}
-				break packets
-			default:
-				c.bad(fmt.Errorf("burst packet with opcode %s", p.Opcode))
+			if !ok {
+				continue
 			}
+			now := time.Now()
+			if last.IsZero() {
+				if p.Seq == req.Seq+1 {
+					try.answered(c)
+				}
+			} else {
+				gap = max(gap, now.Sub(last))
+			}
+			last = now
+			if ends {
+				break
+			}
+			c.timer.Reset(min(c.rto()+2*gap, c.v.opts.ParamTimeout))
 		}
-		if r.have.total() > before {
-			fruitless = 0
-		} else {
-			fruitless++
+		if r.have.total() > before || r.eof >= 0 {
+			try = retries{}
+			continue
+		}
+		if try.expired(c) {
+			return c.timeoutErr(fmt.Sprintf("BurstReadFile at offset %d", req.Offset), try.sent)
 		}
 	}
 	return nil
 }
 
 // fillGaps reads the parts of [0, eof) the bursts lost with ReadFile,
-// ftpReadWindow requests in flight, each resent up to ParamRetries times.
+// ftpReadWindow requests in flight, each retried like any request.
 // Requests are DataMax bytes, like the burst's: ArduPilot fixes the read
 // size of a parameter file at the first read and pads the file for it.
 func (r *ftpReader) fillGaps(ctx context.Context) error {
 	c := r.c
 	type pending struct {
-		req   mavftp.Packet
-		tries int
-		due   time.Time
+		req mavftp.Packet
+		try retries
+		due time.Time
 	}
 	var inflight []*pending
-	tries := c.v.opts.ParamRetries + 1
 	cursor := int64(0) // gaps below cursor have a request in flight or were filled
 	for {
 		// top up the window with the next gaps
@@ -473,13 +583,14 @@ func (r *ftpReader) fillGaps(ctx context.Context) error {
 			if !ok {
 				break
 			}
-			n := min(hi-lo, mavftp.DataMax)
-			req := mavftp.Packet{Opcode: mavftp.OpReadFile, Session: c.session, Offset: uint32(lo), Size: mavftp.DataMax, Seq: c.nextSeq()}
-			if err := c.send(&req); err != nil {
+			q := &pending{req: mavftp.Packet{Opcode: mavftp.OpReadFile, Session: c.session, Offset: uint32(lo),
+				Size: mavftp.DataMax, Seq: c.nextSeq()}}
+			if err := c.send(&q.req); err != nil {
 				return err
 			}
-			inflight = append(inflight, &pending{req: req, tries: 1, due: time.Now().Add(c.v.opts.ParamTimeout)})
-			cursor = lo + n
+			q.due = time.Now().Add(q.try.attempt(c))
+			inflight = append(inflight, q)
+			cursor = lo + min(hi-lo, mavftp.DataMax)
 		}
 		if len(inflight) == 0 {
 			if _, _, ok := r.have.gap(0, r.eof); ok {
@@ -496,23 +607,28 @@ func (r *ftpReader) fillGaps(ctx context.Context) error {
 				if time.Now().Before(q.due) {
 					continue
 				}
-				if q.tries >= tries {
-					return c.timeoutErr(fmt.Sprintf("ReadFile at offset %d", q.req.Offset), tries)
+				if q.try.expired(c) {
+					return c.timeoutErr(fmt.Sprintf("ReadFile at offset %d", q.req.Offset), q.try.sent)
 				}
 				if err := c.send(&q.req); err != nil {
 					return err
 				}
-				q.tries++
-				q.due = time.Now().Add(c.v.opts.ParamTimeout)
+				q.due = time.Now().Add(q.try.attempt(c))
 			}
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		if ok, _, err := r.burstPacket(&p, p.Seq); ok || err != nil { // cur = p.Seq: no burst is current here
+			if err != nil {
+				return err
+			}
+			continue // a late burst packet: its data counts all the same
+		}
 		i := slices.IndexFunc(inflight, func(q *pending) bool { return q.req.Seq+1 == p.Seq })
 		if i < 0 || p.ReqOpcode != mavftp.OpReadFile || p.Session != c.session {
-			continue // stale (a late burst packet, an answer to an earlier try)
+			continue // stale: an answer to an earlier attempt or request
 		}
 		q := inflight[i]
 		switch p.Opcode {
@@ -541,6 +657,7 @@ func (r *ftpReader) fillGaps(ctx context.Context) error {
 			c.bad(fmt.Errorf("ReadFile reply with opcode %s", p.Opcode))
 			continue
 		}
+		q.try.answered(c)
 		inflight = slices.Delete(inflight, i, i+1)
 	}
 }
