@@ -135,11 +135,11 @@ func (sv *SimVehicle) setParam(name string, value float64) (vehicle.Param, error
 
 // MaxExtraParams bounds Config.ExtraParams: the generated names run out
 // beyond it.
-const MaxExtraParams = 3000
+const MaxExtraParams = 1400
 
 // inertParams generates n parameters the model does not act on, named,
 // typed and valued like ArduCopter's servo, RC, serial, rate-controller,
-// sensor-calibration and OSD groups, in that order, so a simulated vehicle
+// sensor-calibration, battery, relay and OSD groups, in that order, so a simulated vehicle
 // can carry ArduCopter's ~1,350 parameters (and a param.pck with realistic
 // shared name prefixes) for parameter-download tests and benchmarks.
 func inertParams(n int) []vehicle.Param {
@@ -208,6 +208,20 @@ func inertParams(n int) []vehicle.Param {
 			if !add(g+axis, vehicle.ParamReal, v) {
 				return out
 			}
+		}
+	}
+	for i := 2; i <= 9; i++ {
+		for j, f := range []string{"MONITOR", "CAPACITY", "VOLT_PIN", "CURR_PIN", "VOLT_MULT", "AMP_PERVLT", "AMP_OFFSET",
+			"LOW_VOLT", "CRT_VOLT", "FS_LOW_ACT", "FS_CRT_ACT", "ARM_VOLT", "SERIAL_NUM", "LOW_TIMER", "OPTIONS"} {
+			if !add(fmt.Sprintf("BATT%d_%s", i, f), vehicle.ParamReal, float64(j)) {
+				return out
+			}
+		}
+	}
+	for i := 1; i <= 16; i++ {
+		if !add(fmt.Sprintf("RELAY%d_FUNCTION", i), vehicle.ParamInt8, 0) || !add(fmt.Sprintf("RELAY%d_PIN", i), vehicle.ParamInt8, -1) ||
+			!add(fmt.Sprintf("RELAY%d_DEFAULT", i), vehicle.ParamInt8, 0) {
+			return out
 		}
 	}
 	osd := []string{"ALTITUDE", "BAT_VOLT", "RSSI", "CURRENT", "BATUSED", "SATS", "FLTMODE", "MESSAGE", "GSPEED",
