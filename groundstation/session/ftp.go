@@ -25,8 +25,8 @@ import (
 //
 // Retransmission timers adapt to the link: the round trip is measured on
 // replies to requests sent once (RFC 6298's estimator, Karn's rule) and a
-// request is resent after srtt+4·rttvar (at least ftpMinRTO), doubling per
-// attempt up to Options.ParamTimeout. Only attempts that waited the full
+// request is resent after srtt+4·rttvar (at least ftpMinRTO), once at that
+// timeout and then doubling it up to Options.ParamTimeout. Only attempts that waited the full
 // ParamTimeout count against ParamRetries, so a vehicle gets at least the
 // patience the parameter protocol gives it (in practice FTP carries the
 // parameters), while a loss on a fast link costs tens of milliseconds
@@ -40,6 +40,9 @@ type ftpState struct {
 	// retransmission of an earlier one (ArduPilot answers a request whose
 	// number is one below its last reply's with that reply again).
 	seq uint16
+	// srtt, rttvar carry the round-trip estimate from one operation to
+	// the next, so the first request of the next one is timed by it too.
+	srtt, rttvar time.Duration
 }
 
 // ftpReadWindow is how many ReadFile requests for lost parts of a burst are
@@ -131,10 +134,12 @@ func (c *ftpConn) rto() time.Duration {
 	return min(max(c.srtt+4*c.rttvar, ftpMinRTO), c.v.opts.ParamTimeout)
 }
 
-// attemptTimeout is how long attempt n (0-based) of a request waits.
+// attemptTimeout is how long attempt n (0-based) of a request waits: the
+// RTO for the first two (a single loss is the common case on a radio
+// link), then doubling up to ParamTimeout (the vehicle may be busy).
 func (c *ftpConn) attemptTimeout(n int) time.Duration {
 	d := c.rto()
-	for ; n > 0 && d < c.v.opts.ParamTimeout; n-- {
+	for ; n > 1 && d < c.v.opts.ParamTimeout; n-- {
 		d *= 2
 	}
 	return min(d, c.v.opts.ParamTimeout)
@@ -181,10 +186,12 @@ func (v *Vehicle) beginFTP(path string) (*ftpConn, func(), error) {
 		return nil, nil, ErrBusy
 	}
 	v.ftp.busy = true
+	c := &ftpConn{v: v, timer: newStoppedTimer(), path: path, srtt: v.ftp.srtt, rttvar: v.ftp.rttvar}
 	v.mu.Unlock()
 	release := func() {
 		v.mu.Lock()
 		v.ftp.busy = false
+		v.ftp.srtt, v.ftp.rttvar = c.srtt, c.rttvar
 		v.mu.Unlock()
 	}
 	station := v.opts.StationSystemID
@@ -196,7 +203,7 @@ func (v *Vehicle) beginFTP(path string) (*ftpConn, func(), error) {
 		release()
 		return nil, nil, err
 	}
-	c := &ftpConn{v: v, w: w, timer: newStoppedTimer(), path: path}
+	c.w = w
 	return c, func() {
 		c.timer.Stop()
 		unsubscribe()
@@ -347,7 +354,7 @@ func (v *Vehicle) ftpRead(ctx context.Context, path string, p Progress) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	defer c.terminate(ctx)
+	defer c.terminate()
 	r := &ftpReader{c: c, hint: hint, progress: p, eof: -1}
 	if err := r.burst(ctx); err != nil {
 		return nil, err
@@ -395,30 +402,19 @@ func (c *ftpConn) open(ctx context.Context) (int64, error) {
 	return int64(binary.LittleEndian.Uint32(ack.Data)), nil
 }
 
-// terminate closes the session, best effort: the data is already here,
-// and the vehicle closes idle sessions by itself (ArduPilot after 3 to
-// 20 s), so two short attempts are enough and failure is only logged.
-func (c *ftpConn) terminate(ctx context.Context) {
+// terminate closes the session without waiting for the answer: the data
+// is already here, and a vehicle that misses both copies closes the idle
+// session by itself (ArduPilot: another client may take it after 3 s, it
+// is closed after 20 s; open resets the sessions if it finds none free).
+// Waiting would cost every download a round trip.
+func (c *ftpConn) terminate() {
 	req := mavftp.Packet{Opcode: mavftp.OpTerminateSession, Session: c.session, Seq: c.nextSeq()}
-	for n := range 2 {
+	for range 2 { // the same request twice: the vehicle answers the copy from its last reply
 		if err := c.send(&req); err != nil {
-			break
-		}
-		c.timer.Reset(c.attemptTimeout(n + 1))
-		for {
-			p, err := c.recv(ctx)
-			if err != nil {
-				if !errors.Is(err, errFTPIdle) {
-					return
-				}
-				break
-			}
-			if p.Seq == req.Seq+1 && p.ReqOpcode == req.Opcode {
-				return
-			}
+			c.v.log.Debug("FTP TerminateSession not sent", "path", c.path, "err", err)
+			return
 		}
 	}
-	c.v.log.Debug("FTP TerminateSession unanswered", "path", c.path, "session", c.session)
 }
 
 // ftpReader assembles one file from burst and ReadFile replies arriving in
