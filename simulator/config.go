@@ -18,10 +18,8 @@ import (
 )
 
 // MaxVehiclesPerGCS is how many vehicles one ground-station address (one
-// MAVLink network) carries at most. MAVLink system IDs are 8 bits and 255 is
-// the ground station by convention; like Skybrush we keep a margin and use
-// 1..250.
-const MaxVehiclesPerGCS = 250
+// MAVLink network) carries at most (linkspec.MaxVehiclesPerLink).
+const MaxVehiclesPerGCS = linkspec.MaxVehiclesPerLink
 
 // DefaultVideoURI is the per-vehicle video stream the camera component
 // advertises unless Config.VideoURI overrides it.

@@ -27,6 +27,12 @@ import (
 // conventional ground-station port on loopback.
 const DefaultStation = "udp:127.0.0.1:14550"
 
+// MaxVehiclesPerLink is how many vehicles one MAVLink network (one link)
+// carries at most: system IDs are 8 bits and 255 is the ground station by
+// convention; like Skybrush we keep a margin and use 1..250. The simulator
+// and the load generator split larger fleets over several links by it.
+const MaxVehiclesPerLink = 250
+
 // Kinds lists the link kinds in the order the help texts name them.
 const Kinds = "udp, udpc, tcp, tcps, serial"
 

@@ -44,9 +44,9 @@ import (
 	simvehicle "github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
-// MaxPerTarget is the most vehicles one MAVLink network (one link) holds:
-// system IDs 1-250, leaving room for ground stations (255) and companions.
-const MaxPerTarget = 250
+// MaxPerTarget is the most vehicles one MAVLink network (one link) holds
+// (linkspec.MaxVehiclesPerLink).
+const MaxPerTarget = linkspec.MaxVehiclesPerLink
 
 // Cycle is the period of the fastest message (GLOBAL_POSITION_INT, 10 Hz);
 // every vehicle sends one slot of messages per cycle.
