@@ -2,16 +2,33 @@ package app
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
+	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/relay"
 )
 
 // TestAccessTable is the access policy as the OpenAPI document states it
@@ -130,4 +147,131 @@ func TestHealthRevealsNothingAndTheRestIsClosed(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Actor != "anonymous" || es[0].Result != httpapi.CodeUnauthorized || len(es[0].Vehicles) != 1 || es[0].Vehicles[0] != "*" {
 		t.Fatalf("the refused arm-all is not audited as such: %+v %v", es, err)
 	}
+}
+
+// A command sent through the API shows in the event stream with who sent
+// it, and its audit entry reaches an admin's MQTT subscription.
+func TestCommandsCarryTheirActor(t *testing.T) {
+	a, base := startRun(t, 1, 1)
+	var relayStatus struct {
+		Broker struct {
+			TCP string `json:"tcp"`
+		} `json:"embedded_broker"`
+	}
+	getJSON(t, base+"/api/v1/relay", &relayStatus)
+	adminTok, _, err := a.Auth.CreateToken(context.Background(), "archive", auth.Admin, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 16)
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + relayStatus.Broker.TCP).SetClientID("center-archive").
+		SetUsername("any").SetPassword(adminTok))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("admin token as MQTT password: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	if tok := c.Subscribe(relay.Topics{Station: a.Config.Station}.Audit(), 1, func(_ mqtt.Client, m mqtt.Message) { got <- m.Payload() }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	var id string
+	testenv.Eventually(t, 30*time.Second, "the simulated vehicle", func() bool {
+		vs := a.Fleet.List()
+		if len(vs) == 1 && vs[0].Connected {
+			id = vs[0].ID
+		}
+		return id != ""
+	})
+	// Until the simulated vehicle is ready it may refuse (422): each try
+	// is audited; only an accepted command is tagged in the events.
+	testenv.Eventually(t, 30*time.Second, "the vehicle to accept mode STABILIZE", func() bool {
+		return sendJSON(t, "POST", base+"/api/v1/vehicles/"+id+"/commands/mode", map[string]string{"mode": "STABILIZE"}, nil) == 200
+	})
+	var ev fleet.Event
+	for _, e := range a.Fleet.Events(0, id, 0) {
+		if e.Kind == fleet.EventCommand {
+			ev = e
+		}
+	}
+	actor, _ := ev.Fields["actor"].(string)
+	if !strings.HasPrefix(actor, "token:test-") || ev.Fields["name"] != "mode" || !strings.Contains(ev.Message, "mode sent by token:test-") {
+		t.Fatalf("command event %+v: want the harness token as actor", ev)
+	}
+	for {
+		select {
+		case b := <-got:
+			var e audit.Entry
+			if err := json.Unmarshal(b, &e); err != nil || e.Actor != actor || e.Body != `{"mode":"STABILIZE"}` || len(e.Vehicles) != 1 || e.Vehicles[0] != id {
+				t.Fatalf("audit entry on MQTT: %s (%v)", b, err)
+			}
+			if e.Result == "ok" {
+				return
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no audit entry of the accepted command on MQTT")
+		}
+	}
+}
+
+// HTTPS: --tls-cert/--tls-key serve TLS, with HSTS and Secure cookies.
+func TestHTTPSWithHSTSAndSecureCookies(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	pwFile := filepath.Join(dir, "admin-pw")
+	if err := os.WriteFile(pwFile, []byte("tls-admin-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := runApp(t, func(c *Config) {
+		c.Access.TLSCert, c.Access.TLSKey, c.Access.AdminPasswordFile = certFile, keyFile, pwFile
+	})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Post("https://"+a.HTTPAddr()+"/api/v1/login", "application/json", strings.NewReader(`{"username":"admin","password":"tls-admin-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+		t.Fatalf("login over TLS: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == auth.CookieName {
+			session = c
+		}
+	}
+	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v: want Secure, HttpOnly, SameSite=Strict", session)
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// a pool that trusts it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "burgut test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }

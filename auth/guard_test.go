@@ -429,3 +429,81 @@ func FuzzLogin(f *testing.F) {
 		}
 	})
 }
+
+// The cost of authenticating one request, token and cookie paths: a
+// guarded handler that does nothing, over httptest's in-memory recorder
+// (no sockets), with the real SQLite store.
+func benchmarkGuard(b *testing.B, prepare func(s *testStation, r *http.Request)) {
+	s := newTestStation(b)
+	h := s.guard.Wrap("GET /api/v1/vehicles", Observer, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	req := httptest.NewRequest("GET", "/api/v1/vehicles", nil)
+	prepare(s, req)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 {
+		b.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+	}
+}
+
+func BenchmarkAuthenticateToken(b *testing.B) {
+	benchmarkGuard(b, func(s *testStation, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer "+s.token(b, "bench", Observer))
+	})
+}
+
+func BenchmarkAuthenticateCookie(b *testing.B) {
+	benchmarkGuard(b, func(s *testStation, r *http.Request) {
+		if err := s.guard.Store.AddUser(context.Background(), "bench", Observer, "bench-password"); err != nil {
+			b.Fatal(err)
+		}
+		u, _ := s.guard.Store.GetUser(context.Background(), "bench")
+		v, _ := s.guard.Sessions.Create(u)
+		r.AddCookie(&http.Cookie{Name: CookieName, Value: v})
+	})
+}
+
+// A mutating call: authentication, body digest and an fsync'd audit entry.
+func BenchmarkAuditedCommand(b *testing.B) {
+	s := newTestStation(b)
+	tok := s.token(b, "bench", Operator)
+	h := s.guard.Wrap("POST /api/v1/vehicles/{id}/commands/{name}", Operator, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/vehicles/{id}/commands/{name}", h)
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/api/v1/vehicles/sim-1/commands/mode", strings.NewReader(`{"mode":"RTL"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// One password check at the production argon2id parameters (what a login
+// costs the station; the throttle bounds how often anyone can make it pay).
+func BenchmarkPasswordCheck(b *testing.B) {
+	st, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.AddUser(ctx, "bench", Operator, "bench-password"); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := st.CheckPassword(ctx, "bench", "bench-password"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
