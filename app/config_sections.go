@@ -117,7 +117,7 @@ func (c *TelemetryConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.InfluxBucket, "influx-bucket", c.InfluxBucket, "InfluxDB bucket; for InfluxDB 1.8 use database/retention, e.g. telemetry/autogen")
 	fs.StringVar(&c.InfluxToken, "influx-token", c.InfluxToken, "InfluxDB token; for InfluxDB 1.8 user:password or empty")
 	fs.StringVar(&c.InfluxOrg, "influx-org", c.InfluxOrg, "InfluxDB 2.x organisation (ignored by 1.8)")
-	fs.DurationVar(&c.SampleInterval, "telemetry-interval", c.SampleInterval, "store at most one sample per vehicle per interval (0 = every state update); arm, disarm and mode changes are always stored")
+	fs.DurationVar(&c.SampleInterval, "telemetry-interval", c.SampleInterval, "store at most one sample per vehicle per interval (0 = every message, one point per message as Telegraf stores them); arm, disarm and mode changes are always stored")
 	fs.IntVar(&c.SpoolMB, "influx-spool-mb", c.SpoolMB, "disk spool in front of InfluxDB, MiB, under data-dir/influx-spool; when full the oldest undelivered telemetry is dropped and counted")
 	fs.DurationVar(&c.StoreRetention, "store-retention", c.StoreRetention, "embedded store (no influx-url): delete samples older than this")
 	fs.IntVar(&c.StoreMaxMB, "store-max-mb", c.StoreMaxMB, "embedded store (no influx-url): size cap in MiB; the oldest samples are deleted beyond it")

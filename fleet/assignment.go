@@ -20,7 +20,7 @@ func (f *Fleet) SetAssignment(id, mission, eventArea string) bool {
 	}
 	v.Mission, v.EventArea = mission, eventArea
 	snap := v.clone()
-	f.publish(&snap, nil)
+	f.publish(&snap, nil, nil)
 	return true
 }
 

@@ -61,7 +61,15 @@ func New(cfg Config) *Fleet {
 // Publishing happens under the fleet's lock, so with several writers (one
 // dispatcher per link) subscribers receive events in Seq order.
 func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, at, at, true, fn)
+	return f.apply(id, at, at, true, nil, fn)
+}
+
+// UpdateFrom is Update with the input that caused the change (the ground
+// station passes the MAVLink message): KeepAll subscribers receive it
+// beside the new state (Batch.Causes), so a store can keep one point per
+// message. The fleet never looks into it.
+func (f *Fleet) UpdateFrom(id string, at time.Time, cause any, fn func(v *Vehicle)) (Vehicle, []Event) {
+	return f.apply(id, at, at, true, cause, fn)
 }
 
 // Refresh applies a change that no received data caused — a heartbeat
@@ -71,10 +79,10 @@ func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, [
 // data received at now: a recorder skips it, and a link_lost event carries
 // the time the vehicle was last heard. Events are stamped now.
 func (f *Fleet) Refresh(id string, lastHeard, now time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, lastHeard, now, false, fn)
+	return f.apply(id, lastHeard, now, false, nil, fn)
 }
 
-func (f *Fleet) apply(id string, heard, now time.Time, received bool, fn func(v *Vehicle)) (Vehicle, []Event) {
+func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any, fn func(v *Vehicle)) (Vehicle, []Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, existed := f.vehicles[id]
@@ -98,7 +106,7 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, fn func(v 
 		events[i] = f.recordLocked(events[i], now)
 	}
 	snap := v.clone()
-	f.publish(&snap, events)
+	f.publish(&snap, cause, events)
 	return snap, events
 }
 
@@ -112,7 +120,7 @@ func (f *Fleet) Emit(e Event) Event {
 	if e.Kind == EventMissionComplete { // the assignment ends with its mission
 		snap = f.endAssignmentLocked(e.VehicleID)
 	}
-	f.publish(snap, []Event{e})
+	f.publish(snap, nil, []Event{e})
 	return e
 }
 

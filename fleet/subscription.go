@@ -1,6 +1,9 @@
 package fleet
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // SubscribeOptions say what a subscriber can afford to miss.
 type SubscribeOptions struct {
@@ -27,6 +30,7 @@ type Subscription struct {
 	latest    map[string]Vehicle // coalesced mode
 	order     []string           // ids in latest, in arrival order
 	queue     []Vehicle          // KeepAll mode
+	causes    []any              // KeepAll mode: what caused each queued state
 	events    []Event
 	dropped   Dropped
 	closed    bool
@@ -43,8 +47,11 @@ type Dropped struct {
 // events, and the running totals of what was dropped.
 type Batch struct {
 	Vehicles []Vehicle
-	Events   []Event
-	Dropped  Dropped
+	// Causes (KeepAll subscriptions only) is aligned with Vehicles: the
+	// input passed to UpdateFrom for each state, nil for other changes.
+	Causes  []any
+	Events  []Event
+	Dropped Dropped
 }
 
 // Subscribe registers a new subscriber. Callers must Close it.
@@ -67,7 +74,7 @@ func (s *Subscription) Close() {
 		s.f.subMu.Unlock()
 		s.mu.Lock()
 		s.closed = true
-		s.latest, s.order, s.queue, s.events = nil, nil, nil, nil
+		s.latest, s.order, s.queue, s.causes, s.events = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 }
@@ -80,8 +87,8 @@ func (s *Subscription) Next() Batch {
 	b := Batch{Events: s.events, Dropped: s.dropped}
 	s.events = nil
 	if s.opts.KeepAll {
-		b.Vehicles = s.queue
-		s.queue = nil
+		b.Vehicles, b.Causes = s.queue, s.causes
+		s.queue, s.causes = nil, nil
 	} else if len(s.order) > 0 {
 		b.Vehicles = make([]Vehicle, 0, len(s.order))
 		for _, id := range s.order {
@@ -93,15 +100,39 @@ func (s *Subscription) Next() Batch {
 	return b
 }
 
-func (f *Fleet) publish(v *Vehicle, events []Event) {
+// Replay hands KeepAll subscribers (stores) a past state of a vehicle,
+// with the input that caused it: the ground station heard a vehicle for a
+// while before publishing it (waiting for its UID) and replays what it
+// heard then, so a store that keeps every message misses none. The fleet's
+// state is not changed, and subscribers that keep only the newest state
+// never see the old one.
+func (f *Fleet) Replay(id string, at time.Time, cause any, v Vehicle) {
+	v.ID = id
+	if at.After(v.LastSeen) {
+		v.LastSeen = at
+	}
+	v.Updated = at
+	snap := v.clone()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.subMu.Lock()
 	defer f.subMu.Unlock()
 	for s := range f.subs {
-		s.push(v, events)
+		if s.opts.KeepAll {
+			s.push(&snap, cause, nil)
+		}
 	}
 }
 
-func (s *Subscription) push(v *Vehicle, events []Event) {
+func (f *Fleet) publish(v *Vehicle, cause any, events []Event) {
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	for s := range f.subs {
+		s.push(v, cause, events)
+	}
+}
+
+func (s *Subscription) push(v *Vehicle, cause any, events []Event) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -111,9 +142,11 @@ func (s *Subscription) push(v *Vehicle, events []Event) {
 		if s.opts.KeepAll {
 			if len(s.queue) >= s.opts.MaxQueue {
 				s.queue = s.queue[1:]
+				s.causes = s.causes[1:]
 				s.dropped.States++
 			}
 			s.queue = append(s.queue, *v)
+			s.causes = append(s.causes, cause)
 		} else {
 			if _, ok := s.latest[v.ID]; !ok {
 				s.order = append(s.order, v.ID)

@@ -42,6 +42,10 @@ type linkRT struct {
 	nVehicles    atomic.Int64
 	unattached   atomic.Uint64
 
+	// cause is the message being mapped, passed with its fleet update so
+	// a store can keep one point per message.
+	cause any
+
 	lastParseLog   time.Time
 	parseSinceLog  uint64
 	lastParseError string
@@ -192,7 +196,9 @@ func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 	rec.win.add(at, 1, lost)
 	rec.lastFrame = at
 	rec.sess.Handle(msg)
+	ln.cause = msg
 	ln.mapFrame(rec, c, msg, at)
+	ln.cause = nil
 }
 
 // classify decides what a (system, component) heard for the first time
@@ -279,9 +285,16 @@ func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle
 	if !rec.published {
 		fn(&rec.pre)
 		rec.pre.LinkQuality = lq
+		if ln.cause != nil {
+			if len(rec.preHeard) < maxPreHeard {
+				rec.preHeard = append(rec.preHeard, heardState{at: at, cause: ln.cause, v: rec.pre})
+			} else {
+				ln.tapDropped.Add(1)
+			}
+		}
 		return
 	}
-	ln.st.fleet.Update(rec.id, at, func(v *fleet.Vehicle) {
+	ln.st.fleet.UpdateFrom(rec.id, at, ln.cause, func(v *fleet.Vehicle) {
 		fn(v)
 		v.LinkQuality = lq
 	})
@@ -318,6 +331,13 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 		*v = pre
 		v.FirstSeen, v.Mission, v.EventArea = first, mission, area
 	})
+	// What was heard while the vehicle waited for its ID goes to the
+	// stores now, message by message, with its own times.
+	for _, h := range rec.preHeard {
+		h.v.SystemID, h.v.ComponentID, h.v.Link, h.v.UID = rec.sys, rec.comp, ln.l.name, rec.uid.Load()
+		ln.st.fleet.Replay(id, h.at, h.cause, h.v)
+	}
+	rec.preHeard = nil
 	ln.st.log.Info("vehicle published", "id", id, "link", ln.l.name, "sysid", rec.sys, "uid", rec.uid.Load())
 }
 

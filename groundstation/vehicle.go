@@ -83,6 +83,7 @@ type vehicleRec struct {
 	published    bool
 	pendingSince time.Time
 	pre          fleet.Vehicle // state gathered while waiting for the UID
+	preHeard     []heardState  // each message's state meanwhile, replayed to stores at publication
 	connected    bool
 	lastHB       time.Time
 	lastFrame    time.Time
@@ -142,6 +143,18 @@ func (r *vehicleRec) Send(msg message.Message) error {
 	r.tapMu.Unlock()
 	return nil
 }
+
+// heardState is the state right after one message of a vehicle not yet
+// published.
+type heardState struct {
+	at    time.Time
+	cause any
+	v     fleet.Vehicle
+}
+
+// maxPreHeard bounds the states kept for a vehicle waiting for its ID
+// (beyond it they are counted in LinkInfo.TapPendingDropped).
+const maxPreHeard = 512
 
 // tappedFrame is a frame waiting for its vehicle's ID.
 type tappedFrame struct {

@@ -66,6 +66,7 @@ func MakeTrack(vehicle string, from, to time.Time, ss []Sample, maxPoints int) T
 	if maxPoints <= 0 {
 		maxPoints = DefaultMaxPoints
 	}
+	ss = positions(ss)
 	t := Track{Type: "LineString", VehicleID: vehicle, From: from.UTC(), To: to.UTC(), TotalPoints: len(ss),
 		Coordinates: [][3]float64{}, Times: []time.Time{}}
 	for _, i := range Downsample(len(ss), maxPoints) {
@@ -74,6 +75,55 @@ func MakeTrack(vehicle string, from, to time.Time, ss []Sample, maxPoints int) T
 		t.Times = append(t.Times, s.Time.UTC())
 	}
 	return t
+}
+
+// positions keeps the samples that carry a position (at telemetry
+// interval 0 other messages are samples of their own).
+func positions(ss []Sample) []Sample {
+	for i := range ss {
+		if !ss[i].Has(PartPosition) {
+			out := make([]Sample, 0, len(ss))
+			for j := range ss {
+				if ss[j].Has(PartPosition) {
+					out = append(out, ss[j])
+				}
+			}
+			return out
+		}
+	}
+	return ss
+}
+
+// carry completes samples that stand for some measurements only
+// (telemetry interval 0 read back from InfluxDB) with the newest earlier
+// values of the others, so each is the state known at its time.
+func carry(ss []Sample) []Sample {
+	out := make([]Sample, len(ss))
+	copy(out, ss)
+	for i := 1; i < len(out); i++ {
+		s, prev := &out[i], &out[i-1]
+		if s.Parts == 0 {
+			continue
+		}
+		if !s.Has(PartPosition) {
+			s.Lat, s.Lon, s.AltMSL, s.RelativeAlt, s.Heading = prev.Lat, prev.Lon, prev.AltMSL, prev.RelativeAlt, prev.Heading
+			s.GroundSpeed, s.AirSpeed, s.Climb = prev.GroundSpeed, prev.AirSpeed, prev.Climb
+		}
+		if !s.Has(PartAttitude) {
+			s.Roll, s.Pitch, s.Yaw = prev.Roll, prev.Pitch, prev.Yaw
+		}
+		if !s.Has(PartPower) {
+			s.BatteryPct, s.Voltage, s.Current = prev.BatteryPct, prev.Voltage, prev.Current
+		}
+		if !s.Has(PartStatus) {
+			s.Mode, s.Armed, s.GPSFix, s.Satellites = prev.Mode, prev.Armed, prev.GPSFix, prev.Satellites
+		}
+		if !s.Has(PartLink) {
+			s.LossPct, s.RateHz = prev.LossPct, prev.RateHz
+		}
+		s.Parts = 0 // complete now
+	}
+	return out
 }
 
 // Downsample returns the indices to keep out of n to stay within budget.
@@ -134,7 +184,7 @@ func MakeFlights(vehicle string, ss []Sample) []Flight {
 	out := []Flight{}
 	var cur *Flight
 	var prev orb.Point
-	for _, s := range ss {
+	for _, s := range carry(ss) {
 		p := orb.Point{s.Lon, s.Lat}
 		switch {
 		case s.Armed && cur == nil:

@@ -2,10 +2,14 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 
 	"github.com/burgut-uav/burgut/fleet"
 )
@@ -20,9 +24,17 @@ type SampleWriter interface {
 // RecorderConfig is the storage sample policy.
 type RecorderConfig struct {
 	// Interval is the minimum time between two stored samples of one
-	// vehicle (0 = store every state update, ~15/s per vehicle). A change
-	// of armed, mode, link, mission or event area is always stored at
-	// once, so flights and assignments are exact whatever the interval.
+	// vehicle. A change of armed, mode, link, mission or event area is
+	// always stored at once, so flights and assignments are exact whatever
+	// the interval.
+	//
+	// 0 stores every message, as Telegraf's inputs.mavlink does: each
+	// GLOBAL_POSITION_INT is one position point, each ATTITUDE one
+	// attitude point, each SYS_STATUS or BATTERY_STATUS one power point,
+	// each HEARTBEAT one status and one link point (their fields from the
+	// state right after the message), and every other message that
+	// changes the vehicle's state one point in its own measurement
+	// (MessagePrefix + its name) with all its fields.
 	Interval time.Duration
 	// BatchSize is how many samples are handed to the writer at once;
 	// FlushInterval bounds how long a partial batch waits.
@@ -48,7 +60,17 @@ type RecorderStats struct {
 	Skipped       uint64 `json:"skipped"`        // updates thinned out by the sample interval
 	DroppedQueue  uint64 `json:"dropped_queue"`  // updates lost because the store fell behind
 	WriteErrors   uint64 `json:"write_errors"`   // failed WriteSamples calls
-	DroppedWrites uint64 `json:"dropped_writes"` // samples lost with those failed calls
+	DroppedWrites uint64 `json:"dropped_writes"` // samples and points lost with those failed calls
+	// Points counts message points handed to the store (interval 0).
+	Points uint64 `json:"points"`
+	// Queued is how many samples and points wait for the store now.
+	Queued int `json:"queued"`
+}
+
+// PointWriter is implemented by stores that keep message points
+// (telemetry interval 0); both stores do.
+type PointWriter interface {
+	WritePoints(ctx context.Context, points []Point) error
 }
 
 // Recorder subscribes to the fleet and hands samples to a SampleWriter in
@@ -59,8 +81,11 @@ type Recorder struct {
 	log *slog.Logger
 	sub *fleet.Subscription
 
-	last  map[string]Sample // last stored sample per vehicle
-	batch []Sample
+	last        map[string]Sample // last stored sample per vehicle
+	batch       []Sample
+	points      []Point
+	loggedDrops uint64
+	lastDropLog time.Time
 
 	mu    sync.Mutex
 	stats RecorderStats
@@ -96,6 +121,18 @@ func (r *Recorder) Stats() RecorderStats {
 	return r.stats
 }
 
+// logDrops logs updates lost to a full queue, at most every 10 s.
+func (r *Recorder) logDrops(now time.Time) {
+	r.mu.Lock()
+	d := r.stats.DroppedQueue
+	r.mu.Unlock()
+	if d > r.loggedDrops && now.Sub(r.lastDropLog) >= 10*time.Second {
+		r.log.Warn("telemetry updates dropped: the store fell behind", "dropped", d-r.loggedDrops, "total", d,
+			"max_queue", r.cfg.MaxQueue)
+		r.loggedDrops, r.lastDropLog = d, now
+	}
+}
+
 // Run records until ctx is cancelled, then stores what is pending (with a
 // short grace period) and unsubscribes.
 func (r *Recorder) Run(ctx context.Context) error {
@@ -107,20 +144,21 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.take()
 			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			for len(r.batch) > 0 {
+			for len(r.batch) > 0 || len(r.points) > 0 {
 				r.flush(fctx) // each call stores (or drops and counts) one batch
 			}
 			cancel()
 			return nil
 		case <-r.sub.C:
 			r.take()
-			for len(r.batch) >= r.cfg.BatchSize {
+			for len(r.batch) >= r.cfg.BatchSize || len(r.points) >= r.cfg.BatchSize {
 				r.flush(ctx)
 			}
-		case <-tick.C:
-			for len(r.batch) > 0 && ctx.Err() == nil {
+		case now := <-tick.C:
+			for (len(r.batch) > 0 || len(r.points) > 0) && ctx.Err() == nil {
 				r.flush(ctx)
 			}
+			r.logDrops(now)
 		}
 	}
 }
@@ -130,6 +168,16 @@ func (r *Recorder) take() {
 	var skipped uint64
 	for i := range b.Vehicles {
 		s := FromVehicle(b.Vehicles[i])
+		if r.cfg.Interval <= 0 {
+			var cause any
+			if i < len(b.Causes) {
+				cause = b.Causes[i]
+			}
+			if !r.takeMessage(s, cause) {
+				skipped++
+			}
+			continue
+		}
 		if r.keep(s) {
 			r.batch = append(r.batch, s)
 			r.last[s.Vehicle] = s
@@ -141,7 +189,36 @@ func (r *Recorder) take() {
 	r.stats.Updates += uint64(len(b.Vehicles))
 	r.stats.Skipped += skipped
 	r.stats.DroppedQueue = b.Dropped.States
+	r.stats.Queued = len(r.batch) + len(r.points)
 	r.mu.Unlock()
+}
+
+// takeMessage stores one message (interval 0): the schema's measurement
+// it feeds, or a point of its own. A state change no message caused (the
+// vehicle's publication, a link-lost refresh, an assignment) stores
+// nothing: it reports false.
+func (r *Recorder) takeMessage(s Sample, cause any) bool {
+	switch m := cause.(type) {
+	case nil:
+		return false
+	case *common.MessageGlobalPositionInt:
+		s.Parts = PartPosition
+	case *common.MessageAttitude:
+		s.Parts = PartAttitude
+	case *common.MessageSysStatus, *common.MessageBatteryStatus:
+		s.Parts = PartPower
+	case *common.MessageHeartbeat:
+		s.Parts = PartStatus | PartLink
+	case message.Message:
+		r.points = append(r.points, Point{Time: s.Time, Measurement: MessageMeasurement(m), Tags: s.Tags(),
+			Fields: AppendMessageFields(nil, m)})
+		return true
+	default:
+		return false
+	}
+	r.batch = append(r.batch, s)
+	r.last[s.Vehicle] = s
+	return true
 }
 
 // keep applies the sample policy.
@@ -166,21 +243,45 @@ func (r *Recorder) keep(s Sample) bool {
 }
 
 func (r *Recorder) flush(ctx context.Context) {
+	if len(r.points) > 0 {
+		n := min(len(r.points), r.cfg.BatchSize)
+		var err error
+		if pw, ok := r.w.(PointWriter); ok {
+			err = pw.WritePoints(ctx, r.points[:n])
+		} else {
+			err = errors.New("the store keeps no message points")
+		}
+		r.account(n, err, true)
+		clear(r.points[:n]) // release the fields
+		r.points = append(r.points[:0], r.points[n:]...)
+	}
 	if len(r.batch) == 0 {
 		return
 	}
 	n := min(len(r.batch), r.cfg.BatchSize)
 	err := r.w.WriteSamples(ctx, r.batch[:n])
+	r.account(n, err, false)
+	r.batch = append(r.batch[:0], r.batch[n:]...)
+}
+
+func (r *Recorder) account(n int, err error, points bool) {
 	r.mu.Lock()
-	if err != nil {
+	switch {
+	case err != nil:
 		r.stats.WriteErrors++
 		r.stats.DroppedWrites += uint64(n)
-	} else {
+	case points:
+		r.stats.Points += uint64(n)
+	default:
 		r.stats.Samples += uint64(n)
 	}
+	r.stats.Queued = len(r.batch) + len(r.points) - n
 	r.mu.Unlock()
 	if err != nil {
-		r.log.Error("telemetry samples lost: store write failed", "samples", n, "err", fmt.Errorf("write %d samples: %w", n, err))
+		what := "samples"
+		if points {
+			what = "message points"
+		}
+		r.log.Error("telemetry lost: store write failed", what, n, "err", fmt.Errorf("write %d %s: %w", n, what, err))
 	}
-	r.batch = append(r.batch[:0], r.batch[n:]...)
 }

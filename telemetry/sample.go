@@ -49,6 +49,41 @@ type Sample struct {
 	// link
 	LossPct float64 `json:"link_loss_pct"`
 	RateHz  float64 `json:"link_rate_hz"`
+
+	// Parts says which measurements the sample stands for; 0 means all
+	// five (a sample of the interval policy). At telemetry interval 0 each
+	// sample is one message: a GLOBAL_POSITION_INT is PartPosition only,
+	// so InfluxDB gets exactly one position point for it, and the embedded
+	// store marks the row (its other columns hold the state known then).
+	Parts Parts `json:"-"`
+}
+
+// Parts is a set of the schema's measurements.
+type Parts uint8
+
+// The schema's measurements as Parts.
+const (
+	PartPosition Parts = 1 << iota
+	PartAttitude
+	PartPower
+	PartStatus
+	PartLink
+	AllParts = PartPosition | PartAttitude | PartPower | PartStatus | PartLink
+)
+
+// Has reports whether the sample stands for measurement p.
+func (s *Sample) Has(p Parts) bool { return s.Parts == 0 || s.Parts&p != 0 }
+
+// Points is how many InfluxDB points (lines) the sample becomes.
+func (s *Sample) Points() int {
+	if s.Parts == 0 {
+		return PointsPerSample
+	}
+	n := 0
+	for p := s.Parts & AllParts; p != 0; p &= p - 1 {
+		n++
+	}
+	return n
 }
 
 // FromVehicle turns a fleet snapshot into a Sample stamped with the time the
@@ -107,8 +142,9 @@ var Measurements = []string{MeasPosition, MeasAttitude, MeasPower, MeasStatus, M
 // PointsPerSample is how many InfluxDB points (lines) one Sample becomes.
 const PointsPerSample = 5
 
-// AppendLines appends the sample's five line-protocol lines (one per
-// measurement, each ending in '\n') to b. Floats use the shortest exact
+// AppendLines appends the sample's line-protocol lines (one per
+// measurement it stands for, five for a whole sample, each ending in
+// '\n') to b. Floats use the shortest exact
 // representation so they read back bit for bit; NaN and ±Inf, which line
 // protocol cannot carry, are written as 0.
 func (s *Sample) AppendLines(b []byte) []byte {
@@ -123,45 +159,64 @@ func (s *Sample) AppendLines(b []byte) []byte {
 		b = strconv.AppendInt(b, ts, 10)
 		b = append(b, '\n')
 	}
-	line(MeasPosition)
-	b = appendFloatField(b, "lat", s.Lat, true)
-	b = appendFloatField(b, "lon", s.Lon, false)
-	b = appendFloatField(b, "alt_msl", s.AltMSL, false)
-	b = appendFloatField(b, "relative_alt", s.RelativeAlt, false)
-	b = appendFloatField(b, "heading", s.Heading, false)
-	b = appendFloatField(b, "ground_speed", s.GroundSpeed, false)
-	b = appendFloatField(b, "air_speed", s.AirSpeed, false)
-	b = appendFloatField(b, "climb", s.Climb, false)
-	end()
-	line(MeasAttitude)
-	b = appendFloatField(b, "roll", s.Roll, true)
-	b = appendFloatField(b, "pitch", s.Pitch, false)
-	b = appendFloatField(b, "yaw", s.Yaw, false)
-	end()
-	line(MeasPower)
-	b = appendFloatField(b, "battery_pct", s.BatteryPct, true)
-	b = appendFloatField(b, "voltage", s.Voltage, false)
-	b = appendFloatField(b, "current", s.Current, false)
-	end()
-	line(MeasStatus)
-	b = append(b, `mode="`...)
-	b = appendEscaped(b, s.Mode, `"\`)
-	b = append(b, `",armed=`...)
-	b = strconv.AppendBool(b, s.Armed)
-	b = append(b, ",gps_fix="...)
-	b = strconv.AppendInt(b, s.GPSFix, 10)
-	b = append(b, "i,satellites="...)
-	b = strconv.AppendInt(b, s.Satellites, 10)
-	b = append(b, 'i')
-	end()
-	line(MeasLink)
-	b = appendFloatField(b, "loss_pct", s.LossPct, true)
-	b = appendFloatField(b, "rate_hz", s.RateHz, false)
-	end()
+	if s.Has(PartPosition) {
+		line(MeasPosition)
+		b = appendFloatField(b, "lat", s.Lat, true)
+		b = appendFloatField(b, "lon", s.Lon, false)
+		b = appendFloatField(b, "alt_msl", s.AltMSL, false)
+		b = appendFloatField(b, "relative_alt", s.RelativeAlt, false)
+		b = appendFloatField(b, "heading", s.Heading, false)
+		b = appendFloatField(b, "ground_speed", s.GroundSpeed, false)
+		b = appendFloatField(b, "air_speed", s.AirSpeed, false)
+		b = appendFloatField(b, "climb", s.Climb, false)
+		end()
+	}
+	if s.Has(PartAttitude) {
+		line(MeasAttitude)
+		b = appendFloatField(b, "roll", s.Roll, true)
+		b = appendFloatField(b, "pitch", s.Pitch, false)
+		b = appendFloatField(b, "yaw", s.Yaw, false)
+		end()
+	}
+	if s.Has(PartPower) {
+		line(MeasPower)
+		b = appendFloatField(b, "battery_pct", s.BatteryPct, true)
+		b = appendFloatField(b, "voltage", s.Voltage, false)
+		b = appendFloatField(b, "current", s.Current, false)
+		end()
+	}
+	if s.Has(PartStatus) {
+		line(MeasStatus)
+		b = append(b, `mode="`...)
+		b = appendEscaped(b, s.Mode, `"\`)
+		b = append(b, `",armed=`...)
+		b = strconv.AppendBool(b, s.Armed)
+		b = append(b, ",gps_fix="...)
+		b = strconv.AppendInt(b, s.GPSFix, 10)
+		b = append(b, "i,satellites="...)
+		b = strconv.AppendInt(b, s.Satellites, 10)
+		b = append(b, 'i')
+		end()
+	}
+	if s.Has(PartLink) {
+		line(MeasLink)
+		b = appendFloatField(b, "loss_pct", s.LossPct, true)
+		b = appendFloatField(b, "rate_hz", s.RateHz, false)
+		end()
+	}
 	return b
 }
 
 func (s *Sample) appendTags(b []byte) []byte {
+	return s.Tags().appendTo(b)
+}
+
+// Tags returns the sample's tags.
+func (s *Sample) Tags() Tags {
+	return Tags{Vehicle: s.Vehicle, Link: s.Link, SystemID: s.SystemID, Type: s.Type, Mission: s.Mission, EventArea: s.EventArea}
+}
+
+func (t Tags) appendTo(b []byte) []byte {
 	tag := func(k, v string) {
 		if v == "" {
 			return // line protocol has no empty tag values; absent = not assigned
@@ -172,12 +227,12 @@ func (s *Sample) appendTags(b []byte) []byte {
 		b = appendEscaped(b, v, ", =")
 	}
 	// Tags in key order, as InfluxDB stores them (saves it a sort).
-	tag("event_area", s.EventArea)
-	tag("link", s.Link)
-	tag("mission", s.Mission)
-	tag("system_id", strconv.Itoa(int(s.SystemID)))
-	tag("type", s.Type)
-	tag("vehicle", s.Vehicle)
+	tag("event_area", t.EventArea)
+	tag("link", t.Link)
+	tag("mission", t.Mission)
+	tag("system_id", strconv.Itoa(int(t.SystemID)))
+	tag("type", t.Type)
+	tag("vehicle", t.Vehicle)
 	return b
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/telemetrytest"
@@ -81,6 +83,14 @@ func TestTrackBadRange(t *testing.T) {
 type memWriter struct {
 	mu sync.Mutex
 	ss []telemetry.Sample
+	ps []telemetry.Point
+}
+
+func (m *memWriter) WritePoints(_ context.Context, ps []telemetry.Point) error {
+	m.mu.Lock()
+	m.ps = append(m.ps, ps...)
+	m.mu.Unlock()
+	return nil
 }
 
 func (m *memWriter) WriteSamples(_ context.Context, ss []telemetry.Sample) error {
@@ -137,19 +147,77 @@ func TestRecorderSamplePolicy(t *testing.T) {
 	}
 }
 
-func TestRecorderStoresEveryUpdateWithZeroInterval(t *testing.T) {
+// Interval 0 stores every message, as Telegraf does: each
+// GLOBAL_POSITION_INT exactly one position point, each ATTITUDE one
+// attitude point, each HEARTBEAT one status and one link point, other
+// messages one point in their own measurement; state changes no message
+// caused (a refresh of a silent vehicle) store nothing.
+func TestRecorderStoresEveryMessageWithZeroInterval(t *testing.T) {
 	f := fleet.New(fleet.DefaultConfig())
 	w := &memWriter{}
 	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: 0, BatchSize: 7}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = rec.Run(ctx) }()
-	for _, s := range telemetrytest.Flight("v", 1, time.Unix(1e9, 0), 100, 10*time.Millisecond) {
-		telemetrytest.Update(f, s)
+	at := time.Unix(1e9, 0)
+	for i := 0; i < 100; i++ {
+		at = at.Add(10 * time.Millisecond)
+		var m any
+		switch i % 5 {
+		case 0, 1:
+			m = &common.MessageGlobalPositionInt{Lat: int32(i)}
+		case 2:
+			m = &common.MessageAttitude{Roll: 0.1}
+		case 3:
+			m = &common.MessageHeartbeat{}
+		case 4:
+			m = &common.MessageVfrHud{Airspeed: float32(i), Throttle: 50}
+		}
+		f.UpdateFrom("v", at, m, func(v *fleet.Vehicle) { v.Lat = float64(i) })
 	}
+	f.Refresh("v", at, at.Add(10*time.Second), func(v *fleet.Vehicle) { v.Connected = false })
+	f.Update("v", at.Add(time.Second), func(v *fleet.Vehicle) {}) // no message: nothing stored
 	cancel()
 	<-done
-	if w.len() != 100 {
-		t.Fatalf("%d stored, want all 100", w.len())
+	count := map[telemetry.Parts]int{}
+	for _, s := range w.ss {
+		count[s.Parts]++
+		if s.Parts == telemetry.PartPosition && s.Lat != float64(s.Time.Sub(time.Unix(1e9, 0))/(10*time.Millisecond)-1) {
+			t.Fatalf("position at %v has lat %v: not the state of its own message", s.Time, s.Lat)
+		}
+	}
+	if count[telemetry.PartPosition] != 40 || count[telemetry.PartAttitude] != 20 ||
+		count[telemetry.PartStatus|telemetry.PartLink] != 20 || len(w.ss) != 80 {
+		t.Fatalf("stored %v (%d samples), want 40 position, 20 attitude, 20 status+link", count, len(w.ss))
+	}
+	if len(w.ps) != 20 || w.ps[0].Measurement != "mavlink_vfr_hud" {
+		t.Fatalf("%d message points (%+v), want 20 mavlink_vfr_hud", len(w.ps), w.ps)
+	}
+	fields := map[string]telemetry.Field{}
+	for _, fl := range w.ps[0].Fields {
+		fields[fl.Name] = fl
+	}
+	if fl := fields["airspeed"]; fl.Kind != telemetry.FieldFloat || fl.Float != 4 {
+		t.Errorf("airspeed field %+v, want 4", fl)
+	}
+	if fl := fields["throttle"]; fl.Kind != telemetry.FieldInt || fl.Int != 50 {
+		t.Errorf("throttle field %+v, want 50", fl)
+	}
+	line := string(w.ps[0].AppendLine(nil))
+	if !strings.HasPrefix(line, "mavlink_vfr_hud,system_id=0,vehicle=v airspeed=4,groundspeed=0,heading=0i,throttle=50i,alt=0,climb=0 ") {
+		t.Errorf("line protocol %q", line)
+	}
+	var one telemetry.Sample
+	for _, s := range w.ss {
+		if s.Parts == telemetry.PartPosition {
+			one = s
+			break
+		}
+	}
+	if lines := strings.Count(string(one.AppendLines(nil)), "\n"); lines != 1 || one.Points() != 1 {
+		t.Errorf("a position sample wrote %d lines (Points %d), want 1", lines, one.Points())
+	}
+	if st := rec.Stats(); st.Samples != 80 || st.Points != 20 || st.Skipped != 2 {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -143,16 +143,16 @@ func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.buf[:0]
-	first := 0
+	first, points := 0, 0
 	lo, hi := ss[0].Time, ss[0].Time
 	flush := func(end int) error {
 		if end == first {
 			return nil
 		}
-		if err := s.spool.Append(b, (end-first)*telemetry.PointsPerSample, lo, hi); err != nil {
+		if err := s.spool.Append(b, points, lo, hi); err != nil {
 			return fmt.Errorf("spool %d samples for InfluxDB: %w", end-first, err)
 		}
-		b, first = b[:0], end
+		b, first, points = b[:0], end, 0
 		return nil
 	}
 	for i := range ss {
@@ -164,6 +164,7 @@ func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 			lo, hi = ss[i].Time, ss[i].Time
 		}
 		b = ss[i].AppendLines(b)
+		points += ss[i].Points()
 		if ss[i].Time.Before(lo) {
 			lo = ss[i].Time
 		}
@@ -172,6 +173,52 @@ func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 		}
 	}
 	err := flush(len(ss))
+	s.buf = b
+	return err
+}
+
+// WritePoints appends message points (telemetry interval 0) to the spool,
+// as WriteSamples does samples.
+func (s *Sink) WritePoints(ctx context.Context, ps []telemetry.Point) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	if s.spool == nil {
+		return errors.New("influx: opened for queries only (no spool dir)")
+	}
+	limit := min(s.spool.Stats().MaxBytes/8, 4<<20)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buf[:0]
+	first := 0
+	lo, hi := ps[0].Time, ps[0].Time
+	flush := func(end int) error {
+		if end == first {
+			return nil
+		}
+		if err := s.spool.Append(b, end-first, lo, hi); err != nil {
+			return fmt.Errorf("spool %d points for InfluxDB: %w", end-first, err)
+		}
+		b, first = b[:0], end
+		return nil
+	}
+	for i := range ps {
+		if i > first && int64(len(b)) >= limit {
+			if err := flush(i); err != nil {
+				s.buf = b
+				return err
+			}
+			lo, hi = ps[i].Time, ps[i].Time
+		}
+		b = ps[i].AppendLine(b)
+		if ps[i].Time.Before(lo) {
+			lo = ps[i].Time
+		}
+		if ps[i].Time.After(hi) {
+			hi = ps[i].Time
+		}
+	}
+	err := flush(len(ps))
 	s.buf = b
 	return err
 }
@@ -284,6 +331,7 @@ func (s *Sink) Samples(ctx context.Context, vehicle string, from, to time.Time) 
 	q := fmt.Sprintf(`from(bucket: %s)
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r.vehicle == %s)
+  |> filter(fn: (r) => `+schemaFilter+`)
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
 		fluxString(s.cfg.Bucket), fluxTime(from), fluxTime(to), fluxString(vehicle))
 	byKey, err := s.run(ctx, q)
@@ -303,7 +351,7 @@ func (s *Sink) Samples(ctx context.Context, vehicle string, from, to time.Time) 
 func (s *Sink) Latest(ctx context.Context) ([]telemetry.Sample, error) {
 	q := fmt.Sprintf(`from(bucket: %s)
   |> range(start: -%ds)
-  |> filter(fn: (r) => r._measurement == "position" or r._measurement == "attitude" or r._measurement == "power" or r._measurement == "status" or r._measurement == "link")
+  |> filter(fn: (r) => `+schemaFilter+`)
   |> last()
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")`,
 		fluxString(s.cfg.Bucket), int64(s.cfg.LatestWindow/time.Second))
@@ -323,6 +371,15 @@ func (s *Sink) Latest(ctx context.Context) ([]telemetry.Sample, error) {
 	}
 	slices.SortFunc(out, func(a, b telemetry.Sample) int { return strings.Compare(a.Vehicle, b.Vehicle) })
 	return out, nil
+}
+
+// schemaFilter keeps the schema's measurements: a sample is merged from
+// them, never from the message points of telemetry interval 0.
+const schemaFilter = `r._measurement == "position" or r._measurement == "attitude" or r._measurement == "power" or r._measurement == "status" or r._measurement == "link"`
+
+var measParts = map[string]telemetry.Parts{
+	telemetry.MeasPosition: telemetry.PartPosition, telemetry.MeasAttitude: telemetry.PartAttitude,
+	telemetry.MeasPower: telemetry.PartPower, telemetry.MeasStatus: telemetry.PartStatus, telemetry.MeasLink: telemetry.PartLink,
 }
 
 type sampleKey struct {
@@ -352,9 +409,17 @@ func (s *Sink) run(ctx context.Context, q string) (map[sampleKey]*telemetry.Samp
 			out[k] = sm
 		}
 		fill(sm, v)
+		if m, ok := v["_measurement"].(string); ok {
+			sm.Parts |= measParts[m]
+		}
 	}
 	if err := res.Err(); err != nil {
 		return nil, err
+	}
+	for _, sm := range out {
+		if sm.Parts == telemetry.AllParts {
+			sm.Parts = 0 // a whole sample, as written
+		}
 	}
 	return out, nil
 }

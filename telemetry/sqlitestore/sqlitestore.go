@@ -19,11 +19,14 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -84,13 +87,25 @@ CREATE TABLE IF NOT EXISTS samples (
   battery_pct REAL NOT NULL, voltage REAL NOT NULL, current REAL NOT NULL,
   mode TEXT NOT NULL, armed INTEGER NOT NULL, gps_fix INTEGER NOT NULL, satellites INTEGER NOT NULL,
   loss_pct REAL NOT NULL, rate_hz REAL NOT NULL,
+  parts INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (vehicle, t)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_by_time ON samples (t);
+CREATE TABLE IF NOT EXISTS points (
+  vehicle TEXT NOT NULL, t INTEGER NOT NULL, measurement TEXT NOT NULL,
+  link TEXT NOT NULL, system_id INTEGER NOT NULL, type TEXT NOT NULL, mission TEXT NOT NULL, event_area TEXT NOT NULL,
+  fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_by_vehicle ON points (vehicle, measurement, t);
+CREATE INDEX IF NOT EXISTS points_by_time ON points (t);
 `
 
+// parts (which measurements a row stands for; 0 = all) came with
+// telemetry interval 0; stores made before it get the column.
+const addParts = `ALTER TABLE samples ADD COLUMN parts INTEGER NOT NULL DEFAULT 0`
+
 const columns = `vehicle, t, link, system_id, type, mission, event_area, lat, lon, alt_msl, relative_alt, heading,
-  ground_speed, air_speed, climb, roll, pitch, yaw, battery_pct, voltage, current, mode, armed, gps_fix, satellites, loss_pct, rate_hz`
+  ground_speed, air_speed, climb, roll, pitch, yaw, battery_pct, voltage, current, mode, armed, gps_fix, satellites, loss_pct, rate_hz, parts`
 
 // Open opens or creates the store at path (e.g. data-dir/telemetry.db).
 func Open(path string, opts Options) (*Store, error) {
@@ -120,6 +135,17 @@ func Open(path string, opts Options) (*Store, error) {
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open telemetry store %s: create schema: %w", path, err)
+	}
+	var hasParts int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('samples') WHERE name = 'parts'`).Scan(&hasParts); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open telemetry store %s: %w", path, err)
+	}
+	if hasParts == 0 {
+		if _, err := db.Exec(addParts); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open telemetry store %s: add parts column: %w", path, err)
+		}
 	}
 	s := &Store{db: db, path: path, opts: opts, log: opts.Log}
 	if err := s.Prune(context.Background()); err != nil {
@@ -164,7 +190,7 @@ func (s *Store) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 		return fmt.Errorf("store %d samples: %w", len(ss), err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO samples (`+columns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO samples (`+columns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return fmt.Errorf("store %d samples: %w", len(ss), err)
 	}
@@ -174,7 +200,7 @@ func (s *Store) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 		if _, err := st.ExecContext(ctx, c.Vehicle, c.Time.UnixNano(), c.Link, int(c.SystemID), c.Type, c.Mission, c.EventArea,
 			c.Lat, c.Lon, c.AltMSL, c.RelativeAlt, c.Heading, c.GroundSpeed, c.AirSpeed, c.Climb,
 			c.Roll, c.Pitch, c.Yaw, c.BatteryPct, c.Voltage, c.Current,
-			c.Mode, c.Armed, c.GPSFix, c.Satellites, c.LossPct, c.RateHz); err != nil {
+			c.Mode, c.Armed, c.GPSFix, c.Satellites, c.LossPct, c.RateHz, int(c.Parts)); err != nil {
 			return fmt.Errorf("store sample of %s at %v: %w", c.Vehicle, c.Time, err)
 		}
 	}
@@ -184,21 +210,101 @@ func (s *Store) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
 	return nil
 }
 
+// WritePoints stores message points (telemetry interval 0) in one
+// transaction, their fields as a JSON object.
+func (s *Store) WritePoints(ctx context.Context, ps []telemetry.Point) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store %d points: %w", len(ps), err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	st, err := tx.PrepareContext(ctx, `INSERT INTO points (vehicle, t, measurement, link, system_id, type, mission, event_area, fields) VALUES (?,?,?,?,?,?,?,?,?)`)
+	if err != nil {
+		return fmt.Errorf("store %d points: %w", len(ps), err)
+	}
+	defer st.Close()
+	var buf []byte
+	for i := range ps {
+		p := &ps[i]
+		buf = appendFieldsJSON(buf[:0], p.Fields)
+		if _, err := st.ExecContext(ctx, p.Tags.Vehicle, p.Time.UnixNano(), p.Measurement, p.Tags.Link, int(p.Tags.SystemID),
+			p.Tags.Type, p.Tags.Mission, p.Tags.EventArea, string(buf)); err != nil {
+			return fmt.Errorf("store point %s of %s at %v: %w", p.Measurement, p.Tags.Vehicle, p.Time, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store %d points: commit: %w", len(ps), err)
+	}
+	return nil
+}
+
+// appendFieldsJSON encodes fields as one JSON object (NaN/Inf as null).
+func appendFieldsJSON(b []byte, fs []telemetry.Field) []byte {
+	b = append(b, '{')
+	for i, f := range fs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, f.Name)
+		b = append(b, ':')
+		switch f.Kind {
+		case telemetry.FieldFloat:
+			if math.IsNaN(f.Float) || math.IsInf(f.Float, 0) {
+				b = append(b, "null"...)
+			} else {
+				b = strconv.AppendFloat(b, f.Float, 'g', -1, 64)
+			}
+		case telemetry.FieldInt:
+			b = strconv.AppendInt(b, f.Int, 10)
+		case telemetry.FieldString:
+			js, _ := json.Marshal(f.Str)
+			b = append(b, js...)
+		}
+	}
+	return append(b, '}')
+}
+
+// CountPoints counts the message points of one measurement (all vehicles)
+// with from <= time < to.
+func (s *Store) CountPoints(ctx context.Context, measurement string, from, to time.Time) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM points WHERE measurement = ? AND t >= ? AND t < ?`,
+		measurement, from.UnixNano(), to.UnixNano()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s points: %w", measurement, err)
+	}
+	return n, nil
+}
+
+// CountSamples counts the rows standing for one of the schema's
+// measurements (part), all vehicles, with from <= time < to.
+func (s *Store) CountSamples(ctx context.Context, part telemetry.Parts, from, to time.Time) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM samples WHERE (parts = 0 OR parts & ? != 0) AND t >= ? AND t < ?`,
+		int(part), from.UnixNano(), to.UnixNano()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count samples: %w", err)
+	}
+	return n, nil
+}
+
 func scanSamples(rows *sql.Rows) ([]telemetry.Sample, error) {
 	defer rows.Close()
 	out := []telemetry.Sample{}
 	for rows.Next() {
 		var sm telemetry.Sample
 		var t int64
-		var sysid int
+		var sysid, parts int
 		if err := rows.Scan(&sm.Vehicle, &t, &sm.Link, &sysid, &sm.Type, &sm.Mission, &sm.EventArea,
 			&sm.Lat, &sm.Lon, &sm.AltMSL, &sm.RelativeAlt, &sm.Heading, &sm.GroundSpeed, &sm.AirSpeed, &sm.Climb,
 			&sm.Roll, &sm.Pitch, &sm.Yaw, &sm.BatteryPct, &sm.Voltage, &sm.Current,
-			&sm.Mode, &sm.Armed, &sm.GPSFix, &sm.Satellites, &sm.LossPct, &sm.RateHz); err != nil {
+			&sm.Mode, &sm.Armed, &sm.GPSFix, &sm.Satellites, &sm.LossPct, &sm.RateHz, &parts); err != nil {
 			return nil, err
 		}
 		sm.Time = time.Unix(0, t).UTC()
 		sm.SystemID = uint8(sysid)
+		sm.Parts = telemetry.Parts(parts)
 		out = append(out, sm)
 	}
 	return out, rows.Err()
@@ -242,6 +348,12 @@ func (s *Store) Prune(ctx context.Context) error {
 		}
 		a, _ := res.RowsAffected()
 		n += a
+		res, err = s.db.ExecContext(ctx, `DELETE FROM points WHERE t < ?`, s.opts.Now().Add(-s.opts.MaxAge).UnixNano())
+		if err != nil {
+			return fmt.Errorf("telemetry store retention by age: %w", err)
+		}
+		a, _ = res.RowsAffected()
+		n += a
 	}
 	if s.opts.MaxBytes > 0 {
 		for i := 0; i < 20; i++ {
@@ -259,14 +371,21 @@ func (s *Store) Prune(ctx context.Context) error {
 			if rows == 0 {
 				break
 			}
-			// Delete the oldest share that brings the size under the cap, plus 5 %.
+			// Delete the oldest share that brings the size under the cap, plus
+			// 5 %; message points (interval 0) up to the same time go too.
 			del := max(rows*(size-s.opts.MaxBytes)/size+rows/20, 1)
-			res, err := s.db.ExecContext(ctx, `DELETE FROM samples WHERE t <= (SELECT t FROM samples ORDER BY t LIMIT 1 OFFSET ?)`, del-1)
-			if err != nil {
+			var cut int64
+			if err := s.db.QueryRowContext(ctx, `SELECT t FROM samples ORDER BY t LIMIT 1 OFFSET ?`, del-1).Scan(&cut); err != nil {
 				return fmt.Errorf("telemetry store retention by size: %w", err)
 			}
-			a, _ := res.RowsAffected()
-			n += a
+			for _, q := range []string{`DELETE FROM samples WHERE t <= ?`, `DELETE FROM points WHERE t <= ?`} {
+				res, err := s.db.ExecContext(ctx, q, cut)
+				if err != nil {
+					return fmt.Errorf("telemetry store retention by size: %w", err)
+				}
+				a, _ := res.RowsAffected()
+				n += a
+			}
 		}
 	}
 	if n > 0 {
