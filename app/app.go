@@ -193,7 +193,7 @@ func (a *App) startHTTP(ctx context.Context) error {
 			return
 		}
 		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds(),
-			"shed": a.shedTotals()})
+			"shed": a.shedTotals(), "late": a.lateness()})
 	})
 	ln, err := net.Listen("tcp", a.Config.HTTP)
 	if err != nil {

@@ -486,3 +486,19 @@ func (a *App) shedTotals() map[string]float64 {
 	}
 	return out
 }
+
+// lateness says whether the station itself is behind its links (as
+// opposed to vehicles being silent): the longest a dispatcher has had
+// frames waiting, and how many link-lost decisions were put off for it.
+func (a *App) lateness() map[string]float64 {
+	out := map[string]float64{"behind_s_max": 0, "link_lost_deferred": 0, "late_ticks": 0}
+	if a.Station == nil {
+		return out
+	}
+	for _, l := range a.Station.Links() {
+		out["behind_s_max"] = max(out["behind_s_max"], l.BehindS)
+		out["link_lost_deferred"] += float64(l.LinkLostDeferred)
+		out["late_ticks"] += float64(l.LateTicks)
+	}
+	return out
+}

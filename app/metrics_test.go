@@ -159,12 +159,22 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 	// The health endpoint summarises the same counters.
 	var health struct {
 		Shed map[string]float64 `json:"shed"`
+		Late map[string]float64 `json:"late"`
 	}
 	getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/health", &health)
 	for _, k := range []string{"udp_socket", "tlog", "recorder", "fleet_subscribers", "mqtt", "websocket"} {
 		if v, ok := health.Shed[k]; !ok || v != 0 {
 			t.Errorf("health shed[%s] = %v (present %v), want 0", k, v, ok)
 		}
+	}
+	// And whether the station is late (an idle station never defers a link-lost check).
+	for _, k := range []string{"behind_s_max", "link_lost_deferred", "late_ticks"} {
+		if _, ok := health.Late[k]; !ok {
+			t.Errorf("health late[%s] missing: %v", k, health.Late)
+		}
+	}
+	if health.Late["link_lost_deferred"] != 0 {
+		t.Errorf("health late %v: link-lost checks deferred on an idle station", health.Late)
 	}
 }
 
