@@ -29,7 +29,8 @@ import (
 // original outline's vertices; extend is what lets a convex exclusion
 // grow. An operation is refused when
 //   - another vertex of the ring, or of a ring it must not cross, lies in
-//     the triangle (the new edges would cross that ring);
+//     the triangle, or (extend) an edge of one crosses a new edge: the ring
+//     would cross itself or that ring;
 //   - a protected segment (a flight leg) comes closer than its clearance
 //     to the new edges or lies in the triangle;
 //   - the ring would fall below three vertices.
@@ -64,6 +65,7 @@ type protSeg struct {
 type simplifier struct {
 	rings    []*simpRing
 	verts    rtree.RTreeG[[2]int] // alive vertices: ring, index
+	edges    rtree.RTreeG[[2]int] // alive edges: ring, index of their start
 	prot     []protSeg
 	ptree    rtree.RTreeG[int]
 	maxClear float64
@@ -106,8 +108,46 @@ func (s *simplifier) addRing(r orb.Ring, flyableLeft bool, group, limit int) int
 	s.rings = append(s.rings, sr)
 	for i, p := range pts {
 		s.verts.Insert(p, p, [2]int{id, i})
+		s.addEdge(id, i)
 	}
 	return id
+}
+
+// edgeBox is the bounding box of the edge starting at vertex i.
+func (s *simplifier) edgeBox(ri, i int) (lo, hi [2]float64) {
+	r := s.rings[ri]
+	a, b := r.pts[i], r.pts[r.next[i]]
+	return [2]float64{math.Min(a[0], b[0]), math.Min(a[1], b[1])}, [2]float64{math.Max(a[0], b[0]), math.Max(a[1], b[1])}
+}
+
+func (s *simplifier) addEdge(ri, i int) {
+	lo, hi := s.edgeBox(ri, i)
+	s.edges.Insert(lo, hi, [2]int{ri, i})
+}
+
+func (s *simplifier) delEdge(ri, i int) {
+	lo, hi := s.edgeBox(ri, i)
+	s.edges.Delete(lo, hi, [2]int{ri, i})
+}
+
+// crossesGroup tells whether segment ab touches an edge of a ring in the
+// group of ring ri, other than ri's edges starting at the skipped
+// vertices (those the operation replaces).
+func (s *simplifier) crossesGroup(ri int, a, b orb.Point, skip [3]int) bool {
+	g := s.rings[ri].group
+	hit := false
+	s.edges.Search([2]float64{math.Min(a[0], b[0]), math.Min(a[1], b[1])}, [2]float64{math.Max(a[0], b[0]), math.Max(a[1], b[1])}, func(_, _ [2]float64, id [2]int) bool {
+		if s.rings[id[0]].group != g || id[0] == ri && (id[1] == skip[0] || id[1] == skip[1] || id[1] == skip[2]) {
+			return true
+		}
+		r := s.rings[id[0]]
+		if segmentsIntersect(a, b, r.pts[id[1]], r.pts[r.next[id[1]]]) {
+			hit = true
+			return false
+		}
+		return true
+	})
+	return hit
 }
 
 // protect keeps every change at least clear away from segment ab.
@@ -255,9 +295,12 @@ func (s *simplifier) apply(e simpEntry) bool {
 		if !s.allowed(e.ring, a, b, c, [3]int{p, v, n}, [][2]orb.Point{{a, c}}) {
 			return false
 		}
+		s.delEdge(e.ring, p)
+		s.delEdge(e.ring, v)
 		r.next[p], r.prev[n] = n, p
 		r.alive[v] = false
 		r.n--
+		s.addEdge(e.ring, p)
 		s.verts.Delete(b, b, [2]int{e.ring, v})
 		for _, k := range []int{r.prev[p], p, n, r.next[n]} {
 			s.touch(e.ring, k)
@@ -277,6 +320,15 @@ func (s *simplifier) apply(e simpEntry) bool {
 	if !s.allowed(e.ring, A, B, x, [3]int{a, b, -1}, [][2]orb.Point{{A, x}, {x, B}}) {
 		return false
 	}
+	// Unlike a cut, whose triangle has two sides on the ring, an extend's
+	// triangle has two new sides: another edge could cut its corner at x
+	// with no vertex inside it.
+	if skip := [3]int{pa, a, b}; s.crossesGroup(e.ring, A, x, skip) || s.crossesGroup(e.ring, x, B, skip) {
+		return false
+	}
+	s.delEdge(e.ring, pa)
+	s.delEdge(e.ring, a)
+	s.delEdge(e.ring, b)
 	xi := len(r.pts)
 	r.pts = append(r.pts, x)
 	r.oi = append(r.oi, r.oi[a])
@@ -287,6 +339,8 @@ func (s *simplifier) apply(e simpEntry) bool {
 	r.next[pa], r.prev[bn] = xi, xi
 	r.alive[a], r.alive[b] = false, false
 	r.n--
+	s.addEdge(e.ring, pa)
+	s.addEdge(e.ring, xi)
 	s.verts.Delete(A, A, [2]int{e.ring, a})
 	s.verts.Delete(B, B, [2]int{e.ring, b})
 	s.verts.Insert(x, x, [2]int{e.ring, xi})

@@ -188,3 +188,20 @@ func TestRandomAreasFitATightFence(t *testing.T) {
 		}
 	}
 }
+
+// TestExtendDoesNotCutAnotherEdgesCorner: extending the edges around a
+// dent meets at x = (5, 10), above an edge of the same ring at y = 8 whose
+// ends are far away; no vertex lies in the triangle, yet the ring would
+// cross itself, so the extend must be refused.
+func TestExtendDoesNotCutAnotherEdgesCorner(t *testing.T) {
+	ring := orb.Ring{{-5, -10}, {0, 0}, {10, 0}, {15, -10}, {100, -10}, {100, 8}, {-100, 8}, {-100, -10}, {-5, -10}}
+	s := newSimplifier()
+	id := s.addRing(ring, true, 0, 0)
+	if c, x := s.cost(id, 1, opExtend); math.IsInf(c, 1) || x != (orb.Point{5, 10}) {
+		t.Fatalf("extend at the dent: cost %v, x %v; want x = (5, 10)", c, x)
+	}
+	if s.apply(simpEntry{ring: id, v: 1, op: opExtend}) {
+		out, _ := s.result(id, true)
+		t.Fatalf("extend through the edge at y = 8 applied: %v (simple: %v)", out, ringIsSimple(out))
+	}
+}
