@@ -147,6 +147,16 @@ func TestHealthRevealsNothingAndTheRestIsClosed(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Actor != "anonymous" || es[0].Result != httpapi.CodeUnauthorized || len(es[0].Vehicles) != 1 || es[0].Vehicles[0] != "*" {
 		t.Fatalf("the refused arm-all is not audited as such: %+v %v", es, err)
 	}
+	// The refusal is counted on /metrics (which itself needs a token here).
+	resp, err = http.Get("http://" + a.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "burgut_auth_refused_total 1\n") || !strings.Contains(string(b), "burgut_audit_entries 1\n") {
+		t.Fatalf("/metrics lacks the refusal and the audit entry:\n%s", b)
+	}
 }
 
 // A command sent through the API shows in the event stream with who sent

@@ -70,6 +70,8 @@ type App struct {
 	guard     *auth.Guard
 	loginHint string
 	auditSink atomic.Pointer[func(audit.Entry)]
+	// auditDropped counts audit entries the MQTT feed could not queue.
+	auditDropped atomic.Uint64
 }
 
 type namedStop struct {

@@ -11,13 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/metrics"
 )
 
 // AccessConfig configures who may use the station (issue 11): the first
@@ -137,6 +137,19 @@ func (a *App) startAuth(ctx context.Context) error {
 		Secret:    func(route string) bool { return strings.Contains(route, "/api/v1/users") },
 		OnAudited: a.tagEvents,
 	}
+	g := a.guard
+	a.addFamily(counter("burgut_auth_refused_total", "requests refused for missing, bad or insufficient credentials (401, 403, 429)"), func(emit metrics.Emit) {
+		emit(float64(g.Stats().Refused))
+	})
+	a.addFamily(counter("burgut_audit_failures_total", "audit entries that could not be written (logged as errors)"), func(emit metrics.Emit) {
+		emit(float64(g.Stats().AuditFailures))
+	})
+	a.addFamily(gauge("burgut_audit_entries", "sequence number of the audit log's last entry"), func(emit metrics.Emit) {
+		emit(float64(al.Seq()))
+	})
+	a.addFamily(counter("burgut_mqtt_audit_dropped_total", "audit entries dropped from the MQTT feed (queue full; the audit log keeps them)"), func(emit metrics.Emit) {
+		emit(float64(a.auditDropped.Load()))
+	})
 	for _, r := range a.guard.Routes() {
 		method, pattern, _ := strings.Cut(r.Pattern, " ")
 		a.Mux.Handle(httpapi.Route{Method: method, Pattern: pattern, Access: accessOf(r.Role), Handler: r.Handler})
@@ -357,13 +370,12 @@ const auditQueue = 10000
 // so a slow broker never holds up the audit log or a request.
 func (a *App) publishAudit(ctx context.Context, p interface{ PublishAudit(any) error }) {
 	ch := make(chan audit.Entry, auditQueue)
-	var dropped atomic.Uint64
 	sink := func(e audit.Entry) {
 		select {
 		case ch <- e:
 		default:
-			if dropped.Add(1)%1000 == 1 {
-				a.Log.Error("mqtt audit feed: queue full, entries dropped from the feed (the audit log has them)", "dropped", dropped.Load())
+			if n := a.auditDropped.Add(1); n%1000 == 1 {
+				a.Log.Error("mqtt audit feed: queue full, entries dropped from the feed (the audit log has them)", "dropped", n)
 			}
 		}
 	}

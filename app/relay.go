@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/relay"
 	"github.com/burgut-uav/burgut/web"
 )
@@ -33,6 +34,9 @@ func (a *App) startRelay(ctx context.Context) error {
 		a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/mqtt", Access: httpapi.Observer, Handler: b.WebSocketHandler()})
 		url = b.URL()
 		user, pass = b.Credentials()
+		a.addFamily(counter("burgut_mqtt_clients_refused_total", "clients the embedded MQTT broker refused at connect (no or bad credentials, reserved client ID)"), func(emit metrics.Emit) {
+			emit(float64(b.Refused()))
+		})
 		status["embedded_broker"] = map[string]any{"tcp": b.Addr(), "websocket_path": "/mqtt", "websocket": cfg.MQTTWSListen}
 		log.Info("embedded mqtt broker listening", "tcp", b.Addr(), "ws", cfg.MQTTWSListen, "http_ws_path", "/mqtt")
 	}
