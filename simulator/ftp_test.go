@@ -2,6 +2,8 @@ package simulator
 
 import (
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -297,3 +299,39 @@ func (sv *SimVehicle) allParamsLocked() []vehicle.Param {
 }
 
 func modelParamDefs() []vehicle.Param { return vehicle.New(vehicle.Config{}).Params() }
+
+// FuzzFTPRequest: any FILE_TRANSFER_PROTOCOL payload is answered or
+// ignored without a panic, and the queue behind a burst stays bounded.
+func FuzzFTPRequest(f *testing.F) {
+	for _, p := range []mavftp.Packet{
+		{Seq: 1, Opcode: mavftp.OpOpenFileRO, Data: []byte("@PARAM/param.pck?withdefaults=1&start=3&count=9")},
+		{Seq: 2, Session: 1, Opcode: mavftp.OpBurstReadFile, Size: 80},
+		{Seq: 3, Session: 1, Opcode: mavftp.OpReadFile, Offset: 80, Size: 80},
+		{Seq: 4, Opcode: mavftp.OpListDirectory, Data: []byte("@SYS")},
+		{Seq: 5, Opcode: mavftp.OpCalcFileCRC32, Data: []byte("@PARAM/param.pck")},
+		{Seq: 6, Opcode: mavftp.OpResetSessions},
+		{Seq: 7, Session: 1, Opcode: mavftp.OpTerminateSession},
+	} {
+		b, _ := p.Marshal()
+		f.Add(b[:])
+	}
+	s, err := New(Config{Vehicles: 1, GCS: []string{"udp:127.0.0.1:9"}, ExtraParams: 50, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	sv := s.Vehicle(0)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := &common.MessageFileTransferProtocol{TargetSystem: 1, TargetComponent: 1}
+		copy(m.Payload[:], b)
+		sv.mu.Lock()
+		defer sv.mu.Unlock()
+		sv.handleFTP(peer{255, 190}, m)
+		for range 3 {
+			sv.ftpStep()
+		}
+		if len(sv.ftp.queue) > ftpQueueMax {
+			t.Fatalf("queue of %d", len(sv.ftp.queue))
+		}
+	})
+}

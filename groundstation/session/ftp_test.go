@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -483,4 +484,52 @@ func TestSimFTPListReadCRC(t *testing.T) {
 	if carried != 1 {
 		t.Fatalf("%d parameters carry a default; only FENCE_RADIUS differs from its", carried)
 	}
+}
+
+// A vehicle answering with damaged replies (random header fields and
+// sizes, some with the right sequence number) never crashes the client or
+// hangs it: every read ends, with the file or with an error that says
+// what went wrong (timeout, protocol error, NAK).
+func TestFTPReadSurvivesGarbageReplies(t *testing.T) {
+	opts := fastOpts()
+	opts.ParamRetries = 2
+	content := []byte(strings.Repeat("abcdefghij", 100))
+	intact, failed := 0, 0
+	for seed := range int64(30) {
+		rng := rand.New(rand.NewSource(seed))
+		good := &fileServer{content: content}
+		script := ftpScript(good.reply)
+		l := newTestLink(t, opts, faults{}, seed, func(m message.Message) []message.Message {
+			out := script(m)
+			for _, r := range out {
+				f := r.(*common.MessageFileTransferProtocol)
+				if rng.Intn(3) == 0 {
+					for range 1 + rng.Intn(3) {
+						f.Payload[rng.Intn(mavftp.HeaderLen)] = byte(rng.Intn(256))
+					}
+				}
+			}
+			return out
+		})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		got, err := l.v.FTPReadFile(ctx, "f", nil)
+		cancel()
+		var ferr *FTPError
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("seed %d: read did not end", seed)
+		case err == nil:
+			if string(got) == string(content) {
+				intact++
+			}
+		case errors.Is(err, ErrTimeout) || errors.Is(err, ErrFTP) || errors.As(err, &ferr):
+			failed++
+		default:
+			t.Fatalf("seed %d: unclassified error %v", seed, err)
+		}
+	}
+	if intact == 0 || failed == 0 {
+		t.Fatalf("%d intact reads, %d failed: the damage was not exercised both ways", intact, failed)
+	}
+	t.Logf("%d of 30 reads intact despite damaged replies, %d failed cleanly", intact, failed)
 }
