@@ -212,7 +212,7 @@ func TestTwoProcessesShareTheStore(t *testing.T) {
 
 func TestLimiterDelaysGrow(t *testing.T) {
 	c := newClock()
-	l := &Limiter{FreeUser: 3, FreeAddr: 10, Base: time.Second, Max: 8 * time.Second, Now: c.now}
+	l := &Limiter{FreeUser: 3, FreeAddr: 10, Base: time.Second, MaxUser: 8 * time.Second, MaxAddr: time.Hour, Now: c.now}
 	var delays []time.Duration
 	for range 7 {
 		if w := l.Blocked("op", "10.0.0.1"); w > 0 {
@@ -228,6 +228,21 @@ func TestLimiterDelaysGrow(t *testing.T) {
 	}
 	if l.Blocked("op", "10.0.0.2") == 0 {
 		t.Fatal("per-user block does not apply from another address")
+	}
+	// The user's delay stops at its cap; the guessing address's goes on.
+	c.add(8 * time.Second)
+	if d := l.Fail("op", "10.0.0.1"); d != 8*time.Second {
+		t.Fatalf("user delay past its cap: %v", d)
+	}
+	for range 12 {
+		c.add(time.Hour)
+		l.Fail("op", "10.0.0.1")
+	}
+	if w := l.Blocked("op", "10.0.0.4"); w > 8*time.Second {
+		t.Fatalf("the user is locked out for %v from another address", w)
+	}
+	if w := l.Blocked("someone-else", "10.0.0.1"); w <= 8*time.Second {
+		t.Fatalf("the guessing address is blocked only %v", w)
 	}
 	if l.Blocked("other", "10.0.0.9") != 0 {
 		t.Fatal("an unrelated user and address are blocked")

@@ -7,12 +7,19 @@ import (
 
 // Limiter slows down password guessing. Each key (a user name, a source
 // address) gets some free failures; after that every further failure
-// blocks the key for a delay that doubles, up to Max. A success clears the
-// user's key. Blocked attempts are refused before any password is checked,
-// with the time to wait, whether or not the user exists.
+// blocks the key for a delay that doubles, up to its cap. A success clears
+// the user's key. Blocked attempts are refused before any password is
+// checked, with the time to wait, whether or not the user exists.
+//
+// The per-user cap is short (default 1 min) on purpose: anyone can fail
+// logins in an operator's name, and a 15-minute lockout of the duty
+// operator during an event would be an attack of its own. One guess a
+// minute per account is still far too slow to matter; the guesser's own
+// address keeps doubling up to MaxAddr.
 type Limiter struct {
 	FreeUser, FreeAddr int           // failures without delay (default 5 per user, 20 per address)
-	Base, Max          time.Duration // first delay and its cap (default 1 s, 15 min)
+	Base               time.Duration // first delay (default 1 s)
+	MaxUser, MaxAddr   time.Duration // caps of the per-user and per-address delay (default 1 min, 15 min)
 	Now                func() time.Time
 
 	mu    sync.Mutex
@@ -39,8 +46,11 @@ func (l *Limiter) init() {
 	if l.Base <= 0 {
 		l.Base = time.Second
 	}
-	if l.Max <= 0 {
-		l.Max = 15 * time.Minute
+	if l.MaxUser <= 0 {
+		l.MaxUser = time.Minute
+	}
+	if l.MaxAddr <= 0 {
+		l.MaxAddr = 15 * time.Minute
 	}
 	if l.Now == nil {
 		l.Now = time.Now
@@ -80,7 +90,8 @@ func (l *Limiter) Fail(user, ip string) time.Duration {
 	for _, k := range []struct {
 		key  string
 		free int
-	}{{userKey(user), l.FreeUser}, {addrKey(ip), l.FreeAddr}} {
+		cap  time.Duration
+	}{{userKey(user), l.FreeUser, l.MaxUser}, {addrKey(ip), l.FreeAddr, l.MaxAddr}} {
 		f := l.m[k.key]
 		if f == nil {
 			f = &failures{}
@@ -90,10 +101,10 @@ func (l *Limiter) Fail(user, ip string) time.Duration {
 		f.last = now
 		if over := f.n - k.free; over > 0 {
 			d := l.Base
-			for i := 1; i < over && d < l.Max; i++ {
+			for i := 1; i < over && d < k.cap; i++ {
 				d *= 2
 			}
-			d = min(d, l.Max)
+			d = min(d, k.cap)
 			f.until = now.Add(d)
 			wait = max(wait, d)
 		}
