@@ -135,16 +135,29 @@ func runPlan(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		names = append(names, name)
 	}
+	// The area's outlines are simplified once for every drone: say so once;
+	// each drone's fence is its own.
+	printChange := func(indent string, ch missions.BoundaryChange) {
+		name := ""
+		if ch.Name != "" {
+			name = fmt.Sprintf(" %q", ch.Name)
+		}
+		fmt.Fprintf(stdout, "%ssimplified %s%s to fit the vehicle: %d -> %d vertices, %s by up to %.2f m (mean %.2f m)\n",
+			indent, ch.Boundary, name, ch.VerticesBefore, ch.VerticesAfter, ch.Direction, ch.MaxDisplacement, ch.MeanDisplacement)
+	}
+	isFence := func(ch missions.BoundaryChange) bool { return strings.HasPrefix(ch.Boundary, "fence") }
+	for _, ch := range plans[0].Simplified {
+		if !isFence(ch) {
+			printChange("", ch)
+		}
+	}
 	for _, dp := range plans {
 		fmt.Fprintf(stdout, "drone %d: %s pattern at %g m from %q: %d mission items, %d fence items, %d rally points -> %s\n",
 			dp.Drone, o.Pattern, dp.Alt, dp.Launch.Name, len(dp.Mission), len(dp.Fence), len(dp.Rally), filepath.Join(*out, fmt.Sprintf("drone-%d.plan", dp.Drone)))
 		for _, ch := range dp.Simplified {
-			name := ""
-			if ch.Name != "" {
-				name = fmt.Sprintf(" %q", ch.Name)
+			if isFence(ch) {
+				printChange("  ", ch)
 			}
-			fmt.Fprintf(stdout, "  simplified %s%s to fit the vehicle: %d -> %d vertices, %s by up to %.2f m (mean %.2f m)\n",
-				ch.Boundary, name, ch.VerticesBefore, ch.VerticesAfter, ch.Direction, ch.MaxDisplacement, ch.MeanDisplacement)
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %d files to %s (%s)\n", len(names), *out, strings.Join([]string{"*.plan", "*.waypoints", "preview.geojson"}, ", "))

@@ -156,3 +156,51 @@ func TestPlanCommandBadLaunch(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCommandDetailedOutline: a 5,000-vertex outline without a launch
+// feature plans with --launch, reports how the outline was simplified and
+// writes fences ArduCopter stores.
+func TestPlanCommandDetailedOutline(t *testing.T) {
+	const n = 5000
+	var ring [][2]float64
+	for i := 0; i <= n; i++ {
+		th := 2 * math.Pi * float64(i%n) / n
+		r := 400 + 3*math.Sin(53*th) + 1.5*math.Sin(211*th)
+		ring = append(ring, [2]float64{69.25 + r*math.Cos(th)/83700, 41.3 + r*math.Sin(th)/111195})
+	}
+	fc := map[string]any{"type": "FeatureCollection", "features": []any{map[string]any{
+		"type": "Feature", "properties": map[string]any{"kind": "event-area", "name": "detailed"},
+		"geometry": map[string]any{"type": "Polygon", "coordinates": [][][2]float64{ring}},
+	}}}
+	b, _ := json.Marshal(fc)
+	area := filepath.Join(t.TempDir(), "detailed.geojson")
+	if err := os.WriteFile(area, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), []string{"plan", area, "--drones", "2", "--launch", "41.2955,69.25", "--out", dir}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), `simplified event-area "detailed" to fit the vehicle: 5000 -> `) {
+		t.Errorf("stdout does not report the simplified outline:\n%s", out.String())
+	}
+	for d := 0; d < 2; d++ {
+		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("drone-%d.plan", d)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := missions.ParsePlan(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := missions.FenceUsageOf(p.Fence); u.Items > missions.DefaultFenceItems || u.Bytes > missions.DefaultFenceBytes {
+			t.Errorf("drone %d: fence %+v does not fit ArduCopter's storage", d, u)
+		}
+		if len(p.Mission)+1 > missions.DefaultMissionItems {
+			t.Errorf("drone %d: %d mission items", d, len(p.Mission)+1)
+		}
+	}
+}
