@@ -144,6 +144,9 @@ func (a *App) startAuth(ctx context.Context) error {
 	a.addFamily(counter("burgut_audit_failures_total", "audit entries that could not be written (logged as errors)"), func(emit metrics.Emit) {
 		emit(float64(g.Stats().AuditFailures))
 	})
+	a.addFamily(counter("burgut_audit_suppressed_total", "refusals of unauthenticated callers not recorded because their address exceeded its audit budget (5/s, bursts of 50)"), func(emit metrics.Emit) {
+		emit(float64(g.Stats().AuditSuppressed))
+	})
 	a.addFamily(gauge("burgut_audit_entries", "sequence number of the audit log's last entry"), func(emit metrics.Emit) {
 		emit(float64(al.Seq()))
 	})

@@ -93,18 +93,37 @@ type Guard struct {
 	// (the app tags the event stream with its actor).
 	OnAudited func(r *http.Request, e audit.Entry)
 
-	refused, auditFailures atomic.Uint64
+	// anonymous bounds audit entries of unauthenticated callers per
+	// address (5 a second, bursts of 50).
+	anonymous budget
+
+	refused, auditFailures, suppressed atomic.Uint64
 }
 
-// Stats counts what the guard refused and failed to audit.
+// Stats counts what the guard refused, failed to audit, and did not audit
+// because an unauthenticated address exceeded its audit budget.
 type Stats struct {
-	Refused       uint64 `json:"refused"`
-	AuditFailures uint64 `json:"audit_failures"`
+	Refused         uint64 `json:"refused"`
+	AuditFailures   uint64 `json:"audit_failures"`
+	AuditSuppressed uint64 `json:"audit_suppressed"`
 }
 
 // Stats returns running totals.
 func (g *Guard) Stats() Stats {
-	return Stats{Refused: g.refused.Load(), AuditFailures: g.auditFailures.Load()}
+	return Stats{Refused: g.refused.Load(), AuditFailures: g.auditFailures.Load(), AuditSuppressed: g.suppressed.Load()}
+}
+
+// withinBudget says whether an unauthenticated caller's entry is written;
+// when not, it is counted (and logged now and then).
+func (g *Guard) withinBudget(r *http.Request) bool {
+	if g.anonymous.allow(clientIP(r)) {
+		return true
+	}
+	if n := g.suppressed.Add(1); n%1000 == 1 {
+		g.log().Warn("audit: unauthenticated requests from one address over the audit budget; counted, not recorded",
+			"source", r.RemoteAddr, "suppressed_total", n)
+	}
+	return false
 }
 
 func (g *Guard) log() *slog.Logger {
@@ -175,6 +194,10 @@ func (g *Guard) serveAudited(w http.ResponseWriter, r *http.Request, route strin
 	e := audit.Entry{Actor: "anonymous", Source: r.RemoteAddr, Route: route, Path: r.URL.Path}
 	if p.Name != "" {
 		e.Actor, e.Role = p.Actor(), p.Role.String()
+	} else if !g.withinBudget(r) {
+		g.refused.Add(1)
+		httpapi.WriteError(w, r, g.Log, refusal)
+		return
 	}
 	secret := g.Secret != nil && g.Secret(route)
 	if r.Body != nil && r.Body != http.NoBody {

@@ -45,6 +45,7 @@ func newTestStation(t testing.TB) *testStation {
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		FullBody: func(route string) bool { return strings.Contains(route, "/commands/") },
 		Secret:   func(route string) bool { return strings.Contains(route, "/users") }}
+	g.anonymous.Now = c.now
 	mux := http.NewServeMux()
 	routes := append(g.Routes(),
 		Route{"GET /api/v1/vehicles", Observer, func(w http.ResponseWriter, r *http.Request) {
@@ -371,6 +372,7 @@ func TestAuditThousandCalls(t *testing.T) {
 			c.header = bearerH(tok)
 		}
 		s.do(t, c)
+		s.clock.add(time.Second) // within the anonymous audit budget (5/s)
 		if i%7 == 0 {
 			s.clock.add(time.Hour) // keep the throttle out of this test
 		}
@@ -390,6 +392,37 @@ func TestAuditThousandCalls(t *testing.T) {
 	os.WriteFile(path, b, 0o600)
 	if _, err := audit.VerifyFile(s.dir); err == nil || !strings.Contains(err.Error(), "line 500 (entry seq 500)") {
 		t.Fatalf("edited entry 500: %v", err)
+	}
+}
+
+// Unauthenticated callers cannot fill the disk: past a burst of 50
+// entries per address (refilled at 5 a second) their refusals are
+// counted, not recorded; authenticated callers are always recorded.
+func TestAnonymousAuditBudget(t *testing.T) {
+	s := newTestStation(t)
+	op := s.token(t, "op", Operator)
+	before := s.guard.Audit.Seq()
+	for range 100 {
+		if r := s.do(t, call{method: "POST", path: "/api/v1/vehicles/sim-1/commands/arm", body: `{}`}); r.status != 401 {
+			t.Fatalf("anonymous command: %d", r.status)
+		}
+	}
+	if got := s.guard.Audit.Seq() - before; got != 50 {
+		t.Fatalf("%d entries for 100 anonymous refusals, want the burst of 50", got)
+	}
+	if st := s.guard.Stats(); st.AuditSuppressed != 50 || st.Refused != 100 {
+		t.Fatalf("stats %+v, want 50 suppressed of 100 refused", st)
+	}
+	s.do(t, call{method: "POST", path: "/api/v1/vehicles/sim-1/commands/arm", body: `{}`, header: bearerH(op)})
+	if got := s.guard.Audit.Seq() - before; got != 51 {
+		t.Fatal("an authenticated call from the same address was not recorded")
+	}
+	s.clock.add(2 * time.Second) // 10 more entries' worth
+	for range 20 {
+		s.do(t, call{method: "POST", path: "/api/v1/login", body: `{"username":"x","password":"y"}`})
+	}
+	if got := s.guard.Audit.Seq() - before; got != 61 {
+		t.Fatalf("%d entries after the refill, want 61", got)
 	}
 }
 

@@ -85,6 +85,9 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 	fail := func(err *httpapi.Error, detail string) {
 		g.refused.Add(1)
 		httpapi.WriteError(w, r, g.Log, err)
+		if !g.withinBudget(r) {
+			return
+		}
 		e.Status = err.Status
 		if e.Status == 0 {
 			e.Status = httpapiStatus(err.Code)
