@@ -31,7 +31,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		}
 		// Registered first, so it closes after the publisher has said "offline".
 		a.OnStop("mqtt broker", func() { _ = b.Close() })
-		a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/mqtt", Access: httpapi.Observer, Handler: b.WebSocketHandler()})
+		a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/mqtt", Access: httpapi.Observer, Handler: httpapi.RequireWebSocket(b.WebSocketHandler())})
 		url = b.URL()
 		user, pass = b.Credentials()
 		a.addFamily(counter("burgut_mqtt_clients_refused_total", "clients the embedded MQTT broker refused at connect (no or bad credentials, reserved client ID)"), func(emit metrics.Emit) {
@@ -70,7 +70,7 @@ func (a *App) startRelay(ctx context.Context) error {
 	})
 	a.Go(ctx, "stream hub", hub.Run)
 	a.observeHub(hub)
-	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/api/v1/stream", Access: httpapi.Observer, Handler: hub})
+	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/api/v1/stream", Access: httpapi.Observer, Handler: httpapi.RequireWebSocket(hub)})
 	// The map's files are public (they hold no data); what it shows comes
 	// through the stream and the API, which carry their own access levels.
 	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/", Access: httpapi.Anonymous, Handler: web.Handler()})

@@ -43,6 +43,11 @@ type UploadReport struct {
 	Error     string        `json:"error,omitempty"`
 }
 
+// ErrNotVerified is returned (wrapped, with the first difference) when
+// every attempt's read-back differed from the list sent: the vehicle keeps
+// something else than it was given. The HTTP API maps it to 422 refused.
+var ErrNotVerified = errors.New("read-back differs from the list sent")
+
 // Upload replaces a vehicle's mission, fence or rally list. With Verify it
 // reads the list back and compares it field by field, tolerating
 // ArduPilot's normalisations (see sameItems), and retries the whole
@@ -109,7 +114,7 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 			continue
 		}
 		if diff := sameItems(t, want, got); diff != "" {
-			lastErr = fmt.Errorf("verify %s on vehicle %s (attempt %d): read-back differs: %s", t, vehicleID, a, diff)
+			lastErr = fmt.Errorf("verify %s on vehicle %s (attempt %d): %w: %s", t, vehicleID, a, ErrNotVerified, diff)
 			s.log.Warn("upload verification failed", "vehicle", vehicleID, "attempt", a, "diff", diff)
 			continue
 		}
@@ -140,8 +145,12 @@ func retryable(err error) bool {
 // this to every list: item 0 of a mission (ArduPilot rewrites it with the
 // home position), the current and autocontinue flags, the _INT and non-INT
 // variants of a frame, float32 rounding of params and altitude stored in
-// centimetres.
+// centimetres. An empty mission reads back as home alone: ArduPilot always
+// keeps home as item 0.
 func sameItems(t mavitem.MissionType, want, got []mavitem.Item) string {
+	if t == mavitem.TypeMission && len(want) == 0 && len(got) == 1 && got[0].Seq == 0 {
+		return ""
+	}
 	if len(want) != len(got) {
 		return fmt.Sprintf("vehicle has %d items, sent %d", len(got), len(want))
 	}

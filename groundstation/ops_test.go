@@ -49,6 +49,14 @@ func TestSameItems(t *testing.T) {
 			t.Errorf("%s: difference %q, want it to mention %q", m.name, d, m.want)
 		}
 	}
+	// An empty mission reads back as ArduPilot's home alone; an empty fence
+	// must read back empty.
+	if d := sameItems(mavitem.TypeMission, nil, base[:1]); d != "" {
+		t.Errorf("empty mission with home kept: %s", d)
+	}
+	if d := sameItems(mavitem.TypeFence, nil, base[:1]); d == "" {
+		t.Error("an empty fence read back with an item must differ")
+	}
 	nan := clone()
 	nan[3].Param3 = float32(math.NaN())
 	nan2 := clone()

@@ -120,9 +120,74 @@ func (m *Mux) Routes() []Route {
 	return slices.Clone(m.routes)
 }
 
-// ServeHTTP dispatches to the registered routes.
-func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
+// APIPrefix is the path under which every route is a JSON API route.
+const APIPrefix = "/api/"
+
+// ServeHTTP dispatches to the registered routes. A path under APIPrefix
+// that no API route matches is answered here with the house JSON error —
+// 404 not_found, or 405 method_not_allowed with Allow when the path exists
+// for other methods — rather than ServeMux's plain text, and never falls
+// through to a catch-all outside the API (the web map at "/"), nor to a
+// redirect that would lead there.
+func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, APIPrefix) {
+		m.mux.ServeHTTP(w, r)
+		return
+	}
+	if _, pattern := m.mux.Handler(r); isAPIPattern(pattern) {
+		m.mux.ServeHTTP(w, r) // sets the request's path values, which Handler does not
+		return
+	}
+	var allow []string
+	for _, method := range methods {
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, p := m.mux.Handler(probe); isAPIPattern(p) {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		WriteError(w, r, nil, New(CodeMethodNotAll, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+		return
+	}
+	WriteError(w, r, nil, NotFound("no API route %s %s (GET /api/v1/openapi.yaml lists them)", r.Method, r.URL.Path))
+}
+
+// isAPIPattern reports whether a ServeMux pattern ("GET /api/v1/…") is an
+// API route.
+func isAPIPattern(p string) bool {
+	_, path, ok := strings.Cut(p, " ")
+	return ok && strings.HasPrefix(path, APIPrefix)
+}
 
 // Handler reports the handler and pattern ("GET /api/v1/vehicles") a
 // request would reach, as http.ServeMux.Handler does.
 func (m *Mux) Handler(r *http.Request) (http.Handler, string) { return m.mux.Handler(r) }
+
+// RequireWebSocket answers a request that is not a WebSocket upgrade with
+// the house JSON error (400 invalid) instead of passing it to next, whose
+// upgrader would answer in plain text: a browser or curl that opens a
+// WebSocket endpoint as a page learns what to do.
+func RequireWebSocket(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+			WriteError(w, r, nil, Invalid("", "%s is a WebSocket endpoint: connect with a WebSocket client (Connection: Upgrade, Upgrade: websocket)", r.URL.Path))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerHasToken reports whether a comma-separated header holds token
+// (case-insensitive), as RFC 7230 lists Connection and Upgrade values.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

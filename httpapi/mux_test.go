@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -89,5 +90,68 @@ func TestMuxListsRoutesAndWrapsEachWithItsRoute(t *testing.T) {
 	}
 	if _, p := m.Handler(httptest.NewRequest("PUT", "/api/v1/things/7", nil)); p != "PUT /api/v1/things/{id}" {
 		t.Errorf("Handler pattern %q", p)
+	}
+}
+
+func TestUnmatchedAPIPathsAnswerTheHouseError(t *testing.T) {
+	m := NewMux()
+	m.HandleFunc("GET", "/api/v1/things/{id}", Observer, func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id")})
+	})
+	m.HandleFunc("DELETE", "/api/v1/things/{id}", Operator, ok)
+	m.HandleFunc("GET", "/", Anonymous, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<p>map</p>"))
+	})
+	cases := []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/api/v1/things/7", 200, "", ""},
+		{"GET", "/api/v1/nothing", 404, CodeNotFound, ""},                        // not the web map's page
+		{"GET", "/api/v1/things/7/../../nothing", 404, CodeNotFound, ""},         // no redirect out of the API
+		{"POST", "/api/v1/things/7", 405, CodeMethodNotAll, "GET, HEAD, DELETE"}, // exists for other methods
+		{"PUT", "/api/v1/nothing", 404, CodeNotFound, ""},                        // GET / does not make it a 405
+		{"GET", "/somewhere/else", 200, "", ""},                                  // outside the API: the catch-all
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.status {
+			t.Errorf("%s %s: %d, want %d (%s)", c.method, c.path, rec.Code, c.status, rec.Body)
+			continue
+		}
+		if c.code != "" {
+			var e struct{ Error Error }
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != c.code {
+				t.Errorf("%s %s: body %s, want code %s", c.method, c.path, rec.Body, c.code)
+			}
+		}
+		if got := rec.Header().Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/things/42", nil))
+	if !strings.Contains(rec.Body.String(), `"42"`) {
+		t.Errorf("path values lost on the way through: %s", rec.Body)
+	}
+}
+
+func TestRequireWebSocket(t *testing.T) {
+	h := RequireWebSocket(http.HandlerFunc(ok))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/stream", nil))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "WebSocket") {
+		t.Errorf("plain GET: %d %s", rec.Code, rec.Body)
+	}
+	req := httptest.NewRequest("GET", "/api/v1/stream", nil)
+	req.Header.Set("Connection", "keep-alive, Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Errorf("upgrade request not passed on: %d", rec.Code)
 	}
 }

@@ -253,6 +253,11 @@ func checkParamName(name string) error {
 	if len(name) > 16 {
 		return &ArgumentError{Arg: "name", Reason: fmt.Sprintf("parameter name %q is longer than MAVLink's 16 characters", name)}
 	}
+	for _, c := range name {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return &ArgumentError{Arg: "name", Reason: fmt.Sprintf("parameter name %q has %q: names are letters, digits and _", name, c)}
+		}
+	}
 	return nil
 }
 

@@ -155,6 +155,8 @@ func apiError(err error) error {
 		e := httpapi.New(httpapi.CodeRefused, "%v", err)
 		e.Details = map[string]any{"mav_mission_result": me.Result}
 		return e
+	case errors.Is(err, groundstation.ErrNotVerified):
+		return httpapi.New(httpapi.CodeRefused, "%v", err)
 	case errors.Is(err, session.ErrParamRejected):
 		return httpapi.New(httpapi.CodeRefused, "%v", err)
 	}
@@ -429,6 +431,9 @@ func (h *api) command(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptional(r, &b); err != nil {
 		return err
 	}
+	if err := checkTimeout(b.TimeoutS); err != nil {
+		return err
+	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 30*time.Second)
 	defer cancel()
 	res, err := h.runCommand(ctx, r.PathValue("id"), r.PathValue("name"), b)
@@ -477,6 +482,9 @@ func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) error {
 		err = serr
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkTimeout(b.TimeoutS); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 60*time.Second)
@@ -578,6 +586,9 @@ func (h *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTimeout(b.TimeoutS); err != nil {
+		return err
+	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 5*time.Minute)
 	defer cancel()
 	rep, err := s.Upload(ctx, r.PathValue("id"), t, b.Items, uploadOptions(b))
@@ -626,6 +637,9 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	s, err := h.station()
 	if err != nil {
+		return err
+	}
+	if err := checkTimeout(b.TimeoutS); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 10*time.Minute)
@@ -778,9 +792,10 @@ func (h *api) paramGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	p, err := s.ParamGet(r.Context(), id, r.PathValue("name"))
 	if err != nil {
-		return err
+		return h.paramError(id, r.PathValue("name"), start, err)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, p)
 	return nil
@@ -800,12 +815,28 @@ func (h *api) paramSet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	p, err := s.ParamSet(r.Context(), id, r.PathValue("name"), *b.Value)
 	if err != nil {
-		return err
+		return h.paramError(id, r.PathValue("name"), start, err)
 	}
 	httpapi.WriteJSON(w, http.StatusOK, p)
 	return nil
+}
+
+// paramError tells a parameter the vehicle does not have from a link that
+// failed. ArduPilot does not answer a read of a name it does not know, so
+// both end in ErrTimeout; but if the vehicle kept being heard while the
+// request went unanswered, the link worked and the name is what is wrong
+// (404). Without any frame since the request began it is a timeout (504).
+func (h *api) paramError(id, name string, start time.Time, err error) error {
+	if !errors.Is(err, session.ErrTimeout) {
+		return err
+	}
+	if v, ok := h.d.Fleet.Get(id); ok && v.LastSeen.After(start) {
+		return httpapi.NotFound("vehicle %s has no parameter %q: it kept sending telemetry but never answered for this name (GET /api/v1/vehicles/%s/params lists them)", id, name, id)
+	}
+	return err
 }
 
 // decodeOptional decodes a JSON body when there is one; commands such as
@@ -815,6 +846,19 @@ func decodeOptional(r *http.Request, dst any) error {
 		return nil
 	}
 	return httpapi.DecodeJSON(r, dst, maxBodyBytes)
+}
+
+// maxTimeoutS bounds timeout_s: a day is longer than any operation, and
+// larger values would overflow time.Duration.
+const maxTimeoutS = 86400
+
+// checkTimeout refuses a timeout_s that is negative, not a number or
+// beyond maxTimeoutS (0 or absent takes the operation's default).
+func checkTimeout(seconds float64) error {
+	if math.IsNaN(seconds) || seconds < 0 || seconds > maxTimeoutS {
+		return httpapi.Invalid("timeout_s", "want seconds in [0, %d] (0 or absent: the default), got %v", maxTimeoutS, seconds)
+	}
+	return nil
 }
 
 func withTimeout(ctx context.Context, seconds float64, def time.Duration) (context.Context, context.CancelFunc) {

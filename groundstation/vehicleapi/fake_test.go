@@ -24,6 +24,7 @@ type fakeStation struct {
 	result   session.CommandResult    // answer to Command and SetMode
 	err      error                    // error of every call
 	params   map[string]session.Param
+	during   func() // called while ParamGet waits, e.g. to hear telemetry
 }
 
 func newFake() *fakeStation {
@@ -90,6 +91,9 @@ func (f *fakeStation) Params(_ context.Context, id string) ([]session.Param, err
 
 func (f *fakeStation) ParamGet(_ context.Context, id, name string) (session.Param, error) {
 	f.record("ParamGet %s %s", id, name)
+	if f.during != nil {
+		f.during()
+	}
 	return f.params[name], f.err
 }
 
@@ -184,6 +188,7 @@ func TestStationErrorsGetTheirHTTPMeaning(t *testing.T) {
 		{"busy", fmt.Errorf("upload: %w", session.ErrBusy), 409, "conflict"},
 		{"mission refused", fmt.Errorf("upload: %w", &session.MissionError{Result: 4, Name: "MAV_MISSION_NO_SPACE", Seq: -1}), 422, "refused"},
 		{"param rejected", fmt.Errorf("set: %w", session.ErrParamRejected), 422, "refused"},
+		{"read-back differs", fmt.Errorf("verify: %w: item 2: z 30", groundstation.ErrNotVerified), 422, "refused"},
 		{"caller's argument", fmt.Errorf("set: %w", &session.ArgumentError{Arg: "value", Reason: "value out of range for MAV_PARAM_TYPE_INT8 [-128, 127]"}), 400, "invalid"},
 		{"a bug", errors.New("something broke"), 500, "internal"},
 	}
@@ -243,5 +248,27 @@ func TestGroupCommandAnswersPerVehicle(t *testing.T) {
 	status, _ = do(t, "POST", srv.URL+"/api/v1/commands/takeoff", `{"all": true}`)
 	if status != 400 || len(f.Calls()) != 2 {
 		t.Errorf("group takeoff without alt_m: %d, calls %v", status, f.Calls())
+	}
+}
+
+func TestUnansweredParameterNameIsNotFoundWhileTheVehicleIsHeard(t *testing.T) {
+	f := newFake()
+	f.err = fmt.Errorf("read parameter: %w", session.ErrTimeout)
+	a, srv := newAPI(t, f)
+	url := srv.URL + "/api/v1/vehicles/udp14550-1/params/NO_SUCH_PARAM"
+
+	// Silence during the wait: the link may be down, so it is a timeout.
+	status, body := do(t, "GET", url, "")
+	if status != http.StatusGatewayTimeout {
+		t.Fatalf("no frame during the wait: %d %v, want 504", status, body)
+	}
+	// Telemetry kept coming but the name was never answered: ArduPilot's
+	// silence about a name it does not have.
+	f.during = func() {
+		a.Fleet.Update("udp14550-1", time.Now().Add(time.Millisecond), func(v *fleet.Vehicle) { v.BatteryPct = 90 })
+	}
+	status, body = do(t, "GET", url, "")
+	if e, _ := body["error"].(map[string]any); status != http.StatusNotFound || !strings.Contains(fmt.Sprint(e["message"]), "NO_SUCH_PARAM") {
+		t.Fatalf("vehicle heard during the wait: %d %v, want 404 naming the parameter", status, body)
 	}
 }
