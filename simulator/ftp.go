@@ -55,9 +55,23 @@ type ftpServer struct {
 	last     ftpSent // the last reply, for retransmitted requests
 	burst    *ftpBurst
 	queue    []ftpQueued
-	// dropped counts requests lost because the queue behind a burst was
-	// full (a GCS flooding requests), logged as they happen.
-	dropped uint64
+	stats    FTPStats
+}
+
+// FTPStats counts a vehicle's FTP server work.
+type FTPStats struct {
+	Requests uint64 // requests received (decodable or not)
+	Replies  uint64 // packets sent, burst packets included
+	// Dropped counts requests lost because the queue behind a burst was
+	// full (a ground station flooding requests); each is also logged.
+	Dropped uint64
+}
+
+// FTPStats returns the vehicle's FTP counters.
+func (sv *SimVehicle) FTPStats() FTPStats {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.ftp.stats
 }
 
 type ftpSession struct {
@@ -124,6 +138,7 @@ func (f *ftpFile) read(off uint32, count int) (data []byte, eof bool, errno uint
 // handleFTP answers one FILE_TRANSFER_PROTOCOL message. Called with sv.mu
 // held.
 func (sv *SimVehicle) handleFTP(from peer, m *common.MessageFileTransferProtocol) {
+	sv.ftp.stats.Requests++
 	req, err := mavftp.Unmarshal(&m.Payload)
 	if err != nil {
 		sv.warn("malformed FTP request", "from_sysid", from.sys, "err", err)
@@ -138,8 +153,8 @@ func (sv *SimVehicle) handleFTP(from peer, m *common.MessageFileTransferProtocol
 	s := &sv.ftp
 	if s.burst != nil {
 		if len(s.queue) >= ftpQueueMax {
-			s.dropped++
-			sv.warn("FTP request dropped: queue behind a burst is full", "opcode", req.Opcode, "dropped_total", s.dropped)
+			s.stats.Dropped++
+			sv.warn("FTP request dropped: queue behind a burst is full", "opcode", req.Opcode, "dropped_total", s.stats.Dropped)
 			return
 		}
 		s.queue = append(s.queue, ftpQueued{from, req})
@@ -268,6 +283,7 @@ func (sv *SimVehicle) ftpSend(to peer, p mavftp.Packet) {
 		return
 	}
 	sv.ftp.last = ftpSent{valid: true, peer: to, pkt: p}
+	sv.ftp.stats.Replies++
 	sv.send(&common.MessageFileTransferProtocol{TargetSystem: to.sys, TargetComponent: to.comp, Payload: payload})
 }
 

@@ -335,3 +335,40 @@ func FuzzFTPRequest(f *testing.F) {
 		}
 	})
 }
+
+// Requests beyond the queue behind a burst are dropped, counted and
+// exposed; the queued ones are answered once the burst is sent.
+func TestFTPQueueOverflowCounted(t *testing.T) {
+	s, err := New(Config{Vehicles: 1, GCS: []string{"udp:127.0.0.1:9"}, ExtraParams: 200, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sv := s.Vehicle(0)
+	gcs := peer{255, 190}
+	req := func(p mavftp.Packet) {
+		b, _ := p.Marshal()
+		sv.mu.Lock()
+		defer sv.mu.Unlock()
+		sv.handleFTP(gcs, &common.MessageFileTransferProtocol{TargetSystem: 1, TargetComponent: 1, Payload: b})
+	}
+	req(mavftp.Packet{Seq: 1, Opcode: mavftp.OpOpenFileRO, Data: []byte("@PARAM/param.pck")})
+	req(mavftp.Packet{Seq: 3, Session: 1, Opcode: mavftp.OpBurstReadFile, Size: mavftp.DataMax})
+	for i := range ftpQueueMax + 5 {
+		req(mavftp.Packet{Seq: uint16(100 + 2*i), Session: 1, Opcode: mavftp.OpNone})
+	}
+	st := sv.FTPStats()
+	if st.Dropped != 5 || st.Requests != ftpQueueMax+7 {
+		t.Fatalf("stats %+v, want 5 dropped of %d requests", st, ftpQueueMax+7)
+	}
+	for range 100 {
+		sv.tick(time.Now(), 0)
+	}
+	sv.mu.Lock()
+	burst, queued := sv.ftp.burst, len(sv.ftp.queue)
+	sv.mu.Unlock()
+	st2 := sv.FTPStats()
+	if burst != nil || queued != 0 || st2.Replies < st.Replies+ftpQueueMax+2 {
+		t.Fatalf("after the burst: burst %v, %d queued, replies %d → %d", burst != nil, queued, st.Replies, st2.Replies)
+	}
+}
