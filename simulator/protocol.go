@@ -16,12 +16,17 @@ type peer struct{ sys, comp uint8 }
 // component 0 is a broadcast.
 func (sv *SimVehicle) forUs(sys uint8) bool { return sys == 0 || sys == sv.sysid }
 
-// handleFrame dispatches one decoded frame. Called with sv.mu held.
-func (sv *SimVehicle) handleFrame(fr frame.Frame) {
+// handleFrame dispatches one decoded frame; trusted is true on the channel
+// that accepts unsigned frames from a keyed vehicle (signing.go). Called
+// with sv.mu held.
+func (sv *SimVehicle) handleFrame(fr frame.Frame, trusted bool) {
 	sv.rxFrames++
 	from := peer{fr.GetSystemID(), fr.GetComponentID()}
 	if from.sys == sv.sysid && (from.comp == compAutopilot || from.comp == compCamera) {
 		return // our own frames echoed back (e.g. broadcast)
+	}
+	if !sv.admit(fr, trusted) {
+		return
 	}
 	switch m := fr.GetMessage().(type) {
 	case *message.MessageRaw:
@@ -30,6 +35,10 @@ func (sv *SimVehicle) handleFrame(fr frame.Frame) {
 		if int(from.sys) == sv.paramInt("MAV_GCS_SYSID", sv.paramInt("SYSID_MYGCS", 255)) {
 			sv.model.GCSHeartbeat()
 			sv.gcsHBAt = sv.wallNow
+		}
+	case *common.MessageSetupSigning:
+		if sv.forUs(m.TargetSystem) {
+			sv.setupSigning(m)
 		}
 	case *common.MessageCommandLong:
 		if !sv.forUs(m.TargetSystem) {

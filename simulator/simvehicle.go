@@ -17,7 +17,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
-	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
+	"github.com/burgut-uav/burgut/internal/mavsign"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -57,8 +57,8 @@ type SimVehicle struct {
 	mu       sync.Mutex
 	model    *vehicle.Vehicle
 	modelCfg vehicle.Config
-	apW      *streamwriter.Writer
-	camW     *streamwriter.Writer
+	apW      *compWriter
+	camW     *compWriter
 	inSrc    bytes.Reader
 	inBuf    *bufio.Reader
 	rd       *frame.Reader
@@ -84,6 +84,13 @@ type SimVehicle struct {
 	warnCount int
 
 	rxFrames, rxErrors, txFrames uint64
+
+	// MAVLink signing (signing.go): nil until SETUP_SIGNING gives a key.
+	signing          *vehicleSigning
+	signAccepted     uint64
+	signRejected     [mavsign.Undecodable + 1]uint64
+	signRejectedMsgs map[uint32]uint64
+	signSetupRefused uint64
 }
 
 func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
@@ -122,16 +129,8 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		conn.Close()
 		return nil, fmt.Errorf("vehicle %d: frame writer: %w", index, err)
 	}
-	sv.apW = &streamwriter.Writer{FrameWriter: fw, Version: streamwriter.V2, SystemID: a.sysid, ComponentID: compAutopilot}
-	sv.camW = &streamwriter.Writer{FrameWriter: fw, Version: streamwriter.V2, SystemID: a.sysid, ComponentID: compCamera}
-	if err := sv.apW.Initialize(); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("vehicle %d: stream writer: %w", index, err)
-	}
-	if err := sv.camW.Initialize(); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("vehicle %d: stream writer: %w", index, err)
-	}
+	sv.apW = &compWriter{fw: fw, sys: a.sysid, comp: compAutopilot}
+	sv.camW = &compWriter{fw: fw, sys: a.sysid, comp: compCamera}
 	sv.inBuf = bufio.NewReaderSize(&sv.inSrc, 512)
 	sv.rd = &frame.Reader{BufByteReader: sv.inBuf, DialectRW: dialectRW}
 	if err := sv.rd.Initialize(); err != nil {
@@ -244,14 +243,14 @@ func (sv *SimVehicle) sendUDP(b []byte) {
 
 // send writes a message from the autopilot component.
 func (sv *SimVehicle) send(m message.Message) {
-	if err := sv.apW.Write(m); err != nil {
+	if err := sv.apW.write(m, sv.signing); err != nil {
 		sv.log.Error("encode message", "msg", fmt.Sprintf("%T", m), "err", err)
 	}
 }
 
 // sendCam writes a message from the camera component.
 func (sv *SimVehicle) sendCam(m message.Message) {
-	if err := sv.camW.Write(m); err != nil {
+	if err := sv.camW.write(m, sv.signing); err != nil {
 		sv.log.Error("encode message", "msg", fmt.Sprintf("%T", m), "err", err)
 	}
 }
@@ -286,7 +285,7 @@ func (sv *SimVehicle) decodeDatagram(b []byte) {
 			sv.warn("malformed MAVLink input dropped", "err", err)
 			return
 		}
-		sv.handleFrame(fr)
+		sv.handleFrame(fr, false)
 	}
 }
 

@@ -107,7 +107,7 @@ func (sv *SimVehicle) readTCP(c *tcpClient) {
 			return
 		}
 		sv.mu.Lock()
-		sv.handleFrame(fr)
+		sv.handleFrame(fr, true) // the trusted channel, like ArduPilot's channel 0
 		sv.mu.Unlock()
 	}
 }
