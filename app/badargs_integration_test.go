@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
@@ -43,7 +44,9 @@ func TestRefusalReasonAndBadArgumentsThroughTheAPI(t *testing.T) {
 		t.Fatalf("mode AUTO: %d %v", code, ok)
 	}
 	var e apiError
+	start := time.Now()
 	code := sendJSON(t, "POST", v+"/commands/arm", map[string]any{}, &e)
+	t.Logf("refused arm answered with its reason in %v (window %v)", time.Since(start).Round(time.Millisecond), session.DefaultOptions().RefusalTextWindow)
 	if code != http.StatusUnprocessableEntity || e.Error.Code != "refused" || e.Error.Details["result"] != "FAILED" {
 		t.Fatalf("arm in AUTO: %d %+v", code, e)
 	}
