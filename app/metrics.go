@@ -226,12 +226,14 @@ type recorderStats interface {
 func (a *App) observeRecorder(r recorderStats) {
 	a.addFamily(counter("burgut_recorder_updates_total", "fleet state updates seen by the telemetry recorder"), func(emit metrics.Emit) { emit(float64(r.Stats().Updates)) })
 	a.addFamily(counter("burgut_recorder_samples_total", "samples the recorder handed to the store"), func(emit metrics.Emit) { emit(float64(r.Stats().Samples)) })
+	a.addFamily(counter("burgut_recorder_points_total", "message points handed to the store (--telemetry-interval 0: one per message outside the schema's measurements)"), func(emit metrics.Emit) { emit(float64(r.Stats().Points)) })
 	a.addFamily(counter("burgut_recorder_skipped_total", "updates thinned out by the sample interval (by design, not a loss)"), func(emit metrics.Emit) { emit(float64(r.Stats().Skipped)) })
 	a.addFamily(counter("burgut_recorder_dropped_total", "updates or samples the recorder lost: queue = the store fell behind, write = a failed store write", "reason"), func(emit metrics.Emit) {
 		s := r.Stats()
 		emit(float64(s.DroppedQueue), "queue")
 		emit(float64(s.DroppedWrites), "write")
 	})
+	a.addFamily(gauge("burgut_recorder_queue", "samples and message points the recorder holds for the store's next write"), func(emit metrics.Emit) { emit(float64(r.Stats().Queued)) })
 	a.addFamily(counter("burgut_recorder_write_errors_total", "failed store writes"), func(emit metrics.Emit) { emit(float64(r.Stats().WriteErrors)) })
 }
 

@@ -174,7 +174,8 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	stable := time.Now()
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		fams = scrape(b, "http://"+s.http+"/metrics")
-		pending := value(fams, "burgut_spool_pending_points") + value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states")
+		pending := value(fams, "burgut_spool_pending_points") + value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states") +
+			value(fams, "burgut_recorder_queue")
 		now := sum(fams, "burgut_influx_points_sent_total")
 		if pending == 0 {
 			break
