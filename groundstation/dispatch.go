@@ -38,9 +38,12 @@ type linkRT struct {
 	lostDeferred atomic.Uint64
 	tapDropped   atomic.Uint64
 	lastLateLog  time.Time
-	nChannels    atomic.Int64
-	nVehicles    atomic.Int64
-	unattached   atomic.Uint64
+	// tapDropped as last logged (dispatcher-owned)
+	loggedTapDropped uint64
+	lastTapDropLog   time.Time
+	nChannels        atomic.Int64
+	nVehicles        atomic.Int64
+	unattached       atomic.Uint64
 
 	// cause is the message being mapped, passed with its fleet update so
 	// a store can keep one point per message.
@@ -356,6 +359,11 @@ func (ln *linkRT) tick(now time.Time) {
 	late := now.Sub(caught) > ln.st.tickEvery()
 	if late {
 		ln.lateTicks.Add(1)
+	}
+	if d := ln.tapDropped.Load(); d > ln.loggedTapDropped && now.Sub(ln.lastTapDropLog) >= 10*time.Second {
+		ln.st.log.Warn("frames of vehicles waiting for their ID dropped from the tlog buffer", "link", ln.l.name,
+			"dropped", d-ln.loggedTapDropped, "total", d)
+		ln.loggedTapDropped, ln.lastTapDropLog = d, now
 	}
 	deferred := 0
 	defer func() {
