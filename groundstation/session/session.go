@@ -1,7 +1,9 @@
 // Package session holds the ground station's per-vehicle MAVLink protocol
 // state machines: commands (COMMAND_LONG/COMMAND_INT with ACK, retries and
 // IN_PROGRESS), mission/fence/rally transfer (upload, download, clear, set
-// current) and parameters (read all, read one, set with verification).
+// current), parameters (read all, read one, set with verification) and
+// MAVLink FTP (read file, list directory, CRC32; ftp.go), which reads all
+// parameters at once when the autopilot advertises it.
 //
 // The groundstation dispatcher owns one *Vehicle per (link, system ID,
 // component ID). It calls Handle for every frame that vehicle sends; Handle
