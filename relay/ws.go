@@ -716,11 +716,6 @@ type encEvent struct {
 	raw       []byte
 }
 
-func encodeVehicle(v fleet.Vehicle, stale bool) encVehicle {
-	raw, _ := json.Marshal(WireVehicle{Vehicle: v, Stale: stale})
-	return encVehicle{v: v, stale: stale, raw: raw}
-}
-
 func encodeEvents(es []fleet.Event) []encEvent {
 	out := make([]encEvent, len(es))
 	for i, e := range es {

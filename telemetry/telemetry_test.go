@@ -100,8 +100,6 @@ func (m *memWriter) WriteSamples(_ context.Context, ss []telemetry.Sample) error
 	return nil
 }
 
-func (m *memWriter) len() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.ss) }
-
 // The sample policy: at most one sample per Interval per vehicle, but
 // every arm/disarm and mode change is stored at once.
 func TestRecorderSamplePolicy(t *testing.T) {
