@@ -22,6 +22,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
 
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
@@ -284,4 +285,29 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// The live stream's WebSocket upgrade takes a Bearer token (the monitoring
+// center's programs) and refuses one without credentials.
+func TestStreamUpgradeNeedsCredentials(t *testing.T) {
+	a, _ := runApp(t, func(*Config) {})
+	url := "ws://" + a.HTTPAddr() + "/api/v1/stream"
+	if _, resp, err := websocket.DefaultDialer.Dial(url, nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("upgrade without credentials: %v %v, want 401", resp, err)
+	}
+	tok, _, err := a.Auth.CreateToken(context.Background(), "center-ws", auth.Observer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + tok}})
+	if err != nil {
+		t.Fatalf("upgrade with an observer token: %v", err)
+	}
+	defer c.Close()
+	var f struct {
+		Type string `json:"type"`
+	}
+	if err := c.ReadJSON(&f); err != nil || f.Type != "snapshot" {
+		t.Fatalf("first frame %+v, %v; want the snapshot", f, err)
+	}
 }
