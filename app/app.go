@@ -28,6 +28,7 @@ import (
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/video"
 )
 
 // App is one running Burgut service.
@@ -46,6 +47,8 @@ type App struct {
 	Sim *simulator.Sim
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store
+	// Video relays the vehicles' camera streams to browsers (WHEP).
+	Video *video.Hub
 
 	// Metrics is the /metrics registry, made by Run; each part adds its
 	// families while starting (app/metrics.go).
@@ -116,6 +119,7 @@ func (a *App) Run(ctx context.Context) error {
 		{"relay", a.startRelay},
 		{"missions", a.startMissions},
 		{"api", a.startAPI},
+		{"video", a.startVideo},
 		{"metrics", a.startMetrics},
 		{"http", a.startHTTP},
 		{"simulator", a.startSimulator},

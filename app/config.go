@@ -32,6 +32,7 @@ type Config struct {
 	Telemetry     TelemetryConfig
 	Relay         RelayConfig
 	Access        AccessConfig // accounts, sessions, HTTPS (app/auth.go)
+	Video         VideoConfig  // live video relay (app/video.go)
 	Sim           SimConfig    // only used by `burgut run`
 }
 
@@ -48,6 +49,7 @@ func Default() Config {
 	c.Telemetry.defaults()
 	c.Relay.defaults()
 	c.Access.defaults()
+	c.Video.defaults()
 	c.Sim.defaults()
 	return c
 }
@@ -64,6 +66,7 @@ func (c *Config) register(fs *flag.FlagSet, withSim bool) {
 	c.Telemetry.register(fs)
 	c.Relay.register(fs)
 	c.Access.register(fs)
+	c.Video.register(fs)
 	if withSim {
 		c.Sim.register(fs)
 	}
@@ -85,7 +88,7 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
 	}
-	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Sim.validate())
+	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Video.validate(), c.Sim.validate())
 }
 
 // Load builds the configuration of a subcommand from defaults, the config

@@ -234,6 +234,8 @@ type SimConfig struct {
 	// Demo makes the simulated fleet fly patrols over an event area around
 	// home as soon as it is ready, so the map opens on a flying fleet.
 	Demo bool
+	// Video gives every simulated camera a live RTP stream (needs ffmpeg).
+	Video bool
 }
 
 func (c *SimConfig) defaults() {
@@ -249,6 +251,7 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Home, "home", c.Home, "simulated fleet's home, LAT,LON")
 	fs.Float64Var(&c.Speedup, "speedup", c.Speedup, "simulation speed relative to real time")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "simulation random seed")
+	fs.BoolVar(&c.Video, "video", c.Video, "give every simulated camera a live stream (ffmpeg RTP H.264 to UDP 5600+index, relayed to browsers over WHEP); needs Debian's ffmpeg")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
 }
 

@@ -358,7 +358,11 @@ func appRoutes(t *testing.T, a *App) map[string]httpapi.Route {
 func TestRouteAccessLevels(t *testing.T) {
 	a := startOpenAPITestApp(t)
 	anonymous := map[string]bool{"GET /api/v1/health": true, "GET /": true, "POST /api/v1/login": true}
-	observer := map[string]bool{"POST /api/v1/logout": true} // anyone logged in may log out
+	observer := map[string]bool{"POST /api/v1/logout": true, // anyone logged in may log out
+		// watching video is reading: a WHEP session is how a viewer reads it
+		"POST /api/v1/vehicles/{id}/video/{stream_id}/whep":             true,
+		"DELETE /api/v1/vehicles/{id}/video/{stream_id}/whep/{session}": true,
+	}
 	for key, r := range appRoutes(t, a) {
 		want := httpapi.Operator
 		switch {

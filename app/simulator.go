@@ -35,6 +35,7 @@ func (a *App) startSimulator(ctx context.Context) error {
 		Home:     vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: vehicle.DefaultHome.AltMSL},
 		Speedup:  c.Speedup,
 		Seed:     c.Seed,
+		Video:    c.Video,
 		Log:      a.Log.With("part", "simulator"),
 	})
 	if err != nil {

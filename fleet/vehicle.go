@@ -106,6 +106,9 @@ type VideoStream struct {
 	Running     bool    `json:"running"`
 	CameraModel string  `json:"camera_model,omitempty"`
 	CameraVend  string  `json:"camera_vendor,omitempty"`
+	// State is the station's relay of the stream (package video): idle,
+	// connecting, live, stalled or failed; empty until someone watched.
+	State string `json:"state,omitempty"`
 }
 
 // Stale reports whether the vehicle's data is older than maxAge at now; the

@@ -43,6 +43,21 @@ func (sv *SimVehicle) cameraInformation() *common.MessageCameraInformation {
 }
 
 func (sv *SimVehicle) videoStreamInformation() *common.MessageVideoStreamInformation {
+	if sv.videoPort > 0 { // a real stream (video.go): RTP H.264 to the GCS
+		return &common.MessageVideoStreamInformation{
+			StreamId: 1, Count: 1,
+			Type:        common.VIDEO_STREAM_TYPE_RTPUDP,
+			Flags:       common.VIDEO_STREAM_STATUS_FLAGS_RUNNING,
+			Framerate:   videoFPS,
+			ResolutionH: videoWidth,
+			ResolutionV: videoHeight,
+			Bitrate:     videoBitrate,
+			Hfov:        90,
+			Name:        fmt.Sprintf("uav-%d", sv.sysid),
+			Uri:         sv.videoURI,
+			Encoding:    common.VIDEO_STREAM_ENCODING_H264,
+		}
+	}
 	return &common.MessageVideoStreamInformation{
 		StreamId:    1,
 		Count:       1,

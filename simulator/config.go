@@ -58,6 +58,14 @@ type Config struct {
 	// VideoURI is the camera's stream URI template; {sysid} and {index} are
 	// substituted. Default DefaultVideoURI.
 	VideoURI string
+	// Video gives every camera a real stream (simulator/video.go): ffmpeg
+	// sends RTP H.264 to the GCS host's UDP VideoBasePort+index, and the
+	// camera advertises that instead of VideoURI. Needs ffmpeg.
+	Video bool
+	// VideoBasePort is vehicle 0's RTP port (default DefaultVideoBasePort).
+	VideoBasePort int
+	// FFmpeg is the encoder binary (default "ffmpeg" on PATH).
+	FFmpeg string
 	// Faults are the fleet-wide default link faults.
 	Faults LinkFaults
 	// Scheduled are faults injected at given simulated times (from flags).
@@ -282,6 +290,12 @@ func (cfg *Config) plan() ([]assignment, error) {
 	}
 	if net.ParseIP(cfg.BindHost) == nil {
 		return nil, fmt.Errorf("bind host %q: want an IPv4 address", cfg.BindHost)
+	}
+	if cfg.VideoBasePort == 0 {
+		cfg.VideoBasePort = DefaultVideoBasePort
+	}
+	if err := cfg.checkVideo(); err != nil {
+		return nil, err
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 20 * time.Millisecond

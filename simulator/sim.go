@@ -104,6 +104,14 @@ func (s *Sim) Run(ctx context.Context) error {
 		wg.Add(1)
 		go s.vehicles[i].serveTCP(ctx, ln, &wg)
 	}
+	if s.cfg.Video {
+		if err := s.videoRun(ctx, &wg); err != nil {
+			cancel()
+			s.Close()
+			wg.Wait()
+			return err
+		}
+	}
 	shards := runtime.GOMAXPROCS(0)
 	if shards > len(s.vehicles) {
 		shards = len(s.vehicles)

@@ -53,6 +53,9 @@ type SimVehicle struct {
 	uid      uint64
 	videoURI string
 	legacyMR bool
+	// videoPort > 0: the camera streams RTP there (Config.Video, video.go).
+	videoPort int
+	videoText string // the overlay file ffmpeg reloads
 
 	mu       sync.Mutex
 	model    *vehicle.Vehicle
@@ -76,6 +79,7 @@ type SimVehicle struct {
 	tcp        map[*tcpClient]struct{}
 	textID     uint16
 	camPending []message.Message
+	videoStop  func() // kills the running encoder (RestartVideo)
 	faults     []ScheduledFault
 	speedup    float64
 	gcsHBAt    time.Time // wall time of the last heartbeat from the GCS
@@ -114,6 +118,10 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		speedup:    cfg.Speedup,
 	}
 	sv.log = cfg.Log.With("vehicle", index, "sysid", a.sysid)
+	if cfg.Video {
+		sv.videoPort = cfg.videoPort(index)
+		sv.videoURI = fmt.Sprintf("udp://%s:%d", a.gcs.IP, sv.videoPort)
+	}
 	sv.modelCfg = cfg.modelConfig(a, index)
 	for _, f := range cfg.Scheduled {
 		if f.Vehicle < 0 || f.Vehicle == index {

@@ -44,6 +44,8 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.TCPBasePort, "tcp-base", 0, "also serve vehicle i on TCP 127.0.0.1:(base+10*i), like ArduPilot's 5760 (0 = off)")
 	fs.StringVar(&cfg.BindHost, "bind", "127.0.0.1", "interface the vehicles' sockets bind")
 	fs.StringVar(&cfg.VideoURI, "video-uri", simulator.DefaultVideoURI, "camera stream URI template ({sysid}, {index} substituted)")
+	fs.BoolVar(&cfg.Video, "video", false, "give every camera a live stream: ffmpeg sends RTP H.264 (test pattern, vehicle ID, position, UTC time) to the GCS host's UDP port video-base+index, advertised in VIDEO_STREAM_INFORMATION (needs Debian's ffmpeg)")
+	fs.IntVar(&cfg.VideoBasePort, "video-base", simulator.DefaultVideoBasePort, "with --video: vehicle 0's RTP port (QGroundControl's 5600); vehicle i uses base+i")
 	fs.Float64Var(&cfg.Faults.LossPct, "loss", 0, "link packet loss in percent, both directions")
 	fs.DurationVar(&cfg.Faults.Latency, "latency", 0, "added one-way link latency")
 	fs.DurationVar(&cfg.Faults.Jitter, "jitter", 0, "extra random latency 0..jitter")

@@ -1,0 +1,392 @@
+package video
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// Config tunes the relay. The zero value of a field selects its default.
+type Config struct {
+	// MaxViewers per stream (default 10): each viewer costs the station
+	// the stream's bitrate in upload.
+	MaxViewers int
+	// Linger keeps a source open this long after its last viewer left, so
+	// a page reload does not reconnect to the drone (default 10 s).
+	Linger time.Duration
+	// StallAfter marks a live stream stalled when no packet came for this
+	// long (default 3 s).
+	StallAfter time.Duration
+	// UDPPorts "MIN-MAX" restricts the UDP ports WebRTC uses towards the
+	// browsers, for a firewall between station and center ("" = any).
+	UDPPorts string
+	// PublicIPs, when the station is behind a 1:1 NAT, replace the host
+	// candidates' addresses in the SDP answers (comma-separated).
+	PublicIPs string
+	// Log receives stream state changes and failures.
+	Log *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.MaxViewers <= 0 {
+		c.MaxViewers = 10
+	}
+	if c.Linger <= 0 {
+		c.Linger = 10 * time.Second
+	}
+	if c.StallAfter <= 0 {
+		c.StallAfter = 3 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// ParsePortRange parses "MIN-MAX" ("" = no range).
+func ParsePortRange(s string) (lo, hi uint16, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || x == 0 || y < x {
+		return 0, 0, fmt.Errorf("UDP port range %q: want MIN-MAX, e.g. 50000-50100", s)
+	}
+	return uint16(x), uint16(y), nil
+}
+
+// Validate names the setting at fault.
+func (c Config) Validate() error {
+	if _, _, err := ParsePortRange(c.UDPPorts); err != nil {
+		return err
+	}
+	for _, ip := range splitList(c.PublicIPs) {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("public IP %q: not an IP address", ip)
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Fleet is what the hub needs of the fleet: the vehicles' advertised
+// streams, and a way to show each stream's state in them.
+type Fleet interface {
+	Get(id string) (fleet.Vehicle, bool)
+	Refresh(id string, lastHeard, now time.Time, fn func(v *fleet.Vehicle)) (fleet.Vehicle, []fleet.Event)
+}
+
+// Hub owns every relayed stream and the WebRTC side towards browsers.
+type Hub struct {
+	cfg   Config
+	fleet Fleet
+	log   *slog.Logger
+	api   *webrtc.API
+
+	mu      sync.Mutex
+	streams map[Key]*Stream
+	ctx     context.Context // set by Run; nil before and after
+	wg      sync.WaitGroup  // source goroutines
+}
+
+// ErrNotRunning is returned for viewers arriving before Run or after it ended.
+var ErrNotRunning = errors.New("video relay is not running")
+
+// NewHub prepares the relay; nothing runs until Run.
+func NewHub(cfg Config, fl Fleet) (*Hub, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: h264Cap, PayloadType: 102}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("video: register H.264: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("video: interceptors: %w", err)
+	}
+	var se webrtc.SettingEngine
+	// Loopback too: a browser on the station itself (and the tests) must
+	// connect; mDNS off, the answers carry plain addresses.
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if lo, hi, _ := ParsePortRange(cfg.UDPPorts); lo != 0 {
+		if err := se.SetEphemeralUDPPortRange(lo, hi); err != nil {
+			return nil, fmt.Errorf("video: UDP ports %q: %w", cfg.UDPPorts, err)
+		}
+	}
+	if ips := splitList(cfg.PublicIPs); len(ips) > 0 {
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: ips, AsCandidateType: webrtc.ICECandidateTypeHost}); err != nil {
+			return nil, fmt.Errorf("video: public IPs %q: %w", cfg.PublicIPs, err)
+		}
+	}
+	return &Hub{
+		cfg:     cfg,
+		fleet:   fl,
+		log:     cfg.Log,
+		api:     webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
+		streams: map[Key]*Stream{},
+	}, nil
+}
+
+var h264Cap = webrtc.RTPCodecCapability{
+	MimeType:    webrtc.MimeTypeH264,
+	ClockRate:   90000,
+	SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+	RTCPFeedback: []webrtc.RTCPFeedback{
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+	},
+}
+
+// Run serves viewers until ctx ends, then closes every viewer and source
+// and waits for them.
+func (h *Hub) Run(ctx context.Context) error {
+	h.mu.Lock()
+	if h.ctx != nil {
+		h.mu.Unlock()
+		return errors.New("video: Run called twice")
+	}
+	h.ctx = ctx
+	h.mu.Unlock()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			h.shutdown()
+			return nil
+		case now := <-t.C:
+			h.tick(now, now.Sub(last))
+			last = now
+		}
+	}
+}
+
+func (h *Hub) shutdown() {
+	h.mu.Lock()
+	var pcs []*webrtc.PeerConnection
+	for _, s := range h.streams {
+		s.mu.Lock()
+		for _, v := range s.viewers {
+			pcs = append(pcs, v.pc)
+		}
+		s.viewers = map[string]*viewer{}
+		if s.cancel != nil {
+			s.cancel()
+			s.cancel = nil
+		}
+		s.mu.Unlock()
+	}
+	h.mu.Unlock()
+	for _, pc := range pcs {
+		_ = pc.Close() // closing; nothing to report to
+	}
+	h.wg.Wait()
+}
+
+// tick marks stalled streams, closes sources nobody watched for Linger,
+// computes bitrates and re-applies states the fleet lost (the ground
+// station rewrites the video list when a camera re-advertises).
+func (h *Hub) tick(now time.Time, dt time.Duration) {
+	h.mu.Lock()
+	streams := make([]*Stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		streams = append(streams, s)
+	}
+	h.mu.Unlock()
+	for _, s := range streams {
+		b := s.bytesIn.Load()
+		if dt > 0 {
+			s.bitrate.Store(uint64(float64(b-s.lastBytes) * 8 / dt.Seconds()))
+		}
+		s.lastBytes = b
+		s.mu.Lock()
+		running := s.cancel != nil
+		if running && len(s.viewers) == 0 && now.Sub(s.idleSince) >= h.cfg.Linger {
+			s.cancel()
+			s.cancel = nil
+			running = false
+		}
+		s.mu.Unlock()
+		st := s.currentState()
+		switch {
+		case !running && st != StateIdle:
+			s.setState(StateIdle, "")
+		case running && st == StateLive && now.Sub(time.Unix(0, s.lastPacket.Load())) > h.cfg.StallAfter:
+			s.setState(StateStalled, "no video packets for "+h.cfg.StallAfter.String())
+		default:
+			h.publishState(s.key, st)
+		}
+	}
+}
+
+// publishState writes a stream's state into the vehicle's video list,
+// when it differs (so no event is raised for nothing).
+func (h *Hub) publishState(k Key, st State) {
+	v, ok := h.fleet.Get(k.Vehicle)
+	if !ok {
+		return
+	}
+	i := findStream(v.Video, k.StreamID)
+	if i < 0 || v.Video[i].State == string(st) {
+		return
+	}
+	h.fleet.Refresh(k.Vehicle, v.LastSeen, time.Now(), func(v *fleet.Vehicle) {
+		if i := findStream(v.Video, k.StreamID); i >= 0 {
+			v.Video[i].State = string(st)
+		}
+	})
+}
+
+func findStream(vs []fleet.VideoStream, id uint8) int {
+	for i, s := range vs {
+		if s.StreamID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// stream finds or creates the relay of a vehicle's advertised stream.
+func (h *Hub) stream(k Key) (*Stream, error) {
+	v, ok := h.fleet.Get(k.Vehicle)
+	if !ok {
+		return nil, errNoVehicle
+	}
+	i := findStream(v.Video, k.StreamID)
+	if i < 0 {
+		return nil, errNoStream
+	}
+	info := v.Video[i]
+	info.State = ""
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.streams[k]
+	if !ok {
+		s = &Stream{hub: h, key: k, viewers: map[string]*viewer{}, state: StateIdle}
+		h.streams[k] = s
+	}
+	s.mu.Lock()
+	if s.info != info {
+		if s.info.URI != "" && s.info.URI != info.URI && s.cancel != nil {
+			s.cancel() // the camera moved its stream: reopen at the new place
+			s.cancel = nil
+		}
+		s.info = info
+	}
+	s.mu.Unlock()
+	return s, nil
+}
+
+var (
+	errNoVehicle = errors.New("no such vehicle")
+	errNoStream  = errors.New("no such video stream")
+	errFull      = errors.New("viewer limit reached")
+)
+
+// addViewer attaches v to s, opening the source if none runs.
+func (h *Hub) addViewer(s *Stream, v *viewer) error {
+	h.mu.Lock()
+	ctx := h.ctx
+	h.mu.Unlock()
+	if ctx == nil || ctx.Err() != nil {
+		return ErrNotRunning
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.viewers) >= h.cfg.MaxViewers {
+		return errFull
+	}
+	s.viewers[v.id] = v
+	if s.cancel == nil {
+		sctx, cancel := context.WithCancel(ctx)
+		s.cancel = cancel
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			s.runSource(sctx)
+		}()
+	}
+	return nil
+}
+
+// removeViewer detaches and closes a viewer; false if it was not there.
+func (h *Hub) removeViewer(s *Stream, id string) bool {
+	s.mu.Lock()
+	v, ok := s.viewers[id]
+	if ok {
+		delete(s.viewers, id)
+		if len(s.viewers) == 0 {
+			s.idleSince = time.Now()
+		}
+	}
+	s.mu.Unlock()
+	if ok {
+		go v.pc.Close() // Close waits for its own goroutines; never under s.mu
+	}
+	return ok
+}
+
+// StreamStats is one stream's counters, for /metrics and the benchmarks.
+type StreamStats struct {
+	Vehicle    string
+	StreamID   uint8
+	State      State
+	Viewers    int
+	Opens      uint64 // times the source was opened (one per viewer burst, not per viewer)
+	PacketsIn  uint64
+	BytesIn    uint64
+	BytesOut   uint64 // to all viewers
+	BitrateBps uint64 // incoming, over the last second
+	Skipped    uint64 // packets not sent to a viewer waiting for a keyframe
+	WriteErrs  uint64
+}
+
+// Stats lists every stream the hub has relayed, sorted.
+func (h *Hub) Stats() []StreamStats {
+	h.mu.Lock()
+	out := make([]StreamStats, 0, len(h.streams))
+	for k, s := range h.streams {
+		s.mu.Lock()
+		n := len(s.viewers)
+		s.mu.Unlock()
+		out = append(out, StreamStats{
+			Vehicle: k.Vehicle, StreamID: k.StreamID, State: s.currentState(), Viewers: n,
+			Opens: s.opens.Load(), PacketsIn: s.packetsIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
+			BitrateBps: s.bitrate.Load(), Skipped: s.skipped.Load(), WriteErrs: s.writeErrs.Load(),
+		})
+	}
+	h.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Vehicle != out[j].Vehicle {
+			return out[i].Vehicle < out[j].Vehicle
+		}
+		return out[i].StreamID < out[j].StreamID
+	})
+	return out
+}
