@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,15 +126,19 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	// WebSocket clients reading everything at the default rate, and the
 	// probe client reading only the probe vehicle, as fast as allowed.
 	var wg sync.WaitGroup
+	hdr := http.Header{}
+	if tok, ok := testTokens.Load(s.http); ok {
+		hdr.Set("Authorization", "Bearer "+tok.(string))
+	}
 	for i := 0; i < wsClients; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); drainWS(ctx, "ws://"+s.http+"/api/v1/stream") }()
+		go func() { defer wg.Done(); drainWS(ctx, "ws://"+s.http+"/api/v1/stream", hdr) }()
 	}
 	probe := newLatencyProbe(r.seconds)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		probe.read(ctx, "ws://"+s.http+"/api/v1/stream?bbox=69.0,41.7,69.6,41.95&rate_hz=1000")
+		probe.read(ctx, "ws://"+s.http+"/api/v1/stream?bbox=69.0,41.7,69.6,41.95&rate_hz=1000", hdr)
 	}()
 	defer func() { cancel(); wg.Wait() }()
 	time.Sleep(time.Second)
@@ -203,8 +208,14 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		}
 	}
 	r.shed = strings.Join(shed, ", ")
-	r.stored = float64(influxCount(b, influx, db, `SELECT count("lat") FROM "position"`))
+	// The probe vehicle's positions are stored too: count the fleet's links only.
+	r.stored = float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count("lat") FROM "position" WHERE "link" != 'udp%s'`, port(probeLink))))
 	r.p50ms, r.p99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
+	probe.mu.Lock()
+	if probe.err != nil {
+		b.Errorf("latency probe: %v", probe.err)
+	}
+	probe.mu.Unlock()
 }
 
 func runLoadgen(b *testing.B, n int, targets []string, secs int) loadgen.Result {
@@ -308,6 +319,7 @@ type latencyProbe struct {
 	sentAt   []time.Time
 	recvAt   []time.Time
 	maxCycle int64
+	err      error // the client could not connect
 }
 
 func newLatencyProbe(secs int) *latencyProbe {
@@ -324,9 +336,12 @@ func (p *latencyProbe) sent(cycle int64, at time.Time) {
 	p.mu.Unlock()
 }
 
-func (p *latencyProbe) read(ctx context.Context, url string) {
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+func (p *latencyProbe) read(ctx context.Context, url string, hdr http.Header) {
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, hdr)
 	if err != nil {
+		p.mu.Lock()
+		p.err = err
+		p.mu.Unlock()
 		return
 	}
 	go func() { <-ctx.Done(); c.Close() }()
@@ -401,8 +416,8 @@ func (p *latencyProbe) result() (p50, p99 float64, sent, late, missing int) {
 	return pct(0.50), pct(0.99), sent, late, missing
 }
 
-func drainWS(ctx context.Context, url string) {
-	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, nil)
+func drainWS(ctx context.Context, url string, hdr http.Header) {
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, hdr)
 	if err != nil {
 		return
 	}

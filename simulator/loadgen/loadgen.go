@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"runtime"
@@ -83,6 +84,12 @@ type Config struct {
 	// and the time it was handed to the kernel: latency probes match it
 	// against what a client receives.
 	Probe func(cycle int64, sent time.Time)
+	// RunID goes into every vehicle's autopilot UID (with its target and
+	// system ID), so two generators feeding one station — or a station
+	// that remembers earlier runs — never see the same aircraft twice
+	// (a ground station follows a UID across links). Its low 24 bits are
+	// used; 0 = random.
+	RunID uint32
 	// Log receives start/stop and error summaries (default slog.Default()).
 	Log *slog.Logger
 }
@@ -203,6 +210,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	bind, err := netip.ParseAddr(cfg.Bind)
 	if err != nil || !bind.Is4() {
 		return nil, fmt.Errorf("bind %q: want an IPv4 address", cfg.Bind)
+	}
+	for cfg.RunID&0xFF_FFFF == 0 {
+		cfg.RunID = rand.Uint32()
 	}
 	if cfg.CenterLat == 0 && cfg.CenterLon == 0 {
 		cfg.CenterLat, cfg.CenterLon = simvehicle.DefaultHome.Lat, simvehicle.DefaultHome.Lon

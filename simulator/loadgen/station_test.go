@@ -64,3 +64,42 @@ func TestGroundStationRegistersEveryVehicle(t *testing.T) {
 		}
 	}
 }
+
+// Two generators on two links of one station (e.g. the fleet and a
+// latency probe) are different aircraft: their UIDs differ, so the station
+// does not take one for the other moving between links.
+func TestTwoGeneratorsAreDistinctAircraft(t *testing.T) {
+	ports := []int{testenv.FreeUDPPort(t), testenv.FreeUDPPort(t)}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fl := fleet.New(fleet.DefaultConfig())
+	st, err := groundstation.New(groundstation.Config{Links: []string{fmt.Sprintf("udp:127.0.0.1:%d", ports[0]), fmt.Sprintf("udp:127.0.0.1:%d", ports[1])}, Log: log}, fl, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-st.Ready()
+	errs := make(chan error, 2)
+	for _, p := range ports {
+		go func() {
+			_, err := Run(context.Background(), Config{Vehicles: 1, Targets: []string{fmt.Sprintf("udp:127.0.0.1:%d", p)}, Duration: 3 * time.Second, Log: log})
+			errs <- err
+		}()
+	}
+	for range ports {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := st.VehicleIDs()
+	if len(ids) != 2 {
+		t.Fatalf("vehicles %v: want two distinct aircraft", ids)
+	}
+	a, _ := st.Vehicle(ids[0])
+	b, _ := st.Vehicle(ids[1])
+	if a.UID == b.UID || a.Link == b.Link {
+		t.Fatalf("%+v and %+v: want different UIDs on different links", a, b)
+	}
+}

@@ -97,7 +97,7 @@ func newVehicle(index, target int, sysid uint8, bind netip.Addr, to netip.AddrPo
 		theta0:       float64(index%36) * 10 * math.Pi / 180,
 		alt:          30 + float64(index%10)*5,
 		bootOffsetMs: 60_000 + uint64(index%97)*1000,
-		uid:          0x4255_5247_0000_0000 | uint64(target)<<16 | uint64(sysid),
+		uid:          0x4255_0000_0000_0000 | uint64(cfg.RunID&0xFF_FFFF)<<24 | uint64(target)<<8 | uint64(sysid),
 	}
 	v.centerLon = cfg.CenterLon + east/(metersPerDegLat*math.Cos(v.centerLat*math.Pi/180))
 	return v, nil
