@@ -27,8 +27,9 @@ func (a *App) startGroundStation(ctx context.Context) error {
 			UploadWindow:       gc.MissionWindow,
 			Log:                a.Log,
 		},
-		IdentityFile: filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
-		Log:          a.Log,
+		IdentityFile:   filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
+		SigningKeyFile: filepath.Join(a.Config.DataDir, "signing-keys.json"),
+		Log:            a.Log,
 	}, a.Fleet, a.Log)
 	if err != nil {
 		return fmt.Errorf("ground station: %w", err)

@@ -30,6 +30,10 @@ const (
 	// emitted by the API after the vehicle answered.
 	EventCommand EventKind = "command"
 	EventUpload  EventKind = "upload"
+	// EventSigningRejected alerts that frames claiming a keyed vehicle's
+	// system ID were dropped: unsigned, signed with another key, replayed
+	// or too old (Fields "reason", "count" since the last such event).
+	EventSigningRejected EventKind = "signing_rejected"
 )
 
 // Severity ranks events for the alert list; the monitoring center shows

@@ -57,6 +57,11 @@ type Vehicle struct {
 	Home          *Point  `json:"home,omitempty"`
 	FenceBreached bool    `json:"fence_breached"`
 	LandedState   string  `json:"landed_state,omitempty"` // "on_ground", "in_air", …
+	// Signing is the MAVLink 2 signing state the ground station keeps for
+	// the vehicle: "unsigned" (no key: frames accepted as they come),
+	// "pending" (a key is set, no validly signed frame has arrived since)
+	// or "signed" (key set, its frames verify; anything else is dropped).
+	Signing string `json:"signing,omitempty"`
 
 	LinkQuality LinkQuality   `json:"link_quality"`
 	Video       []VideoStream `json:"video,omitempty"`

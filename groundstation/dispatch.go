@@ -49,6 +49,12 @@ type linkRT struct {
 	// a store can keep one point per message.
 	cause any
 
+	// signedSys holds, per system ID, the signing state of the keyed
+	// vehicle owning it on this link (nil: frames are not checked);
+	// signRejected counts the frames it dropped, by mavsign.Result.
+	signedSys    [256]atomic.Pointer[recSigning]
+	signRejected [nReasons]atomic.Uint64
+
 	lastParseLog   time.Time
 	parseSinceLog  uint64
 	lastParseError string
@@ -171,6 +177,9 @@ func (ln *linkRT) onParseError(e *gomavlib.EventParseError, at time.Time) {
 func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 	ln.frames.Add(1)
 	sys, comp := ev.SystemID(), ev.ComponentID()
+	if vs := ln.signedSys[sys].Load(); vs != nil && !ln.admitSigned(vs, ev.Frame, at) {
+		return // not signed with the key of the vehicle owning sys (counted)
+	}
 	msg := ev.Message()
 	key := vkey{sys, comp}
 	c := ln.comps[key]
@@ -319,6 +328,7 @@ func (ln *linkRT) refresh(rec *vehicleRec, now time.Time, fn func(v *fleet.Vehic
 func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 	id := ln.st.reg.resolve(rec.base, rec.uid.Load())
 	rec.setID(id)
+	ln.attachSigning(rec, id)
 	rec.published = true
 	rec.tapPublish(id)
 	ln.st.reg.put(id, rec)

@@ -3,6 +3,8 @@ package groundstation
 import (
 	"fmt"
 	"sort"
+
+	"github.com/burgut-uav/burgut/internal/mavsign"
 )
 
 // LinkInfo describes one configured link for status pages and tests.
@@ -28,6 +30,10 @@ type LinkInfo struct {
 	// TapPendingDropped counts frames of vehicles waiting for their ID that
 	// did not fit the bounded buffer kept for the frame taps (tlogs).
 	TapPendingDropped uint64 `json:"tap_pending_dropped"`
+	// SigningRejected counts frames dropped because they claimed a keyed
+	// vehicle's system ID without its valid signature, by reason
+	// (unsigned, bad_signature, replayed, too_old, undecodable).
+	SigningRejected map[string]uint64 `json:"signing_rejected"`
 }
 
 // Links lists the configured links with their counters (zero before Run).
@@ -37,7 +43,7 @@ func (s *Station) Links() []LinkInfo {
 	s.mu.Unlock()
 	out := make([]LinkInfo, len(s.links))
 	for i, l := range s.links {
-		out[i] = LinkInfo{Name: l.name, Spec: l.spec}
+		out[i] = LinkInfo{Name: l.name, Spec: l.spec, SigningRejected: make(map[string]uint64, len(mavsign.Reasons))}
 	}
 	for i, ln := range running {
 		out[i].Channels = int(ln.nChannels.Load())
@@ -49,6 +55,9 @@ func (s *Station) Links() []LinkInfo {
 		out[i].LateTicks = ln.lateTicks.Load()
 		out[i].LinkLostDeferred = ln.lostDeferred.Load()
 		out[i].TapPendingDropped = ln.tapDropped.Load()
+		for _, r := range mavsign.Reasons {
+			out[i].SigningRejected[r.String()] = ln.signRejected[r].Load()
+		}
 	}
 	return out
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// net.core.rmem_max, see Station.SocketBuffer). A larger buffer rides
 	// out the station's scheduling hiccups instead of dropping datagrams.
 	UDPReceiveBuffer int
+	// SigningKeyFile keeps the per-vehicle MAVLink signing keys (mode
+	// 0600; "" = memory only, keys are lost at exit).
+	SigningKeyFile string
 	// Log receives the station's logs (default slog.Default()).
 	Log *slog.Logger
 }
@@ -77,6 +80,8 @@ type Station struct {
 	dialect  *dialect.ReadWriter // encodes what the station sends, for the frame taps
 	setupSem chan struct{}
 	ready    chan struct{}
+	keys     *keyStore  // MAVLink signing keys (signing.go)
+	signMu   sync.Mutex // one signing key change at a time
 
 	mu      sync.Mutex
 	started bool
@@ -104,11 +109,15 @@ func New(cfg Config, fl *fleet.Fleet, log *slog.Logger) (*Station, error) {
 	if err != nil {
 		return nil, err
 	}
+	keys, err := openKeyStore(cfg.SigningKeyFile, log)
+	if err != nil {
+		return nil, err
+	}
 	rw := &dialect.ReadWriter{Dialect: ardupilotmega.Dialect}
 	if err := rw.Initialize(); err != nil {
 		return nil, fmt.Errorf("groundstation: ardupilotmega dialect: %w", err)
 	}
-	return &Station{cfg: cfg, fleet: fl, log: log, links: links, reg: reg, dialect: rw,
+	return &Station{cfg: cfg, fleet: fl, log: log, links: links, reg: reg, dialect: rw, keys: keys,
 		setupSem: make(chan struct{}, cfg.SetupConcurrency), ready: make(chan struct{})}, nil
 }
 
@@ -206,8 +215,10 @@ func (s *Station) Run(ctx context.Context) error {
 		lns = append(lns, ln)
 	}
 	s.running = lns
+	s.armStoredKeys(lns)
 	s.mu.Unlock()
 	close(s.ready)
+	s.spawn(s.signedHeartbeats)
 	s.log.Info("ground station running", "links", len(lns), "sysid", s.cfg.SystemID)
 
 	var dwg sync.WaitGroup

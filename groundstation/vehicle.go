@@ -51,6 +51,9 @@ type vehicleRec struct {
 	base string
 	sess *session.Vehicle
 	ch   atomic.Pointer[gomavlib.Channel]
+	// signing is the vehicle's MAVLink signing state, nil without a key
+	// (signing.go).
+	signing atomic.Pointer[recSigning]
 	// rtt is the round trip of the last command answered on its first
 	// attempt (send to COMMAND_ACK), in nanoseconds; 0 until measured.
 	rtt atomic.Int64
@@ -112,8 +115,16 @@ type vehicleRec struct {
 // last heard on, and hands the frame to the frame taps, so a tlog shows
 // what the station asked as well as what the vehicle answered. gomavlib
 // drops silently when that channel's queue is full; the session's retries
-// cover it.
+// cover it. A keyed vehicle's frames are signed (signing.go).
 func (r *vehicleRec) Send(msg message.Message) error {
+	if vs := r.signing.Load(); vs != nil {
+		return r.sendWith(vs, msg)
+	}
+	return r.sendPlain(msg)
+}
+
+// sendPlain is Send for a vehicle without a signing key.
+func (r *vehicleRec) sendPlain(msg message.Message) error {
 	ch := r.ch.Load()
 	if ch == nil {
 		return errLinkDown
