@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
@@ -28,8 +27,6 @@ const (
 	// (last item again + MISSION_REQUEST_LIST) before the upload restarts
 	// with MISSION_COUNT.
 	endNudges = 3
-	// recoverBurst caps the items a windowed upload resends at once.
-	recoverBurst = 16
 )
 
 // lockTransfer claims the mission-protocol slot for type t; the returned
@@ -137,8 +134,10 @@ func (v *Vehicle) itemMessage(t mavitem.MissionType, seq int, it mavitem.Item) *
 // closed with MISSION_ACK) and otherwise restarts it. MissionRetries
 // silences in a row end with ErrTimeout.
 //
-// With Options.UploadWindow > 1 the station also streams up to that many
-// items ahead of the vehicle's request (see UploadWindow).
+// For ArduPilot vehicles (or with Options.UploadWindow > 1) items also
+// stream ahead of the vehicle's requests, with copies and retransmission
+// timeouts adapted to the measured loss and round trip; see
+// uploadTransfer.
 //
 // The final MISSION_ACK counts only once every item has gone out at least
 // once, so a late ACCEPTED from a previous transfer cannot end this one;
@@ -151,9 +150,9 @@ func (v *Vehicle) itemMessage(t mavitem.MissionType, seq int, it mavitem.Item) *
 // stray copy that reached a vehicle which had already finished (its
 // ACCEPTED lost): the vehicle is probed, and if it finished holding n
 // items the list is read back; the refusal stands unless it is the
-// uploaded list. Otherwise a refusal ends the
-// upload with a *MissionError. Cancelling ctx sends MISSION_ACK
-// OPERATION_CANCELLED. A second transfer of the same type returns ErrBusy.
+// uploaded list. Otherwise a refusal ends the upload with a *MissionError.
+// Cancelling ctx sends MISSION_ACK OPERATION_CANCELLED. A second transfer
+// of the same type returns ErrBusy.
 func (v *Vehicle) Upload(ctx context.Context, t mavitem.MissionType, items []mavitem.Item, p Progress) error {
 	n := len(items)
 	wrap := func(err error) error {
@@ -167,333 +166,10 @@ func (v *Vehicle) Upload(ctx context.Context, t mavitem.MissionType, items []mav
 		return wrap(err)
 	}
 	defer end()
-
-	countMsg := &common.MessageMissionCount{
-		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
-		Count: uint16(n), MissionType: common.MAV_MISSION_TYPE(t),
-	}
-	if err := v.sendMsg(countMsg); err != nil {
+	if err := v.run(ctx, w, v.newUpload(t, items, p)); err != nil {
 		return wrap(err)
 	}
-	if p != nil {
-		p(0, n)
-	}
-	window := v.opts.UploadWindow
-	sent := make([]bool, n)
-	lastSent := make([]time.Time, n)
-	resent := make([]bool, n) // sent again after its first burst: no RTT sample
-	distinct, lastSeq, maxSeq, silent, earlyRefusals, lastRefusal := 0, -1, 0, 0, 0, -1
-	frontier := -1                       // highest seq the vehicle asked for (it holds everything below)
-	rtt := v.opts.MissionItemTimeout / 8 // estimate of item→next-request time, refined as requests come
-	sendItem := func(seq int, now time.Time) error {
-		if err := v.sendMsg(v.itemMessage(t, seq, items[seq])); err != nil {
-			return err
-		}
-		if !lastSent[seq].IsZero() && !lastSent[seq].Equal(now) {
-			resent[seq] = true
-		}
-		lastSent[seq] = now
-		if !sent[seq] {
-			sent[seq] = true
-			distinct++
-		}
-		return nil
-	}
-	// Progress counts what the vehicle confirmed: a request for seq s
-	// means it holds items 0..s-1; the final ACK confirms all.
-	confirmed := 0
-	confirm := func(c int) {
-		if c > confirmed {
-			confirmed = c
-			if p != nil {
-				p(c, n)
-			}
-		}
-	}
-	// stale reports whether item k may be lost: never sent, or sent more
-	// than two round trips ago.
-	stale := func(k int, now time.Time) bool {
-		return lastSent[k].IsZero() || now.Sub(lastSent[k]) > 2*rtt+5*time.Millisecond
-	}
-	// copies adapts redundancy to the loss seen so far in windowed mode:
-	// each lost item stalls the vehicle (it accepts items only in order)
-	// for a round trip, so on a lossy link every item goes out two or three
-	// times; a clean link keeps one copy.
-	recoveries := 0
-	copies := func() int {
-		est := float64(recoveries) / float64(max(frontier, 0)+1)
-		switch {
-		case est < 0.02:
-			return 1
-		case est < 0.1:
-			return 2
-		}
-		return 3
-	}
-	sendCopies := func(seq int, now time.Time) error {
-		for range copies() {
-			if err := sendItem(seq, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// recoverFrontier resends, in order, the awaited item and the window
-	// behind it: the vehicle refused those as out of sequence (go-back-N).
-	recoverFrontier := func(now time.Time) error {
-		if frontier < 0 || frontier >= n {
-			return nil
-		}
-		recoveries++
-		// at most recoverBurst items, so the burst (times copies) fits
-		// gomavlib's 64-frame write queue
-		burst := frontier + min(window, recoverBurst)
-		for k := frontier; k < n && k < burst && (k == frontier || !lastSent[k].IsZero()); k++ {
-			if err := sendCopies(k, now); err != nil {
-				return err
-			}
-		}
-		// the rest of the window was refused too: send it again as soon
-		// as the vehicle's next requests open the window
-		for k := burst; k < n && k < frontier+window; k++ {
-			lastSent[k] = time.Time{}
-		}
-		return nil
-	}
-	probeMsg := &common.MessageMissionRequestList{
-		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
-		MissionType: common.MAV_MISSION_TYPE(t),
-	}
-	probed := false
-	// lateRefusal is a MAV_MISSION_ERROR that came after every item had
-	// gone out (-1: none). ArduPilot answers items that arrive after it
-	// finished an upload with MAV_MISSION_ERROR, and a windowed upload on a
-	// lossy link sends copies, so this may be the answer to a stray copy
-	// while the final ACCEPTED was lost; or the vehicle refused the list.
-	// The probe tells: a vehicle still receiving answers DENIED, a finished
-	// one its count, and then only the list it holds can say which.
-	lateRefusal := -1
-	// restart begins the transfer again from MISSION_COUNT, forgetting
-	// what was sent, so the final ACK again counts only after every item.
-	restart := func() error {
-		if err := v.sendMsg(countMsg); err != nil {
-			return err
-		}
-		frontier, probed, distinct, maxSeq, lastSeq, lateRefusal = -1, false, 0, 0, -1, -1
-		clear(lastSent)
-		clear(resent)
-		clear(sent)
-		return nil
-	}
-	timer := newStoppedTimer()
-	defer timer.Stop()
-	timer.Reset(v.opts.MissionItemTimeout)
-	for {
-		select {
-		case <-ctx.Done():
-			v.cancelTransfer(t)
-			return wrap(ctx.Err())
-		case <-v.done:
-			return wrap(ErrClosed)
-		case <-timer.C:
-			silent++
-			if silent > v.opts.MissionRetries {
-				if distinct == 0 && lastRefusal >= 0 {
-					return wrap(fmt.Errorf("no MISSION_REQUEST after %d MISSION_COUNTs, only %s: %w", silent, missionResultName(uint8(lastRefusal)), ErrTimeout))
-				}
-				if distinct == 0 {
-					return wrap(fmt.Errorf("no MISSION_REQUEST after %d MISSION_COUNTs: %w", silent, ErrTimeout))
-				}
-				return wrap(fmt.Errorf("stalled after %d of %d items sent (last requested seq %d): %w", distinct, n, lastSeq, ErrTimeout))
-			}
-			now := time.Now()
-			if distinct == 0 || (distinct == n && silent > endNudges) {
-				// Nothing requested yet, or everything sent and the probe
-				// below got no answer either: restart; the vehicle allows
-				// a restart from the same station.
-				v.log.Debug("mission upload silent, resending MISSION_COUNT", "mission_type", t.String(), "silent", silent)
-				if err := restart(); err != nil {
-					return wrap(err)
-				}
-			} else if distinct == n {
-				// Everything sent, no final ACK: either the last item or
-				// the ACK was lost. Resend the last item and ask the
-				// vehicle for its count: ArduPilot answers DENIED while
-				// still receiving and MISSION_COUNT once it has finished.
-				v.log.Debug("mission upload: no final ACK, probing", "mission_type", t.String(), "silent", silent)
-				if err := sendItem(maxSeq, now); err != nil {
-					return wrap(err)
-				}
-				if err := v.sendMsg(probeMsg); err != nil {
-					return wrap(err)
-				}
-				probed = true
-			} else {
-				// Mid-transfer: either our item maxSeq or the vehicle's
-				// request for maxSeq+1 was lost. Send both; the vehicle
-				// takes the one it waits for and NACKs the other with
-				// INVALID_SEQUENCE, which is not final.
-				v.log.Debug("mission upload silent, resending items", "mission_type", t.String(), "seq", maxSeq, "silent", silent)
-				if window > 1 && frontier >= 0 {
-					if err := recoverFrontier(now); err != nil {
-						return wrap(err)
-					}
-				}
-				for seq := maxSeq; seq <= maxSeq+1 && seq < n; seq++ {
-					if err := sendItem(seq, now); err != nil {
-						return wrap(err)
-					}
-				}
-			}
-			timer.Reset(v.opts.MissionItemTimeout)
-		case msg := <-w.ch:
-			seq := -1
-			switch m := msg.(type) {
-			case *common.MessageMissionRequestInt:
-				seq = int(m.Seq)
-			case *common.MessageMissionRequest:
-				seq = int(m.Seq)
-			case *common.MessageMissionCount:
-				if !probed || distinct != n {
-					continue
-				}
-				probed = false
-				if int(m.Count) == n && lateRefusal >= 0 {
-					// finished and holding n items after a refusal: read
-					// the list back; it is ours only if the refusal was
-					// the answer to a stray copy
-					if err := v.verifyUpload(ctx, t, items, w); err != nil {
-						if ctx.Err() != nil || errors.Is(err, ErrClosed) {
-							return wrap(err)
-						}
-						// another list, or it could not be read: the refusal stands
-						return wrap(newMissionError(uint8(lateRefusal), lastSeq))
-					}
-					v.log.Debug("mission upload: refusal was for a stray item, vehicle holds the list", "mission_type", t.String())
-					confirm(n)
-					return nil
-				}
-				if int(m.Count) == n {
-					// finished and holding n items: only the ACK was lost
-					v.log.Debug("mission upload: final ACK lost, vehicle reports the full count", "mission_type", t.String())
-					if err := v.sendMsg(v.missionAck(t, missionAccepted)); err != nil { // closes the probe's download
-						return wrap(err)
-					}
-					confirm(n)
-					return nil
-				}
-				if lateRefusal >= 0 {
-					// finished without our list: the refusal was real
-					return wrap(newMissionError(uint8(lateRefusal), lastSeq))
-				}
-				v.log.Debug("mission upload: vehicle finished without our list, restarting", "mission_type", t.String(), "count", m.Count)
-				if err := restart(); err != nil {
-					return wrap(err)
-				}
-				timer.Reset(v.opts.MissionItemTimeout)
-				continue
-			case *common.MessageMissionAck:
-				r := uint8(m.Type)
-				switch {
-				case r == missionAccepted && distinct == n:
-					confirm(n)
-					return nil
-				case r == missionDenied && probed:
-					// the probe's answer while the vehicle still receives
-					v.log.Debug("mission upload: vehicle still receiving", "mission_type", t.String())
-				case r == missionAccepted:
-					v.log.Debug("ignoring early MISSION_ACK ACCEPTED (stale, from an earlier transfer)", "mission_type", t.String(), "sent", distinct, "total", n)
-				case r == missionInvalidSequence:
-					// An item arrived out of order: in windowed mode the
-					// awaited one was probably lost; resend it at most
-					// once per round trip.
-					// (The refused item was sent after the awaited one, so
-					// if the awaited one were coming it would be there.)
-					if now := time.Now(); window > 1 && frontier >= 0 && frontier < n && now.Sub(lastSent[frontier]) > rtt*3/4 {
-						if err := recoverFrontier(now); err != nil {
-							return wrap(err)
-						}
-					}
-				case distinct == 0 && r == missionGenericError:
-					// ArduPilot and the simulator answer stray items of a
-					// finished upload with MAV_MISSION_ERROR, so before the
-					// first request it says nothing about this transfer:
-					// the silence timer keeps resending MISSION_COUNT.
-					lastRefusal = int(r)
-				case distinct == n && r == missionGenericError:
-					// every item went out: possibly the answer to a stray
-					// copy after the vehicle finished (see lateRefusal)
-					lateRefusal = int(r)
-					if !probed {
-						v.log.Debug("mission upload: MAV_MISSION_ERROR after the last item, probing", "mission_type", t.String())
-						if err := v.sendMsg(probeMsg); err != nil {
-							return wrap(err)
-						}
-						probed = true
-					}
-				case distinct == 0 && earlyRefusals == 0:
-					// Before any request: possibly a stale refusal of an
-					// earlier transfer. Ask again; believe it if it repeats.
-					earlyRefusals++
-					v.log.Debug("refusal before the first request, resending MISSION_COUNT", "mission_type", t.String(), "result", missionResultName(r))
-					if err := v.sendMsg(countMsg); err != nil {
-						return wrap(err)
-					}
-					timer.Reset(v.opts.MissionItemTimeout)
-				default:
-					return wrap(newMissionError(r, lastSeq))
-				}
-				continue
-			default:
-				continue
-			}
-			if seq < 0 || seq >= n {
-				v.log.Warn("vehicle requested a seq beyond the upload", "mission_type", t.String(), "seq", seq, "count", n)
-				continue
-			}
-			now := time.Now()
-			confirm(seq)
-			silent = 0
-			lastSeq = seq
-			maxSeq = max(maxSeq, seq)
-			timer.Reset(v.opts.MissionItemTimeout)
-			if window <= 1 {
-				if err := sendItem(seq, now); err != nil {
-					return wrap(err)
-				}
-				continue
-			}
-			switch {
-			case seq > frontier:
-				if seq > 0 && !lastSent[seq-1].IsZero() && !resent[seq-1] {
-					rtt = (7*rtt + now.Sub(lastSent[seq-1])) / 8
-				}
-				frontier = seq
-			case seq == frontier:
-				// asked again: the vehicle is still waiting for it
-				if stale(seq, now) {
-					if err := recoverFrontier(now); err != nil {
-						return wrap(err)
-					}
-				}
-				continue
-			default: // an old request, duplicated or reordered
-				if stale(seq, now) {
-					if err := sendItem(seq, now); err != nil {
-						return wrap(err)
-					}
-				}
-				continue
-			}
-			for k := seq; k < n && k < seq+window; k++ {
-				if stale(k, now) {
-					if err := sendCopies(k, now); err != nil {
-						return wrap(err)
-					}
-				}
-			}
-		}
-	}
+	return nil
 }
 
 // Download reads the vehicle's list of type t, items in seq order exactly
@@ -518,21 +194,17 @@ func (v *Vehicle) Download(ctx context.Context, t mavitem.MissionType, p Progres
 		return nil, wrap(err)
 	}
 	defer end()
-	got, err := v.download(ctx, t, p, w)
-	if err != nil {
+	d := newDownload(v, t, p)
+	if err := v.run(ctx, w, d); err != nil {
 		return nil, wrap(err)
 	}
-	return got, nil
+	return d.items(), nil
 }
 
-// verifyUpload reads the vehicle's list of type t back through the
-// upload's subscription w and returns an error unless it is items. For the
-// mission, seq 0 is home, which the vehicle rewrites, so it is not compared.
-func (v *Vehicle) verifyUpload(ctx context.Context, t mavitem.MissionType, items []mavitem.Item, w *waiter) error {
-	got, err := v.download(ctx, t, nil, w)
-	if err != nil {
-		return err
-	}
+// compareList returns an error unless got, a list of type t read back,
+// is items. For the mission, seq 0 is home, which the vehicle rewrites,
+// so it is not compared.
+func (v *Vehicle) compareList(t mavitem.MissionType, items, got []mavitem.Item) error {
 	if len(got) != len(items) {
 		return fmt.Errorf("vehicle holds %d items, %d uploaded", len(got), len(items))
 	}
@@ -546,186 +218,6 @@ func (v *Vehicle) verifyUpload(ctx context.Context, t mavitem.MissionType, items
 		}
 	}
 	return nil
-}
-
-// download is Download once the transfer slot is held and w receives the
-// mission messages of type t; its errors are not wrapped.
-func (v *Vehicle) download(ctx context.Context, t mavitem.MissionType, p Progress, w *waiter) ([]mavitem.Item, error) {
-	listMsg := &common.MessageMissionRequestList{
-		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
-		MissionType: common.MAV_MISSION_TYPE(t),
-	}
-	if err := v.sendMsg(listMsg); err != nil {
-		return nil, err
-	}
-	timer := newStoppedTimer()
-	defer timer.Stop()
-	timer.Reset(v.opts.MissionItemTimeout)
-
-	n := -1 // unknown until MISSION_COUNT
-	var got []mavitem.Item
-	var have []bool
-	received, inflight, cursor, silent, earlyRefusals, lastRefusal := 0, 0, 0, 0, 0, -1
-	var reqAt []time.Time // when each seq was last requested
-	var reqCount []uint8  // how often (saturating), for clean RTT samples
-	rtt := v.opts.MissionItemTimeout / 8
-	low := 0 // lowest seq not yet received
-	request := func(seq int) error {
-		reqAt[seq] = time.Now()
-		if reqCount[seq] < 255 {
-			reqCount[seq]++
-		}
-		return v.sendMsg(&common.MessageMissionRequestInt{
-			TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
-			Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE(t),
-		})
-	}
-	// reRequestOverdue asks again for items requested more than two round
-	// trips ago that have not come while later ones did: lost on the way.
-	reRequestOverdue := func(now time.Time) error {
-		for low < n && have[low] {
-			low++
-		}
-		again := 0
-		for k := low; k < cursor && again < v.opts.MissionWindow; k++ {
-			if !have[k] && !reqAt[k].IsZero() && now.Sub(reqAt[k]) > 2*rtt+5*time.Millisecond {
-				if err := request(k); err != nil {
-					return err
-				}
-				again++
-			}
-		}
-		return nil
-	}
-	// fill keeps up to MissionWindow requests in flight, lowest seqs first.
-	fill := func() error {
-		for inflight < v.opts.MissionWindow && cursor < n {
-			if !have[cursor] {
-				if err := request(cursor); err != nil {
-					return err
-				}
-				inflight++
-			}
-			cursor++
-		}
-		return nil
-	}
-	finish := func() ([]mavitem.Item, error) {
-		if err := v.sendMsg(v.missionAck(t, missionAccepted)); err != nil {
-			return nil, err
-		}
-		return got, nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			if n >= 0 {
-				v.cancelTransfer(t)
-			}
-			return nil, ctx.Err()
-		case <-v.done:
-			return nil, ErrClosed
-		case <-timer.C:
-			silent++
-			if silent > v.opts.MissionRetries {
-				if n < 0 && lastRefusal >= 0 {
-					return nil, fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs, only %s: %w", silent, missionResultName(uint8(lastRefusal)), ErrTimeout)
-				}
-				if n < 0 {
-					return nil, fmt.Errorf("no MISSION_COUNT after %d MISSION_REQUEST_LISTs: %w", silent, ErrTimeout)
-				}
-				return nil, fmt.Errorf("stalled with %d of %d items received: %w", received, n, ErrTimeout)
-			}
-			if n < 0 {
-				if err := v.sendMsg(listMsg); err != nil {
-					return nil, err
-				}
-			} else {
-				cursor, inflight = 0, 0
-				if err := fill(); err != nil {
-					return nil, err
-				}
-			}
-			timer.Reset(v.opts.MissionItemTimeout)
-		case msg := <-w.ch:
-			switch m := msg.(type) {
-			case *common.MessageMissionCount:
-				if n >= 0 {
-					continue // duplicate or resent count
-				}
-				n = int(m.Count)
-				got = make([]mavitem.Item, n)
-				have = make([]bool, n)
-				reqAt = make([]time.Time, n)
-				reqCount = make([]uint8, n)
-				silent = 0
-				if p != nil {
-					p(0, n)
-				}
-				if n == 0 {
-					return finish()
-				}
-				if err := fill(); err != nil {
-					return nil, err
-				}
-				timer.Reset(v.opts.MissionItemTimeout)
-			case *common.MessageMissionItemInt:
-				seq := int(m.Seq)
-				if n < 0 || seq >= n || have[seq] {
-					continue // stale, out of range or duplicate
-				}
-				have[seq] = true
-				got[seq] = mavitem.Item{
-					Seq: m.Seq, Frame: uint8(m.Frame), Command: uint16(m.Command),
-					Current: m.Current, Autocontinue: m.Autocontinue,
-					Param1: m.Param1, Param2: m.Param2, Param3: m.Param3, Param4: m.Param4,
-					X: m.X, Y: m.Y, Z: m.Z, MissionType: t,
-				}
-				received++
-				silent = 0
-				if inflight > 0 {
-					inflight--
-				}
-				now := time.Now()
-				if reqCount[seq] == 1 {
-					rtt = (7*rtt + now.Sub(reqAt[seq])) / 8
-				}
-				if p != nil {
-					p(received, n)
-				}
-				if received == n {
-					return finish()
-				}
-				if err := reRequestOverdue(now); err != nil {
-					return nil, err
-				}
-				if err := fill(); err != nil {
-					return nil, err
-				}
-				timer.Reset(v.opts.MissionItemTimeout)
-			case *common.MessageMissionAck:
-				r := uint8(m.Type)
-				if n < 0 && r == missionGenericError {
-					lastRefusal = int(r) // likely a stale answer to a stray item; keep asking
-					continue
-				}
-				if n < 0 && r != missionAccepted && r != missionInvalidSequence {
-					if earlyRefusals > 0 {
-						return nil, newMissionError(r, -1)
-					}
-					// possibly a stale refusal from an earlier transfer:
-					// ask again and believe it only if it repeats
-					earlyRefusals++
-					if err := v.sendMsg(listMsg); err != nil {
-						return nil, err
-					}
-					timer.Reset(v.opts.MissionItemTimeout)
-					continue
-				}
-				v.log.Debug("ignoring MISSION_ACK during download", "mission_type", t.String(), "result", missionResultName(r))
-			}
-		}
-	}
 }
 
 // Clear removes the vehicle's list of type t (MISSION_CLEAR_ALL), resending
@@ -807,28 +299,5 @@ var errNoReply = errors.New("no settling reply")
 // error. For idempotent requests only (clear, set current): a resend after
 // a late reply must be harmless.
 func (v *Vehicle) exchange(ctx context.Context, w *waiter, msg message.Message, settle func(message.Message) (bool, error)) error {
-	timer := newStoppedTimer()
-	defer timer.Stop()
-	for attempt := 0; attempt <= v.opts.MissionRetries; attempt++ {
-		if err := v.sendMsg(msg); err != nil {
-			return err
-		}
-		timer.Reset(v.opts.MissionItemTimeout)
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-v.done:
-				return ErrClosed
-			case <-timer.C:
-				break wait
-			case m := <-w.ch:
-				if done, err := settle(m); done {
-					return err
-				}
-			}
-		}
-	}
-	return errNoReply
+	return v.run(ctx, w, &exchangeTransfer{v: v, msg: msg, settle: settle})
 }

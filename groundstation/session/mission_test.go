@@ -18,7 +18,7 @@ func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
 	for _, mt := range []mavitem.MissionType{mavitem.TypeMission, mavitem.TypeFence, mavitem.TypeRally} {
 		t.Run(mt.String(), func(t *testing.T) {
 			mv := newModelVehicle()
-			l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+			l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 			items := testItems(40, mt)
 			var calls [][2]int
 			if err := l.v.Upload(context.Background(), mt, items, func(d, n int) { calls = append(calls, [2]int{d, n}) }); err != nil {
@@ -54,45 +54,49 @@ func TestUploadDownloadRoundTripAllTypes(t *testing.T) {
 }
 
 // The core robustness claim: 30% loss, 30% duplication and 30% reordering
-// in both directions, many seeds, and the vehicle still ends up with the
-// mission bit for bit, and reads it back bit for bit.
+// in both directions, 100 ms each way, many seeds, each upload plan (strict
+// for an unknown autopilot, adaptive for ArduPilot, a fixed window), and
+// the vehicle still ends up with the mission bit for bit, reads it back bit
+// for bit, and no item ever went out carrying another item's content.
 func TestUploadDownloadUnderLossDuplicationReordering(t *testing.T) {
-	for seed := int64(1); seed <= 8; seed++ {
-		window := 1
-		if seed > 4 {
-			window = 16
-		}
-		t.Run(fmt.Sprintf("seed%d_window%d", seed, window), func(t *testing.T) {
-			t.Parallel()
-			mv := newModelVehicle()
-			mv.legacyReq = seed%2 == 0
-			opts := fastOpts()
-			opts.MissionRetries = 60
-			opts.UploadWindow = window
-			l := newTestLink(t, opts, faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, seed, mv.handle)
-			l.tick = mv.tick
-			items := testItems(60, mavitem.TypeMission)
-			if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got := mv.list(mavitem.TypeMission); !reflect.DeepEqual(got, items) {
-				t.Fatal("vehicle's mission differs from the upload")
-			}
-			got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, items) {
-				t.Fatal("downloaded mission differs from the upload")
-			}
-			// Every item sent matches the seq it claims (nothing shifted).
-			for _, m := range l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionItemInt); return ok }) {
-				it := m.(*common.MessageMissionItemInt)
-				if it.X != items[it.Seq].X || it.Param1 != items[it.Seq].Param1 {
-					t.Fatalf("item sent for seq %d carries another item's content", it.Seq)
+	plans := []struct {
+		name      string
+		window    int
+		autopilot int // -1 = never reported
+	}{{"strict_unknown", 0, -1}, {"auto_ardupilot", 0, int(common.MAV_AUTOPILOT_ARDUPILOTMEGA)}, {"fixed16_unknown", 16, -1}}
+	for _, pl := range plans {
+		for seed := int64(1); seed <= 12; seed++ {
+			t.Run(fmt.Sprintf("%s_seed%d", pl.name, seed), func(t *testing.T) {
+				mv := newModelVehicle()
+				mv.legacyReq = seed%2 == 0
+				mv.reRequest = time.Second // ArduPilot's MissionItemProtocol
+				opts := Options{UploadWindow: pl.window, MissionRetries: 60}
+				l := newWorld(t, opts, faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, 100*time.Millisecond, seed, mv.handle).withModel(mv)
+				if pl.autopilot >= 0 {
+					l.v.SetAutopilot(uint8(pl.autopilot))
 				}
-			}
-		})
+				items := testItems(150, mavitem.TypeMission)
+				if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
+					t.Fatal(err)
+				}
+				if got := mv.list(mavitem.TypeMission); !reflect.DeepEqual(got, items) {
+					t.Fatal("vehicle's mission differs from the upload")
+				}
+				got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, items) {
+					t.Fatal("downloaded mission differs from the upload")
+				}
+				for _, m := range l.sentOf(isItem) {
+					it := m.(*common.MessageMissionItemInt)
+					if it.X != items[it.Seq].X || it.Param1 != items[it.Seq].Param1 {
+						t.Fatalf("item sent for seq %d carries another item's content", it.Seq)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -124,7 +128,7 @@ func TestUploadAnswersDuplicatedAndReorderedRequestsExactly(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +151,7 @@ func TestUploadAnswersDuplicatedAndReorderedRequestsExactly(t *testing.T) {
 func TestUploadNackIsMissionError(t *testing.T) {
 	mv := newModelVehicle()
 	mv.maxItems = 10
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(11, mavitem.TypeMission), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Result != uint8(common.MAV_MISSION_NO_SPACE) || me.Name != "MAV_MISSION_NO_SPACE" {
@@ -168,7 +172,7 @@ func TestUploadNackAfterItem(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	err := l.v.Upload(context.Background(), mavitem.TypeFence, testItems(3, mavitem.TypeFence), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Result != 2 || me.Seq != 0 {
@@ -179,7 +183,7 @@ func TestUploadNackAfterItem(t *testing.T) {
 func TestUploadEmptyClears(t *testing.T) {
 	mv := newModelVehicle()
 	mv.lists[mavitem.TypeRally] = testItems(3, mavitem.TypeRally)
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	if err := l.v.Upload(context.Background(), mavitem.TypeRally, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +195,7 @@ func TestUploadEmptyClears(t *testing.T) {
 func TestUploadTimeoutWhenVehicleSilent(t *testing.T) {
 	opts := fastOpts()
 	opts.MissionRetries = 3
-	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
+	l := newWorld(t, opts, faults{}, 0, 1, func(message.Message) []message.Message { return nil })
 	err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
@@ -211,7 +215,7 @@ func TestUploadCancelSendsOperationCancelled(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	err := l.v.Upload(ctx, mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
@@ -226,35 +230,37 @@ func TestUploadCancelSendsOperationCancelled(t *testing.T) {
 }
 
 func TestMissionTransferBusyPerType(t *testing.T) {
-	started := make(chan struct{})
-	release := make(chan struct{})
-	var once sync.Once
 	mv := newModelVehicle()
+	var l *world
+	var second, download error
+	asked := false
 	model := func(msg message.Message) []message.Message {
-		if c, ok := msg.(*common.MessageMissionCount); ok && c.MissionType == common.MAV_MISSION_TYPE_MISSION {
-			once.Do(func() { close(started) })
-			<-release
+		if c, ok := msg.(*common.MessageMissionCount); ok && c.MissionType == common.MAV_MISSION_TYPE_MISSION && !asked {
+			// while the first upload runs, a second one and a download of the same type
+			asked = true
+			second = l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
+			_, download = l.v.Download(context.Background(), mavitem.TypeMission, nil)
 		}
 		return mv.handle(msg)
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
-	done := make(chan error, 1)
-	go func() {
-		done <- l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil)
-	}()
-	<-started
-	if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil); !errors.Is(err, ErrBusy) {
-		t.Fatalf("second mission upload: err = %v, want ErrBusy", err)
-	}
-	if _, err := l.v.Download(context.Background(), mavitem.TypeMission, nil); !errors.Is(err, ErrBusy) {
-		t.Fatalf("mission download during upload: err = %v, want ErrBusy", err)
-	}
-	close(release)
-	if err := <-done; err != nil {
+	l = newWorld(t, fastOpts(), faults{}, 0, 1, model)
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(3, mavitem.TypeMission), nil); err != nil {
 		t.Fatal(err)
 	}
-	// a fence transfer is independent of the mission slot (the link goroutine is free again)
+	if !asked {
+		t.Fatal("the model never saw MISSION_COUNT")
+	}
+	if !errors.Is(second, ErrBusy) {
+		t.Fatalf("second mission upload: err = %v, want ErrBusy", second)
+	}
+	if !errors.Is(download, ErrBusy) {
+		t.Fatalf("mission download during upload: err = %v, want ErrBusy", download)
+	}
+	// the slot is free again, and a fence transfer is independent of it
 	if err := l.v.Upload(context.Background(), mavitem.TypeFence, testItems(2, mavitem.TypeFence), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(4, mavitem.TypeMission), nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -284,7 +290,7 @@ func TestDownloadIgnoresStaleDuplicatesAndOtherTypes(t *testing.T) {
 	}
 	opts := fastOpts()
 	opts.MissionWindow = 1
-	l := newTestLink(t, opts, faults{}, 1, model)
+	l := newWorld(t, opts, faults{}, 0, 1, model)
 	got, err := l.v.Download(context.Background(), mavitem.TypeRally, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +314,7 @@ func TestDownloadNackBeforeCount(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	_, err := l.v.Download(context.Background(), mavitem.TypeFence, nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Name != "MAV_MISSION_UNSUPPORTED" {
@@ -318,7 +324,7 @@ func TestDownloadNackBeforeCount(t *testing.T) {
 
 func TestDownloadEmptyAndProgress(t *testing.T) {
 	mv := newModelVehicle()
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("%v %v", got, err)
@@ -346,7 +352,7 @@ func TestDownloadEmptyAndProgress(t *testing.T) {
 func TestDownloadTimeout(t *testing.T) {
 	opts := fastOpts()
 	opts.MissionRetries = 2
-	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
+	l := newWorld(t, opts, faults{}, 0, 1, func(message.Message) []message.Message { return nil })
 	if _, err := l.v.Download(context.Background(), mavitem.TypeMission, nil); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
 	}
@@ -356,7 +362,7 @@ func TestClearAndSetCurrent(t *testing.T) {
 	mv := newModelVehicle()
 	mv.lists[mavitem.TypeMission] = testItems(6, mavitem.TypeMission)
 	mv.lists[mavitem.TypeFence] = testItems(2, mavitem.TypeFence)
-	l := newTestLink(t, fastOpts(), faults{LossPct: 30}, 3, mv.handle)
+	l := newWorld(t, fastOpts(), faults{LossPct: 30}, 0, 3, mv.handle)
 	if err := l.v.SetCurrent(context.Background(), 4); err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +385,7 @@ func TestSetCurrentRejectedTimesOut(t *testing.T) {
 	mv.lists[mavitem.TypeMission] = testItems(3, mavitem.TypeMission)
 	opts := fastOpts()
 	opts.MissionRetries = 2
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 	// seq 9 does not exist: the vehicle keeps reporting its current item
 	if err := l.v.SetCurrent(context.Background(), 9); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v", err)
@@ -395,15 +401,11 @@ func TestUploadRejectsTooManyItems(t *testing.T) {
 }
 
 func TestUploadClosedMidway(t *testing.T) {
-	opts := fastOpts()
-	opts.MissionItemTimeout = 10 * time.Second
-	l := newTestLink(t, opts, faults{}, 1, func(msg message.Message) []message.Message { return nil })
-	go func() {
-		for len(l.sentOf(func(message.Message) bool { return true })) == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		l.v.Close()
-	}()
+	var l *world
+	l = newWorld(t, fastOpts(), faults{}, 0, 1, func(msg message.Message) []message.Message {
+		l.v.Close() // the vehicle is removed while the upload waits for it
+		return nil
+	})
 	if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(2, 0), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v", err)
 	}
@@ -424,7 +426,7 @@ func TestUploadIgnoresOneStaleRefusalBeforeFirstRequest(t *testing.T) {
 		}
 		return out
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	items := testItems(10, mavitem.TypeMission)
 	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
@@ -435,23 +437,27 @@ func TestUploadIgnoresOneStaleRefusalBeforeFirstRequest(t *testing.T) {
 }
 
 // Windowed upload without faults: every item goes out exactly once (no
-// duplicates beyond what the window needs) and the mission is exact.
+// copies, no retransmission on a clean link) and the mission is exact.
 func TestUploadWindowSendsEachItemOnceOnCleanLink(t *testing.T) {
-	mv := newModelVehicle()
-	opts := fastOpts()
-	opts.UploadWindow = 8
-	opts.MissionItemTimeout = time.Second // no silence-driven resends
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
-	items := testItems(100, mavitem.TypeMission)
-	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
-		t.Fatal("mission differs")
-	}
-	sent := l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionItemInt); return ok })
-	if len(sent) != 100 {
-		t.Fatalf("sent %d items for a 100-item mission on a clean link", len(sent))
+	for _, c := range []struct {
+		name   string
+		window int
+	}{{"auto", 0}, {"fixed8", 8}} {
+		t.Run(c.name, func(t *testing.T) {
+			mv := newModelVehicle()
+			l := newWorld(t, Options{UploadWindow: c.window}, faults{}, 100*time.Millisecond, 1, mv.handle).withModel(mv)
+			l.v.SetAutopilot(uint8(common.MAV_AUTOPILOT_ARDUPILOTMEGA))
+			items := testItems(300, mavitem.TypeMission)
+			if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
+				t.Fatal("mission differs")
+			}
+			if sent := l.sentOf(isItem); len(sent) != len(items) {
+				t.Fatalf("sent %d items for a %d-item mission on a clean link", len(sent), len(items))
+			}
+		})
 	}
 }
 
@@ -466,7 +472,7 @@ func TestDownloadCancelSendsOperationCancelled(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	if _, err := l.v.Download(ctx, mavitem.TypeFence, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -496,7 +502,7 @@ func TestUploadErrorForStrayCopyAfterFinishIsNotARefusal(t *testing.T) {
 		}
 		return out
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	items := testItems(10, mavitem.TypeMission)
 	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
@@ -527,7 +533,7 @@ func TestUploadErrorForLastItemIsARefusal(t *testing.T) {
 				}
 				return mv.handle(msg)
 			}
-			l := newTestLink(t, fastOpts(), faults{}, 1, model)
+			l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 			err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(10, mavitem.TypeMission), nil)
 			var me *MissionError
 			if !errors.As(err, &me) || me.Name != "MAV_MISSION_ERROR" {

@@ -20,10 +20,13 @@
 // command id); a second Command with the same MAV_CMD while one is pending
 // returns ErrBusy.
 //
-// The package starts no goroutines and reads no clock but time.Now and
-// timers; Close fails whatever is pending with ErrClosed. Upload speed on
-// links with latency is set by Options.UploadWindow (strict one item per
-// request by default); see BENCHMARKS.md, "Ground station sessions".
+// The package starts no goroutines; Close fails whatever is pending with
+// ErrClosed. Mission transfers are state machines (upload.go, download.go,
+// transfer.go) driven by Vehicle.run on Options.Clock, so tests run them
+// on a virtual clock. Upload speed on links with latency comes from
+// streaming items ahead of the vehicle's requests, chosen per vehicle by
+// its autopilot (SetAutopilot) unless Options.UploadWindow overrides it;
+// see BENCHMARKS.md, "Ground station sessions".
 package session
 
 import (
@@ -69,15 +72,15 @@ type Options struct {
 
 	MissionItemTimeout time.Duration // per request/item, default 1.5 s
 	MissionRetries     int           // per item / per phase, default 5, negative = none
-	// UploadWindow > 1 makes Upload stream up to that many items ahead of
-	// the vehicle's MISSION_REQUEST instead of one item per round trip.
-	// Vehicles that accept any item whose seq is the one they expect next
-	// and answer others with a non-final INVALID_SEQUENCE (ArduPilot, the
-	// Burgut simulator) then receive a 700-item mission in a few round
-	// trips instead of 700; lost items are detected from the vehicle's
-	// INVALID_SEQUENCE and repeated requests and resent. The default 1 is
-	// the strict MAVLink sequence (one item per request), for autopilots
-	// whose behaviour with early items is unknown.
+	// UploadWindow is how many items an upload streams ahead of the
+	// vehicle's MISSION_REQUEST. 0 (the default) chooses per vehicle:
+	// ArduPilot, which takes any item whose seq is the one it expects next
+	// and answers others with a non-final INVALID_SEQUENCE, gets an
+	// adaptive window (16 growing to 64, copies and retransmission
+	// timeouts from the measured loss and round trip); any other or a not
+	// yet known autopilot gets the strict MAVLink sequence, one item per
+	// request. 1 forces strict for every vehicle; N > 1 forces a fixed
+	// window of N for every vehicle.
 	UploadWindow int
 	// MissionWindow is how many MISSION_REQUEST_INTs a download keeps in
 	// flight; default 8. 1 is the strict one-at-a-time MAVLink sequence.
@@ -94,6 +97,8 @@ type Options struct {
 	StationSystemID uint8
 
 	Log *slog.Logger // default slog.Default()
+	// Clock times the mission transfers; default the wall clock.
+	Clock Clock
 }
 
 // DefaultOptions holds the value every zero field of Options takes: the
@@ -109,7 +114,7 @@ func DefaultOptions() Options {
 		MissionWindow:          16,
 		ParamTimeout:           1500 * time.Millisecond,
 		ParamRetries:           5,
-		UploadWindow:           1,
+		UploadWindow:           0, // auto: by autopilot
 		ParamWindow:            16,
 	}
 }
@@ -148,10 +153,15 @@ func (o Options) withDefaults() Options {
 	num(&o.MissionWindow, d.MissionWindow)
 	dur(&o.ParamTimeout, d.ParamTimeout)
 	retries(&o.ParamRetries, d.ParamRetries)
-	num(&o.UploadWindow, d.UploadWindow)
+	if o.UploadWindow < 0 {
+		o.UploadWindow = d.UploadWindow
+	}
 	num(&o.ParamWindow, d.ParamWindow)
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
 	}
 	return o
 }

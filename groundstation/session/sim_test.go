@@ -27,29 +27,111 @@ import (
 // real gomavlib Node with a UDP server on loopback, one dispatcher
 // goroutine draining Events (never blocking) and routing each autopilot
 // frame to that vehicle's session — the shape groundstation/ uses.
+//
+// Like the groundstation dispatcher it tells each session the vehicle's
+// autopilot (from HEARTBEAT; hideAutopilot plays an autopilot the station
+// does not know) and the loss it measures from MAVLink sequence numbers.
+// It also records, per vehicle, the highest mission item requested and how
+// many items went out ahead of the vehicle's request, so tests can tell a
+// strict upload from a windowed one.
 type simStation struct {
-	node *gomavlib.Node
-	addr string
-	opts Options
+	node          *gomavlib.Node
+	addr          string
+	opts          Options
+	hideAutopilot bool
 
 	mu       sync.Mutex
 	sessions map[uint8]*Vehicle // by system ID (one link here)
 	ready    map[uint8]chan struct{}
+	links    map[uint8]*simLinkStats
 	done     chan struct{}
 }
 
+// simLinkStats is one vehicle's traffic as the station saw it.
+type simLinkStats struct {
+	lastSeq  uint8
+	seen     bool
+	loss     float64 // moving average over the last ~100 frames
+	maxReq   int     // highest MISSION_REQUEST(_INT) seq heard
+	items    int     // MISSION_ITEM_INTs sent
+	ahead    int     // of them, sent for a seq above maxReq
+	maxAhead int     // the most an item's seq was above maxReq
+	requests int
+}
+
 type channelSender struct {
+	st   *simStation
+	sys  uint8
 	node *gomavlib.Node
 	ch   *gomavlib.Channel
 }
 
-func (s channelSender) Send(m message.Message) error { return s.node.WriteMessageTo(s.ch, m) }
+func (s channelSender) Send(m message.Message) error {
+	if it, ok := m.(*common.MessageMissionItemInt); ok {
+		s.st.mu.Lock()
+		ls := s.st.links[s.sys]
+		ls.items++
+		if d := int(it.Seq) - ls.maxReq; d > 0 {
+			ls.ahead++
+			ls.maxAhead = max(ls.maxAhead, d)
+		}
+		s.st.mu.Unlock()
+	}
+	return s.node.WriteMessageTo(s.ch, m)
+}
+
+// stats returns a copy of what the station counted for sysid.
+func (s *simStation) stats(sysid uint8) simLinkStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.links[sysid]
+}
+
+// resetTransferStats starts counting items and requests afresh.
+func (s *simStation) resetTransferStats(sysid uint8) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ls := s.links[sysid]
+	ls.maxReq, ls.items, ls.ahead, ls.maxAhead, ls.requests = -1, 0, 0, 0, 0
+}
+
+// observe does the station's bookkeeping for one autopilot frame; with
+// s.mu held.
+func (s *simStation) observe(v *Vehicle, ls *simLinkStats, fr *gomavlib.EventFrame) {
+	seq := fr.Frame.GetSequenceNumber()
+	if ls.seen {
+		switch d := seq - ls.lastSeq; {
+		case d == 0 || d > 128: // duplicate or late
+		default:
+			for range d - 1 {
+				ls.loss += (1 - ls.loss) / 100
+			}
+			ls.loss -= ls.loss / 100
+			ls.lastSeq = seq
+		}
+	} else {
+		ls.seen, ls.lastSeq = true, seq
+	}
+	v.SetLinkLoss(ls.loss)
+	switch m := fr.Message().(type) {
+	case *common.MessageHeartbeat:
+		if !s.hideAutopilot {
+			v.SetAutopilot(uint8(m.Autopilot))
+		}
+	case *common.MessageMissionRequestInt:
+		ls.requests++
+		ls.maxReq = max(ls.maxReq, int(m.Seq))
+	case *common.MessageMissionRequest:
+		ls.requests++
+		ls.maxReq = max(ls.maxReq, int(m.Seq))
+	}
+}
 
 func newSimStation(t testing.TB, opts Options) *simStation {
 	t.Helper()
 	port := testenv.FreeUDPPort(t)
 	s := &simStation{addr: fmt.Sprintf("127.0.0.1:%d", port), opts: opts,
-		sessions: map[uint8]*Vehicle{}, ready: map[uint8]chan struct{}{}, done: make(chan struct{})}
+		sessions: map[uint8]*Vehicle{}, ready: map[uint8]chan struct{}{}, links: map[uint8]*simLinkStats{}, done: make(chan struct{})}
 	s.node = &gomavlib.Node{
 		Endpoints:       []gomavlib.EndpointConf{gomavlib.EndpointUDPServer{Address: s.addr}},
 		Dialect:         ardupilotmega.Dialect,
@@ -71,7 +153,8 @@ func newSimStation(t testing.TB, opts Options) *simStation {
 			s.mu.Lock()
 			v := s.sessions[fr.SystemID()]
 			if v == nil {
-				v = New(channelSender{s.node, fr.Channel}, Target{SystemID: fr.SystemID(), ComponentID: 1}, s.opts)
+				s.links[fr.SystemID()] = &simLinkStats{maxReq: -1}
+				v = New(channelSender{s, fr.SystemID(), s.node, fr.Channel}, Target{SystemID: fr.SystemID(), ComponentID: 1}, s.opts)
 				s.sessions[fr.SystemID()] = v
 				if r, ok := s.ready[fr.SystemID()]; ok {
 					close(r)
@@ -81,6 +164,7 @@ func newSimStation(t testing.TB, opts Options) *simStation {
 					s.ready[fr.SystemID()] = r
 				}
 			}
+			s.observe(v, s.links[fr.SystemID()], fr)
 			s.mu.Unlock()
 			v.Handle(fr.Message())
 		}
@@ -309,31 +393,66 @@ func TestSimParameters(t *testing.T) {
 	}
 }
 
-// The acceptance test of the brief: an upload through 30% loss, 30%
-// duplication and 30% reordering (both directions, on the simulator's real
-// UDP link) reads back identical.
+// The acceptance test: uploads through 30 % loss, 30 % duplication and
+// 30 % reordering (both directions, on the simulator's real UDP link, 50 ms
+// each way) read back identical, with each upload plan: the adaptive window
+// the simulator gets as an ArduPilot, a fixed window, and the strict
+// sequence for an autopilot the station does not know — which sends only
+// what the vehicle asked for, and after a silence the item after the last
+// request (that request may have been lost), never more.
 func TestSimUploadUnderLossDuplicationReordering(t *testing.T) {
-	for _, window := range []int{1, 16} {
-		t.Run(fmt.Sprint("window", window), func(t *testing.T) { simUploadUnderFaults(t, window) })
+	for _, c := range []struct {
+		name          string
+		window        int
+		hideAutopilot bool
+	}{{"auto_ardupilot", 0, false}, {"fixed16", 16, false}, {"strict_unknown_autopilot", 0, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := simOpts()
+			opts.UploadWindow = c.window
+			st := newSimStation(t, opts)
+			st.hideAutopilot = c.hideAutopilot
+			sim := startSim(t, st, simulator.Config{Vehicles: 1, Speedup: 5, Seed: 9})
+			v := st.vehicle(t, 1)
+			if !c.hideAutopilot {
+				waitAutopilot(t, v)
+			}
+			sim.Vehicle(0).SetLinkFaults(simulator.LinkFaults{LossPct: 30, DupPct: 30, ReorderPct: 30, Latency: 50 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+			defer cancel()
+			items := simMission(200)
+			st.resetTransferStats(1)
+			if err := v.Upload(ctx, mavitem.TypeMission, items, nil); err != nil {
+				t.Fatal(err)
+			}
+			stats := st.stats(1)
+			got, err := v.Download(ctx, mavitem.TypeMission, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameStored(t, mavitem.TypeMission, got, items)
+			switch {
+			case c.hideAutopilot && stats.maxAhead > 1:
+				// strict: only the requested item, and after a silence
+				// the one after the last request (the request may be lost)
+				t.Fatalf("strict upload sent item(s) up to %d ahead of the vehicle's request", stats.maxAhead)
+			case !c.hideAutopilot && stats.maxAhead <= 1:
+				t.Fatalf("windowed upload sent all %d items only on request", stats.items)
+			case !c.hideAutopilot && stats.items <= len(items):
+				t.Fatalf("windowed upload on a 30 %% loss link sent %d item frames for %d items: no copies", stats.items, len(items))
+			}
+		})
 	}
 }
 
-func simUploadUnderFaults(t *testing.T, window int) {
-	opts := simOpts()
-	opts.UploadWindow = window
-	st := newSimStation(t, opts)
-	sim := startSim(t, st, simulator.Config{Vehicles: 1, Speedup: 5, Seed: 9})
-	v := st.vehicle(t, 1)
-	sim.Vehicle(0).SetLinkFaults(simulator.LinkFaults{LossPct: 30, DupPct: 30, ReorderPct: 30})
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
-	defer cancel()
-	items := simMission(60)
-	if err := v.Upload(ctx, mavitem.TypeMission, items, nil); err != nil {
-		t.Fatal(err)
+// waitAutopilot waits until the station has told the session the
+// vehicle's autopilot (its first HEARTBEAT may come after other frames).
+func waitAutopilot(t *testing.T, v *Vehicle) {
+	t.Helper()
+	for range 200 {
+		if _, ok := v.Autopilot(); ok {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
-	got, err := v.Download(ctx, mavitem.TypeMission, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameStored(t, mavitem.TypeMission, got, items)
+	t.Fatal("no HEARTBEAT with the autopilot type")
 }

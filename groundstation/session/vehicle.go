@@ -3,7 +3,9 @@ package session
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
@@ -22,6 +24,14 @@ type Vehicle struct {
 	target Target
 	opts   Options
 	log    *slog.Logger
+	clock  Clock
+	// autopilot is MAV_AUTOPILOT+1 as the ground station last reported
+	// it (0 = not known yet); it picks the upload plan.
+	autopilot atomic.Uint32
+	// linkLoss is the ground station's measured loss on the vehicle's
+	// link (float64 bits, fraction; 0 = none measured), the prior of an
+	// upload's own loss estimate.
+	linkLoss atomic.Uint64
 
 	mu        sync.Mutex
 	closed    bool
@@ -34,6 +44,7 @@ type Vehicle struct {
 	caps      uint64                       // AUTOPILOT_VERSION capabilities (MAV_PROTOCOL_CAPABILITY)
 	capsKnown bool                         // an AUTOPILOT_VERSION has been seen
 	ftp       ftpState                     // MAVLink FTP client state (ftp.go)
+	link      linkMemory                   // what the last windowed upload measured
 }
 
 // waiter is one running operation's mailbox. Handle offers it the messages
@@ -52,6 +63,7 @@ func New(send Sender, target Target, opts Options) *Vehicle {
 		target:    target,
 		opts:      opts,
 		log:       opts.Log.With("sysid", target.SystemID, "compid", target.ComponentID),
+		clock:     opts.Clock,
 		done:      make(chan struct{}),
 		waiters:   make(map[*waiter]struct{}),
 		commands:  make(map[uint16]bool),
@@ -72,6 +84,29 @@ func (v *Vehicle) Capabilities() (caps uint64, known bool) {
 
 // Target returns the address the session sends to.
 func (v *Vehicle) Target() Target { return v.target }
+
+// SetAutopilot tells the session which autopilot the vehicle runs
+// (MAV_AUTOPILOT from its HEARTBEAT). The ground station owns that fact
+// and passes it on each HEARTBEAT; the session only uses it to choose how
+// mission uploads stream (see Options.UploadWindow). Cheap: one atomic store.
+func (v *Vehicle) SetAutopilot(ap uint8) { v.autopilot.Store(uint32(ap) + 1) }
+
+// SetLinkLoss tells the session the loss the ground station measures on
+// the vehicle's link (0..1, from MAVLink sequence gaps). An upload starts
+// its copies from it instead of from a guess, so the first items of a
+// windowed upload on a lossy link do not stall. Cheap: one atomic store.
+func (v *Vehicle) SetLinkLoss(frac float64) {
+	if !(frac >= 0) { // NaN or negative: nothing measured
+		frac = 0
+	}
+	v.linkLoss.Store(math.Float64bits(min(frac, 1)))
+}
+
+// Autopilot returns what SetAutopilot last set; ok is false before.
+func (v *Vehicle) Autopilot() (ap uint8, ok bool) {
+	a := v.autopilot.Load()
+	return uint8(a - 1), a != 0
+}
 
 // Handle is called by the dispatcher for every frame received from this
 // vehicle. It never blocks: it hands the message to whichever operation is
