@@ -56,7 +56,7 @@ func (c *GroundStationConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.CommandRetries, "command-retries", c.CommandRetries, "command attempts after the first before giving up")
 	fs.DurationVar(&c.MissionTimeout, "mission-timeout", c.MissionTimeout, "wait per mission item or request during mission/fence/rally transfers")
 	fs.IntVar(&c.MissionRetries, "mission-retries", c.MissionRetries, "re-sends per mission item or request before a transfer fails")
-	fs.IntVar(&c.MissionWindow, "mission-window", c.MissionWindow, "mission items sent ahead of the vehicle's requests during an upload (1 = strict MAVLink, one item per request; 16-32 cut a 700-item upload over a 200 ms link from ~5 min to ~10 s on ArduPilot, which accepts in-order early items)")
+	fs.IntVar(&c.MissionWindow, "mission-window", c.MissionWindow, "mission items sent ahead of the vehicle's requests during an upload: 0 = auto per vehicle (ArduPilot, which accepts in-order early items, gets an adaptive window with copies and retransmission timeouts from the measured loss and round trip; other autopilots stay strict), 1 = strict MAVLink for every vehicle (one item per request), 2-64 = that fixed window for every vehicle")
 }
 
 func (c *GroundStationConfig) validate() error {
@@ -76,8 +76,8 @@ func (c *GroundStationConfig) validate() error {
 	if c.CommandTimeout <= 0 || c.MissionTimeout <= 0 {
 		errs = append(errs, errors.New("command-timeout and mission-timeout must be positive"))
 	}
-	if c.MissionWindow < 1 || c.MissionWindow > 64 {
-		errs = append(errs, fmt.Errorf("mission-window %d: must be 1-64", c.MissionWindow))
+	if c.MissionWindow < 0 || c.MissionWindow > 64 {
+		errs = append(errs, fmt.Errorf("mission-window %d: must be 0 (auto) or 1-64", c.MissionWindow))
 	}
 	if c.CommandRetries < 0 || c.MissionRetries < 0 {
 		errs = append(errs, errors.New("command-retries and mission-retries must not be negative"))

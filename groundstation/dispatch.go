@@ -294,6 +294,7 @@ func (ln *linkRT) newVehicle(key vkey, at time.Time, ch *gomavlib.Channel) *vehi
 func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle)) {
 	lq := rec.linkQuality(at)
 	rec.lastLQ = at
+	rec.sess.SetLinkLoss(lq.LossPct / 100) // where an upload's copies start
 	if !rec.published {
 		fn(&rec.pre)
 		rec.pre.LinkQuality = lq
@@ -569,6 +570,7 @@ func (ln *linkRT) onHeartbeat(rec *vehicleRec, m *common.MessageHeartbeat, at ti
 	rec.connected = true
 	rec.lastHB = at
 	rec.autopilot.Store(uint32(m.Autopilot))
+	rec.sess.SetAutopilot(uint8(m.Autopilot)) // ArduPilot gets windowed uploads
 	ln.update(rec, at, func(v *fleet.Vehicle) {
 		v.SystemID, v.ComponentID, v.Link = rec.sys, rec.comp, ln.l.name
 		v.Type = lookup(typeNames, int(m.Type))
