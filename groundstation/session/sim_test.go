@@ -51,11 +51,12 @@ type simStation struct {
 type simLinkStats struct {
 	lastSeq  uint8
 	seen     bool
-	loss     float64 // moving average over the last ~100 frames
-	maxReq   int     // highest MISSION_REQUEST(_INT) seq heard
-	items    int     // MISSION_ITEM_INTs sent
-	ahead    int     // of them, sent for a seq above maxReq
-	maxAhead int     // the most an item's seq was above maxReq
+	lost     int // frames missing in the sequence since resetLoss
+	recv     int
+	maxReq   int // highest MISSION_REQUEST(_INT) seq heard
+	items    int // MISSION_ITEM_INTs sent
+	ahead    int // of them, sent for a seq above maxReq
+	maxAhead int // the most an item's seq was above maxReq
 	requests int
 }
 
@@ -87,6 +88,14 @@ func (s *simStation) stats(sysid uint8) simLinkStats {
 	return *s.links[sysid]
 }
 
+// resetLoss starts measuring the link's loss afresh (after its faults
+// changed), as the station's sliding window would.
+func (s *simStation) resetLoss(sysid uint8) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.links[sysid].lost, s.links[sysid].recv = 0, 0
+}
+
 // resetTransferStats starts counting items and requests afresh.
 func (s *simStation) resetTransferStats(sysid uint8) {
 	s.mu.Lock()
@@ -103,16 +112,16 @@ func (s *simStation) observe(v *Vehicle, ls *simLinkStats, fr *gomavlib.EventFra
 		switch d := seq - ls.lastSeq; {
 		case d == 0 || d > 128: // duplicate or late
 		default:
-			for range d - 1 {
-				ls.loss += (1 - ls.loss) / 100
-			}
-			ls.loss -= ls.loss / 100
+			ls.lost += int(d - 1)
+			ls.recv++
 			ls.lastSeq = seq
 		}
 	} else {
 		ls.seen, ls.lastSeq = true, seq
 	}
-	v.SetLinkLoss(ls.loss)
+	if ls.recv+ls.lost >= 20 {
+		v.SetLinkLoss(float64(ls.lost) / float64(ls.recv+ls.lost))
+	}
 	switch m := fr.Message().(type) {
 	case *common.MessageHeartbeat:
 		if !s.hideAutopilot {
@@ -446,7 +455,7 @@ func TestSimUploadUnderLossDuplicationReordering(t *testing.T) {
 
 // waitAutopilot waits until the station has told the session the
 // vehicle's autopilot (its first HEARTBEAT may come after other frames).
-func waitAutopilot(t *testing.T, v *Vehicle) {
+func waitAutopilot(t testing.TB, v *Vehicle) {
 	t.Helper()
 	for range 200 {
 		if _, ok := v.Autopilot(); ok {

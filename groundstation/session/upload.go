@@ -23,7 +23,8 @@ const (
 	// maxBurstFrames caps the frames one event sends, so a burst fits
 	// gomavlib's 64-frame write queue per channel (it drops silently
 	// beyond); the rest goes out as the vehicle's requests come.
-	maxBurstFrames = 48
+	maxBurstFrames = 32
+	perRequest     = 2
 	// minRTOMargin is the least slack a retransmission timeout keeps over
 	// the smoothed round trip, for a vehicle's processing jitter.
 	minRTOMargin = 20 * time.Millisecond
@@ -76,16 +77,18 @@ type linkMemory struct {
 // runs: the round trip from sending an item to the vehicle's request for
 // the next one (RFC 6298's smoothed estimator, samples only from items
 // sent once, as Karn's rule asks) and the loss rate, from the gaps in
-// the vehicle's requests — it sends exactly one per item it accepts, so a
-// request seq that never arrives was lost on the way down. The link is
+// the vehicle's requests — it sends one per item it accepts, so a request
+// seq that never arrives was lost on the way down — and the ground
+// station's own measurement (SetLinkLoss). The link is
 // taken to lose as much on the way up (radios and the simulator are
 // symmetric); an asymmetric link still completes, through more
 // retransmission timeouts.
 type linkEstimate struct {
 	srtt, rttvar time.Duration
 	samples      int
-	lost, total  int // request seqs missing / expected so far
-	prior        float64
+	lost, total  int     // request seqs missing / expected so far
+	prior        float64 // loss assumed before any request
+	station      float64 // the ground station's measured link loss (0 = none)
 }
 
 func (e *linkEstimate) sampleRTT(d time.Duration) {
@@ -111,9 +114,14 @@ func (e *linkEstimate) rto() time.Duration {
 	return e.srtt + max(4*e.rttvar, e.srtt/4, minRTOMargin)
 }
 
+// loss is the larger of the station's measurement and the upload's own:
+// request gaps understate the loss when a vehicle answers each copy of an
+// item it already holds with another request (the simulator does), and
+// the station's sequence-number count covers a longer span.
 func (e *linkEstimate) loss() float64 {
 	lost := max(e.lost, 0)
-	return (float64(lost) + priorWeight*e.prior) / (float64(e.total) + priorWeight)
+	own := (float64(lost) + priorWeight*e.prior) / (float64(e.total) + priorWeight)
+	return max(own, e.station)
 }
 
 // copiesFor is the fewest copies of an item that bring the chance of
@@ -217,9 +225,8 @@ func (v *Vehicle) newUpload(t mavitem.MissionType, items []mavitem.Item, p Progr
 		u.est.prior, u.est.srtt, u.est.rttvar = v.link.loss, v.link.srtt, v.link.srtt/4
 	}
 	v.mu.Unlock()
-	if station := math.Float64frombits(v.linkLoss.Load()); station > 0 {
-		u.est.prior = max(u.est.prior, station)
-	}
+	u.est.station = math.Float64frombits(v.linkLoss.Load())
+	u.est.prior = max(u.est.prior, u.est.station)
 	return u
 }
 
@@ -318,14 +325,17 @@ func (u *uploadTransfer) deadline() time.Time {
 	return u.silenceAt
 }
 
-// fill sends the items of the window not yet sent, lowest first, at most
-// maxBurstFrames frames at once.
-func (u *uploadTransfer) fill(now time.Time) error {
+// fill sends up to items of the window not yet sent, lowest first, and
+// never more than maxBurstFrames frames. A request releases at most
+// perRequest items: the vehicle takes one item per request, so the window
+// refills at twice its pace without bursts that gomavlib's queue (and a
+// radio's) would drop — requests arrive in clumps.
+func (u *uploadTransfer) fill(now time.Time, items int) error {
 	if u.frontier < 0 {
 		return nil
 	}
 	c := copiesFor(u.est.loss())
-	for budget := max(maxBurstFrames/c, 1); budget > 0 && u.next < u.n && u.next < u.frontier+u.window; budget-- {
+	for budget := max(min(items, maxBurstFrames/c), 1); budget > 0 && u.next < u.n && u.next < u.frontier+u.window; budget-- {
 		if err := u.sendItem(u.next, c, now); err != nil {
 			return err
 		}
@@ -351,7 +361,7 @@ func (u *uploadTransfer) recover(now time.Time) error {
 		return err
 	}
 	u.next = u.frontier + 1
-	return u.fill(now)
+	return u.fill(now, maxBurstFrames)
 }
 
 // overdue acts on a retransmission timeout: MISSION_COUNT again before
@@ -499,12 +509,16 @@ func (u *uploadTransfer) onRequest(seq int, now time.Time) (bool, error) {
 			}
 		}
 		u.est.total += seq - u.frontier
+		prev := max(u.frontier, 0)
 		u.frontier = seq
 		if u.plan.adaptive && u.window < u.plan.maxWindow {
 			u.window++
 		}
 		u.next = max(u.next, seq)
-		return false, u.fill(now)
+		if u.next == seq && seq == 0 {
+			return false, u.fill(now, maxBurstFrames) // the first burst
+		}
+		return false, u.fill(now, perRequest*(seq-prev))
 	case seq == u.frontier:
 		// Asked again for the item it waits for: a duplicate, the answer
 		// to a copy of the previous item, or (once that item is overdue)
@@ -512,7 +526,7 @@ func (u *uploadTransfer) onRequest(seq int, now time.Time) (bool, error) {
 		if r := u.rtoAt(); !r.IsZero() && !now.Before(r) {
 			return false, u.overdue(now)
 		}
-		return false, u.fill(now)
+		return false, nil
 	}
 	// an old request, reordered: it was counted lost when a later one came
 	if fresh {
