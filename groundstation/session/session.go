@@ -116,6 +116,7 @@ func DefaultOptions() Options {
 		ParamRetries:           5,
 		UploadWindow:           0, // auto: by autopilot
 		ParamWindow:            16,
+		Clock:                  realClock{},
 	}
 }
 
@@ -161,7 +162,7 @@ func (o Options) withDefaults() Options {
 		o.Log = slog.Default()
 	}
 	if o.Clock == nil {
-		o.Clock = realClock{}
+		o.Clock = d.Clock
 	}
 	return o
 }
