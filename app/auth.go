@@ -127,14 +127,16 @@ func (a *App) startAuth(ctx context.Context) error {
 		return err
 	}
 	a.guard = &auth.Guard{
-		Store:     store,
-		Sessions:  &auth.Sessions{Idle: cfg.SessionIdle, Absolute: cfg.SessionMax},
-		Limiter:   &auth.Limiter{},
-		Audit:     al,
-		Log:       log,
-		Secure:    cfg.secure(),
-		FullBody:  fullBodyRoute,
-		Secret:    func(route string) bool { return strings.Contains(route, "/api/v1/users") },
+		Store:    store,
+		Sessions: &auth.Sessions{Idle: cfg.SessionIdle, Absolute: cfg.SessionMax},
+		Limiter:  &auth.Limiter{},
+		Audit:    al,
+		Log:      log,
+		Secure:   cfg.secure(),
+		FullBody: fullBodyRoute,
+		Secret: func(route string) bool {
+			return strings.Contains(route, "/api/v1/users") || strings.HasSuffix(route, "/password")
+		},
 		OnAudited: a.tagEvents,
 	}
 	g := a.guard

@@ -358,7 +358,8 @@ func appRoutes(t *testing.T, a *App) map[string]httpapi.Route {
 func TestRouteAccessLevels(t *testing.T) {
 	a := startOpenAPITestApp(t)
 	anonymous := map[string]bool{"GET /api/v1/health": true, "GET /": true, "POST /api/v1/login": true}
-	observer := map[string]bool{"POST /api/v1/logout": true, // anyone logged in may log out
+	// Anyone logged in may log out and change their own password.
+	observer := map[string]bool{"POST /api/v1/logout": true, "PUT /api/v1/session/password": true,
 		// watching video is reading: a WHEP session is how a viewer reads it
 		"POST /api/v1/vehicles/{id}/video/{stream_id}/whep":             true,
 		"DELETE /api/v1/vehicles/{id}/video/{stream_id}/whep/{session}": true,
@@ -631,6 +632,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"LoginRequest":    {typ: auth.LoginRequest{}, request: true},
 		"UserRequest":     {typ: auth.UserRequest{}, request: true},
 		"TokenRequest":    {typ: auth.TokenRequest{}, request: true},
+		"PasswordChange":  {typ: auth.PasswordChange{}, request: true},
 	}
 	// Schemas with no Go type to compare with, and why.
 	unmirrored := map[string]string{

@@ -44,7 +44,9 @@ func newTestStation(t testing.TB) *testStation {
 	g := &Guard{Store: st, Sessions: &Sessions{Now: c.now}, Limiter: &Limiter{Now: c.now}, Audit: al,
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		FullBody: func(route string) bool { return strings.Contains(route, "/commands/") },
-		Secret:   func(route string) bool { return strings.Contains(route, "/users") }}
+		Secret: func(route string) bool {
+			return strings.Contains(route, "/users") || strings.HasSuffix(route, "/password")
+		}}
 	g.anonymous.Now = c.now
 	mux := http.NewServeMux()
 	routes := append(g.Routes(),
@@ -537,6 +539,56 @@ func BenchmarkPasswordCheck(b *testing.B) {
 	for b.Loop() {
 		if _, err := st.CheckPassword(ctx, "bench", "bench-password"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestChangeOwnPassword(t *testing.T) {
+	s := newTestStation(t)
+	s.guard.Store.AddUser(context.Background(), "pilot", Operator, "pilot-password")
+	_, cookie, csrf := login(t, s, "pilot", "pilot-password")
+	_, other, _ := login(t, s, "pilot", "pilot-password")
+	change := func(c *http.Cookie, csrf, body string) reply {
+		return s.do(t, call{method: "PUT", path: "/api/v1/session/password", body: body, cookie: c, header: map[string]string{CSRFHeader: csrf}})
+	}
+	if r := change(cookie, csrf, `{"current_password":"nope-nope","new_password":"pilot-password-2"}`); r.status != 400 || !strings.Contains(r.body, "current_password") {
+		t.Fatalf("wrong current password: %d %s", r.status, r.body)
+	}
+	if r := change(cookie, csrf, `{"current_password":"pilot-password","new_password":"short"}`); r.status != 400 {
+		t.Fatalf("weak new password: %d %s", r.status, r.body)
+	}
+	r := change(cookie, csrf, `{"current_password":"pilot-password","new_password":"pilot-password-2"}`)
+	if r.status != 200 {
+		t.Fatalf("change: %d %s", r.status, r.body)
+	}
+	var fresh *http.Cookie
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == CookieName {
+			fresh = c
+		}
+	}
+	if fresh == nil || s.do(t, call{method: "GET", path: "/api/v1/session", cookie: fresh}).status != 200 {
+		t.Fatal("no working session after the change")
+	}
+	for _, c := range []*http.Cookie{cookie, other} {
+		if st := s.do(t, call{method: "GET", path: "/api/v1/session", cookie: c}).status; st != 401 {
+			t.Fatalf("an old session still works after the password change: %d", st)
+		}
+	}
+	if r, _, _ := login(t, s, "pilot", "pilot-password-2"); r.status != 200 {
+		t.Fatalf("login with the new password: %d", r.status)
+	}
+	tok := s.token(t, "script", Operator)
+	if r := s.do(t, call{method: "PUT", path: "/api/v1/session/password", body: `{"current_password":"x","new_password":"yyyyyyyyy"}`, header: bearerH(tok)}); r.status != 400 {
+		t.Fatalf("a token changing a password: %d %s", r.status, r.body)
+	}
+	es, _ := s.guard.Audit.Query(audit.Filter{Route: "/password"})
+	if len(es) != 4 {
+		t.Fatalf("%d password-change entries, want 4", len(es))
+	}
+	for _, e := range es {
+		if e.Body != "" || e.BodySHA256 != "" {
+			t.Fatalf("a password change keeps its body in the audit log: %+v", e)
 		}
 	}
 }

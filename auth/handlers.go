@@ -27,6 +27,7 @@ func (g *Guard) Routes() []Route {
 		{"POST /api/v1/login", Anonymous, g.login},
 		{"POST /api/v1/logout", Observer, g.logout},
 		{"GET /api/v1/session", Observer, g.session},
+		{"PUT /api/v1/session/password", Observer, g.handle(g.changePassword)},
 		{"GET /api/v1/users", Admin, g.handle(g.listUsers)},
 		{"POST /api/v1/users", Admin, g.handle(g.addUser)},
 		{"PATCH /api/v1/users/{name}", Admin, g.handle(g.patchUser)},
@@ -180,6 +181,58 @@ func (g *Guard) logout(w http.ResponseWriter, r *http.Request) {
 func (g *Guard) session(w http.ResponseWriter, r *http.Request) {
 	p, _ := FromContext(r.Context())
 	httpapi.WriteJSON(w, http.StatusOK, p)
+}
+
+// PasswordChange is the body of PUT /api/v1/session/password.
+type PasswordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword lets a logged-in person replace their own password (the
+// first admin's one-time password, or any other). It needs the current
+// one, counts wrong ones against the login throttle, ends the account's
+// other sessions and hands this browser a new session.
+func (g *Guard) changePassword(w http.ResponseWriter, r *http.Request) error {
+	p, _ := FromContext(r.Context())
+	if p.Kind != "user" {
+		return httpapi.Invalid("", "API tokens have no password: log in with a user name to change one")
+	}
+	var req PasswordChange
+	if err := httpapi.DecodeJSON(r, &req, maxLoginBody); err != nil {
+		return err
+	}
+	if err := CheckPasswordPolicy(req.NewPassword); err != nil {
+		return httpapi.Invalid("new_password", "%v", err)
+	}
+	ip := clientIP(r)
+	if wait := g.Limiter.Blocked(p.Name, ip); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return &httpapi.Error{Code: CodeRateLimited, Message: "too many wrong passwords: try again later"}
+	}
+	if _, err := g.Store.CheckPassword(r.Context(), p.Name, req.CurrentPassword); err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			g.Limiter.Fail(p.Name, ip)
+			return httpapi.Invalid("current_password", "wrong password")
+		}
+		return err
+	}
+	if err := g.Store.SetPassword(r.Context(), p.Name, req.NewPassword); err != nil {
+		return err
+	}
+	u, err := g.Store.GetUser(r.Context(), p.Name)
+	if err != nil {
+		return err
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		g.Sessions.Delete(c.Value)
+	}
+	value, s := g.Sessions.Create(u)
+	http.SetCookie(w, g.cookie(value, int(g.Sessions.Absolute/time.Second)))
+	exp := s.Expires
+	httpapi.WriteJSON(w, http.StatusOK, Principal{Name: u.Name, Role: u.Role, Kind: "user", CSRF: s.CSRF, ExpiresAt: &exp})
+	g.log().Info("password changed", "user", u.Name, "source", r.RemoteAddr)
+	return nil
 }
 
 func (g *Guard) listUsers(w http.ResponseWriter, r *http.Request) error {
