@@ -36,7 +36,8 @@ web: ## build the web map's front-end (npm) into web/dist for go:embed
 	@if [ -f web/Makefile ]; then $(MAKE) -C web; fi
 
 .PHONY: test
-test: lint ## vet, staticcheck, then go test -race over everything with real services
+test: lint ## vet, staticcheck, the web console's unit tests, then go test -race over everything with real services
+	@if [ -f web/Makefile ]; then $(MAKE) -C web test; fi
 	@scripts/services.sh start
 	@set -a; source .testenv/env; set +a; \
 	BURGUT_TEST_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./... ; rc=$$?; \

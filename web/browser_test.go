@@ -204,11 +204,11 @@ func TestLiveMapInChromium(t *testing.T) {
 	poll("the map after login", `document.getElementById('login').hidden && !document.querySelector('main').hidden && document.getElementById('whoami').textContent === 'pilot (operator)'`, 10*time.Second)
 
 	poll(fmt.Sprintf("%d vehicles on the map and in the list", n), fmt.Sprintf(
-		`document.querySelectorAll('.vehicle-marker [data-vehicle-id]').length === %d && document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d`, n, n), 60*time.Second)
+		`document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d && document.querySelectorAll('#vehicles li[data-vehicle-id]:not([data-lat="0"])').length === %d`, n, n), 60*time.Second)
 	poll("the event area and the no-fly zone on the map",
 		`document.querySelector('[data-area-kind="event-area"]') !== null && document.querySelector('[data-area-kind="no-fly"]') !== null`, 30*time.Second)
 	first, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][2]float64](
-		`Object.fromEntries([...document.querySelectorAll('.vehicle-marker [data-vehicle-id]')].map(e => [e.dataset.vehicleId, [+e.dataset.lat, +e.dataset.lon]]))`))
+		`Object.fromEntries([...document.querySelectorAll('#vehicles li[data-vehicle-id]')].map(e => [e.dataset.vehicleId, [+e.dataset.lat, +e.dataset.lon]]))`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestLiveMapInChromium(t *testing.T) {
 	startJSON = startJSON[:len(startJSON)-1] + "}"
 	poll("every vehicle to move on the map", fmt.Sprintf(`(() => {
 		const start = %s;
-		const els = [...document.querySelectorAll('.vehicle-marker [data-vehicle-id]')];
+		const els = [...document.querySelectorAll('#vehicles li[data-vehicle-id]')];
 		return els.length === %d && els.every(e => start[e.dataset.vehicleId] &&
 			Math.hypot(+e.dataset.lat - start[e.dataset.vehicleId][0], +e.dataset.lon - start[e.dataset.vehicleId][1]) > 0.0002);
 	})()`, startJSON, n), 90*time.Second)

@@ -1,185 +1,170 @@
-// Burgut's live map: vehicles, trails, areas and alerts from the
-// /api/v1/stream WebSocket and /api/v1/areas. No tile server: areas are
-// drawn on a plain background, so the map works offline. Without a session
-// the page is the login form; the map starts after a login.
-import L from "leaflet";
+// Burgut's operator console: the live map (vehicles, trails, areas, alerts
+// from /api/v1/stream), and for operators the Fly commands and the Plan →
+// assign → launch flow. Plain ES modules, no framework: the page is a
+// handful of panels over one canvas map, so a framework's diffing would
+// add weight without saving work; the logic lives in src/lib (unit-tested
+// with node:test) and this file only wires it to the DOM.
 import "./main.css";
+import { createApi } from "./lib/api.js";
+import { createStore } from "./lib/store.js";
+import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
+import { MODES, runCommand, launch } from "./lib/commands.js";
+import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, readArea } from "./lib/plan.js";
+import { createMap, createVehicleLayer, drawFeatures, drawPlan } from "./map.js";
 
-const TRAIL = 120; // positions kept per vehicle
-const MAX_ALERTS = 100;
-const ALERT_KINDS = new Set(["fence_breach", "battery_low", "battery_critical", "link_lost", "failsafe"]);
+const $ = (id) => document.getElementById(id);
+const MAX_ALERTS = 200;
+const ALERT_KINDS = new Set(["fence_breach", "battery_low", "battery_critical", "link_lost", "failsafe", "separation"]);
 
-const map = L.map("map", { zoomControl: true, attributionControl: false, preferCanvas: false }).setView([41.3111, 69.2797], 15);
-L.control.scale({ imperial: false }).addTo(map);
+let session = null;
+const api = createApi({ fetch: (...a) => fetch(...a), csrf: () => session?.csrf_token, onUnauthorized: () => showLogin("Your session has ended: log in again.") });
+const store = createStore();
+const meta = (n) => document.querySelector(`meta[name="${n}"]`)?.content || "";
+const m = createMap("map", { tiles: meta("burgut-map-tiles"), attribution: meta("burgut-map-attribution") });
+const { map, L } = m;
 const areaLayer = L.layerGroup().addTo(map);
-const trailLayer = L.layerGroup().addTo(map);
-const vehicleLayer = L.layerGroup().addTo(map);
-
-const vehicles = new Map(); // id → {v, marker, trail, points, li}
-let selected = null;
+const planLayer = L.layerGroup().addTo(map);
+const vehicleLayer = createVehicleLayer(m, store, (id, shift) => store.select(id, shift));
 let fitted = false;
-let areasFitted = false;
 
-function statusOf(v) {
-  if (!v.connected) return "lost";
-  if (v.stale) return "stale";
-  if (v.fence_breached) return "breach";
-  if (v.armed) return "armed";
-  return "disarmed";
+// --- one render per animation frame ---
+const listItems = new Map(); // id → li
+let frameQueued = false;
+function queueFrame() {
+  if (frameQueued) return;
+  frameQueued = true;
+  requestAnimationFrame(() => {
+    frameQueued = false;
+    const { changed, selectionChanged } = store.take();
+    vehicleLayer.update(changed, selectionChanged);
+    for (const id of selectionChanged ? store.vehicles.keys() : changed) renderListItem(id);
+    if (selectionChanged || [...store.selection].some((id) => changed.has(id))) renderDetails();
+    if (selectionChanged) renderPicks();
+    updateCounts();
+    fitOnce();
+  });
 }
-const COLOURS = { armed: "#4cc27a", disarmed: "#7d8ea0", lost: "#ef5b5b", stale: "#f0b85a", breach: "#ff7b2e" };
+const origSelect = store.select;
+store.select = (id, add) => (origSelect(id, add), queueFrame());
+const origSelectIn = store.selectIn;
+store.selectIn = (b, add) => (origSelectIn(b, add), queueFrame());
 
-function arrowIcon(v) {
-  const colour = COLOURS[statusOf(v)];
-  const heading = Number.isFinite(v.heading_deg) ? v.heading_deg : 0;
-  const html =
-    `<div data-vehicle-id="${esc(v.id)}" data-status="${statusOf(v)}" data-lat="${v.lat}" data-lon="${v.lon}">` +
-    `<svg width="24" height="24" viewBox="-12 -12 24 24" style="transform: rotate(${heading}deg)">` +
-    `<path d="M0,-11 L7,8 L0,4 L-7,8 Z" fill="${colour}" stroke="#000" stroke-width="1.2"/></svg>` +
-    `<span class="vehicle-label">${esc(v.id)}${v.stale ? " (stale)" : ""}</span></div>`;
-  return L.divIcon({ className: "vehicle-marker", html, iconSize: [24, 24], iconAnchor: [12, 12] });
-}
-
-function esc(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-}
-
-function fmt(n, digits = 0, unit = "") {
-  return Number.isFinite(n) ? n.toFixed(digits) + unit : "–";
-}
-
-function upsertVehicle(v) {
-  let e = vehicles.get(v.id);
-  const ll = [v.lat, v.lon];
-  const hasPos = !(v.lat === 0 && v.lon === 0);
-  if (!e) {
-    e = { v, points: [] };
-    e.marker = L.marker(ll, { icon: arrowIcon(v), keyboard: false }).on("click", () => select(v.id));
-    e.trail = L.polyline([], { color: COLOURS[statusOf(v)], weight: 2, opacity: 0.6 });
-    if (hasPos) {
-      e.marker.addTo(vehicleLayer);
-      e.trail.addTo(trailLayer);
-    }
-    e.li = document.createElement("li");
-    e.li.addEventListener("click", () => select(v.id));
-    vehicles.set(v.id, e);
-    insertSorted(e.li, v.id);
-  } else if (hasPos && !vehicleLayer.hasLayer(e.marker)) {
-    e.marker.addTo(vehicleLayer);
-    e.trail.addTo(trailLayer);
+function renderListItem(id) {
+  const v = store.vehicles.get(id)?.v;
+  if (!v) return;
+  let li = listItems.get(id);
+  if (!li) {
+    li = document.createElement("li");
+    li.dataset.vehicleId = id;
+    li.tabIndex = 0;
+    li.addEventListener("click", (ev) => store.select(id, ev.shiftKey));
+    li.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        store.select(id, ev.shiftKey);
+      }
+    });
+    const ul = $("vehicles");
+    const after = [...ul.children].find((c) => c.dataset.vehicleId > id);
+    ul.insertBefore(li, after || null);
+    listItems.set(id, li);
   }
-  e.v = v;
-  if (hasPos) {
-    const last = e.points[e.points.length - 1];
-    if (!last || last[0] !== v.lat || last[1] !== v.lon) {
-      e.points.push(ll);
-      if (e.points.length > TRAIL) e.points.shift();
-      e.trail.setLatLngs(e.points);
-    }
-    e.marker.setLatLng(ll);
-  }
-  e.marker.setIcon(arrowIcon(v));
-  e.trail.setStyle({ color: COLOURS[statusOf(v)] });
-  renderListItem(e);
-  if (selected === v.id) renderDetails();
-}
-
-function insertSorted(li, id) {
-  li.dataset.vehicleId = id;
-  const ul = document.getElementById("vehicles");
-  const after = [...ul.children].find((c) => c.dataset.vehicleId > id);
-  ul.insertBefore(li, after || null);
-}
-
-function renderListItem(e) {
-  const v = e.v;
   const s = statusOf(v);
-  e.li.dataset.status = s;
-  e.li.dataset.lat = v.lat;
-  e.li.dataset.lon = v.lon;
-  e.li.dataset.stale = v.stale ? "true" : "false";
-  e.li.className = selected === v.id ? "selected" : "";
-  e.li.innerHTML =
+  li.dataset.status = s;
+  li.dataset.lat = v.lat;
+  li.dataset.lon = v.lon;
+  li.dataset.mode = v.mode || "";
+  li.dataset.armed = v.armed ? "true" : "false";
+  li.dataset.stale = v.stale ? "true" : "false";
+  li.className = store.selection.has(id) ? "selected" : "";
+  li.setAttribute("aria-selected", store.selection.has(id) ? "true" : "false");
+  li.innerHTML =
     `<span class="dot" style="background:${COLOURS[s]}"></span>` +
     `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}</span>` +
     `<span class="battery" title="battery">${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"}</span>` +
     `<span>${fmt(v.relative_alt_m, 0, " m")}</span>`;
 }
 
-function select(id) {
-  if (selected !== id) loadFence(id);
-  selected = id;
-  for (const e of vehicles.values()) renderListItem(e);
-  renderDetails();
-}
-
 function renderDetails() {
-  const e = vehicles.get(selected);
-  const box = document.getElementById("details");
-  if (!e) {
+  const v = store.primary();
+  const box = $("details");
+  const n = store.selection.size;
+  $("selection-count").textContent = n ? `${n} selected` : "";
+  if ($("command-target")) $("command-target").textContent = n ? `→ ${n === 1 ? [...store.selection][0] : n + " vehicles"}` : "→ select vehicles";
+  if (!v) {
     box.hidden = true;
     return;
   }
-  const v = e.v;
   box.hidden = false;
   box.dataset.vehicleId = v.id;
-  document.getElementById("details-title").textContent = v.id;
-  const rows = [
-    ["status", statusOf(v)],
-    ["mode", v.mode],
-    ["armed", v.armed ? "yes" : "no"],
-    ["battery", v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") + " " + fmt(v.battery_v, 1, " V") : "–"],
-    ["position", `${fmt(v.lat, 6)}, ${fmt(v.lon, 6)}`],
-    ["altitude", fmt(v.relative_alt_m, 1, " m") + " rel, " + fmt(v.alt_msl_m, 1, " m") + " MSL"],
-    ["heading", fmt(v.heading_deg, 0, "°")],
-    ["speed", fmt(v.ground_speed_mps, 1, " m/s")],
-    ["GPS", `fix ${v.gps_fix}, ${v.satellites} sats`],
-    ["link", `${v.link} sys ${v.system_id}, loss ${fmt(v.link_quality?.loss_pct, 1, " %")}`],
-    ["mission", v.mission_count ? `${v.mission_seq} / ${v.mission_count}` : "–"],
-    ["last seen", v.last_seen ? new Date(v.last_seen).toLocaleTimeString() : "–"],
-  ];
-  document.getElementById("details-fields").innerHTML = rows.map(([k, val]) => `<dt>${k}</dt><dd>${esc(val)}</dd>`).join("");
+  $("details-title").textContent = v.id + (n > 1 ? ` (+${n - 1})` : "");
+  $("details-fields").innerHTML = hudRows(v).map(([k, val]) => `<dt>${esc(k)}</dt><dd data-field="${esc(k)}">${esc(val)}</dd>`).join("");
   const video = v.video || [];
-  document.getElementById("details-video").innerHTML = video.length
+  $("details-video").innerHTML = video.length
     ? video
         .map(
           (s) =>
-            `<li data-stream-id="${s.stream_id}"><b>${esc(s.name || "stream " + s.stream_id)}</b> ${esc(s.type)} ${esc(s.encoding || "")} ` +
-            `${s.width ? s.width + "×" + s.height : ""} ${s.running ? "" : "(stopped)"}<br><a href="${esc(s.uri)}">${esc(s.uri)}</a></li>`,
+            `<li data-stream-id="${esc(s.stream_id)}"><b>${esc(s.name || "stream " + s.stream_id)}</b> ${esc(s.type)} ${esc(s.encoding || "")} ` +
+            `${s.width ? esc(s.width) + "×" + esc(s.height) : ""} ${s.running ? "" : "(stopped)"}<br><a href="${esc(s.uri)}">${esc(s.uri)}</a></li>`,
         )
         .join("")
     : "<li>no video stream advertised</li>";
 }
 
+function updateCounts() {
+  let stale = 0;
+  for (const e of store.vehicles.values()) if (e.v.stale || !e.v.connected) stale++;
+  $("counts").textContent = `${store.vehicles.size} vehicles${stale ? `, ${stale} stale/lost` : ""}`;
+}
+
+function fitOnce() {
+  if (fitted) return;
+  const pts = vehicleLayer.points();
+  areaLayer.eachLayer((l) => l.getBounds && pts.push(l.getBounds().getNorthEast(), l.getBounds().getSouthWest()));
+  if (!pts.length) return;
+  map.fitBounds(L.latLngBounds(pts).pad(0.3), { maxZoom: 17 });
+  fitted = true;
+}
+
+// --- alerts ---
 function addAlert(ev) {
   if (!ALERT_KINDS.has(ev.kind) && ev.severity !== "warning" && ev.severity !== "critical") return;
-  const ul = document.getElementById("alerts");
-  if (ul.querySelector(`li[data-seq="${ev.seq}"]`)) return;
+  const ul = $("alerts");
+  if (ul.querySelector(`li[data-seq="${CSS.escape(String(ev.seq))}"]`)) return;
   const li = document.createElement("li");
   li.dataset.kind = ev.kind;
   li.dataset.seq = ev.seq;
   li.dataset.vehicleId = ev.vehicle_id;
   li.dataset.severity = ev.severity;
-  li.innerHTML = `<time>${new Date(ev.time).toLocaleTimeString()}</time>${esc(ev.message || ev.kind)}`;
-  li.addEventListener("click", () => select(ev.vehicle_id));
+  li.innerHTML = `<time>${esc(new Date(ev.time).toLocaleTimeString())}</time><b>${esc(ev.vehicle_id)}</b> ${esc(ev.message || ev.kind)}`;
+  li.addEventListener("click", () => store.select(ev.vehicle_id));
   ul.prepend(li);
   while (ul.children.length > MAX_ALERTS) ul.lastChild.remove();
+  filterAlerts();
 }
-
-function updateCounts() {
-  let stale = 0;
-  for (const e of vehicles.values()) if (e.v.stale || !e.v.connected) stale++;
-  document.getElementById("counts").textContent = `${vehicles.size} vehicles${stale ? `, ${stale} stale/lost` : ""}`;
+function filterAlerts() {
+  const sev = $("alert-filter").value;
+  const text = $("alert-text").value.trim().toLowerCase();
+  let shown = 0;
+  for (const li of $("alerts").children) {
+    const show = (!sev || li.dataset.severity === sev) && (!text || li.textContent.toLowerCase().includes(text));
+    li.hidden = !show;
+    if (show) shown++;
+  }
+  $("alert-count").textContent = shown ? `(${shown})` : "";
 }
+$("alert-filter").addEventListener("change", filterAlerts);
+$("alert-text").addEventListener("input", filterAlerts);
 
-function fitOnce() {
-  if (fitted) return;
-  const pts = [];
-  for (const e of vehicles.values()) if (!(e.v.lat === 0 && e.v.lon === 0)) pts.push([e.v.lat, e.v.lon]);
-  areaLayer.eachLayer((l) => l.getBounds && pts.push(l.getBounds().getNorthEast(), l.getBounds().getSouthWest()));
-  if (pts.length === 0) return;
-  map.fitBounds(L.latLngBounds(pts).pad(0.3), { maxZoom: 17 });
-  fitted = true;
+// --- tabs ---
+for (const b of document.querySelectorAll("#tabs [data-tab]")) {
+  b.addEventListener("click", () => {
+    for (const o of document.querySelectorAll("#tabs [data-tab]")) {
+      o.setAttribute("aria-selected", o === b ? "true" : "false");
+      const panel = $("tab-" + o.dataset.tab);
+      if (panel) panel.hidden = o !== b;
+    }
+  });
 }
 
 // --- the stream ---
@@ -187,7 +172,7 @@ let retry = 500;
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}/api/v1/stream`);
-  const conn = document.getElementById("conn");
+  const conn = $("conn");
   ws.onopen = () => {
     conn.dataset.state = "open";
     conn.textContent = "live";
@@ -203,18 +188,16 @@ function connect() {
     setTimeout(connect, retry);
     retry = Math.min(retry * 2, 10000);
   };
-  ws.onmessage = (m) => {
-    const f = JSON.parse(m.data);
+  ws.onmessage = (msg) => {
+    const f = JSON.parse(msg.data);
     switch (f.type) {
       case "snapshot":
-        document.getElementById("station").textContent = f.station ? `station ${f.station}` : "";
-        (f.vehicles || []).forEach(upsertVehicle);
+        $("station").textContent = f.station ? `station ${f.station}` : "";
+        store.upsert(f.vehicles);
         (f.alerts || []).forEach(addAlert);
-        fitOnce();
         break;
       case "state":
-        (f.vehicles || []).forEach(upsertVehicle);
-        fitOnce();
+        store.upsert(f.vehicles);
         break;
       case "events":
         (f.events || []).forEach(addAlert);
@@ -223,137 +206,298 @@ function connect() {
         console.warn("stream error:", f.error);
         break;
     }
-    updateCounts();
+    queueFrame();
   };
 }
 
-// --- areas, no-fly zones, fences ---
-const AREA_STYLE = {
-  "event-area": { color: "#4aa3ff", weight: 2, fillOpacity: 0.08 },
-  "no-fly": { color: "#ef5b5b", weight: 2, fillOpacity: 0.25, dashArray: "6 4" },
-  fence: { color: "#ffd24a", weight: 2, fillOpacity: 0.03, dashArray: "2 4" },
-  route: { color: "#b28dff", weight: 2 },
-  launch: { color: "#6fd08c" },
-  rally: { color: "#6fd08c" },
-};
-
-function collectFeatures(x, out, inherited) {
-  if (!x || typeof x !== "object") return out;
-  if (Array.isArray(x)) {
-    x.forEach((i) => collectFeatures(i, out, inherited));
-  } else if (x.type === "Feature") {
-    out.push({ ...x, properties: { ...inherited, ...(x.properties || {}) } });
-  } else if (x.type === "FeatureCollection") {
-    (x.features || []).forEach((f) => collectFeatures(f, out, inherited));
-  } else {
-    const props = x.name || x.id ? { area: x.name || x.id } : inherited;
-    for (const k of ["areas", "geojson", "features", "collection", "items", "fences"]) if (x[k]) collectFeatures(x[k], out, props);
-  }
-  return out;
-}
-
-// /api/v1/areas lists area summaries ({"areas":[{id,name,…}]}); each
-// area's GeoJSON (features with a "kind") is at /api/v1/areas/{id}. A
-// plain FeatureCollection answer is drawn as is.
-async function getJSON(url) {
-  const r = await fetch(url, { headers: { Accept: "application/json" } });
-  if (r.status === 401) showLogin("Your session has ended: log in again.");
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  return r.json();
-}
-
+// --- areas ---
 async function loadAreas() {
   try {
-    const list = await getJSON("/api/v1/areas");
-    let feats = collectFeatures(list, [], {});
-    const ids = Array.isArray(list?.areas) ? list.areas.filter((a) => a && a.id && !a.type).map((a) => a) : [];
-    for (const a of ids) {
+    const list = (await api.get("/api/v1/areas"))?.areas || [];
+    const feats = [];
+    for (const a of list) {
       try {
-        collectFeatures(await getJSON(`/api/v1/areas/${encodeURIComponent(a.id)}`), feats, { area: a.name || a.id });
+        const g = await api.get(`/api/v1/areas/${encodeURIComponent(a.id)}`);
+        for (const f of g?.features || []) feats.push({ ...f, properties: { area: a.name || a.id, ...(f.properties || {}) } });
       } catch (e) {
         console.warn("area", a.id, e);
       }
     }
     areaLayer.clearLayers();
     drawFeatures(feats, areaLayer);
-    if (!areasFitted && feats.length) {
-      fitted = false; // frame the areas too, once
-      areasFitted = true;
+    const sel = $("plan-area");
+    if (sel) {
+      const keep = sel.value;
+      sel.innerHTML = list.map((a) => `<option value="${esc(a.id)}">${esc(a.name || a.id)} (${esc(a.id)})</option>`).join("");
+      if (keep && list.some((a) => a.id === keep)) sel.value = keep;
     }
-    fitOnce();
+    if (feats.length && !areasFitted) {
+      areasFitted = true;
+      fitted = false;
+      fitOnce();
+    }
+    return list;
   } catch (e) {
     console.warn("areas:", e);
+    return [];
   }
 }
+let areasFitted = false;
 
-function drawFeatures(feats, layerGroup) {
-  L.geoJSON(feats, {
-    style: (f) => {
-      const kind = String(f.properties?.kind || "");
-      return AREA_STYLE[kind] || (kind.includes("fence") ? AREA_STYLE.fence : { color: "#9aa7b4", weight: 1 });
-    },
-    pointToLayer: (f, ll) => {
-      const style = AREA_STYLE[f.properties?.kind] || {};
-      const r = Number(f.properties?.radius_m);
-      // A no-fly circle (or a launch pad) has a real size in metres: draw it to scale.
-      if (r > 0) return L.circle(ll, { radius: r, ...style });
-      return L.circleMarker(ll, { radius: 5, ...style });
-    },
-    onEachFeature: (f, layer) => {
-      const p = f.properties || {};
-      layer.bindTooltip(`${esc(p.kind || "area")}: ${esc(p.name || p.area || "")}`);
-      layer.on("add", () => layer.getElement && layer.getElement()?.setAttribute("data-area-kind", p.kind || ""));
-    },
-  }).addTo(layerGroup);
+// --- confirmation ---
+function confirmDialog(text) {
+  const d = $("confirm");
+  $("confirm-text").textContent = text;
+  d.returnValue = "";
+  d.showModal();
+  $("confirm-no").focus();
+  return new Promise((resolve) => d.addEventListener("close", () => resolve(d.returnValue === "yes"), { once: true }));
 }
 
-// A vehicle's geofence, read from the vehicle (a MAVLink fence download)
-// when it is selected: inclusion/exclusion polygons and circles.
-const fenceLayer = L.layerGroup().addTo(map);
-async function loadFence(id) {
-  fenceLayer.clearLayers();
-  let items;
-  try {
-    items = (await getJSON(`/api/v1/vehicles/${encodeURIComponent(id)}/fence`)).items || [];
-  } catch (e) {
-    console.warn("fence of", id, e);
+function showResults(ul, results) {
+  ul.innerHTML = results
+    .map((r) => `<li data-vehicle-id="${esc(r.id)}" data-ok="${r.ok}"><b>${esc(r.id)}</b> ${r.ok ? "✓" : "✗"} ${esc(r.text)}</li>`)
+    .join("");
+}
+
+// --- Fly: commands ---
+let gotoPending = null;
+async function command(name, ids) {
+  const status = $("command-status");
+  if (!ids.length) {
+    status.textContent = "Select one or more vehicles first (click, shift-click, Ctrl+drag).";
     return;
   }
-  if (selected !== id) return;
-  const feats = [];
-  for (let i = 0; i < items.length; ) {
-    const it = items[i];
-    const ll = (x) => [x.y / 1e7, x.x / 1e7];
-    if (it.command === 5001 || it.command === 5002) {
-      const n = Math.max(3, Math.round(it.param1));
-      const ring = items.slice(i, i + n).map(ll);
-      ring.push(ring[0]);
-      feats.push({ type: "Feature", properties: { kind: it.command === 5001 ? "fence" : "no-fly", name: `${id} fence` }, geometry: { type: "Polygon", coordinates: [ring] } });
-      i += n;
-      continue;
-    }
-    if (it.command === 5003 || it.command === 5004) {
-      L.circle([it.x / 1e7, it.y / 1e7], { radius: it.param1, ...(it.command === 5003 ? AREA_STYLE.fence : AREA_STYLE["no-fly"]) })
-        .bindTooltip(`${esc(id)} fence`)
-        .addTo(fenceLayer);
-    }
-    i++;
+  const args = { alt_m: $("cmd-alt").value, mode: $("cmd-mode").value, ground_speed_mps: $("cmd-speed").value };
+  if (name === "goto") {
+    status.textContent = `Click the map where ${ids.length === 1 ? ids[0] : ids.length + " vehicles"} should go (Esc cancels).`;
+    gotoPending = { ids, args };
+    $("map").classList.add("picking");
+    return;
   }
-  drawFeatures(feats, fenceLayer);
+  await send(name, ids, args);
+}
+async function send(name, ids, args) {
+  const status = $("command-status");
+  try {
+    status.textContent = `${name}: sending to ${ids.length} vehicle(s)…`;
+    const r = await runCommand(api, name, ids, args, confirmDialog);
+    if (!r.sent) {
+      status.textContent = `${name}: cancelled`;
+      return;
+    }
+    const ok = r.results.filter((x) => x.ok).length;
+    status.textContent = `${name}: ${ok} of ${r.results.length} accepted`;
+    status.dataset.command = name;
+    showResults($("command-results"), r.results);
+  } catch (e) {
+    status.textContent = `${name}: ${e.message}`;
+    $("command-results").innerHTML = "";
+  }
+}
+map.on("click", (ev) => {
+  if (!gotoPending) return;
+  const { ids, args } = gotoPending;
+  gotoPending = null;
+  $("map").classList.remove("picking");
+  send("goto", ids, { ...args, lat: ev.latlng.lat, lon: ev.latlng.lng });
+});
+
+function setupOperator() {
+  $("cmd-mode").innerHTML = MODES.map((x) => `<option>${x}</option>`).join("");
+  for (const b of document.querySelectorAll("#fly-commands [data-command]")) b.addEventListener("click", () => command(b.dataset.command, [...store.selection]));
+  document.addEventListener("keydown", (ev) => {
+    if (ev.target.closest?.("input, select, textarea, dialog")) return;
+    if (ev.key === "Escape" && gotoPending) {
+      gotoPending = null;
+      $("map").classList.remove("picking");
+      $("command-status").textContent = "go here: cancelled";
+    }
+    if (!ev.shiftKey || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+    if (ev.key === "R") {
+      ev.preventDefault();
+      send("rtl", store.connectedIds(), {});
+    } else if (ev.key === "P") {
+      ev.preventDefault();
+      allPause();
+    }
+  });
+  setupPlan();
+}
+// Pause all asks too (a pause alone moves nothing, but it stops every
+// aircraft at once).
+async function allPause() {
+  const ids = store.connectedIds();
+  if (!ids.length || !(await confirmDialog(`Pause all ${ids.length} vehicles?`))) return;
+  send("pause", ids, {});
+}
+
+// --- Plan, assign, launch ---
+let plan = null;
+const picks = [];
+function setupPlan() {
+  const file = $("area-file");
+  file.addEventListener("change", () => file.files[0] && importArea(file.files[0]));
+  const mapEl = $("map");
+  mapEl.addEventListener("dragover", (ev) => {
+    ev.preventDefault();
+    mapEl.classList.add("dropping");
+  });
+  mapEl.addEventListener("dragleave", () => mapEl.classList.remove("dropping"));
+  mapEl.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    mapEl.classList.remove("dropping");
+    const f = ev.dataTransfer?.files?.[0];
+    if (f) {
+      document.querySelector('#tabs [data-tab="plan"]').click();
+      importArea(f);
+    }
+  });
+  $("plan-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    makePlan();
+  });
+  $("assign").addEventListener("click", assignPlan);
+  $("launch").addEventListener("click", launchPlan);
+}
+
+async function importArea(f) {
+  const errs = $("area-errors");
+  errs.innerHTML = "";
+  try {
+    const text = readArea(await f.text(), f.name);
+    const a = await api.post("/api/v1/areas", text);
+    errs.innerHTML = `<li class="ok" data-area-id="${esc(a.id)}">imported ${esc(a.name || a.id)}: ${a.no_fly} no-fly zone(s), ${a.launch} launch point(s)</li>`;
+    await loadAreas();
+    $("plan-area").value = a.id;
+  } catch (e) {
+    errs.innerHTML = problemsText(e).map((p) => `<li>${esc(p)}</li>`).join("");
+  }
+}
+
+async function makePlan() {
+  const errs = $("plan-errors");
+  errs.innerHTML = "";
+  const areaId = $("plan-area").value;
+  try {
+    if (!areaId) throw new Error("import or pick an event area first");
+    const o = planOptions(Object.fromEntries(new FormData($("plan-form"))));
+    $("plan-make").disabled = true;
+    plan = await api.post(`/api/v1/areas/${encodeURIComponent(areaId)}/plans`, o);
+  } catch (e) {
+    const field = e.details?.field ? `${e.details.field}: ` : "";
+    errs.innerHTML = problemsText(e).map((p) => `<li>${esc(field + p)}</li>`).join("");
+    return;
+  } finally {
+    $("plan-make").disabled = false;
+  }
+  drawPlan(plan, planLayer);
+  const b = planLayer.getLayers().filter((l) => l.getBounds);
+  if (b.length) map.fitBounds(L.featureGroup(b).getBounds().pad(0.2), { maxZoom: 18 });
+  const s = $("plan-summary");
+  s.dataset.planId = plan.id;
+  s.dataset.ok = plan.ok;
+  s.innerHTML =
+    `<p>Plan <b>${esc(plan.id)}</b>: ${plan.drones.length} drone(s), ${plan.ok ? "all checks passed" : `<b class="bad">${plan.violations.length} finding(s)</b>`}</p>` +
+    `<ul class="drones">${plan.drones
+      .map((dp, i) => `<li data-drone="${dp.drone ?? i}"><span class="swatch" style="background:${droneColour(dp.drone ?? i)}"></span>drone ${dp.drone ?? i}: ${dp.mission.length} items, ${dp.fence.length} fence, ${dp.rally.length} rally, layer ${fmt(dp.alt, 0, " m")}</li>`)
+      .join("")}</ul>`;
+  $("plan-findings").innerHTML = plan.violations
+    .map((v) => `<li data-drone="${v.drone}" data-rule="${esc(v.rule)}">drone ${v.drone}${v.leg >= 0 ? ` leg ${v.leg} (to item ${v.seq})` : ""}: ${esc(v.rule)}: ${esc(v.message)}</li>`)
+    .join("");
+  const q = (f, d) => `/api/v1/plans/${encodeURIComponent(plan.id)}?format=${f}${d === undefined ? "" : "&drone=" + d}`;
+  $("plan-export").innerHTML =
+    `Export: <a href="${q("geojson")}" download="${esc(plan.id)}.geojson">GeoJSON</a> · <a href="/api/v1/areas/${encodeURIComponent(areaIdOf(plan))}?format=kml" download>area KML</a> · ` +
+    plan.drones.map((dp, i) => `drone ${i}: <a href="${q("plan", i)}" download>.plan</a> <a href="${q("waypoints", i)}" download>.waypoints</a>`).join(" · ");
+  picks.length = 0;
+  renderPicks();
+  $("assign-results").innerHTML = "";
+}
+const areaIdOf = (p) => p.area_id;
+
+// The vehicle pickers: one per drone, connected vehicles with state,
+// battery and distance to the drone's launch point. Selected vehicles
+// fill empty pickers first.
+function renderPicks() {
+  const box = $("plan-picks");
+  if (!box || !plan) return;
+  const ids = store.connectedIds();
+  const sel = [...store.selection].filter((id) => ids.includes(id));
+  for (let i = 0; i < plan.drones.length; i++) {
+    if (!picks[i] || !ids.includes(picks[i])) picks[i] = sel.find((id) => !picks.includes(id)) || ids.find((id) => !picks.includes(id)) || "";
+  }
+  box.innerHTML = plan.drones
+    .map((dp, i) => {
+      const lp = dp.launch?.Point;
+      const opts = ids
+        .map((id) => {
+          const v = store.vehicles.get(id).v;
+          const dist = lp ? L.latLng(v.lat, v.lon).distanceTo([lp[1], lp[0]]) : NaN;
+          return `<option value="${esc(id)}"${picks[i] === id ? " selected" : ""}>${esc(id)} — ${esc(statusOf(v))}, ${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"}, loss ${fmt(v.link_quality?.loss_pct, 0, " %")}, ${fmt(dist, 0, " m")} to pad</option>`;
+        })
+        .join("");
+      return `<label><span class="swatch" style="background:${droneColour(dp.drone ?? i)}"></span>drone ${i} <select data-pick="${i}"><option value="">—</option>${opts}</select></label>`;
+    })
+    .join("");
+  for (const s of box.querySelectorAll("select[data-pick]")) {
+    s.addEventListener("change", () => {
+      picks[+s.dataset.pick] = s.value;
+      updateAssign();
+    });
+  }
+  updateAssign();
+}
+let assigned = [];
+function updateAssign() {
+  const problem = assignProblem(plan, picks);
+  $("assign").disabled = !!problem;
+  $("assign").title = problem;
+  $("assign-problem").textContent = problem;
+  $("launch").disabled = assigned.length === 0;
+}
+
+async function assignPlan() {
+  const problem = assignProblem(plan, picks);
+  if (problem) return updateAssign();
+  const ul = $("assign-results");
+  const body = assignBody(plan, picks);
+  showResults(ul, body.assignments.map((a) => ({ id: a.vehicle_id, ok: false, text: `uploading drone ${a.drone}: fence, rally, mission…` })));
+  $("assign").disabled = true;
+  try {
+    const r = await api.post(`/api/v1/plans/${encodeURIComponent(plan.id)}/assign`, body);
+    showResults(
+      ul,
+      r.results.map((x) => ({
+        id: x.vehicle_id,
+        ok: x.ok,
+        text: x.ok ? `drone ${x.drone}: verified ${Object.entries(x.items || {}).map(([k, n]) => `${k} ${n}`).join(", ")}` : x.error,
+      })),
+    );
+    assigned = r.results.filter((x) => x.ok).map((x) => x.vehicle_id);
+  } catch (e) {
+    ul.innerHTML = `<li data-ok="false">${esc(e.message)}</li>`;
+  }
+  updateAssign();
+}
+
+async function launchPlan() {
+  if (!assigned.length) return;
+  const ul = $("assign-results");
+  try {
+    const r = await launch(api, assigned, launchText(assigned), confirmDialog);
+    if (r.sent) showResults(ul, r.results);
+  } catch (e) {
+    ul.innerHTML = `<li data-ok="false">${esc(e.message)}</li>`;
+  }
 }
 
 // --- login and session ---
-// The session cookie is HttpOnly; the page keeps the session's CSRF token
-// (from the login or GET /api/v1/session) and sends it as X-CSRF-Token on
-// every call that changes something.
-let session = null;
 let started = false;
-
 async function currentSession() {
   try {
     const r = await fetch("/api/v1/session", { headers: { Accept: "application/json" } });
     return r.ok ? await r.json() : null;
-  } catch (e) {
+  } catch {
     return null;
   }
 }
@@ -362,34 +506,36 @@ function showLogin(message) {
   session = null;
   document.querySelector("header").hidden = true;
   document.querySelector("main").hidden = true;
-  document.getElementById("login").hidden = false;
-  document.getElementById("login-error").textContent = message || "";
-  document.getElementById("login-user").focus();
+  $("login").hidden = false;
+  $("login-error").textContent = message || "";
+  $("login-user").focus();
 }
 
 function start(s) {
   session = s;
   document.body.dataset.role = s.role;
-  document.getElementById("whoami").textContent = `${s.name} (${s.role})`;
-  document.getElementById("login").hidden = true;
+  $("whoami").textContent = `${s.name} (${s.role})`;
+  $("login").hidden = true;
   document.querySelector("header").hidden = false;
   document.querySelector("main").hidden = false;
   map.invalidateSize();
   if (started) return;
   started = true;
+  // An observer gets the live picture only: the command and planning
+  // controls are removed, not just hidden (the station refuses their
+  // requests anyway).
+  if (s.role === "observer") for (const el of document.querySelectorAll(".operator-only")) el.remove();
+  else setupOperator();
   connect();
   loadAreas();
   setInterval(loadAreas, 15000);
 }
 
-document.getElementById("login").addEventListener("submit", async (ev) => {
+$("login").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const err = document.getElementById("login-error");
+  const err = $("login-error");
   err.textContent = "";
-  const body = JSON.stringify({
-    username: document.getElementById("login-user").value,
-    password: document.getElementById("login-password").value,
-  });
+  const body = JSON.stringify({ username: $("login-user").value, password: $("login-password").value });
   try {
     const r = await fetch("/api/v1/login", { method: "POST", headers: { "Content-Type": "application/json" }, body });
     const j = await r.json().catch(() => ({}));
@@ -397,14 +543,14 @@ document.getElementById("login").addEventListener("submit", async (ev) => {
       err.textContent = j.error?.message || `login failed (HTTP ${r.status})`;
       return;
     }
-    document.getElementById("login-password").value = "";
+    $("login-password").value = "";
     start(j);
   } catch (e) {
     err.textContent = `cannot reach the station: ${e.message}`;
   }
 });
 
-document.getElementById("logout").addEventListener("click", async () => {
+$("logout").addEventListener("click", async () => {
   await fetch("/api/v1/logout", { method: "POST", headers: { "X-CSRF-Token": session?.csrf_token || "" } }).catch(() => {});
   location.reload();
 });

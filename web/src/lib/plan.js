@@ -1,0 +1,151 @@
+// Plan preview and assignment logic: each drone's colour, its legs as map
+// lines (from the mission items), the checker's findings per leg, and the
+// rules the Assign and Launch buttons follow.
+
+export const DRONE_COLOURS = ["#4aa3ff", "#ff9f43", "#2ed573", "#e056fd", "#ffd32a", "#ff6b81", "#1dd1a1", "#a29bfe"];
+
+export function droneColour(i) {
+  return DRONE_COLOURS[((i % DRONE_COLOURS.length) + DRONE_COLOURS.length) % DRONE_COLOURS.length];
+}
+
+export const PATTERNS = ["perimeter", "sweep", "corridor", "loop"];
+
+const NAV_WITH_POSITION = new Set([16, 17, 18, 19, 21, 22, 82]); // waypoint, loiters, land, takeoff, spline
+
+function pos(it) {
+  return [it.x / 1e7, it.y / 1e7];
+}
+
+// legs returns a drone plan's flight legs: [{seq, from, to}] between the
+// items that have a position, in mission order (seq = the item the leg
+// arrives at, as the checker's findings name it). The launch point starts
+// the first leg, as the vehicle takes off there.
+export function legs(dp) {
+  const out = [];
+  const lp = dp.launch?.Point; // the planner's Site: Point is [lon, lat]
+  let prev = Array.isArray(lp) && lp.length === 2 ? [lp[1], lp[0]] : null;
+  for (const it of dp.mission || []) {
+    if (!NAV_WITH_POSITION.has(it.command) || (it.x === 0 && it.y === 0)) continue;
+    const p = pos(it);
+    if (prev) out.push({ seq: it.seq, from: prev, to: p });
+    prev = p;
+  }
+  return out;
+}
+
+// fenceRings turns a drone's fence items into polygons and circles:
+// {kind: "inclusion"|"exclusion", ring: [[lat, lon]…]} and
+// {kind, center: [lat, lon], radius}.
+export function fenceShapes(items) {
+  const out = [];
+  for (let i = 0; i < (items || []).length; ) {
+    const it = items[i];
+    if (it.command === 5001 || it.command === 5002) {
+      const n = Math.max(3, Math.round(it.param1));
+      out.push({ kind: it.command === 5001 ? "inclusion" : "exclusion", ring: items.slice(i, i + n).map(pos) });
+      i += n;
+      continue;
+    }
+    if (it.command === 5003 || it.command === 5004) {
+      out.push({ kind: it.command === 5003 ? "inclusion" : "exclusion", center: pos(it), radius: it.param1 });
+    }
+    i++;
+  }
+  return out;
+}
+
+// findingsByDrone groups the checker's violations: drone → [violation];
+// a violation with leg ≥ 0 names the item its leg arrives at (seq).
+export function findingsByDrone(violations) {
+  const m = new Map();
+  for (const v of violations || []) {
+    if (!m.has(v.drone)) m.set(v.drone, []);
+    m.get(v.drone).push(v);
+  }
+  return m;
+}
+
+// badLegs returns the seqs of a drone's legs the checker flagged.
+export function badLegs(violations, drone) {
+  return new Set((violations || []).filter((v) => v.drone === drone && v.leg >= 0).map((v) => v.seq));
+}
+
+// assignProblem says why a plan cannot be assigned to the picked vehicles,
+// or "" when it can: the plan must have passed its checks, every drone
+// needs a vehicle, and no vehicle may fly two drones.
+export function assignProblem(plan, picks) {
+  if (!plan) return "make a plan first";
+  if (!plan.ok) return `the plan failed ${plan.violations.length} check(s): it cannot be assigned`;
+  const n = plan.drones.length;
+  const seen = new Set();
+  for (let d = 0; d < n; d++) {
+    const id = picks[d];
+    if (!id) return `pick a vehicle for drone ${d}`;
+    if (seen.has(id)) return `vehicle ${id} is picked for two drones`;
+    seen.add(id);
+  }
+  return "";
+}
+
+export function assignBody(plan, picks) {
+  return { assignments: plan.drones.map((dp, i) => ({ drone: dp.drone ?? i, vehicle_id: picks[i] })) };
+}
+
+export function launchText(ids) {
+  return `Arm + mission start for ${ids.length} vehicle${ids.length === 1 ? "" : "s"} (${ids.join(", ")})?`;
+}
+
+// planOptions reads the form's values into the planner's options, leaving
+// out empty fields (the planner's defaults apply); numbers are checked here
+// so the operator sees which field is wrong before anything is sent.
+export function planOptions(form) {
+  const o = { pattern: form.pattern };
+  if (!PATTERNS.includes(o.pattern)) throw new Error(`pattern "${form.pattern}": want ${PATTERNS.join(", ")}`);
+  const num = (k, min, max, int = false) => {
+    const s = String(form[k] ?? "").trim();
+    if (s === "") return;
+    const n = Number(s);
+    if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) throw new Error(`${k} "${s}": want ${int ? "a whole number " : ""}${min}–${max}`);
+    o[k] = n;
+  };
+  num("drones", 1, 100, true);
+  num("alt", 1, 1000);
+  num("spacing", 1, 10000);
+  num("margin", 0, 1000);
+  num("speed", 0.1, 50);
+  num("repeat", 0, 1000, true);
+  if (form.end) o.end = form.end;
+  return o;
+}
+
+// problemsText formats a planner/area validation error's details.problems.
+export function problemsText(err) {
+  const p = err?.details?.problems;
+  if (Array.isArray(p) && p.length) return p.map(problemText);
+  return [err?.message || String(err)];
+}
+
+// readArea checks a dropped or picked file is GeoJSON before it is sent.
+export function readArea(text, name = "file") {
+  let j;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${name}: not JSON (${e.message}); import a GeoJSON FeatureCollection`);
+  }
+  if (!j || j.type !== "FeatureCollection" || !Array.isArray(j.features)) throw new Error(`${name}: not a GeoJSON FeatureCollection`);
+  return text;
+}
+
+// problemText names where an area problem is, in the words of the
+// planner's own Problem.String (missions/area.go): feature (index and
+// name) or collection, polygon, hole/shell, vertex.
+export function problemText(x) {
+  if (typeof x === "string") return x;
+  let b = x.feature < 0 ? "collection" : `feature ${x.feature}${x.name ? ` ("${x.name}")` : ""}`;
+  if (x.polygon > 0) b += ` polygon ${x.polygon}`;
+  if (x.ring > 0) b += ` hole ${x.ring}`;
+  else if (x.ring === 0 && x.vertex >= 0) b += " shell";
+  if (x.vertex >= 0) b += ` vertex ${x.vertex}`;
+  return `${b}: ${x.message}`;
+}

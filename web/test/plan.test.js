@@ -1,0 +1,67 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { legs, fenceShapes, badLegs, assignProblem, assignBody, launchText, planOptions, problemsText, readArea, droneColour, DRONE_COLOURS } from "../src/lib/plan.js";
+
+const it = (seq, command, lat, lon, extra = {}) => ({ seq, command, x: Math.round(lat * 1e7), y: Math.round(lon * 1e7), param1: 0, ...extra });
+
+test("legs start at the launch point and join the positioned items", () => {
+  const dp = {
+    launch: { Point: [69.0, 41.0] },
+    mission: [it(1, 22, 41.0, 69.0), it(2, 178, 0, 0), it(3, 16, 41.001, 69.0), it(4, 16, 41.001, 69.001), it(5, 20, 0, 0)],
+  };
+  const l = legs(dp);
+  assert.deepEqual(l.map((x) => x.seq), [1, 3, 4]);
+  assert.deepEqual(l[1].from, [41.0, 69.0]);
+  assert.deepEqual(l[2].to, [41.001, 69.001]);
+});
+
+test("fence items become polygons and circles", () => {
+  const f = fenceShapes([
+    it(0, 5001, 1, 1, { param1: 3 }), it(1, 5001, 1, 2, { param1: 3 }), it(2, 5001, 2, 2, { param1: 3 }),
+    it(3, 5004, 1.5, 1.5, { param1: 50 }),
+  ]);
+  assert.equal(f.length, 2);
+  assert.equal(f[0].kind, "inclusion");
+  assert.equal(f[0].ring.length, 3);
+  assert.deepEqual(f[1], { kind: "exclusion", center: [1.5, 1.5], radius: 50 });
+});
+
+test("findings mark the legs they name, per drone", () => {
+  const vs = [{ drone: 1, leg: 2, seq: 4, rule: "no-fly" }, { drone: 1, leg: -1, seq: 0, rule: "items" }, { drone: 0, leg: 1, seq: 3, rule: "fence" }];
+  assert.deepEqual([...badLegs(vs, 1)], [4]);
+  assert.deepEqual([...badLegs(vs, 0)], [3]);
+});
+
+test("assign is refused for a failed plan, a missing or doubled vehicle", () => {
+  const ok = { ok: true, violations: [], drones: [{ drone: 0 }, { drone: 1 }] };
+  assert.match(assignProblem(null, []), /make a plan/);
+  assert.match(assignProblem({ ...ok, ok: false, violations: [{}] }, ["a", "b"]), /failed 1 check/);
+  assert.match(assignProblem(ok, ["a"]), /drone 1/);
+  assert.match(assignProblem(ok, ["a", "a"]), /picked for two drones/);
+  assert.equal(assignProblem(ok, ["a", "b"]), "");
+  assert.deepEqual(assignBody(ok, ["a", "b"]), { assignments: [{ drone: 0, vehicle_id: "a" }, { drone: 1, vehicle_id: "b" }] });
+  assert.equal(launchText(["a", "b"]), "Arm + mission start for 2 vehicles (a, b)?");
+});
+
+test("plan options: empty fields left to the planner, bad ones named", () => {
+  assert.deepEqual(planOptions({ pattern: "corridor", drones: "2", alt: "", speed: "8" }), { pattern: "corridor", drones: 2, speed: 8 });
+  assert.throws(() => planOptions({ pattern: "zigzag" }), /pattern "zigzag"/);
+  assert.throws(() => planOptions({ pattern: "sweep", drones: "1.5" }), /drones "1.5"/);
+});
+
+test("area problems are named as the planner names them", () => {
+  const e = { message: "x", details: { problems: [{ feature: 0, name: "park", polygon: 0, ring: 0, vertex: 3, message: "self-intersection" }, { feature: -1, polygon: 0, ring: -1, vertex: -1, message: "no event-area" }] } };
+  assert.deepEqual(problemsText(e), ['feature 0 ("park") shell vertex 3: self-intersection', "collection: no event-area"]);
+  assert.deepEqual(problemsText(new Error("boom")), ["boom"]);
+});
+
+test("readArea accepts a FeatureCollection only", () => {
+  assert.throws(() => readArea("{", "a.geojson"), /a.geojson: not JSON/);
+  assert.throws(() => readArea('{"type":"Feature"}', "a.geojson"), /not a GeoJSON FeatureCollection/);
+  assert.ok(readArea('{"type":"FeatureCollection","features":[]}'));
+});
+
+test("drone colours are distinct for the first drones and wrap", () => {
+  assert.notEqual(droneColour(0), droneColour(1));
+  assert.equal(droneColour(DRONE_COLOURS.length), droneColour(0));
+});
