@@ -477,14 +477,14 @@ func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		_, err = buildCommand(r.PathValue("name"), b) // reject bad arguments once, not per vehicle
 	}
+	if err == nil {
+		err = checkTimeout(b.TimeoutS)
+	}
 	s, serr := h.station()
 	if err == nil {
 		err = serr
 	}
 	if err != nil {
-		return err
-	}
-	if err := checkTimeout(b.TimeoutS); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 60*time.Second)
@@ -586,9 +586,6 @@ func (h *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTimeout(b.TimeoutS); err != nil {
-		return err
-	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 5*time.Minute)
 	defer cancel()
 	rep, err := s.Upload(ctx, r.PathValue("id"), t, b.Items, uploadOptions(b))
@@ -613,6 +610,9 @@ func decodeUpload(r *http.Request, t mavitem.MissionType) (UploadArgs, error) {
 	if b.Items == nil {
 		return b, httpapi.Invalid("items", "missing: send {\"items\": [...]} (an empty list clears)")
 	}
+	if err := checkTimeout(b.TimeoutS); err != nil {
+		return b, err
+	}
 	return b, validateItems(b.Items, t)
 }
 
@@ -631,15 +631,15 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := validateItems(b.Items, t); err != nil {
 		return err
 	}
+	if err := checkTimeout(b.TimeoutS); err != nil {
+		return err
+	}
 	ids, err := h.groupTargets(b.VehicleIDs, b.All)
 	if err != nil {
 		return err
 	}
 	s, err := h.station()
 	if err != nil {
-		return err
-	}
-	if err := checkTimeout(b.TimeoutS); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 10*time.Minute)
