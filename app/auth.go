@@ -18,6 +18,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/metrics"
+	"github.com/burgut-uav/burgut/web"
 )
 
 // AccessConfig configures who may use the station (issue 11): the first
@@ -335,6 +336,13 @@ func (a *App) auditNotify(e audit.Entry) {
 // out of frames and sniffing.
 func (a *App) securityHeaders(next http.Handler) http.Handler {
 	hsts := a.Config.Access.secure()
+	// A configured tile server is the one other origin the map may load
+	// images from (Validate has checked the template).
+	img := "'self' data:"
+	if src, _ := web.TileSource(a.Config.MapTiles); src != "" {
+		img += " " + src
+	}
+	csp := "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src " + img + "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		if hsts {
@@ -344,7 +352,7 @@ func (a *App) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		// The map loads only its own files and talks only to its origin
 		// (Leaflet positions markers with inline styles).
-		h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(w, r)
 	})

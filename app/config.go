@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/burgut-uav/burgut/internal/cliflag"
+	"github.com/burgut-uav/burgut/web"
 )
 
 // Config is every setting of `burgut serve` and `burgut run`. One name per
@@ -27,6 +28,10 @@ type Config struct {
 	LogLevel   string
 	// MetricsListen serves /metrics on its own address ("" = on HTTP).
 	MetricsListen string
+	// MapTiles is the web map's XYZ tile URL template ("" = the offline
+	// plain background) and MapAttribution its credit line (web.Options).
+	MapTiles       string
+	MapAttribution string
 
 	GroundStation GroundStationConfig
 	Telemetry     TelemetryConfig
@@ -62,6 +67,8 @@ func (c *Config) register(fs *flag.FlagSet, withSim bool) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the embedded store, the InfluxDB spool, tlogs and saved areas")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "serve Prometheus /metrics on this address (host:port) instead of on --http")
+	fs.StringVar(&c.MapTiles, "map-tiles", c.MapTiles, "web map base layer: XYZ tile URL template, e.g. https://tiles.example/{z}/{x}/{y}.png (empty = offline plain background; nothing leaves the machine)")
+	fs.StringVar(&c.MapAttribution, "map-attribution", c.MapAttribution, "attribution shown on the web map with --map-tiles")
 	c.GroundStation.register(fs)
 	c.Telemetry.register(fs)
 	c.Relay.register(fs)
@@ -87,6 +94,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("data-dir: must not be empty")
+	}
+	if _, err := web.TileSource(c.MapTiles); err != nil {
+		return err
 	}
 	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Video.validate(), c.Sim.validate())
 }

@@ -73,7 +73,7 @@ func (a *App) startRelay(ctx context.Context) error {
 	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/api/v1/stream", Access: httpapi.Observer, Handler: httpapi.RequireWebSocket(hub)})
 	// The map's files are public (they hold no data); what it shows comes
 	// through the stream and the API, which carry their own access levels.
-	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/", Access: httpapi.Anonymous, Handler: web.Handler()})
+	a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/", Access: httpapi.Anonymous, Handler: web.NewHandler(web.Options{MapTiles: a.Config.MapTiles, MapAttribution: a.Config.MapAttribution})})
 	// What the center needs to connect, and whether the feeds are healthy.
 	a.Mux.HandleFunc(http.MethodGet, "/api/v1/relay", httpapi.Observer, func(w http.ResponseWriter, r *http.Request) {
 		out := maps.Clone(status)

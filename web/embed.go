@@ -7,9 +7,13 @@
 package web
 
 import (
+	"bytes"
 	"embed"
+	"fmt"
+	"html"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -22,11 +26,57 @@ func Built() bool {
 	return err == nil
 }
 
-// Handler serves the map at / and its assets; register it on "GET /".
-// Unknown paths under / get 404, not the map, so API typos stay visible.
-func Handler() http.Handler {
+// Options configure the page for one station.
+type Options struct {
+	// MapTiles is an XYZ tile URL template ({z}/{x}/{y}, optional {s}) for
+	// the map's base layer; empty keeps the offline plain background, so
+	// no request leaves the machine unless one is configured.
+	MapTiles string
+	// MapAttribution is shown on the map when tiles are configured.
+	MapAttribution string
+}
+
+// TileSource checks a tile URL template and returns the Content-Security-
+// Policy source that lets the page load its images ("" for no template).
+// {s} subdomains become a wildcard host.
+func TileSource(template string) (string, error) {
+	if template == "" {
+		return "", nil
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(template, p) {
+			return "", fmt.Errorf("map-tiles %q: want an XYZ URL template with {z}, {x} and {y}", template)
+		}
+	}
+	u, err := url.Parse(strings.ReplaceAll(template, "{s}", "s"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("map-tiles %q: want an http:// or https:// URL template", template)
+	}
+	host := u.Host
+	if strings.Contains(template, "{s}.") {
+		host = "*" + strings.TrimPrefix(host, "s")
+	}
+	if strings.ContainsAny(host, " ;,'{}") {
+		return "", fmt.Errorf("map-tiles %q: host %q cannot be allowed in a Content-Security-Policy", template, host)
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// Handler serves the map with the offline background; see NewHandler.
+func Handler() http.Handler { return NewHandler(Options{}) }
+
+// NewHandler serves the map at / and its assets; register it on "GET /".
+// The page reads the tile settings from meta tags filled in here (the
+// Content-Security-Policy forbids inline scripts). Unknown paths under /
+// get 404, not the map, so API typos stay visible.
+func NewHandler(o Options) http.Handler {
 	sub, _ := fs.Sub(dist, "dist")
 	files := http.FileServerFS(sub)
+	index, _ := fs.ReadFile(sub, "index.html")
+	index = bytes.Replace(index, []byte(`<meta name="burgut-map-tiles" content="">`),
+		[]byte(`<meta name="burgut-map-tiles" content="`+html.EscapeString(o.MapTiles)+`">`), 1)
+	index = bytes.Replace(index, []byte(`<meta name="burgut-map-attribution" content="">`),
+		[]byte(`<meta name="burgut-map-attribution" content="`+html.EscapeString(o.MapAttribution)+`">`), 1)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !Built() {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -40,6 +90,9 @@ func Handler() http.Handler {
 		}
 		if r.URL.Path == "/" || r.URL.Path == "/index.html" {
 			w.Header().Set("Cache-Control", "no-cache")
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(index)
+			return
 		} else {
 			w.Header().Set("Cache-Control", "public, max-age=300")
 		}

@@ -43,3 +43,50 @@ func TestHandlerServesMapOrExplainsHowToBuildIt(t *testing.T) {
 		}
 	}
 }
+
+// The configured tile template reaches the page (escaped) in its meta tag,
+// and the default page names no tile server at all.
+func TestMapTilesReachThePage(t *testing.T) {
+	if !Built() {
+		t.Skip("web map not built: run 'make web'")
+	}
+	page := func(h http.Handler) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		return rec.Body.String()
+	}
+	if got := page(Handler()); !strings.Contains(got, `<meta name="burgut-map-tiles" content="">`) {
+		t.Fatalf("default page has a tile URL: %s", got)
+	}
+	got := page(NewHandler(Options{MapTiles: "https://tiles.city.example/{z}/{x}/{y}.png", MapAttribution: `© City "GIS"`}))
+	for _, want := range []string{
+		`<meta name="burgut-map-tiles" content="https://tiles.city.example/{z}/{x}/{y}.png">`,
+		`<meta name="burgut-map-attribution" content="© City &#34;GIS&#34;">`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}
+
+func TestTileSource(t *testing.T) {
+	for _, c := range []struct{ in, want, err string }{
+		{"", "", ""},
+		{"https://tiles.city.example/{z}/{x}/{y}.png", "https://tiles.city.example", ""},
+		{"http://{s}.tile.example.org:8080/{z}/{x}/{y}.png", "http://*.tile.example.org:8080", ""},
+		{"https://tiles.city.example/{z}/{x}.png", "", "want an XYZ URL template"},
+		{"file:///tmp/{z}/{x}/{y}.png", "", "http:// or https://"},
+		{"ftp://x/{z}/{x}/{y}", "", "http:// or https://"},
+	} {
+		got, err := TileSource(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("TileSource(%q) error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("TileSource(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
