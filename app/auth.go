@@ -302,7 +302,9 @@ func (a *App) tagEvents(r *http.Request, e audit.Entry) {
 	}
 	ids := e.Vehicles
 	if len(ids) == 1 && ids[0] == "*" {
-		ids = ids[:0]
+		// A new slice: e.Vehicles is shared with the audit writer and the
+		// MQTT publisher, which may be encoding it right now.
+		ids = nil
 		for _, v := range a.Fleet.List() {
 			ids = append(ids, v.ID)
 		}
