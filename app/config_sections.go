@@ -12,6 +12,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/relay"
+	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/spool"
@@ -236,6 +237,8 @@ type SimConfig struct {
 	Demo bool
 	// Video gives every simulated camera a live RTP stream (needs ffmpeg).
 	Video bool
+	// VideoBase is vehicle 0's RTP port with Video; vehicle i uses base+i.
+	VideoBase int
 }
 
 func (c *SimConfig) defaults() {
@@ -244,6 +247,7 @@ func (c *SimConfig) defaults() {
 	c.Speedup = 1
 	c.Seed = 1
 	c.Demo = true
+	c.VideoBase = simulator.DefaultVideoBasePort
 }
 
 func (c *SimConfig) register(fs *flag.FlagSet) {
@@ -252,6 +256,7 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Speedup, "speedup", c.Speedup, "simulation speed relative to real time")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "simulation random seed")
 	fs.BoolVar(&c.Video, "video", c.Video, "give every simulated camera a live stream (ffmpeg RTP H.264 to UDP 5600+index, relayed to browsers over WHEP); needs Debian's ffmpeg")
+	fs.IntVar(&c.VideoBase, "video-base", c.VideoBase, "with --video: vehicle 0's RTP port on the station; vehicle i uses base+i")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
 }
 
@@ -261,6 +266,9 @@ func (c *SimConfig) validate() error {
 	}
 	if _, err := latlon.Parse(c.Home, ""); err != nil {
 		return fmt.Errorf("home: %w", err)
+	}
+	if c.VideoBase < 1 || c.VideoBase+c.Vehicles > 65535 {
+		return fmt.Errorf("video-base %d: vehicles need UDP ports %d..%d", c.VideoBase, c.VideoBase, c.VideoBase+c.Vehicles-1)
 	}
 	if c.Speedup <= 0 || c.Speedup > 1000 {
 		return fmt.Errorf("speedup %v: must be in (0, 1000]", c.Speedup)

@@ -30,13 +30,14 @@ func (a *App) startSimulator(ctx context.Context) error {
 		return fmt.Errorf("home: %w", err)
 	}
 	sim, err := simulator.New(simulator.Config{
-		Vehicles: c.Vehicles,
-		GCS:      []string{gcs},
-		Home:     vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: vehicle.DefaultHome.AltMSL},
-		Speedup:  c.Speedup,
-		Seed:     c.Seed,
-		Video:    c.Video,
-		Log:      a.Log.With("part", "simulator"),
+		Vehicles:      c.Vehicles,
+		GCS:           []string{gcs},
+		Home:          vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: vehicle.DefaultHome.AltMSL},
+		Speedup:       c.Speedup,
+		Seed:          c.Seed,
+		Video:         c.Video,
+		VideoBasePort: c.VideoBase,
+		Log:           a.Log.With("part", "simulator"),
 	})
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)

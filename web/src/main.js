@@ -11,6 +11,7 @@ import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
 import { MODES, runCommand, launch } from "./lib/commands.js";
 import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, readArea } from "./lib/plan.js";
 import { createMap, createVehicleLayer, drawFeatures, drawPlan } from "./map.js";
+import { Player, Wall } from "./video.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_ALERTS = 200;
@@ -38,6 +39,7 @@ function queueFrame() {
     const { changed, selectionChanged } = store.take();
     vehicleLayer.update(changed, selectionChanged);
     for (const id of selectionChanged ? store.vehicles.keys() : changed) renderListItem(id);
+    if (wall) for (const id of changed) if (store.vehicles.has(id)) wall.update(store.vehicles.get(id).v);
     if (selectionChanged || [...store.selection].some((id) => changed.has(id))) renderDetails();
     if (selectionChanged) renderPicks();
     updateCounts();
@@ -93,6 +95,7 @@ function renderDetails() {
   if ($("command-target")) $("command-target").textContent = n ? `→ ${n === 1 ? [...store.selection][0] : n + " vehicles"}` : "→ select vehicles";
   if (!v) {
     box.hidden = true;
+    playSelected(null);
     return;
   }
   box.hidden = false;
@@ -109,6 +112,18 @@ function renderDetails() {
         )
         .join("")
     : "<li>no video stream advertised</li>";
+  playSelected(v);
+}
+
+// --- live video: the selected vehicle's camera, and the wall (/#wall) ---
+let player = null;
+let wall = null;
+
+function playSelected(v) {
+  if (!player) return;
+  const s = v && (v.video || [])[0];
+  $("details-player").hidden = !s;
+  player.play(s ? v.id : null, s ? s.stream_id : null);
 }
 
 function updateCounts() {
@@ -518,9 +533,19 @@ function start(s) {
   $("login").hidden = true;
   document.querySelector("header").hidden = false;
   document.querySelector("main").hidden = false;
+  if (location.hash === "#wall") {
+    document.body.dataset.view = "wall";
+    document.querySelector("main").hidden = true;
+    $("wall").hidden = false;
+  }
   map.invalidateSize();
   if (started) return;
   started = true;
+  player = new Player($("details-player"), s.csrf_token);
+  if (location.hash === "#wall") {
+    wall = new Wall($("wall"), s.csrf_token);
+    for (const e of store.vehicles.values()) wall.update(e.v);
+  }
   // An observer gets the live picture only: the command and planning
   // controls are removed, not just hidden (the station refuses their
   // requests anyway).

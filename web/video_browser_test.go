@@ -1,0 +1,187 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/auth"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/video"
+	"github.com/burgut-uav/burgut/web"
+)
+
+// A simulated drone's camera in a real browser: `burgut run --video`
+// (ffmpeg RTP H.264 → the station's relay → WHEP → Chromium). The page's
+// <video> must decode (videoWidth > 0) and play (currentTime advances),
+// keep playing when the camera's encoder restarts, and the video wall must
+// show the stream with its vehicle and state; WHEP without credentials is
+// refused.
+func TestLiveVideoInChromium(t *testing.T) {
+	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
+	if os.Getenv("BURGUT_TEST_FFMPEG") == "" {
+		if _, err := exec.LookPath("ffmpeg"); err != nil {
+			testenv.Service(t, "BURGUT_TEST_FFMPEG")
+		}
+	}
+	if !web.Built() {
+		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("web map not built: make web should have run before the tests")
+		}
+		t.Skip("web map not built: run 'make web'")
+	}
+	cfg := app.Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.Sim.Vehicles = 1
+	cfg.Sim.Demo = false
+	cfg.Sim.Video = true
+	cfg.Sim.VideoBase = testenv.FreeUDPPort(t)
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t))}
+	cfg.DataDir = t.TempDir()
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	cfg.Relay.StaleAfter = 30 * time.Second
+	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("app: %v", err)
+		}
+	}()
+	select {
+	case <-a.Ready():
+	case err := <-runErr:
+		t.Fatalf("app did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app not ready after 30 s")
+	}
+	base := "http://" + a.HTTPAddr()
+
+	// The camera's stream, as the station learnt it over MAVLink.
+	var vid string
+	testenv.Eventually(t, 60*time.Second, "the simulated camera's stream in the vehicle's video list", func() bool {
+		for _, v := range a.Fleet.List() {
+			if len(v.Video) > 0 && v.Video[0].Type == "rtpudp" {
+				vid = v.ID
+				return true
+			}
+		}
+		return false
+	})
+	whepURL := fmt.Sprintf("%s/api/v1/vehicles/%s/video/1/whep", base, vid)
+
+	// Unauthenticated WHEP is refused.
+	resp, err := http.Post(whepURL, "application/sdp", strings.NewReader("v=0\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WHEP without credentials = %d, want 401", resp.StatusCode)
+	}
+
+	if err := a.Auth.AddUser(context.Background(), "watcher", auth.Observer, "watcher-password"); err != nil {
+		t.Fatal(err)
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 900),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if _, err := chromedp.Run(bctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatalf("open the map: %v", err)
+	}
+	poll := func(what, expr string, timeout time.Duration) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+			for _, s := range a.Video.Stats() {
+				t.Logf("relay %+v", s)
+			}
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	eval := func(expr string) float64 {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[float64](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	poll("the login form", `document.querySelector('#login-user') !== null && !document.getElementById('login').hidden`, 30*time.Second)
+	for _, act := range []chromedp.Action[chromedp.Void]{
+		chromedp.SendKeys("#login-user", "watcher"), chromedp.SendKeys("#login-password", "watcher-password"),
+		chromedp.Click("#login button[type=submit]"),
+	} {
+		if _, err := chromedp.Run(bctx, act); err != nil {
+			t.Fatalf("log in: %v", err)
+		}
+	}
+	// Clicking the vehicle opens its live video beside its details.
+	poll("the vehicle in the list", fmt.Sprintf(`document.querySelector('#vehicles li[data-vehicle-id=%q]') !== null`, vid), 30*time.Second)
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector('#vehicles li[data-vehicle-id=%q]').click()`, vid))); err != nil {
+		t.Fatal(err)
+	}
+	const playing = `(() => { const v = document.querySelector('#details-player video'); return !!v && v.videoWidth > 0 && v.currentTime > %f })()`
+	poll("the drone's video playing in the page", fmt.Sprintf(playing, 1.0), 60*time.Second)
+	if w := eval(`document.querySelector('#details-player video').videoWidth`); w != 320 {
+		t.Errorf("videoWidth %v, want the simulated camera's 320", w)
+	}
+
+	// The camera's encoder restarts (new SSRC, sequence, timestamps): the
+	// same page keeps playing without a reload.
+	st := streamStats(a.Video, vid)
+	if !a.Sim.Vehicle(0).RestartVideo() {
+		t.Fatal("the simulated camera has no encoder running")
+	}
+	at := eval(`document.querySelector('#details-player video').currentTime`)
+	testenv.Eventually(t, 30*time.Second, "the relay to receive the restarted encoder", func() bool {
+		return streamStats(a.Video, vid).PacketsIn > st.PacketsIn+100
+	})
+	poll("playback to continue after the encoder restarted", fmt.Sprintf(playing, at+3), 60*time.Second)
+	if s := streamStats(a.Video, vid); s.Opens != 1 {
+		t.Errorf("the relay opened the source %d times, want once", s.Opens)
+	}
+
+	// The video wall: every stream, with the vehicle ID and the state.
+	for _, u := range []string{"about:blank", base + "/#wall"} {
+		if _, err := chromedp.Run(bctx, chromedp.Navigate(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll("the wall tile playing with its caption", fmt.Sprintf(`(() => { const t = document.querySelector('#wall .wall-tile');
+		if (!t) return false; const v = t.querySelector('video');
+		return v.videoWidth > 0 && v.currentTime > 1 && t.querySelector('figcaption').textContent.includes(%q) && t.dataset.state === 'live' })()`, vid), 60*time.Second)
+}
+
+func streamStats(h *video.Hub, vehicle string) video.StreamStats {
+	for _, s := range h.Stats() {
+		if s.Vehicle == vehicle {
+			return s
+		}
+	}
+	return video.StreamStats{}
+}
