@@ -119,6 +119,7 @@ func (a *App) Run(ctx context.Context) error {
 		{"relay", a.startRelay},
 		{"missions", a.startMissions},
 		{"api", a.startAPI},
+		{"signing", a.startSigning},
 		{"video", a.startVideo},
 		{"metrics", a.startMetrics},
 		{"http", a.startHTTP},

@@ -136,7 +136,7 @@ func (a *App) startAuth(ctx context.Context) error {
 		Secure:   cfg.secure(),
 		FullBody: fullBodyRoute,
 		Secret: func(route string) bool {
-			return strings.Contains(route, "/api/v1/users") || strings.HasSuffix(route, "/password")
+			return strings.Contains(route, "/api/v1/users") || strings.HasSuffix(route, "/password") || signingRoute(route)
 		},
 		OnAudited: a.tagEvents,
 	}

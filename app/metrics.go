@@ -460,6 +460,7 @@ var shedFamilies = map[string]string{
 	"influx_rejected":   "burgut_influx_rejected_points_total",
 	"mqtt":              "burgut_mqtt_dropped_events_total",
 	"websocket":         "burgut_ws_dropped_total",
+	"mavlink_signing":   "burgut_mavlink_signing_rejected_total",
 }
 
 // shedTotals sums what every stage has shed since start, read from the

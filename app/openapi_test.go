@@ -369,7 +369,8 @@ func TestRouteAccessLevels(t *testing.T) {
 		switch {
 		case anonymous[key]:
 			want = httpapi.Anonymous
-		case strings.HasPrefix(r.Pattern, "/api/v1/users") || strings.HasPrefix(r.Pattern, "/api/v1/tokens") || r.Pattern == "/api/v1/audit":
+		case strings.HasPrefix(r.Pattern, "/api/v1/users") || strings.HasPrefix(r.Pattern, "/api/v1/tokens") || r.Pattern == "/api/v1/audit",
+			strings.HasSuffix(r.Pattern, "/signing") && r.Method != http.MethodGet: // signing keys are configuration
 			want = httpapi.Admin
 		case observer[key], r.Method == http.MethodGet || r.Method == http.MethodHead:
 			want = httpapi.Observer
@@ -633,6 +634,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"UserRequest":     {typ: auth.UserRequest{}, request: true},
 		"TokenRequest":    {typ: auth.TokenRequest{}, request: true},
 		"PasswordChange":  {typ: auth.PasswordChange{}, request: true},
+		"SigningInfo":     {typ: groundstation.SigningInfo{}},
+		"SigningRequest":  {typ: signingRequest{}, request: true},
 	}
 	// Schemas with no Go type to compare with, and why.
 	unmirrored := map[string]string{

@@ -54,6 +54,8 @@ var (
 	ErrSigningNotConfirmed = errors.New("the vehicle did not confirm the signing change (no frame signed with the new key, or no unsigned frame after clearing, after 3 SETUP_SIGNING attempts); nothing was changed")
 	// ErrSigningZeroKey: an all-zero key means "signing off" in MAVLink.
 	ErrSigningZeroKey = errors.New("an all-zero signing key turns signing off; use DELETE to remove a key")
+	// ErrLinkDown: no open channel to the vehicle right now.
+	ErrLinkDown = errLinkDown
 )
 
 // nReasons sizes counters indexed by mavsign.Result.

@@ -38,7 +38,7 @@ export function hudRows(v) {
     ["fence", v.fence_breached ? "BREACHED" : "ok"],
     ["position", `${fmt(v.lat, 6)}, ${fmt(v.lon, 6)}`],
   ];
-  if (typeof v.signed === "boolean") rows.push(["signing", v.signed ? "signed" : "unsigned"]);
+  if (v.signing) rows.push(["signing", v.signing]); // unsigned | pending | signed (MAVLink 2 signing)
   if (v.control?.holder) rows.push(["control", v.control.holder]);
   return rows;
 }
