@@ -45,6 +45,7 @@ test("assign is refused for a failed plan, a missing or doubled vehicle", () => 
 
 test("plan options: empty fields left to the planner, bad ones named", () => {
   assert.deepEqual(planOptions({ pattern: "corridor", drones: "2", alt: "", speed: "8" }), { pattern: "corridor", drones: 2, speed: 8 });
+  assert.deepEqual(planOptions({ pattern: "sweep", mission_items: "5" }), { pattern: "sweep", capacity: { mission_items: 5 } });
   assert.throws(() => planOptions({ pattern: "zigzag" }), /pattern "zigzag"/);
   assert.throws(() => planOptions({ pattern: "sweep", drones: "1.5" }), /drones "1.5"/);
 });

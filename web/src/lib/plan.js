@@ -114,6 +114,13 @@ export function planOptions(form) {
   num("margin", 0, 1000);
   num("speed", 0.1, 50);
   num("repeat", 0, 1000, true);
+  num("mission_items", 3, 65535, true);
+  // The vehicle's storage: the planner simplifies fences to fit and the
+  // checker reports a mission that does not (rule "items").
+  if (o.mission_items !== undefined) {
+    o.capacity = { mission_items: o.mission_items };
+    delete o.mission_items;
+  }
   if (form.end) o.end = form.end;
   return o;
 }

@@ -1,0 +1,253 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/auth"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/web"
+)
+
+// console is one real station (app with its simulated fleet over
+// MAVLink/UDP) and one headless Chromium on its page, for the operator
+// console's browser tests.
+type console struct {
+	t    *testing.T
+	app  *app.App
+	ctx  context.Context
+	url  string
+	name string // screenshot prefix
+}
+
+func startConsole(t *testing.T, name string, vehicles int, speedup float64) *console {
+	t.Helper()
+	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
+	if !web.Built() {
+		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal("web map not built: make web should have run before the tests")
+		}
+		t.Skip("web map not built: run 'make web'")
+	}
+	cfg := app.Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.Sim.Vehicles = vehicles
+	cfg.Sim.Speedup = speedup
+	cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t))}
+	cfg.DataDir = t.TempDir()
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	cfg.Relay.StaleAfter = 30 * time.Second // the machine is shared and slow under -race
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a := app.New(cfg, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("app: %v", err)
+		}
+	})
+	select {
+	case <-a.Ready():
+	case err := <-runErr:
+		t.Fatalf("app did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app not ready after 30 s")
+	}
+	for _, u := range []struct {
+		name string
+		role auth.Role
+	}{{"pilot", auth.Operator}, {"watcher", auth.Observer}} {
+		if err := a.Auth.AddUser(context.Background(), u.name, u.role, u.name+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 900),
+	)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	c := &console{t: t, app: a, ctx: bctx, url: "http://" + a.HTTPAddr() + "/", name: name}
+	c.run(chromedp.Navigate(c.url))
+	return c
+}
+
+func (c *console) run(actions ...chromedp.Action[chromedp.Void]) {
+	c.t.Helper()
+	for _, a := range actions {
+		if _, err := chromedp.Run(c.ctx, a); err != nil {
+			c.shot("failure")
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// eval runs JavaScript on the page (awaiting a promise) and returns its value.
+func eval[T any](c *console, js string) T {
+	c.t.Helper()
+	v, err := chromedp.Run(c.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		c.shot("failure")
+		c.t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// shot saves a screenshot to artifacts/<name>-<step>.png.
+func (c *console) shot(step string) {
+	buf, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		c.t.Logf("screenshot: %v", err)
+		return
+	}
+	dir := filepath.Join(testenv.RepoRoot(c.t), "artifacts")
+	_ = os.MkdirAll(dir, 0o755)
+	p := filepath.Join(dir, c.name+"-"+step+".png")
+	if err := os.WriteFile(p, buf, 0o644); err != nil {
+		c.t.Logf("screenshot: %v", err)
+		return
+	}
+	c.t.Logf("screenshot saved to %s", p)
+}
+
+func (c *console) poll(what, expr string, timeout time.Duration) {
+	c.t.Helper()
+	if _, err := chromedp.Run(c.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		c.shot("failure")
+		state := eval[string](c, `[...document.querySelectorAll('#vehicles li, #command-status, #command-results li, #assign-results li, #assign-problem, #plan-errors li, #area-errors li, #plan-findings li')].map(e => (e.dataset.vehicleId||e.id) + ': ' + e.textContent + ' ' + JSON.stringify(e.dataset)).join('\n')`)
+		c.t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, state)
+	}
+}
+
+func (c *console) login(user string) {
+	c.t.Helper()
+	c.poll("the login form", `!document.getElementById('login').hidden`, 30*time.Second)
+	c.run(chromedp.SendKeys("#login-user", user), chromedp.SendKeys("#login-password", user+"-password"), chromedp.Click("#login button[type=submit]"))
+	c.poll("the console after login", `!document.querySelector('main').hidden && document.body.dataset.role !== undefined`, 10*time.Second)
+}
+
+// confirm answers the console's confirmation dialog, checking its question.
+func (c *console) confirm(want string) {
+	c.t.Helper()
+	c.poll("the confirmation dialog", `document.getElementById('confirm').open`, 10*time.Second)
+	if got := eval[string](c, `document.getElementById('confirm-text').textContent`); !strings.Contains(got, want) {
+		c.t.Fatalf("confirmation asks %q, want it to say %q", got, want)
+	}
+	c.run(chromedp.Click("#confirm-yes"))
+}
+
+func (c *console) importArea(fixture string) {
+	c.t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", fixture))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.run(chromedp.Click(`#tabs [data-tab="plan"]`), chromedp.SetUploadFiles("#area-file", []string{p}))
+	c.poll("the imported area", `document.querySelector('#area-errors li.ok') !== null && document.getElementById('plan-area').value !== ''`, 20*time.Second)
+}
+
+// makePlan fills the plan form as an operator would and submits it.
+func (c *console) makePlan(pattern string, drones int, extra map[string]string) {
+	c.t.Helper()
+	js := fmt.Sprintf(`(() => { const f = document.getElementById('plan-form'); f.pattern.value = %q; f.drones.value = %d;`, pattern, drones)
+	for k, v := range extra {
+		js += fmt.Sprintf(` f[%q].value = %q;`, k, v)
+	}
+	js += ` document.getElementById('plan-summary').innerHTML = ''; return true })()`
+	eval[bool](c, js)
+	c.run(chromedp.Click("#plan-make"))
+	c.poll("the plan preview", `document.getElementById('plan-summary').dataset.planId !== undefined && document.querySelector('#plan-summary p') !== null`, 30*time.Second)
+}
+
+// An operator plans a corridor for 2 drones from an imported area, sees
+// both plans in their own colours, assigns them to 2 simulated vehicles,
+// launches, watches them fly and sends RTL to all with the shortcut; both
+// land. Screenshots at each step: artifacts/console-*.png.
+func TestConsolePlanAssignLaunchRTL(t *testing.T) {
+	c := startConsole(t, "console", 2, 4)
+	c.login("pilot")
+	c.poll("2 vehicles with a GPS position", `[...document.querySelectorAll('#vehicles li[data-vehicle-id]')].filter(li => +li.dataset.lat !== 0).length === 2`, 60*time.Second)
+	c.importArea("corridor.geojson")
+	c.shot("1-imported")
+
+	c.makePlan("corridor", 2, nil)
+	if ok := eval[string](c, `document.getElementById('plan-summary').dataset.ok`); ok != "true" {
+		t.Fatalf("corridor plan failed its checks: %s", eval[string](c, `document.getElementById('plan-findings').textContent`))
+	}
+	colours := eval[[]string](c, `[...new Set([...document.querySelectorAll('path.plan-leg')].map(p => p.dataset.drone + ' ' + p.getAttribute('stroke')))]`)
+	if len(colours) != 2 || strings.Split(colours[0], " ")[1] == strings.Split(colours[1], " ")[1] {
+		t.Fatalf("plan legs on the map: %v, want 2 drones in 2 colours", colours)
+	}
+	c.shot("2-planned")
+
+	c.poll("the pickers filled and Assign enabled", `!document.getElementById('assign').disabled`, 10*time.Second)
+	c.run(chromedp.Click("#assign"))
+	c.poll("both uploads verified", `document.querySelectorAll('#assign-results li[data-ok="true"]').length === 2`, 120*time.Second)
+	c.shot("3-assigned")
+
+	c.run(chromedp.Click("#launch"))
+	c.confirm("Arm + mission start for 2 vehicles")
+	c.poll("both missions started", `[...document.querySelectorAll('#assign-results li[data-ok="true"]')].filter(li => li.textContent.includes('mission_start')).length === 2`, 60*time.Second)
+	start := eval[map[string][2]float64](c, `Object.fromEntries([...document.querySelectorAll('#vehicles li[data-vehicle-id]')].map(e => [e.dataset.vehicleId, [+e.dataset.lat, +e.dataset.lon]]))`)
+	startJSON := "{"
+	for id, p := range start {
+		startJSON += fmt.Sprintf("%q:[%v,%v],", id, p[0], p[1])
+	}
+	startJSON = strings.TrimSuffix(startJSON, ",") + "}"
+	c.poll("both vehicles flying their missions on the page", fmt.Sprintf(`(() => { const s = %s;
+		const els = [...document.querySelectorAll('#vehicles li[data-vehicle-id]')];
+		return els.length === 2 && els.every(e => e.dataset.armed === 'true' && e.dataset.mode === 'AUTO' &&
+			Math.hypot(+e.dataset.lat - s[e.dataset.vehicleId][0], +e.dataset.lon - s[e.dataset.vehicleId][1]) > 0.0003); })()`, startJSON), 120*time.Second)
+	c.shot("4-flying")
+
+	// RTL all from the keyboard, as in an emergency.
+	eval[bool](c, `document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'R', shiftKey: true, bubbles: true})) || true`)
+	c.confirm("RTL: 2 vehicles")
+	c.poll("RTL accepted by both", `document.querySelectorAll('#command-results li[data-ok="true"]').length === 2`, 60*time.Second)
+	c.poll("both in RTL", `[...document.querySelectorAll('#vehicles li[data-vehicle-id]')].every(e => e.dataset.mode === 'RTL')`, 30*time.Second)
+	c.shot("5-rtl")
+	c.poll("both landed and disarmed", `[...document.querySelectorAll('#vehicles li[data-vehicle-id]')].every(e => e.dataset.armed === 'false')`, 180*time.Second)
+	c.shot("6-landed")
+}
+
+// A plan that fails a check shows the finding and cannot be assigned: the
+// button is disabled with the reason, and the station refuses a forged
+// assignment with 409.
+func TestConsoleFailedPlanCannotBeAssigned(t *testing.T) {
+	c := startConsole(t, "console-failed-plan", 1, 1)
+	c.login("pilot")
+	c.importArea("corridor.geojson")
+	// A vehicle that holds 5 mission items: the corridor does not fit.
+	c.makePlan("corridor", 1, map[string]string{"mission_items": "5"})
+	c.poll("the finding listed", `document.getElementById('plan-summary').dataset.ok === 'false' && document.querySelector('#plan-findings li[data-rule="items"]') !== null`, 10*time.Second)
+	c.poll("Assign refused with the reason", `document.getElementById('assign').disabled && document.getElementById('assign-problem').textContent.includes('check(s): it cannot be assigned')`, 10*time.Second)
+	c.shot("finding")
+	got := eval[string](c, `(async () => {
+		const s = await fetch('/api/v1/session').then(r => r.json());
+		const id = document.getElementById('plan-summary').dataset.planId;
+		const r = await fetch('/api/v1/plans/' + id + '/assign', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token},
+			body: JSON.stringify({assignments: [{drone: 0, vehicle_id: document.querySelector('#vehicles li[data-vehicle-id]')?.dataset.vehicleId || 'x'}]})});
+		return r.status + ' ' + (await r.json()).error.code; })()`)
+	if got != fmt.Sprint(http.StatusConflict)+" conflict" {
+		t.Fatalf("forged assignment of a failed plan answered %q, want 409 conflict", got)
+	}
+}
