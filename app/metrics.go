@@ -68,8 +68,10 @@ func (a *App) startMetrics(ctx context.Context) error {
 		return fmt.Errorf("metrics: listen on %s: %w", a.Config.MetricsListen, err)
 	}
 	a.metricsAddr = ln.Addr()
-	// Its own route table: what reaches this address is /metrics only.
-	mux := httpapi.NewMux()
+	// Its own route table (this address serves /metrics only), behind the
+	// same access check as every other route: a separate address is for
+	// keeping it on a private interface, not for skipping credentials.
+	mux := httpapi.NewMux(a.requireAccess)
 	mux.Handle(route)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.Go(ctx, "metrics server", func(ctx context.Context) error {
