@@ -31,6 +31,10 @@ type linkRT struct {
 
 	frames      atomic.Uint64
 	parseErrors atomic.Uint64
+	// udp is the link's socket listener (UDP server links only): the
+	// datagrams it holds for gomavlib are frames the station has not
+	// handled yet.
+	udp atomic.Pointer[udpListener]
 	// caughtUp is when the dispatcher last found no event waiting (unix
 	// ns): frames received before it have all been handled.
 	caughtUp     atomic.Int64
@@ -112,7 +116,11 @@ func (ln *linkRT) run(ctx context.Context) {
 			continue
 		default:
 		}
-		ln.caughtUp.Store(time.Now().UnixNano())
+		// Nothing waits for the dispatcher; caught up if nothing waits
+		// before gomavlib's per-remote readers either.
+		if ln.backlog() == 0 {
+			ln.caughtUp.Store(time.Now().UnixNano())
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -125,6 +133,15 @@ func (ln *linkRT) run(ctx context.Context) {
 			ln.handle(ev, time.Now())
 		}
 	}
+}
+
+// backlog is how many datagrams the link's socket reader holds for
+// gomavlib's per-remote readers (0 for links other than UDP servers).
+func (ln *linkRT) backlog() int64 {
+	if l := ln.udp.Load(); l != nil {
+		return l.queued.Load()
+	}
+	return 0
 }
 
 // behind is how long the dispatcher has been busy without catching up.

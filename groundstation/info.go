@@ -34,6 +34,13 @@ type LinkInfo struct {
 	// vehicle's system ID without its valid signature, by reason
 	// (unsigned, bad_signature, replayed, too_old, undecodable).
 	SigningRejected map[string]uint64 `json:"signing_rejected"`
+	// Datagrams counts what the socket delivered (UDP server links);
+	// Backlog is how many of them wait for the station now, and
+	// BacklogDropped those dropped because a remote's queue (1,024) or the
+	// queue of new remotes (4,096) was full.
+	Datagrams      uint64 `json:"datagrams"`
+	Backlog        int64  `json:"backlog"`
+	BacklogDropped uint64 `json:"backlog_dropped"`
 }
 
 // Links lists the configured links with their counters (zero before Run).
@@ -57,6 +64,11 @@ func (s *Station) Links() []LinkInfo {
 		out[i].TapPendingDropped = ln.tapDropped.Load()
 		for _, r := range mavsign.Reasons {
 			out[i].SigningRejected[r.String()] = ln.signRejected[r].Load()
+		}
+		if l := ln.udp.Load(); l != nil {
+			out[i].Datagrams = l.datagrams.Load()
+			out[i].Backlog = l.queued.Load()
+			out[i].BacklogDropped = l.dropped.Load()
 		}
 	}
 	return out

@@ -9,26 +9,24 @@ import (
 	"syscall"
 
 	"github.com/bluenviron/gomavlib/v3"
-	"github.com/pion/transport/v2/udp"
 )
 
-// udpServerEndpoint is gomavlib's UDP server endpoint (the same pion
-// listener, one channel per remote address) with a larger socket receive
-// buffer. The kernel default (net.core.rmem_default, ~208 KiB) holds only
-// ~250 small MAVLink datagrams: a link carrying 250 vehicles fills it in
-// about 50 ms, so any scheduling hiccup of the station dropped frames at
-// the socket.
-func udpServerEndpoint(address string, rcvbuf int) gomavlib.EndpointConf {
+// udpServerEndpoint is gomavlib's server endpoint over a udpListener (one
+// gomavlib channel per remote address, as gomavlib's own UDP server
+// endpoint) with a larger socket receive buffer. The kernel default
+// (net.core.rmem_default, ~208 KiB) holds only ~250 small MAVLink
+// datagrams: a link carrying 250 vehicles fills it in about 50 ms, so any
+// scheduling hiccup of the station dropped frames at the socket. opened
+// receives the listener, whose counters say how far the station is behind.
+func udpServerEndpoint(address string, rcvbuf int, opened func(*udpListener)) gomavlib.EndpointConf {
 	return gomavlib.EndpointCustomServer{
 		Listen: func() (net.Listener, error) {
-			addr, err := net.ResolveUDPAddr("udp4", address)
+			l, err := listenUDP(address, rcvbuf, udpConnQueue)
 			if err != nil {
 				return nil, err
 			}
-			// Backlog: a datagram from a new remote is dropped while the
-			// accept queue is full (pion's default holds 128), and a fleet
-			// switched on together is hundreds of new remotes at once.
-			return (&udp.ListenConfig{ReadBufferSize: rcvbuf, Backlog: 4096}).Listen("udp4", addr)
+			opened(l)
+			return l, nil
 		},
 		Label:      "udp",
 		IsDatagram: true,

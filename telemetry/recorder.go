@@ -170,11 +170,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 			draining = false
 			r.take()
 			for len(r.batch) >= r.cfg.BatchSize || len(r.points) >= r.cfg.BatchSize {
-				r.flush(ctx)
+				r.flush(context.WithoutCancel(ctx)) // a write under way finishes at shutdown: never drop it half-done
 			}
 		case now := <-tick.C:
 			for (len(r.batch) > 0 || len(r.points) > 0) && ctx.Err() == nil {
-				r.flush(ctx)
+				r.flush(context.WithoutCancel(ctx)) // a write under way finishes at shutdown: never drop it half-done
 			}
 			r.logDrops(now)
 		}

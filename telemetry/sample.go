@@ -265,6 +265,8 @@ func appendEscaped(b []byte, s, special string) []byte {
 	return b
 }
 
+var lineBreaks = strings.NewReplacer("\n", " ", "\r", " ")
+
 // Clean returns the sample as it reads back from a store: NaN/Inf as 0 and
 // line breaks in strings as spaces, the time in UTC.
 func (s Sample) Clean() Sample {
@@ -276,7 +278,9 @@ func (s Sample) Clean() Sample {
 		}
 	}
 	for _, p := range []*string{&s.Mode, &s.Vehicle, &s.Link, &s.Type, &s.Mission, &s.EventArea} {
-		*p = strings.NewReplacer("\n", " ", "\r", " ").Replace(*p)
+		if strings.ContainsAny(*p, "\r\n") {
+			*p = lineBreaks.Replace(*p)
+		}
 	}
 	s.Time = s.Time.UTC()
 	return s
