@@ -68,10 +68,10 @@ func (a *App) startMetrics(ctx context.Context) error {
 		return fmt.Errorf("metrics: listen on %s: %w", a.Config.MetricsListen, err)
 	}
 	a.metricsAddr = ln.Addr()
-	// Its own route table (this address serves /metrics only), behind the
-	// same access check as every other route: a separate address is for
-	// keeping it on a private interface, not for skipping credentials.
-	mux := httpapi.NewMux(a.requireAccess)
+	// Its own route table: this address serves /metrics only, without
+	// credentials (docs/api.md, access control: a Prometheus on a private
+	// interface scrapes it without a token; keep the address private).
+	mux := httpapi.NewMux()
 	mux.Handle(route)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	a.Go(ctx, "metrics server", func(ctx context.Context) error {
