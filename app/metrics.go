@@ -175,6 +175,9 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_mavlink_late_ticks_total", "heartbeat checks made while the link's dispatcher was behind", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LateTicks) })
 	perLink("burgut_mavlink_link_lost_deferred_total", "link-lost decisions put off because the station, not the vehicle, was late", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LinkLostDeferred) })
 	perLink("burgut_mavlink_tap_pending_dropped_total", "frames of vehicles still waiting for their ID that did not fit the buffer kept for the tlogs (lost from the tlog)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.TapPendingDropped) })
+	perLink("burgut_udp_datagrams_total", "datagrams the link's UDP socket delivered to the station (UDP server links)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Datagrams) })
+	perLink("burgut_udp_backlog", "datagrams read from the link's socket and not yet taken by the per-vehicle readers: how far the station is behind", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
+	perLink("burgut_udp_backlog_dropped_total", "datagrams dropped because a remote's queue or the queue of new remotes was full", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.BacklogDropped) })
 	perLink("burgut_mavlink_link_channels", "open channels (remote addresses or connections) per link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Channels) })
 
 	a.addFamily(gauge("burgut_udp_receive_buffer_bytes", "UDP receive buffer of the MAVLink sockets: requested, effective (SO_RCVBUF as the kernel reports it) and net.core.rmem_max", "kind"), func(emit metrics.Emit) {
@@ -454,6 +457,7 @@ func (a *App) observeSent(st sentTapper, links []groundstation.LinkInfo) {
 // /api/v1/health summarises them (key → family; series are summed).
 var shedFamilies = map[string]string{
 	"udp_socket":        "burgut_udp_socket_drops_total",
+	"udp_backlog":       "burgut_udp_backlog_dropped_total",
 	"tlog":              "burgut_tlog_dropped_total",
 	"tlog_pending":      "burgut_mavlink_tap_pending_dropped_total",
 	"recorder":          "burgut_recorder_dropped_total",
