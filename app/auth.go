@@ -234,6 +234,9 @@ func (a *App) firstAdmin(ctx context.Context, store *auth.Store, log interface {
 					a.loginHint = string(b)
 				}
 			}
+			if a.loginHint == "" {
+				log.Warn("demo: no demo password on file for the account admin (it was made or changed outside the demo); log in with its password, or set one: burgut users passwd --data-dir " + a.Config.DataDir + " --name admin --password-file FILE")
+			}
 		}
 		return nil
 	}
