@@ -295,6 +295,9 @@ func TestSignedVehicleFliesMission(t *testing.T) {
 	if vs.Accepted == 0 {
 		t.Error("the vehicle verified no signed frame")
 	}
+	if vs.AcceptedMsgs[0] == 0 {
+		t.Error("the vehicle verified no signed HEARTBEAT from the station: its GCS failsafe would see no ground station")
+	}
 
 	// Turn signing off again.
 	info, err = st.ClearSigningKey(ctx, id)
@@ -323,4 +326,85 @@ func testKey(b byte) mavsign.Key {
 		k[i] = b + byte(i)
 	}
 	return k
+}
+
+// runStation is startStation with a stop the test calls itself (it waits
+// for Run to return), so a second station can take over the port.
+func runStation(t *testing.T, cfg Config) (*Station, *fleet.Fleet, func()) {
+	t.Helper()
+	fl := fleet.New(fleet.DefaultConfig())
+	if cfg.Log == nil {
+		cfg.Log = testLog(t)
+	}
+	st, err := New(cfg, fl, cfg.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- st.Run(ctx) }()
+	select {
+	case <-st.Ready():
+	case err := <-done:
+		cancel()
+		t.Fatalf("station Run: %v", err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("station Run returned %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return st, fl, stop
+}
+
+// TestSigningKeySurvivesRestart: a station started with the key file of
+// an earlier run guards the keyed vehicle's system ID on its link from its
+// first frame — an unsigned impostor heard before the real vehicle is
+// dropped — and takes the real vehicle back as signed.
+func TestSigningKeySurvivesRestart(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	cfg.SigningKeyFile = filepath.Join(t.TempDir(), "signing-keys.json")
+	st1, fl1, stop1 := runStation(t, cfg)
+	sim := startSimConfig(t, simulator.Config{Vehicles: 1, Seed: 33, Speedup: 2}, port)
+	sv := sim.Vehicle(0)
+	var id string
+	testenv.Eventually(t, 60*time.Second, "vehicle published", func() bool {
+		vs := fl1.List()
+		if len(vs) == 1 && vs[0].UID != 0 {
+			id = vs[0].ID
+		}
+		return id != ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	key := testKey(42)
+	if _, err := st1.SetSigningKey(ctx, id, key); err != nil {
+		t.Fatalf("SetSigningKey: %v", err)
+	}
+	stop1()
+
+	st2, fl2, _ := runStation(t, cfg)
+	impostor := newInjector(t, fmt.Sprintf("127.0.0.1:%d", port))
+	impostor.frame(sv.SystemID(), 1, &common.MessageHeartbeat{Type: common.MAV_TYPE_QUADROTOR, Autopilot: common.MAV_AUTOPILOT_ARDUPILOTMEGA}, nil, time.Now())
+	testenv.Eventually(t, 10*time.Second, "the impostor's unsigned frame dropped", func() bool { return rejected(st2, "unsigned") >= 1 })
+	testenv.Eventually(t, 60*time.Second, "the keyed vehicle back, signed", func() bool {
+		v, ok := fl2.Get(id)
+		return ok && v.Signing == SigningSigned
+	})
+	if n := len(fl2.List()); n != 1 {
+		t.Fatalf("%d vehicles after the restart, want 1 (the impostor must not appear)", n)
+	}
+	res, err := st2.SetMode(ctx, id, "GUIDED")
+	if err != nil || !res.Accepted() {
+		t.Fatalf("signed GUIDED after the restart: %+v, %v", res, err)
+	}
+	if sv.Signing().RejectedMsgs[11] != 0 || sv.Signing().RejectedMsgs[76] != 0 {
+		t.Fatalf("the vehicle refused commands from the restarted station: %+v", sv.Signing())
+	}
 }

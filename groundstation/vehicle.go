@@ -115,9 +115,15 @@ type vehicleRec struct {
 // last heard on, and hands the frame to the frame taps, so a tlog shows
 // what the station asked as well as what the vehicle answered. gomavlib
 // drops silently when that channel's queue is full; the session's retries
-// cover it. A keyed vehicle's frames are signed (signing.go).
+// cover it. A keyed vehicle's frames are signed (signing.go), as are
+// those to a vehicle not yet published whose system ID a stored key
+// guards: it must be asked for its UID in a way it accepts.
 func (r *vehicleRec) Send(msg message.Message) error {
-	if vs := r.signing.Load(); vs != nil {
+	vs := r.signing.Load()
+	if vs == nil {
+		vs = r.ln.signedSys[r.sys].Load()
+	}
+	if vs != nil {
 		return r.sendWith(vs, msg)
 	}
 	return r.sendPlain(msg)

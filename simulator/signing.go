@@ -47,8 +47,11 @@ type SigningStats struct {
 	Keyed bool
 	// Fingerprint names the key (mavsign.Key.Fingerprint); "" unkeyed.
 	Fingerprint string
-	// Accepted counts signed frames that verified.
-	Accepted uint64
+	// Accepted counts signed frames that verified; AcceptedMsgs by
+	// message ID (e.g. 0: the ground station's signed HEARTBEATs, which
+	// keep the GCS failsafe quiet).
+	Accepted     uint64
+	AcceptedMsgs map[uint32]uint64
 	// Rejected counts refused frames by reason (mavsign.Result.String()):
 	// they were ignored, not handled.
 	Rejected map[string]uint64
@@ -63,7 +66,10 @@ func (sv *SimVehicle) Signing() SigningStats {
 	sv.mu.Lock()
 	defer sv.mu.Unlock()
 	st := SigningStats{Accepted: sv.signAccepted, SetupRefused: sv.signSetupRefused, Rejected: map[string]uint64{},
-		RejectedMsgs: make(map[uint32]uint64, len(sv.signRejectedMsgs))}
+		RejectedMsgs: make(map[uint32]uint64, len(sv.signRejectedMsgs)), AcceptedMsgs: make(map[uint32]uint64, len(sv.signAcceptedMsgs))}
+	for id, n := range sv.signAcceptedMsgs {
+		st.AcceptedMsgs[id] = n
+	}
 	for id, n := range sv.signRejectedMsgs {
 		st.RejectedMsgs[id] = n
 	}
@@ -80,12 +86,27 @@ func (sv *SimVehicle) Signing() SigningStats {
 }
 
 // maxRejectedMsgIDs bounds the message IDs counted separately in
-// SigningStats.RejectedMsgs; the rest count under OtherMsgID.
+// SigningStats.RejectedMsgs and AcceptedMsgs; the rest count under
+// OtherMsgID.
 const maxRejectedMsgIDs = 64
 
 // OtherMsgID is the RejectedMsgs key for message IDs beyond the first
 // maxRejectedMsgIDs distinct ones.
 const OtherMsgID = 1 << 24
+
+// countMsg counts one frame of message id in m (allocated on first use),
+// under OtherMsgID beyond maxRejectedMsgIDs distinct IDs: a flood of
+// made-up message IDs cannot grow the map.
+func countMsg(m map[uint32]uint64, id uint32) map[uint32]uint64 {
+	if m == nil {
+		m = map[uint32]uint64{}
+	}
+	if _, ok := m[id]; !ok && len(m) >= maxRejectedMsgIDs {
+		id = OtherMsgID
+	}
+	m[id]++
+	return m
+}
 
 // unsignedAccepted are the messages ArduPilot takes unsigned even with a
 // key set: radio modems inject them without knowing the key.
@@ -103,20 +124,14 @@ func (sv *SimVehicle) admit(fr frame.Frame, trusted bool) bool {
 	res := s.verifier.Verify(dialectRW, fr, time.Now())
 	if res == mavsign.OK {
 		sv.signAccepted++
+		sv.signAcceptedMsgs = countMsg(sv.signAcceptedMsgs, fr.GetMessage().GetID())
 		return true
 	}
 	if trusted || unsignedAccepted(fr.GetMessage().GetID()) {
 		return true
 	}
 	sv.signRejected[res]++
-	if sv.signRejectedMsgs == nil {
-		sv.signRejectedMsgs = map[uint32]uint64{}
-	}
-	id := fr.GetMessage().GetID()
-	if _, ok := sv.signRejectedMsgs[id]; !ok && len(sv.signRejectedMsgs) >= maxRejectedMsgIDs {
-		id = OtherMsgID // bounded: a flood of made-up message IDs cannot grow the map
-	}
-	sv.signRejectedMsgs[id]++
+	sv.signRejectedMsgs = countMsg(sv.signRejectedMsgs, fr.GetMessage().GetID())
 	sv.warn("MAVLink frame refused: signing", "reason", res.String(), "from_sysid", fr.GetSystemID(),
 		"from_compid", fr.GetComponentID(), "msgid", fr.GetMessage().GetID())
 	return false

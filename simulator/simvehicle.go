@@ -94,6 +94,7 @@ type SimVehicle struct {
 	signAccepted     uint64
 	signRejected     [mavsign.Undecodable + 1]uint64
 	signRejectedMsgs map[uint32]uint64
+	signAcceptedMsgs map[uint32]uint64
 	signSetupRefused uint64
 }
 
