@@ -214,3 +214,50 @@ func BenchmarkSign(b *testing.B) {
 		s.Sign(f, mp.CRCExtra(), now)
 	}
 }
+
+// FuzzVerify feeds arbitrary bytes through gomavlib's reader (no node
+// key, as the station runs it) into Verify: nothing may panic, and only a
+// frame carrying the key's signature may pass.
+func FuzzVerify(f *testing.F) {
+	rw := testRW(f)
+	key := mustKey(f, 9)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s := NewSigner(key, 1)
+	for i, m := range []message.Message{&common.MessageHeartbeat{}, &common.MessageStatustext{Text: "x"}, &common.MessageCommandLong{Command: 400}} {
+		f.Add(marshalTest(f, wire(f, rw, s, byte(i), m, now)))
+		f.Add(marshalTest(f, wire(f, rw, nil, byte(i), m, now)))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &frame.Reader{BufByteReader: bufio.NewReader(bytes.NewReader(b)), DialectRW: rw}
+		if err := r.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		v := NewVerifier(key)
+		for range 8 {
+			fr, err := r.Read()
+			if err != nil {
+				if _, ok := err.(frame.ReadError); ok {
+					continue
+				}
+				return
+			}
+			if v.Verify(rw, fr, now) == OK {
+				if f2, ok := fr.(*frame.V2Frame); !ok || !f2.IsSigned() {
+					t.Fatalf("an unsigned frame verified: %+v", fr)
+				}
+			}
+		}
+	})
+}
+
+func marshalTest(t testing.TB, f frame.Frame) []byte {
+	var buf bytes.Buffer
+	w := &frame.Writer{ByteWriter: &buf, DialectRW: testRW(t)}
+	if err := w.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
