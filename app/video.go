@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/burgut-uav/burgut/internal/cliflag"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/video"
 )
@@ -15,6 +16,7 @@ type VideoConfig struct {
 	MaxViewers int
 	UDPPorts   string
 	PublicIPs  string
+	Sources    []string
 }
 
 func (c *VideoConfig) defaults() { c.MaxViewers = 10 }
@@ -22,6 +24,7 @@ func (c *VideoConfig) defaults() { c.MaxViewers = 10 }
 func (c *VideoConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxViewers, "video-max-viewers", c.MaxViewers, "WebRTC viewers per video stream (each costs the stream's bitrate in upload)")
 	fs.StringVar(&c.UDPPorts, "video-udp-ports", c.UDPPorts, "UDP port range MIN-MAX WebRTC uses towards browsers, to open in a firewall (empty = any)")
+	fs.Var(cliflag.NewList(&c.Sources), "video-source", "a vehicle's camera stream when the camera does not advertise it over MAVLink, repeatable: VEHICLE[/STREAM]=URI with rtsp://… or udp://HOST:PORT (RTP H.264), stream 1 by default")
 	fs.StringVar(&c.PublicIPs, "video-public-ips", c.PublicIPs, "behind a 1:1 NAT: the public IPs to announce to browsers instead of the host addresses (comma-separated)")
 }
 
@@ -29,7 +32,7 @@ func (c *VideoConfig) validate() error {
 	if c.MaxViewers < 1 || c.MaxViewers > 1000 {
 		return fmt.Errorf("video-max-viewers %d: must be 1-1000", c.MaxViewers)
 	}
-	if err := (video.Config{UDPPorts: c.UDPPorts, PublicIPs: c.PublicIPs}).Validate(); err != nil {
+	if err := (video.Config{UDPPorts: c.UDPPorts, PublicIPs: c.PublicIPs, Sources: c.Sources}).Validate(); err != nil {
 		return fmt.Errorf("video: %w", err)
 	}
 	return nil
@@ -39,7 +42,7 @@ func (c *VideoConfig) validate() error {
 func (a *App) startVideo(ctx context.Context) error {
 	c := a.Config.Video
 	hub, err := video.NewHub(video.Config{
-		MaxViewers: c.MaxViewers, UDPPorts: c.UDPPorts, PublicIPs: c.PublicIPs,
+		MaxViewers: c.MaxViewers, UDPPorts: c.UDPPorts, PublicIPs: c.PublicIPs, Sources: c.Sources,
 		Log: a.Log.With("part", "video"),
 	}, a.Fleet)
 	if err != nil {

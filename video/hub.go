@@ -36,8 +36,47 @@ type Config struct {
 	// PublicIPs, when the station is behind a 1:1 NAT, replace the host
 	// candidates' addresses in the SDP answers (comma-separated).
 	PublicIPs string
+	// Sources are streams configured per vehicle, for cameras that do not
+	// advertise themselves over MAVLink: "VEHICLE[/STREAM]=URI" (stream 1
+	// by default), e.g. "uav-0041002a3334510c=rtsp://10.0.0.5:8554/main".
+	// They join the vehicle's video list once the vehicle is known,
+	// unless its camera advertises that stream_id itself.
+	Sources []string
 	// Log receives stream state changes and failures.
 	Log *slog.Logger
+}
+
+// configured is one parsed Config.Sources entry.
+type configured struct {
+	key    Key
+	stream fleet.VideoStream
+}
+
+// ParseSource parses a Config.Sources entry.
+func ParseSource(s string) (Key, fleet.VideoStream, error) {
+	lhs, uri, ok := strings.Cut(s, "=")
+	if !ok || lhs == "" || uri == "" {
+		return Key{}, fleet.VideoStream{}, fmt.Errorf("video source %q: want VEHICLE[/STREAM]=URI", s)
+	}
+	k := Key{Vehicle: lhs, StreamID: 1}
+	if id, n, ok := strings.Cut(lhs, "/"); ok {
+		x, err := strconv.ParseUint(n, 10, 8)
+		if err != nil || id == "" {
+			return Key{}, fleet.VideoStream{}, fmt.Errorf("video source %q: stream %q is not a number 0-255", s, n)
+		}
+		k = Key{Vehicle: id, StreamID: uint8(x)}
+	}
+	typ := ""
+	switch {
+	case strings.HasPrefix(uri, "rtsp://"), strings.HasPrefix(uri, "rtsps://"):
+		typ = "rtsp"
+	case strings.HasPrefix(uri, "udp://"), strings.HasPrefix(uri, "rtp://"):
+		typ = "rtpudp"
+	}
+	if _, err := newSource(typ, uri); err != nil {
+		return Key{}, fleet.VideoStream{}, fmt.Errorf("video source %q: %w", s, err)
+	}
+	return k, fleet.VideoStream{StreamID: k.StreamID, Name: "configured", URI: uri, Type: typ, Encoding: "h264", Running: true}, nil
 }
 
 func (c *Config) defaults() {
@@ -74,6 +113,11 @@ func (c Config) Validate() error {
 	if _, _, err := ParsePortRange(c.UDPPorts); err != nil {
 		return err
 	}
+	for _, src := range c.Sources {
+		if _, _, err := ParseSource(src); err != nil {
+			return err
+		}
+	}
 	for _, ip := range splitList(c.PublicIPs) {
 		if net.ParseIP(ip) == nil {
 			return fmt.Errorf("public IP %q: not an IP address", ip)
@@ -105,6 +149,8 @@ type Hub struct {
 	fleet Fleet
 	log   *slog.Logger
 	api   *webrtc.API
+
+	sources []configured
 
 	mu      sync.Mutex
 	streams map[Key]*Stream
@@ -144,8 +190,14 @@ func NewHub(cfg Config, fl Fleet) (*Hub, error) {
 			return nil, fmt.Errorf("video: public IPs %q: %w", cfg.PublicIPs, err)
 		}
 	}
+	var sources []configured
+	for _, src := range cfg.Sources {
+		k, st, _ := ParseSource(src) // validated above
+		sources = append(sources, configured{key: k, stream: st})
+	}
 	return &Hub{
 		cfg:     cfg,
+		sources: sources,
 		fleet:   fl,
 		log:     cfg.Log,
 		api:     webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
@@ -213,6 +265,7 @@ func (h *Hub) shutdown() {
 // computes bitrates and re-applies states the fleet lost (the ground
 // station rewrites the video list when a camera re-advertises).
 func (h *Hub) tick(now time.Time, dt time.Duration) {
+	h.addConfigured()
 	h.mu.Lock()
 	streams := make([]*Stream, 0, len(h.streams))
 	for _, s := range h.streams {
@@ -245,6 +298,22 @@ func (h *Hub) tick(now time.Time, dt time.Duration) {
 	}
 }
 
+// addConfigured puts the configured sources into their vehicles' video
+// lists where the camera does not advertise that stream itself.
+func (h *Hub) addConfigured() {
+	for _, c := range h.sources {
+		v, ok := h.fleet.Get(c.key.Vehicle)
+		if !ok || findStream(v.Video, c.key.StreamID) >= 0 {
+			continue
+		}
+		h.fleet.Refresh(c.key.Vehicle, v.LastSeen, time.Now(), func(v *fleet.Vehicle) {
+			if findStream(v.Video, c.key.StreamID) < 0 {
+				v.Video = append(v.Video, c.stream)
+			}
+		})
+	}
+}
+
 // publishState writes a stream's state into the vehicle's video list,
 // when it differs (so no event is raised for nothing).
 func (h *Hub) publishState(k Key, st State) {
@@ -274,6 +343,7 @@ func findStream(vs []fleet.VideoStream, id uint8) int {
 
 // stream finds or creates the relay of a vehicle's advertised stream.
 func (h *Hub) stream(k Key) (*Stream, error) {
+	h.addConfigured()
 	v, ok := h.fleet.Get(k.Vehicle)
 	if !ok {
 		return nil, errNoVehicle

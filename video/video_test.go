@@ -79,6 +79,11 @@ func startRelay(t *testing.T, typ, uri string, cfg video.Config) *relay {
 	fl.Update("uav-1", time.Now(), func(v *fleet.Vehicle) {
 		v.Video = []fleet.VideoStream{{CameraID: 100, StreamID: 1, Name: "cam", URI: uri, Type: typ, Encoding: "h264", Running: true}}
 	})
+	return startRelayOn(t, fl, cfg)
+}
+
+func startRelayOn(t testing.TB, fl *fleet.Fleet, cfg video.Config) *relay {
+	t.Helper()
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub, err := video.NewHub(cfg, fl)
 	if err != nil {
@@ -130,6 +135,12 @@ type viewer struct {
 
 func watch(t *testing.T, base string) *viewer {
 	t.Helper()
+	return watchPath(t, base, "/api/v1/vehicles/uav-1/video/1/whep", nil)
+}
+
+// watchPath is watch for any stream; onPacket, if set, sees every packet.
+func watchPath(t testing.TB, base, path string, onPacket func(p *rtp.Packet)) *viewer {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -148,6 +159,9 @@ func watch(t *testing.T, base string) *viewer {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
+			}
+			if onPacket != nil {
+				onPacket(p)
 			}
 			if len(p.Payload) == 0 {
 				continue
@@ -172,7 +186,7 @@ func watch(t *testing.T, base string) *viewer {
 		t.Fatal(err)
 	}
 	<-gathered
-	resp, err := http.Post(base+"/api/v1/vehicles/uav-1/video/1/whep", "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
+	resp, err := http.Post(base+path, "application/sdp", strings.NewReader(pc.LocalDescription().SDP))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +199,7 @@ func watch(t *testing.T, base string) *viewer {
 		t.Fatalf("WHEP answer Content-Type %q", ct)
 	}
 	v.location = resp.Header.Get("Location")
-	if !strings.HasPrefix(v.location, "/api/v1/vehicles/uav-1/video/1/whep/") {
+	if !strings.HasPrefix(v.location, path+"/") {
 		t.Fatalf("WHEP Location %q", v.location)
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
@@ -380,4 +394,30 @@ func TestUnsupportedSourceFailsVisibly(t *testing.T) {
 	r := startRelay(t, "mpeg-ts", "udp://127.0.0.1:5601", video.Config{})
 	watch(t, r.srv.URL)
 	testenv.Eventually(t, 10*time.Second, "state failed", func() bool { return r.state() == "failed" })
+}
+
+// A camera that does not advertise itself: the stream configured for the
+// vehicle joins its video list and plays.
+func TestConfiguredSourcePlays(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	startFFmpeg(t, port)
+	fl := fleet.New(fleet.DefaultConfig())
+	fl.Update("uav-1", time.Now(), func(v *fleet.Vehicle) {})
+	r := startRelayOn(t, fl, video.Config{Sources: []string{fmt.Sprintf("uav-1/1=udp://127.0.0.1:%d", port)}})
+	v := watch(t, r.srv.URL)
+	testenv.Eventually(t, 30*time.Second, "packets from the configured source", func() bool { return v.packets.Load() >= 30 })
+	if got, _ := fl.Get("uav-1"); len(got.Video) != 1 || got.Video[0].Type != "rtpudp" {
+		t.Errorf("video list %+v, want the configured stream", got.Video)
+	}
+}
+
+func TestBadConfiguredSourcesAreRefused(t *testing.T) {
+	for _, s := range []string{"uav-1", "=udp://127.0.0.1:5600", "uav-1/x=udp://127.0.0.1:5600", "uav-1=udp://127.0.0.1", "uav-1=http://cam/"} {
+		if err := (video.Config{Sources: []string{s}}).Validate(); err == nil {
+			t.Errorf("source %q accepted", s)
+		}
+	}
+	if err := (video.Config{UDPPorts: "5000-4000"}).Validate(); err == nil {
+		t.Error("UDP port range 5000-4000 accepted")
+	}
 }
