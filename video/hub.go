@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/burgut-uav/burgut/fleet"
@@ -152,10 +153,12 @@ type Hub struct {
 
 	sources []configured
 
-	mu      sync.Mutex
-	streams map[Key]*Stream
-	ctx     context.Context // set by Run; nil before and after
-	wg      sync.WaitGroup  // source goroutines
+	mu       sync.Mutex
+	streams  map[Key]*Stream
+	ctx      context.Context // set by Run; nil before and after
+	stopping bool            // shutdown began: no new closer goroutines
+	wg       sync.WaitGroup  // source goroutines
+	closers  sync.WaitGroup  // PeerConnection.Close of removed viewers
 }
 
 // ErrNotRunning is returned for viewers arriving before Run or after it ended.
@@ -171,9 +174,17 @@ func NewHub(cfg Config, fl Fleet) (*Hub, error) {
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: h264Cap, PayloadType: 102}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("video: register H.264: %w", err)
 	}
+	// The station only sends: answer NACKs from a 256-packet history per
+	// viewer (about a second at 2 Mbit/s; pion's default 1024 costs
+	// ~1.2 MB per viewer), and send RTCP sender reports.
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, fmt.Errorf("video: interceptors: %w", err)
+	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(256))
+	if err != nil {
+		return nil, fmt.Errorf("video: NACK responder: %w", err)
+	}
+	ir.Add(resp)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("video: RTCP reports: %w", err)
 	}
 	var se webrtc.SettingEngine
 	// Loopback too: a browser on the station itself (and the tests) must
@@ -241,6 +252,7 @@ func (h *Hub) Run(ctx context.Context) error {
 
 func (h *Hub) shutdown() {
 	h.mu.Lock()
+	h.stopping = true
 	var pcs []*webrtc.PeerConnection
 	for _, s := range h.streams {
 		s.mu.Lock()
@@ -259,6 +271,7 @@ func (h *Hub) shutdown() {
 		_ = pc.Close() // closing; nothing to report to
 	}
 	h.wg.Wait()
+	h.closers.Wait()
 }
 
 // tick marks stalled streams, closes sources nobody watched for Linger,
@@ -417,7 +430,20 @@ func (h *Hub) removeViewer(s *Stream, id string) bool {
 	}
 	s.mu.Unlock()
 	if ok {
-		go v.pc.Close() // Close waits for its own goroutines; never under s.mu
+		// Close waits for the connection's own goroutines, and this may run
+		// in one of its callbacks: close from a goroutine the hub waits for.
+		h.mu.Lock()
+		if h.stopping {
+			h.mu.Unlock()
+			_ = v.pc.Close() // shutdown waits for nothing else now
+			return true
+		}
+		h.closers.Add(1)
+		h.mu.Unlock()
+		go func() {
+			defer h.closers.Done()
+			_ = v.pc.Close() // ending the session; nothing to report to
+		}()
 	}
 	return ok
 }
