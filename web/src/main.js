@@ -6,7 +6,7 @@
 // with node:test) and this file only wires it to the DOM.
 import "./main.css";
 import { createApi } from "./lib/api.js";
-import { createStore } from "./lib/store.js";
+import { createStore, streamRate } from "./lib/store.js";
 import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
 import { MODES, runCommand, launch } from "./lib/commands.js";
 import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, readArea } from "./lib/plan.js";
@@ -80,6 +80,11 @@ function renderListItem(id) {
   li.dataset.stale = v.stale ? "true" : "false";
   li.className = store.selection.has(id) ? "selected" : "";
   li.setAttribute("aria-selected", store.selection.has(id) ? "true" : "false");
+  // Rebuild the row only when what it shows changed (a moving vehicle's
+  // position is in data attributes, not text).
+  const key = `${s}|${v.mode}|${v.stale}|${Math.round(v.battery_pct)}|${Math.round(v.relative_alt_m)}`;
+  if (li._key === key) return;
+  li._key = key;
   li.innerHTML =
     `<span class="dot" style="background:${COLOURS[s]}"></span>` +
     `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}</span>` +
@@ -206,11 +211,14 @@ function connect() {
   ws.onmessage = (msg) => {
     const f = JSON.parse(msg.data);
     switch (f.type) {
-      case "snapshot":
+      case "snapshot": {
         $("station").textContent = f.station ? `station ${f.station}` : "";
         store.upsert(f.vehicles);
+        const want = streamRate((f.vehicles || []).length);
+        if (want && f.filter?.rate_hz !== want) ws.send(JSON.stringify({ type: "subscribe", rate_hz: want }));
         (f.alerts || []).forEach(addAlert);
         break;
+      }
       case "state":
         store.upsert(f.vehicles);
         break;

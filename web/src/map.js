@@ -7,6 +7,7 @@
 import L from "leaflet";
 import { COLOURS, statusOf, esc } from "./lib/format.js";
 import { droneColour, legs, fenceShapes, badLegs } from "./lib/plan.js";
+import { trailsFor } from "./lib/store.js";
 
 export function createMap(el, { tiles, attribution } = {}) {
   const map = L.map(el, { zoomControl: true, attributionControl: !!tiles, preferCanvas: false, boxZoom: false }).setView([41.3111, 69.2797], 15);
@@ -46,13 +47,24 @@ export function createVehicleLayer(m, store, onPick) {
           onPick(id, ev.originalEvent.shiftKey);
         });
         d.marker.addTo(markers);
-        d.trail.addTo(trails);
+        d.status = statusOf(v);
+        d.sel = sel;
         drawn.set(id, d);
       } else {
         d.marker.setLatLng([v.lat, v.lon]);
-        d.marker.setStyle(style(v, sel));
+        const st = statusOf(v);
+        if (st !== d.status || sel !== d.sel) {
+          d.marker.setStyle(style(v, sel));
+          d.trail.setStyle({ color: COLOURS[st] });
+          d.status = st;
+          d.sel = sel;
+        }
+      }
+      if (trailsFor(store.vehicles.size, sel)) {
         d.trail.setLatLngs(e.trail);
-        d.trail.setStyle({ color: COLOURS[statusOf(v)] });
+        if (!trails.hasLayer(d.trail)) d.trail.addTo(trails);
+      } else if (trails.hasLayer(d.trail)) {
+        d.trail.remove();
       }
       d.label = `${v.id} ${v.mode || ""} ${Number.isFinite(v.relative_alt_m) ? v.relative_alt_m.toFixed(0) + " m" : ""}`;
     }

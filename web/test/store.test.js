@@ -57,3 +57,13 @@ test("connectedIds lists connected vehicles only, sorted", () => {
   s.upsert([v("b", 1, 1), v("a", 1, 1), v("c", 1, 1, { connected: false })]);
   assert.deepEqual(s.connectedIds(), ["a", "b"]);
 });
+
+test("the stream rate and trails scale down with the fleet", async () => {
+  const { streamRate, trailsFor } = await import("../src/lib/store.js");
+  assert.equal(streamRate(10), 0);
+  assert.equal(streamRate(300), 4);
+  assert.equal(streamRate(1000), 2);
+  assert.equal(trailsFor(100, false), true);
+  assert.equal(trailsFor(1000, false), false);
+  assert.equal(trailsFor(1000, true), true);
+});

@@ -85,3 +85,21 @@ export function createStore() {
     },
   };
 }
+
+// streamRate is the state rate (frames per second) the page asks the
+// stream for: the station's default for a small fleet, fewer for a large
+// one, where parsing every vehicle ten times a second would cost the
+// browser more than the operator gains (positions still move smoothly at
+// 2–4 Hz on a map at fleet scale). 0 = keep the station's default.
+export function streamRate(vehicles) {
+  if (vehicles > 500) return 2;
+  if (vehicles > 200) return 4;
+  return 0;
+}
+
+// trailsFor says whether a vehicle's trail is drawn: every vehicle's in a
+// small fleet, only the selected ones' in a large one (a thousand
+// polylines re-projected every frame is most of a frame).
+export function trailsFor(fleetSize, selected) {
+  return selected || fleetSize <= 200;
+}

@@ -1,0 +1,140 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/auth"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator/loadgen"
+	"github.com/burgut-uav/burgut/web"
+)
+
+// BenchmarkConsoleFrames measures the console in Chromium with N moving
+// vehicles (burgut loadgen: circles at 8–15 m/s, 10 Hz positions) streamed
+// by a real station: page load size, time from login to the first
+// vehicle drawn, and the page's frame time (requestAnimationFrame
+// intervals, p50/p95/max) over BURGUT_BENCH_SECONDS (default 10) once all
+// N are listed. Results are reported as metrics, not thresholds; they go
+// in BENCHMARKS.md. N from BURGUT_BENCH_CONSOLE_VEHICLES (default 100,1000).
+func BenchmarkConsoleFrames(b *testing.B) {
+	chromium := testenv.Service(b, "BURGUT_TEST_CHROMIUM")
+	if !web.Built() {
+		b.Skip("web map not built: run 'make web'")
+	}
+	counts := []int{100, 1000}
+	if s := os.Getenv("BURGUT_BENCH_CONSOLE_VEHICLES"); s != "" {
+		counts = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("BURGUT_BENCH_CONSOLE_VEHICLES %q: want numbers", s)
+			}
+			counts = append(counts, n)
+		}
+	}
+	seconds := 10
+	if s := os.Getenv("BURGUT_BENCH_SECONDS"); s != "" {
+		seconds, _ = strconv.Atoi(s)
+	}
+	for _, n := range counts {
+		b.Run(fmt.Sprintf("vehicles=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchFrames(b, chromium, n, seconds)
+			}
+		})
+	}
+}
+
+func benchFrames(b *testing.B, chromium string, n, seconds int) {
+	links := (n + 249) / 250
+	cfg := app.Default()
+	cfg.HTTP = "127.0.0.1:0"
+	cfg.GroundStation.MAVLink = nil
+	var targets []string
+	for i := 0; i < links; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreeUDPPort(b))
+		cfg.GroundStation.MAVLink = append(cfg.GroundStation.MAVLink, fmt.Sprintf("l%d=udp:%s", i, addr))
+		targets = append(targets, "udp:"+addr)
+	}
+	cfg.DataDir = b.TempDir()
+	cfg.Relay.MQTTListen = "127.0.0.1:0"
+	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	defer func() { cancel(); <-runErr }()
+	select {
+	case <-a.Ready():
+	case err := <-runErr:
+		b.Fatalf("app: %v", err)
+	}
+	if err := a.Auth.AddUser(ctx, "pilot", auth.Operator, "pilot-password"); err != nil {
+		b.Fatal(err)
+	}
+	lg := make(chan error, 1)
+	go func() {
+		_, err := loadgen.Run(ctx, loadgen.Config{Vehicles: n, Targets: targets, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+		lg <- err
+	}()
+	defer func() { cancel(); <-lg }()
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun,
+		chromedp.UserDataDir(b.TempDir()), chromedp.WindowSize(1400, 900))
+	defer cancelAlloc()
+	bctx, cancelB := chromedp.NewContext(alloc)
+	defer cancelB()
+	run := func(js string, timeout time.Duration) string {
+		b.Helper()
+		rctx, c := context.WithTimeout(bctx, timeout)
+		defer c()
+		v, err := chromedp.Run(rctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			b.Fatalf("%.60s…: %v", js, err)
+		}
+		return v
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Navigate("http://"+a.HTTPAddr()+"/")); err != nil {
+		b.Fatal(err)
+	}
+	loadBytes := run(`new Promise(r => setTimeout(r, 500)).then(() => String(performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).reduce((s, e) => s + (e.encodedBodySize || 0), 0)))`, 30*time.Second)
+	run(`fetch('/api/v1/login', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({username: 'pilot', password: 'pilot-password'})}).then(r => String(r.status))`, 30*time.Second)
+	// Reload with the session: the console starts, connects and draws.
+	if _, err := chromedp.Run(bctx, chromedp.Navigate("http://"+a.HTTPAddr()+"/")); err != nil {
+		b.Fatal(err)
+	}
+	first := run(`new Promise(res => { const t = () => document.querySelector('#vehicles li[data-vehicle-id]:not([data-lat="0"])') ? res(String(performance.now())) : requestAnimationFrame(t); t(); })`, 60*time.Second)
+	all := run(fmt.Sprintf(`new Promise(res => { const t = () => document.querySelectorAll('#vehicles li[data-vehicle-id]:not([data-lat="0"])').length >= %d ? res(String(performance.now())) : setTimeout(t, 50); t(); })`, n), 120*time.Second)
+	frames := run(fmt.Sprintf(`new Promise(res => {
+		const iv = []; let last = performance.now(); const end = last + %d * 1000;
+		const f = (now) => { iv.push(now - last); last = now; if (now < end) requestAnimationFrame(f); else {
+			iv.sort((a, b) => a - b); const q = (p) => iv[Math.min(iv.length - 1, Math.floor(p * iv.length))];
+			res([q(0.5), q(0.95), iv[iv.length - 1], iv.length, (performance.memory ? performance.memory.usedJSHeapSize : 0)].join(' ')); } };
+		requestAnimationFrame(f); })`, seconds), time.Duration(seconds+60)*time.Second)
+	var p50, p95, max float64
+	var count int
+	var heap float64
+	fmt.Sscan(frames, &p50, &p95, &max, &count, &heap)
+	lb, _ := strconv.ParseFloat(loadBytes, 64)
+	f1, _ := strconv.ParseFloat(first, 64)
+	fa, _ := strconv.ParseFloat(all, 64)
+	b.ReportMetric(lb/1024, "page-KiB")
+	b.ReportMetric(f1, "ms-to-first-vehicle")
+	b.ReportMetric(fa, "ms-to-all-vehicles")
+	b.ReportMetric(p50, "frame-p50-ms")
+	b.ReportMetric(p95, "frame-p95-ms")
+	b.ReportMetric(max, "frame-max-ms")
+	b.ReportMetric(heap/(1<<20), "js-heap-MiB")
+	b.Logf("%d vehicles: page %.0f KiB, first vehicle %.0f ms after load, all %.0f ms; %d frames in %d s: p50 %.1f ms, p95 %.1f ms, max %.1f ms; JS heap %.1f MiB",
+		n, lb/1024, f1, fa, count, seconds, p50, p95, max, heap/(1<<20))
+}
