@@ -5,7 +5,9 @@
 // stream (RTP H.264 on UDP 5600, RTSP from a gimbal) is not something a
 // browser can play, so the station pulls one upstream per stream (Hub,
 // Stream) and fans its RTP packets out, without re-encoding, to every
-// browser over WebRTC negotiated with WHEP (whep.go):
+// browser over WebRTC negotiated with WHEP (whep.go). Sources: RTP H.264
+// over UDP, RTSP (gortsplib), MPEG-TS over UDP (remuxed to RTP by ffmpeg,
+// no re-encoding).
 //
 //	POST   /api/v1/vehicles/{id}/video/{stream_id}/whep            SDP offer → 201 + answer, Location
 //	DELETE /api/v1/vehicles/{id}/video/{stream_id}/whep/{session}  ends that viewer

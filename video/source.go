@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -55,8 +56,13 @@ func newSource(typ, uri string) (source, error) {
 			return nil, fmt.Errorf("stream URI %q: no port (the ArduPilot/QGC default is udp://0.0.0.0:5600)", uri)
 		}
 		return &udpRTPSource{addr: u.Host}, nil
-	case typ == "mpeg-ts" || typ == "tcp-mpeg":
-		return nil, fmt.Errorf("stream type %s (%s): MPEG-TS sources are not relayed yet", typ, uri)
+	case typ == "mpeg-ts":
+		if u.Scheme != "udp" || u.Port() == "" {
+			return nil, fmt.Errorf("stream URI %q: type mpeg-ts needs a udp://HOST:PORT URI", uri)
+		}
+		return &mpegtsSource{addr: u.Host}, nil
+	case typ == "tcp-mpeg":
+		return nil, fmt.Errorf("stream type %s (%s): MPEG-TS over TCP is not relayed yet", typ, uri)
 	}
 	return nil, fmt.Errorf("stream %q of type %q: not a supported source (rtsp://…, or RTP H.264 on udp://HOST:PORT)", uri, typ)
 }
@@ -161,4 +167,64 @@ func hostOf(uri string) string {
 		return u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/")
 	}
 	return "?"
+}
+
+// mpegtsSource takes MPEG-TS over UDP (some digital links and encoders
+// send it) through Debian's ffmpeg, which only remuxes the H.264 into RTP
+// (-c copy, no re-encoding) towards a loopback port this source reads:
+// a TS demuxer is not worth hand-writing for the odd camera that needs it.
+type mpegtsSource struct {
+	addr   string
+	ffmpeg string // the binary; "" = ffmpeg on PATH
+}
+
+func (s *mpegtsSource) run(ctx context.Context, k sink) error {
+	bin := s.ffmpeg
+	if bin == "" {
+		bin = "ffmpeg"
+	}
+	if _, err := exec.LookPath(bin); err != nil {
+		return fmt.Errorf("MPEG-TS on udp %s needs ffmpeg to remux it: %w", s.addr, err)
+	}
+	out, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("MPEG-TS on udp %s: loopback socket: %w", s.addr, err)
+	}
+	defer out.Close()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The station listens where the camera sends, like RTP on 5600.
+	cmd := exec.CommandContext(cctx, bin, "-hide_banner", "-loglevel", "error", "-nostdin",
+		"-fflags", "nobuffer", "-i", fmt.Sprintf("udp://%s?fifo_size=1000000&overrun_nonfatal=1", s.addr),
+		"-map", "0:v:0", "-c", "copy", "-f", "rtp", "-pkt_size", "1200",
+		fmt.Sprintf("rtp://%s", out.LocalAddr()))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("MPEG-TS on udp %s: start ffmpeg: %w", s.addr, err)
+	}
+	exited := make(chan error, 1)
+	go func() {
+		exited <- cmd.Wait()
+		out.Close() // ends the read loop below
+	}()
+	k.keyframeRequester(nil)
+	buf := make([]byte, 2048)
+	for {
+		n, _, err := out.ReadFrom(buf)
+		if err != nil {
+			cancel()
+			werr := <-exited
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("MPEG-TS on udp %s: ffmpeg ended (%v): %s", s.addr, werr, strings.TrimSpace(stderr.String()))
+		}
+		var p rtp.Packet
+		if p.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		p.Payload = append([]byte(nil), p.Payload...)
+		k.packet(&p)
+	}
 }

@@ -391,7 +391,7 @@ func TestRTSPSourcePlays(t *testing.T) {
 }
 
 func TestUnsupportedSourceFailsVisibly(t *testing.T) {
-	r := startRelay(t, "mpeg-ts", "udp://127.0.0.1:5601", video.Config{})
+	r := startRelay(t, "tcp-mpeg", "tcp://127.0.0.1:5601", video.Config{})
 	watch(t, r.srv.URL)
 	testenv.Eventually(t, 10*time.Second, "state failed", func() bool { return r.state() == "failed" })
 }
@@ -420,4 +420,27 @@ func TestBadConfiguredSourcesAreRefused(t *testing.T) {
 	if err := (video.Config{UDPPorts: "5000-4000"}).Validate(); err == nil {
 		t.Error("UDP port range 5000-4000 accepted")
 	}
+}
+
+// MPEG-TS over UDP (remuxed to RTP by ffmpeg, not re-encoded) plays too.
+func TestMPEGTSSourcePlays(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	r := startRelay(t, "mpeg-ts", fmt.Sprintf("udp://127.0.0.1:%d", port), video.Config{})
+	v := watch(t, r.srv.URL)
+	testenv.Eventually(t, 30*time.Second, "the relay listening", func() bool { return r.state() == "connecting" })
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, ffmpegBin(t), "-hide_banner", "-loglevel", "error", "-nostdin",
+		"-re", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "10",
+		"-f", "mpegts", fmt.Sprintf("udp://127.0.0.1:%d?pkt_size=1316", port))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait() // killed on purpose
+	}()
+	testenv.Eventually(t, 30*time.Second, "packets from the MPEG-TS source", func() bool { return v.packets.Load() >= 30 })
+	v.startsWithKeyframe(t)
+	testenv.Eventually(t, 10*time.Second, "state live", func() bool { return r.state() == "live" })
 }
