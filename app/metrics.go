@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
@@ -489,6 +490,9 @@ func (a *App) shedTotals() map[string]float64 {
 		}
 		total := 0.0
 		for _, m := range f.GetMetric() {
+			if k == "recorder" && hasLabel(m, "reason", "queue") {
+				continue // the recorder subscription's drops: already in fleet_subscribers
+			}
 			total += m.GetCounter().GetValue()
 		}
 		out[k] = total
@@ -510,4 +514,13 @@ func (a *App) lateness() map[string]float64 {
 		out["late_ticks"] += float64(l.LateTicks)
 	}
 	return out
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name && lp.GetValue() == value {
+			return true
+		}
+	}
+	return false
 }

@@ -199,10 +199,14 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	var shed []string
 	for _, st := range []struct{ name, family string }{
 		{"tlog", "burgut_tlog_dropped_total"}, {"tlog-pending", "burgut_mavlink_tap_pending_dropped_total"},
-		{"recorder", "burgut_recorder_dropped_total"}, {"fleet→subscribers", "burgut_fleet_subscriber_dropped_total"},
+		{"recorder writes", "burgut_recorder_dropped_total{reason=write}"}, {"fleet→subscribers", "burgut_fleet_subscriber_dropped_total"},
 		{"spool", "burgut_spool_dropped_points_total"}, {"mqtt", "burgut_mqtt_dropped_events_total"}, {"ws", "burgut_ws_dropped_total"},
 	} {
-		if v := sum(fams, st.family); v > 0 {
+		v := sum(fams, st.family)
+		if name, lbl, ok := strings.Cut(strings.TrimSuffix(st.family, "}"), "{"); ok {
+			v = value(fams, name, lbl)
+		}
+		if v > 0 {
 			r.stageDrops += v
 			shed = append(shed, fmt.Sprintf("%s %.0f", st.name, v))
 		}
