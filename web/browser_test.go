@@ -262,7 +262,11 @@ func TestLiveMapInChromium(t *testing.T) {
 
 	// An observer's session: the map, no command controls, and any POST
 	// it forges is refused — without the CSRF token, and with it (its role
-	// may not command).
+	// may not command). The operator sees the controls the observer must not.
+	controls := `document.querySelectorAll('.operator-only, [data-command], button.command').length`
+	if got, err := chromedp.Run(bctx, chromedp.Evaluate[int](controls)); err != nil || got == 0 {
+		t.Fatalf("the operator sees no command controls (%d, %v): the observer check below would prove nothing", got, err)
+	}
 	// Log out as the button does (then the page reloads: open it again).
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[int](`fetch('/api/v1/session').then(r => r.json()).then(s =>
 		fetch('/api/v1/logout', {method: 'POST', headers: {'X-CSRF-Token': s.csrf_token}})).then(r => r.status)`, chromedp.EvalAwaitPromise)); err != nil {
@@ -274,7 +278,7 @@ func TestLiveMapInChromium(t *testing.T) {
 	poll("the login form after logout", `!document.getElementById('login').hidden`, 10*time.Second)
 	login("watcher", "watcher-password")
 	poll("the observer's map", `!document.querySelector('main').hidden && document.body.dataset.role === 'observer'`, 10*time.Second)
-	if got, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('[data-command], button.command').length`)); err != nil || got != 0 {
+	if got, err := chromedp.Run(bctx, chromedp.Evaluate[int](controls)); err != nil || got != 0 {
 		t.Fatalf("command controls shown to an observer: %d %v", got, err)
 	}
 	forged, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(async () => {
