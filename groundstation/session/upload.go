@@ -85,6 +85,7 @@ type linkMemory struct {
 // retransmission timeouts.
 type linkEstimate struct {
 	srtt, rttvar time.Duration
+	minRTT       time.Duration // the round trip with empty queues, as far as seen
 	samples      int
 	lost, total  int     // request seqs missing / expected so far
 	prior        float64 // loss assumed before any request
@@ -94,6 +95,9 @@ type linkEstimate struct {
 func (e *linkEstimate) sampleRTT(d time.Duration) {
 	if d < 0 {
 		return
+	}
+	if e.samples == 0 || d < e.minRTT {
+		e.minRTT = d
 	}
 	if e.samples == 0 {
 		e.srtt, e.rttvar = d, d/4
@@ -122,6 +126,25 @@ func (e *linkEstimate) loss() float64 {
 	lost := max(e.lost, 0)
 	own := (float64(lost) + priorWeight*e.prior) / (float64(e.total) + priorWeight)
 	return max(own, e.station)
+}
+
+// congested reports whether the round trip has grown well past the least
+// one seen: queues along the way (a radio's buffer, the sockets of a busy
+// station) are filling, and their drops are not random loss. Copies would
+// only add to them, so a congested upload sends one copy and stops
+// growing its window — without this, 100 parallel uploads on one machine
+// read their own queue drops as link loss, sent four copies each, and
+// dropped more (congestion collapse).
+func (e *linkEstimate) congested() bool {
+	return e.samples >= 8 && e.srtt > e.minRTT*3/2+minRTOMargin
+}
+
+// copies is how many copies of an item to send now.
+func (e *linkEstimate) copies() int {
+	if e.congested() {
+		return 1
+	}
+	return copiesFor(e.loss())
 }
 
 // copiesFor is the fewest copies of an item that bring the chance of
@@ -250,7 +273,7 @@ func (u *uploadTransfer) sendCount(now time.Time) error {
 	u.silenceAt = now.Add(u.v.opts.MissionItemTimeout)
 	copies := 1
 	if u.plan.windowed() {
-		copies = copiesFor(u.est.loss())
+		copies = u.est.copies()
 	}
 	for range copies {
 		if err := u.v.sendMsg(u.countMsg); err != nil {
@@ -334,7 +357,7 @@ func (u *uploadTransfer) fill(now time.Time, items int) error {
 	if u.frontier < 0 {
 		return nil
 	}
-	c := copiesFor(u.est.loss())
+	c := u.est.copies()
 	for budget := max(min(items, maxBurstFrames/c), 1); budget > 0 && u.next < u.n && u.next < u.frontier+u.window; budget-- {
 		if err := u.sendItem(u.next, c, now); err != nil {
 			return err
@@ -357,7 +380,7 @@ func (u *uploadTransfer) recover(now time.Time) error {
 	}
 	// one extra copy of the item the vehicle waits for: a second stall on
 	// it costs a doubled timeout
-	if err := u.sendItem(u.frontier, min(copiesFor(u.est.loss())+1, maxCopies), now); err != nil {
+	if err := u.sendItem(u.frontier, min(u.est.copies()+1, maxCopies), now); err != nil {
 		return err
 	}
 	u.next = u.frontier + 1
@@ -511,7 +534,7 @@ func (u *uploadTransfer) onRequest(seq int, now time.Time) (bool, error) {
 		u.est.total += seq - u.frontier
 		prev := max(u.frontier, 0)
 		u.frontier = seq
-		if u.plan.adaptive && u.window < u.plan.maxWindow {
+		if u.plan.adaptive && u.window < u.plan.maxWindow && !u.est.congested() {
 			u.window++
 		}
 		u.next = max(u.next, seq)
@@ -629,7 +652,7 @@ func (u *uploadTransfer) finished() {
 	}
 	loss := u.est.loss()
 	u.v.log.Debug("mission upload finished", "mission_type", u.t.String(), "items", u.n, "window", u.window,
-		"copies", copiesFor(loss), "loss", loss, "srtt", u.est.srtt, "stalls", u.stalls)
+		"copies", u.est.copies(), "loss", loss, "srtt", u.est.srtt, "min_rtt", u.est.minRTT, "stalls", u.stalls)
 	u.v.mu.Lock()
 	u.v.link = linkMemory{srtt: u.est.srtt, loss: loss, set: true}
 	u.v.mu.Unlock()
