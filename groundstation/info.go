@@ -36,7 +36,7 @@ type LinkInfo struct {
 	SigningRejected map[string]uint64 `json:"signing_rejected"`
 	// Datagrams counts what the socket delivered (UDP server links);
 	// Backlog is how many of them wait for the station now, and
-	// BacklogDropped those dropped because a remote's queue (1,024) or the
+	// BacklogDropped those dropped because a remote's queue (256) or the
 	// queue of new remotes (4,096) was full.
 	Datagrams      uint64 `json:"datagrams"`
 	Backlog        int64  `json:"backlog"`
