@@ -227,6 +227,16 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 	c.shot("5-rtl")
 	c.poll("both landed and disarmed", `[...document.querySelectorAll('#vehicles li[data-vehicle-id]')].every(e => e.dataset.armed === 'false')`, 180*time.Second)
 	c.shot("6-landed")
+
+	// Review: the flight's recorded track, and the slider moves the marker.
+	c.run(chromedp.Click(`#tabs [data-tab="review"]`))
+	c.poll("the review vehicle list", `document.querySelectorAll('#review-vehicle option').length === 2`, 10*time.Second)
+	c.run(chromedp.Click("#review-load"))
+	c.poll("the track on the map", `document.querySelector('path.review-track') !== null && !document.getElementById('review-slider').disabled && document.querySelector('path.review-marker')?.dataset.lat !== undefined`, 30*time.Second)
+	before := eval[string](c, `document.querySelector('path.review-marker').dataset.lat + ',' + document.querySelector('path.review-marker').dataset.lon`)
+	eval[bool](c, `(() => { const s = document.getElementById('review-slider'); s.value = 500; s.dispatchEvent(new Event('input')); return true })()`)
+	c.poll("the marker moved along the track", fmt.Sprintf(`document.querySelector('path.review-marker').dataset.lat + ',' + document.querySelector('path.review-marker').dataset.lon !== %q`, before), 10*time.Second)
+	c.shot("7-review")
 }
 
 // A plan that fails a check shows the finding and cannot be assigned: the
