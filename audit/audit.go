@@ -378,7 +378,7 @@ func Verify(r io.Reader) (int, error) {
 		}
 		lineNo := n + 1
 		if line[len(line)-1] != '\n' {
-			return n, &VerifyError{Line: lineNo, Reason: "last line is incomplete"}
+			return n, &VerifyError{Line: lineNo, Reason: reasonIncomplete}
 		}
 		e, perr := parseLine(line[:len(line)-1])
 		if perr != nil {
@@ -396,14 +396,27 @@ func Verify(r io.Reader) (int, error) {
 }
 
 // VerifyFile verifies the audit log of a data directory.
+// A running station may be in the middle of writing the last line: an
+// incomplete last line is read again after a moment before it is reported.
 func VerifyFile(dataDir string) (int, error) {
-	f, err := os.Open(Path(dataDir))
-	if err != nil {
-		return 0, fmt.Errorf("open audit log: %w", err)
+	verify := func() (int, error) {
+		f, err := os.Open(Path(dataDir))
+		if err != nil {
+			return 0, fmt.Errorf("open audit log: %w", err)
+		}
+		defer f.Close()
+		return Verify(f)
 	}
-	defer f.Close()
-	return Verify(f)
+	n, err := verify()
+	var ve *VerifyError
+	if errors.As(err, &ve) && ve.Reason == reasonIncomplete {
+		time.Sleep(200 * time.Millisecond)
+		n, err = verify()
+	}
+	return n, err
 }
+
+const reasonIncomplete = "last line is incomplete"
 
 // claimedSeq reads the seq an entry claims, even when the rest of the
 // line no longer parses.

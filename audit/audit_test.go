@@ -248,3 +248,33 @@ func BenchmarkAppendParallel(b *testing.B) {
 		b.Fatalf("chain after the parallel appends: %d entries, %v", n, err)
 	}
 }
+
+// `burgut audit verify` runs while the station appends: it never reports
+// a good log as broken.
+func TestVerifyWhileAppending(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		appendN(t, l, 300)
+	}()
+	checks := 0
+	for running := true; running; checks++ {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		if _, err := VerifyFile(dir); err != nil {
+			t.Fatalf("verify during appends: %v", err)
+		}
+	}
+	if n, err := VerifyFile(dir); err != nil || n != 300 {
+		t.Fatalf("after: %d, %v (%d checks)", n, err, checks)
+	}
+}
