@@ -28,7 +28,7 @@ func (a *App) startGroundStation(ctx context.Context) error {
 			Log:                a.Log,
 		},
 		IdentityFile:   filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
-		SigningKeyFile: filepath.Join(a.Config.DataDir, "signing-keys.json"),
+		SigningKeyFile: filepath.Join(a.Config.DataDir, groundstation.SigningKeyFileName),
 		Log:            a.Log,
 	}, a.Fleet, a.Log)
 	if err != nil {

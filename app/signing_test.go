@@ -109,7 +109,7 @@ func TestSigningThroughTheAPI(t *testing.T) {
 	}
 
 	// The key file holds it, readable by the owner only.
-	kf := filepath.Join(a.Config.DataDir, "signing-keys.json")
+	kf := filepath.Join(a.Config.DataDir, groundstation.SigningKeyFileName)
 	fi, err := os.Stat(kf)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v, mode %v", err, fi.Mode().Perm())

@@ -15,6 +15,35 @@ import (
 	"github.com/burgut-uav/burgut/internal/mavsign"
 )
 
+// SigningKeyFileName is the key file's name in the station's data dir.
+const SigningKeyFileName = "signing-keys.json"
+
+// StoredSigningKey describes one stored key without the key: what
+// `burgut signing list` prints.
+type StoredSigningKey struct {
+	VehicleID   string    `json:"vehicle_id"`
+	Fingerprint string    `json:"fingerprint"`
+	SetAt       time.Time `json:"set_at"`
+	Link        string    `json:"link,omitempty"`
+	SystemID    uint8     `json:"system_id,omitempty"`
+}
+
+// ListSigningKeys reads a key file (as the running station writes it) and
+// describes its keys by fingerprint, sorted by vehicle ID. A missing file
+// lists nothing.
+func ListSigningKeys(path string) ([]StoredSigningKey, error) {
+	ks, err := openKeyStore(path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	var out []StoredSigningKey
+	for id, k := range ks.all() {
+		out = append(out, StoredSigningKey{VehicleID: id, Fingerprint: k.key.Fingerprint(), SetAt: k.setAt, Link: k.link, SystemID: k.sys})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].VehicleID < out[j].VehicleID })
+	return out, nil
+}
+
 // keyStore keeps the per-vehicle MAVLink signing keys in one JSON file
 // readable by its owner only (mode 0600), next to the station's other
 // state. The file is the only place keys are written: the API returns
