@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 
 	"github.com/burgut-uav/burgut/internal/cliflag"
 	"github.com/burgut-uav/burgut/metrics"
@@ -17,6 +18,9 @@ type VideoConfig struct {
 	UDPPorts   string
 	PublicIPs  string
 	Sources    []string
+	// Record writes every stream to segmented MP4 in data-dir/video, under
+	// the tlogs' total cap (tlog-total-mb), oldest deleted first.
+	Record bool
 }
 
 func (c *VideoConfig) defaults() { c.MaxViewers = 10 }
@@ -25,6 +29,7 @@ func (c *VideoConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxViewers, "video-max-viewers", c.MaxViewers, "WebRTC viewers per video stream (each costs the stream's bitrate in upload)")
 	fs.StringVar(&c.UDPPorts, "video-udp-ports", c.UDPPorts, "UDP port range MIN-MAX WebRTC uses towards browsers, to open in a firewall (empty = any)")
 	fs.Var(cliflag.NewList(&c.Sources), "video-source", "a vehicle's camera stream when the camera does not advertise it over MAVLink, repeatable: VEHICLE[/STREAM]=URI with rtsp://… or udp://HOST:PORT (RTP H.264), stream 1 by default")
+	fs.BoolVar(&c.Record, "record-video", c.Record, "record every vehicle's video streams to data-dir/video as 1-minute MP4 segments (ffmpeg, no re-encoding), oldest deleted past tlog-total-mb; needs Debian's ffmpeg")
 	fs.StringVar(&c.PublicIPs, "video-public-ips", c.PublicIPs, "behind a 1:1 NAT: the public IPs to announce to browsers instead of the host addresses (comma-separated)")
 }
 
@@ -41,10 +46,17 @@ func (c *VideoConfig) validate() error {
 // startVideo relays the vehicles' camera streams to browsers over WHEP.
 func (a *App) startVideo(ctx context.Context) error {
 	c := a.Config.Video
-	hub, err := video.NewHub(video.Config{
+	vc := video.Config{
 		MaxViewers: c.MaxViewers, UDPPorts: c.UDPPorts, PublicIPs: c.PublicIPs, Sources: c.Sources,
 		Log: a.Log.With("part", "video"),
-	}, a.Fleet)
+	}
+	if c.Record {
+		vc.Record = &video.RecordConfig{
+			Dir:           filepath.Join(a.Config.DataDir, "video"),
+			MaxTotalBytes: int64(a.Config.Telemetry.TlogTotalMB) << 20,
+		}
+	}
+	hub, err := video.NewHub(vc, a.Fleet)
 	if err != nil {
 		return err
 	}
@@ -76,6 +88,18 @@ func (a *App) observeVideo(h *video.Hub) {
 	})
 	a.addFamily(counter("burgut_video_source_opens_total", "times each stream's source was opened (restarts included)", "vehicle", "stream"), func(emit metrics.Emit) {
 		each(emit, func(s video.StreamStats) float64 { return float64(s.Opens) })
+	})
+	a.addFamily(gauge("burgut_video_recording_streams", "streams being recorded now (--record-video)"), func(emit metrics.Emit) {
+		emit(float64(h.RecordStats().Recording))
+	})
+	a.addFamily(gauge("burgut_video_recording_bytes", "bytes all video recordings take on disk"), func(emit metrics.Emit) {
+		emit(float64(h.RecordStats().TotalBytes))
+	})
+	a.addFamily(counter("burgut_video_recording_deleted_files_total", "recordings deleted by the size cap"), func(emit metrics.Emit) {
+		emit(float64(h.RecordStats().DeletedFiles))
+	})
+	a.addFamily(counter("burgut_video_recording_restarts_total", "recording ffmpeg processes that exited on their own and were restarted"), func(emit metrics.Emit) {
+		emit(float64(h.RecordStats().Restarts))
 	})
 	a.addFamily(counter("burgut_video_skipped_packets_total", "packets not sent to a new viewer while it waited for a keyframe", "vehicle", "stream"), func(emit metrics.Emit) {
 		each(emit, func(s video.StreamStats) float64 { return float64(s.Skipped) })

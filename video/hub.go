@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -43,6 +45,8 @@ type Config struct {
 	// They join the vehicle's video list once the vehicle is known,
 	// unless its camera advertises that stream_id itself.
 	Sources []string
+	// Record, when set, records every advertised stream (record.go).
+	Record *RecordConfig
 	// Log receives stream state changes and failures.
 	Log *slog.Logger
 }
@@ -93,6 +97,17 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if r := c.Record; r != nil {
+		if r.MaxTotalBytes <= 0 {
+			r.MaxTotalBytes = 4 << 30
+		}
+		if r.Segment <= 0 {
+			r.Segment = time.Minute
+		}
+		if r.FFmpeg == "" {
+			r.FFmpeg = "ffmpeg"
+		}
+	}
 }
 
 // ParsePortRange parses "MIN-MAX" ("" = no range).
@@ -141,6 +156,7 @@ func splitList(s string) []string {
 // streams, and a way to show each stream's state in them.
 type Fleet interface {
 	Get(id string) (fleet.Vehicle, bool)
+	List() []fleet.Vehicle
 	Refresh(id string, lastHeard, now time.Time, fn func(v *fleet.Vehicle)) (fleet.Vehicle, []fleet.Event)
 }
 
@@ -152,6 +168,12 @@ type Hub struct {
 	api   *webrtc.API
 
 	sources []configured
+	list    func() []fleet.Vehicle
+
+	recording   atomic.Int64
+	recordBytes atomic.Int64
+	deleted     atomic.Uint64
+	restarts    atomic.Uint64
 
 	mu       sync.Mutex
 	streams  map[Key]*Stream
@@ -166,9 +188,21 @@ var ErrNotRunning = errors.New("video relay is not running")
 
 // NewHub prepares the relay; nothing runs until Run.
 func NewHub(cfg Config, fl Fleet) (*Hub, error) {
+	if cfg.Record != nil {
+		rc := *cfg.Record // defaults fill a copy, not the caller's
+		cfg.Record = &rc
+	}
 	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Record != nil {
+		if cfg.Record.Dir == "" {
+			return nil, errors.New("video recording: no directory")
+		}
+		if _, err := exec.LookPath(cfg.Record.FFmpeg); err != nil {
+			return nil, fmt.Errorf("video recording needs ffmpeg (install Debian's ffmpeg, or drop --record-video): %w", err)
+		}
 	}
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: h264Cap, PayloadType: 102}, webrtc.RTPCodecTypeVideo); err != nil {
@@ -209,6 +243,7 @@ func NewHub(cfg Config, fl Fleet) (*Hub, error) {
 	return &Hub{
 		cfg:     cfg,
 		sources: sources,
+		list:    fl.List,
 		fleet:   fl,
 		log:     cfg.Log,
 		api:     webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
@@ -244,6 +279,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.shutdown()
 			return nil
 		case now := <-t.C:
+			h.syncRecorders(ctx)
 			h.tick(now, now.Sub(last))
 			last = now
 		}
@@ -257,7 +293,12 @@ func (h *Hub) shutdown() {
 	for _, s := range h.streams {
 		s.mu.Lock()
 		for _, v := range s.viewers {
-			pcs = append(pcs, v.pc)
+			if v.pc != nil {
+				pcs = append(pcs, v.pc)
+			}
+			if v.stop != nil {
+				v.stop()
+			}
 		}
 		s.viewers = map[string]*viewer{}
 		if s.cancel != nil {
@@ -393,7 +434,7 @@ var (
 )
 
 // addViewer attaches v to s, opening the source if none runs.
-func (h *Hub) addViewer(s *Stream, v *viewer) error {
+func (h *Hub) addViewer(s *Stream, v *viewer, recorder bool) error {
 	h.mu.Lock()
 	ctx := h.ctx
 	h.mu.Unlock()
@@ -402,7 +443,7 @@ func (h *Hub) addViewer(s *Stream, v *viewer) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.viewers) >= h.cfg.MaxViewers {
+	if !recorder && s.browsers() >= h.cfg.MaxViewers {
 		return errFull
 	}
 	s.viewers[v.id] = v
@@ -420,6 +461,9 @@ func (h *Hub) addViewer(s *Stream, v *viewer) error {
 
 // removeViewer detaches and closes a viewer; false if it was not there.
 func (h *Hub) removeViewer(s *Stream, id string) bool {
+	if id == recorderID {
+		return false // not a session: only removeRecorder ends it
+	}
 	s.mu.Lock()
 	v, ok := s.viewers[id]
 	if ok {
@@ -429,6 +473,9 @@ func (h *Hub) removeViewer(s *Stream, id string) bool {
 		}
 	}
 	s.mu.Unlock()
+	if ok && v.pc == nil {
+		return ok // the recorder is ended by removeRecorder, not here
+	}
 	if ok {
 		// Close waits for the connection's own goroutines, and this may run
 		// in one of its callbacks: close from a goroutine the hub waits for.
@@ -446,6 +493,15 @@ func (h *Hub) removeViewer(s *Stream, id string) bool {
 		}()
 	}
 	return ok
+}
+
+// browsers counts the WebRTC viewers (not the recorder); s.mu held.
+func (s *Stream) browsers() int {
+	n := len(s.viewers)
+	if _, ok := s.viewers[recorderID]; ok {
+		n--
+	}
+	return n
 }
 
 // StreamStats is one stream's counters, for /metrics and the benchmarks.
@@ -469,7 +525,7 @@ func (h *Hub) Stats() []StreamStats {
 	out := make([]StreamStats, 0, len(h.streams))
 	for k, s := range h.streams {
 		s.mu.Lock()
-		n := len(s.viewers)
+		n := s.browsers()
 		s.mu.Unlock()
 		out = append(out, StreamStats{
 			Vehicle: k.Vehicle, StreamID: k.StreamID, State: s.currentState(), Viewers: n,

@@ -69,8 +69,9 @@ type Stream struct {
 // viewer is one browser's PeerConnection on a stream.
 type viewer struct {
 	id    string
-	pc    *webrtc.PeerConnection
-	track *webrtc.TrackLocalStaticRTP
+	pc    *webrtc.PeerConnection // nil for the recorder
+	track interface{ WriteRTP(*rtp.Packet) error }
+	stop  func()      // ends the recorder's ffmpeg (nil for browsers)
 	ready atomic.Bool // connected: packets written now reach the browser
 
 	// Source goroutine only.

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -443,4 +445,44 @@ func TestMPEGTSSourcePlays(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "packets from the MPEG-TS source", func() bool { return v.packets.Load() >= 30 })
 	v.startsWithKeyframe(t)
 	testenv.Eventually(t, 10*time.Second, "state live", func() bool { return r.state() == "live" })
+}
+
+// --record-video: the stream is recorded without any viewer, to MP4
+// segments ffprobe reads as H.264 of the source's size, and the size cap
+// deletes the oldest.
+func TestRecordingWritesPlayableMP4Segments(t *testing.T) {
+	ffmpeg := ffmpegBin(t)
+	port := testenv.FreeUDPPort(t)
+	startFFmpeg(t, port)
+	dir := t.TempDir()
+	r := startRelay(t, "rtpudp", fmt.Sprintf("udp://127.0.0.1:%d", port), video.Config{
+		Record: &video.RecordConfig{Dir: dir, Segment: time.Second, MaxTotalBytes: 60 << 10, FFmpeg: ffmpeg},
+	})
+	var done []string
+	testenv.Eventually(t, 60*time.Second, "three finished MP4 segments", func() bool {
+		files, _ := filepath.Glob(filepath.Join(dir, "uav-1-s1-*.mp4"))
+		sort.Strings(files)
+		if len(files) < 4 {
+			return false
+		}
+		done = files[:len(files)-1] // the last one is still being written
+		return true
+	})
+	probe := filepath.Join(filepath.Dir(ffmpeg), "ffprobe")
+	out, err := exec.Command(probe, "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", done[len(done)-1]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v %s", done[len(done)-1], err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "h264,160,120" {
+		t.Errorf("recorded segment: %q, want h264,160,120", got)
+	}
+	if st := r.stats(t); st.Viewers != 0 || st.Opens != 1 {
+		t.Errorf("recording: %d viewers (the recorder is not one), %d opens", st.Viewers, st.Opens)
+	}
+	testenv.Eventually(t, 60*time.Second, "the size cap to delete old segments", func() bool {
+		return r.hub.RecordStats().DeletedFiles > 0
+	})
+	if rs := r.hub.RecordStats(); rs.TotalBytes > 60<<10 {
+		t.Errorf("recordings take %d bytes, over the 60 KiB cap", rs.TotalBytes)
+	}
 }

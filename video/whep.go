@@ -72,7 +72,7 @@ func (h *Hub) offer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.mu.Lock()
-	full := len(s.viewers) >= h.cfg.MaxViewers
+	full := s.browsers() >= h.cfg.MaxViewers
 	s.mu.Unlock()
 	if full {
 		return httpapi.New(httpapi.CodeUnavailable, "stream %d of %s has its %d viewers already", k.StreamID, k.Vehicle, h.cfg.MaxViewers)
@@ -116,7 +116,7 @@ func (h *Hub) offer(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	v := &viewer{id: newSessionID(), pc: pc, track: track}
-	if err := h.addViewer(s, v); err != nil {
+	if err := h.addViewer(s, v, false); err != nil {
 		if errors.Is(err, errFull) || errors.Is(err, ErrNotRunning) {
 			return httpapi.New(httpapi.CodeUnavailable, "stream %d of %s: %v", k.StreamID, k.Vehicle, err)
 		}
