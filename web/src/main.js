@@ -12,6 +12,7 @@ import { MODES, runCommand, launch } from "./lib/commands.js";
 import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, readArea } from "./lib/plan.js";
 import { createMap, createVehicleLayer, drawFeatures, drawPlan } from "./map.js";
 import { trackPoints, positionAt, trackURL } from "./lib/review.js";
+import { holdsByVehicle, controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
 import { Player, Wall } from "./video.js";
 
 const $ = (id) => document.getElementById(id);
@@ -83,12 +84,14 @@ function renderListItem(id) {
   li.setAttribute("aria-selected", store.selection.has(id) ? "true" : "false");
   // Rebuild the row only when what it shows changed (a moving vehicle's
   // position is in data attributes, not text).
-  const key = `${s}|${v.mode}|${v.stale}|${Math.round(v.battery_pct)}|${Math.round(v.relative_alt_m)}`;
+  const ctl = controlText(holds.get(id), session?.name);
+  li.dataset.control = ctl;
+  const key = `${s}|${v.mode}|${v.stale}|${Math.round(v.battery_pct)}|${Math.round(v.relative_alt_m)}|${ctl}`;
   if (li._key === key) return;
   li._key = key;
   li.innerHTML =
     `<span class="dot" style="background:${COLOURS[s]}"></span>` +
-    `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}</span>` +
+    `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}${ctl ? ` <span class="control-flag" title="control">⚑ ${esc(ctl)}</span>` : ""}</span>` +
     `<span class="battery" title="battery">${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"}</span>` +
     `<span>${fmt(v.relative_alt_m, 0, " m")}</span>`;
 }
@@ -107,7 +110,10 @@ function renderDetails() {
   box.hidden = false;
   box.dataset.vehicleId = v.id;
   $("details-title").textContent = v.id + (n > 1 ? ` (+${n - 1})` : "");
-  $("details-fields").innerHTML = hudRows(v).map(([k, val]) => `<dt>${esc(k)}</dt><dd data-field="${esc(k)}">${esc(val)}</dd>`).join("");
+  const hold = holds.get(v.id);
+  const rows = hudRows(v);
+  if (hold) rows.push(["control", `${hold.holder} since ${new Date(hold.since).toLocaleTimeString()}`]);
+  $("details-fields").innerHTML = rows.map(([k, val]) => `<dt>${esc(k)}</dt><dd data-field="${esc(k)}">${esc(val)}</dd>`).join("");
   const video = v.video || [];
   $("details-video").innerHTML = video.length
     ? video
@@ -225,6 +231,7 @@ function connect() {
         break;
       case "events":
         (f.events || []).forEach(addAlert);
+        if ((f.events || []).some((e) => e.kind === "control")) loadControl();
         break;
       case "error":
         console.warn("stream error:", f.error);
@@ -314,6 +321,7 @@ async function send(name, ids, args) {
     status.textContent = `${name}: ${ok} of ${r.results.length} accepted`;
     status.dataset.command = name;
     showResults($("command-results"), r.results);
+    if (controlAvailable) loadControl();
   } catch (e) {
     status.textContent = `${name}: ${e.message}`;
     $("command-results").innerHTML = "";
@@ -328,6 +336,9 @@ map.on("click", (ev) => {
 });
 
 function setupOperator() {
+  $("control-take").addEventListener("click", () => control("take"));
+  $("control-release").addEventListener("click", () => control("release"));
+  $("control-takeover").addEventListener("click", () => control("takeover"));
   $("cmd-mode").innerHTML = MODES.map((x) => `<option>${x}</option>`).join("");
   for (const b of document.querySelectorAll("#fly-commands [data-command]")) b.addEventListener("click", () => command(b.dataset.command, [...store.selection]));
   document.addEventListener("keydown", (ev) => {
@@ -515,6 +526,53 @@ async function launchPlan() {
   }
 }
 
+// --- control between operators ---
+// GET /api/v1/control says who holds which vehicle; polled, and refreshed
+// after every take/release and every "control" event. A station without
+// the control routes (404) simply shows no control buttons.
+let holds = new Map();
+let controlAvailable = false;
+async function loadControl() {
+  try {
+    holds = holdsByVehicle(await api.get("/api/v1/control"));
+    controlAvailable = true;
+  } catch (e) {
+    if (e.status === 404) controlAvailable = false;
+    else console.warn("control:", e);
+  }
+  const row = $("control-row");
+  if (row) {
+    row.hidden = !controlAvailable;
+    $("control-takeover").hidden = session?.role !== "admin";
+  }
+  for (const id of store.vehicles.keys()) renderListItem(id);
+  renderDetails();
+}
+async function control(kind) {
+  const ids = [...store.selection];
+  const status = $("command-status");
+  try {
+    if (kind === "release") {
+      for (const id of ids) await api.del(`/api/v1/vehicles/${encodeURIComponent(id)}/control`);
+      status.textContent = `control released: ${ids.length} vehicle(s)`;
+      $("command-results").innerHTML = "";
+    } else {
+      const takeover = kind === "takeover";
+      const body = takeBody(ids, takeover);
+      if (takeover) {
+        const others = heldByOthers(ids, holds, session?.name);
+        if (!(await confirmDialog(`Take over ${others.length ? others.map((id) => `${id} from ${holds.get(id).holder}`).join(", ") : ids.length + " vehicle(s)"}? Both names are audited.`))) return;
+      }
+      const r = controlResults(await api.post("/api/v1/control", body));
+      status.textContent = `control: ${r.filter((x) => x.ok).length} of ${r.length} taken`;
+      showResults($("command-results"), r);
+    }
+  } catch (e) {
+    status.textContent = `control: ${e.message}`;
+  }
+  loadControl();
+}
+
 // --- Review: a recorded track and a time slider ---
 const reviewLayer = L.layerGroup().addTo(map);
 let reviewPts = [];
@@ -618,6 +676,8 @@ function start(s) {
   else setupOperator();
   setupReview();
   connect();
+  loadControl();
+  setInterval(loadControl, 5000);
   loadAreas();
   setInterval(loadAreas, 15000);
 }
