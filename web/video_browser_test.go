@@ -151,6 +151,20 @@ func TestLiveVideoInChromium(t *testing.T) {
 		t.Errorf("videoWidth %v, want the simulated camera's 320", w)
 	}
 
+	// Latency inside the browser, from WebRTC's own statistics: the
+	// jitter buffer's average hold and the decode time per frame. Logged
+	// for BENCHMARKS.md, not asserted (timing belongs to benchmarks).
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`window.videoStats = null; document.querySelector('#details-player video').burgutPeer.getStats().then((st) => {
+		st.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') window.videoStats = JSON.stringify({
+			jitter_buffer_ms: 1000 * s.jitterBufferDelay / s.jitterBufferEmittedCount, decode_ms: 1000 * s.totalDecodeTime / s.framesDecoded,
+			frames: s.framesDecoded, dropped: s.framesDropped, lost: s.packetsLost, nacks: s.nackCount, plis: s.pliCount }) }) })`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("WebRTC statistics", `window.videoStats !== null`, 10*time.Second)
+	if js, err := chromedp.Run(bctx, chromedp.Evaluate[string](`window.videoStats`)); err == nil {
+		t.Logf("browser inbound video: %s", js)
+	}
+
 	// The camera's encoder restarts (new SSRC, sequence, timestamps): the
 	// same page keeps playing without a reload.
 	st := streamStats(a.Video, vid)

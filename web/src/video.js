@@ -8,6 +8,7 @@
 // offer, apply the answer. close() stops and ends the session.
 export function whep(videoEl, vehicleId, streamId, csrf) {
   const pc = new RTCPeerConnection();
+  videoEl.burgutPeer = pc; // for diagnostics (getStats) from the console and tests
   let location = null;
   let closed = false;
   pc.addTransceiver("video", { direction: "recvonly" });
