@@ -217,6 +217,9 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 		const els = [...document.querySelectorAll('#vehicles li[data-vehicle-id]')];
 		return els.length === 2 && els.every(e => e.dataset.armed === 'true' && e.dataset.mode === 'AUTO' &&
 			Math.hypot(+e.dataset.lat - s[e.dataset.vehicleId][0], +e.dataset.lon - s[e.dataset.vehicleId][1]) > 0.0003); })()`, startJSON), 120*time.Second)
+	// The selected vehicle's on-board mission, current leg highlighted.
+	c.run(chromedp.Click(`#tabs [data-tab="fly"]`), chromedp.Click("#vehicles li[data-vehicle-id]"))
+	c.poll("the selected vehicle's on-board mission with its current leg", `document.querySelectorAll('path.onboard-leg').length > 1 && document.querySelector('path.onboard-leg[data-current="true"]') !== null`, 30*time.Second)
 	c.shot("4-flying")
 
 	// RTL all from the keyboard, as in an emergency.

@@ -10,7 +10,7 @@ import { createStore, streamRate } from "./lib/store.js";
 import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
 import { MODES, runCommand, launch } from "./lib/commands.js";
 import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, readArea } from "./lib/plan.js";
-import { createMap, createVehicleLayer, drawFeatures, drawPlan } from "./map.js";
+import { createMap, createVehicleLayer, drawFeatures, drawPlan, drawOnBoard } from "./map.js";
 import { trackPoints, positionAt, trackURL } from "./lib/review.js";
 import { holdsByVehicle, controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
 import { Player, Wall } from "./video.js";
@@ -96,8 +96,45 @@ function renderListItem(id) {
     `<span>${fmt(v.relative_alt_m, 0, " m")}</span>`;
 }
 
+// The selected vehicle's on-board mission, fence and rally points, read
+// from the vehicle when it is selected (and when its mission count
+// changes); the current item's leg is highlighted as it advances.
+const onBoardLayer = L.layerGroup().addTo(map);
+let onBoard = { id: null, count: -1, lists: null, seq: -1 };
+async function loadOnBoard(v) {
+  const id = v.id;
+  onBoard = { id, count: v.mission_count, lists: null, seq: -1 };
+  const lists = {};
+  for (const type of ["mission", "fence", "rally"]) {
+    try {
+      lists[type] = (await api.get(`/api/v1/vehicles/${encodeURIComponent(id)}/${type}`))?.items || [];
+    } catch (e) {
+      console.warn(type, "of", id, e);
+      lists[type] = [];
+    }
+  }
+  if (onBoard.id !== id) return;
+  onBoard.lists = lists;
+  showOnBoard(store.vehicles.get(id)?.v);
+}
+function showOnBoard(v) {
+  if (!v || v.id !== onBoard.id || !onBoard.lists) return;
+  if (v.mission_seq === onBoard.seq) return;
+  onBoard.seq = v.mission_seq;
+  drawOnBoard(onBoardLayer, v.id, onBoard.lists, v.mission_seq);
+}
+
 function renderDetails() {
   const v = store.primary();
+  if (!v) {
+    onBoardLayer.clearLayers();
+    onBoard = { id: null, count: -1, lists: null, seq: -1 };
+  } else if (v.id !== onBoard.id || v.mission_count !== onBoard.count) {
+    onBoardLayer.clearLayers();
+    loadOnBoard(v);
+  } else {
+    showOnBoard(v);
+  }
   const box = $("details");
   const n = store.selection.size;
   $("selection-count").textContent = n ? `${n} selected` : "";

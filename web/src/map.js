@@ -164,3 +164,31 @@ export function drawPlan(plan, group) {
   }
   return group;
 }
+
+// drawOnBoard draws what a vehicle holds on board (downloaded from it):
+// its mission with the current item highlighted, its fence and rally
+// points, in the vehicle list's highlight colour.
+export function drawOnBoard(group, id, { mission, fence, rally }, currentSeq) {
+  group.clearLayers();
+  const colour = "#e8e8e8";
+  for (const shape of fenceShapes(fence)) {
+    const st = { color: "#ffd24a", weight: 1.5, dashArray: "2 4", fillOpacity: shape.kind === "inclusion" ? 0.02 : 0.15, interactive: false };
+    (shape.ring ? L.polygon(shape.ring, st) : L.circle(shape.center, { radius: shape.radius, ...st })).addTo(group);
+  }
+  // Item 0 of an ArduPilot mission is home: the legs start at item 1.
+  const items = (mission || []).filter((it) => it.seq > 0);
+  for (const leg of legs({ mission: items })) {
+    const current = leg.seq === currentSeq;
+    const l = L.polyline([leg.from, leg.to], { color: current ? "#ffffff" : colour, weight: current ? 4 : 2, opacity: current ? 1 : 0.5, className: "onboard-leg" });
+    l.on("add", () => {
+      const el = l.getElement?.();
+      if (el) {
+        el.dataset.vehicleId = id;
+        el.dataset.seq = leg.seq;
+        if (current) el.dataset.current = "true";
+      }
+    });
+    l.bindTooltip(`${esc(id)}: to item ${leg.seq}${current ? " (current)" : ""}`, { sticky: true }).addTo(group);
+  }
+  for (const it of rally || []) L.circleMarker([it.x / 1e7, it.y / 1e7], { radius: 4, color: "#6fd08c", interactive: false }).addTo(group);
+}
