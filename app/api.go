@@ -12,6 +12,7 @@ func (a *App) startAPI(ctx context.Context) error {
 	vehicleapi.Register(a.Mux, vehicleapi.Deps{
 		Fleet:   a.Fleet,
 		Station: a.countOps(vehicleapi.FromStation(a.Station)),
+		Control: a.Control,
 		Log:     a.Log.With("part", "api"),
 	})
 	return nil

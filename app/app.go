@@ -24,6 +24,7 @@ import (
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
@@ -49,6 +50,8 @@ type App struct {
 	Missions *missionsapi.Store
 	// Video relays the vehicles' camera streams to browsers (WHEP).
 	Video *video.Hub
+	// Control says who commands which vehicle (app/control.go).
+	Control *control.Table
 
 	// Metrics is the /metrics registry, made by Run; each part adds its
 	// families while starting (app/metrics.go).
@@ -115,6 +118,7 @@ func (a *App) Run(ctx context.Context) error {
 	}{
 		{"auth", a.startAuth},
 		{"ground station", a.startGroundStation},
+		{"control", a.startControl},
 		{"telemetry", a.startTelemetry},
 		{"relay", a.startRelay},
 		{"missions", a.startMissions},

@@ -16,6 +16,7 @@ import (
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/web"
@@ -33,11 +34,15 @@ type AccessConfig struct {
 	MQTTCAFile        string        // external broker: CA bundle to verify it
 	MQTTCertFile      string        // external broker: client certificate
 	MQTTKeyFile       string        // external broker: client key
+	// ControlIdle releases a vehicle's control when its holder has not
+	// commanded it for this long (app/control.go).
+	ControlIdle time.Duration
 }
 
 func (c *AccessConfig) defaults() {
 	c.SessionIdle = auth.DefaultIdle
 	c.SessionMax = auth.DefaultAbsolute
+	c.ControlIdle = control.DefaultIdle
 }
 
 func (c *AccessConfig) register(fs *flag.FlagSet) {
@@ -49,6 +54,7 @@ func (c *AccessConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.BehindTLSProxy, "behind-tls-proxy", c.BehindTLSProxy, "a reverse proxy terminates HTTPS in front of the station: mark cookies Secure and send HSTS")
 	fs.StringVar(&c.MQTTCAFile, "mqtt-ca-file", c.MQTTCAFile, "external MQTT broker (ssl:// or wss://): verify it with this CA bundle (PEM) instead of the system's")
 	fs.StringVar(&c.MQTTCertFile, "mqtt-cert-file", c.MQTTCertFile, "external MQTT broker: client certificate (PEM) for mutual TLS; needs --mqtt-key-file")
+	fs.DurationVar(&c.ControlIdle, "control-idle", c.ControlIdle, "an operator's control of a vehicle ends when they have not commanded it for this long")
 	fs.StringVar(&c.MQTTKeyFile, "mqtt-key-file", c.MQTTKeyFile, "external MQTT broker: client private key (PEM) of --mqtt-cert-file")
 }
 
@@ -62,6 +68,9 @@ func (c *AccessConfig) validate() error {
 	}
 	if c.SessionIdle <= 0 || c.SessionMax <= 0 {
 		errs = append(errs, errors.New("session-idle and session-max must be positive"))
+	}
+	if c.ControlIdle <= 0 {
+		errs = append(errs, fmt.Errorf("control-idle: must be positive, got %s", c.ControlIdle))
 	}
 	for name, f := range map[string]string{"admin-password-file": c.AdminPasswordFile, "tls-cert": c.TLSCert, "tls-key": c.TLSKey,
 		"mqtt-ca-file": c.MQTTCAFile, "mqtt-cert-file": c.MQTTCertFile, "mqtt-key-file": c.MQTTKeyFile} {
@@ -158,7 +167,11 @@ func (a *App) startAuth(ctx context.Context) error {
 	})
 	for _, r := range a.guard.Routes() {
 		method, pattern, _ := strings.Cut(r.Pattern, " ")
-		a.Mux.Handle(httpapi.Route{Method: method, Pattern: pattern, Access: accessOf(r.Role), Handler: r.Handler})
+		h := r.Handler
+		if r.Pattern == "POST /api/v1/logout" {
+			h = a.releaseOnLogout(h)
+		}
+		a.Mux.Handle(httpapi.Route{Method: method, Pattern: pattern, Access: accessOf(r.Role), Handler: h})
 	}
 	return nil
 }
@@ -201,7 +214,7 @@ func accessOf(r auth.Role) httpapi.Access {
 // assignments).
 func fullBodyRoute(route string) bool {
 	method, path, _ := strings.Cut(route, " ")
-	return strings.Contains(path, "/commands/") || strings.HasSuffix(path, "/uploads") ||
+	return strings.Contains(path, "/commands/") || strings.HasSuffix(path, "/control") || strings.HasSuffix(path, "/uploads") ||
 		strings.HasSuffix(path, "/assign") || strings.HasSuffix(path, "/mission/current") ||
 		(method == http.MethodPut && strings.HasPrefix(path, "/api/v1/vehicles/"))
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
@@ -25,7 +26,7 @@ func (a *App) startMissions(ctx context.Context) error {
 	a.Missions = store
 	deps := missionsapi.Deps{Store: store, Log: a.Log.With("part", "missions")}
 	if a.Station != nil {
-		deps.Uploader = stationUploader{a.Station, a.ops()}
+		deps.Uploader = stationUploader{a.Station, a.ops(), a.Control}
 	}
 	missionsapi.Register(a.Mux, deps)
 	return nil
@@ -36,6 +37,16 @@ func (a *App) startMissions(ctx context.Context) error {
 type stationUploader struct {
 	s   *groundstation.Station
 	ops *opCounter
+	// ctl refuses a plan's upload or parameter to a vehicle another
+	// operator controls, as the vehicle API does (nil: no control).
+	ctl *control.Table
+}
+
+func (u stationUploader) checkControl(ctx context.Context, vehicleID string) error {
+	if u.ctl == nil {
+		return nil
+	}
+	return u.ctl.Check(ctx, vehicleID, false, "")
 }
 
 // GetParam reads one parameter for the planner (a vehicle's storage
@@ -61,6 +72,9 @@ func (u stationUploader) GetParam(ctx context.Context, vehicleID, name string) (
 
 // SetParam sets one parameter and verifies the vehicle echoes it.
 func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, value float64) error {
+	if err := u.checkControl(ctx, vehicleID); err != nil {
+		return err
+	}
 	sess, err := u.s.Session(vehicleID)
 	if err != nil {
 		return err
@@ -70,6 +84,9 @@ func (u stationUploader) SetParam(ctx context.Context, vehicleID, name string, v
 }
 
 func (u stationUploader) UploadMission(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item, tag missionsapi.Tag) error {
+	if err := u.checkControl(ctx, vehicleID); err != nil {
+		return err
+	}
 	rep, err := u.s.Upload(ctx, vehicleID, t, items, groundstation.UploadOptions{Verify: true, Mission: tag.Mission, EventArea: tag.EventArea})
 	u.ops.upload(rep, err)
 	if err != nil {

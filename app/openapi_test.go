@@ -32,6 +32,7 @@ import (
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/httpapi"
@@ -594,48 +595,54 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		typ     any
 		request bool // a request body: fields are optional, required is not checked
 	}{
-		"Error":           {typ: httpapi.Error{}},
-		"Vehicle":         {typ: fleet.Vehicle{}},
-		"Point":           {typ: fleet.Point{}},
-		"LinkQuality":     {typ: fleet.LinkQuality{}},
-		"VideoStream":     {typ: fleet.VideoStream{}},
-		"Event":           {typ: fleet.Event{}},
-		"LinkInfo":        {typ: groundstation.LinkInfo{}},
-		"CommandArgs":     {typ: vehicleapi.CommandArgs{}, request: true},
-		"CommandResponse": {typ: vehicleapi.CommandResponse{}},
-		"GroupResult":     {typ: groundstation.GroupResult{}},
-		"GroupResponse":   {typ: vehicleapi.GroupResponse{}},
-		"Item":            {typ: mavitem.Item{}},
-		"UploadRequest":   {typ: vehicleapi.UploadArgs{}, request: true},
-		"UploadReport":    {typ: groundstation.UploadReport{}},
-		"Param":           {typ: session.Param{}},
-		"PlanOptions":     {typ: missions.PlanOptions{}, request: true},
-		"Home":            {typ: missions.Home{}},
-		"Site":            {typ: missions.Site{}},
-		"ParamValue":      {typ: missions.ParamValue{}},
-		"DronePlan":       {typ: missions.DronePlan{}},
-		"Violation":       {typ: missions.Violation{}},
-		"PlanSet":         {typ: missionsapi.PlanSet{}},
-		"AssignResult":    {typ: missionsapi.AssignResult{}},
-		"Track":           {typ: telemetry.Track{}},
-		"Flight":          {typ: telemetry.Flight{}},
-		"Sample":          {typ: telemetry.Sample{}},
-		"RecorderStats":   {typ: telemetry.RecorderStats{}},
-		"PublisherStats":  {typ: relay.PublisherStats{}},
-		"HubStats":        {typ: relay.HubStats{}},
-		"StreamFilter":    {typ: relay.Filter{}},
-		"StreamFrame":     {typ: relay.Frame{}},
-		"Principal":       {typ: auth.Principal{}},
-		"User":            {typ: auth.User{}},
-		"Token":           {typ: auth.Token{}},
-		"CreatedToken":    {typ: auth.CreatedToken{}},
-		"AuditEntry":      {typ: audit.Entry{}},
-		"LoginRequest":    {typ: auth.LoginRequest{}, request: true},
-		"UserRequest":     {typ: auth.UserRequest{}, request: true},
-		"TokenRequest":    {typ: auth.TokenRequest{}, request: true},
-		"PasswordChange":  {typ: auth.PasswordChange{}, request: true},
-		"SigningInfo":     {typ: groundstation.SigningInfo{}},
-		"SigningRequest":  {typ: signingRequest{}, request: true},
+		"Error":              {typ: httpapi.Error{}},
+		"Vehicle":            {typ: fleet.Vehicle{}},
+		"Point":              {typ: fleet.Point{}},
+		"LinkQuality":        {typ: fleet.LinkQuality{}},
+		"VideoStream":        {typ: fleet.VideoStream{}},
+		"Event":              {typ: fleet.Event{}},
+		"LinkInfo":           {typ: groundstation.LinkInfo{}},
+		"CommandArgs":        {typ: vehicleapi.CommandArgs{}, request: true},
+		"CommandResponse":    {typ: vehicleapi.CommandResponse{}},
+		"GroupResult":        {typ: groundstation.GroupResult{}},
+		"GroupResponse":      {typ: vehicleapi.GroupResponse{}},
+		"Item":               {typ: mavitem.Item{}},
+		"UploadRequest":      {typ: vehicleapi.UploadArgs{}, request: true},
+		"UploadReport":       {typ: groundstation.UploadReport{}},
+		"Param":              {typ: session.Param{}},
+		"PlanOptions":        {typ: missions.PlanOptions{}, request: true},
+		"Home":               {typ: missions.Home{}},
+		"Site":               {typ: missions.Site{}},
+		"ParamValue":         {typ: missions.ParamValue{}},
+		"DronePlan":          {typ: missions.DronePlan{}},
+		"Violation":          {typ: missions.Violation{}},
+		"PlanSet":            {typ: missionsapi.PlanSet{}},
+		"AssignResult":       {typ: missionsapi.AssignResult{}},
+		"Track":              {typ: telemetry.Track{}},
+		"Flight":             {typ: telemetry.Flight{}},
+		"Sample":             {typ: telemetry.Sample{}},
+		"RecorderStats":      {typ: telemetry.RecorderStats{}},
+		"PublisherStats":     {typ: relay.PublisherStats{}},
+		"HubStats":           {typ: relay.HubStats{}},
+		"StreamFilter":       {typ: relay.Filter{}},
+		"StreamFrame":        {typ: relay.Frame{}},
+		"Principal":          {typ: auth.Principal{}},
+		"User":               {typ: auth.User{}},
+		"Token":              {typ: auth.Token{}},
+		"CreatedToken":       {typ: auth.CreatedToken{}},
+		"AuditEntry":         {typ: audit.Entry{}},
+		"LoginRequest":       {typ: auth.LoginRequest{}, request: true},
+		"UserRequest":        {typ: auth.UserRequest{}, request: true},
+		"TokenRequest":       {typ: auth.TokenRequest{}, request: true},
+		"PasswordChange":     {typ: auth.PasswordChange{}, request: true},
+		"SigningInfo":        {typ: groundstation.SigningInfo{}},
+		"SigningRequest":     {typ: signingRequest{}, request: true},
+		"ControlView":        {typ: vehicleapi.ControlView{}},
+		"ControlHold":        {typ: control.Hold{}},
+		"ControlState":       {typ: control.State{}},
+		"TakeRequest":        {typ: control.TakeRequest{}, request: true},
+		"ControlResult":      {typ: control.Result{}},
+		"ControlGroupResult": {typ: control.GroupResult{}},
 	}
 	// Schemas with no Go type to compare with, and why.
 	unmirrored := map[string]string{
@@ -652,6 +659,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"RelayStatus":              "a map built in startRelay",
 		"StreamVehicle":            "relay.WireVehicle: Vehicle (checked) plus stale",
 		"Role":                     "auth.Role's names (ParseRole)",
+		"VehicleView":              "vehicleapi.VehicleView: Vehicle (checked) plus control (ControlView, checked)",
 	}
 	schemas, _ := doc["components"].(map[string]any)["schemas"].(map[string]any)
 	for name := range schemas {
@@ -694,7 +702,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	codes, _ := schemas["ErrorCode"].(map[string]any)["enum"].([]any)
 	want := []string{httpapi.CodeInvalid, httpapi.CodeNotFound, httpapi.CodeConflict, httpapi.CodeRefused, httpapi.CodeTimeout,
 		httpapi.CodeUnavailable, httpapi.CodeForbidden, httpapi.CodeInternal, httpapi.CodeTooLarge, httpapi.CodeUnsupported, httpapi.CodeMethodNotAll,
-		httpapi.CodeUnauthorized, httpapi.CodeCSRF, httpapi.CodeRateLimited}
+		httpapi.CodeUnauthorized, httpapi.CodeCSRF, httpapi.CodeRateLimited, httpapi.CodeControlled}
 	var got []string
 	for _, c := range codes {
 		got = append(got, c.(string))

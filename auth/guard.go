@@ -233,7 +233,11 @@ func (g *Guard) serveAudited(w http.ResponseWriter, r *http.Request, route strin
 		httpapi.WriteError(rec, r, g.Log, refusal)
 		e.Detail = strings.TrimPrefix(e.Detail+"; "+refusal.Message, "; ")
 	} else {
-		h.ServeHTTP(rec, r.WithContext(WithPrincipal(r.Context(), p)))
+		notes := &auditNotes{}
+		h.ServeHTTP(rec, r.WithContext(context.WithValue(WithPrincipal(r.Context(), p), notesKey{}, notes)))
+		if n := notes.String(); n != "" {
+			e.Detail = strings.TrimPrefix(e.Detail+"; "+n, "; ")
+		}
 	}
 	e.Status = rec.status()
 	e.Result = "ok"

@@ -34,6 +34,11 @@ const (
 	// system ID were dropped: unsigned, signed with another key, replayed
 	// or too old (Fields "reason", "count" since the last such event).
 	EventSigningRejected EventKind = "signing_rejected"
+	// EventControl tells everyone who holds a vehicle's control (issue
+	// 12): Fields "action" (taken, takeover, released, expired, logout,
+	// bypassed), "holder", "previous", "by", "since", and "command" of an
+	// emergency command that bypassed the holder.
+	EventControl EventKind = "control"
 )
 
 // Severity ranks events for the alert list; the monitoring center shows

@@ -70,6 +70,7 @@ const (
 	CodeUnauthorized = "unauthorized" // 401: no, bad or expired credentials (with WWW-Authenticate)
 	CodeCSRF         = "csrf"         // 403: a cookie session's mutation without its CSRF token, or cross-origin
 	CodeRateLimited  = "rate_limited" // 429: too many failed logins; Retry-After says when to try again
+	CodeControlled   = "controlled"   // 409: another operator holds the vehicle's control (holder and since in Details)
 )
 
 var statusOf = map[string]int{
@@ -87,6 +88,7 @@ var statusOf = map[string]int{
 	CodeUnauthorized: http.StatusUnauthorized,
 	CodeCSRF:         http.StatusForbidden,
 	CodeRateLimited:  http.StatusTooManyRequests,
+	CodeControlled:   http.StatusConflict,
 }
 
 // Invalid is a 400 naming the field at fault.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
@@ -71,12 +72,23 @@ type Station interface {
 	Group(ctx context.Context, vehicleIDs []string, concurrency int, fn func(ctx context.Context, vehicleID string) (any, error)) []groundstation.GroupResult
 }
 
+// Control is who may change which vehicle (*control.Table): Check is
+// asked before every command, upload, clear, mission change and parameter
+// set, per vehicle, with the request's context (its caller).
+type Control interface {
+	Check(ctx context.Context, vehicleID string, emergency bool, command string) error
+	Get(vehicleID string) (control.Hold, bool)
+}
+
 // Deps is what Register needs.
 type Deps struct {
 	Fleet Fleet
 	// Station may be nil (no ground station running): every route that
 	// needs it then answers 503 after validating its request.
 	Station Station
+	// Control may be nil: then anyone with the Operator role commands any
+	// vehicle (the API before issue 12; tests of other parts).
+	Control Control
 	Log     *slog.Logger
 }
 
@@ -163,6 +175,38 @@ func apiError(err error) error {
 	return err
 }
 
+// checkControl asks Control whether the request's caller may change the
+// vehicle; emergency commands (control.Emergency) always may.
+func (h *api) checkControl(ctx context.Context, vehicleID, command string) error {
+	if h.d.Control == nil {
+		return nil
+	}
+	return h.d.Control.Check(ctx, vehicleID, control.Emergency(command), command)
+}
+
+// VehicleView is a vehicle as the API shows it: the fleet's state plus
+// who holds its control (absent when free).
+type VehicleView struct {
+	fleet.Vehicle
+	Control *ControlView `json:"control,omitempty"`
+}
+
+// ControlView is the holder of a vehicle's control and since when.
+type ControlView struct {
+	Holder string    `json:"holder"`
+	Since  time.Time `json:"since"`
+}
+
+func (h *api) view(v fleet.Vehicle) VehicleView {
+	out := VehicleView{Vehicle: v}
+	if h.d.Control != nil {
+		if c, ok := h.d.Control.Get(v.ID); ok {
+			out.Control = &ControlView{Holder: c.Holder, Since: c.Since}
+		}
+	}
+	return out
+}
+
 func (h *api) station() (Station, error) {
 	if h.d.Station == nil {
 		return nil, httpapi.New(httpapi.CodeUnavailable, "the ground station is not running")
@@ -185,7 +229,11 @@ func (h *api) listVehicles(w http.ResponseWriter, r *http.Request) error {
 		}
 		vs = out
 	}
-	httpapi.WriteJSON(w, http.StatusOK, vs)
+	views := make([]VehicleView, len(vs))
+	for i, v := range vs {
+		views[i] = h.view(v)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, views)
 	return nil
 }
 
@@ -203,7 +251,7 @@ func (h *api) getVehicle(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, v)
+	httpapi.WriteJSON(w, http.StatusOK, h.view(v))
 	return nil
 }
 
@@ -386,6 +434,9 @@ func (h *api) runCommand(ctx context.Context, id, name string, b CommandArgs) (C
 	}
 	s, err := h.station()
 	if err != nil {
+		return CommandResponse{}, err
+	}
+	if err := h.checkControl(ctx, id, name); err != nil {
 		return CommandResponse{}, err
 	}
 	var res session.CommandResult
@@ -586,6 +637,9 @@ func (h *api) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkControl(r.Context(), r.PathValue("id"), ""); err != nil {
+		return err
+	}
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 5*time.Minute)
 	defer cancel()
 	rep, err := s.Upload(ctx, r.PathValue("id"), t, b.Items, uploadOptions(b))
@@ -645,6 +699,9 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := withTimeout(r.Context(), b.TimeoutS, 10*time.Minute)
 	defer cancel()
 	results := s.Group(ctx, ids, parallel(b.Parallel), func(ctx context.Context, id string) (any, error) {
+		if err := h.checkControl(ctx, id, ""); err != nil {
+			return nil, err
+		}
 		rep, err := s.Upload(ctx, id, t, b.Items, uploadOptions(b))
 		return rep, err
 	})
@@ -678,9 +735,12 @@ func (h *api) uploadPlanFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	id := r.PathValue("id")
+	if err := h.checkControl(r.Context(), id, ""); err != nil {
+		return err
+	}
 	ctx, cancel := withTimeout(r.Context(), 0, 5*time.Minute)
 	defer cancel()
-	id := r.PathValue("id")
 	out := map[string]groundstation.UploadReport{}
 	lists := []struct {
 		t     mavitem.MissionType
@@ -744,6 +804,9 @@ func (h *api) clear(w http.ResponseWriter, r *http.Request) error {
 	}
 	s, id, err := h.target(r)
 	if err == nil {
+		err = h.checkControl(r.Context(), id, "")
+	}
+	if err == nil {
 		err = s.Clear(r.Context(), id, t)
 	}
 	if err != nil {
@@ -764,6 +827,9 @@ func (h *api) setCurrent(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.Invalid("seq", "want the mission item number (0-65535)")
 	}
 	s, id, err := h.target(r)
+	if err == nil {
+		err = h.checkControl(r.Context(), id, "")
+	}
 	if err == nil {
 		err = s.SetCurrent(r.Context(), id, uint16(*b.Seq))
 	}
@@ -813,6 +879,9 @@ func (h *api) paramSet(w http.ResponseWriter, r *http.Request) error {
 	}
 	s, id, err := h.target(r)
 	if err != nil {
+		return err
+	}
+	if err := h.checkControl(r.Context(), id, ""); err != nil {
 		return err
 	}
 	start := time.Now()
