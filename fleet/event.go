@@ -25,6 +25,15 @@ const (
 	EventFailsafe           EventKind = "failsafe"
 	EventStatusText         EventKind = "statustext"
 	EventVideoChanged       EventKind = "video_changed"
+	// EventSeparation warns that two of our airborne drones are predicted
+	// to pass closer than the separation threshold (severity warning) or
+	// the critical one (critical), raised once per pair per episode by the
+	// separation monitor (package fleet/separation); EventSeparationCleared
+	// ends the episode. Fields: "other_vehicle_id",
+	// "predicted_distance_m", "time_to_closest_s", "distance_m",
+	// "yield_vehicle_id", "action".
+	EventSeparation        EventKind = "separation"
+	EventSeparationCleared EventKind = "separation_cleared"
 	// EventCommand and EventUpload record who sent a command or uploaded a
 	// mission, fence, rally set or parameter (Fields "actor", "name"),
 	// emitted by the API after the vehicle answered.

@@ -32,14 +32,20 @@ type Vehicle struct {
 	Type      string `json:"type"`      // e.g. "quadrotor" (MAV_TYPE)
 	Autopilot string `json:"autopilot"` // e.g. "ardupilotmega" (MAV_AUTOPILOT)
 
-	Lat           float64 `json:"lat"`
-	Lon           float64 `json:"lon"`
-	AltMSL        float64 `json:"alt_msl_m"`
-	RelativeAlt   float64 `json:"relative_alt_m"`
-	HeadingDeg    float64 `json:"heading_deg"`
-	GroundSpeed   float64 `json:"ground_speed_mps"`
-	AirSpeed      float64 `json:"air_speed_mps"`
-	Climb         float64 `json:"climb_mps"`
+	Lat         float64 `json:"lat"`
+	Lon         float64 `json:"lon"`
+	AltMSL      float64 `json:"alt_msl_m"`
+	RelativeAlt float64 `json:"relative_alt_m"`
+	HeadingDeg  float64 `json:"heading_deg"`
+	GroundSpeed float64 `json:"ground_speed_mps"`
+	AirSpeed    float64 `json:"air_speed_mps"`
+	Climb       float64 `json:"climb_mps"`
+	// VelNorth and VelEast are the ground velocity's components
+	// (GLOBAL_POSITION_INT vx, vy): the direction of travel, which the
+	// heading (where the nose points) is not. The separation monitor
+	// extrapolates positions with them.
+	VelNorth      float64 `json:"vel_north_mps"`
+	VelEast       float64 `json:"vel_east_mps"`
 	RollDeg       float64 `json:"roll_deg"`
 	PitchDeg      float64 `json:"pitch_deg"`
 	YawDeg        float64 `json:"yaw_deg"`

@@ -449,6 +449,7 @@ func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
 				v.HeadingDeg = float64(m.Hdg) / 100
 			}
 			v.GroundSpeed = math.Hypot(float64(m.Vx), float64(m.Vy)) / 100
+			v.VelNorth, v.VelEast = float64(m.Vx)/100, float64(m.Vy)/100
 			v.Climb = -float64(m.Vz) / 100
 		})
 	case *common.MessageAttitude:

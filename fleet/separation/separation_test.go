@@ -1,0 +1,253 @@
+package separation
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestClosestApproachHeadOn(t *testing.T) {
+	// 200 m apart, closing at 10+10 m/s, 5 m lateral offset: closest in 10 s at 5 m.
+	a := Track{ID: "a", X: 0, Y: 0, Z: 50, VX: 10}
+	b := Track{ID: "b", X: 200, Y: 5, Z: 50, VX: -10}
+	tca, d := ClosestApproach(a, b, 30)
+	if !near(tca, 10) || !near(d, 5) {
+		t.Fatalf("tca %v d %v, want 10 s 5 m", tca, d)
+	}
+	// Beyond the horizon: closest within it is at the horizon.
+	tca, d = ClosestApproach(a, b, 4)
+	if !near(tca, 4) || !near(d, math.Hypot(120, 5)) {
+		t.Fatalf("horizon 4: tca %v d %v", tca, d)
+	}
+}
+
+func TestClosestApproachDivergingAndParallel(t *testing.T) {
+	a := Track{ID: "a", VX: -5}
+	b := Track{ID: "b", X: 50, VX: 5}
+	if tca, d := ClosestApproach(a, b, 30); tca != 0 || !near(d, 50) {
+		t.Fatalf("diverging: tca %v d %v, want now at 50 m", tca, d)
+	}
+	c := Track{ID: "c", X: 0, Y: 20, VX: 5}
+	if tca, d := ClosestApproach(Track{ID: "a", VX: 5}, c, 30); tca != 0 || !near(d, 20) {
+		t.Fatalf("parallel: tca %v d %v, want 0 s 20 m", tca, d)
+	}
+}
+
+func TestClosestApproachUsesAltitude(t *testing.T) {
+	a := Track{ID: "a", Z: 40, VX: 10}
+	b := Track{ID: "b", X: 200, Z: 80, VX: -10}
+	if _, d := ClosestApproach(a, b, 30); !near(d, 40) {
+		t.Fatalf("layers 40 m apart pass at %v m, want 40", d)
+	}
+	// Climbing into the other's layer: b descends 4 m/s, meets a's altitude at 10 s.
+	b.VZ = -4
+	if tca, d := ClosestApproach(a, b, 30); !near(tca, 10) || !near(d, 0) {
+		t.Fatalf("descending: tca %v d %v, want 10 s 0 m", tca, d)
+	}
+}
+
+func cfg() Config {
+	return Config{Warn: 30, Critical: 10, Horizon: 20 * time.Second, ClearFactor: 1.25}
+}
+
+// approach puts b at distance x east of a on a line 'off' metres north,
+// both still: predicted distance = current distance.
+func pairAt(x, off float64) []Track {
+	return []Track{{ID: "v1"}, {ID: "v2", X: x, Y: off}}
+}
+
+func TestHysteresisRaisesOncePerEpisode(t *testing.T) {
+	m := New(cfg())
+	steps := []struct {
+		dist float64
+		want []Level // changes expected at this step
+	}{
+		{100, nil},
+		{29, []Level{Warning}}, // raised
+		{25, nil},              // same episode: nothing
+		{31, nil},              // above warn but under clear (37.5): still in the episode
+		{28, nil},              // back under warn: no second warning
+		{9, []Level{Critical}}, // escalated once
+		{20, nil},              // no de-escalation
+		{5, nil},
+		{36, nil},
+		{38, []Level{None}}, // cleared
+		{36, nil},           // under clear but above warn: no new episode
+		{29, []Level{Warning}},
+	}
+	for i, s := range steps {
+		got := m.Step(pairAt(s.dist, 0))
+		if len(got) != len(s.want) {
+			t.Fatalf("step %d (%v m): changes %+v, want levels %v", i, s.dist, got, s.want)
+		}
+		for k, c := range got {
+			if c.Level != s.want[k] || c.A != "v1" || c.B != "v2" {
+				t.Fatalf("step %d: change %+v, want level %v for v1/v2", i, c, s.want[k])
+			}
+			if c.Level != None && (!near(c.DistanceM, s.dist) || !near(c.NowM, s.dist) || c.Yield != "v2") {
+				t.Fatalf("step %d: change %+v", i, c)
+			}
+		}
+	}
+}
+
+func TestPredictedConflictWarnsBeforeItHappens(t *testing.T) {
+	m := New(cfg())
+	// 300 m apart, closing at 20 m/s: closest approach in 15 s, within the horizon.
+	got := m.Step([]Track{{ID: "a", VX: 10}, {ID: "b", X: 300, Y: 2, VX: -10}})
+	if len(got) != 1 || got[0].Level != Critical || !near(got[0].TCA, 15) || !near(got[0].NowM, math.Hypot(300, 2)) {
+		t.Fatalf("changes %+v, want one critical with tca 15 s while 300 m apart", got)
+	}
+	// The same geometry 30 s ahead of closest approach: nothing yet.
+	m2 := New(cfg())
+	if got := m2.Step([]Track{{ID: "a", VX: 10}, {ID: "b", X: 600, Y: 2, VX: -10}}); len(got) != 0 {
+		t.Fatalf("beyond the horizon: %+v", got)
+	}
+}
+
+func TestEpisodeEndsWhenDroneLeaves(t *testing.T) {
+	m := New(cfg())
+	if got := m.Step(pairAt(20, 0)); len(got) != 1 {
+		t.Fatalf("want a warning, got %+v", got)
+	}
+	got := m.Step([]Track{{ID: "v1"}}) // v2 landed
+	if len(got) != 1 || got[0].Level != None || got[0].Previous != Warning || !math.IsNaN(got[0].DistanceM) {
+		t.Fatalf("want the episode cleared, got %+v", got)
+	}
+	if len(m.Active()) != 0 {
+		t.Fatalf("active %+v", m.Active())
+	}
+}
+
+func TestYielder(t *testing.T) {
+	p := Track{ID: "a", Patrol: true}
+	q := Track{ID: "b"}
+	if Yielder(p, q) != "b" || Yielder(q, p) != "b" {
+		t.Fatal("the drone not on patrol must yield")
+	}
+	if Yielder(Track{ID: "z", Patrol: true}, Track{ID: "c"}) != "c" {
+		t.Fatal("transit yields even with the lower ID")
+	}
+	if Yielder(Track{ID: "a"}, Track{ID: "c"}) != "c" || Yielder(Track{ID: "c"}, Track{ID: "a"}) != "c" {
+		t.Fatal("equal priority: the higher ID yields")
+	}
+}
+
+// TestIndexFindsWhatBruteForceFinds compares the monitor with an n² check
+// on random traffic: the index must not lose a conflicting pair.
+func TestIndexFindsWhatBruteForceFinds(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	tracks := randomTracks(r, 400, 1500)
+	c := cfg()
+	m := New(c)
+	got := map[[2]string]Level{}
+	for _, ch := range m.Step(tracks) {
+		got[[2]string{ch.A, ch.B}] = ch.Level
+	}
+	want := 0
+	for i := range tracks {
+		for j := i + 1; j < len(tracks); j++ {
+			_, d := ClosestApproach(tracks[i], tracks[j], c.Horizon.Seconds())
+			lv := None
+			switch {
+			case d < c.Critical:
+				lv = Critical
+			case d < c.Warn:
+				lv = Warning
+			}
+			if lv == None {
+				continue
+			}
+			want++
+			a, b := min(tracks[i].ID, tracks[j].ID), max(tracks[i].ID, tracks[j].ID)
+			if got[[2]string{a, b}] != lv {
+				t.Errorf("pair %s/%s at %.1f m: monitor says %v", a, b, d, got[[2]string{a, b}])
+			}
+		}
+	}
+	if want == 0 || len(got) != want {
+		t.Fatalf("brute force finds %d conflicts, monitor %d (a test without conflicts proves nothing)", want, len(got))
+	}
+	if m.Checked >= len(tracks)*(len(tracks)-1)/2/10 {
+		t.Errorf("index checked %d pairs of %d: not pruning", m.Checked, len(tracks)*(len(tracks)-1)/2)
+	}
+}
+
+func randomTracks(r *rand.Rand, n int, side float64) []Track {
+	out := make([]Track, n)
+	for i := range out {
+		out[i] = Track{ID: fmt.Sprintf("v%04d", i), X: r.Float64() * side, Y: r.Float64() * side, Z: 30 + float64(r.IntN(3))*20,
+			VX: r.NormFloat64() * 5, VY: r.NormFloat64() * 5, VZ: r.NormFloat64() * 0.5}
+	}
+	return out
+}
+
+func TestTracksFromFleet(t *testing.T) {
+	vs := []fleet.Vehicle{
+		{ID: "air", Connected: true, Armed: true, LandedState: "in_air", Lat: 41.3, Lon: 69.2, AltMSL: 500, VelNorth: 3, VelEast: 4, Climb: 1, Mode: "AUTO", MissionCount: 5},
+		{ID: "ground", Connected: true, Armed: true, LandedState: "on_ground", Lat: 41.3, Lon: 69.2},
+		{ID: "lost", Connected: false, Armed: true, LandedState: "in_air"},
+		{ID: "east", Connected: true, Armed: true, RelativeAlt: 20, Lat: 41.3, Lon: 69.2 + 0.001, AltMSL: 520, Mode: "GUIDED"},
+	}
+	tr := Tracks(nil, vs)
+	if len(tr) != 2 || tr[0].ID != "air" || tr[1].ID != "east" {
+		t.Fatalf("tracks %+v", tr)
+	}
+	if !tr[0].Patrol || tr[1].Patrol || tr[0].VX != 4 || tr[0].VY != 3 || tr[0].VZ != 1 {
+		t.Fatalf("track 0 %+v / 1 %+v", tr[0], tr[1])
+	}
+	// 0.001° of longitude at 41.3° N is about 83.6 m.
+	if math.Abs(tr[1].X-83.6) > 0.5 || math.Abs(tr[1].Y) > 1e-9 || tr[1].Z != 520 {
+		t.Fatalf("east track at %v,%v,%v", tr[1].X, tr[1].Y, tr[1].Z)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := DefaultConfig()
+	bad.Warn = 5
+	if err := bad.Validate(); err == nil {
+		t.Fatal("warn under critical accepted")
+	}
+	bad = DefaultConfig()
+	bad.Critical = math.NaN()
+	if err := bad.Validate(); err == nil {
+		t.Fatal("NaN accepted")
+	}
+}
+
+// BenchmarkStep2000 is one monitor tick over 2,000 airborne drones spread
+// over 5 km × 5 km in three layers at up to ~15 m/s.
+func BenchmarkStep2000(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tracks := randomTracks(r, 2000, 5000)
+	m := New(DefaultConfig())
+	m.Step(tracks)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		m.Step(tracks)
+	}
+	b.ReportMetric(float64(m.Checked), "pairs_checked")
+}
+
+// BenchmarkTracks2000 is the projection from fleet snapshots that precedes
+// each step.
+func BenchmarkTracks2000(b *testing.B) {
+	vs := make([]fleet.Vehicle, 2000)
+	for i := range vs {
+		vs[i] = fleet.Vehicle{ID: fmt.Sprintf("v%04d", i), Connected: true, Armed: true, LandedState: "in_air", Lat: 41.3 + float64(i%50)*1e-3, Lon: 69.2 + float64(i/50)*1e-3}
+	}
+	var tr []Track
+	for b.Loop() {
+		tr = Tracks(tr, vs)
+	}
+}
