@@ -281,6 +281,8 @@ func TestLiveMapInChromium(t *testing.T) {
 	if got, err := chromedp.Run(bctx, chromedp.Evaluate[int](controls)); err != nil || got != 0 {
 		t.Fatalf("command controls shown to an observer: %d %v", got, err)
 	}
+	// …but the same live picture: the vehicles and the alerts.
+	poll("the observer's vehicles and alerts", fmt.Sprintf(`document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d && document.querySelector('#alerts li[data-kind="fence_breach"]') !== null`, n), 30*time.Second)
 	forged, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(async () => {
 		const rtl = (headers) => fetch('/api/v1/commands/rtl', {method: 'POST', headers: {'Content-Type': 'application/json', ...headers}, body: '{"all":true}'})
 			.then(async r => r.status + ' ' + (await r.json()).error.code);
