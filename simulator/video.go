@@ -95,7 +95,9 @@ func (s *Sim) videoRun(ctx context.Context, wg *sync.WaitGroup) error {
 // read it at any moment).
 func (sv *SimVehicle) writeOverlay() {
 	st := sv.State()
-	txt := fmt.Sprintf("uav-%d  sysid %d\n%.6f %.6f  %.0f m", sv.sysid, sv.sysid, st.Lat, st.Lon, st.AltMSL)
+	// The ID the station gives the vehicle (uav- and its autopilot UID), so
+	// a picture on the wall can be matched to the map without doubt.
+	txt := fmt.Sprintf("uav-%016x  sysid %d\n%.6f %.6f  %.0f m", sv.uid, sv.sysid, st.Lat, st.Lon, st.AltMSL)
 	tmp := sv.videoText + ".tmp"
 	if err := os.WriteFile(tmp, []byte(txt), 0o600); err != nil {
 		sv.warn("video overlay", "err", err)
