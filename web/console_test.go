@@ -248,6 +248,15 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 func TestConsoleFailedPlanCannotBeAssigned(t *testing.T) {
 	c := startConsole(t, "console-failed-plan", 1, 1)
 	c.login("pilot")
+	// A refused area: the planner's problem is listed as it names it and
+	// marked on the map at that vertex.
+	bad, err := filepath.Abs(filepath.Join("testdata", "bowtie.geojson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.run(chromedp.Click(`#tabs [data-tab="plan"]`), chromedp.SetUploadFiles("#area-file", []string{bad}))
+	c.poll("the area's validation problem, listed and on the map", `document.getElementById('area-errors').textContent.includes('feature 0 ("Bow tie") shell vertex 0: ring intersects itself') && document.querySelector('path.area-problem') !== null`, 20*time.Second)
+	c.shot("area-problem")
 	c.importArea("corridor.geojson")
 	// A vehicle that holds 5 mission items: the corridor does not fit.
 	c.makePlan("corridor", 1, map[string]string{"mission_items": "5"})

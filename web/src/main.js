@@ -9,7 +9,7 @@ import { createApi } from "./lib/api.js";
 import { createStore, streamRate } from "./lib/store.js";
 import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
 import { MODES, runCommand, launch } from "./lib/commands.js";
-import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, readArea } from "./lib/plan.js";
+import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea } from "./lib/plan.js";
 import { createMap, createVehicleLayer, drawFeatures, drawPlan, drawOnBoard } from "./map.js";
 import { trackPoints, positionAt, trackURL } from "./lib/review.js";
 import { holdsByVehicle, controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
@@ -433,17 +433,35 @@ function setupPlan() {
   $("launch").addEventListener("click", launchPlan);
 }
 
+// Problems of a refused area are marked on the map where they are (the
+// feature, ring or vertex they name, found in the file that was sent).
+const problemLayer = L.layerGroup().addTo(map);
 async function importArea(f) {
   const errs = $("area-errors");
   errs.innerHTML = "";
+  problemLayer.clearLayers();
+  let text = "";
   try {
-    const text = readArea(await f.text(), f.name);
+    text = readArea(await f.text(), f.name);
     const a = await api.post("/api/v1/areas", text);
     errs.innerHTML = `<li class="ok" data-area-id="${esc(a.id)}">imported ${esc(a.name || a.id)}: ${a.no_fly} no-fly zone(s), ${a.launch} launch point(s)</li>`;
     await loadAreas();
     $("plan-area").value = a.id;
   } catch (e) {
     errs.innerHTML = problemsText(e).map((p) => `<li>${esc(p)}</li>`).join("");
+    const problems = e.details?.problems;
+    if (text && Array.isArray(problems)) {
+      const fc = JSON.parse(text);
+      const pts = [];
+      for (const p of problems) {
+        const ll = problemLocation(fc, p);
+        if (!ll) continue;
+        pts.push(ll);
+        const m = L.circleMarker(ll, { radius: 9, color: "#ff3040", weight: 3, fillOpacity: 0.2, className: "area-problem" }).bindTooltip(esc(problemText(p)), { permanent: false });
+        m.addTo(problemLayer);
+      }
+      if (pts.length) map.fitBounds(L.latLngBounds(pts).pad(0.5), { maxZoom: 18 });
+    }
   }
 }
 

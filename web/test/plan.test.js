@@ -66,3 +66,20 @@ test("drone colours are distinct for the first drones and wrap", () => {
   assert.notEqual(droneColour(0), droneColour(1));
   assert.equal(droneColour(DRONE_COLOURS.length), droneColour(0));
 });
+
+test("an area problem is located at the vertex, ring or feature it names", async () => {
+  const { problemLocation } = await import("../src/lib/plan.js");
+  const fc = {
+    features: [
+      { geometry: { type: "Polygon", coordinates: [[[69, 41], [69.1, 41], [69.1, 41.1], [69, 41]], [[69.01, 41.01], [69.02, 41.01], [69.02, 41.02], [69.01, 41.01]]] } },
+      { geometry: { type: "Point", coordinates: [69.5, 41.5] } },
+      { geometry: { type: "MultiPolygon", coordinates: [[[[1, 2], [3, 4]]], [[[5, 6], [7, 8]]]] } },
+    ],
+  };
+  assert.deepEqual(problemLocation(fc, { feature: 0, polygon: 0, ring: 0, vertex: 2 }), [41.1, 69.1]);
+  assert.deepEqual(problemLocation(fc, { feature: 0, polygon: 0, ring: 1, vertex: -1 }), [41.01, 69.01]);
+  assert.deepEqual(problemLocation(fc, { feature: 1, polygon: 0, ring: -1, vertex: -1 }), [41.5, 69.5]);
+  assert.deepEqual(problemLocation(fc, { feature: 2, polygon: 1, ring: 0, vertex: 1 }), [8, 7]);
+  assert.equal(problemLocation(fc, { feature: -1, vertex: -1 }), null);
+  assert.equal(problemLocation(fc, { feature: 0, polygon: 0, ring: 0, vertex: 99 }), null);
+});

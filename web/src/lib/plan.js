@@ -156,3 +156,26 @@ export function problemText(x) {
   if (x.vertex >= 0) b += ` vertex ${x.vertex}`;
   return `${b}: ${x.message}`;
 }
+
+// problemLocation finds the place on the map an area problem names, in
+// the GeoJSON that was sent: the vertex when given, else the ring's first
+// vertex, else the feature's first position; [lat, lon] or null.
+export function problemLocation(fc, p) {
+  const f = fc?.features?.[p?.feature];
+  const g = f?.geometry;
+  if (!g) return null;
+  let polys = null;
+  if (g.type === "Polygon") polys = [g.coordinates];
+  else if (g.type === "MultiPolygon") polys = g.coordinates;
+  let pos = null;
+  if (polys) {
+    const ring = polys[Math.max(0, p.polygon || 0)]?.[Math.max(0, p.ring || 0)];
+    pos = ring?.[p.vertex >= 0 ? p.vertex : 0];
+  } else if (g.type === "Point") {
+    pos = g.coordinates;
+  } else if (g.type === "LineString") {
+    pos = g.coordinates?.[p.vertex >= 0 ? p.vertex : 0];
+  }
+  if (!Array.isArray(pos) || !Number.isFinite(pos[0]) || !Number.isFinite(pos[1])) return null;
+  return [pos[1], pos[0]];
+}
