@@ -400,6 +400,12 @@ func TestSigningKeySurvivesRestart(t *testing.T) {
 	if n := len(fl2.List()); n != 1 {
 		t.Fatalf("%d vehicles after the restart, want 1 (the impostor must not appear)", n)
 	}
+	// GUIDED needs a 3D fix, which the simulated GPS reaches a few
+	// simulated seconds after start; a fast setup gets here before it.
+	testenv.Eventually(t, 60*time.Second, "the vehicle's 3D fix", func() bool {
+		v, _ := fl2.Get(id)
+		return v.GPSFix >= 3
+	})
 	res, err := st2.SetMode(ctx, id, "GUIDED")
 	if err != nil || !res.Accepted() {
 		t.Fatalf("signed GUIDED after the restart: %+v, %v", res, err)
