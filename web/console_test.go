@@ -220,6 +220,7 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 	// The selected vehicle's on-board mission, current leg highlighted.
 	c.run(chromedp.Click(`#tabs [data-tab="fly"]`), chromedp.Click("#vehicles li[data-vehicle-id]"))
 	c.poll("the selected vehicle's on-board mission with its current leg", `document.querySelectorAll('path.onboard-leg').length > 1 && document.querySelector('path.onboard-leg[data-current="true"]') !== null`, 30*time.Second)
+	c.poll("the selected vehicle's event timeline (armed, mode changes)", `document.querySelector('#details-events li[data-kind="armed"]') !== null && document.querySelector('#details-events li[data-kind="mode_changed"]') !== null`, 30*time.Second)
 	c.shot("4-flying")
 
 	// RTL all from the keyboard, as in an emergency.

@@ -124,8 +124,41 @@ function showOnBoard(v) {
   drawOnBoard(onBoardLayer, v.id, onBoard.lists, v.mission_seq);
 }
 
+// The selected vehicle's event timeline: its recent events from the
+// station when selected, then each new one from the stream, newest first.
+const MAX_TIMELINE = 50;
+let timelineOf = null;
+function timelineItem(ev) {
+  const li = document.createElement("li");
+  li.dataset.kind = ev.kind;
+  li.dataset.seq = ev.seq;
+  li.dataset.severity = ev.severity || "";
+  li.innerHTML = `<time>${esc(new Date(ev.time).toLocaleTimeString())}</time>${esc(ev.message || ev.kind)}`;
+  return li;
+}
+function addToTimeline(ev) {
+  if (ev.vehicle_id !== timelineOf) return;
+  const ul = $("details-events");
+  if (ul.querySelector(`li[data-seq="${CSS.escape(String(ev.seq))}"]`)) return;
+  ul.prepend(timelineItem(ev));
+  while (ul.children.length > MAX_TIMELINE) ul.lastChild.remove();
+}
+async function loadTimeline(id) {
+  timelineOf = id;
+  const ul = $("details-events");
+  ul.innerHTML = "";
+  try {
+    const evs = (await api.get(`/api/v1/vehicles/${encodeURIComponent(id)}/events?limit=200`)) || [];
+    if (timelineOf !== id) return;
+    for (const ev of evs.slice(-MAX_TIMELINE)) addToTimeline(ev);
+  } catch (e) {
+    console.warn("events of", id, e);
+  }
+}
+
 function renderDetails() {
   const v = store.primary();
+  if (v && v.id !== timelineOf) loadTimeline(v.id);
   if (!v) {
     onBoardLayer.clearLayers();
     onBoard = { id: null, count: -1, lists: null, seq: -1 };
@@ -268,6 +301,7 @@ function connect() {
         break;
       case "events":
         (f.events || []).forEach(addAlert);
+        (f.events || []).forEach(addToTimeline);
         if ((f.events || []).some((e) => e.kind === "control")) loadControl();
         break;
       case "error":
