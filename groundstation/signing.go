@@ -82,10 +82,11 @@ type recSigning struct {
 	accepted atomic.Uint64
 	rejected [nReasons]atomic.Uint64
 
-	// dispatcher-owned alert pacing
+	// dispatcher-owned pacing of the log lines and alert events
+	lastLog    time.Time
+	sinceLog   uint64
 	lastAlert  time.Time
 	sinceAlert uint64
-	lastReason mavsign.Result
 }
 
 func newRecSigning(id string, k storedKey) *recSigning {
@@ -122,15 +123,18 @@ func (ln *linkRT) admitSigned(vs *recSigning, f frame.Frame, at time.Time) bool 
 	vs.rejected[res].Add(1)
 	ln.signRejected[res].Add(1)
 	vs.sinceAlert++
-	vs.lastReason = res
-	if at.Sub(vs.lastAlert) < signingAlertEvery {
-		return false
+	vs.sinceLog++
+	if at.Sub(vs.lastLog) >= signingAlertEvery {
+		ln.st.log.Warn("MAVLink frames dropped: signing", "id", vs.id, "link", ln.l.name, "sysid", f.GetSystemID(),
+			"compid", f.GetComponentID(), "msgid", f.GetMessage().GetID(), "reason", res.String(), "count", vs.sinceLog, "key", vs.key)
+		vs.lastLog, vs.sinceLog = at, 0
 	}
-	n := vs.sinceAlert
-	vs.lastAlert, vs.sinceAlert = at, 0
-	ln.st.log.Warn("MAVLink frames dropped: signing", "id", vs.id, "link", ln.l.name, "sysid", f.GetSystemID(),
-		"compid", f.GetComponentID(), "msgid", f.GetMessage().GetID(), "reason", res.String(), "count", n, "key", vs.key)
-	if rec := vs.rec.Load(); rec != nil && (vs.verified.Load() || at.Sub(vs.setAt) > provisionGrace) {
+	// Frames the vehicle sent before it switched to a new key are still
+	// arriving for a moment: no alert for those.
+	inGrace := !vs.verified.Load() && at.Sub(vs.setAt) <= provisionGrace
+	if rec := vs.rec.Load(); rec != nil && !inGrace && at.Sub(vs.lastAlert) >= signingAlertEvery {
+		n := vs.sinceAlert
+		vs.lastAlert, vs.sinceAlert = at, 0
 		ln.emit(rec, at, fleet.Event{Kind: fleet.EventSigningRejected, Severity: fleet.SeverityCritical,
 			Message: fmt.Sprintf("%s: %d frame(s) claiming its system ID dropped (%s): not signed with its key", vs.id, n, res),
 			Fields:  map[string]any{"reason": res.String(), "count": n, "link": ln.l.name}})
