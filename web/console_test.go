@@ -264,6 +264,15 @@ func TestConsoleFailedPlanCannotBeAssigned(t *testing.T) {
 	c.poll("the finding listed", `document.getElementById('plan-summary').dataset.ok === 'false' && document.querySelector('#plan-findings li[data-rule="items"]') !== null`, 10*time.Second)
 	c.poll("Assign refused with the reason", `document.getElementById('assign').disabled && document.getElementById('assign-problem').textContent.includes('check(s): it cannot be assigned')`, 10*time.Second)
 	c.shot("finding")
+	// Export drone 0's QGC .plan and import it back: its fence, home and
+	// rally points make a valid area again.
+	planFile := eval[string](c, `fetch(document.querySelector('#plan-export a[href*="format=plan"]').href).then(r => r.text())`)
+	pf := filepath.Join(t.TempDir(), "drone-0.plan")
+	if err := os.WriteFile(pf, []byte(planFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.run(chromedp.SetUploadFiles("#area-file", []string{pf}))
+	c.poll("the area imported from the exported .plan", `document.querySelector('#area-errors li.ok')?.textContent.includes('drone-0.plan (from QGC plan)')`, 20*time.Second)
 	got := eval[string](c, `(async () => {
 		const s = await fetch('/api/v1/session').then(r => r.json());
 		const id = document.getElementById('plan-summary').dataset.planId;

@@ -12,6 +12,7 @@ import { MODES, runCommand, launch } from "./lib/commands.js";
 import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea } from "./lib/plan.js";
 import { createMap, createVehicleLayer, drawFeatures, drawPlan, drawOnBoard } from "./map.js";
 import { trackPoints, positionAt, trackURL } from "./lib/review.js";
+import { planToArea } from "./lib/qgcplan.js";
 import { holdsByVehicle, controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
 import { Player, Wall } from "./video.js";
 
@@ -476,7 +477,10 @@ async function importArea(f) {
   problemLayer.clearLayers();
   let text = "";
   try {
-    text = readArea(await f.text(), f.name);
+    text = await f.text();
+    // A QGroundControl .plan is turned into an area from its fence, home
+    // and rally points; anything else must be GeoJSON.
+    text = /\.plan$/i.test(f.name) ? planToArea(text, f.name) : readArea(text, f.name);
     const a = await api.post("/api/v1/areas", text);
     errs.innerHTML = `<li class="ok" data-area-id="${esc(a.id)}">imported ${esc(a.name || a.id)}: ${a.no_fly} no-fly zone(s), ${a.launch} launch point(s)</li>`;
     await loadAreas();
