@@ -240,6 +240,24 @@ function addAlert(ev) {
   while (ul.children.length > MAX_ALERTS) ul.lastChild.remove();
   filterAlerts();
 }
+// A short tone for a new critical alert when the operator turned sound on
+// (browsers allow audio only after a user gesture, which the checkbox is).
+let audio = null;
+function beep() {
+  if (!$("alert-sound").checked) return;
+  try {
+    audio = audio || new AudioContext();
+    const o = audio.createOscillator();
+    const g = audio.createGain();
+    o.frequency.value = 880;
+    g.gain.value = 0.15;
+    o.connect(g).connect(audio.destination);
+    o.start();
+    o.stop(audio.currentTime + 0.25);
+  } catch (e) {
+    console.warn("alert sound:", e);
+  }
+}
 function filterAlerts() {
   const sev = $("alert-filter").value;
   const text = $("alert-text").value.trim().toLowerCase();
@@ -302,6 +320,7 @@ function connect() {
         break;
       case "events":
         (f.events || []).forEach(addAlert);
+        if ((f.events || []).some((e) => e.severity === "critical")) beep();
         (f.events || []).forEach(addToTimeline);
         if ((f.events || []).some((e) => e.kind === "control")) loadControl();
         break;
