@@ -486,3 +486,54 @@ func TestRecordingWritesPlayableMP4Segments(t *testing.T) {
 		t.Errorf("recordings take %d bytes, over the 60 KiB cap", rs.TotalBytes)
 	}
 }
+
+// A viewer joining mid-stream of a source that cannot be asked for a
+// keyframe (RTP/UDP) gets the cached one at once: here no keyframe is sent
+// after it joins, and it still receives SPS, PPS and IDR; live frames
+// follow from the next keyframe on.
+func TestLateViewerGetsTheCachedKeyframe(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	r := startRelay(t, "rtpudp", fmt.Sprintf("udp://127.0.0.1:%d", port), video.Config{})
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	seq := uint16(0)
+	send := func(ts uint32, marker bool, payload ...byte) {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 42, Marker: marker}, Payload: payload}
+		seq++
+		b, _ := p.Marshal()
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A first viewer opens the source; the keyframe goes by while only it watches.
+	first := watch(t, r.srv.URL)
+	testenv.Eventually(t, 30*time.Second, "the source open", func() bool { return r.state() == "connecting" })
+	testenv.Eventually(t, 30*time.Second, "the first viewer connected", func() bool {
+		send(900, true, 0x41, 1) // P-frames until it is
+		return r.stats(t).PacketsIn > 0 && first.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	send(1000, false, 0x67, 0x42, 0xe0, 0x1f) // SPS
+	send(1000, false, 0x68, 0xce)             // PPS
+	send(1000, true, 0x65, 0x88, 0x84)        // IDR
+	send(4000, true, 0x41, 0x9a)              // P
+	late := watch(t, r.srv.URL)
+	testenv.Eventually(t, 30*time.Second, "the late viewer to get the cached keyframe", func() bool {
+		send(7000+uint32(seq)*3000, true, 0x41, 0x9a) // P-frames only from now on
+		return late.keyAfter.Load() >= 2
+	})
+	late.startsWithKeyframe(t)
+	// The P-frames after the cached keyframe refer to frames the late
+	// viewer never got: it skips them until the next keyframe.
+	skipped := r.stats(t).Skipped
+	send(uint32(seq)*3000+100000, true, 0x41, 0x9a)
+	testenv.Eventually(t, 10*time.Second, "the P-frame skipped for the late viewer", func() bool { return r.stats(t).Skipped > skipped })
+	if n := late.packets.Load(); n != 3 {
+		t.Errorf("late viewer got %d packets before the next keyframe, want the cached SPS, PPS and IDR", n)
+	}
+	send(uint32(seq)*3000+200000, true, 0x65, 0x88, 0x84) // the next IDR opens the gate
+	send(uint32(seq)*3000+203000, true, 0x41, 0x9a)
+	testenv.Eventually(t, 10*time.Second, "live video after the next keyframe", func() bool { return late.packets.Load() >= 5 })
+}
