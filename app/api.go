@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation/alertack"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 )
 
@@ -13,7 +16,13 @@ func (a *App) startAPI(ctx context.Context) error {
 		Fleet:   a.Fleet,
 		Station: a.countOps(vehicleapi.FromStation(a.Station)),
 		Control: a.Control,
-		Log:     a.Log.With("part", "api"),
+		Acks:    alertack.New(0, nil),
+		OnAck: func(alert fleet.Event, ack alertack.Ack) {
+			a.Fleet.Emit(fleet.Event{VehicleID: alert.VehicleID, Kind: fleet.EventAlertAck, Severity: fleet.SeverityInfo,
+				Message: fmt.Sprintf("%s acknowledged by %s", alert.Kind, ack.By),
+				Fields:  map[string]any{"seq": alert.Seq, "alert_kind": alert.Kind, "by": ack.By, "at": ack.At}})
+		},
+		Log: a.Log.With("part", "api"),
 	})
 	return nil
 }

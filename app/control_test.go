@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,7 @@ type apiErr struct {
 	Error struct {
 		Code    string         `json:"code"`
 		Message string         `json:"message"`
+		Field   string         `json:"field"`
 		Details map[string]any `json:"details"`
 	} `json:"error"`
 }
@@ -253,5 +255,90 @@ func TestControlBetweenOperators(t *testing.T) {
 	}
 	if len(a.Control.List()) != 0 {
 		t.Fatalf("holds left: %+v", a.Control.List())
+	}
+}
+
+// Issue 12, alerts panel: an operator acknowledges an alert for everyone;
+// the acknowledgement is audited with their name, shown on the event in
+// the list and told on the stream; observers may not acknowledge.
+func TestAlertAcknowledgement(t *testing.T) {
+	a, base := startRun(t, 1, 1)
+	var id string
+	testenv.Eventually(t, 30*time.Second, "the simulated vehicle", func() bool {
+		if vs := a.Fleet.List(); len(vs) == 1 && vs[0].Connected {
+			id = vs[0].ID
+		}
+		return id != ""
+	})
+	alert := a.Fleet.Emit(fleet.Event{VehicleID: id, Kind: fleet.EventBatteryLow, Severity: fleet.SeverityWarning, Message: "battery low (test)"})
+	info := a.Fleet.Emit(fleet.Event{VehicleID: id, Kind: fleet.EventStatusText, Severity: fleet.SeverityInfo, Message: "hello"})
+	op1 := login(t, a, base, "op1", auth.Operator)
+	op2 := login(t, a, base, "op2", auth.Operator)
+	obs := login(t, a, base, "watcher", auth.Observer)
+	seq := func(n uint64) string { return "/api/v1/events/" + strconv.FormatUint(n, 10) + "/ack" }
+
+	var e apiErr
+	if st, raw := obs.do("POST", seq(alert.Seq), nil, &e); st != 403 {
+		t.Fatalf("observer acks: %d %s", st, raw)
+	}
+	if st, raw := op1.do("POST", seq(info.Seq), nil, &e); st != 400 || e.Error.Code != "invalid" {
+		t.Fatalf("ack of an info event: %d %s", st, raw)
+	}
+	if st, raw := op1.do("POST", seq(info.Seq+1000), nil, &e); st != 404 {
+		t.Fatalf("ack of an unknown event: %d %s", st, raw)
+	}
+	if st, raw := op1.do("POST", "/api/v1/events/x/ack", nil, &e); st != 400 || e.Error.Field != "seq" {
+		t.Fatalf("ack of seq x: %d %s", st, raw)
+	}
+	type view struct {
+		Seq  uint64 `json:"seq"`
+		Kind string `json:"kind"`
+		Ack  *struct {
+			By string    `json:"by"`
+			At time.Time `json:"at"`
+		} `json:"ack"`
+	}
+	var got view
+	if st, raw := op1.do("POST", seq(alert.Seq), nil, &got); st != 200 || got.Ack == nil || got.Ack.By != "op1" || got.Seq != alert.Seq {
+		t.Fatalf("op1 acks: %d %s", st, raw)
+	}
+	// The first acknowledgement stays.
+	if st, raw := op2.do("POST", seq(alert.Seq), nil, &got); st != 200 || got.Ack.By != "op1" {
+		t.Fatalf("op2 acks again: %d %s", st, raw)
+	}
+	var list []view
+	if st, raw := obs.do("GET", "/api/v1/events?alerts=true&vehicle="+url.QueryEscape(id), nil, &list); st != 200 {
+		t.Fatalf("events: %d %s", st, raw)
+	}
+	acked := false
+	for _, v := range list {
+		acked = acked || v.Seq == alert.Seq && v.Ack != nil && v.Ack.By == "op1"
+	}
+	if !acked {
+		t.Fatalf("the event list does not show op1's ack: %+v", list)
+	}
+	if st, raw := obs.do("GET", "/api/v1/events?unacked=true&vehicle="+url.QueryEscape(id), nil, &list); st != 200 {
+		t.Fatalf("unacked events: %d %s", st, raw)
+	}
+	for _, v := range list {
+		if v.Seq == alert.Seq || v.Seq == info.Seq {
+			t.Fatalf("unacked=true lists event %d: %+v", v.Seq, list)
+		}
+	}
+	told := 0
+	for _, ev := range a.Fleet.Events(alert.Seq, id, 0) {
+		if ev.Kind == fleet.EventAlertAck {
+			told++
+			if ev.Fields["by"] != "op1" || ev.Fields["seq"] != alert.Seq {
+				t.Fatalf("alert_ack event: %+v", ev)
+			}
+		}
+	}
+	if told != 1 {
+		t.Fatalf("%d alert_ack events, want 1 (the first ack)", told)
+	}
+	entries, err := a.Audit.Query(audit.Filter{Actor: "op1", Route: "POST /api/v1/events/{seq}/ack", Result: "ok"})
+	if err != nil || len(entries) != 1 || !strings.Contains(entries[0].Detail, "acknowledged battery_low of "+id) {
+		t.Fatalf("audit of op1's ack: %+v %v", entries, err)
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/alertack"
 	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
@@ -638,6 +639,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"SigningInfo":        {typ: groundstation.SigningInfo{}},
 		"SigningRequest":     {typ: signingRequest{}, request: true},
 		"ControlView":        {typ: vehicleapi.ControlView{}},
+		"AlertAck":           {typ: alertack.Ack{}},
 		"ControlHold":        {typ: control.Hold{}},
 		"ControlState":       {typ: control.State{}},
 		"TakeRequest":        {typ: control.TakeRequest{}, request: true},
@@ -660,6 +662,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"StreamVehicle":            "relay.WireVehicle: Vehicle (checked) plus stale",
 		"Role":                     "auth.Role's names (ParseRole)",
 		"VehicleView":              "vehicleapi.VehicleView: Vehicle (checked) plus control (ControlView, checked)",
+		"EventView":                "vehicleapi.EventView: Event (checked) plus ack (AlertAck, checked)",
 	}
 	schemas, _ := doc["components"].(map[string]any)["schemas"].(map[string]any)
 	for name := range schemas {

@@ -48,6 +48,9 @@ const (
 	// bypassed), "holder", "previous", "by", "since", and "command" of an
 	// emergency command that bypassed the holder.
 	EventControl EventKind = "control"
+	// EventAlertAck tells that an operator acknowledged an alert: Fields
+	// "seq" (the alert's), "alert_kind", "by", "at".
+	EventAlertAck EventKind = "alert_ack"
 )
 
 // Severity ranks events for the alert list; the monitoring center shows

@@ -17,8 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/alertack"
 	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/httpapi"
@@ -89,7 +91,19 @@ type Deps struct {
 	// Control may be nil: then anyone with the Operator role commands any
 	// vehicle (the API before issue 12; tests of other parts).
 	Control Control
-	Log     *slog.Logger
+	// Acks records alert acknowledgements (*alertack.Table); nil answers
+	// 503 to POST /api/v1/events/{seq}/ack.
+	Acks Acks
+	// OnAck, when set, is told of each first acknowledgement (the app
+	// puts an alert_ack event on the stream).
+	OnAck func(alert fleet.Event, a alertack.Ack)
+	Log   *slog.Logger
+}
+
+// Acks is what the API asks of the alert acknowledgements.
+type Acks interface {
+	Ack(seq uint64, by string) (a alertack.Ack, first bool)
+	Get(seq uint64) (alertack.Ack, bool)
 }
 
 // api serves the vehicle, command, transfer and parameter endpoints on top
@@ -118,6 +132,7 @@ func Register(mux *httpapi.Mux, d Deps) {
 		{get, "/api/v1/vehicles", obs, h.listVehicles},
 		{get, "/api/v1/vehicles/{id}", obs, h.getVehicle},
 		{get, "/api/v1/events", obs, h.events},
+		{post, "/api/v1/events/{seq}/ack", op, h.ack},
 		{get, "/api/v1/vehicles/{id}/events", obs, h.events},
 		{get, "/api/v1/links", obs, h.links},
 		{post, "/api/v1/vehicles/{id}/commands/{name}", op, h.command},
@@ -271,17 +286,77 @@ func (h *api) events(w http.ResponseWriter, r *http.Request) error {
 	} else if _, err := h.vehicle(r); err != nil {
 		return err
 	}
+	alerts, unacked := q.Get("alerts") == "true", q.Get("unacked") == "true"
 	evs := h.d.Fleet.Events(since, id, int(limit))
-	if q.Get("alerts") == "true" {
-		out := evs[:0]
-		for _, e := range evs {
-			if e.IsAlert() {
-				out = append(out, e)
-			}
+	out := make([]EventView, 0, len(evs))
+	for _, e := range evs {
+		if alerts && !e.IsAlert() {
+			continue
 		}
-		evs = out
+		v := h.eventView(e)
+		if unacked && (v.Ack != nil || !e.IsAlert()) {
+			continue
+		}
+		out = append(out, v)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, evs)
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// EventView is an event as the API lists it: with its acknowledgement,
+// once an operator acknowledged the alert.
+type EventView struct {
+	fleet.Event
+	Ack *alertack.Ack `json:"ack,omitempty"`
+}
+
+func (h *api) eventView(e fleet.Event) EventView {
+	v := EventView{Event: e}
+	if h.d.Acks != nil {
+		if a, ok := h.d.Acks.Get(e.Seq); ok {
+			v.Ack = &a
+		}
+	}
+	return v
+}
+
+// ack acknowledges an alert for everyone: the first operator's
+// acknowledgement is kept (acknowledging again answers it unchanged), the
+// audit entry names the alert, and OnAck tells the stream.
+func (h *api) ack(w http.ResponseWriter, r *http.Request) error {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		return httpapi.Invalid("seq", "want an event's sequence number (a positive integer), got %q", r.PathValue("seq"))
+	}
+	// The history is oldest first: the first event after seq-1 is seq
+	// itself, unless it has already left the history.
+	var ev fleet.Event
+	if evs := h.d.Fleet.Events(seq-1, "", 0); len(evs) > 0 {
+		ev = evs[0]
+	}
+	if ev.Seq != seq {
+		return httpapi.NotFound("event %d is not in the recent history (GET /api/v1/events lists it)", seq)
+	}
+	if !ev.IsAlert() {
+		return httpapi.Invalid("seq", "event %d (%s, %s) is not an alert: only warning and critical events are acknowledged", seq, ev.Kind, ev.Severity)
+	}
+	if h.d.Acks == nil {
+		return httpapi.New(httpapi.CodeUnavailable, "alert acknowledgement is not available")
+	}
+	c, ok := control.CallerFrom(r.Context())
+	if !ok {
+		return errors.New("ack: no authenticated caller on the request")
+	}
+	a, first := h.d.Acks.Ack(seq, c.Actor)
+	if first {
+		auth.NoteAudit(r.Context(), "acknowledged %s of %s (event %d: %s)", ev.Kind, ev.VehicleID, seq, ev.Message)
+		if h.d.OnAck != nil {
+			h.d.OnAck(ev, a)
+		}
+	} else {
+		auth.NoteAudit(r.Context(), "event %d was already acknowledged by %s", seq, a.By)
+	}
+	httpapi.WriteJSON(w, http.StatusOK, EventView{Event: ev, Ack: &a})
 	return nil
 }
 
