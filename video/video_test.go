@@ -22,6 +22,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -318,6 +319,7 @@ type rtspServer struct {
 	server *gortsplib.Server
 	stream *gortsplib.ServerStream
 	plays  atomic.Int64
+	plis   atomic.Int64 // keyframe requests from readers
 }
 
 func (h *rtspServer) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
@@ -328,8 +330,13 @@ func (h *rtspServer) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	return &base.Response{StatusCode: base.StatusOK}, h.stream, nil
 }
 
-func (h *rtspServer) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+func (h *rtspServer) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	h.plays.Add(1)
+	ctx.Session.OnPacketRTCPAny(func(_ *description.Media, p rtcp.Packet) {
+		if _, ok := p.(*rtcp.PictureLossIndication); ok {
+			h.plis.Add(1)
+		}
+	})
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
@@ -389,6 +396,8 @@ func TestRTSPSourcePlays(t *testing.T) {
 	if n := srv.plays.Load(); n != 1 {
 		t.Errorf("RTSP server got %d PLAYs for 2 viewers, want 1", n)
 	}
+	// New viewers ask the camera for a keyframe (RTCP PLI) where it can be asked.
+	testenv.Eventually(t, 10*time.Second, "a PLI at the RTSP server", func() bool { return srv.plis.Load() > 0 })
 	testenv.Eventually(t, 10*time.Second, "state live", func() bool { return r.state() == "live" })
 }
 
