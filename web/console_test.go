@@ -264,6 +264,19 @@ func TestConsoleFailedPlanCannotBeAssigned(t *testing.T) {
 	c.poll("the finding listed", `document.getElementById('plan-summary').dataset.ok === 'false' && document.querySelector('#plan-findings li[data-rule="items"]') !== null`, 10*time.Second)
 	c.poll("Assign refused with the reason", `document.getElementById('assign').disabled && document.getElementById('assign-problem').textContent.includes('check(s): it cannot be assigned')`, 10*time.Second)
 	c.shot("finding")
+	// The vehicle's parameters: search, edit, verified by the station.
+	c.run(chromedp.Click(`#tabs [data-tab="fly"]`), chromedp.Click("#vehicles li[data-vehicle-id]"), chromedp.Click("#params summary"), chromedp.Click("#params-load"))
+	c.poll("the parameter list", `document.querySelectorAll('#params-list li').length > 50`, 60*time.Second)
+	c.run(chromedp.SendKeys("#params-search", "wpnav speed"))
+	c.poll("the search", `document.querySelectorAll('#params-list li').length >= 1 && [...document.querySelectorAll('#params-list li')].every(li => li.dataset.param.includes('WPNAV') && li.dataset.param.includes('SPEED'))`, 10*time.Second)
+	c.run(chromedp.Click(`#params-list li[data-param="WPNAV_SPEED"]`))
+	eval[bool](c, `(() => { document.getElementById('param-value').value = '750'; return true })()`)
+	c.run(chromedp.Click("#param-set"))
+	c.confirm("Set WPNAV_SPEED = 750")
+	c.poll("the parameter set and verified", `document.getElementById('params-status').textContent.includes('WPNAV_SPEED = 750 (verified)') && document.querySelector('#params-list li[data-param="WPNAV_SPEED"] span').textContent === '750'`, 30*time.Second)
+	c.shot("params")
+	c.run(chromedp.Click(`#tabs [data-tab="plan"]`))
+
 	// Export drone 0's QGC .plan and import it back: its fence, home and
 	// rally points make a valid area again.
 	planFile := eval[string](c, `fetch(document.querySelector('#plan-export a[href*="format=plan"]').href).then(r => r.text())`)

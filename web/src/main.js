@@ -13,6 +13,7 @@ import { droneColour, assignProblem, assignBody, launchText, planOptions, proble
 import { createMap, createVehicleLayer, drawFeatures, drawPlan, drawOnBoard } from "./map.js";
 import { trackPoints, positionAt, trackURL } from "./lib/review.js";
 import { planToArea } from "./lib/qgcplan.js";
+import { filterParams, paramValue } from "./lib/params.js";
 import { holdsByVehicle, controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
 import { Player, Wall } from "./video.js";
 
@@ -160,6 +161,11 @@ async function loadTimeline(id) {
 function renderDetails() {
   const v = store.primary();
   if (v && v.id !== timelineOf) loadTimeline(v.id);
+  if (v && params.id && v.id !== params.id) {
+    params = { id: null, list: [] };
+    $("params-list").innerHTML = "";
+    $("params-status").textContent = "";
+  }
   if (!v) {
     onBoardLayer.clearLayers();
     onBoard = { id: null, count: -1, lists: null, seq: -1 };
@@ -685,6 +691,63 @@ async function control(kind) {
   loadControl();
 }
 
+// --- parameters of the selected vehicle ---
+let params = { id: null, list: [] };
+function setupParams() {
+  $("params-load").addEventListener("click", loadParams);
+  $("params-search").addEventListener("input", renderParams);
+  $("param-form")?.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    setParam();
+  });
+}
+async function loadParams() {
+  const v = store.primary();
+  const status = $("params-status");
+  if (!v) return;
+  status.textContent = `reading ${v.id}'s parameters…`;
+  try {
+    const list = await api.get(`/api/v1/vehicles/${encodeURIComponent(v.id)}/params`);
+    params = { id: v.id, list: Array.isArray(list) ? list : list?.params || [] };
+    status.textContent = `${v.id}: ${params.list.length} parameters`;
+    renderParams();
+  } catch (e) {
+    status.textContent = e.message;
+  }
+}
+function renderParams() {
+  const shown = filterParams(params.list, $("params-search").value).slice(0, 200);
+  $("params-list").innerHTML = shown.map((p) => `<li data-param="${esc(p.name)}" tabindex="0"><b>${esc(p.name)}</b> = <span>${esc(p.value)}</span></li>`).join("");
+  for (const li of $("params-list").children) {
+    const pick = () => {
+      if (!$("param-name")) return;
+      $("param-name").value = li.dataset.param;
+      $("param-value").value = params.list.find((p) => p.name === li.dataset.param)?.value ?? "";
+      $("param-value").focus();
+    };
+    li.addEventListener("click", pick);
+    li.addEventListener("keydown", (ev) => ev.key === "Enter" && pick());
+  }
+}
+async function setParam() {
+  const status = $("params-status");
+  const name = $("param-name").value;
+  const p = params.list.find((x) => x.name === name);
+  try {
+    if (!p || !params.id) throw new Error("pick a parameter from the list");
+    const value = paramValue(name, p.type, $("param-value").value);
+    if (!(await confirmDialog(`Set ${name} = ${value} on ${params.id}?`))) return;
+    const r = await api.put(`/api/v1/vehicles/${encodeURIComponent(params.id)}/params/${encodeURIComponent(name)}`, { value });
+    p.value = r?.value ?? value;
+    status.textContent = `${params.id}: ${name} = ${p.value} (verified)`;
+    status.dataset.ok = "true";
+    renderParams();
+  } catch (e) {
+    status.textContent = e.message;
+    status.dataset.ok = "false";
+  }
+}
+
 // --- Review: a recorded track and a time slider ---
 const reviewLayer = L.layerGroup().addTo(map);
 let reviewPts = [];
@@ -787,6 +850,7 @@ function start(s) {
   if (s.role === "observer") for (const el of document.querySelectorAll(".operator-only")) el.remove();
   else setupOperator();
   setupReview();
+  setupParams();
   connect();
   loadControl();
   setInterval(loadControl, 5000);
