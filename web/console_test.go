@@ -275,6 +275,13 @@ func TestConsoleFailedPlanCannotBeAssigned(t *testing.T) {
 	c.confirm("Set WPNAV_SPEED = 750")
 	c.poll("the parameter set and verified", `document.getElementById('params-status').textContent.includes('WPNAV_SPEED = 750 (verified)') && document.querySelector('#params-list li[data-param="WPNAV_SPEED"] span').textContent === '750'`, 30*time.Second)
 	c.shot("params")
+	// Escape clears the selection; Ctrl+drag over the map selects what the box holds.
+	eval[bool](c, `document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})) || true`)
+	c.poll("the selection cleared", `document.getElementById('selection-count').textContent === '' && document.getElementById('details').hidden`, 10*time.Second)
+	eval[bool](c, `(() => { const m = document.getElementById('map'); const r = m.getBoundingClientRect();
+		const ev = (type, x, y) => m.dispatchEvent(new MouseEvent(type, {clientX: r.left + x, clientY: r.top + y, ctrlKey: true, bubbles: true, button: 0}));
+		ev('mousedown', 60, 20); ev('mousemove', r.width - 20, r.height - 20); ev('mouseup', r.width - 20, r.height - 20); return true })()`)
+	c.poll("the box selected the vehicle", `document.getElementById('selection-count').textContent === '1 selected'`, 10*time.Second)
 	c.run(chromedp.Click(`#tabs [data-tab="plan"]`))
 
 	// Export drone 0's QGC .plan and import it back: its fence, home and

@@ -388,6 +388,13 @@ function showResults(ul, results) {
     .join("");
 }
 
+// Escape clears the selection (unless it cancels a pending "go here").
+document.addEventListener("keydown", (ev) => {
+  if (ev.key !== "Escape" || gotoPending || ev.target.closest?.("input, select, textarea, dialog")) return;
+  store.clearSelection();
+  queueFrame();
+});
+
 // --- Fly: commands ---
 let gotoPending = null;
 async function command(name, ids) {
