@@ -9,7 +9,7 @@ import { createApi } from "./lib/api.js";
 import { createStore, streamRate } from "./lib/store.js";
 import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
 import { MODES, runCommand, launch } from "./lib/commands.js";
-import { droneColour, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea } from "./lib/plan.js";
+import { droneColour, flightEstimate, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea } from "./lib/plan.js";
 import { createMap, createVehicleLayer, drawFeatures, drawPlan, drawOnBoard } from "./map.js";
 import { trackPoints, positionAt, trackURL } from "./lib/review.js";
 import { planToArea } from "./lib/qgcplan.js";
@@ -560,7 +560,7 @@ async function makePlan() {
   s.innerHTML =
     `<p>Plan <b>${esc(plan.id)}</b>: ${plan.drones.length} drone(s), ${plan.ok ? "all checks passed" : `<b class="bad">${plan.violations.length} finding(s)</b>`}</p>` +
     `<ul class="drones">${plan.drones
-      .map((dp, i) => `<li data-drone="${dp.drone ?? i}"><span class="swatch" style="background:${droneColour(dp.drone ?? i)}"></span>drone ${dp.drone ?? i}: ${dp.mission.length} items, ${dp.fence.length} fence, ${dp.rally.length} rally, layer ${fmt(dp.alt, 0, " m")}</li>`)
+      .map((dp, i) => `<li data-drone="${dp.drone ?? i}"><span class="swatch" style="background:${droneColour(dp.drone ?? i)}"></span>drone ${dp.drone ?? i}: ${dp.mission.length} items, ${dp.fence.length} fence, ${dp.rally.length} rally, layer ${fmt(dp.alt, 0, " m")}, ≈ ${fmt(flightEstimate(dp).metres / 1000, 1, " km")} / ${fmt(flightEstimate(dp).minutes, 1, " min")} once through${plan.violations.some((v) => v.drone === (dp.drone ?? i) && v.rule === "battery") ? ' <b class="bad">over the battery budget</b>' : ""}</li>`)
       .join("")}</ul>`;
   $("plan-findings").innerHTML = plan.violations
     .map((v) => `<li data-drone="${v.drone}" data-rule="${esc(v.rule)}">drone ${v.drone}${v.leg >= 0 ? ` leg ${v.leg} (to item ${v.seq})` : ""}: ${esc(v.rule)}: ${esc(v.message)}</li>`)

@@ -83,3 +83,12 @@ test("an area problem is located at the vertex, ring or feature it names", async
   assert.equal(problemLocation(fc, { feature: -1, vertex: -1 }), null);
   assert.equal(problemLocation(fc, { feature: 0, polygon: 0, ring: 0, vertex: 99 }), null);
 });
+
+test("flight estimate: path length over the plan's speed", async () => {
+  const { flightEstimate, distanceM } = await import("../src/lib/plan.js");
+  assert.ok(Math.abs(distanceM([41, 69], [41.001, 69]) - 111.2) < 0.5);
+  const dp = { speed: 5, launch: { Point: [69, 41] }, mission: [it(1, 16, 41.009, 69)] };
+  const e = flightEstimate(dp);
+  assert.ok(Math.abs(e.metres - 1000.8) < 2, e.metres);
+  assert.ok(Math.abs(e.minutes - e.metres / 5 / 60) < 1e-9);
+});

@@ -179,3 +179,24 @@ export function problemLocation(fc, p) {
   if (!Array.isArray(pos) || !Number.isFinite(pos[0]) || !Number.isFinite(pos[1])) return null;
   return [pos[1], pos[0]];
 }
+
+// metres between two [lat, lon] points (haversine; plenty for legs of a
+// few kilometres).
+export function distanceM(a, b) {
+  const R = 6371008.8;
+  const rad = Math.PI / 180;
+  const dLat = (b[0] - a[0]) * rad;
+  const dLon = (b[1] - a[1]) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a[0] * rad) * Math.cos(b[0] * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+// flightEstimate is a drone plan's horizontal path length and the time it
+// takes at the plan's speed, once through (repeats not counted): what the
+// preview shows next to each drone. The checker's battery rule, against
+// the station's endurance and reserve, is what decides.
+export function flightEstimate(dp) {
+  const m = legs(dp).reduce((s, l) => s + distanceM(l.from, l.to), 0);
+  const speed = dp.speed > 0 ? dp.speed : 10;
+  return { metres: m, minutes: m / speed / 60 };
+}
