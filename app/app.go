@@ -118,6 +118,7 @@ func (a *App) Run(ctx context.Context) error {
 	}{
 		{"auth", a.startAuth},
 		{"ground station", a.startGroundStation},
+		{"separation", a.startSeparation},
 		{"control", a.startControl},
 		{"telemetry", a.startTelemetry},
 		{"relay", a.startRelay},

@@ -36,9 +36,10 @@ type Config struct {
 	GroundStation GroundStationConfig
 	Telemetry     TelemetryConfig
 	Relay         RelayConfig
-	Access        AccessConfig // accounts, sessions, HTTPS (app/auth.go)
-	Video         VideoConfig  // live video relay (app/video.go)
-	Sim           SimConfig    // only used by `burgut run`
+	Access        AccessConfig     // accounts, sessions, HTTPS (app/auth.go)
+	Video         VideoConfig      // live video relay (app/video.go)
+	Separation    SeparationConfig // live separation monitor (app/separation.go)
+	Sim           SimConfig        // only used by `burgut run`
 }
 
 // Default returns settings that work on an operator's laptop with nothing
@@ -55,6 +56,7 @@ func Default() Config {
 	c.Relay.defaults()
 	c.Access.defaults()
 	c.Video.defaults()
+	c.Separation.defaults()
 	c.Sim.defaults()
 	return c
 }
@@ -74,6 +76,7 @@ func (c *Config) register(fs *flag.FlagSet, withSim bool) {
 	c.Relay.register(fs)
 	c.Access.register(fs)
 	c.Video.register(fs)
+	c.Separation.register(fs)
 	if withSim {
 		c.Sim.register(fs)
 	}
@@ -98,7 +101,7 @@ func (c *Config) Validate() error {
 	if _, err := web.TileSource(c.MapTiles); err != nil {
 		return err
 	}
-	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Video.validate(), c.Sim.validate())
+	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Video.validate(), c.Separation.validate(), c.Sim.validate())
 }
 
 // Load builds the configuration of a subcommand from defaults, the config

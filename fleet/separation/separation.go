@@ -134,11 +134,18 @@ type Change struct {
 
 type pair struct{ a, b string }
 
+// episode is an active pair's level and the drone named to yield when it
+// was raised (kept so the cleared change names the same one).
+type episode struct {
+	level Level
+	yield string
+}
+
 // Monitor keeps the episodes between steps. It is not safe for concurrent
 // use; one owner steps it.
 type Monitor struct {
 	cfg    Config
-	active map[pair]Level
+	active map[pair]episode
 	tree   rtree.RTreeG[int32]
 	seen   map[pair]struct{}
 	// Checked counts exact closest-approach computations of the last
@@ -148,14 +155,14 @@ type Monitor struct {
 
 // New returns a monitor; cfg must be valid.
 func New(cfg Config) *Monitor {
-	return &Monitor{cfg: cfg, active: make(map[pair]Level), seen: make(map[pair]struct{})}
+	return &Monitor{cfg: cfg, active: make(map[pair]episode), seen: make(map[pair]struct{})}
 }
 
 // Active returns the pairs in an episode and their level, ordered.
 func (m *Monitor) Active() []Change {
 	out := make([]Change, 0, len(m.active))
-	for p, l := range m.active {
-		out = append(out, Change{A: p.a, B: p.b, Level: l})
+	for p, e := range m.active {
+		out = append(out, Change{A: p.a, B: p.b, Level: e.level, Yield: e.yield})
 	}
 	slices.SortFunc(out, func(x, y Change) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
 	return out
@@ -198,12 +205,13 @@ func (m *Monitor) Step(tracks []Track) []Change {
 	// Episodes whose pair the index did not return are separated beyond
 	// the clear distance (their swept boxes no longer overlap) or lost a
 	// drone: they end.
-	for p, l := range m.active {
+	for p, e := range m.active {
 		if _, ok := m.seen[p]; ok {
 			continue
 		}
 		delete(m.active, p)
-		out = append(out, Change{A: p.a, B: p.b, Level: None, Previous: l, DistanceM: math.NaN(), TCA: math.NaN(), NowM: math.NaN()})
+		out = append(out, Change{A: p.a, B: p.b, Level: None, Previous: e.level, Yield: e.yield,
+			DistanceM: math.NaN(), TCA: math.NaN(), NowM: math.NaN()})
 	}
 	slices.SortFunc(out, func(x, y Change) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
 	return out
@@ -221,7 +229,8 @@ func (m *Monitor) judge(a, b *Track, tca, d, clear float64) (Change, bool) {
 		a, b = b, a
 	}
 	p := pair{a.ID, b.ID}
-	prev := m.active[p]
+	ep := m.active[p]
+	prev := ep.level
 	next := prev
 	switch {
 	case d < m.cfg.Critical:
@@ -237,14 +246,17 @@ func (m *Monitor) judge(a, b *Track, tca, d, clear float64) (Change, bool) {
 	if next == prev || next < prev && next != None {
 		return Change{}, false
 	}
+	if prev == None {
+		ep.yield = Yielder(*a, *b)
+	}
 	if next == None {
 		delete(m.active, p)
 	} else {
-		m.active[p] = next
+		m.active[p] = episode{next, ep.yield}
 	}
 	dx, dy, dz := b.X-a.X, b.Y-a.Y, b.Z-a.Z
 	return Change{A: a.ID, B: b.ID, Level: next, Previous: prev, DistanceM: d, TCA: tca,
-		NowM: math.Sqrt(dx*dx + dy*dy + dz*dz), Yield: Yielder(*a, *b)}, true
+		NowM: math.Sqrt(dx*dx + dy*dy + dz*dz), Yield: ep.yield}, true
 }
 
 // Yielder names the drone that gives way: the one not on patrol yields

@@ -117,7 +117,7 @@ func TestEpisodeEndsWhenDroneLeaves(t *testing.T) {
 		t.Fatalf("want a warning, got %+v", got)
 	}
 	got := m.Step([]Track{{ID: "v1"}}) // v2 landed
-	if len(got) != 1 || got[0].Level != None || got[0].Previous != Warning || !math.IsNaN(got[0].DistanceM) {
+	if len(got) != 1 || got[0].Level != None || got[0].Previous != Warning || !math.IsNaN(got[0].DistanceM) || got[0].Yield != "v2" {
 		t.Fatalf("want the episode cleared, got %+v", got)
 	}
 	if len(m.Active()) != 0 {

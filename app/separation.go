@@ -1,0 +1,224 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+
+	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/fleet/separation"
+	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/metrics"
+)
+
+// Separation actions on a critical conflict.
+const (
+	SeparationAlert = "alert" // events only
+	SeparationBrake = "brake" // also pause the yielding drone
+)
+
+// separationActor is who the audit log and the event stream name for the
+// brake commands the station sends on its own.
+const separationActor = "station:separation"
+
+// separationTick is how often the monitor looks at the fleet. Half a
+// second is a tenth of the 5 s a 10 m/s closing pair needs to cross the
+// 30 m - 10 m band between the default thresholds, and costs ~5 ms of one
+// core at 2,000 drones (BENCHMARKS.md).
+const separationTick = 500 * time.Millisecond
+
+// SeparationConfig configures the live separation monitor
+// (fleet/separation): thresholds, horizon and what a critical conflict does.
+type SeparationConfig struct {
+	Warn     float64       // predicted miss distance that warns, metres
+	Critical float64       // predicted miss distance that is critical, metres
+	Horizon  time.Duration // how far ahead closest approach is predicted
+	Action   string        // alert or brake
+}
+
+// defaults come from separation.DefaultConfig: one source each.
+func (c *SeparationConfig) defaults() {
+	d := separation.DefaultConfig()
+	c.Warn, c.Critical, c.Horizon, c.Action = d.Warn, d.Critical, d.Horizon, SeparationAlert
+}
+
+func (c *SeparationConfig) register(fs *flag.FlagSet) {
+	fs.Float64Var(&c.Warn, "separation-warn", c.Warn, "raise a separation warning when two airborne drones are predicted to pass closer than this, metres (3D, linear extrapolation)")
+	fs.Float64Var(&c.Critical, "separation-critical", c.Critical, "predicted miss distance, metres, under which a separation conflict is critical")
+	fs.DurationVar(&c.Horizon, "separation-horizon", c.Horizon, "how far ahead the separation monitor predicts closest approach")
+	fs.StringVar(&c.Action, "separation-action", c.Action, "on a critical separation conflict: alert (events only) or brake (also pause the yielding drone: the one not on patrol, else the higher vehicle ID; audited as "+separationActor+")")
+}
+
+func (c *SeparationConfig) monitor() separation.Config {
+	d := separation.DefaultConfig()
+	d.Warn, d.Critical, d.Horizon = c.Warn, c.Critical, c.Horizon
+	return d
+}
+
+func (c *SeparationConfig) validate() error {
+	if c.Action != SeparationAlert && c.Action != SeparationBrake {
+		return fmt.Errorf("separation-action %q: want alert or brake", c.Action)
+	}
+	return c.monitor().Validate()
+}
+
+// sepStats are the monitor's counters for /metrics.
+type sepStats struct {
+	raised, brakes, brakeFailures atomic.Uint64
+	active, tracked               atomic.Int64
+}
+
+// startSeparation runs the separation monitor over the fleet's airborne
+// drones for the App's lifetime; its events go through the fleet, so they
+// reach the API, MQTT, the WebSocket stream and the map like any other.
+func (a *App) startSeparation(ctx context.Context) error {
+	sc := a.Config.Separation
+	mon := separation.New(sc.monitor())
+	st := &sepStats{}
+	a.addFamily(counter("burgut_separation_conflicts_total", "separation episodes raised or escalated (warning or critical)"), func(emit metrics.Emit) {
+		emit(float64(st.raised.Load()))
+	})
+	a.addFamily(gauge("burgut_separation_active", "pairs of airborne drones in a separation episode now"), func(emit metrics.Emit) {
+		emit(float64(st.active.Load()))
+	})
+	a.addFamily(gauge("burgut_separation_tracked", "airborne drones the separation monitor tracks"), func(emit metrics.Emit) {
+		emit(float64(st.tracked.Load()))
+	})
+	a.addFamily(counter("burgut_separation_brakes_total", "brake commands the separation monitor sent (separation-action brake)"), func(emit metrics.Emit) {
+		emit(float64(st.brakes.Load()))
+	})
+	a.addFamily(counter("burgut_separation_brake_failures_total", "brake commands refused or unanswered (logged, audited)"), func(emit metrics.Emit) {
+		emit(float64(st.brakeFailures.Load()))
+	})
+	a.Go(ctx, "separation monitor", func(ctx context.Context) error {
+		var cmds sync.WaitGroup
+		defer cmds.Wait() // every brake command ends before the part does
+		var mu sync.Mutex
+		braking := map[string]bool{} // one brake in flight per vehicle
+		t := time.NewTicker(separationTick)
+		defer t.Stop()
+		var tracks []separation.Track
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+			tracks = separation.Tracks(tracks, a.Fleet.List())
+			changes := mon.Step(tracks)
+			st.tracked.Store(int64(len(tracks)))
+			for _, c := range changes {
+				brake := c.Level == separation.Critical && sc.Action == SeparationBrake
+				a.emitSeparation(c, sc.Action)
+				if c.Level != separation.None {
+					st.raised.Add(1)
+				}
+				mu.Lock()
+				busy := braking[c.Yield]
+				if brake && !busy {
+					braking[c.Yield] = true
+				}
+				mu.Unlock()
+				if !brake || busy {
+					continue
+				}
+				cmds.Add(1)
+				go func() {
+					defer cmds.Done()
+					defer func() { mu.Lock(); delete(braking, c.Yield); mu.Unlock() }()
+					if !a.brakeForSeparation(ctx, c) {
+						st.brakeFailures.Add(1)
+					}
+					st.brakes.Add(1)
+				}()
+			}
+			st.active.Store(int64(len(mon.Active())))
+		}
+	})
+	return nil
+}
+
+// emitSeparation publishes one change of a pair as an event of the
+// yielding drone, naming the other.
+func (a *App) emitSeparation(c separation.Change, action string) {
+	other := otherOf(c)
+	if c.Level == separation.None {
+		a.Fleet.Emit(fleet.Event{VehicleID: c.Yield, Kind: fleet.EventSeparationCleared, Severity: fleet.SeverityInfo,
+			Message: fmt.Sprintf("%s and %s separated", c.Yield, other),
+			Fields:  map[string]any{"other_vehicle_id": other, "yield_vehicle_id": c.Yield, "previous_level": c.Previous.String()}})
+		return
+	}
+	sev := fleet.SeverityWarning
+	if c.Level == separation.Critical {
+		sev = fleet.SeverityCritical
+	} else {
+		action = SeparationAlert // only a critical conflict brakes
+	}
+	a.Fleet.Emit(fleet.Event{VehicleID: c.Yield, Kind: fleet.EventSeparation, Severity: sev,
+		Message: fmt.Sprintf("%s and %s predicted %.0f m apart in %.0f s (now %.0f m)", c.Yield, other, c.DistanceM, c.TCA, c.NowM),
+		Fields: map[string]any{
+			"other_vehicle_id":     other,
+			"yield_vehicle_id":     c.Yield,
+			"level":                c.Level.String(),
+			"predicted_distance_m": round1(c.DistanceM),
+			"time_to_closest_s":    round1(c.TCA),
+			"distance_m":           round1(c.NowM),
+			"action":               action,
+		}})
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// brakeForSeparation pauses the yielding drone of a critical pair:
+// MAV_CMD_DO_PAUSE_CONTINUE 0 (ArduCopter brakes in AUTO and GUIDED),
+// else, when refused (RTL, LOITER…), the BRAKE mode. Either way the
+// attempt is audited with the station as the actor and shown in the
+// event stream like an operator's command. It reports success.
+func (a *App) brakeForSeparation(ctx context.Context, c separation.Change) bool {
+	id := c.Yield
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	how := "pause"
+	res, err := a.Station.Command(ctx, id, session.CommandRequest{Command: uint16(common.MAV_CMD_DO_PAUSE_CONTINUE)})
+	if err != nil || !res.Accepted() {
+		how = "mode BRAKE"
+		res, err = a.Station.SetMode(ctx, id, "BRAKE")
+	}
+	ok := err == nil && res.Accepted()
+	body, _ := json.Marshal(map[string]any{"reason": "separation", "with": otherOf(c), "predicted_distance_m": round1(c.DistanceM), "time_to_closest_s": round1(c.TCA), "command": how})
+	e := audit.Entry{Time: time.Now(), Actor: separationActor, Source: "station", Route: "STATION separation/brake",
+		Vehicles: []string{id}, Body: string(body), BodyBytes: int64(len(body)), Status: http.StatusOK, Result: "ok", Detail: how}
+	switch {
+	case err != nil:
+		e.Status, e.Result, e.Detail = http.StatusBadGateway, "command_failed", fmt.Sprintf("%s: %v", how, err)
+	case !ok:
+		e.Status, e.Result, e.Detail = http.StatusUnprocessableEntity, "refused", fmt.Sprintf("%s: %s %s", how, res.ResultName, res.Text)
+	}
+	entry, aerr := a.Audit.Append(e)
+	if aerr != nil {
+		a.Log.Error("separation: audit the brake command", "vehicle", id, "err", aerr)
+	}
+	if !ok {
+		a.Log.Warn("separation: brake failed", "vehicle", id, "detail", e.Detail)
+	}
+	a.Fleet.Emit(fleet.Event{VehicleID: id, Kind: fleet.EventCommand, Severity: fleet.SeverityInfo,
+		Message: fmt.Sprintf("%s sent by %s (%s)", how, separationActor, e.Result),
+		Fields:  map[string]any{"actor": separationActor, "name": how, "route": e.Route, "audit_seq": entry.Seq, "result": e.Result}})
+	return ok
+}
+
+func otherOf(c separation.Change) string {
+	if c.Yield == c.A {
+		return c.B
+	}
+	return c.A
+}

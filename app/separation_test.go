@@ -1,0 +1,176 @@
+package app
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
+)
+
+func TestSeparationConfigFlags(t *testing.T) {
+	cfg, err := Load("serve", []string{"--separation-warn", "40", "--separation-critical", "12", "--separation-horizon", "25s", "--separation-action", "brake"}, false, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cfg.Separation; s.Warn != 40 || s.Critical != 12 || s.Horizon != 25*time.Second || s.Action != SeparationBrake {
+		t.Fatalf("parsed %+v", s)
+	}
+	for _, bad := range [][]string{
+		{"--separation-action", "swerve"},
+		{"--separation-warn", "5"}, // under the critical default
+		{"--separation-horizon", "0s"},
+	} {
+		if _, err := Load("serve", bad, false, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
+			t.Errorf("%v: error %v, want one naming the setting", bad, err)
+		}
+	}
+}
+
+// Two simulated drones flown at each other with GUIDED go-to commands
+// through the API: on lanes 20 m apart the monitor warns while they are
+// still far beyond the 30 m threshold and never goes critical; on a
+// collision course it goes critical and, with --separation-action brake,
+// the yielding drone (both are in GUIDED, so the higher ID) stops, and
+// the station's brake command is in the audit log.
+func TestSeparationWarnsAndBrakesConvergingDrones(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flies two simulated vehicles")
+	}
+	a, _ := runApp(t, func(c *Config) {
+		c.Sim.Vehicles = 2
+		c.Sim.Speedup = 3 // keeps the 1 Hz GCS heartbeat inside ArduCopter's failsafe timeout
+		c.Sim.Demo = false
+		c.Separation.Action = SeparationBrake
+	})
+	base := "http://" + a.HTTPAddr()
+	var vs []fleet.Vehicle
+	testenv.Eventually(t, 60*time.Second, "two vehicles with GPS and home", func() bool {
+		vs = a.Fleet.List()
+		return len(vs) == 2 && vs[0].GPSFix >= 3 && vs[0].Home != nil && vs[1].GPSFix >= 3 && vs[1].Home != nil
+	})
+	idA, idB := vs[0].ID, vs[1].ID // B has the higher ID: it yields
+	h := *vs[0].Home
+	cmd := func(id, name string, body map[string]any) {
+		t.Helper()
+		var out map[string]any
+		if code := sendJSON(t, "POST", base+"/api/v1/vehicles/"+id+"/commands/"+name, body, &out); code != 200 {
+			t.Fatalf("%s %s: %d %v", name, id, code, out)
+		}
+	}
+	goTo := func(id string, n, e, alt float64) {
+		t.Helper()
+		lat, lon := offset(h.Lat, h.Lon, n, e)
+		cmd(id, "goto", map[string]any{"lat": lat, "lon": lon, "alt_m": alt})
+	}
+	// at reports whether the vehicle is within 3 m of (n, e) at alt.
+	at := func(id string, n, e, alt float64) bool {
+		v, _ := a.Fleet.Get(id)
+		lat, lon := offset(h.Lat, h.Lon, n, e)
+		dn := (v.Lat - lat) * 111320
+		de := (v.Lon - lon) * 111320 * math.Cos(lat*math.Pi/180)
+		return math.Hypot(dn, de) < 3 && math.Abs(v.RelativeAlt-alt) < 2
+	}
+	// B climbs above A's layer and flies 150 m east before A leaves the
+	// ground, so setting up raises nothing.
+	cmd(idB, "mode", map[string]any{"mode": "GUIDED"})
+	cmd(idB, "arm", map[string]any{})
+	cmd(idB, "takeoff", map[string]any{"alt_m": 60})
+	testenv.Eventually(t, 90*time.Second, "B at 60 m", func() bool { v, _ := a.Fleet.Get(idB); return v.RelativeAlt > 57 })
+	goTo(idB, 0, 150, 60)
+	testenv.Eventually(t, 90*time.Second, "B 150 m east", func() bool { return at(idB, 0, 150, 60) })
+	goTo(idB, 0, 150, 20)
+	cmd(idA, "mode", map[string]any{"mode": "GUIDED"})
+	cmd(idA, "arm", map[string]any{})
+	cmd(idA, "takeoff", map[string]any{"alt_m": 20})
+	testenv.Eventually(t, 90*time.Second, "A at 20 m", func() bool { v, _ := a.Fleet.Get(idA); return v.RelativeAlt > 18 })
+	goTo(idA, 20, -150, 20)
+	testenv.Eventually(t, 90*time.Second, "A 150 m west, B 150 m east, both at 20 m", func() bool {
+		return at(idA, 20, -150, 20) && at(idB, 0, 150, 20)
+	})
+	if evs := sepEvents(a, 0); len(evs) != 0 {
+		t.Fatalf("separation events while setting up: %v", evs)
+	}
+	since := a.Fleet.Events(0, "", 0)
+	mark := since[len(since)-1].Seq
+
+	// Lanes 20 m apart, closing at ~20 m/s: a warning, raised early.
+	goTo(idA, 20, 150, 20)
+	goTo(idB, 0, -150, 20)
+	var warn fleet.Event
+	testenv.Eventually(t, 60*time.Second, "a separation warning", func() bool {
+		for _, e := range sepEvents(a, mark) {
+			if e.Kind == fleet.EventSeparation {
+				warn = e
+				return true
+			}
+		}
+		return false
+	})
+	f := warn.Fields
+	if warn.Severity != fleet.SeverityWarning || warn.VehicleID != idB || f["other_vehicle_id"] != idA || f["yield_vehicle_id"] != idB || f["level"] != "warning" {
+		t.Fatalf("first event %+v, want a warning on %s naming %s", warn, idB, idA)
+	}
+	pd, _ := f["predicted_distance_m"].(float64)
+	now, _ := f["distance_m"].(float64)
+	tca, _ := f["time_to_closest_s"].(float64)
+	if pd < 10 || pd >= 30 || now <= 30 || tca <= 0 {
+		t.Fatalf("warning fields %v: want predicted in [10, 30) m, raised while still more than 30 m apart, closest approach ahead", f)
+	}
+	testenv.Eventually(t, 90*time.Second, "both across and the episode cleared", func() bool {
+		return at(idA, 20, 150, 20) && at(idB, 0, -150, 20) && slices.ContainsFunc(sepEvents(a, mark), func(e fleet.Event) bool { return e.Kind == fleet.EventSeparationCleared })
+	})
+	for _, e := range sepEvents(a, mark) {
+		if e.Kind == fleet.EventSeparation && e.Seq != warn.Seq {
+			t.Fatalf("second separation event in one episode: %+v (warning was %+v)", e, warn)
+		}
+	}
+	mark = a.Fleet.Events(0, "", 0)[len(a.Fleet.Events(0, "", 0))-1].Seq
+
+	// Crossing diagonals at the same speed: a collision course. B yields.
+	goTo(idA, 0, -150, 20)
+	goTo(idB, 20, 150, 20)
+	var crit fleet.Event
+	testenv.Eventually(t, 60*time.Second, "a critical separation", func() bool {
+		for _, e := range sepEvents(a, mark) {
+			if e.Kind == fleet.EventSeparation && e.Severity == fleet.SeverityCritical {
+				crit = e
+				return true
+			}
+		}
+		return false
+	})
+	if crit.VehicleID != idB || crit.Fields["action"] != SeparationBrake {
+		t.Fatalf("critical event %+v: want it on %s with action brake", crit, idB)
+	}
+	testenv.Eventually(t, 60*time.Second, "B braked to a stop", func() bool {
+		v, _ := a.Fleet.Get(idB)
+		return v.Mode == "BRAKE" && v.GroundSpeed < 0.3
+	})
+	if v, _ := a.Fleet.Get(idA); v.Mode != "GUIDED" {
+		t.Errorf("A (right of way) is in %s, want GUIDED", v.Mode)
+	}
+	entries, err := a.Audit.Query(audit.Filter{Actor: separationActor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || !slices.Equal(entries[0].Vehicles, []string{idB}) || entries[0].Result != "ok" || !strings.Contains(entries[0].Body, idA) {
+		t.Fatalf("audit entries by %s: %+v, want one ok brake of %s", separationActor, entries, idB)
+	}
+}
+
+// sepEvents are the separation events after seq.
+func sepEvents(a *App, seq uint64) []fleet.Event {
+	var out []fleet.Event
+	for _, e := range a.Fleet.Events(seq, "", 0) {
+		if e.Kind == fleet.EventSeparation || e.Kind == fleet.EventSeparationCleared {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
