@@ -173,4 +173,3 @@ func sepEvents(a *App, seq uint64) []fleet.Event {
 	}
 	return out
 }
-
