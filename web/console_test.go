@@ -28,6 +28,8 @@ type console struct {
 	ctx  context.Context
 	url  string
 	name string // screenshot prefix
+	// chromium is the browser binary (BURGUT_TEST_CHROMIUM).
+	chromium string
 }
 
 func startConsole(t *testing.T, name string, vehicles int, speedup float64) *console {
@@ -73,8 +75,18 @@ func startConsole(t *testing.T, name string, vehicles int, speedup float64) *con
 			t.Fatal(err)
 		}
 	}
+	c := &console{t: t, app: a, url: "http://" + a.HTTPAddr() + "/", name: name, chromium: chromium}
+	c.ctx = c.openBrowser()
+	c.run(chromedp.Navigate(c.url))
+	return c
+}
+
+// openBrowser starts one more Chromium with its own profile (its own
+// cookies: another person's session) and returns its tab's context.
+func (c *console) openBrowser() context.Context {
+	t := c.t
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
+		chromedp.ExecPath(c.chromium),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -86,9 +98,15 @@ func startConsole(t *testing.T, name string, vehicles int, speedup float64) *con
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
-	c := &console{t: t, app: a, ctx: bctx, url: "http://" + a.HTTPAddr() + "/", name: name}
-	c.run(chromedp.Navigate(c.url))
-	return c
+	return bctx
+}
+
+// other is a second person at another browser on the same station.
+func (c *console) other(name string) *console {
+	o := &console{t: c.t, app: c.app, url: c.url, name: name, chromium: c.chromium}
+	o.ctx = o.openBrowser()
+	o.run(chromedp.Navigate(o.url))
+	return o
 }
 
 func (c *console) run(actions ...chromedp.Action[chromedp.Void]) {
