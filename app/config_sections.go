@@ -239,6 +239,10 @@ type SimConfig struct {
 	Video bool
 	// VideoBase is vehicle 0's RTP port with Video; vehicle i uses base+i.
 	VideoBase int
+	// EnduranceMin and SwapMin are the simulator's battery contract
+	// (simulator.Config): flight time at cruise and time on the ground to
+	// swap, minutes; 0 = model default / no swap.
+	EnduranceMin, SwapMin float64
 }
 
 func (c *SimConfig) defaults() {
@@ -257,6 +261,8 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "simulation random seed")
 	fs.BoolVar(&c.Video, "video", c.Video, "give every simulated camera a live stream (ffmpeg RTP H.264 to UDP 5600+index, relayed to browsers over WHEP); needs Debian's ffmpeg")
 	fs.IntVar(&c.VideoBase, "video-base", c.VideoBase, "with --video: vehicle 0's RTP port on the station; vehicle i uses base+i")
+	fs.Float64Var(&c.EnduranceMin, "endurance-min", c.EnduranceMin, "simulated vehicles' full-battery flight time at cruise, minutes (0 = model default, ~20 min)")
+	fs.Float64Var(&c.SwapMin, "swap-min", c.SwapMin, "minutes a simulated vehicle must stay landed and disarmed before its battery is swapped for a full one (0 = never)")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
 }
 
@@ -269,6 +275,9 @@ func (c *SimConfig) validate() error {
 	}
 	if c.VideoBase < 1 || c.VideoBase+c.Vehicles > 65535 {
 		return fmt.Errorf("video-base %d: vehicles need UDP ports %d..%d", c.VideoBase, c.VideoBase, c.VideoBase+c.Vehicles-1)
+	}
+	if err := simulator.CheckBattery(c.EnduranceMin, c.SwapMin); err != nil {
+		return err
 	}
 	if c.Speedup <= 0 || c.Speedup > 1000 {
 		return fmt.Errorf("speedup %v: must be in (0, 1000]", c.Speedup)

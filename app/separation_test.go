@@ -173,3 +173,20 @@ func sepEvents(a *App, seq uint64) []fleet.Event {
 	}
 	return out
 }
+
+// burgut run takes the simulator's battery contract flags; serve does not.
+func TestRunBatteryFlags(t *testing.T) {
+	cfg, err := Load("run", []string{"--endurance-min", "25", "--swap-min", "5"}, true, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sim.EnduranceMin != 25 || cfg.Sim.SwapMin != 5 {
+		t.Fatalf("parsed %+v", cfg.Sim)
+	}
+	if _, err := Load("run", []string{"--swap-min", "-1"}, true, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "swap-min") {
+		t.Fatalf("negative swap: %v", err)
+	}
+	if _, err := Load("serve", []string{"--endurance-min", "25"}, false, &strings.Builder{}); err == nil {
+		t.Fatal("serve accepted a simulator flag")
+	}
+}

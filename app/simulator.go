@@ -37,6 +37,8 @@ func (a *App) startSimulator(ctx context.Context) error {
 		Seed:          c.Seed,
 		Video:         c.Video,
 		VideoBasePort: c.VideoBase,
+		EnduranceMin:  c.EnduranceMin,
+		SwapMin:       c.SwapMin,
 		Log:           a.Log.With("part", "simulator"),
 	})
 	if err != nil {

@@ -17,6 +17,24 @@ import (
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
+// CheckBattery validates the --endurance-min and --swap-min flags (shared
+// by burgut sitl and burgut run), naming the one at fault.
+func CheckBattery(enduranceMin, swapMin float64) error {
+	maxMin := vehicle.MaxEndurance.Minutes()
+	if math.IsNaN(enduranceMin) || enduranceMin < 0 || enduranceMin > maxMin {
+		return fmt.Errorf("endurance-min %v: want 0 (the model's battery) up to %v minutes", enduranceMin, maxMin)
+	}
+	if enduranceMin > 0 && enduranceMin < 0.5 {
+		return fmt.Errorf("endurance-min %v: under half a minute the vehicle cannot take off before its battery failsafe", enduranceMin)
+	}
+	if math.IsNaN(swapMin) || swapMin < 0 || swapMin > maxMin {
+		return fmt.Errorf("swap-min %v: want 0 (no swap) up to %v minutes", swapMin, maxMin)
+	}
+	return nil
+}
+
+func minutes(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+
 // MaxVehiclesPerGCS is how many vehicles one ground-station address (one
 // MAVLink network) carries at most (linkspec.MaxVehiclesPerLink).
 const MaxVehiclesPerGCS = linkspec.MaxVehiclesPerLink
@@ -74,6 +92,14 @@ type Config struct {
 	// defaults): battery capacity, steady wind from WindDirDeg, gusts.
 	BatteryCapacityMAh               float64
 	WindSpeed, WindDirDeg, GustSpeed float64
+	// EnduranceMin is every vehicle's full-battery flight time at cruise,
+	// minutes (it sets the capacity through the model's current draw,
+	// vehicle.CapacityForEndurance; 0 = BatteryCapacityMAh or the model's
+	// default). SwapMin is the time, minutes, a vehicle must stay landed
+	// and disarmed before its battery is swapped for a full one (0 =
+	// never). Minutes, as the --endurance-min and --swap-min flags of
+	// burgut sitl and burgut run take them.
+	EnduranceMin, SwapMin float64
 	// LegacyMissionRequest makes uploads request items with the legacy
 	// MISSION_REQUEST, as the recorded ArduCopter 4.7 does, instead of
 	// MISSION_REQUEST_INT.
@@ -273,6 +299,9 @@ func (cfg *Config) plan() ([]assignment, error) {
 		if f.Vehicle >= cfg.Vehicles {
 			return nil, fmt.Errorf("fault %s at %v: vehicle %d does not exist (%d vehicles, 0-based)", f.Kind, f.At, f.Vehicle, cfg.Vehicles)
 		}
+	}
+	if err := CheckBattery(cfg.EnduranceMin, cfg.SwapMin); err != nil {
+		return nil, err
 	}
 	for _, v := range []struct {
 		name string

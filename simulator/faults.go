@@ -123,6 +123,8 @@ func (cfg *Config) modelConfig(a assignment, index int) vehicle.Config {
 		Home:               a.home,
 		Seed:               cfg.Seed + int64(index),
 		BatteryCapacityMAh: cfg.BatteryCapacityMAh,
+		Endurance:          minutes(cfg.EnduranceMin),
+		SwapTime:           minutes(cfg.SwapMin),
 		WindSpeed:          cfg.WindSpeed,
 		WindDirDeg:         cfg.WindDirDeg,
 		GustSpeed:          cfg.GustSpeed,

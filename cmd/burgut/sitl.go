@@ -56,6 +56,8 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.WindDirDeg, "wind-dir", 0, "direction the wind blows from, degrees")
 	fs.Float64Var(&cfg.GustSpeed, "gusts", 0, "random gusts up to this many m/s")
 	fs.Float64Var(&cfg.BatteryCapacityMAh, "battery-mah", 0, "battery capacity (0 = model default)")
+	fs.Float64Var(&cfg.EnduranceMin, "endurance-min", 0, "full-battery flight time at cruise, minutes; sets the capacity through the current model (hover, speed, climb), overriding --battery-mah (0 = model default, ~20 min)")
+	fs.Float64Var(&cfg.SwapMin, "swap-min", 0, "minutes a vehicle must stay landed and disarmed before its battery is swapped for a full one (0 = never)")
 	fs.BoolVar(&cfg.LegacyMissionRequest, "legacy-mission-request", false, "request upload items with MISSION_REQUEST like the recorded ArduCopter 4.7 (default MISSION_REQUEST_INT)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -193,6 +193,43 @@ func (v *Vehicle) openCircuitVoltage() float64 {
 	return float64(v.cells) * lipoCurve[len(lipoCurve)-1].v
 }
 
+// CruiseCurrentA is the current, amperes, of level flight at airspeed
+// m/s: hover current plus induced and parasitic drag growing with the
+// square of speed. updateBattery applies it (times the climb factor), so
+// it is the one model of the battery's drain.
+func CruiseCurrentA(airspeed float64) float64 { return hoverCurrentA * (1 + 0.0025*airspeed*airspeed) }
+
+// CruiseSpeed is the speed Config.Endurance is stated at: WPNAV_SPEED's
+// default, the speed of missions and GUIDED go-to.
+func CruiseSpeed() float64 { return paramDefs[paramIndex["WPNAV_SPEED"]].Value / 100 }
+
+// MaxEndurance bounds Config.Endurance (and the flags that set it).
+const MaxEndurance = 24 * time.Hour
+
+// CapacityForEndurance is the battery capacity, mAh, that lasts d of level
+// flight at CruiseSpeed in still air.
+func CapacityForEndurance(d time.Duration) float64 {
+	return CruiseCurrentA(CruiseSpeed()) * d.Hours() * 1000
+}
+
+// swapBattery models the crew swapping the pack: after Config.SwapTime
+// landed and disarmed, the battery is full and its failsafe reset.
+func (v *Vehicle) swapBattery() {
+	if v.cfg.SwapTime <= 0 || v.armed || !v.onGround {
+		v.groundedSince = -1
+		return
+	}
+	if v.groundedSince < 0 {
+		v.groundedSince = v.now
+	}
+	if v.now-v.groundedSince < v.cfg.SwapTime || v.consumedMAh == 0 {
+		return
+	}
+	v.consumedMAh = 0
+	v.battFS, v.battLowSince, v.battCrtSince = 0, -1, -1
+	v.statusText(SeverityInfo, "Battery 1 swapped: full")
+}
+
 func (v *Vehicle) updateBattery() {
 	switch {
 	case !v.armed || v.failed:
@@ -202,9 +239,9 @@ func (v *Vehicle) updateBattery() {
 	default:
 		air := math.Hypot(v.gvn-v.windN-v.gustN, v.gve-v.windE-v.gustE)
 		climb := 1 + 0.2*math.Max(v.vu, 0) - 0.06*math.Max(-v.vu, 0)
-		speed := 1 + 0.0025*air*air
-		v.current = hoverCurrentA * climb * speed
+		v.current = climb * CruiseCurrentA(air)
 	}
+	v.swapBattery()
 	v.consumedMAh += v.current * dtS / 3.6
 	v.voltage = v.openCircuitVoltage() - v.current*packResistance
 	if v.consumedMAh >= v.capacityMAh && v.armed && !v.failed && !v.onGround {

@@ -21,6 +21,16 @@ type Config struct {
 	Seed int64
 	// Optional overrides; zero = ArduCopter-like defaults.
 	BatteryCapacityMAh float64
+	// Endurance is the full battery's flight time at cruise (level flight
+	// at the default WPNAV_SPEED in still air). When set it replaces
+	// BatteryCapacityMAh with CapacityForEndurance(Endurance): the current
+	// model (hover, speed, climb) is unchanged, so hovering, climbing and
+	// wind still shorten or stretch a real flight as before.
+	Endurance time.Duration
+	// SwapTime models the crew's battery swap: once the vehicle has been
+	// landed and disarmed for SwapTime, its battery is full again (and the
+	// battery failsafe, latched for the flight, is reset). Zero: never.
+	SwapTime time.Duration
 	// WindSpeed (m/s) blowing from WindDirDeg (meteorological convention: the
 	// direction the wind comes from), with random gusts of up to GustSpeed m/s
 	// on top. They seed SIM_WIND_SPD, SIM_WIND_DIR and SIM_WIND_TURB.
@@ -251,6 +261,9 @@ type Vehicle struct {
 	battLowSince             time.Duration
 	battCrtSince             time.Duration
 	battFS                   uint8 // 0 none, 1 low, 2 critical
+	// groundedSince is when the vehicle was last seen landed and disarmed
+	// (-1 while it is not), for Config.SwapTime.
+	groundedSince time.Duration
 
 	// Autopilot.
 	armed         bool
@@ -306,21 +319,22 @@ type Vehicle struct {
 func New(cfg Config) *Vehicle {
 	cfg = sanitizeConfig(cfg)
 	v := &Vehicle{
-		cfg:          cfg,
-		rng:          rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
-		lat0:         cfg.Home.Lat,
-		lon0:         cfg.Home.Lon,
-		alt0:         cfg.Home.AltMSL,
-		mode:         ModeStabilize,
-		onGround:     true,
-		landed:       true,
-		battLowSince: -1,
-		battCrtSince: -1,
-		gpsLostSince: -1,
-		hdop:         99.99,
-		vdop:         99.99,
-		gpsFix:       1,
-		yaw:          0,
+		cfg:           cfg,
+		rng:           rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
+		lat0:          cfg.Home.Lat,
+		lon0:          cfg.Home.Lon,
+		alt0:          cfg.Home.AltMSL,
+		mode:          ModeStabilize,
+		onGround:      true,
+		landed:        true,
+		battLowSince:  -1,
+		battCrtSince:  -1,
+		groundedSince: -1,
+		gpsLostSince:  -1,
+		hdop:          99.99,
+		vdop:          99.99,
+		gpsFix:        1,
+		yaw:           0,
 	}
 	v.mPerDegLat = earthRadius * math.Pi / 180
 	v.mPerDegLon = v.mPerDegLat * math.Cos(cfg.Home.Lat*math.Pi/180)
@@ -336,6 +350,9 @@ func New(cfg Config) *Vehicle {
 		v.gpsWarmupUntil = cfg.GPSWarmup
 	}
 	v.capacityMAh = cfg.BatteryCapacityMAh
+	if cfg.Endurance > 0 {
+		v.capacityMAh = CapacityForEndurance(cfg.Endurance)
+	}
 	if v.capacityMAh <= 0 {
 		v.capacityMAh = defaultCapacityMAh
 	}
@@ -362,6 +379,12 @@ func sanitizeConfig(c Config) Config {
 	}
 	if !fin(c.BatteryCapacityMAh) || c.BatteryCapacityMAh < 0 || c.BatteryCapacityMAh > 1e6 {
 		c.BatteryCapacityMAh = 0
+	}
+	if c.Endurance < 0 || c.Endurance > MaxEndurance {
+		c.Endurance = 0
+	}
+	if c.SwapTime < 0 {
+		c.SwapTime = 0
 	}
 	if !fin(c.WindSpeed) {
 		c.WindSpeed = 0
