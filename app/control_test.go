@@ -342,3 +342,49 @@ func TestAlertAcknowledgement(t *testing.T) {
 		t.Fatalf("audit of op1's ack: %+v %v", entries, err)
 	}
 }
+
+// --control-idle ends a hold nobody used; an API token holds control by
+// its own name ("token:NAME"). The sweep is the app's goroutine, so this
+// waits for the state (the release and its event), not for a time.
+func TestIdleControlIsReleased(t *testing.T) {
+	a, _ := runApp(t, func(c *Config) {
+		c.Sim.Vehicles = 1
+		c.Sim.Speedup = 1
+		c.Sim.Demo = false
+		c.Access.ControlIdle = time.Second
+	})
+	var id string
+	testenv.Eventually(t, 30*time.Second, "the simulated vehicle", func() bool {
+		if vs := a.Fleet.List(); len(vs) == 1 && vs[0].Connected {
+			id = vs[0].ID
+		}
+		return id != ""
+	})
+	tok, _, err := a.Auth.CreateToken(context.Background(), "pilot-bot", auth.Operator, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/vehicles/"+id+"/control", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hold control.Hold
+	_ = json.NewDecoder(resp.Body).Decode(&hold)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || hold.Holder != "token:pilot-bot" {
+		t.Fatalf("token takes control: %d %+v", resp.StatusCode, hold)
+	}
+	testenv.Eventually(t, 30*time.Second, "the idle hold to be released", func() bool {
+		_, held := a.Control.Get(id)
+		return !held
+	})
+	expired := false
+	for _, ev := range a.Fleet.Events(0, id, 0) {
+		expired = expired || ev.Kind == fleet.EventControl && ev.Fields["action"] == control.ActionExpired && ev.Fields["previous"] == "token:pilot-bot"
+	}
+	if !expired {
+		t.Fatalf("no expired control event: %+v", a.Fleet.Events(0, id, 0))
+	}
+}
