@@ -251,3 +251,23 @@ func BenchmarkTracks2000(b *testing.B) {
 		tr = Tracks(tr, vs)
 	}
 }
+
+// BenchmarkBruteForce2000 is the n² alternative the index replaces: every
+// pair's closest approach, nothing else (no hysteresis, no allocation).
+func BenchmarkBruteForce2000(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tracks := randomTracks(r, 2000, 5000)
+	h := DefaultConfig().Horizon.Seconds()
+	n := 0
+	for b.Loop() {
+		n = 0
+		for i := range tracks {
+			for j := i + 1; j < len(tracks); j++ {
+				if _, d := ClosestApproach(tracks[i], tracks[j], h); d < 30 {
+					n++
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(n), "conflicts")
+}
