@@ -1,15 +1,25 @@
 package app
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/relay"
 )
 
 func TestSeparationConfigFlags(t *testing.T) {
@@ -48,6 +58,7 @@ func TestSeparationWarnsAndBrakesConvergingDrones(t *testing.T) {
 		c.Separation.Action = SeparationBrake
 	})
 	base := "http://" + a.HTTPAddr()
+	mqttAlerts := sepAlertsOverMQTT(t, a)
 	var vs []fleet.Vehicle
 	testenv.Eventually(t, 60*time.Second, "two vehicles with GPS and home", func() bool {
 		vs = a.Fleet.List()
@@ -121,6 +132,13 @@ func TestSeparationWarnsAndBrakesConvergingDrones(t *testing.T) {
 	if pd < 10 || pd >= 30 || now <= 30 || tca <= 0 {
 		t.Fatalf("warning fields %v: want predicted in [10, 30) m, raised while still more than 30 m apart, closest approach ahead", f)
 	}
+	// The same event reached the API's alert list and the center's MQTT alert topic.
+	var alerts []fleet.Event
+	getJSON(t, fmt.Sprintf("%s/api/v1/events?alerts=true&since=%d", base, mark), &alerts)
+	if !slices.ContainsFunc(alerts, func(e fleet.Event) bool { return e.Seq == warn.Seq && e.Kind == fleet.EventSeparation }) {
+		t.Errorf("API alert list lacks the warning %d: %+v", warn.Seq, alerts)
+	}
+	testenv.Eventually(t, 30*time.Second, "the warning on MQTT .../alerts", func() bool { return mqttAlerts()[warn.Seq] == string(fleet.EventSeparation) })
 	testenv.Eventually(t, 90*time.Second, "both across and the episode cleared", func() bool {
 		return at(idA, 20, 150, 20) && at(idB, 0, -150, 20) && slices.ContainsFunc(sepEvents(a, mark), func(e fleet.Event) bool { return e.Kind == fleet.EventSeparationCleared })
 	})
@@ -160,6 +178,41 @@ func TestSeparationWarnsAndBrakesConvergingDrones(t *testing.T) {
 	}
 	if len(entries) != 1 || !slices.Equal(entries[0].Vehicles, []string{idB}) || entries[0].Result != "ok" || !strings.Contains(entries[0].Body, idA) {
 		t.Fatalf("audit entries by %s: %+v, want one ok brake of %s", separationActor, entries, idB)
+	}
+}
+
+// sepAlertsOverMQTT subscribes to the station's alert topic on the
+// embedded broker (MQTT over WebSocket at /mqtt, as an observer) and
+// returns the kinds seen by event seq.
+func sepAlertsOverMQTT(t *testing.T, a *App) func() map[uint64]string {
+	t.Helper()
+	secret, _, err := a.Auth.CreateToken(context.Background(), "center-sep", auth.Observer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[uint64]string{}
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("ws://" + a.HTTPAddr() + "/mqtt").SetClientID(a.Config.Station + "-sep").
+		SetUsername("center").SetPassword(secret).SetHTTPHeaders(http.Header{"Authorization": {"Bearer " + secret}}))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	tok := c.Subscribe(relay.Topics{Station: a.Config.Station}.Alerts(), 1, func(_ mqtt.Client, m mqtt.Message) {
+		var e fleet.Event
+		if json.Unmarshal(m.Payload(), &e) == nil {
+			mu.Lock()
+			seen[e.Seq] = string(e.Kind)
+			mu.Unlock()
+		}
+	})
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return func() map[uint64]string {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(seen)
 	}
 }
 
