@@ -9,6 +9,7 @@ import (
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/control"
+	"github.com/burgut-uav/burgut/metrics"
 )
 
 // startControl makes the table of who controls which vehicle (issue 12):
@@ -20,6 +21,19 @@ func (a *App) startControl(ctx context.Context) error {
 	idle := a.Config.Access.ControlIdle
 	a.Control = control.New(control.Options{Idle: idle, OnChange: a.controlEvent})
 	control.Register(a.Mux, a.Control, a.Fleet, a.Log.With("part", "control"))
+	ctl := a.Control
+	a.addFamily(gauge("burgut_control_holds", "vehicles whose control an operator holds"), func(emit metrics.Emit) {
+		emit(float64(ctl.Stats().Holds))
+	})
+	a.addFamily(counter("burgut_control_refused_total", "requests refused because another operator holds the vehicle (409 controlled, refused takeovers and releases)"), func(emit metrics.Emit) {
+		emit(float64(ctl.Stats().Refused))
+	})
+	a.addFamily(counter("burgut_control_changes_total", "changes of control by action (taken, takeover, released, expired, logout, bypassed)", "action"), func(emit metrics.Emit) {
+		ch := ctl.Stats().Changes
+		for _, action := range []string{control.ActionTaken, control.ActionTakeover, control.ActionReleased, control.ActionExpired, control.ActionLogout, control.ActionBypassed} {
+			emit(float64(ch[action]), action)
+		}
+	})
 	// Sweep often enough that a hold ends within a few percent of its
 	// timeout, but at most once a second.
 	every := min(max(idle/30, time.Second), 30*time.Second)

@@ -256,6 +256,25 @@ func TestControlBetweenOperators(t *testing.T) {
 	if len(a.Control.List()) != 0 {
 		t.Fatalf("holds left: %+v", a.Control.List())
 	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// (op2's rtl may have been retried until the vehicle accepted it, so
+	// bypasses and refusals are counted at least once, not exactly.)
+	for _, want := range []string{`burgut_control_changes_total{action="takeover"} 1`, `burgut_control_changes_total{action="logout"} 1`,
+		"burgut_control_holds 0"} {
+		if !strings.Contains(string(b), want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, zero := range []string{`burgut_control_changes_total{action="bypassed"} 0`, "burgut_control_refused_total 0"} {
+		if !strings.Contains(string(b), strings.Fields(zero)[0]+" ") || strings.Contains(string(b), zero+"\n") {
+			t.Errorf("/metrics: want %s above 0", strings.Fields(zero)[0])
+		}
+	}
 }
 
 // Issue 12, alerts panel: an operator acknowledges an alert for everyone;

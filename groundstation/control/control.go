@@ -92,8 +92,28 @@ type Table struct {
 	now      func() time.Time
 	onChange func(Change)
 
-	mu    sync.Mutex
-	holds map[string]Hold
+	mu      sync.Mutex
+	holds   map[string]Hold
+	refused uint64            // requests refused because another holds the vehicle
+	changes map[string]uint64 // changes by action
+}
+
+// Stats counts refusals and changes since the table was made.
+type Stats struct {
+	Holds   int
+	Refused uint64
+	Changes map[string]uint64 // by action
+}
+
+// Stats returns the running counts (a copy).
+func (t *Table) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := Stats{Holds: len(t.holds), Refused: t.refused, Changes: make(map[string]uint64, len(t.changes))}
+	for k, v := range t.changes {
+		s.Changes[k] = v
+	}
+	return s
 }
 
 // Options configure New.
@@ -111,13 +131,18 @@ func New(o Options) *Table {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Table{idle: o.Idle, now: o.Now, onChange: o.OnChange, holds: map[string]Hold{}}
+	return &Table{idle: o.Idle, now: o.Now, onChange: o.OnChange, holds: map[string]Hold{}, changes: map[string]uint64{}}
 }
 
 // Idle is the idle timeout.
 func (t *Table) Idle() time.Duration { return t.idle }
 
 func (t *Table) tell(cs ...Change) {
+	t.mu.Lock()
+	for _, c := range cs {
+		t.changes[c.Action]++
+	}
+	t.mu.Unlock()
 	if t.onChange == nil {
 		return
 	}
@@ -162,9 +187,11 @@ func (t *Table) Take(c Caller, vehicleID string, takeover bool) (Hold, Change, e
 		t.mu.Unlock()
 		return h, ch, nil
 	case held && !takeover:
+		t.refused++
 		t.mu.Unlock()
 		return h, ch, &HeldError{VehicleID: vehicleID, Holder: h.Holder, Since: h.Since}
 	case held && !c.Supervisor:
+		t.refused++
 		t.mu.Unlock()
 		return h, ch, fmt.Errorf("vehicle %s is controlled by %s since %s: %w", vehicleID, h.Holder, h.Since.UTC().Format(time.RFC3339), ErrNotSupervisor)
 	case held:
@@ -190,6 +217,7 @@ func (t *Table) Release(c Caller, vehicleID string) (released bool, err error) {
 		t.mu.Unlock()
 		return false, nil
 	case h.Holder != c.Actor && !c.Supervisor:
+		t.refused++
 		t.mu.Unlock()
 		return false, &HeldError{VehicleID: vehicleID, Holder: h.Holder, Since: h.Since}
 	}
@@ -250,6 +278,7 @@ func (t *Table) Authorize(c Caller, vehicleID string, emergency bool, command st
 		t.tell(Change{VehicleID: vehicleID, Action: ActionBypassed, Holder: h.Holder, By: c.Actor, Since: h.Since, Command: command})
 		return Decision{Bypassed: h.Holder, Hold: h}, nil
 	case held:
+		t.refused++
 		t.mu.Unlock()
 		return Decision{Hold: h}, &HeldError{VehicleID: vehicleID, Holder: h.Holder, Since: h.Since}
 	case emergency:

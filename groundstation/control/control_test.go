@@ -50,6 +50,9 @@ func TestTakeRefusesAnotherHolderAndNamesThem(t *testing.T) {
 	if len(*changes) != 1 {
 		t.Fatalf("refusals changed control: %+v", *changes)
 	}
+	if s := tb.Stats(); s.Refused != 2 || s.Holds != 1 || s.Changes[ActionTaken] != 1 || len(s.Changes) != 1 {
+		t.Fatalf("stats: %+v", s)
+	}
 }
 
 func TestTakingOwnVehicleAgainKeepsSince(t *testing.T) {
