@@ -87,7 +87,7 @@ func TestMappingIdentityAndState(t *testing.T) {
 		t.Fatalf("AUTOPILOT_VERSION should publish at once; fleet has %v", o.fl.List())
 	}
 	if v.UID != 0xabc || v.Mode != "LOITER" || v.Lat != 41.3111 || v.AltMSL != 460.5 || v.RelativeAlt != 10.5 ||
-		v.HeadingDeg != 90.5 || v.GroundSpeed != 5 || v.Climb != 1 || v.SystemStatus != "standby" || v.Type != "quadrotor" {
+		v.HeadingDeg != 90.5 || v.GroundSpeed != 5 || v.VelNorth != 3 || v.VelEast != 4 || v.Climb != 1 || v.SystemStatus != "standby" || v.Type != "quadrotor" {
 		t.Errorf("state gathered before publication not carried over: %+v", v)
 	}
 	o.send(7, 1, &common.MessageSysStatus{VoltageBattery: 15800, CurrentBattery: 1250, BatteryRemaining: 15,
