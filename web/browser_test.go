@@ -242,6 +242,11 @@ func TestLiveMapInChromium(t *testing.T) {
 		}
 	})
 	poll("a fence-breach alert", `document.querySelector('#alerts li[data-kind="fence_breach"]') !== null`, 60*time.Second)
+	// The operator acknowledges it: marked with the name, for every console.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#alerts li[data-kind="fence_breach"] .alert-ack').click()`)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the alert acknowledged by pilot", `(() => { const li = document.querySelector('#alerts li[data-kind="fence_breach"][data-acked="true"]'); return li !== null && li.textContent.includes('✓ pilot') })()`, 10*time.Second)
 
 	// Clicking a vehicle shows its details and, once discovered, its video link.
 	id := ""
@@ -263,7 +268,7 @@ func TestLiveMapInChromium(t *testing.T) {
 	// An observer's session: the map, no command controls, and any POST
 	// it forges is refused — without the CSRF token, and with it (its role
 	// may not command). The operator sees the controls the observer must not.
-	controls := `document.querySelectorAll('.operator-only, [data-command], button.command').length`
+	controls := `document.querySelectorAll('.operator-only, [data-command], button.command, .alert-ack').length`
 	if got, err := chromedp.Run(bctx, chromedp.Evaluate[int](controls)); err != nil || got == 0 {
 		t.Fatalf("the operator sees no command controls (%d, %v): the observer check below would prove nothing", got, err)
 	}
@@ -282,7 +287,7 @@ func TestLiveMapInChromium(t *testing.T) {
 		t.Fatalf("command controls shown to an observer: %d %v", got, err)
 	}
 	// …but the same live picture: the vehicles and the alerts.
-	poll("the observer's vehicles and alerts", fmt.Sprintf(`document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d && document.querySelector('#alerts li[data-kind="fence_breach"]') !== null`, n), 30*time.Second)
+	poll("the observer's vehicles and alerts", fmt.Sprintf(`document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d && document.querySelector('#alerts li[data-kind="fence_breach"][data-acked="true"]')?.textContent.includes('✓ pilot')`, n), 30*time.Second)
 	forged, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(async () => {
 		const rtl = (headers) => fetch('/api/v1/commands/rtl', {method: 'POST', headers: {'Content-Type': 'application/json', ...headers}, body: '{"all":true}'})
 			.then(async r => r.status + ' ' + (await r.json()).error.code);

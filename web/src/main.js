@@ -7,7 +7,7 @@
 import "./main.css";
 import { createApi } from "./lib/api.js";
 import { createStore, streamRate } from "./lib/store.js";
-import { esc, fmt, statusOf, hudRows, COLOURS } from "./lib/format.js";
+import { esc, fmt, statusOf, hudRows, COLOURS, ackOf } from "./lib/format.js";
 import { MODES, runCommand, launch } from "./lib/commands.js";
 import { droneColour, flightEstimate, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea } from "./lib/plan.js";
 import { createMap, createVehicleLayer, drawFeatures, drawPlan, drawOnBoard } from "./map.js";
@@ -232,6 +232,10 @@ function fitOnce() {
 
 // --- alerts ---
 function addAlert(ev) {
+  if (ev.kind === "alert_ack") {
+    markAcked(ackOf(ev));
+    return;
+  }
   if (!ALERT_KINDS.has(ev.kind) && ev.severity !== "warning" && ev.severity !== "critical") return;
   const ul = $("alerts");
   if (ul.querySelector(`li[data-seq="${CSS.escape(String(ev.seq))}"]`)) return;
@@ -240,10 +244,49 @@ function addAlert(ev) {
   li.dataset.seq = ev.seq;
   li.dataset.vehicleId = ev.vehicle_id;
   li.dataset.severity = ev.severity;
-  li.innerHTML = `<time>${esc(new Date(ev.time).toLocaleTimeString())}</time><b>${esc(ev.vehicle_id)}</b> ${esc(ev.message || ev.kind)}`;
+  li.innerHTML = `<time>${esc(new Date(ev.time).toLocaleTimeString())}</time><b>${esc(ev.vehicle_id)}</b> ${esc(ev.message || ev.kind)} <span class="ack"></span>`;
   li.addEventListener("click", () => store.select(ev.vehicle_id));
+  // Operators acknowledge an alert for every console (audited with their
+  // name); observers see who did.
+  if (session && session.role !== "observer") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "alert-ack";
+    b.textContent = "Ack";
+    b.setAttribute("aria-label", `acknowledge ${ev.kind} of ${ev.vehicle_id}`);
+    b.addEventListener("click", async (e) => {
+      e.stopPropagation();
+      b.disabled = true;
+      try {
+        markAcked(ackOf(await api.post(`/api/v1/events/${encodeURIComponent(ev.seq)}/ack`, {})));
+      } catch (err) {
+        b.disabled = false;
+        li.querySelector(".ack").textContent = err.message;
+      }
+    });
+    li.append(b);
+  }
   ul.prepend(li);
   while (ul.children.length > MAX_ALERTS) ul.lastChild.remove();
+  markAcked(ackOf(ev));
+  filterAlerts();
+}
+// The stream's snapshot carries alerts without their acknowledgements:
+// read them from the event history once the snapshot is in.
+async function loadAcks() {
+  try {
+    for (const ev of (await api.get("/api/v1/events?alerts=true&limit=200")) || []) markAcked(ackOf(ev));
+  } catch (e) {
+    console.warn("alert acknowledgements:", e);
+  }
+}
+function markAcked(a) {
+  if (!a) return;
+  const li = $("alerts").querySelector(`li[data-seq="${CSS.escape(String(a.seq))}"]`);
+  if (!li || li.dataset.acked === "true") return;
+  li.dataset.acked = "true";
+  li.querySelector(".ack").textContent = `✓ ${a.by}`;
+  li.querySelector(".alert-ack")?.remove();
   filterAlerts();
 }
 // A short tone for a new critical alert when the operator turned sound on
@@ -269,7 +312,7 @@ function filterAlerts() {
   const text = $("alert-text").value.trim().toLowerCase();
   let shown = 0;
   for (const li of $("alerts").children) {
-    const show = (!sev || li.dataset.severity === sev) && (!text || li.textContent.toLowerCase().includes(text));
+    const show = (!sev || li.dataset.severity === sev || (sev === "unacked" && li.dataset.acked !== "true")) && (!text || li.textContent.toLowerCase().includes(text));
     li.hidden = !show;
     if (show) shown++;
   }
@@ -319,6 +362,7 @@ function connect() {
         const want = streamRate((f.vehicles || []).length);
         if (want && f.filter?.rate_hz !== want) ws.send(JSON.stringify({ type: "subscribe", rate_hz: want }));
         (f.alerts || []).forEach(addAlert);
+        loadAcks();
         break;
       }
       case "state":

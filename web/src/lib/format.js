@@ -42,3 +42,17 @@ export function hudRows(v) {
   if (v.control?.holder) rows.push(["control", v.control.holder]);
   return rows;
 }
+
+// ackOf returns what an event says about an alert's acknowledgement:
+// {seq, by, at} for an alert that carries its ack or for an alert_ack
+// event (which names the alert's seq), null otherwise.
+export function ackOf(ev) {
+  if (!ev) return null;
+  if (ev.kind === "alert_ack") {
+    const f = ev.fields || {};
+    const seq = Number(f.seq);
+    return Number.isFinite(seq) && f.by ? { seq, by: String(f.by), at: f.at || ev.time } : null;
+  }
+  if (ev.ack && ev.ack.by) return { seq: ev.seq, by: ev.ack.by, at: ev.ack.at };
+  return null;
+}
