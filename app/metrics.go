@@ -17,7 +17,6 @@ import (
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/httpapi"
-	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/relay"
@@ -188,41 +187,22 @@ func (a *App) observeStation(st stationStats) {
 		emit(float64(b.RmemMax), "rmem_max")
 	})
 
-	// UDP sockets: matched to links by local port (a link on port 0 shows
-	// with link="").
-	sockets := func(emit func(s metrics.UDPSocket, link string)) {
-		socks, err := metrics.OwnUDPSockets()
-		if err != nil {
-			return
-		}
-		byPort := map[uint16]string{}
+	// UDP sockets: each UDP server link's own socket, as the kernel counts
+	// it (read from the socket, not by scanning /proc/net/udp, which can
+	// skip a socket while others come and go).
+	sockets := func(emit func(s groundstation.SocketStats, link string)) {
 		for _, l := range st.Links() {
-			if p, ok := udpServerPort(l.Spec); ok {
-				byPort[p] = l.Name
-			}
-		}
-		for _, s := range socks {
-			if link, ok := byPort[s.Local.Port()]; ok {
-				emit(s, link)
+			if l.Socket != nil {
+				emit(*l.Socket, l.Name)
 			}
 		}
 	}
-	a.addFamily(counter("burgut_udp_socket_drops_total", "datagrams the kernel dropped at a link's UDP socket because its receive buffer was full (/proc/net/udp)", "link", "local"), func(emit metrics.Emit) {
-		sockets(func(s metrics.UDPSocket, link string) { emit(float64(s.Drops), link, s.Local.String()) })
+	a.addFamily(counter("burgut_udp_socket_drops_total", "datagrams the kernel dropped at a link's UDP socket because its receive buffer was full (SO_MEMINFO of the socket, the drops column of /proc/net/udp)", "link", "local"), func(emit metrics.Emit) {
+		sockets(func(s groundstation.SocketStats, link string) { emit(float64(s.Drops), link, s.Local) })
 	})
-	a.addFamily(gauge("burgut_udp_socket_rx_queue_bytes", "bytes waiting in a link's UDP receive buffer (/proc/net/udp)", "link", "local"), func(emit metrics.Emit) {
-		sockets(func(s metrics.UDPSocket, link string) { emit(float64(s.RxQueueBytes), link, s.Local.String()) })
+	a.addFamily(gauge("burgut_udp_socket_rx_queue_bytes", "bytes waiting in a link's UDP receive buffer (SO_MEMINFO of the socket)", "link", "local"), func(emit metrics.Emit) {
+		sockets(func(s groundstation.SocketStats, link string) { emit(float64(s.RxQueueBytes), link, s.Local) })
 	})
-}
-
-// udpServerPort is the port of a UDP server link spec ([NAME=]udp:HOST:PORT,
-// parsed by internal/linkspec).
-func udpServerPort(spec string) (uint16, bool) {
-	s, err := linkspec.Parse(spec)
-	if err != nil || s.Kind != "udp" || s.Port == 0 {
-		return 0, false
-	}
-	return uint16(s.Port), true
 }
 
 type recorderStats interface {

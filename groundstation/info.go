@@ -41,6 +41,22 @@ type LinkInfo struct {
 	Datagrams      uint64 `json:"datagrams"`
 	Backlog        int64  `json:"backlog"`
 	BacklogDropped uint64 `json:"backlog_dropped"`
+	// Socket is the kernel's view of a UDP server link's socket, read
+	// from the socket itself (nil for other links, or when the kernel
+	// cannot say).
+	Socket *SocketStats `json:"socket,omitempty"`
+}
+
+// SocketStats are a UDP server link's socket counters as the kernel keeps
+// them.
+type SocketStats struct {
+	// Local is the socket's address (e.g. 127.0.0.1:14550).
+	Local string `json:"local"`
+	// Drops counts datagrams the kernel dropped because the socket's
+	// receive buffer was full: the loss no userspace counter sees.
+	Drops uint64 `json:"drops"`
+	// RxQueueBytes is what waits in the receive buffer now.
+	RxQueueBytes uint64 `json:"rx_queue_bytes"`
 }
 
 // Links lists the configured links with their counters (zero before Run).
@@ -69,6 +85,9 @@ func (s *Station) Links() []LinkInfo {
 			out[i].Datagrams = l.datagrams.Load()
 			out[i].Backlog = l.queued.Load()
 			out[i].BacklogDropped = l.dropped.Load()
+			if drops, rx, err := l.socketMemInfo(); err == nil {
+				out[i].Socket = &SocketStats{Local: l.pc.LocalAddr().String(), Drops: drops, RxQueueBytes: rx}
+			}
 		}
 	}
 	return out

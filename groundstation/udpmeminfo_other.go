@@ -1,0 +1,11 @@
+//go:build !linux
+
+package groundstation
+
+import "errors"
+
+// socketMemInfo needs SO_MEMINFO (Linux); elsewhere the counters are
+// unknown and not reported.
+func (l *udpListener) socketMemInfo() (drops, rxQueueBytes uint64, err error) {
+	return 0, 0, errors.New("udp socket meminfo: only on Linux")
+}
