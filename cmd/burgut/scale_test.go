@@ -71,27 +71,30 @@ func TestScale200VehiclesExactCountsEndToEnd(t *testing.T) {
 	// Wait until the station has decoded everything and every store has
 	// caught up: the recorder's subscription and batch empty, the spool
 	// delivered.
+	// Only that condition ends the wait (or the deadline, a bound for a
+	// loaded machine, after which the checks below say what is missing).
+	// It used to give up after 5 s without progress, which is an ordinary
+	// pause on a loaded machine: one slow InfluxDB write (or a retry after
+	// a timeout, backing off up to 5 s) and the counts below were taken
+	// while the spool still held points — 39,579 of 40,000 positions.
 	metricsURL := "http://" + s.http + "/metrics"
-	// (Or until nothing moves for 5 s: the checks below then say what is
-	// missing.)
 	var fams map[string]*dto.MetricFamily
-	var last [3]float64
-	stable := time.Now()
-	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	drained := false
+	var now [3]float64
+	for deadline := time.Now().Add(300 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		fams = scrape(t, metricsURL)
-		now := [3]float64{sum(fams, "burgut_mavlink_frames_received_total"), sum(fams, "burgut_spool_appended_points_total"), sum(fams, "burgut_influx_points_sent_total")}
+		now = [3]float64{sum(fams, "burgut_mavlink_frames_received_total"), sum(fams, "burgut_spool_appended_points_total"), sum(fams, "burgut_influx_points_sent_total")}
 		if now[0] >= float64(sent.SentTotal) &&
 			value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states") == 0 &&
 			value(fams, "burgut_recorder_queue") == 0 &&
 			value(fams, "burgut_spool_pending_points") == 0 && now[1] > 0 && now[1] == now[2] {
+			drained = true
 			break
 		}
-		if now != last {
-			last, stable = now, time.Now()
-		} else if time.Since(stable) > 5*time.Second {
-			t.Logf("counters stopped moving short of the target: %v", now)
-			break
-		}
+	}
+	if !drained {
+		t.Errorf("the station did not decode and deliver everything before the deadline: frames, spooled, sent to InfluxDB = %v; failed InfluxDB writes %v",
+			now, sum(fams, "burgut_influx_failed_writes_total"))
 	}
 
 	// /metrics: decoded = sent, nothing shed anywhere, every vehicle
