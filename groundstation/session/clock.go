@@ -1,8 +1,13 @@
 package session
 
-import "time"
+import (
+	"context"
+	"time"
 
-// Clock is the time source of the mission transfers (Options.Clock). The
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+)
+
+// Clock is the time source of every session operation (Options.Clock). The
 // real clock is the default; tests drive a virtual one so that timeouts
 // fire when the test decides, not when a loaded machine gets round to it.
 type Clock interface {
@@ -31,3 +36,43 @@ type realTimer struct{ t *time.Timer }
 func (r realTimer) C() <-chan time.Time        { return r.t.C }
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
 func (r realTimer) Stop() bool                 { return r.t.Stop() }
+
+// next waits on the session's clock for the next message w accepted or
+// for due, whichever comes first: it returns the message, or nil once due
+// has passed. A message already queued is returned before the deadline is
+// looked at (a burst of replies is never mistaken for silence), and timer
+// is re-armed right before every wait, which is when a virtual clock
+// lets time move. ctx and Close end the wait with ctx.Err / ErrClosed.
+// It is the wait of the operations that are loops rather than transfers
+// (commands, parameters); timer comes from v.clock.NewTimer.
+func (v *Vehicle) next(ctx context.Context, w *waiter, timer Timer, due time.Time) (message.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-v.done:
+		return nil, ErrClosed
+	case msg := <-w.ch:
+		return msg, nil
+	default:
+	}
+	timer.Reset(due.Sub(v.clock.Now()))
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-v.done:
+		return nil, ErrClosed
+	case msg := <-w.ch:
+		return msg, nil
+	case <-timer.C():
+		return nil, nil
+	}
+}
+
+// stoppedTimer returns a timer of v's clock that fires only after
+// Reset.
+func (v *Vehicle) stoppedTimer() Timer {
+	t := v.clock.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}

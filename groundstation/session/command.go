@@ -86,61 +86,61 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 
 	var tc textCollector
 	inProgress := false
-	timer := newStoppedTimer()
+	timer := v.stoppedTimer()
 	defer timer.Stop()
+	fail := func(err error) (CommandResult, error) {
+		return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, err)
+	}
+	var due time.Time
 	for {
 		if !inProgress {
 			if res.Attempts > v.opts.CommandRetries {
 				res.Texts = tc.result()
 				res.Text = strings.Join(res.Texts, "; ")
-				return res, fmt.Errorf("command %d to vehicle %d: no COMMAND_ACK after %d attempts: %w",
-					req.Command, v.target.SystemID, res.Attempts, ErrTimeout)
+				return fail(fmt.Errorf("no COMMAND_ACK after %d attempts: %w", res.Attempts, ErrTimeout))
 			}
 			if err := v.sendMsg(v.commandMessage(req, uint8(res.Attempts))); err != nil {
 				return res, fmt.Errorf("command %d: %w", req.Command, err)
 			}
 			res.Attempts++
-			timer.Reset(v.opts.CommandTimeout)
+			due = v.clock.Now().Add(v.opts.CommandTimeout)
 		}
 	wait:
 		for {
-			select {
-			case <-ctx.Done():
-				return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ctx.Err())
-			case <-v.done:
-				return res, fmt.Errorf("command %d to vehicle %d: %w", req.Command, v.target.SystemID, ErrClosed)
-			case <-timer.C:
+			msg, err := v.next(ctx, w, timer, due)
+			if err != nil {
+				return fail(err)
+			}
+			if msg == nil { // due
 				if inProgress {
 					res.Texts = tc.result()
 					res.Text = strings.Join(res.Texts, "; ")
-					return res, fmt.Errorf("command %d to vehicle %d: in progress (%d%%) but no further ACK: %w",
-						req.Command, v.target.SystemID, res.Progress, ErrTimeout)
+					return fail(fmt.Errorf("in progress (%d%%) but no further ACK: %w", res.Progress, ErrTimeout))
 				}
 				break wait
-			case msg := <-w.ch:
-				switch m := msg.(type) {
-				case *common.MessageStatustext:
-					tc.add(m)
-				case *common.MessageCommandAck:
-					if st := v.opts.StationSystemID; st != 0 && m.TargetSystem != 0 && m.TargetSystem != st {
-						continue // answers another ground station's command
-					}
-					res.Result = uint8(m.Result)
-					res.ResultName = ResultName(res.Result)
-					res.ResultParam2 = m.ResultParam2
-					if res.Result == resultInProgress {
-						res.Progress = m.Progress
-						inProgress = true
-						timer.Reset(v.opts.CommandProgressTimeout)
-						continue
-					}
-					if !res.Accepted() {
-						v.refusalTexts(ctx, w, &tc)
-					}
-					res.Texts = tc.result()
-					res.Text = strings.Join(res.Texts, "; ")
-					return res, nil
+			}
+			switch m := msg.(type) {
+			case *common.MessageStatustext:
+				tc.add(m)
+			case *common.MessageCommandAck:
+				if st := v.opts.StationSystemID; st != 0 && m.TargetSystem != 0 && m.TargetSystem != st {
+					continue // answers another ground station's command
 				}
+				res.Result = uint8(m.Result)
+				res.ResultName = ResultName(res.Result)
+				res.ResultParam2 = m.ResultParam2
+				if res.Result == resultInProgress {
+					res.Progress = m.Progress
+					inProgress = true
+					due = v.clock.Now().Add(v.opts.CommandProgressTimeout)
+					continue
+				}
+				if !res.Accepted() {
+					v.refusalTexts(ctx, w, timer, &tc)
+				}
+				res.Texts = tc.result()
+				res.Text = strings.Join(res.Texts, "; ")
+				return res, nil
 			}
 		}
 	}
@@ -149,36 +149,36 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 // refusalTexts keeps collecting STATUSTEXT after a refusing ACK, for at
 // most RefusalTextWindow, ending once texts are known and a fifth of the
 // window has passed quietly. Other messages (late ACKs of earlier
-// attempts) are dropped.
-func (v *Vehicle) refusalTexts(ctx context.Context, w *waiter, tc *textCollector) {
+// attempts) are dropped. Cancellation or Close end it early; the refusal
+// is still the result.
+func (v *Vehicle) refusalTexts(ctx context.Context, w *waiter, timer Timer, tc *textCollector) {
 	window := v.opts.RefusalTextWindow
 	if window <= 0 {
 		return
 	}
-	deadline := time.NewTimer(window)
-	defer deadline.Stop()
-	quiet := time.NewTimer(window / 5)
-	defer quiet.Stop()
-	if len(tc.texts) == 0 {
-		quiet.Stop() // wait for the first text (or the whole window)
+	now := v.clock.Now()
+	end := now.Add(window)
+	quiet := end // wait for the first text (or the whole window)
+	if len(tc.texts) > 0 {
+		quiet = now.Add(window / 5)
 	}
 	for {
-		select {
-		case <-ctx.Done():
+		msg, err := v.next(ctx, w, timer, minTime(end, quiet))
+		if err != nil || msg == nil {
 			return
-		case <-v.done:
-			return
-		case <-deadline.C:
-			return
-		case <-quiet.C:
-			return
-		case msg := <-w.ch:
-			if m, ok := msg.(*common.MessageStatustext); ok {
-				tc.add(m)
-				quiet.Reset(window / 5)
-			}
+		}
+		if m, ok := msg.(*common.MessageStatustext); ok {
+			tc.add(m)
+			quiet = v.clock.Now().Add(window / 5)
 		}
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // textCollector gathers a vehicle's STATUSTEXTs in arrival order, joining

@@ -30,7 +30,7 @@ func TestCommandAccepted(t *testing.T) {
 	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
 		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_COMPONENT_ARM_DISARM), Params: [7]float32{1}})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestCommandDeniedCarriesStatusText(t *testing.T) {
 			cmdAck(m.Command, common.MAV_RESULT_DENIED),
 		}
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_COMPONENT_ARM_DISARM), Params: [7]float32{1}})
 	if err != nil {
 		t.Fatalf("a refusal is a result, not an error: %v", err)
@@ -72,7 +72,7 @@ func TestCommandRetriesWithConfirmationIncremented(t *testing.T) {
 		}
 		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_RETURN_TO_LAUNCH)})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestCommandRetriesWithConfirmationIncremented(t *testing.T) {
 
 func TestCommandTimeout(t *testing.T) {
 	mv := newModelVehicle() // never answers commands
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_LAND)})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
@@ -113,7 +113,7 @@ func TestCommandLateAckCausesNoExtraSend(t *testing.T) {
 		}
 		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED), cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF), Params: [7]float32{6: 10}})
 	if err != nil {
 		t.Fatal(err)
@@ -122,43 +122,55 @@ func TestCommandLateAckCausesNoExtraSend(t *testing.T) {
 	if sends != res.Attempts || sends != 2 {
 		t.Fatalf("sent %d times, attempts %d; want 2", sends, res.Attempts)
 	}
-	// More late ACKs after the result must not trigger anything.
-	l.v.Handle(cmdAck(common.MAV_CMD_NAV_TAKEOFF, common.MAV_RESULT_ACCEPTED))
-	time.Sleep(3 * fastOpts().CommandTimeout)
-	if got := len(l.sentOf(isCommandLong)); got != sends {
-		t.Fatalf("%d sends after the result", got-sends)
+	// The second ACK of attempt 2 arrived after the result: dropped. (The
+	// package starts no goroutines, so nothing can send once Command
+	// has returned.)
+	if l.elapsed() != fastOpts().CommandTimeout {
+		t.Fatalf("result after %v of virtual time, want at the second attempt (%v)", l.elapsed(), fastOpts().CommandTimeout)
 	}
 }
 
 func TestCommandInProgressStopsRetrying(t *testing.T) {
 	mv := newModelVehicle()
-	var mu sync.Mutex
-	var v *Vehicle
+	var l *world
+	step := fastOpts().CommandTimeout
 	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
-		mu.Lock()
-		target := v
-		mu.Unlock()
 		// Progress reports, then the final ACK long after CommandTimeout.
-		go func() {
-			for _, p := range []uint8{30, 60} {
-				time.Sleep(fastOpts().CommandTimeout)
-				target.Handle(&common.MessageCommandAck{Command: m.Command, Result: common.MAV_RESULT_IN_PROGRESS, Progress: p})
-			}
-			time.Sleep(fastOpts().CommandTimeout)
-			target.Handle(cmdAck(m.Command, common.MAV_RESULT_ACCEPTED))
-		}()
+		for i, p := range []uint8{30, 60} {
+			l.later(time.Duration(i+1)*step, func() {
+				l.toStation([]message.Message{&common.MessageCommandAck{Command: m.Command, Result: common.MAV_RESULT_IN_PROGRESS, Progress: p}})
+			})
+		}
+		l.later(3*step, func() { l.toStation([]message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}) })
 		return []message.Message{&common.MessageCommandAck{Command: m.Command, Result: common.MAV_RESULT_IN_PROGRESS, Progress: 0}}
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
-	mu.Lock()
-	v = l.v
-	mu.Unlock()
+	l = newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_PREFLIGHT_CALIBRATION)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.Accepted() || res.Attempts != 1 || res.Progress != 60 || len(l.sentOf(isCommandLong)) != 1 {
 		t.Fatalf("got %+v after %d sends; want ACCEPTED, 1 attempt, progress 60", res, len(l.sentOf(isCommandLong)))
+	}
+	if l.elapsed() != 3*step {
+		t.Fatalf("ACCEPTED returned at %v of virtual time, want when it arrived (%v)", l.elapsed(), 3*step)
+	}
+}
+
+// Without a further ACK the IN_PROGRESS wait ends after
+// CommandProgressTimeout from the last report, with no resend.
+func TestCommandInProgressThenSilence(t *testing.T) {
+	mv := newModelVehicle()
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		return []message.Message{&common.MessageCommandAck{Command: m.Command, Result: common.MAV_RESULT_IN_PROGRESS, Progress: 40}}
+	}
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_PREFLIGHT_CALIBRATION)})
+	if !errors.Is(err, ErrTimeout) || res.Progress != 40 || res.Attempts != 1 || len(l.sentOf(isCommandLong)) != 1 {
+		t.Fatalf("got %+v, %v after %d sends; want ErrTimeout at 40%% after 1 send", res, err, len(l.sentOf(isCommandLong)))
+	}
+	if l.elapsed() != fastOpts().CommandProgressTimeout {
+		t.Fatalf("gave up after %v of virtual time, want CommandProgressTimeout (%v)", l.elapsed(), fastOpts().CommandProgressTimeout)
 	}
 }
 
@@ -217,7 +229,7 @@ func TestCommandIntFields(t *testing.T) {
 		got = m
 		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, mv.handle)
 	req := CommandRequest{Command: uint16(common.MAV_CMD_DO_REPOSITION), Int: true, Frame: 6, X: 473977420, Y: 85455940, Z: 25, Params: [7]float32{-1}}
 	if _, err := l.v.Command(context.Background(), req); err != nil {
 		t.Fatal(err)

@@ -349,6 +349,7 @@ type world struct {
 	ticking bool
 	sent    []message.Message // everything the session sent, before faults
 	steps   int
+	woken   bool // an event asked the waiting operation to look again (a cancelled context)
 }
 
 type worldEvent struct {
@@ -455,6 +456,11 @@ func (w *world) advance() {
 			return
 		}
 		w.mu.Lock()
+		if w.woken {
+			w.woken = false
+			w.mu.Unlock()
+			return
+		}
 		w.steps++
 		if w.steps > 5_000_000 {
 			w.mu.Unlock()
@@ -501,6 +507,25 @@ func (w *world) advance() {
 		w.mu.Unlock()
 		e.fn()
 	}
+}
+
+// later runs fn after d of virtual time: a vehicle's delayed reply, or a
+// caller acting while an operation waits.
+func (w *world) later(d time.Duration, fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scheduleLocked(w.now.Add(d), fn)
+}
+
+// cancelLater cancels a context after d of virtual time and lets the
+// waiting operation see it before any timer fires.
+func (w *world) cancelLater(d time.Duration, cancel func()) {
+	w.later(d, func() {
+		cancel()
+		w.mu.Lock()
+		w.woken = true
+		w.mu.Unlock()
+	})
 }
 
 func (w *world) runTick() {

@@ -36,7 +36,7 @@ func TestRefusalKeepsTheTextSentAfterTheACK(t *testing.T) {
 	)
 	opts := fastOpts()
 	opts.RefusalTextWindow = 3 * time.Second // ends early: a fifth of it quiet after the texts
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), armRequest())
 	if err != nil {
 		t.Fatalf("a refusal is a result, not an error: %v", err)
@@ -54,7 +54,7 @@ func TestRefusalWithoutWindowReturnsAtTheACK(t *testing.T) {
 	mv := refusingVehicle(&common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: "Arm: AUTO mode not armable"})
 	opts := fastOpts()
 	opts.RefusalTextWindow = -1
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), armRequest())
 	if err != nil {
 		t.Fatal(err)
@@ -68,10 +68,41 @@ func TestRefusalWithoutTextEndsAfterTheWindow(t *testing.T) {
 	mv := refusingVehicle()
 	opts := fastOpts()
 	opts.RefusalTextWindow = 50 * time.Millisecond
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 	res, err := l.v.Command(context.Background(), armRequest())
 	if err != nil || res.ResultName != "DENIED" || res.Text != "" || res.Attempts != 1 {
 		t.Fatalf("got %+v, %v", res, err)
+	}
+	if l.elapsed() != opts.RefusalTextWindow {
+		t.Fatalf("returned after %v of virtual time, want the whole window (%v)", l.elapsed(), opts.RefusalTextWindow)
+	}
+}
+
+// Texts keep the window open a fifth of it past the last one, and a text
+// after that is not waited for.
+func TestRefusalWindowEndsAFifthAfterTheLastText(t *testing.T) {
+	mv := newModelVehicle()
+	var l *world
+	opts := fastOpts()
+	opts.RefusalTextWindow = time.Second
+	text := func(s string) func() {
+		return func() {
+			l.toStation([]message.Message{&common.MessageStatustext{Severity: common.MAV_SEVERITY_CRITICAL, Text: s}})
+		}
+	}
+	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
+		l.later(100*time.Millisecond, text("first"))
+		l.later(250*time.Millisecond, text("second"))   // within 200 ms of the first
+		l.later(500*time.Millisecond, text("too late")) // 250 ms after the second
+		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_DENIED)}
+	}
+	l = newWorld(t, opts, faults{}, 0, 1, mv.handle)
+	res, err := l.v.Command(context.Background(), armRequest())
+	if err != nil || res.Text != "first; second" {
+		t.Fatalf("got %+v, %v; want the two texts within the window", res, err)
+	}
+	if l.elapsed() != 450*time.Millisecond {
+		t.Fatalf("returned after %v of virtual time, want 200 ms after the last text (450ms)", l.elapsed())
 	}
 }
 
@@ -79,14 +110,19 @@ func TestRefusalTextWaitStopsWithTheCaller(t *testing.T) {
 	mv := refusingVehicle()
 	opts := fastOpts()
 	opts.RefusalTextWindow = time.Hour
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
-		cancel() // the caller gives up while the refusal is being explained
+		// the caller gives up while the refusal is being explained
+		l.cancelLater(time.Second, cancel)
 		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_DENIED)}
 	}
 	res, err := l.v.Command(ctx, armRequest())
-	if err != nil && res.ResultName != "" {
+	if err != nil || res.ResultName != "DENIED" {
 		t.Fatalf("a refusal that arrived is returned as such: %+v, %v", res, err)
+	}
+	if l.elapsed() != time.Second {
+		t.Fatalf("returned after %v of virtual time, want when the caller cancelled (1s)", l.elapsed())
 	}
 }
