@@ -724,3 +724,53 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		}
 	}
 }
+
+// Every fleet.EventKind constant is in the Event schema's enum, and the
+// enum names nothing else: a consumer validating events against the
+// document must accept every kind the station emits.
+func TestOpenAPIEventKindsMatchFleet(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, filepath.Join("..", "fleet"), func(fi os.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code []string
+	for _, p := range pkgs {
+		for _, f := range p.Files {
+			for _, d := range f.Decls {
+				g, ok := d.(*ast.GenDecl)
+				if !ok || g.Tok != token.CONST {
+					continue
+				}
+				for _, s := range g.Specs {
+					vs := s.(*ast.ValueSpec)
+					if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "EventKind" {
+						continue
+					}
+					for _, v := range vs.Values {
+						if lit, ok := v.(*ast.BasicLit); ok {
+							s, _ := strconv.Unquote(lit.Value)
+							code = append(code, s)
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(code) < 10 {
+		t.Fatalf("found only %d EventKind constants in fleet: the parse is wrong", len(code))
+	}
+	doc := loadOpenAPI(t)
+	ev := doc["components"].(map[string]any)["schemas"].(map[string]any)["Event"].(map[string]any)
+	var enum []string
+	for _, v := range ev["properties"].(map[string]any)["kind"].(map[string]any)["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+	sort.Strings(code)
+	sort.Strings(enum)
+	if !slices.Equal(code, enum) {
+		t.Errorf("Event.kind enum in openapi.yaml = %v\nfleet's EventKind constants = %v", enum, code)
+	}
+}
