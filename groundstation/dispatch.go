@@ -209,7 +209,7 @@ func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
 		return
 	}
 	rec := c.rec
-	lost, dup := c.seq.observe(ev.Frame.GetSequenceNumber(), at)
+	lost, dup := c.seq.observe(ev.Frame.GetSequenceNumber(), ev.Frame.GetChecksum(), at)
 	if ev.Channel != rec.ch.Load() {
 		rec.ch.Store(ev.Channel)
 	}

@@ -5,11 +5,24 @@ import "time"
 // seqTracker accounts one MAVLink component's packet sequence numbers:
 // gaps are losses, a packet arriving late into a gap takes one loss back,
 // and a packet seen before is a duplicate (not a loss, and not processed
-// twice). It remembers the last 256 sequence numbers in a bitmap.
+// twice). It remembers the last 256 sequence numbers in a bitmap, with
+// each one's frame checksum.
+//
+// An 8-bit sequence number cannot tell a packet 100 behind from one after
+// a gap of 156: both look "from behind". A duplicate is a copy of the same
+// frame, so one is only called a duplicate when the frame seen under that
+// number had the same checksum; a different frame under a number already
+// seen means the sender's count moved on past a long gap (or restarted),
+// and the count starts afresh there. Before, such a frame was taken for a
+// duplicate and discarded, with the next ones up to the restart threshold:
+// after a burst of more than 128 lost frames (a station shedding under
+// load, a time-warped simulator's fast streams) real messages —
+// a MISSION_ITEM_REACHED among them — vanished as "duplicates".
 type seqTracker struct {
 	init   bool
 	last   uint8
 	seen   [4]uint64
+	sums   [256]uint16 // checksum of the frame seen under each number
 	lastAt time.Time
 	behind int // consecutive packets from behind; many in a row = restart
 }
@@ -27,20 +40,22 @@ func (t *seqTracker) has(s uint8) bool { return t.seen[s>>6]&(1<<(s&63)) != 0 }
 func (t *seqTracker) set(s uint8)      { t.seen[s>>6] |= 1 << (s & 63) }
 func (t *seqTracker) clr(s uint8)      { t.seen[s>>6] &^= 1 << (s & 63) }
 
-func (t *seqTracker) reset(seq uint8, at time.Time) {
+func (t *seqTracker) reset(seq uint8, sum uint16, at time.Time) {
 	t.init = true
 	t.seen = [4]uint64{}
 	t.set(seq)
+	t.sums[seq] = sum
 	t.last = seq
 	t.lastAt = at
 	t.behind = 0
 }
 
-// observe records one packet. lost is the change in the loss count (may be
-// -1 when a late packet fills a gap); dup reports a packet already seen.
-func (t *seqTracker) observe(seq uint8, at time.Time) (lost int, dup bool) {
+// observe records one packet with its frame checksum. lost is the change
+// in the loss count (may be -1 when a late packet fills a gap); dup
+// reports a copy of a packet already seen.
+func (t *seqTracker) observe(seq uint8, sum uint16, at time.Time) (lost int, dup bool) {
 	if !t.init || at.Sub(t.lastAt) > seqResyncGap {
-		t.reset(seq, at)
+		t.reset(seq, sum, at)
 		return 0, false
 	}
 	t.lastAt = at
@@ -50,20 +65,27 @@ func (t *seqTracker) observe(seq uint8, at time.Time) (lost int, dup bool) {
 			t.clr(s)
 		}
 		t.set(seq)
+		t.sums[seq] = sum
 		t.last = seq
 		t.behind = 0
 		return int(diff), false
 	}
-	// From behind: a duplicate, a reordered packet, or a restarted sender.
-	t.behind++
-	if t.behind >= seqResyncBehind {
-		t.reset(seq, at)
+	// From behind: a duplicate, a reordered packet, or a sender whose count
+	// moved on past a gap of more than 128 (or restarted).
+	if t.has(seq) {
+		if t.sums[seq] == sum {
+			return 0, true
+		}
+		t.reset(seq, sum, at) // another frame under a number seen: a new count
 		return 0, false
 	}
-	if t.has(seq) {
-		return 0, true
+	t.behind++
+	if t.behind >= seqResyncBehind {
+		t.reset(seq, sum, at)
+		return 0, false
 	}
 	t.set(seq)
+	t.sums[seq] = sum
 	return -1, false
 }
 

@@ -36,7 +36,7 @@ func TestSeqTracker(t *testing.T) {
 			total := 0
 			for i, p := range tc.pkts {
 				at = at.Add(step + p.afterWait)
-				lost, dup := tr.observe(p.seq, at)
+				lost, dup := tr.observe(p.seq, sumOf(p.seq, 0), at)
 				total += lost
 				if tc.name == "restart detected" {
 					continue // checked below
@@ -48,12 +48,48 @@ func TestSeqTracker(t *testing.T) {
 			if tc.name == "restart detected" {
 				// After a restart the tracker must follow the new counter:
 				// the next in-order packet is neither lost nor duplicate.
-				lost, dup := tr.observe(9, at.Add(step))
+				lost, dup := tr.observe(9, sumOf(9, 0), at.Add(step))
 				if lost != 0 || dup {
 					t.Fatalf("after restart: lost %d dup %v, want in order", lost, dup)
 				}
 			}
 		})
+	}
+}
+
+// sumOf stands for the checksum of the n-th frame a sender sent under seq:
+// copies of one frame share it, different frames (almost always) differ.
+func sumOf(seq uint8, n int) uint16 { return uint16(seq)*31 + uint16(n)*257 + 7 }
+
+// A sender whose count moved on past a gap of more than 128 frames (a
+// station shedding a burst under load) sends numbers that look "from
+// behind"; they are new frames, not duplicates, and must be processed. The
+// tracker used to discard them (and the next ones, up to its restart
+// threshold) as duplicates: a MISSION_ITEM_REACHED went missing that way.
+func TestSeqTrackerGapBeyondHalfTheCounterIsNotDuplicates(t *testing.T) {
+	var tr seqTracker
+	at := time.Unix(0, 0)
+	n := 0
+	send := func(seq uint8) (int, bool) {
+		at = at.Add(time.Millisecond)
+		n++
+		return tr.observe(seq, sumOf(seq, n), at)
+	}
+	for i := 0; i <= 300; i++ { // 0 … 255, 0 … 44: every number seen
+		if _, dup := send(uint8(i)); dup {
+			t.Fatalf("in-order frame %d reported as duplicate", i)
+		}
+	}
+	// 140 frames lost: the next is 45+140 = 185, 116 "behind" 44.
+	for i := 0; i < 10; i++ {
+		if lost, dup := send(uint8(185 + i)); dup || lost != 0 {
+			t.Fatalf("frame %d after the gap: lost %d dup %v, want a new frame", 185+i, lost, dup)
+		}
+	}
+	// A real copy of the last frame is still a duplicate.
+	last := uint8(194)
+	if _, dup := tr.observe(last, sumOf(last, n), at); !dup {
+		t.Fatal("a copy of the last frame after the gap is not reported as duplicate")
 	}
 }
 
@@ -78,13 +114,13 @@ func TestSeqTrackerLossAccounting(t *testing.T) {
 	total, dups := 0, 0
 	for i, s := range sent {
 		at = at.Add(time.Millisecond)
-		l, d := tr.observe(s, at)
+		l, d := tr.observe(s, sumOf(s, i), at)
 		total += l
 		if d {
 			dups++
 		}
 		if i%7 == 0 {
-			l, d := tr.observe(s, at)
+			l, d := tr.observe(s, sumOf(s, i), at)
 			total += l
 			if !d {
 				t.Fatalf("re-sent packet %d not reported as duplicate", s)
