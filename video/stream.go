@@ -164,7 +164,8 @@ func (s *Stream) requestKeyframe() {
 
 // packet takes one RTP packet from the source and sends it to every viewer.
 func (s *Stream) packet(p *rtp.Packet) {
-	s.lastPacket.Store(time.Now().UnixNano())
+	now := time.Now()
+	s.lastPacket.Store(now.UnixNano())
 	s.packetsIn.Add(1)
 	s.bytesIn.Add(uint64(len(p.Payload) + 12))
 	if s.currentState() != StateLive {
@@ -244,6 +245,9 @@ func (s *Stream) packet(p *rtp.Packet) {
 			s.write(v, c)
 		}
 		s.write(v, &out)
+		if tr := s.hub.cfg.PacketTrace; tr != nil {
+			tr(now, time.Now())
+		}
 	}
 }
 
