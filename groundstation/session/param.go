@@ -148,9 +148,9 @@ func (v *Vehicle) paramsByList(ctx context.Context, p Progress) ([]Param, error)
 	if err := v.sendMsg(listMsg); err != nil {
 		return nil, wrap(err)
 	}
-	timer := newStoppedTimer()
+	timer := v.stoppedTimer()
 	defer timer.Stop()
-	timer.Reset(v.opts.ParamTimeout)
+	due := v.clock.Now().Add(v.opts.ParamTimeout)
 
 	count := -1
 	var params []Param
@@ -180,12 +180,12 @@ func (v *Vehicle) paramsByList(ctx context.Context, p Progress) ([]Param, error)
 		count = n
 	}
 	for {
-		select {
-		case <-ctx.Done():
-			return nil, wrap(ctx.Err())
-		case <-v.done:
-			return nil, wrap(ErrClosed)
-		case <-timer.C:
+		msg, err := v.next(ctx, w, timer, due)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		switch {
+		case msg == nil: // a pause of ParamTimeout
 			silent++
 			if silent > v.opts.ParamRetries {
 				if count < 0 {
@@ -204,8 +204,8 @@ func (v *Vehicle) paramsByList(ctx context.Context, p Progress) ([]Param, error)
 					return nil, wrap(err)
 				}
 			}
-			timer.Reset(v.opts.ParamTimeout)
-		case msg := <-w.ch:
+			due = v.clock.Now().Add(v.opts.ParamTimeout)
+		default:
 			m := msg.(*common.MessageParamValue)
 			if m.ParamIndex == paramIndexNone || m.ParamCount == 0 || m.ParamCount == paramIndexNone {
 				continue // answer to a by-name read: carries no index
@@ -240,7 +240,7 @@ func (v *Vehicle) paramsByList(ctx context.Context, p Progress) ([]Param, error)
 					return nil, wrap(err)
 				}
 			}
-			timer.Reset(v.opts.ParamTimeout)
+			due = v.clock.Now().Add(v.opts.ParamTimeout)
 		}
 	}
 }
@@ -279,20 +279,17 @@ func (v *Vehicle) ParamGet(ctx context.Context, name string) (Param, error) {
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		ParamId: name, ParamIndex: -1,
 	}
-	timer := newStoppedTimer()
+	timer := v.stoppedTimer()
 	defer timer.Stop()
 	for attempt := 0; attempt <= v.opts.ParamRetries; attempt++ {
 		if err := v.sendMsg(req); err != nil {
 			return Param{}, wrap(err)
 		}
-		timer.Reset(v.opts.ParamTimeout)
-		select {
-		case <-ctx.Done():
-			return Param{}, wrap(ctx.Err())
-		case <-v.done:
-			return Param{}, wrap(ErrClosed)
-		case <-timer.C:
-		case msg := <-w.ch:
+		msg, err := v.next(ctx, w, timer, v.clock.Now().Add(v.opts.ParamTimeout))
+		if err != nil {
+			return Param{}, wrap(err)
+		}
+		if msg != nil {
 			return paramFrom(msg.(*common.MessageParamValue)), nil
 		}
 	}
@@ -372,7 +369,7 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 		TargetSystem: v.target.SystemID, TargetComponent: v.target.ComponentID,
 		ParamId: name, ParamValue: wire, ParamType: common.MAV_PARAM_TYPE(typ),
 	}
-	timer := newStoppedTimer()
+	timer := v.stoppedTimer()
 	defer timer.Stop()
 	var mismatch *Param
 	refusals := 0 // attempts answered only with another value
@@ -380,16 +377,16 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 		if err := v.sendMsg(set); err != nil {
 			return Param{}, wrap(err)
 		}
-		timer.Reset(v.opts.ParamTimeout)
+		due := v.clock.Now().Add(v.opts.ParamTimeout)
 		mismatch = nil
 	wait:
 		for {
-			select {
-			case <-ctx.Done():
-				return Param{}, wrap(ctx.Err())
-			case <-v.done:
-				return Param{}, wrap(ErrClosed)
-			case <-timer.C:
+			msg, err := v.next(ctx, w, timer, due)
+			if err != nil {
+				return Param{}, wrap(err)
+			}
+			switch {
+			case msg == nil:
 				if mismatch != nil {
 					refusals++
 					// one other value may be a stale PARAM_VALUE (a late or
@@ -401,7 +398,7 @@ func (v *Vehicle) ParamSet(ctx context.Context, name string, value float64) (Par
 					}
 				}
 				break wait
-			case msg := <-w.ch:
+			default:
 				m := msg.(*common.MessageParamValue)
 				got := paramFrom(m)
 				if m.ParamValue == wire {

@@ -30,7 +30,7 @@ func TestParamsAllUnderLossReRequestsMissing(t *testing.T) {
 		t.Run(fmt.Sprintf("loss%d", f.LossPct), func(t *testing.T) {
 			mv := newModelVehicle()
 			mv.params = modelParams(400)
-			l := newTestLink(t, fastOpts(), f, 7, mv.handle)
+			l := newWorld(t, fastOpts(), f, 20*time.Millisecond, 7, mv.handle)
 			var lastDone, lastTotal int
 			got, err := l.v.ParamsAll(context.Background(), func(d, n int) { lastDone, lastTotal = d, n })
 			if err != nil {
@@ -57,17 +57,25 @@ func TestParamsAllUnderLossReRequestsMissing(t *testing.T) {
 func TestParamsAllBusyAndTimeout(t *testing.T) {
 	opts := fastOpts()
 	opts.ParamRetries = 2
-	l := newTestLink(t, opts, faults{}, 1, func(message.Message) []message.Message { return nil })
-	done := make(chan error, 1)
-	go func() { _, err := l.v.ParamsAll(context.Background(), nil); done <- err }()
-	for len(l.sentOf(func(message.Message) bool { return true })) == 0 {
-		time.Sleep(time.Millisecond) // wait until the first download is running
+	var l *world
+	var second error
+	l = newWorld(t, opts, faults{}, 0, 1, func(m message.Message) []message.Message {
+		if _, ok := m.(*common.MessageParamRequestList); ok && second == nil {
+			// a second download while the first one is running
+			_, second = l.v.ParamsAll(context.Background(), nil)
+		}
+		return nil
+	})
+	_, err := l.v.ParamsAll(context.Background(), nil)
+	if !errors.Is(second, ErrBusy) {
+		t.Fatalf("second download: %v", second)
 	}
-	if _, err := l.v.ParamsAll(context.Background(), nil); !errors.Is(err, ErrBusy) {
-		t.Fatalf("second download: %v", err)
-	}
-	if err := <-done; !errors.Is(err, ErrTimeout) {
+	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("silent vehicle: %v", err)
+	}
+	lists := l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageParamRequestList); return ok })
+	if len(lists) != 3 || l.elapsed() != 3*opts.ParamTimeout {
+		t.Fatalf("%d PARAM_REQUEST_LISTs, gave up after %v of virtual time; want 1 + 2 retries, each waited ParamTimeout", len(lists), l.elapsed())
 	}
 }
 
@@ -75,7 +83,7 @@ func TestParamGetSetVerified(t *testing.T) {
 	mv := newModelVehicle()
 	mv.params = modelParams(10)
 	mv.paramMax["P_0001"] = 100
-	l := newTestLink(t, fastOpts(), faults{LossPct: 20}, 5, mv.handle)
+	l := newWorld(t, fastOpts(), faults{LossPct: 20}, 20*time.Millisecond, 5, mv.handle)
 	ctx := context.Background()
 
 	p, err := l.v.ParamGet(ctx, "P_0003")
@@ -113,7 +121,7 @@ func TestParamBadInput(t *testing.T) {
 	mv.params = modelParams(3)
 	opts := fastOpts()
 	opts.ParamRetries = 2
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 	ctx := context.Background()
 	for _, name := range []string{"", "THIS_NAME_IS_TOO_LONG"} {
 		if _, err := l.v.ParamGet(ctx, name); err == nil {
@@ -149,7 +157,7 @@ func TestParamSetStaleValueIsNotARefusal(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refuse=%v", refuse), func(t *testing.T) {
 			sets := 0
-			l := newTestLink(t, fastOpts(), faults{}, 1, func(m message.Message) []message.Message {
+			l := newWorld(t, fastOpts(), faults{}, 0, 1, func(m message.Message) []message.Message {
 				s, ok := m.(*common.MessageParamSet)
 				if !ok {
 					return nil
