@@ -101,7 +101,8 @@ type FTPEntry struct {
 type ftpConn struct {
 	v       *Vehicle
 	w       *waiter
-	timer   *time.Timer
+	timer   Timer     // of v.clock, armed by recv for due
+	due     time.Time // when recv gives up waiting (errFTPIdle)
 	session uint8
 	path    string
 
@@ -156,7 +157,7 @@ type retries struct {
 func (r *retries) attempt(c *ftpConn) time.Duration {
 	r.wait = c.attemptTimeout(r.sent)
 	r.sent++
-	r.sentAt = time.Now()
+	r.sentAt = c.v.clock.Now()
 	return r.wait
 }
 
@@ -172,7 +173,7 @@ func (r *retries) expired(c *ftpConn) bool {
 // answered feeds the round trip when only one attempt was sent.
 func (r *retries) answered(c *ftpConn) {
 	if r.sent == 1 {
-		c.sampleRTT(time.Since(r.sentAt))
+		c.sampleRTT(c.v.clock.Now().Sub(r.sentAt))
 	}
 }
 
@@ -186,7 +187,7 @@ func (v *Vehicle) beginFTP(path string) (*ftpConn, func(), error) {
 		return nil, nil, ErrBusy
 	}
 	v.ftp.busy = true
-	c := &ftpConn{v: v, timer: newStoppedTimer(), path: path, srtt: v.ftp.srtt, rttvar: v.ftp.rttvar}
+	c := &ftpConn{v: v, timer: v.stoppedTimer(), path: path, srtt: v.ftp.srtt, rttvar: v.ftp.rttvar}
 	v.mu.Unlock()
 	release := func() {
 		v.mu.Lock()
@@ -241,28 +242,29 @@ func (c *ftpConn) send(p *mavftp.Packet) error {
 // errFTPIdle is recv's "the timer fired".
 var errFTPIdle = errors.New("no reply")
 
-// recv returns the next decodable FTP packet, or errFTPIdle when the timer
-// fires first. Undecodable packets are counted and skipped: like a lost
-// packet, the retry logic recovers.
+// wait sets recv's deadline d from now.
+func (c *ftpConn) wait(d time.Duration) { c.due = c.v.clock.Now().Add(d) }
+
+// recv returns the next decodable FTP packet, or errFTPIdle once c.due
+// passes first (on the session's Clock). Undecodable packets are counted
+// and skipped: like a lost packet, the retry logic recovers.
 func (c *ftpConn) recv(ctx context.Context) (mavftp.Packet, error) {
 	for {
-		select {
-		case <-ctx.Done():
-			return mavftp.Packet{}, ctx.Err()
-		case <-c.v.done:
-			return mavftp.Packet{}, ErrClosed
-		case <-c.timer.C:
-			return mavftp.Packet{}, errFTPIdle
-		case msg := <-c.w.ch:
-			m := msg.(*common.MessageFileTransferProtocol)
-			p, err := mavftp.Unmarshal(&m.Payload)
-			if err != nil {
-				c.bad(err)
-				continue
-			}
-			c.observe(p.Seq)
-			return p, nil
+		msg, err := c.v.next(ctx, c.w, c.timer, c.due)
+		if err != nil {
+			return mavftp.Packet{}, err
 		}
+		if msg == nil {
+			return mavftp.Packet{}, errFTPIdle
+		}
+		m := msg.(*common.MessageFileTransferProtocol)
+		p, err := mavftp.Unmarshal(&m.Payload)
+		if err != nil {
+			c.bad(err)
+			continue
+		}
+		c.observe(p.Seq)
+		return p, nil
 	}
 }
 
@@ -300,7 +302,7 @@ func (c *ftpConn) transact(ctx context.Context, req mavftp.Packet, matchSession 
 		if err := c.send(&req); err != nil {
 			return mavftp.Packet{}, err
 		}
-		c.timer.Reset(try.attempt(c))
+		c.wait(try.attempt(c))
 		for {
 			p, err := c.recv(ctx)
 			if errors.Is(err, errFTPIdle) {
@@ -516,7 +518,7 @@ func (r *ftpReader) burst(ctx context.Context) error {
 		if err := c.send(&req); err != nil {
 			return err
 		}
-		c.timer.Reset(try.attempt(c))
+		c.wait(try.attempt(c))
 		var last time.Time
 		var gap time.Duration
 		for {
@@ -534,7 +536,7 @@ func (r *ftpReader) burst(ctx context.Context) error {
 			if !ok {
 				continue
 			}
-			now := time.Now()
+			now := c.v.clock.Now()
 			if last.IsZero() {
 				if p.Seq == req.Seq+1 {
 					try.answered(c)
@@ -546,7 +548,7 @@ func (r *ftpReader) burst(ctx context.Context) error {
 			if ends {
 				break
 			}
-			c.timer.Reset(min(c.rto()+2*gap, c.v.opts.ParamTimeout))
+			c.wait(min(c.rto()+2*gap, c.v.opts.ParamTimeout))
 		}
 		if r.have.total() > before || r.eof >= 0 {
 			try = retries{}
@@ -584,7 +586,7 @@ func (r *ftpReader) fillGaps(ctx context.Context) error {
 			if err := c.send(&q.req); err != nil {
 				return err
 			}
-			q.due = time.Now().Add(q.try.attempt(c))
+			q.due = c.v.clock.Now().Add(q.try.attempt(c))
 			inflight = append(inflight, q)
 			cursor = lo + min(hi-lo, mavftp.DataMax)
 		}
@@ -596,11 +598,11 @@ func (r *ftpReader) fillGaps(ctx context.Context) error {
 			return nil
 		}
 		first := slices.MinFunc(inflight, func(a, b *pending) int { return a.due.Compare(b.due) })
-		c.timer.Reset(max(time.Until(first.due), 0))
+		c.due = first.due
 		p, err := c.recv(ctx)
 		if errors.Is(err, errFTPIdle) {
 			for _, q := range inflight {
-				if time.Now().Before(q.due) {
+				if c.v.clock.Now().Before(q.due) {
 					continue
 				}
 				if q.try.expired(c) {
@@ -609,7 +611,7 @@ func (r *ftpReader) fillGaps(ctx context.Context) error {
 				if err := c.send(&q.req); err != nil {
 					return err
 				}
-				q.due = time.Now().Add(q.try.attempt(c))
+				q.due = c.v.clock.Now().Add(q.try.attempt(c))
 			}
 			continue
 		}

@@ -89,7 +89,7 @@ func TestSimParamsFTPEqualsListUnderFaults(t *testing.T) {
 func TestParamsAllWithoutFTPCapabilityUsesList(t *testing.T) {
 	mv := newModelVehicle()
 	mv.params = modelParams(50)
-	l := newTestLink(t, fastOpts(), faults{}, 3, mv.handle)
+	l := newWorld(t, fastOpts(), faults{}, 0, 3, mv.handle)
 	got, err := l.v.ParamsAll(context.Background(), nil)
 	if err != nil || len(got) != 50 {
 		t.Fatalf("%d params, %v", len(got), err)
@@ -108,7 +108,7 @@ func TestParamsAllFallsBackWhenFTPFails(t *testing.T) {
 	mv.params = modelParams(50)
 	opts := fastOpts()
 	opts.ParamRetries = 2
-	l := newTestLink(t, opts, faults{}, 3, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 3, mv.handle)
 	l.v.Handle(&common.MessageAutopilotVersion{Capabilities: common.MAV_PROTOCOL_CAPABILITY_FTP})
 	got, err := l.v.ParamsAll(context.Background(), nil)
 	if err != nil || len(got) != 50 {
@@ -207,7 +207,7 @@ func TestFTPReadFillsGapsAndLostTail(t *testing.T) {
 		// first burst: lose packets 2, 3, 7 and everything from 11 on (the EOF NAK too)
 		return bursts > 1 || !(i == 2 || i == 3 || i == 7 || i >= 11)
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, ftpScript(s.reply))
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, ftpScript(s.reply))
 	var prog [2]int
 	got, err := l.v.FTPReadFile(context.Background(), "@SYS/big.txt", func(d, n int) { prog = [2]int{d, n} })
 	if err != nil {
@@ -237,7 +237,7 @@ func TestFTPReadUnderLinkFaults(t *testing.T) {
 		content[i] = byte(i * 7)
 	}
 	s := &fileServer{content: content}
-	l := newTestLink(t, fastOpts(), faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, 5, ftpScript(s.reply))
+	l := newWorld(t, fastOpts(), faults{LossPct: 30, DupPct: 30, ReorderPct: 30}, 20*time.Millisecond, 5, ftpScript(s.reply))
 	got, err := l.v.FTPReadFile(context.Background(), "f", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +316,7 @@ func TestFTPBadReplies(t *testing.T) {
 					return []message.Message{&common.MessageFileTransferProtocol{Payload: b}}
 				}
 			}
-			l := newTestLink(t, opts, faults{}, 1, model)
+			l := newWorld(t, opts, faults{}, 0, 1, model)
 			_, err := l.v.FTPReadFile(context.Background(), "f", nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) || (c.is != nil && !errors.Is(err, c.is)) {
 				t.Fatalf("err %v; want %q (%v)", err, c.want, c.is)
@@ -352,7 +352,7 @@ func TestParamsByFTPBadFile(t *testing.T) {
 			mv.params = modelParams(5)
 			s := &fileServer{content: c.content}
 			script := ftpScript(s.reply)
-			l := newTestLink(t, fastOpts(), faults{}, 1, func(m message.Message) []message.Message {
+			l := newWorld(t, fastOpts(), faults{}, 0, 1, func(m message.Message) []message.Message {
 				if isFTP(m) {
 					return script(m)
 				}
@@ -371,7 +371,7 @@ func TestParamsByFTPBadFile(t *testing.T) {
 	}
 	// the good file decodes to exact values
 	mv := &fileServer{content: pck}
-	l := newTestLink(t, fastOpts(), faults{}, 1, ftpScript(mv.reply))
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, ftpScript(mv.reply))
 	got, err := l.v.ParamsByFTP(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -499,7 +499,7 @@ func TestFTPReadSurvivesGarbageReplies(t *testing.T) {
 		rng := rand.New(rand.NewSource(seed))
 		good := &fileServer{content: content}
 		script := ftpScript(good.reply)
-		l := newTestLink(t, opts, faults{}, seed, func(m message.Message) []message.Message {
+		l := newWorld(t, opts, faults{}, 0, seed, func(m message.Message) []message.Message {
 			out := script(m)
 			for _, r := range out {
 				f := r.(*common.MessageFileTransferProtocol)
