@@ -22,7 +22,7 @@ func TestBadInputUnknownCommandResult(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	res, err := l.v.Command(context.Background(), CommandRequest{Command: 400})
 	if err != nil || res.Result != 200 || res.ResultName != "MAV_RESULT_200" || res.Accepted() {
 		t.Fatalf("%+v %v", res, err)
@@ -36,7 +36,7 @@ func TestBadInputUnknownMissionResult(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(2, 0), nil)
 	var me *MissionError
 	if !errors.As(err, &me) || me.Name != "MAV_MISSION_RESULT_99" || !strings.Contains(err.Error(), "unknown result code") {
@@ -54,7 +54,7 @@ func TestBadInputUploadRequestBeyondCount(t *testing.T) {
 		}
 		return out
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	items := testItems(4, mavitem.TypeMission)
 	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestBadInputDownloadItemsOutOfRange(t *testing.T) {
 		}
 		return out
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
 	if err != nil || !reflect.DeepEqual(got, mv.list(mavitem.TypeMission)) {
 		t.Fatalf("%v %v", got, err)
@@ -95,7 +95,7 @@ func TestBadInputParamValuesGarbage(t *testing.T) {
 		}
 		return out
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	got, err := l.v.ParamsAll(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -186,7 +186,7 @@ func TestReplayArduCopterMissionTransfers(t *testing.T) {
 				t.Fatal("no items in the logged upload")
 			}
 			rp := &replayer{t: t, script: ex}
-			l := newTestLink(t, fastOpts(), faults{}, 1, rp.handle)
+			l := newWorld(t, fastOpts(), faults{}, 0, 1, rp.handle)
 			if err := l.v.Upload(context.Background(), mt, items, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +205,7 @@ func TestReplayArduCopterMissionTransfers(t *testing.T) {
 			})
 			want := itemsOf(ex, false)
 			rp := &replayer{t: t, script: ex}
-			l := newTestLink(t, fastOpts(), faults{}, 1, rp.handle)
+			l := newWorld(t, fastOpts(), faults{}, 0, 1, rp.handle)
 			got, err := l.v.Download(context.Background(), mt, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -255,7 +255,7 @@ func TestReplayArduCopterCommands(t *testing.T) {
 			return ok && a.Command == c.Command
 		})
 		rp := &replayer{t: t, script: ex}
-		l := newTestLink(t, fastOpts(), faults{}, 1, rp.handle)
+		l := newWorld(t, fastOpts(), faults{}, 0, 1, rp.handle)
 		res, err := l.v.Command(context.Background(), CommandRequest{
 			Command: uint16(c.Command), Params: [7]float32{c.Param1, c.Param2, c.Param3, c.Param4, c.Param5, c.Param6, c.Param7},
 		})
@@ -298,7 +298,7 @@ func TestReplayArduCopterParams(t *testing.T) {
 		}
 		return nil
 	}
-	l := newTestLink(t, fastOpts(), faults{}, 1, model)
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
 	got, err := l.v.ParamsAll(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -316,7 +316,7 @@ func TestReplayArduCopterParams(t *testing.T) {
 	}, isEcho)
 	set := ex[0].msg.(*common.MessageParamSet)
 	rp := &replayer{t: t, script: ex}
-	l2 := newTestLink(t, fastOpts(), faults{}, 1, rp.handle)
+	l2 := newWorld(t, fastOpts(), faults{}, 0, 1, rp.handle)
 	l2.v.Handle(&common.MessageParamValue{ParamId: set.ParamId, ParamType: set.ParamType, ParamValue: 300, ParamCount: 1349, ParamIndex: 5})
 	p, err := l2.v.ParamSet(context.Background(), set.ParamId, float64(set.ParamValue))
 	if err != nil || p.Value != 350 || p.Index != -1 {

@@ -21,9 +21,10 @@
 // returns ErrBusy.
 //
 // The package starts no goroutines; Close fails whatever is pending with
-// ErrClosed. Mission transfers are state machines (upload.go, download.go,
-// transfer.go) driven by Vehicle.run on Options.Clock, so tests run them
-// on a virtual clock. Upload speed on links with latency comes from
+// ErrClosed. Every operation takes its time from Options.Clock: mission
+// transfers are state machines (upload.go, download.go, transfer.go)
+// driven by Vehicle.run, commands, parameters and FTP wait through
+// Vehicle.next (clock.go), so tests run them all on a virtual clock. Upload speed on links with latency comes from
 // streaming items ahead of the vehicle's requests, chosen per vehicle by
 // its autopilot (SetAutopilot) unless Options.UploadWindow overrides it;
 // see BENCHMARKS.md, "Ground station sessions".
@@ -97,7 +98,8 @@ type Options struct {
 	StationSystemID uint8
 
 	Log *slog.Logger // default slog.Default()
-	// Clock times the mission transfers; default the wall clock.
+	// Clock times every operation (timeouts, retries, the refusal window,
+	// FTP round trips); default the wall clock.
 	Clock Clock
 }
 
@@ -179,11 +181,3 @@ var (
 	// ErrParamRejected: the vehicle echoed a value different from the one set.
 	ErrParamRejected = errors.New("vehicle rejected the parameter value")
 )
-
-// newStoppedTimer returns a timer that fires only after Reset. With Go ≥
-// 1.23 timer semantics Reset discards any stale tick, so no draining needed.
-func newStoppedTimer() *time.Timer {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}
