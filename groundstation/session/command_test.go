@@ -240,30 +240,27 @@ func TestCommandIntFields(t *testing.T) {
 }
 
 func TestCommandCloseAndCancel(t *testing.T) {
-	mv := newModelVehicle()
+	mv := newModelVehicle() // never answers commands
 	opts := fastOpts()
 	opts.CommandTimeout = 10 * time.Second
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
+	l := newWorld(t, opts, faults{}, 0, 1, mv.handle)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(l.sentOf(isCommandLong)) == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
+	defer cancel()
+	l.cancelLater(time.Second, cancel)
 	if _, err := l.v.Command(ctx, CommandRequest{Command: 400}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: err = %v", err)
 	}
+	if l.elapsed() != time.Second || len(l.sentOf(isCommandLong)) != 1 {
+		t.Fatalf("returned at %v after %d sends; want at the cancel (1s) after 1", l.elapsed(), len(l.sentOf(isCommandLong)))
+	}
 
-	go func() {
-		for len(l.sentOf(isCommandLong)) < 2 {
-			time.Sleep(time.Millisecond)
-		}
-		l.v.Close()
-	}()
+	l.later(2*time.Second, l.v.Close)
 	if _, err := l.v.Command(context.Background(), CommandRequest{Command: 400}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("closed while pending: err = %v", err)
+	}
+	if l.elapsed() != 3*time.Second {
+		t.Fatalf("returned at %v, want at the Close (3s)", l.elapsed())
 	}
 	if _, err := l.v.Command(context.Background(), CommandRequest{Command: 400}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: err = %v", err)
