@@ -24,21 +24,7 @@ func tokensCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var name, role, id string
 	var expires time.Duration
 	run := func(action string, extra func(fs *flag.FlagSet), fn func(s *auth.Store) error) func([]string) error {
-		return func(args []string) error {
-			sf := newStoreFlags("tokens "+action, stderr)
-			if extra != nil {
-				extra(sf.fs)
-			}
-			if err := sf.parse(args); err != nil {
-				return err
-			}
-			s, err := sf.open()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return fn(s)
-		}
+		return storeAction("tokens "+action, stderr, extra, fn)
 	}
 	actions := map[string]func([]string) error{
 		"create": run("create", func(fs *flag.FlagSet) {

@@ -52,6 +52,26 @@ func newStoreFlags(name string, stderr io.Writer) *storeFlags {
 	return s
 }
 
+// storeAction is one users/tokens action: parse the shared and the
+// action's own flags, open the auth store, run, close.
+func storeAction(name string, stderr io.Writer, extra func(fs *flag.FlagSet), run func(s *auth.Store) error) func([]string) error {
+	return func(args []string) error {
+		sf := newStoreFlags(name, stderr)
+		if extra != nil {
+			extra(sf.fs)
+		}
+		if err := sf.parse(args); err != nil {
+			return err
+		}
+		s, err := sf.open()
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return run(s)
+	}
+}
+
 func (s *storeFlags) parse(args []string) error {
 	if err := s.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -103,21 +123,7 @@ func readPasswordFile(path string) (string, error) {
 
 func usersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	withStore := func(name string, extra func(fs *flag.FlagSet), run func(s *auth.Store) error) func([]string) error {
-		return func(args []string) error {
-			sf := newStoreFlags("users "+name, stderr)
-			if extra != nil {
-				extra(sf.fs)
-			}
-			if err := sf.parse(args); err != nil {
-				return err
-			}
-			s, err := sf.open()
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			return run(s)
-		}
+		return storeAction("users "+name, stderr, extra, run)
 	}
 	var name, role, pwFile string
 	nameFlag := func(fs *flag.FlagSet) { fs.StringVar(&name, "name", "", "account name") }
