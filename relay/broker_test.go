@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -19,6 +20,9 @@ func mosquittoClient(t *testing.T, ctx context.Context, tool string, args ...str
 	t.Helper()
 	bin, err := exec.LookPath(tool)
 	if err != nil {
+		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("%s not installed although make test installs it (scripts/service-mosquitto.sh): %v", tool, err)
+		}
 		t.Skipf("%s not installed (Debian mosquitto-clients; scripts/services.sh installs it)", tool)
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
