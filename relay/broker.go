@@ -89,18 +89,18 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 		return nil, fmt.Errorf("embedded mqtt broker: auth hook: %w", err)
 	}
 	b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: cfg.Listen})
-	if err := b.srv.AddListener(b.tcp); err != nil {
+	if err := b.srv.AddListener(closeSafely(b.srv, b.tcp)); err != nil {
 		return nil, fmt.Errorf("embedded mqtt broker: listen on %s: %w", cfg.Listen, err)
 	}
 	if cfg.WSListen != "" {
 		b.ws = listeners.NewWebsocket(listeners.Config{ID: "ws", Address: cfg.WSListen})
-		if err := b.srv.AddListener(b.ws); err != nil {
+		if err := b.srv.AddListener(closeSafely(b.srv, b.ws)); err != nil {
 			b.srv.Close()
 			return nil, fmt.Errorf("embedded mqtt broker: websocket listen on %s: %w", cfg.WSListen, err)
 		}
 	}
 	b.httpWS = &httpWSListener{upgrader: websocket.Upgrader{Subprotocols: []string{"mqtt"}}, ready: make(chan struct{})}
-	if err := b.srv.AddListener(b.httpWS); err != nil {
+	if err := b.srv.AddListener(closeSafely(b.srv, b.httpWS)); err != nil {
 		b.srv.Close()
 		return nil, fmt.Errorf("embedded mqtt broker: http websocket listener: %w", err)
 	}
@@ -143,6 +143,32 @@ func (b *Broker) Close() error {
 	}
 	b.closed = true
 	return b.srv.Close()
+}
+
+// safeCloseListener closes a listener's clients without mochi v2.7.9's
+// closeListenerClients: that calls Clients.GetByListener, which takes the
+// clients' read lock and then takes it again inside (Clients.Len). When a
+// client's teardown (Clients.Delete) asks for the write lock in between,
+// the second read lock waits behind it and Server.Close never returns — a
+// deadlock seen in the relay tests when a refused client was cleaned up as
+// the broker closed. GetAll takes the read lock once.
+type safeCloseListener struct {
+	listeners.Listener
+	srv *mochi.Server
+}
+
+func closeSafely(srv *mochi.Server, l listeners.Listener) listeners.Listener {
+	return &safeCloseListener{Listener: l, srv: srv}
+}
+
+func (l *safeCloseListener) Close(listeners.CloseFn) {
+	l.Listener.Close(func(id string) {
+		for _, cl := range l.srv.Clients.GetAll() {
+			if cl.Net.Listener == id && !cl.Closed() {
+				_ = l.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
 }
 
 // aclHook authenticates clients and enforces the topic rules: only the
