@@ -133,54 +133,26 @@ func Open(cfg Config, log *slog.Logger) (*Sink, error) {
 // are split into records of at most an eighth of the spool (and 4 MiB), so
 // any batch fits and no HTTP request grows too big.
 func (s *Sink) WriteSamples(ctx context.Context, ss []telemetry.Sample) error {
-	if len(ss) == 0 {
-		return nil
-	}
-	if s.spool == nil {
-		return errors.New("influx: opened for queries only (no spool dir)")
-	}
-	limit := min(s.spool.Stats().MaxBytes/8, 4<<20)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.buf[:0]
-	first, points := 0, 0
-	lo, hi := ss[0].Time, ss[0].Time
-	flush := func(end int) error {
-		if end == first {
-			return nil
-		}
-		if err := s.spool.Append(b, points, lo, hi); err != nil {
-			return fmt.Errorf("spool %d samples for InfluxDB: %w", end-first, err)
-		}
-		b, first, points = b[:0], end, 0
-		return nil
-	}
-	for i := range ss {
-		if i > first && int64(len(b)) >= limit {
-			if err := flush(i); err != nil {
-				s.buf = b
-				return err
-			}
-			lo, hi = ss[i].Time, ss[i].Time
-		}
-		b = ss[i].AppendLines(b)
-		points += ss[i].Points()
-		if ss[i].Time.Before(lo) {
-			lo = ss[i].Time
-		}
-		if ss[i].Time.After(hi) {
-			hi = ss[i].Time
-		}
-	}
-	err := flush(len(ss))
-	s.buf = b
-	return err
+	return spoolLines(s, ss, "samples",
+		func(x *telemetry.Sample, b []byte) []byte { return x.AppendLines(b) },
+		func(x *telemetry.Sample) int { return x.Points() },
+		func(x *telemetry.Sample) time.Time { return x.Time })
 }
 
 // WritePoints appends message points (telemetry interval 0) to the spool,
 // as WriteSamples does samples.
 func (s *Sink) WritePoints(ctx context.Context, ps []telemetry.Point) error {
-	if len(ps) == 0 {
+	return spoolLines(s, ps, "points",
+		func(x *telemetry.Point, b []byte) []byte { return x.AppendLine(b) },
+		func(*telemetry.Point) int { return 1 },
+		func(x *telemetry.Point) time.Time { return x.Time })
+}
+
+// spoolLines is WriteSamples and WritePoints: it encodes items as line
+// protocol into spool records of bounded size, each carrying its point
+// count and time range.
+func spoolLines[T any](s *Sink, items []T, what string, appendLines func(*T, []byte) []byte, points func(*T) int, at func(*T) time.Time) error {
+	if len(items) == 0 {
 		return nil
 	}
 	if s.spool == nil {
@@ -190,35 +162,36 @@ func (s *Sink) WritePoints(ctx context.Context, ps []telemetry.Point) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.buf[:0]
-	first := 0
-	lo, hi := ps[0].Time, ps[0].Time
+	first, n := 0, 0
+	lo, hi := at(&items[0]), at(&items[0])
 	flush := func(end int) error {
 		if end == first {
 			return nil
 		}
-		if err := s.spool.Append(b, end-first, lo, hi); err != nil {
-			return fmt.Errorf("spool %d points for InfluxDB: %w", end-first, err)
+		if err := s.spool.Append(b, n, lo, hi); err != nil {
+			return fmt.Errorf("spool %d %s for InfluxDB: %w", end-first, what, err)
 		}
-		b, first = b[:0], end
+		b, first, n = b[:0], end, 0
 		return nil
 	}
-	for i := range ps {
+	for i := range items {
+		it := &items[i]
 		if i > first && int64(len(b)) >= limit {
 			if err := flush(i); err != nil {
 				s.buf = b
 				return err
 			}
-			lo, hi = ps[i].Time, ps[i].Time
+			lo, hi = at(it), at(it)
 		}
-		b = ps[i].AppendLine(b)
-		if ps[i].Time.Before(lo) {
-			lo = ps[i].Time
-		}
-		if ps[i].Time.After(hi) {
-			hi = ps[i].Time
+		b = appendLines(it, b)
+		n += points(it)
+		if t := at(it); t.Before(lo) {
+			lo = t
+		} else if t.After(hi) {
+			hi = t
 		}
 	}
-	err := flush(len(ps))
+	err := flush(len(items))
 	s.buf = b
 	return err
 }
