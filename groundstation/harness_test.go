@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,15 @@ func testConfig(links ...string) Config {
 // cleanly (Run returns nil after cancel).
 func startStation(t testing.TB, cfg Config) (*Station, *fleet.Fleet) {
 	t.Helper()
+	st, fl, _ := runStation(t, cfg)
+	return st, fl
+}
+
+// runStation is startStation with a stop the test may call itself (it
+// waits for Run to return), so a second station can take over the port;
+// the stop also runs when the test ends.
+func runStation(t testing.TB, cfg Config) (*Station, *fleet.Fleet, func()) {
+	t.Helper()
 	fl := fleet.New(fleet.DefaultConfig())
 	if cfg.Log == nil {
 		cfg.Log = testLog(t)
@@ -69,18 +79,22 @@ func startStation(t testing.TB, cfg Config) (*Station, *fleet.Fleet) {
 		cancel()
 		t.Fatalf("station Run: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("station Run returned %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("station Run returned %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("station did not stop within 30 s of cancel")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("station did not stop within 30 s of cancel")
-		}
-	})
-	return st, fl
+		})
+	}
+	t.Cleanup(stop)
+	return st, fl, stop
 }
 
 // startSim runs a simulated fleet sending to the given ports until the

@@ -328,40 +328,6 @@ func testKey(b byte) mavsign.Key {
 	return k
 }
 
-// runStation is startStation with a stop the test calls itself (it waits
-// for Run to return), so a second station can take over the port.
-func runStation(t *testing.T, cfg Config) (*Station, *fleet.Fleet, func()) {
-	t.Helper()
-	fl := fleet.New(fleet.DefaultConfig())
-	if cfg.Log == nil {
-		cfg.Log = testLog(t)
-	}
-	st, err := New(cfg, fl, cfg.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- st.Run(ctx) }()
-	select {
-	case <-st.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("station Run: %v", err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("station Run returned %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return st, fl, stop
-}
-
 // TestSigningKeySurvivesRestart: a station started with the key file of
 // an earlier run guards the keyed vehicle's system ID on its link from its
 // first frame — an unsigned impostor heard before the real vehicle is
