@@ -44,24 +44,7 @@ func TestLiveMapInChromium(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Relay.StaleAfter = 30 * time.Second // the machine is shared and slow under -race
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := app.New(cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			t.Errorf("app: %v", err)
-		}
-	}()
-	select {
-	case <-a.Ready():
-	case err := <-runErr:
-		t.Fatalf("app did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("app not ready after 30 s")
-	}
+	a := startApp(t, cfg)
 	if a.Sim == nil {
 		t.Fatal("app has no simulator although Sim.Vehicles > 0")
 	}
@@ -304,4 +287,28 @@ func TestLiveMapInChromium(t *testing.T) {
 	if err != nil || len(es) != 2 || es[0].Result != "csrf" || es[1].Result != "forbidden" {
 		t.Fatalf("the observer's refused commands are not audited as such: %+v %v", es, err)
 	}
+}
+
+// startApp runs the whole station (app.Run) with cfg until the test ends,
+// waits until it serves, and checks that it stops cleanly.
+func startApp(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Errorf("app: %v", err)
+		}
+	})
+	select {
+	case <-a.Ready():
+	case err := <-runErr:
+		t.Fatalf("app did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("app not ready after 30 s")
+	}
+	return a
 }

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,24 +48,7 @@ func startConsole(t *testing.T, name string, vehicles int, speedup float64) *con
 	cfg.DataDir = t.TempDir()
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Relay.StaleAfter = 30 * time.Second // the machine is shared and slow under -race
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := app.New(cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			t.Errorf("app: %v", err)
-		}
-	})
-	select {
-	case <-a.Ready():
-	case err := <-runErr:
-		t.Fatalf("app did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("app not ready after 30 s")
-	}
+	a := startApp(t, cfg)
 	for _, u := range []struct {
 		name string
 		role auth.Role

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,23 +49,7 @@ func TestLiveVideoInChromium(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Relay.StaleAfter = 30 * time.Second
-	a := app.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-runErr; err != nil {
-			t.Errorf("app: %v", err)
-		}
-	}()
-	select {
-	case <-a.Ready():
-	case err := <-runErr:
-		t.Fatalf("app did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("app not ready after 30 s")
-	}
+	a := startApp(t, cfg)
 	base := "http://" + a.HTTPAddr()
 
 	// The camera's stream, as the station learnt it over MAVLink.
