@@ -31,6 +31,9 @@ type GroundStationConfig struct {
 	MissionTimeout   time.Duration // per mission item / request
 	MissionRetries   int
 	MissionWindow    int // mission items streamed ahead of the vehicle's requests
+	// RefusalTextWindow is how long a refused command keeps collecting the
+	// vehicle's STATUSTEXTs (session.Options.RefusalTextWindow); 0 = off.
+	RefusalTextWindow time.Duration
 }
 
 // defaults take every value from the packages that use it
@@ -46,6 +49,7 @@ func (c *GroundStationConfig) defaults() {
 	c.MissionTimeout = d.Session.MissionItemTimeout
 	c.MissionRetries = d.Session.MissionRetries
 	c.MissionWindow = d.Session.UploadWindow
+	c.RefusalTextWindow = d.Session.RefusalTextWindow
 }
 
 func (c *GroundStationConfig) register(fs *flag.FlagSet) {
@@ -58,6 +62,7 @@ func (c *GroundStationConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MissionTimeout, "mission-timeout", c.MissionTimeout, "wait per mission item or request during mission/fence/rally transfers")
 	fs.IntVar(&c.MissionRetries, "mission-retries", c.MissionRetries, "re-sends per mission item or request before a transfer fails")
 	fs.IntVar(&c.MissionWindow, "mission-window", c.MissionWindow, "mission items sent ahead of the vehicle's requests during an upload: 0 = auto per vehicle (ArduPilot, which accepts in-order early items, gets an adaptive window with copies and retransmission timeouts from the measured loss and round trip; other autopilots stay strict), 1 = strict MAVLink for every vehicle (one item per request), 2-64 = that fixed window for every vehicle")
+	fs.DurationVar(&c.RefusalTextWindow, "refusal-text-window", c.RefusalTextWindow, "after a vehicle refuses a command, keep collecting its STATUSTEXTs this long and return them with the refusal (ArduPilot sends the reason, e.g. \"Arm: AUTO mode not armable\", just after its COMMAND_ACK); collection ends early once texts stop coming; 0 = return the refusal at once, without texts")
 }
 
 func (c *GroundStationConfig) validate() error {
@@ -79,6 +84,9 @@ func (c *GroundStationConfig) validate() error {
 	}
 	if c.MissionWindow < 0 || c.MissionWindow > 64 {
 		errs = append(errs, fmt.Errorf("mission-window %d: must be 0 (auto) or 1-64", c.MissionWindow))
+	}
+	if c.RefusalTextWindow < 0 || c.RefusalTextWindow > time.Minute {
+		errs = append(errs, fmt.Errorf("refusal-text-window %v: must be 0 (off) to 1m", c.RefusalTextWindow))
 	}
 	if c.CommandRetries < 0 || c.MissionRetries < 0 {
 		errs = append(errs, errors.New("command-retries and mission-retries must not be negative"))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/burgut-uav/burgut/groundstation/session"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -178,5 +180,36 @@ func TestNamedLinksAccepted(t *testing.T) {
 	_, err = Load("serve", []string{"--mavlink", "bad name=udp:127.0.0.1:1"}, false, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "link name") {
 		t.Fatalf("bad link name: error %v, want one naming the link name", err)
+	}
+}
+
+// --refusal-text-window reaches the session options: its default is the
+// session's own, 0 turns the collection off (a negative window in
+// session.Options), and a negative flag is refused by name.
+func TestRefusalTextWindowFlag(t *testing.T) {
+	cfg, err := Load("serve", nil, false, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.GroundStation.RefusalTextWindow, session.DefaultOptions().RefusalTextWindow; got != want {
+		t.Errorf("default refusal-text-window = %v, want the session's %v", got, want)
+	}
+	cfg, err = Load("serve", []string{"--refusal-text-window", "300ms"}, false, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := offIfZero(cfg.GroundStation.RefusalTextWindow); got != 300*time.Millisecond {
+		t.Errorf("refusal-text-window 300ms gives session window %v", got)
+	}
+	cfg, err = Load("serve", []string{"--refusal-text-window", "0"}, false, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := offIfZero(cfg.GroundStation.RefusalTextWindow); got >= 0 {
+		t.Errorf("refusal-text-window 0 gives session window %v, want negative (off)", got)
+	}
+	_, err = Load("serve", []string{"--refusal-text-window", "-1s"}, false, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "refusal-text-window") {
+		t.Errorf("negative window: err = %v, want it named", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
@@ -25,6 +26,7 @@ func (a *App) startGroundStation(ctx context.Context) error {
 			MissionItemTimeout: gc.MissionTimeout,
 			MissionRetries:     noRetriesIfZero(gc.MissionRetries),
 			UploadWindow:       gc.MissionWindow,
+			RefusalTextWindow:  offIfZero(gc.RefusalTextWindow),
 			Log:                a.Log,
 		},
 		IdentityFile:   filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
@@ -47,4 +49,13 @@ func noRetriesIfZero(n int) int {
 		return -1
 	}
 	return n
+}
+
+// offIfZero maps the flags' "0 = off" onto session.Options, where 0 asks
+// for the default and a negative duration turns the feature off.
+func offIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
