@@ -382,6 +382,32 @@ func (c *Checker) flightTime(dp *DronePlan, legs []Leg) (t, avail float64, what 
 	return t, c.opt.Endurance * (1 - c.opt.Reserve), what
 }
 
+// BatteryUse is one drone plan's estimated flight time against its
+// battery budget: the numbers the battery rule judges, given to the plan
+// preview so an operator sees how close each drone is, not only which
+// drones are over.
+type BatteryUse struct {
+	Drone      int     `json:"drone"`
+	FlightS    float64 `json:"flight_s"`    // estimated flight time (climb, legs at cruise, descent)
+	BudgetS    float64 `json:"budget_s"`    // endurance minus reserve
+	EnduranceS float64 `json:"endurance_s"` // battery endurance at cruise
+	Reserve    float64 `json:"reserve"`     // fraction kept in reserve
+	Speed      float64 `json:"speed"`       // cruise speed the estimate assumes, m/s
+	What       string  `json:"what"`        // what was counted ("the mission with 3 repeats", …)
+	Over       bool    `json:"over"`        // FlightS > BudgetS: the battery rule fails
+}
+
+// Battery estimates each plan's flight time against the battery budget,
+// with the same estimate as the battery rule (one owner of that estimate).
+func (c *Checker) Battery(plans []*DronePlan) []BatteryUse {
+	out := make([]BatteryUse, 0, len(plans))
+	for _, dp := range plans {
+		t, avail, what := c.flightTime(dp, dp.Legs())
+		out = append(out, BatteryUse{Drone: dp.Drone, FlightS: t, BudgetS: avail, EnduranceS: c.opt.Endurance, Reserve: c.opt.Reserve, Speed: dp.speed(), What: what, Over: t > avail})
+	}
+	return out
+}
+
 // separation checks every pair of drones sharing an altitude layer: no two
 // legs closer than the separation distance (spatially, whatever the
 // timing, so it holds however the drones drift along their plans).

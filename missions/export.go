@@ -70,7 +70,15 @@ func (a *Area) GeoJSON() *geojson.FeatureCollection {
 
 // WriteKML writes the area as KML for Google Earth and similar viewers;
 // altitudes are not extruded, the band goes in the description.
-func (a *Area) WriteKML(w io.Writer) error {
+func (a *Area) WriteKML(w io.Writer) error { return writeKML(w, a, nil) }
+
+// WritePlansKML writes the area and each drone's plan as KML: its flight
+// path at its layer's altitude above the ground, fence polygons, rally
+// points and home, in folders per drone, so a plan can be looked at in
+// Google Earth next to the area it was made for.
+func WritePlansKML(w io.Writer, a *Area, plans []*DronePlan) error { return writeKML(w, a, plans) }
+
+func writeKML(w io.Writer, a *Area, plans []*DronePlan) error {
 	var b strings.Builder
 	esc := func(s string) string {
 		var sb strings.Builder
@@ -119,6 +127,41 @@ func (a *Area) WriteKML(w io.Writer) error {
 	}
 	for _, r := range a.Routes {
 		fmt.Fprintf(&b, "<Placemark><name>%s</name><description>route</description><LineString><coordinates>%s</coordinates></LineString></Placemark>", esc(r.Name), coords(orb.Ring(r.Line)))
+	}
+	for _, dp := range plans {
+		fmt.Fprintf(&b, "<Folder><name>drone %d</name>", dp.Drone)
+		var path []string
+		for i, l := range dp.Legs() {
+			if i == 0 {
+				path = append(path, fmt.Sprintf("%.7f,%.7f,0", l.From[0], l.From[1]))
+			}
+			path = append(path, fmt.Sprintf("%.7f,%.7f,%g", l.To[0], l.To[1], l.Alt))
+		}
+		fmt.Fprintf(&b, "<Placemark><name>drone %d path</name><description>layer %g m</description><LineString><altitudeMode>relativeToGround</altitudeMode><coordinates>%s</coordinates></LineString></Placemark>", dp.Drone, dp.Alt, strings.Join(path, " "))
+		for i := 0; i < len(dp.Fence); {
+			it := dp.Fence[i]
+			n := int(it.Param1)
+			if (it.Command != mavitem.CmdFencePolyInclusion && it.Command != mavitem.CmdFencePolyExclusion) || n < 3 || i+n > len(dp.Fence) {
+				i++ // circles and return points: not drawn
+				continue
+			}
+			r := orb.Ring{}
+			for k := 0; k < n; k++ {
+				r = append(r, llOf(dp.Fence[i+k]))
+			}
+			r = append(r, r[0])
+			what := "fence exclusion"
+			if it.Command == mavitem.CmdFencePolyInclusion {
+				what = "fence inclusion"
+			}
+			fmt.Fprintf(&b, "<Placemark><name>drone %d %s</name><description>%s</description>%s</Placemark>", dp.Drone, what, what, poly(orb.Polygon{r}))
+			i += n
+		}
+		for _, r := range dp.Rally {
+			p := llOf(r)
+			fmt.Fprintf(&b, "<Placemark><name>drone %d rally</name><description>rally</description><Point><coordinates>%.7f,%.7f,0</coordinates></Point></Placemark>", dp.Drone, p[0], p[1])
+		}
+		fmt.Fprintf(&b, "<Placemark><name>drone %d home</name><description>home</description><Point><coordinates>%.7f,%.7f,0</coordinates></Point></Placemark></Folder>", dp.Drone, dp.Home.Lon, dp.Home.Lat)
 	}
 	b.WriteString("</Document></kml>\n")
 	_, err := io.WriteString(w, b.String())

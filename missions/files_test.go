@@ -396,3 +396,42 @@ func FuzzImportGeoJSON(f *testing.F) {
 		}
 	})
 }
+
+// The preview's battery numbers are the battery rule's: over exactly when
+// the rule fires, the budget is endurance minus reserve, and a longer
+// plan takes longer.
+func TestBatteryUseMatchesTheBatteryRule(t *testing.T) {
+	a := synthetic(t)
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternSweep, Drones: 2, Spacing: 30, LayerStep: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, endurance := range []float64{120, 1e6} {
+		c := NewChecker(a, CheckOptions{Endurance: endurance})
+		bu := c.Battery(plans)
+		fired := map[int]bool{}
+		for _, v := range c.Check(plans) {
+			if v.Rule == RuleBattery {
+				fired[v.Drone] = true
+			}
+		}
+		if len(bu) != 2 {
+			t.Fatalf("endurance %g: %d battery estimates, want 2", endurance, len(bu))
+		}
+		for i, b := range bu {
+			if b.Drone != plans[i].Drone || b.Over != fired[b.Drone] || b.BudgetS != endurance*0.8 || b.EnduranceS != endurance || b.FlightS <= 0 {
+				t.Errorf("endurance %g: drone %d estimate %+v, rule fired %v", endurance, i, b, fired[b.Drone])
+			}
+		}
+	}
+	// One drone sweeping all of it flies longer than each of two.
+	one, err := PlanArea(a, PlanOptions{Pattern: PatternSweep, Drones: 1, Spacing: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewChecker(a, CheckOptions{})
+	b1, b2 := c.Battery(one)[0], c.Battery(plans)
+	if b1.FlightS <= b2[0].FlightS || b1.FlightS <= b2[1].FlightS {
+		t.Errorf("one drone %.0f s, two drones %.0f s and %.0f s: the one should take longest", b1.FlightS, b2[0].FlightS, b2[1].FlightS)
+	}
+}

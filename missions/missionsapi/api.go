@@ -99,7 +99,13 @@ type PlanSet struct {
 	Drones     []*missions.DronePlan `json:"drones"`
 	Violations []missions.Violation  `json:"violations"`
 	OK         bool                  `json:"ok"`
-	area       *missions.Area
+	// Battery is each drone's estimated flight time against its battery
+	// budget (what the battery rule judged), for the preview.
+	Battery []missions.BatteryUse `json:"battery"`
+	// Source names the mission file a plan was imported from (empty for a
+	// plan the planner made).
+	Source string `json:"source,omitempty"`
+	area   *missions.Area
 }
 
 type persisted struct {
@@ -190,6 +196,7 @@ func Register(mux *httpapi.Mux, d Deps) {
 	mux.HandleFunc(http.MethodGet, "/api/v1/areas", httpapi.Observer, h.wrap(h.listAreas))
 	mux.HandleFunc(http.MethodGet, "/api/v1/areas/{id}", httpapi.Observer, h.wrap(h.getArea))
 	mux.HandleFunc(http.MethodPost, "/api/v1/areas/{id}/plans", httpapi.Operator, h.wrap(h.createPlan))
+	mux.HandleFunc(http.MethodPost, "/api/v1/areas/{id}/plans/import", httpapi.Operator, h.wrap(h.importPlan))
 	mux.HandleFunc(http.MethodGet, "/api/v1/plans/{id}", httpapi.Observer, h.wrap(h.getPlan))
 	mux.HandleFunc(http.MethodPost, "/api/v1/plans/{id}/assign", httpapi.Operator, h.wrap(h.assign))
 }
@@ -302,11 +309,58 @@ func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
 	eff, _ := o.Effective(a) // PlanArea accepted o, so its defaults apply
 	// The plan is checked against what it was made for: its margin, layer
 	// step and vehicle capacity.
-	vs := missions.Check(a, plans, eff.CheckOptions(h.d.Check))
+	ps := checked(a, plans, eff.CheckOptions(h.d.Check))
+	ps.AreaID, ps.Options = id, eff
+	h.d.Store.addPlan(ps)
+	httpapi.WriteJSON(w, http.StatusCreated, ps)
+	return nil
+}
+
+// checked runs the checker over plans: a PlanSet with its violations and
+// battery estimates (AreaID and Options are the caller's to fill).
+func checked(a *missions.Area, plans []*missions.DronePlan, o missions.CheckOptions) *PlanSet {
+	c := missions.NewChecker(a, o)
+	vs := c.Check(plans)
 	if vs == nil {
 		vs = []missions.Violation{}
 	}
-	ps := &PlanSet{AreaID: id, Options: eff, Drones: plans, Violations: vs, OK: len(vs) == 0, area: a}
+	return &PlanSet{Drones: plans, Violations: vs, OK: len(vs) == 0, Battery: c.Battery(plans), area: a}
+}
+
+// importPlan checks a mission made elsewhere (a QGroundControl .plan or a
+// Mission Planner .waypoints file, the body) against the area, as one
+// drone's plan: the same checks and the same assign path as a plan the
+// planner made, so a mission from another tool is judged before it flies.
+// ?name= names the file in the answer.
+func (h *handlers) importPlan(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	a, ok := h.d.Store.area(id)
+	if !ok {
+		return httpapi.NotFound("area %q not found", id)
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
+		return httpapi.New(httpapi.CodeTooLarge, "mission file: %v", err)
+	}
+	label := "mission file"
+	if name := r.URL.Query().Get("name"); name != "" {
+		label += " " + strconv.Quote(name)
+	}
+	var p *missions.Plan
+	var err error
+	if bytes.HasPrefix(bytes.TrimSpace(buf.Bytes()), []byte("QGC WPL")) {
+		p, err = missions.ParseWaypoints(bytes.NewReader(buf.Bytes()))
+	} else {
+		p, err = missions.ParsePlan(bytes.NewReader(buf.Bytes()))
+	}
+	if err != nil {
+		return httpapi.Invalid("body", "%s: %v (want a QGC .plan or a .waypoints file)", label, err)
+	}
+	if len(p.Mission) == 0 {
+		return httpapi.Invalid("body", "%s has no mission items", label)
+	}
+	ps := checked(a, []*missions.DronePlan{missions.FromPlan(0, p)}, h.d.Check)
+	ps.AreaID, ps.Source = id, r.URL.Query().Get("name")
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)
 	return nil
@@ -399,6 +453,11 @@ func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/geo+json")
 		return missions.WriteGeoJSON(w, missions.Preview(ps.area, ps.Drones))
 	}
+	if f == "kml" {
+		w.Header().Set("Content-Type", "application/vnd.google-earth.kml+xml")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", ps.ID+".kml"))
+		return missions.WritePlansKML(w, ps.area, ps.Drones)
+	}
 	d := 0
 	if s := q.Get("drone"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -417,7 +476,7 @@ func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fmt.Sprintf("%s-drone-%d.waypoints", ps.ID, d)))
 		return ps.Drones[d].WriteWaypoints(w)
 	}
-	return httpapi.Invalid("format", "format %q: want json, plan, waypoints or geojson", f)
+	return httpapi.Invalid("format", "format %q: want json, plan, waypoints, geojson or kml", f)
 }
 
 type assignRequest struct {

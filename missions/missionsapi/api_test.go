@@ -137,10 +137,13 @@ func TestAreasPlansAssign(t *testing.T) {
 	if o := ps.Options; o.Spacing != 40 || o.Alt != 50 || o.LayerStep != 10 || o.Margin != 10 || o.End != "rtl" || o.Speed != 10 {
 		t.Fatalf("plan options %+v, want the applied values with defaults", o)
 	}
-	for _, f := range []string{"plan", "waypoints", "geojson"} {
+	for _, f := range []string{"plan", "waypoints", "geojson", "kml"} {
 		code, body = do(t, "GET", srv.URL+"/api/v1/plans/"+ps.ID+"?format="+f+"&drone=1", "")
 		if code != 200 {
 			t.Fatalf("%s: %d %s", f, code, body)
+		}
+		if f == "kml" && (strings.Count(body, "<Folder>") != 2 || !strings.Contains(body, "drone 1 path") || !strings.Contains(body, "fence inclusion") || !strings.Contains(body, "Synthetic L with a hole")) {
+			t.Fatalf("plan KML lacks the area or a drone's path and fence:\n%s", body)
 		}
 		if f == "plan" {
 			if _, err := missions.ParsePlan(strings.NewReader(body)); err != nil {
@@ -227,6 +230,87 @@ func TestAPIErrors(t *testing.T) {
 		code, b := do(t, "POST", srv.URL+"/api/v1/plans/"+ps.ID+"/assign", c.body)
 		if code != 400 || !strings.Contains(b, c.want) {
 			t.Errorf("assign %s: %d %s", c.body, code, b)
+		}
+	}
+}
+
+// A mission made elsewhere is checked against the area before it can fly:
+// an exported plan comes back clean with its battery estimate; the same
+// mission with one waypoint moved into the "Crane" no-fly circle is judged
+// (drone, leg, rule) and its assignment refused; a file that is neither a
+// .plan nor a .waypoints file is a 400 naming it.
+func TestImportedMissionIsChecked(t *testing.T) {
+	srv, _ := setup(t, "")
+	area, err := os.ReadFile("../testdata/synthetic-l.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
+	var a struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &a)
+	code, body := do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans", `{"pattern":"perimeter","drones":1}`)
+	var ps struct {
+		ID      string
+		OK      bool
+		Battery []missions.BatteryUse
+	}
+	if _ = json.Unmarshal([]byte(body), &ps); code != 201 || !ps.OK || len(ps.Battery) != 1 || ps.Battery[0].FlightS <= 0 || ps.Battery[0].BudgetS != 1500*0.8 || ps.Battery[0].Over {
+		t.Fatalf("plan with battery estimate: %d %s", code, body)
+	}
+	_, wp := do(t, "GET", srv.URL+"/api/v1/plans/"+ps.ID+"?format=waypoints", "")
+	_, plan := do(t, "GET", srv.URL+"/api/v1/plans/"+ps.ID+"?format=plan", "")
+	type imported struct {
+		ID         string
+		OK         bool
+		Source     string
+		Violations []missions.Violation
+		Battery    []missions.BatteryUse
+	}
+	for _, f := range []string{wp, plan} {
+		code, body = do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans/import?name=mine", f)
+		var im imported
+		if _ = json.Unmarshal([]byte(body), &im); code != 201 || !im.OK || im.Source != "mine" || len(im.Battery) != 1 {
+			t.Fatalf("re-imported exported mission: %d %s", code, body)
+		}
+	}
+	// Move the third item (a waypoint of the loop) onto the crane.
+	lines := strings.Split(wp, "\n")
+	moved := -1
+	for i, l := range lines[2:] {
+		f := strings.Split(l, "\t")
+		if len(f) == 12 && f[3] == "16" {
+			f[8], f[9] = "41.351349", "69.307188"
+			lines[i+2], moved = strings.Join(f, "\t"), i+1
+			break
+		}
+	}
+	if moved < 0 {
+		t.Fatalf("no waypoint in the exported file:\n%s", wp)
+	}
+	code, body = do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans/import?name=bad.waypoints", strings.Join(lines, "\n"))
+	var im imported
+	_ = json.Unmarshal([]byte(body), &im)
+	found := false
+	for _, v := range im.Violations {
+		found = found || v.Rule == missions.RuleNoFly && v.Drone == 0 && v.Leg >= 0 && int(v.Seq) == moved && strings.Contains(v.Message, "no-fly zone")
+	}
+	if code != 201 || im.OK || !found {
+		t.Fatalf("mission through the crane: %d %s; want a no-fly finding on the leg to item %d", code, body, moved)
+	}
+	if code, body = do(t, "POST", srv.URL+"/api/v1/plans/"+im.ID+"/assign", `{"assignments":[{"drone":0,"vehicle_id":"v1"}]}`); code != http.StatusConflict {
+		t.Fatalf("assigning a mission through a no-fly zone: %d %s, want 409", code, body)
+	}
+	for _, c := range []struct {
+		url, body string
+		code      int
+		want      string
+	}{
+		{"/api/v1/areas/" + a.ID + "/plans/import?name=notes.txt", "hello", 400, "notes.txt"},
+		{"/api/v1/areas/" + a.ID + "/plans/import", "QGC WPL 110\n", 400, "no items"},
+		{"/api/v1/areas/nope/plans/import", wp, 404, "not found"},
+	} {
+		if code, body = do(t, "POST", srv.URL+c.url, c.body); code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("POST %s: %d %s; want %d mentioning %q", c.url, code, body, c.code, c.want)
 		}
 	}
 }
