@@ -26,7 +26,7 @@
 // driven by Vehicle.run, commands, parameters and FTP wait through
 // Vehicle.next (clock.go), so tests run them all on a virtual clock. Upload speed on links with latency comes from
 // streaming items ahead of the vehicle's requests, chosen per vehicle by
-// its autopilot (SetAutopilot) unless Options.UploadWindow overrides it;
+// its autopilot (SetAutopilot, AUTOPILOT_VERSION) unless Options.UploadWindow overrides it;
 // see BENCHMARKS.md, "Ground station sessions".
 package session
 
@@ -75,9 +75,10 @@ type Options struct {
 	MissionRetries     int           // per item / per phase, default 5, negative = none
 	// UploadWindow is how many items an upload streams ahead of the
 	// vehicle's MISSION_REQUEST. 0 (the default) chooses per vehicle:
-	// ArduPilot, which takes any item whose seq is the one it expects next
-	// and answers others with a non-final INVALID_SEQUENCE, gets an
-	// adaptive window (16 growing to 64, copies and retransmission
+	// ArduPilot (HEARTBEAT autopilot; once AUTOPILOT_VERSION is known,
+	// release 4.0 or later: streamsEarlyItems), which takes any item whose
+	// seq is the one it expects next and answers others with a non-final
+	// INVALID_SEQUENCE, gets an adaptive window (16 growing to 64, copies and retransmission
 	// timeouts from the measured loss and round trip); any other or a not
 	// yet known autopilot gets the strict MAVLink sequence, one item per
 	// request. 1 forces strict for every vehicle; N > 1 forces a fixed

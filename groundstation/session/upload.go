@@ -46,12 +46,9 @@ type uploadPlan struct {
 func (p uploadPlan) windowed() bool { return p.window > 1 }
 
 // uploadPlan chooses the plan for this vehicle: Options.UploadWindow when
-// set (1 = strict, N = a fixed window of N), else by autopilot. ArduPilot
-// (MAV_AUTOPILOT_ARDUPILOTMEGA, learned from its HEARTBEAT) takes any item
-// whose seq is the one it expects next and answers others with a
-// non-final INVALID_SEQUENCE, so streaming is safe there; for any other or
-// a not yet known autopilot the behaviour with early items is unknown, so
-// the upload stays strict.
+// set (1 = strict, N = a fixed window of N), else by autopilot (see
+// streamsEarlyItems): the adaptive window where early items are known to
+// be safe, the strict MAVLink sequence everywhere else.
 func (v *Vehicle) uploadPlan() uploadPlan {
 	switch w := v.opts.UploadWindow; {
 	case w == 1:
@@ -59,10 +56,50 @@ func (v *Vehicle) uploadPlan() uploadPlan {
 	case w > 1:
 		return uploadPlan{window: w, maxWindow: w}
 	}
-	if ap, ok := v.Autopilot(); ok && ap == uint8(common.MAV_AUTOPILOT_ARDUPILOTMEGA) {
-		return uploadPlan{window: autoWindowStart, maxWindow: autoWindowMax, adaptive: true}
+	if ok, why := v.streamsEarlyItems(); !ok {
+		v.log.Debug("mission upload: strict sequence", "reason", why)
+		return uploadPlan{window: 1, maxWindow: 1}
 	}
-	return uploadPlan{window: 1, maxWindow: 1}
+	return uploadPlan{window: autoWindowStart, maxWindow: autoWindowMax, adaptive: true}
+}
+
+// minWindowedArduPilot is the first ArduPilot release (major version, from
+// AUTOPILOT_VERSION.flight_sw_version) whose uploads go through
+// MissionItemProtocol, the code verified to take in-order early items and
+// answer the others with a non-final INVALID_SEQUENCE (ArduCopter 4.7
+// flown through Burgut; ArduSub 4.1 in the shared tlogs). 3.x answered
+// uploads from older GCS_Common code that was not checked.
+const minWindowedArduPilot = 4
+
+// streamsEarlyItems reports whether items may go out ahead of the
+// vehicle's requests, and why not. The HEARTBEAT's autopilot must be
+// ArduPilot (MAV_AUTOPILOT_ARDUPILOTMEGA); when the vehicle has also
+// answered AUTOPILOT_VERSION (the ground station asks on connect) that
+// must say a MissionItemProtocol release: flight_sw_version 4.0 or later,
+// or, from autopilots that leave the version 0, the MISSION_FENCE
+// capability, which ArduPilot advertises since fences moved onto that
+// protocol (ArduPlane 3.10 in the shared tlogs lacks it, ArduSub 4.1 has
+// it). Before AUTOPILOT_VERSION arrives the HEARTBEAT decides alone.
+func (v *Vehicle) streamsEarlyItems() (bool, string) {
+	ap, ok := v.Autopilot()
+	switch {
+	case !ok:
+		return false, "autopilot not known yet"
+	case ap != uint8(common.MAV_AUTOPILOT_ARDUPILOTMEGA):
+		return false, fmt.Sprintf("autopilot %d is not ArduPilot", ap)
+	}
+	caps, sw, known := v.version()
+	switch major := sw >> 24; {
+	case !known:
+		return true, ""
+	case major >= minWindowedArduPilot:
+		return true, ""
+	case sw != 0:
+		return false, fmt.Sprintf("ArduPilot %d.%d predates MissionItemProtocol", major, sw>>16&0xff)
+	case caps&uint64(common.MAV_PROTOCOL_CAPABILITY_MISSION_FENCE) == 0:
+		return false, "ArduPilot without a version or the MISSION_FENCE capability"
+	}
+	return true, ""
 }
 
 // linkMemory is what the last windowed upload measured, the starting

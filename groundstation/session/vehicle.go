@@ -43,6 +43,7 @@ type Vehicle struct {
 	paramType map[string]uint8             // last seen MAV_PARAM_TYPE per name
 	caps      uint64                       // AUTOPILOT_VERSION capabilities (MAV_PROTOCOL_CAPABILITY)
 	capsKnown bool                         // an AUTOPILOT_VERSION has been seen
+	swVersion uint32                       // its flight_sw_version (major<<24 | minor<<16 | patch<<8 | type)
 	ftp       ftpState                     // MAVLink FTP client state (ftp.go)
 	link      linkMemory                   // what the last windowed upload measured
 }
@@ -80,6 +81,14 @@ func (v *Vehicle) Capabilities() (caps uint64, known bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.caps, v.capsKnown
+}
+
+// version returns the vehicle's last AUTOPILOT_VERSION: capabilities and
+// flight_sw_version; known is false until one has been seen.
+func (v *Vehicle) version() (caps uint64, sw uint32, known bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.caps, v.swVersion, v.capsKnown
 }
 
 // Target returns the address the session sends to.
@@ -121,7 +130,7 @@ func (v *Vehicle) Handle(msg message.Message) {
 		*common.MessageMissionCurrent, *common.MessageFileTransferProtocol:
 	case *common.MessageAutopilotVersion:
 		v.mu.Lock()
-		v.caps, v.capsKnown = uint64(m.Capabilities), true
+		v.caps, v.capsKnown, v.swVersion = uint64(m.Capabilities), true, m.FlightSwVersion
 		v.mu.Unlock()
 		return
 	case *common.MessageParamValue:

@@ -1,0 +1,58 @@
+package session
+
+import (
+	"testing"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
+)
+
+// The upload plan follows the vehicle's AUTOPILOT_VERSION once it is
+// known, not the HEARTBEAT alone: an ArduPilot older than
+// MissionItemProtocol (4.0) stays strict, a 4.x one streams, and an
+// ArduPilot that leaves flight_sw_version 0 is judged by the
+// MISSION_FENCE capability. The capability sets are the ones recorded
+// from real ArduPlane 3.10 and ArduSub 4.1 (shared tlogs).
+func TestUploadPlanFromAutopilotVersion(t *testing.T) {
+	const (
+		plane310Caps = 0x134f // ArduPlane 3.10 SITL: no MISSION_FENCE
+		sub41Caps    = 0x79e7 // ArduSub 4.1.1: MISSION_FENCE, FTP
+	)
+	apm := int(common.MAV_AUTOPILOT_ARDUPILOTMEGA)
+	cases := []struct {
+		name      string
+		autopilot int // -1: no HEARTBEAT yet
+		version   *common.MessageAutopilotVersion
+		opt       int // Options.UploadWindow
+		window    int // want
+		adaptive  bool
+	}{
+		{"no heartbeat", -1, nil, 0, 1, false},
+		{"px4", int(common.MAV_AUTOPILOT_PX4), nil, 0, 1, false},
+		{"px4 with a 4.x version is still not ArduPilot", int(common.MAV_AUTOPILOT_PX4), &common.MessageAutopilotVersion{FlightSwVersion: 4 << 24}, 0, 1, false},
+		{"ardupilot, version not yet known", apm, nil, 0, autoWindowStart, true},
+		{"arducopter 4.7", apm, &common.MessageAutopilotVersion{FlightSwVersion: 4<<24 | 7<<16 | 255}, 0, autoWindowStart, true},
+		{"ardusub 4.1.1", apm, &common.MessageAutopilotVersion{FlightSwVersion: 0x4010180, Capabilities: sub41Caps}, 0, autoWindowStart, true},
+		{"arduplane 3.10", apm, &common.MessageAutopilotVersion{FlightSwVersion: 0x30a0000, Capabilities: plane310Caps}, 0, 1, false},
+		{"no version, MISSION_FENCE", apm, &common.MessageAutopilotVersion{Capabilities: sub41Caps}, 0, autoWindowStart, true},
+		{"no version, no MISSION_FENCE", apm, &common.MessageAutopilotVersion{Capabilities: plane310Caps}, 0, 1, false},
+		{"forced strict", apm, nil, 1, 1, false},
+		{"forced window on arduplane 3.10", apm, &common.MessageAutopilotVersion{FlightSwVersion: 0x30a0000}, 24, 24, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := New(SenderFunc(func(message.Message) error { return nil }), Target{1, 1}, Options{UploadWindow: c.opt})
+			defer v.Close()
+			if c.autopilot >= 0 {
+				v.SetAutopilot(uint8(c.autopilot))
+			}
+			if c.version != nil {
+				v.Handle(c.version)
+			}
+			p := v.uploadPlan()
+			if p.window != c.window || p.adaptive != c.adaptive {
+				t.Fatalf("plan = window %d adaptive %v, want window %d adaptive %v", p.window, p.adaptive, c.window, c.adaptive)
+			}
+		})
+	}
+}
