@@ -178,13 +178,16 @@ type Alert struct {
 type Response struct {
 	// Command is the command's name ("rtl", "land", "mode" …) or, for an
 	// upload, "upload " + what was uploaded.
-	Command string        `json:"command"`
-	Actor   string        `json:"actor"`
-	Vehicle string        `json:"vehicle,omitempty"`
-	At      time.Duration `json:"at_ns"`
+	Command string `json:"command"`
+	Actor   string `json:"actor"`
+	Vehicle string `json:"vehicle,omitempty"`
+	// Result is "ok" or the API's error code: a refused command (say,
+	// sent without holding the vehicle's control) is still the response.
+	Result string        `json:"result,omitempty"`
+	At     time.Duration `json:"at_ns"`
 	// Delay is the time from the fault to the response (what the
 	// instructor measures); AfterAlert the time from the alert, when
-	// there was one.
+	// there was one (negative when the trainee acted before the alert).
 	Delay      time.Duration `json:"delay_ns"`
 	AfterAlert time.Duration `json:"after_alert_ns,omitempty"`
 }
