@@ -52,6 +52,9 @@ type App struct {
 	Video *video.Hub
 	// Control says who commands which vehicle (app/control.go).
 	Control *control.Table
+	// controlCopy serializes copying a vehicle's hold onto its fleet state
+	// (syncControl), so the last copy made is of the table's latest state.
+	controlCopy sync.Mutex
 
 	// Metrics is the /metrics registry, made by Run; each part adds its
 	// families while starting (app/metrics.go).

@@ -168,8 +168,11 @@ func (a *App) startAuth(ctx context.Context) error {
 	for _, r := range a.guard.Routes() {
 		method, pattern, _ := strings.Cut(r.Pattern, " ")
 		h := r.Handler
-		if r.Pattern == "POST /api/v1/logout" {
+		switch r.Pattern {
+		case "POST /api/v1/logout":
 			h = a.releaseOnLogout(h)
+		case "PATCH /api/v1/users/{name}", "DELETE /api/v1/users/{name}", "DELETE /api/v1/tokens/{id}":
+			h = a.releaseWithdrawn(h)
 		}
 		a.Mux.Handle(httpapi.Route{Method: method, Pattern: pattern, Access: accessOf(r.Role), Handler: h})
 	}

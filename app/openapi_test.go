@@ -639,6 +639,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"SigningInfo":        {typ: groundstation.SigningInfo{}},
 		"SigningRequest":     {typ: signingRequest{}, request: true},
 		"ControlView":        {typ: vehicleapi.ControlView{}},
+		"Transfer":           {typ: fleet.Transfer{}},
 		"AlertAck":           {typ: alertack.Ack{}},
 		"ControlHold":        {typ: control.Hold{}},
 		"ControlState":       {typ: control.State{}},

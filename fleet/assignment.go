@@ -1,5 +1,7 @@
 package fleet
 
+import "time"
+
 // SetAssignment tags vehicle id with the mission (plan) and event area it
 // now flies for; empty strings clear the tags. The ground station calls it
 // when a mission upload succeeds (with the plan's IDs when the upload came
@@ -35,4 +37,46 @@ func (f *Fleet) endAssignmentLocked(id string) *Vehicle {
 	v.Mission, v.EventArea = "", ""
 	snap := v.clone()
 	return &snap
+}
+
+// SetControl records who holds vehicle id's control since when (holder ""
+// frees it) and publishes the vehicle, so the WebSocket and MQTT streams
+// and the vehicle API show a change at once, even for a silent vehicle.
+// Like SetAssignment it changes no time, so recorders store nothing for
+// it. It reports whether the vehicle is known.
+func (f *Fleet) SetControl(id, holder string, since time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vehicles[id]
+	if !ok {
+		return false
+	}
+	var c *Control
+	if holder != "" {
+		c = &Control{Holder: holder, Since: since}
+	}
+	if (c == nil) == (v.Control == nil) && (c == nil || c.Holder == v.Control.Holder && c.Since.Equal(v.Control.Since)) {
+		return true
+	}
+	v.Control = c
+	snap := v.clone()
+	f.publish(&snap, nil, nil)
+	return true
+}
+
+// SetTransfer records the state of an upload to vehicle id and publishes
+// the vehicle, so consoles follow it item by item (the ground station
+// calls it at most a few dozen times per transfer). Like SetAssignment it
+// changes no time. It reports whether the vehicle is known.
+func (f *Fleet) SetTransfer(id string, t Transfer) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vehicles[id]
+	if !ok {
+		return false
+	}
+	v.Transfer = &t
+	snap := v.clone()
+	f.publish(&snap, nil, nil)
+	return true
 }

@@ -45,3 +45,43 @@ func TestAssignmentTagsUntilMissionComplete(t *testing.T) {
 		t.Fatalf("mission_complete published %d states (%+v) and %d events, want the untagged state and the event", len(b.Vehicles), b.Vehicles, len(b.Events))
 	}
 }
+
+// SetControl copies who holds a vehicle onto its state without moving its
+// times, publishes only real changes, and frees it with an empty holder;
+// a snapshot taken before a change keeps the old holder.
+func TestSetControlPublishesChanges(t *testing.T) {
+	f := New(DefaultConfig())
+	at := time.Unix(1_800_000_000, 0)
+	f.Update("v1", at, func(v *Vehicle) { v.Mode = "GUIDED" })
+	if f.SetControl("ghost", "op1", at) {
+		t.Fatal("SetControl on an unknown vehicle reported success")
+	}
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true})
+	defer sub.Close()
+	since := at.Add(time.Minute)
+	if !f.SetControl("v1", "op1", since) {
+		t.Fatal("SetControl on a known vehicle failed")
+	}
+	before, _ := f.Get("v1")
+	if before.Control == nil || before.Control.Holder != "op1" || !before.Control.Since.Equal(since) || !before.Updated.Equal(at) || !before.LastSeen.Equal(at) {
+		t.Fatalf("after SetControl: %+v (updated %v)", before.Control, before.Updated)
+	}
+	if b := sub.Next(); len(b.Vehicles) != 1 || b.Vehicles[0].Control == nil || b.Vehicles[0].Control.Holder != "op1" {
+		t.Fatalf("published %+v, want the held state once", b.Vehicles)
+	}
+	f.SetControl("v1", "op1", since) // no change: nothing published
+	f.SetControl("v1", "boss", since.Add(time.Second))
+	if b := sub.Next(); len(b.Vehicles) != 1 || b.Vehicles[0].Control.Holder != "boss" {
+		t.Fatalf("takeover published %+v, want one state held by boss", b.Vehicles)
+	}
+	if before.Control.Holder != "op1" {
+		t.Fatalf("an earlier snapshot changed to %q", before.Control.Holder)
+	}
+	f.SetControl("v1", "", time.Time{})
+	if v, _ := f.Get("v1"); v.Control != nil {
+		t.Fatalf("freed vehicle still held: %+v", v.Control)
+	}
+	if b := sub.Next(); len(b.Vehicles) != 1 || b.Vehicles[0].Control != nil {
+		t.Fatalf("release published %+v", b.Vehicles)
+	}
+}

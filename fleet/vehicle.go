@@ -75,6 +75,15 @@ type Vehicle struct {
 	// flies for, when an operator assigned a plan (set by SetAssignment).
 	Mission   string `json:"mission,omitempty"`
 	EventArea string `json:"event_area,omitempty"`
+	// Control is who holds the vehicle's control and since when (issue 12,
+	// package groundstation/control, which owns the fact and sets this
+	// copy through SetControl so every stream carries it); nil when free.
+	Control *Control `json:"control,omitempty"`
+	// Transfer is the vehicle's mission, fence or rally upload in progress,
+	// or the last one ended (set by the ground station through
+	// SetTransfer): how many items the vehicle confirmed, then the
+	// read-back verdict or the vehicle's refusal. nil until the first.
+	Transfer *Transfer `json:"transfer,omitempty"`
 
 	// Connected is false after a heartbeat timeout, until the vehicle is heard again.
 	Connected bool      `json:"connected"`
@@ -89,6 +98,35 @@ type Point struct {
 	Lat    float64 `json:"lat"`
 	Lon    float64 `json:"lon"`
 	AltMSL float64 `json:"alt_msl_m"`
+}
+
+// Control is the holder of a vehicle's control: a user name, or
+// "token:NAME" for an API token.
+type Control struct {
+	Holder string    `json:"holder"`
+	Since  time.Time `json:"since"`
+}
+
+// Transfer phases.
+const (
+	TransferUploading = "uploading" // items being sent; Done counts the ones the vehicle asked for and got
+	TransferVerifying = "verifying" // all sent, reading the list back
+	TransferVerified  = "verified"  // read back equal to what was sent
+	TransferUploaded  = "uploaded"  // sent and acknowledged, not read back (no verification asked)
+	TransferFailed    = "failed"    // Error says why (the vehicle's MISSION_ACK reason when it refused)
+)
+
+// Transfer is a mission, fence or rally upload to a vehicle as operators
+// follow it: Done of Total items confirmed in attempt Attempt, then the
+// verdict.
+type Transfer struct {
+	Type    string    `json:"type"` // mission, fence or rally
+	Phase   string    `json:"phase"`
+	Done    int       `json:"done"`
+	Total   int       `json:"total"`
+	Attempt int       `json:"attempt"`
+	Error   string    `json:"error,omitempty"`
+	Started time.Time `json:"started"`
 }
 
 // LinkQuality summarises how well a vehicle is heard; operators use it to
@@ -136,6 +174,14 @@ func (v Vehicle) clone() Vehicle {
 	}
 	if v.Video != nil {
 		c.Video = append([]VideoStream(nil), v.Video...)
+	}
+	if v.Control != nil {
+		ctl := *v.Control
+		c.Control = &ctl
+	}
+	if v.Transfer != nil {
+		tr := *v.Transfer
+		c.Transfer = &tr
 	}
 	return c
 }

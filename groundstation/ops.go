@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 )
@@ -58,14 +59,25 @@ var ErrNotVerified = errors.New("read-back differs from the list sent")
 func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.MissionType, items []mavitem.Item, o UploadOptions) (UploadReport, error) {
 	start := time.Now()
 	rep := UploadReport{VehicleID: vehicleID, Type: t.String(), Items: len(items)}
+	var ts *transferState // the vehicle's Transfer, once it is known
 	fail := func(err error) (UploadReport, error) {
 		rep.Duration = time.Since(start)
 		rep.Error = err.Error()
+		if ts != nil {
+			ts.end(fleet.TransferFailed, err)
+		}
 		return rep, err
 	}
 	rec := s.reg.get(vehicleID)
 	if rec == nil {
 		return fail(fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle))
+	}
+	ts = newTransferState(s.fleet, vehicleID, t.String(), len(items))
+	progress := func(done, total int) {
+		ts.progress(done, total)
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
 	}
 	if o.Attempts <= 0 {
 		o.Attempts = 3
@@ -89,7 +101,8 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 	var lastErr error
 	for a := 1; a <= o.Attempts; a++ {
 		rep.Attempts = a
-		err := rec.sess.Upload(ctx, t, want, session.Progress(o.Progress))
+		ts.attempt(a)
+		err := rec.sess.Upload(ctx, t, want, progress)
 		if err != nil {
 			lastErr = fmt.Errorf("upload %s to vehicle %s (attempt %d): %w", t, vehicleID, a, err)
 			if ctx.Err() != nil || !retryable(err) {
@@ -103,8 +116,10 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 		}
 		if !o.Verify {
 			rep.Duration = time.Since(start)
+			ts.end(fleet.TransferUploaded, nil)
 			return rep, nil
 		}
+		ts.verifying()
 		got, err := rec.sess.Download(ctx, t, nil)
 		if err != nil {
 			lastErr = fmt.Errorf("read back %s from vehicle %s (attempt %d): %w", t, vehicleID, a, err)
@@ -120,6 +135,7 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 		}
 		rep.Verified = true
 		rep.Duration = time.Since(start)
+		ts.end(fleet.TransferVerified, nil)
 		return rep, nil
 	}
 	return fail(lastErr)

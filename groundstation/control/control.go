@@ -56,6 +56,7 @@ const (
 	ActionExpired  = "expired"  // idle timeout
 	ActionLogout   = "logout"   // the holder logged out
 	ActionBypassed = "bypassed" // an emergency command from By went past Holder's control
+	ActionRevoked  = "revoked"  // the holder's account was disabled or removed, or its token revoked (By: the admin)
 )
 
 // Change is one change of a vehicle's control (or an emergency bypass),
@@ -230,21 +231,41 @@ func (t *Table) Release(c Caller, vehicleID string) (released bool, err error) {
 // ReleaseAll frees every vehicle actor holds (action: ActionReleased, or
 // ActionLogout at a logout) and returns their IDs.
 func (t *Table) ReleaseAll(actor, action string) []string {
+	cs := t.ReleaseWhere(func(holder string) bool { return holder == actor }, action, actor)
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.VehicleID
+	}
+	return ids
+}
+
+// ReleaseWhere frees every vehicle whose holder gone(holder) reports, with
+// action caused by by, and returns their IDs. The app uses it when an
+// account is disabled or removed or a token revoked (ActionRevoked): a
+// holder who can no longer command must not keep others off a vehicle
+// until the idle timeout. gone is called under the table's lock, once per
+// distinct holder: it must be cheap (a map lookup, not a database query)
+// and must not call back into the table.
+func (t *Table) ReleaseWhere(gone func(holder string) bool, action, by string) []Change {
 	now := t.now()
 	t.mu.Lock()
-	var ids []string
+	verdict := map[string]bool{}
+	var cs []Change
 	for id, h := range t.holds {
-		if h.Holder == actor {
-			ids = append(ids, id)
+		g, seen := verdict[h.Holder]
+		if !seen {
+			g = gone(h.Holder)
+			verdict[h.Holder] = g
+		}
+		if g {
+			cs = append(cs, Change{VehicleID: id, Action: action, Previous: h.Holder, By: by, Since: now})
 			delete(t.holds, id)
 		}
 	}
 	t.mu.Unlock()
-	sort.Strings(ids)
-	for _, id := range ids {
-		t.tell(Change{VehicleID: id, Action: action, Previous: actor, By: actor, Since: now})
-	}
-	return ids
+	sort.Slice(cs, func(i, j int) bool { return cs[i].VehicleID < cs[j].VehicleID })
+	t.tell(cs...)
+	return cs
 }
 
 // Decision is what Authorize allowed.

@@ -241,3 +241,46 @@ func BenchmarkAuthorize(b *testing.B) {
 		_, _ = tb.Authorize(callers[(i+i%2)%10], ids[i%len(ids)], false, "arm")
 	}
 }
+
+// An account disabled or a token revoked: every vehicle its holder held
+// is freed at once, each change naming the holder and the admin, and the
+// other holders keep theirs.
+func TestReleaseWhereFreesAGoneHoldersVehicles(t *testing.T) {
+	tb, _, changes := newTable(t, time.Minute)
+	tok := Caller{Actor: "token:autopilot"}
+	tb.Take(op1, "uav1", false)
+	tb.Take(op1, "uav3", false)
+	tb.Take(op2, "uav2", false)
+	tb.Take(tok, "uav4", false)
+	asked := map[string]int{}
+	gone := map[string]bool{"op1": true, "token:autopilot": true}
+	n := len(*changes)
+	cs := tb.ReleaseWhere(func(h string) bool { asked[h]++; return gone[h] }, ActionRevoked, "admin")
+	var ids []string
+	for _, c := range cs {
+		ids = append(ids, c.VehicleID)
+		if c.Action != ActionRevoked || c.By != "admin" || c.Holder != "" || !gone[c.Previous] {
+			t.Errorf("change %+v", c)
+		}
+	}
+	if !slices.Equal(ids, []string{"uav1", "uav3", "uav4"}) {
+		t.Fatalf("released %v", ids)
+	}
+	if got := (*changes)[n:]; len(got) != 3 {
+		t.Fatalf("told %d changes, want 3: %+v", len(got), got)
+	}
+	for h, k := range asked {
+		if k != 1 {
+			t.Errorf("gone(%q) asked %d times, want once per holder", h, k)
+		}
+	}
+	if hs := tb.List(); len(hs) != 1 || hs[0].Holder != "op2" {
+		t.Fatalf("holds left: %+v", hs)
+	}
+	if st := tb.Stats(); st.Changes[ActionRevoked] != 3 {
+		t.Fatalf("revoked changes counted %d", st.Changes[ActionRevoked])
+	}
+	if cs := tb.ReleaseWhere(func(string) bool { return false }, ActionRevoked, "admin"); len(cs) != 0 {
+		t.Fatalf("nobody gone released %+v", cs)
+	}
+}

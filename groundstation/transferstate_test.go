@@ -1,0 +1,108 @@
+package groundstation
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
+)
+
+// transfers drains sub and returns every Transfer state of vehicle id it
+// published, in order.
+func transfers(sub *fleet.Subscription, id string) []fleet.Transfer {
+	var out []fleet.Transfer
+	for {
+		b := sub.Next()
+		if len(b.Vehicles) == 0 && len(b.Events) == 0 {
+			return out
+		}
+		for _, v := range b.Vehicles {
+			if v.ID == id && v.Transfer != nil && (len(out) == 0 || *v.Transfer != out[len(out)-1]) {
+				out = append(out, *v.Transfer)
+			}
+		}
+	}
+}
+
+// Issue 12, "per-vehicle upload progress (items confirmed) and the
+// read-back verdict live; failures with the vehicle's MISSION_ACK reason":
+// a verified upload to a simulated vehicle publishes its advance on the
+// vehicle's state (items confirmed rising to the total, then the
+// read-back, then verified), and a list the vehicle refuses ends failed
+// with the vehicle's reason, MAV_MISSION_NO_SPACE.
+func TestUploadProgressOnTheVehicleState(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	st, fl := startStation(t, cfg)
+	startSim(t, 1, 5, port)
+	var id string
+	var home fleet.Point
+	testenv.Eventually(t, 60*time.Second, "the vehicle with a home", func() bool {
+		vs := fl.List()
+		if len(vs) == 1 && vs[0].Home != nil {
+			id, home = vs[0].ID, *vs[0].Home
+		}
+		return id != ""
+	})
+	sub := fl.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: 1 << 16})
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	items := patrol(home, 120) // 123 items: several progress steps
+	rep, err := st.Upload(ctx, id, mavitem.TypeMission, items, UploadOptions{Verify: true})
+	if err != nil || !rep.Verified {
+		t.Fatalf("upload: %+v %v", rep, err)
+	}
+	got := transfers(sub, id)
+	if len(got) < 4 {
+		t.Fatalf("published %d transfer states, want the start, progress, the read-back and the verdict: %+v", len(got), got)
+	}
+	first, last := got[0], got[len(got)-1]
+	if first.Phase != fleet.TransferUploading || first.Done != 0 || first.Total != len(items) || first.Type != "mission" || first.Attempt != 1 {
+		t.Fatalf("first state %+v", first)
+	}
+	if last.Phase != fleet.TransferVerified || last.Done != len(items) || last.Total != len(items) || last.Error != "" {
+		t.Fatalf("last state %+v", last)
+	}
+	if got[len(got)-2].Phase != fleet.TransferVerifying {
+		t.Fatalf("the state before the verdict is %+v, want the read-back", got[len(got)-2])
+	}
+	between := 0
+	for i := 1; i < len(got)-2; i++ {
+		if got[i].Attempt == got[i-1].Attempt && got[i].Done < got[i-1].Done {
+			t.Fatalf("items confirmed went back within attempt %d: %+v then %+v", got[i].Attempt, got[i-1], got[i])
+		}
+		if got[i].Done > 0 && got[i].Done < len(items) {
+			between++
+		}
+	}
+	if between == 0 {
+		t.Fatalf("no state between none and all items confirmed: %+v", got)
+	}
+	if len(got) > 2*transferSteps+10 {
+		t.Fatalf("%d states published for one upload, want about %d at most", len(got), transferSteps)
+	}
+	if v, _ := fl.Get(id); v.Transfer == nil || v.Transfer.Phase != fleet.TransferVerified {
+		t.Fatalf("the vehicle's state keeps %+v, want the verdict", v.Transfer)
+	}
+
+	// More than the vehicle can store: refused, with its reason.
+	big := patrol(home, vehicle.MaxMissionItems)
+	if _, err := st.Upload(ctx, id, mavitem.TypeMission, big, UploadOptions{Verify: true}); err == nil {
+		t.Fatal("an upload over the vehicle's capacity succeeded")
+	}
+	got = transfers(sub, id)
+	if len(got) == 0 {
+		t.Fatal("the refused upload published no state")
+	}
+	last = got[len(got)-1]
+	if last.Phase != fleet.TransferFailed || !strings.Contains(last.Error, "MAV_MISSION_NO_SPACE") || last.Total != len(big) {
+		t.Fatalf("refused upload's last state %+v, want failed naming MAV_MISSION_NO_SPACE", last)
+	}
+}
