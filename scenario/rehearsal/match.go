@@ -13,6 +13,7 @@
 package rehearsal
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -333,4 +334,36 @@ func Timeline(start time.Time, actions []Action, ignoreActors []string) []report
 		out = append(out, report.Entry{At: a.Time.Sub(start), Kind: report.KindOperator, Vehicles: slices.Clone(a.Vehicles), Text: text})
 	}
 	return out
+}
+
+// Complete adds the instructor's part to a run's report: the fault →
+// alert → first response table (Match) and every person's action on the
+// timeline, for the report of a rehearsal. start is the scenario's T+0 in
+// wall-clock time (a rehearsal runs at speedup 1, so simulated and wall
+// time agree).
+func Complete(r *report.Report, start time.Time, faults []Fault, events []fleet.Event, entries []audit.Entry, opt Options) {
+	r.Rehearsal = Match(start, faults, events, entries, opt)
+	r.Timeline = append(r.Timeline, Timeline(start, Actions(events, entries), opt.IgnoreActors)...)
+}
+
+// ReportPath is where a rehearsal's report goes when --report is not
+// given: DATA_DIR/reports/rehearsal-<scenario>-<UTC time>.html, the
+// scenario's name reduced to letters, digits, '-' and '_'.
+func ReportPath(dataDir, scenario string, at time.Time) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		case r == ' ' || r == '.':
+			return '-'
+		}
+		return -1
+	}, scenario)
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	if name == "" {
+		name = "scenario"
+	}
+	return filepath.Join(dataDir, "reports", "rehearsal-"+name+"-"+at.UTC().Format("20060102T150405Z")+".html")
 }

@@ -190,3 +190,25 @@ func TestTimeline(t *testing.T) {
 		t.Fatalf("Timeline = %+v, want %+v", got, want)
 	}
 }
+
+func TestComplete(t *testing.T) {
+	r := &report.Report{Scenario: "x", Timeline: []report.Entry{{At: 0, Kind: report.KindStep, Text: "launch"}}}
+	faults := []Fault{{Kind: "gps_loss", Vehicles: []string{"v1"}, At: at(10)}}
+	Complete(r, t0, faults, nil, []audit.Entry{cmdEntry(1, 12, "alice", "rtl", "ok", "v1"), cmdEntry(2, 1, "scenario", "arm", "ok", "v1")}, Options{IgnoreActors: []string{"scenario"}})
+	if r.Rehearsal == nil || len(r.Rehearsal.Faults) != 1 || r.Rehearsal.Faults[0].Response == nil || r.Rehearsal.Faults[0].Response.Delay != sec(2) {
+		t.Fatalf("rehearsal part: %+v", r.Rehearsal)
+	}
+	if len(r.Timeline) != 2 || r.Timeline[1].Kind != report.KindOperator || r.Timeline[1].Text != "alice: rtl" {
+		t.Fatalf("timeline: %+v", r.Timeline)
+	}
+}
+
+func TestReportPath(t *testing.T) {
+	got := ReportPath("/data", `Stadium perimeter/../x: "1"`, time.Date(2026, 12, 1, 9, 5, 7, 0, time.FixedZone("X", 3600)))
+	if want := "/data/reports/rehearsal-Stadium-perimeter--x-1-20261201T080507Z.html"; got != want {
+		t.Errorf("ReportPath = %q, want %q", got, want)
+	}
+	if got := ReportPath("d", "", t0); got != "d/reports/rehearsal-scenario-20261201T090000Z.html" {
+		t.Errorf("ReportPath of an unnamed scenario = %q", got)
+	}
+}
