@@ -57,11 +57,11 @@ func synthetic() *Report {
 	r.Timeline = []Entry{
 		{At: 0, Kind: KindStep, Text: "launch all"},
 		{At: 120 * time.Second, Kind: KindFault, Vehicles: []string{"v1"}, Text: "gps_loss for 30s"},
-		{At: 121 * time.Second, Kind: KindEvent, Vehicles: []string{"v1"}, Text: "STATUSTEXT: " + hostileText},
+		{At: 121 * time.Second, Kind: KindEvent, Vehicles: []string{"v1"}, Text: "STATUSTEXT: " + hostileText, Severity: "warning"},
 		{At: 300 * time.Second, Kind: KindFault, Text: "link loss 30% fleet-wide"},
 		{At: 310 * time.Second, Kind: KindOperator, Vehicles: []string{"v1"}, Text: "alice: rtl"},
 		{At: 600 * time.Second, Kind: KindAssertion, Vehicles: []string{"v2"}, Text: "v2 not landed by T+10:00", Failed: true},
-		{At: 60 * time.Second, Kind: KindStep, Vehicles: []string{"v2", "v3"}, Text: "set WPNAV_SPEED"},
+		{At: 60 * time.Second, Kind: KindStep, Vehicles: []string{"v2", "v3"}, Text: "set WPNAV_SPEED", Line: 23},
 	}
 	r.Assertions = []Assertion{
 		{Name: "all landed", Vehicle: "v1", Passed: true, At: 600 * time.Second},
@@ -536,8 +536,11 @@ func TestSummaryAndRehearsal(t *testing.T) {
 	if len(rows) != len(r.Timeline) {
 		t.Fatalf("%d timeline rows, want %d", len(rows), len(r.Timeline))
 	}
-	if got := text(rows[1]); !strings.Contains(got, "set WPNAV_SPEED") || attr(rows[1], "data-vehicles") != "v2 v3" {
+	if got := text(rows[1]); !strings.Contains(got, "set WPNAV_SPEED") || !strings.HasSuffix(got, "23") || attr(rows[1], "data-vehicles") != "v2 v3" {
 		t.Errorf("second row (T+60 s) is %q", got)
+	}
+	if !hasClass(rows[3], "warning") || hasClass(rows[2], "warning") {
+		t.Error("the warning event's row is not marked as a warning (or another row is)")
 	}
 	if last := rows[len(rows)-1]; attr(last, "data-failed") != "true" || !hasClass(last, "failed") {
 		t.Error("the failed assertion's timeline row is not marked failed")

@@ -84,6 +84,12 @@ type Entry struct {
 	// Failed marks a step that failed or an assertion that did not hold;
 	// faults, events and operator actions are never failed.
 	Failed bool `json:"failed,omitempty"`
+	// Severity is a station event's ("info", "warning", "critical");
+	// warnings and critical events are highlighted.
+	Severity string `json:"severity,omitempty"`
+	// Line is the scenario file's line of the step, fault or assertion
+	// (0 = none), so a reader can find it.
+	Line int `json:"line,omitempty"`
 }
 
 // Track is one vehicle's path and state over the run, for the map and
@@ -119,6 +125,8 @@ type Assertion struct {
 	// At is when it was decided (simulated time since start): the
 	// instant it failed, or the end of the run for one checked to the end.
 	At time.Duration `json:"at_ns"`
+	// Line is the assertion's line in the scenario file (0 = unknown).
+	Line int `json:"line,omitempty"`
 }
 
 // Area is a polygon drawn on the map.
