@@ -53,6 +53,9 @@ func (a *Area) GeoJSON() *geojson.FeatureCollection {
 			if s.Alt != 0 {
 				f.Properties["alt_m"] = s.Alt
 			}
+			if s.Radius != 0 { // a launch pad's size; the import reads it back
+				f.Properties["radius_m"] = s.Radius
+			}
 			fc.Append(f)
 		}
 	}

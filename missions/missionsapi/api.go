@@ -359,7 +359,23 @@ func (h *handlers) importPlan(w http.ResponseWriter, r *http.Request) error {
 	if len(p.Mission) == 0 {
 		return httpapi.Invalid("body", "%s has no mission items", label)
 	}
-	ps := checked(a, []*missions.DronePlan{missions.FromPlan(0, p)}, h.d.Check)
+	dp := missions.FromPlan(0, p)
+	// Lists a file did not have are empty, not null, as in a made plan.
+	for _, l := range []*[]mavitem.Item{&dp.Fence, &dp.Rally} {
+		if *l == nil {
+			*l = []mavitem.Item{}
+		}
+	}
+	if dp.Transit == nil {
+		dp.Transit = []uint16{}
+	}
+	if dp.FenceParams == nil {
+		dp.FenceParams = []missions.ParamValue{}
+	}
+	if dp.Simplified == nil {
+		dp.Simplified = []missions.BoundaryChange{}
+	}
+	ps := checked(a, []*missions.DronePlan{dp}, h.d.Check)
 	ps.AreaID, ps.Source = id, r.URL.Query().Get("name")
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)

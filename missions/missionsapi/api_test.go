@@ -294,7 +294,7 @@ func TestImportedMissionIsChecked(t *testing.T) {
 	for _, v := range im.Violations {
 		found = found || v.Rule == missions.RuleNoFly && v.Drone == 0 && v.Leg >= 0 && int(v.Seq) == moved && strings.Contains(v.Message, "no-fly zone")
 	}
-	if code != 201 || im.OK || !found {
+	if code != 201 || im.OK || !found || !strings.Contains(body, `"fence": []`) || !strings.Contains(body, `"rally": []`) {
 		t.Fatalf("mission through the crane: %d %s; want a no-fly finding on the leg to item %d", code, body, moved)
 	}
 	if code, body = do(t, "POST", srv.URL+"/api/v1/plans/"+im.ID+"/assign", `{"assignments":[{"drone":0,"vehicle_id":"v1"}]}`); code != http.StatusConflict {
