@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { legs, fenceShapes, badLegs, assignProblem, assignBody, launchText, planOptions, problemsText, readArea, droneColour, DRONE_COLOURS } from "../src/lib/plan.js";
+import { legs, fenceShapes, badLegs, assignProblem, assignBody, launchText, planOptions, batteryUse, problemsText, readArea, droneColour, DRONE_COLOURS } from "../src/lib/plan.js";
 
 const it = (seq, command, lat, lon, extra = {}) => ({ seq, command, x: Math.round(lat * 1e7), y: Math.round(lon * 1e7), param1: 0, ...extra });
 
@@ -10,9 +10,18 @@ test("legs start at the launch point and join the positioned items", () => {
     mission: [it(1, 22, 41.0, 69.0), it(2, 178, 0, 0), it(3, 16, 41.001, 69.0), it(4, 16, 41.001, 69.001), it(5, 20, 0, 0)],
   };
   const l = legs(dp);
-  assert.deepEqual(l.map((x) => x.seq), [1, 3, 4]);
+  assert.deepEqual(l.map((x) => x.seq), [1, 3, 4, 5]);
   assert.deepEqual(l[1].from, [41.0, 69.0]);
   assert.deepEqual(l[2].to, [41.001, 69.001]);
+  assert.deepEqual(l[3], { seq: 5, from: [41.001, 69.001], to: [41.0, 69.0] }); // RTL flies back
+});
+
+test("a mission imported from a file starts at its home, not at a missing launch point", () => {
+  const dp = { launch: { Point: [0, 0] }, home: { lat: 41.0, lon: 69.0, alt: 0 }, mission: [it(1, 22, 0, 0), it(2, 16, 41.001, 69.0), it(3, 20, 0, 0)] };
+  assert.deepEqual(legs(dp), [
+    { seq: 2, from: [41.0, 69.0], to: [41.001, 69.0] },
+    { seq: 3, from: [41.001, 69.0], to: [41.0, 69.0] },
+  ]);
 });
 
 test("fence items become polygons and circles", () => {
@@ -91,4 +100,32 @@ test("flight estimate: path length over the plan's speed", async () => {
   const e = flightEstimate(dp);
   assert.ok(Math.abs(e.metres - 1000.8) < 2, e.metres);
   assert.ok(Math.abs(e.minutes - e.metres / 5 / 60) < 1e-9);
+});
+
+test("the plan form's launch pad goes with the plan; half a pad is refused", () => {
+  assert.deepEqual(planOptions({ pattern: "sweep", launch_lat: "41.35", launch_lon: "69.3", launch_radius: "8" }), { pattern: "sweep", launch: { lat: 41.35, lon: 69.3, radius_m: 8 } });
+  assert.deepEqual(planOptions({ pattern: "sweep", launch_lat: "41.35", launch_lon: "69.3", launch_radius: "" }), { pattern: "sweep", launch: { lat: 41.35, lon: 69.3 } });
+  assert.deepEqual(planOptions({ pattern: "sweep", launch_lat: "", launch_lon: "", launch_radius: "" }), { pattern: "sweep" });
+  assert.throws(() => planOptions({ pattern: "sweep", launch_lat: "41.35" }), /give both latitude and longitude/);
+  assert.throws(() => planOptions({ pattern: "sweep", launch_radius: "5" }), /give both/);
+  assert.throws(() => planOptions({ pattern: "sweep", launch_lat: "91", launch_lon: "69" }), /launch latitude "91"/);
+  assert.throws(() => planOptions({ pattern: "sweep", launch_lat: "41", launch_lon: "69", launch_radius: "-1" }), /launch radius "-1"/);
+});
+
+test("battery use per drone is the checker's estimate against its budget", () => {
+  const plan = {
+    battery: [
+      { drone: 0, flight_s: 600, budget_s: 1200, endurance_s: 1500, reserve: 0.2, what: "the mission", over: false },
+      { drone: 1, flight_s: 1500, budget_s: 1200, endurance_s: 1500, reserve: 0.2, what: "the mission with 2 repeats", over: true },
+    ],
+  };
+  const b0 = batteryUse(plan, 0);
+  assert.equal(b0.pct, 50);
+  assert.equal(b0.over, false);
+  assert.equal(b0.text, "battery 10.0 of 20.0 min (50 % of the budget: 25.0 min endurance, 20 % reserve) for the mission");
+  const b1 = batteryUse(plan, 1);
+  assert.equal(b1.over, true);
+  assert.equal(Math.round(b1.pct), 125);
+  assert.equal(batteryUse(plan, 2), null);
+  assert.equal(batteryUse({}, 0), null);
 });

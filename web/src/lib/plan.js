@@ -18,13 +18,23 @@ function pos(it) {
 
 // legs returns a drone plan's flight legs: [{seq, from, to}] between the
 // items that have a position, in mission order (seq = the item the leg
-// arrives at, as the checker's findings name it). The launch point starts
-// the first leg, as the vehicle takes off there.
+// arrives at, as the checker's findings name it). The launch point (or,
+// for a mission imported from a file, its home) starts the first leg, as
+// the vehicle takes off there, and an RTL item flies back to it: the
+// checker judges that leg too, so the preview draws it.
 export function legs(dp) {
   const out = [];
   const lp = dp.launch?.Point; // the planner's Site: Point is [lon, lat]
-  let prev = Array.isArray(lp) && lp.length === 2 ? [lp[1], lp[0]] : null;
+  let start = null;
+  if (Array.isArray(lp) && lp.length === 2 && (lp[0] !== 0 || lp[1] !== 0)) start = [lp[1], lp[0]];
+  else if (dp.home && (dp.home.lat !== 0 || dp.home.lon !== 0)) start = [dp.home.lat, dp.home.lon];
+  let prev = start;
   for (const it of dp.mission || []) {
+    if (it.command === 20 && start) {
+      if (prev) out.push({ seq: it.seq, from: prev, to: start });
+      prev = start;
+      continue;
+    }
     if (!NAV_WITH_POSITION.has(it.command) || (it.x === 0 && it.y === 0)) continue;
     const p = pos(it);
     if (prev) out.push({ seq: it.seq, from: prev, to: p });
@@ -122,7 +132,41 @@ export function planOptions(form) {
     delete o.mission_items;
   }
   if (form.end) o.end = form.end;
+  // A launch pad given with the plan (replaces the area's launch points
+  // for this plan): latitude and longitude together, radius optional.
+  const lat = String(form.launch_lat ?? "").trim();
+  const lon = String(form.launch_lon ?? "").trim();
+  const rad = String(form.launch_radius ?? "").trim();
+  if (lat !== "" || lon !== "" || rad !== "") {
+    if (lat === "" || lon === "") throw new Error("launch pad: give both latitude and longitude (or pick it on the map)");
+    const la = Number(lat);
+    const lo = Number(lon);
+    if (!Number.isFinite(la) || la < -90 || la > 90) throw new Error(`launch latitude "${lat}": want -90–90`);
+    if (!Number.isFinite(lo) || lo < -180 || lo > 180) throw new Error(`launch longitude "${lon}": want -180–180`);
+    o.launch = { lat: la, lon: lo };
+    if (rad !== "") {
+      const r = Number(rad);
+      if (!Number.isFinite(r) || r < 0 || r > 1000) throw new Error(`launch radius "${rad}": want 0–1000 m`);
+      o.launch.radius_m = r;
+    }
+  }
   return o;
+}
+
+// batteryUse is a drone's estimated flight time against its battery
+// budget, as the checker computed it (plan.battery, the numbers its
+// battery rule judges): text for the preview, the share of the budget
+// used, and whether it is over. null when the station sent none.
+export function batteryUse(plan, drone) {
+  const b = (plan?.battery || []).find((x) => x.drone === drone);
+  if (!b || !(b.budget_s > 0)) return null;
+  const pct = (100 * b.flight_s) / b.budget_s;
+  const min = (s) => (s / 60).toFixed(1);
+  return {
+    pct,
+    over: !!b.over,
+    text: `battery ${min(b.flight_s)} of ${min(b.budget_s)} min (${Math.round(pct)} % of the budget: ${min(b.endurance_s)} min endurance, ${Math.round(b.reserve * 100)} % reserve) for ${b.what}`,
+  };
 }
 
 // problemsText formats a planner/area validation error's details.problems.

@@ -1,0 +1,119 @@
+// An event area drawn on the map, as plain shapes, turned into the area
+// GeoJSON the station's area API takes (and back, to edit a stored area).
+// The planner stays the validator: only what the form itself can get
+// wrong (a number field, a date) is checked here.
+//
+// A shape is one of
+//   {kind: "boundary", name, rings: [[[lat, lng], …] outer, [hole]…]}
+//   {kind: "no-fly",   name, rings: [[[lat, lng], …], …]}
+//   {kind: "no-fly-circle", name, center: [lat, lng], radius}
+//   {kind: "launch",   name, center: [lat, lng], radius}
+//   {kind: "feature",  feature}  — anything else of a stored area (rally,
+//                                  poi, route), carried along unchanged.
+
+export const SHAPE_KINDS = ["boundary", "no-fly", "no-fly-circle", "launch"];
+
+// closed returns a [lon, lat] ring from [lat, lng] vertices, closed (the
+// first vertex repeated at the end) as GeoJSON wants.
+function closed(ring) {
+  const r = ring.map(([lat, lng]) => [lng, lat]);
+  if (r.length && (r[0][0] !== r[r.length - 1][0] || r[0][1] !== r[r.length - 1][1])) r.push([...r[0]]);
+  return r;
+}
+
+// areaProps reads the area form (strings, as FormData gives them) into the
+// event area's properties: name, altitude band (metres above launch), time
+// window (datetime-local values, taken in the browser's time zone, sent
+// as RFC 3339). Empty fields are left out: the planner's defaults apply.
+export function areaProps(form) {
+  const p = { name: String(form.name || "").trim() || "drawn area" };
+  for (const k of ["min_alt_m", "max_alt_m"]) {
+    const s = String(form[k] ?? "").trim();
+    if (s === "") continue;
+    const n = Number(s);
+    if (!Number.isFinite(n) || n < -500 || n > 10000) throw new Error(`${k} "${s}": want metres above launch`);
+    p[k] = n;
+  }
+  for (const k of ["starts", "ends"]) {
+    const s = String(form[k] ?? "").trim();
+    if (s === "") continue;
+    const d = new Date(s);
+    if (Number.isNaN(d.getTime())) throw new Error(`${k} "${s}": not a date and time`);
+    p[k] = d.toISOString();
+  }
+  return p;
+}
+
+// shapesToArea builds the area GeoJSON from drawn shapes, one feature per
+// shape in the same order, so a problem the planner names by feature index
+// points back at the shape (shapes[problem.feature]). The area's
+// properties (areaProps) go on every boundary.
+export function shapesToArea(shapes, props) {
+  if (!shapes.some((s) => s.kind === "boundary")) throw new Error("draw the event area's outer boundary first");
+  const features = shapes.map((s, i) => {
+    const name = s.name || `${s.kind} ${i}`;
+    switch (s.kind) {
+      case "boundary":
+        return { type: "Feature", properties: { ...props, kind: "event-area", name: s.name || props.name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
+      case "no-fly":
+        return { type: "Feature", properties: { kind: "no-fly", name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
+      case "no-fly-circle":
+      case "launch":
+        return {
+          type: "Feature",
+          properties: { kind: s.kind === "launch" ? "launch" : "no-fly", name, ...(s.radius > 0 ? { radius_m: Math.round(s.radius * 10) / 10 } : {}) },
+          geometry: { type: "Point", coordinates: [s.center[1], s.center[0]] },
+        };
+      case "feature":
+        return s.feature;
+      default:
+        throw new Error(`shape ${i}: unknown kind "${s.kind}"`);
+    }
+  });
+  return { type: "FeatureCollection", name: props.name, features };
+}
+
+// areaToShapes is the reverse, to edit a stored area (GET /api/v1/areas/{id}):
+// each event-area polygon a boundary (a MultiPolygon one per part), no-fly
+// polygons and circles, launch pads; the rest carried along. Also returns
+// the area form's values from the first boundary.
+export function areaToShapes(fc) {
+  const shapes = [];
+  const form = { name: fc?.name || "" };
+  const unring = (r) => {
+    const out = r.map(([lng, lat]) => [lat, lng]);
+    if (out.length > 1 && out[0][0] === out[out.length - 1][0] && out[0][1] === out[out.length - 1][1]) out.pop();
+    return out;
+  };
+  const polys = (g) => (g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : []);
+  for (const f of fc?.features || []) {
+    const p = f.properties || {};
+    const g = f.geometry || {};
+    if (p.kind === "event-area" && polys(g).length) {
+      if (!shapes.some((s) => s.kind === "boundary")) {
+        form.name = p.name || form.name;
+        for (const k of ["min_alt_m", "max_alt_m", "starts", "ends"]) if (p[k] !== undefined) form[k] = p[k];
+      }
+      for (const rings of polys(g)) shapes.push({ kind: "boundary", name: p.name, rings: rings.map(unring) });
+    } else if (p.kind === "no-fly" && g.type === "Point") {
+      shapes.push({ kind: "no-fly-circle", name: p.name, center: [g.coordinates[1], g.coordinates[0]], radius: p.radius_m });
+    } else if (p.kind === "no-fly" && polys(g).length) {
+      for (const rings of polys(g)) shapes.push({ kind: "no-fly", name: p.name, rings: rings.map(unring) });
+    } else if (p.kind === "launch" && g.type === "Point") {
+      shapes.push({ kind: "launch", name: p.name, center: [g.coordinates[1], g.coordinates[0]], radius: p.radius_m || 0 });
+    } else {
+      shapes.push({ kind: "feature", feature: f });
+    }
+  }
+  return { shapes, form };
+}
+
+// localInput formats an RFC 3339 time for a datetime-local input (the
+// browser's time zone), "" for none.
+export function localInput(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
