@@ -6,9 +6,11 @@
 // confirmation dialog) and calls setup, loadAreas and renderPicks.
 import { esc, fmt, statusOf } from "./lib/format.js";
 import { launch } from "./lib/commands.js";
-import { droneColour, flightEstimate, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea } from "./lib/plan.js";
+import { droneColour, flightEstimate, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea, batteryUse } from "./lib/plan.js";
 import { drawFeatures, drawPlan } from "./map.js";
 import { planToArea } from "./lib/qgcplan.js";
+import { kmlToArea } from "./lib/kml.js";
+import { createAreaDraw } from "./areadraw.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -68,7 +70,8 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
       const f = ev.dataTransfer?.files?.[0];
       if (f) {
         document.querySelector('#tabs [data-tab="plan"]').click();
-        importArea(f);
+        if (/\.waypoints$/i.test(f.name)) importMission(f);
+        else importArea(f);
       }
     });
     $("plan-form").addEventListener("submit", (ev) => {
@@ -77,7 +80,27 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     });
     $("assign").addEventListener("click", assignPlan);
     $("launch").addEventListener("click", launchPlan);
+    const mf = $("mission-file");
+    mf.addEventListener("change", () => mf.files[0] && importMission(mf.files[0]));
+    // The launch pad of the plan form, picked by clicking the map.
+    $("launch-pick").addEventListener("click", () => {
+      picking = true;
+      $("map").classList.add("picking");
+      $("launch-pick").setAttribute("aria-pressed", "true");
+    });
+    map.on("click", (ev) => {
+      if (!picking) return;
+      picking = false;
+      $("map").classList.remove("picking");
+      $("launch-pick").setAttribute("aria-pressed", "false");
+      const f = $("plan-form");
+      f.launch_lat.value = ev.latlng.lat.toFixed(7);
+      f.launch_lon.value = ev.latlng.lng.toFixed(7);
+      if (!f.launch_radius.value) f.launch_radius.value = "5";
+    });
+    createAreaDraw({ api, map, L, showProblems, onSaved: areaStored });
   }
+  let picking = false;
 
   // Problems of a refused area are marked on the map where they are (the
   // feature, ring or vertex they name, found in the file that was sent).
@@ -90,27 +113,62 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     try {
       text = await f.text();
       // A QGroundControl .plan is turned into an area from its fence, home
-      // and rally points; anything else must be GeoJSON.
-      text = /\.plan$/i.test(f.name) ? planToArea(text, f.name) : readArea(text, f.name);
+      // and rally points, a KML file from its placemarks; anything else
+      // must be GeoJSON.
+      if (/\.plan$/i.test(f.name)) text = planToArea(text, f.name);
+      else if (/\.kml$/i.test(f.name)) text = kmlToArea(text, f.name);
+      else text = readArea(text, f.name);
       const a = await api.post("/api/v1/areas", text);
-      errs.innerHTML = `<li class="ok" data-area-id="${esc(a.id)}">imported ${esc(a.name || a.id)}: ${a.no_fly} no-fly zone(s), ${a.launch} launch point(s)</li>`;
-      await loadAreas();
-      $("plan-area").value = a.id;
+      await areaStored(a);
+    } catch (e) {
+      showProblems(e, text && JSON.parse(text));
+    }
+  }
+
+  // areaStored reports a stored area and picks it for planning.
+  async function areaStored(a) {
+    $("area-errors").innerHTML = `<li class="ok" data-area-id="${esc(a.id)}">imported ${esc(a.name || a.id)}: ${a.no_fly} no-fly zone(s), ${a.launch} launch point(s)</li>`;
+    problemLayer.clearLayers();
+    await loadAreas();
+    $("plan-area").value = a.id;
+  }
+
+  // showProblems lists a refused area's problems and marks each on the map
+  // at the feature, ring or vertex it names, in fc (the GeoJSON that was
+  // sent); onFeature(i) lets the drawing tools mark the shape too.
+  function showProblems(e, fc, onFeature) {
+    const errs = $("area-errors");
+    errs.innerHTML = problemsText(e).map((p) => `<li>${esc(p)}</li>`).join("");
+    problemLayer.clearLayers();
+    const problems = e.details?.problems;
+    if (!fc || !Array.isArray(problems)) return;
+    const pts = [];
+    for (const p of problems) {
+      if (onFeature && p.feature >= 0) onFeature(p.feature);
+      const ll = problemLocation(fc, p);
+      if (!ll) continue;
+      pts.push(ll);
+      const m = L.circleMarker(ll, { radius: 9, color: "#ff3040", weight: 3, fillOpacity: 0.2, className: "area-problem" }).bindTooltip(esc(problemText(p)), { permanent: false });
+      m.addTo(problemLayer);
+    }
+    // A file's problems may be anywhere: show them. A drawing is on screen
+    // already, where the operator is working: the view stays.
+    if (pts.length && !onFeature) map.fitBounds(L.latLngBounds(pts).pad(0.5), { maxZoom: 18 });
+  }
+
+  // A mission made in another tool (.plan, .waypoints) checked against
+  // the picked area: shown and assignable like a plan made here, with the
+  // checker's findings on its legs.
+  async function importMission(f) {
+    const errs = $("plan-errors");
+    errs.innerHTML = "";
+    const areaId = $("plan-area").value;
+    try {
+      if (!areaId) throw new Error("import or pick an event area first: the mission is checked against it");
+      const text = await f.text();
+      showPlan(await api.post(`/api/v1/areas/${encodeURIComponent(areaId)}/plans/import?name=${encodeURIComponent(f.name)}`, text));
     } catch (e) {
       errs.innerHTML = problemsText(e).map((p) => `<li>${esc(p)}</li>`).join("");
-      const problems = e.details?.problems;
-      if (text && Array.isArray(problems)) {
-        const fc = JSON.parse(text);
-        const pts = [];
-        for (const p of problems) {
-          const ll = problemLocation(fc, p);
-          if (!ll) continue;
-          pts.push(ll);
-          const m = L.circleMarker(ll, { radius: 9, color: "#ff3040", weight: 3, fillOpacity: 0.2, className: "area-problem" }).bindTooltip(esc(problemText(p)), { permanent: false });
-          m.addTo(problemLayer);
-        }
-        if (pts.length) map.fitBounds(L.latLngBounds(pts).pad(0.5), { maxZoom: 18 });
-      }
     }
   }
 
@@ -130,23 +188,39 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     } finally {
       $("plan-make").disabled = false;
     }
+    showPlan(plan);
+  }
+
+  // showPlan draws a plan (made here or imported) and its summary,
+  // findings, battery use and export links.
+  function showPlan(p) {
+    plan = p;
     drawPlan(plan, planLayer);
     const b = planLayer.getLayers().filter((l) => l.getBounds);
     if (b.length) map.fitBounds(L.featureGroup(b).getBounds().pad(0.2), { maxZoom: 18 });
     const s = $("plan-summary");
     s.dataset.planId = plan.id;
     s.dataset.ok = plan.ok;
+    const drone = (dp, i) => {
+      const d = dp.drone ?? i;
+      const est = flightEstimate(dp);
+      const bu = batteryUse(plan, d);
+      const battery = bu
+        ? `<span class="battery-use${bu.over ? " bad" : ""}" data-battery-pct="${Math.round(bu.pct)}" data-over="${bu.over}"><meter min="0" max="100" low="80" high="100" optimum="0" value="${Math.min(100, bu.pct).toFixed(0)}" aria-label="battery use, drone ${d}"></meter> ${esc(bu.text)}${bu.over ? " <b>over the battery budget</b>" : ""}</span>`
+        : plan.violations.some((v) => v.drone === d && v.rule === "battery")
+          ? ' <b class="bad">over the battery budget</b>'
+          : "";
+      return `<li data-drone="${d}"><span class="swatch" style="background:${droneColour(d)}"></span>drone ${d}: ${dp.mission.length} items, ${dp.fence.length} fence, ${dp.rally.length} rally, layer ${fmt(dp.alt, 0, " m")}, ≈ ${fmt(est.metres / 1000, 1, " km")} / ${fmt(est.minutes, 1, " min")} once through<br>${battery}</li>`;
+    };
     s.innerHTML =
-      `<p>Plan <b>${esc(plan.id)}</b>: ${plan.drones.length} drone(s), ${plan.ok ? "all checks passed" : `<b class="bad">${plan.violations.length} finding(s)</b>`}</p>` +
-      `<ul class="drones">${plan.drones
-        .map((dp, i) => `<li data-drone="${dp.drone ?? i}"><span class="swatch" style="background:${droneColour(dp.drone ?? i)}"></span>drone ${dp.drone ?? i}: ${dp.mission.length} items, ${dp.fence.length} fence, ${dp.rally.length} rally, layer ${fmt(dp.alt, 0, " m")}, ≈ ${fmt(flightEstimate(dp).metres / 1000, 1, " km")} / ${fmt(flightEstimate(dp).minutes, 1, " min")} once through${plan.violations.some((v) => v.drone === (dp.drone ?? i) && v.rule === "battery") ? ' <b class="bad">over the battery budget</b>' : ""}</li>`)
-        .join("")}</ul>`;
+      `<p>Plan <b>${esc(plan.id)}</b>${plan.source ? ` (checked from ${esc(plan.source)})` : ""}: ${plan.drones.length} drone(s), ${plan.ok ? "all checks passed" : `<b class="bad">${plan.violations.length} finding(s)</b>`}</p>` +
+      `<ul class="drones">${plan.drones.map(drone).join("")}</ul>`;
     $("plan-findings").innerHTML = plan.violations
-      .map((v) => `<li data-drone="${v.drone}" data-rule="${esc(v.rule)}">drone ${v.drone}${v.leg >= 0 ? ` leg ${v.leg} (to item ${v.seq})` : ""}: ${esc(v.rule)}: ${esc(v.message)}</li>`)
+      .map((v) => `<li data-drone="${v.drone}" data-rule="${esc(v.rule)}"${v.leg >= 0 ? ` data-seq="${v.seq}"` : ""}>drone ${v.drone}${v.leg >= 0 ? ` leg ${v.leg} (to item ${v.seq})` : ""}: ${esc(v.rule)}: ${esc(v.message)}</li>`)
       .join("");
     const q = (f, d) => `/api/v1/plans/${encodeURIComponent(plan.id)}?format=${f}${d === undefined ? "" : "&drone=" + d}`;
     $("plan-export").innerHTML =
-      `Export: <a href="${q("geojson")}" download="${esc(plan.id)}.geojson">GeoJSON</a> · <a href="/api/v1/areas/${encodeURIComponent(areaIdOf(plan))}?format=kml" download>area KML</a> · ` +
+      `Export: <a href="${q("geojson")}" download="${esc(plan.id)}.geojson">GeoJSON</a> · <a href="${q("kml")}" download="${esc(plan.id)}.kml">KML</a> · <a href="/api/v1/areas/${encodeURIComponent(areaIdOf(plan))}?format=kml" download>area KML</a> · <a href="/api/v1/areas/${encodeURIComponent(areaIdOf(plan))}" download="${esc(areaIdOf(plan))}.geojson">area GeoJSON</a> · ` +
       plan.drones.map((dp, i) => `drone ${i}: <a href="${q("plan", i)}" download>.plan</a> <a href="${q("waypoints", i)}" download>.waypoints</a>`).join(" · ");
     picks.length = 0;
     renderPicks();

@@ -1,0 +1,192 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+)
+
+// mapPoint is a pixel on the page, dx, dy from the map's centre.
+func (c *console) mapPoint(dx, dy float64) (float64, float64) {
+	c.t.Helper()
+	r := eval[[]float64](c, `(() => { const r = document.getElementById('map').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2] })()`)
+	return r[0] + dx, r[1] + dy
+}
+
+// clickMap clicks the map as a mouse does (real input events through the
+// browser, not synthetic DOM events), dx, dy from its centre.
+func (c *console) clickMap(dx, dy float64) {
+	c.t.Helper()
+	x, y := c.mapPoint(dx, dy)
+	c.run(chromedp.MouseClickXY(x, y))
+	c.run(chromedp.Sleep(150 * time.Millisecond)) // Leaflet tells a click from a double-click
+}
+
+// dragMap drags with the left button from one map point to another in
+// small steps, as a hand does.
+func (c *console) dragMap(fx, fy, tx, ty float64) {
+	c.t.Helper()
+	x0, y0 := c.mapPoint(fx, fy)
+	x1, y1 := c.mapPoint(tx, ty)
+	c.run(chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x0, y0, chromedp.ButtonLeft))
+	for i := 1; i <= 10; i++ {
+		f := float64(i) / 10
+		c.run(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x0+(x1-x0)*f, y0+(y1-y0)*f, chromedp.ButtonLeft))
+	}
+	c.run(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x1, y1, chromedp.ButtonLeft))
+}
+
+// An operator draws an event area on the map (outer boundary, a no-fly
+// circle, a launch pad with its radius, altitude band and time window),
+// drags a vertex so the boundary crosses itself — the station's planner
+// refuses it and the problem is marked at that vertex and on the shape —
+// drags it back and saves: the area is stored through the area API with
+// everything drawn. Screenshots: artifacts/console-draw-*.png.
+func TestConsoleDrawAndEditArea(t *testing.T) {
+	c := startConsole(t, "console-draw", 1, 1)
+	c.login("pilot")
+	c.run(chromedp.Click(`#tabs [data-tab="plan"]`))
+
+	// The boundary: four corners, then the first again to close it.
+	c.run(chromedp.Click(`#area-draw [data-draw="boundary"]`))
+	corners := [][2]float64{{-120, -120}, {120, -120}, {120, 120}, {-120, 120}, {-120, -120}}
+	for _, p := range corners {
+		c.clickMap(p[0], p[1])
+	}
+	c.poll("the boundary drawn", `document.getElementById('draw-count').textContent.startsWith('1 boundary') && !document.getElementById('area-save').disabled`, 10*time.Second)
+	// A no-fly circle inside, a launch pad outside: centre, then a point on the edge.
+	c.run(chromedp.Click(`#area-draw [data-draw="no-fly-circle"]`))
+	c.clickMap(40, 0)
+	c.clickMap(60, 0)
+	c.run(chromedp.Click(`#area-draw [data-draw="launch"]`))
+	c.clickMap(-200, 0)
+	c.clickMap(-190, 0)
+	c.poll("the circle and the pad drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
+	eval[bool](c, `(() => { const f = document.getElementById('area-form'); f.name.value = 'Drawn park'; f.min_alt_m.value = '20'; f.max_alt_m.value = '90';
+		f.starts.value = '2027-05-01T10:00'; f.ends.value = '2027-05-01T18:00'; return true })()`)
+	c.shot("1-drawn")
+
+	// Edit: drag the second corner down across the opposite edge; the
+	// boundary now crosses itself.
+	c.run(chromedp.Click("#draw-edit"))
+	c.poll("vertex handles", `document.querySelectorAll('.marker-icon:not(.marker-icon-middle)').length >= 4`, 10*time.Second)
+	c.dragMap(120, -120, -60, 200)
+	c.run(chromedp.Click("#area-save"))
+	c.poll("the planner's problem listed, marked at its vertex and on the shape",
+		`document.getElementById('area-errors').textContent.includes('intersects itself') && document.querySelector('path.area-problem') !== null && document.querySelector('path.shape-problem') !== null`, 20*time.Second)
+	c.shot("2-refused")
+
+	// Drag it back and save.
+	c.dragMap(-60, 200, 120, -120)
+	c.run(chromedp.Click("#area-save"))
+	c.poll("the drawn area stored", `document.querySelector('#area-errors li.ok')?.textContent.includes('imported Drawn park: 1 no-fly zone(s), 1 launch point(s)')`, 20*time.Second)
+	c.poll("the stored area on the map and picked", `document.getElementById('plan-area').selectedOptions[0]?.textContent.startsWith('Drawn park')`, 20*time.Second)
+	c.shot("3-saved")
+	area := eval[string](c, `fetch('/api/v1/areas/' + document.getElementById('plan-area').value).then(r => r.text())`)
+	var fc struct {
+		Features []struct {
+			Properties map[string]any
+			Geometry   struct {
+				Type        string
+				Coordinates json.RawMessage
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(area), &fc); err != nil {
+		t.Fatalf("stored area %s: %v", area, err)
+	}
+	kinds := map[string]map[string]any{}
+	for _, f := range fc.Features {
+		kinds[fmt.Sprint(f.Properties["kind"])] = f.Properties
+	}
+	ea, nf, la := kinds["event-area"], kinds["no-fly"], kinds["launch"]
+	if ea == nil || ea["min_alt_m"] != 20.0 || ea["max_alt_m"] != 90.0 || ea["starts"] == nil || ea["ends"] == nil {
+		t.Fatalf("stored event area lacks its band or time window: %s", area)
+	}
+	if nf == nil || !(nf["radius_m"].(float64) > 0) || la == nil || !(la["radius_m"].(float64) > 0) {
+		t.Fatalf("stored area lacks the no-fly circle or the launch pad's radius: %s", area)
+	}
+	// A plan over the drawn area, from the drawn pad.
+	c.makePlan("perimeter", 1, nil)
+	if ok := eval[string](c, `document.getElementById('plan-summary').dataset.ok`); ok != "true" {
+		t.Fatalf("perimeter over the drawn area failed its checks: %s", eval[string](c, `document.getElementById('plan-findings').textContent`))
+	}
+	c.shot("4-planned")
+}
+
+// A mission made elsewhere, with a leg through a no-fly zone, checked
+// against an area imported from KML: the finding (drone, leg, rule) is on
+// the offending leg on the map and in the list, and Assign refuses. Then a
+// plan made here shows each drone's battery use against its budget (over
+// it with too many repeats), takes its launch pad from a click on the map,
+// and exports as .plan, .waypoints, KML and GeoJSON.
+// Screenshots: artifacts/console-nofly-*.png.
+func TestConsoleMissionThroughNoFlyIsRefused(t *testing.T) {
+	c := startConsole(t, "console-nofly", 1, 1)
+	c.login("pilot")
+	c.run(chromedp.Click(`#tabs [data-tab="plan"]`))
+	c.importArea("synthetic-l.kml")
+	if got := eval[string](c, `document.querySelector('#area-errors li.ok').textContent`); !strings.Contains(got, "imported Synthetic L with a hole: 2 no-fly zone(s), 1 launch point(s)") {
+		t.Fatalf("KML import says %q", got)
+	}
+	c.shot("1-kml")
+
+	p, err := filepath.Abs(filepath.Join("testdata", "through-tent.waypoints"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.run(chromedp.SetUploadFiles("#mission-file", []string{p}))
+	c.poll("the checked mission with its no-fly finding", `document.getElementById('plan-summary').dataset.ok === 'false' && document.querySelector('#plan-findings li[data-rule="no-fly"][data-seq="3"]') !== null`, 20*time.Second)
+	if got := eval[string](c, `document.querySelector('#plan-findings li[data-rule="no-fly"][data-seq="3"]').textContent`); !strings.Contains(got, "drone 0 leg") || !strings.Contains(got, `no-fly zone "Tent"`) {
+		t.Fatalf("finding reads %q, want drone, leg and the Tent zone", got)
+	}
+	c.poll("the offending leg marked on the map", `(() => { const l = document.querySelector('path.plan-leg[data-seq="3"]'); return l !== null && (l.dataset.finding || '').split(',').includes('no-fly') && l.getAttribute('stroke') === '#ff3040' })()`, 10*time.Second)
+	c.poll("Assign refused with the reason", `document.getElementById('assign').disabled && document.getElementById('assign-problem').textContent.includes('check(s): it cannot be assigned')`, 10*time.Second)
+	eval[bool](c, `(document.getElementById('plan-findings').scrollIntoView(), true)`)
+	c.shot("2-finding")
+	got := eval[string](c, `(async () => {
+		const s = await fetch('/api/v1/session').then(r => r.json());
+		const id = document.getElementById('plan-summary').dataset.planId;
+		const r = await fetch('/api/v1/plans/' + id + '/assign', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token},
+			body: JSON.stringify({assignments: [{drone: 0, vehicle_id: document.querySelector('#vehicles li[data-vehicle-id]')?.dataset.vehicleId || 'x'}]})});
+		return r.status + ' ' + (await r.text()) })()`)
+	if !strings.HasPrefix(got, "409 ") || !strings.Contains(got, "no-fly") {
+		t.Fatalf("forged assignment of the mission through the Tent answered %q, want 409 naming the finding", got)
+	}
+
+	// Battery: a perimeter flown 60 times is over the budget, flagged per drone.
+	c.makePlan("perimeter", 2, map[string]string{"repeat": "60"})
+	c.poll("battery use per drone, over the budget", `document.querySelectorAll('#plan-summary .battery-use[data-over="true"]').length === 2 && document.querySelector('#plan-findings li[data-rule="battery"]') !== null`, 10*time.Second)
+	eval[bool](c, `(document.getElementById('plan-summary').scrollIntoView(), true)`)
+	c.shot("3-battery-over")
+	// The launch pad picked on the map, and a plan within the budget.
+	c.run(chromedp.Click("#launch-pick"))
+	c.clickMap(0, 0)
+	c.poll("the pad's coordinates filled in", `document.getElementById('plan-form').launch_lat.value !== '' && document.getElementById('plan-form').launch_radius.value === '5'`, 10*time.Second)
+	pad := eval[[]float64](c, `(() => { const f = document.getElementById('plan-form'); return [+f.launch_lat.value, +f.launch_lon.value] })()`)
+	c.makePlan("perimeter", 1, map[string]string{"repeat": "1"})
+	if ok := eval[string](c, `document.getElementById('plan-summary').dataset.ok`); ok != "true" {
+		t.Fatalf("perimeter from the picked pad failed its checks: %s", eval[string](c, `document.getElementById('plan-findings').textContent`))
+	}
+	c.poll("battery use within the budget", `(() => { const b = document.querySelector('#plan-summary .battery-use'); return b && b.dataset.over === 'false' && +b.dataset.batteryPct > 0 && +b.dataset.batteryPct < 100 })()`, 10*time.Second)
+	launch := eval[[]float64](c, `fetch('/api/v1/plans/' + document.getElementById('plan-summary').dataset.planId).then(r => r.json()).then(p => [p.options.launch.lat, p.options.launch.lon, p.options.launch.radius_m])`)
+	if len(launch) != 3 || launch[0] != pad[0] || launch[1] != pad[1] || launch[2] != 5 {
+		t.Fatalf("plan's launch pad %v, want the picked %v with radius 5", launch, pad)
+	}
+	c.shot("4-planned")
+	// Every export link answers with its format.
+	exports := eval[map[string]string](c, `(async () => { const out = {};
+		for (const a of document.querySelectorAll('#plan-export a')) out[a.textContent] = await fetch(a.href).then(r => r.text());
+		return out })()`)
+	for name, want := range map[string]string{"GeoJSON": `"FeatureCollection"`, "KML": "<kml", "area KML": "<kml", "area GeoJSON": `"FeatureCollection"`, ".plan": `"fileType": "Plan"`, ".waypoints": "QGC WPL 110"} {
+		if !strings.Contains(exports[name], want) {
+			t.Errorf("export %q starts %q, want it to contain %q", name, exports[name], want)
+		}
+	}
+}
