@@ -51,7 +51,8 @@ func (u stationUploader) checkControl(ctx context.Context, vehicleID string) err
 
 // GetParam reads one parameter for the planner (a vehicle's storage
 // size). ArduPilot does not answer a read of a parameter it lacks, so a
-// read that times out, or outlives ctx, means "not there".
+// read that times out, or outlives ctx, means "not there", as does a
+// name outside the vehicle's parameter table when the session knows it.
 func (u stationUploader) GetParam(ctx context.Context, vehicleID, name string) (float64, bool, error) {
 	sess, err := u.s.Session(vehicleID)
 	if errors.Is(err, groundstation.ErrUnknownVehicle) {
@@ -61,7 +62,7 @@ func (u stationUploader) GetParam(ctx context.Context, vehicleID, name string) (
 		return 0, false, err
 	}
 	p, err := sess.ParamGet(ctx, name)
-	if errors.Is(err, session.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, session.ErrTimeout) || errors.Is(err, session.ErrUnknownParam) || errors.Is(err, context.DeadlineExceeded) {
 		return 0, false, nil
 	}
 	if err != nil {

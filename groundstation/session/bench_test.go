@@ -258,3 +258,35 @@ func BenchmarkHandleCommandAck(b *testing.B) {
 		<-w.ch
 	}
 }
+
+// BenchmarkUnknownParam is how long reading a parameter name the vehicle
+// lacks takes to fail, against the bundled simulator over real UDP with
+// default Options: "table_unknown" before the station has the vehicle's
+// parameter table (ParamNameTimeout of unanswered requests),
+// "table_known" after a full download (ErrUnknownParam, nothing sent).
+func BenchmarkUnknownParam(b *testing.B) {
+	for _, known := range []bool{false, true} {
+		name := "table_unknown"
+		if known {
+			name = "table_known"
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := simOpts()
+			opts.ParamTimeout, opts.ParamRetries, opts.ParamNameTimeout = 0, 0, 0 // defaults
+			st := newSimStation(b, opts)
+			startSim(b, st, simulator.Config{Vehicles: 1, Speedup: 1, Seed: 41})
+			v := st.vehicle(b, 1)
+			waitAutopilot(b, v)
+			if known {
+				if _, err := v.ParamsAll(context.Background(), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if _, err := v.ParamGet(context.Background(), "NO_SUCH_PARAM"); err == nil {
+					b.Fatal("an unknown name was read")
+				}
+			}
+		})
+	}
+}

@@ -109,6 +109,7 @@ func (v *Vehicle) paramsByFTP(ctx context.Context, p Progress) ([]Param, error) 
 		out[i] = Param{Name: fp.Name, Value: fp.Value, Type: uint8(fp.Type), Index: i, Count: len(f.Params)}
 		v.paramType[fp.Name] = uint8(fp.Type)
 	}
+	v.paramCount = len(f.Params)
 	v.mu.Unlock()
 	if p != nil {
 		p(len(out), len(out))
@@ -261,14 +262,26 @@ func checkParamName(name string) error {
 	return nil
 }
 
-// ParamGet reads one parameter by name (PARAM_REQUEST_READ with index -1),
-// resending up to ParamRetries times.
+// paramNameAttempts is the fewest requests a read by name sends: at 20 %
+// loss each way one request and its answer both arrive with chance 0.64,
+// so six attempts fail for a name the vehicle has 0.2 % of the time.
+const paramNameAttempts = 6
+
+// ParamGet reads one parameter by name (PARAM_REQUEST_READ with index -1).
+// A name outside a parameter table known in full fails at once with
+// ErrUnknownParam; otherwise the request is resent every sixth of
+// ParamNameTimeout (or ParamTimeout, if shorter) until that has passed
+// without an answer (ErrTimeout: ArduPilot does not answer for a name it
+// lacks).
 func (v *Vehicle) ParamGet(ctx context.Context, name string) (Param, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("read parameter %q from vehicle %d: %w", name, v.target.SystemID, err)
 	}
 	if err := checkParamName(name); err != nil {
 		return Param{}, wrap(err)
+	}
+	if count, absent := v.paramAbsent(name); absent {
+		return Param{}, wrap(fmt.Errorf("%w: not among its %d parameters", ErrUnknownParam, count))
 	}
 	w, unsubscribe, err := v.subscribeParam(name)
 	if err != nil {
@@ -281,11 +294,15 @@ func (v *Vehicle) ParamGet(ctx context.Context, name string) (Param, error) {
 	}
 	timer := v.stoppedTimer()
 	defer timer.Stop()
-	for attempt := 0; attempt <= v.opts.ParamRetries; attempt++ {
+	// An answer to any attempt is taken (the subscription stays), so
+	// resending often costs a few frames and saves a loss round.
+	interval := min(v.opts.ParamTimeout, v.opts.ParamNameTimeout/paramNameAttempts)
+	attempts := max(int(v.opts.ParamNameTimeout/interval), 1)
+	for range attempts {
 		if err := v.sendMsg(req); err != nil {
 			return Param{}, wrap(err)
 		}
-		msg, err := v.next(ctx, w, timer, v.clock.Now().Add(v.opts.ParamTimeout))
+		msg, err := v.next(ctx, w, timer, v.clock.Now().Add(interval))
 		if err != nil {
 			return Param{}, wrap(err)
 		}
@@ -293,7 +310,19 @@ func (v *Vehicle) ParamGet(ctx context.Context, name string) (Param, error) {
 			return paramFrom(msg.(*common.MessageParamValue)), nil
 		}
 	}
-	return Param{}, wrap(fmt.Errorf("no PARAM_VALUE after %d requests (unknown name?): %w", v.opts.ParamRetries+1, ErrTimeout))
+	return Param{}, wrap(fmt.Errorf("no PARAM_VALUE in %v, %d requests (unknown name?): %w", v.opts.ParamNameTimeout, attempts, ErrTimeout))
+}
+
+// paramAbsent reports whether the vehicle's parameter table is known in
+// full (as many names seen as its parameter count) and lacks name.
+func (v *Vehicle) paramAbsent(name string) (count int, absent bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.paramCount == 0 || len(v.paramType) < v.paramCount {
+		return v.paramCount, false
+	}
+	_, known := v.paramType[name]
+	return v.paramCount, !known
 }
 
 func (v *Vehicle) subscribeParam(name string) (*waiter, func(), error) {

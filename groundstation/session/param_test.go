@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +184,47 @@ func TestParamSetStaleValueIsNotARefusal(t *testing.T) {
 				t.Fatalf("%+v %v after %d sets", p, err, sets)
 			}
 		})
+	}
+}
+
+// A name the vehicle lacks fails fast: before its parameter table is known
+// the read gives up after ParamNameTimeout (six requests, ArduPilot
+// answers none), not ParamRetries × ParamTimeout (9 s by default); once
+// the table is known in full the read and the set fail at once with
+// ErrUnknownParam and send nothing. Default options, virtual clock.
+func TestUnknownParamFailsFast(t *testing.T) {
+	mv := newModelVehicle()
+	mv.params = modelParams(10)
+	l := newWorld(t, Options{}, faults{}, 50*time.Millisecond, 1, mv.handle)
+	ctx := context.Background()
+	isRead := func(m message.Message) bool { _, ok := m.(*common.MessageParamRequestRead); return ok }
+
+	if _, err := l.v.ParamGet(ctx, "NO_SUCH"); !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnknownParam) {
+		t.Fatalf("unknown name, table not known: %v, want ErrTimeout", err)
+	}
+	if got, want := l.elapsed(), DefaultOptions().ParamNameTimeout; got != want {
+		t.Errorf("gave up after %v of virtual time, want ParamNameTimeout %v", got, want)
+	}
+	if n := len(l.sentOf(isRead)); n != paramNameAttempts {
+		t.Errorf("%d PARAM_REQUEST_READs sent, want %d", n, paramNameAttempts)
+	}
+
+	if _, err := l.v.ParamsAll(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	sent, at := len(l.sentOf(func(message.Message) bool { return true })), l.elapsed()
+	_, err := l.v.ParamGet(ctx, "NO_SUCH")
+	if !errors.Is(err, ErrUnknownParam) || !strings.Contains(err.Error(), `"NO_SUCH"`) {
+		t.Fatalf("unknown name, table known: %v, want ErrUnknownParam naming it", err)
+	}
+	if _, err := l.v.ParamSet(ctx, "NO_SUCH", 1); !errors.Is(err, ErrUnknownParam) {
+		t.Fatalf("set of an unknown name, table known: %v, want ErrUnknownParam", err)
+	}
+	if n := len(l.sentOf(func(message.Message) bool { return true })); n != sent || l.elapsed() != at {
+		t.Errorf("%d frames sent and %v passed for names outside a known table, want none", n-sent, l.elapsed()-at)
+	}
+	// a known name is still read from the vehicle
+	if p, err := l.v.ParamGet(ctx, "P_0004"); err != nil || p.Value != 5 {
+		t.Fatalf("known name after the table: %+v %v", p, err)
 	}
 }

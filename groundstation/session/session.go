@@ -90,6 +90,14 @@ type Options struct {
 
 	ParamTimeout time.Duration // per request / per silent gap, default 1.5 s
 	ParamRetries int           // default 5, negative = none
+	// ParamNameTimeout bounds a read by name (ParamGet, and ParamSet's
+	// type lookup) while the vehicle's parameter table is not known in
+	// full: ArduPilot answers nothing for a name it lacks, so silence this
+	// long ends in ErrTimeout ("unknown name?"). Once the table is known
+	// (a full download, or as many names seen as PARAM_VALUE's
+	// param_count), a name outside it fails at once with ErrUnknownParam. Default 3 s; requests go out
+	// every sixth of it (or ParamTimeout, if shorter).
+	ParamNameTimeout time.Duration
 	// ParamWindow is how many PARAM_REQUEST_READs for missing indices are
 	// in flight at once during a full download; default 16.
 	ParamWindow int
@@ -117,6 +125,7 @@ func DefaultOptions() Options {
 		MissionWindow:          16,
 		ParamTimeout:           1500 * time.Millisecond,
 		ParamRetries:           5,
+		ParamNameTimeout:       3 * time.Second,
 		UploadWindow:           0, // auto: by autopilot
 		ParamWindow:            16,
 		Clock:                  realClock{},
@@ -157,6 +166,7 @@ func (o Options) withDefaults() Options {
 	num(&o.MissionWindow, d.MissionWindow)
 	dur(&o.ParamTimeout, d.ParamTimeout)
 	retries(&o.ParamRetries, d.ParamRetries)
+	dur(&o.ParamNameTimeout, d.ParamNameTimeout)
 	if o.UploadWindow < 0 {
 		o.UploadWindow = d.UploadWindow
 	}
@@ -181,4 +191,7 @@ var (
 	ErrBusy = errors.New("operation of the same kind already in progress")
 	// ErrParamRejected: the vehicle echoed a value different from the one set.
 	ErrParamRejected = errors.New("vehicle rejected the parameter value")
+	// ErrUnknownParam: the vehicle's parameter table is known in full and
+	// does not hold the name; nothing was sent.
+	ErrUnknownParam = errors.New("vehicle has no parameter of that name")
 )

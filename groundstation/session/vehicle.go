@@ -41,11 +41,15 @@ type Vehicle struct {
 	transfers map[mavitem.MissionType]bool // mission types with a running transfer
 	paramsAll bool                         // a full parameter download is running
 	paramType map[string]uint8             // last seen MAV_PARAM_TYPE per name
-	caps      uint64                       // AUTOPILOT_VERSION capabilities (MAV_PROTOCOL_CAPABILITY)
-	capsKnown bool                         // an AUTOPILOT_VERSION has been seen
-	swVersion uint32                       // its flight_sw_version (major<<24 | minor<<16 | patch<<8 | type)
-	ftp       ftpState                     // MAVLink FTP client state (ftp.go)
-	link      linkMemory                   // what the last windowed upload measured
+	// paramCount is the vehicle's parameter count as its last indexed
+	// PARAM_VALUE (or the FTP parameter file) said; 0 = not known. With
+	// as many names in paramType the table is complete (paramTable).
+	paramCount int
+	caps       uint64     // AUTOPILOT_VERSION capabilities (MAV_PROTOCOL_CAPABILITY)
+	capsKnown  bool       // an AUTOPILOT_VERSION has been seen
+	swVersion  uint32     // its flight_sw_version (major<<24 | minor<<16 | patch<<8 | type)
+	ftp        ftpState   // MAVLink FTP client state (ftp.go)
+	link       linkMemory // what the last windowed upload measured
 }
 
 // waiter is one running operation's mailbox. Handle offers it the messages
@@ -136,6 +140,9 @@ func (v *Vehicle) Handle(msg message.Message) {
 	case *common.MessageParamValue:
 		v.mu.Lock()
 		v.paramType[m.ParamId] = uint8(m.ParamType)
+		if m.ParamCount != 0 && m.ParamCount != paramIndexNone {
+			v.paramCount = int(m.ParamCount)
+		}
 		v.mu.Unlock()
 	default:
 		return

@@ -969,11 +969,15 @@ func (h *api) paramSet(w http.ResponseWriter, r *http.Request) error {
 }
 
 // paramError tells a parameter the vehicle does not have from a link that
-// failed. ArduPilot does not answer a read of a name it does not know, so
+// failed. A name outside a parameter table the session knows in full is
+// 404 at once (session.ErrUnknownParam). Otherwise ArduPilot does not answer a read of a name it does not know, so
 // both end in ErrTimeout; but if the vehicle kept being heard while the
 // request went unanswered, the link worked and the name is what is wrong
 // (404). Without any frame since the request began it is a timeout (504).
 func (h *api) paramError(id, name string, start time.Time, err error) error {
+	if errors.Is(err, session.ErrUnknownParam) {
+		return httpapi.NotFound("vehicle %s has no parameter %q: it is not in the vehicle's parameter table (GET /api/v1/vehicles/%s/params lists them)", id, name, id)
+	}
 	if !errors.Is(err, session.ErrTimeout) {
 		return err
 	}

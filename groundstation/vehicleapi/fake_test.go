@@ -251,6 +251,21 @@ func TestGroupCommandAnswersPerVehicle(t *testing.T) {
 	}
 }
 
+// A name outside the vehicle's known parameter table is 404 naming it,
+// for reads and sets alike, without the wait for telemetry.
+func TestParameterOutsideTheKnownTableIsNotFound(t *testing.T) {
+	f := newFake()
+	f.err = fmt.Errorf("read parameter \"NO_SUCH_PARAM\": %w", session.ErrUnknownParam)
+	_, srv := newAPI(t, f)
+	url := srv.URL + "/api/v1/vehicles/udp14550-1/params/NO_SUCH_PARAM"
+	for _, c := range []struct{ method, body string }{{"GET", ""}, {"PUT", `{"value":1}`}} {
+		status, body := do(t, c.method, url, c.body)
+		if e, _ := body["error"].(map[string]any); status != http.StatusNotFound || !strings.Contains(fmt.Sprint(e["message"]), "NO_SUCH_PARAM") {
+			t.Fatalf("%s: %d %v, want 404 naming the parameter", c.method, status, body)
+		}
+	}
+}
+
 func TestUnansweredParameterNameIsNotFoundWhileTheVehicleIsHeard(t *testing.T) {
 	f := newFake()
 	f.err = fmt.Errorf("read parameter: %w", session.ErrTimeout)
