@@ -112,6 +112,32 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	if nf == nil || !(nf["radius_m"].(float64) > 0) || la == nil || !(la["radius_m"].(float64) > 0) {
 		t.Fatalf("stored area lacks the no-fly circle or the launch pad's radius: %s", area)
 	}
+	if got := eval[string](c, `document.getElementById('area-info').textContent`); got != "altitude 20–90 m above launch · 2027-05-01 10:00 to 2027-05-01 18:00 · 1 no-fly zone(s) · 1 launch point(s)" {
+		t.Errorf("the picked area's line reads %q", got)
+	}
+
+	// Edit the stored area: load it, delete the no-fly circle, draw a
+	// no-fly triangle instead, save it as a new area.
+	c.run(chromedp.Click("#draw-load"))
+	c.poll("the stored area in the editor", `document.getElementById('draw-count').textContent === '1 boundary, 1 no-fly, 1 launch pad(s)' && document.getElementById('area-form').name.value === 'Drawn park (edited)'`, 10*time.Second)
+	box := eval[[]float64](c, `(() => { const r = document.querySelector('path[data-shape="boundary"]').getBoundingClientRect(); return [r.left, r.top, r.width, r.height] })()`)
+	circle := eval[[]float64](c, `(() => { const r = document.querySelector('path[data-shape="no-fly-circle"]').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2] })()`)
+	c.run(chromedp.Click("#draw-remove"), chromedp.MouseClickXY(circle[0], circle[1]))
+	c.poll("the circle deleted", `document.getElementById('draw-count').textContent === '1 boundary, 0 no-fly, 1 launch pad(s)'`, 10*time.Second)
+	c.run(chromedp.Click("#draw-remove"), chromedp.Click(`#area-draw [data-draw="no-fly"]`))
+	at := func(fx, fy float64) [2]float64 { return [2]float64{box[0] + box[2]*fx, box[1] + box[3]*fy} }
+	for _, p := range [][2]float64{at(0.2, 0.2), at(0.4, 0.2), at(0.3, 0.4), at(0.2, 0.2)} {
+		c.run(chromedp.MouseClickXY(p[0], p[1]), chromedp.Sleep(150*time.Millisecond))
+	}
+	c.poll("the triangle drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
+	c.shot("5-edited")
+	c.run(chromedp.Click("#area-save"))
+	c.poll("the edited area stored", `document.querySelector('#area-errors li.ok')?.textContent.includes('imported Drawn park (edited): 1 no-fly zone(s), 1 launch point(s)')`, 20*time.Second)
+	edited := eval[string](c, `fetch('/api/v1/areas/' + document.getElementById('plan-area').value).then(r => r.json()).then(fc => fc.features.filter(f => f.properties.kind === 'no-fly').map(f => f.geometry.type + ' ' + (f.geometry.type === 'Polygon' ? f.geometry.coordinates[0].length : '')).join())`)
+	if edited != "Polygon 4" {
+		t.Errorf("edited area's no-fly zones: %q, want one triangle (4 positions, closed)", edited)
+	}
+
 	// A plan over the drawn area, from the drawn pad.
 	c.makePlan("perimeter", 1, nil)
 	if ok := eval[string](c, `document.getElementById('plan-summary').dataset.ok`); ok != "true" {

@@ -218,10 +218,21 @@ type areaSummary struct {
 	MaxAlt float64 `json:"max_alt_m"`
 	NoFly  int     `json:"no_fly"`
 	Launch int     `json:"launch"`
+	// Starts and Ends are the area's time window (RFC 3339), omitted when
+	// it has none.
+	Starts string `json:"starts,omitempty"`
+	Ends   string `json:"ends,omitempty"`
 }
 
 func summary(id string, a *missions.Area) areaSummary {
-	return areaSummary{ID: id, Name: a.Name, MinAlt: a.MinAlt, MaxAlt: a.MaxAlt, NoFly: len(a.NoFly), Launch: len(a.Launch)}
+	s := areaSummary{ID: id, Name: a.Name, MinAlt: a.MinAlt, MaxAlt: a.MaxAlt, NoFly: len(a.NoFly), Launch: len(a.Launch)}
+	if !a.Starts.IsZero() {
+		s.Starts = a.Starts.Format(time.RFC3339)
+	}
+	if !a.Ends.IsZero() {
+		s.Ends = a.Ends.Format(time.RFC3339)
+	}
+	return s
 }
 
 func (h *handlers) createArea(w http.ResponseWriter, r *http.Request) error {

@@ -110,7 +110,7 @@ func TestAreasPlansAssign(t *testing.T) {
 	}
 	var a struct{ ID string }
 	_ = json.Unmarshal([]byte(body), &a)
-	if code, body = do(t, "GET", srv.URL+"/api/v1/areas", ""); code != 200 || !strings.Contains(body, a.ID) {
+	if code, body = do(t, "GET", srv.URL+"/api/v1/areas", ""); code != 200 || !strings.Contains(body, a.ID) || !strings.Contains(body, `"starts": "2027-05-01T10:00:00+05:00"`) || !strings.Contains(body, `"max_alt_m": 100`) {
 		t.Fatalf("list: %d %s", code, body)
 	}
 	if code, body = do(t, "GET", srv.URL+"/api/v1/areas/"+a.ID+"?format=kml", ""); code != 200 || !strings.Contains(body, "<kml") {

@@ -11,6 +11,7 @@ import { drawFeatures, drawPlan } from "./map.js";
 import { planToArea } from "./lib/qgcplan.js";
 import { kmlToArea } from "./lib/kml.js";
 import { createAreaDraw } from "./areadraw.js";
+import { areaInfo } from "./lib/draw.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +41,8 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
         sel.innerHTML = list.map((a) => `<option value="${esc(a.id)}">${esc(a.name || a.id)} (${esc(a.id)})</option>`).join("");
         if (keep && list.some((a) => a.id === keep)) sel.value = keep;
       }
+      areas = list;
+      showAreaInfo();
       if (feats.length && !areasFitted) {
         areasFitted = true;
         onAreasDrawn();
@@ -80,6 +83,7 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     });
     $("assign").addEventListener("click", assignPlan);
     $("launch").addEventListener("click", launchPlan);
+    $("plan-area").addEventListener("change", showAreaInfo);
     const mf = $("mission-file");
     mf.addEventListener("change", () => mf.files[0] && importMission(mf.files[0]));
     // The launch pad of the plan form, picked by clicking the map.
@@ -131,6 +135,14 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     problemLayer.clearLayers();
     await loadAreas();
     $("plan-area").value = a.id;
+    showAreaInfo();
+  }
+
+  // The picked area's band, time window and zones, under the picker.
+  let areas = [];
+  function showAreaInfo() {
+    const el = $("area-info");
+    if (el) el.textContent = areaInfo(areas.find((a) => a.id === $("plan-area")?.value));
   }
 
   // showProblems lists a refused area's problems and marks each on the map

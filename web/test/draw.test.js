@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { areaProps, shapesToArea, areaToShapes, localInput } from "../src/lib/draw.js";
+import { areaProps, shapesToArea, areaToShapes, localInput, areaInfo } from "../src/lib/draw.js";
 import { problemLocation } from "../src/lib/plan.js";
 
 const square = (lat, lng, d) => [[lat, lng], [lat, lng + d], [lat + d, lng + d], [lat + d, lng]];
@@ -10,7 +10,7 @@ test("drawn shapes become the area GeoJSON, one feature per shape in order", () 
   assert.deepEqual(props, { name: "Park", min_alt_m: 30, max_alt_m: 90, starts: "2027-05-01T10:00:00.000Z" });
   const fc = shapesToArea(
     [
-      { kind: "boundary", rings: [square(41, 69, 0.01), square(41.002, 69.002, 0.001)] },
+      { kind: "boundary", name: "Old name", rings: [square(41, 69, 0.01), square(41.002, 69.002, 0.001)] },
       { kind: "no-fly", name: "Tent", rings: [square(41.005, 69.005, 0.001)] },
       { kind: "no-fly-circle", center: [41.007, 69.007], radius: 25.04 },
       { kind: "launch", name: "Van", center: [40.999, 69.0], radius: 8 },
@@ -78,4 +78,11 @@ test("localInput shows a stored time in the form's local format", () => {
   assert.equal(localInput("nonsense"), "");
   const iso = new Date(2027, 4, 1, 9, 5).toISOString();
   assert.equal(localInput(iso), "2027-05-01T09:05");
+});
+
+test("areaInfo says what a plan is checked against", () => {
+  const starts = new Date(2027, 4, 1, 10, 0).toISOString();
+  assert.equal(areaInfo({ min_alt_m: 30, max_alt_m: 100, no_fly: 2, launch: 1, starts }), "altitude 30–100 m above launch · 2027-05-01 10:00 to … · 2 no-fly zone(s) · 1 launch point(s)");
+  assert.equal(areaInfo({ min_alt_m: 0, max_alt_m: 120, no_fly: 0, launch: 0 }), "altitude 0–120 m above launch · no time window · 0 no-fly zone(s) · 0 launch point(s)");
+  assert.equal(areaInfo(undefined), "");
 });

@@ -54,7 +54,8 @@ export function shapesToArea(shapes, props) {
     const name = s.name || `${s.kind} ${i}`;
     switch (s.kind) {
       case "boundary":
-        return { type: "Feature", properties: { ...props, kind: "event-area", name: s.name || props.name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
+        // The form names the area (a loaded boundary's old name gives way).
+        return { type: "Feature", properties: { ...props, kind: "event-area", name: props.name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
       case "no-fly":
         return { type: "Feature", properties: { kind: "no-fly", name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
       case "no-fly-circle":
@@ -116,4 +117,17 @@ export function localInput(iso) {
   if (Number.isNaN(d.getTime())) return "";
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// areaInfo is one line about a stored area for the Plan tab (its summary
+// from GET /api/v1/areas): altitude band, time window, no-fly zones and
+// launch points, so the operator sees what the plan will be checked against.
+export function areaInfo(a) {
+  if (!a) return "";
+  const parts = [`altitude ${a.min_alt_m}–${a.max_alt_m} m above launch`];
+  const t = (iso) => localInput(iso).replace("T", " ");
+  if (a.starts || a.ends) parts.push(`${a.starts ? t(a.starts) : "…"} to ${a.ends ? t(a.ends) : "…"}`);
+  else parts.push("no time window");
+  parts.push(`${a.no_fly} no-fly zone(s)`, `${a.launch} launch point(s)`);
+  return parts.join(" · ");
 }
