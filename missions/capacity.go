@@ -143,6 +143,17 @@ func (u FenceUsage) fits(c Capacity) (bool, string) {
 	return true, ""
 }
 
+// Fits reports whether a mission (home included) and a fence fit c (zero
+// fields: defaults), and if not, why, naming the capacity — what an
+// assignment checks against the vehicle it goes to.
+func (c Capacity) Fits(mission, fence []mavitem.Item) (bool, string) {
+	c = c.WithDefaults()
+	if len(mission) > c.MissionItems {
+		return false, fmt.Sprintf("%d mission items (with home), the vehicle holds %d", len(mission), c.MissionItems)
+	}
+	return FenceUsageOf(fence).fits(c)
+}
+
 // fenceVertexBudget is how many polygon vertices a fence of the given
 // polygons and circles may have in total to fit c.
 func fenceVertexBudget(c Capacity, polygons, circles int) int {

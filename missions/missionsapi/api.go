@@ -191,7 +191,10 @@ func (s *Store) plan(id string) (*PlanSet, bool) {
 
 // Register mounts the areas and plans endpoints on mux.
 func Register(mux *httpapi.Mux, d Deps) {
-	h := &handlers{d: d}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	h := &handlers{d: d, storage: map[string]storageParams{}}
 	mux.HandleFunc(http.MethodPost, "/api/v1/areas", httpapi.Operator, h.wrap(h.createArea))
 	mux.HandleFunc(http.MethodGet, "/api/v1/areas", httpapi.Observer, h.wrap(h.listAreas))
 	mux.HandleFunc(http.MethodGet, "/api/v1/areas/{id}", httpapi.Observer, h.wrap(h.getArea))
@@ -201,7 +204,25 @@ func Register(mux *httpapi.Mux, d Deps) {
 	mux.HandleFunc(http.MethodPost, "/api/v1/plans/{id}/assign", httpapi.Operator, h.wrap(h.assign))
 }
 
-type handlers struct{ d Deps }
+type handlers struct {
+	d Deps
+	// storage caches each vehicle's storage parameters (readStorage).
+	storageMu sync.Mutex
+	storage   map[string]storageParams
+}
+
+// storageParams are the storage parameters one vehicle had when read (a
+// name absent: the vehicle lacks it).
+type storageParams struct {
+	vals map[string]float64
+	at   time.Time
+}
+
+// storageMaxAge is how long a vehicle's storage parameters, once read, are
+// used without asking again. They change only when someone sets BRD_SD_*
+// and reboots the board; a minute keeps a plan-then-assign from reading
+// twice, and an assign after that reads again.
+const storageMaxAge = time.Minute
 
 func (h *handlers) wrap(f func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -404,64 +425,133 @@ func (h *handlers) vehiclesCapacity(ctx context.Context, ids []string, base miss
 	if len(ids) > 100 {
 		return base, httpapi.Invalid("vehicles", "%d vehicles: want at most 100", len(ids))
 	}
-	type result struct {
-		c   missions.Capacity
-		err error
-	}
-	res := make([]result, len(ids))
-	var wg sync.WaitGroup
 	for i, id := range ids {
 		if id == "" {
 			return base, httpapi.Invalid(fmt.Sprintf("vehicles[%d]", i), "vehicle id is empty")
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rctx, cancel := context.WithTimeout(ctx, capacityReadTimeout)
-			defer cancel()
-			var mu sync.Mutex
-			vals := map[string]float64{}
-			var firstErr error
-			var pw sync.WaitGroup
-			for _, name := range []string{missions.ParamSDFence, missions.ParamSDMission} {
-				pw.Add(1)
-				go func() {
-					defer pw.Done()
-					v, ok, err := pg.GetParam(rctx, id, name)
-					mu.Lock()
-					defer mu.Unlock()
-					if err != nil && firstErr == nil {
-						firstErr = err
-					}
-					if ok && err == nil {
-						vals[name] = v
-					}
-				}()
-			}
-			pw.Wait()
-			if firstErr != nil {
-				res[i].err = firstErr
-				return
-			}
-			res[i].c = missions.CapacityFromParams(base, func(name string) (float64, bool) { v, ok := vals[name]; return v, ok })
-		}()
 	}
-	wg.Wait()
+	caps, errs := h.capacities(ctx, pg, ids, base)
 	var c missions.Capacity
-	for i, r := range res {
-		if r.err != nil {
-			if errors.Is(r.err, ErrUnknownVehicle) {
-				return base, httpapi.Invalid(fmt.Sprintf("vehicles[%d]", i), "vehicle %q: %v", ids[i], r.err)
+	for i, err := range errs {
+		if err != nil {
+			if errors.Is(err, ErrUnknownVehicle) {
+				return base, httpapi.Invalid(fmt.Sprintf("vehicles[%d]", i), "vehicle %q: %v", ids[i], err)
 			}
-			return base, httpapi.New(httpapi.CodeUnavailable, "read the storage parameters of vehicle %q: %v", ids[i], r.err)
+			return base, httpapi.New(httpapi.CodeUnavailable, "read the storage parameters of vehicle %q: %v", ids[i], err)
 		}
 		if i == 0 {
-			c = r.c
+			c = caps[i]
 		} else {
-			c = c.Min(r.c)
+			c = c.Min(caps[i])
 		}
 	}
 	return c, nil
+}
+
+// capacities returns each vehicle's capacity (base where its parameters
+// do not say), reading the vehicles in parallel.
+func (h *handlers) capacities(ctx context.Context, pg ParamGetter, ids []string, base missions.Capacity) ([]missions.Capacity, []error) {
+	caps := make([]missions.Capacity, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			vals, err := h.readStorage(ctx, pg, id)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			caps[i] = missions.CapacityFromParams(base, func(name string) (float64, bool) { v, ok := vals[name]; return v, ok })
+		})
+	}
+	wg.Wait()
+	return caps, errs
+}
+
+// readStorage returns vehicle id's storage parameters (missions.ParamSD*),
+// from the cache when read within storageMaxAge, else from the vehicle
+// (both names in parallel, bounded by capacityReadTimeout).
+func (h *handlers) readStorage(ctx context.Context, pg ParamGetter, id string) (map[string]float64, error) {
+	h.storageMu.Lock()
+	sp, ok := h.storage[id]
+	h.storageMu.Unlock()
+	if ok && time.Since(sp.at) < storageMaxAge {
+		return sp.vals, nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, capacityReadTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	vals := map[string]float64{}
+	var firstErr error
+	var wg sync.WaitGroup
+	for _, name := range []string{missions.ParamSDFence, missions.ParamSDMission} {
+		wg.Go(func() {
+			v, ok, err := pg.GetParam(rctx, id, name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if ok && err == nil {
+				vals[name] = v
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	h.storageMu.Lock()
+	h.storage[id] = storageParams{vals: vals, at: time.Now()}
+	h.storageMu.Unlock()
+	return vals, nil
+}
+
+// misfit is one assignment whose drone plan the vehicle cannot store.
+type misfit struct {
+	Drone     int               `json:"drone"`
+	VehicleID string            `json:"vehicle_id"`
+	Capacity  missions.Capacity `json:"capacity"`
+	Reason    string            `json:"reason"`
+}
+
+// checkFits reads each assigned vehicle's capacity (re-read once older
+// than storageMaxAge) and refuses the assignment, before anything is
+// uploaded, when a drone's plan does not fit the vehicle it goes to: a
+// plan made for one vehicle (or the defaults) may go to another with less
+// storage, which would otherwise answer MAV_MISSION_NO_SPACE halfway
+// through the upload. Where a vehicle's parameters do not say, the plan's
+// own capacity stands (what it was checked against). A vehicle whose
+// parameters cannot be read is not refused here: its upload reports.
+func (h *handlers) checkFits(ctx context.Context, ps *PlanSet, assignments []assignment) error {
+	pg, ok := h.d.Uploader.(ParamGetter)
+	if !ok {
+		return nil
+	}
+	ids := make([]string, len(assignments))
+	for i, a := range assignments {
+		ids[i] = a.VehicleID
+	}
+	caps, errs := h.capacities(ctx, pg, ids, ps.Options.Capacity)
+	var bad []misfit
+	for i, a := range assignments {
+		if errs[i] != nil {
+			h.d.Log.Warn("assign: vehicle's storage parameters not read, its capacity unchecked", "vehicle", a.VehicleID, "err", errs[i])
+			continue
+		}
+		dp := ps.Drones[a.Drone]
+		if ok, why := caps[i].Fits(dp.MissionWithHome(), dp.Fence); !ok {
+			bad = append(bad, misfit{Drone: a.Drone, VehicleID: a.VehicleID, Capacity: caps[i].WithDefaults(), Reason: why})
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	m := bad[0]
+	e := httpapi.New(httpapi.CodeConflict, "drone %d's plan does not fit vehicle %s: %s (capacity: %d mission items, %d fence items, %d fence bytes); plan for this vehicle with \"vehicles\": [%q]",
+		m.Drone, m.VehicleID, m.Reason, m.Capacity.MissionItems, m.Capacity.FenceItems, m.Capacity.FenceBytes, m.VehicleID)
+	e.Details = map[string]any{"misfits": bad}
+	return e
 }
 
 func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
@@ -507,11 +597,13 @@ func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
 }
 
 type assignRequest struct {
-	Assignments []struct {
-		Drone     int    `json:"drone"`
-		VehicleID string `json:"vehicle_id"`
-	} `json:"assignments"`
+	Assignments []assignment `json:"assignments"`
 	Force bool `json:"force"` // upload even though checks failed
+}
+
+type assignment struct {
+	Drone     int    `json:"drone"`
+	VehicleID string `json:"vehicle_id"`
 }
 
 // AssignResult is one vehicle's upload outcome.
@@ -560,6 +652,9 @@ func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
 	}
 	if h.d.Uploader == nil {
 		return httpapi.New(httpapi.CodeUnavailable, "no ground station connected for uploads")
+	}
+	if err := h.checkFits(r.Context(), ps, req.Assignments); err != nil {
+		return err
 	}
 	// Upload to all vehicles in parallel; each reports on its own.
 	results := make([]AssignResult, len(req.Assignments))

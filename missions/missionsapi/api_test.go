@@ -26,6 +26,7 @@ type recorder struct {
 	items  map[string][]mavitem.Item
 	params map[string][]string
 	tags   map[string]Tag
+	reads  map[string]int // GetParam calls per vehicle
 }
 
 func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionType, items []mavitem.Item, tag Tag) error {
@@ -45,6 +46,9 @@ func (r *recorder) UploadMission(_ context.Context, v string, t mavitem.MissionT
 // GetParam answers from vehicleParams: vehicle "ghost" is unknown, a
 // parameter not listed is one the vehicle does not have.
 func (r *recorder) GetParam(_ context.Context, v, name string) (float64, bool, error) {
+	r.mu.Lock()
+	r.reads[v]++
+	r.mu.Unlock()
 	if v == "ghost" {
 		return 0, false, fmt.Errorf("vehicle %q: %w", v, ErrUnknownVehicle)
 	}
@@ -59,6 +63,7 @@ func (r *recorder) GetParam(_ context.Context, v, name string) (float64, bool, e
 var vehicleParams = map[string]map[string]float64{
 	"sd4":   {missions.ParamSDFence: 4, missions.ParamSDMission: 16},
 	"plain": {missions.ParamSDFence: 0},
+	"tiny":  {missions.ParamSDMission: 1}, // (1024-4)/15 = 68 mission items
 }
 
 func (r *recorder) SetParam(_ context.Context, v, name string, value float64) error {
@@ -74,7 +79,7 @@ func setup(t *testing.T, dir string) (*httptest.Server, *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{got: map[string][]mavitem.MissionType{}, items: map[string][]mavitem.Item{}, params: map[string][]string{}, tags: map[string]Tag{}}
+	rec := &recorder{got: map[string][]mavitem.MissionType{}, items: map[string][]mavitem.Item{}, params: map[string][]string{}, tags: map[string]Tag{}, reads: map[string]int{}}
 	mux := httpapi.NewMux()
 	Register(mux, Deps{Store: st, Uploader: rec})
 	srv := httptest.NewServer(mux)
@@ -312,5 +317,60 @@ func TestImportedMissionIsChecked(t *testing.T) {
 		if code, body = do(t, "POST", srv.URL+c.url, c.body); code != c.code || !strings.Contains(body, c.want) {
 			t.Errorf("POST %s: %d %s; want %d mentioning %q", c.url, code, body, c.code, c.want)
 		}
+	}
+}
+
+// An assignment reads the capacity of the vehicle it goes to, not the one
+// the plan was made for: a plan for "sd4" (16 kB SD mission) assigned to
+// "tiny" (68 mission items) is refused with 409 naming the vehicle and its
+// capacity, before anything is uploaded. Storage read within a minute is
+// not read again.
+func TestAssignRefusesAVehicleTooSmallForThePlan(t *testing.T) {
+	srv, rec := setup(t, "")
+	area, err := os.ReadFile("../testdata/synthetic-l.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
+	var a struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &a)
+	code, body := do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans", `{"pattern":"sweep","drones":1,"alt":50,"spacing":20,"vehicles":["sd4"]}`)
+	if code != 201 {
+		t.Fatalf("plan: %d %s", code, body)
+	}
+	var ps struct {
+		ID     string
+		OK     bool
+		Drones []struct{ Mission []json.RawMessage }
+	}
+	_ = json.Unmarshal([]byte(body), &ps)
+	if !ps.OK || len(ps.Drones) != 1 || len(ps.Drones[0].Mission)+1 <= 68 {
+		t.Fatalf("want a valid plan longer than 68 items with home for the test: %s", body)
+	}
+	if rec.reads["sd4"] != 2 {
+		t.Fatalf("planning for sd4 read %d parameters, want 2", rec.reads["sd4"])
+	}
+	code, body = do(t, "POST", srv.URL+"/api/v1/plans/"+ps.ID+"/assign", `{"assignments":[{"drone":0,"vehicle_id":"tiny"}]}`)
+	if code != http.StatusConflict {
+		t.Fatalf("assign to tiny: %d %s, want 409", code, body)
+	}
+	for _, want := range []string{"tiny", "the vehicle holds 68", "68 mission items", `"misfits"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("refusal %s does not say %q", body, want)
+		}
+	}
+	rec.mu.Lock()
+	uploaded := len(rec.got["tiny"])
+	rec.mu.Unlock()
+	if uploaded != 0 {
+		t.Fatalf("%d lists uploaded to a vehicle too small for them", uploaded)
+	}
+	// the vehicle it was planned for takes it, from the storage read a moment ago
+	code, body = do(t, "POST", srv.URL+"/api/v1/plans/"+ps.ID+"/assign", `{"assignments":[{"drone":0,"vehicle_id":"sd4"}]}`)
+	if code != http.StatusOK {
+		t.Fatalf("assign to sd4: %d %s", code, body)
+	}
+	if rec.reads["sd4"] != 2 {
+		t.Errorf("assign re-read sd4's fresh storage parameters: %d reads, want 2", rec.reads["sd4"])
 	}
 }
