@@ -598,7 +598,7 @@ func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
 
 type assignRequest struct {
 	Assignments []assignment `json:"assignments"`
-	Force bool `json:"force"` // upload even though checks failed
+	Force       bool         `json:"force"` // upload even though checks failed
 }
 
 type assignment struct {
