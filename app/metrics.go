@@ -176,8 +176,8 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_mavlink_link_lost_deferred_total", "link-lost decisions put off because the station, not the vehicle, was late", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LinkLostDeferred) })
 	perLink("burgut_mavlink_tap_pending_dropped_total", "frames of vehicles still waiting for their ID that did not fit the buffer kept for the tlogs (lost from the tlog)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.TapPendingDropped) })
 	perLink("burgut_udp_datagrams_total", "datagrams the link's UDP socket delivered to the station (UDP server links)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Datagrams) })
-	perLink("burgut_udp_backlog", "datagrams read from the link's socket and not yet taken by the per-vehicle readers: how far the station is behind", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
-	perLink("burgut_udp_backlog_dropped_total", "datagrams dropped because a remote's queue or the queue of new remotes was full", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.BacklogDropped) })
+	perLink("burgut_udp_backlog", "datagrams of remotes heard for the first time, held until their channel is open (the rest of the backlog waits in the socket: burgut_udp_socket_rx_queue_bytes)", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
+	perLink("burgut_udp_backlog_dropped_total", "datagrams dropped because a new remote's hold queue or the queue of new remotes was full", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.BacklogDropped) })
 	perLink("burgut_mavlink_link_channels", "open channels (remote addresses or connections) per link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Channels) })
 
 	a.addFamily(gauge("burgut_udp_receive_buffer_bytes", "UDP receive buffer of the MAVLink sockets: requested, effective (SO_RCVBUF as the kernel reports it) and net.core.rmem_max", "kind"), func(emit metrics.Emit) {
@@ -422,7 +422,7 @@ func (a *App) observeSent(st sentTapper, links []groundstation.LinkInfo) {
 	for _, l := range links {
 		counts[l.Name] = new(atomic.Uint64)
 	}
-	st.AddFrameTap(func(_, link string, _ time.Time, _ frame.Frame, sent bool) {
+	st.AddFrameTap(func(_, link string, _ time.Time, _ frame.Frame, _ []byte, sent bool) {
 		if c := counts[link]; sent && c != nil {
 			c.Add(1)
 		}

@@ -92,9 +92,9 @@ func (a *App) startTelemetry(ctx context.Context) error {
 			return fmt.Errorf("telemetry: %w", err)
 		}
 		if a.Station != nil {
-			a.Station.AddFrameTap(func(vehicleID, link string, at time.Time, f frame.Frame, _ bool) {
+			a.Station.AddFrameTap(func(vehicleID, link string, at time.Time, f frame.Frame, raw []byte, _ bool) {
 				if vehicleID != "" { // frames attributed to no vehicle are not a vehicle's log
-					tr.Tap(vehicleID, link, at, f)
+					tr.Tap(vehicleID, link, at, f, raw)
 				}
 			})
 		} else {

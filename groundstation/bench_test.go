@@ -97,7 +97,7 @@ func benchDispatch(b *testing.B, subs int) {
 		seqs[v]++
 		ev.Frame.(*frame.V2Frame).SequenceNumber = seqs[v]
 		at = at.Add(100 * time.Nanosecond)
-		ln.onFrame(ev, at)
+		ln.onFrame(ev.Frame, ev.Channel, nil, at)
 		if sub != nil && i%4096 == 0 {
 			b.StopTimer()
 			sub.Next()
@@ -121,9 +121,9 @@ func benchLink(b *testing.B, fl *fleet.Fleet, n int) (*linkRT, func()) {
 	ln := newLinkRT(st, st.links[0])
 	at := time.Now()
 	for i := 0; i < n; i++ {
-		ln.onFrame(&gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: uint8(i%250 + 1), ComponentID: uint8(i/250%8 + 1),
+		ln.onFrame(&frame.V2Frame{SystemID: uint8(i%250 + 1), ComponentID: uint8(i/250%8 + 1),
 			Message: &common.MessageHeartbeat{Type: common.MAV_TYPE_QUADROTOR, Autopilot: common.MAV_AUTOPILOT_ARDUPILOTMEGA,
-				BaseMode: common.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, CustomMode: 5}}}, at)
+				BaseMode: common.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, CustomMode: 5}}, nil, nil, at)
 	}
 	ln.tick(at.Add(time.Second))
 	if fl.Len() != n {

@@ -1,28 +1,37 @@
 package groundstation
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
 )
 
 // linkRT is one running link: its gomavlib node and the dispatcher state.
-// Everything but the atomic counters is owned by the link's dispatcher
-// goroutine, which is the only reader of node.Events().
+// Everything but the atomic counters is guarded by mu, which two
+// goroutines take: the link's dispatcher (the only reader of
+// node.Events(), and the ticks) and, on UDP server links, the socket's
+// reader, which decodes and dispatches datagrams itself (onDatagram).
 type linkRT struct {
 	st   *Station
 	l    *link
 	node *gomavlib.Node
+
+	mu      sync.Mutex
+	stopped bool // the dispatcher has stopped: the reader drops what it reads
+	dec     *datagramDecoder
 
 	comps    map[vkey]*compRec
 	bySys    map[uint8]*vehicleRec // the autopilot record per system ID
@@ -32,11 +41,12 @@ type linkRT struct {
 	frames      atomic.Uint64
 	parseErrors atomic.Uint64
 	// udp is the link's socket listener (UDP server links only): the
-	// datagrams it holds for gomavlib are frames the station has not
-	// handled yet.
+	// datagrams it holds are frames the station has not handled yet.
 	udp atomic.Pointer[udpListener]
-	// caughtUp is when the dispatcher last found no event waiting (unix
-	// ns): frames received before it have all been handled.
+	// caughtUp is when the link last had nothing waiting (unix ns; on UDP
+	// server links, when the socket's reader found the socket empty; on
+	// others, when the dispatcher found no event waiting): frames
+	// received before it have all been handled.
 	caughtUp     atomic.Int64
 	lateTicks    atomic.Uint64
 	lostDeferred atomic.Uint64
@@ -71,6 +81,7 @@ func newLinkRT(st *Station, l *link) *linkRT {
 		comps:    make(map[vkey]*compRec),
 		bySys:    make(map[uint8]*vehicleRec),
 		channels: make(map[*gomavlib.Channel]struct{}),
+		dec:      newDatagramDecoder(st.dialect),
 	}
 }
 
@@ -92,56 +103,61 @@ func (s *Station) tickEvery() time.Duration {
 // sessions' Handle never blocks, and slow work is handed to setup
 // goroutines.
 //
-// Whenever it finds no event waiting it notes the time (caughtUp): a
+// Whenever the link has nothing waiting it notes the time (caughtUp): a
 // heartbeat check compares a vehicle's last HEARTBEAT with that time, not
 // with the clock, so a station that has fallen behind its links never
 // declares a vehicle silent whose HEARTBEAT may still be queued.
 func (ln *linkRT) run(ctx context.Context) {
 	tick := time.NewTicker(ln.st.tickEvery())
 	defer tick.Stop()
+	defer func() {
+		ln.mu.Lock()
+		ln.stopped = true
+		ln.mu.Unlock()
+	}()
 	events := ln.node.Events()
 	ln.caughtUp.Store(time.Now().UnixNano())
+	// On a UDP server link the socket's reader dispatches the frames and
+	// tracks when it caught up; gomavlib's events are only channel
+	// openings and closings there.
+	udp := ln.udp.Load() != nil
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			ln.tick(now)
+			ln.locked(func() { ln.tick(now) })
 			continue
 		case ev, ok := <-events:
 			if !ok {
 				return
 			}
-			ln.handle(ev, time.Now())
+			ln.locked(func() { ln.handle(ev, time.Now()) })
 			continue
 		default:
 		}
-		// Nothing waits for the dispatcher; caught up if nothing waits
-		// before gomavlib's per-remote readers either.
-		if ln.backlog() == 0 {
+		// Nothing waits for the dispatcher: caught up.
+		if !udp {
 			ln.caughtUp.Store(time.Now().UnixNano())
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			ln.tick(now)
+			ln.locked(func() { ln.tick(now) })
 		case ev, ok := <-events:
 			if !ok {
 				return
 			}
-			ln.handle(ev, time.Now())
+			ln.locked(func() { ln.handle(ev, time.Now()) })
 		}
 	}
 }
 
-// backlog is how many datagrams the link's socket reader holds for
-// gomavlib's per-remote readers (0 for links other than UDP servers).
-func (ln *linkRT) backlog() int64 {
-	if l := ln.udp.Load(); l != nil {
-		return l.queued.Load()
-	}
-	return 0
+func (ln *linkRT) locked(fn func()) {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	fn()
 }
 
 // behind is how long the dispatcher has been busy without catching up.
@@ -156,14 +172,16 @@ func (ln *linkRT) behind() time.Duration {
 func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {
 	switch e := ev.(type) {
 	case *gomavlib.EventFrame:
-		ln.onFrame(e, at)
+		ln.onFrame(e.Frame, e.Channel, nil, at)
 	case *gomavlib.EventParseError:
-		ln.onParseError(e, at)
+		ln.onParseError(e.Error, e.Channel, at)
 	case *gomavlib.EventChannelOpen:
 		ln.channels[e.Channel] = struct{}{}
 		ln.nChannels.Store(int64(len(ln.channels)))
 		ln.st.log.Debug("mavlink channel open", "link", ln.l.name, "channel", e.Channel.String())
+		ln.udpChannelOpened(e.Channel)
 	case *gomavlib.EventChannelClose:
+		ln.udpChannelClosed(e.Channel)
 		delete(ln.channels, e.Channel)
 		ln.nChannels.Store(int64(len(ln.channels)))
 		for _, r := range ln.recs {
@@ -175,14 +193,14 @@ func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {
 
 // onParseError counts malformed input and logs it at most every 10 s per
 // link, so a flood of garbage cannot flood the log either.
-func (ln *linkRT) onParseError(e *gomavlib.EventParseError, at time.Time) {
+func (ln *linkRT) onParseError(err error, channel *gomavlib.Channel, at time.Time) {
 	ln.parseErrors.Add(1)
 	ln.parseSinceLog++
-	ln.lastParseError = e.Error.Error()
+	ln.lastParseError = err.Error()
 	if at.Sub(ln.lastParseLog) >= 10*time.Second {
 		ch := ""
-		if e.Channel != nil {
-			ch = e.Channel.String()
+		if channel != nil {
+			ch = channel.String()
 		}
 		ln.st.log.Warn("malformed MAVLink input", "link", ln.l.name, "channel", ch,
 			"error", ln.lastParseError, "count_since_last_log", ln.parseSinceLog, "total", ln.parseErrors.Load())
@@ -191,30 +209,35 @@ func (ln *linkRT) onParseError(e *gomavlib.EventParseError, at time.Time) {
 	}
 }
 
-func (ln *linkRT) onFrame(ev *gomavlib.EventFrame, at time.Time) {
+// onFrame handles one decoded frame heard on channel; raw is the frame as
+// received when the link has it (UDP server links; valid only during the
+// call), nil otherwise.
+func (ln *linkRT) onFrame(f frame.Frame, channel *gomavlib.Channel, raw []byte, at time.Time) {
 	ln.frames.Add(1)
-	sys, comp := ev.SystemID(), ev.ComponentID()
-	if vs := ln.signedSys[sys].Load(); vs != nil && !ln.admitSigned(vs, ev.Frame, at) {
+	sys, comp := f.GetSystemID(), f.GetComponentID()
+	if vs := ln.signedSys[sys].Load(); vs != nil && !ln.admitSigned(vs, f, at) {
 		return // not signed with the key of the vehicle owning sys (counted)
 	}
-	msg := ev.Message()
+	msg := f.GetMessage()
 	key := vkey{sys, comp}
 	c := ln.comps[key]
 	if c == nil && sys != ln.st.cfg.SystemID {
-		c = ln.classify(key, msg, at, ev.Channel)
+		c = ln.classify(key, msg, at, channel)
 	}
 	if c == nil || c.role == roleIgnored {
 		ln.unattached.Add(1)
-		ln.st.tapFrame("", ln.l.name, at, ev.Frame, false)
+		if ln.st.hasTaps() {
+			ln.st.tapFrame("", ln.l.name, at, f, bytes.Clone(raw), false)
+		}
 		return
 	}
 	rec := c.rec
-	lost, dup := c.seq.observe(ev.Frame.GetSequenceNumber(), ev.Frame.GetChecksum(), at)
-	if ev.Channel != rec.ch.Load() {
-		rec.ch.Store(ev.Channel)
+	lost, dup := c.seq.observe(f.GetSequenceNumber(), f.GetChecksum(), at)
+	if channel != rec.ch.Load() {
+		rec.ch.Store(channel)
 	}
 	if ln.st.hasTaps() {
-		rec.tap(at, ev.Frame)
+		rec.tap(at, f, bytes.Clone(raw))
 	}
 	if dup {
 		rec.duplicates.Add(1)
@@ -376,6 +399,7 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 // timeouts (link_lost), and the decaying rate of vehicles gone silent.
 func (ln *linkRT) tick(now time.Time) {
 	cfg := &ln.st.cfg
+	ln.udpCaughtUp(now)
 	// Heartbeats are judged against the last moment the dispatcher had
 	// handled everything it was given: when it is behind, a vehicle's
 	// HEARTBEAT may be waiting in the queue, and the station being late

@@ -9,7 +9,12 @@
 //   - links.go: link specs ([NAME=]udp|udpc|tcp|tcps|serial:…) and names.
 //   - station.go: Station, Config, Run. Each link gets its own gomavlib
 //     Node (station HEARTBEAT at 1 Hz, MAV_TYPE_GCS, MAVLink 2) and one
-//     dispatcher goroutine that is the only reader of that node's Events().
+//     dispatcher goroutine that reads that node's Events() and ticks.
+//   - udplistener.go, ingest.go: a UDP server link has its own socket
+//     reader, which decodes each datagram (gomavlib's frame reader) and
+//     dispatches its frames on the spot, under the link's lock, with no
+//     goroutine hop per frame; gomavlib gets a conn per remote only to
+//     open the Channel the station writes to that vehicle through.
 //   - dispatch.go: the dispatcher. Per frame it finds the vehicle, accounts
 //     the sequence number (loss, duplicates), hands the message to the
 //     vehicle's session (session.Vehicle.Handle never blocks) and maps it

@@ -34,10 +34,13 @@ type LinkInfo struct {
 	// vehicle's system ID without its valid signature, by reason
 	// (unsigned, bad_signature, replayed, too_old, undecodable).
 	SigningRejected map[string]uint64 `json:"signing_rejected"`
-	// Datagrams counts what the socket delivered (UDP server links);
-	// Backlog is how many of them wait for the station now, and
-	// BacklogDropped those dropped because a remote's queue (256) or the
-	// queue of new remotes (4,096) was full.
+	// Datagrams counts what the socket delivered (UDP server links).
+	// The reader decodes and dispatches each at once, so the backlog waits
+	// in the socket (Socket.RxQueueBytes); Backlog is only the datagrams of
+	// remotes heard for the first time, held until gomavlib has opened
+	// their channel (milliseconds), and BacklogDropped those dropped
+	// because such a hold queue (256) or the queue of new remotes (4,096)
+	// was full.
 	Datagrams      uint64 `json:"datagrams"`
 	Backlog        int64  `json:"backlog"`
 	BacklogDropped uint64 `json:"backlog_dropped"`

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/gomavlib/v3"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
@@ -47,7 +46,7 @@ func (o *offline) send(sys, comp uint8, m message.Message) {
 
 func (o *offline) resend(sys, comp, seq uint8, m message.Message) {
 	o.at = o.at.Add(10 * time.Millisecond)
-	o.ln.onFrame(&gomavlib.EventFrame{Frame: &frame.V2Frame{SystemID: sys, ComponentID: comp, SequenceNumber: seq, Message: m}}, o.at)
+	o.ln.onFrame(&frame.V2Frame{SystemID: sys, ComponentID: comp, SequenceNumber: seq, Message: m}, nil, nil, o.at)
 }
 
 func (o *offline) wait(d time.Duration) {

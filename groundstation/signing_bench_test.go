@@ -67,7 +67,7 @@ func benchDispatchSigned(b *testing.B, keyed bool) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		at = at.Add(100 * time.Nanosecond)
-		ln.onFrame(frames[i], at)
+		ln.onFrame(frames[i].Frame, nil, nil, at)
 	}
 	b.StopTimer()
 	for _, r := range mavsign.Reasons {

@@ -134,7 +134,7 @@ func TestSignedVehicleFliesMission(t *testing.T) {
 	// Capture a frame the vehicle signs, to replay it later.
 	var capMu sync.Mutex
 	var captured *frame.V2Frame
-	st.AddFrameTap(func(_, _ string, _ time.Time, f frame.Frame, sent bool) {
+	st.AddFrameTap(func(_, _ string, _ time.Time, f frame.Frame, _ []byte, sent bool) {
 		ff, ok := f.(*frame.V2Frame)
 		if sent || !ok || !ff.IsSigned() {
 			return

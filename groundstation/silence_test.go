@@ -49,7 +49,7 @@ type lastFrames struct {
 	last map[string]time.Time
 }
 
-func (l *lastFrames) tap(id, _ string, at time.Time, _ frame.Frame, sent bool) {
+func (l *lastFrames) tap(id, _ string, at time.Time, _ frame.Frame, _ []byte, sent bool) {
 	if sent {
 		return
 	}

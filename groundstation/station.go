@@ -195,7 +195,7 @@ func (s *Station) Run(ctx context.Context) error {
 		ln := newLinkRT(s, l)
 		ep := l.endpoint
 		if u, ok := ep.(gomavlib.EndpointUDPServer); ok {
-			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, func(l *udpListener) { ln.udp.Store(l) })
+			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, ln, func(l *udpListener) { ln.udp.Store(l) })
 		}
 		ln.node = &gomavlib.Node{
 			Endpoints:              []gomavlib.EndpointConf{ep},
@@ -275,10 +275,10 @@ func (s *Station) spawn(fn func(ctx context.Context)) {
 
 func (s *Station) hasTaps() bool { return s.taps.Load() != nil }
 
-func (s *Station) tapFrame(vehicleID, link string, at time.Time, f frame.Frame, sent bool) {
+func (s *Station) tapFrame(vehicleID, link string, at time.Time, f frame.Frame, raw []byte, sent bool) {
 	if taps := s.taps.Load(); taps != nil {
 		for _, t := range *taps {
-			t(vehicleID, link, at, f, sent)
+			t(vehicleID, link, at, f, raw, sent)
 		}
 	}
 }
@@ -324,9 +324,13 @@ func (s *Station) Command(ctx context.Context, vehicleID string, req session.Com
 // attributed to ("" when none) and the link name. A vehicle's frames from
 // before it is published (while it waits for its UID) are held and
 // delivered, in order and with their original times, when it gets its ID.
-// It is called from a dispatcher or a sender and must not block; the
-// frame must not be modified.
-type FrameTap func(vehicleID, link string, at time.Time, f frame.Frame, sent bool)
+// raw is the frame exactly as received, when the link has it (UDP server
+// links decode datagrams themselves; nil for other links and for frames
+// sent): a recorder can store those bytes instead of encoding the frame
+// again. It is called from a dispatcher or a sender and must not block;
+// the frame and raw are shared by every tap, which may keep but must
+// not modify them.
+type FrameTap func(vehicleID, link string, at time.Time, f frame.Frame, raw []byte, sent bool)
 
 // AddFrameTap registers a tap. It is safe while Run is active (the App
 // starts the station before the telemetry part adds its tlog tap); frames

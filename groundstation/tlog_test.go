@@ -37,9 +37,9 @@ func TestTlogHoldsFirstFrameAndStationFrames(t *testing.T) {
 	port := testenv.FreeUDPPort(t)
 	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
 	st, fl := startStation(t, cfg)
-	st.AddFrameTap(func(id, link string, at time.Time, f frame.Frame, _ bool) {
+	st.AddFrameTap(func(id, link string, at time.Time, f frame.Frame, raw []byte, _ bool) {
 		if id != "" {
-			tr.Tap(id, link, at, f)
+			tr.Tap(id, link, at, f, raw)
 		}
 	})
 	sim := startSim(t, 1, 21, port)

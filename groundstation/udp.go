@@ -18,20 +18,26 @@ import (
 // datagrams: a link carrying 250 vehicles fills it in about 50 ms, so any
 // scheduling hiccup of the station dropped frames at the socket. opened
 // receives the listener, whose counters say how far the station is behind.
-func udpServerEndpoint(address string, rcvbuf int, opened func(*udpListener)) gomavlib.EndpointConf {
+// Every datagram goes to ln.onDatagram on the listener's reader goroutine;
+// gomavlib's channels are only used to write to the remotes.
+func udpServerEndpoint(address string, rcvbuf int, ln *linkRT, opened func(*udpListener)) gomavlib.EndpointConf {
 	return gomavlib.EndpointCustomServer{
 		Listen: func() (net.Listener, error) {
-			l, err := listenUDP(address, rcvbuf, udpConnQueue)
+			l, err := listenUDP(address, rcvbuf, udpConnQueue, ln.onDatagram, &ln.caughtUp)
 			if err != nil {
 				return nil, err
 			}
 			opened(l)
 			return l, nil
 		},
-		Label:      "udp",
+		Label:      udpChannelLabel,
 		IsDatagram: true,
 	}
 }
+
+// udpChannelLabel prefixes the label gomavlib gives a UDP server link's
+// channels ("udp:ADDR:PORT"), by which the link finds the channel's conn.
+const udpChannelLabel = "udp"
 
 // SocketBuffer reports what the kernel grants for a UDP receive buffer.
 type SocketBuffer struct {

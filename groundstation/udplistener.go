@@ -1,7 +1,6 @@
 package groundstation
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -9,18 +8,36 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
 )
 
-// udpListener is the net.Listener behind a UDP server link: one socket,
-// one reader goroutine, one net.Conn per remote address (gomavlib makes
-// each a channel). It replaces pion's listener, which gomavlib's own UDP
-// server endpoint uses, because pion queues each remote's datagrams in a
-// buffer nobody can see and drops silently when one is full. Here every
-// datagram waiting for gomavlib is counted (Queued: how far the station is
-// behind its socket) and every one dropped is counted too.
+// udpListener is the socket of a UDP server link. One reader goroutine
+// takes each datagram from the socket and hands it straight to the link
+// (handle, called on the reader goroutine), which decodes and dispatches
+// it there: no goroutine or channel hop per frame. gomavlib's own UDP
+// server endpoint (pion's listener, a goroutine per remote, an unbuffered
+// event channel) cost two goroutine switches and several allocations per
+// frame, and queued datagrams where nobody could see them.
+//
+// gomavlib still gets a net.Conn per remote address through Accept, so it
+// opens a Channel for it: the station writes to a vehicle through that
+// Channel, and the Channel closes (EventChannelClose) when the remote has
+// been silent past gomavlib's idle timeout. The conn never returns data
+// from Read: every datagram went to handle.
+//
+// Backlog is where the kernel keeps it, in the socket's receive buffer
+// (its drops are counted by the kernel, SO_MEMINFO); the reader notes when
+// it found the socket empty (caughtUp, waiting) so the link can tell
+// "the station is late" from "the vehicle is silent".
 type udpListener struct {
 	pc       *net.UDPConn
 	maxQueue int
+	handle   func(c *udpConn, data []byte, at time.Time)
+	// caughtUp receives the time the reader last found the socket empty;
+	// waiting is true while it waits for the next datagram.
+	caughtUp *atomic.Int64
+	waiting  atomic.Bool
 
 	mu     sync.Mutex
 	conns  map[netip.AddrPort]*udpConn
@@ -32,20 +49,23 @@ type udpListener struct {
 	wg     sync.WaitGroup
 
 	datagrams atomic.Uint64 // read from the socket
-	queued    atomic.Int64  // waiting for gomavlib's readers
-	dropped   atomic.Uint64 // a remote's queue (or the accept queue) was full
+	queued    atomic.Int64  // held for remotes whose channel is not open yet
+	dropped   atomic.Uint64 // a remote's hold queue or the accept queue was full
 }
 
-// udpConnQueue bounds the datagrams waiting per remote: ~14 s of a vehicle
-// at 18 msg/s (a remote this far behind has a stuck reader), 6 KiB of
-// queue per remote.
+// udpConnQueue bounds the datagrams held for a remote until gomavlib has
+// opened its channel (normally a few milliseconds): ~14 s of a vehicle at
+// 18 msg/s.
 const udpConnQueue = 256
 
 // udpAcceptQueue bounds remotes heard but not yet accepted by gomavlib: a
 // fleet switched on together is hundreds of new remotes at once.
 const udpAcceptQueue = 4096
 
-func listenUDP(address string, rcvbuf, maxQueue int) (*udpListener, error) {
+// listenUDP opens the socket and starts its reader. handle is called on
+// the reader goroutine for every datagram (data is only valid during the
+// call); caughtUp may be nil.
+func listenUDP(address string, rcvbuf, maxQueue int, handle func(c *udpConn, data []byte, at time.Time), caughtUp *atomic.Int64) (*udpListener, error) {
 	addr, err := net.ResolveUDPAddr("udp4", address)
 	if err != nil {
 		return nil, err
@@ -57,47 +77,26 @@ func listenUDP(address string, rcvbuf, maxQueue int) (*udpListener, error) {
 	if rcvbuf > 0 {
 		_ = pc.SetReadBuffer(rcvbuf) // the grant is probed and logged by the station
 	}
-	l := &udpListener{pc: pc, maxQueue: maxQueue, conns: map[netip.AddrPort]*udpConn{},
-		accept: make(chan *udpConn, udpAcceptQueue), done: make(chan struct{})}
+	if caughtUp == nil {
+		caughtUp = new(atomic.Int64)
+	}
+	l := &udpListener{pc: pc, maxQueue: maxQueue, handle: handle, caughtUp: caughtUp,
+		conns: map[netip.AddrPort]*udpConn{}, accept: make(chan *udpConn, udpAcceptQueue), done: make(chan struct{})}
 	l.wg.Add(1)
 	go l.readLoop()
 	return l, nil
 }
 
-func (l *udpListener) readLoop() {
-	defer l.wg.Done()
-	// One datagram per system call: recvmmsg(2) batches (x/net/ipv4
-	// ReadBatch, 64 per call) measured no better at 2,000 vehicles — at
-	// 4,500 datagrams/s per link a wake-up rarely finds more than one.
-	buf := make([]byte, 65536)
-	for {
-		n, ap, err := l.pc.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // e.g. ECONNREFUSED reported for an earlier send: keep reading
-		}
-		l.datagrams.Add(1)
-		l.deliver(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), buf[:n])
-	}
-}
-
-// deliver queues one datagram (copied) for its remote's conn.
-func (l *udpListener) deliver(ap netip.AddrPort, data []byte) {
+// deliver hands one datagram to its remote's conn, creating and
+// announcing the conn on the remote's first datagram.
+func (l *udpListener) deliver(ap netip.AddrPort, data []byte, at time.Time) {
 	c := l.conn(ap)
 	if c == nil {
 		l.dropped.Add(1)
 		return
 	}
-	b := make([]byte, len(data))
-	copy(b, data)
-	select {
-	case c.q <- b:
-		l.queued.Add(1)
-	default:
-		l.dropped.Add(1)
-	}
+	c.last.Store(at.UnixNano())
+	l.handle(c, data, at)
 }
 
 // conn returns the remote's conn, creating and announcing it on its first
@@ -111,7 +110,7 @@ func (l *udpListener) conn(ap netip.AddrPort) *udpConn {
 	if l.closed {
 		return nil
 	}
-	c := &udpConn{l: l, remote: ap, q: make(chan []byte, l.maxQueue), done: make(chan struct{})}
+	c := &udpConn{l: l, remote: ap, done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	select {
 	case l.accept <- c:
 	default:
@@ -119,6 +118,13 @@ func (l *udpListener) conn(ap netip.AddrPort) *udpConn {
 	}
 	l.conns[ap] = c
 	return c
+}
+
+// lookup returns the open conn of a remote (nil if none).
+func (l *udpListener) lookup(ap netip.AddrPort) *udpConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conns[ap]
 }
 
 // Accept waits for a new remote; it fails only once the listener is closed.
@@ -154,48 +160,76 @@ func (l *udpListener) Close() error {
 
 func (l *udpListener) Addr() net.Addr { return l.pc.LocalAddr() }
 
-// udpConn is one remote of a udpListener: Read returns its datagrams one
-// per call, Write sends to it from the listener's socket.
+// udpConn is one remote of a udpListener as gomavlib sees it: Write sends
+// to the remote from the listener's socket; Read returns no data (the
+// reader hands every datagram to the link) and fails once the remote has
+// sent nothing for as long as the read deadline gomavlib sets (its idle
+// timeout), or the conn is closed.
 type udpConn struct {
 	l      *udpListener
 	remote netip.AddrPort
-	q      chan []byte
 	done   chan struct{}
 	once   sync.Once
+	kick   chan struct{} // the deadline changed
 
+	last     atomic.Int64 // last datagram from the remote, unix ns
 	deadline atomic.Int64 // read deadline, unix ns (0 = none)
-	timer    *time.Timer  // only used by the (single) reader
+	span     atomic.Int64 // how far ahead the deadline was set (the idle timeout)
+
+	// Owned by the link, under its lock: the gomavlib Channel opened for
+	// this conn (nil until EventChannelOpen), and the datagrams heard
+	// before it, held so the vehicle's first frames know their channel.
+	ch   *gomavlib.Channel
+	held []heldDatagram
 }
 
-func (c *udpConn) Read(p []byte) (int, error) {
-	select {
-	case b := <-c.q:
-		c.l.queued.Add(-1)
-		return copy(p, b), nil
-	default:
-	}
-	var expire <-chan time.Time
-	if d := c.deadline.Load(); d != 0 {
-		wait := time.Until(time.Unix(0, d))
-		if wait <= 0 {
-			return 0, os.ErrDeadlineExceeded
+type heldDatagram struct {
+	at   time.Time
+	data []byte
+}
+
+// Read blocks until the remote has been silent for the deadline's span
+// past the deadline gomavlib set, or the conn closes.
+func (c *udpConn) Read([]byte) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
 		}
-		if c.timer == nil {
-			c.timer = time.NewTimer(wait)
-		} else {
-			c.timer.Reset(wait)
+	}()
+	for {
+		select {
+		case <-c.done:
+			return 0, net.ErrClosed
+		default:
 		}
-		defer c.timer.Stop()
-		expire = c.timer.C
-	}
-	select {
-	case b := <-c.q:
-		c.l.queued.Add(-1)
-		return copy(p, b), nil
-	case <-c.done:
-		return 0, net.ErrClosed
-	case <-expire:
-		return 0, os.ErrDeadlineExceeded
+		var expire <-chan time.Time
+		if d := c.deadline.Load(); d != 0 {
+			now := time.Now()
+			wait := time.Unix(0, d).Sub(now)
+			if wait <= 0 {
+				// Past the deadline: the remote keeps the conn alive if it
+				// was heard within the span the deadline was set for.
+				span := time.Duration(c.span.Load())
+				quiet := now.Sub(time.Unix(0, c.last.Load()))
+				if quiet >= span {
+					return 0, os.ErrDeadlineExceeded
+				}
+				wait = span - quiet
+			}
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			expire = timer.C
+		}
+		select {
+		case <-c.done:
+			return 0, net.ErrClosed
+		case <-expire:
+		case <-c.kick:
+		}
 	}
 }
 
@@ -212,9 +246,9 @@ func (c *udpConn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close forgets the remote (its next datagram opens a new conn) and drops
-// what it had queued, uncounted as lost: gomavlib closes a conn only when
-// the remote fell silent past its idle timeout or the link stops.
+// Close forgets the remote (its next datagram opens a new conn): gomavlib
+// closes a conn only when the remote fell silent past its idle timeout or
+// the link stops.
 func (c *udpConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
@@ -223,14 +257,6 @@ func (c *udpConn) Close() error {
 		}
 		c.l.mu.Unlock()
 		close(c.done)
-		for {
-			select {
-			case <-c.q:
-				c.l.queued.Add(-1)
-			default:
-				return
-			}
-		}
 	})
 	return nil
 }
@@ -248,7 +274,12 @@ func (c *udpConn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
 		c.deadline.Store(0)
 	} else {
+		c.span.Store(int64(time.Until(t)))
 		c.deadline.Store(t.UnixNano())
+	}
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 	return nil
 }

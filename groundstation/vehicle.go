@@ -146,18 +146,23 @@ func (r *vehicleRec) sendPlain(msg message.Message) error {
 		return fmt.Errorf("message %d is not in the dialect", msg.GetID())
 	}
 	raw := mp.Write(msg, true)
+	// The tap lock is held across the write: the vehicle's answer, which
+	// the link's reader may handle before this goroutine runs again, is
+	// tapped after the frame it answers (gomavlib's node never waits for
+	// the taps, so this cannot deadlock).
+	r.tapMu.Lock()
+	defer r.tapMu.Unlock()
+	at := time.Now()
 	if err := r.ln.node.WriteMessageTo(ch, raw); err != nil {
 		return err
 	}
-	r.tapMu.Lock()
 	// gomavlib numbers frames per channel internally; the logged frame
 	// carries the station's own per-vehicle count instead.
 	r.sentSeq++
 	f := &frame.V2Frame{SequenceNumber: r.sentSeq, SystemID: r.st.cfg.SystemID,
 		ComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER), Message: raw}
 	f.Checksum = f.GenerateChecksum(mp.CRCExtra())
-	r.tapLocked(tappedFrame{at: time.Now(), f: f, sent: true})
-	r.tapMu.Unlock()
+	r.tapLocked(tappedFrame{at: at, f: f, sent: true})
 	return nil
 }
 
@@ -177,6 +182,7 @@ const maxPreHeard = 512
 type tappedFrame struct {
 	at   time.Time
 	f    frame.Frame
+	raw  []byte // as received (nil: not known, or sent)
 	sent bool
 }
 
@@ -187,15 +193,15 @@ const maxTapPending = 1024
 
 // tap hands a frame of this vehicle to the station's taps, or keeps it
 // until the vehicle is published.
-func (r *vehicleRec) tap(at time.Time, f frame.Frame) {
+func (r *vehicleRec) tap(at time.Time, f frame.Frame, raw []byte) {
 	r.tapMu.Lock()
-	r.tapLocked(tappedFrame{at: at, f: f})
+	r.tapLocked(tappedFrame{at: at, f: f, raw: raw})
 	r.tapMu.Unlock()
 }
 
 func (r *vehicleRec) tapLocked(t tappedFrame) {
 	if r.tapID != "" {
-		r.st.tapFrame(r.tapID, r.ln.l.name, t.at, t.f, t.sent)
+		r.st.tapFrame(r.tapID, r.ln.l.name, t.at, t.f, t.raw, t.sent)
 		return
 	}
 	if len(r.tapPending) >= maxTapPending {
@@ -222,7 +228,7 @@ func (r *vehicleRec) tapPublish(id string) {
 	defer r.tapMu.Unlock()
 	r.tapID = id
 	for _, t := range r.tapPending {
-		r.st.tapFrame(id, r.ln.l.name, t.at, t.f, t.sent)
+		r.st.tapFrame(id, r.ln.l.name, t.at, t.f, t.raw, t.sent)
 	}
 	r.tapPending = nil
 }

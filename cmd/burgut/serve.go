@@ -48,5 +48,8 @@ func serve(ctx context.Context, name string, args []string, withSim bool, stdout
 	if err != nil {
 		return err
 	}
+	if err := startPprof(ctx, log); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	return app.New(cfg, log).Run(ctx)
 }

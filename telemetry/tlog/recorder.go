@@ -72,6 +72,7 @@ type tapped struct {
 	vehicle string
 	at      time.Time
 	f       frame.Frame
+	raw     []byte // the frame as received, when known
 }
 
 // flushBytes is the buffer size past which a vehicle's frames are written
@@ -164,15 +165,18 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 // blocks: the frame is queued or, if the writer is that far behind,
 // dropped and counted. The frame is kept until written and must not be
 // modified by anyone (gomavlib decodes every frame into a fresh value).
-// Its signature matches the ground station's frame tap.
-func (r *Recorder) Tap(vehicleID, link string, at time.Time, f frame.Frame) {
+// raw, when not nil, is the frame exactly as received: it is logged as is
+// (the evidence of what the vehicle sent, and no encoding work); without
+// it the frame is encoded. Its signature matches the ground station's
+// frame tap.
+func (r *Recorder) Tap(vehicleID, link string, at time.Time, f frame.Frame, raw []byte) {
 	r.mu.Lock()
 	if len(r.pending) >= r.opts.QueueLen {
 		r.stats.Dropped++
 		r.mu.Unlock()
 		return
 	}
-	r.pending = append(r.pending, tapped{vehicle: vehicleID, at: at, f: f})
+	r.pending = append(r.pending, tapped{vehicle: vehicleID, at: at, f: f, raw: raw})
 	n := len(r.pending)
 	r.mu.Unlock()
 	if n == r.opts.QueueLen/4 {
@@ -303,7 +307,13 @@ func (r *Recorder) write(t tapped) (int, error) {
 		r.startPart(vl)
 	}
 	r.cur = vl
-	n, err := r.w.Write(t.at, t.f)
+	var n int
+	var err error
+	if t.raw != nil {
+		n, err = r.w.WriteRaw(t.at, t.raw)
+	} else {
+		n, err = r.w.Write(t.at, t.f)
+	}
 	vl.size += int64(n)
 	if err != nil {
 		r.fail(fmt.Errorf("tlog %s: %w", vl.path, err))

@@ -249,9 +249,12 @@ func (t *Writer) Write(at time.Time, f frame.Frame) (int, error) {
 
 // WriteRaw logs an already encoded frame.
 func (t *Writer) WriteRaw(at time.Time, raw []byte) (int, error) {
+	t.buf.Reset()
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(at.UnixMicro()))
-	n, err := t.w.Write(append(ts[:], raw...))
+	t.buf.Write(ts[:])
+	t.buf.Write(raw)
+	n, err := t.w.Write(t.buf.Bytes())
 	if err != nil {
 		return n, fmt.Errorf("tlog: write: %w", err)
 	}

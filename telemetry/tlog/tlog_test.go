@@ -291,7 +291,7 @@ func TestRecorderFlightsPartsAndCap(t *testing.T) {
 	at := start
 	tap := func(id string, m message.Message) {
 		at = at.Add(100 * time.Millisecond)
-		rec.Tap(id, "udp:x", at, v2(0, 1, m))
+		rec.Tap(id, "udp:x", at, v2(0, 1, m), nil)
 	}
 	// Vehicle a: connect (disarmed), fly, land, fly again. Vehicle b: connects once.
 	for i := 0; i < 5; i++ {

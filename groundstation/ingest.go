@@ -1,0 +1,132 @@
+package groundstation
+
+import (
+	"bufio"
+	"bytes"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
+	"github.com/bluenviron/gomavlib/v3/pkg/frame"
+)
+
+// datagramDecoder decodes the MAVLink frames of one datagram with
+// gomavlib's frame reader (checksums, dialect decoding, the same
+// normalisation of non-standard frames as gomavlib's channels), reusing
+// its buffers from datagram to datagram. Owned by a link, under its lock.
+type datagramDecoder struct {
+	src bytes.Reader
+	br  *bufio.Reader
+	fr  *frame.Reader
+}
+
+func newDatagramDecoder(rw *dialect.ReadWriter) *datagramDecoder {
+	d := &datagramDecoder{}
+	d.br = bufio.NewReaderSize(&d.src, 512)
+	d.fr = &frame.Reader{BufByteReader: d.br, DialectRW: rw}
+	_ = d.fr.Initialize() // cannot fail with BufByteReader set
+	return d
+}
+
+// onDatagram takes one datagram of a UDP server link, on the listener's
+// reader goroutine: it decodes and dispatches its frames right there,
+// under the link's lock (the dispatcher goroutine takes the same lock for
+// its ticks and gomavlib's channel events). data is only valid during the
+// call.
+func (ln *linkRT) onDatagram(c *udpConn, data []byte, at time.Time) {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if ln.stopped {
+		return
+	}
+	if c.ch == nil {
+		// gomavlib has not opened this remote's channel yet (it does within
+		// milliseconds of the first datagram): hold the datagram, so the
+		// vehicle's first frames are handled knowing how to answer it.
+		if len(c.held) >= c.l.maxQueue {
+			c.l.dropped.Add(1)
+			return
+		}
+		c.held = append(c.held, heldDatagram{at: at, data: bytes.Clone(data)})
+		c.l.queued.Add(1)
+		return
+	}
+	ln.decodeDatagram(c.ch, data, at)
+}
+
+// decodeDatagram dispatches every frame of a datagram; the first bytes
+// that are not a valid frame are one parse error and end the datagram.
+func (ln *linkRT) decodeDatagram(ch *gomavlib.Channel, data []byte, at time.Time) {
+	d := ln.dec
+	d.src.Reset(data)
+	d.br.Reset(&d.src)
+	for {
+		start := len(data) - d.src.Len() - d.br.Buffered()
+		if start >= len(data) {
+			return
+		}
+		f, err := d.fr.Read()
+		if err != nil {
+			ln.onParseError(err, ch, at)
+			return
+		}
+		end := len(data) - d.src.Len() - d.br.Buffered()
+		ln.onFrame(f, ch, data[start:end], at)
+	}
+}
+
+// udpConnOf finds the conn of a channel gomavlib opened on the link's UDP
+// listener, by the remote address in the channel's label.
+func (ln *linkRT) udpConnOf(ch *gomavlib.Channel) *udpConn {
+	l := ln.udp.Load()
+	if l == nil || ch == nil {
+		return nil
+	}
+	addr, ok := strings.CutPrefix(ch.String(), udpChannelLabel+":")
+	if !ok {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil
+	}
+	return l.lookup(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+}
+
+// udpChannelOpened gives a conn its channel and dispatches what it held.
+func (ln *linkRT) udpChannelOpened(ch *gomavlib.Channel) {
+	c := ln.udpConnOf(ch)
+	if c == nil || c.ch != nil {
+		return
+	}
+	c.ch = ch
+	held := c.held
+	c.held = nil
+	c.l.queued.Add(-int64(len(held)))
+	for _, h := range held {
+		ln.decodeDatagram(ch, h.data, h.at)
+	}
+}
+
+// udpChannelClosed takes a closed channel from its conn (if the conn is
+// still there: normally gomavlib closed it first, so the remote's next
+// datagram opens a new one).
+func (ln *linkRT) udpChannelClosed(ch *gomavlib.Channel) {
+	if c := ln.udpConnOf(ch); c != nil && c.ch == ch {
+		c.ch = nil
+	}
+}
+
+// udpCaughtUp notes, at a tick, that the link's reader has handled
+// everything: it waits for the socket and the socket is empty.
+func (ln *linkRT) udpCaughtUp(now time.Time) {
+	l := ln.udp.Load()
+	if l == nil || !l.waiting.Load() {
+		return
+	}
+	if _, rx, err := l.socketMemInfo(); err != nil || rx == 0 { // unknown (not Linux): trust waiting
+		ln.caughtUp.Store(now.UnixNano())
+	}
+}

@@ -1,0 +1,31 @@
+//go:build !linux
+
+package groundstation
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// readLoop reads the socket until it is closed, one datagram per call.
+// Without a non-blocking read it cannot see the socket empty, so it
+// counts itself caught up after every datagram (Linux does better).
+func (l *udpListener) readLoop() {
+	defer l.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		l.caughtUp.Store(time.Now().UnixNano())
+		l.waiting.Store(true)
+		n, ap, err := l.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		l.datagrams.Add(1)
+		l.deliver(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), buf[:n], time.Now())
+	}
+}
