@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -174,45 +173,44 @@ func TestCommandInProgressThenSilence(t *testing.T) {
 	}
 }
 
+// A second takeoff while one is pending is ErrBusy at once; another
+// command runs and completes meanwhile. In the virtual-clock world: the
+// vehicle acknowledges the takeoff 3 s after it arrives, and at 1 s the
+// caller (a world event, running while the takeoff waits) tries a second
+// takeoff and a mode change.
 func TestCommandSameCommandBusyOthersConcurrent(t *testing.T) {
 	mv := newModelVehicle()
-	release := make(chan struct{})
-	var v *Vehicle
-	var mu sync.Mutex
+	var l *world
 	mv.onCommand = func(m *common.MessageCommandLong) []message.Message {
 		if m.Command == common.MAV_CMD_NAV_TAKEOFF {
-			mu.Lock()
-			target := v
-			mu.Unlock()
-			go func() { <-release; target.Handle(cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)) }()
+			l.later(3*time.Second, func() { l.v.Handle(cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)) })
 			return nil
 		}
 		return []message.Message{cmdAck(m.Command, common.MAV_RESULT_ACCEPTED)}
 	}
 	opts := fastOpts()
 	opts.CommandTimeout = 5 * time.Second
-	l := newTestLink(t, opts, faults{}, 1, mv.handle)
-	mu.Lock()
-	v = l.v
-	mu.Unlock()
-	done := make(chan error, 1)
-	go func() {
-		_, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF)})
-		done <- err
-	}()
-	// wait until the first takeoff is on the wire
-	for len(l.sentOf(isCommandLong)) == 0 {
-		time.Sleep(time.Millisecond)
+	l = newWorld(t, opts, faults{}, 0, 1, mv.handle)
+	var busyErr, modeErr error
+	var mode CommandResult
+	var modeAt time.Duration
+	l.later(time.Second, func() {
+		_, busyErr = l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF)})
+		mode, modeErr = l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_DO_SET_MODE)})
+		modeAt = l.elapsed()
+	})
+	res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF)})
+	if err != nil || !res.Accepted() {
+		t.Fatalf("first takeoff: %+v %v", res, err)
 	}
-	if _, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_NAV_TAKEOFF)}); !errors.Is(err, ErrBusy) {
-		t.Fatalf("second takeoff while one is pending: err = %v, want ErrBusy", err)
+	if l.elapsed() != 3*time.Second {
+		t.Errorf("first takeoff ended at %v, want at its ACK (3s)", l.elapsed())
 	}
-	if res, err := l.v.Command(context.Background(), CommandRequest{Command: uint16(common.MAV_CMD_DO_SET_MODE)}); err != nil || !res.Accepted() {
-		t.Fatalf("a different command must run concurrently: %+v %v", res, err)
+	if !errors.Is(busyErr, ErrBusy) {
+		t.Fatalf("second takeoff while one is pending: err = %v, want ErrBusy", busyErr)
 	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	if modeErr != nil || !mode.Accepted() || modeAt != time.Second {
+		t.Fatalf("a different command must run concurrently: %+v %v, done at %v (want 1s)", mode, modeErr, modeAt)
 	}
 	if n := len(l.sentOf(func(m message.Message) bool {
 		c, ok := m.(*common.MessageCommandLong)

@@ -382,36 +382,39 @@ func TestParamsByFTPBadFile(t *testing.T) {
 	}
 }
 
+// Bad paths are refused before anything is sent; a second FTP operation
+// while one runs is ErrBusy at once; cancelling the first ends it then. In
+// the virtual-clock world, with a vehicle that never answers: at 1 s a
+// world event tries the second operation, at 2 s the listing is cancelled.
 func TestFTPBusyAndBadPath(t *testing.T) {
-	release := make(chan struct{})
-	l := newTestLink(t, fastOpts(), faults{}, 1, func(m message.Message) []message.Message {
-		<-release
-		return nil
-	})
-	defer close(release)
+	opts := fastOpts()
+	opts.ParamTimeout = time.Second // the listing keeps trying past the cancel
+	l := newWorld(t, opts, faults{}, 0, 1, func(message.Message) []message.Message { return nil })
 	for _, p := range []string{"", strings.Repeat("x", 240), "a\x00b"} {
 		if _, err := l.v.FTPReadFile(context.Background(), p, nil); err == nil {
 			t.Fatalf("path %q accepted", p)
 		}
 	}
+	if n := len(l.sentOf(func(message.Message) bool { return true })); n != 0 {
+		t.Fatalf("bad paths sent %d frames", n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := l.v.FTPListDirectory(ctx, "@SYS"); done <- err }()
-	for {
-		l.v.mu.Lock()
-		busy := l.v.ftp.busy
-		l.v.mu.Unlock()
-		if busy {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if _, err := l.v.FTPCRC32(context.Background(), "@SYS"); !errors.Is(err, ErrBusy) {
-		t.Fatalf("second FTP operation: %v, want ErrBusy", err)
-	}
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	defer cancel()
+	var busyErr error
+	var busyAt time.Duration
+	l.later(time.Second, func() {
+		_, busyErr = l.v.FTPCRC32(context.Background(), "@SYS")
+		busyAt = l.elapsed()
+	})
+	l.cancelLater(2*time.Second, cancel)
+	if _, err := l.v.FTPListDirectory(ctx, "@SYS"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled listing: %v", err)
+	}
+	if !errors.Is(busyErr, ErrBusy) || busyAt != time.Second {
+		t.Fatalf("second FTP operation: %v at %v, want ErrBusy at once (1s)", busyErr, busyAt)
+	}
+	if l.elapsed() != 2*time.Second {
+		t.Fatalf("listing ended at %v, want at the cancel (2s)", l.elapsed())
 	}
 }
 
