@@ -31,7 +31,7 @@ type console struct {
 	chromium string
 }
 
-func startConsole(t *testing.T, name string, vehicles int, speedup float64) *console {
+func startConsole(t *testing.T, name string, vehicles int, speedup float64, edits ...func(*app.Config)) *console {
 	t.Helper()
 	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
 	if !web.Built() {
@@ -48,6 +48,9 @@ func startConsole(t *testing.T, name string, vehicles int, speedup float64) *con
 	cfg.DataDir = t.TempDir()
 	cfg.Relay.MQTTListen = "127.0.0.1:0"
 	cfg.Relay.StaleAfter = 30 * time.Second // the machine is shared and slow under -race
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	a := startApp(t, cfg)
 	for _, u := range []struct {
 		name string

@@ -6,9 +6,11 @@
 import { $, ctx, api, store, map, L, confirmDialog, showResults } from "./ctx.js";
 import { esc, fmt, statusOf, hudRows, COLOURS, ackOf } from "./lib/format.js";
 import { MODES, runCommand } from "./lib/commands.js";
-import { drawOnBoard } from "./map.js";
 import { filterParams, paramValue } from "./lib/params.js";
-import { holdsByVehicle, controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
+import { controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
+import { addBatterySample, batteryTimeLeft, fmtTimeLeft } from "./lib/battery.js";
+import { transferText, transferActive, controlLabel } from "./lib/fly.js";
+import { updateOnBoard } from "./onboardui.js";
 import { Player, Wall } from "./video.js";
 
 const MAX_ALERTS = 200;
@@ -16,9 +18,25 @@ const ALERT_KINDS = new Set(["fence_breach", "battery_low", "battery_critical", 
 
 const listItems = new Map(); // id → li
 
+// Each vehicle's recent battery percentages, for its time left.
+const batteries = new Map(); // id → [{t, pct}]
+function timeLeft(id) {
+  return fmtTimeLeft(batteryTimeLeft(batteries.get(id)));
+}
+
 // renderFrame redraws what changed since the last animation frame.
 export function renderFrame(changed, selectionChanged) {
+  for (const id of changed) {
+    const v = store.vehicles.get(id)?.v;
+    if (!v) continue;
+    let h = batteries.get(id);
+    if (!h) batteries.set(id, (h = []));
+    const t = Date.parse(v.updated);
+    addBatterySample(h, Number.isFinite(t) ? t : Date.now(), v.battery_pct);
+  }
   for (const id of selectionChanged ? store.vehicles.keys() : changed) renderListItem(id);
+  updateOnBoard(changed, selectionChanged);
+  if ($("assign-results")?.children.length) for (const id of changed) showTransfer(id);
   if (wall) for (const id of changed) if (store.vehicles.has(id)) wall.update(store.vehicles.get(id).v);
   if (selectionChanged || [...store.selection].some((id) => changed.has(id))) renderDetails();
 }
@@ -35,7 +53,6 @@ export function onStreamFrame(f) {
       (f.events || []).forEach(addAlert);
       if ((f.events || []).some((e) => e.severity === "critical")) beep();
       (f.events || []).forEach(addToTimeline);
-      if ((f.events || []).some((e) => e.kind === "control")) loadControl();
       break;
   }
 }
@@ -71,44 +88,42 @@ function renderListItem(id) {
   li.setAttribute("aria-selected", store.selection.has(id) ? "true" : "false");
   // Rebuild the row only when what it shows changed (a moving vehicle's
   // position is in data attributes, not text).
-  const ctl = controlText(holds.get(id), ctx.session?.name);
+  // Control comes with the vehicle's state on the stream (who holds it,
+  // since when), so every console shows a change at once.
+  const ctl = controlText(holdOf(id), ctx.session?.name);
   li.dataset.control = ctl;
-  const key = `${s}|${v.mode}|${v.stale}|${Math.round(v.battery_pct)}|${Math.round(v.relative_alt_m)}|${ctl}`;
+  const left = timeLeft(id);
+  li.dataset.timeLeft = left;
+  const tr = transferText(v.transfer);
+  li.dataset.transfer = tr;
+  const showTr = transferActive(v.transfer) || v.transfer?.phase === "failed" ? tr : "";
+  const key = `${s}|${v.mode}|${v.stale}|${Math.round(v.battery_pct)}|${Math.round(v.relative_alt_m)}|${ctl}|${left}|${showTr}`;
   if (li._key === key) return;
   li._key = key;
   li.innerHTML =
     `<span class="dot" style="background:${COLOURS[s]}"></span>` +
-    `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}${ctl ? ` <span class="control-flag" title="control">⚑ ${esc(ctl)}</span>` : ""}</span>` +
-    `<span class="battery" title="battery">${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"}</span>` +
+    `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}${ctl ? ` <span class="control-flag" title="control">⚑ ${esc(ctl)}</span>` : ""}` +
+    `${showTr ? `<br><small class="transfer" data-phase="${esc(v.transfer.phase)}">${esc(showTr)}</small>` : ""}</span>` +
+    `<span class="battery" title="battery, estimated time left">${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"} <small>${esc(left)}</small></span>` +
     `<span>${fmt(v.relative_alt_m, 0, " m")}</span>`;
 }
 
-// The selected vehicle's on-board mission, fence and rally points, read
-// from the vehicle when it is selected (and when its mission count
-// changes); the current item's leg is highlighted as it advances.
-const onBoardLayer = L.layerGroup().addTo(map);
-let onBoard = { id: null, count: -1, lists: null, seq: -1 };
-async function loadOnBoard(v) {
-  const id = v.id;
-  onBoard = { id, count: v.mission_count, lists: null, seq: -1 };
-  const lists = {};
-  for (const type of ["mission", "fence", "rally"]) {
-    try {
-      lists[type] = (await api.get(`/api/v1/vehicles/${encodeURIComponent(id)}/${type}`))?.items || [];
-    } catch (e) {
-      console.warn(type, "of", id, e);
-      lists[type] = [];
-    }
+// showTransfer writes a vehicle's upload progress and read-back verdict
+// into its line of the assign results while the plan is being assigned.
+function showTransfer(id) {
+  const li = $("assign-results").querySelector(`li[data-vehicle-id="${CSS.escape(id)}"]`);
+  const t = store.vehicles.get(id)?.v?.transfer;
+  if (!li || !t) return;
+  let span = li.querySelector(".transfer");
+  if (!span) {
+    span = document.createElement("small");
+    span.className = "transfer";
+    li.append(" ", span);
   }
-  if (onBoard.id !== id) return;
-  onBoard.lists = lists;
-  showOnBoard(store.vehicles.get(id)?.v);
-}
-function showOnBoard(v) {
-  if (!v || v.id !== onBoard.id || !onBoard.lists) return;
-  if (v.mission_seq === onBoard.seq) return;
-  onBoard.seq = v.mission_seq;
-  drawOnBoard(onBoardLayer, v.id, onBoard.lists, v.mission_seq);
+  span.textContent = transferText(t);
+  span.dataset.phase = t.phase;
+  span.dataset.done = t.done;
+  span.dataset.total = t.total;
 }
 
 // The selected vehicle's event timeline: its recent events from the
@@ -151,15 +166,6 @@ function renderDetails() {
     $("params-list").innerHTML = "";
     $("params-status").textContent = "";
   }
-  if (!v) {
-    onBoardLayer.clearLayers();
-    onBoard = { id: null, count: -1, lists: null, seq: -1 };
-  } else if (v.id !== onBoard.id || v.mission_count !== onBoard.count) {
-    onBoardLayer.clearLayers();
-    loadOnBoard(v);
-  } else {
-    showOnBoard(v);
-  }
   const box = $("details");
   const n = store.selection.size;
   $("selection-count").textContent = n ? `${n} selected` : "";
@@ -172,9 +178,12 @@ function renderDetails() {
   box.hidden = false;
   box.dataset.vehicleId = v.id;
   $("details-title").textContent = v.id + (n > 1 ? ` (+${n - 1})` : "");
-  const hold = holds.get(v.id);
-  const rows = hudRows(v);
-  if (hold) rows.push(["control", `${hold.holder} since ${new Date(hold.since).toLocaleTimeString()}`]);
+  const rows = hudRows(v).filter(([k]) => k !== "control");
+  const bat = rows.find(([k]) => k === "battery");
+  if (bat) bat[1] += `, ${timeLeft(v.id)} left`;
+  if (v.transfer) rows.push(["upload", transferText(v.transfer)]);
+  const ctl = controlLabel(v.control, ctx.session?.name);
+  if (ctl) rows.push(["control", ctl]);
   $("details-fields").innerHTML = rows.map(([k, val]) => `<dt>${esc(k)}</dt><dd data-field="${esc(k)}">${esc(val)}</dd>`).join("");
   const video = v.video || [];
   $("details-video").innerHTML = video.length
@@ -327,7 +336,6 @@ async function send(name, ids, args) {
     status.textContent = `${name}: ${ok} of ${r.results.length} accepted`;
     status.dataset.command = name;
     showResults($("command-results"), r.results);
-    if (controlAvailable) loadControl();
   } catch (e) {
     status.textContent = `${name}: ${e.message}`;
     $("command-results").innerHTML = "";
@@ -373,14 +381,25 @@ async function allPause() {
 }
 
 // --- control between operators ---
-// GET /api/v1/control says who holds which vehicle; polled, and refreshed
-// after every take/release and every "control" event. A station without
-// the control routes (404) simply shows no control buttons.
-let holds = new Map();
+// Who holds which vehicle, since when, comes on each vehicle's state in
+// the stream (a change publishes the vehicle at once), so no console
+// polls for it. GET /api/v1/control is read once, to find out whether the
+// station has control at all: one without the routes (404) shows no
+// control buttons.
 let controlAvailable = false;
+// holdOf is the vehicle's hold as the stream last said it.
+function holdOf(id) {
+  const c = store.vehicles.get(id)?.v?.control;
+  return c ? { vehicle_id: id, holder: c.holder, since: c.since } : undefined;
+}
+function holdsOf(ids) {
+  const m = new Map();
+  for (const id of ids) if (holdOf(id)) m.set(id, holdOf(id));
+  return m;
+}
 async function loadControl() {
   try {
-    holds = holdsByVehicle(await api.get("/api/v1/control"));
+    await api.get("/api/v1/control");
     controlAvailable = true;
   } catch (e) {
     if (e.status === 404) controlAvailable = false;
@@ -406,6 +425,7 @@ async function control(kind) {
       const takeover = kind === "takeover";
       const body = takeBody(ids, takeover);
       if (takeover) {
+        const holds = holdsOf(ids);
         const others = heldByOthers(ids, holds, ctx.session?.name);
         if (!(await confirmDialog(`Take over ${others.length ? others.map((id) => `${id} from ${holds.get(id).holder}`).join(", ") : ids.length + " vehicle(s)"}? Both names are audited.`))) return;
       }
@@ -416,7 +436,6 @@ async function control(kind) {
   } catch (e) {
     status.textContent = `control: ${e.message}`;
   }
-  loadControl();
 }
 
 // --- parameters of the selected vehicle ---
@@ -488,5 +507,4 @@ export function startFly(s) {
   if (s.role !== "observer") setupOperator();
   setupParams();
   loadControl();
-  setInterval(loadControl, 5000);
 }

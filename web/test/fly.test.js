@@ -1,0 +1,53 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { transferText, transferActive, controlLabel, missionsShown, onboardKey, vehicleColour } from "../src/lib/fly.js";
+
+test("an upload as the list and HUD say it", () => {
+  assert.equal(transferText(null), "");
+  assert.equal(transferText({ type: "mission", phase: "uploading", done: 12, total: 40, attempt: 1 }), "uploading mission 12/40");
+  assert.equal(transferText({ type: "fence", phase: "uploading", done: 3, total: 9, attempt: 2 }), "uploading fence 3/9 (attempt 2)");
+  assert.equal(transferText({ type: "mission", phase: "verifying", done: 40, total: 40, attempt: 1 }), "mission 40/40 sent, reading back");
+  assert.equal(transferText({ type: "mission", phase: "verified", done: 40, total: 40, attempt: 1 }), "mission verified, 40 item(s)");
+  assert.equal(transferText({ type: "rally", phase: "uploaded", done: 2, total: 2 }), "rally uploaded, 2 item(s), not read back");
+  assert.equal(
+    transferText({ type: "mission", phase: "failed", done: 0, total: 800, attempt: 1, error: "vehicle refused the transfer: MAV_MISSION_NO_SPACE (mission has more items than the vehicle can store)" }),
+    "mission upload failed: vehicle refused the transfer: MAV_MISSION_NO_SPACE (mission has more items than the vehicle can store)",
+  );
+  assert.ok(transferActive({ phase: "uploading" }) && transferActive({ phase: "verifying" }));
+  assert.ok(!transferActive({ phase: "verified" }) && !transferActive(null));
+});
+
+test("control row: who and since when", () => {
+  const now = Date.parse("2026-12-01T10:07:00Z");
+  assert.equal(controlLabel(null, "me", now), "");
+  assert.equal(controlLabel({ holder: "op1", since: "2026-12-01T10:02:00Z" }, "me", now), "op1 since 10:02 UTC (5 min)");
+  assert.equal(controlLabel({ holder: "me", since: "2026-12-01T10:07:00Z" }, "me", now), "you since 10:07 UTC (0 min)");
+  assert.equal(controlLabel({ holder: "token:auto", since: "garbage" }, "me", now), "token:auto");
+});
+
+test("every vehicle's mission in a small fleet, the selected ones' in a large one", () => {
+  const vs = [
+    { id: "a", mission_count: 5 },
+    { id: "b", mission_count: 0 },
+    { id: "c", mission_count: 7 },
+  ];
+  assert.deepEqual([...missionsShown(vs, new Set())], ["a", "c"]);
+  assert.deepEqual([...missionsShown(vs, new Set(["c", "b"]), 2)], ["c"]);
+  assert.deepEqual([...missionsShown(vs, new Set(), 2)], []);
+});
+
+test("on-board lists are read again when the count changes or an upload ends", () => {
+  const v = { mission_count: 5 };
+  const k0 = onboardKey(v);
+  assert.equal(onboardKey({ mission_count: 5, transfer: { type: "mission", phase: "uploading", started: "t1" } }), k0, "not while uploading");
+  const k1 = onboardKey({ mission_count: 5, transfer: { type: "mission", phase: "verified", started: "t1" } });
+  assert.notEqual(k1, k0);
+  assert.notEqual(onboardKey({ mission_count: 5, transfer: { type: "mission", phase: "verified", started: "t2" } }), k1, "a second upload of the same size");
+  assert.notEqual(onboardKey({ mission_count: 6 }), k0);
+});
+
+test("a vehicle keeps its colour", () => {
+  assert.equal(vehicleColour("uav-1"), vehicleColour("uav-1"));
+  assert.match(vehicleColour("x"), /^#[0-9a-f]{6}$/);
+  assert.ok(new Set(["a", "b", "c", "d", "e", "f"].map(vehicleColour)).size > 1);
+});
