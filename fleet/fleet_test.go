@@ -143,6 +143,56 @@ func TestCoalescingSubscriptionKeepsNewestPerVehicle(t *testing.T) {
 	}
 }
 
+// Next reuses the memory of the batch before the last: over many rounds
+// each batch still holds exactly its own states, newest per vehicle in
+// order of first arrival, and a batch stays intact while the next one
+// fills.
+func TestSubscriptionBatchesOverReusedMemory(t *testing.T) {
+	f := New(DefaultConfig())
+	coal := f.Subscribe(SubscribeOptions{})
+	all := f.Subscribe(SubscribeOptions{KeepAll: true})
+	defer coal.Close()
+	defer all.Close()
+	ids := []string{"a", "b", "c"}
+	for round := 0; round < 5; round++ {
+		// Round r updates r+1 vehicles (starting at a different one), twice each.
+		var want []string
+		for k := 0; k <= round%3; k++ {
+			want = append(want, ids[(round+k)%3])
+		}
+		for rep := 0; rep < 2; rep++ {
+			for _, id := range want {
+				f.UpdateFrom(id, t0, round*10+rep, func(v *Vehicle) { v.Lat = float64(round*10 + rep) })
+			}
+		}
+		cb, ab := coal.Next(), all.Next()
+		if len(cb.Vehicles) != len(want) {
+			t.Fatalf("round %d: coalesced %d states, want %d", round, len(cb.Vehicles), len(want))
+		}
+		for i, id := range want {
+			if v := cb.Vehicles[i]; v.ID != id || v.Lat != float64(round*10+1) {
+				t.Fatalf("round %d: coalesced state %d = %s lat %v, want %s lat %d", round, i, v.ID, v.Lat, id, round*10+1)
+			}
+		}
+		if len(ab.Vehicles) != 2*len(want) || len(ab.Causes) != len(ab.Vehicles) {
+			t.Fatalf("round %d: kept %d states (%d causes), want %d", round, len(ab.Vehicles), len(ab.Causes), 2*len(want))
+		}
+		for i, v := range ab.Vehicles {
+			rep := i / len(want)
+			if v.ID != want[i%len(want)] || v.Lat != float64(round*10+rep) || ab.Causes[i] != round*10+rep {
+				t.Fatalf("round %d: state %d = %s lat %v cause %v", round, i, v.ID, v.Lat, ab.Causes[i])
+			}
+		}
+		// The next round's updates must not write into this batch.
+		f.UpdateFrom("a", t0, -1, func(v *Vehicle) { v.Lat = -1 })
+		if cb.Vehicles[0].Lat == -1 || ab.Vehicles[0].Lat == -1 {
+			t.Fatalf("round %d: an update changed the batch already handed out", round)
+		}
+		coal.Next()
+		all.Next()
+	}
+}
+
 func TestKeepAllSubscriptionBoundsQueueAndCountsDrops(t *testing.T) {
 	f := New(DefaultConfig())
 	sub := f.Subscribe(SubscribeOptions{KeepAll: true, MaxQueue: 10})

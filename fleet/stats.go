@@ -32,7 +32,7 @@ func (f *Fleet) Subscribers() []SubscriberStats {
 			}
 		}
 		s.mu.Lock()
-		st.Queued = len(s.queue) + len(s.order)
+		st.Queued = len(s.queue)
 		st.Events = len(s.events)
 		st.Dropped = s.dropped
 		s.mu.Unlock()

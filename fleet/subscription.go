@@ -26,11 +26,17 @@ type Subscription struct {
 	// C receives a value when something is pending. It is never closed.
 	C chan struct{}
 
-	mu        sync.Mutex
-	latest    map[string]Vehicle // coalesced mode
-	order     []string           // ids in latest, in arrival order
-	queue     []Vehicle          // KeepAll mode
-	causes    []any              // KeepAll mode: what caused each queued state
+	mu sync.Mutex
+	// queue holds the pending states: every one (KeepAll) or the newest
+	// per vehicle in order of first arrival (coalesced, indexed by latest).
+	queue  []Vehicle
+	latest map[string]int // coalesced mode: the vehicle's index in queue
+	causes []any          // KeepAll mode: what caused each queued state
+	// spare is the queue handed out by the previous Next, reused by the
+	// next one: a busy fleet's states are copied into the same memory
+	// instead of a fresh slice per batch (and a map value per vehicle).
+	spare     []Vehicle
+	spareC    []any
 	events    []Event
 	dropped   Dropped
 	closed    bool
@@ -44,7 +50,9 @@ type Dropped struct {
 }
 
 // Batch is what Next returns: the pending state updates (oldest first) and
-// events, and the running totals of what was dropped.
+// events, and the running totals of what was dropped. Vehicles and Causes
+// are valid until the subscription's next Next call, which reuses their
+// memory: copy what must be kept longer.
 type Batch struct {
 	Vehicles []Vehicle
 	// Causes (KeepAll subscriptions only) is aligned with Vehicles: the
@@ -59,7 +67,7 @@ func (f *Fleet) Subscribe(opts SubscribeOptions) *Subscription {
 	if opts.MaxQueue <= 0 {
 		opts.MaxQueue = 10000
 	}
-	s := &Subscription{f: f, opts: opts, C: make(chan struct{}, 1), latest: make(map[string]Vehicle)}
+	s := &Subscription{f: f, opts: opts, C: make(chan struct{}, 1), latest: make(map[string]int)}
 	f.subMu.Lock()
 	f.subs[s] = struct{}{}
 	f.subMu.Unlock()
@@ -74,7 +82,7 @@ func (s *Subscription) Close() {
 		s.f.subMu.Unlock()
 		s.mu.Lock()
 		s.closed = true
-		s.latest, s.order, s.queue, s.causes, s.events = nil, nil, nil, nil, nil
+		s.latest, s.queue, s.causes, s.events, s.spare, s.spareC = nil, nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 }
@@ -86,17 +94,22 @@ func (s *Subscription) Next() Batch {
 	defer s.mu.Unlock()
 	b := Batch{Events: s.events, Dropped: s.dropped}
 	s.events = nil
-	if s.opts.KeepAll {
-		b.Vehicles, b.Causes = s.queue, s.causes
-		s.queue, s.causes = nil, nil
-	} else if len(s.order) > 0 {
-		b.Vehicles = make([]Vehicle, 0, len(s.order))
-		for _, id := range s.order {
-			b.Vehicles = append(b.Vehicles, s.latest[id])
-		}
-		s.order = s.order[:0]
-		clear(s.latest)
+	if len(s.queue) == 0 {
+		return b
 	}
+	b.Vehicles = s.queue
+	if s.opts.KeepAll {
+		b.Causes = s.causes
+	}
+	// The batch handed out last time is done with: its memory takes the
+	// next updates (cleared, so it keeps no old vehicle's data alive).
+	clear(s.spare)
+	clear(s.spareC)
+	s.queue, s.spare = s.spare[:0], b.Vehicles
+	if s.opts.KeepAll {
+		s.causes, s.spareC = s.spareC[:0], b.Causes
+	}
+	clear(s.latest)
 	return b
 }
 
@@ -147,11 +160,11 @@ func (s *Subscription) push(v *Vehicle, cause any, events []Event) {
 			}
 			s.queue = append(s.queue, *v)
 			s.causes = append(s.causes, cause)
+		} else if i, ok := s.latest[v.ID]; ok {
+			s.queue[i] = *v
 		} else {
-			if _, ok := s.latest[v.ID]; !ok {
-				s.order = append(s.order, v.ID)
-			}
-			s.latest[v.ID] = *v
+			s.latest[v.ID] = len(s.queue)
+			s.queue = append(s.queue, *v)
 		}
 	}
 	for _, e := range events {
