@@ -42,8 +42,9 @@ func (c *console) dragMap(fx, fy, tx, ty float64) {
 	c.run(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x1, y1, chromedp.ButtonLeft))
 }
 
-// An operator draws an event area on the map (outer boundary, a no-fly
-// circle, a launch pad with its radius, altitude band and time window),
+// An operator draws an event area on the map (outer boundary, a hole, a
+// no-fly circle, a launch pad with its radius, altitude band and time
+// window),
 // drags a vertex so the boundary crosses itself — the station's planner
 // refuses it and the problem is marked at that vertex and on the shape —
 // drags it back and saves: the area is stored through the area API with
@@ -67,7 +68,12 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	c.run(chromedp.Click(`#area-draw [data-draw="launch"]`))
 	c.clickMap(-200, 0)
 	c.clickMap(-190, 0)
-	c.poll("the circle and the pad drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
+	// A hole in the upper left corner.
+	c.run(chromedp.Click(`#area-draw [data-draw="hole"]`))
+	for _, p := range [][2]float64{{-100, -100}, {-60, -100}, {-80, -60}, {-100, -100}} {
+		c.clickMap(p[0], p[1])
+	}
+	c.poll("the circle, the pad and the hole drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 hole(s), 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
 	eval[bool](c, `(() => { const f = document.getElementById('area-form'); f.name.value = 'Drawn park'; f.min_alt_m.value = '20'; f.max_alt_m.value = '90';
 		f.starts.value = '2027-05-01T10:00'; f.ends.value = '2027-05-01T18:00'; return true })()`)
 	c.shot("1-drawn")
@@ -109,6 +115,15 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	if ea == nil || ea["min_alt_m"] != 20.0 || ea["max_alt_m"] != 90.0 || ea["starts"] == nil || ea["ends"] == nil {
 		t.Fatalf("stored event area lacks its band or time window: %s", area)
 	}
+	var rings [][][2]float64
+	for _, f := range fc.Features {
+		if f.Properties["kind"] == "event-area" {
+			_ = json.Unmarshal(f.Geometry.Coordinates, &rings)
+		}
+	}
+	if len(rings) != 2 || len(rings[1]) != 4 {
+		t.Fatalf("stored event area's rings: %v, want the boundary and the triangular hole", rings)
+	}
 	if nf == nil || !(nf["radius_m"].(float64) > 0) || la == nil || !(la["radius_m"].(float64) > 0) {
 		t.Fatalf("stored area lacks the no-fly circle or the launch pad's radius: %s", area)
 	}
@@ -119,17 +134,17 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	// Edit the stored area: load it, delete the no-fly circle, draw a
 	// no-fly triangle instead, save it as a new area.
 	c.run(chromedp.Click("#draw-load"))
-	c.poll("the stored area in the editor", `document.getElementById('draw-count').textContent === '1 boundary, 1 no-fly, 1 launch pad(s)' && document.getElementById('area-form').name.value === 'Drawn park (edited)'`, 10*time.Second)
+	c.poll("the stored area in the editor", `document.getElementById('draw-count').textContent === '1 boundary, 1 hole(s), 1 no-fly, 1 launch pad(s)' && document.getElementById('area-form').name.value === 'Drawn park (edited)'`, 10*time.Second)
 	box := eval[[]float64](c, `(() => { const r = document.querySelector('path[data-shape="boundary"]').getBoundingClientRect(); return [r.left, r.top, r.width, r.height] })()`)
 	circle := eval[[]float64](c, `(() => { const r = document.querySelector('path[data-shape="no-fly-circle"]').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2] })()`)
 	c.run(chromedp.Click("#draw-remove"), chromedp.MouseClickXY(circle[0], circle[1]))
-	c.poll("the circle deleted", `document.getElementById('draw-count').textContent === '1 boundary, 0 no-fly, 1 launch pad(s)'`, 10*time.Second)
+	c.poll("the circle deleted", `document.getElementById('draw-count').textContent === '1 boundary, 1 hole(s), 0 no-fly, 1 launch pad(s)'`, 10*time.Second)
 	c.run(chromedp.Click("#draw-remove"), chromedp.Click(`#area-draw [data-draw="no-fly"]`))
 	at := func(fx, fy float64) [2]float64 { return [2]float64{box[0] + box[2]*fx, box[1] + box[3]*fy} }
-	for _, p := range [][2]float64{at(0.2, 0.2), at(0.4, 0.2), at(0.3, 0.4), at(0.2, 0.2)} {
+	for _, p := range [][2]float64{at(0.6, 0.6), at(0.8, 0.6), at(0.7, 0.8), at(0.6, 0.6)} {
 		c.run(chromedp.MouseClickXY(p[0], p[1]), chromedp.Sleep(150*time.Millisecond))
 	}
-	c.poll("the triangle drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
+	c.poll("the triangle drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 hole(s), 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
 	c.shot("5-edited")
 	c.run(chromedp.Click("#area-save"))
 	c.poll("the edited area stored", `document.querySelector('#area-errors li.ok')?.textContent.includes('imported Drawn park (edited): 1 no-fly zone(s), 1 launch point(s)')`, 20*time.Second)

@@ -6,28 +6,30 @@
 // wires Leaflet-Geoman's draw and edit modes to it.
 import { enableGeoman } from "./geoman.js";
 import { esc } from "./lib/format.js";
-import { areaProps, shapesToArea, areaToShapes, localInput } from "./lib/draw.js";
+import { areaProps, shapesToArea, areaToShapes, localInput, problemShape } from "./lib/draw.js";
 
 const $ = (id) => document.getElementById(id);
 
 const STYLE = {
   boundary: { color: "#2ecc71", weight: 2, fillOpacity: 0.08, dashArray: "6 4" },
+  hole: { color: "#2ecc71", weight: 2, fillColor: "#000000", fillOpacity: 0.35, dashArray: "2 4" },
   "no-fly": { color: "#ff3040", weight: 2, fillOpacity: 0.2, dashArray: "6 4" },
   "no-fly-circle": { color: "#ff3040", weight: 2, fillOpacity: 0.2, dashArray: "6 4" },
   launch: { color: "#40a0ff", weight: 2, fillOpacity: 0.25, dashArray: "6 4" },
 };
-const SHAPE = { boundary: "Polygon", "no-fly": "Polygon", "no-fly-circle": "Circle", launch: "Circle" };
+const SHAPE = { boundary: "Polygon", hole: "Polygon", "no-fly": "Polygon", "no-fly-circle": "Circle", launch: "Circle" };
 const HOW = {
   boundary: "click the boundary's corners; click the first corner again to close it",
+  hole: "inside the boundary, click the hole's corners; click the first corner again to close it",
   "no-fly": "click the no-fly zone's corners; click the first corner again to close it",
   "no-fly-circle": "click the no-fly circle's centre, then a point on its edge",
   launch: "click the launch pad's centre, then a point on its edge (its radius)",
 };
 
 // createAreaDraw wires the "Draw an area" section. ctx: api, map, L,
-// showProblems(err, fc, onFeature) to list and mark a refused area's
-// problems (onFeature(i) is called for each feature index a problem
-// names), onSaved(summary) after the station stored the area.
+// showProblems(err, fc, onProblem) to list and mark a refused area's
+// problems (onProblem(p) is called for each), onSaved(summary) after the
+// station stored the area.
 export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   const pm = enableGeoman(map);
   const group = L.featureGroup().addTo(map);
@@ -45,7 +47,7 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   }
   function count() {
     const n = (k) => drawn.filter((d) => d.kind === k).length;
-    $("draw-count").textContent = `${n("boundary")} boundary, ${n("no-fly") + n("no-fly-circle")} no-fly, ${n("launch")} launch pad(s)`;
+    $("draw-count").textContent = `${n("boundary")} boundary, ${n("hole") ? `${n("hole")} hole(s), ` : ""}${n("no-fly") + n("no-fly-circle")} no-fly, ${n("launch")} launch pad(s)`;
     $("area-save").disabled = n("boundary") === 0;
   }
 
@@ -149,8 +151,9 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   async function save() {
     let fc;
     for (const d of drawn) d.layer?.getElement?.()?.classList.remove("shape-problem");
+    const ss = shapes();
     try {
-      fc = shapesToArea(shapes(), areaProps(Object.fromEntries(new FormData($("area-form")))));
+      fc = shapesToArea(ss, areaProps(Object.fromEntries(new FormData($("area-form")))));
     } catch (e) {
       $("area-errors").innerHTML = `<li>${esc(e.message)}</li>`;
       return;
@@ -162,8 +165,8 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
       status("");
       await onSaved(a);
     } catch (e) {
-      showProblems(e, fc, (i) => {
-        const el = drawn[i]?.layer?.getElement?.();
+      showProblems(e, fc, (p) => {
+        const el = drawn[problemShape(ss, p)]?.layer?.getElement?.();
         if (el) el.classList.add("shape-problem");
       });
       status("The station refused the area: fix the marked shapes (Edit vertices) and save again.");

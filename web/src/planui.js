@@ -147,8 +147,8 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
 
   // showProblems lists a refused area's problems and marks each on the map
   // at the feature, ring or vertex it names, in fc (the GeoJSON that was
-  // sent); onFeature(i) lets the drawing tools mark the shape too.
-  function showProblems(e, fc, onFeature) {
+  // sent); onProblem(p) lets the drawing tools mark the shape too.
+  function showProblems(e, fc, onProblem) {
     const errs = $("area-errors");
     errs.innerHTML = problemsText(e).map((p) => `<li>${esc(p)}</li>`).join("");
     problemLayer.clearLayers();
@@ -156,7 +156,7 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     if (!fc || !Array.isArray(problems)) return;
     const pts = [];
     for (const p of problems) {
-      if (onFeature && p.feature >= 0) onFeature(p.feature);
+      if (onProblem) onProblem(p);
       const ll = problemLocation(fc, p);
       if (!ll) continue;
       pts.push(ll);
@@ -165,7 +165,7 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     }
     // A file's problems may be anywhere: show them. A drawing is on screen
     // already, where the operator is working: the view stays.
-    if (pts.length && !onFeature) map.fitBounds(L.latLngBounds(pts).pad(0.5), { maxZoom: 18 });
+    if (pts.length && !onProblem) map.fitBounds(L.latLngBounds(pts).pad(0.5), { maxZoom: 18 });
   }
 
   // A mission made in another tool (.plan, .waypoints) checked against

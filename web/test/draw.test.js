@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { areaProps, shapesToArea, areaToShapes, localInput, areaInfo } from "../src/lib/draw.js";
+import { areaProps, shapesToArea, areaToShapes, localInput, areaInfo, problemShape } from "../src/lib/draw.js";
 import { problemLocation } from "../src/lib/plan.js";
 
 const square = (lat, lng, d) => [[lat, lng], [lat, lng + d], [lat + d, lng + d], [lat + d, lng]];
@@ -85,4 +85,33 @@ test("areaInfo says what a plan is checked against", () => {
   assert.equal(areaInfo({ min_alt_m: 30, max_alt_m: 100, no_fly: 2, launch: 1, starts }), "altitude 30–100 m above launch · 2027-05-01 10:00 to … · 2 no-fly zone(s) · 1 launch point(s)");
   assert.equal(areaInfo({ min_alt_m: 0, max_alt_m: 120, no_fly: 0, launch: 0 }), "altitude 0–120 m above launch · no time window · 0 no-fly zone(s) · 0 launch point(s)");
   assert.equal(areaInfo(undefined), "");
+});
+
+test("holes drawn inside a boundary become its inner rings, and problems find them again", () => {
+  const shapes = [
+    { kind: "hole", rings: [square(42.002, 70.002, 0.001)] }, // drawn first, inside the second boundary
+    { kind: "boundary", rings: [square(41, 69, 0.01)] },
+    { kind: "no-fly", name: "Tent", rings: [square(41.005, 69.005, 0.001)] },
+    { kind: "boundary", rings: [square(42, 70, 0.01)] },
+    { kind: "hole", rings: [square(41.001, 69.001, 0.001)] },
+    { kind: "hole", rings: [square(42.005, 70.005, 0.001)] },
+  ];
+  const fc = shapesToArea(shapes, { name: "Two fields" });
+  assert.deepEqual(fc.features.map((f) => `${f.properties.kind}:${f.geometry.coordinates.length}`), ["event-area:2", "no-fly:1", "event-area:3"]);
+  assert.deepEqual(fc.features[2].geometry.coordinates[1][0], [70.002, 42.002]); // hole 0 is ring 1 of the second field
+  // The planner names feature 2 (the second field) ring 2: the last hole drawn.
+  assert.equal(problemShape(shapes, { feature: 2, polygon: 0, ring: 2, vertex: 1 }), 5);
+  assert.equal(problemShape(shapes, { feature: 2, polygon: 0, ring: 0, vertex: 1 }), 3);
+  assert.equal(problemShape(shapes, { feature: 1, ring: -1, vertex: -1 }), 2);
+  assert.equal(problemShape(shapes, { feature: 0, ring: 1, vertex: 0 }), 4);
+  assert.equal(problemShape(shapes, { feature: 7, ring: 0 }), -1);
+  // A hole in no boundary goes to the first one, for the planner to refuse
+  // (it names the ring: the stray hole).
+  const stray = [...shapes, { kind: "hole", rings: [square(10, 10, 0.001)] }];
+  assert.equal(shapesToArea(stray, { name: "x" }).features[0].geometry.coordinates.length, 3);
+  assert.equal(problemShape(stray, { feature: 0, ring: 2, vertex: 0 }), 6);
+  // A stored area's holes come back as hole shapes.
+  const back = areaToShapes(fc).shapes;
+  assert.deepEqual(back.map((x) => x.kind), ["boundary", "hole", "no-fly", "boundary", "hole", "hole"]);
+  assert.deepEqual(shapesToArea(back, { name: "Two fields" }).features, fc.features);
 });

@@ -5,13 +5,27 @@
 //
 // A shape is one of
 //   {kind: "boundary", name, rings: [[[lat, lng], …] outer, [hole]…]}
+//   {kind: "hole",     rings: [[[lat, lng], …]]} — a hole in the boundary
+//                       that holds it (patrols keep out; transit legs may
+//                       cross, unlike a no-fly zone)
 //   {kind: "no-fly",   name, rings: [[[lat, lng], …], …]}
 //   {kind: "no-fly-circle", name, center: [lat, lng], radius}
 //   {kind: "launch",   name, center: [lat, lng], radius}
 //   {kind: "feature",  feature}  — anything else of a stored area (rally,
 //                                  poi, route), carried along unchanged.
 
-export const SHAPE_KINDS = ["boundary", "no-fly", "no-fly-circle", "launch"];
+export const SHAPE_KINDS = ["boundary", "hole", "no-fly", "no-fly-circle", "launch"];
+
+// inside tells whether [lat, lng] p is inside ring (even-odd rule).
+function inside(p, ring) {
+  let c = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [yi, xi] = ring[i];
+    const [yj, xj] = ring[j];
+    if (yi > p[0] !== yj > p[0] && p[1] < ((xj - xi) * (p[0] - yi)) / (yj - yi) + xi) c = !c;
+  }
+  return c;
+}
 
 // closed returns a [lon, lat] ring from [lat, lng] vertices, closed (the
 // first vertex repeated at the end) as GeoJSON wants.
@@ -45,17 +59,20 @@ export function areaProps(form) {
 }
 
 // shapesToArea builds the area GeoJSON from drawn shapes, one feature per
-// shape in the same order, so a problem the planner names by feature index
-// points back at the shape (shapes[problem.feature]). The area's
-// properties (areaProps) go on every boundary.
+// shape in the same order except holes, which are inner rings of the
+// boundary that holds them (problemShape maps a planner problem back to
+// its shape). The area's properties (areaProps) go on every boundary.
 export function shapesToArea(shapes, props) {
   if (!shapes.some((s) => s.kind === "boundary")) throw new Error("draw the event area's outer boundary first");
+  const holesOf = holesByBoundary(shapes);
   const features = shapes.map((s, i) => {
     const name = s.name || `${s.kind} ${i}`;
     switch (s.kind) {
       case "boundary":
         // The form names the area (a loaded boundary's old name gives way).
-        return { type: "Feature", properties: { ...props, kind: "event-area", name: props.name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
+        return { type: "Feature", properties: { ...props, kind: "event-area", name: props.name }, geometry: { type: "Polygon", coordinates: [...s.rings, ...(holesOf.get(i) || []).map((h) => shapes[h].rings[0])].map(closed) } };
+      case "hole":
+        return null;
       case "no-fly":
         return { type: "Feature", properties: { kind: "no-fly", name }, geometry: { type: "Polygon", coordinates: s.rings.map(closed) } };
       case "no-fly-circle":
@@ -71,11 +88,48 @@ export function shapesToArea(shapes, props) {
         throw new Error(`shape ${i}: unknown kind "${s.kind}"`);
     }
   });
-  return { type: "FeatureCollection", name: props.name, features };
+  return { type: "FeatureCollection", name: props.name, features: features.filter(Boolean) };
+}
+
+// holesByBoundary assigns each hole to the boundary whose outer ring
+// holds the most of its vertices (the first boundary when none holds
+// any: the planner then says the hole lies outside its shell, naming the
+// ring, which problemShape maps back to the hole): boundary shape index →
+// hole shape indexes.
+function holesByBoundary(shapes) {
+  const m = new Map();
+  shapes.forEach((s, i) => {
+    if (s.kind !== "hole") return;
+    let best = -1;
+    let most = -1;
+    shapes.forEach((o, b) => {
+      if (o.kind !== "boundary") return;
+      const n = (s.rings?.[0] || []).filter((v) => inside(v, o.rings[0])).length;
+      if (n > most) [best, most] = [b, n];
+    });
+    if (!m.has(best)) m.set(best, []);
+    m.get(best).push(i);
+  });
+  return m;
+}
+
+// problemShape finds the drawn shape a planner problem names (feature
+// index into shapesToArea's features, ring within it): holes are rings of
+// their boundary's feature, so a ring past the boundary's own is a hole
+// shape. -1 when none.
+export function problemShape(shapes, p) {
+  const holesOf = holesByBoundary(shapes);
+  const featureShape = shapes.map((s, i) => i).filter((i) => shapes[i].kind !== "hole");
+  const i = featureShape[p?.feature];
+  if (i === undefined) return -1;
+  const own = shapes[i].rings?.length || 0;
+  if (shapes[i].kind === "boundary" && p.ring >= own) return holesOf.get(i)?.[p.ring - own] ?? i;
+  return i;
 }
 
 // areaToShapes is the reverse, to edit a stored area (GET /api/v1/areas/{id}):
-// each event-area polygon a boundary (a MultiPolygon one per part), no-fly
+// each event-area polygon a boundary (a MultiPolygon one per part) and its
+// holes hole shapes, no-fly
 // polygons and circles, launch pads; the rest carried along. Also returns
 // the area form's values from the first boundary.
 export function areaToShapes(fc) {
@@ -95,7 +149,10 @@ export function areaToShapes(fc) {
         form.name = p.name || form.name;
         for (const k of ["min_alt_m", "max_alt_m", "starts", "ends"]) if (p[k] !== undefined) form[k] = p[k];
       }
-      for (const rings of polys(g)) shapes.push({ kind: "boundary", name: p.name, rings: rings.map(unring) });
+      for (const rings of polys(g)) {
+        shapes.push({ kind: "boundary", name: p.name, rings: [unring(rings[0])] });
+        for (const h of rings.slice(1)) shapes.push({ kind: "hole", rings: [unring(h)] });
+      }
     } else if (p.kind === "no-fly" && g.type === "Point") {
       shapes.push({ kind: "no-fly-circle", name: p.name, center: [g.coordinates[1], g.coordinates[0]], radius: p.radius_m });
     } else if (p.kind === "no-fly" && polys(g).length) {
