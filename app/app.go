@@ -28,6 +28,7 @@ import (
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
+	"github.com/burgut-uav/burgut/missions/operations"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/video"
 )
@@ -48,6 +49,8 @@ type App struct {
 	Sim *simulator.Sim
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store
+	// Operations runs the patrol operations (app/operations.go).
+	Operations *operations.Manager
 	// Video relays the vehicles' camera streams to browsers (WHEP).
 	Video *video.Hub
 	// Control says who commands which vehicle (app/control.go).
@@ -126,6 +129,7 @@ func (a *App) Run(ctx context.Context) error {
 		{"telemetry", a.startTelemetry},
 		{"relay", a.startRelay},
 		{"missions", a.startMissions},
+		{"operations", a.startOperations},
 		{"api", a.startAPI},
 		{"signing", a.startSigning},
 		{"video", a.startVideo},

@@ -39,6 +39,7 @@ type Config struct {
 	Access        AccessConfig     // accounts, sessions, HTTPS (app/auth.go)
 	Video         VideoConfig      // live video relay (app/video.go)
 	Separation    SeparationConfig // live separation monitor (app/separation.go)
+	Operations    OperationsConfig // patrol operations (app/operations.go)
 	Sim           SimConfig        // only used by `burgut run`
 }
 
@@ -77,6 +78,7 @@ func (c *Config) register(fs *flag.FlagSet, withSim bool) {
 	c.Access.register(fs)
 	c.Video.register(fs)
 	c.Separation.register(fs)
+	c.Operations.register(fs)
 	if withSim {
 		c.Sim.register(fs)
 	}
@@ -101,7 +103,7 @@ func (c *Config) Validate() error {
 	if _, err := web.TileSource(c.MapTiles); err != nil {
 		return err
 	}
-	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Video.validate(), c.Separation.validate(), c.Sim.validate())
+	return errors.Join(c.GroundStation.validate(), c.Telemetry.validate(), c.Relay.validate(), c.Access.validate(), c.Video.validate(), c.Separation.validate(), c.Operations.validate(), c.Sim.validate())
 }
 
 // Load builds the configuration of a subcommand from defaults, the config

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -251,6 +252,9 @@ type SimConfig struct {
 	// (simulator.Config): flight time at cruise and time on the ground to
 	// swap, minutes; 0 = model default / no swap.
 	EnduranceMin, SwapMin float64
+	// Spread is the radius, metres, of the disc the vehicles' homes are
+	// placed on (0 = about 5 m per vehicle), as burgut sitl --spread.
+	Spread float64
 }
 
 func (c *SimConfig) defaults() {
@@ -271,6 +275,7 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.VideoBase, "video-base", c.VideoBase, "with --video: vehicle 0's RTP port on the station; vehicle i uses base+i")
 	fs.Float64Var(&c.EnduranceMin, "endurance-min", c.EnduranceMin, "simulated vehicles' full-battery flight time at cruise, minutes (0 = model default, ~20 min)")
 	fs.Float64Var(&c.SwapMin, "swap-min", c.SwapMin, "minutes a simulated vehicle must stay landed and disarmed before its battery is swapped for a full one (0 = never)")
+	fs.Float64Var(&c.Spread, "spread", c.Spread, "radius in metres the simulated vehicles' homes spread over (0 = about 5 m per vehicle)")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
 }
 
@@ -286,6 +291,9 @@ func (c *SimConfig) validate() error {
 	}
 	if err := simulator.CheckBattery(c.EnduranceMin, c.SwapMin); err != nil {
 		return err
+	}
+	if math.IsNaN(c.Spread) || c.Spread < 0 || c.Spread > 10000 {
+		return fmt.Errorf("spread %v: want 0 (automatic) to 10000 metres", c.Spread)
 	}
 	if c.Speedup <= 0 || c.Speedup > 1000 {
 		return fmt.Errorf("speedup %v: must be in (0, 1000]", c.Speedup)

@@ -34,6 +34,7 @@ func (a *App) startSimulator(ctx context.Context) error {
 		GCS:           []string{gcs},
 		Home:          vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: vehicle.DefaultHome.AltMSL},
 		Speedup:       c.Speedup,
+		Spread:        c.Spread,
 		Seed:          c.Seed,
 		Video:         c.Video,
 		VideoBasePort: c.VideoBase,

@@ -51,6 +51,18 @@ const (
 	// EventAlertAck tells that an operator acknowledged an alert: Fields
 	// "seq" (the alert's), "alert_kind", "by", "at".
 	EventAlertAck EventKind = "alert_ack"
+	// EventOperation reports what a patrol operation (package
+	// missions/operations) did with a vehicle or itself: Fields
+	// "operation_id", "action" (launch, on_station, handover, must_leave,
+	// failed, launch_failed, landed, started, finished…), "slot".
+	EventOperation EventKind = "operation"
+	// EventCoverageGap alerts that a slot of an operation is uncovered
+	// inside its window: Fields "operation_id", "slot", "since".
+	EventCoverageGap EventKind = "coverage_gap"
+	// EventCoverageGapPredicted alerts, before it begins, that the pool
+	// cannot keep a slot covered: Fields "operation_id", "slot",
+	// "gap_start", "gap_end", "gap_s".
+	EventCoverageGapPredicted EventKind = "coverage_gap_predicted"
 )
 
 // Severity ranks events for the alert list; the monitoring center shows

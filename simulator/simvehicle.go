@@ -305,8 +305,19 @@ func (sv *SimVehicle) tick(now time.Time, simDt time.Duration) {
 	defer sv.mu.Unlock()
 	sv.wallNow = now
 	sv.linkFlush(now)
-	if simDt > 0 {
-		sv.model.Step(simDt)
+	// A late tick at high speedup simulates many seconds at once (up to
+	// 10 ticks × speedup): a ground station that was heard within the
+	// grace is present all along, so its heartbeat is given every
+	// simulated second of the step rather than once after it, which would
+	// trip FS_GCS_TIMEOUT inside a step for a busy machine's sake.
+	alive := sv.gcsAlive(now)
+	for simDt > 0 {
+		d := min(simDt, time.Second)
+		if alive {
+			sv.model.GCSHeartbeat()
+		}
+		sv.model.Step(d)
+		simDt -= d
 	}
 	sv.applyDueFaults()
 	sv.keepGCSAlive(now)
@@ -333,14 +344,20 @@ const minGCSGrace = 1500 * time.Millisecond
 // the ground station falls silent. At real time only real heartbeats
 // count, exactly as in ArduCopter.
 func (sv *SimVehicle) keepGCSAlive(now time.Time) {
+	if sv.gcsAlive(now) {
+		sv.model.GCSHeartbeat()
+	}
+}
+
+// gcsAlive reports whether, faster than real time, the ground station's
+// last heartbeat is within the wall-time grace (see keepGCSAlive).
+func (sv *SimVehicle) gcsAlive(now time.Time) bool {
 	if sv.speedup <= 1 || sv.gcsHBAt.IsZero() {
-		return
+		return false
 	}
 	grace := minGCSGrace
 	if p, ok := sv.model.Param("FS_GCS_TIMEOUT"); ok {
 		grace = max(grace, time.Duration(p.Value*float64(time.Second)))
 	}
-	if now.Sub(sv.gcsHBAt) < grace {
-		sv.model.GCSHeartbeat()
-	}
+	return now.Sub(sv.gcsHBAt) < grace
 }

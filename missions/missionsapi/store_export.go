@@ -8,3 +8,6 @@ import "github.com/burgut-uav/burgut/missions"
 func (s *Store) AddArea(a *missions.Area, src []byte) (string, error) {
 	return s.addArea(a, src)
 }
+
+// Area returns a stored area (for the operations API).
+func (s *Store) Area(id string) (*missions.Area, bool) { return s.area(id) }

@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/burgut-uav/burgut/audit"
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
+	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/metrics"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/missions/operations"
+)
+
+// operationsActor names the station in the audit log and the event stream
+// for the launches and RTLs the operations scheduler sends on its own.
+const operationsActor = "station:operations"
+
+// OperationsConfig configures patrol operations (missions/operations).
+type OperationsConfig struct {
+	// TimeScale is how much faster than the wall clock operation clocks
+	// run: 0 picks the simulator's --speedup when `burgut run` flies a
+	// simulated fleet, else 1 (real drones fly on wall time).
+	TimeScale float64
+}
+
+func (c *OperationsConfig) register(fs *flag.FlagSet) {
+	fs.Float64Var(&c.TimeScale, "operations-time-scale", c.TimeScale, "operation clocks run this many times faster than the wall clock (0 = the simulator's --speedup under burgut run, else 1); set it to the speedup of an external burgut sitl")
+}
+
+func (c *OperationsConfig) validate() error {
+	if math.IsNaN(c.TimeScale) || c.TimeScale < 0 || c.TimeScale > 1000 {
+		return fmt.Errorf("operations-time-scale %v: want 0 (automatic) to 1000", c.TimeScale)
+	}
+	return nil
+}
+
+// timeScale is the effective operation time scale.
+func (a *App) timeScale() float64 {
+	if s := a.Config.Operations.TimeScale; s > 0 {
+		return s
+	}
+	if a.Config.Sim.Vehicles > 0 && a.Config.Sim.Speedup > 0 {
+		return a.Config.Sim.Speedup
+	}
+	return 1
+}
+
+// startOperations runs the patrol operations scheduler and serves its API.
+// It needs the ground station (to fly) and the mission store (areas).
+func (a *App) startOperations(ctx context.Context) error {
+	var act operations.Actuator
+	if a.Station != nil {
+		act = operationsActuator{a}
+	}
+	m, err := operations.New(operations.Config{DataDir: a.Config.DataDir, Fleet: a.Fleet, Act: act, TimeScale: a.timeScale(),
+		Log: a.Log.With("part", "operations")})
+	if err != nil {
+		return err
+	}
+	a.Operations = m
+	operations.Register(a.Mux, operations.Deps{Manager: m, Areas: a.Missions, Log: a.Log.With("part", "operations"),
+		Known: func(id string) bool { _, ok := a.Fleet.Get(id); return ok }})
+	a.addFamily(counter("burgut_operations_ticks_total", "operations scheduler ticks"), func(emit metrics.Emit) { emit(float64(m.Stats().Ticks)) })
+	a.addFamily(counter("burgut_operations_tick_seconds_total", "time spent in operations scheduler ticks"), func(emit metrics.Emit) {
+		emit(float64(m.Stats().TickNanos) / 1e9)
+	})
+	a.addFamily(counter("burgut_operations_launches_total", "launches the operations scheduler sent"), func(emit metrics.Emit) { emit(float64(m.Stats().Launches)) })
+	a.addFamily(counter("burgut_operations_launch_failures_total", "launches that failed (the vehicle is failed and replaced)"), func(emit metrics.Emit) {
+		emit(float64(m.Stats().LaunchFailures))
+	})
+	a.Go(ctx, "operations", m.Run)
+	return nil
+}
+
+// operationsActuator flies the scheduler's commands through the ground
+// station, the same path an operator's plan assignment takes (verified
+// uploads, then GUIDED, arm, mission start), each audited as the station.
+type operationsActuator struct{ a *App }
+
+func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, tag operations.Tag) (err error) {
+	a := x.a
+	defer func() {
+		x.audit(id, "launch", map[string]any{"mission": tag.Mission, "event_area": tag.EventArea, "upload": upload}, err)
+	}()
+	if upload {
+		o := groundstation.UploadOptions{Verify: true, Mission: tag.Mission, EventArea: tag.EventArea}
+		for _, l := range []struct {
+			t     mavitem.MissionType
+			items []mavitem.Item
+		}{{mavitem.TypeFence, p.Fence}, {mavitem.TypeRally, p.Rally}, {mavitem.TypeMission, p.MissionWithHome()}} {
+			if _, err := a.Station.Upload(ctx, id, l.t, l.items, o); err != nil {
+				return fmt.Errorf("%w: %s: %v", operations.ErrUpload, l.t, err)
+			}
+		}
+		sess, err := a.Station.Session(id)
+		if err != nil {
+			return err
+		}
+		for _, pv := range p.FenceParams {
+			if _, err := sess.ParamSet(ctx, pv.Name, pv.Value); err != nil {
+				return fmt.Errorf("%w: set %s: %v", operations.ErrUpload, pv.Name, err)
+			}
+		}
+	} else {
+		a.Fleet.SetAssignment(id, tag.Mission, tag.EventArea)
+	}
+	st := vehicleapi.FromStation(a.Station)
+	d := vehicleapi.Deps{Fleet: a.Fleet, Station: st, Log: a.Log}
+	if _, err := vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "GUIDED"}); err != nil {
+		return fmt.Errorf("mode GUIDED: %w", err)
+	}
+	// A mission interrupted by the last RTL would resume at the item it
+	// was flying (MIS_RESTART 0), which on the ground is no takeoff: start
+	// from the first item.
+	if err := st.SetCurrent(ctx, id, 1); err != nil {
+		return fmt.Errorf("mission current 1: %w", err)
+	}
+	for _, name := range []string{"arm", "mission_start"} {
+		if _, err := vehicleapi.RunCommand(ctx, d, id, name, vehicleapi.CommandArgs{}); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (x operationsActuator) ReturnHome(ctx context.Context, id string) (err error) {
+	defer func() { x.audit(id, "rtl", nil, err) }()
+	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
+	_, err = vehicleapi.RunCommand(ctx, d, id, "rtl", vehicleapi.CommandArgs{})
+	return err
+}
+
+// audit records a command the scheduler sent, as the separation monitor
+// records its brakes, and shows it in the event stream.
+func (x operationsActuator) audit(id, what string, fields map[string]any, err error) {
+	a := x.a
+	body, _ := json.Marshal(fields)
+	e := audit.Entry{Time: time.Now(), Actor: operationsActor, Source: "station", Route: "STATION operations/" + what,
+		Vehicles: []string{id}, Body: string(body), BodyBytes: int64(len(body)), Status: http.StatusOK, Result: "ok", Detail: what}
+	if err != nil {
+		e.Status, e.Result, e.Detail = http.StatusBadGateway, "command_failed", fmt.Sprintf("%s: %v", what, err)
+		if errors.Is(err, context.Canceled) {
+			e.Result = "cancelled"
+		}
+	}
+	entry, aerr := a.Audit.Append(e)
+	if aerr != nil {
+		a.Log.Error("operations: audit", "vehicle", id, "err", aerr)
+	}
+	a.Fleet.Emit(fleet.Event{VehicleID: id, Kind: fleet.EventCommand, Severity: fleet.SeverityInfo,
+		Message: fmt.Sprintf("%s sent by %s (%s)", what, operationsActor, e.Result),
+		Fields:  map[string]any{"actor": operationsActor, "name": what, "route": e.Route, "audit_seq": entry.Seq, "result": e.Result}})
+}

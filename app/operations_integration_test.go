@@ -1,0 +1,358 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/latlon"
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/missions/operations"
+)
+
+// opsSpeedup is the simulator's speedup (and so the operation clock's
+// scale) for the operation tests: a 3-hour window takes 3 minutes of wall
+// time. BURGUT_OPS_SPEEDUP overrides it.
+func opsSpeedup() float64 {
+	if s, err := strconv.ParseFloat(os.Getenv("BURGUT_OPS_SPEEDUP"), 64); err == nil && s > 0 {
+		return s
+	}
+	return 60
+}
+
+// opsPadSpread is the radius of the disc the test drones are parked on:
+// wide enough (~25 m between neighbours) that drones landing and taking
+// off at the same time keep their separation.
+const opsPadSpread = 40
+
+// stadiumGeoJSON is the demo's irregular stadium-like area for 3 patrol
+// layers around home (with its no-fly stage) without rally points, and a
+// launch pad that holds drones parked opsPadSpread around home.
+func stadiumGeoJSON(lat, lon float64) []byte {
+	src := demoAreaGeoJSON(lat, lon, 3)
+	i := bytes.Index(src, []byte(`,
+ {"type":"Feature","properties":{"kind":"rally"`))
+	src = append(append([]byte(nil), src[:i]...), []byte("\n]}")...)
+	return regexp.MustCompile(`("name":"Home pad","radius_m":)[0-9.]+`).ReplaceAll(src, []byte(fmt.Sprintf("${1}%d", opsPadSpread+5)))
+}
+
+// track is what the independent check keeps of one vehicle's telemetry.
+type trackPoint struct {
+	at      time.Time // wall
+	mission string
+	onLoop  bool
+}
+
+// recordTracks keeps every state update of every vehicle (a KeepAll fleet
+// subscription, as the stores have) until stop is called.
+func recordTracks(a *App) (get func() map[string][]trackPoint, landed func() []fleet.Event, stop func()) {
+	sub := a.Fleet.Subscribe(fleet.SubscribeOptions{KeepAll: true, Name: "ops-test", MaxQueue: 1 << 20})
+	var mu sync.Mutex
+	tracks := map[string][]trackPoint{}
+	var events []fleet.Event
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	var loops sync.Map // mission tag -> [2]int loop start, jump seq
+	// A vehicle is on its loop from the moment it passes the loop's first
+	// waypoint while flying AUTO, and stays on it while it flies the loop's
+	// items (the DO_JUMP makes the first one current again each lap).
+	entered := map[string]bool{}
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-sub.C:
+			}
+			b := sub.Next()
+			mu.Lock()
+			for _, v := range b.Vehicles {
+				on := false
+				if l, ok := loops.Load(v.Mission); ok {
+					lj := l.([2]int)
+					flying := v.Armed && v.Mode == "AUTO" && v.MissionSeq >= lj[0] && v.MissionSeq <= lj[1]
+					on = flying && (entered[v.ID] || v.MissionSeq > lj[0])
+				}
+				entered[v.ID] = on
+				tracks[v.ID] = append(tracks[v.ID], trackPoint{at: v.LastSeen, mission: v.Mission, onLoop: on})
+			}
+			events = append(events, b.Events...)
+			mu.Unlock()
+		}
+	}()
+	// The loop bounds of every operation's slot, from the API's plan
+	// summary (what was uploaded), so the check needs nothing of the
+	// scheduler's state.
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if a.Operations == nil {
+				continue
+			}
+			for _, o := range a.Operations.List() {
+				for i, p := range o.Plans {
+					loops.Store(o.ID+"/slot-"+strconv.Itoa(i), [2]int{int(p.Plan.LoopStart), int(p.Plan.JumpSeq)})
+				}
+			}
+		}
+	}()
+	get = func() map[string][]trackPoint {
+		mu.Lock()
+		defer mu.Unlock()
+		out := map[string][]trackPoint{}
+		for k, v := range tracks {
+			out[k] = append([]trackPoint(nil), v...)
+		}
+		return out
+	}
+	landed = func() []fleet.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]fleet.Event(nil), events...)
+	}
+	stop = func() { close(done); <-finished; sub.Close() }
+	return get, landed, stop
+}
+
+// independentCoverage computes each slot's uncovered seconds in the
+// window from the recorded telemetry alone: a slot is covered while some
+// vehicle tagged with its mission flies its loop in AUTO.
+func independentCoverage(o operations.OperationView, tracks map[string][]trackPoint) []float64 {
+	toOp := func(w time.Time) time.Time {
+		return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * o.TimeScale))
+	}
+	type iv struct{ a, b time.Time }
+	out := make([]float64, len(o.Slots))
+	for s := range o.Slots {
+		tag := o.ID + "/slot-" + strconv.Itoa(s)
+		var ivs []iv
+		for _, tr := range tracks {
+			var since *time.Time
+			for _, p := range tr {
+				on := p.onLoop && p.mission == tag
+				t := toOp(p.at)
+				switch {
+				case on && since == nil:
+					since = &t
+				case !on && since != nil:
+					ivs = append(ivs, iv{*since, t})
+					since = nil
+				}
+			}
+			if since != nil {
+				ivs = append(ivs, iv{*since, o.End})
+			}
+		}
+		sort.Slice(ivs, func(i, j int) bool { return ivs[i].a.Before(ivs[j].a) })
+		cur := o.Start
+		var gap float64
+		for _, x := range ivs {
+			if x.b.Before(cur) || !x.b.After(cur) {
+				continue
+			}
+			if x.a.After(cur) {
+				gap += minT(x.a, o.End).Sub(cur).Seconds()
+				if debugCoverage {
+					fmt.Printf("slot %d gap %s .. %s\n", s, cur.Format(time.TimeOnly), x.a.Format(time.TimeOnly))
+				}
+			}
+			if x.b.After(cur) {
+				cur = x.b
+			}
+			if !cur.Before(o.End) {
+				break
+			}
+		}
+		if cur.Before(o.End) {
+			gap += o.End.Sub(cur).Seconds()
+		}
+		out[s] = math.Max(gap, 0)
+	}
+	return out
+}
+
+var debugCoverage = os.Getenv("BURGUT_OPS_DEBUG") != ""
+
+func minT(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// opsFleet starts the app with n simulated vehicles of 25-minute endurance
+// and 5-minute swaps at opsSpeedup, and an area; it returns the vehicle
+// IDs once all are ready.
+func opsFleet(t *testing.T, n int, edit func(*Config)) (*App, string, []string) {
+	const home = "41.3111,69.2797"
+	a, _ := runApp(t, func(c *Config) {
+		c.Sim.Vehicles = n
+		c.Sim.Speedup = opsSpeedup()
+		c.Sim.Demo = false
+		c.Sim.Home = home
+		c.Sim.EnduranceMin = 25
+		c.Sim.SwapMin = 5
+		c.Sim.Spread = opsPadSpread
+		if edit != nil {
+			edit(c)
+		}
+	})
+	base := "http://" + a.HTTPAddr()
+	pt, _ := latlon.Parse(home, "")
+	var area struct{ ID string }
+	if code := postRaw(t, base+"/api/v1/areas", string(stadiumGeoJSON(pt.Lat, pt.Lon)), &area); code != http.StatusCreated {
+		t.Fatalf("create area: %d", code)
+	}
+	var ids []string
+	testenv.Eventually(t, 60*time.Second, "vehicles ready", func() bool {
+		ids = ids[:0]
+		for _, v := range a.Fleet.List() {
+			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
+				ids = append(ids, v.ID)
+			}
+		}
+		return len(ids) == n
+	})
+	sort.Strings(ids)
+	return a, area.ID, ids
+}
+
+// createOp posts an operation whose window starts lead after now and lasts
+// window, both on the operation clock.
+func createOp(t *testing.T, a *App, areaID string, slots int, ids []string, lead, window time.Duration) operations.OperationView {
+	now := time.Now()
+	start, end := now.Add(lead), now.Add(lead+window)
+	idq := make([]string, len(ids))
+	for i, id := range ids {
+		idq[i] = strconv.Quote(id)
+	}
+	body := fmt.Sprintf(`{"area_id":%q,"pattern":"perimeter","slots":%d,"vehicle_ids":[%s],"start":%q,"end":%q,"speed":10,"swap_min":5}`,
+		areaID, slots, strings.Join(idq, ","), start.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano))
+	var o operations.OperationView
+	if code := postRaw(t, "http://"+a.HTTPAddr()+"/api/v1/operations", body, &o); code != http.StatusCreated {
+		t.Fatalf("create operation: %d %+v", code, o)
+	}
+	return o
+}
+
+func waitOp(t *testing.T, a *App, id string, within time.Duration, cond func(o operations.OperationView) bool) operations.OperationView {
+	t.Helper()
+	var o operations.OperationView
+	deadline := time.Now().Add(within)
+	last := time.Now()
+	for {
+		o = operations.OperationView{}
+		getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/operations/"+id, &o)
+		if cond(o) {
+			return o
+		}
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			var b strings.Builder
+			for _, v := range o.Vehicles {
+				fmt.Fprintf(&b, " %s:%s/%d", v.ID[len(v.ID)-4:], v.Role, v.Slot)
+				if v.Reason != "" {
+					fmt.Fprintf(&b, "(%s)", v.Reason)
+				}
+			}
+			t.Logf("%s %s clock %s uncovered %.0f slots %+v vehicles%s", o.ID, o.State, o.Clock.Format(time.TimeOnly), o.UncoveredS, slotsString(o), b.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("operation %s: condition not met within %v: %+v", id, within, o)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func slotsString(o operations.OperationView) string {
+	var b strings.Builder
+	for _, s := range o.Slots {
+		fmt.Fprintf(&b, "[%d %s in=%s unc=%.0f on=%.0f h=%d r=%d]", s.Index, s.VehicleID, s.Incoming, s.UncoveredS, s.OnStationS, s.Handovers, s.Replacement)
+	}
+	return b.String()
+}
+
+// The issue's nominal test: a 3-hour window over a stadium-like area, a
+// perimeter plan with 3 slots, 8 simulated drones of 25-minute endurance
+// with 5-minute swaps. Every slot stays covered, every drone lands with
+// its reserve, and the operation's metrics match what the recorded
+// telemetry says.
+func TestOperationKeepsThreeSlotsCoveredForThreeHours(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flies 8 simulated drones through a 3-hour operation")
+	}
+	window := 3 * time.Hour
+	if s := os.Getenv("BURGUT_OPS_WINDOW"); s != "" {
+		window, _ = time.ParseDuration(s)
+	}
+	a, areaID, ids := opsFleet(t, 8, nil)
+	tracks, events, stopRec := recordTracks(a)
+	o := createOp(t, a, areaID, 3, ids, 5*time.Minute, window)
+	wallWindow := time.Duration(float64(window+5*time.Minute) / opsSpeedup())
+	o = waitOp(t, a, o.ID, wallWindow+60*time.Second, func(o operations.OperationView) bool {
+		return o.State != operations.StateScheduled && o.State != operations.StateRunning
+	})
+	// Let every drone land.
+	waitOp(t, a, o.ID, 60*time.Second, func(o operations.OperationView) bool {
+		for _, v := range o.Vehicles {
+			if v.Role != operations.RolePool && v.Role != operations.RoleFailed {
+				return false
+			}
+		}
+		return true
+	})
+	stopRec()
+	t.Logf("finished: %s uncovered %.1f s, slots %s", o.State, o.UncoveredS, slotsString(o))
+	if o.State != operations.StateFinished {
+		t.Fatalf("state %s (%s)", o.State, o.Reason)
+	}
+	for _, s := range o.Slots {
+		if s.UncoveredS != 0 {
+			t.Errorf("slot %d: uncovered %.1f s, want 0", s.Index, s.UncoveredS)
+		}
+		if s.Handovers == 0 {
+			t.Errorf("slot %d: no handover in %v of 25-minute packs", s.Index, window)
+		}
+	}
+	indep := independentCoverage(o, tracks())
+	quantum := float64(200*time.Millisecond) / 1e9 * o.TimeScale
+	for i, s := range o.Slots {
+		if math.Abs(indep[i]-s.UncoveredS) > quantum*float64(2*(s.Handovers+s.Replacement+1)) {
+			t.Errorf("slot %d: operation says %.1f s uncovered, the recorded tracks %.1f s", i, s.UncoveredS, indep[i])
+		}
+	}
+	landings := 0
+	for _, e := range events() {
+		if e.Kind == fleet.EventOperation && e.Fields["action"] == "landed" {
+			landings++
+			if pct, _ := e.Fields["battery_pct"].(float64); pct < o.Params.ReservePct {
+				t.Errorf("%s landed with %.0f %%, under the %.0f %% reserve", e.VehicleID, pct, o.Params.ReservePct)
+			}
+		}
+		if e.Kind == fleet.EventSeparation && e.Severity == fleet.SeverityCritical {
+			t.Errorf("separation: %s", e.Message)
+		}
+		if e.Kind == fleet.EventBatteryCritical || e.Kind == fleet.EventFailsafe {
+			t.Errorf("%s at %s: %s", e.Kind, e.Time.Format(time.StampMilli), e.Message)
+		}
+	}
+	if landings == 0 {
+		t.Errorf("no landing recorded")
+	}
+	t.Logf("landings %d, independent uncovered %v", landings, indep)
+}

@@ -1,0 +1,579 @@
+package operations
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// ActionKind is what the scheduler asks the station to do.
+type ActionKind string
+
+// Actions.
+const (
+	// ActLaunch uploads the slot's mission (unless the vehicle holds it)
+	// and launches the vehicle; the runner reports back with LaunchDone.
+	ActLaunch ActionKind = "launch"
+	// ActReturn sends the vehicle home (RTL); ReturnDone reports back.
+	ActReturn ActionKind = "return"
+)
+
+// Action is one command for the runner to carry out.
+type Action struct {
+	Kind      ActionKind
+	VehicleID string
+	Slot      int
+	// Upload is false when the vehicle already holds the slot's mission.
+	Upload bool
+}
+
+// Note is an event the operation raises; the runner puts it on the fleet's
+// event stream (API, MQTT, WebSocket) as a fleet.Event of that kind.
+type Note struct {
+	VehicleID string
+	Kind      fleet.EventKind
+	Severity  fleet.Severity
+	Message   string
+	Fields    map[string]any
+}
+
+// Observe looks a vehicle up in the live fleet.
+type Observe func(id string) (fleet.Vehicle, bool)
+
+// maxSamples bounds a drone's battery history (the learned rate uses the
+// newest; at 1 Hz this is over half an hour).
+const maxSamples = 2048
+
+// startGrace is how long (wall time) after a launch the vehicle may still
+// report its pre-launch mode before not flying AUTO counts as a failure.
+const startGrace = 5 * time.Second
+
+// Step is one scheduler tick at wall time wall: it observes every pool
+// vehicle, accounts coverage since the previous tick, and decides what to
+// launch and whom to send home. It changes o and returns the commands for
+// the runner and the events to publish. Step does no I/O.
+func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
+	st := &step{o: o, wall: wall, now: o.Now(wall), look: look}
+	if !o.Active() {
+		// Over: only see the drones it sent home land.
+		for _, v := range o.Vehicles {
+			if v.Role == RoleReturning {
+				st.observe(v)
+			}
+		}
+		return st.acts, st.notes
+	}
+	if o.Last.IsZero() || o.Last.After(st.now) {
+		o.Last = st.now
+	}
+	for _, v := range o.Vehicles {
+		st.observe(v)
+	}
+	st.account()
+	switch {
+	case !st.now.Before(o.End):
+		st.finish(fmt.Sprintf("the window ended at %s", o.End.Format(time.RFC3339)))
+	case o.State == StateScheduled && !st.now.Before(o.Start):
+		o.State = StateRunning
+		st.note("", fleet.SeverityInfo, "started", "operation %s started", o.ID)
+	}
+	if o.Active() {
+		if st.allFailed() {
+			o.State, o.Reason = StateFailed, "every vehicle of the pool failed"
+			st.note("", fleet.SeverityCritical, "failed", "operation %s failed: %s", o.ID, o.Reason)
+			st.sendEveryoneHome()
+		} else if !o.Paused {
+			st.schedule()
+		}
+		st.forecast()
+	}
+	o.Last = st.now
+	return st.acts, st.notes
+}
+
+type step struct {
+	o     *Operation
+	wall  time.Time
+	now   time.Time
+	look  Observe
+	acts  []Action
+	notes []Note
+}
+
+func (st *step) note(vid string, sev fleet.Severity, action, format string, args ...any) {
+	kind := fleet.EventOperation
+	st.notes = append(st.notes, Note{VehicleID: vid, Kind: kind, Severity: sev, Message: fmt.Sprintf(format, args...),
+		Fields: map[string]any{"operation_id": st.o.ID, "action": action}})
+}
+
+func (st *step) lastNote() map[string]any { return st.notes[len(st.notes)-1].Fields }
+
+// onLoop reports whether fv flies its slot's patrol loop: AUTO, armed,
+// past the loop's first waypoint and not beyond its DO_JUMP.
+func onLoop(fv fleet.Vehicle, p SlotPlan) bool {
+	return fv.Armed && fv.Mode == "AUTO" && fv.MissionSeq > int(p.Plan.LoopStart) && fv.MissionSeq <= int(p.Plan.JumpSeq)
+}
+
+func landed(fv fleet.Vehicle) bool {
+	return !fv.Armed && (fv.LandedState == "" || fv.LandedState == "on_ground")
+}
+
+// failure says why a vehicle that should fly its slot's mission no longer
+// does ("" when it does).
+func (st *step) failure(v *VehicleState, fv fleet.Vehicle, ok bool) string {
+	switch {
+	case !ok:
+		return "vehicle unknown to the station"
+	case !fv.Connected:
+		return "link lost"
+	case fv.FenceBreached:
+		return "fence breach"
+	case fv.BatteryPct >= 0 && fv.BatteryPct < st.o.Params.CriticalPct && v.Role == RoleStation:
+		return fmt.Sprintf("battery critical (%.0f %%)", fv.BatteryPct)
+	}
+	if !v.SeenAuto {
+		if fv.Armed && fv.Mode == "AUTO" {
+			v.SeenAuto = true
+			return ""
+		}
+		if st.wall.Sub(v.launchedAt) > startGrace {
+			return fmt.Sprintf("did not start its mission (mode %s, armed %v)", fv.Mode, fv.Armed)
+		}
+		return ""
+	}
+	if !fv.Armed {
+		return "disarmed in flight"
+	}
+	if fv.Mode != "AUTO" {
+		return "left its mission: mode " + fv.Mode
+	}
+	return ""
+}
+
+func (st *step) observe(v *VehicleState) {
+	o := st.o
+	fv, ok := st.look(v.ID)
+	switch v.Role {
+	case RoleTransit, RoleStation:
+		if why := st.failure(v, fv, ok); why != "" {
+			st.fail(v, fv, ok, why)
+			return
+		}
+		sl := o.Slots[v.Slot]
+		if v.Role == RoleTransit && onLoop(fv, o.Plans[v.Slot]) {
+			v.Role, v.Since = RoleStation, st.now
+			v.samples = v.samples[:0]
+			if d := st.now.Sub(v.launchAt).Seconds(); !v.launchAt.IsZero() && d > 0 {
+				sl.TransitS = d
+			}
+			st.note(v.ID, fleet.SeverityInfo, "on_station", "%s on station in slot %d of operation %s", v.ID, sl.Index, o.ID)
+			st.lastNote()["slot"] = sl.Index
+			if sl.Incoming == v.ID {
+				st.handover(sl, v)
+			} else {
+				sl.VehicleID = v.ID
+			}
+		}
+		if v.Role == RoleStation && fv.BatteryPct >= 0 {
+			t := st.now.Sub(o.Created).Seconds()
+			if n := len(v.samples); n == 0 || t > v.samples[n-1].T {
+				if n >= maxSamples {
+					v.samples = append(v.samples[:0], v.samples[n/2:]...)
+				}
+				v.samples = append(v.samples, BatterySample{T: t, Pct: fv.BatteryPct})
+			}
+		}
+	case RoleReturning:
+		if ok && fv.Connected && landed(fv) {
+			v.Role, v.Since, v.LandedAt, v.Slot = RolePool, st.now, st.now, -1
+			st.note(v.ID, fleet.SeverityInfo, "landed", "%s landed with %.0f %% (reserve %.0f %%)", v.ID, fv.BatteryPct, o.Params.ReservePct)
+			st.lastNote()["battery_pct"] = fv.BatteryPct
+		}
+	case RolePool:
+		if ok && fv.Armed && !v.Ready {
+			v.LandedAt = time.Time{} // flown by someone else: not ours to time
+		}
+	}
+}
+
+// fail takes v off its slot; a slot left without a drone is replaced at
+// once by the scheduling pass of this same tick.
+func (st *step) fail(v *VehicleState, fv fleet.Vehicle, ok bool, why string) {
+	o := st.o
+	sl := o.Slots[v.Slot]
+	wasCovering := sl.VehicleID == v.ID
+	if wasCovering {
+		sl.VehicleID = ""
+		if sl.Incoming != "" {
+			sl.VehicleID, sl.Incoming = sl.Incoming, ""
+		}
+	}
+	if sl.Incoming == v.ID {
+		sl.Incoming = ""
+	}
+	if wasCovering || v.Role == RoleStation {
+		sl.Replacement++
+	}
+	st.keepRate(v)
+	v.Role, v.Since, v.Reason, v.Slot, v.Ready = RoleFailed, st.now, why, -1, false
+	st.note(v.ID, fleet.SeverityWarning, "failed", "%s failed in slot %d of operation %s: %s; replacing it", v.ID, sl.Index, o.ID, why)
+	st.lastNote()["slot"], st.lastNote()["reason"] = sl.Index, why
+	// Bring it home if it can still hear us and is not already doing so.
+	if ok && fv.Connected && fv.Armed && fv.Mode != "RTL" && fv.Mode != "LAND" && !fv.FenceBreached {
+		st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: sl.Index})
+	}
+}
+
+// keepRate remembers the consumption v showed on this patrol, for its
+// next forecast.
+func (st *step) keepRate(v *VehicleState) {
+	if r, ok := slope(v.samples); ok && r > 0 {
+		v.RatePctS = r
+	}
+}
+
+// handover: in is on station, the slot's incumbent goes home.
+func (st *step) handover(sl *Slot, in *VehicleState) {
+	if old := st.o.vehicle(sl.VehicleID); old != nil && old.ID != in.ID && (old.Role == RoleStation || old.Role == RoleTransit) {
+		st.sendHome(old)
+		sl.Handovers++
+		st.note(in.ID, fleet.SeverityInfo, "handover", "%s took over slot %d of operation %s from %s", in.ID, sl.Index, st.o.ID, old.ID)
+		st.lastNote()["slot"], st.lastNote()["from"] = sl.Index, old.ID
+	}
+	sl.VehicleID, sl.Incoming = in.ID, ""
+}
+
+func (st *step) sendHome(v *VehicleState) {
+	st.keepRate(v)
+	v.Role, v.Since, v.rtlTries = RoleReturning, st.now, 0
+	st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+}
+
+// account adds the time since the previous tick to each slot's on-station
+// or uncovered seconds, by the state the slot was in (sample and hold),
+// then takes the state now.
+func (st *step) account() {
+	o := st.o
+	from, to := maxTime(o.Last, o.Start), minTime(st.now, o.End)
+	d := to.Sub(from).Seconds()
+	for _, sl := range o.Slots {
+		if d > 0 {
+			if sl.Covered {
+				sl.OnStationS += d
+			} else {
+				sl.UncoveredS += d
+			}
+		}
+		covered := false
+		for _, v := range o.Vehicles {
+			if v.Role == RoleStation && v.Slot == sl.Index {
+				covered = true
+			}
+		}
+		inWindow := !st.now.Before(o.Start) && st.now.Before(o.End)
+		switch {
+		case covered && sl.GapSince != nil:
+			if inWindow || st.now.Sub(*sl.GapSince) > 0 {
+				st.note(sl.VehicleID, fleet.SeverityInfo, "gap_ended", "slot %d of operation %s covered again after %.0f s", sl.Index, o.ID, st.now.Sub(*sl.GapSince).Seconds())
+				st.lastNote()["slot"], st.lastNote()["gap_s"] = sl.Index, st.now.Sub(*sl.GapSince).Seconds()
+			}
+			sl.GapSince = nil
+		case !covered && sl.GapSince == nil && inWindow:
+			at := st.now
+			if sl.Covered || o.Last.After(o.Start) {
+				at = maxTime(o.Last, o.Start)
+			} else {
+				at = o.Start
+			}
+			sl.GapSince = &at
+			st.notes = append(st.notes, Note{VehicleID: sl.VehicleID, Kind: fleet.EventCoverageGap, Severity: fleet.SeverityWarning,
+				Message: fmt.Sprintf("slot %d of operation %s uncovered since %s", sl.Index, o.ID, at.Format(time.RFC3339)),
+				Fields:  map[string]any{"operation_id": o.ID, "slot": sl.Index, "since": at}})
+		}
+		sl.Covered = covered
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// finish ends the operation: every drone flying for it goes home.
+func (st *step) finish(why string) {
+	o := st.o
+	o.State = StateFinished
+	if o.Reason == "" {
+		o.Reason = why
+	}
+	st.sendEveryoneHome()
+	st.note("", fleet.SeverityInfo, "finished", "operation %s finished: %s (uncovered %.0f s)", o.ID, o.Reason, o.UncoveredS())
+}
+
+func (st *step) sendEveryoneHome() {
+	for _, v := range st.o.Vehicles {
+		if v.Role == RoleStation || v.Role == RoleTransit {
+			st.sendHome(v)
+		}
+	}
+	for _, sl := range st.o.Slots {
+		sl.Incoming = ""
+	}
+}
+
+func (st *step) allFailed() bool {
+	for _, v := range st.o.Vehicles {
+		if v.Role != RoleFailed {
+			return false
+		}
+	}
+	return len(st.o.Vehicles) > 0
+}
+
+// climbRate is the copter's climb in AUTO takeoff (WPNAV_SPEED_UP 2.5 m/s).
+const climbRate = 2.5
+
+// lead is how long before a slot must be covered its drone is launched:
+// the measured launch-to-station time (else the estimate from the transit
+// distance, climb and setup) plus the margin.
+func (st *step) lead(i int) float64 {
+	return st.o.leadNoMargin(i) + st.o.Params.MarginS
+}
+
+func (o *Operation) leadNoMargin(i int) float64 {
+	p := o.Plans[i]
+	speed := p.Plan.Speed
+	if speed <= 0 {
+		speed = 10
+	}
+	est := o.Params.SetupS + p.TransitM/speed + p.Plan.Alt/climbRate
+	return math.Max(est, o.Slots[i].TransitS)
+}
+
+// prediction is the endurance predictor applied to an airborne vehicle.
+func (o *Operation) prediction(v *VehicleState, fv fleet.Vehicle) Prediction {
+	p := o.Plans[max(v.Slot, 0)]
+	dist := 0.0
+	if fv.Home != nil {
+		dist = distM(fv.Lat, fv.Lon, fv.Home.Lat, fv.Home.Lon)
+	} else {
+		dist = distM(fv.Lat, fv.Lon, p.Plan.Home.Lat, p.Plan.Home.Lon)
+	}
+	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: fv.RelativeAlt,
+		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
+}
+
+// priorRate is v's consumption before this patrol taught one: what it
+// showed last time, else what the fleet showed, else the operation prior.
+func (o *Operation) priorRate(v *VehicleState) float64 {
+	if v != nil && v.RatePctS > 0 {
+		return v.RatePctS
+	}
+	var rs []float64
+	for _, x := range o.Vehicles {
+		if x.RatePctS > 0 {
+			rs = append(rs, x.RatePctS)
+		}
+	}
+	if len(rs) > 0 {
+		return slices.Max(rs)
+	}
+	return 100 / o.Params.EnduranceS
+}
+
+// schedule launches first drones and replacements, and sends drones home
+// that must leave.
+func (st *step) schedule() {
+	o := st.o
+	for i, sl := range o.Slots {
+		inc := o.vehicle(sl.VehicleID)
+		lead := st.lead(i)
+		switch {
+		case inc == nil:
+			// Nobody covers or flies to the slot: launch as soon as the
+			// window is within reach (at once after a failure).
+			if st.now.Add(secs(lead)).Before(o.Start) {
+				continue
+			}
+			if v := st.pick(i); v != nil {
+				sl.VehicleID = v.ID
+				st.launch(v, i)
+			}
+		case inc.Role == RoleStation:
+			fv, ok := st.look(inc.ID)
+			if !ok {
+				continue
+			}
+			pr := o.prediction(inc, fv)
+			leaveIn := pr.LeaveInS
+			if leaveIn <= 0 {
+				// Must leave now, relieved or not: the reserve is not ours to spend.
+				st.note(inc.ID, fleet.SeverityWarning, "must_leave", "%s must leave slot %d of operation %s now (%.0f %%, %.0f s home)", inc.ID, i, o.ID, fv.BatteryPct, pr.ReturnS)
+				st.lastNote()["slot"] = i
+				st.sendHome(inc)
+				sl.VehicleID = sl.Incoming
+				sl.Incoming = ""
+				if sl.VehicleID == "" {
+					if v := st.pick(i); v != nil {
+						sl.VehicleID = v.ID
+						st.launch(v, i)
+					}
+				}
+				continue
+			}
+			if sl.Incoming == "" && leaveIn <= lead {
+				if v := st.pick(i); v != nil {
+					sl.Incoming = v.ID
+					st.launch(v, i)
+				}
+			}
+		}
+	}
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// pick chooses the pool vehicle to launch for slot i: ready (connected,
+// disarmed, with a fix and home, charged or confirmed by the crew), with
+// the most charge, then the nearest to the slot's launch point.
+func (st *step) pick(i int) *VehicleState {
+	o := st.o
+	var best *VehicleState
+	var bestFV fleet.Vehicle
+	home := o.Plans[i].Plan.Home
+	for _, v := range o.Vehicles {
+		if v.Role != RolePool {
+			continue
+		}
+		fv, ok := st.look(v.ID)
+		if !ok || !o.ready(v, fv) {
+			continue
+		}
+		if best == nil || fv.BatteryPct > bestFV.BatteryPct ||
+			fv.BatteryPct == bestFV.BatteryPct && distM(fv.Lat, fv.Lon, home.Lat, home.Lon) < distM(bestFV.Lat, bestFV.Lon, home.Lat, home.Lon) {
+			best, bestFV = v, fv
+		}
+	}
+	return best
+}
+
+// ready says whether a pool vehicle can be launched now.
+func (o *Operation) ready(v *VehicleState, fv fleet.Vehicle) bool {
+	if !fv.Connected || fv.Armed || fv.GPSFix < 3 || fv.Home == nil {
+		return false
+	}
+	return v.Ready || fv.BatteryPct >= o.Params.ReadyPct
+}
+
+func (st *step) launch(v *VehicleState, slot int) {
+	v.Role, v.Slot, v.Since, v.SeenAuto, v.Reason = RoleLaunching, slot, st.now, false, ""
+	v.launchAt = st.now
+	v.samples = v.samples[:0]
+	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
+	st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s", v.ID, slot, st.o.ID)
+	st.lastNote()["slot"] = slot
+}
+
+// LaunchDone records the outcome of a launch at wall time wall. A vehicle
+// that could not be launched is failed (the next tick picks another); one
+// launched after the operation ended is sent straight home.
+func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Time) ([]Action, []Note) {
+	v := o.vehicle(id)
+	if v == nil || v.Role != RoleLaunching {
+		return nil, nil
+	}
+	st := &step{o: o, wall: wall, now: o.Now(wall)}
+	if uploaded {
+		v.Uploaded = v.Slot
+	}
+	sl := o.Slots[v.Slot]
+	if err != nil {
+		if sl.VehicleID == id {
+			sl.VehicleID = ""
+		}
+		if sl.Incoming == id {
+			sl.Incoming = ""
+		}
+		v.Role, v.Since, v.Reason, v.Slot, v.Ready = RoleFailed, st.now, "launch: "+err.Error(), -1, false
+		if uploaded {
+			v.Uploaded = -1
+		}
+		st.note(id, fleet.SeverityWarning, "launch_failed", "%s could not be launched for slot %d of operation %s: %v", id, sl.Index, o.ID, err)
+		st.lastNote()["slot"], st.lastNote()["reason"] = sl.Index, err.Error()
+		return nil, st.notes
+	}
+	v.Role, v.launchedAt, v.Ready = RoleTransit, wall, false
+	v.Launches++
+	if !o.Active() {
+		st.sendHome(v)
+	}
+	return st.acts, st.notes
+}
+
+// ReturnDone records the outcome of an RTL; a refused one is retried on
+// the next ticks, then the vehicle is failed.
+func (o *Operation) ReturnDone(id string, err error, wall time.Time) []Note {
+	v := o.vehicle(id)
+	if v == nil {
+		return nil
+	}
+	v.Returns++
+	if err == nil || v.Role != RoleReturning {
+		return nil
+	}
+	v.rtlTries++
+	st := &step{o: o, wall: wall, now: o.Now(wall)}
+	if v.rtlTries >= 3 {
+		v.Role, v.Reason = RoleFailed, "RTL refused: "+err.Error()
+		st.note(id, fleet.SeverityCritical, "return_failed", "%s did not accept RTL for operation %s: %v", id, o.ID, err)
+	}
+	return st.notes
+}
+
+// Retries lists RTLs to send again (vehicles returning whose RTL failed
+// and that still do not fly home).
+func (o *Operation) Retries(look Observe) []Action {
+	var out []Action
+	for _, v := range o.Vehicles {
+		if v.Role == RoleReturning && v.rtlTries > 0 {
+			if fv, ok := look(v.ID); ok && fv.Connected && fv.Armed && fv.Mode != "RTL" && fv.Mode != "LAND" {
+				out = append(out, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+			}
+		}
+	}
+	return out
+}
+
+// SetReady is a crew's confirmation that vehicle id is swapped and fit to
+// fly: a failed or landed vehicle re-enters the pool.
+func (o *Operation) SetReady(id string, wall time.Time) error {
+	v := o.vehicle(id)
+	if v == nil {
+		return fmt.Errorf("vehicle %q is not in operation %s", id, o.ID)
+	}
+	switch v.Role {
+	case RolePool, RoleFailed:
+	default:
+		return fmt.Errorf("vehicle %q is %s: only a landed or failed vehicle can be confirmed ready", id, v.Role)
+	}
+	v.Role, v.Ready, v.Reason, v.Slot, v.Since = RolePool, true, "", -1, o.Now(wall)
+	return nil
+}
+
+// sortedByID orders vehicles by ID (stable API output).
+func sortedByID(vs []*VehicleState) {
+	sort.Slice(vs, func(i, j int) bool { return vs[i].ID < vs[j].ID })
+}

@@ -1,0 +1,472 @@
+package operations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// Actuator carries out the scheduler's commands on real vehicles (the app
+// adapts the ground station: verified uploads, then GUIDED, arm, mission
+// start; RTL). Calls block until the vehicle answered.
+type Actuator interface {
+	// Launch uploads p (when upload is set: fence, rally, mission and
+	// fence parameters, tagged with the operation and area) and starts the
+	// mission from its first item.
+	Launch(ctx context.Context, vehicleID string, p *missions.DronePlan, upload bool, tag Tag) error
+	// ReturnHome sends the vehicle home (RTL).
+	ReturnHome(ctx context.Context, vehicleID string) error
+}
+
+// Tag is what telemetry of a vehicle flying for an operation is tagged
+// with (the fleet's mission and event_area tags).
+type Tag struct {
+	Mission   string
+	EventArea string
+}
+
+// Fleet is what the manager reads of the live fleet and where its events
+// go.
+type Fleet interface {
+	Get(id string) (fleet.Vehicle, bool)
+	Emit(e fleet.Event) fleet.Event
+}
+
+// Config configures a Manager.
+type Config struct {
+	// DataDir keeps operations.json ("" = in memory only).
+	DataDir string
+	Fleet   Fleet
+	Act     Actuator
+	// TimeScale is how much faster than the wall clock operation clocks of
+	// new operations run: 1 with real drones; the simulator's speedup when
+	// the station flies a faster-than-real-time simulated fleet.
+	TimeScale float64
+	// Tick is the scheduler's period, wall time (default 200 ms).
+	Tick time.Duration
+	Log  *slog.Logger
+	// Now is the wall clock (default time.Now); tests may replace it.
+	Now func() time.Time
+}
+
+// Manager owns the operations of one station: it persists them, runs their
+// scheduler ticks and carries out their commands through the Actuator.
+type Manager struct {
+	cfg  Config
+	path string
+
+	mu   sync.Mutex
+	ops  map[string]*Operation
+	next int
+	busy map[string]bool // vehicles with a command under way
+	// dirty: an operation changed since the last save.
+	dirty     bool
+	lastSave  time.Time
+	saveFails uint64
+
+	wg    sync.WaitGroup
+	stats Stats
+}
+
+// Stats are the manager's counters for /metrics.
+type Stats struct {
+	Ticks, Launches, LaunchFailures, Returns, ReturnFailures uint64
+	// TickNanos is the total time spent in scheduler ticks.
+	TickNanos uint64
+}
+
+type persisted struct {
+	Next int          `json:"next"`
+	Ops  []*Operation `json:"operations"`
+}
+
+// New opens the manager and loads the operations saved in the data dir,
+// which resume on the next tick from their saved state (vehicles in the
+// air stay where they are: nothing is relaunched or uploaded again).
+func New(cfg Config) (*Manager, error) {
+	if cfg.Tick <= 0 {
+		cfg.Tick = 200 * time.Millisecond
+	}
+	if cfg.TimeScale <= 0 {
+		cfg.TimeScale = 1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	m := &Manager{cfg: cfg, ops: map[string]*Operation{}, busy: map[string]bool{}}
+	if cfg.DataDir == "" {
+		return m, nil
+	}
+	m.path = filepath.Join(cfg.DataDir, "operations.json")
+	b, err := os.ReadFile(m.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open operations: %w", err)
+	}
+	var p persisted
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("operations file %s: %w", m.path, err)
+	}
+	m.next = p.Next
+	wall := cfg.Now()
+	for _, o := range p.Ops {
+		for _, v := range o.Vehicles {
+			if v.Role == RoleLaunching {
+				// The station stopped mid-launch: find out by looking.
+				v.Role, v.SeenAuto = RoleTransit, false
+			}
+			v.launchedAt = wall
+		}
+		m.ops[o.ID] = o
+	}
+	return m, nil
+}
+
+// save writes every operation (atomically: a temporary file renamed).
+func (m *Manager) saveLocked() error {
+	m.dirty = false
+	m.lastSave = m.cfg.Now()
+	if m.path == "" {
+		return nil
+	}
+	p := persisted{Next: m.next}
+	for _, o := range m.ops {
+		p.Ops = append(p.Ops, o)
+	}
+	sort.Slice(p.Ops, func(i, j int) bool { return p.Ops[i].ID < p.Ops[j].ID })
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	tmp := m.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("save operations: %w", err)
+	}
+	if err := os.Rename(tmp, m.path); err != nil {
+		return fmt.Errorf("save operations: %w", err)
+	}
+	return nil
+}
+
+// Run ticks every operation until ctx ends, then waits for the commands
+// under way and saves.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.Tick)
+	defer t.Stop()
+	defer func() {
+		m.wg.Wait()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if err := m.saveLocked(); err != nil {
+			m.cfg.Log.Error("operations: save at shutdown", "err", err)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		m.Tick(ctx)
+	}
+}
+
+// Tick runs one scheduler step of every active operation and starts the
+// commands it decided.
+func (m *Manager) Tick(ctx context.Context) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	start := time.Now()
+	wall := m.cfg.Now()
+	look := func(id string) (fleet.Vehicle, bool) { return m.cfg.Fleet.Get(id) }
+	for _, id := range m.sortedIDs() {
+		o := m.ops[id]
+		if !o.Active() && !o.returning() {
+			continue
+		}
+		acts, notes := o.Step(wall, look)
+		acts = append(acts, o.Retries(look)...)
+		m.dirty = true
+		m.emit(o, notes)
+		m.start(ctx, o, acts)
+	}
+	m.stats.Ticks++
+	m.stats.TickNanos += uint64(time.Since(start))
+	if m.dirty && m.cfg.Now().Sub(m.lastSave) >= time.Second {
+		if err := m.saveLocked(); err != nil {
+			m.saveFails++
+			m.cfg.Log.Error("operations: save", "err", err)
+		}
+	}
+}
+
+func (m *Manager) sortedIDs() []string {
+	ids := make([]string, 0, len(m.ops))
+	for id := range m.ops {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (m *Manager) emit(o *Operation, notes []Note) {
+	for _, n := range notes {
+		vid := n.VehicleID
+		if vid == "" && len(o.VehicleIDs) > 0 {
+			// An event of the operation as a whole: the fleet's stream is
+			// per vehicle, so it goes out under the pool's first vehicle
+			// (Fields "operation_id" says which operation).
+			vid = o.VehicleIDs[0]
+		}
+		m.cfg.Log.Info("operation", "id", o.ID, "vehicle", vid, "kind", n.Kind, "msg", n.Message)
+		if m.cfg.Fleet != nil {
+			m.cfg.Fleet.Emit(fleet.Event{VehicleID: vid, Kind: n.Kind, Severity: n.Severity, Message: n.Message, Fields: n.Fields})
+		}
+	}
+}
+
+// returning reports whether a drone of o is still on its way home.
+func (o *Operation) returning() bool {
+	for _, v := range o.Vehicles {
+		if v.Role == RoleReturning {
+			return true
+		}
+	}
+	return false
+}
+
+// commandTimeout bounds one launch (uploads and three commands) or RTL.
+const commandTimeout = 90 * time.Second
+
+// start runs each action in a goroutine of its own (one per vehicle at a
+// time); its outcome is fed back into the operation under the lock.
+func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
+	for _, a := range acts {
+		if m.busy[a.VehicleID] || m.cfg.Act == nil {
+			if a.Kind == ActReturn {
+				if v := o.vehicle(a.VehicleID); v != nil && v.Role == RoleReturning {
+					v.rtlTries++ // retried by Retries on a later tick
+				}
+			}
+			continue
+		}
+		m.busy[a.VehicleID] = true
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			defer cancel()
+			var err error
+			switch a.Kind {
+			case ActLaunch:
+				p := o.Plans[a.Slot].Plan
+				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, a.Upload, Tag{Mission: o.ID + "/slot-" + strconv.Itoa(a.Slot), EventArea: o.AreaID})
+			case ActReturn:
+				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID)
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			delete(m.busy, a.VehicleID)
+			m.dirty = true
+			wall := m.cfg.Now()
+			switch a.Kind {
+			case ActLaunch:
+				if err != nil {
+					m.stats.LaunchFailures++
+					m.cfg.Log.Warn("operations: launch failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
+				}
+				m.stats.Launches++
+				// A failed launch after the upload went through still holds the
+				// mission; only a failed upload leaves it unknown.
+				more, notes := o.LaunchDone(a.VehicleID, a.Upload && (err == nil || !errors.Is(err, ErrUpload)), err, wall)
+				m.emit(o, notes)
+				m.start(ctx, o, more)
+			case ActReturn:
+				if err != nil {
+					m.stats.ReturnFailures++
+					m.cfg.Log.Warn("operations: RTL failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
+				}
+				m.stats.Returns++
+				m.emit(o, o.ReturnDone(a.VehicleID, err, wall))
+			}
+		}()
+	}
+}
+
+// ErrUpload wraps an Actuator's launch error when the upload itself failed
+// (the vehicle's mission is then unknown and is uploaded again next time).
+var ErrUpload = errors.New("upload failed")
+
+// Stats returns the counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
+}
+
+// ErrNotFound is returned for an unknown operation ID.
+var ErrNotFound = errors.New("operation not found")
+
+// ErrConflict is returned when a vehicle already serves another active
+// operation, or a transition is not possible in the operation's state.
+var ErrConflict = errors.New("conflict")
+
+// Spec is what a new operation is made of (already validated and planned
+// by the API).
+type Spec struct {
+	AreaID     string
+	Pattern    string
+	VehicleIDs []string
+	Start, End time.Time // operation clock; Start zero = now
+	Params     Params
+	Plans      []SlotPlan
+}
+
+// Create adds an operation; it starts on the tick its window allows.
+func (m *Manager) Create(s Spec) (*Operation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.ops {
+		if !o.Active() {
+			continue
+		}
+		for _, v := range o.Vehicles {
+			for _, id := range s.VehicleIDs {
+				if v.ID == id {
+					return nil, fmt.Errorf("%w: vehicle %q already serves operation %s", ErrConflict, id, o.ID)
+				}
+			}
+		}
+	}
+	wall := m.cfg.Now()
+	s.Params.defaults()
+	o := &Operation{AreaID: s.AreaID, Pattern: s.Pattern, SlotCount: len(s.Plans), VehicleIDs: s.VehicleIDs,
+		Start: s.Start, End: s.End, Created: wall, TimeScale: m.cfg.TimeScale, Params: s.Params, State: StateScheduled, Plans: s.Plans}
+	if o.Start.IsZero() {
+		o.Start = wall
+	}
+	for i := range s.Plans {
+		o.Slots = append(o.Slots, &Slot{Index: i})
+	}
+	for _, id := range s.VehicleIDs {
+		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1, Since: wall})
+	}
+	m.next++
+	o.ID = "op" + strconv.Itoa(m.next)
+	m.ops[o.ID] = o
+	if err := m.saveLocked(); err != nil {
+		delete(m.ops, o.ID)
+		return nil, err
+	}
+	return o.clone(), nil
+}
+
+// Get returns a copy of operation id.
+func (m *Manager) Get(id string) (*Operation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.ops[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return o.clone(), nil
+}
+
+// List returns copies of every operation, by ID.
+func (m *Manager) List() []*Operation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Operation
+	for _, id := range m.sortedIDs() {
+		out = append(out, m.ops[id].clone())
+	}
+	return out
+}
+
+// Clock returns the operation clock now, for callers that must read times
+// (start "now") on it before the operation exists.
+func (m *Manager) Clock() time.Time { return m.cfg.Now() }
+
+// Scale is the time scale new operations get.
+func (m *Manager) Scale() float64 { return m.cfg.TimeScale }
+
+// Change applies a transition: pause, resume, stop or start (begin a
+// scheduled operation now).
+func (m *Manager) Change(ctx context.Context, id, what string) (*Operation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.ops[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if !o.Active() {
+		return nil, fmt.Errorf("%w: operation %s is %s", ErrConflict, id, o.State)
+	}
+	wall := m.cfg.Now()
+	switch what {
+	case "pause":
+		o.Paused = true
+	case "resume":
+		o.Paused = false
+	case "start":
+		if o.State != StateScheduled {
+			return nil, fmt.Errorf("%w: operation %s is already %s", ErrConflict, id, o.State)
+		}
+		o.Start = o.Now(wall)
+	case "stop":
+		o.Stopped, o.Reason = true, "stopped by an operator"
+		st := &step{o: o, wall: wall, now: o.Now(wall), look: func(id string) (fleet.Vehicle, bool) { return m.cfg.Fleet.Get(id) }}
+		st.account()
+		o.Last = st.now
+		st.finish(o.Reason)
+		m.emit(o, st.notes)
+		m.start(ctx, o, st.acts)
+	default:
+		return nil, fmt.Errorf("unknown transition %q", what)
+	}
+	if err := m.saveLocked(); err != nil {
+		return nil, err
+	}
+	return o.clone(), nil
+}
+
+// Ready confirms a vehicle swapped and fit to fly (a crew's call).
+func (m *Manager) Ready(id, vehicleID string) (*Operation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.ops[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if err := o.SetReady(vehicleID, m.cfg.Now()); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	if err := m.saveLocked(); err != nil {
+		return nil, err
+	}
+	return o.clone(), nil
+}
+
+// clone deep-copies what the API shows (via JSON: operations are small).
+func (o *Operation) clone() *Operation {
+	b, _ := json.Marshal(o)
+	var c Operation
+	_ = json.Unmarshal(b, &c)
+	return &c
+}

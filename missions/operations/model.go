@@ -1,0 +1,216 @@
+package operations
+
+import (
+	"math"
+	"time"
+
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// State is an operation's lifecycle state, part of the API contract:
+// scheduled (before its window), running (inside it), finished (after it,
+// or stopped), failed (cannot run: no plan, or every vehicle failed).
+type State string
+
+// States.
+const (
+	StateScheduled State = "scheduled"
+	StateRunning   State = "running"
+	StateFinished  State = "finished"
+	StateFailed    State = "failed"
+)
+
+// Role is what a pool vehicle is doing for its operation.
+type Role string
+
+// Roles, in the order a vehicle goes through them.
+const (
+	RolePool      Role = "pool"      // on the ground; ready when charged (or confirmed)
+	RoleLaunching Role = "launching" // upload and launch commands under way
+	RoleTransit   Role = "transit"   // flying its slot's mission towards the patrol
+	RoleStation   Role = "station"   // on its patrol: the slot is covered
+	RoleReturning Role = "returning" // sent home (RTL), not landed yet
+	RoleFailed    Role = "failed"    // failed; re-enters the pool on a ready call
+)
+
+// Params tune the scheduler. Durations are seconds on the operation's
+// clock; zero fields take the defaults of (*Params).defaults.
+type Params struct {
+	// ReservePct is the charge every drone must still have after landing.
+	ReservePct float64 `json:"reserve_pct"`
+	// MarginS is extra lead time: the replacement is meant to be on station
+	// this long before the incumbent must leave.
+	MarginS float64 `json:"margin_s"`
+	// SetupS is the upload-and-arm time added to a launch before the
+	// station has measured one.
+	SetupS float64 `json:"setup_s"`
+	// SwapS is how long a landed drone needs for a battery swap (the crew
+	// or the simulator's --swap-min); used to forecast the pool.
+	SwapS float64 `json:"swap_s"`
+	// EnduranceS is the prior endurance of a full pack at cruise, used
+	// until a drone's own consumption is learned.
+	EnduranceS float64 `json:"endurance_s"`
+	// ReadyPct is the charge at which a landed drone counts as swapped.
+	ReadyPct float64 `json:"ready_pct"`
+	// CriticalPct: a drone below it is replaced and sent home at once.
+	CriticalPct float64 `json:"critical_pct"`
+}
+
+func (p *Params) defaults() {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&p.ReservePct, 20)
+	def(&p.MarginS, 90)
+	def(&p.SetupS, 30)
+	def(&p.SwapS, 300)
+	def(&p.EnduranceS, 1200)
+	def(&p.ReadyPct, 95)
+	def(&p.CriticalPct, p.ReservePct/2)
+}
+
+// SlotPlan is what one slot's drones fly, from the planner: the mission
+// (with home), fence, rally items and fence parameters, where the patrol
+// loop begins and ends, and the transit distance to it.
+type SlotPlan struct {
+	Plan *missions.DronePlan `json:"plan"`
+	// TransitM is the flown length from the launch point to the loop's
+	// first waypoint; LoopLat/LoopLon is that waypoint.
+	TransitM float64 `json:"transit_m"`
+	LoopLat  float64 `json:"loop_lat"`
+	LoopLon  float64 `json:"loop_lon"`
+}
+
+// Slot is one patrol position and its coverage so far.
+type Slot struct {
+	Index int `json:"index"`
+	// VehicleID is the drone covering (or first flying to) the slot;
+	// Incoming its replacement on the way.
+	VehicleID   string  `json:"vehicle_id"`
+	Incoming    string  `json:"incoming_vehicle_id,omitempty"`
+	UncoveredS  float64 `json:"uncovered_s"`
+	OnStationS  float64 `json:"on_station_s"`
+	Handovers   int     `json:"handovers"`
+	Replacement int     `json:"replacements"`
+	Covered     bool    `json:"covered"`
+	// GapSince is when the current gap began (window time), nil when
+	// covered.
+	GapSince *time.Time `json:"gap_since,omitempty"`
+	// TransitS is the last measured launch-to-station time, seconds (0
+	// until one was measured).
+	TransitS float64 `json:"transit_s"`
+}
+
+// VehicleState is one pool vehicle's part in its operation.
+type VehicleState struct {
+	ID   string `json:"id"`
+	Role Role   `json:"role"`
+	Slot int    `json:"slot"` // -1 when in the pool
+	// Since is when the vehicle took its role (operation clock).
+	Since time.Time `json:"since"`
+	// LandedAt is when it last landed (zero if never), for the swap wait.
+	LandedAt time.Time `json:"landed_at,omitempty"`
+	// Ready is a crew's confirmation that the vehicle is swapped and fit
+	// to fly, until its next launch.
+	Ready bool `json:"ready"`
+	// SeenAuto: since its launch the vehicle was seen flying AUTO (before
+	// that a stale mode is not a failure).
+	SeenAuto bool `json:"seen_auto"`
+	// RatePctS is the consumption learned on its last patrol, %/s.
+	RatePctS float64 `json:"rate_pct_s"`
+	// Uploaded is the slot whose mission the vehicle holds (-1 none), so a
+	// relaunch after a restart does not upload again needlessly.
+	Uploaded int `json:"uploaded_slot"`
+	// Reason says why the vehicle failed.
+	Reason string `json:"reason,omitempty"`
+	// Launches and Returns count what the station sent it.
+	Launches int `json:"launches"`
+	Returns  int `json:"returns"`
+
+	samples    []BatterySample
+	launchedAt time.Time // wall time the launch completed
+	rtlTries   int
+	launchAt   time.Time // operation time the launch was started
+}
+
+// Operation is one continuous-coverage operation: an area patrolled by
+// Slots drones at once from Start to End, drawing on a pool of vehicles.
+type Operation struct {
+	ID         string    `json:"id"`
+	AreaID     string    `json:"area_id"`
+	Pattern    string    `json:"pattern"`
+	SlotCount  int       `json:"slot_count"`
+	VehicleIDs []string  `json:"vehicle_ids"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	// Created is the wall time the operation was made; the operation clock
+	// runs TimeScale times faster than the wall clock from there.
+	Created   time.Time `json:"created"`
+	TimeScale float64   `json:"time_scale"`
+	Params    Params    `json:"params"`
+
+	State   State  `json:"state"`
+	Paused  bool   `json:"paused"`
+	Stopped bool   `json:"stopped"`
+	Reason  string `json:"reason,omitempty"`
+	// Last is the operation time of the last scheduler tick (coverage is
+	// accounted from there).
+	Last time.Time `json:"last"`
+
+	Slots    []*Slot         `json:"slots"`
+	Vehicles []*VehicleState `json:"vehicle_states"`
+	Plans    []SlotPlan      `json:"plans"`
+
+	// Gap is the pool forecast's first predicted gap, nil when the pool
+	// covers the window.
+	Gap *PredictedGap `json:"predicted_gap"`
+}
+
+// PredictedGap is a gap the pool forecast sees coming.
+type PredictedGap struct {
+	Slot  int       `json:"slot"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Now is the operation clock at wall time w.
+func (o *Operation) Now(w time.Time) time.Time {
+	s := o.TimeScale
+	if s <= 0 {
+		s = 1
+	}
+	return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * s))
+}
+
+// UncoveredS is the sum over slots.
+func (o *Operation) UncoveredS() float64 {
+	var s float64
+	for _, sl := range o.Slots {
+		s += sl.UncoveredS
+	}
+	return s
+}
+
+func (o *Operation) vehicle(id string) *VehicleState {
+	for _, v := range o.Vehicles {
+		if v.ID == id {
+			return v
+		}
+	}
+	return nil
+}
+
+// Active reports whether the operation still commands vehicles.
+func (o *Operation) Active() bool { return o.State == StateScheduled || o.State == StateRunning }
+
+// distM is the equirectangular distance in metres (good to well under a
+// metre over an event area).
+func distM(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371008.8
+	k := math.Pi / 180
+	x := (lon2 - lon1) * k * math.Cos((lat1+lat2)/2*k)
+	y := (lat2 - lat1) * k
+	return r * math.Hypot(x, y)
+}
