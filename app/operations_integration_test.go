@@ -434,7 +434,9 @@ func TestOperationPredictsTheGapOfATooSmallPool(t *testing.T) {
 	o := createOp(t, a, areaID, 3, ids, 5*time.Minute, 60*time.Minute)
 	o = waitOp(t, a, o.ID, 3*time.Minute, func(o operations.OperationView) bool { return o.State == operations.StateFinished })
 	stopRec()
-	toOp := func(w time.Time) time.Time { return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * o.TimeScale)) }
+	toOp := func(w time.Time) time.Time {
+		return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * o.TimeScale))
+	}
 	var predicted, actual *fleet.Event
 	for _, e := range events() {
 		switch {

@@ -23,7 +23,7 @@ func (a areas) Area(id string) (*missions.Area, bool) { x, ok := a[id]; return x
 type fakeFleet struct{ vs map[string]fleet.Vehicle }
 
 func (f *fakeFleet) Get(id string) (fleet.Vehicle, bool) { v, ok := f.vs[id]; return v, ok }
-func (f *fakeFleet) Emit(e fleet.Event) fleet.Event    { return e }
+func (f *fakeFleet) Emit(e fleet.Event) fleet.Event      { return e }
 
 func testArea(t *testing.T) *missions.Area {
 	t.Helper()
