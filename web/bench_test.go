@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/heapprofiler"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/burgut-uav/burgut/app"
@@ -115,12 +118,18 @@ func benchFrames(b *testing.B, chromium string, n, seconds int) {
 	}
 	first := run(`new Promise(res => { const t = () => document.querySelector('#vehicles li[data-vehicle-id]:not([data-lat="0"])') ? res(String(performance.now())) : requestAnimationFrame(t); t(); })`, 60*time.Second)
 	all := run(fmt.Sprintf(`new Promise(res => { const t = () => document.querySelectorAll('#vehicles li[data-vehicle-id]:not([data-lat="0"])').length >= %d ? res(String(performance.now())) : setTimeout(t, 50); t(); })`, n), 120*time.Second)
+	// Memory at the start of the window: the JS heap after a forced
+	// collection (so garbage is not counted) and the renderer processes'
+	// resident memory (the whole tab: DOM, canvas, compiled code).
+	heap0, rss0 := tabMemory(b, bctx)
 	frames := run(fmt.Sprintf(`new Promise(res => {
 		const iv = []; let last = performance.now(); const end = last + %d * 1000;
 		const f = (now) => { iv.push(now - last); last = now; if (now < end) requestAnimationFrame(f); else {
 			iv.sort((a, b) => a - b); const q = (p) => iv[Math.min(iv.length - 1, Math.floor(p * iv.length))];
 			res([q(0.5), q(0.95), iv[iv.length - 1], iv.length, (performance.memory ? performance.memory.usedJSHeapSize : 0)].join(' ')); } };
 		requestAnimationFrame(f); })`, seconds), time.Duration(seconds+60)*time.Second)
+	heap1, rss1 := tabMemory(b, bctx)
+	nodes := run(`String(document.getElementsByTagName('*').length)`, 30*time.Second)
 	var p50, p95, max float64
 	var count int
 	var heap float64
@@ -135,6 +144,84 @@ func benchFrames(b *testing.B, chromium string, n, seconds int) {
 	b.ReportMetric(p95, "frame-p95-ms")
 	b.ReportMetric(max, "frame-max-ms")
 	b.ReportMetric(heap/(1<<20), "js-heap-MiB")
-	b.Logf("%d vehicles: page %.0f KiB, first vehicle %.0f ms after load, all %.0f ms; %d frames in %d s: p50 %.1f ms, p95 %.1f ms, max %.1f ms; JS heap %.1f MiB",
-		n, lb/1024, f1, fa, count, seconds, p50, p95, max, heap/(1<<20))
+	b.ReportMetric(heap1/(1<<20), "js-heap-after-gc-MiB")
+	b.ReportMetric(rss1/(1<<20), "tab-pss-MiB")
+	b.Logf("%d vehicles: page %.0f KiB, first vehicle %.0f ms after load, all %.0f ms; %d frames in %d s: p50 %.1f ms, p95 %.1f ms, max %.1f ms; JS heap %.1f MiB (after GC: %.1f MiB at the start of the window, %.1f MiB at its end); renderer PSS %.0f → %.0f MiB; %s DOM elements",
+		n, lb/1024, f1, fa, count, seconds, p50, p95, max, heap/(1<<20), heap0/(1<<20), heap1/(1<<20), rss0/(1<<20), rss1/(1<<20), nodes)
+}
+
+// tabMemory forces a garbage collection in the page and returns the used
+// JS heap (CDP Runtime.getHeapUsage) and the proportional resident
+// memory of the browser's renderer processes (the tab; from /proc, 0
+// where there is none).
+func tabMemory(b *testing.B, bctx context.Context) (heap, rss float64) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(bctx, 60*time.Second)
+	defer cancel()
+	u, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) (runtime.GetHeapUsageResult, error) {
+		if _, err := cdp.Call(ctx, t, heapprofiler.CollectGarbage, cdp.Empty{}); err != nil {
+			return runtime.GetHeapUsageResult{}, err
+		}
+		return cdp.Call(ctx, t, runtime.GetHeapUsage, cdp.Empty{})
+	})
+	if err != nil {
+		b.Fatalf("heap usage: %v", err)
+	}
+	if br := chromedp.FromContext(bctx).Browser; br != nil && br.Process() != nil {
+		rss = rendererPSS(br.Process().Pid)
+	}
+	return u.UsedSize, rss
+}
+
+// rendererPSS sums the proportional resident memory (Pss) of the
+// descendants of pid started as Chromium renderers (--type=renderer).
+func rendererPSS(pid int) float64 {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	parent := map[int]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so cut at the last ')'.
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	under := func(p int) bool {
+		for i := 0; i < 64 && p > 1; i++ {
+			if p = parent[p]; p == pid {
+				return true
+			}
+		}
+		return false
+	}
+	var total float64
+	for p := range parent {
+		if !under(p) {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if !strings.Contains(string(cmd), "--type=renderer") {
+			continue
+		}
+		// Pss: shared pages (Chromium's code, fonts) divided among the
+		// processes that map them, so the sum is the tab's share.
+		sm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p))
+		for _, line := range strings.Split(string(sm), "\n") {
+			if kb, ok := strings.CutPrefix(line, "Pss:"); ok {
+				v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(kb), " kB"), 64)
+				total += v * 1024
+			}
+		}
+	}
+	return total
 }
