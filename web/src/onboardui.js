@@ -49,7 +49,7 @@ export function updateOnBoard(changed, selectionChanged) {
     }
     if (d.lists && (selectionChanged || changed.has(id))) show(id, d, v);
   }
-  for (const id of selectionChanged || homes.size === 0 ? store.vehicles.keys() : changed) drawHome(id);
+  for (const id of selectionChanged ? store.vehicles.keys() : changed) drawHome(id);
 }
 
 function enqueue(id, d) {
