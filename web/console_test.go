@@ -205,6 +205,9 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 	c.poll("the pickers filled and Assign enabled", `!document.getElementById('assign').disabled`, 10*time.Second)
 	c.run(chromedp.Click("#assign"))
 	c.poll("both uploads verified", `document.querySelectorAll('#assign-results li[data-ok="true"]').length === 2`, 120*time.Second)
+	// Each line carries the vehicle's own upload state from the stream:
+	// the mission's items confirmed and its read-back verdict.
+	c.poll("each vehicle's read-back verdict on its line", `[...document.querySelectorAll('#assign-results li[data-ok="true"]')].every(li => li.querySelector('.transfer[data-phase="verified"]')?.textContent.startsWith('mission verified'))`, 30*time.Second)
 	c.shot("3-assigned")
 
 	c.run(chromedp.Click("#launch"))
