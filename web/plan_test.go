@@ -189,6 +189,12 @@ func TestConsoleMissionThroughNoFlyIsRefused(t *testing.T) {
 	}
 	c.poll("the offending leg marked on the map", `(() => { const l = document.querySelector('path.plan-leg[data-seq="3"]'); return l !== null && (l.dataset.finding || '').split(',').includes('no-fly') && l.getAttribute('stroke') === '#ff3040' })()`, 10*time.Second)
 	c.poll("Assign refused with the reason", `document.getElementById('assign').disabled && document.getElementById('assign-problem').textContent.includes('check(s): it cannot be assigned')`, 10*time.Second)
+	// The vehicle picker measures the distance to the mission's home (it has
+	// no planned launch point): the simulated vehicle is ~4.8 km away.
+	dist := eval[float64](c, `(() => { const o = [...document.querySelectorAll('#plan-picks option')].find(o => o.value); const m = o && / ([\d,.]+) m to pad/.exec(o.textContent); return m ? +m[1].replace(/,/g, '') : -1 })()`)
+	if dist < 4000 || dist > 6000 {
+		t.Errorf("picker distance to the mission's home: %v m, want ~4.8 km", dist)
+	}
 	eval[bool](c, `(document.getElementById('plan-findings').scrollIntoView(), true)`)
 	c.shot("2-finding")
 	got := eval[string](c, `(async () => {

@@ -6,7 +6,7 @@
 // confirmation dialog) and calls setup, loadAreas and renderPicks.
 import { esc, fmt, statusOf } from "./lib/format.js";
 import { launch } from "./lib/commands.js";
-import { droneColour, flightEstimate, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea, batteryUse } from "./lib/plan.js";
+import { droneColour, flightEstimate, assignProblem, assignBody, launchText, planOptions, problemsText, problemText, problemLocation, readArea, batteryUse, launchOf } from "./lib/plan.js";
 import { drawFeatures, drawPlan } from "./map.js";
 import { planToArea } from "./lib/qgcplan.js";
 import { kmlToArea } from "./lib/kml.js";
@@ -253,11 +253,11 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     }
     box.innerHTML = plan.drones
       .map((dp, i) => {
-        const lp = dp.launch?.Point;
+        const lp = launchOf(dp);
         const opts = ids
           .map((id) => {
             const v = store.vehicles.get(id).v;
-            const dist = lp ? L.latLng(v.lat, v.lon).distanceTo([lp[1], lp[0]]) : NaN;
+            const dist = lp ? L.latLng(v.lat, v.lon).distanceTo(lp) : NaN;
             return `<option value="${esc(id)}"${picks[i] === id ? " selected" : ""}>${esc(id)} — ${esc(statusOf(v))}, ${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"}, loss ${fmt(v.link_quality?.loss_pct, 0, " %")}, ${fmt(dist, 0, " m")} to pad</option>`;
           })
           .join("");

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { legs, fenceShapes, badLegs, assignProblem, assignBody, launchText, planOptions, batteryUse, problemsText, readArea, droneColour, DRONE_COLOURS } from "../src/lib/plan.js";
+import { legs, fenceShapes, badLegs, assignProblem, assignBody, launchText, planOptions, batteryUse, launchOf, problemsText, readArea, droneColour, DRONE_COLOURS } from "../src/lib/plan.js";
 
 const it = (seq, command, lat, lon, extra = {}) => ({ seq, command, x: Math.round(lat * 1e7), y: Math.round(lon * 1e7), param1: 0, ...extra });
 
@@ -17,6 +17,9 @@ test("legs start at the launch point and join the positioned items", () => {
 });
 
 test("a mission imported from a file starts at its home, not at a missing launch point", () => {
+  assert.deepEqual(launchOf({ launch: { Point: [69.0, 41.0] }, home: { lat: 1, lon: 2 } }), [41.0, 69.0]);
+  assert.deepEqual(launchOf({ launch: { Point: [0, 0] }, home: { lat: 41.0, lon: 69.0 } }), [41.0, 69.0]);
+  assert.equal(launchOf({ launch: {}, home: { lat: 0, lon: 0 } }), null);
   const dp = { launch: { Point: [0, 0] }, home: { lat: 41.0, lon: 69.0, alt: 0 }, mission: [it(1, 22, 0, 0), it(2, 16, 41.001, 69.0), it(3, 20, 0, 0)] };
   assert.deepEqual(legs(dp), [
     { seq: 2, from: [41.0, 69.0], to: [41.001, 69.0] },

@@ -16,6 +16,16 @@ function pos(it) {
   return [it.x / 1e7, it.y / 1e7];
 }
 
+// launchOf is where a drone plan takes off, [lat, lon]: the planner's
+// launch point, or the home of a mission imported from a file (which has
+// none); null when neither is known.
+export function launchOf(dp) {
+  const lp = dp?.launch?.Point; // the planner's Site: Point is [lon, lat]
+  if (Array.isArray(lp) && lp.length === 2 && (lp[0] !== 0 || lp[1] !== 0)) return [lp[1], lp[0]];
+  if (dp?.home && (dp.home.lat !== 0 || dp.home.lon !== 0)) return [dp.home.lat, dp.home.lon];
+  return null;
+}
+
 // legs returns a drone plan's flight legs: [{seq, from, to}] between the
 // items that have a position, in mission order (seq = the item the leg
 // arrives at, as the checker's findings name it). The launch point (or,
@@ -24,10 +34,7 @@ function pos(it) {
 // checker judges that leg too, so the preview draws it.
 export function legs(dp) {
   const out = [];
-  const lp = dp.launch?.Point; // the planner's Site: Point is [lon, lat]
-  let start = null;
-  if (Array.isArray(lp) && lp.length === 2 && (lp[0] !== 0 || lp[1] !== 0)) start = [lp[1], lp[0]];
-  else if (dp.home && (dp.home.lat !== 0 || dp.home.lon !== 0)) start = [dp.home.lat, dp.home.lon];
+  const start = launchOf(dp);
   let prev = start;
   for (const it of dp.mission || []) {
     if (it.command === 20 && start) {
