@@ -13,7 +13,7 @@ import { missionsShown, onboardKey, vehicleColour } from "./lib/fly.js";
 
 const missionLayer = L.layerGroup().addTo(map);
 const homeLayer = L.layerGroup().addTo(map);
-const drawnMissions = new Map(); // id → {key, lists, group, legs: Map seq → polyline, seq, sel}
+const drawnMissions = new Map(); // id → {key, lists, group, legs: Map seq → polyline, seq, sel, retryAt}
 const homes = new Map(); // id → circleMarker
 const PARALLEL = 2;
 const queue = [];
@@ -40,7 +40,7 @@ export function updateOnBoard(changed, selectionChanged) {
     const v = store.vehicles.get(id).v;
     const key = onboardKey(v);
     let d = drawnMissions.get(id);
-    if (!d || d.key !== key) {
+    if (!d || d.key !== key || (d.retryAt && Date.now() >= d.retryAt)) {
       if (d) missionLayer.removeLayer(d.group);
       d = { key, lists: null, group: L.layerGroup().addTo(missionLayer), legs: new Map(), seq: -1, sel: null };
       drawnMissions.set(id, d);
@@ -69,18 +69,26 @@ function pump() {
   }
 }
 
+// A mission the vehicle could not give (busy with another transfer, a
+// lossy link) is asked for again after RETRY_MS; what was read is drawn
+// meanwhile.
+const RETRY_MS = 15000;
+
 async function load(id, d) {
   const lists = {};
+  let failed = false;
   for (const type of ["mission", "fence", "rally"]) {
     try {
       lists[type] = (await api.get(`/api/v1/vehicles/${encodeURIComponent(id)}/${type}`))?.items || [];
     } catch (e) {
       console.warn(type, "of", id, e);
       lists[type] = [];
+      failed = failed || type === "mission"; // a vehicle without fence or rally support refuses those every time
     }
   }
   if (drawnMissions.get(id) !== d) return;
   d.lists = lists;
+  d.retryAt = failed ? Date.now() + RETRY_MS : 0;
   const v = store.vehicles.get(id)?.v;
   if (v) show(id, d, v);
 }
