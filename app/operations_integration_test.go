@@ -2,7 +2,10 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -18,6 +21,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/missions/operations"
+	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -468,5 +472,112 @@ func TestOperationPredictsTheGapOfATooSmallPool(t *testing.T) {
 	}
 	if d := math.Abs(start.Sub(since).Minutes()); d > 10 {
 		t.Errorf("predicted start %s is %.0f min off the gap's real start %s", start, d, since)
+	}
+}
+
+// The station restarts mid-operation while an external simulator (burgut
+// sitl) keeps its drones flying: the operation resumes from its data dir,
+// the drones on station stay there, and none is launched or uploaded to
+// again until its relief is due.
+func TestOperationResumesAfterAStationRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flies 6 simulated drones through a station restart")
+	}
+	dir := t.TempDir()
+	port := testenv.FreeUDPPort(t)
+	const home = "41.3111,69.2797"
+	pt, _ := latlon.Parse(home, "")
+	sim, err := simulator.New(simulator.Config{Vehicles: 6, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)},
+		Home: vehicle.LatLonAlt{Lat: pt.Lat, Lon: pt.Lon, AltMSL: vehicle.DefaultHome.AltMSL}, Speedup: opsSpeedup(),
+		EnduranceMin: 25, SwapMin: 5, Spread: opsPadSpread, Seed: 7, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-simDone })
+	station := func() (*App, func()) {
+		return runApp(t, func(c *Config) {
+			c.DataDir = dir
+			c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+			c.Operations.TimeScale = opsSpeedup()
+		})
+	}
+	a, stop := station()
+	var area struct{ ID string }
+	if code := postRaw(t, "http://"+a.HTTPAddr()+"/api/v1/areas", string(stadiumGeoJSON(pt.Lat, pt.Lon)), &area); code != http.StatusCreated {
+		t.Fatalf("create area: %d", code)
+	}
+	var ids []string
+	testenv.Eventually(t, 60*time.Second, "vehicles ready", func() bool {
+		ids = ids[:0]
+		for _, v := range a.Fleet.List() {
+			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
+				ids = append(ids, v.ID)
+			}
+		}
+		return len(ids) == 6
+	})
+	sort.Strings(ids)
+	o := createOp(t, a, area.ID, 3, ids, 5*time.Minute, 40*time.Minute)
+	// Restart when every slot has been covered a while and no relief is due
+	// for a few minutes.
+	before := waitOp(t, a, o.ID, 2*time.Minute, func(o operations.OperationView) bool {
+		if !o.Clock.After(o.Start.Add(3 * time.Minute)) {
+			return false
+		}
+		for _, s := range o.Slots {
+			if !s.Covered || s.Incoming != "" {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	t.Logf("before the restart: %s", slotsString(before))
+	launches := map[string]int{}
+	for _, v := range before.Vehicles {
+		launches[v.ID] = v.Launches
+	}
+	a, _ = station()
+	_, events, stopRec := recordTracks(a)
+	after := waitOp(t, a, o.ID, time.Minute, func(o operations.OperationView) bool {
+		return o.Clock.After(before.Clock.Add(2 * time.Minute))
+	})
+	stopRec()
+	t.Logf("after the restart: %s", slotsString(after))
+	for i, s := range after.Slots {
+		if s.VehicleID != before.Slots[i].VehicleID || !s.Covered || s.Replacement != 0 {
+			t.Errorf("slot %d after the restart: %+v, before %+v", i, *s, *before.Slots[i])
+		}
+	}
+	for _, v := range after.Vehicles {
+		if v.Launches != launches[v.ID] || v.Role == operations.RoleLaunching || v.Role == operations.RoleFailed {
+			t.Errorf("%s after the restart: role %s, %d launches (before %d)", v.ID, v.Role, v.Launches, launches[v.ID])
+		}
+	}
+	for _, e := range events() {
+		if e.Kind == fleet.EventUpload || e.Kind == fleet.EventCommand {
+			t.Errorf("after the restart: %s %s", e.Kind, e.Message)
+		}
+	}
+	// Telemetry is tagged with the operation again.
+	for _, s := range after.Slots {
+		if v, _ := a.Fleet.Get(s.VehicleID); v.Mission != o.ID+"/slot-"+strconv.Itoa(s.Index) {
+			t.Errorf("%s tagged %q after the restart", v.ID, v.Mission)
+		}
+	}
+	// The rotation goes on: every slot is handed over without a gap.
+	done := waitOp(t, a, o.ID, 90*time.Second, func(o operations.OperationView) bool {
+		for _, s := range o.Slots {
+			if s.Handovers == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if done.UncoveredS != 0 {
+		t.Errorf("uncovered %.0f s across the restart: %s", done.UncoveredS, slotsString(done))
 	}
 }

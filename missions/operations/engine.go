@@ -89,7 +89,9 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 		} else if !o.Paused {
 			st.schedule()
 		}
-		st.forecast()
+		if !st.wall.Before(o.resumeUntil) {
+			st.forecast()
+		}
 	}
 	o.Last = st.now
 	return st.acts, st.notes
@@ -125,6 +127,9 @@ func landed(fv fleet.Vehicle) bool {
 // failure says why a vehicle that should fly its slot's mission no longer
 // does ("" when it does).
 func (st *step) failure(v *VehicleState, fv fleet.Vehicle, ok bool) string {
+	if st.wall.Before(st.o.resumeUntil) && (!ok || !fv.Connected) {
+		return "" // the station just started: not heard yet is not lost
+	}
 	switch {
 	case !ok:
 		return "vehicle unknown to the station"

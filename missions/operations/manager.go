@@ -133,9 +133,22 @@ func New(cfg Config) (*Manager, error) {
 			}
 			v.launchedAt = wall
 		}
+		o.resumeUntil = wall.Add(ResumeGrace)
 		m.ops[o.ID] = o
 	}
 	return m, nil
+}
+
+// ResumeGrace is how long after a station start the operations wait to
+// hear their vehicles before a silent one counts as lost (the station's
+// link-lost timeout is 5 s).
+const ResumeGrace = 15 * time.Second
+
+// Tagger restores a vehicle's telemetry tags (fleet.Fleet.SetAssignment):
+// after a station restart the drones in the air keep flying their
+// operation's mission, and their telemetry is tagged with it again.
+type Tagger interface {
+	SetAssignment(id, mission, eventArea string) bool
 }
 
 // save writes every operation (atomically: a temporary file renamed).
@@ -202,6 +215,7 @@ func (m *Manager) Tick(ctx context.Context) {
 		}
 		acts, notes := o.Step(wall, look)
 		acts = append(acts, o.Retries(look)...)
+		m.retag(o)
 		m.dirty = true
 		m.emit(o, notes)
 		m.start(ctx, o, acts)
@@ -237,6 +251,23 @@ func (m *Manager) emit(o *Operation, notes []Note) {
 		m.cfg.Log.Info("operation", "id", o.ID, "vehicle", vid, "kind", n.Kind, "msg", n.Message)
 		if m.cfg.Fleet != nil {
 			m.cfg.Fleet.Emit(fleet.Event{VehicleID: vid, Kind: n.Kind, Severity: n.Severity, Message: n.Message, Fields: n.Fields})
+		}
+	}
+}
+
+// retag puts the operation's tags back on its flying vehicles whose tags
+// the fleet lost (a station restart).
+func (m *Manager) retag(o *Operation) {
+	tg, ok := m.cfg.Fleet.(Tagger)
+	if !ok {
+		return
+	}
+	for _, v := range o.Vehicles {
+		if v.Role != RoleTransit && v.Role != RoleStation {
+			continue
+		}
+		if fv, ok := m.cfg.Fleet.Get(v.ID); ok && fv.Mission == "" {
+			tg.SetAssignment(v.ID, o.ID+"/slot-"+strconv.Itoa(v.Slot), o.AreaID)
 		}
 	}
 }

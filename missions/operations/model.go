@@ -166,6 +166,10 @@ type Operation struct {
 	// Gap is the pool forecast's first predicted gap, nil when the pool
 	// covers the window.
 	Gap *PredictedGap `json:"predicted_gap"`
+
+	// resumeUntil (wall) is the grace after a station start during which
+	// a vehicle not heard yet is not taken for lost.
+	resumeUntil time.Time
 }
 
 // PredictedGap is a gap the pool forecast sees coming.
