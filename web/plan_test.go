@@ -159,6 +159,18 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 		t.Fatalf("perimeter over the drawn area failed its checks: %s", eval[string](c, `document.getElementById('plan-findings').textContent`))
 	}
 	c.shot("4-planned")
+	// Assigned and about to launch before the event's time window: the
+	// confirmation says so (and the operator cancels).
+	c.poll("Assign enabled", `!document.getElementById('assign').disabled`, 10*time.Second)
+	c.run(chromedp.Click("#assign"))
+	c.poll("the upload verified", `document.querySelectorAll('#assign-results li[data-ok="true"]').length === 1`, 120*time.Second)
+	c.run(chromedp.Click("#launch"))
+	c.poll("the confirmation dialog", `document.getElementById('confirm').open`, 10*time.Second)
+	if got := eval[string](c, `document.getElementById('confirm-text').textContent`); !strings.Contains(got, "Arm + mission start for 1 vehicle") || !strings.Contains(got, `the event "Drawn park (edited)" starts 2027-05-01 10:00; this is before its time window`) {
+		t.Errorf("launch confirmation reads %q, want the time-window note", got)
+	}
+	c.shot("6-launch-outside-window")
+	c.run(chromedp.Click("#confirm-no"))
 }
 
 // A mission made elsewhere, with a leg through a no-fly zone, checked

@@ -11,7 +11,7 @@ import { drawFeatures, drawPlan } from "./map.js";
 import { planToArea } from "./lib/qgcplan.js";
 import { kmlToArea } from "./lib/kml.js";
 import { createAreaDraw } from "./areadraw.js";
-import { areaInfo } from "./lib/draw.js";
+import { areaInfo, windowNote } from "./lib/draw.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -309,7 +309,8 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
     if (!assigned.length) return;
     const ul = $("assign-results");
     try {
-      const r = await launch(api, assigned, launchText(assigned), confirmDialog);
+      const note = windowNote(areas.find((a) => a.id === plan?.area_id));
+      const r = await launch(api, assigned, launchText(assigned) + (note ? `\n${note}` : ""), confirmDialog);
       if (r.sent) showResults(ul, r.results);
     } catch (e) {
       ul.innerHTML = `<li data-ok="false">${esc(e.message)}</li>`;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { areaProps, shapesToArea, areaToShapes, localInput, areaInfo, problemShape } from "../src/lib/draw.js";
+import { areaProps, shapesToArea, areaToShapes, localInput, areaInfo, problemShape, windowNote } from "../src/lib/draw.js";
 import { problemLocation } from "../src/lib/plan.js";
 
 const square = (lat, lng, d) => [[lat, lng], [lat, lng + d], [lat + d, lng + d], [lat + d, lng]];
@@ -114,4 +114,13 @@ test("holes drawn inside a boundary become its inner rings, and problems find th
   const back = areaToShapes(fc).shapes;
   assert.deepEqual(back.map((x) => x.kind), ["boundary", "hole", "no-fly", "boundary", "hole", "hole"]);
   assert.deepEqual(shapesToArea(back, { name: "Two fields" }).features, fc.features);
+});
+
+test("the launch confirmation notes a launch outside the event's time window", () => {
+  const a = { name: "Marathon", starts: new Date(2027, 4, 1, 10, 0).toISOString(), ends: new Date(2027, 4, 1, 18, 0).toISOString() };
+  assert.equal(windowNote(a, new Date(2027, 4, 1, 9, 0)), 'Note: the event "Marathon" starts 2027-05-01 10:00; this is before its time window.');
+  assert.equal(windowNote(a, new Date(2027, 4, 1, 12, 0)), "");
+  assert.equal(windowNote(a, new Date(2027, 4, 1, 19, 0)), 'Note: the event "Marathon" ended 2027-05-01 18:00; this is after its time window.');
+  assert.equal(windowNote({ name: "Open" }, new Date()), "");
+  assert.equal(windowNote(undefined), "");
 });

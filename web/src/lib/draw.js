@@ -188,3 +188,15 @@ export function areaInfo(a) {
   parts.push(`${a.no_fly} no-fly zone(s)`, `${a.launch} launch point(s)`);
   return parts.join(" · ");
 }
+
+// windowNote warns when now is outside an area's time window (its
+// summary's starts/ends), for the launch confirmation: the station does
+// not refuse such a launch (a rehearsal the day before is normal), but the
+// operator should know. "" inside the window or when there is none.
+export function windowNote(a, now = new Date()) {
+  if (!a) return "";
+  const t = (iso) => localInput(iso).replace("T", " ");
+  if (a.starts && now < new Date(a.starts)) return `Note: the event "${a.name}" starts ${t(a.starts)}; this is before its time window.`;
+  if (a.ends && now > new Date(a.ends)) return `Note: the event "${a.name}" ended ${t(a.ends)}; this is after its time window.`;
+  return "";
+}
