@@ -103,7 +103,8 @@ func TestConsoleFlyAndReview(t *testing.T) {
 		t.Fatalf("oversized upload: %s", res)
 	}
 	c.poll("the refusal with the vehicle's reason", fmt.Sprintf(`(() => { const s = document.querySelector('#vehicles li[data-vehicle-id=%q] .transfer[data-phase="failed"]');
-		return s !== null && s.textContent.includes('MAV_MISSION_NO_SPACE') })()`, a), 20*time.Second)
+		return s !== null && s.textContent === 'mission refused: MAV_MISSION_NO_SPACE' &&
+			document.querySelector('#details-fields [data-field="upload"]').textContent.includes('MAV_MISSION_NO_SPACE (mission has more items than the vehicle can store)') })()`, a), 20*time.Second)
 	c.shot("2-upload-refused")
 
 	// A short patrol on both; nothing selected, both missions are drawn.

@@ -9,7 +9,7 @@ import { MODES, runCommand } from "./lib/commands.js";
 import { filterParams, paramValue } from "./lib/params.js";
 import { controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
 import { addBatterySample, batteryTimeLeft, fmtTimeLeft } from "./lib/battery.js";
-import { transferText, transferActive, controlLabel } from "./lib/fly.js";
+import { transferText, transferShort, transferActive, controlLabel } from "./lib/fly.js";
 import { updateOnBoard } from "./onboardui.js";
 import { Player, Wall } from "./video.js";
 
@@ -96,14 +96,14 @@ function renderListItem(id) {
   li.dataset.timeLeft = left;
   const tr = transferText(v.transfer);
   li.dataset.transfer = tr;
-  const showTr = transferActive(v.transfer) || v.transfer?.phase === "failed" ? tr : "";
+  const showTr = transferActive(v.transfer) || v.transfer?.phase === "failed" ? transferShort(v.transfer) : "";
   const key = `${s}|${v.mode}|${v.stale}|${Math.round(v.battery_pct)}|${Math.round(v.relative_alt_m)}|${ctl}|${left}|${showTr}`;
   if (li._key === key) return;
   li._key = key;
   li.innerHTML =
     `<span class="dot" style="background:${COLOURS[s]}"></span>` +
     `<span>${esc(v.id)} <small>${esc(v.mode)}</small>${v.stale ? ' <span class="stale-flag">STALE</span>' : ""}${ctl ? ` <span class="control-flag" title="control">⚑ ${esc(ctl)}</span>` : ""}` +
-    `${showTr ? `<br><small class="transfer" data-phase="${esc(v.transfer.phase)}">${esc(showTr)}</small>` : ""}</span>` +
+    `${showTr ? `<br><small class="transfer" data-phase="${esc(v.transfer.phase)}" title="${esc(tr)}">${esc(showTr)}</small>` : ""}</span>` +
     `<span class="battery" title="battery, estimated time left">${v.battery_pct >= 0 ? fmt(v.battery_pct, 0, " %") : "–"} <small>${esc(left)}</small></span>` +
     `<span>${fmt(v.relative_alt_m, 0, " m")}</span>`;
 }

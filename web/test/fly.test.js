@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { transferText, transferActive, controlLabel, missionsShown, onboardKey, vehicleColour } from "../src/lib/fly.js";
+import { transferText, transferShort, transferActive, controlLabel, missionsShown, onboardKey, vehicleColour } from "../src/lib/fly.js";
 
 test("an upload as the list and HUD say it", () => {
   assert.equal(transferText(null), "");
@@ -13,6 +13,12 @@ test("an upload as the list and HUD say it", () => {
     transferText({ type: "mission", phase: "failed", done: 0, total: 800, attempt: 1, error: "vehicle refused the transfer: MAV_MISSION_NO_SPACE (mission has more items than the vehicle can store)" }),
     "mission upload failed: vehicle refused the transfer: MAV_MISSION_NO_SPACE (mission has more items than the vehicle can store)",
   );
+  assert.equal(
+    transferShort({ type: "mission", phase: "failed", error: "upload mission to vehicle x (attempt 1): vehicle refused the transfer: MAV_MISSION_NO_SPACE (mission has more items than the vehicle can store)" }),
+    "mission refused: MAV_MISSION_NO_SPACE",
+  );
+  assert.equal(transferShort({ type: "fence", phase: "failed", error: "read back fence: timeout" }), "fence upload failed");
+  assert.equal(transferShort({ type: "mission", phase: "uploading", done: 1, total: 2, attempt: 1 }), "uploading mission 1/2");
   assert.ok(transferActive({ phase: "uploading" }) && transferActive({ phase: "verifying" }));
   assert.ok(!transferActive({ phase: "verified" }) && !transferActive(null));
 });

@@ -26,6 +26,15 @@ export function transferText(t) {
   return `${t.type} ${t.phase || ""} ${n}`.trim();
 }
 
+// transferShort is the vehicle list's line for an upload: its progress,
+// or for a failure only the vehicle's MISSION_ACK result when it refused
+// (the HUD and the line's tooltip say it in full).
+export function transferShort(t) {
+  if (t?.phase !== "failed") return transferText(t);
+  const refusal = /MAV_MISSION_[A-Z0-9_]+/.exec(t.error || "");
+  return refusal ? `${t.type} refused: ${refusal[0]}` : `${t.type} upload failed`;
+}
+
 // transferActive: an upload is under way (the list shows its progress).
 export function transferActive(t) {
   return !!t && (t.phase === "uploading" || t.phase === "verifying");
