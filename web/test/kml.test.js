@@ -50,6 +50,17 @@ test("polygons with several inner boundaries, multiple placemarks in folders, Ex
   assert.equal(fields.geometry.coordinates.length, 2);
 });
 
+test("kinds as a Google Earth user can type them: description's first word, a no-fly name", () => {
+  const k = doc(`
+    <Placemark><name>Stadium</name>${poly(square(69, 41, 0.01))}</Placemark>
+    <Placemark><name>Stage (no fly)</name>${poly(square(69.002, 41.002, 0.001))}</Placemark>
+    <Placemark><name>Crane zone</name><description>No-fly: the crane swings here</description>${poly(square(69.005, 41.005, 0.001))}</Placemark>
+    <Placemark><name>Van</name><description>launch — park here</description><Point><coordinates>69,40.999</coordinates></Point></Placemark>
+    <Placemark><name>Flyover</name><description>nofly is not a kind</description>${poly(square(69.007, 41.007, 0.001))}</Placemark>`);
+  const kinds = JSON.parse(kmlToArea(k, "ge.kml")).features.map((f) => `${f.properties.name}:${f.properties.kind}`);
+  assert.deepEqual(kinds, ["Stadium:event-area", "Stage (no fly):no-fly", "Crane zone:no-fly", "Van:launch", "Flyover:event-area"]);
+});
+
 test("errors name the file and the placemark", () => {
   const cases = [
     [doc(`<Placemark><name>Tent</name>${poly("69,41 69.1,41 oops")}</Placemark>`), /tent\.kml: placemark "Tent" outer boundary: coordinate 2 "oops": want lon,lat\[,alt\]/],

@@ -83,9 +83,9 @@ function* walk(el, name) {
 // kmlToArea turns a KML file into the station's area GeoJSON (as text,
 // the body POST /api/v1/areas takes). Each Placemark becomes one feature;
 // its kind comes from ExtendedData (Data or SimpleData named "kind"), or a
-// description that is just a kind (as the station's own KML export
-// writes), or a style URL naming no-fly; otherwise a Polygon is the event
-// area and a LineString a route. Other ExtendedData fields (min_alt_m,
+// description that starts with a kind (the station's own KML export
+// writes just the kind), or a name or style URL saying no-fly; otherwise a
+// Polygon is the event area and a LineString a route. Other ExtendedData fields (min_alt_m,
 // max_alt_m, starts, ends, radius_m, alt_m) become properties. Errors
 // name the placemark.
 export function kmlToArea(text, fileName = "file") {
@@ -120,9 +120,12 @@ export function kmlToArea(text, fileName = "file") {
         } else props[k] = v;
       }
     }
-    const desc = textOf(kid(pm, "description")).toLowerCase();
+    // A description that starts with a kind ("no-fly", "launch: the van")
+    // says it, as can a name or style that says no-fly (all Google Earth
+    // lets a user type without editing the file).
+    const desc = /^\s*([a-z-]+)/i.exec(textOf(kid(pm, "description")))?.[1].toLowerCase();
     if (!props.kind && KINDS.includes(desc)) props.kind = desc;
-    if (!props.kind && /no-?fly/i.test(textOf(kid(pm, "styleUrl")))) props.kind = "no-fly";
+    if (!props.kind && (/no[- ]?fly/i.test(textOf(kid(pm, "styleUrl"))) || /\bno[- ]?fly\b/i.test(name))) props.kind = "no-fly";
     if (props.kind && !KINDS.includes(props.kind)) throw new Error(`${where}: kind "${props.kind}": want one of ${KINDS.join(", ")}`);
     const geoms = geometriesOf(pm, where);
     if (!geoms.length) throw new Error(`${where}: no geometry (want a Polygon, Point or LineString)`);
