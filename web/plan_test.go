@@ -239,6 +239,18 @@ func TestConsoleMissionThroughNoFlyIsRefused(t *testing.T) {
 		t.Fatalf("plan's launch pad %v, want the picked %v with radius 5", launch, pad)
 	}
 	c.shot("4-planned")
+	// An observer at another browser: no drawing or planning controls,
+	// and a forged mission check or area is refused.
+	o := c.other("console-nofly-observer")
+	o.login("watcher")
+	o.poll("the observer's page without the plan tab", `document.body.dataset.role === 'observer' && document.getElementById('area-draw') === null && document.getElementById('mission-file') === null`, 10*time.Second)
+	forged := eval[string](o, `(async () => { const s = await fetch('/api/v1/session').then(r => r.json());
+		const post = (u, b) => fetch(u, {method: 'POST', headers: {'X-CSRF-Token': s.csrf_token}, body: b}).then(r => r.status);
+		return [await post('/api/v1/areas/a1/plans/import?name=x.waypoints', 'QGC WPL 110\n'), await post('/api/v1/areas', '{"type":"FeatureCollection","features":[]}')].join() })()`)
+	if forged != "403,403" {
+		t.Errorf("observer's forged mission check and area answered %s, want 403,403", forged)
+	}
+
 	// Every export link answers with its format.
 	exports := eval[map[string]string](c, `(async () => { const out = {};
 		for (const a of document.querySelectorAll('#plan-export a')) out[a.textContent] = await fetch(a.href).then(r => r.text());
