@@ -6,6 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/burgut-uav/burgut/scenario"
 )
@@ -31,6 +35,8 @@ func scenarioCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch args[0] {
 	case "validate":
 		return scenarioValidate(args[1:], stdout, stderr)
+	case "run":
+		return scenarioRun(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, scenarioUsage)
 		return flag.ErrHelp
@@ -68,4 +74,152 @@ func scenarioValidate(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d files: %w", bad, fs.NArg(), errInvalid)
 	}
 	return nil
+}
+
+// errAssertions marks a run in which an assertion (or a step) did not
+// hold: the command exits 1.
+var errAssertions = errors.New("assertions failed")
+
+// scenarioRun runs one scenario; it exits 0 only if every assertion held.
+func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scenario run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		o             scenario.Options
+		junit, report string
+		timeline      string
+		logFile       string
+		progress      string
+	)
+	fs.StringVar(&junit, "junit", "", "write JUnit XML here (one test case per assertion, per vehicle where it applies)")
+	fs.StringVar(&report, "report", "", "write the HTML report here")
+	fs.StringVar(&timeline, "timeline", "", "write the timeline (steps, faults, station events, assertion results) here as text")
+	fs.Float64Var(&o.Speedup, "speedup", 0, "simulated seconds per wall second (0 = the scenario's world.speedup)")
+	fs.Int64Var(&o.Seed, "seed", 0, "random seed (0 = the scenario's seed)")
+	fs.StringVar(&o.StationURL, "station", "", "run against this running station (http://HOST:PORT) instead of one in this process")
+	fs.StringVar(&o.Token, "token", "", "with --station: an operator API token (burgut tokens create --role operator)")
+	fs.StringVar(&o.SimGCS, "sim-gcs", "udp:127.0.0.1:14550", "with --station and a simulated fleet: the station's UDP MAVLink link the vehicles send to")
+	fs.StringVar(&o.DataDir, "data-dir", "", "the in-process station's data directory, kept after the run (default: a temporary one, removed)")
+	fs.StringVar(&logFile, "log", "", "write the station's and simulator's warnings here (default: discarded)")
+	fs.StringVar(&progress, "progress", "auto", "progress line on stderr: auto (on a terminal), on, off")
+	// Flags may follow the file, as the contract writes them.
+	var file string
+	rest := args
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		file, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	if file == "" && fs.NArg() > 0 {
+		file = fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return fmt.Errorf("%w: %w", err, errUsage)
+		}
+	}
+	if file == "" || fs.NArg() > 0 {
+		return fmt.Errorf("run: give exactly one scenario file: %w", errUsage)
+	}
+	if o.Speedup < 0 || o.Speedup > scenario.MaxSpeedup {
+		return fmt.Errorf("--speedup %g: want 0 (the scenario's) up to %d: %w", o.Speedup, scenario.MaxSpeedup, errUsage)
+	}
+	if report != "" {
+		return fmt.Errorf("--report: the HTML report is not in this build yet (scenario/report, issue 14): %w", errUsage)
+	}
+	sc, err := scenario.ParseFile(file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errInvalid
+	}
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.Log = f
+	}
+	switch progress {
+	case "on":
+		o.Progress = progressLine(stderr)
+	case "auto":
+		if isTerminal(stderr) {
+			o.Progress = progressLine(stderr)
+		}
+	case "off":
+	default:
+		return fmt.Errorf("--progress %q: want auto, on or off: %w", progress, errUsage)
+	}
+	res, runErr := scenario.Run(ctx, sc, o)
+	if o.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if res != nil {
+		if junit != "" {
+			if err := writeFileAtomic(junit, func(w io.Writer) error { return scenario.WriteJUnit(w, res) }); err != nil {
+				return fmt.Errorf("junit: %w", err)
+			}
+		}
+		if timeline != "" {
+			if err := writeFileAtomic(timeline, func(w io.Writer) error { return scenario.WriteTimeline(w, res) }); err != nil {
+				return fmt.Errorf("timeline: %w", err)
+			}
+		}
+		printSummary(stdout, res)
+	}
+	if runErr != nil {
+		return fmt.Errorf("run %s: %w", file, runErr)
+	}
+	if !res.Passed() {
+		return fmt.Errorf("%s: %d of %d checks did not hold: %w", file, res.Failed(), len(res.Cases), errAssertions)
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, res *scenario.Result) {
+	fmt.Fprintf(w, "scenario %q: %d vehicles, %s simulated in %s wall (speedup %g, seed %d); %s\n",
+		res.Scenario, len(res.Vehicles), res.SimTime.Round(100*time.Millisecond), res.Wall.Round(100*time.Millisecond), res.Speedup, res.Seed, res.EndReason)
+	for _, c := range res.Cases {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s %s: %s\n", mark, c.Name(), c.Message)
+	}
+	if res.DataDir != "" {
+		fmt.Fprintf(w, "station data: %s\n", res.DataDir)
+	}
+}
+
+// progressLine rewrites one terminal line with the run's progress.
+func progressLine(w io.Writer) func(scenario.Progress) {
+	return func(p scenario.Progress) { fmt.Fprintf(w, "\r\033[K%s", p) }
+}
+
+// isTerminal says whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// writeFileAtomic writes path through a temporary file in its directory,
+// so a reader never sees half a file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

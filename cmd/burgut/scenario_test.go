@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
+)
+
+// validate names file:line:column for each problem and exits 1; a good
+// file exits 0.
+func TestScenarioValidateNamesTheLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\nduration: 1m\nfleet: {vehicles: 2}\nassertions:\n  - kind: all_landed\n    bye: 1m\n  - kind: min_separation\n    meters: -1\n"), 0o644)
+	_, e, code := runBurgut(t, "scenario", "validate", bad)
+	if code != 1 || !strings.Contains(e, bad+":6:5: unknown field \"bye\"") {
+		t.Fatalf("exit %d, stderr:\n%s", code, e)
+	}
+	os.WriteFile(bad, []byte("name: x\nduration: 1m\nfleet: {vehicles: 2}\nassertions:\n  - kind: all_landed\n    by: 1m\n  - kind: min_separation\n    meters: -1\n"), 0o644)
+	if _, e, code := runBurgut(t, "scenario", "validate", bad); code != 1 || !strings.Contains(e, bad+":7:5: assertion min_separation: min_separation needs meters") {
+		t.Fatalf("exit %d, stderr:\n%s", code, e)
+	}
+	if _, e, code := runBurgut(t, "scenario", "run", bad); code != 1 || !strings.Contains(e, bad+":7:5:") {
+		t.Fatalf("run of a bad file: exit %d, stderr:\n%s", code, e)
+	}
+	if o, e, code := runBurgut(t, "scenario", "validate", "../../scenario/testdata/short.yaml"); code != 0 || !strings.Contains(o, "ok") {
+		t.Fatalf("good file: exit %d\n%s%s", code, o, e)
+	}
+	if _, _, code := runBurgut(t, "scenario", "frobnicate"); code != 2 {
+		t.Fatalf("unknown subcommand: exit %d", code)
+	}
+}
+
+// A scenario whose assertion cannot hold exits 1 and its JUnit file
+// carries the failure: what, which vehicle, when.
+func TestScenarioRunFailingExitsNonZero(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.xml")
+	o, e, code := runBurgut(t, "scenario", "run", "../../scenario/testdata/failing.yaml", "--junit", out, "--speedup", "40")
+	if code != 1 || !strings.Contains(e, "did not hold") || !strings.Contains(o, "FAIL stays low [") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, o, e)
+	}
+	x, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(x), `<failure message="stays low (line 24): vehicle 1 (uav-`) || !strings.Contains(string(x), "want below 10") {
+		t.Fatalf("junit:\n%s", x)
+	}
+}
+
+// The same scenario flies external vehicles: `burgut sitl` started on its
+// own, the in-process station listening on the scenario's link.
+func TestScenarioAgainstExternalSITL(t *testing.T) {
+	bin := burgutBinary(t)
+	port := testenv.FreeUDPPort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	sitl := exec.CommandContext(ctx, bin, "sitl", "--vehicles", "2", "--gcs", fmt.Sprintf("udp:127.0.0.1:%d", port), "--speedup", "20", "--seed", "5", "--log-level", "error")
+	sitl.Cancel = func() error { return sitl.Process.Signal(os.Interrupt) }
+	sitl.WaitDelay = 10 * time.Second
+	if err := sitl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		sitl.Wait()
+	})
+	area, err := filepath.Abs("../../scenarios/areas/square.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "external.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf(`name: external sitl
+duration: 6m
+fleet:
+  links: ["udp:127.0.0.1:%d"]
+  expect: 2
+world:
+  speedup: 20
+  areas:
+    - {name: square, file: %q}
+steps:
+  - at: 0s
+    plan: {area: square, as: patrol, pattern: perimeter, drones: 2, repeat: 1, speed: 8}
+  - at: 1s
+    name: assign
+    assign: {plan: patrol, vehicles: all}
+  - after: {step: assign}
+    name: launch
+    launch: {vehicles: all}
+  - after: {step: launch, delay: 30s}
+    command: {name: rtl, vehicles: all}
+assertions:
+  - kind: all_landed
+    by: 5m
+  - kind: vehicle_state
+    field: battery_pct
+    min: 20
+    during: always
+`, port, area)), 0o644)
+	out := filepath.Join(dir, "out.xml")
+	o, e, code := runBurgut(t, "scenario", "run", file, "--junit", out)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, o, e)
+	}
+	x, _ := os.ReadFile(out)
+	if !strings.Contains(string(x), `failures="0"`) || strings.Count(string(x), "<testcase ") != 2+2+4 {
+		t.Fatalf("junit:\n%s", x)
+	}
+}

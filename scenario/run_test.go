@@ -1,0 +1,100 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runFile(t *testing.T, path string, o Options) *Result {
+	t.Helper()
+	sc, err := ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, sc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func outcome(r *Result) string {
+	var b strings.Builder
+	for _, c := range r.Cases {
+		fmt.Fprintf(&b, "%s ok=%v\n", c.Name(), c.OK)
+	}
+	for _, e := range r.Timeline {
+		if e.Kind == EntryFault || e.Kind == EntryStep {
+			fmt.Fprintf(&b, "%s %s ok=%v\n", e.Kind, e.Name, e.OK)
+		}
+	}
+	return b.String()
+}
+
+// A scenario whose assertion cannot hold fails, and the JUnit failure says
+// what, which vehicle and when.
+func TestFailingAssertionFails(t *testing.T) {
+	res := runFile(t, "testdata/failing.yaml", Options{})
+	if res.Passed() {
+		t.Fatalf("passed:\n%s", outcome(res))
+	}
+	var low *Case
+	for i := range res.Cases {
+		c := &res.Cases[i]
+		switch c.Assertion {
+		case "stays low":
+			low = c
+		case "all_landed":
+			if !c.OK {
+				t.Errorf("all_landed failed: %s", c.Message)
+			}
+		}
+		if c.Kind == "step" && !c.OK {
+			t.Errorf("step failed: %s", c.Message)
+		}
+	}
+	if low == nil || low.OK || low.Vehicle != res.Vehicles[1] {
+		t.Fatalf("stays low: %+v", low)
+	}
+	for _, want := range []string{"stays low (line 24)", "vehicle 1 (" + res.Vehicles[1] + ") at ", "relative_alt_m", "want below 10"} {
+		if !strings.Contains(low.Message, want) {
+			t.Errorf("message %q does not contain %q", low.Message, want)
+		}
+	}
+	var junit bytes.Buffer
+	if err := WriteJUnit(&junit, res); err != nil {
+		t.Fatal(err)
+	}
+	x := junit.String()
+	if !strings.Contains(x, `<testcase name="stays low [`+res.Vehicles[1]+`]"`) || !strings.Contains(x, `<failure message="stays low (line 24): vehicle 1 (`) ||
+		!strings.Contains(x, `failures="1"`) {
+		t.Fatalf("junit:\n%s", x)
+	}
+}
+
+// The same seed gives the same result: the same vehicles, the same
+// outcome of every assertion, the same steps and faults in the same order.
+// Another seed gives other vehicles (their UIDs come from the seed).
+func TestSameSeedSameResult(t *testing.T) {
+	a := runFile(t, "testdata/short.yaml", Options{})
+	b := runFile(t, "testdata/short.yaml", Options{})
+	if !a.Passed() {
+		t.Fatalf("short scenario failed:\n%s", outcome(a))
+	}
+	if oa, ob := outcome(a), outcome(b); oa != ob || fmt.Sprint(a.Vehicles) != fmt.Sprint(b.Vehicles) {
+		t.Fatalf("two runs with seed %d differ:\n%s %v\n---\n%s %v", a.Seed, oa, a.Vehicles, ob, b.Vehicles)
+	}
+	if !strings.Contains(outcome(a), "fault gps_loss ok=true") {
+		t.Fatalf("the fault did not fire:\n%s", outcome(a))
+	}
+	c := runFile(t, "testdata/short.yaml", Options{Seed: 99, Speedup: 60})
+	if c.Seed != 99 || c.Speedup != 60 || fmt.Sprint(c.Vehicles) == fmt.Sprint(a.Vehicles) {
+		t.Fatalf("seed 99 run: seed %d speedup %g vehicles %v (seed 7: %v)", c.Seed, c.Speedup, c.Vehicles, a.Vehicles)
+	}
+}
