@@ -30,6 +30,7 @@ import (
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 	"github.com/burgut-uav/burgut/missions/operations"
 	"github.com/burgut-uav/burgut/simulator"
+	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/video"
 )
 
@@ -51,6 +52,10 @@ type App struct {
 	Missions *missionsapi.Store
 	// Operations runs the patrol operations (app/operations.go).
 	Operations *operations.Manager
+	// points receives the operations' coverage points (InfluxDB, when
+	// configured); opPublisher puts them on MQTT (nil without MQTT).
+	points      telemetry.PointWriter
+	opPublisher interface{ PublishOperation(id string, v any) error }
 	// Video relays the vehicles' camera streams to browsers (WHEP).
 	Video *video.Hub
 	// Control says who commands which vehicle (app/control.go).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/burgut-uav/burgut/audit"
@@ -18,6 +19,7 @@ import (
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/missions/operations"
+	"github.com/burgut-uav/burgut/telemetry"
 )
 
 // operationsActor names the station in the audit log and the event stream
@@ -78,7 +80,63 @@ func (a *App) startOperations(ctx context.Context) error {
 		emit(float64(m.Stats().LaunchFailures))
 	})
 	a.Go(ctx, "operations", m.Run)
+	a.Go(ctx, "operations metrics", func(ctx context.Context) error { a.coverageFeed(ctx, m); return nil })
 	return nil
+}
+
+// coverageEvery is how often (wall time) each active operation's coverage
+// metrics go to InfluxDB and MQTT.
+const coverageEvery = 5 * time.Second
+
+// coverageFeed writes each active (or just finished) operation's per-slot
+// coverage to InfluxDB as the "coverage" measurement, tagged with the
+// operation, its area (event_area), the slot, the slot's vehicle and its
+// mission tag, and publishes the operation's view on MQTT (retained
+// burgut/STATION/operations/ID).
+func (a *App) coverageFeed(ctx context.Context, m *operations.Manager) {
+	t := time.NewTicker(coverageEvery)
+	defer t.Stop()
+	final := map[string]bool{} // finished operations already written once more
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		var pts []telemetry.Point
+		for _, o := range m.List() {
+			if !o.Active() {
+				if final[o.ID] {
+					continue
+				}
+				final[o.ID] = true
+			}
+			v := operations.View(o, now)
+			if a.opPublisher != nil {
+				if err := a.opPublisher.PublishOperation(o.ID, v); err != nil {
+					a.Log.Warn("operations: publish coverage", "op", o.ID, "err", err)
+				}
+			}
+			for _, s := range v.Slots {
+				covered := 0.0
+				if s.Covered {
+					covered = 1
+				}
+				pts = append(pts, telemetry.Point{Time: now, Measurement: "coverage",
+					Tags: telemetry.Tags{Operation: o.ID, EventArea: o.AreaID, Slot: strconv.Itoa(s.Index), Vehicle: s.VehicleID,
+						Mission: o.ID + "/slot-" + strconv.Itoa(s.Index)},
+					Fields: []telemetry.Field{{Name: "on_station_s", Float: s.OnStationS}, {Name: "uncovered_s", Float: s.UncoveredS},
+						{Name: "handovers", Kind: telemetry.FieldInt, Int: int64(s.Handovers)}, {Name: "replacements", Kind: telemetry.FieldInt, Int: int64(s.Replacement)},
+						{Name: "covered", Float: covered}}})
+			}
+		}
+		if a.points != nil && len(pts) > 0 {
+			if err := a.points.WritePoints(ctx, pts); err != nil {
+				a.Log.Warn("operations: write coverage points", "points", len(pts), "err", err)
+			}
+		}
+	}
 }
 
 // operationsActuator flies the scheduler's commands through the ground

@@ -58,6 +58,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		a.Go(ctx, "mqtt publisher", p.Run)
 		a.publishAudit(ctx, p)
 		pub = p
+		a.opPublisher = p
 		a.observeMQTT(p)
 	} else {
 		log.Warn("no MQTT broker: --mqtt and --mqtt-listen are both empty, MQTT relay off")

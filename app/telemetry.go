@@ -46,6 +46,7 @@ func (a *App) startTelemetry(ctx context.Context) error {
 		})
 		a.Go(ctx, "influx sender", sink.Run)
 		writer, source = sink, sink
+		a.points = sink
 		status["influx"] = func(context.Context) any { return sink.Stats() }
 		a.observeInflux(sink)
 		a.Log.Info("telemetry stored in InfluxDB", "url", tc.InfluxURL, "bucket", tc.InfluxBucket)

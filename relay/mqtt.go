@@ -187,6 +187,18 @@ func (p *Publisher) PublishAudit(entry any) error {
 	return nil
 }
 
+// PublishOperation publishes a patrol operation's coverage metrics
+// (QoS 1, retained) on Topics.Operation, so a subscriber learns the
+// current picture at once.
+func (p *Publisher) PublishOperation(id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("mqtt operation: %w", err)
+	}
+	p.publish(outMsg{p.topics.Operation(id), 1, true, b})
+	return nil
+}
+
 // Topics is the publisher's topic scheme.
 func (p *Publisher) Topics() Topics { return p.topics }
 

@@ -38,6 +38,9 @@ func (t Topics) Status() string { return t.Prefix() + "/status" }
 // may read it on the embedded broker).
 func (t Topics) Audit() string { return t.Prefix() + "/audit" }
 
+// Operation is a patrol operation's coverage topic (retained).
+func (t Topics) Operation(id string) string { return t.Prefix() + "/operations/" + id }
+
 // Alerts is the station-wide alert topic.
 func (t Topics) Alerts() string { return t.Prefix() + "/alerts" }
 

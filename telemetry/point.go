@@ -37,6 +37,10 @@ type Tags struct {
 	Type      string
 	Mission   string
 	EventArea string
+	// Operation and Slot tag the coverage points of patrol operations
+	// (missions/operations); samples leave them empty.
+	Operation string
+	Slot      string
 }
 
 // Field is one field of a Point: a float, an integer or a string.

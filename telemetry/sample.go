@@ -230,7 +230,11 @@ func (t Tags) appendTo(b []byte) []byte {
 	tag("event_area", t.EventArea)
 	tag("link", t.Link)
 	tag("mission", t.Mission)
-	tag("system_id", strconv.Itoa(int(t.SystemID)))
+	tag("operation", t.Operation)
+	tag("slot", t.Slot)
+	if t.SystemID != 0 || t.Operation == "" {
+		tag("system_id", strconv.Itoa(int(t.SystemID)))
+	}
 	tag("type", t.Type)
 	tag("vehicle", t.Vehicle)
 	return b
