@@ -8,8 +8,8 @@
 // read and drawn.
 import { api, store, map, L, m } from "./ctx.js";
 import { esc } from "./lib/format.js";
-import { legs, fenceShapes } from "./lib/plan.js";
-import { missionsShown, onboardKey, vehicleColour } from "./lib/fly.js";
+import { fenceShapes } from "./lib/plan.js";
+import { missionsShown, onboardKey, vehicleColour, missionLegs } from "./lib/fly.js";
 
 const missionLayer = L.layerGroup().addTo(map);
 const homeLayer = L.layerGroup().addTo(map);
@@ -135,19 +135,6 @@ function show(id, d, v) {
     tag(r, { "data-vehicle-id": id });
     r.addTo(d.group);
   }
-}
-
-// missionLegs are the legs a vehicle flies its on-board mission along:
-// from home (item 0 of an ArduPilot mission) through every item with a
-// position, and back home for a return-to-launch item; each leg carries
-// the seq of the item it flies to, the one MISSION_CURRENT names.
-function missionLegs(mission) {
-  const home = mission.find((it) => it.seq === 0 && !(it.x === 0 && it.y === 0));
-  const items = mission.filter((it) => it.seq > 0);
-  const out = legs({ mission: items, launch: home ? { Point: [home.y / 1e7, home.x / 1e7] } : undefined });
-  const rtl = items.find((it) => it.command === 20);
-  if (home && rtl && out.length && rtl.seq > out[out.length - 1].seq) out.push({ seq: rtl.seq, from: out[out.length - 1].to, to: [home.x / 1e7, home.y / 1e7] });
-  return out;
 }
 
 function legStyle(colour, current, sel) {

@@ -57,3 +57,31 @@ test("a vehicle keeps its colour", () => {
   assert.match(vehicleColour("x"), /^#[0-9a-f]{6}$/);
   assert.ok(new Set(["a", "b", "c", "d", "e", "f"].map(vehicleColour)).size > 1);
 });
+
+import { missionLegs } from "../src/lib/fly.js";
+
+test("an on-board mission's legs: from home, through positioned items, home again at RTL", () => {
+  const e7 = (x) => Math.round(x * 1e7);
+  const m = [
+    { seq: 0, command: 16, x: e7(41.0), y: e7(69.0) }, // home
+    { seq: 1, command: 22, x: 0, y: 0, z: 20 }, // takeoff, no position
+    { seq: 2, command: 16, x: e7(41.001), y: e7(69.0) },
+    { seq: 3, command: 178, x: 0, y: 0 }, // speed change
+    { seq: 4, command: 16, x: e7(41.001), y: e7(69.001) },
+    { seq: 5, command: 20, x: 0, y: 0 }, // RTL
+  ];
+  const l = missionLegs(m);
+  assert.deepEqual(
+    l.map((x) => x.seq),
+    [2, 4, 5],
+  );
+  assert.deepEqual(l[0].from, [41.0, 69.0], "the first leg starts at home");
+  assert.deepEqual(l[2].from, [41.001, 69.001]);
+  assert.deepEqual(l[2].to, [41.0, 69.0], "RTL flies home");
+  assert.deepEqual(missionLegs([]), []);
+  // Without a home (item 0 unknown), the legs start at the first position.
+  assert.deepEqual(
+    missionLegs(m.slice(1)).map((x) => x.seq),
+    [4],
+  );
+});

@@ -1,3 +1,5 @@
+import { legs } from "./plan.js";
+
 // The Fly side's small decisions, kept out of the DOM code: what the list
 // and HUD say about an upload in progress and about control, which
 // vehicles' on-board missions are drawn, and when a vehicle's on-board
@@ -81,4 +83,17 @@ export function vehicleColour(id) {
   let h = 0;
   for (const ch of String(id)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
   return PALETTE[h % PALETTE.length];
+}
+
+// missionLegs are the legs a vehicle flies its on-board mission along:
+// from home (item 0 of an ArduPilot mission) through every item with a
+// position, and back home for a return-to-launch item; each leg carries
+// the seq of the item it flies to, the one MISSION_CURRENT names.
+export function missionLegs(mission) {
+  const home = mission.find((it) => it.seq === 0 && !(it.x === 0 && it.y === 0));
+  const items = mission.filter((it) => it.seq > 0);
+  const out = legs({ mission: items, launch: home ? { Point: [home.y / 1e7, home.x / 1e7] } : undefined });
+  const rtl = items.find((it) => it.command === 20);
+  if (home && rtl && out.length && rtl.seq > out[out.length - 1].seq) out.push({ seq: rtl.seq, from: out[out.length - 1].to, to: [home.x / 1e7, home.y / 1e7] });
+  return out;
 }
