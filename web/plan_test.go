@@ -42,6 +42,14 @@ func (c *console) dragMap(fx, fy, tx, ty float64) {
 	c.run(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x1, y1, chromedp.ButtonLeft))
 }
 
+// drawTool picks a drawing tool and waits until it is ready for the map
+// (the first pick loads the tools' bundle).
+func (c *console) drawTool(kind string) {
+	c.t.Helper()
+	c.run(chromedp.Click(fmt.Sprintf(`#area-draw [data-draw=%q]`, kind)))
+	c.poll("the "+kind+" tool", fmt.Sprintf(`document.querySelector('#area-draw [data-draw=%q]').getAttribute('aria-pressed') === 'true'`, kind), 10*time.Second)
+}
+
 // An operator draws an event area on the map (outer boundary, a hole, a
 // no-fly circle, a launch pad with its radius, altitude band and time
 // window),
@@ -55,21 +63,24 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	c.run(chromedp.Click(`#tabs [data-tab="plan"]`))
 
 	// The boundary: four corners, then the first again to close it.
-	c.run(chromedp.Click(`#area-draw [data-draw="boundary"]`))
+	c.drawTool("boundary")
+	if n := eval[int](c, `performance.getEntriesByType('resource').filter(e => /\/draw\.(js|css)$/.test(e.name)).length`); n != 2 {
+		t.Fatalf("the drawing tools' bundle: %d of draw.js and draw.css loaded on the first pick, want 2", n)
+	}
 	corners := [][2]float64{{-120, -120}, {120, -120}, {120, 120}, {-120, 120}, {-120, -120}}
 	for _, p := range corners {
 		c.clickMap(p[0], p[1])
 	}
 	c.poll("the boundary drawn", `document.getElementById('draw-count').textContent.startsWith('1 boundary') && !document.getElementById('area-save').disabled`, 10*time.Second)
 	// A no-fly circle inside, a launch pad outside: centre, then a point on the edge.
-	c.run(chromedp.Click(`#area-draw [data-draw="no-fly-circle"]`))
+	c.drawTool("no-fly-circle")
 	c.clickMap(40, 0)
 	c.clickMap(60, 0)
-	c.run(chromedp.Click(`#area-draw [data-draw="launch"]`))
+	c.drawTool("launch")
 	c.clickMap(-200, 0)
 	c.clickMap(-190, 0)
 	// A hole in the upper left corner.
-	c.run(chromedp.Click(`#area-draw [data-draw="hole"]`))
+	c.drawTool("hole")
 	for _, p := range [][2]float64{{-100, -100}, {-60, -100}, {-80, -60}, {-100, -100}} {
 		c.clickMap(p[0], p[1])
 	}
@@ -139,7 +150,8 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	circle := eval[[]float64](c, `(() => { const r = document.querySelector('path[data-shape="no-fly-circle"]').getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2] })()`)
 	c.run(chromedp.Click("#draw-remove"), chromedp.MouseClickXY(circle[0], circle[1]))
 	c.poll("the circle deleted", `document.getElementById('draw-count').textContent === '1 boundary, 1 hole(s), 0 no-fly, 1 launch pad(s)'`, 10*time.Second)
-	c.run(chromedp.Click("#draw-remove"), chromedp.Click(`#area-draw [data-draw="no-fly"]`))
+	c.run(chromedp.Click("#draw-remove"))
+	c.drawTool("no-fly")
 	at := func(fx, fy float64) [2]float64 { return [2]float64{box[0] + box[2]*fx, box[1] + box[3]*fy} }
 	for _, p := range [][2]float64{at(0.6, 0.6), at(0.8, 0.6), at(0.7, 0.8), at(0.6, 0.6)} {
 		c.run(chromedp.MouseClickXY(p[0], p[1]), chromedp.Sleep(150*time.Millisecond))
@@ -249,6 +261,11 @@ func TestConsoleMissionThroughNoFlyIsRefused(t *testing.T) {
 		return [await post('/api/v1/areas/a1/plans/import?name=x.waypoints', 'QGC WPL 110\n'), await post('/api/v1/areas', '{"type":"FeatureCollection","features":[]}')].join() })()`)
 	if forged != "403,403" {
 		t.Errorf("observer's forged mission check and area answered %s, want 403,403", forged)
+	}
+
+	// Nobody drew here: the drawing tools' bundle was never loaded.
+	if n := eval[int](c, `performance.getEntriesByType('resource').filter(e => /\/draw\.(js|css)$/.test(e.name)).length`); n != 0 {
+		t.Errorf("the drawing tools were loaded (%d resources) though nobody drew", n)
 	}
 
 	// Every export link answers with its format.

@@ -4,11 +4,34 @@
 // import uses (POST /api/v1/areas), so the planner validates both alike.
 // The shapes ↔ GeoJSON logic is in lib/draw.js (unit-tested); this module
 // wires Leaflet-Geoman's draw and edit modes to it.
-import { enableGeoman } from "./geoman.js";
+import "./leaflet-global.js";
 import { esc } from "./lib/format.js";
 import { areaProps, shapesToArea, areaToShapes, localInput, problemShape } from "./lib/draw.js";
 
 const $ = (id) => document.getElementById(id);
+
+// loadGeoman loads the drawing tools' bundle (draw.js, draw.css; see
+// src/draw.js) once, on first use.
+let geoman = null;
+function loadGeoman() {
+  if (!geoman) {
+    geoman = new Promise((resolve, reject) => {
+      const css = document.createElement("link");
+      css.rel = "stylesheet";
+      css.href = "draw.css";
+      document.head.append(css);
+      const js = document.createElement("script");
+      js.src = "draw.js";
+      js.onload = () => resolve(window.L.PM);
+      js.onerror = () => {
+        geoman = null;
+        reject(new Error("cannot load the drawing tools (draw.js)"));
+      };
+      document.head.append(js);
+    });
+  }
+  return geoman;
+}
 
 const STYLE = {
   boundary: { color: "#2ecc71", weight: 2, fillOpacity: 0.08, dashArray: "6 4" },
@@ -31,7 +54,18 @@ const HOW = {
 // problems (onProblem(p) is called for each), onSaved(summary) after the
 // station stored the area.
 export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
-  const pm = enableGeoman(map);
+  // map.pm once the tools are loaded: the map was made before them, so it
+  // gets its geoman object now (opted in).
+  let pm = null;
+  async function tools() {
+    if (pm) return pm;
+    const PM = await loadGeoman();
+    map.options.pmIgnore = false;
+    PM.reInitLayer(map);
+    pm = map.pm;
+    pm.setGlobalOptions({ snappable: true, snapDistance: 12 });
+    return pm;
+  }
   const group = L.featureGroup().addTo(map);
   const drawn = []; // {kind, name, layer} | {kind: "feature", feature}
   let pending = null;
@@ -51,7 +85,6 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
     $("area-save").disabled = n("boundary") === 0;
   }
 
-  pm.setGlobalOptions({ snappable: true, snapDistance: 12 });
   map.on("pm:create", (e) => {
     if (!pending) return;
     const kind = pending;
@@ -65,7 +98,12 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   function pressed(kind) {
     for (const b of document.querySelectorAll("#area-draw [data-draw]")) b.setAttribute("aria-pressed", String(b.dataset.draw === kind));
   }
-  function startDraw(kind) {
+  async function startDraw(kind) {
+    try {
+      await tools();
+    } catch (e) {
+      return status(e.message);
+    }
     pm.disableDraw();
     setEdit(false);
     setRemove(false);
@@ -86,6 +124,7 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   }
   function setRemove(on) {
     $("draw-remove").setAttribute("aria-pressed", String(on));
+    if (!pm) return;
     if (on) {
       pm.enableGlobalRemovalMode();
       status("Click a shape to delete it.");
@@ -99,7 +138,7 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   });
 
   function clear() {
-    pm.disableDraw();
+    pm?.disableDraw();
     setEdit(false);
     setRemove(false);
     group.clearLayers();
@@ -126,6 +165,7 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
     const id = $("plan-area").value;
     if (!id) return status("Import or draw an area first.");
     try {
+      await tools();
       const fc = await api.get(`/api/v1/areas/${encodeURIComponent(id)}`);
       clear();
       const { shapes: ss, form } = areaToShapes(fc);
@@ -178,7 +218,14 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
 
   for (const b of document.querySelectorAll("#area-draw [data-draw]")) b.addEventListener("click", () => startDraw(b.dataset.draw));
   $("draw-edit").addEventListener("click", () => setEdit(!editing));
-  $("draw-remove").addEventListener("click", () => setRemove(!pm.globalRemovalModeEnabled()));
+  $("draw-remove").addEventListener("click", async () => {
+    try {
+      await tools();
+    } catch (e) {
+      return status(e.message);
+    }
+    setRemove(!pm.globalRemovalModeEnabled());
+  });
   $("draw-clear").addEventListener("click", () => {
     clear();
     status("");
@@ -190,7 +237,7 @@ export function createAreaDraw({ api, map, L, showProblems, onSaved }) {
   });
   document.addEventListener("keydown", (ev) => {
     if (ev.key !== "Escape" || !pending) return;
-    pm.disableDraw();
+    pm?.disableDraw();
     pending = null;
     pressed(null);
     status("drawing cancelled");
