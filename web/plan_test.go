@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -201,6 +202,14 @@ func TestConsoleMissionThroughNoFlyIsRefused(t *testing.T) {
 		t.Fatalf("KML import says %q", got)
 	}
 	c.shot("1-kml")
+	// The same file dropped on the map imports it again (another area).
+	kml, err := os.ReadFile(filepath.Join("testdata", "synthetic-l.kml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval[bool](c, fmt.Sprintf(`(() => { const dt = new DataTransfer(); dt.items.add(new File([%q], 'dropped.kml', {type: 'application/vnd.google-earth.kml+xml'}));
+		document.getElementById('map').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true})); return true })()`, kml))
+	c.poll("the dropped KML imported", `document.querySelector('#area-errors li.ok')?.dataset.areaId === 'a2'`, 20*time.Second)
 
 	p, err := filepath.Abs(filepath.Join("testdata", "through-tent.waypoints"))
 	if err != nil {
