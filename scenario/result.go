@@ -26,6 +26,8 @@ type Result struct {
 	Cases    []Case
 	// EndReason says why the run ended (all landed, duration reached).
 	EndReason string
+	// Faults are the faults as they fired, with the vehicles they hit.
+	Faults []FiredFault
 	// DataDir is the in-process station's data directory when kept.
 	DataDir string
 }

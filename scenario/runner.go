@@ -794,6 +794,7 @@ func (r *runner) finish(ctx context.Context) {
 		r.addEntry(Entry{T: c.At, Kind: EntryAssertion, Name: c.Name(), Vehicle: c.Vehicle, Text: c.Message, OK: c.OK, Line: c.Line})
 	}
 	r.res.Cases = cases
+	r.res.Faults = r.firedFaults()
 	sort.SliceStable(r.res.Timeline, func(i, j int) bool { return r.res.Timeline[i].T < r.res.Timeline[j].T })
 }
 
