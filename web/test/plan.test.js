@@ -16,6 +16,19 @@ test("legs start at the launch point and join the positioned items", () => {
   assert.deepEqual(l[3], { seq: 5, from: [41.001, 69.001], to: [41.0, 69.0] }); // RTL flies back
 });
 
+test("a DO_JUMP is a leg back to the repeated item, as the checker counts it", () => {
+  const dp = {
+    launch: { Point: [69.0, 41.0] },
+    mission: [it(1, 22, 0, 0), it(2, 16, 41.001, 69.0), it(3, 16, 41.001, 69.001), it(4, 177, 0, 0, { param1: 2, param2: 3 }), it(5, 20, 0, 0)],
+  };
+  assert.deepEqual(legs(dp), [
+    { seq: 2, from: [41.0, 69.0], to: [41.001, 69.0] },
+    { seq: 3, from: [41.001, 69.0], to: [41.001, 69.001] },
+    { seq: 4, from: [41.001, 69.001], to: [41.001, 69.0] },
+    { seq: 5, from: [41.001, 69.001], to: [41.0, 69.0] },
+  ]);
+});
+
 test("a mission imported from a file starts at its home, not at a missing launch point", () => {
   assert.deepEqual(launchOf({ launch: { Point: [69.0, 41.0] }, home: { lat: 1, lon: 2 } }), [41.0, 69.0]);
   assert.deepEqual(launchOf({ launch: { Point: [0, 0] }, home: { lat: 41.0, lon: 69.0 } }), [41.0, 69.0]);

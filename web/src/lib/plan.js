@@ -30,13 +30,23 @@ export function launchOf(dp) {
 // items that have a position, in mission order (seq = the item the leg
 // arrives at, as the checker's findings name it). The launch point (or,
 // for a mission imported from a file, its home) starts the first leg, as
-// the vehicle takes off there, and an RTL item flies back to it: the
-// checker judges that leg too, so the preview draws it.
+// the vehicle takes off there, an RTL item flies back to it and a DO_JUMP
+// back to the item it repeats from: the checker judges those legs too, so
+// the preview draws them (missions.DronePlan.Legs is the reference).
 export function legs(dp) {
   const out = [];
   const start = launchOf(dp);
   let prev = start;
+  const posOf = new Map();
   for (const it of dp.mission || []) {
+    // DO_JUMP: the flight back to the repeated part, judged by the checker
+    // as a leg of its own (to the jump item's seq); like the checker, the
+    // next leg still starts where the vehicle was.
+    if (it.command === 177) {
+      const to = posOf.get(it.param1);
+      if (prev && to) out.push({ seq: it.seq, from: prev, to });
+      continue;
+    }
     if (it.command === 20 && start) {
       if (prev) out.push({ seq: it.seq, from: prev, to: start });
       prev = start;
@@ -45,6 +55,7 @@ export function legs(dp) {
     if (!NAV_WITH_POSITION.has(it.command) || (it.x === 0 && it.y === 0)) continue;
     const p = pos(it);
     if (prev) out.push({ seq: it.seq, from: prev, to: p });
+    posOf.set(it.seq, p);
     prev = p;
   }
   return out;
