@@ -102,6 +102,12 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
       f.launch_lon.value = ev.latlng.lng.toFixed(7);
       if (!f.launch_radius.value) f.launch_radius.value = "5";
     });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Escape" || !picking) return;
+      picking = false;
+      $("map").classList.remove("picking");
+      $("launch-pick").setAttribute("aria-pressed", "false");
+    });
     createAreaDraw({ api, map, L, showProblems, onSaved: areaStored });
   }
   let picking = false;
