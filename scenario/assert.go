@@ -362,7 +362,7 @@ func (c *alertAfter) finish(_ context.Context, r *runner) []Case {
 		cs.Assertion = fmt.Sprintf("%s after %s at %s", c.a.Name, label, clock(f.T))
 		switch {
 		case first >= 0 && first <= f.T+c.a.Within.Duration:
-			cs.Message = fmt.Sprintf("alert %v after the fault", first-f.T)
+			cs.Message = fmt.Sprintf("alert %v after the fault", (first - f.T).Round(100*time.Millisecond))
 		case first >= 0:
 			cs.OK = false
 			cs.Message = fmt.Sprintf("%s (line %d): %s on %s at %s: the first alert came %v later, not within %v", c.a.Name, c.a.node.Line, label, r.vnameIdx(f.Index), clock(f.T), first-f.T, c.a.Within.Duration)
@@ -500,19 +500,89 @@ func (c *missionDone) finish(_ context.Context, r *runner) []Case {
 
 func (c *missionDone) failing() int { return 0 }
 
-// coverage_gap needs the operations API (issue 13), which this runner
-// does not read yet: it says so rather than pretend.
-type coverageGap struct{ base }
-
-func (c *coverageGap) observe(*runner, []tevent) {}
-
-func (c *coverageGap) finish(_ context.Context, r *runner) []Case {
-	cs := c.cs(r, -1, false, r.now, "not supported yet: coverage gaps come from the continuous-coverage operations API (issue 13), which this runner does not read yet")
-	cs.Unsupported = true
-	return []Case{cs}
+// coverage_gap: no slot of any operation the scenario started stays
+// uncovered longer than Max at a time. Gaps come from the station's
+// coverage_gap alerts and their gap_ended notes (whose gap_s is on the
+// operation clock, i.e. simulated seconds); a gap still open at the end
+// counts to the end.
+type coverageGap struct {
+	base
+	open    map[string]time.Duration
+	longest time.Duration
+	where   string
+	at      time.Duration
+	gaps    int
 }
 
-func (c *coverageGap) failing() int { return 0 }
+func gapKey(e *tevent) (string, bool) {
+	op, _ := e.Fields["operation_id"].(string)
+	slot, ok := e.Fields["slot"].(float64)
+	return fmt.Sprintf("slot %d of operation %s", int(slot), op), ok && op != ""
+}
+
+func (c *coverageGap) note(d time.Duration, where string, at time.Duration) {
+	c.gaps++
+	if d > c.longest {
+		c.longest, c.where, c.at = d, where, at
+	}
+}
+
+func (c *coverageGap) observe(r *runner, evs []tevent) {
+	if c.open == nil {
+		c.open = map[string]time.Duration{}
+	}
+	for i := range evs {
+		e := &evs[i]
+		k, ok := gapKey(e)
+		if !ok {
+			continue
+		}
+		switch {
+		case e.Kind == "coverage_gap":
+			if _, dup := c.open[k]; !dup {
+				c.open[k] = e.T
+			}
+		case e.Kind == "operation" && e.Fields["action"] == "gap_ended":
+			start, was := c.open[k]
+			delete(c.open, k)
+			d := e.T - start
+			if g, ok := e.Fields["gap_s"].(float64); ok {
+				d = time.Duration(g * float64(time.Second))
+			}
+			if !was {
+				start = e.T - d
+			}
+			c.note(d, k, start)
+		}
+	}
+}
+
+func (c *coverageGap) finish(_ context.Context, r *runner) []Case {
+	r.mu.Lock()
+	ops := len(r.operations)
+	r.mu.Unlock()
+	if ops == 0 {
+		return []Case{c.cs(r, -1, false, r.now, "no operation was started (an operation step), so there was no coverage to check")}
+	}
+	for k, start := range c.open {
+		c.note(r.now-start, k+" (still open at the end)", start)
+	}
+	c.open = nil
+	if c.longest > c.a.Max.Duration {
+		return []Case{c.cs(r, -1, false, c.at, fmt.Sprintf("%s was uncovered for %v from %s, longer than %v (%d gaps in all)", c.where, c.longest.Round(time.Second), clock(c.at), c.a.Max.Duration, c.gaps))}
+	}
+	if c.gaps == 0 {
+		return []Case{c.cs(r, -1, true, r.now, fmt.Sprintf("%d operation(s), no coverage gap", ops))}
+	}
+	return []Case{c.cs(r, -1, true, r.now, fmt.Sprintf("%d operation(s), %d gaps, the longest %v (%s from %s)", ops, c.gaps, c.longest.Round(time.Second), c.where, clock(c.at)))}
+}
+
+func (c *coverageGap) failing() int {
+	if c.longest > c.a.Max.Duration {
+		return 1
+	}
+	return 0
+}
 
 // vehicle_state: a field of the vehicle's state against min, below or
 // equals, always while airborne or at the end.

@@ -58,6 +58,7 @@ func startInProcess(ctx context.Context, dataDir string, links []string, speedup
 	cfg.LogLevel = "warn"
 	// About one stored sample per simulated second, as a real-time
 	// station stores one per second.
+	cfg.Operations.TimeScale = speedup // operation clocks run at simulated time
 	cfg.Telemetry.SampleInterval = max(20*time.Millisecond, time.Duration(float64(time.Second)/speedup))
 	if len(links) > 0 {
 		cfg.GroundStation.MAVLink = links

@@ -121,8 +121,28 @@ type Step struct {
 	Command   *CommandStep   `yaml:"command"`
 	Param     *ParamStep     `yaml:"param"`
 	Upload    *UploadStep    `yaml:"upload"`
-	Operation map[string]any `yaml:"operation"`
+	Operation *OperationStep `yaml:"operation"`
 	node      *yaml.Node
+}
+
+// OperationStep starts a continuous-coverage patrol operation (POST
+// /api/v1/operations): Slots drones on station over Area from now for
+// For (simulated), drawn from Vehicles, with battery rotation and
+// handover by the station.
+type OperationStep struct {
+	Area         string         `yaml:"area"`
+	As           string         `yaml:"as"`
+	Pattern      string         `yaml:"pattern"`
+	Slots        int            `yaml:"slots"`
+	Vehicles     VehicleSel     `yaml:"vehicles"`
+	For          Duration       `yaml:"for"`
+	Alt          float64        `yaml:"alt"`
+	Speed        float64        `yaml:"speed"`
+	Margin       float64        `yaml:"margin"`
+	ReservePct   float64        `yaml:"reserve_pct"`
+	SwapMin      float64        `yaml:"swap_min"`
+	EnduranceMin float64        `yaml:"endurance_min"`
+	Launch       map[string]any `yaml:"launch"`
 }
 
 // Targets names the vehicles an action or fault applies to.

@@ -68,6 +68,7 @@ type TrackPoint struct {
 	Lat, Lon   float64
 	Alt        float64 // metres above home
 	BatteryPct float64 // -1 unknown
+	Mode       string
 }
 
 // Case is one assertion outcome, per vehicle where the assertion applies

@@ -161,8 +161,9 @@ type runner struct {
 	planIDs    map[string]string
 	planDrones map[string]int
 
-	res *Result
-	mu  sync.Mutex // guards res.Timeline (the step worker appends too)
+	res        *Result
+	mu         sync.Mutex // guards res.Timeline and operations (the step worker appends too)
+	operations []string   // IDs of the operations steps started
 }
 
 // Run flies sc and returns its result. An error means the run could not
@@ -552,7 +553,7 @@ func (r *runner) observe(ctx context.Context) []tevent {
 			r.prevArmed[i] = v.Armed
 			if r.now-r.lastTrack[i] >= r.trackStep {
 				r.lastTrack[i] = r.now
-				r.res.Tracks[i].Points = append(r.res.Tracks[i].Points, TrackPoint{T: r.now, Lat: v.Lat, Lon: v.Lon, Alt: v.RelAlt, BatteryPct: v.BatteryPct})
+				r.res.Tracks[i].Points = append(r.res.Tracks[i].Points, TrackPoint{T: r.now, Lat: v.Lat, Lon: v.Lon, Alt: v.RelAlt, BatteryPct: v.BatteryPct, Mode: v.Mode})
 			}
 		}
 	}
@@ -762,7 +763,7 @@ func stepAction(s *Step) string {
 	case s.Upload != nil:
 		return "upload " + s.Upload.Type
 	}
-	return "operation"
+	return "operation " + s.Operation.Area
 }
 
 func (r *runner) runReverts() {

@@ -3,10 +3,10 @@ package scenario
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // execStep performs one step through the HTTP API, as an operator's
@@ -42,7 +42,7 @@ func (r *runner) execStep(ctx context.Context, it *item) stepOutcome {
 	case s.Upload != nil:
 		out.text, err = r.stepUpload(ctx, s.Upload, it.trigVeh)
 	case s.Operation != nil:
-		err = errors.New("not supported yet: operation steps need the continuous-coverage operations API (issue 13), which this runner does not drive yet")
+		out.text, err = r.stepOperation(ctx, s.Operation, it.trigVeh)
 	}
 	out.err = err
 	out.T = r.clockNow()
@@ -268,4 +268,43 @@ func (r *runner) stepUpload(ctx context.Context, u *UploadStep, trig int) (strin
 		return "", fmt.Errorf("upload %s failed on %d of %d vehicles: %s", u.Type, len(bad), len(vs), strings.Join(bad, "; "))
 	}
 	return fmt.Sprintf("%d %s items uploaded to %d vehicles", len(items), u.Type, len(vs)), nil
+}
+
+func (r *runner) stepOperation(ctx context.Context, op *OperationStep, trig int) (string, error) {
+	aid, err := r.areaID(ctx, op.Area)
+	if err != nil {
+		return "", err
+	}
+	vs, err := r.targets(op.Vehicles, trig)
+	if err != nil {
+		return "", err
+	}
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = r.ids[v]
+	}
+	// The operation clock runs at the station's --operations-time-scale
+	// (the speedup) from the wall clock at creation, so the end is now
+	// plus the simulated duration.
+	body := map[string]any{"area_id": aid, "pattern": op.Pattern, "slots": op.Slots, "vehicle_ids": ids,
+		"start": "now", "end": time.Now().Add(op.For.Duration).UTC().Format(time.RFC3339)}
+	for k, v := range map[string]float64{"alt": op.Alt, "speed": op.Speed, "margin": op.Margin, "reserve_pct": op.ReservePct, "swap_min": op.SwapMin, "endurance_min": op.EnduranceMin} {
+		if v != 0 {
+			body[k] = v
+		}
+	}
+	if op.Launch != nil {
+		body["launch"] = jsonable(op.Launch)
+	}
+	var resp struct {
+		ID    string `json:"id"`
+		Slots []any  `json:"slots"`
+	}
+	if err := r.st.do(ctx, "POST", "/api/v1/operations", body, &resp); err != nil {
+		return "", fmt.Errorf("operation over area %q: %w", op.Area, err)
+	}
+	r.mu.Lock()
+	r.operations = append(r.operations, resp.ID)
+	r.mu.Unlock()
+	return fmt.Sprintf("operation %s: %d slots from a pool of %d, for %v", resp.ID, op.Slots, len(ids), op.For.Duration), nil
 }

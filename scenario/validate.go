@@ -402,6 +402,24 @@ func (sc *Scenario) validateStep(s *Step, names map[string]string, plans map[str
 			errs.add(at(un, "type"), "upload: type %q: want mission, fence or rally", s.Upload.Type)
 		}
 		sc.checkSel(s.Upload.Vehicles, &s.Trigger, at(un, "vehicles"), true, errs)
+	case s.Operation != nil:
+		op, on := s.Operation, at(n, "operation")
+		if !sc.hasArea(op.Area) {
+			errs.add(at(on, "area"), "operation: no area named %q in world.areas", op.Area)
+		}
+		if !slices.Contains(patterns, op.Pattern) {
+			errs.add(at(on, "pattern"), "operation: pattern %q: want one of %s", op.Pattern, strings.Join(patterns, ", "))
+		}
+		if op.Slots < 1 || op.Slots > MaxVehicles {
+			errs.add(at(on, "slots"), "operation: slots %d: want 1 or more drones on station at once", op.Slots)
+		}
+		if op.For.Duration <= 0 {
+			errs.add(on, "operation: for is missing (how long, simulated, the area is to be covered)")
+		}
+		sc.checkSel(op.Vehicles, &s.Trigger, at(on, "vehicles"), true, errs)
+		if n := len(op.Vehicles.List); n > 0 && n < op.Slots {
+			errs.add(at(on, "vehicles"), "operation: %d vehicles for %d slots: the pool needs at least one per slot", n, op.Slots)
+		}
 	}
 }
 
@@ -502,7 +520,9 @@ func (sc *Scenario) validateAssertion(a *Assertion, errs *Errors) {
 	case AssertAlertAfterFault:
 		need(a.Within != nil, "alert_after_fault needs within:")
 		for _, k := range a.Faults {
-			if !slices.Contains(faultKinds, k) {
+			if k == FaultStationRestart {
+				errs.add(at(n, "faults"), "assertion %s: a station restart raises no alert on a vehicle; alert_after_fault watches vehicle faults", a.Name)
+			} else if !slices.Contains(faultKinds, k) {
 				errs.add(at(n, "faults"), "assertion %s: fault kind %q: want one of %s", a.Name, k, strings.Join(faultKinds, ", "))
 			}
 		}

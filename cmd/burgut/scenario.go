@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/scenario"
+	htmlreport "github.com/burgut-uav/burgut/scenario/report"
 )
 
 func init() {
@@ -123,9 +124,6 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if o.Speedup < 0 || o.Speedup > scenario.MaxSpeedup {
 		return fmt.Errorf("--speedup %g: want 0 (the scenario's) up to %d: %w", o.Speedup, scenario.MaxSpeedup, errUsage)
 	}
-	if report != "" {
-		return fmt.Errorf("--report: the HTML report is not in this build yet (scenario/report, issue 14): %w", errUsage)
-	}
 	sc, err := scenario.ParseFile(file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -158,6 +156,11 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if junit != "" {
 			if err := writeFileAtomic(junit, func(w io.Writer) error { return scenario.WriteJUnit(w, res) }); err != nil {
 				return fmt.Errorf("junit: %w", err)
+			}
+		}
+		if report != "" {
+			if err := htmlreport.WriteFile(report, res.Report(sc)); err != nil {
+				return fmt.Errorf("report: %w", err)
 			}
 		}
 		if timeline != "" {

@@ -41,8 +41,9 @@ func TestScenarioValidateNamesTheLine(t *testing.T) {
 // A scenario whose assertion cannot hold exits 1 and its JUnit file
 // carries the failure: what, which vehicle, when.
 func TestScenarioRunFailingExitsNonZero(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out.xml")
-	o, e, code := runBurgut(t, "scenario", "run", "../../scenario/testdata/failing.yaml", "--junit", out, "--speedup", "40")
+	dir := t.TempDir()
+	out, html := filepath.Join(dir, "out.xml"), filepath.Join(dir, "report.html")
+	o, e, code := runBurgut(t, "scenario", "run", "../../scenario/testdata/failing.yaml", "--junit", out, "--report", html, "--speedup", "40")
 	if code != 1 || !strings.Contains(e, "did not hold") || !strings.Contains(o, "FAIL stays low [") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, o, e)
 	}
@@ -52,6 +53,14 @@ func TestScenarioRunFailingExitsNonZero(t *testing.T) {
 	}
 	if !strings.Contains(string(x), `<failure message="stays low (line 24): vehicle 1 (uav-`) || !strings.Contains(string(x), "want below 10") {
 		t.Fatalf("junit:\n%s", x)
+	}
+	// The HTML report (scenario/report) shows the failed assertion.
+	h, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(h), "<html") || !strings.Contains(string(h), "stays low (line 24): vehicle 1 (uav-") {
+		t.Fatalf("report does not show the failure (%d bytes)", len(h))
 	}
 }
 
