@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -157,6 +158,9 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 			return Spec{}, httpapi.Invalid(f, "vehicle %q unknown to the station", id)
 		}
 		seen[id] = true
+		if op := d.Manager.Busy(id); op != "" {
+			return Spec{}, httpapi.New(httpapi.CodeConflict, "vehicle %q already serves operation %s", id, op)
+		}
 	}
 	m := d.Manager
 	wall := m.cfg.Now()
@@ -212,6 +216,9 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		return Spec{}, &httpapi.Error{Code: httpapi.CodeInvalid, Field: "area_id", Message: fmt.Sprintf("the plan fails %d safety checks; first: %s", len(vs), vs[0].String()),
 			Details: map[string]any{"violations": vs}}
 	}
+	if err := crossCheck(a, plans, eff.CheckOptions(missions.CheckOptions{}), m.Airspace(start, end)); err != nil {
+		return Spec{}, err
+	}
 	spec := Spec{AreaID: req.AreaID, Pattern: req.Pattern, VehicleIDs: req.VehicleIDs, Start: start, End: end, Params: p}
 	for _, dp := range plans {
 		// Drones come home to the pad, where the crew swaps packs: the
@@ -220,6 +227,49 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		spec.Plans = append(spec.Plans, slotPlan(dp))
 	}
 	return spec, nil
+}
+
+// crossCheck is plan-time separation between operations: the new plans
+// and those of every active operation whose window overlaps are checked
+// together by the planner's separation rule (legs of drones in one
+// altitude layer closer than the separation), and a pair with one drone
+// of each is refused with 409 naming the other operation. Plans of one
+// operation were checked among themselves by Check already.
+func crossCheck(a *missions.Area, plans []*missions.DronePlan, opt missions.CheckOptions, others map[string][]SlotPlan) error {
+	if len(others) == 0 {
+		return nil
+	}
+	const base = 1000 // drone numbers of other operations' slots: base·k + slot
+	all := append([]*missions.DronePlan(nil), plans...)
+	owner := map[int]string{}
+	ids := make([]string, 0, len(others))
+	for id := range others {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for k, id := range ids {
+		for _, sp := range others[id] {
+			c := *sp.Plan
+			c.Drone = base*(k+1) + sp.Plan.Drone
+			owner[c.Drone] = fmt.Sprintf("%s slot %d", id, sp.Plan.Drone)
+			all = append(all, &c)
+		}
+	}
+	for _, v := range missions.Check(a, all, opt) {
+		if v.Rule != missions.RuleSeparation || v.Drone >= base {
+			continue
+		}
+		// The violation names its other drone in the message; only pairs
+		// with another operation's drone matter here.
+		for d, who := range owner {
+			if strings.Contains(v.Message, fmt.Sprintf("drone %d ", d)) {
+				return &httpapi.Error{Code: httpapi.CodeConflict, Field: "area_id",
+					Message: fmt.Sprintf("slot %d would fly within the separation of %s in the same altitude layer: %s", v.Drone, who, v.Message),
+					Details: map[string]any{"operation_id": strings.Fields(who)[0], "violation": v}}
+			}
+		}
+	}
+	return nil
 }
 
 // slotPlan measures the flight from the launch point to the loop.

@@ -132,3 +132,26 @@ func TestOperationsPersist(t *testing.T) {
 		t.Fatalf("reloaded plan lost its loop: %d..%d", o.Plans[0].Plan.LoopStart, o.Plans[0].Plan.JumpSeq)
 	}
 }
+
+// Plan-time separation between operations: a second operation over the
+// same airspace in an overlapping window would fly the same layers over
+// the same legs and is refused naming the first; after the first's window
+// it is accepted.
+func TestOperationsInTheSameAirspaceAreSeparated(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir())
+	now := time.Now()
+	body := func(ids string, start, end time.Time) string {
+		return `{"area_id":"a1","pattern":"perimeter","slots":1,"vehicle_ids":[` + ids + `],"start":"` + start.Format(time.RFC3339) + `","end":"` + end.Format(time.RFC3339) + `"}`
+	}
+	if code, out := post(t, srv.URL+"/api/v1/operations", body(`"u1"`, now.Add(time.Hour), now.Add(3*time.Hour))); code != http.StatusCreated {
+		t.Fatalf("first: %d %v", code, out)
+	}
+	code, out := post(t, srv.URL+"/api/v1/operations", body(`"u2"`, now.Add(2*time.Hour), now.Add(4*time.Hour)))
+	e, _ := out["error"].(map[string]any)
+	if code != http.StatusConflict || !strings.Contains(e["message"].(string), "op1 slot 0") {
+		t.Fatalf("overlapping: %d %v, want 409 naming op1 slot 0", code, out)
+	}
+	if code, out := post(t, srv.URL+"/api/v1/operations", body(`"u2"`, now.Add(3*time.Hour), now.Add(4*time.Hour))); code != http.StatusCreated {
+		t.Fatalf("after the first's window: %d %v", code, out)
+	}
+}

@@ -408,6 +408,33 @@ func (m *Manager) Create(s Spec) (*Operation, error) {
 	return o.clone(), nil
 }
 
+// Busy returns the active operation vehicle id serves ("" when none).
+func (m *Manager) Busy(id string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.ops {
+		if o.Active() && o.vehicle(id) != nil {
+			return o.ID
+		}
+	}
+	return ""
+}
+
+// Airspace returns the slot plans of the active operations whose window
+// overlaps [start, end), by operation id, for the plan-time separation
+// check of a new operation.
+func (m *Manager) Airspace(start, end time.Time) map[string][]SlotPlan {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]SlotPlan{}
+	for _, o := range m.ops {
+		if o.Active() && o.Start.Before(end) && start.Before(o.End) {
+			out[o.ID] = o.Plans
+		}
+	}
+	return out
+}
+
 // Get returns a copy of operation id.
 func (m *Manager) Get(id string) (*Operation, error) {
 	m.mu.Lock()
