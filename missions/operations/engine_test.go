@@ -1,7 +1,11 @@
 package operations
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +201,78 @@ func BenchmarkSchedulerTick(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		w.wall = w.wall.Add(200 * time.Millisecond)
 		o.Step(w.wall, w.look)
+	}
+}
+
+// recorder is an Actuator that records what it was asked.
+type recorder struct {
+	mu   sync.Mutex
+	done []string
+}
+
+func (r *recorder) Launch(_ context.Context, id string, _ *missions.DronePlan, _ bool, _ Tag) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, "launch "+id)
+	return nil
+}
+
+func (r *recorder) ReturnHome(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, "rtl "+id)
+	return nil
+}
+
+func (r *recorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.done...)
+}
+
+// Paused, an operation launches nothing; resumed, it launches; stopped,
+// every drone flying for it is sent home and it is finished.
+func TestPauseResumeStop(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 2, w)
+	rec := &recorder{}
+	m, err := New(Config{Fleet: &fakeFleet{vs: w.vs}, Act: rec, Now: func() time.Time { return w.wall }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ops[o.ID] = o
+	ctx := t.Context()
+	if _, err := m.Change(ctx, o.ID, "pause"); err != nil {
+		t.Fatal(err)
+	}
+	w.wall = o.Start
+	m.Tick(ctx)
+	m.wg.Wait()
+	if got := rec.list(); len(got) != 0 {
+		t.Fatalf("paused: %v", got)
+	}
+	if _, err := m.Change(ctx, o.ID, "resume"); err != nil {
+		t.Fatal(err)
+	}
+	m.Tick(ctx)
+	m.wg.Wait()
+	got := rec.list()
+	if len(got) != 1 || !strings.HasPrefix(got[0], "launch ") {
+		t.Fatalf("resumed: %v", got)
+	}
+	id := strings.TrimPrefix(got[0], "launch ")
+	w.fly(id, 90)
+	w.wall = w.wall.Add(time.Second)
+	m.Tick(ctx)
+	v, err := m.Change(ctx, o.ID, "stop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.wg.Wait()
+	if v.State != StateFinished || !v.Stopped || rec.list()[len(rec.list())-1] != "rtl "+id {
+		t.Fatalf("stopped: state %s stopped %v actions %v", v.State, v.Stopped, rec.list())
+	}
+	if _, err := m.Change(ctx, o.ID, "resume"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("resume a finished operation: %v, want a conflict", err)
 	}
 }
