@@ -20,18 +20,18 @@ import (
 )
 
 // linkRT is one running link: its gomavlib node and the dispatcher state.
-// Everything but the atomic counters is guarded by mu, which two
-// goroutines take: the link's dispatcher (the only reader of
-// node.Events(), and the ticks) and, on UDP server links, the socket's
-// reader, which decodes and dispatches datagrams itself (onDatagram).
+// Everything but the atomic counters is owned by the link's dispatcher
+// goroutine (the only reader of node.Events() and, on UDP server links, of
+// the socket reader's staged datagrams), which holds mu while it works on
+// it (tests drive a linkRT directly).
 type linkRT struct {
 	st   *Station
 	l    *link
 	node *gomavlib.Node
 
-	mu      sync.Mutex
-	stopped bool // the dispatcher has stopped: the reader drops what it reads
-	dec     *datagramDecoder
+	mu    sync.Mutex
+	dec   *datagramDecoder
+	batch stageBuf // the UDP datagrams being dispatched
 
 	comps    map[vkey]*compRec
 	bySys    map[uint8]*vehicleRec // the autopilot record per system ID
@@ -110,17 +110,17 @@ func (s *Station) tickEvery() time.Duration {
 func (ln *linkRT) run(ctx context.Context) {
 	tick := time.NewTicker(ln.st.tickEvery())
 	defer tick.Stop()
-	defer func() {
-		ln.mu.Lock()
-		ln.stopped = true
-		ln.mu.Unlock()
-	}()
 	events := ln.node.Events()
 	ln.caughtUp.Store(time.Now().UnixNano())
-	// On a UDP server link the socket's reader dispatches the frames and
-	// tracks when it caught up; gomavlib's events are only channel
-	// openings and closings there.
-	udp := ln.udp.Load() != nil
+	// On a UDP server link the frames come from the socket's reader, which
+	// stages datagrams and signals ready; gomavlib's events are only
+	// channel openings and closings there, and caught-up is the reader's
+	// (drainUDP, udpCaughtUp).
+	udp := ln.udp.Load()
+	var ready <-chan struct{}
+	if udp != nil {
+		ready = udp.ready
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -134,10 +134,13 @@ func (ln *linkRT) run(ctx context.Context) {
 			}
 			ln.locked(func() { ln.handle(ev, time.Now()) })
 			continue
+		case <-ready:
+			ln.drainUDP(udp)
+			continue
 		default:
 		}
 		// Nothing waits for the dispatcher: caught up.
-		if !udp {
+		if udp == nil {
 			ln.caughtUp.Store(time.Now().UnixNano())
 		}
 		select {
@@ -150,6 +153,8 @@ func (ln *linkRT) run(ctx context.Context) {
 				return
 			}
 			ln.locked(func() { ln.handle(ev, time.Now()) })
+		case <-ready:
+			ln.drainUDP(udp)
 		}
 	}
 }

@@ -30,17 +30,29 @@ func newDatagramDecoder(rw *dialect.ReadWriter) *datagramDecoder {
 	return d
 }
 
-// onDatagram takes one datagram of a UDP server link, on the listener's
-// reader goroutine: it decodes and dispatches its frames right there,
-// under the link's lock (the dispatcher goroutine takes the same lock for
-// its ticks and gomavlib's channel events). data is only valid during the
-// call.
-func (ln *linkRT) onDatagram(c *udpConn, data []byte, at time.Time) {
+// drainUDP takes everything the link's socket reader staged and
+// dispatches it, under the link's lock, on the dispatcher goroutine.
+func (ln *linkRT) drainUDP(l *udpListener) {
+	// Everything the reader read before it last found the socket empty is
+	// staged now: once this batch is handled, the link has caught up to
+	// that moment.
+	empty := l.emptyAt.Load()
+	l.take(&ln.batch)
+	b := &ln.batch
 	ln.mu.Lock()
-	defer ln.mu.Unlock()
-	if ln.stopped {
-		return
+	for i := range b.items {
+		ln.onDatagram(b.items[i].c, b.bytes(i), time.Unix(0, b.items[i].at))
 	}
+	ln.mu.Unlock()
+	l.queued.Add(-int64(len(b.items)))
+	if empty > ln.caughtUp.Load() {
+		ln.caughtUp.Store(empty)
+	}
+}
+
+// onDatagram decodes and dispatches one datagram of a UDP server link
+// (under the link's lock); data is only valid during the call.
+func (ln *linkRT) onDatagram(c *udpConn, data []byte, at time.Time) {
 	if c.ch == nil {
 		// gomavlib has not opened this remote's channel yet (it does within
 		// milliseconds of the first datagram): hold the datagram, so the
@@ -119,11 +131,11 @@ func (ln *linkRT) udpChannelClosed(ch *gomavlib.Channel) {
 	}
 }
 
-// udpCaughtUp notes, at a tick, that the link's reader has handled
-// everything: it waits for the socket and the socket is empty.
+// udpCaughtUp notes, at a tick, that the link has handled everything:
+// its reader waits on an empty socket and nothing is staged.
 func (ln *linkRT) udpCaughtUp(now time.Time) {
 	l := ln.udp.Load()
-	if l == nil || !l.waiting.Load() {
+	if l == nil || !l.waiting.Load() || l.staged() > 0 {
 		return
 	}
 	if _, rx, err := l.socketMemInfo(); err != nil || rx == 0 { // unknown (not Linux): trust waiting

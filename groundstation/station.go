@@ -195,7 +195,7 @@ func (s *Station) Run(ctx context.Context) error {
 		ln := newLinkRT(s, l)
 		ep := l.endpoint
 		if u, ok := ep.(gomavlib.EndpointUDPServer); ok {
-			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, ln, func(l *udpListener) { ln.udp.Store(l) })
+			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, func(l *udpListener) { ln.udp.Store(l) })
 		}
 		ln.node = &gomavlib.Node{
 			Endpoints:              []gomavlib.EndpointConf{ep},

@@ -18,12 +18,12 @@ import (
 // datagrams: a link carrying 250 vehicles fills it in about 50 ms, so any
 // scheduling hiccup of the station dropped frames at the socket. opened
 // receives the listener, whose counters say how far the station is behind.
-// Every datagram goes to ln.onDatagram on the listener's reader goroutine;
-// gomavlib's channels are only used to write to the remotes.
-func udpServerEndpoint(address string, rcvbuf int, ln *linkRT, opened func(*udpListener)) gomavlib.EndpointConf {
+// The link's dispatcher takes the datagrams from the listener; gomavlib's
+// channels are only used to write to the remotes.
+func udpServerEndpoint(address string, rcvbuf int, opened func(*udpListener)) gomavlib.EndpointConf {
 	return gomavlib.EndpointCustomServer{
 		Listen: func() (net.Listener, error) {
-			l, err := listenUDP(address, rcvbuf, udpConnQueue, ln.onDatagram, &ln.caughtUp)
+			l, err := listenUDP(address, rcvbuf, udpConnQueue, udpMaxStaged)
 			if err != nil {
 				return nil, err
 			}

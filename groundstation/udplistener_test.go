@@ -4,29 +4,30 @@ import (
 	"errors"
 	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
-// The link's UDP listener hands every datagram to the link with its
-// remote's conn, announces each new remote once through Accept, notes
-// when it found the socket empty, keeps a conn open while its remote is
-// heard (gomavlib's idle deadline), and writes back to the remote.
-func TestUDPListenerHandsDatagramsToTheLink(t *testing.T) {
-	var mu sync.Mutex
-	got := map[*udpConn][]byte{}
-	var caught atomic.Int64
-	l, err := listenUDP("127.0.0.1:0", 1<<20, 3, func(c *udpConn, data []byte, _ time.Time) {
-		mu.Lock()
-		got[c] = append(got[c], data...)
-		mu.Unlock()
-	}, &caught)
+// The link's UDP listener stages every datagram with its remote's conn
+// (bounded: beyond maxStaged it drops and counts), signals the link,
+// announces each new remote once through Accept, notes when it found the
+// socket empty, keeps a conn open while its remote is heard (gomavlib's
+// idle deadline), and writes back to the remote.
+func TestUDPListenerStagesDatagramsForTheLink(t *testing.T) {
+	l, err := listenUDP("127.0.0.1:0", 1<<20, 3, 4)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var batch stageBuf
+	got := map[*udpConn][]byte{}
+	take := func() {
+		l.take(&batch)
+		for i := range batch.items {
+			got[batch.items[i].c] = append(got[batch.items[i].c], batch.bytes(i)...)
+		}
+		l.queued.Add(-int64(len(batch.items)))
 	}
 	defer l.Close()
 	cl, err := net.DialUDP("udp4", nil, l.Addr().(*net.UDPAddr))
@@ -40,7 +41,19 @@ func TestUDPListenerHandsDatagramsToTheLink(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 10*time.Second, "5 datagrams read from the socket", func() bool { return l.datagrams.Load() == 5 })
-	testenv.Eventually(t, 10*time.Second, "the reader waiting on an empty socket", func() bool { return l.waiting.Load() && caught.Load() != 0 })
+	testenv.Eventually(t, 10*time.Second, "the reader waiting on an empty socket", func() bool { return l.waiting.Load() && l.emptyAt.Load() != 0 })
+	select {
+	case <-l.ready:
+	default:
+		t.Fatal("datagrams staged but the link not signalled")
+	}
+	if l.queued.Load() != 4 || l.dropped.Load() != 1 || l.staged() != 4 {
+		t.Fatalf("staged %d (queued %d), dropped %d; want 4 staged and the 5th dropped", l.staged(), l.queued.Load(), l.dropped.Load())
+	}
+	take()
+	if l.staged() != 0 || l.queued.Load() != 0 {
+		t.Fatalf("staged %d after the take", l.staged())
+	}
 	c, err := l.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -48,13 +61,8 @@ func TestUDPListenerHandsDatagramsToTheLink(t *testing.T) {
 	if c.RemoteAddr().String() != cl.LocalAddr().String() {
 		t.Fatalf("conn of %s, sent from %s", c.RemoteAddr(), cl.LocalAddr())
 	}
-	mu.Lock()
-	if len(got) != 1 || string(got[c.(*udpConn)]) != "\x00\x01\x02\x03\x04" {
-		t.Fatalf("handed %v, want the 5 datagrams in order on one conn", got)
-	}
-	mu.Unlock()
-	if l.dropped.Load() != 0 {
-		t.Fatalf("dropped %d", l.dropped.Load())
+	if len(got) != 1 || string(got[c.(*udpConn)]) != "\x00\x01\x02\x03" {
+		t.Fatalf("took %v, want the first 4 datagrams in order on one conn", got)
 	}
 
 	// Read returns no data: it fails once the remote has been silent for
@@ -68,6 +76,7 @@ func TestUDPListenerHandsDatagramsToTheLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		testenv.Eventually(t, 10*time.Second, "datagram read", func() bool { return l.datagrams.Load() == uint64(6+i) })
+		take()
 	}
 	select {
 	case err := <-readErr:
@@ -99,8 +108,7 @@ func TestUDPListenerHandsDatagramsToTheLink(t *testing.T) {
 		t.Fatalf("second conn %v %v", c2, err)
 	}
 	testenv.Eventually(t, 10*time.Second, "the datagram on the new conn", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
+		take()
 		return string(got[c2.(*udpConn)]) == "\x07"
 	})
 	_ = l.Close()

@@ -15,7 +15,7 @@ const readBatch = 64
 // readLoop reads the socket until it is closed. It reads without blocking
 // (recvfrom with MSG_DONTWAIT inside the runtime's poller callback) until
 // the socket is empty; finding it empty is the moment everything received
-// so far has been handled, which the link's heartbeat checks rely on.
+// so far is staged, which the link's heartbeat checks rely on.
 func (l *udpListener) readLoop() {
 	defer l.wg.Done()
 	rc, err := l.pc.SyscallConn()
@@ -32,8 +32,7 @@ func (l *udpListener) readLoop() {
 			switch e {
 			case 0:
 			case unix.EAGAIN:
-				now := time.Now()
-				l.caughtUp.Store(now.UnixNano())
+				l.emptyAt.Store(time.Now().UnixNano())
 				l.waiting.Store(true)
 				return false // wait for the poller
 			case unix.EINTR:

@@ -11,12 +11,12 @@ import (
 
 // readLoop reads the socket until it is closed, one datagram per call.
 // Without a non-blocking read it cannot see the socket empty, so it
-// counts itself caught up after every datagram (Linux does better).
+// counts the socket empty before every read (Linux does better).
 func (l *udpListener) readLoop() {
 	defer l.wg.Done()
 	buf := make([]byte, 65536)
 	for {
-		l.caughtUp.Store(time.Now().UnixNano())
+		l.emptyAt.Store(time.Now().UnixNano())
 		l.waiting.Store(true)
 		n, ap, err := l.pc.ReadFromUDPAddrPort(buf)
 		if err != nil {
