@@ -38,6 +38,9 @@ import (
 //	BURGUT_BENCH_SECONDS   load duration per run, default 10
 //	BURGUT_BENCH_INTERVAL  --telemetry-interval of serve, default 0 (every message, as Telegraf)
 //	BURGUT_BENCH_WS        WebSocket clients reading everything, default 10
+//	BURGUT_BENCH_WS_RATE   their rate_hz (default: the station's default, 10 Hz)
+//	BURGUT_BENCH_PROBE_DEBUG  print each probe position's delays (read by the
+//	                       station, frame assembled, client read) to stderr
 //	BURGUT_BENCH_TELEGRAF  0 = skip Telegraf (else installed into the tools cache on first use, ~3 min)
 //	BURGUT_BENCH_OUT       also write the table (markdown) to this file
 //
@@ -95,6 +98,8 @@ type benchRow struct {
 	cpuPct, rssStartMB, rssEndMB, influxd float64
 	connectedEnd, linkLost                int
 	p50ms, p99ms                          float64
+	st50ms, st99ms                        float64 // sent → the station assembled the frame
+	loadStart, loadEnd                    string  // the machine's 1-minute load average
 	probeSent, probeLate, probeMissing    int
 	// Telegraf
 	tgSent, tgStored, tgSocketDrops float64
@@ -130,9 +135,13 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	if tok, ok := testTokens.Load(s.http); ok {
 		hdr.Set("Authorization", "Bearer "+tok.(string))
 	}
+	streamURL := "ws://" + s.http + "/api/v1/stream"
+	if rate := os.Getenv("BURGUT_BENCH_WS_RATE"); rate != "" {
+		streamURL += "?rate_hz=" + rate
+	}
 	for i := 0; i < wsClients; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); drainWS(ctx, "ws://"+s.http+"/api/v1/stream", hdr) }()
+		go func() { defer wg.Done(); drainWS(ctx, streamURL, hdr) }()
 	}
 	probe := newLatencyProbe(r.seconds)
 	wg.Add(1)
@@ -144,6 +153,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	time.Sleep(time.Second)
 
 	rssStart := procRSSMB(pid)
+	r.loadStart = loadAvg()
 	cpu0, ic0 := procCPU(pid), procCPU(influxd)
 	probeDone := make(chan struct{})
 	go func() {
@@ -212,9 +222,17 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		}
 	}
 	r.shed = strings.Join(shed, ", ")
+	if r.stageDrops > 0 { // say why: the station logs what it sheds
+		for _, line := range strings.Split(s.stderr.String(), "\n") {
+			if strings.Contains(line, "dropped") {
+				b.Log(line)
+			}
+		}
+	}
 	// The probe vehicle's positions are stored too: count the fleet's links only.
 	r.stored = float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count("lat") FROM "position" WHERE "link" != 'udp%s'`, port(probeLink))))
-	r.p50ms, r.p99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
+	r.p50ms, r.p99ms, r.st50ms, r.st99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
+	r.loadEnd = loadAvg()
 	probe.mu.Lock()
 	if probe.err != nil {
 		b.Errorf("latency probe: %v", probe.err)
@@ -322,13 +340,15 @@ type latencyProbe struct {
 	mu       sync.Mutex
 	sentAt   []time.Time
 	recvAt   []time.Time
+	frameAt  []time.Time // the "time" of the state frame: when the station assembled it
+	readAt   []time.Time // the state's last_seen: when the station read the datagram
 	maxCycle int64
 	err      error // the client could not connect
 }
 
 func newLatencyProbe(secs int) *latencyProbe {
 	n := secs*10 + 100
-	return &latencyProbe{sentAt: make([]time.Time, n), recvAt: make([]time.Time, n)}
+	return &latencyProbe{sentAt: make([]time.Time, n), recvAt: make([]time.Time, n), frameAt: make([]time.Time, n), readAt: make([]time.Time, n)}
 }
 
 func (p *latencyProbe) sent(cycle int64, at time.Time) {
@@ -350,9 +370,11 @@ func (p *latencyProbe) read(ctx context.Context, url string, hdr http.Header) {
 	}
 	go func() { <-ctx.Done(); c.Close() }()
 	var f struct {
-		Type     string `json:"type"`
+		Type     string    `json:"type"`
+		Time     time.Time `json:"time"`
 		Vehicles []struct {
-			RelativeAlt float64 `json:"relative_alt_m"`
+			RelativeAlt float64   `json:"relative_alt_m"`
+			LastSeen    time.Time `json:"last_seen"`
 		} `json:"vehicles"`
 	}
 	for {
@@ -370,6 +392,8 @@ func (p *latencyProbe) read(ctx context.Context, url string, hdr http.Header) {
 			cyc := int(math.Round(v.RelativeAlt * 1000))
 			if cyc >= 0 && cyc < len(p.recvAt) && p.recvAt[cyc].IsZero() {
 				p.recvAt[cyc] = now
+				p.frameAt[cyc] = f.Time
+				p.readAt[cyc] = v.LastSeen
 			}
 		}
 		p.mu.Unlock()
@@ -379,7 +403,7 @@ func (p *latencyProbe) read(ctx context.Context, url string, hdr http.Header) {
 // result: latency percentiles over the positions sent after the first
 // one delivered (before it the vehicle was not yet published), how many were
 // sent in that span, and how many never arrived.
-func (p *latencyProbe) result() (p50, p99 float64, sent, late, missing int) {
+func (p *latencyProbe) result() (p50, p99, st50, st99 float64, sent, late, missing int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	first := -1
@@ -390,11 +414,11 @@ func (p *latencyProbe) result() (p50, p99 float64, sent, late, missing int) {
 		}
 	}
 	if first < 0 {
-		return math.NaN(), math.NaN(), 0, 0, 0
+		return math.NaN(), math.NaN(), math.NaN(), math.NaN(), 0, 0, 0
 	}
 	// The first delivery is the vehicle appearing (published once its
 	// identity is known), not a steady-state position: start after it.
-	var lat []float64
+	var lat, st []float64
 	for i := first + 1; i <= int(p.maxCycle); i++ {
 		if p.sentAt[i].IsZero() {
 			continue
@@ -409,15 +433,25 @@ func (p *latencyProbe) result() (p50, p99 float64, sent, late, missing int) {
 			late++
 		}
 		lat = append(lat, d)
+		st = append(st, p.frameAt[i].Sub(p.sentAt[i]).Seconds()*1000)
+	}
+	if os.Getenv("BURGUT_BENCH_PROBE_DEBUG") != "" {
+		for i := first + 1; i <= int(p.maxCycle); i++ {
+			if !p.recvAt[i].IsZero() {
+				fmt.Fprintf(os.Stderr, "probe %d: read %+.1f ms, frame %+.1f ms, client %+.1f ms\n", i,
+					p.readAt[i].Sub(p.sentAt[i]).Seconds()*1000, p.frameAt[i].Sub(p.sentAt[i]).Seconds()*1000, p.recvAt[i].Sub(p.sentAt[i]).Seconds()*1000)
+			}
+		}
 	}
 	sort.Float64s(lat)
-	pct := func(q float64) float64 {
+	sort.Float64s(st)
+	pct := func(lat []float64, q float64) float64 {
 		if len(lat) == 0 {
 			return math.NaN()
 		}
 		return lat[min(len(lat)-1, int(q*float64(len(lat))))]
 	}
-	return pct(0.50), pct(0.99), sent, late, missing
+	return pct(lat, 0.50), pct(lat, 0.99), pct(st, 0.50), pct(st, 0.99), sent, late, missing
 }
 
 func drainWS(ctx context.Context, url string, hdr http.Header) {
@@ -431,6 +465,20 @@ func drainWS(ctx context.Context, url string, hdr http.Header) {
 			return
 		}
 	}
+}
+
+// loadAvg is the machine's 1-minute load average (/proc/loadavg): the
+// other work the shared machine was doing, next to every figure.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // procCPU is a process's user+system CPU seconds (/proc/PID/stat); 0 for
@@ -564,14 +612,22 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 		}
 		return fmt.Sprintf("%.2f %%", 100*part/whole)
 	}
-	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, InfluxDB, tlogs, embedded MQTT, %d WebSocket clients + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws)
-	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | stored positions / sent | serve CPU % | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | loadgen CPU % |\n")
-	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	rate := os.Getenv("BURGUT_BENCH_WS_RATE")
+	if rate == "" {
+		rate = "the default rate"
+	} else {
+		rate += " Hz"
+	}
+	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, InfluxDB, tlogs, embedded MQTT, %d WebSocket clients reading every vehicle at %s + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws, rate)
+	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | stored positions / sent | serve CPU % | µs/msg | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | of which in the station p50 / p99 ms | loadgen CPU % | load avg start→end |\n")
+	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f / %d | %.0f | %.0f→%.0f | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.0f |\n",
+		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f / %d | %.0f | %.1f | %.0f→%.0f | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.1f / %.1f | %.0f | %s→%s |\n",
 			r.vehicles, r.vehicles*loadgen.MessagesPerSecond, r.sent, r.received, r.socketDrops, pct(r.socketDrops, float64(r.sent)),
-			r.stageDrops, paren(r.shed), r.stored, r.sentGPI, r.cpuPct, r.rssStartMB, r.rssEndMB, r.influxd,
-			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.lgCPU)
+			r.stageDrops, paren(r.shed), r.stored, r.sentGPI, r.cpuPct, 1e4*r.cpuPct/float64(r.vehicles*loadgen.MessagesPerSecond),
+			r.rssStartMB, r.rssEndMB, r.influxd,
+			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.st50ms, r.st99ms, r.lgCPU,
+			r.loadStart, r.loadEnd)
 	}
 	if withTelegraf {
 		s.WriteString("\nTelegraf v1.37.2 `inputs.mavlink` (one `udpserver` per link, every message a point) → the same InfluxDB, same load, run right after Burgut:\n\n")
