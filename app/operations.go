@@ -128,7 +128,7 @@ func (a *App) coverageFeed(ctx context.Context, m *operations.Manager) {
 						Mission: o.ID + "/slot-" + strconv.Itoa(s.Index)},
 					Fields: []telemetry.Field{{Name: "on_station_s", Float: s.OnStationS}, {Name: "uncovered_s", Float: s.UncoveredS},
 						{Name: "handovers", Kind: telemetry.FieldInt, Int: int64(s.Handovers)}, {Name: "replacements", Kind: telemetry.FieldInt, Int: int64(s.Replacement)},
-						{Name: "covered", Float: covered}}})
+						{Name: "covered", Float: covered}, {Name: "max_revisit_s", Float: s.MaxRevisitS}}})
 			}
 		}
 		if a.points != nil && len(pts) > 0 {

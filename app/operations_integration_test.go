@@ -289,7 +289,7 @@ func waitOp(t *testing.T, a *App, id string, within time.Duration, cond func(o o
 func slotsString(o operations.OperationView) string {
 	var b strings.Builder
 	for _, s := range o.Slots {
-		fmt.Fprintf(&b, "[%d %s in=%s unc=%.0f on=%.0f h=%d r=%d]", s.Index, s.VehicleID, s.Incoming, s.UncoveredS, s.OnStationS, s.Handovers, s.Replacement)
+		fmt.Fprintf(&b, "[%d %s in=%s unc=%.0f on=%.0f h=%d r=%d revisit=%.0f transit=%.0f]", s.Index, s.VehicleID, s.Incoming, s.UncoveredS, s.OnStationS, s.Handovers, s.Replacement, s.MaxRevisitS, s.TransitS)
 	}
 	return b.String()
 }
@@ -334,6 +334,9 @@ func TestOperationKeepsThreeSlotsCoveredForThreeHours(t *testing.T) {
 		}
 		if s.Handovers == 0 {
 			t.Errorf("slot %d: no handover in %v of 25-minute packs", s.Index, window)
+		}
+		if s.MaxRevisitS <= 0 || len(s.Visits) == 0 {
+			t.Errorf("slot %d: no revisit age (%v s over %d waypoints)", s.Index, s.MaxRevisitS, len(s.Visits))
 		}
 	}
 	indep := independentCoverage(o, tracks())

@@ -171,6 +171,7 @@ func (st *step) observe(v *VehicleState) {
 		sl := o.Slots[v.Slot]
 		if v.Role == RoleTransit && onLoop(fv, o.Plans[v.Slot]) {
 			v.Role, v.Since = RoleStation, st.now
+			v.lastSeq = int(o.Plans[v.Slot].Plan.LoopStart) // it passed the loop's first waypoint
 			v.samples = v.samples[:0]
 			if d := st.now.Sub(v.launchAt).Seconds(); !v.launchAt.IsZero() && d > 0 {
 				sl.TransitS = d
@@ -182,6 +183,9 @@ func (st *step) observe(v *VehicleState) {
 			} else {
 				sl.VehicleID = v.ID
 			}
+		}
+		if v.Role == RoleStation {
+			st.visited(sl, o.Plans[v.Slot], v, fv.MissionSeq)
 		}
 		if v.Role == RoleStation && fv.BatteryPct >= 0 {
 			t := st.now.Sub(o.Created).Seconds()
@@ -202,6 +206,36 @@ func (st *step) observe(v *VehicleState) {
 		if ok && fv.Armed && !v.Ready {
 			v.LandedAt = time.Time{} // flown by someone else: not ours to time
 		}
+	}
+}
+
+// visited records the loop waypoints v reached since the last tick: every
+// item from the one it flew to then up to (not including) the one it
+// flies to now, following the loop around its DO_JUMP.
+func (st *step) visited(sl *Slot, p SlotPlan, v *VehicleState, seq int) {
+	first, jump := int(p.Plan.LoopStart), int(p.Plan.JumpSeq)
+	n := jump - first
+	if n <= 0 || seq < first || seq >= jump {
+		v.lastSeq = 0
+		return
+	}
+	if len(sl.Visits) != n {
+		sl.Visits = make([]time.Time, n)
+	}
+	prev := v.lastSeq
+	v.lastSeq = seq
+	if prev < first || prev >= jump || prev == seq {
+		return
+	}
+	o := st.o
+	for k := prev; k != seq; k = first + (k-first+1)%n {
+		// The age it had when it was revisited (bounded by the window).
+		if !st.now.Before(o.Start) {
+			if age := minTime(st.now, o.End).Sub(maxTime(sl.Visits[k-first], o.Start)).Seconds(); age > sl.MaxRevisitS {
+				sl.MaxRevisitS = age
+			}
+		}
+		sl.Visits[k-first] = st.now
 	}
 }
 
@@ -271,6 +305,14 @@ func (st *step) account() {
 				sl.OnStationS += d
 			} else {
 				sl.UncoveredS += d
+			}
+		}
+		if !st.now.Before(o.Start) && len(sl.Visits) > 0 {
+			at := minTime(st.now, o.End)
+			for _, t := range sl.Visits {
+				if age := at.Sub(maxTime(t, o.Start)).Seconds(); age > sl.MaxRevisitS {
+					sl.MaxRevisitS = age
+				}
 			}
 		}
 		covered := false
@@ -487,6 +529,7 @@ func (st *step) launch(v *VehicleState, slot int) {
 	v.Role, v.Slot, v.Since, v.SeenAuto, v.Reason = RoleLaunching, slot, st.now, false, ""
 	v.launchAt = st.now
 	v.samples = v.samples[:0]
+	v.lastSeq = 0
 	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
 	st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s", v.ID, slot, st.o.ID)
 	st.lastNote()["slot"] = slot

@@ -276,3 +276,47 @@ func TestPauseResumeStop(t *testing.T) {
 		t.Fatalf("resume a finished operation: %v, want a conflict", err)
 	}
 }
+
+// The revisit age of a patrol loop: a drone lapping 7 waypoints at 10 s
+// each revisits every waypoint after 70 s; the largest age seen is a lap
+// (plus a tick of sampling), and a waypoint skipped between two ticks
+// still counts as visited.
+func TestRevisitAge(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 1, w)
+	w.wall = o.Start.Add(-time.Minute)
+	a, _ := o.Step(w.wall, w.look)
+	id := acts(a, ActLaunch)[0]
+	o.LaunchDone(id, true, nil, w.wall)
+	w.fly(id, 100)
+	v := w.vs[id]
+	v.MissionSeq = 4
+	w.vs[id] = v
+	w.wall = o.Start
+	o.Step(w.wall, w.look)
+	seq := 4
+	for i := 0; i < 40; i++ { // 40 legs, 5 laps and more
+		w.wall = w.wall.Add(10 * time.Second)
+		seq++
+		if seq == 10 {
+			seq = 3
+		}
+		if i == 20 { // two items between ticks
+			w.wall = w.wall.Add(10 * time.Second)
+			seq++
+		}
+		v := w.vs[id]
+		v.MissionSeq = seq
+		w.vs[id] = v
+		o.Step(w.wall, w.look)
+	}
+	sl := o.Slots[0]
+	for k, at := range sl.Visits {
+		if at.IsZero() {
+			t.Fatalf("waypoint %d never visited", k+3)
+		}
+	}
+	if sl.MaxRevisitS < 70 || sl.MaxRevisitS > 80 {
+		t.Fatalf("max revisit %v s, want a lap of 70 s (80 with the skipped tick)", sl.MaxRevisitS)
+	}
+}

@@ -101,6 +101,12 @@ type Slot struct {
 	// TransitS is the last measured launch-to-station time, seconds (0
 	// until one was measured).
 	TransitS float64 `json:"transit_s"`
+	// MaxRevisitS is the longest any waypoint of the slot's patrol loop
+	// went unvisited inside the window (from the window's start for a
+	// waypoint not reached yet), seconds: the revisit age of a perimeter.
+	MaxRevisitS float64 `json:"max_revisit_s"`
+	// Visits is when each loop waypoint (LoopStart + i) was last reached.
+	Visits []time.Time `json:"visits,omitempty"`
 }
 
 // VehicleState is one pool vehicle's part in its operation.
@@ -130,6 +136,7 @@ type VehicleState struct {
 	Returns  int `json:"returns"`
 
 	samples    []BatterySample
+	lastSeq    int // the mission item it flew to at the last tick (0 unknown)
 	launchedAt time.Time // wall time the launch completed
 	rtlTries   int
 	launchAt   time.Time // operation time the launch was started
