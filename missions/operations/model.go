@@ -136,7 +136,7 @@ type VehicleState struct {
 	Returns  int `json:"returns"`
 
 	samples    []BatterySample
-	lastSeq    int // the mission item it flew to at the last tick (0 unknown)
+	lastSeq    int       // the mission item it flew to at the last tick (0 unknown)
 	launchedAt time.Time // wall time the launch completed
 	rtlTries   int
 	launchAt   time.Time // operation time the launch was started
