@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -90,11 +91,47 @@ func TestSameSeedSameResult(t *testing.T) {
 	if oa, ob := outcome(a), outcome(b); oa != ob || fmt.Sprint(a.Vehicles) != fmt.Sprint(b.Vehicles) {
 		t.Fatalf("two runs with seed %d differ:\n%s %v\n---\n%s %v", a.Seed, oa, a.Vehicles, ob, b.Vehicles)
 	}
-	if !strings.Contains(outcome(a), "fault gps_loss ok=true") {
-		t.Fatalf("the fault did not fire:\n%s", outcome(a))
+	for _, want := range []string{"fault gps_loss ok=true", "step slow the first up ok=true", "step raise RTL altitude of the failing one ok=true"} {
+		if !strings.Contains(outcome(a), want) {
+			t.Fatalf("%q missing:\n%s", want, outcome(a))
+		}
+	}
+	// The when/after steps acted on the vehicle that fired them.
+	for _, e := range a.Timeline {
+		if e.Kind == EntryStep && strings.HasPrefix(e.Name, "slow") && e.Text != "command speed accepted by 1 vehicles" ||
+			e.Kind == EntryStep && strings.HasPrefix(e.Name, "raise") && e.Text != "RTL_ALT=3000 set on 1 vehicles" {
+			t.Errorf("step %s: %s", e.Name, e.Text)
+		}
 	}
 	c := runFile(t, "testdata/short.yaml", Options{Seed: 99, Speedup: 60})
 	if c.Seed != 99 || c.Speedup != 60 || fmt.Sprint(c.Vehicles) == fmt.Sprint(a.Vehicles) {
 		t.Fatalf("seed 99 run: seed %d speedup %g vehicles %v (seed 7: %v)", c.Seed, c.Speedup, c.Vehicles, a.Vehicles)
+	}
+}
+
+// Against a station that is already running (--station URL --token), the
+// simulated fleet sends to its MAVLink link and every step goes through
+// its API with the operator token given.
+func TestRunAgainstStationURL(t *testing.T) {
+	ctx := context.Background()
+	st, err := startInProcess(ctx, t.TempDir(), nil, 40, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.stop()
+	res := runFile(t, "testdata/short.yaml", Options{StationURL: st.base, Token: st.token, SimGCS: st.cfg.GroundStation.MAVLink[0]})
+	if !res.Passed() {
+		t.Fatalf("against --station:\n%s", outcome(res))
+	}
+	if res.DataDir != "" {
+		t.Fatalf("a run against --station reported a data dir %q", res.DataDir)
+	}
+	// A station restart cannot be made through a URL: refused before flying.
+	sc, err := ParseFile("../scenarios/station-restart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, sc, Options{StationURL: st.base, Token: st.token}); err == nil || !strings.Contains(err.Error(), "station-restart.yaml:27: station_restart needs the in-process station") {
+		t.Fatalf("restart against --station: %v", err)
 	}
 }
