@@ -178,6 +178,9 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_udp_datagrams_total", "datagrams the link's UDP socket delivered to the station (UDP server links)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Datagrams) })
 	perLink("burgut_udp_backlog", "datagrams of remotes heard for the first time, held until their channel is open (the rest of the backlog waits in the socket: burgut_udp_socket_rx_queue_bytes)", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
 	perLink("burgut_udp_backlog_dropped_total", "datagrams dropped because a new remote's hold queue or the queue of new remotes was full", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.BacklogDropped) })
+	perLink("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendFrames) })
+	perLink("burgut_mavlink_send_waited_total", "frames to vehicles that waited for gomavlib's 64-frame write queue to drain (UDP server links; gomavlib drops silently when it is full)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendWaited) })
+	perLink("burgut_mavlink_send_shed_total", "frames to vehicles shed because gomavlib's write queue stayed full for 250 ms: never sent (the protocols retry them)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendShed) })
 	perLink("burgut_mavlink_link_channels", "open channels (remote addresses or connections) per link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Channels) })
 
 	a.addFamily(gauge("burgut_udp_receive_buffer_bytes", "UDP receive buffer of the MAVLink sockets: requested, effective (SO_RCVBUF as the kernel reports it) and net.core.rmem_max", "kind"), func(emit metrics.Emit) {

@@ -58,6 +58,7 @@ type linkRT struct {
 	nChannels        atomic.Int64
 	nVehicles        atomic.Int64
 	unattached       atomic.Uint64
+	send             sendCounters // frames to vehicles through the send gates (sendgate.go)
 
 	// cause is the message being mapped, passed with its fleet update so
 	// a store can keep one point per message.

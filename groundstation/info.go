@@ -48,6 +48,15 @@ type LinkInfo struct {
 	// from the socket itself (nil for other links, or when the kernel
 	// cannot say).
 	Socket *SocketStats `json:"socket,omitempty"`
+	// SendFrames counts frames the station sent to vehicles on the link.
+	// On UDP server links each passes a send gate that keeps gomavlib's
+	// 64-frame write queue from overflowing (gomavlib drops silently
+	// there): SendWaited counts frames that waited for the queue to
+	// drain, SendShed those shed after waiting 250 ms — a writer that far
+	// behind — which the vehicle never got (the protocols retry them).
+	SendFrames uint64 `json:"send_frames"`
+	SendWaited uint64 `json:"send_waited"`
+	SendShed   uint64 `json:"send_shed"`
 }
 
 // SocketStats are a UDP server link's socket counters as the kernel keeps
@@ -81,6 +90,9 @@ func (s *Station) Links() []LinkInfo {
 		out[i].LateTicks = ln.lateTicks.Load()
 		out[i].LinkLostDeferred = ln.lostDeferred.Load()
 		out[i].TapPendingDropped = ln.tapDropped.Load()
+		out[i].SendFrames = ln.send.frames.Load()
+		out[i].SendWaited = ln.send.waited.Load()
+		out[i].SendShed = ln.send.shed.Load()
 		for _, r := range mavsign.Reasons {
 			out[i].SigningRejected[r.String()] = ln.signRejected[r].Load()
 		}

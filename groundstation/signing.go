@@ -206,17 +206,20 @@ func (r *vehicleRec) sendWith(vs *recSigning, msg message.Message) error {
 		return fmt.Errorf("message %d is not in the dialect", msg.GetID())
 	}
 	raw := mp.Write(msg, true)
-	r.tapMu.Lock()
-	r.sentSeq++
-	f := &frame.V2Frame{SequenceNumber: r.sentSeq, SystemID: r.st.cfg.SystemID,
-		ComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER), Message: raw}
-	vs.signer.Sign(f, mp.CRCExtra(), time.Now())
-	err := r.ln.node.WriteFrameTo(ch, f)
-	if err == nil && r.st.hasTaps() {
-		r.tapLocked(tappedFrame{at: time.Now(), f: f, sent: true})
-	}
-	r.tapMu.Unlock()
-	return err
+	// the gate may wait: not under tapMu, which the dispatcher takes
+	return r.ln.gated(ch, func() error {
+		r.tapMu.Lock()
+		defer r.tapMu.Unlock()
+		r.sentSeq++
+		f := &frame.V2Frame{SequenceNumber: r.sentSeq, SystemID: r.st.cfg.SystemID,
+			ComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER), Message: raw}
+		vs.signer.Sign(f, mp.CRCExtra(), time.Now())
+		err := r.ln.node.WriteFrameTo(ch, f)
+		if err == nil && r.st.hasTaps() {
+			r.tapLocked(tappedFrame{at: time.Now(), f: f, sent: true})
+		}
+		return err
+	})
 }
 
 // signedHeartbeats sends the station's HEARTBEAT, signed, to every keyed

@@ -229,6 +229,7 @@ type udpConn struct {
 	done   chan struct{}
 	once   sync.Once
 	kick   chan struct{} // the deadline changed
+	gate   sendGate      // frames handed to gomavlib for this remote vs written (sendgate.go)
 
 	last     atomic.Int64 // last datagram from the remote, unix ns
 	deadline atomic.Int64 // read deadline, unix ns (0 = none)
@@ -292,6 +293,7 @@ func (c *udpConn) Read([]byte) (int, error) {
 }
 
 func (c *udpConn) Write(p []byte) (int, error) {
+	c.gate.wrote() // out of gomavlib's queue, whatever happens next
 	select {
 	case <-c.done:
 		return 0, net.ErrClosed

@@ -136,7 +136,7 @@ func (r *vehicleRec) sendPlain(msg message.Message) error {
 		return errLinkDown
 	}
 	if !r.st.hasTaps() {
-		return r.ln.node.WriteMessageTo(ch, msg)
+		return r.ln.gated(ch, func() error { return r.ln.node.WriteMessageTo(ch, msg) })
 	}
 	// Encode once, here: gomavlib sends the encoded message as is, and the
 	// taps get bytes no later change to msg (callers resend and reuse
@@ -149,21 +149,24 @@ func (r *vehicleRec) sendPlain(msg message.Message) error {
 	// The tap lock is held across the write: the vehicle's answer, which
 	// the link's reader may handle before this goroutine runs again, is
 	// tapped after the frame it answers (gomavlib's node never waits for
-	// the taps, so this cannot deadlock).
-	r.tapMu.Lock()
-	defer r.tapMu.Unlock()
-	at := time.Now()
-	if err := r.ln.node.WriteMessageTo(ch, raw); err != nil {
-		return err
-	}
-	// gomavlib numbers frames per channel internally; the logged frame
-	// carries the station's own per-vehicle count instead.
-	r.sentSeq++
-	f := &frame.V2Frame{SequenceNumber: r.sentSeq, SystemID: r.st.cfg.SystemID,
-		ComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER), Message: raw}
-	f.Checksum = f.GenerateChecksum(mp.CRCExtra())
-	r.tapLocked(tappedFrame{at: at, f: f, sent: true})
-	return nil
+	// the taps, so this cannot deadlock). It is taken after the send
+	// gate, which may wait.
+	return r.ln.gated(ch, func() error {
+		r.tapMu.Lock()
+		defer r.tapMu.Unlock()
+		at := time.Now()
+		if err := r.ln.node.WriteMessageTo(ch, raw); err != nil {
+			return err
+		}
+		// gomavlib numbers frames per channel internally; the logged frame
+		// carries the station's own per-vehicle count instead.
+		r.sentSeq++
+		f := &frame.V2Frame{SequenceNumber: r.sentSeq, SystemID: r.st.cfg.SystemID,
+			ComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER), Message: raw}
+		f.Checksum = f.GenerateChecksum(mp.CRCExtra())
+		r.tapLocked(tappedFrame{at: at, f: f, sent: true})
+		return nil
+	})
 }
 
 // heardState is the state right after one message of a vehicle not yet

@@ -58,6 +58,7 @@ type simLinkStats struct {
 	ahead    int // of them, sent for a seq above maxReq
 	maxAhead int // the most an item's seq was above maxReq
 	requests int
+	sent     int // every frame handed to gomavlib for this vehicle
 }
 
 type channelSender struct {
@@ -68,6 +69,9 @@ type channelSender struct {
 }
 
 func (s channelSender) Send(m message.Message) error {
+	s.st.mu.Lock()
+	s.st.links[s.sys].sent++
+	s.st.mu.Unlock()
 	if it, ok := m.(*common.MessageMissionItemInt); ok {
 		s.st.mu.Lock()
 		ls := s.st.links[s.sys]
@@ -101,7 +105,7 @@ func (s *simStation) resetTransferStats(sysid uint8) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ls := s.links[sysid]
-	ls.maxReq, ls.items, ls.ahead, ls.maxAhead, ls.requests = -1, 0, 0, 0, 0
+	ls.maxReq, ls.items, ls.ahead, ls.maxAhead, ls.requests, ls.sent = -1, 0, 0, 0, 0, 0
 }
 
 // observe does the station's bookkeeping for one autopilot frame; with
