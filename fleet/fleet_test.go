@@ -209,6 +209,34 @@ func TestKeepAllSubscriptionBoundsQueueAndCountsDrops(t *testing.T) {
 	}
 }
 
+// A full KeepAll queue drops its oldest eighth at once, in place: it
+// never holds more than MaxQueue states nor grows its memory past them.
+func TestKeepAllFullQueueDropsOldestEighthInPlace(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true, MaxQueue: 80})
+	defer sub.Close()
+	for i := 0; i < 1000; i++ {
+		f.UpdateFrom("a", t0, i, func(v *Vehicle) { v.Lat = float64(i) })
+		sub.mu.Lock()
+		n, c := len(sub.queue), cap(sub.queue)
+		sub.mu.Unlock()
+		if n > 80 || c > 80 {
+			t.Fatalf("after %d updates: %d queued in a slice of %d, want at most 80", i+1, n, c)
+		}
+	}
+	b := sub.Next()
+	// 1000 updates: the 81st dropped the oldest 10, and every 10 after it
+	// another 10.
+	if want := 1000 - 10*((1000-80+9)/10); len(b.Vehicles) != want || b.Dropped.States != uint64(1000-want) {
+		t.Fatalf("kept %d, dropped %d; want %d kept", len(b.Vehicles), b.Dropped.States, want)
+	}
+	for i, v := range b.Vehicles {
+		if want := float64(1000 - len(b.Vehicles) + i); v.Lat != want || b.Causes[i] != int(want) {
+			t.Fatalf("state %d: lat %v cause %v, want the newest in order (%v)", i, v.Lat, b.Causes[i], want)
+		}
+	}
+}
+
 func TestClosedSubscriptionReceivesNothing(t *testing.T) {
 	f := New(DefaultConfig())
 	sub := f.Subscribe(SubscribeOptions{})

@@ -11,7 +11,8 @@ type SubscribeOptions struct {
 	// per vehicle. Stores want every sample; a map wants the latest.
 	KeepAll bool
 	// MaxQueue bounds queued state updates (KeepAll) and events; past it
-	// the oldest are dropped and counted. Default 10000.
+	// the oldest are dropped and counted (a full KeepAll queue drops its
+	// oldest eighth at once). Default 10000.
 	MaxQueue int
 	// Name labels the subscriber in Subscribers() (and on /metrics);
 	// unnamed ones are reported as "keepall" or "latest" by mode.
@@ -109,9 +110,17 @@ func (s *Subscription) Next() Batch {
 	if s.opts.KeepAll {
 		s.causes, s.spareC = s.spareC[:0], b.Causes
 	}
+	if cap(s.spare) > maxSpare {
+		// A backlog's worth (a store that fell behind) is not kept for
+		// good: memory returns to what a steady flow needs.
+		s.spare, s.spareC = nil, nil
+	}
 	clear(s.latest)
 	return b
 }
+
+// maxSpare bounds the batch memory a subscription keeps for reuse.
+const maxSpare = 16384
 
 // Replay hands KeepAll subscribers (stores) a past state of a vehicle,
 // with the input that caused it: the ground station heard a vehicle for a
@@ -154,9 +163,23 @@ func (s *Subscription) push(v *Vehicle, cause any, events []Event) {
 	if v != nil {
 		if s.opts.KeepAll {
 			if len(s.queue) >= s.opts.MaxQueue {
-				s.queue = s.queue[1:]
-				s.causes = s.causes[1:]
-				s.dropped.States++
+				// Full: the oldest eighth goes at once, in place. Sliding the
+				// slice by one per update reallocated the whole queue every
+				// few thousand updates, so a store that fell behind held
+				// several copies of it (1.1 GB RSS at 2,000 vehicles).
+				k := max(1, s.opts.MaxQueue/8)
+				n := copy(s.queue, s.queue[k:])
+				clear(s.queue[n:])
+				s.queue = s.queue[:n]
+				n = copy(s.causes, s.causes[k:])
+				clear(s.causes[n:])
+				s.causes = s.causes[:n]
+				s.dropped.States += uint64(k)
+			}
+			if len(s.queue) == cap(s.queue) { // grow, but never past MaxQueue
+				n := min(max(2*len(s.queue), 64), s.opts.MaxQueue)
+				s.queue = append(make([]Vehicle, 0, n), s.queue...)
+				s.causes = append(make([]any, 0, n), s.causes...)
 			}
 			s.queue = append(s.queue, *v)
 			s.causes = append(s.causes, cause)
