@@ -255,6 +255,13 @@ type SimConfig struct {
 	// Spread is the radius, metres, of the disc the vehicles' homes are
 	// placed on (0 = about 5 m per vehicle), as burgut sitl --spread.
 	Spread float64
+	// Scenario makes `burgut run` a rehearsal (issue 14): the scenario
+	// file's fleet flies instead of the demo fleet, at speedup 1, its
+	// faults fire on schedule while a trainee operates the console, and
+	// when it ends the report (Report, default under DataDir/reports)
+	// records each fault, its alert and the first response. cmd/burgut
+	// runs it (rehearsal.go); the station itself does not read these.
+	Scenario, Report string
 }
 
 func (c *SimConfig) defaults() {
@@ -277,6 +284,8 @@ func (c *SimConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.SwapMin, "swap-min", c.SwapMin, "minutes a simulated vehicle must stay landed and disarmed before its battery is swapped for a full one (0 = never)")
 	fs.Float64Var(&c.Spread, "spread", c.Spread, "radius in metres the simulated vehicles' homes spread over (0 = about 5 m per vehicle)")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "fly the simulated fleet on perimeter patrols over a demo event area around home (--demo=false leaves it on the ground)")
+	fs.StringVar(&c.Scenario, "scenario", c.Scenario, "rehearsal: fly this scenario file's fleet live at speedup 1 while trainees use the console (the scenario's fleet replaces --vehicles, --home and --demo); its steps and faults fire on schedule and the report records each fault, its alert and the first response")
+	fs.StringVar(&c.Report, "report", c.Report, "with --scenario: write the rehearsal's HTML report here when it ends (default DATA_DIR/reports/rehearsal-NAME-TIME.html)")
 }
 
 func (c *SimConfig) validate() error {
@@ -297,6 +306,9 @@ func (c *SimConfig) validate() error {
 	}
 	if c.Speedup <= 0 || c.Speedup > 1000 {
 		return fmt.Errorf("speedup %v: must be in (0, 1000]", c.Speedup)
+	}
+	if c.Report != "" && c.Scenario == "" {
+		return fmt.Errorf("report %q: only a rehearsal (--scenario FILE) writes a report", c.Report)
 	}
 	return nil
 }

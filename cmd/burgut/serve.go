@@ -51,5 +51,8 @@ func serve(ctx context.Context, name string, args []string, withSim bool, stdout
 	if err := startPprof(ctx, log); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if cfg.Sim.Scenario != "" {
+		return rehearse(ctx, cfg, log, stdout, stderr)
+	}
 	return app.New(cfg, log).Run(ctx)
 }

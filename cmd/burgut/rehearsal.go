@@ -1,0 +1,209 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/auth"
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/linkspec"
+	"github.com/burgut-uav/burgut/scenario"
+	"github.com/burgut-uav/burgut/scenario/rehearsal"
+	"github.com/burgut-uav/burgut/scenario/report"
+)
+
+// rehearse is `burgut run --scenario FILE`: the station with its console,
+// configured as `burgut run` configures it, and the scenario flying
+// against it through the same API at speedup 1 — its steps (as the
+// scenario's own operator token), its faults on schedule, its assertions
+// — while trainees operate the console. When the scenario ends (its
+// duration or end condition) or on Ctrl-C, the report is written: the
+// scenario run's report plus, for the instructor, each fault with the
+// alert it raised and the first response to it (from the audit log).
+func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, stderr io.Writer) error {
+	if cfg.Sim.Speedup != 1 {
+		return fmt.Errorf("%w: --speedup %g: a rehearsal runs in real time (speedup 1) because people operate it; burgut scenario run flies a scenario faster", errUsage, cfg.Sim.Speedup)
+	}
+	sc, err := scenario.ParseFile(cfg.Sim.Scenario)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errInvalid
+	}
+	for i, f := range sc.Faults {
+		if f.Kind == scenario.FaultStationRestart {
+			return fmt.Errorf("rehearsal %s: fault %d (%s) is a station_restart: a rehearsal cannot restart the station its trainees are using (burgut scenario run can)", cfg.Sim.Scenario, i+1, cmp.Or(f.Name, f.Kind))
+		}
+	}
+	// The scenario brings its own fleet; the demo fleet would fly over it.
+	cfg.Sim.Vehicles, cfg.Sim.Demo = 0, false
+	if len(sc.Fleet.Links) > 0 {
+		cfg.GroundStation.MAVLink = sc.Fleet.Links
+	}
+	gcs := ""
+	if sc.Simulated() {
+		if gcs, err = simTarget(cfg.GroundStation.MAVLink); err != nil {
+			return fmt.Errorf("rehearsal %s: %w", cfg.Sim.Scenario, err)
+		}
+	}
+
+	a := app.New(cfg, log)
+	rec := rehearsal.Record(a.Fleet)
+	// The station outlives the caller's context by as long as it takes to
+	// read the audit log and write the report after a Ctrl-C.
+	actx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApp()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		rec.Stop()
+		return err
+	case <-ctx.Done():
+		stopApp()
+		rec.Stop()
+		return <-done
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tokenName := "rehearsal-" + hex.EncodeToString(b[:])
+	token, _, err := a.Auth.CreateToken(ctx, tokenName, auth.Operator, 0)
+	if err != nil {
+		stopApp()
+		rec.Stop()
+		<-done
+		return fmt.Errorf("rehearsal: the scenario's operator token: %w", err)
+	}
+	// The scenario's own actions are not a trainee's responses.
+	scenarioActor := "token:" + tokenName
+	station := "http://" + a.HTTPAddr()
+	log.Info("rehearsal: the scenario flies against this station; Ctrl-C ends it and writes the report",
+		"scenario", sc.Name, "file", cfg.Sim.Scenario, "console", station+"/", "scenario_actor", scenarioActor)
+
+	res, runErr := scenario.Run(ctx, sc, scenario.Options{Speedup: 1, StationURL: station, Token: token, SimGCS: gcs, Log: logWriter{log}})
+	ended := time.Now()
+	events, lost := rec.Stop()
+	var reportErr error
+	if res != nil {
+		reportErr = writeRehearsalReport(a, cfg, sc, res, runErr, rehearsalInput{events: events, lost: lost, actor: scenarioActor}, ended, stdout)
+	}
+	if _, err := a.Auth.RevokeToken(context.WithoutCancel(ctx), tokenName); err != nil {
+		log.Warn("rehearsal: revoke the scenario's token", "token", tokenName, "err", err)
+	}
+	stopApp()
+	appErr := <-done
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		return errors.Join(fmt.Errorf("rehearsal %s: %w", cfg.Sim.Scenario, runErr), reportErr, appErr)
+	case reportErr != nil:
+		return errors.Join(reportErr, appErr)
+	}
+	return appErr
+}
+
+// rehearsalInput is what the rehearsal recorded besides the run's result:
+// the station's events, how many of them the recorder lost, and the
+// scenario's own actor (not a trainee).
+type rehearsalInput struct {
+	events []fleet.Event
+	lost   uint64
+	actor  string
+}
+
+// writeRehearsalReport completes the run's report with the fault → alert
+// → first response table and writes it, printing its path.
+func writeRehearsalReport(a *app.App, cfg app.Config, sc *scenario.Scenario, res *scenario.Result, runErr error, in rehearsalInput, ended time.Time, stdout io.Writer) error {
+	rep := res.Report(sc)
+	rep.End = ended
+	var notes []string
+	if rep.Ended != "" {
+		notes = append(notes, rep.Ended)
+	}
+	if errors.Is(runErr, context.Canceled) {
+		notes = append(notes, "interrupted (Ctrl-C)")
+	} else if runErr != nil {
+		notes = append(notes, "error: "+runErr.Error())
+	}
+	if in.lost > 0 {
+		notes = append(notes, fmt.Sprintf("%d station events were lost by the rehearsal's recorder: alerts may be missing", in.lost))
+	}
+	entries, err := rehearsal.ReadAudit(a.Audit, res.Started)
+	if err != nil {
+		// The report still shows the faults and alerts; say why the
+		// responses may be missing.
+		notes = append(notes, err.Error())
+	}
+	rep.Ended = strings.Join(notes, "; ")
+	rehearsal.Complete(rep, res.Started, rehearsalFaults(res), in.events, entries, rehearsal.Options{IgnoreActors: []string{in.actor}})
+	path := cfg.Sim.Report
+	if path == "" {
+		path = rehearsal.ReportPath(cfg.DataDir, sc.Name, ended)
+	}
+	if err := report.WriteFile(path, rep); err != nil {
+		return fmt.Errorf("rehearsal report: %w", err)
+	}
+	fmt.Fprintf(stdout, "rehearsal report: %s\n", path)
+	return nil
+}
+
+// rehearsalFaults are the faults the run fired, in wall-clock time (a
+// rehearsal runs at speedup 1: simulated time since start is wall time
+// since start).
+func rehearsalFaults(res *scenario.Result) []rehearsal.Fault {
+	var out []rehearsal.Fault
+	for _, f := range res.Faults {
+		text := f.Name
+		if text == f.Kind {
+			text = ""
+		}
+		out = append(out, rehearsal.Fault{Kind: f.Kind, Text: text, Vehicles: f.Vehicles, At: res.Started.Add(f.T)})
+	}
+	return out
+}
+
+// simTarget is where the scenario's simulated fleet sends: the station's
+// first UDP server link, as an address a local client can reach (an
+// "every interface" listener is reached on loopback).
+func simTarget(links []string) (string, error) {
+	for _, l := range links {
+		spec, err := linkspec.Parse(l)
+		if err != nil {
+			return "", err
+		}
+		if spec.Kind != "udp" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(spec.Address)
+		if err != nil {
+			return "", fmt.Errorf("link %q: %w", l, err)
+		}
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host = "127.0.0.1"
+		}
+		return "udp:" + net.JoinHostPort(host, port), nil
+	}
+	return "", fmt.Errorf("the scenario's simulated fleet needs a UDP server link (--mavlink udp:HOST:PORT) to send to; the station has %s", strings.Join(links, ", "))
+}
+
+// logWriter hands the scenario engine's text log to the station's logger
+// line by line, so a rehearsal has one log.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if line != "" {
+			w.log.Warn("scenario: " + line)
+		}
+	}
+	return len(p), nil
+}
