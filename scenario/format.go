@@ -254,6 +254,7 @@ type Assertion struct {
 	Faults         []string   `yaml:"faults"`
 	RequireBreach  bool       `yaml:"require_breach"`
 	Max            *Duration  `yaml:"max"`
+	IgnoreInitial  bool       `yaml:"ignore_initial"`
 	During         string     `yaml:"during"`
 	Field          string     `yaml:"field"`
 	Min            *float64   `yaml:"min"`

@@ -476,6 +476,17 @@ func (r *runner) fly(ctx context.Context) error {
 		restarting = false
 		r.addEntry(Entry{T: r.now, Kind: EntryFault, Name: FaultStationRestart, Text: restartText(err), OK: err == nil})
 	}
+	// Steps still running (or queued) when the run ended are stopped and
+	// reported as not finished rather than dropped.
+	cancelWorker()
+	for r.busy > 0 {
+		out := <-r.stepDone
+		r.busy--
+		if out.err != nil && wctx.Err() != nil {
+			out.err = fmt.Errorf("the run ended (%s) before this step finished", r.res.EndReason)
+		}
+		r.stepFinished(out)
+	}
 	r.res.SimTime = r.now
 	return nil
 }

@@ -547,6 +547,9 @@ func (sc *Scenario) validateAssertion(a *Assertion, errs *Errors) {
 			errs.add(at(n, "during"), "assertion %s: during %q: want always (while airborne) or end", a.Name, a.During)
 		}
 	}
+	if a.IgnoreInitial && a.Kind != AssertCoverageGap {
+		errs.add(at(n, "ignore_initial"), "assertion %s: ignore_initial applies to coverage_gap only", a.Name)
+	}
 	if a.NoFenceParamsMisuse() {
 		errs.add(at(n, "except_injected"), "assertion %s: except_injected and window apply to no_fence_breach only", a.Name)
 	}

@@ -170,6 +170,14 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		printSummary(stdout, res)
 	}
+	if res == nil && junit != "" {
+		// The run could not be made: CI still gets a JUnit file saying why.
+		failed := &scenario.Result{Scenario: sc.Name, File: file, Seed: sc.Seed, Speedup: sc.Speedup(), EndReason: "not run",
+			Cases: []scenario.Case{{Assertion: "run", Kind: "run", Index: -1, Message: fmt.Sprintf("the scenario could not be run: %v", runErr)}}}
+		if err := writeFileAtomic(junit, func(w io.Writer) error { return scenario.WriteJUnit(w, failed) }); err != nil {
+			return fmt.Errorf("junit: %w", err)
+		}
+	}
 	if runErr != nil {
 		return fmt.Errorf("run %s: %w", file, runErr)
 	}

@@ -124,3 +124,23 @@ assertions:
 		t.Fatalf("junit:\n%s", x)
 	}
 }
+
+// A scenario that cannot be run (its external vehicles never appear)
+// exits 1 and still leaves a JUnit file that says why, for CI.
+func TestScenarioRunNotReadyWritesJUnit(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "nobody.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf("name: nobody home\nduration: 1m\nfleet:\n  links: [\"udp:127.0.0.1:%d\"]\n  expect: 1\n  ready_timeout: 2s\nassertions:\n  - kind: all_landed\n    by: 1m\n", testenv.FreeUDPPort(t))), 0o644)
+	out := filepath.Join(dir, "out.xml")
+	_, e, code := runBurgut(t, "scenario", "run", file, "--junit", out)
+	if code != 1 || !strings.Contains(e, "fleet not ready after 2s: 0 of 1 vehicles") {
+		t.Fatalf("exit %d, stderr:\n%s", code, e)
+	}
+	x, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(x), `<testcase name="run"`) || !strings.Contains(string(x), "could not be run: fleet not ready") {
+		t.Fatalf("junit:\n%s", x)
+	}
+}
