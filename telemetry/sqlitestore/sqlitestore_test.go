@@ -164,6 +164,40 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "samples/s")
 }
 
+// BenchmarkWriteFleet measures the write rate for the pattern of a fleet
+// at telemetry interval 0: 2,000 vehicles interleaved, 16 samples each per
+// batch (32,000 rows, one recorder flush), into a table already holding
+// the previous batches, as `burgut serve` writes them.
+func BenchmarkWriteFleet(b *testing.B) {
+	st, err := Open(filepath.Join(b.TempDir(), "t.db"), Options{MaxAge: -1, MaxBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	const vehicles, per = 2000, 16
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	flights := make([][]telemetry.Sample, vehicles)
+	for v := range flights {
+		flights[v] = telemetrytest.Flight(fmt.Sprintf("uav-%016x", v*7919), 1, start, per, 62500*time.Microsecond)
+	}
+	batch := make([]telemetry.Sample, 0, vehicles*per)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch = batch[:0]
+		for k := 0; k < per; k++ {
+			for v := range flights {
+				s := flights[v][k]
+				s.Time = s.Time.Add(time.Duration(i) * time.Second)
+				batch = append(batch, s)
+			}
+		}
+		if err := st.WriteSamples(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*vehicles*per)/b.Elapsed().Seconds(), "samples/s")
+}
+
 // BenchmarkTrackVehicleHour: one vehicle-hour at 1 Hz among 50 vehicles,
 // queried as a track with the default point budget.
 func BenchmarkTrackVehicleHour(b *testing.B) {
