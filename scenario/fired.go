@@ -1,6 +1,9 @@
 package scenario
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // FiredFault is one fault as it fired: the scenario's fault kind, the
 // station IDs of the vehicles it hit (none for a station restart) and
@@ -40,4 +43,15 @@ func (r *runner) firedFaults() []FiredFault {
 		}
 	}
 	return out
+}
+
+// faultVehicles are the vehicles hit by the fault of line that fired at t
+// (none for a station restart or a fault that could not be injected).
+func (r *Result) faultVehicles(t time.Duration, line int) []string {
+	for _, f := range r.Faults {
+		if f.T == t && f.Line == line {
+			return slices.Clone(f.Vehicles)
+		}
+	}
+	return nil
 }

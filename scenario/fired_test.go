@@ -30,3 +30,25 @@ func TestFiredFaultsGroupsTheLog(t *testing.T) {
 		t.Fatalf("firedFaults =\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+// The report's fault entries name the vehicles the fault hit, so the map
+// marks them and only their plots show the fault.
+func TestReportFaultEntriesNameTheirVehicles(t *testing.T) {
+	res := &Result{
+		Timeline: []Entry{
+			{T: time.Second, Kind: EntryFault, Name: "gps out", Text: "gps_loss on vehicles 0,2", OK: true, Line: 12},
+			{T: 3 * time.Second, Kind: EntryFault, Name: FaultStationRestart, Text: "station restart", OK: true},
+			{T: 4 * time.Second, Kind: EntryEvent, Name: "link_lost", Vehicle: "uav-b", OK: true},
+		},
+		Faults: []FiredFault{
+			{Name: "gps out", Kind: FaultGPSLoss, Vehicles: []string{"uav-a", "uav-c"}, T: time.Second, Line: 12},
+			{Name: FaultStationRestart, Kind: FaultStationRestart, T: 3 * time.Second, Line: 30},
+		},
+	}
+	rep := res.Report(nil)
+	got := [][]string{rep.Timeline[0].Vehicles, rep.Timeline[1].Vehicles, rep.Timeline[2].Vehicles}
+	want := [][]string{{"uav-a", "uav-c"}, nil, {"uav-b"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("timeline vehicles %q, want %q", got, want)
+	}
+}

@@ -25,6 +25,11 @@ func (r *Result) Report(sc *Scenario) *report.Report {
 		if e.Vehicle != "" {
 			re.Vehicles = []string{e.Vehicle}
 		}
+		if e.Kind == EntryFault && e.OK && len(re.Vehicles) == 0 {
+			// Where the fault hit: its markers on the map and lines on
+			// those vehicles' plots only.
+			re.Vehicles = r.faultVehicles(e.T, e.Line)
+		}
 		rep.Timeline = append(rep.Timeline, re)
 	}
 	for _, t := range r.Tracks {
