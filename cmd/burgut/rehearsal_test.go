@@ -87,12 +87,14 @@ func (r *rehearsalRun) api(method, path string, out any) (int, error) {
 }
 
 // waitEvent waits for the first event of kind in the station's event
-// list, as the console shows it, and returns its vehicle.
-func (r *rehearsalRun) waitEvent(kind string) string {
+// list, as the console shows it, and returns its vehicle and seq.
+func (r *rehearsalRun) waitEvent(kind string) (string, uint64) {
 	r.t.Helper()
 	var vehicle string
+	var seq uint64
 	testenv.Eventually(r.t, 2*time.Minute, "a "+kind+" event", func() bool {
 		var evs []struct {
+			Seq       uint64 `json:"seq"`
 			VehicleID string `json:"vehicle_id"`
 			Kind      string `json:"kind"`
 		}
@@ -101,13 +103,13 @@ func (r *rehearsalRun) waitEvent(kind string) string {
 		}
 		for _, e := range evs {
 			if e.Kind == kind {
-				vehicle = e.VehicleID
+				vehicle, seq = e.VehicleID, e.Seq
 				return true
 			}
 		}
 		return false
 	})
-	return vehicle
+	return vehicle, seq
 }
 
 // wait returns the exit code once the run has ended.
@@ -152,7 +154,11 @@ assertions:
     by: 30s
 `, func(dir string) []string { return []string{"--report", filepath.Join(dir, "out", "drill.html")} })
 	reportPath := filepath.Join(r.dir, "out", "drill.html")
-	alerted := r.waitEvent("battery_low")
+	alerted, alertSeq := r.waitEvent("battery_low")
+	// The trainee acknowledges the alert, then acts.
+	if status, err := r.api("POST", fmt.Sprintf("/api/v1/events/%d/ack", alertSeq), nil); err != nil || status != http.StatusOK {
+		t.Fatalf("acknowledge the alert: HTTP %d, %v", status, err)
+	}
 	status, err := r.api("POST", "/api/v1/vehicles/"+alerted+"/commands/rtl", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +179,8 @@ assertions:
 	if !strings.HasPrefix(bat[1], "battery_drop: cell failure") || bat[2] != alerted || !strings.HasPrefix(bat[3], "battery_low ("+alerted+")") {
 		t.Errorf("battery fault row: %q", bat)
 	}
-	if bat[5] != "rtl → "+alerted || bat[6] != "token:trainee" || !strings.HasSuffix(bat[7], " s") {
+	if bat[5] != "rtl → "+alerted || bat[6] != "token:trainee" || !strings.HasSuffix(bat[7], " s") ||
+		!strings.HasPrefix(bat[9], "token:trainee, ") || !strings.HasSuffix(bat[9], " s after the alert") {
 		t.Errorf("battery fault's response: %q", bat)
 	}
 	if !strings.HasPrefix(link[1], "link_down") || !strings.HasPrefix(link[3], "link_lost") || link[5] != "no response" {

@@ -104,6 +104,7 @@ func Match(start time.Time, faults []Fault, events []fleet.Event, entries []audi
 		end := horizon(order, i, opt.Window)
 		fr := report.FaultResponse{Fault: f.Kind, Text: f.Text, Vehicles: slices.Clone(f.Vehicles), At: f.At.Sub(start)}
 		want := kinds[f.Kind]
+		var alertSeq uint64
 		for _, e := range alerts {
 			if e.Time.Before(f.At) || !before(e.Time, end) {
 				continue
@@ -113,7 +114,11 @@ func Match(start time.Time, faults []Fault, events []fleet.Event, entries []audi
 			}
 			fr.Alert = &report.Alert{Kind: string(e.Kind), Vehicle: e.VehicleID, Severity: string(e.Severity), Text: e.Message,
 				At: e.Time.Sub(start), Delay: e.Time.Sub(f.At)}
+			alertSeq = e.Seq
 			break
+		}
+		if fr.Alert != nil && alertSeq != 0 {
+			fr.Ack = ackOf(events, alertSeq, start, f.At, fr.Alert.At, opt.IgnoreActors)
 		}
 		for _, a := range actions {
 			if a.Time.Before(f.At) || !before(a.Time, end) || len(a.Vehicles) == 0 || !hits(f, a.Vehicles) {
@@ -135,6 +140,31 @@ func Match(start time.Time, faults []Fault, events []fleet.Event, entries []audi
 	}
 	slices.Sort(out.Trainees)
 	return out
+}
+
+// ackOf finds the first acknowledgement of the alert with seq in the
+// console (an alert_ack event naming it), as a Response from the fault
+// (Delay) and from the alert (AfterAlert).
+func ackOf(events []fleet.Event, seq uint64, start, faultAt time.Time, alertAt time.Duration, ignore []string) *report.Response {
+	var first *fleet.Event
+	for i := range events {
+		e := &events[i]
+		if e.Kind != fleet.EventAlertAck || fieldUint(e.Fields["seq"]) != seq {
+			continue
+		}
+		if by, _ := e.Fields["by"].(string); slices.Contains(ignore, by) {
+			continue
+		}
+		if first == nil || e.Time.Before(first.Time) {
+			first = e
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	by, _ := first.Fields["by"].(string)
+	at := first.Time.Sub(start)
+	return &report.Response{Command: "ack", Actor: by, Vehicle: first.VehicleID, Result: "ok", At: at, Delay: first.Time.Sub(faultAt), AfterAlert: at - alertAt}
 }
 
 // horizon is when fault i stops collecting alerts and responses: the next

@@ -21,6 +21,14 @@ func ev(s float64, id string, kind fleet.EventKind, sev fleet.Severity, msg stri
 	return fleet.Event{Time: at(s), VehicleID: id, Kind: kind, Severity: sev, Message: msg}
 }
 
+func withSeq(e fleet.Event, seq uint64) fleet.Event { e.Seq = seq; return e }
+
+func ack(s float64, id string, alertSeq uint64, by string) fleet.Event {
+	e := ev(s, id, fleet.EventAlertAck, fleet.SeverityInfo, "acknowledged by "+by)
+	e.Fields = map[string]any{"seq": alertSeq, "alert_kind": "failsafe", "by": by}
+	return e
+}
+
 func cmdEntry(seq uint64, s float64, actor, name string, result string, ids ...string) audit.Entry {
 	return audit.Entry{Seq: seq, Time: at(s), Actor: actor, Source: "127.0.0.1:5555",
 		Route: "POST /api/v1/vehicles/{id}/commands/{name}", Path: "/api/v1/vehicles/" + ids[0] + "/commands/" + name,
@@ -41,7 +49,10 @@ func TestMatchFaultAlertResponse(t *testing.T) {
 		ev(101, "v2", fleet.EventFailsafe, fleet.SeverityCritical, "another vehicle"),
 		ev(102, "v1", fleet.EventModeChanged, fleet.SeverityInfo, "info, not an alert"),
 		ev(103, "v1", fleet.EventBatteryLow, fleet.SeverityWarning, "not what a GPS loss raises"),
-		ev(104.5, "v1", fleet.EventFailsafe, fleet.SeverityCritical, "EKF failsafe"),
+		withSeq(ev(104.5, "v1", fleet.EventFailsafe, fleet.SeverityCritical, "EKF failsafe"), 7),
+		ack(105, "v1", 8, "carol"), // another alert's
+		ack(109, "v1", 7, "bob"),
+		ack(110, "v1", 7, "alice"), // the second acknowledgement
 		ev(106, "v1", fleet.EventStatusText, fleet.SeverityWarning, "later alert"),
 		ev(203, "v3", fleet.EventBatteryLow, fleet.SeverityWarning, "v3 battery low (20 %)"),
 		ev(301, "v2", fleet.EventCommand, fleet.SeverityInfo, "not an alert either"),
@@ -63,7 +74,8 @@ func TestMatchFaultAlertResponse(t *testing.T) {
 		Faults: []report.FaultResponse{
 			{Fault: "gps_loss", Text: "gps off 30s", Vehicles: []string{"v1"}, At: sec(100),
 				Alert:    &report.Alert{Kind: "failsafe", Vehicle: "v1", Severity: "critical", Text: "EKF failsafe", At: sec(104.5), Delay: sec(4.5)},
-				Response: &report.Response{Command: "rtl", Actor: "alice", Vehicle: "v1", Result: "ok", At: sec(112), Delay: sec(12), AfterAlert: sec(7.5)}},
+				Response: &report.Response{Command: "rtl", Actor: "alice", Vehicle: "v1", Result: "ok", At: sec(112), Delay: sec(12), AfterAlert: sec(7.5)},
+				Ack:      &report.Response{Command: "ack", Actor: "bob", Vehicle: "v1", Result: "ok", At: sec(109), Delay: sec(9), AfterAlert: sec(4.5)}},
 			{Fault: "battery_drop", Text: "to 20 %", Vehicles: []string{"v3"}, At: sec(200),
 				Alert:    &report.Alert{Kind: "battery_low", Vehicle: "v3", Severity: "warning", Text: "v3 battery low (20 %)", At: sec(203), Delay: sec(3)},
 				Response: &report.Response{Command: "rtl", Actor: "bob", Vehicle: "v3", Result: "not_in_control", At: sec(230), Delay: sec(30), AfterAlert: sec(27)}},

@@ -501,7 +501,8 @@ func rehearsal() *Rehearsal {
 		Faults: []FaultResponse{
 			{Fault: "gps_loss", Text: "GPS off for 30 s", Vehicles: []string{"v1"}, At: 120 * time.Second,
 				Alert:    &Alert{Kind: "failsafe", Vehicle: "v1", Severity: "critical", Text: "GPS glitch", At: 122 * time.Second, Delay: 2 * time.Second},
-				Response: &Response{Command: "rtl", Actor: "alice", Vehicle: "v1", At: 131 * time.Second, Delay: 11 * time.Second, AfterAlert: 9 * time.Second}},
+				Response: &Response{Command: "rtl", Actor: "alice", Vehicle: "v1", At: 131 * time.Second, Delay: 11 * time.Second, AfterAlert: 9 * time.Second},
+				Ack:      &Response{Command: "ack", Actor: "bob", Vehicle: "v1", At: 126 * time.Second, Delay: 6 * time.Second, AfterAlert: 4 * time.Second}},
 			{Fault: "link_loss", Text: "30 % loss", At: 300 * time.Second,
 				Response: &Response{Command: "mode", Actor: "alice", Vehicle: "v2", At: 340 * time.Second, Delay: 40 * time.Second}},
 			{Fault: "battery_drop", Vehicles: []string{"v3"}, At: 400 * time.Second,
@@ -565,9 +566,9 @@ func TestSummaryAndRehearsal(t *testing.T) {
 		return out
 	}
 	want := [][]string{
-		{"T+02:00.0", "gps_loss: GPS off for 30 s", "v1", "failsafe (v1): GPS glitch", "2.0 s", "rtl → v1", "alice", "11.0 s", "9.0 s"},
-		{"T+05:00.0", "link_loss: 30 % loss", "", "no alert", "", "mode → v2", "alice", "40.0 s", ""},
-		{"T+06:40.0", "battery_drop", "v3", "battery_low (v3)", "1.0 s", "no response", "", "", ""},
+		{"T+02:00.0", "gps_loss: GPS off for 30 s", "v1", "failsafe (v1): GPS glitch", "2.0 s", "rtl → v1", "alice", "11.0 s", "9.0 s", "bob, 4.0 s after the alert"},
+		{"T+05:00.0", "link_loss: 30 % loss", "", "no alert", "", "mode → v2", "alice", "40.0 s", "", ""},
+		{"T+06:40.0", "battery_drop", "v3", "battery_low (v3)", "1.0 s", "no response", "", "", "", "not acknowledged"},
 	}
 	for i, tr := range trs {
 		if got := cells(tr); strings.Join(got, "|") != strings.Join(want[i], "|") {

@@ -169,6 +169,10 @@ type FaultResponse struct {
 	// Response is the trainee's first command to an affected vehicle
 	// after the fault; nil if there was none.
 	Response *Response `json:"response,omitempty"`
+	// Ack is the first acknowledgement of the fault's alert in the
+	// console (Command "ack"; Delay from the fault, AfterAlert from the
+	// alert); nil if nobody acknowledged it.
+	Ack *Response `json:"ack,omitempty"`
 }
 
 // Alert is the alert a fault raised.
