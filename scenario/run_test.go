@@ -131,7 +131,7 @@ func TestRunAgainstStationURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(ctx, sc, Options{StationURL: st.base, Token: st.token}); err == nil || !strings.Contains(err.Error(), "station-restart.yaml:27: station_restart needs the in-process station") {
+	if _, err := Run(ctx, sc, Options{StationURL: st.base, Token: st.token}); err == nil || !strings.Contains(err.Error(), "station-restart.yaml:32: station_restart needs the in-process station") {
 		t.Fatalf("restart against --station: %v", err)
 	}
 }

@@ -1,0 +1,161 @@
+package scenario
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// checkerWorld is a runner with two vehicles and the assertions of
+// yamlAssertions, fed by hand: each checker is tested on the events and
+// states that must make it hold or fail.
+func checkerWorld(t *testing.T, yamlAssertions string) (*runner, []checker) {
+	t.Helper()
+	src := "name: checkers\nduration: 1h\nfleet: {vehicles: 2}\nassertions:\n" + yamlAssertions
+	sc, err := Parse("checkers.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{sc: sc, ids: []string{"uav-a", "uav-b"}, index: map[string]int{"uav-a": 0, "uav-b": 1},
+		states: make([]vstate, 2), seen: []bool{true, true}, flights: make([]int, 2), res: &Result{}}
+	for i := range r.states {
+		r.states[i] = vstate{ID: r.ids[i], Lat: 41.3, Lon: 69.2, LandedState: "on_ground", Mode: "STABILIZE", BatteryPct: 90}
+	}
+	return r, newCheckers(r)
+}
+
+func ev(kind string, idx int, t time.Duration, fields map[string]any) tevent {
+	e := tevent{event: event{Kind: kind, Fields: fields, Severity: "info"}, T: t, Index: idx}
+	if idx >= 0 {
+		e.VehicleID = []string{"uav-a", "uav-b"}[idx]
+	}
+	switch kind {
+	case "fence_breach", "failsafe", "coverage_gap":
+		e.Severity = "warning"
+	}
+	return e
+}
+
+func step(r *runner, cs []checker, now time.Duration, evs ...tevent) {
+	r.now = now
+	for _, c := range cs {
+		c.observe(r, evs)
+	}
+}
+
+func finish(r *runner, cs []checker) []Case {
+	var out []Case
+	for _, c := range cs {
+		out = append(out, c.finish(context.Background(), r)...)
+	}
+	return out
+}
+
+func fly(r *runner, i int, mode string, alt float64) {
+	v := &r.states[i]
+	v.Armed, v.LandedState, v.Mode, v.RelAlt, v.AltMSL = true, "in_air", mode, alt, 455+alt
+}
+
+func TestCoverageGapChecker(t *testing.T) {
+	r, cs := checkerWorld(t, "  - {kind: coverage_gap, max: 60s, ignore_initial: true}\n")
+	if got := finish(r, cs); got[0].OK || !strings.Contains(got[0].Message, "no operation was started") {
+		t.Fatalf("without an operation: %+v", got)
+	}
+	r, cs = checkerWorld(t, "  - {kind: coverage_gap, max: 60s, ignore_initial: true}\n")
+	r.operations = []string{"op1"}
+	slot := func(s int) map[string]any { return map[string]any{"operation_id": "op1", "slot": float64(s)} }
+	ended := func(s int, gap float64) map[string]any {
+		return map[string]any{"operation_id": "op1", "slot": float64(s), "action": "gap_ended", "gap_s": gap}
+	}
+	step(r, cs, 10*time.Second, ev("coverage_gap", 0, 10*time.Second, slot(0)), ev("coverage_gap", 1, 10*time.Second, slot(1)))
+	step(r, cs, 90*time.Second, ev("operation", 0, 90*time.Second, ended(0, 80)), ev("operation", 1, 90*time.Second, ended(1, 80)))
+	if got := finish(r, cs); !got[0].OK || !strings.Contains(got[0].Message, "no coverage gap (2 initial climb-outs not counted)") {
+		t.Fatalf("only initial gaps: %+v", got)
+	}
+	r, cs = checkerWorld(t, "  - {kind: coverage_gap, max: 60s, ignore_initial: true}\n")
+	r.operations = []string{"op1"}
+	step(r, cs, 10*time.Second, ev("coverage_gap", 0, 10*time.Second, slot(0)))
+	step(r, cs, 40*time.Second, ev("operation", 0, 40*time.Second, ended(0, 30)))
+	step(r, cs, 100*time.Second, ev("coverage_gap", 0, 100*time.Second, slot(0)))
+	step(r, cs, 190*time.Second, ev("operation", 0, 190*time.Second, ended(0, 90)))
+	step(r, cs, 200*time.Second, ev("coverage_gap", 1, 200*time.Second, slot(1))) // never covered: open at the end
+	r.now = 230 * time.Second
+	got := finish(r, cs)
+	if got[0].OK || !strings.Contains(got[0].Message, "slot 0 of operation op1 was uncovered for 1m30s from 01:40, longer than 1m0s (2 gaps in all)") {
+		t.Fatalf("a 90 s gap: %+v", got)
+	}
+}
+
+func TestFenceCheckers(t *testing.T) {
+	r, cs := checkerWorld(t, "  - {kind: no_fence_breach, except_injected: true}\n  - {kind: breach_rtl, within: 10s}\n")
+	fly(r, 0, "AUTO", 40)
+	fly(r, 1, "AUTO", 50)
+	gust := &Fault{Kind: FaultGust, For: Duration{10 * time.Second}}
+	r.faultLog = []firedFault{{Fault: gust, Index: 0, T: 50 * time.Second}}
+	step(r, cs, 65*time.Second, ev("fence_breach", 0, 65*time.Second, nil), ev("fence_breach", 1, 65*time.Second, nil))
+	r.states[0].Mode = "RTL"
+	step(r, cs, 70*time.Second)
+	step(r, cs, 80*time.Second) // vehicle 1 still in AUTO 15 s after its breach
+	got := finish(r, cs)
+	want := []struct {
+		ok  bool
+		msg string
+	}{
+		{true, "1 breach(es), each after an injected fault"},
+		{false, "vehicle 1 (uav-b) breached its fence at 01:05"},
+		{true, "breach at 01:05, RTL by 01:10"},
+		{false, "vehicle 1 (uav-b) breached its fence at 01:05 and was not in RTL within 10s (at 01:20: mode AUTO"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("cases %+v", got)
+	}
+	for i, w := range want {
+		if got[i].OK != w.ok || !strings.Contains(got[i].Message, w.msg) {
+			t.Errorf("case %d: %+v, want ok=%v %q", i, got[i], w.ok, w.msg)
+		}
+	}
+	// require_breach fails a run without any.
+	r, cs = checkerWorld(t, "  - {kind: breach_rtl, within: 10s, require_breach: true}\n")
+	if got := finish(r, cs); len(got) != 1 || got[0].OK || !strings.Contains(got[0].Message, "no fence breach happened") {
+		t.Fatalf("require_breach: %+v", got)
+	}
+}
+
+func TestStateCheckers(t *testing.T) {
+	r, cs := checkerWorld(t, `  - {kind: all_landed, by: 100s}
+  - {kind: min_separation, meters: 5}
+  - {kind: vehicle_state, field: battery_pct, min: 20}
+  - {kind: alert_after_fault, within: 10s}
+`)
+	fly(r, 0, "AUTO", 40)
+	fly(r, 1, "AUTO", 40)
+	r.states[1].Lat += 3 / 111320.0 // 3 m north of vehicle 0
+	step(r, cs, 30*time.Second)
+	r.states[0].BatteryPct = 15
+	r.faultLog = []firedFault{{Fault: &Fault{Kind: FaultGPSLoss}, Index: 0, T: 40 * time.Second}, {Fault: &Fault{Kind: FaultBatteryDrop}, Index: 1, T: 40 * time.Second}}
+	step(r, cs, 45*time.Second, ev("failsafe", 0, 45*time.Second, nil), ev("statustext", 1, 45*time.Second, nil))
+	r.states[0] = vstate{ID: "uav-a", LandedState: "on_ground", Mode: "LAND"}
+	step(r, cs, 100*time.Second)
+	got := finish(r, cs)
+	want := []struct {
+		ok  bool
+		msg string
+	}{
+		{true, "landed and disarmed"},
+		{false, "vehicle 1 (uav-b) not landed and disarmed at 01:40 (by 01:40): mode AUTO, armed, 40.0 m above home"},
+		{false, "vehicle 0 (uav-a) and vehicle 1 (uav-b) came within 3.0 m of each other at 00:30 (minimum 5 m)"},
+		{false, "vehicle 0 (uav-a) at 00:45: battery_pct 15, want at least 20"},
+		{true, "held while airborne"},
+		{true, "alert 5s after the fault"},
+		{false, "battery_drop on vehicle 1 (uav-b) at 00:40: no alert within 10s"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("cases %+v", got)
+	}
+	for i, w := range want {
+		if got[i].OK != w.ok || !strings.Contains(got[i].Message, w.msg) {
+			t.Errorf("case %d: %+v\nwant ok=%v %q", i, got[i], w.ok, w.msg)
+		}
+	}
+}
