@@ -13,6 +13,7 @@ import { createVehicleLayer } from "./map.js";
 import { createPlanUI } from "./planui.js";
 import { renderFrame, onStreamFrame, startFly } from "./flyui.js";
 import { setupReview } from "./reviewui.js";
+import { setupOps, onOpsFrame } from "./opsui.js";
 
 const areaLayer = L.layerGroup().addTo(map);
 const planLayer = L.layerGroup().addTo(map);
@@ -120,6 +121,7 @@ function connect() {
         break;
     }
     onStreamFrame(f);
+    onOpsFrame(f);
     queueFrame();
   };
 }
@@ -167,6 +169,7 @@ function start(s) {
   else planUI.setup();
   startFly(s);
   setupReview();
+  setupOps();
   connect();
   planUI.loadAreas();
   setInterval(planUI.loadAreas, 15000);
