@@ -190,6 +190,16 @@ type plot struct {
 	Faults   []faultLine
 	Empty    bool
 	Baseline float64 // y of value 0, for the altitude plot's ground line
+	// Modes is the flight-mode strip under the altitude plot: one band
+	// per run of samples in the same mode.
+	Modes []modeBand
+}
+
+type modeBand struct {
+	X, W   float64
+	Mode   string
+	Color  string
+	T0, T1 time.Duration
 }
 
 type faultLine struct {
@@ -499,7 +509,55 @@ func buildPlots(t Track, colour string, tmax time.Duration, faults []Entry) vehi
 	for _, p := range []*plot{&vp.Alt, &vp.Battery} {
 		p.Vehicle, p.Color = t.Vehicle, colour
 	}
+	vp.Alt.Modes = modeBands(t.Samples, tmax, vp.Alt.X0, vp.Alt.X1)
 	return vp
+}
+
+// modeBands splits a track into runs of the same flight mode, each a
+// band from its first sample to the next run's first sample (the last to
+// its last sample). Samples without a mode start no band.
+func modeBands(ss []Sample, tmax time.Duration, x0, x1 float64) []modeBand {
+	span := float64(tmax)
+	if span <= 0 {
+		span = 1
+	}
+	x := func(at time.Duration) float64 { return x0 + float64(at)/span*(x1-x0) }
+	var out []modeBand
+	for i := 0; i < len(ss); {
+		j := i + 1
+		for j < len(ss) && ss[j].Mode == ss[i].Mode {
+			j++
+		}
+		end := ss[len(ss)-1].At
+		if j < len(ss) {
+			end = ss[j].At
+		}
+		if ss[i].Mode != "" {
+			out = append(out, modeBand{X: x(ss[i].At), W: math.Max(x(end)-x(ss[i].At), 0.5), Mode: ss[i].Mode, Color: modeColour(ss[i].Mode), T0: ss[i].At, T1: end})
+		}
+		i = j
+	}
+	return out
+}
+
+// modeColours are the modes an operator reads most, in colours far apart.
+var modeColours = map[string]string{
+	"STABILIZE": "#9e9e9e", "ALT_HOLD": "#bdbdbd", "LOITER": "#66bb6a", "POSHOLD": "#43a047",
+	"GUIDED": "#26c6da", "AUTO": "#3f51b5", "RTL": "#ff9800", "SMART_RTL": "#ffb74d",
+	"LAND": "#8e24aa", "BRAKE": "#e53935",
+}
+
+// modeColour gives each flight mode a stable colour (the same mode looks
+// the same on every vehicle's strip).
+func modeColour(mode string) string {
+	if c, ok := modeColours[mode]; ok {
+		return c
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(mode); i++ {
+		h = (h ^ uint32(mode[i])) * 16777619
+	}
+	return fmt.Sprintf("hsl(%d,55%%,60%%)", h%360)
 }
 
 // niceCeil rounds up to 1, 2 or 5 × 10^n so the axis label is a round

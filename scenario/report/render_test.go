@@ -50,7 +50,14 @@ func synthetic() *Report {
 			if id == "v2" && i >= 50 && i < 60 {
 				batt = -1
 			}
-			t.Samples = append(t.Samples, Sample{At: at, Lat: lat, Lon: lon, AltM: alt, BatteryPct: batt, Mode: "AUTO"})
+			mode := "AUTO"
+			switch {
+			case i < 10:
+				mode = "GUIDED"
+			case i > 110:
+				mode = "RTL"
+			}
+			t.Samples = append(t.Samples, Sample{At: at, Lat: lat, Lon: lon, AltM: alt, BatteryPct: batt, Mode: mode})
 		}
 		r.Tracks = append(r.Tracks, t)
 	}
@@ -351,6 +358,18 @@ func TestPlotsAreTheSamples(t *testing.T) {
 			if worstT > 0.06 || worstV > 0.06 || bt <= 0 || bv >= 0 {
 				t.Errorf("%s %s: x per second %v (worst %.3f), y per unit %v (worst %.3f): not time-right, value-up linear", tr.Vehicle, kind, bt, worstT, bv, worstV)
 			}
+		}
+		// The altitude plot's mode strip: GUIDED, AUTO, RTL, in order,
+		// each from its first sample to the next mode's.
+		bands := find(doc, func(n *html.Node) bool {
+			return n.Data == "rect" && hasClass(n, "mode-band") && attr(n.Parent, "data-vehicle") == tr.Vehicle
+		})
+		var modes []string
+		for _, b := range bands {
+			modes = append(modes, attr(b, "data-mode")+" "+text(b))
+		}
+		if want := []string{"GUIDED GUIDED T+00:00.0–T+00:50.0", "AUTO AUTO T+00:50.0–T+09:15.0", "RTL RTL T+09:15.0–T+10:00.0"}; strings.Join(modes, "|") != strings.Join(want, "|") {
+			t.Errorf("%s mode strip %q, want %q", tr.Vehicle, modes, want)
 		}
 		// Both faults reach v1's plots (its own and the fleet-wide one);
 		// only the fleet-wide one reaches v2's.
