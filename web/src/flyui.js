@@ -316,9 +316,12 @@ async function command(name, ids) {
   }
   const args = { alt_m: $("cmd-alt").value, mode: $("cmd-mode").value, ground_speed_mps: $("cmd-speed").value };
   if (name === "goto") {
-    status.textContent = `Click the map where ${ids.length === 1 ? ids[0] : ids.length + " vehicles"} should go (Esc cancels).`;
+    // Keyboard users: the map takes focus, the arrow keys move it and
+    // Enter picks its centre (marked by the crosshair).
+    status.textContent = `Click the map where ${ids.length === 1 ? ids[0] : ids.length + " vehicles"} should go, or move the map with the arrow keys and press Enter for its centre (Esc cancels).`;
     gotoPending = { ids, args };
-    $("map").classList.add("picking");
+    $("map").classList.add("picking", "go-here");
+    $("map").focus({ preventScroll: true });
     return;
   }
   await send(name, ids, args);
@@ -341,12 +344,26 @@ async function send(name, ids, args) {
     $("command-results").innerHTML = "";
   }
 }
-map.on("click", (ev) => {
-  if (!gotoPending) return;
+function goHere(latlng) {
   const { ids, args } = gotoPending;
   gotoPending = null;
-  $("map").classList.remove("picking");
-  send("goto", ids, { ...args, lat: ev.latlng.lat, lon: ev.latlng.lng });
+  $("map").classList.remove("picking", "go-here");
+  send("goto", ids, { ...args, lat: latlng.lat, lon: latlng.lng });
+}
+map.on("click", (ev) => gotoPending && goHere(ev.latlng));
+// On the key's release, and only for a press that began on the map: the
+// press that activated "Go here…" ends on the map, and a dialog opened on
+// the press would take its keypress as "Cancel".
+let enterOnMap = false;
+$("map").addEventListener("keydown", (ev) => {
+  if (ev.key !== "Enter" || ev.target !== $("map")) return;
+  enterOnMap = !!gotoPending;
+  if (enterOnMap) ev.preventDefault();
+});
+$("map").addEventListener("keyup", (ev) => {
+  if (ev.key !== "Enter" || !enterOnMap) return;
+  enterOnMap = false;
+  if (gotoPending && ev.target === $("map")) goHere(map.getCenter());
 });
 
 function setupOperator() {
@@ -359,7 +376,7 @@ function setupOperator() {
     if (ev.target.closest?.("input, select, textarea, dialog")) return;
     if (ev.key === "Escape" && gotoPending) {
       gotoPending = null;
-      $("map").classList.remove("picking");
+      $("map").classList.remove("picking", "go-here");
       $("command-status").textContent = "go here: cancelled";
     }
     if (!ev.shiftKey || ev.ctrlKey || ev.altKey || ev.metaKey) return;

@@ -72,15 +72,35 @@ function fitOnce() {
 }
 
 // --- tabs ---
-for (const b of document.querySelectorAll("#tabs [data-tab]")) {
-  b.addEventListener("click", () => {
-    for (const o of document.querySelectorAll("#tabs [data-tab]")) {
-      o.setAttribute("aria-selected", o === b ? "true" : "false");
-      const panel = $("tab-" + o.dataset.tab);
-      if (panel) panel.hidden = o !== b;
-    }
-  });
+// A WAI-ARIA tab list: one tab in the Tab order (the selected one), the
+// arrow keys, Home and End move between tabs and select them.
+function selectTab(b) {
+  for (const o of document.querySelectorAll("#tabs [data-tab]")) {
+    o.setAttribute("aria-selected", o === b ? "true" : "false");
+    o.tabIndex = o === b ? 0 : -1;
+    const panel = $("tab-" + o.dataset.tab);
+    if (panel) panel.hidden = o !== b;
+  }
 }
+for (const b of document.querySelectorAll("#tabs [data-tab]")) {
+  b.id = b.id || "tab-button-" + b.dataset.tab;
+  b.setAttribute("aria-controls", "tab-" + b.dataset.tab);
+  $("tab-" + b.dataset.tab)?.setAttribute("aria-labelledby", b.id);
+  b.tabIndex = b.getAttribute("aria-selected") === "true" ? 0 : -1;
+  b.addEventListener("click", () => selectTab(b));
+}
+$("tabs").addEventListener("keydown", (ev) => {
+  // (tabs removed for observers are not in the list)
+  const tabs = [...document.querySelectorAll("#tabs [data-tab]")];
+  const i = tabs.indexOf(ev.target);
+  if (i < 0) return;
+  const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+  if (to === undefined) return;
+  ev.preventDefault();
+  const b = tabs[(to + tabs.length) % tabs.length];
+  selectTab(b);
+  b.focus();
+});
 
 // --- the stream ---
 let retry = 500;
