@@ -213,6 +213,19 @@ func TestLiveMapInChromium(t *testing.T) {
 			Math.hypot(+e.dataset.lat - start[e.dataset.vehicleId][0], +e.dataset.lon - start[e.dataset.vehicleId][1]) > 0.0002);
 	})()`, startJSON, n), 90*time.Second)
 
+	// The operator turns the alert sound on (a real click: browsers allow
+	// audio only after a gesture); a spy counts the tones the page plays.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`window.tones = 0; const o = AudioContext.prototype.createOscillator;
+		AudioContext.prototype.createOscillator = function () { window.tones++; return o.call(this) }`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, act := range []chromedp.Action[chromedp.Void]{chromedp.Click(`#tabs [data-tab="alerts"]`), chromedp.Click("#alert-sound")} {
+		if _, err := chromedp.Run(bctx, act); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll("the sound on", `document.getElementById('alert-sound').checked`, 5*time.Second)
+
 	// A real fence breach: vehicle 0 flies well above 10 m; its altitude
 	// fence is lowered to 10 m (the lowest ArduPilot allows) and enabled.
 	testenv.Eventually(t, 60*time.Second, "vehicle 0 above 15 m", func() bool { return a.Sim.Vehicle(0).State().RelAlt > 15 })
@@ -230,6 +243,29 @@ func TestLiveMapInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll("the alert acknowledged by pilot", `(() => { const li = document.querySelector('#alerts li[data-kind="fence_breach"][data-acked="true"]'); return li !== null && li.textContent.includes('✓ pilot') })()`, 10*time.Second)
+	poll("a tone for the critical alert", `window.tones >= 1`, 10*time.Second)
+	// The filter: critical only, a search, not acknowledged.
+	filter := func(sev, text string) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const f = document.getElementById('alert-filter'); f.value = %q; f.dispatchEvent(new Event('change'));
+			const q = document.getElementById('alert-text'); q.value = %q; q.dispatchEvent(new Event('input')); })()`, sev, text))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const breachShown = `!document.querySelector('#alerts li[data-kind="fence_breach"]').hidden`
+	filter("critical", "")
+	poll("critical alerts only", breachShown+` && [...document.querySelectorAll('#alerts li:not([hidden])')].every(li => li.dataset.severity === 'critical')`, 5*time.Second)
+	filter("critical", "geofence "+strings.ToUpper("pilot"))
+	poll("the search finds the breach by its text and acknowledger", breachShown, 5*time.Second)
+	filter("", "no-such-vehicle")
+	poll("a search matching nothing", `document.querySelectorAll('#alerts li:not([hidden])').length === 0 && document.getElementById('alert-count').textContent === ''`, 5*time.Second)
+	filter("unacked", "")
+	poll("the acknowledged breach left out of the unacknowledged", `document.querySelector('#alerts li[data-kind="fence_breach"]').hidden`, 5*time.Second)
+	filter("", "")
+	poll("all alerts again", breachShown, 5*time.Second)
+	if _, err := chromedp.Run(bctx, chromedp.Click(`#tabs [data-tab="fly"]`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Clicking a vehicle shows its details and, once discovered, its video link.
 	id := ""

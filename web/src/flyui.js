@@ -7,6 +7,7 @@ import { $, ctx, api, store, map, L, confirmDialog, showResults } from "./ctx.js
 import { esc, fmt, statusOf, hudRows, COLOURS, ackOf } from "./lib/format.js";
 import { MODES, runCommand } from "./lib/commands.js";
 import { filterParams, paramValue } from "./lib/params.js";
+import { alertShown } from "./lib/alerts.js";
 import { controlText, takeBody, controlResults, heldByOthers } from "./lib/control.js";
 import { addBatterySample, batteryTimeLeft, fmtTimeLeft } from "./lib/battery.js";
 import { transferText, transferShort, transferActive, controlLabel } from "./lib/fly.js";
@@ -290,7 +291,7 @@ function filterAlerts() {
   const text = $("alert-text").value.trim().toLowerCase();
   let shown = 0;
   for (const li of $("alerts").children) {
-    const show = (!sev || li.dataset.severity === sev || (sev === "unacked" && li.dataset.acked !== "true")) && (!text || li.textContent.toLowerCase().includes(text));
+    const show = alertShown({ severity: li.dataset.severity, acked: li.dataset.acked === "true", text: li.textContent }, sev, text);
     li.hidden = !show;
     if (show) shown++;
   }
