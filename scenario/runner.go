@@ -47,6 +47,7 @@ type Progress struct {
 	T, Duration        time.Duration // simulated
 	Airborne, Vehicles int
 	Failed             int // assertion cases failed so far
+	Holding            int // assertions with no failed case so far
 	StepsFired, Steps  int
 	FaultsFired        int
 	Restarting         bool
@@ -54,8 +55,8 @@ type Progress struct {
 
 // String is the progress line (without line ending).
 func (p Progress) String() string {
-	s := fmt.Sprintf("t=%s/%s  airborne %d/%d  steps %d/%d  faults %d  assertions failed so far: %d",
-		clock(p.T), clock(p.Duration), p.Airborne, p.Vehicles, p.StepsFired, p.Steps, p.FaultsFired, p.Failed)
+	s := fmt.Sprintf("t=%s/%s  airborne %d/%d  steps %d/%d  faults %d  assertions: %d holding, %d failed",
+		clock(p.T), clock(p.Duration), p.Airborne, p.Vehicles, p.StepsFired, p.Steps, p.FaultsFired, p.Holding, p.Failed)
 	if p.Restarting {
 		s += "  (station restarting)"
 	}
@@ -514,7 +515,11 @@ func (r *runner) progress(restarting bool) Progress {
 		}
 	}
 	for _, c := range r.checkers {
-		p.Failed += c.failing()
+		f := c.failing()
+		p.Failed += f
+		if f == 0 {
+			p.Holding++
+		}
 	}
 	return p
 }

@@ -115,9 +115,14 @@ assertions:
     during: always
 `, port, area)), 0o644)
 	out := filepath.Join(dir, "out.xml")
-	o, e, code := runBurgut(t, "scenario", "run", file, "--junit", out)
+	o, e, code := runBurgut(t, "scenario", "run", file, "--junit", out, "--progress", "on")
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, o, e)
+	}
+	// The progress line: rewritten in place, simulated time, airborne
+	// vehicles, assertions so far.
+	if !strings.Contains(e, "\r\033[Kt=00:") || !strings.Contains(e, "airborne 2/2") || !strings.Contains(e, "assertions: 2 holding, 0 failed") {
+		t.Fatalf("progress on stderr:\n%q", e)
 	}
 	x, _ := os.ReadFile(out)
 	if !strings.Contains(string(x), `failures="0"`) || strings.Count(string(x), "<testcase ") != 2+2+4 {
