@@ -27,7 +27,8 @@ import (
 // by a real station: page load size, time from login to the first
 // vehicle drawn, and the page's frame time (requestAnimationFrame
 // intervals, p50/p95/max) over BURGUT_BENCH_SECONDS (default 10) once all
-// N are listed. Results are reported as metrics, not thresholds; they go
+// N are listed, and the tab's memory (JS heap after a forced collection,
+// renderer PSS) at the start, half-way and at the end of that window. Results are reported as metrics, not thresholds; they go
 // in BENCHMARKS.md. N from BURGUT_BENCH_CONSOLE_VEHICLES (default 100,1000).
 func BenchmarkConsoleFrames(b *testing.B) {
 	chromium := testenv.Service(b, "BURGUT_TEST_CHROMIUM")
@@ -122,12 +123,20 @@ func benchFrames(b *testing.B, chromium string, n, seconds int) {
 	// collection (so garbage is not counted) and the renderer processes'
 	// resident memory (the whole tab: DOM, canvas, compiled code).
 	heap0, rss0 := tabMemory(b, bctx)
-	frames := run(fmt.Sprintf(`new Promise(res => {
-		const iv = []; let last = performance.now(); const end = last + %d * 1000;
-		const f = (now) => { iv.push(now - last); last = now; if (now < end) requestAnimationFrame(f); else {
+	// The window runs in two halves, the intervals kept in the page, with
+	// the memory measured between them (the forced collection's pause
+	// falls between the halves, not in a measured frame).
+	half := func(secs int, final bool) string {
+		return run(fmt.Sprintf(`new Promise(res => {
+		const iv = window.benchIv = window.benchIv || []; let last = performance.now(); const end = last + %d * 1000;
+		const f = (now) => { iv.push(now - last); last = now; if (now < end) requestAnimationFrame(f); else if (!%v) res(''); else {
 			iv.sort((a, b) => a - b); const q = (p) => iv[Math.min(iv.length - 1, Math.floor(p * iv.length))];
 			res([q(0.5), q(0.95), iv[iv.length - 1], iv.length, (performance.memory ? performance.memory.usedJSHeapSize : 0)].join(' ')); } };
-		requestAnimationFrame(f); })`, seconds), time.Duration(seconds+60)*time.Second)
+		requestAnimationFrame(f); })`, secs, final), time.Duration(secs+60)*time.Second)
+	}
+	half(seconds/2, false)
+	heapMid, rssMid := tabMemory(b, bctx)
+	frames := half(seconds-seconds/2, true)
 	heap1, rss1 := tabMemory(b, bctx)
 	nodes := run(`String(document.getElementsByTagName('*').length)`, 30*time.Second)
 	var p50, p95, max float64
@@ -146,8 +155,8 @@ func benchFrames(b *testing.B, chromium string, n, seconds int) {
 	b.ReportMetric(heap/(1<<20), "js-heap-MiB")
 	b.ReportMetric(heap1/(1<<20), "js-heap-after-gc-MiB")
 	b.ReportMetric(rss1/(1<<20), "tab-pss-MiB")
-	b.Logf("%d vehicles: page %.0f KiB, first vehicle %.0f ms after load, all %.0f ms; %d frames in %d s: p50 %.1f ms, p95 %.1f ms, max %.1f ms; JS heap %.1f MiB (after GC: %.1f MiB at the start of the window, %.1f MiB at its end); renderer PSS %.0f → %.0f MiB; %s DOM elements",
-		n, lb/1024, f1, fa, count, seconds, p50, p95, max, heap/(1<<20), heap0/(1<<20), heap1/(1<<20), rss0/(1<<20), rss1/(1<<20), nodes)
+	b.Logf("%d vehicles: page %.0f KiB, first vehicle %.0f ms after load, all %.0f ms; %d frames in %d s: p50 %.1f ms, p95 %.1f ms, max %.1f ms; JS heap %.1f MiB (after GC: %.1f MiB at the start of the window, %.1f MiB half-way, %.1f MiB at its end); renderer PSS %.0f → %.0f → %.0f MiB; %s DOM elements",
+		n, lb/1024, f1, fa, count, seconds, p50, p95, max, heap/(1<<20), heap0/(1<<20), heapMid/(1<<20), heap1/(1<<20), rss0/(1<<20), rssMid/(1<<20), rss1/(1<<20), nodes)
 }
 
 // tabMemory forces a garbage collection in the page and returns the used

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addBatterySample, batteryTimeLeft, fmtTimeLeft, BATTERY_WINDOW_MS } from "../src/lib/battery.js";
+import { addBatterySample, batteryTimeLeft, fmtTimeLeft, BATTERY_WINDOW_MS, BATTERY_SAMPLE_MS } from "../src/lib/battery.js";
 
 // A battery draining 1 % every 6 s (10 %/min) seen at 2 Hz.
 function drain(fromPct, seconds, { t0 = 0, perSec = 1 / 6, hz = 2 } = {}) {
@@ -32,18 +32,19 @@ test("unknown until there is enough history, and for a battery that does not dra
   assert.equal(fmtTimeLeft(NaN), "—");
 });
 
-test("samples: unknown values ignored, one a second, window kept, a new battery starts over", () => {
+test("samples: unknown values ignored, spaced, window kept, a new battery starts over", () => {
   const h = [];
   addBatterySample(h, 1000, -1);
   addBatterySample(h, 1000, NaN);
   assert.equal(h.length, 0);
   addBatterySample(h, 1000, 90);
-  addBatterySample(h, 1500, 90); // within a second
+  addBatterySample(h, 1000 + BATTERY_SAMPLE_MS - 1, 90); // too soon
   addBatterySample(h, 900, 89); // older
   assert.equal(h.length, 1);
-  for (let t = 2000; t <= 2000 + BATTERY_WINDOW_MS + 10000; t += 1000) addBatterySample(h, t, 89);
+  for (let t = 2000; t <= 2000 + 2 * BATTERY_WINDOW_MS; t += 1000) addBatterySample(h, t, 89);
   assert.ok(h[0].t >= h[h.length - 1].t - BATTERY_WINDOW_MS, "older than the window dropped");
-  addBatterySample(h, h[h.length - 1].t + 1000, 100); // swapped
+  assert.ok(h.length <= BATTERY_WINDOW_MS / BATTERY_SAMPLE_MS + 1, `${h.length} samples kept`);
+  addBatterySample(h, h[h.length - 1].t + 1000, 100); // swapped, even within the spacing
   assert.equal(h.length, 1);
   assert.equal(h[0].pct, 100);
 });

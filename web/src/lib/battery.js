@@ -8,8 +8,13 @@
 // to follow a change of flight (hover vs. cruise vs. climb).
 export const BATTERY_WINDOW_MS = 3 * 60 * 1000;
 
+// BATTERY_SAMPLE_MS spaces the kept samples: 36 per vehicle over the
+// window fit a line well and keep a thousand vehicles' histories small
+// (a sample a second was ~180,000 objects at 1,000 vehicles).
+export const BATTERY_SAMPLE_MS = 5000;
+
 // addBatterySample appends {t (ms), pct} to a vehicle's history (at most
-// one sample a second; older than the window dropped). A rise of more than
+// one sample per BATTERY_SAMPLE_MS; older than the window dropped). A rise of more than
 // two percent means a new or charged battery: the old drain no longer
 // applies, so the history starts again. Unknown percentages (< 0) and
 // samples not newer than the last are ignored. Returns hist.
@@ -18,7 +23,7 @@ export function addBatterySample(hist, t, pct) {
   const last = hist[hist.length - 1];
   if (last && t <= last.t) return hist;
   if (last && pct > last.pct + 2) hist.length = 0;
-  else if (last && t - last.t < 1000) return hist;
+  else if (last && t - last.t < BATTERY_SAMPLE_MS) return hist;
   hist.push({ t, pct });
   let drop = 0;
   while (drop < hist.length && hist[drop].t < t - BATTERY_WINDOW_MS) drop++;
