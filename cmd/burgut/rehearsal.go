@@ -96,6 +96,10 @@ func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, std
 	var reportErr error
 	if res != nil {
 		reportErr = writeRehearsalReport(a, cfg, sc, res, runErr, rehearsalInput{events: events, lost: lost, actor: scenarioActor}, ended, stdout)
+	} else if errors.Is(runErr, context.Canceled) {
+		// Interrupted while the fleet was still getting ready: nothing
+		// flew, so there is nothing to report.
+		fmt.Fprintln(stdout, "rehearsal interrupted before the scenario's fleet was ready: no report written")
 	}
 	if _, err := a.Auth.RevokeToken(context.WithoutCancel(ctx), tokenName); err != nil {
 		log.Warn("rehearsal: revoke the scenario's token", "token", tokenName, "err", err)
