@@ -317,3 +317,36 @@ func TestRehearsalBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C while the scenario's fleet is still getting ready (here an
+// external link nobody sends on) ends the rehearsal cleanly and says
+// there is no report.
+func TestRehearsalInterruptedBeforeReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a station")
+	}
+	port := testenv.FreeUDPPort(t)
+	r := startRehearsal(t, fmt.Sprintf(`name: nobody came
+duration: 5m
+fleet:
+  links: ["udp:127.0.0.1:%d"]
+  expect: 2
+assertions:
+  - kind: all_landed
+    by: 5m
+`, port), func(string) []string { return nil })
+	testenv.Eventually(t, time.Minute, "the rehearsal's station to answer", func() bool {
+		status, err := r.api("GET", "/api/v1/vehicles", nil)
+		return err == nil && status == http.StatusOK
+	})
+	r.cancel()
+	if code := r.wait(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, r.err.String())
+	}
+	if !strings.Contains(r.out.String(), "no report written") {
+		t.Errorf("stdout %q does not say why there is no report", r.out.String())
+	}
+	if reports, _ := filepath.Glob(filepath.Join(r.data, "reports", "*")); len(reports) != 0 {
+		t.Errorf("reports written for a rehearsal that never flew: %v", reports)
+	}
+}
