@@ -164,7 +164,7 @@ func TestLiveMapInChromium(t *testing.T) {
 
 	// Without a session / is the login page: a user name and a password
 	// field, and no map.
-	poll("the login form", `!document.getElementById('login').hidden && document.querySelector('#login input[name=username]') !== null &&
+	poll("the login form", `!document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true' && document.querySelector('#login input[name=username]') !== null &&
 		document.querySelector('#login input[type=password]') !== null && document.querySelector('main').hidden`, 30*time.Second)
 	login := func(user, password string) {
 		t.Helper()

@@ -143,7 +143,7 @@ func (c *console) poll(what, expr string, timeout time.Duration) {
 
 func (c *console) login(user string) {
 	c.t.Helper()
-	c.poll("the login form", `!document.getElementById('login').hidden`, 30*time.Second)
+	c.poll("the login form", `!document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true'`, 30*time.Second)
 	c.run(chromedp.SendKeys("#login-user", user), chromedp.SendKeys("#login-password", user+"-password"), chromedp.Click("#login button[type=submit]"))
 	c.poll("the console after login", `!document.querySelector('main').hidden && document.body.dataset.role !== undefined`, 10*time.Second)
 }

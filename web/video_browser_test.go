@@ -114,7 +114,7 @@ func TestLiveVideoInChromium(t *testing.T) {
 		}
 		return v
 	}
-	poll("the login form", `document.querySelector('#login-user') !== null && !document.getElementById('login').hidden`, 30*time.Second)
+	poll("the login form", `document.querySelector('#login-user') !== null && !document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true'`, 30*time.Second)
 	for _, act := range []chromedp.Action[chromedp.Void]{
 		chromedp.SendKeys("#login-user", "watcher"), chromedp.SendKeys("#login-password", "watcher-password"),
 		chromedp.Click("#login button[type=submit]"),

@@ -164,7 +164,10 @@ function showLogin(message) {
   document.querySelector("main").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message || "";
-  $("login-user").focus();
+  // Someone already typing in the form (it shows before the script asked
+  // for the session) keeps their field.
+  if (!$("login").contains(document.activeElement)) $("login-user").focus();
+  $("login").dataset.ready = "true";
 }
 
 function start(s) {
