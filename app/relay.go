@@ -24,6 +24,7 @@ func (a *App) startRelay(ctx context.Context) error {
 	url, user, pass := cfg.MQTT, cfg.MQTTUser, cfg.MQTTPassword
 	status := map[string]any{"station": a.Config.Station, "schema": relay.SchemaVersion,
 		"topics": relay.Topics{Station: a.Config.Station}.Prefix() + "/…", "stream": "/api/v1/stream"}
+	var embedded *relay.Broker
 	if url == "" && cfg.MQTTListen != "" {
 		b, err := relay.NewBroker(relay.BrokerConfig{Listen: cfg.MQTTListen, WSListen: cfg.MQTTWSListen, Auth: mqttAuth{a.Auth}, Log: log})
 		if err != nil {
@@ -34,6 +35,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		a.Mux.Handle(httpapi.Route{Method: http.MethodGet, Pattern: "/mqtt", Access: httpapi.Observer, Handler: httpapi.RequireWebSocket(b.WebSocketHandler())})
 		url = b.URL()
 		user, pass = b.Credentials()
+		embedded = b
 		a.addFamily(counter("burgut_mqtt_clients_refused_total", "clients the embedded MQTT broker refused at connect (no or bad credentials, reserved client ID)"), func(emit metrics.Emit) {
 			emit(float64(b.Refused()))
 		})
@@ -47,7 +49,7 @@ func (a *App) startRelay(ctx context.Context) error {
 			return err
 		}
 		p, err := relay.NewPublisher(a.Fleet, relay.PublisherConfig{
-			BrokerURL: url, Station: a.Config.Station, ClientID: cfg.MQTTClientID,
+			BrokerURL: url, Embedded: embedded, Station: a.Config.Station, ClientID: cfg.MQTTClientID,
 			Username: user, Password: pass, TLS: tlsCfg,
 			StoreDir:  filepath.Join(a.Config.DataDir, "mqtt-store"),
 			StateRate: cfg.StateRate, StaleAfter: cfg.StaleAfter, Log: log,

@@ -31,6 +31,13 @@ type FleetSource interface {
 type PublisherConfig struct {
 	// BrokerURL is the broker, e.g. tcp://127.0.0.1:1883 (also ws://, ssl://).
 	BrokerURL string
+	// Embedded, when set, is the station's own broker: the publisher hands
+	// its messages to it in-process (mochi's inline client) instead of
+	// through a paho connection over loopback TCP, which cost the station
+	// encoding, a socket write, the broker's read and parse of every
+	// message (about a sixth of its CPU at 2,000 vehicles). BrokerURL,
+	// credentials, TLS and StoreDir are then not used.
+	Embedded *Broker
 	// Station is the topic's station level.
 	Station string
 	// ClientID must stay the same across restarts: the broker keeps the
@@ -133,6 +140,10 @@ func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
 		return nil, fmt.Errorf("mqtt publisher: broker URL %q: port missing (e.g. tcp://%s:1883)", cfg.BrokerURL, u.Hostname())
 	}
 	p := &Publisher{cfg: cfg, topics: Topics{Station: cfg.Station}, src: src}
+	if cfg.Embedded != nil {
+		p.client = &inlineClient{srv: cfg.Embedded.Server(), onConnect: p.onConnect}
+		return p, nil
+	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.BrokerURL).
 		SetClientID(cfg.ClientID).
@@ -160,18 +171,25 @@ func NewPublisher(src FleetSource, cfg PublisherConfig) (*Publisher, error) {
 	}
 	will, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: cfg.Station, Status: "offline"})
 	opts.SetBinaryWill(p.topics.Status(), will, 1, true)
-	opts.SetOnConnectHandler(func(c mqtt.Client) {
-		p.connected.Store(true)
-		cfg.Log.Info("mqtt connected", "broker", cfg.BrokerURL, "client_id", cfg.ClientID)
-		b, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: cfg.Station, Status: "online", Time: time.Now().UTC()})
-		c.Publish(p.topics.Status(), 1, true, b)
-	})
+	opts.SetOnConnectHandler(p.onConnect)
 	opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		p.connected.Store(false)
 		cfg.Log.Warn("mqtt connection lost; reconnecting (events are kept)", "broker", cfg.BrokerURL, "err", err)
 	})
 	p.client = mqtt.NewClient(opts)
 	return p, nil
+}
+
+// onConnect announces the station online (retained) on every connection.
+func (p *Publisher) onConnect(c mqtt.Client) {
+	p.connected.Store(true)
+	if p.cfg.Embedded != nil {
+		p.cfg.Log.Info("mqtt publishing in-process to the embedded broker", "client_id", p.cfg.ClientID)
+	} else {
+		p.cfg.Log.Info("mqtt connected", "broker", p.cfg.BrokerURL, "client_id", p.cfg.ClientID)
+	}
+	b, _ := json.Marshal(StatusPayload{Schema: SchemaVersion, Station: p.cfg.Station, Status: "online", Time: time.Now().UTC()})
+	c.Publish(p.topics.Status(), 1, true, b)
 }
 
 // PublishAudit publishes one audit log entry (QoS 1, not retained) on

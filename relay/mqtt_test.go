@@ -43,23 +43,30 @@ var testVideo = []fleet.VideoStream{{CameraID: 100, StreamID: 1, Name: "front", 
 // A subscriber on a real broker sees the state of every vehicle, their
 // events, retained video links and the station's presence.
 func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
-	brokers := map[string]func(t *testing.T) (url, user, pass string){
-		"mosquitto": func(t *testing.T) (string, string, string) {
-			return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", ""
-		},
-		"embedded": func(t *testing.T) (string, string, string) {
+	embedded := func(inProcess bool) func(t *testing.T) (string, string, string, *Broker) {
+		return func(t *testing.T) (string, string, string, *Broker) {
 			b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { b.Close() })
 			u, p := b.Credentials()
-			return b.URL(), u, p
+			if inProcess {
+				return b.URL(), u, p, b
+			}
+			return b.URL(), u, p, nil
+		}
+	}
+	brokers := map[string]func(t *testing.T) (url, user, pass string, emb *Broker){
+		"mosquitto": func(t *testing.T) (string, string, string, *Broker) {
+			return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", "", nil
 		},
+		"embedded":            embedded(false),
+		"embedded-in-process": embedded(true), // what burgut serve does with its own broker
 	}
 	for name, broker := range brokers {
 		t.Run(name, func(t *testing.T) {
-			url, user, pass := broker(t)
+			url, user, pass, emb := broker(t)
 			station := uniqueStation(t)
 			f := fleet.New(fleet.DefaultConfig())
 			const n = 5
@@ -73,7 +80,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 			var live recorder
 			subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &live)
 
-			p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Station: station, Username: user, Password: pass,
+			p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Embedded: emb, Station: station, Username: user, Password: pass,
 				StateRate: 20, StoreDir: t.TempDir(), Log: quietLog()})
 			if err != nil {
 				t.Fatal(err)
