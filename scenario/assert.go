@@ -633,6 +633,8 @@ func (c *stateCheck) check(r *runner, i int) (bool, string) {
 		str, isNum = v.Mode, false
 	case "armed":
 		str, isNum = fmt.Sprint(v.Armed), false
+	case "signing":
+		str, isNum = v.Signing, false
 	}
 	val := str
 	if isNum {

@@ -31,6 +31,9 @@ type station struct {
 	mu    sync.Mutex
 	base  string // http://HOST:PORT
 	token string
+	// admin is the token for what needs an admin (signing keys): the
+	// in-process station makes one; with --station it is the token given.
+	admin string
 	http  *http.Client
 
 	// in-process only
@@ -83,6 +86,12 @@ func startInProcess(ctx context.Context, dataDir string, links []string, speedup
 		return nil, fmt.Errorf("operator token: %w", err)
 	}
 	s.token = tok
+	adm, _, err := s.app.Auth.CreateToken(ctx, "scenario-admin-"+hex.EncodeToString(b[:]), auth.Admin, 0)
+	if err != nil {
+		s.stop()
+		return nil, fmt.Errorf("admin token: %w", err)
+	}
+	s.admin = adm
 	return s, nil
 }
 
@@ -157,6 +166,9 @@ func (s *station) isUp() (bool, int) {
 	return s.up || s.app == nil, s.epoch
 }
 
+// adminKey marks a context whose API calls use the admin token.
+type adminKey struct{}
+
 // apiError is an answer other than 2xx, with the API's error message.
 type apiError struct {
 	Status  int
@@ -184,7 +196,11 @@ func (s *station) do(ctx context.Context, method, path string, body, out any) er
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	tok := s.token
+	if admin, _ := ctx.Value(adminKey{}).(bool); admin && s.admin != "" {
+		tok = s.admin
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -238,6 +254,7 @@ type vstate struct {
 	Connected     bool    `json:"connected"`
 	FenceBreached bool    `json:"fence_breached"`
 	UID           uint64  `json:"uid"`
+	Signing       string  `json:"signing"` // unsigned, pending, signed
 	Home          *struct {
 		Lat float64 `json:"lat"`
 	} `json:"home"`

@@ -46,6 +46,7 @@ type Fleet struct {
 	Links        []string  `yaml:"links"`
 	Expect       int       `yaml:"expect"`
 	Ready        *Duration `yaml:"ready_timeout"`
+	Signing      bool      `yaml:"signing"`
 }
 
 // Point is a WGS84 position; Alt is metres MSL (0 = the model's default).

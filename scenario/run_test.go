@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,21 @@ func TestRunAgainstStationURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.stop()
-	res := runFile(t, "testdata/short.yaml", Options{StationURL: st.base, Token: st.token, SimGCS: st.cfg.GroundStation.MAVLink[0]})
+	o := Options{StationURL: st.base, Token: st.token, SimGCS: st.cfg.GroundStation.MAVLink[0]}
+	sc, err := ParseFile("testdata/short.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Signing keys need an admin: an operator's token is refused, named.
+	if _, err := Run(ctx, sc, o); err == nil || !strings.Contains(err.Error(), "fleet.signing: key for vehicle 0") || !strings.Contains(err.Error(), "HTTP 403") {
+		t.Fatalf("signing with an operator token: %v", err)
+	}
+	sc.Fleet.Signing = false
+	sc.Assertions = slices.DeleteFunc(sc.Assertions, func(a Assertion) bool { return a.Name == "still signed" })
+	res, err := Run(ctx, sc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !res.Passed() {
 		t.Fatalf("against --station:\n%s", outcome(res))
 	}
@@ -127,7 +142,7 @@ func TestRunAgainstStationURL(t *testing.T) {
 		t.Fatalf("a run against --station reported a data dir %q", res.DataDir)
 	}
 	// A station restart cannot be made through a URL: refused before flying.
-	sc, err := ParseFile("../scenarios/station-restart.yaml")
+	sc, err = ParseFile("../scenarios/station-restart.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

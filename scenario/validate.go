@@ -43,7 +43,7 @@ var Commands = []string{"arm", "disarm", "takeoff", "mode", "rtl", "land", "goto
 
 // StateFields are the vehicle fields vehicle_state assertions may check
 // (names as in GET /api/v1/vehicles).
-var StateFields = []string{"battery_pct", "relative_alt_m", "alt_msl_m", "ground_speed_mps", "gps_fix", "satellites", "mode", "armed", "mission_seq", "landed_state"}
+var StateFields = []string{"battery_pct", "relative_alt_m", "alt_msl_m", "ground_speed_mps", "gps_fix", "satellites", "mode", "armed", "mission_seq", "landed_state", "signing"}
 
 var patterns = []string{"perimeter", "sweep", "loop", "corridor"}
 
