@@ -56,3 +56,28 @@ func TestUploadPlanFromAutopilotVersion(t *testing.T) {
 		})
 	}
 }
+
+// Copies minimise the expected frames per item, go-backs included: more
+// copies on lossier links and wider windows, one on a clean link, and
+// never fewer as the loss rises.
+func TestCopiesForCountsGoBacks(t *testing.T) {
+	for _, c := range []struct {
+		loss   float64
+		window int
+		want   int
+	}{
+		{0, 64, 1}, {0.01, 64, 1}, {0.05, 64, 2}, {0.15, 64, 3}, {0.20, 64, 4}, {0.30, 64, 5}, {0.34, 64, 5}, {0.40, 64, 6}, {0.9, 64, maxCopies},
+		{0.20, 16, 2}, {0.20, 8, 2}, // a narrow window costs less per stall (counted as at least autoWindowStart)
+	} {
+		if got := copiesFor(c.loss, c.window); got != c.want {
+			t.Errorf("copiesFor(%v, %d) = %d, want %d", c.loss, c.window, got, c.want)
+		}
+	}
+	for _, w := range []int{8, 16, 64} {
+		for p := 0.0; p < 1; p += 0.01 {
+			if copiesFor(p+0.01, w) < copiesFor(p, w) {
+				t.Fatalf("window %d: copies fall from %d to %d as loss rises past %.2f", w, copiesFor(p, w), copiesFor(p+0.01, w), p)
+			}
+		}
+	}
+}
