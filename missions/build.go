@@ -77,9 +77,16 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		seq++
 		return it.Seq
 	}
-	addWP := func(cmd uint16, p orb.Point, transit bool) uint16 {
+	// talt is where the drone flies to its patrol and back: its own layer,
+	// or the transit layer above every patrol when the options ask for one.
+	talt := alt
+	if o.TransitLayer {
+		talt = o.TransitAlt
+		dp.TransitAlt = talt
+	}
+	addWPAt := func(cmd uint16, p orb.Point, transit bool, z float64) uint16 {
 		ll := pr.toLL(p)
-		s := add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: cmd, X: e7(ll[1]), Y: e7(ll[0]), Z: float32(alt)})
+		s := add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: cmd, X: e7(ll[1]), Y: e7(ll[0]), Z: float32(z)})
 		if transit {
 			dp.Transit = append(dp.Transit, s)
 		}
@@ -90,14 +97,20 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		prev = p
 		return s
 	}
-	add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(alt)})
+	addWP := func(cmd uint16, p orb.Point, transit bool) uint16 { return addWPAt(cmd, p, transit, alt) }
+	add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavTakeoff, X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(talt)})
 	add(mavitem.Item{Frame: mavitem.FrameMission, Command: mavitem.CmdDoChangeSpeed, Param1: 1, Param2: float32(o.Speed), Param3: -1})
 	in := rt.transit.path(lxy, patrol[0].p)
 	if in == nil {
 		return nil, fmt.Errorf("no path from launch point %q to the patrol that avoids the no-fly zones", launch.Name)
 	}
 	for _, p := range in[1 : len(in)-1] {
-		addWP(mavitem.CmdNavWaypoint, p, true)
+		addWPAt(mavitem.CmdNavWaypoint, p, true, talt)
+	}
+	if o.TransitLayer {
+		// Over the patrol's first waypoint at the transit layer, then down
+		// to the patrol layer there.
+		addWPAt(mavitem.CmdNavWaypoint, patrol[0].p, !rt.area.segOK(prev, patrol[0].p), talt)
 	}
 	first := addWP(mavitem.CmdNavWaypoint, patrol[0].p, !rt.area.segOK(prev, patrol[0].p))
 	// A drone climbs where it stands on the pad and flies straight to its
@@ -138,14 +151,19 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	if out == nil {
 		return nil, fmt.Errorf("no path back to launch point %q that avoids the no-fly zones", launch.Name)
 	}
+	// The patrol as RTL sees it: from anywhere on it straight home.
+	patrolEnd := len(dp.Mission)
+	if o.TransitLayer {
+		addWPAt(mavitem.CmdNavWaypoint, prev, true, talt) // climb where the patrol ends
+	}
 	if o.End == "land" {
 		for _, p := range out[1 : len(out)-1] {
-			addWP(mavitem.CmdNavWaypoint, p, true)
+			addWPAt(mavitem.CmdNavWaypoint, p, true, talt)
 		}
-		addWP(mavitem.CmdNavLand, lxy, true)
+		addWPAt(mavitem.CmdNavLand, lxy, true, talt)
 	} else {
 		for _, p := range out[1 : len(out)-1] {
-			addWP(mavitem.CmdNavWaypoint, p, true)
+			addWPAt(mavitem.CmdNavWaypoint, p, true, talt)
 		}
 		s := add(mavitem.Item{Frame: mavitem.FrameMission, Command: mavitem.CmdNavReturnToLaunch})
 		dp.Transit = append(dp.Transit, s)
@@ -155,12 +173,35 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	for _, l := range dp.Legs() {
 		flown = append(flown, [2]orb.Point{pr.toXY(l.From), pr.toXY(l.To)})
 	}
-	fence, err := buildFence(a, pr, share, lxy, launch.Radius, transitLegs, flown, o)
+	var extra []orb.Polygon
+	if o.TransitLayer {
+		// An RTL from anywhere on the patrol flies straight home: the fence
+		// holds every such return (the convex hull of the patrol and the
+		// pad), and simplification keeps the returns to the patrol's
+		// waypoints inside.
+		pts := []orb.Point{lxy}
+		for _, it := range dp.Mission[:patrolEnd] {
+			if it.Command == mavitem.CmdNavWaypoint {
+				p := pr.toXY(llOf(it))
+				pts = append(pts, p)
+				flown = append(flown, [2]orb.Point{p, lxy})
+			}
+		}
+		if h := convexHull(pts); len(h) >= 4 {
+			extra = append(extra, orb.Polygon{h})
+		}
+	}
+	fence, err := buildFence(a, pr, share, lxy, launch.Radius, transitLegs, flown, extra, o)
 	if err != nil {
 		return nil, err
 	}
 	dp.Fence, dp.Simplified, dp.fenceBefore = fence.items, fence.changes, fence.before
 	dp.FenceParams = fenceParams(a)
+	if o.TransitLayer {
+		// RTL climbs to RTL_ALT (cm) where it is before it flies home, so
+		// a drone sent home from its patrol returns in the transit layer.
+		dp.FenceParams = append(dp.FenceParams, ParamValue{"RTL_ALT", math.Round(talt * 100)})
+	}
 	rally := a.Rally
 	if len(rally) == 0 {
 		rally = a.Launch
@@ -223,10 +264,11 @@ type fencePoly struct {
 // they are simplified — the inclusion only shrinks, exclusions only grow —
 // keeping every flown leg at least Margin/2 (the checker's default fence
 // margin) inside, and the launch pad inside.
-func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs, flown [][2]orb.Point, o PlanOptions) (builtFence, error) {
+func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, padRadius float64, legs, flown [][2]orb.Point, extra []orb.Polygon, o PlanOptions) (builtFence, error) {
 	margin := o.Margin
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
+	parts = append(parts, extra...)
 	parts = append(parts, orb.Polygon{circleRing(launch, padRadius+r, 16)})
 	for _, l := range legs {
 		if l[0] == l[1] {

@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
-	"sort"
 
 	"github.com/paulmach/orb"
-	"github.com/tidwall/rtree"
 )
 
 // CheckOptions are the rules a plan must pass before upload. Zero values
@@ -20,8 +18,13 @@ type CheckOptions struct {
 	FenceBytes  int     `json:"fence_bytes"`  // fence storage bytes (FenceStorageBytes); default DefaultFenceBytes
 	Endurance   float64 `json:"endurance_s"`  // battery endurance at cruise, seconds; default 1500
 	Reserve     float64 `json:"reserve"`      // fraction kept in reserve; default 0.2
-	Separation  float64 `json:"separation"`   // min horizontal distance between drones in one layer; default 10 m
-	LayerStep   float64 `json:"layer_step"`   // drones closer than this vertically share a layer; default 10 m
+	// Separation and LayerStep are the separation minima between two
+	// drones' legs: horizontally Separation (default 10 m), vertically
+	// LayerStep (default 10 m, the planner's layer spacing: drones on
+	// adjacent layers are separated). Two legs conflict where they come
+	// closer than both at once (see separation).
+	Separation  float64 `json:"separation"`
+	LayerStep   float64 `json:"layer_step"`
 	ClimbRate   float64 `json:"climb_rate"`   // m/s, default 2.5
 	DescentRate float64 `json:"descent_rate"` // m/s, default 1.5
 }
@@ -52,7 +55,8 @@ const (
 	RuleAltitude   = "altitude"   // an item's altitude is outside the band
 	RuleItems      = "items"      // more mission or fence items (or fence bytes) than the vehicle holds
 	RuleBattery    = "battery"    // flight time exceeds endurance minus reserve
-	RuleSeparation = "separation" // two drones' legs too close in one layer
+	RuleSeparation = "separation" // two drones' legs closer than the separation horizontally and vertically at once
+	RuleReturn     = "return"     // an RTL from the patrol flies home through a no-fly zone or out of the fence (plans with a transit layer)
 )
 
 // Violation is one failed check: which drone, which leg (index into the
@@ -63,6 +67,20 @@ type Violation struct {
 	Seq     uint16 `json:"seq"`
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+	// Other is the other side of a separation violation: the drone and
+	// leg met, and which plan set it belongs to when it is not the one
+	// checked (CheckAgainst).
+	Other *OtherLeg `json:"other,omitempty"`
+}
+
+// OtherLeg names the drone, leg and plan a separation violation is with.
+type OtherLeg struct {
+	Drone int    `json:"drone"`
+	Leg   int    `json:"leg"`
+	Seq   uint16 `json:"seq"`
+	// Plan is the label of the other plan set (e.g. "operation op1",
+	// "plan p3"); empty when it is a drone of the same set.
+	Plan string `json:"plan,omitempty"`
 }
 
 func (v Violation) String() string {
@@ -73,11 +91,14 @@ func (v Violation) String() string {
 }
 
 // Leg is one straight piece of flight, from one position to the next, as
-// the autopilot will fly it (DO_JUMP and RTL included).
+// the autopilot will fly it (DO_JUMP and RTL included). The autopilot
+// changes altitude linearly along a leg, from FromAlt to Alt (a takeoff
+// climbs from the ground where it stands).
 type Leg struct {
 	From, To orb.Point // lon/lat
 	FromSeq  uint16
 	ToSeq    uint16
+	FromAlt  float64
 	Alt      float64
 	Transit  bool
 }
@@ -93,6 +114,7 @@ func (dp *DronePlan) Legs() []Leg {
 	home := orb.Point{dp.Home.Lon, dp.Home.Lat}
 	cur, curSeq, alt := home, uint16(0), 0.0
 	posOf := map[uint16]orb.Point{}
+	altOf := map[uint16]float64{}
 	var legs []Leg
 	for _, it := range items[1:] {
 		switch it.Command {
@@ -101,24 +123,26 @@ func (dp *DronePlan) Legs() []Leg {
 			if it.X != 0 || it.Y != 0 {
 				p = llOf(it)
 			}
+			from := alt
 			alt = float64(it.Z)
-			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: true})
+			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: from, Alt: alt, Transit: true})
 			cur, curSeq = p, it.Seq
-			posOf[it.Seq] = p
+			posOf[it.Seq], altOf[it.Seq] = p, alt
 		case mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterUnlim, mavitem.CmdNavLoiterTime, mavitem.CmdNavLand:
 			p := llOf(it)
+			from := alt
 			if it.Command != mavitem.CmdNavLand {
 				alt = float64(it.Z)
 			}
-			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: transit[it.Seq]})
+			legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: from, Alt: alt, Transit: transit[it.Seq]})
 			cur, curSeq = p, it.Seq
-			posOf[it.Seq] = p
+			posOf[it.Seq], altOf[it.Seq] = p, alt
 		case mavitem.CmdDoJump:
 			if p, ok := posOf[uint16(it.Param1)]; ok {
-				legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: transit[it.Seq]})
+				legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: alt, Alt: altOf[uint16(it.Param1)], Transit: transit[it.Seq]})
 			}
 		case mavitem.CmdNavReturnToLaunch:
-			legs = append(legs, Leg{From: cur, To: home, FromSeq: curSeq, ToSeq: it.Seq, Alt: alt, Transit: true})
+			legs = append(legs, Leg{From: cur, To: home, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: alt, Alt: alt, Transit: true})
 			cur, curSeq = home, it.Seq
 		}
 	}
@@ -252,6 +276,7 @@ func (c *Checker) checkOne(dp *DronePlan, legs []Leg) []Violation {
 			}
 		}
 	}
+	out = append(out, c.returns(dp, legs, fence)...)
 	if t, avail, what := c.flightTime(dp, legs); t > avail {
 		v(-1, 0, RuleBattery, "%s takes %.1f min at %.1f m/s, the battery allows %.1f min (%.0f min endurance, %.0f%% reserve)", what, t/60, dp.speed(), avail/60, c.opt.Endurance/60, c.opt.Reserve*100)
 	}
@@ -379,6 +404,10 @@ func (c *Checker) flightTime(dp *DronePlan, legs []Leg) (t, avail float64, what 
 	}
 	total := horiz + float64(reps)*loop
 	t = dp.Alt/c.opt.ClimbRate + total/dp.speed() + dp.Alt/c.opt.DescentRate
+	if up := dp.TransitAlt - dp.Alt; up > 0 {
+		// Out at the transit layer, down to the patrol, up again to go home.
+		t += 2*up/c.opt.ClimbRate + 2*up/c.opt.DescentRate
+	}
 	return t, c.opt.Endurance * (1 - c.opt.Reserve), what
 }
 
@@ -405,56 +434,6 @@ func (c *Checker) Battery(plans []*DronePlan) []BatteryUse {
 		t, avail, what := c.flightTime(dp, dp.Legs())
 		out = append(out, BatteryUse{Drone: dp.Drone, FlightS: t, BudgetS: avail, EnduranceS: c.opt.Endurance, Reserve: c.opt.Reserve, Speed: dp.speed(), What: what, Over: t > avail})
 	}
-	return out
-}
-
-// separation checks every pair of drones sharing an altitude layer: no two
-// legs closer than the separation distance (spatially, whatever the
-// timing, so it holds however the drones drift along their plans).
-func (c *Checker) separation(plans []*DronePlan, legs [][]Leg) []Violation {
-	var out []Violation
-	type xyLeg struct{ a, b orb.Point }
-	conv := make([][]xyLeg, len(plans))
-	trees := make([]*rtree.RTreeG[int], len(plans))
-	prep := func(i int) {
-		if trees[i] != nil {
-			return
-		}
-		trees[i] = &rtree.RTreeG[int]{}
-		for k, l := range legs[i] {
-			a, b := c.xy(l.From), c.xy(l.To)
-			conv[i] = append(conv[i], xyLeg{a, b})
-			trees[i].Insert([2]float64{math.Min(a[0], b[0]), math.Min(a[1], b[1])}, [2]float64{math.Max(a[0], b[0]), math.Max(a[1], b[1])}, k)
-		}
-	}
-	for i := range plans {
-		for j := i + 1; j < len(plans); j++ {
-			if math.Abs(plans[i].Alt-plans[j].Alt) >= c.opt.LayerStep {
-				continue
-			}
-			prep(i)
-			prep(j)
-			sep := c.opt.Separation
-			found := false
-			for k, l := range conv[i] {
-				trees[j].Search([2]float64{math.Min(l.a[0], l.b[0]) - sep, math.Min(l.a[1], l.b[1]) - sep}, [2]float64{math.Max(l.a[0], l.b[0]) + sep, math.Max(l.a[1], l.b[1]) + sep},
-					func(_, _ [2]float64, m int) bool {
-						o := conv[j][m]
-						if d := segSegDist(l.a, l.b, o.a, o.b); d < sep {
-							out = append(out, Violation{Drone: plans[i].Drone, Leg: k, Seq: legs[i][k].ToSeq, Rule: RuleSeparation,
-								Message: fmt.Sprintf("comes within %.1f m of drone %d leg %d (to item %d) in the same altitude layer (%g m vs %g m); minimum %g m", d, plans[j].Drone, m, legs[j][m].ToSeq, plans[i].Alt, plans[j].Alt, sep)})
-							found = true
-							return false
-						}
-						return true
-					})
-				if found {
-					break
-				}
-			}
-		}
-	}
-	sort.SliceStable(out, func(a, b int) bool { return out[a].Drone < out[b].Drone })
 	return out
 }
 

@@ -265,6 +265,11 @@ func TestCheckNamesDroneLegRule(t *testing.T) {
 	p1 := *plans[1]
 	p1.Alt = plans[0].Alt
 	p1.Mission = append([]mavitem.Item(nil), plans[1].Mission...)
+	for i := range p1.Mission {
+		if p1.Mission[i].Command == mavitem.CmdNavWaypoint || p1.Mission[i].Command == mavitem.CmdNavTakeoff {
+			p1.Mission[i].Z = float32(p1.Alt) // the checker judges the altitudes flown, not the label
+		}
+	}
 	for i, it := range plans[0].Mission {
 		if i < len(p1.Mission) && it.Command == mavitem.CmdNavWaypoint && p1.Mission[i].Command == mavitem.CmdNavWaypoint {
 			p1.Mission[i].X, p1.Mission[i].Y = it.X+20, it.Y // 20e-7° ≈ 0.2 m away

@@ -55,6 +55,21 @@ type PlanOptions struct {
 	// their storage (CapacityFromParams) and plans for the smallest;
 	// PlanArea itself does not look at them.
 	Vehicles []string `json:"vehicles,omitempty"`
+	// TransitLayer flies the way from the launch point to each patrol and
+	// back on a layer of its own, TransitAlt, so transits are deconflicted
+	// from every patrol by altitude: the takeoff climbs to it, the transit
+	// waypoints fly it, the drone descends to its patrol layer over the
+	// patrol's first waypoint and climbs back where the patrol ends;
+	// RTL_ALT is set to it (FenceParams) so an RTL from anywhere on the
+	// patrol — how an operation sends a drone home — climbs to it and flies
+	// straight home in it, and the fence holds those returns (the checker's
+	// return rule verifies them). Operations plan with it.
+	TransitLayer bool `json:"transit_layer,omitempty"`
+	// TransitAlt is the transit layer, metres above launch: at least
+	// LayerStep above the highest patrol layer (RTL only ever climbs) and
+	// inside the band. Default LayerStep above the highest patrol layer;
+	// setting it implies TransitLayer.
+	TransitAlt float64 `json:"transit_alt,omitempty"`
 }
 
 // LaunchPoint is a launch pad given with the plan options rather than in
@@ -196,6 +211,22 @@ func (o *PlanOptions) defaults(a *Area) error {
 			return fmt.Errorf("launch %g,%g: %.1f km from the area, want within %g km (are latitude and longitude swapped?)", o.Launch.Lat, o.Launch.Lon, d/1e3, maxLaunchDistance/1e3)
 		}
 	}
+	if o.TransitAlt != 0 {
+		o.TransitLayer = true
+	}
+	if o.TransitLayer {
+		top := math.Inf(-1)
+		layers := altitudeLayers(a, *o)
+		for i := 0; i < o.Drones; i++ {
+			top = math.Max(top, layers[i%len(layers)])
+		}
+		if o.TransitAlt == 0 {
+			o.TransitAlt = top + o.LayerStep
+		}
+		if math.IsNaN(o.TransitAlt) || o.TransitAlt < top+o.LayerStep || o.TransitAlt > a.MaxAlt {
+			return fmt.Errorf("transit_alt %g m: the transit layer must lie at least layer_step (%g m) above the highest patrol layer (%g m) and inside the band [%g, %g] m; lower alt, plan fewer drones or a smaller layer_step", o.TransitAlt, o.LayerStep, top, a.MinAlt, a.MaxAlt)
+		}
+	}
 	o.Capacity = o.Capacity.WithDefaults()
 	return o.Capacity.Validate()
 }
@@ -249,8 +280,12 @@ type DronePlan struct {
 	// FenceParams must be set on the vehicle after the fence is uploaded:
 	// an uploaded fence does nothing until FENCE_ENABLE, and ArduCopter's
 	// default FENCE_TYPE adds a 300 m circle and a 100 m ceiling the plan
-	// was not checked against.
+	// was not checked against. With a transit layer they also set RTL_ALT
+	// to it, so an RTL flies home the way the plan was checked.
 	FenceParams []ParamValue `json:"fence_params"`
+	// TransitAlt is the transit layer the plan flies to its patrol and
+	// back (0: none, the transit flies the drone's own layer Alt).
+	TransitAlt float64 `json:"transit_alt,omitempty"`
 	// Simplified lists every boundary that was simplified to fit the
 	// vehicle's capacity and how far it moved (empty when nothing was).
 	Simplified []BoundaryChange `json:"simplified"`

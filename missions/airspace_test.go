@@ -1,0 +1,235 @@
+package missions
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/paulmach/orb"
+)
+
+// Geometric fixtures for plan-time separation: a 1 km square band
+// [20, 120] m around c, drones flying hand-made missions given in metres
+// east/north of c, so each test says exactly where and how high a drone
+// flies.
+
+var sepCenter = orb.Point{69.25, 41.3}
+
+func sepArea() *Area {
+	ll := func(x, y float64) orb.Point { return metresToLL(sepCenter, x, y) }
+	return &Area{Name: "sep", MinAlt: 20, MaxAlt: 120,
+		Include: []orb.Polygon{{{ll(-500, -500), ll(500, -500), ll(500, 500), ll(-500, 500), ll(-500, -500)}}},
+		Launch:  []Site{{Name: "pad", Point: ll(-450, -450)}}}
+}
+
+// xyz is a waypoint in metres east and north of sepCenter, z above launch.
+type xyz struct{ x, y, z float64 }
+
+// handPlanAt flies from home (hx, hy metres) up to the first waypoint's
+// altitude, through the waypoints, and RTLs (rtl) or lands at the last.
+// Area, fence and battery rules are not the point: callers look at
+// separation only.
+func handPlanAt(drone int, hx, hy float64, rtl bool, wps ...xyz) *DronePlan {
+	h := metresToLL(sepCenter, hx, hy)
+	dp := &DronePlan{Drone: drone, Alt: wps[0].z, Speed: 10}
+	dp.Home = Home{Lat: h[1], Lon: h[0]}
+	dp.Launch = Site{Point: h}
+	dp.Mission = append(dp.Mission, mavitem.Item{Command: mavitem.CmdNavTakeoff, Frame: mavitem.FrameGlobalRelativeAlt, Z: float32(wps[0].z)})
+	for i, w := range wps {
+		p := metresToLL(sepCenter, w.x, w.y)
+		cmd := mavitem.CmdNavWaypoint
+		if !rtl && i == len(wps)-1 {
+			cmd = mavitem.CmdNavLand
+		}
+		dp.Mission = append(dp.Mission, mavitem.Item{Command: cmd, Frame: mavitem.FrameGlobalRelativeAlt, X: e7(p[1]), Y: e7(p[0]), Z: float32(w.z)})
+	}
+	if rtl {
+		dp.Mission = append(dp.Mission, mavitem.Item{Command: mavitem.CmdNavReturnToLaunch})
+		dp.Transit = []uint16{2} // from the pad to the first waypoint
+	}
+	for i := range dp.Mission {
+		dp.Mission[i].Seq = uint16(i + 1)
+	}
+	return dp
+}
+
+// handPlan takes off at its first waypoint, flies the waypoints and lands
+// at the last: nothing but the legs drawn. Legs: 0 the takeoff, 1 (empty)
+// to the first waypoint, 2 from the first to the second, …
+func handPlan(drone int, wps ...xyz) *DronePlan {
+	wps = append(wps, wps[len(wps)-1])
+	return handPlanAt(drone, wps[0].x, wps[0].y, false, wps...)
+}
+
+func separations(vs []Violation) []Violation {
+	var out []Violation
+	for _, v := range vs {
+		if v.Rule == RuleSeparation {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func sepCheck(plans ...*DronePlan) []Violation {
+	return separations(Check(sepArea(), plans, CheckOptions{Endurance: 1e6}))
+}
+
+// Two patrols crossing each other on layers 5 m apart conflict where they
+// cross; 10 m apart (the layer step) and more they are separated.
+func TestSeparationBetweenLayers(t *testing.T) {
+	ew := handPlan(0, xyz{-300, 0, 50}, xyz{300, 0, 50})
+	for _, c := range []struct {
+		z    float64
+		want bool
+	}{{50, true}, {55, true}, {59.5, true}, {60, false}, {70, false}, {40, false}, {45.5, true}} {
+		ns := handPlan(1, xyz{0, -300, c.z}, xyz{0, 300, c.z})
+		vs := sepCheck(ew, ns)
+		if !c.want {
+			if len(vs) != 0 {
+				t.Errorf("layers 50 and %g m: separated, got %v", c.z, vs)
+			}
+			continue
+		}
+		if len(vs) != 1 {
+			t.Fatalf("layers 50 and %g m cross: want one separation violation, got %v", c.z, vs)
+		}
+		v := vs[0]
+		if v.Drone != 0 || v.Leg != 2 || v.Seq != 3 || v.Other == nil || v.Other.Drone != 1 || v.Other.Leg != 2 || v.Other.Seq != 3 || v.Other.Plan != "" ||
+			!strings.Contains(v.Message, "within 0.0 m horizontally of drone 1 leg 2 (to item 3) while less than 10 m apart vertically") || !strings.Contains(v.Message, "drone 1 leg 2") {
+			t.Errorf("layers 50 and %g m: %+v %+v", c.z, v, v.Other)
+		}
+	}
+	// Parallel on one layer: 12 m apart is separated, 8 m is not.
+	near := handPlan(1, xyz{-300, 8, 50}, xyz{300, 8, 50})
+	far := handPlan(1, xyz{-300, 12, 50}, xyz{300, 12, 50})
+	if vs := sepCheck(ew, near); len(vs) != 1 || !strings.Contains(vs[0].Message, "within 8.0 m horizontally") {
+		t.Errorf("8 m apart on one layer: %v", vs)
+	}
+	if vs := sepCheck(ew, far); len(vs) != 0 {
+		t.Errorf("12 m apart: %v", vs)
+	}
+}
+
+// A transit that climbs from 40 m to 80 m right under another drone's
+// patrol at 60 m passes through it: a violation on the climbing leg. The
+// same climb 30 m beside the patrol is clear, and so is flying under it
+// level 20 m below.
+func TestSeparationClimbThroughAnotherLayer(t *testing.T) {
+	patrol := handPlan(0, xyz{-300, 0, 60}, xyz{300, 0, 60})
+	climb := handPlan(1, xyz{100, -200, 40}, xyz{100, 0, 40}, xyz{100, 0, 80}, xyz{100, 200, 80})
+	vs := sepCheck(patrol, climb)
+	if len(vs) != 1 {
+		t.Fatalf("climb through the patrol: want 1 violation, got %v", vs)
+	}
+	// Reported on drone 0 (the lower number) against drone 1's climb, leg 3.
+	if v := vs[0]; v.Drone != 0 || v.Leg != 2 || v.Other == nil || v.Other.Drone != 1 || v.Other.Leg != 3 || !strings.Contains(v.Message, "at 60 m vs climbing 40→80 m") {
+		t.Errorf("climb: %+v %+v", v, v.Other)
+	}
+	// A slanted climb along the patrol's track, crossing its layer while
+	// moving: caught too.
+	slant := handPlan(1, xyz{200, -200, 40}, xyz{100, 0, 40}, xyz{-100, 0, 80}, xyz{-100, 200, 80})
+	if vs := sepCheck(patrol, slant); len(vs) != 1 || vs[0].Other.Leg != 3 {
+		t.Errorf("slanted climb along the patrol: %v", vs)
+	}
+	beside := handPlan(1, xyz{100, -200, 40}, xyz{100, -30, 40}, xyz{100, -30, 80}, xyz{300, -30, 80})
+	if vs := sepCheck(patrol, beside); len(vs) != 0 {
+		t.Errorf("climb 30 m beside the patrol: %v", vs)
+	}
+	under := handPlan(1, xyz{100, -200, 40}, xyz{100, 200, 40})
+	if vs := sepCheck(patrol, under); len(vs) != 0 {
+		t.Errorf("level 20 m under the patrol: %v", vs)
+	}
+}
+
+// Drones sharing a launch pad climb through each other's layers there:
+// sequenced in time, not a conflict. A patrol passing over someone's pad
+// is one; so is an RTL whose climb to the transit layer crosses another
+// drone's patrol layer where that patrol passes.
+func TestSeparationAtThePadAndOnReturn(t *testing.T) {
+	a := handPlanAt(0, -450, -450, true, xyz{-300, -300, 50}, xyz{300, -300, 50})
+	b := handPlanAt(1, -450, -450, true, xyz{-300, 300, 70}, xyz{300, 300, 70})
+	if vs := sepCheck(a, b); len(vs) != 0 {
+		t.Errorf("shared pad: %v", vs)
+	}
+	over := handPlan(0, xyz{-400, -450, 50}, xyz{400, -450, 50})
+	other := handPlan(1, xyz{0, -450, 70}, xyz{0, -200, 70})
+	if vs := sepCheck(over, other); len(vs) != 1 || !strings.Contains(vs[0].Message, "at 50 m vs climbing 0→70 m") {
+		t.Errorf("a patrol over another drone's pad: %v", vs)
+	}
+	// RTL from (300, 0) at 40 m climbs to the 80 m transit layer there,
+	// through drone 1's 60 m patrol crossing that point.
+	ret := handPlanAt(0, -450, -450, true, xyz{-300, 0, 40}, xyz{300, 0, 40})
+	ret.TransitAlt = 80
+	cross := handPlan(1, xyz{300, -300, 60}, xyz{300, 300, 60})
+	vs := sepCheck(ret, cross)
+	if len(vs) != 1 || vs[0].Drone != 0 || vs[0].Leg != 3 || !strings.Contains(vs[0].Message, "climbing 40→80 m vs at 60 m") {
+		t.Errorf("RTL climb through a patrol: %v", vs)
+	}
+	ret.TransitAlt = 0 // RTL at 40 m: under the patrol
+	if vs := sepCheck(ret, cross); len(vs) != 0 {
+		t.Errorf("RTL at 40 m: %v", vs)
+	}
+}
+
+// CheckAgainst names the other plan set; plans far apart, or on layers
+// apart, pass.
+func TestCheckAgainstOtherPlanSets(t *testing.T) {
+	mine := []*DronePlan{handPlan(0, xyz{-300, 0, 50}, xyz{300, 0, 50}), handPlan(1, xyz{-300, 200, 60}, xyz{300, 200, 60})}
+	theirs := []*DronePlan{handPlan(0, xyz{0, -300, 60}, xyz{0, 300, 60})}
+	// theirs crosses mine[0] 10 m above it (separated) and mine[1] in its
+	// layer at (0, 200).
+	vs := CheckAgainst(sepArea(), mine, []PlanSet{{Label: "operation op7", Plans: theirs}}, CheckOptions{})
+	if len(vs) != 1 || vs[0].Drone != 1 || vs[0].Other == nil || vs[0].Other.Plan != "operation op7" || vs[0].Other.Drone != 0 ||
+		!strings.Contains(vs[0].Message, "of operation op7") {
+		t.Fatalf("against op7: %v", vs)
+	}
+	far := []*DronePlan{handPlan(0, xyz{450, -300, 60}, xyz{450, 300, 60})}
+	if vs := CheckAgainst(sepArea(), mine, []PlanSet{{Label: "operation op8", Plans: far}}, CheckOptions{}); len(vs) != 0 {
+		t.Errorf("far apart: %v", vs)
+	}
+	// Violations among mine are Check's business, not CheckAgainst's.
+	same := []*DronePlan{mine[0], handPlan(1, xyz{0, -300, 50}, xyz{0, 300, 50})}
+	if vs := CheckAgainst(sepArea(), same, []PlanSet{{Label: "operation op8", Plans: far}}, CheckOptions{}); len(vs) != 0 {
+		t.Errorf("own conflicts reported: %v", vs)
+	}
+}
+
+// closest3 against brute force over a grid of point pairs.
+func TestClosest3MatchesBruteForce(t *testing.T) {
+	cases := []struct{ s, t piece }{
+		{piece{a: orb.Point{0, 0}, b: orb.Point{100, 0}, za: 50, zb: 50}, piece{a: orb.Point{50, -50}, b: orb.Point{50, 50}, za: 40, zb: 80}},
+		{piece{a: orb.Point{0, 0}, b: orb.Point{100, 0}, za: 30, zb: 70}, piece{a: orb.Point{0, 10}, b: orb.Point{100, 10}, za: 70, zb: 30}},
+		{piece{a: orb.Point{0, 0}, b: orb.Point{0, 0}, za: 0, zb: 60}, piece{a: orb.Point{-20, 7}, b: orb.Point{20, 7}, za: 55, zb: 55}},
+		{piece{a: orb.Point{0, 0}, b: orb.Point{100, 100}, za: 50, zb: 52}, piece{a: orb.Point{0, 30}, b: orb.Point{100, 130}, za: 58, zb: 66}},
+		{piece{a: orb.Point{0, 0}, b: orb.Point{100, 0}, za: 50, zb: 50}, piece{a: orb.Point{0, 5}, b: orb.Point{100, 5}, za: 60, zb: 60}},
+	}
+	const n = 400
+	for i, c := range cases {
+		best := -1.0
+		for a := 0; a <= n; a++ {
+			for b := 0; b <= n; b++ {
+				sa, tb := float64(a)/n, float64(b)/n
+				p := lerp(c.s.a, c.s.b, sa)
+				q := lerp(c.t.a, c.t.b, tb)
+				zp, zq := c.s.za+sa*(c.s.zb-c.s.za), c.t.za+tb*(c.t.zb-c.t.za)
+				if zp-zq < 10-1e-6 && zq-zp < 10-1e-6 {
+					d := mdist(p, q)
+					if best < 0 || d < best {
+						best = d
+					}
+				}
+			}
+		}
+		dh, _, ok := closest3(c.s, c.t, 10)
+		if ok != (best >= 0) {
+			t.Errorf("case %d: ok %v, brute force found pairs: %v", i, ok, best >= 0)
+			continue
+		}
+		// The grid is 0.25 % of the legs: the exact answer is at most the
+		// grid's and not much below it.
+		if ok && (dh > best+1e-9 || dh < best-1) {
+			t.Errorf("case %d: closest3 %.3f m, brute force %.3f m", i, dh, best)
+		}
+	}
+}
