@@ -121,6 +121,7 @@ func TestConsoleCommandsToASelection(t *testing.T) {
 	eval[bool](c, `(() => { document.getElementById('cmd-speed').value = '6'; return true })()`)
 	c.command("speed", "Set the speed of 2 vehicles to 6 m/s?", 2)
 	c.shot("1-hovering")
+	c.accessible("commands")
 
 	// Go here by the mouse: one vehicle, to where the map is clicked.
 	c.clickVehicle(a, false)

@@ -110,6 +110,13 @@ func TestConsoleOperations(t *testing.T) {
 		t.Fatalf("slot 0's history: %q", got)
 	}
 	c.shot("3-replaced")
+	c.accessible("operations")
+	c.run(chromedp.Click(`#tabs [data-tab="alerts"]`))
+	c.poll("the operation's alerts", `document.querySelector('#alerts li[data-kind="coverage_gap"]') !== null`, 10*time.Second)
+	c.run(chromedp.Click(`#alerts li[data-kind="coverage_gap"] .alert-ack`))
+	c.poll("acknowledged", `document.querySelector('#alerts li[data-kind="coverage_gap"][data-acked="true"]') !== null`, 10*time.Second)
+	c.accessible("alerts")
+	c.run(chromedp.Click(`#tabs [data-tab="ops"]`))
 
 	// An observer sees the operation and its timeline, without controls;
 	// a forged stop is refused.
