@@ -82,7 +82,7 @@ assertions:
 		return err == nil && status == 200
 	})
 	do(chromedp.Navigate("http://" + r.http + "/"))
-	poll("the login form", `!document.getElementById('login').hidden`, 30*time.Second)
+	poll("the login form", `!document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true'`, 30*time.Second)
 	do(chromedp.SendKeys("#login-user", "pilot"), chromedp.SendKeys("#login-password", "pilot-password-1"), chromedp.Click("#login button[type=submit]"))
 	poll("the console after login", `!document.querySelector('main').hidden && document.body.dataset.role !== undefined`, 10*time.Second)
 	poll("the battery alert", `document.querySelector('#alerts li[data-kind="battery_low"] .alert-ack') !== null`, 90*time.Second)
