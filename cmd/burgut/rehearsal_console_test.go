@@ -17,8 +17,9 @@ import (
 // A trainee in the real console during a rehearsal: logs in (an account
 // an instructor made with `burgut users add`), sees the alert of the
 // scenario's battery fault, acknowledges it, and sends RTL to all with the
-// emergency shortcut. The rehearsal's report credits the trainee, by
-// name, with the acknowledgement and the RTL.
+// emergency shortcut. The instructor then ends the drill with Ctrl-C, and
+// the rehearsal's report credits the trainee, by name, with the
+// acknowledgement and the RTL.
 func TestRehearsalTraineeInTheConsole(t *testing.T) {
 	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
 	if !web.Built() {
@@ -28,7 +29,7 @@ func TestRehearsalTraineeInTheConsole(t *testing.T) {
 		t.Skip("web console not built: run 'make web'")
 	}
 	r := startRehearsal(t, `name: console drill
-duration: 45s
+duration: 10m
 fleet:
   vehicles: 2
 faults:
@@ -39,7 +40,7 @@ faults:
     pct: 85
 assertions:
   - kind: all_landed
-    by: 45s
+    by: 10m
 `, func(dir string) []string {
 		pw := filepath.Join(dir, "pilot.pw")
 		if err := os.WriteFile(pw, []byte("pilot-password-1"), 0o600); err != nil {
@@ -98,6 +99,8 @@ assertions:
 	do(chromedp.Click("#confirm-yes"))
 	poll("RTL answered for both", `document.querySelectorAll('#command-results li').length === 2`, 60*time.Second)
 
+	// The instructor ends the drill (Ctrl-C): the report is written then.
+	r.cancel()
 	if code := r.wait(); code != 0 {
 		t.Fatalf("burgut run --scenario exited %d\n%s", code, r.err.String())
 	}
