@@ -3,6 +3,7 @@ package web_test
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"testing"
 	"time"
 
@@ -125,6 +126,18 @@ func TestConsoleCommandsToASelection(t *testing.T) {
 
 	// Go here by the mouse: one vehicle, to where the map is clicked.
 	c.clickVehicle(a, false)
+	// Its HUD meanwhile: what the issue lists, from the live state.
+	c.poll("the HUD", fmt.Sprintf(`document.getElementById('details').dataset.vehicleId === %q`, a), 5*time.Second)
+	hud := eval[map[string]string](c, `Object.fromEntries([...document.querySelectorAll('#details-fields dd')].map(d => [d.dataset.field, d.textContent]))`)
+	for field, want := range map[string]string{
+		"mode": `^GUIDED$`, "armed": `^yes$`, "altitude": `^1[0-9]\.\d m rel, \d+\.\d m MSL$`, "GPS": `^(3D|DGPS|RTK float|RTK fixed), \d+ sats$`,
+		"link": `^.+, loss \d+\.\d %, \d+ Hz$`, "mission": `^none on board$`, "fence": `^ok$`, "signing": `^unsigned$`,
+		"battery": `^\d+ %, \d+\.\d V, -?\d+\.\d A, .+ left$`, "speed": `^\d+\.\d m/s ground, .+ air, .+ climb$`, "heading": `^\d+°$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(hud[field]) {
+			t.Errorf("HUD %s: %q, want %s", field, hud[field], want)
+		}
+	}
 	c.run(chromedp.Click(`#fly-commands button[data-command="goto"]`))
 	c.poll("asked for a point", `document.getElementById('command-status').textContent.startsWith('Click the map where ')`, 5*time.Second)
 	px, py := c.mapPoint(140, -90)

@@ -111,6 +111,9 @@ func TestConsoleOperations(t *testing.T) {
 	}
 	c.shot("3-replaced")
 	c.accessible("operations")
+	// The pool's vehicle selects it for the HUD and the map.
+	c.run(chromedp.Click(fmt.Sprintf(`#op-vehicles li[data-vehicle-id=%q] b`, victim)))
+	c.poll("the failed vehicle selected", fmt.Sprintf(`document.getElementById('selection-count').textContent === '1 selected' && document.getElementById('details').dataset.vehicleId === %q`, victim), 5*time.Second)
 	c.run(chromedp.Click(`#tabs [data-tab="alerts"]`))
 	c.poll("the operation's alerts", `document.querySelector('#alerts li[data-kind="coverage_gap"]') !== null`, 10*time.Second)
 	c.run(chromedp.Click(`#alerts li[data-kind="coverage_gap"] .alert-ack`))

@@ -33,6 +33,14 @@ export function setupOps() {
     const li = ev.target.closest("li[data-op-id]");
     if (li) show(li.dataset.opId);
   });
+  // A vehicle of the pool or a segment of the timeline selects the
+  // vehicle (HUD, map) as the vehicle list does.
+  for (const id of ["op-vehicles", "op-timeline"]) {
+    $(id).addEventListener("click", (ev) => {
+      const el = ev.target.closest("[data-vehicle-id]");
+      if (el && !ev.target.closest("button") && store.vehicles.has(el.dataset.vehicleId)) store.select(el.dataset.vehicleId, ev.shiftKey);
+    });
+  }
   $("ops-list").addEventListener("keydown", (ev) => {
     const li = ev.target.closest("li[data-op-id]");
     if (li && (ev.key === "Enter" || ev.key === " ")) {
@@ -170,7 +178,7 @@ function renderDetails(o) {
     }
   }
   renderTimeline(o, clock);
-  $("op-vehicles").innerHTML = (o.vehicles || [])
+  setHTML($("op-vehicles"), (o.vehicles || [])
     .map((v) => {
       const canReady = ctx.session?.role !== "observer" && o.state !== "finished" && (v.role === "failed" || (v.role === "pool" && !v.ready));
       return (
@@ -179,7 +187,7 @@ function renderDetails(o) {
         `${canReady ? ` <button type="button" data-ready="${esc(v.id)}" title="the crew swapped its battery (or fixed it): back into the pool">Ready</button>` : ""}</li>`
       );
     })
-    .join("");
+    .join(""));
 }
 
 // renderTimeline draws one bar per slot over the window: a segment per
@@ -208,15 +216,19 @@ function renderTimeline(o, clock) {
         .filter((m) => m.kind !== "launch")
         .map((m) => `<span class="op-mark" data-kind="${esc(m.kind)}" data-vehicle-id="${esc(m.vehicle)}" style="left:${at(m.t)}" title="${esc(markText(m))}"></span>`)
         .join("");
+      const pg = s.predicted
+        ? `<span class="op-predicted" data-from="${s.predicted.from}" data-to="${s.predicted.to}" style="left:${at(s.predicted.from)};width:${width(s.predicted.from, s.predicted.to)}" title="${esc(`predicted gap ${iso(s.predicted.from)}–${iso(s.predicted.to)}: the pool cannot cover it`)}"></span>`
+        : "";
       return (
         `<div class="op-row" data-slot="${s.index}" data-covered="${cur.covered ? "true" : "false"}" data-uncovered="${cur.uncovered_s ?? 0}">` +
-        `<span class="op-label">${s.index}</span><div class="op-bar">${gaps}${segs}${marks}<span class="op-now" style="left:${at(clock)}"></span></div></div>`
+        `<span class="op-label">${s.index}</span><div class="op-bar">${pg}${gaps}${segs}${marks}<span class="op-now" style="left:${at(clock)}"></span></div></div>`
       );
     })
     .join("");
   $("op-axis").textContent = `${iso(sp.from)} → ${iso(sp.to)} UTC, now ${iso(clock)}`;
   // The same history as text, for screen readers and for reading exact times.
-  $("op-slots").innerHTML = slots
+  const open = new Set([...$("op-slots").querySelectorAll("li[data-slot] > details[open]")].map((d) => d.parentElement.dataset.slot));
+  setHTML($("op-slots"), slots
     .map((s) => {
       const cur = byIndex.get(s.index) || {};
       const lines = [
@@ -228,10 +240,18 @@ function renderTimeline(o, clock) {
         `<li data-slot="${s.index}"><b>Slot ${s.index}</b>: ${esc(cur.vehicle_id || "nobody")}${cur.incoming_vehicle_id ? ` (${esc(cur.incoming_vehicle_id)} coming)` : ""}, ` +
         `${cur.covered ? "covered" : "UNCOVERED"}; uncovered ${esc(fmtSecs(cur.uncovered_s))}, ${cur.handovers ?? 0} handover(s), ${cur.replacements ?? 0} replacement(s)` +
         `${cur.max_revisit_s ? `, revisit ≤ ${esc(fmtSecs(cur.max_revisit_s))}` : ""}` +
-        `<details><summary>history (${lines.length})</summary><ol>${lines.map(([, t]) => `<li>${esc(t)}</li>`).join("")}</ol></details></li>`
+        `<details${open.has(String(s.index)) ? " open" : ""}><summary>history (${lines.length})</summary><ol>${lines.map(([, t]) => `<li>${esc(t)}</li>`).join("")}</ol></details></li>`
       );
     })
-    .join("");
+    .join(""));
+}
+
+// setHTML replaces an element's content only when it changed, so a
+// refresh every 2 s keeps the focus (a Ready button) and what is open.
+function setHTML(el, html) {
+  if (el._html === html) return;
+  el._html = html;
+  el.innerHTML = html;
 }
 
 function markText(m) {

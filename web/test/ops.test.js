@@ -99,6 +99,14 @@ test("each slot's timeline: who was on station when, the handover, the failure a
   );
 });
 
+test("the predicted gap on its slot", () => {
+  const pg = { slot: 1, start: new Date(clock(50)).toISOString(), end: new Date(clock(55)).toISOString() };
+  const [s0, s1] = timeline(op({ predicted_gap: pg }), events(), clock(40));
+  assert.equal(s0.predicted, null);
+  assert.deepEqual(s1.predicted, { from: clock(50), to: clock(55) });
+  assert.equal(timeline(op({ predicted_gap: { ...pg, slot: 7 } }), [], clock(40))[1].predicted, null);
+});
+
 test("a gap that ended, and the end of the operation", () => {
   const more = [...events(), ev(35, "d", { action: "on_station", slot: 1 }), ev(35, "d", { action: "gap_ended", slot: 1, gap_s: 15 * 60 }), ev(62, "", { action: "finished" })];
   const o = op({

@@ -31,14 +31,15 @@ function slotOf(f) {
 
 // timeline rebuilds each slot's history on the operation clock (ms):
 // segments (a vehicle on station from → to), gaps (uncovered from → to)
-// and marks (launch, handover, failed, must_leave, launch_failed) from the
+// marks (launch, handover, failed, must_leave, launch_failed) and the pool
+// forecast's predicted gap (predicted: {from, to} or null) from the
 // operation's events, then reconciles it with the operation's current
 // state (op.slots, op.vehicles), which is authoritative: a page opened
 // mid-operation, or one whose events the station's ring no longer holds,
 // still shows who is on station since when and the open gap. Open
 // segments and gaps run to now (the operation's clock, ms).
 export function timeline(op, events, now) {
-  const slots = (op.slots || []).map((s) => ({ index: s.index, segments: [], gaps: [], marks: [] }));
+  const slots = (op.slots || []).map((s) => ({ index: s.index, segments: [], gaps: [], marks: [], predicted: null }));
   const at = (i) => slots[i] || null;
   const open = new Map(); // `${slot}|${vehicle}` → segment
   const openGap = new Map(); // slot → gap
@@ -153,6 +154,9 @@ export function timeline(op, events, now) {
       openGap.delete(cur.index);
     }
   }
+  // The pool forecast's first predicted gap, on its slot.
+  const pg = op.predicted_gap;
+  if (pg && at(pg.slot) && Date.parse(pg.end) > Date.parse(pg.start)) at(pg.slot).predicted = { from: Date.parse(pg.start), to: Date.parse(pg.end) };
   const end = op.state === "running" || op.state === "scheduled" ? now : Math.min(now, Date.parse(op.end) || now);
   for (const s of slots) {
     for (const x of [...s.segments, ...s.gaps]) if (x.to === null) x.to = Math.max(x.from, end);
