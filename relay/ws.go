@@ -36,7 +36,11 @@ type HubConfig struct {
 	DefaultRateHz, MaxRateHz float64
 	// MaxQueuedEvents is how many events (and control frames) may wait for a
 	// client's writer; a client that falls further behind is dropped
-	// (default 1000). Positions never queue: the newest replaces the older.
+	// (default 10,000: a fleet of 2,000 switched on together emits a burst
+	// of more than 2,000 events within a second or two, which a client busy
+	// writing the whole fleet's states took too long to drain at 1,000, so
+	// healthy clients were dropped; ~3 MiB per client at most). Positions
+	// never queue: the newest replaces the older.
 	MaxQueuedEvents int
 	// WriteTimeout drops a client whose socket accepts no data for this
 	// long (default 10 s).
@@ -58,7 +62,7 @@ type HubConfig struct {
 // the one source for these defaults (burgut's ws-* and stale-after flags
 // start from them).
 func DefaultHubConfig() HubConfig {
-	return HubConfig{StaleAfter: DefaultStaleAfter, DefaultRateHz: 10, MaxRateHz: 50, MaxQueuedEvents: 1000,
+	return HubConfig{StaleAfter: DefaultStaleAfter, DefaultRateHz: 10, MaxRateHz: 50, MaxQueuedEvents: 10000,
 		WriteTimeout: 10 * time.Second, PingInterval: 20 * time.Second, MaxClients: 2000, SnapshotAlerts: 100}
 }
 
