@@ -90,7 +90,8 @@ func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, std
 	log.Info("rehearsal: the scenario flies against this station; Ctrl-C ends it and writes the report",
 		"scenario", sc.Name, "file", cfg.Sim.Scenario, "console", station+"/", "scenario_actor", scenarioActor)
 
-	res, runErr := scenario.Run(ctx, sc, scenario.Options{Speedup: 1, StationURL: station, Token: token, SimGCS: gcs, Log: logWriter{log}})
+	res, runErr := scenario.Run(ctx, sc, scenario.Options{Speedup: 1, StationURL: station, Token: token, SimGCS: gcs, Log: logWriter{log},
+		Progress: progressLog(log)})
 	ended := time.Now()
 	events, lost := rec.Stop()
 	var reportErr error
@@ -173,6 +174,20 @@ func rehearsalFaults(res *scenario.Result) []rehearsal.Fault {
 		out = append(out, rehearsal.Fault{Kind: f.Kind, Text: text, Vehicles: f.Vehicles, At: res.Started.Add(f.T)})
 	}
 	return out
+}
+
+// progressLog tells the instructor, in the station's log, each time a
+// step or fault has fired or an assertion has failed (the engine reports
+// progress a few times a second; only changes are logged).
+func progressLog(log *slog.Logger) func(scenario.Progress) {
+	var last scenario.Progress
+	return func(p scenario.Progress) {
+		if p.StepsFired == last.StepsFired && p.FaultsFired == last.FaultsFired && p.Failed == last.Failed {
+			return
+		}
+		last = p
+		log.Info("rehearsal: "+p.String(), "steps_fired", p.StepsFired, "faults_fired", p.FaultsFired, "assertions_failed", p.Failed)
+	}
 }
 
 // simTarget is where the scenario's simulated fleet sends: the station's
