@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/paulmach/orb"
+	"github.com/peterstace/simplefeatures/geom"
 )
 
 // Home is the planned home position (the launch point); altitude is AMSL
@@ -179,11 +180,22 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		// holds every such return (the convex hull of the patrol and the
 		// pad), and simplification keeps the returns to the patrol's
 		// waypoints inside.
-		pts := []orb.Point{lxy}
+		// Buffered like the fence's corridors (an octagon around each
+		// point holds a circle of the corridor radius and a metre), so no
+		// return runs along the fence's edge.
+		rb := (math.Max(o.Margin, 5) + 1) / math.Cos(math.Pi/8)
+		var pts []orb.Point
+		around := func(p orb.Point) {
+			for k := 0; k < 8; k++ {
+				th := float64(k) * math.Pi / 4
+				pts = append(pts, orb.Point{p[0] + rb*math.Cos(th), p[1] + rb*math.Sin(th)})
+			}
+		}
+		around(lxy)
 		for _, it := range dp.Mission[:patrolEnd] {
 			if it.Command == mavitem.CmdNavWaypoint {
 				p := pr.toXY(llOf(it))
-				pts = append(pts, p)
+				around(p)
 				flown = append(flown, [2]orb.Point{p, lxy})
 			}
 		}
@@ -268,7 +280,6 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 	margin := o.Margin
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
-	parts = append(parts, extra...)
 	parts = append(parts, orb.Polygon{circleRing(launch, padRadius+r, 16)})
 	for _, l := range legs {
 		if l[0] == l[1] {
@@ -283,6 +294,14 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 	u, err := unionAll(parts)
 	if err != nil {
 		return builtFence{}, fmt.Errorf("fence: union of share and transit legs: %w", err)
+	}
+	for _, e := range extra {
+		// Binary Union: simplefeatures v0.50's UnionMany keeps a hole of
+		// one input that another input covers (the hull over an event-area
+		// hole), Union does not.
+		if u, err = geom.Union(u, toSF(e).AsGeometry()); err != nil {
+			return builtFence{}, fmt.Errorf("fence: union with the returns' hull: %w", err)
+		}
 	}
 	polys := fromSF(u)
 	var shell orb.Ring

@@ -94,8 +94,13 @@ type CreateRequest struct {
 
 	Launch *missions.LaunchPoint `json:"launch,omitempty"`
 	Alt    float64               `json:"alt,omitempty"`
-	Speed  float64               `json:"speed,omitempty"`
-	Margin float64               `json:"margin,omitempty"`
+	// TransitLayer flies each slot's transit (and its RTL home) on a layer
+	// above every patrol (missions.PlanOptions.TransitLayer); TransitAlt
+	// sets that layer (implies it).
+	TransitLayer bool    `json:"transit_layer,omitempty"`
+	TransitAlt   float64 `json:"transit_alt,omitempty"`
+	Speed        float64 `json:"speed,omitempty"`
+	Margin       float64 `json:"margin,omitempty"`
 
 	ReservePct   float64 `json:"reserve_pct,omitempty"`
 	MarginS      float64 `json:"margin_s,omitempty"`
@@ -191,12 +196,13 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		v    float64
 		max  float64
 	}{{"reserve_pct", req.ReservePct, 90}, {"margin_s", req.MarginS, 3600}, {"setup_s", req.SetupS, 3600}, {"swap_min", req.SwapMin, 1440},
-		{"endurance_min", req.EnduranceMin, 1440}, {"ready_pct", req.ReadyPct, 100}, {"alt", req.Alt, 10000}, {"speed", req.Speed, 50}, {"margin", req.Margin, 1000}} {
+		{"endurance_min", req.EnduranceMin, 1440}, {"ready_pct", req.ReadyPct, 100}, {"alt", req.Alt, 10000}, {"speed", req.Speed, 50}, {"margin", req.Margin, 1000}, {"transit_alt", req.TransitAlt, 10000}} {
 		if math.IsNaN(f.v) || f.v < 0 || f.v > f.max {
 			return Spec{}, httpapi.Invalid(f.name, "%s %v: want 0 (default) to %v", f.name, f.v, f.max)
 		}
 	}
-	po := missions.PlanOptions{Pattern: req.Pattern, Drones: req.Slots, Repeat: -1, Launch: req.Launch, Alt: req.Alt, Speed: req.Speed, Margin: req.Margin}
+	po := missions.PlanOptions{Pattern: req.Pattern, Drones: req.Slots, Repeat: -1, Launch: req.Launch, Alt: req.Alt, Speed: req.Speed, Margin: req.Margin,
+		TransitLayer: req.TransitLayer, TransitAlt: req.TransitAlt}
 	plans, err := missions.PlanArea(a, po)
 	if err != nil {
 		field := "area_id"
@@ -230,46 +236,38 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 }
 
 // crossCheck is plan-time separation between operations: the new plans
-// and those of every active operation whose window overlaps are checked
-// together by the planner's separation rule (legs of drones in one
-// altitude layer closer than the separation), and a pair with one drone
-// of each is refused with 409 naming the other operation. Plans of one
-// operation were checked among themselves by Check already.
+// are judged against the slots of every active operation whose window
+// overlaps (missions.CheckAgainst: closer than the separation horizontally
+// and vertically at once, climbs and descents included), and the first
+// conflict is refused with 409 naming the other operation and its slot;
+// details list every conflict. Plans of one operation were checked among
+// themselves by Check already.
 func crossCheck(a *missions.Area, plans []*missions.DronePlan, opt missions.CheckOptions, others map[string][]SlotPlan) error {
 	if len(others) == 0 {
 		return nil
 	}
-	const base = 1000 // drone numbers of other operations' slots: base·k + slot
-	all := append([]*missions.DronePlan(nil), plans...)
-	owner := map[int]string{}
 	ids := make([]string, 0, len(others))
 	for id := range others {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	for k, id := range ids {
+	sets := make([]missions.PlanSet, 0, len(ids))
+	for _, id := range ids {
+		s := missions.PlanSet{Label: "operation " + id}
 		for _, sp := range others[id] {
-			c := *sp.Plan
-			c.Drone = base*(k+1) + sp.Plan.Drone
-			owner[c.Drone] = fmt.Sprintf("%s slot %d", id, sp.Plan.Drone)
-			all = append(all, &c)
+			s.Plans = append(s.Plans, sp.Plan)
 		}
+		sets = append(sets, s)
 	}
-	for _, v := range missions.Check(a, all, opt) {
-		if v.Rule != missions.RuleSeparation || v.Drone >= base {
-			continue
-		}
-		// The violation names its other drone in the message; only pairs
-		// with another operation's drone matter here.
-		for d, who := range owner {
-			if strings.Contains(v.Message, fmt.Sprintf("drone %d ", d)) {
-				return &httpapi.Error{Code: httpapi.CodeConflict, Field: "area_id",
-					Message: fmt.Sprintf("slot %d would fly within the separation of %s in the same altitude layer: %s", v.Drone, who, v.Message),
-					Details: map[string]any{"operation_id": strings.Fields(who)[0], "violation": v}}
-			}
-		}
+	vs := missions.CheckAgainst(a, plans, sets, opt)
+	if len(vs) == 0 {
+		return nil
 	}
-	return nil
+	v := vs[0]
+	other := strings.TrimPrefix(v.Other.Plan, "operation ")
+	return &httpapi.Error{Code: httpapi.CodeConflict, Field: "area_id",
+		Message: fmt.Sprintf("slot %d would fly within the separation of %s slot %d (window overlaps): %s", v.Drone, other, v.Other.Drone, v.Message),
+		Details: map[string]any{"operation_id": other, "slot": v.Other.Drone, "violation": v, "violations": vs}}
 }
 
 // slotPlan measures the flight from the launch point to the loop.

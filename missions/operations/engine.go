@@ -406,7 +406,7 @@ func (o *Operation) leadNoMargin(i int) float64 {
 	if speed <= 0 {
 		speed = 10
 	}
-	est := o.Params.SetupS + p.TransitM/speed + p.Plan.Alt/climbRate
+	est := o.Params.SetupS + p.TransitM/speed + transitClimbS(p.Plan)
 	return math.Max(est, o.Slots[i].TransitS)
 }
 
@@ -419,7 +419,7 @@ func (o *Operation) prediction(v *VehicleState, fv fleet.Vehicle) Prediction {
 	} else {
 		dist = distM(fv.Lat, fv.Lon, p.Plan.Home.Lat, p.Plan.Home.Lon)
 	}
-	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: fv.RelativeAlt,
+	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, p.Plan.TransitAlt),
 		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
 }
 

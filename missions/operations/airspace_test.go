@@ -1,0 +1,120 @@
+package operations
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/paulmach/orb"
+)
+
+// Operations over the same airspace in overlapping windows: the second is
+// refused (409) when its slot would fly within the separation of the
+// first's — same layer, or layers less than layer_step apart — naming the
+// other operation and slot in the message and in details; accepted when
+// its patrols fly a layer layer_step (10 m) away. A shared pad's zone is
+// sequenced in time, not judged.
+func TestOperationsSeparatedByLayers(t *testing.T) {
+	srv, _ := testServer(t, t.TempDir())
+	now := time.Now()
+	body := func(ids string, alt string) string {
+		return `{"area_id":"a1","pattern":"perimeter","slots":1,"vehicle_ids":[` + ids + `],"alt":` + alt + `,"start":"` + now.Add(time.Hour).Format(time.RFC3339) + `","end":"` + now.Add(3*time.Hour).Format(time.RFC3339) + `"}`
+	}
+	if code, out := post(t, srv.URL+"/api/v1/operations", body(`"u1"`, "60")); code != http.StatusCreated {
+		t.Fatalf("first: %d %v", code, out)
+	}
+	code, out := post(t, srv.URL+"/api/v1/operations", body(`"u2"`, "65"))
+	e, _ := out["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	if code != http.StatusConflict || d["operation_id"] != "op1" || d["slot"] != 0.0 || !strings.Contains(e["message"].(string), "op1 slot 0") ||
+		!strings.Contains(e["message"].(string), "less than 10 m apart vertically") {
+		t.Fatalf("5 m above the first: %d %v, want 409 naming op1 slot 0", code, out)
+	}
+	v, _ := d["violation"].(map[string]any)
+	other, _ := v["other"].(map[string]any)
+	if v["rule"] != "separation" || other["plan"] != "operation op1" {
+		t.Errorf("violation details: %v", v)
+	}
+	if code, out := post(t, srv.URL+"/api/v1/operations", body(`"u2"`, "70")); code != http.StatusCreated {
+		t.Fatalf("10 m above the first: %d %v", code, out)
+	}
+}
+
+// transit_layer plans each slot's transit above every patrol layer and
+// sets RTL_ALT to it; a transit_alt among the patrol layers is a 400
+// naming it; where an RTL from the patrol would fly home over a no-fly
+// zone (the synthetic area's tent) the return rule refuses the plan.
+func TestOperationsTransitLayer(t *testing.T) {
+	m, err := New(Config{DataDir: t.TempDir(), Fleet: &fakeFleet{vs: map[string]fleet.Vehicle{"u1": {ID: "u1"}, "u2": {ID: "u2"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := orb.Point{69.25, 41.3}
+	ll := func(x, y float64) orb.Point {
+		return orb.Point{c[0] + x/(111320*math.Cos(c[1]*math.Pi/180)), c[1] + y/111320}
+	}
+	square := &missions.Area{Name: "square", MinAlt: 30, MaxAlt: 100,
+		Include: []orb.Polygon{{{ll(-200, -200), ll(200, -200), ll(200, 200), ll(-200, 200), ll(-200, -200)}}},
+		Launch:  []missions.Site{{Name: "pad", Point: ll(-260, 0)}}}
+	mux := httpapi.NewMux()
+	Register(mux, Deps{Manager: m, Areas: areas{"a1": testArea(t), "sq": square}})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	end := time.Now().Add(time.Hour).Format(time.RFC3339)
+	body := func(area, extra string) string {
+		return `{"area_id":"` + area + `","pattern":"perimeter","slots":2,"vehicle_ids":["u1","u2"],"alt":50,` + extra + `,"start":"now","end":"` + end + `"}`
+	}
+	code, out := post(t, srv.URL+"/api/v1/operations", body("sq", `"transit_alt":55`))
+	if e, _ := out["error"].(map[string]any); code != http.StatusBadRequest || e["field"] != "transit_alt" {
+		t.Fatalf("transit_alt 55 among layers 50 and 60: %d %v", code, out)
+	}
+	code, out = post(t, srv.URL+"/api/v1/operations", body("a1", `"transit_layer":true`))
+	if e, _ := out["error"].(map[string]any); code != http.StatusBadRequest || !strings.Contains(e["message"].(string), "return: an RTL") || !strings.Contains(fmt.Sprint(e["details"]), `no-fly zone "Tent"`) {
+		t.Fatalf("RTL over the tent: %d %v", code, out)
+	}
+	code, out = post(t, srv.URL+"/api/v1/operations", body("sq", `"transit_layer":true`))
+	if code != http.StatusCreated {
+		t.Fatalf("square with a transit layer: %d %v", code, out)
+	}
+	o, err := m.Get(out["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range o.Plans {
+		rtl := false
+		for _, p := range sp.Plan.FenceParams {
+			rtl = rtl || p.Name == "RTL_ALT" && p.Value == 7000
+		}
+		if sp.Plan.TransitAlt != 70 || !rtl {
+			t.Errorf("slot %d: transit alt %g, fence params %v", sp.Plan.Drone, sp.Plan.TransitAlt, sp.Plan.FenceParams)
+		}
+	}
+}
+
+// A transit layer 20 m above the patrol adds the climb to it and the
+// descent from it to the launch lead (40 m at the climb rate), and to the
+// return the predictor times the climb back up and the longer descent.
+func TestTransitLayerTiming(t *testing.T) {
+	plan := func(transit float64) *Operation {
+		return &Operation{Slots: []*Slot{{}}, Plans: []SlotPlan{{Plan: &missions.DronePlan{Alt: 50, TransitAlt: transit, Speed: 10}, TransitM: 300}}}
+	}
+	flat, high := plan(0), plan(70)
+	if d := high.leadNoMargin(0) - flat.leadNoMargin(0); math.Abs(d-40/climbRate) > 1e-9 {
+		t.Errorf("lead grows by %g s, want %g", d, 40/climbRate)
+	}
+	in := PredictInput{PriorRate: 0.05, Pct: 80, DistHomeM: 500, Cruise: 10, Reserve: 20}
+	in.AltM = returnHeight(50, 0)
+	p0 := Predict(in)
+	in.AltM = returnHeight(50, 70)
+	p1 := Predict(in)
+	if d := p1.ReturnS - p0.ReturnS; d < 40/1.5-1e-9 {
+		t.Errorf("return grows by %g s, want at least the 20 m climb and the extra 20 m descent (%g s at the descent rate)", d, 40/1.5)
+	}
+}

@@ -1,0 +1,28 @@
+package operations
+
+import (
+	"math"
+
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// Timing of a plan with a transit layer (missions.PlanOptions.TransitLayer):
+// the drone climbs to the transit layer, flies there, and descends to its
+// patrol layer over the loop's start; sent home, RTL climbs back to the
+// transit layer where it is before it flies home and lands.
+
+// transitClimbS is the vertical part of a launch-to-station flight: the
+// climb to the transit layer (or the patrol layer without one) and the
+// descent from it to the patrol layer, counted at the climb rate.
+func transitClimbS(p *missions.DronePlan) float64 {
+	up := math.Max(p.Alt, p.TransitAlt)
+	return (up + math.Max(0, p.TransitAlt-p.Alt)) / climbRate
+}
+
+// returnHeight is the height a return must cover for the predictor, which
+// counts it at the descent rate: from alt down to the pad, plus, with a
+// transit layer above, the climb to it and the descent from it
+// (conservative: a climb is faster than a descent).
+func returnHeight(alt, transitAlt float64) float64 {
+	return alt + 2*math.Max(0, transitAlt-alt)
+}
