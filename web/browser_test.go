@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/burgut-uav/burgut/app"
 	"github.com/burgut-uav/burgut/audit"
@@ -263,6 +264,14 @@ func TestLiveMapInChromium(t *testing.T) {
 	poll("the acknowledged breach left out of the unacknowledged", `document.querySelector('#alerts li[data-kind="fence_breach"]').hidden`, 5*time.Second)
 	filter("", "")
 	poll("all alerts again", breachShown, 5*time.Second)
+	// From the keyboard: Enter on an alert selects its vehicle.
+	if _, err := chromedp.Run(bctx, chromedp.Focus(`#alerts li[data-kind="fence_breach"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(bctx, chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	poll("the alert's vehicle selected", `document.getElementById('details').dataset.vehicleId === document.querySelector('#alerts li[data-kind="fence_breach"]').dataset.vehicleId`, 5*time.Second)
 	if _, err := chromedp.Run(bctx, chromedp.Click(`#tabs [data-tab="fly"]`)); err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,12 @@ func TestConsoleCommandsToASelection(t *testing.T) {
 	c.clickVehicle(a, false)
 	c.clickVehicle(b, true)
 	c.poll("both selected", `document.getElementById('selection-count').textContent === '2 selected' && document.getElementById('command-target').textContent === '→ 2 vehicles'`, 5*time.Second)
+	// The same from the keyboard: the arrows move in the list, Enter
+	// selects, Shift+Enter adds.
+	c.run(chromedp.Focus(fmt.Sprintf(`#vehicles li[data-vehicle-id=%q]`, a)), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.Enter))
+	c.poll("Enter on the next line selects it alone", fmt.Sprintf(`document.getElementById('selection-count').textContent === '1 selected' && document.getElementById('details').dataset.vehicleId === %q && document.activeElement.dataset.vehicleId === %q`, b, b), 5*time.Second)
+	c.run(chromedp.KeyEvent(kb.Home), chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	c.poll("Shift+Enter on the first adds it", fmt.Sprintf(`document.getElementById('selection-count').textContent === '2 selected' && document.activeElement.dataset.vehicleId === %q`, a), 5*time.Second)
 
 	eval[bool](c, `(() => { const s = document.getElementById('cmd-mode'); s.value = 'GUIDED'; s.dispatchEvent(new Event('change')); return true })()`)
 	c.command("mode", "Switch 2 vehicles to GUIDED?", 2)

@@ -225,6 +225,13 @@ function addAlert(ev) {
   li.dataset.severity = ev.severity;
   li.innerHTML = `<time>${esc(new Date(ev.time).toLocaleTimeString())}</time><b>${esc(ev.vehicle_id)}</b> ${esc(ev.message || ev.kind)} <span class="ack"></span>`;
   li.addEventListener("click", () => store.select(ev.vehicle_id));
+  li.tabIndex = 0;
+  li.addEventListener("keydown", (e) => {
+    if (e.target === li && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      store.select(ev.vehicle_id);
+    }
+  });
   // Operators acknowledge an alert for every console (audited with their
   // name); observers see who did.
   if (ctx.session && ctx.session.role !== "observer") {

@@ -14,6 +14,7 @@ import { createPlanUI } from "./planui.js";
 import { renderFrame, onStreamFrame, startFly } from "./flyui.js";
 import { setupReview } from "./reviewui.js";
 import { setupOps, onOpsFrame } from "./opsui.js";
+import { listKeys } from "./keys.js";
 
 const areaLayer = L.layerGroup().addTo(map);
 const planLayer = L.layerGroup().addTo(map);
@@ -70,6 +71,8 @@ function fitOnce() {
   map.fitBounds(L.latLngBounds(pts).pad(0.3), { maxZoom: 17 });
   fitted = true;
 }
+
+for (const id of ["vehicles", "ops-list", "params-list", "alerts"]) listKeys($(id));
 
 // --- tabs ---
 // A WAI-ARIA tab list: one tab in the Tab order (the selected one), the
