@@ -635,6 +635,12 @@ func (c *stateCheck) check(r *runner, i int) (bool, string) {
 		str, isNum = fmt.Sprint(v.Armed), false
 	case "signing":
 		str, isNum = v.Signing, false
+	case "video_streams":
+		for _, st := range v.Video {
+			if st.Type == "rtpudp" {
+				num++ // a stream sent to the station (fleet.video), not just advertised
+			}
+		}
 	}
 	val := str
 	if isNum {

@@ -255,7 +255,11 @@ type vstate struct {
 	FenceBreached bool    `json:"fence_breached"`
 	UID           uint64  `json:"uid"`
 	Signing       string  `json:"signing"` // unsigned, pending, signed
-	Home          *struct {
+	Video         []struct {
+		URI  string `json:"uri"`
+		Type string `json:"type"` // rtpudp when the camera sends to the station
+	} `json:"video"`
+	Home *struct {
 		Lat float64 `json:"lat"`
 	} `json:"home"`
 }
@@ -308,6 +312,15 @@ func newSim(sc *Scenario, gcs string, speedup float64, seed int64, log *slog.Log
 		GustSpeed:          sc.World.Wind.Gusts,
 		Log:                log,
 	}
+	if f.Video {
+		// Every camera streams RTP H.264 (ffmpeg) to the station's host,
+		// which relays it to browsers: ports base..base+n-1 must be free.
+		base, err := freeUDPRange(f.Vehicles)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Video, cfg.VideoBasePort = true, base
+	}
 	if f.Home != nil {
 		cfg.Home = vehicle.LatLonAlt{Lat: f.Home.Lat, Lon: f.Home.Lon, AltMSL: f.Home.Alt}
 		if cfg.Home.AltMSL == 0 {
@@ -334,6 +347,33 @@ func newSim(sc *Scenario, gcs string, speedup float64, seed int64, log *slog.Log
 		return simulator.New(cfg) // reads the file now
 	}
 	return simulator.New(cfg)
+}
+
+// freeUDPRange finds n consecutive loopback UDP ports that were free a
+// moment ago, below the ephemeral range.
+func freeUDPRange(n int) (int, error) {
+	for try := 0; try < 50; try++ {
+		base, err := freeUDPPort()
+		if err != nil {
+			return 0, err
+		}
+		if base+n > 65535 {
+			continue
+		}
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+			if err != nil {
+				ok = false
+				continue
+			}
+			c.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d consecutive free UDP ports on 127.0.0.1 for video", n)
 }
 
 // freeUDPPort is a loopback UDP port below the kernel's ephemeral range

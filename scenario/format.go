@@ -47,6 +47,7 @@ type Fleet struct {
 	Expect       int       `yaml:"expect"`
 	Ready        *Duration `yaml:"ready_timeout"`
 	Signing      bool      `yaml:"signing"`
+	Video        bool      `yaml:"video"`
 }
 
 // Point is a WGS84 position; Alt is metres MSL (0 = the model's default).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -148,5 +149,16 @@ func TestRunAgainstStationURL(t *testing.T) {
 	}
 	if _, err := Run(ctx, sc, Options{StationURL: st.base, Token: st.token}); err == nil || !strings.Contains(err.Error(), "station-restart.yaml:32: station_restart needs the in-process station") {
 		t.Fatalf("restart against --station: %v", err)
+	}
+}
+
+// fleet.video makes every camera stream to the station (ffmpeg needed).
+func TestFleetVideo(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed (Debian's ffmpeg package)")
+	}
+	res := runFile(t, "testdata/video.yaml", Options{})
+	if !res.Passed() || len(res.Cases) != 2 {
+		t.Fatalf("video:\n%s", outcome(res))
 	}
 }

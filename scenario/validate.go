@@ -43,7 +43,7 @@ var Commands = []string{"arm", "disarm", "takeoff", "mode", "rtl", "land", "goto
 
 // StateFields are the vehicle fields vehicle_state assertions may check
 // (names as in GET /api/v1/vehicles).
-var StateFields = []string{"battery_pct", "relative_alt_m", "alt_msl_m", "ground_speed_mps", "gps_fix", "satellites", "mode", "armed", "mission_seq", "landed_state", "signing"}
+var StateFields = []string{"battery_pct", "relative_alt_m", "alt_msl_m", "ground_speed_mps", "gps_fix", "satellites", "mode", "armed", "mission_seq", "landed_state", "signing", "video_streams"}
 
 var patterns = []string{"perimeter", "sweep", "loop", "corridor"}
 
@@ -152,8 +152,8 @@ func (sc *Scenario) validateFleet(errs *Errors) {
 		if f.Expect < 0 || f.Expect > MaxVehicles {
 			errs.add(at(n, "expect"), "expect %d: want 1 to %d vehicles", f.Expect, MaxVehicles)
 		}
-		if len(f.Homes) > 0 || f.Home != nil || f.EnduranceMin > 0 || f.SwapMin > 0 || f.BatteryMAh > 0 {
-			errs.add(n, "fleet: home, homes, endurance_min, swap_min and battery_mah describe simulated vehicles; external ones (links) bring their own")
+		if len(f.Homes) > 0 || f.Home != nil || f.EnduranceMin > 0 || f.SwapMin > 0 || f.BatteryMAh > 0 || f.Video {
+			errs.add(n, "fleet: home, homes, endurance_min, swap_min, battery_mah and video describe simulated vehicles; external ones (links) bring their own")
 		}
 	case f.Vehicles <= 0 || f.Vehicles > MaxVehicles:
 		errs.add(at(n, "vehicles"), "fleet.vehicles %d: want 1 to %d simulated vehicles (or links: for external ones)", f.Vehicles, MaxVehicles)
