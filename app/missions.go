@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/control"
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/missions/missionsapi"
 )
 
@@ -25,6 +27,14 @@ func (a *App) startMissions(ctx context.Context) error {
 	}
 	a.Missions = store
 	deps := missionsapi.Deps{Store: store, Log: a.Log.With("part", "missions")}
+	// Plans keep their separation from the patrol operations' (started
+	// after this, before the HTTP server).
+	deps.Airspace = func(start, end time.Time) []missions.PlanSet {
+		if a.Operations == nil {
+			return nil
+		}
+		return a.Operations.PlanSets(start, end)
+	}
 	if a.Station != nil {
 		deps.Uploader = stationUploader{a.Station, a.ops(), a.Control}
 	}

@@ -75,7 +75,15 @@ type Deps struct {
 	Uploader Uploader // nil: assign answers 503
 	Log      *slog.Logger
 	Check    missions.CheckOptions
+	// Airspace returns the plans already flying (or scheduled to) in a
+	// time window — the slots of active patrol operations — which a plan
+	// must keep its separation from (nil: none known).
+	Airspace Airspace
 }
+
+// Airspace finds the plan sets active in [start, end); a zero start or
+// end leaves that side open.
+type Airspace func(start, end time.Time) []missions.PlanSet
 
 const maxBody = 16 << 20
 
@@ -99,6 +107,12 @@ type PlanSet struct {
 	Drones     []*missions.DronePlan `json:"drones"`
 	Violations []missions.Violation  `json:"violations"`
 	OK         bool                  `json:"ok"`
+	// Conflicts are separation violations against other plans active in
+	// the same airspace (patrol operations whose window overlaps the
+	// area's), each naming the other in other.plan: found when the plan is
+	// made and again when it is assigned, where they refuse it (409)
+	// unless forced. They do not make the plan itself fail (OK).
+	Conflicts []missions.Violation `json:"conflicts"`
 	// Battery is each drone's estimated flight time against its battery
 	// budget (what the battery rule judged), for the preview.
 	Battery []missions.BatteryUse `json:"battery"`
@@ -343,9 +357,26 @@ func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
 	// step and vehicle capacity.
 	ps := checked(a, plans, eff.CheckOptions(h.d.Check))
 	ps.AreaID, ps.Options = id, eff
+	ps.Conflicts = h.conflicts(ps)
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)
 	return nil
+}
+
+// conflicts judges a plan set against the plans active in the same
+// airspace during its area's time window (any time when the area has
+// none).
+func (h *handlers) conflicts(ps *PlanSet) []missions.Violation {
+	out := []missions.Violation{}
+	if h.d.Airspace == nil || ps.area == nil {
+		return out
+	}
+	others := h.d.Airspace(ps.area.Starts, ps.area.Ends)
+	if len(others) == 0 {
+		return out
+	}
+	opt := ps.Options.CheckOptions(h.d.Check)
+	return append(out, missions.CheckAgainst(ps.area, ps.Drones, others, opt)...)
 }
 
 // checked runs the checker over plans: a PlanSet with its violations and
@@ -356,7 +387,7 @@ func checked(a *missions.Area, plans []*missions.DronePlan, o missions.CheckOpti
 	if vs == nil {
 		vs = []missions.Violation{}
 	}
-	return &PlanSet{Drones: plans, Violations: vs, OK: len(vs) == 0, Battery: c.Battery(plans), area: a}
+	return &PlanSet{Drones: plans, Violations: vs, OK: len(vs) == 0, Conflicts: []missions.Violation{}, Battery: c.Battery(plans), area: a}
 }
 
 // importPlan checks a mission made elsewhere (a QGroundControl .plan or a
@@ -409,6 +440,7 @@ func (h *handlers) importPlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	ps := checked(a, []*missions.DronePlan{dp}, h.d.Check)
 	ps.AreaID, ps.Source = id, r.URL.Query().Get("name")
+	ps.Conflicts = h.conflicts(ps)
 	h.d.Store.addPlan(ps)
 	httpapi.WriteJSON(w, http.StatusCreated, ps)
 	return nil
@@ -648,6 +680,13 @@ func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
 	if !ps.OK && !req.Force {
 		e := httpapi.New(httpapi.CodeConflict, "plan %s failed %d check(s); fix it or assign with \"force\": true", ps.ID, len(ps.Violations))
 		e.Details = map[string]any{"violations": ps.Violations}
+		return e
+	}
+	// The airspace may have changed since the plan was made.
+	if cs := h.conflicts(ps); len(cs) > 0 && !req.Force {
+		v := cs[0]
+		e := httpapi.New(httpapi.CodeConflict, "plan %s drone %d would fly within the separation of %s drone %d: %s; move it (alt, layer_step) or assign with \"force\": true", ps.ID, v.Drone, v.Other.Plan, v.Other.Drone, v.Message)
+		e.Details = map[string]any{"conflicts": cs}
 		return e
 	}
 	if h.d.Uploader == nil {

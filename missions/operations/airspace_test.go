@@ -118,3 +118,24 @@ func TestTransitLayerTiming(t *testing.T) {
 		t.Errorf("return grows by %g s, want at least the 20 m climb and the extra 20 m descent (%g s at the descent rate)", d, 40/1.5)
 	}
 }
+
+// PlanSets lists the slot plans of the active operations whose window
+// overlaps, labelled for other planners' checks; open bounds take all.
+func TestManagerPlanSets(t *testing.T) {
+	srv, m := testServer(t, t.TempDir())
+	now := time.Now()
+	start, end := now.Add(time.Hour), now.Add(3*time.Hour)
+	if code, out := post(t, srv.URL+"/api/v1/operations", `{"area_id":"a1","pattern":"perimeter","slots":2,"vehicle_ids":["u1","u2"],"start":"`+start.Format(time.RFC3339)+`","end":"`+end.Format(time.RFC3339)+`"}`); code != http.StatusCreated {
+		t.Fatalf("create: %d %v", code, out)
+	}
+	all := m.PlanSets(time.Time{}, time.Time{})
+	if len(all) != 1 || all[0].Label != "operation op1" || len(all[0].Plans) != 2 || all[0].Plans[1].Drone != 1 {
+		t.Fatalf("open window: %+v", all)
+	}
+	if got := m.PlanSets(end, end.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("after the window: %+v", got)
+	}
+	if got := m.PlanSets(time.Time{}, start.Add(time.Minute)); len(got) != 1 {
+		t.Errorf("overlapping its start: %+v", got)
+	}
+}

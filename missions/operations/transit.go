@@ -2,6 +2,8 @@ package operations
 
 import (
 	"math"
+	"sort"
+	"time"
 
 	"github.com/burgut-uav/burgut/missions"
 )
@@ -25,4 +27,31 @@ func transitClimbS(p *missions.DronePlan) float64 {
 // (conservative: a climb is faster than a descent).
 func returnHeight(alt, transitAlt float64) float64 {
 	return alt + 2*math.Max(0, transitAlt-alt)
+}
+
+// PlanSets returns the slot plans of the active operations whose window
+// overlaps [start, end) (a zero bound is open), labelled "operation ID",
+// for other planners' separation checks (missionsapi.Deps.Airspace).
+func (m *Manager) PlanSets(start, end time.Time) []missions.PlanSet {
+	if start.IsZero() {
+		start = time.Unix(0, 0)
+	}
+	if end.IsZero() {
+		end = time.Unix(1<<40, 0)
+	}
+	byID := m.Airspace(start, end)
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]missions.PlanSet, 0, len(ids))
+	for _, id := range ids {
+		s := missions.PlanSet{Label: "operation " + id}
+		for _, sp := range byID[id] {
+			s.Plans = append(s.Plans, sp.Plan)
+		}
+		out = append(out, s)
+	}
+	return out
 }
