@@ -70,7 +70,15 @@ func (a *App) startOperations(ctx context.Context) error {
 	}
 	a.Operations = m
 	operations.Register(a.Mux, operations.Deps{Manager: m, Areas: a.Missions, Log: a.Log.With("part", "operations"),
-		Known: func(id string) bool { _, ok := a.Fleet.Get(id); return ok }})
+		Known: func(id string) bool { _, ok := a.Fleet.Get(id); return ok },
+		// Plans assigned through the missions API and still flown: the
+		// vehicle keeps the plan's mission tag until it completes.
+		Flying: func() []missions.PlanSet {
+			if a.Missions == nil {
+				return nil
+			}
+			return a.Missions.Flying(func(vid, pid string) bool { v, ok := a.Fleet.Get(vid); return ok && v.Mission == pid })
+		}})
 	a.addFamily(counter("burgut_operations_ticks_total", "operations scheduler ticks"), func(emit metrics.Emit) { emit(float64(m.Stats().Ticks)) })
 	a.addFamily(counter("burgut_operations_tick_seconds_total", "time spent in operations scheduler ticks"), func(emit metrics.Emit) {
 		emit(float64(m.Stats().TickNanos) / 1e9)

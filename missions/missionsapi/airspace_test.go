@@ -91,4 +91,13 @@ func TestPlansKeepSeparationFromOperations(t *testing.T) {
 	if code != http.StatusOK || len(rec.got["v1"]) == 0 {
 		t.Fatalf("forced assign: %d %s", code, body)
 	}
+	// Now v1 flies it: the plan set is in the airspace of others while
+	// the vehicle flies it, and not once it no longer does.
+	fl := st.Flying(func(vid, pid string) bool { return vid == "v1" && pid == same.ID })
+	if len(fl) != 1 || fl[0].Label != "plan "+same.ID || len(fl[0].Plans) != 1 || fl[0].Plans[0].Alt != 60 {
+		t.Fatalf("flying: %+v", fl)
+	}
+	if fl := st.Flying(func(string, string) bool { return false }); len(fl) != 0 {
+		t.Errorf("nothing flying: %+v", fl)
+	}
 }

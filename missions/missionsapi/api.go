@@ -96,6 +96,63 @@ type Store struct {
 	areas  map[string]*missions.Area
 	plans  map[string]*PlanSet
 	source map[string][]byte // area GeoJSON as created, persisted
+	// uploads: which plan and drone each vehicle was last given a mission
+	// of (for Flying).
+	uploads map[string]upload
+}
+
+type upload struct {
+	ps    *PlanSet
+	drone int
+}
+
+func (s *Store) assigned(vehicleID string, ps *PlanSet, drone int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.uploads == nil {
+		s.uploads = map[string]upload{}
+	}
+	s.uploads[vehicleID] = upload{ps, drone}
+}
+
+// Flying returns the plan sets whose missions were uploaded through this
+// API and are still being flown — flying(vehicle, plan ID) tells, e.g.
+// the vehicle still carries the plan's mission tag — each labelled
+// "plan ID" with the drones of it being flown, for the separation checks
+// of other planners (patrol operations).
+func (s *Store) Flying(flying func(vehicleID, planID string) bool) []missions.PlanSet {
+	s.mu.Lock()
+	ups := make(map[string]upload, len(s.uploads))
+	for v, u := range s.uploads {
+		ups[v] = u
+	}
+	s.mu.Unlock()
+	byPlan := map[string]*missions.PlanSet{}
+	var ids []string
+	vids := make([]string, 0, len(ups))
+	for v := range ups {
+		vids = append(vids, v)
+	}
+	sort.Strings(vids)
+	for _, v := range vids {
+		u := ups[v]
+		if !flying(v, u.ps.ID) {
+			continue
+		}
+		set := byPlan[u.ps.ID]
+		if set == nil {
+			set = &missions.PlanSet{Label: "plan " + u.ps.ID}
+			byPlan[u.ps.ID] = set
+			ids = append(ids, u.ps.ID)
+		}
+		set.Plans = append(set.Plans, u.ps.Drones[u.drone])
+	}
+	sort.Strings(ids)
+	out := make([]missions.PlanSet, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, *byPlan[id])
+	}
+	return out
 }
 
 // PlanSet is one planning run: the options, per-drone plans and what the
@@ -718,6 +775,9 @@ func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
 				}
 				res.Uploaded = append(res.Uploaded, l.t.String())
 				res.Items[l.t.String()] = len(l.items)
+				if l.t == mavitem.TypeMission {
+					h.d.Store.assigned(a.VehicleID, ps, a.Drone)
+				}
 			}
 			res.Params = []string{}
 			if ps, ok := h.d.Uploader.(ParamSetter); ok && res.OK {

@@ -139,3 +139,35 @@ func TestManagerPlanSets(t *testing.T) {
 		t.Errorf("overlapping its start: %+v", got)
 	}
 }
+
+// An operation whose window has begun keeps its separation from the plans
+// flown now outside operations (Deps.Flying): refused with 409 naming the
+// plan set when in their layer, accepted when it starts later.
+func TestOperationsKeepSeparationFromFlyingPlans(t *testing.T) {
+	m, err := New(Config{DataDir: t.TempDir(), Fleet: &fakeFleet{vs: map[string]fleet.Vehicle{"u1": {ID: "u1"}, "u2": {ID: "u2"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testArea(t)
+	flying, err := missions.PlanArea(a, missions.PlanOptions{Pattern: missions.PatternPerimeter, Alt: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := httpapi.NewMux()
+	Register(mux, Deps{Manager: m, Areas: areas{"a1": a}, Flying: func() []missions.PlanSet {
+		return []missions.PlanSet{{Label: "plan p4", Plans: flying}}
+	}})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	end := time.Now().Add(3 * time.Hour).Format(time.RFC3339)
+	code, out := post(t, srv.URL+"/api/v1/operations", `{"area_id":"a1","pattern":"perimeter","slots":1,"vehicle_ids":["u1"],"alt":60,"start":"now","end":"`+end+`"}`)
+	e, _ := out["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	if code != http.StatusConflict || d["plan_id"] != "p4" || !strings.Contains(e["message"].(string), "plan p4 drone 0, flying now") {
+		t.Fatalf("over a flying plan's layer: %d %v", code, out)
+	}
+	later := time.Now().Add(time.Hour).Format(time.RFC3339)
+	if code, out := post(t, srv.URL+"/api/v1/operations", `{"area_id":"a1","pattern":"perimeter","slots":1,"vehicle_ids":["u1"],"alt":60,"start":"`+later+`","end":"`+end+`"}`); code != http.StatusCreated {
+		t.Fatalf("starting later: %d %v", code, out)
+	}
+}

@@ -26,7 +26,11 @@ type Deps struct {
 	Areas   Areas
 	// Known reports whether the station knows a vehicle (nil: any).
 	Known func(id string) bool
-	Log   *slog.Logger
+	// Flying returns the plans being flown now outside operations (plan
+	// sets assigned through the missions API); an operation whose window
+	// has begun keeps its separation from them (nil: none).
+	Flying func() []missions.PlanSet
+	Log    *slog.Logger
 }
 
 // MaxSlots bounds the drones an operation keeps on station at once (the
@@ -223,6 +227,9 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 			Details: map[string]any{"violations": vs}}
 	}
 	if err := crossCheck(a, plans, eff.CheckOptions(missions.CheckOptions{}), m.Airspace(start, end)); err != nil {
+		return Spec{}, err
+	}
+	if err := d.flyingCheck(a, plans, eff.CheckOptions(missions.CheckOptions{}), start, wall); err != nil {
 		return Spec{}, err
 	}
 	spec := Spec{AreaID: req.AreaID, Pattern: req.Pattern, VehicleIDs: req.VehicleIDs, Start: start, End: end, Params: p}

@@ -1,10 +1,13 @@
 package operations
 
 import (
+	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -54,4 +57,27 @@ func (m *Manager) PlanSets(start, end time.Time) []missions.PlanSet {
 		out = append(out, s)
 	}
 	return out
+}
+
+// flyingCheck judges the new plans against the plans being flown now
+// outside operations (Deps.Flying), when the window has begun (start not
+// after the wall clock now): a plan flown now is assumed done before a
+// window that starts later. A conflict is refused with 409 naming the
+// plan set and drone.
+func (d Deps) flyingCheck(a *missions.Area, plans []*missions.DronePlan, opt missions.CheckOptions, start, now time.Time) error {
+	if d.Flying == nil || start.After(now) {
+		return nil
+	}
+	sets := d.Flying()
+	if len(sets) == 0 {
+		return nil
+	}
+	vs := missions.CheckAgainst(a, plans, sets, opt)
+	if len(vs) == 0 {
+		return nil
+	}
+	v := vs[0]
+	return &httpapi.Error{Code: httpapi.CodeConflict, Field: "area_id",
+		Message: fmt.Sprintf("slot %d would fly within the separation of %s drone %d, flying now: %s", v.Drone, v.Other.Plan, v.Other.Drone, v.Message),
+		Details: map[string]any{"plan_id": strings.TrimPrefix(v.Other.Plan, "plan "), "drone": v.Other.Drone, "violation": v, "violations": vs}}
 }
