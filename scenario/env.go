@@ -149,6 +149,9 @@ func (s *station) restart(ctx context.Context, down func() bool) error {
 	}
 	var err error
 	for try := 0; try < 50; try++ { // the HTTP port may linger a moment
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err = s.start(ctx); err == nil {
 			s.mu.Lock()
 			s.epoch++

@@ -3,6 +3,7 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -160,5 +161,31 @@ func TestFleetVideo(t *testing.T) {
 	res := runFile(t, "testdata/video.yaml", Options{})
 	if !res.Passed() || len(res.Cases) != 2 {
 		t.Fatalf("video:\n%s", outcome(res))
+	}
+}
+
+// Ctrl-C while the station is restarting: the run waits for the restart
+// to finish, stops everything and returns what it saw, marked interrupted.
+func TestInterruptDuringRestart(t *testing.T) {
+	sc, err := ParseFile("../scenarios/station-restart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := Run(ctx, sc, Options{Progress: func(p Progress) {
+		if p.Restarting {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) || res == nil || res.EndReason != "interrupted" || len(res.Cases) == 0 || res.Passed() {
+		t.Fatalf("err %v, result %+v", err, res)
+	}
+	restarted := false
+	for _, e := range res.Timeline {
+		restarted = restarted || e.Kind == EntryFault && e.Name == FaultStationRestart
+	}
+	if !restarted {
+		t.Fatalf("the restart's end is not in the timeline:\n%s", outcome(res))
 	}
 }

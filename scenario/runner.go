@@ -146,7 +146,6 @@ type runner struct {
 	reverts   []revert
 	linkF     []map[*Fault]simulator.LinkFaults
 	restartCh chan error
-	restarts  int
 
 	checkers  []checker
 	stepCases []Case
@@ -435,6 +434,11 @@ func (r *runner) fly(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			r.res.EndReason = "interrupted"
+			if restarting { // its goroutine ends with ctx; never leave a station starting behind teardown
+				err := <-r.restartCh
+				r.addEntry(Entry{T: r.now, Kind: EntryFault, Name: FaultStationRestart, Text: restartText(err), OK: err == nil})
+			}
+			r.res.SimTime = r.now
 			return ctx.Err()
 		case out := <-r.stepDone:
 			r.busy--
@@ -442,7 +446,6 @@ func (r *runner) fly(ctx context.Context) error {
 			continue
 		case err := <-r.restartCh:
 			restarting = false
-			r.restarts++
 			r.addEntry(Entry{T: r.now, Kind: EntryFault, Name: FaultStationRestart, Text: restartText(err), OK: err == nil})
 			if err != nil {
 				r.stepCases = append(r.stepCases, Case{Assertion: "station_restart", Kind: "fault", Index: -1, Message: err.Error(), At: r.now})
