@@ -233,3 +233,38 @@ func TestClosest3MatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSeparation10Drones: the 3D separation rule over 10 sweep plans
+// of the 5 km² bench area, every pair of drones judged (10 layers over the
+// band, all from one pad); and against another plan set of 10.
+func BenchmarkSeparation10Drones(b *testing.B) {
+	a := benchArea(b)
+	plans, err := PlanArea(a, PlanOptions{Pattern: PatternSweep, Drones: 10, Spacing: 40, Alt: 70})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := NewChecker(a, CheckOptions{})
+	legs := make([][]Leg, len(plans))
+	n := 0
+	for i, dp := range plans {
+		legs[i] = dp.Legs()
+		n += len(legs[i])
+	}
+	others, err := PlanArea(a, PlanOptions{Pattern: PatternSweep, Drones: 10, Spacing: 40, Alt: 75})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("within", func(b *testing.B) {
+		for b.Loop() {
+			c.separation(plans, legs)
+		}
+		b.ReportMetric(float64(n), "legs")
+	})
+	b.Run("against", func(b *testing.B) {
+		var vs []Violation
+		for b.Loop() {
+			vs = c.CheckAgainst(plans, []PlanSet{{Label: "other", Plans: others}})
+		}
+		b.ReportMetric(float64(len(vs)), "conflicts")
+	})
+}

@@ -13,37 +13,78 @@ import (
 // operations scheduler sends a drone home, and what a battery failsafe
 // does — flies straight home from wherever the drone is, not along the
 // mission's way back, so every such return must stay clear of the no-fly
-// zones (with the margin) and inside the drone's fence. Each patrol leg is
-// sampled every Margin/2: a zone between two neighbouring returns lies
-// within the margin of one of them, so none is missed. One violation per
+// zones (with the margin) and inside the drone's fence. One violation per
 // kind and drone, at the first leg whose returns fail.
 func (c *Checker) returns(dp *DronePlan, legs []Leg, fence *space) []Violation {
 	if dp.TransitAlt <= 0 {
 		return nil
 	}
+	var out []Violation
+	noFlyBad, fenceBad := false, false
+	for _, r := range c.returnsFrom(dp, legs, fence) {
+		k, l := r.Leg, legs[r.Leg]
+		if !r.NoFlyClear && !noFlyBad {
+			noFlyBad = true
+			out = append(out, Violation{Drone: dp.Drone, Leg: k, Seq: l.ToSeq, Rule: RuleReturn,
+				Message: fmt.Sprintf("an RTL on the leg from item %d to item %d flies straight home at the transit layer (%g m) and %s", l.FromSeq, l.ToSeq, dp.TransitAlt, r.why)})
+		}
+		if !r.FenceClear && !fenceBad {
+			fenceBad = true
+			out = append(out, Violation{Drone: dp.Drone, Leg: k, Seq: l.ToSeq, Rule: RuleReturn,
+				Message: fmt.Sprintf("an RTL on the leg from item %d to item %d flies straight home at the transit layer (%g m) and leaves the drone's fence or comes within %g m of it", l.FromSeq, l.ToSeq, dp.TransitAlt, c.opt.FenceMargin)})
+		}
+	}
+	return out
+}
+
+// ReturnClear says, for one leg, whether an RTL commanded anywhere on it
+// flies straight home clear of every no-fly zone (with the margin) and
+// inside the drone's fence.
+type ReturnClear struct {
+	Leg        int    `json:"leg"`
+	Seq        uint16 `json:"seq"` // the item the leg arrives at (MISSION_CURRENT while on it)
+	NoFlyClear bool   `json:"no_fly_clear"`
+	FenceClear bool   `json:"fence_clear"`
+	why        string
+}
+
+// Clear reports whether both hold.
+func (r ReturnClear) Clear() bool { return r.NoFlyClear && r.FenceClear }
+
+// Returns judges an RTL from every non-transit leg of dp, in leg order: a
+// scheduler that sends drones home by RTL can wait for a leg
+// whose return is clear (the return rule refuses a transit-layer plan
+// with any leg that is not).
+func (c *Checker) Returns(dp *DronePlan) []ReturnClear {
+	legs := dp.Legs()
+	fence, _ := c.fenceSpace(dp.Fence)
+	return c.returnsFrom(dp, legs, fence)
+}
+
+// returnsFrom samples each non-transit leg every Margin/2 and tests the
+// straight way home from each sample: a zone between two neighbouring
+// returns lies within the margin of one of them, so none is missed.
+func (c *Checker) returnsFrom(dp *DronePlan, legs []Leg, fence *space) []ReturnClear {
 	home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
 	step := math.Max(1, c.opt.Margin/2)
-	var out []Violation
-	noFlyBad, fenceBad := false, fence == nil
+	var out []ReturnClear
 	for k, l := range legs {
-		if l.Transit || noFlyBad && fenceBad {
+		if l.Transit {
 			continue
 		}
+		r := ReturnClear{Leg: k, Seq: l.ToSeq, NoFlyClear: true, FenceClear: true}
 		a, b := c.xy(l.From), c.xy(l.To)
 		n := int(math.Ceil(math.Hypot(b[0]-a[0], b[1]-a[1])/step)) + 1
-		for s := 0; s <= n; s++ {
+		for s := 0; s <= n && (r.NoFlyClear || r.FenceClear); s++ {
 			p := lerp(a, b, float64(s)/float64(n))
-			if !noFlyBad && !c.noFly.segOK(p, home) {
-				noFlyBad = true
-				out = append(out, Violation{Drone: dp.Drone, Leg: k, Seq: l.ToSeq, Rule: RuleReturn,
-					Message: fmt.Sprintf("an RTL on the leg from item %d to item %d flies straight home at the transit layer (%g m) and %s", l.FromSeq, l.ToSeq, dp.TransitAlt, c.whichZone(p, home))})
+			if r.NoFlyClear && !c.noFly.segOK(p, home) {
+				r.NoFlyClear, r.why = false, c.whichZone(p, home)
 			}
-			if !fenceBad && !fence.segOK(p, home) {
-				fenceBad = true
-				out = append(out, Violation{Drone: dp.Drone, Leg: k, Seq: l.ToSeq, Rule: RuleReturn,
-					Message: fmt.Sprintf("an RTL on the leg from item %d to item %d flies straight home at the transit layer (%g m) and leaves the drone's fence or comes within %g m of it", l.FromSeq, l.ToSeq, dp.TransitAlt, c.opt.FenceMargin)})
+			if fence != nil && r.FenceClear && !fence.segOK(p, home) {
+				r.FenceClear = false
 			}
 		}
+		out = append(out, r)
 	}
 	return out
 }

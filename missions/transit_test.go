@@ -145,3 +145,40 @@ func TestTransitLayerReturnRule(t *testing.T) {
 		t.Errorf("returns out of the fence not reported")
 	}
 }
+
+// Returns tells a scheduler where on the patrol an RTL is clear: with the
+// stage in the middle, the legs on the pad's side are, those beyond the
+// stage are not, and the return rule names the first of those.
+func TestReturnsPerLeg(t *testing.T) {
+	a := transitArea(true)
+	o := PlanOptions{Pattern: PatternPerimeter, Drones: 1, Alt: 50, Repeat: -1, TransitLayer: true}
+	plans, err := PlanArea(a, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, _ := o.Effective(a)
+	c := NewChecker(a, eff.CheckOptions(CheckOptions{}))
+	rs := c.Returns(plans[0])
+	clear, blocked := 0, 0
+	first := -1
+	for _, r := range rs {
+		if r.NoFlyClear {
+			clear++
+		} else {
+			blocked++
+			if first < 0 {
+				first = r.Leg
+			}
+		}
+	}
+	if clear == 0 || blocked == 0 {
+		t.Fatalf("want legs of both kinds, got %d clear and %d blocked: %+v", clear, blocked, rs)
+	}
+	found := false
+	for _, v := range c.Check(plans) {
+		found = found || v.Rule == RuleReturn && v.Leg == first && strings.Contains(v.Message, `"stage"`)
+	}
+	if !found {
+		t.Errorf("return rule does not name leg %d", first)
+	}
+}
