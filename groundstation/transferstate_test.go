@@ -106,3 +106,50 @@ func TestUploadProgressOnTheVehicleState(t *testing.T) {
 		t.Fatalf("refused upload's last state %+v, want failed naming MAV_MISSION_NO_SPACE", last)
 	}
 }
+
+// A 700-item upload publishes a bounded number of progress states (not
+// one per item), always the first and the last item, and the verdict.
+func TestTransferStatePublishesBoundedProgress(t *testing.T) {
+	fl := fleet.New(fleet.DefaultConfig())
+	fl.Update("v1", time.Unix(1_800_000_000, 0), func(v *fleet.Vehicle) {})
+	sub := fl.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: 1 << 16})
+	defer sub.Close()
+	const n = 700
+	ts := newTransferState(fl, "v1", "mission", n)
+	ts.attempt(1)
+	for done := 1; done <= n; done++ {
+		ts.progress(done, n)
+	}
+	ts.verifying()
+	ts.end(fleet.TransferVerified, nil)
+	var got []fleet.Transfer
+	for b := sub.Next(); len(b.Vehicles) > 0; b = sub.Next() {
+		for _, v := range b.Vehicles {
+			got = append(got, *v.Transfer)
+		}
+	}
+	if len(got) > transferSteps+5 {
+		t.Fatalf("%d states published for %d items, want about %d", len(got), n, transferSteps)
+	}
+	if got[0].Done != 0 || got[0].Phase != fleet.TransferUploading {
+		t.Fatalf("first state %+v", got[0])
+	}
+	sawLast := false
+	for _, s := range got {
+		sawLast = sawLast || s.Phase == fleet.TransferUploading && s.Done == n
+	}
+	if !sawLast {
+		t.Fatalf("the last item confirmed was not published: %+v", got)
+	}
+	if last := got[len(got)-1]; last.Phase != fleet.TransferVerified || last.Done != n {
+		t.Fatalf("verdict %+v", last)
+	}
+	// A failure keeps the items confirmed so far and says why.
+	ts = newTransferState(fl, "v1", "fence", 10)
+	ts.attempt(2)
+	ts.progress(3, 10)
+	ts.end(fleet.TransferFailed, fmt.Errorf("vehicle refused the transfer: MAV_MISSION_DENIED"))
+	if v, _ := fl.Get("v1"); v.Transfer.Phase != fleet.TransferFailed || v.Transfer.Done != 3 || v.Transfer.Attempt != 2 || !strings.Contains(v.Transfer.Error, "MAV_MISSION_DENIED") {
+		t.Fatalf("failed transfer %+v", v.Transfer)
+	}
+}
