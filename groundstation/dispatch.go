@@ -30,7 +30,7 @@ type linkRT struct {
 	node *gomavlib.Node
 
 	mu    sync.Mutex
-	dec   *datagramDecoder
+	dec   *frameDecoder
 	batch stageBuf // the UDP datagrams being dispatched
 
 	comps    map[vkey]*compRec
@@ -82,7 +82,7 @@ func newLinkRT(st *Station, l *link) *linkRT {
 		comps:    make(map[vkey]*compRec),
 		bySys:    make(map[uint8]*vehicleRec),
 		channels: make(map[*gomavlib.Channel]struct{}),
-		dec:      newDatagramDecoder(st.dialect),
+		dec:      newFrameDecoder(st.dialect),
 	}
 }
 

@@ -10,9 +10,10 @@
 //   - station.go: Station, Config, Run. Each link gets its own gomavlib
 //     Node (station HEARTBEAT at 1 Hz, MAV_TYPE_GCS, MAVLink 2) and one
 //     dispatcher goroutine that reads that node's Events() and ticks.
-//   - udplistener.go, ingest.go: a UDP server link has its own socket
-//     reader, which decodes each datagram (gomavlib's frame reader) and
-//     dispatches its frames on the spot, under the link's lock, with no
+//   - udplistener.go, ingest.go, framedec.go: a UDP server link has its
+//     own socket reader, which stages each datagram; the link's dispatcher
+//     takes them in batches and decodes them with the station's frame
+//     decoder (held to gomavlib's frame reader by a test), with no
 //     goroutine hop per frame; gomavlib gets a conn per remote only to
 //     open the Channel the station writes to that vehicle through.
 //   - dispatch.go: the dispatcher. Per frame it finds the vehicle, accounts

@@ -1,34 +1,13 @@
 package groundstation
 
 import (
-	"bufio"
 	"bytes"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
-	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
-	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 )
-
-// datagramDecoder decodes the MAVLink frames of one datagram with
-// gomavlib's frame reader (checksums, dialect decoding, the same
-// normalisation of non-standard frames as gomavlib's channels), reusing
-// its buffers from datagram to datagram. Owned by a link, under its lock.
-type datagramDecoder struct {
-	src bytes.Reader
-	br  *bufio.Reader
-	fr  *frame.Reader
-}
-
-func newDatagramDecoder(rw *dialect.ReadWriter) *datagramDecoder {
-	d := &datagramDecoder{}
-	d.br = bufio.NewReaderSize(&d.src, 512)
-	d.fr = &frame.Reader{BufByteReader: d.br, DialectRW: rw}
-	_ = d.fr.Initialize() // cannot fail with BufByteReader set
-	return d
-}
 
 // drainUDP takes everything the link's socket reader staged and
 // dispatches it, under the link's lock, on the dispatcher goroutine.
@@ -71,21 +50,14 @@ func (ln *linkRT) onDatagram(c *udpConn, data []byte, at time.Time) {
 // decodeDatagram dispatches every frame of a datagram; the first bytes
 // that are not a valid frame are one parse error and end the datagram.
 func (ln *linkRT) decodeDatagram(ch *gomavlib.Channel, data []byte, at time.Time) {
-	d := ln.dec
-	d.src.Reset(data)
-	d.br.Reset(&d.src)
-	for {
-		start := len(data) - d.src.Len() - d.br.Buffered()
-		if start >= len(data) {
-			return
-		}
-		f, err := d.fr.Read()
+	for len(data) > 0 {
+		f, n, err := ln.dec.decode(data)
 		if err != nil {
 			ln.onParseError(err, ch, at)
 			return
 		}
-		end := len(data) - d.src.Len() - d.br.Buffered()
-		ln.onFrame(f, ch, data[start:end], at)
+		ln.onFrame(f, ch, data[:n], at)
+		data = data[n:]
 	}
 }
 
