@@ -136,6 +136,11 @@ func TestConsoleOperations(t *testing.T) {
 	}
 	w.shot("observer")
 
+	// The crew has fixed the failed drone: Ready puts it back into the pool.
+	c.run(chromedp.Click(fmt.Sprintf(`#op-vehicles li[data-vehicle-id=%q] button[data-ready]`, victim)))
+	c.confirm(victim + " swapped and fit to fly")
+	c.poll("the failed drone back in the pool", fmt.Sprintf(`document.querySelector('#op-vehicles li[data-vehicle-id=%q]').dataset.role !== 'failed'`, victim), 10*time.Second)
+
 	// Stop: every drone goes home; the operation is finished.
 	c.run(chromedp.Click(`#op-actions button[data-action="stop"]`))
 	c.confirm("Stop operation " + opID)

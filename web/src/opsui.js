@@ -19,7 +19,8 @@ import { EVENT_KINDS, timeline, span, pct, actions, actionText, createBody, fmtS
 const POLL_MS = 2000;
 let ops = []; // the last list read
 let shown = null; // id of the operation in the details
-const events = new Map(); // seq → event of any operation (operation kinds only)
+const events = new Map(); // seq → event of any operation (operation kinds only), oldest first
+const MAX_EVENTS = 5000; // a day of a busy operation; older ones are dropped (the state still says who is on station)
 let lastSeq = 0; // the newest event seq read from the station
 let eventsLoaded = false;
 let timer = null;
@@ -81,12 +82,22 @@ export function onOpsFrame(f) {
   let any = false;
   for (const e of f.events || []) {
     if (!EVENT_KINDS.has(e.kind)) continue;
-    events.set(e.seq, e);
+    keep(e);
     any = true;
   }
   if (any && visible() && !soon) soon = setTimeout(() => ((soon = null), refresh()), 100);
 }
 
+function keep(e) {
+  events.set(e.seq, e);
+  for (const k of events.keys()) {
+    if (events.size <= MAX_EVENTS) break;
+    events.delete(k);
+  }
+}
+
+// Between stream frames (or after a reconnect) the events API fills in:
+// what came since the last seq read, at most the last 2000 of the fleet's.
 async function loadEvents() {
   // The first read takes what the station's event ring still holds; then
   // only what came since (the stream fills in between).
@@ -94,7 +105,7 @@ async function loadEvents() {
   const list = (await api.get(`/api/v1/events?${q}`)) || [];
   for (const e of list) {
     if (e.seq > lastSeq) lastSeq = e.seq;
-    if (EVENT_KINDS.has(e.kind)) events.set(e.seq, e);
+    if (EVENT_KINDS.has(e.kind)) keep(e);
   }
   eventsLoaded = true;
 }
