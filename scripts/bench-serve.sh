@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# CPU per message of `burgut serve` (defaults: embedded store, tlogs, embedded
+# MQTT broker, WebSocket hub) under `burgut loadgen`, without InfluxDB or
+# stream clients: the quick A/B measurement behind BENCHMARKS.md's
+# "pipeline changes" table.
+#
+#   scripts/bench-serve.sh VEHICLES SECONDS [serve flags...]
+#   BIN=path/to/burgut  binary to measure (default: go build ./cmd/burgut)
+#   PROF=1              take a CPU profile over the window (bin/cpu.VEHICLES.prof)
+#   ALLOC=1             take an allocation profile over the window instead
+#   HEAP=1              take a heap profile at the end (bin/heap.VEHICLES.prof)
+#   GODEBUG=gctrace=1   passes through: the GC trace is in bin/serve.last.log
+#
+# Prints burgut serve's CPU (% of one core) and µs per message over the
+# window (from 3 s into the load until 3 s before its end), sent/received,
+# socket drops, RSS (every 10 s and start→end), the machine's load average,
+# and every non-zero drop counter from /metrics. Profiles come from
+# BURGUT_PPROF (loopback only).
+set -euo pipefail
+N=${1:?vehicles}; S=${2:?seconds}; shift 2
+[ "$S" -ge 10 ] || { echo "SECONDS must be at least 10" >&2; exit 2; }
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$root/bin"
+BIN=${BIN:-}
+if [ -z "$BIN" ]; then (cd "$root" && go build -o bin/burgut ./cmd/burgut); BIN=$root/bin/burgut; fi
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.'"$1"'); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HTTP=$(port SOCK_STREAM); MQTT=$(port SOCK_STREAM); PP=$(port SOCK_STREAM)
+NL=$(( (N+249)/250 )); L=(); T=()
+for i in $(seq 0 $((NL-1))); do p=$(port SOCK_DGRAM); L+=(--mavlink "l$i=udp:127.0.0.1:$p"); T+=(--target "udp:127.0.0.1:$p"); done
+BURGUT_PPROF=127.0.0.1:$PP "$BIN" serve --data-dir "$D" --http 127.0.0.1:$HTTP --mqtt-listen 127.0.0.1:$MQTT --log-level warn "${L[@]}" "$@" 2>"$D/serve.log" &
+SP=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP/api/v1/health" && break; sleep 0.1; done
+TOK=$("$BIN" tokens create --data-dir "$D" --name bench --role admin 2>/dev/null)
+cpu() { awk '{print $14+$15}' /proc/$SP/stat; }
+rss() { awk '/VmRSS/{print int($2/1024)}' /proc/$SP/status; }
+R0=$(rss)
+"$BIN" loadgen --vehicles "$N" "${T[@]}" --duration "${S}s" --json "$D/sent.json" --log-level warn >/dev/null &
+LP=$!
+sleep 3
+C0=$(cpu); T0=$(date +%s.%N); W=$((S-6))
+if [ -n "${PROF:-}" ]; then curl -s -o "$root/bin/cpu.$N.prof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$W"
+elif [ -n "${ALLOC:-}" ]; then curl -s -o "$root/bin/allocs.$N.prof" "http://127.0.0.1:$PP/debug/pprof/allocs?seconds=$W"
+else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+3))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
+C1=$(cpu); T1=$(date +%s.%N)
+wait $LP
+R1=$(rss)
+[ -n "${HEAP:-}" ] && curl -s -o "$root/bin/heap.$N.prof" "http://127.0.0.1:$PP/debug/pprof/heap"
+M=$(curl -s -H "Authorization: Bearer $TOK" "http://127.0.0.1:$HTTP/metrics")
+RECV=$(echo "$M" | awk '/^burgut_mavlink_frames_received_total/{s+=$2} END{printf "%d", s}')
+DROPS=$(echo "$M" | awk '/^burgut_udp_socket_drops_total/{s+=$2} END{printf "%d", s}')
+SENT=$(python3 -c "import json;print(json.load(open('$D/sent.json'))['sent_total'])")
+HZ=$(getconf CLK_TCK)
+python3 -c "
+cpu=($C1-$C0)/$HZ; wall=$T1-$T0; rate=$N*18
+print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
+echo "$M" | grep -E '_dropped_total|_drops_total' | grep -v '^#' | grep -v ' 0$' || true
+kill -INT $SP; wait $SP || true
+cp "$D/serve.log" "$root/bin/serve.last.log"
