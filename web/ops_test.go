@@ -33,7 +33,8 @@ func opsSquare(lat, lon, halfM float64) string {
 // with the handover between them, a failed drone's replacement and the
 // gap it left (uncovered seconds as the station counts them); an observer
 // sees the same operation read-only and its forged stop is refused; the
-// operator stops it. Screenshots: artifacts/ops-*.png.
+// crew marks the failed drone ready; the operator stops it, then schedules
+// a second one an hour ahead and starts it at once. Screenshots: artifacts/ops-*.png.
 func TestConsoleOperations(t *testing.T) {
 	const speedup = 60
 	c := startConsole(t, "ops", 3, speedup, func(cfg *app.Config) {
@@ -147,4 +148,20 @@ func TestConsoleOperations(t *testing.T) {
 	c.poll("stopped", `document.getElementById('op-details').dataset.state === 'finished' && document.querySelectorAll('#op-actions button').length === 0 &&
 		document.querySelector('#ops-list li').dataset.state === 'finished'`, 20*time.Second)
 	c.shot("4-stopped")
+
+	// A second operation scheduled an hour ahead (on the operation clock)
+	// waits; Start begins it now.
+	eval[bool](c, `(() => { const f = document.getElementById('op-form'); const t = new Date(Date.now() + 3600e3);
+		f.start.value = new Date(t - t.getTimezoneOffset() * 60e3).toISOString().slice(0, 16); f.minutes.value = 30; return true })()`)
+	c.run(chromedp.Click("#op-create-submit"))
+	c.confirm("starting at ")
+	c.poll("the second operation scheduled", fmt.Sprintf(`document.querySelectorAll('#ops-list li[data-op-id]').length === 2 && document.getElementById('op-details').dataset.opId !== %q &&
+		document.getElementById('op-details').dataset.state === 'scheduled' && document.querySelector('#op-actions button[data-action="start"]') !== null`, opID), 20*time.Second)
+	second := eval[string](c, `document.getElementById('op-details').dataset.opId`)
+	c.run(chromedp.Click(`#op-actions button[data-action="start"]`))
+	c.confirm("Start operation " + second + " now?")
+	c.poll("the second operation running", `document.getElementById('op-details').dataset.state === 'running' && document.querySelector('#op-actions button[data-action="start"]') === null`, 20*time.Second)
+	c.run(chromedp.Click(`#op-actions button[data-action="stop"]`))
+	c.confirm("Stop operation " + second)
+	c.poll("the second stopped", `document.getElementById('op-details').dataset.state === 'finished'`, 20*time.Second)
 }
