@@ -63,8 +63,11 @@ func (a *App) startOperations(ctx context.Context) error {
 	if a.Station != nil {
 		act = operationsActuator{a}
 	}
+	// Tick every 5 s of operation time (coverage is sampled at the tick),
+	// between 20 ms and 200 ms of wall time.
+	tick := min(max(time.Duration(float64(5*time.Second)/a.timeScale()), 20*time.Millisecond), 200*time.Millisecond)
 	m, err := operations.New(operations.Config{DataDir: a.Config.DataDir, Fleet: a.Fleet, Act: act, TimeScale: a.timeScale(),
-		Log: a.Log.With("part", "operations")})
+		Tick: tick, Log: a.Log.With("part", "operations")})
 	if err != nil {
 		return err
 	}
@@ -179,6 +182,24 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 	} else {
 		a.Fleet.SetAssignment(id, tag.Mission, tag.EventArea)
 	}
+	// The launch arms in AUTO (AUTO_OPTIONS bits 0 and 1: allow arming,
+	// take off without raising the throttle), so the mission starts with
+	// the arming itself: arming in GUIDED and starting the mission with a
+	// second command races the autopilot's DISARM_DELAY, which a busy link
+	// or a fast simulation loses.
+	sess, err := a.Station.Session(id)
+	if err != nil {
+		return err
+	}
+	if p, err := sess.ParamGet(ctx, "AUTO_OPTIONS"); err != nil || int(p.Value)&3 != 3 {
+		v := 3.0
+		if err == nil {
+			v = float64(int(p.Value) | 3)
+		}
+		if _, err := sess.ParamSet(ctx, "AUTO_OPTIONS", v); err != nil {
+			return fmt.Errorf("set AUTO_OPTIONS: %w", err)
+		}
+	}
 	st := vehicleapi.FromStation(a.Station)
 	d := vehicleapi.Deps{Fleet: a.Fleet, Station: st, Log: a.Log}
 	if _, err := vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "GUIDED"}); err != nil {
@@ -186,14 +207,15 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 	}
 	// A mission interrupted by the last RTL would resume at the item it
 	// was flying (MIS_RESTART 0), which on the ground is no takeoff: start
-	// from the first item.
+	// from the first item (set outside AUTO, where it does not jump).
 	if err := st.SetCurrent(ctx, id, 1); err != nil {
 		return fmt.Errorf("mission current 1: %w", err)
 	}
-	for _, name := range []string{"arm", "mission_start"} {
-		if _, err := vehicleapi.RunCommand(ctx, d, id, name, vehicleapi.CommandArgs{}); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
+	if _, err := vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "AUTO"}); err != nil {
+		return fmt.Errorf("mode AUTO: %w", err)
+	}
+	if _, err := vehicleapi.RunCommand(ctx, d, id, "arm", vehicleapi.CommandArgs{}); err != nil {
+		return fmt.Errorf("arm: %w", err)
 	}
 	return nil
 }

@@ -94,6 +94,7 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 		}
 	}
 	o.Last = st.now
+	clear(o.alarms)
 	return st.acts, st.notes
 }
 
@@ -164,7 +165,11 @@ func (st *step) observe(v *VehicleState) {
 	fv, ok := st.look(v.ID)
 	switch v.Role {
 	case RoleTransit, RoleStation:
-		if why := st.failure(v, fv, ok); why != "" {
+		why, alarmed := o.alarms[v.ID]
+		if !alarmed {
+			why = st.failure(v, fv, ok)
+		}
+		if why != "" {
 			st.fail(v, fv, ok, why)
 			return
 		}
@@ -175,6 +180,7 @@ func (st *step) observe(v *VehicleState) {
 			v.samples = v.samples[:0]
 			if d := st.now.Sub(v.launchAt).Seconds(); !v.launchAt.IsZero() && d > 0 {
 				sl.TransitS = d
+				sl.LeadS = max(d, 0.9*sl.LeadS)
 			}
 			st.note(v.ID, fleet.SeverityInfo, "on_station", "%s on station in slot %d of operation %s", v.ID, sl.Index, o.ID)
 			st.lastNote()["slot"] = sl.Index
@@ -390,6 +396,22 @@ func (st *step) allFailed() bool {
 	return len(st.o.Vehicles) > 0
 }
 
+// noteLatency keeps the station's command latency in operation seconds:
+// the longest recent round trip of a command (decaying by a tenth per
+// command), which a drone's must-leave time allows for.
+func (o *Operation) noteLatency(took time.Duration) {
+	s := o.TimeScale
+	if s <= 0 {
+		s = 1
+	}
+	o.LatencyS = max(took.Seconds()*s, 0.9*o.LatencyS)
+}
+
+// leaveMarginS is how long before the predicted last moment a drone is
+// sent home: the RTL's round trip and the autopilot's turn (seconds of
+// operation time; at speedup 100 a busy station's 0.2 s is 20 s).
+const leaveMarginS = 30
+
 // climbRate is the copter's climb in AUTO takeoff (WPNAV_SPEED_UP 2.5 m/s).
 const climbRate = 2.5
 
@@ -407,7 +429,7 @@ func (o *Operation) leadNoMargin(i int) float64 {
 		speed = 10
 	}
 	est := o.Params.SetupS + p.TransitM/speed + transitClimbS(p.Plan)
-	return math.Max(est, o.Slots[i].TransitS)
+	return math.Max(est, o.Slots[i].LeadS)
 }
 
 // prediction is the endurance predictor applied to an airborne vehicle.
@@ -465,7 +487,15 @@ func (st *step) schedule() {
 				continue
 			}
 			pr := o.prediction(inc, fv)
-			leaveIn := pr.LeaveInS
+			// The RTL itself takes a moment to be sent and obeyed: the
+			// drone is sent home leaveMarginS before the last moment.
+			// So does a busy station's own delay: its command latency, and
+			// how old the drone's telemetry is, both on the operation clock.
+			stale := 0.0
+			if !fv.LastSeen.IsZero() && st.wall.After(fv.LastSeen) {
+				stale = st.wall.Sub(fv.LastSeen).Seconds() * o.TimeScale
+			}
+			leaveIn := pr.LeaveInS - leaveMarginS - o.LatencyS - stale
 			if leaveIn <= 0 {
 				// Must leave now, relieved or not: the reserve is not ours to spend.
 				st.note(inc.ID, fleet.SeverityWarning, "must_leave", "%s must leave slot %d of operation %s now (%.0f %%, %.0f s home)", inc.ID, i, o.ID, fv.BatteryPct, pr.ReturnS)
@@ -573,11 +603,12 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 
 // ReturnDone records the outcome of an RTL; a refused one is retried on
 // the next ticks, then the vehicle is failed.
-func (o *Operation) ReturnDone(id string, err error, wall time.Time) []Note {
+func (o *Operation) ReturnDone(id string, err error, wall time.Time, took time.Duration) []Note {
 	v := o.vehicle(id)
 	if v == nil {
 		return nil
 	}
+	o.noteLatency(took)
 	v.Returns++
 	if err == nil || v.Role != RoleReturning {
 		return nil

@@ -77,6 +77,41 @@ type Manager struct {
 
 	wg    sync.WaitGroup
 	stats Stats
+	// eventSeq is the last fleet event the manager looked at; primed once
+	// it has looked (the history before the manager started is not acted on).
+	eventSeq uint64
+	primed   bool
+}
+
+// EventSource is the fleet's event history (fleet.Fleet.Events); when the
+// Fleet has it, the vehicles' own failure reports replace a drone at once.
+type EventSource interface {
+	Events(since uint64, vehicleID string, limit int) []fleet.Event
+}
+
+// alarmKinds are the events that mean a drone cannot go on patrolling.
+var alarmKinds = map[fleet.EventKind]bool{fleet.EventFailsafe: true, fleet.EventBatteryCritical: true, fleet.EventFenceBreach: true}
+
+// alarms hands the failure events since the last tick to the operations
+// (the first call only notes where the history stands).
+func (m *Manager) alarms() {
+	src, ok := m.cfg.Fleet.(EventSource)
+	if !ok {
+		return
+	}
+	first := !m.primed
+	m.primed = true
+	for _, e := range src.Events(m.eventSeq, "", 0) {
+		m.eventSeq = max(m.eventSeq, e.Seq)
+		if first || !alarmKinds[e.Kind] {
+			continue
+		}
+		for _, o := range m.ops {
+			if o.Active() {
+				o.Alarm(e.VehicleID, fmt.Sprintf("%s: %s", e.Kind, e.Message))
+			}
+		}
+	}
 }
 
 // Stats are the manager's counters for /metrics.
@@ -208,6 +243,7 @@ func (m *Manager) Tick(ctx context.Context) {
 	start := time.Now()
 	wall := m.cfg.Now()
 	look := func(id string) (fleet.Vehicle, bool) { return m.cfg.Fleet.Get(id) }
+	m.alarms()
 	for _, id := range m.sortedIDs() {
 		o := m.ops[id]
 		if !o.Active() && !o.returning() {
@@ -304,6 +340,7 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 			defer cancel()
 			var err error
+			began := time.Now()
 			switch a.Kind {
 			case ActLaunch:
 				p := o.Plans[a.Slot].Plan
@@ -334,7 +371,7 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 					m.cfg.Log.Warn("operations: RTL failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Returns++
-				m.emit(o, o.ReturnDone(a.VehicleID, err, wall))
+				m.emit(o, o.ReturnDone(a.VehicleID, err, wall, time.Since(began)))
 			}
 		}()
 	}
@@ -460,6 +497,9 @@ func (m *Manager) List() []*Operation {
 // Clock returns the operation clock now, for callers that must read times
 // (start "now") on it before the operation exists.
 func (m *Manager) Clock() time.Time { return m.cfg.Now() }
+
+// TickInterval is the scheduler's period (wall time).
+func (m *Manager) TickInterval() time.Duration { return m.cfg.Tick }
 
 // Scale is the time scale new operations get.
 func (m *Manager) Scale() float64 { return m.cfg.TimeScale }

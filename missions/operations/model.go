@@ -42,7 +42,8 @@ type Params struct {
 	// this long before the incumbent must leave.
 	MarginS float64 `json:"margin_s"`
 	// SetupS is the upload-and-arm time added to a launch before the
-	// station has measured one.
+	// station has measured one (default 60 s: generous, since the first
+	// drones must be on station when the window opens).
 	SetupS float64 `json:"setup_s"`
 	// SwapS is how long a landed drone needs for a battery swap (the crew
 	// or the simulator's --swap-min); used to forecast the pool.
@@ -64,7 +65,7 @@ func (p *Params) defaults() {
 	}
 	def(&p.ReservePct, 20)
 	def(&p.MarginS, 90)
-	def(&p.SetupS, 30)
+	def(&p.SetupS, 60)
 	def(&p.SwapS, 300)
 	def(&p.EnduranceS, 1200)
 	def(&p.ReadyPct, 95)
@@ -101,6 +102,10 @@ type Slot struct {
 	// TransitS is the last measured launch-to-station time, seconds (0
 	// until one was measured).
 	TransitS float64 `json:"transit_s"`
+	// LeadS is what the scheduler plans a launch-to-station with: the
+	// longest recent measurement (decaying by a tenth per launch), so one
+	// slow launch on a busy station is not forgotten at the next quick one.
+	LeadS float64 `json:"lead_s"`
 	// MaxRevisitS is the longest any waypoint of the slot's patrol loop
 	// went unvisited inside the window (from the window's start for a
 	// waypoint not reached yet), seconds: the revisit age of a perimeter.
@@ -173,10 +178,29 @@ type Operation struct {
 	// Gap is the pool forecast's first predicted gap, nil when the pool
 	// covers the window.
 	Gap *PredictedGap `json:"predicted_gap"`
+	// LatencyS is the station's recent command latency in operation
+	// seconds (see noteLatency).
+	LatencyS float64 `json:"latency_s"`
 
 	// resumeUntil (wall) is the grace after a station start during which
 	// a vehicle not heard yet is not taken for lost.
 	resumeUntil time.Time
+	// alarms are failures the vehicles reported since the last tick
+	// (failsafe, battery critical, fence breach events), by vehicle.
+	alarms map[string]string
+}
+
+// Alarm reports a failure a vehicle announced (a failsafe event): if it
+// flies for a slot it is replaced on the next tick without waiting for its
+// state to show it (a drone whose motors stopped is falling already).
+func (o *Operation) Alarm(vehicleID, reason string) {
+	if v := o.vehicle(vehicleID); v == nil || (v.Role != RoleTransit && v.Role != RoleStation) {
+		return
+	}
+	if o.alarms == nil {
+		o.alarms = map[string]string{}
+	}
+	o.alarms[vehicleID] = reason
 }
 
 // PredictedGap is a gap the pool forecast sees coming.
