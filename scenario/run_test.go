@@ -63,10 +63,13 @@ func TestFailingAssertionFails(t *testing.T) {
 			t.Errorf("step failed: %s", c.Message)
 		}
 	}
+	if !strings.Contains(outcome(res), "step rally for vehicle 0 (line 23) ok=true") {
+		t.Errorf("the rally upload step did not succeed:\n%s", outcome(res))
+	}
 	if low == nil || low.OK || low.Vehicle != res.Vehicles[1] {
 		t.Fatalf("stays low: %+v", low)
 	}
-	for _, want := range []string{"stays low (line 24)", "vehicle 1 (" + res.Vehicles[1] + ") at ", "relative_alt_m", "want below 10"} {
+	for _, want := range []string{"stays low (line 31)", "vehicle 1 (" + res.Vehicles[1] + ") at ", "relative_alt_m", "want below 10"} {
 		if !strings.Contains(low.Message, want) {
 			t.Errorf("message %q does not contain %q", low.Message, want)
 		}
@@ -76,7 +79,7 @@ func TestFailingAssertionFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := junit.String()
-	if !strings.Contains(x, `<testcase name="stays low [`+res.Vehicles[1]+`]"`) || !strings.Contains(x, `<failure message="stays low (line 24): vehicle 1 (`) ||
+	if !strings.Contains(x, `<testcase name="stays low [`+res.Vehicles[1]+`]"`) || !strings.Contains(x, `<failure message="stays low (line 31): vehicle 1 (`) ||
 		!strings.Contains(x, `failures="1"`) {
 		t.Fatalf("junit:\n%s", x)
 	}

@@ -51,7 +51,7 @@ func TestScenarioRunFailingExitsNonZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(x), `<failure message="stays low (line 24): vehicle 1 (uav-`) || !strings.Contains(string(x), "want below 10") {
+	if !strings.Contains(string(x), `<failure message="stays low (line 31): vehicle 1 (uav-`) || !strings.Contains(string(x), "want below 10") {
 		t.Fatalf("junit:\n%s", x)
 	}
 	// The HTML report (scenario/report) shows the failed assertion.
@@ -59,7 +59,7 @@ func TestScenarioRunFailingExitsNonZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(h), "<html") || !strings.Contains(string(h), "stays low (line 24): vehicle 1 (uav-") {
+	if !strings.Contains(string(h), "<html") || !strings.Contains(string(h), "stays low (line 31): vehicle 1 (uav-") {
 		t.Fatalf("report does not show the failure (%d bytes)", len(h))
 	}
 }
