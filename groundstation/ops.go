@@ -102,7 +102,7 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 	for a := 1; a <= o.Attempts; a++ {
 		rep.Attempts = a
 		ts.attempt(a)
-		err := rec.sess.Upload(ctx, t, want, progress)
+		err := whenFree(ctx, func() error { return rec.sess.Upload(ctx, t, want, progress) })
 		if err != nil {
 			lastErr = fmt.Errorf("upload %s to vehicle %s (attempt %d): %w", t, vehicleID, a, err)
 			if ctx.Err() != nil || !retryable(err) {
@@ -120,7 +120,11 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 			return rep, nil
 		}
 		ts.verifying()
-		got, err := rec.sess.Download(ctx, t, nil)
+		var got []mavitem.Item
+		err = whenFree(ctx, func() (err error) {
+			got, err = rec.sess.Download(ctx, t, nil)
+			return err
+		})
 		if err != nil {
 			lastErr = fmt.Errorf("read back %s from vehicle %s (attempt %d): %w", t, vehicleID, a, err)
 			if ctx.Err() != nil {
@@ -139,6 +143,36 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 		return rep, nil
 	}
 	return fail(lastErr)
+}
+
+// busyWait bounds how long a transfer waits for the vehicle's slot of its
+// mission type while another transfer holds it (session.ErrBusy): a
+// console reading a vehicle's on-board mission right when an operator
+// uploads one, or two consoles reading it at once. Such a transfer takes
+// seconds, so waiting for it beats failing the operator's upload.
+const busyWait = 15 * time.Second
+
+// busyPoll is how often a waiting transfer tries the slot again.
+const busyPoll = 100 * time.Millisecond
+
+// whenFree runs fn, again every busyPoll while it fails with
+// session.ErrBusy, for at most busyWait or until ctx ends; it returns
+// fn's last error.
+func whenFree(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(busyWait)
+	for {
+		err := fn()
+		if !errors.Is(err, session.ErrBusy) || !time.Now().Before(deadline) {
+			return err
+		}
+		t := time.NewTimer(busyPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // retryable tells a failed transfer worth repeating (timeouts, a transfer
@@ -238,7 +272,11 @@ func (s *Station) Download(ctx context.Context, vehicleID string, t mavitem.Miss
 	if rec == nil {
 		return nil, fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
 	}
-	items, err := rec.sess.Download(ctx, t, nil)
+	var items []mavitem.Item
+	err := whenFree(ctx, func() (err error) {
+		items, err = rec.sess.Download(ctx, t, nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("download %s from vehicle %s: %w", t, vehicleID, err)
 	}

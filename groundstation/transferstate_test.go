@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -151,5 +153,64 @@ func TestTransferStatePublishesBoundedProgress(t *testing.T) {
 	ts.end(fleet.TransferFailed, fmt.Errorf("vehicle refused the transfer: MAV_MISSION_DENIED"))
 	if v, _ := fl.Get("v1"); v.Transfer.Phase != fleet.TransferFailed || v.Transfer.Done != 3 || v.Transfer.Attempt != 2 || !strings.Contains(v.Transfer.Error, "MAV_MISSION_DENIED") {
 		t.Fatalf("failed transfer %+v", v.Transfer)
+	}
+}
+
+// An operator's upload that starts while something else reads the same
+// list from the vehicle (a console drawing its on-board mission) waits
+// for the read instead of failing busy; so does a second read.
+func TestUploadWaitsForADownloadInProgress(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	st, fl := startStation(t, cfg)
+	sim := startSim(t, 1, 6, port)
+	var id string
+	var home fleet.Point
+	testenv.Eventually(t, 60*time.Second, "the vehicle with a home", func() bool {
+		vs := fl.List()
+		if len(vs) == 1 && vs[0].Home != nil {
+			id, home = vs[0].ID, *vs[0].Home
+		}
+		return id != ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	items := patrol(home, 60)
+	if _, err := st.Upload(ctx, id, mavitem.TypeMission, items, UploadOptions{Verify: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A few milliseconds each way make the read take a while.
+	sim.Vehicle(0).SetLinkFaults(simulator.LinkFaults{Latency: 3 * time.Millisecond})
+	rec := st.reg.get(id)
+	started := make(chan struct{})
+	var once sync.Once
+	read := make(chan error, 1)
+	go func() {
+		_, err := rec.sess.Download(ctx, mavitem.TypeMission, func(done, total int) {
+			if done > 0 {
+				once.Do(func() { close(started) })
+			}
+		})
+		read <- err
+	}()
+	select {
+	case <-started:
+	case err := <-read:
+		t.Fatalf("the read ended before the upload could start: %v", err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		_, err := st.Download(ctx, id, mavitem.TypeMission)
+		second <- err
+	}()
+	rep, err := st.Upload(ctx, id, mavitem.TypeMission, patrol(home, 8), UploadOptions{Verify: true})
+	if err != nil || !rep.Verified {
+		t.Fatalf("upload during a read: %+v %v", rep, err)
+	}
+	if err := <-read; err != nil {
+		t.Fatalf("the read: %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("a second read during the first: %v", err)
 	}
 }

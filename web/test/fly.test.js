@@ -50,6 +50,7 @@ test("on-board lists are read again when the count changes or an upload ends", (
   assert.notEqual(k1, k0);
   assert.notEqual(onboardKey({ mission_count: 5, transfer: { type: "mission", phase: "verified", started: "t2" } }), k1, "a second upload of the same size");
   assert.notEqual(onboardKey({ mission_count: 6 }), k0);
+  assert.equal(onboardKey({ mission_count: 5, transfer: { type: "fence", phase: "verified", started: "t3" } }), k0, "not after a fence upload, the mission follows");
 });
 
 test("a vehicle keeps its colour", () => {

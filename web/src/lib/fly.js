@@ -69,10 +69,12 @@ export function missionsShown(vehicles, selection, max = ALL_MISSIONS_MAX) {
 }
 
 // onboardKey changes when a vehicle's on-board lists must be read again:
-// its mission count changed, or an upload to it ended.
+// its mission count changed, or a mission upload to it ended. Not at the
+// end of a fence or rally upload: a plan assignment sends the mission
+// right after them, and reading the lists then would only compete with it.
 export function onboardKey(v) {
   const t = v?.transfer;
-  const ended = t && !transferActive(t) ? `${t.type}:${t.phase}:${t.started}` : "";
+  const ended = t && t.type === "mission" && !transferActive(t) ? `${t.phase}:${t.started}` : "";
   return `${v?.mission_count ?? 0}|${ended}`;
 }
 
