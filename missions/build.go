@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/paulmach/orb"
-	"github.com/peterstace/simplefeatures/geom"
 )
 
 // Home is the planned home position (the launch point); altitude is AMSL
@@ -280,6 +279,7 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 	margin := o.Margin
 	r := math.Max(margin, 5)
 	parts := append([]orb.Polygon{}, share...)
+	parts = append(parts, extra...)
 	parts = append(parts, orb.Polygon{circleRing(launch, padRadius+r, 16)})
 	for _, l := range legs {
 		if l[0] == l[1] {
@@ -294,14 +294,6 @@ func buildFence(a *Area, pr projection, share []orb.Polygon, launch orb.Point, p
 	u, err := unionAll(parts)
 	if err != nil {
 		return builtFence{}, fmt.Errorf("fence: union of share and transit legs: %w", err)
-	}
-	for _, e := range extra {
-		// Binary Union: simplefeatures v0.50's UnionMany keeps a hole of
-		// one input that another input covers (the hull over an event-area
-		// hole), Union does not.
-		if u, err = geom.Union(u, toSF(e).AsGeometry()); err != nil {
-			return builtFence{}, fmt.Errorf("fence: union with the returns' hull: %w", err)
-		}
 	}
 	polys := fromSF(u)
 	var shell orb.Ring

@@ -304,7 +304,44 @@ func unionAll(ps []orb.Polygon) (geom.Geometry, error) {
 	for i, p := range ps {
 		gs[i] = toSF(p).AsGeometry()
 	}
-	return geom.UnionMany(gs)
+	u, err := geom.UnionMany(gs)
+	if err != nil {
+		return u, err
+	}
+	return dropCoveredHoles(u, ps), nil
+}
+
+// dropCoveredHoles removes the holes of u that one of the inputs covers:
+// simplefeatures v0.50's UnionMany keeps a hole of one input that another
+// input covers (a fence's hull over an event-area hole kept the hole as a
+// fence exclusion); the binary Union does not. A true hole of the union
+// has no point inside any input.
+func dropCoveredHoles(u geom.Geometry, ps []orb.Polygon) geom.Geometry {
+	polys := fromSF(u)
+	changed := false
+	for i, p := range polys {
+		kept := p[:1]
+		for _, h := range p[1:] {
+			c := interiorPoint(h)
+			covered := false
+			for _, q := range ps {
+				if polygonContains(q, c) {
+					covered = true
+					break
+				}
+			}
+			if covered {
+				changed = true
+				continue
+			}
+			kept = append(kept, h)
+		}
+		polys[i] = kept
+	}
+	if !changed {
+		return u
+	}
+	return multiSF(polys)
 }
 
 // multiSF builds a MultiPolygon from polygons known not to overlap (an

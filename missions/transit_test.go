@@ -182,3 +182,28 @@ func TestReturnsPerLeg(t *testing.T) {
 		t.Errorf("return rule does not name leg %d", first)
 	}
 }
+
+// unionAll drops a hole of one input that another covers (simplefeatures
+// v0.50's UnionMany keeps it), and keeps a true hole.
+func TestUnionAllDropsCoveredHoles(t *testing.T) {
+	holed := orb.Polygon{{{0, 0}, {100, 0}, {100, 100}, {0, 100}, {0, 0}}, {{40, 40}, {40, 60}, {60, 60}, {60, 40}, {40, 40}}}
+	cover := orb.Polygon{{{30, 30}, {70, 30}, {70, 70}, {30, 70}, {30, 30}}}
+	beside := orb.Polygon{{{90, 0}, {150, 0}, {150, 100}, {90, 100}, {90, 0}}}
+	for _, c := range []struct {
+		parts []orb.Polygon
+		holes int
+	}{{[]orb.Polygon{holed, cover}, 0}, {[]orb.Polygon{cover, holed}, 0}, {[]orb.Polygon{holed, beside}, 1}} {
+		u, err := unionAll(c.parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := fromSF(u)
+		holes := 0
+		for _, p := range ps {
+			holes += len(p) - 1
+		}
+		if len(ps) != 1 || holes != c.holes {
+			t.Errorf("union of %v: %d polygons, %d holes, want 1 and %d", c.parts, len(ps), holes, c.holes)
+		}
+	}
+}
