@@ -21,7 +21,14 @@ const $ = (id) => document.getElementById(id);
 // onAreasDrawn() called once when the first areas are drawn.
 export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirmDialog, showResults, onAreasDrawn }) {
   // --- areas ---
+  // Only the newest read applies: the 15 s refresh may have read the list
+  // before an area was saved and finish after the save's own read, which
+  // would take the new area out of the picker again. wantArea is the area
+  // just stored, picked by whichever read lists it first.
+  let loadGen = 0;
+  let wantArea = null;
   async function loadAreas() {
+    const gen = ++loadGen;
     try {
       const list = (await api.get("/api/v1/areas"))?.areas || [];
       const feats = [];
@@ -33,11 +40,13 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
           console.warn("area", a.id, e);
         }
       }
+      if (gen !== loadGen) return list; // a newer read is under way
       areaLayer.clearLayers();
       drawFeatures(feats, areaLayer);
       const sel = $("plan-area");
       if (sel) {
-        const keep = sel.value;
+        const keep = wantArea && list.some((a) => a.id === wantArea) ? wantArea : sel.value;
+        if (keep === wantArea) wantArea = null;
         sel.innerHTML = list.map((a) => `<option value="${esc(a.id)}">${esc(a.name || a.id)} (${esc(a.id)})</option>`).join("");
         if (keep && list.some((a) => a.id === keep)) sel.value = keep;
       }
@@ -139,8 +148,9 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
   async function areaStored(a) {
     $("area-errors").innerHTML = `<li class="ok" data-area-id="${esc(a.id)}">imported ${esc(a.name || a.id)}: ${a.no_fly} no-fly zone(s), ${a.launch} launch point(s)</li>`;
     problemLayer.clearLayers();
+    wantArea = a.id;
     await loadAreas();
-    $("plan-area").value = a.id;
+    if ([...$("plan-area").options].some((o) => o.value === a.id)) $("plan-area").value = a.id;
     showAreaInfo();
   }
 
