@@ -122,6 +122,13 @@ func (a *App) startSeparation(ctx context.Context) error {
 				if c.Level != separation.None {
 					st.raised.Add(1)
 				}
+				// A drone the monitor already stopped needs no second brake:
+				// a pair's level can fall and rise again while the yielding
+				// drone decelerates, and each re-brake would be one more
+				// command and audit entry for nothing.
+				if v, ok := a.Fleet.Get(c.Yield); brake && ok && v.Mode == "BRAKE" {
+					continue
+				}
 				mu.Lock()
 				busy := braking[c.Yield]
 				if brake && !busy {
