@@ -150,7 +150,7 @@ func TestLiveMapInChromium(t *testing.T) {
 	}
 	poll := func(what, expr string, timeout time.Duration) {
 		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		if err := pollPage(bctx, expr, timeout); err != nil {
 			shot("web-map-failure.png")
 			for i := 0; i < n; i++ {
 				st := a.Sim.Vehicle(i).State()

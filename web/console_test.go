@@ -132,9 +132,25 @@ func (c *console) shot(step string) {
 	c.t.Logf("screenshot saved to %s", p)
 }
 
+// pollPage waits until expr is true in the page. Right after a navigation
+// the page's old execution context can be gone before the new one is
+// announced, and a poll then fails with "Cannot find context with
+// specified id": that is not the answer, so it polls again in the new
+// page until the timeout.
+func pollPage(ctx context.Context, expr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(100*time.Millisecond)))
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (c *console) poll(what, expr string, timeout time.Duration) {
 	c.t.Helper()
-	if _, err := chromedp.Run(c.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+	if err := pollPage(c.ctx, expr, timeout); err != nil {
 		c.shot("failure")
 		state := eval[string](c, `[...document.querySelectorAll('#vehicles li, #command-status, #command-results li, #assign-results li, #assign-problem, #plan-errors li, #area-errors li, #plan-findings li')].map(e => (e.dataset.vehicleId||e.id) + ': ' + e.textContent + ' ' + JSON.stringify(e.dataset)).join('\n')`)
 		c.t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, state)

@@ -99,19 +99,7 @@ func TestLiveVideoInChromium(t *testing.T) {
 	}
 	poll := func(what, expr string, timeout time.Duration) {
 		t.Helper()
-		deadline := time.Now().Add(timeout)
-		var err error
-		for {
-			_, err = chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(100*time.Millisecond)))
-			// Right after a navigation the page's old execution context can
-			// be gone before the new one is announced: the poll then fails
-			// with "Cannot find context"; poll again in the new page.
-			if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
+		if err := pollPage(bctx, expr, timeout); err != nil {
 			for _, s := range a.Video.Stats() {
 				t.Logf("relay %+v", s)
 			}
