@@ -217,15 +217,81 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	if len(rally) == 0 {
 		rally = a.Launch
 	}
-	for i, r := range rally {
+	fsp, err := fenceSpaceOf(dp.Fence, pr.toXY, o.Margin/2+0.5)
+	if err != nil {
+		return nil, fmt.Errorf("drone %d: %w", drone, err)
+	}
+	for _, r := range rally {
+		if why := rallyUnreachable(fsp, rt.transit, pr.toXY(r.Point)); why != "" {
+			// An RTL flies to the nearest rally point: one outside this
+			// drone's fence (another drone's part of the area) would take
+			// it through its fence on the way.
+			dp.Notes = append(dp.Notes, fmt.Sprintf("rally point %q left out: %s", r.Name, why))
+			continue
+		}
 		ralt := r.Alt
 		if ralt == 0 {
 			ralt = alt
 		}
-		dp.Rally = append(dp.Rally, mavitem.Item{Seq: uint16(i), Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
+		dp.Rally = append(dp.Rally, mavitem.Item{Seq: uint16(len(dp.Rally)), Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
 			X: e7(r.Point[1]), Y: e7(r.Point[0]), Z: float32(ralt), MissionType: mavitem.TypeRally})
 	}
+	dropUnreachableRally(dp, pr, fsp, rt.transit)
+	if len(dp.Rally) == 0 && len(rally) > 0 {
+		// Every rally point left out: the launch point stands in, where
+		// the RTL would have gone anyway (home).
+		dp.Rally = []mavitem.Item{{Seq: 0, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
+			X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(alt), MissionType: mavitem.TypeRally}}
+		dp.Notes = append(dp.Notes, fmt.Sprintf("launch point %q is this drone's rally point instead", launch.Name))
+	}
 	return dp, nil
+}
+
+// rallyUnreachable says why rally point r (metres) is no place for the
+// drone's RTL: outside its fence f or in or near a no-fly zone (free); ""
+// when it is fine.
+func rallyUnreachable(f, free *space, r orb.Point) string {
+	if f != nil && !f.pointOK(r) {
+		return "it lies outside this drone's fence (or within half the margin of it), so the drone's RTL to it would breach the fence"
+	}
+	if !free.pointOK(r) {
+		return "it lies in or near a no-fly zone"
+	}
+	return ""
+}
+
+// dropUnreachableRally leaves out the rally points the mission-end RTL
+// would fly to straight out of the fence or near a no-fly zone (free;
+// RTLTarget picks the nearest), until the RTL leg is clear, and notes
+// each one.
+func dropUnreachableRally(dp *DronePlan, pr projection, f, free *space) {
+	for f != nil && len(dp.Rally) > 0 {
+		legs := dp.Legs()
+		if len(legs) == 0 {
+			return
+		}
+		l := legs[len(legs)-1]
+		if len(dp.Mission) == 0 || dp.Mission[len(dp.Mission)-1].Command != mavitem.CmdNavReturnToLaunch {
+			return
+		}
+		if a, b := pr.toXY(l.From), pr.toXY(l.To); f.segOK(a, b) && free.segOK(a, b) {
+			return
+		}
+		k := -1
+		for i, r := range dp.Rally {
+			if llOf(r) == l.To {
+				k = i
+			}
+		}
+		if k < 0 {
+			return // the RTL goes home: not a rally point's doing
+		}
+		dp.Notes = append(dp.Notes, fmt.Sprintf("rally point at %.7f, %.7f left out: the mission-end RTL would fly to it straight out of this drone's fence or near a no-fly zone", l.To[1], l.To[0]))
+		dp.Rally = append(dp.Rally[:k], dp.Rally[k+1:]...)
+		for i := range dp.Rally {
+			dp.Rally[i].Seq = uint16(i)
+		}
+	}
 }
 
 // ParamValue is an autopilot parameter a plan needs on the vehicle to be

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
 )
 
 // CheckOptions are the rules a plan must pass before upload. Zero values
@@ -142,11 +143,56 @@ func (dp *DronePlan) Legs() []Leg {
 				legs = append(legs, Leg{From: cur, To: p, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: alt, Alt: altOf[uint16(it.Param1)], Transit: transit[it.Seq]})
 			}
 		case mavitem.CmdNavReturnToLaunch:
-			legs = append(legs, Leg{From: cur, To: home, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: alt, Alt: alt, Transit: true})
-			cur, curSeq = home, it.Seq
+			to := dp.RTLTarget(cur)
+			legs = append(legs, Leg{From: cur, To: to, FromSeq: curSeq, ToSeq: it.Seq, FromAlt: alt, Alt: alt, Transit: true})
+			cur, curSeq = to, it.Seq
 		}
 	}
 	return legs
+}
+
+// param returns the value of a parameter the plan sets (FenceParams).
+func (dp *DronePlan) param(name string) (float64, bool) {
+	for _, p := range dp.FenceParams {
+		if p.Name == name {
+			return p.Value, true
+		}
+	}
+	return 0, false
+}
+
+// RTLTarget is where ArduCopter's RTL commanded at p (lon/lat) flies: the
+// nearest rally point when it lies within RALLY_LIMIT_KM of p (0: no
+// limit) and, with RALLY_INCL_HOME, nearer than home; home otherwise. The
+// two parameters are read from FenceParams, ArduCopter's defaults (0.3 km,
+// 1) when the plan does not set them — the simulator flies the same rule.
+func (dp *DronePlan) RTLTarget(p orb.Point) orb.Point {
+	home := orb.Point{dp.Home.Lon, dp.Home.Lat}
+	if len(dp.Rally) == 0 {
+		return home
+	}
+	limit, ok := dp.param("RALLY_LIMIT_KM")
+	if !ok {
+		limit = 0.3
+	}
+	incl, ok := dp.param("RALLY_INCL_HOME")
+	if !ok {
+		incl = 1
+	}
+	best, bd := home, math.Inf(1)
+	for _, r := range dp.Rally {
+		q := llOf(r)
+		if d := geo.Distance(p, q); d < bd {
+			best, bd = q, d
+		}
+	}
+	if limit > 0 && bd > limit*1000 {
+		return home
+	}
+	if incl == 1 && geo.Distance(p, home) < bd {
+		return home
+	}
+	return best
 }
 
 // Checker holds an area's geometry prepared for checking many plans.
@@ -320,6 +366,12 @@ func (c *Checker) whichZone(a, b orb.Point) string {
 // fenceSpace rebuilds the fence from its items: polygons are runs of
 // vertex items whose param1 is the vertex count.
 func (c *Checker) fenceSpace(items []mavitem.Item) (*space, error) {
+	return fenceSpaceOf(items, c.xy, c.opt.FenceMargin)
+}
+
+// fenceSpaceOf is fenceSpace in any projection xy with any margin (the
+// planner uses it to keep rally points inside the fence it built).
+func fenceSpaceOf(items []mavitem.Item, xy func(orb.Point) orb.Point, margin float64) (*space, error) {
 	if len(items) == 0 {
 		return nil, nil
 	}
@@ -339,7 +391,7 @@ func (c *Checker) fenceSpace(items []mavitem.Item) (*space, error) {
 				if items[i+k].Command != it.Command || int(items[i+k].Param1) != n {
 					return nil, fmt.Errorf("fence item %d: polygon vertex %d of %d has command %d / count %g", i+k, k, n, items[i+k].Command, items[i+k].Param1)
 				}
-				r = append(r, c.xy(llOf(items[i+k])))
+				r = append(r, xy(llOf(items[i+k])))
 			}
 			r = append(r, r[0])
 			if it.Command == mavitem.CmdFencePolyInclusion {
@@ -349,7 +401,7 @@ func (c *Checker) fenceSpace(items []mavitem.Item) (*space, error) {
 			}
 			i += n
 		case mavitem.CmdFenceCircleInclusion, mavitem.CmdFenceCircleExclusion:
-			ci := circle{c.xy(llOf(it)), float64(it.Param1)}
+			ci := circle{xy(llOf(it)), float64(it.Param1)}
 			if it.Command == mavitem.CmdFenceCircleInclusion {
 				inclCircles = append(inclCircles, ci)
 			} else {
@@ -366,7 +418,7 @@ func (c *Checker) fenceSpace(items []mavitem.Item) (*space, error) {
 	if len(incl) == 0 {
 		incl = []orb.Polygon{{orb.Bound{Min: orb.Point{-1e8, -1e8}, Max: orb.Point{1e8, 1e8}}.ToRing()}}
 	}
-	return newSpace(incl, excl, circles, c.opt.FenceMargin), nil
+	return newSpace(incl, excl, circles, margin), nil
 }
 
 // inscribedRing is a polygon inside the circle: an inclusion circle is

@@ -289,6 +289,10 @@ type DronePlan struct {
 	// Simplified lists every boundary that was simplified to fit the
 	// vehicle's capacity and how far it moved (empty when nothing was).
 	Simplified []BoundaryChange `json:"simplified"`
+	// Notes say what the planner left out of this drone's plan and why
+	// (a rally point outside its fence, which its RTL would breach the
+	// fence to reach).
+	Notes []string `json:"notes,omitempty"`
 	// fenceBefore are the fence's rings before simplification, lon/lat
 	// (tests compare the uploaded fence against them).
 	fenceBefore []fenceRing

@@ -15,11 +15,31 @@ import (
 // mission's way back, so every such return must stay clear of the no-fly
 // zones (with the margin) and inside the drone's fence. One violation per
 // kind and drone, at the first leg whose returns fail.
+//
+// For every plan, whatever its layers: each rally point must lie inside the
+// drone's fence (with the fence margin) and clear of the no-fly zones — an
+// RTL flies to the nearest rally point, and one outside the fence is a
+// breach on every such return (the mission-end RTL leg itself is judged by
+// the fence rule, Legs flying it to RTLTarget).
 func (c *Checker) returns(dp *DronePlan, legs []Leg, fence *space) []Violation {
-	if dp.TransitAlt <= 0 {
-		return nil
-	}
 	var out []Violation
+	for i, r := range dp.Rally {
+		p := c.xy(llOf(r))
+		where := ""
+		switch {
+		case fence != nil && !fence.pointOK(p):
+			where = fmt.Sprintf("outside the drone's fence or within %g m of it", c.opt.FenceMargin)
+		case !c.noFly.pointOK(p):
+			where = c.whichZone(p, p)
+		}
+		if where != "" {
+			out = append(out, Violation{Drone: dp.Drone, Leg: -1, Rule: RuleReturn,
+				Message: fmt.Sprintf("rally point %d (%.7f, %.7f) lies %s: an RTL flies to the nearest rally point", i, float64(r.X)/1e7, float64(r.Y)/1e7, where)})
+		}
+	}
+	if dp.TransitAlt <= 0 {
+		return out
+	}
 	noFlyBad, fenceBad := false, false
 	for _, r := range c.returnsFrom(dp, legs, fence) {
 		k, l := r.Leg, legs[r.Leg]
@@ -62,10 +82,10 @@ func (c *Checker) Returns(dp *DronePlan) []ReturnClear {
 }
 
 // returnsFrom samples each non-transit leg every Margin/2 and tests the
-// straight way home from each sample: a zone between two neighbouring
+// straight way home (or to the nearest rally point, RTLTarget) from each
+// sample: a zone between two neighbouring
 // returns lies within the margin of one of them, so none is missed.
 func (c *Checker) returnsFrom(dp *DronePlan, legs []Leg, fence *space) []ReturnClear {
-	home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
 	step := math.Max(1, c.opt.Margin/2)
 	var out []ReturnClear
 	for k, l := range legs {
@@ -77,6 +97,7 @@ func (c *Checker) returnsFrom(dp *DronePlan, legs []Leg, fence *space) []ReturnC
 		n := int(math.Ceil(math.Hypot(b[0]-a[0], b[1]-a[1])/step)) + 1
 		for s := 0; s <= n && (r.NoFlyClear || r.FenceClear); s++ {
 			p := lerp(a, b, float64(s)/float64(n))
+			home := c.xy(dp.RTLTarget(c.pr.toLL(p))) // home or the nearest rally point
 			if r.NoFlyClear && !c.noFly.segOK(p, home) {
 				r.NoFlyClear, r.why = false, c.whichZone(p, home)
 			}
