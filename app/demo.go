@@ -11,6 +11,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
+	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
@@ -108,17 +109,31 @@ func (a *App) launchPatrol(ctx context.Context, id string, p *missions.DronePlan
 			return fmt.Errorf("set %s: %w", pv.Name, err)
 		}
 	}
-	steps := []struct {
-		name string
-		b    vehicleapi.CommandArgs
-	}{{"mode", vehicleapi.CommandArgs{Mode: "GUIDED"}}, {"arm", vehicleapi.CommandArgs{}}, {"mission_start", vehicleapi.CommandArgs{}}}
 	d := vehicleapi.Deps{Fleet: a.Fleet, Station: vehicleapi.FromStation(s), Log: a.Log}
-	for _, st := range steps {
-		if _, err := vehicleapi.RunCommand(ctx, d, id, st.name, st.b); err != nil {
+	if _, err := vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "GUIDED"}); err != nil {
+		return err
+	}
+	// ArduCopter disarms a vehicle left armed on the ground for
+	// DISARM_DELAY (10 s): at a high --speedup that is a fraction of a wall
+	// second, so on a busy machine mission_start can reach a vehicle that
+	// has just disarmed, which refuses it. Like an operator (and the
+	// scenario runner's launch step), arm and start again, up to three
+	// times, on a refusal; any other error ends the launch.
+	for try := 0; ; try++ {
+		_, err := vehicleapi.RunCommand(ctx, d, id, "arm", vehicleapi.CommandArgs{})
+		if err == nil {
+			if _, err = vehicleapi.RunCommand(ctx, d, id, "mission_start", vehicleapi.CommandArgs{}); err == nil {
+				if try > 0 {
+					a.Log.Info("demo vehicle re-armed after disarming on the ground", "vehicle", id, "retries", try)
+				}
+				return nil
+			}
+		}
+		var he *httpapi.Error
+		if try == 2 || !errors.As(err, &he) || he.Code != httpapi.CodeRefused {
 			return err
 		}
 	}
-	return nil
 }
 
 // waitForVehicles waits until n vehicles are connected with a 3D fix and a

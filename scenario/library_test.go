@@ -24,6 +24,15 @@ func TestLibrary(t *testing.T) {
 					t.Errorf("%s: %s", c.Name(), c.Message)
 				}
 			}
+			if t.Failed() {
+				// The timeline is what tells a flake from a fault: when
+				// each step finished, each fault fired, each alert came.
+				for _, e := range res.Timeline {
+					if e.Kind != EntryAssertion {
+						t.Logf("%8s %-6s %s %s %s %s", clock(e.T), e.Kind, e.Name, e.Vehicle, e.Severity, e.Text)
+					}
+				}
+			}
 			if len(res.Cases) == 0 {
 				t.Fatal("no cases")
 			}
