@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/scenario/rehearsal"
 )
 
 // checker decides one assertion: observe sees every tick's state and
@@ -315,13 +318,21 @@ func (c *minSep) failing() int {
 }
 
 // alert_after_fault: each fault (of Faults' kinds, default every vehicle
-// fault) raises an alert (a warning or critical station event) on the
-// vehicle it hit within Within.
+// fault) raises an alert on the vehicle it hit within Within. Which alert
+// is "the alert a fault raised" is rehearsal.FirstAlerts' definition, the
+// one a rehearsal's report uses too: of the kinds the fault's kind raises
+// (rehearsal.DefaultAlertKinds), at or after the fault and before the next
+// fault on the same vehicle. Each vehicle a fault hit is judged as a fault
+// of its own.
 type alertAfter struct {
 	base
-	alerts map[int][]time.Duration
+	alerts []fleet.Event // every alert seen, at epoch + simulated time
 	cases  []Case
 }
+
+// alertEpoch places simulated times on a time line for rehearsal's
+// matching, which works on time.Time.
+var alertEpoch = time.Unix(0, 0).UTC()
 
 func (c *alertAfter) wanted(f *Fault) bool {
 	if f.Kind == FaultStationRestart {
@@ -331,19 +342,31 @@ func (c *alertAfter) wanted(f *Fault) bool {
 }
 
 func (c *alertAfter) observe(r *runner, evs []tevent) {
-	if c.alerts == nil {
-		c.alerts = map[int][]time.Duration{}
-	}
 	for _, e := range evs {
 		if e.Index >= 0 && e.alert() {
-			c.alerts[e.Index] = append(c.alerts[e.Index], e.T)
+			c.alerts = append(c.alerts, fleet.Event{Seq: e.Seq, Time: alertEpoch.Add(e.T), VehicleID: e.VehicleID,
+				Kind: fleet.EventKind(e.Kind), Severity: fleet.Severity(e.Severity), Message: e.Message})
 		}
 	}
 }
 
+// alertFaults is the fault log as rehearsal faults, one per vehicle hit
+// (a station restart: fleet-wide), index-aligned with r.faultLog.
+func alertFaults(r *runner) []rehearsal.Fault {
+	out := make([]rehearsal.Fault, len(r.faultLog))
+	for i, f := range r.faultLog {
+		out[i] = rehearsal.Fault{Kind: f.Fault.Kind, At: alertEpoch.Add(f.T)}
+		if f.Index >= 0 && f.Index < len(r.ids) {
+			out[i].Vehicles = []string{r.ids[f.Index]}
+		}
+	}
+	return out
+}
+
 func (c *alertAfter) finish(_ context.Context, r *runner) []Case {
 	c.cases = nil
-	for _, f := range r.faultLog {
+	first := rehearsal.FirstAlerts(alertFaults(r), c.alerts, rehearsal.Options{})
+	for k, f := range r.faultLog {
 		if f.Index < 0 || !c.wanted(f.Fault) || !slices.Contains(c.vs, f.Index) {
 			continue
 		}
@@ -351,24 +374,18 @@ func (c *alertAfter) finish(_ context.Context, r *runner) []Case {
 		if label == "" {
 			label = f.Fault.Kind
 		}
-		first := time.Duration(-1)
-		for _, t := range c.alerts[f.Index] {
-			if t >= f.T {
-				first = t
-				break
-			}
-		}
 		cs := c.cs(r, f.Index, true, f.T, "")
 		cs.Assertion = fmt.Sprintf("%s after %s at %s", c.a.Name, label, clock(f.T))
+		e := first[k]
 		switch {
-		case first >= 0 && first <= f.T+c.a.Within.Duration:
-			cs.Message = fmt.Sprintf("alert %v after the fault", (first - f.T).Round(100*time.Millisecond))
-		case first >= 0:
+		case e != nil && e.Time.Sub(alertEpoch) <= f.T+c.a.Within.Duration:
+			cs.Message = fmt.Sprintf("%s alert %v after the fault", e.Kind, (e.Time.Sub(alertEpoch) - f.T).Round(100*time.Millisecond))
+		case e != nil:
 			cs.OK = false
-			cs.Message = fmt.Sprintf("%s (line %d): %s on %s at %s: the first alert came %v later, not within %v", c.a.Name, c.a.node.Line, label, r.vnameIdx(f.Index), clock(f.T), first-f.T, c.a.Within.Duration)
+			cs.Message = fmt.Sprintf("%s (line %d): %s on %s at %s: the first %s alert came %v later, not within %v", c.a.Name, c.a.node.Line, label, r.vnameIdx(f.Index), clock(f.T), e.Kind, e.Time.Sub(alertEpoch)-f.T, c.a.Within.Duration)
 		default:
 			cs.OK = false
-			cs.Message = fmt.Sprintf("%s (line %d): %s on %s at %s: no alert within %v (none at all after it)", c.a.Name, c.a.node.Line, label, r.vnameIdx(f.Index), clock(f.T), c.a.Within.Duration)
+			cs.Message = fmt.Sprintf("%s (line %d): %s on %s at %s: no alert within %v (none %s after it, before the next fault on it)", c.a.Name, c.a.node.Line, label, r.vnameIdx(f.Index), clock(f.T), c.a.Within.Duration, alertKindsText(f.Fault.Kind))
 		}
 		c.cases = append(c.cases, cs)
 	}
@@ -376,6 +393,19 @@ func (c *alertAfter) finish(_ context.Context, r *runner) []Case {
 		c.cases = append(c.cases, c.cs(r, -1, false, r.now, "no fault it watches fired, so nothing was checked"))
 	}
 	return c.cases
+}
+
+// alertKindsText names the alerts a fault kind counts, for a message.
+func alertKindsText(kind string) string {
+	ks := rehearsal.DefaultAlertKinds[kind]
+	if len(ks) == 0 {
+		return "of any kind"
+	}
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = string(k)
+	}
+	return "of " + strings.Join(names, ", ")
 }
 
 func (c *alertAfter) failing() int { return countFailed(c.cases) }

@@ -159,3 +159,47 @@ func TestStateCheckers(t *testing.T) {
 		}
 	}
 }
+
+// alert_after_fault counts the alert rehearsal.FirstAlerts calls the
+// fault's: of a kind the fault's kind raises, and before the next fault on
+// the same vehicle — not any alert that happens to follow.
+func TestAlertAfterFaultUsesRehearsalDefinition(t *testing.T) {
+	r, cs := checkerWorld(t, "  - {kind: alert_after_fault, within: 10s}\n")
+	warn := func(kind string, idx int, at time.Duration) tevent {
+		e := ev(kind, idx, at, nil)
+		e.Severity = "warning"
+		return e
+	}
+	r.faultLog = []firedFault{
+		{Fault: &Fault{Kind: FaultGPSLoss}, Index: 0, T: 40 * time.Second},
+		{Fault: &Fault{Kind: FaultLinkDown}, Index: 1, T: 40 * time.Second},
+		{Fault: &Fault{Kind: FaultLinkDown}, Index: 1, T: 60 * time.Second},
+		{Fault: &Fault{Kind: FaultGust}, Index: 0, T: 70 * time.Second},
+	}
+	// A separation warning is no GPS-loss alert; the failsafe is.
+	step(r, cs, 42*time.Second, warn("separation", 0, 42*time.Second))
+	step(r, cs, 48*time.Second, warn("failsafe", 0, 48*time.Second))
+	// The first link_down on vehicle 1 raised nothing before the second
+	// one hit the same vehicle; the link_lost belongs to the second.
+	step(r, cs, 65*time.Second, warn("link_lost", 1, 65*time.Second))
+	// A gust accepts any alert.
+	step(r, cs, 71*time.Second, warn("fence_breach", 0, 71*time.Second))
+	got := finish(r, cs)
+	want := []struct {
+		ok  bool
+		msg string
+	}{
+		{true, "failsafe alert 8s after the fault"},
+		{false, "link_down on vehicle 1 (uav-b) at 00:40: no alert within 10s (none of link_lost after it, before the next fault on it)"},
+		{true, "link_lost alert 5s after the fault"},
+		{true, "fence_breach alert 1s after the fault"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("cases %+v", got)
+	}
+	for i, w := range want {
+		if got[i].OK != w.ok || !strings.Contains(got[i].Message, w.msg) {
+			t.Errorf("case %d: %+v\nwant ok=%v %q", i, got[i], w.ok, w.msg)
+		}
+	}
+}

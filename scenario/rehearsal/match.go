@@ -76,6 +76,51 @@ var DefaultAlertKinds = map[string][]fleet.EventKind{
 	"battery_drop": {fleet.EventBatteryLow, fleet.EventBatteryCritical, fleet.EventFailsafe},
 }
 
+// FirstAlerts is the one definition of "the alert a fault raised", shared
+// by a rehearsal's report (Match) and a scenario's alert_after_fault
+// assertion: for each fault (index-aligned with faults, which may be in
+// any order) the first alert event — a warning or critical event that is
+// not a record of a person acting — of one of the kinds the fault's kind
+// raises (Options.AlertKinds, any alert for a kind not listed) on one of
+// the fault's vehicles (any vehicle for a fleet-wide fault), at or after
+// the fault and before the next fault that hits one of the same vehicles
+// (and within Options.Window if set); nil when there is none.
+func FirstAlerts(faults []Fault, events []fleet.Event, opt Options) []*fleet.Event {
+	kinds := opt.AlertKinds
+	if kinds == nil {
+		kinds = DefaultAlertKinds
+	}
+	alerts := slices.Clone(events)
+	alerts = slices.DeleteFunc(alerts, func(e fleet.Event) bool { return !isAlert(e) })
+	slices.SortStableFunc(alerts, func(a, b fleet.Event) int { return a.Time.Compare(b.Time) })
+	order := make([]int, len(faults))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return faults[a].At.Compare(faults[b].At) })
+	sorted := make([]Fault, len(faults))
+	for k, i := range order {
+		sorted[k] = faults[i]
+	}
+	out := make([]*fleet.Event, len(faults))
+	for k, f := range sorted {
+		end := horizon(sorted, k, opt.Window)
+		want := kinds[f.Kind]
+		for j := range alerts {
+			e := &alerts[j]
+			if e.Time.Before(f.At) || !before(e.Time, end) {
+				continue
+			}
+			if !hits(f, []string{e.VehicleID}) || (len(want) > 0 && !slices.Contains(want, e.Kind)) {
+				continue
+			}
+			out[order[k]] = e
+			break
+		}
+	}
+	return out
+}
+
 // Match pairs each fault with its first alert and first response. Times
 // in the result are relative to start (the scenario's T+0).
 //
@@ -86,36 +131,22 @@ var DefaultAlertKinds = map[string][]fleet.EventKind{
 // not to every earlier one that went unanswered), and within
 // Options.Window if set.
 func Match(start time.Time, faults []Fault, events []fleet.Event, entries []audit.Entry, opt Options) *report.Rehearsal {
-	kinds := opt.AlertKinds
-	if kinds == nil {
-		kinds = DefaultAlertKinds
-	}
 	actions := Actions(events, entries)
 	actions = slices.DeleteFunc(actions, func(a Action) bool { return slices.Contains(opt.IgnoreActors, a.Actor) })
-	alerts := slices.Clone(events)
-	alerts = slices.DeleteFunc(alerts, func(e fleet.Event) bool { return !isAlert(e) })
-	slices.SortStableFunc(alerts, func(a, b fleet.Event) int { return a.Time.Compare(b.Time) })
 
 	order := slices.Clone(faults)
 	slices.SortStableFunc(order, func(a, b Fault) int { return a.At.Compare(b.At) })
+	first := FirstAlerts(order, events, opt)
 	out := &report.Rehearsal{Faults: []report.FaultResponse{}}
 	trainees := map[string]bool{}
 	for i, f := range order {
 		end := horizon(order, i, opt.Window)
 		fr := report.FaultResponse{Fault: f.Kind, Text: f.Text, Vehicles: slices.Clone(f.Vehicles), At: f.At.Sub(start)}
-		want := kinds[f.Kind]
 		var alertSeq uint64
-		for _, e := range alerts {
-			if e.Time.Before(f.At) || !before(e.Time, end) {
-				continue
-			}
-			if !hits(f, []string{e.VehicleID}) || (len(want) > 0 && !slices.Contains(want, e.Kind)) {
-				continue
-			}
+		if e := first[i]; e != nil {
 			fr.Alert = &report.Alert{Kind: string(e.Kind), Vehicle: e.VehicleID, Severity: string(e.Severity), Text: e.Message,
 				At: e.Time.Sub(start), Delay: e.Time.Sub(f.At)}
 			alertSeq = e.Seq
-			break
 		}
 		if fr.Alert != nil && alertSeq != 0 {
 			fr.Ack = ackOf(events, alertSeq, start, f.At, fr.Alert.At, opt.IgnoreActors)
