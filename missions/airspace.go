@@ -67,6 +67,10 @@ type sepPlan struct {
 	label  string // the other plan set's label
 	home   orb.Point
 	pieces []piece
+	// together: the pieces are returns flown at the same moment
+	// (SimultaneousReturns), not sequenced by anyone, so neither the
+	// shared pad nor the shared transit layer is exempt.
+	together bool
 }
 
 // pieces turns a drone's legs into pieces in metres: each leg as the
@@ -109,7 +113,7 @@ func (c *Checker) pieces(dp *DronePlan, legs []Leg) []piece {
 		a, b := c.xy(l.From), c.xy(l.To)
 		switch cmd[l.ToSeq] {
 		case mavitem.CmdNavReturnToLaunch:
-			z := math.Max(l.FromAlt, dp.TransitAlt)
+			z := math.Max(l.FromAlt, dp.rtlAlt())
 			if z > l.FromAlt {
 				add(k, l, a, a, l.FromAlt, z)
 			}
@@ -123,6 +127,16 @@ func (c *Checker) pieces(dp *DronePlan, legs []Leg) []piece {
 		}
 	}
 	return out
+}
+
+// rtlAlt is the altitude an RTL climbs to where it is below it: RTL_ALT
+// when the plan sets it (FenceParams, centimetres), else the transit
+// layer (0 without one).
+func (dp *DronePlan) rtlAlt() float64 {
+	if v, ok := dp.param("RTL_ALT"); ok {
+		return v / 100
+	}
+	return dp.TransitAlt
 }
 
 // separation checks every pair of the plans (see the comment at the top).
@@ -196,10 +210,10 @@ func (c *Checker) separate(sps []sepPlan) []Violation {
 						return true
 					}
 					q := sj.pieces[r.piece]
-					if p.pad && q.pad && math.Hypot(si.home[0]-sj.home[0], si.home[1]-sj.home[1]) < sep+si.dp.Launch.Radius+sj.dp.Launch.Radius {
+					if !si.together && p.pad && q.pad && math.Hypot(si.home[0]-sj.home[0], si.home[1]-sj.home[1]) < sep+si.dp.Launch.Radius+sj.dp.Launch.Radius {
 						return true // a shared launch pad: sequenced in time
 					}
-					if t := si.dp.TransitAlt; t > 0 && t == sj.dp.TransitAlt && p.level(t) && q.level(t) {
+					if t := si.dp.TransitAlt; !si.together && t > 0 && t == sj.dp.TransitAlt && p.level(t) && q.level(t) {
 						return true // a shared transit layer: sequenced in time
 					}
 					dh, _, ok := closest3(p, q, vsep)

@@ -47,7 +47,10 @@ func e7(deg float64) int32 { return int32(math.Round(deg * 1e7)) }
 
 func llOf(it mavitem.Item) orb.Point { return orb.Point{float64(it.Y) / 1e7, float64(it.X) / 1e7} }
 
-func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, share []orb.Polygon, patrol []wp, rt *router) (*DronePlan, error) {
+// buildDronePlan makes drone's plan: its patrol on layer alt inside its
+// share, from launch and back to its own landing spot on the pad (spot,
+// metres; see landingSpots).
+func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, spot orb.Point, share []orb.Polygon, patrol []wp, rt *router) (*DronePlan, error) {
 	lxy := pr.toXY(launch.Point)
 	if !rt.transit.pointOK(lxy) {
 		return nil, fmt.Errorf("launch point %q is inside or within %g m of a no-fly zone", launch.Name, o.Margin)
@@ -160,7 +163,7 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		for _, p := range out[1 : len(out)-1] {
 			addWPAt(mavitem.CmdNavWaypoint, p, true, talt)
 		}
-		addWPAt(mavitem.CmdNavLand, lxy, true, talt)
+		addWPAt(mavitem.CmdNavLand, spot, true, talt)
 	} else {
 		for _, p := range out[1 : len(out)-1] {
 			addWPAt(mavitem.CmdNavWaypoint, p, true, talt)
@@ -191,11 +194,12 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 			}
 		}
 		around(lxy)
+		around(spot)
 		for _, it := range dp.Mission[:patrolEnd] {
 			if it.Command == mavitem.CmdNavWaypoint {
 				p := pr.toXY(llOf(it))
 				around(p)
-				flown = append(flown, [2]orb.Point{p, lxy})
+				flown = append(flown, [2]orb.Point{p, lxy}, [2]orb.Point{p, spot})
 			}
 		}
 		if h := convexHull(pts); len(h) >= 4 {
@@ -208,15 +212,17 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	}
 	dp.Fence, dp.Simplified, dp.fenceBefore = fence.items, fence.changes, fence.before
 	dp.FenceParams = fenceParams(a)
-	if o.TransitLayer {
-		// RTL climbs to RTL_ALT (cm) where it is before it flies home, so
-		// a drone sent home from its patrol returns in the transit layer.
-		dp.FenceParams = append(dp.FenceParams, ParamValue{"RTL_ALT", math.Round(talt * 100)})
-	}
-	rally := a.Rally
-	if len(rally) == 0 {
-		rally = a.Launch
-	}
+	// RTL climbs to RTL_ALT (cm) where it is below it before it flies
+	// home, so a drone sent home from its patrol returns in the transit
+	// layer, or without one on its own layer: drones sent home together
+	// do not meet on one return altitude. It flies to its own landing
+	// spot on the pad (its first rally point; RALLY_INCL_HOME 0 so the
+	// shared home does not win, RALLY_LIMIT_KM 0 so it is used from any
+	// distance) and lands there.
+	dp.FenceParams = append(dp.FenceParams, ParamValue{"RTL_ALT", math.Round(talt * 100)},
+		ParamValue{"RALLY_INCL_HOME", 0}, ParamValue{"RALLY_LIMIT_KM", 0})
+	sll := pr.toLL(spot)
+	rally := append([]Site{{Name: "landing spot", Point: sll, Alt: talt}}, a.Rally...)
 	fsp, err := fenceSpaceOf(dp.Fence, pr.toXY, o.Margin/2+0.5)
 	if err != nil {
 		return nil, fmt.Errorf("drone %d: %w", drone, err)
@@ -231,19 +237,14 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 		}
 		ralt := r.Alt
 		if ralt == 0 {
-			ralt = alt
+			// The return altitude: ArduCopter returns at the higher of
+			// RTL_ALT and the rally point's altitude.
+			ralt = talt
 		}
 		dp.Rally = append(dp.Rally, mavitem.Item{Seq: uint16(len(dp.Rally)), Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
 			X: e7(r.Point[1]), Y: e7(r.Point[0]), Z: float32(ralt), MissionType: mavitem.TypeRally})
 	}
 	dropUnreachableRally(dp, pr, fsp, rt.transit)
-	if len(dp.Rally) == 0 && len(rally) > 0 {
-		// Every rally point left out: the launch point stands in, where
-		// the RTL would have gone anyway (home).
-		dp.Rally = []mavitem.Item{{Seq: 0, Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
-			X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(alt), MissionType: mavitem.TypeRally}}
-		dp.Notes = append(dp.Notes, fmt.Sprintf("launch point %q is this drone's rally point instead", launch.Name))
-	}
 	return dp, nil
 }
 

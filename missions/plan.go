@@ -534,9 +534,18 @@ func planOn(a *Area, pr projection, o PlanOptions) ([]*DronePlan, error) {
 		pois = append(pois, pr.toXY(s.Point))
 	}
 	plans := make([]*DronePlan, 0, o.Drones)
+	launches := make([]Site, len(shares))
+	for i, share := range shares {
+		launches[i] = nearestLaunch(a, pr, share)
+	}
+	alts := make([]float64, len(shares))
+	for i := range shares {
+		alts[i] = layers[i%len(layers)]
+	}
+	spots, padNotes := landingSpots(pr, launches, shares, alts, o.Separation)
 	for i, share := range shares {
 		cell := newSpace(share, noflyPolys, circles, margin)
-		launch := nearestLaunch(a, pr, share)
+		launch := launches[i]
 		lxy := pr.toXY(launch.Point)
 		rt := &router{cell: cell, area: areaSpace, transit: transit}
 		var patrol []wp
@@ -566,13 +575,83 @@ func planOn(a *Area, pr projection, o PlanOptions) ([]*DronePlan, error) {
 		if len(patrol) == 0 {
 			return nil, fmt.Errorf("plan %s: drone %d: %s pattern found no free path in its part (%.0f m²) with a %g m margin", a.Name, i, o.Pattern, sharesArea(share), o.Margin)
 		}
-		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, share, patrol, rt)
+		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, spots[i], share, patrol, rt)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: drone %d: %w", a.Name, i, err)
+		}
+		if padNotes[i] != "" {
+			dp.Notes = append(dp.Notes, padNotes[i])
 		}
 		plans = append(plans, dp)
 	}
 	return plans, nil
+}
+
+// landingSpots gives each drone its own place to come down on its launch
+// pad (metres): when every drone is sent home at once (a GCS failsafe, an
+// operator's "all home") they would otherwise descend onto the same point.
+// Each returns on its own layer (RTL_ALT); a drone descending at its spot
+// crosses only the layers below its own, so the drones sharing a pad get
+// spots on a line through the pad's centre pointing away from their
+// parts of the area, the lowest layer nearest the area and each higher
+// layer farther behind: a drone flying in low ends its way at its spot
+// before the spots of those descending through its layer. The spots lie
+// a metre inside the pad's edge, Separation apart when the pad allows; a
+// pad too small for that is noted on each drone it concerns.
+func landingSpots(pr projection, launches []Site, shares [][]orb.Polygon, alts []float64, sep float64) ([]orb.Point, []string) {
+	spots := make([]orb.Point, len(launches))
+	notes := make([]string, len(launches))
+	groups := map[orb.Point][]int{}
+	var order []orb.Point
+	for i, l := range launches {
+		spots[i] = pr.toXY(l.Point)
+		if _, ok := groups[l.Point]; !ok {
+			order = append(order, l.Point)
+		}
+		groups[l.Point] = append(groups[l.Point], i)
+	}
+	for _, key := range order {
+		g := groups[key]
+		n := len(g)
+		if n < 2 {
+			continue
+		}
+		c := pr.toXY(key)
+		var m orb.Point // the parts' centre
+		for _, i := range g {
+			var b orb.Bound
+			for k, p := range shares[i] {
+				if k == 0 {
+					b = p.Bound()
+				} else {
+					b = b.Union(p.Bound())
+				}
+			}
+			m[0] += b.Center()[0] / float64(n)
+			m[1] += b.Center()[1] / float64(n)
+		}
+		d := orb.Point{c[0] - m[0], c[1] - m[1]}
+		if l := math.Hypot(d[0], d[1]); l > 1e-6 {
+			d = orb.Point{d[0] / l, d[1] / l}
+		} else {
+			d = orb.Point{1, 0}
+		}
+		sort.SliceStable(g, func(x, y int) bool { return alts[g[x]] < alts[g[y]] })
+		pad := launches[g[0]].Radius
+		span := math.Min(float64(n-1)*(sep+0.5), 2*math.Max(0, pad-1))
+		step := span / float64(n-1)
+		for k, i := range g {
+			off := -span/2 + float64(k)*step
+			spots[i] = orb.Point{c[0] + off*d[0], c[1] + off*d[1]}
+		}
+		if step < sep {
+			need := float64(n-1)*(sep+0.5)/2 + 1
+			for _, i := range g {
+				notes[i] = fmt.Sprintf("launch pad %q (radius %g m) is too small for %d landing spots %g m apart: sent home together, these drones land %.1f m apart; give the pad a radius of at least %.0f m", launches[i].Name, pad, n, sep, step, math.Ceil(need))
+			}
+		}
+	}
+	return spots, notes
 }
 
 func sharesArea(ps []orb.Polygon) float64 {
