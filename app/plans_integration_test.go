@@ -102,7 +102,7 @@ func TestPlannedPatrolIsUploadedAndFlownInsideItsFences(t *testing.T) {
 		t.Fatalf("assign: %d %+v", code, assigned)
 	}
 	for _, r := range assigned.Results {
-		if strings.Join(r.Uploaded, ",") != "fence,rally,mission" || len(r.Params) != 4 {
+		if strings.Join(r.Uploaded, ",") != "fence,rally,mission" || len(r.Params) != 7 {
 			t.Fatalf("%s: uploaded %v params %v", r.VehicleID, r.Uploaded, r.Params)
 		}
 	}
