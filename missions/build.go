@@ -49,9 +49,13 @@ func llOf(it mavitem.Item) orb.Point { return orb.Point{float64(it.Y) / 1e7, flo
 
 // buildDronePlan makes drone's plan: its patrol on layer alt inside its
 // share, from launch and back to its own landing spot on the pad (spot,
-// metres; see landingSpots).
-func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, spot orb.Point, share []orb.Polygon, patrol []wp, rt *router) (*DronePlan, error) {
+// metres; see landingSpots), or home when spot is nil.
+func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float64, launch Site, spotp *orb.Point, share []orb.Polygon, patrol []wp, rt *router) (*DronePlan, error) {
 	lxy := pr.toXY(launch.Point)
+	spot := lxy
+	if spotp != nil {
+		spot = *spotp
+	}
 	if !rt.transit.pointOK(lxy) {
 		return nil, fmt.Errorf("launch point %q is inside or within %g m of a no-fly zone", launch.Name, o.Margin)
 	}
@@ -218,11 +222,14 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	// do not meet on one return altitude. It flies to its own landing
 	// spot on the pad (its first rally point; RALLY_INCL_HOME 0 so the
 	// shared home does not win, RALLY_LIMIT_KM 0 so it is used from any
-	// distance) and lands there.
-	dp.FenceParams = append(dp.FenceParams, ParamValue{"RTL_ALT", math.Round(talt * 100)},
-		ParamValue{"RALLY_INCL_HOME", 0}, ParamValue{"RALLY_LIMIT_KM", 0})
-	sll := pr.toLL(spot)
-	rally := append([]Site{{Name: "landing spot", Point: sll, Alt: talt}}, a.Rally...)
+	// distance) and lands there. Without a spot (alone on the pad, or a
+	// pad too small) it returns home: where it armed.
+	dp.FenceParams = append(dp.FenceParams, ParamValue{"RTL_ALT", math.Round(talt * 100)})
+	rally := a.Rally
+	if spotp != nil {
+		dp.FenceParams = append(dp.FenceParams, ParamValue{"RALLY_INCL_HOME", 0}, ParamValue{"RALLY_LIMIT_KM", 0})
+		rally = append([]Site{{Name: "landing spot", Point: pr.toLL(spot), Alt: talt}}, a.Rally...)
+	}
 	fsp, err := fenceSpaceOf(dp.Fence, pr.toXY, o.Margin/2+0.5)
 	if err != nil {
 		return nil, fmt.Errorf("drone %d: %w", drone, err)
@@ -245,6 +252,9 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 			X: e7(r.Point[1]), Y: e7(r.Point[0]), Z: float32(ralt), MissionType: mavitem.TypeRally})
 	}
 	dropUnreachableRally(dp, pr, fsp, rt.transit)
+	if len(dp.Rally) == 0 {
+		dp.Rally = nil // as a plan file reads back
+	}
 	return dp, nil
 }
 

@@ -542,7 +542,7 @@ func planOn(a *Area, pr projection, o PlanOptions) ([]*DronePlan, error) {
 	for i := range shares {
 		alts[i] = layers[i%len(layers)]
 	}
-	spots, padNotes := landingSpots(pr, launches, shares, alts, o.Separation)
+	spots, spotOK, padNotes := landingSpots(pr, launches, shares, alts, o.Separation)
 	for i, share := range shares {
 		cell := newSpace(share, noflyPolys, circles, margin)
 		launch := launches[i]
@@ -575,7 +575,11 @@ func planOn(a *Area, pr projection, o PlanOptions) ([]*DronePlan, error) {
 		if len(patrol) == 0 {
 			return nil, fmt.Errorf("plan %s: drone %d: %s pattern found no free path in its part (%.0f m²) with a %g m margin", a.Name, i, o.Pattern, sharesArea(share), o.Margin)
 		}
-		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, spots[i], share, patrol, rt)
+		var spot *orb.Point
+		if spotOK[i] {
+			spot = &spots[i]
+		}
+		dp, err := buildDronePlan(a, pr, o, i, layers[i%len(layers)], launch, spot, share, patrol, rt)
 		if err != nil {
 			return nil, fmt.Errorf("plan %s: drone %d: %w", a.Name, i, err)
 		}
@@ -596,10 +600,13 @@ func planOn(a *Area, pr projection, o PlanOptions) ([]*DronePlan, error) {
 // parts of the area, the lowest layer nearest the area and each higher
 // layer farther behind: a drone flying in low ends its way at its spot
 // before the spots of those descending through its layer. The spots lie
-// a metre inside the pad's edge, Separation apart when the pad allows; a
-// pad too small for that is noted on each drone it concerns.
-func landingSpots(pr projection, launches []Site, shares [][]orb.Polygon, alts []float64, sep float64) ([]orb.Point, []string) {
+// a metre inside the pad's edge, Separation apart. A drone alone on its
+// pad, or on a pad too small for spots Separation apart (noted on each
+// drone it concerns), gets none (ok false): its RTL returns to its home,
+// where it armed — the crew's parking spot, not the pad's centre.
+func landingSpots(pr projection, launches []Site, shares [][]orb.Polygon, alts []float64, sep float64) ([]orb.Point, []bool, []string) {
 	spots := make([]orb.Point, len(launches))
+	ok := make([]bool, len(launches))
 	notes := make([]string, len(launches))
 	groups := map[orb.Point][]int{}
 	var order []orb.Point
@@ -615,6 +622,9 @@ func landingSpots(pr projection, launches []Site, shares [][]orb.Polygon, alts [
 		n := len(g)
 		if n < 2 {
 			continue
+		}
+		for _, i := range g {
+			ok[i] = true
 		}
 		c := pr.toXY(key)
 		var m orb.Point // the parts' centre
@@ -647,11 +657,12 @@ func landingSpots(pr projection, launches []Site, shares [][]orb.Polygon, alts [
 		if step < sep {
 			need := float64(n-1)*(sep+0.5)/2 + 1
 			for _, i := range g {
-				notes[i] = fmt.Sprintf("launch pad %q (radius %g m) is too small for %d landing spots %g m apart: sent home together, these drones land %.1f m apart; give the pad a radius of at least %.0f m", launches[i].Name, pad, n, sep, step, math.Ceil(need))
+				ok[i] = false
+				notes[i] = fmt.Sprintf("launch pad %q (radius %g m) is too small for %d landing spots %g m apart: each drone's RTL returns to its home (where it armed), so park the drones at least %g m apart, or give the pad a radius of at least %.0f m", launches[i].Name, pad, n, sep, sep, math.Ceil(need))
 			}
 		}
 	}
-	return spots, notes
+	return spots, ok, notes
 }
 
 func sharesArea(ps []orb.Polygon) float64 {

@@ -162,7 +162,11 @@ func TestPreviewHasEveryDrone(t *testing.T) {
 			}
 		}
 	}
-	if roles["path"] != 2 || roles["home"] != 2 || roles["fence"] < 2 || roles["rally"] < 2 {
+	rally := 0
+	for _, dp := range plans {
+		rally += len(dp.Rally)
+	}
+	if roles["path"] != 2 || roles["home"] != 2 || roles["fence"] < 2 || rally == 0 || roles["rally"] != rally {
 		t.Errorf("preview roles %v", roles)
 	}
 }

@@ -163,7 +163,7 @@ func TestAreasPlansAssign(t *testing.T) {
 	if got := rec.got["v1"]; len(got) != 3 || got[0] != mavitem.TypeFence || got[2] != mavitem.TypeMission {
 		t.Fatalf("uploads to v1: %v", got)
 	}
-	if p := rec.params["v1"]; strings.Join(p, ",") != "FENCE_TYPE,FENCE_ALT_MAX,FENCE_ACTION,FENCE_ENABLE,RTL_ALT,RALLY_INCL_HOME,RALLY_LIMIT_KM" {
+	if p := rec.params["v1"]; strings.Join(p, ",") != "FENCE_TYPE,FENCE_ALT_MAX,FENCE_ACTION,FENCE_ENABLE,RTL_ALT" {
 		t.Fatalf("fence params set on v1: %v", p)
 	}
 	if p := rec.params["broken"]; len(p) != 0 {
