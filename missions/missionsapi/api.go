@@ -170,6 +170,12 @@ type PlanSet struct {
 	// made and again when it is assigned, where they refuse it (409)
 	// unless forced. They do not make the plan itself fail (OK).
 	Conflicts []missions.Violation `json:"conflicts"`
+	// ReturnsTogether are the pairs of drones whose returns would come too
+	// close if all were sent home at the same moment (a GCS failsafe, an
+	// operator's "all home"; missions.Checker.SimultaneousReturns): on a
+	// pad too small for separate landing spots, or sharing a transit
+	// layer. They do not fail the plan (OK): such returns are sequenced.
+	ReturnsTogether []missions.Violation `json:"returns_together"`
 	// Battery is each drone's estimated flight time against its battery
 	// budget (what the battery rule judged), for the preview.
 	Battery []missions.BatteryUse `json:"battery"`
@@ -444,7 +450,11 @@ func checked(a *missions.Area, plans []*missions.DronePlan, o missions.CheckOpti
 	if vs == nil {
 		vs = []missions.Violation{}
 	}
-	return &PlanSet{Drones: plans, Violations: vs, OK: len(vs) == 0, Conflicts: []missions.Violation{}, Battery: c.Battery(plans), area: a}
+	rt := c.SimultaneousReturns(plans)
+	if rt == nil {
+		rt = []missions.Violation{}
+	}
+	return &PlanSet{Drones: plans, Violations: vs, OK: len(vs) == 0, Conflicts: []missions.Violation{}, ReturnsTogether: rt, Battery: c.Battery(plans), area: a}
 }
 
 // importPlan checks a mission made elsewhere (a QGroundControl .plan or a

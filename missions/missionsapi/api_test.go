@@ -128,6 +128,11 @@ func TestAreasPlansAssign(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("plan: %d %s", code, body)
 	}
+	// The synthetic area's launch point has no radius: both drones return
+	// to the one home, which the plan set reports without failing.
+	if !strings.Contains(body, `"returns_together"`) || !strings.Contains(body, "sent home together") || !strings.Contains(body, "too small for 2 landing spots") {
+		t.Fatalf("plan set without its simultaneous returns or pad note: %s", body)
+	}
 	var ps struct {
 		ID      string
 		OK      bool
