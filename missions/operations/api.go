@@ -233,11 +233,18 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		return Spec{}, err
 	}
 	spec := Spec{AreaID: req.AreaID, Pattern: req.Pattern, VehicleIDs: req.VehicleIDs, Start: start, End: end, Params: p}
+	chk := missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{}))
 	for _, dp := range plans {
 		// Drones come home to the pad, where the crew swaps packs: the
 		// area's rally points would have RTL land them elsewhere.
 		dp.Rally = nil
-		spec.Plans = append(spec.Plans, slotPlan(dp))
+		sp := slotPlan(dp)
+		for _, r := range chk.Returns(dp) {
+			if !r.Clear() {
+				sp.NoReturnSeqs = append(sp.NoReturnSeqs, int(r.Seq))
+			}
+		}
+		spec.Plans = append(spec.Plans, sp)
 	}
 	return spec, nil
 }

@@ -190,6 +190,13 @@ func (st *step) observe(v *VehicleState) {
 				sl.VehicleID = v.ID
 			}
 		}
+		if v.Role == RoleTransit && sl.Incoming == v.ID && st.entryBusy(sl, v, fv) {
+			// The incumbent flies near the loop's entry the replacement is
+			// about to join on the same layer: it leaves first (it must
+			// anyway); the slot is uncovered until the replacement is on
+			// the loop, a few seconds, counted as such.
+			st.handover(sl, v)
+		}
 		if v.Role == RoleStation {
 			st.visited(sl, o.Plans[v.Slot], v, fv.MissionSeq)
 		}
@@ -203,6 +210,9 @@ func (st *step) observe(v *VehicleState) {
 			}
 		}
 	case RoleReturning:
+		if v.ReturnWait != nil {
+			st.returnWhenClear(v, fv, ok)
+		}
 		if ok && fv.Connected && landed(fv) {
 			v.Role, v.Since, v.LandedAt, v.Slot = RolePool, st.now, st.now, -1
 			st.note(v.ID, fleet.SeverityInfo, "landed", "%s landed with %.0f %% (reserve %.0f %%)", v.ID, fv.BatteryPct, o.Params.ReservePct)
@@ -379,12 +389,88 @@ func (st *step) finish(why string) {
 func (st *step) sendEveryoneHome() {
 	for _, v := range st.o.Vehicles {
 		if v.Role == RoleStation || v.Role == RoleTransit {
-			st.sendHome(v)
+			st.sendHomeClear(v)
 		}
 	}
 	for _, sl := range st.o.Slots {
 		sl.Incoming = ""
 	}
+}
+
+// returnWaitS bounds (operation seconds) how long a drone due home waits
+// for a leg with a clear straight return: longer than a loop leg takes,
+// short enough that the battery reserve is not the price.
+const returnWaitS = 120
+
+// sendHomeClear sends v home now if the leg it flies has a clear straight
+// return (or nothing is known against it); else it is marked returning
+// and the RTL waits for a clear leg (returnWhenClear, each tick).
+func (st *step) sendHomeClear(v *VehicleState) {
+	fv, ok := st.look(v.ID)
+	if ok && v.Slot >= 0 && v.Slot < len(st.o.Plans) && fv.Mode == "AUTO" && slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq) {
+		st.keepRate(v)
+		at := st.now
+		v.Role, v.Since, v.rtlTries, v.ReturnWait = RoleReturning, st.now, 0, &at
+		return
+	}
+	st.sendHome(v)
+}
+
+// returnWhenClear sends a waiting drone home once its leg's return is
+// clear, or when it has waited returnWaitS (with an alert saying why).
+func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
+	blocked := ok && fv.Mode == "AUTO" && v.Slot >= 0 && v.Slot < len(st.o.Plans) && slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq)
+	waited := st.now.Sub(*v.ReturnWait).Seconds()
+	if blocked && waited < returnWaitS {
+		return
+	}
+	if blocked {
+		st.notes = append(st.notes, Note{VehicleID: v.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+			Message: fmt.Sprintf("%s sent home after waiting %.0f s for a leg with a clear return (operation %s): its straight return from item %d may leave the fence or cross a no-fly zone", v.ID, waited, st.o.ID, fv.MissionSeq),
+			Fields:  map[string]any{"operation_id": st.o.ID, "action": "return_unclear", "slot": v.Slot, "seq": fv.MissionSeq}})
+	}
+	v.ReturnWait = nil
+	st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+}
+
+// handoverClearM is the distance from the loop's entry within which the
+// incumbent must not be (now or along its velocity until the replacement
+// arrives) when the replacement joins the loop on the same layer.
+const handoverClearM = 40
+
+// entryBusy says whether the replacement in, flying its last transit leg
+// to the loop's entry, would meet the incumbent there: in is within 30 s
+// of the entry and the incumbent is, or heads to be, within
+// handoverClearM of it before in arrives (plus 10 s).
+func (st *step) entryBusy(sl *Slot, in *VehicleState, fv fleet.Vehicle) bool {
+	p := st.o.Plans[in.Slot]
+	if fv.MissionSeq != int(p.Plan.LoopStart) || (p.LoopLat == 0 && p.LoopLon == 0) {
+		return false
+	}
+	old := st.o.vehicle(sl.VehicleID)
+	if old == nil || old.ID == in.ID || old.Role != RoleStation {
+		return false
+	}
+	ofv, ok := st.look(old.ID)
+	if !ok {
+		return false
+	}
+	speed := math.Max(p.Plan.Speed, 1)
+	eta := distM(fv.Lat, fv.Lon, p.LoopLat, p.LoopLon) / math.Max(fv.GroundSpeed, speed)
+	if eta > 30 {
+		return false
+	}
+	// Incumbent's position projected along its ground velocity, in metres
+	// east/north of the entry.
+	const mPerDeg = 111320.0
+	e := (ofv.Lon - p.LoopLon) * mPerDeg * math.Cos(p.LoopLat*math.Pi/180)
+	n := (ofv.Lat - p.LoopLat) * mPerDeg
+	for t := 0.0; t <= eta+10; t++ {
+		if math.Hypot(e+ofv.VelEast*t, n+ofv.VelNorth*t) < handoverClearM {
+			return true
+		}
+	}
+	return false
 }
 
 func (st *step) allFailed() bool {

@@ -320,3 +320,149 @@ func TestRevisitAge(t *testing.T) {
 		t.Fatalf("max revisit %v s, want a lap of 70 s (80 with the skipped tick)", sl.MaxRevisitS)
 	}
 }
+
+// At the window's end a drone on a leg whose straight return is not clear
+// (NoReturnSeqs) is not sent home from it: it waits for a clear leg; one
+// that never reaches one is sent after returnWaitS with an alert.
+func TestEndOfWindowWaitsForAClearReturn(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(2, 2, w)
+	o.Plans[0].NoReturnSeqs = []int{5, 6}
+	o.Plans[1].NoReturnSeqs = []int{5, 6}
+	w.wall = o.Start.Add(-time.Minute)
+	a, _ := o.Step(w.wall, w.look)
+	ids := acts(a, ActLaunch)
+	if len(ids) != 2 {
+		t.Fatalf("launched %v", ids)
+	}
+	for _, id := range ids {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 95) // MissionSeq 5: an unclear leg
+	}
+	w.wall = w.wall.Add(time.Second)
+	o.Step(w.wall, w.look)
+	w.wall = o.End.Add(-time.Second)
+	o.Step(w.wall, w.look)
+	w.wall = o.End
+	a, _ = o.Step(w.wall, w.look)
+	if got := acts(a, ActReturn); len(got) != 0 {
+		t.Fatalf("window end, both on unclear legs: sent home %v", got)
+	}
+	for _, id := range ids {
+		if v := o.vehicle(id); v.Role != RoleReturning || v.ReturnWait == nil {
+			t.Fatalf("%s: role %s wait %v, want returning and waiting", id, v.Role, v.ReturnWait)
+		}
+	}
+	// The first reaches a clear leg: it goes home; the other stays.
+	v0 := w.vs[ids[0]]
+	v0.MissionSeq = 7
+	w.vs[ids[0]] = v0
+	w.wall = w.wall.Add(time.Second)
+	a, _ = o.Step(w.wall, w.look)
+	if got := acts(a, ActReturn); len(got) != 1 || got[0] != ids[0] {
+		t.Fatalf("one on a clear leg: sent home %v, want [%s]", got, ids[0])
+	}
+	w.wall = w.wall.Add(time.Second)
+	if a, _ = o.Step(w.wall, w.look); len(a) != 0 {
+		t.Fatalf("RTL sent twice or too early: %v", a)
+	}
+	// The other never does: sent anyway after the bound, with an alert.
+	w.wall = o.End.Add(secs(returnWaitS))
+	a, notes := o.Step(w.wall, w.look)
+	if got := acts(a, ActReturn); len(got) != 1 || got[0] != ids[1] {
+		t.Fatalf("after the bound: sent home %v, want [%s]", got, ids[1])
+	}
+	alerted := false
+	for _, n := range notes {
+		if n.Fields["action"] == "return_unclear" && n.VehicleID == ids[1] {
+			alerted = true
+		}
+	}
+	if !alerted {
+		t.Fatalf("no return_unclear alert: %+v", notes)
+	}
+}
+
+// A replacement about to join the loop at its entry while the incumbent
+// is near that entry (or heading to it): the incumbent is sent home
+// first; one far from the entry and moving away stays until the
+// replacement is on the loop.
+func TestHandoverClearsTheLoopEntry(t *testing.T) {
+	for _, near := range []bool{true, false} {
+		w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+		o := newOp(1, 2, w)
+		o.Plans[0].LoopLat, o.Plans[0].LoopLon = homeLat+0.004, homeLon
+		w.wall = o.Start.Add(-time.Minute)
+		a, _ := o.Step(w.wall, w.look)
+		inc := acts(a, ActLaunch)[0]
+		o.LaunchDone(inc, true, nil, w.wall)
+		w.fly(inc, 95)
+		w.wall = w.wall.Add(time.Second)
+		o.Step(w.wall, w.look)
+		// Force a relief: the incumbent's battery is low enough to launch
+		// a replacement but not to make it leave.
+		w.wall = o.Start.Add(time.Minute)
+		v := w.vs[inc]
+		v.BatteryPct = 45
+		w.vs[inc] = v
+		var rep string
+		for i := 0; i < 200 && rep == ""; i++ {
+			a, _ = o.Step(w.wall, w.look)
+			if l := acts(a, ActLaunch); len(l) == 1 {
+				rep = l[0]
+			}
+			if len(acts(a, ActReturn)) > 0 {
+				t.Fatalf("incumbent sent home before a replacement launched")
+			}
+			v.BatteryPct -= 0.2
+			w.vs[inc] = v
+			w.wall = w.wall.Add(time.Second)
+		}
+		if rep == "" {
+			t.Fatal("no replacement launched")
+		}
+		o.LaunchDone(rep, true, nil, w.wall)
+		// The incumbent is not due to leave (only the relief is tested).
+		o.vehicle(inc).samples = nil
+		v = w.vs[inc]
+		v.BatteryPct = 90
+		w.vs[inc] = v
+		// The replacement on its last transit leg, 50 m short of the entry.
+		r := w.vs[rep]
+		r.Armed, r.Mode, r.MissionSeq, r.LandedState, r.RelativeAlt = true, "AUTO", int(o.Plans[0].Plan.LoopStart), "in_air", 50
+		r.Lat, r.Lon, r.VelNorth, r.GroundSpeed = homeLat+0.004-50/111320.0, homeLon, 10, 10
+		w.vs[rep] = r
+		v = w.vs[inc]
+		if near {
+			// 80 m east of the entry, flying west at 10 m/s towards it.
+			v.Lat, v.Lon, v.VelEast, v.VelNorth = homeLat+0.004, homeLon+80/(111320.0*0.7513), -10, 0
+		} else {
+			// 200 m east, flying further east.
+			v.Lat, v.Lon, v.VelEast, v.VelNorth = homeLat+0.004, homeLon+200/(111320.0*0.7513), 10, 0
+		}
+		w.vs[inc] = v
+		w.wall = w.wall.Add(time.Second)
+		a, _ = o.Step(w.wall, w.look)
+		got := acts(a, ActReturn)
+		if near && (len(got) != 1 || got[0] != inc) {
+			t.Fatalf("incumbent closing on the entry: sent home %v, want [%s]", got, inc)
+		}
+		if !near && len(got) != 0 {
+			t.Fatalf("incumbent far and moving away: sent home %v before the replacement is on the loop", got)
+		}
+		if near && (o.Slots[0].VehicleID != rep || o.Slots[0].Incoming != "" || o.Slots[0].Handovers != 1) {
+			t.Fatalf("slot after early handover: %+v", o.Slots[0])
+		}
+		// The replacement joins the loop: it is on station, the slot is its.
+		r.MissionSeq = int(o.Plans[0].Plan.LoopStart) + 1
+		w.vs[rep] = r
+		w.wall = w.wall.Add(time.Second)
+		a, _ = o.Step(w.wall, w.look)
+		if got := acts(a, ActReturn); near && len(got) != 0 || !near && (len(got) != 1 || got[0] != inc) {
+			t.Fatalf("near %v, on the loop: sent home %v", near, got)
+		}
+		if o.Slots[0].VehicleID != rep || o.Slots[0].Handovers != 1 {
+			t.Fatalf("near %v: slot %+v", near, o.Slots[0])
+		}
+	}
+}

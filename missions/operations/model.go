@@ -82,6 +82,11 @@ type SlotPlan struct {
 	TransitM float64 `json:"transit_m"`
 	LoopLat  float64 `json:"loop_lat"`
 	LoopLon  float64 `json:"loop_lon"`
+	// NoReturnSeqs are the MISSION_CURRENT values of the loop's legs from
+	// which a straight RTL would leave the fence or cross a no-fly zone
+	// (missions.Checker.Returns at plan time): the end of the window
+	// waits for another leg before sending a drone home from one.
+	NoReturnSeqs []int `json:"no_return_seqs,omitempty"`
 }
 
 // Slot is one patrol position and its coverage so far.
@@ -144,7 +149,10 @@ type VehicleState struct {
 	lastSeq    int       // the mission item it flew to at the last tick (0 unknown)
 	launchedAt time.Time // wall time the launch completed
 	rtlTries   int
-	launchAt   time.Time // operation time the launch was started
+	// ReturnWait is when the drone was due home but flew a leg whose
+	// straight return is not clear (nil when not waiting).
+	ReturnWait *time.Time `json:"return_wait_since,omitempty"`
+	launchAt   time.Time  // operation time the launch was started
 }
 
 // Operation is one continuous-coverage operation: an area patrolled by
