@@ -12,8 +12,9 @@ import (
 )
 
 // --transit-layer plans the transits above every patrol layer (70 m for
-// patrols at 50 and 60 m). The synthetic area's tent lies between some
-// patrol legs and the pad, so their straight RTL returns are refused and
+// patrols at 50 and 60 m). The synthetic area's no-fly zones lie between
+// some patrol legs and where their RTL goes (the nearest rally point or
+// home, as ArduCopter flies it), so those returns are refused and
 // nothing is written (--force writes it, with the transit layer in the
 // files); a --transit-alt among the patrol layers is refused naming it.
 func TestPlanCommandTransitLayer(t *testing.T) {
@@ -21,8 +22,8 @@ func TestPlanCommandTransitLayer(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	var out, errb bytes.Buffer
 	code := runMain(context.Background(), []string{"plan", area, "--drones", "2", "--alt", "50", "--transit-layer", "--out", dir}, &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "return: an RTL") || !strings.Contains(errb.String(), `"Tent"`) {
-		t.Fatalf("RTL over the tent: exit %d: %s", code, errb.String())
+	if code != 1 || !strings.Contains(errb.String(), "return: an RTL") || !strings.Contains(errb.String(), "of no-fly zone") {
+		t.Fatalf("RTL past a no-fly zone: exit %d: %s", code, errb.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "drone-0.plan")); err == nil {
 		t.Errorf("files written for a refused plan")
