@@ -190,13 +190,6 @@ func (st *step) observe(v *VehicleState) {
 				sl.VehicleID = v.ID
 			}
 		}
-		if v.Role == RoleTransit && sl.Incoming == v.ID && st.entryBusy(sl, v, fv) {
-			// The incumbent flies near the loop's entry the replacement is
-			// about to join on the same layer: it leaves first (it must
-			// anyway); the slot is uncovered until the replacement is on
-			// the loop, a few seconds, counted as such.
-			st.handover(sl, v)
-		}
 		if v.Role == RoleStation {
 			st.visited(sl, o.Plans[v.Slot], v, fv.MissionSeq)
 		}
@@ -431,46 +424,6 @@ func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
 	}
 	v.ReturnWait = nil
 	st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
-}
-
-// handoverClearM is the distance from the loop's entry within which the
-// incumbent must not be (now or along its velocity until the replacement
-// arrives) when the replacement joins the loop on the same layer.
-const handoverClearM = 40
-
-// entryBusy says whether the replacement in, flying its last transit leg
-// to the loop's entry, would meet the incumbent there: in is within 30 s
-// of the entry and the incumbent is, or heads to be, within
-// handoverClearM of it before in arrives (plus 10 s).
-func (st *step) entryBusy(sl *Slot, in *VehicleState, fv fleet.Vehicle) bool {
-	p := st.o.Plans[in.Slot]
-	if fv.MissionSeq != int(p.Plan.LoopStart) || (p.LoopLat == 0 && p.LoopLon == 0) {
-		return false
-	}
-	old := st.o.vehicle(sl.VehicleID)
-	if old == nil || old.ID == in.ID || old.Role != RoleStation {
-		return false
-	}
-	ofv, ok := st.look(old.ID)
-	if !ok {
-		return false
-	}
-	speed := math.Max(p.Plan.Speed, 1)
-	eta := distM(fv.Lat, fv.Lon, p.LoopLat, p.LoopLon) / math.Max(fv.GroundSpeed, speed)
-	if eta > 30 {
-		return false
-	}
-	// Incumbent's position projected along its ground velocity, in metres
-	// east/north of the entry.
-	const mPerDeg = 111320.0
-	e := (ofv.Lon - p.LoopLon) * mPerDeg * math.Cos(p.LoopLat*math.Pi/180)
-	n := (ofv.Lat - p.LoopLat) * mPerDeg
-	for t := 0.0; t <= eta+10; t++ {
-		if math.Hypot(e+ofv.VelEast*t, n+ofv.VelNorth*t) < handoverClearM {
-			return true
-		}
-	}
-	return false
 }
 
 func (st *step) allFailed() bool {
