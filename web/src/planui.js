@@ -238,7 +238,7 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
         : plan.violations.some((v) => v.drone === d && v.rule === "battery")
           ? ' <b class="bad">over the battery budget</b>'
           : "";
-      return `<li data-drone="${d}"><span class="swatch" style="background:${droneColour(d)}"></span>drone ${d}: ${dp.mission.length} items, ${dp.fence.length} fence, ${dp.rally.length} rally, layer ${fmt(dp.alt, 0, " m")}, ≈ ${fmt(est.metres / 1000, 1, " km")} / ${fmt(est.minutes, 1, " min")} once through<br>${battery}</li>`;
+      return `<li data-drone="${d}"><span class="swatch" style="background:${droneColour(d)}"></span>drone ${d}: ${(dp.mission || []).length} items, ${(dp.fence || []).length} fence, ${(dp.rally || []).length} rally, layer ${fmt(dp.alt, 0, " m")}, ≈ ${fmt(est.metres / 1000, 1, " km")} / ${fmt(est.minutes, 1, " min")} once through<br>${battery}${(dp.notes || []).map((n) => `<br><span class="note">${esc(n)}</span>`).join("")}</li>`;
     };
     s.innerHTML =
       `<p>Plan <b>${esc(plan.id)}</b>${plan.source ? ` (checked from ${esc(plan.source)})` : ""}: ${plan.drones.length} drone(s), ${plan.ok ? "all checks passed" : `<b class="bad">${plan.violations.length} finding(s)</b>`}</p>` +
