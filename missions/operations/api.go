@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -260,20 +259,7 @@ func crossCheck(a *missions.Area, plans []*missions.DronePlan, opt missions.Chec
 	if len(others) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(others))
-	for id := range others {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	sets := make([]missions.PlanSet, 0, len(ids))
-	for _, id := range ids {
-		s := missions.PlanSet{Label: "operation " + id}
-		for _, sp := range others[id] {
-			s.Plans = append(s.Plans, sp.Plan)
-		}
-		sets = append(sets, s)
-	}
-	vs := missions.CheckAgainst(a, plans, sets, opt)
+	vs := missions.CheckAgainst(a, plans, planSets(others), opt)
 	if len(vs) == 0 {
 		return nil
 	}

@@ -42,7 +42,13 @@ func (m *Manager) PlanSets(start, end time.Time) []missions.PlanSet {
 	if end.IsZero() {
 		end = time.Unix(1<<40, 0)
 	}
-	byID := m.Airspace(start, end)
+	return planSets(m.Airspace(start, end))
+}
+
+// planSets turns operations' slot plans (by operation ID) into plan sets
+// labelled "operation ID", in ID order so checks and their messages are
+// deterministic.
+func planSets(byID map[string][]SlotPlan) []missions.PlanSet {
 	ids := make([]string, 0, len(byID))
 	for id := range byID {
 		ids = append(ids, id)
