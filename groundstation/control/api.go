@@ -203,13 +203,16 @@ func (h *api) takeOne(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// targets resolves vehicle_ids or all (every connected vehicle).
-func (h *api) targets(ids []string, all bool) ([]string, error) {
+// Targets resolves a group request's vehicle_ids or all (every connected
+// vehicle) into fleet IDs. It is the one reading of a group's targets, for
+// the control routes and for group commands and uploads (vehicleapi), so a
+// bad group is refused with the same 400 naming the field everywhere.
+func Targets(f Fleet, ids []string, all bool) ([]string, error) {
 	if all {
 		if len(ids) > 0 {
 			return nil, httpapi.Invalid("all", "give either vehicle_ids or all, not both")
 		}
-		for _, v := range h.f.List() {
+		for _, v := range f.List() {
 			if v.Connected {
 				ids = append(ids, v.ID)
 			}
@@ -220,7 +223,7 @@ func (h *api) targets(ids []string, all bool) ([]string, error) {
 		return nil, httpapi.Invalid("vehicle_ids", "list the vehicles, or set all: true")
 	}
 	for i, id := range ids {
-		if _, ok := h.f.Get(id); !ok {
+		if _, ok := f.Get(id); !ok {
 			return nil, httpapi.Invalid(fmt.Sprintf("vehicle_ids[%d]", i), "vehicle %q is not known", id)
 		}
 	}
@@ -232,7 +235,7 @@ func (h *api) takeGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(r, &b, maxBody); err != nil {
 		return err
 	}
-	ids, err := h.targets(b.VehicleIDs, b.All)
+	ids, err := Targets(h.f, b.VehicleIDs, b.All)
 	if err != nil {
 		return err
 	}

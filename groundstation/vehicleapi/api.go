@@ -570,36 +570,12 @@ func (h *api) command(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// groupTargets resolves "vehicle_ids" or "all" into known vehicle IDs.
-func (h *api) groupTargets(ids []string, all bool) ([]string, error) {
-	if all {
-		if len(ids) > 0 {
-			return nil, httpapi.Invalid("all", "give either vehicle_ids or all, not both")
-		}
-		for _, v := range h.d.Fleet.List() {
-			if v.Connected {
-				ids = append(ids, v.ID)
-			}
-		}
-		return ids, nil
-	}
-	if len(ids) == 0 {
-		return nil, httpapi.Invalid("vehicle_ids", "list the vehicles, or set all: true")
-	}
-	for i, id := range ids {
-		if _, ok := h.d.Fleet.Get(id); !ok {
-			return nil, httpapi.Invalid(fmt.Sprintf("vehicle_ids[%d]", i), "vehicle %q is not known", id)
-		}
-	}
-	return ids, nil
-}
-
 func (h *api) groupCommand(w http.ResponseWriter, r *http.Request) error {
 	var b CommandArgs
 	if err := httpapi.DecodeJSON(r, &b, maxBodyBytes); err != nil {
 		return err
 	}
-	ids, err := h.groupTargets(b.VehicleIDs, b.All)
+	ids, err := control.Targets(h.d.Fleet, b.VehicleIDs, b.All)
 	if err == nil {
 		_, err = buildCommand(r.PathValue("name"), b) // reject bad arguments once, not per vehicle
 	}
@@ -763,7 +739,7 @@ func (h *api) groupUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := checkTimeout(b.TimeoutS); err != nil {
 		return err
 	}
-	ids, err := h.groupTargets(b.VehicleIDs, b.All)
+	ids, err := control.Targets(h.d.Fleet, b.VehicleIDs, b.All)
 	if err != nil {
 		return err
 	}

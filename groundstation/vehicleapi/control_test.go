@@ -119,3 +119,52 @@ func TestEveryChangeOfAHeldVehicleIsRefusedToOthers(t *testing.T) {
 		t.Fatalf("vehicle list: %d %s", st, raw)
 	}
 }
+
+// A bad group is read by one owner (control.Targets): the control route,
+// group commands and group uploads refuse it with the same 400 naming the
+// field and the vehicle, and nothing reaches the station.
+func TestBadGroupIsRefusedAlikeByEveryGroupRoute(t *testing.T) {
+	f := newFake()
+	fl := fleet.New(fleet.DefaultConfig())
+	ctl := control.New(control.Options{})
+	as := func(_ httpapi.Route, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{Name: "op1", Role: auth.Operator, Kind: "user"})))
+		})
+	}
+	mux := httpapi.NewMux(as)
+	Register(mux, Deps{Fleet: fl, Station: f, Control: ctl, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	control.Register(mux, ctl, fl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	fl.Update("udp14550-1", time.Now(), func(v *fleet.Vehicle) { v.SystemID = 1; v.Connected = true })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	routes := []struct{ url, extra string }{
+		{"/api/v1/control", ``},
+		{"/api/v1/commands/rtl", ``},
+		{"/api/v1/uploads", `"type": "mission", "items": [], `},
+	}
+	groups := []struct{ name, body, field, text string }{
+		{"no targets", `{%s"takeover": false}`, "vehicle_ids", "set all: true"},
+		{"unknown vehicle", `{%s"vehicle_ids": ["udp14550-1", "ghost"]}`, "vehicle_ids[1]", `vehicle \"ghost\" is not known`},
+		{"both ids and all", `{%s"vehicle_ids": ["udp14550-1"], "all": true}`, "all", "not both"},
+	}
+	for _, r := range routes {
+		for _, g := range groups {
+			body := strings.Replace(g.body, "%s", r.extra, 1)
+			if r.url != "/api/v1/control" {
+				body = strings.Replace(body, `"takeover": false`, `"timeout_s": 5`, 1)
+			}
+			st, raw := doAs(t, "op1", "POST", srv.URL+r.url, body)
+			if st != 400 || !strings.Contains(raw, `"field": "`+g.field+`"`) || !strings.Contains(raw, g.text) {
+				t.Errorf("%s, %s: %d %s, want 400 naming %s and %q", r.url, g.name, st, raw, g.field, g.text)
+			}
+		}
+	}
+	if calls := f.Calls(); len(calls) != 0 {
+		t.Fatalf("refused groups reached the station: %v", calls)
+	}
+	if holds := ctl.List(); len(holds) != 0 {
+		t.Fatalf("refused groups took control: %v", holds)
+	}
+}
