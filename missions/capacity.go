@@ -2,8 +2,8 @@ package missions
 
 import (
 	"fmt"
-	"math"
 
+	"github.com/burgut-uav/burgut/internal/apparam"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
@@ -172,20 +172,23 @@ const (
 // CapacityFromParams derives a vehicle's capacity from its parameters
 // where they tell it, and from base (defaults for zero fields) where they
 // do not. get returns a parameter's value and whether the vehicle has it.
-// With BRD_SD_FENCE = k > 0 ArduPilot keeps the fence in a k kB file: k·1024
-// bytes, at most min(255, bytes/8) items. With BRD_SD_MISSION = k > 0 the
-// mission holds (k·1024 − 4)/15 items (AP_Mission's 15-byte records after
-// a 4-byte header).
+// A BRD_SD_FENCE or BRD_SD_MISSION that puts the list in an SD card file
+// (apparam.SDStorageBytes: the value as ArduPilot stores it, so 0.5 is 0
+// and keeps the board's storage, that is base) sizes it: the fence takes
+// at most min(255, bytes/8) items, the mission (bytes − 4)/15 items
+// (AP_Mission's 15-byte records after a 4-byte header).
 func CapacityFromParams(base Capacity, get func(name string) (float64, bool)) Capacity {
 	c := base.WithDefaults()
-	if kb, ok := get(ParamSDFence); ok && kb > 0 && !math.IsInf(kb, 0) {
-		bytes := min(int(kb)*1024, maxCapacityFenceBytes)
-		c.FenceBytes = bytes
-		c.FenceItems = min(255, bytes/8)
+	if kb, ok := get(ParamSDFence); ok {
+		if bytes := apparam.SDStorageBytes(kb); bytes > 0 {
+			c.FenceBytes = bytes
+			c.FenceItems = min(255, bytes/8)
+		}
 	}
-	if kb, ok := get(ParamSDMission); ok && kb > 0 && !math.IsInf(kb, 0) {
-		bytes := min(int(kb)*1024, maxCapacityFenceBytes)
-		c.MissionItems = (bytes - 4) / 15
+	if kb, ok := get(ParamSDMission); ok {
+		if bytes := apparam.SDStorageBytes(kb); bytes > 0 {
+			c.MissionItems = (bytes - 4) / 15
+		}
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/burgut-uav/burgut/internal/apparam"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
@@ -246,7 +247,6 @@ func (v *Vehicle) failsafeMode(m uint32) {
 // circle, 9 per return point, and the end-of-storage byte.
 const (
 	fenceStorageBytes = 560
-	maxFenceStorage   = 65535 // storage offsets are 16-bit
 	// FenceStorageText is ArduPilot's STATUSTEXT for a fence too large
 	// for its storage; SetFence's error reason starts with it.
 	FenceStorageText = "Fence exceeds storage size"
@@ -256,8 +256,8 @@ const (
 // bytes of fence storage it has.
 func (v *Vehicle) FenceCapacity() (items, bytes int) {
 	bytes = fenceStorageBytes
-	if kb := v.pv("BRD_SD_FENCE"); kb > 0 {
-		bytes = min(int(kb)*1024, maxFenceStorage)
+	if sd := apparam.SDStorageBytes(v.pv("BRD_SD_FENCE")); sd > 0 {
+		bytes = sd
 	}
 	return min(MaxFenceItems, bytes/8), bytes
 }

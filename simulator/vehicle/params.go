@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/burgut-uav/burgut/internal/apparam"
 )
 
 // Param is one autopilot parameter as PARAM_VALUE carries it.
@@ -23,6 +25,19 @@ const (
 	ParamInt32 uint8 = 6
 	ParamReal  uint8 = 9
 )
+
+// intRange is an integer parameter type's range; isInt is false for reals.
+func intRange(typ uint8) (lo, hi int64, isInt bool) {
+	switch typ {
+	case ParamInt8:
+		return math.MinInt8, math.MaxInt8, true
+	case ParamInt16:
+		return math.MinInt16, math.MaxInt16, true
+	case ParamInt32:
+		return math.MinInt32, math.MaxInt32, true
+	}
+	return 0, 0, false
+}
 
 // paramDefs lists the parameters the model acts on, with ArduCopter 4.7's
 // names, types and SITL defaults (read from a real 4.7 SITL), except where
@@ -254,8 +269,8 @@ func (v *Vehicle) lookup(name string) (int, bool) {
 	return i, ok
 }
 
-// SetParam sets a parameter as PARAM_SET does. Integer parameters are
-// rounded to their type; NaN, infinities and values outside the
+// SetParam sets a parameter as PARAM_SET does. Integer parameters take
+// the value ArduPilot would store (apparam.Int: 2.7 is 2, 0.995 is 1); NaN, infinities and values outside the
 // parameter's range are refused (the old value stays and is returned).
 func (v *Vehicle) SetParam(name string, value float64) (Param, error) {
 	i, ok := v.lookup(name)
@@ -266,8 +281,9 @@ func (v *Vehicle) SetParam(name string, value float64) (Param, error) {
 	if math.IsNaN(value) || math.IsInf(value, 0) {
 		return *p, fmt.Errorf("set parameter %s: value %v is not a number", p.Name, value)
 	}
-	if p.Type != ParamReal {
-		value = math.Round(value)
+	if lo, hi, isInt := intRange(p.Type); isInt {
+		n, _ := apparam.Int(value, lo, hi) // NaN and ±Inf were refused above
+		value = float64(n)
 	}
 	if value < p.Min || value > p.Max {
 		return *p, fmt.Errorf("set parameter %s to %g: outside its range %g..%g", p.Name, value, p.Min, p.Max)

@@ -70,6 +70,13 @@ func TestParamsTypedAndAliased(t *testing.T) {
 	if err != nil || p.Value != 2 {
 		t.Errorf("integer param set 2.4 = %+v %v, want rounded to 2", p, err)
 	}
+	// As AP_Param::set_float: +0.01 and truncated, not rounded.
+	if p, err := v.SetParam("FENCE_ACTION", 2.6); err != nil || p.Value != 2 {
+		t.Errorf("integer param set 2.6 = %+v %v, want 2 as ArduPilot stores it", p, err)
+	}
+	if p, err := v.SetParam("FENCE_ACTION", 2.995); err != nil || p.Value != 3 {
+		t.Errorf("integer param set 2.995 = %+v %v, want 3 as ArduPilot stores it", p, err)
+	}
 	// Stable order: index i names the same param every time.
 	again := v.Params()
 	for i := range ps {
