@@ -502,17 +502,25 @@ func (v *Vehicle) rtlInit() {
 		v.tgtN, v.tgtE = v.n, v.e
 		return
 	}
+	// The return altitude as ModeRTL::compute_return_target has it: the
+	// target's own altitude (home's, or a rally point's, never below
+	// home), raised to RTL_ALT and to the current altitude plus
+	// RTL_CLIMB_MIN, held under FENCE_ALT_MAX, and never below where the
+	// vehicle already is. So a rally point below RTL_ALT is approached at
+	// RTL_ALT, as on the autopilot. (RTL_CONE_SLOPE is not modelled: the
+	// return is never lowered near the target.)
 	r.destN, r.destE = v.homeN, v.homeE
-	alt := v.homeU + v.p.rtlAlt
+	alt := v.homeU
 	if pn, pe, pu, ok := v.nearestRally(); ok {
 		r.destN, r.destE = pn, pe
-		alt = pu
+		alt = math.Max(pu, v.homeU)
 	}
+	alt = math.Max(alt, v.homeU+v.p.rtlAlt)
 	alt = math.Max(alt, v.up+v.p.rtlClimbMin)
-	alt = math.Max(alt, v.up)
 	if v.fenceEnabled() && v.p.fenceType&fenceAltMax != 0 {
 		alt = math.Min(alt, v.homeU+v.p.fenceAltMax-v.p.fenceMargin)
 	}
+	alt = math.Max(alt, v.up)
 	r.alt = alt
 	r.phase = rtlClimb
 	v.tgtN, v.tgtE = v.n, v.e

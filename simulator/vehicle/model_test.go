@@ -255,6 +255,50 @@ func TestLandModeAndRally(t *testing.T) {
 	}
 }
 
+// ArduCopter returns to a rally point at the higher of the point's
+// altitude and RTL_ALT (ModeRTL::compute_return_target), never lower.
+func TestRTLToRallyPointFliesAtTheHigherOfItsAltitudeAndRTLAlt(t *testing.T) {
+	cases := []struct {
+		name             string
+		rallyAlt, rtlAlt float64 // m above home
+		want             float64
+	}{
+		{"rally point below RTL_ALT", 8, 30, 30},
+		{"rally point above RTL_ALT", 40, 20, 40},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := newReady(t, Config{})
+			setParam(t, v, "RTL_ALT", c.rtlAlt*100)
+			rally := wp(0, mavitem.CmdNavRallyPoint, 120, 0, float32(c.rallyAlt))
+			rally.MissionType = mavitem.TypeRally
+			if err := v.SetRally([]mavitem.Item{rally}); err != nil {
+				t.Fatal(err)
+			}
+			takeoff(t, v, 10)
+			lat, lon := offset(250, 0)
+			mustOK(t, "goto")(v.GotoGlobal(lat, lon, 10))
+			runUntil(t, v, time.Minute, nil, func(s State) bool { return distFromHome(s) > 249 })
+			mustOK(t, "rtl")(v.SetMode(ModeRTL))
+			// Over the return leg (from 200 m out to the point) the
+			// vehicle holds the return altitude.
+			lo, hi := math.Inf(1), math.Inf(-1)
+			s := runUntil(t, v, 3*time.Minute, nil, func(s State) bool {
+				if d := distFromHome(s); d < 200 && d > 125 {
+					lo, hi = math.Min(lo, s.RelAlt), math.Max(hi, s.RelAlt)
+				}
+				return !s.Armed
+			})
+			if math.Abs(lo-c.want) > 1 || math.Abs(hi-c.want) > 1 {
+				t.Fatalf("returned at %.1f–%.1f m, want %.0f m (rally point %.0f m, RTL_ALT %.0f m)", lo, hi, c.want, c.rallyAlt, c.rtlAlt)
+			}
+			if d := distFromHome(s); math.Abs(d-120) > 1.5 {
+				t.Fatalf("landed %.1f m from home, want at the rally point 120 m north", d)
+			}
+		})
+	}
+}
+
 func TestCircleMode(t *testing.T) {
 	v := newReady(t, Config{})
 	setParam(t, v, "CIRCLE_RADIUS", 2000) // 20 m
