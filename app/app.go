@@ -77,6 +77,7 @@ type App struct {
 	startedAt time.Time
 
 	metricsAddr net.Addr // set when --metrics-listen is used
+	latency     latencySources
 	opsOnce     sync.Once
 	opCounter   *opCounter
 

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/latency"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
 	"github.com/burgut-uav/burgut/relay"
@@ -152,7 +155,48 @@ func (a *App) observeFleet(f fleetStats) {
 type stationStats interface {
 	Links() []groundstation.LinkInfo
 	SocketBuffer() groundstation.SocketBuffer
+	latencyStages
 	sentTapper
+}
+
+// latencyStages is a part that measures stages of a datagram's way to
+// the clients (groundstation.Station, relay.Hub).
+type latencyStages interface {
+	Latency() map[string]latency.Snapshot
+}
+
+// latencySources are the parts whose stages make up
+// burgut_pipeline_latency_seconds; the family is registered with the
+// first of them.
+type latencySources struct {
+	mu    sync.Mutex
+	parts []latencyStages
+}
+
+// observeLatency adds a part's stages to burgut_pipeline_latency_seconds.
+func (a *App) observeLatency(p latencyStages) {
+	a.latency.mu.Lock()
+	defer a.latency.mu.Unlock()
+	a.latency.parts = append(a.latency.parts, p)
+	if len(a.latency.parts) > 1 {
+		return
+	}
+	f := metrics.Family{Name: "burgut_pipeline_latency_seconds", Labels: []string{"stage"},
+		Help: "age of a datagram's data, from its arrival at the station's socket (kernel timestamp), when it reaches each stage: socket (read), staged (taken by the link's dispatcher), dispatched (decoded, in the fleet), hub (taken by the WebSocket hub), ws_write (written to a client, less the client's own rate_hz hold)"}
+	if err := a.Metrics.AddHistogram(f, func(emit metrics.HistogramEmit) {
+		a.latency.mu.Lock()
+		parts := slices.Clone(a.latency.parts)
+		a.latency.mu.Unlock()
+		for _, p := range parts {
+			stages := p.Latency()
+			for _, name := range slices.Sorted(maps.Keys(stages)) {
+				st := stages[name]
+				emit(st.Count, st.Sum, st.Cumulative(), name)
+			}
+		}
+	}); err != nil {
+		a.Log.Error("metrics", "err", err)
+	}
 }
 
 // observeStation exposes the MAVLink links: frames and errors counted by
@@ -160,6 +204,7 @@ type stationStats interface {
 // UDP socket (receive buffer full) — the loss no userspace counter sees.
 func (a *App) observeStation(st stationStats) {
 	a.observeSent(st, st.Links())
+	a.observeLatency(st)
 	perLink := func(name, help string, kind metrics.Kind, v func(l groundstation.LinkInfo) float64) {
 		a.addFamily(metrics.Family{Name: name, Help: help, Kind: kind, Labels: []string{"link"}}, func(emit metrics.Emit) {
 			for _, l := range st.Links() {
@@ -318,13 +363,16 @@ func (a *App) observeMQTT(p mqttStats) {
 
 type hubStats interface {
 	Stats() relay.HubStats
+	latencyStages
 }
 
 func (a *App) observeHub(h hubStats) {
+	a.observeLatency(h)
+	a.addFamily(counter("burgut_ws_coalesced_total", "vehicle states a WebSocket client did not get because a newer state of the vehicle replaced them first (its rate_hz, or a slow socket)"), func(emit metrics.Emit) { emit(float64(h.Stats().Coalesced)) })
 	a.addFamily(gauge("burgut_ws_clients", "WebSocket stream clients connected"), func(emit metrics.Emit) { emit(float64(h.Stats().Clients)) })
 	a.addFamily(counter("burgut_ws_accepted_total", "WebSocket stream connections accepted"), func(emit metrics.Emit) { emit(float64(h.Stats().Accepted)) })
 	a.addFamily(counter("burgut_ws_frames_total", "frames written to WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Frames)) })
-	a.addFamily(counter("burgut_ws_dropped_total", "state frames or events dropped for slow WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Dropped)) })
+	a.addFamily(counter("burgut_ws_dropped_total", "WebSocket clients dropped: too many events queued, no keepalive answer, or a write failing"), func(emit metrics.Emit) { emit(float64(h.Stats().Dropped)) })
 }
 
 // opCounter counts the outcome of every command and list upload the

@@ -110,9 +110,20 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		fams = scrapeMetrics(t, url)
 		got, _ := metricValue(fams, "burgut_mavlink_frames_received_total", "link="+linkName)
-		if uint64(got) == res.SentTotal || time.Now().After(deadline) {
+		if (uint64(got) == res.SentTotal && latencyCount(fams, "dispatched") == float64(res.SentTotal)) || time.Now().After(deadline) {
 			break
 		}
+	}
+	// Every datagram (one frame each) passed every stage of the UDP path,
+	// each measured once; the WebSocket hub took vehicle states, though no
+	// client was connected to be written to.
+	for _, stage := range []string{"socket", "staged", "dispatched"} {
+		if n := latencyCount(fams, stage); n != float64(res.SentTotal) {
+			t.Errorf("burgut_pipeline_latency_seconds{stage=%s} counted %v datagrams, want %d", stage, n, res.SentTotal)
+		}
+	}
+	if latencyCount(fams, "hub") == 0 || latencyCount(fams, "ws_write") != 0 {
+		t.Errorf("latency stages hub %v, ws_write %v: want states taken by the hub and none written (no client)", latencyCount(fams, "hub"), latencyCount(fams, "ws_write"))
 	}
 	want := map[string]float64{
 		"burgut_mavlink_frames_received_total{link=" + linkName + "}":            float64(res.SentTotal),
@@ -190,4 +201,17 @@ func TestMetricsOnItsOwnListener(t *testing.T) {
 	if fams["burgut_vehicles"] == nil || fams["burgut_mavlink_frames_received_total"] == nil {
 		t.Fatalf("families: %d, burgut_vehicles missing", len(fams))
 	}
+}
+
+// latencyCount is the observation count of one stage of
+// burgut_pipeline_latency_seconds (-1 when absent).
+func latencyCount(fams map[string]*dto.MetricFamily, stage string) float64 {
+	for _, m := range fams["burgut_pipeline_latency_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "stage" && l.GetValue() == stage {
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return -1
 }

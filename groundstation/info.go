@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/burgut-uav/burgut/internal/latency"
 	"github.com/burgut-uav/burgut/internal/mavsign"
 )
 
@@ -166,4 +167,23 @@ func (r *vehicleRec) info() VehicleInfo {
 		vi.Channel = ch.String()
 	}
 	return vi
+}
+
+// Latency returns the UDP server links' latency stages, all links
+// together, each measured from a datagram's arrival (the kernel's receive
+// timestamp): "socket" (read by the station), "staged" (taken by the
+// link's dispatcher), "dispatched" (decoded and applied to the fleet).
+func (s *Station) Latency() map[string]latency.Snapshot {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	out := map[string]latency.Snapshot{}
+	for _, ln := range running {
+		if l := ln.udp.Load(); l != nil {
+			out["socket"] = out["socket"].Add(l.lat.socket.Snapshot())
+			out["staged"] = out["staged"].Add(l.lat.staged.Snapshot())
+			out["dispatched"] = out["dispatched"].Add(l.lat.dispatched.Snapshot())
+		}
+	}
+	return out
 }

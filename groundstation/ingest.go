@@ -18,11 +18,17 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 	empty := l.emptyAt.Load()
 	l.take(&ln.batch)
 	b := &ln.batch
+	taken := time.Now().UnixNano()
 	ln.mu.Lock()
 	for i := range b.items {
 		ln.onDatagram(b.items[i].c, b.bytes(i), time.Unix(0, b.items[i].at))
 	}
 	ln.mu.Unlock()
+	done := time.Now().UnixNano()
+	for i := range b.items {
+		l.lat.staged.ObserveSince(b.items[i].at, taken)
+		l.lat.dispatched.ObserveSince(b.items[i].at, done)
+	}
 	l.queued.Add(-int64(len(b.items)))
 	if empty > ln.caughtUp.Load() {
 		ln.caughtUp.Store(empty)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
+
+	"github.com/burgut-uav/burgut/internal/latency"
 )
 
 // udpListener is the socket of a UDP server link. One reader goroutine
@@ -55,6 +57,11 @@ type udpListener struct {
 	done   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	// lat measures the UDP path's stages from each datagram's arrival
+	// (the kernel's receive timestamp): read from the socket, taken by
+	// the dispatcher, dispatched (decoded and applied to the fleet).
+	lat struct{ socket, staged, dispatched latency.Histogram }
 
 	datagrams atomic.Uint64 // read from the socket
 	queued    atomic.Int64  // staged, or held for a remote whose channel is not open yet
@@ -113,14 +120,16 @@ func listenUDP(address string, rcvbuf, maxQueue, maxStaged int) (*udpListener, e
 }
 
 // deliver stages one datagram (copied) with its remote's conn, creating
-// and announcing the conn on the remote's first datagram.
-func (l *udpListener) deliver(ap netip.AddrPort, data []byte, at time.Time) {
+// and announcing the conn on the remote's first datagram. arrived is the
+// kernel's receive time, read when the reader took it (Unix ns).
+func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int64) {
+	l.lat.socket.ObserveSince(arrived, read)
 	c := l.conn(ap)
 	if c == nil {
 		l.dropped.Add(1)
 		return
 	}
-	ns := at.UnixNano()
+	ns := arrived
 	c.last.Store(ns)
 	l.smu.Lock()
 	if len(l.stage.items) >= l.maxStaged {

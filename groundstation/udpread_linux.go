@@ -13,22 +13,35 @@ import (
 const readBatch = 64
 
 // readLoop reads the socket until it is closed. It reads without blocking
-// (recvfrom with MSG_DONTWAIT inside the runtime's poller callback) until
+// (recvmsg with MSG_DONTWAIT inside the runtime's poller callback) until
 // the socket is empty; finding it empty is the moment everything received
 // so far is staged, which the link's heartbeat checks rely on.
+//
+// Each datagram carries the kernel's receive timestamp (SO_TIMESTAMPNS):
+// the moment it arrived, not the moment this goroutine got a CPU to read
+// it. That is the datagram's time from here on (a vehicle's last_seen,
+// the origin of the latency stages), so time spent waiting in the socket
+// is measured instead of hidden (burgut_pipeline_latency_seconds).
 func (l *udpListener) readLoop() {
 	defer l.wg.Done()
 	rc, err := l.pc.SyscallConn()
 	if err != nil {
 		return
 	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) // without it: the read time
+	})
 	buf := make([]byte, 65536)
 	var sa unix.RawSockaddrInet4
+	var oob [64]byte // one SCM_TIMESTAMPNS message: CmsgSpace(16) = 32 bytes
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&sa)), Iov: &iov, Iovlen: 1, Control: &oob[0]}
 	read := func(fd uintptr) bool {
 		for range readBatch {
-			salen := uint32(unsafe.Sizeof(sa))
-			n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
-				unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+			msg.Namelen = uint32(unsafe.Sizeof(sa))
+			msg.SetControllen(len(oob))
+			n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT)
 			switch e {
 			case 0:
 			case unix.EAGAIN:
@@ -44,7 +57,8 @@ func (l *udpListener) readLoop() {
 			l.datagrams.Add(1)
 			pb := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
 			port := uint16(pb[0])<<8 | uint16(pb[1])
-			l.deliver(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port), buf[:n], time.Now())
+			now := time.Now().UnixNano()
+			l.deliver(netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port), buf[:n], kernelTime(&msg, &oob, now), now)
 		}
 		return true
 	}
@@ -53,4 +67,21 @@ func (l *udpListener) readLoop() {
 			return // closed
 		}
 	}
+}
+
+// kernelTime is the SCM_TIMESTAMPNS receive time recvmsg returned in oob
+// (Unix ns), or now when there is none.
+func kernelTime(msg *unix.Msghdr, oob *[64]byte, now int64) int64 {
+	if int(msg.Controllen) < unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
+		return now
+	}
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	if h.Level != unix.SOL_SOCKET || h.Type != unix.SCM_TIMESTAMPNS {
+		return now
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
+	if at := ts.Nano(); at > 0 && at <= now {
+		return at
+	}
+	return now
 }

@@ -26,6 +26,7 @@ func (l *udpListener) readLoop() {
 			continue
 		}
 		l.datagrams.Add(1)
-		l.deliver(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), buf[:n], time.Now())
+		now := time.Now().UnixNano()
+		l.deliver(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), buf[:n], now, now)
 	}
 }

@@ -9,6 +9,7 @@ package metrics
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -49,7 +50,13 @@ type Registry struct {
 // cost next to its throughput.
 func New() *Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Besides the default Go series: how long runnable goroutines waited
+	// for a CPU (go_sched_latencies_seconds) and the stop-the-world pauses
+	// (go_sched_pauses_total_gc_seconds) — where the station's latency
+	// goes when the machine or the runtime is busy.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/sched/(latencies|pauses/total/gc):seconds$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Registry{reg: reg}
 }
 
@@ -76,6 +83,21 @@ type SummaryEmit func(count uint64, sum float64, labelValues ...string)
 // e.g. a latency whose part keeps only the total time and the count.
 func (r *Registry) AddSummary(f Family, read func(emit SummaryEmit)) error {
 	c := &summaryCollector{desc: prometheus.NewDesc(f.Name, f.Help, f.Labels, nil), read: read}
+	if err := r.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: family %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// HistogramEmit reports one series of a histogram family: the number of
+// observations, their sum, the cumulative count at each upper bound, and
+// the label values.
+type HistogramEmit func(count uint64, sum float64, buckets map[float64]uint64, labelValues ...string)
+
+// AddHistogram registers a histogram family whose series are produced by
+// read at every scrape (e.g. from latency.Histogram snapshots).
+func (r *Registry) AddHistogram(f Family, read func(emit HistogramEmit)) error {
+	c := &histogramCollector{desc: prometheus.NewDesc(f.Name, f.Help, f.Labels, nil), read: read}
 	if err := r.reg.Register(c); err != nil {
 		return fmt.Errorf("metrics: family %s: %w", f.Name, err)
 	}
@@ -120,6 +142,23 @@ func (c *summaryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *summaryCollector) Collect(ch chan<- prometheus.Metric) {
 	c.read(func(n uint64, sum float64, lv ...string) {
 		m, err := prometheus.NewConstSummary(c.desc, n, sum, nil, lv...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(c.desc, err)
+		}
+		ch <- m
+	})
+}
+
+type histogramCollector struct {
+	desc *prometheus.Desc
+	read func(HistogramEmit)
+}
+
+func (c *histogramCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *histogramCollector) Collect(ch chan<- prometheus.Metric) {
+	c.read(func(n uint64, sum float64, buckets map[float64]uint64, lv ...string) {
+		m, err := prometheus.NewConstHistogram(c.desc, n, sum, buckets, lv...)
 		if err != nil {
 			m = prometheus.NewInvalidMetric(c.desc, err)
 		}

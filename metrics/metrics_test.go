@@ -54,6 +54,11 @@ func TestFamiliesAreReadAtScrapeTime(t *testing.T) {
 	if err := r.AddSummary(Family{Name: "test_write_seconds", Help: "writes"}, func(emit SummaryEmit) { emit(4, 0.5) }); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.AddHistogram(Family{Name: "test_latency_seconds", Help: "latency", Labels: []string{"stage"}}, func(emit HistogramEmit) {
+		emit(3, 0.07, map[float64]uint64{0.01: 1, 0.05: 3}, "hub")
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Add(Family{Name: "test_queue", Help: "again", Kind: Gauge}, func(Emit) {}); err == nil {
 		t.Fatal("a duplicate family was accepted")
 	}
@@ -75,7 +80,16 @@ func TestFamiliesAreReadAtScrapeTime(t *testing.T) {
 	if s.GetSampleCount() != 4 || s.GetSampleSum() != 0.5 {
 		t.Fatalf("summary %v", s)
 	}
-	for _, n := range []string{"go_goroutines", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
+	hf := fams["test_latency_seconds"]
+	if hf.GetType() != dto.MetricType_HISTOGRAM {
+		t.Fatalf("latency family type %v", hf.GetType())
+	}
+	h := hf.GetMetric()[0].GetHistogram()
+	if h.GetSampleCount() != 3 || h.GetSampleSum() != 0.07 || len(h.GetBucket()) < 2 || h.GetBucket()[0].GetCumulativeCount() != 1 ||
+		hf.GetMetric()[0].GetLabel()[0].GetValue() != "hub" {
+		t.Fatalf("histogram %v", hf.GetMetric()[0])
+	}
+	for _, n := range []string{"go_goroutines", "process_cpu_seconds_total", "process_resident_memory_bytes", "go_sched_latencies_seconds"} {
 		if fams[n] == nil {
 			t.Errorf("family %s missing", n)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/latency"
 )
 
 // HubConfig bounds what each WebSocket client may cost.
@@ -157,6 +158,11 @@ type HubStats struct {
 	Accepted uint64 `json:"accepted"`
 	Dropped  uint64 `json:"dropped"`
 	Frames   uint64 `json:"frames"`
+	// Coalesced counts vehicle states a client never got because a newer
+	// state of the same vehicle replaced them before its writer sent them
+	// (its rate_hz, or a slow socket): positions are coalesced by design,
+	// and what each client missed that way is counted here.
+	Coalesced uint64 `json:"coalesced"`
 }
 
 // Hub serves the /api/v1/stream WebSocket: one goroutine (Run) fans the
@@ -173,8 +179,13 @@ type Hub struct {
 	latest  map[string]fleet.Vehicle // hub's view, for bbox filtering of events
 	conns   sync.WaitGroup
 
-	nClients                   atomic.Int64
-	accepted, dropped, written atomic.Uint64
+	nClients                              atomic.Int64
+	accepted, dropped, written, coalesced atomic.Uint64
+
+	// lat measures, from a datagram's arrival at the station (the
+	// vehicle's Updated time), when the hub took the state it caused from
+	// the fleet, and when a client's writer had written it to the socket.
+	lat struct{ hub, wsWrite latency.Histogram }
 }
 
 // NewHub prepares a hub; ServeHTTP refuses connections until Run starts.
@@ -187,7 +198,19 @@ func NewHub(src FleetSource, cfg HubConfig) *Hub {
 
 // Stats returns running totals.
 func (h *Hub) Stats() HubStats {
-	return HubStats{Clients: h.nClients.Load(), Accepted: h.accepted.Load(), Dropped: h.dropped.Load(), Frames: h.written.Load()}
+	return HubStats{Clients: h.nClients.Load(), Accepted: h.accepted.Load(), Dropped: h.dropped.Load(), Frames: h.written.Load(),
+		Coalesced: h.coalesced.Load()}
+}
+
+// Latency returns the hub's latency stages, each measured from the
+// arrival of the data a state carries (fleet.Vehicle.Updated): "hub" (the
+// hub took the state from the fleet) and "ws_write" (a client's writer
+// finished writing it to the socket; the time the client's own rate_hz
+// held the state back is not counted, so a 1 Hz client does not read as
+// a slow station). States without new data (a stale flag flipping) are
+// not measured.
+func (h *Hub) Latency() map[string]latency.Snapshot {
+	return map[string]latency.Snapshot{"hub": h.lat.hub.Snapshot(), "ws_write": h.lat.wsWrite.Snapshot()}
 }
 
 func (h *Hub) checkOrigin(r *http.Request) bool {
@@ -247,12 +270,19 @@ func (h *Hub) Run(ctx context.Context) error {
 			draining = false
 			b := sub.Next()
 			now := time.Now()
+			nowNs := now.UnixNano()
 			// Encoded lazily, once, by the first client writer that sends
 			// it; every client sends the same bytes, and a state no client
 			// sends is never encoded.
 			wire := make([]*encVehicle, len(b.Vehicles))
 			for i, v := range b.Vehicles {
 				wire[i] = newEncVehicle(v, v.Stale(now, h.cfg.StaleAfter))
+				wire[i].offered = nowNs
+				// Run is the only writer of latest: reading it unlocked is safe.
+				if prev, ok := h.latest[v.ID]; !ok || v.Updated.After(prev.Updated) {
+					wire[i].data = v.Updated.UnixNano()
+					h.lat.hub.ObserveSince(wire[i].data, nowNs)
+				}
 				staleSent[v.ID] = wire[i].stale
 			}
 			events := encodeEvents(b.Events)
@@ -438,7 +468,7 @@ func (c *wsClient) offer(vs []*encVehicle, es []encEvent, latest map[string]flee
 	if c.dropped {
 		return
 	}
-	n := 0
+	n, replaced := 0, 0
 	for i := range vs {
 		if !c.filter.match(&vs[i].v) {
 			continue
@@ -446,9 +476,14 @@ func (c *wsClient) offer(vs []*encVehicle, es []encEvent, latest map[string]flee
 		id := vs[i].v.ID
 		if _, ok := c.states[id]; !ok {
 			c.order = append(c.order, id)
+		} else {
+			replaced++
 		}
 		c.states[id] = vs[i]
 		n++
+	}
+	if replaced > 0 {
+		c.hub.coalesced.Add(uint64(replaced))
 	}
 	for _, e := range es {
 		v, ok := latest[e.vehicleID]
@@ -517,6 +552,9 @@ func (c *wsClient) snapshotLocked() {
 		}
 	}
 	slices.Reverse(snap.Alerts)
+	// The snapshot carries the newest state of every vehicle: the states
+	// still waiting are replaced by it.
+	c.hub.coalesced.Add(uint64(len(c.order)))
 	clear(c.states)
 	c.order = c.order[:0]
 	c.control = append(c.control, snap)
@@ -656,6 +694,7 @@ func (c *wsClient) writeLoop() {
 		c.control, c.events = nil, nil
 		clear(states)
 		states = states[:0]
+		allowed := nextState.UnixNano() // the earliest the client's rate let these states go
 		if len(c.order) > 0 {
 			if now.Before(nextState) {
 				if !armed {
@@ -696,6 +735,13 @@ func (c *wsClient) writeLoop() {
 			if !c.writeRaw(buf) {
 				return
 			}
+			done := time.Now().UnixNano()
+			for _, e := range states {
+				if e.data != 0 {
+					held := max(0, allowed-e.offered) // by the client's own rate, not the station
+					c.hub.lat.wsWrite.ObserveSince(e.data+held, done)
+				}
+			}
 		}
 		clear(raws) // keep no encoded state alive until the next write
 		if cap(buf) > maxKeptFrame {
@@ -712,8 +758,12 @@ const hubDrainEvery = 4 * time.Millisecond
 type encVehicle struct {
 	v     fleet.Vehicle // for filtering
 	stale bool
-	once  sync.Once
-	raw   []byte // JSON of WireVehicle
+	// data is when the data this state carries arrived (Unix ns), 0 if
+	// the state carries no new data; offered is when the hub offered it
+	// to the clients.
+	data, offered int64
+	once          sync.Once
+	raw           []byte // JSON of WireVehicle
 }
 
 func newEncVehicle(v fleet.Vehicle, stale bool) *encVehicle {

@@ -454,6 +454,19 @@ func TestStreamCoalescesToTheNewestPosition(t *testing.T) {
 	if n, _ := slow.get(); n >= updates {
 		t.Errorf("1 Hz client got %d state frames for %d updates: not coalesced", n, updates)
 	}
+	// Nothing is missed silently: every state the hub took (the "hub"
+	// latency stage counts them) reached each client either written (the
+	// "ws_write" stage) or replaced by a newer one (Coalesced).
+	ns, _ := slow.get()
+	nf, _ := fast.get()
+	lat := h.Latency()
+	taken, written := lat["hub"].Count, lat["ws_write"].Count
+	if taken == 0 || written != uint64(ns+nf) {
+		t.Errorf("hub took %d states, ws_write counted %d, clients read %d+%d frames", taken, written, ns, nf)
+	}
+	if co := h.Stats().Coalesced; 2*taken != written+co {
+		t.Errorf("2 clients × %d states taken = %d, but %d written + %d coalesced = %d", taken, 2*taken, written, co, written+co)
+	}
 	slowConn.Close()
 	fastConn.Close()
 	<-slow.done

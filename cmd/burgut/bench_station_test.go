@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/metrics"
@@ -98,8 +99,10 @@ type benchRow struct {
 	cpuPct, rssStartMB, rssEndMB, influxd float64
 	connectedEnd, linkLost                int
 	p50ms, p99ms                          float64
-	st50ms, st99ms                        float64 // sent → the station assembled the frame
-	loadStart, loadEnd                    string  // the machine's 1-minute load average
+	st50ms, st99ms                        float64        // sent → the station assembled the frame
+	loadStart, loadEnd                    string         // the machine's 1-minute load average
+	stages                                []stageLatency // burgut_pipeline_latency_seconds over the load, then the Go scheduler's
+	arr50ms, arr99ms                      float64        // the probe: arrival at the station's socket → client read
 	probeSent, probeLate, probeMissing    int
 	// Telegraf
 	tgSent, tgStored, tgSocketDrops float64
@@ -154,6 +157,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 
 	rssStart := procRSSMB(pid)
 	r.loadStart = loadAvg()
+	fams0 := scrape(b, "http://"+s.http+"/metrics")
 	cpu0, ic0 := procCPU(pid), procCPU(influxd)
 	probeDone := make(chan struct{})
 	go func() {
@@ -172,6 +176,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	r.sent, r.sentGPI, r.lgCPU = res.SentTotal, res.Sent["GLOBAL_POSITION_INT"], res.CPUPercent
 
 	fams := scrape(b, "http://"+s.http+"/metrics")
+	r.stages = stageLatencies(fams0, fams)
 	r.connectedEnd = int(value(fams, "burgut_vehicles", "state=connected"))
 	// link_lost up to the end of the load (afterwards every vehicle is
 	// silent and rightly lost).
@@ -232,6 +237,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	// The probe vehicle's positions are stored too: count the fleet's links only.
 	r.stored = float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count("lat") FROM "position" WHERE "link" != 'udp%s'`, port(probeLink))))
 	r.p50ms, r.p99ms, r.st50ms, r.st99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
+	r.arr50ms, r.arr99ms = probe.fromArrival()
 	r.loadEnd = loadAvg()
 	probe.mu.Lock()
 	if probe.err != nil {
@@ -454,6 +460,99 @@ func (p *latencyProbe) result() (p50, p99, st50, st99 float64, sent, late, missi
 	return pct(lat, 0.50), pct(lat, 0.99), pct(st, 0.50), pct(st, 0.99), sent, late, missing
 }
 
+// fromArrival: the probe's latency percentiles measured from the
+// datagram's arrival at the station's socket (the state's last_seen,
+// the kernel's receive timestamp) instead of loadgen's send.
+func (p *latencyProbe) fromArrival() (p50, p99 float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var lat []float64
+	first := true
+	for i, t := range p.recvAt {
+		if t.IsZero() || p.readAt[i].IsZero() {
+			continue
+		}
+		if first { // the vehicle appearing, as in result
+			first = false
+			continue
+		}
+		lat = append(lat, t.Sub(p.readAt[i]).Seconds()*1000)
+	}
+	if len(lat) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	sort.Float64s(lat)
+	return lat[len(lat)/2], lat[min(len(lat)-1, int(0.99*float64(len(lat))))]
+}
+
+// stageLatency is one stage's latency over the load window.
+type stageLatency struct {
+	name     string
+	n        uint64
+	p50, p99 float64 // ms
+}
+
+// stageLatencies reads the stages of burgut_pipeline_latency_seconds and
+// the Go scheduler's latency (go_sched_latencies_seconds: runnable
+// goroutines waiting for a CPU) between two scrapes.
+func stageLatencies(before, after map[string]*dto.MetricFamily) []stageLatency {
+	find := func(fams map[string]*dto.MetricFamily, name, stage string) *dto.Histogram {
+		for _, m := range fams[name].GetMetric() {
+			if stage == "" || matches(m, []string{"stage=" + stage}) {
+				return m.GetHistogram()
+			}
+		}
+		return nil
+	}
+	var out []stageLatency
+	for _, st := range []struct{ family, stage, name string }{
+		{"burgut_pipeline_latency_seconds", "socket", "socket"}, {"burgut_pipeline_latency_seconds", "staged", "staged"},
+		{"burgut_pipeline_latency_seconds", "dispatched", "dispatched"}, {"burgut_pipeline_latency_seconds", "hub", "hub"},
+		{"burgut_pipeline_latency_seconds", "ws_write", "ws_write"}, {"go_sched_latencies_seconds", "", "go scheduler"},
+	} {
+		h1 := find(after, st.family, st.stage)
+		if h1 == nil {
+			continue
+		}
+		h0 := find(before, st.family, st.stage)
+		n, p50 := histQuantile(h0, h1, 0.5)
+		_, p99 := histQuantile(h0, h1, 0.99)
+		out = append(out, stageLatency{name: st.name, n: n, p50: 1000 * p50, p99: 1000 * p99})
+	}
+	return out
+}
+
+// histQuantile estimates the q-quantile of the observations made between
+// two scrapes of a histogram (h0 may be nil), interpolating within the
+// bucket as Prometheus' histogram_quantile does; it also returns their
+// count.
+func histQuantile(h0, h1 *dto.Histogram, q float64) (uint64, float64) {
+	before := map[float64]uint64{}
+	for _, b := range h0.GetBucket() {
+		before[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	n := h1.GetSampleCount() - h0.GetSampleCount()
+	if n == 0 {
+		return 0, math.NaN()
+	}
+	rank := q * float64(n)
+	var prevBound, prevCum float64
+	for _, b := range h1.GetBucket() {
+		cum := float64(b.GetCumulativeCount() - before[b.GetUpperBound()])
+		if cum >= rank {
+			if math.IsInf(b.GetUpperBound(), 1) {
+				return n, prevBound
+			}
+			if cum == prevCum {
+				return n, b.GetUpperBound()
+			}
+			return n, prevBound + (b.GetUpperBound()-prevBound)*(rank-prevCum)/(cum-prevCum)
+		}
+		prevBound, prevCum = b.GetUpperBound(), cum
+	}
+	return n, prevBound
+}
+
 func drainWS(ctx context.Context, url string, hdr http.Header) {
 	c, _, err := websocket.DefaultDialer.DialContext(ctx, url, hdr)
 	if err != nil {
@@ -628,6 +727,23 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 			r.rssStartMB, r.rssEndMB, r.influxd,
 			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.st50ms, r.st99ms, r.lgCPU,
 			r.loadStart, r.loadEnd)
+	}
+	s.WriteString("\nWhere the time goes (p50 / p99 ms over the load window, every vehicle): each stage of `burgut_pipeline_latency_seconds` is the age of the data, from the datagram's arrival at the station's socket (kernel timestamp), when it reaches the stage, so each includes those before it; *go scheduler* is how long runnable goroutines waited for a CPU; *probe client* is the probe's read, from its datagram's arrival.\n\n")
+	s.WriteString("| vehicles | socket (read) | staged (dispatcher took it) | dispatched (in the fleet) | hub (took it) | ws_write (written to a client) | go scheduler | probe client | load avg start→end |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&s, "| %d |", r.vehicles)
+		byName := map[string]stageLatency{}
+		for _, st := range r.stages {
+			byName[st.name] = st
+		}
+		for _, name := range []string{"socket", "staged", "dispatched", "hub", "ws_write", "go scheduler"} {
+			if st, ok := byName[name]; ok {
+				fmt.Fprintf(&s, " %.2f / %.1f |", st.p50, st.p99)
+			} else {
+				s.WriteString(" – |")
+			}
+		}
+		fmt.Fprintf(&s, " %.1f / %.1f | %s→%s |\n", r.arr50ms, r.arr99ms, r.loadStart, r.loadEnd)
 	}
 	if withTelegraf {
 		s.WriteString("\nTelegraf v1.37.2 `inputs.mavlink` (one `udpserver` per link, every message a point) → the same InfluxDB, same load, run right after Burgut:\n\n")

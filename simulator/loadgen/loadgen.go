@@ -81,7 +81,8 @@ type Config struct {
 	CenterLat, CenterLon float64
 	// Probe, if set, is called after every GLOBAL_POSITION_INT of vehicle
 	// 0 with the cycle number (also sent as its relative altitude in mm)
-	// and the time it was handed to the kernel: latency probes match it
+	// and the time just before it was handed to the kernel (an upper
+	// bound on the latency that follows): latency probes match it
 	// against what a client receives.
 	Probe func(cycle int64, sent time.Time)
 	// RunID goes into every vehicle's autopilot UID (with its target and

@@ -154,9 +154,14 @@ func (w *worker) sendSlot(v *vehicle, cycle int64, start time.Time) {
 	case 8:
 		w.send(v, mGPSRaw, v.gpsRaw(t, start))
 	}
-	ok := w.send(v, mGlobalPosition, v.position(t, bootMs, cycle))
+	msg := v.position(t, bootMs, cycle)
+	// Taken before the send: taken after it, a worker descheduled right
+	// after handing the datagram over stamped it late, and the station
+	// seemed to receive it before it was sent.
+	sentAt := time.Now()
+	ok := w.send(v, mGlobalPosition, msg)
 	if ok && v.index == 0 && w.cfg.Probe != nil {
-		w.cfg.Probe(cycle, time.Now())
+		w.cfg.Probe(cycle, sentAt)
 	}
 }
 

@@ -1,0 +1,86 @@
+package latency
+
+import (
+	"math"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestBucketsMatchBounds(t *testing.T) {
+	var h Histogram
+	if len(h.counts) != len(bounds)+1 {
+		t.Fatalf("%d counters for %d bounds: want one more (+Inf)", len(h.counts), len(bounds))
+	}
+	for i := 1; i < len(bounds); i++ {
+		if bounds[i] <= bounds[i-1] {
+			t.Fatalf("bounds not increasing at %d: %v", i, bounds[i])
+		}
+	}
+}
+
+func TestObserveCountsIntoTheRightBucket(t *testing.T) {
+	var h Histogram
+	h.Observe(-time.Millisecond)      // clocks disagreeing: zero, first bucket
+	h.Observe(100 * time.Microsecond) // exactly on the first bound: first bucket
+	h.Observe(101 * time.Microsecond) // second bucket
+	h.Observe(20 * time.Millisecond)  // the 0.02 bucket
+	h.Observe(time.Minute)            // beyond the last bound
+	s := h.Snapshot()
+	if s.Count != 5 {
+		t.Fatalf("count %d, want 5", s.Count)
+	}
+	want := map[int]uint64{0: 2, 1: 1, 10: 1, len(bounds): 1}
+	for i, c := range s.Counts {
+		if c != want[i] {
+			t.Errorf("bucket %d (≤ %v): %d, want %d", i, append(bounds, math.Inf(1))[i], c, want[i])
+		}
+	}
+	if wantSum := 60 + 0.0001 + 0.000101 + 0.02; math.Abs(s.Sum-wantSum) > 1e-9 {
+		t.Errorf("sum %v, want %v", s.Sum, wantSum)
+	}
+	cum := s.Cumulative()
+	if cum[0.0001] != 2 || cum[0.02] != 4 || cum[10] != 4 {
+		t.Errorf("cumulative %v", cum)
+	}
+}
+
+func TestQuantileInterpolatesWithinTheBucket(t *testing.T) {
+	var h Histogram
+	if q := h.Snapshot().Quantile(0.5); !math.IsNaN(q) {
+		t.Fatalf("empty: %v, want NaN", q)
+	}
+	// 100 observations in (10 ms, 15 ms]: the median is halfway.
+	for range 100 {
+		h.Observe(12 * time.Millisecond)
+	}
+	s := h.Snapshot()
+	if q := s.Quantile(0.5); math.Abs(q-0.0125) > 1e-9 {
+		t.Errorf("p50 %v, want 0.0125", q)
+	}
+	if q := s.Quantile(1); math.Abs(q-0.015) > 1e-9 {
+		t.Errorf("p100 %v, want the bucket's bound 0.015", q)
+	}
+	h.Observe(time.Hour)
+	if q := h.Snapshot().Quantile(1); q != 10 {
+		t.Errorf("p100 beyond the last bound: %v, want 10", q)
+	}
+}
+
+func TestConcurrentObserve(t *testing.T) {
+	var h Histogram
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				h.Observe(time.Duration(g*i) * time.Microsecond)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := h.Snapshot().Count; n != 4000 {
+		t.Fatalf("count %d, want 4000", n)
+	}
+}
