@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // linkRT is one running link: its gomavlib node and the dispatcher state.
@@ -554,6 +555,8 @@ func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
 		rec.fenceStatus = true
 		ln.update(rec, at, func(v *fleet.Vehicle) { v.FenceBreached = m.BreachStatus != 0 })
 	case *common.MessageMissionCurrent:
+		rec.lists.observeCurrent(m.Total, common.MAV_AUTOPILOT(rec.autopilot.Load()) == common.MAV_AUTOPILOT_ARDUPILOTMEGA,
+			[3]uint32{m.MissionId, m.FenceId, m.RallyPointsId})
 		if m.Total != math.MaxUint16 {
 			rec.missionTotal = int(m.Total)
 		}
@@ -569,6 +572,12 @@ func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
 		case common.MISSION_STATE_ACTIVE, common.MISSION_STATE_NOT_STARTED, common.MISSION_STATE_NO_MISSION:
 			rec.completeSent = false
 		}
+	case *common.MessageMissionAck:
+		// Sent by a vehicle only at the end of an upload or clear (this
+		// station's or another's): the list may have changed.
+		rec.lists.invalidate(mavitem.MissionType(m.MissionType))
+	case *common.MessageMissionCount:
+		rec.lists.observeCount(mavitem.MissionType(m.MissionType), m.Count)
 	case *common.MessageMissionItemReached:
 		seq := int(m.Seq)
 		ln.emit(rec, at, fleet.Event{Kind: fleet.EventMissionItemReached, Severity: fleet.SeverityInfo,
@@ -615,6 +624,9 @@ func uidFromUID2(b [18]uint8) uint64 {
 
 func (ln *linkRT) onHeartbeat(rec *vehicleRec, m *common.MessageHeartbeat, at time.Time) {
 	regained := !rec.connected // only a published vehicle is ever marked lost
+	if regained {
+		rec.lists.invalidateAll() // its lists may have changed meanwhile
+	}
 	rec.connected = true
 	rec.lastHB = at
 	rec.autopilot.Store(uint32(m.Autopilot))

@@ -135,6 +135,11 @@ type VehicleInfo struct {
 	Setups          int64  `json:"setups"`
 	Reboots         int64  `json:"reboots"`
 	Duplicates      uint64 `json:"duplicates"`
+	// ListDownloads counts mission, fence and rally lists read from the
+	// vehicle for callers of Download; ListCacheHits the reads answered
+	// from the station's copy or a download already under way instead.
+	ListDownloads uint64 `json:"list_downloads"`
+	ListCacheHits uint64 `json:"list_cache_hits"`
 }
 
 // Vehicle returns the station's side of one vehicle.
@@ -162,6 +167,7 @@ func (r *vehicleRec) info() VehicleInfo {
 		ID: r.ID(), Link: r.ln.l.name, SystemID: r.sys, ComponentID: r.comp, UID: r.uid.Load(),
 		RateRequests: r.rateRequests.Load(), StreamsAccepted: r.streamsOK.Load(),
 		Setups: r.setups.Load(), Reboots: r.reboots.Load(), Duplicates: r.duplicates.Load(),
+		ListDownloads: r.lists.downloads.Load(), ListCacheHits: r.lists.hits.Load(),
 	}
 	if ch := r.ch.Load(); ch != nil {
 		vi.Channel = ch.String()

@@ -88,6 +88,14 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 		it.MissionType = t
 		want[i] = it
 	}
+	// Whatever the outcome the list may have changed; a verified upload
+	// keeps its read-back as what the vehicle holds.
+	rec.lists.invalidate(t)
+	defer func() {
+		if !rep.Verified {
+			rec.lists.invalidate(t)
+		}
+	}()
 	if t == mavitem.TypeMission {
 		// Whatever the outcome, the tags describe what is on board after it.
 		defer func() {
@@ -138,6 +146,7 @@ func (s *Station) Upload(ctx context.Context, vehicleID string, t mavitem.Missio
 			continue
 		}
 		rep.Verified = true
+		rec.lists.set(t, got)
 		rep.Duration = time.Since(start)
 		ts.end(fleet.TransferVerified, nil)
 		return rep, nil
@@ -266,16 +275,20 @@ func closeEnough(a, b float32, abs float64) bool {
 	return math.Abs(fa-fb) <= abs+1e-6*math.Max(math.Abs(fa), math.Abs(fb))
 }
 
-// Download reads a vehicle's mission, fence or rally list.
+// Download reads a vehicle's mission, fence or rally list: the station's
+// copy while it is known to be current, else from the vehicle, one
+// download shared by every caller meanwhile (listcache.go).
 func (s *Station) Download(ctx context.Context, vehicleID string, t mavitem.MissionType) ([]mavitem.Item, error) {
 	rec := s.reg.get(vehicleID)
 	if rec == nil {
 		return nil, fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
 	}
-	var items []mavitem.Item
-	err := whenFree(ctx, func() (err error) {
-		items, err = rec.sess.Download(ctx, t, nil)
-		return err
+	items, err := rec.lists.get(ctx, t, func(ctx context.Context) (items []mavitem.Item, err error) {
+		err = whenFree(ctx, func() (err error) {
+			items, err = rec.sess.Download(ctx, t, nil)
+			return err
+		})
+		return items, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("download %s from vehicle %s: %w", t, vehicleID, err)
@@ -296,6 +309,7 @@ func (s *Station) Clear(ctx context.Context, vehicleID string, t mavitem.Mission
 		return fmt.Errorf("vehicle %q: %w", vehicleID, ErrUnknownVehicle)
 	}
 	err := rec.sess.Clear(ctx, t)
+	rec.lists.invalidate(t)
 	if t == mavitem.TypeMission {
 		s.fleet.SetAssignment(vehicleID, "", "")
 		rec.missionItems.Store(0) // unknown until the next transfer or MISSION_CURRENT

@@ -81,6 +81,9 @@ type vehicleRec struct {
 	// missionItems is the mission length this station last uploaded or
 	// downloaded (0 = unknown): its last item reached is mission_complete.
 	missionItems atomic.Int64
+	// lists keeps the on-board mission, fence and rally lists as last
+	// read, for every console that shows them (listcache.go).
+	lists listCache
 
 	// dispatcher-owned
 	published    bool
