@@ -19,15 +19,7 @@ func TestFenceBreachSurfaces(t *testing.T) {
 	port := testenv.FreeUDPPort(t)
 	st, fl := startStation(t, testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port)))
 	sim := startSim(t, 1, 3, port)
-	var id string
-	testenv.Eventually(t, 30*time.Second, "vehicle ready to arm (3D fix, home)", func() bool {
-		vs := fl.List()
-		if len(vs) != 1 {
-			return false
-		}
-		id = vs[0].ID
-		return vs[0].GPSFix >= 3 && vs[0].Home != nil
-	})
+	id, _ := waitOneVehicle(t, fl, 30*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sess, err := st.Session(id)

@@ -114,6 +114,21 @@ func startSimConfig(t testing.TB, cfg simulator.Config, ports ...int) *simulator
 	return simtest.Start(t, cfg)
 }
 
+// waitOneVehicle waits until the fleet holds one vehicle ready to arm
+// (3D fix, home) and returns its ID and home.
+func waitOneVehicle(t testing.TB, fl *fleet.Fleet, within time.Duration) (id string, home fleet.Point) {
+	t.Helper()
+	testenv.Eventually(t, within, "one vehicle ready to arm (3D fix, home)", func() bool {
+		vs := fl.List()
+		if len(vs) != 1 || vs[0].GPSFix < 3 || vs[0].Home == nil {
+			return false
+		}
+		id, home = vs[0].ID, *vs[0].Home
+		return true
+	})
+	return id, home
+}
+
 // waitEvent waits for an event of kind for vehicle id with Seq > since and
 // returns it.
 func waitEvent(t testing.TB, fl *fleet.Fleet, since uint64, id string, kind fleet.EventKind, timeout time.Duration) fleet.Event {

@@ -251,13 +251,7 @@ func TestMissionReadsShareOneDownload(t *testing.T) {
 		}
 	})
 	sim := startSimConfig(t, simulator.Config{Vehicles: 1, Seed: 5, Speedup: 1, TCPBasePort: tcpBase}, port)
-	testenv.Eventually(t, 60*time.Second, "the vehicle with its home", func() bool {
-		vs := fl.List()
-		return len(vs) == 1 && vs[0].Home != nil
-	})
-	id := idByUID(t, fl, sim)[0]
-	v, _ := fl.Get(id)
-	home := *v.Home
+	id, home := waitOneVehicle(t, fl, 60*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	read := func() []mavitem.Item {

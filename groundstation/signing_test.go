@@ -149,15 +149,7 @@ func TestSignedVehicleFliesMission(t *testing.T) {
 		}
 	})
 
-	var id string
-	testenv.Eventually(t, 60*time.Second, "vehicle ready to arm (3D fix, home)", func() bool {
-		vs := fl.List()
-		if len(vs) != 1 {
-			return false
-		}
-		id = vs[0].ID
-		return vs[0].GPSFix >= 3 && vs[0].Home != nil
-	})
+	id, _ := waitOneVehicle(t, fl, 60*time.Second)
 	if v, _ := fl.Get(id); v.Signing != SigningUnsigned {
 		t.Fatalf("an unkeyed vehicle shows signing %q, want unsigned", v.Signing)
 	}

@@ -43,15 +43,7 @@ func TestUploadProgressOnTheVehicleState(t *testing.T) {
 	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
 	st, fl := startStation(t, cfg)
 	startSim(t, 1, 5, port)
-	var id string
-	var home fleet.Point
-	testenv.Eventually(t, 60*time.Second, "the vehicle with a home", func() bool {
-		vs := fl.List()
-		if len(vs) == 1 && vs[0].Home != nil {
-			id, home = vs[0].ID, *vs[0].Home
-		}
-		return id != ""
-	})
+	id, home := waitOneVehicle(t, fl, 60*time.Second)
 	sub := fl.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: 1 << 16})
 	defer sub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -164,15 +156,7 @@ func TestUploadWaitsForADownloadInProgress(t *testing.T) {
 	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
 	st, fl := startStation(t, cfg)
 	sim := startSim(t, 1, 6, port)
-	var id string
-	var home fleet.Point
-	testenv.Eventually(t, 60*time.Second, "the vehicle with a home", func() bool {
-		vs := fl.List()
-		if len(vs) == 1 && vs[0].Home != nil {
-			id, home = vs[0].ID, *vs[0].Home
-		}
-		return id != ""
-	})
+	id, home := waitOneVehicle(t, fl, 60*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	items := patrol(home, 60)

@@ -105,17 +105,9 @@ func do(t *testing.T, method, url, body string) (int, string) {
 func TestAreasPlansAssign(t *testing.T) {
 	dir := t.TempDir()
 	srv, rec := setup(t, dir)
-	area, err := os.ReadFile("../testdata/synthetic-l.geojson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
-	if code != 201 {
-		t.Fatalf("create area: %d %s", code, body)
-	}
-	var a struct{ ID string }
-	_ = json.Unmarshal([]byte(body), &a)
-	if code, body = do(t, "GET", srv.URL+"/api/v1/areas", ""); code != 200 || !strings.Contains(body, a.ID) || !strings.Contains(body, `"starts": "2027-05-01T10:00:00+05:00"`) || !strings.Contains(body, `"max_alt_m": 100`) {
+	a := struct{ ID string }{createArea(t, srv.URL, syntheticL(t))}
+	code, body := do(t, "GET", srv.URL+"/api/v1/areas", "")
+	if code != 200 || !strings.Contains(body, a.ID) || !strings.Contains(body, `"starts": "2027-05-01T10:00:00+05:00"`) || !strings.Contains(body, `"max_alt_m": 100`) {
 		t.Fatalf("list: %d %s", code, body)
 	}
 	if code, body = do(t, "GET", srv.URL+"/api/v1/areas/"+a.ID+"?format=kml", ""); code != 200 || !strings.Contains(body, "<kml") {
@@ -201,10 +193,8 @@ func TestAPIErrors(t *testing.T) {
 		{"GET", "/api/v1/plans/nope", "", 404, "not found"},
 		{"POST", "/api/v1/plans/nope/assign", `{}`, 404, "not found"},
 	}
-	area, _ := os.ReadFile("../testdata/synthetic-l.geojson")
-	_, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
-	var a struct{ ID string }
-	_ = json.Unmarshal([]byte(body), &a)
+	a := struct{ ID string }{createArea(t, srv.URL, syntheticL(t))}
+	var body string
 	cases = append(cases,
 		struct {
 			method, path, body string
@@ -251,13 +241,7 @@ func TestAPIErrors(t *testing.T) {
 // .plan nor a .waypoints file is a 400 naming it.
 func TestImportedMissionIsChecked(t *testing.T) {
 	srv, _ := setup(t, "")
-	area, err := os.ReadFile("../testdata/synthetic-l.geojson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
-	var a struct{ ID string }
-	_ = json.Unmarshal([]byte(body), &a)
+	a := struct{ ID string }{createArea(t, srv.URL, syntheticL(t))}
 	code, body := do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans", `{"pattern":"perimeter","drones":1}`)
 	var ps struct {
 		ID      string
@@ -332,13 +316,7 @@ func TestImportedMissionIsChecked(t *testing.T) {
 // not read again.
 func TestAssignRefusesAVehicleTooSmallForThePlan(t *testing.T) {
 	srv, rec := setup(t, "")
-	area, err := os.ReadFile("../testdata/synthetic-l.geojson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, body := do(t, "POST", srv.URL+"/api/v1/areas", string(area))
-	var a struct{ ID string }
-	_ = json.Unmarshal([]byte(body), &a)
+	a := struct{ ID string }{createArea(t, srv.URL, syntheticL(t))}
 	code, body := do(t, "POST", srv.URL+"/api/v1/areas/"+a.ID+"/plans", `{"pattern":"sweep","drones":1,"alt":50,"spacing":20,"vehicles":["sd4"]}`)
 	if code != 201 {
 		t.Fatalf("plan: %d %s", code, body)

@@ -36,6 +36,17 @@ func areaWithoutLaunch(t *testing.T) string {
 	return string(out)
 }
 
+// syntheticL is the L-shaped test area (../testdata/synthetic-l.geojson).
+func syntheticL(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/synthetic-l.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// createArea creates an area from GeoJSON and returns its ID.
 func createArea(t *testing.T, url, geojson string) string {
 	t.Helper()
 	code, body := do(t, "POST", url+"/api/v1/areas", geojson)
@@ -121,8 +132,7 @@ func TestPlanBadLaunchAndCapacity(t *testing.T) {
 
 func TestPlanFitsRequestedCapacity(t *testing.T) {
 	srv, _ := setup(t, "")
-	area, _ := os.ReadFile("../testdata/synthetic-l.geojson")
-	id := createArea(t, srv.URL, string(area))
+	id := createArea(t, srv.URL, syntheticL(t))
 	// A vehicle with a third of ArduCopter's fence storage.
 	code, body := do(t, "POST", srv.URL+"/api/v1/areas/"+id+"/plans", `{"pattern":"perimeter","drones":1,"capacity":{"fence_items":24,"fence_bytes":200}}`)
 	if code != 201 {
@@ -161,8 +171,7 @@ func TestPlanFitsRequestedCapacity(t *testing.T) {
 // smallest storage among them, read from their parameters.
 func TestPlanForVehiclesReadsTheirCapacity(t *testing.T) {
 	srv, _ := setup(t, "")
-	area, _ := os.ReadFile("../testdata/synthetic-l.geojson")
-	id := createArea(t, srv.URL, string(area))
+	id := createArea(t, srv.URL, syntheticL(t))
 	plans := srv.URL + "/api/v1/areas/" + id + "/plans"
 	capOf := func(body string) missions.Capacity {
 		t.Helper()
@@ -205,7 +214,7 @@ func TestPlanForVehiclesReadsTheirCapacity(t *testing.T) {
 	Register(mux, Deps{Store: st})
 	srv2 := httptest.NewServer(mux)
 	defer srv2.Close()
-	id2 := createArea(t, srv2.URL, string(area))
+	id2 := createArea(t, srv2.URL, syntheticL(t))
 	if code, b := do(t, "POST", srv2.URL+"/api/v1/areas/"+id2+"/plans", `{"vehicles":["sd4"]}`); code != 503 {
 		t.Errorf("vehicles without a ground station: %d %s, want 503", code, b)
 	}
