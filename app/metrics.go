@@ -226,6 +226,8 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendFrames) })
 	perLink("burgut_mavlink_send_waited_total", "frames to vehicles that waited for gomavlib's 64-frame write queue to drain (UDP server links; gomavlib drops silently when it is full)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendWaited) })
 	perLink("burgut_mavlink_send_shed_total", "frames to vehicles shed because gomavlib's write queue stayed full for 250 ms: never sent (the protocols retry them)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendShed) })
+	perLink("burgut_mission_list_downloads_total", "mission, fence and rally lists read from the link's vehicles for consoles and API callers (MAVLink downloads)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.ListDownloads) })
+	perLink("burgut_mission_list_cache_hits_total", "reads of vehicles' lists answered by the station's copy or by a download already under way, instead of a MAVLink download", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.ListCacheHits) })
 	perLink("burgut_mavlink_link_channels", "open channels (remote addresses or connections) per link", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Channels) })
 
 	a.addFamily(gauge("burgut_udp_receive_buffer_bytes", "UDP receive buffer of the MAVLink sockets: requested, effective (SO_RCVBUF as the kernel reports it) and net.core.rmem_max", "kind"), func(emit metrics.Emit) {

@@ -138,6 +138,8 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 		"burgut_ws_clients":                                                      0,
 		"burgut_mqtt_dropped_events_total":                                       0,
 		"burgut_mqtt_connected":                                                  1,
+		"burgut_mission_list_downloads_total{link=" + linkName + "}":             0,
+		"burgut_mission_list_cache_hits_total{link=" + linkName + "}":            0,
 	}
 	for key, w := range want {
 		name, lbl, _ := strings.Cut(strings.TrimSuffix(key, "}"), "{")

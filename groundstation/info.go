@@ -58,6 +58,12 @@ type LinkInfo struct {
 	SendFrames uint64 `json:"send_frames"`
 	SendWaited uint64 `json:"send_waited"`
 	SendShed   uint64 `json:"send_shed"`
+	// ListDownloads counts mission, fence and rally lists read from the
+	// link's vehicles for Download's callers (consoles), ListCacheHits
+	// the reads the station's copy or a download already under way
+	// answered instead (listcache.go).
+	ListDownloads uint64 `json:"list_downloads"`
+	ListCacheHits uint64 `json:"list_cache_hits"`
 }
 
 // SocketStats are a UDP server link's socket counters as the kernel keeps
@@ -96,6 +102,12 @@ func (s *Station) Links() []LinkInfo {
 		out[i].SendShed = ln.send.shed.Load()
 		for _, r := range mavsign.Reasons {
 			out[i].SigningRejected[r.String()] = ln.signRejected[r].Load()
+		}
+		for _, rec := range s.reg.all() {
+			if rec.ln == ln {
+				out[i].ListDownloads += rec.lists.downloads.Load()
+				out[i].ListCacheHits += rec.lists.hits.Load()
+			}
 		}
 		if l := ln.udp.Load(); l != nil {
 			out[i].Datagrams = l.datagrams.Load()

@@ -324,8 +324,12 @@ func TestMissionReadsShareOneDownload(t *testing.T) {
 	testenv.Eventually(t, 20*time.Second, "the second station's mission read", func() bool {
 		return sameItems(mavitem.TypeMission, other, read()) == ""
 	})
-	if info, _ := st.Vehicle(id); info.ListCacheHits == 0 || info.ListDownloads == 0 {
+	info, _ := st.Vehicle(id)
+	if info.ListCacheHits == 0 || info.ListDownloads == 0 {
 		t.Fatalf("vehicle info counts %d downloads and %d cache hits", info.ListDownloads, info.ListCacheHits)
+	}
+	if l := st.Links()[0]; l.ListDownloads != info.ListDownloads || l.ListCacheHits != info.ListCacheHits {
+		t.Fatalf("link counts %d downloads and %d cache hits, its one vehicle %d and %d", l.ListDownloads, l.ListCacheHits, info.ListDownloads, info.ListCacheHits)
 	}
 }
 
