@@ -13,6 +13,21 @@ import (
 // west of it and a rally point 120 m north of its centre: the geometry in
 // which a 4-drone perimeter plan's mission-end RTL flew to a rally point
 // outside the drone's own part of the fence.
+// mustPlan plans the area and returns the plans with the options they
+// were made with (PlanOptions.Effective), for checking them.
+func mustPlan(t *testing.T, a *Area, o PlanOptions) ([]*DronePlan, PlanOptions) {
+	t.Helper()
+	eff, err := o.Effective(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := PlanArea(a, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plans, eff
+}
+
 func rallyArea() *Area {
 	a := transitArea(false)
 	a.Rally = []Site{{Name: "north", Point: metresToLL(sepCenter, 0, 120)}}
@@ -27,14 +42,7 @@ func rallyArea() *Area {
 func TestRallyPointsStayInsideEachDronesFence(t *testing.T) {
 	a := rallyArea()
 	o := PlanOptions{Pattern: PatternPerimeter, Drones: 4, Alt: 50}
-	eff, err := o.Effective(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plans, err := PlanArea(a, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plans, eff := mustPlan(t, a, o)
 	if vs := Check(a, plans, eff.CheckOptions(CheckOptions{})); len(vs) != 0 {
 		t.Fatalf("violations: %v", vs)
 	}
@@ -71,11 +79,7 @@ func TestRallyPointsStayInsideEachDronesFence(t *testing.T) {
 func TestCheckerFlagsRallyPointOutsideTheFence(t *testing.T) {
 	a := rallyArea()
 	o := PlanOptions{Pattern: PatternPerimeter, Drones: 4, Alt: 50}
-	eff, _ := o.Effective(a)
-	plans, err := PlanArea(a, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plans, eff := mustPlan(t, a, o)
 	var victim *DronePlan
 	for _, dp := range plans {
 		if len(dp.Notes) > 0 {

@@ -86,14 +86,7 @@ func closestReturns(p, q *DronePlan, vsep float64) float64 {
 func TestSimultaneousReturnsSeparated(t *testing.T) {
 	a := togetherArea(20)
 	o := PlanOptions{Pattern: PatternPerimeter, Drones: 4, Alt: 50}
-	eff, err := o.Effective(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plans, err := PlanArea(a, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plans, eff := mustPlan(t, a, o)
 	co := eff.CheckOptions(CheckOptions{})
 	c := NewChecker(a, co)
 	if vs := c.Check(plans); len(vs) != 0 {
@@ -136,11 +129,7 @@ func TestSimultaneousReturnsSeparated(t *testing.T) {
 func TestSimultaneousReturnsOnOnePointFail(t *testing.T) {
 	a := togetherArea(0)
 	o := PlanOptions{Pattern: PatternPerimeter, Drones: 4, Alt: 50}
-	eff, _ := o.Effective(a)
-	plans, err := PlanArea(a, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plans, eff := mustPlan(t, a, o)
 	for _, dp := range plans {
 		if !strings.Contains(strings.Join(dp.Notes, ";"), "too small for 4 landing spots") {
 			t.Errorf("drone %d: no pad note in %q", dp.Drone, dp.Notes)

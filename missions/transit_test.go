@@ -98,11 +98,7 @@ func TestTransitLayerPlans(t *testing.T) {
 func TestTransitLayerReturnRule(t *testing.T) {
 	a := transitArea(true)
 	o := PlanOptions{Pattern: PatternPerimeter, Drones: 1, Alt: 50, Repeat: -1, TransitLayer: true}
-	plans, err := PlanArea(a, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eff, _ := o.Effective(a)
+	plans, eff := mustPlan(t, a, o)
 	vs := Check(a, plans, eff.CheckOptions(CheckOptions{}))
 	found := false
 	for _, v := range vs {
@@ -152,11 +148,7 @@ func TestTransitLayerReturnRule(t *testing.T) {
 func TestReturnsPerLeg(t *testing.T) {
 	a := transitArea(true)
 	o := PlanOptions{Pattern: PatternPerimeter, Drones: 1, Alt: 50, Repeat: -1, TransitLayer: true}
-	plans, err := PlanArea(a, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eff, _ := o.Effective(a)
+	plans, eff := mustPlan(t, a, o)
 	c := NewChecker(a, eff.CheckOptions(CheckOptions{}))
 	rs := c.Returns(plans[0])
 	clear, blocked := 0, 0
