@@ -368,11 +368,31 @@ func (h *handlers) listAreas(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *handlers) getArea(w http.ResponseWriter, r *http.Request) error {
+// pathArea is the area the request's path {id} names, or a 404 naming it.
+func (h *handlers) pathArea(r *http.Request) (string, *missions.Area, error) {
 	id := r.PathValue("id")
 	a, ok := h.d.Store.area(id)
 	if !ok {
-		return httpapi.NotFound("area %q not found", id)
+		return id, nil, httpapi.NotFound("area %q not found", id)
+	}
+	return id, a, nil
+}
+
+// pathPlan is the plan set the request's path {id} names, or a 404 naming
+// it.
+func (h *handlers) pathPlan(r *http.Request) (*PlanSet, error) {
+	id := r.PathValue("id")
+	ps, ok := h.d.Store.plan(id)
+	if !ok {
+		return nil, httpapi.NotFound("plan %q not found", id)
+	}
+	return ps, nil
+}
+
+func (h *handlers) getArea(w http.ResponseWriter, r *http.Request) error {
+	_, a, err := h.pathArea(r)
+	if err != nil {
+		return err
 	}
 	switch f := r.URL.Query().Get("format"); f {
 	case "", "geojson":
@@ -387,10 +407,9 @@ func (h *handlers) getArea(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *handlers) createPlan(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	a, ok := h.d.Store.area(id)
-	if !ok {
-		return httpapi.NotFound("area %q not found", id)
+	id, a, err := h.pathArea(r)
+	if err != nil {
+		return err
 	}
 	var o missions.PlanOptions
 	if err := httpapi.DecodeJSON(r, &o, 1<<20); err != nil {
@@ -463,10 +482,9 @@ func checked(a *missions.Area, plans []*missions.DronePlan, o missions.CheckOpti
 // planner made, so a mission from another tool is judged before it flies.
 // ?name= names the file in the answer.
 func (h *handlers) importPlan(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	a, ok := h.d.Store.area(id)
-	if !ok {
-		return httpapi.NotFound("area %q not found", id)
+	id, a, err := h.pathArea(r)
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBody)); err != nil {
@@ -477,7 +495,6 @@ func (h *handlers) importPlan(w http.ResponseWriter, r *http.Request) error {
 		label += " " + strconv.Quote(name)
 	}
 	var p *missions.Plan
-	var err error
 	if bytes.HasPrefix(bytes.TrimSpace(buf.Bytes()), []byte("QGC WPL")) {
 		p, err = missions.ParseWaypoints(bytes.NewReader(buf.Bytes()))
 	} else {
@@ -654,10 +671,9 @@ func (h *handlers) checkFits(ctx context.Context, ps *PlanSet, assignments []ass
 }
 
 func (h *handlers) getPlan(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	ps, ok := h.d.Store.plan(id)
-	if !ok {
-		return httpapi.NotFound("plan %q not found", id)
+	ps, err := h.pathPlan(r)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	f := q.Get("format")
@@ -718,10 +734,9 @@ type AssignResult struct {
 }
 
 func (h *handlers) assign(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	ps, ok := h.d.Store.plan(id)
-	if !ok {
-		return httpapi.NotFound("plan %q not found", id)
+	ps, err := h.pathPlan(r)
+	if err != nil {
+		return err
 	}
 	var req assignRequest
 	if err := httpapi.DecodeJSON(r, &req, 1<<20); err != nil {
