@@ -142,9 +142,18 @@ func (c *listCache) set(t mavitem.MissionType, items []mavitem.Item) {
 	}
 }
 
-// invalidate drops list t: it may have changed. A download under way is
-// left to finish for its callers; new callers start another.
+// missionTypeAll is MAV_MISSION_TYPE_ALL: a MISSION_CLEAR_ALL of every
+// list, and its MISSION_ACK, carry it.
+const missionTypeAll mavitem.MissionType = 255
+
+// invalidate drops list t (every list for missionTypeAll): it may have
+// changed. A download under way is left to finish for its callers; new
+// callers start another.
 func (c *listCache) invalidate(t mavitem.MissionType) {
+	if t == missionTypeAll {
+		c.invalidateAll()
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.invalidateLocked(t)

@@ -103,6 +103,11 @@ func TestListCacheSignals(t *testing.T) {
 	get(mavitem.TypeFence)
 	get(mavitem.TypeRally)
 	expect("every list after link regained", 11)
+	c.invalidate(missionTypeAll) // a MISSION_ACK of a clear of every list
+	get(mavitem.TypeMission)
+	get(mavitem.TypeFence)
+	get(mavitem.TypeRally)
+	expect("every list after MAV_MISSION_TYPE_ALL", 14)
 }
 
 // A non-ArduPilot total counts home, and 0 says nothing.
