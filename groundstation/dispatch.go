@@ -657,6 +657,7 @@ func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32) {
 		ln.st.log.Info("vehicle rebooted", "id", rec.id, "link", ln.l.name, "boot_ms", bootMs, "previous_boot_ms", rec.lastBootMs)
 		rec.lastBootMs = bootMs
 		rec.requestSetup("reboot", true, true, 0)
+		rec.lists.invalidateAll() // a reboot can move the lists' storage (BRD_SD_*)
 		return
 	}
 	if bootMs > rec.lastBootMs {

@@ -32,7 +32,8 @@ const listCacheMaxAge = 30 * time.Second
 //   - MISSION_CURRENT's total or MISSION_COUNT's count disagrees with the
 //     cached mission's length, or MISSION_CURRENT's mission_id, fence_id
 //     or rally_points_id changes (PX4 sends them; ArduPilot sends 0);
-//   - the vehicle's link is regained (anything may have happened);
+//   - the vehicle's link is regained (anything may have happened) or it
+//     rebooted (BRD_SD_MISSION and BRD_SD_FENCE move storage at boot);
 //   - listCacheMaxAge has passed.
 //
 // A download that was under way when its list was dropped still answers
