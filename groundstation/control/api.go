@@ -178,10 +178,11 @@ func (h *api) take(r *http.Request, c Caller, id string, takeover bool) (Hold, e
 }
 
 func (h *api) takeOne(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, ok := h.f.Get(id); !ok {
-		return httpapi.NotFound("vehicle %q is not known (GET /api/v1/vehicles lists them)", id)
+	v, err := PathVehicle(h.f, r)
+	if err != nil {
+		return err
 	}
+	id := v.ID // the fleet's own ID, as the path named it
 	var b TakeRequest
 	if r.ContentLength != 0 || r.Header.Get("Transfer-Encoding") != "" {
 		if err := httpapi.DecodeJSON(r, &b, maxBody); err != nil {
@@ -201,6 +202,17 @@ func (h *api) takeOne(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpapi.WriteJSON(w, http.StatusOK, hold)
 	return nil
+}
+
+// PathVehicle is the vehicle a route's {id} names, or a 404 naming it: the
+// one reading of a path's vehicle for the control and vehicle routes.
+func PathVehicle(f Fleet, r *http.Request) (fleet.Vehicle, error) {
+	id := r.PathValue("id")
+	v, ok := f.Get(id)
+	if !ok {
+		return v, httpapi.NotFound("vehicle %q is not known (GET /api/v1/vehicles lists them)", id)
+	}
+	return v, nil
 }
 
 // Targets resolves a group request's vehicle_ids or all (every connected
@@ -265,10 +277,11 @@ func (h *api) takeGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *api) releaseOne(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if _, ok := h.f.Get(id); !ok {
-		return httpapi.NotFound("vehicle %q is not known (GET /api/v1/vehicles lists them)", id)
+	v, err := PathVehicle(h.f, r)
+	if err != nil {
+		return err
 	}
+	id := v.ID // the fleet's own ID, as the path named it
 	c, err := caller(r)
 	if err != nil {
 		return err

@@ -253,12 +253,7 @@ func (h *api) listVehicles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *api) vehicle(r *http.Request) (fleet.Vehicle, error) {
-	id := r.PathValue("id")
-	v, ok := h.d.Fleet.Get(id)
-	if !ok {
-		return v, httpapi.NotFound("vehicle %q is not known (GET /api/v1/vehicles lists them)", id)
-	}
-	return v, nil
+	return control.PathVehicle(h.d.Fleet, r)
 }
 
 func (h *api) getVehicle(w http.ResponseWriter, r *http.Request) error {

@@ -122,7 +122,8 @@ func TestEveryChangeOfAHeldVehicleIsRefusedToOthers(t *testing.T) {
 
 // A bad group is read by one owner (control.Targets): the control route,
 // group commands and group uploads refuse it with the same 400 naming the
-// field and the vehicle, and nothing reaches the station.
+// field and the vehicle, and nothing reaches the station; so is a path's
+// vehicle (control.PathVehicle).
 func TestBadGroupIsRefusedAlikeByEveryGroupRoute(t *testing.T) {
 	f := newFake()
 	fl := fleet.New(fleet.DefaultConfig())
@@ -159,6 +160,18 @@ func TestBadGroupIsRefusedAlikeByEveryGroupRoute(t *testing.T) {
 			if st != 400 || !strings.Contains(raw, `"field": "`+g.field+`"`) || !strings.Contains(raw, g.text) {
 				t.Errorf("%s, %s: %d %s, want 400 naming %s and %q", r.url, g.name, st, raw, g.field, g.text)
 			}
+		}
+	}
+	// An unknown vehicle in the path: the same 404 from the control and
+	// the vehicle routes (control.PathVehicle).
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/api/v1/vehicles/ghost/control"},
+		{"DELETE", "/api/v1/vehicles/ghost/control"},
+		{"GET", "/api/v1/vehicles/ghost"},
+		{"POST", "/api/v1/vehicles/ghost/commands/rtl"},
+	} {
+		if st, raw := doAs(t, "op1", r.method, srv.URL+r.path, ""); st != 404 || !strings.Contains(raw, `vehicle \"ghost\" is not known (GET /api/v1/vehicles lists them)`) {
+			t.Errorf("%s %s: %d %s, want 404 naming the vehicle", r.method, r.path, st, raw)
 		}
 	}
 	if calls := f.Calls(); len(calls) != 0 {
