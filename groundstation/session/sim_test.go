@@ -92,14 +92,6 @@ func (s *simStation) stats(sysid uint8) simLinkStats {
 	return *s.links[sysid]
 }
 
-// resetLoss starts measuring the link's loss afresh (after its faults
-// changed), as the station's sliding window would.
-func (s *simStation) resetLoss(sysid uint8) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.links[sysid].lost, s.links[sysid].recv = 0, 0
-}
-
 // resetTransferStats starts counting items and requests afresh.
 func (s *simStation) resetTransferStats(sysid uint8) {
 	s.mu.Lock()
