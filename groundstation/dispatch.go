@@ -60,6 +60,7 @@ type linkRT struct {
 	nVehicles        atomic.Int64
 	unattached       atomic.Uint64
 	send             sendCounters // frames to vehicles through the send gates (sendgate.go)
+	streams          sync.Map     // channel label → *gatedConn (TCP, UDP client, serial links: streamgate.go)
 
 	// cause is the message being mapped, passed with its fleet update so
 	// a store can keep one point per message.

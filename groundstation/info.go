@@ -50,11 +50,13 @@ type LinkInfo struct {
 	// cannot say).
 	Socket *SocketStats `json:"socket,omitempty"`
 	// SendFrames counts frames the station sent to vehicles on the link.
-	// On UDP server links each passes a send gate that keeps gomavlib's
-	// 64-frame write queue from overflowing (gomavlib drops silently
-	// there): SendWaited counts frames that waited for the queue to
-	// drain, SendShed those shed after waiting 250 ms — a writer that far
-	// behind — which the vehicle never got (the protocols retry them).
+	// On every link kind (UDP, TCP, serial) each passes a send gate that
+	// keeps gomavlib's 64-frame write queue per connection from
+	// overflowing (gomavlib drops silently there): SendWaited counts
+	// frames that waited for the queue to drain, SendShed those shed after
+	// waiting 250 ms — a writer that far behind, e.g. a TCP peer or a
+	// serial radio that stopped taking data — which the vehicle never got
+	// (the protocols retry them).
 	SendFrames uint64 `json:"send_frames"`
 	SendWaited uint64 `json:"send_waited"`
 	SendShed   uint64 `json:"send_shed"`

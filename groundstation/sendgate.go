@@ -17,16 +17,17 @@ import (
 // ~21 % of the station's frames this way, which the upload read as link
 // loss and answered with copies and go-backs — more frames, more drops.
 //
-// On UDP server links the station owns the socket gomavlib writes to
-// (udpConn), so it counts both ends: frames handed to gomavlib for a
-// remote and frames gomavlib wrote. A sender finding sendGateLimit frames
-// in between waits (up to sendGateWait) for the writer instead of
-// overflowing the queue; if the writer does not free a slot in that time
-// the frame is shed, counted (LinkInfo.SendShed) and logged, never
-// dropped unseen. Senders are the sessions' own goroutines, so the wait
-// paces the uploads of every vehicle behind one remote by how fast the
-// station really writes. Other link kinds (TCP, serial) use gomavlib's own
-// endpoints, whose writes the station cannot count: they stay ungated.
+// The station owns the connection gomavlib writes to on every link kind —
+// a UDP server link's udpConn per remote, a gatedConn per TCP connection,
+// dialled UDP socket or serial port (streamgate.go) — so it counts both
+// ends: frames handed to gomavlib for a channel and frames gomavlib wrote.
+// A sender finding sendGateLimit frames in between waits (up to
+// sendGateWait) for the writer instead of overflowing the queue; if the
+// writer does not free a slot in that time the frame is shed, counted
+// (LinkInfo.SendShed) and logged, never dropped unseen. Senders are the
+// sessions' own goroutines, so the wait paces the uploads of every vehicle
+// behind one connection by how fast the station really writes — on a
+// 57,600-baud radio, about 150 mission items a second.
 type sendGate struct {
 	written atomic.Uint64 // datagrams gomavlib wrote to the remote
 
@@ -107,10 +108,6 @@ func (g *sendGate) wrote() {
 	g.mu.Unlock()
 }
 
-// sendGateOff turns the gates off, for the benchmark that measures what
-// they are for (BURGUT_BENCH_NO_SEND_GATE); set before a station starts.
-var sendGateOff bool
-
 // sendCounters are a link's counts of what the station sent through its
 // send gates (LinkInfo.SendFrames, SendWaited, SendShed).
 type sendCounters struct {
@@ -119,14 +116,22 @@ type sendCounters struct {
 	loggedShed           atomic.Uint64
 }
 
-// gated hands one frame to gomavlib through the send gate of ch's remote
-// (UDP server links; others write at once). write does the hand-over; it
-// is not called when the frame is shed, and a shed frame is not an error:
-// to the sender it is a frame the link lost, which the protocols retry.
+// gated hands one frame to gomavlib through the send gate of ch's
+// connection. write does the hand-over; it is not called when the frame is
+// shed, and a shed frame is not an error: to the sender it is a frame the
+// link lost, which the protocols retry. A channel without a gate (none is
+// expected: every link kind has one) writes at once.
 func (ln *linkRT) gated(ch *gomavlib.Channel, write func() error) error {
 	ln.send.frames.Add(1)
-	if c := ln.udpConnOf(ch); c != nil && !sendGateOff {
-		waited, ok := c.gate.acquire(c.done, sendGateWait)
+	var g *sendGate
+	var done <-chan struct{}
+	if c := ln.udpConnOf(ch); c != nil {
+		g, done = &c.gate, c.done
+	} else if c := ln.streamGate(ch); c != nil {
+		g, done = &c.gate, c.done
+	}
+	if g != nil {
+		waited, ok := g.acquire(done, sendGateWait)
 		if waited {
 			ln.send.waited.Add(1)
 		}

@@ -196,6 +196,8 @@ func (s *Station) Run(ctx context.Context) error {
 		ep := l.endpoint
 		if u, ok := ep.(gomavlib.EndpointUDPServer); ok {
 			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, func(l *udpListener) { ln.udp.Store(l) })
+		} else {
+			ep = ln.gatedEndpoint(ep)
 		}
 		ln.node = &gomavlib.Node{
 			Endpoints:              []gomavlib.EndpointConf{ep},

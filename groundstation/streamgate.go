@@ -1,0 +1,156 @@
+package groundstation
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gomavlib/v3"
+	"go.bug.st/serial"
+)
+
+// gatedEndpoint gives every link kind the send gate UDP server links have
+// (sendgate.go): gomavlib's TCP client and server, UDP client and serial
+// endpoints are replaced by its custom endpoints over connections the
+// station opens itself, wrapped in gatedConns, so the station sees each
+// frame leave gomavlib's 64-slot write queue and its senders wait for the
+// queue (or shed, counted) instead of gomavlib dropping frames unseen.
+// Labels, addresses and reconnection are gomavlib's own (a client
+// redials every 2 s). UDP server endpoints are udpServerEndpoint's.
+func (ln *linkRT) gatedEndpoint(ep gomavlib.EndpointConf) gomavlib.EndpointConf {
+	switch e := ep.(type) {
+	case gomavlib.EndpointTCPServer:
+		return gomavlib.EndpointCustomServer{
+			Label: "tcp",
+			Listen: func() (net.Listener, error) {
+				l, err := net.Listen("tcp4", e.Address)
+				if err != nil {
+					return nil, err
+				}
+				return &gatedListener{Listener: l, ln: ln, label: "tcp"}, nil
+			},
+		}
+	case gomavlib.EndpointTCPClient:
+		return ln.gatedClient("tcp:"+e.Address, false, func(ctx context.Context) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp4", e.Address)
+		})
+	case gomavlib.EndpointUDPClient:
+		return ln.gatedClient("udp:"+e.Address, true, func(ctx context.Context) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "udp4", e.Address)
+		})
+	case gomavlib.EndpointSerial:
+		return ln.gatedClient("serial:"+e.Device, false, func(context.Context) (net.Conn, error) {
+			return openSerial(e.Device, e.Baud)
+		})
+	}
+	return ep
+}
+
+// gatedClient is gomavlib's client endpoint over dial, each connection
+// gated under label (gomavlib's channel label for it).
+func (ln *linkRT) gatedClient(label string, datagram bool, dial func(context.Context) (net.Conn, error)) gomavlib.EndpointConf {
+	return gomavlib.EndpointCustomClient{
+		Label:      label,
+		IsDatagram: datagram,
+		Connect: func(ctx context.Context) (net.Conn, error) {
+			c, err := dial(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return ln.gateConn(label, c), nil
+		},
+	}
+}
+
+// gateConn wraps c and files it under label, the label gomavlib gives
+// the channel it opens on c, where gated finds it.
+func (ln *linkRT) gateConn(label string, c net.Conn) *gatedConn {
+	g := &gatedConn{Conn: c, ln: ln, label: label, done: make(chan struct{})}
+	ln.streams.Store(label, g)
+	return g
+}
+
+// streamGate returns the gated connection of a channel on a TCP, UDP
+// client or serial link (nil on other links, or once it closed).
+func (ln *linkRT) streamGate(ch *gomavlib.Channel) *gatedConn {
+	if v, ok := ln.streams.Load(ch.String()); ok {
+		return v.(*gatedConn)
+	}
+	return nil
+}
+
+// gatedListener hands gomavlib gated connections (TCP server links).
+type gatedListener struct {
+	net.Listener
+	ln    *linkRT
+	label string
+}
+
+func (l *gatedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	// gomavlib labels the channel LABEL:REMOTE
+	return l.ln.gateConn(l.label+":"+c.RemoteAddr().String(), c), nil
+}
+
+// gatedConn is a connection gomavlib writes frames to. gomavlib's frame
+// writer writes each frame with one Write, so each Write is one frame out
+// of gomavlib's queue: the gate's count of what the writer took.
+type gatedConn struct {
+	net.Conn
+	ln    *linkRT
+	label string
+	gate  sendGate
+	done  chan struct{} // closed with the connection: senders stop waiting
+	once  sync.Once
+}
+
+func (c *gatedConn) Write(p []byte) (int, error) {
+	c.gate.wrote() // out of gomavlib's queue, whatever happens next
+	return c.Conn.Write(p)
+}
+
+// Close closes the connection and forgets it: a reconnection under the
+// same label is a new gate.
+func (c *gatedConn) Close() error {
+	c.once.Do(func() {
+		close(c.done)
+		c.ln.streams.CompareAndDelete(c.label, c)
+	})
+	return c.Conn.Close()
+}
+
+// openSerial opens a serial port as gomavlib's serial endpoint does (8N1,
+// DTR and RTS set) and makes it a net.Conn for its client endpoint.
+func openSerial(device string, baud int) (net.Conn, error) {
+	p, err := serial.Open(device, &serial.Mode{BaudRate: baud, Parity: serial.NoParity, DataBits: 8, StopBits: serial.OneStopBit})
+	if err != nil {
+		return nil, fmt.Errorf("open serial %s: %w", device, err)
+	}
+	_ = p.SetDTR(true) // as gomavlib does; a pty or a bare UART may not have them
+	_ = p.SetRTS(true)
+	return serialConn{p, device}, nil
+}
+
+// serialConn is a serial port as a net.Conn: no addresses, and deadlines
+// are not supported (gomavlib sets them on every read and write; its
+// own serial endpoint ignores them the same way).
+type serialConn struct {
+	serial.Port
+	device string
+}
+
+func (serialConn) LocalAddr() net.Addr              { return serialAddr("") }
+func (c serialConn) RemoteAddr() net.Addr           { return serialAddr(c.device) }
+func (serialConn) SetDeadline(time.Time) error      { return nil }
+func (serialConn) SetReadDeadline(time.Time) error  { return nil }
+func (serialConn) SetWriteDeadline(time.Time) error { return nil }
+
+type serialAddr string
+
+func (serialAddr) Network() string  { return "serial" }
+func (a serialAddr) String() string { return string(a) }
