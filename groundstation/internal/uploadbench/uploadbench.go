@@ -78,7 +78,7 @@ func Start(b testing.TB, cfg Config) *Fixture {
 	st, err := groundstation.New(groundstation.Config{
 		Links:        []string{fmt.Sprintf("udp:127.0.0.1:%d", port)},
 		IdentityWait: 30 * time.Second, // sessions are matched to the simulator's vehicles by UID
-		Session:      cfg.Session, // everything else: the defaults a user gets
+		Session:      cfg.Session,      // everything else: the defaults a user gets
 	}, fl, log)
 	if err != nil {
 		b.Fatal(err)
