@@ -78,7 +78,13 @@ func TestSendGateOnStreamLinks(t *testing.T) {
 
 			// The vehicle reads again: it gets every frame not shed.
 			got := make(chan int, 1)
-			go func() { // ends when the peer closes (defer above)
+			stopped := make(chan struct{})
+			defer func() { // the reader ends when the vehicle's end closes
+				p.Close()
+				<-stopped
+			}()
+			go func() {
+				defer close(stopped)
 				n := 0
 				for {
 					f, err := rw.Read()
@@ -87,8 +93,7 @@ func TestSendGateOnStreamLinks(t *testing.T) {
 						if errors.As(err, &re) {
 							continue
 						}
-						t.Logf("vehicle stops reading: %v", err)
-						return
+						return // the vehicle's end closed
 					}
 					if f.GetSystemID() == st.cfg.SystemID {
 						if _, isHB := f.GetMessage().(*common.MessageHeartbeat); !isHB {
