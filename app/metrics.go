@@ -324,20 +324,27 @@ type storeStats interface {
 }
 
 func (a *App) observeStore(s storeStats) {
-	a.addFamily(gauge("burgut_store_samples", "samples in the embedded store"), func(emit metrics.Emit) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if st, err := s.Stats(ctx); err == nil {
-			emit(float64(st.Samples))
+	stat := func(f func(st sqlitestore.Stats) float64) func(emit metrics.Emit) {
+		return func(emit metrics.Emit) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if st, err := s.Stats(ctx); err == nil {
+				emit(f(st))
+			}
 		}
-	})
-	a.addFamily(counter("burgut_store_pruned_samples_total", "samples the embedded store deleted by retention (age or size cap)"), func(emit metrics.Emit) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if st, err := s.Stats(ctx); err == nil {
-			emit(float64(st.PrunedSamples))
-		}
-	})
+	}
+	a.addFamily(gauge("burgut_store_samples", "rows in the embedded store: one per measurement point (five per whole sample) or message point"),
+		stat(func(st sqlitestore.Stats) float64 { return float64(st.Samples) }))
+	a.addFamily(counter("burgut_store_pruned_samples_total", "rows the embedded store deleted by retention (age or size cap)"),
+		stat(func(st sqlitestore.Stats) float64 { return float64(st.PrunedSamples) }))
+	a.addFamily(counter("burgut_store_rows_written_total", "rows the embedded store's writer committed"),
+		stat(func(st sqlitestore.Stats) float64 { return float64(st.Rows) }))
+	a.addFamily(counter("burgut_store_duplicate_rows_total", "rows not stored again: same series, measurement and time as a stored row (a replay)"),
+		stat(func(st sqlitestore.Stats) float64 { return float64(st.Duplicates) }))
+	a.addFamily(counter("burgut_store_dropped_rows_total", "rows lost with failed embedded-store commits"),
+		stat(func(st sqlitestore.Stats) float64 { return float64(st.DroppedRows) }))
+	a.addFamily(gauge("burgut_store_pending_rows", "rows waiting for the embedded store's next commit"),
+		stat(func(st sqlitestore.Stats) float64 { return float64(st.PendingRows) }))
 }
 
 type mqttStats interface {

@@ -20,7 +20,8 @@ import (
 // With telemetry interval 0 the embedded store keeps every message the
 // vehicles sent, exactly once: the load generator's per-type counts equal
 // the stored position, attitude, power and status rows and the message
-// points of the other types. Real UDP, the real ground station.
+// points of the other types. Real UDP, the real ground station, and the
+// store's own writer running as in burgut serve.
 func TestIntervalZeroStoresEveryMessage(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	port := testenv.FreeUDPPort(t)
@@ -35,6 +36,10 @@ func TestIntervalZeroStoresEveryMessage(t *testing.T) {
 	}
 	defer store.Close()
 	rec := telemetry.NewRecorder(fl, store, telemetry.RecorderConfig{Interval: 0}, log)
+	wctx, wcancel := context.WithCancel(context.Background())
+	wDone := make(chan error, 1)
+	go func() { wDone <- store.Run(wctx) }()
+	defer func() { wcancel(); <-wDone }()
 	ctx, cancel := context.WithCancel(context.Background())
 	stDone, recDone := make(chan error, 1), make(chan error, 1)
 	go func() { stDone <- st.Run(ctx) }()
@@ -55,6 +60,14 @@ func TestIntervalZeroStoresEveryMessage(t *testing.T) {
 	<-stDone
 	if s := rec.Stats(); s.DroppedQueue != 0 || s.DroppedWrites != 0 {
 		t.Fatalf("recorder dropped: %+v", s)
+	}
+	wcancel() // the writer commits what is pending before Run returns
+	if err := <-wDone; err != nil {
+		t.Fatal(err)
+	}
+	wDone <- nil
+	if s, err := store.Stats(context.Background()); err != nil || s.DroppedRows != 0 || s.WriteErrors != 0 || s.PendingRows != 0 {
+		t.Fatalf("store stats %+v (%v)", s, err)
 	}
 	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
 	rows := func(p telemetry.Parts) int64 {

@@ -94,8 +94,8 @@ func TestRetentionByAge(t *testing.T) {
 		t.Fatalf("after retention %d samples remain (first %v), want the 10 recent", len(got), got[0].Time)
 	}
 	s, _ := st.Stats(ctx)
-	if s.PrunedSamples != 10 {
-		t.Fatalf("stats %+v: want 10 pruned", s)
+	if s.PrunedSamples != 10*telemetry.PointsPerSample || s.Samples != 10*telemetry.PointsPerSample {
+		t.Fatalf("stats %+v: want the 10 old samples' 50 rows pruned and 50 kept", s)
 	}
 	st.Close()
 }
@@ -119,7 +119,7 @@ func TestRetentionBySize(t *testing.T) {
 		t.Fatalf("stats %+v: want under 256 KiB after pruning", s)
 	}
 	got, _ := st.Samples(ctx, "v", start, start.Add(24*time.Hour))
-	if len(got) == 0 || !got[len(got)-1].Time.Equal(ss[len(ss)-1].Time) || int64(len(got)) != s.Samples {
+	if len(got) == 0 || !got[len(got)-1].Time.Equal(ss[len(ss)-1].Time) || int64(len(got))*telemetry.PointsPerSample != s.Samples {
 		t.Fatalf("the newest samples must survive: %d kept", len(got))
 	}
 	if !got[0].Time.Equal(ss[len(ss)-len(got)].Time) {
