@@ -63,7 +63,7 @@ func (a *App) startTelemetry(ctx context.Context) error {
 				a.Log.Error("close telemetry store", "err", err)
 			}
 		})
-		a.Go(ctx, "telemetry retention", st.Run)
+		a.Go(ctx, "telemetry store writer", st.Run) // commits the recorder's rows, applies retention
 		writer, source = st, st
 		a.observeStore(st)
 		status["embedded"] = func(ctx context.Context) any {
