@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ type linkRT struct {
 	bySys    map[uint8]*vehicleRec // the autopilot record per system ID
 	recs     []*vehicleRec
 	channels map[*gomavlib.Channel]struct{}
+	// hbOrder is the open channels in a stable order, for the heartbeat's
+	// slots (heartbeat.go): replaced, never modified, so the heartbeat
+	// reads it without waiting for the link's lock.
+	hbOrder atomic.Pointer[[]*gomavlib.Channel]
 
 	frames      atomic.Uint64
 	parseErrors atomic.Uint64
@@ -185,12 +190,14 @@ func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {
 		ln.onParseError(e.Error, e.Channel, at)
 	case *gomavlib.EventChannelOpen:
 		ln.channels[e.Channel] = struct{}{}
+		ln.setHeartbeatOrder(append(ln.heartbeatOrder(), e.Channel))
 		ln.nChannels.Store(int64(len(ln.channels)))
 		ln.st.log.Debug("mavlink channel open", "link", ln.l.name, "channel", e.Channel.String())
 		ln.udpChannelOpened(e.Channel)
 	case *gomavlib.EventChannelClose:
 		ln.udpChannelClosed(e.Channel)
 		delete(ln.channels, e.Channel)
+		ln.setHeartbeatOrder(slices.DeleteFunc(ln.heartbeatOrder(), func(c *gomavlib.Channel) bool { return c == e.Channel }))
 		ln.nChannels.Store(int64(len(ln.channels)))
 		for _, r := range ln.recs {
 			r.ch.CompareAndSwap(e.Channel, nil)

@@ -200,14 +200,15 @@ func (s *Station) Run(ctx context.Context) error {
 			ep = ln.gatedEndpoint(ep)
 		}
 		ln.node = &gomavlib.Node{
-			Endpoints:              []gomavlib.EndpointConf{ep},
-			Dialect:                ardupilotmega.Dialect,
-			OutVersion:             gomavlib.V2,
-			OutSystemID:            s.cfg.SystemID,
-			OutComponentID:         uint8(common.MAV_COMP_ID_MISSIONPLANNER),
-			HeartbeatPeriod:        time.Second,
-			HeartbeatSystemType:    int(common.MAV_TYPE_GCS),
-			HeartbeatAutopilotType: int(common.MAV_AUTOPILOT_INVALID),
+			Endpoints:      []gomavlib.EndpointConf{ep},
+			Dialect:        ardupilotmega.Dialect,
+			OutVersion:     gomavlib.V2,
+			OutSystemID:    s.cfg.SystemID,
+			OutComponentID: uint8(common.MAV_COMP_ID_MISSIONPLANNER),
+			// The station sends its HEARTBEAT itself, spread over the
+			// second (heartbeat.go): gomavlib's wakes every channel's
+			// writer goroutine at the same instant.
+			HeartbeatDisable: true,
 		}
 		if err := ln.node.Initialize(); err != nil {
 			closeNodes()
@@ -221,6 +222,7 @@ func (s *Station) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	close(s.ready)
 	s.spawn(s.signedHeartbeats)
+	s.spawn(s.heartbeats)
 	s.log.Info("ground station running", "links", len(lns), "sysid", s.cfg.SystemID)
 
 	var dwg sync.WaitGroup
