@@ -186,12 +186,14 @@ type Hub struct {
 	// vehicle's Updated time), when the hub took the state it caused from
 	// the fleet, and when a client's writer had written it to the socket.
 	lat struct{ hub, wsWrite latency.Histogram }
+	// bulk lets one writer at a time build a large state frame.
+	bulk chan struct{}
 }
 
 // NewHub prepares a hub; ServeHTTP refuses connections until Run starts.
 func NewHub(src FleetSource, cfg HubConfig) *Hub {
 	cfg.defaults()
-	h := &Hub{cfg: cfg, src: src, clients: map[*wsClient]struct{}{}, latest: map[string]fleet.Vehicle{}}
+	h := &Hub{cfg: cfg, src: src, clients: map[*wsClient]struct{}{}, latest: map[string]fleet.Vehicle{}, bulk: make(chan struct{}, 1)}
 	h.upgrader = websocket.Upgrader{CheckOrigin: h.checkOrigin, ReadBufferSize: 1024, WriteBufferSize: 4096}
 	return h
 }
@@ -246,10 +248,43 @@ func (h *Hub) Run(ctx context.Context) error {
 	defer staleTick.Stop()
 	// A busy fleet signals the subscription thousands of times a second;
 	// the hub takes what is pending at most every hubDrainEvery, so it
-	// wakes a bounded number of times and each batch coalesces more.
+	// wakes a bounded number of times and each batch coalesces more. The
+	// first update after a quiet spell is taken at once: waiting a fixed
+	// tick added up to hubDrainEvery to every position of a small fleet.
 	drain := time.NewTimer(time.Hour)
 	drain.Stop()
 	draining := false
+	var lastDrain time.Time
+	take := func() {
+		draining = false
+		b := sub.Next()
+		now := time.Now()
+		lastDrain = now
+		nowNs := now.UnixNano()
+		// Encoded lazily, once, by the first client writer that sends
+		// it; every client sends the same bytes, and a state no client
+		// sends is never encoded.
+		wire := make([]*encVehicle, len(b.Vehicles))
+		for i, v := range b.Vehicles {
+			wire[i] = newEncVehicle(v, v.Stale(now, h.cfg.StaleAfter))
+			wire[i].offered = nowNs
+			// Run is the only writer of latest: reading it unlocked is safe.
+			if prev, ok := h.latest[v.ID]; !ok || v.Updated.After(prev.Updated) {
+				wire[i].data = v.Updated.UnixNano()
+				h.lat.hub.ObserveSince(wire[i].data, nowNs)
+			}
+			staleSent[v.ID] = wire[i].stale
+		}
+		events := encodeEvents(b.Events)
+		h.mu.Lock()
+		for _, v := range b.Vehicles {
+			h.latest[v.ID] = v
+		}
+		for c := range h.clients {
+			c.offer(wire, events, h.latest)
+		}
+		h.mu.Unlock()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,38 +297,17 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.conns.Wait()
 			return nil
 		case <-sub.C:
-			if !draining {
-				drain.Reset(hubDrainEvery)
+			if draining {
+				break // the timer takes it
+			}
+			if wait := hubDrainEvery - time.Since(lastDrain); wait > 0 {
+				drain.Reset(wait)
 				draining = true
+				break
 			}
+			take()
 		case <-drain.C:
-			draining = false
-			b := sub.Next()
-			now := time.Now()
-			nowNs := now.UnixNano()
-			// Encoded lazily, once, by the first client writer that sends
-			// it; every client sends the same bytes, and a state no client
-			// sends is never encoded.
-			wire := make([]*encVehicle, len(b.Vehicles))
-			for i, v := range b.Vehicles {
-				wire[i] = newEncVehicle(v, v.Stale(now, h.cfg.StaleAfter))
-				wire[i].offered = nowNs
-				// Run is the only writer of latest: reading it unlocked is safe.
-				if prev, ok := h.latest[v.ID]; !ok || v.Updated.After(prev.Updated) {
-					wire[i].data = v.Updated.UnixNano()
-					h.lat.hub.ObserveSince(wire[i].data, nowNs)
-				}
-				staleSent[v.ID] = wire[i].stale
-			}
-			events := encodeEvents(b.Events)
-			h.mu.Lock()
-			for _, v := range b.Vehicles {
-				h.latest[v.ID] = v
-			}
-			for c := range h.clients {
-				c.offer(wire, events, h.latest)
-			}
-			h.mu.Unlock()
+			take()
 		case now := <-staleTick.C:
 			// A vehicle that goes silent sends no update: tell clients it went stale.
 			var wire []*encVehicle
@@ -727,11 +741,29 @@ func (c *wsClient) writeLoop() {
 			}
 		}
 		if len(states) > 0 {
+			// A large frame is built (states encoded, frame assembled)
+			// by one writer at a time: ten clients reading a 2,000-vehicle
+			// fleet each spend milliseconds of CPU per frame, and building
+			// them all at once filled both CPUs' run queues, so the link
+			// readers, dispatchers and small clients (one vehicle at a
+			// high rate) waited behind them. The socket write is outside:
+			// a stuck client must not hold the others up.
+			bulk := len(states) >= bulkStates
+			if bulk {
+				select {
+				case c.hub.bulk <- struct{}{}:
+				case <-c.done:
+					return
+				}
+			}
 			raws = raws[:0]
 			for i := range states {
 				raws = append(raws, states[i].bytes())
 			}
 			buf = appendRawFrame(buf[:0], "state", now, "vehicles", raws)
+			if bulk {
+				<-c.hub.bulk
+			}
 			if !c.writeRaw(buf) {
 				return
 			}
@@ -749,6 +781,10 @@ func (c *wsClient) writeLoop() {
 		}
 	}
 }
+
+// bulkStates is the size of a state frame from which writers build it one
+// at a time (Hub.bulk).
+const bulkStates = 64
 
 // hubDrainEvery bounds how often the hub takes fleet updates: at most a
 // few milliseconds of added latency, far below a client's state period.
