@@ -20,6 +20,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 	"github.com/burgut-uav/burgut/video"
 )
 
@@ -72,7 +73,7 @@ window.samples = []; window.failure = null;
 //
 // BURGUT_BENCH_SECONDS sets the sampling window (default 10).
 func BenchmarkGlassToGlass(b *testing.B) {
-	chromium := testenv.Service(b, "BURGUT_TEST_CHROMIUM")
+	browser := chromium.Binary(b)
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		b.Skip("ffmpeg not installed")
@@ -84,11 +85,11 @@ func BenchmarkGlassToGlass(b *testing.B) {
 		}
 	}
 	for range b.N {
-		runGlassBench(b, chromium, ffmpeg, time.Duration(secs)*time.Second)
+		runGlassBench(b, browser, ffmpeg, time.Duration(secs)*time.Second)
 	}
 }
 
-func runGlassBench(b *testing.B, chromium, ffmpeg string, window time.Duration) {
+func runGlassBench(b *testing.B, browser, ffmpeg string, window time.Duration) {
 	port := testenv.FreeUDPPort(b)
 	fl := fleet.New(fleet.DefaultConfig())
 	fl.Update("uav-1", time.Now(), func(v *fleet.Vehicle) {
@@ -134,17 +135,8 @@ func runGlassBench(b *testing.B, chromium, ffmpeg string, window time.Duration) 
 	}
 	defer func() { fcancel(); _ = cmd.Wait() }()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(b.TempDir()),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
+	bctx := chromium.Open(b, browser, chromium.Options{Flags: []chromedp.ExecAllocatorOption{chromedp.Flag("autoplay-policy", "no-user-gesture-required")}})
+	defer func() { _ = chromedp.Cancel(bctx) }() // each run's browser ends with it
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(srv.URL+"/glass")); err != nil {
 		b.Fatalf("open the page: %v", err)
 	}

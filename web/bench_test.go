@@ -18,6 +18,7 @@ import (
 	"github.com/burgut-uav/burgut/app"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 	"github.com/burgut-uav/burgut/simulator/loadgen"
 	"github.com/burgut-uav/burgut/web"
 )
@@ -31,7 +32,7 @@ import (
 // renderer PSS) at the start, half-way and at the end of that window. Results are reported as metrics, not thresholds; they go
 // in BENCHMARKS.md. N from BURGUT_BENCH_CONSOLE_VEHICLES (default 100,1000).
 func BenchmarkConsoleFrames(b *testing.B) {
-	chromium := testenv.Service(b, "BURGUT_TEST_CHROMIUM")
+	browser := chromium.Binary(b)
 	if !web.Built() {
 		b.Skip("web map not built: run 'make web'")
 	}
@@ -53,13 +54,13 @@ func BenchmarkConsoleFrames(b *testing.B) {
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("vehicles=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				benchFrames(b, chromium, n, seconds)
+				benchFrames(b, browser, n, seconds)
 			}
 		})
 	}
 }
 
-func benchFrames(b *testing.B, chromium string, n, seconds int) {
+func benchFrames(b *testing.B, browser string, n, seconds int) {
 	links := (n + 249) / 250
 	cfg := app.Default()
 	cfg.HTTP = "127.0.0.1:0"
@@ -93,11 +94,8 @@ func benchFrames(b *testing.B, chromium string, n, seconds int) {
 	}()
 	defer func() { cancel(); <-lg }()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun,
-		chromedp.UserDataDir(b.TempDir()), chromedp.WindowSize(1400, 900))
-	defer cancelAlloc()
-	bctx, cancelB := chromedp.NewContext(alloc)
-	defer cancelB()
+	bctx := chromium.Open(b, browser, chromium.Options{})
+	defer func() { _ = chromedp.Cancel(bctx) }() // each run's browser ends with it
 	run := func(js string, timeout time.Duration) string {
 		b.Helper()
 		rctx, c := context.WithTimeout(bctx, timeout)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +18,8 @@ import (
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
-	"github.com/burgut-uav/burgut/web"
 )
 
 // The live map in a real browser: the real app with its simulated fleet
@@ -29,13 +28,8 @@ import (
 // that a vehicle's details show its video link. It saves a screenshot to
 // artifacts/web-map.png.
 func TestLiveMapInChromium(t *testing.T) {
-	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
-	if !web.Built() {
-		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("web map not built: make web should have run before the tests")
-		}
-		t.Skip("web map not built: run 'make web'")
-	}
+	browser := chromium.Binary(t)
+	chromium.RequireConsole(t)
 	const n = 3
 	cfg := app.Default()
 	cfg.HTTP = "127.0.0.1:0"
@@ -116,41 +110,15 @@ func TestLiveMapInChromium(t *testing.T) {
 		t.Fatalf("POST /api/v1/areas = %d %s", resp.StatusCode, body)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 900),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
+	bctx := chromium.Open(t, browser, chromium.Options{})
 	url := "http://" + a.HTTPAddr() + "/"
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("open %s in chromium: %v", url, err)
 	}
-	shot := func(name string) {
-		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Logf("screenshot: %v", err)
-			return
-		}
-		dir := filepath.Join(testenv.RepoRoot(t), "artifacts")
-		_ = os.MkdirAll(dir, 0o755)
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, buf, 0o644); err != nil {
-			t.Logf("screenshot: %v", err)
-			return
-		}
-		t.Logf("screenshot saved to %s", p)
-	}
+	shot := func(name string) { chromium.Screenshot(bctx, t, name) }
 	poll := func(what, expr string, timeout time.Duration) {
 		t.Helper()
-		if err := pollPage(bctx, expr, timeout); err != nil {
+		if err := chromium.Poll(bctx, expr, timeout); err != nil {
 			shot("web-map-failure.png")
 			for i := 0; i < n; i++ {
 				st := a.Sim.Vehicle(i).State()
@@ -170,16 +138,8 @@ func TestLiveMapInChromium(t *testing.T) {
 	login := func(user, password string) {
 		t.Helper()
 		// Typed into the fields and submitted with the button, as a person would.
-		if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('login-user').value = ''; document.getElementById('login-password').value = ''`)); err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range []chromedp.Action[chromedp.Void]{
-			chromedp.SendKeys("#login-user", user), chromedp.SendKeys("#login-password", password),
-			chromedp.Click("#login button[type=submit]"),
-		} {
-			if _, err := chromedp.Run(bctx, a); err != nil {
-				t.Fatalf("log in as %s: %v", user, err)
-			}
+		if err := chromium.Login(bctx, user, password); err != nil {
+			t.Fatalf("log in as %s: %v", user, err)
 		}
 	}
 	login("pilot", "wrong-password")

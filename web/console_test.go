@@ -15,7 +15,7 @@ import (
 	"github.com/burgut-uav/burgut/app"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/web"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 )
 
 // console is one real station (app with its simulated fleet over
@@ -27,19 +27,14 @@ type console struct {
 	ctx  context.Context
 	url  string
 	name string // screenshot prefix
-	// chromium is the browser binary (BURGUT_TEST_CHROMIUM).
-	chromium string
+	// browser is the Chromium binary (BURGUT_TEST_CHROMIUM).
+	browser string
 }
 
 func startConsole(t *testing.T, name string, vehicles int, speedup float64, edits ...func(*app.Config)) *console {
 	t.Helper()
-	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
-	if !web.Built() {
-		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("web map not built: make web should have run before the tests")
-		}
-		t.Skip("web map not built: run 'make web'")
-	}
+	browser := chromium.Binary(t)
+	chromium.RequireConsole(t)
 	cfg := app.Default()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.Sim.Vehicles = vehicles
@@ -60,7 +55,7 @@ func startConsole(t *testing.T, name string, vehicles int, speedup float64, edit
 			t.Fatal(err)
 		}
 	}
-	c := &console{t: t, app: a, url: "http://" + a.HTTPAddr() + "/", name: name, chromium: chromium}
+	c := &console{t: t, app: a, url: "http://" + a.HTTPAddr() + "/", name: name, browser: browser}
 	c.ctx = c.openBrowser()
 	c.run(chromedp.Navigate(c.url))
 	return c
@@ -69,26 +64,12 @@ func startConsole(t *testing.T, name string, vehicles int, speedup float64, edit
 // openBrowser starts one more Chromium with its own profile (its own
 // cookies: another person's session) and returns its tab's context.
 func (c *console) openBrowser() context.Context {
-	t := c.t
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(c.chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	return bctx
+	return chromium.Open(c.t, c.browser, chromium.Options{})
 }
 
 // other is a second person at another browser on the same station.
 func (c *console) other(name string) *console {
-	o := &console{t: c.t, app: c.app, url: c.url, name: name, chromium: c.chromium}
+	o := &console{t: c.t, app: c.app, url: c.url, name: name, browser: c.browser}
 	o.ctx = o.openBrowser()
 	o.run(chromedp.Navigate(o.url))
 	return o
@@ -117,40 +98,12 @@ func eval[T any](c *console, js string) T {
 
 // shot saves a screenshot to artifacts/<name>-<step>.png.
 func (c *console) shot(step string) {
-	buf, err := chromedp.Run(c.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		c.t.Logf("screenshot: %v", err)
-		return
-	}
-	dir := filepath.Join(testenv.RepoRoot(c.t), "artifacts")
-	_ = os.MkdirAll(dir, 0o755)
-	p := filepath.Join(dir, c.name+"-"+step+".png")
-	if err := os.WriteFile(p, buf, 0o644); err != nil {
-		c.t.Logf("screenshot: %v", err)
-		return
-	}
-	c.t.Logf("screenshot saved to %s", p)
-}
-
-// pollPage waits until expr is true in the page. Right after a navigation
-// the page's old execution context can be gone before the new one is
-// announced, and a poll then fails with "Cannot find context with
-// specified id": that is not the answer, so it polls again in the new
-// page until the timeout.
-func pollPage(ctx context.Context, expr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(100*time.Millisecond)))
-		if err == nil || !strings.Contains(err.Error(), "Cannot find context") || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	chromium.Screenshot(c.ctx, c.t, c.name+"-"+step+".png")
 }
 
 func (c *console) poll(what, expr string, timeout time.Duration) {
 	c.t.Helper()
-	if err := pollPage(c.ctx, expr, timeout); err != nil {
+	if err := chromium.Poll(c.ctx, expr, timeout); err != nil {
 		c.shot("failure")
 		state := eval[string](c, `[...document.querySelectorAll('#vehicles li, #command-status, #command-results li, #assign-results li, #assign-problem, #plan-errors li, #area-errors li, #plan-findings li')].map(e => (e.dataset.vehicleId||e.id) + ': ' + e.textContent + ' ' + JSON.stringify(e.dataset)).join('\n')`)
 		c.t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, state)
@@ -159,9 +112,12 @@ func (c *console) poll(what, expr string, timeout time.Duration) {
 
 func (c *console) login(user string) {
 	c.t.Helper()
-	c.poll("the login form", `!document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true'`, 30*time.Second)
-	c.run(chromedp.SendKeys("#login-user", user), chromedp.SendKeys("#login-password", user+"-password"), chromedp.Click("#login button[type=submit]"))
-	c.poll("the console after login", `!document.querySelector('main').hidden && document.body.dataset.role !== undefined`, 10*time.Second)
+	c.poll("the login form", chromium.LoginReady, 30*time.Second)
+	if err := chromium.Login(c.ctx, user, user+"-password"); err != nil {
+		c.shot("failure")
+		c.t.Fatalf("log in as %s: %v", user, err)
+	}
+	c.poll("the console after login", chromium.LoggedIn, 10*time.Second)
 }
 
 // confirm answers the console's confirmation dialog, checking its question.

@@ -16,8 +16,8 @@ import (
 	"github.com/burgut-uav/burgut/app"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 	"github.com/burgut-uav/burgut/video"
-	"github.com/burgut-uav/burgut/web"
 )
 
 // A simulated drone's camera in a real browser: `burgut run --video`
@@ -27,18 +27,13 @@ import (
 // show the stream with its vehicle and state; WHEP without credentials is
 // refused.
 func TestLiveVideoInChromium(t *testing.T) {
-	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
+	browser := chromium.Binary(t)
 	if os.Getenv("BURGUT_TEST_FFMPEG") == "" {
 		if _, err := exec.LookPath("ffmpeg"); err != nil {
 			testenv.Service(t, "BURGUT_TEST_FFMPEG")
 		}
 	}
-	if !web.Built() {
-		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("web map not built: make web should have run before the tests")
-		}
-		t.Skip("web map not built: run 'make web'")
-	}
+	chromium.RequireConsole(t)
 	cfg := app.Default()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.Sim.Vehicles = 1
@@ -79,27 +74,16 @@ func TestLiveVideoInChromium(t *testing.T) {
 	if err := a.Auth.AddUser(context.Background(), "watcher", auth.Observer, "watcher-password"); err != nil {
 		t.Fatal(err)
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
+	bctx := chromium.Open(t, browser, chromium.Options{Flags: []chromedp.ExecAllocatorOption{
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 900),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
+	}})
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(base+"/")); err != nil {
 		t.Fatalf("open the map: %v", err)
 	}
 	poll := func(what, expr string, timeout time.Duration) {
 		t.Helper()
-		if err := pollPage(bctx, expr, timeout); err != nil {
+		if err := chromium.Poll(bctx, expr, timeout); err != nil {
 			for _, s := range a.Video.Stats() {
 				t.Logf("relay %+v", s)
 			}
@@ -114,14 +98,9 @@ func TestLiveVideoInChromium(t *testing.T) {
 		}
 		return v
 	}
-	poll("the login form", `document.querySelector('#login-user') !== null && !document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true'`, 30*time.Second)
-	for _, act := range []chromedp.Action[chromedp.Void]{
-		chromedp.SendKeys("#login-user", "watcher"), chromedp.SendKeys("#login-password", "watcher-password"),
-		chromedp.Click("#login button[type=submit]"),
-	} {
-		if _, err := chromedp.Run(bctx, act); err != nil {
-			t.Fatalf("log in: %v", err)
-		}
+	poll("the login form", chromium.LoginReady, 30*time.Second)
+	if err := chromium.Login(bctx, "watcher", "watcher-password"); err != nil {
+		t.Fatalf("log in: %v", err)
 	}
 	// Clicking the vehicle opens its live video beside its details.
 	poll("the vehicle in the list", fmt.Sprintf(`document.querySelector('#vehicles li[data-vehicle-id=%q]') !== null`, vid), 30*time.Second)

@@ -3,7 +3,6 @@ package report
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +13,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 )
 
 // The report in a real browser, opened from disk with every network
@@ -23,7 +22,7 @@ import (
 // non-zero size, and the timeline filters hide and show rows. A
 // screenshot goes to artifacts/scenario-report.png.
 func TestReportInChromium(t *testing.T) {
-	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
+	browser := chromium.Binary(t)
 	r := synthetic()
 	r.Rehearsal = rehearsal()
 	r.Scenario = hostileName
@@ -32,41 +31,32 @@ func TestReportInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-default-browser-check", true),
-		// Anything the page tried to fetch would go to a port nobody
-		// listens on.
-		chromedp.ProxyServer("http://127.0.0.1:9"),
-		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1300, 900),
-	)
-	defer cancelAlloc()
 	// chromedp enables the Network and Runtime domains itself; the
 	// listener records every request and every uncaught script error.
 	var mu sync.Mutex
 	var requests, exceptions []string
-	bctx, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithListener(func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			requests = append(requests, e.Request.URL)
-		case *runtime.EventExceptionThrown:
-			d := e.ExceptionDetails
-			msg := d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
+	bctx := chromium.Open(t, browser, chromium.Options{
+		// Anything the page tried to fetch would go to a port nobody
+		// listens on.
+		Flags:  []chromedp.ExecAllocatorOption{chromedp.ProxyServer("http://127.0.0.1:9"), chromedp.Flag("proxy-bypass-list", "<-loopback>")},
+		Width:  1300,
+		Height: 900,
+		Listener: func(ev any) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e := ev.(type) {
+			case *network.EventRequestWillBeSent:
+				requests = append(requests, e.Request.URL)
+			case *runtime.EventExceptionThrown:
+				d := e.ExceptionDetails
+				msg := d.Text
+				if d.Exception != nil {
+					msg += " " + d.Exception.Description
+				}
+				exceptions = append(exceptions, fmt.Sprintf("%s (line %d)", msg, d.LineNumber))
 			}
-			exceptions = append(exceptions, fmt.Sprintf("%s (line %d)", msg, d.LineNumber))
-		}
-	}))
-	defer cancelBrowser()
+		},
+	})
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitReady("body")); err != nil {
@@ -163,12 +153,7 @@ func TestReportInChromium(t *testing.T) {
 		t.Errorf("filter count %q, want %q", count, want)
 	}
 
-	if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-		dir := filepath.Join(testenv.RepoRoot(t), "artifacts")
-		if os.MkdirAll(dir, 0o755) == nil && os.WriteFile(filepath.Join(dir, "scenario-report.png"), shot, 0o644) == nil {
-			t.Logf("screenshot saved to %s", filepath.Join(dir, "scenario-report.png"))
-		}
-	}
+	chromium.Screenshot(ctx, t, "scenario-report.png")
 
 	mu.Lock()
 	defer mu.Unlock()
