@@ -78,6 +78,7 @@ type App struct {
 
 	metricsAddr net.Addr // set when --metrics-listen is used
 	latency     latencySources
+	mqttAddr    string // the embedded broker's TCP address, when it runs
 	opsOnce     sync.Once
 	opCounter   *opCounter
 
@@ -182,6 +183,10 @@ func (a *App) HTTPAddr() string {
 	}
 	return a.httpAddr.String()
 }
+
+// MQTTAddr is the embedded MQTT broker's TCP address (useful with port
+// 0; "" when no embedded broker runs).
+func (a *App) MQTTAddr() string { return a.mqttAddr }
 
 // Go runs fn in a goroutine owned by the App: its ctx is cancelled at
 // shutdown and Run waits for it. An error other than context.Canceled

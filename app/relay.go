@@ -36,6 +36,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		url = b.URL()
 		user, pass = b.Credentials()
 		embedded = b
+		a.mqttAddr = b.Addr()
 		a.addFamily(counter("burgut_mqtt_clients_refused_total", "clients the embedded MQTT broker refused at connect (no or bad credentials, reserved client ID)"), func(emit metrics.Emit) {
 			emit(float64(b.Refused()))
 		})

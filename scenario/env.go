@@ -44,6 +44,10 @@ type station struct {
 	done   chan error
 	up     bool
 	epoch  int // incremented by each restart: event sequence numbers restart
+
+	// restartFn restarts a station given by URL for its owner
+	// (Options.RestartStation); nil for the in-process station.
+	restartFn func(ctx context.Context, down func() bool) error
 }
 
 // startInProcess starts `burgut serve` in this process on loopback
@@ -134,6 +138,21 @@ func (s *station) stop() error {
 // restart stops the station, waits until down() says the outage is long
 // enough, and starts it again on the same addresses and data directory.
 func (s *station) restart(ctx context.Context, down func() bool) error {
+	if s.restartFn != nil {
+		// Nothing is polled while its owner restarts it; a restarted
+		// station numbers its events from 1 again.
+		s.mu.Lock()
+		s.up = false
+		s.mu.Unlock()
+		err := s.restartFn(ctx, down)
+		s.mu.Lock()
+		s.up = true
+		if err == nil {
+			s.epoch++
+		}
+		s.mu.Unlock()
+		return err
+	}
 	if s.app == nil {
 		return errors.New("station_restart needs the in-process station (not --station URL)")
 	}
@@ -166,7 +185,7 @@ func (s *station) restart(ctx context.Context, down func() bool) error {
 func (s *station) isUp() (bool, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.up || s.app == nil, s.epoch
+	return s.up, s.epoch
 }
 
 // adminKey marks a context whose API calls use the admin token.

@@ -151,7 +151,8 @@ func TestRunAgainstStationURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(ctx, sc, Options{StationURL: st.base, Token: st.token}); err == nil || !strings.Contains(err.Error(), "station-restart.yaml:32: station_restart needs the in-process station") {
+	if _, err := Run(ctx, sc, Options{StationURL: st.base, Token: st.token}); err == nil || !strings.Contains(err.Error(), "station-restart.yaml:34:11: fault restart: station_restart restarts the station the run started itself") ||
+		!strings.Contains(err.Error(), "not the run's to restart") {
 		t.Fatalf("restart against --station: %v", err)
 	}
 }

@@ -30,6 +30,14 @@ type Options struct {
 	// A simulated fleet then sends to SimGCS, that station's UDP link.
 	StationURL, Token string
 	SimGCS            string
+	// RestartStation, with StationURL, carries out a station_restart
+	// fault on that station for a caller that owns it (a rehearsal): stop
+	// it, wait until down() holds (the fault's least downtime has passed
+	// in simulated time), start it again on the same addresses and data
+	// directory, and return once it answers. Without it a station given
+	// by URL is not the run's to restart, and a scenario with a
+	// station_restart fault is refused (Scenario.OwnStationFaults).
+	RestartStation func(ctx context.Context, down func() bool) error
 	// DataDir is the in-process station's data directory ("" = a
 	// temporary one, removed after the run unless KeepData).
 	DataDir  string
@@ -206,9 +214,9 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Result, error) {
 
 func (r *runner) setup(ctx context.Context, logw io.Writer) error {
 	sc := r.sc
-	for _, f := range sc.Faults {
-		if f.Kind == FaultStationRestart && r.o.StationURL != "" {
-			return fmt.Errorf("%s:%d: station_restart needs the in-process station; it cannot restart --station %s", sc.File, f.node.Line, r.o.StationURL)
+	if r.o.StationURL != "" && r.o.RestartStation == nil {
+		if err := sc.OwnStationFaults(); err != nil {
+			return err
 		}
 	}
 	if r.o.StationURL != "" {
@@ -219,7 +227,8 @@ func (r *runner) setup(ctx context.Context, logw io.Writer) error {
 		if r.o.Token == "" {
 			return errors.New("--station needs --token (an operator token: burgut tokens create --role operator)")
 		}
-		r.st = &station{base: strings.TrimRight(r.o.StationURL, "/"), token: r.o.Token, http: &http.Client{Timeout: 2 * time.Minute}}
+		r.st = &station{base: strings.TrimRight(r.o.StationURL, "/"), token: r.o.Token, http: &http.Client{Timeout: 2 * time.Minute},
+			up: true, restartFn: r.o.RestartStation}
 		if sc.Simulated() {
 			gcs := r.o.SimGCS
 			if gcs == "" {

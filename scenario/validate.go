@@ -432,6 +432,31 @@ func (sc *Scenario) hasArea(name string) bool {
 	return false
 }
 
+// OwnStationFaults says why the scenario cannot run against a station
+// given by URL (burgut scenario run --station, scenario validate
+// --station): each station_restart fault, named by its line. Such a
+// station is not the run's to stop and start again; the in-process
+// station of burgut scenario run and a rehearsal's station (burgut run
+// --scenario) are. Nil when there is none.
+func (sc *Scenario) OwnStationFaults() error {
+	errs := &Errors{File: sc.File}
+	for i := range sc.Faults {
+		f := &sc.Faults[i]
+		if f.Kind != FaultStationRestart {
+			continue
+		}
+		what := "fault"
+		if f.Name != "" {
+			what = "fault " + f.Name
+		}
+		errs.add(at(f.node, "kind"), "%s: station_restart restarts the station the run started itself (burgut scenario run without --station, or a rehearsal, burgut run --scenario); a station given by --station URL is not the run's to restart", what)
+	}
+	if len(errs.Problems) == 0 {
+		return nil
+	}
+	return errs
+}
+
 func (sc *Scenario) validateFault(f *Fault, names map[string]string, errs *Errors) {
 	n := f.node
 	what := "fault"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/burgut-uav/burgut/app"
+	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/linkspec"
@@ -25,10 +26,11 @@ import (
 // rehearse is `burgut run --scenario FILE`: the station with its console,
 // configured as `burgut run` configures it, and the scenario flying
 // against it through the same API at speedup 1 — its steps (as the
-// scenario's own operator token), its faults on schedule, its assertions
-// — while trainees operate the console. When the scenario ends (its
-// duration or end condition) or on Ctrl-C, the report is written: the
-// scenario run's report plus, for the instructor, each fault with the
+// scenario's own operator token), its faults on schedule (a
+// station_restart restarts this station: rehearsalStation), its
+// assertions — while trainees operate the console. When the scenario ends
+// (its duration or end condition) or on Ctrl-C, the report is written:
+// the scenario run's report plus, for the instructor, each fault with the
 // alert it raised and the first response to it (from the audit log).
 func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, stderr io.Writer) error {
 	if cfg.Sim.Speedup != 1 {
@@ -38,11 +40,6 @@ func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, std
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errInvalid
-	}
-	for i, f := range sc.Faults {
-		if f.Kind == scenario.FaultStationRestart {
-			return fmt.Errorf("rehearsal %s: fault %d (%s) is a station_restart: a rehearsal cannot restart the station its trainees are using (burgut scenario run can)", cfg.Sim.Scenario, i+1, cmp.Or(f.Name, f.Kind))
-		}
 	}
 	// The scenario brings its own fleet; the demo fleet would fly over it.
 	cfg.Sim.Vehicles, cfg.Sim.Demo = 0, false
@@ -56,32 +53,22 @@ func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, std
 		}
 	}
 
-	a := app.New(cfg, log)
-	rec := rehearsal.Record(a.Fleet)
+	st := &rehearsalStation{cfg: cfg, log: log}
 	// The station outlives the caller's context by as long as it takes to
 	// read the audit log and write the report after a Ctrl-C.
-	actx, stopApp := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopApp()
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx) }()
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		rec.Stop()
+	if err := st.start(ctx); err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil // Ctrl-C before the station was ready
+		}
 		return err
-	case <-ctx.Done():
-		stopApp()
-		rec.Stop()
-		return <-done
 	}
+	a := st.current()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	tokenName := "rehearsal-" + hex.EncodeToString(b[:])
 	token, _, err := a.Auth.CreateToken(ctx, tokenName, auth.Operator, 0)
 	if err != nil {
-		stopApp()
-		rec.Stop()
-		<-done
+		st.stop()
 		return fmt.Errorf("rehearsal: the scenario's operator token: %w", err)
 	}
 	// The scenario's own actions are not a trainee's responses.
@@ -91,22 +78,26 @@ func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, std
 		"scenario", sc.Name, "file", cfg.Sim.Scenario, "console", station+"/", "scenario_actor", scenarioActor)
 
 	res, runErr := scenario.Run(ctx, sc, scenario.Options{Speedup: 1, StationURL: station, Token: token, SimGCS: gcs, Log: logWriter{log},
-		Progress: progressLog(log)})
+		Progress: progressLog(log), RestartStation: st.restart})
 	ended := time.Now()
-	events, lost := rec.Stop()
+	// The run has ended, so no restart is under way: a is the station
+	// now up (a restart left it up even when Ctrl-C cut the outage short).
+	a = st.current()
+	events, lost := st.recorded()
 	var reportErr error
 	if res != nil {
-		reportErr = writeRehearsalReport(a, cfg, sc, res, runErr, rehearsalInput{events: events, lost: lost, actor: scenarioActor}, ended, stdout)
+		reportErr = writeRehearsalReport(a, cfg, sc, res, runErr, rehearsalInput{events: events, lost: lost, actor: scenarioActor, restarts: st.restarts}, ended, stdout)
 	} else if errors.Is(runErr, context.Canceled) {
 		// Interrupted while the fleet was still getting ready: nothing
 		// flew, so there is nothing to report.
 		fmt.Fprintln(stdout, "rehearsal interrupted before the scenario's fleet was ready: no report written")
 	}
-	if _, err := a.Auth.RevokeToken(context.WithoutCancel(ctx), tokenName); err != nil {
-		log.Warn("rehearsal: revoke the scenario's token", "token", tokenName, "err", err)
+	if a != nil {
+		if _, err := a.Auth.RevokeToken(context.WithoutCancel(ctx), tokenName); err != nil {
+			log.Warn("rehearsal: revoke the scenario's token", "token", tokenName, "err", err)
+		}
 	}
-	stopApp()
-	appErr := <-done
+	appErr := st.stop()
 	switch {
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
 		return errors.Join(fmt.Errorf("rehearsal %s: %w", cfg.Sim.Scenario, runErr), reportErr, appErr)
@@ -116,13 +107,158 @@ func rehearse(ctx context.Context, cfg app.Config, log *slog.Logger, stdout, std
 	return appErr
 }
 
+// rehearsalStation is the station of a rehearsal: `burgut run`'s App,
+// which a station_restart fault stops and starts again — a new App on the
+// same configuration (its listen addresses pinned to the ones the first
+// start bound, so consoles, MQTT clients and vehicles find it again) and
+// the same data directory (accounts, tokens, audit log, stored telemetry,
+// areas, plans and operations carry over; browser sessions live in
+// memory, so trainees log in again, as after any station restart). Every
+// life's events are recorded for the report.
+type rehearsalStation struct {
+	cfg app.Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	app    *app.App
+	cancel context.CancelFunc
+	done   chan error
+	rec    *rehearsal.Recorder
+	// events and lost are the recordings of the lives before this one.
+	events   []fleet.Event
+	lost     uint64
+	restarts int
+}
+
+// start runs a new App and waits until it is ready; it fails if the App
+// does not start or ctx ends first. The App itself runs on a context of
+// its own (stop ends it), so it outlives a Ctrl-C until the report is
+// written.
+func (s *rehearsalStation) start(ctx context.Context) error {
+	a := app.New(s.cfg, s.log)
+	rec := rehearsal.Record(a.Fleet)
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		cancel()
+		rec.Stop()
+		if err == nil {
+			err = errors.New("the station stopped before it was ready")
+		}
+		return err
+	case <-ctx.Done():
+		cancel()
+		rec.Stop()
+		if err := <-done; err != nil {
+			return err
+		}
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.app, s.cancel, s.done, s.rec = a, cancel, done, rec
+	// A restart comes back where clients know to look: the addresses the
+	// first start bound (port 0 means "any" only once).
+	s.cfg.HTTP = a.HTTPAddr()
+	if m := a.MetricsAddr(); m != "" && s.cfg.MetricsListen != "" {
+		s.cfg.MetricsListen = m
+	}
+	if m := a.MQTTAddr(); m != "" {
+		s.cfg.Relay.MQTTListen = m
+	}
+	return nil
+}
+
+// current is the App now running (nil while a restart has it stopped).
+func (s *rehearsalStation) current() *app.App {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.app
+}
+
+// stop ends the App now running, keeps what its recorder saw, and
+// returns how its Run ended (nil when none was running).
+func (s *rehearsalStation) stop() error {
+	s.mu.Lock()
+	cancel, done, rec := s.cancel, s.done, s.rec
+	s.app, s.cancel, s.done, s.rec = nil, nil, nil, nil
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	err := <-done
+	if rec != nil { // nil once recorded() ended the recording
+		events, lost := rec.Stop()
+		s.mu.Lock()
+		s.events = append(s.events, events...)
+		s.lost += lost
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// recorded returns every event of every life so far and how many the
+// recorders lost, ending the recording (the rehearsal is over).
+func (s *rehearsalStation) recorded() ([]fleet.Event, uint64) {
+	s.mu.Lock()
+	rec := s.rec
+	s.rec = nil
+	s.mu.Unlock()
+	if rec != nil {
+		events, lost := rec.Stop()
+		s.mu.Lock()
+		s.events = append(s.events, events...)
+		s.lost += lost
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events, s.lost
+}
+
+// restart is the scenario's station_restart (scenario.Options.
+// RestartStation): stop the station, wait until down() says the outage
+// has lasted the fault's downtime, and start it again. A Ctrl-C during
+// the outage cuts it short, but the station still comes back up: the
+// rehearsal reads its audit log for the report and never ends with its
+// station half-restarted.
+func (s *rehearsalStation) restart(ctx context.Context, down func() bool) error {
+	s.log.Warn("rehearsal: the scenario restarts the station")
+	if err := s.stop(); err != nil {
+		s.log.Warn("rehearsal: the station stopped with an error", "err", err)
+	}
+	for !down() && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	var err error
+	for try := 0; try < 50; try++ { // a port may linger a moment
+		if err = s.start(context.WithoutCancel(ctx)); err == nil {
+			s.mu.Lock()
+			s.restarts++
+			s.mu.Unlock()
+			s.log.Warn("rehearsal: the station is back up", "http", s.cfg.HTTP)
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("station restart: %w", err)
+}
+
 // rehearsalInput is what the rehearsal recorded besides the run's result:
 // the station's events, how many of them the recorder lost, and the
 // scenario's own actor (not a trainee).
 type rehearsalInput struct {
-	events []fleet.Event
-	lost   uint64
-	actor  string
+	events   []fleet.Event
+	lost     uint64
+	actor    string
+	restarts int
 }
 
 // writeRehearsalReport completes the run's report with the fault → alert
@@ -139,14 +275,22 @@ func writeRehearsalReport(a *app.App, cfg app.Config, sc *scenario.Scenario, res
 	} else if runErr != nil {
 		notes = append(notes, "error: "+runErr.Error())
 	}
+	if in.restarts > 0 {
+		notes = append(notes, fmt.Sprintf("the station restarted %d time(s) (station_restart): browser sessions ended with it, so trainees had to log in again", in.restarts))
+	}
 	if in.lost > 0 {
 		notes = append(notes, fmt.Sprintf("%d station events were lost by the rehearsal's recorder: alerts may be missing", in.lost))
 	}
-	entries, err := rehearsal.ReadAudit(a.Audit, res.Started)
-	if err != nil {
-		// The report still shows the faults and alerts; say why the
-		// responses may be missing.
-		notes = append(notes, err.Error())
+	var entries []audit.Entry
+	if a == nil {
+		notes = append(notes, "the station was down at the end (its restart failed): the trainees' responses could not be read from its audit log")
+	} else {
+		var err error
+		if entries, err = rehearsal.ReadAudit(a.Audit, res.Started); err != nil {
+			// The report still shows the faults and alerts; say why the
+			// responses may be missing.
+			notes = append(notes, err.Error())
+		}
 	}
 	rep.Ended = strings.Join(notes, "; ")
 	rehearsal.Complete(rep, res.Started, rehearsalFaults(res), in.events, entries, rehearsal.Options{IgnoreActors: []string{in.actor}})

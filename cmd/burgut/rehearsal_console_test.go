@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/web"
+	"github.com/burgut-uav/burgut/internal/testenv/chromium"
 )
 
 // A trainee in the real console during a rehearsal: logs in (an account
@@ -21,13 +22,8 @@ import (
 // the rehearsal's report credits the trainee, by name, with the
 // acknowledgement and the RTL.
 func TestRehearsalTraineeInTheConsole(t *testing.T) {
-	chromium := testenv.Service(t, "BURGUT_TEST_CHROMIUM")
-	if !web.Built() {
-		if os.Getenv("BURGUT_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal("web console not built: make web should have run before the tests")
-		}
-		t.Skip("web console not built: run 'make web'")
-	}
+	browser := chromium.Binary(t)
+	chromium.RequireConsole(t)
 	r := startRehearsal(t, `name: console drill
 duration: 10m
 fleet:
@@ -52,40 +48,14 @@ assertions:
 		return []string{"--report", filepath.Join(dir, "drill.html")}
 	})
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 900),
-	)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	do := func(actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		for _, a := range actions {
-			if _, err := chromedp.Run(bctx, a); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	poll := func(what, expr string, timeout time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-	}
+	bctx := chromium.Open(t, browser, chromium.Options{})
+	do, poll := pageActions(t, bctx)
 	testenv.Eventually(t, time.Minute, "the rehearsal's console", func() bool {
 		status, err := r.api("GET", "/api/v1/vehicles", nil)
 		return err == nil && status == 200
 	})
 	do(chromedp.Navigate("http://" + r.http + "/"))
-	poll("the login form", `!document.getElementById('login').hidden && document.getElementById('login').dataset.ready === 'true'`, 30*time.Second)
-	do(chromedp.SendKeys("#login-user", "pilot"), chromedp.SendKeys("#login-password", "pilot-password-1"), chromedp.Click("#login button[type=submit]"))
-	poll("the console after login", `!document.querySelector('main').hidden && document.body.dataset.role !== undefined`, 10*time.Second)
+	login(t, bctx, "pilot", "pilot-password-1")
 	poll("the battery alert", `document.querySelector('#alerts li[data-kind="battery_low"] .alert-ack') !== null`, 90*time.Second)
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#alerts li[data-kind="battery_low"] .alert-ack').click()`)); err != nil {
 		t.Fatal(err)
@@ -112,5 +82,91 @@ assertions:
 	if !strings.HasPrefix(row[3], "battery_low") || !strings.HasPrefix(row[5], "rtl → ") || row[6] != "pilot" ||
 		!strings.HasPrefix(row[9], "pilot, ") {
 		t.Errorf("rehearsal row %q: want the battery alert, pilot's RTL and pilot's acknowledgement", row)
+	}
+}
+
+// pageActions are the test's steps in the page: do runs actions, poll
+// waits for a page state, each failing the test with what it waited for.
+func pageActions(t *testing.T, bctx context.Context) (do func(...chromedp.Action[chromedp.Void]), poll func(what, expr string, timeout time.Duration)) {
+	do = func(actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		for _, a := range actions {
+			if _, err := chromedp.Run(bctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	poll = func(what, expr string, timeout time.Duration) {
+		t.Helper()
+		if err := chromium.Poll(bctx, expr, timeout); err != nil {
+			chromium.Screenshot(bctx, t, "rehearsal-console-failure.png")
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	return do, poll
+}
+
+// login logs into the console as user, from its login form.
+func login(t *testing.T, bctx context.Context, user, password string) {
+	t.Helper()
+	_, poll := pageActions(t, bctx)
+	poll("the login form", chromium.LoginReady, 30*time.Second)
+	if err := chromium.Login(bctx, user, password); err != nil {
+		t.Fatalf("log in as %s: %v", user, err)
+	}
+	poll("the console after login", chromium.LoggedIn, 10*time.Second)
+}
+
+// A trainee's console through a station_restart in a rehearsal: while
+// the station is down the console says it is disconnected and retries;
+// once it is back, the session (held in the old station's memory) is
+// gone, so the console asks the trainee to log in again, and after the
+// login its stream is live again with both vehicles.
+func TestRehearsalConsoleReconnectsAfterRestart(t *testing.T) {
+	browser := chromium.Binary(t)
+	chromium.RequireConsole(t)
+	r := startRehearsal(t, `name: restart in the console
+duration: 10m
+fleet:
+  vehicles: 2
+faults:
+  - name: restart
+    at: 15s
+    kind: station_restart
+    for: 5s
+assertions:
+  - kind: all_landed
+    by: 10m
+`, func(dir string) []string {
+		pw := filepath.Join(dir, "pilot.pw")
+		if err := os.WriteFile(pw, []byte("pilot-password-1"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := run("users", "add", "--data-dir", filepath.Join(dir, "data"), "--name", "pilot", "--role", "operator", "--password-file", pw); code != 0 {
+			t.Fatalf("users add: %s", errOut)
+		}
+		return []string{"--report", filepath.Join(dir, "drill.html")}
+	})
+	bctx := chromium.Open(t, browser, chromium.Options{})
+	do, poll := pageActions(t, bctx)
+	testenv.Eventually(t, time.Minute, "the rehearsal's console", func() bool {
+		status, err := r.api("GET", "/api/v1/vehicles", nil)
+		return err == nil && status == 200
+	})
+	do(chromedp.Navigate("http://" + r.http + "/"))
+	login(t, bctx, "pilot", "pilot-password-1")
+	live := fmt.Sprintf(`document.getElementById('conn').dataset.state === 'open' && document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d`, 2)
+	poll("the live stream with both vehicles", live, 60*time.Second)
+	poll("the console disconnected (the station is down)", `document.getElementById('conn').dataset.state === 'closed'`, 90*time.Second)
+	poll("the login form again (the session ended with the old station)", chromium.LoginReady+` && document.getElementById('login-error').textContent.includes('session has ended')`, 90*time.Second)
+	login(t, bctx, "pilot", "pilot-password-1")
+	poll("the live stream again with both vehicles", live, 60*time.Second)
+	ids, ok := r.connectedVehicles()
+	if !ok || len(ids) != 2 {
+		t.Fatalf("after the restart the station hears %v (answering: %v), want both vehicles", ids, ok)
+	}
+	r.cancel()
+	if code := r.wait(); code != 0 {
+		t.Fatalf("burgut run --scenario exited %d\n%s", code, r.err.String())
 	}
 }

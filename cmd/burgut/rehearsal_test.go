@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,10 +297,6 @@ func TestRehearsalBadArguments(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: x\nduration: 1m\nfleet:\n  vehicles: 1\nfaults:\n  - at: 1s\n    kind: sunspots\nassertions:\n  - kind: all_landed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	restart := filepath.Join(dir, "restart.yaml")
-	if err := os.WriteFile(restart, []byte("name: x\nduration: 1m\nfleet:\n  vehicles: 1\nfaults:\n  - at: 1s\n    kind: station_restart\n    for: 5s\nassertions:\n  - kind: all_landed\n    by: 1m\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct {
 		args []string
 		code int
@@ -308,7 +305,6 @@ func TestRehearsalBadArguments(t *testing.T) {
 		{[]string{"--scenario", bad, "--speedup", "5"}, 2, "a rehearsal runs in real time"},
 		{[]string{"--report", filepath.Join(dir, "r.html")}, 2, "only a rehearsal (--scenario FILE) writes a report"},
 		{[]string{"--scenario", bad}, 1, bad + ":7:"},
-		{[]string{"--scenario", restart}, 1, "fault 1 (station_restart) is a station_restart"},
 	} {
 		args := append([]string{"run", "--data-dir", filepath.Join(dir, "data"), "--http", "127.0.0.1:0", "--mqtt-listen", ""}, c.args...)
 		code, _, errOut := run(args...)
@@ -348,5 +344,118 @@ assertions:
 	}
 	if reports, _ := filepath.Glob(filepath.Join(r.data, "reports", "*")); len(reports) != 0 {
 		t.Errorf("reports written for a rehearsal that never flew: %v", reports)
+	}
+}
+
+// restartDrill is a rehearsal whose station restarts while two drones
+// fly a short perimeter patrol: FS_OPTIONS keeps them in AUTO through the
+// GCS failsafe, as a crew planning for station outages sets it.
+const restartDrill = `name: restart drill
+seed: 4
+duration: 5m
+fleet:
+  vehicles: 2
+  home: {lat: 41.3123, lon: 69.2716}
+world:
+  areas:
+    - name: yard
+      geojson:
+        type: FeatureCollection
+        features:
+          - type: Feature
+            properties: {kind: event-area, name: yard, min_alt_m: 10, max_alt_m: 60}
+            geometry: {type: Polygon, coordinates: [[[69.2709, 41.3117], [69.2723, 41.3117], [69.2723, 41.3129], [69.2709, 41.3129], [69.2709, 41.3117]]]}
+          - type: Feature
+            properties: {kind: launch, name: pad, radius_m: 25}
+            geometry: {type: Point, coordinates: [69.2716, 41.3123]}
+steps:
+  - at: 0s
+    plan: {area: yard, as: loop, pattern: perimeter, drones: 2, alt: 20, speed: 8}
+  - at: 1s
+    name: assign
+    assign: {plan: loop, vehicles: all}
+  - after: {step: assign}
+    name: keep auto
+    param: {name: FS_OPTIONS, value: 18, vehicles: all}
+  - after: {step: keep auto}
+    name: launch
+    launch: {vehicles: all}
+faults:
+  - name: restart
+    after: {step: launch, delay: 8s}
+    kind: station_restart
+    for: 8s
+assertions:
+  - kind: mission_completed
+  - kind: all_landed
+    by: 5m
+`
+
+// connectedVehicles lists the IDs of the vehicles the station hears, as
+// the trainee sees them; ok is false while the station does not answer.
+func (r *rehearsalRun) connectedVehicles() (ids []string, ok bool) {
+	var vs []struct {
+		ID        string `json:"id"`
+		Connected bool   `json:"connected"`
+	}
+	status, err := r.api("GET", "/api/v1/vehicles", &vs)
+	if err != nil || status != http.StatusOK {
+		return nil, false
+	}
+	for _, v := range vs {
+		if v.Connected {
+			ids = append(ids, v.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids, true
+}
+
+// A station_restart in a rehearsal restarts the rehearsal's own station:
+// it goes away and comes back on the same address and data directory;
+// the trainee's token (stored) still works; the vehicles, which flew on,
+// reconnect under the same IDs; the plan is still there and the missions
+// complete (the scenario's assertions, so the exit code); the report
+// records the restart.
+func TestRehearsalStationRestart(t *testing.T) {
+	r := startRehearsal(t, restartDrill, func(dir string) []string { return []string{"--report", filepath.Join(dir, "drill.html")} })
+	var before []string
+	testenv.Eventually(t, 2*time.Minute, "both vehicles connected", func() bool {
+		ids, _ := r.connectedVehicles()
+		before = ids
+		return len(ids) == 2
+	})
+	testenv.Eventually(t, 3*time.Minute, "the station to go down (the scenario's restart)", func() bool {
+		_, ok := r.connectedVehicles()
+		return !ok
+	})
+	var after []string
+	testenv.Eventually(t, 2*time.Minute, "the station back up with both vehicles", func() bool {
+		ids, ok := r.connectedVehicles()
+		after = ids
+		return ok && len(ids) == 2
+	})
+	if !slices.Equal(before, after) {
+		t.Errorf("vehicles before the restart %v, after %v: want the same IDs", before, after)
+	}
+	var areas struct {
+		Areas []struct {
+			Name string `json:"name"`
+		} `json:"areas"`
+	}
+	if status, err := r.api("GET", "/api/v1/areas", &areas); err != nil || status != http.StatusOK || len(areas.Areas) != 1 || areas.Areas[0].Name != "yard" {
+		t.Errorf("areas after the restart: HTTP %d, %v, %+v: want the scenario's yard, kept in the data directory", status, err, areas)
+	}
+	if code := r.wait(); code != 0 {
+		t.Fatalf("burgut run --scenario exited %d\nstdout: %s\nstderr: %s", code, r.out.String(), r.err.String())
+	}
+	rows, page := rehearsalRows(t, filepath.Join(r.dir, "drill.html"))
+	if len(rows) != 1 || !strings.HasPrefix(rows[0][1], "station_restart: restart") {
+		t.Errorf("rehearsal rows %q: want one, the restart", rows)
+	}
+	for _, want := range []string{"station back up", "the station restarted 1 time(s)", "mission completed at", `id="failed-count">0 failed<`} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the report does not say %q\nstdout: %s", want, r.out.String())
+		}
 	}
 }

@@ -24,7 +24,7 @@ func init() {
 }
 
 const scenarioUsage = `usage:
-  burgut scenario validate FILE [FILE …]
+  burgut scenario validate [--station URL] FILE [FILE …]
   burgut scenario run FILE [--junit OUT.xml] [--speedup X] [--seed S] [--report OUT.html] [--station URL --token TOKEN]`
 
 // scenarioCmd dispatches `burgut scenario validate|run`.
@@ -51,10 +51,13 @@ func scenarioCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 var errInvalid = errors.New("invalid scenario")
 
 // scenarioValidate checks every file given and prints each problem as
-// file:line:column: message; it exits 1 if any file has one.
+// file:line:column: message; it exits 1 if any file has one. With
+// --station it also refuses what a run against a station given by URL
+// cannot do (a station_restart fault), as scenario run --station does.
 func scenarioValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("scenario validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	station := fs.String("station", "", "check the files for a run against this station (scenario run --station URL; it is not contacted): a station_restart fault is an error there")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", err, errUsage)
 	}
@@ -64,6 +67,9 @@ func scenarioValidate(args []string, stdout, stderr io.Writer) error {
 	bad := 0
 	for _, f := range fs.Args() {
 		sc, err := scenario.ParseFile(f)
+		if err == nil && *station != "" {
+			err = sc.OwnStationFaults()
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			bad++

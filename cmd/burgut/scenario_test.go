@@ -33,6 +33,21 @@ func TestScenarioValidateNamesTheLine(t *testing.T) {
 	if o, e, code := runBurgut(t, "scenario", "validate", "../../scenario/testdata/short.yaml"); code != 0 || !strings.Contains(o, "ok") {
 		t.Fatalf("good file: exit %d\n%s%s", code, o, e)
 	}
+	// A station_restart cannot run against a station given by URL: validate
+	// --station and run --station both name the fault's line (run before
+	// contacting anything).
+	restart := "../../scenarios/station-restart.yaml"
+	if o, e, code := runBurgut(t, "scenario", "validate", restart); code != 0 {
+		t.Fatalf("station-restart.yaml without --station: exit %d\n%s%s", code, o, e)
+	}
+	for _, args := range [][]string{
+		{"scenario", "validate", "--station", "http://127.0.0.1:1", restart},
+		{"scenario", "run", restart, "--station", "http://127.0.0.1:1", "--token", "t"},
+	} {
+		if _, e, code := runBurgut(t, args...); code != 1 || !strings.Contains(e, restart+":34:11: fault restart: station_restart restarts the station the run started itself") {
+			t.Fatalf("burgut %s: exit %d, stderr:\n%s", strings.Join(args, " "), code, e)
+		}
+	}
 	if _, _, code := runBurgut(t, "scenario", "frobnicate"); code != 2 {
 		t.Fatalf("unknown subcommand: exit %d", code)
 	}

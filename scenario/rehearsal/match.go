@@ -174,13 +174,15 @@ func Match(start time.Time, faults []Fault, events []fleet.Event, entries []audi
 }
 
 // ackOf finds the first acknowledgement of the alert with seq in the
-// console (an alert_ack event naming it), as a Response from the fault
-// (Delay) and from the alert (AfterAlert).
+// console (an alert_ack event naming it, at or after the alert: a station
+// that restarted during a rehearsal numbers its events from 1 again, so
+// an earlier ack of the same number was of another alert), as a Response
+// from the fault (Delay) and from the alert (AfterAlert).
 func ackOf(events []fleet.Event, seq uint64, start, faultAt time.Time, alertAt time.Duration, ignore []string) *report.Response {
 	var first *fleet.Event
 	for i := range events {
 		e := &events[i]
-		if e.Kind != fleet.EventAlertAck || fieldUint(e.Fields["seq"]) != seq {
+		if e.Kind != fleet.EventAlertAck || fieldUint(e.Fields["seq"]) != seq || e.Time.Before(start.Add(alertAt)) {
 			continue
 		}
 		if by, _ := e.Fields["by"].(string); slices.Contains(ignore, by) {

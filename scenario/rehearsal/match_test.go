@@ -50,6 +50,7 @@ func TestMatchFaultAlertResponse(t *testing.T) {
 		ev(102, "v1", fleet.EventModeChanged, fleet.SeverityInfo, "info, not an alert"),
 		ev(103, "v1", fleet.EventBatteryLow, fleet.SeverityWarning, "not what a GPS loss raises"),
 		withSeq(ev(104.5, "v1", fleet.EventFailsafe, fleet.SeverityCritical, "EKF failsafe"), 7),
+		ack(50, "v1", 7, "dave"),   // seq 7 of the station's life before a restart: another alert
 		ack(105, "v1", 8, "carol"), // another alert's
 		ack(109, "v1", 7, "bob"),
 		ack(110, "v1", 7, "alice"), // the second acknowledgement

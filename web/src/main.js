@@ -107,6 +107,9 @@ $("tabs").addEventListener("keydown", (ev) => {
 
 // --- the stream ---
 let retry = 500;
+// streamEnded: the stream closed because the session had ended (a
+// station restart ends every session); the next login reconnects it.
+let streamEnded = false;
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${proto}//${location.host}/api/v1/stream`);
@@ -119,7 +122,10 @@ function connect() {
   ws.onclose = async () => {
     conn.dataset.state = "closed";
     conn.textContent = "disconnected — retrying";
-    if (!(await currentSession())) {
+    // A station that does not answer (down, restarting) may come back:
+    // keep trying. One that answers without a session wants a login.
+    if ((await currentSession()) === null) {
+      streamEnded = true;
       showLogin("Your session has ended: log in again.");
       return;
     }
@@ -152,12 +158,15 @@ function connect() {
 
 // --- login and session ---
 let started = false;
+// currentSession is the browser's session: the session, null when the
+// station says there is none (401), undefined when it does not answer.
 async function currentSession() {
   try {
     const r = await fetch("/api/v1/session", { headers: { Accept: "application/json" } });
-    return r.ok ? await r.json() : null;
+    if (r.ok) return await r.json();
+    return r.status === 401 || r.status === 403 ? null : undefined;
   } catch {
-    return null;
+    return undefined;
   }
 }
 
@@ -174,6 +183,7 @@ function showLogin(message) {
 }
 
 function start(s) {
+  const role = document.body.dataset.role;
   ctx.session = s;
   document.body.dataset.role = s.role;
   $("whoami").textContent = `${s.name} (${s.role})`;
@@ -186,7 +196,17 @@ function start(s) {
     $("wall").hidden = false;
   }
   map.invalidateSize();
-  if (started) return;
+  if (started) {
+    // A login after the session ended: the same role gets its stream
+    // back; another role gets a fresh page (its controls differ).
+    if (role !== s.role) location.reload();
+    else if (streamEnded) {
+      streamEnded = false;
+      retry = 500;
+      connect();
+    }
+    return;
+  }
   started = true;
   // An observer gets the live picture only: the command and planning
   // controls are removed, not just hidden (the station refuses their
