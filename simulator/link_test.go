@@ -3,6 +3,7 @@ package simulator
 import (
 	"bytes"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -208,5 +209,56 @@ func TestUploadBusyDeniedAndTimeout(t *testing.T) {
 	// and the vehicle accepts a new upload afterwards
 	if r := g.upload(1, 0, sampleMission()); r != common.MAV_MISSION_ACCEPTED {
 		t.Fatalf("upload after a cancelled one: %v", r)
+	}
+}
+
+// lossPattern runs n packets through vehicle i's link with loss pct set
+// (SetLinkFaults, as a scenario's link_loss fault does) and returns which
+// were dropped.
+func lossPattern(t *testing.T, seed int64, i, n int, pct float64) []bool {
+	t.Helper()
+	s, err := New(Config{Vehicles: 2, GCS: []string{"udp:127.0.0.1:9"}, Seed: seed, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sv := s.Vehicle(i)
+	sv.SetLinkFaults(LinkFaults{LossPct: pct})
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	out := make([]bool, n)
+	now := time.Now()
+	for k := range out {
+		before := sv.link.out.dropped
+		sv.link.pass(&sv.link.out, []byte{byte(k)}, now, func([]byte) {})
+		out[k] = sv.link.out.dropped > before
+	}
+	return out
+}
+
+// Link loss draws from the vehicle's own stream of the seed: the same
+// seed drops the same packets of the same sequence, another seed or
+// another vehicle others. (In a whole run the sequence of packets itself
+// follows the wall clock, so which telemetry is lost still varies.)
+func TestLinkLossFollowsTheSeed(t *testing.T) {
+	a := lossPattern(t, 5, 1, 500, 30)
+	b := lossPattern(t, 5, 1, 500, 30)
+	if !slices.Equal(a, b) {
+		t.Fatal("the same seed dropped different packets")
+	}
+	lost := 0
+	for _, d := range a {
+		if d {
+			lost++
+		}
+	}
+	if lost < 100 || lost > 200 {
+		t.Errorf("%d of 500 lost at 30 %%", lost)
+	}
+	if slices.Equal(a, lossPattern(t, 6, 1, 500, 30)) {
+		t.Error("seeds 5 and 6 dropped the same packets")
+	}
+	if slices.Equal(a, lossPattern(t, 5, 0, 500, 30)) {
+		t.Error("vehicles 0 and 1 dropped the same packets")
 	}
 }
