@@ -173,6 +173,43 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// Start runs the App in the background until stop is called, on a
+// context of its own — a caller's cancellation does not stop it, so a
+// station outlives a Ctrl-C by as long as its owner needs (to write a
+// report, to finish a restart) — and returns once every part has
+// started. It fails, with the App stopped, if a part does not start or
+// ctx ends first. stop ends the App and returns how Run ended; it may be
+// called more than once.
+func (a *App) Start(ctx context.Context) (stop func() error, err error) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- a.Run(rctx) }()
+	select {
+	case <-a.Ready():
+	case err := <-done:
+		cancel()
+		if err == nil {
+			err = errors.New("the service stopped before it was ready")
+		}
+		return nil, err
+	case <-ctx.Done():
+		cancel()
+		if err := <-done; err != nil {
+			return nil, err
+		}
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	var runErr error
+	return func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}, nil
+}
+
 // Ready is closed once every part has started.
 func (a *App) Ready() <-chan struct{} { return a.ready }
 

@@ -37,13 +37,12 @@ type station struct {
 	http  *http.Client
 
 	// in-process only
-	cfg    app.Config
-	logw   io.Writer
-	app    *app.App
-	cancel context.CancelFunc
-	done   chan error
-	up     bool
-	epoch  int // incremented by each restart: event sequence numbers restart
+	cfg   app.Config
+	logw  io.Writer
+	app   *app.App
+	halt  func() error // stops app (app.App.Start)
+	up    bool
+	epoch int // incremented by each restart: event sequence numbers restart
 
 	// restartFn restarts a station given by URL for its owner
 	// (Options.RestartStation); nil for the in-process station.
@@ -100,23 +99,18 @@ func startInProcess(ctx context.Context, dataDir string, links []string, speedup
 }
 
 func (s *station) start(ctx context.Context) error {
-	lvl := slog.LevelWarn
-	a := app.New(s.cfg, slog.New(slog.NewTextHandler(s.logw, &slog.HandlerOptions{Level: lvl})))
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx) }()
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		cancel()
-		return fmt.Errorf("station did not start: %w", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		<-done
+	a := app.New(s.cfg, slog.New(slog.NewTextHandler(s.logw, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	halt, err := a.Start(sctx)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		return errors.New("station did not start within 60 s")
 	}
+	if err != nil {
+		return fmt.Errorf("station did not start: %w", err)
+	}
 	s.mu.Lock()
-	s.app, s.cancel, s.done, s.up = a, cancel, done, true
+	s.app, s.halt, s.up = a, halt, true
 	s.base = "http://" + a.HTTPAddr()
 	s.mu.Unlock()
 	return nil
@@ -125,14 +119,13 @@ func (s *station) start(ctx context.Context) error {
 // stop ends the in-process station and waits for it.
 func (s *station) stop() error {
 	s.mu.Lock()
-	cancel, done := s.cancel, s.done
-	s.up, s.cancel, s.done = false, nil, nil
+	halt := s.halt
+	s.up, s.halt = false, nil
 	s.mu.Unlock()
-	if cancel == nil {
+	if halt == nil {
 		return nil
 	}
-	cancel()
-	return <-done
+	return halt()
 }
 
 // restart stops the station, waits until down() says the outage is long

@@ -119,11 +119,10 @@ type rehearsalStation struct {
 	cfg app.Config
 	log *slog.Logger
 
-	mu     sync.Mutex
-	app    *app.App
-	cancel context.CancelFunc
-	done   chan error
-	rec    *rehearsal.Recorder
+	mu   sync.Mutex
+	app  *app.App
+	halt func() error // stops app (app.App.Start)
+	rec  *rehearsal.Recorder
 	// events and lost are the recordings of the lives before this one.
 	events   []fleet.Event
 	lost     uint64
@@ -137,29 +136,14 @@ type rehearsalStation struct {
 func (s *rehearsalStation) start(ctx context.Context) error {
 	a := app.New(s.cfg, s.log)
 	rec := rehearsal.Record(a.Fleet)
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx) }()
-	select {
-	case <-a.Ready():
-	case err := <-done:
-		cancel()
+	halt, err := a.Start(ctx)
+	if err != nil {
 		rec.Stop()
-		if err == nil {
-			err = errors.New("the station stopped before it was ready")
-		}
 		return err
-	case <-ctx.Done():
-		cancel()
-		rec.Stop()
-		if err := <-done; err != nil {
-			return err
-		}
-		return ctx.Err()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.app, s.cancel, s.done, s.rec = a, cancel, done, rec
+	s.app, s.halt, s.rec = a, halt, rec
 	// A restart comes back where clients know to look: the addresses the
 	// first start bound (port 0 means "any" only once).
 	s.cfg.HTTP = a.HTTPAddr()
@@ -183,14 +167,13 @@ func (s *rehearsalStation) current() *app.App {
 // returns how its Run ended (nil when none was running).
 func (s *rehearsalStation) stop() error {
 	s.mu.Lock()
-	cancel, done, rec := s.cancel, s.done, s.rec
-	s.app, s.cancel, s.done, s.rec = nil, nil, nil, nil
+	halt, rec := s.halt, s.rec
+	s.app, s.halt, s.rec = nil, nil, nil
 	s.mu.Unlock()
-	if cancel == nil {
+	if halt == nil {
 		return nil
 	}
-	cancel()
-	err := <-done
+	err := halt()
 	if rec != nil { // nil once recorded() ended the recording
 		events, lost := rec.Stop()
 		s.mu.Lock()

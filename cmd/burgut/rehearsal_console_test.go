@@ -22,9 +22,7 @@ import (
 // the rehearsal's report credits the trainee, by name, with the
 // acknowledgement and the RTL.
 func TestRehearsalTraineeInTheConsole(t *testing.T) {
-	browser := chromium.Binary(t)
-	chromium.RequireConsole(t)
-	r := startRehearsal(t, `name: console drill
+	r, bctx := consoleRehearsal(t, `name: console drill
 duration: 10m
 fleet:
   vehicles: 2
@@ -37,25 +35,9 @@ faults:
 assertions:
   - kind: all_landed
     by: 10m
-`, func(dir string) []string {
-		pw := filepath.Join(dir, "pilot.pw")
-		if err := os.WriteFile(pw, []byte("pilot-password-1"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if code, _, errOut := run("users", "add", "--data-dir", filepath.Join(dir, "data"), "--name", "pilot", "--role", "operator", "--password-file", pw); code != 0 {
-			t.Fatalf("users add: %s", errOut)
-		}
-		return []string{"--report", filepath.Join(dir, "drill.html")}
-	})
+`)
 
-	bctx := chromium.Open(t, browser, chromium.Options{})
 	do, poll := pageActions(t, bctx)
-	testenv.Eventually(t, time.Minute, "the rehearsal's console", func() bool {
-		status, err := r.api("GET", "/api/v1/vehicles", nil)
-		return err == nil && status == 200
-	})
-	do(chromedp.Navigate("http://" + r.http + "/"))
-	login(t, bctx, "pilot", "pilot-password-1")
 	poll("the battery alert", `document.querySelector('#alerts li[data-kind="battery_low"] .alert-ack') !== null`, 90*time.Second)
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('#alerts li[data-kind="battery_low"] .alert-ack').click()`)); err != nil {
 		t.Fatal(err)
@@ -83,6 +65,35 @@ assertions:
 		!strings.HasPrefix(row[9], "pilot, ") {
 		t.Errorf("rehearsal row %q: want the battery alert, pilot's RTL and pilot's acknowledgement", row)
 	}
+}
+
+// consoleRehearsal starts a rehearsal of scenarioYAML (its report to
+// drill.html) with an operator account "pilot" that an instructor made
+// beforehand, and a Chromium logged into its console as pilot.
+func consoleRehearsal(t *testing.T, scenarioYAML string) (*rehearsalRun, context.Context) {
+	t.Helper()
+	browser := chromium.Binary(t)
+	chromium.RequireConsole(t)
+	r := startRehearsal(t, scenarioYAML, func(dir string) []string {
+		pw := filepath.Join(dir, "pilot.pw")
+		if err := os.WriteFile(pw, []byte("pilot-password-1"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := run("users", "add", "--data-dir", filepath.Join(dir, "data"), "--name", "pilot", "--role", "operator", "--password-file", pw); code != 0 {
+			t.Fatalf("users add: %s", errOut)
+		}
+		return []string{"--report", filepath.Join(dir, "drill.html")}
+	})
+	bctx := chromium.Open(t, browser, chromium.Options{})
+	testenv.Eventually(t, time.Minute, "the rehearsal's console", func() bool {
+		status, err := r.api("GET", "/api/v1/vehicles", nil)
+		return err == nil && status == 200
+	})
+	if _, err := chromedp.Run(bctx, chromedp.Navigate("http://"+r.http+"/")); err != nil {
+		t.Fatal(err)
+	}
+	login(t, bctx, "pilot", "pilot-password-1")
+	return r, bctx
 }
 
 // pageActions are the test's steps in the page: do runs actions, poll
@@ -123,9 +134,7 @@ func login(t *testing.T, bctx context.Context, user, password string) {
 // gone, so the console asks the trainee to log in again, and after the
 // login its stream is live again with both vehicles.
 func TestRehearsalConsoleReconnectsAfterRestart(t *testing.T) {
-	browser := chromium.Binary(t)
-	chromium.RequireConsole(t)
-	r := startRehearsal(t, `name: restart in the console
+	r, bctx := consoleRehearsal(t, `name: restart in the console
 duration: 10m
 fleet:
   vehicles: 2
@@ -137,24 +146,8 @@ faults:
 assertions:
   - kind: all_landed
     by: 10m
-`, func(dir string) []string {
-		pw := filepath.Join(dir, "pilot.pw")
-		if err := os.WriteFile(pw, []byte("pilot-password-1"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if code, _, errOut := run("users", "add", "--data-dir", filepath.Join(dir, "data"), "--name", "pilot", "--role", "operator", "--password-file", pw); code != 0 {
-			t.Fatalf("users add: %s", errOut)
-		}
-		return []string{"--report", filepath.Join(dir, "drill.html")}
-	})
-	bctx := chromium.Open(t, browser, chromium.Options{})
-	do, poll := pageActions(t, bctx)
-	testenv.Eventually(t, time.Minute, "the rehearsal's console", func() bool {
-		status, err := r.api("GET", "/api/v1/vehicles", nil)
-		return err == nil && status == 200
-	})
-	do(chromedp.Navigate("http://" + r.http + "/"))
-	login(t, bctx, "pilot", "pilot-password-1")
+`)
+	_, poll := pageActions(t, bctx)
 	live := fmt.Sprintf(`document.getElementById('conn').dataset.state === 'open' && document.querySelectorAll('#vehicles li[data-vehicle-id]').length === %d`, 2)
 	poll("the live stream with both vehicles", live, 60*time.Second)
 	poll("the console disconnected (the station is down)", `document.getElementById('conn').dataset.state === 'closed'`, 90*time.Second)
