@@ -163,20 +163,32 @@ func (e *linkEstimate) loss() float64 {
 
 // congested reports whether the round trip has grown well past the least
 // one seen: queues along the way (a radio's buffer, the sockets of a busy
-// station) are filling, and their drops are not random loss. Copies would
-// only add to them, so a congested upload sends one copy and stops
-// growing its window — without this, 100 parallel uploads on one machine
-// read their own queue drops as link loss, sent four copies each, and
-// dropped more (congestion collapse).
+// station) are filling. A congested upload stops growing its window, and
+// its copies follow only the loss the ground station measured on the link
+// (copies): the drops of a full queue are not random loss, and copies
+// against them would only add to the queue — 100 parallel uploads on one
+// machine once read their own queue drops as link loss, sent four copies
+// each, and dropped more (congestion collapse).
 func (e *linkEstimate) congested() bool {
 	return e.samples >= 8 && e.srtt > e.minRTT*3/2+minRTOMargin
 }
 
 // copies is how many copies of an item to send now, with window items
-// in flight.
+// in flight. When congested, they follow the station's own measurement
+// (MAVLink sequence numbers over everything the vehicle sends), which
+// queue drops in this upload's path do not inflate, instead of the
+// upload's request gaps, which they do; and they are chosen as for a full
+// window whatever the window is: a congested upload's window has shrunk,
+// but a stall still costs a retransmission timeout of the grown round
+// trip, the time of a full window. Not fewer: below the link's random
+// loss every lost item stalls the window. One copy regardless (as this was until 2026-12) made 100
+// parallel uploads at 20 % loss on a loaded machine — where the round
+// trip grows with the load, not with the link's queues, which the send
+// gate keeps from overflowing — stall every two or three items for half a
+// second: the slowest took 27–44 s instead of 7.
 func (e *linkEstimate) copies(window int) int {
 	if e.congested() {
-		return 1
+		return copiesFor(e.station, max(window, autoWindowMax))
 	}
 	return copiesFor(e.loss(), window)
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"testing"
+	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
@@ -79,5 +80,32 @@ func TestCopiesForCountsGoBacks(t *testing.T) {
 				t.Fatalf("window %d: copies fall from %d to %d as loss rises past %.2f", w, copiesFor(p, w), copiesFor(p+0.01, w), p)
 			}
 		}
+	}
+}
+
+// A congested upload (round trip grown past 1.5 × the least seen) keeps
+// the copies the station's measured link loss asks for, as for a full
+// window, instead of dropping to one: at 20 % loss one copy stalls the
+// window every few items. Without a measured loss it sends one.
+func TestCongestedUploadKeepsCopiesForTheLinksLoss(t *testing.T) {
+	e := linkEstimate{prior: priorLoss, station: 0.20}
+	for range 10 {
+		e.sampleRTT(200 * time.Millisecond)
+	}
+	for range 20 {
+		e.sampleRTT(600 * time.Millisecond)
+	}
+	if !e.congested() {
+		t.Fatalf("srtt %v over min %v: not congested", e.srtt, e.minRTT)
+	}
+	for _, w := range []int{autoWindowMin, autoWindowStart, autoWindowMax} {
+		if got, want := e.copies(w), copiesFor(0.20, autoWindowMax); got != want {
+			t.Errorf("congested, window %d, station loss 20 %%: %d copies, want %d", w, got, want)
+		}
+	}
+	e.station = 0
+	e.lost, e.total = 50, 100 // the upload's own gaps may be queue drops
+	if got := e.copies(autoWindowMax); got != 1 {
+		t.Errorf("congested without a measured link loss: %d copies, want 1", got)
 	}
 }
