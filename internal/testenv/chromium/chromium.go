@@ -95,7 +95,14 @@ func Open(t testing.TB, binary string, o Options) context.Context {
 // announced, and a poll then fails with "Cannot find context with
 // specified id": that is not the answer, so it polls again in the new
 // page until the timeout.
+//
+// A timeout is the test's patience, not a claim about speed (those
+// live in benchmarks), so it is never shorter than MinPoll: on a loaded
+// 2-core runner a 10 s wait for a redraw after a drawn vertex has run
+// out (TestConsoleDrawAndEditArea at load average 14) while the page
+// was only slow. A page that never gets there still fails.
 func Poll(ctx context.Context, expr string, timeout time.Duration) error {
+	timeout = max(timeout, MinPoll)
 	deadline := time.Now().Add(timeout)
 	for {
 		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(100*time.Millisecond)))
@@ -105,6 +112,9 @@ func Poll(ctx context.Context, expr string, timeout time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// MinPoll is the shortest wait Poll allows.
+const MinPoll = 30 * time.Second
 
 // The console's page states around its login form (web/src/main.js).
 const (
