@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
 )
@@ -20,10 +21,10 @@ import (
 // receives the listener, whose counters say how far the station is behind.
 // The link's dispatcher takes the datagrams from the listener; gomavlib's
 // channels are only used to write to the remotes.
-func udpServerEndpoint(address string, rcvbuf int, opened func(*udpListener)) gomavlib.EndpointConf {
+func udpServerEndpoint(address string, rcvbuf int, batchWait time.Duration, opened func(*udpListener)) gomavlib.EndpointConf {
 	return gomavlib.EndpointCustomServer{
 		Listen: func() (net.Listener, error) {
-			l, err := listenUDP(address, rcvbuf, udpConnQueue, udpMaxStaged)
+			l, err := listenUDP(address, rcvbuf, udpConnQueue, udpMaxStaged, batchWait)
 			if err != nil {
 				return nil, err
 			}

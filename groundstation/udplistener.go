@@ -38,6 +38,9 @@ type udpListener struct {
 	pc        *net.UDPConn
 	maxQueue  int // per new remote, held until its channel is open
 	maxStaged int
+	// batchWait, when positive, is how long the reader waits after
+	// emptying a busy socket before it reads again (readLoop).
+	batchWait time.Duration
 
 	smu   sync.Mutex
 	stage stageBuf
@@ -99,8 +102,9 @@ const udpConnQueue = 256
 // fleet switched on together is hundreds of new remotes at once.
 const udpAcceptQueue = 4096
 
-// listenUDP opens the socket and starts its reader.
-func listenUDP(address string, rcvbuf, maxQueue, maxStaged int) (*udpListener, error) {
+// listenUDP opens the socket and starts its reader (batchWait: see
+// Config.UDPBatchWait; 0 reads every datagram as soon as it arrives).
+func listenUDP(address string, rcvbuf, maxQueue, maxStaged int, batchWait time.Duration) (*udpListener, error) {
 	addr, err := net.ResolveUDPAddr("udp4", address)
 	if err != nil {
 		return nil, err
@@ -112,7 +116,7 @@ func listenUDP(address string, rcvbuf, maxQueue, maxStaged int) (*udpListener, e
 	if rcvbuf > 0 {
 		_ = pc.SetReadBuffer(rcvbuf) // the grant is probed and logged by the station
 	}
-	l := &udpListener{pc: pc, maxQueue: maxQueue, maxStaged: maxStaged, ready: make(chan struct{}, 1),
+	l := &udpListener{pc: pc, maxQueue: maxQueue, maxStaged: maxStaged, batchWait: batchWait, ready: make(chan struct{}, 1),
 		conns: map[netip.AddrPort]*udpConn{}, accept: make(chan *udpConn, udpAcceptQueue), done: make(chan struct{})}
 	l.wg.Add(1)
 	go l.readLoop()
@@ -121,13 +125,16 @@ func listenUDP(address string, rcvbuf, maxQueue, maxStaged int) (*udpListener, e
 
 // deliver stages one datagram (copied) with its remote's conn, creating
 // and announcing the conn on the remote's first datagram. arrived is the
-// kernel's receive time, read when the reader took it (Unix ns).
-func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int64) {
+// kernel's receive time, read when the reader took it (Unix ns). It
+// reports whether the datagram is the first staged since the link's last
+// take: the reader then signals the link (signal) once it has read what
+// the socket holds, one wake-up of the dispatcher per batch.
+func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int64) (first bool) {
 	l.lat.socket.ObserveSince(arrived, read)
 	c := l.conn(ap)
 	if c == nil {
 		l.dropped.Add(1)
-		return
+		return false
 	}
 	ns := arrived
 	c.last.Store(ns)
@@ -135,18 +142,21 @@ func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int6
 	if len(l.stage.items) >= l.maxStaged {
 		l.smu.Unlock()
 		l.dropped.Add(1)
-		return
+		return false
 	}
 	l.stage.items = append(l.stage.items, stagedDatagram{c: c, at: ns, off: len(l.stage.data), n: len(data)})
 	l.stage.data = append(l.stage.data, data...)
-	first := len(l.stage.items) == 1
+	first = len(l.stage.items) == 1
 	l.smu.Unlock()
 	l.queued.Add(1)
-	if first {
-		select {
-		case l.ready <- struct{}{}:
-		default:
-		}
+	return first
+}
+
+// signal tells the link that datagrams are staged.
+func (l *udpListener) signal() {
+	select {
+	case l.ready <- struct{}{}:
+	default:
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // socket empty, keeps a conn open while its remote is heard (gomavlib's
 // idle deadline), and writes back to the remote.
 func TestUDPListenerStagesDatagramsForTheLink(t *testing.T) {
-	l, err := listenUDP("127.0.0.1:0", 1<<20, 3, 4)
+	l, err := listenUDP("127.0.0.1:0", 1<<20, 3, 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,5 +114,49 @@ func TestUDPListenerStagesDatagramsForTheLink(t *testing.T) {
 	_ = l.Close()
 	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("accept after close: %v", err)
+	}
+}
+
+// With a batch wait, a busy socket's reader reads in batches: every
+// datagram is still staged, in order, the link is signalled, and the
+// reader ends waiting on the emptied socket.
+func TestUDPListenerBatchesABusySocket(t *testing.T) {
+	l, err := listenUDP("127.0.0.1:0", 4<<20, 3, 100000, 2*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cl, err := net.DialUDP("udp4", nil, l.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Bursts of 250 (which any socket buffer holds), the next once the
+	// reader has read the last: thousands of datagrams a second, a busy
+	// socket, and none lost before the reader gets to it.
+	const burst, n = 250, 5000
+	for i := 0; i < n; i++ {
+		if _, err := cl.Write([]byte{byte(i >> 8), byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if (i+1)%burst == 0 {
+			testenv.Eventually(t, 10*time.Second, "the burst read", func() bool { return l.datagrams.Load() == uint64(i+1) })
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, "the reader waiting on an empty socket", func() bool { return l.waiting.Load() })
+	select {
+	case <-l.ready:
+	default:
+		t.Fatal("datagrams staged but the link not signalled")
+	}
+	var b stageBuf
+	l.take(&b)
+	if len(b.items) != n || l.dropped.Load() != 0 {
+		t.Fatalf("staged %d of %d, dropped %d", len(b.items), n, l.dropped.Load())
+	}
+	for i := range b.items {
+		if d := b.bytes(i); len(d) != 2 || int(d[0])<<8|int(d[1]) != i&0xffff {
+			t.Fatalf("datagram %d is %v", i, d)
+		}
 	}
 }

@@ -27,6 +27,8 @@ func (l *udpListener) readLoop() {
 		}
 		l.datagrams.Add(1)
 		now := time.Now().UnixNano()
-		l.deliver(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), buf[:n], now, now)
+		if l.deliver(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), buf[:n], now, now) {
+			l.signal()
+		}
 	}
 }
