@@ -8,6 +8,7 @@ SHELL        := /bin/bash
 GO           ?= go
 TOOLS        ?= $(HOME)/.cache/burgut/tools
 STATICCHECK  := $(TOOLS)/bin/staticcheck
+TELEGRAF     := $(TOOLS)/bin/telegraf
 BIN          := bin/burgut
 VEHICLES     ?= 10
 HTTP         ?= 127.0.0.1:8080
@@ -51,7 +52,7 @@ bench: build ## benchmarks and soak/scale runs (results go in BENCHMARKS.md)
 	scripts/services.sh stop; exit $$rc
 
 .PHONY: bench-station
-bench-station: ## headline: burgut serve vs Telegraf under burgut loadgen (BENCH_VEHICLES=400,1000,2000,3000 BENCH_SECONDS=10)
+bench-station: $(if $(filter 0,$(BURGUT_BENCH_TELEGRAF)),,$(TELEGRAF)) ## headline: burgut serve vs Telegraf under burgut loadgen (BENCH_VEHICLES=400,1000,2000,3000 BENCH_SECONDS=10; BURGUT_BENCH_STORE=sqlite for the embedded store, BURGUT_BENCH_TELEGRAF=0 without Telegraf)
 	@mkdir -p bin
 	@scripts/services.sh start
 	@set -a; source .testenv/env; set +a; \
@@ -65,6 +66,13 @@ lint: web $(STATICCHECK) ## gofmt, go vet, staticcheck
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+# Telegraf with only the plugins the station bench compares against
+# (about 3 minutes of compiling, once; a present binary is kept).
+$(TELEGRAF):
+	cd /tmp && GOFLAGS= GOBIN=$(TOOLS)/bin $(GO) install \
+		-tags custom,inputs.mavlink,inputs.internal,outputs.influxdb_v2,outputs.influxdb \
+		github.com/influxdata/telegraf/cmd/telegraf@v1.37.2
 
 $(STATICCHECK):
 	GOBIN=$(TOOLS)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,6 +47,9 @@ import (
 //	BURGUT_BENCH_PROBE_DEBUG  print each probe position's delays (read by the
 //	                       station, frame assembled, client read) to stderr
 //	BURGUT_BENCH_TELEGRAF  0 = skip Telegraf (else installed into the tools cache on first use, ~3 min)
+//	BURGUT_BENCH_STORE     sqlite = serve stores into its embedded store (no --influx-url); the stored
+//	                       positions are counted in data-dir/telemetry.db. Default: InfluxDB
+
 //	BURGUT_BENCH_OUT       also write the table (markdown) to this file
 //
 // Needs InfluxDB (make bench starts it). The table goes to stdout.
@@ -111,18 +115,22 @@ type benchRow struct {
 	// Telegraf
 	tgSent, tgStored, tgSocketDrops float64
 	tgCPUPct, tgInfluxd             float64
+	tgLoadStart, tgLoadEnd          string
 }
 
 func linksFor(n int) int { return (n + loadgen.MaxPerTarget - 1) / loadgen.MaxPerTarget }
 
 func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interval string, wsClients int) {
+	embedded := benchStore() == "sqlite"
 	db := fmt.Sprintf("bench_burgut_%d_%d", r.vehicles, time.Now().Unix())
-	influxQL(b, influx, "", "CREATE DATABASE "+db)
-	defer influxQL(b, influx, "", "DROP DATABASE "+db)
+	args := []string{"--telemetry-interval", interval, "--ws-max-rate", "1000", "--log-level", "warn"}
+	if !embedded {
+		influxQL(b, influx, "", "CREATE DATABASE "+db)
+		defer influxQL(b, influx, "", "DROP DATABASE "+db)
+		args = append(args, "--influx-url", influx, "--influx-bucket", db+"/autogen")
+	}
 	nl := linksFor(r.vehicles)
 	var targets []string
-	args := []string{"--telemetry-interval", interval, "--influx-url", influx, "--influx-bucket", db + "/autogen",
-		"--ws-max-rate", "1000", "--log-level", "warn"}
 	for i := 0; i <= nl; i++ { // the last link is the latency probe's
 		l := fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(b))
 		targets = append(targets, l)
@@ -212,8 +220,9 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		fams = scrape(b, "http://"+s.http+"/metrics")
 		pending := value(fams, "burgut_spool_pending_points") + value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states") +
+			value(fams, "burgut_store_pending_rows") +
 			value(fams, "burgut_recorder_queue")
-		now := sum(fams, "burgut_influx_points_sent_total")
+		now := sum(fams, "burgut_influx_points_sent_total") + value(fams, "burgut_store_rows_written_total")
 		if pending == 0 {
 			break
 		}
@@ -232,7 +241,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	for _, st := range []struct{ name, family string }{
 		{"tlog", "burgut_tlog_dropped_total"}, {"tlog-pending", "burgut_mavlink_tap_pending_dropped_total"},
 		{"recorder writes", "burgut_recorder_dropped_total{reason=write}"}, {"fleet→subscribers", "burgut_fleet_subscriber_dropped_total"},
-		{"spool", "burgut_spool_dropped_points_total"}, {"mqtt", "burgut_mqtt_dropped_events_total"}, {"ws", "burgut_ws_dropped_total"},
+		{"spool", "burgut_spool_dropped_points_total"}, {"store", "burgut_store_dropped_rows_total"}, {"mqtt", "burgut_mqtt_dropped_events_total"}, {"ws", "burgut_ws_dropped_total"},
 	} {
 		v := sum(fams, st.family)
 		if name, lbl, ok := strings.Cut(strings.TrimSuffix(st.family, "}"), "{"); ok {
@@ -252,7 +261,11 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		}
 	}
 	// The probe vehicle's positions are stored too: count the fleet's links only.
-	r.stored = float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count("lat") FROM "position" WHERE "link" != 'udp%s'`, port(probeLink))))
+	if embedded {
+		r.stored = float64(embeddedPositions(b, filepath.Join(s.dataDir, "telemetry.db"), "udp"+port(probeLink)))
+	} else {
+		r.stored = float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count("lat") FROM "position" WHERE "link" != 'udp%s'`, port(probeLink))))
+	}
 	r.p50ms, r.p99ms, r.st50ms, r.st99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
 	r.arr50ms, r.arr99ms = probe.fromArrival()
 	r.loadEnd = loadAvg()
@@ -261,6 +274,35 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		b.Errorf("latency probe: %v", probe.err)
 	}
 	probe.mu.Unlock()
+}
+
+// benchStore is BURGUT_BENCH_STORE: "sqlite" or "" (InfluxDB).
+func benchStore() string { return os.Getenv("BURGUT_BENCH_STORE") }
+
+// embeddedPositions counts the positions in a station's embedded store
+// from every link but skipLink (the latency probe's), and logs every
+// table's rows. The station keeps running: the caller waited until
+// nothing was pending, and SQLite's WAL lets another process read.
+func embeddedPositions(b *testing.B, path, skipLink string) int64 {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(`SELECT COUNT(*) FROM position p JOIN series s ON s.id = p.series WHERE s.link != ?`, skipLink).Scan(&n); err != nil {
+		b.Fatalf("count stored positions in %s: %v", path, err)
+	}
+	var counts []string
+	for _, t := range []string{"position", "attitude", "power", "status", "link", "messages"} {
+		var c int64
+		if err := db.QueryRow(`SELECT COUNT(*) FROM ` + t).Scan(&c); err != nil {
+			b.Fatalf("count %s rows in %s: %v", t, path, err)
+		}
+		counts = append(counts, fmt.Sprintf("%s %d", t, c))
+	}
+	b.Logf("embedded store rows (probe included): %s", strings.Join(counts, ", "))
+	return n
 }
 
 func runLoadgen(b *testing.B, n int, targets []string, secs int) loadgen.Result {
@@ -324,8 +366,10 @@ func runTelegrafBench(b *testing.B, r *benchRow, bin, influx string, influxd int
 		}
 	}
 	cpu0, ic0 := procCPU(pid), procCPU(influxd)
+	r.tgLoadStart = loadAvg()
 	res := runLoadgen(b, r.vehicles, targets, r.seconds)
 	cpu1, ic1 := procCPU(pid), procCPU(influxd)
+	r.tgLoadEnd = loadAvg()
 	r.tgCPUPct = 100 * (cpu1 - cpu0) / res.DurationS
 	r.tgInfluxd = 100 * (ic1 - ic0) / res.DurationS
 	socks, _ := metrics.ProcessUDPSockets(strconv.Itoa(pid))
@@ -743,7 +787,11 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 	} else {
 		rate += " Hz"
 	}
-	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, InfluxDB, tlogs, embedded MQTT, %d WebSocket clients reading every vehicle at %s + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws, rate)
+	store := "InfluxDB"
+	if benchStore() == "sqlite" {
+		store = "the embedded SQLite store (no --influx-url)"
+	}
+	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, "+store+", tlogs, embedded MQTT, %d WebSocket clients reading every vehicle at %s + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws, rate)
 	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | stored positions / sent | serve CPU % | µs/msg | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | of which in the station p50 / p99 ms | loadgen CPU % | load avg start→end |\n")
 	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -773,7 +821,7 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 	}
 	if withTelegraf {
 		s.WriteString("\nTelegraf v1.37.2 `inputs.mavlink` (one `udpserver` per link, every message a point) → the same InfluxDB, same load, run right after Burgut:\n\n")
-		s.WriteString("| vehicles | points lost (of sent) | socket drops | Telegraf CPU % | influxd CPU % | Burgut/Telegraf CPU | Burgut/Telegraf CPU incl. influxd |\n|---|---|---|---|---|---|---|\n")
+		s.WriteString("| vehicles | points lost (of sent) | socket drops | Telegraf CPU % | influxd CPU % | Burgut/Telegraf CPU | Burgut/Telegraf CPU incl. influxd | load avg start→end |\n|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
 			ratio := func(a, b float64) string {
 				if b <= 0 {
@@ -781,8 +829,8 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 				}
 				return fmt.Sprintf("%.2f×", a/b)
 			}
-			fmt.Fprintf(&s, "| %d | %.0f (%s) | %.0f | %.0f | %.0f | %s | %s |\n", r.vehicles, r.tgSent-r.tgStored, pct(r.tgSent-r.tgStored, r.tgSent),
-				r.tgSocketDrops, r.tgCPUPct, r.tgInfluxd, ratio(r.cpuPct, r.tgCPUPct), ratio(r.cpuPct+r.influxd, r.tgCPUPct+r.tgInfluxd))
+			fmt.Fprintf(&s, "| %d | %.0f (%s) | %.0f | %.0f | %.0f | %s | %s | %s→%s |\n", r.vehicles, r.tgSent-r.tgStored, pct(r.tgSent-r.tgStored, r.tgSent),
+				r.tgSocketDrops, r.tgCPUPct, r.tgInfluxd, ratio(r.cpuPct, r.tgCPUPct), ratio(r.cpuPct+r.influxd, r.tgCPUPct+r.tgInfluxd), r.tgLoadStart, r.tgLoadEnd)
 		}
 	}
 	return s.String()
