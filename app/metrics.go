@@ -504,6 +504,7 @@ var shedFamilies = map[string]string{
 	"recorder":          "burgut_recorder_dropped_total",
 	"fleet_subscribers": "burgut_fleet_subscriber_dropped_total",
 	"spool":             "burgut_spool_dropped_points_total",
+	"store":             "burgut_store_dropped_rows_total",
 	"influx_rejected":   "burgut_influx_rejected_points_total",
 	"mqtt":              "burgut_mqtt_dropped_events_total",
 	"websocket":         "burgut_ws_dropped_total",

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator/loadgen"
+	"github.com/burgut-uav/burgut/telemetry"
+	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
+)
+
+// With no InfluxDB, `burgut serve --telemetry-interval 0` keeps every
+// message in its embedded store, exactly once: 200 vehicles over two
+// links for 10 s (36,000 messages), counted per measurement in
+// telemetry.db after the station stopped, against loadgen's per-type
+// counts, with /metrics agreeing (rows written = rows stored, nothing
+// dropped) and `burgut history latest` reading all 200 vehicles back.
+func TestServeEmbeddedStoreStoresEveryMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the 200-vehicle run takes ~30 s")
+	}
+	const vehicles, seconds = 200, 10
+	dataDir := t.TempDir()
+	links := []string{
+		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
+		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
+	}
+	s := startServe(t, "--data-dir", dataDir, "--mavlink", links[0], "--mavlink", links[1],
+		"--telemetry-interval", "0", "--log-level", "warn")
+
+	out := filepath.Join(t.TempDir(), "sent.json")
+	lg := exec.Command(burgutBinary(t), "loadgen", "--vehicles", fmt.Sprint(vehicles), "--per-link", "100",
+		"--target", links[0], "--target", links[1], "--duration", fmt.Sprintf("%ds", seconds), "--json", out, "--log-level", "warn")
+	if b, err := lg.CombinedOutput(); err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, b)
+	}
+	var sent loadgen.Result
+	readJSONFile(t, out, &sent)
+	gpi := sent.Sent["GLOBAL_POSITION_INT"]
+	if gpi != vehicles*seconds*10 || sent.SendErrors != 0 {
+		t.Fatalf("loadgen sent %d GLOBAL_POSITION_INT (want %d), %d send errors", gpi, vehicles*seconds*10, sent.SendErrors)
+	}
+
+	// Wait until everything is decoded and nothing waits for the store.
+	metricsURL := "http://" + s.http + "/metrics"
+	drained := false
+	for deadline := time.Now().Add(300 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		fams := scrape(t, metricsURL)
+		if sum(fams, "burgut_mavlink_frames_received_total") >= float64(sent.SentTotal) &&
+			value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states") == 0 &&
+			value(fams, "burgut_recorder_queue") == 0 && value(fams, "burgut_store_pending_rows") == 0 {
+			drained = true
+			break
+		}
+	}
+	if !drained {
+		t.Error("the station did not decode and store everything before the deadline")
+	}
+	fams := scrape(t, metricsURL)
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{
+		{"frames decoded", sum(fams, "burgut_mavlink_frames_received_total"), float64(sent.SentTotal)},
+		{"socket drops", sum(fams, "burgut_udp_socket_drops_total"), 0},
+		{"recorder drops", sum(fams, "burgut_recorder_dropped_total"), 0},
+		{"fleet subscriber drops", sum(fams, "burgut_fleet_subscriber_dropped_total"), 0},
+		{"store rows dropped", value(fams, "burgut_store_dropped_rows_total"), 0},
+		{"store duplicate rows", value(fams, "burgut_store_duplicate_rows_total"), 0},
+		{"store rows = rows written", value(fams, "burgut_store_samples"), value(fams, "burgut_store_rows_written_total")},
+	} {
+		if c.got != c.want {
+			t.Errorf("/metrics %s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+	if s.err != nil {
+		t.Fatalf("serve exited with %v; stderr:\n%s", s.err, s.stderr)
+	}
+
+	st, err := sqlitestore.Open(filepath.Join(dataDir, "telemetry.db"), sqlitestore.Options{MaxAge: -1, MaxBytes: -1,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	var total int64
+	for _, c := range []struct {
+		what string
+		got  func() (int64, error)
+		want uint64
+	}{
+		{"position", func() (int64, error) { return st.CountSamples(ctx, telemetry.PartPosition, from, to) }, gpi},
+		{"attitude", func() (int64, error) { return st.CountSamples(ctx, telemetry.PartAttitude, from, to) }, sent.Sent["ATTITUDE"]},
+		{"power", func() (int64, error) { return st.CountSamples(ctx, telemetry.PartPower, from, to) }, sent.Sent["SYS_STATUS"] + sent.Sent["BATTERY_STATUS"]},
+		{"status", func() (int64, error) { return st.CountSamples(ctx, telemetry.PartStatus, from, to) }, sent.Sent["HEARTBEAT"]},
+		{"link", func() (int64, error) { return st.CountSamples(ctx, telemetry.PartLink, from, to) }, sent.Sent["HEARTBEAT"]},
+		{"mavlink_vfr_hud", func() (int64, error) { return st.CountPoints(ctx, "mavlink_vfr_hud", from, to) }, sent.Sent["VFR_HUD"]},
+		{"mavlink_gps_raw_int", func() (int64, error) { return st.CountPoints(ctx, "mavlink_gps_raw_int", from, to) }, sent.Sent["GPS_RAW_INT"]},
+	} {
+		n, err := c.got()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+		if uint64(n) != c.want {
+			t.Errorf("embedded store %s rows = %d, want %d (one per message sent)", c.what, n, c.want)
+		}
+	}
+	if stats, err := st.Stats(ctx); err != nil || stats.Samples < total {
+		t.Errorf("store stats %+v (%v): fewer rows than the %d counted", stats, err, total)
+	}
+	st.Close()
+
+	stdout, stderr, code := runBurgut(t, "history", "latest", "--data-dir", dataDir)
+	var latest []telemetry.Sample
+	if code != 0 || json.Unmarshal([]byte(stdout), &latest) != nil || len(latest) != vehicles {
+		t.Fatalf("history latest: exit %d, %d vehicles (want %d); stderr %s", code, len(latest), vehicles, stderr)
+	}
+}
