@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -243,16 +245,25 @@ func (p *Publisher) Run(ctx context.Context) error {
 	defer sub.Close()
 	p.client.Connect() // with ConnectRetry it keeps trying in the background; publishes are stored meanwhile
 
-	latest := map[string]fleet.Vehicle{} // newest state per vehicle
-	dirty := map[string]bool{}           // changed since last published
-	staleSent := map[string]bool{}       // stale flag last published
-	videoSent := map[string][]fleet.VideoStream{}
+	// One entry per vehicle, updated in place: a busy fleet updates each
+	// vehicle many times between two ticks, and three maps keyed by ID
+	// (one holding a copy of the whole state) cost three lookups and a
+	// map assignment of the state per update.
+	vehicles := map[string]*pubVehicle{}
+	vehicle := func(id string) *pubVehicle {
+		pv := vehicles[id]
+		if pv == nil {
+			pv = &pubVehicle{}
+			vehicles[id] = pv
+		}
+		return pv
+	}
 	var pending []outMsg // QoS 1 messages the client refused (not connected): retried in order
 	var lastDropped uint64
 
 	for _, v := range p.src.List() {
-		latest[v.ID] = v
-		dirty[v.ID] = true
+		pv := vehicle(v.ID)
+		pv.v, pv.dirty = v, true
 	}
 
 	send := func(m outMsg) {
@@ -268,21 +279,24 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.cfg.Log.Error("mqtt: events dropped, broker unreachable too long", "dropped", n)
 		}
 	}
-	videoMsg := func(v fleet.Vehicle) {
+	videoMsg := func(pv *pubVehicle) {
+		v := &pv.v
 		streams := v.Video
 		if streams == nil {
 			streams = []fleet.VideoStream{}
 		}
 		b, _ := json.Marshal(VideoPayload{Schema: SchemaVersion, Station: p.cfg.Station, VehicleID: v.ID, Time: v.Updated.UTC(), Streams: streams})
 		send(outMsg{p.topics.Video(v.ID), 1, true, b})
-		videoSent[v.ID] = slices.Clone(v.Video)
+		pv.videoSent, pv.videoSeen = slices.Clone(v.Video), true
 		p.video.Add(1)
 	}
-	for _, v := range latest {
-		if len(v.Video) > 0 {
-			videoMsg(v)
+	for _, pv := range vehicles {
+		if len(pv.v.Video) > 0 {
+			videoMsg(pv)
 		}
 	}
+	statePrefix := p.statePrefix()
+	var scratch []byte
 
 	tick := time.NewTicker(time.Duration(float64(time.Second) / p.cfg.StateRate))
 	defer tick.Stop()
@@ -310,12 +324,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 				p.cfg.Log.Error("mqtt: fleet subscription dropped events", "dropped", b.Dropped.Events-lastDropped)
 				lastDropped = b.Dropped.Events
 			}
-			for _, v := range b.Vehicles {
-				latest[v.ID] = v
-				dirty[v.ID] = true
-				prev, seen := videoSent[v.ID]
-				if (seen || len(v.Video) > 0) && !slices.Equal(prev, v.Video) {
-					videoMsg(v)
+			for i := range b.Vehicles {
+				v := &b.Vehicles[i]
+				pv := vehicle(v.ID)
+				pv.v, pv.dirty = *v, true
+				if (pv.videoSeen || len(v.Video) > 0) && !slices.Equal(pv.videoSent, v.Video) {
+					videoMsg(pv)
 				}
 			}
 			for _, e := range b.Events {
@@ -332,20 +346,58 @@ func (p *Publisher) Run(ctx context.Context) error {
 				p.retried.Add(1)
 			}
 			now := time.Now()
-			for id, v := range latest {
-				stale := v.Stale(now, p.cfg.StaleAfter)
-				if !dirty[id] && staleSent[id] == stale {
+			for id, pv := range vehicles {
+				stale := pv.v.Stale(now, p.cfg.StaleAfter)
+				if !pv.dirty && pv.staleSent == stale {
 					continue
 				}
-				b, _ := json.Marshal(StatePayload{Schema: SchemaVersion, Station: p.cfg.Station, Stale: stale, Vehicle: v})
+				var b []byte
+				b, scratch = appendStatePayload(scratch[:0], statePrefix, stale, &pv.v)
+				if b == nil {
+					b, _ = json.Marshal(StatePayload{Schema: SchemaVersion, Station: p.cfg.Station, Stale: stale, Vehicle: pv.v})
+				}
 				// QoS 0: a lost position is replaced by the next one.
 				p.client.Publish(p.topics.State(id), 0, true, b)
 				p.states.Add(1)
-				dirty[id] = false
-				staleSent[id] = stale
+				pv.dirty, pv.staleSent = false, stale
 			}
 		}
 	}
+}
+
+// pubVehicle is what the publisher keeps of a vehicle between ticks.
+type pubVehicle struct {
+	v         fleet.Vehicle // newest state
+	dirty     bool          // changed since last published
+	staleSent bool          // stale flag last published
+	videoSent []fleet.VideoStream
+	videoSeen bool // a video message was published for it
+}
+
+// statePrefix is the start of every state message's JSON, up to the stale
+// flag's value: `{"schema":1,"station":"…","stale":`.
+func (p *Publisher) statePrefix() []byte {
+	st, _ := json.Marshal(p.cfg.Station)
+	b := append([]byte(`{"schema":`), strconv.Itoa(SchemaVersion)...)
+	b = append(append(append(b, `,"station":`...), st...), `,"stale":`...)
+	return b
+}
+
+// appendStatePayload encodes StatePayload{Schema, Station, Stale, *v} as
+// encoding/json does (the payload test holds them equal) into scratch and
+// returns a copy of exactly its size (the broker or paho keep the
+// payload), and scratch for the next one; nil when the vehicle needs
+// encoding/json (see fleet.Vehicle.AppendJSONFields).
+func appendStatePayload(scratch, prefix []byte, stale bool, v *fleet.Vehicle) (payload, next []byte) {
+	b := append(scratch, prefix...)
+	b = strconv.AppendBool(b, stale)
+	b = append(b, ',')
+	b, err := v.AppendJSONFields(b)
+	if err != nil {
+		return nil, b
+	}
+	b = append(b, '}')
+	return bytes.Clone(b), b
 }
 
 // publish hands m to paho and reports whether paho accepted it (QoS 1

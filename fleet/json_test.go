@@ -1,0 +1,126 @@
+package fleet
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// AppendJSONFields writes what encoding/json writes, byte for byte, for
+// vehicles whose every field (found by reflection, so a field added to
+// Vehicle is covered without touching this test) takes random values:
+// empty and odd strings, floats of every magnitude, nil and set pointers,
+// nil, empty and full slices, times in other zones.
+func TestAppendJSONFieldsMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 3000; i++ {
+		var v Vehicle
+		fill(rng, reflect.ValueOf(&v).Elem(), 0)
+		want, err := json.Marshal(&v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := v.AppendJSONFields([]byte("{"))
+		if err != nil {
+			t.Fatalf("vehicle %d: %v", i, err)
+		}
+		got = append(got, '}')
+		if !bytes.Equal(got, want) {
+			t.Fatalf("vehicle %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+// What encoding/json refuses (NaN, an out-of-range time) is an error,
+// so the caller falls back to encoding/json and its error.
+func TestAppendJSONFieldsRefusesWhatEncodingJSONRefuses(t *testing.T) {
+	for name, v := range map[string]Vehicle{
+		"NaN":            {Lat: math.NaN()},
+		"Inf in home":    {Home: &Point{Lon: math.Inf(-1)}},
+		"year 10000":     {Updated: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"offset of 24 h": {FirstSeen: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 24*3600))},
+	} {
+		if _, err := json.Marshal(&v); err == nil {
+			t.Fatalf("%s: encoding/json accepts it; the fast path must too", name)
+		}
+		if _, err := v.AppendJSONFields(nil); err == nil {
+			t.Fatalf("%s: no error", name)
+		}
+	}
+}
+
+var oddStrings = []string{"", "a", "quad-1", `q"uote\`, "<b>&amp;</b>", "tab\tnl\ncr\r\b\f\x00\x1f\x7f",
+	"ünïcødé ✈", "\u2028\u2029", "bad \xff\xfe utf8", "🚁"}
+
+func fill(rng *rand.Rand, v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(oddStrings[rng.IntN(len(oddStrings))])
+	case reflect.Bool:
+		v.SetBool(rng.IntN(2) == 0)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		switch rng.IntN(4) {
+		case 0:
+			v.SetInt(0)
+		case 1:
+			v.SetInt(-1)
+		default:
+			v.SetInt(rng.Int64N(1<<31) - 1<<30)
+		}
+	case reflect.Uint8, reflect.Uint32, reflect.Uint64:
+		if rng.IntN(3) == 0 {
+			v.SetUint(0)
+		} else {
+			v.SetUint(rng.Uint64() >> (64 - v.Type().Bits()))
+		}
+	case reflect.Float64:
+		fs := []float64{0, math.Copysign(0, -1), 1, -1, 41.299496, 69.240074, 1e-7, -3.3e-9, 1e21, 1.5e300, 123456789.125, 5e-324}
+		if rng.IntN(2) == 0 {
+			v.SetFloat(fs[rng.IntN(len(fs))])
+		} else {
+			v.SetFloat((rng.Float64() - 0.5) * math.Pow(10, float64(rng.IntN(12)-4)))
+		}
+	case reflect.Pointer:
+		if rng.IntN(2) == 0 {
+			v.SetZero()
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		fill(rng, p.Elem(), depth+1)
+		v.Set(p)
+	case reflect.Slice:
+		switch rng.IntN(3) {
+		case 0:
+			v.SetZero()
+		case 1:
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		default:
+			s := reflect.MakeSlice(v.Type(), 1+rng.IntN(3), 3)
+			for i := 0; i < s.Len(); i++ {
+				fill(rng, s.Index(i), depth+1)
+			}
+			v.Set(s)
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			zones := []*time.Location{time.UTC, time.Local, time.FixedZone("UZT", 5*3600), time.FixedZone("m", -150*60), time.FixedZone("s", 30)}
+			tm := time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)*int64(rng.IntN(2))).In(zones[rng.IntN(len(zones))])
+			if rng.IntN(5) == 0 {
+				tm = time.Time{}
+			}
+			v.Set(reflect.ValueOf(tm))
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fill(rng, v.Field(i), depth+1)
+			}
+		}
+	default:
+		panic("fill: add a case for " + v.Type().String())
+	}
+}
