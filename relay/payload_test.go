@@ -18,7 +18,7 @@ func TestStatePayloadMatchesEncodingJSON(t *testing.T) {
 	full := fleet.Vehicle{ID: "q<1>&", SystemID: 7, ComponentID: 1, Link: "l0", UID: 99, Type: "quadrotor", Lat: 41.3, Lon: 69.2,
 		BatteryPct: -1, Mode: "AUTO", Armed: true, Home: &fleet.Point{Lat: 1e-7, Lon: 2}, LandedState: "in_air", Signing: "signed",
 		Video: testVideo, Mission: "m\"1", EventArea: "ea", Control: &fleet.Control{Holder: "token:ops", Since: now},
-		Transfer: &fleet.Transfer{Type: "mission", Phase: "failed", Done: 3, Total: 9, Error: "denied\n", Started: now},
+		Transfer:  &fleet.Transfer{Type: "mission", Phase: "failed", Done: 3, Total: 9, Error: "denied\n", Started: now},
 		Connected: true, FirstSeen: now, LastSeen: now.Add(time.Second), Updated: now.Local()}
 	for _, station := range []string{"", "tashkent-1", "st\"a<t>ion ✈"} {
 		p := &Publisher{cfg: PublisherConfig{Station: station}}
