@@ -461,10 +461,13 @@ type wsClient struct {
 	events  []encEvent
 	control []Frame
 	dropped bool
-	reason  string
-	wake    chan struct{}
-	done    chan struct{}
-	nmsg    int // client messages received, to say which one was bad
+	// rateWait is set while the writer has states waiting for its rate
+	// timer (it takes them when the timer fires).
+	rateWait bool
+	reason   string
+	wake     chan struct{}
+	done     chan struct{}
+	nmsg     int // client messages received, to say which one was bad
 }
 
 func (c *wsClient) signal() {
@@ -482,7 +485,7 @@ func (c *wsClient) offer(vs []*encVehicle, es []encEvent, latest map[string]flee
 	if c.dropped {
 		return
 	}
-	n, replaced := 0, 0
+	n, replaced, nev := 0, 0, 0
 	for i := range vs {
 		if !c.filter.match(&vs[i].v) {
 			continue
@@ -508,13 +511,16 @@ func (c *wsClient) offer(vs []*encVehicle, es []encEvent, latest map[string]flee
 			continue
 		}
 		c.events = append(c.events, e)
-		n++
+		nev++
 	}
 	if len(c.events)+len(c.control) > c.hub.cfg.MaxQueuedEvents {
 		c.dropLocked(fmt.Sprintf("client too slow: more than %d events queued", c.hub.cfg.MaxQueuedEvents))
 		return
 	}
-	if n > 0 {
+	// A writer waiting for its rate timer takes the states when it fires:
+	// waking it for every update (hundreds a second for a 10 Hz client of
+	// a busy fleet) only to find it must wait was most of its wake-ups.
+	if nev > 0 || (n > 0 && !c.rateWait) {
 		c.signal()
 	}
 }
@@ -709,12 +715,14 @@ func (c *wsClient) writeLoop() {
 		clear(states)
 		states = states[:0]
 		allowed := nextState.UnixNano() // the earliest the client's rate let these states go
+		c.rateWait = false
 		if len(c.order) > 0 {
 			if now.Before(nextState) {
 				if !armed {
 					rateTimer.Reset(nextState.Sub(now))
 					armed = true
 				}
+				c.rateWait = true // the timer takes the states: offers need not wake us
 			} else {
 				for _, id := range c.order {
 					states = append(states, c.states[id])
@@ -787,8 +795,11 @@ func (c *wsClient) writeLoop() {
 const bulkStates = 64
 
 // hubDrainEvery bounds how often the hub takes fleet updates: at most a
-// few milliseconds of added latency, far below a client's state period.
-const hubDrainEvery = 4 * time.Millisecond
+// millisecond of added latency, far below a client's state period. (It
+// was 4 ms while every batch woke every client's writer; now a writer
+// waiting for its rate timer is not woken, so a short period costs few
+// wake-ups.)
+const hubDrainEvery = time.Millisecond
 
 // encVehicle is a vehicle's state, encoded at most once for every client.
 type encVehicle struct {
