@@ -247,3 +247,40 @@ func waitRunning(t *testing.T, st *Store) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The history queries seek; none scans a measurement table (SQLite's
+// plan, read with EXPLAIN QUERY PLAN, on the real schema).
+func TestQueriesSeek(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "t.db"), Options{MaxAge: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	plan := func(q string) string {
+		rows, err := st.db.Query("EXPLAIN QUERY PLAN "+q, 1, 2, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, detail)
+		}
+		return strings.Join(out, "; ")
+	}
+	for i := range tables {
+		tb := &tables[i]
+		for _, q := range []string{latestSQL(tb),
+			`SELECT series, t, ` + selectCols(tb, "") + ` FROM ` + tb.name + ` WHERE series IN (?) AND t >= ? AND t < ?`} {
+			p := plan(q)
+			if strings.Contains(p, "SCAN m") || strings.Contains(p, "SCAN "+tb.name) {
+				t.Errorf("%s scans %s: %s", q, tb.name, p)
+			}
+		}
+	}
+}

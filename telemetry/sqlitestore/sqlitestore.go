@@ -404,10 +404,7 @@ func (s *Store) Latest(ctx context.Context) ([]telemetry.Sample, error) {
 	for ti := range tables {
 		tb := &tables[ti]
 		err := func() error {
-			// One primary-key seek per series (MAX(t) of a series is the
-			// last entry of its range), not a scan of the table.
-			rows, err := s.db.QueryContext(ctx, `SELECT m.series, m.t, `+selectCols(tb, "m.")+` FROM series s JOIN `+tb.name+
-				` m ON m.series = s.id AND m.t = (SELECT MAX(t) FROM `+tb.name+` WHERE series = s.id)`)
+			rows, err := s.db.QueryContext(ctx, latestSQL(tb))
 			if err != nil {
 				return err
 			}
@@ -460,6 +457,15 @@ func (s *Store) Latest(ctx context.Context) ([]telemetry.Sample, error) {
 	}
 	slices.SortFunc(out, func(a, b telemetry.Sample) int { return strings.Compare(a.Vehicle, b.Vehicle) })
 	return out, nil
+}
+
+// latestSQL selects the newest row of every series in tb: the series
+// table drives (CROSS JOIN fixes the order) and each series costs two
+// seeks (MAX(t) of a series is the last entry of its key range), never a
+// scan of tb.
+func latestSQL(tb *table) string {
+	return `SELECT m.series, m.t, ` + selectCols(tb, "m.") + ` FROM series s CROSS JOIN ` + tb.name +
+		` m ON m.series = s.id AND m.t = (SELECT MAX(t) FROM ` + tb.name + ` WHERE series = s.id)`
 }
 
 // CountPoints counts the message points of one measurement (all vehicles)
