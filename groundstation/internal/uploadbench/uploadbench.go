@@ -127,6 +127,14 @@ func Start(b testing.TB, cfg Config) *Fixture {
 	})
 	f.SetFaults(cfg.Faults)
 	time.Sleep(5 * time.Second) // the station measures the links' loss
+	var sum, lo, hi float64
+	lo = 100
+	for _, v := range fl.List() {
+		p := v.LinkQuality.LossPct
+		sum, lo, hi = sum+p, min(lo, p), max(hi, p)
+	}
+	b.Logf("the station measures %.1f %% loss on the vehicles' links (%.1f–%.1f %%) after 5 s of %.0f %% configured",
+		sum/float64(max(fl.Len(), 1)), lo, hi, cfg.Faults.LossPct)
 	return f
 }
 
