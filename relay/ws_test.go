@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -477,4 +478,37 @@ func TestStreamCoalescesToTheNewestPosition(t *testing.T) {
 	fastConn.Close()
 	<-slow.done
 	<-fast.done
+}
+
+// A state on the stream is byte for byte what encoding/json makes of a
+// WireVehicle, through the fast path and through the fallback (a NaN the
+// fast path refuses; encoding/json refuses it too, and the frame keeps
+// what it always had).
+func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 123456789, time.UTC)
+	vs := []fleet.Vehicle{
+		{ID: "uav-1"},
+		{ID: "uav-<2>&\u2028", SystemID: 7, ComponentID: 1, Link: "udp14550", UID: 42, Type: "quadrotor", Autopilot: "ardupilotmega",
+			Lat: 41.31, Lon: 69.28, AltMSL: 450.5, RelativeAlt: 0.001, HeadingDeg: 359.9, GroundSpeed: 1e-7, Climb: -2.5, VelNorth: 1e21,
+			BatteryPct: -1, GPSFix: 3, Satellites: 12, Mode: "AUTO", Armed: true, MissionSeq: -1, Home: &fleet.Point{Lat: 1, Lon: 2, AltMSL: 3},
+			FenceBreached: true, LandedState: "in_air", Signing: "signed", LinkQuality: fleet.LinkQuality{Received: 10, LossPct: 0.5, RateHz: 18},
+			Video:   []fleet.VideoStream{{CameraID: 100, StreamID: 1, Name: "front", URI: "rtsp://x", Type: "rtsp", Running: true}},
+			Mission: "m1", EventArea: "a", Control: &fleet.Control{Holder: "op", Since: now}, Connected: true, FirstSeen: now, LastSeen: now, Updated: now},
+	}
+	for i, v := range vs {
+		for _, stale := range []bool{false, true} {
+			want, err := json.Marshal(WireVehicle{Vehicle: v, Stale: stale})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := encodeWireVehicle(&v, stale); string(got) != string(want) {
+				t.Errorf("vehicle %d stale %v:\n got %s\nwant %s", i, stale, got, want)
+			}
+		}
+	}
+	nan := fleet.Vehicle{ID: "nan", Lat: math.NaN()}
+	_, wantErr := json.Marshal(WireVehicle{Vehicle: nan})
+	if got := encodeWireVehicle(&nan, false); wantErr == nil || got != nil {
+		t.Errorf("NaN: got %q (encoding/json: %v)", got, wantErr)
+	}
 }
