@@ -51,6 +51,13 @@ func (s *Store) migrateV1(ctx context.Context) error {
 	s.log.Warn("telemetry store: migrating to the per-measurement layout; the old rows are moved, not copied",
 		"path", s.path, "samples", oldSamples, "message_points", oldPoints)
 	var moved, inserted, dups int64
+	lastLog := time.Now()
+	progress := func() {
+		if time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+			s.log.Warn("telemetry store: migrating", "moved", moved, "of", oldSamples+oldPoints)
+		}
+	}
 	if hasSamples {
 		var hasParts int
 		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_table_info('samples') WHERE name = 'parts'`).Scan(&hasParts); err != nil {
@@ -104,6 +111,7 @@ func (s *Store) migrateV1(ctx context.Context) error {
 			moved += int64(len(b.samples))
 			inserted += int64(ins)
 			dups += int64(dup)
+			progress()
 		}
 	}
 	if hasPoints {
@@ -147,6 +155,7 @@ func (s *Store) migrateV1(ctx context.Context) error {
 			moved += int64(len(b.msgs))
 			inserted += int64(ins)
 			dups += int64(dup)
+			progress()
 		}
 	}
 	for _, q := range []string{`DROP TABLE IF EXISTS samples`, `DROP TABLE IF EXISTS points`} {
