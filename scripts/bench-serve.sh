@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU per message of `burgut serve` (defaults: embedded store, tlogs, embedded
-# MQTT broker, WebSocket hub) under `burgut loadgen`, without InfluxDB or
-# stream clients: the quick A/B measurement behind BENCHMARKS.md's
+# MQTT broker, WebSocket hub) under `burgut loadgen`; by default without
+# InfluxDB or stream clients: the quick A/B measurement behind BENCHMARKS.md's
 # "pipeline changes" table.
 #
 #   scripts/bench-serve.sh VEHICLES SECONDS [serve flags...]
@@ -10,6 +10,12 @@
 #   ALLOC=1             take an allocation profile over the window instead
 #   HEAP=1              take a heap profile at the end (bin/heap.VEHICLES.prof)
 #   GODEBUG=gctrace=1   passes through: the GC trace is in bin/serve.last.log
+#   WS=N                N WebSocket clients reading every state (scripts/wsdrain.py;
+#                       WS_QUERY=rate_hz=2 etc. is added to their URL)
+#   INFLUX=URL          store into this InfluxDB 1.x (a fresh database, dropped
+#                       afterwards) instead of the embedded store, e.g.
+#                       INFLUX=$BURGUT_TEST_INFLUX_URL after scripts/services.sh start
+#   WARM=S              seconds of load before the window starts (default 3)
 #
 # Prints burgut serve's CPU (% of one core) and µs per message over the
 # window (from 3 s into the load until 3 s before its end), sent/received,
@@ -29,20 +35,32 @@ port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.'"$1"
 HTTP=$(port SOCK_STREAM); MQTT=$(port SOCK_STREAM); PP=$(port SOCK_STREAM)
 NL=$(( (N+249)/250 )); L=(); T=()
 for i in $(seq 0 $((NL-1))); do p=$(port SOCK_DGRAM); L+=(--mavlink "l$i=udp:127.0.0.1:$p"); T+=(--target "udp:127.0.0.1:$p"); done
-BURGUT_PPROF=127.0.0.1:$PP "$BIN" serve --data-dir "$D" --http 127.0.0.1:$HTTP --mqtt-listen 127.0.0.1:$MQTT --log-level warn "${L[@]}" "$@" 2>"$D/serve.log" &
+STORE=()
+if [ -n "${INFLUX:-}" ]; then
+	DB=bench_serve_$$
+	curl -sf -o /dev/null -XPOST "$INFLUX/query" --data-urlencode "q=CREATE DATABASE $DB" || { echo "InfluxDB at $INFLUX: cannot create $DB" >&2; exit 1; }
+	STORE=(--influx-url "$INFLUX" --influx-bucket "$DB/autogen")
+fi
+BURGUT_PPROF=127.0.0.1:$PP "$BIN" serve --data-dir "$D" --http 127.0.0.1:$HTTP --mqtt-listen 127.0.0.1:$MQTT --log-level warn "${L[@]}" "${STORE[@]}" "$@" 2>"$D/serve.log" &
 SP=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP/api/v1/health" && break; sleep 0.1; done
 TOK=$("$BIN" tokens create --data-dir "$D" --name bench --role admin 2>/dev/null)
 cpu() { awk '{print $14+$15}' /proc/$SP/stat; }
 rss() { awk '/VmRSS/{print int($2/1024)}' /proc/$SP/status; }
+WSP=()
+for _ in $(seq 1 "${WS:-0}"); do
+	python3 "$root/scripts/wsdrain.py" "ws://127.0.0.1:$HTTP/api/v1/stream${WS_QUERY:+?$WS_QUERY}" "$TOK" 2>>"$D/ws.log" &
+	WSP+=($!)
+done
 R0=$(rss)
 "$BIN" loadgen --vehicles "$N" "${T[@]}" --duration "${S}s" --json "$D/sent.json" --log-level warn >/dev/null &
 LP=$!
-sleep 3
-C0=$(cpu); T0=$(date +%s.%N); W=$((S-6))
+WARM=${WARM:-3}
+sleep "$WARM"
+C0=$(cpu); T0=$(date +%s.%N); W=$((S-WARM-3))
 if [ -n "${PROF:-}" ]; then curl -s -o "$root/bin/cpu.$N.prof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$W"
 elif [ -n "${ALLOC:-}" ]; then curl -s -o "$root/bin/allocs.$N.prof" "http://127.0.0.1:$PP/debug/pprof/allocs?seconds=$W"
-else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+3))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
+else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+WARM))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
 C1=$(cpu); T1=$(date +%s.%N)
 wait $LP
 R1=$(rss)
@@ -56,5 +74,7 @@ python3 -c "
 cpu=($C1-$C0)/$HZ; wall=$T1-$T0; rate=$N*18
 print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
 echo "$M" | grep -E '_dropped_total|_drops_total' | grep -v '^#' | grep -v ' 0$' || true
+[ ${#WSP[@]} -gt 0 ] && { kill "${WSP[@]}" 2>/dev/null; wait "${WSP[@]}" 2>/dev/null; echo "ws clients: $(sort "$D/ws.log" | uniq -c | head -3 | tr '\n' ' ')"; }
 kill -INT $SP; wait $SP || true
+[ -n "${INFLUX:-}" ] && curl -s -o /dev/null -XPOST "$INFLUX/query" --data-urlencode "q=DROP DATABASE $DB"
 cp "$D/serve.log" "$root/bin/serve.last.log"
