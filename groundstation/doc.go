@@ -16,6 +16,13 @@
 //     decoder (held to gomavlib's frame reader by a test), with no
 //     goroutine hop per frame; gomavlib gets a conn per remote only to
 //     open the Channel the station writes to that vehicle through.
+//   - sendgate.go, streamgate.go: every frame to a vehicle passes a send
+//     gate per connection (a UDP remote, a TCP connection, a serial port):
+//     the station owns each conn gomavlib writes to, counts frames handed
+//     to gomavlib against frames its writer took, and holds the sender (or
+//     sheds, counted) instead of letting gomavlib's 64-frame queue drop
+//     silently. TCP, UDP client and serial links therefore use gomavlib's
+//     custom endpoints over connections the station opens.
 //   - dispatch.go: the dispatcher. Per frame it finds the vehicle, accounts
 //     the sequence number (loss, duplicates), hands the message to the
 //     vehicle's session (session.Vehicle.Handle never blocks) and maps it
