@@ -284,3 +284,43 @@ func TestQueriesSeek(t *testing.T) {
 		}
 	}
 }
+
+// A store from before telemetry interval 0 (no parts column, no points
+// table) migrates too: every row was a whole sample.
+func TestMigratesFirstLayoutWithoutParts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "telemetry.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := strings.Replace(v1Schema[:strings.Index(v1Schema, "CREATE TABLE points")], "parts INTEGER NOT NULL DEFAULT 0,\n", "", 1)
+	if _, err := db.Exec(schema); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ss := telemetrytest.Flight("old", 3, start, 25, time.Second)
+	for _, c := range ss {
+		if _, err := db.Exec(`INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+			c.Vehicle, c.Time.UnixNano(), c.Link, int(c.SystemID), c.Type, c.Mission, c.EventArea,
+			c.Lat, c.Lon, c.AltMSL, c.RelativeAlt, c.Heading, c.GroundSpeed, c.AirSpeed, c.Climb,
+			c.Roll, c.Pitch, c.Yaw, c.BatteryPct, c.Voltage, c.Current,
+			c.Mode, c.Armed, c.GPSFix, c.Satellites, c.LossPct, c.RateHz); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st, err := Open(path, Options{MaxAge: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.Samples(ctx, "old", start, start.Add(time.Hour))
+	if err != nil || len(got) != len(ss) {
+		t.Fatalf("%d samples (%v), want %d", len(got), err, len(ss))
+	}
+	for i := range ss {
+		if got[i] != ss[i].Clean() {
+			t.Fatalf("sample %d:\n got %+v\nwant %+v", i, got[i], ss[i])
+		}
+	}
+}
