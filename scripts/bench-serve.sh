@@ -63,6 +63,7 @@ elif [ -n "${ALLOC:-}" ]; then curl -s -o "$root/bin/allocs.$N.prof" "http://127
 else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+WARM))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
 C1=$(cpu); T1=$(date +%s.%N)
 wait $LP
+sleep 1 # let the dispatchers take what the readers staged last
 R1=$(rss)
 [ -n "${HEAP:-}" ] && curl -s -o "$root/bin/heap.$N.prof" "http://127.0.0.1:$PP/debug/pprof/heap"
 M=$(curl -s -H "Authorization: Bearer $TOK" "http://127.0.0.1:$HTTP/metrics")
