@@ -1,6 +1,6 @@
 // Package uploadbench is the one set-up of the mission upload benchmarks
 // (groundstation's BenchmarkStationUpload and the session package's
-// BenchmarkUpload700 and BenchmarkUploadParallel100): a real ground station
+// BenchmarkUpload700): a real ground station
 // — groundstation.Station with the session Options a user gets, so its UDP
 // listener, send gates and dispatcher — and the bundled simulator at
 // speedup 1 on 127.0.0.1, with link faults on every vehicle's link. Both
