@@ -255,6 +255,18 @@ func (h *Hub) Run(ctx context.Context) error {
 	drain.Stop()
 	draining := false
 	var lastDrain time.Time
+	// Every vehicle gets a slot, its index in each client's pending states.
+	slots := map[string]int32{}
+	enc := func(v fleet.Vehicle, stale bool) *encVehicle {
+		e := newEncVehicle(v, stale)
+		slot, ok := slots[v.ID]
+		if !ok {
+			slot = int32(len(slots))
+			slots[v.ID] = slot
+		}
+		e.slot = slot
+		return e
+	}
 	take := func() {
 		draining = false
 		b := sub.Next()
@@ -266,7 +278,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		// sends is never encoded.
 		wire := make([]*encVehicle, len(b.Vehicles))
 		for i, v := range b.Vehicles {
-			wire[i] = newEncVehicle(v, v.Stale(now, h.cfg.StaleAfter))
+			wire[i] = enc(v, v.Stale(now, h.cfg.StaleAfter))
 			wire[i].offered = nowNs
 			// Run is the only writer of latest: reading it unlocked is safe.
 			if prev, ok := h.latest[v.ID]; !ok || v.Updated.After(prev.Updated) {
@@ -315,7 +327,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			for id, v := range h.latest {
 				if s := v.Stale(now, h.cfg.StaleAfter); s != staleSent[id] {
 					staleSent[id] = s
-					wire = append(wire, newEncVehicle(v, s))
+					wire = append(wire, enc(v, s))
 				}
 			}
 			if len(wire) > 0 {
@@ -355,8 +367,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered with an HTTP error (e.g. 403 for a foreign origin)
 	}
-	c := &wsClient{hub: h, conn: conn, filter: filter, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		states: map[string]*encVehicle{}}
+	c := &wsClient{hub: h, conn: conn, filter: filter, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
@@ -454,10 +465,16 @@ type wsClient struct {
 	hub  *Hub
 	conn *websocket.Conn
 
-	mu      sync.Mutex
-	filter  Filter
-	states  map[string]*encVehicle // coalesced: newest per vehicle
-	order   []string
+	mu     sync.Mutex
+	filter Filter
+	// states holds the newest pending state of each vehicle, indexed by
+	// the vehicle's hub slot (encVehicle.slot); order lists the pending
+	// slots in order of first arrival. A slice, not a map keyed by ID:
+	// the hub offers every update to every client, and at 100 clients two
+	// map operations per update per client were a sixth of the station's
+	// CPU.
+	states  []*encVehicle
+	order   []int32
 	events  []encEvent
 	control []Frame
 	dropped bool
@@ -490,13 +507,16 @@ func (c *wsClient) offer(vs []*encVehicle, es []encEvent, latest map[string]flee
 		if !c.filter.match(&vs[i].v) {
 			continue
 		}
-		id := vs[i].v.ID
-		if _, ok := c.states[id]; !ok {
-			c.order = append(c.order, id)
+		slot := vs[i].slot
+		if int(slot) >= len(c.states) {
+			c.states = append(c.states, make([]*encVehicle, int(slot)+1-len(c.states))...)
+		}
+		if c.states[slot] == nil {
+			c.order = append(c.order, slot)
 		} else {
 			replaced++
 		}
-		c.states[id] = vs[i]
+		c.states[slot] = vs[i]
 		n++
 	}
 	if replaced > 0 {
@@ -575,7 +595,9 @@ func (c *wsClient) snapshotLocked() {
 	// The snapshot carries the newest state of every vehicle: the states
 	// still waiting are replaced by it.
 	c.hub.coalesced.Add(uint64(len(c.order)))
-	clear(c.states)
+	for _, slot := range c.order {
+		c.states[slot] = nil
+	}
 	c.order = c.order[:0]
 	c.control = append(c.control, snap)
 	c.signal()
@@ -724,10 +746,10 @@ func (c *wsClient) writeLoop() {
 				}
 				c.rateWait = true // the timer takes the states: offers need not wake us
 			} else {
-				for _, id := range c.order {
-					states = append(states, c.states[id])
+				for _, slot := range c.order {
+					states = append(states, c.states[slot])
+					c.states[slot] = nil
 				}
-				clear(c.states)
 				c.order = c.order[:0]
 				nextState = now.Add(time.Duration(float64(time.Second) / c.filter.RateHz))
 			}
@@ -804,6 +826,7 @@ const hubDrainEvery = time.Millisecond
 // encVehicle is a vehicle's state, encoded at most once for every client.
 type encVehicle struct {
 	v     fleet.Vehicle // for filtering
+	slot  int32         // the vehicle's index in the hub (Hub.slots)
 	stale bool
 	// data is when the data this state carries arrived (Unix ns), 0 if
 	// the state carries no new data; offered is when the hub offered it
