@@ -8,10 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/burgut-uav/burgut/fleet"
@@ -156,7 +154,6 @@ type stationStats interface {
 	Links() []groundstation.LinkInfo
 	SocketBuffer() groundstation.SocketBuffer
 	latencyStages
-	sentTapper
 }
 
 // latencyStages is a part that measures stages of a datagram's way to
@@ -203,7 +200,6 @@ func (a *App) observeLatency(p latencyStages) {
 // the dispatchers, and the kernel's own count of datagrams dropped at each
 // UDP socket (receive buffer full) — the loss no userspace counter sees.
 func (a *App) observeStation(st stationStats) {
-	a.observeSent(st, st.Links())
 	a.observeLatency(st)
 	perLink := func(name, help string, kind metrics.Kind, v func(l groundstation.LinkInfo) float64) {
 		a.addFamily(metrics.Family{Name: name, Help: help, Kind: kind, Labels: []string{"link"}}, func(emit metrics.Emit) {
@@ -223,7 +219,7 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_udp_datagrams_total", "datagrams the link's UDP socket delivered to the station (UDP server links)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Datagrams) })
 	perLink("burgut_udp_backlog", "datagrams of remotes heard for the first time, held until their channel is open (the rest of the backlog waits in the socket: burgut_udp_socket_rx_queue_bytes)", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
 	perLink("burgut_udp_backlog_dropped_total", "datagrams dropped because a new remote's hold queue or the queue of new remotes was full", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.BacklogDropped) })
-	perLink("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendFrames) })
+	perLink("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link, as its send gate counts them (commands, requests, mission items; not gomavlib's own heartbeats)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendFrames) })
 	perLink("burgut_mavlink_send_waited_total", "frames to vehicles that waited for gomavlib's 64-frame write queue to drain (every link kind; gomavlib drops silently when it is full)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendWaited) })
 	perLink("burgut_mavlink_send_shed_total", "frames to vehicles shed because gomavlib's write queue stayed full for 250 ms: never sent (the protocols retry them)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendShed) })
 	perLink("burgut_mission_list_downloads_total", "mission, fence and rally lists read from the link's vehicles for consoles and API callers (MAVLink downloads)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.ListDownloads) })
@@ -468,30 +464,6 @@ func (s countingStation) Upload(ctx context.Context, id string, t mavitem.Missio
 	rep, err := s.Station.Upload(ctx, id, t, items, o)
 	s.c.upload(rep, err)
 	return rep, err
-}
-
-// sentTapper is the station's frame-tap registration.
-type sentTapper interface {
-	AddFrameTap(groundstation.FrameTap)
-}
-
-// observeSent counts the frames the station sends, per link, through a
-// frame tap (the station's own 1 Hz gomavlib heartbeats are not seen).
-func (a *App) observeSent(st sentTapper, links []groundstation.LinkInfo) {
-	counts := make(map[string]*atomic.Uint64, len(links)) // read-only after this
-	for _, l := range links {
-		counts[l.Name] = new(atomic.Uint64)
-	}
-	st.AddFrameTap(func(_, link string, _ time.Time, _ frame.Frame, _ []byte, sent bool) {
-		if c := counts[link]; sent && c != nil {
-			c.Add(1)
-		}
-	})
-	a.addFamily(counter("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link (commands, requests, mission items; not gomavlib's own heartbeats)", "link"), func(emit metrics.Emit) {
-		for _, l := range links {
-			emit(float64(counts[l.Name].Load()), l.Name)
-		}
-	})
 }
 
 // shedFamilies are the counters of what a stage sheds, as GET
