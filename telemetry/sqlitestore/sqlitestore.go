@@ -74,9 +74,10 @@ type Options struct {
 	PruneEvery time.Duration
 	// CommitEvery is how often Run's writer commits what is pending;
 	// CommitRows commits sooner; MaxPending bounds the pending rows, past
-	// which writers wait (defaults above). A larger transaction writes each
-	// vehicle's newest page once for many rows: the cost of a row falls by
-	// about a quarter from 1 s to 4 s of rows per commit.
+	// which writers wait (defaults above). One transaction for everything
+	// pending, not one per caller, writes each vehicle's newest page once
+	// for many rows; with rows in key order, 1 s and 4 s of rows per commit
+	// measured the same, so the default keeps the loss at a crash small.
 	CommitEvery time.Duration
 	CommitRows  int
 	MaxPending  int
