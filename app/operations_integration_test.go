@@ -675,6 +675,18 @@ func TestOperationResumesAfterAStationRestart(t *testing.T) {
 		}
 		return true
 	})
+	// A planned restart on a busy 2-core runner can take longer than
+	// ArduCopter's default FS_GCS_TIMEOUT (5 s), and the drones would then
+	// rightly fly home on the GCS failsafe — which is not what this test
+	// is about. An operator planning a restart raises the timeout first;
+	// so does the test, through the same API.
+	for _, id := range ids {
+		var out any
+		if code := sendJSON(t, "PUT", "http://"+a.HTTPAddr()+"/api/v1/vehicles/"+id+"/params/FS_GCS_TIMEOUT", map[string]any{"value": 60}, &out); code != http.StatusOK {
+			t.Fatalf("raise FS_GCS_TIMEOUT on %s: %d %v", id, code, out)
+		}
+	}
+	down := time.Now()
 	stop()
 	t.Logf("before the restart: %s", slotsString(before))
 	launches := map[string]int{}
@@ -682,6 +694,7 @@ func TestOperationResumesAfterAStationRestart(t *testing.T) {
 		launches[v.ID] = v.Launches
 	}
 	a, _ = station()
+	t.Logf("the station was down %v", time.Since(down))
 	_, events, stopRec := recordTracks(a)
 	after := waitOp(t, a, o.ID, time.Minute, func(o operations.OperationView) bool {
 		return o.Clock.After(before.Clock.Add(2 * time.Minute))
