@@ -11,7 +11,9 @@
 //     Node (station HEARTBEAT at 1 Hz, MAV_TYPE_GCS, MAVLink 2) and one
 //     dispatcher goroutine that reads that node's Events() and ticks.
 //   - udplistener.go, ingest.go, framedec.go: a UDP server link has its
-//     own socket reader, which stages each datagram; the link's dispatcher
+//     own socket reader, which stages each datagram (recvmmsg; a busy
+//     socket is read every Config.UDPBatchWait, 2 ms, instead of waking
+//     the process per datagram); the link's dispatcher
 //     takes them in batches and decodes them with the station's frame
 //     decoder (held to gomavlib's frame reader by a test), with no
 //     goroutine hop per frame; gomavlib gets a conn per remote only to
