@@ -227,6 +227,17 @@ func (x operationsActuator) ReturnHome(ctx context.Context, id string) (err erro
 	return err
 }
 
+// Continue sends a drone waiting at its plan's hold on to the loop: the
+// mission's current item becomes seq (MISSION_SET_CURRENT, verified by
+// the vehicle's MISSION_CURRENT).
+func (x operationsActuator) Continue(ctx context.Context, id string, seq int) (err error) {
+	defer func() { x.audit(id, "continue", map[string]any{"seq": seq}, err) }()
+	if seq < 0 || seq > math.MaxUint16 {
+		return fmt.Errorf("mission item %d out of range", seq)
+	}
+	return vehicleapi.FromStation(x.a.Station).SetCurrent(ctx, id, uint16(seq))
+}
+
 // audit records a command the scheduler sent, as the separation monitor
 // records its brakes, and shows it in the event stream.
 func (x operationsActuator) audit(id, what string, fields map[string]any, err error) {

@@ -111,8 +111,27 @@ func buildDronePlan(a *Area, pr projection, o PlanOptions, drone int, alt float6
 	if in == nil {
 		return nil, fmt.Errorf("no path from launch point %q to the patrol that avoids the no-fly zones", launch.Name)
 	}
-	for _, p := range in[1 : len(in)-1] {
+	holdK, hold := -1, orb.Point{}
+	if o.EntryHold && o.Repeat != 0 {
+		holdK, hold = holdPoint(in, loopXY(patrol, o, rt), o.HoldClear)
+	}
+	if holdK == 0 && hold == lxy {
+		// The whole way in runs near the loop: hold over the pad.
+		dp.HoldSeq = add(mavitem.Item{Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavLoiterUnlim, X: e7(launch.Point[1]), Y: e7(launch.Point[0]), Z: float32(talt)})
+		dp.Transit = append(dp.Transit, dp.HoldSeq)
+	}
+	for k, p := range in[1 : len(in)-1] {
+		if k == holdK && hold != in[k] {
+			dp.HoldSeq = addWPAt(mavitem.CmdNavLoiterUnlim, hold, true, talt)
+		}
+		if k+1 == holdK && hold == p {
+			dp.HoldSeq = addWPAt(mavitem.CmdNavLoiterUnlim, p, true, talt)
+			continue
+		}
 		addWPAt(mavitem.CmdNavWaypoint, p, true, talt)
+	}
+	if holdK == len(in)-2 && hold != in[holdK] {
+		dp.HoldSeq = addWPAt(mavitem.CmdNavLoiterUnlim, hold, true, talt)
 	}
 	if o.TransitLayer {
 		// Over the patrol's first waypoint at the transit layer, then down
@@ -547,4 +566,53 @@ func interiorPoint(r orb.Ring) orb.Point {
 		}
 	}
 	return best
+}
+
+// loopXY is the patrol loop as flown (metres): its waypoints and the
+// way back to the first, as buildDronePlan closes it.
+func loopXY(patrol []wp, o PlanOptions, rt *router) []orb.Point {
+	var out []orb.Point
+	for _, w := range patrol {
+		out = append(out, w.p)
+	}
+	if n := len(patrol); n > 2 && patrol[n-1].p == patrol[0].p {
+		return out
+	}
+	for _, w := range rt.connect(patrol[len(patrol)-1].p, patrol[0].p) {
+		out = append(out, w.p)
+	}
+	return out
+}
+
+// holdPoint finds PlanOptions.EntryHold's hold on the way in (path, from
+// the launch point to the loop's first waypoint, metres): walking back
+// from the loop, the first point at least clear from every leg of the
+// loop. k is the index of the path's segment it lies on (the hold is
+// path[k] itself or lies between path[k] and path[k+1]); none found, it is
+// the launch point (k 0).
+func holdPoint(path, loop []orb.Point, clear float64) (int, orb.Point) {
+	far := func(p orb.Point) bool {
+		for i := range loop {
+			if pointSegDist(p, loop[i], loop[(i+1)%len(loop)]) < clear {
+				return false
+			}
+		}
+		return true
+	}
+	for k := len(path) - 2; k >= 0; k-- {
+		a, b := path[k], path[k+1]
+		l := math.Hypot(b[0]-a[0], b[1]-a[1])
+		n := int(math.Ceil(l))
+		for s := 1; s <= n; s++ {
+			f := 1 - float64(s)/float64(n)
+			p := orb.Point{a[0] + (b[0]-a[0])*f, a[1] + (b[1]-a[1])*f}
+			if s == n {
+				p = a
+			}
+			if far(p) {
+				return k, p
+			}
+		}
+	}
+	return 0, path[0]
 }

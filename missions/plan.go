@@ -70,6 +70,18 @@ type PlanOptions struct {
 	// inside the band. Default LayerStep above the highest patrol layer;
 	// setting it implies TransitLayer.
 	TransitAlt float64 `json:"transit_alt,omitempty"`
+	// EntryHold puts a hold (NAV_LOITER_UNLIM, DronePlan.HoldSeq) on the
+	// way to the patrol: the drone waits there, on its transit altitude,
+	// until it is told to go on (MISSION_SET_CURRENT to LoopStart). The
+	// operations scheduler holds a replacement there until the drone it
+	// relieves is far enough along the loop that the two do not meet at
+	// the loop's entry. The hold is the point of the transit path nearest
+	// the entry that lies HoldClear from every leg of the loop, or over
+	// the launch point when the whole transit runs closer than that.
+	EntryHold bool `json:"entry_hold,omitempty"`
+	// HoldClear is the hold's horizontal distance from the patrol loop,
+	// metres (default 40: beyond the separation monitor's 30 m warning).
+	HoldClear float64 `json:"hold_clear,omitempty"`
 }
 
 // LaunchPoint is a launch pad given with the plan options rather than in
@@ -227,9 +239,20 @@ func (o *PlanOptions) defaults(a *Area) error {
 			return fmt.Errorf("transit_alt %g m: the transit layer must lie at least layer_step (%g m) above the highest patrol layer (%g m) and inside the band [%g, %g] m; lower alt, plan fewer drones or a smaller layer_step", o.TransitAlt, o.LayerStep, top, a.MinAlt, a.MaxAlt)
 		}
 	}
+	if o.EntryHold && o.HoldClear == 0 {
+		o.HoldClear = defaultHoldClear
+	}
+	if math.IsNaN(o.HoldClear) || o.HoldClear < 0 || o.HoldClear > 1000 {
+		return fmt.Errorf("hold_clear %g m: want 0 (default %g) to 1000", o.HoldClear, float64(defaultHoldClear))
+	}
 	o.Capacity = o.Capacity.WithDefaults()
 	return o.Capacity.Validate()
 }
+
+// defaultHoldClear is PlanOptions.HoldClear's default: a drone holding
+// there is beyond the live separation monitor's default 30 m warning
+// distance from anyone on the loop.
+const defaultHoldClear = 40
 
 // maxLaunchDistance bounds how far a launch point given with the options
 // may be from the area's centre: a drone patrols from nearby.
@@ -273,10 +296,14 @@ type DronePlan struct {
 	Transit []uint16 `json:"transit"`
 	// LoopStart and JumpSeq are the first repeated item and the DO_JUMP
 	// (0 when the pattern is flown once).
-	LoopStart uint16  `json:"loop_start"`
-	JumpSeq   uint16  `json:"jump_seq"`
-	Repeat    int     `json:"repeat"`
-	Speed     float64 `json:"speed"`
+	LoopStart uint16 `json:"loop_start"`
+	JumpSeq   uint16 `json:"jump_seq"`
+	// HoldSeq is the hold on the way to the patrol (PlanOptions.EntryHold;
+	// 0: none): a NAV_LOITER_UNLIM the drone waits at until its mission
+	// is set to LoopStart.
+	HoldSeq uint16  `json:"hold_seq,omitempty"`
+	Repeat  int     `json:"repeat"`
+	Speed   float64 `json:"speed"`
 	// FenceParams must be set on the vehicle after the fence is uploaded:
 	// an uploaded fence does nothing until FENCE_ENABLE, and ArduCopter's
 	// default FENCE_TYPE adds a 300 m circle and a 100 m ceiling the plan

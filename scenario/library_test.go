@@ -5,14 +5,6 @@ import (
 	"testing"
 )
 
-// knownFailures are assertions of a library scenario that catch a defect
-// not fixed yet: the run still checks every other assertion, and the
-// failure is logged as known (the scenario file keeps the assertion, so
-// `burgut scenario run` of it fails as it should).
-var knownFailures = map[string]struct{ kind, why string }{
-	"stadium-perimeter-rotation.yaml": {"min_separation", "issue 13: a replacement joins the patrol loop at its entry while the incumbent may be passing it; see missions/operations/README.md"},
-}
-
 // Every scenario of the library (scenarios/ at the repository root) runs
 // at its own speedup and every assertion in it holds; a failure prints
 // the failed cases with their messages.
@@ -27,13 +19,8 @@ func TestLibrary(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			res := runFile(t, f, Options{})
-			known := knownFailures[filepath.Base(f)]
 			for _, c := range res.Cases {
-				switch {
-				case c.OK:
-				case known.kind != "" && c.Kind == known.kind:
-					t.Logf("KNOWN FAILURE (%s): %s: %s", known.why, c.Name(), c.Message)
-				default:
+				if !c.OK {
 					t.Errorf("%s: %s", c.Name(), c.Message)
 				}
 			}

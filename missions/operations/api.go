@@ -205,7 +205,10 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		}
 	}
 	po := missions.PlanOptions{Pattern: req.Pattern, Drones: req.Slots, Repeat: -1, Launch: req.Launch, Alt: req.Alt, Speed: req.Speed, Margin: req.Margin,
-		TransitLayer: req.TransitLayer, TransitAlt: req.TransitAlt}
+		TransitLayer: req.TransitLayer, TransitAlt: req.TransitAlt,
+		// Replacements wait on the way in until the loop is clear of the
+		// drone they relieve (see handover.go).
+		EntryHold: true}
 	plans, err := missions.PlanArea(a, po)
 	if err != nil {
 		field := "area_id"

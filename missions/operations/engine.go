@@ -20,6 +20,10 @@ const (
 	ActLaunch ActionKind = "launch"
 	// ActReturn sends the vehicle home (RTL); ReturnDone reports back.
 	ActReturn ActionKind = "return"
+	// ActContinue sends a vehicle waiting at its plan's hold on to the
+	// loop: its current mission item becomes Seq (the loop's entry);
+	// ContinueDone reports back.
+	ActContinue ActionKind = "continue"
 )
 
 // Action is one command for the runner to carry out.
@@ -29,6 +33,8 @@ type Action struct {
 	Slot      int
 	// Upload is false when the vehicle already holds the slot's mission.
 	Upload bool
+	// Seq is the mission item ActContinue makes current.
+	Seq int
 }
 
 // Note is an event the operation raises; the runner puts it on the fleet's
@@ -88,6 +94,7 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 			st.sendEveryoneHome()
 		} else if !o.Paused {
 			st.schedule()
+			st.release()
 		}
 		if !st.wall.Before(o.resumeUntil) {
 			st.forecast()
@@ -287,7 +294,13 @@ func (st *step) keepRate(v *VehicleState) {
 // handover: in is on station, the slot's incumbent goes home.
 func (st *step) handover(sl *Slot, in *VehicleState) {
 	if old := st.o.vehicle(sl.VehicleID); old != nil && old.ID != in.ID && (old.Role == RoleStation || old.Role == RoleTransit) {
-		st.sendHome(old)
+		// The relieved drone flies on ahead of its relief until its way
+		// home keeps clear of it, but no longer than its battery allows.
+		wait := float64(returnWaitS)
+		if fv, ok := st.look(old.ID); ok && old.Role == RoleStation {
+			wait = math.Min(wait, st.leaveIn(old, fv))
+		}
+		st.sendHomeClear(old, st.now.Add(secs(math.Max(wait, 0))))
 		sl.Handovers++
 		st.note(in.ID, fleet.SeverityInfo, "handover", "%s took over slot %d of operation %s from %s", in.ID, sl.Index, st.o.ID, old.ID)
 		st.lastNote()["slot"], st.lastNote()["from"] = sl.Index, old.ID
@@ -382,7 +395,7 @@ func (st *step) finish(why string) {
 func (st *step) sendEveryoneHome() {
 	for _, v := range st.o.Vehicles {
 		if v.Role == RoleStation || v.Role == RoleTransit {
-			st.sendHomeClear(v)
+			st.sendHomeClear(v, st.now.Add(secs(returnWaitS)))
 		}
 	}
 	for _, sl := range st.o.Slots {
@@ -391,39 +404,110 @@ func (st *step) sendEveryoneHome() {
 }
 
 // returnWaitS bounds (operation seconds) how long a drone due home waits
-// for a leg with a clear straight return: longer than a loop leg takes,
-// short enough that the battery reserve is not the price.
+// for a clear return: longer than a loop leg takes, short enough that the
+// battery reserve is not the price.
 const returnWaitS = 120
 
-// sendHomeClear sends v home now if the leg it flies has a clear straight
-// return (or nothing is known against it); else it is marked returning
-// and the RTL waits for a clear leg (returnWhenClear, each tick).
-func (st *step) sendHomeClear(v *VehicleState) {
+// returnBlocked says why sending v home now is not clear ("" when it
+// is): its leg's straight return leaves the fence or crosses a no-fly
+// zone (SlotPlan.NoReturnSeqs), or its RTL would pass within
+// handoverSafeM of another drone of its slot (returnClear).
+func (st *step) returnBlocked(v *VehicleState, fv fleet.Vehicle, ok bool) string {
+	if !ok || v.Slot < 0 || v.Slot >= len(st.o.Plans) || fv.Mode != "AUTO" {
+		return ""
+	}
+	if slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq) {
+		return fmt.Sprintf("its straight return from item %d may leave the fence or cross a no-fly zone", fv.MissionSeq)
+	}
+	if clear, least := st.returnClear(v, fv); !clear {
+		return fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
+	}
+	return ""
+}
+
+// sendHomeClear sends v home now if its return is clear (returnBlocked);
+// else it is marked returning and the RTL waits for a clear moment
+// (returnWhenClear, each tick) until by at the latest.
+func (st *step) sendHomeClear(v *VehicleState, by time.Time) {
 	fv, ok := st.look(v.ID)
-	if ok && v.Slot >= 0 && v.Slot < len(st.o.Plans) && fv.Mode == "AUTO" && slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq) {
+	if st.returnBlocked(v, fv, ok) != "" {
 		st.keepRate(v)
 		at := st.now
-		v.Role, v.Since, v.rtlTries, v.ReturnWait = RoleReturning, st.now, 0, &at
+		v.Role, v.Since, v.rtlTries, v.ReturnWait, v.ReturnBy = RoleReturning, st.now, 0, &at, &by
 		return
 	}
 	st.sendHome(v)
 }
 
-// returnWhenClear sends a waiting drone home once its leg's return is
-// clear, or when it has waited returnWaitS (with an alert saying why).
+// returnWhenClear sends a waiting drone home once its return is clear,
+// or at its bound (ReturnBy; returnWaitS for one stored without it) with
+// an alert saying why.
 func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
-	blocked := ok && fv.Mode == "AUTO" && v.Slot >= 0 && v.Slot < len(st.o.Plans) && slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq)
+	why := st.returnBlocked(v, fv, ok)
 	waited := st.now.Sub(*v.ReturnWait).Seconds()
-	if blocked && waited < returnWaitS {
+	by := v.ReturnWait.Add(secs(returnWaitS))
+	if v.ReturnBy != nil {
+		by = *v.ReturnBy
+	}
+	if why != "" && st.now.Before(by) {
 		return
 	}
-	if blocked {
+	if why != "" {
 		st.notes = append(st.notes, Note{VehicleID: v.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
-			Message: fmt.Sprintf("%s sent home after waiting %.0f s for a leg with a clear return (operation %s): its straight return from item %d may leave the fence or cross a no-fly zone", v.ID, waited, st.o.ID, fv.MissionSeq),
+			Message: fmt.Sprintf("%s sent home after waiting %.0f s for a clear return (operation %s): %s", v.ID, waited, st.o.ID, why),
 			Fields:  map[string]any{"operation_id": st.o.ID, "action": "return_unclear", "slot": v.Slot, "seq": fv.MissionSeq}})
 	}
-	v.ReturnWait = nil
+	if why == "" {
+		st.note(v.ID, fleet.SeverityInfo, "return", "%s sent home after waiting %.0f s for a clear return (operation %s)", v.ID, waited, st.o.ID)
+		st.lastNote()["slot"], st.lastNote()["waited_s"] = v.Slot, waited
+	}
+	v.ReturnWait, v.ReturnBy = nil, nil
 	st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+}
+
+// release sends drones waiting at their plan's hold on to the loop once
+// the way there and around it is clear of the other drones of their slot
+// (releaseClear). A Continue not obeyed is sent again after
+// continueRetry.
+func (st *step) release() {
+	for _, v := range st.o.Vehicles {
+		if v.Role != RoleTransit || v.Slot < 0 {
+			continue
+		}
+		p := st.o.Plans[v.Slot]
+		fv, ok := st.look(v.ID)
+		if !ok || !atHold(p, fv) || !v.continuedAt.IsZero() && st.wall.Sub(v.continuedAt) < continueRetry {
+			continue
+		}
+		if clear, _ := st.releaseClear(v, fv); !clear {
+			continue
+		}
+		v.continuedAt = st.wall
+		st.acts = append(st.acts, Action{Kind: ActContinue, VehicleID: v.ID, Slot: v.Slot, Seq: int(p.Plan.LoopStart)})
+		st.note(v.ID, fleet.SeverityInfo, "release", "%s leaves its hold for the loop of slot %d of operation %s", v.ID, v.Slot, st.o.ID)
+		st.lastNote()["slot"] = v.Slot
+	}
+}
+
+// continueRetry is how long (wall time) a drone sent on from its hold may
+// still show the hold before the Continue is sent again.
+const continueRetry = 5 * time.Second
+
+// ContinueDone records the outcome of a Continue: a failed one is tried
+// again on the next tick that finds the way clear.
+func (o *Operation) ContinueDone(id string, err error, took time.Duration) []Note {
+	v := o.vehicle(id)
+	if v == nil {
+		return nil
+	}
+	o.noteLatency(took)
+	if err == nil {
+		return nil
+	}
+	v.continuedAt = time.Time{}
+	return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+		Message: fmt.Sprintf("%s did not leave its hold for slot %d of operation %s: %v; trying again", id, v.Slot, o.ID, err),
+		Fields:  map[string]any{"operation_id": o.ID, "action": "release_failed", "slot": v.Slot}}}
 }
 
 func (st *step) allFailed() bool {
@@ -502,6 +586,26 @@ func (o *Operation) priorRate(v *VehicleState) float64 {
 	return 100 / o.Params.EnduranceS
 }
 
+// mustLeaveEarlyS is how long before its must-leave time a drone on
+// station looks for a clear return (operation seconds): it never waits
+// past that time for one.
+const mustLeaveEarlyS = 15
+
+// leaveIn is how long (operation seconds) the drone on station may still
+// stay: the predictor's time left, less leaveMarginS (the RTL itself
+// takes a moment to be sent and obeyed) and a busy station's own delay —
+// its command latency and how old the drone's telemetry is, both on the
+// operation clock.
+func (st *step) leaveIn(v *VehicleState, fv fleet.Vehicle) float64 {
+	o := st.o
+	pr := o.prediction(v, fv)
+	stale := 0.0
+	if !fv.LastSeen.IsZero() && st.wall.After(fv.LastSeen) {
+		stale = st.wall.Sub(fv.LastSeen).Seconds() * o.TimeScale
+	}
+	return pr.LeaveInS - leaveMarginS - o.LatencyS - stale
+}
+
 // schedule launches first drones and replacements, and sends drones home
 // that must leave.
 func (st *step) schedule() {
@@ -525,20 +629,24 @@ func (st *step) schedule() {
 			if !ok {
 				continue
 			}
-			pr := o.prediction(inc, fv)
-			// The RTL itself takes a moment to be sent and obeyed: the
-			// drone is sent home leaveMarginS before the last moment.
-			// So does a busy station's own delay: its command latency, and
-			// how old the drone's telemetry is, both on the operation clock.
-			stale := 0.0
-			if !fv.LastSeen.IsZero() && st.wall.After(fv.LastSeen) {
-				stale = st.wall.Sub(fv.LastSeen).Seconds() * o.TimeScale
+			leaveIn := st.leaveIn(inc, fv)
+			why := ""
+			if leaveIn <= mustLeaveEarlyS {
+				why = st.returnBlocked(inc, fv, ok)
 			}
-			leaveIn := pr.LeaveInS - leaveMarginS - o.LatencyS - stale
-			if leaveIn <= 0 {
-				// Must leave now, relieved or not: the reserve is not ours to spend.
+			// Must leave now, relieved or not: the reserve is not ours to
+			// spend. In the last mustLeaveEarlyS before that it leaves at
+			// the first moment its return is clear; at the last moment
+			// clear or not, saying why.
+			if leaveIn <= 0 || leaveIn <= mustLeaveEarlyS && why == "" {
+				pr := o.prediction(inc, fv)
 				st.note(inc.ID, fleet.SeverityWarning, "must_leave", "%s must leave slot %d of operation %s now (%.0f %%, %.0f s home)", inc.ID, i, o.ID, fv.BatteryPct, pr.ReturnS)
 				st.lastNote()["slot"] = i
+				if why != "" {
+					st.notes = append(st.notes, Note{VehicleID: inc.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+						Message: fmt.Sprintf("%s sent home without a clear return (operation %s): %s", inc.ID, o.ID, why),
+						Fields:  map[string]any{"operation_id": o.ID, "action": "return_unclear", "slot": i, "seq": fv.MissionSeq}})
+				}
 				st.sendHome(inc)
 				sl.VehicleID = sl.Incoming
 				sl.Incoming = ""

@@ -17,8 +17,9 @@ import (
 // vehicle's state, the scheduler steps, the test plays the vehicles'
 // answers (what the simulator tests do for real).
 type world struct {
-	vs   map[string]fleet.Vehicle
-	wall time.Time
+	vs    map[string]fleet.Vehicle
+	wall  time.Time
+	flown int // drones put on a loop so far
 }
 
 func (w *world) look(id string) (fleet.Vehicle, bool) { v, ok := w.vs[id]; return v, ok }
@@ -45,11 +46,15 @@ func newOp(slots, pool int, w *world) *Operation {
 	return o
 }
 
-// fly puts a launched vehicle on its slot's loop with charge pct.
+// fly puts a launched vehicle on its slot's loop with charge pct, each
+// 250 m east of the last (drones of a slot keep apart: the scheduler
+// sends a drone home only when its return is clear of the others).
 func (w *world) fly(id string, pct float64) {
 	v := w.vs[id]
 	v.Armed, v.Mode, v.MissionSeq, v.BatteryPct, v.LandedState, v.RelativeAlt = true, "AUTO", 5, pct, "in_air", 50
 	v.Lat += 0.004
+	w.flown++
+	v.Lon += 0.003 * float64(w.flown)
 	w.vs[id] = v
 }
 
@@ -221,6 +226,13 @@ func (r *recorder) ReturnHome(_ context.Context, id string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done = append(r.done, "rtl "+id)
+	return nil
+}
+
+func (r *recorder) Continue(_ context.Context, id string, seq int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, fmt.Sprintf("continue %s %d", id, seq))
 	return nil
 }
 

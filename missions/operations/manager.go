@@ -27,6 +27,10 @@ type Actuator interface {
 	Launch(ctx context.Context, vehicleID string, p *missions.DronePlan, upload bool, tag Tag) error
 	// ReturnHome sends the vehicle home (RTL).
 	ReturnHome(ctx context.Context, vehicleID string) error
+	// Continue makes mission item seq the vehicle's current one
+	// (MISSION_SET_CURRENT): flying AUTO it goes there at once. The
+	// scheduler sends a drone waiting at its plan's hold on to the loop.
+	Continue(ctx context.Context, vehicleID string, seq int) error
 }
 
 // Tag is what telemetry of a vehicle flying for an operation is tagged
@@ -117,6 +121,9 @@ func (m *Manager) alarms() {
 // Stats are the manager's counters for /metrics.
 type Stats struct {
 	Ticks, Launches, LaunchFailures, Returns, ReturnFailures uint64
+	// Continues count drones sent on from their hold (ContinueFailures
+	// of them refused or unanswered).
+	Continues, ContinueFailures uint64
 	// TickNanos is the total time spent in scheduler ticks.
 	TickNanos uint64
 }
@@ -326,9 +333,14 @@ const commandTimeout = 90 * time.Second
 func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 	for _, a := range acts {
 		if m.busy[a.VehicleID] || m.cfg.Act == nil {
-			if a.Kind == ActReturn {
+			switch a.Kind {
+			case ActReturn:
 				if v := o.vehicle(a.VehicleID); v != nil && v.Role == RoleReturning {
 					v.rtlTries++ // retried by Retries on a later tick
+				}
+			case ActContinue:
+				if v := o.vehicle(a.VehicleID); v != nil {
+					v.continuedAt = time.Time{} // sent again on a later tick
 				}
 			}
 			continue
@@ -347,6 +359,8 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, a.Upload, Tag{Mission: o.ID + "/slot-" + strconv.Itoa(a.Slot), EventArea: o.AreaID})
 			case ActReturn:
 				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID)
+			case ActContinue:
+				err = m.cfg.Act.Continue(cctx, a.VehicleID, a.Seq)
 			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
@@ -372,6 +386,13 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				}
 				m.stats.Returns++
 				m.emit(o, o.ReturnDone(a.VehicleID, err, wall, time.Since(began)))
+			case ActContinue:
+				if err != nil {
+					m.stats.ContinueFailures++
+					m.cfg.Log.Warn("operations: continue failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
+				}
+				m.stats.Continues++
+				m.emit(o, o.ContinueDone(a.VehicleID, err, time.Since(began)))
 			}
 		}()
 	}

@@ -152,7 +152,14 @@ type VehicleState struct {
 	// ReturnWait is when the drone was due home but flew a leg whose
 	// straight return is not clear (nil when not waiting).
 	ReturnWait *time.Time `json:"return_wait_since,omitempty"`
-	launchAt   time.Time  // operation time the launch was started
+	// ReturnBy is when (operation time) a waiting drone is sent home
+	// whether its return is clear or not (nil: returnWaitS after
+	// ReturnWait).
+	ReturnBy *time.Time `json:"return_by,omitempty"`
+	launchAt time.Time  // operation time the launch was started
+	// continuedAt is when (wall time) the drone was last sent on from its
+	// hold (zero: not yet).
+	continuedAt time.Time
 }
 
 // Operation is one continuous-coverage operation: an area patrolled by

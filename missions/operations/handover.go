@@ -1,0 +1,372 @@
+package operations
+
+import (
+	"math"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/paulmach/orb"
+)
+
+// The separated handover.
+//
+// Two drones of one slot fly the same plan on the same layer, so the
+// planner's layers cannot keep them apart: the scheduler does, from
+// where they are. A replacement waits at its plan's hold (HoldSeq, on the
+// way in, HoldClear from the loop) and is sent on to the loop
+// (ActContinue) only when the way it would fly from there — to the
+// loop's entry, then around the loop — keeps releaseSafeM from where
+// every other airborne drone of its slot is predicted to fly; the drone
+// it relieves keeps patrolling ahead of it until it is on the loop, and
+// is sent home (RTL, straight home) only when that return keeps the same
+// distance from the replacement. Predictions follow each drone's
+// mission items at the plan's speed (the loop around its DO_JUMP), an
+// RTL straight to its target at RTL_ALT; both drones fly the loop at
+// the same speed, so the spacing the release leaves is kept.
+
+// handoverSafeM is the least predicted distance (3D, metres) between two
+// drones of a slot that a return may leave: beyond the separation
+// monitor's default 30 m warning.
+const handoverSafeM = 40
+
+// releaseSafeM is the least predicted distance a release may leave while
+// the replacement flies to the loop and joinS after; for the rest of the
+// lap ahead handoverSafeM. Both are 40 m: a larger spacing (60 m was
+// tried) blocks releases on loops whose legs pass each other closer than
+// that, and on the stadium scenario left slots uncovered.
+const (
+	releaseSafeM = handoverSafeM
+	joinS        = 15
+)
+
+// predictStepS samples predicted tracks (seconds): at 10 m/s closing
+// each a metre and a half apart.
+const predictStepS = 0.15
+
+// maxPredictS bounds how far ahead a release or a return is judged.
+const maxPredictS = 240
+
+// rtlSpeeds are the horizontal speeds an RTL is judged at: the plan's
+// own (0 here) and ArduCopter's default WPNAV_SPEED, since the station
+// does not know the vehicle's RTL_SPEED.
+var rtlSpeeds = []float64{0, 10}
+
+// Vertical rates the autopilot flies between altitudes (ArduCopter's
+// WPNAV_SPEED_UP and WPNAV_SPEED_DN defaults).
+const (
+	upRate   = 2.5
+	downRate = 1.5
+)
+
+// p3 is a point in metres east (x) and north (y) of a frame's origin and
+// metres above launch (z).
+type p3 struct{ x, y, z float64 }
+
+type frame struct{ lat0, lon0, kx float64 }
+
+const earthR = 6371008.8
+
+func newFrame(lat, lon float64) frame {
+	return frame{lat0: lat, lon0: lon, kx: math.Cos(lat * math.Pi / 180)}
+}
+
+func (f frame) at(lat, lon, z float64) p3 {
+	k := math.Pi / 180 * earthR
+	return p3{(lon - f.lon0) * k * f.kx, (lat - f.lat0) * k, z}
+}
+
+func (f frame) ll(p p3) orb.Point {
+	k := math.Pi / 180 * earthR
+	return orb.Point{f.lon0 + p.x/(k*f.kx), f.lat0 + p.y/k}
+}
+
+// track is a predicted flight: straight pieces flown one after the other
+// (horizontally at speed, vertically at the climb or descent rate, each
+// piece taking the longer), then a hover at the last point.
+type track struct {
+	pts []p3
+	end []float64 // end[i]: time the drone reaches pts[i+1]
+}
+
+func newTrack(speed float64, pts ...p3) *track {
+	t := &track{pts: pts}
+	var s float64
+	for i := 1; i < len(pts); i++ {
+		a, b := pts[i-1], pts[i]
+		h := math.Hypot(b.x-a.x, b.y-a.y) / speed
+		dz := b.z - a.z
+		v := dz / upRate
+		if dz < 0 {
+			v = -dz / downRate
+		}
+		s += math.Max(h, v)
+		t.end = append(t.end, s)
+	}
+	return t
+}
+
+// duration is when the track reaches its last point.
+func (t *track) duration() float64 {
+	if len(t.end) == 0 {
+		return 0
+	}
+	return t.end[len(t.end)-1]
+}
+
+// at is where the drone is predicted at s seconds (calls with s not
+// decreasing are cheap: the piece is searched from the last one).
+func (t *track) at(s float64, hint *int) p3 {
+	i := *hint
+	for i < len(t.end) && t.end[i] < s {
+		i++
+	}
+	*hint = i
+	if i >= len(t.end) {
+		return t.pts[len(t.pts)-1]
+	}
+	from := 0.0
+	if i > 0 {
+		from = t.end[i-1]
+	}
+	a, b := t.pts[i], t.pts[i+1]
+	f := 0.0
+	if d := t.end[i] - from; d > 0 {
+		f = (s - from) / d
+	}
+	return p3{a.x + (b.x-a.x)*f, a.y + (b.y-a.y)*f, a.z + (b.z-a.z)*f}
+}
+
+// minDist is the least 3D distance between two tracks flown from now,
+// between from and to seconds ahead.
+func minDist(a, b *track, from, to float64) float64 {
+	best := math.Inf(1)
+	ha, hb := 0, 0
+	for s := from; s <= to; s += predictStepS {
+		p, q := a.at(s, &ha), b.at(s, &hb)
+		best = math.Min(best, math.Sqrt((p.x-q.x)*(p.x-q.x)+(p.y-q.y)*(p.y-q.y)+(p.z-q.z)*(p.z-q.z)))
+	}
+	return best
+}
+
+func planSpeed(p SlotPlan) float64 {
+	if p.Plan.Speed > 0 {
+		return p.Plan.Speed
+	}
+	return 10
+}
+
+// rtlAlt is the altitude an RTL climbs to (RTL_ALT in the plan's
+// parameters, centimetres; else its transit layer).
+func rtlAlt(dp *missions.DronePlan) float64 {
+	for _, pv := range dp.FenceParams {
+		if pv.Name == "RTL_ALT" {
+			return pv.Value / 100
+		}
+	}
+	return dp.TransitAlt
+}
+
+// missionTrack follows p's mission items from seq, starting at from, for
+// at least horizon seconds (around the loop's DO_JUMP): a hold or the
+// mission's end stops it there.
+func missionTrack(p SlotPlan, f frame, from p3, seq int, horizon float64) *track {
+	items := p.Plan.MissionWithHome()
+	speed := planSpeed(p)
+	pts := []p3{from}
+	dist := 0.0 // a bound on the time so far: pieces flown at speed
+	last := from
+	addPt := func(q p3) {
+		dist += math.Hypot(q.x-last.x, q.y-last.y)/speed + math.Abs(q.z-last.z)/downRate
+		pts = append(pts, q)
+		last = q
+	}
+	for i, n := seq, 0; i > 0 && i < len(items) && n < 4*len(items)+64 && dist < horizon; n++ {
+		it := items[i]
+		pt := func() p3 {
+			return f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z))
+		}
+		switch it.Command {
+		case mavitem.CmdNavWaypoint:
+			addPt(pt())
+			i++
+		case mavitem.CmdNavLoiterUnlim:
+			addPt(pt())
+			i = -1
+		case mavitem.CmdNavTakeoff:
+			addPt(p3{last.x, last.y, float64(it.Z)})
+			i++
+		case mavitem.CmdDoJump:
+			if i = int(it.Param1); i <= 0 {
+				i = -1
+			}
+		case mavitem.CmdNavReturnToLaunch:
+			for _, q := range rtlPoints(p, f, last, nil)[1:] {
+				addPt(q)
+			}
+			i = -1
+		case mavitem.CmdNavLand:
+			addPt(p3{pt().x, pt().y, last.z})
+			addPt(p3{last.x, last.y, 0})
+			i = -1
+		default:
+			i++
+		}
+	}
+	return newTrack(speed, pts...)
+}
+
+// rtlPoints is an RTL from q: the climb to RTL_ALT where it is below it,
+// straight to the RTL target at that height, the landing. The target is
+// the nearest rally point, else the vehicle's home (where it armed: the
+// crew's parking spot on the pad) when known, else the plan's.
+func rtlPoints(p SlotPlan, f frame, q p3, home *fleet.Point) []p3 {
+	z := math.Max(q.z, rtlAlt(p.Plan))
+	to := p.Plan.RTLTarget(f.ll(q))
+	if len(p.Plan.Rally) == 0 && home != nil {
+		to = orb.Point{home.Lon, home.Lat}
+	}
+	h := f.at(to[1], to[0], z)
+	return []p3{q, {q.x, q.y, z}, h, {h.x, h.y, 0}}
+}
+
+// airborne reports whether fv flies (armed and off the ground).
+func airborne(fv fleet.Vehicle) bool {
+	return fv.Armed && fv.LandedState != "on_ground"
+}
+
+// predicted is where fv is going as it flies now: its RTL, its mission
+// (in AUTO), or where it is.
+func predicted(p SlotPlan, f frame, fv fleet.Vehicle, horizon float64) *track {
+	pos := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
+	switch {
+	case fv.Mode == "RTL" || fv.Mode == "SMART_RTL":
+		return newTrack(math.Max(planSpeed(p), fv.GroundSpeed), rtlPoints(p, f, pos, fv.Home)...)
+	case fv.Mode == "AUTO" && fv.MissionSeq > 0:
+		return missionTrack(p, f, pos, fv.MissionSeq, horizon)
+	}
+	return newTrack(1, pos)
+}
+
+// others are the tracks of the airborne drones of slot (but the one
+// named) as they fly now. Drones of other slots fly other layers, which
+// the plan keeps apart (the pad they share is not judged: see the
+// README's limitations).
+func (st *step) others(slot int, except string, f frame, horizon float64) []*track {
+	var out []*track
+	for _, v := range st.o.Vehicles {
+		if v.ID == except || v.Slot != slot {
+			continue
+		}
+		switch v.Role {
+		case RoleTransit, RoleStation, RoleReturning:
+		default:
+			continue
+		}
+		if fv, ok := st.look(v.ID); ok && airborne(fv) {
+			out = append(out, predicted(st.o.Plans[slot], f, fv, horizon))
+		}
+	}
+	return out
+}
+
+// clearOf reports whether t keeps near metres (3D) from every track of
+// others over the first split seconds, and far metres from then to
+// horizon, and the least distance it keeps.
+func clearOf(t *track, others []*track, split, near, horizon, far float64) (bool, float64) {
+	ok, least := true, math.Inf(1)
+	for _, o := range others {
+		a := minDist(t, o, 0, math.Min(split, horizon))
+		b := math.Inf(1)
+		if split < horizon {
+			b = minDist(t, o, split, horizon)
+		}
+		ok = ok && a >= near && b >= far
+		least = math.Min(least, math.Min(a, b))
+	}
+	return ok, least
+}
+
+// atHold reports whether fv waits at its plan's hold.
+func atHold(p SlotPlan, fv fleet.Vehicle) bool {
+	hs := int(p.Plan.HoldSeq)
+	if hs == 0 || fv.Mode != "AUTO" || fv.MissionSeq != hs || hs > len(p.Plan.Mission) {
+		return false
+	}
+	it := p.Plan.Mission[hs-1]
+	return distM(fv.Lat, fv.Lon, float64(it.X)/1e7, float64(it.Y)/1e7) < holdReachedM && math.Abs(fv.RelativeAlt-float64(it.Z)) < holdReachedM
+}
+
+// holdReachedM is how near its hold a drone counts as waiting there.
+const holdReachedM = 5
+
+// releaseClear judges sending v (waiting at its hold) on to the loop: the
+// way from where it is to the loop's entry and around the loop must keep
+// releaseSafeM from the other airborne drones of its slot until joinS
+// after it reaches the entry, and handoverSafeM for the rest of a lap
+// (both then fly the loop at the same speed).
+func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) {
+	p := st.o.Plans[v.Slot]
+	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
+	lap := loopLen(p) / planSpeed(p)
+	hyp := missionTrack(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), int(p.Plan.LoopStart), maxPredictS)
+	horizon := math.Min(maxPredictS, entryTime(p, hyp)+lap+10)
+	return clearOf(hyp, st.others(v.Slot, v.ID, f, horizon), entryTime(p, hyp)+joinS, releaseSafeM, horizon, handoverSafeM)
+}
+
+// entryTime is when hyp (flown from a hold) reaches the loop's entry:
+// the time to its second point.
+func entryTime(_ SlotPlan, hyp *track) float64 {
+	if len(hyp.end) == 0 {
+		return 0
+	}
+	return hyp.end[0]
+}
+
+// loopLen is the loop's length, metres (0 without one).
+func loopLen(p SlotPlan) float64 {
+	dp := p.Plan
+	if dp.LoopStart == 0 || dp.JumpSeq == 0 {
+		return 0
+	}
+	var pts [][2]float64
+	for _, it := range dp.Mission {
+		if it.Seq >= dp.LoopStart && it.Seq < dp.JumpSeq && it.Command == mavitem.CmdNavWaypoint {
+			pts = append(pts, [2]float64{float64(it.X) / 1e7, float64(it.Y) / 1e7})
+		}
+	}
+	var l float64
+	for i := range pts {
+		a, b := pts[i], pts[(i+1)%len(pts)]
+		l += distM(a[0], a[1], b[0], b[1])
+	}
+	return l
+}
+
+// returnClear judges sending v home now: its RTL from where it is, at
+// the plan's speed and at ArduCopter's default, must keep handoverSafeM
+// from the other airborne drones of its slot until it has landed. least
+// is the least predicted distance (+Inf with no one else about).
+func (st *step) returnClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) {
+	if v.Slot < 0 || v.Slot >= len(st.o.Plans) || !airborne(fv) {
+		return true, math.Inf(1)
+	}
+	p := st.o.Plans[v.Slot]
+	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
+	pts := rtlPoints(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), fv.Home)
+	ok, least := true, math.Inf(1)
+	var others []*track
+	for _, s := range rtlSpeeds {
+		if s == 0 {
+			s = planSpeed(p)
+		}
+		hyp := newTrack(s, pts...)
+		horizon := math.Min(maxPredictS, hyp.duration())
+		if others == nil {
+			others = st.others(v.Slot, v.ID, f, maxPredictS)
+		}
+		c, l := clearOf(hyp, others, horizon, handoverSafeM, horizon, handoverSafeM)
+		ok, least = ok && c, math.Min(least, l)
+	}
+	return ok, least
+}
