@@ -467,7 +467,9 @@ func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
 
 // release sends drones waiting at their plan's hold on to the loop once
 // the way there and around it is clear of the other drones of their slot
-// (releaseClear). A Continue not obeyed is sent again after
+// (releaseClear); a drone still flying to a hold on the loop's last leg
+// in is sent on before it gets there when the way is clear already (a
+// first drone, a replacement for a failed one), so it does not stop. A Continue not obeyed is sent again after
 // continueRetry.
 func (st *step) release() {
 	for _, v := range st.o.Vehicles {
@@ -476,7 +478,7 @@ func (st *step) release() {
 		}
 		p := st.o.Plans[v.Slot]
 		fv, ok := st.look(v.ID)
-		if !ok || !atHold(p, fv) || !v.continuedAt.IsZero() && st.wall.Sub(v.continuedAt) < continueRetry {
+		if !ok || !atHold(p, fv) && !toHold(p, fv) || !v.continuedAt.IsZero() && st.wall.Sub(v.continuedAt) < continueRetry {
 			continue
 		}
 		if clear, _ := st.releaseClear(v, fv); !clear {

@@ -297,6 +297,15 @@ func atHold(p SlotPlan, fv fleet.Vehicle) bool {
 	return distM(fv.Lat, fv.Lon, float64(it.X)/1e7, float64(it.Y)/1e7) < holdReachedM && math.Abs(fv.RelativeAlt-float64(it.Z)) < holdReachedM
 }
 
+// toHold reports whether fv flies to its plan's hold on the last leg
+// before the loop (the hold is the last item before LoopStart): sent on
+// from there it flies straight on along the same line to the loop's
+// entry, so a drone with nothing to wait for need not stop at the hold.
+func toHold(p SlotPlan, fv fleet.Vehicle) bool {
+	hs := int(p.Plan.HoldSeq)
+	return hs != 0 && hs == int(p.Plan.LoopStart)-1 && fv.Mode == "AUTO" && fv.MissionSeq == hs && fv.RelativeAlt > 1
+}
+
 // holdReachedM is how near its hold a drone counts as waiting there.
 const holdReachedM = 5
 
