@@ -477,8 +477,8 @@ func (c *stored) finish(ctx context.Context, r *runner) []Case {
 			}
 		}
 		switch {
-		case len(fl) != r.flights[i]:
-			out = append(out, c.cs(r, i, false, r.now, fmt.Sprintf("%s flew %d flight(s); the store holds %d", r.vnameIdx(i), r.flights[i], len(fl))))
+		case len(fl) != r.flights[i].Flights():
+			out = append(out, c.cs(r, i, false, r.now, fmt.Sprintf("%s flew %d flight(s); the store holds %d", r.vnameIdx(i), r.flights[i].Flights(), len(fl))))
 		case empty > 0:
 			out = append(out, c.cs(r, i, false, r.now, fmt.Sprintf("%s: %d stored flight(s) have no samples", r.vnameIdx(i), empty)))
 		default:

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/burgut-uav/burgut/telemetry"
 )
 
 // checkerWorld is a runner with two vehicles and the assertions of
@@ -18,7 +20,7 @@ func checkerWorld(t *testing.T, yamlAssertions string) (*runner, []checker) {
 		t.Fatal(err)
 	}
 	r := &runner{sc: sc, ids: []string{"uav-a", "uav-b"}, index: map[string]int{"uav-a": 0, "uav-b": 1},
-		states: make([]vstate, 2), seen: []bool{true, true}, flights: make([]int, 2), res: &Result{}}
+		states: make([]vstate, 2), seen: []bool{true, true}, flights: make([]telemetry.FlightCounter, 2), flew: make([]bool, 2), res: &Result{}}
 	for i := range r.states {
 		r.states[i] = vstate{ID: r.ids[i], Lat: 41.3, Lon: 69.2, LandedState: "on_ground", Mode: "STABILIZE", BatteryPct: 90}
 	}
@@ -201,5 +203,58 @@ func TestAlertAfterFaultUsesRehearsalDefinition(t *testing.T) {
 		if got[i].OK != w.ok || !strings.Contains(got[i].Message, w.msg) {
 			t.Errorf("case %d: %+v\nwant ok=%v %q", i, got[i], w.ok, w.msg)
 		}
+	}
+}
+
+// TestFlightsCountedLikeTheStore: the runner counts flights from the
+// polled states and the armed/disarmed events in the order observe takes
+// them (a tick's poll, then the events since the last tick). A vehicle
+// that armed, disarmed on the ground and was armed again between two
+// polls looks armed-and-still-armed to the polls alone; with the events
+// it flew two flights, as telemetry.MakeFlights splits the store's
+// samples of the same arm states — the square-patrol-link-storm failure
+// ("flew 1 flight(s); the store holds 2").
+func TestFlightsCountedLikeTheStore(t *testing.T) {
+	r, _ := checkerWorld(t, "  - {kind: telemetry_stored}\n")
+	type tick struct {
+		poll   bool   // the arm state the poll shows
+		events []bool // the armed (true) / disarmed (false) events since the last tick
+	}
+	ticks := []tick{
+		{poll: false},
+		// armed before the poll, disarmed after it, armed again before the next poll
+		{poll: true, events: []bool{true, false}},
+		{poll: true, events: []bool{true}},
+		{poll: true},
+		// landed: disarmed before the poll
+		{poll: false, events: []bool{false}},
+	}
+	var states []bool // the station's arm states in order, as the store records them
+	for _, tk := range ticks {
+		r.seeArmed(0, tk.poll)
+		for _, a := range tk.events {
+			r.seeArmed(0, a)
+			states = append(states, a)
+		}
+	}
+	var ss []telemetry.Sample
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for k, a := range append([]bool{false}, states...) {
+		ss = append(ss, telemetry.Sample{Time: t0.Add(time.Duration(k) * time.Second), Vehicle: "uav-a", Armed: a})
+	}
+	stored := len(telemetry.MakeFlights("uav-a", ss))
+	if got := r.flights[0].Flights(); got != 2 || stored != 2 || !r.flew[0] {
+		t.Fatalf("runner counted %d flights (flew %v), the store's definition %d; want 2 and 2", got, r.flew[0], stored)
+	}
+	if r.flights[1].Flights() != 0 || r.flew[1] {
+		t.Fatalf("vehicle 1 never armed but counted %d flights", r.flights[1].Flights())
+	}
+	// Polls alone (the old count) see one flight.
+	var polls telemetry.FlightCounter
+	for _, tk := range ticks {
+		polls.See(tk.poll)
+	}
+	if polls.Flights() != 1 {
+		t.Fatalf("the polls alone counted %d flights; the test no longer shows what they miss", polls.Flights())
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
+	"github.com/burgut-uav/burgut/telemetry"
 )
 
 // Options adjust a run without changing the file.
@@ -158,9 +159,14 @@ type runner struct {
 	checkers  []checker
 	stepCases []Case
 	flew      []bool
-	prevArmed []bool
 	reachedAt []map[int]bool // mission items reached, from events
-	flights   []int
+	// flights counts each vehicle's flights by telemetry's definition
+	// (the store's), from the polled states and the armed/disarmed events
+	// together: a poll alone misses an arm that lasts less than a tick (a
+	// vehicle that auto-disarms on the ground during a slow launch and is
+	// armed again), and the events alone miss an arm during a station
+	// restart.
+	flights   []telemetry.FlightCounter
 	lastTrack []time.Duration
 	trackStep time.Duration
 
@@ -344,9 +350,8 @@ func (r *runner) waitReady(ctx context.Context) error {
 	r.states = make([]vstate, n)
 	r.seen = make([]bool, n)
 	r.flew = make([]bool, n)
-	r.prevArmed = make([]bool, n)
 	r.reachedAt = make([]map[int]bool, n)
-	r.flights = make([]int, n)
+	r.flights = make([]telemetry.FlightCounter, n)
 	r.lastTrack = make([]time.Duration, n)
 	r.linkF = make([]map[*Fault]simulator.LinkFaults, n)
 	r.res.Tracks = make([]Track, n)
@@ -579,11 +584,7 @@ func (r *runner) observe(ctx context.Context) []tevent {
 				continue
 			}
 			r.states[i], r.seen[i] = v, true
-			if v.Armed && !r.prevArmed[i] {
-				r.flights[i]++
-				r.flew[i] = true
-			}
-			r.prevArmed[i] = v.Armed
+			r.seeArmed(i, v.Armed)
 			if r.now-r.lastTrack[i] >= r.trackStep {
 				r.lastTrack[i] = r.now
 				r.res.Tracks[i].Points = append(r.res.Tracks[i].Points, TrackPoint{T: r.now, Lat: v.Lat, Lon: v.Lon, Alt: v.RelAlt, BatteryPct: v.BatteryPct, Mode: v.Mode})
@@ -606,6 +607,9 @@ func (r *runner) observe(ctx context.Context) []tevent {
 				idx = -1
 			}
 			te := tevent{event: e, T: r.simAt(e.Time), Index: idx}
+			if idx >= 0 && (e.Kind == "armed" || e.Kind == "disarmed") {
+				r.seeArmed(idx, e.Kind == "armed")
+			}
 			if e.Kind == "mission_item_reached" && idx >= 0 {
 				if seq, ok := e.Fields["seq"].(float64); ok {
 					if r.reachedAt[idx] == nil {
@@ -624,6 +628,17 @@ func (r *runner) observe(ctx context.Context) []tevent {
 		}
 	}
 	return out
+}
+
+// seeArmed takes vehicle i's arm state from a poll or an event. A poll
+// reads the state after the events the last tick took and before those
+// this tick takes, so in the order observe applies them every arm the
+// station reported starts one flight: an event that repeats what a poll
+// already showed changes nothing.
+func (r *runner) seeArmed(i int, armed bool) {
+	if started, _ := r.flights[i].See(armed); started {
+		r.flew[i] = true
+	}
 }
 
 func (r *runner) addEntry(e Entry) {

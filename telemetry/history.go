@@ -178,16 +178,50 @@ func FlightsOf(ctx context.Context, src Source, vehicle string, from, to time.Ti
 	return MakeFlights(vehicle, ss), nil
 }
 
-// MakeFlights splits samples (oldest first) into flights at arm/disarm.
-// The disarmed sample that ends a flight is its landing point.
+// FlightCounter is the one definition of "a flight" by its arm state:
+// a flight starts at each observation of the vehicle armed after it was
+// seen disarmed (or first seen armed), and ends at the first observation
+// of it disarmed. MakeFlights splits stored samples with it, and the
+// scenario runner counts the flights a vehicle flew with it from the
+// station's armed/disarmed events and states, so that the two counts can
+// only differ when the store lost an arm state the station reported —
+// a vehicle that disarms on the ground and is armed again is two flights
+// to both.
+type FlightCounter struct {
+	armed   bool
+	flights int
+}
+
+// See takes the next observed arm state (oldest first) and says whether
+// it starts a flight or ends one.
+func (c *FlightCounter) See(armed bool) (started, ended bool) {
+	started, ended = armed && !c.armed, !armed && c.armed
+	if started {
+		c.flights++
+	}
+	c.armed = armed
+	return started, ended
+}
+
+// Flights is how many flights have started so far.
+func (c *FlightCounter) Flights() int { return c.flights }
+
+// Armed is the last arm state seen.
+func (c *FlightCounter) Armed() bool { return c.armed }
+
+// MakeFlights splits samples (oldest first) into flights at arm/disarm
+// (FlightCounter's definition). The disarmed sample that ends a flight is
+// its landing point.
 func MakeFlights(vehicle string, ss []Sample) []Flight {
 	out := []Flight{}
 	var cur *Flight
 	var prev orb.Point
+	var fc FlightCounter
 	for _, s := range carry(ss) {
 		p := orb.Point{s.Lon, s.Lat}
+		started, ended := fc.See(s.Armed)
 		switch {
-		case s.Armed && cur == nil:
+		case started:
 			cur = &Flight{VehicleID: vehicle, Start: s.Time.UTC(), TakeoffLat: s.Lat, TakeoffLon: s.Lon,
 				MaxRelAltM: s.RelativeAlt, Mission: s.Mission, EventArea: s.EventArea, MinBatteryPct: s.BatteryPct}
 		case cur != nil:
@@ -210,7 +244,7 @@ func MakeFlights(vehicle string, ss []Sample) []Flight {
 			cur.EventArea = s.EventArea
 		}
 		prev = p
-		if !s.Armed {
+		if ended {
 			end := s.Time.UTC()
 			cur.End = &end
 			out = append(out, *cur)

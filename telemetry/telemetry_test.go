@@ -73,6 +73,39 @@ func TestFlights(t *testing.T) {
 	}
 }
 
+// TestFlightsRearmedOnTheGround: a vehicle armed for a launch that
+// disarms itself on the ground (the launch was slow) and is armed again
+// flew two flights by FlightCounter's definition, the first a short one
+// that never left the ground; MakeFlights splits the samples the same way.
+func TestFlightsRearmedOnTheGround(t *testing.T) {
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	armed := []bool{false, true, true, false, false, true, true, true, false}
+	var ss []telemetry.Sample
+	var fc telemetry.FlightCounter
+	for i, a := range armed {
+		ss = append(ss, telemetry.Sample{Time: start.Add(time.Duration(i) * time.Second), Vehicle: "v", Armed: a, BatteryPct: 90})
+		fc.See(a)
+	}
+	fl := telemetry.MakeFlights("v", ss)
+	if len(fl) != 2 || fc.Flights() != 2 || fc.Armed() {
+		t.Fatalf("MakeFlights %d flights, FlightCounter %d (armed %v), want 2 and 2 (disarmed): %+v", len(fl), fc.Flights(), fc.Armed(), fl)
+	}
+	if !fl[0].Start.Equal(start.Add(time.Second)) || fl[0].End == nil || !fl[0].End.Equal(start.Add(3*time.Second)) || fl[0].Samples != 3 {
+		t.Fatalf("first (aborted) flight: %+v", fl[0])
+	}
+	if !fl[1].Start.Equal(start.Add(5*time.Second)) || fl[1].End == nil || !fl[1].End.Equal(start.Add(8*time.Second)) || fl[1].InProgress {
+		t.Fatalf("second flight: %+v", fl[1])
+	}
+	// Repeated states start and end nothing.
+	var c telemetry.FlightCounter
+	for _, a := range []bool{false, false, true, true, true} {
+		c.See(a)
+	}
+	if c.Flights() != 1 || !c.Armed() {
+		t.Fatalf("counter after one arm: %d flights, armed %v", c.Flights(), c.Armed())
+	}
+}
+
 func TestTrackBadRange(t *testing.T) {
 	now := time.Now()
 	if _, err := telemetry.TrackOf(context.Background(), nil, "v", now, now, 0); err == nil {
