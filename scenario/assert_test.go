@@ -2,10 +2,12 @@ package scenario
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/telemetry"
 )
 
@@ -256,5 +258,40 @@ func TestFlightsCountedLikeTheStore(t *testing.T) {
 	}
 	if polls.Flights() != 1 {
 		t.Fatalf("the polls alone counted %d flights; the test no longer shows what they miss", polls.Flights())
+	}
+}
+
+// TestStepsRunAtRealTime: while a step's API calls are in flight the
+// simulated world runs at real time, and at the speedup again after the
+// step, failed or not; a scenario with an operation (whose station-side
+// clock runs at the speedup) keeps the speedup throughout.
+func TestStepsRunAtRealTime(t *testing.T) {
+	sim, err := simulator.New(simulator.Config{Vehicles: 1, GCS: []string{"udp:127.0.0.1:9"}, Speedup: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	r, _ := checkerWorld(t, "  - {kind: telemetry_stored}\n")
+	r.sim, r.speedup = sim, 50
+	var during float64
+	for _, fail := range []bool{false, true} {
+		_, err := r.realTime(func() (string, error) {
+			during = sim.Speedup()
+			if fail {
+				return "", errors.New("refused")
+			}
+			return "ok", nil
+		})
+		if (err != nil) != fail || during != 1 || sim.Speedup() != 50 || r.rateNow() != 50 {
+			t.Fatalf("failing step %v: err %v, speedup %g during the step and %g after, want 1 and 50", fail, err, during, sim.Speedup())
+		}
+	}
+	r.sc.Steps = append(r.sc.Steps, Step{Name: "op", Operation: &OperationStep{}})
+	_, _ = r.realTime(func() (string, error) { during = sim.Speedup(); return "", nil })
+	if during != 50 {
+		t.Fatalf("with an operation the step ran at speedup %g, want 50", during)
+	}
+	if err := sim.SetSpeedup(0); err == nil || sim.Speedup() != 50 {
+		t.Fatalf("SetSpeedup(0) accepted (err %v, speedup %g)", err, sim.Speedup())
 	}
 }

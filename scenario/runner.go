@@ -393,12 +393,60 @@ func (r *runner) clockNow() time.Duration {
 	return time.Duration(float64(time.Since(r.t0wall)) * r.speedup)
 }
 
+// rateNow is the simulated-per-wall factor now: the simulator's, which
+// runs at real time during a mission upload (realTime), or the speedup.
+func (r *runner) rateNow() float64 {
+	if r.sim != nil {
+		return r.sim.Speedup()
+	}
+	return r.speedup
+}
+
+// realTime runs a step's API calls with the simulated world at real time
+// (speedup 1) and restores the speedup after them. A step is bound by
+// wall time — a mission upload's MAVLink round trips and retransmission
+// timeouts, a launch's command acknowledgements, all longer on a loaded
+// machine — so at speedup 50 a 14 s upload on a CI runner at load 13
+// cost 11.5 simulated minutes, and drones launched after it could not
+// finish a mission by a deadline written for the flight (the marathon
+// scenario's all_landed by 19m), and vehicles armed early in a slow
+// launch disarmed themselves on the ground before the last was armed.
+// At real time a step costs the simulated world what it would cost a
+// real one, whatever the host's load; everything between steps (the
+// flights, the faults) still runs at the speedup. Not done for external
+// vehicles (no clock to slow) nor in a scenario with an operation, whose
+// station-side clock runs at the speedup (Operations.TimeScale) and
+// would drift from the vehicles'.
+func (r *runner) realTime(f func() (string, error)) (string, error) {
+	if r.sim == nil || r.speedup <= 1 || r.hasOperation() {
+		return f()
+	}
+	if err := r.sim.SetSpeedup(1); err != nil {
+		return f()
+	}
+	defer func() {
+		if err := r.sim.SetSpeedup(r.speedup); err != nil {
+			r.log.Error("scenario: restore the simulator's speedup", "err", err)
+		}
+	}()
+	return f()
+}
+
+func (r *runner) hasOperation() bool {
+	for i := range r.sc.Steps {
+		if r.sc.Steps[i].Operation != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // simAt converts a station event's wall time to simulated time.
 func (r *runner) simAt(w time.Time) time.Duration {
 	for i := len(r.samples) - 1; i >= 0; i-- {
 		s := r.samples[i]
 		if !w.Before(s.wall) {
-			t := s.sim + time.Duration(float64(w.Sub(s.wall))*r.speedup)
+			t := s.sim + time.Duration(float64(w.Sub(s.wall))*r.rateNow())
 			return min(t, r.now)
 		}
 	}

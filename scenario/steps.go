@@ -16,7 +16,6 @@ import (
 // time in firing order, so a plan is made before the assign that uses it.
 func (r *runner) execStep(ctx context.Context, it *item) stepOutcome {
 	out := stepOutcome{it: it, start: r.clockNow()}
-	s := it.step
 	// Wait out a station restart: the operator would too.
 	for {
 		if up, _ := r.st.isUp(); up {
@@ -29,26 +28,31 @@ func (r *runner) execStep(ctx context.Context, it *item) stepOutcome {
 		case <-waitTick():
 		}
 	}
-	var err error
-	switch {
-	case s.Plan != nil:
-		out.text, err = r.stepPlan(ctx, s.Plan)
-	case s.Assign != nil:
-		out.text, err = r.stepAssign(ctx, s.Assign, it.trigVeh)
-	case s.Launch != nil:
-		out.text, err = r.stepLaunch(ctx, s.Launch.Vehicles, it.trigVeh)
-	case s.Command != nil:
-		out.text, err = r.stepCommand(ctx, s.Command.Name, s.Command.Args, s.Command.Vehicles, it.trigVeh)
-	case s.Param != nil:
-		out.text, err = r.stepParam(ctx, s.Param, it.trigVeh)
-	case s.Upload != nil:
-		out.text, err = r.stepUpload(ctx, s.Upload, it.trigVeh)
-	case s.Operation != nil:
-		out.text, err = r.stepOperation(ctx, s.Operation, it.trigVeh)
-	}
-	out.err = err
+	out.text, out.err = r.realTime(func() (string, error) { return r.doStep(ctx, it) })
 	out.T = r.clockNow()
 	return out
+}
+
+// doStep makes a step's API calls.
+func (r *runner) doStep(ctx context.Context, it *item) (text string, err error) {
+	s := it.step
+	switch {
+	case s.Plan != nil:
+		text, err = r.stepPlan(ctx, s.Plan)
+	case s.Assign != nil:
+		text, err = r.stepAssign(ctx, s.Assign, it.trigVeh)
+	case s.Launch != nil:
+		text, err = r.stepLaunch(ctx, s.Launch.Vehicles, it.trigVeh)
+	case s.Command != nil:
+		text, err = r.stepCommand(ctx, s.Command.Name, s.Command.Args, s.Command.Vehicles, it.trigVeh)
+	case s.Param != nil:
+		text, err = r.stepParam(ctx, s.Param, it.trigVeh)
+	case s.Upload != nil:
+		text, err = r.stepUpload(ctx, s.Upload, it.trigVeh)
+	case s.Operation != nil:
+		text, err = r.stepOperation(ctx, s.Operation, it.trigVeh)
+	}
+	return text, err
 }
 
 func (r *runner) areaID(ctx context.Context, name string) (string, error) {

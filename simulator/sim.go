@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +24,10 @@ type Sim struct {
 	vehicles []*SimVehicle
 	tcp      []net.Listener // index i = vehicle i, nil without TCP mode
 
+	// rate is the simulated-per-wall factor the schedulers use now
+	// (float64 bits): Config.Speedup until SetSpeedup changes it.
+	rate atomic.Uint64
+
 	mu      sync.Mutex
 	running bool
 	closed  bool
@@ -35,6 +41,7 @@ func New(cfg Config) (*Sim, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &Sim{cfg: cfg}
+	s.rate.Store(math.Float64bits(s.cfg.Speedup))
 	for i, a := range plan {
 		sv, err := newSimVehicle(i, a, &s.cfg)
 		if err != nil {
@@ -60,8 +67,21 @@ func (s *Sim) Len() int { return len(s.vehicles) }
 // Vehicle returns vehicle i (0-based).
 func (s *Sim) Vehicle(i int) *SimVehicle { return s.vehicles[i] }
 
-// Speedup is the effective simulated-per-wall time factor.
-func (s *Sim) Speedup() float64 { return s.cfg.Speedup }
+// Speedup is the effective simulated-per-wall time factor now.
+func (s *Sim) Speedup() float64 { return math.Float64frombits(s.rate.Load()) }
+
+// SetSpeedup changes how fast simulated time runs from the next tick on,
+// while the fleet runs: the scenario runner runs the world at real time
+// while a mission upload (wall-clock bound) is in flight. It refuses a
+// factor outside (0, 1000]. The vehicles' GCS-heartbeat grace keeps
+// following Config.Speedup (it only ever lengthens the grace).
+func (s *Sim) SetSpeedup(f float64) error {
+	if math.IsNaN(f) || f <= 0 || f > 1000 {
+		return fmt.Errorf("speedup %v: want a number in (0, 1000]", f)
+	}
+	s.rate.Store(math.Float64bits(f))
+	return nil
+}
 
 // Close releases the sockets of a Sim; Run does it itself when it returns.
 func (s *Sim) Close() {
@@ -154,7 +174,7 @@ func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle) {
 			if dt > maxDt {
 				dt = maxDt
 			}
-			simDt := time.Duration(float64(dt) * s.cfg.Speedup)
+			simDt := time.Duration(float64(dt) * s.Speedup())
 			for _, sv := range vs {
 				sv.tick(now, simDt)
 			}
