@@ -19,6 +19,8 @@ import (
 // climbs to RTL_ALT, flies home at 10 m/s and lands.
 type flyer struct {
 	id      string
+	home    p3      // where it takes off and lands (its parking spot on the pad)
+	wait    float64 // seconds armed on the ground before it takes off (a slow launch)
 	p       p3
 	seq     int
 	mode    string
@@ -33,6 +35,10 @@ func (k *flyer) step(items []mavitem.Item, f frame, speed, rtlZ, dt float64) {
 		return
 	}
 	k.pct -= k.drain * dt
+	if k.wait > 0 {
+		k.wait -= dt
+		return
+	}
 	move := func(to p3, hs float64) bool {
 		dx, dy := to.x-k.p.x, to.y-k.p.y
 		if d := math.Hypot(dx, dy); d > hs*dt {
@@ -50,12 +56,12 @@ func (k *flyer) step(items []mavitem.Item, f frame, speed, rtlZ, dt float64) {
 	}
 	if k.mode == "RTL" {
 		switch {
-		case k.p.z < rtlZ-0.3 && math.Hypot(k.p.x, k.p.y) > 1:
+		case k.p.z < rtlZ-0.3 && math.Hypot(k.p.x-k.home.x, k.p.y-k.home.y) > 1:
 			move(p3{k.p.x, k.p.y, rtlZ}, 0)
-		case math.Hypot(k.p.x, k.p.y) > 0.5:
-			move(p3{0, 0, k.p.z}, 10)
+		case math.Hypot(k.p.x-k.home.x, k.p.y-k.home.y) > 0.5:
+			move(p3{k.home.x, k.home.y, k.p.z}, 10)
 		default:
-			if move(p3{0, 0, 0}, 0) {
+			if move(k.home, 0) {
 				k.armed = false
 			}
 		}
@@ -91,7 +97,8 @@ func (k *flyer) step(items []mavitem.Item, f frame, speed, rtlZ, dt float64) {
 
 func (k *flyer) vehicle(f frame, home missions.Home) fleet.Vehicle {
 	ll := f.ll(k.p)
-	v := fleet.Vehicle{ID: k.id, Connected: true, GPSFix: 3, Home: &fleet.Point{Lat: home.Lat, Lon: home.Lon}, Lat: ll[1], Lon: ll[0],
+	hl := f.ll(k.home)
+	v := fleet.Vehicle{ID: k.id, Connected: true, GPSFix: 3, Home: &fleet.Point{Lat: hl[1], Lon: hl[0]}, Lat: ll[1], Lon: ll[0],
 		RelativeAlt: k.p.z, BatteryPct: k.pct, Mode: k.mode, Armed: k.armed, MissionSeq: k.seq, LandedState: "on_ground"}
 	if k.armed && k.p.z > 0.2 {
 		v.LandedState = "in_air"
@@ -136,7 +143,7 @@ func TestHandoverKeepsTheDronesApart(t *testing.T) {
 	lap := loopLen(sp) / planSpeed(sp)
 	for phase := 0; phase < 8; phase++ {
 		t.Run(fmt.Sprint("phase ", phase), func(t *testing.T) {
-			least, o := flyHandover(t, sp, float64(phase)*lap/8)
+			least, o := flyHandover(t, sp, float64(phase)*lap/8, 0)
 			t.Logf("least distance %.1f m, slot %+v", least, *o.Slots[0])
 			if least < followSafeM {
 				t.Errorf("the two drones of the slot came %.1f m apart", least)
@@ -151,7 +158,7 @@ func TestHandoverKeepsTheDronesApart(t *testing.T) {
 // flyHandover flies one slot's handover: the first drone launched with
 // offset seconds of charge more than the base, relieved when it runs
 // low; it returns the least distance between the two while both flew.
-func flyHandover(t *testing.T, sp SlotPlan, offset float64) (float64, *Operation) {
+func flyHandover(t *testing.T, sp SlotPlan, offset, delay float64) (float64, *Operation) {
 	t.Helper()
 	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	o := &Operation{ID: "op1", SlotCount: 1, Created: wall, TimeScale: 1, State: StateScheduled, Start: wall.Add(10 * time.Minute), End: wall.Add(3 * time.Hour)}
@@ -166,6 +173,10 @@ func flyHandover(t *testing.T, sp SlotPlan, offset float64) (float64, *Operation
 		o.VehicleIDs = append(o.VehicleIDs, id)
 		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1})
 		fl[id] = &flyer{id: id, pct: 100, mode: "GUIDED"}
+		if id == "b" {
+			fl[id].home = p3{x: 10} // parking spots 10 m apart
+		}
+		fl[id].p = fl[id].home
 	}
 	// a goes first (the fuller pack) and is relieved once it runs low:
 	// offset seconds of charge more, offset seconds later. b's pack is
@@ -185,6 +196,8 @@ func flyHandover(t *testing.T, sp SlotPlan, offset float64) (float64, *Operation
 	}
 	const dt = 0.1
 	least := math.Inf(1)
+	where := ""
+	defer func() { t.Logf("closest approach: %s", where) }()
 	for tick := 0; tick < 30*60/dt; tick++ {
 		now := float64(tick) * dt
 		for _, k := range fl {
@@ -192,7 +205,11 @@ func flyHandover(t *testing.T, sp SlotPlan, offset float64) (float64, *Operation
 		}
 		wall = o.Created.Add(secs(now))
 		if a, b := fl["a"], fl["b"]; a.armed && b.armed && a.p.z > 3 && b.p.z > 3 {
-			least = math.Min(least, math.Sqrt((a.p.x-b.p.x)*(a.p.x-b.p.x)+(a.p.y-b.p.y)*(a.p.y-b.p.y)+(a.p.z-b.p.z)*(a.p.z-b.p.z)))
+			d := math.Sqrt((a.p.x-b.p.x)*(a.p.x-b.p.x) + (a.p.y-b.p.y)*(a.p.y-b.p.y) + (a.p.z-b.p.z)*(a.p.z-b.p.z))
+			if d < least {
+				where = fmt.Sprintf("t %.0f a %s/%d %.0f,%.0f,%.0f b %s/%d %.0f,%.0f,%.0f", now, a.mode, a.seq, a.p.x, a.p.y, a.p.z, b.mode, b.seq, b.p.x, b.p.y, b.p.z)
+			}
+			least = math.Min(least, d)
 		}
 		if tick%10 != 0 { // the scheduler ticks every second
 			continue
@@ -207,7 +224,10 @@ func flyHandover(t *testing.T, sp SlotPlan, offset float64) (float64, *Operation
 			case ActLaunch:
 				o.LaunchDone(a.VehicleID, true, nil, wall)
 				k.started = true
-				k.armed, k.mode, k.seq, k.p, k.drain = true, "AUTO", 1, p3{}, drain
+				k.armed, k.mode, k.seq, k.p, k.drain = true, "AUTO", 1, k.home, drain
+				if a.VehicleID == "b" {
+					k.wait = delay
+				}
 			case ActContinue:
 				k.seq = a.Seq
 				o.ContinueDone(a.VehicleID, nil, 0)
@@ -222,4 +242,32 @@ func flyHandover(t *testing.T, sp SlotPlan, offset float64) (float64, *Operation
 	}
 	t.Fatalf("no handover in 30 minutes: a %s, b %s", o.Vehicles[0].Role, o.Vehicles[1].Role)
 	return least, o
+}
+
+// The residual defect of issue 13, a late handover: the relief's launch
+// is slow (it waits delay seconds armed on its parking spot), so it is
+// still on its way in, or at its hold, when the drone it relieves must
+// leave — and that drone's straight RTL, at the transit layer the hold
+// shares, runs back across the relief's way in or over its hold. Measured
+// on main with this double (least distance, m): delay 160 s phase 1 5.4,
+// 170/1 3.6, 180/1 1.9, 190/1 0.3 (the stadium scenario saw 1.1 m). The
+// battery reserve rule (must leave is never postponed) and the geometry
+// leave the scheduler no clear straight return in these cases; what was
+// tried is in the package README. Known failure: run with
+// BURGUT_KNOWN_FAILURES=1.
+func TestLateHandoverKeepsTheDronesApart(t *testing.T) {
+	if os.Getenv("BURGUT_KNOWN_FAILURES") == "" {
+		t.Skip("known failure (issue 13, late handover): set BURGUT_KNOWN_FAILURES=1 to run it")
+	}
+	sp := stadiumPlan(t)
+	lap := loopLen(sp) / planSpeed(sp)
+	for _, delay := range []float64{160, 170, 180, 190} {
+		t.Run(fmt.Sprint("delay ", delay), func(t *testing.T) {
+			least, o := flyHandover(t, sp, lap/8, delay)
+			t.Logf("least distance %.1f m, slot %+v", least, *o.Slots[0])
+			if least < followSafeM {
+				t.Errorf("the two drones of the slot came %.1f m apart", least)
+			}
+		})
+	}
 }
