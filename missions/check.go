@@ -40,13 +40,21 @@ func (o *CheckOptions) defaults() {
 	def(&o.FenceMargin, o.Margin/2)
 	def(&o.Endurance, 1500)
 	def(&o.Reserve, 0.2)
-	def(&o.Separation, 10)
+	def(&o.Separation, DefaultSeparation)
 	def(&o.LayerStep, 10)
 	def(&o.ClimbRate, 2.5)
 	def(&o.DescentRate, 1.5)
 	c := Capacity{MissionItems: o.MaxItems, FenceItems: o.FenceItems, FenceBytes: o.FenceBytes}.WithDefaults()
 	o.MaxItems, o.FenceItems, o.FenceBytes = c.MissionItems, c.FenceItems, c.FenceBytes
 }
+
+// DefaultSeparation is the planner's horizontal separation between two
+// drones, metres (PlanOptions.Separation and CheckOptions.Separation when
+// unset). Homes closer than it share a launch pad, whose climbs and
+// descents the planner leaves to be spaced out in time (see separation),
+// so whoever launches the drones (the crew, the operations scheduler,
+// a scenario's launch step) sequences them by it.
+const DefaultSeparation = 10.0
 
 // Rules a Violation can name.
 const (

@@ -191,7 +191,7 @@ func (o *PlanOptions) defaults(a *Area) error {
 		return fmt.Errorf("margin %g m: want 0–1000", o.Margin)
 	}
 	if o.Separation == 0 {
-		o.Separation = 10
+		o.Separation = DefaultSeparation
 	}
 	if o.Separation < 0 || o.Separation > 1000 {
 		return fmt.Errorf("separation %g m: want 0–1000", o.Separation)

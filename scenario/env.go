@@ -275,7 +275,9 @@ type vstate struct {
 		Type string `json:"type"` // rtpudp when the camera sends to the station
 	} `json:"video"`
 	Home *struct {
-		Lat float64 `json:"lat"`
+		Lat    float64 `json:"lat"`
+		Lon    float64 `json:"lon"`
+		AltMSL float64 `json:"alt_msl_m"`
 	} `json:"home"`
 }
 

@@ -418,7 +418,7 @@ func (r *runner) rateNow() float64 {
 // station-side clock runs at the speedup (Operations.TimeScale) and
 // would drift from the vehicles'.
 func (r *runner) realTime(f func() (string, error)) (string, error) {
-	if r.sim == nil || r.speedup <= 1 || r.hasOperation() {
+	if !r.stepsAtRealTime() {
 		return f()
 	}
 	if err := r.sim.SetSpeedup(1); err != nil {
@@ -427,6 +427,30 @@ func (r *runner) realTime(f func() (string, error)) (string, error) {
 	defer func() {
 		if err := r.sim.SetSpeedup(r.speedup); err != nil {
 			r.log.Error("scenario: restore the simulator's speedup", "err", err)
+		}
+	}()
+	return f()
+}
+
+// stepsAtRealTime says whether realTime slows the simulated world.
+func (r *runner) stepsAtRealTime() bool {
+	return r.sim != nil && r.speedup > 1 && !r.hasOperation()
+}
+
+// atSpeedup runs f, part of a step, with the simulated world back at the
+// speedup: waiting inside a step for the world to change (the launch
+// step's wait for a shared pad to clear) costs simulated time, not API
+// round trips, so at real time it would only cost wall time.
+func (r *runner) atSpeedup(f func() error) error {
+	if !r.stepsAtRealTime() {
+		return f()
+	}
+	if err := r.sim.SetSpeedup(r.speedup); err != nil {
+		return f()
+	}
+	defer func() {
+		if err := r.sim.SetSpeedup(1); err != nil {
+			r.log.Error("scenario: back to real time after a wait inside a step", "err", err)
 		}
 	}()
 	return f()

@@ -3,11 +3,9 @@ package scenario
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -181,75 +179,6 @@ func (r *runner) vnameIdx(i int) string {
 		return "the fleet"
 	}
 	return fmt.Sprintf("vehicle %d (%s)", i, r.ids[i])
-}
-
-// stepLaunch is what `burgut run` does to start a patrol: GUIDED, arm,
-// mission start, each vehicle on its own and all in parallel. ArduCopter
-// disarms a vehicle left armed on the ground for DISARM_DELAY (10 s): at
-// a high speedup that is a fraction of a wall second, so a busy machine
-// can lose the race between arm and mission start (the vehicle refuses
-// with "Disarming motors"). Like an operator, the step then arms and
-// starts again, up to three times, and says how often it had to.
-func (r *runner) stepLaunch(ctx context.Context, sel VehicleSel, trig int) (string, error) {
-	vs, err := r.targets(sel, trig)
-	if err != nil {
-		return "", err
-	}
-	type result struct {
-		retries int
-		err     error
-	}
-	res := make([]result, len(vs))
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for k, v := range vs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			base := "/api/v1/vehicles/" + url.PathEscape(r.ids[v]) + "/commands/"
-			if err := r.st.do(ctx, "POST", base+"mode", map[string]any{"mode": "GUIDED"}, nil); err != nil {
-				res[k].err = fmt.Errorf("mode GUIDED: %w", err)
-				return
-			}
-			for try := 0; ; try++ {
-				err := r.st.do(ctx, "POST", base+"arm", map[string]any{}, nil)
-				if err == nil {
-					err = r.st.do(ctx, "POST", base+"mission_start", map[string]any{}, nil)
-					if err == nil {
-						res[k].retries = try
-						return
-					}
-					err = fmt.Errorf("mission_start: %w", err)
-				} else {
-					err = fmt.Errorf("arm: %w", err)
-				}
-				var ae *apiError
-				if try == 2 || !errors.As(err, &ae) || ae.Status != 422 {
-					res[k].err = err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	var bad []string
-	retries := 0
-	for k, x := range res {
-		retries += x.retries
-		if x.err != nil {
-			bad = append(bad, r.vnameIdx(vs[k])+": "+x.err.Error())
-		}
-	}
-	if len(bad) > 0 {
-		return "", fmt.Errorf("launch failed on %d of %d vehicles: %s", len(bad), len(vs), strings.Join(bad, "; "))
-	}
-	text := fmt.Sprintf("%d vehicles launched (GUIDED, armed, mission started)", len(vs))
-	if retries > 0 {
-		text += fmt.Sprintf("; %d re-armed after disarming on the ground before the mission started", retries)
-	}
-	return text, nil
 }
 
 func (r *runner) stepCommand(ctx context.Context, name string, args map[string]any, sel VehicleSel, trig int) (string, error) {

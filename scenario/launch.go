@@ -1,0 +1,357 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// launchClearBound is how long (simulated) a launched vehicle may take to
+// get clear of the next one's home on a shared pad before the launch step
+// gives up on the rest: a climb through the planner's separation at
+// ArduCopter's 2.5 m/s takes seconds; a minute and a half means it never
+// left.
+const launchClearBound = 90 * time.Second
+
+// enu is a point in metres east, north and up of a reference.
+type enu [3]float64
+
+func (a enu) dist(b enu) float64 {
+	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
+}
+
+// sharePad says whether two homes are on one launch pad as the planner
+// sees it: less than sep apart horizontally.
+func sharePad(a, b enu, sep float64) bool {
+	return math.Hypot(a[0]-b[0], a[1]-b[1]) < sep
+}
+
+// launchRounds splits the vehicles (by their index in homes) into rounds
+// launched at once: in index order, a vehicle joins the first round with
+// no other vehicle on its pad (sharePad) — so vehicles on pads of their
+// own all launch in the first round, each round's climbs are apart, and
+// two vehicles on one pad launch one after the other.
+func launchRounds(homes []enu, sep float64) [][]int {
+	var out [][]int
+	for k := range homes {
+		r := 0
+		for ; r < len(out); r++ {
+			if !slices.ContainsFunc(out[r], func(j int) bool { return sharePad(homes[j], homes[k], sep) }) {
+				break
+			}
+		}
+		if r == len(out) {
+			out = append(out, nil)
+		}
+		out[r] = append(out[r], k)
+	}
+	return out
+}
+
+// launchOps is what sequenceLaunch needs of the world: the runner's
+// station and simulator, a fake in the unit test.
+type launchOps interface {
+	// launch starts the vehicles ks at once; failed lists those that
+	// did not start, with why.
+	launch(ctx context.Context, ks []int) (failed map[int]error)
+	// positions are every vehicle's positions now, as the station
+	// reports them, in the frame of the homes.
+	positions(ctx context.Context) ([]enu, error)
+	// now is the simulated time.
+	now() time.Duration
+	// name names vehicle k in messages.
+	name(k int) string
+	// pause waits one poll interval.
+	pause(ctx context.Context) error
+	// atSpeedup runs f with the simulated world at the scenario's
+	// speedup (a launch's API calls run at real time, see realTime).
+	atSpeedup(f func() error) error
+}
+
+// launchRecord is one vehicle's launch: when, and how long the one
+// before it on its pad took to get clear.
+type launchRecord struct {
+	k       int
+	at      time.Duration
+	waited  time.Duration // 0 for the first of its pad
+	err     error         // the launch failed
+	skipped bool          // never launched: the step gave up first
+}
+
+// sequenceLaunch launches the vehicles with homes as a crew launches
+// from a shared pad: vehicles whose homes are within sep of each other
+// (sharePad) one at a time, the next only once every vehicle launched
+// before it from its pad is at least sep (3D) from its home, so two
+// drones never climb side by side through each other's layers; vehicles
+// on pads of their own together. Launches go in rounds (launchRounds),
+// each once the one before is clear, and the waiting between rounds runs
+// at the scenario's speedup. A vehicle still in the way bound (simulated) after
+// the round started fails the step; the vehicles not launched are
+// listed. A vehicle whose launch failed stays on the ground and is no
+// obstacle to the others.
+func sequenceLaunch(ctx context.Context, ops launchOps, homes []enu, sep float64, bound time.Duration) ([]launchRecord, error) {
+	recs := make([]launchRecord, len(homes))
+	for i := range recs {
+		recs[i] = launchRecord{k: i, skipped: true}
+	}
+	for n, ks := range launchRounds(homes, sep) {
+		if n > 0 {
+			start := ops.now()
+			err := ops.atSpeedup(func() error {
+				for {
+					pos, err := ops.positions(ctx)
+					if err != nil {
+						return err
+					}
+					stuck := inTheWay(recs, ks, homes, pos, sep, ops.name)
+					if stuck == "" {
+						return nil
+					}
+					if ops.now()-start >= bound {
+						return fmt.Errorf("still in the way after %v: %s (minimum %g m)", bound, stuck, sep)
+					}
+					if err := ops.pause(ctx); err != nil {
+						return err
+					}
+				}
+			})
+			if err != nil {
+				return recs, err
+			}
+			for _, k := range ks {
+				recs[k].waited = ops.now() - start
+			}
+		}
+		at := ops.now()
+		failed := ops.launch(ctx, ks)
+		for _, k := range ks {
+			recs[k].at, recs[k].skipped, recs[k].err = at, false, failed[k]
+		}
+	}
+	return recs, nil
+}
+
+// inTheWay names a vehicle launched from the pad of one of ks that is
+// still closer than sep (3D) to its home, or is "" when there is none.
+func inTheWay(recs []launchRecord, ks []int, homes, pos []enu, sep float64, name func(int) string) string {
+	for _, k := range ks {
+		for j, x := range recs {
+			if x.skipped || x.err != nil || !sharePad(homes[j], homes[k], sep) {
+				continue
+			}
+			if d := pos[j].dist(homes[k]); d < sep {
+				return fmt.Sprintf("%s is %.1f m from the home of %s", name(j), d, name(k))
+			}
+		}
+	}
+	return ""
+}
+
+// stepLaunch is what `burgut run` does to start a patrol: GUIDED, arm,
+// mission start, each vehicle on its own and all in parallel — but
+// vehicles sharing a launch pad (homes within the planner's separation,
+// missions.DefaultSeparation) one after the other (sequenceLaunch), as
+// the planner leaves their climbs to be sequenced in time: launched at
+// once, drones a few metres apart climb side by side and the station's
+// separation monitor raises a critical conflict right after launch.
+// ArduCopter disarms a vehicle left armed on the ground for DISARM_DELAY
+// (10 s): a busy machine can lose the race between arm and mission start
+// (the vehicle refuses with "Disarming motors"). Like an operator, the
+// step then arms and starts again, up to three times, and says how often
+// it had to.
+func (r *runner) stepLaunch(ctx context.Context, sel VehicleSel, trig int) (string, error) {
+	vs, err := r.targets(sel, trig)
+	if err != nil {
+		return "", err
+	}
+	ops := &runnerLaunch{r: r, vs: vs, retries: make([]int, len(vs))}
+	homes, err := ops.homes(ctx)
+	if err != nil {
+		return "", err
+	}
+	recs, err := sequenceLaunch(ctx, ops, homes, missions.DefaultSeparation, launchClearBound)
+	var bad, skipped []string
+	retries := 0
+	for _, x := range recs {
+		retries += ops.retries[x.k]
+		switch {
+		case x.skipped:
+			skipped = append(skipped, r.vnameIdx(vs[x.k]))
+		case x.err != nil:
+			bad = append(bad, r.vnameIdx(vs[x.k])+": "+x.err.Error())
+		}
+	}
+	order := launchOrder(r, vs, recs)
+	if err != nil {
+		return "", fmt.Errorf("launch stopped: %w; not launched: %s (launched: %s)", err, strings.Join(skipped, ", "), order)
+	}
+	if len(bad) > 0 {
+		return "", fmt.Errorf("launch failed on %d of %d vehicles: %s", len(bad), len(vs), strings.Join(bad, "; "))
+	}
+	text := fmt.Sprintf("%d vehicles launched (GUIDED, armed, mission started): %s", len(vs), order)
+	if retries > 0 {
+		text += fmt.Sprintf("; %d re-armed after disarming on the ground before the mission started", retries)
+	}
+	return text, nil
+}
+
+// launchOrder says who was launched when, and for a vehicle on a shared
+// pad how long it waited for the one before it to get clear.
+func launchOrder(r *runner, vs []int, recs []launchRecord) string {
+	var done []launchRecord
+	for _, x := range recs {
+		if !x.skipped {
+			done = append(done, x)
+		}
+	}
+	slices.SortStableFunc(done, func(a, b launchRecord) int { return int(a.at - b.at) })
+	var parts []string
+	for _, x := range done {
+		s := fmt.Sprintf("%s at %s", r.ids[vs[x.k]], clock(x.at))
+		if x.waited > 0 {
+			s += fmt.Sprintf(" (after %.0f s for its pad to clear)", x.waited.Seconds())
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runnerLaunch is sequenceLaunch's world in a run: the station's API and
+// the simulator's clock. ks index vs.
+type runnerLaunch struct {
+	r       *runner
+	vs      []int
+	ref     struct{ lat, lon, alt float64 }
+	retries []int
+}
+
+// homes reads the vehicles' homes from the station, in metres from the
+// first one's.
+func (o *runnerLaunch) homes(ctx context.Context) ([]enu, error) {
+	byID, err := o.states(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]enu, len(o.vs))
+	for k, v := range o.vs {
+		s, ok := byID[o.r.ids[v]]
+		if !ok || s.Home == nil {
+			return nil, fmt.Errorf("launch: the station reports no home for %s", o.r.vnameIdx(v))
+		}
+		if k == 0 {
+			o.ref.lat, o.ref.lon, o.ref.alt = s.Home.Lat, s.Home.Lon, s.Home.AltMSL
+		}
+		out[k] = o.enu(s.Home.Lat, s.Home.Lon, s.Home.AltMSL)
+	}
+	return out, nil
+}
+
+func (o *runnerLaunch) states(ctx context.Context) (map[string]vstate, error) {
+	var vs []vstate
+	if err := o.r.st.do(ctx, "GET", "/api/v1/vehicles", nil, &vs); err != nil {
+		return nil, fmt.Errorf("launch: read the vehicles: %w", err)
+	}
+	byID := make(map[string]vstate, len(vs))
+	for _, v := range vs {
+		byID[v.ID] = v
+	}
+	return byID, nil
+}
+
+// enu is the same flat-earth conversion distance3D uses.
+func (o *runnerLaunch) enu(lat, lon, alt float64) enu {
+	const m = 111320.0
+	return enu{(lon - o.ref.lon) * m * math.Cos((lat+o.ref.lat)/2*math.Pi/180), (lat - o.ref.lat) * m, alt - o.ref.alt}
+}
+
+func (o *runnerLaunch) positions(ctx context.Context) ([]enu, error) {
+	byID, err := o.states(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]enu, len(o.vs))
+	for k, v := range o.vs {
+		s, ok := byID[o.r.ids[v]]
+		if !ok {
+			return nil, fmt.Errorf("launch: the station no longer lists %s", o.r.vnameIdx(v))
+		}
+		out[k] = o.enu(s.Lat, s.Lon, s.AltMSL)
+	}
+	return out, nil
+}
+
+func (o *runnerLaunch) now() time.Duration { return o.r.clockNow() }
+
+func (o *runnerLaunch) name(k int) string { return o.r.vnameIdx(o.vs[k]) }
+
+func (o *runnerLaunch) pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-waitTick():
+		return nil
+	}
+}
+
+func (o *runnerLaunch) atSpeedup(f func() error) error { return o.r.atSpeedup(f) }
+
+func (o *runnerLaunch) launch(ctx context.Context, ks []int) map[int]error {
+	failed := map[int]error{}
+	var mu sync.Mutex
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, k := range ks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			tries, err := o.r.launchOne(ctx, o.r.ids[o.vs[k]])
+			mu.Lock()
+			defer mu.Unlock()
+			o.retries[k] = tries
+			if err != nil {
+				failed[k] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return failed
+}
+
+// launchOne is GUIDED, arm, mission start for one vehicle, arming again
+// (up to three times) when it disarmed on the ground in between; it says
+// how many times it had to.
+func (r *runner) launchOne(ctx context.Context, id string) (int, error) {
+	base := "/api/v1/vehicles/" + url.PathEscape(id) + "/commands/"
+	if err := r.st.do(ctx, "POST", base+"mode", map[string]any{"mode": "GUIDED"}, nil); err != nil {
+		return 0, fmt.Errorf("mode GUIDED: %w", err)
+	}
+	for try := 0; ; try++ {
+		err := r.st.do(ctx, "POST", base+"arm", map[string]any{}, nil)
+		if err == nil {
+			err = r.st.do(ctx, "POST", base+"mission_start", map[string]any{}, nil)
+			if err == nil {
+				return try, nil
+			}
+			err = fmt.Errorf("mission_start: %w", err)
+		} else {
+			err = fmt.Errorf("arm: %w", err)
+		}
+		var ae *apiError
+		if try == 2 || !errors.As(err, &ae) || ae.Status != 422 {
+			return try, err
+		}
+	}
+}
