@@ -558,7 +558,7 @@ func (r *runner) fly(ctx context.Context) error {
 			r.res.EndReason = fmt.Sprintf("duration %v reached", sc.Duration.Duration)
 			break
 		}
-		if sc.EndWhen == EndLanded && !restarting && r.busy == 0 && len(r.reverts) == 0 && r.allLandedAndDone() {
+		if sc.EndWhen == EndLanded && !restarting && r.busy == 0 && len(r.reverts) == 0 && r.allLandedAndDone() && r.operationsDone(ctx) {
 			r.res.EndReason = "every step and fault fired and every vehicle that flew has landed"
 			break
 		}
@@ -634,6 +634,31 @@ func (r *runner) allLandedAndDone() bool {
 		}
 	}
 	return flew
+}
+
+// operationsDone reports whether every operation a step started has
+// ended (finished or failed). Without it a run could end while its
+// operation was still going: drones armed at the start of an operation
+// and disarmed again on the ground (a slow launch) read as "flew and
+// landed", and a stadium run once ended after 12 simulated seconds with
+// every assertion passed and nothing checked. An operation the station
+// cannot report keeps the run going (the duration still bounds it).
+func (r *runner) operationsDone(ctx context.Context) bool {
+	r.mu.Lock()
+	ids := append([]string(nil), r.operations...)
+	r.mu.Unlock()
+	for _, id := range ids {
+		var op struct {
+			State string `json:"state"`
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := r.st.do(cctx, "GET", "/api/v1/operations/"+url.PathEscape(id), nil, &op)
+		cancel()
+		if err != nil || op.State != "finished" && op.State != "failed" {
+			return false
+		}
+	}
+	return true
 }
 
 // observe polls the station's vehicles and new events (unless it is
