@@ -324,12 +324,22 @@ export function createPlanUI({ api, store, map, L, areaLayer, planLayer, confirm
   async function launchPlan() {
     if (!assigned.length) return;
     const ul = $("assign-results");
+    // A launch waiting for a pad to clear takes a while: one at a time.
+    $("launch").disabled = true;
     try {
       const note = windowNote(areas.find((a) => a.id === plan?.area_id));
-      const r = await launch(api, assigned, launchText(assigned) + (note ? `\n${note}` : ""), confirmDialog);
+      // Drones on a shared pad go one after the other, each once the
+      // ones before are clear of its home (commands.js, launch): the
+      // page shows who waits for whom.
+      const r = await launch(api, assigned, launchText(assigned) + (note ? `\n${note}` : ""), confirmDialog, {
+        vehicle: (id) => store.vehicles.get(id)?.v,
+        progress: (rs) => showResults(ul, rs),
+      });
       if (r.sent) showResults(ul, r.results);
     } catch (e) {
       ul.innerHTML = `<li data-ok="false">${esc(e.message)}</li>`;
+    } finally {
+      $("launch").disabled = assigned.length === 0;
     }
   }
 

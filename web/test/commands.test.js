@@ -75,3 +75,119 @@ test("launch: GUIDED, arm, mission start; a vehicle that fails a step goes no fu
     { id: "b", ok: false, text: "arm failed: PreArm: GPS" },
   ]);
 });
+
+// A shared-pad world for launch: homes in metres north/east/up of a
+// reference, a fake clock whose sleep moves the world on, and a station
+// answering every command for every vehicle (refuse: ids that fail arm).
+function padWorld(homesM, { climb = 1, refuse = [] } = {}) {
+  const ref = { lat: 41.3, lon: 69.2, alt_msl_m: 450 };
+  const at = ([n, e, u]) => ({ lat: ref.lat + n / 111320, lon: ref.lon + e / (111320 * Math.cos((ref.lat * Math.PI) / 180)), alt_msl_m: ref.alt_msl_m + u });
+  const vs = new Map(Object.entries(homesM).map(([id, h]) => [id, { id, ...at(h), home: at(h) }]));
+  const flying = new Set();
+  const sent = [];
+  const progress = [];
+  let t = 0;
+  const world = {
+    sent,
+    progress,
+    sleeps: 0,
+    api: {
+      post: async (url, body) => {
+        const name = url.split("/").pop();
+        sent.push([name, body.vehicle_ids, t]);
+        return {
+          results: body.vehicle_ids.map((id) => {
+            if (name === "arm" && refuse.includes(id)) return { vehicle_id: id, ok: false, error: "PreArm: GPS" };
+            if (name === "mission_start") flying.add(id);
+            return { vehicle_id: id, ok: true, result: { result: "ACCEPTED" } };
+          }),
+        };
+      },
+    },
+    opts: {
+      vehicle: (id) => vs.get(id),
+      now: () => t,
+      // Each poll interval every flying vehicle climbs `climb` metres.
+      sleep: async (ms) => {
+        world.sleeps++;
+        t += ms;
+        for (const id of flying) vs.get(id).alt_msl_m += climb;
+      },
+      progress: (rs) => progress.push(rs),
+    },
+    // rounds: the mission_start batches in order.
+    rounds: () => sent.filter(([n]) => n === "mission_start").map(([, ids]) => ids),
+  };
+  return world;
+}
+
+test("launch: vehicles on one pad go one after the other, each once the one before is 10 m from its home", async () => {
+  const { launch, PAD_SEPARATION_M } = await import("../src/lib/commands.js");
+  assert.equal(PAD_SEPARATION_M, 10);
+  // a and b 6 m apart on one pad; c on its own pad 500 m away; d 4 m from b.
+  const w = padWorld({ a: [0, 0, 0], b: [6, 0, 0], c: [500, 0, 0], d: [6, 4, 0] });
+  const r = await launch(w.api, ["a", "b", "c", "d"], "go?", async () => true, w.opts);
+  assert.equal(r.sent, true);
+  assert.equal(r.stopped, undefined);
+  assert.deepEqual(w.rounds(), [["a", "c"], ["b"], ["d"]]);
+  assert.ok(r.results.every((x) => x.ok && x.text === "mission_start: ACCEPTED"), JSON.stringify(r.results));
+  // b went only once a was ≥ 10 m (3D) from b's home: a climbs 1 m a
+  // poll, 6 m off horizontally → √(6² + u²) ≥ 10 at u = 8.
+  const bStart = w.sent.find(([n, ids]) => n === "mode" && ids.includes("b"));
+  assert.equal(bStart[2], 8 * 500);
+  // d (4 m from b, 7.2 m from a) then waits for b: √(4² + u²) ≥ 10 at
+  // u = 10 polls of b's climb.
+  assert.equal(w.sent.find(([n, ids]) => n === "mode" && ids.includes("d"))[2], (8 + 10) * 500);
+  assert.equal(w.sleeps, 18);
+  // Waiting showed on the page, naming who was in the way.
+  assert.ok(w.progress.some((rs) => rs.find((x) => x.id === "b").text.startsWith("waiting for its launch pad to clear: a is 6.0 m from the home of b")), JSON.stringify(w.progress[0]));
+});
+
+test("launch: vehicles on pads of their own all go at once, without waiting", async () => {
+  const { launch } = await import("../src/lib/commands.js");
+  const w = padWorld({ a: [0, 0, 0], b: [0, 10.5, 0], c: [30, 0, 0] });
+  const r = await launch(w.api, ["a", "b", "c"], "go?", async () => true, w.opts);
+  assert.deepEqual(w.rounds(), [["a", "b", "c"]]);
+  assert.equal(w.sleeps, 0);
+  assert.equal(r.results.filter((x) => x.ok).length, 3);
+});
+
+test("launch: stops after the bound when a vehicle stays on its pad, naming who is in the way and who was not launched", async () => {
+  const { launch } = await import("../src/lib/commands.js");
+  const w = padWorld({ a: [0, 0, 0], b: [3, 0, 0], c: [5, 0, 0], far: [800, 0, 0] }, { climb: 0 });
+  const r = await launch(w.api, ["a", "b", "c", "far"], "go?", async () => true, { ...w.opts, bound: 5000, poll: 1000 });
+  assert.deepEqual(w.rounds(), [["a", "far"]]);
+  assert.equal(r.stopped, "launch stopped: still in the way after 5 s: a is 3.0 m from the home of b (minimum 10 m)");
+  assert.deepEqual(
+    r.results.map((x) => [x.id, x.ok, x.text]),
+    [
+      ["a", true, "mission_start: ACCEPTED"],
+      ["b", false, `not launched: ${r.stopped}`],
+      ["c", false, `not launched: ${r.stopped}`],
+      ["far", true, "mission_start: ACCEPTED"],
+    ],
+  );
+  assert.equal(w.sleeps, 5);
+  // Nothing was sent to b or c.
+  assert.ok(w.sent.every(([, ids]) => !ids.includes("b") && !ids.includes("c")));
+});
+
+test("launch: a vehicle whose launch was refused stays on the ground and is in nobody's way", async () => {
+  const { launch } = await import("../src/lib/commands.js");
+  const w = padWorld({ a: [0, 0, 0], b: [4, 0, 0] }, { climb: 0, refuse: ["a"] });
+  const r = await launch(w.api, ["a", "b"], "go?", async () => true, w.opts);
+  assert.deepEqual(w.rounds(), [["b"]]);
+  assert.equal(w.sleeps, 0);
+  assert.deepEqual(r.results, [
+    { id: "a", ok: false, text: "arm failed: PreArm: GPS" },
+    { id: "b", ok: true, text: "mission_start: ACCEPTED" },
+  ]);
+});
+
+test("launchRounds: pads by home, a vehicle without a known home is not sequenced", async () => {
+  const { launchRounds, sharePad } = await import("../src/lib/commands.js");
+  const h = { a: { lat: 41.3, lon: 69.2 }, b: { lat: 41.3 + 9.9 / 111320, lon: 69.2 }, c: { lat: 41.3 + 10.1 / 111320, lon: 69.2 } };
+  assert.equal(sharePad(h.a, h.b), true);
+  assert.equal(sharePad(h.a, h.c), false);
+  assert.deepEqual(launchRounds(["a", "b", "c", "x"], (id) => h[id]), [["a", "c", "x"], ["b"]]);
+});

@@ -94,29 +94,161 @@ export async function runCommand(api, name, ids, args, confirm) {
   return { sent: true, results: summarise(answer) };
 }
 
+// PAD_SEPARATION_M is the planner's horizontal separation between two
+// drones (missions.DefaultSeparation on the station, which does not
+// expose it): homes closer than this share a launch pad, and a drone
+// launched from a pad must be this far (3D) from the next one's home
+// before that one goes. The console's one copy of the value.
+export const PAD_SEPARATION_M = 10;
+
+// LAUNCH_CLEAR_MS bounds the wait for a pad to clear (as the scenario
+// runner's launchClearBound): a climb through the separation at
+// ArduCopter's 2.5 m/s takes seconds; a minute and a half means the drone
+// never left, and the launch stops rather than wait for ever.
+export const LAUNCH_CLEAR_MS = 90_000;
+
+// LAUNCH_POLL_MS is how often a launch waiting for its pad re-reads the
+// positions.
+export const LAUNCH_POLL_MS = 500;
+
+// localM is the flat-earth offset (m east, north, up) of a point from a
+// reference; plenty for metres on one launch pad.
+function localM(p, ref) {
+  const m = 111320;
+  return [
+    (p.lon - ref.lon) * m * Math.cos((((p.lat + ref.lat) / 2) * Math.PI) / 180),
+    (p.lat - ref.lat) * m,
+    (Number(p.alt_msl_m) || 0) - (Number(ref.alt_msl_m) || 0),
+  ];
+}
+
+function knownPoint(p) {
+  return !!p && Number.isFinite(p.lat) && Number.isFinite(p.lon) && !(p.lat === 0 && p.lon === 0);
+}
+
+// sharePad: two homes closer than sep horizontally are one launch pad.
+export function sharePad(a, b, sep = PAD_SEPARATION_M) {
+  if (!knownPoint(a) || !knownPoint(b)) return false;
+  const [e, n] = localM(a, b);
+  return Math.hypot(e, n) < sep;
+}
+
+// launchRounds splits ids into rounds launched at once, in order: a
+// vehicle joins the first round with no other vehicle of its pad, so
+// vehicles on pads of their own all go in the first round and two on one
+// pad go one after the other (scenario/launch.go's launchRounds). home(id)
+// is the vehicle's home or undefined; a vehicle without a known home
+// cannot be sequenced and goes in the first round.
+export function launchRounds(ids, home, sep = PAD_SEPARATION_M) {
+  const out = [];
+  for (const id of ids) {
+    let r = 0;
+    while (r < out.length && out[r].some((j) => sharePad(home(j), home(id), sep))) r++;
+    if (r === out.length) out.push([]);
+    out[r].push(id);
+  }
+  return out;
+}
+
 // launch flies assigned vehicles: GUIDED (ArduCopter will not arm in AUTO),
 // arm, then mission start, each step to the vehicles that passed the one
 // before. One confirmation for the whole sequence (text from the caller).
 // It returns the last result per vehicle, naming the step that failed.
-export async function launch(api, ids, question, confirm) {
+//
+// Vehicles on a shared launch pad (homes closer than PAD_SEPARATION_M) do
+// not go at once: launched together, drones a few metres apart climb side
+// by side and the station's separation monitor raises a critical
+// conflict. They go in rounds (launchRounds); before each later round the
+// launch waits until every vehicle already launched from the pad of one
+// in the round is PAD_SEPARATION_M (3D) from its home, by the positions
+// the station reports. A vehicle whose launch failed stays on the ground
+// and is in nobody's way. Still in the way after LAUNCH_CLEAR_MS, the
+// launch stops: the vehicles not launched say who is in the way, and
+// stopped carries the same message.
+//
+// opts (all optional, injected so the sequencing is unit-testable):
+// vehicle(id) → the vehicle's state as the stream gives it ({lat, lon,
+// alt_msl_m, home: {lat, lon, alt_msl_m}}); without it every vehicle
+// goes at once. sleep(ms), now() → ms: the clock. progress(results) is
+// called with the lines so far whenever they change (the page shows
+// them). sep, bound, poll override the constants above.
+export async function launch(api, ids, question, confirm, opts = {}) {
   if (!ids.length) throw new Error("no vehicle to launch");
   if (!(await confirm(question))) return { sent: false, results: [] };
+  const vehicle = opts.vehicle || (() => undefined);
+  const sleep = opts.sleep || ((ms) => new Promise((res) => setTimeout(res, ms)));
+  const now = opts.now || (() => Date.now());
+  const progress = opts.progress || (() => {});
+  const sep = opts.sep ?? PAD_SEPARATION_M;
+  const bound = opts.bound ?? LAUNCH_CLEAR_MS;
+  const poll = opts.poll ?? LAUNCH_POLL_MS;
+  const home = (id) => vehicle(id)?.home;
+  const rounds = launchRounds(ids, home, sep);
+  const last = new Map(ids.map((id) => [id, { id, ok: false, text: "not sent" }]));
+  const show = () => progress(ids.map((id) => ({ ...last.get(id) })));
+  if (rounds.length > 1) {
+    for (const ks of rounds.slice(1)) for (const id of ks) last.set(id, { id, ok: false, text: "waiting for its launch pad to clear" });
+  }
+  const launched = new Set(); // ids whose launch got through mission start
   const steps = [
     ["mode", { mode: "GUIDED" }],
     ["arm", {}],
     ["mission_start", {}],
   ];
-  const last = new Map(ids.map((id) => [id, { id, ok: false, text: "not sent" }]));
-  let going = [...ids];
-  for (const [name, args] of steps) {
-    if (!going.length) break;
-    const answer = await api.post(`/api/v1/commands/${name}`, commandBody(name, going, args));
-    const next = [];
-    for (const r of summarise(answer)) {
-      last.set(r.id, { id: r.id, ok: r.ok, text: r.ok ? `${name}: ${r.text}` : `${name} failed: ${r.text}` });
-      if (r.ok) next.push(r.id);
+  // inTheWay names a launched vehicle of the pad of one of ks still
+  // closer than sep to that one's home, or "".
+  const inTheWay = (ks) => {
+    for (const k of ks) {
+      const h = home(k);
+      if (!knownPoint(h)) continue;
+      for (const j of launched) {
+        if (!sharePad(home(j), h, sep)) continue;
+        const v = vehicle(j);
+        if (!knownPoint(v)) return `${j} reports no position`;
+        const d = Math.hypot(...localM(v, h));
+        if (d < sep) return `${j} is ${d.toFixed(1)} m from the home of ${k}`;
+      }
     }
-    going = next;
+    return "";
+  };
+  let stopped = "";
+  for (let n = 0; n < rounds.length; n++) {
+    const ks = rounds[n];
+    if (n > 0) {
+      const start = now();
+      for (;;) {
+        const stuck = inTheWay(ks);
+        if (!stuck) break;
+        if (now() - start >= bound) {
+          stopped = `launch stopped: still in the way after ${Math.round(bound / 1000)} s: ${stuck} (minimum ${sep} m)`;
+          break;
+        }
+        for (const id of ks) last.set(id, { id, ok: false, text: `waiting for its launch pad to clear: ${stuck}` });
+        show();
+        await sleep(poll);
+      }
+      if (stopped) {
+        const rest = rounds.slice(n).flat();
+        for (const id of rest) last.set(id, { id, ok: false, text: `not launched: ${stopped}` });
+        break;
+      }
+    }
+    let going = [...ks];
+    for (const [name, args] of steps) {
+      if (!going.length) break;
+      const answer = await api.post(`/api/v1/commands/${name}`, commandBody(name, going, args));
+      const next = [];
+      for (const r of summarise(answer)) {
+        if (!last.has(r.id)) continue;
+        last.set(r.id, { id: r.id, ok: r.ok, text: r.ok ? `${name}: ${r.text}` : `${name} failed: ${r.text}` });
+        if (r.ok) next.push(r.id);
+      }
+      going = next;
+    }
+    for (const id of going) launched.add(id);
+    if (rounds.length > 1) show();
   }
-  return { sent: true, results: ids.map((id) => last.get(id)) };
+  const out = { sent: true, results: ids.map((id) => last.get(id)) };
+  if (stopped) out.stopped = stopped;
+  return out;
 }
