@@ -185,6 +185,13 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 	c.run(chromedp.Click("#launch"))
 	c.confirm("Arm + mission start for 2 vehicles")
 	c.poll("both missions started", `[...document.querySelectorAll('#assign-results li[data-ok="true"]')].filter(li => li.textContent.includes('mission_start')).length === 2`, 60*time.Second)
+	// The two simulated homes are about 7 m apart (the simulator's
+	// default spread), one launch pad: the second went only once the
+	// first was clear of its home (how long that took depends on the
+	// machine, so only the sequencing is checked).
+	if got := eval[string](c, `document.getElementById('assign-results').textContent`); strings.Count(got, "once its launch pad was clear") != 1 {
+		t.Errorf("launch results %q: want one vehicle launched after its pad cleared", got)
+	}
 	start := eval[map[string][2]float64](c, `Object.fromEntries([...document.querySelectorAll('#vehicles li[data-vehicle-id]')].map(e => [e.dataset.vehicleId, [+e.dataset.lat, +e.dataset.lon]]))`)
 	startJSON := "{"
 	for id, p := range start {

@@ -82,7 +82,9 @@ test("launch: GUIDED, arm, mission start; a vehicle that fails a step goes no fu
 function padWorld(homesM, { climb = 1, refuse = [] } = {}) {
   const ref = { lat: 41.3, lon: 69.2, alt_msl_m: 450 };
   const at = ([n, e, u]) => ({ lat: ref.lat + n / 111320, lon: ref.lon + e / (111320 * Math.cos((ref.lat * Math.PI) / 180)), alt_msl_m: ref.alt_msl_m + u });
-  const vs = new Map(Object.entries(homesM).map(([id, h]) => [id, { id, ...at(h), home: at(h) }]));
+  // As the simulator reports them: a GPS altitude 38.9 m off the home's
+  // (another datum), the height above home in relative_alt_m.
+  const vs = new Map(Object.entries(homesM).map(([id, h]) => [id, { id, ...at(h), alt_msl_m: at(h).alt_msl_m + 38.9, relative_alt_m: 0, home: at(h) }]));
   const flying = new Set();
   const sent = [];
   const progress = [];
@@ -111,7 +113,10 @@ function padWorld(homesM, { climb = 1, refuse = [] } = {}) {
       sleep: async (ms) => {
         world.sleeps++;
         t += ms;
-        for (const id of flying) vs.get(id).alt_msl_m += climb;
+        for (const id of flying) {
+          vs.get(id).alt_msl_m += climb;
+          vs.get(id).relative_alt_m += climb;
+        }
       },
       progress: (rs) => progress.push(rs),
     },
@@ -130,7 +135,15 @@ test("launch: vehicles on one pad go one after the other, each once the one befo
   assert.equal(r.sent, true);
   assert.equal(r.stopped, undefined);
   assert.deepEqual(w.rounds(), [["a", "c"], ["b"], ["d"]]);
-  assert.ok(r.results.every((x) => x.ok && x.text === "mission_start: ACCEPTED"), JSON.stringify(r.results));
+  assert.deepEqual(
+    r.results.map((x) => [x.id, x.ok, x.text]),
+    [
+      ["a", true, "mission_start: ACCEPTED"],
+      ["b", true, "mission_start: ACCEPTED (once its launch pad was clear, after 4 s)"],
+      ["c", true, "mission_start: ACCEPTED"],
+      ["d", true, "mission_start: ACCEPTED (once its launch pad was clear, after 5 s)"],
+    ],
+  );
   // b went only once a was ≥ 10 m (3D) from b's home: a climbs 1 m a
   // poll, 6 m off horizontally → √(6² + u²) ≥ 10 at u = 8.
   const bStart = w.sent.find(([n, ids]) => n === "mode" && ids.includes("b"));

@@ -122,6 +122,18 @@ function localM(p, ref) {
   ];
 }
 
+// offsetFromHome is where vehicle v (home vh) is from another home h,
+// in metres east, north and up. Up comes from v's height above its own
+// home (relative_alt_m) and the two homes' altitudes: the altitude a
+// vehicle reports (GPS, alt_msl_m) and the one of its home need not be
+// in one datum — the simulator's differ by some 39 m — and a comparison
+// across them would read a drone still on its pad as far away.
+function offsetFromHome(v, vh, h) {
+  const [e, n] = localM(v, h);
+  const rel = Number.isFinite(v.relative_alt_m) ? v.relative_alt_m : (Number(v.alt_msl_m) || 0) - (Number(vh?.alt_msl_m) || 0);
+  return [e, n, rel + (Number(vh?.alt_msl_m) || 0) - (Number(h.alt_msl_m) || 0)];
+}
+
 function knownPoint(p) {
   return !!p && Number.isFinite(p.lat) && Number.isFinite(p.lon) && !(p.lat === 0 && p.lon === 0);
 }
@@ -164,7 +176,8 @@ export function launchRounds(ids, home, sep = PAD_SEPARATION_M) {
 // the station reports. A vehicle whose launch failed stays on the ground
 // and is in nobody's way. Still in the way after LAUNCH_CLEAR_MS, the
 // launch stops: the vehicles not launched say who is in the way, and
-// stopped carries the same message.
+// stopped carries the same message. A vehicle that went after others of
+// its pad says so, and how long it waited.
 //
 // opts (all optional, injected so the sequencing is unit-testable):
 // vehicle(id) → the vehicle's state as the stream gives it ({lat, lon,
@@ -205,7 +218,7 @@ export async function launch(api, ids, question, confirm, opts = {}) {
         if (!sharePad(home(j), h, sep)) continue;
         const v = vehicle(j);
         if (!knownPoint(v)) return `${j} reports no position`;
-        const d = Math.hypot(...localM(v, h));
+        const d = Math.hypot(...offsetFromHome(v, home(j), h));
         if (d < sep) return `${j} is ${d.toFixed(1)} m from the home of ${k}`;
       }
     }
@@ -214,6 +227,7 @@ export async function launch(api, ids, question, confirm, opts = {}) {
   let stopped = "";
   for (let n = 0; n < rounds.length; n++) {
     const ks = rounds[n];
+    let waited = 0;
     if (n > 0) {
       const start = now();
       for (;;) {
@@ -232,7 +246,10 @@ export async function launch(api, ids, question, confirm, opts = {}) {
         for (const id of rest) last.set(id, { id, ok: false, text: `not launched: ${stopped}` });
         break;
       }
+      waited = now() - start;
     }
+    // Those going after a launched vehicle of their pad say so.
+    const second = new Set(ks.filter((k) => [...launched].some((j) => sharePad(home(j), home(k), sep))));
     let going = [...ks];
     for (const [name, args] of steps) {
       if (!going.length) break;
@@ -245,7 +262,10 @@ export async function launch(api, ids, question, confirm, opts = {}) {
       }
       going = next;
     }
-    for (const id of going) launched.add(id);
+    for (const id of going) {
+      launched.add(id);
+      if (second.has(id)) last.get(id).text += ` (once its launch pad was clear, after ${Math.round(waited / 1000)} s)`;
+    }
     if (rounds.length > 1) show();
   }
   const out = { sent: true, results: ids.map((id) => last.get(id)) };
