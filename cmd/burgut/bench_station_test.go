@@ -308,17 +308,22 @@ func embeddedPositions(b *testing.B, path, skipLink string) int64 {
 	return n
 }
 
-func runLoadgen(b *testing.B, n int, targets []string, secs int) loadgen.Result {
-	out := filepath.Join(b.TempDir(), "sent.json")
+// runLoadgen runs `burgut loadgen` as an operator would (extra: more of
+// its flags) and returns its per-type counts: the one way the station
+// tests and benchmarks put their load on.
+func runLoadgen(t testing.TB, n int, targets []string, secs int, extra ...string) loadgen.Result {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "sent.json")
 	args := []string{"loadgen", "--vehicles", fmt.Sprint(n), "--duration", fmt.Sprintf("%ds", secs), "--json", out, "--log-level", "warn"}
-	for _, t := range targets {
-		args = append(args, "--target", t)
+	for _, l := range targets {
+		args = append(args, "--target", l)
 	}
-	if o, err := exec.Command(burgutBinary(b), args...).CombinedOutput(); err != nil {
-		b.Fatalf("loadgen: %v\n%s", err, o)
+	args = append(args, extra...)
+	if o, err := exec.Command(burgutBinary(t), args...).CombinedOutput(); err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, o)
 	}
 	var res loadgen.Result
-	readJSONFile(b, out, &res)
+	readJSONFile(t, out, &res)
 	return res
 }
 

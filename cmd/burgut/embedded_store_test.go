@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/internal/testenv"
-	"github.com/burgut-uav/burgut/simulator/loadgen"
 	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/sqlitestore"
 )
@@ -30,25 +26,12 @@ func TestServeEmbeddedStoreStoresEveryMessage(t *testing.T) {
 	}
 	const vehicles, seconds = 200, 10
 	dataDir := t.TempDir()
-	links := []string{
-		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
-		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
-	}
+	links := twoUDPLinks(t)
 	s := startServe(t, "--data-dir", dataDir, "--mavlink", links[0], "--mavlink", links[1],
 		"--telemetry-interval", "0", "--log-level", "warn")
 
-	out := filepath.Join(t.TempDir(), "sent.json")
-	lg := exec.Command(burgutBinary(t), "loadgen", "--vehicles", fmt.Sprint(vehicles), "--per-link", "100",
-		"--target", links[0], "--target", links[1], "--duration", fmt.Sprintf("%ds", seconds), "--json", out, "--log-level", "warn")
-	if b, err := lg.CombinedOutput(); err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, b)
-	}
-	var sent loadgen.Result
-	readJSONFile(t, out, &sent)
+	sent := loadAllPositions(t, links, vehicles, seconds)
 	gpi := sent.Sent["GLOBAL_POSITION_INT"]
-	if gpi != vehicles*seconds*10 || sent.SendErrors != 0 {
-		t.Fatalf("loadgen sent %d GLOBAL_POSITION_INT (want %d), %d send errors", gpi, vehicles*seconds*10, sent.SendErrors)
-	}
 
 	// Wait until everything is decoded and nothing waits for the store.
 	metricsURL := "http://" + s.http + "/metrics"

@@ -46,26 +46,13 @@ func TestScale200VehiclesExactCountsEndToEnd(t *testing.T) {
 	t.Cleanup(func() { influxQL(t, influx, "", "DROP DATABASE "+db) })
 
 	dataDir := t.TempDir()
-	links := []string{
-		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
-		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
-	}
+	links := twoUDPLinks(t)
 	s := startServe(t, "--data-dir", dataDir, "--mavlink", links[0], "--mavlink", links[1],
 		"--telemetry-interval", "0", "--influx-url", influx, "--influx-bucket", db+"/autogen", "--log-level", "warn")
 
 	// The load, from the binary as an operator would run it.
-	out := filepath.Join(t.TempDir(), "sent.json")
-	lg := exec.Command(burgutBinary(t), "loadgen", "--vehicles", fmt.Sprint(vehicles), "--per-link", "100",
-		"--target", links[0], "--target", links[1], "--duration", fmt.Sprintf("%ds", seconds), "--json", out, "--log-level", "warn")
-	if b, err := lg.CombinedOutput(); err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, b)
-	}
-	var sent loadgen.Result
-	readJSONFile(t, out, &sent)
+	sent := loadAllPositions(t, links, vehicles, seconds)
 	gpi := sent.Sent["GLOBAL_POSITION_INT"]
-	if gpi != vehicles*seconds*10 || sent.SendErrors != 0 {
-		t.Fatalf("loadgen sent %d GLOBAL_POSITION_INT (want %d), %d send errors", gpi, vehicles*seconds*10, sent.SendErrors)
-	}
 	t.Logf("loadgen: %d frames, CPU %.1f %%, max lag %.1f ms", sent.SentTotal, sent.CPUPercent, sent.MaxLagMS)
 
 	// Wait until the station has decoded everything and every store has
@@ -349,6 +336,26 @@ func influxCount(t testing.TB, base, db, q string) uint64 {
 	}
 	n, _ := r.Results[0].Series[0].Values[0][1].(float64)
 	return uint64(n)
+}
+
+// twoUDPLinks is two free loopback UDP link specs for `serve --mavlink`.
+func twoUDPLinks(t testing.TB) []string {
+	return []string{
+		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
+		fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)),
+	}
+}
+
+// loadAllPositions runs loadgen's vehicles 100 per link over links for
+// seconds, failing the test unless every GLOBAL_POSITION_INT (10 Hz) went
+// out, so the counts the tests compare start from a known total.
+func loadAllPositions(t testing.TB, links []string, vehicles, seconds int) loadgen.Result {
+	t.Helper()
+	sent := runLoadgen(t, vehicles, links, seconds, "--per-link", "100")
+	if gpi := sent.Sent["GLOBAL_POSITION_INT"]; gpi != uint64(vehicles*seconds*10) || sent.SendErrors != 0 {
+		t.Fatalf("loadgen sent %d GLOBAL_POSITION_INT (want %d), %d send errors", gpi, vehicles*seconds*10, sent.SendErrors)
+	}
+	return sent
 }
 
 func readJSONFile(t testing.TB, path string, v any) {
