@@ -286,7 +286,16 @@ func (o *runnerLaunch) positions(ctx context.Context) ([]enu, error) {
 		if !ok {
 			return nil, fmt.Errorf("launch: the station no longer lists %s", o.r.vnameIdx(v))
 		}
-		out[k] = o.enu(s.Lat, s.Lon, s.AltMSL)
+		// Height from the vehicle's own home and relative altitude, not its
+		// GPS altitude: the two MSL figures a vehicle reports can disagree
+		// by tens of metres (the console's launch saw 39 m on the pad,
+		// web/src/lib/commands.js), which would make a drone still on the
+		// pad look clear of the next one's home.
+		alt := s.AltMSL
+		if s.Home != nil {
+			alt = s.Home.AltMSL + s.RelAlt
+		}
+		out[k] = o.enu(s.Lat, s.Lon, alt)
 	}
 	return out, nil
 }
