@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -33,7 +34,11 @@ func newDB(t testing.TB, base string) string {
 	if err != nil {
 		t.Fatalf("create database: %v", err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
+		t.Fatalf("create database %s: HTTP %d %s", db, resp.StatusCode, body)
+	}
 	t.Cleanup(func() {
 		r, err := http.PostForm(base+"/query", url.Values{"q": {"DROP DATABASE " + db}})
 		if err == nil {
@@ -568,14 +573,25 @@ func TestRejectedBatchCountedNotBlocking(t *testing.T) {
 	db := newDB(t, base)
 	start := time.Date(2026, 3, 6, 10, 0, 0, 0, time.UTC)
 	// Someone else wrote "armed" as an integer into the same shard.
-	req, _ := http.NewRequest("POST", base+"/write?db="+db, strings.NewReader(fmt.Sprintf("status,vehicle=other armed=1i %d", start.UnixNano())))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 204 {
-		t.Fatalf("seed write: HTTP %d", resp.StatusCode)
+	// A database just created was once answered 404 ("database not
+	// found") to this write on a busy CI runner: a 404 is retried for a
+	// few seconds, anything else fails at once.
+	for try := 0; ; try++ {
+		req, _ := http.NewRequest("POST", base+"/write?db="+db, strings.NewReader(fmt.Sprintf("status,vehicle=other armed=1i %d", start.UnixNano())))
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode == http.StatusNotFound && try < 50 {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if r.StatusCode != 204 {
+			t.Fatalf("seed write: HTTP %d %s", r.StatusCode, body)
+		}
+		break
 	}
 	sink, err := Open(Config{URL: base, Bucket: db + "/autogen", SpoolDir: t.TempDir()}, testLog(t))
 	if err != nil {
