@@ -1,18 +1,11 @@
 package fleet
 
 import (
-	"errors"
 	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
-
-// errNotEncodable is returned by AppendJSONFields for what encoding/json
-// refuses too (NaN, ±Inf, a time outside years 0–9999 or with a zone
-// offset of a day or more); callers fall back to encoding/json, which then
-// reports the same error it always did.
-var errNotEncodable = errors.New("fleet: vehicle not encodable by the fast path")
 
 // AppendJSONFields appends v's fields exactly as encoding/json writes them
 // inside the object of a Vehicle (or of a struct embedding one, before its
@@ -21,10 +14,18 @@ var errNotEncodable = errors.New("fleet: vehicle not encodable by the fast path"
 // 2 Hz, each WebSocket client's rate), and encoding/json's reflection was
 // a third of the MQTT publisher's CPU at 1,000 vehicles. A test holds the
 // output byte for byte to encoding/json's over every field, so a field
-// added to Vehicle without a line here fails it. On error nothing useful
-// was appended: use encoding/json instead.
-func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
-	var ok = true
+// added to Vehicle without a line here fails it.
+//
+// It never fails, where encoding/json does: a float that is not finite
+// (NaN, ±Inf) is written as null. An autopilot sends NaN for "not known"
+// (VFR_HUD's airspeed, ATTITUDE on a failed estimator); encoding/json
+// refuses the whole vehicle for it, which cost an MQTT subscriber the
+// retained state (an empty retained payload deletes it) and a WebSocket
+// client the vehicle. Times outside encoding/json's range (years
+// 0–9999, zone offsets under a day) are written as RFC 3339 all the
+// same; the station's clock never makes one. Both relays encode states
+// with it, so they agree on every value.
+func (v *Vehicle) AppendJSONFields(b []byte) []byte {
 	b = append(b, `"id":`...)
 	b = appendJSONString(b, v.ID)
 	b = append(b, `,"system_id":`...)
@@ -52,7 +53,7 @@ func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
 		{`,"battery_pct":`, v.BatteryPct}, {`,"battery_v":`, v.BatteryVolt}, {`,"battery_a":`, v.BatteryAmp},
 	} {
 		b = append(b, f.key...)
-		b = appendJSONFloat(b, f.v, &ok)
+		b = appendJSONFloat(b, f.v)
 	}
 	b = append(b, `,"gps_fix":`...)
 	b = strconv.AppendInt(b, int64(v.GPSFix), 10)
@@ -72,11 +73,11 @@ func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
 	b = strconv.AppendInt(b, int64(v.MissionCount), 10)
 	if v.Home != nil {
 		b = append(b, `,"home":{"lat":`...)
-		b = appendJSONFloat(b, v.Home.Lat, &ok)
+		b = appendJSONFloat(b, v.Home.Lat)
 		b = append(b, `,"lon":`...)
-		b = appendJSONFloat(b, v.Home.Lon, &ok)
+		b = appendJSONFloat(b, v.Home.Lon)
 		b = append(b, `,"alt_msl_m":`...)
-		b = appendJSONFloat(b, v.Home.AltMSL, &ok)
+		b = appendJSONFloat(b, v.Home.AltMSL)
 		b = append(b, '}')
 	}
 	b = append(b, `,"fence_breached":`...)
@@ -95,11 +96,11 @@ func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
 	b = append(b, `,"lost":`...)
 	b = strconv.AppendUint(b, q.Lost, 10)
 	b = append(b, `,"loss_pct":`...)
-	b = appendJSONFloat(b, q.LossPct, &ok)
+	b = appendJSONFloat(b, q.LossPct)
 	b = append(b, `,"rate_hz":`...)
-	b = appendJSONFloat(b, q.RateHz, &ok)
+	b = appendJSONFloat(b, q.RateHz)
 	b = append(b, `,"latency_s":`...)
-	b = appendJSONFloat(b, q.LatencyS, &ok)
+	b = appendJSONFloat(b, q.LatencyS)
 	b = append(b, '}')
 	if len(v.Video) > 0 {
 		b = append(b, `,"video":[`...)
@@ -107,7 +108,7 @@ func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = v.Video[i].appendJSON(b, &ok)
+			b = v.Video[i].appendJSON(b)
 		}
 		b = append(b, ']')
 	}
@@ -123,7 +124,7 @@ func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
 		b = append(b, `,"control":{"holder":`...)
 		b = appendJSONString(b, c.Holder)
 		b = append(b, `,"since":`...)
-		b = appendJSONTime(b, c.Since, &ok)
+		b = appendJSONTime(b, c.Since)
 		b = append(b, '}')
 	}
 	if t := v.Transfer; t != nil {
@@ -142,24 +143,20 @@ func (v *Vehicle) AppendJSONFields(b []byte) ([]byte, error) {
 			b = appendJSONString(b, t.Error)
 		}
 		b = append(b, `,"started":`...)
-		b = appendJSONTime(b, t.Started, &ok)
+		b = appendJSONTime(b, t.Started)
 		b = append(b, '}')
 	}
 	b = append(b, `,"connected":`...)
 	b = strconv.AppendBool(b, v.Connected)
 	b = append(b, `,"first_seen":`...)
-	b = appendJSONTime(b, v.FirstSeen, &ok)
+	b = appendJSONTime(b, v.FirstSeen)
 	b = append(b, `,"last_seen":`...)
-	b = appendJSONTime(b, v.LastSeen, &ok)
+	b = appendJSONTime(b, v.LastSeen)
 	b = append(b, `,"updated":`...)
-	b = appendJSONTime(b, v.Updated, &ok)
-	if !ok {
-		return b, errNotEncodable
-	}
-	return b, nil
+	return appendJSONTime(b, v.Updated)
 }
 
-func (s *VideoStream) appendJSON(b []byte, ok *bool) []byte {
+func (s *VideoStream) appendJSON(b []byte) []byte {
 	b = append(b, `{"camera_id":`...)
 	b = strconv.AppendUint(b, uint64(s.CameraID), 10)
 	b = append(b, `,"stream_id":`...)
@@ -184,7 +181,7 @@ func (s *VideoStream) appendJSON(b []byte, ok *bool) []byte {
 	}
 	if s.Framerate != 0 {
 		b = append(b, `,"framerate":`...)
-		b = appendJSONFloat(b, s.Framerate, ok)
+		b = appendJSONFloat(b, s.Framerate)
 	}
 	if s.BitrateKbps != 0 {
 		b = append(b, `,"bitrate_kbps":`...)
@@ -208,11 +205,10 @@ func (s *VideoStream) appendJSON(b []byte, ok *bool) []byte {
 }
 
 // appendJSONFloat writes f as encoding/json does (its floatEncoder for
-// float64); NaN and ±Inf, which it refuses, clear ok.
-func appendJSONFloat(b []byte, f float64, ok *bool) []byte {
+// float64), and NaN and ±Inf, which it refuses, as null.
+func appendJSONFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		*ok = false
-		return append(b, '0')
+		return append(b, "null"...)
 	}
 	abs := math.Abs(f)
 	format := byte('f')
@@ -232,14 +228,8 @@ func appendJSONFloat(b []byte, f float64, ok *bool) []byte {
 }
 
 // appendJSONTime writes t as time.Time's MarshalJSON does (RFC 3339 with
-// nanoseconds, quoted); the times it refuses clear ok.
-func appendJSONTime(b []byte, t time.Time, ok *bool) []byte {
-	if y := t.Year(); y < 0 || y > 9999 {
-		*ok = false
-	}
-	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
-		*ok = false
-	}
+// nanoseconds, quoted), and the times it refuses in the same format.
+func appendJSONTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"')

@@ -24,31 +24,59 @@ func TestAppendJSONFieldsMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := v.AppendJSONFields([]byte("{"))
-		if err != nil {
-			t.Fatalf("vehicle %d: %v", i, err)
-		}
-		got = append(got, '}')
+		got := append(v.AppendJSONFields([]byte("{")), '}')
 		if !bytes.Equal(got, want) {
 			t.Fatalf("vehicle %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }
 
-// What encoding/json refuses (NaN, an out-of-range time) is an error,
-// so the caller falls back to encoding/json and its error.
-func TestAppendJSONFieldsRefusesWhatEncodingJSONRefuses(t *testing.T) {
+// What encoding/json refuses is still encoded, never an error: a NaN or
+// ±Inf (an autopilot's "not known") is null wherever it is and the rest
+// is what encoding/json writes; a time out of encoding/json's range is
+// written in the same format. The output is always valid JSON.
+func TestAppendJSONFieldsEncodesWhatEncodingJSONRefuses(t *testing.T) {
+	const mark = 1234.5 // stands for the non-finite value in encoding/json's copy
+	for name, c := range map[string]struct {
+		set func(v *Vehicle, f float64)
+	}{
+		"NaN lat":          {func(v *Vehicle, f float64) { v.Lat = f }},
+		"NaN air speed":    {func(v *Vehicle, f float64) { v.AirSpeed = f }},
+		"-Inf home lon":    {func(v *Vehicle, f float64) { v.Home = &Point{Lat: 1, Lon: f} }},
+		"+Inf loss":        {func(v *Vehicle, f float64) { v.LinkQuality.LossPct = f }},
+		"NaN framerate":    {func(v *Vehicle, f float64) { v.Video = []VideoStream{{Name: "a", Framerate: f}} }},
+		"NaN roll and yaw": {func(v *Vehicle, f float64) { v.RollDeg, v.YawDeg = f, f }},
+	} {
+		for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+			v := Vehicle{ID: "v", Mode: "AUTO", BatteryPct: 50}
+			c.set(&v, bad)
+			if _, err := json.Marshal(&v); err == nil {
+				t.Fatalf("%s: encoding/json accepts it", name)
+			}
+			got := append(v.AppendJSONFields([]byte("{")), '}')
+			if !json.Valid(got) {
+				t.Fatalf("%s (%v): invalid JSON %s", name, bad, got)
+			}
+			c.set(&v, mark)
+			want, err := json.Marshal(&v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = bytes.ReplaceAll(want, []byte("1234.5"), []byte("null"))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s (%v):\n got %s\nwant %s", name, bad, got, want)
+			}
+		}
+	}
 	for name, v := range map[string]Vehicle{
-		"NaN":            {Lat: math.NaN()},
-		"Inf in home":    {Home: &Point{Lon: math.Inf(-1)}},
 		"year 10000":     {Updated: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		"offset of 24 h": {FirstSeen: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 24*3600))},
 	} {
 		if _, err := json.Marshal(&v); err == nil {
-			t.Fatalf("%s: encoding/json accepts it; the fast path must too", name)
+			t.Fatalf("%s: encoding/json accepts it", name)
 		}
-		if _, err := v.AppendJSONFields(nil); err == nil {
-			t.Fatalf("%s: no error", name)
+		if got := append(v.AppendJSONFields([]byte("{")), '}'); !json.Valid(got) {
+			t.Fatalf("%s: invalid JSON %s", name, got)
 		}
 	}
 }

@@ -355,9 +355,6 @@ func (p *Publisher) Run(ctx context.Context) error {
 				}
 				var b []byte
 				b, scratch = appendStatePayload(scratch[:0], statePrefix, stale, &pv.v)
-				if b == nil {
-					b, _ = json.Marshal(StatePayload{Schema: SchemaVersion, Station: p.cfg.Station, Stale: stale, Vehicle: pv.v})
-				}
 				// QoS 0: a lost position is replaced by the next one.
 				p.client.Publish(p.topics.State(id), 0, true, b)
 				p.states.Add(1)
@@ -401,18 +398,16 @@ func (p *Publisher) statePrefix() []byte {
 }
 
 // appendStatePayload encodes StatePayload{Schema, Station, Stale, *v} as
-// encoding/json does (the payload test holds them equal) into scratch and
-// returns a copy of exactly its size (the broker or paho keep the
-// payload), and scratch for the next one; nil when the vehicle needs
-// encoding/json (see fleet.Vehicle.AppendJSONFields).
+// encoding/json does (the payload test holds them equal; a NaN or ±Inf,
+// which encoding/json refuses, is null as on the WebSocket stream: see
+// fleet.Vehicle.AppendJSONFields) into scratch and returns a copy of
+// exactly its size (the broker or paho keep the payload), and scratch for
+// the next one.
 func appendStatePayload(scratch, prefix []byte, stale bool, v *fleet.Vehicle) (payload, next []byte) {
 	b := append(scratch, prefix...)
 	b = strconv.AppendBool(b, stale)
 	b = append(b, ',')
-	b, err := v.AppendJSONFields(b)
-	if err != nil {
-		return nil, b
-	}
+	b = v.AppendJSONFields(b)
 	b = append(b, '}')
 	return bytes.Clone(b), b
 }

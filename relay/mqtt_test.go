@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -371,4 +372,63 @@ func TestPresenceOnlineLastWillAndCleanStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, "offline after a clean stop", func() bool { s := status(); return s[len(s)-1] == "offline" })
+}
+
+// A state with a NaN (an autopilot's "not known") reaches a real broker's
+// subscribers as JSON with that field null, as on the WebSocket stream,
+// and stays retained for a later subscriber: encoding/json refuses a NaN,
+// and the empty payload the publisher used to send instead deleted the
+// vehicle's retained state.
+func TestNaNStateIsPublishedWithNull(t *testing.T) {
+	brokers := map[string]func(t *testing.T) (url, user, pass string, emb *Broker){
+		"mosquitto": func(t *testing.T) (string, string, string, *Broker) {
+			return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", "", nil
+		},
+		"embedded-in-process": func(t *testing.T) (string, string, string, *Broker) {
+			b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			u, p := b.Credentials()
+			return b.URL(), u, p, b
+		},
+	}
+	for name, broker := range brokers {
+		t.Run(name, func(t *testing.T) {
+			url, user, pass, emb := broker(t)
+			station := uniqueStation(t)
+			f := fleet.New(fleet.DefaultConfig())
+			fly(f, "nan", 0, nil)
+			f.Update("nan", time.Now(), func(v *fleet.Vehicle) { v.AirSpeed, v.RollDeg = math.NaN(), math.Inf(1) })
+
+			p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Embedded: emb, Station: station, Username: user, Password: pass,
+				StateRate: 20, StoreDir: t.TempDir(), Log: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runPublisher(t, p)
+			testenv.Eventually(t, 10*time.Second, "publisher connected", p.Connected)
+			topic := p.Topics().State("nan")
+			testenv.Eventually(t, 10*time.Second, "the NaN state published", func() bool { return p.Stats().States > 0 })
+
+			// Subscribing after the publish: only the retained copy can answer.
+			var late recorder
+			subscribe(t, url, topic, 1, "", &late)
+			testenv.Eventually(t, 10*time.Second, "the retained state", func() bool {
+				return len(late.matching(func(m mqtt.Message) bool { return m.Retained() })) > 0
+			})
+			for _, m := range late.matching(func(mqtt.Message) bool { return true }) {
+				var st map[string]any
+				if err := json.Unmarshal(m.Payload(), &st); err != nil {
+					t.Fatalf("state payload %q: %v", m.Payload(), err)
+				}
+				as, ok := st["air_speed_mps"]
+				roll, rok := st["roll_deg"]
+				if !ok || as != nil || !rok || roll != nil || st["id"] != "nan" || st["mode"] != "AUTO" || st["lat"] != 41.3 {
+					t.Fatalf("state payload = %s; want air_speed_mps and roll_deg null, the rest as set", m.Payload())
+				}
+			}
+		})
+	}
 }

@@ -38,8 +38,14 @@ func TestStatePayloadMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 	}
-	nan := fleet.Vehicle{ID: "n", Lat: math.NaN()}
-	if got, _ := appendStatePayload(nil, []byte("{"), false, &nan); got != nil {
-		t.Fatalf("NaN encoded as %s; want the encoding/json fallback", got)
+	// A NaN is null, as on the WebSocket stream, and the rest is there.
+	nan := fleet.Vehicle{ID: "n", Lat: math.NaN(), Mode: "AUTO"}
+	got, _ := appendStatePayload(nil, []byte(`{"schema":1,"stale":`), false, &nan)
+	var back map[string]any
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatalf("NaN state %s: %v", got, err)
+	}
+	if lat, ok := back["lat"]; !ok || lat != nil || back["mode"] != "AUTO" || back["id"] != "n" {
+		t.Fatalf("NaN state = %s; want lat null and the other fields", got)
 	}
 }

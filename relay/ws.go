@@ -848,17 +848,14 @@ func (e *encVehicle) bytes() []byte {
 }
 
 // encodeWireVehicle is json.Marshal(WireVehicle{*v, stale}) through the
-// fleet's reflection-free encoder (byte for byte the same; encoding/json
-// when the fast path cannot): encoding states was the largest part of
-// the WebSocket writers' CPU.
+// fleet's reflection-free encoder (byte for byte the same, except that a
+// NaN or ±Inf, which encoding/json refuses, is null as in MQTT state: see
+// fleet.Vehicle.AppendJSONFields): encoding states was the largest part
+// of the WebSocket writers' CPU.
 func encodeWireVehicle(v *fleet.Vehicle, stale bool) []byte {
 	b := make([]byte, 0, 1024)
 	b = append(b, '{')
-	b, err := v.AppendJSONFields(b)
-	if err != nil {
-		raw, _ := json.Marshal(WireVehicle{Vehicle: *v, Stale: stale})
-		return raw
-	}
+	b = v.AppendJSONFields(b)
 	b = append(b, `,"stale":`...)
 	b = strconv.AppendBool(b, stale)
 	return append(b, '}')
@@ -896,7 +893,7 @@ func appendRawFrame(b []byte, typ string, now time.Time, field string, items [][
 	first := true
 	for _, it := range items {
 		if len(it) == 0 {
-			continue // a state encoding/json refuses (a NaN): the frame stays valid JSON
+			continue // an item that failed to encode (states never do): the frame stays valid JSON
 		}
 		if !first {
 			b = append(b, ',')

@@ -206,6 +206,19 @@ type VehicleView struct {
 	Control *ControlView `json:"control,omitempty"`
 }
 
+// MarshalJSON encodes the view through the fleet's encoder, the one the
+// MQTT and WebSocket relays use, so the three copies of a vehicle agree:
+// a NaN or ±Inf the autopilot sent (its "not known") is null, where
+// encoding/json would refuse the whole list (an empty 200 answer).
+func (v VehicleView) MarshalJSON() ([]byte, error) {
+	fv := v.Vehicle
+	fv.Control = nil // the view's holder is the one shown, as its field hides the fleet's
+	if c := v.Control; c != nil {
+		fv.Control = &fleet.Control{Holder: c.Holder, Since: c.Since}
+	}
+	return append(fv.AppendJSONFields([]byte{'{'}), '}'), nil
+}
+
 // ControlView is the holder of a vehicle's control and since when.
 type ControlView struct {
 	Holder string    `json:"holder"`

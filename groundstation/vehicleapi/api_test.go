@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +172,50 @@ func TestEventsResumeBySeq(t *testing.T) {
 	}
 	if len(evs) != 1 || evs[0].Kind != fleet.EventArmed || evs[0].Seq != 2 {
 		t.Fatalf("events since 1 = %+v", evs)
+	}
+}
+
+// A vehicle whose autopilot sent a NaN is listed with that field null, as
+// MQTT and the WebSocket stream show it (encoding/json refused the whole
+// list: an empty 200 answer); any other view encodes as encoding/json
+// would, the control holder included.
+func TestVehicleWithNaNIsListedWithNull(t *testing.T) {
+	a, srv := newAPIOnly(t)
+	a.Fleet.Update("udp14550-1", time.Now(), func(v *fleet.Vehicle) { v.AirSpeed = math.NaN(); v.Lat = 41.5 })
+	for _, path := range []string{"/api/v1/vehicles", "/api/v1/vehicles/udp14550-1"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var v map[string]any
+		if path == "/api/v1/vehicles" {
+			var vs []map[string]any
+			if err := json.Unmarshal(raw, &vs); err != nil || len(vs) != 1 {
+				t.Fatalf("%s: %q: %v", path, raw, err)
+			}
+			v = vs[0]
+		} else if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s: %q: %v", path, raw, err)
+		}
+		if as, ok := v["air_speed_mps"]; !ok || as != nil || v["lat"] != 41.5 || v["mode"] != "STABILIZE" {
+			t.Errorf("%s: %s; want air_speed_mps null and the rest", path, raw)
+		}
+	}
+
+	type plain VehicleView // encoding/json's own encoding, without MarshalJSON
+	now := time.Date(2026, 12, 1, 12, 0, 0, 5, time.UTC)
+	fv := fleet.Vehicle{ID: "v", Lat: 1.5, Mode: "AUTO", Home: &fleet.Point{Lat: 1}, Control: &fleet.Control{Holder: "stale copy"}, Updated: now}
+	for _, view := range []VehicleView{{Vehicle: fv}, {Vehicle: fv, Control: &ControlView{Holder: "op", Since: now}}} {
+		got, err := json.Marshal(view)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(plain(view))
+		var g, w map[string]any
+		if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Errorf("view:\n got %s\nwant %s", got, want)
+		}
 	}
 }
