@@ -483,6 +483,13 @@ const (
 	rtlDone
 )
 
+// ArduCopter's RTL_ALT_MIN (2 m, the lowest return altitude above home)
+// and RTL_MIN_CONE_SLOPE (a shallower RTL_CONE_SLOPE turns the cone off).
+const (
+	rtlAltMin       = 2.0
+	rtlMinConeSlope = 0.5
+)
+
 type rtlState struct {
 	phase        rtlPhase
 	destN, destE float64
@@ -505,18 +512,25 @@ func (v *Vehicle) rtlInit() {
 	// The return altitude as ModeRTL::compute_return_target has it: the
 	// target's own altitude (home's, or a rally point's, never below
 	// home), raised to RTL_ALT and to the current altitude plus
-	// RTL_CLIMB_MIN, held under FENCE_ALT_MAX, and never below where the
+	// RTL_CLIMB_MIN (at least 2 m, RTL_ALT_MIN), then lowered by the cone
+	// when the target is close: no higher than RTL_CONE_SLOPE times the
+	// horizontal distance to it (a slope under 0.5, 0 included, turns the
+	// cone off), held under FENCE_ALT_MAX, and never below where the
 	// vehicle already is. So a rally point below RTL_ALT is approached at
-	// RTL_ALT, as on the autopilot. (RTL_CONE_SLOPE is not modelled: the
-	// return is never lowered near the target.)
+	// RTL_ALT, and a vehicle 3 m from home climbs to 9 m, not 15, as on
+	// the autopilot.
 	r.destN, r.destE = v.homeN, v.homeE
 	alt := v.homeU
 	if pn, pe, pu, ok := v.nearestRally(); ok {
 		r.destN, r.destE = pn, pe
 		alt = math.Max(pu, v.homeU)
 	}
-	alt = math.Max(alt, v.homeU+v.p.rtlAlt)
-	alt = math.Max(alt, v.up+v.p.rtlClimbMin)
+	minAlt := math.Max(v.homeU+rtlAltMin, v.up+v.p.rtlClimbMin)
+	alt = math.Max(alt, math.Max(v.homeU+v.p.rtlAlt, minAlt))
+	if v.p.rtlConeSlope >= rtlMinConeSlope {
+		dist := math.Hypot(r.destN-v.n, r.destE-v.e)
+		alt = math.Min(alt, math.Max(v.homeU+dist*v.p.rtlConeSlope, minAlt))
+	}
 	if v.fenceEnabled() && v.p.fenceType&fenceAltMax != 0 {
 		alt = math.Min(alt, v.homeU+v.p.fenceAltMax-v.p.fenceMargin)
 	}

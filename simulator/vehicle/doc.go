@@ -93,7 +93,8 @@
 //     downloads as the current home; items are stored as ArduPilot stores
 //     them (altitude in cm, frame GLOBAL for commands without a position).
 //   - RTL: climb to RTL_ALT or a higher rally point's altitude (or stay
-//     higher; RTL_CLIMB_MIN; capped below FENCE_ALT_MAX; no RTL_CONE_SLOPE),
+//     higher; RTL_CLIMB_MIN; lowered near the target by RTL_CONE_SLOPE;
+//     capped below FENCE_ALT_MAX),
 //     fly home or to the nearest rally point (RALLY_LIMIT_KM,
 //     RALLY_INCL_HOME) at RTL_SPEED or WPNAV_SPEED, loiter RTL_LOIT_TIME, land
 //     (or hold RTL_ALT_FINAL), disarm. LAND: descend where it is, disarm on

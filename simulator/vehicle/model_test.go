@@ -299,6 +299,53 @@ func TestRTLToRallyPointFliesAtTheHigherOfItsAltitudeAndRTLAlt(t *testing.T) {
 	}
 }
 
+// Close to home ArduCopter climbs less than RTL_ALT: no higher than
+// RTL_CONE_SLOPE times its distance from home (ModeRTL::compute_return_
+// target's cone), never under 2 m or its own altitude; a slope under 0.5
+// turns the cone off, and far away RTL_ALT holds.
+func TestRTLClimbIsLoweredByTheConeNearHome(t *testing.T) {
+	cases := []struct {
+		name      string
+		slope     float64 // RTL_CONE_SLOPE; -1 leaves the default (3)
+		north, up float64 // where RTL starts, m from home
+		want      float64 // highest altitude above home on the way back
+	}{
+		{"default slope 3, 4 m out", -1, 4, 3, 12},
+		{"slope 1, 6 m out", 1, 6, 3, 6},
+		{"slope 0 turns the cone off", 0, 4, 3, 30},
+		{"slope 0.4 is too shallow: off", 0.4, 4, 3, 30},
+		{"far out: RTL_ALT", -1, 40, 3, 30},
+		{"already above the cone: no descent", -1, 4, 20, 20},
+		{"at home: 2 m at least", -1, 0, 1, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := newReady(t, Config{})
+			setParam(t, v, "RTL_ALT", 3000)
+			if c.slope >= 0 {
+				setParam(t, v, "RTL_CONE_SLOPE", c.slope)
+			}
+			takeoff(t, v, c.up)
+			if c.north > 0 {
+				lat, lon := offset(c.north, 0)
+				mustOK(t, "goto")(v.GotoGlobal(lat, lon, c.up))
+				runUntil(t, v, time.Minute, nil, func(s State) bool {
+					return math.Abs(distFromHome(s)-c.north) < 0.3 && math.Abs(s.RelAlt-c.up) < 0.2 && math.Hypot(s.VN, s.VE) < 0.1
+				})
+			}
+			mustOK(t, "rtl")(v.SetMode(ModeRTL))
+			hi := math.Inf(-1)
+			runUntil(t, v, 3*time.Minute, nil, func(s State) bool {
+				hi = math.Max(hi, s.RelAlt)
+				return !s.Armed
+			})
+			if math.Abs(hi-c.want) > 0.7 {
+				t.Fatalf("RTL from %.0f m out at %.0f m climbed to %.1f m, want %.0f m", c.north, c.up, hi, c.want)
+			}
+		})
+	}
+}
+
 func TestCircleMode(t *testing.T) {
 	v := newReady(t, Config{})
 	setParam(t, v, "CIRCLE_RADIUS", 2000) // 20 m

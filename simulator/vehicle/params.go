@@ -106,6 +106,7 @@ var paramDefs = []Param{
 	{"RTL_ALT", 1500, ParamInt32, 30, 300000},
 	{"RTL_ALT_FINAL", 0, ParamInt32, 0, 1000},
 	{"RTL_CLIMB_MIN", 0, ParamInt32, 0, 3000},
+	{"RTL_CONE_SLOPE", 3, ParamReal, 0, 10},
 	{"RTL_LOIT_TIME", 5000, ParamInt32, 0, 60000},
 	{"RTL_SPEED", 0, ParamReal, 0, 2000},
 	{"SIM_GPS_DISABLE", 0, ParamInt8, 0, 1},
@@ -147,6 +148,7 @@ type paramCache struct {
 	thrHover                               float64
 	landSpeed, landSpeedHigh, landAltLow   float64 // m/s, m/s, m
 	rtlAlt, rtlAltFinal, rtlClimbMin       float64 // m
+	rtlConeSlope                           float64 // m up per m away
 	rtlSpeed                               float64 // m/s
 	rtlLoitTime                            float64 // s
 	disarmDelay                            float64 // s
@@ -207,6 +209,7 @@ func (v *Vehicle) refreshParams() {
 	c.rtlAlt = v.pv("RTL_ALT") / 100
 	c.rtlAltFinal = v.pv("RTL_ALT_FINAL") / 100
 	c.rtlClimbMin = v.pv("RTL_CLIMB_MIN") / 100
+	c.rtlConeSlope = v.pv("RTL_CONE_SLOPE")
 	c.rtlSpeed = v.pv("RTL_SPEED") / 100
 	c.rtlLoitTime = v.pv("RTL_LOIT_TIME") / 1000
 	c.disarmDelay = v.pv("DISARM_DELAY")
