@@ -158,7 +158,11 @@ func (c *console) makePlan(pattern string, drones int, extra map[string]string) 
 // launches, watches them fly and sends RTL to all with the shortcut; both
 // land. Screenshots at each step: artifacts/console-*.png.
 func TestConsolePlanAssignLaunchRTL(t *testing.T) {
-	c := startConsole(t, "console", 2, 4)
+	// Without the demo patrols: the drones must be on their pads when
+	// the operator launches, or the pad sequencing below is not tested
+	// (with the demo they were already flying, about 40 m above their
+	// pads, which was once read as a 39 m altitude gap on the pad).
+	c := startConsole(t, "console", 2, 4, func(cfg *app.Config) { cfg.Sim.Demo = false })
 	c.login("pilot")
 	c.poll("2 vehicles with a GPS position", `[...document.querySelectorAll('#vehicles li[data-vehicle-id]')].filter(li => +li.dataset.lat !== 0).length === 2`, 60*time.Second)
 	c.importArea("corridor.geojson")

@@ -124,10 +124,11 @@ function localM(p, ref) {
 
 // offsetFromHome is where vehicle v (home vh) is from another home h,
 // in metres east, north and up. Up comes from v's height above its own
-// home (relative_alt_m) and the two homes' altitudes: the altitude a
-// vehicle reports (GPS, alt_msl_m) and the one of its home need not be
-// in one datum — the simulator's differ by some 39 m — and a comparison
-// across them would read a drone still on its pad as far away.
+// home (relative_alt_m) and the two homes' altitudes, so a vehicle whose
+// alt_msl_m and home altitude are in different datums is still judged
+// right. (The simulator's agree, as ArduCopter's do: a 39 m "gap" once
+// seen in the console's launch test was a drone flying the demo patrol
+// 39 m above its pad.)
 function offsetFromHome(v, vh, h) {
   const [e, n] = localM(v, h);
   const rel = Number.isFinite(v.relative_alt_m) ? v.relative_alt_m : (Number(v.alt_msl_m) || 0) - (Number(vh?.alt_msl_m) || 0);
