@@ -34,21 +34,7 @@ func TestServeEmbeddedStoreStoresEveryMessage(t *testing.T) {
 	gpi := sent.Sent["GLOBAL_POSITION_INT"]
 
 	// Wait until everything is decoded and nothing waits for the store.
-	metricsURL := "http://" + s.http + "/metrics"
-	drained := false
-	for deadline := time.Now().Add(300 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		fams := scrape(t, metricsURL)
-		if sum(fams, "burgut_mavlink_frames_received_total") >= float64(sent.SentTotal) &&
-			value(fams, "burgut_fleet_subscriber_queue", "subscriber=recorder", "kind=states") == 0 &&
-			value(fams, "burgut_recorder_queue") == 0 && value(fams, "burgut_store_pending_rows") == 0 {
-			drained = true
-			break
-		}
-	}
-	if !drained {
-		t.Error("the station did not decode and store everything before the deadline")
-	}
-	fams := scrape(t, metricsURL)
+	fams := waitDrained(t, "http://"+s.http+"/metrics", decodedAll(sent), recorderIdle, zero("store pending rows", "burgut_store_pending_rows"))
 	for _, c := range []struct {
 		what      string
 		got, want float64
