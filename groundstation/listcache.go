@@ -15,9 +15,15 @@ import (
 // listCacheMaxAge bounds how long a list read from a vehicle is served
 // without reading it again. The signals below catch every change this
 // station makes and every change of the mission's length, but ArduPilot
-// names no version of its lists (MISSION_CURRENT's mission_id is 0), so a
-// list another ground station replaced by one of the same length is seen
-// only when the cached copy expires.
+// names no version of its lists: a recorded ArduCopter 4.7 session sends
+// MISSION_CURRENT's mission_id, fence_id and rally_points_id and the
+// opaque_id of MISSION_ACK and MISSION_COUNT as 0 after mission, fence and
+// rally uploads (simulator's TestAnswersMatchRecordedArduCopter holds the
+// simulator to it), and ArduPilot's opaque-ID work (ardupilot#20834) is
+// not merged. So a list another ground station replaced by one of the same
+// length, on a channel whose MISSION_ACK this station does not see, is
+// seen only when the cached copy expires. Vehicles that send the IDs
+// (PX4) are caught at once by them.
 const listCacheMaxAge = 30 * time.Second
 
 // listCache keeps a vehicle's on-board mission, fence and rally lists as
