@@ -24,6 +24,14 @@ import (
 // startHub serves a hub on a real loopback HTTP server until the test ends.
 func startHub(t testing.TB, f *fleet.Fleet, cfg HubConfig) (*Hub, string) {
 	t.Helper()
+	h, url, _ := startHubServer(t, f, cfg, false)
+	return h, url
+}
+
+// startHubServer is startHub over TLS (wss://) when tls is set; it also
+// returns the server (for its TLS client).
+func startHubServer(t testing.TB, f *fleet.Fleet, cfg HubConfig, tls bool) (*Hub, string, *httptest.Server) {
+	t.Helper()
 	if cfg.Log == nil {
 		cfg.Log = quietLog()
 	}
@@ -33,7 +41,12 @@ func startHub(t testing.TB, f *fleet.Fleet, cfg HubConfig) (*Hub, string) {
 	go func() { done <- h.Run(ctx) }()
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/stream", h)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -46,7 +59,7 @@ func startHub(t testing.TB, f *fleet.Fleet, cfg HubConfig) (*Hub, string) {
 		defer h.mu.Unlock()
 		return h.running
 	})
-	return h, "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/v1/stream"
+	return h, "ws" + strings.TrimPrefix(srv.URL, "http") + "/api/v1/stream", srv
 }
 
 func dial(t testing.TB, url string) *websocket.Conn {
@@ -500,7 +513,7 @@ func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := encodeWireVehicle(&v, stale); string(got) != string(want) {
+			if got := encodeWireVehicle(&v, stale, nil); string(got) != string(want) {
 				t.Errorf("vehicle %d stale %v:\n got %s\nwant %s", i, stale, got, want)
 			}
 		}
@@ -508,7 +521,7 @@ func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
 	// A NaN, which encoding/json refuses, is null as in MQTT state: the
 	// vehicle stays on the stream.
 	nan := fleet.Vehicle{ID: "nan", Lat: math.NaN()}
-	got := encodeWireVehicle(&nan, false)
+	got := encodeWireVehicle(&nan, false, nil)
 	nan.Lat = 1234.5
 	want, err := json.Marshal(WireVehicle{Vehicle: nan})
 	if err != nil {
@@ -516,5 +529,110 @@ func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
 	}
 	if want = bytes.ReplaceAll(want, []byte("1234.5"), []byte("null")); !bytes.Equal(got, want) {
 		t.Errorf("NaN:\n got %s\nwant %s", got, want)
+	}
+}
+
+// State frames are written to the socket from the states' shared
+// encodings, outside the websocket library: over plain TCP (writev) and
+// over TLS (a buffered writer), with frames longer than 64 KiB (the
+// 8-byte length header), while the client pings all the time (the
+// reader's pong answers must never land inside a state frame), every
+// frame parses and carries every vehicle, and every ping is answered.
+func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
+			f := fleet.New(fleet.DefaultConfig())
+			const vehicles = 300 // ~200 KB a frame
+			for i := range vehicles {
+				fly(f, fmt.Sprintf("v%03d", i), i, testVideo)
+			}
+			h, url, srv := startHubServer(t, f, HubConfig{MaxRateHz: 50}, useTLS)
+			d := websocket.Dialer{}
+			if useTLS {
+				d.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+			}
+			c, _, err := d.Dial(url+"?rate_hz=50", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var pongs sync.WaitGroup
+			c.SetPongHandler(func(string) error { pongs.Done(); return nil })
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(2)
+			pings := 0
+			go func() { // the client pings while the station writes state frames
+				defer wg.Done()
+				for ; ; pings++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					pongs.Add(1)
+					if err := c.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(pings)), time.Now().Add(5*time.Second)); err != nil {
+						pongs.Done()
+						t.Errorf("ping %d: %v", pings, err)
+						return
+					}
+					time.Sleep(100 * time.Microsecond)
+				}
+			}()
+			go func() { // and the fleet moves
+				defer wg.Done()
+				for step := 0; ; step++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					fly(f, fmt.Sprintf("v%03d", step%vehicles), step, nil)
+					if step%vehicles == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}()
+			full := 0
+			for full < 20 {
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				typ, data, err := c.ReadMessage()
+				if err != nil {
+					t.Fatalf("after %d full state frames: %v", full, err)
+				}
+				var fr Frame
+				if typ != websocket.TextMessage {
+					t.Fatalf("message type %d", typ)
+				}
+				if err := json.Unmarshal(data, &fr); err != nil {
+					t.Fatalf("frame of %d bytes does not parse: %v", len(data), err)
+				}
+				if fr.Type == "state" && len(fr.Vehicles) == vehicles {
+					full++
+				}
+			}
+			close(stop)
+			wg.Wait()
+			// The pongs come back while the client keeps reading.
+			answered := make(chan struct{})
+			go func() { pongs.Wait(); close(answered) }()
+			for waiting := true; waiting; {
+				select {
+				case <-answered:
+					waiting = false
+				default:
+					_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if _, _, err := c.ReadMessage(); err != nil {
+						t.Fatalf("waiting for the pongs of %d pings: %v", pings, err)
+					}
+				}
+			}
+			if pings == 0 {
+				t.Fatal("no ping was sent")
+			}
+			if d := h.Stats().Dropped; d != 0 {
+				t.Errorf("%d clients dropped", d)
+			}
+		})
 	}
 }

@@ -51,6 +51,10 @@ import (
 //	                       positions are counted in data-dir/telemetry.db. Default: InfluxDB
 
 //	BURGUT_BENCH_OUT       also write the table (markdown) to this file
+//	BURGUT_BENCH_BINARY    run this burgut binary instead of building the tree's
+//	                       (before/after comparisons of two commits)
+//	BURGUT_BENCH_SERVE_STDERR  also write serve's stderr to this file (e.g. with
+//	                       GODEBUG=gctrace=1 in the environment, or BURGUT_PPROF)
 //
 // Needs InfluxDB (make bench starts it). The table goes to stdout.
 func BenchmarkStation(b *testing.B) {
@@ -104,14 +108,22 @@ type benchRow struct {
 	tlogDrops, stageDrops                 float64
 	shed                                  string // non-zero stage drops by stage
 	cpuPct, rssStartMB, rssEndMB, influxd float64
-	connectedEnd, linkLost                int
-	p50ms, p99ms                          float64
-	st50ms, st99ms                        float64 // sent → the station assembled the frame
-	loadStart, loadEnd                    string  // the machine's 1-minute load average
-	warmup                                time.Duration
-	stages                                []stageLatency // burgut_pipeline_latency_seconds over the load, then the Go scheduler's
-	arr50ms, arr99ms                      float64        // the probe: arrival at the station's socket → client read
-	probeSent, probeLate, probeMissing    int
+	// RSS after the warmup and the most seen over the load (sampled
+	// every second): with start and end they show whether memory is flat.
+	rssWarmMB, rssMaxMB float64
+	// osWaitPct is the share of the load's wall time serve's threads
+	// spent runnable but waiting for a CPU the machine gave to others
+	// (/proc/PID/task/*/schedstat), summed over threads: it separates the
+	// machine's contention from the station's own scheduling.
+	osWaitPct                          float64
+	connectedEnd, linkLost             int
+	p50ms, p99ms                       float64
+	st50ms, st99ms                     float64 // sent → the station assembled the frame
+	loadStart, loadEnd                 string  // the machine's 1-minute load average
+	warmup                             time.Duration
+	stages                             []stageLatency // burgut_pipeline_latency_seconds over the load, then the Go scheduler's
+	arr50ms, arr99ms                   float64        // the probe: arrival at the station's socket → client read
+	probeSent, probeLate, probeMissing int
 	// Telegraf
 	tgSent, tgStored, tgSocketDrops float64
 	tgCPUPct, tgInfluxd             float64
@@ -178,12 +190,30 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	}
 	r.warmup = warmup
 	fams0c := make(chan map[string]*dto.MetricFamily, 1)
+	rssWarm := make(chan float64, 1)
 	go func() {
 		time.Sleep(warmup)
 		probe.startAt(time.Now())
+		rssWarm <- procRSSMB(pid)
 		fams0c <- scrape(b, "http://"+s.http+"/metrics")
 	}()
-	cpu0, ic0 := procCPU(pid), procCPU(influxd)
+	rssMax := make(chan float64, 1)
+	rssStop := make(chan struct{})
+	go func() {
+		peak := 0.0
+		for t := time.NewTicker(time.Second); ; {
+			select {
+			case <-t.C:
+				peak = max(peak, procRSSMB(pid))
+				continue
+			case <-rssStop:
+				t.Stop()
+			}
+			rssMax <- peak
+			return
+		}
+	}()
+	cpu0, ic0, wait0 := procCPU(pid), procCPU(influxd), procRunDelay(pid)
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
@@ -192,10 +222,12 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	}()
 	res := runLoadgen(b, r.vehicles, targets, r.seconds)
 	<-probeDone
-	cpu1, ic1 := procCPU(pid), procCPU(influxd)
+	cpu1, ic1, wait1 := procCPU(pid), procCPU(influxd), procRunDelay(pid)
 	r.rssEndMB = procRSSMB(pid)
-	r.rssStartMB = rssStart
+	close(rssStop)
+	r.rssStartMB, r.rssWarmMB, r.rssMaxMB = rssStart, <-rssWarm, max(<-rssMax, r.rssEndMB)
 	wall := res.DurationS
+	r.osWaitPct = 100 * (wait1 - wait0) / wall
 	r.cpuPct = 100 * (cpu1 - cpu0) / wall
 	r.influxd = 100 * (ic1 - ic0) / wall
 	r.sent, r.sentGPI, r.lgCPU = res.SentTotal, res.Sent["GLOBAL_POSITION_INT"], res.CPUPercent
@@ -678,6 +710,25 @@ func procCPU(pid int) float64 {
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
 
+// procRunDelay is the seconds a process's threads have spent runnable
+// but waiting for a CPU, summed over its live threads (the second field
+// of /proc/PID/task/TID/schedstat); 0 when the kernel does not keep it.
+func procRunDelay(pid int) float64 {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var ns float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) >= 2 {
+			v, _ := strconv.ParseFloat(fs[1], 64)
+			ns += v
+		}
+	}
+	return ns / 1e9
+}
+
 func procRSSMB(pid int) float64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -800,18 +851,18 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 		store = "the embedded SQLite store (no --influx-url)"
 	}
 	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, "+store+", tlogs, embedded MQTT, %d WebSocket clients reading every vehicle at %s + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws, rate)
-	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | stored positions / sent | serve CPU % | µs/msg | RSS start→end MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | of which in the station p50 / p99 ms | loadgen CPU % | load avg start→end |\n")
+	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | stored positions / sent | serve CPU % | µs/msg | RSS start→warm→end (max) MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | of which in the station p50 / p99 ms | loadgen CPU % | load avg start→end |\n")
 	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f / %d | %.0f | %.1f | %.0f→%.0f | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.1f / %.1f | %.0f | %s→%s |\n",
+		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f / %d | %.0f | %.1f | %.0f→%.0f→%.0f (%.0f) | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.1f / %.1f | %.0f | %s→%s |\n",
 			r.vehicles, r.vehicles*loadgen.MessagesPerSecond, r.sent, r.received, r.socketDrops, pct(r.socketDrops, float64(r.sent)),
 			r.stageDrops, paren(r.shed), r.stored, r.sentGPI, r.cpuPct, 1e4*r.cpuPct/float64(r.vehicles*loadgen.MessagesPerSecond),
-			r.rssStartMB, r.rssEndMB, r.influxd,
+			r.rssStartMB, r.rssWarmMB, r.rssEndMB, r.rssMaxMB, r.influxd,
 			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.st50ms, r.st99ms, r.lgCPU,
 			r.loadStart, r.loadEnd)
 	}
-	s.WriteString("\nWhere the time goes (p50 / p99 ms after the warmup (the first third of the run), every vehicle): each stage of `burgut_pipeline_latency_seconds` is the age of the data, from the datagram's arrival at the station's socket (kernel timestamp), when it reaches the stage, so each includes those before it; *go scheduler* is how long runnable goroutines waited for a CPU; *probe client* is the probe's read, from its datagram's arrival.\n\n")
-	s.WriteString("| vehicles | socket (read) | staged (dispatcher took it) | dispatched (in the fleet) | hub (took it) | ws_write (written to a client) | go scheduler | probe client | load avg start→end |\n|---|---|---|---|---|---|---|---|---|\n")
+	s.WriteString("\nWhere the time goes (p50 / p99 ms after the warmup (the first third of the run), every vehicle): each stage of `burgut_pipeline_latency_seconds` is the age of the data, from the datagram's arrival at the station's socket (kernel timestamp), when it reaches the stage, so each includes those before it; *go scheduler* is how long runnable goroutines waited for a CPU; *OS wait* is the time serve's threads were runnable but the machine ran something else, as a share of the load's wall time (summed over threads); *probe client* is the probe's read, from its datagram's arrival.\n\n")
+	s.WriteString("| vehicles | socket (read) | staged (dispatcher took it) | dispatched (in the fleet) | hub (took it) | ws_write (written to a client) | go scheduler | OS wait | probe client | load avg start→end |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(&s, "| %d |", r.vehicles)
 		byName := map[string]stageLatency{}
@@ -825,7 +876,7 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 				s.WriteString(" – |")
 			}
 		}
-		fmt.Fprintf(&s, " %.1f / %.1f | %s→%s |\n", r.arr50ms, r.arr99ms, r.loadStart, r.loadEnd)
+		fmt.Fprintf(&s, " %.0f %% | %.1f / %.1f | %s→%s |\n", r.osWaitPct, r.arr50ms, r.arr99ms, r.loadStart, r.loadEnd)
 	}
 	if withTelegraf {
 		s.WriteString("\nTelegraf v1.37.2 `inputs.mavlink` (one `udpserver` per link, every message a point) → the same InfluxDB, same load, run right after Burgut:\n\n")

@@ -19,6 +19,9 @@ var (
 // contracts (exit codes, signals, files written) are tested as users see them.
 func burgutBinary(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("BURGUT_BENCH_BINARY"); bin != "" { // a bench comparing a build of another commit
+		return bin
+	}
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "burgut-bin-")
 		if binErr != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,6 +63,14 @@ func startServe(t testing.TB, args ...string) *served {
 		"--data-dir", s.dataDir}, args...)
 	s.cmd = exec.Command(burgutBinary(t), args...)
 	s.cmd.Stderr = s.stderr
+	if path := os.Getenv("BURGUT_BENCH_SERVE_STDERR"); path != "" { // a bench's diagnostics (GODEBUG=gctrace=1, …)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		s.cmd.Stderr = io.MultiWriter(s.stderr, f)
+	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
