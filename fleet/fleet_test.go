@@ -143,6 +143,34 @@ func TestCoalescingSubscriptionKeepsNewestPerVehicle(t *testing.T) {
 	}
 }
 
+// A StatesOnTick subscriber is signalled by events only: state updates
+// wait, coalesced, for its own Next.
+func TestStatesOnTickSubscriptionIsSignalledByEventsOnly(t *testing.T) {
+	f := New(DefaultConfig())
+	f.Update("a", t0, func(v *Vehicle) {}) // the connected event goes before the subscription
+	sub := f.Subscribe(SubscribeOptions{StatesOnTick: true})
+	defer sub.Close()
+	for i := 0; i < 50; i++ {
+		f.Update("a", t0, func(v *Vehicle) { v.Lat = float64(i) })
+	}
+	select {
+	case <-sub.C:
+		t.Fatal("signalled for state updates")
+	default:
+	}
+	f.Emit(Event{VehicleID: "a", Kind: EventStatusText, Time: t0})
+	select {
+	case <-sub.C:
+	default:
+		t.Fatal("not signalled for an event")
+	}
+	b := sub.Next()
+	if len(b.Vehicles) != 1 || b.Vehicles[0].Lat != 49 || len(b.Events) != 1 {
+		t.Fatalf("batch: %d states (lat %v), %d events; want the newest of a and the status text",
+			len(b.Vehicles), b.Vehicles, len(b.Events))
+	}
+}
+
 // Next reuses the memory of the batch before the last: over many rounds
 // each batch still holds exactly its own states, newest per vehicle in
 // order of first arrival, and a batch stays intact while the next one

@@ -14,6 +14,12 @@ type SubscribeOptions struct {
 	// the oldest are dropped and counted (a full KeepAll queue drops its
 	// oldest eighth at once). Default 10000.
 	MaxQueue int
+	// StatesOnTick: state updates do not signal C, only events do. For a
+	// subscriber that sends states on a tick of its own (MQTT's 2 Hz) and
+	// calls Next then: woken for every update, it copied each vehicle's
+	// state ~18 times a second to send it twice; left queued, the updates
+	// coalesce in the subscription (one per vehicle, without KeepAll).
+	StatesOnTick bool
 	// Name labels the subscriber in Subscribers() (and on /metrics);
 	// unnamed ones are reported as "keepall" or "latest" by mode.
 	Name string
@@ -198,6 +204,9 @@ func (s *Subscription) push(v *Vehicle, cause any, events []Event) {
 		s.events = append(s.events, e)
 	}
 	s.mu.Unlock()
+	if s.opts.StatesOnTick && len(events) == 0 {
+		return // taken on the subscriber's own tick
+	}
 	select {
 	case s.C <- struct{}{}:
 	default:

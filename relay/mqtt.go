@@ -242,7 +242,9 @@ type outMsg struct {
 // Run publishes until ctx is cancelled, then announces "offline" and
 // disconnects. It returns nil on a clean stop.
 func (p *Publisher) Run(ctx context.Context) error {
-	sub := p.src.Subscribe(fleet.SubscribeOptions{MaxQueue: p.cfg.MaxPending, Name: "mqtt"})
+	// States go out on the state tick, so they are taken then (coalesced
+	// in the subscription meanwhile); events wake the publisher at once.
+	sub := p.src.Subscribe(fleet.SubscribeOptions{MaxQueue: p.cfg.MaxPending, Name: "mqtt", StatesOnTick: true})
 	defer sub.Close()
 	p.client.Connect() // with ConnectRetry it keeps trying in the background; publishes are stored meanwhile
 
@@ -299,11 +301,36 @@ func (p *Publisher) Run(ctx context.Context) error {
 	statePrefix := p.statePrefix()
 	var scratch []byte
 
+	take := func() {
+		b := sub.Next()
+		if b.Dropped.Events > lastDropped {
+			p.dropped.Add(b.Dropped.Events - lastDropped)
+			p.cfg.Log.Error("mqtt: fleet subscription dropped events", "dropped", b.Dropped.Events-lastDropped)
+			lastDropped = b.Dropped.Events
+		}
+		for i := range b.Vehicles {
+			v := &b.Vehicles[i]
+			pv := vehicle(v.ID)
+			pv.v, pv.dirty = *v, true
+			if (pv.videoSeen || len(v.Video) > 0) && !slices.Equal(pv.videoSent, v.Video) {
+				videoMsg(pv)
+			}
+		}
+		for _, e := range b.Events {
+			payload, _ := json.Marshal(EventPayload{Schema: SchemaVersion, Station: p.cfg.Station, Event: e})
+			send(outMsg{p.topics.Events(e.VehicleID), 1, false, payload})
+			if e.IsAlert() {
+				send(outMsg{p.topics.Alerts(), 1, false, payload})
+			}
+			p.events.Add(1)
+		}
+	}
+
 	tick := time.NewTicker(time.Duration(float64(time.Second) / p.cfg.StateRate))
 	defer tick.Stop()
-	// Take fleet updates at most every mqttDrainEvery: a busy fleet
-	// signals thousands of times a second, and states go out on the tick
-	// anyway.
+	// Events signal the subscription (states do not: StatesOnTick); the
+	// publisher takes them at most every mqttDrainEvery, so a burst of
+	// events (a fleet appearing) wakes it a bounded number of times.
 	drain := time.NewTimer(time.Hour)
 	drain.Stop()
 	draining := false
@@ -319,29 +346,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 		case <-drain.C:
 			draining = false
-			b := sub.Next()
-			if b.Dropped.Events > lastDropped {
-				p.dropped.Add(b.Dropped.Events - lastDropped)
-				p.cfg.Log.Error("mqtt: fleet subscription dropped events", "dropped", b.Dropped.Events-lastDropped)
-				lastDropped = b.Dropped.Events
-			}
-			for i := range b.Vehicles {
-				v := &b.Vehicles[i]
-				pv := vehicle(v.ID)
-				pv.v, pv.dirty = *v, true
-				if (pv.videoSeen || len(v.Video) > 0) && !slices.Equal(pv.videoSent, v.Video) {
-					videoMsg(pv)
-				}
-			}
-			for _, e := range b.Events {
-				payload, _ := json.Marshal(EventPayload{Schema: SchemaVersion, Station: p.cfg.Station, Event: e})
-				send(outMsg{p.topics.Events(e.VehicleID), 1, false, payload})
-				if e.IsAlert() {
-					send(outMsg{p.topics.Alerts(), 1, false, payload})
-				}
-				p.events.Add(1)
-			}
+			take()
 		case <-tick.C:
+			take()
 			for len(pending) > 0 && p.publish(pending[0]) {
 				pending = pending[1:]
 				p.retried.Add(1)
@@ -371,8 +378,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 }
 
-// mqttDrainEvery bounds how often the publisher takes fleet updates
-// (events go out then; states on the state tick).
+// mqttDrainEvery bounds how often the publisher takes fleet events (states
+// are taken and sent on the state tick).
 const mqttDrainEvery = 4 * time.Millisecond
 
 // mqttYieldEvery is how many state publishes the publisher makes before it

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ func AppendMessageFields(fs []Field, m message.Message) []Field {
 	}
 	lay := messageLayout(v.Type())
 	v = v.Elem()
+	fs = slices.Grow(fs, lay.nfields) // one allocation, not a doubling per field
 	for _, f := range lay.fields {
 		fv := v.Field(f.index)
 		if f.array {
@@ -116,6 +118,7 @@ type layoutField struct {
 type layout struct {
 	measurement string
 	fields      []layoutField
+	nfields     int // Fields a message of this type becomes
 }
 
 var layouts sync.Map // reflect.Type → *layout
@@ -152,6 +155,7 @@ func messageLayout(t reflect.Type) *layout {
 				lf.names = []string{name}
 			}
 			l.fields = append(l.fields, lf)
+			l.nfields += len(lf.names)
 		}
 	}
 	layouts.Store(t, l)

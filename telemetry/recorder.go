@@ -87,9 +87,10 @@ type Recorder struct {
 	log *slog.Logger
 	sub *fleet.Subscription
 
-	last        map[string]Sample // last stored sample per vehicle
+	last        map[string]*Sample // last stored sample per vehicle (the interval policy)
 	batch       []Sample
 	points      []Point
+	fields      []Field // the slab message points' fields are cut from
 	loggedDrops uint64
 	lastDropLog time.Time
 
@@ -116,7 +117,7 @@ func NewRecorder(f *fleet.Fleet, w SampleWriter, cfg RecorderConfig, log *slog.L
 	return &Recorder{
 		cfg: cfg, w: w, log: log,
 		sub:  f.Subscribe(fleet.SubscribeOptions{KeepAll: true, MaxQueue: cfg.MaxQueue, Name: "recorder"}),
-		last: make(map[string]Sample),
+		last: make(map[string]*Sample),
 	}
 }
 
@@ -185,20 +186,24 @@ func (r *Recorder) take() {
 	b := r.sub.Next()
 	var skipped uint64
 	for i := range b.Vehicles {
-		s := FromVehicle(b.Vehicles[i])
+		v := &b.Vehicles[i]
 		if r.cfg.Interval <= 0 {
 			var cause any
 			if i < len(b.Causes) {
 				cause = b.Causes[i]
 			}
-			if !r.takeMessage(s, cause) {
+			if !r.takeMessage(v, cause) {
 				skipped++
 			}
 			continue
 		}
-		if r.keep(s) {
+		if s := FromVehicle(*v); r.keep(&s) {
 			r.batch = append(r.batch, s)
-			r.last[s.Vehicle] = s
+			if prev := r.last[s.Vehicle]; prev != nil {
+				*prev = s
+			} else {
+				r.last[s.Vehicle] = &s
+			}
 		} else {
 			skipped++
 		}
@@ -214,35 +219,56 @@ func (r *Recorder) take() {
 // takeMessage stores one message (interval 0): the schema's measurement
 // it feeds, or a point of its own. A state change no message caused (the
 // vehicle's publication, a link-lost refresh, an assignment) stores
-// nothing: it reports false.
-func (r *Recorder) takeMessage(s Sample, cause any) bool {
+// nothing: it reports false. Every message is stored, so no last sample
+// is kept (keep is the interval policy's), and the sample is built in
+// the batch itself: at interval 0 this runs for every message received.
+func (r *Recorder) takeMessage(v *fleet.Vehicle, cause any) bool {
+	var parts Parts
 	switch m := cause.(type) {
 	case nil:
 		return false
 	case *common.MessageGlobalPositionInt:
-		s.Parts = PartPosition
+		parts = PartPosition
 	case *common.MessageAttitude:
-		s.Parts = PartAttitude
+		parts = PartAttitude
 	case *common.MessageSysStatus, *common.MessageBatteryStatus:
-		s.Parts = PartPower
+		parts = PartPower
 	case *common.MessageHeartbeat:
-		s.Parts = PartStatus | PartLink
+		parts = PartStatus | PartLink
 	case message.Message:
+		s := FromVehicle(*v)
 		r.points = append(r.points, Point{Time: s.Time, Measurement: MessageMeasurement(m), Tags: s.Tags(),
-			Fields: AppendMessageFields(nil, m)})
+			Fields: r.messageFields(m)})
 		return true
 	default:
 		return false
 	}
-	r.batch = append(r.batch, s)
-	r.last[s.Vehicle] = s
+	r.batch = append(r.batch, FromVehicle(*v))
+	r.batch[len(r.batch)-1].Parts = parts
 	return true
 }
 
+// fieldSlabSize is how many Fields the recorder allocates at once for
+// message points: a point's fields are a slice of a shared slab, one
+// allocation per few hundred points instead of one (or several, as the
+// slice grew) per point.
+const fieldSlabSize = 4096
+
+// messageFields returns m's fields in the recorder's current slab (a new
+// slab when it is full; points still holding the old one keep it alive).
+func (r *Recorder) messageFields(m message.Message) []Field {
+	if cap(r.fields)-len(r.fields) < 64 {
+		r.fields = make([]Field, 0, fieldSlabSize)
+	}
+	start := len(r.fields)
+	r.fields = AppendMessageFields(r.fields, m)
+	return r.fields[start:len(r.fields):len(r.fields)]
+}
+
 // keep applies the sample policy.
-func (r *Recorder) keep(s Sample) bool {
-	prev, ok := r.last[s.Vehicle]
-	if !ok {
+func (r *Recorder) keep(s *Sample) bool {
+	prev := r.last[s.Vehicle]
+	if prev == nil {
 		return true
 	}
 	if !s.Time.After(prev.Time) {
@@ -251,9 +277,6 @@ func (r *Recorder) keep(s Sample) bool {
 		// last frame, and a position must never be stored for a time at
 		// which nothing was heard.
 		return false
-	}
-	if r.cfg.Interval <= 0 {
-		return true
 	}
 	return s.Time.Sub(prev.Time) >= r.cfg.Interval ||
 		s.Armed != prev.Armed || s.Mode != prev.Mode ||
