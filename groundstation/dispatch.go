@@ -261,7 +261,9 @@ func (ln *linkRT) onFrame(f frame.Frame, channel *gomavlib.Channel, raw []byte, 
 	rec.received++
 	rec.lost += int64(lost)
 	rec.win.add(at, 1, lost)
+	rec.lossLong.add(lost)
 	rec.lastFrame = at
+	rec.sess.SetLinkLoss(rec.uploadLoss(at)) // every frame: an upload's copies follow it as it runs
 	rec.sess.Handle(msg)
 	ln.cause = msg
 	ln.mapFrame(rec, c, msg, at)
@@ -349,7 +351,6 @@ func (ln *linkRT) newVehicle(key vkey, at time.Time, ch *gomavlib.Channel) *vehi
 func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle)) {
 	lq := rec.linkQuality(at)
 	rec.lastLQ = at
-	rec.sess.SetLinkLoss(lq.LossPct / 100) // where an upload's copies start
 	if !rec.published {
 		fn(&rec.pre)
 		rec.pre.LinkQuality = lq

@@ -159,3 +159,46 @@ func TestWindow(t *testing.T) {
 		t.Fatalf("rate after 20 s of silence %.2f, want 0", rate)
 	}
 }
+
+// The loss an upload starts from counts the last lossHorizonFrames
+// frames, so at 20 % loss it reads close to 20 % where the 5 s window's
+// 75-odd frames read 10–29 %; and it is the larger of the two, so a link
+// that just got worse is seen at once through the window.
+func TestUploadLossCountsALongHorizon(t *testing.T) {
+	var r vehicleRec
+	t0 := time.Unix(1000, 0)
+	at := t0
+	// 2,000 frames, every fifth lost: 20 % loss, 15 frames a second
+	for i := range 2000 {
+		at = t0.Add(time.Duration(i) * time.Second / 15)
+		lost := 0
+		if i%4 == 3 {
+			lost = 1 // one missing after every fourth received: 1 of 5 lost
+		}
+		r.win.add(at, 1, lost)
+		r.lossLong.add(lost)
+	}
+	if got := r.lossLong.frac(); got < 0.19 || got > 0.21 {
+		t.Fatalf("long-horizon loss %.3f, want 0.20", got)
+	}
+	// the link gets worse: the window sees it first
+	for i := range 75 {
+		at = at.Add(time.Second / 15)
+		lost := 0
+		if i%2 == 1 {
+			lost = 1
+		}
+		r.win.add(at, 1, lost)
+		r.lossLong.add(lost)
+	}
+	_, pct := r.win.stats(at)
+	if got := r.uploadLoss(at); got != pct/100 || got <= r.lossLong.frac() {
+		t.Fatalf("uploadLoss %.3f: want the window's %.3f over the long count's %.3f", got, pct/100, r.lossLong.frac())
+	}
+	// a late frame filling a gap takes a loss back, never below zero
+	var e lossEWMA
+	e.add(-1)
+	if e.frac() != 0 {
+		t.Fatalf("loss %.3f after a late frame alone, want 0", e.frac())
+	}
+}

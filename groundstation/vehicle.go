@@ -97,6 +97,7 @@ type vehicleRec struct {
 	received     uint64
 	lost         int64
 	win          window
+	lossLong     lossEWMA // the long-horizon loss an upload's copies start from (uploadLoss)
 	lastBootMs   uint32
 	fenceStatus  bool // FENCE_STATUS seen: trust it over SYS_STATUS bits
 	missionTotal int
@@ -250,6 +251,17 @@ func (r *vehicleRec) setID(id string) {
 	r.idMu.Lock()
 	r.id = id
 	r.idMu.Unlock()
+}
+
+// uploadLoss is the loss rate (0..1) the vehicle's session sizes a mission
+// transfer's copies from: the larger of the 5 s window's figure, which
+// sees a link that just got worse first, and the long-horizon count,
+// which is precise where the window's 75-odd telemetry frames are not
+// (lossEWMA). The larger, because an estimate too low costs a stall of
+// a retransmission timeout per lost item and one too high only a copy.
+func (r *vehicleRec) uploadLoss(at time.Time) float64 {
+	_, pct := r.win.stats(at)
+	return max(pct/100, r.lossLong.frac())
 }
 
 func (r *vehicleRec) linkQuality(at time.Time) fleet.LinkQuality {

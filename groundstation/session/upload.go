@@ -120,9 +120,12 @@ type linkEstimate struct {
 	srtt, rttvar time.Duration
 	minRTT       time.Duration // the round trip with empty queues, as far as seen
 	samples      int
-	lost, total  int     // request seqs missing / expected so far
-	prior        float64 // loss assumed before any request
-	station      float64 // the ground station's measured link loss (0 = none)
+	// jitter is the lateness beyond srtt that spurious retransmission
+	// timeouts proved (see spuriousRTO); it decays by 1/64 per sample.
+	jitter      time.Duration
+	lost, total int     // request seqs missing / expected so far
+	prior       float64 // loss assumed before any request
+	station     float64 // the ground station's measured link loss (0 = none)
 }
 
 func (e *linkEstimate) sampleRTT(d time.Duration) {
@@ -143,12 +146,32 @@ func (e *linkEstimate) sampleRTT(d time.Duration) {
 		e.srtt = (7*e.srtt + d) / 8
 	}
 	e.samples++
+	e.jitter -= e.jitter / 64
+}
+
+// spuriousRTO records a retransmission timeout that fired while the
+// vehicle's request was only late: d is the round trip it really took,
+// from the send before the go-back. It is sampled like any round trip
+// (Karn's rule had kept every such sample out, so the timeout never
+// learnt the delay that fired it), and the lateness beyond srtt becomes
+// the timeout's least margin until samples on time wear it down: on a
+// machine whose scheduling delays the requests of 100 parallel uploads
+// by more than the round trip's variance, each spurious timeout cost a
+// go-back of the whole window — 26–30 per 700 items where the loss
+// explains 6. On a quiet machine nothing is late and nothing changes.
+func (e *linkEstimate) spuriousRTO(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	late := d - e.srtt
+	e.sampleRTT(d)
+	e.jitter = max(e.jitter, late)
 }
 
 // rto is how long after sending the item the vehicle waits for before its
 // request for the next one may be overdue.
 func (e *linkEstimate) rto() time.Duration {
-	return e.srtt + max(4*e.rttvar, e.srtt/4, minRTOMargin)
+	return e.srtt + max(4*e.rttvar, e.srtt/4, minRTOMargin, e.jitter*5/4)
 }
 
 // loss is the larger of the station's measurement and the upload's own:
@@ -254,6 +277,7 @@ type uploadTransfer struct {
 	est    linkEstimate
 
 	sentAt   []time.Time // last send of each item (zero = not in this round)
+	prevAt   []time.Time // the send before that (zero = none)
 	bursts   []uint8     // how often each item went out (saturating), for Karn's rule
 	reqSeen  []bool      // windowed: request seqs that arrived
 	distinct int         // items sent at least once this round
@@ -263,6 +287,11 @@ type uploadTransfer struct {
 	maxSeq   int         // highest requested seq
 	backoff  uint        // retransmission timeouts of the current frontier in a row
 	stalls   int
+	spurious int // go-backs the vehicle's late request showed needless
+	// preStall is the window before the latest go-back and stallSeq the
+	// item it went back to; the window is restored when that go-back
+	// proves spurious.
+	preStall, stallSeq int
 
 	countAt    time.Time // when MISSION_COUNT last went out
 	countSends int       // MISSION_COUNTs sent this round (an RTT sample only from one)
@@ -299,8 +328,8 @@ func (v *Vehicle) newUpload(t mavitem.MissionType, items []mavitem.Item, p Progr
 			MissionType: common.MAV_MISSION_TYPE(t),
 		},
 		plan:   v.uploadPlan(),
-		sentAt: make([]time.Time, n), bursts: make([]uint8, n), reqSeen: make([]bool, n),
-		frontier: -1, lastSeq: -1, lastRefusal: -1, lateRefusal: -1,
+		sentAt: make([]time.Time, n), prevAt: make([]time.Time, n), bursts: make([]uint8, n), reqSeen: make([]bool, n),
+		frontier: -1, lastSeq: -1, lastRefusal: -1, lateRefusal: -1, stallSeq: -1,
 	}
 	u.window = u.plan.window
 	u.est.prior = priorLoss
@@ -361,6 +390,7 @@ func (u *uploadTransfer) sendItem(seq, copies int, now time.Time) error {
 	if u.bursts[seq] < 255 {
 		u.bursts[seq]++
 	}
+	u.prevAt[seq] = u.sentAt[seq]
 	u.sentAt[seq] = now
 	return nil
 }
@@ -438,6 +468,7 @@ func (u *uploadTransfer) recover(now time.Time) error {
 	}
 	u.stalls++
 	u.backoff++
+	u.preStall, u.stallSeq = u.window, u.frontier
 	if u.plan.adaptive {
 		u.window = max(u.window*3/4, autoWindowMin)
 	}
@@ -486,6 +517,7 @@ func (u *uploadTransfer) restart(now time.Time) error {
 	u.frontier, u.probed, u.probes, u.distinct, u.maxSeq, u.lastSeq, u.lateRefusal = -1, false, 0, 0, 0, -1, -1
 	u.next, u.countSends, u.restarted = 0, 0, true
 	clear(u.sentAt)
+	clear(u.prevAt)
 	clear(u.bursts)
 	clear(u.reqSeen)
 	return u.sendCount(now)
@@ -549,6 +581,15 @@ func (u *uploadTransfer) timeout(now time.Time) (bool, error) {
 
 func (u *uploadTransfer) handle(msg message.Message, now time.Time) (bool, error) {
 	if u.verify != nil {
+		if a, ok := msg.(*common.MessageMissionAck); ok && uint8(a.Type) == missionAccepted {
+			// The vehicle's ACCEPTED, late: it completed the upload, so
+			// the refusal answered a stray copy. ArduPilot sends ACCEPTED
+			// only when an upload completes, never during a download,
+			// and every item went out. No need to read 700 items back.
+			u.v.log.Debug("mission upload: ACCEPTED during the read-back after a refusal, the refusal was for a stray item", "mission_type", u.t.String())
+			u.finished()
+			return true, u.v.sendMsg(u.v.missionAck(u.t, missionAccepted)) // closes the read-back
+		}
 		return u.verified(u.verify.handle(msg, now))
 	}
 	switch m := msg.(type) {
@@ -579,14 +620,35 @@ func (u *uploadTransfer) onRequest(seq int, now time.Time) (bool, error) {
 	}
 	fresh := !u.reqSeen[seq]
 	u.reqSeen[seq] = true
+	// The station's figure is read again at every request, not once: the
+	// vehicle's requests and NACKs of this very upload are hundreds of
+	// frames a second on its link, so within a second the figure counts
+	// them rather than the few telemetry frames it started from (5 s of
+	// them read 10–29 % on links losing 20 %), and the copies follow.
+	u.est.station = math.Float64frombits(u.v.linkLoss.Load())
 	switch {
 	case seq > u.frontier:
-		// Karn's rule: sample only what went out once.
+		// Karn's rule: sample only what went out once — or, when the
+		// request came too soon after a resend to answer it, what went
+		// out before: the go-back was spurious.
 		switch {
 		case u.frontier < 0 && u.countSends == 1 && !u.restarted:
 			u.est.sampleRTT(now.Sub(u.countAt))
 		case seq > 0 && u.bursts[seq-1] == 1:
 			u.est.sampleRTT(now.Sub(u.sentAt[seq-1]))
+		case seq > 0 && u.stalls > 0 && u.est.samples > 0 && now.Sub(u.sentAt[seq-1]) < u.est.minRTT*3/4:
+			// an answer to the resend cannot come before the least
+			// round trip: the vehicle had the item already
+			if u.bursts[seq-1] == 2 {
+				u.est.spuriousRTO(now.Sub(u.prevAt[seq-1]))
+			}
+			if seq-1 == u.stallSeq {
+				u.stallSeq = -1
+				u.spurious++
+				if u.plan.adaptive {
+					u.window = max(u.window, u.preStall)
+				}
+			}
 		}
 		u.backoff = 0
 		for k := u.frontier + 1; k < seq; k++ {
@@ -715,7 +777,7 @@ func (u *uploadTransfer) finished() {
 	}
 	loss := u.est.loss()
 	u.v.log.Debug("mission upload finished", "mission_type", u.t.String(), "items", u.n, "window", u.window,
-		"copies", u.est.copies(u.window), "loss", loss, "srtt", u.est.srtt, "min_rtt", u.est.minRTT, "stalls", u.stalls)
+		"copies", u.est.copies(u.window), "loss", loss, "srtt", u.est.srtt, "min_rtt", u.est.minRTT, "stalls", u.stalls, "spurious", u.spurious, "jitter", u.est.jitter)
 	u.v.mu.Lock()
 	u.v.link = linkMemory{srtt: u.est.srtt, loss: loss, set: true}
 	u.v.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 
 // inboxSize bounds how many replies an operation may have queued. Handle
 // drops beyond it (it must never block the dispatcher); retries recover.
-const inboxSize = 256
+const inboxSize = 1024
 
 // Vehicle is the protocol side of one aircraft (one per link, system ID and
 // component ID). It is safe for concurrent use: the dispatcher calls Handle
