@@ -45,3 +45,37 @@ func BenchmarkStationUpload(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStationDownload reads a 700-item mission back (Download, as an
+// assign with read-back does) through the whole ground station, with the
+// sub-benchmark's loss and 200 ms round trip on every vehicle's link, for
+// 1 vehicle and for 100 at once. The missions are uploaded first with the
+// faults off; the station then measures the faulty links for 5 s, as for
+// the uploads. ns/op is until the last vehicle's list is read; the
+// metrics are uploadbench.Report's, frames/item counting the station's
+// requests (and everything else it sent) per item read.
+func BenchmarkStationDownload(b *testing.B) {
+	for _, c := range []struct {
+		vehicles int
+		loss     float64
+	}{{1, 20}, {100, 0}, {100, 20}} {
+		b.Run(fmt.Sprintf("vehicles%d_loss%.0f_rtt200ms", c.vehicles, c.loss), func(b *testing.B) {
+			faults := simulator.LinkFaults{LossPct: c.loss, Latency: 100 * time.Millisecond}
+			f := uploadbench.Start(b, uploadbench.Config{Vehicles: c.vehicles, Seed: 7})
+			items := uploadbench.Mission(uploadbench.ItemCount())
+			f.UploadAll(b, items)
+			f.SetFaults(faults)
+			f.Settle(b, faults)
+			var rs []uploadbench.Result
+			for b.Loop() {
+				r := f.DownloadAll(b, items)
+				b.Logf("slowest %.2f s, median %.2f s, wall %.2f s, cpu %.1f s, load %.1f→%.1f, frames sent %d waited %d shed %d",
+					r.Slowest().Seconds(), r.Median().Seconds(), r.Wall.Seconds(), r.CPU.Seconds(), r.LoadBefore, r.LoadAfter,
+					r.After.Sent-r.Before.Sent, r.After.Waited-r.Before.Waited, r.After.Shed-r.Before.Shed)
+				rs = append(rs, r)
+			}
+			b.StopTimer()
+			uploadbench.Report(b, rs)
+		})
+	}
+}

@@ -59,6 +59,53 @@ func BenchmarkUpload700Virtual(b *testing.B) {
 	}
 }
 
+// BenchmarkDownload700Virtual reads a 700-item mission back from the
+// ArduPilot-like model in the deterministic world (virtual clock, i.i.d.
+// loss both ways, five seeds, the station's loss figure given): the read-
+// back protocol's own cost. virtual-s is the mean, max-virtual-s the
+// slowest seed, requests/item the MISSION_REQUEST_INTs sent per item.
+func BenchmarkDownload700Virtual(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		loss    int
+		latency time.Duration
+	}{
+		{"loss0_rtt200ms", 0, 100 * time.Millisecond},
+		{"loss20_rtt200ms", 20, 100 * time.Millisecond},
+		{"loss30_rtt200ms", 30, 100 * time.Millisecond},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var sum, worst time.Duration
+			var frames, runs int
+			for b.Loop() {
+				for seed := int64(1); seed <= 5; seed++ {
+					mv := newModelVehicle()
+					items := testItems(700, mavitem.TypeMission)
+					mv.lists[mavitem.TypeMission] = items
+					l := newWorld(b, Options{}, faults{LossPct: c.loss}, c.latency, seed, mv.handle).withModel(mv)
+					l.v.SetAutopilot(uint8(common.MAV_AUTOPILOT_ARDUPILOTMEGA))
+					l.v.SetLinkLoss(float64(c.loss) / 100)
+					got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(got) != len(items) {
+						b.Fatalf("read %d items, want %d", len(got), len(items))
+					}
+					d := l.elapsed()
+					sum += d
+					worst = max(worst, d)
+					frames += len(l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionRequestInt); return ok }))
+					runs++
+				}
+			}
+			b.ReportMetric((sum / time.Duration(runs)).Seconds(), "virtual-s")
+			b.ReportMetric(worst.Seconds(), "max-virtual-s")
+			b.ReportMetric(float64(frames)/float64(runs*700), "requests/item")
+		})
+	}
+}
+
 // BenchmarkHandleTelemetry is the session's share of ingest for the frames
 // it does not care about (≈ all of a vehicle's 15 msg/s): one type switch.
 func BenchmarkHandleTelemetry(b *testing.B) {

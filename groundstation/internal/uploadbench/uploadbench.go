@@ -126,7 +126,16 @@ func Start(b testing.TB, cfg Config) *Fixture {
 		return n == cfg.Vehicles
 	})
 	f.SetFaults(cfg.Faults)
-	time.Sleep(5 * time.Second) // the station measures the links' loss
+	f.Settle(b, cfg.Faults)
+	return f
+}
+
+// Settle lets the station measure the links' loss for 5 s, as a running
+// station has, and logs what it measured against lf, the faults set.
+func (f *Fixture) Settle(b testing.TB, lf simulator.LinkFaults) {
+	b.Helper()
+	fl := f.Fleet
+	time.Sleep(5 * time.Second)
 	var sum, lo, hi float64
 	lo = 100
 	for _, v := range fl.List() {
@@ -134,8 +143,7 @@ func Start(b testing.TB, cfg Config) *Fixture {
 		sum, lo, hi = sum+p, min(lo, p), max(hi, p)
 	}
 	b.Logf("the station measures %.1f %% loss on the vehicles' links (%.1f–%.1f %%) after 5 s of %.0f %% configured",
-		sum/float64(max(fl.Len(), 1)), lo, hi, cfg.Faults.LossPct)
-	return f
+		sum/float64(max(fl.Len(), 1)), lo, hi, lf.LossPct)
 }
 
 // logger discards the station's and simulator's logs unless
@@ -304,6 +312,67 @@ func Report(b *testing.B, rs []Result) {
 	b.ReportMetric(load/n, "load1")
 }
 
+// DownloadAll reads every vehicle's mission back, all at once, each on
+// its own goroutine (which ends before DownloadAll returns), checks it
+// against items (seq 0, home, is the vehicle's own) and fails b on the
+// first error. The Result is the read-back's, as UploadAll's is the
+// upload's: frames/item counts the station's requests.
+func (f *Fixture) DownloadAll(b testing.TB, items []mavitem.Item) Result {
+	b.Helper()
+	r := Result{Before: f.Counts(), LoadBefore: loadAvg(), itemsPerVeh: len(items)}
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	res := make(chan result, len(f.Sessions))
+	for i, s := range f.Sessions {
+		go func() {
+			t := time.Now()
+			got, err := s.Download(context.Background(), mavitem.TypeMission, nil)
+			d := time.Since(t)
+			if err == nil {
+				err = sameList(got, items)
+			}
+			if err != nil {
+				err = fmt.Errorf("vehicle %d: read back: %w", i, err)
+			}
+			res <- result{d, err}
+		}()
+	}
+	var firstErr error
+	for range f.Sessions {
+		x := <-res
+		if x.err != nil && firstErr == nil {
+			firstErr = x.err
+		}
+		r.Times = append(r.Times, x.d)
+	}
+	r.Wall = time.Since(t0)
+	r.CPU = cpuTime() - cpu0
+	r.After = f.Counts()
+	r.LoadAfter = loadAvg()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	sort.Slice(r.Times, func(i, j int) bool { return r.Times[i] < r.Times[j] })
+	return r
+}
+
+// sameList is nil when got is items, home (seq 0) excepted.
+func sameList(got, items []mavitem.Item) error {
+	if len(got) != len(items) {
+		return fmt.Errorf("holds %d items, want %d", len(got), len(items))
+	}
+	for j := 1; j < len(items); j++ {
+		if got[j] != items[j] {
+			return fmt.Errorf("item %d differs after upload", j)
+		}
+	}
+	return nil
+}
+
 // VerifyAll reads every vehicle's mission back, all at once, and checks
 // it against items (seq 0, home, is the vehicle's own). It returns the
 // slowest read-back.
@@ -324,14 +393,9 @@ func (f *Fixture) VerifyAll(b testing.TB, items []mavitem.Item) time.Duration {
 			switch {
 			case err != nil:
 				errs = append(errs, fmt.Sprintf("vehicle %d: read back: %v", i, err))
-			case len(got) != len(items):
-				errs = append(errs, fmt.Sprintf("vehicle %d holds %d items, want %d", i, len(got), len(items)))
 			default:
-				for j := 1; j < len(items); j++ {
-					if got[j] != items[j] {
-						errs = append(errs, fmt.Sprintf("vehicle %d: item %d differs after upload", i, j))
-						break
-					}
+				if err := sameList(got, items); err != nil {
+					errs = append(errs, fmt.Sprintf("vehicle %d: %v", i, err))
 				}
 			}
 		})
