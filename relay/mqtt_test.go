@@ -26,6 +26,47 @@ func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// testBroker gives a test a real broker: its URL, the publisher's
+// credentials on it, and the embedded broker itself when the publisher
+// is to use it in process (as burgut serve does), else nil.
+type testBroker func(t *testing.T) (url, user, pass string, emb *Broker)
+
+// mosquittoBroker is the Mosquitto of scripts/services.sh.
+func mosquittoBroker(t *testing.T) (string, string, string, *Broker) {
+	return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", "", nil
+}
+
+// embeddedBroker starts an embedded broker for the test, published to
+// over TCP or, inProcess, in process.
+func embeddedBroker(inProcess bool) testBroker {
+	return func(t *testing.T) (string, string, string, *Broker) {
+		b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		u, p := b.Credentials()
+		if inProcess {
+			return b.URL(), u, p, b
+		}
+		return b.URL(), u, p, nil
+	}
+}
+
+// startPublisher runs a publisher of f's states at 20 Hz to the broker
+// until the test ends, and waits until it is connected.
+func startPublisher(t *testing.T, f *fleet.Fleet, station, url, user, pass string, emb *Broker) *Publisher {
+	t.Helper()
+	p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Embedded: emb, Station: station, Username: user, Password: pass,
+		StateRate: 20, StoreDir: t.TempDir(), Log: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPublisher(t, p)
+	testenv.Eventually(t, 10*time.Second, "publisher connected", p.Connected)
+	return p
+}
+
 func fly(f *fleet.Fleet, id string, i int, video []fleet.VideoStream) {
 	f.Update(id, time.Now(), func(v *fleet.Vehicle) {
 		v.Lat = 41.3 + float64(i)*1e-4
@@ -44,26 +85,10 @@ var testVideo = []fleet.VideoStream{{CameraID: 100, StreamID: 1, Name: "front", 
 // A subscriber on a real broker sees the state of every vehicle, their
 // events, retained video links and the station's presence.
 func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
-	embedded := func(inProcess bool) func(t *testing.T) (string, string, string, *Broker) {
-		return func(t *testing.T) (string, string, string, *Broker) {
-			b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			u, p := b.Credentials()
-			if inProcess {
-				return b.URL(), u, p, b
-			}
-			return b.URL(), u, p, nil
-		}
-	}
-	brokers := map[string]func(t *testing.T) (url, user, pass string, emb *Broker){
-		"mosquitto": func(t *testing.T) (string, string, string, *Broker) {
-			return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", "", nil
-		},
-		"embedded":            embedded(false),
-		"embedded-in-process": embedded(true), // what burgut serve does with its own broker
+	brokers := map[string]testBroker{
+		"mosquitto":           mosquittoBroker,
+		"embedded":            embeddedBroker(false),
+		"embedded-in-process": embeddedBroker(true), // what burgut serve does with its own broker
 	}
 	for name, broker := range brokers {
 		t.Run(name, func(t *testing.T) {
@@ -81,13 +106,7 @@ func TestPublisherDeliversStateEventsAndVideo(t *testing.T) {
 			var live recorder
 			subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &live)
 
-			p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Embedded: emb, Station: station, Username: user, Password: pass,
-				StateRate: 20, StoreDir: t.TempDir(), Log: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			runPublisher(t, p)
-			testenv.Eventually(t, 10*time.Second, "publisher connected", p.Connected)
+			p := startPublisher(t, f, station, url, user, pass, emb)
 			topics := p.Topics()
 
 			stop := make(chan struct{})
@@ -380,20 +399,7 @@ func TestPresenceOnlineLastWillAndCleanStop(t *testing.T) {
 // and the empty payload the publisher used to send instead deleted the
 // vehicle's retained state.
 func TestNaNStateIsPublishedWithNull(t *testing.T) {
-	brokers := map[string]func(t *testing.T) (url, user, pass string, emb *Broker){
-		"mosquitto": func(t *testing.T) (string, string, string, *Broker) {
-			return testenv.Service(t, "BURGUT_TEST_MQTT_URL"), "", "", nil
-		},
-		"embedded-in-process": func(t *testing.T) (string, string, string, *Broker) {
-			b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			u, p := b.Credentials()
-			return b.URL(), u, p, b
-		},
-	}
+	brokers := map[string]testBroker{"mosquitto": mosquittoBroker, "embedded-in-process": embeddedBroker(true)}
 	for name, broker := range brokers {
 		t.Run(name, func(t *testing.T) {
 			url, user, pass, emb := broker(t)
@@ -402,13 +408,7 @@ func TestNaNStateIsPublishedWithNull(t *testing.T) {
 			fly(f, "nan", 0, nil)
 			f.Update("nan", time.Now(), func(v *fleet.Vehicle) { v.AirSpeed, v.RollDeg = math.NaN(), math.Inf(1) })
 
-			p, err := NewPublisher(f, PublisherConfig{BrokerURL: url, Embedded: emb, Station: station, Username: user, Password: pass,
-				StateRate: 20, StoreDir: t.TempDir(), Log: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			runPublisher(t, p)
-			testenv.Eventually(t, 10*time.Second, "publisher connected", p.Connected)
+			p := startPublisher(t, f, station, url, user, pass, emb)
 			topic := p.Topics().State("nan")
 			testenv.Eventually(t, 10*time.Second, "the NaN state published", func() bool { return p.Stats().States > 0 })
 
