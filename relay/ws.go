@@ -107,6 +107,14 @@ type WireVehicle struct {
 	Stale bool `json:"stale"`
 }
 
+// MarshalJSON encodes w as state frames carry it (encodeWireVehicle), so
+// a snapshot, written with encoding/json, has a NaN the autopilot sent as
+// null too: encoding/json refused it and the snapshot went out empty,
+// dropping the client.
+func (w WireVehicle) MarshalJSON() ([]byte, error) {
+	return encodeWireVehicle(&w.Vehicle, w.Stale, nil), nil
+}
+
 // Frame is every message the server sends; Type says which fields are set:
 //
 //	snapshot    vehicles (all matching the filter), alerts (recent), filter

@@ -494,9 +494,16 @@ func TestStreamCoalescesToTheNewestPosition(t *testing.T) {
 	<-fast.done
 }
 
+// plainWireVehicle is WireVehicle without its MarshalJSON: what
+// encoding/json itself makes of it.
+type plainWireVehicle WireVehicle
+
 // A state on the stream is byte for byte what encoding/json makes of a
 // WireVehicle, and a NaN (which encoding/json refuses) is null.
 func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
+	if got, err := json.Marshal(WireVehicle{Vehicle: fleet.Vehicle{ID: "m"}}); err != nil || string(got) != string(encodeWireVehicle(&fleet.Vehicle{ID: "m"}, false, nil)) {
+		t.Fatalf("WireVehicle's MarshalJSON %s (%v) is not encodeWireVehicle", got, err)
+	}
 	now := time.Date(2026, 12, 1, 12, 0, 0, 123456789, time.UTC)
 	vs := []fleet.Vehicle{
 		{ID: "uav-1"},
@@ -509,7 +516,7 @@ func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
 	}
 	for i, v := range vs {
 		for _, stale := range []bool{false, true} {
-			want, err := json.Marshal(WireVehicle{Vehicle: v, Stale: stale})
+			want, err := json.Marshal(plainWireVehicle{Vehicle: v, Stale: stale})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -523,7 +530,7 @@ func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
 	nan := fleet.Vehicle{ID: "nan", Lat: math.NaN()}
 	got := encodeWireVehicle(&nan, false, nil)
 	nan.Lat = 1234.5
-	want, err := json.Marshal(WireVehicle{Vehicle: nan})
+	want, err := json.Marshal(plainWireVehicle{Vehicle: nan})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -634,5 +641,57 @@ func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 				t.Errorf("%d clients dropped", d)
 			}
 		})
+	}
+}
+
+// A vehicle whose autopilot sent a NaN stays on the stream with that
+// field null, in the snapshot and in state frames; encoding/json refused
+// the snapshot's NaN, which dropped every client as it connected.
+func TestStreamVehicleWithNaNStaysOnTheStream(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	fly(f, "ok", 0, nil)
+	fly(f, "nan", 1, nil)
+	f.Update("nan", time.Now(), func(v *fleet.Vehicle) { v.AirSpeed = math.NaN() })
+	_, url := startHub(t, f, HubConfig{})
+	c := dial(t, url)
+	read := func(typ string) map[string]any {
+		t.Helper()
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, raw, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("waiting for a %s frame: %v", typ, err)
+			}
+			var fr map[string]any
+			if err := json.Unmarshal(raw, &fr); err != nil {
+				t.Fatalf("frame %s: %v", raw, err)
+			}
+			if fr["type"] == typ {
+				return fr
+			}
+		}
+	}
+	nanOf := func(fr map[string]any) map[string]any {
+		t.Helper()
+		vs, _ := fr["vehicles"].([]any)
+		for _, v := range vs {
+			if m, _ := v.(map[string]any); m["id"] == "nan" {
+				if as, ok := m["air_speed_mps"]; !ok || as != nil {
+					t.Fatalf("%s frame: the NaN vehicle's air_speed_mps = %v, want null", fr["type"], as)
+				}
+				return m
+			}
+		}
+		t.Fatalf("%s frame lacks the NaN vehicle: %v", fr["type"], fr["vehicles"])
+		return nil
+	}
+	if snap := read("snapshot"); len(snap["vehicles"].([]any)) != 2 {
+		t.Fatalf("snapshot vehicles %v, want both", snap["vehicles"])
+	} else {
+		nanOf(snap)
+	}
+	fly(f, "nan", 7, nil)
+	if v := nanOf(read("state")); v["lat"] != 41.3+7*1e-4 {
+		t.Fatalf("state of the NaN vehicle %v, want its new position", v)
 	}
 }
