@@ -356,7 +356,7 @@ func (a *App) observeMQTT(p mqttStats) {
 		emit(float64(s.Video), "video")
 	})
 	a.addFamily(counter("burgut_mqtt_retried_total", "MQTT publishes retried"), func(emit metrics.Emit) { emit(float64(p.Stats().Retried)) })
-	a.addFamily(counter("burgut_mqtt_dropped_events_total", "events the MQTT publisher dropped (broker unreachable too long)"), func(emit metrics.Emit) { emit(float64(p.Stats().DroppedEvents)) })
+	a.addFamily(counter("burgut_mqtt_dropped_events_total", "events the MQTT publisher dropped (broker unreachable too long, or not encodable)"), func(emit metrics.Emit) { emit(float64(p.Stats().DroppedEvents)) })
 	a.addFamily(gauge("burgut_mqtt_connected", "1 while connected to the MQTT broker"), func(emit metrics.Emit) {
 		v := 0.0
 		if p.Connected() {

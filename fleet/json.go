@@ -156,6 +156,12 @@ func (v *Vehicle) AppendJSONFields(b []byte) []byte {
 	return appendJSONTime(b, v.Updated)
 }
 
+// MarshalJSON encodes s as the vehicle's JSON carries it (appendJSON), so
+// a stream whose camera sent a NaN frame rate is null there wherever it
+// is encoded (MQTT's video payload, the vehicle API) instead of failing
+// the whole document.
+func (s VideoStream) MarshalJSON() ([]byte, error) { return s.appendJSON(nil), nil }
+
 func (s *VideoStream) appendJSON(b []byte) []byte {
 	b = append(b, `{"camera_id":`...)
 	b = strconv.AppendUint(b, uint64(s.CameraID), 10)

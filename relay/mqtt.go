@@ -288,10 +288,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if streams == nil {
 			streams = []fleet.VideoStream{}
 		}
-		b, _ := json.Marshal(VideoPayload{Schema: SchemaVersion, Station: p.cfg.Station, VehicleID: v.ID, Time: v.Updated.UTC(), Streams: streams})
-		send(outMsg{p.topics.Video(v.ID), 1, true, b})
+		if b, ok := p.marshal("video", VideoPayload{Schema: SchemaVersion, Station: p.cfg.Station, VehicleID: v.ID, Time: v.Updated.UTC(), Streams: streams}); ok {
+			send(outMsg{p.topics.Video(v.ID), 1, true, b})
+			p.video.Add(1)
+		}
 		pv.videoSent, pv.videoSeen = slices.Clone(v.Video), true
-		p.video.Add(1)
 	}
 	for _, pv := range vehicles {
 		if len(pv.v.Video) > 0 {
@@ -317,7 +318,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 		}
 		for _, e := range b.Events {
-			payload, _ := json.Marshal(EventPayload{Schema: SchemaVersion, Station: p.cfg.Station, Event: e})
+			payload, ok := p.marshal("event", EventPayload{Schema: SchemaVersion, Station: p.cfg.Station, Event: e})
+			if !ok {
+				continue
+			}
 			send(outMsg{p.topics.Events(e.VehicleID), 1, false, payload})
 			if e.IsAlert() {
 				send(outMsg{p.topics.Alerts(), 1, false, payload})
@@ -376,6 +380,20 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// marshal encodes a payload. One that encoding/json refuses (an event
+// field holding a NaN) is never published as an empty message, which a
+// subscriber cannot read and which deletes a retained one: it is logged
+// and counted with the dropped events.
+func (p *Publisher) marshal(what string, v any) ([]byte, bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		p.dropped.Add(1)
+		p.cfg.Log.Error("mqtt: message not encodable, dropped", "what", what, "err", err)
+		return nil, false
+	}
+	return b, true
 }
 
 // mqttDrainEvery bounds how often the publisher takes fleet events (states

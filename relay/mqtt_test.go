@@ -432,3 +432,35 @@ func TestNaNStateIsPublishedWithNull(t *testing.T) {
 		})
 	}
 }
+
+// An event encoding/json refuses (a field holding a NaN) is not published
+// as an empty message, which subscribers cannot read: it is counted with
+// the dropped events, and the events after it go out.
+func TestUnencodableEventIsCountedNotPublishedEmpty(t *testing.T) {
+	url, user, pass, emb := embeddedBroker(true)(t)
+	station := uniqueStation(t)
+	f := fleet.New(fleet.DefaultConfig())
+	fly(f, "v", 0, nil)
+	var live recorder
+	subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &live)
+	p := startPublisher(t, f, station, url, user, pass, emb)
+	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_nan", Severity: fleet.SeverityInfo, Message: "bad", Fields: map[string]any{"x": math.NaN()}})
+	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_ok", Severity: fleet.SeverityInfo, Message: "good"})
+	events := withSuffix(p.Topics().Events("v"))
+	testenv.Eventually(t, 10*time.Second, "the event after the unencodable one", func() bool {
+		for _, m := range live.matching(events) {
+			if strings.Contains(string(m.Payload()), "test_ok") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, m := range live.matching(events) {
+		if len(m.Payload()) == 0 || strings.Contains(string(m.Payload()), "test_nan") {
+			t.Errorf("published on %s: %q", m.Topic(), m.Payload())
+		}
+	}
+	if got := p.Stats().DroppedEvents; got != 1 {
+		t.Errorf("dropped events = %d, want 1 (the unencodable one)", got)
+	}
+}
