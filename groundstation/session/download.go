@@ -117,12 +117,25 @@ func (d *downloadTransfer) start(now time.Time) error {
 	return d.sendList(now)
 }
 
-// sendList sends MISSION_REQUEST_LIST; the vehicle's MISSION_COUNT is the
-// transfer's first round-trip sample when it went out once.
+// sendList sends MISSION_REQUEST_LIST, in a fast download in as many
+// copies as a repeated item request: the vehicle answers each with its
+// MISSION_COUNT (the extra ones are ignored), and one request at 20 %
+// loss fails both ways 36 % of the time, so six in a row failed for one
+// vehicle in a round of 100 read-backs. The vehicle's MISSION_COUNT is the
+// transfer's first round-trip sample when the request went out once.
 func (d *downloadTransfer) sendList(now time.Time) error {
 	d.listAt = now
 	d.listSends++
-	return d.v.sendMsg(d.listMsg)
+	copies := 1
+	if d.fast {
+		copies = downloadCopies(d.est.station, true)
+	}
+	for range copies {
+		if err := d.v.sendMsg(d.listMsg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *downloadTransfer) deadline() time.Time {

@@ -29,6 +29,7 @@ const (
 	// link loss and the last upload's, or priorLoss when neither is known.
 	priorWeight = 4
 	priorLoss   = 0.005
+	jitterDecay = 512
 )
 
 // uploadPlan is how an upload streams items: window 1 is the strict
@@ -101,9 +102,10 @@ func (v *Vehicle) streamsEarlyItems() (bool, string) {
 // linkMemory is what the last windowed upload measured, the starting
 // point of the next one to the same vehicle.
 type linkMemory struct {
-	srtt time.Duration
-	loss float64
-	set  bool
+	srtt   time.Duration
+	jitter time.Duration // linkEstimate.jitter: the machine's lateness outlasts a transfer
+	loss   float64
+	set    bool
 }
 
 // linkEstimate is what a windowed upload learns about the link while it
@@ -121,7 +123,9 @@ type linkEstimate struct {
 	minRTT       time.Duration // the round trip with empty queues, as far as seen
 	samples      int
 	// jitter is the lateness beyond srtt that spurious retransmission
-	// timeouts proved (see spuriousRTO); it decays by 1/64 per sample.
+	// timeouts proved (see spuriousRTO); it decays by 1/jitterDecay per
+	// sample, so over about one 700-item upload: a loaded machine stays
+	// loaded for longer than the requests of a few items.
 	jitter      time.Duration
 	lost, total int     // request seqs missing / expected so far
 	prior       float64 // loss assumed before any request
@@ -146,7 +150,7 @@ func (e *linkEstimate) sampleRTT(d time.Duration) {
 		e.srtt = (7*e.srtt + d) / 8
 	}
 	e.samples++
-	e.jitter -= e.jitter / 64
+	e.jitter -= e.jitter / jitterDecay
 }
 
 // spuriousRTO records a retransmission timeout that fired while the
@@ -337,7 +341,7 @@ func (v *Vehicle) newUpload(t mavitem.MissionType, items []mavitem.Item, p Progr
 	u.est.rttvar = u.est.srtt / 2
 	v.mu.Lock()
 	if v.link.set {
-		u.est.prior, u.est.srtt, u.est.rttvar = v.link.loss, v.link.srtt, v.link.srtt/4
+		u.est.prior, u.est.srtt, u.est.rttvar, u.est.jitter = v.link.loss, v.link.srtt, v.link.srtt/4, v.link.jitter
 	}
 	v.mu.Unlock()
 	u.est.station = math.Float64frombits(v.linkLoss.Load())
@@ -779,6 +783,6 @@ func (u *uploadTransfer) finished() {
 	u.v.log.Debug("mission upload finished", "mission_type", u.t.String(), "items", u.n, "window", u.window,
 		"copies", u.est.copies(u.window), "loss", loss, "srtt", u.est.srtt, "min_rtt", u.est.minRTT, "stalls", u.stalls, "spurious", u.spurious, "jitter", u.est.jitter)
 	u.v.mu.Lock()
-	u.v.link = linkMemory{srtt: u.est.srtt, loss: loss, set: true}
+	u.v.link = linkMemory{srtt: u.est.srtt, jitter: u.est.jitter, loss: loss, set: true}
 	u.v.mu.Unlock()
 }
