@@ -148,10 +148,12 @@ func (r *Recorder) Run(ctx context.Context) error {
 	defer tick.Stop()
 	// A busy fleet signals the subscription for every update; the
 	// recorder takes what is pending at most every recorderDrainEvery, so
-	// it wakes a bounded number of times a second.
+	// it wakes a bounded number of times a second. While the drain timer
+	// runs it does not listen to the subscription (signal is nil): every
+	// dispatcher batch's first update would wake it again for nothing.
 	drain := time.NewTimer(time.Hour)
 	drain.Stop()
-	draining := false
+	signal := r.sub.C
 	for {
 		select {
 		case <-ctx.Done():
@@ -162,13 +164,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 			}
 			cancel()
 			return nil
-		case <-r.sub.C:
-			if !draining {
-				drain.Reset(recorderDrainEvery)
-				draining = true
-			}
+		case <-signal:
+			drain.Reset(recorderDrainEvery)
+			signal = nil
 		case <-drain.C:
-			draining = false
+			signal = r.sub.C // an update since take() left its signal there
 			r.take()
 			for len(r.batch) >= r.cfg.BatchSize || len(r.points) >= r.cfg.BatchSize {
 				r.flush(context.WithoutCancel(ctx)) // a write under way finishes at shutdown: never drop it half-done
