@@ -51,6 +51,7 @@ func serve(ctx context.Context, name string, args []string, withSim bool, stdout
 	if err := startPprof(ctx, log); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	applyGCDefault(log)
 	if cfg.Sim.Scenario != "" {
 		return rehearse(ctx, cfg, log, stdout, stderr)
 	}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"testing"
+)
+
+// serve's GC target applies only when the environment sets none: GOGC
+// given by the user wins.
+func TestServeGCDefaultYieldsToGOGC(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50) // what the runtime read from GOGC=50 at start
+	if got := applyGCDefault(log); got != 50 {
+		t.Fatalf("with GOGC=50 in the environment: GOGC %d in force, want 50", got)
+	}
+	if got := debug.SetGCPercent(50); got != 50 {
+		t.Fatalf("with GOGC=50 in the environment the target was changed to %d", got)
+	}
+}
+
+func TestServeGCDefaultWithoutGOGC(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	t.Setenv("GOGC", "") // registers the restore
+	if err := os.Unsetenv("GOGC"); err != nil {
+		t.Fatal(err)
+	}
+	if got := applyGCDefault(log); got != serveGCPercent {
+		t.Fatalf("without GOGC: %d in force, want %d", got, serveGCPercent)
+	}
+	if got := debug.SetGCPercent(100); got != serveGCPercent {
+		t.Fatalf("without GOGC the runtime's target is %d, want %d", got, serveGCPercent)
+	}
+}
