@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
+
+	"github.com/burgut-uav/burgut/internal/yield"
 )
 
 // drainUDP takes everything the link's socket reader staged and
@@ -19,17 +21,33 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 	l.take(&ln.batch)
 	b := &ln.batch
 	taken := time.Now().UnixNano()
+	// A station behind its sockets takes thousands of datagrams at once:
+	// they are dispatched in slices of yield.Budget, so the link readers
+	// (whose 2 ms wake-ups are timers this P runs only when it schedules)
+	// and the other links' dispatchers run in between.
+	var slice yield.Slice
+	from := 0
+	observe := func(to int) {
+		done := time.Now().UnixNano()
+		for i := from; i < to; i++ {
+			l.lat.staged.ObserveSince(b.items[i].at, taken)
+			l.lat.dispatched.ObserveSince(b.items[i].at, done)
+		}
+		l.queued.Add(-int64(to - from))
+		from = to
+	}
 	ln.mu.Lock()
 	for i := range b.items {
 		ln.onDatagram(b.items[i].c, b.bytes(i), time.Unix(0, b.items[i].at))
+		if slice.Due() && i+1 < len(b.items) {
+			ln.mu.Unlock()
+			observe(i + 1)
+			slice.Yield()
+			ln.mu.Lock()
+		}
 	}
 	ln.mu.Unlock()
-	done := time.Now().UnixNano()
-	for i := range b.items {
-		l.lat.staged.ObserveSince(b.items[i].at, taken)
-		l.lat.dispatched.ObserveSince(b.items[i].at, done)
-	}
-	l.queued.Add(-int64(len(b.items)))
+	observe(len(b.items))
 	if empty > ln.caughtUp.Load() {
 		ln.caughtUp.Store(empty)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/latency"
+	"github.com/burgut-uav/burgut/internal/yield"
 )
 
 // HubConfig bounds what each WebSocket client may cost.
@@ -832,8 +833,10 @@ func (c *wsClient) writeLoop() {
 				}
 			}
 			pieces = append(pieces[:0], nil, nil) // the WebSocket header and the frame's JSON head
+			var slice yield.Slice                 // the first writer of new states encodes them: milliseconds at 2,000
 			for i := range states {
 				pieces = append(pieces, states[i].bytes())
+				slice.Tick()
 			}
 			if bulk {
 				<-c.hub.bulk

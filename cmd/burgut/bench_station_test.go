@@ -53,6 +53,7 @@ import (
 //	BURGUT_BENCH_OUT       also write the table (markdown) to this file
 //	BURGUT_BENCH_BINARY    run this burgut binary instead of building the tree's
 //	                       (before/after comparisons of two commits)
+//	BURGUT_BENCH_SERVE_ENV  more environment for serve only (e.g. "GOMAXPROCS=4 GODEBUG=gctrace=1")
 //	BURGUT_BENCH_SERVE_STDERR  also write serve's stderr to this file (e.g. with
 //	                       GODEBUG=gctrace=1 in the environment, or BURGUT_PPROF)
 //

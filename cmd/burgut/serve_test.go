@@ -63,6 +63,9 @@ func startServe(t testing.TB, args ...string) *served {
 		"--data-dir", s.dataDir}, args...)
 	s.cmd = exec.Command(burgutBinary(t), args...)
 	s.cmd.Stderr = s.stderr
+	if extra := os.Getenv("BURGUT_BENCH_SERVE_ENV"); extra != "" { // e.g. GOMAXPROCS=4 for serve only
+		s.cmd.Env = append(os.Environ(), strings.Fields(extra)...)
+	}
 	if path := os.Getenv("BURGUT_BENCH_SERVE_STDERR"); path != "" { // a bench's diagnostics (GODEBUG=gctrace=1, …)
 		f, err := os.Create(path)
 		if err != nil {
