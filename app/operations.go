@@ -220,8 +220,24 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 	return nil
 }
 
-func (x operationsActuator) ReturnHome(ctx context.Context, id string) (err error) {
-	defer func() { x.audit(id, "rtl", nil, err) }()
+// ReturnHome sends a drone home; with rtlAltM it first sets RTL_ALT
+// (the slot's return layer the operation planned and checked, or the
+// plan's RTL altitude back), so the RTL climbs there. Both are audited.
+func (x operationsActuator) ReturnHome(ctx context.Context, id string, rtlAltM float64) (err error) {
+	var fields map[string]any
+	if rtlAltM > 0 {
+		fields = map[string]any{"rtl_alt_m": rtlAltM}
+	}
+	defer func() { x.audit(id, "rtl", fields, err) }()
+	if rtlAltM > 0 {
+		sess, err := x.a.Station.Session(id)
+		if err != nil {
+			return err
+		}
+		if _, err := sess.ParamSet(ctx, "RTL_ALT", math.Round(rtlAltM*100)); err != nil {
+			return fmt.Errorf("set RTL_ALT %g m: %w", rtlAltM, err)
+		}
+	}
 	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
 	_, err = vehicleapi.RunCommand(ctx, d, id, "rtl", vehicleapi.CommandArgs{})
 	return err

@@ -83,31 +83,9 @@ func (c *Checker) pieces(dp *DronePlan, legs []Leg) []piece {
 	for _, it := range dp.MissionWithHome() {
 		cmd[it.Seq] = it.Command
 	}
-	home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
-	// The pad zone reaches a metre past Separation, so a piece outside it
-	// is clear of every takeoff and landing at the pad's centre.
-	zone := dp.Launch.Radius + c.opt.Separation + 1
 	var out []piece
 	add := func(k int, l Leg, a, b orb.Point, za, zb float64) {
-		p := piece{a: a, b: b, za: za, zb: zb, leg: k, seq: l.ToSeq}
-		// Split at the pad zone's edge: the part inside is the pad's.
-		t0, t1 := circleSpan(a, b, home, zone)
-		at := func(t float64) (orb.Point, float64) { return lerp(a, b, t), za + t*(zb-za) }
-		cut := func(u, v float64, pad bool) {
-			if v > u {
-				pa, qa := at(u)
-				pb, qb := at(v)
-				out = append(out, piece{a: pa, b: pb, za: qa, zb: qb, leg: k, seq: l.ToSeq, pad: pad})
-			}
-		}
-		if t0 > t1 || a == b {
-			p.pad = t0 <= t1
-			out = append(out, p)
-			return
-		}
-		cut(0, t0, false)
-		cut(t0, t1, true)
-		cut(t1, 1, false)
+		out = c.padSplit(out, dp, piece{a: a, b: b, za: za, zb: zb, leg: k, seq: l.ToSeq})
 	}
 	for k, l := range legs {
 		a, b := c.xy(l.From), c.xy(l.To)
@@ -126,6 +104,32 @@ func (c *Checker) pieces(dp *DronePlan, legs []Leg) []piece {
 			add(k, l, a, b, l.FromAlt, l.Alt)
 		}
 	}
+	return out
+}
+
+// padSplit appends p to out split at the edge of dp's pad zone (the pad
+// plus Separation and a metre: a piece outside it is clear of every
+// takeoff and landing at the pad's centre), the part inside marked pad.
+func (c *Checker) padSplit(out []piece, dp *DronePlan, p piece) []piece {
+	home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
+	zone := dp.Launch.Radius + c.opt.Separation + 1
+	a, b, za, zb := p.a, p.b, p.za, p.zb
+	t0, t1 := circleSpan(a, b, home, zone)
+	at := func(t float64) (orb.Point, float64) { return lerp(a, b, t), za + t*(zb-za) }
+	cut := func(u, v float64, pad bool) {
+		if v > u {
+			pa, qa := at(u)
+			pb, qb := at(v)
+			out = append(out, piece{a: pa, b: pb, za: qa, zb: qb, leg: p.leg, seq: p.seq, pad: pad})
+		}
+	}
+	if t0 > t1 || a == b {
+		p.pad = t0 <= t1
+		return append(out, p)
+	}
+	cut(0, t0, false)
+	cut(t0, t1, true)
+	cut(t1, 1, false)
 	return out
 }
 

@@ -35,34 +35,84 @@ func (c *Checker) SimultaneousReturns(plans []*DronePlan) []Violation {
 // non-transit legs, each named after the leg it starts from: the climb to
 // the return altitude, the flight to the target and the descent there.
 func (c *Checker) returnPieces(dp *DronePlan) []piece {
-	step := math.Max(0.5, c.opt.Separation/4)
-	rtl := dp.rtlAlt()
-	type descent struct {
-		at orb.Point
-		z  float64
-	}
 	seen := map[descent]bool{}
 	var out []piece
 	for k, l := range dp.Legs() {
-		if l.Transit {
-			continue
+		if !l.Transit {
+			out = append(out, c.legReturnPieces(dp, k, l, seen)...)
 		}
-		a, b := c.xy(l.From), c.xy(l.To)
-		n := int(math.Ceil(math.Hypot(b[0]-a[0], b[1]-a[1])/step)) + 1
-		for s := 0; s <= n; s++ {
-			t := float64(s) / float64(n)
-			p := lerp(a, b, t)
-			zp := l.FromAlt + t*(l.Alt-l.FromAlt)
-			to := c.xy(dp.RTLTarget(c.pr.toLL(p)))
-			z := math.Max(zp, rtl)
-			if z > zp {
-				out = append(out, piece{a: p, b: p, za: zp, zb: z, leg: k, seq: l.ToSeq})
+	}
+	return out
+}
+
+// descent is a landing at a point from a height; seen ones are not
+// repeated.
+type descent struct {
+	at orb.Point
+	z  float64
+}
+
+// legReturnPieces are the pieces of an RTL commanded anywhere on leg k
+// (l), sampled every Separation/4.
+func (c *Checker) legReturnPieces(dp *DronePlan, k int, l Leg, seen map[descent]bool) []piece {
+	step := math.Max(0.5, c.opt.Separation/4)
+	rtl := dp.rtlAlt()
+	var out []piece
+	a, b := c.xy(l.From), c.xy(l.To)
+	n := int(math.Ceil(math.Hypot(b[0]-a[0], b[1]-a[1])/step)) + 1
+	for s := 0; s <= n; s++ {
+		t := float64(s) / float64(n)
+		p := lerp(a, b, t)
+		zp := l.FromAlt + t*(l.Alt-l.FromAlt)
+		to := c.xy(dp.RTLTarget(c.pr.toLL(p)))
+		z := math.Max(zp, rtl)
+		if z > zp {
+			out = append(out, piece{a: p, b: p, za: zp, zb: z, leg: k, seq: l.ToSeq})
+		}
+		out = append(out, piece{a: p, b: to, za: z, zb: z, leg: k, seq: l.ToSeq})
+		d := descent{to, math.Round(z*10) / 10}
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, piece{a: to, b: to, za: z, zb: 0, leg: k, seq: l.ToSeq})
+		}
+	}
+	return out
+}
+
+// ReturnConflicts judges each drone's returns — an RTL commanded
+// anywhere on one of its non-transit legs, climbing to its RTL_ALT,
+// flying straight to its target and descending there — against the
+// flights of the other drones (flights[j] for every j but its own index:
+// their legs, climbs and descents), by the separation rule of Check with
+// a shared launch pad's zone exempt (sequenced there). It returns, for
+// each drone, one violation per leg whose returns conflict (Seq names the
+// item the leg flies to: what MISSION_CURRENT shows on it). returns[i]
+// and flights[i] are the same drone; returns may set another RTL_ALT (a
+// return layer the operations scheduler raises RTL_ALT to before it sends
+// a drone home).
+func (c *Checker) ReturnConflicts(returns, flights []*DronePlan) [][]Violation {
+	others := make([]sepPlan, len(flights))
+	for j, dp := range flights {
+		others[j] = sepPlan{dp: dp, group: j + 1, label: "flights", home: c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat}), pieces: c.pieces(dp, dp.Legs())}
+	}
+	out := make([][]Violation, len(returns))
+	for i, dp := range returns {
+		for k, l := range dp.Legs() {
+			if l.Transit {
+				continue
 			}
-			out = append(out, piece{a: p, b: to, za: z, zb: z, leg: k, seq: l.ToSeq})
-			d := descent{to, math.Round(z*10) / 10}
-			if !seen[d] {
-				seen[d] = true
-				out = append(out, piece{a: to, b: to, za: z, zb: 0, leg: k, seq: l.ToSeq})
+			var ps []piece
+			for _, p := range c.legReturnPieces(dp, k, l, map[descent]bool{}) {
+				ps = c.padSplit(ps, dp, p)
+			}
+			sps := []sepPlan{{dp: dp, home: c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat}), pieces: ps}}
+			for j := range others {
+				if j != i {
+					sps = append(sps, others[j])
+				}
+			}
+			if vs := c.separate(sps); len(vs) > 0 {
+				out[i] = append(out[i], vs[0])
 			}
 		}
 	}

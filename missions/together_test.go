@@ -2,6 +2,7 @@ package missions
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -164,4 +165,109 @@ func BenchmarkSimultaneousReturnsSweep4(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		c.SimultaneousReturns(plans)
 	}
+}
+
+// ReturnConflicts flags exactly the legs from which a return on a raised
+// RTL_ALT climbs through another drone's flight: on the stadium of the
+// scenario library (three drones on layers 10 m apart, parts side by
+// side) each drone's RTL_ALT raised 30 m, compared leg by leg with a
+// brute-force sampling of the climb against every other drone's legs
+// (the shared pad's zone exempt). With the planned RTL_ALT (each drone's
+// own layer: no climb) nothing is flagged.
+func TestReturnConflictsRaised(t *testing.T) {
+	fh, err := os.Open("../scenarios/areas/stadium.geojson")
+	if err != nil {
+		t.Skipf("stadium area: %v", err)
+	}
+	defer fh.Close()
+	a, err := ImportGeoJSON(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, eff := mustPlan(t, a, PlanOptions{Pattern: PatternPerimeter, Drones: 3, Repeat: -1, Speed: 6, EntryHold: true})
+	co := eff.CheckOptions(CheckOptions{})
+	c := NewChecker(a, co)
+	for i, vs := range c.ReturnConflicts(plans, plans) {
+		if len(vs) != 0 {
+			t.Errorf("drone %d at its own layer: %v", i, vs)
+		}
+	}
+	raised := make([]*DronePlan, len(plans))
+	for i, dp := range plans {
+		r := *dp
+		r.FenceParams = nil
+		for _, p := range dp.FenceParams {
+			if p.Name == "RTL_ALT" {
+				p.Value += 3000
+			}
+			r.FenceParams = append(r.FenceParams, p)
+		}
+		raised[i] = &r
+	}
+	got := c.ReturnConflicts(raised, plans)
+	flagged := 0
+	for i, dp := range raised {
+		rtl := dp.rtlAlt()
+		home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
+		zone := func(d *DronePlan) float64 { return d.Launch.Radius + c.opt.Separation + 1 }
+		bad := map[uint16]bool{}
+		for _, v := range got[i] {
+			bad[v.Seq] = true
+		}
+		flagged += len(bad)
+		for _, l := range dp.Legs() {
+			if l.Transit {
+				continue
+			}
+			// The least horizontal distance from the climb on this leg to
+			// another drone's flight less than LayerStep from it vertically.
+			least := math.Inf(1)
+			pa, pb := c.xy(l.From), c.xy(l.To)
+			np := int(math.Hypot(pb[0]-pa[0], pb[1]-pa[1])) + 1
+			for j, o := range plans {
+				if j == i {
+					continue
+				}
+				ohome := c.xy(orb.Point{o.Home.Lon, o.Home.Lat})
+				sharedPad := math.Hypot(home[0]-ohome[0], home[1]-ohome[1]) < c.opt.Separation+dp.Launch.Radius+o.Launch.Radius
+				for _, m := range o.Legs() {
+					qa, qb := c.xy(m.From), c.xy(m.To)
+					nq := int(math.Hypot(qb[0]-qa[0], qb[1]-qa[1])) + 1
+					for s := 0; s <= np; s++ {
+						u := float64(s) / float64(np)
+						p := lerp(pa, pb, u)
+						zp := l.FromAlt + u*(l.Alt-l.FromAlt)
+						pPad := math.Hypot(p[0]-home[0], p[1]-home[1]) < zone(dp)
+						for r := 0; r <= nq; r++ {
+							w := float64(r) / float64(nq)
+							q := lerp(qa, qb, w)
+							zq := m.FromAlt + w*(m.Alt-m.FromAlt)
+							if sharedPad && pPad && math.Hypot(q[0]-ohome[0], q[1]-ohome[1]) < zone(o) {
+								continue
+							}
+							dv := 0.0
+							if zq < zp {
+								dv = zp - zq
+							} else if zq > rtl {
+								dv = zq - rtl
+							}
+							if dv < c.opt.LayerStep-1e-6 {
+								least = math.Min(least, math.Hypot(p[0]-q[0], p[1]-q[1]))
+							}
+						}
+					}
+				}
+			}
+			switch {
+			case least < c.opt.Separation-0.5 && !bad[l.ToSeq]:
+				t.Errorf("drone %d leg to item %d: its raised return climbs %.1f m from another drone's flight, not flagged", i, l.ToSeq, least)
+			case least > c.opt.Separation+0.5 && bad[l.ToSeq]:
+				t.Errorf("drone %d leg to item %d: flagged, but its climb keeps %.1f m", i, l.ToSeq, least)
+			}
+		}
+	}
+	if flagged == 0 {
+		t.Error("no leg flagged: the stadium's parts lie side by side, some raised return must climb beside a neighbour")
+	}
+	t.Logf("%d legs flagged", flagged)
 }

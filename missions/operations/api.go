@@ -248,6 +248,13 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		}
 		spec.Plans = append(spec.Plans, sp)
 	}
+	// Each slot's return layer, checked against the band's top and the
+	// other slots' flights (without room, or in conflict, none: the
+	// scheduler then only waits for a clear return at the plan's height).
+	alts, noRaised, _ := returnLayers(chk, plans, eff.LayerStep, a.MaxAlt)
+	for i := range spec.Plans {
+		spec.Plans[i].ReturnAlt, spec.Plans[i].NoRaisedSeqs = alts[i], noRaised[i]
+	}
 	return spec, nil
 }
 

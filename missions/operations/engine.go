@@ -35,6 +35,10 @@ type Action struct {
 	Upload bool
 	// Seq is the mission item ActContinue makes current.
 	Seq int
+	// RTLAlt, for ActReturn, is the RTL_ALT (metres) to set before the
+	// RTL: the slot's return layer, or the plan's RTL altitude again after
+	// one; 0 leaves the vehicle's RTL_ALT as it is.
+	RTLAlt float64
 }
 
 // Note is an event the operation raises; the runner puts it on the fleet's
@@ -308,10 +312,11 @@ func (st *step) handover(sl *Slot, in *VehicleState) {
 	sl.VehicleID, sl.Incoming = in.ID, ""
 }
 
-func (st *step) sendHome(v *VehicleState) {
+// sendHome sends v home now on an RTL climbing to alt (rtlAction).
+func (st *step) sendHome(v *VehicleState, alt float64) {
 	st.keepRate(v)
 	v.Role, v.Since, v.rtlTries = RoleReturning, st.now, 0
-	st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+	st.acts = append(st.acts, st.rtlAction(v, alt))
 }
 
 // account adds the time since the previous tick to each slot's on-station
@@ -408,42 +413,27 @@ func (st *step) sendEveryoneHome() {
 // battery reserve is not the price.
 const returnWaitS = 120
 
-// returnBlocked says why sending v home now is not clear ("" when it
-// is): its leg's straight return leaves the fence or crosses a no-fly
-// zone (SlotPlan.NoReturnSeqs), or its RTL would pass within
-// handoverSafeM of another drone of its slot (returnClear).
-func (st *step) returnBlocked(v *VehicleState, fv fleet.Vehicle, ok bool) string {
-	if !ok || v.Slot < 0 || v.Slot >= len(st.o.Plans) || fv.Mode != "AUTO" {
-		return ""
-	}
-	if slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq) {
-		return fmt.Sprintf("its straight return from item %d may leave the fence or cross a no-fly zone", fv.MissionSeq)
-	}
-	if clear, least := st.returnClear(v, fv); !clear {
-		return fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
-	}
-	return ""
-}
-
-// sendHomeClear sends v home now if its return is clear (returnBlocked);
-// else it is marked returning and the RTL waits for a clear moment
+// sendHomeClear sends v home now if its return is clear at the plan's
+// altitude or on its slot's return layer (returnChoice); else it is
+// marked returning and the RTL waits for a clear moment
 // (returnWhenClear, each tick) until by at the latest.
 func (st *step) sendHomeClear(v *VehicleState, by time.Time) {
 	fv, ok := st.look(v.ID)
-	if st.returnBlocked(v, fv, ok) != "" {
+	alt, why := st.returnChoice(v, fv, ok)
+	if why != "" {
 		st.keepRate(v)
 		at := st.now
 		v.Role, v.Since, v.rtlTries, v.ReturnWait, v.ReturnBy = RoleReturning, st.now, 0, &at, &by
 		return
 	}
-	st.sendHome(v)
+	st.sendHome(v, alt)
 }
 
 // returnWhenClear sends a waiting drone home once its return is clear,
 // or at its bound (ReturnBy; returnWaitS for one stored without it) with
 // an alert saying why.
 func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
-	why := st.returnBlocked(v, fv, ok)
+	alt, why := st.returnChoice(v, fv, ok)
 	waited := st.now.Sub(*v.ReturnWait).Seconds()
 	by := v.ReturnWait.Add(secs(returnWaitS))
 	if v.ReturnBy != nil {
@@ -462,7 +452,7 @@ func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
 		st.lastNote()["slot"], st.lastNote()["waited_s"] = v.Slot, waited
 	}
 	v.ReturnWait, v.ReturnBy = nil, nil
-	st.acts = append(st.acts, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+	st.acts = append(st.acts, st.rtlAction(v, alt))
 }
 
 // release sends drones waiting at their plan's hold on to the loop once
@@ -566,7 +556,7 @@ func (o *Operation) prediction(v *VehicleState, fv fleet.Vehicle) Prediction {
 	} else {
 		dist = distM(fv.Lat, fv.Lon, p.Plan.Home.Lat, p.Plan.Home.Lon)
 	}
-	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, p.Plan.TransitAlt),
+	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, o.budgetAlt(v)),
 		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
 }
 
@@ -632,9 +622,9 @@ func (st *step) schedule() {
 				continue
 			}
 			leaveIn := st.leaveIn(inc, fv)
-			why := ""
+			why, alt := "", 0.0
 			if leaveIn <= mustLeaveEarlyS {
-				why = st.returnBlocked(inc, fv, ok)
+				alt, why = st.returnChoice(inc, fv, ok)
 			}
 			// Must leave now, relieved or not: the reserve is not ours to
 			// spend. In the last mustLeaveEarlyS before that it leaves at
@@ -649,7 +639,7 @@ func (st *step) schedule() {
 						Message: fmt.Sprintf("%s sent home without a clear return (operation %s): %s", inc.ID, o.ID, why),
 						Fields:  map[string]any{"operation_id": o.ID, "action": "return_unclear", "slot": i, "seq": fv.MissionSeq}})
 				}
-				st.sendHome(inc)
+				st.sendHome(inc, alt)
 				sl.VehicleID = sl.Incoming
 				sl.Incoming = ""
 				if sl.VehicleID == "" {
@@ -745,7 +735,7 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 	v.Role, v.launchedAt, v.Ready = RoleTransit, wall, false
 	v.Launches++
 	if !o.Active() {
-		st.sendHome(v)
+		st.sendHome(v, rtlAlt(o.Plans[v.Slot].Plan))
 	}
 	return st.acts, st.notes
 }
@@ -778,7 +768,7 @@ func (o *Operation) Retries(look Observe) []Action {
 	for _, v := range o.Vehicles {
 		if v.Role == RoleReturning && v.rtlTries > 0 {
 			if fv, ok := look(v.ID); ok && fv.Connected && fv.Armed && fv.Mode != "RTL" && fv.Mode != "LAND" {
-				out = append(out, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot})
+				out = append(out, Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot, RTLAlt: v.rtlAlt})
 			}
 		}
 	}

@@ -222,9 +222,12 @@ func (r *recorder) Launch(_ context.Context, id string, _ *missions.DronePlan, _
 	return nil
 }
 
-func (r *recorder) ReturnHome(_ context.Context, id string) error {
+func (r *recorder) ReturnHome(_ context.Context, id string, rtlAltM float64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if rtlAltM > 0 {
+		id += fmt.Sprintf(" at %g m", rtlAltM)
+	}
 	r.done = append(r.done, "rtl "+id)
 	return nil
 }

@@ -205,7 +205,7 @@ func missionTrack(p SlotPlan, f frame, from p3, seq int, horizon float64) *track
 				i = -1
 			}
 		case mavitem.CmdNavReturnToLaunch:
-			for _, q := range rtlPoints(p, f, last, nil)[1:] {
+			for _, q := range rtlPoints(p, f, last, nil, rtlAlt(p.Plan))[1:] {
 				addPt(q)
 			}
 			i = -1
@@ -220,32 +220,40 @@ func missionTrack(p SlotPlan, f frame, from p3, seq int, horizon float64) *track
 	return newTrack(speed, pts...)
 }
 
-// rtlPoints is an RTL from q: the climb to RTL_ALT where it is below it,
+// rtlPoints is an RTL from q: the climb to alt (RTL_ALT) where it is below it,
 // straight to the RTL target at that height, the landing. The target is
 // the nearest rally point, else the vehicle's home (where it armed: the
 // crew's parking spot on the pad) when known, else the plan's.
-func rtlPoints(p SlotPlan, f frame, q p3, home *fleet.Point) []p3 {
-	z := math.Max(q.z, rtlAlt(p.Plan))
+func rtlPoints(p SlotPlan, f frame, q p3, home *fleet.Point, alt float64) []p3 {
 	to := p.Plan.RTLTarget(f.ll(q))
 	if len(p.Plan.Rally) == 0 && home != nil {
 		to = orb.Point{home.Lon, home.Lat}
 	}
-	h := f.at(to[1], to[0], z)
+	h := f.at(to[1], to[0], 0)
+	// ArduCopter lowers the return near its target: no higher than
+	// RTL_CONE_SLOPE (default 3) times the distance, never below where
+	// the drone is.
+	z := math.Max(q.z, math.Min(alt, rtlConeSlope*math.Hypot(h.x-q.x, h.y-q.y)))
+	h.z = z
 	return []p3{q, {q.x, q.y, z}, h, {h.x, h.y, 0}}
 }
+
+// rtlConeSlope is ArduCopter's default RTL_CONE_SLOPE (the station does
+// not read the vehicle's).
+const rtlConeSlope = 3
 
 // airborne reports whether fv flies (armed and off the ground).
 func airborne(fv fleet.Vehicle) bool {
 	return fv.Armed && fv.LandedState != "on_ground"
 }
 
-// predicted is where fv is going as it flies now: its RTL, its mission
-// (in AUTO), or where it is.
-func predicted(p SlotPlan, f frame, fv fleet.Vehicle, horizon float64) *track {
+// predicted is where fv is going as it flies now: its RTL (climbing to
+// rtlZ), its mission (in AUTO), or where it is.
+func predicted(p SlotPlan, f frame, fv fleet.Vehicle, horizon, rtlZ float64) *track {
 	pos := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
 	switch {
 	case fv.Mode == "RTL" || fv.Mode == "SMART_RTL":
-		return newTrack(math.Max(planSpeed(p), fv.GroundSpeed), rtlPoints(p, f, pos, fv.Home)...)
+		return newTrack(math.Max(planSpeed(p), fv.GroundSpeed), rtlPoints(p, f, pos, fv.Home, rtlZ)...)
 	case fv.Mode == "AUTO" && fv.MissionSeq > 0:
 		return missionTrack(p, f, pos, fv.MissionSeq, horizon)
 	}
@@ -253,11 +261,12 @@ func predicted(p SlotPlan, f frame, fv fleet.Vehicle, horizon float64) *track {
 }
 
 // others are the tracks of the airborne drones of slot (but the one
-// named) as they fly now. Drones of other slots fly other layers, which
+// named) as they fly now; raised are those of them flying home on the
+// slot's return layer, apart in height from everyone on its patrol,
+// transit and hold layer. Drones of other slots fly other layers, which
 // the plan keeps apart (the pad they share is not judged: see the
 // README's limitations).
-func (st *step) others(slot int, except string, f frame, horizon float64) []*track {
-	var out []*track
+func (st *step) others(slot int, except string, f frame, horizon float64) (out, raised []*track) {
 	for _, v := range st.o.Vehicles {
 		if v.ID == except || v.Slot != slot {
 			continue
@@ -267,11 +276,19 @@ func (st *step) others(slot int, except string, f frame, horizon float64) []*tra
 		default:
 			continue
 		}
-		if fv, ok := st.look(v.ID); ok && airborne(fv) {
-			out = append(out, predicted(st.o.Plans[slot], f, fv, horizon))
+		fv, ok := st.look(v.ID)
+		if !ok || !airborne(fv) {
+			continue
+		}
+		z := st.o.rtlAltOf(v)
+		t := predicted(st.o.Plans[slot], f, fv, horizon, z)
+		if v.Role == RoleReturning && v.RaisedRTL && (fv.Mode == "RTL" || fv.Mode == "SMART_RTL") {
+			raised = append(raised, t)
+		} else {
+			out = append(out, t)
 		}
 	}
-	return out
+	return out, raised
 }
 
 // clearOf reports whether t keeps near metres (3D) from every track of
@@ -324,7 +341,12 @@ func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) 
 	lap := loopLen(p) / planSpeed(p)
 	hyp := missionTrack(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), int(p.Plan.LoopStart), maxPredictS)
 	horizon := math.Min(maxPredictS, entryTime(p, hyp)+lap+10)
-	return clearOf(hyp, st.others(v.Slot, v.ID, f, horizon), entryTime(p, hyp)+joinS, releaseSafeM, horizon, followSafeM)
+	others, raised := st.others(v.Slot, v.ID, f, horizon)
+	ok, least := clearOf(hyp, others, entryTime(p, hyp)+joinS, releaseSafeM, horizon, followSafeM)
+	// A drone flying home on the return layer passes over the way in,
+	// apart in height: raisedSafeM is asked of it.
+	okR, leastR := clearOf(hyp, raised, horizon, raisedSafeM, horizon, raisedSafeM)
+	return ok && okR, math.Min(least, leastR)
 }
 
 // entryTime is when hyp (flown from a hold) reaches the loop's entry:
@@ -356,17 +378,18 @@ func loopLen(p SlotPlan) float64 {
 	return l
 }
 
-// returnClear judges sending v home now: its RTL from where it is, at
-// the plan's speed and at ArduCopter's default, must keep handoverSafeM
-// from the other airborne drones of its slot until it has landed. least
-// is the least predicted distance (+Inf with no one else about).
-func (st *step) returnClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) {
+// returnClear judges sending v home now on an RTL climbing to alt: from
+// where it is, at the plan's speed and at ArduCopter's default, it must
+// keep safe metres (3D) from the other airborne drones of its slot until
+// it has landed. least is the least predicted distance (+Inf with no one
+// else about).
+func (st *step) returnClear(v *VehicleState, fv fleet.Vehicle, alt, safe float64) (bool, float64) {
 	if v.Slot < 0 || v.Slot >= len(st.o.Plans) || !airborne(fv) {
 		return true, math.Inf(1)
 	}
 	p := st.o.Plans[v.Slot]
 	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
-	pts := rtlPoints(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), fv.Home)
+	pts := rtlPoints(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), fv.Home, alt)
 	ok, least := true, math.Inf(1)
 	var others []*track
 	for _, s := range rtlSpeeds {
@@ -376,9 +399,10 @@ func (st *step) returnClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) {
 		hyp := newTrack(s, pts...)
 		horizon := math.Min(maxPredictS, hyp.duration())
 		if others == nil {
-			others = st.others(v.Slot, v.ID, f, maxPredictS)
+			o, r := st.others(v.Slot, v.ID, f, maxPredictS)
+			others = append(o, r...)
 		}
-		c, l := clearOf(hyp, others, horizon, handoverSafeM, horizon, handoverSafeM)
+		c, l := clearOf(hyp, others, horizon, safe, horizon, safe)
 		ok, least = ok && c, math.Min(least, l)
 	}
 	return ok, least

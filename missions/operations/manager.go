@@ -25,8 +25,10 @@ type Actuator interface {
 	// fence parameters, tagged with the operation and area) and starts the
 	// mission from its first item.
 	Launch(ctx context.Context, vehicleID string, p *missions.DronePlan, upload bool, tag Tag) error
-	// ReturnHome sends the vehicle home (RTL).
-	ReturnHome(ctx context.Context, vehicleID string) error
+	// ReturnHome sends the vehicle home (RTL). With rtlAltM > 0 it first
+	// sets the vehicle's RTL_ALT to it (metres; its slot's return layer,
+	// or the plan's RTL altitude again after one), so the RTL climbs there.
+	ReturnHome(ctx context.Context, vehicleID string, rtlAltM float64) error
 	// Continue makes mission item seq the vehicle's current one
 	// (MISSION_SET_CURRENT): flying AUTO it goes there at once. The
 	// scheduler sends a drone waiting at its plan's hold on to the loop.
@@ -358,7 +360,7 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				p := o.Plans[a.Slot].Plan
 				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, a.Upload, Tag{Mission: o.ID + "/slot-" + strconv.Itoa(a.Slot), EventArea: o.AreaID})
 			case ActReturn:
-				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID)
+				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID, a.RTLAlt)
 			case ActContinue:
 				err = m.cfg.Act.Continue(cctx, a.VehicleID, a.Seq)
 			}

@@ -87,6 +87,19 @@ type SlotPlan struct {
 	// (missions.Checker.Returns at plan time): the end of the window
 	// waits for another leg before sending a drone home from one.
 	NoReturnSeqs []int `json:"no_return_seqs,omitempty"`
+	// ReturnAlt is the slot's return layer, metres above launch (0: none,
+	// as for operations stored before it): the planned RTL altitude
+	// shifted above every patrol, transit and RTL layer of the operation,
+	// each slot keeping its own (returnLayers). A drone whose return at
+	// the planned altitude would cross another drone of its slot is sent
+	// home on it instead (RTL_ALT set before the RTL): its relief flies
+	// the slot's layer, so the two are apart in height.
+	ReturnAlt float64 `json:"return_alt,omitempty"`
+	// NoRaisedSeqs are the MISSION_CURRENT values of the loop's legs from
+	// which a return on ReturnAlt would come within the plan's separation
+	// of another slot's flight (its climb through that slot's layer beside
+	// its loop): no raised return is sent from them.
+	NoRaisedSeqs []int `json:"no_raised_seqs,omitempty"`
 }
 
 // Slot is one patrol position and its coverage so far.
@@ -144,6 +157,10 @@ type VehicleState struct {
 	// Launches and Returns count what the station sent it.
 	Launches int `json:"launches"`
 	Returns  int `json:"returns"`
+	// RaisedRTL: the station set the vehicle's RTL_ALT to its slot's
+	// return layer (ReturnAlt) and has not set it back to the plan's yet,
+	// so an RTL of it climbs there.
+	RaisedRTL bool `json:"raised_rtl,omitempty"`
 
 	samples    []BatterySample
 	lastSeq    int       // the mission item it flew to at the last tick (0 unknown)
@@ -160,6 +177,9 @@ type VehicleState struct {
 	// continuedAt is when (wall time) the drone was last sent on from its
 	// hold (zero: not yet).
 	continuedAt time.Time
+	// rtlAlt is the RTL_ALT its last RTL was sent with (Action.RTLAlt),
+	// for a retry.
+	rtlAlt float64
 }
 
 // Operation is one continuous-coverage operation: an area patrolled by

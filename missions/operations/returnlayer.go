@@ -1,0 +1,206 @@
+package operations
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// The return layer.
+//
+// An RTL climbs to RTL_ALT where it is below it and flies straight home
+// at that height. The plan sets RTL_ALT to the slot's own layer (or the
+// transit layer), which is where the slot's relief flies its way in and
+// waits at its hold: a drone sent home while its relief is still on its
+// way (a late handover: the incumbent must leave before its relief has
+// joined) can fly straight through it, and the reserve forbids waiting.
+// So each slot has a return layer above every patrol, transit and RTL
+// layer of the operation (SlotPlan.ReturnAlt, returnLayers): when the
+// return at the plan's altitude is not clear of the slot's other drones,
+// the station sets RTL_ALT to the return layer before the RTL, and the
+// drone passes over its relief. The layers keep the slots' order (each
+// shifted by the same height), so the pad's landing spots, ordered by the
+// slots' RTL altitudes, still keep a drone coming in low clear of those
+// descending through its layer. The budget: while another drone of its
+// slot flies (when a raised return may be needed), a drone's must-leave
+// time counts the climb to the return layer and the descent from it.
+
+// raisedSafeM is the least predicted 3D distance a return on the return
+// layer may leave from the slot's other drones (and a release from a
+// drone flying home on it): the two are a layer shift apart in height,
+// and twice the separation monitor's default critical distance is kept.
+const raisedSafeM = followSafeM
+
+// returnCeilingMarginM is how far under the fence's ceiling (the area's
+// band top, FENCE_ALT_MAX) a return layer must stay: ArduCopter holds an
+// RTL FENCE_MARGIN (2 m by default) under it, and a climb overshoots.
+const returnCeilingMarginM = 5
+
+// defaultLayerStep is the planner's layer step when the options left it
+// at its default.
+const defaultLayerStep = 10
+
+// returnLayers gives each plan its return layer: its RTL altitude
+// shifted by one height for all, so that the lowest lies step above the
+// highest altitude any plan patrols, transits, holds or returns at. None
+// (all 0, why says so) when the highest would not stay
+// returnCeilingMarginM under ceiling (the band's top). noRaised lists,
+// per plan, the legs (by the item MISSION_CURRENT shows on each) from
+// which a return on the return layer comes within the separation of
+// another plan's flight (missions' ReturnConflicts: the climb through
+// another slot's layer beside its loop; the shared pad exempt as for
+// every plan): a drone there is not sent home on it.
+func returnLayers(c *missions.Checker, plans []*missions.DronePlan, step, ceiling float64) (alts []float64, noRaised [][]int, why string) {
+	alts = make([]float64, len(plans))
+	noRaised = make([][]int, len(plans))
+	if len(plans) == 0 {
+		return alts, noRaised, ""
+	}
+	if step <= 0 {
+		step = defaultLayerStep
+	}
+	top, low := math.Inf(-1), math.Inf(1)
+	for _, dp := range plans {
+		r := rtlAlt(dp)
+		top = max(top, dp.Alt, dp.TransitAlt, r)
+		low = min(low, r)
+	}
+	shift := top - low + step
+	raised := make([]*missions.DronePlan, len(plans))
+	for i, dp := range plans {
+		alts[i] = rtlAlt(dp) + shift
+		if alts[i] > ceiling-returnCeilingMarginM {
+			return make([]float64, len(plans)), noRaised, fmt.Sprintf("slot %d's return layer (%g m) would not stay %d m under the ceiling (%g m)", i, alts[i], returnCeilingMarginM, ceiling)
+		}
+		raised[i] = withRTLAlt(dp, alts[i])
+	}
+	if c != nil {
+		for i, vs := range c.ReturnConflicts(raised, plans) {
+			for _, v := range vs {
+				noRaised[i] = append(noRaised[i], int(v.Seq))
+			}
+		}
+	}
+	return alts, noRaised, ""
+}
+
+// withRTLAlt is a copy of dp whose RTL_ALT is alt (metres).
+func withRTLAlt(dp *missions.DronePlan, alt float64) *missions.DronePlan {
+	c := *dp
+	c.FenceParams = slices.Clone(dp.FenceParams)
+	cm := math.Round(alt * 100)
+	for i, pv := range c.FenceParams {
+		if pv.Name == "RTL_ALT" {
+			c.FenceParams[i].Value = cm
+			return &c
+		}
+	}
+	c.FenceParams = append(c.FenceParams, missions.ParamValue{Name: "RTL_ALT", Value: cm})
+	return &c
+}
+
+// rtlAltOf is the altitude an RTL of v climbs to now: its slot's return
+// layer when the station raised its RTL_ALT, else the plan's.
+func (o *Operation) rtlAltOf(v *VehicleState) float64 {
+	if v.Slot < 0 || v.Slot >= len(o.Plans) {
+		return 0
+	}
+	p := o.Plans[v.Slot]
+	if v.RaisedRTL && p.ReturnAlt > 0 {
+		return p.ReturnAlt
+	}
+	return rtlAlt(p.Plan)
+}
+
+// budgetAlt is the return altitude v's must-leave time is counted with:
+// the return layer while a relief of its slot is on its way (launching,
+// or flying to the loop or waiting at the hold: when a late handover
+// would need the raised return), else the plan's RTL altitude (at least
+// its transit layer). A relief is launched by the plain budget, and one
+// that joins in time (the launch's margin is larger than the raised
+// return's extra climb and descent) costs no patrol time; a late one
+// sends the drone it relieves home that much earlier, on a return the
+// reserve is kept for. (Counted also while a relieved drone flies home,
+// the budget cost the stadium scenario a minute of each patrol of its
+// short pool and left slots uncovered for minutes.) A drone whose
+// RTL_ALT is still raised from its last return is not counted raised:
+// every return the station sends sets RTL_ALT; only the autopilot's own
+// failsafe RTL would climb higher than budgeted.
+func (o *Operation) budgetAlt(v *VehicleState) float64 {
+	if v.Slot < 0 || v.Slot >= len(o.Plans) {
+		return 0
+	}
+	p := o.Plans[v.Slot]
+	alt := math.Max(rtlAlt(p.Plan), p.Plan.TransitAlt)
+	if p.ReturnAlt <= 0 {
+		return alt
+	}
+	for _, x := range o.Vehicles {
+		if x != v && x.Slot == v.Slot && (x.Role == RoleLaunching || x.Role == RoleTransit) {
+			return math.Max(alt, p.ReturnAlt)
+		}
+	}
+	return alt
+}
+
+// returnChoice is how v goes home now: at alt, the plan's RTL altitude
+// when that return is clear of the other drones of its slot
+// (handoverSafeM), else its slot's return layer when that one is
+// (raisedSafeM). why says why neither is ("" when one is); alt is then
+// the one that passes farther from them. A leg whose straight return
+// leaves the fence or crosses a no-fly zone (SlotPlan.NoReturnSeqs) is
+// not clear at any height.
+func (st *step) returnChoice(v *VehicleState, fv fleet.Vehicle, ok bool) (alt float64, why string) {
+	if v.Slot < 0 || v.Slot >= len(st.o.Plans) {
+		return 0, ""
+	}
+	p := st.o.Plans[v.Slot]
+	plan := rtlAlt(p.Plan)
+	if !ok || fv.Mode != "AUTO" {
+		return plan, ""
+	}
+	if slices.Contains(p.NoReturnSeqs, fv.MissionSeq) {
+		return plan, fmt.Sprintf("its straight return from item %d may leave the fence or cross a no-fly zone", fv.MissionSeq)
+	}
+	clear, least := st.returnClear(v, fv, plan, handoverSafeM)
+	if clear {
+		return plan, ""
+	}
+	if p.ReturnAlt <= 0 {
+		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
+	}
+	if slices.Contains(p.NoRaisedSeqs, fv.MissionSeq) {
+		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (its return layer's climb from item %d would pass another slot's flight)", least, v.Slot, fv.MissionSeq)
+	}
+	clearR, leastR := st.returnClear(v, fv, p.ReturnAlt, raisedSafeM)
+	if clearR {
+		return p.ReturnAlt, ""
+	}
+	alt = plan
+	if leastR > least {
+		alt = p.ReturnAlt
+	}
+	return alt, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (%.0f m on its return layer at %g m)", least, v.Slot, leastR, p.ReturnAlt)
+}
+
+// rtlAction is the RTL of v at alt: RTL_ALT is set first when alt is its
+// slot's return layer, or the plan's again after one (RaisedRTL says
+// which the vehicle has).
+func (st *step) rtlAction(v *VehicleState, alt float64) Action {
+	a := Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot}
+	if v.Slot < 0 || v.Slot >= len(st.o.Plans) {
+		return a
+	}
+	p := st.o.Plans[v.Slot]
+	switch {
+	case p.ReturnAlt > 0 && alt == p.ReturnAlt:
+		a.RTLAlt, v.RaisedRTL = alt, true
+	case v.RaisedRTL:
+		a.RTLAlt, v.RaisedRTL = rtlAlt(p.Plan), false
+	}
+	v.rtlAlt = a.RTLAlt
+	return a
+}
