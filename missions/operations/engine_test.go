@@ -397,3 +397,117 @@ func TestEndOfWindowWaitsForAClearReturn(t *testing.T) {
 		t.Fatalf("no return_unclear alert: %+v", notes)
 	}
 }
+
+// A gap still open when the window ends ends with it: the operation says
+// so (gap_ended, gap_s from the gap's start to the window's end), so
+// whoever counts gaps from the event stream does not count the time
+// after the window — a scenario run counted a stadium slot uncovered in
+// the window's last half minute as uncovered until its last drone
+// landed, over a minute.
+func TestGapOpenAtTheWindowsEndEndsWithIt(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 2, w)
+	spare := w.vs["u001"]
+	spare.BatteryPct = 50 // not swapped yet: the pool has no one ready
+	w.vs["u001"] = spare
+	w.wall = o.Start.Add(-time.Minute)
+	a, _ := o.Step(w.wall, w.look)
+	ids := acts(a, ActLaunch)
+	if len(ids) != 1 {
+		t.Fatalf("launched %v", ids)
+	}
+	o.LaunchDone(ids[0], true, nil, w.wall)
+	w.fly(ids[0], 95)
+	w.wall = w.wall.Add(time.Second)
+	o.Step(w.wall, w.look) // on station before the window opens
+	w.wall = o.End.Add(-30 * time.Second)
+	o.Step(w.wall, w.look)
+	// Its link drops 30 s before the end, with nobody left to replace it.
+	v := w.vs[ids[0]]
+	v.Connected = false
+	w.vs[ids[0]] = v
+	_, notes := o.Step(w.wall, w.look)
+	opened := false
+	for _, n := range notes {
+		opened = opened || n.Kind == fleet.EventCoverageGap
+	}
+	if !opened {
+		t.Fatalf("no coverage_gap when the slot was left: %+v", notes)
+	}
+	w.wall = o.End.Add(2 * time.Second)
+	_, notes = o.Step(w.wall, w.look)
+	var ended []Note
+	for _, n := range notes {
+		if n.Fields["action"] == "gap_ended" {
+			ended = append(ended, n)
+		}
+	}
+	if len(ended) != 1 || ended[0].Fields["gap_s"] != 30.0 || ended[0].Fields["slot"] != 0 {
+		t.Fatalf("at the window's end: gap_ended notes %+v, want one for slot 0 with gap_s 30", ended)
+	}
+	if o.State != StateFinished || o.Slots[0].GapSince != nil || o.Slots[0].UncoveredS != 30 {
+		t.Fatalf("state %s, slot %+v", o.State, *o.Slots[0])
+	}
+}
+
+// With a short pool, the drone back from its swap goes where it is
+// needed most: a slot nobody covers before any early relief, and of two
+// reliefs the one whose incumbent must leave first. Slot order decided
+// before: a stadium slot left uncovered with the pool empty stayed so
+// for nearly five minutes while the other slots took every drone that
+// came back, as early reliefs.
+func TestShortPoolServesTheUncoveredSlotFirst(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(3, 5, w)
+	for _, id := range []string{"u003", "u004"} { // still on the charger
+		v := w.vs[id]
+		v.BatteryPct = 50
+		w.vs[id] = v
+	}
+	w.wall = o.Start.Add(-time.Minute)
+	a, _ := o.Step(w.wall, w.look)
+	ids := acts(a, ActLaunch)
+	if len(ids) != 3 {
+		t.Fatalf("launched %v", ids)
+	}
+	for _, id := range ids {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 95)
+	}
+	w.wall = w.wall.Add(time.Second)
+	o.Step(w.wall, w.look)
+	set := func(id string, f func(*fleet.Vehicle)) {
+		v := w.vs[id]
+		f(&v)
+		w.vs[id] = v
+	}
+	inc := func(slot int) string { return o.Slots[slot].VehicleID }
+	// Slot 2's drone is lost with nobody ready; slot 0's and slot 1's run
+	// low enough to call for a relief (slot 1's lower).
+	lost := inc(2)
+	set(lost, func(v *fleet.Vehicle) { v.Connected = false })
+	set(inc(0), func(v *fleet.Vehicle) { v.BatteryPct = 45 })
+	set(inc(1), func(v *fleet.Vehicle) { v.BatteryPct = 42 })
+	w.wall = w.wall.Add(time.Minute)
+	if a, _ := o.Step(w.wall, w.look); len(acts(a, ActLaunch)) != 0 {
+		t.Fatalf("nobody is ready, yet launched %v", acts(a, ActLaunch))
+	}
+	if o.Slots[2].Covered {
+		t.Fatal("slot 2 covered after its drone was lost")
+	}
+	// One drone is swapped: it goes to the uncovered slot.
+	set("u003", func(v *fleet.Vehicle) { v.BatteryPct = 100 })
+	w.wall = w.wall.Add(time.Second)
+	a, _ = o.Step(w.wall, w.look)
+	if got := acts(a, ActLaunch); len(got) != 1 || a[0].Slot != 2 {
+		t.Fatalf("one drone ready, slot 2 uncovered: launched %+v, want u003 for slot 2", a)
+	}
+	o.LaunchDone("u003", true, nil, w.wall)
+	// The next goes to slot 1, whose incumbent must leave before slot 0's.
+	set("u004", func(v *fleet.Vehicle) { v.BatteryPct = 100 })
+	w.wall = w.wall.Add(time.Second)
+	a, _ = o.Step(w.wall, w.look)
+	if got := acts(a, ActLaunch); len(got) != 1 || a[0].Slot != 1 {
+		t.Fatalf("reliefs due in slots 0 and 1: launched %+v, want u004 for slot 1", a)
+	}
+}
