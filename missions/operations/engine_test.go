@@ -511,3 +511,49 @@ func TestShortPoolServesTheUncoveredSlotFirst(t *testing.T) {
 		t.Fatalf("reliefs due in slots 0 and 1: launched %+v, want u004 for slot 1", a)
 	}
 }
+
+// At the window's end the incumbent and its relief, still on its way in,
+// are sent home on the same tick: judged each against the other's
+// return, not against where the other flies now, so they do not both fly
+// straight home on the slot's layer along one line (a stadium run: 1.6 m
+// on the way home). The second goes on the slot's return layer.
+func TestWindowEndSendsASlotsTwoDronesHomeApart(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 2, w)
+	o.State = StateRunning
+	o.Plans[0].ReturnAlt = 80
+	o.Last = o.Now(o.End.Add(-time.Second))
+	f := newFrame(homeLat, homeLon)
+	// The incumbent 100 m east of the pad, its relief at 200 m east and
+	// 100 m north, both at the slot's 50 m: the relief's way home passes
+	// 45 m from where the incumbent is, but straight home the two meet
+	// over the pad, the incumbent still descending there.
+	for i, xy := range [][2]float64{{100, 0}, {200, 100}} {
+		v := o.Vehicles[i]
+		v.Slot, v.SeenAuto = 0, true
+		v.Role = []Role{RoleStation, RoleTransit}[i]
+		ll := f.ll(p3{xy[0], xy[1], 50})
+		fv := w.vs[v.ID]
+		fv.Armed, fv.Mode, fv.MissionSeq, fv.LandedState, fv.Lat, fv.Lon, fv.RelativeAlt = true, "AUTO", 5, "in_air", ll[1], ll[0], 50
+		spot := f.ll(p3{0, 10 * float64(i), 0}) // parking spots 10 m apart
+		fv.Home = &fleet.Point{Lat: spot[1], Lon: spot[0]}
+		w.vs[v.ID] = fv
+	}
+	o.Slots[0].VehicleID, o.Slots[0].Incoming, o.Slots[0].Covered = o.Vehicles[0].ID, o.Vehicles[1].ID, true
+	a, _ := o.Step(o.End, w.look)
+	var plain, raised int
+	for _, x := range a {
+		if x.Kind != ActReturn {
+			continue
+		}
+		if x.RTLAlt == 80 {
+			raised++
+		} else {
+			plain++
+		}
+	}
+	if plain > 1 || plain+raised == 0 {
+		t.Fatalf("window's end: returns %+v; want at most one at the slot's layer (the other on the return layer, or waiting)", a)
+	}
+	t.Logf("returns %+v", a)
+}

@@ -110,6 +110,14 @@ func newTrack(speed float64, pts ...p3) *track {
 	return t
 }
 
+// landedBy reports whether the track ends on the ground (an RTL's
+// landing) and has by s seconds: a drone landed at its parking spot is
+// not a drone in the air to keep clear of (landings side by side on the
+// pad are the pad's sequencing, not a return's).
+func (t *track) landedBy(s float64) bool {
+	return len(t.end) > 0 && s > t.duration() && t.pts[len(t.pts)-1].z <= 0.5
+}
+
 // duration is when the track reaches its last point.
 func (t *track) duration() float64 {
 	if len(t.end) == 0 {
@@ -147,6 +155,9 @@ func minDist(a, b *track, from, to float64) float64 {
 	best := math.Inf(1)
 	ha, hb := 0, 0
 	for s := from; s <= to; s += predictStepS {
+		if a.landedBy(s) || b.landedBy(s) {
+			continue // on the ground at its spot: no longer in the air
+		}
 		p, q := a.at(s, &ha), b.at(s, &hb)
 		best = math.Min(best, math.Sqrt((p.x-q.x)*(p.x-q.x)+(p.y-q.y)*(p.y-q.y)+(p.z-q.z)*(p.z-q.z)))
 	}
@@ -281,8 +292,17 @@ func (st *step) others(slot int, except string, f frame, horizon float64) (out, 
 			continue
 		}
 		z := st.o.rtlAltOf(v)
-		t := predicted(st.o.Plans[slot], f, fv, horizon, z)
-		if v.Role == RoleReturning && v.RaisedRTL && (fv.Mode == "RTL" || fv.Mode == "SMART_RTL") {
+		p := st.o.Plans[slot]
+		t := predicted(p, f, fv, horizon, z)
+		sent := v.Role == RoleReturning && v.ReturnWait == nil
+		if sent && fv.Mode == "AUTO" {
+			// Sent home (this tick, or its mode has not shown RTL yet):
+			// it flies its RTL. Two drones of a slot sent home on one
+			// tick (the window's end: the incumbent and its relief on
+			// its way in) are judged one against the other's return.
+			t = newTrack(planSpeed(p), rtlPoints(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), fv.Home, z)...)
+		}
+		if sent && v.RaisedRTL {
 			raised = append(raised, t)
 		} else {
 			out = append(out, t)
