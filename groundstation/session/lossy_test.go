@@ -76,8 +76,8 @@ func TestUploadCopiesFollowTheLinksLossMidTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := copiesBySeq(f.take())
-	if first[0] != copiesFor(0.02, u.window) {
-		t.Fatalf("at 2 %% loss item 0 went out in %d copies, want %d", first[0], copiesFor(0.02, u.window))
+	if want := copiesFor(0.02, u.window); first[0] != want {
+		t.Fatalf("at 2 %% loss item 0 went out in %d copies, want %d", first[0], want)
 	}
 	v.SetLinkLoss(0.25)
 	var later map[int]int

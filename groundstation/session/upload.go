@@ -29,7 +29,6 @@ const (
 	// link loss and the last upload's, or priorLoss when neither is known.
 	priorWeight = 4
 	priorLoss   = 0.005
-	jitterDecay = 512
 )
 
 // uploadPlan is how an upload streams items: window 1 is the strict
@@ -102,10 +101,9 @@ func (v *Vehicle) streamsEarlyItems() (bool, string) {
 // linkMemory is what the last windowed upload measured, the starting
 // point of the next one to the same vehicle.
 type linkMemory struct {
-	srtt   time.Duration
-	jitter time.Duration // linkEstimate.jitter: the machine's lateness outlasts a transfer
-	loss   float64
-	set    bool
+	srtt time.Duration
+	loss float64
+	set  bool
 }
 
 // linkEstimate is what a windowed upload learns about the link while it
@@ -122,14 +120,9 @@ type linkEstimate struct {
 	srtt, rttvar time.Duration
 	minRTT       time.Duration // the round trip with empty queues, as far as seen
 	samples      int
-	// jitter is the lateness beyond srtt that spurious retransmission
-	// timeouts proved (see spuriousRTO); it decays by 1/jitterDecay per
-	// sample, so over about one 700-item upload: a loaded machine stays
-	// loaded for longer than the requests of a few items.
-	jitter      time.Duration
-	lost, total int     // request seqs missing / expected so far
-	prior       float64 // loss assumed before any request
-	station     float64 // the ground station's measured link loss (0 = none)
+	lost, total  int     // request seqs missing / expected so far
+	prior        float64 // loss assumed before any request
+	station      float64 // the ground station's measured link loss (0 = none)
 }
 
 func (e *linkEstimate) sampleRTT(d time.Duration) {
@@ -150,32 +143,30 @@ func (e *linkEstimate) sampleRTT(d time.Duration) {
 		e.srtt = (7*e.srtt + d) / 8
 	}
 	e.samples++
-	e.jitter -= e.jitter / jitterDecay
 }
 
 // spuriousRTO records a retransmission timeout that fired while the
 // vehicle's request was only late: d is the round trip it really took,
-// from the send before the go-back. It is sampled like any round trip
-// (Karn's rule had kept every such sample out, so the timeout never
-// learnt the delay that fired it), and the lateness beyond srtt becomes
-// the timeout's least margin until samples on time wear it down: on a
-// machine whose scheduling delays the requests of 100 parallel uploads
-// by more than the round trip's variance, each spurious timeout cost a
-// go-back of the whole window — 26–30 per 700 items where the loss
-// explains 6. On a quiet machine nothing is late and nothing changes.
+// from the send before the go-back. It is sampled like any round trip:
+// Karn's rule had kept every such sample out, so the timeout never
+// learnt the delay that fired it, and on a machine whose scheduling
+// delays the requests of 100 parallel uploads by more than the round
+// trip's variance the same lateness fired go-back after go-back (26–30
+// per 700 items where the loss explains 6). Only sampled, not kept as a
+// floor: a floor of the worst lateness seen (tried, decaying over an
+// upload) held timeouts at 1–1.4 s after one stall of the machine, and
+// every real loss then cost that long, where a needless go-back costs a
+// few frames.
 func (e *linkEstimate) spuriousRTO(d time.Duration) {
-	if d <= 0 {
-		return
+	if d > 0 {
+		e.sampleRTT(d)
 	}
-	late := d - e.srtt
-	e.sampleRTT(d)
-	e.jitter = max(e.jitter, late)
 }
 
 // rto is how long after sending the item the vehicle waits for before its
 // request for the next one may be overdue.
 func (e *linkEstimate) rto() time.Duration {
-	return e.srtt + max(4*e.rttvar, e.srtt/4, minRTOMargin, e.jitter*5/4)
+	return e.srtt + max(4*e.rttvar, e.srtt/4, minRTOMargin)
 }
 
 // loss is the larger of the station's measurement and the upload's own:
@@ -341,7 +332,7 @@ func (v *Vehicle) newUpload(t mavitem.MissionType, items []mavitem.Item, p Progr
 	u.est.rttvar = u.est.srtt / 2
 	v.mu.Lock()
 	if v.link.set {
-		u.est.prior, u.est.srtt, u.est.rttvar, u.est.jitter = v.link.loss, v.link.srtt, v.link.srtt/4, v.link.jitter
+		u.est.prior, u.est.srtt, u.est.rttvar = v.link.loss, v.link.srtt, v.link.srtt/4
 	}
 	v.mu.Unlock()
 	u.est.station = math.Float64frombits(v.linkLoss.Load())
@@ -781,8 +772,8 @@ func (u *uploadTransfer) finished() {
 	}
 	loss := u.est.loss()
 	u.v.log.Debug("mission upload finished", "mission_type", u.t.String(), "items", u.n, "window", u.window,
-		"copies", u.est.copies(u.window), "loss", loss, "srtt", u.est.srtt, "min_rtt", u.est.minRTT, "stalls", u.stalls, "spurious", u.spurious, "jitter", u.est.jitter)
+		"copies", u.est.copies(u.window), "loss", loss, "srtt", u.est.srtt, "min_rtt", u.est.minRTT, "stalls", u.stalls, "spurious", u.spurious, "rttvar", u.est.rttvar)
 	u.v.mu.Lock()
-	u.v.link = linkMemory{srtt: u.est.srtt, jitter: u.est.jitter, loss: loss, set: true}
+	u.v.link = linkMemory{srtt: u.est.srtt, loss: loss, set: true}
 	u.v.mu.Unlock()
 }
