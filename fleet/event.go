@@ -87,7 +87,10 @@ type Event struct {
 	Severity  Severity  `json:"severity"`
 	Message   string    `json:"message"`
 	// Fields carries the kind-specific details (e.g. "seq" for a mission
-	// item, "mode"/"previous_mode" for a mode change).
+	// item, "mode"/"previous_mode" for a mode change). A field holding a
+	// float that is not finite is recorded as nil (null in JSON), as a
+	// vehicle's NaN is: encoding/json refuses NaN, and the event would
+	// reach no relay.
 	Fields map[string]any `json:"fields,omitempty"`
 }
 

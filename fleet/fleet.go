@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -136,6 +137,7 @@ func (f *Fleet) recordLocked(e Event, at time.Time) Event {
 	if e.Severity == "" {
 		e.Severity = SeverityInfo
 	}
+	e.Fields = finiteFields(e.Fields)
 	if len(f.history) < f.cfg.EventHistory {
 		f.history = append(f.history, e)
 	} else {
@@ -143,6 +145,35 @@ func (f *Fleet) recordLocked(e Event, at time.Time) Event {
 		f.histHead = (f.histHead + 1) % len(f.history)
 	}
 	return e
+}
+
+// finiteFields returns fields with every float that is not finite
+// replaced by nil: a copy when there is one, else fields itself (the
+// caller's map is never changed).
+func finiteFields(fields map[string]any) map[string]any {
+	finite := func(v any) bool {
+		switch x := v.(type) {
+		case float64:
+			return !math.IsNaN(x) && !math.IsInf(x, 0)
+		case float32:
+			return !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0)
+		}
+		return true
+	}
+	for _, v := range fields {
+		if finite(v) {
+			continue
+		}
+		out := make(map[string]any, len(fields))
+		for k, v := range fields {
+			if !finite(v) {
+				v = nil
+			}
+			out[k] = v
+		}
+		return out
+	}
+	return fields
 }
 
 // Get returns a snapshot of one vehicle.

@@ -1,7 +1,11 @@
 package fleet
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,5 +378,26 @@ func TestConcurrentWritersDeliverEventsInSeqOrder(t *testing.T) {
 		if e.Seq != uint64(i+1) {
 			t.Fatalf("event %d delivered with seq %d", i, e.Seq)
 		}
+	}
+}
+
+// An event field holding a NaN or ±Inf is recorded as nil, so the event
+// encodes (null) for every relay; the caller's map is left as it was.
+func TestEventFieldNaNIsRecordedAsNil(t *testing.T) {
+	f := New(DefaultConfig())
+	fields := map[string]any{"distance_m": math.NaN(), "tca_s": float32(math.Inf(1)), "seq": 3, "ok": 1.5}
+	e := f.Emit(Event{VehicleID: "v", Kind: "test", Fields: fields})
+	want := map[string]any{"distance_m": nil, "tca_s": nil, "seq": 3, "ok": 1.5}
+	if !reflect.DeepEqual(e.Fields, want) {
+		t.Fatalf("recorded fields %v, want %v", e.Fields, want)
+	}
+	if hist := f.Events(0, "", 0); len(hist) != 1 || !reflect.DeepEqual(hist[0].Fields, want) {
+		t.Fatalf("history %+v", hist)
+	}
+	if b, err := json.Marshal(e); err != nil || !strings.Contains(string(b), `"distance_m":null`) {
+		t.Fatalf("encoded %s, %v", b, err)
+	}
+	if !math.IsNaN(fields["distance_m"].(float64)) {
+		t.Fatal("the caller's map was changed")
 	}
 }

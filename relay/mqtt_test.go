@@ -433,9 +433,10 @@ func TestNaNStateIsPublishedWithNull(t *testing.T) {
 	}
 }
 
-// An event encoding/json refuses (a field holding a NaN) is not published
-// as an empty message, which subscribers cannot read: it is counted with
-// the dropped events, and the events after it go out.
+// An event encoding/json refuses (a NaN inside a field's list: the fleet
+// turns a field's own NaN into null, not one nested deeper) is not
+// published as an empty message, which subscribers cannot read: it is
+// counted with the dropped events, and the events after it go out.
 func TestUnencodableEventIsCountedNotPublishedEmpty(t *testing.T) {
 	url, user, pass, emb := embeddedBroker(true)(t)
 	station := uniqueStation(t)
@@ -444,7 +445,7 @@ func TestUnencodableEventIsCountedNotPublishedEmpty(t *testing.T) {
 	var live recorder
 	subscribe(t, url, "burgut/v1/"+station+"/#", 1, "", &live)
 	p := startPublisher(t, f, station, url, user, pass, emb)
-	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_nan", Severity: fleet.SeverityInfo, Message: "bad", Fields: map[string]any{"x": math.NaN()}})
+	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_nan", Severity: fleet.SeverityInfo, Message: "bad", Fields: map[string]any{"x": []float64{math.NaN()}}})
 	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_ok", Severity: fleet.SeverityInfo, Message: "good"})
 	events := withSuffix(p.Topics().Events("v"))
 	testenv.Eventually(t, 10*time.Second, "the event after the unencodable one", func() bool {
