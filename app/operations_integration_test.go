@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
@@ -733,5 +734,42 @@ func TestOperationResumesAfterAStationRestart(t *testing.T) {
 	})
 	if done.UncoveredS != before.UncoveredS {
 		t.Errorf("uncovered %.0f s after the restart, %.0f s before it: %s", done.UncoveredS, before.UncoveredS, slotsString(done))
+	}
+}
+
+// The scheduler's raised return reaches the vehicle: ReturnHome with a
+// return layer sets RTL_ALT on the (simulated) autopilot before the RTL,
+// and the audit log records the altitude with the command; without one
+// RTL_ALT is left as it is.
+func TestOperationsReturnHomeSetsRTLAlt(t *testing.T) {
+	a, _, ids := opsFleet(t, 1, nil)
+	id := ids[0]
+	ctx := t.Context()
+	sess, err := a.Station.Session(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := operationsActuator{a}
+	// On the pad the RTL itself may be refused; the RTL_ALT set before it
+	// is what is checked here.
+	rtlErr := act.ReturnHome(ctx, id, 95)
+	t.Logf("RTL on the pad: %v", rtlErr)
+	p, err := sess.ParamGet(ctx, "RTL_ALT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Value != 9500 {
+		t.Fatalf("RTL_ALT %v after a return at 95 m, want 9500 (cm)", p.Value)
+	}
+	_ = act.ReturnHome(ctx, id, 0)
+	if p, err = sess.ParamGet(ctx, "RTL_ALT"); err != nil || p.Value != 9500 {
+		t.Fatalf("RTL_ALT %v (%v) after a return without an altitude, want it left at 9500", p.Value, err)
+	}
+	es, err := a.Audit.Query(audit.Filter{Route: "operations/rtl", Vehicle: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || !strings.Contains(es[0].Body, `"rtl_alt_m":95`) || strings.Contains(es[1].Body, "rtl_alt_m") {
+		t.Fatalf("audit: %+v; want two rtl entries, the first with rtl_alt_m 95", es)
 	}
 }
