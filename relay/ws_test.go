@@ -695,3 +695,63 @@ func TestStreamVehicleWithNaNStaysOnTheStream(t *testing.T) {
 		t.Fatalf("state of the NaN vehicle %v, want its new position", v)
 	}
 }
+
+// A client that stops reading while whole-fleet state frames stream
+// blocks only its own writer (the frame's pieces are the shared
+// encodings, nothing is copied for it): states replaced before they were
+// sent are counted (coalesced), it is dropped once its socket has taken
+// nothing for WriteTimeout (counted), and a reading client keeps getting
+// whole frames.
+func TestStreamClientThatStopsReadingIsDroppedAlone(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	const vehicles = 300
+	for i := range vehicles {
+		fly(f, fmt.Sprintf("v%03d", i), i, testVideo)
+	}
+	h, url := startHub(t, f, HubConfig{MaxRateHz: 50, WriteTimeout: 3 * time.Second, PingInterval: time.Hour})
+	slow := dialSlow(t, url+"?rate_hz=50") // ~10 MB/s offered, never read
+	_ = slow
+	reader := dial(t, url+"?rate_hz=5")
+	testenv.Eventually(t, 10*time.Second, "both clients registered", func() bool { return h.Stats().Clients == 2 })
+	stop := make(chan struct{})
+	moved := make(chan struct{})
+	go func() {
+		defer close(moved)
+		for step := 0; ; step++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fly(f, fmt.Sprintf("v%03d", step%vehicles), step, nil)
+			if step%vehicles == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	defer func() { close(stop); <-moved }()
+	full := func() int {
+		n := 0
+		for n < 5 {
+			fr := readUntil(t, reader, "state")
+			if len(fr.Vehicles) == vehicles {
+				n++
+			}
+		}
+		return n
+	}
+	full()
+	testenv.Eventually(t, 30*time.Second, "the client that stopped reading dropped", func() bool {
+		_ = reader.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, _ = reader.ReadMessage() // keep reading meanwhile
+		return h.Stats().Dropped == 1
+	})
+	full() // the reading client goes on
+	st := h.Stats()
+	if st.Clients != 1 || st.Dropped != 1 {
+		t.Errorf("clients %d dropped %d, want 1 and 1", st.Clients, st.Dropped)
+	}
+	if st.Coalesced == 0 {
+		t.Error("no state counted as coalesced: the stalled client's states went somewhere uncounted")
+	}
+}

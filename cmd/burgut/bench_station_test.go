@@ -202,13 +202,21 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	rssStop := make(chan struct{})
 	go func() {
 		peak := 0.0
-		for t := time.NewTicker(time.Second); ; {
+		var every10 []string // the curve, for runs long enough to show one
+		for i, t := 1, time.NewTicker(time.Second); ; i++ {
 			select {
 			case <-t.C:
-				peak = max(peak, procRSSMB(pid))
+				rss := procRSSMB(pid)
+				peak = max(peak, rss)
+				if i%10 == 0 {
+					every10 = append(every10, fmt.Sprintf("%.0f", rss))
+				}
 				continue
 			case <-rssStop:
 				t.Stop()
+			}
+			if len(every10) >= 6 {
+				b.Logf("%d vehicles: serve RSS every 10 s of the load, MB: %s", r.vehicles, strings.Join(every10, " "))
 			}
 			rssMax <- peak
 			return
