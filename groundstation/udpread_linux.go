@@ -43,8 +43,9 @@ type mmsghdr struct {
 //
 // On a busy socket (udpBusyRate datagrams/s or more) and with a batchWait,
 // the reader does not go back to the poller when it has emptied the
-// socket: it sleeps until the next multiple of batchWait on the clock and
-// reads what arrived meanwhile. A poller wake-up per datagram made the
+// socket: it waits until the next multiple of batchWait on the clock
+// (batchClock: one goroutine sleeping in the kernel wakes every link's
+// reader) and reads what arrived meanwhile. A poller wake-up per datagram made the
 // process go idle and wake again ~10,000 times a second at 1,000 vehicles
 // (18,000 datagrams/s), and those thread switches, not the work, were the
 // largest single cost of the whole station; rounding the wake-up to the
@@ -152,13 +153,28 @@ func (l *udpListener) readLoop() {
 		linger = false
 		return true
 	}
+	var tick <-chan struct{}
+	if l.batchWait > 0 {
+		var cancel func()
+		tick, cancel = subscribeBatchClock(l.batchWait)
+		defer cancel()
+	}
 	for {
 		if err := rc.Read(read); err != nil {
 			return // closed
 		}
 		if linger {
-			w := int64(l.batchWait)
-			time.Sleep(time.Duration(w - time.Now().UnixNano()%w))
+			// Until the next multiple of batchWait on the clock (a tick
+			// from before this wait is stale), or the listener closes.
+			select {
+			case <-tick:
+			default:
+			}
+			select {
+			case <-tick:
+			case <-l.done:
+				return
+			}
 		}
 	}
 }
