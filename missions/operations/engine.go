@@ -573,6 +573,11 @@ func (o *Operation) leadNoMargin(i int) float64 {
 
 // prediction is the endurance predictor applied to an airborne vehicle.
 func (o *Operation) prediction(v *VehicleState, fv fleet.Vehicle) Prediction {
+	return o.predictionAt(v, fv, o.budgetAlt(v))
+}
+
+// predictionAt is the prediction for a return climbing to alt.
+func (o *Operation) predictionAt(v *VehicleState, fv fleet.Vehicle, alt float64) Prediction {
 	p := o.Plans[max(v.Slot, 0)]
 	dist := 0.0
 	if fv.Home != nil {
@@ -580,7 +585,7 @@ func (o *Operation) prediction(v *VehicleState, fv fleet.Vehicle) Prediction {
 	} else {
 		dist = distM(fv.Lat, fv.Lon, p.Plan.Home.Lat, p.Plan.Home.Lon)
 	}
-	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, o.budgetAlt(v)),
+	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, alt),
 		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
 }
 
@@ -613,8 +618,13 @@ const mustLeaveEarlyS = 15
 // its command latency and how old the drone's telemetry is, both on the
 // operation clock.
 func (st *step) leaveIn(v *VehicleState, fv fleet.Vehicle) float64 {
+	return st.leaveInAt(v, fv, st.o.budgetAlt(v))
+}
+
+// leaveInAt is leaveIn for a return climbing to alt.
+func (st *step) leaveInAt(v *VehicleState, fv fleet.Vehicle, alt float64) float64 {
 	o := st.o
-	pr := o.prediction(v, fv)
+	pr := o.predictionAt(v, fv, alt)
 	stale := 0.0
 	if !fv.LastSeen.IsZero() && st.wall.After(fv.LastSeen) {
 		stale = st.wall.Sub(fv.LastSeen).Seconds() * o.TimeScale

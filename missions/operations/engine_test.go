@@ -518,6 +518,44 @@ func TestShortPoolServesTheUncoveredSlotFirst(t *testing.T) {
 // straight home on the slot's layer along one line (a stadium run: 1.6 m
 // on the way home). The second goes on the slot's return layer.
 func TestWindowEndSendsASlotsTwoDronesHomeApart(t *testing.T) {
+	a := windowEndReturns(t, 95)
+	var plain, raised int
+	for _, x := range a {
+		if x.Kind != ActReturn {
+			continue
+		}
+		if x.RTLAlt == 80 {
+			raised++
+		} else {
+			plain++
+		}
+	}
+	if plain > 1 || plain+raised == 0 {
+		t.Fatalf("window's end: returns %+v; want at most one at the slot's layer (the other on the return layer, or waiting)", a)
+	}
+	t.Logf("returns %+v", a)
+}
+
+// A raised return is not flown on the reserve: a relief too low for the
+// climb to its return layer and the descent from it waits instead (the
+// drone it relieves goes home first).
+func TestRaisedReturnKeepsTheReserve(t *testing.T) {
+	a := windowEndReturns(t, 25)
+	for _, x := range a {
+		if x.Kind == ActReturn && x.RTLAlt == 80 {
+			t.Fatalf("returns %+v: %s sent up to its return layer with 25 %% (reserve 20 %%)", a, x.VehicleID)
+		}
+	}
+	if len(a) != 1 {
+		t.Fatalf("returns %+v; want the incumbent's only", a)
+	}
+}
+
+// windowEndReturns is what the window's end sends home: a slot's
+// incumbent 100 m east of the pad and its relief (charge pct) at 200 m
+// east and 100 m north, both at the slot's 50 m, return layer 80 m.
+func windowEndReturns(t *testing.T, pct float64) []Action {
+	t.Helper()
 	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
 	o := newOp(1, 2, w)
 	o.State = StateRunning
@@ -535,25 +573,14 @@ func TestWindowEndSendsASlotsTwoDronesHomeApart(t *testing.T) {
 		ll := f.ll(p3{xy[0], xy[1], 50})
 		fv := w.vs[v.ID]
 		fv.Armed, fv.Mode, fv.MissionSeq, fv.LandedState, fv.Lat, fv.Lon, fv.RelativeAlt = true, "AUTO", 5, "in_air", ll[1], ll[0], 50
+		if i == 1 {
+			fv.BatteryPct = pct
+		}
 		spot := f.ll(p3{0, 10 * float64(i), 0}) // parking spots 10 m apart
 		fv.Home = &fleet.Point{Lat: spot[1], Lon: spot[0]}
 		w.vs[v.ID] = fv
 	}
 	o.Slots[0].VehicleID, o.Slots[0].Incoming, o.Slots[0].Covered = o.Vehicles[0].ID, o.Vehicles[1].ID, true
 	a, _ := o.Step(o.End, w.look)
-	var plain, raised int
-	for _, x := range a {
-		if x.Kind != ActReturn {
-			continue
-		}
-		if x.RTLAlt == 80 {
-			raised++
-		} else {
-			plain++
-		}
-	}
-	if plain > 1 || plain+raised == 0 {
-		t.Fatalf("window's end: returns %+v; want at most one at the slot's layer (the other on the return layer, or waiting)", a)
-	}
-	t.Logf("returns %+v", a)
+	return a
 }

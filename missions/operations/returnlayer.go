@@ -149,7 +149,8 @@ func (o *Operation) budgetAlt(v *VehicleState) float64 {
 // returnChoice is how v goes home now: at alt, the plan's RTL altitude
 // when that return is clear of the other drones of its slot
 // (handoverSafeM), else its slot's return layer when that one is
-// (raisedSafeM). why says why neither is ("" when one is); alt is then
+// (raisedSafeM) and its battery allows the climb there without the
+// reserve. why says why neither is ("" when one is); alt is then
 // the one that passes farther from them. A leg whose straight return
 // leaves the fence or crosses a no-fly zone (SlotPlan.NoReturnSeqs) is
 // not clear at any height.
@@ -174,6 +175,12 @@ func (st *step) returnChoice(v *VehicleState, fv fleet.Vehicle, ok bool) (alt fl
 	}
 	if slices.Contains(p.NoRaisedSeqs, fv.MissionSeq) {
 		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (its return layer's climb from item %d would pass another slot's flight)", least, v.Slot, fv.MissionSeq)
+	}
+	// The raised return's extra climb and descent must come out of what
+	// is left above the reserve (the must-leave margin may go to it): a
+	// relieved drone's budget did not count it once its relief joined.
+	if st.leaveInAt(v, fv, p.ReturnAlt)+leaveMarginS < 0 {
+		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (its battery does not allow the climb to its return layer)", least, v.Slot)
 	}
 	clearR, leastR := st.returnClear(v, fv, p.ReturnAlt, raisedSafeM)
 	if clearR {
