@@ -23,10 +23,11 @@ import (
 type frameDecoder struct {
 	rw      *dialect.ReadWriter
 	strings map[uint32]bool // message ID → has string fields
+	hand    map[uint32]handDecoder
 }
 
 func newFrameDecoder(rw *dialect.ReadWriter) *frameDecoder {
-	return &frameDecoder{rw: rw, strings: make(map[uint32]bool)}
+	return &frameDecoder{rw: rw, strings: make(map[uint32]bool), hand: handDecoders(rw)}
 }
 
 var errTruncated = errors.New("truncated frame")
@@ -80,9 +81,14 @@ func (d *frameDecoder) decodeV2(data []byte) (frame.Frame, int, error) {
 	if sum := x25(data[1:10+plen], mp.CRCExtra()); sum != f.Checksum {
 		return nil, 0, fmt.Errorf("wrong checksum, expected %.4x, got %.4x, message id is %d", sum, f.Checksum, id)
 	}
-	msg, err := mp.Read(&message.MessageRaw{ID: id, Payload: payload}, true)
-	if err != nil {
-		return nil, 0, fmt.Errorf("unable to decode message: %w", err)
+	var msg message.Message
+	if dec := d.hand[id]; dec != nil {
+		msg = dec(payload)
+	} else {
+		var err error
+		if msg, err = mp.Read(&message.MessageRaw{ID: id, Payload: payload}, true); err != nil {
+			return nil, 0, fmt.Errorf("unable to decode message: %w", err)
+		}
 	}
 	if d.hasStrings(id, msg) || (plen > 1 && payload[plen-1] == 0) {
 		// As gomavlib: the checksum of the message as it re-encodes.
