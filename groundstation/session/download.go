@@ -164,11 +164,23 @@ func (d *downloadTransfer) overdueAt() time.Time {
 }
 
 // rto is how long a fast download waits for item k before asking again:
-// the measured timeout, doubled for each time k was asked already.
+// the measured timeout, at least minDownloadRTO, doubled for each time k
+// was asked already (or per round of re-requests since the last clean
+// sample).
 func (d *downloadTransfer) rto(k int) time.Duration {
-	r := d.est.rto() << min(max(uint(max(d.reqCount[k], 1)-1), d.backoff), 4)
+	r := max(d.est.rto(), minDownloadRTO) << min(max(uint(max(d.reqCount[k], 1)-1), d.backoff), 4)
 	return min(r, d.v.opts.MissionItemTimeout)
 }
+
+// minDownloadRTO is the least time a fast download waits for an item
+// before asking again. The round trip it measures first (MISSION_COUNT's,
+// from an idle vehicle) can be a millisecond on a fast link, while 100
+// read-backs at once on a loaded machine take far longer to answer: with a
+// 21 ms timeout every request was repeated four times before the first
+// answer, and the repeats' answers crowded out the rest until transfers
+// stalled. On a 200 ms link the measured timeout is longer anyway; on a
+// fast one a lost item costs this much.
+const minDownloadRTO = 200 * time.Millisecond
 
 func (d *downloadTransfer) cancelled() {
 	if d.n >= 0 {
@@ -198,17 +210,19 @@ func (d *downloadTransfer) request(seq int, now time.Time) error {
 }
 
 // reRequestLost asks a fast download's overdue items again, lowest first,
-// at most maxBurstFrames frames at once (the rest on the next event).
-func (d *downloadTransfer) reRequestLost(now time.Time) error {
+// at most seqs of them and maxBurstFrames frames at once (the rest on the
+// next event).
+func (d *downloadTransfer) reRequestLost(now time.Time, seqs int) error {
 	for d.low < d.n && d.have[d.low] {
 		d.low++
 	}
 	frames := 0
-	for k := d.low; k < d.cursor && frames < maxBurstFrames; k++ {
+	for k := d.low; k < d.cursor && frames < maxBurstFrames && seqs > 0; k++ {
 		if d.have[k] || d.reqAt[k].IsZero() || now.Sub(d.reqAt[k]) < d.rto(k) {
 			continue
 		}
 		frames += downloadCopies(d.est.station, true)
+		seqs--
 		if err := d.request(k, now); err != nil {
 			return err
 		}
@@ -220,11 +234,16 @@ func (d *downloadTransfer) reRequestLost(now time.Time) error {
 }
 
 // fillFast keeps a fast download's window of distinct seqs in flight,
-// never more than maxBurstFrames frames at once.
-func (d *downloadTransfer) fillFast(now time.Time) error {
+// asking for at most seqs new ones and never more than maxBurstFrames
+// frames at once. An item received releases perRequest (ack clocking, as
+// the upload's): answers come in clumps, and bursts beyond that
+// overflow queues on the way (gomavlib's, a radio's, ArduPilot's, which
+// drops an answer it has no room for).
+func (d *downloadTransfer) fillFast(now time.Time, seqs int) error {
 	frames := 0
-	for d.out < d.window && d.cursor < d.n && frames < maxBurstFrames {
+	for d.out < d.window && d.cursor < d.n && frames < maxBurstFrames && seqs > 0 {
 		if !d.have[d.cursor] {
+			seqs--
 			frames += downloadCopies(d.est.station, false)
 			if err := d.request(d.cursor, now); err != nil {
 				return err
@@ -257,7 +276,7 @@ func (d *downloadTransfer) reRequestOverdue(now time.Time) error {
 // fill keeps up to MissionWindow requests in flight, lowest seqs first.
 func (d *downloadTransfer) fill(now time.Time) error {
 	if d.fast {
-		return d.fillFast(now)
+		return d.fillFast(now, maxBurstFrames)
 	}
 	for d.inflight < d.v.opts.MissionWindow && d.cursor < d.n {
 		if !d.have[d.cursor] {
@@ -279,7 +298,7 @@ func (d *downloadTransfer) finish() (bool, error) {
 func (d *downloadTransfer) timeout(now time.Time) (bool, error) {
 	if now.Before(d.due) {
 		if r := d.overdueAt(); !r.IsZero() && !now.Before(r) {
-			if err := d.reRequestLost(now); err != nil {
+			if err := d.reRequestLost(now, maxBurstFrames); err != nil {
 				return true, err
 			}
 			return false, d.fill(now)
@@ -368,14 +387,16 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		if d.received == d.n {
 			return d.finish()
 		}
-		reRequest := d.reRequestOverdue
+		d.due = now.Add(d.v.opts.MissionItemTimeout)
 		if d.fast {
-			reRequest = d.reRequestLost
+			if err := d.reRequestLost(now, perRequest); err != nil {
+				return true, err
+			}
+			return false, d.fillFast(now, perRequest)
 		}
-		if err := reRequest(now); err != nil {
+		if err := d.reRequestOverdue(now); err != nil {
 			return true, err
 		}
-		d.due = now.Add(d.v.opts.MissionItemTimeout)
 		return false, d.fill(now)
 	case *common.MessageMissionAck:
 		r := uint8(m.Type)

@@ -180,7 +180,13 @@ func (v *Vehicle) Upload(ctx context.Context, t mavitem.MissionType, items []mav
 // deduplicated by seq (stale or duplicated copies are dropped), missing ones
 // re-requested once they are two measured round trips overdue (or after
 // MissionItemTimeout of silence), and a final MISSION_ACK
-// ACCEPTED tells the vehicle the transfer is over. MissionRetries silences
+// ACCEPTED tells the vehicle the transfer is over. For vehicles whose
+// upload is adaptive (ArduPilot, whose MissionItemProtocol answers every
+// request on its own, any seq, duplicates too) the read-back is fast on
+// lossy links: MISSION_REQUEST_LIST and each request go out in copies
+// sized from the measured loss, up to 64 seqs are in flight, and a
+// missing item is asked again once it is a retransmission timeout of the
+// measured round trip overdue. MissionRetries silences
 // in a row end with ErrTimeout; a vehicle NACK before MISSION_COUNT (e.g.
 // MAV_MISSION_UNSUPPORTED for fences) that repeats when the request is
 // resent is a *MissionError. Cancelling ctx after MISSION_COUNT sends
