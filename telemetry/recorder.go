@@ -197,15 +197,18 @@ func (r *Recorder) take() {
 			}
 			continue
 		}
-		if s := FromVehicle(*v); r.keep(&s) {
-			r.batch = append(r.batch, s)
-			if prev := r.last[s.Vehicle]; prev != nil {
-				*prev = s
-			} else {
-				r.last[s.Vehicle] = &s
-			}
-		} else {
+		// The policy is applied to the vehicle before a sample is built:
+		// at the default 1 s interval it stores one update in ~18.
+		if !r.keep(v) {
 			skipped++
+			continue
+		}
+		r.batch = append(r.batch, FromVehicle(*v))
+		if prev := r.last[v.ID]; prev != nil {
+			*prev = r.batch[len(r.batch)-1]
+		} else {
+			s := r.batch[len(r.batch)-1]
+			r.last[v.ID] = &s
 		}
 	}
 	r.mu.Lock()
@@ -265,22 +268,23 @@ func (r *Recorder) messageFields(m message.Message) []Field {
 	return r.fields[start:len(r.fields):len(r.fields)]
 }
 
-// keep applies the sample policy.
-func (r *Recorder) keep(s *Sample) bool {
-	prev := r.last[s.Vehicle]
+// keep applies the sample policy to a vehicle's state.
+func (r *Recorder) keep(v *fleet.Vehicle) bool {
+	prev := r.last[v.ID]
 	if prev == nil {
 		return true
 	}
-	if !s.Time.After(prev.Time) {
+	t := sampleTime(v)
+	if !t.After(prev.Time) {
 		// Nothing received since the last stored sample: a refresh of a
 		// silent vehicle (link lost, decaying rate) keeps the time of its
 		// last frame, and a position must never be stored for a time at
 		// which nothing was heard.
 		return false
 	}
-	return s.Time.Sub(prev.Time) >= r.cfg.Interval ||
-		s.Armed != prev.Armed || s.Mode != prev.Mode ||
-		s.Mission != prev.Mission || s.EventArea != prev.EventArea || s.Link != prev.Link
+	return t.Sub(prev.Time) >= r.cfg.Interval ||
+		v.Armed != prev.Armed || v.Mode != prev.Mode ||
+		v.Mission != prev.Mission || v.EventArea != prev.EventArea || v.Link != prev.Link
 }
 
 func (r *Recorder) flush(ctx context.Context) {

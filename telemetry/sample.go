@@ -91,12 +91,8 @@ func (s *Sample) Points() int {
 // write time, makes a re-sent sample identical to the first copy, which is
 // what lets InfluxDB (and the embedded store) drop the duplicate.
 func FromVehicle(v fleet.Vehicle) Sample {
-	t := v.Updated
-	if t.IsZero() {
-		t = v.LastSeen
-	}
 	return Sample{
-		Time:        t.UTC(),
+		Time:        sampleTime(&v).UTC(),
 		Vehicle:     v.ID,
 		Link:        v.Link,
 		SystemID:    v.SystemID,
@@ -124,6 +120,15 @@ func FromVehicle(v fleet.Vehicle) Sample {
 		LossPct:     v.LinkQuality.LossPct,
 		RateHz:      v.LinkQuality.RateHz,
 	}
+}
+
+// sampleTime is the time a sample of v stands for: its last update, or
+// when it was last heard if it was never updated.
+func sampleTime(v *fleet.Vehicle) time.Time {
+	if v.Updated.IsZero() {
+		return v.LastSeen
+	}
+	return v.Updated
 }
 
 // Measurement names of the schema (README.md). Add, never rename: dashboards
