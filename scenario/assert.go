@@ -293,11 +293,7 @@ func (c *minSep) observe(r *runner, _ []tevent) {
 }
 
 func distance3D(a, b *vstate) float64 {
-	const m = 111320.0
-	dn := (a.Lat - b.Lat) * m
-	de := (a.Lon - b.Lon) * m * math.Cos((a.Lat+b.Lat)/2*math.Pi/180)
-	du := a.AltMSL - b.AltMSL
-	return math.Sqrt(dn*dn + de*de + du*du)
+	return flatENU(a.Lat, a.Lon, a.AltMSL, b.Lat, b.Lon, b.AltMSL).dist(enu{})
 }
 
 func (c *minSep) finish(_ context.Context, r *runner) []Case {

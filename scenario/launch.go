@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/fleet/separation"
 )
 
 // launchClearBound is how long (simulated) a launched vehicle may take to
@@ -23,6 +23,15 @@ const launchClearBound = 90 * time.Second
 
 // enu is a point in metres east, north and up of a reference.
 type enu [3]float64
+
+// flatENU is where (lat, lon, alt) is from (lat0, lon0, alt0), in
+// metres east, north and up: a flat earth, plenty over an event area.
+// The one conversion of the runner's distances (the min_separation
+// assertion's distance3D and the launch step's pad).
+func flatENU(lat, lon, alt, lat0, lon0, alt0 float64) enu {
+	const m = 111320.0
+	return enu{(lon - lon0) * m * math.Cos((lat+lat0)/2*math.Pi/180), (lat - lat0) * m, alt - alt0}
+}
 
 func (a enu) dist(b enu) float64 {
 	return math.Sqrt((a[0]-b[0])*(a[0]-b[0]) + (a[1]-b[1])*(a[1]-b[1]) + (a[2]-b[2])*(a[2]-b[2]))
@@ -157,11 +166,16 @@ func inTheWay(recs []launchRecord, ks []int, homes, pos []enu, sep float64, name
 
 // stepLaunch is what `burgut run` does to start a patrol: GUIDED, arm,
 // mission start, each vehicle on its own and all in parallel — but
-// vehicles sharing a launch pad (homes within the planner's separation,
-// missions.DefaultSeparation) one after the other (sequenceLaunch), as
-// the planner leaves their climbs to be sequenced in time: launched at
-// once, drones a few metres apart climb side by side and the station's
-// separation monitor raises a critical conflict right after launch.
+// vehicles sharing a launch pad (homes within the pad clearance,
+// separation.Config.PadClearance: the station's separation warning
+// distance, as the operations scheduler and the console sequence their
+// pads) one after the other (sequenceLaunch), as the planner leaves
+// their climbs to be sequenced in time: launched at once, drones a few
+// metres apart climb side by side and the station's separation monitor
+// raises a critical conflict right after launch; sequenced at the
+// planner's 10 m separation it still warned after each launch. (Against
+// a station started with another --separation-warn the default is used:
+// the station does not publish its own.)
 // ArduCopter disarms a vehicle left armed on the ground for DISARM_DELAY
 // (10 s): a busy machine can lose the race between arm and mission start
 // (the vehicle refuses with "Disarming motors"). Like an operator, the
@@ -177,7 +191,7 @@ func (r *runner) stepLaunch(ctx context.Context, sel VehicleSel, trig int) (stri
 	if err != nil {
 		return "", err
 	}
-	recs, err := sequenceLaunch(ctx, ops, homes, missions.DefaultSeparation, launchClearBound)
+	recs, err := sequenceLaunch(ctx, ops, homes, separation.DefaultConfig().PadClearance(), launchClearBound)
 	var bad, skipped []string
 	retries := 0
 	for _, x := range recs {
@@ -243,16 +257,39 @@ func (o *runnerLaunch) homes(ctx context.Context) ([]enu, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]enu, len(o.vs))
+	ids := make([]string, len(o.vs))
 	for k, v := range o.vs {
-		s, ok := byID[o.r.ids[v]]
-		if !ok || s.Home == nil {
-			return nil, fmt.Errorf("launch: the station reports no home for %s", o.r.vnameIdx(v))
+		ids[k] = o.r.ids[v]
+	}
+	out, err := padHomes(ids, byID, o.name)
+	if err == nil && len(out) > 0 {
+		h := byID[ids[0]].Home
+		o.ref.lat, o.ref.lon, o.ref.alt = h.Lat, h.Lon, h.AltMSL
+	}
+	return out, err
+}
+
+// padHomes are the homes of the vehicles ids (as the station reports
+// them, byID) in metres from the first one's. A vehicle without a known
+// home cannot be sequenced on its pad — launched in the first round it
+// would climb beside a neighbour it does not know of — so the step
+// refuses before launching anything, naming every such vehicle (name(k)
+// names ids[k]).
+func padHomes(ids []string, byID map[string]vstate, name func(int) string) ([]enu, error) {
+	var missing []string
+	for k, id := range ids {
+		if s, ok := byID[id]; !ok || s.Home == nil {
+			missing = append(missing, name(k))
 		}
-		if k == 0 {
-			o.ref.lat, o.ref.lon, o.ref.alt = s.Home.Lat, s.Home.Lon, s.Home.AltMSL
-		}
-		out[k] = o.enu(s.Home.Lat, s.Home.Lon, s.Home.AltMSL)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("launch: the station reports no home for %s (where a vehicle armed is what sequences a shared launch pad); nothing was launched", strings.Join(missing, ", "))
+	}
+	out := make([]enu, len(ids))
+	ref := byID[ids[0]].Home
+	for k, id := range ids {
+		h := byID[id].Home
+		out[k] = flatENU(h.Lat, h.Lon, h.AltMSL, ref.Lat, ref.Lon, ref.AltMSL)
 	}
 	return out, nil
 }
@@ -269,10 +306,8 @@ func (o *runnerLaunch) states(ctx context.Context) (map[string]vstate, error) {
 	return byID, nil
 }
 
-// enu is the same flat-earth conversion distance3D uses.
 func (o *runnerLaunch) enu(lat, lon, alt float64) enu {
-	const m = 111320.0
-	return enu{(lon - o.ref.lon) * m * math.Cos((lat+o.ref.lat)/2*math.Pi/180), (lat - o.ref.lat) * m, alt - o.ref.alt}
+	return flatENU(lat, lon, alt, o.ref.lat, o.ref.lon, o.ref.alt)
 }
 
 func (o *runnerLaunch) positions(ctx context.Context) ([]enu, error) {

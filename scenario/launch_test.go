@@ -155,3 +155,34 @@ func TestLaunchSequencesSharedPads(t *testing.T) {
 		t.Fatalf("a refused launch: err %v, records %+v, rounds %v", err, recs, f.rounds)
 	}
 }
+
+// A vehicle whose home the station does not know cannot be sequenced on
+// its pad: the launch step refuses before launching anything, naming
+// every such vehicle (it used to launch it in the first round, beside
+// whoever shared its pad). With every home known they are metres from
+// the first vehicle's.
+func TestPadHomesRefuseAVehicleWithoutAHome(t *testing.T) {
+	home := func(lat, lon float64) vstate {
+		var v vstate
+		v.Home = &struct {
+			Lat    float64 `json:"lat"`
+			Lon    float64 `json:"lon"`
+			AltMSL float64 `json:"alt_msl_m"`
+		}{lat, lon, 450}
+		return v
+	}
+	byID := map[string]vstate{"a": home(41.3, 69.2), "b": home(41.3+10/111320.0, 69.2), "c": {}}
+	name := func(ids []string) func(int) string { return func(k int) string { return "vehicle " + ids[k] } }
+	ids := []string{"a", "c", "b", "gone"}
+	if _, err := padHomes(ids, byID, name(ids)); err == nil || !strings.Contains(err.Error(), "no home for vehicle c, vehicle gone") || !strings.Contains(err.Error(), "nothing was launched") {
+		t.Fatalf("err %v: want a refusal naming c and gone", err)
+	}
+	ids = []string{"a", "b"}
+	hs, err := padHomes(ids, byID, name(ids))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := hs[1].dist(hs[0]); hs[0] != (enu{}) || d < 9.99 || d > 10.01 {
+		t.Fatalf("homes %v: want a at the origin and b 10 m north", hs)
+	}
+}

@@ -56,6 +56,16 @@ func DefaultConfig() Config {
 	return Config{Warn: 30, Critical: 10, Horizon: 20 * time.Second, ClearFactor: 1.25}
 }
 
+// PadClearance is the distance (metres, 3D) takeoffs and landings on a
+// shared launch pad are sequenced at — the operations scheduler's, the
+// scenario runner's launch step's and the console's group launch: the
+// warning distance, so that drones sequenced at it raise no separation
+// event. (Sequenced at the planner's 10 m separation they kept clear of
+// the critical distance but warned after every launch.) The console's
+// copy (web/src/lib/commands.js, PAD_SEPARATION_M) is checked against
+// the default by a test.
+func (c Config) PadClearance() float64 { return c.Warn }
+
 // Validate names the setting at fault.
 func (c Config) Validate() error {
 	switch {

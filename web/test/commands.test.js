@@ -107,6 +107,9 @@ function padWorld(homesM, { climb = 1, refuse = [] } = {}) {
       },
     },
     opts: {
+      // The geometry below is laid out for a 10 m clearance; the
+      // console's default (PAD_SEPARATION_M, 30 m) has its own test.
+      sep: 10,
       vehicle: (id) => vs.get(id),
       now: () => t,
       // Each poll interval every flying vehicle climbs `climb` metres.
@@ -127,8 +130,7 @@ function padWorld(homesM, { climb = 1, refuse = [] } = {}) {
 }
 
 test("launch: vehicles on one pad go one after the other, each once the one before is 10 m from its home", async () => {
-  const { launch, PAD_SEPARATION_M } = await import("../src/lib/commands.js");
-  assert.equal(PAD_SEPARATION_M, 10);
+  const { launch } = await import("../src/lib/commands.js");
   // a and b 6 m apart on one pad; c on its own pad 500 m away; d 4 m from b.
   const w = padWorld({ a: [0, 0, 0], b: [6, 0, 0], c: [500, 0, 0], d: [6, 4, 0] });
   const r = await launch(w.api, ["a", "b", "c", "d"], "go?", async () => true, w.opts);
@@ -197,10 +199,38 @@ test("launch: a vehicle whose launch was refused stays on the ground and is in n
   ]);
 });
 
-test("launchRounds: pads by home, a vehicle without a known home is not sequenced", async () => {
+test("launchRounds: pads by home, a vehicle without a known home is left out", async () => {
   const { launchRounds, sharePad } = await import("../src/lib/commands.js");
   const h = { a: { lat: 41.3, lon: 69.2 }, b: { lat: 41.3 + 9.9 / 111320, lon: 69.2 }, c: { lat: 41.3 + 10.1 / 111320, lon: 69.2 } };
-  assert.equal(sharePad(h.a, h.b), true);
-  assert.equal(sharePad(h.a, h.c), false);
-  assert.deepEqual(launchRounds(["a", "b", "c", "x"], (id) => h[id]), [["a", "c", "x"], ["b"]]);
+  assert.equal(sharePad(h.a, h.b, 10), true);
+  assert.equal(sharePad(h.a, h.c, 10), false);
+  assert.deepEqual(launchRounds(["a", "b", "c", "x"], (id) => h[id], 10), [["a", "c"], ["b"]]);
+});
+
+test("launch: the default pad clearance is the separation monitor's warning distance, 30 m", async () => {
+  const { launch, PAD_SEPARATION_M } = await import("../src/lib/commands.js");
+  assert.equal(PAD_SEPARATION_M, 30);
+  // a and b 20 m apart share a pad at 30 m: b waits until a is 30 m
+  // (3D) from its home: √(20² + u²) ≥ 30 at u = 23 polls of 1 m.
+  const w = padWorld({ a: [0, 0, 0], b: [20, 0, 0] });
+  const { sep: _, ...opts } = w.opts;
+  const r = await launch(w.api, ["a", "b"], "go?", async () => true, opts);
+  assert.deepEqual(w.rounds(), [["a"], ["b"]]);
+  assert.equal(w.sent.find(([n, ids]) => n === "mode" && ids.includes("b"))[2], 23 * 500);
+  assert.equal(r.results[1].text, "mission_start: ACCEPTED (once its launch pad was clear, after 12 s)");
+});
+
+test("launch: a vehicle without a known home is not launched, and says why; the others go", async () => {
+  const { launch } = await import("../src/lib/commands.js");
+  const w = padWorld({ a: [0, 0, 0], b: [4, 0, 0] });
+  const vehicle = (id) => (id === "x" ? { id: "x", lat: 41.3, lon: 69.2 } : w.opts.vehicle(id));
+  const r = await launch(w.api, ["a", "x", "b"], "go?", async () => true, { ...w.opts, vehicle });
+  assert.deepEqual(w.rounds(), [["a"], ["b"]]);
+  assert.ok(w.sent.every(([, ids]) => !ids.includes("x")), JSON.stringify(w.sent));
+  assert.deepEqual(r.results[1], { id: "x", ok: false, text: "not launched: no known home (the station has not heard where it armed), so it cannot be sequenced on its launch pad" });
+  // Alone without a home: nothing is sent at all.
+  const w2 = padWorld({});
+  const r2 = await launch(w2.api, ["x"], "go?", async () => true, { ...w2.opts, vehicle: () => ({ id: "x" }) });
+  assert.equal(w2.sent.length, 0);
+  assert.equal(r2.results[0].ok, false);
 });

@@ -94,12 +94,16 @@ export async function runCommand(api, name, ids, args, confirm) {
   return { sent: true, results: summarise(answer) };
 }
 
-// PAD_SEPARATION_M is the planner's horizontal separation between two
-// drones (missions.DefaultSeparation on the station, which does not
-// expose it): homes closer than this share a launch pad, and a drone
-// launched from a pad must be this far (3D) from the next one's home
-// before that one goes. The console's one copy of the value.
-export const PAD_SEPARATION_M = 10;
+// PAD_SEPARATION_M is the pad clearance (separation.Config.PadClearance
+// on the station: its separation monitor's default warning distance,
+// which the station does not expose): homes closer than this share a
+// launch pad, and a drone launched from a pad must be this far (3D) from
+// the next one's home before that one goes — sequenced at the planner's
+// 10 m the monitor still warned after each launch. The operations
+// scheduler and the scenario runner's launch step sequence their pads at
+// the same distance. The console's one copy of the value; a Go test
+// (web/pad_test.go) checks it against the station's default.
+export const PAD_SEPARATION_M = 30;
 
 // LAUNCH_CLEAR_MS bounds the wait for a pad to clear (as the scenario
 // runner's launchClearBound): a climb through the separation at
@@ -151,10 +155,11 @@ export function sharePad(a, b, sep = PAD_SEPARATION_M) {
 // vehicles on pads of their own all go in the first round and two on one
 // pad go one after the other (scenario/launch.go's launchRounds). home(id)
 // is the vehicle's home or undefined; a vehicle without a known home
-// cannot be sequenced and goes in the first round.
+// cannot be sequenced: it is left out (launch refuses it).
 export function launchRounds(ids, home, sep = PAD_SEPARATION_M) {
   const out = [];
   for (const id of ids) {
+    if (!knownPoint(home(id))) continue;
     let r = 0;
     while (r < out.length && out[r].some((j) => sharePad(home(j), home(id), sep))) r++;
     if (r === out.length) out.push([]);
@@ -183,7 +188,8 @@ export function launchRounds(ids, home, sep = PAD_SEPARATION_M) {
 // opts (all optional, injected so the sequencing is unit-testable):
 // vehicle(id) → the vehicle's state as the stream gives it ({lat, lon,
 // alt_msl_m, home: {lat, lon, alt_msl_m}}); without it every vehicle
-// goes at once. sleep(ms), now() → ms: the clock. progress(results) is
+// goes at once. With it, a vehicle without a known home is not launched
+// (it cannot be sequenced) and its line says so. sleep(ms), now() → ms: the clock. progress(results) is
 // called with the lines so far whenever they change (the page shows
 // them). sep, bound, poll override the constants above.
 export async function launch(api, ids, question, confirm, opts = {}) {
@@ -197,8 +203,15 @@ export async function launch(api, ids, question, confirm, opts = {}) {
   const bound = opts.bound ?? LAUNCH_CLEAR_MS;
   const poll = opts.poll ?? LAUNCH_POLL_MS;
   const home = (id) => vehicle(id)?.home;
-  const rounds = launchRounds(ids, home, sep);
+  // Without a known home a vehicle cannot be sequenced on its pad (it
+  // would climb beside a neighbour it does not know of): it is not
+  // launched, and says why. Without opts.vehicle nothing is sequenced
+  // and every vehicle goes at once.
+  const noHome = opts.vehicle ? ids.filter((id) => !knownPoint(home(id))) : [];
+  const rounds = opts.vehicle ? launchRounds(ids, home, sep) : [ids];
   const last = new Map(ids.map((id) => [id, { id, ok: false, text: "not sent" }]));
+  for (const id of noHome) last.set(id, { id, ok: false, text: "not launched: no known home (the station has not heard where it armed), so it cannot be sequenced on its launch pad" });
+  if (rounds.length === 0) return { sent: true, results: ids.map((id) => last.get(id)) };
   const show = () => progress(ids.map((id) => ({ ...last.get(id) })));
   if (rounds.length > 1) {
     for (const ks of rounds.slice(1)) for (const id of ks) last.set(id, { id, ok: false, text: "waiting for its launch pad to clear" });
