@@ -67,7 +67,7 @@ func (a *App) startOperations(ctx context.Context) error {
 	// between 20 ms and 200 ms of wall time.
 	tick := min(max(time.Duration(float64(5*time.Second)/a.timeScale()), 20*time.Millisecond), 200*time.Millisecond)
 	m, err := operations.New(operations.Config{DataDir: a.Config.DataDir, Fleet: a.Fleet, Act: act, TimeScale: a.timeScale(),
-		Tick: tick, Log: a.Log.With("part", "operations")})
+		Tick: tick, Log: a.Log.With("part", "operations"), PadClearM: a.Config.Separation.monitor().PadClearance()})
 	if err != nil {
 		return err
 	}
@@ -240,6 +240,16 @@ func (x operationsActuator) ReturnHome(ctx context.Context, id string, rtlAltM f
 	}
 	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
 	_, err = vehicleapi.RunCommand(ctx, d, id, "rtl", vehicleapi.CommandArgs{})
+	return err
+}
+
+// Hold stops a drone flying home where it is (mode BRAKE: ArduCopter
+// holds its position and altitude) until the pad it lands on is clear;
+// the scheduler sends it on with ReturnHome.
+func (x operationsActuator) Hold(ctx context.Context, id string) (err error) {
+	defer func() { x.audit(id, "hold", nil, err) }()
+	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
+	_, err = vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "BRAKE"})
 	return err
 }
 

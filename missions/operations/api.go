@@ -111,6 +111,9 @@ type CreateRequest struct {
 	SwapMin      float64 `json:"swap_min,omitempty"`
 	EnduranceMin float64 `json:"endurance_min,omitempty"`
 	ReadyPct     float64 `json:"ready_pct,omitempty"`
+	// PadSequencing: what the scheduler sequences at the shared pad,
+	// "takeoffs" (default), "all" (landings too) or "off" (pad.go).
+	PadSequencing string `json:"pad_sequencing,omitempty"`
 }
 
 func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
@@ -221,7 +224,12 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		}
 		return Spec{}, httpapi.Invalid(field, "%v", err)
 	}
-	p := Params{ReservePct: req.ReservePct, MarginS: req.MarginS, SetupS: req.SetupS, SwapS: req.SwapMin * 60, EnduranceS: req.EnduranceMin * 60, ReadyPct: req.ReadyPct}
+	switch req.PadSequencing {
+	case "", PadOff, PadTakeoffs, PadAll:
+	default:
+		return Spec{}, httpapi.Invalid("pad_sequencing", "pad_sequencing %q: want takeoffs (default), all or off", req.PadSequencing)
+	}
+	p := Params{PadSequencing: req.PadSequencing, ReservePct: req.ReservePct, MarginS: req.MarginS, SetupS: req.SetupS, SwapS: req.SwapMin * 60, EnduranceS: req.EnduranceMin * 60, ReadyPct: req.ReadyPct}
 	p.defaults()
 	eff, _ := po.Effective(a)
 	if vs := missions.Check(a, plans, eff.CheckOptions(missions.CheckOptions{Endurance: p.EnduranceS, Reserve: p.ReservePct / 100})); len(vs) > 0 {

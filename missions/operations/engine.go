@@ -24,6 +24,9 @@ const (
 	// loop: its current mission item becomes Seq (the loop's entry);
 	// ContinueDone reports back.
 	ActContinue ActionKind = "continue"
+	// ActHold stops a drone flying home where it is until the pad is
+	// clear (pad.go); ActReturn sends it on. HoldDone reports back.
+	ActHold ActionKind = "hold"
 )
 
 // Action is one command for the runner to carry out.
@@ -75,6 +78,8 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 				st.observe(v)
 			}
 		}
+		st.padInit()
+		st.padReturns()
 		return st.acts, st.notes
 	}
 	if o.Last.IsZero() || o.Last.After(st.now) {
@@ -83,6 +88,8 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 	for _, v := range o.Vehicles {
 		st.observe(v)
 	}
+	st.padInit()
+	st.padReturns()
 	st.account()
 	switch {
 	case !st.now.Before(o.End):
@@ -111,6 +118,7 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 }
 
 type step struct {
+	pad   *padState // nil until padInit
 	o     *Operation
 	wall  time.Time
 	now   time.Time
@@ -219,7 +227,7 @@ func (st *step) observe(v *VehicleState) {
 			st.returnWhenClear(v, fv, ok)
 		}
 		if ok && fv.Connected && landed(fv) {
-			v.Role, v.Since, v.LandedAt, v.Slot = RolePool, st.now, st.now, -1
+			v.Role, v.Since, v.LandedAt, v.Slot, v.PadHeld, v.padIn = RolePool, st.now, st.now, -1, nil, false
 			st.note(v.ID, fleet.SeverityInfo, "landed", "%s landed with %.0f %% (reserve %.0f %%)", v.ID, fv.BatteryPct, o.Params.ReservePct)
 			st.lastNote()["battery_pct"] = fv.BatteryPct
 		}
@@ -316,6 +324,7 @@ func (st *step) handover(sl *Slot, in *VehicleState) {
 // sendHome sends v home now on an RTL climbing to alt (rtlAction).
 func (st *step) sendHome(v *VehicleState, alt float64) {
 	st.keepRate(v)
+	v.padUnclear, v.padIn = false, false
 	v.Role, v.Since, v.rtlTries = RoleReturning, st.now, 0
 	st.acts = append(st.acts, st.rtlAction(v, alt))
 }
@@ -712,11 +721,15 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 
 // pick chooses the pool vehicle to launch for slot i: ready (connected,
 // disarmed, with a fix and home, charged or confirmed by the crew), with
-// the most charge, then the nearest to the slot's launch point.
+// the most charge, then the nearest to the slot's launch point — of
+// those whose home the pad leaves clear for a takeoff (pad.go). When
+// every ready one is blocked the slot waits for the pad, said once
+// (launch_waiting), and nil is returned.
 func (st *step) pick(i int) *VehicleState {
 	o := st.o
 	var best *VehicleState
 	var bestFV fleet.Vehicle
+	blocked := ""
 	home := o.Plans[i].Plan.Home
 	for _, v := range o.Vehicles {
 		if v.Role != RolePool {
@@ -728,8 +741,21 @@ func (st *step) pick(i int) *VehicleState {
 		}
 		if best == nil || fv.BatteryPct > bestFV.BatteryPct ||
 			fv.BatteryPct == bestFV.BatteryPct && distM(fv.Lat, fv.Lon, home.Lat, home.Lon) < distM(bestFV.Lat, bestFV.Lon, home.Lat, home.Lon) {
+			if why := st.takeoffBlocker(v.ID, i, st.homeOf(fv, i)); why != "" {
+				if blocked == "" {
+					blocked = v.ID + ": " + why
+				}
+				continue
+			}
 			best, bestFV = v, fv
 		}
+	}
+	sl := o.Slots[i]
+	if best == nil && blocked != "" && sl.PadWaitSince == nil {
+		at := st.now
+		sl.PadWaitSince = &at
+		st.note("", fleet.SeverityInfo, "launch_waiting", "slot %d of operation %s waits for the pad to launch (%s)", i, o.ID, blocked)
+		st.lastNote()["slot"] = i
 	}
 	return best
 }
@@ -745,10 +771,28 @@ func (o *Operation) ready(v *VehicleState, fv fleet.Vehicle) bool {
 func (st *step) launch(v *VehicleState, slot int) {
 	v.Role, v.Slot, v.Since, v.SeenAuto, v.Reason = RoleLaunching, slot, st.now, false, ""
 	v.launchAt = st.now
+	waited := 0.0
+	if sl := st.o.Slots[slot]; sl.PadWaitSince != nil {
+		// The wait for the pad is part of this slot's launch-to-station
+		// time (LeadS is measured from launchAt): its next launch goes
+		// that much earlier.
+		v.launchAt, waited, sl.PadWaitSince = *sl.PadWaitSince, st.now.Sub(*sl.PadWaitSince).Seconds(), nil
+	}
+	if st.pad != nil {
+		if fv, ok := st.look(v.ID); ok {
+			h := st.homeOf(fv, slot)
+			st.pad.users = append(st.pad.users, padUser{id: v.ID, pos: h, home: h, column: true, climbing: true, state: "launching"})
+		}
+	}
 	v.samples = v.samples[:0]
 	v.lastSeq = 0
 	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
-	st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s", v.ID, slot, st.o.ID)
+	if waited > 0 {
+		st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s after %.0f s waiting for the pad", v.ID, slot, st.o.ID, waited)
+		st.lastNote()["waited_s"] = waited
+	} else {
+		st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s", v.ID, slot, st.o.ID)
+	}
 	st.lastNote()["slot"] = slot
 }
 

@@ -40,7 +40,10 @@ func newOp(slots, pool int, w *world) *Operation {
 		id := fmt.Sprintf("u%03d", i)
 		o.VehicleIDs = append(o.VehicleIDs, id)
 		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1})
-		w.vs[id] = fleet.Vehicle{ID: id, Connected: true, GPSFix: 3, Home: &fleet.Point{Lat: homeLat, Lon: homeLon}, Lat: homeLat, Lon: homeLon,
+		// Parked 50 m apart: each on a pad of its own (pad.go sequences
+		// drones parked closer than the pad clearance, 30 m).
+		lon := homeLon + float64(i)*0.0006
+		w.vs[id] = fleet.Vehicle{ID: id, Connected: true, GPSFix: 3, Home: &fleet.Point{Lat: homeLat, Lon: lon}, Lat: homeLat, Lon: lon,
 			BatteryPct: 100, Mode: "GUIDED", LandedState: "on_ground"}
 	}
 	return o
@@ -236,6 +239,13 @@ func (r *recorder) Continue(_ context.Context, id string, seq int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done = append(r.done, fmt.Sprintf("continue %s %d", id, seq))
+	return nil
+}
+
+func (r *recorder) Hold(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, "hold "+id)
 	return nil
 }
 

@@ -17,7 +17,7 @@ import (
 // autopilot does (a test double written apart from the scheduler's
 // predictions): horizontal at the plan's speed, vertical at its own
 // rates, each independently; NAV_LOITER_UNLIM holds; DO_JUMP loops; RTL
-// climbs to RTL_ALT, flies home at 10 m/s and lands.
+// climbs to RTL_ALT, flies home at 10 m/s and lands; BRAKE holds.
 type flyer struct {
 	id      string
 	home    p3      // where it takes off and lands (its parking spot on the pad)
@@ -56,6 +56,9 @@ func (k *flyer) step(items []mavitem.Item, f frame, speed, dt float64) {
 			k.p.z -= math.Min(-dz, downRate*dt)
 		}
 		return math.Hypot(to.x-k.p.x, to.y-k.p.y) < 0.5 && math.Abs(to.z-k.p.z) < 0.3
+	}
+	if k.mode == "BRAKE" {
+		return // holds where it is
 	}
 	if k.mode == "RTL" {
 		if k.climbTo == 0 {

@@ -33,6 +33,9 @@ type Actuator interface {
 	// (MISSION_SET_CURRENT): flying AUTO it goes there at once. The
 	// scheduler sends a drone waiting at its plan's hold on to the loop.
 	Continue(ctx context.Context, vehicleID string, seq int) error
+	// Hold stops a drone flying home where it is (BRAKE) until the pad
+	// it lands on is clear; ReturnHome sends it on.
+	Hold(ctx context.Context, vehicleID string) error
 }
 
 // Tag is what telemetry of a vehicle flying for an operation is tagged
@@ -64,6 +67,11 @@ type Config struct {
 	Log  *slog.Logger
 	// Now is the wall clock (default time.Now); tests may replace it.
 	Now func() time.Time
+	// PadClearM is the distance new operations sequence takeoffs and
+	// landings at their pad at (Params.PadClearM): the station's
+	// separation warning distance, so the pad raises no separation
+	// event (0: the monitor's default).
+	PadClearM float64
 }
 
 // Manager owns the operations of one station: it persists them, runs their
@@ -126,6 +134,9 @@ type Stats struct {
 	// Continues count drones sent on from their hold (ContinueFailures
 	// of them refused or unanswered).
 	Continues, ContinueFailures uint64
+	// Holds count drones flying home stopped to wait for the pad
+	// (HoldFailures of them refused or unanswered).
+	Holds, HoldFailures uint64
 	// TickNanos is the total time spent in scheduler ticks.
 	TickNanos uint64
 }
@@ -344,6 +355,10 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				if v := o.vehicle(a.VehicleID); v != nil {
 					v.continuedAt = time.Time{} // sent again on a later tick
 				}
+			case ActHold:
+				if v := o.vehicle(a.VehicleID); v != nil {
+					v.PadHeld = nil // not held: judged again on a later tick
+				}
 			}
 			continue
 		}
@@ -363,6 +378,8 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID, a.RTLAlt)
 			case ActContinue:
 				err = m.cfg.Act.Continue(cctx, a.VehicleID, a.Seq)
+			case ActHold:
+				err = m.cfg.Act.Hold(cctx, a.VehicleID)
 			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
@@ -395,6 +412,13 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				}
 				m.stats.Continues++
 				m.emit(o, o.ContinueDone(a.VehicleID, err, time.Since(began)))
+			case ActHold:
+				if err != nil {
+					m.stats.HoldFailures++
+					m.cfg.Log.Warn("operations: hold failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
+				}
+				m.stats.Holds++
+				m.emit(o, o.HoldDone(a.VehicleID, err, time.Since(began)))
 			}
 		}()
 	}
@@ -447,6 +471,9 @@ func (m *Manager) Create(s Spec) (*Operation, error) {
 	}
 	wall := m.cfg.Now()
 	s.Params.defaults()
+	if s.Params.PadClearM == 0 {
+		s.Params.PadClearM = m.cfg.PadClearM
+	}
 	o := &Operation{AreaID: s.AreaID, Pattern: s.Pattern, SlotCount: len(s.Plans), VehicleIDs: s.VehicleIDs,
 		Start: s.Start, End: s.End, Created: wall, TimeScale: m.cfg.TimeScale, Params: s.Params, State: StateScheduled, Plans: s.Plans}
 	if o.Start.IsZero() {

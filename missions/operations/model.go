@@ -55,6 +55,14 @@ type Params struct {
 	ReadyPct float64 `json:"ready_pct"`
 	// CriticalPct: a drone below it is replaced and sent home at once.
 	CriticalPct float64 `json:"critical_pct"`
+	// PadClearM is the distance takeoffs and landings at the pad are
+	// sequenced at (pad.go), metres; 0 is the separation monitor's
+	// default warning distance (the station sets its own).
+	PadClearM float64 `json:"pad_clear_m,omitempty"`
+	// PadSequencing is what is sequenced at the pad (pad.go): "takeoffs"
+	// (the default), "all" (landings too: a drone flying home is held
+	// before the pad while another takes off or lands there) or "off".
+	PadSequencing string `json:"pad_sequencing,omitempty"`
 }
 
 func (p *Params) defaults() {
@@ -124,6 +132,9 @@ type Slot struct {
 	// longest recent measurement (decaying by a tenth per launch), so one
 	// slow launch on a busy station is not forgotten at the next quick one.
 	LeadS float64 `json:"lead_s"`
+	// PadWaitSince is when a launch for the slot began to wait for the
+	// pad (nil when none waits).
+	PadWaitSince *time.Time `json:"pad_wait_since,omitempty"`
 	// MaxRevisitS is the longest any waypoint of the slot's patrol loop
 	// went unvisited inside the window (from the window's start for a
 	// waypoint not reached yet), seconds: the revisit age of a perimeter.
@@ -180,6 +191,14 @@ type VehicleState struct {
 	// rtlAlt is the RTL_ALT its last RTL was sent with (Action.RTLAlt),
 	// for a retry.
 	rtlAlt float64
+	// PadHeld is when a drone flying home was stopped to wait for the pad
+	// (nil when it is not held).
+	PadHeld *time.Time `json:"pad_held_since,omitempty"`
+	// padUnclear: its landing without a clear pad was alerted already.
+	padUnclear bool
+	// padIn: flying home, it was let in to land: it goes before the
+	// drones judged after it (until it lands).
+	padIn bool
 }
 
 // Operation is one continuous-coverage operation: an area patrolled by
@@ -217,6 +236,8 @@ type Operation struct {
 	// seconds (see noteLatency).
 	LatencyS float64 `json:"latency_s"`
 
+	// padLast is the operation time of the last tick's look at the pad.
+	padLast time.Time
 	// resumeUntil (wall) is the grace after a station start during which
 	// a vehicle not heard yet is not taken for lost.
 	resumeUntil time.Time

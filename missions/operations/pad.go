@@ -1,0 +1,492 @@
+package operations
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/fleet/separation"
+)
+
+// Pad sequencing.
+//
+// The drones of an operation share the pad they take off from and land
+// on, parked a few metres apart; the planner's layers keep their patrols
+// apart, not their climbs and descents there (launched together they
+// climbed side by side 4–5 m apart, and at the window's end they landed
+// as close). The scheduler sequences the pad:
+//
+//   - A takeoff waits until every drone of the operation near its home
+//     is clear: one launching, landing or holding within padClear
+//     (horizontally) of it blocks it, one climbing away from there
+//     blocks it until it is padClear (3D) from the home. The scheduler
+//     picks another ready vehicle whose home is clear when there is one;
+//     else the slot waits (launch_waiting), and the wait counts in the
+//     slot's measured lead time, so the next launch for it goes earlier.
+//   - A drone flying home (RTL) is held where it is (ActHold, BRAKE: at
+//     its return altitude, on its own way home) when its way in would
+//     come within padClear of a drone taking off, landing or holding at
+//     the pad, and sent on (RTL again) once that is clear. The returning
+//     drones go first: a takeoff waits for one committed to its landing.
+//   - The battery reserve is not the price: a held drone whose reserve
+//     is at stake (its must-leave time has come) or that waited padHoldS
+//     goes in anyway, with a separation alert naming the drone in its way.
+//
+// padClear is the operation's PadClearM, by default the separation
+// monitor's warning distance (separation.Config.PadClearance; the
+// station sets its own): sequenced that far apart, a takeoff or a
+// landing raises no separation event.
+
+// padHoldS bounds (operation seconds) how long a returning drone is held
+// for the pad: a landing beside it takes under a minute.
+const padHoldS = 600
+
+// padLookMaxS bounds how far ahead (seconds of flight) a returning drone
+// is judged: the scheduler's tick at a high speedup is several operation
+// seconds, in which an RTL flies tens of metres.
+const padLookMaxS = 20
+
+// padBrakeS is how long a drone told to hold takes to stop and to obey
+// (the command's round trip), seconds.
+const padBrakeS = 3
+
+// Pad sequencing modes (Params.PadSequencing).
+const (
+	PadOff      = "off"      // nothing sequenced
+	PadTakeoffs = "takeoffs" // a takeoff waits for the takeoffs beside it
+	PadAll      = "all"      // takeoffs and landings (holds)
+)
+
+// padMode is the operation's pad sequencing (PadSequencing; "" is
+// PadTakeoffs).
+func (o *Operation) padMode() string {
+	if o.Params.PadSequencing == "" {
+		return PadTakeoffs
+	}
+	return o.Params.PadSequencing
+}
+
+// padClear is the distance the pad is sequenced at, metres.
+func (o *Operation) padClear() float64 {
+	if o.Params.PadClearM > 0 {
+		return o.Params.PadClearM
+	}
+	return separation.DefaultConfig().PadClearance()
+}
+
+// padUser is a drone of the operation at or near the pad this tick.
+type padUser struct {
+	id   string
+	pos  p3 // where it is (metres above its home)
+	home p3
+	// column: it takes off, lands or holds at its home (within padClear
+	// of it), or is committed to landing there; a drone elsewhere is
+	// only in the way where it is.
+	column bool
+	// inCol: it is there now (within padClear of its home, or on it
+	// launching), not only let in.
+	inCol bool
+	// climbing: a takeoff on its way up (judged by its 3D distance).
+	climbing bool
+	// state says what it does, for messages: launching, taking off,
+	// landing, holding, flying.
+	state string
+}
+
+func hdist(a, b p3) float64 { return math.Hypot(a.x-b.x, a.y-b.y) }
+
+func dist3(a, b p3) float64 {
+	return math.Sqrt((a.x-b.x)*(a.x-b.x) + (a.y-b.y)*(a.y-b.y) + (a.z-b.z)*(a.z-b.z))
+}
+
+// segDist is the horizontal distance from q to the segment a–b.
+func segDist(q, a, b p3) float64 {
+	dx, dy := b.x-a.x, b.y-a.y
+	l2 := dx*dx + dy*dy
+	t := 0.0
+	if l2 > 0 {
+		t = math.Max(0, math.Min(1, ((q.x-a.x)*dx+(q.y-a.y)*dy)/l2))
+	}
+	return math.Hypot(q.x-(a.x+t*dx), q.y-(a.y+t*dy))
+}
+
+// padState is the pad as one tick sees it: the drones of the operation
+// there (padUser), grown as the tick commits landings and launches.
+type padState struct {
+	f     frame
+	clear float64
+	users []padUser
+	look  float64 // operation seconds ahead a returning drone is judged
+}
+
+// way is how far (3D) a drone held on its way home must be from the
+// way another drone flies past it: a third of the pad clearance (10 m,
+// the monitor's critical distance, at the defaults), so a drone of
+// another slot held on its own layer (10 m above or below) beside a way
+// out does not hold every takeoff up (the full clearance asked of that
+// starved the pool: the stadium scenario's launches then waited up to 6
+// minutes).
+func (p *padState) way() float64 { return p.clear / 3 }
+
+// homeOf is where fv armed (its parking spot), else the slot's launch
+// point.
+func (st *step) homeOf(fv fleet.Vehicle, slot int) p3 {
+	if st.pad == nil {
+		return p3{}
+	}
+	if fv.Home != nil {
+		return st.pad.f.at(fv.Home.Lat, fv.Home.Lon, 0)
+	}
+	p := st.o.Plans[max(slot, 0)].Plan.Home
+	return st.pad.f.at(p.Lat, p.Lon, 0)
+}
+
+// padInit looks at every drone of the operation once per tick.
+func (st *step) padInit() {
+	o := st.o
+	if len(o.Plans) == 0 || o.padMode() == PadOff {
+		return
+	}
+	h := o.Plans[0].Plan.Home
+	dt := 1.0
+	if !o.padLast.IsZero() && st.now.After(o.padLast) {
+		dt = st.now.Sub(o.padLast).Seconds()
+	}
+	o.padLast = st.now
+	st.pad = &padState{f: newFrame(h.Lat, h.Lon), clear: o.padClear(), look: math.Min(dt+padBrakeS, padLookMaxS)}
+	for _, v := range o.Vehicles {
+		fv, ok := st.look(v.ID)
+		if !ok {
+			continue
+		}
+		u := padUser{id: v.ID, home: st.homeOf(fv, v.Slot)}
+		switch {
+		case v.Role == RoleLaunching:
+			u.pos, u.column, u.inCol, u.climbing, u.state = u.home, true, true, true, "launching"
+		case fv.Armed:
+			u.pos = st.pad.f.at(fv.Lat, fv.Lon, math.Max(fv.RelativeAlt, 0))
+			u.column = hdist(u.pos, u.home) < st.pad.clear
+			u.inCol = u.column
+			u.climbing = v.Role == RoleTransit
+			switch {
+			case u.climbing:
+				u.state = "taking off"
+			case v.PadHeld != nil:
+				u.state = "holding"
+			case v.Role == RoleReturning:
+				u.state = "landing"
+			default:
+				u.state = "flying"
+			}
+		default:
+			continue
+		}
+		st.pad.users = append(st.pad.users, u)
+	}
+}
+
+func (st *step) padUserOf(id string) *padUser {
+	for i := range st.pad.users {
+		if st.pad.users[i].id == id {
+			return &st.pad.users[i]
+		}
+	}
+	return nil
+}
+
+// seg3 is the 3D distance from q to the segment a–b.
+func seg3(q, a, b p3) float64 {
+	d := p3{b.x - a.x, b.y - a.y, b.z - a.z}
+	l2 := d.x*d.x + d.y*d.y + d.z*d.z
+	t := 0.0
+	if l2 > 0 {
+		t = math.Max(0, math.Min(1, ((q.x-a.x)*d.x+(q.y-a.y)*d.y+(q.z-a.z)*d.z)/l2))
+	}
+	return dist3(q, p3{a.x + t*d.x, a.y + t*d.y, a.z + t*d.z})
+}
+
+// takeoffBlocker names the drone in the way of a takeoff for slot from
+// home, or is "" when the pad is clear there. Besides the pad itself, a
+// drone held on its way home (or flying home) must not sit on the way
+// the new one flies out: a return and a way in from one pad run along
+// much the same line, at the same layer for one slot. Judged by
+// padState.way, so a return on another layer does not hold a takeoff
+// up.
+func (st *step) takeoffBlocker(id string, slot int, home p3) string {
+	if st.pad == nil {
+		return ""
+	}
+	c := st.pad.clear
+	var way *track
+	for _, v := range st.o.Vehicles {
+		if v.Role != RoleReturning || v.ID == id || v.PadHeld == nil {
+			continue
+		}
+		fv, ok := st.look(v.ID)
+		if !ok || !airborne(fv) {
+			continue
+		}
+		if way == nil {
+			way = missionTrack(st.o.Plans[slot], st.pad.f, home, 1, maxPredictS)
+		}
+		q := st.pad.f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
+		for i := 1; i < len(way.pts); i++ {
+			if d := seg3(q, way.pts[i-1], way.pts[i]); d < st.pad.way() {
+				return fmt.Sprintf("%s, on its way home, is %.0f m from its way out", v.ID, d)
+			}
+		}
+	}
+	for _, u := range st.pad.users {
+		if u.id == id {
+			continue
+		}
+		// A drone let in to land but not there yet does not hold a
+		// takeoff up: it is held if the takeoff is still in its way
+		// when it gets there (takeoffs go first, descents under way
+		// before them).
+		near := hdist(u.pos, home) < c || u.inCol && hdist(u.home, home) < c && u.state != "flying"
+		if !near {
+			continue
+		}
+		if u.climbing && u.state == "taking off" && dist3(u.pos, home) >= c {
+			continue // climbing away, already clear
+		}
+		if !u.climbing && st.o.padMode() != PadAll {
+			continue // landings are not sequenced: only takeoffs wait for each other
+		}
+		return fmt.Sprintf("%s is %s %.0f m from its home", u.id, u.state, dist3(u.pos, home))
+	}
+	return ""
+}
+
+// landingBlocker names a drone at the pad that a returning drone at pos
+// flying home to home would come within padClear of (horizontally)
+// within the look-ahead (a held one: at all), or is "".
+func (st *step) landingBlocker(id string, pos, home p3, held, onlyTakeoffs bool) (string, string) {
+	c := st.pad.clear
+	reach := st.pad.look * 10 // ArduCopter's default WPNAV_SPEED, the faster of the RTL speeds judged
+	if held {
+		// Sent on, it flies all the way in: whatever is at the pad now
+		// is in its way however far out it holds.
+		reach = math.Inf(1)
+	}
+	for _, u := range st.pad.users {
+		if u.id == id || !u.column || onlyTakeoffs && !u.climbing {
+			continue
+		}
+		lim := c
+		if u.state == "holding" {
+			// Stopped at its return altitude: a landing passing it
+			// descends away from it; the way's distance is enough (and
+			// two held drones judging each other by the full clearance
+			// would wait for each other until neither could).
+			lim = st.pad.way()
+		}
+		for _, q := range []p3{u.pos, u.home} {
+			if u.state == "holding" && q == u.home {
+				continue
+			}
+			if segDist(q, pos, home) < lim && hdist(pos, q)-reach < lim {
+				return u.id, fmt.Sprintf("%s is %s %.0f m from its way in", u.id, u.state, segDist(q, pos, home))
+			}
+		}
+	}
+	return "", ""
+}
+
+// padReturns sequences the drones flying home: those descending first
+// (they only mark the pad), then those let in before (held only for a
+// takeoff started since), then held ones (lowest charge first), then
+// those still on their way (nearest first). Each that goes on is let in
+// to land and is in the way of those judged after it.
+func (st *step) padReturns() {
+	// Landings are held for the pad with "all", and with "takeoffs"
+	// once the window is over: then every drone comes home at once and
+	// a hold costs no coverage (during the window, on the stadium's pad,
+	// holding the landings delayed the battery swaps and slots went
+	// uncovered for minutes).
+	if st.pad == nil || st.o.padMode() == PadTakeoffs && st.o.Active() {
+		return
+	}
+	type ret struct {
+		v     *VehicleState
+		fv    fleet.Vehicle
+		pos   p3
+		home  p3
+		class int
+		key   float64
+	}
+	var rs []ret
+	for _, v := range st.o.Vehicles {
+		if v.Role != RoleReturning {
+			continue
+		}
+		fv, ok := st.look(v.ID)
+		if !ok || !fv.Connected || !fv.Armed {
+			continue
+		}
+		held := v.PadHeld != nil
+		if !held && fv.Mode != "RTL" && fv.Mode != "SMART_RTL" && fv.Mode != "LAND" {
+			continue // still waiting for a clear return (AUTO), or not ours to steer
+		}
+		r := ret{v: v, fv: fv, pos: st.pad.f.at(fv.Lat, fv.Lon, math.Max(fv.RelativeAlt, 0)), home: st.homeOf(fv, v.Slot)}
+		dh := hdist(r.pos, r.home)
+		rz := st.o.rtlAltOf(v)
+		switch {
+		case held:
+			r.class, r.key = 2, fv.BatteryPct
+		case fv.Mode == "LAND" || dh < st.pad.clear && fv.RelativeAlt < rz-3:
+			r.class, r.key = 0, dh // descending already: nothing to hold
+		case v.padIn:
+			r.class, r.key = 1, dh // let in: only a takeoff started since holds it
+		default:
+			r.class, r.key = 3, dh
+		}
+		rs = append(rs, r)
+	}
+	slices.SortFunc(rs, func(a, b ret) int { return cmp.Or(cmp.Compare(a.class, b.class), cmp.Compare(a.key, b.key)) })
+	for _, r := range rs {
+		v := r.v
+		u := st.padUserOf(v.ID)
+		commit := func() {
+			v.padIn = true
+			if u != nil {
+				u.column, u.state = true, "landing"
+			}
+		}
+		if r.class == 0 {
+			commit()
+			continue
+		}
+		who, why := st.landingBlocker(v.ID, r.pos, r.home, r.class == 2, r.class == 1)
+		if r.class == 2 {
+			waited := st.now.Sub(*v.PadHeld).Seconds()
+			reserve := st.reserveAtStake(v, r.fv)
+			if who != "" && !reserve && waited < padHoldS {
+				continue
+			}
+			if who != "" {
+				v.padUnclear = true
+				cause := fmt.Sprintf("held %.0f s", waited)
+				if reserve {
+					cause = "its battery reserve is at stake"
+				}
+				st.notes = append(st.notes, Note{VehicleID: v.ID, Kind: fleet.EventSeparation, Severity: fleet.SeverityWarning,
+					Message: fmt.Sprintf("%s lands without a clear pad (%s; operation %s): %s", v.ID, cause, st.o.ID, why),
+					Fields: map[string]any{"operation_id": st.o.ID, "action": "pad_unclear", "slot": v.Slot, "other_vehicle_id": who,
+						"yield_vehicle_id": v.ID, "level": "warning", "waited_s": waited}})
+			} else {
+				st.note(v.ID, fleet.SeverityInfo, "pad_clear", "%s flies in to land after holding %.0f s for the pad (operation %s)", v.ID, waited, st.o.ID)
+				st.lastNote()["slot"], st.lastNote()["waited_s"] = v.Slot, waited
+			}
+			v.PadHeld, v.rtlTries = nil, 0
+			// RTL again, at the altitude its return was sent with.
+			st.acts = append(st.acts, st.rtlAction(v, st.o.rtlAltOf(v)))
+			commit()
+			continue
+		}
+		if who != "" && st.reserveAtStake(v, r.fv) {
+			if v.padUnclear {
+				commit()
+				continue
+			}
+			v.padUnclear = true
+			st.notes = append(st.notes, Note{VehicleID: v.ID, Kind: fleet.EventSeparation, Severity: fleet.SeverityWarning,
+				Message: fmt.Sprintf("%s lands without a clear pad (its battery reserve is at stake; operation %s): %s", v.ID, st.o.ID, why),
+				Fields: map[string]any{"operation_id": st.o.ID, "action": "pad_unclear", "slot": v.Slot, "other_vehicle_id": who,
+					"yield_vehicle_id": v.ID, "level": "warning", "waited_s": 0.0}})
+			commit()
+			continue
+		}
+		if who != "" && st.onSomeonesWay(v.ID, r.pos) == "" {
+			at := st.now
+			v.PadHeld, v.rtlTries = &at, 0
+			st.acts = append(st.acts, Action{Kind: ActHold, VehicleID: v.ID, Slot: v.Slot})
+			st.note(v.ID, fleet.SeverityInfo, "pad_hold", "%s holds on its way home until the pad is clear (operation %s): %s", v.ID, st.o.ID, why)
+			st.lastNote()["slot"], st.lastNote()["other_vehicle_id"] = v.Slot, who
+			v.padIn = false
+			if u != nil {
+				u.state, u.column = "holding", u.inCol
+			}
+			continue
+		}
+		if r.class == 1 {
+			commit()
+			continue
+		}
+		if hdist(r.pos, r.home)-st.pad.look*10 < st.pad.clear {
+			commit()
+		}
+	}
+}
+
+// onSomeonesWay names a drone of the operation flying its mission
+// (AUTO) or home (RTL) whose way over the next padLookAheadS passes
+// within padState.way (3D) of q, or is "": a drone held at q would sit
+// in its way.
+func (st *step) onSomeonesWay(id string, q p3) string {
+	for _, v := range st.o.Vehicles {
+		if v.ID == id || v.Slot < 0 || v.Role != RoleTransit && v.Role != RoleStation && v.Role != RoleReturning {
+			continue
+		}
+		fv, ok := st.look(v.ID)
+		if !ok || !airborne(fv) || fv.Mode != "AUTO" && fv.Mode != "RTL" {
+			continue
+		}
+		if fv.Mode == "RTL" {
+			// Its way is straight to its home, every point of it nearer
+			// that home than it is now: a point farther out (by the way's
+			// distance) is not on it — a drone following another home
+			// may hold behind it.
+			if u := st.padUserOf(v.ID); u != nil && hdist(q, u.home) > hdist(u.pos, u.home)+st.pad.way() {
+				continue
+			}
+		}
+		t := predicted(st.o.Plans[v.Slot], st.pad.f, fv, padLookAheadS, st.o.rtlAltOf(v))
+		for i := 1; i < len(t.pts); i++ {
+			a, b := t.pts[i-1], t.pts[i]
+			if hdist(a, b) < 1 {
+				continue // a climb or a descent at the pad: what the hold waits for
+			}
+			if seg3(q, a, b) < st.pad.way() {
+				return v.ID
+			}
+		}
+	}
+	return ""
+}
+
+// padLookAheadS is how far ahead the ways of the drones flying their
+// missions are judged against a hold (seconds of flight).
+const padLookAheadS = 90
+
+// reserveAtStake says whether a drone flying home cannot be held any
+// longer without landing under its reserve: the predictor's time left
+// before it must leave (which for a drone on its way home is what it may
+// still spend) is within the command latency and the look-ahead. The
+// margins the scheduler keeps before a must-leave (leaveMarginS) may be
+// spent holding; the reserve is not.
+func (st *step) reserveAtStake(v *VehicleState, fv fleet.Vehicle) bool {
+	return st.o.prediction(v, fv).LeaveInS-st.o.LatencyS <= st.pad.look
+}
+
+// HoldDone records the outcome of a hold: a drone that did not stop is
+// on its way in (RTL) as before, and said so.
+func (o *Operation) HoldDone(id string, err error, took time.Duration) []Note {
+	v := o.vehicle(id)
+	if v == nil {
+		return nil
+	}
+	o.noteLatency(took)
+	if err == nil || v.PadHeld == nil {
+		return nil
+	}
+	v.PadHeld = nil
+	v.rtlTries = 1 // RTL again if the failed hold left it in another mode (Retries)
+	return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+		Message: fmt.Sprintf("%s did not hold for the pad (operation %s): %v; it flies in", id, o.ID, err),
+		Fields:  map[string]any{"operation_id": o.ID, "action": "pad_hold_failed", "slot": v.Slot}}}
+}

@@ -1,0 +1,291 @@
+package operations
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/fleet/separation"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// padPlans are the three slots of the stadium perimeter plan as
+// operations plan them (holds, return layers, no rally: home to the pad).
+func padPlans(t *testing.T) []SlotPlan {
+	t.Helper()
+	a, plans, eff := stadiumPlans(t)
+	alts, noRaised, _ := returnLayers(missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{})), plans, eff.LayerStep, a.MaxAlt)
+	var out []SlotPlan
+	for i, dp := range plans {
+		sp := slotPlan(dp)
+		sp.ReturnAlt, sp.NoRaisedSeqs = alts[i], noRaised[i]
+		out = append(out, sp)
+	}
+	return out
+}
+
+// padRun is what flyPad measured: the least 3D distance between two
+// drones both off the ground, where, and the operation after it.
+type padRun struct {
+	least float64
+	where string
+	o     *Operation
+	notes []Note
+}
+
+// flyPad flies an operation of the stadium's three slots with a pool of
+// n point-mass drones parked 5 m apart on a line (as a crew parks them
+// on the pad), packs draining drain %/s in the air, a window of window
+// starting startIn after creation; it runs until every drone that flew
+// has landed after the window's end (or, untilCovered, until every slot
+// is covered).
+func flyPad(t *testing.T, n int, drain float64, startIn, window time.Duration, mode string, untilCovered bool) padRun {
+	t.Helper()
+	sps := padPlans(t)
+	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	o := &Operation{ID: "op1", SlotCount: len(sps), Created: wall, TimeScale: 1, State: StateScheduled, Start: wall.Add(startIn)}
+	o.End = o.Start.Add(window)
+	o.Params.defaults()
+	o.Params.PadSequencing = mode
+	o.Plans = sps
+	for i := range sps {
+		o.Slots = append(o.Slots, &Slot{Index: i})
+	}
+	f := newFrame(sps[0].Plan.Home.Lat, sps[0].Plan.Home.Lon)
+	fl := map[string]*flyer{}
+	slotOf := map[string]int{}
+	var ids []string
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("d%d", i)
+		ids = append(ids, id)
+		o.VehicleIDs = append(o.VehicleIDs, id)
+		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1})
+		k := &flyer{id: id, pct: 100, mode: "GUIDED", home: p3{x: 5 * float64(i)}}
+		k.p = k.home
+		fl[id] = k
+	}
+	look := func(id string) (fleet.Vehicle, bool) {
+		k, ok := fl[id]
+		if !ok {
+			return fleet.Vehicle{}, false
+		}
+		v := k.vehicle(f, sps[0].Plan.Home)
+		v.LastSeen = wall
+		return v, true
+	}
+	run := padRun{least: math.Inf(1), o: o}
+	const dt = 0.1
+	for tick := 0; tick < 90*60/dt; tick++ {
+		now := float64(tick) * dt
+		for _, id := range ids {
+			k := fl[id]
+			sp := sps[max(slotOf[id], 0)]
+			k.step(sp.Plan.MissionWithHome(), f, sp.Plan.Speed, dt)
+			if !k.armed && k.pct < 95 && k.started {
+				k.pct = 100 // swapped on landing
+			}
+		}
+		wall = o.Created.Add(secs(now))
+		for i, a := range ids {
+			for _, b := range ids[i+1:] {
+				ka, kb := fl[a], fl[b]
+				if !ka.armed || !kb.armed || ka.p.z < 0.5 || kb.p.z < 0.5 {
+					continue
+				}
+				if d := dist3(ka.p, kb.p); d < run.least {
+					run.least = d
+					run.where = fmt.Sprintf("t %.0f s: %s %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a, ka.mode, ka.seq, ka.p.x, ka.p.y, ka.p.z, b, kb.mode, kb.seq, kb.p.x, kb.p.y, kb.p.z)
+				}
+			}
+		}
+		if tick%10 != 0 { // the scheduler ticks every second
+			continue
+		}
+		acts, notes := o.Step(wall, look)
+		run.notes = append(run.notes, notes...)
+		for _, a := range acts {
+			k := fl[a.VehicleID]
+			switch a.Kind {
+			case ActLaunch:
+				o.LaunchDone(a.VehicleID, true, nil, wall)
+				slotOf[a.VehicleID] = a.Slot
+				k.rtlZ = rtlAlt(sps[a.Slot].Plan)
+				k.started = true
+				k.armed, k.mode, k.seq, k.p, k.drain = true, "AUTO", 1, k.home, drain
+			case ActContinue:
+				k.seq = a.Seq
+				o.ContinueDone(a.VehicleID, nil, 0)
+			case ActReturn:
+				if a.RTLAlt > 0 {
+					k.rtlZ = a.RTLAlt
+				}
+				k.mode, k.climbTo = "RTL", 0 // an RTL begins again (after a hold too)
+				o.ReturnDone(a.VehicleID, nil, wall, 0)
+			case ActHold:
+				k.mode = "BRAKE"
+				o.HoldDone(a.VehicleID, nil, 0)
+			}
+		}
+		if untilCovered && o.Slots[0].Covered && o.Slots[1].Covered && o.Slots[2].Covered {
+			return run
+		}
+		if !wall.Before(o.End) && !o.Active() && !o.returning() {
+			flying := false
+			for _, k := range fl {
+				flying = flying || k.armed
+			}
+			if !flying {
+				return run
+			}
+		}
+	}
+	t.Fatalf("the drones did not all land in 90 minutes")
+	return run
+}
+
+func countNotes(ns []Note, action string) int {
+	c := 0
+	for _, n := range ns {
+		if n.Fields["action"] == action {
+			c++
+		}
+	}
+	return c
+}
+
+// Issue 13's pad with pad_sequencing "all": the drones of an operation
+// are parked 5 m apart, and
+// the scheduler launched the first three at once (they climbed side by
+// side 5 m apart) and sent them home together at the window's end (they
+// landed as close; 3.7–5.3 m in the stadium scenario; this double
+// measured 2.7 m and 3.3 m without the sequencing). With the pad
+// sequenced no two come closer than the separation monitor's critical
+// distance at the first launches and the window's end, nor in a busy
+// rotation unless a drone had to land for its reserve (alerted), and no
+// slot goes uncovered after the start: the waits fit in the launch lead
+// time.
+func TestPadAllKeepsTakeoffsAndLandingsApart(t *testing.T) {
+	crit := separation.DefaultConfig().Critical
+	for _, c := range []struct {
+		name   string
+		n      int
+		drain  float64
+		window time.Duration
+	}{
+		{"first launches and the window's end", 3, 100.0 / 3000, 4 * time.Minute},
+		{"rotations", 6, 100.0 / 720, 25 * time.Minute},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := flyPad(t, c.n, c.drain, 6*time.Minute, c.window, PadAll, false)
+			t.Logf("closest approach %.1f m (%s); launches waited %d, holds %d, unclear landings %d, handovers %d",
+				run.least, run.where, countNotes(run.notes, "launch_waiting"), countNotes(run.notes, "pad_hold"), countNotes(run.notes, "pad_unclear"), run.o.Slots[0].Handovers+run.o.Slots[1].Handovers+run.o.Slots[2].Handovers)
+			// A drone whose battery reserve is at stake lands without a
+			// clear pad (with a pad_unclear alert): with 12-minute packs
+			// on a pad this busy that happens, and only then may two
+			// come closer than the critical distance.
+			if run.least < crit && (c.n == 3 || countNotes(run.notes, "pad_unclear") == 0) {
+				var log []string
+				for _, n := range run.notes {
+					log = append(log, n.VehicleID+" "+n.Message)
+				}
+				t.Errorf("two drones came %.1f m apart (critical %g m): %s\n%s", run.least, crit, run.where, strings.Join(log, "\n"))
+			}
+			if run.o.UncoveredS() > 0 {
+				for _, n := range run.notes {
+					t.Log(n.VehicleID, " ", n.Message)
+				}
+				for _, s := range run.o.Slots {
+					t.Logf("slot %+v", *s)
+				}
+				t.Errorf("uncovered %.0f s", run.o.UncoveredS())
+			}
+		})
+	}
+}
+
+// By default (pad_sequencing "takeoffs") three drones parked 5 m apart
+// and due at once (an operation starting now, as the stadium scenario's)
+// no longer take off side by side: each waits until the ones before are
+// clear of its home (30 m, 3D). Without it (pad_sequencing "off", as
+// before) they climbed together, 5 m apart.
+func TestPadTakeoffsWaitForEachOther(t *testing.T) {
+	crit := separation.DefaultConfig().Critical
+	run := flyPad(t, 3, 100.0/3000, 0, 4*time.Minute, "", true)
+	t.Logf("closest approach %.1f m (%s); launches waited %d, uncovered %.0f s", run.least, run.where, countNotes(run.notes, "launch_waiting"), run.o.UncoveredS())
+	if run.least < crit {
+		t.Errorf("two drones came %.1f m apart taking off (critical %g m): %s", run.least, crit, run.where)
+	}
+	if countNotes(run.notes, "launch_waiting") == 0 {
+		t.Error("no launch waited for the pad")
+	}
+	off := flyPad(t, 3, 100.0/3000, 0, 4*time.Minute, PadOff, true)
+	t.Logf("off: closest approach %.1f m (%s), uncovered %.0f s", off.least, off.where, off.o.UncoveredS())
+	if off.least >= crit {
+		t.Errorf("with the pad not sequenced the first three came no closer than %.1f m: the test does not see side-by-side takeoffs", off.least)
+	}
+}
+
+// The default pad sequencing holds the landings once the window is over
+// (every drone comes home at once then): the first case of the "all"
+// test, in the default mode, keeps the critical distance too.
+func TestPadDefaultSequencesTheWindowsEnd(t *testing.T) {
+	crit := separation.DefaultConfig().Critical
+	run := flyPad(t, 3, 100.0/3000, 6*time.Minute, 4*time.Minute, "", false)
+	t.Logf("closest approach %.1f m (%s); holds %d", run.least, run.where, countNotes(run.notes, "pad_hold"))
+	if run.least < crit {
+		t.Errorf("two drones came %.1f m apart (critical %g m): %s", run.least, crit, run.where)
+	}
+	if countNotes(run.notes, "pad_hold") == 0 {
+		t.Error("no landing was held at the window's end")
+	}
+}
+
+// A drone flying home is held while another takes off beside its home —
+// unless its battery reserve is at stake: then it lands, and a
+// separation alert names the other drone (the reserve is never the
+// price of a hold).
+func TestPadHoldNeverSpendsTheReserve(t *testing.T) {
+	for _, c := range []struct {
+		pct  float64
+		hold bool
+	}{{90, true}, {21, false}} {
+		t.Run(fmt.Sprint(c.pct, " %"), func(t *testing.T) {
+			w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+			o := newOp(1, 2, w)
+			o.Params.PadSequencing = PadAll
+			o.State = StateRunning
+			o.Start = w.wall.Add(-time.Minute)
+			// r flies home (RTL) 40 m east of its home at 50 m; n, parked 5 m
+			// from r's home, is being launched.
+			r, n := w.vs["u000"], w.vs["u001"]
+			n.Lat, n.Lon = homeLat, homeLon+5/(111320*0.7513)
+			n.Home = &fleet.Point{Lat: n.Lat, Lon: n.Lon}
+			r.Armed, r.Mode, r.LandedState, r.RelativeAlt, r.BatteryPct = true, "RTL", "in_air", 50, c.pct
+			r.Lon = homeLon + 40/(111320*0.7513)
+			r.LastSeen = w.wall
+			w.vs["u000"], w.vs["u001"] = r, n
+			o.Vehicles[0].Role, o.Vehicles[0].Slot, o.Vehicles[0].RatePctS = RoleReturning, 0, 100.0/1200
+			o.Vehicles[1].Role, o.Vehicles[1].Slot = RoleLaunching, 0
+			o.Slots[0].VehicleID = "u001"
+			acts, notes := o.Step(w.wall, w.look)
+			held := len(acts) > 0 && acts[0].Kind == ActHold && acts[0].VehicleID == "u000"
+			if held != c.hold {
+				t.Fatalf("held %v (actions %+v, notes %+v): want %v", held, acts, notes, c.hold)
+			}
+			if !c.hold {
+				var alert *Note
+				for i := range notes {
+					if notes[i].Kind == fleet.EventSeparation && notes[i].Fields["action"] == "pad_unclear" {
+						alert = &notes[i]
+					}
+				}
+				if alert == nil || alert.Fields["other_vehicle_id"] != "u001" || !strings.Contains(alert.Message, "reserve") {
+					t.Fatalf("no pad_unclear separation alert naming u001: %+v", notes)
+				}
+			}
+		})
+	}
+}
