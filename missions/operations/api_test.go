@@ -80,6 +80,7 @@ func TestCreateRefusesBadBodiesNamingTheField(t *testing.T) {
 		{`{` + strings.Replace(ok, `"now"`, `"tomorrow"`, 1) + `}`, "start"},
 		{`{` + strings.Replace(ok, end, "2001-01-01T00:00:00Z", 1) + `}`, "end"},
 		{`{` + ok + `,"reserve_pct":-3}`, "reserve_pct"},
+		{`{` + ok + `,"pad_sequencing":"landings"}`, "pad_sequencing"},
 		{`{` + ok + `,"slots_x":1}`, "slots_x"},
 		{`{"slots":"three"}`, "slots"},
 	} {
