@@ -763,6 +763,7 @@ func (c *wsClient) writeLoop() {
 	var buf []byte
 	var raws, pieces [][]byte
 	var states []*encVehicle
+	var arrived []int64 // when the data of each state written arrived (latency)
 	for {
 		select {
 		case <-c.done:
@@ -841,16 +842,25 @@ func (c *wsClient) writeLoop() {
 			if bulk {
 				<-c.hub.bulk
 			}
+			// Only the encodings are needed from here: the states (each a
+			// copy of its vehicle) are let go before the write, which may
+			// block for as long as the client takes to read — 100 clients
+			// mid-write held up to 100 generations of the fleet's states.
+			arrived = arrived[:0]
+			for _, e := range states {
+				if e.data != 0 {
+					held := max(0, allowed-e.offered) // by the client's own rate, not the station
+					arrived = append(arrived, e.data+held)
+				}
+			}
+			clear(states)
 			var ok bool
 			if pieces, ok = c.writeStateFrame(now, pieces); !ok {
 				return
 			}
 			done := time.Now().UnixNano()
-			for _, e := range states {
-				if e.data != 0 {
-					held := max(0, allowed-e.offered) // by the client's own rate, not the station
-					c.hub.lat.wsWrite.ObserveSince(e.data+held, done)
-				}
+			for _, at := range arrived {
+				c.hub.lat.wsWrite.ObserveSince(at, done)
 			}
 		}
 		clear(raws) // keep no encoded state alive until the next write
@@ -926,9 +936,10 @@ func encodeEvents(es []fleet.Event) []encEvent {
 	return out
 }
 
-// maxKeptFrame bounds the frame buffer a client writer keeps between
-// writes (the whole fleet's states at 2,000 vehicles are ~1.3 MiB).
-const maxKeptFrame = 4 << 20
+// maxKeptFrame bounds the events frame buffer a client writer keeps
+// between writes (a burst of events, e.g. a fleet switched on, makes one
+// large frame, not kept; state frames need no buffer).
+const maxKeptFrame = 64 << 10
 
 // appendRawFrame appends a Frame's JSON, assembled from pre-encoded
 // items, to b.
