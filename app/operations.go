@@ -90,6 +90,12 @@ func (a *App) startOperations(ctx context.Context) error {
 	a.addFamily(counter("burgut_operations_launch_failures_total", "launches that failed (the vehicle is failed and replaced)"), func(emit metrics.Emit) {
 		emit(float64(m.Stats().LaunchFailures))
 	})
+	a.addFamily(counter("burgut_operations_pad_holds_total", "drones flying home the operations scheduler held before a busy launch pad (pad_sequencing)"), func(emit metrics.Emit) {
+		emit(float64(m.Stats().Holds))
+	})
+	a.addFamily(counter("burgut_operations_pad_hold_failures_total", "pad holds refused or unanswered (the drone flew in)"), func(emit metrics.Emit) {
+		emit(float64(m.Stats().HoldFailures))
+	})
 	a.Go(ctx, "operations", m.Run)
 	a.Go(ctx, "operations metrics", func(ctx context.Context) error { a.coverageFeed(ctx, m); return nil })
 	return nil
