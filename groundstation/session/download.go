@@ -54,6 +54,7 @@ type downloadTransfer struct {
 	// remembered from another transfer — re-requests every item before
 	// any answer, and only answers to items asked once can correct it.
 	backoff   uint
+	checkAt   time.Time // fast: see overdueAt
 	listAt    time.Time // when MISSION_REQUEST_LIST last went out
 	listSends int
 
@@ -145,22 +146,30 @@ func (d *downloadTransfer) deadline() time.Time {
 	return d.due
 }
 
-// overdueAt is when the earliest outstanding request of a fast download
-// is a retransmission timeout old (zero: none, or not fast).
+// overdueAt is when a fast download next looks for overdue requests
+// (zero: none outstanding, or not fast). It is kept, not computed per
+// call: scanning every outstanding seq on each message cost 100 read-backs
+// at once a core on a fast link. It may be early (an item came since);
+// reRequestLost then finds nothing due and sets the next check.
 func (d *downloadTransfer) overdueAt() time.Time {
 	if !d.fast || d.n <= 0 {
 		return time.Time{}
 	}
-	var first time.Time
+	return d.checkAt
+}
+
+// planCheck sets checkAt to the earliest time an outstanding request is a
+// retransmission timeout old, by one scan.
+func (d *downloadTransfer) planCheck() {
+	d.checkAt = time.Time{}
 	for k := d.low; k < d.cursor; k++ {
 		if d.have[k] || d.reqAt[k].IsZero() {
 			continue
 		}
-		if at := d.reqAt[k].Add(d.rto(k)); first.IsZero() || at.Before(first) {
-			first = at
+		if at := d.reqAt[k].Add(d.rto(k)); d.checkAt.IsZero() || at.Before(d.checkAt) {
+			d.checkAt = at
 		}
 	}
-	return first
 }
 
 // rto is how long a fast download waits for item k before asking again:
@@ -197,6 +206,11 @@ func (d *downloadTransfer) request(seq int, now time.Time) error {
 	if d.reqCount[seq] < 255 {
 		d.reqCount[seq]++
 	}
+	if d.fast {
+		if at := now.Add(d.rto(seq)); d.checkAt.IsZero() || at.Before(d.checkAt) {
+			d.checkAt = at
+		}
+	}
 	msg := &common.MessageMissionRequestInt{
 		TargetSystem: d.v.target.SystemID, TargetComponent: d.v.target.ComponentID,
 		Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE(d.t),
@@ -230,6 +244,7 @@ func (d *downloadTransfer) reRequestLost(now time.Time, seqs int) error {
 	if frames > 0 {
 		d.backoff = min(d.backoff+1, 4)
 	}
+	d.planCheck()
 	return nil
 }
 
@@ -322,6 +337,7 @@ func (d *downloadTransfer) timeout(now time.Time) (bool, error) {
 	d.cursor, d.inflight, d.out = 0, 0, 0
 	if d.fast {
 		clear(d.reqAt) // ask again from the lowest missing seq
+		d.checkAt = time.Time{}
 	}
 	return false, d.fill(now)
 }
@@ -376,7 +392,10 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 			}
 			if d.reqCount[seq] == 1 { // Karn's rule
 				d.est.sampleRTT(now.Sub(d.reqAt[seq]))
-				d.backoff = 0
+				if d.backoff != 0 {
+					d.backoff = 0
+					d.planCheck() // the timeouts of what is outstanding shrank
+				}
 			}
 			d.est.station = math.Float64frombits(d.v.linkLoss.Load())
 			d.window = min(d.window+1, autoWindowMax)
@@ -389,8 +408,10 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		}
 		d.due = now.Add(d.v.opts.MissionItemTimeout)
 		if d.fast {
-			if err := d.reRequestLost(now, perRequest); err != nil {
-				return true, err
+			if r := d.overdueAt(); !r.IsZero() && !now.Before(r) {
+				if err := d.reRequestLost(now, perRequest); err != nil {
+					return true, err
+				}
 			}
 			return false, d.fillFast(now, perRequest)
 		}
