@@ -116,7 +116,13 @@ type Spool struct {
 	// before its Ack; if it is Acked after all, it was delivered, not lost.
 	lost   *Record
 	handed *Record // the record Next last returned, until Acked
+	// wbuf is Append's record buffer, reused (under mu): at telemetry
+	// interval 0 the InfluxDB sink appends megabytes a second.
+	wbuf []byte
 }
+
+// maxKeptBuf bounds the record buffer a spool keeps between appends.
+const maxKeptBuf = 8 << 20
 
 // Open opens (or creates) the spool in dir. Undelivered records from an
 // earlier run are delivered first.
@@ -355,7 +361,12 @@ func (s *Spool) Append(payload []byte, points int, minTime, maxTime time.Time) e
 	for s.total+recLen > s.opts.MaxBytes && len(s.segs) > 1 {
 		s.dropOldest()
 	}
-	buf := make([]byte, headerSize, recLen)
+	buf := slices.Grow(s.wbuf[:0], int(recLen))[:headerSize]
+	defer func() {
+		if cap(buf) <= maxKeptBuf {
+			s.wbuf = buf[:0]
+		}
+	}()
 	binary.LittleEndian.PutUint32(buf[0:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(buf[4:], uint32(points))
 	binary.LittleEndian.PutUint64(buf[8:], uint64(minTime.UnixNano()))
