@@ -251,8 +251,8 @@ func (st *step) takeoffBlocker(id string, slot int, home p3) string {
 		if !near {
 			continue
 		}
-		if u.climbing && u.state == "taking off" && dist3(u.pos, home) >= c {
-			continue // climbing away, already clear
+		if u.climbing && u.state == "taking off" && u.inCol && dist3(u.pos, home) >= c {
+			continue // climbing away from its own spot, already clear
 		}
 		if !u.climbing && st.o.padMode() != PadAll {
 			continue // landings are not sequenced: only takeoffs wait for each other
