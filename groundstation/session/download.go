@@ -181,6 +181,15 @@ func (d *downloadTransfer) rto(k int) time.Duration {
 	return min(r, d.v.opts.MissionItemTimeout)
 }
 
+// fastDownloadMinRTT is the MISSION_COUNT round trip below which a
+// read-back stays plain (MissionWindow requests, one copy): on such a
+// link 700 items take a fraction of a second anyway, and there 100
+// fast read-backs at once on a loaded machine (the upload benchmark's
+// verification, faults off) stalled in 3 of 6 rounds — some vehicles
+// stopped answering after the first burst of requests, not understood
+// yet — where the plain read-back never did.
+const fastDownloadMinRTT = 20 * time.Millisecond
+
 // minDownloadRTO is the least time a fast download waits for an item
 // before asking again. The round trip it measures first (MISSION_COUNT's,
 // from an idle vehicle) can be a millisecond on a fast link, while 100
@@ -355,8 +364,12 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		d.reqCount = make([]uint8, d.n)
 		d.silent = 0
 		if d.fast && d.listSends == 1 {
+			rtt := now.Sub(d.listAt)
 			d.est.samples = 0 // this link's round trip now, not a remembered one
-			d.est.sampleRTT(now.Sub(d.listAt))
+			d.est.sampleRTT(rtt)
+			if rtt < fastDownloadMinRTT {
+				d.fast = false
+			}
 		}
 		if d.progress != nil {
 			d.progress(0, d.n)
