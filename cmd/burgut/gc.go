@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -32,4 +33,35 @@ func applyGCDefault(log *slog.Logger) int {
 	debug.SetGCPercent(serveGCPercent)
 	log.Debug("garbage collector target", "gogc", serveGCPercent)
 	return serveGCPercent
+}
+
+// serveProcsPerCPU is how many Go processors (GOMAXPROCS) `burgut serve`
+// and `burgut run` run per CPU Go would use by default, when the
+// environment does not set GOMAXPROCS.
+//
+// Why more Ps than CPUs: the link readers wake on a clock every 2 ms and
+// must read their sockets then, but a P runs timers and polls the network
+// only when it schedules, and under fleet load both Ps are often held for
+// milliseconds at a time by long runs (a dispatcher's batch, a WebSocket
+// writer's frame, the recorder) and by the garbage collector's idle mark
+// workers, which take idle Ps and fire no timers. A datagram then sat in
+// the kernel for the length of that run: at 2,000 vehicles on 2 CPUs the
+// `socket` stage's p99 was 28–33 ms with 2 Ps and 8–9 ms with 4, the
+// WebSocket clients' p99 71–127 ms against 10–24 ms (10 clients) and 222
+// against 35 ms (100 clients), for 0–4 points more CPU (BENCHMARKS.md,
+// "GOMAXPROCS"). With spare Ps the kernel time-slices their threads, so
+// a ready reader waits a scheduler tick, not a whole run.
+const serveProcsPerCPU = 2
+
+// applyProcsDefault sets GOMAXPROCS to serveProcsPerCPU times Go's own
+// default (which already follows the CPUs and a container's CPU limit)
+// unless GOMAXPROCS is set, and reports the GOMAXPROCS in force.
+func applyProcsDefault(log *slog.Logger) int {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return runtime.GOMAXPROCS(0)
+	}
+	n := serveProcsPerCPU * runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n)
+	log.Debug("Go processors", "gomaxprocs", n)
+	return n
 }

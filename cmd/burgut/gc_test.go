@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -38,5 +39,27 @@ func TestServeGCDefaultWithoutGOGC(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(100); got != serveGCPercent {
 		t.Fatalf("without GOGC the runtime's target is %d, want %d", got, serveGCPercent)
+	}
+}
+
+// serve's Go processors follow GOMAXPROCS when the user sets it, and are
+// serveProcsPerCPU times Go's default otherwise.
+func TestServeProcsDefault(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+
+	t.Setenv("GOMAXPROCS", "3")
+	runtime.GOMAXPROCS(3) // what the runtime read from GOMAXPROCS=3 at start
+	if got := applyProcsDefault(log); got != 3 || runtime.GOMAXPROCS(0) != 3 {
+		t.Fatalf("with GOMAXPROCS=3 in the environment: %d in force (returned %d), want 3", runtime.GOMAXPROCS(0), got)
+	}
+
+	if err := os.Unsetenv("GOMAXPROCS"); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GOMAXPROCS(2) // Go's default on a 2-CPU machine
+	if got := applyProcsDefault(log); got != 2*serveProcsPerCPU || runtime.GOMAXPROCS(0) != 2*serveProcsPerCPU {
+		t.Fatalf("without GOMAXPROCS on 2 CPUs: %d in force (returned %d), want %d", runtime.GOMAXPROCS(0), got, 2*serveProcsPerCPU)
 	}
 }

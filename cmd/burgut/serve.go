@@ -52,6 +52,7 @@ func serve(ctx context.Context, name string, args []string, withSim bool, stdout
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	applyGCDefault(log)
+	applyProcsDefault(log)
 	if cfg.Sim.Scenario != "" {
 		return rehearse(ctx, cfg, log, stdout, stderr)
 	}
