@@ -472,7 +472,9 @@ func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
 	if v.ReturnBy != nil {
 		by = *v.ReturnBy
 	}
-	if why != "" && st.now.Before(by) {
+	// A bound inside a stretch of legs it cannot be sent home from as it
+	// should (blockedAhead) is met on the leg before it.
+	if ahead := st.blockedAhead(v, fv); why != "" && st.now.Before(by) && (ahead == 0 || by.Sub(st.now).Seconds() > ahead) {
 		return
 	}
 	if why != "" {
@@ -675,18 +677,29 @@ func (st *step) schedule() {
 				continue
 			}
 			leaveIn := st.leaveIn(inc, fv)
+			// A must-leave time inside a stretch of legs it cannot be
+			// sent home from as it should (blockedAhead) is met on the
+			// leg before it.
+			ahead := st.blockedAhead(inc, fv)
 			why, alt := "", 0.0
-			if leaveIn <= mustLeaveEarlyS {
+			if leaveIn <= mustLeaveEarlyS+ahead {
 				alt, why = st.returnChoice(inc, fv, ok)
 			}
 			// Must leave now, relieved or not: the reserve is not ours to
 			// spend. In the last mustLeaveEarlyS before that it leaves at
 			// the first moment its return is clear; at the last moment
 			// clear or not, saying why.
-			if leaveIn <= 0 || leaveIn <= mustLeaveEarlyS && why == "" {
+			if leaveIn <= 0 || ahead > 0 && leaveIn <= ahead || leaveIn <= mustLeaveEarlyS+ahead && why == "" {
 				pr := o.prediction(inc, fv)
-				st.note(inc.ID, fleet.SeverityWarning, "must_leave", "%s must leave slot %d of operation %s now (%.0f %%, %.0f s home)", inc.ID, i, o.ID, fv.BatteryPct, pr.ReturnS)
+				before := ""
+				if ahead > 0 && leaveIn > 0 {
+					before = fmt.Sprintf(", before %.0f s of legs it cannot be sent home from as it should", ahead)
+				}
+				st.note(inc.ID, fleet.SeverityWarning, "must_leave", "%s must leave slot %d of operation %s now (%.0f %%, %.0f s home%s)", inc.ID, i, o.ID, fv.BatteryPct, pr.ReturnS, before)
 				st.lastNote()["slot"] = i
+				if before != "" {
+					st.lastNote()["before_blocked_s"] = ahead
+				}
 				if why != "" {
 					st.notes = append(st.notes, Note{VehicleID: inc.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
 						Message: fmt.Sprintf("%s sent home without a clear return (operation %s): %s", inc.ID, o.ID, why),

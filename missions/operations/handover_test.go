@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,13 @@ func TestHandoverKeepsTheDronesApart(t *testing.T) {
 // low; it returns the least distance between the two while both flew.
 func flyHandover(t *testing.T, sp SlotPlan, offset, delay float64) (least float64, o *Operation, landedPct float64) {
 	t.Helper()
+	return flyHandoverSeq(t, sp, offset, delay, nil)
+}
+
+// flyHandoverSeq is flyHandover that also stores in rtlSeq the item the
+// first drone flew to when it was sent home.
+func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, rtlSeq *int) (least float64, o *Operation, landedPct float64) {
+	t.Helper()
 	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	o = &Operation{ID: "op1", SlotCount: 1, Created: wall, TimeScale: 1, State: StateScheduled, Start: wall.Add(10 * time.Minute), End: wall.Add(3 * time.Hour)}
 	o.Params.defaults()
@@ -305,7 +313,10 @@ func flyHandover(t *testing.T, sp SlotPlan, offset, delay float64) (least float6
 				k.seq = a.Seq
 				o.ContinueDone(a.VehicleID, nil, 0)
 			case ActReturn:
-				t.Logf("%5.0f rtl %s at %g m", now, a.VehicleID, a.RTLAlt)
+				t.Logf("%5.0f rtl %s at %g m from item %d", now, a.VehicleID, a.RTLAlt, k.seq)
+				if a.VehicleID == "a" && rtlSeq != nil {
+					*rtlSeq = k.seq
+				}
 				if a.RTLAlt > 0 {
 					k.rtlZ = a.RTLAlt
 				}
@@ -357,5 +368,70 @@ func TestLateHandoverKeepsTheDronesApart(t *testing.T) {
 	}
 	if raised == 0 {
 		t.Error("no delay sent the relieved drone home on its return layer: the test no longer covers a late handover")
+	}
+}
+
+// A late handover on every phase of the lap: the must-leave time of the
+// drone relieved falls anywhere on its loop, also on the stadium slot 0's
+// leg back to the loop's first waypoint, from which its return layer's
+// climb would pass another slot's flight (NoRaisedSeqs). Sent home from
+// there at its must-leave time, its return at the slot's layer crossed
+// its relief on the way in: before blockedAhead this double measured
+// 8.8 m (phase 5, delay 150 s), 4.2 m (5, 160 s) and 18.8 m (7, 120 s);
+// the stadium scenario saw 0.4 m. Now such a drone leaves on the leg
+// before, where the return layer is allowed.
+func TestMustLeaveBeforeALegWithNoRaisedReturn(t *testing.T) {
+	sp := stadiumPlan(t)
+	if len(sp.NoRaisedSeqs) == 0 {
+		t.Fatal("the stadium's slot 0 has no leg without a raised return: the test no longer covers one")
+	}
+	lap := loopLen(sp) / planSpeed(sp)
+	for phase := 0; phase < 8; phase++ {
+		for delay := 100.0; delay <= 200; delay += 10 {
+			t.Run(fmt.Sprint("phase ", phase, " delay ", delay), func(t *testing.T) {
+				seq := 0
+				least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, &seq)
+				if least < followSafeM {
+					t.Errorf("the two drones of the slot came %.1f m apart (sent home from item %d)", least, seq)
+				}
+				if pct < o.Params.ReservePct {
+					t.Errorf("the relieved drone landed with %.1f %%, under the %.0f %% reserve", pct, o.Params.ReservePct)
+				}
+			})
+		}
+	}
+}
+
+// A drone is never sent home from a leg whose straight return leaves the
+// fence (NoReturnSeqs) because its must-leave time or its wait for a
+// clear return ran out there: it leaves on the leg before. Half the
+// stadium loop's legs are marked so here; before blockedAhead the relieved
+// drone was sent home from one of them on some phases of the lap (a
+// scenario run breached the fence right after such a must-leave return).
+func TestNoReturnFromALegThatLeavesTheFence(t *testing.T) {
+	sp := stadiumPlan(t)
+	first, jump := int(sp.Plan.LoopStart), int(sp.Plan.JumpSeq)
+	sp.NoReturnSeqs = nil
+	for s := first + 1; s < first+(jump-first)/2; s++ {
+		sp.NoReturnSeqs = append(sp.NoReturnSeqs, s)
+	}
+	t.Logf("no return from %v (loop %d..%d)", sp.NoReturnSeqs, first, jump-1)
+	lap := loopLen(sp) / planSpeed(sp)
+	for phase := 0; phase < 8; phase++ {
+		for _, delay := range []float64{0, 120, 160, 200} {
+			t.Run(fmt.Sprint("phase ", phase, " delay ", delay), func(t *testing.T) {
+				seq := 0
+				least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, &seq)
+				if slices.Contains(sp.NoReturnSeqs, seq) {
+					t.Errorf("sent home from item %d, whose straight return leaves the fence", seq)
+				}
+				if least < followSafeM {
+					t.Errorf("the two drones of the slot came %.1f m apart", least)
+				}
+				if pct < o.Params.ReservePct {
+					t.Errorf("the relieved drone landed with %.1f %%, under the %.0f %% reserve", pct, o.Params.ReservePct)
+				}
+			})
+		}
 	}
 }

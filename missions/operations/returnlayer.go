@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -210,4 +211,96 @@ func (st *step) rtlAction(v *VehicleState, alt float64) Action {
 	}
 	v.rtlAlt = a.RTLAlt
 	return a
+}
+
+// blockedAhead is how long (operation seconds, at the plan's speed) until
+// v is past a stretch of its loop it cannot be sent home from as it
+// should, when that stretch begins at its next leg: legs whose straight
+// return leaves the fence (NoReturnSeqs) and, while another drone of its
+// slot flies, legs with no raised return (NoRaisedSeqs). 0 when v flies
+// such a leg now or the next leg is not one. A must-leave time that
+// falls inside the stretch is met before it (schedule): left to the last
+// moment, a stadium drone was sent home from such a leg across its relief
+// at the slot's layer (4 m in the point-mass double, 0.4 m in a scenario
+// run), or out of the fence.
+func (st *step) blockedAhead(v *VehicleState, fv fleet.Vehicle) float64 {
+	if v.Slot < 0 || v.Slot >= len(st.o.Plans) || fv.Mode != "AUTO" {
+		return 0
+	}
+	p := st.o.Plans[v.Slot]
+	dp := p.Plan
+	if dp.LoopStart == 0 || dp.JumpSeq == 0 {
+		return 0
+	}
+	company := p.ReturnAlt > 0 && len(p.NoRaisedSeqs) > 0 && st.slotCompany(v)
+	blocked := func(seq int) bool {
+		return slices.Contains(p.NoReturnSeqs, seq) || company && slices.Contains(p.NoRaisedSeqs, seq)
+	}
+	seq := fv.MissionSeq
+	if seq < int(dp.LoopStart) || seq >= int(dp.JumpSeq) || blocked(seq) {
+		return 0
+	}
+	items := dp.MissionWithHome()
+	if int(dp.JumpSeq) >= len(items) {
+		return 0 // not a mission this package built: nothing to judge
+	}
+	f := newFrame(dp.Home.Lat, dp.Home.Lon)
+	pos := func(i int) p3 {
+		it := items[i]
+		return f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z))
+	}
+	next := func(i int) int {
+		jumped := false
+		for i++; i < len(items); i++ {
+			switch items[i].Command {
+			case mavitem.CmdNavWaypoint:
+				return i
+			case mavitem.CmdDoJump:
+				if j := int(items[i].Param1); jumped || j <= 0 || j >= len(items) {
+					return -1
+				}
+				i, jumped = int(items[i].Param1)-1, true
+			default:
+				return -1
+			}
+		}
+		return -1
+	}
+	speed := planSpeed(p)
+	here := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
+	to := pos(seq)
+	t := math.Hypot(to.x-here.x, to.y-here.y) / speed
+	stretch := 0.0
+	for i, n := seq, 0; n < len(items); n++ {
+		j := next(i)
+		if j < 0 || !blocked(j) {
+			break
+		}
+		a, b := pos(i), pos(j)
+		stretch += math.Hypot(b.x-a.x, b.y-a.y) / speed
+		i = j
+	}
+	if stretch == 0 {
+		return 0
+	}
+	return t + stretch
+}
+
+// slotCompany reports whether another drone of v's slot flies for the
+// operation (launched and on its way in, on station or on its way home).
+func (st *step) slotCompany(v *VehicleState) bool {
+	for _, o := range st.o.Vehicles {
+		if o.ID == v.ID || o.Slot != v.Slot {
+			continue
+		}
+		switch o.Role {
+		case RoleTransit:
+			return true // launched: on the ground yet, it comes
+		case RoleStation, RoleReturning:
+			if fv, ok := st.look(o.ID); ok && airborne(fv) {
+				return true
+			}
+		}
+	}
+	return false
 }
