@@ -29,7 +29,7 @@ func TestConsoleControlBetweenOperators(t *testing.T) {
 	c.login("pilot")
 	c.poll("the vehicle with a position", `[...document.querySelectorAll('#vehicles li[data-vehicle-id]')].filter(li => +li.dataset.lat !== 0).length === 1`, 60*time.Second)
 	id := eval[string](c, `document.querySelector('#vehicles li[data-vehicle-id]').dataset.vehicleId`)
-	c.run(chromedp.Click("#vehicles li[data-vehicle-id]"))
+	c.selectFirstVehicle()
 	c.poll("the control buttons", `!document.getElementById('control-row').hidden`, 15*time.Second)
 	eval[bool](c, `(() => { document.getElementById('control-take').click(); return true })()`)
 	c.poll("control taken, shown as ours", `document.querySelector('#command-results li[data-ok="true"]') !== null && document.querySelector('#vehicles li[data-vehicle-id]').dataset.control === 'you'`, 15*time.Second)
@@ -38,7 +38,7 @@ func TestConsoleControlBetweenOperators(t *testing.T) {
 	o := c.other("console-control-second")
 	o.login("pilot2")
 	o.poll("the holder shown to the second operator", `document.querySelector('#vehicles li[data-vehicle-id]')?.dataset.control.startsWith('pilot ')`, 20*time.Second)
-	o.run(chromedp.Click("#vehicles li[data-vehicle-id]"))
+	o.selectFirstVehicle()
 	eval[bool](o, `(() => { document.getElementById('cmd-mode').value = 'LOITER'; return true })()`)
 	// (clicked from script: the video panel above it may still be changing size)
 	eval[bool](o, `(() => { document.querySelector('#fly-commands [data-command="mode"]').click(); return true })()`)
@@ -50,7 +50,7 @@ func TestConsoleControlBetweenOperators(t *testing.T) {
 	eval[int](o, `fetch('/api/v1/session').then(r => r.json()).then(s => fetch('/api/v1/logout', {method: 'POST', headers: {'X-CSRF-Token': s.csrf_token}})).then(r => r.status)`)
 	o.run(chromedp.Navigate(o.url))
 	o.login("boss")
-	o.run(chromedp.Click("#vehicles li[data-vehicle-id]"))
+	o.selectFirstVehicle()
 	o.poll("the takeover button for an admin", `!document.getElementById('control-takeover').hidden`, 15*time.Second)
 	eval[bool](o, `(() => { document.getElementById('control-takeover').click(); return true })()`)
 	o.confirm("from pilot")
@@ -87,4 +87,24 @@ func TestConsoleControlBetweenOperators(t *testing.T) {
 	if !found {
 		t.Fatalf("no audit entry names both operators of the takeover: %+v", taken)
 	}
+}
+
+// selectFirstVehicle clicks the first vehicle's line until it is the
+// selection (aria-selected). A click lands where the line was a moment
+// before: on a busy machine the video panel above the list may still be
+// resizing, the click then misses the line, and the command that follows
+// fails with "Select one or more vehicles first" (seen once in CI).
+func (c *console) selectFirstVehicle() {
+	c.t.Helper()
+	const sel = `document.querySelector('#vehicles li[data-vehicle-id]')?.getAttribute('aria-selected') === 'true'`
+	for range 3 {
+		c.run(chromedp.Click("#vehicles li[data-vehicle-id]"))
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			if eval[bool](c, sel) {
+				return
+			}
+			c.run(chromedp.Sleep(100 * time.Millisecond))
+		}
+	}
+	c.t.Fatal("the first vehicle's line is not selected after 3 clicks")
 }
