@@ -249,6 +249,20 @@ func (r Result) Median() time.Duration { return r.Times[len(r.Times)/2] }
 // first error.
 func (f *Fixture) UploadAll(b testing.TB, items []mavitem.Item) Result {
 	b.Helper()
+	return f.round(b, items, func(_ int, s *session.Vehicle) error {
+		if err := s.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+		return nil
+	})
+}
+
+// round runs transfer on every vehicle at once, each on its own goroutine
+// (which ends before round returns), times each, and fails b on the first
+// error: one round of UploadAll or DownloadAll, with the station's counts,
+// CPU time and load around it.
+func (f *Fixture) round(b testing.TB, items []mavitem.Item, transfer func(i int, s *session.Vehicle) error) Result {
+	b.Helper()
 	r := Result{Before: f.Counts(), LoadBefore: loadAvg(), itemsPerVeh: len(items)}
 	cpu0 := cpuTime()
 	t0 := time.Now()
@@ -257,10 +271,10 @@ func (f *Fixture) UploadAll(b testing.TB, items []mavitem.Item) Result {
 		err error
 	}
 	res := make(chan result, len(f.Sessions))
-	for _, s := range f.Sessions {
+	for i, s := range f.Sessions {
 		go func() {
 			t := time.Now()
-			err := s.Upload(context.Background(), mavitem.TypeMission, items, nil)
+			err := transfer(i, s)
 			res <- result{time.Since(t), err}
 		}()
 	}
@@ -277,7 +291,7 @@ func (f *Fixture) UploadAll(b testing.TB, items []mavitem.Item) Result {
 	r.After = f.Counts()
 	r.LoadAfter = loadAvg()
 	if firstErr != nil {
-		b.Fatalf("upload: %v", firstErr)
+		b.Fatal(firstErr)
 	}
 	sort.Slice(r.Times, func(i, j int) bool { return r.Times[i] < r.Times[j] })
 	return r
@@ -319,45 +333,16 @@ func Report(b *testing.B, rs []Result) {
 // upload's: frames/item counts the station's requests.
 func (f *Fixture) DownloadAll(b testing.TB, items []mavitem.Item) Result {
 	b.Helper()
-	r := Result{Before: f.Counts(), LoadBefore: loadAvg(), itemsPerVeh: len(items)}
-	cpu0 := cpuTime()
-	t0 := time.Now()
-	type result struct {
-		d   time.Duration
-		err error
-	}
-	res := make(chan result, len(f.Sessions))
-	for i, s := range f.Sessions {
-		go func() {
-			t := time.Now()
-			got, err := s.Download(context.Background(), mavitem.TypeMission, nil)
-			d := time.Since(t)
-			if err == nil {
-				err = sameList(got, items)
-			}
-			if err != nil {
-				err = fmt.Errorf("vehicle %d: read back: %w", i, err)
-			}
-			res <- result{d, err}
-		}()
-	}
-	var firstErr error
-	for range f.Sessions {
-		x := <-res
-		if x.err != nil && firstErr == nil {
-			firstErr = x.err
+	return f.round(b, items, func(i int, s *session.Vehicle) error {
+		got, err := s.Download(context.Background(), mavitem.TypeMission, nil)
+		if err == nil {
+			err = sameList(got, items)
 		}
-		r.Times = append(r.Times, x.d)
-	}
-	r.Wall = time.Since(t0)
-	r.CPU = cpuTime() - cpu0
-	r.After = f.Counts()
-	r.LoadAfter = loadAvg()
-	if firstErr != nil {
-		b.Fatal(firstErr)
-	}
-	sort.Slice(r.Times, func(i, j int) bool { return r.Times[i] < r.Times[j] })
-	return r
+		if err != nil {
+			return fmt.Errorf("vehicle %d: read back: %w", i, err)
+		}
+		return nil
+	})
 }
 
 // sameList is nil when got is items, home (seq 0) excepted.
