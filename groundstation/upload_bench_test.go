@@ -33,9 +33,7 @@ func BenchmarkStationUpload(b *testing.B) {
 			var rs []uploadbench.Result
 			for b.Loop() {
 				r := f.UploadAll(b, items)
-				b.Logf("slowest %.2f s, median %.2f s, wall %.2f s, cpu %.1f s, load %.1f→%.1f, frames sent %d waited %d shed %d",
-					r.Slowest().Seconds(), r.Median().Seconds(), r.Wall.Seconds(), r.CPU.Seconds(), r.LoadBefore, r.LoadAfter,
-					r.After.Sent-r.Before.Sent, r.After.Waited-r.Before.Waited, r.After.Shed-r.Before.Shed)
+				b.Log(r.Summary())
 				rs = append(rs, r)
 			}
 			b.StopTimer()
@@ -69,9 +67,7 @@ func BenchmarkStationDownload(b *testing.B) {
 			var rs []uploadbench.Result
 			for b.Loop() {
 				r := f.DownloadAll(b, items)
-				b.Logf("slowest %.2f s, median %.2f s, wall %.2f s, cpu %.1f s, load %.1f→%.1f, frames sent %d waited %d shed %d",
-					r.Slowest().Seconds(), r.Median().Seconds(), r.Wall.Seconds(), r.CPU.Seconds(), r.LoadBefore, r.LoadAfter,
-					r.After.Sent-r.Before.Sent, r.After.Waited-r.Before.Waited, r.After.Shed-r.Before.Shed)
+				b.Log(r.Summary())
 				rs = append(rs, r)
 			}
 			b.StopTimer()

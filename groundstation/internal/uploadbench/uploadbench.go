@@ -241,6 +241,13 @@ type Result struct {
 // Slowest is the slowest vehicle's upload time.
 func (r Result) Slowest() time.Duration { return r.Times[len(r.Times)-1] }
 
+// Summary is a round's figures in one line, as the benchmarks log them.
+func (r Result) Summary() string {
+	return fmt.Sprintf("slowest %.2f s, median %.2f s, wall %.2f s, cpu %.1f s, load %.1f→%.1f, frames sent %d waited %d shed %d",
+		r.Slowest().Seconds(), r.Median().Seconds(), r.Wall.Seconds(), r.CPU.Seconds(), r.LoadBefore, r.LoadAfter,
+		r.After.Sent-r.Before.Sent, r.After.Waited-r.Before.Waited, r.After.Shed-r.Before.Shed)
+}
+
 // Median is the median vehicle's upload time.
 func (r Result) Median() time.Duration { return r.Times[len(r.Times)/2] }
 
