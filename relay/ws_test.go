@@ -588,17 +588,7 @@ func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 			}()
 			go func() { // and the fleet moves
 				defer wg.Done()
-				for step := 0; ; step++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					fly(f, fmt.Sprintf("v%03d", step%vehicles), step, nil)
-					if step%vehicles == 0 {
-						time.Sleep(time.Millisecond)
-					}
-				}
+				moveFleet(f, vehicles, stop)
 			}()
 			full := 0
 			for full < 20 {
@@ -717,17 +707,7 @@ func TestStreamClientThatStopsReadingIsDroppedAlone(t *testing.T) {
 	moved := make(chan struct{})
 	go func() {
 		defer close(moved)
-		for step := 0; ; step++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			fly(f, fmt.Sprintf("v%03d", step%vehicles), step, nil)
-			if step%vehicles == 0 {
-				time.Sleep(time.Millisecond)
-			}
-		}
+		moveFleet(f, vehicles, stop)
 	}()
 	defer func() { close(stop); <-moved }()
 	full := func() int {
@@ -753,5 +733,22 @@ func TestStreamClientThatStopsReadingIsDroppedAlone(t *testing.T) {
 	}
 	if st.Coalesced == 0 {
 		t.Error("no state counted as coalesced: the stalled client's states went somewhere uncounted")
+	}
+}
+
+// moveFleet moves vehicles v000… of f one after the other, a millisecond's
+// pause after each pass over the fleet, until stop closes: a fleet whose
+// every state keeps changing, for the hub to write.
+func moveFleet(f *fleet.Fleet, vehicles int, stop <-chan struct{}) {
+	for step := 0; ; step++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		fly(f, fmt.Sprintf("v%03d", step%vehicles), step, nil)
+		if step%vehicles == 0 {
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
