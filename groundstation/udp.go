@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
@@ -73,7 +72,7 @@ func probeSocketBuffer(rcvbuf int) (SocketBuffer, error) {
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		sb.Effective, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+		sb.Effective, serr = getsockoptRcvbuf(fd)
 	}); err != nil {
 		return sb, fmt.Errorf("probe udp receive buffer: %w", err)
 	}

@@ -39,8 +39,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	simvehicle "github.com/burgut-uav/burgut/simulator/vehicle"
 )
@@ -343,14 +341,3 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 }
 
 type cpu struct{ user, sys float64 }
-
-func cpuTimes() cpu {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return cpu{}
-	}
-	return cpu{
-		user: float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6,
-		sys:  float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6,
-	}
-}

@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"net/netip"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
-	"golang.org/x/sys/unix"
 )
 
 // msgType indexes the per-type counters.
@@ -68,19 +66,9 @@ type vehicle struct {
 const metersPerDegLat = 111_320.0
 
 func newVehicle(index, target int, sysid uint8, bind netip.Addr, to netip.AddrPort, cfg Config) (*vehicle, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := openSocket(bind, to)
 	if err != nil {
-		return nil, fmt.Errorf("socket: %w", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: bind.As4()}); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("bind %s: %w", bind, err)
-	}
-	// Connected: the kernel skips the route lookup per send, and only the
-	// station's datagrams are received.
-	if err := unix.Connect(fd, sockaddr(to)); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("connect %s: %w", to, err)
+		return nil, err
 	}
 	// Vehicles sit on a grid of 600 m cells around the centre, each flying
 	// a 100-250 m circle at 8-15 m/s; deterministic per index.
@@ -105,7 +93,7 @@ func newVehicle(index, target int, sysid uint8, bind netip.Addr, to netip.AddrPo
 
 func (v *vehicle) close() {
 	if v.fd > 0 {
-		_ = unix.Close(v.fd)
+		closeFD(v.fd)
 		v.fd = 0
 	}
 }

@@ -2,16 +2,13 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
 	"github.com/bluenviron/gomavlib/v3/pkg/streamwriter"
-	"golang.org/x/sys/unix"
 )
 
 // quantum is the wake-up grid: a worker sleeps until the next deadline
@@ -28,11 +25,9 @@ const lateAfter = 10 * time.Millisecond
 type worker struct {
 	cfg      *Config
 	vehicles []*vehicle // in phase order
-	epfd     int
-	byFD     map[int32]*vehicle
+	poller   poller     // its vehicles' sockets (sockets_linux.go)
 	fw       *frame.Writer
 	out      capture
-	events   []unix.EpollEvent
 	rbuf     []byte
 
 	received, commands, sendErrors, lateSlots uint64
@@ -49,18 +44,8 @@ func (c *capture) Write(p []byte) (int, error) {
 }
 
 func (w *worker) open() error {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("epoll: %w", err)
-	}
-	w.epfd = fd
-	w.byFD = make(map[int32]*vehicle, len(w.vehicles))
-	for _, v := range w.vehicles {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(v.fd)}
-		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, v.fd, &ev); err != nil {
-			return fmt.Errorf("epoll add: %w", err)
-		}
-		w.byFD[int32(v.fd)] = v
+	if err := w.poller.open(w.vehicles); err != nil {
+		return err
 	}
 	w.fw = &frame.Writer{ByteWriter: &w.out, DialectRW: dialectRW}
 	if err := w.fw.Initialize(); err != nil {
@@ -72,17 +57,11 @@ func (w *worker) open() error {
 			return fmt.Errorf("stream writer: %w", err)
 		}
 	}
-	w.events = make([]unix.EpollEvent, 256)
 	w.rbuf = make([]byte, 2048)
 	return nil
 }
 
-func (w *worker) closeEpoll() {
-	if w.epfd > 0 {
-		_ = unix.Close(w.epfd)
-		w.epfd = 0
-	}
-}
+func (w *worker) closeEpoll() { w.poller.close() }
 
 // run sends every slot due before end (zero = until ctx ends). Deadlines
 // are absolute (start + cycle×k + phase): a late wake-up sends everything
@@ -173,19 +152,13 @@ func (w *worker) send(v *vehicle, typ msgType, msg message.Message) bool {
 		w.noteErr(err)
 		return false
 	}
-	for {
-		_, err := unix.Write(v.fd, w.out.b)
-		if err == nil {
-			v.sent[typ]++
-			return true
-		}
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+	if err := writeFD(v.fd, w.out.b); err != nil {
 		w.sendErrors++
 		w.noteErr(err)
 		return false
 	}
+	v.sent[typ]++
+	return true
 }
 
 func (w *worker) noteErr(err error) {
@@ -198,29 +171,10 @@ func (w *worker) noteErr(err error) {
 // poll reads whatever arrived on any of the worker's sockets without
 // blocking, answering commands addressed to a vehicle.
 func (w *worker) poll() {
-	for {
-		n, err := unix.EpollWait(w.epfd, w.events, 0)
-		if err != nil || n == 0 {
-			return
-		}
-		for _, ev := range w.events[:n] {
-			v := w.byFD[ev.Fd]
-			if v == nil {
-				continue
-			}
-			for {
-				m, err := unix.Read(v.fd, w.rbuf)
-				if err != nil {
-					break // EAGAIN: drained (or a pending ICMP error, cleared by the read)
-				}
-				w.received++
-				w.handle(v, w.rbuf[:m])
-			}
-		}
-		if n < len(w.events) {
-			return
-		}
-	}
+	w.poller.poll(w.rbuf, func(v *vehicle, b []byte) {
+		w.received++
+		w.handle(v, b)
+	})
 }
 
 // handle answers a COMMAND_LONG (message 76) addressed to v: parsed by
@@ -262,8 +216,4 @@ func (w *worker) answer(v *vehicle, p [33]byte, fromSys, fromComp byte) {
 	if cmd == uint16(common.MAV_CMD_REQUEST_MESSAGE) && param1 == 148 {
 		w.send(v, mAutopilotVersion, v.autopilotVersion())
 	}
-}
-
-func sockaddr(ap netip.AddrPort) *unix.SockaddrInet4 {
-	return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
@@ -132,9 +131,8 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 	}
 	if opts.MaxOpen <= 0 {
 		opts.MaxOpen = 4096
-		var lim syscall.Rlimit
-		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur/2 < uint64(opts.MaxOpen) {
-			opts.MaxOpen = max(16, int(lim.Cur/2))
+		if lim, ok := openFileLimit(); ok && lim/2 < uint64(opts.MaxOpen) {
+			opts.MaxOpen = max(16, int(lim/2))
 		}
 	}
 	if opts.FlushEvery <= 0 {

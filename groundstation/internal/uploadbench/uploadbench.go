@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -397,15 +396,6 @@ func (f *Fixture) VerifyAll(b testing.TB, items []mavitem.Item) time.Duration {
 		b.Fatal(strings.Join(errs, "; "))
 	}
 	return slowest
-}
-
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadAvg is the 1-minute load average (0 where /proc/loadavg is absent).

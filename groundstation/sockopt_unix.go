@@ -1,0 +1,10 @@
+//go:build !windows
+
+package groundstation
+
+import "syscall"
+
+// getsockoptRcvbuf reads SO_RCVBUF of the socket fd.
+func getsockoptRcvbuf(fd uintptr) (int, error) {
+	return syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+}
