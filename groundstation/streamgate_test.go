@@ -1,6 +1,7 @@
 package groundstation
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,22 +41,40 @@ func TestSendGateOnStreamLinks(t *testing.T) {
 			if err := sw.Initialize(); err != nil {
 				t.Fatal(err)
 			}
-			if err := sw.Write(hb); err != nil {
-				t.Fatal(err)
+			// The vehicle sends its HEARTBEAT until the station has a record
+			// of it (one frame once timed out at load 25), bounded by the
+			// test's own deadline.
+			ctx := t.Context()
+			if d, ok := t.Deadline(); ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, d.Add(-10*time.Second))
+				defer cancel()
 			}
-			var rec *vehicleRec
-			testenv.Eventually(t, 30*time.Second, "the station's record of vehicle 1", func() bool {
+			record := func() *vehicleRec {
 				for _, ln := range st.running {
 					ln.mu.Lock()
 					r := ln.bySys[1]
 					ln.mu.Unlock()
 					if r != nil && r.ch.Load() != nil {
-						rec = r
-						return true
+						return r
 					}
 				}
-				return false
-			})
+				return nil
+			}
+			var rec *vehicleRec
+			for sentHB := 1; ; sentHB++ {
+				if err := sw.Write(hb); err != nil {
+					t.Fatalf("heartbeat %d: %v", sentHB, err)
+				}
+				select {
+				case <-ctx.Done():
+					t.Fatalf("no record of vehicle 1 after %d heartbeats: %v", sentHB, ctx.Err())
+				case <-time.After(100 * time.Millisecond):
+				}
+				if rec = record(); rec != nil {
+					break
+				}
+			}
 			ln := rec.ln
 
 			// The vehicle reads nothing: send until the gate sheds.
