@@ -87,9 +87,9 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, existed := f.vehicles[id]
-	var before Vehicle
+	var before eventFields
 	if existed {
-		before = *v
+		before = eventFieldsOf(v)
 	} else {
 		v = &Vehicle{ID: id, BatteryPct: -1, FirstSeen: heard, Connected: true, MissionSeq: -1}
 		f.vehicles[id] = v
@@ -234,7 +234,22 @@ func (f *Fleet) Events(since uint64, vehicleID string, limit int) []Event {
 	return out
 }
 
-func deriveEvents(cfg Config, existed bool, before, after *Vehicle) []Event {
+// eventFields are the fields deriveEvents compares before and after an
+// update: the fleet copies these, not the whole Vehicle (~520 bytes), on
+// every update (36,000 a second at 2,000 vehicles).
+type eventFields struct {
+	Connected, Armed, FenceBreached bool
+	Mode                            string
+	BatteryPct                      float64
+	Video                           []VideoStream
+}
+
+func eventFieldsOf(v *Vehicle) eventFields {
+	return eventFields{Connected: v.Connected, Armed: v.Armed, FenceBreached: v.FenceBreached, Mode: v.Mode,
+		BatteryPct: v.BatteryPct, Video: v.Video}
+}
+
+func deriveEvents(cfg Config, existed bool, before *eventFields, after *Vehicle) []Event {
 	var out []Event
 	add := func(kind EventKind, sev Severity, msg string, fields map[string]any) {
 		out = append(out, Event{VehicleID: after.ID, Kind: kind, Severity: sev, Message: msg, Fields: fields})

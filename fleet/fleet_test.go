@@ -401,3 +401,89 @@ func TestEventFieldNaNIsRecordedAsNil(t *testing.T) {
 		t.Fatal("the caller's map was changed")
 	}
 }
+
+// BenchmarkUpdateFanout2000 is the fleet's side of `burgut serve` at
+// 2,000 vehicles, 36,000 updates a second, with the binary's three
+// subscribers draining as they do there: the WebSocket hub (coalesced,
+// every millisecond: 36 updates), the MQTT publisher (coalesced, states
+// on its 2 Hz tick: 18,000) and the recorder (KeepAll, every 20 ms: 720
+// updates, but not while it writes its batch of the second to the store,
+// here two thirds of a second at fleet load on a busy machine: 24,000
+// updates). One op is one update, its share of the drains included.
+func BenchmarkUpdateFanout2000(b *testing.B) {
+	f := New(DefaultConfig())
+	hub := f.Subscribe(SubscribeOptions{Name: "websocket"})
+	mqtt := f.Subscribe(SubscribeOptions{Name: "mqtt", StatesOnTick: true})
+	rec := f.Subscribe(SubscribeOptions{KeepAll: true, MaxQueue: 200000, Name: "recorder"})
+	defer hub.Close()
+	defer mqtt.Close()
+	defer rec.Close()
+	ids := make([]string, 2000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("l%d-%d", i/250, i%250+1)
+		f.Update(ids[i], t0, func(v *Vehicle) { v.Mode = "GUIDED"; v.Link = "l0" })
+	}
+	hub.Next()
+	mqtt.Next()
+	rec.Next()
+	cause := any(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f.UpdateFrom(ids[i%len(ids)], t0, cause, func(v *Vehicle) { v.Lat = float64(i) })
+		if i%36 == 35 {
+			hub.Next()
+		}
+		if i%18000 == 17999 {
+			mqtt.Next()
+		}
+		if s := i % 36000; s%720 == 719 && s >= 24000 {
+			rec.Next()
+		}
+	}
+}
+
+// A KeepAll subscriber that takes a large batch now and then (a recorder
+// writing a second's batch to its store meanwhile) keeps the batch
+// memory for it: the steady cycle of large and small batches allocates
+// nothing. After a one-off backlog the memory is let go again.
+func TestKeepAllReusesMemoryForRecurringLargeBatches(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true, MaxQueue: 200000})
+	defer sub.Close()
+	const large = 2 * maxSpare // past what was kept before the large batches recurred
+	push := func(n int) {
+		for i := 0; i < n; i++ {
+			f.UpdateFrom("a", t0, nil, func(v *Vehicle) { v.Lat = float64(i) })
+		}
+	}
+	cycle := func() {
+		push(large)
+		if b := sub.Next(); len(b.Vehicles) != large {
+			t.Fatalf("took %d states, want %d", len(b.Vehicles), large)
+		}
+		for i := 0; i < 20; i++ {
+			push(100)
+			if b := sub.Next(); len(b.Vehicles) != 100 {
+				t.Fatalf("took %d states, want 100", len(b.Vehicles))
+			}
+		}
+	}
+	cycle()
+	cycle()
+	if a := testing.AllocsPerRun(3, cycle); a != 0 {
+		t.Fatalf("a cycle of one large and 20 small batches allocated %v times, want 0", a)
+	}
+	// The large batches stop: the memory kept for them goes once the peak
+	// has decayed below half of it.
+	for i := 0; i < 2000; i++ {
+		push(10)
+		sub.Next()
+	}
+	sub.mu.Lock()
+	q, s := cap(sub.queue), cap(sub.spare)
+	sub.mu.Unlock()
+	if q > maxSpare || s > maxSpare {
+		t.Fatalf("after 2,000 small batches the subscription keeps slices of %d and %d states, want at most %d", q, s, maxSpare)
+	}
+}
