@@ -217,8 +217,14 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_mavlink_link_lost_deferred_total", "link-lost decisions put off because the station, not the vehicle, was late", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LinkLostDeferred) })
 	perLink("burgut_mavlink_tap_pending_dropped_total", "frames of vehicles still waiting for their ID that did not fit the buffer kept for the tlogs (lost from the tlog)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.TapPendingDropped) })
 	perLink("burgut_udp_datagrams_total", "datagrams the link's UDP socket delivered to the station (UDP server links)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Datagrams) })
-	perLink("burgut_udp_backlog", "datagrams of remotes heard for the first time, held until their channel is open (the rest of the backlog waits in the socket: burgut_udp_socket_rx_queue_bytes)", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
-	perLink("burgut_udp_backlog_dropped_total", "datagrams dropped because a new remote's hold queue or the queue of new remotes was full", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.BacklogDropped) })
+	perLink("burgut_udp_backlog", "datagrams read from the link's UDP socket and not yet dispatched: staged for the dispatcher, or held for a new remote until its channel is open (what is not read yet waits in the socket: burgut_udp_socket_rx_queue_bytes)", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
+	a.addFamily(counter("burgut_udp_backlog_dropped_total", "datagrams read from the link's UDP socket and dropped before decoding because a queue was full: reason staging (the dispatcher's 32,768), hold (a new remote's 256 before its channel opened), accept (the 4,096 new remotes)", "link", "reason"), func(emit metrics.Emit) {
+		for _, l := range st.Links() {
+			for _, reason := range slices.Sorted(maps.Keys(l.BacklogDroppedBy)) {
+				emit(float64(l.BacklogDroppedBy[reason]), l.Name, reason)
+			}
+		}
+	})
 	perLink("burgut_mavlink_frames_sent_total", "MAVLink frames the station sent to vehicles per link, as its send gate counts them (commands, requests, mission items; not gomavlib's own heartbeats)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendFrames) })
 	perLink("burgut_mavlink_send_waited_total", "frames to vehicles that waited for gomavlib's 64-frame write queue to drain (every link kind; gomavlib drops silently when it is full)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendWaited) })
 	perLink("burgut_mavlink_send_shed_total", "frames to vehicles shed because gomavlib's write queue stayed full for 250 ms: never sent (the protocols retry them)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.SendShed) })

@@ -416,6 +416,7 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 func (ln *linkRT) tick(now time.Time) {
 	cfg := &ln.st.cfg
 	ln.udpCaughtUp(now)
+	ln.logUDPDrops(now)
 	// Heartbeats are judged against the last moment the dispatcher had
 	// handled everything it was given: when it is behind, a vehicle's
 	// HEARTBEAT may be waiting in the queue, and the station being late

@@ -36,15 +36,18 @@ type LinkInfo struct {
 	// (unsigned, bad_signature, replayed, too_old, undecodable).
 	SigningRejected map[string]uint64 `json:"signing_rejected"`
 	// Datagrams counts what the socket delivered (UDP server links).
-	// The reader decodes and dispatches each at once, so the backlog waits
-	// in the socket (Socket.RxQueueBytes); Backlog is only the datagrams of
-	// remotes heard for the first time, held until gomavlib has opened
-	// their channel (milliseconds), and BacklogDropped those dropped
-	// because such a hold queue (256) or the queue of new remotes (4,096)
-	// was full.
-	Datagrams      uint64 `json:"datagrams"`
-	Backlog        int64  `json:"backlog"`
-	BacklogDropped uint64 `json:"backlog_dropped"`
+	// Backlog is the datagrams read and not yet dispatched: staged for
+	// the dispatcher (at most 32,768), or held for a remote heard for the
+	// first time until gomavlib has opened its channel (milliseconds);
+	// what has not been read waits in the socket (Socket.RxQueueBytes).
+	// BacklogDropped counts the datagrams read and dropped because one of
+	// those queues was full, BacklogDroppedBy the same by queue
+	// ("staging", "hold", "accept": the 4,096 remotes not yet accepted).
+	// Every datagram read is dispatched, in the backlog, or dropped here.
+	Datagrams        uint64            `json:"datagrams"`
+	Backlog          int64             `json:"backlog"`
+	BacklogDropped   uint64            `json:"backlog_dropped"`
+	BacklogDroppedBy map[string]uint64 `json:"backlog_dropped_by"`
 	// Socket is the kernel's view of a UDP server link's socket, read
 	// from the socket itself (nil for other links, or when the kernel
 	// cannot say).
@@ -87,7 +90,7 @@ func (s *Station) Links() []LinkInfo {
 	s.mu.Unlock()
 	out := make([]LinkInfo, len(s.links))
 	for i, l := range s.links {
-		out[i] = LinkInfo{Name: l.name, Spec: l.spec, SigningRejected: make(map[string]uint64, len(mavsign.Reasons))}
+		out[i] = LinkInfo{Name: l.name, Spec: l.spec, SigningRejected: make(map[string]uint64, len(mavsign.Reasons)), BacklogDroppedBy: map[string]uint64{}}
 	}
 	for i, ln := range running {
 		out[i].Channels = int(ln.nChannels.Load())
@@ -114,7 +117,10 @@ func (s *Station) Links() []LinkInfo {
 		if l := ln.udp.Load(); l != nil {
 			out[i].Datagrams = l.datagrams.Load()
 			out[i].Backlog = l.queued.Load()
-			out[i].BacklogDropped = l.dropped.Load()
+			out[i].BacklogDropped = l.dropped()
+			for d := range nUDPDrops {
+				out[i].BacklogDroppedBy[d.String()] = l.drops[d].Load()
+			}
 			if drops, rx, err := l.socketMemInfo(); err == nil {
 				out[i].Socket = &SocketStats{Local: l.pc.LocalAddr().String(), Drops: drops, RxQueueBytes: rx}
 			}

@@ -68,6 +68,10 @@ type Config struct {
 	SigningKeyFile string
 	// Log receives the station's logs (default slog.Default()).
 	Log *slog.Logger
+
+	// udpMaxStaged bounds the datagrams a UDP server link stages for its
+	// dispatcher (default udpMaxStaged; tests overflow a small one).
+	udpMaxStaged int
 }
 
 // ErrUnknownVehicle is returned (wrapped) for a vehicle ID the station has
@@ -166,6 +170,9 @@ func (c Config) withDefaults() Config {
 	if c.UDPBatchWait == 0 {
 		c.UDPBatchWait = d.UDPBatchWait
 	}
+	if c.udpMaxStaged <= 0 {
+		c.udpMaxStaged = udpMaxStaged
+	}
 	return c
 }
 
@@ -206,7 +213,7 @@ func (s *Station) Run(ctx context.Context) error {
 		ln := newLinkRT(s, l)
 		ep := l.endpoint
 		if u, ok := ep.(gomavlib.EndpointUDPServer); ok {
-			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, s.cfg.UDPBatchWait, func(l *udpListener) { ln.udp.Store(l) })
+			ep = udpServerEndpoint(u.Address, s.cfg.UDPReceiveBuffer, s.cfg.udpMaxStaged, s.cfg.UDPBatchWait, func(l *udpListener) { ln.udp.Store(l) })
 		} else {
 			ep = ln.gatedEndpoint(ep)
 		}

@@ -20,10 +20,10 @@ import (
 // receives the listener, whose counters say how far the station is behind.
 // The link's dispatcher takes the datagrams from the listener; gomavlib's
 // channels are only used to write to the remotes.
-func udpServerEndpoint(address string, rcvbuf int, batchWait time.Duration, opened func(*udpListener)) gomavlib.EndpointConf {
+func udpServerEndpoint(address string, rcvbuf, maxStaged int, batchWait time.Duration, opened func(*udpListener)) gomavlib.EndpointConf {
 	return gomavlib.EndpointCustomServer{
 		Listen: func() (net.Listener, error) {
-			l, err := listenUDP(address, rcvbuf, udpConnQueue, udpMaxStaged, batchWait)
+			l, err := listenUDP(address, rcvbuf, udpConnQueue, maxStaged, batchWait)
 			if err != nil {
 				return nil, err
 			}

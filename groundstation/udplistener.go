@@ -68,7 +68,44 @@ type udpListener struct {
 
 	datagrams atomic.Uint64 // read from the socket
 	queued    atomic.Int64  // staged, or held for a remote whose channel is not open yet
-	dropped   atomic.Uint64 // the staging buffer, a remote's hold queue or the accept queue was full
+	// drops counts the datagrams read from the socket and dropped before
+	// the dispatcher decoded them, by the queue that was full: every
+	// datagram read is decoded, queued or counted here.
+	drops [nUDPDrops]atomic.Uint64
+	// dropLog is what the link last logged of its drops (dispatcher-owned:
+	// logUDPDrops).
+	dropLog udpDropLog
+}
+
+// udpDrop names a queue between a UDP socket and its link's dispatcher
+// that drops datagrams when full.
+type udpDrop int
+
+const (
+	// dropStaging: the staging buffer (maxStaged datagrams) was full —
+	// the dispatcher is seconds behind its socket.
+	dropStaging udpDrop = iota
+	// dropHold: a new remote's hold queue (maxQueue) was full before its
+	// channel opened.
+	dropHold
+	// dropAccept: the queue of new remotes (udpAcceptQueue) was full, or
+	// the listener was closing.
+	dropAccept
+	nUDPDrops
+)
+
+// String is the reason label of burgut_udp_backlog_dropped_total.
+func (d udpDrop) String() string {
+	return [...]string{"staging", "hold", "accept"}[d]
+}
+
+// dropped is every datagram the listener's queues dropped.
+func (l *udpListener) dropped() uint64 {
+	var n uint64
+	for i := range l.drops {
+		n += l.drops[i].Load()
+	}
+	return n
 }
 
 // stageBuf holds datagrams read and not yet dispatched.
@@ -133,7 +170,7 @@ func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int6
 	l.lat.socket.ObserveSince(arrived, read)
 	c := l.conn(ap)
 	if c == nil {
-		l.dropped.Add(1)
+		l.drops[dropAccept].Add(1)
 		return false
 	}
 	ns := arrived
@@ -141,7 +178,7 @@ func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int6
 	l.smu.Lock()
 	if len(l.stage.items) >= l.maxStaged {
 		l.smu.Unlock()
-		l.dropped.Add(1)
+		l.drops[dropStaging].Add(1)
 		return false
 	}
 	l.stage.items = append(l.stage.items, stagedDatagram{c: c, at: ns, off: len(l.stage.data), n: len(data)})

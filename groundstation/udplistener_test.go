@@ -47,8 +47,9 @@ func TestUDPListenerStagesDatagramsForTheLink(t *testing.T) {
 	default:
 		t.Fatal("datagrams staged but the link not signalled")
 	}
-	if l.queued.Load() != 4 || l.dropped.Load() != 1 || l.staged() != 4 {
-		t.Fatalf("staged %d (queued %d), dropped %d; want 4 staged and the 5th dropped", l.staged(), l.queued.Load(), l.dropped.Load())
+	if l.queued.Load() != 4 || l.drops[dropStaging].Load() != 1 || l.dropped() != 1 || l.staged() != 4 {
+		t.Fatalf("staged %d (queued %d), dropped %d (staging %d); want 4 staged and the 5th dropped at the staging buffer",
+			l.staged(), l.queued.Load(), l.dropped(), l.drops[dropStaging].Load())
 	}
 	take()
 	if l.staged() != 0 || l.queued.Load() != 0 {
@@ -151,8 +152,8 @@ func TestUDPListenerBatchesABusySocket(t *testing.T) {
 	}
 	var b stageBuf
 	l.take(&b)
-	if len(b.items) != n || l.dropped.Load() != 0 {
-		t.Fatalf("staged %d of %d, dropped %d", len(b.items), n, l.dropped.Load())
+	if len(b.items) != n || l.dropped() != 0 {
+		t.Fatalf("staged %d of %d, dropped %d", len(b.items), n, l.dropped())
 	}
 	for i := range b.items {
 		if d := b.bytes(i); len(d) != 2 || int(d[0])<<8|int(d[1]) != i&0xffff {

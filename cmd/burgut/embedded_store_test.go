@@ -34,7 +34,8 @@ func TestServeEmbeddedStoreStoresEveryMessage(t *testing.T) {
 	gpi := sent.Sent["GLOBAL_POSITION_INT"]
 
 	// Wait until everything is decoded and nothing waits for the store.
-	fams := waitDrained(t, "http://"+s.http+"/metrics", decodedAll(sent), recorderIdle, zero("store pending rows", "burgut_store_pending_rows"))
+	fams := waitDrained(t, "http://"+s.http+"/metrics", ingestDrained(), recorderIdle, zero("store pending rows", "burgut_store_pending_rows"))
+	checkIngest(t, fams, sent)
 	for _, c := range []struct {
 		what      string
 		got, want float64
