@@ -37,8 +37,16 @@ func (ln *linkRT) gatedEndpoint(ep gomavlib.EndpointConf) gomavlib.EndpointConf 
 			return (&net.Dialer{}).DialContext(ctx, "tcp4", e.Address)
 		})
 	case gomavlib.EndpointUDPClient:
-		return ln.gatedClient("udp:"+e.Address, true, func(ctx context.Context) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "udp4", e.Address)
+		// Read as a stream of whole datagrams (datagramStream), not with
+		// gomavlib's datagram reader: that reads a datagram into 512 bytes
+		// and decodes only its first frame, and routers pack several frames
+		// into one datagram.
+		return ln.gatedClient("udp:"+e.Address, false, func(ctx context.Context) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, "udp4", e.Address)
+			if err != nil {
+				return nil, err
+			}
+			return &datagramStream{Conn: c, buf: make([]byte, 1<<16)}, nil
 		})
 	case gomavlib.EndpointSerial:
 		return ln.gatedClient("serial:"+e.Device, false, func(context.Context) (net.Conn, error) {
@@ -154,3 +162,29 @@ type serialAddr string
 
 func (serialAddr) Network() string  { return "serial" }
 func (a serialAddr) String() string { return string(a) }
+
+// datagramStream reads a connected UDP socket as a byte stream for
+// gomavlib's stream reader: each datagram is read whole (up to the
+// largest UDP payload) and served until its last byte, so every frame a
+// datagram carries is decoded, as on UDP server links (ingest.go).
+// gomavlib's datagram reader decodes one frame per datagram, read into a
+// 512-byte buffer, and reports the rest as a single parse error, so a
+// router's datagram of eight frames lost seven.
+type datagramStream struct {
+	net.Conn
+	buf  []byte
+	r, w int
+}
+
+func (d *datagramStream) Read(p []byte) (int, error) {
+	for d.r == d.w { // (an empty datagram is no data: read the next)
+		n, err := d.Conn.Read(d.buf)
+		if n == 0 && err != nil {
+			return 0, err
+		}
+		d.r, d.w = 0, n
+	}
+	n := copy(p, d.buf[d.r:d.w])
+	d.r += n
+	return n, nil
+}

@@ -107,3 +107,59 @@ func TestUDPOverloadEveryDatagramDecodedOrCountedAndLogged(t *testing.T) {
 		t.Errorf("%d log lines after a period without new drops, want still 1", n)
 	}
 }
+
+// A UDP client link decodes every frame a datagram carries. Routers
+// (mavlink-router, MAVProxy outputs) pack several frames into one
+// datagram; gomavlib's datagram reader read each datagram into 512 bytes
+// and decoded only its first frame, reporting the rest as one parse error
+// ("skipped N bytes"): frames lost, counted as one malformed input.
+func TestUDPClientLinkDecodesEveryFrameOfADatagram(t *testing.T) {
+	veh, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer veh.Close()
+	st, _ := startStation(t, testConfig("udpc:"+veh.LocalAddr().String()))
+	// The station's HEARTBEAT (once a second) tells the vehicle where it is.
+	buf := make([]byte, 2048)
+	_ = veh.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, station, err := veh.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no HEARTBEAT from the station: %v", err)
+	}
+	enc := newFrameEncoder(t, 42, 1)
+	frames := 0
+	datagram := func(n int) []byte {
+		var d []byte
+		for range n {
+			d = append(d, enc.encode(t, &common.MessageGlobalPositionInt{Lat: 418123000, Lon: 692716000, TimeBootMs: uint32(frames)})...)
+			frames++
+		}
+		return d
+	}
+	// An empty datagram (no data, not the end of the link), then one
+	// frame, eight (~300 bytes), and forty (~1,600 bytes: past 512).
+	if _, err := veh.WriteToUDP(nil, station); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 8, 40} {
+		d := datagram(n)
+		if n == 40 && len(d) <= 512 {
+			t.Fatalf("the large datagram is only %d bytes", len(d))
+		}
+		if _, err := veh.WriteToUDP(d, station); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.mu.Lock()
+	ln := st.running[0]
+	st.mu.Unlock()
+	testenv.Eventually(t, 10*time.Second, "every frame decoded, or a parse error", func() bool {
+		return ln.frames.Load() >= uint64(frames) || ln.parseErrors.Load() > 0
+	})
+	if got, pe := ln.frames.Load(), ln.parseErrors.Load(); got != uint64(frames) || pe != 0 {
+		var last string
+		ln.locked(func() { last = ln.lastParseError })
+		t.Fatalf("decoded %d of %d frames, %d parse errors (%s)", got, frames, pe, last)
+	}
+}
