@@ -17,6 +17,8 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/fleet/separation"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/httpapi"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
 )
 
@@ -99,6 +101,10 @@ func (a *App) startSeparation(ctx context.Context) error {
 	a.addFamily(counter("burgut_separation_brake_failures_total", "brake commands refused or unanswered (logged, audited)"), func(emit metrics.Emit) {
 		emit(float64(st.brakeFailures.Load()))
 	})
+	var active atomic.Pointer[[]separation.Change] // the episodes now, for the route
+	a.Mux.HandleFunc(http.MethodGet, "/api/v1/separation", httpapi.Observer, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, separationStatus(sc, active.Load(), st.tracked.Load()))
+	})
 	a.Go(ctx, "separation monitor", func(ctx context.Context) error {
 		var cmds sync.WaitGroup
 		defer cmds.Wait() // every brake command ends before the part does
@@ -113,7 +119,7 @@ func (a *App) startSeparation(ctx context.Context) error {
 				return nil
 			case <-t.C:
 			}
-			tracks = separation.Tracks(tracks, a.Fleet.List())
+			tracks = separation.Tracks(tracks, a.Fleet.List(), a.missionTargetAlt)
 			changes := mon.Step(tracks)
 			st.tracked.Store(int64(len(tracks)))
 			for _, c := range changes {
@@ -148,11 +154,91 @@ func (a *App) startSeparation(ctx context.Context) error {
 					st.brakes.Add(1)
 				}()
 			}
-			st.active.Store(int64(len(mon.Active())))
+			if len(changes) > 0 || active.Load() == nil {
+				now := mon.Active()
+				active.Store(&now)
+			}
+			st.active.Store(int64(len(*active.Load())))
 		}
 	})
 	return nil
 }
+
+// sepPair is one pair in a separation episode as GET /api/v1/separation
+// shows it.
+type sepPair struct {
+	A     string `json:"vehicle_a"`
+	B     string `json:"vehicle_b"`
+	Level string `json:"level"`
+	Yield string `json:"yield_vehicle_id"`
+}
+
+// separationStatus is GET /api/v1/separation: the monitor's settings as
+// this station runs them — so that a client sequencing launches (the
+// scenario runner's launch step against --station URL) uses this
+// station's pad clearance, not its own default — and the pairs in an
+// episode now.
+func separationStatus(sc SeparationConfig, active *[]separation.Change, tracked int64) map[string]any {
+	m := sc.monitor()
+	pairs := []sepPair{}
+	if active != nil {
+		for _, c := range *active {
+			pairs = append(pairs, sepPair{A: c.A, B: c.B, Level: c.Level.String(), Yield: c.Yield})
+		}
+	}
+	return map[string]any{
+		"warn_m": m.Warn, "critical_m": m.Critical, "horizon_s": m.Horizon.Seconds(), "action": sc.Action,
+		"pad_clearance_m": m.PadClearance(), "tracked": tracked, "active": pairs,
+	}
+}
+
+// missionTargetAlt is the altitude (MSL) a vehicle flying its mission in
+// AUTO climbs or descends to: that of the mission item it flies
+// (MISSION_CURRENT), from the station's copy of the mission it uploaded
+// or read. ArduCopter names no target while it takes off
+// (POSITION_TARGET_GLOBAL_INT is not sent for AUTO's takeoff), and the
+// takeoff is where a drone climbs through the others' layers above a
+// shared pad, so the mission is the source. Items whose altitude is not
+// where the drone levels off (LAND, RTL, terrain frames, commands
+// without a position) say nothing.
+func (a *App) missionTargetAlt(v *fleet.Vehicle) (float64, bool) {
+	if v.Mode != "AUTO" || v.MissionSeq <= 0 || a.Station == nil {
+		return 0, false
+	}
+	it, ok := a.Station.MissionItem(v.ID, v.MissionSeq)
+	if !ok {
+		return 0, false
+	}
+	return itemAltMSL(it, v.Home)
+}
+
+// itemAltMSL is where a mission item's navigation levels off, above mean
+// sea level: its altitude, from home for the relative frames.
+func itemAltMSL(it mavitem.Item, home *fleet.Point) (float64, bool) {
+	switch it.Command {
+	case mavitem.CmdNavTakeoff, mavitem.CmdNavWaypoint, mavitem.CmdNavLoiterUnlim, mavitem.CmdNavLoiterTime,
+		cmdNavLoiterTurns, cmdNavSplineWaypoint:
+	default:
+		return 0, false
+	}
+	z := float64(it.Z)
+	switch it.Frame {
+	case mavitem.FrameGlobal, mavitem.FrameGlobalInt:
+		return z, true
+	case mavitem.FrameGlobalRelativeAlt, mavitem.FrameGlobalRelAltInt:
+		if home == nil {
+			return 0, false
+		}
+		return home.AltMSL + z, true
+	}
+	return 0, false
+}
+
+// MAV_CMD numbers mavitem does not name.
+const (
+	cmdNavLoiterTurns    = 18
+	cmdNavSplineWaypoint = 82
+)
 
 // emitSeparation publishes one change of a pair as an event of the
 // yielding drone, naming the other.

@@ -18,6 +18,7 @@ import (
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/relay"
 )
@@ -241,5 +242,127 @@ func TestRunBatteryFlags(t *testing.T) {
 	}
 	if _, err := Load("serve", []string{"--endurance-min", "25"}, false, &strings.Builder{}); err == nil {
 		t.Fatal("serve accepted a simulator flag")
+	}
+}
+
+// A drone taking off in AUTO under another that hovers 25 m to the side
+// at a higher layer: its climb, extrapolated straight ahead, would reach
+// the other's altitude within the horizon (a warning on the old
+// monitor), but the monitor knows from the uploaded mission that it
+// levels off at its takeoff altitude 30 m below the other, and raises
+// nothing. Sent on to the other's altitude in GUIDED (no mission item
+// names its target), the same climb is a true conflict and warns.
+func TestSeparationKnowsWhereATakeoffLevelsOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("flies two simulated vehicles")
+	}
+	a, _ := runApp(t, func(c *Config) {
+		c.Sim.Vehicles = 2
+		c.Sim.Speedup = 3
+		c.Sim.Demo = false
+	})
+	base := "http://" + a.HTTPAddr()
+	var vs []fleet.Vehicle
+	testenv.Eventually(t, 60*time.Second, "two vehicles with GPS and home", func() bool {
+		vs = a.Fleet.List()
+		return len(vs) == 2 && vs[0].GPSFix >= 3 && vs[0].Home != nil && vs[1].GPSFix >= 3 && vs[1].Home != nil
+	})
+	idA, idB := vs[0].ID, vs[1].ID
+	h := *vs[0].Home
+	cmd := func(id, name string, body map[string]any) {
+		t.Helper()
+		var out map[string]any
+		if code := sendJSON(t, "POST", base+"/api/v1/vehicles/"+id+"/commands/"+name, body, &out); code != 200 {
+			t.Fatalf("%s %s: %d %v", name, id, code, out)
+		}
+	}
+	// B hovers 25 m east of A's home, 70 m up.
+	lat, lon := offset(h.Lat, h.Lon, 0, 25)
+	cmd(idB, "mode", map[string]any{"mode": "GUIDED"})
+	cmd(idB, "arm", map[string]any{})
+	cmd(idB, "takeoff", map[string]any{"alt_m": 70})
+	testenv.Eventually(t, 90*time.Second, "B at 70 m", func() bool { v, _ := a.Fleet.Get(idB); return v.RelativeAlt > 68 })
+	cmd(idB, "goto", map[string]any{"lat": lat, "lon": lon, "alt_m": 70})
+	testenv.Eventually(t, 90*time.Second, "B above its point", func() bool {
+		v, _ := a.Fleet.Get(idB)
+		return math.Hypot((v.Lat-lat)*111320, (v.Lon-lon)*111320*math.Cos(lat*math.Pi/180)) < 1 && v.GroundSpeed < 0.2
+	})
+	// A: takeoff to 40 m, then hold over its home.
+	it := func(seq, c uint16, alt float32, hold float32) mavitem.Item {
+		return mavitem.Item{Seq: seq, Frame: mavitem.FrameGlobalRelativeAlt, Command: c, Autocontinue: 1, Param1: hold,
+			X: int32(math.Round(h.Lat * 1e7)), Y: int32(math.Round(h.Lon * 1e7)), Z: alt}
+	}
+	home := it(0, mavitem.CmdNavWaypoint, 0, 0)
+	home.Frame = mavitem.FrameGlobal
+	items := []mavitem.Item{home, it(1, mavitem.CmdNavTakeoff, 40, 0), it(2, mavitem.CmdNavWaypoint, 40, 600)}
+	var rep map[string]any
+	if code := sendJSON(t, "PUT", base+"/api/v1/vehicles/"+idA+"/mission", map[string]any{"items": items}, &rep); code != 200 || rep["verified"] != true {
+		t.Fatalf("upload: %d %v", code, rep)
+	}
+	mark := a.Fleet.Events(0, "", 0)[len(a.Fleet.Events(0, "", 0))-1].Seq
+	cmd(idA, "mode", map[string]any{"mode": "GUIDED"})
+	cmd(idA, "arm", map[string]any{})
+	cmd(idA, "mission_start", map[string]any{})
+	// Climbing, A passes the altitude (about 20 m) from which 20 s of its
+	// climb reach B's layer; it is then held over its home at 40 m.
+	testenv.Eventually(t, 90*time.Second, "A levelled at 40 m on item 2", func() bool {
+		v, _ := a.Fleet.Get(idA)
+		return v.MissionSeq == 2 && v.RelativeAlt > 39 && math.Abs(v.Climb) < 0.1
+	})
+	if evs := sepEvents(a, mark); len(evs) != 0 {
+		t.Fatalf("separation events for a takeoff levelling off 30 m under the other: %v", evs)
+	}
+	// The same climb continued to B's altitude in GUIDED: a warning.
+	cmd(idA, "mode", map[string]any{"mode": "GUIDED"})
+	cmd(idA, "goto", map[string]any{"lat": h.Lat, "lon": h.Lon, "alt_m": 70})
+	testenv.Eventually(t, 60*time.Second, "a separation warning", func() bool {
+		return slices.ContainsFunc(sepEvents(a, mark), func(e fleet.Event) bool { return e.Kind == fleet.EventSeparation })
+	})
+}
+
+// GET /api/v1/separation gives the station's own settings: the pad
+// clearance follows --separation-warn.
+func TestSeparationRouteShowsTheStationsSettings(t *testing.T) {
+	a, _ := runApp(t, func(c *Config) {
+		c.Separation.Warn, c.Separation.Critical, c.Separation.Horizon, c.Separation.Action = 45, 12, 25*time.Second, SeparationBrake
+	})
+	var st struct {
+		Warn     float64 `json:"warn_m"`
+		Critical float64 `json:"critical_m"`
+		Horizon  float64 `json:"horizon_s"`
+		Pad      float64 `json:"pad_clearance_m"`
+		Action   string  `json:"action"`
+		Active   []any   `json:"active"`
+	}
+	getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/separation", &st)
+	if st.Warn != 45 || st.Critical != 12 || st.Horizon != 25 || st.Pad != 45 || st.Action != SeparationBrake || st.Active == nil || len(st.Active) != 0 {
+		t.Fatalf("GET /api/v1/separation: %+v", st)
+	}
+}
+
+// The levelling-off altitude of a mission item: its altitude, from home
+// for the relative frames; nothing for items the drone does not level
+// off at or whose altitude it cannot place.
+func TestItemAltMSL(t *testing.T) {
+	home := &fleet.Point{AltMSL: 450}
+	for _, c := range []struct {
+		it   mavitem.Item
+		home *fleet.Point
+		want float64
+		ok   bool
+	}{
+		{mavitem.Item{Command: mavitem.CmdNavTakeoff, Frame: mavitem.FrameGlobalRelativeAlt, Z: 40}, home, 490, true},
+		{mavitem.Item{Command: mavitem.CmdNavWaypoint, Frame: mavitem.FrameGlobalRelAltInt, Z: 60}, home, 510, true},
+		{mavitem.Item{Command: mavitem.CmdNavWaypoint, Frame: mavitem.FrameGlobal, Z: 520}, nil, 520, true},
+		{mavitem.Item{Command: cmdNavSplineWaypoint, Frame: mavitem.FrameGlobalInt, Z: 530}, nil, 530, true},
+		{mavitem.Item{Command: mavitem.CmdNavTakeoff, Frame: mavitem.FrameGlobalRelativeAlt, Z: 40}, nil, 0, false}, // no home
+		{mavitem.Item{Command: mavitem.CmdNavWaypoint, Frame: 10, Z: 40}, home, 0, false},                           // terrain
+		{mavitem.Item{Command: mavitem.CmdNavLand, Frame: mavitem.FrameGlobalRelativeAlt, Z: 0}, home, 0, false},
+		{mavitem.Item{Command: mavitem.CmdNavReturnToLaunch}, home, 0, false},
+		{mavitem.Item{Command: mavitem.CmdDoChangeSpeed, Frame: mavitem.FrameGlobalRelativeAlt, Z: 5}, home, 0, false},
+	} {
+		if got, ok := itemAltMSL(c.it, c.home); got != c.want || ok != c.ok {
+			t.Errorf("%+v: %v %v, want %v %v", c.it, got, ok, c.want, c.ok)
+		}
 	}
 }

@@ -138,6 +138,21 @@ func (c *listCache) get(ctx context.Context, t mavitem.MissionType, fetch func(c
 	}
 }
 
+// peek returns item seq of list t from the station's copy, if one is
+// kept, without reading the vehicle and whatever the copy's age: for
+// callers that want a hint now (the separation monitor's target
+// altitudes, every half second for every climbing drone), not the
+// freshest list.
+func (c *listCache) peek(t mavitem.MissionType, seq int) (mavitem.Item, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.list(t)
+	if l == nil || l.at.IsZero() || seq < 0 || seq >= len(l.items) {
+		return mavitem.Item{}, false
+	}
+	return l.items[seq], true
+}
+
 // set keeps items as what the vehicle holds of list t (a verified
 // upload's read-back).
 func (c *listCache) set(t mavitem.MissionType, items []mavitem.Item) {

@@ -110,6 +110,35 @@ func TestListCacheSignals(t *testing.T) {
 	expect("every list after MAV_MISSION_TYPE_ALL", 14)
 }
 
+// peek answers from the kept copy only, never downloads, and says
+// nothing once a signal drops the copy.
+func TestListCachePeek(t *testing.T) {
+	var c listCache
+	if _, ok := c.peek(mavitem.TypeMission, 1); ok {
+		t.Fatal("peek with nothing kept")
+	}
+	items := []mavitem.Item{{Seq: 0}, {Seq: 1, Command: mavitem.CmdNavTakeoff, Z: 40}}
+	c.set(mavitem.TypeMission, items)
+	if it, ok := c.peek(mavitem.TypeMission, 1); !ok || it.Z != 40 {
+		t.Fatalf("peek item 1: %+v %v", it, ok)
+	}
+	for _, seq := range []int{-1, 2} {
+		if _, ok := c.peek(mavitem.TypeMission, seq); ok {
+			t.Fatalf("peek item %d of 2", seq)
+		}
+	}
+	if _, ok := c.peek(mavitem.TypeFence, 0); ok {
+		t.Fatal("peek of the fence, never read")
+	}
+	c.invalidate(mavitem.TypeMission)
+	if _, ok := c.peek(mavitem.TypeMission, 1); ok {
+		t.Fatal("peek after the mission was dropped")
+	}
+	if c.downloads.Load() != 0 {
+		t.Fatalf("peek downloaded %d lists", c.downloads.Load())
+	}
+}
+
 // A non-ArduPilot total counts home, and 0 says nothing.
 func TestTotalMatches(t *testing.T) {
 	cases := []struct {

@@ -299,6 +299,17 @@ func (s *Station) Download(ctx context.Context, vehicleID string, t mavitem.Miss
 	return items, nil
 }
 
+// MissionItem is item seq of the vehicle's mission as the station last
+// uploaded or read it, if it keeps a copy that no signal has invalidated
+// (listcache.go), whatever its age; it never talks to the vehicle.
+func (s *Station) MissionItem(vehicleID string, seq int) (mavitem.Item, bool) {
+	rec := s.reg.get(vehicleID)
+	if rec == nil {
+		return mavitem.Item{}, false
+	}
+	return rec.lists.peek(mavitem.TypeMission, seq)
+}
+
 // Clear removes a vehicle's mission, fence or rally list
 // (MISSION_CLEAR_ALL). Clearing the mission also ends its assignment: the
 // vehicle's mission and event-area tags are cleared whatever the outcome,

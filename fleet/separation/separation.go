@@ -12,7 +12,15 @@
 //
 // Prediction is linear extrapolation of position and velocity in a local
 // east/north/up frame, in 3D: two drones stacked 40 m apart in altitude
-// layers never conflict however close they are horizontally.
+// layers never conflict however close they are horizontally. One
+// exception, because copters do not climb for ever: a drone whose target
+// altitude is known (Track.TargetZ — the altitude of the mission item it
+// flies to) and that climbs or descends towards it levels off there, so
+// its vertical extrapolation stops at that altitude. Without it, a drone
+// climbing at 2.5 m/s after takeoff was projected 50 m up over a 20 s
+// horizon, into a drone hovering above its pad at a higher layer it never
+// reaches. Horizontal motion is still extrapolated as it is: a drone
+// turning at its waypoint is caught within a tick or two of the turn.
 //
 // Candidate pairs come from an R-tree (github.com/tidwall/rtree, already
 // used by the planner) over each drone's horizontal swept box — its
@@ -87,16 +95,71 @@ type Track struct {
 	ID         string
 	X, Y, Z    float64
 	VX, VY, VZ float64
+	// TargetZ is the altitude (same reference as Z) the drone is known to
+	// be flying to, when HasTargetZ: it levels off there (levelOff).
+	TargetZ    float64
+	HasTargetZ bool
 	// Patrol is true while the drone flies its patrol (AUTO mission); a
 	// drone not on patrol (in transit, guided, returning) yields to it.
 	Patrol bool
 }
 
+// levelOff is when (seconds from now) the track's vertical motion stops:
+// when it reaches its target altitude climbing or descending towards it,
+// else never (+Inf). A drone moving away from its target (overshooting
+// it, or a target that is stale) is extrapolated as it moves — the
+// prediction is only ever shortened by an intent the drone's own motion
+// agrees with.
+func (t *Track) levelOff() float64 {
+	if !t.HasTargetZ {
+		return math.Inf(1)
+	}
+	dz := t.TargetZ - t.Z
+	switch {
+	case t.VZ > 0 && dz >= 0, t.VZ < 0 && dz <= 0:
+		return dz / t.VZ
+	}
+	return math.Inf(1)
+}
+
 // ClosestApproach returns when (seconds from now, in [0, horizon]) and at
-// what distance two tracks are closest if both keep their velocity.
+// what distance two tracks are closest if both keep their velocity — but
+// for vertical motion, which stops where a track levels off (TargetZ).
+// The relative motion is then linear between the level-off times, so the
+// closest approach is the least of at most three linear pieces'.
 func ClosestApproach(a, b Track, horizon float64) (tca, dist float64) {
-	dx, dy, dz := b.X-a.X, b.Y-a.Y, b.Z-a.Z
-	wx, wy, wz := b.VX-a.VX, b.VY-a.VY, b.VZ-a.VZ
+	la, lb := a.levelOff(), b.levelOff()
+	if la >= horizon && lb >= horizon { // the common case: one piece
+		return closestLinear(b.X-a.X, b.Y-a.Y, b.Z-a.Z, b.VX-a.VX, b.VY-a.VY, b.VZ-a.VZ, horizon)
+	}
+	cuts := [4]float64{0, min(la, lb, horizon), min(max(la, lb), horizon), horizon}
+	dist = math.Inf(1)
+	for i := range 3 {
+		s0, s1 := cuts[i], cuts[i+1]
+		if i > 0 && s1 <= s0 {
+			continue
+		}
+		// Vertical speed and altitude of each track at s0.
+		vza, vzb := a.VZ, b.VZ
+		za, zb := a.Z+a.VZ*min(s0, la), b.Z+b.VZ*min(s0, lb)
+		if s0 >= la {
+			vza = 0
+		}
+		if s0 >= lb {
+			vzb = 0
+		}
+		t, d := closestLinear(b.X-a.X+(b.VX-a.VX)*s0, b.Y-a.Y+(b.VY-a.VY)*s0, zb-za,
+			b.VX-a.VX, b.VY-a.VY, vzb-vza, s1-s0)
+		if d < dist {
+			tca, dist = s0+t, d
+		}
+	}
+	return tca, dist
+}
+
+// closestLinear is the closest approach over [0, horizon] of a relative
+// position d moving at relative velocity w.
+func closestLinear(dx, dy, dz, wx, wy, wz, horizon float64) (tca, dist float64) {
 	w2 := wx*wx + wy*wy + wz*wz
 	if w2 > 1e-12 {
 		tca = -(dx*wx + dy*wy + dz*wz) / w2

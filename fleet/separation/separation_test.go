@@ -195,7 +195,7 @@ func TestTracksFromFleet(t *testing.T) {
 		{ID: "lost", Connected: false, Armed: true, LandedState: "in_air"},
 		{ID: "east", Connected: true, Armed: true, RelativeAlt: 20, Lat: 41.3, Lon: 69.2 + 0.001, AltMSL: 520, Mode: "GUIDED"},
 	}
-	tr := Tracks(nil, vs)
+	tr := Tracks(nil, vs, nil)
 	if len(tr) != 2 || tr[0].ID != "air" || tr[1].ID != "east" {
 		t.Fatalf("tracks %+v", tr)
 	}
@@ -248,7 +248,7 @@ func BenchmarkTracks2000(b *testing.B) {
 	}
 	var tr []Track
 	for b.Loop() {
-		tr = Tracks(tr, vs)
+		tr = Tracks(tr, vs, nil)
 	}
 }
 
@@ -270,4 +270,96 @@ func BenchmarkBruteForce2000(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n), "conflicts")
+}
+
+// A drone climbing after takeoff under a drone hovering 25 m to the side
+// at a higher layer: extrapolated straight ahead its 2.5 m/s climb
+// reaches the other's altitude within the horizon (25 m: a warning); it
+// levels off at its target 20 m below the other (32 m: nothing).
+func TestClimbLevelsOffAtItsTarget(t *testing.T) {
+	above := Track{ID: "v1", Z: 560}
+	climber := Track{ID: "v2", X: 25, Z: 510, VZ: 2.5}
+	if got := New(cfg()).Step([]Track{above, climber}); len(got) != 1 || got[0].Level != Warning {
+		t.Fatalf("no target known: changes %+v, want the straight-ahead warning", got)
+	}
+	climber.TargetZ, climber.HasTargetZ = 540, true
+	tca, d := ClosestApproach(above, climber, 20)
+	if !near(tca, 12) || !near(d, math.Hypot(25, 20)) {
+		t.Fatalf("levelling at 540 m: tca %v d %v, want 12 s at %v m", tca, d, math.Hypot(25, 20))
+	}
+	if got := New(cfg()).Step([]Track{above, climber}); len(got) != 0 {
+		t.Fatalf("target 20 m under the other: changes %+v, want none", got)
+	}
+	// A target at the other's layer is a true conflict and still warns;
+	// so does one the climb would overshoot within the horizon.
+	for _, z := range []float64{560, 600} {
+		climber.TargetZ = z
+		if got := New(cfg()).Step([]Track{above, climber}); len(got) != 1 || got[0].Level != Warning || !near(got[0].DistanceM, 25) {
+			t.Fatalf("target %v m: changes %+v, want a warning at 25 m", z, got)
+		}
+	}
+	// A descent levels off the same way: from above onto a drone below.
+	below := Track{ID: "v1", Z: 510}
+	desc := Track{ID: "v2", X: 25, Z: 560, VZ: -2.5, TargetZ: 535, HasTargetZ: true}
+	if _, d := ClosestApproach(below, desc, 20); !near(d, math.Hypot(25, 25)) {
+		t.Fatalf("descent to 535 m: closest %v m, want %v", d, math.Hypot(25, 25))
+	}
+}
+
+// A target the drone moves away from (passed, or stale) does not shorten
+// the prediction: only an intent the drone's own motion agrees with does.
+func TestTargetBehindTheMotionIsIgnored(t *testing.T) {
+	above := Track{ID: "v1", Z: 560}
+	for _, c := range []Track{
+		{ID: "v2", X: 25, Z: 510, VZ: 2.5, TargetZ: 500, HasTargetZ: true}, // target below, climbing
+		{ID: "v2", X: 25, Z: 510, VZ: 2.5},                                 // no target
+	} {
+		tca, d := ClosestApproach(above, c, 20)
+		if !near(tca, 20) || !near(d, 25) {
+			t.Fatalf("%+v: tca %v d %v, want the straight-ahead 20 s at 25 m", c, tca, d)
+		}
+	}
+}
+
+// ClosestApproach with level-offs against sampling the same piecewise
+// motion finely: it never reports a miss distance larger than one the
+// tracks actually reach (that would hide a conflict), nor much smaller.
+func TestClosestApproachWithLevelOffMatchesSampling(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const h = 20.0
+	pos := func(tr Track, s float64) (float64, float64, float64) {
+		vs := min(s, tr.levelOff())
+		return tr.X + tr.VX*s, tr.Y + tr.VY*s, tr.Z + tr.VZ*vs
+	}
+	levelled := 0
+	for i := range 2000 {
+		tr := randomTracks(r, 2, 120)
+		for k := range tr {
+			tr[k].VZ = r.NormFloat64() * 3
+			if r.IntN(4) > 0 {
+				tr[k].TargetZ, tr[k].HasTargetZ = tr[k].Z+r.NormFloat64()*30, true
+			}
+			if tr[k].levelOff() < h {
+				levelled++
+			}
+		}
+		tca, d := ClosestApproach(tr[0], tr[1], h)
+		ax, ay, az := pos(tr[0], tca)
+		bx, by, bz := pos(tr[1], tca)
+		if got := math.Sqrt((ax-bx)*(ax-bx) + (ay-by)*(ay-by) + (az-bz)*(az-bz)); math.Abs(got-d) > 1e-6 {
+			t.Fatalf("case %d: distance at tca %v is %v, reported %v", i, tca, got, d)
+		}
+		best := math.Inf(1)
+		for s := 0.0; s <= h; s += 0.01 {
+			ax, ay, az := pos(tr[0], s)
+			bx, by, bz := pos(tr[1], s)
+			best = min(best, math.Sqrt((ax-bx)*(ax-bx)+(ay-by)*(ay-by)+(az-bz)*(az-bz)))
+		}
+		if d > best+1e-9 || d < best-0.5 {
+			t.Fatalf("case %d %+v: reported %v m, sampling finds %v m", i, tr, d, best)
+		}
+	}
+	if levelled < 1000 {
+		t.Fatalf("only %d of 4000 tracks level off within the horizon: the test proves little", levelled)
+	}
 }
