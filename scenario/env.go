@@ -52,7 +52,9 @@ type station struct {
 // startInProcess starts `burgut serve` in this process on loopback
 // addresses of its own, listening for MAVLink on links (or one free UDP
 // port when links is empty), and makes an operator token for the run.
-func startInProcess(ctx context.Context, dataDir string, links []string, speedup float64, logw io.Writer) (*station, error) {
+// edit, when not nil, changes the station's configuration last (tests
+// start stations with settings of their own).
+func startInProcess(ctx context.Context, dataDir string, links []string, speedup float64, logw io.Writer, edit func(*app.Config)) (*station, error) {
 	cfg := app.Default()
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.DataDir = dataDir
@@ -74,6 +76,9 @@ func startInProcess(ctx context.Context, dataDir string, links []string, speedup
 			return nil, err
 		}
 		cfg.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", p)}
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("station config: %w", err)

@@ -173,9 +173,9 @@ func inTheWay(recs []launchRecord, ks []int, homes, pos []enu, sep float64, name
 // their climbs to be sequenced in time: launched at once, drones a few
 // metres apart climb side by side and the station's separation monitor
 // raises a critical conflict right after launch; sequenced at the
-// planner's 10 m separation it still warned after each launch. (Against
-// a station started with another --separation-warn the default is used:
-// the station does not publish its own.)
+// planner's 10 m separation it still warned after each launch. The
+// clearance is the station's own (padClearance): a station started with
+// another --separation-warn warns at that distance.
 // ArduCopter disarms a vehicle left armed on the ground for DISARM_DELAY
 // (10 s): a busy machine can lose the race between arm and mission start
 // (the vehicle refuses with "Disarming motors"). Like an operator, the
@@ -191,7 +191,11 @@ func (r *runner) stepLaunch(ctx context.Context, sel VehicleSel, trig int) (stri
 	if err != nil {
 		return "", err
 	}
-	recs, err := sequenceLaunch(ctx, ops, homes, separation.DefaultConfig().PadClearance(), launchClearBound)
+	pad, note, err := r.padClearance(ctx)
+	if err != nil {
+		return "", err
+	}
+	recs, err := sequenceLaunch(ctx, ops, homes, pad, launchClearBound)
 	var bad, skipped []string
 	retries := 0
 	for _, x := range recs {
@@ -214,7 +218,32 @@ func (r *runner) stepLaunch(ctx context.Context, sel VehicleSel, trig int) (stri
 	if retries > 0 {
 		text += fmt.Sprintf("; %d re-armed after disarming on the ground before the mission started", retries)
 	}
-	return text, nil
+	return text + note, nil
+}
+
+// padClearance is the distance (3D) vehicles sharing a launch pad are
+// sequenced at: the station's (GET /api/v1/separation, its
+// --separation-warn), read at each launch step so a station given by URL
+// is followed too. A station too old to publish it (404) gets the
+// default, and the step's text says so.
+func (r *runner) padClearance(ctx context.Context) (pad float64, note string, err error) {
+	var st struct {
+		Pad *float64 `json:"pad_clearance_m"`
+	}
+	err = r.st.do(ctx, "GET", "/api/v1/separation", nil, &st)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae) && ae.Status == 404:
+		d := separation.DefaultConfig().PadClearance()
+		return d, fmt.Sprintf("; the station does not publish its separation settings (GET /api/v1/separation: 404), pads sequenced at the default %g m", d), nil
+	case err != nil:
+		return 0, "", fmt.Errorf("launch: read the station's pad clearance: %w", err)
+	case st.Pad == nil:
+		return 0, "", errors.New("launch: the station's GET /api/v1/separation has no pad_clearance_m")
+	case !(*st.Pad > 0) || math.IsInf(*st.Pad, 0):
+		return 0, "", fmt.Errorf("launch: the station's pad clearance (GET /api/v1/separation pad_clearance_m) is %v, want a positive distance", *st.Pad)
+	}
+	return *st.Pad, "", nil
 }
 
 // launchOrder says who was launched when, and for a vehicle on a shared

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/burgut-uav/burgut/app"
 )
 
 func runFile(t *testing.T, path string, o Options) *Result {
@@ -120,7 +124,7 @@ func TestSameSeedSameResult(t *testing.T) {
 // its API with the operator token given.
 func TestRunAgainstStationURL(t *testing.T) {
 	ctx := context.Background()
-	st, err := startInProcess(ctx, t.TempDir(), nil, 40, io.Discard)
+	st, err := startInProcess(ctx, t.TempDir(), nil, 40, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +195,77 @@ func TestInterruptDuringRestart(t *testing.T) {
 	}
 	if !restarted {
 		t.Fatalf("the restart's end is not in the timeline:\n%s", outcome(res))
+	}
+}
+
+// The launch step sequences a shared pad at the station's own clearance
+// (GET /api/v1/separation, its --separation-warn), not the default 30 m:
+// two homes 40 m apart are two pads for a default station (launched
+// together) and one pad for a station that warns at 50 m (the second
+// waits for the first to get 50 m away).
+func TestLaunchUsesTheStationsPadClearance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	area, err := filepath.Abs("../scenarios/areas/square.geojson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lat, lon = 41.3123, 69.2716
+	east := 40 / (111320 * math.Cos(lat*math.Pi/180))
+	src := fmt.Sprintf(`name: pad clearance
+seed: 3
+duration: 2m
+fleet:
+  vehicles: 2
+  homes: [{lat: %v, lon: %v}, {lat: %v, lon: %v}]
+world:
+  speedup: 40
+  areas:
+    - {name: square, file: %q}
+steps:
+  - at: 0s
+    plan: {area: square, as: patrol, pattern: perimeter, drones: 2, repeat: 1, speed: 8}
+  - at: 1s
+    name: assign
+    assign: {plan: patrol, vehicles: all}
+  - after: {step: assign}
+    name: launch
+    launch: {vehicles: all}
+assertions:
+  - kind: min_separation
+    meters: 3
+`, lat, lon, lat, lon+east, area)
+	launchText := func(o Options) string {
+		t.Helper()
+		sc, err := Parse("pad.yaml", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Run(ctx, sc, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Timeline {
+			if e.Kind == EntryStep && e.Name == "launch" {
+				if !e.OK {
+					t.Fatalf("launch failed: %s", e.Text)
+				}
+				return e.Text
+			}
+		}
+		t.Fatalf("no launch step:\n%s", outcome(res))
+		return ""
+	}
+	if txt := launchText(Options{}); strings.Contains(txt, "for its pad to clear") {
+		t.Fatalf("default station (30 m): homes 40 m apart were sequenced: %s", txt)
+	}
+	st, err := startInProcess(ctx, t.TempDir(), nil, 40, io.Discard, func(c *app.Config) { c.Separation.Warn = 50 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.stop()
+	txt := launchText(Options{StationURL: st.base, Token: st.token, SimGCS: st.cfg.GroundStation.MAVLink[0]})
+	if strings.Count(txt, "for its pad to clear") != 1 {
+		t.Fatalf("station warning at 50 m: homes 40 m apart not sequenced as one pad: %s", txt)
 	}
 }

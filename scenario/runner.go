@@ -258,7 +258,7 @@ func (r *runner) setup(ctx context.Context, logw io.Writer) error {
 		if r.tempDir == "" || r.o.KeepData {
 			r.res.DataDir = dir
 		}
-		st, err := startInProcess(ctx, dir, sc.Fleet.Links, r.speedup, logw)
+		st, err := startInProcess(ctx, dir, sc.Fleet.Links, r.speedup, logw, nil)
 		if err != nil {
 			return err
 		}

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,12 +82,45 @@ func TestScenarioRunFailingExitsNonZero(t *testing.T) {
 }
 
 // The same scenario flies external vehicles: `burgut sitl` started on its
-// own, the in-process station listening on the scenario's link.
+// own, the in-process station on the scenario's links — the station's
+// UDP link the simulator sends to, or (as against ArduPilot's SITL on
+// tcp:127.0.0.1:5760) one TCP link per vehicle the station dials, the
+// simulator serving vehicle i on base+10·i like ArduPilot's.
 func TestScenarioAgainstExternalSITL(t *testing.T) {
+	t.Run("udp", func(t *testing.T) {
+		port := testenv.FreeUDPPort(t)
+		flyExternal(t, []string{"--gcs", fmt.Sprintf("udp:127.0.0.1:%d", port)}, fmt.Sprintf("udp:127.0.0.1:%d", port))
+	})
+	t.Run("tcp", func(t *testing.T) {
+		base := freeTCPPair(t)
+		// Nothing listens on the simulator's UDP station address: the
+		// vehicles are reached over TCP only.
+		flyExternal(t, []string{"--gcs", fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)), "--tcp-base", fmt.Sprint(base)},
+			fmt.Sprintf("tcp:127.0.0.1:%d", base), fmt.Sprintf("tcp:127.0.0.1:%d", base+10))
+	})
+}
+
+// freeTCPPair is a free loopback TCP port p with p+10 free too (the
+// simulator's second vehicle).
+func freeTCPPair(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		p := testenv.FreeTCPPort(t)
+		if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p+10)); err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free TCP ports p and p+10")
+	return 0
+}
+
+// flyExternal starts `burgut sitl` with two vehicles and sitlArgs, and
+// runs a patrol scenario whose fleet is links.
+func flyExternal(t *testing.T, sitlArgs []string, links ...string) {
 	bin := burgutBinary(t)
-	port := testenv.FreeUDPPort(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	sitl := exec.CommandContext(ctx, bin, "sitl", "--vehicles", "2", "--gcs", fmt.Sprintf("udp:127.0.0.1:%d", port), "--speedup", "20", "--seed", "5", "--log-level", "error")
+	sitl := exec.CommandContext(ctx, bin, append([]string{"sitl", "--vehicles", "2", "--speedup", "20", "--seed", "5", "--log-level", "error"}, sitlArgs...)...)
 	sitl.Cancel = func() error { return sitl.Process.Signal(os.Interrupt) }
 	sitl.WaitDelay = 10 * time.Second
 	if err := sitl.Start(); err != nil {
@@ -99,12 +134,16 @@ func TestScenarioAgainstExternalSITL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	quoted := make([]string, len(links))
+	for i, l := range links {
+		quoted[i] = strconv.Quote(l)
+	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "external.yaml")
 	os.WriteFile(file, []byte(fmt.Sprintf(`name: external sitl
 duration: 6m
 fleet:
-  links: ["udp:127.0.0.1:%d"]
+  links: [%s]
   expect: 2
 world:
   speedup: 20
@@ -128,7 +167,7 @@ assertions:
     field: battery_pct
     min: 20
     during: always
-`, port, area)), 0o644)
+`, strings.Join(quoted, ", "), area)), 0o644)
 	out := filepath.Join(dir, "out.xml")
 	o, e, code := runBurgut(t, "scenario", "run", file, "--junit", out, "--progress", "on")
 	if code != 0 {
