@@ -38,6 +38,23 @@ const separationActor = "station:separation"
 // core at 2,000 drones (BENCHMARKS.md).
 const separationTick = 500 * time.Millisecond
 
+// minSeparationTick bounds the tick at high time scales.
+const minSeparationTick = 10 * time.Millisecond
+
+// sepTick is the monitor's period in wall time: separationTick of
+// simulated time when the fleet runs faster than the wall clock (the
+// operations' time scale: a scenario, burgut run --speedup). At a fixed
+// half second of wall time a speedup of 50 looked at the fleet every 25
+// simulated seconds — longer than the 20 s horizon, so a conflict could
+// come and go between two looks (the marathon scenario passed 27.7 m
+// apart without a warning).
+func sepTick(timeScale float64) time.Duration {
+	if !(timeScale > 1) {
+		return separationTick
+	}
+	return max(minSeparationTick, time.Duration(float64(separationTick)/timeScale))
+}
+
 // SeparationConfig configures the live separation monitor
 // (fleet/separation): thresholds, horizon and what a critical conflict does.
 type SeparationConfig struct {
@@ -110,7 +127,7 @@ func (a *App) startSeparation(ctx context.Context) error {
 		defer cmds.Wait() // every brake command ends before the part does
 		var mu sync.Mutex
 		braking := map[string]bool{} // one brake in flight per vehicle
-		t := time.NewTicker(separationTick)
+		t := time.NewTicker(sepTick(a.timeScale()))
 		defer t.Stop()
 		var tracks []separation.Track
 		for {

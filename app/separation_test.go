@@ -366,3 +366,16 @@ func TestItemAltMSL(t *testing.T) {
 		}
 	}
 }
+
+// The monitor looks at the fleet every half second of simulated time:
+// at a speedup, more often in wall time (down to 10 ms).
+func TestSepTickFollowsTheTimeScale(t *testing.T) {
+	for _, c := range []struct {
+		scale float64
+		want  time.Duration
+	}{{0, 500 * time.Millisecond}, {1, 500 * time.Millisecond}, {10, 50 * time.Millisecond}, {50, 10 * time.Millisecond}, {1000, 10 * time.Millisecond}} {
+		if got := sepTick(c.scale); got != c.want {
+			t.Errorf("time scale %v: tick %v, want %v", c.scale, got, c.want)
+		}
+	}
+}

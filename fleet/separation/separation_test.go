@@ -239,6 +239,31 @@ func BenchmarkStep2000(b *testing.B) {
 	b.ReportMetric(float64(m.Checked), "pairs_checked")
 }
 
+// BenchmarkStep2000Levelling is BenchmarkStep2000 with every drone
+// climbing or descending at up to ~2.5 m/s towards a known target
+// altitude it reaches within the horizon: every candidate pair takes the
+// piecewise closest approach (levelOff), the worst case of that path.
+func BenchmarkStep2000Levelling(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	tracks := randomTracks(r, 2000, 5000)
+	for i := range tracks {
+		t := &tracks[i]
+		t.VZ = 0.5 + r.Float64()*2
+		if i%2 == 1 {
+			t.VZ = -t.VZ
+		}
+		t.TargetZ, t.HasTargetZ = t.Z+t.VZ*r.Float64()*20, true
+	}
+	m := New(DefaultConfig())
+	m.Step(tracks)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		m.Step(tracks)
+	}
+	b.ReportMetric(float64(m.Checked), "pairs_checked")
+}
+
 // BenchmarkTracks2000 is the projection from fleet snapshots that precedes
 // each step.
 func BenchmarkTracks2000(b *testing.B) {
@@ -249,6 +274,22 @@ func BenchmarkTracks2000(b *testing.B) {
 	var tr []Track
 	for b.Loop() {
 		tr = Tracks(tr, vs, nil)
+	}
+}
+
+// BenchmarkTracks2000Climbing is the projection with every drone
+// climbing, so each one's target altitude is looked up (here a constant:
+// the app's lookup is a map and a list-cache read, Station.MissionItem).
+func BenchmarkTracks2000Climbing(b *testing.B) {
+	vs := make([]fleet.Vehicle, 2000)
+	for i := range vs {
+		vs[i] = fleet.Vehicle{ID: fmt.Sprintf("v%04d", i), Connected: true, Armed: true, LandedState: "in_air", Climb: 2,
+			Lat: 41.3 + float64(i%50)*1e-3, Lon: 69.2 + float64(i/50)*1e-3}
+	}
+	target := func(*fleet.Vehicle) (float64, bool) { return 500, true }
+	var tr []Track
+	for b.Loop() {
+		tr = Tracks(tr, vs, target)
 	}
 }
 
