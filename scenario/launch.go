@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet/separation"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // launchClearBound is how long (simulated) a launched vehicle may take to
@@ -95,18 +96,34 @@ type launchRecord struct {
 	skipped bool          // never launched: the step gave up first
 }
 
+// climbDist is how far (3D) p is from the climb of a vehicle taking off
+// from home to the altitude top (the frame's z; NaN when not known): the
+// vertical segment from home up to top, or home alone when top is not
+// known. A drone that stopped 30 m above a pad is 30 m from the home
+// but in the climb of a neighbour taking off to 70 m: the marathon's
+// second launch climbed through the first's altitude 6 m beside it
+// (a separation warning, and a near miss had the first lingered).
+func climbDist(p, home enu, top float64) float64 {
+	z := home[2]
+	if !math.IsNaN(top) && top > z {
+		z = math.Max(home[2], math.Min(top, p[2]))
+	}
+	return p.dist(enu{home[0], home[1], z})
+}
+
 // sequenceLaunch launches the vehicles with homes as a crew launches
 // from a shared pad: vehicles whose homes are within sep of each other
 // (sharePad) one at a time, the next only once every vehicle launched
-// before it from its pad is at least sep (3D) from its home, so two
-// drones never climb side by side through each other's layers; vehicles
-// on pads of their own together. Launches go in rounds (launchRounds),
+// before it from its pad is at least sep (3D) from its climb (climbDist:
+// the column from its home up to its takeoff altitude tops[k], NaN when
+// not known), so two drones never climb through each other's layers;
+// vehicles on pads of their own together. Launches go in rounds (launchRounds),
 // each once the one before is clear, and the waiting between rounds runs
 // at the scenario's speedup. A vehicle still in the way bound (simulated) after
 // the round started fails the step; the vehicles not launched are
 // listed. A vehicle whose launch failed stays on the ground and is no
 // obstacle to the others.
-func sequenceLaunch(ctx context.Context, ops launchOps, homes []enu, sep float64, bound time.Duration) ([]launchRecord, error) {
+func sequenceLaunch(ctx context.Context, ops launchOps, homes []enu, tops []float64, sep float64, bound time.Duration) ([]launchRecord, error) {
 	recs := make([]launchRecord, len(homes))
 	for i := range recs {
 		recs[i] = launchRecord{k: i, skipped: true}
@@ -120,7 +137,7 @@ func sequenceLaunch(ctx context.Context, ops launchOps, homes []enu, sep float64
 					if err != nil {
 						return err
 					}
-					stuck := inTheWay(recs, ks, homes, pos, sep, ops.name)
+					stuck := inTheWay(recs, ks, homes, tops, pos, sep, ops.name)
 					if stuck == "" {
 						return nil
 					}
@@ -149,15 +166,19 @@ func sequenceLaunch(ctx context.Context, ops launchOps, homes []enu, sep float64
 }
 
 // inTheWay names a vehicle launched from the pad of one of ks that is
-// still closer than sep (3D) to its home, or is "" when there is none.
-func inTheWay(recs []launchRecord, ks []int, homes, pos []enu, sep float64, name func(int) string) string {
+// still closer than sep (3D) to its climb (climbDist), or is "" when
+// there is none.
+func inTheWay(recs []launchRecord, ks []int, homes []enu, tops []float64, pos []enu, sep float64, name func(int) string) string {
 	for _, k := range ks {
 		for j, x := range recs {
 			if x.skipped || x.err != nil || !sharePad(homes[j], homes[k], sep) {
 				continue
 			}
-			if d := pos[j].dist(homes[k]); d < sep {
-				return fmt.Sprintf("%s is %.1f m from the home of %s", name(j), d, name(k))
+			if d := climbDist(pos[j], homes[k], tops[k]); d < sep {
+				if math.IsNaN(tops[k]) {
+					return fmt.Sprintf("%s is %.1f m from the home of %s", name(j), d, name(k))
+				}
+				return fmt.Sprintf("%s is %.1f m from the climb of %s (from its home to %.0f m)", name(j), d, name(k), tops[k]-homes[k][2])
 			}
 		}
 	}
@@ -195,7 +216,8 @@ func (r *runner) stepLaunch(ctx context.Context, sel VehicleSel, trig int) (stri
 	if err != nil {
 		return "", err
 	}
-	recs, err := sequenceLaunch(ctx, ops, homes, pad, launchClearBound)
+	tops := ops.takeoffTops(ctx, homes, pad)
+	recs, err := sequenceLaunch(ctx, ops, homes, tops, pad, launchClearBound)
 	var bad, skipped []string
 	retries := 0
 	for _, x := range recs {
@@ -321,6 +343,49 @@ func padHomes(ids []string, byID map[string]vstate, name func(int) string) ([]en
 		out[k] = flatENU(h.Lat, h.Lon, h.AltMSL, ref.Lat, ref.Lon, ref.AltMSL)
 	}
 	return out, nil
+}
+
+// takeoffTops are the altitudes (in the frame of homes) the vehicles
+// take off to: their missions' first NAV_TAKEOFF, read from the station
+// (its copy of what it uploaded). Only vehicles sharing a pad with
+// another need it; a mission that cannot be read or has no takeoff
+// leaves NaN (the home alone is kept clear, as before): its launch then
+// fails on the vehicle's refusal, not here.
+func (o *runnerLaunch) takeoffTops(ctx context.Context, homes []enu, sep float64) []float64 {
+	tops := make([]float64, len(homes))
+	for k := range tops {
+		tops[k] = math.NaN()
+		shared := false
+		for j := range homes {
+			shared = shared || j != k && sharePad(homes[j], homes[k], sep)
+		}
+		if !shared {
+			continue
+		}
+		var list struct {
+			Items []struct {
+				Command uint16  `json:"command"`
+				Frame   uint8   `json:"frame"`
+				Z       float64 `json:"z"`
+			} `json:"items"`
+		}
+		if err := o.r.st.do(ctx, "GET", "/api/v1/vehicles/"+url.PathEscape(o.r.ids[o.vs[k]])+"/mission", nil, &list); err != nil {
+			continue
+		}
+		for _, it := range list.Items {
+			if it.Command != mavitem.CmdNavTakeoff {
+				continue
+			}
+			switch it.Frame {
+			case mavitem.FrameGlobalRelativeAlt, mavitem.FrameGlobalRelAltInt:
+				tops[k] = homes[k][2] + it.Z
+			case mavitem.FrameGlobal, mavitem.FrameGlobalInt:
+				tops[k] = it.Z - o.ref.alt
+			}
+			break
+		}
+	}
+	return tops
 }
 
 func (o *runnerLaunch) states(ctx context.Context) (map[string]vstate, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 // already up from the launching vehicle's home.
 type fakePad struct {
 	homes    []enu
+	tops     []float64 // takeoff altitudes: climbs end there, then fly east at 8 m/s (NaN: climb for ever)
 	stuck    map[int]bool
 	refuse   map[int]bool
 	t        time.Duration
@@ -30,7 +32,12 @@ type fakePad struct {
 func (f *fakePad) pos(k int) enu {
 	p := f.homes[k]
 	if t, ok := f.up[k]; ok && !f.stuck[k] {
-		p[2] += 2.5 * (f.t - t).Seconds()
+		s := (f.t - t).Seconds()
+		p[2] += 2.5 * s
+		if top := f.tops[k]; p[2] > top { // levelled off at top, then east
+			climb := (top - f.homes[k][2]) / 2.5
+			p[2], p[0] = top, p[0]+8*(s-climb)
+		}
 	}
 	return p
 }
@@ -84,7 +91,11 @@ func (f *fakePad) atSpeedup(fn func() error) error {
 }
 
 func newFakePad(homes ...enu) *fakePad {
-	return &fakePad{homes: homes, stuck: map[int]bool{}, refuse: map[int]bool{}, up: map[int]time.Duration{}}
+	tops := make([]float64, len(homes))
+	for i := range tops {
+		tops[i] = math.NaN()
+	}
+	return &fakePad{homes: homes, tops: tops, stuck: map[int]bool{}, refuse: map[int]bool{}, up: map[int]time.Duration{}}
 }
 
 // TestLaunchSequencesSharedPads: vehicles whose homes are within the
@@ -99,7 +110,7 @@ func TestLaunchSequencesSharedPads(t *testing.T) {
 	// a pad with 1 but not with each other); 3 and 4 a pad 500 m away; 5
 	// alone 500 m the other way.
 	f := newFakePad(enu{0, 0, 0}, enu{5, 0, 0}, enu{10, 0, 0}, enu{500, 0, 0}, enu{500, 3, 0}, enu{-500, 0, 0})
-	recs, err := sequenceLaunch(ctx, f, f.homes, 10, time.Minute)
+	recs, err := sequenceLaunch(ctx, f, f.homes, f.tops, 10, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,21 +135,21 @@ func TestLaunchSequencesSharedPads(t *testing.T) {
 
 	// Three on one pad go one at a time, in order.
 	f = newFakePad(enu{0, 0, 0}, enu{3, 0, 0}, enu{0, 3, 0}, enu{200, 0, 0})
-	recs, err = sequenceLaunch(ctx, f, f.homes, 10, time.Minute)
+	recs, err = sequenceLaunch(ctx, f, f.homes, f.tops, 10, time.Minute)
 	if err != nil || fmt.Sprint(f.rounds) != "[[0 3] [1] [2]]" || len(f.tooClose) > 0 || !(recs[2].at > recs[1].at && recs[1].at > 0) {
 		t.Fatalf("one pad of three: rounds %v, records %+v, too close %v, err %v", f.rounds, recs, f.tooClose, err)
 	}
 
 	// Far apart: one round, no waiting.
 	f = newFakePad(enu{0, 0, 0}, enu{100, 0, 0}, enu{0, 100, 0})
-	if _, err := sequenceLaunch(ctx, f, f.homes, 10, time.Minute); err != nil || len(f.rounds) != 1 || len(f.rounds[0]) != 3 || f.fastWait+f.slowWait != 0 {
+	if _, err := sequenceLaunch(ctx, f, f.homes, f.tops, 10, time.Minute); err != nil || len(f.rounds) != 1 || len(f.rounds[0]) != 3 || f.fastWait+f.slowWait != 0 {
 		t.Fatalf("far homes: rounds %v, %d polls, err %v; want one round of 3 and no wait", f.rounds, f.fastWait+f.slowWait, err)
 	}
 
 	// Never clear: the bound fails the step, the rest are not launched.
 	f = newFakePad(enu{0, 0, 0}, enu{4, 0, 0}, enu{8, 0, 0})
 	f.stuck[0] = true
-	recs, err = sequenceLaunch(ctx, f, f.homes, 10, time.Minute)
+	recs, err = sequenceLaunch(ctx, f, f.homes, f.tops, 10, time.Minute)
 	if err == nil || !strings.Contains(err.Error(), "v0 is 4.0 m from the home of v1") || !strings.Contains(err.Error(), "after 1m0s") {
 		t.Fatalf("a stuck vehicle: err %v", err)
 	}
@@ -150,9 +161,41 @@ func TestLaunchSequencesSharedPads(t *testing.T) {
 	// goes without waiting for it, and the failure is reported.
 	f = newFakePad(enu{0, 0, 0}, enu{4, 0, 0})
 	f.refuse[0] = true
-	recs, err = sequenceLaunch(ctx, f, f.homes, 10, time.Minute)
+	recs, err = sequenceLaunch(ctx, f, f.homes, f.tops, 10, time.Minute)
 	if err != nil || recs[0].err == nil || recs[1].err != nil || recs[1].skipped || recs[1].waited != 0 || len(f.rounds) != 2 {
 		t.Fatalf("a refused launch: err %v, records %+v, rounds %v", err, recs, f.rounds)
+	}
+}
+
+// Drones on one pad taking off to different altitudes: the next one
+// goes only once the one before is clear of its whole climb, not just of
+// its home — with the home alone (the old rule) the second, bound for
+// 70 m, launched while the first hovered at 30 m over the pad and
+// climbed through it. Their distance is watched every second of the
+// launch and after.
+func TestLaunchKeepsTheClimbClear(t *testing.T) {
+	ctx := context.Background()
+	for _, known := range []bool{true, false} {
+		f := newFakePad(enu{0, 0, 0}, enu{6, 0, 0})
+		f.tops = []float64{40, 70} // both fly east once levelled
+		tops := []float64{40, 70}
+		if !known {
+			tops = []float64{math.NaN(), math.NaN()}
+		}
+		if _, err := sequenceLaunch(ctx, f, f.homes, tops, 30, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		closest := math.Inf(1)
+		for range 60 { // the second's climb and levelling off
+			closest = min(closest, f.pos(0).dist(f.pos(1)))
+			f.t += time.Second
+		}
+		switch {
+		case known && closest < 30:
+			t.Fatalf("climb known: the two came within %.1f m", closest)
+		case !known && closest >= 30:
+			t.Fatalf("climb not known (the home alone kept clear): closest %.1f m; the test no longer shows the difference", closest)
+		}
 	}
 }
 
