@@ -25,7 +25,7 @@ func init() {
 
 const scenarioUsage = `usage:
   burgut scenario validate [--station URL] FILE [FILE …]
-  burgut scenario run FILE [--junit OUT.xml] [--speedup X] [--seed S] [--report OUT.html] [--station URL --token TOKEN]`
+  burgut scenario run FILE [--junit OUT.xml] [--speedup X] [--seed S] [--report OUT.html] [--station URL [--token TOKEN | --token-file FILE]]`
 
 // scenarioCmd dispatches `burgut scenario validate|run`.
 func scenarioCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -104,7 +104,8 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&o.Speedup, "speedup", 0, "simulated seconds per wall second (0 = the scenario's world.speedup)")
 	fs.Int64Var(&o.Seed, "seed", 0, "random seed (0 = the scenario's seed)")
 	fs.StringVar(&o.StationURL, "station", "", "run against this running station (http://HOST:PORT) instead of one in this process")
-	fs.StringVar(&o.Token, "token", "", "with --station: an operator API token (burgut tokens create --role operator)")
+	fs.StringVar(&o.Token, "token", "", "with --station: an operator API token (burgut tokens create --role operator; default: --token-file, else $BURGUT_TOKEN)")
+	tokenFile := fs.String("token-file", "", "with --station: a file holding the operator API token, kept out of the process list and shell history (as burgut operations --token-file)")
 	fs.StringVar(&o.SimGCS, "sim-gcs", "udp:127.0.0.1:14550", "with --station and a simulated fleet: the station's UDP MAVLink link the vehicles send to")
 	fs.StringVar(&o.DataDir, "data-dir", "", "the in-process station's data directory, kept after the run (default: a temporary one, removed)")
 	fs.StringVar(&logFile, "log", "", "write the station's and simulator's warnings here (default: discarded)")
@@ -126,6 +127,16 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if file == "" || fs.NArg() > 0 {
 		return fmt.Errorf("run: give exactly one scenario file: %w", errUsage)
+	}
+	if o.Token == "" && *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		o.Token = strings.TrimSpace(string(b))
+	}
+	if o.Token == "" {
+		o.Token = os.Getenv("BURGUT_TOKEN")
 	}
 	if o.Speedup < 0 || o.Speedup > scenario.MaxSpeedup {
 		return fmt.Errorf("--speedup %g: want 0 (the scenario's) up to %d: %w", o.Speedup, scenario.MaxSpeedup, errUsage)

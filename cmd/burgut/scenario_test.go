@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,5 +204,65 @@ func TestScenarioRunNotReadyWritesJUnit(t *testing.T) {
 	}
 	if !strings.Contains(string(x), `<testcase name="run"`) || !strings.Contains(string(x), "could not be run: fleet not ready") {
 		t.Fatalf("junit:\n%s", x)
+	}
+}
+
+// --station takes its operator token from --token, --token-file or
+// $BURGUT_TOKEN (the two last keep it out of ps and shell history): each
+// reaches the station as the bearer token. The station here only
+// records the credential and refuses it.
+func TestScenarioRunStationTokenSources(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.Error(w, `{"error":{"code":"unauthorized","message":"no"}}`, http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(file, []byte("from-file\n"), 0o600)
+	sc := "../../scenario/testdata/short.yaml"
+	run := func(env string, args ...string) (string, int) {
+		t.Helper()
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		cmd := exec.Command(burgutBinary(t), append([]string{"scenario", "run", sc, "--station", srv.URL, "--progress", "off"}, args...)...)
+		cmd.Env = append(os.Environ(), "BURGUT_TOKEN="+env)
+		var e strings.Builder
+		cmd.Stderr = &e
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 {
+			return "(nothing reached the station) " + e.String(), code
+		}
+		return seen[0], code
+	}
+	for _, c := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"", []string{"--token", "flag"}, "Bearer flag"},
+		{"env", []string{"--token", "flag"}, "Bearer flag"},
+		{"env", []string{"--token-file", file}, "Bearer from-file"},
+		{"env", nil, "Bearer env"},
+	} {
+		if got, code := run(c.env, c.args...); got != c.want || code != 1 {
+			t.Errorf("BURGUT_TOKEN=%q %v: station saw %q (exit %d), want %q", c.env, c.args, got, code, c.want)
+		}
+	}
+	if got, code := run("", "--token-file", filepath.Join(t.TempDir(), "missing")); code != 2 && code != 1 || !strings.Contains(got, "--token-file") {
+		t.Errorf("missing token file: exit %d, %s", code, got)
+	}
+	if got, code := run(""); code == 0 || !strings.Contains(got, "--station needs --token") {
+		t.Errorf("no token at all: exit %d, %s", code, got)
 	}
 }
