@@ -330,6 +330,11 @@ func (r *runner) waitReady(ctx context.Context) error {
 				break
 			}
 		}
+		// A refused credential does not get better by waiting: say so now
+		// rather than after the ready timeout (two minutes by default).
+		if ae := (*apiError)(nil); errors.As(err, &ae) && (ae.Status == 401 || ae.Status == 403) {
+			return fmt.Errorf("the station refused the run's token (an operator token is needed): %w", err)
+		}
 		if time.Now().After(deadline) {
 			if err != nil {
 				return fmt.Errorf("fleet not ready after %v: %w", timeout, err)

@@ -259,6 +259,14 @@ func TestScenarioRunStationTokenSources(t *testing.T) {
 			t.Errorf("BURGUT_TOKEN=%q %v: station saw %q (exit %d), want %q", c.env, c.args, got, code, c.want)
 		}
 	}
+	// A refused token ends the run at once, saying so, rather than after
+	// the fleet's ready timeout.
+	cmd := exec.Command(burgutBinary(t), "scenario", "run", sc, "--station", srv.URL, "--token", "bad", "--progress", "off")
+	var e strings.Builder
+	cmd.Stderr = &e
+	if err := cmd.Run(); err == nil || !strings.Contains(e.String(), "the station refused the run's token") || strings.Contains(e.String(), "not ready after") {
+		t.Errorf("refused token: %v\n%s", err, e.String())
+	}
 	if got, code := run("", "--token-file", filepath.Join(t.TempDir(), "missing")); code != 2 && code != 1 || !strings.Contains(got, "--token-file") {
 		t.Errorf("missing token file: exit %d, %s", code, got)
 	}
