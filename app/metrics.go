@@ -215,6 +215,7 @@ func (a *App) observeStation(st stationStats) {
 	perLink("burgut_mavlink_dispatcher_behind_seconds", "how long the link's dispatcher has had frames waiting without catching up (0 = keeping up): the station is late", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return l.BehindS })
 	perLink("burgut_mavlink_late_ticks_total", "heartbeat checks made while the link's dispatcher was behind", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LateTicks) })
 	perLink("burgut_mavlink_link_lost_deferred_total", "link-lost decisions put off because the station, not the vehicle, was late", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LinkLostDeferred) })
+	perLink("burgut_mavlink_link_lost_unverified_total", "vehicles declared lost although the station was still behind the link, because it had not caught up for 30 s past the heartbeat timeout", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.LinkLostUnverified) })
 	perLink("burgut_mavlink_tap_pending_dropped_total", "frames of vehicles still waiting for their ID that did not fit the buffer kept for the tlogs (lost from the tlog)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.TapPendingDropped) })
 	perLink("burgut_udp_datagrams_total", "datagrams the link's UDP socket delivered to the station (UDP server links)", metrics.Counter, func(l groundstation.LinkInfo) float64 { return float64(l.Datagrams) })
 	perLink("burgut_udp_backlog", "datagrams read from the link's UDP socket and not yet dispatched: staged for the dispatcher, or held for a new remote until its channel is open (what is not read yet waits in the socket: burgut_udp_socket_rx_queue_bytes)", metrics.Gauge, func(l groundstation.LinkInfo) float64 { return float64(l.Backlog) })
@@ -384,6 +385,7 @@ func (a *App) observeHub(h hubStats) {
 	a.addFamily(counter("burgut_ws_accepted_total", "WebSocket stream connections accepted"), func(emit metrics.Emit) { emit(float64(h.Stats().Accepted)) })
 	a.addFamily(counter("burgut_ws_frames_total", "frames written to WebSocket clients"), func(emit metrics.Emit) { emit(float64(h.Stats().Frames)) })
 	a.addFamily(counter("burgut_ws_dropped_total", "WebSocket clients dropped: too many events queued, no keepalive answer, or a write failing"), func(emit metrics.Emit) { emit(float64(h.Stats().Dropped)) })
+	a.addFamily(counter("burgut_ws_dropped_events_total", "events the WebSocket hub sent to no client because they could not be encoded (live, or alerts of a snapshot)"), func(emit metrics.Emit) { emit(float64(h.Stats().DroppedEvents)) })
 }
 
 // opCounter counts the outcome of every command and list upload the
@@ -486,6 +488,7 @@ var shedFamilies = map[string]string{
 	"influx_rejected":   "burgut_influx_rejected_points_total",
 	"mqtt":              "burgut_mqtt_dropped_events_total",
 	"websocket":         "burgut_ws_dropped_total",
+	"websocket_events":  "burgut_ws_dropped_events_total",
 	"mavlink_signing":   "burgut_mavlink_signing_rejected_total",
 }
 
@@ -523,13 +526,14 @@ func (a *App) shedTotals() map[string]float64 {
 // opposed to vehicles being silent): the longest a dispatcher has had
 // frames waiting, and how many link-lost decisions were put off for it.
 func (a *App) lateness() map[string]float64 {
-	out := map[string]float64{"behind_s_max": 0, "link_lost_deferred": 0, "late_ticks": 0}
+	out := map[string]float64{"behind_s_max": 0, "link_lost_deferred": 0, "link_lost_unverified": 0, "late_ticks": 0}
 	if a.Station == nil {
 		return out
 	}
 	for _, l := range a.Station.Links() {
 		out["behind_s_max"] = max(out["behind_s_max"], l.BehindS)
 		out["link_lost_deferred"] += float64(l.LinkLostDeferred)
+		out["link_lost_unverified"] += float64(l.LinkLostUnverified)
 		out["late_ticks"] += float64(l.LateTicks)
 	}
 	return out

@@ -140,6 +140,7 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 		"burgut_fleet_subscriber_dropped_total{subscriber=recorder,kind=states}": 0,
 		"burgut_ws_clients":                                           0,
 		"burgut_mqtt_dropped_events_total":                            0,
+		"burgut_ws_dropped_events_total":                              0,
 		"burgut_mqtt_connected":                                       1,
 		"burgut_mission_list_downloads_total{link=" + linkName + "}":  0,
 		"burgut_mission_list_cache_hits_total{link=" + linkName + "}": 0,
@@ -184,7 +185,7 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 		}
 	}
 	// And whether the station is late (an idle station never defers a link-lost check).
-	for _, k := range []string{"behind_s_max", "link_lost_deferred", "late_ticks"} {
+	for _, k := range []string{"behind_s_max", "link_lost_deferred", "link_lost_unverified", "late_ticks"} {
 		if _, ok := health.Late[k]; !ok {
 			t.Errorf("health late[%s] missing: %v", k, health.Late)
 		}

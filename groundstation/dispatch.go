@@ -56,8 +56,11 @@ type linkRT struct {
 	caughtUp     atomic.Int64
 	lateTicks    atomic.Uint64
 	lostDeferred atomic.Uint64
-	tapDropped   atomic.Uint64
-	lastLateLog  time.Time
+	// lostUnverified counts vehicles declared lost past
+	// Config.LinkLostMaxDefer while the link was still behind.
+	lostUnverified atomic.Uint64
+	tapDropped     atomic.Uint64
+	lastLateLog    time.Time
 	// tapDropped as last logged (dispatcher-owned)
 	loggedTapDropped uint64
 	lastTapDropLog   time.Time
@@ -419,8 +422,11 @@ func (ln *linkRT) tick(now time.Time) {
 	ln.logUDPDrops(now)
 	// Heartbeats are judged against the last moment the dispatcher had
 	// handled everything it was given: when it is behind, a vehicle's
-	// HEARTBEAT may be waiting in the queue, and the station being late
-	// must never read as the vehicle being silent.
+	// HEARTBEAT may be waiting in the queue (staged, or in the socket),
+	// and the station being late must not read as the vehicle being
+	// silent. The decision is put off (counted) up to LinkLostMaxDefer
+	// past the timeout; a station still behind then cannot vouch for the
+	// vehicle, which is declared lost, counted as unverified.
 	caught := now
 	if c := ln.caughtUp.Load(); c != 0 && c < now.UnixNano() {
 		caught = time.Unix(0, c)
@@ -452,14 +458,28 @@ func (ln *linkRT) tick(now time.Time) {
 			}
 			continue
 		}
-		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout && caught.Sub(rec.lastHB) <= cfg.HeartbeatTimeout {
-			deferred++
-		}
-		if rec.connected && caught.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
-			rec.connected = false
-			ln.st.log.Warn("vehicle link lost", "id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB)
-			ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
-			continue
+		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
+			switch {
+			case caught.Sub(rec.lastHB) > cfg.HeartbeatTimeout:
+				// Silent for the timeout up to a moment the station had
+				// handled everything received: really silent.
+				rec.connected = false
+				ln.st.log.Warn("vehicle link lost", "id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB)
+				ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
+				continue
+			case now.Sub(rec.lastHB) > cfg.HeartbeatTimeout+cfg.LinkLostMaxDefer:
+				// The station has not caught up with the link for so long
+				// that it cannot vouch for the vehicle: lost, and said so.
+				rec.connected = false
+				ln.lostUnverified.Add(1)
+				ln.st.log.Warn("vehicle link lost while the station is behind its link: its HEARTBEAT may still be queued",
+					"id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB, "behind", now.Sub(caught).String(),
+					"total_unverified", ln.lostUnverified.Load())
+				ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
+				continue
+			default:
+				deferred++
+			}
 		}
 		if now.Sub(rec.lastFrame) >= time.Second && now.Sub(rec.lastLQ) >= time.Second {
 			ln.refresh(rec, now, func(v *fleet.Vehicle) {})

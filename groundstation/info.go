@@ -28,6 +28,11 @@ type LinkInfo struct {
 	// late station never declares a vehicle silent).
 	LateTicks        uint64 `json:"late_ticks"`
 	LinkLostDeferred uint64 `json:"link_lost_deferred"`
+	// LinkLostUnverified counts vehicles declared lost although the link
+	// was still behind, because it had not caught up for
+	// Config.LinkLostMaxDefer past the heartbeat timeout (0 unless the
+	// station was starved that long).
+	LinkLostUnverified uint64 `json:"link_lost_unverified"`
 	// TapPendingDropped counts frames of vehicles waiting for their ID that
 	// did not fit the bounded buffer kept for the frame taps (tlogs).
 	TapPendingDropped uint64 `json:"tap_pending_dropped"`
@@ -101,6 +106,7 @@ func (s *Station) Links() []LinkInfo {
 		out[i].BehindS = ln.behind().Seconds()
 		out[i].LateTicks = ln.lateTicks.Load()
 		out[i].LinkLostDeferred = ln.lostDeferred.Load()
+		out[i].LinkLostUnverified = ln.lostUnverified.Load()
 		out[i].TapPendingDropped = ln.tapDropped.Load()
 		out[i].SendFrames = ln.send.frames.Load()
 		out[i].SendWaited = ln.send.waited.Load()

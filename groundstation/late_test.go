@@ -58,3 +58,47 @@ func TestLateDispatcherDefersLinkLost(t *testing.T) {
 		t.Errorf("deferred %d after catching up, want still 1", ln.lostDeferred.Load())
 	}
 }
+
+// A station that stays behind its link cannot put a decision off for
+// ever: past LinkLostMaxDefer beyond the timeout a vehicle not heard is
+// declared lost although the link has not caught up, and that decision
+// is counted as unverified (a vehicle really silent is still lost within
+// the timeout plus that bound).
+func TestLinkLostDeferralIsBounded(t *testing.T) {
+	fl := fleet.New(fleet.DefaultConfig())
+	cfg := testConfig("udp:127.0.0.1:0")
+	cfg.HeartbeatTimeout = 5 * time.Second
+	cfg.LinkLostMaxDefer = 20 * time.Second
+	st, err := New(cfg, fl, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLinkRT(st, st.links[0])
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	rec := &vehicleRec{st: st, ln: ln, sys: 1, comp: 1, published: true, connected: true,
+		id: "v1", lastHB: t0, lastFrame: t0, lastLQ: t0}
+	ln.recs = append(ln.recs, rec)
+	fl.Update("v1", t0, func(v *fleet.Vehicle) { v.Connected = true })
+	ln.caughtUp.Store(t0.Add(time.Second).UnixNano()) // and never again
+
+	// Up to the timeout plus the bound: put off.
+	ln.tick(t0.Add(25 * time.Second))
+	if v, _ := fl.Get("v1"); !v.Connected || !rec.connected {
+		t.Fatal("vehicle declared lost within the bound while the link was behind")
+	}
+	if ln.lostDeferred.Load() != 1 || ln.lostUnverified.Load() != 0 {
+		t.Fatalf("deferred %d, unverified %d; want 1 and 0", ln.lostDeferred.Load(), ln.lostUnverified.Load())
+	}
+	// Past it: lost, unverified.
+	ln.tick(t0.Add(25*time.Second + time.Millisecond))
+	if v, _ := fl.Get("v1"); v.Connected || rec.connected {
+		t.Fatal("vehicle still connected past the timeout plus LinkLostMaxDefer")
+	}
+	if ln.lostDeferred.Load() != 1 || ln.lostUnverified.Load() != 1 {
+		t.Fatalf("deferred %d, unverified %d; want 1 and 1", ln.lostDeferred.Load(), ln.lostUnverified.Load())
+	}
+	evs := fl.Events(0, "v1", 0)
+	if len(evs) == 0 || evs[len(evs)-1].Kind != fleet.EventLinkLost {
+		t.Fatalf("events %+v, want link_lost last", evs)
+	}
+}

@@ -34,6 +34,15 @@ type Config struct {
 	// HeartbeatTimeout marks a vehicle link_lost after this long without a
 	// HEARTBEAT (default 5 s).
 	HeartbeatTimeout time.Duration
+	// LinkLostMaxDefer bounds how long past HeartbeatTimeout a link-lost
+	// decision is put off while the station is behind its link (default
+	// 30 s). A station judges silence against the last moment it had
+	// handled everything the link gave it, so its own lateness never reads
+	// as a silent vehicle; but a station that has not caught up with a
+	// link for this long cannot vouch for its vehicles either, and a
+	// vehicle really silent must still be declared lost: it then is, and
+	// the decision is counted (LinkInfo.LinkLostUnverified) and logged.
+	LinkLostMaxDefer time.Duration
 	// StreamRateHz is the telemetry rate requested from every vehicle
 	// (default 4 Hz); HOME_POSITION is requested at a tenth of it.
 	StreamRateHz float64
@@ -139,6 +148,7 @@ func DefaultConfig() Config {
 	return Config{
 		SystemID:         255,
 		HeartbeatTimeout: 5 * time.Second,
+		LinkLostMaxDefer: 30 * time.Second,
 		StreamRateHz:     4,
 		Session:          session.DefaultOptions(),
 		IdentityWait:     2 * time.Second,
@@ -154,6 +164,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = d.HeartbeatTimeout
+	}
+	if c.LinkLostMaxDefer <= 0 {
+		c.LinkLostMaxDefer = d.LinkLostMaxDefer
 	}
 	if c.StreamRateHz <= 0 {
 		c.StreamRateHz = d.StreamRateHz

@@ -51,6 +51,10 @@ type udpListener struct {
 	// the reader waits for the next datagram.
 	emptyAt atomic.Int64
 	waiting atomic.Bool
+	// readHook, when set (tests only), runs on the reader goroutine before
+	// each read of the socket: a hook that blocks starves the reader while
+	// datagrams queue in the socket, as a starved machine does.
+	readHook atomic.Pointer[func()]
 
 	mu     sync.Mutex
 	conns  map[netip.AddrPort]*udpConn

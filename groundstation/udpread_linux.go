@@ -103,6 +103,9 @@ func (l *udpListener) readLoop() {
 		linger   bool // the last read emptied a busy socket: wait, then read again
 	)
 	read := func(fd uintptr) bool {
+		if h := l.readHook.Load(); h != nil {
+			(*h)()
+		}
 		staged := false
 		for range readRounds {
 			for i := range msgs {

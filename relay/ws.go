@@ -174,6 +174,10 @@ type HubStats struct {
 	// (its rate_hz, or a slow socket): positions are coalesced by design,
 	// and what each client missed that way is counted here.
 	Coalesced uint64 `json:"coalesced"`
+	// DroppedEvents counts events (live, or alerts of a snapshot) that
+	// could not be encoded as JSON (a NaN nested in a field) and so went
+	// to no client: the frame around them stays readable.
+	DroppedEvents uint64 `json:"dropped_events"`
 }
 
 // Hub serves the /api/v1/stream WebSocket: one goroutine (Run) fans the
@@ -192,6 +196,10 @@ type Hub struct {
 
 	nClients                              atomic.Int64
 	accepted, dropped, written, coalesced atomic.Uint64
+	// unencodable counts events no client got because they could not be
+	// encoded; lastUnencLog (unix ns) paces its log line.
+	unencodable  atomic.Uint64
+	lastUnencLog atomic.Int64
 
 	// lat measures, from a datagram's arrival at the station (the
 	// vehicle's Updated time), when the hub took the state it caused from
@@ -212,7 +220,7 @@ func NewHub(src FleetSource, cfg HubConfig) *Hub {
 // Stats returns running totals.
 func (h *Hub) Stats() HubStats {
 	return HubStats{Clients: h.nClients.Load(), Accepted: h.accepted.Load(), Dropped: h.dropped.Load(), Frames: h.written.Load(),
-		Coalesced: h.coalesced.Load()}
+		Coalesced: h.coalesced.Load(), DroppedEvents: h.unencodable.Load()}
 }
 
 // Latency returns the hub's latency stages, each measured from the
@@ -298,7 +306,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 			staleSent[v.ID] = wire[i].stale
 		}
-		events := encodeEvents(b.Events)
+		events := h.encodeEvents(b.Events)
 		h.mu.Lock()
 		for _, v := range b.Vehicles {
 			h.latest[v.ID] = v
@@ -611,6 +619,12 @@ func (c *wsClient) snapshotLocked() {
 			v = fleet.Vehicle{ID: e.VehicleID}
 		}
 		if e.IsAlert() && c.filter.match(&v) {
+			// One alert that cannot be encoded would fail the whole
+			// snapshot, and so drop every client as it connects.
+			if _, err := json.Marshal(e); err != nil {
+				c.hub.unencodableEvent(e, err)
+				continue
+			}
 			snap.Alerts = append(snap.Alerts, e)
 		}
 	}
@@ -927,13 +941,34 @@ type encEvent struct {
 	raw       []byte
 }
 
-func encodeEvents(es []fleet.Event) []encEvent {
+// encodeEvents encodes each event once for every client; an event that
+// cannot be encoded is left empty (appendRawFrame skips it) and counted.
+func (h *Hub) encodeEvents(es []fleet.Event) []encEvent {
 	out := make([]encEvent, len(es))
 	for i, e := range es {
-		raw, _ := json.Marshal(e)
+		raw, err := json.Marshal(e)
+		if err != nil {
+			h.unencodableEvent(e, err)
+			raw = nil
+		}
 		out[i] = encEvent{vehicleID: e.VehicleID, raw: raw}
 	}
 	return out
+}
+
+// unencodableLogEvery paces the log line about events no client got.
+const unencodableLogEvery = 10 * time.Second
+
+// unencodableEvent counts an event that could not be encoded, and logs it
+// (the first, then at most one every unencodableLogEvery, with the total).
+func (h *Hub) unencodableEvent(e fleet.Event, err error) {
+	n := h.unencodable.Add(1)
+	now := time.Now().UnixNano()
+	last := h.lastUnencLog.Load()
+	if (last == 0 || now-last >= int64(unencodableLogEvery)) && h.lastUnencLog.CompareAndSwap(last, now) {
+		h.cfg.Log.Error("stream: event not encodable, sent to no client", "vehicle", e.VehicleID, "kind", string(e.Kind),
+			"err", err, "total", n)
+	}
 }
 
 // maxKeptFrame bounds the events frame buffer a client writer keeps

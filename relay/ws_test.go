@@ -686,6 +686,53 @@ func TestStreamVehicleWithNaNStaysOnTheStream(t *testing.T) {
 	}
 }
 
+// An event encoding/json refuses (a NaN nested in a field's list: the
+// fleet turns a field's own NaN into null, not one nested deeper) goes to
+// no client and is counted: as an alert of the snapshot it would have
+// failed the whole snapshot and dropped the client on connect, and live
+// the events after it still go out.
+func TestStreamUnencodableEventIsCountedNotSent(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	fly(f, "v", 0, nil)
+	bad := fleet.Event{VehicleID: "v", Kind: "test_nan", Severity: fleet.SeverityCritical, Message: "bad",
+		Fields: map[string]any{"x": []float64{math.NaN()}}}
+	f.Emit(bad)
+	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_alert_ok", Severity: fleet.SeverityWarning, Message: "good"})
+	h, url := startHub(t, f, HubConfig{})
+	c := dial(t, url)
+	snap := readFrame(t, c)
+	if snap.Type != "snapshot" || len(snap.Vehicles) != 1 {
+		t.Fatalf("first frame = %+v, want a snapshot of the vehicle", snap)
+	}
+	if len(snap.Alerts) != 1 || snap.Alerts[0].Kind != "test_alert_ok" {
+		t.Fatalf("snapshot alerts = %+v, want only the encodable one", snap.Alerts)
+	}
+	if got := h.Stats().DroppedEvents; got != 1 {
+		t.Fatalf("dropped events after the snapshot = %d, want 1 (the unencodable alert)", got)
+	}
+	f.Emit(bad)
+	f.Emit(fleet.Event{VehicleID: "v", Kind: "test_ok", Severity: fleet.SeverityInfo, Message: "good"})
+	for {
+		ev := readUntil(t, c, "events")
+		done := false
+		for _, e := range ev.Events {
+			if e.Kind == "test_nan" {
+				t.Fatalf("unencodable event sent: %+v", e)
+			}
+			done = done || e.Kind == "test_ok"
+		}
+		if done {
+			break
+		}
+	}
+	if got := h.Stats().DroppedEvents; got != 2 {
+		t.Errorf("dropped events = %d, want 2 (the snapshot's alert and the live event)", got)
+	}
+	if got := h.Stats().Dropped; got != 0 {
+		t.Errorf("clients dropped = %d, want 0", got)
+	}
+}
+
 // A client that stops reading while whole-fleet state frames stream
 // blocks only its own writer (the frame's pieces are the shared
 // encodings, nothing is copied for it): states replaced before they were

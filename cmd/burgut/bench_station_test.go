@@ -236,7 +236,11 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		_, _ = loadgen.Run(ctx, loadgen.Config{Vehicles: 1, Targets: []string{probeLink}, Duration: time.Duration(r.seconds) * time.Second,
 			CenterLat: 41.8123, CenterLon: 69.2716, Probe: probe.sent, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
+	lgStart := time.Now()
 	res := runLoadgen(b, r.vehicles, targets, r.seconds)
+	// The load ended at or after lgStart + its duration (from its first
+	// deadline, which came after the process started).
+	lgEnd := lgStart.Add(time.Duration(res.DurationS * float64(time.Second)))
 	<-probeDone
 	cpu1, ic1, wait1 := procCPU(pid), procCPU(influxd), procRunDelay(pid)
 	r.rssEndMB = procRSSMB(pid)
@@ -251,17 +255,38 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	fams := scrape(b, "http://"+s.http+"/metrics")
 	r.stages = stageLatencies(<-fams0c, fams)
 	r.connectedEnd = int(value(fams, "burgut_vehicles", "state=connected"))
-	// link_lost up to the end of the load (afterwards every vehicle is
-	// silent and rightly lost).
+	// link_lost while the load ran: once it ends every vehicle is silent
+	// and rightly lost, and on a starved machine the events are read
+	// seconds after that. A link_lost belongs to the load when it was
+	// raised before the load ended, or when the vehicle had not been heard
+	// for 2 s before the end (it sends 18 frames a second until the end):
+	// the station did not hear a vehicle that was sending.
 	var events []struct {
-		Kind string `json:"kind"`
+		Kind      string    `json:"kind"`
+		Time      time.Time `json:"time"`
+		VehicleID string    `json:"vehicle_id"`
+		Fields    struct {
+			LastSeen time.Time `json:"last_seen"`
+		} `json:"fields"`
 	}
 	getJSONURL(b, "http://"+s.http+"/api/v1/events?limit=1000000", &events)
+	endLost := 0
 	for _, e := range events {
-		if e.Kind == "link_lost" {
+		if e.Kind != "link_lost" {
+			continue
+		}
+		if e.Time.Before(lgEnd) || e.Fields.LastSeen.Before(lgEnd.Add(-2*time.Second)) {
+			if r.linkLost < 5 {
+				b.Logf("link_lost during the load: %s at %s, last seen %s (load ended ≥ %s)", e.VehicleID,
+					e.Time.Format("15:04:05.000"), e.Fields.LastSeen.Format("15:04:05.000"), lgEnd.Format("15:04:05.000"))
+			}
 			r.linkLost++
+		} else {
+			endLost++
 		}
 	}
+	b.Logf("%d vehicles: link_lost %d during the load, %d after its end (read %.1f s after it); loadgen max lag %.0f ms, %d slots late",
+		r.vehicles, r.linkLost, endLost, time.Since(lgEnd).Seconds(), res.MaxLagMS, res.LateSlots)
 	// Read the counters once the station has drained (benchDrain): its
 	// sockets and the stages between them and the dispatchers first (the
 	// received and dropped counts are final only then), then its stores.

@@ -1,0 +1,115 @@
+//go:build linux
+
+package groundstation
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/testenv"
+)
+
+// A starved station is late, not its vehicles. The link's socket reader
+// is stalled (a test hook: it reads nothing while the vehicle's datagrams
+// queue in the socket, as on a machine whose CPUs are all taken) until
+// link-lost checks have run past the heartbeat timeout: the vehicle is
+// not declared lost, the put-off decisions are counted, and once the
+// reader runs again the queued HEARTBEATs arrive and the vehicle never
+// left. A vehicle that really stops sending is then declared lost, as a
+// verified silence. Real UDP sockets (SO_MEMINFO shows the queued
+// datagrams: Linux), the real simulator.
+func TestStarvedReaderIsLateNotSilent(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	// The stall is ended by the test (below), not by the cap on deferral.
+	cfg.LinkLostMaxDefer = time.Hour
+	st, fl := startStation(t, cfg)
+	sim := startSim(t, 1, 21, port)
+	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(fl.List()) == 1 })
+	id := fl.List()[0].ID
+	ln := st.running[0]
+	l := ln.udp.Load()
+	if l == nil {
+		t.Fatal("the UDP link has no socket listener")
+	}
+	lastHB := func() time.Time {
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		for _, r := range ln.recs {
+			if r.id == id {
+				return r.lastHB
+			}
+		}
+		return time.Time{}
+	}
+	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !lastHB().IsZero() })
+	since := lastSeq(fl)
+
+	release := make(chan struct{})
+	stalled := make(chan struct{}, 1)
+	hook := func() {
+		select {
+		case stalled <- struct{}{}:
+		default:
+		}
+		<-release
+	}
+	released := false
+	resume := func() {
+		if !released {
+			released = true
+			l.readHook.Store(nil)
+			close(release)
+		}
+	}
+	t.Cleanup(resume) // before the station stops: its socket closes only once the reader returns
+	l.readHook.Store(&hook)
+	select {
+	case <-stalled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader never came to read the socket")
+	}
+	// Starved: the checks run while the vehicle's HEARTBEATs wait in the
+	// socket, until one of them finds the last handled HEARTBEAT older
+	// than the timeout and puts the decision off.
+	testenv.Eventually(t, 60*time.Second, "a link-lost check put off while the reader is stalled", func() bool {
+		v, _ := fl.Get(id)
+		return ln.lostDeferred.Load() > 0 || !v.Connected
+	})
+	if _, rx, err := l.socketMemInfo(); err != nil || rx == 0 {
+		t.Fatalf("socket receive queue %d bytes (%v) while the reader is stalled: want the vehicle's datagrams waiting", rx, err)
+	}
+	if v, _ := fl.Get(id); !v.Connected {
+		t.Fatal("vehicle declared lost while its datagrams waited in the station's socket")
+	}
+	if info := st.Links()[0]; info.LinkLostDeferred == 0 || info.BehindS <= 0 {
+		t.Errorf("link info while stalled: link_lost_deferred %d, behind_s %v; want both > 0", info.LinkLostDeferred, info.BehindS)
+	}
+	stalledHB := lastHB()
+
+	resume()
+	// The queued datagrams are read and dispatched: a HEARTBEAT newer than
+	// the stall is handled, and then the link is caught up again.
+	testenv.Eventually(t, 60*time.Second, "a HEARTBEAT after the stall handled", func() bool { return lastHB().After(stalledHB) })
+	for _, e := range fl.Events(since, id, 0) {
+		if e.Kind == fleet.EventLinkLost {
+			t.Fatalf("link_lost raised for a vehicle that kept sending while the station was starved: %+v", e)
+		}
+	}
+	if v, _ := fl.Get(id); !v.Connected {
+		t.Fatal("vehicle not connected after the stall")
+	}
+
+	// Really silent: lost once the station has caught up past the timeout.
+	since = lastSeq(fl)
+	sim.Vehicle(0).LinkDown(0)
+	waitEvent(t, fl, since, id, fleet.EventLinkLost, 60*time.Second)
+	if v, _ := fl.Get(id); v.Connected {
+		t.Error("vehicle still connected after link_lost")
+	}
+	if n := ln.lostUnverified.Load(); n != 0 {
+		t.Errorf("%d link-lost decisions unverified; the silence was verified once the station caught up", n)
+	}
+}
