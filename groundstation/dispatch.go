@@ -59,8 +59,12 @@ type linkRT struct {
 	// lostUnverified counts vehicles declared lost past
 	// Config.LinkLostMaxDefer while the link was still behind.
 	lostUnverified atomic.Uint64
-	tapDropped     atomic.Uint64
-	lastLateLog    time.Time
+	// sockDrops is the kernel's drop count of the link's socket as last
+	// read, and sockShedAt the tick that saw it rise (dispatcher-owned).
+	sockDrops   uint64
+	sockShedAt  time.Time
+	tapDropped  atomic.Uint64
+	lastLateLog time.Time
 	// tapDropped as last logged (dispatcher-owned)
 	loggedTapDropped uint64
 	lastTapDropLog   time.Time
@@ -446,7 +450,7 @@ func (ln *linkRT) tick(now time.Time) {
 			ln.lostDeferred.Add(uint64(deferred))
 			if now.Sub(ln.lastLateLog) >= 10*time.Second {
 				ln.lastLateLog = now
-				ln.st.log.Warn("station behind its link: link-lost checks deferred", "link", ln.l.name,
+				ln.st.log.Warn("station behind its link, or dropping its datagrams: link-lost checks deferred", "link", ln.l.name,
 					"behind", now.Sub(caught).String(), "vehicles_deferred", deferred, "total_deferred", ln.lostDeferred.Load())
 			}
 		}
@@ -459,10 +463,17 @@ func (ln *linkRT) tick(now time.Time) {
 			continue
 		}
 		if rec.connected && now.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
+			// Heard: its last HEARTBEAT, or a later datagram the station
+			// dropped unread (it may have been one).
+			heard := rec.lastHB
+			if shed := ln.shedAfter(rec); shed.After(heard) {
+				heard = shed
+			}
 			switch {
-			case caught.Sub(rec.lastHB) > cfg.HeartbeatTimeout:
+			case caught.Sub(heard) > cfg.HeartbeatTimeout:
 				// Silent for the timeout up to a moment the station had
-				// handled everything received: really silent.
+				// handled everything received, and dropped nothing that
+				// may have been its HEARTBEAT: really silent.
 				rec.connected = false
 				ln.st.log.Warn("vehicle link lost", "id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB)
 				ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })

@@ -23,9 +23,10 @@ type LinkInfo struct {
 	// without catching up (0 when it keeps up): the station is late.
 	BehindS float64 `json:"behind_s"`
 	// LateTicks counts heartbeat checks made while the dispatcher was
-	// behind; LinkLostDeferred counts link-lost decisions those checks put
-	// off, because a vehicle's HEARTBEAT may be waiting in the queue (a
-	// late station never declares a vehicle silent).
+	// behind; LinkLostDeferred counts link-lost decisions put off because
+	// a vehicle's HEARTBEAT may be waiting in the queue, or may have been
+	// in a datagram the station dropped (its socket or staging full): a
+	// late station does not declare a vehicle silent.
 	LateTicks        uint64 `json:"late_ticks"`
 	LinkLostDeferred uint64 `json:"link_lost_deferred"`
 	// LinkLostUnverified counts vehicles declared lost although the link

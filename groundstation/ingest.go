@@ -62,6 +62,7 @@ func (ln *linkRT) onDatagram(c *udpConn, data []byte, at time.Time) {
 		// vehicle's first frames are handled knowing how to answer it.
 		if len(c.held) >= c.l.maxQueue {
 			c.l.drops[dropHold].Add(1)
+			c.shedAt.Store(at.UnixNano())
 			return
 		}
 		c.held = append(c.held, heldDatagram{at: at, data: bytes.Clone(data)})
@@ -128,13 +129,24 @@ func (ln *linkRT) udpChannelClosed(ch *gomavlib.Channel) {
 }
 
 // udpCaughtUp notes, at a tick, that the link has handled everything:
-// its reader waits on an empty socket and nothing is staged.
+// its reader waits on an empty socket and nothing is staged. It also
+// notes when the kernel last dropped datagrams at the link's socket
+// (its buffer full): they came from remotes unknown, any of which may
+// have sent a HEARTBEAT the station never saw.
 func (ln *linkRT) udpCaughtUp(now time.Time) {
 	l := ln.udp.Load()
-	if l == nil || !l.waiting.Load() || l.staged() > 0 {
+	if l == nil {
 		return
 	}
-	if _, rx, err := l.socketMemInfo(); err != nil || rx == 0 { // unknown (not Linux): trust waiting
+	drops, rx, err := l.socketMemInfo()
+	if err == nil && drops != ln.sockDrops {
+		ln.sockDrops = drops
+		ln.sockShedAt = now // dropped since the last tick: at now at the latest
+	}
+	if !l.waiting.Load() || l.staged() > 0 {
+		return
+	}
+	if err != nil || rx == 0 { // unknown (not Linux): trust waiting
 		ln.caughtUp.Store(now.UnixNano())
 	}
 }
@@ -197,4 +209,21 @@ func (ln *linkRT) logUDPDrops(now time.Time) {
 	attrs = append(attrs, "dropped", since, "total_dropped", total, "staged_now", l.staged(), "socket_queue_bytes", rx,
 		"period", udpDropLogEvery.String())
 	ln.st.log.Warn("UDP datagrams dropped before decoding: the station is behind its link", attrs...)
+}
+
+// shedAfter is when the station last dropped, unread, a datagram that may
+// have been rec's HEARTBEAT: one of its remote's (staging or hold queue
+// full), or any at the link's socket (the kernel's buffer full). Zero
+// when nothing was dropped (or the link is not a UDP server link).
+func (ln *linkRT) shedAfter(rec *vehicleRec) time.Time {
+	var at time.Time
+	if c := ln.udpConnOf(rec.ch.Load()); c != nil {
+		if ns := c.shedAt.Load(); ns != 0 {
+			at = time.Unix(0, ns)
+		}
+	}
+	if ln.sockShedAt.After(at) {
+		at = ln.sockShedAt
+	}
+	return at
 }

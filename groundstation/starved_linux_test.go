@@ -113,3 +113,70 @@ func TestStarvedReaderIsLateNotSilent(t *testing.T) {
 		t.Errorf("%d link-lost decisions unverified; the silence was verified once the station caught up", n)
 	}
 }
+
+// A station starved long enough for its socket to overflow drops the
+// vehicle's HEARTBEATs itself (counted by the kernel): once it catches up
+// again it has handled everything it has, but what it dropped may have
+// been a HEARTBEAT, so the vehicle is not silent. The reader is stalled
+// past the timeout on a socket with the smallest receive buffer, which
+// overflows within the first second; then it runs again.
+func TestSocketDropsAreNotSilence(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	cfg.LinkLostMaxDefer = time.Hour
+	cfg.UDPReceiveBuffer = 1 // the kernel's minimum: a few datagrams
+	st, fl := startStation(t, cfg)
+	startSim(t, 1, 22, port)
+	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(fl.List()) == 1 })
+	id := fl.List()[0].ID
+	ln := st.running[0]
+	l := ln.udp.Load()
+	lastHB := func() time.Time {
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		for _, r := range ln.recs {
+			if r.id == id {
+				return r.lastHB
+			}
+		}
+		return time.Time{}
+	}
+	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !lastHB().IsZero() })
+	drops0, _, err := l.socketMemInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := lastSeq(fl)
+
+	release := make(chan struct{})
+	released := false
+	resume := func() {
+		if !released {
+			released = true
+			l.readHook.Store(nil)
+			close(release)
+		}
+	}
+	t.Cleanup(resume)
+	hook := func() { <-release }
+	l.readHook.Store(&hook)
+	testenv.Eventually(t, 60*time.Second, "the socket dropping datagrams and a link-lost check put off", func() bool {
+		drops, _, _ := l.socketMemInfo()
+		v, _ := fl.Get(id)
+		return (drops > drops0 && ln.lostDeferred.Load() >= 8) || !v.Connected // a stall of ~2 s past the timeout
+	})
+	stalledHB := lastHB()
+	resume()
+	testenv.Eventually(t, 60*time.Second, "a HEARTBEAT after the stall handled", func() bool { return lastHB().After(stalledHB) })
+	for _, e := range fl.Events(since, id, 0) {
+		if e.Kind == fleet.EventLinkLost {
+			t.Fatalf("link_lost raised for a vehicle whose datagrams the station's socket dropped: %+v", e)
+		}
+	}
+	if v, _ := fl.Get(id); !v.Connected {
+		t.Fatal("vehicle not connected after the stall")
+	}
+	if info := st.Links()[0]; info.Socket == nil || info.Socket.Drops == 0 {
+		t.Errorf("socket stats %+v: want the kernel's drops counted", info.Socket)
+	}
+}

@@ -183,6 +183,7 @@ func (l *udpListener) deliver(ap netip.AddrPort, data []byte, arrived, read int6
 	if len(l.stage.items) >= l.maxStaged {
 		l.smu.Unlock()
 		l.drops[dropStaging].Add(1)
+		c.shedAt.Store(ns)
 		return false
 	}
 	l.stage.items = append(l.stage.items, stagedDatagram{c: c, at: ns, off: len(l.stage.data), n: len(data)})
@@ -291,7 +292,11 @@ type udpConn struct {
 	kick   chan struct{} // the deadline changed
 	gate   sendGate      // frames handed to gomavlib for this remote vs written (sendgate.go)
 
-	last     atomic.Int64 // last datagram from the remote, unix ns
+	last atomic.Int64 // last datagram from the remote, unix ns
+	// shedAt is the arrival (unix ns) of the latest datagram from the
+	// remote the station dropped unread (staging or hold queue full): it
+	// may have held a HEARTBEAT, so the remote was not silent then.
+	shedAt   atomic.Int64
 	deadline atomic.Int64 // read deadline, unix ns (0 = none)
 	span     atomic.Int64 // how far ahead the deadline was set (the idle timeout)
 
