@@ -20,13 +20,30 @@ import (
 // MISSION_REQUEST_INT on its own, whatever its seq and however often
 // it comes (MissionItemProtocol::handle_mission_request_int keeps no
 // download state), so requests go out in copies sized from the link's
-// loss, a window of distinct seqs grows from autoWindowStart to
-// autoWindowMax by one per item received, and each missing item is asked
-// again, in one more copy, once it is a retransmission timeout (measured
-// round trip plus margin, as the upload's) overdue — with its own timer,
-// not the silence timeout. A 700-item read-back at 20 % loss and 200 ms
-// took 25–47 s with the window of 16, one copy and re-requests only
-// when later items came or after 1.5 s of silence.
+// loss, and each missing item is asked again, in more copies, once it is
+// a retransmission timeout (measured round trip plus margin, as the
+// upload's) overdue — with its own timer, not the silence timeout. A
+// 700-item read-back at 20 % loss and 200 ms took 25–47 s with the
+// window of 16, one copy and re-requests only when later items came or
+// after 1.5 s of silence.
+//
+// Its congestion control counts frames, not seqs: window is the request
+// frames in flight, copies included (inFlight), growing from
+// downloadFramesStart to downloadFramesMax by an item's copies per item
+// received, with at most autoWindowMax distinct seqs outstanding. A
+// request that times out is presumed lost — its copies leave inFlight —
+// and is asked again only as the window allows, before any new seq, so
+// a round of timeouts replaces what it presumes lost instead of adding
+// to it. Congestion (the round trip grown well past the least seen, or
+// most of what is outstanding timing out at once: a queue, not random
+// loss) halves the window, stops its growth and freezes the loss the
+// copies follow: the drops of a queue the read-back fills itself, which
+// the station's sequence-gap count reads as link loss, must not buy more
+// copies. Before (counting distinct seqs, copies from whatever loss the
+// station measured, retransmission timeouts of at least 200 ms), 100
+// read-backs at once on a loaded machine sent up to ~256 request frames
+// per vehicle, read their own queue drops as loss, raised their copies
+// and stalled (congestion collapse; TestFastDownloadsShareAQueue).
 type downloadTransfer struct {
 	v        *Vehicle
 	t        mavitem.MissionType
@@ -45,9 +62,23 @@ type downloadTransfer struct {
 	rtt      time.Duration
 
 	fast   bool         // see the type's doc
-	window int          // fast: distinct seqs in flight, at most
-	est    linkEstimate // fast: round trip and loss
+	window int          // fast: request frames in flight, at most
+	est    linkEstimate // fast: round trip (loss: see loss)
 	out    int          // fast: seqs requested and not yet received
+	// fast: flight is the copies of each seq's last request still
+	// presumed on the way (0: none, or presumed lost), inFlight their sum,
+	// lost the seqs presumed lost and not asked again yet.
+	flight   []uint8
+	inFlight int
+	lost     int
+	prevAt   []time.Time // fast: the request before reqAt (spurious timeouts)
+	// loss is what a fast download's copies follow: the station's figure,
+	// read at every item, but never raised while congested (see the
+	// type's doc). queued is set by a round of timeouts that looked like
+	// a queue, until a clean round trip shows none.
+	loss   float64
+	queued bool
+	acked  int // fast, congested: items received since the window last grew
 	// backoff doubles a fast download's timeout for each round of
 	// re-requests since the last clean round-trip sample (Karn's
 	// algorithm): a timeout too short at the start — a round trip
@@ -74,7 +105,7 @@ func newDownload(v *Vehicle, t mavitem.MissionType, p Progress) *downloadTransfe
 		},
 	}
 	if v.uploadPlan().adaptive {
-		d.fast, d.window = true, autoWindowStart
+		d.fast, d.window = true, downloadFramesStart
 		d.est.srtt = v.opts.MissionItemTimeout / 8 // until the first item says better
 		d.est.rttvar = d.est.srtt / 2
 		v.mu.Lock()
@@ -82,9 +113,32 @@ func newDownload(v *Vehicle, t mavitem.MissionType, p Progress) *downloadTransfe
 			d.est.srtt, d.est.rttvar = v.link.srtt, v.link.srtt/4
 		}
 		v.mu.Unlock()
-		d.est.station = math.Float64frombits(v.linkLoss.Load())
+		d.loss = math.Float64frombits(v.linkLoss.Load())
 	}
 	return d
+}
+
+// A fast download's window, in request frames (copies included): it
+// starts and ends where a window of autoWindowStart and autoWindowMax seqs
+// in two copies (20 % loss) was, and a congested one never shrinks below
+// two repeats in maxDownloadCopies.
+const (
+	downloadFramesStart = 2 * autoWindowStart
+	downloadFramesMax   = 2 * autoWindowMax
+	downloadFramesMin   = 2 * maxDownloadCopies
+)
+
+// congested reports whether a fast download's queues are filling: the
+// round trip grew well past the least seen (linkEstimate.congested), or
+// a round of timeouts since the last clean round trip looked like a queue.
+func (d *downloadTransfer) congested() bool { return d.queued || d.est.congested() }
+
+// copies is how many copies a fast download's request gets now. A repeat
+// gets more (downloadCopies) unless congested: a congested repeat is as
+// likely an answer that was only late, and extra copies would add to the
+// queue that delayed it.
+func (d *downloadTransfer) copies(repeat bool) int {
+	return downloadCopies(d.loss, repeat && !d.congested())
 }
 
 // downloadCopies is how many copies of a request a fast download sends
@@ -129,7 +183,7 @@ func (d *downloadTransfer) sendList(now time.Time) error {
 	d.listSends++
 	copies := 1
 	if d.fast {
-		copies = downloadCopies(d.est.station, true)
+		copies = downloadCopies(d.loss, true)
 	}
 	for range copies {
 		if err := d.v.sendMsg(d.listMsg); err != nil {
@@ -158,12 +212,12 @@ func (d *downloadTransfer) overdueAt() time.Time {
 	return d.checkAt
 }
 
-// planCheck sets checkAt to the earliest time an outstanding request is a
-// retransmission timeout old, by one scan.
+// planCheck sets checkAt to the earliest time a request still presumed
+// on the way is a retransmission timeout old, by one scan.
 func (d *downloadTransfer) planCheck() {
 	d.checkAt = time.Time{}
 	for k := d.low; k < d.cursor; k++ {
-		if d.have[k] || d.reqAt[k].IsZero() {
+		if d.have[k] || d.flight[k] == 0 {
 			continue
 		}
 		if at := d.reqAt[k].Add(d.rto(k)); d.checkAt.IsZero() || at.Before(d.checkAt) {
@@ -173,32 +227,32 @@ func (d *downloadTransfer) planCheck() {
 }
 
 // rto is how long a fast download waits for item k before asking again:
-// the measured timeout, at least minDownloadRTO, doubled for each time k
-// was asked already (or per round of re-requests since the last clean
-// sample).
+// the measured timeout (srtt + 4·rttvar, RFC 6298, whose samples carry
+// the queueing the transfer meets — the vehicle's and the station's
+// dispatch included), doubled for each time k was asked already (or per
+// round of re-requests since the last clean sample). Until the first
+// clean item sample it is at least initialDownloadRTO.
 func (d *downloadTransfer) rto(k int) time.Duration {
-	r := max(d.est.rto(), minDownloadRTO) << min(max(uint(max(d.reqCount[k], 1)-1), d.backoff), 4)
+	r := d.est.rto()
+	if d.est.samples < 2 { // only MISSION_COUNT's, or a remembered round trip
+		r = max(r, initialDownloadRTO)
+	}
+	r <<= min(max(uint(max(d.reqCount[k], 1)-1), d.backoff), 4)
 	return min(r, d.v.opts.MissionItemTimeout)
 }
 
-// fastDownloadMinRTT is the MISSION_COUNT round trip below which a
-// read-back stays plain (MissionWindow requests, one copy): on such a
-// link 700 items take a fraction of a second anyway, and there 100
-// fast read-backs at once on a loaded machine (the upload benchmark's
-// verification, faults off) stalled in 3 of 6 rounds — some vehicles
-// stopped answering after the first burst of requests, not understood
-// yet — where the plain read-back never did.
-const fastDownloadMinRTT = 20 * time.Millisecond
-
-// minDownloadRTO is the least time a fast download waits for an item
-// before asking again. The round trip it measures first (MISSION_COUNT's,
-// from an idle vehicle) can be a millisecond on a fast link, while 100
-// read-backs at once on a loaded machine take far longer to answer: with a
-// 21 ms timeout every request was repeated four times before the first
-// answer, and the repeats' answers crowded out the rest until transfers
-// stalled. On a 200 ms link the measured timeout is longer anyway; on a
-// fast one a lost item costs this much.
-const minDownloadRTO = 200 * time.Millisecond
+// initialDownloadRTO is the least time a fast download waits for the
+// items of its first requests, before any has come back: the round trip
+// it measured (MISSION_COUNT's, from an idle vehicle) can be a
+// millisecond on a fast link, and does not include the queueing of a
+// burst of requests behind each other, or behind 99 other read-backs on
+// a loaded machine — with a 21 ms timeout every first request was
+// repeated four times before the first answer. From the first item on,
+// the samples carry that queueing and the estimator's timeout is used
+// alone: a fixed floor of 200 ms (as this was) sat below the queueing
+// of a loaded machine and fired anyway, while on a quiet fast link every
+// lost item cost it.
+const initialDownloadRTO = 200 * time.Millisecond
 
 func (d *downloadTransfer) cancelled() {
 	if d.n >= 0 {
@@ -206,16 +260,19 @@ func (d *downloadTransfer) cancelled() {
 	}
 }
 
-func (d *downloadTransfer) request(seq int, now time.Time) error {
-	copies := 1
+// request asks for seq in copies frames (a fast download counts them in
+// flight).
+func (d *downloadTransfer) request(seq, copies int, now time.Time) error {
 	if d.fast {
-		copies = downloadCopies(d.est.station, d.reqCount[seq] > 0)
+		d.prevAt[seq] = d.reqAt[seq]
 	}
 	d.reqAt[seq] = now
 	if d.reqCount[seq] < 255 {
 		d.reqCount[seq]++
 	}
 	if d.fast {
+		d.flight[seq] = uint8(copies)
+		d.inFlight += copies
 		if at := now.Add(d.rto(seq)); d.checkAt.IsZero() || at.Before(d.checkAt) {
 			d.checkAt = at
 		}
@@ -232,48 +289,91 @@ func (d *downloadTransfer) request(seq int, now time.Time) error {
 	return nil
 }
 
-// reRequestLost asks a fast download's overdue items again, lowest first,
-// at most seqs of them and maxBurstFrames frames at once (the rest on the
-// next event).
+// reRequestLost presumes a fast download's overdue requests lost (their
+// copies leave the flight) and asks the items presumed lost again, lowest
+// first, as the window allows: at most seqs of them and maxBurstFrames
+// frames at once (the rest as items come back and free the window, or at
+// the next timeout). A round of timeouts backs the timeout off (Karn);
+// when it looks like a queue rather than random loss — the transfer is
+// congested, or most of what was outstanding timed out at once — it
+// halves the window too.
 func (d *downloadTransfer) reRequestLost(now time.Time, seqs int) error {
 	for d.low < d.n && d.have[d.low] {
 		d.low++
 	}
-	frames := 0
-	for k := d.low; k < d.cursor && frames < maxBurstFrames && seqs > 0; k++ {
-		if d.have[k] || d.reqAt[k].IsZero() || now.Sub(d.reqAt[k]) < d.rto(k) {
-			continue
+	if r := d.overdueAt(); !r.IsZero() && !now.Before(r) {
+		outstanding, overdue := 0, 0
+		for k := d.low; k < d.cursor; k++ {
+			if d.have[k] || d.flight[k] == 0 {
+				continue
+			}
+			outstanding++
+			if now.Sub(d.reqAt[k]) >= d.rto(k) {
+				d.inFlight -= int(d.flight[k])
+				d.flight[k] = 0
+				d.lost++
+				overdue++
+			}
 		}
-		frames += downloadCopies(d.est.station, true)
-		seqs--
-		if err := d.request(k, now); err != nil {
-			return err
+		if overdue > 0 {
+			d.backoff = min(d.backoff+1, 4)
+			if overdue >= massTimeout && 2*overdue > outstanding {
+				d.queued = true
+			}
+			if d.congested() {
+				d.window = max(d.window/2, downloadFramesMin)
+			}
 		}
 	}
-	if frames > 0 {
-		d.backoff = min(d.backoff+1, 4)
+	frames := 0
+	for k := d.low; k < d.cursor && d.lost > 0 && frames < maxBurstFrames && seqs > 0; k++ {
+		if d.have[k] || d.flight[k] > 0 || d.reqAt[k].IsZero() {
+			continue
+		}
+		c := d.copies(true)
+		if d.inFlight+c > d.window {
+			break
+		}
+		d.lost--
+		frames += c
+		seqs--
+		if err := d.request(k, c, now); err != nil {
+			return err
+		}
 	}
 	d.planCheck()
 	return nil
 }
 
-// fillFast keeps a fast download's window of distinct seqs in flight,
-// asking for at most seqs new ones and never more than maxBurstFrames
-// frames at once. An item received releases perRequest (ack clocking, as
-// the upload's): answers come in clumps, and bursts beyond that
-// overflow queues on the way (gomavlib's, a radio's, ArduPilot's, which
-// drops an answer it has no room for).
+// massTimeout is the least number of requests timing out in one round
+// that can say "a queue" rather than "random loss" (with more than half of
+// what was outstanding).
+const massTimeout = 4
+
+// fillFast asks a fast download's next seqs while the window has room
+// for their copies and nothing presumed lost waits to be asked again:
+// at most seqs of them, at most autoWindowMax outstanding, and never more
+// than maxBurstFrames frames at once. An item received releases
+// perRequest (ack clocking, as the upload's): answers come in clumps, and
+// bursts beyond that overflow queues on the way (gomavlib's, a radio's,
+// ArduPilot's, which drops an answer it has no room for).
 func (d *downloadTransfer) fillFast(now time.Time, seqs int) error {
 	frames := 0
-	for d.out < d.window && d.cursor < d.n && frames < maxBurstFrames && seqs > 0 {
-		if !d.have[d.cursor] {
-			seqs--
-			frames += downloadCopies(d.est.station, false)
-			if err := d.request(d.cursor, now); err != nil {
-				return err
-			}
-			d.out++
+	for d.lost == 0 && d.out < autoWindowMax && d.cursor < d.n && frames < maxBurstFrames && seqs > 0 {
+		if d.have[d.cursor] {
+			d.cursor++
+			continue
 		}
+		c := d.copies(false)
+		if d.inFlight+c > d.window {
+			break
+		}
+		seqs--
+		frames += c
+		if err := d.request(d.cursor, c, now); err != nil {
+			return err
+		}
+		d.out++
 		d.cursor++
 	}
 	return nil
@@ -288,7 +388,7 @@ func (d *downloadTransfer) reRequestOverdue(now time.Time) error {
 	again := 0
 	for k := d.low; k < d.cursor && again < d.v.opts.MissionWindow; k++ {
 		if !d.have[k] && !d.reqAt[k].IsZero() && now.Sub(d.reqAt[k]) > 2*d.rtt+5*time.Millisecond {
-			if err := d.request(k, now); err != nil {
+			if err := d.request(k, 1, now); err != nil {
 				return err
 			}
 			again++
@@ -304,7 +404,7 @@ func (d *downloadTransfer) fill(now time.Time) error {
 	}
 	for d.inflight < d.v.opts.MissionWindow && d.cursor < d.n {
 		if !d.have[d.cursor] {
-			if err := d.request(d.cursor, now); err != nil {
+			if err := d.request(d.cursor, 1, now); err != nil {
 				return err
 			}
 			d.inflight++
@@ -346,6 +446,9 @@ func (d *downloadTransfer) timeout(now time.Time) (bool, error) {
 	d.cursor, d.inflight, d.out = 0, 0, 0
 	if d.fast {
 		clear(d.reqAt) // ask again from the lowest missing seq
+		clear(d.prevAt)
+		clear(d.flight)
+		d.inFlight, d.lost, d.low = 0, 0, 0
 		d.checkAt = time.Time{}
 	}
 	return false, d.fill(now)
@@ -363,13 +466,13 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		d.reqAt = make([]time.Time, d.n)
 		d.reqCount = make([]uint8, d.n)
 		d.silent = 0
+		if d.fast {
+			d.flight = make([]uint8, d.n)
+			d.prevAt = make([]time.Time, d.n)
+		}
 		if d.fast && d.listSends == 1 {
-			rtt := now.Sub(d.listAt)
 			d.est.samples = 0 // this link's round trip now, not a remembered one
-			d.est.sampleRTT(rtt)
-			if rtt < fastDownloadMinRTT {
-				d.fast = false
-			}
+			d.est.sampleRTT(now.Sub(d.listAt))
 		}
 		if d.progress != nil {
 			d.progress(0, d.n)
@@ -400,18 +503,7 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 			d.rtt = (7*d.rtt + now.Sub(d.reqAt[seq])) / 8
 		}
 		if d.fast {
-			if !d.reqAt[seq].IsZero() && d.out > 0 {
-				d.out--
-			}
-			if d.reqCount[seq] == 1 { // Karn's rule
-				d.est.sampleRTT(now.Sub(d.reqAt[seq]))
-				if d.backoff != 0 {
-					d.backoff = 0
-					d.planCheck() // the timeouts of what is outstanding shrank
-				}
-			}
-			d.est.station = math.Float64frombits(d.v.linkLoss.Load())
-			d.window = min(d.window+1, autoWindowMax)
+			d.received1(seq, now)
 		}
 		if d.progress != nil {
 			d.progress(d.received, d.n)
@@ -421,7 +513,7 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		}
 		d.due = now.Add(d.v.opts.MissionItemTimeout)
 		if d.fast {
-			if r := d.overdueAt(); !r.IsZero() && !now.Before(r) {
+			if r := d.overdueAt(); d.lost > 0 || (!r.IsZero() && !now.Before(r)) {
 				if err := d.reRequestLost(now, perRequest); err != nil {
 					return true, err
 				}
@@ -451,4 +543,59 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		d.v.log.Debug("ignoring MISSION_ACK during download", "mission_type", d.t.String(), "result", missionResultName(r))
 	}
 	return false, nil
+}
+
+// received1 updates a fast download for item seq, just received: the
+// flight, the round trip (Karn's rule; a spurious timeout's real round
+// trip), the congestion state, the loss the copies follow and the window.
+func (d *downloadTransfer) received1(seq int, now time.Time) {
+	switch {
+	case d.flight[seq] > 0:
+		d.inFlight -= int(d.flight[seq])
+		d.flight[seq] = 0
+	case !d.reqAt[seq].IsZero():
+		d.lost-- // presumed lost and not asked again yet: only late
+	}
+	if !d.reqAt[seq].IsZero() && d.out > 0 {
+		d.out--
+	}
+	switch n := d.reqCount[seq]; {
+	case n == 1: // Karn's rule
+		d.est.sampleRTT(now.Sub(d.reqAt[seq]))
+		d.clean()
+	case n == 2 && !d.prevAt[seq].IsZero() && d.est.samples > 1 && now.Sub(d.reqAt[seq]) < d.est.minRTT*3/4:
+		// sooner after the repeat than any answer to it could come: the
+		// answer to the first request, and the timeout was spurious —
+		// its real round trip is what the estimator has to learn
+		d.est.spuriousRTO(now.Sub(d.prevAt[seq]))
+		d.clean()
+	}
+	if st := math.Float64frombits(d.v.linkLoss.Load()); !d.congested() || st < d.loss {
+		d.loss = st
+	}
+	// Growth: an item's copies per item (one more seq per item, doubling
+	// the window per round trip) while the queues are empty; once
+	// congested, an item's copies per window of frames received (one
+	// more seq per round trip).
+	c := d.copies(false)
+	if d.congested() {
+		if d.acked++; d.acked*c < d.window {
+			return
+		}
+	}
+	d.acked = 0
+	d.window = min(d.window+c, downloadFramesMax)
+}
+
+// clean acts on a round-trip sample: the backoff ends (the timeouts of
+// what is outstanding shrink), and a round of timeouts taken for a queue
+// is forgotten once the round trip shows none.
+func (d *downloadTransfer) clean() {
+	if !d.est.congested() {
+		d.queued = false
+	}
+	if d.backoff != 0 {
+		d.backoff = 0
+		d.planCheck()
+	}
 }

@@ -87,9 +87,11 @@ type Options struct {
 	// MissionWindow is how many MISSION_REQUEST_INTs a download keeps in
 	// flight, one copy each; default 16. 1 is the strict one-at-a-time
 	// MAVLink sequence. Vehicles whose upload is adaptive (ArduPilot,
-	// UploadWindow 0) read back faster instead: requests in copies from
-	// the measured loss, a window growing to 64 and lost items asked again
-	// after a retransmission timeout (see downloadTransfer).
+	// UploadWindow 0) read back faster instead, on any link: requests in
+	// copies from the measured loss, a window of request frames (copies
+	// included) growing from 32 to 128 that halves when the round trip
+	// shows a queue, and lost items asked again after a retransmission
+	// timeout (see downloadTransfer).
 	MissionWindow int
 
 	ParamTimeout time.Duration // per request / per silent gap, default 1.5 s
