@@ -11,99 +11,86 @@ import (
 	"github.com/burgut-uav/burgut/simulator"
 )
 
-// BenchmarkUpload700Virtual runs the same 700-item upload in the
-// deterministic world of the mission tests (virtual clock, seeded i.i.d.
-// loss in both directions, an ArduPilot-like model vehicle that answers
-// early and duplicate items with INVALID_SEQUENCE and re-requests after 1 s)
-// over five seeds, with the station's measured loss given to the session as
-// a running ground station does. virtual-s is the mean upload time on the
-// virtual clock and max-virtual-s the slowest seed: the protocol's own
-// cost, free of this machine's CPU contention (the simulator rows above
-// include it). ns/op is only the CPU time to simulate.
-func BenchmarkUpload700Virtual(b *testing.B) {
-	for _, c := range []struct {
-		name    string
-		loss    int
-		latency time.Duration
-	}{
-		{"loss0_rtt200ms", 0, 100 * time.Millisecond},
-		{"loss20_rtt200ms", 20, 100 * time.Millisecond},
-		{"loss30_rtt200ms", 30, 100 * time.Millisecond},
-		{"loss20_rtt400ms", 20, 200 * time.Millisecond},
-	} {
+// virtualCase is one row of the deterministic transfer benchmarks: the
+// loss in each direction and the one-way latency.
+type virtualCase struct {
+	name    string
+	loss    int
+	latency time.Duration
+}
+
+// virtualRounds runs transfer over five seeds per case, each in a fresh
+// deterministic world (virtual clock, seeded i.i.d. loss in both
+// directions, the ArduPilot-like model vehicle, the station's loss figure
+// given to the session as a running ground station does), and reports
+// virtual-s (the mean transfer time on the virtual clock), max-virtual-s
+// (the slowest seed) and unit (what transfer counts per item, per item of
+// the 700). ns/op is only the CPU time to simulate.
+func virtualRounds(b *testing.B, cases []virtualCase, unit string, transfer func(b *testing.B, mv *modelVehicle, l *world) int) {
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			var sum, worst time.Duration
-			var frames, runs int
+			var counted, runs int
 			for b.Loop() {
 				for seed := int64(1); seed <= 5; seed++ {
 					mv := newModelVehicle()
-					mv.reRequest = time.Second
 					l := newWorld(b, Options{}, faults{LossPct: c.loss}, c.latency, seed, mv.handle).withModel(mv)
 					l.v.SetAutopilot(uint8(common.MAV_AUTOPILOT_ARDUPILOTMEGA))
 					l.v.SetLinkLoss(float64(c.loss) / 100)
-					items := testItems(700, mavitem.TypeMission)
-					if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
-						b.Fatal(err)
-					}
+					counted += transfer(b, mv, l)
 					d := l.elapsed()
 					sum += d
 					worst = max(worst, d)
-					frames += len(l.sentOf(isItem))
 					runs++
 				}
 			}
 			b.ReportMetric((sum / time.Duration(runs)).Seconds(), "virtual-s")
 			b.ReportMetric(worst.Seconds(), "max-virtual-s")
-			b.ReportMetric(float64(frames)/float64(runs*700), "frames/item")
+			b.ReportMetric(float64(counted)/float64(runs*700), unit)
 		})
 	}
 }
 
-// BenchmarkDownload700Virtual reads a 700-item mission back from the
-// ArduPilot-like model in the deterministic world (virtual clock, i.i.d.
-// loss both ways, five seeds, the station's loss figure given): the read-
-// back protocol's own cost. virtual-s is the mean, max-virtual-s the
-// slowest seed, requests/item the MISSION_REQUEST_INTs sent per item.
-func BenchmarkDownload700Virtual(b *testing.B) {
-	for _, c := range []struct {
-		name    string
-		loss    int
-		latency time.Duration
-	}{
+// BenchmarkUpload700Virtual is a 700-item upload in the deterministic
+// world (virtualRounds), the model vehicle re-requesting after 1 s of
+// silence as ArduPilot does: the protocol's own cost, free of this
+// machine's CPU contention (the simulator benchmarks include it).
+// frames/item counts the MISSION_ITEM_INTs sent.
+func BenchmarkUpload700Virtual(b *testing.B) {
+	virtualRounds(b, []virtualCase{
 		{"loss0_rtt200ms", 0, 100 * time.Millisecond},
 		{"loss20_rtt200ms", 20, 100 * time.Millisecond},
 		{"loss30_rtt200ms", 30, 100 * time.Millisecond},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			var sum, worst time.Duration
-			var frames, runs int
-			for b.Loop() {
-				for seed := int64(1); seed <= 5; seed++ {
-					mv := newModelVehicle()
-					items := testItems(700, mavitem.TypeMission)
-					mv.lists[mavitem.TypeMission] = items
-					l := newWorld(b, Options{}, faults{LossPct: c.loss}, c.latency, seed, mv.handle).withModel(mv)
-					l.v.SetAutopilot(uint8(common.MAV_AUTOPILOT_ARDUPILOTMEGA))
-					l.v.SetLinkLoss(float64(c.loss) / 100)
-					got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(got) != len(items) {
-						b.Fatalf("read %d items, want %d", len(got), len(items))
-					}
-					d := l.elapsed()
-					sum += d
-					worst = max(worst, d)
-					frames += len(l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionRequestInt); return ok }))
-					runs++
-				}
-			}
-			b.ReportMetric((sum / time.Duration(runs)).Seconds(), "virtual-s")
-			b.ReportMetric(worst.Seconds(), "max-virtual-s")
-			b.ReportMetric(float64(frames)/float64(runs*700), "requests/item")
-		})
-	}
+		{"loss20_rtt400ms", 20, 200 * time.Millisecond},
+	}, "frames/item", func(b *testing.B, mv *modelVehicle, l *world) int {
+		mv.reRequest = time.Second
+		if err := l.v.Upload(context.Background(), mavitem.TypeMission, testItems(700, mavitem.TypeMission), nil); err != nil {
+			b.Fatal(err)
+		}
+		return len(l.sentOf(isItem))
+	})
+}
+
+// BenchmarkDownload700Virtual reads a 700-item mission back from the
+// model vehicle in the deterministic world (virtualRounds): the read-back
+// protocol's own cost. requests/item counts the MISSION_REQUEST_INTs sent.
+func BenchmarkDownload700Virtual(b *testing.B) {
+	virtualRounds(b, []virtualCase{
+		{"loss0_rtt200ms", 0, 100 * time.Millisecond},
+		{"loss20_rtt200ms", 20, 100 * time.Millisecond},
+		{"loss30_rtt200ms", 30, 100 * time.Millisecond},
+	}, "requests/item", func(b *testing.B, mv *modelVehicle, l *world) int {
+		items := testItems(700, mavitem.TypeMission)
+		mv.lists[mavitem.TypeMission] = items
+		got, err := l.v.Download(context.Background(), mavitem.TypeMission, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != len(items) {
+			b.Fatalf("read %d items, want %d", len(got), len(items))
+		}
+		return len(l.sentOf(func(m message.Message) bool { _, ok := m.(*common.MessageMissionRequestInt); return ok }))
+	})
 }
 
 // BenchmarkHandleTelemetry is the session's share of ingest for the frames
