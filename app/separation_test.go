@@ -378,4 +378,11 @@ func TestSepTickFollowsTheTimeScale(t *testing.T) {
 			t.Errorf("time scale %v: tick %v, want %v", c.scale, got, c.want)
 		}
 	}
+	// A slow look stretches the wait to ten times its length.
+	if w := sepWait(10*time.Millisecond, 5*time.Millisecond); w != 50*time.Millisecond {
+		t.Errorf("a 5 ms look at a 10 ms tick: wait %v, want 50ms", w)
+	}
+	if w := sepWait(500*time.Millisecond, 5*time.Millisecond); w != 500*time.Millisecond {
+		t.Errorf("a 5 ms look at the 500 ms tick: wait %v, want the tick", w)
+	}
 }
