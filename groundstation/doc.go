@@ -30,7 +30,12 @@
 //     vehicle's session (session.Vehicle.Handle never blocks) and maps it
 //     into the fleet (fleet.Update is in-memory and never blocks). A
 //     ticker marks vehicles link_lost after HeartbeatTimeout without a
-//     HEARTBEAT; the next HEARTBEAT brings link_regained.
+//     HEARTBEAT, judged against the last moment the link had nothing
+//     waiting (socket, staging) and from the later of the last HEARTBEAT
+//     and the last datagram the station dropped that may have held one:
+//     a station that is late or shedding puts the decision off (counted),
+//     at most LinkLostMaxDefer, so its lateness is not read as silence.
+//     The next HEARTBEAT brings link_regained.
 //   - setup.go: per-vehicle setup work in Station-owned goroutines,
 //     bounded by SetupConcurrency: AUTOPILOT_VERSION (identity), stream
 //     rates (MAV_CMD_SET_MESSAGE_INTERVAL, REQUEST_DATA_STREAM as the
