@@ -49,6 +49,11 @@ type linkRT struct {
 	// udp is the link's socket listener (UDP server links only): the
 	// datagrams it holds are frames the station has not handled yet.
 	udp atomic.Pointer[udpListener]
+	// udpc is the socket accounting of a UDP client link (streamgate.go);
+	// dropLog what the link last logged of its UDP drops (dispatcher-owned:
+	// logUDPDrops).
+	udpc    udpcSockets
+	dropLog udpDropLog
 	// caughtUp is when the link last had nothing waiting (unix ns; on UDP
 	// server links, when the socket's reader found the socket empty; on
 	// others, when the dispatcher found no event waiting): frames

@@ -54,9 +54,10 @@ type LinkInfo struct {
 	Backlog          int64             `json:"backlog"`
 	BacklogDropped   uint64            `json:"backlog_dropped"`
 	BacklogDroppedBy map[string]uint64 `json:"backlog_dropped_by"`
-	// Socket is the kernel's view of a UDP server link's socket, read
-	// from the socket itself (nil for other links, or when the kernel
-	// cannot say).
+	// Socket is the kernel's view of a UDP link's socket, read from the
+	// socket itself (socketStats: a UDP client link's current socket, with
+	// the drops of the sockets it closed before; nil for other links, or
+	// when the kernel cannot say).
 	Socket *SocketStats `json:"socket,omitempty"`
 	// SendFrames counts frames the station sent to vehicles on the link.
 	// On every link kind (UDP, TCP, serial) each passes a send gate that
@@ -121,15 +122,15 @@ func (s *Station) Links() []LinkInfo {
 				out[i].ListCacheHits += rec.lists.hits.Load()
 			}
 		}
+		if sock, ok := ln.socketStats(); ok {
+			out[i].Socket = &sock
+		}
 		if l := ln.udp.Load(); l != nil {
 			out[i].Datagrams = l.datagrams.Load()
 			out[i].Backlog = l.queued.Load()
 			out[i].BacklogDropped = l.dropped()
 			for d := range nUDPDrops {
 				out[i].BacklogDroppedBy[d.String()] = l.drops[d].Load()
-			}
-			if drops, rx, err := l.socketMemInfo(); err == nil {
-				out[i].Socket = &SocketStats{Local: l.pc.LocalAddr().String(), Drops: drops, RxQueueBytes: rx}
 			}
 		}
 	}

@@ -165,49 +165,53 @@ const udpDropLogEvery = 10 * time.Second
 
 // logUDPDrops logs, at most every udpDropLogEvery, the datagrams the link
 // lost since its last report: dropped by the kernel at its socket (the
-// receive buffer full) or by the queues between the socket and the
-// dispatcher (staging, a new remote's hold queue, the queue of new
-// remotes). Each is counted as it happens (LinkInfo, /metrics, health);
-// the staging buffer's drops used to be counted only, under a help text
-// that described the hold queue, so a starved 2,000-vehicle run lost 30 %
-// of its frames there with nothing in its log (and a benchmark that did
-// not read that counter found them missing).
+// receive buffer full; a UDP client link's sockets too) or by the queues
+// between a UDP server link's socket and its dispatcher (staging, a new
+// remote's hold queue, the queue of new remotes). Each is counted as it
+// happens (LinkInfo, /metrics, health); the staging buffer's drops used
+// to be counted only, under a help text that described the hold queue,
+// so a starved 2,000-vehicle run lost 30 % of its frames there with
+// nothing in its log (and a benchmark that did not read that counter
+// found them missing).
 func (ln *linkRT) logUDPDrops(now time.Time) {
 	l := ln.udp.Load()
-	if l == nil {
+	if l == nil && ln.l.kind != "udpc" {
 		return
 	}
-	dl := &l.dropLog
+	dl := &ln.dropLog
 	if now.Sub(dl.at) < udpDropLogEvery {
 		return
 	}
 	dl.at = now
-	var cur [nUDPDrops]uint64
-	var since uint64
+	var since, total uint64
 	attrs := []any{"link", ln.l.name}
-	for d := range nUDPDrops {
-		cur[d] = l.drops[d].Load()
-		if n := cur[d] - dl.drops[d]; n > 0 {
-			since += n
-			attrs = append(attrs, "dropped_"+d.String(), n)
+	if l != nil {
+		var cur [nUDPDrops]uint64
+		for d := range nUDPDrops {
+			cur[d] = l.drops[d].Load()
+			if n := cur[d] - dl.drops[d]; n > 0 {
+				since += n
+				attrs = append(attrs, "dropped_"+d.String(), n)
+			}
 		}
+		dl.drops = cur
+		total = l.dropped()
+		attrs = append(attrs, "staged_now", l.staged())
 	}
-	dl.drops = cur
-	total := l.dropped()
-	sock, rx, err := l.socketMemInfo()
-	if err == nil {
-		if sock > dl.socket {
-			since += sock - dl.socket
-			attrs = append(attrs, "dropped_socket", sock-dl.socket)
+	sock, ok := ln.socketStats()
+	if ok {
+		if sock.Drops > dl.socket {
+			since += sock.Drops - dl.socket
+			attrs = append(attrs, "dropped_socket", sock.Drops-dl.socket)
 		}
-		dl.socket = sock
-		total += sock
+		dl.socket = sock.Drops
+		total += sock.Drops
+		attrs = append(attrs, "socket_queue_bytes", sock.RxQueueBytes)
 	}
 	if since == 0 {
 		return
 	}
-	attrs = append(attrs, "dropped", since, "total_dropped", total, "staged_now", l.staged(), "socket_queue_bytes", rx,
-		"period", udpDropLogEvery.String())
+	attrs = append(attrs, "dropped", since, "total_dropped", total, "period", udpDropLogEvery.String())
 	ln.st.log.Warn("UDP datagrams dropped before decoding: the station is behind its link", attrs...)
 }
 
@@ -226,4 +230,22 @@ func (ln *linkRT) shedAfter(rec *vehicleRec) time.Time {
 		at = ln.sockShedAt
 	}
 	return at
+}
+
+// socketStats is the kernel's count of the link's UDP socket: a UDP
+// server link's one socket, or a UDP client link's current socket with
+// the drops of the sockets it closed before (it redials with a new one).
+// ok is false for other links, or when the kernel cannot say.
+func (ln *linkRT) socketStats() (s SocketStats, ok bool) {
+	if l := ln.udp.Load(); l != nil {
+		drops, rx, err := l.socketMemInfo()
+		if err != nil {
+			return SocketStats{}, false
+		}
+		return SocketStats{Local: l.pc.LocalAddr().String(), Drops: drops, RxQueueBytes: rx}, true
+	}
+	if ln.l.kind != "udpc" {
+		return SocketStats{}, false
+	}
+	return ln.udpc.stats()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bluenviron/gomavlib/v3"
@@ -46,7 +47,7 @@ func (ln *linkRT) gatedEndpoint(ep gomavlib.EndpointConf) gomavlib.EndpointConf 
 			if err != nil {
 				return nil, err
 			}
-			return &datagramStream{Conn: c, buf: make([]byte, 1<<16)}, nil
+			return ln.udpc.open(c), nil
 		})
 	case gomavlib.EndpointSerial:
 		return ln.gatedClient("serial:"+e.Device, false, func(context.Context) (net.Conn, error) {
@@ -174,6 +175,64 @@ type datagramStream struct {
 	net.Conn
 	buf  []byte
 	r, w int
+	of   *udpcSockets
+	sc   syscall.Conn // the socket, for its kernel counters
+	once sync.Once
+}
+
+// udpcSockets accounts for a UDP client link's sockets as the kernel
+// counts them: the drops at its receive buffer are the loss nothing in
+// the station sees, and the link redials with a new socket, so the drops
+// of those it closed are kept.
+type udpcSockets struct {
+	mu     sync.Mutex
+	cur    *datagramStream // nil between connections
+	closed uint64          // drops of the sockets closed before cur
+}
+
+// open makes c the link's current socket.
+func (u *udpcSockets) open(c net.Conn) *datagramStream {
+	d := &datagramStream{Conn: c, buf: make([]byte, 1<<16), of: u}
+	d.sc, _ = c.(syscall.Conn)
+	u.mu.Lock()
+	u.cur = d
+	u.mu.Unlock()
+	return d
+}
+
+// stats is the current socket's counters, its drops added to those of
+// the sockets closed before it (ok false when the kernel cannot say).
+func (u *udpcSockets) stats() (SocketStats, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := SocketStats{Drops: u.closed}
+	if u.cur == nil || u.cur.sc == nil {
+		return s, u.closed > 0
+	}
+	drops, rx, err := udpSocketMemInfo(u.cur.sc)
+	if err != nil {
+		return s, u.closed > 0
+	}
+	s.Local, s.Drops, s.RxQueueBytes = u.cur.LocalAddr().String(), s.Drops+drops, rx
+	return s, true
+}
+
+// Close keeps the socket's drops for the link, then closes it.
+func (d *datagramStream) Close() error {
+	d.once.Do(func() {
+		u := d.of
+		u.mu.Lock()
+		if d.sc != nil {
+			if drops, _, err := udpSocketMemInfo(d.sc); err == nil {
+				u.closed += drops
+			}
+		}
+		if u.cur == d {
+			u.cur = nil
+		}
+		u.mu.Unlock()
+	})
+	return d.Conn.Close()
 }
 
 func (d *datagramStream) Read(p []byte) (int, error) {

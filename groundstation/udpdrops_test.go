@@ -119,7 +119,10 @@ func TestUDPClientLinkDecodesEveryFrameOfADatagram(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer veh.Close()
-	st, _ := startStation(t, testConfig("udpc:"+veh.LocalAddr().String()))
+	cfg := testConfig("udpc:" + veh.LocalAddr().String())
+	logs := &lockedBuf{}
+	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
+	st, _ := startStation(t, cfg)
 	// The station's HEARTBEAT (once a second) tells the vehicle where it is.
 	buf := make([]byte, 2048)
 	_ = veh.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -161,5 +164,40 @@ func TestUDPClientLinkDecodesEveryFrameOfADatagram(t *testing.T) {
 		var last string
 		ln.locked(func() { last = ln.lastParseError })
 		t.Fatalf("decoded %d of %d frames, %d parse errors (%s)", got, frames, pe, last)
+	}
+
+	// The link's socket is counted as the kernel sees it, as a UDP server
+	// link's is: with the dispatcher stalled, gomavlib's reader stops and
+	// the socket's receive buffer (the kernel default, ~200 KiB) fills;
+	// what the kernel drops is counted and logged, and every frame sent
+	// is decoded or among those drops.
+	sock := func() SocketStats {
+		s := st.Links()[0].Socket
+		if s == nil {
+			t.Fatal("a UDP client link reports no socket counters")
+		}
+		return *s
+	}
+	if s := sock(); s.Drops != 0 || s.Local != station.String() {
+		t.Fatalf("socket %+v, want no drops at %s", s, station)
+	}
+	const burst = 5000
+	func() {
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		for range burst {
+			if _, err := veh.WriteToUDP(datagram(1), station); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testenv.Eventually(t, 10*time.Second, "the kernel dropping datagrams to the stalled link", func() bool { return sock().Drops > 0 })
+	}()
+	testenv.Eventually(t, 10*time.Second, "every frame decoded or dropped at the socket", func() bool {
+		return ln.frames.Load()+sock().Drops == uint64(frames)
+	})
+	at := time.Now().Add(udpDropLogEvery)
+	ln.locked(func() { ln.tick(at) })
+	if !strings.Contains(logs.String(), fmt.Sprintf("dropped_socket=%d ", sock().Drops)) {
+		t.Fatalf("socket drops not logged; log:\n%s", logs)
 	}
 }

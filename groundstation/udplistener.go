@@ -76,9 +76,6 @@ type udpListener struct {
 	// the dispatcher decoded them, by the queue that was full: every
 	// datagram read is decoded, queued or counted here.
 	drops [nUDPDrops]atomic.Uint64
-	// dropLog is what the link last logged of its drops (dispatcher-owned:
-	// logUDPDrops).
-	dropLog udpDropLog
 }
 
 // udpDrop names a queue between a UDP socket and its link's dispatcher

@@ -2,6 +2,7 @@ package groundstation
 
 import (
 	"fmt"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -16,7 +17,13 @@ import (
 // reads (load generators, parallel tests) it can skip the link's socket,
 // and its series vanished from /metrics now and then.
 func (l *udpListener) socketMemInfo() (drops, rxQueueBytes uint64, err error) {
-	rc, err := l.pc.SyscallConn()
+	return udpSocketMemInfo(l.pc)
+}
+
+// udpSocketMemInfo is socketMemInfo of any UDP socket (a UDP client
+// link's too).
+func udpSocketMemInfo(pc syscall.Conn) (drops, rxQueueBytes uint64, err error) {
+	rc, err := pc.SyscallConn()
 	if err != nil {
 		return 0, 0, fmt.Errorf("udp socket meminfo: %w", err)
 	}

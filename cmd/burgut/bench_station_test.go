@@ -253,6 +253,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	r.sent, r.sentGPI, r.lgCPU = res.SentTotal, res.Sent["GLOBAL_POSITION_INT"], res.CPUPercent
 
 	fams := scrape(b, "http://"+s.http+"/metrics")
+	atEnd := fams // the load just ended: every remote's channel is still open
 	r.stages = stageLatencies(<-fams0c, fams)
 	r.connectedEnd = int(value(fams, "burgut_vehicles", "state=connected"))
 	// link_lost while the load ran: once it ends every vehicle is silent
@@ -307,12 +308,12 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		r.socketDrops += sock
 		lost := float64(sent) - recv - parse - sock - staging
 		r.unaccounted += lost
-		// (Remote addresses: a sender other than loadgen's 250 sockets, e.g.
-		// a load generator of another run still sending to a port reused
-		// for this link, shows as more channels, and as negative
-		// unaccounted frames.)
+		// (Remote addresses when the load ended: a sender other than
+		// loadgen's 250 sockets, e.g. a load generator of another run still
+		// sending to a port reused for this link, shows as more channels,
+		// and as negative unaccounted frames.)
 		b.Logf("%d vehicles, link %s: sent %d, datagrams read %.0f, decoded %.0f, parse errors %.0f, dropped at the socket %.0f and in the staging/hold queues %.0f: unaccounted %.0f (remote addresses %.0f)",
-			r.vehicles, lbl, sent, sumWhere(fams, "burgut_udp_datagrams_total", lbl), recv, parse, sock, staging, lost, sumWhere(fams, "burgut_mavlink_link_channels", lbl))
+			r.vehicles, lbl, sent, sumWhere(fams, "burgut_udp_datagrams_total", lbl), recv, parse, sock, staging, lost, sumWhere(atEnd, "burgut_mavlink_link_channels", lbl))
 	}
 	r.tlogDrops = sum(fams, "burgut_tlog_dropped_total")
 	var shed []string
