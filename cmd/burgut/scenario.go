@@ -144,6 +144,16 @@ func scenarioRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	sc, err := scenario.ParseFile(file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
+		// CI reads the JUnit file: a bad file must leave one that fails
+		// and names the lines, not none (or a stale green one from the
+		// last run).
+		if junit != "" {
+			failed := &scenario.Result{Scenario: file, File: file, EndReason: "not run",
+				Cases: []scenario.Case{{Assertion: "validate", Kind: "run", Index: -1, Message: fmt.Sprintf("the scenario file is invalid: %v", err)}}}
+			if werr := writeFileAtomic(junit, func(w io.Writer) error { return scenario.WriteJUnit(w, failed) }); werr != nil {
+				return fmt.Errorf("junit: %w", werr)
+			}
+		}
 		return errInvalid
 	}
 	if logFile != "" {

@@ -35,6 +35,16 @@ func TestScenarioValidateNamesTheLine(t *testing.T) {
 	if _, e, code := runBurgut(t, "scenario", "run", bad); code != 1 || !strings.Contains(e, bad+":7:5:") {
 		t.Fatalf("run of a bad file: exit %d, stderr:\n%s", code, e)
 	}
+	// With --junit, a bad file leaves a failing JUnit file naming the
+	// line, replacing one a previous run left.
+	junit := filepath.Join(dir, "out.xml")
+	os.WriteFile(junit, []byte(`<testsuites failures="0"></testsuites>`), 0o644)
+	if _, _, code := runBurgut(t, "scenario", "run", bad, "--junit", junit); code != 1 {
+		t.Fatalf("run --junit of a bad file: exit %d", code)
+	}
+	if x, err := os.ReadFile(junit); err != nil || !strings.Contains(string(x), `failures="1"`) || !strings.Contains(string(x), "the scenario file is invalid: "+bad+":7:5:") {
+		t.Fatalf("junit of a bad file: %v\n%s", err, x)
+	}
 	if o, e, code := runBurgut(t, "scenario", "validate", "../../scenario/testdata/short.yaml"); code != 0 || !strings.Contains(o, "ok") {
 		t.Fatalf("good file: exit %d\n%s%s", code, o, e)
 	}
