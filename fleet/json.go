@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/burgut-uav/burgut/internal/fastfloat"
 )
 
 // AppendJSONFields appends v's fields exactly as encoding/json writes them
@@ -220,6 +222,9 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
+	}
+	if format == 'f' {
+		return fastfloat.AppendF(b, f) // strconv's 'f' output, sooner for decimals
 	}
 	b = strconv.AppendFloat(b, f, format, -1, 64)
 	if format == 'e' {

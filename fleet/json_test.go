@@ -135,10 +135,13 @@ func fill(rng *rand.Rand, v reflect.Value, depth int) {
 		}
 	case reflect.Float64:
 		fs := []float64{0, math.Copysign(0, -1), 1, -1, 41.299496, 69.240074, 1e-7, -3.3e-9, 1e21, 1.5e300, 123456789.125, 5e-324}
-		if rng.IntN(2) == 0 {
+		switch rng.IntN(3) {
+		case 0:
 			v.SetFloat(fs[rng.IntN(len(fs))])
-		} else {
+		case 1:
 			v.SetFloat((rng.Float64() - 0.5) * math.Pow(10, float64(rng.IntN(12)-4)))
+		default: // a MAVLink integer scaled as the station scales it (1e-7 degrees, mm, cm/s)
+			v.SetFloat(float64(rng.Int64N(1<<40)-1<<39) / math.Pow(10, float64(rng.IntN(8))))
 		}
 	case reflect.Pointer:
 		if rng.IntN(2) == 0 {
@@ -178,5 +181,26 @@ func fill(rng *rand.Rand, v reflect.Value, depth int) {
 		}
 	default:
 		panic("fill: add a case for " + v.Type().String())
+	}
+}
+
+// BenchmarkAppendJSONFields encodes a flying vehicle's state as the
+// station holds it (positions, speeds and volts scaled from MAVLink
+// integers, attitude from float32 radians), as the relays do for every
+// state they send.
+func BenchmarkAppendJSONFields(b *testing.B) {
+	at := time.Date(2026, 12, 2, 2, 30, 0, 123456789, time.UTC)
+	v := Vehicle{ID: "l3-117", SystemID: 117, ComponentID: 1, Link: "l3", Type: "quadrotor", Autopilot: "ardupilotmega",
+		Lat: float64(473977419) / 1e7, Lon: float64(85455938) / 1e7, AltMSL: float64(584123) / 1000, RelativeAlt: float64(50213) / 1000,
+		HeadingDeg: float64(27345) / 100, GroundSpeed: math.Hypot(812, -305) / 100, AirSpeed: float64(float32(8.7)), Climb: -float64(-12) / 100,
+		VelNorth: 8.12, VelEast: -3.05, RollDeg: float64(float32(0.0523)) * 180 / math.Pi, PitchDeg: float64(float32(-0.1047)) * 180 / math.Pi,
+		YawDeg: float64(float32(1.2)) * 180 / math.Pi, BatteryPct: 87, BatteryVolt: float64(15842) / 1000, BatteryAmp: float64(1234) / 100,
+		GPSFix: 3, Satellites: 14, Mode: "AUTO", CustomMode: 3, Armed: true, SystemStatus: "active", MissionSeq: 4, MissionCount: 12,
+		LinkQuality: LinkQuality{Received: 123456, Lost: 12, LossPct: 0.0097, RateHz: 18.02}, Connected: true,
+		FirstSeen: at.Add(-time.Hour), LastSeen: at, Updated: at}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = v.AppendJSONFields(buf[:0])
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/message"
+
+	"github.com/burgut-uav/burgut/internal/fastfloat"
 )
 
 // MessagePrefix starts the measurement of every MAVLink message stored one
@@ -197,7 +199,7 @@ func (p *Point) AppendLine(b []byte) []byte {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				v = 0
 			}
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+			b = fastfloat.AppendG(b, v)
 		case FieldInt:
 			b = strconv.AppendInt(b, f.Int, 10)
 			b = append(b, 'i')

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/fastfloat"
 )
 
 // Sample is one stored observation of one vehicle: the tags that say which
@@ -254,7 +255,7 @@ func appendFloatField(b []byte, name string, v float64, first bool) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		v = 0
 	}
-	return strconv.AppendFloat(b, v, 'g', -1, 64)
+	return fastfloat.AppendG(b, v)
 }
 
 func appendEscaped(b []byte, s, special string) []byte {

@@ -252,3 +252,17 @@ func TestRecorderStoresEveryMessageWithZeroInterval(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// BenchmarkSampleAppendLines writes a position sample (one line per
+// GLOBAL_POSITION_INT at telemetry interval 0) as the InfluxDB sink does.
+func BenchmarkSampleAppendLines(b *testing.B) {
+	s := telemetry.Sample{Time: time.Date(2026, 12, 2, 2, 30, 0, 123456789, time.UTC), Vehicle: "l3-117", Link: "l3", SystemID: 117, Type: "quadrotor",
+		Lat: float64(473977419) / 1e7, Lon: float64(85455938) / 1e7, AltMSL: float64(584123) / 1000, RelativeAlt: float64(50213) / 1000,
+		Heading: float64(27345) / 100, GroundSpeed: math.Hypot(812, -305) / 100, AirSpeed: float64(float32(8.7)), Climb: 0.12,
+		Parts: telemetry.PartPosition}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = s.AppendLines(buf[:0])
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/fastfloat"
 	"github.com/burgut-uav/burgut/telemetry"
 )
 
@@ -369,7 +370,7 @@ func appendFieldsJSON(b []byte, fs []telemetry.Field) []byte {
 			if math.IsNaN(f.Float) || math.IsInf(f.Float, 0) {
 				b = append(b, "null"...)
 			} else {
-				b = strconv.AppendFloat(b, f.Float, 'g', -1, 64)
+				b = fastfloat.AppendG(b, f.Float)
 			}
 		case telemetry.FieldInt:
 			b = strconv.AppendInt(b, f.Int, 10)
