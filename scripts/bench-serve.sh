@@ -18,7 +18,9 @@
 #   WARM=S              seconds of load before the window starts (default 3)
 #
 # Prints burgut serve's CPU (% of one core) and µs per message over the
-# window (from 3 s into the load until 3 s before its end), sent/received,
+# window (from 3 s into the load until 3 s before its end; us/msg divides by
+# the messages offered, us/frame by the frames the station received in the
+# window, which differ when it falls behind on a starved machine), sent/received,
 # socket drops, RSS (every 10 s and start→end), the machine's load average,
 # and every non-zero drop counter from /metrics. Profiles come from
 # BURGUT_PPROF (loopback only).
@@ -57,11 +59,12 @@ R0=$(rss)
 LP=$!
 WARM=${WARM:-3}
 sleep "$WARM"
-C0=$(cpu); T0=$(date +%s.%N); W=$((S-WARM-3))
+recv() { curl -s -H "Authorization: Bearer $TOK" "http://127.0.0.1:$HTTP/metrics" | awk '/^burgut_mavlink_frames_received_total/{s+=$2} END{printf "%d", s}'; }
+F0=$(recv); C0=$(cpu); T0=$(date +%s.%N); W=$((S-WARM-3))
 if [ -n "${PROF:-}" ]; then curl -s -o "$root/bin/cpu.$N.prof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$W"
 elif [ -n "${ALLOC:-}" ]; then curl -s -o "$root/bin/allocs.$N.prof" "http://127.0.0.1:$PP/debug/pprof/allocs?seconds=$W"
 else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+WARM))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
-C1=$(cpu); T1=$(date +%s.%N)
+C1=$(cpu); T1=$(date +%s.%N); F1=$(recv)
 wait $LP
 sleep 1 # let the dispatchers take what the readers staged last
 R1=$(rss)
@@ -73,7 +76,7 @@ SENT=$(python3 -c "import json;print(json.load(open('$D/sent.json'))['sent_total
 HZ=$(getconf CLK_TCK)
 python3 -c "
 cpu=($C1-$C0)/$HZ; wall=$T1-$T0; rate=$N*18
-print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
+print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} us/frame={1e6*cpu/max(1,$F1-$F0):.2f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
 echo "$M" | grep -E '_dropped_total|_drops_total' | grep -v '^#' | grep -v ' 0$' || true
 [ ${#WSP[@]} -gt 0 ] && { kill "${WSP[@]}" 2>/dev/null; wait "${WSP[@]}" 2>/dev/null; echo "ws clients: $(sort "$D/ws.log" | uniq -c | head -3 | tr '\n' ' ')"; }
 kill -INT $SP; wait $SP || true
