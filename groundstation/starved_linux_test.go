@@ -180,3 +180,65 @@ func TestSocketDropsAreNotSilence(t *testing.T) {
 		t.Errorf("socket stats %+v: want the kernel's drops counted", info.Socket)
 	}
 }
+
+// The same for datagrams dropped between the socket and the dispatcher:
+// with the link's staging buffer refusing everything (as a full one
+// does), the reader keeps the socket empty and the dispatcher has nothing
+// waiting — caught up — but every datagram of the vehicle was dropped by
+// the station, counted, and may have been a HEARTBEAT: the vehicle is not
+// silent.
+func TestStagingDropsAreNotSilence(t *testing.T) {
+	port := testenv.FreeUDPPort(t)
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
+	cfg.LinkLostMaxDefer = time.Hour
+	st, fl := startStation(t, cfg)
+	startSim(t, 1, 23, port)
+	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(fl.List()) == 1 })
+	id := fl.List()[0].ID
+	ln := st.running[0]
+	l := ln.udp.Load()
+	lastHB := func() time.Time {
+		ln.mu.Lock()
+		defer ln.mu.Unlock()
+		for _, r := range ln.recs {
+			if r.id == id {
+				return r.lastHB
+			}
+		}
+		return time.Time{}
+	}
+	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !lastHB().IsZero() })
+	since := lastSeq(fl)
+	setMaxStaged := func(n int) {
+		l.smu.Lock() // the reader reads it under smu
+		l.maxStaged = n
+		l.smu.Unlock()
+	}
+	setMaxStaged(0)
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			setMaxStaged(udpMaxStaged)
+		}
+	}
+	t.Cleanup(restore)
+	testenv.Eventually(t, 60*time.Second, "datagrams dropped at staging and a link-lost check put off", func() bool {
+		v, _ := fl.Get(id)
+		return (l.drops[dropStaging].Load() > 0 && ln.lostDeferred.Load() >= 8) || !v.Connected // ~2 s past the timeout
+	})
+	if v, _ := fl.Get(id); !v.Connected {
+		t.Fatal("vehicle declared lost while the station dropped its datagrams")
+	}
+	stalledHB := lastHB()
+	restore()
+	testenv.Eventually(t, 60*time.Second, "a HEARTBEAT after the drops handled", func() bool { return lastHB().After(stalledHB) })
+	for _, e := range fl.Events(since, id, 0) {
+		if e.Kind == fleet.EventLinkLost {
+			t.Fatalf("link_lost raised for a vehicle whose datagrams the station dropped at staging: %+v", e)
+		}
+	}
+	if v, _ := fl.Get(id); !v.Connected {
+		t.Fatal("vehicle not connected after the drops")
+	}
+}
