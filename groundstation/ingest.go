@@ -249,3 +249,14 @@ func (ln *linkRT) socketStats() (s SocketStats, ok bool) {
 	}
 	return ln.udpc.stats()
 }
+
+// logUndispatched says, once the link is closed (its reader stopped),
+// how many datagrams it had read but not dispatched: a station stopped
+// while behind its sockets loses them, and says so.
+func (ln *linkRT) logUndispatched() {
+	if l := ln.udp.Load(); l != nil {
+		if n := l.queued.Load(); n > 0 {
+			ln.st.log.Warn("UDP datagrams read but not dispatched when the station stopped", "link", ln.l.name, "datagrams", n)
+		}
+	}
+}

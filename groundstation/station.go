@@ -288,6 +288,9 @@ func (s *Station) Run(ctx context.Context) error {
 		rec.sess.Close()
 	}
 	closeNodes()
+	for _, ln := range lns {
+		ln.logUndispatched()
+	}
 	if err := s.reg.save(); err != nil {
 		s.log.Warn("vehicle identities not saved", "error", err)
 	}
