@@ -346,3 +346,49 @@ func TestFastDownloadOnAFastLink(t *testing.T) {
 		t.Fatalf("item 1 requested %d times on a 1 ms link measured at 20 %% loss, want %d copies (the fast read-back)", perSeq[1], c)
 	}
 }
+
+// An item that comes late, after a silence restarted the read-back and
+// before it was asked for again, is no round-trip sample: its request
+// time was cleared. It was sampled from the zero time, which overflowed
+// the estimator into a negative timeout, and one of 100 read-backs on a
+// loaded machine sent 5 million requests in 94 s.
+func TestLateItemAfterASilenceIsNoRoundTripSample(t *testing.T) {
+	f := &frameLog{}
+	v := ardupilotVehicle(t, f)
+	d := newDownload(v, mavitem.TypeMission, nil)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	if err := d.start(t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.handle(&common.MessageMissionCount{Count: 300, MissionType: common.MAV_MISSION_TYPE_MISSION}, at(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	item := func(seq int) *common.MessageMissionItemInt {
+		return &common.MessageMissionItemInt{Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE_MISSION}
+	}
+	for seq := range 40 { // the window grows past what one burst refills
+		if _, err := d.handle(item(seq), at(200*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.timeout(at(5 * time.Second)); err != nil { // silence: ask again from the lowest missing
+		t.Fatal(err)
+	}
+	late := -1
+	for k := 40; k < d.n; k++ {
+		if d.reqCount[k] == 1 && d.reqAt[k].IsZero() {
+			late = k
+			break
+		}
+	}
+	if late < 0 {
+		t.Fatal("test premise: every item asked before the silence was asked again at once")
+	}
+	if _, err := d.handle(item(late), at(5100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if d.est.srtt <= 0 || d.est.srtt > time.Second || d.est.rto() <= 0 {
+		t.Fatalf("after a late item: srtt %v, timeout %v", d.est.srtt, d.est.rto())
+	}
+}

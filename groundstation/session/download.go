@@ -499,7 +499,7 @@ func (d *downloadTransfer) handle(msg message.Message, now time.Time) (bool, err
 		if d.inflight > 0 {
 			d.inflight--
 		}
-		if d.reqCount[seq] == 1 {
+		if d.reqCount[seq] == 1 && !d.reqAt[seq].IsZero() {
 			d.rtt = (7*d.rtt + now.Sub(d.reqAt[seq])) / 8
 		}
 		if d.fast {
@@ -559,7 +559,13 @@ func (d *downloadTransfer) received1(seq int, now time.Time) {
 	if !d.reqAt[seq].IsZero() && d.out > 0 {
 		d.out--
 	}
+	// No sample for an item not asked for since the last silence (reqAt
+	// cleared, reqCount kept): the round trip from the zero time was
+	// sampled before, overflowed the estimator, made the timeout negative,
+	// and one of 100 read-backs on a loaded machine then sent 5 million
+	// requests.
 	switch n := d.reqCount[seq]; {
+	case d.reqAt[seq].IsZero():
 	case n == 1: // Karn's rule
 		d.est.sampleRTT(now.Sub(d.reqAt[seq]))
 		d.clean()
