@@ -140,6 +140,34 @@ func TestStreamFlagsSilentVehicleStale(t *testing.T) {
 	}
 }
 
+// While no client is connected the hub keeps every vehicle's newest
+// state without wrapping it for sending. A client connecting later starts
+// from the snapshot, gets the events of vehicles inside its bbox (judged
+// by the states the hub kept while nobody watched) and not of those
+// outside, and the stale flag of a vehicle that went silent.
+func TestStreamKeepsStatesWhileNoClientIsConnected(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	h, url := startHub(t, f, HubConfig{StaleAfter: 2 * time.Second})
+	fly(f, "in", 1, nil)
+	f.Update("out", time.Now(), func(v *fleet.Vehicle) { v.Lat, v.Lon = 10, 10 })
+	testenv.Eventually(t, 5*time.Second, "the hub took both states", func() bool { return h.Latency()["hub"].Count >= 2 })
+	c := dial(t, url+"?bbox=69,41,70,42")
+	snap := readFrame(t, c)
+	if snap.Type != "snapshot" || len(snap.Vehicles) != 1 || snap.Vehicles[0].ID != "in" {
+		t.Fatalf("first frame = %+v, want a snapshot of the vehicle inside the bbox", snap)
+	}
+	f.Emit(fleet.Event{VehicleID: "out", Kind: fleet.EventStatusText, Message: "outside"})
+	f.Emit(fleet.Event{VehicleID: "in", Kind: fleet.EventStatusText, Message: "inside"})
+	ev := readUntil(t, c, "events")
+	if len(ev.Events) != 1 || ev.Events[0].VehicleID != "in" || ev.Events[0].Message != "inside" {
+		t.Fatalf("events = %+v, want only the event of the vehicle inside the bbox", ev.Events)
+	}
+	st := readUntil(t, c, "state")
+	if len(st.Vehicles) != 1 || st.Vehicles[0].ID != "in" || !st.Vehicles[0].Stale {
+		t.Fatalf("state = %+v, want the silent vehicle flagged stale", st.Vehicles)
+	}
+}
+
 func TestStreamFilters(t *testing.T) {
 	f := fleet.New(fleet.DefaultConfig())
 	f.Update("in", time.Now(), func(v *fleet.Vehicle) { v.Lat, v.Lon = 41.31, 69.28 })
