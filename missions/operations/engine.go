@@ -743,7 +743,7 @@ func (st *step) pick(i int) *VehicleState {
 	var best *VehicleState
 	var bestFV fleet.Vehicle
 	blocked := ""
-	home := o.Plans[i].Plan.Home
+	home := wayIn(o.Plans[i])
 	for _, v := range o.Vehicles {
 		if v.Role != RolePool {
 			continue
@@ -771,6 +771,24 @@ func (st *step) pick(i int) *VehicleState {
 		st.lastNote()["slot"] = i
 	}
 	return best
+}
+
+// wayIn is where slot plan p's drones fly first after the takeoff (its
+// hold, else the loop's entry), else the plan's launch point: a pool
+// drone parked nearer it has the shorter way in (on a pad whose spots
+// are the clearance apart, tens of metres of a short battery).
+func wayIn(p SlotPlan) fleet.Point {
+	dp := p.Plan
+	seq := dp.HoldSeq
+	if seq == 0 {
+		seq = dp.LoopStart
+	}
+	if seq > 0 && int(seq) <= len(dp.Mission) {
+		if it := dp.Mission[seq-1]; it.Seq == seq && (it.X != 0 || it.Y != 0) {
+			return fleet.Point{Lat: float64(it.X) / 1e7, Lon: float64(it.Y) / 1e7}
+		}
+	}
+	return fleet.Point{Lat: dp.Home.Lat, Lon: dp.Home.Lon}
 }
 
 // ready says whether a pool vehicle can be launched now.

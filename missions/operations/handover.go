@@ -366,6 +366,16 @@ func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) 
 	// A drone flying home on the return layer passes over the way in,
 	// apart in height: raisedSafeM is asked of it.
 	okR, leastR := clearOf(hyp, raised, horizon, raisedSafeM, horizon, raisedSafeM)
+	if ok && okR && st.pad != nil {
+		// Nor may its way to the loop cross another drone's climb from
+		// (or descent to) its spot on the pad: a hold over the pad sits
+		// above the spots (crossing.go).
+		pf := st.pad.f
+		way := missionTrack(p, pf, pf.at(fv.Lat, fv.Lon, fv.RelativeAlt), int(p.Plan.LoopStart), maxPredictS)
+		if who, _, _ := crossing(way, []float64{0}, way.pts[0], st.movers(v.ID), math.Min(horizon, entryTime(p, way)+joinS), st.pad.way()); who != "" {
+			return false, least
+		}
+	}
 	return ok && okR, math.Min(least, leastR)
 }
 

@@ -194,6 +194,9 @@ type VehicleState struct {
 	// PadHeld is when a drone flying home was stopped to wait for the pad
 	// (nil when it is not held).
 	PadHeld *time.Time `json:"pad_held_since,omitempty"`
+	// PadRaise: held for a crossing (crossing.go) that its slot's return
+	// layer passes over, it is sent on at that layer (RTL_ALT raised).
+	PadRaise bool `json:"pad_raise,omitempty"`
 	// padUnclear: its landing without a clear pad was alerted already.
 	padUnclear bool
 	// padIn: flying home, it was let in to land: it goes before the

@@ -14,10 +14,12 @@ import (
 // Pad sequencing.
 //
 // The drones of an operation share the pad they take off from and land
-// on, parked a few metres apart; the planner's layers keep their patrols
-// apart, not their climbs and descents there (launched together they
+// on, each on its own spot (where it armed), ideally the clearance
+// apart; the planner's layers keep their patrols apart, not their climbs
+// and descents there (parked 5 m apart and launched together they
 // climbed side by side 4–5 m apart, and at the window's end they landed
-// as close). The scheduler sequences the pad:
+// as close). Crossings of the pad's columns are crossing.go's. The
+// scheduler sequences the pad:
 //
 //   - A takeoff waits until every drone of the operation near its home
 //     is clear: one launching, landing or holding within padClear
@@ -259,7 +261,23 @@ func (st *step) takeoffBlocker(id string, slot int, home p3) string {
 		}
 		return fmt.Sprintf("%s is %s %.0f m from its home", u.id, u.state, dist3(u.pos, home))
 	}
-	return ""
+	return st.takeoffCrossing(id, slot, home)
+}
+
+// spotBlocker names a drone taking off, landing or holding at a spot
+// within padClear of home (the spot a drone flying home lands on), or
+// is "": on a pad whose spots are the clearance apart there is none, and
+// only crossings (crossing.go) hold a landing.
+func (st *step) spotBlocker(id string, home p3) (string, string) {
+	for _, u := range st.pad.users {
+		if u.id == id || !u.inCol || u.state == "flying" {
+			continue
+		}
+		if d := hdist(u.home, home); d < st.pad.clear {
+			return u.id, fmt.Sprintf("%s is %s at its spot %.0f m from this one's", u.id, u.state, d)
+		}
+	}
+	return "", ""
 }
 
 // landingBlocker names a drone at the pad that a returning drone at pos
@@ -308,9 +326,15 @@ func (st *step) padReturns() {
 	// a hold costs no coverage (during the window, on the stadium's pad,
 	// holding the landings delayed the battery swaps and slots went
 	// uncovered for minutes).
-	if st.pad == nil || st.o.padMode() == PadTakeoffs && st.o.Active() {
+	//
+	// By default during the window, the pad is a set of spots: a landing
+	// is held only for a drone taking off, landing or holding at a spot
+	// within the clearance of its own (spotBlocker), or for a predicted
+	// crossing (crossing.go) — judged in every mode.
+	if st.pad == nil {
 		return
 	}
+	spots := st.o.padMode() == PadTakeoffs && st.o.Active()
 	type ret struct {
 		v     *VehicleState
 		fv    fleet.Vehicle
@@ -348,8 +372,24 @@ func (st *step) padReturns() {
 		rs = append(rs, r)
 	}
 	slices.SortFunc(rs, func(a, b ret) int { return cmp.Or(cmp.Compare(a.class, b.class), cmp.Compare(a.key, b.key)) })
+	// The other drones' predicted flights, for the crossings; a drone
+	// flying home is judged against those before it in this order (they
+	// go first), and those held or sent on here change their tracks.
+	movers := st.movers("")
+	later := map[string]bool{}
+	for _, r := range rs {
+		later[r.v.ID] = true
+	}
+	setMover := func(id string, t *track, state string) {
+		for i := range movers {
+			if movers[i].id == id {
+				movers[i].t, movers[i].state = t, state
+			}
+		}
+	}
 	for _, r := range rs {
 		v := r.v
+		delete(later, v.ID)
 		u := st.padUserOf(v.ID)
 		commit := func() {
 			v.padIn = true
@@ -361,7 +401,46 @@ func (st *step) padReturns() {
 			commit()
 			continue
 		}
-		who, why := st.landingBlocker(v.ID, r.pos, r.home, r.class == 2, r.class == 1)
+		var who, why string
+		crossed := false
+		sp := st.o.Plans[v.Slot]
+		z := st.o.rtlAltOf(v)
+		if v.PadRaise && sp.ReturnAlt > 0 {
+			z = sp.ReturnAlt
+		}
+		if spots {
+			who, why = st.spotBlocker(v.ID, r.home)
+		} else {
+			who, why = st.landingBlocker(v.ID, r.pos, r.home, r.class == 2, r.class == 1)
+		}
+		if who == "" {
+			var others []mover
+			for _, m := range movers {
+				if m.id != v.ID && !later[m.id] {
+					others = append(others, m)
+				}
+			}
+			soon := st.pad.look + crossSoonS
+			if r.class == 2 {
+				soon += crossSoonS // held: sent on only when clear a while longer
+			}
+			who, why = st.returnCrossing(v, r.pos, r.home, z, others, soon)
+			crossed = who != ""
+			// A crossing its return layer passes over (a relief waiting at
+			// its hold on the slot's way home, at the slot's layer; a
+			// climb below it): it holds, and goes on at that layer — the
+			// RTL from the hold climbs where it stopped.
+			if crossed && !v.PadRaise && st.canRaise(v, r.fv) {
+				if w, _ := st.returnCrossing(v, r.pos, r.home, sp.ReturnAlt, others, soon); w == "" {
+					v.PadRaise = true
+					why += fmt.Sprintf("; it goes on over it on its return layer (%g m)", sp.ReturnAlt)
+				}
+			}
+			if crossed && r.class == 2 && v.PadRaise {
+				who, why = st.returnCrossing(v, r.pos, r.home, sp.ReturnAlt, others, soon)
+				z = sp.ReturnAlt
+			}
+		}
 		if r.class == 2 {
 			waited := st.now.Sub(*v.PadHeld).Seconds()
 			reserve := st.reserveAtStake(v, r.fv)
@@ -382,9 +461,11 @@ func (st *step) padReturns() {
 				st.note(v.ID, fleet.SeverityInfo, "pad_clear", "%s flies in to land after holding %.0f s for the pad (operation %s)", v.ID, waited, st.o.ID)
 				st.lastNote()["slot"], st.lastNote()["waited_s"] = v.Slot, waited
 			}
-			v.PadHeld, v.rtlTries = nil, 0
-			// RTL again, at the altitude its return was sent with.
-			st.acts = append(st.acts, st.rtlAction(v, st.o.rtlAltOf(v)))
+			v.PadHeld, v.rtlTries, v.PadRaise = nil, 0, false
+			// RTL again, at the altitude its return was sent with (or its
+			// return layer, over a crossing).
+			st.acts = append(st.acts, st.rtlAction(v, z))
+			setMover(v.ID, newTrack(planSpeed(sp), rtlPoints(sp, st.pad.f, r.pos, r.fv.Home, z)...), "flying home")
 			commit()
 			continue
 		}
@@ -411,6 +492,14 @@ func (st *step) padReturns() {
 			if u != nil {
 				u.state, u.column = "holding", u.inCol
 			}
+			setMover(v.ID, newTrack(1, r.pos), "holding")
+			continue
+		}
+		if who != "" {
+			// In the way but on another drone's way where it is: not held
+			// here, and not let in either — judged again on the next tick.
+			// (Let in, only a takeoff would have held it: a landing beside
+			// one let in so came 9.7 m from it on a pad of spots 5 m apart.)
 			continue
 		}
 		if r.class == 1 {
@@ -448,9 +537,8 @@ func (st *step) onSomeonesWay(id string, q p3) string {
 		t := predicted(st.o.Plans[v.Slot], st.pad.f, fv, padLookAheadS, st.o.rtlAltOf(v))
 		for i := 1; i < len(t.pts); i++ {
 			a, b := t.pts[i-1], t.pts[i]
-			if hdist(a, b) < 1 {
-				continue // a climb or a descent at the pad: what the hold waits for
-			}
+			// A climb or a descent at a spot counts too: held beside a
+			// spot's column, a drone sat 8.9 m from the drone landing there.
 			if seg3(q, a, b) < st.pad.way() {
 				return v.ID
 			}
