@@ -29,9 +29,10 @@ import (
 //     else the slot waits (launch_waiting), and the wait counts in the
 //     slot's measured lead time, so the next launch for it goes earlier.
 //   - A drone flying home (RTL) is held where it is (ActHold, BRAKE: at
-//     its return altitude, on its own way home) when its way in would
-//     come within padClear of a drone taking off, landing or holding at
-//     the pad, and sent on (RTL again) once that is clear. The returning
+//     its return altitude, on its own way home) when a drone takes off,
+//     lands or holds at a spot within padClear of its own (by default),
+//     or when its way in would come within padClear of one at the pad
+//     ("all"), and sent on (RTL again) once that is clear. The returning
 //     drones go first: a takeoff waits for one committed to its landing.
 //   - The battery reserve is not the price: a held drone whose reserve
 //     is at stake (its must-leave time has come) or that waited padHoldS
@@ -268,7 +269,13 @@ func (st *step) takeoffBlocker(id string, slot int, home p3) string {
 // within padClear of home (the spot a drone flying home lands on), or
 // is "": on a pad whose spots are the clearance apart there is none, and
 // only crossings (crossing.go) hold a landing.
-func (st *step) spotBlocker(id string, home p3) (string, string) {
+func (st *step) spotBlocker(id string, pos, home p3, held bool) (string, string) {
+	// Judged once it is about to come in (a held one: at once), as
+	// landingBlocker does: not held far out for a landing that is over
+	// by the time it gets there.
+	if !held && hdist(pos, home)-st.pad.look*10 >= st.pad.clear {
+		return "", ""
+	}
 	for _, u := range st.pad.users {
 		if u.id == id || !u.inCol || u.state == "flying" {
 			continue
@@ -321,20 +328,22 @@ func (st *step) landingBlocker(id string, pos, home p3, held, onlyTakeoffs bool)
 // those still on their way (nearest first). Each that goes on is let in
 // to land and is in the way of those judged after it.
 func (st *step) padReturns() {
-	// Landings are held for the pad with "all", and with "takeoffs"
-	// once the window is over: then every drone comes home at once and
-	// a hold costs no coverage (during the window, on the stadium's pad,
-	// holding the landings delayed the battery swaps and slots went
-	// uncovered for minutes).
+	// With "all" a landing is held for any drone taking off, landing or
+	// holding near its way in (landingBlocker): on a pad of spots a few
+	// metres apart during the window that delayed the battery swaps of
+	// the stadium's short pool, and slots went uncovered for minutes.
 	//
-	// By default during the window, the pad is a set of spots: a landing
-	// is held only for a drone taking off, landing or holding at a spot
-	// within the clearance of its own (spotBlocker), or for a predicted
-	// crossing (crossing.go) — judged in every mode.
+	// By default the pad is a set of spots: a landing is held only for a
+	// drone taking off, landing or holding at a spot within the
+	// clearance of its own (spotBlocker), or for a predicted crossing
+	// (crossing.go, judged in every mode). On a ring of spots 32 m apart
+	// the way-in rule of "all" held every landing at the window's end for
+	// drones landing 13–29 m beside its way in, at spots it passed high
+	// over.
 	if st.pad == nil {
 		return
 	}
-	spots := st.o.padMode() == PadTakeoffs && st.o.Active()
+	spots := st.o.padMode() == PadTakeoffs
 	type ret struct {
 		v     *VehicleState
 		fv    fleet.Vehicle
@@ -409,7 +418,7 @@ func (st *step) padReturns() {
 			z = sp.ReturnAlt
 		}
 		if spots {
-			who, why = st.spotBlocker(v.ID, r.home)
+			who, why = st.spotBlocker(v.ID, r.pos, r.home, r.class == 2)
 		} else {
 			who, why = st.landingBlocker(v.ID, r.pos, r.home, r.class == 2, r.class == 1)
 		}
