@@ -793,7 +793,7 @@ func wayIn(p SlotPlan) fleet.Point {
 
 // ready says whether a pool vehicle can be launched now.
 func (o *Operation) ready(v *VehicleState, fv fleet.Vehicle) bool {
-	if !fv.Connected || fv.Armed || fv.GPSFix < 3 || fv.Home == nil {
+	if !fv.Connected || fv.Armed || fv.GPSFix < 3 || fv.Home == nil || v.cmdBusy {
 		return false
 	}
 	return v.Ready || fv.BatteryPct >= o.Params.ReadyPct
@@ -825,6 +825,26 @@ func (st *step) launch(v *VehicleState, slot int) {
 		st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s", v.ID, slot, st.o.ID)
 	}
 	st.lastNote()["slot"] = slot
+}
+
+// launchNotSent undoes the launch of id the runner could not send (a
+// command to it was still under way): it is back in the pool and its
+// slot without it, and the next tick picks again.
+func (o *Operation) launchNotSent(id string) {
+	v := o.vehicle(id)
+	if v == nil || v.Role != RoleLaunching {
+		return
+	}
+	if v.Slot >= 0 && v.Slot < len(o.Slots) {
+		sl := o.Slots[v.Slot]
+		if sl.VehicleID == id {
+			sl.VehicleID = ""
+		}
+		if sl.Incoming == id {
+			sl.Incoming = ""
+		}
+	}
+	v.Role, v.Slot = RolePool, -1
 }
 
 // LaunchDone records the outcome of a launch at wall time wall. A vehicle

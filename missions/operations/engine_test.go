@@ -594,3 +594,48 @@ func windowEndReturns(t *testing.T, pct float64) []Action {
 	a, _ := o.Step(o.End, w.look)
 	return a
 }
+
+// A vehicle that a command of the station's still waits on (an RTL
+// unanswered on a loaded machine while the drone landed and was swapped)
+// is not picked for a launch, and a launch that could not be sent for
+// that reason puts the vehicle back in the pool: before, the launch was
+// dropped, the vehicle stayed "launching" for good and its slot got no
+// drone (the 3-hour test's stalled launches at load 19–26).
+func TestLaunchOfABusyVehicleIsNotLost(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 2, w)
+	rec := &recorder{}
+	m, err := New(Config{Fleet: &fakeFleet{vs: w.vs}, Act: rec, Now: func() time.Time { return w.wall }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ops[o.ID] = o
+	ctx := t.Context()
+	m.busy["u000"] = true // its RTL is still waiting for an answer
+	w.wall = o.Start
+	m.Tick(ctx)
+	m.wg.Wait()
+	w.wall = w.wall.Add(time.Second)
+	m.Tick(ctx)
+	m.wg.Wait()
+	if got := rec.list(); len(got) != 1 || got[0] != "launch u001" {
+		t.Fatalf("actions %v: want u001 launched", got)
+	}
+	if v := o.vehicle("u000"); v.Role != RolePool {
+		t.Fatalf("u000 is %s, want in the pool", v.Role)
+	}
+	// The same when the vehicle became busy between the step and the
+	// launch: it goes back to the pool, and the slot is free again.
+	o.Slots[0].VehicleID = ""
+	o.vehicle("u001").Role, o.vehicle("u001").Slot = RolePool, -1
+	m.mu.Lock()
+	acts, _ := o.Step(w.wall, w.look)
+	id := acts[0].VehicleID
+	m.busy[id] = true
+	m.start(ctx, o, acts)
+	m.mu.Unlock()
+	m.wg.Wait()
+	if v := o.vehicle(id); v.Role != RolePool || o.Slots[0].VehicleID != "" {
+		t.Fatalf("%s is %s, slot 0 has %q: want it back in the pool, the slot free", id, v.Role, o.Slots[0].VehicleID)
+	}
+}

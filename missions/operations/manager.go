@@ -269,6 +269,9 @@ func (m *Manager) Tick(ctx context.Context) {
 		if !o.Active() && !o.returning() {
 			continue
 		}
+		for _, v := range o.Vehicles {
+			v.cmdBusy = m.busy[v.ID]
+		}
 		acts, notes := o.Step(wall, look)
 		acts = append(acts, o.Retries(look)...)
 		m.retag(o)
@@ -347,6 +350,17 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 	for _, a := range acts {
 		if m.busy[a.VehicleID] || m.cfg.Act == nil {
 			switch a.Kind {
+			case ActLaunch:
+				if m.cfg.Act != nil {
+					// Dropped, it stayed "launching" for good and its slot
+					// got no relief: a machine so loaded that an RTL went
+					// unanswered until the drone had landed, swapped and
+					// been picked again stalled the stadium's launches.
+					o.launchNotSent(a.VehicleID)
+					m.emit(o, []Note{{VehicleID: a.VehicleID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+						Message: fmt.Sprintf("%s was not launched for slot %d of operation %s: a command to it is still under way; another is picked", a.VehicleID, a.Slot, o.ID),
+						Fields:  map[string]any{"operation_id": o.ID, "action": "launch_not_sent", "slot": a.Slot}}})
+				}
 			case ActReturn:
 				if v := o.vehicle(a.VehicleID); v != nil && v.Role == RoleReturning {
 					v.rtlTries++ // retried by Retries on a later tick

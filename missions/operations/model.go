@@ -197,6 +197,10 @@ type VehicleState struct {
 	// PadRaise: held for a crossing (crossing.go) that its slot's return
 	// layer passes over, it is sent on at that layer (RTL_ALT raised).
 	PadRaise bool `json:"pad_raise,omitempty"`
+	// cmdBusy: a command of the station's to it is still under way (set
+	// by the Manager before each Step): not ready to launch, since its
+	// launch could not be sent.
+	cmdBusy bool
 	// padUnclear: its landing without a clear pad was alerted already.
 	padUnclear bool
 	// padIn: flying home, it was let in to land: it goes before the
