@@ -25,6 +25,7 @@ func init() {
 const operationsUsage = `Usage: burgut operations <create|list|get|start|pause|resume|stop|ready> [flags]
 
   create   POST /api/v1/operations: --area, --pattern, --slots, --vehicles, --start, --end
+           [--endurance-min, --swap-min, --reserve-pct, --pad-sequencing]
   list     every operation
   get      one operation with its coverage metrics (--id)
   start, pause, resume, stop   change an operation (--id)
@@ -52,6 +53,8 @@ func operationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	end := fs.String("end", "", "create: RFC 3339, or a duration after start (e.g. 3h)")
 	swap := fs.Float64("swap-min", 0, "create: minutes a battery swap takes (0 = 5)")
 	reserve := fs.Float64("reserve-pct", 0, "create: charge every drone keeps after landing (0 = 20)")
+	endurance := fs.Float64("endurance-min", 0, "create: the drones' full-battery flight time at cruise, minutes: the endurance assumed until each drone's own consumption is learned in flight (0 = 20; burgut sitl/run --endurance-min for simulated drones)")
+	pad := fs.String("pad-sequencing", "", "create: what is sequenced at the shared launch pad: takeoffs, all or off (empty = takeoffs)")
 	fs.Usage = func() { fmt.Fprintln(stderr, operationsUsage); fs.PrintDefaults() }
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -116,7 +119,7 @@ func operationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 			e = s.Add(d).Format(time.RFC3339)
 		}
 		body = map[string]any{"area_id": *area, "pattern": *pattern, "slots": *slots, "vehicle_ids": strings.Split(*vehicles, ","),
-			"start": *start, "end": e, "swap_min": *swap, "reserve_pct": *reserve}
+			"start": *start, "end": e, "swap_min": *swap, "reserve_pct": *reserve, "endurance_min": *endurance, "pad_sequencing": *pad}
 	default:
 		fs.Usage()
 		return fmt.Errorf("%w: unknown action %q", errUsage, what)
