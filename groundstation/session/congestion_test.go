@@ -392,3 +392,54 @@ func TestLateItemAfterASilenceIsNoRoundTripSample(t *testing.T) {
 		t.Fatalf("after a late item: srtt %v, timeout %v", d.est.srtt, d.est.rto())
 	}
 }
+
+// A congested read-back does not raise its copies with the station's loss
+// figure: the drops of a queue it fills itself read as link loss there,
+// and more copies would fill it more. An uncongested one follows the
+// figure up. (TestFastDownloadsShareAQueue keeps its queues from
+// overflowing by the window alone, so this is checked on its own.)
+func TestCongestedDownloadKeepsItsCopies(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		rtt       time.Duration // of every item
+		congested bool
+	}{{"round_trip_steady", 10 * time.Millisecond, false}, {"round_trip_grown", 300 * time.Millisecond, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &frameLog{}
+			v := ardupilotVehicle(t, f)
+			v.SetLinkLoss(0.05)
+			d := newDownload(v, mavitem.TypeMission, nil)
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			if err := d.start(t0); err != nil {
+				t.Fatal(err)
+			}
+			now := t0.Add(10 * time.Millisecond) // the least round trip: MISSION_COUNT's
+			if _, err := d.handle(&common.MessageMissionCount{Count: 300, MissionType: common.MAV_MISSION_TYPE_MISSION}, now); err != nil {
+				t.Fatal(err)
+			}
+			item := func(seq int) *common.MessageMissionItemInt {
+				return &common.MessageMissionItemInt{Seq: uint16(seq), MissionType: common.MAV_MISSION_TYPE_MISSION}
+			}
+			for seq := range 12 {
+				if _, err := d.handle(item(seq), d.reqAt[seq].Add(c.rtt)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d.congested() != c.congested {
+				t.Fatalf("test premise: congested %v after 12 items at %v (srtt %v, least %v)", d.congested(), c.rtt, d.est.srtt, d.est.minRTT)
+			}
+			before := d.copies(false)
+			v.SetLinkLoss(0.3) // the station's figure rises
+			if _, err := d.handle(item(12), d.reqAt[12].Add(c.rtt)); err != nil {
+				t.Fatal(err)
+			}
+			after := d.copies(false)
+			switch {
+			case c.congested && after != before:
+				t.Fatalf("congested: copies %d → %d when the station's loss rose", before, after)
+			case !c.congested && after != downloadCopies(0.3, false):
+				t.Fatalf("not congested: copies %d → %d, want %d for 30 %% loss", before, after, downloadCopies(0.3, false))
+			}
+		})
+	}
+}
