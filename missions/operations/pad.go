@@ -277,7 +277,11 @@ func (st *step) spotBlocker(id string, pos, home p3, held bool) (string, string)
 		return "", ""
 	}
 	for _, u := range st.pad.users {
-		if u.id == id || !u.inCol || u.state == "flying" {
+		// A drone held for the pad is stopped at its return altitude,
+		// judged as a crossing if it is in the way; as a spot's user two
+		// held drones 24 m apart waited for each other until one's
+		// reserve was at stake (the 3-hour app test, spots 15–25 m apart).
+		if u.id == id || !u.inCol || u.state == "flying" || u.state == "holding" {
 			continue
 		}
 		if d := hdist(u.home, home); d < st.pad.clear {
