@@ -14,7 +14,8 @@ var knownFailures = map[string]map[string]string{ // file → assertion kind →
 	// shared pad: drones parked 5 m apart landed side by side 4-8 m
 	// apart, 1.3 m once); with each drone on its own spot 32 m from the
 	// next and the crossings at the pad sequenced (missions/operations
-	// crossing.go) it held 10.2-12.0 m in 18 of 18 runs at load 17-26.
+	// crossing.go) it held 9.8-13.4 m in 26 of 26 runs (seeds 1-20) at
+	// load 9-26.
 }
 
 // Every scenario of the library (scenarios/ at the repository root) runs
