@@ -20,6 +20,7 @@ import (
 	"github.com/burgut-uav/burgut/httpapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
+	"github.com/burgut-uav/burgut/missions"
 )
 
 // Separation actions on a critical conflict.
@@ -69,21 +70,28 @@ func sepTick(timeScale float64) time.Duration {
 // SeparationConfig configures the live separation monitor
 // (fleet/separation): thresholds, horizon and what a critical conflict does.
 type SeparationConfig struct {
-	Warn     float64       // predicted miss distance that warns, metres
-	Critical float64       // predicted miss distance that is critical, metres
-	Horizon  time.Duration // how far ahead closest approach is predicted
-	Action   string        // alert or brake
+	Warn     float64 // horizontal predicted miss distance that warns, metres
+	Critical float64 // horizontal predicted miss distance that is critical, metres
+	// WarnVertical and CriticalVertical are the vertical minima: a pair
+	// conflicts only when closer than both minima at the same moment.
+	WarnVertical     float64
+	CriticalVertical float64
+	Horizon          time.Duration // how far ahead closest approach is predicted
+	Action           string        // alert or brake
 }
 
 // defaults come from separation.DefaultConfig: one source each.
 func (c *SeparationConfig) defaults() {
 	d := separation.DefaultConfig()
 	c.Warn, c.Critical, c.Horizon, c.Action = d.Warn, d.Critical, d.Horizon, SeparationAlert
+	c.WarnVertical, c.CriticalVertical = d.WarnVertical, d.CriticalVertical
 }
 
 func (c *SeparationConfig) register(fs *flag.FlagSet) {
-	fs.Float64Var(&c.Warn, "separation-warn", c.Warn, "raise a separation warning when two airborne drones are predicted to pass closer than this, metres (3D, linear extrapolation)")
-	fs.Float64Var(&c.Critical, "separation-critical", c.Critical, "predicted miss distance, metres, under which a separation conflict is critical")
+	fs.Float64Var(&c.Warn, "separation-warn", c.Warn, "raise a separation warning when two airborne drones are predicted to pass closer than this horizontally, metres, while also closer than separation-warn-vertical vertically (linear extrapolation); also the 3D pad clearance")
+	fs.Float64Var(&c.Critical, "separation-critical", c.Critical, "horizontal predicted miss distance, metres, under which a separation conflict is critical (with separation-critical-vertical at once)")
+	fs.Float64Var(&c.WarnVertical, "separation-warn-vertical", c.WarnVertical, fmt.Sprintf("vertical minimum of a separation warning, metres: keep it under the planner's layer step (%g m by default) so drones on adjacent layers do not warn", missions.DefaultLayerStep))
+	fs.Float64Var(&c.CriticalVertical, "separation-critical-vertical", c.CriticalVertical, "vertical minimum of a critical separation conflict, metres")
 	fs.DurationVar(&c.Horizon, "separation-horizon", c.Horizon, "how far ahead the separation monitor predicts closest approach")
 	fs.StringVar(&c.Action, "separation-action", c.Action, "on a critical separation conflict: alert (events only) or brake (also pause the yielding drone: the one not on patrol, else the higher vehicle ID; audited as "+separationActor+")")
 }
@@ -91,6 +99,7 @@ func (c *SeparationConfig) register(fs *flag.FlagSet) {
 func (c *SeparationConfig) monitor() separation.Config {
 	d := separation.DefaultConfig()
 	d.Warn, d.Critical, d.Horizon = c.Warn, c.Critical, c.Horizon
+	d.WarnVertical, d.CriticalVertical = c.WarnVertical, c.CriticalVertical
 	return d
 }
 
@@ -219,6 +228,7 @@ func separationStatus(sc SeparationConfig, active *[]separation.Change, tracked 
 	}
 	return map[string]any{
 		"warn_m": m.Warn, "critical_m": m.Critical, "horizon_s": m.Horizon.Seconds(), "action": sc.Action,
+		"warn_vertical_m": m.WarnVertical, "critical_vertical_m": m.CriticalVertical,
 		"pad_clearance_m": m.PadClearance(), "tracked": tracked, "active": pairs,
 	}
 }
@@ -288,12 +298,14 @@ func (a *App) emitSeparation(c separation.Change, action string) {
 		action = SeparationAlert // only a critical conflict brakes
 	}
 	a.Fleet.Emit(fleet.Event{VehicleID: c.Yield, Kind: fleet.EventSeparation, Severity: sev,
-		Message: fmt.Sprintf("%s and %s predicted %.0f m apart in %.0f s (now %.0f m)", c.Yield, other, c.DistanceM, c.TCA, c.NowM),
+		Message: fmt.Sprintf("%s and %s predicted %.0f m apart (%.0f m horizontally, %.0f m vertically) in %.0f s (now %.0f m)", c.Yield, other, c.DistanceM, c.HorizontalM, c.VerticalM, c.TCA, c.NowM),
 		Fields: map[string]any{
 			"other_vehicle_id":     other,
 			"yield_vehicle_id":     c.Yield,
 			"level":                c.Level.String(),
 			"predicted_distance_m": round1(c.DistanceM),
+			"horizontal_m":         round1(c.HorizontalM),
+			"vertical_m":           round1(c.VerticalM),
 			"time_to_closest_s":    round1(c.TCA),
 			"distance_m":           round1(c.NowM),
 			"action":               action,

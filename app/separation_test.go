@@ -24,17 +24,20 @@ import (
 )
 
 func TestSeparationConfigFlags(t *testing.T) {
-	cfg, err := Load("serve", []string{"--separation-warn", "40", "--separation-critical", "12", "--separation-horizon", "25s", "--separation-action", "brake"}, false, &strings.Builder{})
+	cfg, err := Load("serve", []string{"--separation-warn", "40", "--separation-critical", "12", "--separation-horizon", "25s", "--separation-action", "brake",
+		"--separation-warn-vertical", "7", "--separation-critical-vertical", "3"}, false, &strings.Builder{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := cfg.Separation; s.Warn != 40 || s.Critical != 12 || s.Horizon != 25*time.Second || s.Action != SeparationBrake {
+	if s := cfg.Separation; s.Warn != 40 || s.Critical != 12 || s.Horizon != 25*time.Second || s.Action != SeparationBrake || s.WarnVertical != 7 || s.CriticalVertical != 3 {
 		t.Fatalf("parsed %+v", s)
 	}
 	for _, bad := range [][]string{
 		{"--separation-action", "swerve"},
 		{"--separation-warn", "5"}, // under the critical default
 		{"--separation-horizon", "0s"},
+		{"--separation-warn-vertical", "2"}, // under the vertical critical default
+		{"--separation-critical-vertical", "-1"},
 	} {
 		if _, err := Load("serve", bad, false, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(bad[0], "--")) {
 			t.Errorf("%v: error %v, want one naming the setting", bad, err)
@@ -132,6 +135,12 @@ func TestSeparationWarnsAndBrakesConvergingDrones(t *testing.T) {
 	tca, _ := f["time_to_closest_s"].(float64)
 	if pd < 10 || pd >= 30 || now <= 30 || tca <= 0 {
 		t.Fatalf("warning fields %v: want predicted in [10, 30) m, raised while still more than 30 m apart, closest approach ahead", f)
+	}
+	if hm, ok := f["horizontal_m"].(float64); !ok || hm < 10 || hm >= 30 {
+		t.Fatalf("warning fields %v: want horizontal_m in [10, 30) m", f)
+	}
+	if vm, ok := f["vertical_m"].(float64); !ok || vm >= 8 {
+		t.Fatalf("warning fields %v: want vertical_m under 8 m (both at 20 m)", f)
 	}
 	// The same event reached the API's alert list and the center's MQTT alert topic.
 	var alerts []fleet.Event
@@ -325,17 +334,20 @@ func TestSeparationKnowsWhereATakeoffLevelsOff(t *testing.T) {
 func TestSeparationRouteShowsTheStationsSettings(t *testing.T) {
 	a, _ := runApp(t, func(c *Config) {
 		c.Separation.Warn, c.Separation.Critical, c.Separation.Horizon, c.Separation.Action = 45, 12, 25*time.Second, SeparationBrake
+		c.Separation.WarnVertical, c.Separation.CriticalVertical = 9, 5
 	})
 	var st struct {
 		Warn     float64 `json:"warn_m"`
 		Critical float64 `json:"critical_m"`
+		WarnV    float64 `json:"warn_vertical_m"`
+		CritV    float64 `json:"critical_vertical_m"`
 		Horizon  float64 `json:"horizon_s"`
 		Pad      float64 `json:"pad_clearance_m"`
 		Action   string  `json:"action"`
 		Active   []any   `json:"active"`
 	}
 	getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/separation", &st)
-	if st.Warn != 45 || st.Critical != 12 || st.Horizon != 25 || st.Pad != 45 || st.Action != SeparationBrake || st.Active == nil || len(st.Active) != 0 {
+	if st.Warn != 45 || st.Critical != 12 || st.WarnV != 9 || st.CritV != 5 || st.Horizon != 25 || st.Pad != 45 || st.Action != SeparationBrake || st.Active == nil || len(st.Active) != 0 {
 		t.Fatalf("GET /api/v1/separation: %+v", st)
 	}
 }

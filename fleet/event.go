@@ -26,11 +26,12 @@ const (
 	EventStatusText         EventKind = "statustext"
 	EventVideoChanged       EventKind = "video_changed"
 	// EventSeparation warns that two of our airborne drones are predicted
-	// to pass closer than the separation threshold (severity warning) or
-	// the critical one (critical), raised once per pair per episode by the
-	// separation monitor (package fleet/separation); EventSeparationCleared
-	// ends the episode. Fields: "other_vehicle_id",
-	// "predicted_distance_m", "time_to_closest_s", "distance_m",
+	// to pass closer than the separation minima, horizontal and vertical
+	// at once (severity warning) or the critical ones (critical), raised
+	// once per pair per episode by the separation monitor (package
+	// fleet/separation); EventSeparationCleared ends the episode. Fields:
+	// "other_vehicle_id", "predicted_distance_m", "horizontal_m",
+	// "vertical_m", "time_to_closest_s", "distance_m",
 	// "yield_vehicle_id", "action".
 	EventSeparation        EventKind = "separation"
 	EventSeparationCleared EventKind = "separation_cleared"

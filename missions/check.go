@@ -41,7 +41,7 @@ func (o *CheckOptions) defaults() {
 	def(&o.Endurance, 1500)
 	def(&o.Reserve, 0.2)
 	def(&o.Separation, DefaultSeparation)
-	def(&o.LayerStep, 10)
+	def(&o.LayerStep, DefaultLayerStep)
 	def(&o.ClimbRate, 2.5)
 	def(&o.DescentRate, 1.5)
 	c := Capacity{MissionItems: o.MaxItems, FenceItems: o.FenceItems, FenceBytes: o.FenceBytes}.WithDefaults()
@@ -55,6 +55,15 @@ func (o *CheckOptions) defaults() {
 // so whoever launches the drones (the crew, the operations scheduler,
 // a scenario's launch step) sequences them by it.
 const DefaultSeparation = 10.0
+
+// DefaultLayerStep is the planner's vertical distance between drones'
+// altitude layers, metres (PlanOptions.LayerStep and
+// CheckOptions.LayerStep when unset): the vertical separation minimum
+// the checker requires. The station's separation monitor warns only
+// under a vertical minimum strictly below it (fleet/separation
+// DefaultConfig, checked by a test there), so drones planned on adjacent
+// layers do not warn when they cross.
+const DefaultLayerStep = 10.0
 
 // Rules a Violation can name.
 const (

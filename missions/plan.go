@@ -161,7 +161,7 @@ func (o *PlanOptions) defaults(a *Area) error {
 		return fmt.Errorf("alt %g m: outside the area's band [%g, %g] m", o.Alt, a.MinAlt, a.MaxAlt)
 	}
 	if o.LayerStep == 0 {
-		o.LayerStep = 10
+		o.LayerStep = DefaultLayerStep
 	}
 	if o.LayerStep < 1 {
 		return fmt.Errorf("layer_step %g m: want at least 1", o.LayerStep)

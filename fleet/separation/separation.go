@@ -1,26 +1,41 @@
 // Package separation predicts conflicts between the station's own airborne
-// drones and turns them into episodes: a pair whose predicted closest
-// approach over the next Horizon falls under Warn raises one warning, under
-// Critical one critical, and the episode ends (one "cleared") only once
-// the pair's predicted miss distance is back above Warn×ClearFactor. The
-// gap between Warn and the clear distance is the hysteresis that keeps a
-// pair flying along the threshold from flapping.
+// drones and turns them into episodes: a pair predicted to come closer
+// than Warn horizontally and WarnVertical vertically at once over the next
+// Horizon raises one warning, than Critical and CriticalVertical one
+// critical, and the episode ends (one "cleared") only once the pair stays
+// outside the warning minima grown by ClearFactor (Warn×ClearFactor
+// horizontally or WarnVertical×ClearFactor vertically at every moment).
+// The gap is the hysteresis that keeps a pair flying along the threshold
+// from flapping.
 //
 // The package is pure: tracks in, changes out, no clock, no goroutines. The
 // app feeds it the fleet's state once per tick and acts on the changes
 // (app/separation.go).
 //
+// Separation is a horizontal AND a vertical minimum, as in aviation and
+// UTM practice and as the mission planner plans it (missions: a
+// horizontal separation and a vertical layer step; two legs conflict only
+// where both are lost at once): a pair conflicts when, at one moment of
+// the horizon, it is closer than Warn horizontally and closer than
+// WarnVertical vertically at the same time — a cylinder, not a sphere.
+// With a 3D sphere of 30 m every crossing of two drones on adjacent
+// planned layers (10 m apart) warned, although the planner had approved
+// it: nuisance alerts that teach operators to ignore the real ones.
+//
 // Prediction is linear extrapolation of position and velocity in a local
-// east/north/up frame, in 3D: two drones stacked 40 m apart in altitude
-// layers never conflict however close they are horizontally. One
-// exception, because copters do not climb for ever: a drone whose target
-// altitude is known (Track.TargetZ — the altitude of the mission item it
-// flies to) and that climbs or descends towards it levels off there, so
-// its vertical extrapolation stops at that altitude. Without it, a drone
-// climbing at 2.5 m/s after takeoff was projected 50 m up over a 20 s
-// horizon, into a drone hovering above its pad at a higher layer it never
-// reaches. Horizontal motion is still extrapolated as it is: a drone
-// turning at its waypoint is caught within a tick or two of the turn.
+// east/north/up frame. One exception, because copters do not climb for
+// ever: a drone whose target altitude is known (Track.TargetZ — the
+// altitude of the mission item it flies to) and that climbs or descends
+// towards it levels off there, so its vertical extrapolation stops at
+// that altitude. Without it, a drone climbing at 2.5 m/s after takeoff
+// was projected 50 m up over a 20 s horizon, into a drone hovering above
+// its pad at a higher layer it never reaches. Horizontal motion is still
+// extrapolated as it is: a drone turning at its waypoint is caught within
+// a tick or two of the turn. The relative motion is so piecewise linear
+// (at most three pieces), and on each piece the conflict measure
+// max(horizontal/H, vertical/V) is the maximum of two convex functions of
+// time: its least value is at one of a few closed-form candidate times
+// (Approach).
 //
 // Candidate pairs come from an R-tree (github.com/tidwall/rtree, already
 // used by the planner) over each drone's horizontal swept box — its
@@ -45,10 +60,15 @@ import (
 
 // Config sets the thresholds. Distances are metres.
 type Config struct {
-	// Warn and Critical are the predicted miss distances under which a
-	// pair raises a warning and a critical conflict.
+	// Warn and Critical are the horizontal predicted miss distances
+	// under which a pair raises a warning and a critical conflict — when
+	// at the same moment it is also closer than WarnVertical
+	// (CriticalVertical) vertically.
 	Warn     float64
 	Critical float64
+	// WarnVertical and CriticalVertical are the vertical minima.
+	WarnVertical     float64
+	CriticalVertical float64
 	// Horizon is how far ahead closest approach is predicted.
 	Horizon time.Duration
 	// ClearFactor times Warn is the predicted miss distance above which
@@ -56,15 +76,30 @@ type Config struct {
 	ClearFactor float64
 }
 
-// DefaultConfig is the one source of the defaults of the station's flags:
-// 30 m warns and 10 m is critical for multirotors cruising at 5–15 m/s
-// with GNSS errors of a few metres; 20 s ahead gives a pilot (or the brake
-// action) time to act at those speeds.
+// DefaultConfig is the one source of the defaults of the station's flags.
+// Horizontally 30 m warns and 10 m is critical for multirotors cruising
+// at 5–15 m/s with GNSS errors of a few metres; 20 s ahead gives a pilot
+// (or the brake action) time to act at those speeds.
+//
+// Vertically 8 m warns and 4 m is critical, against the planner's 10 m
+// between altitude layers (missions.DefaultLayerStep; a test keeps the
+// warning strictly under it, with room for the altitude-hold error).
+// Altitude is held on the barometer, not GNSS (GNSS vertical error is 1.5–2×
+// its horizontal): ArduCopter's position controller holds a level
+// drone within about ±0.5–1 m of its target in calm air, baro noise and
+// drift being a few decimetres over a flight (temperature, prop wash);
+// two drones on adjacent layers therefore stay 8–10 m apart, and only
+// one that has left its layer by more than the two drones' combined
+// hold error (2 m) warns. 4 m — under half the layer step — is a drone
+// in the other's layer band: critical. A drone climbing or descending
+// through another's layer (takeoff, landing, RTL) is inside 8 m
+// vertically for the seconds it takes and warns if it is horizontally
+// within 30 m then.
 func DefaultConfig() Config {
-	return Config{Warn: 30, Critical: 10, Horizon: 20 * time.Second, ClearFactor: 1.25}
+	return Config{Warn: 30, Critical: 10, WarnVertical: 8, CriticalVertical: 4, Horizon: 20 * time.Second, ClearFactor: 1.25}
 }
 
-// PadClearance is the distance (metres, 3D) takeoffs and landings on a
+// PadClearance is the distance (metres, 3D, not the monitor's cylinder) takeoffs and landings on a
 // shared launch pad are sequenced at — the operations scheduler's, the
 // scenario runner's launch step's and the console's group launch: the
 // warning distance, so that drones sequenced at it raise no separation
@@ -81,6 +116,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("separation-critical %v: must be in (0, 10000] m", c.Critical)
 	case !(c.Warn >= c.Critical) || c.Warn > 10000:
 		return fmt.Errorf("separation-warn %v: must be at least separation-critical (%v) and at most 10000 m", c.Warn, c.Critical)
+	case !(c.CriticalVertical > 0) || c.CriticalVertical > 10000:
+		return fmt.Errorf("separation-critical-vertical %v: must be in (0, 10000] m", c.CriticalVertical)
+	case !(c.WarnVertical >= c.CriticalVertical) || c.WarnVertical > 10000:
+		return fmt.Errorf("separation-warn-vertical %v: must be at least separation-critical-vertical (%v) and at most 10000 m", c.WarnVertical, c.CriticalVertical)
 	case c.Horizon <= 0 || c.Horizon > 10*time.Minute:
 		return fmt.Errorf("separation-horizon %v: must be in (0, 10m]", c.Horizon)
 	case !(c.ClearFactor >= 1) || c.ClearFactor > 10:
@@ -123,17 +162,40 @@ func (t *Track) levelOff() float64 {
 }
 
 // ClosestApproach returns when (seconds from now, in [0, horizon]) and at
-// what distance two tracks are closest if both keep their velocity — but
-// for vertical motion, which stops where a track levels off (TargetZ).
-// The relative motion is then linear between the level-off times, so the
-// closest approach is the least of at most three linear pieces'.
+// what 3D distance two tracks are closest if both keep their velocity —
+// but for vertical motion, which stops where a track levels off
+// (TargetZ). The relative motion is then linear between the level-off
+// times, so the closest approach is the least of at most three linear
+// pieces'. The monitor judges pairs with Approach (the cylinder); this is
+// the plain distance, for callers that want it.
 func ClosestApproach(a, b Track, horizon float64) (tca, dist float64) {
+	ps, n := relPieces(&a, &b, horizon)
+	dist = math.Inf(1)
+	for _, p := range ps[:n] {
+		t, d := closestLinear(p.dx, p.dy, p.dz, p.wx, p.wy, p.wz, p.dur)
+		if d < dist {
+			tca, dist = p.s0+t, d
+		}
+	}
+	return tca, dist
+}
+
+// piece is one stretch [s0, s0+dur] of the pair's relative motion that is
+// linear: relative position d at s0, relative velocity w.
+type piece struct {
+	s0, dur    float64
+	dx, dy, dz float64
+	wx, wy, wz float64
+}
+
+// relPieces splits the horizon at the tracks' level-off times.
+func relPieces(a, b *Track, horizon float64) (ps [3]piece, n int) {
 	la, lb := a.levelOff(), b.levelOff()
 	if la >= horizon && lb >= horizon { // the common case: one piece
-		return closestLinear(b.X-a.X, b.Y-a.Y, b.Z-a.Z, b.VX-a.VX, b.VY-a.VY, b.VZ-a.VZ, horizon)
+		ps[0] = piece{0, horizon, b.X - a.X, b.Y - a.Y, b.Z - a.Z, b.VX - a.VX, b.VY - a.VY, b.VZ - a.VZ}
+		return ps, 1
 	}
 	cuts := [4]float64{0, min(la, lb, horizon), min(max(la, lb), horizon), horizon}
-	dist = math.Inf(1)
 	for i := range 3 {
 		s0, s1 := cuts[i], cuts[i+1]
 		if i > 0 && s1 <= s0 {
@@ -148,13 +210,79 @@ func ClosestApproach(a, b Track, horizon float64) (tca, dist float64) {
 		if s0 >= lb {
 			vzb = 0
 		}
-		t, d := closestLinear(b.X-a.X+(b.VX-a.VX)*s0, b.Y-a.Y+(b.VY-a.VY)*s0, zb-za,
-			b.VX-a.VX, b.VY-a.VY, vzb-vza, s1-s0)
-		if d < dist {
-			tca, dist = s0+t, d
+		ps[n] = piece{s0, s1 - s0, b.X - a.X + (b.VX-a.VX)*s0, b.Y - a.Y + (b.VY-a.VY)*s0, zb - za,
+			b.VX - a.VX, b.VY - a.VY, vzb - vza}
+		n++
+	}
+	return ps, n
+}
+
+// Predicted is a pair's predicted closest approach in the cylinder
+// measure: at TCA (seconds from now) the pair is Horizontal metres apart
+// horizontally and Vertical vertically (Distance in 3D), and Ratio is
+// max(Horizontal/H, Vertical/V) there, the least over the horizon: under
+// 1 the pair loses both minima at once.
+type Predicted struct {
+	TCA, Ratio, Horizontal, Vertical, Distance float64
+}
+
+// Approach finds the moment over [0, horizon] where the pair is nearest
+// to losing both the horizontal minimum h and the vertical minimum v:
+// the least of max(horizontal/h, vertical/v). On each linear piece that
+// is the maximum of two convex functions of time, so its least value is
+// at the least of either alone (when that one is the larger there), where
+// the two are equal, or at an end of the piece: Approach evaluates those
+// few candidates, exactly. Ties (a pair level within the vertical minimum
+// for a while) go to the smallest 3D distance.
+func Approach(a, b Track, horizon, h, v float64) Predicted {
+	ps, n := relPieces(&a, &b, horizon)
+	best := Predicted{Ratio: math.Inf(1), Distance: math.Inf(1)}
+	for _, p := range ps[:n] {
+		approachLinear(&p, h, v, &best)
+	}
+	return best
+}
+
+// approachLinear updates best with the candidates of one linear piece.
+func approachLinear(p *piece, h, v float64, best *Predicted) {
+	try := func(t float64) {
+		if !(t >= 0) { // also NaN
+			t = 0
+		}
+		t = min(t, p.dur)
+		x, y, z := p.dx+p.wx*t, p.dy+p.wy*t, p.dz+p.wz*t
+		dh, dv := math.Hypot(x, y), math.Abs(z)
+		r := max(dh/h, dv/v)
+		d := math.Sqrt(dh*dh + dv*dv)
+		if r < best.Ratio-1e-12 || r <= best.Ratio+1e-12 && d < best.Distance {
+			*best = Predicted{TCA: p.s0 + t, Ratio: r, Horizontal: dh, Vertical: dv, Distance: d}
 		}
 	}
-	return tca, dist
+	try(0)
+	try(p.dur)
+	wh2 := p.wx*p.wx + p.wy*p.wy
+	if wh2 > 1e-12 {
+		try(-(p.dx*p.wx + p.dy*p.wy) / wh2)
+	}
+	if math.Abs(p.wz) > 1e-12 {
+		try(-p.dz / p.wz)
+	}
+	// Where horizontal/h = vertical/v: the roots of
+	// |d_h + w_h t|²/h² − (dz + wz t)²/v² = 0.
+	h2, v2 := h*h, v*v
+	qa := wh2/h2 - p.wz*p.wz/v2
+	qb := 2*(p.dx*p.wx+p.dy*p.wy)/h2 - 2*p.dz*p.wz/v2
+	qc := (p.dx*p.dx+p.dy*p.dy)/h2 - p.dz*p.dz/v2
+	switch {
+	case math.Abs(qa) > 1e-12:
+		if disc := qb*qb - 4*qa*qc; disc >= 0 {
+			sq := math.Sqrt(disc)
+			try((-qb - sq) / (2 * qa))
+			try((-qb + sq) / (2 * qa))
+		}
+	case math.Abs(qb) > 1e-12:
+		try(-qc / qb)
+	}
 }
 
 // closestLinear is the closest approach over [0, horizon] of a relative
@@ -198,11 +326,14 @@ type Change struct {
 	Level Level
 	// Previous is the level before this change.
 	Previous Level
-	// DistanceM is the predicted miss distance, TCA the seconds until
-	// closest approach and NowM the distance now. For a cleared pair
-	// whose drone is no longer tracked (landed, lost) they are NaN.
-	DistanceM, TCA, NowM float64
-	Yield                string
+	// DistanceM is the predicted miss distance (3D), HorizontalM and
+	// VerticalM its horizontal and vertical parts, TCA the seconds until
+	// that closest approach (in the cylinder measure, Approach) and NowM
+	// the distance now (3D). For a cleared pair whose drone is no longer
+	// tracked (landed, lost) they are NaN.
+	DistanceM, TCA, NowM   float64
+	HorizontalM, VerticalM float64
+	Yield                  string
 }
 
 type pair struct{ a, b string }
@@ -268,8 +399,7 @@ func (m *Monitor) Step(tracks []Track) []Change {
 				}
 				b := &tracks[j]
 				m.Checked++
-				tca, d := ClosestApproach(*a, *b, h)
-				if c, ok := m.judge(a, b, tca, d, clear); ok {
+				if c, ok := m.judge(a, b, h); ok {
 					out = append(out, c)
 				}
 				return true
@@ -284,7 +414,7 @@ func (m *Monitor) Step(tracks []Track) []Change {
 		}
 		delete(m.active, p)
 		out = append(out, Change{A: p.a, B: p.b, Level: None, Previous: e.level, Yield: e.yield,
-			DistanceM: math.NaN(), TCA: math.NaN(), NowM: math.NaN()})
+			DistanceM: math.NaN(), TCA: math.NaN(), NowM: math.NaN(), HorizontalM: math.NaN(), VerticalM: math.NaN()})
 	}
 	slices.SortFunc(out, func(x, y Change) int { return cmp.Or(cmp.Compare(x.A, y.A), cmp.Compare(x.B, y.B)) })
 	return out
@@ -296,21 +426,28 @@ func clearSeen(s map[pair]struct{}) {
 	}
 }
 
-// judge applies the hysteresis to one checked pair.
-func (m *Monitor) judge(a, b *Track, tca, d, clear float64) (Change, bool) {
+// judge predicts one candidate pair's closest approach over the horizon
+// and applies the hysteresis. The critical measure is computed only for
+// pairs inside the warning cylinder (Validate keeps the critical one
+// inside it), the rare case.
+func (m *Monitor) judge(a, b *Track, horizon float64) (Change, bool) {
 	if b.ID < a.ID {
 		a, b = b, a
 	}
+	c := &m.cfg
+	pr := Approach(*a, *b, horizon, c.Warn, c.WarnVertical)
 	p := pair{a.ID, b.ID}
 	ep := m.active[p]
 	prev := ep.level
 	next := prev
 	switch {
-	case d < m.cfg.Critical:
-		next = Critical
-	case d < m.cfg.Warn:
-		next = max(prev, Warning) // no de-escalation within an episode
-	case d > clear:
+	case pr.Ratio < 1:
+		if cr := Approach(*a, *b, horizon, c.Critical, c.CriticalVertical); cr.Ratio < 1 {
+			next, pr = Critical, cr
+		} else {
+			next = max(prev, Warning) // no de-escalation within an episode
+		}
+	case pr.Ratio > c.ClearFactor:
 		next = None
 	}
 	if next != None {
@@ -328,7 +465,8 @@ func (m *Monitor) judge(a, b *Track, tca, d, clear float64) (Change, bool) {
 		m.active[p] = episode{next, ep.yield}
 	}
 	dx, dy, dz := b.X-a.X, b.Y-a.Y, b.Z-a.Z
-	return Change{A: a.ID, B: b.ID, Level: next, Previous: prev, DistanceM: d, TCA: tca,
+	return Change{A: a.ID, B: b.ID, Level: next, Previous: prev, DistanceM: pr.Distance, TCA: pr.TCA,
+		HorizontalM: pr.Horizontal, VerticalM: pr.Vertical,
 		NowM: math.Sqrt(dx*dx + dy*dy + dz*dz), Yield: ep.yield}, true
 }
 

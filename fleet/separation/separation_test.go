@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/missions"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
@@ -53,7 +55,7 @@ func TestClosestApproachUsesAltitude(t *testing.T) {
 }
 
 func cfg() Config {
-	return Config{Warn: 30, Critical: 10, Horizon: 20 * time.Second, ClearFactor: 1.25}
+	return Config{Warn: 30, Critical: 10, WarnVertical: 8, CriticalVertical: 4, Horizon: 20 * time.Second, ClearFactor: 1.25}
 }
 
 // approach puts b at distance x east of a on a line 'off' metres north,
@@ -153,12 +155,14 @@ func TestIndexFindsWhatBruteForceFinds(t *testing.T) {
 	want := 0
 	for i := range tracks {
 		for j := i + 1; j < len(tracks); j++ {
-			_, d := ClosestApproach(tracks[i], tracks[j], c.Horizon.Seconds())
+			pw := Approach(tracks[i], tracks[j], c.Horizon.Seconds(), c.Warn, c.WarnVertical)
+			pc := Approach(tracks[i], tracks[j], c.Horizon.Seconds(), c.Critical, c.CriticalVertical)
+			d := pw.Distance
 			lv := None
 			switch {
-			case d < c.Critical:
+			case pc.Ratio < 1:
 				lv = Critical
-			case d < c.Warn:
+			case pw.Ratio < 1:
 				lv = Warning
 			}
 			if lv == None {
@@ -216,6 +220,16 @@ func TestConfigValidate(t *testing.T) {
 	bad.Warn = 5
 	if err := bad.Validate(); err == nil {
 		t.Fatal("warn under critical accepted")
+	}
+	bad = DefaultConfig()
+	bad.WarnVertical = 3
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "separation-warn-vertical") {
+		t.Fatalf("vertical warn under critical: %v", err)
+	}
+	bad = DefaultConfig()
+	bad.CriticalVertical = 0
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "separation-critical-vertical") {
+		t.Fatalf("zero vertical critical: %v", err)
 	}
 	bad = DefaultConfig()
 	bad.Critical = math.NaN()
@@ -402,5 +416,132 @@ func TestClosestApproachWithLevelOffMatchesSampling(t *testing.T) {
 	}
 	if levelled < 1000 {
 		t.Fatalf("only %d of 4000 tracks level off within the horizon: the test proves little", levelled)
+	}
+}
+
+// Two drones crossing on adjacent planned layers (the planner's 10 m
+// layer step) pass right over each other: the planner approves the plan,
+// and the monitor must not warn — but on one layer they do, and a drone
+// climbing through the other's layer while they converge does too. The
+// 3D sphere of 30 m warned for the first.
+func TestSeparationIsACylinder(t *testing.T) {
+	// East-bound at 40 m, north-bound at 50 m, crossing over the same
+	// point in 10 s.
+	a := Track{ID: "v1", X: -100, Z: 40, VX: 10}
+	b := Track{ID: "v2", Y: -100, Z: 50, VY: 10}
+	if got := New(cfg()).Step([]Track{a, b}); len(got) != 0 {
+		t.Fatalf("crossing 10 m apart vertically: changes %+v, want none", got)
+	}
+	if _, d := ClosestApproach(a, b, 20); d >= 30 {
+		t.Fatalf("3D closest %v m: the case does not show the sphere's nuisance warning", d)
+	}
+	// Same layer: critical (they meet).
+	b.Z = 40
+	if got := New(cfg()).Step([]Track{a, b}); len(got) != 1 || got[0].Level != Critical || !near(got[0].TCA, 10) || got[0].HorizontalM > 1e-9 || got[0].VerticalM != 0 {
+		t.Fatalf("crossing on one layer: changes %+v, want a critical at 10 s", got)
+	}
+	// 6 m apart vertically, crossing 20 m apart horizontally: warning.
+	b.Z, b.X = 46, 20
+	if got := New(cfg()).Step([]Track{a, b}); len(got) != 1 || got[0].Level != Warning || !near(got[0].VerticalM, 6) {
+		t.Fatalf("crossing 6 m apart: changes %+v, want a warning", got)
+	}
+	// One climbing through the other's layer while they converge: b
+	// starts 20 m below, climbs 2 m/s to a target 20 m above a; the pair
+	// is horizontally within 30 m from 7.9 s to 12.1 s, when b passes
+	// through a's altitude (at 10 s).
+	b = Track{ID: "v2", Y: -100, Z: 20, VY: 10, VZ: 2, TargetZ: 60, HasTargetZ: true}
+	got := New(cfg()).Step([]Track{a, b})
+	if len(got) != 1 || got[0].Level == None || got[0].VerticalM >= 8 || got[0].HorizontalM >= 30 {
+		t.Fatalf("climbing through a's layer while converging: changes %+v, want a conflict", got)
+	}
+	// Climbing to a level-off 10 m under a's layer (its own planned
+	// layer): nothing.
+	b.TargetZ = 30
+	if got := New(cfg()).Step([]Track{a, b}); len(got) != 0 {
+		t.Fatalf("levelling off a layer under a: changes %+v, want none", got)
+	}
+}
+
+// The episode ends once the pair is outside the warning cylinder grown by
+// the clear factor: here by leaving vertically (8×1.25 = 10 m) while
+// still horizontally inside 30 m.
+func TestEpisodeClearsVertically(t *testing.T) {
+	m := New(cfg())
+	at := func(dz float64) []Change { return m.Step([]Track{{ID: "v1"}, {ID: "v2", X: 20, Z: dz}}) }
+	if got := at(7); len(got) != 1 || got[0].Level != Warning {
+		t.Fatalf("7 m under: %+v, want a warning", got)
+	}
+	if got := at(9); len(got) != 0 {
+		t.Fatalf("9 m (in the hysteresis band): %+v, want nothing", got)
+	}
+	if got := at(10.5); len(got) != 1 || got[0].Level != None {
+		t.Fatalf("10.5 m: %+v, want cleared", got)
+	}
+}
+
+// Approach against fine sampling of the same piecewise motion: the least
+// of max(horizontal/H, vertical/V) it reports is reached at its TCA, no
+// sample is lower, and none is much higher (it does not miss the moment
+// both minima are lost).
+func TestApproachMatchesSampling(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const h = 20.0
+	pos := func(tr Track, s float64) (float64, float64, float64) {
+		vs := min(s, tr.levelOff())
+		return tr.X + tr.VX*s, tr.Y + tr.VY*s, tr.Z + tr.VZ*vs
+	}
+	ratio := func(a, b Track, s, H, V float64) float64 {
+		ax, ay, az := pos(a, s)
+		bx, by, bz := pos(b, s)
+		return max(math.Hypot(ax-bx, ay-by)/H, math.Abs(az-bz)/V)
+	}
+	conflicts := 0
+	for i := range 3000 {
+		tr := randomTracks(r, 2, 150)
+		for k := range tr {
+			tr[k].Z = 40 + r.NormFloat64()*10
+			tr[k].VZ = r.NormFloat64() * 3
+			if r.IntN(4) > 0 {
+				tr[k].TargetZ, tr[k].HasTargetZ = tr[k].Z+r.NormFloat64()*30, true
+			}
+		}
+		H, V := []float64{30, 10}[i%2], []float64{8, 4}[i%2]
+		p := Approach(tr[0], tr[1], h, H, V)
+		if got := ratio(tr[0], tr[1], p.TCA, H, V); math.Abs(got-p.Ratio) > 1e-6 || math.Abs(max(p.Horizontal/H, p.Vertical/V)-p.Ratio) > 1e-9 {
+			t.Fatalf("case %d: ratio at tca %v is %v, reported %+v", i, p.TCA, got, p)
+		}
+		best := math.Inf(1)
+		for s := 0.0; s <= h; s += 0.005 {
+			best = min(best, ratio(tr[0], tr[1], s, H, V))
+		}
+		if p.Ratio > best+1e-9 || p.Ratio < best-0.02 {
+			t.Fatalf("case %d %+v: reported %+v, sampling finds %v", i, tr, p, best)
+		}
+		if p.Ratio < 1 {
+			conflicts++
+		}
+	}
+	if conflicts < 100 {
+		t.Fatalf("only %d of 3000 cases conflict: the test proves little", conflicts)
+	}
+}
+
+// One owner of the vertical separation: the monitor's vertical warning
+// minimum stays under the planner's default layer step with room for two
+// drones' altitude-hold error (DefaultConfig), so drones the planner puts
+// on adjacent layers never warn — the planner's default is the fact, the
+// monitor's is checked against it.
+func TestVerticalMinimaFitThePlannersLayers(t *testing.T) {
+	c := DefaultConfig()
+	if c.WarnVertical+2 > missions.DefaultLayerStep {
+		t.Fatalf("warn vertical %v m: want at least 2 m (altitude-hold error) under the planner's layer step %v m", c.WarnVertical, missions.DefaultLayerStep)
+	}
+	if c.CriticalVertical >= c.WarnVertical {
+		t.Fatalf("critical vertical %v m not under warn vertical %v m", c.CriticalVertical, c.WarnVertical)
+	}
+	// And the planner's horizontal separation is the monitor's critical
+	// distance: legs planned at it on one layer are critical, not less.
+	if missions.DefaultSeparation > c.Critical {
+		t.Fatalf("planner separation %v m above the monitor's critical %v m", missions.DefaultSeparation, c.Critical)
 	}
 }
