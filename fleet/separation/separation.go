@@ -435,9 +435,23 @@ func (m *Monitor) judge(a, b *Track, horizon float64) (Change, bool) {
 		a, b = b, a
 	}
 	c := &m.cfg
-	pr := Approach(*a, *b, horizon, c.Warn, c.WarnVertical)
 	p := pair{a.ID, b.ID}
-	ep := m.active[p]
+	ep, inEpisode := m.active[p]
+	// Most candidates the index returns never come within the clear
+	// distance horizontally (their swept boxes merely overlap), and the
+	// horizontal motion is one linear piece: those without an episode
+	// are done without the piecewise cylinder search.
+	if !inEpisode {
+		dx, dy, wx, wy := b.X-a.X, b.Y-a.Y, b.VX-a.VX, b.VY-a.VY
+		t := 0.0
+		if w2 := wx*wx + wy*wy; w2 > 1e-12 {
+			t = max(0, min(horizon, -(dx*wx+dy*wy)/w2))
+		}
+		if math.Hypot(dx+wx*t, dy+wy*t) > c.Warn*c.ClearFactor {
+			return Change{}, false
+		}
+	}
+	pr := Approach(*a, *b, horizon, c.Warn, c.WarnVertical)
 	prev := ep.level
 	next := prev
 	switch {
