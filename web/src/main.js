@@ -140,10 +140,24 @@ function connect() {
         store.upsert(f.vehicles);
         const want = streamRate((f.vehicles || []).length);
         if (want && f.filter?.rate_hz !== want) ws.send(JSON.stringify({ type: "subscribe", rate_hz: want }));
+        // The separation lines: the episodes open now (their start may be
+        // older than the stream's history, their end may have been missed
+        // while disconnected).
+        vehicleLayer.separationSyncStart();
+        api
+          .get("/api/v1/separation")
+          .then((st) => {
+            vehicleLayer.separationActive(st?.active);
+            queueFrame();
+          })
+          .catch((err) => console.warn("separation status:", err));
         break;
       }
       case "state":
         store.upsert(f.vehicles);
+        break;
+      case "events":
+        vehicleLayer.separationEvents(f.events);
         break;
       case "error":
         console.warn("stream error:", f.error);

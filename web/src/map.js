@@ -8,6 +8,10 @@ import L from "leaflet";
 import { COLOURS, statusOf, esc } from "./lib/format.js";
 import { droneColour, legs, fenceShapes, badLegs } from "./lib/plan.js";
 import { trailsFor } from "./lib/store.js";
+import { createSeparation } from "./lib/separation.js";
+
+// SEP_COLOURS are the separation lines' colours by level.
+const SEP_COLOURS = { warning: "#f0b85a", critical: "#ef5b5b" };
 
 export function createMap(el, { tiles, attribution } = {}) {
   const map = L.map(el, { zoomControl: true, attributionControl: !!tiles, preferCanvas: false, boxZoom: false }).setView([41.3111, 69.2797], 15);
@@ -88,8 +92,71 @@ export function createVehicleLayer(m, store, onPick) {
     store.selectIn({ south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() }, ev.originalEvent.shiftKey);
   });
 
+  // Separation episodes: a dashed line between the two drones of each
+  // pair in an episode (lib/separation.js), redrawn with their positions
+  // every frame; an SVG path with class "sep-line sep-LEVEL" (few lines,
+  // and the browser test finds them).
+  const sepLayer = L.layerGroup().addTo(map);
+  const sep = createSeparation();
+  const sepPairs = sep.pairs; // key → {a, b, level, yield}
+  const sepDrawn = new Map(); // key → {line, level}
+  function drawSeparation() {
+    for (const [key, d] of sepDrawn) {
+      if (!sepPairs.has(key)) {
+        d.line.remove();
+        sepDrawn.delete(key);
+      }
+    }
+    for (const [key, p] of sepPairs) {
+      const a = store.vehicles.get(p.a)?.v;
+      const b = store.vehicles.get(p.b)?.v;
+      let d = sepDrawn.get(key);
+      if (!a || !b || !store.hasPos(a) || !store.hasPos(b)) {
+        if (d) d.line.remove();
+        sepDrawn.delete(key);
+        continue;
+      }
+      const pts = [
+        [a.lat, a.lon],
+        [b.lat, b.lon],
+      ];
+      if (d && d.level !== p.level) {
+        d.line.remove();
+        d = undefined;
+      }
+      if (!d) {
+        const line = L.polyline(pts, { className: `sep-line sep-${p.level}`, color: SEP_COLOURS[p.level], weight: 3, dashArray: "6 4", interactive: false });
+        line.addTo(sepLayer);
+        d = { line, level: p.level };
+        sepDrawn.set(key, d);
+      } else {
+        d.line.setLatLngs(pts);
+      }
+    }
+  }
+
   return {
-    update,
+    update(ids, all) {
+      update(ids, all);
+      drawSeparation();
+    },
+    // separationEvents takes a stream frame's events; true when a line
+    // appeared, changed level or went.
+    separationEvents(events) {
+      let changed = false;
+      for (const ev of events || []) changed = sep.event(ev) || changed;
+      return changed;
+    },
+    // On (re)connect: separationSyncStart when GET /api/v1/separation is
+    // asked, separationActive with its active list when it answers (the
+    // lines are then the station's open episodes, plus what the stream
+    // said in between).
+    separationSyncStart() {
+      sep.syncStart();
+    },
+    separationActive(active) {
+      sep.sync(active);
+    },
     points() {
       return [...drawn.values()].map((d) => d.marker.getLatLng());
     },
