@@ -13,30 +13,31 @@ import "time"
 func (f *Fleet) SetAssignment(id, mission, eventArea string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	v, ok := f.vehicles[id]
+	e, ok := f.vehicles[id]
 	if !ok {
 		return false
 	}
+	v := &e.v
 	if v.Mission == mission && v.EventArea == eventArea {
 		return true
 	}
 	v.Mission, v.EventArea = mission, eventArea
 	snap := v.clone()
-	f.publish(&snap, nil, nil)
+	f.publish(&snap, e.slot, nil, nil)
 	return true
 }
 
 // endAssignmentLocked clears the tags of a vehicle whose mission just
-// completed and returns its snapshot to publish (nil when there was nothing
-// to clear). f.mu must be held.
-func (f *Fleet) endAssignmentLocked(id string) *Vehicle {
-	v, ok := f.vehicles[id]
-	if !ok || v.Mission == "" && v.EventArea == "" {
-		return nil
+// completed and returns its snapshot to publish and its slot (nil, -1 when
+// there was nothing to clear). f.mu must be held.
+func (f *Fleet) endAssignmentLocked(id string) (*Vehicle, int32) {
+	e, ok := f.vehicles[id]
+	if !ok || e.v.Mission == "" && e.v.EventArea == "" {
+		return nil, -1
 	}
-	v.Mission, v.EventArea = "", ""
-	snap := v.clone()
-	return &snap
+	e.v.Mission, e.v.EventArea = "", ""
+	snap := e.v.clone()
+	return &snap, e.slot
 }
 
 // SetControl records who holds vehicle id's control since when (holder ""
@@ -47,10 +48,11 @@ func (f *Fleet) endAssignmentLocked(id string) *Vehicle {
 func (f *Fleet) SetControl(id, holder string, since time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	v, ok := f.vehicles[id]
+	e, ok := f.vehicles[id]
 	if !ok {
 		return false
 	}
+	v := &e.v
 	var c *Control
 	if holder != "" {
 		c = &Control{Holder: holder, Since: since}
@@ -60,7 +62,7 @@ func (f *Fleet) SetControl(id, holder string, since time.Time) bool {
 	}
 	v.Control = c
 	snap := v.clone()
-	f.publish(&snap, nil, nil)
+	f.publish(&snap, e.slot, nil, nil)
 	return true
 }
 
@@ -71,12 +73,13 @@ func (f *Fleet) SetControl(id, holder string, since time.Time) bool {
 func (f *Fleet) SetTransfer(id string, t Transfer) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	v, ok := f.vehicles[id]
+	e, ok := f.vehicles[id]
 	if !ok {
 		return false
 	}
+	v := &e.v
 	v.Transfer = &t
 	snap := v.clone()
-	f.publish(&snap, nil, nil)
+	f.publish(&snap, e.slot, nil, nil)
 	return true
 }

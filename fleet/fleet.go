@@ -32,7 +32,7 @@ type Fleet struct {
 	cfg Config
 
 	mu       sync.RWMutex
-	vehicles map[string]*Vehicle
+	vehicles map[string]*entry
 	seq      uint64
 	history  []Event // ring of recent events
 	histHead int
@@ -48,7 +48,7 @@ func New(cfg Config) *Fleet {
 	}
 	return &Fleet{
 		cfg:      cfg,
-		vehicles: make(map[string]*Vehicle),
+		vehicles: make(map[string]*entry),
 		subs:     make(map[*Subscription]struct{}),
 	}
 }
@@ -86,14 +86,15 @@ func (f *Fleet) Refresh(id string, lastHeard, now time.Time, fn func(v *Vehicle)
 func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any, fn func(v *Vehicle)) (Vehicle, []Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	v, existed := f.vehicles[id]
+	e, existed := f.vehicles[id]
 	var before eventFields
 	if existed {
-		before = eventFieldsOf(v)
+		before = eventFieldsOf(&e.v)
 	} else {
-		v = &Vehicle{ID: id, BatteryPct: -1, FirstSeen: heard, Connected: true, MissionSeq: -1}
-		f.vehicles[id] = v
+		e = &entry{v: Vehicle{ID: id, BatteryPct: -1, FirstSeen: heard, Connected: true, MissionSeq: -1}, slot: int32(len(f.vehicles))}
+		f.vehicles[id] = e
 	}
+	v := &e.v
 	fn(v)
 	v.ID = id
 	if heard.After(v.LastSeen) {
@@ -107,7 +108,7 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 		events[i] = f.recordLocked(events[i], now)
 	}
 	snap := v.clone()
-	f.publish(&snap, cause, events)
+	f.publish(&snap, e.slot, cause, events)
 	return snap, events
 }
 
@@ -118,10 +119,11 @@ func (f *Fleet) Emit(e Event) Event {
 	defer f.mu.Unlock()
 	e = f.recordLocked(e, e.Time)
 	var snap *Vehicle
+	slot := int32(-1)
 	if e.Kind == EventMissionComplete { // the assignment ends with its mission
-		snap = f.endAssignmentLocked(e.VehicleID)
+		snap, slot = f.endAssignmentLocked(e.VehicleID)
 	}
-	f.publish(snap, nil, []Event{e})
+	f.publish(snap, slot, nil, []Event{e})
 	return e
 }
 
@@ -180,19 +182,19 @@ func finiteFields(fields map[string]any) map[string]any {
 func (f *Fleet) Get(id string) (Vehicle, bool) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	v, ok := f.vehicles[id]
+	e, ok := f.vehicles[id]
 	if !ok {
 		return Vehicle{}, false
 	}
-	return v.clone(), true
+	return e.v.clone(), true
 }
 
 // List returns snapshots of every vehicle, ordered by ID.
 func (f *Fleet) List() []Vehicle {
 	f.mu.RLock()
 	out := make([]Vehicle, 0, len(f.vehicles))
-	for _, v := range f.vehicles {
-		out = append(out, v.clone())
+	for _, e := range f.vehicles {
+		out = append(out, e.v.clone())
 	}
 	f.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Vehicle) int {
@@ -232,6 +234,15 @@ func (f *Fleet) Events(since uint64, vehicleID string, limit int) []Event {
 		out = out[len(out)-limit:]
 	}
 	return out
+}
+
+// entry is a vehicle's state and its slot: a dense index (0, 1, …, in
+// order of first appearance; vehicles are never removed) that coalescing
+// subscriptions index their pending states with instead of a map keyed by
+// ID, looked up for every update of every subscriber.
+type entry struct {
+	v    Vehicle
+	slot int32
 }
 
 // eventFields are the fields deriveEvents compares before and after an

@@ -487,3 +487,28 @@ func TestKeepAllReusesMemoryForRecurringLargeBatches(t *testing.T) {
 		t.Fatalf("after 2,000 small batches the subscription keeps slices of %d and %d states, want at most %d", q, s, maxSpare)
 	}
 }
+
+// A coalescing subscription made after vehicles exist keeps the newest
+// state per vehicle by the vehicle's slot, in order of first arrival, and
+// starts afresh after each Next.
+func TestCoalescingBySlotAfterVehiclesExist(t *testing.T) {
+	f := New(DefaultConfig())
+	for _, id := range []string{"a", "b", "c"} {
+		f.Update(id, t0, func(v *Vehicle) {})
+	}
+	sub := f.Subscribe(SubscribeOptions{})
+	defer sub.Close()
+	for round := 0; round < 3; round++ {
+		f.Update("c", t0, func(v *Vehicle) { v.Lat = float64(round) })
+		f.Update("a", t0, func(v *Vehicle) { v.Lat = -1 })
+		f.Update("a", t0, func(v *Vehicle) { v.Lat = float64(round) })
+		b := sub.Next()
+		if len(b.Vehicles) != 2 || b.Vehicles[0].ID != "c" || b.Vehicles[1].ID != "a" ||
+			b.Vehicles[0].Lat != float64(round) || b.Vehicles[1].Lat != float64(round) {
+			t.Fatalf("round %d: batch %+v, want c then a, each at lat %d", round, b.Vehicles, round)
+		}
+	}
+	if b := sub.Next(); len(b.Vehicles) != 0 {
+		t.Fatalf("nothing pending, got %d states", len(b.Vehicles))
+	}
+}

@@ -47,8 +47,8 @@ func (f *Fleet) Subscribers() []SubscriberStats {
 func (f *Fleet) Connected() (total, connected int) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	for _, v := range f.vehicles {
-		if v.Connected {
+	for _, e := range f.vehicles {
+		if e.v.Connected {
 			connected++
 		}
 	}

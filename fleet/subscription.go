@@ -36,9 +36,15 @@ type Subscription struct {
 	mu sync.Mutex
 	// queue holds the pending states: every one (KeepAll) or the newest
 	// per vehicle in order of first arrival (coalesced, indexed by latest).
-	queue  []Vehicle
-	latest map[string]int // coalesced mode: the vehicle's index in queue
-	causes []any          // KeepAll mode: what caused each queued state
+	queue []Vehicle
+	// latest (coalesced mode) is, by the vehicle's slot in the fleet
+	// (entry.slot), its index in queue plus one (0: none pending); qslots
+	// are the slots of the queued states, to reset latest at Next. A slice,
+	// not a map keyed by ID: two coalescing subscribers looked their ID up
+	// for each of 36,000 updates a second at 2,000 vehicles.
+	latest []int32
+	qslots []int32
+	causes []any // KeepAll mode: what caused each queued state
 	// spare is the queue handed out by the previous Next, reused by the
 	// next one: a busy fleet's states are copied into the same memory
 	// instead of a fresh slice per batch (and a map value per vehicle).
@@ -82,7 +88,7 @@ func (f *Fleet) Subscribe(opts SubscribeOptions) *Subscription {
 	if opts.MaxQueue <= 0 {
 		opts.MaxQueue = 10000
 	}
-	s := &Subscription{f: f, opts: opts, C: make(chan struct{}, 1), latest: make(map[string]int)}
+	s := &Subscription{f: f, opts: opts, C: make(chan struct{}, 1)}
 	f.subMu.Lock()
 	f.subs[s] = struct{}{}
 	f.subMu.Unlock()
@@ -97,7 +103,7 @@ func (s *Subscription) Close() {
 		s.f.subMu.Unlock()
 		s.mu.Lock()
 		s.closed = true
-		s.latest, s.queue, s.causes, s.events, s.spare, s.spareC = nil, nil, nil, nil, nil, nil
+		s.latest, s.qslots, s.queue, s.causes, s.events, s.spare, s.spareC = nil, nil, nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 }
@@ -130,7 +136,10 @@ func (s *Subscription) Next() Batch {
 		// good: memory returns to what a steady flow needs.
 		s.spare, s.spareC = nil, nil
 	}
-	clear(s.latest)
+	for _, sl := range s.qslots {
+		s.latest[sl] = 0
+	}
+	s.qslots = s.qslots[:0]
 	return b
 }
 
@@ -156,20 +165,22 @@ func (f *Fleet) Replay(id string, at time.Time, cause any, v Vehicle) {
 	defer f.subMu.Unlock()
 	for s := range f.subs {
 		if s.opts.KeepAll {
-			s.push(&snap, cause, nil)
+			s.push(&snap, -1, cause, nil)
 		}
 	}
 }
 
-func (f *Fleet) publish(v *Vehicle, cause any, events []Event) {
+// publish hands v (the state of the vehicle in slot, or nil) and events
+// to every subscriber.
+func (f *Fleet) publish(v *Vehicle, slot int32, cause any, events []Event) {
 	f.subMu.Lock()
 	defer f.subMu.Unlock()
 	for s := range f.subs {
-		s.push(v, cause, events)
+		s.push(v, slot, cause, events)
 	}
 }
 
-func (s *Subscription) push(v *Vehicle, cause any, events []Event) {
+func (s *Subscription) push(v *Vehicle, slot int32, cause any, events []Event) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -198,11 +209,17 @@ func (s *Subscription) push(v *Vehicle, cause any, events []Event) {
 			}
 			s.queue = append(s.queue, *v)
 			s.causes = append(s.causes, cause)
-		} else if i, ok := s.latest[v.ID]; ok {
-			s.queue[i] = *v
+		} else if slot < 0 {
+			s.queue = append(s.queue, *v) // no slot (never from the fleet's own updates): not coalesced
+		} else if int(slot) < len(s.latest) && s.latest[slot] > 0 {
+			s.queue[s.latest[slot]-1] = *v
 		} else {
-			s.latest[v.ID] = len(s.queue)
+			if int(slot) >= len(s.latest) {
+				s.latest = append(s.latest, make([]int32, int(slot)+1-len(s.latest))...)
+			}
 			s.queue = append(s.queue, *v)
+			s.latest[slot] = int32(len(s.queue))
+			s.qslots = append(s.qslots, slot)
 		}
 	}
 	for _, e := range events {
