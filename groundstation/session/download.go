@@ -34,7 +34,7 @@ import (
 // request that times out is presumed lost — its copies leave inFlight —
 // and is asked again only as the window allows, before any new seq, so
 // a round of timeouts replaces what it presumes lost instead of adding
-// to it. Congestion (the round trip grown well past the least seen, or
+// to it. Congestion (the round trip grown to twice the least seen, or
 // most of what is outstanding timing out at once: a queue, not random
 // loss) halves the window, stops its growth and freezes the loss the
 // copies follow: the drops of a queue the read-back fills itself, which
@@ -79,6 +79,8 @@ type downloadTransfer struct {
 	loss   float64
 	queued bool
 	acked  int // fast, congested: items received since the window last grew
+	// rounds of timeouts and window halvings, for the debug log
+	rounds, halvings int
 	// backoff doubles a fast download's timeout for each round of
 	// re-requests since the last clean round-trip sample (Karn's
 	// algorithm): a timeout too short at the start — a round trip
@@ -129,9 +131,18 @@ const (
 )
 
 // congested reports whether a fast download's queues are filling: the
-// round trip grew well past the least seen (linkEstimate.congested), or
-// a round of timeouts since the last clean round trip looked like a queue.
-func (d *downloadTransfer) congested() bool { return d.queued || d.est.congested() }
+// smoothed round trip is more than twice the least seen plus
+// minRTOMargin, or a round of timeouts since the last clean round trip
+// looked like a queue. Less eager than the upload's 1.5 times
+// (linkEstimate.congested): on a loaded machine 100 read-backs over a
+// 200 ms link ran at 250–400 ms against a least of 210–230 ms from
+// scheduling alone, and at 1.5 times each halved its window 7–17 times
+// (slowest 16.9 s against 8.7 s, load 7–8). A queue the transfers fill
+// themselves grows the round trip far more (seconds, in
+// TestFastDownloadsShareAQueue), and without this signal they collapse.
+func (d *downloadTransfer) congested() bool {
+	return d.queued || (d.est.samples >= 8 && d.est.srtt > 2*d.est.minRTT+minRTOMargin)
+}
 
 // copies is how many copies a fast download's request gets now. A repeat
 // gets more (downloadCopies) unless congested: a congested repeat is as
@@ -316,12 +327,14 @@ func (d *downloadTransfer) reRequestLost(now time.Time, seqs int) error {
 			}
 		}
 		if overdue > 0 {
+			d.rounds++
 			d.backoff = min(d.backoff+1, 4)
 			if overdue >= massTimeout && 2*overdue > outstanding {
 				d.queued = true
 			}
 			if d.congested() {
 				d.window = max(d.window/2, downloadFramesMin)
+				d.halvings++
 			}
 		}
 	}
@@ -347,8 +360,10 @@ func (d *downloadTransfer) reRequestLost(now time.Time, seqs int) error {
 
 // massTimeout is the least number of requests timing out in one round
 // that can say "a queue" rather than "random loss" (with more than half of
-// what was outstanding).
-const massTimeout = 4
+// what was outstanding). At 4, a window halved to a few seqs at 20 % loss
+// met it by chance and stayed small (8–33 frames at the end for a
+// quarter of 100 read-backs).
+const massTimeout = 8
 
 // fillFast asks a fast download's next seqs while the window has room
 // for their copies and nothing presumed lost waits to be asked again:
@@ -416,6 +431,11 @@ func (d *downloadTransfer) fill(now time.Time) error {
 
 // finish closes the transfer on the vehicle's side.
 func (d *downloadTransfer) finish() (bool, error) {
+	if d.fast {
+		d.v.log.Debug("mission download finished", "mission_type", d.t.String(), "items", d.n, "window", d.window,
+			"copies", d.copies(false), "loss", d.loss, "srtt", d.est.srtt, "min_rtt", d.est.minRTT, "rttvar", d.est.rttvar,
+			"timeout_rounds", d.rounds, "halvings", d.halvings, "congested", d.congested())
+	}
 	return true, d.v.sendMsg(d.v.missionAck(d.t, missionAccepted))
 }
 
