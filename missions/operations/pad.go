@@ -454,6 +454,21 @@ func (st *step) padReturns() {
 				z = sp.ReturnAlt
 			}
 		}
+		if r.class == 2 && who == "" && st.o.Active() {
+			// Sent on from a hold during the window, its return must keep
+			// clear of the drones of its own slot as a handover's does
+			// (returnClear): they fly its layer, towards it on the way in,
+			// and the crossings judge only 10 m over a short look-ahead (a
+			// relieved drone let go from a hold met its relief head-on,
+			// 3 m, in the 3-hour app test).
+			safe := float64(handoverSafeM)
+			if sp.ReturnAlt > 0 && z == sp.ReturnAlt {
+				safe = raisedSafeM
+			}
+			if ok, least := st.returnClear(v, r.fv, z, safe); !ok {
+				who, why = fmt.Sprintf("slot %d", v.Slot), fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
+			}
+		}
 		if r.class == 2 {
 			waited := st.now.Sub(*v.PadHeld).Seconds()
 			reserve := st.reserveAtStake(v, r.fv)
