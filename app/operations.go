@@ -226,6 +226,51 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 	return nil
 }
 
+// CheckMission reads the vehicle's mission, fence and rally lists (the
+// station's copy while it is known current, else a download) and compares
+// them with the plan's, with the tolerances of an upload's verification.
+// The read-back and its outcome are audited: it decides whether a
+// relaunch uploads again.
+func (x operationsActuator) CheckMission(ctx context.Context, id string, p *missions.DronePlan, tag operations.Tag) (diff string, err error) {
+	defer func() {
+		outcome := "match"
+		switch {
+		case err != nil:
+			outcome = operations.ReasonMissionUnverified
+		case diff != "":
+			outcome = operations.ReasonMissionChanged
+		}
+		f := map[string]any{"mission": tag.Mission, "event_area": tag.EventArea, "outcome": outcome}
+		if diff != "" {
+			f["diff"] = diff
+		}
+		if err != nil {
+			f["error"] = err.Error()
+		}
+		// Audited, not shown as a command in the event stream: it
+		// changes nothing on the vehicle (the scheduler's event says
+		// when it leads to an upload or a replacement).
+		body, _ := json.Marshal(f)
+		if _, aerr := x.a.Audit.Append(audit.Entry{Time: time.Now(), Actor: operationsActor, Source: "station", Route: "STATION operations/verify_mission",
+			Vehicles: []string{id}, Body: string(body), BodyBytes: int64(len(body)), Status: http.StatusOK, Result: "ok", Detail: outcome}); aerr != nil {
+			x.a.Log.Error("operations: audit", "vehicle", id, "err", aerr)
+		}
+	}()
+	for _, l := range []struct {
+		t     mavitem.MissionType
+		items []mavitem.Item
+	}{{mavitem.TypeMission, p.MissionWithHome()}, {mavitem.TypeFence, p.Fence}, {mavitem.TypeRally, p.Rally}} {
+		got, err := x.a.Station.Download(ctx, id, l.t)
+		if err != nil {
+			return "", err
+		}
+		if d := groundstation.SameItems(l.t, l.items, got); d != "" {
+			return fmt.Sprintf("%s: %s", l.t, d), nil
+		}
+	}
+	return "", nil
+}
+
 // ReturnHome sends a drone home; with rtlAltM it first sets RTL_ALT
 // (the slot's return layer the operation planned and checked, or the
 // plan's RTL altitude back), so the RTL climbs there. Both are audited.

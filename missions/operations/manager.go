@@ -95,6 +95,9 @@ type Manager struct {
 	// it has looked (the history before the manager started is not acted on).
 	eventSeq uint64
 	primed   bool
+	// unverified: "op/vehicle" of the drones a saved operation has in the
+	// air at start whose mission is still to be read back (verify.go).
+	unverified map[string]bool
 }
 
 // EventSource is the fleet's event history (fleet.Fleet.Events); when the
@@ -162,7 +165,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{cfg: cfg, ops: map[string]*Operation{}, busy: map[string]bool{}}
+	m := &Manager{cfg: cfg, ops: map[string]*Operation{}, busy: map[string]bool{}, unverified: map[string]bool{}}
 	if cfg.DataDir == "" {
 		return m, nil
 	}
@@ -187,6 +190,9 @@ func New(cfg Config) (*Manager, error) {
 				v.Role, v.SeenAuto = RoleTransit, false
 			}
 			v.launchedAt = wall
+			if v.Role == RoleTransit || v.Role == RoleStation {
+				m.unverified[o.ID+"/"+v.ID] = true
+			}
 		}
 		o.resumeUntil = wall.Add(ResumeGrace)
 		m.ops[o.ID] = o
@@ -278,6 +284,7 @@ func (m *Manager) Tick(ctx context.Context) {
 		m.dirty = true
 		m.emit(o, notes)
 		m.start(ctx, o, acts)
+		m.verifyFlying(ctx, o)
 	}
 	m.stats.Ticks++
 	m.stats.TickNanos += uint64(time.Since(start))
@@ -384,10 +391,22 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			defer cancel()
 			var err error
 			began := time.Now()
+			upload, reason, note := a.Upload, "", Note{}
 			switch a.Kind {
 			case ActLaunch:
 				p := o.Plans[a.Slot].Plan
-				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, a.Upload, Tag{Mission: o.ID + "/slot-" + strconv.Itoa(a.Slot), EventArea: o.AreaID})
+				tag := Tag{Mission: o.ID + "/slot-" + strconv.Itoa(a.Slot), EventArea: o.AreaID}
+				if !upload {
+					// The vehicle was sent this plan before: skip the
+					// upload only if it still holds it (verify.go).
+					var detail string
+					if reason, detail = m.verifyMission(cctx, a.VehicleID, p, tag); reason != "" {
+						upload = true
+						m.cfg.Log.Info("operations: uploading again", "op", o.ID, "vehicle", a.VehicleID, "reason", reason, "detail", detail)
+						note = verifyNote(o, a.VehicleID, a.Slot, reason, detail, "uploading again", fleet.SeverityInfo)
+					}
+				}
+				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, upload, tag)
 			case ActReturn:
 				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID, a.RTLAlt)
 			case ActContinue:
@@ -407,9 +426,12 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 					m.cfg.Log.Warn("operations: launch failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Launches++
+				if reason != "" {
+					m.emit(o, []Note{note})
+				}
 				// A failed launch after the upload went through still holds the
 				// mission; only a failed upload leaves it unknown.
-				more, notes := o.LaunchDone(a.VehicleID, a.Upload && (err == nil || !errors.Is(err, ErrUpload)), err, wall)
+				more, notes := o.LaunchDone(a.VehicleID, upload && (err == nil || !errors.Is(err, ErrUpload)), err, wall)
 				m.emit(o, notes)
 				m.start(ctx, o, more)
 			case ActReturn:
