@@ -30,7 +30,10 @@ func (r *runner) applyFault(ctx context.Context, it *item) bool {
 		r.faultLog = append(r.faultLog, firedFault{Fault: f, Index: -1, T: r.now})
 		r.addEntry(Entry{T: r.now, Kind: EntryFault, Name: label, Text: fmt.Sprintf("station restart (down at least %v)", f.For.Duration), OK: true, Line: f.node.Line})
 		go func() {
-			r.restartCh <- r.st.restart(ctx, func() bool { return r.clockNow() >= start+f.For.Duration })
+			before := r.positionsSent()
+			err := r.st.restart(ctx, func() bool { return r.clockNow() >= start+f.For.Duration })
+			r.addOutage(before, r.positionsSent())
+			r.restartCh <- err
 		}()
 		return true
 	}

@@ -41,7 +41,12 @@ type junitCase struct {
 	File      string        `xml:"file,attr,omitempty"`
 	Line      int           `xml:"line,attr,omitempty"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -55,7 +60,9 @@ type junitFailure struct {
 // applies per vehicle) and per step that ran; a case that did not hold
 // has a failure whose message says what, which vehicle and when. A check
 // this build cannot make is a failure of type "unsupported" (it did not
-// hold, and CI must not read it as passed).
+// hold, and CI must not read it as passed); a check this run could not
+// make (telemetry_stored against a station given by URL) is skipped, with
+// the reason.
 func WriteJUnit(w io.Writer, r *Result) error {
 	s := junitSuite{
 		Name:      r.Scenario,
@@ -69,9 +76,13 @@ func WriteJUnit(w io.Writer, r *Result) error {
 	class := "scenario." + classPart(r.Scenario)
 	for _, c := range r.Cases {
 		jc := junitCase{Name: c.Name(), Classname: class + "." + c.Kind, File: r.File, Line: c.Line}
-		if c.OK {
+		switch {
+		case c.OK && c.Skipped:
+			jc.Skipped = &junitSkipped{Message: c.Message}
+			s.Skipped++
+		case c.OK:
 			jc.SystemOut = c.Message
-		} else {
+		default:
 			typ := "assertion"
 			switch {
 			case c.Unsupported:

@@ -81,9 +81,12 @@ type Case struct {
 	OK        bool
 	// Unsupported marks a check this build cannot make (it does not hold).
 	Unsupported bool
-	Message     string
-	At          time.Duration // when it was decided
-	Line        int
+	// Skipped marks a check this run could not make (Message says why):
+	// it does not fail the run, and JUnit shows it as skipped, not passed.
+	Skipped bool
+	Message string
+	At      time.Duration // when it was decided
+	Line    int
 }
 
 // Name is the test-case name: the assertion, and the vehicle if any.

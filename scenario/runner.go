@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/burgut-uav/burgut/app"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 	"github.com/burgut-uav/burgut/telemetry"
@@ -49,6 +50,10 @@ type Options struct {
 	Progress func(Progress)
 	// Tick is the observation period, wall time (default 50 ms).
 	Tick time.Duration
+
+	// stationEdit, for the package's tests, changes the in-process
+	// station's configuration last (a station that stores less).
+	stationEdit func(*app.Config)
 }
 
 // Progress is the state of a run for a progress line.
@@ -155,6 +160,11 @@ type runner struct {
 	reverts   []revert
 	linkF     []map[*Fault]simulator.LinkFaults
 	restartCh chan error
+	// setupWall is when the in-process station started (stored telemetry
+	// of this run is newer); outageSent counts, per vehicle, the positions
+	// sent while a station_restart had the station down (telemetry_stored).
+	setupWall  time.Time
+	outageSent []uint64
 
 	checkers  []checker
 	stepCases []Case
@@ -258,7 +268,23 @@ func (r *runner) setup(ctx context.Context, logw io.Writer) error {
 		if r.tempDir == "" || r.o.KeepData {
 			r.res.DataDir = dir
 		}
-		st, err := startInProcess(ctx, dir, sc.Fleet.Links, r.speedup, logw, nil)
+		r.setupWall = time.Now()
+		var edit func(*app.Config)
+		if sc.hasAssertion(AssertTelemetryStored) {
+			// telemetry_stored compares every stored position with every
+			// position sent: the station stores each message (interval 0).
+			edit = func(c *app.Config) { c.Telemetry.SampleInterval = 0 }
+		}
+		if r.o.stationEdit != nil {
+			prev := edit
+			edit = func(c *app.Config) {
+				if prev != nil {
+					prev(c)
+				}
+				r.o.stationEdit(c)
+			}
+		}
+		st, err := startInProcess(ctx, dir, sc.Fleet.Links, r.speedup, logw, edit)
 		if err != nil {
 			return err
 		}

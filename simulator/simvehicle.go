@@ -88,6 +88,9 @@ type SimVehicle struct {
 	warnCount int
 
 	rxFrames, rxErrors, txFrames uint64
+	// posSent counts GLOBAL_POSITION_INT frames handed to the ground
+	// station's UDP socket past the simulated radio (PositionsSent).
+	posSent uint64
 
 	// MAVLink signing (signing.go): nil until SETUP_SIGNING gives a key.
 	signing          *vehicleSigning
@@ -215,6 +218,27 @@ func (sv *SimVehicle) Stats() (rx, rxErrors, tx uint64) {
 	return sv.rxFrames, sv.rxErrors, sv.txFrames
 }
 
+// PositionsSent is how many GLOBAL_POSITION_INT frames the vehicle wrote
+// to the ground station's UDP address: after the simulated radio's faults
+// (a frame a link_loss fault dropped was not sent), so a station that
+// stores every position must hold exactly this many.
+func (sv *SimVehicle) PositionsSent() uint64 {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	return sv.posSent
+}
+
+// frameMsgID reads the message ID of one encoded MAVLink 1 or 2 frame.
+func frameMsgID(b []byte) (uint32, bool) {
+	switch {
+	case len(b) >= 10 && b[0] == 0xFD:
+		return uint32(b[7]) | uint32(b[8])<<8 | uint32(b[9])<<16, true
+	case len(b) >= 6 && b[0] == 0xFE:
+		return uint32(b[5]), true
+	}
+	return 0, false
+}
+
 // warn logs a protocol problem, at most a few lines per second per vehicle
 // so a flood of garbage cannot flood the log.
 func (sv *SimVehicle) warn(msg string, args ...any) {
@@ -245,8 +269,14 @@ func (sv *SimVehicle) emit(b []byte) (int, error) {
 }
 
 func (sv *SimVehicle) sendUDP(b []byte) {
-	if _, err := sv.conn.WriteToUDP(b, sv.gcs); err != nil && !errors.Is(err, net.ErrClosed) {
-		sv.warn("send to ground station failed", "gcs", sv.gcs, "err", err)
+	if _, err := sv.conn.WriteToUDP(b, sv.gcs); err != nil {
+		if !errors.Is(err, net.ErrClosed) {
+			sv.warn("send to ground station failed", "gcs", sv.gcs, "err", err)
+		}
+		return
+	}
+	if id, ok := frameMsgID(b); ok && id == msgGlobalPositionInt {
+		sv.posSent++
 	}
 }
 

@@ -219,8 +219,11 @@ func printSummary(w io.Writer, res *scenario.Result) {
 		res.Scenario, len(res.Vehicles), res.SimTime.Round(100*time.Millisecond), res.Wall.Round(100*time.Millisecond), res.Speedup, res.Seed, res.EndReason)
 	for _, c := range res.Cases {
 		mark := "ok  "
-		if !c.OK {
+		switch {
+		case !c.OK:
 			mark = "FAIL"
+		case c.Skipped:
+			mark = "SKIP"
 		}
 		fmt.Fprintf(w, "  %s %s: %s\n", mark, c.Name(), c.Message)
 	}
