@@ -27,6 +27,31 @@ func (f *Fleet) SetAssignment(id, mission, eventArea string) bool {
 	return true
 }
 
+// ExpectAssignment tags vehicle id with mission and eventArea from the
+// moment it joins the fleet; empty strings withdraw the expectation. A
+// restarted station learns its operations' drones only as they are heard
+// again, and tagging them on the scheduler's next tick left their first
+// states untagged (on a loaded machine, for as long as the tick took to
+// come). It does nothing to a vehicle already in the fleet (that is
+// SetAssignment's) and reports whether the vehicle was unknown, the
+// expectation taken.
+func (f *Fleet) ExpectAssignment(id, mission, eventArea string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.vehicles[id]; ok {
+		return false
+	}
+	if mission == "" && eventArea == "" {
+		delete(f.expected, id)
+		return true
+	}
+	if f.expected == nil {
+		f.expected = make(map[string][2]string)
+	}
+	f.expected[id] = [2]string{mission, eventArea}
+	return true
+}
+
 // endAssignmentLocked clears the tags of a vehicle whose mission just
 // completed and returns its snapshot to publish and its slot (nil, -1 when
 // there was nothing to clear). f.mu must be held.

@@ -85,3 +85,36 @@ func TestSetControlPublishesChanges(t *testing.T) {
 		t.Fatalf("release published %+v", b.Vehicles)
 	}
 }
+
+// A vehicle expected with a tag carries it from its first state (and its
+// first published snapshot); a withdrawn expectation tags nothing, and a
+// vehicle already in the fleet is left as it is.
+func TestExpectAssignmentTagsFromTheFirstState(t *testing.T) {
+	f := New(DefaultConfig())
+	sub := f.Subscribe(SubscribeOptions{KeepAll: true})
+	defer sub.Close()
+	if !f.ExpectAssignment("v1", "op1/slot-0", "a1") || !f.ExpectAssignment("v2", "op1/slot-1", "a1") || !f.ExpectAssignment("v2", "", "") {
+		t.Fatal("expectation refused for vehicles not in the fleet")
+	}
+	at := time.Unix(1000, 0)
+	if v, _ := f.Update("v1", at, func(v *Vehicle) { v.Armed = true }); v.Mission != "op1/slot-0" || v.EventArea != "a1" {
+		t.Fatalf("v1 first state tagged %q %q", v.Mission, v.EventArea)
+	}
+	if b := sub.Next(); len(b.Vehicles) != 1 || b.Vehicles[0].Mission != "op1/slot-0" {
+		t.Fatalf("first published snapshot: %+v", b.Vehicles)
+	}
+	if v, _ := f.Update("v2", at, func(v *Vehicle) {}); v.Mission != "" {
+		t.Fatalf("withdrawn expectation tagged v2 %q", v.Mission)
+	}
+	if f.ExpectAssignment("v1", "op2/slot-0", "a2") {
+		t.Fatal("expectation taken for a vehicle in the fleet")
+	}
+	if v, _ := f.Get("v1"); v.Mission != "op1/slot-0" {
+		t.Fatalf("known vehicle retagged by an expectation: %q", v.Mission)
+	}
+	// Taken once: the vehicle is tagged as SetAssignment and mission_complete leave it.
+	f.Emit(Event{VehicleID: "v1", Kind: EventMissionComplete})
+	if v, _ := f.Update("v1", at.Add(time.Second), func(v *Vehicle) {}); v.Mission != "" {
+		t.Fatalf("tag back after mission_complete: %q", v.Mission)
+	}
+}

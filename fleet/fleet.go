@@ -33,6 +33,7 @@ type Fleet struct {
 
 	mu       sync.RWMutex
 	vehicles map[string]*entry
+	expected map[string][2]string // ExpectAssignment: mission, event area
 	seq      uint64
 	history  []Event // ring of recent events
 	histHead int
@@ -92,6 +93,10 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 		before = eventFieldsOf(&e.v)
 	} else {
 		e = &entry{v: Vehicle{ID: id, BatteryPct: -1, FirstSeen: heard, Connected: true, MissionSeq: -1}, slot: int32(len(f.vehicles))}
+		if a, ok := f.expected[id]; ok { // tagged from its first state on
+			e.v.Mission, e.v.EventArea = a[0], a[1]
+			delete(f.expected, id)
+		}
 		f.vehicles[id] = e
 	}
 	v := &e.v

@@ -156,3 +156,52 @@ func TestOperationsInTheSameAirspaceAreSeparated(t *testing.T) {
 		t.Fatalf("after the first's window: %d %v", code, out)
 	}
 }
+
+// After a restart the drones on their slots are tagged with the operation
+// from the first state the new station hears from them, not from the
+// scheduler's first tick after it (a loaded machine left them untagged
+// that long: TestOperationResumesAfterAStationRestart). A vehicle that
+// left its slot before it was heard again takes no tag.
+func TestResumedDronesTaggedWhenFirstHeard(t *testing.T) {
+	dir := t.TempDir()
+	srv, m := testServer(t, dir)
+	end := time.Now().Add(time.Hour).Format(time.RFC3339)
+	if code, out := post(t, srv.URL+"/api/v1/operations", `{"area_id":"a1","pattern":"perimeter","slots":2,"vehicle_ids":["u1","u2","u3"],"start":"now","end":"`+end+`"}`); code != http.StatusCreated {
+		t.Fatalf("%d %v", code, out)
+	}
+	m.mu.Lock()
+	o := m.ops["op1"]
+	roles := map[string]Role{"u1": RoleStation, "u2": RoleTransit, "u3": RolePool}
+	for _, v := range o.Vehicles {
+		v.Role = roles[v.ID]
+		v.Slot = map[string]int{"u1": 1, "u2": 0, "u3": -1}[v.ID]
+	}
+	if err := m.saveLocked(); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Unlock()
+
+	fl := fleet.New(fleet.DefaultConfig())
+	m2, err := New(Config{DataDir: dir, Fleet: fl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heard := func(id string) fleet.Vehicle {
+		v, _ := fl.Update(id, time.Now(), func(v *fleet.Vehicle) { v.Armed = true })
+		return v
+	}
+	if v := heard("u1"); v.Mission != "op1/slot-1" || v.EventArea != "a1" {
+		t.Errorf("u1 (station, slot 1) first heard tagged %q %q", v.Mission, v.EventArea)
+	}
+	if v := heard("u3"); v.Mission != "" {
+		t.Errorf("u3 (pool) first heard tagged %q", v.Mission)
+	}
+	// u2 is sent home before it is heard: its expected tag is withdrawn.
+	m2.mu.Lock()
+	m2.ops["op1"].vehicle("u2").Role = RoleReturning
+	m2.retag(m2.ops["op1"])
+	m2.mu.Unlock()
+	if v := heard("u2"); v.Mission != "" {
+		t.Errorf("u2 (returning) first heard tagged %q", v.Mission)
+	}
+}

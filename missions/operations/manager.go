@@ -84,6 +84,8 @@ type Manager struct {
 	ops  map[string]*Operation
 	next int
 	busy map[string]bool // vehicles with a command under way
+	// expected: vehicles given a tag to take when first heard (retag)
+	expected map[string]bool
 	// dirty: an operation changed since the last save.
 	dirty     bool
 	lastSave  time.Time
@@ -165,7 +167,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{cfg: cfg, ops: map[string]*Operation{}, busy: map[string]bool{}, unverified: map[string]bool{}}
+	m := &Manager{cfg: cfg, ops: map[string]*Operation{}, busy: map[string]bool{}, unverified: map[string]bool{}, expected: map[string]bool{}}
 	if cfg.DataDir == "" {
 		return m, nil
 	}
@@ -196,6 +198,9 @@ func New(cfg Config) (*Manager, error) {
 		}
 		o.resumeUntil = wall.Add(ResumeGrace)
 		m.ops[o.ID] = o
+		if o.Active() || o.returning() { // as Tick does
+			m.retag(o) // before the station hears the drones again
+		}
 	}
 	return m, nil
 }
@@ -210,6 +215,10 @@ const ResumeGrace = 15 * time.Second
 // operation's mission, and their telemetry is tagged with it again.
 type Tagger interface {
 	SetAssignment(id, mission, eventArea string) bool
+	// ExpectAssignment tags a vehicle not heard yet from its first state
+	// on ("" withdraws it): a restarted station hears its drones only
+	// after the operations are loaded.
+	ExpectAssignment(id, mission, eventArea string) bool
 }
 
 // save writes every operation (atomically: a temporary file renamed).
@@ -330,10 +339,28 @@ func (m *Manager) retag(o *Operation) {
 	}
 	for _, v := range o.Vehicles {
 		if v.Role != RoleTransit && v.Role != RoleStation {
+			if m.expected[v.ID] {
+				// It left the slot unheard: no tag waits for it any more
+				// (nothing is done to a vehicle heard meanwhile).
+				tg.ExpectAssignment(v.ID, "", "")
+				delete(m.expected, v.ID)
+			}
 			continue
 		}
-		if fv, ok := m.cfg.Fleet.Get(v.ID); ok && fv.Mission == "" {
-			tg.SetAssignment(v.ID, o.ID+"/slot-"+strconv.Itoa(v.Slot), o.AreaID)
+		fv, known := m.cfg.Fleet.Get(v.ID)
+		tag := o.ID + "/slot-" + strconv.Itoa(v.Slot)
+		if !known && tg.ExpectAssignment(v.ID, tag, o.AreaID) {
+			// Not heard yet (a station restart): tagged as it joins the
+			// fleet, not on the first tick after it did.
+			m.expected[v.ID] = true
+			continue
+		}
+		delete(m.expected, v.ID)
+		if !known { // heard between the two looks
+			fv, known = m.cfg.Fleet.Get(v.ID)
+		}
+		if known && fv.Mission == "" {
+			tg.SetAssignment(v.ID, tag, o.AreaID)
 		}
 	}
 }
