@@ -250,7 +250,7 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		// area's rally points would have RTL land them elsewhere.
 		dp.Rally = nil
 		sp := slotPlan(dp)
-		sp.NoReturnSeqs = noReturnSeqs(chk, dp, padRadius(a, req.Launch, dp))
+		sp.NoReturnSeqs = noReturnSeqs(chk, dp)
 		spec.Plans = append(spec.Plans, sp)
 	}
 	// Each slot's return layer, checked against the band's top and the
@@ -263,36 +263,18 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 	return spec, nil
 }
 
-// padReturnPoints is how many points on the launch pad's edge a leg's
-// return is judged to (besides its centre): 16 keeps every spot on the
-// pad within 2π·45/16/2 ≈ 4.4 m of one judged for the largest pads the
-// stadium uses, under the margin a fence keeps around the pad.
-const padReturnPoints = 16
-
 // noReturnSeqs lists the legs of dp (by the item MISSION_CURRENT shows on
 // each) from which an RTL may leave the fence or cross a no-fly zone. An
 // RTL flies to the vehicle's own home — where it armed, anywhere on the
 // launch pad (its own landing spot) — not to the plan's launch point, so
-// each leg's straight return is judged to the pad's centre and to
-// padReturnPoints points on its edge (radius metres): a leg is listed when
-// any of those returns is not clear. Judged to the launch point alone, a
-// return from a leg near the fence to a spot 40 m off it cut outside the
-// fence (the stadium scenario, 1 run in ~15).
-func noReturnSeqs(chk *missions.Checker, dp *missions.DronePlan, radius float64) []int {
-	targets := []missions.Home{dp.Home}
-	if radius > 0 {
-		f := newFrame(dp.Home.Lat, dp.Home.Lon)
-		for i := range padReturnPoints {
-			th := 2 * math.Pi * float64(i) / padReturnPoints
-			q := f.ll(p3{x: radius * math.Cos(th), y: radius * math.Sin(th)})
-			targets = append(targets, missions.Home{Lat: q[1], Lon: q[0], Alt: dp.Home.Alt})
-		}
-	}
+// each leg's straight return is judged to every padSpots target: a leg is
+// listed when any of those returns is not clear. Judged to the launch
+// point alone, a return from a leg near the fence to a spot 40 m off it
+// cut outside the fence (the stadium scenario, 1 run in ~15).
+func noReturnSeqs(chk *missions.Checker, dp *missions.DronePlan) []int {
 	var out []int
-	for _, h := range targets {
-		c := *dp
-		c.Home = h
-		for _, r := range chk.Returns(&c) {
+	for _, q := range padSpots(dp) {
+		for _, r := range chk.Returns(returningTo(dp, q)) {
 			if !r.Clear() && !slices.Contains(out, int(r.Seq)) {
 				out = append(out, int(r.Seq))
 			}
@@ -300,25 +282,6 @@ func noReturnSeqs(chk *missions.Checker, dp *missions.DronePlan, radius float64)
 	}
 	slices.Sort(out)
 	return out
-}
-
-// padRadius is the radius (metres) of the launch pad dp starts from: the
-// request's launch when it gave one, else the area's launch site at dp's
-// home; 0 (a point) when none matches.
-func padRadius(a *missions.Area, l *missions.LaunchPoint, dp *missions.DronePlan) float64 {
-	if l != nil {
-		return l.Radius
-	}
-	best, bd := 0.0, math.Inf(1)
-	for _, s := range a.Launch {
-		if d := distM(dp.Home.Lat, dp.Home.Lon, s.Point[1], s.Point[0]); d < bd {
-			best, bd = s.Radius, d
-		}
-	}
-	if bd > 1 {
-		return 0
-	}
-	return best
 }
 
 // crossCheck is plan-time separation between operations: the new plans

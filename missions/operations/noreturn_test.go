@@ -1,10 +1,13 @@
 package operations
 
 import (
+	"math"
 	"slices"
 	"testing"
 
 	"github.com/burgut-uav/burgut/missions"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
 )
 
 // A leg is listed in NoReturnSeqs when an RTL from it to any spot a drone
@@ -25,10 +28,10 @@ func TestNoReturnJudgedToEverySpotOnThePad(t *testing.T) {
 	}
 	onlySpot := 0 // legs whose return is clear to the launch point but not to a spot
 	for i, dp := range plans {
-		if r := padRadius(a, nil, dp); r != 45 {
+		if r := dp.Launch.Radius; r != 45 {
 			t.Fatalf("slot %d: pad radius %g m, want the area's 45 m", i, r)
 		}
-		got := noReturnSeqs(chk, dp, padRadius(a, nil, dp))
+		got := noReturnSeqs(chk, dp)
 		launchBad := map[uint16]bool{}
 		for _, r := range chk.Returns(dp) {
 			if !r.Clear() {
@@ -60,15 +63,31 @@ func TestNoReturnJudgedToEverySpotOnThePad(t *testing.T) {
 	}
 }
 
-// A pad without a radius is a point: the launch point alone is judged.
-func TestPadRadius(t *testing.T) {
-	a, plans, _ := stadiumPlans(t)
-	if r := padRadius(a, &missions.LaunchPoint{Lat: 1, Lon: 2, Radius: 7}, plans[0]); r != 7 {
-		t.Errorf("request's launch: radius %g, want 7", r)
+// returningTo redirects every RTL of the plan to the spot, from anywhere
+// (near the launch point too), and leaves the plan itself alone: the
+// return layers' check (returnLayers) judges each return to every spot on
+// the pad through it.
+func TestReturningToASpot(t *testing.T) {
+	_, plans, _ := stadiumPlans(t)
+	dp := plans[0]
+	spots := padSpots(dp)
+	if len(spots) != padReturnPoints+1 {
+		t.Fatalf("%d spots on a %g m pad, want its centre and %d on its edge", len(spots), dp.Launch.Radius, padReturnPoints)
 	}
-	dp := *plans[0]
-	dp.Home.Lat += 0.001 // 111 m off every launch site of the area
-	if r := padRadius(a, nil, &dp); r != 0 {
-		t.Errorf("home off the area's pads: radius %g, want 0", r)
+	home := orb.Point{dp.Home.Lon, dp.Home.Lat}
+	params := slices.Clone(dp.FenceParams)
+	for _, q := range spots[1:] {
+		if d := geo.Distance(home, q); math.Abs(d-dp.Launch.Radius) > 0.5 {
+			t.Errorf("spot %v lies %.1f m from the launch point, want the pad's radius %g m", q, d, dp.Launch.Radius)
+		}
+		c := returningTo(dp, q)
+		for _, from := range []orb.Point{home, spots[1], {home[0] + 0.01, home[1]}} {
+			if got := c.RTLTarget(from); geo.Distance(got, q) > 0.05 {
+				t.Errorf("an RTL from %v flies to %v, want the spot %v", from, got, q)
+			}
+		}
+	}
+	if len(dp.Rally) != 0 || !slices.Equal(params, dp.FenceParams) {
+		t.Errorf("returningTo changed the plan: rally %v, params %v (were %v)", dp.Rally, dp.FenceParams, params)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/missions"
+	"github.com/paulmach/orb"
 )
 
 // The return layer.
@@ -79,13 +80,66 @@ func returnLayers(c *missions.Checker, plans []*missions.DronePlan, step, ceilin
 		raised[i] = withRTLAlt(dp, alts[i])
 	}
 	if c != nil {
-		for i, vs := range c.ReturnConflicts(raised, plans) {
-			for _, v := range vs {
-				noRaised[i] = append(noRaised[i], int(v.Seq))
+		// Each drone comes home to its own spot on the pad: its return
+		// is judged to every spot it may have (padSpots).
+		for k := range padReturnPoints + 1 {
+			to := make([]*missions.DronePlan, len(raised))
+			for i, dp := range raised {
+				spots := padSpots(dp)
+				to[i] = returningTo(dp, spots[min(k, len(spots)-1)])
 			}
+			for i, vs := range c.ReturnConflicts(to, plans) {
+				for _, v := range vs {
+					if !slices.Contains(noRaised[i], int(v.Seq)) {
+						noRaised[i] = append(noRaised[i], int(v.Seq))
+					}
+				}
+			}
+		}
+		for i := range noRaised {
+			slices.Sort(noRaised[i])
 		}
 	}
 	return alts, noRaised, ""
+}
+
+// padReturnPoints is how many points on the launch pad's edge returns are
+// judged to (besides its centre): 16 keep every spot on a 45 m pad within
+// 2π·45/16/2 ≈ 4.4 m of one judged, under the margin a fence keeps around
+// the pad.
+const padReturnPoints = 16
+
+// padSpots are the points (lon/lat) a drone of dp may come home to: the
+// launch pad's centre and padReturnPoints points on its edge (the
+// centre alone for a pad without a radius). A drone lands where it armed,
+// its own spot anywhere on the pad, not at the plan's launch point.
+func padSpots(dp *missions.DronePlan) []orb.Point {
+	out := []orb.Point{{dp.Home.Lon, dp.Home.Lat}}
+	r := dp.Launch.Radius
+	if r <= 0 {
+		return out
+	}
+	f := newFrame(dp.Home.Lat, dp.Home.Lon)
+	for i := range padReturnPoints {
+		th := 2 * math.Pi * float64(i) / padReturnPoints
+		out = append(out, f.ll(p3{x: r * math.Cos(th), y: r * math.Sin(th)}))
+	}
+	return out
+}
+
+// returningTo is a copy of dp whose RTL flies to q (lon/lat): q is its
+// only rally point, used at any distance and nearer than home
+// (RALLY_LIMIT_KM 0, RALLY_INCL_HOME 0). Home stays the launch point, so
+// the shared pad's zone the checks exempt is unchanged.
+func returningTo(dp *missions.DronePlan, q orb.Point) *missions.DronePlan {
+	c := *dp
+	c.Rally = []mavitem.Item{{Frame: mavitem.FrameGlobalRelativeAlt, Command: mavitem.CmdNavRallyPoint, Autocontinue: 1,
+		X: int32(math.Round(q[1] * 1e7)), Y: int32(math.Round(q[0] * 1e7))}}
+	c.FenceParams = slices.DeleteFunc(slices.Clone(dp.FenceParams), func(p missions.ParamValue) bool {
+		return p.Name == "RALLY_LIMIT_KM" || p.Name == "RALLY_INCL_HOME"
+	})
+	c.FenceParams = append(c.FenceParams, missions.ParamValue{Name: "RALLY_LIMIT_KM", Value: 0}, missions.ParamValue{Name: "RALLY_INCL_HOME", Value: 0})
+	return &c
 }
 
 // withRTLAlt is a copy of dp whose RTL_ALT is alt (metres).
