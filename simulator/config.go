@@ -100,6 +100,12 @@ type Config struct {
 	// never). Minutes, as the --endurance-min and --swap-min flags of
 	// burgut sitl and burgut run take them.
 	EnduranceMin, SwapMin float64
+	// PerVehicle overrides the fleet-wide settings above for single
+	// vehicles, keyed by vehicle index (0-based, fleet order); a nil field
+	// inherits the fleet's value (Config.settings is the one place that
+	// resolves them). A scenario's fleet.vehicles list and burgut sitl's
+	// --vehicle-* flags fill it.
+	PerVehicle map[int]VehicleSettings
 	// LegacyMissionRequest makes uploads request items with the legacy
 	// MISSION_REQUEST, as the recorded ArduCopter 4.7 does, instead of
 	// MISSION_REQUEST_INT.
@@ -115,6 +121,82 @@ type Config struct {
 	// Log receives protocol warnings (rate-limited per vehicle). Default:
 	// slog.Default().
 	Log *slog.Logger
+}
+
+// VehicleSettings are one vehicle's own settings; nil inherits the
+// fleet-wide Config field of the same name. Pointers, because 0 is a
+// meaningful value (SwapMin 0 = never swap, EnduranceMin 0 = the
+// capacity decides).
+type VehicleSettings struct {
+	// Home replaces the vehicle's spread or homes-file position.
+	Home *vehicle.LatLonAlt
+	// EnduranceMin, SwapMin, BatteryCapacityMAh as Config's. A vehicle
+	// given its own BatteryCapacityMAh but no EnduranceMin flies on that
+	// capacity, not on the fleet's endurance (which would override it).
+	EnduranceMin, SwapMin, BatteryCapacityMAh *float64
+	// Video turns this vehicle's camera stream on or off (Config.Video).
+	Video *bool
+}
+
+// vehicleSettings are a vehicle's resolved settings (fleet value or its
+// override).
+type vehicleSettings struct {
+	enduranceMin, swapMin, capacityMAh float64
+	video                              bool
+}
+
+// settings resolves vehicle index's settings: the one owner of "an
+// override wins, otherwise the fleet's value".
+func (cfg *Config) settings(index int) vehicleSettings {
+	out := vehicleSettings{enduranceMin: cfg.EnduranceMin, swapMin: cfg.SwapMin, capacityMAh: cfg.BatteryCapacityMAh, video: cfg.Video}
+	o, ok := cfg.PerVehicle[index]
+	if !ok {
+		return out
+	}
+	if o.BatteryCapacityMAh != nil {
+		out.capacityMAh = *o.BatteryCapacityMAh
+		out.enduranceMin = 0
+	}
+	if o.EnduranceMin != nil {
+		out.enduranceMin = *o.EnduranceMin
+	}
+	if o.SwapMin != nil {
+		out.swapMin = *o.SwapMin
+	}
+	if o.Video != nil {
+		out.video = *o.Video
+	}
+	return out
+}
+
+// anyVideo says whether some vehicle streams video (so ffmpeg is needed).
+func (cfg *Config) anyVideo() bool {
+	for i := range cfg.Vehicles {
+		if cfg.settings(i).video {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPerVehicle validates the overrides, naming the vehicle.
+func (cfg *Config) checkPerVehicle() error {
+	for i, o := range cfg.PerVehicle {
+		if i < 0 || i >= cfg.Vehicles {
+			return fmt.Errorf("vehicle %d settings: no such vehicle (%d vehicles, 0-based)", i, cfg.Vehicles)
+		}
+		s := cfg.settings(i)
+		if err := CheckBattery(s.enduranceMin, s.swapMin); err != nil {
+			return fmt.Errorf("vehicle %d: %w", i, err)
+		}
+		if math.IsNaN(s.capacityMAh) || s.capacityMAh < 0 || s.capacityMAh > 1e6 {
+			return fmt.Errorf("vehicle %d: battery capacity %v: want a non-negative number", i, s.capacityMAh)
+		}
+		if h := o.Home; h != nil && (math.IsNaN(h.Lat) || math.IsNaN(h.Lon) || math.IsNaN(h.AltMSL) || h.Lat < -90 || h.Lat > 90 || h.Lon < -180 || h.Lon > 180) {
+			return fmt.Errorf("vehicle %d: home %v,%v: latitude must be -90..90 and longitude -180..180", i, h.Lat, h.Lon)
+		}
+	}
+	return nil
 }
 
 // LinkFaults degrade a vehicle's UDP link in both directions, like a poor
@@ -311,6 +393,9 @@ func (cfg *Config) plan() ([]assignment, error) {
 			return nil, fmt.Errorf("%s %v: want a non-negative number", v.name, v.v)
 		}
 	}
+	if err := cfg.checkPerVehicle(); err != nil {
+		return nil, err
+	}
 	if cfg.VideoURI == "" {
 		cfg.VideoURI = DefaultVideoURI
 	}
@@ -348,6 +433,9 @@ func (cfg *Config) plan() ([]assignment, error) {
 	out := make([]assignment, cfg.Vehicles)
 	for i := range out {
 		out[i] = assignment{gcs: gcs[i/block], sysid: uint8(i%block + 1), home: homes[i]}
+		if h := cfg.PerVehicle[i].Home; h != nil {
+			out[i].home = *h
+		}
 	}
 	return out, nil
 }

@@ -118,13 +118,14 @@ func (sv *SimVehicle) applyDueFaults() {
 
 // modelConfig is the per-vehicle model configuration from the fleet's.
 func (cfg *Config) modelConfig(a assignment, index int) vehicle.Config {
+	st := cfg.settings(index)
 	return vehicle.Config{
 		SystemID:           a.sysid,
 		Home:               a.home,
 		Seed:               cfg.Seed + int64(index),
-		BatteryCapacityMAh: cfg.BatteryCapacityMAh,
-		Endurance:          minutes(cfg.EnduranceMin),
-		SwapTime:           minutes(cfg.SwapMin),
+		BatteryCapacityMAh: st.capacityMAh,
+		Endurance:          minutes(st.enduranceMin),
+		SwapTime:           minutes(st.swapMin),
 		WindSpeed:          cfg.WindSpeed,
 		WindDirDeg:         cfg.WindDirDeg,
 		GustSpeed:          cfg.GustSpeed,

@@ -124,7 +124,7 @@ func (s *Sim) Run(ctx context.Context) error {
 		wg.Add(1)
 		go s.vehicles[i].serveTCP(ctx, ln, &wg)
 	}
-	if s.cfg.Video {
+	if s.cfg.anyVideo() {
 		if err := s.videoRun(ctx, &wg); err != nil {
 			cancel()
 			s.Close()

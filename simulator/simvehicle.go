@@ -122,7 +122,7 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		speedup:    cfg.Speedup,
 	}
 	sv.log = cfg.Log.With("vehicle", index, "sysid", a.sysid)
-	if cfg.Video {
+	if cfg.settings(index).video {
 		sv.videoPort = cfg.videoPort(index)
 		sv.videoURI = fmt.Sprintf("udp://%s:%d", a.gcs.IP, sv.videoPort)
 	}

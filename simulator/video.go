@@ -37,7 +37,7 @@ func (cfg *Config) videoPort(index int) int { return cfg.VideoBasePort + index }
 
 // checkVideo makes sure --video can work before anything starts.
 func (cfg *Config) checkVideo() error {
-	if !cfg.Video {
+	if !cfg.anyVideo() {
 		return nil
 	}
 	if cfg.VideoBasePort <= 0 || cfg.VideoBasePort+cfg.Vehicles > 65535 {
@@ -82,6 +82,9 @@ func (s *Sim) videoRun(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 	}()
 	for _, sv := range s.vehicles {
+		if sv.videoPort == 0 {
+			continue // this vehicle's camera has no stream (VehicleSettings.Video)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
