@@ -862,7 +862,11 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 	sl := o.Slots[v.Slot]
 	if err != nil {
 		if sl.VehicleID == id {
+			// The slot's own drone refused: a failure like any other
+			// (issue 13 lists a refused command), counted as fail counts
+			// one; a refused relief leaves the incumbent covering.
 			sl.VehicleID = ""
+			sl.Replacement++
 		}
 		if sl.Incoming == id {
 			sl.Incoming = ""
