@@ -37,7 +37,7 @@ func BenchmarkStadium(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					sc.Fleet.Vehicles = n
+					sc.Fleet.Vehicles = FleetVehicles{Count: n}
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 					res, err := Run(ctx, sc, Options{Speedup: sp})
 					cancel()

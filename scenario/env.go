@@ -320,7 +320,8 @@ func (e *event) alert() bool { return e.Severity == "warning" || e.Severity == "
 func newSim(sc *Scenario, gcs string, speedup float64, seed int64, log *slog.Logger) (*simulator.Sim, error) {
 	f := sc.Fleet
 	cfg := simulator.Config{
-		Vehicles:           f.Vehicles,
+		Vehicles:           f.Vehicles.Count,
+		PerVehicle:         perVehicle(f),
 		GCS:                []string{gcs},
 		Home:               vehicle.DefaultHome,
 		Spread:             f.Spread,
@@ -334,20 +335,17 @@ func newSim(sc *Scenario, gcs string, speedup float64, seed int64, log *slog.Log
 		GustSpeed:          sc.World.Wind.Gusts,
 		Log:                log,
 	}
-	if f.Video {
+	if f.Video || anyEntryVideo(f) {
 		// Every camera streams RTP H.264 (ffmpeg) to the station's host,
 		// which relays it to browsers: ports base..base+n-1 must be free.
-		base, err := freeUDPRange(f.Vehicles)
+		base, err := freeUDPRange(f.Vehicles.Count)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Video, cfg.VideoBasePort = true, base
+		cfg.Video, cfg.VideoBasePort = f.Video, base
 	}
 	if f.Home != nil {
-		cfg.Home = vehicle.LatLonAlt{Lat: f.Home.Lat, Lon: f.Home.Lon, AltMSL: f.Home.Alt}
-		if cfg.Home.AltMSL == 0 {
-			cfg.Home.AltMSL = vehicle.DefaultHome.AltMSL
-		}
+		cfg.Home = simHome(*f.Home)
 	}
 	if len(f.Homes) > 0 {
 		tmp, err := os.CreateTemp("", "scenario-homes-*.txt")
@@ -369,6 +367,43 @@ func newSim(sc *Scenario, gcs string, speedup float64, seed int64, log *slog.Log
 		return simulator.New(cfg) // reads the file now
 	}
 	return simulator.New(cfg)
+}
+
+// perVehicle turns a fleet.vehicles list into the simulator's overrides:
+// each field an entry gives, as given (the simulator owns inheritance).
+func perVehicle(f Fleet) map[int]simulator.VehicleSettings {
+	if len(f.Vehicles.List) == 0 {
+		return nil
+	}
+	out := map[int]simulator.VehicleSettings{}
+	for i, e := range f.Vehicles.List {
+		vs := simulator.VehicleSettings{EnduranceMin: e.EnduranceMin, SwapMin: e.SwapMin, BatteryCapacityMAh: e.BatteryMAh, Video: e.Video}
+		if e.Home != nil {
+			h := simHome(*e.Home)
+			vs.Home = &h
+		}
+		out[i] = vs
+	}
+	return out
+}
+
+// simHome is a scenario point as a simulator home (alt 0 = the model's
+// default home altitude).
+func simHome(p Point) vehicle.LatLonAlt {
+	h := vehicle.LatLonAlt{Lat: p.Lat, Lon: p.Lon, AltMSL: p.Alt}
+	if h.AltMSL == 0 {
+		h.AltMSL = vehicle.DefaultHome.AltMSL
+	}
+	return h
+}
+
+func anyEntryVideo(f Fleet) bool {
+	for _, e := range f.Vehicles.List {
+		if e.Video != nil && *e.Video {
+			return true
+		}
+	}
+	return false
 }
 
 // freeUDPRange finds n consecutive loopback UDP ports that were free a

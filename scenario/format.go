@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"math"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,18 +38,84 @@ type Scenario struct {
 // Fleet is the simulated fleet, or the external links the station listens
 // on instead (then nothing is simulated and model faults are refused).
 type Fleet struct {
-	Vehicles     int       `yaml:"vehicles"`
-	Home         *Point    `yaml:"home"`
-	Spread       float64   `yaml:"spread"`
-	Homes        []Point   `yaml:"homes"`
-	EnduranceMin float64   `yaml:"endurance_min"`
-	SwapMin      float64   `yaml:"swap_min"`
-	BatteryMAh   float64   `yaml:"battery_mah"`
-	Links        []string  `yaml:"links"`
-	Expect       int       `yaml:"expect"`
-	Ready        *Duration `yaml:"ready_timeout"`
-	Signing      bool      `yaml:"signing"`
-	Video        bool      `yaml:"video"`
+	Vehicles     FleetVehicles `yaml:"vehicles"`
+	Home         *Point        `yaml:"home"`
+	Spread       float64       `yaml:"spread"`
+	Homes        []Point       `yaml:"homes"`
+	EnduranceMin float64       `yaml:"endurance_min"`
+	SwapMin      float64       `yaml:"swap_min"`
+	BatteryMAh   float64       `yaml:"battery_mah"`
+	Links        []string      `yaml:"links"`
+	Expect       int           `yaml:"expect"`
+	Ready        *Duration     `yaml:"ready_timeout"`
+	Signing      bool          `yaml:"signing"`
+	Video        bool          `yaml:"video"`
+}
+
+// FleetVehicles is fleet.vehicles: a count of identical simulated
+// vehicles (vehicles: 3), or a list of per-vehicle entries, one per
+// vehicle in fleet order, each overriding the fleet-wide settings it
+// names (vehicles: [{endurance_min: 12}, {}, {home: …, video: false}]).
+type FleetVehicles struct {
+	// Count is the fleet size (the list's length when a list was given).
+	Count int
+	// List is nil for a count.
+	List []VehicleEntry
+	node *yaml.Node
+}
+
+// VehicleEntry is one simulated vehicle's own settings in a
+// fleet.vehicles list; a field left out inherits the fleet-wide value of
+// the same name (nil here; simulator.Config.settings resolves them).
+type VehicleEntry struct {
+	Home         *Point   `yaml:"home"`
+	EnduranceMin *float64 `yaml:"endurance_min"`
+	SwapMin      *float64 `yaml:"swap_min"`
+	BatteryMAh   *float64 `yaml:"battery_mah"`
+	Video        *bool    `yaml:"video"`
+	node         *yaml.Node
+}
+
+// UnmarshalYAML reads a count or a list of entries, refusing unknown
+// entry fields at their line (checkKeys does not look inside a type with
+// its own unmarshaler).
+func (v *FleetVehicles) UnmarshalYAML(n *yaml.Node) error {
+	v.node = n
+	switch n.Kind {
+	case yaml.ScalarNode:
+		c, err := strconv.Atoi(n.Value)
+		if err != nil {
+			return posErrorf(n, "fleet.vehicles %q: want a number of vehicles or a list of vehicle entries", n.Value)
+		}
+		v.Count = c
+		return nil
+	case yaml.SequenceNode:
+		fields := map[string]reflect.Type{}
+		collectFields(reflect.TypeOf(VehicleEntry{}), fields)
+		v.List = make([]VehicleEntry, len(n.Content))
+		for i, c := range n.Content {
+			if c.Kind != yaml.MappingNode {
+				return posErrorf(c, "fleet.vehicles[%d]: want a mapping such as {endurance_min: 12} ({} inherits everything), got a %s", i, kindName(c))
+			}
+			for k := 0; k+1 < len(c.Content); k += 2 {
+				if _, ok := fields[c.Content[k].Value]; !ok {
+					names := make([]string, 0, len(fields))
+					for f := range fields {
+						names = append(names, f)
+					}
+					sort.Strings(names)
+					return posErrorf(c.Content[k], "unknown field %q in fleet.vehicles[%d] (want one of %s)", c.Content[k].Value, i, strings.Join(names, ", "))
+				}
+			}
+			if err := c.Decode(&v.List[i]); err != nil {
+				return err
+			}
+			v.List[i].node = c
+		}
+		v.Count = len(v.List)
+		return nil
+	}
+	return posErrorf(n, "fleet.vehicles: want a number or a list of vehicle entries, got a %s", kindName(n))
 }
 
 // Point is a WGS84 position; Alt is metres MSL (0 = the model's default).

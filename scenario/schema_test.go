@@ -114,6 +114,7 @@ func TestSchemaMatchesTypes(t *testing.T) {
 		{defs["after"].(map[string]any), After{}}, {defs["step"].(map[string]any), Step{}},
 		{defs["fault"].(map[string]any), Fault{}}, {defs["assertion"].(map[string]any), Assertion{}},
 		{defs["point"].(map[string]any), Point{}}, {defs["operation"].(map[string]any), OperationStep{}},
+		{defs["vehicle"].(map[string]any), VehicleEntry{}},
 	}
 	for _, p := range pairs {
 		if got, want := props(p.def), fields(p.typ); !slices.Equal(got, want) {

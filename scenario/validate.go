@@ -3,6 +3,7 @@ package scenario
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/burgut-uav/burgut/internal/linkspec"
 	"github.com/burgut-uav/burgut/missions"
+	"github.com/burgut-uav/burgut/simulator"
 )
 
 // Defaults applied to fields a file leaves out.
@@ -54,7 +56,7 @@ func (sc *Scenario) Simulated() bool { return len(sc.Fleet.Links) == 0 }
 // FleetSize is how many vehicles the scenario flies.
 func (sc *Scenario) FleetSize() int {
 	if sc.Simulated() {
-		return sc.Fleet.Vehicles
+		return sc.Fleet.Vehicles.Count
 	}
 	return sc.Fleet.Expect
 }
@@ -138,7 +140,7 @@ func (sc *Scenario) validateFleet(errs *Errors) {
 	f := &sc.Fleet
 	n := at(sc.root, "fleet")
 	switch {
-	case f.Vehicles > 0 && len(f.Links) > 0:
+	case f.Vehicles.Count > 0 && len(f.Links) > 0:
 		errs.add(n, "fleet: give vehicles (simulated) or links (external vehicles), not both")
 	case len(f.Links) > 0:
 		for i, l := range f.Links {
@@ -155,30 +157,64 @@ func (sc *Scenario) validateFleet(errs *Errors) {
 		if len(f.Homes) > 0 || f.Home != nil || f.EnduranceMin > 0 || f.SwapMin > 0 || f.BatteryMAh > 0 || f.Video {
 			errs.add(n, "fleet: home, homes, endurance_min, swap_min, battery_mah and video describe simulated vehicles; external ones (links) bring their own")
 		}
-	case f.Vehicles <= 0 || f.Vehicles > MaxVehicles:
-		errs.add(at(n, "vehicles"), "fleet.vehicles %d: want 1 to %d simulated vehicles (or links: for external ones)", f.Vehicles, MaxVehicles)
+	case f.Vehicles.Count <= 0 || f.Vehicles.Count > MaxVehicles:
+		errs.add(at(n, "vehicles"), "fleet.vehicles %d: want 1 to %d simulated vehicles (or links: for external ones)", f.Vehicles.Count, MaxVehicles)
 	default:
 		if f.Expect != 0 {
 			errs.add(at(n, "expect"), "fleet.expect is for external vehicles (links:); a simulated fleet has vehicles:")
 		}
 	}
-	if len(f.Homes) > 0 && len(f.Homes) != f.Vehicles {
-		errs.add(at(n, "homes"), "fleet.homes lists %d homes for %d vehicles", len(f.Homes), f.Vehicles)
+	if len(f.Homes) > 0 && len(f.Homes) != f.Vehicles.Count {
+		errs.add(at(n, "homes"), "fleet.homes lists %d homes for %d vehicles", len(f.Homes), f.Vehicles.Count)
 	}
 	pts := f.Homes
 	if f.Home != nil {
 		pts = append([]Point{*f.Home}, pts...)
 	}
 	for _, p := range pts {
-		if math.Abs(p.Lat) > 90 || math.Abs(p.Lon) > 180 || p.Lat == 0 && p.Lon == 0 {
+		if !isPosition(p) {
 			errs.add(n, "fleet: home %g,%g is not a position (lat -90..90, lon -180..180)", p.Lat, p.Lon)
 		}
+	}
+	for i := range f.Vehicles.List {
+		validateVehicleEntry(i, &f.Vehicles.List[i], len(f.Homes) > 0, errs)
 	}
 	if f.Spread < 0 || f.EnduranceMin < 0 || f.SwapMin < 0 || f.BatteryMAh < 0 {
 		errs.add(n, "fleet: spread, endurance_min, swap_min and battery_mah must not be negative")
 	}
 	if f.EnduranceMin > 0 && f.EnduranceMin < 0.5 {
 		errs.add(at(n, "endurance_min"), "endurance_min %g: under half a minute a vehicle cannot take off before its battery failsafe", f.EnduranceMin)
+	}
+}
+
+func isPosition(p Point) bool {
+	return math.Abs(p.Lat) <= 90 && math.Abs(p.Lon) <= 180 && (p.Lat != 0 || p.Lon != 0)
+}
+
+// validateVehicleEntry checks one fleet.vehicles entry at its own line.
+// The battery limits are the simulator's (simulator.CheckBattery, shared
+// with the --endurance-min and --swap-min flags), so the two cannot drift.
+func validateVehicleEntry(i int, e *VehicleEntry, fleetHomes bool, errs *Errors) {
+	what := fmt.Sprintf("fleet.vehicles[%d]", i)
+	if e.Home != nil {
+		if fleetHomes {
+			errs.add(at(e.node, "home"), "%s: home is given here and in fleet.homes; give homes in one place", what)
+		} else if !isPosition(*e.Home) {
+			errs.add(at(e.node, "home"), "%s: home %g,%g is not a position (lat -90..90, lon -180..180)", what, e.Home.Lat, e.Home.Lon)
+		}
+	}
+	if e.EnduranceMin != nil {
+		if err := simulator.CheckBattery(*e.EnduranceMin, 0); err != nil {
+			errs.add(at(e.node, "endurance_min"), "%s: %v", what, err)
+		}
+	}
+	if e.SwapMin != nil {
+		if err := simulator.CheckBattery(0, *e.SwapMin); err != nil {
+			errs.add(at(e.node, "swap_min"), "%s: %v", what, err)
+		}
+	}
+	if e.BatteryMAh != nil && (math.IsNaN(*e.BatteryMAh) || *e.BatteryMAh <= 0 || *e.BatteryMAh > 1e6) {
+		errs.add(at(e.node, "battery_mah"), "%s: battery_mah %g: want more than 0 up to 1,000,000 (leave it out to inherit the fleet's)", what, *e.BatteryMAh)
 	}
 }
 
