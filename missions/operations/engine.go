@@ -197,6 +197,7 @@ func (st *step) observe(v *VehicleState) {
 		if v.Role == RoleTransit && onLoop(fv, o.Plans[v.Slot]) {
 			v.Role, v.Since = RoleStation, st.now
 			v.lastSeq = int(o.Plans[v.Slot].Plan.LoopStart) // it passed the loop's first waypoint
+			v.lastPos, v.posKnown = 0, true
 			v.samples = v.samples[:0]
 			if d := st.now.Sub(v.launchAt).Seconds(); !v.launchAt.IsZero() && d > 0 {
 				sl.TransitS = d
@@ -211,7 +212,7 @@ func (st *step) observe(v *VehicleState) {
 			}
 		}
 		if v.Role == RoleStation {
-			st.visited(sl, o.Plans[v.Slot], v, fv.MissionSeq)
+			st.visited(sl, o.Plans[v.Slot], v, fv)
 		}
 		if v.Role == RoleStation && fv.BatteryPct >= 0 {
 			t := st.now.Sub(o.Created).Seconds()
@@ -240,8 +241,10 @@ func (st *step) observe(v *VehicleState) {
 
 // visited records the loop waypoints v reached since the last tick: every
 // item from the one it flew to then up to (not including) the one it
-// flies to now, following the loop around its DO_JUMP.
-func (st *step) visited(sl *Slot, p SlotPlan, v *VehicleState, seq int) {
+// flies to now, following the loop around its DO_JUMP; and the points
+// along the legs it passed (revisit.go).
+func (st *step) visited(sl *Slot, p SlotPlan, v *VehicleState, fv fleet.Vehicle) {
+	seq := fv.MissionSeq
 	first, jump := int(p.Plan.LoopStart), int(p.Plan.JumpSeq)
 	n := jump - first
 	if n <= 0 || seq < first || seq >= jump {
@@ -253,10 +256,13 @@ func (st *step) visited(sl *Slot, p SlotPlan, v *VehicleState, seq int) {
 	}
 	prev := v.lastSeq
 	v.lastSeq = seq
+	o := st.o
+	if g := o.loop(v.Slot); g != nil {
+		st.visitedPoints(sl, g, first, v, fv, seq)
+	}
 	if prev < first || prev >= jump || prev == seq {
 		return
 	}
-	o := st.o
 	for k := prev; k != seq; k = first + (k-first+1)%n {
 		// The age it had when it was revisited (bounded by the window).
 		if !st.now.Before(o.Start) {
@@ -347,6 +353,11 @@ func (st *step) account() {
 		if !st.now.Before(o.Start) && len(sl.Visits) > 0 {
 			at := minTime(st.now, o.End)
 			for _, t := range sl.Visits {
+				if age := at.Sub(maxTime(t, o.Start)).Seconds(); age > sl.MaxRevisitS {
+					sl.MaxRevisitS = age
+				}
+			}
+			for _, t := range sl.points {
 				if age := at.Sub(maxTime(t, o.Start)).Seconds(); age > sl.MaxRevisitS {
 					sl.MaxRevisitS = age
 				}
@@ -816,7 +827,7 @@ func (st *step) launch(v *VehicleState, slot int) {
 		}
 	}
 	v.samples = v.samples[:0]
-	v.lastSeq = 0
+	v.lastSeq, v.posKnown = 0, false
 	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
 	if waited > 0 {
 		st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s after %.0f s waiting for the pad", v.ID, slot, st.o.ID, waited)

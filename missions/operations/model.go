@@ -141,6 +141,9 @@ type Slot struct {
 	MaxRevisitS float64 `json:"max_revisit_s"`
 	// Visits is when each loop waypoint (LoopStart + i) was last reached.
 	Visits []time.Time `json:"visits,omitempty"`
+	// points is when each point along the loop's legs (pointSpacingM
+	// apart, revisit.go) was last passed; not kept over a restart.
+	points []time.Time
 }
 
 // VehicleState is one pool vehicle's part in its operation.
@@ -175,6 +178,8 @@ type VehicleState struct {
 
 	samples    []BatterySample
 	lastSeq    int       // the mission item it flew to at the last tick (0 unknown)
+	lastPos    float64   // how far along its slot's loop it was at the last tick, metres
+	posKnown   bool      // lastPos is known (not after a launch or a restart)
 	launchedAt time.Time // wall time the launch completed
 	rtlTries   int
 	// ReturnWait is when the drone was due home but flew a leg whose
@@ -251,6 +256,9 @@ type Operation struct {
 	// alarms are failures the vehicles reported since the last tick
 	// (failsafe, battery critical, fence breach events), by vehicle.
 	alarms map[string]string
+	// loops caches each slot's loop geometry for the revisit age (nil
+	// for a slot without one).
+	loops map[int]*loopGeom
 }
 
 // Alarm reports a failure a vehicle announced (a failsafe event): if it
