@@ -445,3 +445,60 @@ func videoURI(tmpl string, sysid uint8, index int) string {
 	r := strings.NewReplacer("{sysid}", strconv.Itoa(int(sysid)), "{index}", strconv.Itoa(index))
 	return r.Replace(tmpl)
 }
+
+// ParseVehicleSettings parses burgut sitl's --vehicle flag,
+// "vehicle=I[,endurance-min=M][,swap-min=M][,battery-mah=N][,video=BOOL][,home=LAT;LON[;ALT]]"
+// (the key=value style of --fault): vehicle I's own settings, the ones
+// left out inheriting the fleet's flags. Values are checked by New.
+func ParseVehicleSettings(s string) (int, VehicleSettings, error) {
+	var vs VehicleSettings
+	index := -1
+	num := func(k, v string) (*float64, error) {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("vehicle settings %q: %s %q is not a number", s, k, v)
+		}
+		return &f, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok {
+			return 0, vs, fmt.Errorf("vehicle settings %q: %q is not key=value", s, kv)
+		}
+		var err error
+		switch k {
+		case "vehicle":
+			index, err = strconv.Atoi(v)
+			if err != nil || index < 0 {
+				return 0, vs, fmt.Errorf("vehicle settings %q: vehicle %q: want an index 0, 1, …", s, v)
+			}
+		case "endurance-min":
+			vs.EnduranceMin, err = num(k, v)
+		case "swap-min":
+			vs.SwapMin, err = num(k, v)
+		case "battery-mah":
+			vs.BatteryCapacityMAh, err = num(k, v)
+		case "video":
+			b, perr := strconv.ParseBool(v)
+			if perr != nil {
+				return 0, vs, fmt.Errorf("vehicle settings %q: video %q: want true or false", s, v)
+			}
+			vs.Video = &b
+		case "home":
+			h, herr := ParseHome(strings.ReplaceAll(v, ";", ","))
+			if herr != nil {
+				return 0, vs, fmt.Errorf("vehicle settings %q: home: %w", s, herr)
+			}
+			vs.Home = &h
+		default:
+			return 0, vs, fmt.Errorf("vehicle settings %q: unknown key %q (want vehicle, endurance-min, swap-min, battery-mah, video, home)", s, k)
+		}
+		if err != nil {
+			return 0, vs, err
+		}
+	}
+	if index < 0 {
+		return 0, vs, fmt.Errorf("vehicle settings %q: vehicle=INDEX is missing", s)
+	}
+	return index, vs, nil
+}

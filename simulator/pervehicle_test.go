@@ -106,3 +106,29 @@ func TestPerVehicleHomeAndVideo(t *testing.T) {
 		t.Fatal("vehicle 0 took vehicle 1's home")
 	}
 }
+
+// burgut sitl's --vehicle syntax: the keys given are set, the others stay
+// nil (inherit); malformed input names the key.
+func TestParseVehicleSettings(t *testing.T) {
+	i, vs, err := ParseVehicleSettings("vehicle=2,endurance-min=12,swap-min=0,video=false,home=41.31;69.27;500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i != 2 || vs.EnduranceMin == nil || *vs.EnduranceMin != 12 || vs.SwapMin == nil || *vs.SwapMin != 0 ||
+		vs.Video == nil || *vs.Video || vs.BatteryCapacityMAh != nil || vs.Home == nil || *vs.Home != (vehicle.LatLonAlt{Lat: 41.31, Lon: 69.27, AltMSL: 500}) {
+		t.Fatalf("parsed %d %+v", i, vs)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"endurance-min=12", "vehicle=INDEX is missing"},
+		{"vehicle=-1", "want an index"},
+		{"vehicle=1,endurance-min=lots", "endurance-min \"lots\" is not a number"},
+		{"vehicle=1,colour=red", "unknown key \"colour\""},
+		{"vehicle=1,video=maybe", "video \"maybe\""},
+		{"vehicle=1,home=95;10", "home"},
+		{"vehicle=1,12", "not key=value"},
+	} {
+		if _, _, err := ParseVehicleSettings(c.in); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want one containing %q", c.in, err, c.want)
+		}
+	}
+}

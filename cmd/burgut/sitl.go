@@ -30,6 +30,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
 		gcs      = []string{linkspec.DefaultStation}
 		faults   []string
+		perVeh   []string
 		cfg      simulator.Config
 		home     string
 		logLevel string
@@ -58,6 +59,7 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.BatteryCapacityMAh, "battery-mah", 0, "battery capacity (0 = model default)")
 	fs.Float64Var(&cfg.EnduranceMin, "endurance-min", 0, "full-battery flight time at cruise, minutes; sets the capacity through the current model (hover, speed, climb), overriding --battery-mah (0 = model default, ~20 min)")
 	fs.Float64Var(&cfg.SwapMin, "swap-min", 0, "minutes a vehicle must stay landed and disarmed before its battery is swapped for a full one (0 = never)")
+	fs.Var(cliflag.NewList(&perVeh), "vehicle", "one vehicle's own settings over the fleet's flags, e.g. vehicle=2,endurance-min=12,swap-min=0,battery-mah=3000,video=false,home=41.31;69.27 (keys left out inherit; repeatable, once per vehicle)")
 	fs.BoolVar(&cfg.LegacyMissionRequest, "legacy-mission-request", false, "request upload items with MISSION_REQUEST like the recorded ArduCopter 4.7 (default MISSION_REQUEST_INT)")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +87,19 @@ func sitl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%w: --fault: %v", errUsage, err)
 		}
 		cfg.Scheduled = append(cfg.Scheduled, f)
+	}
+	for _, s := range perVeh {
+		i, vs, err := simulator.ParseVehicleSettings(s)
+		if err != nil {
+			return fmt.Errorf("%w: --vehicle: %v", errUsage, err)
+		}
+		if _, dup := cfg.PerVehicle[i]; dup {
+			return fmt.Errorf("%w: --vehicle: vehicle %d is given twice", errUsage, i)
+		}
+		if cfg.PerVehicle == nil {
+			cfg.PerVehicle = map[int]simulator.VehicleSettings{}
+		}
+		cfg.PerVehicle[i] = vs
 	}
 	cfg.Log = log
 	sim, err := simulator.New(cfg)

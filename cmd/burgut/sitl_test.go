@@ -31,6 +31,10 @@ func TestSitlBadFlagsExitTwoWithReason(t *testing.T) {
 		{[]string{"sitl", "--fault", "kind=meteor"}, "unknown kind"},
 		{[]string{"sitl", "--speedup", "banana"}, "speedup"},
 		{[]string{"sitl", "extra"}, "unexpected argument"},
+		{[]string{"sitl", "--vehicles", "2", "--vehicle", "vehicle=1,endurance-min=-3"}, "vehicle 1: endurance-min -3"},
+		{[]string{"sitl", "--vehicles", "2", "--vehicle", "vehicle=5,endurance-min=10"}, "vehicle 5 settings: no such vehicle"},
+		{[]string{"sitl", "--vehicle", "endurance-min=10"}, "vehicle=INDEX is missing"},
+		{[]string{"sitl", "--vehicles", "2", "--vehicle", "vehicle=1,swap-min=1", "--vehicle", "vehicle=1,swap-min=2"}, "vehicle 1 is given twice"},
 	} {
 		var out, errb bytes.Buffer
 		code := runMain(context.Background(), tc.args, &out, &errb)
