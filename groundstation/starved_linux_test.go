@@ -9,6 +9,7 @@ import (
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator"
 )
 
 // A starved station is late, not its vehicles. The link's socket reader
@@ -20,31 +21,55 @@ import (
 // left. A vehicle that really stops sending is then declared lost, as a
 // verified silence. Real UDP sockets (SO_MEMINFO shows the queued
 // datagrams: Linux), the real simulator.
-func TestStarvedReaderIsLateNotSilent(t *testing.T) {
+// oneVehicleLink is a station with one UDP link and one simulated vehicle
+// on it whose first HEARTBEAT has been handled: the set-up of the tests
+// below, which then stall or starve that link.
+type oneVehicleLink struct {
+	st     *Station
+	fl     *fleet.Fleet
+	sim    *simulator.Sim
+	id     string
+	ln     *linkRT
+	l      *udpListener
+	lastHB func() time.Time // the link's record of the vehicle's last HEARTBEAT
+}
+
+// startOneVehicleLink starts it; link-lost deferral is uncapped (the tests
+// end their stalls themselves), and mod may change the rest of the config.
+func startOneVehicleLink(t *testing.T, seed int64, mod func(*Config)) oneVehicleLink {
+	t.Helper()
 	port := testenv.FreeUDPPort(t)
 	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
-	// The stall is ended by the test (below), not by the cap on deferral.
 	cfg.LinkLostMaxDefer = time.Hour
-	st, fl := startStation(t, cfg)
-	sim := startSim(t, 1, 21, port)
-	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(fl.List()) == 1 })
-	id := fl.List()[0].ID
-	ln := st.running[0]
-	l := ln.udp.Load()
-	if l == nil {
+	if mod != nil {
+		mod(&cfg)
+	}
+	var v oneVehicleLink
+	v.st, v.fl = startStation(t, cfg)
+	v.sim = startSim(t, 1, seed, port)
+	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(v.fl.List()) == 1 })
+	v.id = v.fl.List()[0].ID
+	v.ln = v.st.running[0]
+	if v.l = v.ln.udp.Load(); v.l == nil {
 		t.Fatal("the UDP link has no socket listener")
 	}
-	lastHB := func() time.Time {
-		ln.mu.Lock()
-		defer ln.mu.Unlock()
-		for _, r := range ln.recs {
-			if r.id == id {
+	v.lastHB = func() time.Time {
+		v.ln.mu.Lock()
+		defer v.ln.mu.Unlock()
+		for _, r := range v.ln.recs {
+			if r.id == v.id {
 				return r.lastHB
 			}
 		}
 		return time.Time{}
 	}
-	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !lastHB().IsZero() })
+	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !v.lastHB().IsZero() })
+	return v
+}
+
+func TestStarvedReaderIsLateNotSilent(t *testing.T) {
+	v := startOneVehicleLink(t, 21, nil)
+	st, fl, sim, id, ln, l, lastHB := v.st, v.fl, v.sim, v.id, v.ln, v.l, v.lastHB
 	since := lastSeq(fl)
 
 	release := make(chan struct{})
@@ -121,27 +146,10 @@ func TestStarvedReaderIsLateNotSilent(t *testing.T) {
 // past the timeout on a socket with the smallest receive buffer, which
 // overflows within the first second; then it runs again.
 func TestSocketDropsAreNotSilence(t *testing.T) {
-	port := testenv.FreeUDPPort(t)
-	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
-	cfg.LinkLostMaxDefer = time.Hour
-	cfg.UDPReceiveBuffer = 1 // the kernel's minimum: a few datagrams
-	st, fl := startStation(t, cfg)
-	startSim(t, 1, 22, port)
-	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(fl.List()) == 1 })
-	id := fl.List()[0].ID
-	ln := st.running[0]
-	l := ln.udp.Load()
-	lastHB := func() time.Time {
-		ln.mu.Lock()
-		defer ln.mu.Unlock()
-		for _, r := range ln.recs {
-			if r.id == id {
-				return r.lastHB
-			}
-		}
-		return time.Time{}
-	}
-	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !lastHB().IsZero() })
+	v := startOneVehicleLink(t, 22, func(cfg *Config) {
+		cfg.UDPReceiveBuffer = 1 // the kernel's minimum: a few datagrams
+	})
+	st, fl, id, ln, l, lastHB := v.st, v.fl, v.id, v.ln, v.l, v.lastHB
 	drops0, _, err := l.socketMemInfo()
 	if err != nil {
 		t.Fatal(err)
@@ -188,26 +196,8 @@ func TestSocketDropsAreNotSilence(t *testing.T) {
 // the station, counted, and may have been a HEARTBEAT: the vehicle is not
 // silent.
 func TestStagingDropsAreNotSilence(t *testing.T) {
-	port := testenv.FreeUDPPort(t)
-	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", port))
-	cfg.LinkLostMaxDefer = time.Hour
-	st, fl := startStation(t, cfg)
-	startSim(t, 1, 23, port)
-	testenv.Eventually(t, 30*time.Second, "the vehicle published", func() bool { return len(fl.List()) == 1 })
-	id := fl.List()[0].ID
-	ln := st.running[0]
-	l := ln.udp.Load()
-	lastHB := func() time.Time {
-		ln.mu.Lock()
-		defer ln.mu.Unlock()
-		for _, r := range ln.recs {
-			if r.id == id {
-				return r.lastHB
-			}
-		}
-		return time.Time{}
-	}
-	testenv.Eventually(t, 30*time.Second, "a HEARTBEAT of the vehicle handled", func() bool { return !lastHB().IsZero() })
+	v := startOneVehicleLink(t, 23, nil)
+	fl, id, ln, l, lastHB := v.fl, v.id, v.ln, v.l, v.lastHB
 	since := lastSeq(fl)
 	setMaxStaged := func(n int) {
 		l.smu.Lock() // the reader reads it under smu
