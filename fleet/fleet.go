@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -63,7 +64,7 @@ func New(cfg Config) *Fleet {
 // Publishing happens under the fleet's lock, so with several writers (one
 // dispatcher per link) subscribers receive events in Seq order.
 func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, at, at, true, nil, fn)
+	return f.apply(id, at, at, true, nil, nil, fn)
 }
 
 // UpdateFrom is Update with the input that caused the change (the ground
@@ -71,7 +72,7 @@ func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, [
 // beside the new state (Batch.Causes), so a store can keep one point per
 // message. The fleet never looks into it.
 func (f *Fleet) UpdateFrom(id string, at time.Time, cause any, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, at, at, true, cause, fn)
+	return f.apply(id, at, at, true, cause, nil, fn)
 }
 
 // Refresh applies a change that no received data caused — a heartbeat
@@ -81,10 +82,19 @@ func (f *Fleet) UpdateFrom(id string, at time.Time, cause any, fn func(v *Vehicl
 // data received at now: a recorder skips it, and a link_lost event carries
 // the time the vehicle was last heard. Events are stamped now.
 func (f *Fleet) Refresh(id string, lastHeard, now time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, lastHeard, now, false, nil, fn)
+	return f.apply(id, lastHeard, now, false, nil, nil, fn)
 }
 
-func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any, fn func(v *Vehicle)) (Vehicle, []Event) {
+// RefreshNoted is Refresh whose derived events also carry note in their
+// Fields: what the state alone cannot say, such as a link_lost the
+// station could not verify because it was itself behind its link (the
+// ground station's "unverified" fields). note's keys are added to (and
+// override) the event's own fields; note is not kept.
+func (f *Fleet) RefreshNoted(id string, lastHeard, now time.Time, note map[string]any, fn func(v *Vehicle)) (Vehicle, []Event) {
+	return f.apply(id, lastHeard, now, false, nil, note, fn)
+}
+
+func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any, note map[string]any, fn func(v *Vehicle)) (Vehicle, []Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e, existed := f.vehicles[id]
@@ -110,6 +120,12 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 	}
 	events := deriveEvents(f.cfg, existed, &before, v)
 	for i := range events {
+		if len(note) > 0 {
+			if events[i].Fields == nil {
+				events[i].Fields = make(map[string]any, len(note))
+			}
+			maps.Copy(events[i].Fields, note)
+		}
 		events[i] = f.recordLocked(events[i], now)
 	}
 	snap := v.clone()

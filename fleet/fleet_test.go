@@ -58,6 +58,43 @@ func TestUpdateDerivesEventsFromStateChanges(t *testing.T) {
 	}
 }
 
+// A refresh's note lands in the fields of the events it derives, beside
+// their own (link_lost keeps last_seen), is recorded in the history as
+// published, and is not kept for later events.
+func TestRefreshNotedAddsNoteToDerivedEvents(t *testing.T) {
+	f := New(DefaultConfig())
+	f.Update("v1", t0, func(v *Vehicle) {})
+	note := map[string]any{"unverified": true, "unverified_reason": "station_behind"}
+	_, evs := f.RefreshNoted("v1", t0, t0.Add(time.Minute), note, func(v *Vehicle) { v.Connected = false })
+	if len(evs) != 1 || evs[0].Kind != EventLinkLost {
+		t.Fatalf("events %+v, want one link_lost", evs)
+	}
+	hist := f.Events(evs[0].Seq-1, "v1", 0)
+	if len(hist) != 1 {
+		t.Fatalf("history %+v, want the link_lost", hist)
+	}
+	for _, e := range []Event{evs[0], hist[0]} {
+		if e.Fields["unverified"] != true || e.Fields["unverified_reason"] != "station_behind" {
+			t.Errorf("link_lost fields %v, want the note", e.Fields)
+		}
+		if ls, _ := e.Fields["last_seen"].(time.Time); !ls.Equal(t0) {
+			t.Errorf("link_lost last_seen %v, want %v", e.Fields["last_seen"], t0)
+		}
+	}
+	note["unverified"] = false // the caller's map is not the event's
+	if hist[0].Fields["unverified"] != true {
+		t.Error("the event shares the caller's note map")
+	}
+	_, evs = f.Update("v1", t0.Add(2*time.Minute), func(v *Vehicle) { v.Connected = true })
+	if len(evs) != 1 || evs[0].Kind != EventLinkRegained || evs[0].Fields["unverified"] != nil {
+		t.Errorf("events after the note %+v, want a plain link_regained", evs)
+	}
+	// A noted refresh that derives nothing records nothing.
+	if _, evs := f.RefreshNoted("v1", t0, t0.Add(3*time.Minute), note, func(v *Vehicle) { v.LinkQuality.RateHz = 5 }); len(evs) != 0 {
+		t.Errorf("events %+v from a refresh that changed no event field", evs)
+	}
+}
+
 func TestFirstUpdateConnectsAndLowFirstBatteryAlerts(t *testing.T) {
 	f := New(DefaultConfig())
 	v, evs := f.Update("v1", t0, func(v *Vehicle) { v.SystemID = 3; v.Link = "udp14550"; v.BatteryPct = 8 })

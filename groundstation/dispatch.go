@@ -385,9 +385,15 @@ func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle
 // of a silent vehicle) at now. The fleet keeps LastSeen at the last frame
 // heard, so nothing downstream stores or shows it as data received now.
 func (ln *linkRT) refresh(rec *vehicleRec, now time.Time, fn func(v *fleet.Vehicle)) {
+	ln.refreshNoted(rec, now, nil, fn)
+}
+
+// refreshNoted is refresh with a note for the events it derives
+// (fleet.RefreshNoted).
+func (ln *linkRT) refreshNoted(rec *vehicleRec, now time.Time, note map[string]any, fn func(v *fleet.Vehicle)) {
 	lq := rec.linkQuality(now)
 	rec.lastLQ = now
-	ln.st.fleet.Refresh(rec.id, rec.lastFrame, now, func(v *fleet.Vehicle) {
+	ln.st.fleet.RefreshNoted(rec.id, rec.lastFrame, now, note, func(v *fleet.Vehicle) {
 		fn(v)
 		v.LinkQuality = lq
 	})
@@ -422,6 +428,16 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 	rec.preHeard = nil
 	ln.st.log.Info("vehicle published", "id", id, "link", ln.l.name, "sysid", rec.sys, "uid", rec.uid.Load())
 }
+
+// Why a link_lost could not be verified (its event's unverified_reason):
+// the station had not caught up with the link since the vehicle's last
+// HEARTBEAT plus the timeout (a HEARTBEAT may still be queued), or it had
+// but dropped datagrams of the vehicle unread since (one may have been a
+// HEARTBEAT).
+const (
+	unverifiedBehind  = "station_behind"
+	unverifiedDropped = "dropped_unread"
+)
 
 // tick handles time-driven state: identity waits running out, heartbeat
 // timeouts (link_lost), and the decaying rate of vehicles gone silent.
@@ -486,12 +502,24 @@ func (ln *linkRT) tick(now time.Time) {
 			case now.Sub(rec.lastHB) > cfg.HeartbeatTimeout+cfg.LinkLostMaxDefer:
 				// The station has not caught up with the link for so long
 				// that it cannot vouch for the vehicle: lost, and said so.
+				// The event says so too, and why: a consumer acting on
+				// link_lost (an alert, a rehearsal) must be able to tell a
+				// silence the station verified from one it could not.
 				rec.connected = false
 				ln.lostUnverified.Add(1)
+				reason := unverifiedBehind
+				if caught.Sub(rec.lastHB) > cfg.HeartbeatTimeout {
+					// Caught up past the timeout, yet it dropped datagrams
+					// after the HEARTBEAT that may have been one.
+					reason = unverifiedDropped
+				}
+				behind := now.Sub(caught)
 				ln.st.log.Warn("vehicle link lost while the station is behind its link: its HEARTBEAT may still be queued",
-					"id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB, "behind", now.Sub(caught).String(),
-					"total_unverified", ln.lostUnverified.Load())
-				ln.refresh(rec, now, func(v *fleet.Vehicle) { v.Connected = false })
+					"id", rec.id, "link", ln.l.name, "last_heartbeat", rec.lastHB, "behind", behind.String(),
+					"reason", reason, "total_unverified", ln.lostUnverified.Load())
+				note := map[string]any{"unverified": true, "unverified_reason": reason,
+					"behind_s": math.Round(behind.Seconds()*1000) / 1000}
+				ln.refreshNoted(rec, now, note, func(v *fleet.Vehicle) { v.Connected = false })
 				continue
 			default:
 				deferred++
