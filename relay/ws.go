@@ -145,12 +145,15 @@ type Filter struct {
 	RateHz float64   `json:"rate_hz"`
 }
 
-func (f *Filter) match(v *fleet.Vehicle) bool {
-	if len(f.Vehicles) > 0 && !slices.Contains(f.Vehicles, v.ID) {
+func (f *Filter) match(v *fleet.Vehicle) bool { return f.matchAt(v.ID, v.Lat, v.Lon) }
+
+// matchAt is match for a vehicle known by its ID and position.
+func (f *Filter) matchAt(id string, lat, lon float64) bool {
+	if len(f.Vehicles) > 0 && !slices.Contains(f.Vehicles, id) {
 		return false
 	}
 	if f.BBox != nil {
-		return v.Lon >= f.BBox[0] && v.Lat >= f.BBox[1] && v.Lon <= f.BBox[2] && v.Lat <= f.BBox[3]
+		return lon >= f.BBox[0] && lat >= f.BBox[1] && lon <= f.BBox[2] && lat <= f.BBox[3]
 	}
 	return true
 }
@@ -285,10 +288,19 @@ func (h *Hub) Run(ctx context.Context) error {
 		// client that connects later starts from a snapshot of the fleet
 		// taken under h.mu, newer than this batch.
 		h.mu.Lock()
-		idle := len(h.clients) == 0
+		idle, eager := len(h.clients) == 0, len(h.clients) >= eagerEncodeClients
 		h.mu.Unlock()
 		clear(wire)
 		wire = wire[:0]
+		// The batch's states are allocated together, and (eager) their
+		// encodings share one slab: one object each per batch instead of
+		// two per state (a ~600-byte copy of the vehicle and a 1 KiB
+		// buffer), which at 36,000 states a second were most of the
+		// station's allocation, and so most of its GC cycles.
+		var encs []encVehicle
+		if !idle {
+			encs = make([]encVehicle, 0, len(b.Vehicles))
+		}
 		for i := range b.Vehicles {
 			v := &b.Vehicles[i]
 			slot := view.slotOf(v.ID)
@@ -305,7 +317,34 @@ func (h *Hub) Run(ctx context.Context) error {
 				// Encoded lazily, once, by the first client writer that
 				// sends it; every client sends the same bytes, and a state
 				// no client sends is never encoded.
-				wire = append(wire, &encVehicle{v: *v, stale: stale, slot: slot, data: data, offered: nowNs})
+				encs = append(encs, encVehicle{id: v.ID, lat: v.Lat, lon: v.Lon, stale: stale, slot: slot, data: data, offered: nowNs})
+				e := &encs[len(encs)-1]
+				if !eager {
+					e.v = new(fleet.Vehicle)
+					*e.v = *v
+				} else {
+					e.v = v // encoded below, before the batch is reused
+				}
+				wire = append(wire, e)
+			}
+		}
+		if eager {
+			// Encoded here, as the states arrive (a few dozen per
+			// millisecond's batch), not by the first client writer to send
+			// them: a writer of a 2,000-vehicle frame spent milliseconds
+			// encoding, yielding its CPU every half millisecond, before its
+			// first byte went out, and every state in its frame waited for
+			// the last (the all-client ws_write p99 was 29–41 ms where the
+			// hub's was 17–22). With several clients nearly every state is
+			// sent to one of them before a newer one replaces it, so the
+			// encodings are the same in number.
+			var slice yield.Slice
+			slab := make([]byte, 0, len(wire)*encodedStateSize)
+			for _, e := range wire {
+				start := len(slab)
+				slab = appendWireVehicle(append(slab, ','), e.v, e.stale)
+				e.pre, e.v = slab[start:len(slab):len(slab)], nil
+				slice.Tick()
 			}
 		}
 		events := h.encodeEvents(b.Events)
@@ -349,7 +388,8 @@ func (h *Hub) Run(ctx context.Context) error {
 				v := &view.latest[slot]
 				if s := v.Stale(now, h.cfg.StaleAfter); v.ID != "" && s != view.staleSent[slot] {
 					view.staleSent[slot] = s
-					wire = append(wire, &encVehicle{v: *v, stale: s, slot: int32(slot)})
+					c := *v
+					wire = append(wire, &encVehicle{v: &c, id: v.ID, lat: v.Lat, lon: v.Lon, stale: s, slot: int32(slot)})
 				}
 			}
 			if len(wire) > 0 {
@@ -538,7 +578,7 @@ func (c *wsClient) offer(vs []*encVehicle, es []encEvent, view *hubView) {
 	}
 	n, replaced, nev := 0, 0, 0
 	for i := range vs {
-		if !c.filter.match(&vs[i].v) {
+		if !c.filter.matchAt(vs[i].id, vs[i].lat, vs[i].lon) {
 			continue
 		}
 		slot := vs[i].slot
@@ -887,6 +927,13 @@ func (c *wsClient) writeLoop() {
 	}
 }
 
+// eagerEncodeClients is how many connected clients make the hub encode
+// every state as it takes it (see Run): with one client a state that a
+// newer one replaces before the client's next tick is never encoded, with
+// more nearly every state is sent to someone, and encoding it in the hub
+// takes it off the writers' path to the socket.
+const eagerEncodeClients = 2
+
 // bulkStates is the size of a state frame from which writers build it one
 // at a time (Hub.bulk).
 const bulkStates = 64
@@ -900,18 +947,29 @@ const hubDrainEvery = time.Millisecond
 
 // encVehicle is a vehicle's state, encoded at most once for every client.
 type encVehicle struct {
-	v     fleet.Vehicle // for filtering
-	slot  int32         // the vehicle's index in the hub (Hub.slots)
-	stale bool
+	// v is the state to encode when a writer first sends it; nil once
+	// pre holds the encoding (the hub encoded it as it took it).
+	v *fleet.Vehicle
+	// id and the position are what clients' filters look at.
+	id       string
+	lat, lon float64
+	slot     int32 // the vehicle's index in the hub (Hub.slots)
+	stale    bool
 	// data is when the data this state carries arrived (Unix ns), 0 if
 	// the state carries no new data; offered is when the hub offered it
 	// to the clients.
 	data, offered int64
 	once          sync.Once
 	// raw is ',' and the JSON of the WireVehicle: every state but a
-	// frame's first is written with its comma, from the same bytes.
-	raw []byte
+	// frame's first is written with its comma, from the same bytes. pre
+	// is the same, set by the hub before it offers the state to any
+	// client.
+	raw, pre []byte
 }
+
+// encodedStateSize is about the size of one state's JSON, to size the
+// hub's slab of a batch's encodings.
+const encodedStateSize = 700
 
 // hubView is the hub's copy of every vehicle's newest state, owned by Run
 // (offer reads it from there, under h.mu): each vehicle has a slot, its
@@ -949,7 +1007,10 @@ func (w *hubView) get(id string) (fleet.Vehicle, bool) {
 // bytes returns ',' and the JSON of the state, encoding it on first use;
 // client writers call it concurrently.
 func (e *encVehicle) bytes() []byte {
-	e.once.Do(func() { e.raw = encodeWireVehicle(&e.v, e.stale, []byte{','}) })
+	if e.pre != nil {
+		return e.pre
+	}
+	e.once.Do(func() { e.raw = encodeWireVehicle(e.v, e.stale, []byte{','}) })
 	return e.raw
 }
 
@@ -960,8 +1021,12 @@ func (e *encVehicle) bytes() []byte {
 // of the WebSocket writers' CPU. The JSON is appended to prefix (which
 // may be nil).
 func encodeWireVehicle(v *fleet.Vehicle, stale bool, prefix []byte) []byte {
-	b := make([]byte, 0, 1024)
-	b = append(append(b, prefix...), '{')
+	return appendWireVehicle(append(make([]byte, 0, 1024), prefix...), v, stale)
+}
+
+// appendWireVehicle appends the JSON of WireVehicle{*v, stale} to b.
+func appendWireVehicle(b []byte, v *fleet.Vehicle, stale bool) []byte {
+	b = append(b, '{')
 	b = v.AppendJSONFields(b)
 	b = append(b, `,"stale":`...)
 	b = strconv.AppendBool(b, stale)

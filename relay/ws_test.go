@@ -827,3 +827,62 @@ func moveFleet(f *fleet.Fleet, vehicles int, stop <-chan struct{}) {
 		}
 	}
 }
+
+// With several clients connected the hub encodes each state as it takes
+// it (into one slab per batch) instead of leaving it to the first writer:
+// every client, the filtered one too, still gets exactly the fleet's
+// state as encodeWireVehicle writes it.
+func TestStreamStatesEncodedByTheHubAreTheFleetsJSON(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	for i := range 3 {
+		fly(f, fmt.Sprintf("v%d", i), i, nil)
+	}
+	_, url := startHub(t, f, HubConfig{})
+	clients := []*websocket.Conn{dial(t, url), dial(t, url), dial(t, url+"?vehicles=v1")}
+	for _, c := range clients {
+		if s := readFrame(t, c); s.Type != "snapshot" {
+			t.Fatalf("first frame %q, want a snapshot", s.Type)
+		}
+	}
+	fly(f, "v2", 20, nil)
+	fly(f, "v1", 10, nil)
+	want := map[string][]byte{}
+	for _, v := range f.List() {
+		want[v.ID] = encodeWireVehicle(&v, false, nil)
+	}
+	for i, c := range clients {
+		got := map[string]bool{}
+		for !got["v1"] {
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("client %d: %v", i, err)
+			}
+			var fr struct {
+				Type     string            `json:"type"`
+				Vehicles []json.RawMessage `json:"vehicles"`
+			}
+			if err := json.Unmarshal(data, &fr); err != nil {
+				t.Fatalf("client %d: frame does not parse: %v", i, err)
+			}
+			if fr.Type != "state" {
+				continue
+			}
+			for _, raw := range fr.Vehicles {
+				var v struct {
+					ID string `json:"id"`
+				}
+				if err := json.Unmarshal(raw, &v); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(raw, want[v.ID]) {
+					t.Errorf("client %d: %s's state\n got %s\nwant %s", i, v.ID, raw, want[v.ID])
+				}
+				got[v.ID] = true
+			}
+		}
+		if i == 2 && (got["v0"] || got["v2"]) {
+			t.Errorf("the client filtered to v1 got %v", got)
+		}
+	}
+}
