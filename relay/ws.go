@@ -821,6 +821,7 @@ func (c *wsClient) writeLoop() {
 	var raws, pieces [][]byte
 	var states []*encVehicle
 	var arrived []int64 // when the data of each state written arrived (latency)
+	var observed latency.Local
 	for {
 		select {
 		case <-c.done:
@@ -917,8 +918,9 @@ func (c *wsClient) writeLoop() {
 			}
 			done := time.Now().UnixNano()
 			for _, at := range arrived {
-				c.hub.lat.wsWrite.ObserveSince(at, done)
+				observed.ObserveSince(at, done)
 			}
+			c.hub.lat.wsWrite.AddLocal(&observed)
 		}
 		clear(raws) // keep no encoded state alive until the next write
 		if cap(buf) > maxKeptFrame {

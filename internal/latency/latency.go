@@ -55,6 +55,36 @@ func (h *Histogram) Observe(d time.Duration) {
 // ObserveSince counts now-at, both in Unix nanoseconds.
 func (h *Histogram) ObserveSince(at, now int64) { h.Observe(time.Duration(now - at)) }
 
+// Local counts durations for one goroutine, to be added to a Histogram
+// in one go (Histogram.AddLocal): a WebSocket writer observes every state
+// of its frame (~2,000 at 2,000 vehicles, 10 times a second, ten writers),
+// and two atomic adds on cache lines shared by every writer per state
+// cost more than the counting itself. The zero value is ready to use;
+// not for concurrent use.
+type Local struct {
+	counts [len(Histogram{}.counts)]uint64
+	sumNs  int64
+}
+
+// ObserveSince counts now-at, both in Unix nanoseconds.
+func (l *Local) ObserveSince(at, now int64) {
+	ns := max(now-at, 0)
+	i, _ := slices.BinarySearch(boundsNs, ns)
+	l.counts[i]++
+	l.sumNs += ns
+}
+
+// AddLocal adds what l counted to h and empties l.
+func (h *Histogram) AddLocal(l *Local) {
+	for i, n := range l.counts {
+		if n > 0 {
+			h.counts[i].Add(n)
+		}
+	}
+	h.sumNs.Add(l.sumNs)
+	*l = Local{}
+}
+
 // Snapshot is a histogram's state at one moment.
 type Snapshot struct {
 	// Bounds are the buckets' upper bounds in seconds (shared: do not

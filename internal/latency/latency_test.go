@@ -2,6 +2,7 @@ package latency
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -82,5 +83,24 @@ func TestConcurrentObserve(t *testing.T) {
 	wg.Wait()
 	if n := h.Snapshot().Count; n != 4000 {
 		t.Fatalf("count %d, want 4000", n)
+	}
+}
+
+// A Local's observations, added in one go, count as the same
+// observations made one by one on the histogram.
+func TestLocalAddsAsObserve(t *testing.T) {
+	var one, batched Histogram
+	var l Local
+	for _, d := range []int64{-5, 0, 50_000, 1_000_000, 1_000_001, 24_999_999, 60_000_000, 20_000_000_000} {
+		one.ObserveSince(100, 100+d)
+		l.ObserveSince(100, 100+d)
+	}
+	batched.AddLocal(&l)
+	a, b := one.Snapshot(), batched.Snapshot()
+	if !slices.Equal(a.Counts, b.Counts) || a.Count != b.Count || a.Sum != b.Sum {
+		t.Fatalf("one by one %+v, batched %+v", a, b)
+	}
+	if l != (Local{}) {
+		t.Fatalf("AddLocal left %+v in the Local", l)
 	}
 }
