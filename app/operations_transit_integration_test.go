@@ -29,8 +29,8 @@ func transitSquareGeoJSON(lat, lon float64) string {
 ]}`, pt(150, -200), pt(550, -200), pt(550, 200), pt(150, 200), pt(150, -200), opsPadSpread+5, pt(0, 0))
 }
 
-// An operation planned with a transit layer flies it in the real
-// simulator: the drone climbs to the transit layer (60 m, 10 m above its
+// An operation flies its transit layer — on by default, the body does
+// not ask for it — in the real simulator: the drone climbs to the transit layer (60 m, 10 m above its
 // 50 m patrol), patrols at 50 m, and when the window ends and it is sent
 // home its RTL climbs back to 60 m (RTL_ALT from the plan) before it
 // flies home and lands.
@@ -69,7 +69,7 @@ func TestOperationFliesItsTransitLayer(t *testing.T) {
 	t.Cleanup(func() { close(done); sub.Close() })
 
 	now := time.Now()
-	body := fmt.Sprintf(`{"area_id":%q,"pattern":"perimeter","slots":1,"vehicle_ids":[%s],"alt":50,"transit_layer":true,"start":%q,"end":%q,"speed":10}`,
+	body := fmt.Sprintf(`{"area_id":%q,"pattern":"perimeter","slots":1,"vehicle_ids":[%s],"alt":50,"start":%q,"end":%q,"speed":10}`,
 		area.ID, strconv.Quote(ids[0]), now.Format(time.RFC3339Nano), now.Add(15*time.Minute).Format(time.RFC3339Nano))
 	var o operations.OperationView
 	if code := postRaw(t, "http://"+a.HTTPAddr()+"/api/v1/operations", body, &o); code != http.StatusCreated {

@@ -25,7 +25,8 @@ func init() {
 const operationsUsage = `Usage: burgut operations <create|list|get|start|pause|resume|stop|ready> [flags]
 
   create   POST /api/v1/operations: --area, --pattern, --slots, --vehicles, --start, --end
-           [--endurance-min, --swap-min, --reserve-pct, --pad-sequencing]
+           [--endurance-min, --swap-min, --reserve-pct, --pad-sequencing,
+           --transit-layer=false]
   list     every operation
   get      one operation with its coverage metrics (--id)
   start, pause, resume, stop   change an operation (--id)
@@ -55,6 +56,7 @@ func operationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	reserve := fs.Float64("reserve-pct", 0, "create: charge every drone keeps after landing (0 = 20)")
 	endurance := fs.Float64("endurance-min", 0, "create: the drones' full-battery flight time at cruise, minutes: the endurance assumed until each drone's own consumption is learned in flight (0 = 20; burgut sitl/run --endurance-min for simulated drones)")
 	pad := fs.String("pad-sequencing", "", "create: what is sequenced at the shared launch pad: takeoffs, all or off (empty = takeoffs)")
+	transit := fs.Bool("transit-layer", true, "create: transits and returns on a layer above every patrol (the station's default; where the band has no room the operation is planned without it and warns); --transit-layer=false plans without it")
 	fs.Usage = func() { fmt.Fprintln(stderr, operationsUsage); fs.PrintDefaults() }
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -120,6 +122,13 @@ func operationsCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		body = map[string]any{"area_id": *area, "pattern": *pattern, "slots": *slots, "vehicle_ids": strings.Split(*vehicles, ","),
 			"start": *start, "end": e, "swap_min": *swap, "reserve_pct": *reserve, "endurance_min": *endurance, "pad_sequencing": *pad}
+		// Only a flag given is sent: absent, the station's default (on,
+		// with its fallback) applies; true insists on the layer.
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "transit-layer" {
+				body.(map[string]any)["transit_layer"] = *transit
+			}
+		})
 	default:
 		fs.Usage()
 		return fmt.Errorf("%w: unknown action %q", errUsage, what)

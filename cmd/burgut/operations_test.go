@@ -86,4 +86,15 @@ func TestOperationsCLICreateSendsTuning(t *testing.T) {
 	if out.String() != `{"id":"op1"}` {
 		t.Errorf("stdout %q, want the API's answer", out.String())
 	}
+	if _, ok := got["transit_layer"]; ok {
+		t.Errorf("transit_layer sent without --transit-layer: %v (the station's default must apply)", got["transit_layer"])
+	}
+	got = nil
+	if err := operationsCmd(context.Background(), []string{"create", "--server", srv.URL, "--area", "a1", "--vehicles", "u1",
+		"--end", "2026-12-02T12:00:00Z", "--transit-layer=false"}, &out, &errb); err != nil {
+		t.Fatalf("create --transit-layer=false: %v\n%s", err, errb.String())
+	}
+	if v, ok := got["transit_layer"]; !ok || v != false {
+		t.Errorf("--transit-layer=false sent transit_layer %v (present %v), want false", v, ok)
+	}
 }

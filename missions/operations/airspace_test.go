@@ -99,6 +99,101 @@ func TestOperationsTransitLayer(t *testing.T) {
 	}
 }
 
+// The transit layer is on by default: absent, the square's slots transit
+// and return at 70 m (10 m above layers 50 and 60) with no warning;
+// "transit_layer": false plans without it; where the band's ceiling
+// leaves no room for it (65 m) or the layered plan fails its checks (an
+// RTL over a1's tent) the operation is planned without it and says why in
+// "warnings" — unless the layer was asked for, which is then a 400.
+func TestOperationsTransitLayerByDefault(t *testing.T) {
+	ids := map[string]fleet.Vehicle{}
+	for i := range 10 {
+		id := fmt.Sprintf("u%d", i)
+		ids[id] = fleet.Vehicle{ID: id}
+	}
+	m, err := New(Config{DataDir: t.TempDir(), Fleet: &fakeFleet{vs: ids}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := orb.Point{69.25, 41.3}
+	ll := func(x, y float64) orb.Point {
+		return orb.Point{c[0] + x/(111320*math.Cos(c[1]*math.Pi/180)), c[1] + y/111320}
+	}
+	square := func(top float64) *missions.Area {
+		return &missions.Area{Name: "square", MinAlt: 30, MaxAlt: top,
+			Include: []orb.Polygon{{{ll(-200, -200), ll(200, -200), ll(200, 200), ll(-200, 200), ll(-200, -200)}}},
+			Launch:  []missions.Site{{Name: "pad", Point: ll(-260, 0)}}}
+	}
+	mux := httpapi.NewMux()
+	Register(mux, Deps{Manager: m, Areas: areas{"a1": testArea(t), "sq": square(100), "low": square(65)}})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	end := time.Now().Add(time.Hour).Format(time.RFC3339)
+	n := 0
+	create := func(area, extra string) (int, map[string]any) {
+		t.Helper()
+		body := fmt.Sprintf(`{"area_id":%q,"pattern":"perimeter","slots":2,"vehicle_ids":["u%d","u%d"],"alt":50%s,"start":"now","end":%q}`, area, n, n+1, extra, end)
+		code, out := post(t, srv.URL+"/api/v1/operations", body)
+		if code == http.StatusCreated {
+			n += 2
+			// Stop it: the next one shares the airspace.
+			if _, err := m.Change(t.Context(), out["id"].(string), "stop"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return code, out
+	}
+	transit := func(out map[string]any) []float64 {
+		var alts []float64
+		for _, p := range out["plans"].([]any) {
+			a, _ := p.(map[string]any)["transit_alt"].(float64)
+			alts = append(alts, a)
+		}
+		return alts
+	}
+	warnings := func(out map[string]any) string {
+		w, _ := out["warnings"].([]any)
+		return fmt.Sprint(w)
+	}
+
+	code, out := create("sq", "")
+	if code != http.StatusCreated || fmt.Sprint(transit(out)) != "[70 70]" || out["warnings"] != nil {
+		t.Fatalf("square by default: %d transit %v warnings %v, want the 70 m layer and no warning", code, out["plans"], out["warnings"])
+	}
+	code, out = create("sq", `,"transit_layer":false`)
+	if code != http.StatusCreated || fmt.Sprint(transit(out)) != "[0 0]" || out["warnings"] != nil {
+		t.Fatalf("square with transit_layer false: %d %v", code, out)
+	}
+	code, out = create("low", "")
+	if code != http.StatusCreated || fmt.Sprint(transit(out)) != "[0 0]" || !strings.Contains(warnings(out), "no transit layer: ") || !strings.Contains(warnings(out), "band [30, 65]") {
+		t.Fatalf("65 m ceiling by default: %d transit %v warnings %s, want none and a warning naming the band", code, out["plans"], warnings(out))
+	}
+	code, out = create("low", `,"transit_layer":true`)
+	if e, _ := out["error"].(map[string]any); code != http.StatusBadRequest || e["field"] != "transit_alt" {
+		t.Fatalf("65 m ceiling with transit_layer true: %d %v, want 400 naming transit_alt", code, out)
+	}
+	code, out = create("a1", "")
+	if code != http.StatusCreated || !strings.Contains(warnings(out), "return: an RTL") {
+		t.Fatalf("a1 by default (layered RTL over the tent): %d warnings %s", code, warnings(out))
+	}
+	code, out = create("sq", `,"transit_layer":false,"transit_alt":80`)
+	if e, _ := out["error"].(map[string]any); code != http.StatusBadRequest || e["field"] != "transit_layer" {
+		t.Fatalf("transit_layer false with transit_alt: %d %v", code, out)
+	}
+	// The warning is kept with the operation (operations.json).
+	m2, err := New(Config{DataDir: m.cfg.DataDir, Fleet: &fakeFleet{vs: ids}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, o := range m2.List() {
+		found = found || strings.Contains(fmt.Sprint(o.Warnings), "band [30, 65]")
+	}
+	if !found {
+		t.Error("the fallback warning was not persisted")
+	}
+}
+
 // A transit layer 20 m above the patrol adds the climb to it and the
 // descent from it to the launch lead (40 m at the climb rate), and to the
 // return the predictor times the climb back up and the longer descent.

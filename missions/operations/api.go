@@ -99,9 +99,14 @@ type CreateRequest struct {
 	Launch *missions.LaunchPoint `json:"launch,omitempty"`
 	Alt    float64               `json:"alt,omitempty"`
 	// TransitLayer flies each slot's transit (and its RTL home) on a layer
-	// above every patrol (missions.PlanOptions.TransitLayer); TransitAlt
-	// sets that layer (implies it).
-	TransitLayer bool    `json:"transit_layer,omitempty"`
+	// above every patrol (missions.PlanOptions.TransitLayer), so transits
+	// are deconflicted from the patrols by altitude (issue 13). Absent
+	// (nil) it is on, falling back — with a warning on the operation —
+	// to transits on each slot's own layer when the band has no room for
+	// it or the layered plan fails a check the plain one passes; false
+	// turns it off; true (or TransitAlt, which sets the layer) insists on
+	// it: no room is a 400. A pointer, since omitempty cannot say false.
+	TransitLayer *bool   `json:"transit_layer,omitempty"`
 	TransitAlt   float64 `json:"transit_alt,omitempty"`
 	Speed        float64 `json:"speed,omitempty"`
 	Margin       float64 `json:"margin,omitempty"`
@@ -208,22 +213,8 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 			return Spec{}, httpapi.Invalid(f.name, "%s %v: want 0 (default) to %v", f.name, f.v, f.max)
 		}
 	}
-	po := missions.PlanOptions{Pattern: req.Pattern, Drones: req.Slots, Repeat: -1, Launch: req.Launch, Alt: req.Alt, Speed: req.Speed, Margin: req.Margin,
-		TransitLayer: req.TransitLayer, TransitAlt: req.TransitAlt,
-		// Replacements wait on the way in until the loop is clear of the
-		// drone they relieve (see handover.go).
-		EntryHold: true}
-	plans, err := missions.PlanArea(a, po)
-	if err != nil {
-		field := "area_id"
-		if rest, ok := strings.CutPrefix(err.Error(), "plan options: "); ok {
-			field, _, _ = strings.Cut(rest, " ")
-			field = strings.TrimSuffix(field, ":")
-		}
-		if errors.Is(err, missions.ErrNoLaunch) {
-			field = "launch"
-		}
-		return Spec{}, httpapi.Invalid(field, "%v", err)
+	if req.TransitLayer != nil && !*req.TransitLayer && req.TransitAlt != 0 {
+		return Spec{}, httpapi.Invalid("transit_layer", "transit_layer false with transit_alt %g: transit_alt sets the transit layer; give one or the other", req.TransitAlt)
 	}
 	switch req.PadSequencing {
 	case "", PadOff, PadTakeoffs, PadAll:
@@ -232,10 +223,34 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 	}
 	p := Params{PadSequencing: req.PadSequencing, ReservePct: req.ReservePct, MarginS: req.MarginS, SetupS: req.SetupS, SwapS: req.SwapMin * 60, EnduranceS: req.EnduranceMin * 60, ReadyPct: req.ReadyPct}
 	p.defaults()
-	eff, _ := po.Effective(a)
-	if vs := missions.Check(a, plans, eff.CheckOptions(missions.CheckOptions{Endurance: p.EnduranceS, Reserve: p.ReservePct / 100})); len(vs) > 0 {
-		return Spec{}, &httpapi.Error{Code: httpapi.CodeInvalid, Field: "area_id", Message: fmt.Sprintf("the plan fails %d safety checks; first: %s", len(vs), vs[0].String()),
-			Details: map[string]any{"violations": vs}}
+	po := missions.PlanOptions{Pattern: req.Pattern, Drones: req.Slots, Repeat: -1, Launch: req.Launch, Alt: req.Alt, Speed: req.Speed, Margin: req.Margin,
+		TransitLayer: req.TransitLayer == nil || *req.TransitLayer, TransitAlt: req.TransitAlt,
+		// Replacements wait on the way in until the loop is clear of the
+		// drone they relieve (see handover.go).
+		EntryHold: true}
+	var warnings []string
+	plans, eff, err := planChecked(a, po, p)
+	if err != nil && req.TransitLayer == nil && req.TransitAlt == 0 {
+		// The layer is only the default here: without room for it (or
+		// with a layered plan the checks refuse) the operation flies its
+		// transits on each slot's own layer, and says so.
+		po.TransitLayer = false
+		plain, peff, perr := planChecked(a, po, p)
+		if perr != nil {
+			return Spec{}, perr
+		}
+		why := err.Error()
+		if he := (*httpapi.Error)(nil); errors.As(err, &he) {
+			why = he.Message
+		}
+		warnings = append(warnings, fmt.Sprintf("no transit layer: %s — each slot's transit and return fly its own patrol layer (set \"transit_layer\": false to plan so on purpose, or lower alt / plan fewer slots to make room)", why))
+		if d.Log != nil {
+			d.Log.Warn("operation planned without a transit layer", "area", req.AreaID, "reason", why)
+		}
+		plans, eff, err = plain, peff, nil
+	}
+	if err != nil {
+		return Spec{}, err
 	}
 	if err := crossCheck(a, plans, eff.CheckOptions(missions.CheckOptions{}), m.Airspace(start, end)); err != nil {
 		return Spec{}, err
@@ -243,7 +258,7 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 	if err := d.flyingCheck(a, plans, eff.CheckOptions(missions.CheckOptions{}), start, wall); err != nil {
 		return Spec{}, err
 	}
-	spec := Spec{AreaID: req.AreaID, Pattern: req.Pattern, VehicleIDs: req.VehicleIDs, Start: start, End: end, Params: p}
+	spec := Spec{AreaID: req.AreaID, Pattern: req.Pattern, VehicleIDs: req.VehicleIDs, Start: start, End: end, Params: p, Warnings: warnings}
 	chk := missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{}))
 	for _, dp := range plans {
 		// Drones come home to the pad, where the crew swaps packs: the
@@ -261,6 +276,30 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		spec.Plans[i].ReturnAlt, spec.Plans[i].NoRaisedSeqs = alts[i], noRaised[i]
 	}
 	return spec, nil
+}
+
+// planChecked plans the slots with po and runs the planner's safety checks
+// on them (the scheduler's endurance and reserve included); errors are 4xx
+// naming the field.
+func planChecked(a *missions.Area, po missions.PlanOptions, p Params) ([]*missions.DronePlan, missions.PlanOptions, error) {
+	plans, err := missions.PlanArea(a, po)
+	if err != nil {
+		field := "area_id"
+		if rest, ok := strings.CutPrefix(err.Error(), "plan options: "); ok {
+			field, _, _ = strings.Cut(rest, " ")
+			field = strings.TrimSuffix(field, ":")
+		}
+		if errors.Is(err, missions.ErrNoLaunch) {
+			field = "launch"
+		}
+		return nil, po, httpapi.Invalid(field, "%v", err)
+	}
+	eff, _ := po.Effective(a)
+	if vs := missions.Check(a, plans, eff.CheckOptions(missions.CheckOptions{Endurance: p.EnduranceS, Reserve: p.ReservePct / 100})); len(vs) > 0 {
+		return nil, eff, &httpapi.Error{Code: httpapi.CodeInvalid, Field: "area_id", Message: fmt.Sprintf("the plan fails %d safety checks; first: %s", len(vs), vs[0].String()),
+			Details: map[string]any{"violations": vs}}
+	}
+	return plans, eff, nil
 }
 
 // noReturnSeqs lists the legs of dp (by the item MISSION_CURRENT shows on
@@ -382,6 +421,9 @@ type OperationView struct {
 	Vehicles   []*VehicleState `json:"vehicles"`
 	Gap        *PredictedGap   `json:"predicted_gap"`
 	Plans      []PlanSummary   `json:"plans"`
+	// Warnings say what the plan could not do as asked by default (no
+	// room for the transit layer); absent when there is nothing to say.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PlanSummary says what each slot flies without the items.
@@ -392,13 +434,16 @@ type PlanSummary struct {
 	LoopStart uint16  `json:"loop_start"`
 	JumpSeq   uint16  `json:"jump_seq"`
 	TransitM  float64 `json:"transit_m"`
+	// TransitAlt is the slot's transit layer, metres above launch (absent:
+	// none, the transit flies the slot's own layer).
+	TransitAlt float64 `json:"transit_alt,omitempty"`
 }
 
 // View builds the API view of o at wall time now.
 func View(o *Operation, now time.Time) OperationView {
 	v := OperationView{ID: o.ID, State: o.State, UncoveredS: round1(o.UncoveredS()), Slots: o.Slots, AreaID: o.AreaID, Pattern: o.Pattern,
 		VehicleIDs: o.VehicleIDs, Start: o.Start, End: o.End, Paused: o.Paused, Stopped: o.Stopped, Reason: o.Reason, Created: o.Created,
-		TimeScale: o.TimeScale, Clock: o.Now(now), Params: o.Params, Vehicles: o.Vehicles, Gap: o.Gap}
+		TimeScale: o.TimeScale, Clock: o.Now(now), Params: o.Params, Vehicles: o.Vehicles, Gap: o.Gap, Warnings: o.Warnings}
 	for _, s := range o.Slots {
 		s.UncoveredS, s.OnStationS = round1(s.UncoveredS), round1(s.OnStationS)
 		v.OnStationS += s.OnStationS
@@ -407,7 +452,7 @@ func View(o *Operation, now time.Time) OperationView {
 	}
 	sortedByID(v.Vehicles)
 	for i, p := range o.Plans {
-		v.Plans = append(v.Plans, PlanSummary{Slot: i, Alt: p.Plan.Alt, Items: len(p.Plan.Mission) + 1, LoopStart: p.Plan.LoopStart, JumpSeq: p.Plan.JumpSeq, TransitM: round1(p.TransitM)})
+		v.Plans = append(v.Plans, PlanSummary{Slot: i, Alt: p.Plan.Alt, Items: len(p.Plan.Mission) + 1, LoopStart: p.Plan.LoopStart, JumpSeq: p.Plan.JumpSeq, TransitM: round1(p.TransitM), TransitAlt: p.Plan.TransitAlt})
 	}
 	return v
 }

@@ -514,6 +514,8 @@ type Spec struct {
 	Start, End time.Time // operation clock; Start zero = now
 	Params     Params
 	Plans      []SlotPlan
+	// Warnings are the planner's (see OperationView.Warnings).
+	Warnings []string
 }
 
 // Create adds an operation; it starts on the tick its window allows.
@@ -538,7 +540,7 @@ func (m *Manager) Create(s Spec) (*Operation, error) {
 		s.Params.PadClearM = m.cfg.PadClearM
 	}
 	o := &Operation{AreaID: s.AreaID, Pattern: s.Pattern, SlotCount: len(s.Plans), VehicleIDs: s.VehicleIDs,
-		Start: s.Start, End: s.End, Created: wall, TimeScale: m.cfg.TimeScale, Params: s.Params, State: StateScheduled, Plans: s.Plans}
+		Start: s.Start, End: s.End, Created: wall, TimeScale: m.cfg.TimeScale, Params: s.Params, State: StateScheduled, Plans: s.Plans, Warnings: s.Warnings}
 	if o.Start.IsZero() {
 		o.Start = wall
 	}

@@ -240,6 +240,9 @@ type Operation struct {
 	Slots    []*Slot         `json:"slots"`
 	Vehicles []*VehicleState `json:"vehicle_states"`
 	Plans    []SlotPlan      `json:"plans"`
+	// Warnings say what the plan could not do as asked by default (no
+	// room for the transit layer: transits on each slot's own layer).
+	Warnings []string `json:"warnings,omitempty"`
 
 	// Gap is the pool forecast's first predicted gap, nil when the pool
 	// covers the window.
