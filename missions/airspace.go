@@ -16,13 +16,17 @@ import (
 // plus the climbs and descents the autopilot flies between them: a
 // takeoff's climb, an RTL's climb to RTL_ALT and its landing). Two drones'
 // pieces conflict where a point of one comes closer to a point of the
-// other than Separation horizontally and LayerStep vertically at once. The
+// other than the horizontal minimum and LayerStep vertically at once: the
+// horizontal minimum is Separation (the live monitor's warning distance)
+// between two level pieces, ClimbSeparation (its critical distance) where
+// either climbs or descends — those are spaced in time by whoever launches
+// and recalls the drones. The
 // rule is spatial, whatever the timing, so it holds however the drones
 // drift along their plans; two exceptions are deconflicted in time
 // instead, as a crew does:
 //
-//   - in a shared launch pad's zone (the pad plus Separation and a metre
-//     around it), when the drones' homes are within Separation (plus the
+//   - in a shared launch pad's zone (the pad plus ClimbSeparation and a
+//     metre around it), when the drones' homes are within ClimbSeparation (plus the
 //     pads' radius) of each other: every drone climbs and descends through
 //     the others' layers there, which the crew (or the operations
 //     scheduler) sequences, one launch or landing at a time; a patrol
@@ -108,11 +112,11 @@ func (c *Checker) pieces(dp *DronePlan, legs []Leg) []piece {
 }
 
 // padSplit appends p to out split at the edge of dp's pad zone (the pad
-// plus Separation and a metre: a piece outside it is clear of every
+// plus ClimbSeparation and a metre: a piece outside it is clear of every
 // takeoff and landing at the pad's centre), the part inside marked pad.
 func (c *Checker) padSplit(out []piece, dp *DronePlan, p piece) []piece {
 	home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
-	zone := dp.Launch.Radius + c.opt.Separation + 1
+	zone := dp.Launch.Radius + c.opt.ClimbSeparation + 1
 	a, b, za, zb := p.a, p.b, p.za, p.zb
 	t0, t1 := circleSpan(a, b, home, zone)
 	at := func(t float64) (orb.Point, float64) { return lerp(a, b, t), za + t*(zb-za) }
@@ -198,7 +202,7 @@ func (c *Checker) separate(sps []sepPlan) []Violation {
 			tree.Insert([2]float64{math.Min(p.a[0], p.b[0]), math.Min(p.a[1], p.b[1])}, [2]float64{math.Max(p.a[0], p.b[0]), math.Max(p.a[1], p.b[1])}, ref{i, k})
 		}
 	}
-	sep, vsep := c.opt.Separation, c.opt.LayerStep
+	search, vsep := math.Max(c.opt.Separation, c.opt.ClimbSeparation), c.opt.LayerStep
 	reported := map[[2]int]bool{}
 	var out []Violation
 	for i, si := range sps {
@@ -206,7 +210,7 @@ func (c *Checker) separate(sps []sepPlan) []Violation {
 			continue // other sets are only judged against the new plans
 		}
 		for _, p := range si.pieces {
-			tree.Search([2]float64{math.Min(p.a[0], p.b[0]) - sep, math.Min(p.a[1], p.b[1]) - sep}, [2]float64{math.Max(p.a[0], p.b[0]) + sep, math.Max(p.a[1], p.b[1]) + sep},
+			tree.Search([2]float64{math.Min(p.a[0], p.b[0]) - search, math.Min(p.a[1], p.b[1]) - search}, [2]float64{math.Max(p.a[0], p.b[0]) + search, math.Max(p.a[1], p.b[1]) + search},
 				func(_, _ [2]float64, r ref) bool {
 					j := r.plan
 					sj := sps[j]
@@ -214,11 +218,15 @@ func (c *Checker) separate(sps []sepPlan) []Violation {
 						return true
 					}
 					q := sj.pieces[r.piece]
-					if !si.together && p.pad && q.pad && math.Hypot(si.home[0]-sj.home[0], si.home[1]-sj.home[1]) < sep+si.dp.Launch.Radius+sj.dp.Launch.Radius {
+					if !si.together && p.pad && q.pad && math.Hypot(si.home[0]-sj.home[0], si.home[1]-sj.home[1]) < c.opt.ClimbSeparation+si.dp.Launch.Radius+sj.dp.Launch.Radius {
 						return true // a shared launch pad: sequenced in time
 					}
 					if t := si.dp.TransitAlt; !si.together && t > 0 && t == sj.dp.TransitAlt && p.level(t) && q.level(t) {
 						return true // a shared transit layer: sequenced in time
+					}
+					sep := c.opt.ClimbSeparation
+					if p.za == p.zb && q.za == q.zb {
+						sep = c.opt.Separation // level flight: the monitor's warning distance
 					}
 					dh, _, ok := closest3(p, q, vsep)
 					if !ok || dh >= sep {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/burgut-uav/burgut/fleet/separation"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/paulmach/orb"
 )
@@ -100,14 +101,48 @@ func TestSeparationBetweenLayers(t *testing.T) {
 			t.Errorf("layers 50 and %g m: %+v %+v", c.z, v, v.Other)
 		}
 	}
-	// Parallel on one layer: 12 m apart is separated, 8 m is not.
-	near := handPlan(1, xyz{-300, 8, 50}, xyz{300, 8, 50})
-	far := handPlan(1, xyz{-300, 12, 50}, xyz{300, 12, 50})
-	if vs := sepCheck(ew, near); len(vs) != 1 || !strings.Contains(vs[0].Message, "within 8.0 m horizontally") {
-		t.Errorf("8 m apart on one layer: %v", vs)
+	// Parallel on one layer: 32 m apart is separated, 28 m is not (the
+	// monitor's 30 m warning distance).
+	near := handPlan(1, xyz{-300, 28, 50}, xyz{300, 28, 50})
+	far := handPlan(1, xyz{-300, 32, 50}, xyz{300, 32, 50})
+	if vs := sepCheck(ew, near); len(vs) != 1 || !strings.Contains(vs[0].Message, "within 28.0 m horizontally") {
+		t.Errorf("28 m apart on one layer: %v", vs)
 	}
 	if vs := sepCheck(ew, far); len(vs) != 0 {
-		t.Errorf("12 m apart: %v", vs)
+		t.Errorf("32 m apart: %v", vs)
+	}
+}
+
+// The planner and the live separation monitor agree: two drones' legs on
+// one layer 15 m apart (half the monitor's warning distance) would warn in
+// flight whenever the drones pass abreast, so the plan is refused, naming
+// both legs and the monitor's minimum; the same legs just beyond the
+// warning distance, or a layer step apart, pass. Before, the planner's own
+// 10 m let them through.
+func TestSameLayerLegsKeepTheMonitorsWarningDistance(t *testing.T) {
+	mon := separation.DefaultConfig()
+	if DefaultSeparation != mon.Warn || mon.WarnVertical >= DefaultLayerStep {
+		t.Fatalf("planner minima %g m / %g m, monitor's warning %g m / %g m: the planner must keep at least the monitor's", DefaultSeparation, DefaultLayerStep, mon.Warn, mon.WarnVertical)
+	}
+	a := handPlan(0, xyz{-300, 0, 50}, xyz{300, 0, 50})
+	at := func(y, z float64) *DronePlan { return handPlan(1, xyz{-300, y, z}, xyz{300, y, z}) }
+	vs := sepCheck(a, at(mon.Warn/2, 50))
+	if len(vs) != 1 {
+		t.Fatalf("legs %g m apart on one layer: want one separation violation, got %v", mon.Warn/2, vs)
+	}
+	v := vs[0]
+	// Leg 1 is the first level piece (the empty leg at the first
+	// waypoint, where both have climbed to 50 m); the message names it.
+	if v.Drone != 0 || v.Leg != 1 || v.Other == nil || v.Other.Drone != 1 || v.Other.Leg != 1 ||
+		!strings.Contains(v.String(), "drone 0 leg 1 (to item 2)") || !strings.Contains(v.Message, "comes within 15.0 m horizontally of drone 1 leg 1 (to item 2)") ||
+		!strings.Contains(v.Message, "(at 50 m vs at 50 m); minimum 30 m horizontally") {
+		t.Errorf("violation %q %+v: want drone 0 leg 1 against drone 1 leg 1, 15.0 m at 50 m, minimum 30 m", v.String(), v.Other)
+	}
+	if vs := sepCheck(a, at(mon.Warn+1, 50)); len(vs) != 0 {
+		t.Errorf("legs %g m apart on one layer: %v", mon.Warn+1, vs)
+	}
+	if vs := sepCheck(a, at(mon.Warn/2, 50+DefaultLayerStep)); len(vs) != 0 {
+		t.Errorf("legs %g m apart a layer step above: %v", mon.Warn/2, vs)
 	}
 }
 

@@ -2,11 +2,13 @@ package missions
 
 import (
 	"fmt"
-	"github.com/burgut-uav/burgut/internal/mavitem"
 	"math"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
+
+	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/internal/sepmin"
 )
 
 // CheckOptions are the rules a plan must pass before upload. Zero values
@@ -20,14 +22,22 @@ type CheckOptions struct {
 	Endurance   float64 `json:"endurance_s"`  // battery endurance at cruise, seconds; default 1500
 	Reserve     float64 `json:"reserve"`      // fraction kept in reserve; default 0.2
 	// Separation and LayerStep are the separation minima between two
-	// drones' legs: horizontally Separation (default 10 m), vertically
-	// LayerStep (default 10 m, the planner's layer spacing: drones on
-	// adjacent layers are separated). Two legs conflict where they come
-	// closer than both at once (see separation).
-	Separation  float64 `json:"separation"`
-	LayerStep   float64 `json:"layer_step"`
-	ClimbRate   float64 `json:"climb_rate"`   // m/s, default 2.5
-	DescentRate float64 `json:"descent_rate"` // m/s, default 1.5
+	// drones' level flight (patrol legs, transits at a layer):
+	// horizontally Separation (default DefaultSeparation, 30 m: the live
+	// monitor's warning distance), vertically LayerStep (default 10 m,
+	// the planner's layer spacing: drones on adjacent layers are
+	// separated). Two pieces conflict where they come closer than both at
+	// once (see separation). ClimbSeparation is the horizontal minimum
+	// where either piece climbs or descends through the other's height
+	// (default DefaultClimbSeparation, 10 m: the monitor's critical
+	// distance): those pass within the warning distance only while the
+	// scheduler's launches, holds and pad sequencing keep the two apart
+	// in time; it is also the width of a shared pad's zone.
+	Separation      float64 `json:"separation"`
+	ClimbSeparation float64 `json:"climb_separation"`
+	LayerStep       float64 `json:"layer_step"`
+	ClimbRate       float64 `json:"climb_rate"`   // m/s, default 2.5
+	DescentRate     float64 `json:"descent_rate"` // m/s, default 1.5
 }
 
 func (o *CheckOptions) defaults() {
@@ -41,6 +51,7 @@ func (o *CheckOptions) defaults() {
 	def(&o.Endurance, 1500)
 	def(&o.Reserve, 0.2)
 	def(&o.Separation, DefaultSeparation)
+	def(&o.ClimbSeparation, DefaultClimbSeparation)
 	def(&o.LayerStep, DefaultLayerStep)
 	def(&o.ClimbRate, 2.5)
 	def(&o.DescentRate, 1.5)
@@ -48,13 +59,28 @@ func (o *CheckOptions) defaults() {
 	o.MaxItems, o.FenceItems, o.FenceBytes = c.MissionItems, c.FenceItems, c.FenceBytes
 }
 
-// DefaultSeparation is the planner's horizontal separation between two
-// drones, metres (PlanOptions.Separation and CheckOptions.Separation when
-// unset). Homes closer than it share a launch pad, whose climbs and
-// descents the planner leaves to be spaced out in time (see separation),
-// so whoever launches the drones (the crew, the operations scheduler,
-// a scenario's launch step) sequences them by it.
-const DefaultSeparation = 10.0
+// DefaultSeparation is the separation rule's horizontal minimum between
+// two drones' level flight less than LayerStep apart vertically, metres
+// (CheckOptions.Separation when unset): the live separation monitor's
+// warning distance (internal/sepmin owns both), so two legs the planner
+// accepts on one layer — or on layers closer than LayerStep — are never
+// close enough for the monitor to warn, whenever the drones fly them.
+const DefaultSeparation = sepmin.WarnHorizontal
+
+// DefaultClimbSeparation is CheckOptions.ClimbSeparation when unset: the
+// monitor's critical distance. Homes closer than it share a launch pad,
+// whose climbs and descents the planner leaves to be spaced out in time
+// (see separation), so whoever launches the drones (the crew, the
+// operations scheduler, a scenario's launch step) sequences them — at the
+// monitor's pad clearance.
+const DefaultClimbSeparation = sepmin.CriticalHorizontal
+
+// DefaultPartGap is PlanOptions.Separation when unset: the horizontal
+// gap the pattern builder keeps between neighbouring drones' parts and
+// landing spots, metres. Neighbours fly different layers; two parts on
+// one layer (more drones than the band has layers) closer than
+// DefaultSeparation are refused by the separation rule.
+const DefaultPartGap = 10.0
 
 // DefaultLayerStep is the planner's vertical distance between drones'
 // altitude layers, metres (PlanOptions.LayerStep and

@@ -33,7 +33,8 @@ type PlanOptions struct {
 	Margin float64 `json:"margin"`
 	Offset float64 `json:"offset"` // corridor: lateral offset from the route, metres, + = left
 	// Separation is the horizontal distance kept between neighbouring
-	// drones' parts (default 10 m); each part reaches Margin − Separation/2
+	// drones' parts (default DefaultPartGap, 10 m; the checker's minimum
+	// is CheckOptions.Separation); each part reaches Margin − Separation/2
 	// past its cut line so coverage has no gap along the cut.
 	Separation float64 `json:"separation"`
 	Speed      float64 `json:"speed"` // cruise speed m/s, default 10
@@ -191,7 +192,7 @@ func (o *PlanOptions) defaults(a *Area) error {
 		return fmt.Errorf("margin %g m: want 0–1000", o.Margin)
 	}
 	if o.Separation == 0 {
-		o.Separation = DefaultSeparation
+		o.Separation = DefaultPartGap
 	}
 	if o.Separation < 0 || o.Separation > 1000 {
 		return fmt.Errorf("separation %g m: want 0–1000", o.Separation)

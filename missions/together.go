@@ -12,10 +12,11 @@ import (
 // RTL climbs to RTL_ALT where it is below it, flies straight to its target
 // (RTLTarget: its own landing spot, a rally point or home) and descends
 // there. Every pair of drones' returns must keep the separation minima
-// (Separation horizontally or LayerStep vertically) with nothing exempt —
+// (Separation, or ClimbSeparation where one climbs or descends,
+// horizontally, or LayerStep vertically) with nothing exempt —
 // nobody sequences a simultaneous return, so a shared pad's centre or a
 // shared transit layer is a conflict here. Returns are taken from every
-// non-transit leg sampled every Separation/4. It is not part of Check:
+// non-transit leg sampled every ClimbSeparation/4. It is not part of Check:
 // plans whose drones share a pad without room for separate landing spots
 // (PlanArea notes it) or share a transit layer fail it, and may still be
 // flown with returns sequenced by the crew or the operations scheduler.
@@ -53,9 +54,9 @@ type descent struct {
 }
 
 // legReturnPieces are the pieces of an RTL commanded anywhere on leg k
-// (l), sampled every Separation/4.
+// (l), sampled every ClimbSeparation/4.
 func (c *Checker) legReturnPieces(dp *DronePlan, k int, l Leg, seen map[descent]bool) []piece {
-	step := math.Max(0.5, c.opt.Separation/4)
+	step := math.Max(0.5, c.opt.ClimbSeparation/4)
 	rtl := dp.rtlAlt()
 	var out []piece
 	a, b := c.xy(l.From), c.xy(l.To)

@@ -114,10 +114,10 @@ func TestSimultaneousReturnsSeparated(t *testing.T) {
 		for j := i + 1; j < len(plans); j++ {
 			si, sj := llOf(plans[i].Rally[0]), llOf(plans[j].Rally[0])
 			k := math.Cos(sepCenter[1] * math.Pi / 180)
-			if d := math.Hypot((si[0]-sj[0])*111320*k, (si[1]-sj[1])*111320); d < co.Separation {
+			if d := math.Hypot((si[0]-sj[0])*111320*k, (si[1]-sj[1])*111320); d < DefaultClimbSeparation {
 				t.Errorf("drones %d and %d land %.1f m apart", i, j, d)
 			}
-			if d := closestReturns(plans[i], plans[j], co.LayerStep); d < co.Separation {
+			if d := closestReturns(plans[i], plans[j], co.LayerStep); d < DefaultClimbSeparation {
 				t.Errorf("drones %d and %d: returns come within %.1f m horizontally while less than %g m apart vertically", i, j, d, co.LayerStep)
 			}
 		}
@@ -209,7 +209,7 @@ func TestReturnConflictsRaised(t *testing.T) {
 	for i, dp := range raised {
 		rtl := dp.rtlAlt()
 		home := c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat})
-		zone := func(d *DronePlan) float64 { return d.Launch.Radius + c.opt.Separation + 1 }
+		zone := func(d *DronePlan) float64 { return d.Launch.Radius + c.opt.ClimbSeparation + 1 }
 		bad := map[uint16]bool{}
 		for _, v := range got[i] {
 			bad[v.Seq] = true
@@ -229,7 +229,7 @@ func TestReturnConflictsRaised(t *testing.T) {
 					continue
 				}
 				ohome := c.xy(orb.Point{o.Home.Lon, o.Home.Lat})
-				sharedPad := math.Hypot(home[0]-ohome[0], home[1]-ohome[1]) < c.opt.Separation+dp.Launch.Radius+o.Launch.Radius
+				sharedPad := math.Hypot(home[0]-ohome[0], home[1]-ohome[1]) < c.opt.ClimbSeparation+dp.Launch.Radius+o.Launch.Radius
 				for _, m := range o.Legs() {
 					qa, qb := c.xy(m.From), c.xy(m.To)
 					nq := int(math.Hypot(qb[0]-qa[0], qb[1]-qa[1])) + 1
@@ -259,9 +259,9 @@ func TestReturnConflictsRaised(t *testing.T) {
 				}
 			}
 			switch {
-			case least < c.opt.Separation-0.5 && !bad[l.ToSeq]:
+			case least < c.opt.ClimbSeparation-0.5 && !bad[l.ToSeq]:
 				t.Errorf("drone %d leg to item %d: its raised return climbs %.1f m from another drone's flight, not flagged", i, l.ToSeq, least)
-			case least > c.opt.Separation+0.5 && bad[l.ToSeq]:
+			case least > c.opt.ClimbSeparation+0.5 && bad[l.ToSeq]:
 				t.Errorf("drone %d leg to item %d: flagged, but its climb keeps %.1f m", i, l.ToSeq, least)
 			}
 		}

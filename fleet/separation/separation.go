@@ -56,6 +56,8 @@ import (
 	"time"
 
 	"github.com/tidwall/rtree"
+
+	"github.com/burgut-uav/burgut/internal/sepmin"
 )
 
 // Config sets the thresholds. Distances are metres.
@@ -77,26 +79,15 @@ type Config struct {
 }
 
 // DefaultConfig is the one source of the defaults of the station's flags.
-// Horizontally 30 m warns and 10 m is critical for multirotors cruising
-// at 5–15 m/s with GNSS errors of a few metres; 20 s ahead gives a pilot
-// (or the brake action) time to act at those speeds.
-//
-// Vertically 8 m warns and 4 m is critical, against the planner's 10 m
-// between altitude layers (missions.DefaultLayerStep; a test keeps the
-// warning strictly under it, with room for the altitude-hold error).
-// Altitude is held on the barometer, not GNSS (GNSS vertical error is 1.5–2×
-// its horizontal): ArduCopter's position controller holds a level
-// drone within about ±0.5–1 m of its target in calm air, baro noise and
-// drift being a few decimetres over a flight (temperature, prop wash);
-// two drones on adjacent layers therefore stay 8–10 m apart, and only
-// one that has left its layer by more than the two drones' combined
-// hold error (2 m) warns. 4 m — under half the layer step — is a drone
-// in the other's layer band: critical. A drone climbing or descending
-// through another's layer (takeoff, landing, RTL) is inside 8 m
-// vertically for the seconds it takes and warns if it is horizontally
-// within 30 m then.
+// The distances are internal/sepmin's, which the planner's separation
+// rule keeps too (see there for why these numbers); 20 s ahead gives a
+// pilot (or the brake action) time to act at multirotor speeds. A drone
+// climbing or descending through another's layer (takeoff, landing, RTL)
+// is inside 8 m vertically for the seconds it takes and warns if it is
+// horizontally within 30 m then.
 func DefaultConfig() Config {
-	return Config{Warn: 30, Critical: 10, WarnVertical: 8, CriticalVertical: 4, Horizon: 20 * time.Second, ClearFactor: 1.25}
+	return Config{Warn: sepmin.WarnHorizontal, Critical: sepmin.CriticalHorizontal, WarnVertical: sepmin.WarnVertical, CriticalVertical: sepmin.CriticalVertical,
+		Horizon: 20 * time.Second, ClearFactor: 1.25}
 }
 
 // PadClearance is the distance (metres, 3D, not the monitor's cylinder) takeoffs and landings on a

@@ -539,9 +539,10 @@ func TestVerticalMinimaFitThePlannersLayers(t *testing.T) {
 	if c.CriticalVertical >= c.WarnVertical {
 		t.Fatalf("critical vertical %v m not under warn vertical %v m", c.CriticalVertical, c.WarnVertical)
 	}
-	// And the planner's horizontal separation is the monitor's critical
-	// distance: legs planned at it on one layer are critical, not less.
-	if missions.DefaultSeparation > c.Critical {
-		t.Fatalf("planner separation %v m above the monitor's critical %v m", missions.DefaultSeparation, c.Critical)
+	// And the planner's horizontal separation is the monitor's warning
+	// distance (both internal/sepmin's): legs the planner accepts on one
+	// layer are far enough apart not to warn.
+	if missions.DefaultSeparation != c.Warn {
+		t.Fatalf("planner separation %v m, monitor's warning %v m: a plan the planner accepts would warn", missions.DefaultSeparation, c.Warn)
 	}
 }
