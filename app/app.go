@@ -48,6 +48,9 @@ type App struct {
 	// Sim is the simulated fleet of `burgut run` (nil for serve); tests use
 	// it to inject faults into the vehicles the demo flies.
 	Sim *simulator.Sim
+	// simClock is Sim once it is made, for the operations clock, which
+	// starts before the simulator (operationsNow).
+	simClock atomic.Pointer[simulator.Sim]
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store
 	// Operations runs the patrol operations (app/operations.go).

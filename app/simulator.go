@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/linkspec"
@@ -35,6 +36,7 @@ func (a *App) startSimulator(ctx context.Context) error {
 		Home:          vehicle.LatLonAlt{Lat: home.Lat, Lon: home.Lon, AltMSL: vehicle.DefaultHome.AltMSL},
 		Speedup:       c.Speedup,
 		Spread:        c.Spread,
+		HomesFile:     c.HomesFile,
 		Seed:          c.Seed,
 		Video:         c.Video,
 		VideoBasePort: c.VideoBase,
@@ -46,12 +48,59 @@ func (a *App) startSimulator(ctx context.Context) error {
 		return fmt.Errorf("simulator: %w", err)
 	}
 	a.Sim = sim
+	a.simClock.Store(sim)
 	a.Go(ctx, "simulator", sim.Run)
+	if a.operationsNow() != nil && a.Station != nil && c.Speedup > 1 {
+		a.Go(ctx, "simulator pace", func(ctx context.Context) error { a.paceSimulator(ctx, sim); return nil })
+	}
 	a.Log.Info("simulated fleet started", "vehicles", c.Vehicles, "gcs", gcs, "home", c.Home)
 	if c.Demo && a.Station != nil {
 		a.Go(ctx, "demo", a.flyDemo)
 	}
 	return nil
+}
+
+// simPaceBehind is how far behind its links the station may fall before
+// the in-process simulator is slowed (paceSimulator).
+const simPaceBehind = 250 * time.Millisecond
+
+// paceSimulator slows the in-process simulator while the station is
+// behind its links, and restores the speedup once it has caught up: at
+// speedup 60 a station 3 s behind acts on drones as they were 3 minutes
+// of operation time ago. On a loaded machine (the operation tests under
+// CI load) that left slots uncovered for minutes, although every drone
+// was launched in time. Slowed, the simulated world waits for the
+// station, and the operations clock, which keeps step with the simulator
+// (operationsNow), waits with it. Every 100 ms the speedup becomes
+// Speedup × simPaceBehind / behind (at least 1) while the station is
+// more than simPaceBehind behind, else Speedup.
+func (a *App) paceSimulator(ctx context.Context, sim *simulator.Sim) {
+	full := a.Config.Sim.Speedup
+	cur := full
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		want := full
+		if b := a.Station.Behind(); b > simPaceBehind {
+			want = max(1, full*float64(simPaceBehind)/float64(b))
+		}
+		if want == cur {
+			continue
+		}
+		if err := sim.SetSpeedup(want); err != nil {
+			a.Log.Warn("simulator: pace", "speedup", want, "err", err)
+			continue
+		}
+		if cur == full {
+			a.Log.Debug("simulator slowed: the station is behind its links", "speedup", want)
+		}
+		cur = want
+	}
 }
 
 // simTarget is the address the simulated vehicles send to: the first UDP

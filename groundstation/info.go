@@ -3,6 +3,7 @@ package groundstation
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/burgut-uav/burgut/internal/latency"
 	"github.com/burgut-uav/burgut/internal/mavsign"
@@ -88,6 +89,20 @@ type SocketStats struct {
 	Drops uint64 `json:"drops"`
 	// RxQueueBytes is what waits in the receive buffer now.
 	RxQueueBytes uint64 `json:"rx_queue_bytes"`
+}
+
+// Behind is how long the most lagging link's dispatcher has had frames
+// waiting without catching up (LinkInfo.BehindS; 0 when every link keeps
+// up): cheap enough to poll often, unlike Links.
+func (s *Station) Behind() time.Duration {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	var b time.Duration
+	for _, ln := range running {
+		b = max(b, ln.behind())
+	}
+	return b
 }
 
 // Links lists the configured links with their counters (zero before Run).

@@ -118,6 +118,16 @@ type Config struct {
 	// TickInterval is how often (wall time) the scheduler steps the models
 	// and sends due telemetry. Default 20 ms.
 	TickInterval time.Duration
+	// MaxStreamSpeedup is how many times faster than at real time a
+	// vehicle streams its periodic telemetry at most, in wall time:
+	// faster than that, each stream is thinned (sent when due in
+	// simulated time and at least interval/MaxStreamSpeedup of wall
+	// time after its last; GLOBAL_POSITION_INT is not thinned). Default
+	// DefaultMaxStreamSpeedup; negative
+	// = no cap (one message per stream per tick). Events — mode, arming,
+	// mission item changes, home, fence breach, status texts — and
+	// requested messages are sent at once whatever the cap.
+	MaxStreamSpeedup float64
 	// Log receives protocol warnings (rate-limited per vehicle). Default:
 	// slog.Default().
 	Log *slog.Logger
@@ -413,6 +423,12 @@ func (cfg *Config) plan() ([]assignment, error) {
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 20 * time.Millisecond
+	}
+	if cfg.MaxStreamSpeedup == 0 {
+		cfg.MaxStreamSpeedup = DefaultMaxStreamSpeedup
+	}
+	if math.IsNaN(cfg.MaxStreamSpeedup) {
+		return nil, fmt.Errorf("max stream speedup %v: want a number", cfg.MaxStreamSpeedup)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

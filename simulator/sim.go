@@ -27,6 +27,8 @@ type Sim struct {
 	// rate is the simulated-per-wall factor the schedulers use now
 	// (float64 bits): Config.Speedup until SetSpeedup changes it.
 	rate atomic.Uint64
+	// lag is each scheduler shard's Lag (ns); see Lag.
+	lag []atomic.Int64
 
 	mu      sync.Mutex
 	running bool
@@ -42,6 +44,9 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{cfg: cfg}
 	s.rate.Store(math.Float64bits(s.cfg.Speedup))
+	// One lag per scheduler shard (Run makes at most GOMAXPROCS), made
+	// here so that Lag may be called before Run.
+	s.lag = make([]atomic.Int64, max(1, runtime.GOMAXPROCS(0)))
 	for i, a := range plan {
 		sv, err := newSimVehicle(i, a, &s.cfg)
 		if err != nil {
@@ -81,6 +86,23 @@ func (s *Sim) SetSpeedup(f float64) error {
 	}
 	s.rate.Store(math.Float64bits(f))
 	return nil
+}
+
+// Lag is how far (wall time) the simulated clock has fallen behind
+// Config.Speedup × the wall time since Run: the wall time the schedulers
+// did not simulate (a tick later than 10 intervals simulates only 10, so
+// a starved machine slows the simulation instead of jumping it) or ran
+// slower than Config.Speedup (SetSpeedup). It never decreases unless
+// SetSpeedup ran the world faster than Config.Speedup. With vehicles
+// stepped by several schedulers it is the slowest one's. A clock that
+// must keep step with the simulated world — the operations scheduler's
+// under burgut run — is the wall clock less Lag.
+func (s *Sim) Lag() time.Duration {
+	var m int64
+	for i := range s.lag {
+		m = max(m, s.lag[i].Load())
+	}
+	return time.Duration(m)
 }
 
 // Close releases the sockets of a Sim; Run does it itself when it returns.
@@ -136,6 +158,7 @@ func (s *Sim) Run(ctx context.Context) error {
 	if shards > len(s.vehicles) {
 		shards = len(s.vehicles)
 	}
+	shards = min(shards, len(s.lag))
 	for k := range shards {
 		var mine []*SimVehicle
 		for i := k; i < len(s.vehicles); i += shards {
@@ -144,7 +167,7 @@ func (s *Sim) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.schedule(ctx, mine)
+			s.schedule(ctx, mine, &s.lag[k])
 		}()
 	}
 	s.cfg.Log.Info("simulator running", "vehicles", len(s.vehicles), "gcs", s.cfg.GCS, "speedup", s.cfg.Speedup)
@@ -157,8 +180,9 @@ func (s *Sim) Run(ctx context.Context) error {
 
 // schedule steps its share of vehicles every tick. Wall time between ticks
 // is measured, so a late tick simulates the time it missed (capped, so a
-// stalled machine slows the simulation instead of jumping it).
-func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle) {
+// stalled machine slows the simulation instead of jumping it); what it
+// did not simulate is added to lag (see Lag).
+func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle, lag *atomic.Int64) {
 	t := time.NewTicker(s.cfg.TickInterval)
 	defer t.Stop()
 	last := time.Now()
@@ -169,12 +193,16 @@ func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle) {
 			return
 		case <-t.C:
 			now := time.Now()
-			dt := now.Sub(last)
+			wall := now.Sub(last)
 			last = now
-			if dt > maxDt {
-				dt = maxDt
+			dt := min(wall, maxDt)
+			rate := s.Speedup()
+			simDt := time.Duration(float64(dt) * rate)
+			// The wall time this tick stands for at Config.Speedup, less
+			// the wall time it did.
+			if d := wall - time.Duration(float64(simDt)/s.cfg.Speedup); d != 0 {
+				lag.Store(max(0, lag.Load()+int64(d)))
 			}
-			simDt := time.Duration(float64(dt) * s.Speedup())
 			for _, sv := range vs {
 				sv.tick(now, simDt)
 			}

@@ -67,22 +67,27 @@ type SimVehicle struct {
 	rd       *frame.Reader
 	wallNow  time.Time
 
-	streams    []stream
-	camNextHB  time.Duration
-	upload     upload
-	lastUpload finishedUpload
-	plist      paramList
-	extra      []vehicle.Param // inert parameters (Config.ExtraParams), after the model's
-	ftp        ftpServer
-	link       linkState
-	pausedMode int64 // mode before DO_PAUSE_CONTINUE pause, -1 when not paused
-	tcp        map[*tcpClient]struct{}
-	textID     uint16
-	camPending []message.Message
-	videoStop  func() // kills the running encoder (RestartVideo)
-	faults     []ScheduledFault
-	speedup    float64
-	gcsHBAt    time.Time // wall time of the last heartbeat from the GCS
+	streams   []stream
+	camNextHB time.Duration
+	// camWallNext, maxStreamSpeedup and tick pace the streams in wall
+	// time (Config.MaxStreamSpeedup).
+	camWallNext      time.Time
+	maxStreamSpeedup float64
+	tickEvery        time.Duration
+	upload           upload
+	lastUpload       finishedUpload
+	plist            paramList
+	extra            []vehicle.Param // inert parameters (Config.ExtraParams), after the model's
+	ftp              ftpServer
+	link             linkState
+	pausedMode       int64 // mode before DO_PAUSE_CONTINUE pause, -1 when not paused
+	tcp              map[*tcpClient]struct{}
+	textID           uint16
+	camPending       []message.Message
+	videoStop        func() // kills the running encoder (RestartVideo)
+	faults           []ScheduledFault
+	speedup          float64
+	gcsHBAt          time.Time // wall time of the last heartbeat from the GCS
 
 	warnAt    time.Time
 	warnCount int
@@ -120,6 +125,9 @@ func newSimVehicle(index int, a assignment, cfg *Config) (*SimVehicle, error) {
 		tcp:        map[*tcpClient]struct{}{},
 		wallNow:    time.Now(),
 		speedup:    cfg.Speedup,
+
+		maxStreamSpeedup: cfg.MaxStreamSpeedup,
+		tickEvery:        cfg.TickInterval,
 	}
 	sv.log = cfg.Log.With("vehicle", index, "sysid", a.sysid)
 	if cfg.settings(index).video {

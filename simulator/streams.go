@@ -28,14 +28,46 @@ const (
 )
 
 // stream is one periodically sent message. Intervals are simulated time,
-// as in ArduPilot SITL, so with --speedup the rates scale too; at most one
-// message per stream is sent per scheduler tick.
+// as in ArduPilot SITL, so with --speedup the rates scale too — up to
+// Config.MaxStreamSpeedup times the real-time rate in wall time, the
+// position excepted (see DefaultMaxStreamSpeedup); at most one message
+// per stream is sent per scheduler tick.
 type stream struct {
 	id       uint32
 	interval time.Duration // 0 = off
 	def      time.Duration // default interval, restored by interval 0 requests
 	next     time.Duration
 	group    uint8 // MAV_DATA_STREAM group it belongs to
+	// wallNext is the wall time before which the stream is not sent
+	// again (the MaxStreamSpeedup cap).
+	wallNext time.Time
+}
+
+// DefaultMaxStreamSpeedup caps how fast, in wall time, a vehicle streams
+// telemetry faster than real time: 5 times its real-time rate. Uncapped,
+// one message per stream per 20 ms tick made a vehicle at --speedup 60
+// send ~550 messages per wall second instead of ~14: the operation tests'
+// 8 vehicles sent a station 4,400 datagrams/s, and a loaded 2-core
+// machine running the -race test binary fell 10–15 s behind that link
+// (its 32,768-datagram staging buffer full, then dropping), so command
+// replies waited behind telemetry and launches failed ("no COMMAND_ACK
+// after 4 attempts", "no MISSION_REQUEST after 6 MISSION_COUNTs"). The
+// position (GLOBAL_POSITION_INT), which the map, the separation monitor
+// and the stored tracks need densest, is not thinned: it still comes once
+// per tick (1.2 s of simulated time at speedup 60; the physics steps 1 s
+// at a time). With the station's 4 Hz requests the 8 vehicles send
+// ~1,800 datagrams/s at speedup 60 instead of ~4,400. State changes are
+// events, sent at once whatever the cap.
+const DefaultMaxStreamSpeedup = 5
+
+// streamWallGap is the least wall time between two messages of a stream
+// of the given (simulated) interval, less half a tick of slack so that
+// at a speedup at or under the cap tick jitter never holds one back.
+func (sv *SimVehicle) streamWallGap(interval time.Duration) time.Duration {
+	if sv.maxStreamSpeedup <= 0 {
+		return 0
+	}
+	return time.Duration(float64(interval)/sv.maxStreamSpeedup) - sv.tickEvery/2
 }
 
 // MAV_DATA_STREAM groups as ArduPilot assigns its messages to them.
@@ -87,7 +119,7 @@ func (sv *SimVehicle) sendDueStreams() {
 	have := false
 	for i := range sv.streams {
 		s := &sv.streams[i]
-		if s.interval <= 0 || now < s.next {
+		if s.interval <= 0 || now < s.next || sv.wallNow.Before(s.wallNext) {
 			continue
 		}
 		if !have {
@@ -101,10 +133,14 @@ func (sv *SimVehicle) sendDueStreams() {
 		if s.next <= now {
 			s.next = now + s.interval
 		}
+		if s.id != msgGlobalPositionInt {
+			s.wallNext = sv.wallNow.Add(sv.streamWallGap(s.interval))
+		}
 	}
-	if now >= sv.camNextHB {
+	if now >= sv.camNextHB && !sv.wallNow.Before(sv.camWallNext) {
 		sv.sendCam(sv.cameraHeartbeat())
 		sv.camNextHB = now + time.Second
+		sv.camWallNext = sv.wallNow.Add(sv.streamWallGap(time.Second))
 	}
 }
 
