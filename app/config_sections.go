@@ -255,6 +255,10 @@ type SimConfig struct {
 	// Spread is the radius, metres, of the disc the vehicles' homes are
 	// placed on (0 = about 5 m per vehicle), as burgut sitl --spread.
 	Spread float64
+	// HomesFile, when set, places the vehicles on its homes instead, one
+	// "lat,lon[,alt]" line per vehicle (simulator.Config.HomesFile): a
+	// launch pad's spots.
+	HomesFile string
 	// Scenario makes `burgut run` a rehearsal (issue 14): the scenario
 	// file's fleet flies instead of the demo fleet, at speedup 1, its
 	// faults fire on schedule while a trainee operates the console, and

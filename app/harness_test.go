@@ -38,7 +38,7 @@ func runApp(t *testing.T, edit func(*Config)) (a *App, stop func()) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	a = New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	a = New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -109,4 +109,15 @@ func mavlinkPort(t *testing.T, a *App) int {
 		t.Fatalf("link %q: %v", l, err)
 	}
 	return p
+}
+
+// testLogLevel is the level of the apps' logs in tests: errors only,
+// unless BURGUT_TEST_LOG names another (debug, info, warn) to see what a
+// station did in a failing run.
+func testLogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("BURGUT_TEST_LOG"))); err != nil {
+		return slog.LevelError
+	}
+	return l
 }
