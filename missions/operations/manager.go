@@ -417,7 +417,11 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 			defer cancel()
 			var err error
-			began := time.Now()
+			// The command's latency on the operations clock's wall
+			// (Config.Now): under burgut run it keeps step with the
+			// simulator, and a second the simulation was slowed is not
+			// TimeScale seconds of operation time.
+			began := m.cfg.Now()
 			upload, reason, note := a.Upload, "", Note{}
 			switch a.Kind {
 			case ActLaunch:
@@ -467,21 +471,21 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 					m.cfg.Log.Warn("operations: RTL failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Returns++
-				m.emit(o, o.ReturnDone(a.VehicleID, err, wall, time.Since(began)))
+				m.emit(o, o.ReturnDone(a.VehicleID, err, wall, m.cfg.Now().Sub(began)))
 			case ActContinue:
 				if err != nil {
 					m.stats.ContinueFailures++
 					m.cfg.Log.Warn("operations: continue failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Continues++
-				m.emit(o, o.ContinueDone(a.VehicleID, err, time.Since(began)))
+				m.emit(o, o.ContinueDone(a.VehicleID, err, m.cfg.Now().Sub(began)))
 			case ActHold:
 				if err != nil {
 					m.stats.HoldFailures++
 					m.cfg.Log.Warn("operations: hold failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Holds++
-				m.emit(o, o.HoldDone(a.VehicleID, err, time.Since(began)))
+				m.emit(o, o.HoldDone(a.VehicleID, err, m.cfg.Now().Sub(began)))
 			}
 		}()
 	}
