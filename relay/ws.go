@@ -196,6 +196,9 @@ type Hub struct {
 	stopped bool
 	conns   sync.WaitGroup
 
+	// eager: the hub encodes states as it takes them (eagerLocked).
+	eager bool
+
 	nClients                              atomic.Int64
 	accepted, dropped, written, coalesced atomic.Uint64
 	// unencodable counts events no client got because they could not be
@@ -277,6 +280,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	draining := false
 	var lastDrain time.Time
 	var wire []*encVehicle // reused: clients keep the states, not the slice
+	updates := 0           // states taken since the last stale tick (~1 s)
 	take := func() {
 		draining = false
 		b := sub.Next()
@@ -288,8 +292,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		// client that connects later starts from a snapshot of the fleet
 		// taken under h.mu, newer than this batch.
 		h.mu.Lock()
-		idle, eager := len(h.clients) == 0, len(h.clients) >= eagerEncodeClients
+		idle, eager := len(h.clients) == 0, h.eager
 		h.mu.Unlock()
+		updates += len(b.Vehicles)
 		clear(wire)
 		wire = wire[:0]
 		// The batch's states are allocated together, and (eager) their
@@ -384,6 +389,8 @@ func (h *Hub) Run(ctx context.Context) error {
 			// A vehicle that goes silent sends no update: tell clients it went stale.
 			var wire []*encVehicle
 			h.mu.Lock()
+			h.eager = h.eagerLocked(updates, len(view.latest))
+			updates = 0
 			for slot := range view.latest {
 				v := &view.latest[slot]
 				if s := v.Stale(now, h.cfg.StaleAfter); v.ID != "" && s != view.staleSent[slot] {
@@ -929,12 +936,36 @@ func (c *wsClient) writeLoop() {
 	}
 }
 
-// eagerEncodeClients is how many connected clients make the hub encode
-// every state as it takes it (see Run): with one client a state that a
-// newer one replaces before the client's next tick is never encoded, with
-// more nearly every state is sent to someone, and encoding it in the hub
-// takes it off the writers' path to the socket.
+// eagerEncodeClients is how many connected clients it takes for the hub to
+// encode every state as it takes it (see Run and eagerLocked).
 const eagerEncodeClients = 2
+
+// eagerLocked decides, once a second, whether the hub encodes every state
+// as it takes it (off the writers' path to the socket) or leaves each to
+// the first writer that sends it: eagerly when two or more clients are
+// connected and their rates ask for at least as many states a second as
+// the fleet produced in the last second (updates), so that nearly every
+// state is sent to someone before a newer one replaces it. A fleet that
+// changes faster than its clients read (a test moving 300 vehicles as
+// fast as it can, two clients at 5 and 50 Hz) would otherwise have the hub
+// encode ten times the states anyone sends. vehicles is how many the hub
+// knows. Called with h.mu held.
+func (h *Hub) eagerLocked(updates, vehicles int) bool {
+	if len(h.clients) < eagerEncodeClients || updates == 0 {
+		return false
+	}
+	demand := 0.0
+	for c := range h.clients {
+		c.mu.Lock()
+		n := vehicles
+		if len(c.filter.Vehicles) > 0 {
+			n = min(n, len(c.filter.Vehicles))
+		}
+		demand += c.filter.RateHz * float64(n)
+		c.mu.Unlock()
+	}
+	return demand >= float64(updates)
+}
 
 // bulkStates is the size of a state frame from which writers build it one
 // at a time (Hub.bulk).
