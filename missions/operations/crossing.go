@@ -64,7 +64,8 @@ func (o *Operation) launchDelays() []float64 {
 	return out
 }
 
-// movers are the predicted tracks of the operation's drones but except:
+// movers are the predicted tracks of the operation's drones but except
+// (and of every airborne drone outside the operation, outside.go):
 // those launching (from their spot, at any launch delay), those flying
 // (their mission, their RTL — a drone sent home this tick is judged on
 // its RTL), and those held (where they are).
@@ -128,7 +129,7 @@ func (st *step) movers(except string) []mover {
 			out = append(out, mover{id: v.ID, state: state, t: t, delays: delays, pos: pos})
 		}
 	}
-	return out
+	return append(out, st.outsideMovers()...)
 }
 
 // firstMeet is the first time (seconds, within to) at which a, begun at

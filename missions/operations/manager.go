@@ -279,10 +279,24 @@ func (m *Manager) Tick(ctx context.Context) {
 	wall := m.cfg.Now()
 	look := func(id string) (fleet.Vehicle, bool) { return m.cfg.Fleet.Get(id) }
 	m.alarms()
+	var all []fleet.Vehicle
+	listed := false
 	for _, id := range m.sortedIDs() {
 		o := m.ops[id]
 		if !o.Active() && !o.returning() {
 			continue
+		}
+		// Every other airborne drone of the fleet (another operation's,
+		// an operator's flight) holds this one's launches and landings
+		// near the pad too (outside.go). Listed once per tick.
+		// Only the pad's sequencing looks at them: with it off the fleet
+		// is not listed (a copy of every vehicle).
+		o.outside = nil
+		if o.padMode() != PadOff {
+			if l, ok := m.cfg.Fleet.(fleetLister); ok && !listed {
+				all, listed = l.List(), true
+			}
+			o.outside = airborneOutside(o, all)
 		}
 		for _, v := range o.Vehicles {
 			v.cmdBusy = m.busy[v.ID]

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/missions"
 )
 
@@ -251,6 +252,9 @@ type Operation struct {
 	// seconds (see noteLatency).
 	LatencyS float64 `json:"latency_s"`
 
+	// outside are the airborne drones of the fleet that are not the
+	// operation's, as the Manager saw them this tick (outside.go).
+	outside []fleet.Vehicle
 	// padLast is the operation time of the last tick's look at the pad.
 	padLast time.Time
 	// resumeUntil (wall) is the grace after a station start during which

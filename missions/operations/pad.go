@@ -116,7 +116,8 @@ func segDist(q, a, b p3) float64 {
 	return math.Hypot(q.x-(a.x+t*dx), q.y-(a.y+t*dy))
 }
 
-// padState is the pad as one tick sees it: the drones of the operation
+// padState is the pad as one tick sees it (drones outside the operation
+// near it included, outside.go): the drones of the operation
 // there (padUser), grown as the tick commits landings and launches.
 type padState struct {
 	f     frame
@@ -189,6 +190,7 @@ func (st *step) padInit() {
 		}
 		st.pad.users = append(st.pad.users, u)
 	}
+	st.outsideUsers()
 }
 
 func (st *step) padUserOf(id string) *padUser {
@@ -221,6 +223,9 @@ func seg3(q, a, b p3) float64 {
 func (st *step) takeoffBlocker(id string, slot int, home p3) string {
 	if st.pad == nil {
 		return ""
+	}
+	if why := st.outsideTakeoffBlocker(slot, home); why != "" {
+		return why
 	}
 	c := st.pad.clear
 	var way *track
