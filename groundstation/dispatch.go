@@ -56,8 +56,9 @@ type linkRT struct {
 	dropLog udpDropLog
 	// caughtUp is when the link last had nothing waiting (unix ns; on UDP
 	// server links, when the socket's reader found the socket empty; on
-	// others, when the dispatcher found no event waiting): frames
-	// received before it have all been handled.
+	// the stream links, TCP, UDP client and serial, what their readers'
+	// probes vouch for at a tick: streamCaughtUp): frames received
+	// before it have all been handled.
 	caughtUp     atomic.Int64
 	lateTicks    atomic.Uint64
 	lostDeferred atomic.Uint64
@@ -123,8 +124,10 @@ func (s *Station) tickEvery() time.Duration {
 // sessions' Handle never blocks, and slow work is handed to setup
 // goroutines.
 //
-// Whenever the link has nothing waiting it notes the time (caughtUp): a
-// heartbeat check compares a vehicle's last HEARTBEAT with that time, not
+// Whenever the link has nothing waiting — nothing staged or in the socket
+// of a UDP server link (udpCaughtUp), nothing in the kernel or undecoded
+// in the reader of a stream link's connection (streamCaughtUp) — it
+// notes the time (caughtUp): a heartbeat check compares a vehicle's last HEARTBEAT with that time, not
 // with the clock, so a station that has fallen behind its links never
 // declares a vehicle silent whose HEARTBEAT may still be queued.
 func (ln *linkRT) run(ctx context.Context) {
@@ -159,10 +162,10 @@ func (ln *linkRT) run(ctx context.Context) {
 			continue
 		default:
 		}
-		// Nothing waits for the dispatcher: caught up.
-		if udp == nil {
-			ln.caughtUp.Store(time.Now().UnixNano())
-		}
+		// Nothing waits for the dispatcher. That alone is not caught up:
+		// on UDP server links frames may be staged or in the socket, on
+		// the others in the kernel or in a reader not yet run (each
+		// link's own check at the tick: udpCaughtUp, streamCaughtUp).
 		select {
 		case <-ctx.Done():
 			return
@@ -444,6 +447,7 @@ const (
 func (ln *linkRT) tick(now time.Time) {
 	cfg := &ln.st.cfg
 	ln.udpCaughtUp(now)
+	ln.streamCaughtUp(now)
 	ln.logUDPDrops(now)
 	// Heartbeats are judged against the last moment the dispatcher had
 	// handled everything it was given: when it is behind, a vehicle's

@@ -77,6 +77,14 @@ func (ln *linkRT) gatedClient(label string, datagram bool, dial func(context.Con
 // the channel it opens on c, where gated finds it.
 func (ln *linkRT) gateConn(label string, c net.Conn) *gatedConn {
 	g := &gatedConn{Conn: c, ln: ln, label: label, done: make(chan struct{})}
+	if d, ok := c.(*datagramStream); ok {
+		// It reads its socket only when the datagram it holds is served.
+		d.probe = newReadProbe(d.Conn)
+		g.probe = d.probe
+	} else {
+		g.probe = newReadProbe(c)
+		g.reads = true
+	}
 	ln.streams.Store(label, g)
 	return g
 }
@@ -116,6 +124,18 @@ type gatedConn struct {
 	gate  sendGate
 	done  chan struct{} // closed with the connection: senders stop waiting
 	once  sync.Once
+	// probe is how far the connection's reader has handed on what it
+	// received (streamread.go); reads is whether Read goes through it
+	// (a datagramStream reads through it itself).
+	probe *readProbe
+	reads bool
+}
+
+func (c *gatedConn) Read(p []byte) (int, error) {
+	if !c.reads {
+		return c.Conn.Read(p)
+	}
+	return c.probe.read(c.Conn, p, true)
 }
 
 func (c *gatedConn) Write(p []byte) (int, error) {
@@ -178,6 +198,8 @@ type datagramStream struct {
 	of   *udpcSockets
 	sc   syscall.Conn // the socket, for its kernel counters
 	once sync.Once
+	// probe reads the socket (set before the first read: gateConn)
+	probe *readProbe
 }
 
 // udpcSockets accounts for a UDP client link's sockets as the kernel
@@ -237,7 +259,13 @@ func (d *datagramStream) Close() error {
 
 func (d *datagramStream) Read(p []byte) (int, error) {
 	for d.r == d.w { // (an empty datagram is no data: read the next)
-		n, err := d.Conn.Read(d.buf)
+		var n int
+		var err error
+		if d.probe != nil {
+			n, err = d.probe.read(d.Conn, d.buf, false)
+		} else {
+			n, err = d.Conn.Read(d.buf)
+		}
 		if n == 0 && err != nil {
 			return 0, err
 		}
