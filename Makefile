@@ -61,16 +61,19 @@ bench-station: $(if $(filter 0,$(BURGUT_BENCH_TELEGRAF)),,$(TELEGRAF)) ## headli
 	scripts/services.sh stop; exit $$rc
 
 .PHONY: lint
-lint: web $(STATICCHECK) ## gofmt, go vet, staticcheck, and a cross-build for Windows and macOS
+lint: web $(STATICCHECK) ## gofmt, go vet, staticcheck, and a cross-build and cross-vet (tests included) for Windows and macOS
 	@out=$$(gofmt -l $$(git ls-files '*.go' ; git ls-files -o --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	@# Linux-only code (recvmmsg, SO_MEMINFO, epoll, flock) sits behind
-	@# build tags with fallbacks: keep the rest building elsewhere (compile
-	@# only, nothing runs; slow once, then cached).
+	@# Linux-only code (recvmmsg, SO_MEMINFO, SIOCINQ, epoll, flock, ptys)
+	@# sits behind build tags with fallbacks: keep the rest building
+	@# elsewhere, and its tests compiling (vet type-checks the test files
+	@# too); nothing runs. Slow once, then cached.
 	GOOS=windows $(GO) build ./...
+	GOOS=windows $(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
 
 # Telegraf with only the plugins the station bench compares against
 # (about 3 minutes of compiling, once; a present binary is kept).

@@ -306,7 +306,7 @@ func dialSlow(t testing.TB, url string) *websocket.Conn {
 	d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
 		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
-			_ = rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			_ = rc.Control(func(fd uintptr) { serr = setRcvbuf(fd, 4096) })
 			return serr
 		}}
 		return nd.Dial(network, addr)

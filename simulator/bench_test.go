@@ -8,10 +8,10 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/burgut-uav/burgut/internal/cputime"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
 )
 
@@ -78,13 +78,7 @@ func BenchmarkOneVehicleSimSpeed(b *testing.B) {
 	b.ReportMetric(float64(tx)/float64(b.N*ticksPerOp), "frames/tick")
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuTime() time.Duration { return cputime.Process() }
 
 // BenchmarkFleetRealTime runs N vehicles in real time (speedup 1, default
 // telemetry rates) for BURGUT_BENCH_SECONDS (default 10) against sink

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/cputime"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/video"
 )
@@ -149,8 +149,7 @@ func runRelayBench(b *testing.B, streams, viewers, kbps int, dur time.Duration) 
 	lat = lat[:0]
 	mu.Unlock()
 	measuring.Store(true)
-	var ru0 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := cputime.Process()
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) * benchPayload * 8 / float64(kbps*1000))
 	var wg sync.WaitGroup
@@ -174,9 +173,7 @@ func runRelayBench(b *testing.B, streams, viewers, kbps int, dur time.Duration) 
 	time.Sleep(500 * time.Millisecond)
 	measuring.Store(false)
 	wall := time.Since(start)
-	var ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
+	cpu := cputime.Process() - cpu0
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	mu.Lock()

@@ -30,6 +30,7 @@ import (
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/groundstation/session"
+	"github.com/burgut-uav/burgut/internal/cputime"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator"
@@ -270,7 +271,7 @@ func (f *Fixture) UploadAll(b testing.TB, items []mavitem.Item) Result {
 func (f *Fixture) round(b testing.TB, items []mavitem.Item, transfer func(i int, s *session.Vehicle) error) Result {
 	b.Helper()
 	r := Result{Before: f.Counts(), LoadBefore: loadAvg(), itemsPerVeh: len(items)}
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	t0 := time.Now()
 	type result struct {
 		d   time.Duration
@@ -293,7 +294,7 @@ func (f *Fixture) round(b testing.TB, items []mavitem.Item, transfer func(i int,
 		r.Times = append(r.Times, x.d)
 	}
 	r.Wall = time.Since(t0)
-	r.CPU = cpuTime() - cpu0
+	r.CPU = cputime.Process() - cpu0
 	r.After = f.Counts()
 	r.LoadAfter = loadAvg()
 	if firstErr != nil {

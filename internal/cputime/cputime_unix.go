@@ -1,14 +1,15 @@
 //go:build !windows
 
-package uploadbench
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
+// Process is this process's user+system CPU time so far (0 if the kernel
+// cannot say).
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

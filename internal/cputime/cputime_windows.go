@@ -1,4 +1,4 @@
-package uploadbench
+package cputime
 
 import (
 	"time"
@@ -6,8 +6,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// cpuTime is this process's user+system CPU time so far.
-func cpuTime() time.Duration {
+// Process is this process's user+system CPU time so far (0 if Windows
+// cannot say).
+func Process() time.Duration {
 	var created, exited, kernel, user windows.Filetime
 	if err := windows.GetProcessTimes(windows.CurrentProcess(), &created, &exited, &kernel, &user); err != nil {
 		return 0
