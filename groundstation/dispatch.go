@@ -189,12 +189,21 @@ func (ln *linkRT) locked(fn func()) {
 }
 
 // behind is how long the dispatcher has been busy without catching up.
+// A stream link's caught-up moment moves at its ticks; asked between
+// them, its readers' probes say how far it is now (Station.Behind paces
+// the in-process simulator by it every 100 ms).
 func (ln *linkRT) behind() time.Duration {
 	c := ln.caughtUp.Load()
 	if c == 0 {
 		return 0
 	}
-	return max(0, time.Since(time.Unix(0, c)))
+	now := time.Now()
+	if ln.isStream() {
+		if at, ok := ln.streamsVouch(now); ok && at.UnixNano() > c {
+			c = at.UnixNano()
+		}
+	}
+	return max(0, now.Sub(time.Unix(0, c)))
 }
 
 func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {

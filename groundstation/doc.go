@@ -31,7 +31,9 @@
 //     into the fleet (fleet.Update is in-memory and never blocks). A
 //     ticker marks vehicles link_lost after HeartbeatTimeout without a
 //     HEARTBEAT, judged against the last moment the link had nothing
-//     waiting (socket, staging) and from the later of the last HEARTBEAT
+//     waiting (a UDP server link's socket and staging; on the stream
+//     links the kernel's queue and frames a reader read but has not
+//     handed on: streamread.go) and from the later of the last HEARTBEAT
 //     and the last datagram the station dropped that may have held one:
 //     a station that is late or shedding puts the decision off (counted),
 //     at most LinkLostMaxDefer, so its lateness is not read as silence.

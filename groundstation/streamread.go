@@ -111,23 +111,32 @@ func (r *readProbe) caughtUp(now time.Time) (at time.Time, ok bool) {
 // A UDP client link's kernel drops since the last tick may have been a
 // HEARTBEAT, as on UDP server links (shedAfter).
 func (ln *linkRT) streamCaughtUp(now time.Time) {
-	switch ln.l.kind {
-	case "tcp", "tcps", "serial":
-	case "udpc":
+	if !ln.isStream() {
+		return // UDP server links: udpCaughtUp
+	}
+	if ln.l.kind == "udpc" {
 		if s, ok := ln.udpc.stats(); ok && s.Drops != ln.sockDrops {
 			if s.Drops > ln.sockDrops {
 				ln.sockShedAt = now
 			}
 			ln.sockDrops = s.Drops
 		}
-	default:
-		return // UDP server links: udpCaughtUp
 	}
-	at, vouched := now, true
+	if at, ok := ln.streamsVouch(now); ok && at.UnixNano() > ln.caughtUp.Load() {
+		ln.caughtUp.Store(at.UnixNano())
+	}
+}
+
+// streamsVouch is the earliest moment the probes of the link's
+// connections vouch for at now (now without connections); ok is false if
+// one vouches for nothing. Off the dispatcher (behind) a frame handed
+// over may still be in hand, which only a tick's caller rules out.
+func (ln *linkRT) streamsVouch(now time.Time) (at time.Time, ok bool) {
+	at, ok = now, true
 	ln.streams.Range(func(_, v any) bool {
-		t, ok := v.(*gatedConn).probe.caughtUp(now)
-		if !ok {
-			vouched = false
+		t, vouched := v.(*gatedConn).probe.caughtUp(now)
+		if !vouched {
+			ok = false
 			return false
 		}
 		if t.Before(at) {
@@ -135,7 +144,14 @@ func (ln *linkRT) streamCaughtUp(now time.Time) {
 		}
 		return true
 	})
-	if vouched && at.UnixNano() > ln.caughtUp.Load() {
-		ln.caughtUp.Store(at.UnixNano())
+	return at, ok
+}
+
+// isStream is whether the link is a TCP, UDP client or serial link.
+func (ln *linkRT) isStream() bool {
+	switch ln.l.kind {
+	case "tcp", "tcps", "udpc", "serial":
+		return true
 	}
+	return false
 }
