@@ -78,6 +78,25 @@ func TestSendGateOnStreamLinks(t *testing.T) {
 				}
 			}
 			ln := rec.ln
+			// The vehicle stays alive (a HEARTBEAT a second) while it
+			// reads nothing: silent for gomavlib's 60 s idle timeout, as
+			// on a loaded machine this test can be, the station closes
+			// the connection and what it wrote since is lost.
+			hbDone, hbStop := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(hbDone)
+				for {
+					select {
+					case <-hbStop:
+						return
+					case <-time.After(time.Second):
+					}
+					if sw.Write(hb) != nil {
+						return
+					}
+				}
+			}()
+			defer func() { close(hbStop); <-hbDone }()
 
 			// The vehicle reads nothing: send until the gate sheds.
 			payload := make([]uint8, 251)
