@@ -274,6 +274,7 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 	alts, noRaised, _ := returnLayers(chk, plans, eff.LayerStep, a.MaxAlt)
 	for i := range spec.Plans {
 		spec.Plans[i].ReturnAlt, spec.Plans[i].NoRaisedSeqs = alts[i], noRaised[i]
+		spec.Plans[i].JoinSeqs = joinSeqs(chk, plans, i)
 	}
 	return spec, nil
 }
@@ -437,6 +438,9 @@ type PlanSummary struct {
 	// TransitAlt is the slot's transit layer, metres above launch (absent:
 	// none, the transit flies the slot's own layer).
 	TransitAlt float64 `json:"transit_alt,omitempty"`
+	// JoinSeqs are the loop waypoints a relief may be sent to straight
+	// from its hold (SlotPlan.JoinSeqs).
+	JoinSeqs []int `json:"join_seqs,omitempty"`
 }
 
 // View builds the API view of o at wall time now.
@@ -452,7 +456,7 @@ func View(o *Operation, now time.Time) OperationView {
 	}
 	sortedByID(v.Vehicles)
 	for i, p := range o.Plans {
-		v.Plans = append(v.Plans, PlanSummary{Slot: i, Alt: p.Plan.Alt, Items: len(p.Plan.Mission) + 1, LoopStart: p.Plan.LoopStart, JumpSeq: p.Plan.JumpSeq, TransitM: round1(p.TransitM), TransitAlt: p.Plan.TransitAlt})
+		v.Plans = append(v.Plans, PlanSummary{Slot: i, Alt: p.Plan.Alt, Items: len(p.Plan.Mission) + 1, LoopStart: p.Plan.LoopStart, JumpSeq: p.Plan.JumpSeq, TransitM: round1(p.TransitM), TransitAlt: p.Plan.TransitAlt, JoinSeqs: p.JoinSeqs})
 	}
 	return v
 }

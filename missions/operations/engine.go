@@ -135,12 +135,6 @@ func (st *step) note(vid string, sev fleet.Severity, action, format string, args
 
 func (st *step) lastNote() map[string]any { return st.notes[len(st.notes)-1].Fields }
 
-// onLoop reports whether fv flies its slot's patrol loop: AUTO, armed,
-// past the loop's first waypoint and not beyond its DO_JUMP.
-func onLoop(fv fleet.Vehicle, p SlotPlan) bool {
-	return fv.Armed && fv.Mode == "AUTO" && fv.MissionSeq > int(p.Plan.LoopStart) && fv.MissionSeq <= int(p.Plan.JumpSeq)
-}
-
 func landed(fv fleet.Vehicle) bool {
 	return !fv.Armed && (fv.LandedState == "" || fv.LandedState == "on_ground")
 }
@@ -194,10 +188,12 @@ func (st *step) observe(v *VehicleState) {
 			return
 		}
 		sl := o.Slots[v.Slot]
-		if v.Role == RoleTransit && onLoop(fv, o.Plans[v.Slot]) {
+		if p := o.Plans[v.Slot]; v.Role == RoleTransit && joined(fv, p, v.JoinSeq) {
 			v.Role, v.Since = RoleStation, st.now
-			v.lastSeq = int(o.Plans[v.Slot].Plan.LoopStart) // it passed the loop's first waypoint
-			v.lastPos, v.posKnown = 0, true
+			// It passed the waypoint it joined at (the loop's first, or
+			// the one its release chose: join.go).
+			v.lastSeq = max(v.JoinSeq, int(p.Plan.LoopStart))
+			v.lastPos, v.posKnown = joinPos(o.loop(v.Slot), p, v.JoinSeq), true
 			v.samples = v.samples[:0]
 			if d := st.now.Sub(v.launchAt).Seconds(); !v.launchAt.IsZero() && d > 0 {
 				sl.TransitS = d
@@ -517,13 +513,27 @@ func (st *step) release() {
 		if !ok || !atHold(p, fv) && !toHold(p, fv) || !v.continuedAt.IsZero() && st.wall.Sub(v.continuedAt) < continueRetry {
 			continue
 		}
-		if clear, _ := st.releaseClear(v, fv); !clear {
+		// The nearest way onto the loop behind the drone it relieves whose
+		// predicted way in is clear (join.go), else it waits.
+		var c joinChoice
+		clear, skipped := false, 0
+		for _, c = range st.joinCandidates(v, fv) {
+			if clear, _ = st.releaseClear(v, fv, c); clear {
+				break
+			}
+			skipped++
+		}
+		if !clear {
 			continue
 		}
-		v.continuedAt = st.wall
-		st.acts = append(st.acts, Action{Kind: ActContinue, VehicleID: v.ID, Slot: v.Slot, Seq: int(p.Plan.LoopStart)})
-		st.note(v.ID, fleet.SeverityInfo, "release", "%s leaves its hold for the loop of slot %d of operation %s", v.ID, v.Slot, st.o.ID)
-		st.lastNote()["slot"] = v.Slot
+		v.continuedAt, v.JoinSeq = st.wall, c.join
+		st.acts = append(st.acts, Action{Kind: ActContinue, VehicleID: v.ID, Slot: v.Slot, Seq: c.send})
+		why := c.why
+		if skipped > 0 {
+			why += fmt.Sprintf("; %d nearer not clear of the slot's drones", skipped)
+		}
+		st.note(v.ID, fleet.SeverityInfo, "release", "%s leaves its hold for item %d, joining the loop of slot %d of operation %s at item %d: %s", v.ID, c.send, v.Slot, st.o.ID, c.join, why)
+		st.lastNote()["slot"], st.lastNote()["seq"], st.lastNote()["join_seq"], st.lastNote()["reason"] = v.Slot, c.send, c.join, why
 	}
 }
 
@@ -827,7 +837,7 @@ func (st *step) launch(v *VehicleState, slot int) {
 		}
 	}
 	v.samples = v.samples[:0]
-	v.lastSeq, v.posKnown = 0, false
+	v.lastSeq, v.posKnown, v.JoinSeq = 0, false, 0
 	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
 	if waited > 0 {
 		st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s after %.0f s waiting for the pad", v.ID, slot, st.o.ID, waited)

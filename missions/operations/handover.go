@@ -16,7 +16,8 @@ import (
 // where they are. A replacement waits at its plan's hold (HoldSeq, on the
 // way in, HoldClear from the loop) and is sent on to the loop
 // (ActContinue) only when the way it would fly from there — to the
-// loop's entry, then around the loop — keeps releaseSafeM from where
+// waypoint it joins at (join.go: behind the incumbent, else the loop's
+// entry), then around the loop — keeps releaseSafeM from where
 // every other airborne drone of its slot is predicted to fly; the drone
 // it relieves keeps patrolling ahead of it until it is on the loop, and
 // is sent home (RTL, straight home) only when that return keeps the same
@@ -350,19 +351,20 @@ func toHold(p SlotPlan, fv fleet.Vehicle) bool {
 // holdReachedM is how near its hold a drone counts as waiting there.
 const holdReachedM = 5
 
-// releaseClear judges sending v (waiting at its hold) on to the loop: the
-// way from where it is to the loop's entry and around the loop must keep
-// releaseSafeM from the other airborne drones of its slot until joinS
-// after it reaches the entry, and followSafeM for the rest of a lap
-// (both then fly the loop at the same speed).
-func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) {
+// releaseClear judges sending v (waiting at its hold) on to the loop by
+// way of c: the way from where it is to c's join waypoint and around the
+// loop must keep releaseSafeM from the other airborne drones of its slot
+// until joinS after it reaches that waypoint, and followSafeM for the
+// rest of a lap (both then fly the loop at the same speed).
+func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle, c joinChoice) (bool, float64) {
 	p := st.o.Plans[v.Slot]
 	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
 	lap := loopLen(p) / planSpeed(p)
-	hyp := missionTrack(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), int(p.Plan.LoopStart), maxPredictS)
-	horizon := math.Min(maxPredictS, entryTime(p, hyp)+lap+10)
+	hyp := missionTrack(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), c.send, maxPredictS)
+	at := joinTime(p, hyp, c)
+	horizon := math.Min(maxPredictS, at+lap+10)
 	others, raised := st.others(v.Slot, v.ID, f, horizon)
-	ok, least := clearOf(hyp, others, entryTime(p, hyp)+joinS, releaseSafeM, horizon, followSafeM)
+	ok, least := clearOf(hyp, others, at+joinS, releaseSafeM, horizon, followSafeM)
 	// A drone flying home on the return layer passes over the way in,
 	// apart in height: raisedSafeM is asked of it.
 	okR, leastR := clearOf(hyp, raised, horizon, raisedSafeM, horizon, raisedSafeM)
@@ -371,21 +373,28 @@ func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle) (bool, float64) 
 		// (or descent to) its spot on the pad: a hold over the pad sits
 		// above the spots (crossing.go).
 		pf := st.pad.f
-		way := missionTrack(p, pf, pf.at(fv.Lat, fv.Lon, fv.RelativeAlt), int(p.Plan.LoopStart), maxPredictS)
-		if who, _, _ := crossing(way, []float64{0}, way.pts[0], st.movers(v.ID), math.Min(horizon, entryTime(p, way)+joinS), st.pad.way()); who != "" {
+		way := missionTrack(p, pf, pf.at(fv.Lat, fv.Lon, fv.RelativeAlt), c.send, maxPredictS)
+		if who, _, _ := crossing(way, []float64{0}, way.pts[0], st.movers(v.ID), math.Min(horizon, joinTime(p, way, c)+joinS), st.pad.way()); who != "" {
 			return false, least
 		}
 	}
 	return ok && okR, math.Min(least, leastR)
 }
 
-// entryTime is when hyp (flown from a hold) reaches the loop's entry:
-// the time to its second point.
-func entryTime(_ SlotPlan, hyp *track) float64 {
-	if len(hyp.end) == 0 {
-		return 0
+// joinTime is when hyp (flown from a hold to c.send and on) reaches c's
+// join waypoint: the time to the point of it, one per waypoint flown
+// from c.send (the plan's way in passes the point over the entry first).
+func joinTime(p SlotPlan, hyp *track, c joinChoice) float64 {
+	n := 1 // hyp.pts[0] is where it starts
+	for s := c.send; s < c.join && s <= len(p.Plan.Mission); s++ {
+		if p.Plan.Mission[s-1].Command == mavitem.CmdNavWaypoint {
+			n++
+		}
 	}
-	return hyp.end[0]
+	if n > len(hyp.end) {
+		return hyp.duration()
+	}
+	return hyp.end[n-1]
 }
 
 // loopLen is the loop's length, metres (0 without one).

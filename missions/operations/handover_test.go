@@ -124,10 +124,12 @@ func (k *flyer) vehicle(f frame, home missions.Home) fleet.Vehicle {
 func stadiumPlan(t *testing.T) SlotPlan {
 	t.Helper()
 	a, plans, eff := stadiumPlans(t)
-	alts, noRaised, why := returnLayers(missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{})), plans, eff.LayerStep, a.MaxAlt)
+	chk := missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{}))
+	alts, noRaised, why := returnLayers(chk, plans, eff.LayerStep, a.MaxAlt)
 	t.Logf("layers %g/%g/%g m, return layers %v %s, not raised from %v", plans[0].Alt, plans[1].Alt, plans[2].Alt, alts, why, noRaised)
 	sp := slotPlan(plans[0])
 	sp.ReturnAlt, sp.NoRaisedSeqs = alts[0], noRaised[0]
+	sp.JoinSeqs = joinSeqs(chk, plans, 0)
 	return sp
 }
 
@@ -226,9 +228,21 @@ func flyHandover(t *testing.T, sp SlotPlan, offset, delay float64) (least float6
 	return flyHandoverSeq(t, sp, offset, delay, nil)
 }
 
-// flyHandoverSeq is flyHandover that also stores in rtlSeq the item the
-// first drone flew to when it was sent home.
-func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, rtlSeq *int) (least float64, o *Operation, landedPct float64) {
+// handoverRun asks flyHandoverSeq for more than the least distance: it
+// flies on flyOn seconds after the handover, and stores the item the
+// first drone flew to when it was sent home (rtlSeq), the item the relief
+// was sent to from its hold (releaseSeq) and the one the first drone flew
+// to then (incSeq).
+type handoverRun struct {
+	flyOn                      float64
+	rtlSeq, releaseSeq, incSeq int
+}
+
+// flyHandoverSeq is flyHandover that also fills run (nil: nothing asked).
+func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, run *handoverRun) (least float64, o *Operation, landedPct float64) {
+	if run == nil {
+		run = &handoverRun{}
+	}
 	t.Helper()
 	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	o = &Operation{ID: "op1", SlotCount: 1, Created: wall, TimeScale: 1, State: StateScheduled, Start: wall.Add(10 * time.Minute), End: wall.Add(3 * time.Hour)}
@@ -266,6 +280,7 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, rtlSeq *in
 	}
 	const dt = 0.1
 	least = math.Inf(1)
+	landedAt := -1.0
 	padLeast := math.Inf(1)
 	where := ""
 	// Both in the pad's zone (the pad, the planner's separation and a
@@ -275,7 +290,7 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, rtlSeq *in
 	zone := dp.Launch.Radius + missions.DefaultSeparation + 1
 	inPad := func(k *flyer) bool { return math.Hypot(k.p.x, k.p.y) < zone }
 	defer func() { t.Logf("closest approach: %s; in the pad's zone %.1f m", where, padLeast) }()
-	for tick := 0; tick < 30*60/dt; tick++ {
+	for tick := 0; tick < int((30*60+run.flyOn)/dt); tick++ {
 		now := float64(tick) * dt
 		for _, k := range fl {
 			k.step(items, f, dp.Speed, dt)
@@ -310,12 +325,15 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, rtlSeq *in
 					k.wait = delay
 				}
 			case ActContinue:
+				if a.VehicleID == "b" {
+					run.releaseSeq, run.incSeq = a.Seq, fl["a"].seq
+				}
 				k.seq = a.Seq
 				o.ContinueDone(a.VehicleID, nil, 0)
 			case ActReturn:
 				t.Logf("%5.0f rtl %s at %g m from item %d", now, a.VehicleID, a.RTLAlt, k.seq)
-				if a.VehicleID == "a" && rtlSeq != nil {
-					*rtlSeq = k.seq
+				if a.VehicleID == "a" {
+					run.rtlSeq = k.seq
 				}
 				if a.RTLAlt > 0 {
 					k.rtlZ = a.RTLAlt
@@ -325,7 +343,12 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, rtlSeq *in
 			}
 		}
 		if fl["a"].started && !fl["a"].armed && o.vehicle("b").Role == RoleStation {
-			return least, o, fl["a"].pct
+			if landedAt < 0 {
+				landedAt = now
+			}
+			if now-landedAt >= run.flyOn {
+				return least, o, fl["a"].pct
+			}
 		}
 	}
 	t.Fatalf("no handover in 30 minutes: a %s, b %s", o.Vehicles[0].Role, o.Vehicles[1].Role)
@@ -389,8 +412,9 @@ func TestMustLeaveBeforeALegWithNoRaisedReturn(t *testing.T) {
 	for phase := 0; phase < 8; phase++ {
 		for delay := 100.0; delay <= 200; delay += 10 {
 			t.Run(fmt.Sprint("phase ", phase, " delay ", delay), func(t *testing.T) {
-				seq := 0
-				least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, &seq)
+				run := &handoverRun{}
+				least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, run)
+				seq := run.rtlSeq
 				if least < followSafeM {
 					t.Errorf("the two drones of the slot came %.1f m apart (sent home from item %d)", least, seq)
 				}
@@ -420,8 +444,9 @@ func TestNoReturnFromALegThatLeavesTheFence(t *testing.T) {
 	for phase := 0; phase < 8; phase++ {
 		for _, delay := range []float64{0, 120, 160, 200} {
 			t.Run(fmt.Sprint("phase ", phase, " delay ", delay), func(t *testing.T) {
-				seq := 0
-				least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, &seq)
+				run := &handoverRun{}
+				least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, run)
+				seq := run.rtlSeq
 				if slices.Contains(sp.NoReturnSeqs, seq) {
 					t.Errorf("sent home from item %d, whose straight return leaves the fence", seq)
 				}

@@ -96,6 +96,11 @@ type SlotPlan struct {
 	// (missions.Checker.Returns at plan time): the end of the window
 	// waits for another leg before sending a drone home from one.
 	NoReturnSeqs []int `json:"no_return_seqs,omitempty"`
+	// JoinSeqs are the loop waypoints (item seqs) a drone waiting at the
+	// hold may be sent to straight: the leg from the hold passes the
+	// planner's checks (joinSeqs, at plan time). A relief joins at the
+	// nearest of them behind the drone it relieves (join.go).
+	JoinSeqs []int `json:"join_seqs,omitempty"`
 	// ReturnAlt is the slot's return layer, metres above launch (0: none,
 	// as for operations stored before it): the planned RTL altitude
 	// shifted above every patrol, transit and RTL layer of the operation,
@@ -176,6 +181,9 @@ type VehicleState struct {
 	// return layer (ReturnAlt) and has not set it back to the plan's yet,
 	// so an RTL of it climbs there.
 	RaisedRTL bool `json:"raised_rtl,omitempty"`
+	// JoinSeq is the loop waypoint the drone was sent on to from its hold
+	// (0: the loop's entry): it is on station once past it.
+	JoinSeq int `json:"join_seq,omitempty"`
 
 	samples    []BatterySample
 	lastSeq    int       // the mission item it flew to at the last tick (0 unknown)
