@@ -102,6 +102,15 @@ func entrySend(p SlotPlan) int {
 	return int(dp.LoopStart)
 }
 
+// joinMarginS is the least time (seconds) a relief joining behind the
+// incumbent must leave between reaching its join waypoint and the
+// incumbent's last moment on the loop (its must-leave time, or the start
+// of the legs it cannot be sent home from): a later join would trade
+// covered time for revisit age. (Without it the real-simulator 3-hour
+// operation went uncovered 129 s: reliefs stopped at the hold and
+// crossed the loop while their incumbents had to leave.)
+const joinMarginS = 30
+
 // joinChoice is one way onto the loop: send is the item the relief is
 // sent to (MISSION_SET_CURRENT), join the loop waypoint it takes up the
 // patrol at, why what the release event says of it.
@@ -121,14 +130,20 @@ type joinChoice struct {
 // Without an incumbent on the loop (or a loop of plain waypoints), only
 // the plan's way in. A drone still on the last leg to its hold may only
 // go on along that line to the entry (the join legs are judged from the
-// hold): it is sent on early when the entry is the best way anyway, and
-// otherwise stops at the hold first (none: wait).
+// hold), as before: only a relief that stopped at the hold (its way was
+// not clear on arrival) chooses.
 func (st *step) joinCandidates(v *VehicleState, fv fleet.Vehicle) []joinChoice {
 	p := st.o.Plans[v.Slot]
 	first := int(p.Plan.LoopStart)
 	entry := joinChoice{send: entrySend(p), join: first, why: "the loop's entry"}
 	inc, seq, at := st.incumbent(v)
 	g := st.o.loop(v.Slot)
+	budget := 0.0 // how long the incumbent may still patrol, seconds
+	if w := st.o.vehicle(inc); w != nil {
+		if ifv, ok := st.look(inc); ok {
+			budget = st.leaveIn(w, ifv) - max(st.blockedAhead(w, ifv), 0) - joinMarginS
+		}
+	}
 	if inc == "" || g == nil || len(p.JoinSeqs) == 0 {
 		if inc == "" {
 			entry.why = "no drone of the slot on the loop: the loop's entry"
@@ -138,10 +153,15 @@ func (st *step) joinCandidates(v *VehicleState, fv fleet.Vehicle) []joinChoice {
 	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
 	from := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
 	speed, total := planSpeed(p), g.total()
+	// From the hold, for a drone still on its way there.
+	hp := f.at(float64(p.Plan.Mission[p.Plan.HoldSeq-1].X)/1e7, float64(p.Plan.Mission[p.Plan.HoldSeq-1].Y)/1e7, float64(p.Plan.Mission[p.Plan.HoldSeq-1].Z))
+	toHoldS := newTrack(speed, from, hp).duration()
 	cs := []joinChoice{entry}
 	for _, s := range p.JoinSeqs {
-		if s != entry.send {
-			cs = append(cs, joinChoice{send: s, join: s})
+		// Only a way that has it on the loop before the incumbent must
+		// leave: the relief's way in is what keeps the slot covered.
+		if c := (joinChoice{send: s, join: s}); s != entry.send && toHoldS+wayTime(p, f, hp, c) <= budget {
+			cs = append(cs, c)
 		}
 	}
 	gap := make(map[int]float64, len(cs))
@@ -159,10 +179,15 @@ func (st *step) joinCandidates(v *VehicleState, fv fleet.Vehicle) []joinChoice {
 		c.why = fmt.Sprintf("%s, joined %.0f m behind %s (flying to item %d)", what, gap[c.send], inc, seq)
 	}
 	if !atHold(p, fv) {
-		if cs[0].send == entry.send {
-			return cs[:1]
+		// On the last leg to the hold it goes on along that line to the
+		// entry, not stopping (the join legs are judged from the hold).
+		// Stopping at the hold for a nearer way cost the real-simulator
+		// 3-hour operation minutes of transit and gaps.
+		for _, c := range cs {
+			if c.send == entry.send {
+				return []joinChoice{c}
+			}
 		}
-		return nil // to the hold first: the nearer ways onto the loop start there
 	}
 	return cs
 }
