@@ -617,7 +617,23 @@ func (o *Operation) predictionAt(v *VehicleState, fv fleet.Vehicle, alt float64)
 	} else {
 		dist = distM(fv.Lat, fv.Lon, p.Plan.Home.Lat, p.Plan.Home.Lon)
 	}
-	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: fv.BatteryPct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, alt),
+	pct := fv.BatteryPct
+	if pct < 0 {
+		// No charge reported (MAVLink's battery_remaining −1, the fleet's
+		// "not heard yet"): a station that has just restarted, or a link
+		// just back, has not had the drone's SYS_STATUS yet. Read as a
+		// charge, −1 sent every drone on station home at once after a
+		// restart, their reliefs launched only then (a gap of one transit
+		// per slot). This patrol's last reading stands in; with none
+		// there is no evidence the drone must leave, and it gets no
+		// must-leave time until it reports.
+		n := len(v.samples)
+		if n == 0 {
+			return Prediction{Rate: o.priorRate(v), LeaveInS: math.Inf(1), BatteryUnknown: true}
+		}
+		pct = v.samples[n-1].Pct
+	}
+	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: pct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, alt),
 		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
 }
 

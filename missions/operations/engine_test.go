@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -637,5 +638,63 @@ func TestLaunchOfABusyVehicleIsNotLost(t *testing.T) {
 	m.wg.Wait()
 	if v := o.vehicle(id); v.Role != RolePool || o.Slots[0].VehicleID != "" {
 		t.Fatalf("%s is %s, slot 0 has %q: want it back in the pool, the slot free", id, v.Role, o.Slots[0].VehicleID)
+	}
+}
+
+// A drone on station whose charge is not reported (battery_remaining −1,
+// as the fleet holds it until the first SYS_STATUS: right after a station
+// restart) is not sent home for it: −1 is no charge. With readings of this
+// patrol the last one stands in; with none it has no must-leave time until
+// it reports, and then is judged again.
+func TestUnknownChargeIsNoMustLeave(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(2, 4, w)
+	w.wall = o.Start.Add(-secs(o.leadNoMargin(0) + o.Params.MarginS))
+	a, _ := o.Step(w.wall, w.look)
+	up := acts(a, ActLaunch)
+	if len(up) != 2 {
+		t.Fatalf("launched %v, want 2", up)
+	}
+	for _, id := range up {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 90)
+	}
+	// A few minutes of patrol: slot 0's drone has readings, slot 1's
+	// drone's are forgotten below (a restarted station has none).
+	for i := 0; i < 40; i++ {
+		w.wall = w.wall.Add(5 * time.Second)
+		o.Step(w.wall, w.look)
+	}
+	withReadings, without := o.Slots[0].VehicleID, o.Slots[1].VehicleID
+	o.vehicle(without).samples = nil
+	for _, id := range []string{withReadings, without} {
+		v := w.vs[id]
+		v.BatteryPct = -1
+		w.vs[id] = v
+	}
+	w.wall = w.wall.Add(5 * time.Second)
+	a, notes := o.Step(w.wall, w.look)
+	if home := acts(a, ActReturn); len(home) != 0 {
+		t.Fatalf("sent home with no charge reported: %v (notes %v)", home, notes)
+	}
+	for _, n := range notes {
+		if n.Fields["action"] == "must_leave" {
+			t.Fatalf("must_leave with no charge reported: %s", n.Message)
+		}
+	}
+	if p := o.prediction(o.vehicle(without), w.vs[without]); !p.BatteryUnknown || !math.IsInf(p.LeaveInS, 1) {
+		t.Fatalf("prediction without readings: %+v", p)
+	}
+	if p := o.prediction(o.vehicle(withReadings), w.vs[withReadings]); p.BatteryUnknown || p.LeaveInS <= 0 {
+		t.Fatalf("prediction from the last reading: %+v", p)
+	}
+	// Once it reports a charge under what the way home needs, it leaves.
+	v := w.vs[without]
+	v.BatteryPct = o.Params.ReservePct
+	w.vs[without] = v
+	w.wall = w.wall.Add(5 * time.Second)
+	a, _ = o.Step(w.wall, w.look)
+	if home := acts(a, ActReturn); len(home) != 1 || home[0] != without {
+		t.Fatalf("at the reserve: returns %v, want %s", home, without)
 	}
 }

@@ -39,6 +39,9 @@ type Prediction struct {
 	// LeaveInS is how long the drone can stay before it must turn home;
 	// negative when it is already late.
 	LeaveInS float64 `json:"leave_in_s"`
+	// BatteryUnknown is set when the drone has reported no charge on this
+	// patrol yet: LeaveInS is then +Inf until it does.
+	BatteryUnknown bool `json:"battery_unknown,omitempty"`
 }
 
 // MinSpan is how long (seconds of flight) the samples must span before the
