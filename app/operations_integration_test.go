@@ -927,29 +927,9 @@ func TestOperationResumesAfterAStationRestart(t *testing.T) {
 	simDone := make(chan error, 1)
 	go func() { simDone <- sim.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-simDone })
-	station := func() (*App, func()) {
-		return runApp(t, func(c *Config) {
-			c.DataDir = dir
-			c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
-			c.Operations.TimeScale = opsSpeedup()
-		})
-	}
+	station := restartableStation(t, dir, port)
 	a, stop := station()
-	var area struct{ ID string }
-	if code := postRaw(t, "http://"+a.HTTPAddr()+"/api/v1/areas", string(stadiumGeoJSON(pt.Lat, pt.Lon)), &area); code != http.StatusCreated {
-		t.Fatalf("create area: %d", code)
-	}
-	var ids []string
-	testenv.Eventually(t, 60*time.Second, "vehicles ready", func() bool {
-		ids = ids[:0]
-		for _, v := range a.Fleet.List() {
-			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
-				ids = append(ids, v.ID)
-			}
-		}
-		return len(ids) == 6
-	})
-	sort.Strings(ids)
+	area, ids := stadiumWithReadyFleet(t, a, pt.Lat, pt.Lon, 6)
 	o := createOp(t, a, area.ID, 3, ids, 5*time.Minute, 40*time.Minute)
 	// Restart when every slot has been covered a while and no relief is due
 	// for a few minutes.
@@ -1070,4 +1050,40 @@ func TestOperationsReturnHomeSetsRTLAlt(t *testing.T) {
 	if len(es) != 2 || !strings.Contains(es[0].Body, `"rtl_alt_m":95`) || strings.Contains(es[1].Body, "rtl_alt_m") {
 		t.Fatalf("audit: %+v; want two rtl entries, the first with rtl_alt_m 95", es)
 	}
+}
+
+// restartableStation starts (each call) a station on dir's data and the
+// simulated fleet's UDP port, on the operations' test speedup: the
+// restart tests stop one and start the next on the same state.
+func restartableStation(t *testing.T, dir string, port int) func() (*App, func()) {
+	return func() (*App, func()) {
+		return runApp(t, func(c *Config) {
+			c.DataDir = dir
+			c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+			c.Operations.TimeScale = opsSpeedup()
+		})
+	}
+}
+
+// stadiumWithReadyFleet creates the stadium-like area around lat, lon
+// and waits until n vehicles are connected with a 3D fix and a home;
+// it returns the area and their IDs, sorted.
+func stadiumWithReadyFleet(t *testing.T, a *App, lat, lon float64, n int) (struct{ ID string }, []string) {
+	t.Helper()
+	var area struct{ ID string }
+	if code := postRaw(t, "http://"+a.HTTPAddr()+"/api/v1/areas", string(stadiumGeoJSON(lat, lon)), &area); code != http.StatusCreated {
+		t.Fatalf("create area: %d", code)
+	}
+	var ids []string
+	testenv.Eventually(t, 60*time.Second, "vehicles ready", func() bool {
+		ids = ids[:0]
+		for _, v := range a.Fleet.List() {
+			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
+				ids = append(ids, v.ID)
+			}
+		}
+		return len(ids) == n
+	})
+	sort.Strings(ids)
+	return area, ids
 }

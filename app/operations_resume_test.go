@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -48,30 +46,10 @@ func TestOperationRestartWithAFreshFleetUploadsAgain(t *testing.T) {
 		t.Cleanup(stop)
 		return stop
 	}
-	station := func() (*App, func()) {
-		return runApp(t, func(c *Config) {
-			c.DataDir = dir
-			c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
-			c.Operations.TimeScale = opsSpeedup()
-		})
-	}
+	station := restartableStation(t, dir, port)
 	stopSim := fleetSim()
 	a, stop := station()
-	var area struct{ ID string }
-	if code := postRaw(t, "http://"+a.HTTPAddr()+"/api/v1/areas", string(stadiumGeoJSON(pt.Lat, pt.Lon)), &area); code != http.StatusCreated {
-		t.Fatalf("create area: %d", code)
-	}
-	var ids []string
-	testenv.Eventually(t, 60*time.Second, "vehicles ready", func() bool {
-		ids = ids[:0]
-		for _, v := range a.Fleet.List() {
-			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
-				ids = append(ids, v.ID)
-			}
-		}
-		return len(ids) == 2
-	})
-	sort.Strings(ids)
+	area, ids := stadiumWithReadyFleet(t, a, pt.Lat, pt.Lon, 2)
 	o := createOp(t, a, area.ID, 1, ids, 2*time.Minute, 90*time.Minute)
 	// One rotation: the first drone was relieved, landed and holds the
 	// slot's plan in the pool.
