@@ -71,11 +71,17 @@ type App struct {
 	// families while starting (app/metrics.go).
 	Metrics *metrics.Registry
 
-	httpAddr  net.Addr
-	ready     chan struct{}
-	mu        sync.Mutex
-	stops     []namedStop
-	wg        sync.WaitGroup
+	httpAddr net.Addr
+	ready    chan struct{}
+	mu       sync.Mutex
+	stops    []namedStop
+	wg       sync.WaitGroup
+	// ingest is the context of the parts that take data in (the ground
+	// station's links), owned by ingestWG: at shutdown they stop first
+	// and finish what they received, then everything they feed stops
+	// (GoIngest).
+	ingest    context.Context
+	ingestWG  sync.WaitGroup
 	fatal     chan error
 	startedAt time.Time
 
@@ -124,6 +130,9 @@ func New(cfg Config, log *slog.Logger) *App {
 func (a *App) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	ictx, icancel := context.WithCancel(ctx)
+	defer icancel()
+	a.ingest = ictx
 	a.startedAt = time.Now()
 	if a.Metrics == nil {
 		a.Metrics = metrics.New()
@@ -163,6 +172,13 @@ func (a *App) Run(ctx context.Context) error {
 		case err = <-a.fatal:
 		}
 	}
+	// The links stop first and dispatch what they had received; the
+	// recorders, stores and relays then take those last updates as they
+	// stop (a station restarted a moment behind its links used to lose
+	// the positions waiting in its sockets: the recorder could stop
+	// before the dispatchers' last updates).
+	icancel()
+	a.ingestWG.Wait()
 	cancel()
 	a.wg.Wait()
 	a.mu.Lock()
@@ -236,6 +252,24 @@ func (a *App) Go(ctx context.Context, name string, fn func(ctx context.Context) 
 	go func() {
 		defer a.wg.Done()
 		if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			select {
+			case a.fatal <- fmt.Errorf("%s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// GoIngest is Go for a part that takes data in (the ground station): its
+// context ends first at shutdown, and the rest of the App stops only once
+// it has returned, so what it received reaches the parts it feeds.
+func (a *App) GoIngest(name string, fn func(ctx context.Context) error) {
+	a.ingestWG.Add(1)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer a.ingestWG.Done()
+		if err := fn(a.ingest); err != nil && !errors.Is(err, context.Canceled) {
 			select {
 			case a.fatal <- fmt.Errorf("%s: %w", name, err):
 			default:

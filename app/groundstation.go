@@ -38,7 +38,7 @@ func (a *App) startGroundStation(ctx context.Context) error {
 	}
 	a.Station = st
 	a.observeStation(st)
-	a.Go(ctx, "ground station", st.Run)
+	a.GoIngest("ground station", st.Run)
 	return nil
 }
 

@@ -147,6 +147,7 @@ func (ln *linkRT) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			ln.finishUDP(udp)
 			return
 		case now := <-tick.C:
 			ln.locked(func() { ln.tick(now) })
@@ -168,6 +169,7 @@ func (ln *linkRT) run(ctx context.Context) {
 		// link's own check at the tick: udpCaughtUp, streamCaughtUp).
 		select {
 		case <-ctx.Done():
+			ln.finishUDP(udp)
 			return
 		case now := <-tick.C:
 			ln.locked(func() { ln.tick(now) })

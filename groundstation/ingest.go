@@ -260,3 +260,55 @@ func (ln *linkRT) logUndispatched() {
 		}
 	}
 }
+
+// stopDrainMax bounds how long a stopping UDP server link goes on
+// dispatching what reached its socket before the stop (finishUDP): a
+// station behind a flood stops within it, and logs what it left.
+const stopDrainMax = 2 * time.Second
+
+// finishUDP dispatches, when the station stops, every datagram that had
+// reached the link's socket by then: staged, or still in the kernel's
+// queue. Those were received — the vehicle sent them before the station
+// went down — and a restart must not lose them: a station stopped a
+// moment behind its links (a loaded machine) dropped every position
+// waiting in its socket, unlogged (the restart scenario's stored track
+// came up 4 positions per vehicle short of what was sent before the
+// stop). Datagrams arriving after the stop are not waited for; the
+// reader reads on until the socket is closed, so they are staged and
+// dispatched too if they come before the socket is found empty. Bounded
+// by stopDrainMax; what is left then is logged by logUndispatched.
+func (ln *linkRT) finishUDP(l *udpListener) {
+	if l == nil {
+		return
+	}
+	stop := time.Now()
+	deadline := stop.Add(stopDrainMax)
+	wait := time.NewTimer(time.Millisecond)
+	defer wait.Stop()
+	for {
+		// The reader stages everything that arrived before it found the
+		// socket empty (emptyAt) before it says so; a reader waiting for
+		// the next datagram with nothing in the kernel's queue has read
+		// it all too.
+		e := l.emptyAt.Load()
+		idle := l.waiting.Load()
+		if idle {
+			if _, rx, err := l.socketMemInfo(); err == nil && rx > 0 {
+				idle = false
+			}
+		}
+		ln.drainUDP(l)
+		if e >= stop.UnixNano() || idle && l.staged() == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			ln.st.log.Warn("station stopping: stopped dispatching what reached the UDP socket before the stop", "link", ln.l.name, "after", stopDrainMax)
+			return
+		}
+		wait.Reset(time.Millisecond)
+		select {
+		case <-l.ready:
+		case <-wait.C:
+		}
+	}
+}
