@@ -35,7 +35,9 @@ type linkRT struct {
 	dec   *frameDecoder
 	batch stageBuf // the UDP datagrams being dispatched
 
-	comps    map[vkey]*compRec
+	comps map[vkey]*compRec
+	// unheard holds the frames of systems not classified yet (hold.go).
+	unheard  map[vkey][]heldFrame
 	bySys    map[uint8]*vehicleRec // the autopilot record per system ID
 	recs     []*vehicleRec
 	channels map[*gomavlib.Channel]struct{}
@@ -100,6 +102,7 @@ func newLinkRT(st *Station, l *link) *linkRT {
 		st:       st,
 		l:        l,
 		comps:    make(map[vkey]*compRec),
+		unheard:  make(map[vkey][]heldFrame),
 		bySys:    make(map[uint8]*vehicleRec),
 		channels: make(map[*gomavlib.Channel]struct{}),
 		dec:      newFrameDecoder(st.dialect),
@@ -264,14 +267,32 @@ func (ln *linkRT) onFrame(f frame.Frame, channel *gomavlib.Channel, raw []byte, 
 	c := ln.comps[key]
 	if c == nil && sys != ln.st.cfg.SystemID {
 		c = ln.classify(key, msg, at, channel)
+		if c == nil {
+			ln.hold(key, f, channel, raw, at)
+			return
+		}
+		// Classified now: what it sent before is handled first, in order.
+		ln.release(key, c)
 	}
 	if c == nil || c.role == roleIgnored {
-		ln.unattached.Add(1)
-		if ln.st.hasTaps() {
-			ln.st.tapFrame("", ln.l.name, at, f, bytes.Clone(raw), false)
-		}
+		ln.unattachedFrame(f, raw, at)
 		return
 	}
+	ln.attach(c, f, channel, raw, at)
+}
+
+// unattachedFrame counts a frame no vehicle owns (and gives it to the
+// tlog taps as such).
+func (ln *linkRT) unattachedFrame(f frame.Frame, raw []byte, at time.Time) {
+	ln.unattached.Add(1)
+	if ln.st.hasTaps() {
+		ln.st.tapFrame("", ln.l.name, at, f, bytes.Clone(raw), false)
+	}
+}
+
+// attach handles a frame of a classified component of a vehicle.
+func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, raw []byte, at time.Time) {
+	msg := f.GetMessage()
 	rec := c.rec
 	lost, dup := c.seq.observe(f.GetSequenceNumber(), f.GetChecksum(), at)
 	if channel != rec.ch.Load() {
@@ -460,6 +481,7 @@ func (ln *linkRT) tick(now time.Time) {
 	ln.udpCaughtUp(now)
 	ln.streamCaughtUp(now)
 	ln.logUDPDrops(now)
+	ln.expireUnheard(now)
 	// Heartbeats are judged against the last moment the dispatcher had
 	// handled everything it was given: when it is behind, a vehicle's
 	// HEARTBEAT may be waiting in the queue (staged, or in the socket),

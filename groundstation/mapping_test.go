@@ -119,12 +119,54 @@ func TestMappingIdentityAndState(t *testing.T) {
 	if v, ok := o.fl.Get("udp14550-8"); !ok || v.UID != 0 || v.Mode != "STABILIZE" {
 		t.Errorf("vehicle 8 not published by the identity timeout: %+v", v)
 	}
-	// A GCS heartbeat never becomes a vehicle; frames of unknown systems are not attached.
-	o.send(200, 190, &common.MessageHeartbeat{Type: common.MAV_TYPE_GCS, Autopilot: common.MAV_AUTOPILOT_INVALID})
+	// A GCS heartbeat never becomes a vehicle; frames of unknown systems are
+	// held for their HEARTBEAT (hold.go), and counted unattached when a
+	// GCS's comes or none comes within unheardHold.
+	o.send(201, 190, &common.MessageAttitude{})
+	o.send(201, 190, &common.MessageHeartbeat{Type: common.MAV_TYPE_GCS, Autopilot: common.MAV_AUTOPILOT_INVALID})
+	if n := o.ln.unattached.Load(); n != 2 {
+		t.Errorf("a GCS's frame held before its HEARTBEAT and the HEARTBEAT: %d unattached, want 2", n)
+	}
 	o.send(99, 1, &common.MessageAttitude{})
 	o.wait(o.st.cfg.IdentityWait)
-	if o.fl.Len() != 2 || o.ln.unattached.Load() != 2 {
-		t.Errorf("fleet %d vehicles, %d unattached frames", o.fl.Len(), o.ln.unattached.Load())
+	if n := o.ln.unattached.Load(); n != 2 {
+		t.Errorf("a frame of a system without a HEARTBEAT yet: %d unattached before the hold ends, want still 2", n)
+	}
+	o.wait(unheardHold)
+	if o.fl.Len() != 2 || o.ln.unattached.Load() != 3 {
+		t.Errorf("fleet %d vehicles, %d unattached frames after the hold, want 2 and 3", o.fl.Len(), o.ln.unattached.Load())
+	}
+}
+
+// A vehicle's frames heard before its first HEARTBEAT — a station that
+// has just (re)started hears a flying vehicle's positions before its next
+// HEARTBEAT — are handled once the HEARTBEAT says it is a vehicle, in
+// order and before it: nothing it sent is lost, nothing counted
+// unattached. Before the hold they were dropped (the station-restart
+// scenario's stored tracks came up short by the positions sent between
+// the restart and each vehicle's next HEARTBEAT).
+func TestFramesBeforeTheFirstHeartbeatAreKept(t *testing.T) {
+	o := newOffline(t)
+	o.send(5, 1, &common.MessageGlobalPositionInt{TimeBootMs: 1000, Lat: 413000000, Lon: 692000000, RelativeAlt: 30000})
+	o.send(5, 1, &common.MessageGlobalPositionInt{TimeBootMs: 1100, Lat: 413000100, Lon: 692000100, RelativeAlt: 31000})
+	o.send(5, 1, &common.MessageSysStatus{VoltageBattery: 15800, BatteryRemaining: 64})
+	if o.fl.Len() != 0 || o.ln.unattached.Load() != 0 {
+		t.Fatalf("before any HEARTBEAT: fleet %d, unattached %d; want 0 and 0 (held)", o.fl.Len(), o.ln.unattached.Load())
+	}
+	o.send(5, 1, copterHB(3, true))
+	o.send(5, 1, &common.MessageAutopilotVersion{Uid: 5})
+	v, ok := o.fl.Get(uidID(5))
+	if !ok {
+		t.Fatalf("vehicle not published: %v", o.fl.List())
+	}
+	if v.Lat != 41.30001 || v.RelativeAlt != 31 || v.BatteryPct != 64 || !v.Armed {
+		t.Errorf("the frames before the HEARTBEAT are not in the state: lat %v alt %v battery %v armed %v", v.Lat, v.RelativeAlt, v.BatteryPct, v.Armed)
+	}
+	if n := o.ln.unattached.Load(); n != 0 {
+		t.Errorf("%d frames counted unattached", n)
+	}
+	if len(o.ln.unheard) != 0 {
+		t.Errorf("frames still held: %v", o.ln.unheard)
 	}
 }
 
