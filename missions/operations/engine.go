@@ -210,6 +210,9 @@ func (st *step) observe(v *VehicleState) {
 		if v.Role == RoleStation {
 			st.visited(sl, o.Plans[v.Slot], v, fv)
 		}
+		if ok {
+			st.watchBattery(v, fv)
+		}
 		if v.Role == RoleStation && fv.BatteryPct >= 0 {
 			t := st.now.Sub(o.Created).Seconds()
 			if n := len(v.samples); n == 0 || t > v.samples[n-1].T {
@@ -627,11 +630,20 @@ func (o *Operation) predictionAt(v *VehicleState, fv fleet.Vehicle, alt float64)
 		// per slot). This patrol's last reading stands in; with none
 		// there is no evidence the drone must leave, and it gets no
 		// must-leave time until it reports.
+		// Silent on its charge past batteryUnknownGraceS, it is reckoned
+		// from the endurance prior (battery.go).
 		n := len(v.samples)
-		if n == 0 {
+		switch {
+		case n > 0:
+			pct = v.samples[n-1].Pct
+		case v.reckoning:
+			pr := Predict(PredictInput{PriorRate: o.priorRate(v), Pct: v.reckoned, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, alt),
+				Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
+			pr.BatteryUnknown = true
+			return pr
+		default:
 			return Prediction{Rate: o.priorRate(v), LeaveInS: math.Inf(1), BatteryUnknown: true}
 		}
-		pct = v.samples[n-1].Pct
 	}
 	return Predict(PredictInput{Samples: v.samples, PriorRate: o.priorRate(v), Pct: pct, DistHomeM: dist, AltM: returnHeight(fv.RelativeAlt, alt),
 		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct})
@@ -853,6 +865,7 @@ func (st *step) launch(v *VehicleState, slot int) {
 		}
 	}
 	v.samples = v.samples[:0]
+	v.BatteryUnknownSince, v.reckoning, v.batteryAlarmed = nil, false, false
 	v.lastSeq, v.posKnown, v.JoinSeq = 0, false, 0
 	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
 	if waited > 0 {

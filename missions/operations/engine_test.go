@@ -698,3 +698,62 @@ func TestUnknownChargeIsNoMustLeave(t *testing.T) {
 		t.Fatalf("at the reserve: returns %v, want %s", home, without)
 	}
 }
+
+// A drone that never reports its charge is not left on station for ever:
+// past batteryUnknownGraceS it is reckoned from a full pack at its launch
+// at the expected consumption, the operator is warned once, and it is sent
+// home by the reckoning — before a full pack at that consumption would be
+// flat. Before, a drone whose SYS_STATUS never came had no must-leave time
+// at all.
+func TestSilentBatteryIsReckonedAndSentHome(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(2, 4, w)
+	w.wall = o.Start.Add(-secs(o.leadNoMargin(0) + o.Params.MarginS))
+	a, _ := o.Step(w.wall, w.look)
+	up := acts(a, ActLaunch)
+	if len(up) != 2 {
+		t.Fatalf("launched %v, want 2", up)
+	}
+	launched := w.wall
+	for _, id := range up {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 90)
+	}
+	silent := up[1]
+	v := w.vs[silent]
+	v.BatteryPct = -1
+	w.vs[silent] = v
+	var warned []Note
+	var home time.Time
+	empty := launched.Add(secs(100 / o.priorRate(o.vehicle(silent))))
+	for w.wall.Before(empty) && home.IsZero() {
+		w.wall = w.wall.Add(5 * time.Second)
+		a, notes := o.Step(w.wall, w.look)
+		for _, n := range notes {
+			if n.Fields["action"] == "battery_unknown" {
+				warned = append(warned, n)
+				if n.VehicleID != silent {
+					t.Errorf("battery_unknown for %s, which reports its charge", n.VehicleID)
+				}
+			}
+		}
+		if len(warned) == 0 {
+			if p := o.prediction(o.vehicle(silent), w.vs[silent]); !p.BatteryUnknown || !math.IsInf(p.LeaveInS, 1) {
+				t.Fatalf("before the warning: prediction %+v, want unknown with no must-leave time", p)
+			}
+		}
+		for _, id := range acts(a, ActReturn) {
+			if id != silent {
+				t.Fatalf("%s sent home at %v (it reports 90 %%)", id, w.wall.Sub(launched))
+			}
+			home = w.wall
+		}
+	}
+	if len(warned) != 1 {
+		t.Fatalf("%d battery_unknown warnings, want 1: %v", len(warned), warned)
+	}
+	if home.IsZero() {
+		t.Fatalf("a drone reporting no charge was not sent home in the %v a full pack lasts at the expected consumption", empty.Sub(launched))
+	}
+	t.Logf("warned: %s; sent home %v after launch (a full pack lasts %v at the expected consumption)", warned[0].Message, home.Sub(launched), empty.Sub(launched))
+}

@@ -184,6 +184,17 @@ type VehicleState struct {
 	// JoinSeq is the loop waypoint the drone was sent on to from its hold
 	// (0: the loop's entry): it is on station once past it.
 	JoinSeq int `json:"join_seq,omitempty"`
+	// BatteryUnknownSince is when (operation time) the drone, flying for
+	// the operation, was first seen with no charge reported on this
+	// patrol (nil while it reports one): battery.go.
+	BatteryUnknownSince *time.Time `json:"battery_unknown_since,omitempty"`
+	// reckoned is its charge reckoned from the endurance prior, while
+	// reckoning: it has reported none for batteryUnknownGraceS.
+	reckoned  float64
+	reckoning bool
+	// batteryAlarmed: the battery_unknown warning was given for this
+	// silence.
+	batteryAlarmed bool
 
 	samples    []BatterySample
 	lastSeq    int       // the mission item it flew to at the last tick (0 unknown)

@@ -40,7 +40,8 @@ type Prediction struct {
 	// negative when it is already late.
 	LeaveInS float64 `json:"leave_in_s"`
 	// BatteryUnknown is set when the drone has reported no charge on this
-	// patrol yet: LeaveInS is then +Inf until it does.
+	// patrol yet: LeaveInS is then +Inf for batteryUnknownGraceS, then
+	// from the charge reckoned from the endurance prior (battery.go).
 	BatteryUnknown bool `json:"battery_unknown,omitempty"`
 }
 
