@@ -853,6 +853,11 @@ func TestOperationKeepsThreeSlotsCoveredForThreeHours(t *testing.T) {
 		}
 	}
 	c := closest(truthAps)
+	if c.horizontalM < a.Config.Separation.Warn && !t.Failed() {
+		// Inside the warning distance: what led to it, for whoever
+		// reads the log (shown with -v or on a failure).
+		nearMissAccount(t, a, op, c, truthTracks, tracks(), events())
+	}
 	t.Logf("truth (%d rounds of the simulator, samples at most %.1f s of simulated time apart, clocks of the vehicles at most %.1f s apart in a round, their medians %.1f s): closest 3D approach %.1f m; closest within %g m vertically: %.1f m (%s and %s at %s)",
 		truth.rounds, truth.maxGapS, truth.maxSkewS, truth.clockSpread(), c.minM, critV, c.horizontalM, c.a, c.b, opAt(c.atS))
 	// The station's records of the same flight (the stored samples,
