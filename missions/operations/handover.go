@@ -92,6 +92,9 @@ func (f frame) ll(p p3) orb.Point {
 type track struct {
 	pts []p3
 	end []float64 // end[i]: time the drone reaches pts[i+1]
+	// shift is how far (seconds) along the track the drone already is
+	// now: a track predicted from a state age seconds old (st.ageS).
+	shift float64
 }
 
 func newTrack(speed float64, pts ...p3) *track {
@@ -116,7 +119,7 @@ func newTrack(speed float64, pts ...p3) *track {
 // not a drone in the air to keep clear of (landings side by side on the
 // pad are the pad's sequencing, not a return's).
 func (t *track) landedBy(s float64) bool {
-	return len(t.end) > 0 && s > t.duration() && t.pts[len(t.pts)-1].z <= 0.5
+	return len(t.end) > 0 && s+t.shift > t.duration() && t.pts[len(t.pts)-1].z <= 0.5
 }
 
 // duration is when the track reaches its last point.
@@ -130,6 +133,7 @@ func (t *track) duration() float64 {
 // at is where the drone is predicted at s seconds (calls with s not
 // decreasing are cheap: the piece is searched from the last one).
 func (t *track) at(s float64, hint *int) p3 {
+	s += t.shift
 	i := *hint
 	for i < len(t.end) && t.end[i] < s {
 		i++
@@ -272,6 +276,26 @@ func predicted(p SlotPlan, f frame, fv fleet.Vehicle, horizon, rtlZ float64) *tr
 	return newTrack(1, pos)
 }
 
+// maxAgeS bounds how far (operation seconds) a drone's last state is
+// carried along its predicted track (ageS): a drone silent longer is the
+// link-lost check's business, not a prediction's.
+const maxAgeS = 30
+
+// ageS is how old fv's state is, in operation seconds: the time since it
+// was received, at the operation's time scale. Under load the station
+// reads states that waited in its queues — at speedup 60, 100 ms of wall
+// time is 6 s of flight, 60 m at 10 m/s — and the releases and returns
+// judged from them kept 40 m from where the other drones had been, not
+// where they were: a release judged to keep 40 m passed 18 m, a return
+// judged 30 m passed 17.6 m (the 3-hour operation test under CI load).
+// The other drones' tracks are taken that far along (track.shift).
+func (st *step) ageS(fv fleet.Vehicle) float64 {
+	if fv.LastSeen.IsZero() || !st.wall.After(fv.LastSeen) {
+		return 0
+	}
+	return math.Min(st.wall.Sub(fv.LastSeen).Seconds()*st.o.TimeScale, maxAgeS)
+}
+
 // others are the tracks of the airborne drones of slot (but the one
 // named) as they fly now; raised are those of them flying home on the
 // slot's return layer, apart in height from everyone on its patrol,
@@ -303,6 +327,7 @@ func (st *step) others(slot int, except string, f frame, horizon float64) (out, 
 			// its way in) are judged one against the other's return.
 			t = newTrack(planSpeed(p), rtlPoints(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), fv.Home, z)...)
 		}
+		t.shift = st.ageS(fv)
 		if sent && v.RaisedRTL {
 			raised = append(raised, t)
 		} else {

@@ -460,3 +460,37 @@ func TestNoReturnFromALegThatLeavesTheFence(t *testing.T) {
 		}
 	}
 }
+
+// The other drones' predicted tracks start where their states, as old as
+// they are, say they are now: at speedup 60 a state received 100 ms ago
+// is 6 s of flight old, and a drone flying at 10 m/s is 60 m further on
+// its track. Judged from where it had been, a release kept 40 m on paper
+// and 18 m in the air (the 3-hour operation test under CI load).
+func TestOtherDronesAreTakenAlongByTheAgeOfTheirState(t *testing.T) {
+	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	st := &step{o: &Operation{TimeScale: 60}, wall: wall}
+	for _, c := range []struct {
+		seen time.Time
+		want float64
+	}{
+		{wall, 0},
+		{wall.Add(-100 * time.Millisecond), 6},
+		{wall.Add(time.Second), 0},        // newer than the operation's clock: not old
+		{wall.Add(-time.Minute), maxAgeS}, // silent: bounded
+		{time.Time{}, 0},                  // never heard
+	} {
+		if got := st.ageS(fleet.Vehicle{LastSeen: c.seen}); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("last seen %v before the tick: age %v s, want %v", wall.Sub(c.seen), got, c.want)
+		}
+	}
+	tr := newTrack(10, p3{}, p3{x: 200})
+	tr.shift = st.ageS(fleet.Vehicle{LastSeen: wall.Add(-100 * time.Millisecond)})
+	h := 0
+	if p := tr.at(0, &h); math.Abs(p.x-60) > 1e-9 {
+		t.Errorf("now on a track 6 s old: x %.1f m, want 60", p.x)
+	}
+	other := newTrack(10, p3{x: 60, y: 30}, p3{x: 60, y: 30})
+	if d := minDist(tr, other, 0, 1); math.Abs(d-30) > 0.5 {
+		t.Errorf("least distance to a drone beside where it is now: %.1f m, want 30", d)
+	}
+}
