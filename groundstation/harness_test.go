@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/message"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation/session"
@@ -152,4 +155,50 @@ func lastSeq(fl *fleet.Fleet) uint64 {
 		return 0
 	}
 	return ev[0].Seq
+}
+
+// udpRemote is a running station with one UDP server link, its log, and
+// a remote sending to that link over a real socket as one system.
+type udpRemote struct {
+	st   *Station
+	ln   *linkRT
+	l    *udpListener
+	conn *net.UDPConn
+	enc  *frameEncoder
+	logs *lockedBuf
+	stop func()
+}
+
+// newUDPRemote starts the station (tune, if not nil, adjusts its Config)
+// and dials its link as system sys, component 1.
+func newUDPRemote(t *testing.T, sys uint8, tune func(*Config)) *udpRemote {
+	t.Helper()
+	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
+	u := &udpRemote{logs: &lockedBuf{}}
+	cfg.Log = slog.New(slog.NewTextHandler(u.logs, nil))
+	if tune != nil {
+		tune(&cfg)
+	}
+	u.st, _, u.stop = runStation(t, cfg)
+	u.st.mu.Lock()
+	u.ln = u.st.running[0]
+	u.st.mu.Unlock()
+	if u.l = u.ln.udp.Load(); u.l == nil {
+		t.Fatal("the UDP link has no listener")
+	}
+	conn, err := net.DialUDP("udp4", nil, u.l.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	u.conn, u.enc = conn, newFrameEncoder(t, sys, 1)
+	return u
+}
+
+// send writes one message to the link as the remote's system.
+func (u *udpRemote) send(t *testing.T, m message.Message) {
+	t.Helper()
+	if _, err := u.conn.Write(u.enc.encode(t, m)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,9 +1,6 @@
 package groundstation
 
 import (
-	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -25,28 +22,11 @@ import (
 // vehicle short under CI load).
 func TestStopDispatchesWhatReachedTheSocket(t *testing.T) {
 	const burst = 100
-	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
-	logs := &lockedBuf{}
-	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
-	st, _, stop := runStation(t, cfg)
-	st.mu.Lock()
-	ln := st.running[0]
-	st.mu.Unlock()
-	l := ln.udp.Load()
-	if l == nil {
-		t.Fatal("the UDP link has no listener")
-	}
-	conn, err := net.DialUDP("udp4", nil, l.Addr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	enc := newFrameEncoder(t, 42, 1)
+	u := newUDPRemote(t, 42, nil)
+	st, ln, l, logs, stop := u.st, u.ln, u.l, u.logs, u.stop
 	send := func(i int) {
 		t.Helper()
-		if _, err := conn.Write(enc.encode(t, &common.MessageGlobalPositionInt{TimeBootMs: uint32(i), Lat: 418123000, Lon: 692716000})); err != nil {
-			t.Fatal(err)
-		}
+		u.send(t, &common.MessageGlobalPositionInt{TimeBootMs: uint32(i), Lat: 418123000, Lon: 692716000})
 	}
 	// The remote's channel is open before the stall, so what follows is
 	// staged for the dispatcher, not held for a channel.

@@ -23,31 +23,14 @@ import (
 // help text described another queue.
 func TestUDPOverloadEveryDatagramDecodedOrCountedAndLogged(t *testing.T) {
 	const maxStaged, burst = 64, 600
-	cfg := testConfig(fmt.Sprintf("udp:127.0.0.1:%d", testenv.FreeUDPPort(t)))
-	cfg.udpMaxStaged = maxStaged
-	logs := &lockedBuf{}
-	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
-	st, _, stop := runStation(t, cfg)
-	st.mu.Lock()
-	ln := st.running[0]
-	st.mu.Unlock()
-	l := ln.udp.Load()
-	if l == nil {
-		t.Fatal("the UDP link has no listener")
-	}
-	conn, err := net.DialUDP("udp4", nil, l.Addr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Positions of a system that never sent a HEARTBEAT: decoded and
-	// counted (unattached), and nothing for the station to answer.
-	enc := newFrameEncoder(t, 42, 1)
+	// Positions of a system that never sent a HEARTBEAT: decoded, held
+	// for a HEARTBEAT and counted unattached (hold.go), and nothing for
+	// the station to answer.
+	u := newUDPRemote(t, 42, func(c *Config) { c.udpMaxStaged = maxStaged })
+	st, ln, l, logs, stop := u.st, u.ln, u.l, u.logs, u.stop
 	send := func() {
 		t.Helper()
-		if _, err := conn.Write(enc.encode(t, &common.MessageGlobalPositionInt{Lat: 418123000, Lon: 692716000})); err != nil {
-			t.Fatal(err)
-		}
+		u.send(t, &common.MessageGlobalPositionInt{Lat: 418123000, Lon: 692716000})
 	}
 	// The remote's channel is open (its first frame decoded) before the
 	// stall, so what follows meets the staging buffer, not the hold queue.

@@ -647,18 +647,7 @@ func TestLaunchOfABusyVehicleIsNotLost(t *testing.T) {
 // patrol the last one stands in; with none it has no must-leave time until
 // it reports, and then is judged again.
 func TestUnknownChargeIsNoMustLeave(t *testing.T) {
-	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
-	o := newOp(2, 4, w)
-	w.wall = o.Start.Add(-secs(o.leadNoMargin(0) + o.Params.MarginS))
-	a, _ := o.Step(w.wall, w.look)
-	up := acts(a, ActLaunch)
-	if len(up) != 2 {
-		t.Fatalf("launched %v, want 2", up)
-	}
-	for _, id := range up {
-		o.LaunchDone(id, true, nil, w.wall)
-		w.fly(id, 90)
-	}
+	w, o, _ := twoOnStation(t)
 	// A few minutes of patrol: slot 0's drone has readings, slot 1's
 	// drone's are forgotten below (a restarted station has none).
 	for i := 0; i < 40; i++ {
@@ -706,19 +695,8 @@ func TestUnknownChargeIsNoMustLeave(t *testing.T) {
 // flat. Before, a drone whose SYS_STATUS never came had no must-leave time
 // at all.
 func TestSilentBatteryIsReckonedAndSentHome(t *testing.T) {
-	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
-	o := newOp(2, 4, w)
-	w.wall = o.Start.Add(-secs(o.leadNoMargin(0) + o.Params.MarginS))
-	a, _ := o.Step(w.wall, w.look)
-	up := acts(a, ActLaunch)
-	if len(up) != 2 {
-		t.Fatalf("launched %v, want 2", up)
-	}
+	w, o, up := twoOnStation(t)
 	launched := w.wall
-	for _, id := range up {
-		o.LaunchDone(id, true, nil, w.wall)
-		w.fly(id, 90)
-	}
 	silent := up[1]
 	v := w.vs[silent]
 	v.BatteryPct = -1
@@ -756,4 +734,23 @@ func TestSilentBatteryIsReckonedAndSentHome(t *testing.T) {
 		t.Fatalf("a drone reporting no charge was not sent home in the %v a full pack lasts at the expected consumption", empty.Sub(launched))
 	}
 	t.Logf("warned: %s; sent home %v after launch (a full pack lasts %v at the expected consumption)", warned[0].Message, home.Sub(launched), empty.Sub(launched))
+}
+
+// twoOnStation is an operation of 2 slots and 4 drones whose first two
+// were launched in time for its start and fly at 90 %.
+func twoOnStation(t *testing.T) (*world, *Operation, []string) {
+	t.Helper()
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(2, 4, w)
+	w.wall = o.Start.Add(-secs(o.leadNoMargin(0) + o.Params.MarginS))
+	a, _ := o.Step(w.wall, w.look)
+	up := acts(a, ActLaunch)
+	if len(up) != 2 {
+		t.Fatalf("launched %v, want 2", up)
+	}
+	for _, id := range up {
+		o.LaunchDone(id, true, nil, w.wall)
+		w.fly(id, 90)
+	}
+	return w, o, up
 }
