@@ -271,9 +271,9 @@ const stopDrainMax = 2 * time.Second
 // queue. Those were received — the vehicle sent them before the station
 // went down — and a restart must not lose them: a station stopped a
 // moment behind its links (a loaded machine) dropped every position
-// waiting in its socket, unlogged (the restart scenario's stored track
-// came up 4 positions per vehicle short of what was sent before the
-// stop). Datagrams arriving after the stop are not waited for; the
+// waiting in its socket, counted only in a log line at the stop
+// (TestStopDispatchesWhatReachedTheSocket: 1 of 101 positions decoded
+// without this). Datagrams arriving after the stop are not waited for; the
 // reader reads on until the socket is closed, so they are staged and
 // dispatched too if they come before the socket is found empty. Bounded
 // by stopDrainMax; what is left then is logged by logUndispatched.
