@@ -634,23 +634,8 @@ func opsFleet(t *testing.T, n int, edit func(*Config)) (*App, string, []string) 
 		}
 	})
 	traceLag(t, a)
-	base := "http://" + a.HTTPAddr()
 	pt, _ := latlon.Parse(opsHome, "")
-	var area struct{ ID string }
-	if code := postRaw(t, base+"/api/v1/areas", string(stadiumGeoJSON(pt.Lat, pt.Lon)), &area); code != http.StatusCreated {
-		t.Fatalf("create area: %d", code)
-	}
-	var ids []string
-	testenv.Eventually(t, 60*time.Second, "vehicles ready", func() bool {
-		ids = ids[:0]
-		for _, v := range a.Fleet.List() {
-			if v.Connected && v.GPSFix >= 3 && v.Home != nil {
-				ids = append(ids, v.ID)
-			}
-		}
-		return len(ids) == n
-	})
-	sort.Strings(ids)
+	area, ids := stadiumWithReadyFleet(t, a, pt.Lat, pt.Lon, n)
 	return a, area.ID, ids
 }
 
