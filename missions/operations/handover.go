@@ -2,6 +2,7 @@ package operations
 
 import (
 	"math"
+	"slices"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/mavitem"
@@ -376,50 +377,163 @@ func toHold(p SlotPlan, fv fleet.Vehicle) bool {
 // holdReachedM is how near its hold a drone counts as waiting there.
 const holdReachedM = 5
 
-// releaseClear judges sending v (waiting at its hold) on to the loop by
-// way of c: the way from where it is to c's join waypoint and around the
-// loop must keep releaseSafeM from the other airborne drones of its slot
-// until joinS after it reaches that waypoint, and followSafeM for the
-// rest of a lap (both then fly the loop at the same speed).
+// releaseClear judges sending v (waiting at its hold, or on the last leg
+// to it) on to the loop by way of c: the way from where it is to c's join
+// waypoint and around the loop must keep releaseSafeM from the other
+// airborne drones of its slot until joinS after it reaches that waypoint,
+// and followSafeM for the rest of a lap (both then fly the loop at the
+// same speed). The way is judged as the relief really sets off: when the
+// station's MISSION_SET_CURRENT reaches it, at any moment up to the
+// station's command latency (commandDelays), and from the hover at its
+// hold, accelerating (accelLagS) — judged as if it left now at cruise
+// speed, a release kept 40 m on paper and 18 m in the air (the 3-hour
+// operation test under load: the relief set off seconds later than
+// predicted, with the incumbent coming round the loop behind it).
 func (st *step) releaseClear(v *VehicleState, fv fleet.Vehicle, c joinChoice) (bool, float64) {
 	p := st.o.Plans[v.Slot]
 	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
 	lap := loopLen(p) / planSpeed(p)
-	hyp := missionTrack(p, f, f.at(fv.Lat, fv.Lon, fv.RelativeAlt), c.send, maxPredictS)
-	at := joinTime(p, hyp, c)
-	horizon := math.Min(maxPredictS, at+lap+10)
+	// It sets off at once (the judgement made before the Continue was
+	// allowed for) or when the Continue reaches it, at any moment up to
+	// the command latency, from the hover.
+	lag := accelLagS(planSpeed(p))
+	waits := []float64{0}
+	for _, d := range st.o.commandDelays() {
+		waits = append(waits, d+lag)
+	}
+	ways := make([]*track, len(waits))
+	joins := make([]float64, len(waits))
+	horizon := 0.0
+	for i, w := range waits {
+		ways[i] = st.setOff(p, f, fv, c, w)
+		joins[i] = ways[i].reaches(joinPoint(p, f, c)) - ways[i].shift
+		horizon = math.Max(horizon, math.Min(maxPredictS, joins[i]+lap+10))
+	}
 	others, raised := st.others(v.Slot, v.ID, f, horizon)
-	ok, least := clearOf(hyp, others, at+joinS, releaseSafeM, horizon, followSafeM)
-	// A drone flying home on the return layer passes over the way in,
-	// apart in height: raisedSafeM is asked of it.
-	okR, leastR := clearOf(hyp, raised, horizon, raisedSafeM, horizon, raisedSafeM)
-	if ok && okR && st.pad != nil {
+	ok, least := true, math.Inf(1)
+	for i, way := range ways {
+		h := math.Min(maxPredictS, joins[i]+lap+10)
+		okA, l := clearOf(way, others, joins[i]+joinS, releaseSafeM, h, followSafeM)
+		// A drone flying home on the return layer passes over the way in,
+		// apart in height: raisedSafeM is asked of it.
+		okR, lR := clearOf(way, raised, h, raisedSafeM, h, raisedSafeM)
+		ok, least = ok && okA && okR, math.Min(least, math.Min(l, lR))
+		if !ok {
+			return false, least
+		}
+	}
+	if st.pad != nil {
 		// Nor may its way to the loop cross another drone's climb from
 		// (or descent to) its spot on the pad: a hold over the pad sits
 		// above the spots (crossing.go).
 		pf := st.pad.f
 		way := missionTrack(p, pf, pf.at(fv.Lat, fv.Lon, fv.RelativeAlt), c.send, maxPredictS)
-		if who, _, _ := crossing(way, []float64{0}, way.pts[0], st.movers(v.ID), math.Min(horizon, joinTime(p, way, c)+joinS), st.pad.way()); who != "" {
+		to := math.Min(horizon, way.reaches(joinPoint(p, pf, c))+waits[len(waits)-1]+joinS)
+		if who, _, _ := crossing(way, waits, way.pts[0], st.movers(v.ID), to, st.pad.way()); who != "" {
 			return false, least
 		}
 	}
-	return ok && okR, math.Min(least, leastR)
+	return true, least
 }
 
-// joinTime is when hyp (flown from a hold to c.send and on) reaches c's
-// join waypoint: the time to the point of it, one per waypoint flown
-// from c.send (the plan's way in passes the point over the entry first).
-func joinTime(p SlotPlan, hyp *track, c joinChoice) float64 {
-	n := 1 // hyp.pts[0] is where it starts
-	for s := c.send; s < c.join && s <= len(p.Plan.Mission); s++ {
-		if p.Plan.Mission[s-1].Command == mavitem.CmdNavWaypoint {
-			n++
+// wpnavAccel is the horizontal acceleration (m/s²) a drone sets off from
+// the hover with: ArduCopter's default WPNAV_ACCEL.
+const wpnavAccel = 2.5
+
+// accelLagS is how far (seconds) a drone setting off from the hover
+// towards a waypoint speed m/s away stays behind one that left at that
+// speed: speed/(2·wpnavAccel) once it is at speed (1.2 s at 6 m/s, 2 s at
+// 10 m/s).
+func accelLagS(speed float64) float64 { return speed / (2 * wpnavAccel) }
+
+// maxCommandDelays bounds how many moments commandDelays lists: the
+// judgements that use them fly one prediction each.
+const maxCommandDelays = 20
+
+// commandDelays are the moments (operation seconds from now) a command
+// the scheduler sends on this tick may take effect at on the vehicle:
+// at once, or as late as the station's recent command round trip
+// (Operation.LatencyS), every second (coarser past maxCommandDelays of
+// them). At speedup 60 a busy station's 200 ms is 12 s of flight.
+func (o *Operation) commandDelays() []float64 {
+	top := math.Max(o.LatencyS, 0)
+	step := math.Max(1, top/maxCommandDelays)
+	out := []float64{0}
+	for d := step; d < top; d += step {
+		out = append(out, d)
+	}
+	if top > 0 {
+		out = append(out, top)
+	}
+	return out
+}
+
+// setOff is the way fv flies onto the loop by way of c when it sets off
+// wait seconds from now (the Continue reaching it, and its acceleration
+// from the hover: accelLagS): a drone waiting at its hold hovers there
+// until then; one still on the last leg to its hold flies on along it
+// (from where its state, as old as it is, puts it now: the track's
+// shift) and, when it gets there before, hovers there the same way —
+// else it flies straight on to the loop's entry without stopping.
+func (st *step) setOff(p SlotPlan, f frame, fv fleet.Vehicle, c joinChoice, wait float64) *track {
+	pos := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
+	if atHold(p, fv) || p.Plan.HoldSeq == 0 || int(p.Plan.HoldSeq) > len(p.Plan.Mission) {
+		t, _ := missionTrack(p, f, pos, c.send, maxPredictS).heldUntil(0, wait)
+		return t
+	}
+	it := p.Plan.Mission[p.Plan.HoldSeq-1]
+	hold := f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z))
+	on := missionTrack(p, f, hold, c.send, maxPredictS)
+	t := newTrack(planSpeed(p), append([]p3{pos}, on.pts...)...)
+	age := st.ageS(fv)
+	if t.end[0] < age+wait {
+		t, _ = t.heldUntil(1, age+wait)
+	}
+	t.shift = age
+	return t
+}
+
+// joinPoint is where c's join waypoint lies in f.
+func joinPoint(p SlotPlan, f frame, c joinChoice) p3 {
+	if c.join < 1 || c.join > len(p.Plan.Mission) {
+		return p3{}
+	}
+	it := p.Plan.Mission[c.join-1]
+	return f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z))
+}
+
+// reaches is when (on t's own clock) t first reaches q, one of its
+// points, after it starts; its duration when it never does. (A way in
+// over a transit layer passes the point over the entry first: a point
+// of another height.)
+func (t *track) reaches(q p3) float64 {
+	for k := 1; k < len(t.pts); k++ {
+		if t.pts[k] == q {
+			return t.end[k-1]
 		}
 	}
-	if n > len(hyp.end) {
-		return hyp.duration()
+	return t.duration()
+}
+
+// heldUntil is t with the drone hovering at its point i until time until
+// (on t's own clock) when it would be there earlier, the rest flown that
+// much later; extra is how much later (0: t itself).
+func (t *track) heldUntil(i int, until float64) (*track, float64) {
+	arrive := 0.0
+	if i > 0 && i-1 < len(t.end) {
+		arrive = t.end[i-1]
 	}
-	return hyp.end[n-1]
+	extra := until - arrive
+	if extra <= 0 || i >= len(t.pts)-1 {
+		return t, 0
+	}
+	c := &track{shift: t.shift}
+	c.pts = append(append(slices.Clone(t.pts[:i+1]), t.pts[i]), t.pts[i+1:]...)
+	c.end = append(slices.Clone(t.end[:i]), until)
+	for _, e := range t.end[i:] {
+		c.end = append(c.end, e+extra)
+	}
+	return c, extra
 }
 
 // loopLen is the loop's length, metres (0 without one).

@@ -32,6 +32,9 @@ type flyer struct {
 	started bool
 	rtlZ    float64 // RTL_ALT, metres
 	climbTo float64 // the height its RTL climbs to (0 before the RTL)
+	// accel (m/s², 0: none) limits how fast its horizontal speed grows
+	// from the hover (at a hold, after a climb); vh is that speed now.
+	accel, vh float64
 }
 
 func (k *flyer) step(items []mavitem.Item, f frame, speed, dt float64) {
@@ -44,6 +47,10 @@ func (k *flyer) step(items []mavitem.Item, f frame, speed, dt float64) {
 		return
 	}
 	move := func(to p3, hs float64) bool {
+		if k.accel > 0 {
+			hs = math.Min(hs, k.vh+k.accel*dt)
+		}
+		k.vh = hs
 		dx, dy := to.x-k.p.x, to.y-k.p.y
 		if d := math.Hypot(dx, dy); d > hs*dt {
 			k.p.x += dx / d * hs * dt
@@ -94,7 +101,9 @@ func (k *flyer) step(items []mavitem.Item, f frame, speed, dt float64) {
 			}
 			return
 		case mavitem.CmdNavLoiterUnlim:
-			move(at, speed)
+			if move(at, speed) {
+				k.vh = 0 // hovering at the hold
+			}
 			return
 		case mavitem.CmdDoJump:
 			k.seq = int(it.Param1)
