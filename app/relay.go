@@ -37,7 +37,7 @@ func (a *App) startRelay(ctx context.Context) error {
 		user, pass = b.Credentials()
 		embedded = b
 		a.mqttAddr = b.Addr()
-		a.addFamily(counter("burgut_mqtt_clients_refused_total", "clients the embedded MQTT broker refused at connect (no or bad credentials, reserved client ID)"), func(emit metrics.Emit) {
+		a.addFamily(counter("burgut_mqtt_clients_refused_total", "clients the embedded MQTT broker refused at connect (no or bad credentials, reserved client ID, a will message)"), func(emit metrics.Emit) {
 			emit(float64(b.Refused()))
 		})
 		status["embedded_broker"] = map[string]any{"tcp": b.Addr(), "websocket_path": "/mqtt", "websocket": cfg.MQTTWSListen}

@@ -212,6 +212,13 @@ func (h *aclHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) boo
 	if strings.HasPrefix(cl.ID, reservedClientIDPrefix) {
 		return refuse("client ID prefix " + reservedClientIDPrefix + " is reserved for the station")
 	}
+	// mochi publishes a client's will without asking OnACLCheck: a
+	// watcher's will on the station's topics (its status, say) would be
+	// published under the station's name when the watcher's connection
+	// dropped.
+	if pk.Connect.WillFlag {
+		return refuse("a will message (topic " + pk.Connect.WillTopic + "): only the station publishes")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	actor, admin, err := h.auth.AuthenticateMQTT(ctx, user, string(pk.Connect.Password))

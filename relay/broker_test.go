@@ -134,6 +134,32 @@ func TestEmbeddedBrokerAccessControl(t *testing.T) {
 			t.Fatalf("a client's publish was delivered on %s", got[0].Topic())
 		}
 	})
+	t.Run("clients never publish through a will", func(t *testing.T) {
+		var r recorder
+		subscribe(t, b.URL(), prefix+"/#", 1, "", &r)
+		proxy := newTCPProxy(t, b.Addr())
+		refused := b.Refused()
+		fake := []byte(`{"status":"offline","fake":true}`)
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://"+proxy.ln.Addr().String()).SetClientID("chief-will").
+			SetUsername(adminUser).SetPassword(adminPassword).SetProtocolVersion(4).SetAutoReconnect(false).SetBinaryWill(prefix+"/status", fake, 1, true))
+		tok := c.Connect()
+		if !tok.WaitTimeout(10 * time.Second) {
+			t.Fatal("connect with a will: no answer")
+		}
+		if tok.Error() == nil {
+			t.Errorf("a client with a will on %s/status was let in", prefix)
+			proxy.cut() // its connection dies without a DISCONNECT: the broker sends the will
+		}
+		// As above, the station's marker: once it arrived, the will would have too.
+		pub.Publish(prefix+"/marker", 1, false, "m").WaitTimeout(5 * time.Second)
+		testenv.Eventually(t, 10*time.Second, "the station's marker", func() bool { return len(r.matching(withSuffix("/marker"))) == 1 })
+		if got := r.matching(func(m mqtt.Message) bool { return bytes.Contains(m.Payload(), []byte("fake")) }); len(got) != 0 {
+			t.Fatalf("a client's will was published on %s", got[0].Topic())
+		}
+		if got := b.Refused(); got != refused+1 {
+			t.Errorf("refused connects counted %d more, want 1 (the will)", got-refused)
+		}
+	})
 	if b.Refused() < 3 {
 		t.Fatalf("refused connects counted %d, want at least 3", b.Refused())
 	}
