@@ -702,20 +702,33 @@ func (c *wsClient) controlLocked(f Frame) {
 }
 
 // answerControlFrames makes the reader answer a ping (pong) and a close
-// (close) as the websocket library does by default, but under wmu, so an
-// answer never lands inside a state frame the writer is writing to the
-// socket itself.
+// (close) under wmu, so an answer never lands inside a state frame the
+// writer is writing to the socket itself. A pong waits for the client as
+// long as any other frame (WriteTimeout); a client that does not take it
+// in that time is dropped as too slow, and on any other failed pong the
+// reader stops as when the client leaves. The library's own handler,
+// which this followed, gives a pong a second and lets a failed one pass,
+// and that second was the shortest write deadline a client met: a client
+// that stopped reading for a second while a pong waited lost the pong
+// (one that timed out waiting for the library's writer is never sent),
+// and its connection with it at a later frame — a timed-out write leaves
+// a TLS connection unable to write again (crypto/tls), and the library
+// refuses every write after one that failed (the state frames, written
+// past it, carried on until the next ping).
 func (c *wsClient) answerControlFrames() {
 	answer := func(typ int, data []byte) error {
 		c.wmu.Lock()
 		defer c.wmu.Unlock()
-		return c.conn.WriteControl(typ, data, time.Now().Add(time.Second))
+		return c.conn.WriteControl(typ, data, time.Now().Add(c.hub.cfg.WriteTimeout))
 	}
 	c.conn.SetPingHandler(func(data string) error {
 		err := answer(websocket.PongMessage, []byte(data))
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
 		var ne net.Error
-		if errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
-			return nil // as the library's own handler: the reader carries on
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.drop(fmt.Sprintf("pong: client took no data for %v", c.hub.cfg.WriteTimeout))
 		}
 		return err
 	})

@@ -577,6 +577,12 @@ func TestEncodeWireVehicleIsEncodingJSON(t *testing.T) {
 // 8-byte length header), while the client pings all the time (the
 // reader's pong answers must never land inside a state frame), every
 // frame parses and carries every vehicle, and every ping is answered.
+// The client learns that every pong has come by a message sent after its
+// last ping: the station answers pings in the order they come, before it
+// reads the message, whose answer (an error frame) is therefore behind
+// the last pong. (Waiting for the pongs while reading until some data
+// frame came relied on one arriving: the stale flags, 5 s after the fleet
+// stopped moving, against a 10 s read deadline.)
 func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 	for _, useTLS := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
@@ -595,8 +601,8 @@ func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			var pongs sync.WaitGroup
-			c.SetPongHandler(func(string) error { pongs.Done(); return nil })
+			pongs := 0 // the pong handler runs in the reading goroutine
+			c.SetPongHandler(func(string) error { pongs++; return nil })
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
 			wg.Add(2)
@@ -609,9 +615,7 @@ func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 						return
 					default:
 					}
-					pongs.Add(1)
 					if err := c.WriteControl(websocket.PingMessage, []byte(fmt.Sprint(pings)), time.Now().Add(5*time.Second)); err != nil {
-						pongs.Done()
 						t.Errorf("ping %d: %v", pings, err)
 						return
 					}
@@ -642,22 +646,101 @@ func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 			}
 			close(stop)
 			wg.Wait()
-			// The pongs come back while the client keeps reading.
-			answered := make(chan struct{})
-			go func() { pongs.Wait(); close(answered) }()
-			for waiting := true; waiting; {
-				select {
-				case <-answered:
-					waiting = false
-				default:
-					_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-					if _, _, err := c.ReadMessage(); err != nil {
-						t.Fatalf("waiting for the pongs of %d pings: %v", pings, err)
+			// The pongs come back while the client keeps reading, until
+			// the answer to a message sent after the last ping.
+			if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"last-ping-sent"}`)); err != nil {
+				t.Fatal(err)
+			}
+			for answered := false; !answered; {
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					t.Fatalf("waiting for the pongs of %d pings (%d came): %v", pings, pongs, err)
+				}
+				var fr Frame
+				if err := json.Unmarshal(data, &fr); err != nil {
+					t.Fatalf("frame of %d bytes does not parse: %v", len(data), err)
+				}
+				answered = fr.Type == "error" && strings.Contains(fr.Error, "last-ping-sent")
+			}
+			if pings == 0 || pongs != pings {
+				t.Fatalf("%d pongs for %d pings", pongs, pings)
+			}
+			if d := h.Stats().Dropped; d != 0 {
+				t.Errorf("%d clients dropped", d)
+			}
+		})
+	}
+}
+
+// A client that stops reading for a few seconds while its ping's pong
+// waits (here behind an events frame the socket cannot take) gets the
+// pong when it reads again and keeps its connection, over TLS too: a
+// pong waits as long as any frame (WriteTimeout). Given a second, as the
+// websocket library's own handler gives it, the pong was lost and, had
+// its write begun, the connection with it.
+func TestStreamPongWaitsForASlowClientAsLongAsAnyFrame(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", useTLS), func(t *testing.T) {
+			f := fleet.New(fleet.DefaultConfig())
+			fly(f, "v", 0, nil)
+			h, url, srv := startHubServer(t, f, HubConfig{WriteTimeout: time.Minute, MaxQueuedEvents: 100000}, useTLS)
+			d := websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+				nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+					var serr error
+					_ = rc.Control(func(fd uintptr) { serr = setRcvbuf(fd, 4096) })
+					return serr
+				}}
+				return nd.Dial(network, addr)
+			}}
+			if useTLS {
+				d.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+			}
+			c, _, err := d.Dial(url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			read := func(until func(*Frame) bool) {
+				t.Helper()
+				for {
+					_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+					_, data, err := c.ReadMessage()
+					if err != nil {
+						t.Fatalf("read: %v", err)
+					}
+					var fr Frame
+					if err := json.Unmarshal(data, &fr); err != nil {
+						t.Fatalf("frame of %d bytes does not parse: %v", len(data), err)
+					}
+					if until(&fr) {
+						return
 					}
 				}
 			}
-			if pings == 0 {
-				t.Fatal("no ping was sent")
+			read(func(fr *Frame) bool { return fr.Type == "snapshot" })
+			// About 8 MB of events: more than the sockets hold (2 MB did
+			// not fill them), so the station's writer blocks in a frame.
+			pad := strings.Repeat("x", 10000)
+			for i := range 800 {
+				f.Emit(fleet.Event{VehicleID: "v", Kind: fleet.EventStatusText, Message: fmt.Sprint(i, pad)})
+			}
+			// The client is busy (it reads nothing) from before the writer
+			// blocks to well after the ping.
+			time.Sleep(time.Second)
+			pongs := 0
+			c.SetPongHandler(func(string) error { pongs++; return nil })
+			if err := c.WriteControl(websocket.PingMessage, []byte("busy"), time.Now().Add(10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second)
+			if err := c.WriteMessage(websocket.TextMessage, []byte(`{"type":"after-the-ping"}`)); err != nil {
+				t.Fatal(err)
+			}
+			// The station answers the message after the pong.
+			read(func(fr *Frame) bool { return fr.Type == "error" && strings.Contains(fr.Error, "after-the-ping") })
+			if pongs != 1 {
+				t.Errorf("%d pongs for 1 ping", pongs)
 			}
 			if d := h.Stats().Dropped; d != 0 {
 				t.Errorf("%d clients dropped", d)
