@@ -145,20 +145,61 @@ func (b *Broker) Close() error {
 	return b.srv.Close()
 }
 
-// safeCloseListener closes a listener's clients without mochi v2.7.9's
-// closeListenerClients: that calls Clients.GetByListener, which takes the
-// clients' read lock and then takes it again inside (Clients.Len). When a
-// client's teardown (Clients.Delete) asks for the write lock in between,
-// the second read lock waits behind it and Server.Close never returns — a
-// deadlock seen in the relay tests when a refused client was cleaned up as
-// the broker closed. GetAll takes the read lock once.
+// safeCloseListener wraps each of the broker's listeners for two faults of
+// mochi v2.7.9 when it closes:
+//
+//   - Its closeListenerClients calls Clients.GetByListener, which takes the
+//     clients' read lock and then takes it again inside (Clients.Len).
+//     When a client's teardown (Clients.Delete) asks for the write lock
+//     in between, the second read lock waits behind it and Server.Close
+//     never returns — a deadlock seen in the relay tests when a refused
+//     client was cleaned up as the broker closed. GetAll takes the read
+//     lock once.
+//   - Each connection's goroutine counts itself in Listeners.ClientsWg
+//     (Add, in attachClient) after the listener has handed it over, while
+//     Server.Close waits on that WaitGroup once the listeners are closed:
+//     a connection accepted (or a /mqtt request upgraded) as the broker
+//     closed counted itself during or after that Wait, a data race (the
+//     race detector reports it in mochi's EstablishConnection and Close;
+//     TestBrokerCloseWhileClientsConnect). So the listener hands no
+//     connection over once closed, closes those it handed over that mochi
+//     has not yet listed as clients, and returns from Close only when
+//     every one has ended: mochi's Wait then finds nothing to wait for.
 type safeCloseListener struct {
 	listeners.Listener
-	srv *mochi.Server
+	srv    *mochi.Server
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // handed over to mochi, not yet ended
+	active sync.WaitGroup        // the same connections
 }
 
+// errListenerClosed refuses a connection that reached a closed listener.
+var errListenerClosed = errors.New("embedded mqtt broker: listener closed")
+
 func closeSafely(srv *mochi.Server, l listeners.Listener) listeners.Listener {
-	return &safeCloseListener{Listener: l, srv: srv}
+	return &safeCloseListener{Listener: l, srv: srv, conns: map[net.Conn]struct{}{}}
+}
+
+func (l *safeCloseListener) Serve(establish listeners.EstablishFn) {
+	l.Listener.Serve(func(id string, c net.Conn) error {
+		l.mu.Lock()
+		if l.closed {
+			l.mu.Unlock()
+			c.Close()
+			return errListenerClosed
+		}
+		l.conns[c] = struct{}{}
+		l.active.Add(1)
+		l.mu.Unlock()
+		defer func() {
+			l.mu.Lock()
+			delete(l.conns, c)
+			l.mu.Unlock()
+			l.active.Done()
+		}()
+		return establish(id, c)
+	})
 }
 
 func (l *safeCloseListener) Close(listeners.CloseFn) {
@@ -169,6 +210,13 @@ func (l *safeCloseListener) Close(listeners.CloseFn) {
 			}
 		}
 	})
+	l.mu.Lock()
+	l.closed = true
+	for c := range l.conns {
+		c.Close() // one mochi did not list yet; closing a listed one twice is harmless
+	}
+	l.mu.Unlock()
+	l.active.Wait()
 }
 
 // aclHook authenticates clients and enforces the topic rules: only the
@@ -261,6 +309,7 @@ type httpWSListener struct {
 	upgrader  websocket.Upgrader
 	mu        sync.Mutex
 	establish listeners.EstablishFn
+	closed    bool
 	ready     chan struct{}
 	readyOnce sync.Once
 }
@@ -277,13 +326,22 @@ func (l *httpWSListener) Serve(establish listeners.EstablishFn) {
 	l.readyOnce.Do(func() { close(l.ready) })
 }
 
-func (l *httpWSListener) Close(closeClients listeners.CloseFn) { closeClients(l.ID()) }
+func (l *httpWSListener) Close(closeClients listeners.CloseFn) {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	closeClients(l.ID())
+}
 
 func (l *httpWSListener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	<-l.ready
 	l.mu.Lock()
-	establish := l.establish
+	establish, closed := l.establish, l.closed
 	l.mu.Unlock()
+	if closed {
+		http.Error(w, "the embedded mqtt broker has stopped", http.StatusServiceUnavailable)
+		return
+	}
 	c, err := l.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade already answered with an HTTP error

@@ -3,13 +3,18 @@ package relay
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/gorilla/websocket"
 
 	"github.com/burgut-uav/burgut/internal/testenv"
 )
@@ -162,5 +167,73 @@ func TestEmbeddedBrokerAccessControl(t *testing.T) {
 	})
 	if b.Refused() < 3 {
 		t.Fatalf("refused connects counted %d, want at least 3", b.Refused())
+	}
+}
+
+// The broker closes while clients keep connecting over TCP and /mqtt: it
+// closes (mochi's Close waited for connections that were still counting
+// themselves in, a data race -race reported) and refuses every connection
+// after.
+func TestBrokerCloseWhileClientsConnect(t *testing.T) {
+	for range 10 {
+		b, err := NewBroker(BrokerConfig{Listen: "127.0.0.1:0", Auth: brokerAuth, Log: quietLog()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(b.WebSocketHandler())
+		wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
+		// One client stays connected until the broker closes it.
+		c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.URL()).SetClientID("stays").
+			SetUsername(watcherUser).SetPassword(watcherPassword).SetAutoReconnect(false))
+		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect: %v", tok.Error())
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if conn, err := net.Dial("tcp", b.Addr()); err == nil {
+						conn.Close()
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil); err == nil {
+						ws.Close()
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond) // connections are coming in
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		wg.Wait()
+		if conn, err := net.Dial("tcp", b.Addr()); err == nil {
+			conn.Close()
+			t.Fatal("the closed broker's TCP port accepts connections")
+		}
+		_, resp, err := websocket.DefaultDialer.Dial(wsURL, nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/mqtt after close: %v (response %v), want 503", err, resp)
+		}
+		c.Disconnect(10)
+		srv.Close()
 	}
 }
