@@ -277,12 +277,10 @@ func (h *Hub) Run(ctx context.Context) error {
 	// tick added up to hubDrainEvery to every position of a small fleet.
 	drain := time.NewTimer(time.Hour)
 	drain.Stop()
-	draining := false
 	var lastDrain time.Time
 	var wire []*encVehicle // reused: clients keep the states, not the slice
 	updates := 0           // states taken since the last stale tick (~1 s)
 	take := func() {
-		draining = false
 		b := sub.Next()
 		now := time.Now()
 		lastDrain = now
@@ -362,6 +360,11 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		h.mu.Unlock()
 	}
+	// While the drain timer runs the hub does not listen to the
+	// subscription (signal is nil): every update pushed meanwhile signalled
+	// it again, a wake-up (and a thread switch) per dispatcher batch that
+	// only found the timer already set.
+	signal := sub.C
 	for {
 		select {
 		case <-ctx.Done():
@@ -373,17 +376,15 @@ func (h *Hub) Run(ctx context.Context) error {
 			h.mu.Unlock()
 			h.conns.Wait()
 			return nil
-		case <-sub.C:
-			if draining {
-				break // the timer takes it
-			}
+		case <-signal:
 			if wait := hubDrainEvery - time.Since(lastDrain); wait > 0 {
 				drain.Reset(wait)
-				draining = true
+				signal = nil
 				break
 			}
 			take()
 		case <-drain.C:
+			signal = sub.C // an update since take() left its signal there
 			take()
 		case now := <-staleTick.C:
 			// A vehicle that goes silent sends no update: tell clients it went stale.
