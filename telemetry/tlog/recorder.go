@@ -2,6 +2,7 @@ package tlog
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -308,7 +309,12 @@ func (r *Recorder) write(t tapped) (int, error) {
 	var n int
 	var err error
 	if t.raw != nil {
-		n, err = r.w.WriteRaw(t.at, t.raw)
+		// Straight into the vehicle's buffer, as Writer.WriteRaw lays it
+		// out (the time, then the frame): through the Writer each frame
+		// was copied twice, into its scratch buffer and then here.
+		vl.buf = binary.BigEndian.AppendUint64(vl.buf, uint64(t.at.UnixMicro()))
+		vl.buf = append(vl.buf, t.raw...)
+		n = 8 + len(t.raw)
 	} else {
 		n, err = r.w.Write(t.at, t.f)
 	}

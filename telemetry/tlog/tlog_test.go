@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/ardupilotmega"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/minimal"
@@ -412,5 +413,63 @@ func TestRewriteRealLogIdentical(t *testing.T) {
 			i++
 		}
 		t.Fatalf("re-written log differs from byte %d (lengths %d vs %d)", i, len(a), len(b))
+	}
+}
+
+// A frame tapped with the bytes it was received as is logged as those
+// bytes with its time, exactly as Writer.WriteRaw logs it, and counted.
+func TestRecorderLogsRawFramesAsReceived(t *testing.T) {
+	rw := &dialect.ReadWriter{Dialect: ardupilotmega.Dialect}
+	if err := rw.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	// The raw bytes of two frames, as a vehicle would send them.
+	var enc bytes.Buffer
+	w := NewWriter(&enc, rw)
+	at0 := time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC)
+	msgs := []message.Message{heartbeat(false), gpi(7)}
+	var raws [][]byte
+	var frames []frame.Frame
+	for i, m := range msgs {
+		enc.Reset()
+		f := v2(uint8(i), 1, m)
+		if _, err := w.Write(at0, f); err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, bytes.Clone(enc.Bytes()[8:]))
+		frames = append(frames, f)
+	}
+	var want bytes.Buffer
+	wantW := NewWriter(&want, rw)
+	dir := t.TempDir()
+	rec, err := NewRecorder(RecorderOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rec.Run(ctx) }()
+	for i, raw := range raws {
+		at := at0.Add(time.Duration(i) * time.Second)
+		rec.Tap("r", "udp:x", at, frames[i], raw)
+		if _, err := wantW.WriteRaw(at, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	files, _ := filepath.Glob(filepath.Join(dir, "r", "*.tlog"))
+	if len(files) != 1 {
+		t.Fatalf("%d tlogs, want 1", len(files))
+	}
+	got, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("logged %x, want %x", got, want.Bytes())
+	}
+	if st := rec.Stats(); st.Frames != 2 || st.Bytes != uint64(len(got)) {
+		t.Fatalf("stats %+v for %d bytes", st, len(got))
 	}
 }
