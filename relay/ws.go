@@ -279,7 +279,14 @@ func (h *Hub) Run(ctx context.Context) error {
 	drain.Stop()
 	var lastDrain time.Time
 	var wire []*encVehicle // reused: clients keep the states, not the slice
-	updates := 0           // states taken since the last stale tick (~1 s)
+	// stateSize sizes a batch's slab of encodings: the largest mean state
+	// size seen, plus an eighth. A fixed 700 bytes was short of the ~930
+	// of a flying vehicle's state, so every batch's slab was grown once
+	// or twice as it filled — twice the memory and a copy of what was
+	// encoded, the largest part of the station's allocation at 2,000
+	// vehicles.
+	stateSize := encodedStateSize
+	updates := 0 // states taken since the last stale tick (~1 s)
 	take := func() {
 		b := sub.Next()
 		now := time.Now()
@@ -342,12 +349,16 @@ func (h *Hub) Run(ctx context.Context) error {
 			// sent to one of them before a newer one replaces it, so the
 			// encodings are the same in number.
 			var slice yield.Slice
-			slab := make([]byte, 0, len(wire)*encodedStateSize)
+			slab := make([]byte, 0, len(wire)*stateSize+stateSize)
 			for _, e := range wire {
 				start := len(slab)
 				slab = appendWireVehicle(append(slab, ','), e.v, e.stale)
 				e.pre, e.v = slab[start:len(slab):len(slab)], nil
 				slice.Tick()
+			}
+			if len(wire) > 0 {
+				mean := len(slab) / len(wire)
+				stateSize = max(stateSize, mean+mean/8)
 			}
 		}
 		events := h.encodeEvents(b.Events)
@@ -1014,8 +1025,9 @@ type encVehicle struct {
 	raw, pre []byte
 }
 
-// encodedStateSize is about the size of one state's JSON, to size the
-// hub's slab of a batch's encodings.
+// encodedStateSize is the size of one state's JSON the hub assumes, to
+// size its slab of a batch's encodings, until it has encoded some (Run's
+// stateSize).
 const encodedStateSize = 700
 
 // hubView is the hub's copy of every vehicle's newest state, owned by Run
