@@ -21,7 +21,9 @@
 # window (from 3 s into the load until 3 s before its end; us/msg divides by
 # the messages offered, us/frame by the frames the station received in the
 # window, which differ when it falls behind on a starved machine), sent/received,
-# socket drops, RSS (every 10 s and start→end), the machine's load average,
+# socket drops, RSS (every 10 s and start→end), serve's thread context
+# switches per second (csw/s: the runtime parking and waking its threads),
+# the machine's load average,
 # and every non-zero drop counter from /metrics. Profiles come from
 # BURGUT_PPROF (loopback only).
 set -euo pipefail
@@ -48,6 +50,9 @@ SP=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP/api/v1/health" && break; sleep 0.1; done
 TOK=$("$BIN" tokens create --data-dir "$D" --name bench --role admin 2>/dev/null)
 cpu() { awk '{print $14+$15}' /proc/$SP/stat; }
+# csw: the context switches of serve's threads so far (voluntary: a thread
+# parked, e.g. the Go runtime idling an M; involuntary: preempted).
+csw() { cat /proc/$SP/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{printf "%d", s}'; }
 rss() { awk '/VmRSS/{print int($2/1024)}' /proc/$SP/status; }
 WSP=()
 for _ in $(seq 1 "${WS:-0}"); do
@@ -60,11 +65,11 @@ LP=$!
 WARM=${WARM:-3}
 sleep "$WARM"
 recv() { curl -s -H "Authorization: Bearer $TOK" "http://127.0.0.1:$HTTP/metrics" | awk '/^burgut_mavlink_frames_received_total/{s+=$2} END{printf "%d", s}'; }
-F0=$(recv); C0=$(cpu); T0=$(date +%s.%N); W=$((S-WARM-3))
+F0=$(recv); C0=$(cpu); X0=$(csw); T0=$(date +%s.%N); W=$((S-WARM-3))
 if [ -n "${PROF:-}" ]; then curl -s -o "$root/bin/cpu.$N.prof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$W"
 elif [ -n "${ALLOC:-}" ]; then curl -s -o "$root/bin/allocs.$N.prof" "http://127.0.0.1:$PP/debug/pprof/allocs?seconds=$W"
 else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+WARM))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
-C1=$(cpu); T1=$(date +%s.%N); F1=$(recv)
+C1=$(cpu); X1=$(csw); T1=$(date +%s.%N); F1=$(recv)
 wait $LP
 sleep 1 # let the dispatchers take what the readers staged last
 R1=$(rss)
@@ -76,7 +81,7 @@ SENT=$(python3 -c "import json;print(json.load(open('$D/sent.json'))['sent_total
 HZ=$(getconf CLK_TCK)
 python3 -c "
 cpu=($C1-$C0)/$HZ; wall=$T1-$T0; rate=$N*18
-print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} us/frame={1e6*cpu/max(1,$F1-$F0):.2f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
+print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} us/frame={1e6*cpu/max(1,$F1-$F0):.2f} csw/s={($X1-$X0)/wall:.0f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
 echo "$M" | grep -E '_dropped_total|_drops_total' | grep -v '^#' | grep -v ' 0$' || true
 [ ${#WSP[@]} -gt 0 ] && { kill "${WSP[@]}" 2>/dev/null; wait "${WSP[@]}" 2>/dev/null; echo "ws clients: $(sort "$D/ws.log" | uniq -c | head -3 | tr '\n' ' ')"; }
 kill -INT $SP; wait $SP || true
