@@ -591,7 +591,11 @@ func TestStreamStateFramesWrittenDirectlyStayWhole(t *testing.T) {
 			for i := range vehicles {
 				fly(f, fmt.Sprintf("v%03d", i), i, testVideo)
 			}
-			h, url, srv := startHubServer(t, f, HubConfig{MaxRateHz: 50}, useTLS)
+			// What is checked is whole frames and answered pings, not how
+			// long a slow client is waited for (its own tests): a client
+			// reading 200 KB frames under -race on a loaded machine is
+			// given a minute a frame, not the default 10 s.
+			h, url, srv := startHubServer(t, f, HubConfig{MaxRateHz: 50, WriteTimeout: time.Minute}, useTLS)
 			d := websocket.Dialer{}
 			if useTLS {
 				d.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
