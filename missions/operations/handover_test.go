@@ -245,6 +245,11 @@ func flyHandover(t *testing.T, sp SlotPlan, offset, delay float64) (least float6
 type handoverRun struct {
 	flyOn                      float64
 	rtlSeq, releaseSeq, incSeq int
+	// A busy station (all 0: none): each Continue and RTL reaches the
+	// drone latency seconds after the tick that decided it (and is
+	// reported done, taking that long, then); the scheduler sees states
+	// age seconds old; the drones accelerate at accel m/s² from the hover.
+	latency, age, accel float64
 }
 
 // flyHandoverSeq is flyHandover that also fills run (nil: nothing asked).
@@ -278,14 +283,54 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, run *hando
 	fl["a"].pct = 70 + offset*drain
 	fl["b"].pct = 60
 	o.Vehicles[0].Ready, o.Vehicles[1].Ready = true, true
+	for _, k := range fl {
+		k.accel = run.accel
+	}
+	// past keeps each drone's states, newest last, for a station that
+	// reads them age seconds late.
+	past := map[string][]fleet.Vehicle{}
+	lag := int(math.Round(run.age / 0.1))
 	look := func(id string) (fleet.Vehicle, bool) {
-		k, ok := fl[id]
-		if !ok {
+		h, ok := past[id]
+		if !ok || len(h) == 0 {
 			return fleet.Vehicle{}, false
 		}
-		v := k.vehicle(f, dp.Home)
-		v.LastSeen = wall
+		v := h[max(len(h)-1-lag, 0)]
+		v.LastSeen = wall.Add(-secs(run.age))
 		return v, true
+	}
+	type queued struct {
+		at float64
+		a  Action
+	}
+	pending := map[string][]queued{}
+	apply := func(a Action, now float64) {
+		k := fl[a.VehicleID]
+		switch a.Kind {
+		case ActLaunch:
+			o.LaunchDone(a.VehicleID, true, nil, wall)
+			k.started = true
+			k.armed, k.mode, k.seq, k.p, k.drain = true, "AUTO", 1, k.home, drain
+			if a.VehicleID == "b" {
+				k.wait = delay
+			}
+		case ActContinue:
+			if a.VehicleID == "b" {
+				run.releaseSeq, run.incSeq = a.Seq, fl["a"].seq
+			}
+			k.seq = a.Seq
+			o.ContinueDone(a.VehicleID, nil, secs(run.latency))
+		case ActReturn:
+			t.Logf("%5.0f rtl %s at %g m from item %d", now, a.VehicleID, a.RTLAlt, k.seq)
+			if a.VehicleID == "a" {
+				run.rtlSeq = k.seq
+			}
+			if a.RTLAlt > 0 {
+				k.rtlZ = a.RTLAlt
+			}
+			k.mode = "RTL"
+			o.ReturnDone(a.VehicleID, nil, wall, secs(run.latency))
+		}
 	}
 	const dt = 0.1
 	least = math.Inf(1)
@@ -305,6 +350,20 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, run *hando
 			k.step(items, f, dp.Speed, dt)
 		}
 		wall = o.Created.Add(secs(now))
+		for id, k := range fl {
+			if len(past[id]) > lag+1 {
+				past[id] = past[id][1:]
+			}
+			past[id] = append(past[id], k.vehicle(f, dp.Home))
+		}
+		// Commands whose time has come reach their drone (the station
+		// handles one per drone at a time, as the Manager does).
+		for id, qs := range pending {
+			if len(qs) > 0 && now >= qs[0].at-1e-9 {
+				pending[id] = qs[1:]
+				apply(qs[0].a, now)
+			}
+		}
 		if a, b := fl["a"], fl["b"]; a.armed && b.armed && a.p.z > 3 && b.p.z > 3 {
 			d := math.Sqrt((a.p.x-b.p.x)*(a.p.x-b.p.x) + (a.p.y-b.p.y)*(a.p.y-b.p.y) + (a.p.z-b.p.z)*(a.p.z-b.p.z))
 			if inPad(a) && inPad(b) {
@@ -324,32 +383,23 @@ func flyHandoverSeq(t *testing.T, sp SlotPlan, offset, delay float64, run *hando
 			t.Logf("%5.0f %s %s", now, n.VehicleID, n.Message)
 		}
 		for _, a := range acts {
-			k := fl[a.VehicleID]
-			switch a.Kind {
-			case ActLaunch:
-				o.LaunchDone(a.VehicleID, true, nil, wall)
-				k.started = true
-				k.armed, k.mode, k.seq, k.p, k.drain = true, "AUTO", 1, k.home, drain
-				if a.VehicleID == "b" {
-					k.wait = delay
-				}
-			case ActContinue:
-				if a.VehicleID == "b" {
-					run.releaseSeq, run.incSeq = a.Seq, fl["a"].seq
-				}
-				k.seq = a.Seq
-				o.ContinueDone(a.VehicleID, nil, 0)
-			case ActReturn:
-				t.Logf("%5.0f rtl %s at %g m from item %d", now, a.VehicleID, a.RTLAlt, k.seq)
-				if a.VehicleID == "a" {
-					run.rtlSeq = k.seq
-				}
-				if a.RTLAlt > 0 {
-					k.rtlZ = a.RTLAlt
-				}
-				k.mode = "RTL"
-				o.ReturnDone(a.VehicleID, nil, wall, 0)
+			if run.latency <= 0 || a.Kind == ActLaunch {
+				apply(a, now)
+				continue
 			}
+			if qs := pending[a.VehicleID]; len(qs) > 0 {
+				// A command to it is under way: the Manager sends none
+				// beside it; the scheduler asks again later, and an RTL
+				// is retried (Retries) when that one is through.
+				switch a.Kind {
+				case ActContinue:
+					o.vehicle(a.VehicleID).continuedAt = time.Time{}
+				case ActReturn:
+					pending[a.VehicleID] = append(qs, queued{qs[len(qs)-1].at + run.latency, a})
+				}
+				continue
+			}
+			pending[a.VehicleID] = []queued{{now + run.latency, a}}
 		}
 		if fl["a"].started && !fl["a"].armed && o.vehicle("b").Role == RoleStation {
 			if landedAt < 0 {

@@ -130,3 +130,37 @@ func TestReleaseAllowsForTheCommandLatencyAndTheSetOff(t *testing.T) {
 		})
 	}
 }
+
+// A late handover on a busy station: the relief's launch is slow, so
+// the incumbent must leave before the relief has joined, and the RTL
+// reaches it only a command round trip later (20–30 s of flight at
+// speedup 60 on a loaded machine) — from states up to 3 s old. Judged
+// from where its last state had it and as if it turned at once, its
+// return at the slot's layer was clear on paper and passed its relief
+// 9.6–17.3 m in this double (the 3-hour operation test under load: a
+// return predicted to pass 30 m passed 17.6 m). Judged as it flies it
+// (returnWays: on along its mission until the RTL arrives, from where
+// its state's age puts it), the return at the slot's layer is not clear
+// and the station sends it home on its return layer, or the other way
+// round: the two keep followSafeM (20 m, 3D) outside the pad's zone at
+// every phase of the lap, and it lands with its reserve.
+func TestMustLeaveReturnAllowsForTheCommandLatency(t *testing.T) {
+	sp := stadiumPlan(t)
+	lap := loopLen(sp) / planSpeed(sp)
+	for _, c := range []struct{ latency, age float64 }{{20, 3}, {30, 0}} {
+		for _, delay := range []float64{120} {
+			for phase := 0; phase < 8; phase++ {
+				t.Run(fmt.Sprint("latency ", c.latency, " age ", c.age, " delay ", delay, " phase ", phase), func(t *testing.T) {
+					run := &handoverRun{latency: c.latency, age: c.age, accel: wpnavAccel}
+					least, o, pct := flyHandoverSeq(t, sp, float64(phase)*lap/8, delay, run)
+					if least < followSafeM {
+						t.Errorf("the two drones of the slot came %.1f m apart (sent home from item %d)", least, run.rtlSeq)
+					}
+					if pct < o.Params.ReservePct {
+						t.Errorf("the relieved drone landed with %.1f %%, under the %.0f %% reserve", pct, o.Params.ReservePct)
+					}
+				})
+			}
+		}
+	}
+}
