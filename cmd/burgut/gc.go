@@ -55,11 +55,16 @@ const serveProcsPerCPU = 2
 
 // applyProcsDefault sets GOMAXPROCS to serveProcsPerCPU times Go's own
 // default (which already follows the CPUs and a container's CPU limit)
-// unless GOMAXPROCS is set, and reports the GOMAXPROCS in force.
+// unless GOMAXPROCS is set, and reports the GOMAXPROCS in force. It takes
+// Go's default afresh, not the setting in force: serve run again in one
+// process doubled that every time, and cmd/burgut's tests, which run it
+// in process, reached 131,072 Ps (16 doublings) at -count=3 and died of
+// thread exhaustion (the runtime's 10,000 threads) under load.
 func applyProcsDefault(log *slog.Logger) int {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		return runtime.GOMAXPROCS(0)
 	}
+	runtime.SetDefaultGOMAXPROCS()
 	n := serveProcsPerCPU * runtime.GOMAXPROCS(0)
 	runtime.GOMAXPROCS(n)
 	log.Debug("Go processors", "gomaxprocs", n)
