@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -434,6 +435,68 @@ func TestUploadIgnoresOneStaleRefusalBeforeFirstRequest(t *testing.T) {
 	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
 		t.Fatal("mission differs")
 	}
+}
+
+// A DENIED answering a probe of an earlier round of the same upload (a
+// copy the link held up past the restart) is not the vehicle refusing the
+// restarted round: the upload goes on and the vehicle holds the list.
+func TestUploadIgnoresALateProbeAnswerAfterARestart(t *testing.T) {
+	mv := newModelVehicle()
+	var mu sync.Mutex
+	counts, probed, injected := 0, false, false
+	model := func(msg message.Message) []message.Message {
+		mu.Lock()
+		defer mu.Unlock()
+		switch msg.(type) {
+		case *common.MessageMissionCount:
+			counts++
+		case *common.MessageMissionRequestList:
+			probed = true
+			return nil // its answer is held up on the link
+		}
+		out := mv.handle(msg)
+		if counts == 1 { // the first round's final ACCEPTED is lost: the station probes, then restarts
+			out = slices.DeleteFunc(out, func(m message.Message) bool {
+				a, ok := m.(*common.MessageMissionAck)
+				return ok && a.Type == common.MAV_MISSION_ACCEPTED
+			})
+		}
+		if counts > 1 && probed && !injected && requestsSeq(out, 3) {
+			injected = true // the first round's probe answered, late, mid-way through the second
+			out = append([]message.Message{ack(mavitem.TypeMission, common.MAV_MISSION_DENIED)}, out...)
+		}
+		return out
+	}
+	l := newWorld(t, fastOpts(), faults{}, 0, 1, model)
+	items := testItems(7, mavitem.TypeMission)
+	if err := l.v.Upload(context.Background(), mavitem.TypeMission, items, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !injected {
+		t.Fatal("the late DENIED was never sent: the upload did not restart after a probe")
+	}
+	if !reflect.DeepEqual(mv.list(mavitem.TypeMission), items) {
+		t.Fatal("mission differs")
+	}
+}
+
+// requestsSeq reports whether msgs hold a request for item seq.
+func requestsSeq(msgs []message.Message, seq uint16) bool {
+	for _, m := range msgs {
+		switch r := m.(type) {
+		case *common.MessageMissionRequest:
+			if r.Seq == seq {
+				return true
+			}
+		case *common.MessageMissionRequestInt:
+			if r.Seq == seq {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Windowed upload without faults: every item goes out exactly once (no

@@ -305,9 +305,16 @@ type uploadTransfer struct {
 	// The probe tells: a vehicle still receiving answers DENIED, a finished
 	// one its count, and then only the list it holds can say which.
 	lateRefusal int
-	probed      bool              // a probe is outstanding
-	probes      int               // probes sent this round
-	verify      *downloadTransfer // reading the list back after a late refusal
+	probed      bool // a probe is outstanding
+	// probes counts the probes of the whole transfer, not of this round:
+	// a copy of an earlier round's probe, delayed or duplicated on the
+	// link, is answered DENIED while the vehicle receives the restarted
+	// round, and with the count reset at the restart that answer failed
+	// the upload as the vehicle's refusal (the likely cause of
+	// TestGroupUploadUnderLossThenFly's "refused the transfer after item
+	// 5: MAV_MISSION_DENIED" under load, on links that delay and copy).
+	probes int
+	verify *downloadTransfer // reading the list back after a late refusal
 }
 
 func (v *Vehicle) newUpload(t mavitem.MissionType, items []mavitem.Item, p Progress) *uploadTransfer {
@@ -509,7 +516,7 @@ func (u *uploadTransfer) probe() error {
 // restart begins the transfer again from MISSION_COUNT, forgetting what
 // was sent, so the final ACK again counts only after every item.
 func (u *uploadTransfer) restart(now time.Time) error {
-	u.frontier, u.probed, u.probes, u.distinct, u.maxSeq, u.lastSeq, u.lateRefusal = -1, false, 0, 0, 0, -1, -1
+	u.frontier, u.probed, u.distinct, u.maxSeq, u.lastSeq, u.lateRefusal = -1, false, 0, 0, -1, -1
 	u.next, u.countSends, u.restarted = 0, 0, true
 	clear(u.sentAt)
 	clear(u.prevAt)
