@@ -82,6 +82,9 @@ type linkRT struct {
 	send             sendCounters // frames to vehicles through the send gates (sendgate.go)
 	streams          sync.Map     // channel label → *gatedConn (TCP, UDP client, serial links: streamgate.go)
 
+	// rawArena is the rest of the chunk keepRaw copies frames into.
+	rawArena []byte
+
 	// cause is the message being mapped, passed with its fleet update so
 	// a store can keep one point per message.
 	cause any
@@ -290,6 +293,33 @@ func (ln *linkRT) unattachedFrame(f frame.Frame, raw []byte, at time.Time) {
 	}
 }
 
+// rawArenaChunk is the size of the chunks keepRaw copies frames into:
+// ~130 typical MAVLink frames each.
+const rawArenaChunk = 8 << 10
+
+// keepRaw returns a copy of a received frame's bytes for the taps (which
+// may keep them), carved from a chunk shared with the frames dispatched
+// around it: one allocation per ~130 frames instead of one per frame
+// (36,000 a second at 2,000 vehicles). A chunk lives as long as any of
+// its frames is kept — the tlog recorder copies them out within its
+// drain period — so it holds memory for no longer than its frames would.
+// Called by the dispatcher, under the link's lock.
+func (ln *linkRT) keepRaw(raw []byte) []byte {
+	n := len(raw)
+	if n == 0 {
+		return nil
+	}
+	if n > cap(ln.rawArena)-len(ln.rawArena) {
+		if n > rawArenaChunk/4 {
+			return bytes.Clone(raw)
+		}
+		ln.rawArena = make([]byte, 0, rawArenaChunk)
+	}
+	start := len(ln.rawArena)
+	ln.rawArena = append(ln.rawArena, raw...)
+	return ln.rawArena[start : start+n : start+n]
+}
+
 // attach handles a frame of a classified component of a vehicle.
 func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, raw []byte, at time.Time) {
 	msg := f.GetMessage()
@@ -299,7 +329,7 @@ func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, r
 		rec.ch.Store(channel)
 	}
 	if ln.st.hasTaps() {
-		rec.tap(at, f, bytes.Clone(raw))
+		rec.tap(at, f, ln.keepRaw(raw))
 	}
 	if dup {
 		rec.duplicates.Add(1)
