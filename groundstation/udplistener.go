@@ -56,8 +56,14 @@ type udpListener struct {
 	// datagrams queue in the socket, as a starved machine does.
 	readHook atomic.Pointer[func()]
 
-	mu     sync.Mutex
-	conns  map[netip.AddrPort]*udpConn
+	mu sync.Mutex
+	// conns holds the open conns by connKey: a lookup for every datagram
+	// read, and an IPv4 address and port fit a uint64, whose map lookups
+	// are several times cheaper than netip.AddrPort's (~1.5 % of the
+	// station's CPU at 2,000 vehicles). The socket is IPv4 (listenUDP), so
+	// conns6 (any other address) stays empty.
+	conns  map[uint64]*udpConn
+	conns6 map[netip.AddrPort]*udpConn
 	closed bool
 
 	accept chan *udpConn
@@ -155,7 +161,7 @@ func listenUDP(address string, rcvbuf, maxQueue, maxStaged int, batchWait time.D
 		_ = pc.SetReadBuffer(rcvbuf) // the grant is probed and logged by the station
 	}
 	l := &udpListener{pc: pc, maxQueue: maxQueue, maxStaged: maxStaged, batchWait: batchWait, ready: make(chan struct{}, 1),
-		conns: map[netip.AddrPort]*udpConn{}, accept: make(chan *udpConn, udpAcceptQueue), done: make(chan struct{})}
+		conns: map[uint64]*udpConn{}, conns6: map[netip.AddrPort]*udpConn{}, accept: make(chan *udpConn, udpAcceptQueue), done: make(chan struct{})}
 	l.wg.Add(1)
 	go l.readLoop()
 	return l, nil
@@ -220,7 +226,7 @@ func (l *udpListener) take(b *stageBuf) {
 func (l *udpListener) conn(ap netip.AddrPort) *udpConn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if c := l.conns[ap]; c != nil {
+	if c := l.getLocked(ap); c != nil {
 		return c
 	}
 	if l.closed {
@@ -232,15 +238,38 @@ func (l *udpListener) conn(ap netip.AddrPort) *udpConn {
 	default:
 		return nil
 	}
-	l.conns[ap] = c
+	if k, ok := connKey(ap); ok {
+		l.conns[k] = c
+	} else {
+		l.conns6[ap] = c
+	}
 	return c
+}
+
+// connKey is an IPv4 remote's key in udpListener.conns (ok false for any
+// other address).
+func connKey(ap netip.AddrPort) (uint64, bool) {
+	a := ap.Addr()
+	if !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(ap.Port()), true
+}
+
+// getLocked returns the remote's conn (nil if none); l.mu is held.
+func (l *udpListener) getLocked(ap netip.AddrPort) *udpConn {
+	if k, ok := connKey(ap); ok {
+		return l.conns[k]
+	}
+	return l.conns6[ap]
 }
 
 // lookup returns the open conn of a remote (nil if none).
 func (l *udpListener) lookup(ap netip.AddrPort) *udpConn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.conns[ap]
+	return l.getLocked(ap)
 }
 
 // Accept waits for a new remote; it fails only once the listener is closed.
@@ -259,8 +288,11 @@ func (l *udpListener) Close() error {
 	l.once.Do(func() {
 		l.mu.Lock()
 		l.closed = true
-		conns := make([]*udpConn, 0, len(l.conns))
+		conns := make([]*udpConn, 0, len(l.conns)+len(l.conns6))
 		for _, c := range l.conns {
+			conns = append(conns, c)
+		}
+		for _, c := range l.conns6 {
 			conns = append(conns, c)
 		}
 		l.mu.Unlock()
@@ -375,8 +407,12 @@ func (c *udpConn) Write(p []byte) (int, error) {
 func (c *udpConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
-		if c.l.conns[c.remote] == c {
-			delete(c.l.conns, c.remote)
+		if c.l.getLocked(c.remote) == c {
+			if k, ok := connKey(c.remote); ok {
+				delete(c.l.conns, k)
+			} else {
+				delete(c.l.conns6, c.remote)
+			}
 		}
 		c.l.mu.Unlock()
 		close(c.done)
