@@ -55,6 +55,9 @@ type App struct {
 	Missions *missionsapi.Store
 	// Operations runs the patrol operations (app/operations.go).
 	Operations *operations.Manager
+	// opsRef is Operations once it is made, for the separation monitor,
+	// which starts before it (separationTargetAlt).
+	opsRef atomic.Pointer[operations.Manager]
 	// points receives the operations' coverage points (InfluxDB, when
 	// configured); opPublisher puts them on MQTT (nil without MQTT).
 	points      telemetry.PointWriter

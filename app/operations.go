@@ -95,6 +95,7 @@ func (a *App) startOperations(ctx context.Context) error {
 		return err
 	}
 	a.Operations = m
+	a.opsRef.Store(m)
 	operations.Register(a.Mux, operations.Deps{Manager: m, Areas: a.Missions, Log: a.Log.With("part", "operations"),
 		Known: func(id string) bool { _, ok := a.Fleet.Get(id); return ok },
 		// Plans assigned through the missions API and still flown: the

@@ -158,7 +158,7 @@ func (a *App) startSeparation(ctx context.Context) error {
 			case <-t.C:
 			}
 			began := time.Now()
-			tracks = separation.Tracks(tracks, a.Fleet.List(), a.missionTargetAlt)
+			tracks = separation.Tracks(tracks, a.Fleet.List(), a.separationTargetAlt)
 			changes := mon.Step(tracks)
 			t.Reset(sepWait(tick, time.Since(began)))
 			st.tracked.Store(int64(len(tracks)))
@@ -231,6 +231,43 @@ func separationStatus(sc SeparationConfig, active *[]separation.Change, tracked 
 		"warn_vertical_m": m.WarnVertical, "critical_vertical_m": m.CriticalVertical,
 		"pad_clearance_m": m.PadClearance(), "tracked": tracked, "active": pairs,
 	}
+}
+
+// separationTargetAlt is the altitude (MSL) a climbing or descending
+// vehicle levels off at, where its mode makes it known to the station:
+// in AUTO the mission item it flies to (missionTargetAlt); climbing in
+// RTL, for a drone an operation flies, its slot's RTL altitude (rtlTarget).
+// GUIDED climbs have none: neither ArduCopter nor the simulator reports
+// a guided target the station could read for them.
+func (a *App) separationTargetAlt(v *fleet.Vehicle) (float64, bool) {
+	switch v.Mode {
+	case "AUTO":
+		return a.missionTargetAlt(v)
+	case "RTL":
+		if m := a.opsRef.Load(); m != nil {
+			return rtlTarget(v, m.RTLAlt)
+		}
+	}
+	return 0, false
+}
+
+// rtlTarget is where an RTL climb of v levels off (MSL): the RTL
+// altitude rtlAlt knows for it, above its home. Only a climb is given
+// one: ArduCopter's RTL climbs to RTL_ALT where the drone is below it
+// and flies home at that height. Without it, a drone climbing at 2.5 m/s
+// is projected 50 m up over the 20 s horizon, through the layers above
+// the one it levels off at. ArduCopter's RTL_CONE_SLOPE lowers the climb near
+// home, so the drone may level off below this: the prediction errs high,
+// never low.
+func rtlTarget(v *fleet.Vehicle, rtlAlt func(id string) (float64, bool)) (float64, bool) {
+	if v.Climb <= 0 || v.Home == nil {
+		return 0, false
+	}
+	alt, ok := rtlAlt(v.ID)
+	if !ok {
+		return 0, false
+	}
+	return v.Home.AltMSL + alt, true
 }
 
 // missionTargetAlt is the altitude (MSL) a vehicle flying its mission in

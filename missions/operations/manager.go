@@ -631,6 +631,32 @@ func (m *Manager) List() []*Operation {
 // (start "now") on it before the operation exists.
 func (m *Manager) Clock() time.Time { return m.cfg.Now() }
 
+// RTLAlt is the altitude (metres above its home) an RTL of vehicle id
+// climbs to, when an active operation flies it for a slot: the slot
+// plan's RTL_ALT, or the slot's return layer while the station has set
+// it (VehicleState.RaisedRTL). The separation monitor levels a climbing
+// RTL off there instead of extrapolating the climb (app/separation.go).
+func (m *Manager) RTLAlt(id string) (float64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.ops {
+		if !o.Active() && !o.returning() {
+			continue
+		}
+		v := o.vehicle(id)
+		if v == nil || v.Slot < 0 {
+			continue
+		}
+		switch v.Role {
+		case RoleTransit, RoleStation, RoleReturning:
+			if z := o.rtlAltOf(v); z > 0 {
+				return z, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // TickInterval is the scheduler's period (wall time).
 func (m *Manager) TickInterval() time.Duration { return m.cfg.Tick }
 
