@@ -49,7 +49,7 @@ type App struct {
 	// it to inject faults into the vehicles the demo flies.
 	Sim *simulator.Sim
 	// simClock is Sim once it is made, for the operations clock, which
-	// starts before the simulator (operationsNow).
+	// starts before the simulator (operationsLag).
 	simClock atomic.Pointer[simulator.Sim]
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store

@@ -56,26 +56,26 @@ func (a *App) timeScale() float64 {
 	return 1
 }
 
-// operationsNow is the wall clock the operations scheduler reads. Under
-// burgut run with the automatic time scale (the simulator's speedup) it
-// keeps step with the simulated world: the wall clock less the time the
-// simulator fell behind its speedup (simulator.Sim.Lag). A starved
-// machine slows the simulation rather than jumping it; with the plain
-// wall clock the operation clock ran on at the full speedup meanwhile —
-// a 2 s stall at speedup 60 was 2 minutes of operation time in which no
-// drone moved — and the operation tests counted uncovered time that was
-// never flown. Nil (the wall clock) otherwise: an external simulator's
-// or real drones' time is the wall clock's.
-func (a *App) operationsNow() func() time.Time {
+// operationsLag is how far the world the operations fly in has fallen
+// behind the wall clock (operations.Config.Lag). Under burgut run with the
+// automatic time scale (the simulator's speedup) it is the time the
+// simulator fell behind its speedup (simulator.Sim.Lag), and the
+// operations scheduler's clock (the wall clock less it) keeps step with
+// the simulated world. A starved machine slows the simulation rather than
+// jumping it; with the plain wall clock the operation clock ran on at
+// the full speedup meanwhile — a 2 s stall at speedup 60 was 2 minutes of
+// operation time in which no drone moved — and the operation tests
+// counted uncovered time that was never flown. Nil (no lag) otherwise:
+// an external simulator's or real drones' time is the wall clock's.
+func (a *App) operationsLag() func() time.Duration {
 	if a.Config.Sim.Vehicles == 0 || a.Config.Operations.TimeScale > 0 {
 		return nil
 	}
-	return func() time.Time {
-		now := time.Now()
+	return func() time.Duration {
 		if s := a.simClock.Load(); s != nil {
-			now = now.Add(-s.Lag())
+			return s.Lag()
 		}
-		return now
+		return 0
 	}
 }
 
@@ -90,7 +90,7 @@ func (a *App) startOperations(ctx context.Context) error {
 	// between 20 ms and 200 ms of wall time.
 	tick := min(max(time.Duration(float64(5*time.Second)/a.timeScale()), 20*time.Millisecond), 200*time.Millisecond)
 	m, err := operations.New(operations.Config{DataDir: a.Config.DataDir, Fleet: a.Fleet, Act: act, TimeScale: a.timeScale(),
-		Tick: tick, Log: a.Log.With("part", "operations"), PadClearM: a.Config.Separation.monitor().PadClearance(), Now: a.operationsNow()})
+		Tick: tick, Log: a.Log.With("part", "operations"), PadClearM: a.Config.Separation.monitor().PadClearance(), Lag: a.operationsLag()})
 	if err != nil {
 		return err
 	}

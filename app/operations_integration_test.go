@@ -57,7 +57,7 @@ func opsQuantum(a *App, o operations.OperationView) float64 {
 // simPace measures how fast the simulator really ran: call it at the
 // start, and the returned function gives the achieved speedup since. On
 // a machine too loaded for the speedup the simulation slows down, and
-// the operations clock with it (App.operationsNow).
+// the operations clock with it (App.operationsLag).
 func simPace(sim *simulator.Sim) func() float64 {
 	now := func() time.Duration {
 		var d time.Duration
@@ -71,7 +71,7 @@ func simPace(sim *simulator.Sim) func() float64 {
 // requirePace logs how fast the simulator ran, and skips a flying test
 // whose simulator ran at under half its speedup, saying so. The
 // operations clock keeps step with an in-process simulator
-// (App.operationsNow), so a slower run's figures still hold; but a machine
+// (App.operationsLag), so a slower run's figures still hold; but a machine
 // that starved the simulator that much was too loaded for the test's
 // timing of the station's commands (load, not a verdict).
 func requirePace(t *testing.T, pace float64, want float64) {
@@ -564,7 +564,7 @@ func minT(a, b time.Time) time.Time {
 // simLags records how the in-process simulator's Lag grew, per app, so
 // that wall times (a vehicle's LastSeen, an event's time) can be put on
 // the operations clock, which runs that much behind the wall clock
-// (App.operationsNow).
+// (App.operationsLag).
 var simLags sync.Map // *App -> *lagTrace
 
 type lagTrace struct {
@@ -601,7 +601,7 @@ func traceLag(t *testing.T, a *App) {
 // less the simulator's lag at w; w itself without a traced simulator).
 func opsWall(a *App, w time.Time) time.Time {
 	v, ok := simLags.Load(a)
-	if !ok || a.operationsNow() == nil {
+	if !ok || a.operationsLag() == nil {
 		return w
 	}
 	tr := v.(*lagTrace)
@@ -664,7 +664,7 @@ func waitOp(t *testing.T, a *App, id string, within time.Duration, cond func(o o
 	// The operation clock keeps step with an in-process simulator: the
 	// wall time it fell behind meanwhile is added to the wait.
 	lag := func() time.Duration { return 0 }
-	if a.Sim != nil && a.operationsNow() != nil {
+	if a.Sim != nil && a.operationsLag() != nil {
 		lag = a.Sim.Lag
 	}
 	lag0 := lag()

@@ -118,7 +118,7 @@ func recordTruth(t *testing.T, a *App, every time.Duration) (r *truthRecorder, s
 // align puts the truth on op's clock (seconds since op.Created, as the
 // stored tracks are): the simulated clock and the operation clock both
 // run at the time scale from the wall clock less the simulator's lag
-// (App.operationsNow), so they differ by a constant, taken as the median
+// (App.operationsLag), so they differ by a constant, taken as the median
 // over every round of the first vehicle's clock less the operation time
 // of the wall time it was read at.
 func (r *truthRecorder) align(a *App, op *operations.Operation) {

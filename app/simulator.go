@@ -50,7 +50,7 @@ func (a *App) startSimulator(ctx context.Context) error {
 	a.Sim = sim
 	a.simClock.Store(sim)
 	a.Go(ctx, "simulator", sim.Run)
-	if a.operationsNow() != nil && a.Station != nil && c.Speedup > 1 {
+	if a.operationsLag() != nil && a.Station != nil && c.Speedup > 1 {
 		a.Go(ctx, "simulator pace", func(ctx context.Context) error { a.paceSimulator(ctx, sim); return nil })
 	}
 	a.Log.Info("simulated fleet started", "vehicles", c.Vehicles, "gcs", gcs, "home", c.Home)
@@ -71,7 +71,7 @@ const simPaceBehind = 250 * time.Millisecond
 // CI load) that left slots uncovered for minutes, although every drone
 // was launched in time. Slowed, the simulated world waits for the
 // station, and the operations clock, which keeps step with the simulator
-// (operationsNow), waits with it. Every 100 ms the speedup becomes
+// (operationsLag), waits with it. Every 100 ms the speedup becomes
 // Speedup × simPaceBehind / behind (at least 1) while the station is
 // more than simPaceBehind behind, else Speedup.
 func (a *App) paceSimulator(ctx context.Context, sim *simulator.Sim) {

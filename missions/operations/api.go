@@ -50,7 +50,7 @@ func Register(mux *httpapi.Mux, d Deps) {
 			if err != nil {
 				return apiErr(err)
 			}
-			httpapi.WriteJSON(w, http.StatusOK, View(o, d.Manager.cfg.Now()))
+			httpapi.WriteJSON(w, http.StatusOK, View(o, d.Manager.now()))
 			return nil
 		}))
 	}
@@ -59,7 +59,7 @@ func Register(mux *httpapi.Mux, d Deps) {
 		if err != nil {
 			return apiErr(err)
 		}
-		httpapi.WriteJSON(w, http.StatusOK, View(o, d.Manager.cfg.Now()))
+		httpapi.WriteJSON(w, http.StatusOK, View(o, d.Manager.now()))
 		return nil
 	}))
 }
@@ -135,7 +135,7 @@ func (h *handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, View(o, h.d.Manager.cfg.Now()))
+	httpapi.WriteJSON(w, http.StatusCreated, View(o, h.d.Manager.now()))
 	return nil
 }
 
@@ -180,7 +180,7 @@ func (d Deps) Plan(req CreateRequest) (Spec, error) {
 		}
 	}
 	m := d.Manager
-	wall := m.cfg.Now()
+	wall := m.now()
 	start, end := a.Starts, a.Ends
 	var err error
 	if req.Start != "" {
@@ -379,7 +379,7 @@ func parseTime(s string, wall time.Time) (time.Time, error) {
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) error {
-	now := h.d.Manager.cfg.Now()
+	now := h.d.Manager.now()
 	out := []OperationView{}
 	for _, o := range h.d.Manager.List() {
 		out = append(out, View(o, now))
@@ -393,7 +393,7 @@ func (h *handlers) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiErr(err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, View(o, h.d.Manager.cfg.Now()))
+	httpapi.WriteJSON(w, http.StatusOK, View(o, h.d.Manager.now()))
 	return nil
 }
 

@@ -54,7 +54,8 @@ type Note struct {
 	Fields    map[string]any
 }
 
-// Observe looks a vehicle up in the live fleet.
+// Observe looks a vehicle up in the live fleet. The state's LastSeen is
+// on the wall Step is given (the Manager's scheduler clock, Manager.observe).
 type Observe func(id string) (fleet.Vehicle, bool)
 
 // maxSamples bounds a drone's battery history (the learned rate uses the
@@ -574,11 +575,7 @@ func (st *step) allFailed() bool {
 // the longest recent round trip of a command (decaying by a tenth per
 // command), which a drone's must-leave time allows for.
 func (o *Operation) noteLatency(took time.Duration) {
-	s := o.TimeScale
-	if s <= 0 {
-		s = 1
-	}
-	o.LatencyS = max(took.Seconds()*s, 0.9*o.LatencyS)
+	o.LatencyS = max(took.Seconds()*o.scale(), 0.9*o.LatencyS)
 }
 
 // leaveMarginS is how long before the predicted last moment a drone is
@@ -685,11 +682,19 @@ func (st *step) leaveIn(v *VehicleState, fv fleet.Vehicle) float64 {
 func (st *step) leaveInAt(v *VehicleState, fv fleet.Vehicle, alt float64) float64 {
 	o := st.o
 	pr := o.predictionAt(v, fv, alt)
-	stale := 0.0
-	if !fv.LastSeen.IsZero() && st.wall.After(fv.LastSeen) {
-		stale = st.wall.Sub(fv.LastSeen).Seconds() * o.TimeScale
+	return pr.LeaveInS - leaveMarginS - o.LatencyS - st.stateAgeS(fv)
+}
+
+// stateAgeS is how old fv's state is, in operation seconds: the operation
+// time since it was received (0 for a state never received, or received
+// after the tick's wall). The one measure of it: the must-leave time
+// allows for it (leaveInAt) and predicted tracks are taken along by it
+// (ageS). fv's LastSeen is on the tick's wall (Observe).
+func (st *step) stateAgeS(fv fleet.Vehicle) float64 {
+	if fv.LastSeen.IsZero() || !st.wall.After(fv.LastSeen) {
+		return 0
 	}
-	return pr.LeaveInS - leaveMarginS - o.LatencyS - stale
+	return st.wall.Sub(fv.LastSeen).Seconds() * st.o.scale()
 }
 
 // schedule launches first drones and replacements, and sends drones home

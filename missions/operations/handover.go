@@ -282,19 +282,16 @@ func predicted(p SlotPlan, f frame, fv fleet.Vehicle, horizon, rtlZ float64) *tr
 // link-lost check's business, not a prediction's.
 const maxAgeS = 30
 
-// ageS is how old fv's state is, in operation seconds: the time since it
-// was received, at the operation's time scale. Under load the station
-// reads states that waited in its queues — at speedup 60, 100 ms of wall
-// time is 6 s of flight, 60 m at 10 m/s — and the releases and returns
+// ageS is how old fv's state is, in operation seconds (stateAgeS), at
+// most maxAgeS. Under load the station reads states that waited in its
+// queues — at speedup 60, 100 ms of wall time is 6 s of flight, 60 m at
+// 10 m/s — and the releases and returns
 // judged from them kept 40 m from where the other drones had been, not
 // where they were: a release judged to keep 40 m passed 18 m, a return
 // judged 30 m passed 17.6 m (the 3-hour operation test under CI load).
 // The other drones' tracks are taken that far along (track.shift).
 func (st *step) ageS(fv fleet.Vehicle) float64 {
-	if fv.LastSeen.IsZero() || !st.wall.After(fv.LastSeen) {
-		return 0
-	}
-	return math.Min(st.wall.Sub(fv.LastSeen).Seconds()*st.o.TimeScale, maxAgeS)
+	return math.Min(st.stateAgeS(fv), maxAgeS)
 }
 
 // others are the tracks of the airborne drones of slot (but the one

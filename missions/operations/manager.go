@@ -66,7 +66,15 @@ type Config struct {
 	Tick time.Duration
 	Log  *slog.Logger
 	// Now is the wall clock (default time.Now); tests may replace it.
+	// The vehicles' states carry times of it (fleet.Vehicle.LastSeen).
 	Now func() time.Time
+	// Lag is how far (wall time) the world the operations fly in has
+	// fallen behind the wall clock: under burgut run the in-process
+	// simulator's lag (simulator.Sim.Lag), so the operation clocks keep
+	// step with a simulation a loaded machine slowed. Nil (no lag) with
+	// real drones and an external simulator. The scheduler's clock is
+	// Now less Lag (clock.go).
+	Lag func() time.Duration
 	// PadClearM is the distance new operations sequence takeoffs and
 	// landings at their pad at (Params.PadClearM): the station's
 	// separation warning distance, so the pad raises no separation
@@ -79,6 +87,9 @@ type Config struct {
 type Manager struct {
 	cfg  Config
 	path string
+	// clock is the scheduler's clock (Now less Lag), which every
+	// operation clock runs from.
+	clock *clock
 
 	mu   sync.Mutex
 	ops  map[string]*Operation
@@ -167,7 +178,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	m := &Manager{cfg: cfg, ops: map[string]*Operation{}, busy: map[string]bool{}, unverified: map[string]bool{}, expected: map[string]bool{}}
+	m := &Manager{cfg: cfg, clock: newClock(cfg.Now, cfg.Lag), ops: map[string]*Operation{}, busy: map[string]bool{}, unverified: map[string]bool{}, expected: map[string]bool{}}
 	if cfg.DataDir == "" {
 		return m, nil
 	}
@@ -184,7 +195,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("operations file %s: %w", m.path, err)
 	}
 	m.next = p.Next
-	wall := cfg.Now()
+	wall := m.now()
 	for _, o := range p.Ops {
 		for _, v := range o.Vehicles {
 			if v.Role == RoleLaunching {
@@ -224,7 +235,7 @@ type Tagger interface {
 // save writes every operation (atomically: a temporary file renamed).
 func (m *Manager) saveLocked() error {
 	m.dirty = false
-	m.lastSave = m.cfg.Now()
+	m.lastSave = m.now()
 	if m.path == "" {
 		return nil
 	}
@@ -276,8 +287,8 @@ func (m *Manager) Tick(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
-	wall := m.cfg.Now()
-	look := func(id string) (fleet.Vehicle, bool) { return m.cfg.Fleet.Get(id) }
+	wall := m.now()
+	look := m.observe
 	m.alarms()
 	var all []fleet.Vehicle
 	listed := false
@@ -311,7 +322,7 @@ func (m *Manager) Tick(ctx context.Context) {
 	}
 	m.stats.Ticks++
 	m.stats.TickNanos += uint64(time.Since(start))
-	if m.dirty && m.cfg.Now().Sub(m.lastSave) >= time.Second {
+	if m.dirty && m.now().Sub(m.lastSave) >= time.Second {
 		if err := m.saveLocked(); err != nil {
 			m.saveFails++
 			m.cfg.Log.Error("operations: save", "err", err)
@@ -431,11 +442,11 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 			defer cancel()
 			var err error
-			// The command's latency on the operations clock's wall
-			// (Config.Now): under burgut run it keeps step with the
-			// simulator, and a second the simulation was slowed is not
-			// TimeScale seconds of operation time.
-			began := m.cfg.Now()
+			// The command's latency on the scheduler's clock (m.now):
+			// under burgut run it keeps step with the simulator, and a
+			// second the simulation was slowed is not TimeScale seconds
+			// of operation time.
+			began := m.now()
 			upload, reason, note := a.Upload, "", Note{}
 			switch a.Kind {
 			case ActLaunch:
@@ -463,7 +474,7 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			defer m.mu.Unlock()
 			delete(m.busy, a.VehicleID)
 			m.dirty = true
-			wall := m.cfg.Now()
+			wall := m.now()
 			switch a.Kind {
 			case ActLaunch:
 				if err != nil {
@@ -485,21 +496,21 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 					m.cfg.Log.Warn("operations: RTL failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Returns++
-				m.emit(o, o.ReturnDone(a.VehicleID, err, wall, m.cfg.Now().Sub(began)))
+				m.emit(o, o.ReturnDone(a.VehicleID, err, wall, m.now().Sub(began)))
 			case ActContinue:
 				if err != nil {
 					m.stats.ContinueFailures++
 					m.cfg.Log.Warn("operations: continue failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Continues++
-				m.emit(o, o.ContinueDone(a.VehicleID, err, m.cfg.Now().Sub(began)))
+				m.emit(o, o.ContinueDone(a.VehicleID, err, m.now().Sub(began)))
 			case ActHold:
 				if err != nil {
 					m.stats.HoldFailures++
 					m.cfg.Log.Warn("operations: hold failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
 				}
 				m.stats.Holds++
-				m.emit(o, o.HoldDone(a.VehicleID, err, m.cfg.Now().Sub(began)))
+				m.emit(o, o.HoldDone(a.VehicleID, err, m.now().Sub(began)))
 			}
 		}()
 	}
@@ -552,7 +563,7 @@ func (m *Manager) Create(s Spec) (*Operation, error) {
 			}
 		}
 	}
-	wall := m.cfg.Now()
+	wall := m.now()
 	s.Params.defaults()
 	if s.Params.PadClearM == 0 {
 		s.Params.PadClearM = m.cfg.PadClearM
@@ -629,7 +640,23 @@ func (m *Manager) List() []*Operation {
 
 // Clock returns the operation clock now, for callers that must read times
 // (start "now") on it before the operation exists.
-func (m *Manager) Clock() time.Time { return m.cfg.Now() }
+func (m *Manager) Clock() time.Time { return m.now() }
+
+// now is the scheduler's clock: the wall every operation clock runs from
+// (Operation.Now).
+func (m *Manager) now() time.Time { return m.clock.Now() }
+
+// observe is a vehicle's live state as the operations see it (Observe):
+// its receive time (LastSeen) on the scheduler's clock, so that the age
+// of the state (step.stateAgeS) is operation time, whatever lag the
+// simulated world gathered before and since.
+func (m *Manager) observe(id string) (fleet.Vehicle, bool) {
+	fv, ok := m.cfg.Fleet.Get(id)
+	if ok {
+		fv.LastSeen = m.clock.At(fv.LastSeen)
+	}
+	return fv, ok
+}
 
 // RTLAlt is the altitude (metres above its home) an RTL of vehicle id
 // climbs to, when an active operation flies it for a slot: the slot
@@ -675,7 +702,7 @@ func (m *Manager) Change(ctx context.Context, id, what string) (*Operation, erro
 	if !o.Active() {
 		return nil, fmt.Errorf("%w: operation %s is %s", ErrConflict, id, o.State)
 	}
-	wall := m.cfg.Now()
+	wall := m.now()
 	switch what {
 	case "pause":
 		o.Paused = true
@@ -688,7 +715,7 @@ func (m *Manager) Change(ctx context.Context, id, what string) (*Operation, erro
 		o.Start = o.Now(wall)
 	case "stop":
 		o.Stopped, o.Reason = true, "stopped by an operator"
-		st := &step{o: o, wall: wall, now: o.Now(wall), look: func(id string) (fleet.Vehicle, bool) { return m.cfg.Fleet.Get(id) }}
+		st := &step{o: o, wall: wall, now: o.Now(wall), look: m.observe}
 		st.account()
 		o.Last = st.now
 		st.finish(o.Reason)
@@ -711,7 +738,7 @@ func (m *Manager) Ready(id, vehicleID string) (*Operation, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	if err := o.SetReady(vehicleID, m.cfg.Now()); err != nil {
+	if err := o.SetReady(vehicleID, m.now()); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	if err := m.saveLocked(); err != nil {

@@ -307,13 +307,19 @@ type PredictedGap struct {
 	End   time.Time `json:"end"`
 }
 
-// Now is the operation clock at wall time w.
+// Now is the operation clock at wall time w (the scheduler's clock,
+// Manager.now).
 func (o *Operation) Now(w time.Time) time.Time {
-	s := o.TimeScale
-	if s <= 0 {
-		s = 1
+	return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * o.scale()))
+}
+
+// scale is how many operation seconds a second of the scheduler's clock
+// is (TimeScale, 1 when unset).
+func (o *Operation) scale() float64 {
+	if o.TimeScale <= 0 {
+		return 1
 	}
-	return o.Created.Add(time.Duration(float64(w.Sub(o.Created)) * s))
+	return o.TimeScale
 }
 
 // UncoveredS is the sum over slots.
