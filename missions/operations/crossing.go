@@ -70,10 +70,10 @@ func (o *Operation) launchDelays() []float64 {
 // (their mission, their RTL — a drone sent home this tick is judged on
 // its RTL), and those held (where they are).
 func (st *step) movers(except string) []mover {
-	if st.pad == nil {
+	if len(st.o.Plans) == 0 {
 		return nil
 	}
-	f := st.pad.f
+	f := st.opFrame()
 	var out []mover
 	for _, v := range st.o.Vehicles {
 		if v.ID == except || v.Slot < 0 || v.Slot >= len(st.o.Plans) {
@@ -136,6 +136,12 @@ func (st *step) movers(except string) []mover {
 // da, and b, begun at db, are closer than lim (3D), both in the air (a
 // track not begun yet, or on the ground, is on its spot), or -1.
 func firstMeet(a *track, da float64, b *track, db float64, to, lim float64) float64 {
+	return firstNear(a, da, b, db, to, func(p, q p3) bool { return dist3(p, q) < lim })
+}
+
+// firstNear is firstMeet with near deciding when two points are too
+// close.
+func firstNear(a *track, da float64, b *track, db float64, to float64, near func(p, q p3) bool) float64 {
 	ha, hb := 0, 0
 	for s := math.Max(da, db); s <= to; s += crossStepS {
 		sa, sb := s-da, s-db
@@ -146,7 +152,7 @@ func firstMeet(a *track, da float64, b *track, db float64, to, lim float64) floa
 		if p.z < 1 || q.z < 1 {
 			continue
 		}
-		if dist3(p, q) < lim {
+		if near(p, q) {
 			return s
 		}
 	}

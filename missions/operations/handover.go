@@ -1,11 +1,13 @@
 package operations
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/mavitem"
+	"github.com/burgut-uav/burgut/internal/sepmin"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/paulmach/orb"
 )
@@ -575,28 +577,86 @@ func loopLen(p SlotPlan) float64 {
 	return l
 }
 
-// returnClear judges sending v home now on an RTL climbing to alt: from
-// where it is, at the plan's speed and at ArduCopter's default, it must
-// keep safe metres (3D) from the other airborne drones of its slot until
-// it has landed. The RTL is judged as the drone really flies it
-// (returnWays): from where its state, as old as it is, puts it now, and
-// beginning when the station's command reaches it. least is the least
-// predicted distance (+Inf with no one else about).
-func (st *step) returnClear(v *VehicleState, fv fleet.Vehicle, alt, safe float64) (bool, float64) {
+// returnClear judges sending v home now on an RTL climbing to alt, as the
+// drone really flies it (returnWays): from where its state, as old as it
+// is, puts it now, beginning when the station's command reaches it, at
+// the plan's speed and at ArduCopter's default:
+//   - it must keep safe metres (3D) from the other airborne drones of its
+//     slot until it has landed;
+//   - and it must not enter the critical zone (zoneNear) of any other drone
+//     of the operation, of any slot, nor of one flying outside it
+//     (zoneConflict): drones of other slots fly other layers, but not
+//     where a return crosses their way in or their hold on a shared
+//     transit layer, or climbs to a return layer through theirs.
+//
+// least is the least predicted distance to its slot's drones (+Inf with
+// none about); conflict names the drone whose zone it would enter ("").
+func (st *step) returnClear(v *VehicleState, fv fleet.Vehicle, alt, safe float64) (ok bool, least float64, conflict string) {
 	if v.Slot < 0 || v.Slot >= len(st.o.Plans) || !airborne(fv) {
-		return true, math.Inf(1)
+		return true, math.Inf(1), ""
 	}
 	p := st.o.Plans[v.Slot]
 	f := newFrame(p.Plan.Home.Lat, p.Plan.Home.Lon)
 	o, r := st.others(v.Slot, v.ID, f, maxPredictS)
 	others := append(o, r...)
-	ok, least := true, math.Inf(1)
+	ok, least = true, math.Inf(1)
 	for _, hyp := range st.returnWays(p, f, fv, alt) {
 		horizon := math.Min(maxPredictS, hyp.duration()-hyp.shift)
 		c, l := clearOf(hyp, others, horizon, safe, horizon, safe)
 		ok, least = ok && c, math.Min(least, l)
 	}
-	return ok, least
+	if ok {
+		conflict = st.zoneConflict(v, fv, alt)
+	}
+	return ok && conflict == "", least, conflict
+}
+
+// zoneNear reports whether p and q are within the separation monitor's
+// critical zone, with a margin in height: closer than the critical
+// distance horizontally (the pad clearance's third: 10 m at the
+// defaults, as padState.way) and than the warning's vertical minimum
+// (8 m) — a layer step (10 m) apart is clear, a climb or descent through
+// the other's layer is not.
+func (st *step) zoneNear(p, q p3) bool {
+	return hdist(p, q) < st.o.padClear()/3 && math.Abs(p.z-q.z) < sepmin.WarnVertical
+}
+
+// zoneConflict names the drone (with what it does and when) whose
+// critical zone (zoneNear) the RTL of v at alt, flown as returnWays
+// has it, would enter over the next crossAheadS, judged against the
+// predicted flight of every other drone of the operation (crossing.go's
+// movers: launching at any delay, flying their mission or home, held) and
+// of every airborne drone outside it, each taken along by the age of its
+// state; "" when none.
+func (st *step) zoneConflict(v *VehicleState, fv fleet.Vehicle, alt float64) string {
+	p := st.o.Plans[v.Slot]
+	f := st.opFrame()
+	from := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
+	movers := st.movers(v.ID)
+	for _, t := range st.returnWays(p, f, fv, alt) {
+		// As far ahead as the movers are predicted; the rest of the way
+		// in is judged again as it comes (and by the pad's crossings).
+		to := math.Min(crossAheadS, t.duration()-t.shift)
+		for _, m := range movers {
+			if hdist(m.pos, from) > crossNearM {
+				continue
+			}
+			mt := *m.t
+			if ofv, ok := st.look(m.id); ok {
+				mt.shift = st.ageS(ofv)
+			}
+			for _, db := range m.delays {
+				if at := firstNear(t, 0, &mt, db, to, st.zoneNear); at >= 0 {
+					slot := ""
+					if o := st.o.vehicle(m.id); o != nil && o.Slot >= 0 {
+						slot = fmt.Sprintf("of slot %d ", o.Slot)
+					}
+					return fmt.Sprintf("%s %s(%s) in %.0f s", m.id, slot, m.state, at)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // returnWays are the ways fv may fly home on an RTL to alt sent now: it

@@ -71,12 +71,12 @@ func outsideTrack(f frame, fv fleet.Vehicle) (p3, *track) {
 // outsideMovers are the drones outside the operation as the crossings
 // judge them.
 func (st *step) outsideMovers() []mover {
-	if st.pad == nil {
+	if len(st.o.outside) == 0 {
 		return nil
 	}
 	var out []mover
 	for _, fv := range st.o.outside {
-		pos, t := outsideTrack(st.pad.f, fv)
+		pos, t := outsideTrack(st.opFrame(), fv)
 		out = append(out, mover{id: fv.ID, state: "flying outside the operation", t: t, delays: []float64{0}, pos: pos})
 	}
 	return out

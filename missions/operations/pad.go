@@ -138,14 +138,26 @@ func (p *padState) way() float64 { return p.clear / 3 }
 // homeOf is where fv armed (its parking spot), else the slot's launch
 // point.
 func (st *step) homeOf(fv fleet.Vehicle, slot int) p3 {
-	if st.pad == nil {
+	if len(st.o.Plans) == 0 {
 		return p3{}
 	}
+	f := st.opFrame()
 	if fv.Home != nil {
-		return st.pad.f.at(fv.Home.Lat, fv.Home.Lon, 0)
+		return f.at(fv.Home.Lat, fv.Home.Lon, 0)
 	}
 	p := st.o.Plans[max(slot, 0)].Plan.Home
-	return st.pad.f.at(p.Lat, p.Lon, 0)
+	return f.at(p.Lat, p.Lon, 0)
+}
+
+// opFrame is the frame the operation's drones are judged in one against
+// another: the pad's (centred on the first slot's launch point), also
+// when the pad is not sequenced.
+func (st *step) opFrame() frame {
+	if st.pad != nil {
+		return st.pad.f
+	}
+	h := st.o.Plans[0].Plan.Home
+	return newFrame(h.Lat, h.Lon)
 }
 
 // padInit looks at every drone of the operation once per tick.
@@ -470,8 +482,11 @@ func (st *step) padReturns() {
 			if sp.ReturnAlt > 0 && z == sp.ReturnAlt {
 				safe = raisedSafeM
 			}
-			if ok, least := st.returnClear(v, r.fv, z, safe); !ok {
+			if ok, least, conflict := st.returnClear(v, r.fv, z, safe); !ok {
 				who, why = fmt.Sprintf("slot %d", v.Slot), fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
+				if conflict != "" {
+					who, why = conflict, "its return would enter the critical zone of "+conflict
+				}
 			}
 		}
 		if r.class == 2 {

@@ -202,13 +202,15 @@ func (o *Operation) budgetAlt(v *VehicleState) float64 {
 }
 
 // returnChoice is how v goes home now: at alt, the plan's RTL altitude
-// when that return is clear of the other drones of its slot
-// (handoverSafeM), else its slot's return layer when that one is
-// (raisedSafeM) and its battery allows the climb there without the
-// reserve. why says why neither is ("" when one is); alt is then
-// the one that passes farther from them. A leg whose straight return
-// leaves the fence or crosses a no-fly zone (SlotPlan.NoReturnSeqs) is
-// not clear at any height.
+// when that return is clear (returnClear: handoverSafeM from the other
+// drones of its slot, and out of every other drone's critical zone),
+// else its slot's return layer when that one is (raisedSafeM) and its
+// battery allows the climb there without the reserve. why says why
+// neither is ("" when one is); alt is then the one that passes farther
+// from the drones of its slot (the plan's when it is the critical zone of
+// another drone that neither keeps). A leg whose straight return leaves
+// the fence or crosses a no-fly zone (SlotPlan.NoReturnSeqs) is not clear
+// at any height.
 func (st *step) returnChoice(v *VehicleState, fv fleet.Vehicle, ok bool) (alt float64, why string) {
 	if v.Slot < 0 || v.Slot >= len(st.o.Plans) {
 		return 0, ""
@@ -221,31 +223,39 @@ func (st *step) returnChoice(v *VehicleState, fv fleet.Vehicle, ok bool) (alt fl
 	if slices.Contains(p.NoReturnSeqs, fv.MissionSeq) {
 		return plan, fmt.Sprintf("its straight return from item %d may leave the fence or cross a no-fly zone", fv.MissionSeq)
 	}
-	clear, least := st.returnClear(v, fv, plan, handoverSafeM)
+	clear, least, who := st.returnClear(v, fv, plan, handoverSafeM)
 	if clear {
 		return plan, ""
 	}
+	pass := fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
+	if who != "" {
+		pass = "its return would enter the critical zone of " + who
+	}
 	if p.ReturnAlt <= 0 {
-		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d", least, v.Slot)
+		return plan, pass
 	}
 	if slices.Contains(p.NoRaisedSeqs, fv.MissionSeq) {
-		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (its return layer's climb from item %d would pass another slot's flight)", least, v.Slot, fv.MissionSeq)
+		return plan, fmt.Sprintf("%s (its return layer's climb from item %d would pass another slot's flight)", pass, fv.MissionSeq)
 	}
 	// The raised return's extra climb and descent must come out of what
 	// is left above the reserve (the must-leave margin may go to it): a
 	// relieved drone's budget did not count it once its relief joined.
 	if st.leaveInAt(v, fv, p.ReturnAlt)+leaveMarginS < 0 {
-		return plan, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (its battery does not allow the climb to its return layer)", least, v.Slot)
+		return plan, pass + " (its battery does not allow the climb to its return layer)"
 	}
-	clearR, leastR := st.returnClear(v, fv, p.ReturnAlt, raisedSafeM)
+	clearR, leastR, whoR := st.returnClear(v, fv, p.ReturnAlt, raisedSafeM)
 	if clearR {
 		return p.ReturnAlt, ""
 	}
 	alt = plan
-	if leastR > least {
+	if leastR > least && whoR == "" {
 		alt = p.ReturnAlt
 	}
-	return alt, fmt.Sprintf("its return would pass %.0f m from another drone of slot %d (%.0f m on its return layer at %g m)", least, v.Slot, leastR, p.ReturnAlt)
+	on := fmt.Sprintf("%.0f m", leastR)
+	if whoR != "" {
+		on = "the critical zone of " + whoR
+	}
+	return alt, fmt.Sprintf("%s (%s on its return layer at %g m)", pass, on, p.ReturnAlt)
 }
 
 // rtlAction is the RTL of v at alt: RTL_ALT is set first when alt is its

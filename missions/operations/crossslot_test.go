@@ -1,0 +1,240 @@
+package operations
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/sepmin"
+	"github.com/burgut-uav/burgut/missions"
+	"github.com/paulmach/orb"
+)
+
+// squarePlans are two slots over a 400 m square east of its pad, planned
+// as operations plan them with the transit layer (the default where it
+// fits): both slots transit, hold and return at 70 m, patrols at 50 and
+// 60 m, return layers at 80 m. Slot 0 patrols the south half, slot 1 the
+// north half; their holds lie 8 m apart, 33 m east of the pad, on the
+// line every return of slot 0 flies home along.
+func squarePlans(t *testing.T) []SlotPlan {
+	t.Helper()
+	c := orb.Point{69.25, 41.3}
+	ll := func(x, y float64) orb.Point {
+		return orb.Point{c[0] + x/(111320*math.Cos(c[1]*math.Pi/180)), c[1] + y/111320}
+	}
+	a := &missions.Area{Name: "square", MinAlt: 30, MaxAlt: 100,
+		Include: []orb.Polygon{{{ll(-200, -200), ll(200, -200), ll(200, 200), ll(-200, 200), ll(-200, -200)}}},
+		Launch:  []missions.Site{{Name: "pad", Point: ll(-260, 0), Radius: 20}}}
+	po := missions.PlanOptions{Pattern: missions.PatternPerimeter, Drones: 2, Repeat: -1, Speed: 8, Alt: 50, EntryHold: true, TransitLayer: true}
+	plans, err := missions.PlanArea(a, po)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, err := po.Effective(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chk := missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{}))
+	alts, noRaised, why := returnLayers(chk, plans, eff.LayerStep, a.MaxAlt)
+	if why != "" {
+		t.Fatal(why)
+	}
+	var out []SlotPlan
+	for i, dp := range plans {
+		dp.Rally = nil
+		sp := slotPlan(dp)
+		sp.ReturnAlt, sp.NoRaisedSeqs = alts[i], noRaised[i]
+		sp.JoinSeqs = joinSeqs(chk, plans, i)
+		out = append(out, sp)
+	}
+	return out
+}
+
+// csDrone is a drone of crossSlotFly's start: where it is, what it flies
+// and its role.
+type csDrone struct {
+	id   string
+	slot int
+	role Role
+	p    p3 // where it is (x east, y north, z up of the pad, metres)
+	home p3 // its parking spot
+	seq  int
+}
+
+// crossSlotRun is what crossSlotFly measured: the closest approach of the
+// drone sent home, once it flies home, to any other drone — the least horizontal distance
+// while closer than CriticalVertical in height (the monitor's critical
+// zone when under CriticalHorizontal), and the least 3D distance — and
+// the operation's notes.
+type crossSlotRun struct {
+	leastH, least3 float64
+	where, where3  string
+	landedPct      float64
+	rtlAlt         float64
+	notes          []Note
+	o              *Operation
+}
+
+// crossSlotFly flies the double (handover_test.go's flyer) from an
+// operation in mid-flight: drone "a" of slot 0, relieved, waits for a
+// clear return (ReturnWait) with pct % left; the others fly as set. The
+// operation is paused, so no relief is released from its hold or
+// launched meanwhile: what a relief at its hold does while "a" flies home
+// is wait. It runs until "a" has landed.
+func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []csDrone) crossSlotRun {
+	t.Helper()
+	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	o := &Operation{ID: "op1", SlotCount: len(sps), Created: wall.Add(-time.Hour), TimeScale: 1, State: StateRunning,
+		Start: wall.Add(-50 * time.Minute), End: wall.Add(2 * time.Hour), Paused: true}
+	o.Params.defaults()
+	o.Params.PadSequencing = mode
+	o.Plans = sps
+	for i := range sps {
+		o.Slots = append(o.Slots, &Slot{Index: i, Covered: true})
+	}
+	f := newFrame(sps[0].Plan.Home.Lat, sps[0].Plan.Home.Lon)
+	fl := map[string]*flyer{}
+	slotOf := map[string]int{}
+	const drain = 100.0 / 1500
+	for _, d := range ds {
+		v := &VehicleState{ID: d.id, Role: d.role, Slot: d.slot, Uploaded: d.slot, Ready: true, Since: wall, RatePctS: drain}
+		k := &flyer{id: d.id, p: d.p, home: d.home, seq: d.seq, mode: "AUTO", armed: true, started: true, pct: 90, drain: drain, rtlZ: rtlAlt(sps[d.slot].Plan)}
+		switch {
+		case d.id == "a":
+			k.pct = pct
+			at, by := wall, wall.Add(returnWaitS*time.Second)
+			v.ReturnWait, v.ReturnBy = &at, &by
+		case d.role == RoleStation:
+			o.Slots[d.slot].VehicleID = d.id
+		case d.role == RoleTransit:
+			o.Slots[d.slot].Incoming = d.id
+		}
+		o.VehicleIDs = append(o.VehicleIDs, d.id)
+		o.Vehicles = append(o.Vehicles, v)
+		fl[d.id], slotOf[d.id] = k, d.slot
+	}
+	look := func(id string) (fleet.Vehicle, bool) {
+		k, ok := fl[id]
+		if !ok {
+			return fleet.Vehicle{}, false
+		}
+		v := k.vehicle(f, sps[0].Plan.Home)
+		v.LastSeen = wall
+		return v, true
+	}
+	run := crossSlotRun{leastH: math.Inf(1), least3: math.Inf(1), o: o}
+	const dt = 0.1
+	start := wall
+	for tick := 0; tick < 600/dt; tick++ {
+		now := float64(tick) * dt
+		wall = start.Add(secs(now))
+		for id, k := range fl {
+			sp := sps[slotOf[id]]
+			k.step(sp.Plan.MissionWithHome(), f, sp.Plan.Speed, dt)
+		}
+		a := fl["a"]
+		if !a.armed {
+			run.landedPct = a.pct
+			return run
+		}
+		for id, k := range fl {
+			if id == "a" || !k.armed || a.p.z < 1 || k.p.z < 1 || a.mode == "AUTO" {
+				continue
+			}
+			h, d3 := hdist(a.p, k.p), dist3(a.p, k.p)
+			if math.Abs(a.p.z-k.p.z) < sepmin.CriticalVertical && h < run.leastH {
+				run.leastH = h
+				run.where = fmt.Sprintf("t %.0f s: a %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a.mode, a.seq, a.p.x, a.p.y, a.p.z, id, k.mode, k.seq, k.p.x, k.p.y, k.p.z)
+			}
+			if d3 < run.least3 {
+				run.least3 = d3
+				run.where3 = fmt.Sprintf("t %.0f s: a %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a.mode, a.seq, a.p.x, a.p.y, a.p.z, id, k.mode, k.seq, k.p.x, k.p.y, k.p.z)
+			}
+		}
+		if tick%10 != 0 { // the scheduler ticks every second
+			continue
+		}
+		acts, notes := o.Step(wall, look)
+		run.notes = append(run.notes, notes...)
+		for _, ac := range acts {
+			k := fl[ac.VehicleID]
+			switch ac.Kind {
+			case ActReturn:
+				if ac.RTLAlt > 0 {
+					k.rtlZ = ac.RTLAlt
+				}
+				if ac.VehicleID == "a" && run.rtlAlt == 0 {
+					run.rtlAlt = k.rtlZ
+				}
+				k.mode, k.climbTo = "RTL", 0
+				o.ReturnDone(ac.VehicleID, nil, wall, 0)
+			case ActHold:
+				k.mode = "BRAKE"
+				o.HoldDone(ac.VehicleID, nil, 0)
+			case ActContinue:
+				k.seq = ac.Seq
+				o.ContinueDone(ac.VehicleID, nil, 0)
+			}
+		}
+	}
+	t.Fatalf("a did not land in 10 minutes")
+	return run
+}
+
+// Issue 13's return across another slot's relief: drone "a" of slot 0,
+// relieved on the far side of its loop, is due home; slot 1's relief "c"
+// waits at its hold, on the transit layer that every return flies (70 m)
+// and 4.7 m beside the straight line from "a" to its spot on the pad.
+// Returns used to be judged only against the drones of their own slot
+// (and, near the pad, crossings within a short look-ahead): "a" was sent
+// home at once at 70 m, straight through the hold. Now a return is judged
+// against every drone of the operation for the monitor's critical zone
+// (10 m horizontally, with the warning's 8 m vertically as the margin a
+// layer step keeps): "a" goes home over it on its return layer (80 m),
+// or waits, and never comes within the critical zone of anyone, with its
+// reserve — whether the pad's crossings are sequenced or not.
+func TestReturnKeepsClearOfAnotherSlotsReliefAtItsHold(t *testing.T) {
+	sps := squarePlans(t)
+	f := newFrame(sps[0].Plan.Home.Lat, sps[0].Plan.Home.Lon)
+	hold := sps[1].Plan.Mission[sps[1].Plan.HoldSeq-1]
+	h := f.at(float64(hold.X)/1e7, float64(hold.Y)/1e7, float64(hold.Z))
+	t.Logf("slot 1's hold at %.0f,%.0f,%.0f; return layers %g/%g m", h.x, h.y, h.z, sps[0].ReturnAlt, sps[1].ReturnAlt)
+	for _, mode := range []string{"", PadOff} {
+		t.Run("pad "+mode, func(t *testing.T) {
+			ds := []csDrone{
+				// a flies west on its loop's north leg back to the start
+				// (item 5, after the DO_JUMP), 300 m out.
+				{id: "a", slot: 0, role: RoleReturning, p: p3{300, -9, 50}, home: p3{15, 0, 0}, seq: 5},
+				// b, a's relief, patrols the loop's east side, far behind it.
+				{id: "b", slot: 0, role: RoleStation, p: p3{446, -150, 50}, home: p3{0, 15, 0}, seq: 8},
+				// c, slot 1's relief, waits at its hold.
+				{id: "c", slot: 1, role: RoleTransit, p: h, home: p3{-15, 0, 0}, seq: int(sps[1].Plan.HoldSeq)},
+				// d patrols slot 1's loop, on its far side.
+				{id: "d", slot: 1, role: RoleStation, p: p3{300, 186, 60}, home: p3{0, -15, 0}, seq: 8},
+			}
+			run := crossSlotFly(t, sps, mode, 60, ds)
+			for _, n := range run.notes {
+				t.Log(n.VehicleID, " ", n.Message)
+			}
+			t.Logf("a flew home at %g m and landed with %.1f %%; closest within %g m in height: %.1f m horizontally (%s); closest 3D %.1f m",
+				run.rtlAlt, run.landedPct, sepmin.CriticalVertical, run.leastH, run.where, run.least3)
+			if run.leastH < sepmin.CriticalHorizontal {
+				t.Errorf("a came within the critical zone of another drone: %.1f m horizontally, under %g m in height (%s)", run.leastH, sepmin.CriticalVertical, run.where)
+			}
+			// Sequenced, the pad's crossings used to catch it in the last
+			// seconds before the hold: braked in the air, then sent on
+			// over it on the return layer. That costs a command's round
+			// trip where there is least room for it (at speedup 30, 100 ms
+			// of lag is 30 m of flight); judged when it is sent home, the
+			// return needs no such hold.
+			if n := countNotes(run.notes, "pad_hold"); n > 0 {
+				t.Errorf("a was held %d times on its way home: its return was not judged clear of c when it was sent", n)
+			}
+			if run.landedPct < run.o.Params.ReservePct {
+				t.Errorf("a landed with %.1f %%, under the %.0f %% reserve", run.landedPct, run.o.Params.ReservePct)
+			}
+		})
+	}
+}
