@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/sepmin"
 	"github.com/burgut-uav/burgut/missions"
 	"github.com/paulmach/orb"
@@ -231,6 +232,78 @@ func TestReturnKeepsClearOfAnotherSlotsReliefAtItsHold(t *testing.T) {
 			// return needs no such hold.
 			if n := countNotes(run.notes, "pad_hold"); n > 0 {
 				t.Errorf("a was held %d times on its way home: its return was not judged clear of c when it was sent", n)
+			}
+			if run.landedPct < run.o.Params.ReservePct {
+				t.Errorf("a landed with %.1f %%, under the %.0f %% reserve", run.landedPct, run.o.Params.ReservePct)
+			}
+		})
+	}
+}
+
+// loopAt is the point of sp's loop s metres along it from its first
+// waypoint (at the plan's altitude), and the item a drone there flies to
+// (MISSION_CURRENT: the next waypoint, the first again on the leg closing
+// the loop).
+func loopAt(sp SlotPlan, f frame, s float64) (p3, int) {
+	dp := sp.Plan
+	var pts []p3
+	var seqs []int
+	for _, it := range dp.Mission {
+		if it.Seq >= dp.LoopStart && it.Seq < dp.JumpSeq && it.Command == mavitem.CmdNavWaypoint {
+			pts = append(pts, f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z)))
+			seqs = append(seqs, int(it.Seq))
+		}
+	}
+	s = math.Mod(s, loopLen(sp))
+	for i := range pts {
+		a, b := pts[i], pts[(i+1)%len(pts)]
+		l := hdist(a, b)
+		if s <= l {
+			u := s / l
+			return p3{a.x + (b.x-a.x)*u, a.y + (b.y-a.y)*u, a.z}, seqs[(i+1)%len(pts)]
+		}
+		s -= l
+	}
+	return pts[0], seqs[0]
+}
+
+// A relief may join the loop less than the handover distance (40 m)
+// behind the drone it relieves: the release keeps 40 m only until 15 s
+// after it joins, then 20 m (followSafeM) for the lap. The relieved
+// drone's return was then never clear — 40 m from a drone 30 m behind
+// it, judged from now — and it flew on until its bound and went home
+// unclear, its battery too low for the return layer: in the stadium
+// scenario under load across the relief (0.0 m) or its slot's next
+// relief taking off (3.3 m). Now, in the last minute before its bound, a
+// return that comes no closer than the two are and keeps followSafeM is
+// clear: here, on the stadium's slot 0 with the relief 30 m behind at
+// each eighth of the lap, the relieved drone goes home clear, never
+// within followSafeM of the relief, with its reserve.
+func TestRelievedDroneGoesHomeAheadOfACloseRelief(t *testing.T) {
+	sps := padPlans(t)
+	sp := sps[0]
+	f := newFrame(sp.Plan.Home.Lat, sp.Plan.Home.Lon)
+	lap := loopLen(sp)
+	spots := ringSpots(8, 32)
+	for phase := 0; phase < 8; phase++ {
+		t.Run(fmt.Sprint("phase ", phase), func(t *testing.T) {
+			s := float64(phase) * lap / 8
+			pa, sa := loopAt(sp, f, s+30)
+			pb, sb := loopAt(sp, f, s)
+			run := crossSlotFly(t, sps[:1], "", 36, []csDrone{
+				{id: "a", slot: 0, role: RoleReturning, p: pa, home: spots[3], seq: sa},
+				{id: "b", slot: 0, role: RoleStation, p: pb, home: spots[5], seq: sb},
+			})
+			unclear := countNotes(run.notes, "return_unclear")
+			for _, n := range run.notes {
+				t.Log(n.VehicleID, " ", n.Message)
+			}
+			t.Logf("a flew home at %g m, landed with %.1f %%; closest 3D %.1f m (%s)", run.rtlAlt, run.landedPct, run.least3, run.where3)
+			if run.least3 < followSafeM {
+				t.Errorf("a came %.1f m from its relief", run.least3)
+			}
+			if unclear > 0 {
+				t.Errorf("a was sent home unclear")
 			}
 			if run.landedPct < run.o.Params.ReservePct {
 				t.Errorf("a landed with %.1f %%, under the %.0f %% reserve", run.landedPct, run.o.Params.ReservePct)

@@ -201,9 +201,23 @@ func (o *Operation) budgetAlt(v *VehicleState) float64 {
 	return alt
 }
 
+// returnRelaxS is how long (operation seconds) before its bound
+// (ReturnBy) a drone waiting for a clear return takes one that keeps
+// followSafeM from the other drones of its slot, not handoverSafeM. A
+// relief may join less than handoverSafeM behind the drone it relieves
+// (the release keeps releaseSafeM only until joinS after it joins, then
+// followSafeM): judged for handoverSafeM from where they are, that
+// drone's return was never clear, and at its bound it went home
+// unclear — its battery too low for the return layer — across its
+// relief (the stadium scenario under load: 0.0 m) or its slot's next
+// relief taking off (3.3 m). Over the last minute it goes at the first
+// moment its return keeps the spacing the two fly the loop at.
+const returnRelaxS = 60
+
 // returnChoice is how v goes home now: at alt, the plan's RTL altitude
 // when that return is clear (returnClear: handoverSafeM from the other
-// drones of its slot, and out of every other drone's critical zone),
+// drones of its slot — followSafeM in the last returnRelaxS before its
+// bound — and out of every other drone's critical zone),
 // else its slot's return layer when that one is (raisedSafeM) and its
 // battery allows the climb there without the reserve. why says why
 // neither is ("" when one is); alt is then the one that passes farther
@@ -223,7 +237,11 @@ func (st *step) returnChoice(v *VehicleState, fv fleet.Vehicle, ok bool) (alt fl
 	if slices.Contains(p.NoReturnSeqs, fv.MissionSeq) {
 		return plan, fmt.Sprintf("its straight return from item %d may leave the fence or cross a no-fly zone", fv.MissionSeq)
 	}
-	clear, least, who := st.returnClear(v, fv, plan, handoverSafeM)
+	safe := float64(handoverSafeM)
+	if v.ReturnBy != nil && v.ReturnBy.Sub(st.now).Seconds() < returnRelaxS {
+		safe = followSafeM
+	}
+	clear, least, who := st.returnClear(v, fv, plan, safe)
 	if clear {
 		return plan, ""
 	}
