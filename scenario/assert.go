@@ -280,6 +280,10 @@ type minSep struct {
 	truth      []truthPos
 	seen       float64
 	lat0, lon0 float64
+	// account is what the pair was doing at the closest approach (the
+	// simulator's view): which of the drones' own mechanisms brought
+	// them together is what tells a fix from a flake.
+	account string
 }
 
 // truthPos is a vehicle's position from the simulator (metres east,
@@ -372,10 +376,18 @@ func (c *minSep) truthSep(r *runner) {
 			}
 			if d < c.min {
 				c.min, c.a1, c.a2, c.at = d, c.vs[a], c.vs[b], r.now
+				sa, sb := states[a], states[b]
+				c.account = truthAccount(r.ids[c.vs[a]], sa) + "; " + truthAccount(r.ids[c.vs[b]], sb)
 			}
 		}
 	}
 	c.truth = cur
+}
+
+// truthAccount says where a vehicle is and what it flies (mode, mission
+// item, position, altitude above home, velocity north/east/down).
+func truthAccount(id string, s vehicle.State) string {
+	return fmt.Sprintf("%s %s item %d at %.7f,%.7f %.1f m, v %.1f,%.1f,%.1f m/s", id, vehicle.ModeName(s.CustomMode), s.MissionCurrent, s.Lat, s.Lon, s.RelAlt, s.VN, s.VE, s.VD)
 }
 
 func distance3D(a, b *vstate) float64 {
@@ -391,11 +403,18 @@ func (c *minSep) finish(_ context.Context, r *runner) []Case {
 		if r.sim != nil {
 			by = " (the simulator's positions)"
 		}
-		return []Case{c.cs(r, -1, false, c.at, fmt.Sprintf("%s and %s came within %.1f m of each other at %s%s (minimum %g m)", r.vnameIdx(c.a1), r.vnameIdx(c.a2), c.min, clock(c.at), by, c.a.Meters))}
+		account := ""
+		if c.account != "" {
+			account = ": " + c.account
+		}
+		return []Case{c.cs(r, -1, false, c.at, fmt.Sprintf("%s and %s came within %.1f m of each other at %s%s (minimum %g m)%s", r.vnameIdx(c.a1), r.vnameIdx(c.a2), c.min, clock(c.at), by, c.a.Meters, account))}
 	}
 	seen := ""
 	if r.sim != nil && !math.IsInf(c.seen, 1) {
 		seen = fmt.Sprintf("; as the station saw them, %.1f m", c.seen)
+	}
+	if c.account != "" {
+		seen += ": " + c.account
 	}
 	return []Case{c.cs(r, -1, true, r.now, fmt.Sprintf("closest approach %.1f m (%s, %s at %s)%s", c.min, r.ids[c.a1], r.ids[c.a2], clock(c.at), seen))}
 }
