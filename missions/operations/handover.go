@@ -626,8 +626,8 @@ func (st *step) zoneNear(p, q p3) bool {
 // has it, would enter over the next crossAheadS, judged against the
 // predicted flight of every other drone of the operation (crossing.go's
 // movers: launching at any delay, flying their mission or home, held) and
-// of every airborne drone outside it, each taken along by the age of its
-// state; "" when none.
+// of every airborne drone outside it (listed while the pad is
+// sequenced), each taken along by the age of its state; "" when none.
 func (st *step) zoneConflict(v *VehicleState, fv fleet.Vehicle, alt float64) string {
 	p := st.o.Plans[v.Slot]
 	f := st.opFrame()
