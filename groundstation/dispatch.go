@@ -44,7 +44,7 @@ type linkRT struct {
 	// hbOrder is the open channels in a stable order, for the heartbeat's
 	// slots (heartbeat.go): replaced, never modified, so the heartbeat
 	// reads it without waiting for the link's lock.
-	hbOrder atomic.Pointer[[]hbTarget]
+	hbOrder atomic.Pointer[[]*gomavlib.Channel]
 
 	frames      atomic.Uint64
 	parseErrors atomic.Uint64
@@ -222,14 +222,14 @@ func (ln *linkRT) handle(ev gomavlib.Event, at time.Time) {
 		ln.onParseError(e.Error, e.Channel, at)
 	case *gomavlib.EventChannelOpen:
 		ln.channels[e.Channel] = struct{}{}
-		ln.setHeartbeatOrder(append(ln.heartbeatOrder(), hbTarget{ch: e.Channel, c: ln.udpConnOf(e.Channel)}))
+		ln.setHeartbeatOrder(append(ln.heartbeatOrder(), e.Channel))
 		ln.nChannels.Store(int64(len(ln.channels)))
 		ln.st.log.Debug("mavlink channel open", "link", ln.l.name, "channel", e.Channel.String())
 		ln.udpChannelOpened(e.Channel)
 	case *gomavlib.EventChannelClose:
 		ln.udpChannelClosed(e.Channel)
 		delete(ln.channels, e.Channel)
-		ln.setHeartbeatOrder(slices.DeleteFunc(ln.heartbeatOrder(), func(t hbTarget) bool { return t.ch == e.Channel }))
+		ln.setHeartbeatOrder(slices.DeleteFunc(ln.heartbeatOrder(), func(c *gomavlib.Channel) bool { return c == e.Channel }))
 		ln.nChannels.Store(int64(len(ln.channels)))
 		for _, r := range ln.recs {
 			r.ch.CompareAndSwap(e.Channel, nil)

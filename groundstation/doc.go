@@ -8,12 +8,8 @@
 //
 //   - links.go: link specs ([NAME=]udp|udpc|tcp|tcps|serial:…) and names.
 //   - station.go: Station, Config, Run. Each link gets its own gomavlib
-//     Node (MAVLink 2) and one dispatcher goroutine that reads that node's
-//     Events() and ticks.
-//   - heartbeat.go: the station's HEARTBEAT (MAV_TYPE_GCS, 1 Hz per
-//     channel, spread over the second): on UDP server links one sendmmsg
-//     per link and slot from the heartbeat goroutine (udpsend_linux.go),
-//     on the other links through gomavlib.
+//     Node (station HEARTBEAT at 1 Hz, MAV_TYPE_GCS, MAVLink 2) and one
+//     dispatcher goroutine that reads that node's Events() and ticks.
 //   - udplistener.go, ingest.go, framedec.go: a UDP server link has its
 //     own socket reader, which stages each datagram (recvmmsg; a busy
 //     socket is read every Config.UDPBatchWait, 2 ms, instead of waking

@@ -320,7 +320,6 @@ type udpConn struct {
 	once   sync.Once
 	kick   chan struct{} // the deadline changed
 	gate   sendGate      // frames handed to gomavlib for this remote vs written (sendgate.go)
-	hbSeq  uint8         // the station's next HEARTBEAT's sequence number (heartbeat goroutine only)
 
 	last atomic.Int64 // last datagram from the remote, unix ns
 	// shedAt is the arrival (unix ns) of the latest datagram from the
