@@ -770,7 +770,9 @@ func (st *step) schedule() {
 				}
 				continue
 			}
-			if sl.Incoming == "" && leaveIn <= lead {
+			// The relief goes for the earliest moment the incumbent may
+			// leave: before a stretch it cannot be sent home from.
+			if sl.Incoming == "" && leaveIn-o.earlyLeaveS(i) <= lead {
 				reliefs = append(reliefs, relief{i, leaveIn})
 			}
 		}

@@ -126,7 +126,7 @@ func (o *Operation) predictGap(now time.Time, look Observe) *PredictedGap {
 		}
 		need := math.Max(slots[si].until, startIn) // no cover is needed before the window
 		leadNM := o.leadNoMargin(si)
-		launchAt := need - leadNM - o.Params.MarginS
+		launchAt := need - leadNM - o.Params.MarginS - o.earlyLeaveS(si) // as schedule launches
 		pi := -1
 		for j := range pool {
 			if pi < 0 || pool[j].at < pool[pi].at {

@@ -553,3 +553,48 @@ func TestOtherDronesAreTakenAlongByTheAgeOfTheirState(t *testing.T) {
 		t.Errorf("least distance to a drone beside where it is now: %.1f m, want 30", d)
 	}
 }
+
+// A relief is launched for the earliest moment its incumbent may leave:
+// before a stretch of legs it cannot be sent home from (blockedAhead),
+// which can be up to earlyLeaveS before its must-leave time. Launched
+// for the must-leave time alone, the relief was still on its way in
+// when the incumbent left on the leg before such a stretch, and the slot
+// went uncovered (the 3-hour operation test: 40–67 s, its incumbents
+// leaving 109–122 s early). Every phase of the lap, with the stadium
+// slot 0's legs without a raised return and with half its loop marked as
+// leaving the fence. With the relief launched for the must-leave time,
+// this double left the slot uncovered 13 and 27 s.
+func TestReliefLaunchedForTheEarliestLeave(t *testing.T) {
+	// The relief's launch takes this much longer than planned (a pad
+	// wait, a slow arm): within the operation's margin (90 s).
+	const slowLaunchS = 80
+	stadium := stadiumPlan(t)
+	fence := stadiumPlan(t)
+	first, jump := int(fence.Plan.LoopStart), int(fence.Plan.JumpSeq)
+	fence.NoReturnSeqs = nil
+	for s := first + 1; s < first+(jump-first)/2; s++ {
+		fence.NoReturnSeqs = append(fence.NoReturnSeqs, s)
+	}
+	for name, sp := range map[string]SlotPlan{"no raised return": stadium, "no return": fence} {
+		o := &Operation{Plans: []SlotPlan{sp}}
+		if o.earlyLeaveS(0) <= 0 {
+			t.Fatalf("%s: no stretch to leave early for", name)
+		}
+		t.Logf("%s: early leave up to %.0f s", name, o.earlyLeaveS(0))
+		lap := loopLen(sp) / planSpeed(sp)
+		for phase := 0; phase < 8; phase++ {
+			t.Run(fmt.Sprint(name, " phase ", phase), func(t *testing.T) {
+				least, o, pct := flyHandover(t, sp, float64(phase)*lap/8, slowLaunchS)
+				if s := o.Slots[0]; s.UncoveredS != 0 {
+					t.Errorf("uncovered %.1f s (a relief's lead %.0f s, early leave up to %.0f s)", s.UncoveredS, o.leadNoMargin(0)+o.Params.MarginS, o.earlyLeaveS(0))
+				}
+				if least < followSafeM {
+					t.Errorf("the two drones of the slot came %.1f m apart", least)
+				}
+				if pct < o.Params.ReservePct {
+					t.Errorf("the relieved drone landed with %.1f %%, under the %.0f %% reserve", pct, o.Params.ReservePct)
+				}
+			})
+		}
+	}
+}
