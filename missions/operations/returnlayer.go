@@ -315,9 +315,7 @@ func (st *step) blockedAhead(v *VehicleState, fv fleet.Vehicle) float64 {
 		return 0
 	}
 	company := p.ReturnAlt > 0 && len(p.NoRaisedSeqs) > 0 && st.slotCompany(v)
-	blocked := func(seq int) bool {
-		return slices.Contains(p.NoReturnSeqs, seq) || company && slices.Contains(p.NoRaisedSeqs, seq)
-	}
+	blocked := func(seq int) bool { return p.blockedLeg(seq, company) }
 	seq := fv.MissionSeq
 	if seq < int(dp.LoopStart) || seq >= int(dp.JumpSeq) || blocked(seq) {
 		return 0
@@ -366,6 +364,15 @@ func (st *step) blockedAhead(v *VehicleState, fv fleet.Vehicle) float64 {
 		return 0
 	}
 	return t + stretch
+}
+
+// blockedLeg reports whether a drone flying the loop's leg seq (its
+// MISSION_CURRENT) cannot be sent home from it as it should: its straight
+// return leaves the fence (NoReturnSeqs), or, with company (another drone
+// of its slot flying), the leg has no raised return (NoRaisedSeqs) where
+// the slot has a return layer. blockedAhead and earlyLeaveS both ask it.
+func (p SlotPlan) blockedLeg(seq int, company bool) bool {
+	return slices.Contains(p.NoReturnSeqs, seq) || company && p.ReturnAlt > 0 && slices.Contains(p.NoRaisedSeqs, seq)
 }
 
 // slotCompany reports whether another drone of v's slot flies for the
@@ -434,7 +441,7 @@ func (o *Operation) earlyLeaveS(i int) float64 {
 	for k, s := range seqs {
 		a, b := pos(seqs[(k+n-1)%n]), pos(s)
 		dur[k] = math.Hypot(b.x-a.x, b.y-a.y) / speed
-		blocked[k] = slices.Contains(p.NoReturnSeqs, s) || p.ReturnAlt > 0 && slices.Contains(p.NoRaisedSeqs, s)
+		blocked[k] = p.blockedLeg(s, true)
 		all = all && blocked[k]
 	}
 	if all {
