@@ -36,6 +36,15 @@ func TestMatchesStrconv(t *testing.T) {
 			check(t, float64(n)/math.Pow(10, float64(k)))
 			check(t, -float64(n)/math.Pow(10, float64(k)))
 		}
+		// Decimals with every count of trailing zeros in the short cut's
+		// 15 digits (the zeros are stripped in steps of 8, 4, 2 and 1).
+		for z := 0; z <= 15 && i < 3000; z++ {
+			m := (r.Int64N(999)+1)*10 + 1 // no trailing zero of its own
+			v := float64(m) * math.Pow(10, float64(z))
+			for _, k := range []int{0, 1, 4, 7, 8, 12, 15} {
+				check(t, v/math.Pow(10, float64(k)))
+			}
+		}
 		// float32 readings widened (airspeed, attitude), and angles from them.
 		f := float32(r.NormFloat64() * 100)
 		check(t, float64(f))
@@ -58,7 +67,7 @@ var sink []byte
 // BenchmarkAppend: a latitude (an int scaled by 1e-7), a speed (cm/s) and
 // a float32 angle, against strconv.
 func BenchmarkAppend(b *testing.B) {
-	vals := []float64{47.3977419, -122.0838851, 12.34, float64(float32(0.1234567)) * 180 / math.Pi}
+	vals := []float64{47.3977419, -122.0838851, 12.34, 584.123, 0.5, float64(float32(0.1234567)) * 180 / math.Pi}
 	b.Run("fastfloat", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			sink = AppendG(sink[:0], vals[i%len(vals)])
