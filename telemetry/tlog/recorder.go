@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/minimal"
@@ -112,6 +113,7 @@ type Recorder struct {
 	// owned by Run
 	spare       []tapped
 	vehicles    map[string]*vehicleLog
+	byID        *[idCacheSize]idSlot // in front of vehicles (vehicleOf)
 	open        int
 	w           *Writer
 	cur         *vehicleLog
@@ -146,7 +148,7 @@ func NewRecorder(opts RecorderOptions) (*Recorder, error) {
 		return nil, fmt.Errorf("tlog recorder: %w", err)
 	}
 	r := &Recorder{opts: opts, log: opts.Log, rw: DefaultDialect(), wake: make(chan struct{}, 1),
-		vehicles: map[string]*vehicleLog{}}
+		vehicles: map[string]*vehicleLog{}, byID: new([idCacheSize]idSlot)}
 	r.stats.MaxTotalBytes = opts.MaxTotalBytes
 	r.stats.QueueLen = opts.QueueLen
 	files, err := r.listFiles()
@@ -284,8 +286,40 @@ func (c *curWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// idCacheSize is the number of slots of the recorder's cache of vehicle
+// logs by ID (vehicleOf): a power of two, about twice the vehicles of a
+// large fleet, 192 KiB.
+const idCacheSize = 8192
+
+// idSlot is a slot of that cache: a vehicle ID and its log.
+type idSlot struct {
+	id string
+	vl *vehicleLog
+}
+
+// vehicleOf returns the vehicle's log, nil if it has none. It is called
+// for every frame (36,000 a second at 2,000 vehicles), and a lookup in the
+// map of 2,000 vehicles by ID cost three cache misses (its control word,
+// the key's string header and its bytes), ~2 % of the station's CPU. The
+// ground station hands every frame of a vehicle the same ID string, so
+// the address of its bytes picks a slot of a direct-mapped cache, and
+// the same address and length there are the same ID (strings do not
+// change) with no byte read; anything else goes to the map.
+func (r *Recorder) vehicleOf(id string) *vehicleLog {
+	p := unsafe.StringData(id)
+	s := &r.byID[(uintptr(unsafe.Pointer(p))>>3)&(idCacheSize-1)]
+	if s.vl != nil && unsafe.StringData(s.id) == p && len(s.id) == len(id) {
+		return s.vl
+	}
+	vl := r.vehicles[id]
+	if vl != nil {
+		*s = idSlot{id: id, vl: vl}
+	}
+	return vl
+}
+
 func (r *Recorder) write(t tapped) (int, error) {
-	vl := r.vehicles[t.vehicle]
+	vl := r.vehicleOf(t.vehicle)
 	armed, isHB := armedOf(t.f)
 	newFlight := vl == nil || (isHB && armed && !vl.armed)
 	if vl == nil {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -471,5 +473,34 @@ func TestRecorderLogsRawFramesAsReceived(t *testing.T) {
 	}
 	if st := rec.Stats(); st.Frames != 2 || st.Bytes != uint64(len(got)) {
 		t.Fatalf("stats %+v for %d bytes", st, len(got))
+	}
+}
+
+// vehicleOf returns the vehicle's own log whichever string carries its
+// ID (the same one every time, as from the ground station, or another
+// with the same bytes), for more vehicles than its cache has slots, so
+// that slots are shared and overwritten, and nil for an ID with no log.
+func TestRecorderVehicleOfThroughItsCache(t *testing.T) {
+	rec, err := NewRecorder(RecorderOptions{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 3 * idCacheSize
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("l%d-%d", i%8, i)
+		rec.vehicles[ids[i]] = &vehicleLog{part: i}
+	}
+	for round := 0; round < 3; round++ {
+		for i, id := range ids {
+			for _, s := range []string{id, strings.Clone(id)} {
+				if vl := rec.vehicleOf(s); vl == nil || vl.part != i {
+					t.Fatalf("round %d: vehicleOf(%q) = %+v, want the log of vehicle %d", round, s, vl, i)
+				}
+			}
+		}
+	}
+	if vl := rec.vehicleOf("l0-unknown"); vl != nil {
+		t.Fatalf("vehicleOf(an unknown ID) = %+v, want nil", vl)
 	}
 }
