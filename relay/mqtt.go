@@ -256,7 +256,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	vehicle := func(id string) *pubVehicle {
 		pv := vehicles[id]
 		if pv == nil {
-			pv = &pubVehicle{}
+			pv = &pubVehicle{stateTopic: p.topics.State(id)}
 			vehicles[id] = pv
 		}
 		return pv
@@ -359,7 +359,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			now := time.Now()
 			var slice yield.Slice
-			for id, pv := range vehicles {
+			for _, pv := range vehicles {
 				stale := pv.v.Stale(now, p.cfg.StaleAfter)
 				if !pv.dirty && pv.staleSent == stale {
 					continue
@@ -367,7 +367,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 				var b []byte
 				b, scratch = appendStatePayload(scratch[:0], statePrefix, stale, &pv.v)
 				// QoS 0: a lost position is replaced by the next one.
-				p.client.Publish(p.topics.State(id), 0, true, b)
+				p.client.Publish(pv.stateTopic, 0, true, b)
 				p.states.Add(1)
 				pv.dirty, pv.staleSent = false, stale
 				// Publishing a 2,000-vehicle fleet's states is tens of
@@ -401,11 +401,15 @@ const mqttDrainEvery = 4 * time.Millisecond
 
 // pubVehicle is what the publisher keeps of a vehicle between ticks.
 type pubVehicle struct {
-	v         fleet.Vehicle // newest state
-	dirty     bool          // changed since last published
-	staleSent bool          // stale flag last published
-	videoSent []fleet.VideoStream
-	videoSeen bool // a video message was published for it
+	// stateTopic is Topics.State of the vehicle, built once: building it
+	// for every publish (three concatenations and their allocations,
+	// 4,000 a second at 2,000 vehicles) was ~0.5 % of the station's CPU.
+	stateTopic string
+	v          fleet.Vehicle // newest state
+	dirty      bool          // changed since last published
+	staleSent  bool          // stale flag last published
+	videoSent  []fleet.VideoStream
+	videoSeen  bool // a video message was published for it
 }
 
 // statePrefix is the start of every state message's JSON, up to the stale
