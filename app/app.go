@@ -58,6 +58,9 @@ type App struct {
 	// opsRef is Operations once it is made, for the separation monitor,
 	// which starts before it (separationTargetAlt).
 	opsRef atomic.Pointer[operations.Manager]
+	// clock is the last comparison of the vehicles' clocks with the
+	// operation clock (app/clockcheck.go), for /api/v1/health.
+	clock atomic.Pointer[ClockCheck]
 	// points receives the operations' coverage points (InfluxDB, when
 	// configured); opPublisher puts them on MQTT (nil without MQTT).
 	points      telemetry.PointWriter
@@ -299,8 +302,12 @@ func (a *App) startHTTP(ctx context.Context) error {
 			writeJSON(w, map[string]any{"status": "ok"})
 			return
 		}
-		writeJSON(w, map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds(),
-			"shed": a.shedTotals(), "late": a.lateness()})
+		h := map[string]any{"status": "ok", "station": a.Config.Station, "vehicles": a.Fleet.Len(), "uptime_s": time.Since(a.startedAt).Seconds(),
+			"shed": a.shedTotals(), "late": a.lateness()}
+		if c := a.clock.Load(); c != nil {
+			h["clock"] = c
+		}
+		writeJSON(w, h)
 	})
 	ln, err := net.Listen("tcp", a.Config.HTTP)
 	if err != nil {

@@ -121,6 +121,10 @@ func (a *App) startOperations(ctx context.Context) error {
 		emit(float64(m.Stats().HoldFailures))
 	})
 	a.Go(ctx, "operations", m.Run)
+	if a.Station != nil {
+		a.registerClockMetrics()
+		a.Go(ctx, "vehicle clock check", a.checkClocks)
+	}
 	a.Go(ctx, "operations metrics", func(ctx context.Context) error { a.coverageFeed(ctx, m); return nil })
 	return nil
 }

@@ -611,7 +611,7 @@ func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
 	case *common.MessageHeartbeat:
 		ln.onHeartbeat(rec, m, at)
 	case *common.MessageGlobalPositionInt:
-		ln.checkReboot(rec, m.TimeBootMs)
+		ln.checkReboot(rec, m.TimeBootMs, at)
 		ln.update(rec, at, func(v *fleet.Vehicle) {
 			v.Lat = float64(m.Lat) / 1e7
 			v.Lon = float64(m.Lon) / 1e7
@@ -625,7 +625,7 @@ func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
 			v.Climb = -float64(m.Vz) / 100
 		})
 	case *common.MessageAttitude:
-		ln.checkReboot(rec, m.TimeBootMs)
+		ln.checkReboot(rec, m.TimeBootMs, at)
 		ln.update(rec, at, func(v *fleet.Vehicle) {
 			v.RollDeg = float64(m.Roll) * 180 / math.Pi
 			v.PitchDeg = float64(m.Pitch) * 180 / math.Pi
@@ -791,10 +791,11 @@ func (ln *linkRT) onHeartbeat(rec *vehicleRec, m *common.MessageHeartbeat, at ti
 // checkReboot notices an autopilot restart by its boot clock going back
 // (more than reordering could explain) and re-requests the streams, which
 // a rebooted autopilot has forgotten.
-func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32) {
+func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32, at time.Time) {
 	const slack = 3000
 	if rec.lastBootMs > slack && bootMs+slack < rec.lastBootMs {
 		rec.reboots.Add(1)
+		rec.clockBootMs, rec.clockAt = bootMs, at // a new boot clock: a new window
 		ln.st.log.Info("vehicle rebooted", "id", rec.id, "link", ln.l.name, "boot_ms", bootMs, "previous_boot_ms", rec.lastBootMs)
 		rec.lastBootMs = bootMs
 		rec.requestSetup("reboot", true, true, 0)
@@ -804,6 +805,32 @@ func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32) {
 	if bootMs > rec.lastBootMs {
 		rec.lastBootMs = bootMs
 	}
+	rec.observeClock(bootMs, at)
+}
+
+// clockWindow is how much of the station's time a vehicle's boot clock is
+// compared over. Arrival jitter of tens of milliseconds is a fraction of a
+// per cent of it.
+const clockWindow = 10 * time.Second
+
+// observeClock measures how fast the vehicle's boot clock runs against the
+// station's, one window at a time. A real autopilot's runs at 1; a
+// simulator's at its speedup (less when it lags). The operations
+// scheduler times launches and returns in operation time, so a station
+// whose operation clock disagrees with the vehicles' is told
+// (Station.ClockRate; app's clock check) instead of silently mis-timing
+// every handover.
+func (rec *vehicleRec) observeClock(bootMs uint32, at time.Time) {
+	if rec.clockAt.IsZero() || bootMs < rec.clockBootMs {
+		rec.clockBootMs, rec.clockAt = bootMs, at
+		return
+	}
+	d := at.Sub(rec.clockAt)
+	if d < clockWindow {
+		return
+	}
+	rec.clockRate.Store(math.Float64bits(float64(bootMs-rec.clockBootMs) / 1000 / d.Seconds()))
+	rec.clockBootMs, rec.clockAt = bootMs, at
 }
 
 func (ln *linkRT) missionComplete(rec *vehicleRec, at time.Time, seq int) {

@@ -76,8 +76,12 @@ type vehicleRec struct {
 	rateRequests atomic.Int64
 	setups       atomic.Int64
 	reboots      atomic.Int64
-	streamsOK    atomic.Bool
-	autopilot    atomic.Uint32 // MAV_AUTOPILOT, for the stream-request fallback
+	// clockRate is math.Float64bits of how many boot-clock seconds the
+	// vehicle counted per second of the station's clock over its last
+	// complete window (0: not measured yet). See Station.ClockRate.
+	clockRate atomic.Uint64
+	streamsOK atomic.Bool
+	autopilot atomic.Uint32 // MAV_AUTOPILOT, for the stream-request fallback
 	// missionItems is the mission length this station last uploaded or
 	// downloaded (0 = unknown): its last item reached is mission_complete.
 	missionItems atomic.Int64
@@ -99,6 +103,10 @@ type vehicleRec struct {
 	win          window
 	lossLong     lossEWMA // the long-horizon loss an upload's copies start from (uploadLoss)
 	lastBootMs   uint32
+	// clockBootMs and clockAt start the window over which the vehicle's
+	// boot clock is compared with the station's (observeClock).
+	clockBootMs  uint32
+	clockAt      time.Time
 	fenceStatus  bool // FENCE_STATUS seen: trust it over SYS_STATUS bits
 	missionTotal int
 	completeSent bool

@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/burgut-uav/burgut/metrics"
+)
+
+// ClockCheck compares how fast the vehicles' clocks run with the operation
+// clock (GET /api/v1/health "clock"). The operations scheduler times
+// launches, handovers and returns in operation time; when it runs at 1
+// against a simulator flying 20 times faster (an external `burgut sitl
+// --speedup 20` without --operations-time-scale 20), every relief is
+// launched twenty times too late. The station cannot see the speedup it
+// was not told of except in the vehicles' own boot clocks.
+type ClockCheck struct {
+	// VehicleRate is the median rate of the connected vehicles' boot
+	// clocks against the station's (groundstation.Station.ClockRate);
+	// Vehicles how many were measured (0: none yet).
+	VehicleRate float64 `json:"vehicle_rate"`
+	Vehicles    int     `json:"vehicles"`
+	// TimeScale is the operation clock's rate (--operations-time-scale,
+	// or the simulator's speedup under burgut run).
+	TimeScale float64 `json:"operations_time_scale"`
+	// FollowsSimulator: under burgut run the operation clock follows the
+	// in-process simulator's lag, so a slower vehicle rate is expected
+	// and not a mismatch.
+	FollowsSimulator bool `json:"follows_simulator,omitempty"`
+	// Mismatch: the vehicles' clocks run more than 25 % faster or 20 %
+	// slower than the operation clock.
+	Mismatch bool   `json:"mismatch"`
+	Message  string `json:"message,omitempty"`
+}
+
+// clockCheckEvery is how often the vehicles' clock rate is compared; a
+// vehicle's rate is itself measured over 10 s windows.
+const clockCheckEvery = 5 * time.Second
+
+// checkClocks compares the vehicles' clocks with the operation clock every
+// clockCheckEvery until ctx ends, logging a warning when they start to
+// disagree and again when they agree.
+func (a *App) checkClocks(ctx context.Context) error {
+	t := time.NewTicker(clockCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		was := a.clock.Load()
+		c := a.compareClocks()
+		a.clock.Store(c)
+		switch {
+		case c.Mismatch && (was == nil || !was.Mismatch):
+			a.Log.Warn("operations: "+c.Message, "vehicle_rate", c.VehicleRate, "vehicles", c.Vehicles, "operations_time_scale", c.TimeScale)
+		case !c.Mismatch && was != nil && was.Mismatch:
+			a.Log.Info("operations: the vehicles' clocks agree with the operation clock again", "vehicle_rate", c.VehicleRate, "operations_time_scale", c.TimeScale)
+		}
+	}
+}
+
+// compareClocks is the comparison now.
+func (a *App) compareClocks() *ClockCheck {
+	r, n := a.Station.ClockRate()
+	c := &ClockCheck{VehicleRate: r, Vehicles: n, TimeScale: a.timeScale(), FollowsSimulator: a.operationsLag() != nil}
+	c.Mismatch, c.Message = clockMismatch(r, n, c.TimeScale, c.FollowsSimulator)
+	return c
+}
+
+// clockMismatch says whether vehicles' clocks at rate disagree with an
+// operation clock at scale, and what to do about it. Under burgut run
+// (follows) a lagging simulator reads slower than its speedup by design;
+// only a faster one would be wrong there.
+func clockMismatch(rate float64, vehicles int, scale float64, follows bool) (bool, string) {
+	if vehicles == 0 || rate <= 0 || scale <= 0 {
+		return false, ""
+	}
+	q := rate / scale
+	if q <= 1.25 && (q >= 0.8 || follows) {
+		return false, ""
+	}
+	return true, fmt.Sprintf("the vehicles' clocks run %.3g times as fast as the station's (median of %d) but operation clocks run at %.3g: operations would time launches, handovers and returns wrongly; run the station with --operations-time-scale %.3g", rate, vehicles, scale, rate)
+}
+
+// registerClockMetrics exposes the last comparison on /metrics.
+func (a *App) registerClockMetrics() {
+	a.addFamily(gauge("burgut_vehicle_clock_rate", "median rate of the connected vehicles' boot clocks against the station's clock (0: not measured)"), func(emit metrics.Emit) {
+		if c := a.clock.Load(); c != nil {
+			emit(c.VehicleRate)
+			return
+		}
+		emit(0)
+	})
+	a.addFamily(gauge("burgut_operations_clock_mismatch", "1 when the vehicles' clocks disagree with the operation time scale"), func(emit metrics.Emit) {
+		if c := a.clock.Load(); c != nil && c.Mismatch {
+			emit(1)
+			return
+		}
+		emit(0)
+	})
+}
