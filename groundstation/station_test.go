@@ -102,9 +102,18 @@ func TestDiscoverTwentyVehicles(t *testing.T) {
 		if v.Video[0].URI == "" || v.Video[0].CameraID != 100 || !strings.Contains(v.Video[0].URI, fmt.Sprint(sv.SystemID())) {
 			t.Errorf("%s: video %+v", id, v.Video)
 		}
-		info, err := st.Vehicle(id)
-		if err != nil {
-			t.Fatal(err)
+		// Full state arrives on the simulator's default streams; the
+		// acknowledgement of the station's rate requests may still be on
+		// its way (at load 18 under -race a setup took 5-6 rounds).
+		var info VehicleInfo
+		for until := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			var err error
+			if info, err = st.Vehicle(id); err != nil {
+				t.Fatal(err)
+			}
+			if info.StreamsAccepted || time.Now().After(until) {
+				break
+			}
 		}
 		if info.RateRequests < 1 || !info.StreamsAccepted || info.UID != sv.UID() {
 			t.Errorf("%s: station info %+v", id, info)
