@@ -114,11 +114,17 @@ func (a *App) startOperations(ctx context.Context) error {
 	a.addFamily(counter("burgut_operations_launch_failures_total", "launches that failed (the vehicle is failed and replaced)"), func(emit metrics.Emit) {
 		emit(float64(m.Stats().LaunchFailures))
 	})
-	a.addFamily(counter("burgut_operations_pad_holds_total", "drones flying home the operations scheduler held before a busy launch pad (pad_sequencing)"), func(emit metrics.Emit) {
+	a.addFamily(counter("burgut_operations_pad_holds_total", "drones the operations scheduler braked: flying home, held before a busy launch pad (pad_sequencing), or flying their mission, yielding to another's forced return"), func(emit metrics.Emit) {
 		emit(float64(m.Stats().Holds))
 	})
-	a.addFamily(counter("burgut_operations_pad_hold_failures_total", "pad holds refused or unanswered (the drone flew in)"), func(emit metrics.Emit) {
+	a.addFamily(counter("burgut_operations_pad_hold_failures_total", "pad holds and yields refused or unanswered (the drone flew on)"), func(emit metrics.Emit) {
 		emit(float64(m.Stats().HoldFailures))
+	})
+	a.addFamily(counter("burgut_operations_resumes_total", "drones braked to yield to a forced return that the operations scheduler sent on with their mission (mode AUTO)"), func(emit metrics.Emit) {
+		emit(float64(m.Stats().Resumes))
+	})
+	a.addFamily(counter("burgut_operations_resume_failures_total", "resumes refused or unanswered (sent again)"), func(emit metrics.Emit) {
+		emit(float64(m.Stats().ResumeFailures))
 	})
 	a.Go(ctx, "operations", m.Run)
 	if a.Station != nil {
@@ -329,6 +335,15 @@ func (x operationsActuator) Hold(ctx context.Context, id string) (err error) {
 	defer func() { x.audit(id, "hold", nil, err) }()
 	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
 	_, err = vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "BRAKE"})
+	return err
+}
+
+// Resume sends a drone braked to yield to another's forced return on
+// with its mission (mode AUTO: ArduCopter resumes at its current item).
+func (x operationsActuator) Resume(ctx context.Context, id string) (err error) {
+	defer func() { x.audit(id, "resume", nil, err) }()
+	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
+	_, err = vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "AUTO"})
 	return err
 }
 

@@ -62,6 +62,9 @@ type csDrone struct {
 	p    p3 // where it is (x east, y north, z up of the pad, metres)
 	home p3 // its parking spot
 	seq  int
+	// by, for "a": operation seconds to its wait's bound (ReturnBy; 0:
+	// returnWaitS); a bound now forces its return.
+	by float64
 }
 
 // crossSlotRun is what crossSlotFly measured: the closest approach of the
@@ -106,6 +109,9 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 		case d.id == "a":
 			k.pct = pct
 			at, by := wall, wall.Add(returnWaitS*time.Second)
+			if d.by != 0 {
+				by = wall.Add(secs(d.by))
+			}
 			v.ReturnWait, v.ReturnBy = &at, &by
 		case d.role == RoleStation:
 			o.Slots[d.slot].VehicleID = d.id
@@ -174,6 +180,9 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 			case ActHold:
 				k.mode = "BRAKE"
 				o.HoldDone(ac.VehicleID, nil, 0)
+			case ActResume:
+				k.mode = "AUTO"
+				o.ResumeDone(ac.VehicleID, nil, 0)
 			case ActContinue:
 				k.seq = ac.Seq
 				o.ContinueDone(ac.VehicleID, nil, 0)

@@ -25,8 +25,14 @@ const (
 	// ContinueDone reports back.
 	ActContinue ActionKind = "continue"
 	// ActHold stops a drone flying home where it is until the pad is
-	// clear (pad.go); ActReturn sends it on. HoldDone reports back.
+	// clear (pad.go); ActReturn sends it on. HoldDone reports back. It
+	// also brakes a drone flying its mission that yields to another's
+	// forced return (yield.go).
 	ActHold ActionKind = "hold"
+	// ActResume sends a drone braked for another's return on with its
+	// mission (mode AUTO: it resumes at its current item); ResumeDone
+	// reports back.
+	ActResume ActionKind = "resume"
 )
 
 // Action is one command for the runner to carry out.
@@ -89,6 +95,7 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 	for _, v := range o.Vehicles {
 		st.observe(v)
 	}
+	st.yields()
 	st.padInit()
 	st.padReturns()
 	st.account()
@@ -169,7 +176,7 @@ func (st *step) failure(v *VehicleState, fv fleet.Vehicle, ok bool) string {
 	if !fv.Armed {
 		return "disarmed in flight"
 	}
-	if fv.Mode != "AUTO" {
+	if fv.Mode != "AUTO" && (v.YieldTo == "" || fv.Mode != "BRAKE") {
 		return "left its mission: mode " + fv.Mode
 	}
 	return ""
@@ -489,6 +496,15 @@ func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
 		return
 	}
 	if why != "" {
+		// At its bound: the drones in its way yield, or it flies on while
+		// its margin lasts (yield.go).
+		var send bool
+		if send, why = st.forcedReturn(v, fv, ok, alt, why, by); !send {
+			return
+		}
+	}
+	v.heldOn = false
+	if why != "" {
 		st.notes = append(st.notes, Note{VehicleID: v.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
 			Message: fmt.Sprintf("%s sent home after waiting %.0f s for a clear return (operation %s): %s", v.ID, waited, st.o.ID, why),
 			Fields:  map[string]any{"operation_id": st.o.ID, "action": "return_unclear", "slot": v.Slot, "seq": fv.MissionSeq}})
@@ -744,6 +760,15 @@ func (st *step) schedule() {
 			// the first moment its return is clear; at the last moment
 			// clear or not, saying why.
 			if leaveIn <= 0 || ahead > 0 && leaveIn <= ahead || leaveIn <= mustLeaveEarlyS+ahead && why == "" {
+				if why != "" {
+					// No clear return: the drones in its way yield, or it
+					// flies on while its margin lasts (yield.go).
+					var send bool
+					if send, why = st.forcedReturn(inc, fv, ok, alt, why, st.now.Add(secs(math.Max(leaveIn, 0)))); !send {
+						continue
+					}
+				}
+				inc.heldOn = false
 				pr := o.prediction(inc, fv)
 				before := ""
 				if ahead > 0 && leaveIn > 0 {

@@ -250,6 +250,13 @@ func (r *recorder) Hold(_ context.Context, id string) error {
 	return nil
 }
 
+func (r *recorder) Resume(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = append(r.done, "resume "+id)
+	return nil
+}
+
 func (r *recorder) list() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

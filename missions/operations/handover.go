@@ -1,7 +1,6 @@
 package operations
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
@@ -629,32 +628,8 @@ func (st *step) zoneNear(p, q p3) bool {
 // of every airborne drone outside it (listed while the pad is
 // sequenced), each taken along by the age of its state; "" when none.
 func (st *step) zoneConflict(v *VehicleState, fv fleet.Vehicle, alt float64) string {
-	p := st.o.Plans[v.Slot]
-	f := st.opFrame()
-	from := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
-	movers := st.movers(v.ID)
-	for _, t := range st.returnWays(p, f, fv, alt) {
-		// As far ahead as the movers are predicted; the rest of the way
-		// in is judged again as it comes (and by the pad's crossings).
-		to := math.Min(crossAheadS, t.duration()-t.shift)
-		for _, m := range movers {
-			if hdist(m.pos, from) > crossNearM {
-				continue
-			}
-			mt := *m.t
-			if ofv, ok := st.look(m.id); ok {
-				mt.shift = st.ageS(ofv)
-			}
-			for _, db := range m.delays {
-				if at := firstNear(t, 0, &mt, db, to, st.zoneNear); at >= 0 {
-					slot := ""
-					if o := st.o.vehicle(m.id); o != nil && o.Slot >= 0 {
-						slot = fmt.Sprintf("of slot %d ", o.Slot)
-					}
-					return fmt.Sprintf("%s %s(%s) in %.0f s", m.id, slot, m.state, at)
-				}
-			}
-		}
+	if hs := st.zoneHits(v, fv, alt, nil, false); len(hs) > 0 {
+		return hs[0].String(st.o)
 	}
 	return ""
 }

@@ -34,8 +34,12 @@ type Actuator interface {
 	// scheduler sends a drone waiting at its plan's hold on to the loop.
 	Continue(ctx context.Context, vehicleID string, seq int) error
 	// Hold stops a drone flying home where it is (BRAKE) until the pad
-	// it lands on is clear; ReturnHome sends it on.
+	// it lands on is clear; ReturnHome sends it on. It also brakes a
+	// drone flying its mission that yields to another's forced return.
 	Hold(ctx context.Context, vehicleID string) error
+	// Resume sends a drone braked to yield on with its mission (mode
+	// AUTO: it resumes at its current item).
+	Resume(ctx context.Context, vehicleID string) error
 }
 
 // Tag is what telemetry of a vehicle flying for an operation is tagged
@@ -153,6 +157,9 @@ type Stats struct {
 	// Holds count drones flying home stopped to wait for the pad
 	// (HoldFailures of them refused or unanswered).
 	Holds, HoldFailures uint64
+	// Resumes count drones braked to yield to a forced return sent on
+	// with their missions (ResumeFailures of them refused or unanswered).
+	Resumes, ResumeFailures uint64
 	// TickNanos is the total time spent in scheduler ticks.
 	TickNanos uint64
 }
@@ -431,6 +438,11 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			case ActHold:
 				if v := o.vehicle(a.VehicleID); v != nil {
 					v.PadHeld = nil // not held: judged again on a later tick
+					v.YieldTo, v.YieldSince = "", nil
+				}
+			case ActResume:
+				if v := o.vehicle(a.VehicleID); v != nil {
+					v.resumedAt = time.Time{} // sent again on a later tick
 				}
 			}
 			continue
@@ -469,6 +481,8 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				err = m.cfg.Act.Continue(cctx, a.VehicleID, a.Seq)
 			case ActHold:
 				err = m.cfg.Act.Hold(cctx, a.VehicleID)
+			case ActResume:
+				err = m.cfg.Act.Resume(cctx, a.VehicleID)
 			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
@@ -511,6 +525,13 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				}
 				m.stats.Holds++
 				m.emit(o, o.HoldDone(a.VehicleID, err, m.now().Sub(began)))
+			case ActResume:
+				if err != nil {
+					m.stats.ResumeFailures++
+					m.cfg.Log.Warn("operations: resume failed", "op", o.ID, "vehicle", a.VehicleID, "err", err)
+				}
+				m.stats.Resumes++
+				m.emit(o, o.ResumeDone(a.VehicleID, err, m.now().Sub(began)))
 			}
 		}()
 	}

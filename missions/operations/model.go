@@ -231,6 +231,16 @@ type VehicleState struct {
 	// padIn: flying home, it was let in to land: it goes before the
 	// drones judged after it (until it lands).
 	padIn bool
+	// YieldTo names the drone this one was braked for (yield.go): one
+	// that had to go home with this one in its way. YieldSince is when
+	// (operation time).
+	YieldTo    string     `json:"yield_to,omitempty"`
+	YieldSince *time.Time `json:"yield_since,omitempty"`
+	// resumedAt is when (wall time) a yielding drone was sent on with its
+	// mission (zero: not yet).
+	resumedAt time.Time
+	// heldOn: flying on past its bound for a clear return, said once.
+	heldOn bool
 }
 
 // Operation is one continuous-coverage operation: an area patrolled by

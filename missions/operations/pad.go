@@ -617,6 +617,15 @@ func (o *Operation) HoldDone(id string, err error, took time.Duration) []Note {
 		return nil
 	}
 	o.noteLatency(took)
+	if err != nil && v.YieldTo != "" {
+		// Not braked for a forced return (yield.go): it flies on, and so
+		// does the return; the pad's crossings judge them from here.
+		other := v.YieldTo
+		v.YieldTo, v.YieldSince = "", nil
+		return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+			Message: fmt.Sprintf("%s did not brake for %s's return (operation %s): %v", id, other, o.ID, err),
+			Fields:  map[string]any{"operation_id": o.ID, "action": "yield_failed", "slot": v.Slot, "other_vehicle_id": other}}}
+	}
 	if err == nil || v.PadHeld == nil {
 		return nil
 	}

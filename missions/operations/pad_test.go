@@ -152,6 +152,9 @@ func flyPadAt(t *testing.T, homes []p3, launchWait, drain float64, startIn, wind
 			case ActHold:
 				k.mode = "BRAKE"
 				o.HoldDone(a.VehicleID, nil, 0)
+			case ActResume:
+				k.mode = "AUTO"
+				o.ResumeDone(a.VehicleID, nil, 0)
 			}
 		}
 		if untilCovered && o.Slots[0].Covered && o.Slots[1].Covered && o.Slots[2].Covered {

@@ -1,0 +1,296 @@
+package operations
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+)
+
+// Yielding to a forced return.
+//
+// A drone that must go home now — its wait for a clear return ran out
+// (ReturnBy), or its must-leave time came — used to be sent home on the
+// safer of its two RTLs even when both entered another drone's critical
+// zone: across a relief climbing out of the pad on its way in, 3.2 m in
+// TestForcedReturnMakesTheReliefInTransitYield. Its battery decides that
+// it goes; the issue's rule decides who gives way: the one in transit (or
+// on patrol) yields to the one whose reserve is at stake.
+//
+//   - Each drone of the operation whose critical zone the return would
+//     enter, flying its mission (AUTO, in the air: a relief on its way in
+//     or at its hold, a patrol), is a yielder. When the return, judged
+//     again with the yielders stopped where a brake sent now stops them
+//     (after the command's round trip and padBrakeS), enters nobody's
+//     zone, the yielders are braked (ActHold: BRAKE, audited by the
+//     runner as the pad's holds are; a `yield` event each) and the drone
+//     is sent home. Each yielder is sent on with its mission (ActResume:
+//     AUTO, which resumes at its current item; `yield_end`) once the
+//     returning drone's way home no longer comes into its critical zone
+//     as it would fly on, or the returning drone is down or gone, or
+//     after yieldMaxS.
+//   - When braking does not clear the way (a drone stopped in it, one
+//     on the ground about to take off, one outside the operation) and the
+//     drone's battery margin allows (the must-leave margin, leaveMarginS,
+//     may be spent, as a pad hold spends it; the reserve may not), it
+//     flies on a little longer (`return_held`, once), judged again each
+//     tick, but not into a stretch it cannot be sent home from
+//     (blockedAhead) and never beyond holdOnMaxS past its bound.
+//   - Else it goes as before, with the `return_unclear` alert.
+
+// yieldMaxS bounds (operation seconds) how long a drone is braked for
+// another's return: a return passes a point in well under a minute.
+const yieldMaxS = 120
+
+// holdOnMaxS bounds (operation seconds) how long past its bound a drone
+// flies on waiting for a way home that braking others cannot clear.
+const holdOnMaxS = 60
+
+// zoneHit is a drone whose critical zone a return would enter.
+type zoneHit struct {
+	id, state string
+	at        float64 // seconds from now
+}
+
+func (h zoneHit) String(o *Operation) string {
+	slot := ""
+	if v := o.vehicle(h.id); v != nil && v.Slot >= 0 {
+		slot = fmt.Sprintf("of slot %d ", v.Slot)
+	}
+	return fmt.Sprintf("%s %s(%s) in %.0f s", h.id, slot, h.state, h.at)
+}
+
+// zoneHits are the drones whose critical zone (zoneNear) the RTL of v at
+// alt, flown as returnWays has it, would enter over the next crossAheadS
+// (zoneConflict's judgement), each once, the earliest first when all;
+// only the first found otherwise. Those in stopped are judged stopped
+// where a brake sent now stops them.
+func (st *step) zoneHits(v *VehicleState, fv fleet.Vehicle, alt float64, stopped map[string]bool, all bool) []zoneHit {
+	p := st.o.Plans[v.Slot]
+	f := st.opFrame()
+	from := f.at(fv.Lat, fv.Lon, fv.RelativeAlt)
+	movers := st.movers(v.ID)
+	var out []zoneHit
+	seen := map[string]int{}
+	for _, t := range st.returnWays(p, f, fv, alt) {
+		// As far ahead as the movers are predicted; the rest of the way
+		// in is judged again as it comes (and by the pad's crossings).
+		to := math.Min(crossAheadS, t.duration()-t.shift)
+		for _, m := range movers {
+			if hdist(m.pos, from) > crossNearM {
+				continue
+			}
+			mt := *m.t
+			if ofv, ok := st.look(m.id); ok {
+				mt.shift = st.ageS(ofv)
+			}
+			if stopped[m.id] {
+				mt = *st.stoppedTrack(&mt)
+			}
+			for _, db := range m.delays {
+				at := firstNear(t, 0, &mt, db, to, st.zoneNear)
+				if at < 0 {
+					continue
+				}
+				if !all {
+					return []zoneHit{{m.id, m.state, at}}
+				}
+				if i, ok := seen[m.id]; !ok {
+					seen[m.id] = len(out)
+					out = append(out, zoneHit{m.id, m.state, at})
+				} else if at < out[i].at {
+					out[i].at = at
+				}
+				break
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b zoneHit) int { return cmp.Compare(a.at, b.at) })
+	return out
+}
+
+// stoppedTrack is t flown until a brake sent now has stopped the drone
+// (the station's command round trip and padBrakeS), then hovering there.
+func (st *step) stoppedTrack(t *track) *track {
+	stop := t.shift + st.o.LatencyS + padBrakeS
+	q := *t
+	q.shift = 0
+	h := 0
+	at := q.at(stop, &h)
+	c := t.then(stop, newTrack(1, at, at))
+	c.shift = t.shift
+	return c
+}
+
+// yielder says whether the drone id may be braked for another's return:
+// a drone of the operation flying its mission in the air (a relief on
+// its way in or at its hold, a patrol), not yielding to another already.
+func (st *step) yielder(id, to string) bool {
+	y := st.o.vehicle(id)
+	if y == nil || y.Slot < 0 || y.Role != RoleTransit && y.Role != RoleStation || y.YieldTo != "" && y.YieldTo != to {
+		return false
+	}
+	fy, ok := st.look(id)
+	return ok && fy.Connected && airborne(fy) && fy.Mode == "AUTO"
+}
+
+// forcedReturn is how v, which must go home now although neither of its
+// RTLs is clear (returnChoice gave alt and why), goes: the drones in its
+// way that can yield are braked and it is sent (true), or it flies on a
+// little longer (false: judged again next tick), or it is sent as before.
+// why is what to alert ("" when the way was made clear).
+func (st *step) forcedReturn(v *VehicleState, fv fleet.Vehicle, ok bool, alt float64, why string, bound time.Time) (bool, string) {
+	if !ok || v.Slot < 0 || v.Slot >= len(st.o.Plans) || fv.Mode != "AUTO" || !airborne(fv) ||
+		slices.Contains(st.o.Plans[v.Slot].NoReturnSeqs, fv.MissionSeq) {
+		return true, why
+	}
+	hits := st.zoneHits(v, fv, alt, nil, true)
+	if len(hits) == 0 {
+		// Only the spacing from its slot's drones is short, outside
+		// everyone's critical zone: it goes, said as before.
+		return true, why
+	}
+	stop := map[string]bool{}
+	var names []string
+	for _, h := range hits {
+		if !st.yielder(h.id, v.ID) {
+			stop = nil
+			break
+		}
+		stop[h.id] = true
+		names = append(names, h.id)
+	}
+	if stop != nil && len(st.zoneHits(v, fv, alt, stop, false)) == 0 {
+		for _, h := range hits {
+			y := st.o.vehicle(h.id)
+			at := st.now
+			y.YieldTo, y.YieldSince, y.resumedAt = v.ID, &at, time.Time{}
+			st.acts = append(st.acts, Action{Kind: ActHold, VehicleID: y.ID, Slot: y.Slot})
+			st.notes = append(st.notes, Note{VehicleID: y.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+				Message: fmt.Sprintf("%s brakes where it is for %s, which must go home now (operation %s): %s's return would enter its critical zone in %.0f s",
+					y.ID, v.ID, st.o.ID, v.ID, h.at),
+				Fields: map[string]any{"operation_id": st.o.ID, "action": "yield", "slot": y.Slot, "other_vehicle_id": v.ID, "yield_vehicle_id": y.ID}})
+		}
+		st.note(v.ID, fleet.SeverityInfo, "return_yield", "%s goes home, the drones in its way braked (%s; operation %s): %s", v.ID, strings.Join(names, ", "), st.o.ID, why)
+		st.lastNote()["slot"], st.lastNote()["yielded_by"] = v.Slot, names
+		return true, ""
+	}
+	// Braking does not clear its way: it flies on while its margin lasts.
+	margin := st.leaveInAt(v, fv, alt) + leaveMarginS
+	look := padBrakeS + st.o.LatencyS + st.tickS()
+	if margin > look && st.now.Before(bound.Add(secs(holdOnMaxS))) && st.blockedAhead(v, fv) == 0 {
+		if !v.heldOn {
+			v.heldOn = true
+			st.note(v.ID, fleet.SeverityWarning, "return_held", "%s flies on past its bound for a clear return (operation %s, %.0f s of margin): %s; %s cannot yield",
+				v.ID, st.o.ID, margin, why, hits[0].String(st.o))
+			st.lastNote()["slot"], st.lastNote()["margin_s"] = v.Slot, margin
+		}
+		return false, why
+	}
+	return true, why
+}
+
+// tickS is the operation time since the last tick (1 s before the first).
+func (st *step) tickS() float64 {
+	if st.o.Last.IsZero() || !st.now.After(st.o.Last) {
+		return 1
+	}
+	return st.now.Sub(st.o.Last).Seconds()
+}
+
+// yields sends the drones braked for a return on with their missions
+// once that return no longer comes into their critical zone as they
+// would fly on (ActResume), and forgets a yield the drone left.
+func (st *step) yields() {
+	o := st.o
+	for _, y := range o.Vehicles {
+		if y.YieldTo == "" {
+			continue
+		}
+		fy, ok := st.look(y.ID)
+		if y.Role != RoleTransit && y.Role != RoleStation || !ok || !fy.Armed {
+			y.YieldTo, y.YieldSince, y.resumedAt = "", nil, time.Time{}
+			continue
+		}
+		if !y.resumedAt.IsZero() {
+			// Sent on: done once it flies its mission again; the command
+			// is sent again if it still shows the brake after a while.
+			if fy.Mode == "AUTO" && st.wall.Sub(y.resumedAt) > 0 {
+				y.YieldTo, y.YieldSince, y.resumedAt = "", nil, time.Time{}
+				continue
+			}
+			if st.wall.Sub(y.resumedAt) < continueRetry {
+				continue
+			}
+		}
+		waited := 0.0
+		if y.YieldSince != nil {
+			waited = st.now.Sub(*y.YieldSince).Seconds()
+		}
+		why := st.stillInWay(y, fy)
+		if why != "" && waited < yieldMaxS {
+			continue
+		}
+		if why == "" {
+			why = "its way is clear"
+		} else {
+			why = fmt.Sprintf("after %.0f s (%s)", waited, why)
+		}
+		y.resumedAt = st.wall
+		st.acts = append(st.acts, Action{Kind: ActResume, VehicleID: y.ID, Slot: y.Slot})
+		st.note(y.ID, fleet.SeverityInfo, "yield_end", "%s goes on with its mission after yielding %.0f s to %s (operation %s): %s", y.ID, waited, y.YieldTo, o.ID, why)
+		st.lastNote()["slot"], st.lastNote()["other_vehicle_id"], st.lastNote()["waited_s"] = y.Slot, y.YieldTo, waited
+	}
+}
+
+// stillInWay says how the drone y yields to would still come into y's
+// critical zone were y sent on now (flying its mission from where it
+// stands, at once or after the command's round trip), or "".
+func (st *step) stillInWay(y *VehicleState, fy fleet.Vehicle) string {
+	r := st.o.vehicle(y.YieldTo)
+	if r == nil || r.Role != RoleReturning {
+		return ""
+	}
+	fr, ok := st.look(r.ID)
+	if !ok || !airborne(fr) {
+		return ""
+	}
+	f := st.opFrame()
+	p := st.o.Plans[y.Slot]
+	pos := f.at(fy.Lat, fy.Lon, fy.RelativeAlt)
+	mine := missionTrack(p, f, pos, fy.MissionSeq, crossAheadS)
+	for _, m := range st.movers(y.ID) {
+		if m.id != r.ID {
+			continue
+		}
+		mt := *m.t
+		mt.shift = st.ageS(fr)
+		for _, d := range []float64{0, st.o.LatencyS} {
+			if at := firstNear(mine, d, &mt, 0, crossAheadS, st.zoneNear); at >= 0 {
+				return fmt.Sprintf("%s, %s, would come into its critical zone in %.0f s", r.ID, m.state, at)
+			}
+		}
+	}
+	return ""
+}
+
+// ResumeDone records the outcome of a resume: a failed one is sent again
+// on a later tick.
+func (o *Operation) ResumeDone(id string, err error, took time.Duration) []Note {
+	v := o.vehicle(id)
+	if v == nil {
+		return nil
+	}
+	o.noteLatency(took)
+	if err == nil {
+		return nil
+	}
+	v.resumedAt = time.Time{}
+	return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
+		Message: fmt.Sprintf("%s was not sent on with its mission after yielding (operation %s): %v; tried again", id, o.ID, err),
+		Fields:  map[string]any{"operation_id": o.ID, "action": "resume_failed", "slot": v.Slot}}}
+}
