@@ -940,6 +940,15 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 	st := &step{o: o, wall: wall, now: o.Now(wall)}
 	if uploaded {
 		v.Uploaded = v.Slot
+		// The upload set the plan's parameters, its RTL_ALT among them
+		// (Actuator.Launch): a return layer the vehicle's last return
+		// raised it to is gone. Left believed raised, the separation
+		// monitor levelled a failsafe RTL of it off on the new slot's
+		// return layer (Manager.RTLAlt), and no return of it could be
+		// raised (canRaise).
+		if _, ok := paramOf(o.Plans[v.Slot].Plan, "RTL_ALT"); ok {
+			v.RaisedRTL = false
+		}
 	}
 	sl := o.Slots[v.Slot]
 	if err != nil {

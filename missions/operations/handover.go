@@ -181,12 +181,20 @@ func planSpeed(p SlotPlan) float64 {
 // rtlAlt is the altitude an RTL climbs to (RTL_ALT in the plan's
 // parameters, centimetres; else its transit layer).
 func rtlAlt(dp *missions.DronePlan) float64 {
-	for _, pv := range dp.FenceParams {
-		if pv.Name == "RTL_ALT" {
-			return pv.Value / 100
-		}
+	if cm, ok := paramOf(dp, "RTL_ALT"); ok {
+		return cm / 100
 	}
 	return dp.TransitAlt
+}
+
+// paramOf is the value dp's upload sets parameter name to (FenceParams).
+func paramOf(dp *missions.DronePlan, name string) (float64, bool) {
+	for _, pv := range dp.FenceParams {
+		if pv.Name == name {
+			return pv.Value, true
+		}
+	}
+	return 0, false
 }
 
 // missionTrack follows p's mission items from seq, starting at from, for

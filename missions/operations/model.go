@@ -179,7 +179,9 @@ type VehicleState struct {
 	Returns  int `json:"returns"`
 	// RaisedRTL: the station set the vehicle's RTL_ALT to its slot's
 	// return layer (ReturnAlt) and has not set it back to the plan's yet,
-	// so an RTL of it climbs there.
+	// so an RTL of it climbs there. A launch that uploads a plan setting
+	// RTL_ALT (every built plan does) sets it back (LaunchDone); one that
+	// does not upload leaves it raised, as on the vehicle.
 	RaisedRTL bool `json:"raised_rtl,omitempty"`
 	// JoinSeq is the loop waypoint the drone was sent on to from its hold
 	// (0: the loop's entry): it is on station once past it.

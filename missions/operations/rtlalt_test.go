@@ -1,7 +1,10 @@
 package operations
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/missions"
@@ -41,5 +44,94 @@ func TestRTLAltOfAnOperationsDrone(t *testing.T) {
 	}
 	if _, ok := m.RTLAlt("raised"); ok {
 		t.Error("a landed drone of a finished operation still has its RTL altitude")
+	}
+}
+
+// rtlVehicles is a checker that keeps each vehicle's RTL_ALT as the
+// station's actuator leaves it (app/operations.go): a launch that uploads
+// sets the plan's parameters, RTL_ALT among them; a return with an
+// altitude sets RTL_ALT first.
+type rtlVehicles struct {
+	checker
+	rtlAlt map[string]float64 // metres
+}
+
+func (r *rtlVehicles) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, tag Tag) error {
+	if cm, ok := paramOf(p, "RTL_ALT"); ok && upload {
+		r.mu.Lock()
+		r.rtlAlt[id] = cm / 100
+		r.mu.Unlock()
+	}
+	return r.checker.Launch(ctx, id, p, upload, tag)
+}
+
+func (r *rtlVehicles) ReturnHome(ctx context.Context, id string, alt float64) error {
+	if alt > 0 {
+		r.mu.Lock()
+		r.rtlAlt[id] = alt
+		r.mu.Unlock()
+	}
+	return r.recorder.ReturnHome(ctx, id, alt)
+}
+
+func (r *rtlVehicles) held(id string) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rtlAlt[id]
+}
+
+// A drone whose last return was raised (RTL_ALT set to its slot's return
+// layer) is relaunched: the RTL altitude the station predicts for it
+// (Manager.RTLAlt, the separation monitor's) is the one the vehicle
+// holds. Relaunched with an upload — for another slot, or for its own
+// when its mission had changed — the plan's parameters set RTL_ALT back
+// to the plan's: before, the station still believed it raised (RaisedRTL)
+// and predicted the new slot's return layer. Relaunched for its own slot
+// without an upload, RTL_ALT stays raised, and so does the prediction.
+func TestRTLAltAfterARelaunch(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		last     int    // the slot it flew for and was sent home from, raised
+		diff     string // what its mission check finds
+		uploaded bool
+		wantPlan bool // RTL_ALT is the new slot plan's again
+	}{
+		{name: "another slot", last: 1, uploaded: true, wantPlan: true},
+		{name: "its slot, mission changed", last: 0, diff: "mission: item 3 differs", uploaded: true, wantPlan: true},
+		{name: "its slot, holding its plan", last: 0, uploaded: false, wantPlan: false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+			o := newOp(2, 1, w)
+			for i := range o.Plans {
+				o.Plans[i].Plan.FenceParams = []missions.ParamValue{{Name: "RTL_ALT", Value: float64(5000 + 1000*i)}}
+				o.Plans[i].ReturnAlt = float64(80 + 10*i)
+			}
+			v := o.Vehicles[0] // the pool's only drone: launched for slot 0
+			v.RaisedRTL, v.Uploaded = true, c.last
+			act := &rtlVehicles{checker: checker{diff: c.diff}, rtlAlt: map[string]float64{v.ID: o.Plans[c.last].ReturnAlt}}
+			m, err := New(Config{Fleet: &fakeFleet{vs: w.vs}, Act: act, Now: func() time.Time { return w.wall }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.ops[o.ID] = o
+			w.wall = o.Start
+			m.Tick(t.Context())
+			m.wg.Wait()
+			if _, ups := act.seen(); len(ups) != 1 || ups[0] != fmt.Sprintf("%s upload=%v", v.ID, c.uploaded) {
+				t.Fatalf("launches %v, want %s once with upload=%v", ups, v.ID, c.uploaded)
+			}
+			if v.Role != RoleTransit || v.Slot != 0 {
+				t.Fatalf("%s is %s for slot %d, want in transit for slot 0", v.ID, v.Role, v.Slot)
+			}
+			held := act.held(v.ID)
+			if want := rtlAlt(o.Plans[0].Plan); c.wantPlan != (held == want) {
+				t.Fatalf("the vehicle holds RTL_ALT %g m (the plan's %g m): the case does not test what it says", held, want)
+			}
+			got, ok := m.RTLAlt(v.ID)
+			if !ok || got != held {
+				t.Errorf("the station predicts an RTL of %s at %g m (%v), the vehicle holds RTL_ALT %g m", v.ID, got, ok, held)
+			}
+		})
 	}
 }
