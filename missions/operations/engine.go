@@ -587,11 +587,38 @@ func (st *step) allFailed() bool {
 	return len(st.o.Vehicles) > 0
 }
 
-// noteLatency keeps the station's command latency in operation seconds:
-// the longest recent round trip of a command (decaying by a tenth per
-// command), which a drone's must-leave time allows for.
+// latencyWindow is how many of the latest command round trips the
+// latency estimate is taken from (noteLatency).
+const latencyWindow = 16
+
+// noteLatency adds a command's round trip (took, on the scheduler's
+// clock) to the latest latencyWindow ones, in operation seconds, and sets
+// the station's command latency — which a drone's must-leave time, the
+// release from the hold, a takeoff's start and a held drone's reserve
+// allow for — to their 90th percentile (nearest rank): the longest while
+// fewer than 10 are known, then the second longest of up to 16. A slow
+// link (every command slow, or one in eight) keeps it high; a lone slow
+// command (a stall of a loaded station) counts only while fewer than 10
+// round trips are known. The decaying maximum it replaces (a tenth less
+// per command) kept one 60 s round trip above a typical 2 s for some 30
+// commands, most of a 3-hour operation, and every release window that
+// wide: transits of up to 198 s.
 func (o *Operation) noteLatency(took time.Duration) {
-	o.LatencyS = max(took.Seconds()*o.scale(), 0.9*o.LatencyS)
+	o.LatencySamplesS = append(o.LatencySamplesS, took.Seconds()*o.scale())
+	if n := len(o.LatencySamplesS) - latencyWindow; n > 0 {
+		o.LatencySamplesS = slices.Delete(o.LatencySamplesS, 0, n)
+	}
+	o.LatencyS = latencyOf(o.LatencySamplesS)
+}
+
+// latencyOf is the 90th percentile of round trips rs by nearest rank
+// (the ceil(0.9·n)-th shortest), 0 for none.
+func latencyOf(rs []float64) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(rs))
+	return s[(9*len(s)+9)/10-1]
 }
 
 // leaveMarginS is how long before the predicted last moment a drone is

@@ -280,8 +280,11 @@ type Operation struct {
 	// covers the window.
 	Gap *PredictedGap `json:"predicted_gap"`
 	// LatencyS is the station's recent command latency in operation
-	// seconds (see noteLatency).
+	// seconds: a high percentile of LatencySamplesS (see noteLatency).
 	LatencyS float64 `json:"latency_s"`
+	// LatencySamplesS are the latest command round trips (operation
+	// seconds, oldest first) LatencyS is taken from, kept over a restart.
+	LatencySamplesS []float64 `json:"latency_samples_s,omitempty"`
 
 	// outside are the airborne drones of the fleet that are not the
 	// operation's, as the Manager saw them this tick (outside.go).
