@@ -51,6 +51,12 @@ type App struct {
 	// simClock is Sim once it is made, for the operations clock, which
 	// starts before the simulator (operationsLag).
 	simClock atomic.Pointer[simulator.Sim]
+	// world, set before Run (tests), is a simulator that runs in this
+	// process outside the App — one that keeps its drones flying across
+	// a station's restart — which the App keeps step with
+	// (operationsLag) and paces (paceSimulator) as its own under burgut
+	// run.
+	world *simulator.Sim
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store
 	// Operations runs the patrol operations (app/operations.go).

@@ -22,8 +22,9 @@ import (
 // edit adds simulated vehicles) would, on loopback addresses no other test
 // uses: HTTP and the embedded MQTT broker on port 0, MAVLink on a free UDP
 // port, its own data directory and station name. It runs until the test
-// ends; stop ends it earlier (and may be called again).
-func runApp(t *testing.T, edit func(*Config)) (a *App, stop func()) {
+// ends; stop ends it earlier (and may be called again). Each prep sees
+// the App before it runs.
+func runApp(t *testing.T, edit func(*Config), prep ...func(*App)) (a *App, stop func()) {
 	t.Helper()
 	cfg := Default()
 	cfg.HTTP = "127.0.0.1:0"
@@ -39,6 +40,9 @@ func runApp(t *testing.T, edit func(*Config)) (a *App, stop func()) {
 		t.Fatal(err)
 	}
 	a = New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel()})))
+	for _, p := range prep {
+		p(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -66,8 +66,12 @@ func (a *App) timeScale() float64 {
 // the full speedup meanwhile — a 2 s stall at speedup 60 was 2 minutes of
 // operation time in which no drone moved — and the operation tests
 // counted uncovered time that was never flown. Nil (no lag) otherwise:
-// an external simulator's or real drones' time is the wall clock's.
+// an external simulator's or real drones' time is the wall clock's
+// (unless a test hands the App its in-process simulator: world).
 func (a *App) operationsLag() func() time.Duration {
+	if a.world != nil {
+		return a.world.Lag
+	}
 	if a.Config.Sim.Vehicles == 0 || a.Config.Operations.TimeScale > 0 {
 		return nil
 	}
@@ -96,6 +100,9 @@ func (a *App) startOperations(ctx context.Context) error {
 	}
 	a.Operations = m
 	a.opsRef.Store(m)
+	if a.world != nil && a.Station != nil {
+		a.Go(ctx, "simulator pace", func(ctx context.Context) error { a.paceSimulator(ctx, a.world); return nil })
+	}
 	operations.Register(a.Mux, operations.Deps{Manager: m, Areas: a.Missions, Log: a.Log.With("part", "operations"),
 		Known: func(id string) bool { _, ok := a.Fleet.Get(id); return ok },
 		// Plans assigned through the missions API and still flown: the

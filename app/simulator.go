@@ -75,7 +75,7 @@ const simPaceBehind = 250 * time.Millisecond
 // Speedup × simPaceBehind / behind (at least 1) while the station is
 // more than simPaceBehind behind, else Speedup.
 func (a *App) paceSimulator(ctx context.Context, sim *simulator.Sim) {
-	full := a.Config.Sim.Speedup
+	full := a.timeScale() // the simulator's speedup (operationsLag)
 	cur := full
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
