@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/sepmin"
 	"github.com/burgut-uav/burgut/missions"
@@ -81,7 +80,7 @@ type crossSlotRun struct {
 	o              *Operation
 }
 
-// crossSlotFly flies the double (handover_test.go's flyer) from an
+// crossSlotFly flies the double (double_test.go) from an
 // operation in mid-flight: drone "a" of slot 0, relieved, waits for a
 // clear return (ReturnWait) with pct % left; the others fly as set. The
 // operation is paused, so no relief is released from its hold or
@@ -98,55 +97,36 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 	for i := range sps {
 		o.Slots = append(o.Slots, &Slot{Index: i, Covered: true})
 	}
-	f := newFrame(sps[0].Plan.Home.Lat, sps[0].Plan.Home.Lon)
-	fl := map[string]*flyer{}
-	slotOf := map[string]int{}
+	d := newDouble(o, sps, wall)
 	const drain = 100.0 / 1500
-	for _, d := range ds {
-		v := &VehicleState{ID: d.id, Role: d.role, Slot: d.slot, Uploaded: d.slot, Ready: true, Since: wall, RatePctS: drain}
-		k := &flyer{id: d.id, p: d.p, home: d.home, seq: d.seq, mode: "AUTO", armed: true, started: true, pct: 90, drain: drain, rtlZ: rtlAlt(sps[d.slot].Plan)}
+	for _, c := range ds {
+		v := &VehicleState{ID: c.id, Role: c.role, Slot: c.slot, Uploaded: c.slot, Ready: true, Since: wall, RatePctS: drain}
+		k := &flyer{id: c.id, p: c.p, home: c.home, seq: c.seq, mode: "AUTO", armed: true, started: true, pct: 90, drain: drain, rtlZ: rtlAlt(sps[c.slot].Plan)}
 		switch {
-		case d.id == "a":
+		case c.id == "a":
 			k.pct = pct
 			at, by := wall, wall.Add(returnWaitS*time.Second)
-			if d.by != 0 {
-				by = wall.Add(secs(d.by))
+			if c.by != 0 {
+				by = wall.Add(secs(c.by))
 			}
 			v.ReturnWait, v.ReturnBy = &at, &by
-		case d.role == RoleStation:
-			o.Slots[d.slot].VehicleID = d.id
-		case d.role == RoleTransit:
-			o.Slots[d.slot].Incoming = d.id
+		case c.role == RoleStation:
+			o.Slots[c.slot].VehicleID = c.id
+		case c.role == RoleTransit:
+			o.Slots[c.slot].Incoming = c.id
 		}
-		o.VehicleIDs = append(o.VehicleIDs, d.id)
+		o.VehicleIDs = append(o.VehicleIDs, c.id)
 		o.Vehicles = append(o.Vehicles, v)
-		fl[d.id], slotOf[d.id] = k, d.slot
-	}
-	look := func(id string) (fleet.Vehicle, bool) {
-		k, ok := fl[id]
-		if !ok {
-			return fleet.Vehicle{}, false
-		}
-		v := k.vehicle(f, sps[0].Plan.Home)
-		v.LastSeen = wall
-		return v, true
+		d.add(k, c.slot)
 	}
 	run := crossSlotRun{leastH: math.Inf(1), least3: math.Inf(1), o: o}
-	const dt = 0.1
-	start := wall
-	for tick := 0; tick < 600/dt; tick++ {
-		now := float64(tick) * dt
-		wall = start.Add(secs(now))
-		for id, k := range fl {
-			sp := sps[slotOf[id]]
-			k.step(sp.Plan.MissionWithHome(), f, sp.Plan.Speed, dt)
-		}
-		a := fl["a"]
+	a := d.fl["a"]
+	moved := func(now float64) bool {
 		if !a.armed {
 			run.landedPct = a.pct
-			return run
+			return true
 		}
-		for id, k := range fl {
+		for id, k := range d.fl {
 			if id == "a" || !k.armed || a.p.z < 1 || k.p.z < 1 || a.mode == "AUTO" {
 				continue
 			}
@@ -160,36 +140,18 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 				run.where3 = fmt.Sprintf("t %.0f s: a %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a.mode, a.seq, a.p.x, a.p.y, a.p.z, id, k.mode, k.seq, k.p.x, k.p.y, k.p.z)
 			}
 		}
-		if tick%10 != 0 { // the scheduler ticks every second
-			continue
-		}
-		acts, notes := o.Step(wall, look)
-		run.notes = append(run.notes, notes...)
-		for _, ac := range acts {
-			k := fl[ac.VehicleID]
-			switch ac.Kind {
-			case ActReturn:
-				if ac.RTLAlt > 0 {
-					k.rtlZ = ac.RTLAlt
-				}
-				if ac.VehicleID == "a" && run.rtlAlt == 0 {
-					run.rtlAlt = k.rtlZ
-				}
-				k.mode, k.climbTo = "RTL", 0
-				o.ReturnDone(ac.VehicleID, nil, wall, 0)
-			case ActHold:
-				k.mode = "BRAKE"
-				o.HoldDone(ac.VehicleID, nil, 0)
-			case ActResume:
-				k.mode = "AUTO"
-				o.ResumeDone(ac.VehicleID, nil, 0)
-			case ActContinue:
-				k.seq = ac.Seq
-				o.ContinueDone(ac.VehicleID, nil, 0)
-			}
-		}
+		return false
 	}
-	t.Fatalf("a did not land in 10 minutes")
+	ticked := func() bool {
+		if run.rtlAlt == 0 && a.mode == "RTL" {
+			run.rtlAlt = a.rtlZ // the altitude of its first RTL
+		}
+		return false
+	}
+	if !d.fly(600, moved, ticked) {
+		t.Fatalf("a did not land in 10 minutes")
+	}
+	run.notes = d.notes
 	return run
 }
 

@@ -67,7 +67,6 @@ func ringSpots(n int, apart float64) []p3 {
 // flyPadAt is flyPad with the drones parked at homes.
 func flyPadAt(t *testing.T, homes []p3, launchWait, drain float64, startIn, window time.Duration, mode string, untilCovered bool) padRun {
 	t.Helper()
-	n := len(homes)
 	sps := padPlans(t)
 	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	o := &Operation{ID: "op1", SlotCount: len(sps), Created: wall, TimeScale: 1, State: StateScheduled, Start: wall.Add(startIn)}
@@ -78,99 +77,52 @@ func flyPadAt(t *testing.T, homes []p3, launchWait, drain float64, startIn, wind
 	for i := range sps {
 		o.Slots = append(o.Slots, &Slot{Index: i})
 	}
-	f := newFrame(sps[0].Plan.Home.Lat, sps[0].Plan.Home.Lon)
-	fl := map[string]*flyer{}
-	slotOf := map[string]int{}
-	var ids []string
-	for i := 0; i < n; i++ {
+	d := newDouble(o, sps, wall)
+	d.launchWait, d.drain = launchWait, drain
+	for i, h := range homes {
 		id := fmt.Sprintf("d%d", i)
-		ids = append(ids, id)
 		o.VehicleIDs = append(o.VehicleIDs, id)
 		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1})
-		k := &flyer{id: id, pct: 100, mode: "GUIDED", home: homes[i]}
-		k.p = k.home
-		fl[id] = k
-	}
-	look := func(id string) (fleet.Vehicle, bool) {
-		k, ok := fl[id]
-		if !ok {
-			return fleet.Vehicle{}, false
-		}
-		v := k.vehicle(f, sps[0].Plan.Home)
-		v.LastSeen = wall
-		return v, true
+		d.add(&flyer{id: id, pct: 100, mode: "GUIDED", home: h, p: h}, 0)
 	}
 	run := padRun{least: math.Inf(1), o: o}
-	const dt = 0.1
-	for tick := 0; tick < 90*60/dt; tick++ {
-		now := float64(tick) * dt
-		for _, id := range ids {
-			k := fl[id]
-			sp := sps[max(slotOf[id], 0)]
-			k.step(sp.Plan.MissionWithHome(), f, sp.Plan.Speed, dt)
-			if !k.armed && k.pct < 95 && k.started {
-				k.pct = 100 // swapped on landing
+	moved := func(now float64) bool {
+		for i, a := range d.ids {
+			ka := d.fl[a]
+			if !ka.armed && ka.pct < 95 && ka.started {
+				ka.pct = 100 // swapped on landing
 			}
-		}
-		wall = o.Created.Add(secs(now))
-		for i, a := range ids {
-			for _, b := range ids[i+1:] {
-				ka, kb := fl[a], fl[b]
+			for _, b := range d.ids[i+1:] {
+				kb := d.fl[b]
 				if !ka.armed || !kb.armed || ka.p.z < 0.5 || kb.p.z < 0.5 {
 					continue
 				}
-				if d := dist3(ka.p, kb.p); d < run.least {
-					run.least = d
+				if dd := dist3(ka.p, kb.p); dd < run.least {
+					run.least = dd
 					run.where = fmt.Sprintf("t %.0f s: %s %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a, ka.mode, ka.seq, ka.p.x, ka.p.y, ka.p.z, b, kb.mode, kb.seq, kb.p.x, kb.p.y, kb.p.z)
 				}
 			}
 		}
-		if tick%10 != 0 { // the scheduler ticks every second
-			continue
-		}
-		acts, notes := o.Step(wall, look)
-		run.notes = append(run.notes, notes...)
-		for _, a := range acts {
-			k := fl[a.VehicleID]
-			switch a.Kind {
-			case ActLaunch:
-				o.LaunchDone(a.VehicleID, true, nil, wall)
-				slotOf[a.VehicleID] = a.Slot
-				k.rtlZ = rtlAlt(sps[a.Slot].Plan)
-				k.started = true
-				k.armed, k.mode, k.seq, k.p, k.drain = true, "AUTO", 1, k.home, drain
-				k.wait = launchWait
-			case ActContinue:
-				k.seq = a.Seq
-				o.ContinueDone(a.VehicleID, nil, 0)
-			case ActReturn:
-				if a.RTLAlt > 0 {
-					k.rtlZ = a.RTLAlt
-				}
-				k.mode, k.climbTo = "RTL", 0 // an RTL begins again (after a hold too)
-				o.ReturnDone(a.VehicleID, nil, wall, 0)
-			case ActHold:
-				k.mode = "BRAKE"
-				o.HoldDone(a.VehicleID, nil, 0)
-			case ActResume:
-				k.mode = "AUTO"
-				o.ResumeDone(a.VehicleID, nil, 0)
-			}
-		}
-		if untilCovered && o.Slots[0].Covered && o.Slots[1].Covered && o.Slots[2].Covered {
-			return run
-		}
-		if !wall.Before(o.End) && !o.Active() && !o.returning() {
-			flying := false
-			for _, k := range fl {
-				flying = flying || k.armed
-			}
-			if !flying {
-				return run
-			}
-		}
+		return false
 	}
-	t.Fatalf("the drones did not all land in 90 minutes")
+	ticked := func() bool {
+		if untilCovered && o.Slots[0].Covered && o.Slots[1].Covered && o.Slots[2].Covered {
+			return true
+		}
+		if !d.wall.Before(o.End) && !o.Active() && !o.returning() {
+			for _, k := range d.fl {
+				if k.armed {
+					return false
+				}
+			}
+			return true
+		}
+		return false
+	}
+	if !d.fly(90*60, moved, ticked) {
+		t.Fatalf("the drones did not all land in 90 minutes")
+	}
+	run.notes = d.notes
 	return run
 }
 
