@@ -1,10 +1,7 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -48,15 +45,7 @@ func TestHealthReportsAVehicleClockFasterThanTheOperationClock(t *testing.T) {
 		t.Skip("measures a simulator's clock over 10 s windows")
 	}
 	port := testenv.FreeUDPPort(t)
-	sim, err := simulator.New(simulator.Config{Vehicles: 2, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}, Speedup: 20,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	runSim(t, simulator.Config{Vehicles: 2, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}, Speedup: 20})
 	a, _ := runApp(t, func(c *Config) {
 		c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
 	})

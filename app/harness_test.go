@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -16,7 +17,29 @@ import (
 
 	"github.com/burgut-uav/burgut/auth"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/simulator"
 )
+
+// runSim runs a simulated fleet outside any App (as an external `burgut
+// sitl` would be) until the test ends; stop ends it earlier and may be
+// called again. A nil cfg.Log discards the simulator's log.
+func runSim(t *testing.T, cfg simulator.Config) (sim *simulator.Sim, stop func()) {
+	t.Helper()
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sim, err := simulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sim.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return sim, stop
+}
 
 // runApp runs the whole service, as `burgut serve` (or `burgut run` when
 // edit adds simulated vehicles) would, on loopback addresses no other test

@@ -2,10 +2,7 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -1054,16 +1051,9 @@ func TestOperationResumesAfterAStationRestart(t *testing.T) {
 	port := testenv.FreeUDPPort(t)
 	const home = "41.3111,69.2797"
 	pt, _ := latlon.Parse(home, "")
-	sim, err := simulator.New(simulator.Config{Vehicles: 6, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)},
+	sim, _ := runSim(t, simulator.Config{Vehicles: 6, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)},
 		Home: vehicle.LatLonAlt{Lat: pt.Lat, Lon: pt.Lon, AltMSL: vehicle.DefaultHome.AltMSL}, Speedup: opsSpeedup(),
-		EnduranceMin: 25, SwapMin: 5, Spread: opsPadSpread, Seed: 7, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	simDone := make(chan error, 1)
-	go func() { simDone <- sim.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-simDone })
+		EnduranceMin: 25, SwapMin: 5, Spread: opsPadSpread, Seed: 7})
 	// The station keeps step with the simulator and paces it, as burgut
 	// run does its own: an external simulator's lag is not known to a
 	// station (docs/api.md, "Time"), and on a loaded runner the

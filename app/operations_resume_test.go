@@ -1,12 +1,8 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,18 +28,9 @@ func TestOperationRestartWithAFreshFleetUploadsAgain(t *testing.T) {
 	port := testenv.FreeUDPPort(t)
 	pt, _ := latlon.Parse("41.3111,69.2797", "")
 	fleetSim := func() func() {
-		sim, err := simulator.New(simulator.Config{Vehicles: 2, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)},
+		_, stop := runSim(t, simulator.Config{Vehicles: 2, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)},
 			Home: vehicle.LatLonAlt{Lat: pt.Lat, Lon: pt.Lon, AltMSL: vehicle.DefaultHome.AltMSL}, Speedup: opsSpeedup(),
-			EnduranceMin: 12, SwapMin: 1, Spread: opsPadSpread, Seed: 7, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- sim.Run(ctx) }()
-		var once sync.Once
-		stop := func() { once.Do(func() { cancel(); <-done }) }
-		t.Cleanup(stop)
+			EnduranceMin: 12, SwapMin: 1, Spread: opsPadSpread, Seed: 7})
 		return stop
 	}
 	station := restartableStation(t, dir, port)
