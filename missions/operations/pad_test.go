@@ -32,8 +32,16 @@ func padPlans(t *testing.T) []SlotPlan {
 type padRun struct {
 	least float64
 	where string
-	o     *Operation
-	notes []Note
+	// outIn is the least 3D distance between a drone on its way out (a
+	// relief in transit: its climb, its way to its hold and on to the
+	// loop, braked or not) and one coming down to its spot (in RTL within
+	// the pad clearance of its home: the last of its way in and its
+	// descent), and where — the pad clearance is what a takeoff and a
+	// landing should keep (README, pad sequencing, "Not done").
+	outIn      float64
+	outInWhere string
+	o          *Operation
+	notes      []Note
 }
 
 // flyPad flies an operation of the stadium's three slots with a pool of
@@ -85,7 +93,15 @@ func flyPadAt(t *testing.T, homes []p3, launchWait, drain float64, startIn, wind
 		o.Vehicles = append(o.Vehicles, &VehicleState{ID: id, Role: RolePool, Slot: -1, Uploaded: -1})
 		d.add(&flyer{id: id, pct: 100, mode: "GUIDED", home: h, p: h}, 0)
 	}
-	run := padRun{least: math.Inf(1), o: o}
+	run := padRun{least: math.Inf(1), outIn: math.Inf(1), o: o}
+	out := func(k *flyer) bool {
+		v := o.vehicle(k.id)
+		return v != nil && v.Role == RoleTransit && (k.mode == "AUTO" || k.mode == "BRAKE")
+	}
+	padClear := separation.DefaultConfig().PadClearance()
+	down := func(k *flyer) bool {
+		return k.mode == "RTL" && hdist(k.p, k.home) < padClear
+	}
 	moved := func(now float64) bool {
 		for i, a := range d.ids {
 			ka := d.fl[a]
@@ -97,9 +113,15 @@ func flyPadAt(t *testing.T, homes []p3, launchWait, drain float64, startIn, wind
 				if !ka.armed || !kb.armed || ka.p.z < 0.5 || kb.p.z < 0.5 {
 					continue
 				}
-				if dd := dist3(ka.p, kb.p); dd < run.least {
-					run.least = dd
-					run.where = fmt.Sprintf("t %.0f s: %s %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a, ka.mode, ka.seq, ka.p.x, ka.p.y, ka.p.z, b, kb.mode, kb.seq, kb.p.x, kb.p.y, kb.p.z)
+				dd := dist3(ka.p, kb.p)
+				where := func() string {
+					return fmt.Sprintf("t %.0f s: %s %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, a, ka.mode, ka.seq, ka.p.x, ka.p.y, ka.p.z, b, kb.mode, kb.seq, kb.p.x, kb.p.y, kb.p.z)
+				}
+				if dd < run.least {
+					run.least, run.where = dd, where()
+				}
+				if dd < run.outIn && (out(ka) && down(kb) || out(kb) && down(ka)) {
+					run.outIn, run.outInWhere = dd, where()
 				}
 			}
 		}
@@ -291,7 +313,8 @@ func TestPadSpotsSequenceCrossings(t *testing.T) {
 			t.Logf("closest approach %.1f m (%s); launches waited %d, holds %d, unclear landings %d, handovers %d, uncovered %.0f s",
 				run.least, run.where, countNotes(run.notes, "launch_waiting"), countNotes(run.notes, "pad_hold"), countNotes(run.notes, "pad_unclear"),
 				run.o.Slots[0].Handovers+run.o.Slots[1].Handovers+run.o.Slots[2].Handovers, run.o.UncoveredS())
-			t.Logf("not sequenced: closest approach %.1f m (%s), uncovered %.0f s", off.least, off.where, off.o.UncoveredS())
+			t.Logf("way out and descent: closest %.1f m (%s)", run.outIn, run.outInWhere)
+			t.Logf("not sequenced: closest approach %.1f m (%s), uncovered %.0f s; way out and descent %.1f m (%s)", off.least, off.where, off.o.UncoveredS(), off.outIn, off.outInWhere)
 			// Two ways a layer apart cross at the layer step, which is the
 			// monitor's critical distance: 10 % is left for the double's
 			// sampling.
