@@ -3,16 +3,63 @@ package groundstation
 import (
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // ClockRate is how fast the connected vehicles' boot clocks run against the
-// station's clock: the median, over the vehicles measured so far, of the
+// station's clock: the (lower) median, over the vehicles measured so far, of the
 // boot-clock seconds each counted per station second over its last
 // 10-second window; vehicles is how many were measured (0: rate is 0,
 // nothing known yet). Real autopilots read about 1; a `burgut sitl` at
 // --speedup 20 reads about 20, less while it lags. The median keeps one
 // vehicle with a drifting or restarted clock from moving it.
 func (s *Station) ClockRate() (rate float64, vehicles int) {
+	var rates []float64
+	s.eachConnected(func(_ string, rec *vehicleRec) {
+		if r := math.Float64frombits(rec.clockRate.Load()); r > 0 {
+			rates = append(rates, r)
+		}
+	})
+	if len(rates) == 0 {
+		return 0, 0
+	}
+	return median(rates), len(rates)
+}
+
+// ClockOffset is one vehicle's clock offset: the station time, in seconds
+// since the Unix epoch, at which its boot clock run back at the station's
+// ClockScale would read zero — the least over its last second of frames.
+// It stays put while the vehicle's clock keeps pace with the scale and
+// moves later by the station time a lagging simulator lost. Boot counts
+// the vehicle's reboots seen: offsets of different boots do not compare.
+type ClockOffset struct {
+	ID     string
+	Boot   int64
+	Offset float64
+}
+
+// ClockOffsets lists the clock offsets of the connected vehicles measured
+// so far (the operations clock follows an external simulator's lag from
+// them: app's worldLag).
+func (s *Station) ClockOffsets() []ClockOffset {
+	var out []ClockOffset
+	s.eachConnected(func(id string, rec *vehicleRec) {
+		// The reboot count read on both sides of the offset: a reboot in
+		// between (which clears the offset first) skips the vehicle.
+		b := rec.reboots.Load()
+		off := math.Float64frombits(rec.clockOffset.Load())
+		if off != 0 && rec.reboots.Load() == b {
+			out = append(out, ClockOffset{ID: id, Boot: b, Offset: off})
+		}
+	})
+	return out
+}
+
+// eachConnected calls fn for every vehicle the fleet holds connected, on
+// a snapshot of the registry taken under its lock (fn runs outside it).
+func (s *Station) eachConnected(fn func(id string, rec *vehicleRec)) {
 	s.reg.mu.RLock()
 	ids := make([]string, 0, len(s.reg.byID))
 	recs := make([]*vehicleRec, 0, len(s.reg.byID))
@@ -20,24 +67,86 @@ func (s *Station) ClockRate() (rate float64, vehicles int) {
 		ids, recs = append(ids, id), append(recs, rec)
 	}
 	s.reg.mu.RUnlock()
-	var rates []float64
 	for i, rec := range recs {
-		r := math.Float64frombits(rec.clockRate.Load())
-		if r <= 0 {
-			continue
+		if v, ok := s.fleet.Get(ids[i]); ok && v.Connected {
+			fn(ids[i], rec)
 		}
-		if v, ok := s.fleet.Get(ids[i]); !ok || !v.Connected {
-			continue
+	}
+}
+
+// LagFollower follows how far the vehicles' world has fallen behind the
+// station's clock at ClockScale: a simulator run outside the station
+// (`burgut sitl --speedup 20` beside `burgut serve --operations-time-scale
+// 20`) that a loaded machine slows or stalls. The operations clock runs
+// from the wall clock less this lag (operations.Config.Lag), as it does
+// from the in-process simulator's own lag under burgut run; without it the
+// scheduler counted minutes of coverage, battery and transit that were
+// never flown.
+//
+// Each vehicle's lag is its clock offset (ClockOffsets) less the offset it
+// had when first seen (or rebooted), plus the lag followed then; the lag
+// is their median, so one vehicle that stalls alone does not move it. It
+// never grows faster than the wall clock (the operation clock stands
+// still, never runs back), shrinks at most half as fast (a world catching
+// up runs the operation clock at most 1.5 times as fast), and is never
+// negative. A world that stops sending altogether is seen only when it
+// sends again; its lag then arrives at the wall clock's rate.
+type LagFollower struct {
+	st  *Station
+	lag atomic.Int64 // time.Duration
+
+	mu   sync.Mutex // Update
+	base map[string]lagBase
+	at   time.Time
+}
+
+type lagBase struct {
+	boot int64
+	base float64 // lag in seconds less the offset when first seen
+}
+
+// NewLagFollower starts following the vehicles' clocks at lag 0; call
+// Update periodically.
+func (s *Station) NewLagFollower() *LagFollower {
+	return &LagFollower{st: s, base: map[string]lagBase{}}
+}
+
+// Lag is the lag as last updated.
+func (f *LagFollower) Lag() time.Duration { return time.Duration(f.lag.Load()) }
+
+// Update takes the connected vehicles' clock offsets at station time now
+// and returns the lag followed.
+func (f *LagFollower) Update(now time.Time) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur := f.Lag().Seconds()
+	if f.at.IsZero() {
+		f.at = now
+	}
+	dt := max(now.Sub(f.at).Seconds(), 0)
+	f.at = now
+	var lags []float64
+	for _, o := range f.st.ClockOffsets() {
+		b, ok := f.base[o.ID]
+		if !ok || b.boot != o.Boot {
+			b = lagBase{boot: o.Boot, base: cur - o.Offset}
+			f.base[o.ID] = b
 		}
-		rates = append(rates, r)
+		lags = append(lags, o.Offset+b.base)
 	}
-	if len(rates) == 0 {
-		return 0, 0
+	if len(lags) == 0 {
+		return f.Lag()
 	}
-	slices.Sort(rates)
-	m := len(rates) / 2
-	if len(rates)%2 == 0 {
-		return (rates[m-1] + rates[m]) / 2, len(rates)
-	}
-	return rates[m], len(rates)
+	next := min(max(median(lags), cur-dt/2, 0), cur+dt)
+	f.lag.Store(int64(next * float64(time.Second)))
+	return f.Lag()
+}
+
+// median of xs, which it sorts; xs must not be empty. Of an even count it
+// is the lower middle one, a value some vehicle really has: while a
+// rebooted vehicle's offset is not measured yet, the mean of two others'
+// lags was neither's, and a vehicle first heard then took it as its own.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[(len(xs)-1)/2]
 }

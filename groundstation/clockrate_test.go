@@ -63,3 +63,96 @@ func TestClockRateFollowsTheVehiclesBootClocks(t *testing.T) {
 		t.Fatalf("vehicle 7's window starts at boot %d ms, want 100 (the new boot clock)", rec.clockBootMs)
 	}
 }
+
+// The lag followed from the vehicles' clocks is what a simulator at
+// --speedup 20 really lost against the station's clock at scale 20: none
+// while it keeps pace, half the station's time while it runs at 10, the
+// whole of a stall in which it sent nothing — and neither one vehicle
+// stalling alone, nor a reboot, nor a vehicle first heard late moves it.
+func TestLagFollowerFollowsASimulatorFallingBehind(t *testing.T) {
+	o := newOffline(t)
+	o.st.cfg.ClockScale = 20
+	f := o.st.NewLagFollower()
+	sys := []uint8{7, 8, 9}
+	for _, s := range sys {
+		o.send(s, 1, copterHB(5, false))
+		o.send(s, 1, &common.MessageAutopilotVersion{Uid: uint64(s)})
+	}
+	world := 0.0 // the simulated world's time since the start, ms
+	last := o.at
+	boot := map[uint8]float64{7: 5000, 8: 5000, 9: 5000} // each boot clock at world 0
+	stalled := map[uint8]bool{}
+	lastHB := o.at
+	// run flies the world at rate (its speedup) for d of station time,
+	// every vehicle sending a position about every 100 ms.
+	run := func(rate float64, d time.Duration) {
+		end := o.at.Add(d)
+		for o.at.Before(end) {
+			world += rate * float64(o.at.Sub(last).Microseconds()) / 1000
+			last = o.at
+			for _, s := range sys {
+				if !stalled[s] {
+					o.send(s, 1, &common.MessageGlobalPositionInt{TimeBootMs: uint32(boot[s] + world)})
+				}
+			}
+			if o.at.Sub(lastHB) >= time.Second {
+				for _, s := range sys {
+					o.send(s, 1, copterHB(5, false))
+				}
+				lastHB = o.at
+			}
+			o.wait(70 * time.Millisecond)
+			f.Update(o.at)
+		}
+	}
+	near := func(what string, want float64) {
+		t.Helper()
+		if got := f.Lag().Seconds(); math.Abs(got-want) > 0.15 {
+			t.Fatalf("%s: lag %.3f s, want %.1f s", what, got, want)
+		}
+	}
+	run(20, 5*time.Second)
+	near("keeping pace", 0)
+
+	// One vehicle stalls alone for 3 s (its own process starved): the
+	// median does not follow it.
+	stalled[9] = true
+	run(20, 3*time.Second)
+	stalled[9] = false
+	boot[9] -= 3 * 20 * 1000 // its boot clock lost the 3 s of world time
+	run(20, 3*time.Second)
+	near("one vehicle stalled", 0)
+
+	// The simulator slows to half its speedup for 10 s. An offset is the
+	// least of a second's frames, published at the second's end: the lag
+	// is followed about a second late, so it is read once the pace is
+	// back.
+	run(10, 10*time.Second)
+	run(20, 2*time.Second)
+	near("after half the speedup for 10 s", 5)
+
+	// The whole simulator stalls for 3 s, sending nothing.
+	world += 20 * float64(o.at.Sub(last).Microseconds()) / 1000
+	o.wait(3 * time.Second)
+	last = o.at
+	// Its lag arrives once a second's frames after it are in, at most at
+	// the wall clock's rate (the operation clock stands still meanwhile).
+	run(20, 5*time.Second)
+	near("after a 3 s stall", 8)
+
+	// Vehicle 8 reboots (its boot clock starts again at 0.1 s) and a
+	// fourth vehicle is first heard: neither moves the lag.
+	boot[8] = 100 - world
+	sys = append(sys, 10)
+	boot[10] = 7000 - world
+	o.send(10, 1, copterHB(5, false))
+	o.send(10, 1, &common.MessageAutopilotVersion{Uid: 10})
+	run(20, 5*time.Second)
+	near("after a reboot and a new vehicle", 8)
+	if got := len(o.st.ClockOffsets()); got != 4 {
+		t.Fatalf("%d vehicles' offsets, want 4", got)
+	}
+	run(10, 4*time.Second)
+	run(20, 2*time.Second)
+	near("after half the speedup again for 4 s", 10)
+}

@@ -794,6 +794,10 @@ func (ln *linkRT) onHeartbeat(rec *vehicleRec, m *common.MessageHeartbeat, at ti
 func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32, at time.Time) {
 	const slack = 3000
 	if rec.lastBootMs > slack && bootMs+slack < rec.lastBootMs {
+		// The offset of the old boot clock goes before the reboot is
+		// counted, so ClockOffsets never pairs it with the new count.
+		rec.clockOffset.Store(0)
+		rec.offAt = time.Time{}
 		rec.reboots.Add(1)
 		rec.clockBootMs, rec.clockAt = bootMs, at // a new boot clock: a new window
 		ln.st.log.Info("vehicle rebooted", "id", rec.id, "link", ln.l.name, "boot_ms", bootMs, "previous_boot_ms", rec.lastBootMs)
@@ -805,13 +809,19 @@ func (ln *linkRT) checkReboot(rec *vehicleRec, bootMs uint32, at time.Time) {
 	if bootMs > rec.lastBootMs {
 		rec.lastBootMs = bootMs
 	}
-	rec.observeClock(bootMs, at)
+	rec.observeClock(bootMs, at, ln.st.cfg.ClockScale)
 }
 
 // clockWindow is how much of the station's time a vehicle's boot clock is
 // compared over. Arrival jitter of tens of milliseconds is a fraction of a
 // per cent of it.
 const clockWindow = 10 * time.Second
+
+// clockOffsetWindow is how long the least of a vehicle's clock offsets is
+// gathered before it is published: the least filters out the delays a
+// frame met on its way (link, socket, the station's own lateness), which
+// only ever add to an offset.
+const clockOffsetWindow = time.Second
 
 // observeClock measures how fast the vehicle's boot clock runs against the
 // station's, one window at a time. A real autopilot's runs at 1; a
@@ -820,7 +830,27 @@ const clockWindow = 10 * time.Second
 // whose operation clock disagrees with the vehicles' is told
 // (Station.ClockRate; app's clock check) instead of silently mis-timing
 // every handover.
-func (rec *vehicleRec) observeClock(bootMs uint32, at time.Time) {
+//
+// It also keeps the vehicle's clock offset: the station time at which its
+// boot clock, run back at scale, would read zero. A vehicle whose clock
+// keeps pace keeps its offset; a simulator that falls behind its speedup
+// moves it later by exactly the wall time it lost, stalls included —
+// which a rate measured per window cannot tell (a stall spans windows).
+// Station.ClockOffsets publishes it for the operations clock to follow.
+func (rec *vehicleRec) observeClock(bootMs uint32, at time.Time, scale float64) {
+	if scale <= 0 {
+		scale = 1
+	}
+	off := float64(at.UnixNano())/1e9 - float64(bootMs)/1000/scale
+	switch {
+	case rec.offAt.IsZero():
+		rec.offAt, rec.offMin = at, off
+	case at.Sub(rec.offAt) >= clockOffsetWindow:
+		rec.clockOffset.Store(math.Float64bits(rec.offMin))
+		rec.offAt, rec.offMin = at, off
+	default:
+		rec.offMin = min(rec.offMin, off)
+	}
 	if rec.clockAt.IsZero() || bootMs < rec.clockBootMs {
 		rec.clockBootMs, rec.clockAt = bootMs, at
 		return

@@ -72,6 +72,12 @@ type Config struct {
 	// switches; a datagram is delayed by at most this much, and a link
 	// carrying fewer than 1,000 datagrams/s is read at once.
 	UDPBatchWait time.Duration
+	// ClockScale is how fast the vehicles' boot clocks are expected to run
+	// against the station's: a simulator's speedup (the operations time
+	// scale), 1 for real autopilots (0 = 1). It turns each vehicle's boot
+	// clock into an offset on the station's clock (Station.ClockOffsets),
+	// from which a lagging simulator's lag is followed.
+	ClockScale float64
 	// SigningKeyFile keeps the per-vehicle MAVLink signing keys (mode
 	// 0600; "" = memory only, keys are lost at exit).
 	SigningKeyFile string

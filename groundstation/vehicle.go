@@ -80,8 +80,11 @@ type vehicleRec struct {
 	// vehicle counted per second of the station's clock over its last
 	// complete window (0: not measured yet). See Station.ClockRate.
 	clockRate atomic.Uint64
-	streamsOK atomic.Bool
-	autopilot atomic.Uint32 // MAV_AUTOPILOT, for the stream-request fallback
+	// clockOffset is math.Float64bits of the vehicle's clock offset over
+	// its last complete offset window (see observeClock); 0 = none yet.
+	clockOffset atomic.Uint64
+	streamsOK   atomic.Bool
+	autopilot   atomic.Uint32 // MAV_AUTOPILOT, for the stream-request fallback
 	// missionItems is the mission length this station last uploaded or
 	// downloaded (0 = unknown): its last item reached is mission_complete.
 	missionItems atomic.Int64
@@ -105,8 +108,11 @@ type vehicleRec struct {
 	lastBootMs   uint32
 	// clockBootMs and clockAt start the window over which the vehicle's
 	// boot clock is compared with the station's (observeClock).
-	clockBootMs  uint32
-	clockAt      time.Time
+	clockBootMs uint32
+	clockAt     time.Time
+	// offAt starts the window whose least offset is offMin (observeClock).
+	offAt        time.Time
+	offMin       float64
 	fenceStatus  bool // FENCE_STATUS seen: trust it over SYS_STATUS bits
 	missionTotal int
 	completeSent bool
