@@ -57,6 +57,11 @@ type App struct {
 	// (operationsLag) and paces (paceSimulator) as its own under burgut
 	// run.
 	world *simulator.Sim
+	// worldLag follows the lag of a simulated world flying outside the
+	// App (an external `burgut sitl` faster than real time) from the
+	// vehicles' own clocks, for the operations clock (operationsLag); nil
+	// when the world is real time or the App's own simulator.
+	worldLag *groundstation.LagFollower
 	// Missions holds the event areas and plans served by the planning API.
 	Missions *missionsapi.Store
 	// Operations runs the patrol operations (app/operations.go).

@@ -24,10 +24,13 @@ type ClockCheck struct {
 	// TimeScale is the operation clock's rate (--operations-time-scale,
 	// or the simulator's speedup under burgut run).
 	TimeScale float64 `json:"operations_time_scale"`
-	// FollowsSimulator: under burgut run the operation clock follows the
-	// in-process simulator's lag, so a slower vehicle rate is expected
-	// and not a mismatch.
-	FollowsSimulator bool `json:"follows_simulator,omitempty"`
+	// FollowsSimulator: the operation clock follows the simulated world's
+	// lag — the in-process simulator's under burgut run, or an external
+	// one's from the vehicles' clocks when the time scale is above 1 —
+	// so a slower vehicle rate is expected and not a mismatch. WorldLagS
+	// is that lag now, in wall seconds.
+	FollowsSimulator bool    `json:"follows_simulator,omitempty"`
+	WorldLagS        float64 `json:"world_lag_s,omitempty"`
 	// Mismatch: the vehicles' clocks run more than 25 % faster or 20 %
 	// slower than the operation clock.
 	Mismatch bool   `json:"mismatch"`
@@ -65,7 +68,10 @@ func (a *App) checkClocks(ctx context.Context) error {
 // compareClocks is the comparison now.
 func (a *App) compareClocks() *ClockCheck {
 	r, n := a.Station.ClockRate()
-	c := &ClockCheck{VehicleRate: r, Vehicles: n, TimeScale: a.timeScale(), FollowsSimulator: a.operationsLag() != nil}
+	c := &ClockCheck{VehicleRate: r, Vehicles: n, TimeScale: a.timeScale()}
+	if lag := a.operationsLag(); lag != nil {
+		c.FollowsSimulator, c.WorldLagS = true, lag().Seconds()
+	}
 	c.Mismatch, c.Message = clockMismatch(r, n, c.TimeScale, c.FollowsSimulator)
 	return c
 }
@@ -85,11 +91,41 @@ func clockMismatch(rate float64, vehicles int, scale float64, follows bool) (boo
 	return true, fmt.Sprintf("the vehicles' clocks run %.3g times as fast as the station's (median of %d) but operation clocks run at %.3g: operations would time launches, handovers and returns wrongly; run the station with --operations-time-scale %.3g", rate, vehicles, scale, rate)
 }
 
+// worldLagEvery is how often the external world's lag is followed; a
+// vehicle's clock offset is itself a second's least (groundstation).
+const worldLagEvery = 100 * time.Millisecond
+
+// followWorldLag updates worldLag from the vehicles' clocks every
+// worldLagEvery until ctx ends, logging each whole second the lag gains.
+func (a *App) followWorldLag(ctx context.Context) error {
+	t := time.NewTicker(worldLagEvery)
+	defer t.Stop()
+	var logged time.Duration
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			if lag := a.worldLag.Update(now); lag >= logged+time.Second {
+				a.Log.Info("operations: the simulated world runs behind the operations time scale; the operation clock waits for it", "lag", lag.Round(time.Millisecond), "operations_time_scale", a.timeScale())
+				logged = lag.Truncate(time.Second)
+			}
+		}
+	}
+}
+
 // registerClockMetrics exposes the last comparison on /metrics.
 func (a *App) registerClockMetrics() {
 	a.addFamily(gauge("burgut_vehicle_clock_rate", "median rate of the connected vehicles' boot clocks against the station's clock (0: not measured)"), func(emit metrics.Emit) {
 		if c := a.clock.Load(); c != nil {
 			emit(c.VehicleRate)
+			return
+		}
+		emit(0)
+	})
+	a.addFamily(gauge("burgut_operations_world_lag_seconds", "wall seconds the simulated world the operations fly in has fallen behind their time scale (0: real time, or not followed)"), func(emit metrics.Emit) {
+		if c := a.clock.Load(); c != nil {
+			emit(c.WorldLagS)
 			return
 		}
 		emit(0)

@@ -61,3 +61,52 @@ func TestHealthReportsAVehicleClockFasterThanTheOperationClock(t *testing.T) {
 		t.Fatalf("health clock %+v: want a mismatch at about 20 against 1 that names --operations-time-scale", *c)
 	}
 }
+
+// An external simulator at --speedup 20 against a station told 20, slowed
+// to 10 for a while as a loaded machine slows it: the operation clock
+// follows the time the simulated world lost, as the simulator itself
+// counts it (Sim.Lag), and health says the clock follows it rather than
+// reporting the slower vehicles' clocks as a mismatch.
+func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slows a simulator for 12 s")
+	}
+	port := testenv.FreeUDPPort(t)
+	sim, _ := runSim(t, simulator.Config{Vehicles: 3, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}, Speedup: 20})
+	a, _ := runApp(t, func(c *Config) {
+		c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+		c.Operations.TimeScale = 20
+	})
+	lag := a.operationsLag()
+	if lag == nil {
+		t.Fatal("the operation clock does not follow an external simulator")
+	}
+	testenv.Eventually(t, 60*time.Second, "the vehicles' clock offsets are measured", func() bool {
+		return len(a.Station.ClockOffsets()) == 3
+	})
+	time.Sleep(2 * time.Second) // every vehicle's lag anchored
+	sim0, ops0 := sim.Lag(), lag()
+	if err := sim.SetSpeedup(10); err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Clock *ClockCheck }
+	testenv.Eventually(t, 30*time.Second, "the clock check sees the vehicles' clocks at about half the scale", func() bool {
+		getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/health", &h)
+		return h.Clock != nil && h.Clock.Vehicles == 3 && h.Clock.VehicleRate < 15
+	})
+	if c := h.Clock; c.Mismatch || !c.FollowsSimulator {
+		t.Fatalf("health clock %+v while the simulator runs at half the scale: want it followed, not a mismatch", *c)
+	}
+	if err := sim.SetSpeedup(20); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the last slow second's offsets are in
+	lost, followed := sim.Lag()-sim0, lag()-ops0
+	t.Logf("the simulator lost %v, the operation clock followed %v", lost, followed)
+	if lost < 3*time.Second {
+		t.Fatalf("the simulator lost only %v at half its speedup", lost)
+	}
+	if d := followed - lost; d < -500*time.Millisecond || d > 500*time.Millisecond {
+		t.Fatalf("the operation clock followed %v of the %v the simulator lost", followed, lost)
+	}
+}

@@ -31,12 +31,17 @@ func (a *App) startGroundStation(ctx context.Context) error {
 		},
 		IdentityFile:   filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
 		SigningKeyFile: filepath.Join(a.Config.DataDir, groundstation.SigningKeyFileName),
+		ClockScale:     a.timeScale(),
 		Log:            a.Log,
 	}, a.Fleet, a.Log)
 	if err != nil {
 		return fmt.Errorf("ground station: %w", err)
 	}
 	a.Station = st
+	if a.world == nil && a.Config.Sim.Vehicles == 0 && a.timeScale() > 1 {
+		a.worldLag = st.NewLagFollower()
+		a.Go(ctx, "world lag", a.followWorldLag)
+	}
 	a.observeStation(st)
 	a.GoIngest("ground station", st.Run)
 	return nil

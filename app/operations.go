@@ -65,12 +65,17 @@ func (a *App) timeScale() float64 {
 // jumping it; with the plain wall clock the operation clock ran on at
 // the full speedup meanwhile — a 2 s stall at speedup 60 was 2 minutes of
 // operation time in which no drone moved — and the operation tests
-// counted uncovered time that was never flown. Nil (no lag) otherwise:
-// an external simulator's or real drones' time is the wall clock's
-// (unless a test hands the App its in-process simulator: world).
+// counted uncovered time that was never flown. With a time scale above 1
+// and no simulator of its own, the world is an external simulator, and
+// its lag is followed from the vehicles' boot clocks (worldLag). Nil (no
+// lag) otherwise: real drones' time is the wall clock's (and a test may
+// hand the App an in-process simulator: world).
 func (a *App) operationsLag() func() time.Duration {
 	if a.world != nil {
 		return a.world.Lag
+	}
+	if a.worldLag != nil {
+		return a.worldLag.Lag
 	}
 	if a.Config.Sim.Vehicles == 0 || a.Config.Operations.TimeScale > 0 {
 		return nil
