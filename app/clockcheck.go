@@ -2,8 +2,15 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/burgut-uav/burgut/groundstation"
 
 	"github.com/burgut-uav/burgut/metrics"
 )
@@ -95,22 +102,69 @@ func clockMismatch(rate float64, vehicles int, scale float64, follows bool) (boo
 // vehicle's clock offset is itself a second's least (groundstation).
 const worldLagEvery = 100 * time.Millisecond
 
+// worldLagFile keeps the lag followed over a station restart, in the data
+// directory: the external world flies on while the station is down, and
+// its operations' clocks must go on from where they were, not jump ahead
+// by the lag a new follower would start without.
+const worldLagFile = "world-lag.json"
+
 // followWorldLag updates worldLag from the vehicles' clocks every
-// worldLagEvery until ctx ends, logging each whole second the lag gains.
+// worldLagEvery until ctx ends, logging each whole second the lag gains,
+// and keeps its state in worldLagFile every clockCheckEvery and at the end.
 func (a *App) followWorldLag(ctx context.Context) error {
 	t := time.NewTicker(worldLagEvery)
 	defer t.Stop()
 	var logged time.Duration
+	saved := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
+			a.saveWorldLag(time.Now())
 			return nil
 		case now := <-t.C:
 			if lag := a.worldLag.Update(now); lag >= logged+time.Second {
 				a.Log.Info("operations: the simulated world runs behind the operations time scale; the operation clock waits for it", "lag", lag.Round(time.Millisecond), "operations_time_scale", a.timeScale())
 				logged = lag.Truncate(time.Second)
 			}
+			if now.Sub(saved) >= clockCheckEvery {
+				a.saveWorldLag(now)
+				saved = now
+			}
 		}
+	}
+}
+
+// loadWorldLag is the lag state a station before this one kept (nil:
+// none, or one that cannot be read, which is logged: the lag then starts
+// again at 0).
+func (a *App) loadWorldLag() *groundstation.LagState {
+	path := filepath.Join(a.Config.DataDir, worldLagFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var st groundstation.LagState
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil {
+		a.Log.Warn("operations: the world's lag kept by the last run is not used; it starts again at 0", "file", path, "err", err)
+		return nil
+	}
+	return &st
+}
+
+func (a *App) saveWorldLag(now time.Time) {
+	path := filepath.Join(a.Config.DataDir, worldLagFile)
+	data, err := json.Marshal(a.worldLag.State(now))
+	if err == nil {
+		tmp := path + ".tmp"
+		if err = os.WriteFile(tmp, data, 0o644); err == nil {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil {
+		a.Log.Warn("operations: keep the world's lag", "file", path, "err", err)
 	}
 }
 

@@ -73,10 +73,13 @@ func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 	}
 	port := testenv.FreeUDPPort(t)
 	sim, _ := runSim(t, simulator.Config{Vehicles: 3, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}, Speedup: 20})
-	a, _ := runApp(t, func(c *Config) {
+	dir := t.TempDir()
+	station := func(c *Config) {
+		c.DataDir = dir
 		c.GroundStation.MAVLink = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
 		c.Operations.TimeScale = 20
-	})
+	}
+	a, stop := runApp(t, station)
 	lag := a.operationsLag()
 	if lag == nil {
 		t.Fatal("the operation clock does not follow an external simulator")
@@ -108,5 +111,33 @@ func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 	}
 	if d := followed - lost; d < -500*time.Millisecond || d > 500*time.Millisecond {
 		t.Fatalf("the operation clock followed %v of the %v the simulator lost", followed, lost)
+	}
+
+	// A restart goes on from the lag followed, and follows what the
+	// simulator loses while the station is down (it runs at half its
+	// speedup for those 3 s).
+	stop()
+	before := lag()
+	sim1 := sim.Lag()
+	if err := sim.SetSpeedup(10); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := sim.SetSpeedup(20); err != nil {
+		t.Fatal(err)
+	}
+	a, _ = runApp(t, station)
+	lag = a.operationsLag()
+	if got := lag(); got < before-500*time.Millisecond {
+		t.Fatalf("after a restart the lag is %v, want the %v followed before", got, before)
+	}
+	testenv.Eventually(t, 60*time.Second, "the vehicles' clock offsets are measured again", func() bool {
+		return len(a.Station.ClockOffsets()) == 3
+	})
+	time.Sleep(2 * time.Second)
+	lostDown, followedAll := sim.Lag()-sim1, lag()-before
+	t.Logf("while the station was down the simulator lost %v; the restarted station followed %v more", lostDown, followedAll)
+	if d := followedAll - lostDown; d < -500*time.Millisecond || d > 500*time.Millisecond {
+		t.Fatalf("the restarted station followed %v more, the simulator lost %v", followedAll, lostDown)
 	}
 }

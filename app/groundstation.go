@@ -39,7 +39,7 @@ func (a *App) startGroundStation(ctx context.Context) error {
 	}
 	a.Station = st
 	if a.world == nil && a.Config.Sim.Vehicles == 0 && a.timeScale() > 1 {
-		a.worldLag = st.NewLagFollower()
+		a.worldLag = st.NewLagFollower(a.loadWorldLag())
 		a.Go(ctx, "world lag", a.followWorldLag)
 	}
 	a.observeStation(st)

@@ -95,24 +95,71 @@ type LagFollower struct {
 	st  *Station
 	lag atomic.Int64 // time.Duration
 
-	mu   sync.Mutex // Update
+	mu   sync.Mutex // Update, State
 	base map[string]lagBase
 	at   time.Time
+	// prior is the state a station before this one left (NewLagFollower):
+	// a vehicle heard again with its clock where that state puts it takes
+	// its base back, so a restart does not forget the lag.
+	prior *LagState
 }
 
 type lagBase struct {
 	boot int64
 	base float64 // lag in seconds less the offset when first seen
+	lag  float64 // the vehicle's lag at the last Update
 }
 
-// NewLagFollower starts following the vehicles' clocks at lag 0; call
-// Update periodically.
-func (s *Station) NewLagFollower() *LagFollower {
-	return &LagFollower{st: s, base: map[string]lagBase{}}
+// LagState is what a LagFollower keeps over a station restart (State,
+// NewLagFollower): the lag, and each vehicle's lag and base (its lag less
+// its clock offset, which is station time and so still means the same
+// after a restart).
+type LagState struct {
+	SavedAt  time.Time                  `json:"saved_at"`
+	LagS     float64                    `json:"lag_s"`
+	Vehicles map[string]LagStateVehicle `json:"vehicles"`
+}
+
+// LagStateVehicle is one vehicle's part of a LagState.
+type LagStateVehicle struct {
+	LagS  float64 `json:"lag_s"`
+	BaseS float64 `json:"base_s"`
+}
+
+// NewLagFollower starts following the vehicles' clocks: at lag 0, or where
+// prior (a State of the station before a restart, nil for none) left it.
+// Call Update periodically.
+func (s *Station) NewLagFollower(prior *LagState) *LagFollower {
+	f := &LagFollower{st: s, base: map[string]lagBase{}, prior: prior}
+	if prior != nil && prior.LagS > 0 {
+		f.lag.Store(int64(prior.LagS * float64(time.Second)))
+	}
+	return f
 }
 
 // Lag is the lag as last updated.
 func (f *LagFollower) Lag() time.Duration { return time.Duration(f.lag.Load()) }
+
+// State is what to keep over a restart, as of the last Update at now.
+func (f *LagFollower) State(now time.Time) LagState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := LagState{SavedAt: now, LagS: f.Lag().Seconds(), Vehicles: make(map[string]LagStateVehicle, len(f.base))}
+	if f.prior != nil { // vehicles not heard again yet keep their part
+		for id, v := range f.prior.Vehicles {
+			st.Vehicles[id] = v
+		}
+	}
+	for id, b := range f.base {
+		st.Vehicles[id] = LagStateVehicle{LagS: b.lag, BaseS: b.base}
+	}
+	return st
+}
+
+// priorSlack is how far a vehicle's lag, taken back from a prior state,
+// may lie outside what the time since may have added (offsets are each a
+// second's least).
+const priorSlack = 1.0
 
 // Update takes the connected vehicles' clock offsets at station time now
 // and returns the lag followed.
@@ -130,9 +177,19 @@ func (f *LagFollower) Update(now time.Time) time.Duration {
 		b, ok := f.base[o.ID]
 		if !ok || b.boot != o.Boot {
 			b = lagBase{boot: o.Boot, base: cur - o.Offset}
-			f.base[o.ID] = b
+			// Heard before a restart with its clock where it was then
+			// (its lag since no less, and no more than the station time
+			// that passed could add): it keeps the base it had. A reboot
+			// moves its offset by its uptime, and it starts afresh.
+			if p, ok := f.prior.vehicle(o.ID); ok && o.Boot == 0 {
+				if l := o.Offset + p.BaseS; l >= p.LagS-priorSlack && l <= p.LagS+now.Sub(f.prior.SavedAt).Seconds()+priorSlack {
+					b.base = p.BaseS
+				}
+			}
 		}
-		lags = append(lags, o.Offset+b.base)
+		b.lag = o.Offset + b.base
+		f.base[o.ID] = b
+		lags = append(lags, b.lag)
 	}
 	if len(lags) == 0 {
 		return f.Lag()
@@ -140,6 +197,14 @@ func (f *LagFollower) Update(now time.Time) time.Duration {
 	next := min(max(median(lags), cur-dt/2, 0), cur+dt)
 	f.lag.Store(int64(next * float64(time.Second)))
 	return f.Lag()
+}
+
+func (s *LagState) vehicle(id string) (LagStateVehicle, bool) {
+	if s == nil {
+		return LagStateVehicle{}, false
+	}
+	v, ok := s.Vehicles[id]
+	return v, ok
 }
 
 // median of xs, which it sorts; xs must not be empty. Of an even count it

@@ -72,7 +72,7 @@ func TestClockRateFollowsTheVehiclesBootClocks(t *testing.T) {
 func TestLagFollowerFollowsASimulatorFallingBehind(t *testing.T) {
 	o := newOffline(t)
 	o.st.cfg.ClockScale = 20
-	f := o.st.NewLagFollower()
+	f := o.st.NewLagFollower(nil)
 	sys := []uint8{7, 8, 9}
 	for _, s := range sys {
 		o.send(s, 1, copterHB(5, false))
@@ -155,4 +155,32 @@ func TestLagFollowerFollowsASimulatorFallingBehind(t *testing.T) {
 	run(10, 4*time.Second)
 	run(20, 2*time.Second)
 	near("after half the speedup again for 4 s", 10)
+
+	// The station restarts; the simulator flies on at half its speedup
+	// for the 6 s it is down (3 s lost), and vehicle 7 reboots meanwhile.
+	// The new station takes the lag back from the old one's state.
+	state := f.State(o.at)
+	down := o.at
+	world += 10 * float64(o.at.Sub(last).Microseconds()) / 1000
+	o = newOffline(t)
+	o.st.cfg.ClockScale = 20
+	o.at = down.Add(6 * time.Second)
+	world += 10 * 6000
+	last = o.at
+	boot[7] = 300 - world
+	f = o.st.NewLagFollower(&state)
+	near("right after the restart", 10)
+	for _, s := range sys {
+		o.send(s, 1, copterHB(5, false))
+		o.send(s, 1, &common.MessageAutopilotVersion{Uid: uint64(s)})
+	}
+	lastHB = o.at
+	run(20, 5*time.Second)
+	near("after a restart 6 s long at half the speedup", 13)
+	if _, ok := state.Vehicles[uidID(7)]; !ok || len(state.Vehicles) != 4 {
+		t.Fatalf("the state kept %d vehicles (%v), want 4 with vehicle 7", len(state.Vehicles), state.Vehicles)
+	}
+	if b := f.base[uidID(7)].base; b == state.Vehicles[uidID(7)].BaseS {
+		t.Fatalf("vehicle 7, rebooted while the station was down, kept its old base")
+	}
 }
