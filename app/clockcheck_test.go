@@ -66,13 +66,15 @@ func TestHealthReportsAVehicleClockFasterThanTheOperationClock(t *testing.T) {
 // to 10 for a while as a loaded machine slows it: the operation clock
 // follows the time the simulated world lost, as the simulator itself
 // counts it (Sim.Lag), and health says the clock follows it rather than
-// reporting the slower vehicles' clocks as a mismatch.
+// reporting the slower vehicles' clocks as a mismatch. One vehicle: a
+// simulator's lag is its slowest scheduler's, the followed lag the median
+// vehicle's (groundstation's tests cover the median).
 func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slows a simulator for 12 s")
 	}
 	port := testenv.FreeUDPPort(t)
-	sim, _ := runSim(t, simulator.Config{Vehicles: 3, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}, Speedup: 20})
+	sim, _ := runSim(t, simulator.Config{Vehicles: 1, GCS: []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}, Speedup: 20})
 	dir := t.TempDir()
 	station := func(c *Config) {
 		c.DataDir = dir
@@ -85,9 +87,9 @@ func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 		t.Fatal("the operation clock does not follow an external simulator")
 	}
 	testenv.Eventually(t, 60*time.Second, "the vehicles' clock offsets are measured", func() bool {
-		return len(a.Station.ClockOffsets()) == 3
+		return len(a.Station.ClockOffsets()) == 1
 	})
-	time.Sleep(2 * time.Second) // every vehicle's lag anchored
+	time.Sleep(2 * time.Second) // the vehicle's lag anchored
 	sim0, ops0 := sim.Lag(), lag()
 	if err := sim.SetSpeedup(10); err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 	var h struct{ Clock *ClockCheck }
 	testenv.Eventually(t, 30*time.Second, "the clock check sees the vehicles' clocks at about half the scale", func() bool {
 		getJSON(t, "http://"+a.HTTPAddr()+"/api/v1/health", &h)
-		return h.Clock != nil && h.Clock.Vehicles == 3 && h.Clock.VehicleRate < 15
+		return h.Clock != nil && h.Clock.Vehicles == 1 && h.Clock.VehicleRate < 15
 	})
 	if c := h.Clock; c.Mismatch || !c.FollowsSimulator {
 		t.Fatalf("health clock %+v while the simulator runs at half the scale: want it followed, not a mismatch", *c)
@@ -106,7 +108,7 @@ func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 	time.Sleep(3 * time.Second) // the last slow second's offsets are in
 	lost, followed := sim.Lag()-sim0, lag()-ops0
 	t.Logf("the simulator lost %v, the operation clock followed %v", lost, followed)
-	if lost < 3*time.Second {
+	if lost < 2*time.Second {
 		t.Fatalf("the simulator lost only %v at half its speedup", lost)
 	}
 	if d := followed - lost; d < -500*time.Millisecond || d > 500*time.Millisecond {
@@ -132,7 +134,7 @@ func TestOperationClockFollowsAnExternalSimulatorsLag(t *testing.T) {
 		t.Fatalf("after a restart the lag is %v, want the %v followed before", got, before)
 	}
 	testenv.Eventually(t, 60*time.Second, "the vehicles' clock offsets are measured again", func() bool {
-		return len(a.Station.ClockOffsets()) == 3
+		return len(a.Station.ClockOffsets()) == 1
 	})
 	time.Sleep(2 * time.Second)
 	lostDown, followedAll := sim.Lag()-sim1, lag()-before
