@@ -446,8 +446,10 @@ func (r *runner) rateNow() float64 {
 // real one, whatever the host's load; everything between steps (the
 // flights, the faults) still runs at the speedup. Not done for external
 // vehicles (no clock to slow) nor in a scenario with an operation, whose
-// station-side clock runs at the speedup (Operations.TimeScale) and
-// would drift from the vehicles'.
+// station-side clock runs at the speedup (Operations.TimeScale): it
+// follows the vehicles' lag (app's worldLag), but only about a second
+// late and never faster than the wall clock, so a world slowed to real
+// time for a step would still count its first second at the speedup.
 func (r *runner) realTime(f func() (string, error)) (string, error) {
 	if !r.stepsAtRealTime() {
 		return f()
