@@ -207,11 +207,18 @@ func (a *App) coverageFeed(ctx context.Context, m *operations.Manager) {
 // uploads, then GUIDED, arm, mission start), each audited as the station.
 type operationsActuator struct{ a *App }
 
-func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, tag operations.Tag) (err error) {
+func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, rtlAltM float64, tag operations.Tag) (err error) {
 	a := x.a
-	defer func() {
-		x.audit(id, "launch", map[string]any{"mission": tag.Mission, "event_area": tag.EventArea, "upload": upload}, err)
-	}()
+	fields := map[string]any{"mission": tag.Mission, "event_area": tag.EventArea, "upload": upload}
+	defer func() { x.audit(id, "launch", fields, err) }()
+	if !upload && rtlAltM > 0 {
+		// The vehicle's last return raised RTL_ALT to its slot's return
+		// layer; without an upload nothing else sets the plan's back.
+		fields["rtl_alt_m"] = rtlAltM
+		if err := x.setRTLAlt(ctx, id, rtlAltM); err != nil {
+			return fmt.Errorf("%w: %v", operations.ErrRTLAlt, err)
+		}
+	}
 	if upload {
 		o := groundstation.UploadOptions{Verify: true, Mission: tag.Mission, EventArea: tag.EventArea}
 		for _, l := range []struct {
@@ -327,17 +334,29 @@ func (x operationsActuator) ReturnHome(ctx context.Context, id string, rtlAltM f
 	}
 	defer func() { x.audit(id, "rtl", fields, err) }()
 	if rtlAltM > 0 {
-		sess, err := x.a.Station.Session(id)
-		if err != nil {
+		if err := x.setRTLAlt(ctx, id, rtlAltM); err != nil {
 			return err
-		}
-		if _, err := sess.ParamSet(ctx, "RTL_ALT", math.Round(rtlAltM*100)); err != nil {
-			return fmt.Errorf("set RTL_ALT %g m: %w", rtlAltM, err)
 		}
 	}
 	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
 	_, err = vehicleapi.RunCommand(ctx, d, id, "rtl", vehicleapi.CommandArgs{})
 	return err
+}
+
+// setRTLAlt sets the vehicle's RTL_ALT to rtlAltM metres and waits for
+// the vehicle's echo of the value (ParamSet): the one place the station
+// changes a drone's return altitude for the operations — raised to its
+// slot's return layer before a return, set back to the plan's before a
+// return or a launch without an upload.
+func (x operationsActuator) setRTLAlt(ctx context.Context, id string, rtlAltM float64) error {
+	sess, err := x.a.Station.Session(id)
+	if err != nil {
+		return fmt.Errorf("set RTL_ALT %g m: %w", rtlAltM, err)
+	}
+	if _, err := sess.ParamSet(ctx, "RTL_ALT", math.Round(rtlAltM*100)); err != nil {
+		return fmt.Errorf("set RTL_ALT %g m: %w", rtlAltM, err)
+	}
+	return nil
 }
 
 // Hold stops a drone flying home where it is (mode BRAKE: ArduCopter

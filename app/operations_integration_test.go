@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/burgut-uav/burgut/internal/latlon"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/internal/testenv"
+	"github.com/burgut-uav/burgut/missions"
 	"github.com/burgut-uav/burgut/missions/operations"
 	"github.com/burgut-uav/burgut/simulator"
 	"github.com/burgut-uav/burgut/simulator/vehicle"
@@ -1203,6 +1205,68 @@ func TestOperationsReturnHomeSetsRTLAlt(t *testing.T) {
 	}
 	if len(es) != 2 || !strings.Contains(es[0].Body, `"rtl_alt_m":95`) || strings.Contains(es[1].Body, "rtl_alt_m") {
 		t.Fatalf("audit: %+v; want two rtl entries, the first with rtl_alt_m 95", es)
+	}
+}
+
+// A relaunch without an upload sets RTL_ALT back on the (simulated)
+// autopilot before anything else is sent: a drone whose last return was
+// raised to its slot's return layer (95 m here) flies with the plan's
+// RTL_ALT (50 m) again, read back from the vehicle, and the launch's
+// audit entry records it. Before, a launch without an upload left the
+// raised RTL_ALT on the vehicle, and its next failsafe RTL came home on
+// the return layer. A value the autopilot refuses (out of its range) is
+// returned as ErrRTLAlt, audited as failed, and RTL_ALT is left as it was.
+func TestOperationsRelaunchSetsRTLAltBack(t *testing.T) {
+	a, areaID, ids := opsFleet(t, 1, nil)
+	id := ids[0]
+	ctx := t.Context()
+	sess, err := a.Station.Session(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtlAltCM := func() float64 {
+		t.Helper()
+		p, err := sess.ParamGet(ctx, "RTL_ALT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Value
+	}
+	act := operationsActuator{a}
+	// Its last return raised RTL_ALT (on the pad the RTL itself may be
+	// refused; the set before it is what matters).
+	_ = act.ReturnHome(ctx, id, 95)
+	if v := rtlAltCM(); v != 9500 {
+		t.Fatalf("RTL_ALT %v after a return at 95 m, want 9500 (cm)", v)
+	}
+	plan := &missions.DronePlan{FenceParams: []missions.ParamValue{{Name: "RTL_ALT", Value: 5000}}}
+	tag := operations.Tag{Mission: "op/slot-0", EventArea: areaID}
+	// The vehicle holds no mission here, so the launch itself may fail
+	// after the set; the set must not.
+	launchErr := act.Launch(ctx, id, plan, false, 50, tag)
+	t.Logf("launch without an upload: %v", launchErr)
+	if errors.Is(launchErr, operations.ErrRTLAlt) {
+		t.Fatalf("RTL_ALT 50 m not set: %v", launchErr)
+	}
+	if v := rtlAltCM(); v != 5000 {
+		t.Fatalf("RTL_ALT %v after a launch without an upload, want the plan's 5000 (cm)", v)
+	}
+	// Refused by the autopilot (RTL_ALT's range ends at 3000 m): reported
+	// as ErrRTLAlt, the vehicle's value kept.
+	launchErr = act.Launch(ctx, id, plan, false, 4000, tag)
+	if !errors.Is(launchErr, operations.ErrRTLAlt) {
+		t.Fatalf("a refused RTL_ALT set before a launch returned %v, want ErrRTLAlt", launchErr)
+	}
+	if v := rtlAltCM(); v != 5000 {
+		t.Fatalf("RTL_ALT %v after a refused set, want 5000 (cm) kept", v)
+	}
+	es, err := a.Audit.Query(audit.Filter{Route: "operations/launch", Vehicle: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || !strings.Contains(es[0].Body, `"rtl_alt_m":50`) || !strings.Contains(es[1].Body, `"rtl_alt_m":4000`) ||
+		es[1].Result != "command_failed" || !strings.Contains(es[1].Detail, "RTL_ALT") {
+		t.Fatalf("audit: %+v; want two launch entries with rtl_alt_m 50 and 4000, the second failed on RTL_ALT", es)
 	}
 }
 

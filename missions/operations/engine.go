@@ -46,7 +46,9 @@ type Action struct {
 	Seq int
 	// RTLAlt, for ActReturn, is the RTL_ALT (metres) to set before the
 	// RTL: the slot's return layer, or the plan's RTL altitude again after
-	// one; 0 leaves the vehicle's RTL_ALT as it is.
+	// one; 0 leaves the vehicle's RTL_ALT as it is. For ActLaunch it is the
+	// plan's RTL altitude, to set before a launch without an upload of a
+	// vehicle whose last return raised it (an upload sets it anyway).
 	RTLAlt float64
 }
 
@@ -926,7 +928,14 @@ func (st *step) launch(v *VehicleState, slot int) {
 	v.samples = v.samples[:0]
 	v.BatteryUnknownSince, v.reckoning, v.batteryAlarmed = nil, false, false
 	v.lastSeq, v.posKnown, v.JoinSeq = 0, false, 0
-	st.acts = append(st.acts, Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot})
+	a := Action{Kind: ActLaunch, VehicleID: v.ID, Slot: slot, Upload: v.Uploaded != slot}
+	if cm, ok := paramOf(st.o.Plans[slot].Plan, "RTL_ALT"); ok && v.RaisedRTL && !a.Upload {
+		// Left raised, its next failsafe RTL would come home on its
+		// slot's return layer, across the layers the plan keeps for the
+		// other slots' returns: the launch sets the plan's back first.
+		a.RTLAlt = cm / 100
+	}
+	st.acts = append(st.acts, a)
 	if waited > 0 {
 		st.note(v.ID, fleet.SeverityInfo, "launch", "launching %s for slot %d of operation %s after %.0f s waiting for the pad", v.ID, slot, st.o.ID, waited)
 		st.lastNote()["waited_s"] = waited
@@ -1003,6 +1012,20 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 		st.sendHome(v, rtlAlt(o.Plans[v.Slot].Plan))
 	}
 	return st.acts, st.notes
+}
+
+// rtlAltSet records that vehicle id acknowledged RTL_ALT set to alt
+// (metres) before a launch without an upload: back at its plan's, its
+// return is no longer raised (RaisedRTL), for the separation monitor's
+// prediction (Manager.RTLAlt) and for a later raise (canRaise).
+func (o *Operation) rtlAltSet(id string, alt float64) {
+	v := o.vehicle(id)
+	if v == nil || v.Slot < 0 || v.Slot >= len(o.Plans) {
+		return
+	}
+	if alt == rtlAlt(o.Plans[v.Slot].Plan) {
+		v.RaisedRTL = false
+	}
 }
 
 // ReturnDone records the outcome of an RTL; a refused one is retried on

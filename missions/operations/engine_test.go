@@ -219,7 +219,7 @@ type recorder struct {
 	done []string
 }
 
-func (r *recorder) Launch(_ context.Context, id string, _ *missions.DronePlan, _ bool, _ Tag) error {
+func (r *recorder) Launch(_ context.Context, id string, _ *missions.DronePlan, _ bool, _ float64, _ Tag) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done = append(r.done, "launch "+id)

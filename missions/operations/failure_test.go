@@ -60,8 +60,8 @@ type refuser struct {
 	no map[string]bool
 }
 
-func (r *refuser) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, tag Tag) error {
-	if err := r.recorder.Launch(ctx, id, p, upload, tag); err != nil {
+func (r *refuser) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, rtlAltM float64, tag Tag) error {
+	if err := r.recorder.Launch(ctx, id, p, upload, rtlAltM, tag); err != nil {
 		return err
 	}
 	if r.no[id] {

@@ -23,8 +23,13 @@ import (
 type Actuator interface {
 	// Launch uploads p (when upload is set: fence, rally, mission and
 	// fence parameters, tagged with the operation and area) and starts the
-	// mission from its first item.
-	Launch(ctx context.Context, vehicleID string, p *missions.DronePlan, upload bool, tag Tag) error
+	// mission from its first item. Without an upload and with rtlAltM > 0
+	// it first sets the vehicle's RTL_ALT to it (metres: the plan's again,
+	// where the last return raised it to its slot's return layer), as
+	// ReturnHome sets it; a set that is refused or unanswered is returned
+	// wrapping ErrRTLAlt, and nothing more is sent (any other error means
+	// RTL_ALT was set).
+	Launch(ctx context.Context, vehicleID string, p *missions.DronePlan, upload bool, rtlAltM float64, tag Tag) error
 	// ReturnHome sends the vehicle home (RTL). With rtlAltM > 0 it first
 	// sets the vehicle's RTL_ALT to it (metres; its slot's return layer,
 	// or the plan's RTL altitude again after one), so the RTL climbs there.
@@ -459,7 +464,7 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			// second the simulation was slowed is not TimeScale seconds
 			// of operation time.
 			began := m.now()
-			upload, reason, note := a.Upload, "", Note{}
+			upload, reason, note, rtlAlt := a.Upload, "", Note{}, 0.0
 			switch a.Kind {
 			case ActLaunch:
 				p := o.Plans[a.Slot].Plan
@@ -474,7 +479,12 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 						note = verifyNote(o, a.VehicleID, a.Slot, reason, detail, "uploading again", fleet.SeverityInfo)
 					}
 				}
-				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, upload, tag)
+				if !upload {
+					// An upload sets the plan's RTL_ALT with its
+					// parameters; without one the launch sets it.
+					rtlAlt = a.RTLAlt
+				}
+				err = m.cfg.Act.Launch(cctx, a.VehicleID, p, upload, rtlAlt, tag)
 			case ActReturn:
 				err = m.cfg.Act.ReturnHome(cctx, a.VehicleID, a.RTLAlt)
 			case ActContinue:
@@ -498,6 +508,9 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 				m.stats.Launches++
 				if reason != "" {
 					m.emit(o, []Note{note})
+				}
+				if rtlAlt > 0 && !errors.Is(err, ErrRTLAlt) {
+					o.rtlAltSet(a.VehicleID, rtlAlt)
 				}
 				// A failed launch after the upload went through still holds the
 				// mission; only a failed upload leaves it unknown.
@@ -540,6 +553,12 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 // ErrUpload wraps an Actuator's launch error when the upload itself failed
 // (the vehicle's mission is then unknown and is uploaded again next time).
 var ErrUpload = errors.New("upload failed")
+
+// ErrRTLAlt wraps an Actuator's launch error when the RTL_ALT it was to set
+// before a launch without an upload was refused or not answered: the
+// vehicle may still hold a raised return layer, and it is not launched (a
+// refused launch: it fails, and the next tick picks another drone).
+var ErrRTLAlt = errors.New("RTL_ALT not set")
 
 // Stats returns the counters.
 func (m *Manager) Stats() Stats {

@@ -181,7 +181,8 @@ type VehicleState struct {
 	// return layer (ReturnAlt) and has not set it back to the plan's yet,
 	// so an RTL of it climbs there. A launch that uploads a plan setting
 	// RTL_ALT (every built plan does) sets it back (LaunchDone); one that
-	// does not upload leaves it raised, as on the vehicle.
+	// does not upload sets the plan's RTL_ALT first (Action.RTLAlt), and
+	// it is cleared once the vehicle acknowledged that (rtlAltSet).
 	RaisedRTL bool `json:"raised_rtl,omitempty"`
 	// JoinSeq is the loop waypoint the drone was sent on to from its hold
 	// (0: the loop's entry): it is on station once past it.

@@ -22,11 +22,11 @@ type checker struct {
 	uploads []string // "id upload=bool" per launch
 }
 
-func (c *checker) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, tag Tag) error {
+func (c *checker) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, rtlAltM float64, tag Tag) error {
 	c.mu.Lock()
 	c.uploads = append(c.uploads, fmt.Sprintf("%s upload=%v", id, upload))
 	c.mu.Unlock()
-	return c.recorder.Launch(ctx, id, p, upload, tag)
+	return c.recorder.Launch(ctx, id, p, upload, rtlAltM, tag)
 }
 
 func (c *checker) CheckMission(_ context.Context, id string, _ *missions.DronePlan, tag Tag) (string, error) {
