@@ -64,7 +64,9 @@ func New(cfg Config) *Fleet {
 // Publishing happens under the fleet's lock, so with several writers (one
 // dispatcher per link) subscribers receive events in Seq order.
 func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, at, at, true, nil, nil, fn)
+	var snap Vehicle
+	events := f.apply(id, at, at, true, nil, nil, nil, &snap, fn)
+	return snap, events
 }
 
 // UpdateFrom is Update with the input that caused the change (the ground
@@ -72,7 +74,28 @@ func (f *Fleet) Update(id string, at time.Time, fn func(v *Vehicle)) (Vehicle, [
 // beside the new state (Batch.Causes), so a store can keep one point per
 // message. The fleet never looks into it.
 func (f *Fleet) UpdateFrom(id string, at time.Time, cause any, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, at, at, true, cause, nil, fn)
+	var snap Vehicle
+	events := f.apply(id, at, at, true, cause, nil, nil, &snap, fn)
+	return snap, events
+}
+
+// Ref is a writer's reference to one vehicle's entry in the fleet, for
+// UpdateRef. The zero Ref is ready to use; it is filled in by its first
+// update and must then be used for that vehicle ID only by one writer.
+type Ref struct {
+	id string
+	e  *entry
+}
+
+// UpdateRef is UpdateFrom for a writer that updates the same vehicle
+// many times a second (the ground station's dispatcher: every message
+// received), returning nothing: ref, kept by the writer for the vehicle,
+// finds the vehicle's entry without looking its ID up in the map of every
+// vehicle, and the state is not copied back to a caller that does not
+// read it. At 2,000 vehicles (36,000 updates a second) the map lookup was
+// about 1.5 % of the station's CPU.
+func (f *Fleet) UpdateRef(ref *Ref, id string, at time.Time, cause any, fn func(v *Vehicle)) {
+	f.apply(id, at, at, true, cause, nil, ref, nil, fn)
 }
 
 // Refresh applies a change that no received data caused — a heartbeat
@@ -82,7 +105,9 @@ func (f *Fleet) UpdateFrom(id string, at time.Time, cause any, fn func(v *Vehicl
 // data received at now: a recorder skips it, and a link_lost event carries
 // the time the vehicle was last heard. Events are stamped now.
 func (f *Fleet) Refresh(id string, lastHeard, now time.Time, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, lastHeard, now, false, nil, nil, fn)
+	var snap Vehicle
+	events := f.apply(id, lastHeard, now, false, nil, nil, nil, &snap, fn)
+	return snap, events
 }
 
 // RefreshNoted is Refresh whose derived events also carry note in their
@@ -91,13 +116,25 @@ func (f *Fleet) Refresh(id string, lastHeard, now time.Time, fn func(v *Vehicle)
 // ground station's "unverified" fields). note's keys are added to (and
 // override) the event's own fields; note is not kept.
 func (f *Fleet) RefreshNoted(id string, lastHeard, now time.Time, note map[string]any, fn func(v *Vehicle)) (Vehicle, []Event) {
-	return f.apply(id, lastHeard, now, false, nil, note, fn)
+	var snap Vehicle
+	events := f.apply(id, lastHeard, now, false, nil, note, nil, &snap, fn)
+	return snap, events
 }
 
-func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any, note map[string]any, fn func(v *Vehicle)) (Vehicle, []Event) {
+// apply is every update's work: it returns the events derived and, when
+// out is not nil, sets *out to the new state. ref, when not nil, is the
+// writer's reference to the vehicle's entry (UpdateRef), read and filled
+// in here under f.mu.
+func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any, note map[string]any, ref *Ref, out *Vehicle, fn func(v *Vehicle)) []Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e, existed := f.vehicles[id]
+	var e *entry
+	var existed bool
+	if ref != nil && ref.e != nil && ref.id == id { // vehicles are never removed: the entry stays the ID's
+		e, existed = ref.e, true
+	} else {
+		e, existed = f.vehicles[id]
+	}
 	var before eventFields
 	if existed {
 		before = eventFieldsOf(&e.v)
@@ -108,6 +145,9 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 			delete(f.expected, id)
 		}
 		f.vehicles[id] = e
+	}
+	if ref != nil {
+		ref.id, ref.e = id, e
 	}
 	v := &e.v
 	fn(v)
@@ -130,7 +170,10 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 	}
 	snap := v.clone()
 	f.publish(&snap, e.slot, cause, events)
-	return snap, events
+	if out != nil {
+		*out = snap
+	}
+	return events
 }
 
 // Emit records an event that no state change implies (a STATUSTEXT, a

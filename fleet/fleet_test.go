@@ -549,3 +549,49 @@ func TestCoalescingBySlotAfterVehiclesExist(t *testing.T) {
 		t.Fatalf("nothing pending, got %d states", len(b.Vehicles))
 	}
 }
+
+// A writer's Ref finds its vehicle without the map; what subscribers see
+// and the events derived are those of UpdateFrom, including the first
+// update that creates the vehicle, and a Ref handed another ID (a writer
+// reusing it by mistake) still updates the vehicle with that ID.
+func TestUpdateRefIsUpdateFrom(t *testing.T) {
+	byRef, byID := New(DefaultConfig()), New(DefaultConfig())
+	subRef := byRef.Subscribe(SubscribeOptions{KeepAll: true})
+	defer subRef.Close()
+	subID := byID.Subscribe(SubscribeOptions{KeepAll: true})
+	defer subID.Close()
+	var ra, rb Ref
+	steps := []struct {
+		id  string
+		ref *Ref
+		fn  func(v *Vehicle)
+	}{
+		{"a", &ra, func(v *Vehicle) { v.Mode = "STABILIZE"; v.BatteryPct = 50 }},
+		{"b", &rb, func(v *Vehicle) { v.Mode = "GUIDED" }},
+		{"a", &ra, func(v *Vehicle) { v.Mode = "AUTO"; v.Armed = true }},
+		{"a", &ra, func(v *Vehicle) { v.BatteryPct = 19 }},
+		{"b", &ra, func(v *Vehicle) { v.Mode = "RTL" }}, // ra now names b
+		{"a", &ra, func(v *Vehicle) { v.Lat = 41 }},
+	}
+	for i, s := range steps {
+		at := t0.Add(time.Duration(i) * time.Second)
+		byRef.UpdateRef(s.ref, s.id, at, i, s.fn)
+		byID.UpdateFrom(s.id, at, i, s.fn)
+	}
+	got, want := subRef.Next(), subID.Next()
+	if len(got.Vehicles) != len(steps) || !reflect.DeepEqual(got.Vehicles, want.Vehicles) || !reflect.DeepEqual(got.Causes, want.Causes) {
+		t.Fatalf("states by Ref:\n%+v\ncauses %v\nby ID:\n%+v\ncauses %v", got.Vehicles, got.Causes, want.Vehicles, want.Causes)
+	}
+	if !reflect.DeepEqual(kinds(got.Events), kinds(want.Events)) || len(got.Events) != 6 {
+		t.Fatalf("events by Ref %v, by ID %v (want connected ×2, armed, mode_changed, battery_low, mode_changed)", kinds(got.Events), kinds(want.Events))
+	}
+	if byRef.Len() != 2 {
+		t.Fatalf("%d vehicles, want 2", byRef.Len())
+	}
+	if a, _ := byRef.Get("a"); a.Lat != 41 || a.Mode != "AUTO" || !a.Armed {
+		t.Fatalf("a = %+v", a)
+	}
+	if b, _ := byRef.Get("b"); b.Mode != "RTL" {
+		t.Fatalf("b's mode %q, want RTL", b.Mode)
+	}
+}

@@ -440,7 +440,7 @@ func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle
 		}
 		return
 	}
-	ln.st.fleet.UpdateFrom(rec.id, at, ln.cause, func(v *fleet.Vehicle) {
+	ln.st.fleet.UpdateRef(&rec.ref, rec.id, at, ln.cause, func(v *fleet.Vehicle) {
 		fn(v)
 		v.LinkQuality = lq
 	})

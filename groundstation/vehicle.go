@@ -60,6 +60,9 @@ type vehicleRec struct {
 
 	idMu sync.RWMutex
 	id   string // "" until published
+	// ref is the vehicle's entry in the fleet for the dispatcher's updates
+	// (fleet.UpdateRef), filled in by the first.
+	ref fleet.Ref
 
 	// Frames to and from the vehicle go to the station's frame taps (the
 	// tlog recorder) under tapMu, so received and sent frames keep their
