@@ -273,6 +273,19 @@ func (f *Fleet) List() []Vehicle {
 	return out
 }
 
+// Slot returns the vehicle's slot: a dense index (0, 1, …, in order of
+// first appearance, never reused while the fleet lives), the same as
+// Batch.Slots carries with its states.
+func (f *Fleet) Slot(id string) (int32, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	e, ok := f.vehicles[id]
+	if !ok {
+		return -1, false
+	}
+	return e.slot, true
+}
+
 // Len is the number of vehicles known.
 func (f *Fleet) Len() int {
 	f.mu.RLock()

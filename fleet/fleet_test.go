@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -593,5 +594,66 @@ func TestUpdateRefIsUpdateFrom(t *testing.T) {
 	}
 	if b, _ := byRef.Get("b"); b.Mode != "RTL" {
 		t.Fatalf("b's mode %q, want RTL", b.Mode)
+	}
+}
+
+// A coalescing subscription's Batch.Slots is aligned with its Vehicles:
+// each state's vehicle slot, as Fleet.Slot gives it, across batches whose
+// memory is reused and vehicles that appear after the subscription.
+func TestCoalescingBatchCarriesSlots(t *testing.T) {
+	f := New(DefaultConfig())
+	f.Update("x", t0, func(v *Vehicle) {})
+	sub := f.Subscribe(SubscribeOptions{})
+	defer sub.Close()
+	ids := []string{"x", "a", "b", "c", "d"}
+	for round := 0; round < 5; round++ {
+		// The first round updates every vehicle (the four new ones appear
+		// after the subscription); each later one a different subset, in
+		// a different order, some vehicles twice (coalesced into one
+		// state).
+		var want []string
+		for k := range ids {
+			if round == 0 {
+				f.Update(ids[len(ids)-1-k], t0, func(v *Vehicle) {})
+				want = append(want, ids[len(ids)-1-k])
+				continue
+			}
+			id := ids[(k*(round+2))%len(ids)]
+			if (k+round)%3 == 0 {
+				continue
+			}
+			f.Update(id, t0, func(v *Vehicle) { v.Lat = float64(round) })
+			if !slices.Contains(want, id) {
+				want = append(want, id)
+			}
+		}
+		f.Update(want[0], t0, func(v *Vehicle) { v.Lon = float64(round) })
+		b := sub.Next()
+		if len(b.Slots) != len(b.Vehicles) || len(b.Vehicles) != len(want) {
+			t.Fatalf("round %d: %d states, %d slots, want %d (%v)", round, len(b.Vehicles), len(b.Slots), len(want), want)
+		}
+		for i := range b.Vehicles {
+			slot, ok := f.Slot(b.Vehicles[i].ID)
+			if !ok || b.Slots[i] != slot || b.Vehicles[i].ID != want[i] {
+				t.Fatalf("round %d: state %d is %s in slot %d, want %s in slot %d", round, i, b.Vehicles[i].ID, b.Slots[i], want[i], slot)
+			}
+		}
+	}
+	seen := map[int32]string{}
+	for _, id := range ids {
+		slot, ok := f.Slot(id)
+		if !ok || slot < 0 || int(slot) >= len(ids) || seen[slot] != "" {
+			t.Fatalf("%s has slot %d (%v); taken: %v", id, slot, ok, seen)
+		}
+		seen[slot] = id
+	}
+	if _, ok := f.Slot("nobody"); ok {
+		t.Fatal("an unknown vehicle has a slot")
+	}
+	keep := f.Subscribe(SubscribeOptions{KeepAll: true})
+	defer keep.Close()
+	f.Update("x", t0, func(v *Vehicle) {})
+	if b := keep.Next(); len(b.Vehicles) != 1 || b.Slots != nil {
+		t.Fatalf("KeepAll batch: %d states, slots %v (want 1, none)", len(b.Vehicles), b.Slots)
 	}
 }

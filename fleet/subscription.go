@@ -38,18 +38,21 @@ type Subscription struct {
 	// per vehicle in order of first arrival (coalesced, indexed by latest).
 	queue []Vehicle
 	// latest (coalesced mode) is, by the vehicle's slot in the fleet
-	// (entry.slot), its index in queue plus one (0: none pending); qslots
-	// are the slots of the queued states, to reset latest at Next. A slice,
-	// not a map keyed by ID: two coalescing subscribers looked their ID up
-	// for each of 36,000 updates a second at 2,000 vehicles.
+	// (entry.slot), its index in queue plus one (0: none pending); slots
+	// (coalesced mode) are the slots of the queued states, aligned with
+	// queue (-1 for a state without one), to reset latest at Next and for
+	// Batch.Slots. A slice, not a map keyed by ID: two coalescing
+	// subscribers looked their ID up for each of 36,000 updates a second
+	// at 2,000 vehicles.
 	latest []int32
-	qslots []int32
+	slots  []int32
 	causes []any // KeepAll mode: what caused each queued state
 	// spare is the queue handed out by the previous Next, reused by the
 	// next one: a busy fleet's states are copied into the same memory
 	// instead of a fresh slice per batch (and a map value per vehicle).
 	spare  []Vehicle
 	spareC []any
+	spareS []int32
 	// peak is the largest batch Next handed out lately (it decays by
 	// 1/1024 a call): the queue grows straight to it, and batch memory up
 	// to it is kept. A recorder that stops taking while it writes a
@@ -78,7 +81,13 @@ type Batch struct {
 	Vehicles []Vehicle
 	// Causes (KeepAll subscriptions only) is aligned with Vehicles: the
 	// input passed to UpdateFrom for each state, nil for other changes.
-	Causes  []any
+	Causes []any
+	// Slots (coalescing subscriptions only) is aligned with Vehicles: the
+	// vehicle's slot in the fleet (Fleet.Slot: a dense index from 0, in
+	// order of first appearance, never reused), -1 if the state has none.
+	// A subscriber that keeps something per vehicle indexes a slice with
+	// it instead of looking the ID up in a map for every state.
+	Slots   []int32
 	Events  []Event
 	Dropped Dropped
 }
@@ -103,7 +112,7 @@ func (s *Subscription) Close() {
 		s.f.subMu.Unlock()
 		s.mu.Lock()
 		s.closed = true
-		s.latest, s.qslots, s.queue, s.causes, s.events, s.spare, s.spareC = nil, nil, nil, nil, nil, nil, nil
+		s.latest, s.slots, s.queue, s.causes, s.events, s.spare, s.spareC, s.spareS = nil, nil, nil, nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 }
@@ -122,6 +131,13 @@ func (s *Subscription) Next() Batch {
 	s.peak = max(len(b.Vehicles), s.peak-s.peak/1024)
 	if s.opts.KeepAll {
 		b.Causes = s.causes
+	} else {
+		b.Slots = s.slots
+		for _, sl := range s.slots {
+			if sl >= 0 {
+				s.latest[sl] = 0
+			}
+		}
 	}
 	// The batch handed out last time is done with: its memory takes the
 	// next updates (cleared, so it keeps no old vehicle's data alive).
@@ -130,16 +146,14 @@ func (s *Subscription) Next() Batch {
 	s.queue, s.spare = s.spare[:0], b.Vehicles
 	if s.opts.KeepAll {
 		s.causes, s.spareC = s.spareC[:0], b.Causes
+	} else {
+		s.slots, s.spareS = s.spareS[:0], b.Slots
 	}
 	if cap(s.spare) > max(maxSpare, 2*s.peak) {
 		// A backlog's worth (a store that fell behind) is not kept for
 		// good: memory returns to what a steady flow needs.
-		s.spare, s.spareC = nil, nil
+		s.spare, s.spareC, s.spareS = nil, nil, nil
 	}
-	for _, sl := range s.qslots {
-		s.latest[sl] = 0
-	}
-	s.qslots = s.qslots[:0]
 	return b
 }
 
@@ -211,6 +225,7 @@ func (s *Subscription) push(v *Vehicle, slot int32, cause any, events []Event) {
 			s.causes = append(s.causes, cause)
 		} else if slot < 0 {
 			s.queue = append(s.queue, *v) // no slot (never from the fleet's own updates): not coalesced
+			s.slots = append(s.slots, -1)
 		} else if int(slot) < len(s.latest) && s.latest[slot] > 0 {
 			s.queue[s.latest[slot]-1] = *v
 		} else {
@@ -219,7 +234,7 @@ func (s *Subscription) push(v *Vehicle, slot int32, cause any, events []Event) {
 			}
 			s.queue = append(s.queue, *v)
 			s.latest[slot] = int32(len(s.queue))
-			s.qslots = append(s.qslots, slot)
+			s.slots = append(s.slots, slot)
 		}
 	}
 	for _, e := range events {

@@ -27,6 +27,8 @@ import (
 type FleetSource interface {
 	Subscribe(opts fleet.SubscribeOptions) *fleet.Subscription
 	List() []fleet.Vehicle
+	// Slot is the vehicle's slot, as fleet.Batch.Slots carries it.
+	Slot(id string) (int32, bool)
 	Events(since uint64, vehicleID string, limit int) []fleet.Event
 }
 
