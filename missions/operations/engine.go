@@ -100,6 +100,7 @@ func (o *Operation) Step(wall time.Time, look Observe) ([]Action, []Note) {
 	st.yields()
 	st.padInit()
 	st.padReturns()
+	st.padYields()
 	st.account()
 	switch {
 	case !st.now.Before(o.End):

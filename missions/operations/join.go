@@ -111,6 +111,22 @@ func entrySend(p SlotPlan) int {
 // crossed the loop while their incumbents had to leave.)
 const joinMarginS = 30
 
+// joinBudget is how long (operation seconds) a relief of the incumbent
+// inc (incumbent) may still take to be on the loop: the incumbent's time
+// on station (before its must-leave time, or the legs it cannot be sent
+// home from) less joinMarginS; 0 without one.
+func (st *step) joinBudget(inc string) float64 {
+	w := st.o.vehicle(inc)
+	if w == nil {
+		return 0
+	}
+	ifv, ok := st.look(inc)
+	if !ok {
+		return 0
+	}
+	return st.leaveIn(w, ifv) - max(st.blockedAhead(w, ifv), 0) - joinMarginS
+}
+
 // joinChoice is one way onto the loop: send is the item the relief is
 // sent to (MISSION_SET_CURRENT), join the loop waypoint it takes up the
 // patrol at, why what the release event says of it.
@@ -138,12 +154,7 @@ func (st *step) joinCandidates(v *VehicleState, fv fleet.Vehicle) []joinChoice {
 	entry := joinChoice{send: entrySend(p), join: first, why: "the loop's entry"}
 	inc, seq, at := st.incumbent(v)
 	g := st.o.loop(v.Slot)
-	budget := 0.0 // how long the incumbent may still patrol, seconds
-	if w := st.o.vehicle(inc); w != nil {
-		if ifv, ok := st.look(inc); ok {
-			budget = st.leaveIn(w, ifv) - max(st.blockedAhead(w, ifv), 0) - joinMarginS
-		}
-	}
+	budget := st.joinBudget(inc)
 	if inc == "" || g == nil || len(p.JoinSeqs) == 0 {
 		if inc == "" {
 			entry.why = "no drone of the slot on the loop: the loop's entry"

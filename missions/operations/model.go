@@ -239,6 +239,13 @@ type VehicleState struct {
 	// (operation time).
 	YieldTo    string     `json:"yield_to,omitempty"`
 	YieldSince *time.Time `json:"yield_since,omitempty"`
+	// YieldPad: the yield is a takeoff's, braked over its spot while
+	// YieldTo descends beside its way out (padyield.go), not one for a
+	// forced return.
+	YieldPad bool `json:"yield_pad,omitempty"`
+	// padYieldLaunch is the launch (launchAt) whose way out was braked
+	// for a descent: once per way out.
+	padYieldLaunch time.Time
 	// resumedAt is when (wall time) a yielding drone was sent on with its
 	// mission (zero: not yet).
 	resumedAt time.Time

@@ -330,3 +330,44 @@ func TestPadSpotsSequenceCrossings(t *testing.T) {
 		})
 	}
 }
+
+// A relief's way out at its layer runs over or beside the other spots of
+// the ring, and the crossings kept it only the critical 10 m from a drone
+// coming down there (the ring double with 15-minute packs, launches
+// taking 10–18 s: 16.1–18.6 m on the code before). Now the relief climbs
+// beside the descent and is braked on its way out (a yield, cause
+// "descent") until its way keeps the pad clearance, when its slot's
+// incumbent can wait for it and the pool forecast sees no gap; the slots
+// stay covered. (With the short pool of TestPadSpotsSequenceCrossings
+// the forecast sees gaps and no relief is braked: each yield of 12–17 s
+// there delayed the handover, the incumbent's landing and its swap, and
+// the slots went uncovered longer.)
+func TestPadReliefBrakesForADescentBesideItsWayOut(t *testing.T) {
+	padClear := separation.DefaultConfig().PadClearance()
+	for _, wait := range []float64{10, 12, 15, 18} {
+		t.Run(fmt.Sprintf("launch %g s", wait), func(t *testing.T) {
+			run := flyPadAt(t, ringSpots(8, 32), wait, 100.0/900, 6*time.Minute, 15*time.Minute, "", false)
+			yields := 0
+			for _, n := range run.notes {
+				if n.Fields["action"] == "yield" && n.Fields["cause"] == "descent" {
+					yields++
+				}
+			}
+			t.Logf("way out and descent: closest %.1f m (%s); closest approach %.1f m; yields %d, uncovered %.0f s",
+				run.outIn, run.outInWhere, run.least, yields, run.o.UncoveredS())
+			// The double moves its flyers every 0.1 s: at 6 m/s, 0.6 m.
+			if run.outIn < padClear-0.6 {
+				for _, n := range run.notes {
+					t.Log(n.VehicleID, " ", n.Message)
+				}
+				t.Errorf("a relief on its way out came %.1f m from a drone coming down (pad clearance %g m): %s", run.outIn, padClear, run.outInWhere)
+			}
+			if yields == 0 {
+				t.Error("no relief was braked for a descent: the case is not flown")
+			}
+			if run.o.UncoveredS() > 0 {
+				t.Errorf("uncovered %.0f s", run.o.UncoveredS())
+			}
+		})
+	}
+}

@@ -115,8 +115,11 @@ func (st *step) zoneHits(v *VehicleState, fv fleet.Vehicle, alt float64, stopped
 
 // stoppedTrack is t flown until a brake sent now has stopped the drone
 // (the station's command round trip and padBrakeS), then hovering there.
-func (st *step) stoppedTrack(t *track) *track {
-	stop := t.shift + st.o.LatencyS + padBrakeS
+func (st *step) stoppedTrack(t *track) *track { return st.stoppedAfter(t, 0) }
+
+// stoppedAfter is stoppedTrack for a brake sent later seconds from now.
+func (st *step) stoppedAfter(t *track, later float64) *track {
+	stop := t.shift + later + st.o.LatencyS + padBrakeS
 	q := *t
 	q.shift = 0
 	h := 0
@@ -168,7 +171,7 @@ func (st *step) forcedReturn(v *VehicleState, fv fleet.Vehicle, ok bool, alt flo
 		for _, h := range hits {
 			y := st.o.vehicle(h.id)
 			at := st.now
-			y.YieldTo, y.YieldSince, y.resumedAt = v.ID, &at, time.Time{}
+			y.YieldTo, y.YieldSince, y.resumedAt, y.YieldPad = v.ID, &at, time.Time{}, false
 			st.acts = append(st.acts, Action{Kind: ActHold, VehicleID: y.ID, Slot: y.Slot})
 			st.notes = append(st.notes, Note{VehicleID: y.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
 				Message: fmt.Sprintf("%s brakes where it is for %s, which must go home now (operation %s): %s's return would enter its critical zone in %.0f s",
@@ -231,8 +234,11 @@ func (st *step) yields() {
 		if y.YieldSince != nil {
 			waited = st.now.Sub(*y.YieldSince).Seconds()
 		}
-		why := st.stillInWay(y, fy)
-		if why != "" && waited < yieldMaxS {
+		why, limit := st.stillInWay(y, fy), float64(yieldMaxS)
+		if y.YieldPad {
+			why, limit = st.padInWay(y, fy)
+		}
+		if why != "" && waited < limit {
 			continue
 		}
 		if why == "" {
