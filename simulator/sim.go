@@ -29,6 +29,11 @@ type Sim struct {
 	rate atomic.Uint64
 	// lag is each scheduler shard's Lag (ns); see Lag.
 	lag []atomic.Int64
+	// simNs is each shard's simulated time since Run (ns), nShards how
+	// many Run starts: the shards keep step with each other on it
+	// (schedule).
+	simNs   []atomic.Int64
+	nShards int
 
 	mu      sync.Mutex
 	running bool
@@ -47,6 +52,7 @@ func New(cfg Config) (*Sim, error) {
 	// One lag per scheduler shard (Run makes at most GOMAXPROCS), made
 	// here so that Lag may be called before Run.
 	s.lag = make([]atomic.Int64, max(1, runtime.GOMAXPROCS(0)))
+	s.simNs = make([]atomic.Int64, len(s.lag))
 	for i, a := range plan {
 		sv, err := newSimVehicle(i, a, &s.cfg)
 		if err != nil {
@@ -63,6 +69,8 @@ func New(cfg Config) (*Sim, error) {
 			s.tcp = append(s.tcp, ln)
 		}
 	}
+	// One scheduler shard per processor, at most one per vehicle.
+	s.nShards = min(len(s.lag), len(s.vehicles))
 	return s, nil
 }
 
@@ -93,8 +101,10 @@ func (s *Sim) SetSpeedup(f float64) error {
 // did not simulate (a tick later than 10 intervals simulates only 10, so
 // a starved machine slows the simulation instead of jumping it) or ran
 // slower than Config.Speedup (SetSpeedup). It never decreases unless
-// SetSpeedup ran the world faster than Config.Speedup. With vehicles
-// stepped by several schedulers it is the slowest one's. A clock that
+// SetSpeedup ran the world faster than Config.Speedup, or a scheduler
+// catches up with the others (schedule). With vehicles stepped by
+// several schedulers it is the slowest one's; they keep within 10 ticks
+// of each other's simulated time, so it is the world's. A clock that
 // must keep step with the simulated world — the operations scheduler's
 // under burgut run — is the wall clock less Lag.
 func (s *Sim) Lag() time.Duration {
@@ -154,11 +164,7 @@ func (s *Sim) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	shards := runtime.GOMAXPROCS(0)
-	if shards > len(s.vehicles) {
-		shards = len(s.vehicles)
-	}
-	shards = min(shards, len(s.lag))
+	shards := s.nShards
 	for k := range shards {
 		var mine []*SimVehicle
 		for i := k; i < len(s.vehicles); i += shards {
@@ -167,7 +173,7 @@ func (s *Sim) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.schedule(ctx, mine, &s.lag[k])
+			s.schedule(ctx, mine, k)
 		}()
 	}
 	s.cfg.Log.Info("simulator running", "vehicles", len(s.vehicles), "gcs", s.cfg.GCS, "speedup", s.cfg.Speedup)
@@ -178,15 +184,25 @@ func (s *Sim) Run(ctx context.Context) error {
 	return nil
 }
 
-// schedule steps its share of vehicles every tick. Wall time between ticks
-// is measured, so a late tick simulates the time it missed (capped, so a
-// stalled machine slows the simulation instead of jumping it); what it
-// did not simulate is added to lag (see Lag).
-func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle, lag *atomic.Int64) {
+// schedule steps shard k's share of vehicles every tick. Wall time
+// between ticks is measured, so a late tick simulates the time it missed
+// (capped, so a stalled machine slows the simulation instead of jumping
+// it); what it did not simulate is added to the shard's lag (see Lag).
+//
+// The shards keep step with each other (shardStep): the vehicles fly in
+// one world, on one simulated clock (within 10 ticks). Left to themselves, a shard starved
+// for more than 10 intervals fell behind the others for good — under CI
+// load, by 24 s of simulated time at speedup 60 (the median over a 3-hour
+// operation test) — so two drones in different shards flew in different
+// times: the station saw them at one wall time 10 m apart while at the
+// same simulated time they were 2.4 m apart, and the operation clock,
+// which follows the slowest shard (Lag), ran behind the faster ones.
+func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle, k int) {
 	t := time.NewTicker(s.cfg.TickInterval)
 	defer t.Stop()
 	last := time.Now()
 	maxDt := 10 * s.cfg.TickInterval
+	lag := &s.lag[k]
 	for {
 		select {
 		case <-ctx.Done():
@@ -197,7 +213,7 @@ func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle, lag *atomic.Int64)
 			last = now
 			dt := min(wall, maxDt)
 			rate := s.Speedup()
-			simDt := time.Duration(float64(dt) * rate)
+			simDt := s.shardStep(k, time.Duration(float64(dt)*rate), time.Duration(float64(maxDt)*rate))
 			// The wall time this tick stands for at Config.Speedup, less
 			// the wall time it did.
 			if d := wall - time.Duration(float64(simDt)/s.cfg.Speedup); d != 0 {
@@ -208,6 +224,40 @@ func (s *Sim) schedule(ctx context.Context, vs []*SimVehicle, lag *atomic.Int64)
 			}
 		}
 	}
+}
+
+// shardStep is how much simulated time shard k steps this tick, given the
+// simDt its own wall time allows (at most maxSim, the 10 ticks a late tick
+// makes good): no further than maxSim ahead of the slowest other shard —
+// a shard that ran ahead waits for it — and, when behind the fastest, up
+// to maxSim more to catch it up. A shard late by less than 10 ticks makes
+// its time good on its next tick, as it always did, and the others did not
+// wait for it; one starved longer loses what it missed beyond them (its
+// lag), and the others wait until it is that far behind at most. (Two
+// ticks ahead at most was tried: every delay of a few ticks then cost the
+// world time, and the 3-hour operation test's simulator ran at 19x of its
+// 60 under load 22, against 58x before.) The shard's simulated time is
+// advanced by the result.
+func (s *Sim) shardStep(k int, simDt, maxSim time.Duration) time.Duration {
+	mine := s.simNs[k].Load()
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for j := range s.nShards {
+		if j != k {
+			o := s.simNs[j].Load()
+			lo, hi = min(lo, o), max(hi, o)
+		}
+	}
+	step := int64(simDt)
+	if s.nShards > 1 {
+		if mine+step < hi {
+			step = min(hi-mine, step+int64(maxSim))
+		}
+		if limit := lo + int64(maxSim); mine+step > limit {
+			step = max(0, limit-mine)
+		}
+	}
+	s.simNs[k].Add(step)
+	return time.Duration(step)
 }
 
 // readLoop reads the vehicle's socket until it is closed.
