@@ -68,8 +68,14 @@ func (o *Operation) launchDelays() []float64 {
 // (and of every airborne drone outside the operation, outside.go):
 // those launching (from their spot, at any launch delay), those flying
 // (their mission, their RTL — a drone sent home this tick is judged on
-// its RTL), and those held (where they are).
+// its RTL), and those held (where they are); missions are followed
+// crossAheadS ahead.
 func (st *step) movers(except string) []mover {
+	return st.moversAhead(except, crossAheadS)
+}
+
+// moversAhead is movers with missions followed horizon seconds ahead.
+func (st *step) moversAhead(except string, horizon float64) []mover {
 	if len(st.o.Plans) == 0 {
 		return nil
 	}
@@ -87,7 +93,7 @@ func (st *step) movers(except string) []mover {
 		switch v.Role {
 		case RoleLaunching:
 			h := st.homeOf(fv, v.Slot)
-			out = append(out, mover{id: v.ID, state: "taking off", t: missionTrack(p, f, h, 1, crossAheadS), delays: st.o.launchDelays(), pos: h})
+			out = append(out, mover{id: v.ID, state: "taking off", t: missionTrack(p, f, h, 1, horizon), delays: st.o.launchDelays(), pos: h})
 		case RoleTransit, RoleStation, RoleReturning:
 			if !fv.Armed {
 				continue
@@ -103,7 +109,7 @@ func (st *step) movers(except string) []mover {
 			case v.Role == RoleTransit && fv.Mode == "AUTO" && fv.MissionSeq <= 1:
 				// Armed, its mission not begun or at its takeoff: still on
 				// its spot, it may start climbing at any moment yet.
-				t, state = missionTrack(p, f, pos, 1, crossAheadS), "taking off"
+				t, state = missionTrack(p, f, pos, 1, horizon), "taking off"
 				if !airborne(fv) || fv.RelativeAlt < 1 {
 					delays = st.o.launchDelays()
 				}
@@ -121,7 +127,7 @@ func (st *step) movers(except string) []mover {
 				}
 				continue
 			default:
-				t = predicted(p, f, fv, crossAheadS, z)
+				t = predicted(p, f, fv, horizon, z)
 				if fv.Mode == "LAND" {
 					state = "landing"
 				}

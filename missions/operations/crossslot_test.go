@@ -64,6 +64,9 @@ type csDrone struct {
 	// by, for "a": operation seconds to its wait's bound (ReturnBy; 0:
 	// returnWaitS); a bound now forces its return.
 	by float64
+	// join, for a relief (RoleTransit), is the loop waypoint it was sent
+	// on to (JoinSeq): it is on station once past it.
+	join int
 }
 
 // crossSlotRun is what crossSlotFly measured: the closest approach of the
@@ -74,10 +77,15 @@ type csDrone struct {
 type crossSlotRun struct {
 	leastH, least3 float64
 	where, where3  string
-	landedPct      float64
-	rtlAlt         float64
-	notes          []Note
-	o              *Operation
+	// pairH is the least horizontal distance, while closer than
+	// CriticalVertical in height, between any two drones but "a", both
+	// in the air (pairWhere says when and who).
+	pairH     float64
+	pairWhere string
+	landedPct float64
+	rtlAlt    float64
+	notes     []Note
+	o         *Operation
 }
 
 // crossSlotFly flies the double (double_test.go) from an
@@ -100,7 +108,7 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 	d := newDouble(o, sps, wall)
 	const drain = 100.0 / 1500
 	for _, c := range ds {
-		v := &VehicleState{ID: c.id, Role: c.role, Slot: c.slot, Uploaded: c.slot, Ready: true, Since: wall, RatePctS: drain}
+		v := &VehicleState{ID: c.id, Role: c.role, Slot: c.slot, Uploaded: c.slot, Ready: true, Since: wall, RatePctS: drain, JoinSeq: c.join}
 		k := &flyer{id: c.id, p: c.p, home: c.home, seq: c.seq, mode: "AUTO", armed: true, started: true, pct: 90, drain: drain, rtlZ: rtlAlt(sps[c.slot].Plan)}
 		switch {
 		case c.id == "a":
@@ -119,12 +127,28 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 		o.Vehicles = append(o.Vehicles, v)
 		d.add(k, c.slot)
 	}
-	run := crossSlotRun{leastH: math.Inf(1), least3: math.Inf(1), o: o}
+	run := crossSlotRun{leastH: math.Inf(1), least3: math.Inf(1), pairH: math.Inf(1), o: o}
 	a := d.fl["a"]
 	moved := func(now float64) bool {
 		if !a.armed {
 			run.landedPct = a.pct
 			return true
+		}
+		for i, id := range d.ids {
+			k := d.fl[id]
+			if id == "a" || !k.armed || k.p.z < 1 {
+				continue
+			}
+			for _, jd := range d.ids[i+1:] {
+				j := d.fl[jd]
+				if jd == "a" || !j.armed || j.p.z < 1 || math.Abs(k.p.z-j.p.z) >= sepmin.CriticalVertical {
+					continue
+				}
+				if h := hdist(k.p, j.p); h < run.pairH {
+					run.pairH = h
+					run.pairWhere = fmt.Sprintf("t %.0f s: %s %s/%d at %.0f,%.0f,%.0f and %s %s/%d at %.0f,%.0f,%.0f", now, id, k.mode, k.seq, k.p.x, k.p.y, k.p.z, jd, j.mode, j.seq, j.p.x, j.p.y, j.p.z)
+				}
+			}
 		}
 		for id, k := range d.fl {
 			if id == "a" || !k.armed || a.p.z < 1 || k.p.z < 1 || a.mode == "AUTO" {

@@ -158,25 +158,37 @@ func (st *step) forcedReturn(v *VehicleState, fv fleet.Vehicle, ok bool, alt flo
 		return true, why
 	}
 	stop := map[string]bool{}
-	var names []string
 	for _, h := range hits {
 		if !st.yielder(h.id, v.ID) {
 			stop = nil
 			break
 		}
 		stop[h.id] = true
-		names = append(names, h.id)
 	}
-	if stop != nil && len(st.zoneHits(v, fv, alt, stop, false)) == 0 {
-		for _, h := range hits {
-			y := st.o.vehicle(h.id)
+	clears := stop != nil && len(st.zoneHits(v, fv, alt, stop, false)) == 0
+	var behind []zoneHit
+	if clears {
+		// The drones that would close in on a braked one are braked
+		// too, when that keeps the return clear.
+		behind, clears = st.brakeChain(v.ID, stop)
+		clears = clears && (len(behind) == 0 || len(st.zoneHits(v, fv, alt, stop, false)) == 0)
+	}
+	if clears {
+		var names []string
+		brake := func(y *VehicleState, msg string) {
 			at := st.now
 			y.YieldTo, y.YieldSince, y.resumedAt, y.YieldPad = v.ID, &at, time.Time{}, false
 			st.acts = append(st.acts, Action{Kind: ActHold, VehicleID: y.ID, Slot: y.Slot})
 			st.notes = append(st.notes, Note{VehicleID: y.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
-				Message: fmt.Sprintf("%s brakes where it is for %s, which must go home now (operation %s): %s's return would enter its critical zone in %.0f s",
-					y.ID, v.ID, st.o.ID, v.ID, h.at),
-				Fields: map[string]any{"operation_id": st.o.ID, "action": "yield", "slot": y.Slot, "other_vehicle_id": v.ID, "yield_vehicle_id": y.ID}})
+				Message: fmt.Sprintf("%s brakes where it is for %s, which must go home now (operation %s): %s", y.ID, v.ID, st.o.ID, msg),
+				Fields:  map[string]any{"operation_id": st.o.ID, "action": "yield", "slot": y.Slot, "other_vehicle_id": v.ID, "yield_vehicle_id": y.ID}})
+			names = append(names, y.ID)
+		}
+		for _, h := range hits {
+			brake(st.o.vehicle(h.id), fmt.Sprintf("%s's return would enter its critical zone in %.0f s", v.ID, h.at))
+		}
+		for _, h := range behind {
+			brake(st.o.vehicle(h.id), fmt.Sprintf("flying on it would come into the critical zone of %s, braked for that return, in %.0f s", h.state, h.at))
 		}
 		st.note(v.ID, fleet.SeverityInfo, "return_yield", "%s goes home, the drones in its way braked (%s; operation %s): %s", v.ID, strings.Join(names, ", "), st.o.ID, why)
 		st.lastNote()["slot"], st.lastNote()["yielded_by"] = v.Slot, names
@@ -195,6 +207,97 @@ func (st *step) forcedReturn(v *VehicleState, fv fleet.Vehicle, ok bool, alt flo
 		return false, why
 	}
 	return true, why
+}
+
+// brakeChain judges the drones in stop braked for the return of the
+// drone returning — each stopped where a brake sent now stops it
+// (stoppedTrack), hovering there for up to yieldMaxS — against every
+// other drone's predicted flight but the returning one's (its return is
+// zoneHits'): a drone braked on its loop is in the way of the drones
+// coming along it behind it (its slot's relief joining, or the drone
+// trailing it) and of any other drone predicted to pass. One that would
+// come into a braked drone's critical zone (zoneNear) within yieldMaxS
+// is braked too when it may yield (yielder), and judged in its turn
+// stopped; the chain ends when no drone comes into a braked one's zone
+// (it grows by one drone at a time, so it ends). It reports the drones
+// added to stop (id, and in state the braked drone each would have
+// closed on), or false when one that would close in cannot yield (a
+// drone flying home, launching, held, outside the operation) or two
+// braked ones would stop within each other's zone: the way cannot be
+// cleared by braking. Braked alone, a patrol let the drone behind it
+// fly into it (the point-mass double of
+// TestForcedReturnBrakesThePatrolsFollowerToo: 4.0 m).
+func (st *step) brakeChain(returning string, stop map[string]bool) ([]zoneHit, bool) {
+	ms := st.moversAhead(returning, yieldMaxS)
+	tracks := map[string][]int{} // the movers' indexes by drone
+	for i := range ms {
+		mt := *ms[i].t
+		if fv, ok := st.look(ms[i].id); ok {
+			mt.shift = st.ageS(fv)
+		}
+		ms[i].t = &mt
+		tracks[ms[i].id] = append(tracks[ms[i].id], i)
+	}
+	stopped := func(m mover) *track {
+		if stop[m.id] {
+			return st.stoppedTrack(m.t)
+		}
+		return m.t
+	}
+	var added []zoneHit
+	for judged := map[string]bool{}; ; {
+		var next string
+		for _, y := range ms {
+			if !stop[y.id] || judged[y.id] {
+				continue
+			}
+			next = y.id
+			break
+		}
+		if next == "" {
+			return added, true
+		}
+		judged[next] = true
+		for _, iy := range tracks[next] {
+			y := ms[iy]
+			yt := stopped(y)
+			for _, m := range ms {
+				if m.id == y.id || hdist(m.pos, y.pos) > 2*yieldMaxS*10 {
+					continue
+				}
+				mt := stopped(m)
+				for _, db := range m.delays {
+					at := firstNear(yt, 0, mt, db, yieldMaxS, st.zoneNear)
+					if at < 0 || at <= db && still(yt) && still(mt) {
+						// Two that hover where they are already (reliefs
+						// at holds a plan put side by side) come no closer.
+						continue
+					}
+					if stop[m.id] || !st.yielder(m.id, returning) {
+						// Braked both, or one that cannot yield: no
+						// braking clears this way.
+						return nil, false
+					}
+					stop[m.id] = true
+					added = append(added, zoneHit{m.id, y.id, at})
+					break
+				}
+			}
+		}
+	}
+}
+
+// still reports whether t hovers where it is: no point of it is a metre
+// from where it starts.
+func still(t *track) bool {
+	h := 0
+	p := t.at(0, &h)
+	for _, q := range t.pts {
+		if dist3(p, q) > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // tickS is the operation time since the last tick (1 s before the first).
@@ -233,6 +336,12 @@ func (st *step) yields() {
 		waited := 0.0
 		if y.YieldSince != nil {
 			waited = st.now.Sub(*y.YieldSince).Seconds()
+			if waited <= 0 {
+				// Braked on this tick: the states do not show the brakes
+				// yet (a drone braked behind it would be judged as flying
+				// on ahead of it).
+				continue
+			}
 		}
 		why, limit := st.stillInWay(y, fy), float64(yieldMaxS)
 		if y.YieldPad {
@@ -253,9 +362,12 @@ func (st *step) yields() {
 	}
 }
 
-// stillInWay says how the drone y yields to would still come into y's
-// critical zone were y sent on now (flying its mission from where it
-// stands, at once or after the command's round trip), or "".
+// stillInWay says how the drone y yields to, or another drone braked for
+// the same return (still braked: a brakeChain's drone ahead of it), would
+// still come into y's critical zone were y sent on now (flying its
+// mission from where it stands, at once or after the command's round
+// trip), or "". A drone braked behind a patrol goes on only once the
+// patrol flies on ahead of it.
 func (st *step) stillInWay(y *VehicleState, fy fleet.Vehicle) string {
 	r := st.o.vehicle(y.YieldTo)
 	if r == nil || r.Role != RoleReturning {
@@ -270,13 +382,25 @@ func (st *step) stillInWay(y *VehicleState, fy fleet.Vehicle) string {
 	pos := f.at(fy.Lat, fy.Lon, fy.RelativeAlt)
 	mine := missionTrack(p, f, pos, fy.MissionSeq, crossAheadS)
 	for _, m := range st.movers(y.ID) {
-		if m.id != r.ID {
+		x := st.o.vehicle(m.id)
+		if m.id != r.ID && (x == nil || x.YieldTo != y.YieldTo || x.YieldPad) {
 			continue
 		}
 		mt := *m.t
-		mt.shift = st.ageS(fr)
+		fx, ok := st.look(m.id)
+		if ok {
+			mt.shift = st.ageS(fx)
+		}
+		if m.id != r.ID && x.resumedAt.IsZero() && ok && fx.Mode == "AUTO" {
+			// Braked, its state not showing it yet: it stops where the
+			// brake stops it.
+			mt = *st.stoppedTrack(&mt)
+		}
 		for _, d := range []float64{0, st.o.LatencyS} {
 			if at := firstNear(mine, d, &mt, 0, crossAheadS, st.zoneNear); at >= 0 {
+				if m.id != r.ID {
+					return fmt.Sprintf("%s, %s for %s, would come into its critical zone in %.0f s", m.id, m.state, r.ID, at)
+				}
 				return fmt.Sprintf("%s, %s, would come into its critical zone in %.0f s", r.ID, m.state, at)
 			}
 		}
