@@ -188,7 +188,10 @@ func TestConsoleDrawAndEditArea(t *testing.T) {
 	c.poll("the triangle drawn", `document.getElementById('draw-count').textContent === '1 boundary, 1 hole(s), 1 no-fly, 1 launch pad(s)'`, 10*time.Second)
 	c.shot("5-edited")
 	c.run(chromedp.Click("#area-save"))
-	c.poll("the edited area stored", `document.querySelector('#area-errors li.ok')?.textContent.includes('imported Drawn park (edited): 1 no-fly zone(s), 1 launch point(s)')`, 20*time.Second)
+	// The stored message comes before the area list is read again and the
+	// new area picked: wait for the pick (the plan below is over it), or
+	// the old area, with its circle, is read (a fresh-clone CI run did).
+	c.poll("the edited area stored and picked", `(() => { const ok = document.querySelector('#area-errors li.ok'); return !!ok && ok.textContent.includes('imported Drawn park (edited): 1 no-fly zone(s), 1 launch point(s)') && document.getElementById('plan-area').value === ok.dataset.areaId })()`, 20*time.Second)
 	edited := eval[string](c, `fetch('/api/v1/areas/' + document.getElementById('plan-area').value).then(r => r.json()).then(fc => fc.features.filter(f => f.properties.kind === 'no-fly').map(f => f.geometry.type + ' ' + (f.geometry.type === 'Polygon' ? f.geometry.coordinates[0].length : '')).join())`)
 	if edited != "Polygon 4" {
 		t.Errorf("edited area's no-fly zones: %q, want one triangle (4 positions, closed)", edited)
