@@ -109,6 +109,7 @@ type TelemetryConfig struct {
 	Tlogs          bool          // record raw MAVLink to data-dir/tlogs
 	TlogFileMB     int           // a flight's tlog starts a new part past this
 	TlogTotalMB    int           // all tlogs together; oldest deleted first
+	TlogBufferMB   int           // tlog frames held in memory while the disk is slow
 }
 
 // defaults take every value from the package that applies it: one source each.
@@ -120,6 +121,7 @@ func (c *TelemetryConfig) defaults() {
 	c.Tlogs = true
 	c.TlogFileMB = tlog.DefaultMaxFileBytes >> 20
 	c.TlogTotalMB = tlog.DefaultMaxTotalBytes >> 20
+	c.TlogBufferMB = tlog.DefaultMaxBufferBytes >> 20
 }
 
 func (c *TelemetryConfig) register(fs *flag.FlagSet) {
@@ -134,6 +136,7 @@ func (c *TelemetryConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Tlogs, "tlogs", c.Tlogs, "record every vehicle's raw MAVLink to data-dir/tlogs (one .tlog per vehicle per flight)")
 	fs.IntVar(&c.TlogFileMB, "tlog-file-mb", c.TlogFileMB, "a flight's tlog continues in a new part past this size, MiB")
 	fs.IntVar(&c.TlogTotalMB, "tlog-total-mb", c.TlogTotalMB, "cap on all tlogs together, MiB; the oldest files are deleted first")
+	fs.IntVar(&c.TlogBufferMB, "tlog-buffer-mb", c.TlogBufferMB, "tlog frames held in memory while the disk is slow, MiB; past it frames are dropped and counted")
 }
 
 func (c *TelemetryConfig) validate() error {
@@ -158,6 +161,9 @@ func (c *TelemetryConfig) validate() error {
 	}
 	if c.TlogFileMB < 1 || c.TlogTotalMB < c.TlogFileMB {
 		errs = append(errs, fmt.Errorf("tlog-file-mb %d, tlog-total-mb %d: want 1 <= tlog-file-mb <= tlog-total-mb", c.TlogFileMB, c.TlogTotalMB))
+	}
+	if c.TlogBufferMB < 1 {
+		errs = append(errs, fmt.Errorf("tlog-buffer-mb %d: must be at least 1", c.TlogBufferMB))
 	}
 	return errors.Join(errs...)
 }

@@ -281,11 +281,15 @@ type tlogStats interface {
 }
 
 func (a *App) observeTlogs(r tlogStats) {
-	a.addFamily(counter("burgut_tlog_frames_total", "frames written to tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Frames)) })
-	a.addFamily(counter("burgut_tlog_bytes_total", "bytes written to tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Bytes)) })
-	a.addFamily(counter("burgut_tlog_dropped_total", "frames the tlog recorder dropped because its queue was full"), func(emit metrics.Emit) { emit(float64(r.Stats().Dropped)) })
-	a.addFamily(gauge("burgut_tlog_queue", "frames waiting to be written to tlogs (of burgut_tlog_queue_capacity)"), func(emit metrics.Emit) { emit(float64(r.Stats().Queued)) })
+	a.addFamily(counter("burgut_tlog_frames_total", "frames taken for tlogs (buffered in memory, then written)"), func(emit metrics.Emit) { emit(float64(r.Stats().Frames)) })
+	a.addFamily(counter("burgut_tlog_bytes_total", "bytes taken for tlogs"), func(emit metrics.Emit) { emit(float64(r.Stats().Bytes)) })
+	a.addFamily(counter("burgut_tlog_written_frames_total", "frames written to their tlog files"), func(emit metrics.Emit) { emit(float64(r.Stats().WrittenFrames)) })
+	a.addFamily(counter("burgut_tlog_dropped_total", "frames the tlog recorder dropped: its queue or its memory buffer (burgut_tlog_buffer_capacity_bytes) was full"), func(emit metrics.Emit) { emit(float64(r.Stats().Dropped)) })
+	a.addFamily(counter("burgut_tlog_lost_frames_total", "buffered tlog frames that could not be written: a failed open or write, or a disk still stalled at shutdown"), func(emit metrics.Emit) { emit(float64(r.Stats().LostFrames)) })
+	a.addFamily(gauge("burgut_tlog_queue", "frames waiting to be taken into the tlog buffers (of burgut_tlog_queue_capacity)"), func(emit metrics.Emit) { emit(float64(r.Stats().Queued)) })
 	a.addFamily(gauge("burgut_tlog_queue_capacity", "the tlog recorder's queue bound: past it frames are dropped and counted"), func(emit metrics.Emit) { emit(float64(r.Stats().QueueLen)) })
+	a.addFamily(gauge("burgut_tlog_buffer_bytes", "encoded tlog frames in memory not yet written (of burgut_tlog_buffer_capacity_bytes): grows while the disk is slow"), func(emit metrics.Emit) { emit(float64(r.Stats().BufferBytes)) })
+	a.addFamily(gauge("burgut_tlog_buffer_capacity_bytes", "the tlog buffer's bound (--tlog-buffer-mb): past it frames are dropped and counted"), func(emit metrics.Emit) { emit(float64(r.Stats().MaxBufferBytes)) })
 	a.addFamily(gauge("burgut_tlog_open_files", "tlogs open now"), func(emit metrics.Emit) { emit(float64(r.Stats().OpenFiles)) })
 	a.addFamily(counter("burgut_tlog_write_errors_total", "failed tlog writes"), func(emit metrics.Emit) { emit(float64(r.Stats().WriteErrors)) })
 	a.addFamily(counter("burgut_tlog_files_started_total", "tlog files started"), func(emit metrics.Emit) { emit(float64(r.Stats().Files)) })

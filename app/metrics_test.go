@@ -136,6 +136,7 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 		"burgut_vehicles{state=connected}":                                       20,
 		"burgut_vehicles{state=disconnected}":                                    0,
 		"burgut_tlog_dropped_total":                                              0,
+		"burgut_tlog_lost_frames_total":                                          0,
 		"burgut_recorder_dropped_total{reason=queue}":                            0,
 		"burgut_fleet_subscriber_dropped_total{subscriber=recorder,kind=states}": 0,
 		"burgut_ws_clients":                                           0,
@@ -160,7 +161,7 @@ func TestMetricsUnderKnownLoad(t *testing.T) {
 	for _, name := range []string{"burgut_tlog_frames_total", "burgut_recorder_samples_total", "burgut_fleet_subscriber_queue",
 		"burgut_udp_socket_rx_queue_bytes", "burgut_store_samples", "burgut_mqtt_published_total", "burgut_ws_dropped_total",
 		"process_cpu_seconds_total", "process_resident_memory_bytes", "burgut_up_seconds", "burgut_udp_receive_buffer_bytes",
-		"burgut_tlog_queue_capacity", "burgut_tlog_open_files", "burgut_mavlink_dispatcher_behind_seconds"} {
+		"burgut_tlog_queue_capacity", "burgut_tlog_buffer_capacity_bytes", "burgut_tlog_open_files", "burgut_mavlink_dispatcher_behind_seconds"} {
 		if fams[name] == nil || len(fams[name].GetMetric()) == 0 {
 			t.Errorf("family %s missing", name)
 		}

@@ -87,7 +87,8 @@ func (a *App) startTelemetry(ctx context.Context) error {
 		tr, err := tlog.NewRecorder(tlog.RecorderOptions{
 			Dir:          filepath.Join(a.Config.DataDir, "tlogs"),
 			MaxFileBytes: int64(tc.TlogFileMB) << 20, MaxTotalBytes: int64(tc.TlogTotalMB) << 20,
-			Log: a.Log,
+			MaxBufferBytes: int64(tc.TlogBufferMB) << 20,
+			Log:            a.Log,
 		})
 		if err != nil {
 			return fmt.Errorf("telemetry: %w", err)
