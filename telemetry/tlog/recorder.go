@@ -820,8 +820,10 @@ func (r *Recorder) listFiles() ([]fileInfo, error) {
 	return out, nil
 }
 
-// enforceCap deletes the oldest tlogs (by last write) until the total is
-// under 90 % of the cap, counting what is still buffered. A file being
+// enforceCap deletes the oldest tlogs (by last write) until those on disk
+// are under 90 % of the cap. What is still buffered is not counted there:
+// it is written anyway, and counting it deleted the files just written to
+// make room for it (the next batch's check sees it on disk). A file being
 // written is closed first and, if it must go too, its vehicle's log goes
 // on in a new part (restart). Chunks already handed over for a deleted
 // part are written to it again.
@@ -839,7 +841,7 @@ func (r *Recorder) enforceCap() {
 	target := r.opts.MaxTotalBytes / 10 * 9
 	var deleted []string
 	for _, f := range files {
-		if total+r.buffered.Load() <= target {
+		if total <= target {
 			break
 		}
 		for vl := range r.openLogs {
