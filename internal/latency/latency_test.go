@@ -104,3 +104,48 @@ func TestLocalAddsAsObserve(t *testing.T) {
 		t.Fatalf("AddLocal left %+v in the Local", l)
 	}
 }
+
+// bucket is the binary search it replaces, for every bound, its
+// neighbours, every power of two and spread values between them.
+func TestBucketIsTheFirstBoundAtOrAbove(t *testing.T) {
+	var probes []int64
+	for _, b := range boundsNs {
+		probes = append(probes, b-1, b, b+1)
+	}
+	for k := range 63 {
+		p := int64(1) << k
+		probes = append(probes, p-1, p, p+1, p+p/3, p+p/2, p+2*p/3)
+	}
+	probes = append(probes, 0, math.MaxInt64)
+	for _, ns := range probes {
+		if ns < 0 {
+			continue
+		}
+		want, _ := slices.BinarySearch(boundsNs, ns)
+		if got := bucket(ns); got != want {
+			t.Errorf("bucket(%d) = %d, want %d", ns, got, want)
+		}
+	}
+	// The table holds only if no power of two spans more than
+	// bucketSteps bounds.
+	for k := 1; k < 64; k++ {
+		lo, hi := int64(1)<<(k-1), int64(min(uint64(1)<<k-1, math.MaxInt64))
+		i0, _ := slices.BinarySearch(boundsNs, lo)
+		i1, _ := slices.BinarySearch(boundsNs, hi)
+		if i1-i0 > bucketSteps {
+			t.Errorf("[%d, %d] ns spans %d bounds, bucket steps %d", lo, hi, i1-i0, bucketSteps)
+		}
+	}
+}
+
+func BenchmarkLocalObserveSince(b *testing.B) {
+	var l Local
+	at := make([]int64, 4096)
+	for i := range at {
+		at[i] = int64(i) * 9_973 // 0 to 41 ms, spread over the dense buckets
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		l.ObserveSince(0, at[i&4095])
+	}
+}
