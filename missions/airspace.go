@@ -137,6 +137,33 @@ func (c *Checker) padSplit(out []piece, dp *DronePlan, p piece) []piece {
 	return out
 }
 
+// flownLegs is legs without those past a DO_JUMP that repeats forever
+// (Repeat -1; they come last, so the legs kept keep their indices): the
+// autopilot never gets beyond that jump, so the mission's own way home
+// after it (the climb to the transit layer, the RTL) is never flown — a
+// drone on such a loop comes home by an RTL commanded on the loop, which
+// the return rule and the operations scheduler judge from where it is.
+// Separation judged that way home and refused plans for conflicts that
+// cannot happen: on the stadium of the scenario library one slot's
+// unflown climb to the transit layer stood on another's unflown way home,
+// and the operation fell back to planning without a transit layer. A
+// finite loop does fly it and is judged as before. Only separation
+// between plans leaves it out: ReturnConflicts still counts it among the
+// flights a raised return must clear (where it stands for the RTL home
+// a drone sent off its loop flies), which keeps the raised returns as
+// conservative as they were.
+func (dp *DronePlan) flownLegs(legs []Leg) []Leg {
+	if dp.JumpSeq == 0 || dp.Repeat >= 0 {
+		return legs
+	}
+	for k, l := range legs {
+		if l.ToSeq > dp.JumpSeq {
+			return legs[:k]
+		}
+	}
+	return legs
+}
+
 // rtlAlt is the altitude an RTL climbs to where it is below it: RTL_ALT
 // when the plan sets it (FenceParams, centimetres), else the transit
 // layer (0 without one).
@@ -151,7 +178,7 @@ func (dp *DronePlan) rtlAlt() float64 {
 func (c *Checker) separation(plans []*DronePlan, legs [][]Leg) []Violation {
 	sps := make([]sepPlan, len(plans))
 	for i, dp := range plans {
-		sps[i] = sepPlan{dp: dp, home: c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat}), pieces: c.pieces(dp, legs[i])}
+		sps[i] = sepPlan{dp: dp, home: c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat}), pieces: c.pieces(dp, dp.flownLegs(legs[i]))}
 	}
 	return c.separate(sps)
 }
@@ -172,7 +199,7 @@ type PlanSet struct {
 func (c *Checker) CheckAgainst(plans []*DronePlan, others []PlanSet) []Violation {
 	var sps []sepPlan
 	add := func(dp *DronePlan, group int, label string) {
-		sps = append(sps, sepPlan{dp: dp, group: group, label: label, home: c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat}), pieces: c.pieces(dp, dp.Legs())})
+		sps = append(sps, sepPlan{dp: dp, group: group, label: label, home: c.xy(orb.Point{dp.Home.Lon, dp.Home.Lat}), pieces: c.pieces(dp, dp.flownLegs(dp.Legs()))})
 	}
 	for _, dp := range plans {
 		add(dp, 0, "")

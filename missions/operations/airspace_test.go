@@ -267,3 +267,28 @@ func TestOperationsKeepSeparationFromFlyingPlans(t *testing.T) {
 		t.Fatalf("starting later: %d %v", code, out)
 	}
 }
+
+// The stadium of the scenario library is planned with its transit layer:
+// the operation's checks (8-minute packs, 20 % reserve, as the scenario
+// flies) refused the layered plan for a separation conflict on the
+// mission's own way home after the forever loop — never flown, an
+// operation's drone comes home by an RTL commanded on the loop — and the
+// operation fell back to flying its transits on each slot's patrol layer.
+func TestStadiumPlansWithItsTransitLayer(t *testing.T) {
+	a, _, _ := stadiumPlans(t)
+	p := Params{EnduranceS: 480, SwapS: 120}
+	p.defaults()
+	po := missions.PlanOptions{Pattern: missions.PatternPerimeter, Drones: 3, Repeat: -1, Speed: 6, EntryHold: true, TransitLayer: true}
+	plans, eff, err := planChecked(a, po, p)
+	if err != nil {
+		t.Fatalf("layered stadium refused: %v", err)
+	}
+	chk := missions.NewChecker(a, eff.CheckOptions(missions.CheckOptions{}))
+	alts, noRaised, why := returnLayers(chk, plans, eff.LayerStep, a.MaxAlt)
+	for i, dp := range plans {
+		if dp.TransitAlt != eff.TransitAlt || dp.TransitAlt <= dp.Alt {
+			t.Errorf("slot %d: transit layer %g over patrol %g, want the plan's %g", i, dp.TransitAlt, dp.Alt, eff.TransitAlt)
+		}
+		t.Logf("slot %d: patrol %g m, transit %g m, return layer %g %s, not raised from %v, no return from %v", i, dp.Alt, dp.TransitAlt, alts[i], why, noRaised[i], noReturnSeqs(chk, dp))
+	}
+}
