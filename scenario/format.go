@@ -213,6 +213,10 @@ type OperationStep struct {
 	SwapMin      float64        `yaml:"swap_min"`
 	EnduranceMin float64        `yaml:"endurance_min"`
 	Launch       map[string]any `yaml:"launch"`
+	// TransitLayer false plans the transits on each slot's own layer
+	// (the API's transit_layer); absent, the station's default: the layer
+	// where there is room for it and the checks accept it.
+	TransitLayer *bool `yaml:"transit_layer"`
 }
 
 // Targets names the vehicles an action or fault applies to.

@@ -285,6 +285,9 @@ func (r *runner) stepOperation(ctx context.Context, op *OperationStep, trig int)
 	if op.Launch != nil {
 		body["launch"] = jsonable(op.Launch)
 	}
+	if op.TransitLayer != nil {
+		body["transit_layer"] = *op.TransitLayer
+	}
 	var resp struct {
 		ID    string `json:"id"`
 		Slots []any  `json:"slots"`
