@@ -113,3 +113,25 @@ func TestAllProblemsReported(t *testing.T) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// The stadium of the library flies its transits on each slot's own layer
+// (its file says why): the step's transit_layer reaches the operation
+// step, which sends it to the station only when given.
+func TestStadiumOperationSetsNoTransitLayer(t *testing.T) {
+	sc, err := ParseFile("../scenarios/stadium-perimeter-rotation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range sc.Steps {
+		if op := s.Operation; op != nil {
+			n++
+			if op.TransitLayer == nil || *op.TransitLayer {
+				t.Errorf("operation over %s: transit_layer %v, want false", op.Area, op.TransitLayer)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d operation steps, want 1", n)
+	}
+}
