@@ -85,5 +85,20 @@ print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} us/
 echo "$M" | grep -E '_dropped_total|_drops_total' | grep -v '^#' | grep -v ' 0$' || true
 [ ${#WSP[@]} -gt 0 ] && { kill "${WSP[@]}" 2>/dev/null; wait "${WSP[@]}" 2>/dev/null; echo "ws clients: $(sort "$D/ws.log" | uniq -c | head -3 | tr '\n' ' ')"; }
 kill -INT $SP; wait $SP || true
+# Embedded store: count the stored rows after serve has stopped (its Close
+# commits what was pending), per table and per message measurement, next to
+# what loadgen sent per message name; a fleet sends every message, so at
+# --telemetry-interval 0 rows = sent means nothing was lost.
+if [ -z "${INFLUX:-}" ] && [ -f "$D/telemetry.db" ]; then python3 - "$D/telemetry.db" "$D/sent.json" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); sent = json.load(open(sys.argv[2]))["sent"]
+tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name != 'series'")]
+rows = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+msgs = dict(db.execute("SELECT measurement, COUNT(*) FROM messages GROUP BY measurement").fetchall()) if "messages" in rows else {}
+print("stored rows: " + " ".join(f"{t}={n}" for t, n in sorted(rows.items())) + f" total={sum(rows.values())}")
+print("stored messages: " + " ".join(f"{k}={v}" for k, v in sorted(msgs.items())))
+print("sent: " + " ".join(f"{k}={v}" for k, v in sorted(sent.items())) + f" total={sum(sent.values())}")
+PY
+fi
 [ -n "${INFLUX:-}" ] && curl -s -o /dev/null -XPOST "$INFLUX/query" --data-urlencode "q=DROP DATABASE $DB"
 cp "$D/serve.log" "$root/bin/serve.last.log"
