@@ -32,7 +32,10 @@ func (a *App) startGroundStation(ctx context.Context) error {
 		IdentityFile:   filepath.Join(a.Config.DataDir, "vehicle-ids.json"),
 		SigningKeyFile: filepath.Join(a.Config.DataDir, groundstation.SigningKeyFileName),
 		ClockScale:     a.timeScale(),
-		Log:            a.Log,
+		// At interval 0 the recorder stores every message received, also
+		// those that change no state; the station must hand it them.
+		EveryMessage: a.Config.Telemetry.SampleInterval == 0,
+		Log:          a.Log,
 	}, a.Fleet, a.Log)
 	if err != nil {
 		return fmt.Errorf("ground station: %w", err)

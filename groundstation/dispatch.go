@@ -86,8 +86,10 @@ type linkRT struct {
 	rawArena []byte
 
 	// cause is the message being mapped, passed with its fleet update so
-	// a store can keep one point per message.
-	cause any
+	// a store can keep one point per message; caused is whether mapping
+	// it made an update carrying it (attach: Config.EveryMessage).
+	cause  any
+	caused bool
 
 	// signedSys holds, per system ID, the signing state of the keyed
 	// vehicle owning it on this link (nil: frames are not checked);
@@ -342,8 +344,17 @@ func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, r
 	rec.lastFrame = at
 	rec.sess.SetLinkLoss(rec.uploadLoss(at)) // every frame: an upload's copies follow it as it runs
 	rec.sess.Handle(msg)
-	ln.cause = msg
+	ln.cause, ln.caused = msg, false
 	ln.mapFrame(rec, c, msg, at)
+	if !ln.caused && c.role == roleAutopilot && ln.st.cfg.EveryMessage {
+		// A message that changed no state (handled by the session's
+		// command, parameter or mission layers, an event, or nothing) is
+		// still one message heard: an update that changes only the link
+		// quality carries it to the stores. Only the autopilot's: another
+		// component's HEARTBEAT or position would be stored as the
+		// vehicle's status or position.
+		ln.update(rec, at, func(*fleet.Vehicle) {})
+	}
 	ln.cause = nil
 }
 
@@ -428,6 +439,9 @@ func (ln *linkRT) newVehicle(key vkey, at time.Time, ch *gomavlib.Channel) *vehi
 func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle)) {
 	lq := rec.linkQuality(at)
 	rec.lastLQ = at
+	if ln.cause != nil {
+		ln.caused = true
+	}
 	if !rec.published {
 		fn(&rec.pre)
 		rec.pre.LinkQuality = lq

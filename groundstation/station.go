@@ -78,6 +78,14 @@ type Config struct {
 	// clock into an offset on the station's clock (Station.ClockOffsets),
 	// from which a lagging simulator's lag is followed.
 	ClockScale float64
+	// EveryMessage hands every message an autopilot sends to the fleet's
+	// subscribers as the cause of an update, also the messages that change
+	// no state (COMMAND_ACK, PARAM_VALUE, an AUTOPILOT_VERSION repeating a
+	// known UID, ...): at telemetry interval 0 the recorder stores one point
+	// per message received, as Telegraf does, and a message that is not the
+	// cause of any update never reaches it. Off, such messages update
+	// nothing, so the default interval's samples are exactly what they were.
+	EveryMessage bool
 	// SigningKeyFile keeps the per-vehicle MAVLink signing keys (mode
 	// 0600; "" = memory only, keys are lost at exit).
 	SigningKeyFile string

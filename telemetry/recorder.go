@@ -234,20 +234,33 @@ func (r *Recorder) takeMessage(v *fleet.Vehicle, cause any) bool {
 		parts = PartPosition
 	case *common.MessageAttitude:
 		parts = PartAttitude
-	case *common.MessageSysStatus, *common.MessageBatteryStatus:
+	case *common.MessageSysStatus:
+		parts = PartPower
+	case *common.MessageBatteryStatus:
+		if m.Id != 0 {
+			// Only battery 0 is the vehicle's power state; another
+			// battery's message is a point of its own.
+			return r.takePoint(v, m)
+		}
 		parts = PartPower
 	case *common.MessageHeartbeat:
 		parts = PartStatus | PartLink
 	case message.Message:
-		s := FromVehicle(*v)
-		r.points = append(r.points, Point{Time: s.Time, Measurement: MessageMeasurement(m), Tags: s.Tags(),
-			Fields: r.messageFields(m)})
-		return true
+		return r.takePoint(v, m)
 	default:
 		return false
 	}
 	r.batch = append(r.batch, FromVehicle(*v))
 	r.batch[len(r.batch)-1].Parts = parts
+	return true
+}
+
+// takePoint stores m as a point of its own measurement, tagged with the
+// vehicle's state it arrived with.
+func (r *Recorder) takePoint(v *fleet.Vehicle, m message.Message) bool {
+	s := FromVehicle(*v)
+	r.points = append(r.points, Point{Time: s.Time, Measurement: MessageMeasurement(m), Tags: s.Tags(),
+		Fields: r.messageFields(m)})
 	return true
 }
 

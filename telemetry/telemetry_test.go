@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"maps"
 	"math"
 	"strings"
 	"sync"
@@ -250,6 +251,44 @@ func TestRecorderStoresEveryMessageWithZeroInterval(t *testing.T) {
 	}
 	if st := rec.Stats(); st.Samples != 80 || st.Points != 20 || st.Skipped != 2 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// At interval 0 a message that changed no state still arrives as an
+// update's cause (the ground station's Config.EveryMessage) and is one
+// point of its own; a second battery's BATTERY_STATUS is one too, not a
+// power sample of the vehicle's (battery 0's) state.
+func TestRecorderStoresStatelessMessagesAsPoints(t *testing.T) {
+	f := fleet.New(fleet.DefaultConfig())
+	w := &memWriter{}
+	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: 0, BatchSize: 3}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rec.Run(ctx) }()
+	at := time.Unix(1e9, 0)
+	msgs := []any{
+		&common.MessageCommandAck{Command: common.MAV_CMD_SET_MESSAGE_INTERVAL},
+		&common.MessageBatteryStatus{Id: 0, BatteryRemaining: 50},
+		&common.MessageBatteryStatus{Id: 1, BatteryRemaining: 20},
+		&common.MessageAutopilotVersion{Uid: 7},
+		&common.MessageCommandAck{Command: common.MAV_CMD_REQUEST_MESSAGE},
+	}
+	for _, m := range msgs {
+		at = at.Add(10 * time.Millisecond)
+		f.UpdateFrom("v", at, m, func(*fleet.Vehicle) {})
+	}
+	cancel()
+	<-done
+	if len(w.ss) != 1 || w.ss[0].Parts != telemetry.PartPower {
+		t.Errorf("samples %+v, want one power sample (battery 0)", w.ss)
+	}
+	count := map[string]int{}
+	for _, p := range w.ps {
+		count[p.Measurement]++
+	}
+	want := map[string]int{"mavlink_command_ack": 2, "mavlink_battery_status": 1, "mavlink_autopilot_version": 1}
+	if !maps.Equal(count, want) {
+		t.Errorf("message points %v, want %v", count, want)
 	}
 }
 

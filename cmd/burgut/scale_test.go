@@ -22,6 +22,7 @@ import (
 
 	"github.com/burgut-uav/burgut/internal/testenv"
 	"github.com/burgut-uav/burgut/simulator/loadgen"
+	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/tlog"
 )
 
@@ -166,6 +167,18 @@ func TestScale200VehiclesExactCountsEndToEnd(t *testing.T) {
 	} {
 		if n := influxCount(t, influx, db, c.query); n != c.want {
 			t.Errorf("InfluxDB %s = %d, want %d (one point per message sent)", c.query, n, c.want)
+		}
+	}
+	// Every other kind, COMMAND_ACK and AUTOPILOT_VERSION among them, in
+	// its own measurement: a point carries all its message's fields, so
+	// the count of the first is the number of points.
+	for name, want := range sent.Sent {
+		if schemaMessages[name] {
+			continue
+		}
+		q := `SELECT count(*) FROM "` + telemetry.MessagePrefix + strings.ToLower(name) + `"`
+		if n := influxCount(t, influx, db, q); n != want {
+			t.Errorf("InfluxDB %s = %d, want %d (one point per message sent)", q, n, want)
 		}
 	}
 }
