@@ -32,9 +32,12 @@ type RecorderConfig struct {
 	// GLOBAL_POSITION_INT is one position point, each ATTITUDE one
 	// attitude point, each SYS_STATUS or BATTERY_STATUS one power point,
 	// each HEARTBEAT one status and one link point (their fields from the
-	// state right after the message), and every other message that
-	// changes the vehicle's state one point in its own measurement
-	// (MessagePrefix + its name) with all its fields.
+	// state right after the message), and every other message one point
+	// in its own measurement (MessagePrefix + its name) with all its
+	// fields. The recorder sees a message only as an update's cause: the
+	// ground station makes one for a message that changes no state too
+	// (groundstation.Config.EveryMessage), or COMMAND_ACK and the like
+	// would never reach it.
 	Interval time.Duration
 	// BatchSize is how many samples (or message points) are handed to the
 	// writer at once; FlushInterval bounds how long a partial batch waits.
