@@ -935,6 +935,7 @@ func TestOperationReplacesAFailedDrone(t *testing.T) {
 		t.Skip("flies 8 simulated drones through an operation with a failure")
 	}
 	a, areaID, ids := opsFleet(t, 8, nil)
+	_, events, stopRec := recordTracks(a)
 	pace := simPace(a.Sim)
 	o := createOp(t, a, areaID, 3, ids, 5*time.Minute, 40*time.Minute)
 	// Ten minutes into the window, slot 0's drone fails.
@@ -952,6 +953,16 @@ func TestOperationReplacesAFailedDrone(t *testing.T) {
 	transit, gap := back.Slots[0].TransitS, back.Slots[0].UncoveredS
 	o = waitOp(t, a, o.ID, 2*time.Minute, func(o operations.OperationView) bool { return o.State == operations.StateFinished })
 	t.Logf("failed %s at %s; slots %s", victim, failedAt.Format(time.TimeOnly), slotsString(o))
+	// What the operation warned of (a patrol braked for another's return,
+	// a return sent unclear) and its gaps, for whoever reads a failure:
+	// under load a slot other than the failed one can lose its patrol
+	// for a while (the yield), which is a gap of that slot.
+	stopRec()
+	for _, e := range events() {
+		if e.Kind == fleet.EventOperation && e.Severity != fleet.SeverityInfo || e.Kind == fleet.EventCoverageGap {
+			t.Logf("%s %s: %s", e.Time.Format(time.StampMilli), e.Kind, e.Message)
+		}
+	}
 	requirePace(t, pace(), o.TimeScale)
 	s0 := o.Slots[0]
 	if s0.Replacement != 1 {

@@ -84,8 +84,12 @@ type crossSlotRun struct {
 	pairWhere string
 	landedPct float64
 	rtlAlt    float64
-	notes     []Note
-	o         *Operation
+	// coveredBraked counts the scheduler ticks at which a slot was
+	// counted covered while none of its drones on station flew (each
+	// braked, as the double flew it when the tick looked).
+	coveredBraked int
+	notes         []Note
+	o             *Operation
 }
 
 // crossSlotFly flies the double (double_test.go) from an
@@ -129,7 +133,11 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 	}
 	run := crossSlotRun{leastH: math.Inf(1), least3: math.Inf(1), pairH: math.Inf(1), o: o}
 	a := d.fl["a"]
+	modes := map[string]string{} // each flyer's mode before the tick's Step
 	moved := func(now float64) bool {
+		for id, k := range d.fl {
+			modes[id] = k.mode
+		}
 		if !a.armed {
 			run.landedPct = a.pct
 			return true
@@ -167,6 +175,17 @@ func crossSlotFly(t *testing.T, sps []SlotPlan, mode string, pct float64, ds []c
 		return false
 	}
 	ticked := func() bool {
+		for _, sl := range o.Slots {
+			flying := false
+			for _, v := range o.Vehicles {
+				if v.Role == RoleStation && v.Slot == sl.Index && modes[v.ID] == "AUTO" {
+					flying = true
+				}
+			}
+			if sl.Covered && !flying {
+				run.coveredBraked++
+			}
+		}
 		if run.rtlAlt == 0 && a.mode == "RTL" {
 			run.rtlAlt = a.rtlZ // the altitude of its first RTL
 		}

@@ -375,7 +375,7 @@ func (st *step) account() {
 		}
 		covered := false
 		for _, v := range o.Vehicles {
-			if v.Role == RoleStation && v.Slot == sl.Index {
+			if v.Role == RoleStation && v.Slot == sl.Index && !st.braked(v) {
 				covered = true
 			}
 		}
@@ -401,6 +401,21 @@ func (st *step) account() {
 		}
 		sl.Covered = covered
 	}
+}
+
+// braked says whether v, on station, is braked where it is (BRAKE) —
+// yielding to another's return (yield.go) — rather than flying its
+// patrol. Its slot is not covered meanwhile: nobody flies the loop, and
+// the independent check (a drone of the slot flying its loop in
+// AUTO, from the stored tracks) counts that time uncovered; counted as
+// covered, a patrol braked for its predecessor's forced return was
+// 42.4 s the operation did not report in a loaded CI run of
+// TestOperationReplacesAFailedDrone, and the point-mass double of
+// TestForcedReturnBrakesThePatrolsFollowerToo counted 52 ticks covered
+// with the slot's only patrol braked.
+func (st *step) braked(v *VehicleState) bool {
+	fv, ok := st.look(v.ID)
+	return ok && fv.Mode == "BRAKE"
 }
 
 // endGaps closes the gaps still open when the operation ends (its window

@@ -147,6 +147,11 @@ func TestForcedReturnBrakesThePatrolsFollowerToo(t *testing.T) {
 				if n := countNotes(run.notes, "return_unclear"); n > 0 {
 					t.Errorf("a was sent home unclear")
 				}
+				// A slot whose patrol is braked is not covered: nobody
+				// flies its loop.
+				if run.coveredBraked > 0 {
+					t.Errorf("slot counted covered at %d ticks while its drones on station were braked", run.coveredBraked)
+				}
 				if run.landedPct < run.o.Params.ReservePct {
 					t.Errorf("a landed with %.1f %%, under the %.0f %% reserve", run.landedPct, run.o.Params.ReservePct)
 				}
