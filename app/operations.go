@@ -370,12 +370,28 @@ func (x operationsActuator) Hold(ctx context.Context, id string) (err error) {
 }
 
 // Resume sends a drone braked to yield to another's forced return on
-// with its mission (mode AUTO: ArduCopter resumes at its current item).
-func (x operationsActuator) Resume(ctx context.Context, id string) (err error) {
-	defer func() { x.audit(id, "resume", nil, err) }()
+// with its mission (mode AUTO: ArduCopter resumes at its current item)
+// and sets the plan's speed again (DO_CHANGE_SPEED): entering AUTO
+// resets the speed to WPNAV_SPEED (10 m/s by default) and the plan's
+// DO_CHANGE_SPEED, before the loop, is not flown again, so a resumed
+// relief flew its loop at 10 m/s into the drone ahead of it at 6 m/s
+// (the stadium scenario's 0.4 m).
+func (x operationsActuator) Resume(ctx context.Context, id string, speedMS float64) (err error) {
+	var fields map[string]any
+	if speedMS > 0 {
+		fields = map[string]any{"ground_speed_mps": speedMS}
+	}
+	defer func() { x.audit(id, "resume", fields, err) }()
 	d := vehicleapi.Deps{Fleet: x.a.Fleet, Station: vehicleapi.FromStation(x.a.Station), Log: x.a.Log}
-	_, err = vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "AUTO"})
-	return err
+	if _, err = vehicleapi.RunCommand(ctx, d, id, "mode", vehicleapi.CommandArgs{Mode: "AUTO"}); err != nil {
+		return err
+	}
+	if speedMS > 0 {
+		if _, err = vehicleapi.RunCommand(ctx, d, id, "speed", vehicleapi.CommandArgs{GroundSpeedMPS: &speedMS}); err != nil {
+			return fmt.Errorf("set the plan's speed %g m/s after resuming: %w", speedMS, err)
+		}
+	}
+	return nil
 }
 
 // Continue sends a drone waiting at its plan's hold on to the loop: the

@@ -250,7 +250,7 @@ func (r *recorder) Hold(_ context.Context, id string) error {
 	return nil
 }
 
-func (r *recorder) Resume(_ context.Context, id string) error {
+func (r *recorder) Resume(_ context.Context, id string, _ float64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.done = append(r.done, "resume "+id)

@@ -43,8 +43,13 @@ type Actuator interface {
 	// drone flying its mission that yields to another's forced return.
 	Hold(ctx context.Context, vehicleID string) error
 	// Resume sends a drone braked to yield on with its mission (mode
-	// AUTO: it resumes at its current item).
-	Resume(ctx context.Context, vehicleID string) error
+	// AUTO: it resumes at its current item) at the plan's speed
+	// speedMS (0: none set). The speed is set again because ArduCopter
+	// flies a resumed mission at WPNAV_SPEED: the plan's DO_CHANGE_SPEED
+	// lies before the loop and is not flown again, so a relief resumed
+	// after a yield flew its slot's loop at 10 m/s, not 6, into the
+	// drone ahead of it on the same loop.
+	Resume(ctx context.Context, vehicleID string, speedMS float64) error
 }
 
 // Tag is what telemetry of a vehicle flying for an operation is tagged
@@ -492,7 +497,7 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 			case ActHold:
 				err = m.cfg.Act.Hold(cctx, a.VehicleID)
 			case ActResume:
-				err = m.cfg.Act.Resume(cctx, a.VehicleID)
+				err = m.cfg.Act.Resume(cctx, a.VehicleID, o.Plans[a.Slot].Plan.CruiseSpeed)
 			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
