@@ -26,9 +26,14 @@ var knownFailures = map[string]map[string]string{ // file → assertion kind →
 	// pack's patrol 15-60 s (7 runs); none of it landed, the full set
 	// failed the 3-hour app test (38 s, its first reliefs' slow uploads) —
 	// missions/operations/README.md, "A relief's lead on short packs".
+	// Since a relief sent on after a yield flies the plan's 6 m/s, not
+	// WPNAV_SPEED's 10 (Actuator.Resume sets the speed again), it is
+	// more often: over 60 s in 6 of 12 runs (65-80 s) against 0 of 9 on
+	// the code that flew 10 m/s (30-55 s; 4 of them alternated, load
+	// 7-19) — the faster, unplanned flight had hidden part of the gap.
 	// The scenario file keeps the assertion, so `burgut scenario run`
 	// fails on it.
-	"stadium-perimeter-rotation.yaml": {AssertCoverageGap: "a 60-75 s gap with a pool the station predicts short, in about one run in five"},
+	"stadium-perimeter-rotation.yaml": {AssertCoverageGap: "a 60-80 s gap with a pool the station predicts short, in one run in five to one in two"},
 	// The stadium's min_separation was an earlier one (the shared pad:
 	// drones parked 5 m apart landed side by side 4-8 m apart, 1.3 m
 	// once); with each drone on its own spot 32 m from the next and the
