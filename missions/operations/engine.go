@@ -408,11 +408,12 @@ func (st *step) account() {
 // patrol. Its slot is not covered meanwhile: nobody flies the loop, and
 // the independent check (a drone of the slot flying its loop in
 // AUTO, from the stored tracks) counts that time uncovered; counted as
-// covered, a patrol braked for its predecessor's forced return was
-// 42.4 s the operation did not report in a loaded CI run of
-// TestOperationReplacesAFailedDrone, and the point-mass double of
+// covered, the point-mass double of
 // TestForcedReturnBrakesThePatrolsFollowerToo counted 52 ticks covered
-// with the slot's only patrol braked.
+// with the slot's only patrol braked. It is the likeliest cause of a
+// loaded run of TestOperationReplacesAFailedDrone whose stored tracks had
+// 42.4 s uncovered on a slot the operation called covered; that run kept
+// no operation events, so it is not shown.
 func (st *step) braked(v *VehicleState) bool {
 	fv, ok := st.look(v.ID)
 	return ok && fv.Mode == "BRAKE"
