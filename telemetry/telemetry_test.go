@@ -136,20 +136,25 @@ func (m *memWriter) WriteSamples(_ context.Context, ss []telemetry.Sample) error
 
 // The sample policy: at most one sample per Interval per vehicle, but
 // every arm/disarm and mode change is stored at once.
-func TestRecorderSamplePolicy(t *testing.T) {
-	f := fleet.New(fleet.DefaultConfig())
-	w := &memWriter{}
-	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: time.Second, BatchSize: 10}, nil)
+// runRecorder runs a recorder of a new fleet into a memWriter; stop ends
+// its Run and waits for it (it writes what is batched on the way out).
+func runRecorder(cfg telemetry.RecorderConfig) (f *fleet.Fleet, w *memWriter, rec *telemetry.Recorder, stop func()) {
+	f, w = fleet.New(fleet.DefaultConfig()), &memWriter{}
+	rec = telemetry.NewRecorder(f, w, cfg, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = rec.Run(ctx) }()
+	return f, w, rec, func() { cancel(); <-done }
+}
+
+func TestRecorderSamplePolicy(t *testing.T) {
+	f, w, rec, stop := runRecorder(telemetry.RecorderConfig{Interval: time.Second, BatchSize: 10})
 	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	ss := telemetrytest.Flight("v", 1, start, 200, 100*time.Millisecond) // 10 Hz for 20 s
 	for _, s := range ss {
 		telemetrytest.Update(f, s)
 	}
-	cancel()
-	<-done
+	stop()
 	got := w.ss
 	st := rec.Stats()
 	if st.Updates != 200 || st.Samples != uint64(len(got)) || st.Samples+st.Skipped != 200 {
@@ -185,12 +190,7 @@ func TestRecorderSamplePolicy(t *testing.T) {
 // messages one point in their own measurement; state changes no message
 // caused (a refresh of a silent vehicle) store nothing.
 func TestRecorderStoresEveryMessageWithZeroInterval(t *testing.T) {
-	f := fleet.New(fleet.DefaultConfig())
-	w := &memWriter{}
-	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: 0, BatchSize: 7}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rec.Run(ctx) }()
+	f, w, rec, stop := runRecorder(telemetry.RecorderConfig{Interval: 0, BatchSize: 7})
 	at := time.Unix(1e9, 0)
 	for i := 0; i < 100; i++ {
 		at = at.Add(10 * time.Millisecond)
@@ -209,8 +209,7 @@ func TestRecorderStoresEveryMessageWithZeroInterval(t *testing.T) {
 	}
 	f.Refresh("v", at, at.Add(10*time.Second), func(v *fleet.Vehicle) { v.Connected = false })
 	f.Update("v", at.Add(time.Second), func(v *fleet.Vehicle) {}) // no message: nothing stored
-	cancel()
-	<-done
+	stop()
 	count := map[telemetry.Parts]int{}
 	for _, s := range w.ss {
 		count[s.Parts]++
@@ -259,12 +258,7 @@ func TestRecorderStoresEveryMessageWithZeroInterval(t *testing.T) {
 // point of its own; a second battery's BATTERY_STATUS is one too, not a
 // power sample of the vehicle's (battery 0's) state.
 func TestRecorderStoresStatelessMessagesAsPoints(t *testing.T) {
-	f := fleet.New(fleet.DefaultConfig())
-	w := &memWriter{}
-	rec := telemetry.NewRecorder(f, w, telemetry.RecorderConfig{Interval: 0, BatchSize: 3}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rec.Run(ctx) }()
+	f, w, _, stop := runRecorder(telemetry.RecorderConfig{Interval: 0, BatchSize: 3})
 	at := time.Unix(1e9, 0)
 	msgs := []any{
 		&common.MessageCommandAck{Command: common.MAV_CMD_SET_MESSAGE_INTERVAL},
@@ -277,8 +271,7 @@ func TestRecorderStoresStatelessMessagesAsPoints(t *testing.T) {
 		at = at.Add(10 * time.Millisecond)
 		f.UpdateFrom("v", at, m, func(*fleet.Vehicle) {})
 	}
-	cancel()
-	<-done
+	stop()
 	if len(w.ss) != 1 || w.ss[0].Parts != telemetry.PartPower {
 		t.Errorf("samples %+v, want one power sample (battery 0)", w.ss)
 	}
