@@ -16,6 +16,12 @@
 #                       afterwards) instead of the embedded store, e.g.
 #                       INFLUX=$BURGUT_TEST_INFLUX_URL after scripts/services.sh start
 #   WARM=S              seconds of load before the window starts (default 3)
+#   PERF=1              kernel's view over the window, with perf: system-call
+#                       counts (perf stat, syscalls:sys_enter_*) and context
+#                       switches, then a cpu-clock call-graph profile of serve
+#                       (user and kernel stacks, bin/perf.VEHICLES.data; read it
+#                       with perf report -i ... --no-children). The window is
+#                       split: the first half counts, the second half samples
 #
 # Prints burgut serve's CPU (% of one core) and µs per message over the
 # window (from 3 s into the load until 3 s before its end; us/msg divides by
@@ -50,6 +56,8 @@ SP=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP/api/v1/health" && break; sleep 0.1; done
 TOK=$("$BIN" tokens create --data-dir "$D" --name bench --role admin 2>/dev/null)
 cpu() { awk '{print $14+$15}' /proc/$SP/stat; }
+# sys: serve's kernel time so far (stime), to split cpu% into user and kernel.
+sys() { awk '{print $15}' /proc/$SP/stat; }
 # csw: the context switches of serve's threads so far (voluntary: a thread
 # parked, e.g. the Go runtime idling an M; involuntary: preempted).
 csw() { cat /proc/$SP/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{printf "%d", s}'; }
@@ -65,11 +73,19 @@ LP=$!
 WARM=${WARM:-3}
 sleep "$WARM"
 recv() { curl -s -H "Authorization: Bearer $TOK" "http://127.0.0.1:$HTTP/metrics" | awk '/^burgut_mavlink_frames_received_total/{s+=$2} END{printf "%d", s}'; }
-F0=$(recv); C0=$(cpu); X0=$(csw); T0=$(date +%s.%N); W=$((S-WARM-3))
-if [ -n "${PROF:-}" ]; then curl -s -o "$root/bin/cpu.$N.prof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$W"
+F0=$(recv); C0=$(cpu); K0=$(sys); X0=$(csw); T0=$(date +%s.%N); W=$((S-WARM-3))
+if [ -n "${PERF:-}" ]; then
+	H=$((W/2))
+	EV=cpu-clock,context-switches,cpu-migrations
+	for c in writev write sendto sendmsg recvmmsg recvfrom read futex epoll_pwait epoll_wait epoll_ctl nanosleep sched_yield pwrite64 fdatasync fsync getsockopt setsockopt tgkill madvise; do
+		[ -d /sys/kernel/tracing/events/syscalls/sys_enter_$c ] && EV=$EV,syscalls:sys_enter_$c
+	done
+	perf stat -e "$EV" -p "$SP" -- sleep "$H" 2>"$root/bin/perfstat.$N.txt" || true
+	perf record -q -e cpu-clock -F 999 -g -p "$SP" -o "$root/bin/perf.$N.data" -- sleep $((W-H)) 2>/dev/null || true
+elif [ -n "${PROF:-}" ]; then curl -s -o "$root/bin/cpu.$N.prof" "http://127.0.0.1:$PP/debug/pprof/profile?seconds=$W"
 elif [ -n "${ALLOC:-}" ]; then curl -s -o "$root/bin/allocs.$N.prof" "http://127.0.0.1:$PP/debug/pprof/allocs?seconds=$W"
 else for i in $(seq 1 $((W/10))); do sleep 10; echo "t+$((i*10+WARM))s rss=$(rss)MB load=$(cut -d' ' -f1 /proc/loadavg)"; done; sleep $((W%10)); fi
-C1=$(cpu); X1=$(csw); T1=$(date +%s.%N); F1=$(recv)
+C1=$(cpu); K1=$(sys); X1=$(csw); T1=$(date +%s.%N); F1=$(recv)
 wait $LP
 sleep 1 # let the dispatchers take what the readers staged last
 R1=$(rss)
@@ -81,9 +97,10 @@ SENT=$(python3 -c "import json;print(json.load(open('$D/sent.json'))['sent_total
 HZ=$(getconf CLK_TCK)
 python3 -c "
 cpu=($C1-$C0)/$HZ; wall=$T1-$T0; rate=$N*18
-print(f'vehicles=$N cpu%={100*cpu/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} us/frame={1e6*cpu/max(1,$F1-$F0):.2f} csw/s={($X1-$X0)/wall:.0f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
+print(f'vehicles=$N cpu%={100*cpu/wall:.1f} sys%={100*($K1-$K0)/$HZ/wall:.1f} us/msg={1e6*cpu/(wall*rate):.2f} us/frame={1e6*cpu/max(1,$F1-$F0):.2f} csw/s={($X1-$X0)/wall:.0f} sent=$SENT received=$RECV socket_drops=$DROPS rss=${R0}->${R1}MB load=$(cut -d' ' -f1-3 /proc/loadavg)')"
 echo "$M" | grep -E '_dropped_total|_drops_total' | grep -v '^#' | grep -v ' 0$' || true
 [ ${#WSP[@]} -gt 0 ] && { kill "${WSP[@]}" 2>/dev/null; wait "${WSP[@]}" 2>/dev/null; echo "ws clients: $(sort "$D/ws.log" | uniq -c | head -3 | tr '\n' ' ')"; }
+[ -n "${PERF:-}" ] && grep -vE "^\s*$|^#" "$root/bin/perfstat.$N.txt"
 kill -INT $SP; wait $SP || true
 # Embedded store: count the stored rows after serve has stopped (its Close
 # commits what was pending), per table and per message measurement, next to
