@@ -10,30 +10,17 @@ import (
 // failure is logged as known (the scenario file keeps the assertion, so
 // `burgut scenario run` of it fails as it should).
 var knownFailures = map[string]map[string]string{ // file → assertion kind → why
-	// The stadium's 60 s coverage limit (issue 13, open). Its pool of 8
-	// with 8-minute batteries is at the edge of what 3 slots need, and the
-	// station itself predicts gaps (coverage_gap_predicted, minutes ahead)
-	// in every run; launch to on station takes 62-68 s, so a relief that
-	// cannot be launched before its incumbent must leave leaves a gap of
-	// 60-75 s. Since reliefs are launched for the incumbent's earliest
-	// leave (24efd7d: earlyLeaveS, 64 s a lap on slot 2, which the 3-hour
-	// test's coverage needs) it exceeded 60 s in 4 of 19 quiet runs (1 of
-	// 19 before; 0 of 15 with the launch change taken out); gating the
-	// allowance on no predicted gap did not help (2 of 9). On 7af68c9 at
-	// load 8-34 it exceeded 60 s in 8 of 38 runs. The lever is the relief's
-	// margin (90 s against about 160 s an incumbent has on station): at
-	// 30 s the longest gap was 9-20 s (4 runs), bounded to a sixth of a
-	// pack's patrol 15-60 s (7 runs); none of it landed, the full set
-	// failed the 3-hour app test (38 s, its first reliefs' slow uploads) —
-	// missions/operations/README.md, "A relief's lead on short packs".
-	// Since a relief sent on after a yield flies the plan's 6 m/s, not
-	// WPNAV_SPEED's 10 (Actuator.Resume sets the speed again), it is
-	// more often: over 60 s in 6 of 12 runs (65-80 s) against 0 of 9 on
-	// the code that flew 10 m/s (30-55 s; 4 of them alternated, load
-	// 7-19) — the faster, unplanned flight had hidden part of the gap.
-	// The scenario file keeps the assertion, so `burgut scenario run`
-	// fails on it.
-	"stadium-perimeter-rotation.yaml": {AssertCoverageGap: "a 60-80 s gap with a pool the station predicts short, in one run in five to one in two"},
+	// The stadium's coverage limit was one (issue 13): on 8-minute packs
+	// its pool of 8 was short for the operation's rotation — a relief
+	// launched its lead plus a 90 s margin ahead sends the incumbent home
+	// on arrival, drones landed with 43-47 % (reserve 20 %), and 3 slots
+	// needed ~8.5 drones — so gaps of 30-80 s came in every run, over
+	// 60 s in one in five to one in two (every attempt to shorten the
+	// lead: missions/operations/README.md, "A relief's lead on short
+	// packs"). The scenario now flies 12-minute packs (~5.6 drones
+	// needed) and asserts a gap of at most 15 s after the climb-out: 0 s
+	// in 20 of 20 runs (12 at load 0.2-2.8, 4 at once at 0.6-2.0, 4 at
+	// once at 5-8), closest approach 10.2-19.5 m.
 	// The stadium's min_separation was an earlier one (the shared pad:
 	// drones parked 5 m apart landed side by side 4-8 m apart, 1.3 m
 	// once); with each drone on its own spot 32 m from the next and the

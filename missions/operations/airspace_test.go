@@ -270,7 +270,7 @@ func TestOperationsKeepSeparationFromFlyingPlans(t *testing.T) {
 
 // The stadium of the scenario library is planned with its transit layer:
 // the operation's checks (8-minute packs, 20 % reserve, as the scenario
-// flies) refused the layered plan for a separation conflict on the
+// flew until it took 12-minute ones) refused the layered plan for a separation conflict on the
 // mission's own way home after the forever loop — never flown, an
 // operation's drone comes home by an RTL commanded on the loop — and the
 // operation fell back to flying its transits on each slot's patrol layer.
