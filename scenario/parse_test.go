@@ -114,10 +114,11 @@ func TestAllProblemsReported(t *testing.T) {
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
-// The stadium of the library flies its transits on each slot's own layer
-// (its file says why): the step's transit_layer reaches the operation
-// step, which sends it to the station only when given.
-func TestStadiumOperationSetsNoTransitLayer(t *testing.T) {
+// The stadium of the library says it flies its transits on the station's
+// transit layer (its file says why it once did not): the step's
+// transit_layer reaches the operation step, which sends it to the station
+// only when given.
+func TestStadiumOperationSetsTheTransitLayer(t *testing.T) {
 	sc, err := ParseFile("../scenarios/stadium-perimeter-rotation.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +127,8 @@ func TestStadiumOperationSetsNoTransitLayer(t *testing.T) {
 	for _, s := range sc.Steps {
 		if op := s.Operation; op != nil {
 			n++
-			if op.TransitLayer == nil || *op.TransitLayer {
-				t.Errorf("operation over %s: transit_layer %v, want false", op.Area, op.TransitLayer)
+			if op.TransitLayer == nil || !*op.TransitLayer {
+				t.Errorf("operation over %s: transit_layer %v, want true", op.Area, op.TransitLayer)
 			}
 		}
 	}
