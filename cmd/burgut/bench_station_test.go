@@ -153,6 +153,7 @@ type benchRow struct {
 	stages                             []stageLatency // burgut_pipeline_latency_seconds over the load, then the Go scheduler's
 	arr50ms, arr99ms                   float64        // the probe: arrival at the station's socket → client read
 	probeSent, probeLate, probeMissing int
+	probeCoalesced                     int // of probeMissing: overwritten by the next position before a frame (explainMissing)
 	// Telegraf
 	tgSent, tgStored, tgSocketDrops float64
 	tgCPUPct, tgInfluxd             float64
@@ -367,7 +368,9 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 		r.stored = float64(influxCount(b, influx, db, fmt.Sprintf(`SELECT count("lat") FROM "position" WHERE "link" != 'udp%s'`, port(probeLink))))
 	}
 	r.p50ms, r.p99ms, r.st50ms, r.st99ms, r.probeSent, r.probeLate, r.probeMissing = probe.result()
-	for _, line := range probe.explainMissing() {
+	var why []string
+	why, r.probeCoalesced = probe.explainMissing()
+	for _, line := range why {
 		b.Log(line)
 	}
 	r.arr50ms, r.arr99ms = probe.fromArrival()
@@ -708,7 +711,7 @@ func (p *latencyProbe) result() (p50, p99, st50, st99 float64, sent, late, missi
 // missing one was sent. Anything else is unexplained: a frame was
 // assembled in between and did not carry it. The last runs left one such
 // position of 4,000 with every drop counter at 0; this tells which.
-func (p *latencyProbe) explainMissing() []string {
+func (p *latencyProbe) explainMissing() (lines []string, coalesced int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	first := -1
@@ -719,9 +722,8 @@ func (p *latencyProbe) explainMissing() []string {
 		}
 	}
 	if first < 0 {
-		return nil
+		return nil, 0
 	}
-	var out []string
 	for i := first + 1; i <= int(p.maxCycle); i++ {
 		if p.sentAt[i].IsZero() || p.sentAt[i].Before(p.from) || !p.recvAt[i].IsZero() {
 			continue
@@ -745,14 +747,15 @@ func (p *latencyProbe) explainMissing() []string {
 			verdict := "UNEXPLAINED (a frame was assembled between it and the next position's read)"
 			if !p.readAt[next].IsZero() && p.readAt[next].Before(fr) {
 				verdict = "coalesced (the next position was read before the first frame after it)"
+				coalesced++
 			}
 			line += fmt.Sprintf(": next read %d sent %+.1f ms, read by the station %+.1f ms, framed %+.1f ms; first frame after it %+.1f ms: %s",
 				next, p.sentAt[next].Sub(p.sentAt[i]).Seconds()*1000, p.readAt[next].Sub(p.sentAt[i]).Seconds()*1000,
 				p.frameAt[next].Sub(p.sentAt[i]).Seconds()*1000, fr.Sub(p.sentAt[i]).Seconds()*1000, verdict)
 		}
-		out = append(out, line)
+		lines = append(lines, line)
 	}
-	return out
+	return lines, coalesced
 }
 
 // fromArrival: the probe's latency percentiles measured from the
@@ -1036,18 +1039,18 @@ func benchTable(rows []benchRow, interval string, ws int, withTelegraf bool) str
 		store = "the embedded SQLite store (no --influx-url)"
 	}
 	fmt.Fprintf(&s, "Burgut: `burgut serve` with --telemetry-interval %s, "+store+", tlogs, embedded MQTT, %d WebSocket clients reading every vehicle at %s + 1 latency probe client; load: `burgut loadgen`, 18 msg/s per vehicle, 250 per link.\n\n", interval, ws, rate)
-	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | unaccounted | still queued when counted | stored positions / sent | serve CPU % | µs/msg | RSS start→warm→end (max) MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing, of) | of which in the station p50 / p99 ms | loadgen CPU % | load avg start→end |\n")
+	s.WriteString("| vehicles (msg/s) | sent | received | socket drops | stage drops (by stage) | unaccounted | still queued when counted | stored positions / sent | serve CPU % | µs/msg | RSS start→warm→end (max) MB | influxd CPU % | connected at end | link_lost | WS p50 / p99 ms (late > 25 ms, missing (of which coalesced), of) | of which in the station p50 / p99 ms | loadgen CPU % | load avg start→end |\n")
 	s.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		queued := r.queued
 		if queued == "" {
 			queued = "nothing"
 		}
-		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f | %s | %.0f / %d | %.0f | %.1f | %.0f→%.0f→%.0f (%.0f) | %.0f | %d | %d | %.1f / %.1f (%d, %d, %d) | %.1f / %.1f | %.0f | %s→%s |\n",
+		fmt.Fprintf(&s, "| %d (%d) | %d | %.0f | %.0f (%s) | %.0f %s | %.0f | %s | %.0f / %d | %.0f | %.1f | %.0f→%.0f→%.0f (%.0f) | %.0f | %d | %d | %.1f / %.1f (%d, %d (%d), %d) | %.1f / %.1f | %.0f | %s→%s |\n",
 			r.vehicles, r.vehicles*loadgen.MessagesPerSecond, r.sent, r.received, r.socketDrops, pct(r.socketDrops, float64(r.sent)),
 			r.stageDrops, paren(r.shed), r.unaccounted, queued, r.stored, r.sentGPI, r.cpuPct, 1e4*r.cpuPct/float64(r.vehicles*loadgen.MessagesPerSecond),
 			r.rssStartMB, r.rssWarmMB, r.rssEndMB, r.rssMaxMB, r.influxd,
-			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeSent, r.st50ms, r.st99ms, r.lgCPU,
+			r.connectedEnd, r.linkLost, r.p50ms, r.p99ms, r.probeLate, r.probeMissing, r.probeCoalesced, r.probeSent, r.st50ms, r.st99ms, r.lgCPU,
 			r.loadStart, r.loadEnd)
 	}
 	s.WriteString("\nWhere the time goes (p50 / p99 ms after the warmup (the first third of the run), every vehicle): each stage of `burgut_pipeline_latency_seconds` is the age of the data, from the datagram's arrival at the station's socket (kernel timestamp), when it reaches the stage, so each includes those before it; *go scheduler* is how long runnable goroutines waited for a CPU; *OS wait* is the time serve's threads were runnable but the machine ran something else, as a share of the load's wall time (summed over threads); *probe client* is the probe's read, from its datagram's arrival.\n\n")
