@@ -14,6 +14,7 @@ import (
 	"github.com/burgut-uav/burgut/audit"
 	"github.com/burgut-uav/burgut/fleet"
 	"github.com/burgut-uav/burgut/groundstation"
+	"github.com/burgut-uav/burgut/groundstation/session"
 	"github.com/burgut-uav/burgut/groundstation/vehicleapi"
 	"github.com/burgut-uav/burgut/internal/mavitem"
 	"github.com/burgut-uav/burgut/metrics"
@@ -210,13 +211,18 @@ type operationsActuator struct{ a *App }
 func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, rtlAltM float64, tag operations.Tag) (err error) {
 	a := x.a
 	fields := map[string]any{"mission": tag.Mission, "event_area": tag.EventArea, "upload": upload}
-	defer func() { x.audit(id, "launch", fields, err) }()
+	defer func() {
+		if noAnswer(err) {
+			err = fmt.Errorf("%w: %w", operations.ErrNoAnswer, err)
+		}
+		x.audit(id, "launch", fields, err)
+	}()
 	if !upload && rtlAltM > 0 {
 		// The vehicle's last return raised RTL_ALT to its slot's return
 		// layer; without an upload nothing else sets the plan's back.
 		fields["rtl_alt_m"] = rtlAltM
 		if err := x.setRTLAlt(ctx, id, rtlAltM); err != nil {
-			return fmt.Errorf("%w: %v", operations.ErrRTLAlt, err)
+			return fmt.Errorf("%w: %w", operations.ErrRTLAlt, err)
 		}
 	}
 	if upload {
@@ -226,7 +232,7 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 			items []mavitem.Item
 		}{{mavitem.TypeFence, p.Fence}, {mavitem.TypeRally, p.Rally}, {mavitem.TypeMission, p.MissionWithHome()}} {
 			if _, err := a.Station.Upload(ctx, id, l.t, l.items, o); err != nil {
-				return fmt.Errorf("%w: %s: %v", operations.ErrUpload, l.t, err)
+				return fmt.Errorf("%w: %s: %w", operations.ErrUpload, l.t, err)
 			}
 		}
 		sess, err := a.Station.Session(id)
@@ -235,7 +241,7 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 		}
 		for _, pv := range p.FenceParams {
 			if _, err := sess.ParamSet(ctx, pv.Name, pv.Value); err != nil {
-				return fmt.Errorf("%w: set %s: %v", operations.ErrUpload, pv.Name, err)
+				return fmt.Errorf("%w: set %s: %w", operations.ErrUpload, pv.Name, err)
 			}
 		}
 	} else {
@@ -277,6 +283,18 @@ func (x operationsActuator) Launch(ctx context.Context, id string, p *missions.D
 		return fmt.Errorf("arm: %w", err)
 	}
 	return nil
+}
+
+// noAnswer says whether a launch error is the vehicle or its link not
+// answering (the session's timeout after its retries, a transfer of the
+// same kind holding the session, the station stopping mid-launch) rather
+// than a refusal (a NACK, DENIED, a rejected value) or an unknown vehicle:
+// the scheduler tries such a launch again instead of failing the drone
+// (operations.ErrNoAnswer). The one place that maps the session's errors
+// to that outcome.
+func noAnswer(err error) bool {
+	return errors.Is(err, session.ErrTimeout) || errors.Is(err, session.ErrBusy) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // CheckMission reads the vehicle's mission, fence and rally lists (the

@@ -1,6 +1,7 @@
 package operations
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -190,6 +191,9 @@ func (st *step) observe(v *VehicleState) {
 	fv, ok := st.look(v.ID)
 	switch v.Role {
 	case RoleTransit, RoleStation:
+		if v.LaunchUnconfirmed && st.confirmLaunch(v, fv, ok) {
+			return
+		}
 		why, alarmed := o.alarms[v.ID]
 		if !alarmed {
 			why = st.failure(v, fv, ok)
@@ -872,7 +876,7 @@ func (st *step) pick(i int) *VehicleState {
 	blocked := ""
 	home := wayIn(o.Plans[i])
 	for _, v := range o.Vehicles {
-		if v.Role != RolePool {
+		if v.Role != RolePool || v.RetryAt != nil && st.wall.Before(*v.RetryAt) {
 			continue
 		}
 		fv, ok := st.look(v.ID)
@@ -983,8 +987,20 @@ func (o *Operation) launchNotSent(id string) {
 }
 
 // LaunchDone records the outcome of a launch at wall time wall. A vehicle
-// that could not be launched is failed (the next tick picks another); one
+// that refused its launch is failed (the next tick picks another); one
 // launched after the operation ended is sent straight home.
+//
+// An error wrapping ErrNoAnswer is not a refusal: the vehicle (or its
+// link) did not answer in time, so what it did is not known — one lost
+// datagram on a loaded link ends a parameter read that way, and failing
+// the drone for it took a healthy one out of the pool for the rest of
+// the event (a crew must confirm a failed drone ready). Such a launch is
+// unconfirmed (confirmLaunch): if the next ticks see the vehicle flying
+// its mission it was launched after all (an arm whose ACK was lost);
+// still on the ground after startGrace it goes back to the pool and is
+// tried again after a back-off, failed after maxLaunchNoAnswer in a row.
+// A failure before any flight command (the upload, the RTL_ALT set) left
+// it on the ground for certain: back to the pool at once.
 func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Time) ([]Action, []Note) {
 	v := o.vehicle(id)
 	if v == nil || v.Role != RoleLaunching {
@@ -1004,6 +1020,22 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 		}
 	}
 	sl := o.Slots[v.Slot]
+	if errors.Is(err, ErrNoAnswer) {
+		v.Launches++
+		v.Reason = "launch unconfirmed: " + err.Error()
+		if errors.Is(err, ErrUpload) || errors.Is(err, ErrRTLAlt) {
+			if errors.Is(err, ErrUpload) {
+				v.Uploaded = -1 // part of it may have gone through
+			}
+			st.launchRetry(v, err.Error())
+			return nil, st.notes
+		}
+		// Flying or not, it is the slot's (or the relief) until seen.
+		v.Role, v.launchedAt, v.SeenAuto, v.LaunchUnconfirmed = RoleTransit, wall, false, true
+		st.note(id, fleet.SeverityWarning, "launch_unconfirmed", "%s did not answer its launch for slot %d of operation %s (%v): watching whether it flies", id, sl.Index, o.ID, err)
+		st.lastNote()["slot"], st.lastNote()["reason"] = sl.Index, err.Error()
+		return nil, st.notes
+	}
 	if err != nil {
 		if sl.VehicleID == id {
 			// The slot's own drone refused: a failure like any other
@@ -1023,12 +1055,77 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 		st.lastNote()["slot"], st.lastNote()["reason"] = sl.Index, err.Error()
 		return nil, st.notes
 	}
-	v.Role, v.launchedAt, v.Ready = RoleTransit, wall, false
+	v.Role, v.launchedAt, v.Ready, v.LaunchNoAnswer, v.RetryAt = RoleTransit, wall, false, 0, nil
 	v.Launches++
 	if !o.Active() {
 		st.sendHome(v, rtlAlt(o.Plans[v.Slot].Plan))
 	}
 	return st.acts, st.notes
+}
+
+// maxLaunchNoAnswer is how many launches in a row a vehicle may leave
+// unanswered (and unflown) before it is failed: a link that loses one
+// exchange in a few is worth a retry; one that loses three in a row is
+// not fit to carry the operation's commands. launchBackoff is the wall
+// time it waits before it may be picked again, times the attempts so
+// far (another ready drone is picked meanwhile).
+const (
+	maxLaunchNoAnswer = 3
+	launchBackoff     = 5 * time.Second
+)
+
+// confirmLaunch decides what an unconfirmed launch (LaunchDone) did, from
+// what the vehicle shows: flying its mission in AUTO, it was launched;
+// connected, disarmed and on the ground once startGrace has passed, it
+// was not (launchRetry). It reports whether v left its slot. Anything
+// else is judged as a launch that completed (failure): a lost link fails
+// it, as does an armed vehicle not flying AUTO after startGrace — that
+// one is sent home.
+func (st *step) confirmLaunch(v *VehicleState, fv fleet.Vehicle, ok bool) bool {
+	switch {
+	case ok && fv.Connected && fv.Armed && fv.Mode == "AUTO":
+		v.LaunchUnconfirmed, v.LaunchNoAnswer, v.RetryAt, v.Ready, v.Reason = false, 0, nil, false, ""
+		st.note(v.ID, fleet.SeverityInfo, "launch_confirmed", "%s flies its mission for slot %d of operation %s: its launch went through unanswered", v.ID, v.Slot, st.o.ID)
+		st.lastNote()["slot"] = v.Slot
+	case ok && fv.Connected && landed(fv) && st.wall.Sub(v.launchedAt) > startGrace:
+		st.launchRetry(v, v.Reason)
+		return true
+	}
+	return false
+}
+
+// launchRetry takes v, whose launch went unanswered and which is still on
+// the ground, off its slot: back to the pool, to be picked again after a
+// back-off, or failed after maxLaunchNoAnswer in a row. Either way it is a
+// launch_failed event with retry saying which; a slot's own drone that
+// goes back to the pool is not a replacement (it never flew for the slot),
+// one that is failed is, as a refusal is.
+func (st *step) launchRetry(v *VehicleState, why string) {
+	o := st.o
+	sl := o.Slots[v.Slot]
+	own := sl.VehicleID == v.ID
+	if own {
+		sl.VehicleID = ""
+	}
+	if sl.Incoming == v.ID {
+		sl.Incoming = ""
+	}
+	v.LaunchUnconfirmed = false
+	v.LaunchNoAnswer++
+	if v.LaunchNoAnswer >= maxLaunchNoAnswer {
+		if own {
+			sl.Replacement++
+		}
+		v.Role, v.Since, v.Slot, v.Ready, v.RetryAt = RoleFailed, st.now, -1, false, nil
+		v.Reason = fmt.Sprintf("launch: no answer %d times in a row: %s", v.LaunchNoAnswer, why)
+		st.note(v.ID, fleet.SeverityWarning, "launch_failed", "%s could not be launched for slot %d of operation %s: no answer %d times in a row (%s); not tried again", v.ID, sl.Index, o.ID, v.LaunchNoAnswer, why)
+		st.lastNote()["slot"], st.lastNote()["reason"], st.lastNote()["retry"], st.lastNote()["attempts"] = sl.Index, why, false, v.LaunchNoAnswer
+		return
+	}
+	at := st.wall.Add(time.Duration(v.LaunchNoAnswer) * launchBackoff)
+	v.Role, v.Slot, v.RetryAt, v.Reason = RolePool, -1, &at, ""
+	st.note(v.ID, fleet.SeverityWarning, "launch_failed", "%s did not answer its launch for slot %d of operation %s (%s) and is on the ground: back in the pool, tried again after %v", v.ID, sl.Index, o.ID, why, time.Duration(v.LaunchNoAnswer)*launchBackoff)
+	st.lastNote()["slot"], st.lastNote()["reason"], st.lastNote()["retry"], st.lastNote()["attempts"] = sl.Index, why, true, v.LaunchNoAnswer
 }
 
 // rtlAltSet records that vehicle id acknowledged RTL_ALT set to alt

@@ -559,6 +559,12 @@ func (m *Manager) start(ctx context.Context, o *Operation, acts []Action) {
 // (the vehicle's mission is then unknown and is uploaded again next time).
 var ErrUpload = errors.New("upload failed")
 
+// ErrNoAnswer wraps an Actuator's launch error when the vehicle or its link
+// did not answer (a timeout, a session busy or closing under it): unlike a
+// refusal it says nothing about the vehicle's fitness, and what the
+// vehicle did is not known (LaunchDone looks before it decides).
+var ErrNoAnswer = errors.New("no answer from the vehicle")
+
 // ErrRTLAlt wraps an Actuator's launch error when the RTL_ALT it was to set
 // before a launch without an upload was refused or not answered: the
 // vehicle may still hold a raised return layer, and it is not launched (a

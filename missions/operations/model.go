@@ -174,6 +174,14 @@ type VehicleState struct {
 	Uploaded int `json:"uploaded_slot"`
 	// Reason says why the vehicle failed.
 	Reason string `json:"reason,omitempty"`
+	// LaunchUnconfirmed: its last launch went unanswered (ErrNoAnswer)
+	// and the scheduler has not yet seen whether it flies (confirmLaunch).
+	LaunchUnconfirmed bool `json:"launch_unconfirmed,omitempty"`
+	// LaunchNoAnswer counts its launches in a row that went unanswered and
+	// left it on the ground; RetryAt is the wall time before which it is
+	// not picked again (nil: at once).
+	LaunchNoAnswer int        `json:"launch_no_answer,omitempty"`
+	RetryAt        *time.Time `json:"launch_retry_at,omitempty"`
 	// Launches and Returns count what the station sent it.
 	Launches int `json:"launches"`
 	Returns  int `json:"returns"`

@@ -1,0 +1,266 @@
+package operations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/missions"
+)
+
+// errSessionTimeout stands for the session's timeout as the app's
+// actuator returns it: wrapped in ErrNoAnswer.
+var errSessionTimeout = fmt.Errorf("%w: arm: no COMMAND_ACK after 6 attempts: vehicle did not answer in time", ErrNoAnswer)
+
+// unanswered is an Actuator whose launches of the vehicles in its script
+// end with the script's errors in turn (nil: the launch goes through);
+// with flies set a launch that went unanswered armed the vehicle anyway
+// (an arm whose ACK was lost).
+type unanswered struct {
+	recorder
+	w      *world
+	mu     sync.Mutex
+	script map[string][]error
+	flies  map[string]bool
+}
+
+func (u *unanswered) Launch(ctx context.Context, id string, p *missions.DronePlan, upload bool, rtlAltM float64, tag Tag) error {
+	if err := u.recorder.Launch(ctx, id, p, upload, rtlAltM, tag); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var err error
+	if s := u.script[id]; len(s) > 0 {
+		err, u.script[id] = s[0], s[1:]
+	}
+	if err == nil || u.flies[id] {
+		u.w.fly(id, 95)
+	}
+	return err
+}
+
+// noAnswerRun is a manager over a one-slot operation of pool drones whose
+// launches act scripts; tick steps it once and returns what it sent.
+type noAnswerRun struct {
+	w    *world
+	o    *Operation
+	f    *eventFleet
+	act  *unanswered
+	m    *Manager
+	sent []string
+}
+
+func newNoAnswerRun(t *testing.T, pool int) *noAnswerRun {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	r := &noAnswerRun{w: w, o: newOp(1, pool, w)}
+	r.f = &eventFleet{fakeFleet: fakeFleet{vs: w.vs}}
+	r.act = &unanswered{w: w, script: map[string][]error{}, flies: map[string]bool{}}
+	m, err := New(Config{Fleet: r.f, Act: r.act, Now: func() time.Time { return w.wall }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ops[r.o.ID] = r.o
+	r.m = m
+	return r
+}
+
+func (r *noAnswerRun) tick(t *testing.T, ctx context.Context) []string {
+	n := len(r.act.list())
+	r.m.Tick(ctx)
+	r.m.wg.Wait()
+	got := r.act.list()[n:]
+	r.sent = append(r.sent, got...)
+	return got
+}
+
+// launched lists the vehicles a tick's commands launched.
+func launched(done []string) []string {
+	var out []string
+	for _, d := range done {
+		if id, ok := strings.CutPrefix(d, "launch "); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// opEvents takes f's emitted events and returns the operation events of
+// action.
+func opEvents(f *eventFleet, action string) []fleet.Event {
+	var out []fleet.Event
+	for _, e := range f.taken() {
+		if a, _ := e.Fields["action"].(string); e.Kind == fleet.EventOperation && a == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A launch the vehicle did not answer, with the vehicle still on the
+// ground, does not fail the drone (the old code failed it at once: a
+// crew had to confirm it ready again): after the start grace it is back
+// in the pool with a launch_failed event saying it will be retried,
+// another drone is launched for the slot on the next tick, the slot
+// counts no replacement, and the drone is picked again once the others
+// are gone and its back-off is over.
+func TestUnansweredLaunchReturnsTheDroneToThePool(t *testing.T) {
+	r := newNoAnswerRun(t, 2)
+	ctx := t.Context()
+	r.act.script["u000"] = []error{errSessionTimeout}
+	r.w.wall = r.o.Start.Add(-time.Minute)
+	if got := launched(r.tick(t, ctx)); len(got) != 1 || got[0] != "u000" {
+		t.Fatalf("first tick launched %v, want u000", got)
+	}
+	if v := r.o.vehicle("u000"); v.Role != RoleTransit || !v.LaunchUnconfirmed {
+		t.Fatalf("after the unanswered launch u000 is %s (unconfirmed %v), want transit and unconfirmed", v.Role, v.LaunchUnconfirmed)
+	}
+	if len(opEvents(r.f, "launch_unconfirmed")) != 1 {
+		t.Fatal("no launch_unconfirmed event")
+	}
+	// Within the grace nothing is decided and nothing else is launched.
+	r.w.wall = r.w.wall.Add(2 * time.Second)
+	if got := launched(r.tick(t, ctx)); len(got) != 0 || r.o.vehicle("u000").Role != RoleTransit {
+		t.Fatalf("within the grace: launched %v, u000 %s", got, r.o.vehicle("u000").Role)
+	}
+	// Past it, still on the ground: back to the pool, u001 goes.
+	r.w.wall = r.w.wall.Add(4 * time.Second)
+	got := launched(r.tick(t, ctx))
+	v := r.o.vehicle("u000")
+	if v.Role != RolePool || v.LaunchNoAnswer != 1 || v.RetryAt == nil {
+		t.Fatalf("u000 after the grace: role %s, no answer %d, retry at %v; want pool, 1, set", v.Role, v.LaunchNoAnswer, v.RetryAt)
+	}
+	if len(got) != 1 || got[0] != "u001" {
+		t.Fatalf("after u000 went back to the pool the station launched %v, want u001", got)
+	}
+	es := opEvents(r.f, "launch_failed")
+	if len(es) != 1 || es[0].VehicleID != "u000" || es[0].Fields["retry"] != true || es[0].Fields["attempts"] != 1 {
+		t.Fatalf("launch_failed events %+v, want one for u000 with retry true, attempts 1", es)
+	}
+	if n := r.o.Slots[0].Replacement; n != 0 {
+		t.Fatalf("slot 0 counts %d replacements for a drone that never flew for it", n)
+	}
+	// u001 covers; later it fails, and u000 (its back-off long over) is
+	// picked again and flies.
+	r.w.wall = r.o.Start
+	r.tick(t, ctx)
+	if !r.o.Slots[0].Covered || r.o.Slots[0].VehicleID != "u001" {
+		t.Fatalf("slot 0 at the start: %+v", *r.o.Slots[0])
+	}
+	r.w.wall = r.w.wall.Add(time.Minute)
+	set(r.w, "u001", func(v *fleet.Vehicle) { v.Connected = false })
+	if got := launched(r.tick(t, ctx)); len(got) != 1 || got[0] != "u000" {
+		t.Fatalf("after u001 failed the station launched %v, want u000 again", got)
+	}
+	if v := r.o.vehicle("u000"); v.Role != RoleTransit || v.LaunchUnconfirmed || v.LaunchNoAnswer != 0 {
+		t.Fatalf("u000 relaunched: role %s, unconfirmed %v, no answer %d; want transit, confirmed, 0", v.Role, v.LaunchUnconfirmed, v.LaunchNoAnswer)
+	}
+}
+
+// Three unanswered launches in a row fail the drone, and not before: with
+// a pool of one the same drone is tried after each back-off (5 s, 10 s),
+// and the third puts it out with retry false and the slot's replacement
+// counted, as a refusal would.
+func TestThreeUnansweredLaunchesFailTheDrone(t *testing.T) {
+	r := newNoAnswerRun(t, 1)
+	ctx := t.Context()
+	r.act.script["u000"] = []error{errSessionTimeout, errSessionTimeout, errSessionTimeout}
+	r.w.wall = r.o.Start.Add(-time.Minute)
+	for i := 0; i < 120; i++ {
+		r.tick(t, ctx)
+		if r.o.vehicle("u000").Role == RoleFailed {
+			break
+		}
+		r.w.wall = r.w.wall.Add(time.Second)
+	}
+	if n := len(launched(r.sent)); n != 3 {
+		t.Fatalf("u000 was launched %d times, want 3", n)
+	}
+	v := r.o.vehicle("u000")
+	if v.Role != RoleFailed || !strings.Contains(v.Reason, "no answer 3 times") {
+		t.Fatalf("u000: role %s reason %q, want failed after 3 unanswered launches", v.Role, v.Reason)
+	}
+	es := opEvents(r.f, "launch_failed")
+	if len(es) != 3 {
+		t.Fatalf("%d launch_failed events, want 3", len(es))
+	}
+	for i, e := range es {
+		if want := i < 2; e.Fields["retry"] != want || e.Fields["attempts"] != i+1 {
+			t.Fatalf("launch_failed %d: retry %v attempts %v, want %v and %d", i, e.Fields["retry"], e.Fields["attempts"], want, i+1)
+		}
+	}
+	if n := r.o.Slots[0].Replacement; n != 1 {
+		t.Fatalf("slot 0 counts %d replacements, want 1 (its own drone failed)", n)
+	}
+	// Failed, it is not tried again.
+	for i := 0; i < 10; i++ {
+		r.w.wall = r.w.wall.Add(5 * time.Second)
+		if got := launched(r.tick(t, ctx)); len(got) != 0 {
+			t.Fatalf("the failed u000 was launched again: %v", got)
+		}
+	}
+}
+
+// An arm whose ACK was lost: the launch returned no answer, but the
+// vehicle armed and flies its mission. The next tick sees it flying and
+// takes it as launched (launch_confirmed): it is not sent home, not
+// launched again, no other drone is launched for the slot, and it goes
+// on station as any launched drone.
+func TestUnansweredLaunchThatFlewIsKept(t *testing.T) {
+	r := newNoAnswerRun(t, 2)
+	ctx := t.Context()
+	r.act.script["u000"] = []error{errSessionTimeout}
+	r.act.flies["u000"] = true
+	r.w.wall = r.o.Start.Add(-time.Minute)
+	r.tick(t, ctx)
+	for i := 0; i < 10; i++ {
+		r.w.wall = r.w.wall.Add(time.Second)
+		for _, d := range r.tick(t, ctx) {
+			t.Fatalf("tick %d after the unanswered launch sent %q", i, d)
+		}
+	}
+	v := r.o.vehicle("u000")
+	if v.LaunchUnconfirmed || v.Role != RoleStation || r.o.Slots[0].VehicleID != "u000" {
+		t.Fatalf("u000: role %s unconfirmed %v, slot 0 %+v; want on station in slot 0", v.Role, v.LaunchUnconfirmed, *r.o.Slots[0])
+	}
+	if es := opEvents(r.f, "launch_confirmed"); len(es) != 1 || es[0].VehicleID != "u000" {
+		t.Fatalf("launch_confirmed events %+v, want one for u000", es)
+	}
+	if n := r.o.Slots[0].Replacement; n != 0 || v.Launches != 1 {
+		t.Fatalf("replacements %d launches %d, want 0 and 1", n, v.Launches)
+	}
+}
+
+// A refusal (DENIED) still fails the drone at once, and an unanswered
+// upload — nothing was flown — returns it to the pool at once, with no
+// start grace to wait.
+func TestRefusedAndUnansweredUploadLaunches(t *testing.T) {
+	t.Run("denied", func(t *testing.T) {
+		r := newNoAnswerRun(t, 2)
+		r.act.script["u000"] = []error{errors.New("vehicle u000 refused arm: MAV_RESULT_DENIED")}
+		r.w.wall = r.o.Start.Add(-time.Minute)
+		r.tick(t, t.Context())
+		if v := r.o.vehicle("u000"); v.Role != RoleFailed {
+			t.Fatalf("a denied launch left u000 %s, want failed", v.Role)
+		}
+	})
+	t.Run("upload", func(t *testing.T) {
+		r := newNoAnswerRun(t, 2)
+		r.act.script["u000"] = []error{fmt.Errorf("%w: %w: mission: no MISSION_REQUEST: timeout", ErrNoAnswer, ErrUpload)}
+		r.w.wall = r.o.Start.Add(-time.Minute)
+		r.tick(t, t.Context())
+		v := r.o.vehicle("u000")
+		if v.Role != RolePool || v.LaunchNoAnswer != 1 || v.Uploaded != -1 {
+			t.Fatalf("after an unanswered upload u000 is %s (no answer %d, uploaded %d), want pool, 1, -1", v.Role, v.LaunchNoAnswer, v.Uploaded)
+		}
+		r.w.wall = r.w.wall.Add(time.Second)
+		if got := launched(r.tick(t, t.Context())); len(got) != 1 || got[0] != "u001" {
+			t.Fatalf("the next tick launched %v, want u001", got)
+		}
+	})
+}
