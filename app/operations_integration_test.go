@@ -945,11 +945,18 @@ func TestOperationReplacesAFailedDrone(t *testing.T) {
 	victim := o.Slots[0].VehicleID
 	a.Sim.Vehicle(simIndex(t, a, victim)).Do(func(v *vehicle.Vehicle) { v.InjectFailure() })
 	failedAt := time.Now()
-	// The moment the replacement is on station: its own launch-to-station
-	// time, and the gap so far.
-	back := waitOp(t, a, o.ID, time.Minute, func(o operations.OperationView) bool {
-		return o.Slots[0].Replacement == 1 && o.Slots[0].Covered
+	// The moment slot 0 is covered again by another drone: its own
+	// launch-to-station time, and the gap so far. A replacement's launch
+	// can go wrong on a loaded machine (a parameter read of the upload
+	// unanswered with the simulator 36 s behind, seen once): the station
+	// then launches again, so the wait is for whichever drone makes it.
+	back := waitOp(t, a, o.ID, 3*time.Minute, func(o operations.OperationView) bool {
+		return o.Slots[0].Covered && o.Slots[0].VehicleID != victim || o.State == operations.StateFinished
 	})
+	recovered := time.Now()
+	if !back.Slots[0].Covered || back.Slots[0].VehicleID == victim {
+		t.Fatalf("slot 0 was not covered again before the operation ended: %s", slotsString(back))
+	}
 	transit, gap := back.Slots[0].TransitS, back.Slots[0].UncoveredS
 	o = waitOp(t, a, o.ID, 2*time.Minute, func(o operations.OperationView) bool { return o.State == operations.StateFinished })
 	t.Logf("failed %s at %s; slots %s", victim, failedAt.Format(time.TimeOnly), slotsString(o))
@@ -964,9 +971,37 @@ func TestOperationReplacesAFailedDrone(t *testing.T) {
 		}
 	}
 	requirePace(t, pace(), o.TimeScale)
+	// Launches for slot 0 that failed between the failure and the slot's
+	// re-coverage: each costs the gap its own launch-to-failure time (and
+	// up to two ticks), and each that failed the drone (a refusal, or a
+	// third unanswered launch: retry false) counts a replacement of its
+	// own; one that went back to the pool (retry true) does not.
+	refused, attempts, lost := 0, 0, 0.0
+	launchAt := map[string]time.Time{}
+	for _, e := range events() {
+		if e.Kind != fleet.EventOperation || e.Time.Before(failedAt) || e.Time.After(recovered) {
+			continue
+		}
+		if slot, _ := e.Fields["slot"].(int); slot != 0 {
+			continue
+		}
+		switch e.Fields["action"] {
+		case "launch":
+			launchAt[e.VehicleID] = e.Time
+			attempts++
+		case "launch_failed":
+			if retry, _ := e.Fields["retry"].(bool); !retry {
+				refused++
+			}
+			if at, ok := launchAt[e.VehicleID]; ok {
+				lost += opsWall(a, e.Time).Sub(opsWall(a, at)).Seconds() * o.TimeScale
+			}
+			t.Logf("a replacement's launch failed: %s (%.0f s of operation time lost so far)", e.Message, lost)
+		}
+	}
 	s0 := o.Slots[0]
-	if s0.Replacement != 1 {
-		t.Errorf("slot 0: %d replacements, want 1", s0.Replacement)
+	if s0.Replacement != 1+refused {
+		t.Errorf("slot 0: %d replacements, want 1 + %d failed replacement launches", s0.Replacement, refused)
 	}
 	if s0.UncoveredS <= 0 {
 		t.Errorf("slot 0: the failure left no gap on record")
@@ -975,10 +1010,10 @@ func TestOperationReplacesAFailedDrone(t *testing.T) {
 	// the replacement's flight to its slot (launch to station, as measured
 	// for it) within two ticks of sampling.
 	quantum := opsQuantum(a, o)
-	detect := 2 * quantum
-	t.Logf("gap %.0f s, the replacement's launch to station %.0f s", gap, transit)
-	if gap > transit+detect || s0.UncoveredS != gap {
-		t.Errorf("slot 0: gap %.0f s (%.0f s at the end), more than the replacement's transit %.0f s plus two ticks (%.0f s)", gap, s0.UncoveredS, transit, detect)
+	detect := 2 * quantum * float64(max(attempts, 1))
+	t.Logf("gap %.0f s, the replacement's launch to station %.0f s, %d launches for the slot, %.0f s lost to failed ones", gap, transit, attempts, lost)
+	if gap > transit+lost+detect || s0.UncoveredS != gap {
+		t.Errorf("slot 0: gap %.0f s (%.0f s at the end), more than the replacement's transit %.0f s plus %.0f s of failed launches plus two ticks a launch (%.0f s)", gap, s0.UncoveredS, transit, lost, detect)
 	}
 	for _, s := range o.Slots[1:] {
 		if s.UncoveredS != 0 {
