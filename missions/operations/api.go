@@ -421,6 +421,7 @@ type OperationView struct {
 	Params     Params          `json:"params"`
 	Vehicles   []*VehicleState `json:"vehicles"`
 	Gap        *PredictedGap   `json:"predicted_gap"`
+	Gaps       []PredictedGap  `json:"predicted_gaps"`
 	Plans      []PlanSummary   `json:"plans"`
 	// Warnings say what the plan could not do as asked by default (no
 	// room for the transit layer); absent when there is nothing to say.
@@ -447,7 +448,7 @@ type PlanSummary struct {
 func View(o *Operation, now time.Time) OperationView {
 	v := OperationView{ID: o.ID, State: o.State, UncoveredS: round1(o.UncoveredS()), Slots: o.Slots, AreaID: o.AreaID, Pattern: o.Pattern,
 		VehicleIDs: o.VehicleIDs, Start: o.Start, End: o.End, Paused: o.Paused, Stopped: o.Stopped, Reason: o.Reason, Created: o.Created,
-		TimeScale: o.TimeScale, Clock: o.Now(now), Params: o.Params, Vehicles: o.Vehicles, Gap: o.Gap, Warnings: o.Warnings}
+		TimeScale: o.TimeScale, Clock: o.Now(now), Params: o.Params, Vehicles: o.Vehicles, Gap: o.Gap, Gaps: append([]PredictedGap{}, o.Gaps...), Warnings: o.Warnings}
 	for _, s := range o.Slots {
 		s.UncoveredS, s.OnStationS = round1(s.UncoveredS), round1(s.OnStationS)
 		v.OnStationS += s.OnStationS

@@ -242,6 +242,13 @@ func (st *step) observe(v *VehicleState) {
 			st.returnWhenClear(v, fv, ok)
 		}
 		if ok && fv.Connected && landed(fv) {
+			if v.Slot >= 0 && v.Slot < len(o.Slots) && !v.rtlAt.IsZero() {
+				if d := st.now.Sub(v.rtlAt).Seconds(); d > 0 {
+					sl := o.Slots[v.Slot]
+					sl.ReturnS = max(d, 0.9*sl.ReturnS)
+				}
+			}
+			v.rtlAt = time.Time{}
 			v.Role, v.Since, v.LandedAt, v.Slot, v.PadHeld, v.padIn = RolePool, st.now, st.now, -1, nil, false
 			st.note(v.ID, fleet.SeverityInfo, "landed", "%s landed with %.0f %% (reserve %.0f %%)", v.ID, fv.BatteryPct, o.Params.ReservePct)
 			st.lastNote()["battery_pct"] = fv.BatteryPct

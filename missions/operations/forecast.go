@@ -3,6 +3,7 @@ package operations
 import (
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
@@ -17,27 +18,64 @@ const gapMoved = 60
 // that replaces it is the pool vehicle available first (ready now, or
 // after its flight home and the swap), on station for what a full pack
 // gives at its learned rate. When no vehicle can be launched in time the
-// slot has a gap: the first one is kept in o.Gap and raised as a
-// coverage_gap_predicted alert before it begins, with its start time.
+// slot has a gap. Every gap is kept (o.Gaps, ordered by start; o.Gap is
+// the first) and each is raised as a coverage_gap_predicted alert before
+// it begins, with its start time — once: a gap of the same slot that
+// overlaps one predicted at the last tick, or starts within gapMoved of
+// it, is the same gap with its times updated, and is raised again only
+// when it now starts gapMoved or more earlier (later is good news). With
+// the start compared alone, a short pool's gaps, whose ends move with
+// every drone's learned rate, were raised ~26 times each in the double's
+// rotations (forecast_test.go). A gap no longer predicted (a drone came
+// back into the pool sooner) drops off the list without an event.
 func (st *step) forecast() {
 	o := st.o
-	g := o.predictGap(st.now, st.look)
-	prev := o.Gap
-	o.Gap = g
-	if g == nil {
-		return
+	gs := o.predictGaps(st.now, st.look)
+	o.Gaps, o.Gap = gs, nil
+	kept := o.announced[:0]
+	for _, a := range o.announced {
+		if a.End.After(st.now) {
+			kept = append(kept, a)
+		}
 	}
-	if prev != nil && prev.Slot == g.Slot && math.Abs(prev.Start.Sub(g.Start).Seconds()) < gapMoved {
-		o.Gap = prev // the same gap: keep the time first announced
-		return
+	o.announced = kept
+	for _, g := range gs {
+		k := sameGap(o.announced, g)
+		if k >= 0 && g.Start.After(o.announced[k].Start.Add(-gapMoved*time.Second)) {
+			o.announced[k].End = maxTime(o.announced[k].End, g.End)
+			continue
+		}
+		if k >= 0 {
+			o.announced[k] = g
+		} else {
+			o.announced = append(o.announced, g)
+		}
+		vid := ""
+		if sl := o.Slots[g.Slot]; sl.VehicleID != "" {
+			vid = sl.VehicleID
+		}
+		st.notes = append(st.notes, Note{VehicleID: vid, Kind: fleet.EventCoverageGapPredicted, Severity: fleet.SeverityWarning,
+			Message: fmt.Sprintf("operation %s: the pool cannot cover slot %d from %s to %s", o.ID, g.Slot, g.Start.Format(time.RFC3339), g.End.Format(time.RFC3339)),
+			Fields:  map[string]any{"operation_id": o.ID, "slot": g.Slot, "gap_start": g.Start, "gap_end": g.End, "gap_s": g.End.Sub(g.Start).Seconds()}})
 	}
-	vid := ""
-	if sl := o.Slots[g.Slot]; sl.VehicleID != "" {
-		vid = sl.VehicleID
+	if len(gs) > 0 {
+		g := gs[0]
+		o.Gap = &g
 	}
-	st.notes = append(st.notes, Note{VehicleID: vid, Kind: fleet.EventCoverageGapPredicted, Severity: fleet.SeverityWarning,
-		Message: fmt.Sprintf("operation %s: the pool cannot cover slot %d from %s to %s", o.ID, g.Slot, g.Start.Format(time.RFC3339), g.End.Format(time.RFC3339)),
-		Fields:  map[string]any{"operation_id": o.ID, "slot": g.Slot, "gap_start": g.Start, "gap_end": g.End, "gap_s": g.End.Sub(g.Start).Seconds()}})
+}
+
+// sameGap is the index in gs of the announced gap g is a re-prediction
+// of (overlapping it or starting within gapMoved of it), or -1. Of any
+// slot: which slot of a short pool goes uncovered first depends on which
+// drone comes back first, and flips from tick to tick as their learned
+// rates move; the shortfall is the news.
+func sameGap(gs []PredictedGap, g PredictedGap) int {
+	for k, p := range gs {
+		if g.Start.Before(p.End) && p.Start.Before(g.End) || math.Abs(p.Start.Sub(g.Start).Seconds()) < gapMoved {
+			return k
+		}
+	}
+	return -1
 }
 
 type poolEntry struct {
@@ -45,9 +83,19 @@ type poolEntry struct {
 	rate float64
 }
 
-// predictGap is the forecast itself (no side effects): the first gap, or
-// nil.
-func (o *Operation) predictGap(now time.Time, look Observe) *PredictedGap {
+// predictGaps is the forecast itself (no side effects): every gap it
+// finds, ordered by start.
+//
+// It plays the rotation as the scheduler flies it: a relief is launched
+// its lead, the margin and the early leave before the incumbent must
+// leave, and the incumbent is sent home when the relief arrives (the
+// handover), not at its must-leave time; a pack lasts for the flight out
+// (the slot's lead), the patrol and the flight home (returnS, the
+// predictor's return from the loop, not another lead). Modelling the
+// return as the incumbent's must-leave time plus a lead put every drone
+// back in the pool 2–3 minutes late and predicted gaps on pools that
+// covered every slot (the double's rotations, forecast_test.go).
+func (o *Operation) predictGaps(now time.Time, look Observe) []PredictedGap {
 	endIn := o.End.Sub(now).Seconds()
 	startIn := o.Start.Sub(now).Seconds()
 	if endIn <= 0 {
@@ -55,6 +103,7 @@ func (o *Operation) predictGap(now time.Time, look Observe) *PredictedGap {
 	}
 	swap := o.Params.SwapS
 	var pool []poolEntry
+	var gaps []PredictedGap
 	type slotF struct {
 		until float64 // covered until, seconds from now
 		rate  float64 // consumption of the drone covering it
@@ -65,7 +114,16 @@ func (o *Operation) predictGap(now time.Time, look Observe) *PredictedGap {
 	}
 	stationFor := func(i int, rate float64) float64 {
 		// A full pack minus the reserve, the flight out and the flight home.
-		return (100-o.Params.ReservePct)/rate - 2*o.leadNoMargin(i)
+		return (100-o.Params.ReservePct)/rate - o.flownLeadS(i) - o.returnS(i)
+	}
+	// arriving is how long each drone on its way in still needs to its
+	// slot (from its launch, at the slot's lead).
+	arriving := func(v *VehicleState) float64 {
+		elapsed := now.Sub(v.launchAt).Seconds()
+		if v.launchAt.IsZero() {
+			elapsed = 0
+		}
+		return math.Max(o.flownLeadS(v.Slot)-elapsed, 0)
 	}
 	for _, v := range o.Vehicles {
 		fv, ok := look(v.ID)
@@ -94,25 +152,31 @@ func (o *Operation) predictGap(now time.Time, look Observe) *PredictedGap {
 				continue
 			}
 			pr := o.prediction(v, fv)
-			left := math.Max(pr.LeaveInS, 0)
+			// When the scheduler sends it home (leaveIn: less the RTL's
+			// margin and the station's command latency).
+			left := math.Max(pr.LeaveInS-leaveMarginS-o.LatencyS, 0)
 			if sl := o.Slots[v.Slot]; sl.Incoming == "" || sl.Incoming == v.ID {
 				// Goes back to the pool when relieved (below).
 				slots[v.Slot].until = math.Max(slots[v.Slot].until, left)
 				slots[v.Slot].rate = pr.Rate
 			} else {
+				// Relieved when its relief arrives, if it may stay that
+				// long; if not, the slot is uncovered between the two.
+				if in := o.vehicle(sl.Incoming); in != nil && (in.Role == RoleLaunching || in.Role == RoleTransit) {
+					if arrive := arriving(in); arrive > left+1 && left < endIn {
+						gaps = append(gaps, PredictedGap{Slot: v.Slot, Start: now.Add(secs(math.Max(left, startIn))), End: now.Add(secs(math.Min(arrive, endIn)))})
+					} else {
+						left = arrive
+					}
+				}
 				pool = append(pool, poolEntry{left + pr.ReturnS + swap, pr.Rate})
 			}
 		case RoleLaunching, RoleTransit:
-			elapsed := now.Sub(v.launchAt).Seconds()
-			if v.launchAt.IsZero() {
-				elapsed = 0
-			}
-			arrive := math.Max(o.leadNoMargin(v.Slot)-elapsed, 0)
+			arrive := arriving(v)
 			slots[v.Slot].until = math.Max(slots[v.Slot].until, arrive+stationFor(v.Slot, rate))
 			slots[v.Slot].rate = rate
 		}
 	}
-	var first *PredictedGap
 	for iter := 0; iter < 100*len(slots)+1000; iter++ {
 		// The slot whose cover ends first.
 		si := -1
@@ -134,40 +198,72 @@ func (o *Operation) predictGap(now time.Time, look Observe) *PredictedGap {
 			}
 		}
 		if pi < 0 {
-			g := &PredictedGap{Slot: si, Start: now.Add(secs(math.Max(need, 0))), End: o.End}
-			if first == nil || g.Start.Before(first.Start) {
-				first = g
-			}
+			gaps = append(gaps, PredictedGap{Slot: si, Start: now.Add(secs(math.Max(need, 0))), End: o.End})
 			slots[si].until = math.Inf(1)
 			continue
 		}
 		e := pool[pi]
 		pool = append(pool[:pi], pool[pi+1:]...)
 		launch := math.Max(launchAt, e.at)
-		arrive := launch + leadNM
+		arrive := launch + o.flownLeadS(si)
 		if arrive > need && need < endIn {
-			g := &PredictedGap{Slot: si, Start: now.Add(secs(math.Max(need, 0))), End: now.Add(secs(math.Min(arrive, endIn)))}
-			if g.End.After(g.Start.Add(time.Second)) && (first == nil || g.Start.Before(first.Start)) {
-				first = g
+			g := PredictedGap{Slot: si, Start: now.Add(secs(math.Max(need, 0))), End: now.Add(secs(math.Min(arrive, endIn)))}
+			if g.End.After(g.Start.Add(time.Second)) {
+				gaps = append(gaps, g)
 			}
 		}
-		// The drone it relieves goes home and is swapped.
+		// The drone it relieves goes home when the relief arrives (or
+		// when it must, if that is sooner) and is swapped.
 		if !math.IsInf(slots[si].until, -1) && slots[si].rate > 0 {
-			pool = append(pool, poolEntry{math.Max(slots[si].until, 0) + leadNM + swap, slots[si].rate})
+			left := math.Max(math.Min(arrive, slots[si].until), 0)
+			pool = append(pool, poolEntry{left + o.returnS(si) + swap, slots[si].rate})
 		}
 		stay := stationFor(si, e.rate)
 		if stay <= 0 {
 			// A pack that cannot even reach the slot and back: the slot
 			// cannot be covered by this pool.
-			g := &PredictedGap{Slot: si, Start: now.Add(secs(math.Max(need, 0))), End: o.End}
-			if first == nil || g.Start.Before(first.Start) {
-				first = g
-			}
+			gaps = append(gaps, PredictedGap{Slot: si, Start: now.Add(secs(math.Max(need, 0))), End: o.End})
 			slots[si].until = math.Inf(1)
 			continue
 		}
 		slots[si].until = arrive + stay
 		slots[si].rate = e.rate
 	}
-	return first
+	sort.SliceStable(gaps, func(i, j int) bool { return gaps[i].Start.Before(gaps[j].Start) })
+	return gaps
+}
+
+// flownLeadS is how long a drone of slot i takes from its launch to
+// station: as last measured for the slot (Slot.TransitS), else the
+// scheduler's lead. The scheduler launches by its lead (leadNoMargin: the
+// longest recent measurement or the estimate from the transit, climb
+// and setup, whichever is longer — early rather than late); the forecast
+// needs when the drone really arrives and what the way out takes from
+// its pack, and the estimate's 60 s setup put arrivals 30–60 s late in
+// the double's rotations.
+func (o *Operation) flownLeadS(i int) float64 {
+	if t := o.Slots[i].TransitS; t > 0 {
+		return t
+	}
+	return o.leadNoMargin(i)
+}
+
+// returnS is the flight home of a drone of slot i relieved on its loop:
+// as measured for the slot (Slot.ReturnS), else the predictor's return
+// (Predict, as for a drone on station) from the loop's first waypoint,
+// climbing to the slot's return layer (a relief is on its way in when it
+// leaves).
+func (o *Operation) returnS(i int) float64 {
+	if r := o.Slots[i].ReturnS; r > 0 {
+		return r
+	}
+	p := o.Plans[i]
+	home := p.Plan.Home
+	dist := p.TransitM
+	if p.LoopLat != 0 || p.LoopLon != 0 {
+		dist = distM(p.LoopLat, p.LoopLon, home.Lat, home.Lon)
+	}
+	alt := math.Max(math.Max(rtlAlt(p.Plan), p.Plan.TransitAlt), p.ReturnAlt)
+	return Predict(PredictInput{PriorRate: 100 / o.Params.EnduranceS, Pct: 100, DistHomeM: dist, AltM: returnHeight(p.Plan.Alt, alt),
+		Cruise: p.Plan.Speed, Reserve: o.Params.ReservePct}).ReturnS
 }

@@ -138,6 +138,10 @@ type Slot struct {
 	// longest recent measurement (decaying by a tenth per launch), so one
 	// slow launch on a busy station is not forgotten at the next quick one.
 	LeadS float64 `json:"lead_s"`
+	// ReturnS is what the pool forecast plans a drone's way home from the
+	// slot with: RTL sent to landed, measured as LeadS is (the longest
+	// recent, decaying by a tenth per landing; 0 until one landed).
+	ReturnS float64 `json:"return_s"`
 	// PadWaitSince is when a launch for the slot began to wait for the
 	// pad (nil when none waits).
 	PadWaitSince *time.Time `json:"pad_wait_since,omitempty"`
@@ -221,6 +225,9 @@ type VehicleState struct {
 	// ReturnWait).
 	ReturnBy *time.Time `json:"return_by,omitempty"`
 	launchAt time.Time  // operation time the launch was started
+	// rtlAt is when (operation time) its last RTL was sent, for the
+	// slot's measured way home (Slot.ReturnS); zero after a restart.
+	rtlAt time.Time
 	// continuedAt is when (wall time) the drone was last sent on from its
 	// hold (zero: not yet).
 	continuedAt time.Time
@@ -295,6 +302,12 @@ type Operation struct {
 	// Gap is the pool forecast's first predicted gap, nil when the pool
 	// covers the window.
 	Gap *PredictedGap `json:"predicted_gap"`
+	// Gaps is every gap the forecast sees, ordered by start (Gap is the
+	// first).
+	Gaps []PredictedGap `json:"predicted_gaps"`
+	// announced are the predicted gaps raised as alerts and not over yet
+	// (forecast), so a gap is raised once, not at every tick it moves.
+	announced []PredictedGap
 	// LatencyS is the station's recent command latency in operation
 	// seconds: a high percentile of LatencySamplesS (see noteLatency).
 	LatencyS float64 `json:"latency_s"`

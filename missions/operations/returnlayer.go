@@ -281,6 +281,7 @@ func (st *step) returnChoice(v *VehicleState, fv fleet.Vehicle, ok bool) (alt fl
 // which the vehicle has).
 func (st *step) rtlAction(v *VehicleState, alt float64) Action {
 	a := Action{Kind: ActReturn, VehicleID: v.ID, Slot: v.Slot}
+	v.rtlAt = st.now
 	if v.Slot < 0 || v.Slot >= len(st.o.Plans) {
 		return a
 	}

@@ -177,7 +177,7 @@ function renderDetails(o) {
     ["on station", fmtSecs(o.on_station_s)],
     ["handovers", String(o.handovers ?? 0)],
     ["replacements", String(o.replacements ?? 0)],
-    ["predicted gap", o.predicted_gap ? `slot ${o.predicted_gap.slot} ${iso(Date.parse(o.predicted_gap.start))}–${iso(Date.parse(o.predicted_gap.end))} UTC` : "none"],
+    ["predicted gap", o.predicted_gap ? `slot ${o.predicted_gap.slot} ${iso(Date.parse(o.predicted_gap.start))}–${iso(Date.parse(o.predicted_gap.end))} UTC${(o.predicted_gaps || []).length > 1 ? ` (${o.predicted_gaps.length - 1} more)` : ""}` : "none"],
   ];
   $("op-fields").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd data-field="${esc(k)}">${esc(v)}</dd>`).join("");
   if (ctx.session?.role !== "observer" && $("op-actions")) {

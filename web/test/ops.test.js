@@ -107,6 +107,16 @@ test("the predicted gap on its slot", () => {
   assert.equal(timeline(op({ predicted_gap: { ...pg, slot: 7 } }), [], clock(40))[1].predicted, null);
 });
 
+test("every slot's first predicted gap, from predicted_gaps", () => {
+  const g = (slot, from, to) => ({ slot, start: new Date(clock(from)).toISOString(), end: new Date(clock(to)).toISOString() });
+  const gaps = [g(0, 50, 55), g(1, 60, 70), g(0, 80, 90)];
+  const [s0, s1] = timeline(op({ predicted_gap: gaps[0], predicted_gaps: gaps }), events(), clock(40));
+  assert.deepEqual(s0.predicted, { from: clock(50), to: clock(55) });
+  assert.deepEqual(s1.predicted, { from: clock(60), to: clock(70) });
+  // No gap now: none drawn, though an older station's field is absent.
+  assert.equal(timeline(op({ predicted_gap: null, predicted_gaps: [] }), [], clock(40))[0].predicted, null);
+});
+
 test("a gap that ended, and the end of the operation", () => {
   const more = [...events(), ev(35, "d", { action: "on_station", slot: 1 }), ev(35, "d", { action: "gap_ended", slot: 1, gap_s: 15 * 60 }), ev(62, "", { action: "finished" })];
   const o = op({

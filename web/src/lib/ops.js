@@ -154,9 +154,15 @@ export function timeline(op, events, now) {
       openGap.delete(cur.index);
     }
   }
-  // The pool forecast's first predicted gap, on its slot.
-  const pg = op.predicted_gap;
-  if (pg && at(pg.slot) && Date.parse(pg.end) > Date.parse(pg.start)) at(pg.slot).predicted = { from: Date.parse(pg.start), to: Date.parse(pg.end) };
+  // The pool forecast's gaps: each slot's first, on its slot (a station
+  // from before predicted_gaps sends only predicted_gap, the first of all).
+  const pgs = op.predicted_gaps || (op.predicted_gap ? [op.predicted_gap] : []);
+  for (const pg of pgs) {
+    const s = at(pg.slot);
+    const from = Date.parse(pg.start);
+    const to = Date.parse(pg.end);
+    if (s && to > from && (!s.predicted || from < s.predicted.from)) s.predicted = { from, to };
+  }
   const end = op.state === "running" || op.state === "scheduled" ? now : Math.min(now, Date.parse(op.end) || now);
   for (const s of slots) {
     for (const x of [...s.segments, ...s.gaps]) if (x.to === null) x.to = Math.max(x.from, end);
