@@ -660,12 +660,20 @@ const leaveMarginS = 30
 const climbRate = 2.5
 
 // lead is how long before a slot must be covered its drone is launched:
-// the measured launch-to-station time (else the estimate from the transit
-// distance, climb and setup) plus the margin.
+// the launch-to-station time (leadNoMargin) plus the margin.
 func (st *step) lead(i int) float64 {
 	return st.o.leadNoMargin(i) + st.o.Params.MarginS
 }
 
+// leadNoMargin is the slot's launch-to-station time the scheduler plans
+// with: the longer of the measured one (Slot.LeadS: the longest recent
+// launch, decaying by a tenth per launch) and the estimate from the
+// setup, transit and climb. The estimate's 60 s setup prior usually wins
+// (92-124 s against 35-80 s flown in the double's stadium rotations), so
+// reliefs go that much earlier than the measurements ask; taking the
+// measurement alone once there is one was tried and changed which slot a
+// short pool serves first (TestShortPoolServesTheUncoveredSlotFirst) and
+// the rotation flown, and is not done (issue 13's note).
 func (o *Operation) leadNoMargin(i int) float64 {
 	p := o.Plans[i]
 	speed := p.Plan.Speed
