@@ -264,3 +264,61 @@ func TestRefusedAndUnansweredUploadLaunches(t *testing.T) {
 		}
 	})
 }
+
+// A resume whose speed command failed after AUTO went through (Actuator's
+// Resume: AUTO, then DO_CHANGE_SPEED with the plan's speed) leaves the
+// drone flying its mission at WPNAV_SPEED: the manager warns
+// (resume_failed) and the scheduler sends the resume — AUTO and the speed
+// — again on the next tick, though the drone already shows AUTO, until
+// one succeeds; then the yield is over and nothing more is sent.
+func TestAResumeWhoseSpeedFailedIsSentAgain(t *testing.T) {
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 2, w)
+	w.wall = o.Start.Add(-time.Minute)
+	id := ""
+	if as, _ := o.Step(w.wall, w.look); len(acts(as, ActLaunch)) == 1 {
+		id = acts(as, ActLaunch)[0]
+	} else {
+		t.Fatalf("first tick: %v, want one launch", as)
+	}
+	o.LaunchDone(id, true, nil, w.wall)
+	w.fly(id, 95)
+	w.wall = o.Start
+	o.Step(w.wall, w.look)
+	v := o.vehicle(id)
+	if v.Role != RoleStation {
+		t.Fatalf("%s is %s, want on station", id, v.Role)
+	}
+	// It yielded (braked) to a return that is gone now.
+	since := o.Now(w.wall).Add(-20 * time.Second)
+	v.YieldTo, v.YieldSince = "gone", &since
+	set(w, id, func(fv *fleet.Vehicle) { fv.Mode = "BRAKE" })
+	resumes := func() []string {
+		w.wall = w.wall.Add(time.Second)
+		as, _ := o.Step(w.wall, w.look)
+		return acts(as, ActResume)
+	}
+	if got := resumes(); len(got) != 1 || got[0] != id {
+		t.Fatalf("the way clear: resumes %v, want %s", got, id)
+	}
+	// AUTO went through, the speed did not.
+	set(w, id, func(fv *fleet.Vehicle) { fv.Mode = "AUTO" })
+	notes := o.ResumeDone(id, errors.New("DO_CHANGE_SPEED: no COMMAND_ACK after 6 attempts"), 0)
+	if len(notes) != 1 || notes[0].Fields["action"] != "resume_failed" {
+		t.Fatalf("a failed resume noted %+v, want resume_failed", notes)
+	}
+	if got := resumes(); len(got) != 1 || got[0] != id {
+		t.Fatalf("after the failed speed: resumes %v, want %s again (its speed is still WPNAV_SPEED)", got, id)
+	}
+	if notes := o.ResumeDone(id, nil, 0); len(notes) != 0 {
+		t.Fatalf("a resume that went through noted %+v", notes)
+	}
+	for i := range 3 {
+		if got := resumes(); len(got) != 0 {
+			t.Fatalf("tick %d after the resume went through: resumes %v again", i, got)
+		}
+	}
+	if v.YieldTo != "" {
+		t.Fatalf("the yield is still on record: %q", v.YieldTo)
+	}
+}
