@@ -82,6 +82,20 @@ func (d *double) fly(limit float64, moved func(now float64) bool, ticked func() 
 	return false
 }
 
+// over says whether the operation's window is over, nothing of it is
+// flying home any more and every flyer has landed.
+func (d *double) over() bool {
+	if d.wall.Before(d.o.End) || d.o.Active() || d.o.returning() {
+		return false
+	}
+	for _, k := range d.fl {
+		if k.armed {
+			return false
+		}
+	}
+	return true
+}
+
 // play carries out a on its flyer at once, and reports it done.
 func (d *double) play(a Action) {
 	k := d.fl[a.VehicleID]

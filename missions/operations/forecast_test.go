@@ -126,15 +126,7 @@ func flyRotation(t *testing.T, drones int, enduranceMin, swapMin float64, window
 			}
 			run.mostSlots = max(run.mostSlots, len(slots))
 		}
-		if !d.wall.Before(o.End) && !o.Active() && !o.returning() {
-			for _, k := range d.fl {
-				if k.armed {
-					return false
-				}
-			}
-			return true
-		}
-		return false
+		return d.over()
 	}
 	limit := (5*time.Minute + window + 30*time.Minute).Seconds()
 	if !d.fly(limit, moved, ticked) {

@@ -131,15 +131,7 @@ func flyPadAt(t *testing.T, homes []p3, launchWait, drain float64, startIn, wind
 		if untilCovered && o.Slots[0].Covered && o.Slots[1].Covered && o.Slots[2].Covered {
 			return true
 		}
-		if !d.wall.Before(o.End) && !o.Active() && !o.returning() {
-			for _, k := range d.fl {
-				if k.armed {
-					return false
-				}
-			}
-			return true
-		}
-		return false
+		return d.over()
 	}
 	if !d.fly(90*60, moved, ticked) {
 		t.Fatalf("the drones did not all land in 90 minutes")
