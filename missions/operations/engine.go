@@ -1045,6 +1045,14 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 			st.launchRetry(v, err.Error())
 			return nil, st.notes
 		}
+		if !o.Active() {
+			// The operation ended meanwhile: nothing watches a drone in
+			// transit any more, so it is sent home whatever it did (on
+			// the ground it is seen landed at the next tick).
+			v.Role, v.launchedAt = RoleTransit, wall
+			st.sendHome(v, rtlAlt(o.Plans[v.Slot].Plan))
+			return st.acts, st.notes
+		}
 		// Flying or not, it is the slot's (or the relief) until seen.
 		v.Role, v.launchedAt, v.SeenAuto, v.LaunchUnconfirmed = RoleTransit, wall, false, true
 		st.note(id, fleet.SeverityWarning, "launch_unconfirmed", "%s did not answer its launch for slot %d of operation %s (%v): watching whether it flies", id, sl.Index, o.ID, err)
@@ -1138,7 +1146,7 @@ func (st *step) launchRetry(v *VehicleState, why string) {
 		return
 	}
 	at := st.wall.Add(time.Duration(v.LaunchNoAnswer) * launchBackoff)
-	v.Role, v.Slot, v.RetryAt, v.Reason = RolePool, -1, &at, ""
+	v.Role, v.Slot, v.Since, v.RetryAt, v.Reason = RolePool, -1, st.now, &at, ""
 	st.note(v.ID, fleet.SeverityWarning, "launch_failed", "%s did not answer its launch for slot %d of operation %s (%s) and is on the ground: back in the pool, tried again after %v", v.ID, sl.Index, o.ID, why, time.Duration(v.LaunchNoAnswer)*launchBackoff)
 	st.lastNote()["slot"], st.lastNote()["reason"], st.lastNote()["retry"], st.lastNote()["attempts"] = sl.Index, why, true, v.LaunchNoAnswer
 }

@@ -322,3 +322,40 @@ func TestAResumeWhoseSpeedFailedIsSentAgain(t *testing.T) {
 		t.Fatalf("the yield is still on record: %q", v.YieldTo)
 	}
 }
+
+// An unanswered launch whose outcome comes back after the operation
+// ended: nothing watches a drone in transit then (a finished operation
+// only sees its returning drones land), so it is sent home at once
+// rather than left flying unmanaged; one that stayed on the ground is
+// seen landed on the next tick and is back in the pool.
+func TestUnansweredLaunchAfterTheEndIsSentHome(t *testing.T) {
+	for _, flew := range []bool{true, false} {
+		t.Run(fmt.Sprintf("flew %v", flew), func(t *testing.T) {
+			w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+			o := newOp(1, 2, w)
+			w.wall = o.Start.Add(-time.Minute)
+			as, _ := o.Step(w.wall, w.look)
+			if len(acts(as, ActLaunch)) != 1 {
+				t.Fatalf("first tick: %v, want one launch", as)
+			}
+			id := acts(as, ActLaunch)[0]
+			w.wall = o.End.Add(time.Second)
+			o.Step(w.wall, w.look)
+			if o.Active() {
+				t.Fatalf("the operation is %s after its end", o.State)
+			}
+			if flew {
+				w.fly(id, 95)
+			}
+			as, _ = o.LaunchDone(id, true, errSessionTimeout, w.wall)
+			if got := acts(as, ActReturn); len(got) != 1 || got[0] != id || o.vehicle(id).Role != RoleReturning {
+				t.Fatalf("after the end: actions %v, %s %s; want %s sent home", as, id, o.vehicle(id).Role, id)
+			}
+			w.wall = w.wall.Add(time.Second)
+			o.Step(w.wall, w.look)
+			if want := map[bool]Role{true: RoleReturning, false: RolePool}[flew]; o.vehicle(id).Role != want {
+				t.Fatalf("next tick: %s is %s, want %s", id, o.vehicle(id).Role, want)
+			}
+		})
+	}
+}
