@@ -20,14 +20,15 @@ const gapMoved = 60
 // gives at its learned rate. When no vehicle can be launched in time the
 // slot has a gap. Every gap is kept (o.Gaps, ordered by start; o.Gap is
 // the first) and each is raised as a coverage_gap_predicted alert before
-// it begins, with its start time — once: a gap of the same slot that
-// overlaps one predicted at the last tick, or starts within gapMoved of
-// it, is the same gap with its times updated, and is raised again only
-// when it now starts gapMoved or more earlier (later is good news). With
-// the start compared alone, a short pool's gaps, whose ends move with
-// every drone's learned rate, were raised ~26 times each in the double's
-// rotations (forecast_test.go). A gap no longer predicted (a drone came
-// back into the pool sooner) drops off the list without an event.
+// it begins, with its start time — once: a gap that overlaps one already
+// announced and not yet over, or starts within gapMoved of it, of any
+// slot (sameGap), is the same gap, and is raised again only when it now
+// starts gapMoved or more earlier (later is good news). Compared by slot
+// and start alone, a short pool's gaps, which move from tick to tick
+// with every drone's learned rate, were raised ~26 times each in the
+// double's rotations (forecast_test.go). A gap no longer predicted (a
+// drone came back into the pool sooner) drops off the list without an
+// event.
 func (st *step) forecast() {
 	o := st.o
 	gs := o.predictGaps(st.now, st.look)
@@ -89,12 +90,14 @@ type poolEntry struct {
 // It plays the rotation as the scheduler flies it: a relief is launched
 // its lead, the margin and the early leave before the incumbent must
 // leave, and the incumbent is sent home when the relief arrives (the
-// handover), not at its must-leave time; a pack lasts for the flight out
-// (the slot's lead), the patrol and the flight home (returnS, the
-// predictor's return from the loop, not another lead). Modelling the
-// return as the incumbent's must-leave time plus a lead put every drone
-// back in the pool 2–3 minutes late and predicted gaps on pools that
-// covered every slot (the double's rotations, forecast_test.go).
+// handover), not at its must-leave time, or at that time, less the
+// scheduler's margins, when the relief comes too late (a gap); a pack
+// lasts for the flight out (flownLeadS), the patrol and the flight home
+// (returnS). Modelling the relieved drone's return as its must-leave time
+// plus a lead, and a pack's way out and home as two leads of the
+// estimate, put every drone back in the pool minutes late and predicted
+// gaps on pools that covered every slot (the double's rotations,
+// forecast_test.go).
 func (o *Operation) predictGaps(now time.Time, look Observe) []PredictedGap {
 	endIn := o.End.Sub(now).Seconds()
 	startIn := o.Start.Sub(now).Seconds()
