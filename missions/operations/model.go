@@ -264,6 +264,11 @@ type VehicleState struct {
 	// resumedAt is when (wall time) a yielding drone was sent on with its
 	// mission (zero: not yet).
 	resumedAt time.Time
+	// resumeFails counts the resumes in a row that failed, and resumeErr
+	// is the last one's error: after resumeTries the scheduler stops
+	// sending them (yields).
+	resumeFails int
+	resumeErr   string
 	// heldOn: flying on past its bound for a clear return, said once.
 	heldOn bool
 }

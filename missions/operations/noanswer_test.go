@@ -359,3 +359,102 @@ func TestUnansweredLaunchAfterTheEndIsSentHome(t *testing.T) {
 		})
 	}
 }
+
+// yieldedOnStation is a one-slot operation of two drones whose first flies
+// its patrol, braked (mode) for a return that is gone: the next tick's
+// yields send it on. It returns the drone and a tick that steps the
+// operation a second and returns the launches, resumes and returns sent,
+// and the notes' actions.
+func yieldedOnStation(t *testing.T) (*world, *Operation, string, func() (launches, resumes, returns []string, notes []string)) {
+	t.Helper()
+	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+	o := newOp(1, 2, w)
+	w.wall = o.Start.Add(-time.Minute)
+	as, _ := o.Step(w.wall, w.look)
+	if len(acts(as, ActLaunch)) != 1 {
+		t.Fatalf("first tick: %v, want one launch", as)
+	}
+	id := acts(as, ActLaunch)[0]
+	o.LaunchDone(id, true, nil, w.wall)
+	w.fly(id, 95)
+	w.wall = o.Start
+	o.Step(w.wall, w.look)
+	if v := o.vehicle(id); v.Role != RoleStation {
+		t.Fatalf("%s is %s, want on station", id, v.Role)
+	}
+	since := o.Now(w.wall).Add(-20 * time.Second)
+	v := o.vehicle(id)
+	v.YieldTo, v.YieldSince = "gone", &since
+	set(w, id, func(fv *fleet.Vehicle) { fv.Mode = "BRAKE" })
+	return w, o, id, func() (launches, resumes, returns []string, notes []string) {
+		w.wall = w.wall.Add(time.Second)
+		as, ns := o.Step(w.wall, w.look)
+		for _, n := range ns {
+			notes = append(notes, fmt.Sprint(n.Fields["action"]))
+		}
+		return acts(as, ActLaunch), acts(as, ActResume), acts(as, ActReturn), notes
+	}
+}
+
+// A resume whose speed keeps failing after AUTO went through is sent
+// resumeTries times, then no more: the drone patrols at its default speed
+// and stays on its slot, with one resume_speed_unset warning. Before the
+// bound, the resume was sent again on every tick for as long as the speed
+// failed.
+func TestAResumeWhoseSpeedKeepsFailingIsSentThreeTimes(t *testing.T) {
+	w, o, id, tick := yieldedOnStation(t)
+	speed := errors.New("DO_CHANGE_SPEED: no COMMAND_ACK after 6 attempts")
+	sent := 0
+	var notes []string
+	for range 10 {
+		_, rs, _, ns := tick()
+		notes = append(notes, ns...)
+		if len(rs) == 1 {
+			sent++
+			set(w, id, func(fv *fleet.Vehicle) { fv.Mode = "AUTO" })
+			for _, n := range o.ResumeDone(id, speed, 0) {
+				notes = append(notes, fmt.Sprint(n.Fields["action"]))
+			}
+		}
+	}
+	if sent != resumeTries {
+		t.Fatalf("resumes sent %d, want %d then none", sent, resumeTries)
+	}
+	if n := strings.Count(strings.Join(notes, " "), "resume_speed_unset"); n != 1 {
+		t.Fatalf("notes %v: want one resume_speed_unset", notes)
+	}
+	if v := o.vehicle(id); v.Role != RoleStation || v.YieldTo != "" || o.Slots[0].VehicleID != id {
+		t.Fatalf("%s is %s on slot %q, yielding to %q: want it on its slot, the yield over", id, v.Role, o.Slots[0].VehicleID, v.YieldTo)
+	}
+}
+
+// A resume the drone refuses resumeTries times in a row, the drone still
+// braked (not AUTO), fails it: its slot is replaced on the same tick and
+// it is sent home, as a drone that refuses RTL three times fails.
+func TestAResumeRefusedThreeTimesFailsTheDrone(t *testing.T) {
+	_, o, id, tick := yieldedOnStation(t)
+	refused := errors.New("AUTO: COMMAND_ACK DENIED")
+	sent := 0
+	for i := range 10 {
+		ls, rs, rtl, ns := tick()
+		if len(rs) == 1 {
+			sent++
+			o.ResumeDone(id, refused, 0)
+			continue
+		}
+		if sent < resumeTries {
+			continue
+		}
+		if v := o.vehicle(id); v.Role != RoleFailed {
+			t.Fatalf("tick %d, after %d refused resumes: %s is %s, want failed", i, sent, id, v.Role)
+		}
+		if len(rtl) != 1 || rtl[0] != id || len(ls) != 1 || ls[0] == id {
+			t.Fatalf("on failing it: returns %v, launches %v; want %s sent home and the other drone launched", rtl, ls, id)
+		}
+		if !strings.Contains(strings.Join(ns, " "), "failed") || o.Slots[0].Replacement != 1 {
+			t.Fatalf("notes %v, replacements %d: want a failed note and one replacement", ns, o.Slots[0].Replacement)
+		}
+		return
+	}
+	t.Fatalf("resumes sent %d in 10 ticks and %s is %s: want %d, then failed", sent, id, o.vehicle(id).Role, resumeTries)
+}

@@ -204,7 +204,7 @@ func (st *step) padYields() {
 			continue
 		}
 		now := st.now
-		v.YieldTo, v.YieldSince, v.resumedAt, v.YieldPad, v.padYieldLaunch = in.id, &now, time.Time{}, true, v.launchAt
+		v.YieldTo, v.YieldSince, v.resumedAt, v.YieldPad, v.padYieldLaunch, v.resumeFails = in.id, &now, time.Time{}, true, v.launchAt, 0
 		st.acts = append(st.acts, Action{Kind: ActHold, VehicleID: v.ID, Slot: v.Slot})
 		st.notes = append(st.notes, Note{VehicleID: v.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
 			Message: fmt.Sprintf("%s brakes on its way out (%.0f m up) while %s, %s, comes down beside it (operation %s): flying on it would pass within %.0f m of it in %.0f s; about %.0f s",

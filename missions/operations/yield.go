@@ -177,7 +177,7 @@ func (st *step) forcedReturn(v *VehicleState, fv fleet.Vehicle, ok bool, alt flo
 		var names []string
 		brake := func(y *VehicleState, msg string) {
 			at := st.now
-			y.YieldTo, y.YieldSince, y.resumedAt, y.YieldPad = v.ID, &at, time.Time{}, false
+			y.YieldTo, y.YieldSince, y.resumedAt, y.YieldPad, y.resumeFails = v.ID, &at, time.Time{}, false, 0
 			st.acts = append(st.acts, Action{Kind: ActHold, VehicleID: y.ID, Slot: y.Slot})
 			st.notes = append(st.notes, Note{VehicleID: y.ID, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
 				Message: fmt.Sprintf("%s brakes where it is for %s, which must go home now (operation %s): %s", y.ID, v.ID, st.o.ID, msg),
@@ -319,19 +319,23 @@ func (st *step) yields() {
 		}
 		fy, ok := st.look(y.ID)
 		if y.Role != RoleTransit && y.Role != RoleStation || !ok || !fy.Armed {
-			y.YieldTo, y.YieldSince, y.resumedAt = "", nil, time.Time{}
+			y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails = "", nil, time.Time{}, 0
 			continue
 		}
 		if !y.resumedAt.IsZero() {
 			// Sent on: done once it flies its mission again; the command
 			// is sent again if it still shows the brake after a while.
 			if fy.Mode == "AUTO" && st.wall.Sub(y.resumedAt) > 0 {
-				y.YieldTo, y.YieldSince, y.resumedAt = "", nil, time.Time{}
+				y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails = "", nil, time.Time{}, 0
 				continue
 			}
 			if st.wall.Sub(y.resumedAt) < continueRetry {
 				continue
 			}
+		}
+		if y.resumeFails >= resumeTries {
+			st.resumeGaveUp(y, fy)
+			continue
 		}
 		waited := 0.0
 		if y.YieldSince != nil {
@@ -408,8 +412,16 @@ func (st *step) stillInWay(y *VehicleState, fy fleet.Vehicle) string {
 	return ""
 }
 
+// resumeTries is how many resumes in a row may fail before the scheduler
+// stops sending them: like an RTL refused three times (ReturnDone), a
+// vehicle that does not take the command after three tries of six
+// attempts each will not take it on the next tick either, and a resume
+// sent every tick for the rest of the event only floods the link and the
+// log.
+const resumeTries = 3
+
 // ResumeDone records the outcome of a resume: a failed one is sent again
-// on a later tick.
+// on a later tick, up to resumeTries in a row (yields, resumeGaveUp).
 func (o *Operation) ResumeDone(id string, err error, took time.Duration) []Note {
 	v := o.vehicle(id)
 	if v == nil {
@@ -417,10 +429,36 @@ func (o *Operation) ResumeDone(id string, err error, took time.Duration) []Note 
 	}
 	o.noteLatency(took)
 	if err == nil {
+		v.resumeFails, v.resumeErr = 0, ""
 		return nil
 	}
 	v.resumedAt = time.Time{}
+	v.resumeFails++
+	v.resumeErr = err.Error()
+	next := "tried again"
+	if v.resumeFails >= resumeTries {
+		next = fmt.Sprintf("%d tries in a row, not sent again", v.resumeFails)
+	}
 	return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
-		Message: fmt.Sprintf("%s was not sent on with its mission after yielding (operation %s): %v; tried again", id, o.ID, err),
-		Fields:  map[string]any{"operation_id": o.ID, "action": "resume_failed", "slot": v.Slot}}}
+		Message: fmt.Sprintf("%s was not sent on with its mission after yielding (operation %s): %v; %s", id, o.ID, err, next),
+		Fields:  map[string]any{"operation_id": o.ID, "action": "resume_failed", "slot": v.Slot, "attempts": v.resumeFails}}}
+}
+
+// resumeGaveUp ends the yield of a drone whose last resumeTries resumes
+// failed. If it shows AUTO, the mode went through and the speed did not
+// (Actuator's Resume sends AUTO, then DO_CHANGE_SPEED): it patrols at its
+// default speed (WPNAV_SPEED), which slows or speeds its revisits but
+// keeps the slot covered, so it stays, with a warning. Otherwise it still
+// holds where it braked and does not take the command: it fails, so its
+// slot is replaced at once and it is sent home (fail), as a drone whose
+// RTL is refused is.
+func (st *step) resumeGaveUp(y *VehicleState, fy fleet.Vehicle) {
+	tries, why := y.resumeFails, y.resumeErr
+	y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails, y.resumeErr = "", nil, time.Time{}, 0, ""
+	if fy.Mode == "AUTO" {
+		st.note(y.ID, fleet.SeverityWarning, "resume_speed_unset", "%s flies its mission again but its speed was not set after %d tries (operation %s): %s; it patrols at its default speed", y.ID, tries, st.o.ID, why)
+		st.lastNote()["slot"], st.lastNote()["attempts"] = y.Slot, tries
+		return
+	}
+	st.fail(y, fy, true, fmt.Sprintf("not sent on with its mission after yielding, %d tries: %s", tries, why))
 }
