@@ -160,3 +160,58 @@ func TestFlyingDroneWithAChangedMissionIsReplacedAfterARestart(t *testing.T) {
 		})
 	}
 }
+
+// A station restart while a launch is unconfirmed (it went unanswered,
+// LaunchDone) keeps what the operation knew of it — the unconfirmed
+// launch and the unanswered count are saved — and looks at the drone
+// again: one that flew after all is kept on its slot, neither relaunched
+// nor uploaded again; one still on the ground once startGrace has passed
+// since the restart goes back to the pool with its second no-answer
+// counted (a retry after the back-off), and another drone flies the slot.
+func TestAnUnconfirmedLaunchAfterARestart(t *testing.T) {
+	for _, flew := range []bool{true, false} {
+		t.Run(fmt.Sprintf("flew=%v", flew), func(t *testing.T) {
+			w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
+			o := newOp(1, 2, w)
+			w.wall = o.Start.Add(-time.Minute)
+			as, _ := o.Step(w.wall, w.look)
+			if l := acts(as, ActLaunch); len(l) != 1 || l[0] != "u000" {
+				t.Fatalf("launched %v, want u000", l)
+			}
+			o.Vehicles[0].LaunchNoAnswer = 1 // one earlier launch went unanswered too
+			o.LaunchDone("u000", true, errSessionTimeout, w.wall)
+			if v := o.vehicle("u000"); !v.LaunchUnconfirmed {
+				t.Fatalf("u000 after an unanswered launch: %+v, want unconfirmed", v)
+			}
+			if flew {
+				w.fly("u000", 95)
+			}
+			act := &checker{}
+			m := restart(t, o, w, act)
+			m2, _ := m.Get("op1")
+			if v := m2.vehicle("u000"); !v.LaunchUnconfirmed || v.LaunchNoAnswer != 1 || v.Role != RoleTransit {
+				t.Fatalf("u000 after the restart: %s, unconfirmed %v, no answer %d; want in transit, unconfirmed, 1", v.Role, v.LaunchUnconfirmed, v.LaunchNoAnswer)
+			}
+			for range 8 {
+				w.wall = w.wall.Add(time.Second)
+				m.Tick(t.Context())
+				m.wg.Wait()
+			}
+			_, uploads := act.seen()
+			m2, _ = m.Get("op1")
+			v := m2.vehicle("u000")
+			if flew {
+				if v.LaunchUnconfirmed || v.Role != RoleTransit && v.Role != RoleStation || m2.Slots[0].VehicleID != "u000" || len(uploads) != 0 {
+					t.Fatalf("u000 flew: %s, unconfirmed %v, slot 0 flown by %q, launches %v; want it kept on its slot, nothing relaunched", v.Role, v.LaunchUnconfirmed, m2.Slots[0].VehicleID, uploads)
+				}
+				return
+			}
+			if v.Role != RolePool || v.LaunchNoAnswer != 2 || v.RetryAt == nil {
+				t.Fatalf("u000 on the ground: %s, no answer %d, retry at %v; want back in the pool, 2, a retry time", v.Role, v.LaunchNoAnswer, v.RetryAt)
+			}
+			if len(uploads) != 1 || uploads[0] != "u001 upload=true" || m2.Slots[0].VehicleID != "u001" {
+				t.Fatalf("launches %v, slot 0 flown by %q: want u001 launched for it", uploads, m2.Slots[0].VehicleID)
+			}
+		})
+	}
+}
