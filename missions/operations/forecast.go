@@ -13,6 +13,23 @@ import (
 // the alert is raised again.
 const gapMoved = 60
 
+// gapClearS is how long (seconds of operation time) the forecast must
+// show no gap at all before the announced gaps that have not begun are
+// called off (coverage_gap_cleared). Not a gap's own absence: a short
+// pool's gaps move between slots and by minutes from tick to tick as the
+// drones' learned rates move, and calling off each one the forecast lost
+// sight of called off 42 in the double's 10-minute short pool, 36 of
+// which came after all (forecast_test.go). While any gap is predicted
+// the shortfall stands, and so do its alerts.
+const gapClearS = 60
+
+// announcedGap is a gap raised as an alert, and since when (operation
+// time) the forecast has shown no gap at all (zero: it shows one).
+type announcedGap struct {
+	PredictedGap
+	absent time.Time
+}
+
 // forecast plays the rotation forward to the window's end with the pool as
 // it stands: each slot is covered until its drone must leave; the drone
 // that replaces it is the pool vehicle available first (ready now, or
@@ -26,36 +43,52 @@ const gapMoved = 60
 // starts gapMoved or more earlier (later is good news). Compared by slot
 // and start alone, a short pool's gaps, which move from tick to tick
 // with every drone's learned rate, were raised ~26 times each in the
-// double's rotations (forecast_test.go). A gap no longer predicted (a
-// drone came back into the pool sooner) drops off the list without an
-// event.
+// double's rotations (forecast_test.go). Once the forecast has shown no
+// gap at all for gapClearS (the first flights showed the planning
+// estimates too long, a drone came back sooner), each announced gap that
+// has not begun is called off with a coverage_gap_cleared operation
+// event, so the crew who read the alert reads that it no longer stands;
+// one that began is the coverage_gap's business.
 func (st *step) forecast() {
 	o := st.o
 	gs := o.predictGaps(st.now, st.look)
 	o.Gaps, o.Gap = gs, nil
 	kept := o.announced[:0]
 	for _, a := range o.announced {
-		if a.End.After(st.now) {
-			kept = append(kept, a)
+		if !a.End.After(st.now) {
+			continue
 		}
+		switch {
+		case !a.Start.After(st.now) || len(gs) > 0:
+			a.absent = time.Time{}
+		case a.absent.IsZero():
+			a.absent = st.now
+		case st.now.Sub(a.absent).Seconds() >= gapClearS:
+			st.note(st.slotVehicle(a.Slot), fleet.SeverityInfo, "coverage_gap_cleared", "operation %s: the gap predicted for slot %d from %s to %s is no longer predicted", o.ID, a.Slot, a.Start.Format(time.RFC3339), a.End.Format(time.RFC3339))
+			st.lastNote()["slot"], st.lastNote()["gap_start"], st.lastNote()["gap_end"] = a.Slot, a.Start, a.End
+			continue
+		}
+		kept = append(kept, a)
 	}
 	o.announced = kept
 	for _, g := range gs {
-		k := sameGap(o.announced, g)
+		k := -1
+		for i, a := range o.announced {
+			if sameGap([]PredictedGap{a.PredictedGap}, g) >= 0 {
+				k = i
+				break
+			}
+		}
 		if k >= 0 && g.Start.After(o.announced[k].Start.Add(-gapMoved*time.Second)) {
 			o.announced[k].End = maxTime(o.announced[k].End, g.End)
 			continue
 		}
 		if k >= 0 {
-			o.announced[k] = g
+			o.announced[k] = announcedGap{PredictedGap: g}
 		} else {
-			o.announced = append(o.announced, g)
+			o.announced = append(o.announced, announcedGap{PredictedGap: g})
 		}
-		vid := ""
-		if sl := o.Slots[g.Slot]; sl.VehicleID != "" {
-			vid = sl.VehicleID
-		}
-		st.notes = append(st.notes, Note{VehicleID: vid, Kind: fleet.EventCoverageGapPredicted, Severity: fleet.SeverityWarning,
+		st.notes = append(st.notes, Note{VehicleID: st.slotVehicle(g.Slot), Kind: fleet.EventCoverageGapPredicted, Severity: fleet.SeverityWarning,
 			Message: fmt.Sprintf("operation %s: the pool cannot cover slot %d from %s to %s", o.ID, g.Slot, g.Start.Format(time.RFC3339), g.End.Format(time.RFC3339)),
 			Fields:  map[string]any{"operation_id": o.ID, "slot": g.Slot, "gap_start": g.Start, "gap_end": g.End, "gap_s": g.End.Sub(g.Start).Seconds()}})
 	}
@@ -63,6 +96,12 @@ func (st *step) forecast() {
 		g := gs[0]
 		o.Gap = &g
 	}
+}
+
+// slotVehicle is the drone covering slot i ("" for none), whom the
+// forecast's events are about.
+func (st *step) slotVehicle(i int) string {
+	return st.o.Slots[i].VehicleID
 }
 
 // sameGap is the index in gs of the announced gap g is a re-prediction

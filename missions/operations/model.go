@@ -312,7 +312,7 @@ type Operation struct {
 	Gaps []PredictedGap `json:"predicted_gaps"`
 	// announced are the predicted gaps raised as alerts and not over yet
 	// (forecast), so a gap is raised once, not at every tick it moves.
-	announced []PredictedGap
+	announced []announcedGap
 	// LatencyS is the station's recent command latency in operation
 	// seconds: a high percentile of LatencySamplesS (see noteLatency).
 	LatencyS float64 `json:"latency_s"`
