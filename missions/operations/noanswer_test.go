@@ -272,31 +272,11 @@ func TestRefusedAndUnansweredUploadLaunches(t *testing.T) {
 // — again on the next tick, though the drone already shows AUTO, until
 // one succeeds; then the yield is over and nothing more is sent.
 func TestAResumeWhoseSpeedFailedIsSentAgain(t *testing.T) {
-	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
-	o := newOp(1, 2, w)
-	w.wall = o.Start.Add(-time.Minute)
-	id := ""
-	if as, _ := o.Step(w.wall, w.look); len(acts(as, ActLaunch)) == 1 {
-		id = acts(as, ActLaunch)[0]
-	} else {
-		t.Fatalf("first tick: %v, want one launch", as)
-	}
-	o.LaunchDone(id, true, nil, w.wall)
-	w.fly(id, 95)
-	w.wall = o.Start
-	o.Step(w.wall, w.look)
+	w, o, id, tick := yieldedOnStation(t)
 	v := o.vehicle(id)
-	if v.Role != RoleStation {
-		t.Fatalf("%s is %s, want on station", id, v.Role)
-	}
-	// It yielded (braked) to a return that is gone now.
-	since := o.Now(w.wall).Add(-20 * time.Second)
-	v.YieldTo, v.YieldSince = "gone", &since
-	set(w, id, func(fv *fleet.Vehicle) { fv.Mode = "BRAKE" })
 	resumes := func() []string {
-		w.wall = w.wall.Add(time.Second)
-		as, _ := o.Step(w.wall, w.look)
-		return acts(as, ActResume)
+		_, rs, _, _ := tick()
+		return rs
 	}
 	if got := resumes(); len(got) != 1 || got[0] != id {
 		t.Fatalf("the way clear: resumes %v, want %s", got, id)
@@ -331,14 +311,7 @@ func TestAResumeWhoseSpeedFailedIsSentAgain(t *testing.T) {
 func TestUnansweredLaunchAfterTheEndIsSentHome(t *testing.T) {
 	for _, flew := range []bool{true, false} {
 		t.Run(fmt.Sprintf("flew %v", flew), func(t *testing.T) {
-			w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
-			o := newOp(1, 2, w)
-			w.wall = o.Start.Add(-time.Minute)
-			as, _ := o.Step(w.wall, w.look)
-			if len(acts(as, ActLaunch)) != 1 {
-				t.Fatalf("first tick: %v, want one launch", as)
-			}
-			id := acts(as, ActLaunch)[0]
+			w, o, id := launchedFirst(t)
 			w.wall = o.End.Add(time.Second)
 			o.Step(w.wall, w.look)
 			if o.Active() {
@@ -347,7 +320,7 @@ func TestUnansweredLaunchAfterTheEndIsSentHome(t *testing.T) {
 			if flew {
 				w.fly(id, 95)
 			}
-			as, _ = o.LaunchDone(id, true, errSessionTimeout, w.wall)
+			as, _ := o.LaunchDone(id, true, errSessionTimeout, w.wall)
 			if got := acts(as, ActReturn); len(got) != 1 || got[0] != id || o.vehicle(id).Role != RoleReturning {
 				t.Fatalf("after the end: actions %v, %s %s; want %s sent home", as, id, o.vehicle(id).Role, id)
 			}
@@ -360,21 +333,28 @@ func TestUnansweredLaunchAfterTheEndIsSentHome(t *testing.T) {
 	}
 }
 
-// yieldedOnStation is a one-slot operation of two drones whose first flies
-// its patrol, braked (mode) for a return that is gone: the next tick's
-// yields send it on. It returns the drone and a tick that steps the
-// operation a second and returns the launches, resumes and returns sent,
-// and the notes' actions.
-func yieldedOnStation(t *testing.T) (*world, *Operation, string, func() (launches, resumes, returns []string, notes []string)) {
+// launchedFirst is a one-slot operation of two pool drones (u000, u001)
+// stepped once a minute before its window: it returns the drone that
+// tick launched (the operation waits for its LaunchDone).
+func launchedFirst(t *testing.T) (*world, *Operation, string) {
 	t.Helper()
 	w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
 	o := newOp(1, 2, w)
 	w.wall = o.Start.Add(-time.Minute)
 	as, _ := o.Step(w.wall, w.look)
-	if len(acts(as, ActLaunch)) != 1 {
-		t.Fatalf("first tick: %v, want one launch", as)
+	if l := acts(as, ActLaunch); len(l) != 1 || l[0] != "u000" {
+		t.Fatalf("first tick: %v, want u000 launched", as)
 	}
-	id := acts(as, ActLaunch)[0]
+	return w, o, "u000"
+}
+
+// yieldedOnStation is launchedFirst's drone flying its patrol, braked for a
+// return that is gone: the next tick's yields send it on. It returns the
+// drone and a tick that steps the operation a second and returns the
+// launches, resumes and returns sent, and the notes' actions.
+func yieldedOnStation(t *testing.T) (*world, *Operation, string, func() (launches, resumes, returns []string, notes []string)) {
+	t.Helper()
+	w, o, id := launchedFirst(t)
 	o.LaunchDone(id, true, nil, w.wall)
 	w.fly(id, 95)
 	w.wall = o.Start

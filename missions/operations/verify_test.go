@@ -171,13 +171,7 @@ func TestFlyingDroneWithAChangedMissionIsReplacedAfterARestart(t *testing.T) {
 func TestAnUnconfirmedLaunchAfterARestart(t *testing.T) {
 	for _, flew := range []bool{true, false} {
 		t.Run(fmt.Sprintf("flew=%v", flew), func(t *testing.T) {
-			w := &world{vs: map[string]fleet.Vehicle{}, wall: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}
-			o := newOp(1, 2, w)
-			w.wall = o.Start.Add(-time.Minute)
-			as, _ := o.Step(w.wall, w.look)
-			if l := acts(as, ActLaunch); len(l) != 1 || l[0] != "u000" {
-				t.Fatalf("launched %v, want u000", l)
-			}
+			w, o, _ := launchedFirst(t)
 			o.Vehicles[0].LaunchNoAnswer = 1 // one earlier launch went unanswered too
 			o.LaunchDone("u000", true, errSessionTimeout, w.wall)
 			if v := o.vehicle("u000"); !v.LaunchUnconfirmed {
