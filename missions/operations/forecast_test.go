@@ -3,6 +3,7 @@ package operations
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ type rotationRun struct {
 	mostSlots int
 	// history is the forecast's gaps at each tick in the window.
 	history []tickGaps
+	// landedPct is each landing's charge left, in order.
+	landedPct []float64
 }
 
 type tickGaps struct {
@@ -83,6 +86,7 @@ func flyRotation(t *testing.T, drones int, enduranceMin, swapMin float64, window
 			at, ok := down[id]
 			if !ok {
 				down[id] = now
+				run.landedPct = append(run.landedPct, k.pct)
 				continue
 			}
 			if now-at >= swapMin*60 {
@@ -147,6 +151,10 @@ func flyRotation(t *testing.T, drones int, enduranceMin, swapMin float64, window
 	}
 	t.Logf("%d alerts (gaps of %.0f s in all), %d of %d ticks in the window with a gap predicted; %d gaps flown (%.0f s in all)",
 		len(run.predicted), predS, run.ticksWithGap, run.ticks, len(run.flown), flownS)
+	if n := len(run.landedPct); n > 0 {
+		l := slices.Sorted(slices.Values(run.landedPct))
+		t.Logf("%d landings, charge left: least %.0f %%, median %.0f %%, most %.0f %%", n, l[0], l[n/2], l[n-1])
+	}
 	for i, g := range run.predicted {
 		if i < 8 {
 			t.Logf("  alert at +%4.0f s: slot %d from +%4.0f s for %4.0f s", g.at.Sub(o.Start).Seconds(), g.slot, g.start.Sub(o.Start).Seconds(), g.end.Sub(g.start).Seconds())
