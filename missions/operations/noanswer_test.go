@@ -376,65 +376,47 @@ func yieldedOnStation(t *testing.T) (*world, *Operation, string, func() (launche
 	}
 }
 
-// A resume whose speed keeps failing after AUTO went through is sent
-// resumeTries times, then no more: the drone patrols at its default speed
-// and stays on its slot, with one resume_speed_unset warning. Before the
-// bound, the resume was sent again on every tick for as long as the speed
-// failed.
-func TestAResumeWhoseSpeedKeepsFailingIsSentThreeTimes(t *testing.T) {
-	w, o, id, tick := yieldedOnStation(t)
-	speed := errors.New("DO_CHANGE_SPEED: no COMMAND_ACK after 6 attempts")
-	sent := 0
-	var notes []string
-	for range 10 {
-		_, rs, _, ns := tick()
-		notes = append(notes, ns...)
-		if len(rs) == 1 {
-			sent++
-			set(w, id, func(fv *fleet.Vehicle) { fv.Mode = "AUTO" })
-			for _, n := range o.ResumeDone(id, speed, 0) {
-				notes = append(notes, fmt.Sprint(n.Fields["action"]))
+// A resume that fails resumeTries times in a row is sent no more, and
+// the drone fails — replaced on the same tick and sent home, as a drone
+// that refuses RTL three times: one still braked does not take the
+// command; one that shows AUTO with its speed unset flies its loop at its
+// default speed where the scheduler assumes the plan's. Before the bound
+// the resume was sent again on every tick for as long as it failed.
+func TestAResumeFailingThreeTimesFailsTheDrone(t *testing.T) {
+	for _, c := range []struct {
+		name, mode string // the mode the drone shows after each failed resume
+		err        error
+		reason     string
+	}{
+		{"refused, still braked", "BRAKE", errors.New("AUTO: COMMAND_ACK DENIED"), "not sent on"},
+		{"speed unset, flying AUTO", "AUTO", errors.New("DO_CHANGE_SPEED: no COMMAND_ACK after 6 attempts"), "speed could not be set"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, o, id, tick := yieldedOnStation(t)
+			sent := 0
+			for i := range 10 {
+				ls, rs, rtl, ns := tick()
+				if len(rs) == 1 {
+					sent++
+					set(w, id, func(fv *fleet.Vehicle) { fv.Mode = c.mode })
+					o.ResumeDone(id, c.err, 0)
+					continue
+				}
+				if sent < resumeTries {
+					continue
+				}
+				if v := o.vehicle(id); v.Role != RoleFailed || !strings.Contains(v.Reason, c.reason) {
+					t.Fatalf("tick %d, after %d failed resumes: %s is %s (%q), want failed (%q)", i, sent, id, v.Role, v.Reason, c.reason)
+				}
+				if len(rtl) != 1 || rtl[0] != id || len(ls) != 1 || ls[0] == id {
+					t.Fatalf("on failing it: returns %v, launches %v; want %s sent home and the other drone launched", rtl, ls, id)
+				}
+				if !strings.Contains(strings.Join(ns, " "), "failed") || o.Slots[0].Replacement != 1 {
+					t.Fatalf("notes %v, replacements %d: want a failed note and one replacement", ns, o.Slots[0].Replacement)
+				}
+				return
 			}
-		}
+			t.Fatalf("resumes sent %d in 10 ticks and %s is %s: want %d, then failed", sent, id, o.vehicle(id).Role, resumeTries)
+		})
 	}
-	if sent != resumeTries {
-		t.Fatalf("resumes sent %d, want %d then none", sent, resumeTries)
-	}
-	if n := strings.Count(strings.Join(notes, " "), "resume_speed_unset"); n != 1 {
-		t.Fatalf("notes %v: want one resume_speed_unset", notes)
-	}
-	if v := o.vehicle(id); v.Role != RoleStation || v.YieldTo != "" || o.Slots[0].VehicleID != id {
-		t.Fatalf("%s is %s on slot %q, yielding to %q: want it on its slot, the yield over", id, v.Role, o.Slots[0].VehicleID, v.YieldTo)
-	}
-}
-
-// A resume the drone refuses resumeTries times in a row, the drone still
-// braked (not AUTO), fails it: its slot is replaced on the same tick and
-// it is sent home, as a drone that refuses RTL three times fails.
-func TestAResumeRefusedThreeTimesFailsTheDrone(t *testing.T) {
-	_, o, id, tick := yieldedOnStation(t)
-	refused := errors.New("AUTO: COMMAND_ACK DENIED")
-	sent := 0
-	for i := range 10 {
-		ls, rs, rtl, ns := tick()
-		if len(rs) == 1 {
-			sent++
-			o.ResumeDone(id, refused, 0)
-			continue
-		}
-		if sent < resumeTries {
-			continue
-		}
-		if v := o.vehicle(id); v.Role != RoleFailed {
-			t.Fatalf("tick %d, after %d refused resumes: %s is %s, want failed", i, sent, id, v.Role)
-		}
-		if len(rtl) != 1 || rtl[0] != id || len(ls) != 1 || ls[0] == id {
-			t.Fatalf("on failing it: returns %v, launches %v; want %s sent home and the other drone launched", rtl, ls, id)
-		}
-		if !strings.Contains(strings.Join(ns, " "), "failed") || o.Slots[0].Replacement != 1 {
-			t.Fatalf("notes %v, replacements %d: want a failed note and one replacement", ns, o.Slots[0].Replacement)
-		}
-		return
-	}
-	t.Fatalf("resumes sent %d in 10 ticks and %s is %s: want %d, then failed", sent, id, o.vehicle(id).Role, resumeTries)
 }

@@ -444,20 +444,19 @@ func (o *Operation) ResumeDone(id string, err error, took time.Duration) []Note 
 		Fields:  map[string]any{"operation_id": o.ID, "action": "resume_failed", "slot": v.Slot, "attempts": v.resumeFails}}}
 }
 
-// resumeGaveUp ends the yield of a drone whose last resumeTries resumes
-// failed. If it shows AUTO, the mode went through and the speed did not
-// (Actuator's Resume sends AUTO, then DO_CHANGE_SPEED): it patrols at its
-// default speed (WPNAV_SPEED), which slows or speeds its revisits but
-// keeps the slot covered, so it stays, with a warning. Otherwise it still
-// holds where it braked and does not take the command: it fails, so its
+// resumeGaveUp fails a drone whose last resumeTries resumes failed: its
 // slot is replaced at once and it is sent home (fail), as a drone whose
-// RTL is refused is.
+// RTL is refused is. Also when it shows AUTO (the mode went through, the
+// speed did not: Actuator's Resume sends AUTO, then DO_CHANGE_SPEED): it
+// then flies its loop at WPNAV_SPEED, not the plan's, while the
+// scheduler's handovers and separation predictions assume the plan's —
+// the 0.4 m near miss of a stadium run (issue 13's note, stop 26) was a
+// resumed drone at 10 m/s closing on one at 6 m/s on the same leg.
 func (st *step) resumeGaveUp(y *VehicleState, fy fleet.Vehicle) {
 	tries, why := y.resumeFails, y.resumeErr
 	y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails, y.resumeErr = "", nil, time.Time{}, 0, ""
 	if fy.Mode == "AUTO" {
-		st.note(y.ID, fleet.SeverityWarning, "resume_speed_unset", "%s flies its mission again but its speed was not set after %d tries (operation %s): %s; it patrols at its default speed", y.ID, tries, st.o.ID, why)
-		st.lastNote()["slot"], st.lastNote()["attempts"] = y.Slot, tries
+		st.fail(y, fy, true, fmt.Sprintf("its speed could not be set after yielding (%d tries: %s): it flies at its default speed, not the plan's", tries, why))
 		return
 	}
 	st.fail(y, fy, true, fmt.Sprintf("not sent on with its mission after yielding, %d tries: %s", tries, why))
