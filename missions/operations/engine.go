@@ -166,6 +166,8 @@ func (st *step) failure(v *VehicleState, fv fleet.Vehicle, ok bool) string {
 		return "fence breach"
 	case fv.BatteryPct >= 0 && fv.BatteryPct < st.o.Params.CriticalPct && v.Role == RoleStation:
 		return fmt.Sprintf("battery critical (%.0f %%)", fv.BatteryPct)
+	case v.Role == RoleTransit && v.releaseFails >= releaseTries:
+		return fmt.Sprintf("did not leave its hold, %d tries: %s", v.releaseFails, v.releaseErr)
 	}
 	if !v.SeenAuto {
 		if fv.Armed && fv.Mode == "AUTO" {
@@ -551,8 +553,9 @@ func (st *step) returnWhenClear(v *VehicleState, fv fleet.Vehicle, ok bool) {
 // the way there and around it is clear of the other drones of their slot
 // (releaseClear); a drone still flying to a hold on the loop's last leg
 // in is sent on before it gets there when the way is clear already (a
-// first drone, a replacement for a failed one), so it does not stop. A Continue not obeyed is sent again after
-// continueRetry.
+// first drone, a replacement for a failed one), so it does not stop. A
+// Continue not obeyed is sent again after continueRetry; one that failed
+// is sent again at once, up to releaseTries in a row (ContinueDone).
 func (st *step) release() {
 	for _, v := range st.o.Vehicles {
 		if v.Role != RoleTransit || v.Slot < 0 {
@@ -591,8 +594,17 @@ func (st *step) release() {
 // still show the hold before the Continue is sent again.
 const continueRetry = 5 * time.Second
 
+// releaseTries is how many releases in a row may fail before the relief
+// fails (failure: replaced and sent home), as a resume (resumeTries) or
+// an RTL refused three times: a relief left at its hold re-sent a
+// MISSION_SET_CURRENT on every tick for the rest of its pack, while its
+// incumbent flew to its must-leave time and the slot went uncovered with
+// a drone hovering beside it.
+const releaseTries = 3
+
 // ContinueDone records the outcome of a Continue: a failed one is tried
-// again on the next tick that finds the way clear.
+// again on the next tick that finds the way clear, up to releaseTries in
+// a row.
 func (o *Operation) ContinueDone(id string, err error, took time.Duration) []Note {
 	v := o.vehicle(id)
 	if v == nil {
@@ -600,12 +612,19 @@ func (o *Operation) ContinueDone(id string, err error, took time.Duration) []Not
 	}
 	o.noteLatency(took)
 	if err == nil {
+		v.releaseFails, v.releaseErr = 0, ""
 		return nil
 	}
 	v.continuedAt = time.Time{}
+	v.releaseFails++
+	v.releaseErr = err.Error()
+	next := "trying again"
+	if v.releaseFails >= releaseTries {
+		next = fmt.Sprintf("%d tries in a row: replacing it", v.releaseFails)
+	}
 	return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
-		Message: fmt.Sprintf("%s did not leave its hold for slot %d of operation %s: %v; trying again", id, v.Slot, o.ID, err),
-		Fields:  map[string]any{"operation_id": o.ID, "action": "release_failed", "slot": v.Slot}}}
+		Message: fmt.Sprintf("%s did not leave its hold for slot %d of operation %s: %v; %s", id, v.Slot, o.ID, err, next),
+		Fields:  map[string]any{"operation_id": o.ID, "action": "release_failed", "slot": v.Slot, "attempts": v.releaseFails}}}
 }
 
 func (st *step) allFailed() bool {

@@ -269,6 +269,11 @@ type VehicleState struct {
 	// sending them (yields).
 	resumeFails int
 	resumeErr   string
+	// releaseFails counts the releases from its hold (ActContinue) in a
+	// row that failed, and releaseErr is the last one's error: after
+	// releaseTries the relief fails (failure).
+	releaseFails int
+	releaseErr   string
 	// heldOn: flying on past its bound for a clear return, said once.
 	heldOn bool
 }

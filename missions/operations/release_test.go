@@ -1,12 +1,15 @@
 package operations
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/burgut-uav/burgut/fleet"
+	"github.com/burgut-uav/burgut/internal/mavitem"
 )
 
 // releaseFlight is one release judged and flown: the incumbent flew its
@@ -30,38 +33,9 @@ type releaseFlight struct {
 // after the tick.
 func flyRelease(t *testing.T, sp SlotPlan, phase, latency, accel float64) releaseFlight {
 	t.Helper()
-	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
-	o := &Operation{ID: "op1", SlotCount: 1, Created: wall, TimeScale: 1, State: StateRunning, Start: wall, End: wall.Add(3 * time.Hour), LatencyS: latency}
-	o.Params.defaults()
-	o.Plans = []SlotPlan{sp}
-	o.Slots = []*Slot{{Index: 0, VehicleID: "inc", Incoming: "rel", Covered: true}}
-	o.Vehicles = []*VehicleState{
-		{ID: "inc", Role: RoleStation, Slot: 0, SeenAuto: true},
-		{ID: "rel", Role: RoleTransit, Slot: 0, SeenAuto: true},
-	}
-	dp := sp.Plan
-	f := newFrame(dp.Home.Lat, dp.Home.Lon)
-	items := dp.MissionWithHome()
-	at := func(seq int) p3 {
-		it := items[seq]
-		return f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z))
-	}
+	h := newHoldRun(sp, phase, latency, accel)
+	o, wall, look, inc, rel, items, f, dp := h.o, h.wall, h.look, h.inc, h.rel, h.items, h.f, sp.Plan
 	const dt = 0.1
-	inc := &flyer{id: "inc", pct: 90, mode: "AUTO", armed: true, started: true, seq: int(dp.LoopStart), p: at(int(dp.LoopStart)), accel: accel, vh: planSpeed(sp)}
-	for s := 0.0; s < phase; s += dt {
-		inc.step(items, f, dp.Speed, dt)
-	}
-	rel := &flyer{id: "rel", pct: 90, mode: "AUTO", armed: true, started: true, seq: int(dp.HoldSeq), p: at(int(dp.HoldSeq)), accel: accel}
-	fl := map[string]*flyer{"inc": inc, "rel": rel}
-	look := func(id string) (fleet.Vehicle, bool) {
-		k, ok := fl[id]
-		if !ok {
-			return fleet.Vehicle{}, false
-		}
-		v := k.vehicle(f, dp.Home)
-		v.LastSeen = wall
-		return v, true
-	}
 	st := &step{o: o, wall: wall, now: o.Now(wall), look: look}
 	st.release()
 	r := releaseFlight{least: math.Inf(1)}
@@ -163,4 +137,101 @@ func TestMustLeaveReturnAllowsForTheCommandLatency(t *testing.T) {
 			}
 		}
 	}
+}
+
+// holdRun is a one-slot operation running at wall: the incumbent (inc)
+// phase seconds into its loop, its relief (rel) hovering at the plan's
+// hold; both point-mass doubles (flyer) that look shows, accelerating at
+// accel, and a station whose commands take latency seconds.
+type holdRun struct {
+	o        *Operation
+	wall     time.Time
+	inc, rel *flyer
+	fl       map[string]*flyer
+	look     Observe
+	items    []mavitem.Item
+	f        frame
+}
+
+func newHoldRun(sp SlotPlan, phase, latency, accel float64) *holdRun {
+	wall := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	o := &Operation{ID: "op1", SlotCount: 1, Created: wall, TimeScale: 1, State: StateRunning, Start: wall, End: wall.Add(3 * time.Hour), LatencyS: latency}
+	o.Params.defaults()
+	o.Plans = []SlotPlan{sp}
+	o.Slots = []*Slot{{Index: 0, VehicleID: "inc", Incoming: "rel", Covered: true}}
+	o.Vehicles = []*VehicleState{
+		{ID: "inc", Role: RoleStation, Slot: 0, SeenAuto: true},
+		{ID: "rel", Role: RoleTransit, Slot: 0, SeenAuto: true},
+	}
+	dp := sp.Plan
+	h := &holdRun{o: o, wall: wall, f: newFrame(dp.Home.Lat, dp.Home.Lon), items: dp.MissionWithHome()}
+	at := func(seq int) p3 {
+		it := h.items[seq]
+		return h.f.at(float64(it.X)/1e7, float64(it.Y)/1e7, float64(it.Z))
+	}
+	h.inc = &flyer{id: "inc", pct: 90, mode: "AUTO", armed: true, started: true, seq: int(dp.LoopStart), p: at(int(dp.LoopStart)), accel: accel, vh: planSpeed(sp)}
+	for s := 0.0; s < phase; s += 0.1 {
+		h.inc.step(h.items, h.f, dp.Speed, 0.1)
+	}
+	h.rel = &flyer{id: "rel", pct: 90, mode: "AUTO", armed: true, started: true, seq: int(dp.HoldSeq), p: at(int(dp.HoldSeq)), accel: accel}
+	h.fl = map[string]*flyer{"inc": h.inc, "rel": h.rel}
+	h.look = func(id string) (fleet.Vehicle, bool) {
+		k, ok := h.fl[id]
+		if !ok {
+			return fleet.Vehicle{}, false
+		}
+		v := k.vehicle(h.f, dp.Home)
+		v.LastSeen = h.wall
+		return v, true
+	}
+	return h
+}
+
+// A relief whose release from its hold (MISSION_SET_CURRENT) fails
+// releaseTries times in a row fails: replaced and sent home on the tick
+// after the last failure, as a refused resume or RTL. Before the bound the
+// release was sent again on every tick that found the way clear, for the
+// rest of the relief's pack, while its incumbent flew on to its must-leave
+// time.
+func TestAReliefWhoseReleaseKeepsFailingFails(t *testing.T) {
+	sp := stadiumPlan(t)
+	lap := loopLen(sp) / planSpeed(sp)
+	for phase := 0.0; phase < lap; phase += 2 {
+		h := newHoldRun(sp, phase, 0, 0)
+		o := h.o
+		o.Last = h.wall
+		o.VehicleIDs = []string{"inc", "rel"}
+		sent := 0
+		for i := range 30 {
+			h.wall = h.wall.Add(continueRetry + time.Second)
+			as, notes := o.Step(h.wall, h.look)
+			if c := acts(as, ActContinue); len(c) == 1 && c[0] == "rel" {
+				sent++
+				o.ContinueDone("rel", errors.New("MISSION_SET_CURRENT: no MISSION_CURRENT after 6 attempts"), 0)
+				continue
+			}
+			if sent == 0 {
+				break // not released at this phase: the next
+			}
+			if sent < releaseTries {
+				continue
+			}
+			v := o.vehicle("rel")
+			if v.Role != RoleFailed || !strings.Contains(v.Reason, "hold") {
+				t.Fatalf("tick %d after %d failed releases: rel is %s (%q), want failed", i, sent, v.Role, v.Reason)
+			}
+			if rtl := acts(as, ActReturn); len(rtl) != 1 || rtl[0] != "rel" {
+				t.Fatalf("on failing it: returns %v, want rel sent home (notes %v)", rtl, notes)
+			}
+			if o.Slots[0].Incoming == "rel" {
+				t.Fatal("rel is still the slot's incoming relief")
+			}
+			t.Logf("incumbent %.0f s into its lap: %d releases sent, then rel failed", phase, sent)
+			return
+		}
+		if sent > 0 {
+			t.Fatalf("incumbent %.0f s into its lap: %d releases sent in 30 ticks, rel is %s: want %d, then failed", phase, sent, o.vehicle("rel").Role, releaseTries)
+		}
+	}
+	t.Fatal("no phase of the incumbent's lap released the relief: the test judges nothing")
 }
