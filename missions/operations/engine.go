@@ -206,7 +206,7 @@ func (st *step) observe(v *VehicleState) {
 		}
 		sl := o.Slots[v.Slot]
 		if p := o.Plans[v.Slot]; v.Role == RoleTransit && joined(fv, p, v.JoinSeq) {
-			v.Role, v.Since = RoleStation, st.now
+			v.Role, v.Since, v.releaseFails = RoleStation, st.now, 0
 			// It passed the waypoint it joined at (the loop's first, or
 			// the one its release chose: join.go).
 			v.lastSeq = max(v.JoinSeq, int(p.Plan.LoopStart))
@@ -1041,6 +1041,7 @@ func (o *Operation) LaunchDone(id string, uploaded bool, err error, wall time.Ti
 		return nil, nil
 	}
 	st := &step{o: o, wall: wall, now: o.Now(wall)}
+	v.releaseFails, v.releaseErr = 0, "" // a new sortie: its own releases
 	if uploaded {
 		v.Uploaded = v.Slot
 		// The upload set the plan's parameters, its RTL_ALT among them

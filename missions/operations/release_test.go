@@ -189,49 +189,63 @@ func newHoldRun(sp SlotPlan, phase, latency, accel float64) *holdRun {
 
 // A relief whose release from its hold (MISSION_SET_CURRENT) fails
 // releaseTries times in a row fails: replaced and sent home on the tick
-// after the last failure, as a refused resume or RTL. Before the bound the
-// release was sent again on every tick that found the way clear, for the
-// rest of the relief's pack, while its incumbent flew on to its must-leave
-// time.
+// after the last failure, as a refused resume or RTL. A release that went
+// through starts the count again. Before the bound the release was sent
+// again on every tick that found the way clear, for the rest of the
+// relief's pack, while its incumbent flew on to its must-leave time.
 func TestAReliefWhoseReleaseKeepsFailingFails(t *testing.T) {
 	sp := stadiumPlan(t)
 	lap := loopLen(sp) / planSpeed(sp)
-	for phase := 0.0; phase < lap; phase += 2 {
-		h := newHoldRun(sp, phase, 0, 0)
-		o := h.o
-		o.Last = h.wall
-		o.VehicleIDs = []string{"inc", "rel"}
-		sent := 0
-		for i := range 30 {
-			h.wall = h.wall.Add(continueRetry + time.Second)
-			as, notes := o.Step(h.wall, h.look)
-			if c := acts(as, ActContinue); len(c) == 1 && c[0] == "rel" {
-				sent++
-				o.ContinueDone("rel", errors.New("MISSION_SET_CURRENT: no MISSION_CURRENT after 6 attempts"), 0)
-				continue
+	failed := errors.New("MISSION_SET_CURRENT: no MISSION_CURRENT after 6 attempts")
+	for _, c := range []struct {
+		name    string
+		outcome []error // of each release sent; the relief fails after the last
+	}{
+		{"three failures", []error{failed, failed, failed}},
+		{"a release through between", []error{failed, failed, nil, failed, failed, failed}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for phase := 0.0; phase < lap; phase += 2 {
+				h := newHoldRun(sp, phase, 0, 0)
+				o := h.o
+				o.Last = h.wall
+				o.VehicleIDs = []string{"inc", "rel"}
+				sent := 0
+				for i := range 30 {
+					h.wall = h.wall.Add(continueRetry + time.Second)
+					as, notes := o.Step(h.wall, h.look)
+					v := o.vehicle("rel")
+					if sent < len(c.outcome) && v.Role != RoleTransit {
+						t.Fatalf("tick %d after %d releases %v: rel is %s (%q), want still at its hold", i, sent, c.outcome[:sent], v.Role, v.Reason)
+					}
+					if r := acts(as, ActContinue); len(r) == 1 && r[0] == "rel" && sent < len(c.outcome) {
+						o.ContinueDone("rel", c.outcome[sent], 0)
+						sent++
+						continue
+					}
+					if sent == 0 {
+						break // not released at this phase: the next
+					}
+					if sent < len(c.outcome) {
+						continue
+					}
+					if v.Role != RoleFailed || !strings.Contains(v.Reason, "hold") {
+						t.Fatalf("tick %d after releases %v: rel is %s (%q), want failed", i, c.outcome, v.Role, v.Reason)
+					}
+					if rtl := acts(as, ActReturn); len(rtl) != 1 || rtl[0] != "rel" {
+						t.Fatalf("on failing it: returns %v, want rel sent home (notes %v)", rtl, notes)
+					}
+					if o.Slots[0].Incoming == "rel" {
+						t.Fatal("rel is still the slot's incoming relief")
+					}
+					t.Logf("incumbent %.0f s into its lap: %d releases sent, then rel failed", phase, sent)
+					return
+				}
+				if sent > 0 {
+					t.Fatalf("incumbent %.0f s into its lap: %d releases sent in 30 ticks, rel is %s: want %d, then failed", phase, sent, o.vehicle("rel").Role, len(c.outcome))
+				}
 			}
-			if sent == 0 {
-				break // not released at this phase: the next
-			}
-			if sent < releaseTries {
-				continue
-			}
-			v := o.vehicle("rel")
-			if v.Role != RoleFailed || !strings.Contains(v.Reason, "hold") {
-				t.Fatalf("tick %d after %d failed releases: rel is %s (%q), want failed", i, sent, v.Role, v.Reason)
-			}
-			if rtl := acts(as, ActReturn); len(rtl) != 1 || rtl[0] != "rel" {
-				t.Fatalf("on failing it: returns %v, want rel sent home (notes %v)", rtl, notes)
-			}
-			if o.Slots[0].Incoming == "rel" {
-				t.Fatal("rel is still the slot's incoming relief")
-			}
-			t.Logf("incumbent %.0f s into its lap: %d releases sent, then rel failed", phase, sent)
-			return
-		}
-		if sent > 0 {
-			t.Fatalf("incumbent %.0f s into its lap: %d releases sent in 30 ticks, rel is %s: want %d, then failed", phase, sent, o.vehicle("rel").Role, releaseTries)
-		}
+			t.Fatal("no phase of the incumbent's lap released the relief: the test judges nothing")
+		})
 	}
-	t.Fatal("no phase of the incumbent's lap released the relief: the test judges nothing")
 }

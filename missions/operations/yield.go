@@ -437,7 +437,7 @@ func (o *Operation) ResumeDone(id string, err error, took time.Duration) []Note 
 	v.resumeErr = err.Error()
 	next := "tried again"
 	if v.resumeFails >= resumeTries {
-		next = fmt.Sprintf("%d tries in a row, not sent again", v.resumeFails)
+		next = fmt.Sprintf("%d tries in a row: replacing it", v.resumeFails)
 	}
 	return []Note{{VehicleID: id, Kind: fleet.EventOperation, Severity: fleet.SeverityWarning,
 		Message: fmt.Sprintf("%s was not sent on with its mission after yielding (operation %s): %v; %s", id, o.ID, err, next),
