@@ -3,6 +3,7 @@ package operations
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -72,13 +73,7 @@ func (st *step) forecast() {
 	}
 	o.announced = kept
 	for _, g := range gs {
-		k := -1
-		for i, a := range o.announced {
-			if sameGap([]PredictedGap{a.PredictedGap}, g) >= 0 {
-				k = i
-				break
-			}
-		}
+		k := slices.IndexFunc(o.announced, func(a announcedGap) bool { return sameGap(a.PredictedGap, g) })
 		if k >= 0 && g.Start.After(o.announced[k].Start.Add(-gapMoved*time.Second)) {
 			o.announced[k].End = maxTime(o.announced[k].End, g.End)
 			continue
@@ -104,18 +99,13 @@ func (st *step) slotVehicle(i int) string {
 	return st.o.Slots[i].VehicleID
 }
 
-// sameGap is the index in gs of the announced gap g is a re-prediction
-// of (overlapping it or starting within gapMoved of it), or -1. Of any
-// slot: which slot of a short pool goes uncovered first depends on which
-// drone comes back first, and flips from tick to tick as their learned
-// rates move; the shortfall is the news.
-func sameGap(gs []PredictedGap, g PredictedGap) int {
-	for k, p := range gs {
-		if g.Start.Before(p.End) && p.Start.Before(g.End) || math.Abs(p.Start.Sub(g.Start).Seconds()) < gapMoved {
-			return k
-		}
-	}
-	return -1
+// sameGap says whether g is a re-prediction of the gap p (overlapping it
+// or starting within gapMoved of it). Of any slot: which slot of a short
+// pool goes uncovered first depends on which drone comes back first, and
+// flips from tick to tick as their learned rates move; the shortfall is
+// the news.
+func sameGap(p, g PredictedGap) bool {
+	return g.Start.Before(p.End) && p.Start.Before(g.End) || math.Abs(p.Start.Sub(g.Start).Seconds()) < gapMoved
 }
 
 type poolEntry struct {

@@ -191,7 +191,7 @@ func (r rotationRun) wrongClears() []seenGap {
 	for _, c := range r.cleared {
 		for _, f := range r.flown {
 			end := f.start.Add(secs(math.Max(f.s, 1)))
-			if f.start.After(c.at) && (f.start.Before(c.end) && c.start.Before(end) || math.Abs(c.start.Sub(f.start).Seconds()) < gapMoved) {
+			if f.start.After(c.at) && sameGap(PredictedGap{Start: c.start, End: c.end}, PredictedGap{Start: f.start, End: end}) {
 				out = append(out, c)
 				break
 			}
@@ -218,7 +218,7 @@ func (r rotationRun) missed() (missed, missedAnySlot []flownGap) {
 		end := f.start.Add(secs(math.Max(f.s, 1)))
 		same, any := false, false
 		for _, g := range last.gaps {
-			if f.start.Before(g.End) && g.Start.Before(end) || math.Abs(g.Start.Sub(f.start).Seconds()) < gapMoved {
+			if sameGap(g, PredictedGap{Start: f.start, End: end}) {
 				any = true
 				same = same || g.Slot == f.slot
 			}
