@@ -319,14 +319,14 @@ func (st *step) yields() {
 		}
 		fy, ok := st.look(y.ID)
 		if y.Role != RoleTransit && y.Role != RoleStation || !ok || !fy.Armed {
-			y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails = "", nil, time.Time{}, 0
+			y.endYield()
 			continue
 		}
 		if !y.resumedAt.IsZero() {
 			// Sent on: done once it flies its mission again; the command
 			// is sent again if it still shows the brake after a while.
 			if fy.Mode == "AUTO" && st.wall.Sub(y.resumedAt) > 0 {
-				y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails = "", nil, time.Time{}, 0
+				y.endYield()
 				continue
 			}
 			if st.wall.Sub(y.resumedAt) < continueRetry {
@@ -412,6 +412,12 @@ func (st *step) stillInWay(y *VehicleState, fy fleet.Vehicle) string {
 	return ""
 }
 
+// endYield forgets v's yield: whom it yielded to, since when, and its
+// resumes (sent, failed).
+func (v *VehicleState) endYield() {
+	v.YieldTo, v.YieldSince, v.resumedAt, v.resumeFails, v.resumeErr = "", nil, time.Time{}, 0, ""
+}
+
 // resumeTries is how many resumes in a row may fail before the scheduler
 // stops sending them: like an RTL refused three times (ReturnDone), a
 // vehicle that does not take the command after three tries of six
@@ -454,7 +460,7 @@ func (o *Operation) ResumeDone(id string, err error, took time.Duration) []Note 
 // resumed drone at 10 m/s closing on one at 6 m/s on the same leg.
 func (st *step) resumeGaveUp(y *VehicleState, fy fleet.Vehicle) {
 	tries, why := y.resumeFails, y.resumeErr
-	y.YieldTo, y.YieldSince, y.resumedAt, y.resumeFails, y.resumeErr = "", nil, time.Time{}, 0, ""
+	y.endYield()
 	if fy.Mode == "AUTO" {
 		st.fail(y, fy, true, fmt.Sprintf("its speed could not be set after yielding (%d tries: %s): it flies at its default speed, not the plan's", tries, why))
 		return
