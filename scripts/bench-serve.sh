@@ -12,6 +12,9 @@
 #   GODEBUG=gctrace=1   passes through: the GC trace is in bin/serve.last.log
 #   WS=N                N WebSocket clients reading every state (scripts/wsdrain.py;
 #                       WS_QUERY=rate_hz=2 etc. is added to their URL)
+#   WS_EXTRA=QUERY      one more client with this query, e.g. the station
+#                       bench's probe client: bbox=69.0,41.7,69.6,41.95&rate_hz=1000
+#                       (with --ws-max-rate 1000 among the serve flags)
 #   INFLUX=URL          store into this InfluxDB 1.x (a fresh database, dropped
 #                       afterwards) instead of the embedded store, e.g.
 #                       INFLUX=$BURGUT_TEST_INFLUX_URL after scripts/services.sh start
@@ -67,6 +70,10 @@ for _ in $(seq 1 "${WS:-0}"); do
 	python3 "$root/scripts/wsdrain.py" "ws://127.0.0.1:$HTTP/api/v1/stream${WS_QUERY:+?$WS_QUERY}" "$TOK" 2>>"$D/ws.log" &
 	WSP+=($!)
 done
+if [ -n "${WS_EXTRA:-}" ]; then
+	python3 "$root/scripts/wsdrain.py" "ws://127.0.0.1:$HTTP/api/v1/stream?$WS_EXTRA" "$TOK" 2>>"$D/ws.log" &
+	WSP+=($!)
+fi
 R0=$(rss)
 "$BIN" loadgen --vehicles "$N" "${T[@]}" --duration "${S}s" --json "$D/sent.json" --log-level warn >/dev/null &
 LP=$!
