@@ -242,7 +242,7 @@ func (ln *linkRT) socketStats() (s SocketStats, ok bool) {
 		if err != nil {
 			return SocketStats{}, false
 		}
-		return SocketStats{Local: l.pc.LocalAddr().String(), Drops: drops, RxQueueBytes: rx}, true
+		return SocketStats{Local: l.Addr().String(), Drops: drops, RxQueueBytes: rx}, true
 	}
 	if ln.l.kind != "udpc" {
 		return SocketStats{}, false

@@ -35,7 +35,11 @@ import (
 // been silent past gomavlib's idle timeout. The conn never returns data
 // from Read: every datagram goes through the staging buffer.
 type udpListener struct {
+	// pc opened the socket; on Linux sock has taken the socket out of Go's
+	// poller (udpsock_linux.go) and pc is closed, elsewhere pc is it.
 	pc        *net.UDPConn
+	sock      *udpSock
+	local     net.Addr
 	maxQueue  int // per new remote, held until its channel is open
 	maxStaged int
 	// batchWait, when positive, is how long the reader waits after
@@ -160,8 +164,11 @@ func listenUDP(address string, rcvbuf, maxQueue, maxStaged int, batchWait time.D
 	if rcvbuf > 0 {
 		_ = pc.SetReadBuffer(rcvbuf) // the grant is probed and logged by the station
 	}
-	l := &udpListener{pc: pc, maxQueue: maxQueue, maxStaged: maxStaged, batchWait: batchWait, ready: make(chan struct{}, 1),
+	l := &udpListener{pc: pc, local: pc.LocalAddr(), maxQueue: maxQueue, maxStaged: maxStaged, batchWait: batchWait, ready: make(chan struct{}, 1),
 		conns: map[uint64]*udpConn{}, conns6: map[netip.AddrPort]*udpConn{}, accept: make(chan *udpConn, udpAcceptQueue), done: make(chan struct{})}
+	if err := l.openSock(); err != nil {
+		return nil, err
+	}
 	l.wg.Add(1)
 	go l.readLoop()
 	return l, nil
@@ -297,8 +304,9 @@ func (l *udpListener) Close() error {
 		}
 		l.mu.Unlock()
 		close(l.done)
-		err = l.pc.Close()
+		err = l.closeSock()
 		l.wg.Wait()
+		l.releaseSock()
 		for _, c := range conns {
 			_ = c.Close()
 		}
@@ -306,7 +314,7 @@ func (l *udpListener) Close() error {
 	return err
 }
 
-func (l *udpListener) Addr() net.Addr { return l.pc.LocalAddr() }
+func (l *udpListener) Addr() net.Addr { return l.local }
 
 // udpConn is one remote of a udpListener as gomavlib sees it: Write sends
 // to the remote from the listener's socket; Read returns no data (the
@@ -393,7 +401,7 @@ func (c *udpConn) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
-	n, err := c.l.pc.WriteToUDPAddrPort(p, c.remote)
+	n, err := c.l.writeTo(p, c.remote)
 	if err != nil {
 		return n, fmt.Errorf("udp write to %s: %w", c.remote, err)
 	}
@@ -419,7 +427,7 @@ func (c *udpConn) Close() error {
 	return nil
 }
 
-func (c *udpConn) LocalAddr() net.Addr { return c.l.pc.LocalAddr() }
+func (c *udpConn) LocalAddr() net.Addr { return c.l.local }
 func (c *udpConn) RemoteAddr() net.Addr {
 	return net.UDPAddrFromAddrPort(c.remote)
 }

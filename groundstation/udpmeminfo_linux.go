@@ -2,6 +2,7 @@ package groundstation
 
 import (
 	"fmt"
+	"net"
 	"syscall"
 	"unsafe"
 
@@ -17,7 +18,12 @@ import (
 // reads (load generators, parallel tests) it can skip the link's socket,
 // and its series vanished from /metrics now and then.
 func (l *udpListener) socketMemInfo() (drops, rxQueueBytes uint64, err error) {
-	return udpSocketMemInfo(l.pc)
+	l.sock.wmu.RLock() // the descriptor stays open meanwhile
+	defer l.sock.wmu.RUnlock()
+	if l.sock.closed.Load() {
+		return 0, 0, fmt.Errorf("udp socket meminfo: %w", net.ErrClosed)
+	}
+	return fdMemInfo(uintptr(l.sock.fd))
 }
 
 // udpSocketMemInfo is socketMemInfo of any UDP socket (a UDP client
@@ -27,19 +33,21 @@ func udpSocketMemInfo(pc syscall.Conn) (drops, rxQueueBytes uint64, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("udp socket meminfo: %w", err)
 	}
-	var mi [unix.SK_MEMINFO_VARS]uint32
-	var serr error
 	if cerr := rc.Control(func(fd uintptr) {
-		n := uint32(unsafe.Sizeof(mi))
-		if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
-			uintptr(unsafe.Pointer(&mi[0])), uintptr(unsafe.Pointer(&n)), 0); e != 0 {
-			serr = e
-		}
+		drops, rxQueueBytes, err = fdMemInfo(fd)
 	}); cerr != nil {
 		return 0, 0, fmt.Errorf("udp socket meminfo: %w", cerr)
 	}
-	if serr != nil {
-		return 0, 0, fmt.Errorf("udp socket meminfo: getsockopt SO_MEMINFO: %w", serr)
+	return drops, rxQueueBytes, err
+}
+
+// fdMemInfo is udpSocketMemInfo of a socket descriptor.
+func fdMemInfo(fd uintptr) (drops, rxQueueBytes uint64, err error) {
+	var mi [unix.SK_MEMINFO_VARS]uint32
+	n := uint32(unsafe.Sizeof(mi))
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+		uintptr(unsafe.Pointer(&mi[0])), uintptr(unsafe.Pointer(&n)), 0); e != 0 {
+		return 0, 0, fmt.Errorf("udp socket meminfo: getsockopt SO_MEMINFO: %w", e)
 	}
 	return uint64(mi[unix.SK_MEMINFO_DROPS]), uint64(mi[unix.SK_MEMINFO_RMEM_ALLOC]), nil
 }

@@ -35,14 +35,15 @@ type mmsghdr struct {
 }
 
 // readLoop reads the socket until it is closed. It reads without blocking
-// (recvmmsg with MSG_DONTWAIT inside the runtime's poller callback, up to
-// readBatch datagrams per call) until the socket is empty; finding it
+// (recvmmsg with MSG_DONTWAIT, up to readBatch datagrams per call) until
+// the socket is empty, then waits for the next datagram in the socket's
+// own epoll instance (udpSock: outside Go's poller); finding it
 // empty is the moment everything received so far is staged, which the
 // link's heartbeat checks rely on. It signals the link once per emptied
 // socket, not per datagram.
 //
 // On a busy socket (udpBusyRate datagrams/s or more) and with a batchWait,
-// the reader does not go back to the poller when it has emptied the
+// the reader does not wait for the next datagram when it has emptied the
 // socket: it waits until the next multiple of batchWait on the clock
 // (batchClock: one goroutine sleeping in the kernel wakes every link's
 // reader) and reads what arrived meanwhile. A poller wake-up per datagram made the
@@ -64,13 +65,8 @@ type mmsghdr struct {
 // is measured instead of hidden (burgut_pipeline_latency_seconds).
 func (l *udpListener) readLoop() {
 	defer l.wg.Done()
-	rc, err := l.pc.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) // without it: the read time
-	})
+	fd := uintptr(l.sock.fd)                                                 // open until this returns (Close releases it after)
+	_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) // without it: the read time
 	// The receive slots (2 MiB) are mapped outside the Go heap: the kernel
 	// touches only the pages it writes (~4 KiB of each slot for MAVLink's
 	// datagrams), but on the heap the whole 2 MiB a link counted as live
@@ -102,7 +98,11 @@ func (l *udpListener) readLoop() {
 		winCount int
 		linger   bool // the last read emptied a busy socket: wait, then read again
 	)
-	read := func(fd uintptr) bool {
+	// read empties the socket as far as it can without waiting; it
+	// reports false when the reader should wait for the next datagram
+	// (a quiet socket found empty), true when it should not (it lingers
+	// for the clock, or the socket may hold more).
+	read := func() bool {
 		if h := l.readHook.Load(); h != nil {
 			(*h)()
 		}
@@ -155,7 +155,7 @@ func (l *udpListener) readLoop() {
 				busy = float64(winCount) >= udpBusyRate*d.Seconds()
 				winStart, winCount = before, 0
 			}
-			// Wait for the poller unless this read found datagrams on a
+			// Wait for the next datagram unless this read found datagrams on a
 			// busy socket: then wait batchWait and read again.
 			linger = l.batchWait > 0 && busy && readSome
 			return linger
@@ -173,9 +173,12 @@ func (l *udpListener) readLoop() {
 		defer cancel()
 	}
 	for {
-		if err := rc.Read(read); err != nil {
-			return // closed
+		select {
+		case <-l.done:
+			return
+		default:
 		}
+		more := read()
 		if linger {
 			// Until the next multiple of batchWait on the clock (a tick
 			// from before this wait is stale), or the listener closes.
@@ -187,6 +190,12 @@ func (l *udpListener) readLoop() {
 			case <-tick:
 			case <-l.done:
 				return
+			}
+			continue
+		}
+		if !more {
+			if err := l.sock.waitReadable(); err != nil {
+				return // closing
 			}
 		}
 	}

@@ -32,3 +32,17 @@ func (l *udpListener) readLoop() {
 		}
 	}
 }
+
+// udpSock is Linux's socket outside the poller (udpsock_linux.go);
+// elsewhere the listener reads and writes through its net.UDPConn.
+type udpSock struct{}
+
+func (l *udpListener) openSock() error { return nil }
+
+func (l *udpListener) writeTo(p []byte, ap netip.AddrPort) (int, error) {
+	return l.pc.WriteToUDPAddrPort(p, ap)
+}
+
+func (l *udpListener) closeSock() error { return l.pc.Close() }
+
+func (l *udpListener) releaseSock() {}
