@@ -68,7 +68,9 @@ func testStalledStreamReader(t *testing.T, kind string) {
 	})
 	socket := kind != "serial" // the kernel's queue is known (SIOCINQ)
 
-	stall := func() (resume func()) {
+	// stall blocks the reader after its next read (then trigger, when
+	// given, runs: it makes that read come) until resume.
+	stall := func(trigger func()) (resume func()) {
 		release, stalled := make(chan struct{}), make(chan struct{}, 1)
 		hook := func() {
 			select {
@@ -86,6 +88,9 @@ func testStalledStreamReader(t *testing.T, kind string) {
 			})
 		}
 		t.Cleanup(resume)
+		if trigger != nil {
+			trigger()
+		}
 		select {
 		case <-stalled:
 		case <-time.After(30 * time.Second):
@@ -108,7 +113,7 @@ func testStalledStreamReader(t *testing.T, kind string) {
 	// 1. Frames wait in the kernel.
 	since := lastSeq(fl)
 	deferred0 := ln.lostDeferred.Load()
-	resume := stall()
+	resume := stall(nil)
 	testenv.Eventually(t, 60*time.Second, "link-lost checks put off while the reader is stalled", func() bool {
 		v, _ := fl.Get(id)
 		return ln.lostDeferred.Load() >= deferred0+8 || !v.Connected // ~2 s past the timeout
@@ -126,10 +131,24 @@ func testStalledStreamReader(t *testing.T, kind string) {
 	noLinkLost(since, "for a vehicle that kept sending while the station was stalled")
 
 	// 2. The reader holds the vehicle's last HEARTBEAT; nothing else comes.
+	// The vehicle stops first and then sends that one HEARTBEAT, which
+	// the reader reads and holds: stopped after the stall instead, it
+	// could send one more between the two (its ticker is not stopped
+	// with it), and that one waited in the kernel (a CI failure).
 	since = lastSeq(fl)
 	deferred0 = ln.lostDeferred.Load()
-	resume = stall()
 	v.stop()
+	if socket {
+		testenv.Eventually(t, 10*time.Second, "the stopped vehicle's frames read from the kernel", func() bool {
+			n, known := g.probe.queued()
+			return known && n == 0
+		})
+	}
+	resume = stall(func() {
+		if err := v.send(); err != nil {
+			t.Fatalf("the vehicle's last HEARTBEAT: %v", err)
+		}
+	})
 	heldHB := lastHB()
 	testenv.Eventually(t, 60*time.Second, "link-lost checks put off while the reader holds a HEARTBEAT", func() bool {
 		v, _ := fl.Get(id)
@@ -152,9 +171,10 @@ func testStalledStreamReader(t *testing.T, kind string) {
 }
 
 // vehicleHB is a vehicle sending its HEARTBEAT every 100 ms until stop,
-// which returns once it sent its last.
+// which returns once it sent its last; send sends one more (after stop).
 type vehicleHB struct {
 	stop func()
+	send func() error
 }
 
 func startHeartbeats(t *testing.T, c io.ReadWriteCloser) vehicleHB {
@@ -186,7 +206,7 @@ func startHeartbeats(t *testing.T, c io.ReadWriteCloser) vehicleHB {
 	go func() { _, _ = io.Copy(io.Discard, c) }()
 	stop := func() { cancel(); <-done }
 	t.Cleanup(func() { stop(); c.Close() })
-	return vehicleHB{stop: stop}
+	return vehicleHB{stop: stop, send: func() error { return sw.Write(hb) }}
 }
 
 // stalledStreamPeer is streamPeer with a UDP client link too: the

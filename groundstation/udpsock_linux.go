@@ -21,9 +21,10 @@ import (
 // 2,000 vehicles (36,000 datagrams/s over 8 sockets) a runtime trace of
 // serve showed 11,300 Ps started per second, 87 % of them finding no
 // work, and the spinning threads' epoll_wait was 12.6 % of serve's CPU
-// (BENCHMARKS.md, "Wake-ups"). Here the socket is in a private epoll
-// instance that only a quiet link's reader waits on (blocking, on its own
-// thread), so datagrams arriving while a busy reader lingers wake nobody:
+// (BENCHMARKS.md, "The UDP sockets out of Go's poller"). Here the socket
+// is in a private epoll instance that only a quiet link's reader waits on
+// (blocking, on its own thread), so datagrams arriving while a busy
+// reader lingers wake nobody:
 // P starts fell to 2,600 a second, the spinning threads' epoll_wait to
 // 2.4 % of serve's CPU, and the cost per message by 2.0–3.7 µs (15 %).
 //
