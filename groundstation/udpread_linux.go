@@ -65,7 +65,8 @@ type mmsghdr struct {
 // is measured instead of hidden (burgut_pipeline_latency_seconds).
 func (l *udpListener) readLoop() {
 	defer l.wg.Done()
-	fd := uintptr(l.sock.fd)                                                 // open until this returns (Close releases it after)
+	// The socket stays open until this returns (Close releases it after).
+	fd := uintptr(l.sock.fd)
 	_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) // without it: the read time
 	// The receive slots (2 MiB) are mapped outside the Go heap: the kernel
 	// touches only the pages it writes (~4 KiB of each slot for MAVLink's
@@ -155,8 +156,9 @@ func (l *udpListener) readLoop() {
 				busy = float64(winCount) >= udpBusyRate*d.Seconds()
 				winStart, winCount = before, 0
 			}
-			// Wait for the next datagram unless this read found datagrams on a
-			// busy socket: then wait batchWait and read again.
+			// Wait for the next datagram unless this read found
+			// datagrams on a busy socket: then wait batchWait and read
+			// again.
 			linger = l.batchWait > 0 && busy && readSome
 			return linger
 		}
