@@ -2,7 +2,6 @@ package groundstation
 
 import (
 	"fmt"
-	"net"
 	"syscall"
 	"unsafe"
 
@@ -18,12 +17,13 @@ import (
 // reads (load generators, parallel tests) it can skip the link's socket,
 // and its series vanished from /metrics now and then.
 func (l *udpListener) socketMemInfo() (drops, rxQueueBytes uint64, err error) {
-	l.sock.wmu.RLock() // the descriptor stays open meanwhile
-	defer l.sock.wmu.RUnlock()
-	if l.sock.closed.Load() {
-		return 0, 0, fmt.Errorf("udp socket meminfo: %w", net.ErrClosed)
+	if cerr := l.sock.withFD(func(fd int) error {
+		drops, rxQueueBytes, err = fdMemInfo(uintptr(fd))
+		return nil
+	}); cerr != nil {
+		return 0, 0, fmt.Errorf("udp socket meminfo: %w", cerr)
 	}
-	return fdMemInfo(uintptr(l.sock.fd))
+	return drops, rxQueueBytes, err
 }
 
 // udpSocketMemInfo is socketMemInfo of any UDP socket (a UDP client

@@ -24,20 +24,19 @@ import (
 // (BENCHMARKS.md, "The UDP sockets out of Go's poller"). Here the socket
 // is in a private epoll instance that only a quiet link's reader waits on
 // (blocking, on its own thread), so datagrams arriving while a busy
-// reader lingers wake nobody:
-// P starts fell to 2,600 a second, the spinning threads' epoll_wait to
-// 2.4 % of serve's CPU, and the cost per message by 2.0–3.7 µs (15 %).
+// reader lingers wake nobody: P starts fell to 2,600 a second, the
+// spinning threads' epoll_wait to 2.4 % of serve's CPU, and the cost per
+// message by 2.0–3.7 µs (15 %).
 //
 // The socket is taken from the net.UDPConn that opened it (a duplicate
 // of its descriptor, then the conn is closed, which removes it from the
-// poller). Writes are sendto(2) under wmu's read lock; Close takes the
-// write lock, so no write ever reaches a descriptor number reused after
-// the close.
+// poller). Writes and the socket's counters use the descriptor through
+// withFD, under wmu's read lock; release takes the write lock, so nothing
+// ever reaches a descriptor number reused after the close.
 type udpSock struct {
-	fd    int // the socket (blocking: sendto waits for buffer space as the poller did)
-	ep    int // private epoll: the socket (level-triggered input) and wake
-	wake  int // eventfd: Close wakes a reader waiting in epoll_wait
-	local *net.UDPAddr
+	fd   int // the socket (blocking: sendto waits for buffer space as the poller did)
+	ep   int // private epoll: the socket (level-triggered input) and wake
+	wake int // eventfd: Close wakes a reader waiting in epoll_wait
 
 	wmu    sync.RWMutex
 	closed atomic.Bool
@@ -46,7 +45,7 @@ type udpSock struct {
 
 // newUDPSock takes pc's socket out of Go's poller.
 func newUDPSock(pc *net.UDPConn) (_ *udpSock, err error) {
-	s := &udpSock{fd: -1, ep: -1, wake: -1, local: pc.LocalAddr().(*net.UDPAddr)}
+	s := &udpSock{fd: -1, ep: -1, wake: -1}
 	defer func() {
 		if err != nil {
 			s.release()
@@ -120,21 +119,28 @@ func (s *udpSock) writeTo(p []byte, ap netip.AddrPort) (int, error) {
 		return 0, fmt.Errorf("udp write to %s: not an IPv4 address", ap)
 	}
 	sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
+	err := s.withFD(func(fd int) error {
+		for {
+			if err := unix.Sendto(fd, p, 0, sa); err != unix.EINTR {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// withFD runs f with the socket's descriptor, which stays open meanwhile;
+// once the socket is closing it returns net.ErrClosed instead.
+func (s *udpSock) withFD(f func(fd int) error) error {
 	s.wmu.RLock()
 	defer s.wmu.RUnlock()
 	if s.closed.Load() {
-		return 0, net.ErrClosed
+		return net.ErrClosed
 	}
-	for {
-		err := unix.Sendto(s.fd, p, 0, sa)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
+	return f(s.fd)
 }
 
 // shutdown wakes a reader waiting in waitReadable and refuses new writes;
