@@ -8,6 +8,7 @@ import (
 
 	"github.com/bluenviron/gomavlib/v3/pkg/frame"
 
+	"github.com/burgut-uav/burgut/groundstation"
 	"github.com/burgut-uav/burgut/telemetry"
 	"github.com/burgut-uav/burgut/telemetry/historyapi"
 	"github.com/burgut-uav/burgut/telemetry/influx"
@@ -94,10 +95,14 @@ func (a *App) startTelemetry(ctx context.Context) error {
 			return fmt.Errorf("telemetry: %w", err)
 		}
 		if a.Station != nil {
-			a.Station.AddFrameTap(func(vehicleID, link string, at time.Time, f frame.Frame, raw []byte, _ bool) {
-				if vehicleID != "" { // frames attributed to no vehicle are not a vehicle's log
-					tr.Tap(vehicleID, link, at, f, raw)
-				}
+			a.Station.AddFrameBatchTap(func(frames []groundstation.TappedFrame) {
+				tr.TapEach(func(add func(vehicleID string, at time.Time, f frame.Frame, raw []byte)) {
+					for i := range frames {
+						if t := &frames[i]; t.VehicleID != "" { // frames attributed to no vehicle are not a vehicle's log
+							add(t.VehicleID, t.At, t.Frame, t.Raw)
+						}
+					}
+				})
 			})
 		} else {
 			a.Log.Warn("no ground station: tlogs are not recorded")

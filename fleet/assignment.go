@@ -22,8 +22,7 @@ func (f *Fleet) SetAssignment(id, mission, eventArea string) bool {
 		return true
 	}
 	v.Mission, v.EventArea = mission, eventArea
-	snap := v.clone()
-	f.publish(&snap, e.slot, nil, nil)
+	f.publishEntry(e)
 	return true
 }
 
@@ -53,16 +52,25 @@ func (f *Fleet) ExpectAssignment(id, mission, eventArea string) bool {
 }
 
 // endAssignmentLocked clears the tags of a vehicle whose mission just
-// completed and returns its snapshot to publish and its slot (nil, -1 when
-// there was nothing to clear). f.mu must be held.
-func (f *Fleet) endAssignmentLocked(id string) (*Vehicle, int32) {
+// completed and returns its snapshot to publish, its slot and revision
+// (nil, -1, 0 when there was nothing to clear). f.mu must be held.
+func (f *Fleet) endAssignmentLocked(id string) (*Vehicle, int32, uint64) {
 	e, ok := f.vehicles[id]
 	if !ok || e.v.Mission == "" && e.v.EventArea == "" {
-		return nil, -1
+		return nil, -1, 0
 	}
 	e.v.Mission, e.v.EventArea = "", ""
+	e.rev++
 	snap := e.v.clone()
-	return &snap, e.slot
+	return &snap, e.slot, e.rev
+}
+
+// publishEntry publishes e's state as changed by something no data
+// caused (no cause, no events). f.mu must be held.
+func (f *Fleet) publishEntry(e *entry) {
+	e.rev++
+	snap := e.v.clone()
+	f.publish(&snap, e.slot, e.rev, nil, nil)
 }
 
 // SetControl records who holds vehicle id's control since when (holder ""
@@ -86,8 +94,7 @@ func (f *Fleet) SetControl(id, holder string, since time.Time) bool {
 		return true
 	}
 	v.Control = c
-	snap := v.clone()
-	f.publish(&snap, e.slot, nil, nil)
+	f.publishEntry(e)
 	return true
 }
 
@@ -104,7 +111,6 @@ func (f *Fleet) SetTransfer(id string, t Transfer) bool {
 	}
 	v := &e.v
 	v.Transfer = &t
-	snap := v.clone()
-	f.publish(&snap, e.slot, nil, nil)
+	f.publishEntry(e)
 	return true
 }

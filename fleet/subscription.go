@@ -46,6 +46,9 @@ type Subscription struct {
 	// at 2,000 vehicles.
 	latest []int32
 	slots  []int32
+	// revs (coalesced mode) is, by slot, the revision of the newest state
+	// queued for the vehicle (coalesce).
+	revs   []uint64
 	causes []any // KeepAll mode: what caused each queued state
 	// spare is the queue handed out by the previous Next, reused by the
 	// next one: a busy fleet's states are copied into the same memory
@@ -112,7 +115,7 @@ func (s *Subscription) Close() {
 		s.f.subMu.Unlock()
 		s.mu.Lock()
 		s.closed = true
-		s.latest, s.slots, s.queue, s.causes, s.events, s.spare, s.spareC, s.spareS = nil, nil, nil, nil, nil, nil, nil, nil
+		s.latest, s.revs, s.slots, s.queue, s.causes, s.events, s.spare, s.spareC, s.spareS = nil, nil, nil, nil, nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 }
@@ -179,25 +182,125 @@ func (f *Fleet) Replay(id string, at time.Time, cause any, v Vehicle) {
 	defer f.subMu.Unlock()
 	for s := range f.subs {
 		if s.opts.KeepAll {
-			s.push(&snap, -1, cause, nil)
+			s.push(&snap, -1, 0, cause, nil)
 		}
 	}
 }
 
-// publish hands v (the state of the vehicle in slot, or nil) and events
-// to every subscriber.
-func (f *Fleet) publish(v *Vehicle, slot int32, cause any, events []Event) {
+// publish hands v (the state of the vehicle in slot, at revision rev, or
+// nil) and events to every subscriber.
+func (f *Fleet) publish(v *Vehicle, slot int32, rev uint64, cause any, events []Event) {
 	f.subMu.Lock()
 	defer f.subMu.Unlock()
 	for s := range f.subs {
-		s.push(v, slot, cause, events)
+		s.push(v, slot, rev, cause, events)
 	}
 }
 
-func (s *Subscription) push(v *Vehicle, slot int32, cause any, events []Event) {
-	s.mu.Lock()
-	if s.closed {
+// Pending is one writer's states not yet handed to the subscribers
+// (UpdatePending, Flush). The zero Pending is ready to use; it must not
+// be used by two goroutines at once.
+type Pending struct {
+	states []Vehicle
+	slots  []int32
+	revs   []uint64
+	causes []any
+}
+
+// Len is how many states p holds.
+func (p *Pending) Len() int { return len(p.states) }
+
+func (p *Pending) add(v *Vehicle, slot int32, rev uint64, cause any) {
+	p.states = append(p.states, v.clone())
+	p.slots = append(p.slots, slot)
+	p.revs = append(p.revs, rev)
+	p.causes = append(p.causes, cause)
+}
+
+// Flush hands what p holds to every subscriber, in order, and empties it.
+func (f *Fleet) Flush(p *Pending) {
+	if len(p.states) == 0 {
+		return
+	}
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	f.flushSubsLocked(p)
+}
+
+// flushLocked is Flush with f.mu held (the lock order is f.mu, then
+// f.subMu).
+func (f *Fleet) flushLocked(p *Pending) {
+	if len(p.states) == 0 {
+		return
+	}
+	f.subMu.Lock()
+	defer f.subMu.Unlock()
+	f.flushSubsLocked(p)
+}
+
+func (f *Fleet) flushSubsLocked(p *Pending) {
+	for s := range f.subs {
+		s.mu.Lock()
+		for i := range p.states {
+			s.pushLocked(&p.states[i], p.slots[i], p.revs[i], p.causes[i], nil)
+		}
 		s.mu.Unlock()
+		if !s.opts.StatesOnTick {
+			s.signal()
+		}
+	}
+	clear(p.states) // keeps no vehicle's data (or cause) alive
+	clear(p.causes)
+	p.states, p.slots, p.revs, p.causes = p.states[:0], p.slots[:0], p.revs[:0], p.causes[:0]
+}
+
+func (s *Subscription) push(v *Vehicle, slot int32, rev uint64, cause any, events []Event) {
+	s.mu.Lock()
+	s.pushLocked(v, slot, rev, cause, events)
+	s.mu.Unlock()
+	if s.opts.StatesOnTick && len(events) == 0 {
+		return // taken on the subscriber's own tick
+	}
+	s.signal()
+}
+
+// coalesce queues v as the newest state of the vehicle in slot (a
+// coalescing subscription), unless the subscription already had a newer
+// one: a writer's pending batch (UpdatePending) may reach the
+// subscribers after a state another writer published meanwhile.
+func (s *Subscription) coalesce(v *Vehicle, slot int32, rev uint64) {
+	if int(slot) >= len(s.latest) {
+		s.latest = append(s.latest, make([]int32, int(slot)+1-len(s.latest))...)
+		s.revs = append(s.revs, make([]uint64, int(slot)+1-len(s.revs))...)
+	}
+	if rev != 0 {
+		if rev < s.revs[slot] {
+			return // superseded, not lost: the subscriber has (or had) a newer state
+		}
+		s.revs[slot] = rev
+	}
+	if s.latest[slot] > 0 {
+		s.queue[s.latest[slot]-1] = *v
+		return
+	}
+	s.queue = append(s.queue, *v)
+	s.latest[slot] = int32(len(s.queue))
+	s.slots = append(s.slots, slot)
+}
+
+// signal tells the subscriber something is pending (without piling up).
+func (s *Subscription) signal() {
+	select {
+	case s.C <- struct{}{}:
+	default:
+	}
+}
+
+// pushLocked queues v and events; s.mu must be held. rev is the state's
+// revision (0: none): a coalescing subscription never replaces or follows
+// a state with an older one of the same vehicle.
+func (s *Subscription) pushLocked(v *Vehicle, slot int32, rev uint64, cause any, events []Event) {
+	if s.closed {
 		return
 	}
 	if v != nil {
@@ -226,15 +329,8 @@ func (s *Subscription) push(v *Vehicle, slot int32, cause any, events []Event) {
 		} else if slot < 0 {
 			s.queue = append(s.queue, *v) // no slot (never from the fleet's own updates): not coalesced
 			s.slots = append(s.slots, -1)
-		} else if int(slot) < len(s.latest) && s.latest[slot] > 0 {
-			s.queue[s.latest[slot]-1] = *v
 		} else {
-			if int(slot) >= len(s.latest) {
-				s.latest = append(s.latest, make([]int32, int(slot)+1-len(s.latest))...)
-			}
-			s.queue = append(s.queue, *v)
-			s.latest[slot] = int32(len(s.queue))
-			s.slots = append(s.slots, slot)
+			s.coalesce(v, slot, rev)
 		}
 	}
 	for _, e := range events {
@@ -243,13 +339,5 @@ func (s *Subscription) push(v *Vehicle, slot int32, cause any, events []Event) {
 			s.dropped.Events++
 		}
 		s.events = append(s.events, e)
-	}
-	s.mu.Unlock()
-	if s.opts.StatesOnTick && len(events) == 0 {
-		return // taken on the subscriber's own tick
-	}
-	select {
-	case s.C <- struct{}{}:
-	default:
 	}
 }

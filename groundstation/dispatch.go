@@ -34,6 +34,15 @@ type linkRT struct {
 	mu    sync.Mutex
 	dec   *frameDecoder
 	batch stageBuf // the UDP datagrams being dispatched
+	// While the dispatcher works under mu (batching), the states it makes
+	// and the frames it hands the taps are collected in pub and tapped and
+	// handed over together before mu is released (endBatch): the fleet's
+	// subscribers and the tlog recorder take their locks once per batch
+	// instead of once per message (fleet.UpdatePending,
+	// Station.AddFrameBatchTap).
+	batching bool
+	pub      fleet.Pending
+	tapped   []TappedFrame
 
 	comps map[vkey]*compRec
 	// unheard holds the frames of systems not classified yet (hold.go).
@@ -195,7 +204,28 @@ func (ln *linkRT) run(ctx context.Context) {
 func (ln *linkRT) locked(fn func()) {
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
+	ln.batching = true
+	defer ln.endBatch()
 	fn()
+}
+
+// endBatch hands the batch's states to the fleet's subscribers and its
+// frames to the taps; the dispatcher calls it before it releases mu.
+func (ln *linkRT) endBatch() {
+	ln.batching = false
+	ln.flushPub()
+	ln.st.tapFrames(ln.tapped)
+	clear(ln.tapped) // keeps no frame alive
+	ln.tapped = ln.tapped[:0]
+}
+
+// flushPub hands the batch's states so far to the fleet's subscribers:
+// before any other change the dispatcher publishes (an event, a refresh),
+// so subscribers see one link's changes in the order it made them.
+func (ln *linkRT) flushPub() {
+	if ln.pub.Len() > 0 {
+		ln.st.fleet.Flush(&ln.pub)
+	}
 }
 
 // behind is how long the dispatcher has been busy without catching up.
@@ -331,7 +361,11 @@ func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, r
 		rec.ch.Store(channel)
 	}
 	if ln.st.hasTaps() {
-		rec.tap(at, f, ln.keepRaw(raw))
+		if ln.batching && rec.published {
+			ln.tapped = append(ln.tapped, TappedFrame{VehicleID: rec.id, Link: ln.l.name, At: at, Frame: f, Raw: ln.keepRaw(raw)})
+		} else {
+			rec.tap(at, f, ln.keepRaw(raw))
+		}
 	}
 	if dup {
 		rec.duplicates.Add(1)
@@ -454,10 +488,15 @@ func (ln *linkRT) update(rec *vehicleRec, at time.Time, fn func(v *fleet.Vehicle
 		}
 		return
 	}
-	ln.st.fleet.UpdateRef(&rec.ref, rec.id, at, ln.cause, func(v *fleet.Vehicle) {
+	set := func(v *fleet.Vehicle) {
 		fn(v)
 		v.LinkQuality = lq
-	})
+	}
+	if ln.batching {
+		ln.st.fleet.UpdatePending(&ln.pub, &rec.ref, rec.id, at, ln.cause, set)
+		return
+	}
+	ln.st.fleet.UpdateRef(&rec.ref, rec.id, at, ln.cause, set)
 }
 
 // refresh applies a change no frame caused (link lost, the decaying rate
@@ -472,6 +511,7 @@ func (ln *linkRT) refresh(rec *vehicleRec, now time.Time, fn func(v *fleet.Vehic
 func (ln *linkRT) refreshNoted(rec *vehicleRec, now time.Time, note map[string]any, fn func(v *fleet.Vehicle)) {
 	lq := rec.linkQuality(now)
 	rec.lastLQ = now
+	ln.flushPub()
 	ln.st.fleet.RefreshNoted(rec.id, rec.lastFrame, now, note, func(v *fleet.Vehicle) {
 		fn(v)
 		v.LinkQuality = lq
@@ -490,6 +530,7 @@ func (ln *linkRT) publish(rec *vehicleRec, at time.Time) {
 	pre.SystemID, pre.ComponentID, pre.Link, pre.UID = rec.sys, rec.comp, ln.l.name, rec.uid.Load()
 	pre.Connected = rec.connected
 	pre.LinkQuality = rec.linkQuality(at)
+	ln.flushPub()
 	ln.st.fleet.Update(id, at, func(v *fleet.Vehicle) {
 		first, mission, area := v.FirstSeen, v.Mission, v.EventArea
 		if first.IsZero() || rec.pendingSince.Before(first) {
@@ -892,6 +933,7 @@ func (ln *linkRT) emit(rec *vehicleRec, at time.Time, e fleet.Event) {
 	}
 	e.VehicleID = rec.id
 	e.Time = at
+	ln.flushPub()
 	ln.st.fleet.Emit(e)
 }
 

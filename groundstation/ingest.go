@@ -37,15 +37,19 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 		from = to
 	}
 	ln.mu.Lock()
+	ln.batching = true
 	for i := range b.items {
 		ln.onDatagram(b.items[i].c, b.bytes(i), time.Unix(0, b.items[i].at))
 		if slice.Due() && i+1 < len(b.items) {
+			ln.endBatch()
 			ln.mu.Unlock()
 			observe(i + 1)
 			slice.Yield()
 			ln.mu.Lock()
+			ln.batching = true
 		}
 	}
+	ln.endBatch()
 	ln.mu.Unlock()
 	observe(len(b.items))
 	if empty > ln.caughtUp.Load() {

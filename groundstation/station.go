@@ -109,7 +109,7 @@ type Station struct {
 	fleet    *fleet.Fleet
 	log      *slog.Logger
 	links    []*link
-	taps     atomic.Pointer[[]FrameTap] // copy-on-write: AddFrameTap may race with a running dispatcher
+	taps     atomic.Pointer[[]frameTaps] // copy-on-write: AddFrameTap may race with a running dispatcher
 	reg      *registry
 	dialect  *dialect.ReadWriter // encodes what the station sends, for the frame taps
 	setupSem chan struct{}
@@ -330,7 +330,30 @@ func (s *Station) hasTaps() bool { return s.taps.Load() != nil }
 func (s *Station) tapFrame(vehicleID, link string, at time.Time, f frame.Frame, raw []byte, sent bool) {
 	if taps := s.taps.Load(); taps != nil {
 		for _, t := range *taps {
-			t(vehicleID, link, at, f, raw, sent)
+			if t.one != nil {
+				t.one(vehicleID, link, at, f, raw, sent)
+			} else {
+				t.many([]TappedFrame{{VehicleID: vehicleID, Link: link, At: at, Frame: f, Raw: raw, Sent: sent}})
+			}
+		}
+	}
+}
+
+// tapFrames gives every tap a batch of frames, in order.
+func (s *Station) tapFrames(frames []TappedFrame) {
+	if len(frames) == 0 {
+		return
+	}
+	if taps := s.taps.Load(); taps != nil {
+		for _, t := range *taps {
+			if t.many != nil {
+				t.many(frames)
+				continue
+			}
+			for i := range frames {
+				tf := &frames[i]
+				t.one(tf.VehicleID, tf.Link, tf.At, tf.Frame, tf.Raw, tf.Sent)
+			}
 		}
 	}
 }
@@ -384,13 +407,43 @@ func (s *Station) Command(ctx context.Context, vehicleID string, req session.Com
 // not modify them.
 type FrameTap func(vehicleID, link string, at time.Time, f frame.Frame, raw []byte, sent bool)
 
+// TappedFrame is one frame as a FrameBatchTap receives it: FrameTap's
+// arguments.
+type TappedFrame struct {
+	VehicleID, Link string
+	At              time.Time
+	Frame           frame.Frame
+	Raw             []byte
+	Sent            bool
+}
+
+// FrameBatchTap is a FrameTap that takes frames in batches (a
+// dispatcher's received frames at the end of its batch; a frame sent, or
+// held before its vehicle was published, on its own), in order per
+// vehicle and link. frames is only valid during the call (the frames and
+// their bytes may be kept). For a recorder that takes a lock per call:
+// once per batch instead of once per frame.
+type FrameBatchTap func(frames []TappedFrame)
+
+// frameTaps is one registered tap: one of the two set.
+type frameTaps struct {
+	one  FrameTap
+	many FrameBatchTap
+}
+
 // AddFrameTap registers a tap. It is safe while Run is active (the App
 // starts the station before the telemetry part adds its tlog tap); frames
 // delivered before the call are not seen by the tap.
-func (s *Station) AddFrameTap(tap FrameTap) {
+func (s *Station) AddFrameTap(tap FrameTap) { s.addTap(frameTaps{one: tap}) }
+
+// AddFrameBatchTap registers a tap that takes frames in batches, like
+// AddFrameTap.
+func (s *Station) AddFrameBatchTap(tap FrameBatchTap) { s.addTap(frameTaps{many: tap}) }
+
+func (s *Station) addTap(tap frameTaps) {
 	for {
 		old := s.taps.Load()
-		var n []FrameTap
+		var n []frameTaps
 		if old != nil {
 			n = append(n, *old...)
 		}

@@ -79,6 +79,8 @@ type Stats struct {
 
 // Record is one batch read back from the spool.
 type Record struct {
+	// Payload is the caller's: read into a new slice for each record
+	// returned, and never touched by the spool again.
 	Payload []byte
 	Points  int
 	MinTime time.Time

@@ -269,20 +269,49 @@ func openAppend(path string) (*os.File, error) {
 // frame tap.
 func (r *Recorder) Tap(vehicleID, link string, at time.Time, f frame.Frame, raw []byte) {
 	r.mu.Lock()
+	wake := r.queueLocked(vehicleID, at, f, raw)
+	r.mu.Unlock()
+	if wake {
+		r.wakeDrain()
+	}
+}
+
+// TapEach is Tap for a batch of frames, queued under one lock: each
+// calls add for every frame, in order, and must not block. The ground
+// station hands its taps a dispatcher's batch at once; taking the lock
+// for each of 36,000 frames a second (2,000 vehicles) moved its cache
+// line between the dispatchers' CPUs for every frame.
+func (r *Recorder) TapEach(each func(add func(vehicleID string, at time.Time, f frame.Frame, raw []byte))) {
+	wake := false
+	r.mu.Lock()
+	each(func(vehicleID string, at time.Time, f frame.Frame, raw []byte) {
+		if r.queueLocked(vehicleID, at, f, raw) {
+			wake = true
+		}
+	})
+	r.mu.Unlock()
+	if wake {
+		r.wakeDrain()
+	}
+}
+
+// queueLocked queues one frame (or counts it dropped when the queue is
+// full) and reports whether the queue just reached a quarter of its
+// length, well ahead of the timed drain: then the drain is woken now.
+// r.mu must be held.
+func (r *Recorder) queueLocked(vehicleID string, at time.Time, f frame.Frame, raw []byte) bool {
 	if len(r.pending) >= r.opts.QueueLen {
 		r.stats.Dropped++
-		r.mu.Unlock()
-		return
+		return false
 	}
 	r.pending = append(r.pending, tapped{vehicle: vehicleID, at: at, f: f, raw: raw})
-	n := len(r.pending)
-	r.mu.Unlock()
-	if n == r.opts.QueueLen/4 {
-		// Well ahead of the timed drain: wake it now.
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+	return len(r.pending) == r.opts.QueueLen/4
+}
+
+func (r *Recorder) wakeDrain() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 

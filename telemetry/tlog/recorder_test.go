@@ -257,3 +257,44 @@ func TestRecorderShutdownDuringStall(t *testing.T) {
 	}
 	t.Logf("%d frames written, %d lost: %v", st.WrittenFrames, st.LostFrames, err)
 }
+
+// TapEach queues a batch in order, as Tap does frame by frame: what the
+// queue cannot take is dropped and counted, the drain is woken once the
+// queue reaches a quarter of its length, and every frame taken reaches its
+// vehicle's file in order.
+func TestRecorderTapEachQueuesInOrderAndCountsDrops(t *testing.T) {
+	dir := t.TempDir()
+	rec, err := NewRecorder(RecorderOptions{Dir: dir, FlushEvery: 5 * time.Millisecond, QueueLen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	rec.TapEach(func(add func(vehicleID string, at time.Time, f frame.Frame, raw []byte)) {
+		for i := range int32(12) { // not running: the queue of 8 is not drained
+			at = at.Add(time.Millisecond)
+			add([]string{"a", "b"}[i%2], at, v2(0, 1, gpi(i)), nil)
+		}
+	})
+	if st := rec.Stats(); st.Queued != 8 || st.Dropped != 4 {
+		t.Fatalf("queued %d, dropped %d; want 8 and 4", st.Queued, st.Dropped)
+	}
+	select {
+	case <-rec.wake:
+	default:
+		t.Fatal("the drain was not woken at a quarter of the queue")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rec.Run(ctx) }()
+	waitStats(t, rec, "the frames written", func(s RecorderStats) bool { return s.WrittenFrames == 8 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := lats(t, dir, "a"); !slices.Equal(got, []int32{0, 2, 4, 6}) {
+		t.Fatalf("a: %v", got)
+	}
+	if got := lats(t, dir, "b"); !slices.Equal(got, []int32{1, 3, 5, 7}) {
+		t.Fatalf("b: %v", got)
+	}
+}
