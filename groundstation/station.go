@@ -417,12 +417,15 @@ type TappedFrame struct {
 	Sent            bool
 }
 
-// FrameBatchTap is a FrameTap that takes frames in batches (a
-// dispatcher's received frames at the end of its batch; a frame sent, or
-// held before its vehicle was published, on its own), in order per
-// vehicle and link. frames is only valid during the call (the frames and
-// their bytes may be kept). For a recorder that takes a lock per call:
-// once per batch instead of once per frame.
+// FrameBatchTap is a FrameTap that takes frames in batches: a
+// dispatcher's received frames at the end of its batch (a few
+// milliseconds of a link's datagrams), in the order received; a frame
+// sent, or held before its vehicle was published, on its own — so a frame
+// sent while a batch is dispatched may reach the tap before received
+// frames that preceded it by up to that batch (their times say the
+// order). frames is only valid during the call (the frames and their
+// bytes may be kept). For a recorder that takes a lock per call: once per
+// batch instead of once per frame.
 type FrameBatchTap func(frames []TappedFrame)
 
 // frameTaps is one registered tap: one of the two set.

@@ -70,7 +70,7 @@ func (v *Vehicle) Command(ctx context.Context, req CommandRequest) (CommandResul
 		v.mu.Unlock()
 	}()
 
-	w, unsubscribe, err := v.subscribe(func(msg message.Message) bool {
+	w, unsubscribe, err := v.subscribeN(commandInbox, func(msg message.Message) bool {
 		switch m := msg.(type) {
 		case *common.MessageCommandAck:
 			return uint16(m.Command) == req.Command

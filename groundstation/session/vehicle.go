@@ -172,10 +172,22 @@ func (v *Vehicle) Close() {
 	}
 }
 
-// subscribe registers a mailbox before the request goes out, so no reply
-// can slip past. The returned func unregisters it.
+// commandInbox bounds a command's mailbox: its COMMAND_ACKs (a few
+// IN_PROGRESS, then the result) and the STATUSTEXTs meanwhile, taken as
+// they come. inboxSize (1,024 replies, 16 KiB) for each of the dozen or so
+// commands a vehicle is sent as it connects was a tenth of `burgut
+// serve`'s allocation while 2,000 vehicles connected.
+const commandInbox = 64
+
+// subscribe registers a mailbox of inboxSize before the request goes out,
+// so no reply can slip past. The returned func unregisters it.
 func (v *Vehicle) subscribe(accept func(message.Message) bool) (*waiter, func(), error) {
-	w := &waiter{accept: accept, ch: make(chan message.Message, inboxSize)}
+	return v.subscribeN(inboxSize, accept)
+}
+
+// subscribeN is subscribe with a mailbox of n replies.
+func (v *Vehicle) subscribeN(n int, accept func(message.Message) bool) (*waiter, func(), error) {
+	w := &waiter{accept: accept, ch: make(chan message.Message, n)}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
