@@ -34,6 +34,7 @@ type Fleet struct {
 
 	mu       sync.RWMutex
 	vehicles map[string]*entry
+	bySlot   []*entry             // the entries by slot
 	expected map[string][2]string // ExpectAssignment: mission, event area
 	seq      uint64
 	history  []Event // ring of recent events
@@ -164,6 +165,7 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 			delete(f.expected, id)
 		}
 		f.vehicles[id] = e
+		f.bySlot = append(f.bySlot, e)
 	}
 	if ref != nil {
 		ref.id, ref.e = id, e

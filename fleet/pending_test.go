@@ -125,3 +125,51 @@ func TestPendingStateNeverReplacesANewerOne(t *testing.T) {
 		t.Fatalf("newer pending state: %+v, want lat 6", b.Vehicles)
 	}
 }
+
+// A StatesOnTick subscription hands out, at Next, the fleet's current
+// state of every vehicle changed since the last call, once each, in the
+// order they first changed, with their slots — whatever wrote the change
+// (an update, a writer's pending batch, SetControl).
+func TestStatesOnTickTakesCurrentStatesOfChangedVehicles(t *testing.T) {
+	f := New(DefaultConfig())
+	for _, id := range []string{"a", "b", "c"} {
+		f.Update(id, t0, func(v *Vehicle) {})
+	}
+	sub := f.Subscribe(SubscribeOptions{StatesOnTick: true})
+	defer sub.Close()
+	if b := sub.Next(); len(b.Vehicles) != 0 {
+		t.Fatalf("nothing changed since the subscription, got %d states", len(b.Vehicles))
+	}
+	var p Pending
+	var ref Ref
+	for i := 1; i <= 3; i++ {
+		f.Update("c", t0.Add(time.Duration(i)*time.Second), func(v *Vehicle) { v.Lat = float64(i) })
+		f.UpdatePending(&p, &ref, "a", t0.Add(time.Duration(i)*time.Second), nil, func(v *Vehicle) { v.Lat = float64(10 + i) })
+	}
+	f.Flush(&p)
+	f.SetControl("b", "op", t0)
+	f.Update("c", t0.Add(5*time.Second), func(v *Vehicle) { v.Lat = 5 })
+	first := sub.Next()
+	check := func(b Batch, ids []string, lats []float64) {
+		t.Helper()
+		if len(b.Vehicles) != len(ids) || len(b.Slots) != len(ids) {
+			t.Fatalf("%d states, %d slots; want %v", len(b.Vehicles), len(b.Slots), ids)
+		}
+		for i, v := range b.Vehicles {
+			slot, _ := f.Slot(v.ID)
+			if v.ID != ids[i] || v.Lat != lats[i] || b.Slots[i] != slot {
+				t.Fatalf("state %d: %s lat %v slot %d; want %s lat %v slot %d", i, v.ID, v.Lat, b.Slots[i], ids[i], lats[i], slot)
+			}
+		}
+	}
+	check(first, []string{"c", "a", "b"}, []float64{5, 13, 0})
+	if first.Vehicles[2].Control == nil || first.Vehicles[2].Control.Holder != "op" {
+		t.Fatalf("b's state does not carry its new control: %+v", first.Vehicles[2].Control)
+	}
+	f.Update("b", t0.Add(6*time.Second), func(v *Vehicle) { v.Lat = 6 })
+	second := sub.Next()
+	check(second, []string{"b"}, []float64{6})
+	if b := sub.Next(); len(b.Vehicles) != 0 {
+		t.Fatalf("nothing changed, got %d states", len(b.Vehicles))
+	}
+}
