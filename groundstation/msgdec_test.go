@@ -22,13 +22,13 @@ func TestHandDecodersMatchGomavlib(t *testing.T) {
 		t.Fatal(err)
 	}
 	hand := handDecoders(rw)
-	if len(hand) != 3 {
-		t.Fatalf("hand decoders for the station's dialect: %d, want 3", len(hand))
+	if len(hand) != 7 {
+		t.Fatalf("hand decoders for the station's dialect: %d, want 7", len(hand))
 	}
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for id, dec := range hand {
 		mp := rw.GetMessage(id)
-		for n := 0; n <= 40; n++ {
+		for n := 0; n <= 64; n++ {
 			for round := 0; round < 50; round++ {
 				p := make([]byte, n)
 				for i := range p {
