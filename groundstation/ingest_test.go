@@ -57,7 +57,7 @@ func TestDatagramFramesAreDecodedAndTappedRaw(t *testing.T) {
 	if n := o.ln.parseErrors.Load(); n != 1 {
 		t.Fatalf("%d parse errors, want 1 (the garbage tail)", n)
 	}
-	if rec := o.ln.comps[vkey{7, 1}]; rec == nil || rec.rec.received != 3 || rec.rec.duplicates.Load() != 1 {
+	if rec := o.ln.comps.get(vkey{7, 1}); rec == nil || rec.rec.received != 3 || rec.rec.duplicates.Load() != 1 {
 		t.Fatalf("vehicle record %+v: want 3 frames received and 1 duplicate", rec)
 	}
 	mu.Lock()
