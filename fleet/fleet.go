@@ -195,7 +195,7 @@ func (f *Fleet) apply(id string, heard, now time.Time, received bool, cause any,
 			pend.add(v, e.slot, e.rev, cause)
 			return nil
 		}
-		f.flushLocked(pend) // the writer's earlier states go first
+		f.Flush(pend) // the writer's earlier states go first
 	}
 	snap := v.clone()
 	f.publish(&snap, e.slot, e.rev, cause, events)

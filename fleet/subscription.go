@@ -269,18 +269,9 @@ func (p *Pending) add(v *Vehicle, slot int32, rev uint64, cause any) {
 }
 
 // Flush hands what p holds to every subscriber, in order, and empties it.
+// It may be called with f.mu held (apply does: the lock order is f.mu,
+// then f.subMu).
 func (f *Fleet) Flush(p *Pending) {
-	if len(p.states) == 0 {
-		return
-	}
-	f.subMu.Lock()
-	defer f.subMu.Unlock()
-	f.flushSubsLocked(p)
-}
-
-// flushLocked is Flush with f.mu held (the lock order is f.mu, then
-// f.subMu).
-func (f *Fleet) flushLocked(p *Pending) {
 	if len(p.states) == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package groundstation
 import (
 	"encoding/binary"
 	"math"
+	"reflect"
 
 	"github.com/bluenviron/gomavlib/v3/pkg/dialect"
 	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
@@ -44,38 +45,11 @@ func handDecoders(rw *dialect.ReadWriter) map[uint32]handDecoder {
 		if err != nil {
 			continue
 		}
-		if got := dec(nil); sameType(m, got) {
+		if got := dec(nil); reflect.TypeOf(got) == reflect.TypeOf(m) {
 			out[id] = dec
 		}
 	}
 	return out
-}
-
-func sameType(a, b message.Message) bool {
-	switch a.(type) {
-	case *common.MessageGlobalPositionInt:
-		_, ok := b.(*common.MessageGlobalPositionInt)
-		return ok
-	case *common.MessageAttitude:
-		_, ok := b.(*common.MessageAttitude)
-		return ok
-	case *common.MessageVfrHud:
-		_, ok := b.(*common.MessageVfrHud)
-		return ok
-	case *common.MessageHeartbeat:
-		_, ok := b.(*common.MessageHeartbeat)
-		return ok
-	case *common.MessageSysStatus:
-		_, ok := b.(*common.MessageSysStatus)
-		return ok
-	case *common.MessageGpsRawInt:
-		_, ok := b.(*common.MessageGpsRawInt)
-		return ok
-	case *common.MessageBatteryStatus:
-		_, ok := b.(*common.MessageBatteryStatus)
-		return ok
-	}
-	return false
 }
 
 // padded returns p as a payload of n bytes: the bytes a MAVLink 2 sender
