@@ -699,26 +699,29 @@ func (ln *linkRT) mapFrame(rec *vehicleRec, c *compRec, msg any, at time.Time) {
 			if m.Hdg != math.MaxUint16 {
 				v.HeadingDeg = float64(m.Hdg) / 100
 			}
-			v.GroundSpeed = math.Hypot(float64(m.Vx), float64(m.Vy)) / 100
+			v.GroundSpeed = roundTo(math.Hypot(float64(m.Vx), float64(m.Vy))/100, speedResolution)
 			v.VelNorth, v.VelEast = float64(m.Vx)/100, float64(m.Vy)/100
 			v.Climb = -float64(m.Vz) / 100
 		})
 	case *common.MessageAttitude:
 		ln.checkReboot(rec, m.TimeBootMs, at)
 		ln.update(rec, at, func(v *fleet.Vehicle) {
-			v.RollDeg = float64(m.Roll) * 180 / math.Pi
-			v.PitchDeg = float64(m.Pitch) * 180 / math.Pi
+			v.RollDeg = roundTo(float64(m.Roll)*180/math.Pi, angleResolution)
+			v.PitchDeg = roundTo(float64(m.Pitch)*180/math.Pi, angleResolution)
 			yaw := float64(m.Yaw) * 180 / math.Pi
 			if yaw < 0 {
 				yaw += 360
+			}
+			if yaw = roundTo(yaw, angleResolution); yaw >= 360 { // 359.99996 rounds up
+				yaw -= 360
 			}
 			v.YawDeg = yaw
 		})
 	case *common.MessageVfrHud:
 		ln.update(rec, at, func(v *fleet.Vehicle) {
-			v.AirSpeed = float64(m.Airspeed)
-			v.GroundSpeed = float64(m.Groundspeed)
-			v.Climb = float64(m.Climb)
+			v.AirSpeed = roundTo(float64(m.Airspeed), speedResolution)
+			v.GroundSpeed = roundTo(float64(m.Groundspeed), speedResolution)
+			v.Climb = roundTo(float64(m.Climb), speedResolution)
 			v.HeadingDeg = float64(m.Heading)
 		})
 	case *common.MessageSysStatus:

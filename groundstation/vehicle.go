@@ -287,7 +287,7 @@ func (r *vehicleRec) linkQuality(at time.Time) fleet.LinkQuality {
 	if lost < 0 {
 		lost = 0
 	}
-	return fleet.LinkQuality{Received: r.received, Lost: uint64(lost), LossPct: loss, RateHz: rate,
+	return fleet.LinkQuality{Received: r.received, Lost: uint64(lost), LossPct: roundTo(loss, rateResolution), RateHz: roundTo(rate, rateResolution),
 		LatencyS: time.Duration(r.rtt.Load()).Seconds()}
 }
 
