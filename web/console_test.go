@@ -75,10 +75,24 @@ func (c *console) other(name string) *console {
 	return o
 }
 
+// actionTimeout bounds one browser action: chromedp's Click waits for its
+// element without end, so an element that never appears hung a test until
+// go test's 20-minute alarm (TestConsoleAccessibleBasics once in CI, a
+// click that missed the vehicle's line) instead of failing with a
+// screenshot.
+const actionTimeout = 2 * time.Minute
+
 func (c *console) run(actions ...chromedp.Action[chromedp.Void]) {
 	c.t.Helper()
 	for _, a := range actions {
-		if _, err := chromedp.Run(c.ctx, a); err != nil {
+		// The bound is taken inside the action: cancelling a context
+		// derived from c.ctx around Run would close the tab it opened.
+		timed := func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			ctx, cancel := context.WithTimeout(ctx, actionTimeout)
+			defer cancel()
+			return a(ctx, t)
+		}
+		if _, err := chromedp.Run(c.ctx, chromedp.Action[chromedp.Void](timed)); err != nil {
 			c.shot("failure")
 			c.t.Fatal(err)
 		}
@@ -207,7 +221,8 @@ func TestConsolePlanAssignLaunchRTL(t *testing.T) {
 		return els.length === 2 && els.every(e => e.dataset.armed === 'true' && e.dataset.mode === 'AUTO' &&
 			Math.hypot(+e.dataset.lat - s[e.dataset.vehicleId][0], +e.dataset.lon - s[e.dataset.vehicleId][1]) > 0.0003); })()`, startJSON), 120*time.Second)
 	// The selected vehicle's on-board mission, current leg highlighted.
-	c.run(chromedp.Click(`#tabs [data-tab="fly"]`), chromedp.Click("#vehicles li[data-vehicle-id]"))
+	c.run(chromedp.Click(`#tabs [data-tab="fly"]`))
+	c.selectFirstVehicle()
 	c.poll("the selected vehicle's on-board mission with its current leg", `document.querySelectorAll('path.onboard-leg').length > 1 && document.querySelector('path.onboard-leg[data-current="true"]') !== null`, 30*time.Second)
 	c.poll("the selected vehicle's event timeline (armed, mode changes)", `document.querySelector('#details-events li[data-kind="armed"]') !== null && document.querySelector('#details-events li[data-kind="mode_changed"]') !== null`, 30*time.Second)
 	c.shot("4-flying")
@@ -254,7 +269,9 @@ func TestConsoleFailedPlanCannotBeAssigned(t *testing.T) {
 	c.poll("Assign refused with the reason", `document.getElementById('assign').disabled && document.getElementById('assign-problem').textContent.includes('check(s): it cannot be assigned')`, 10*time.Second)
 	c.shot("finding")
 	// The vehicle's parameters: search, edit, verified by the station.
-	c.run(chromedp.Click(`#tabs [data-tab="fly"]`), chromedp.Click("#vehicles li[data-vehicle-id]"), chromedp.Click("#params summary"), chromedp.Click("#params-load"))
+	c.run(chromedp.Click(`#tabs [data-tab="fly"]`))
+	c.selectFirstVehicle()
+	c.run(chromedp.Click("#params summary"), chromedp.Click("#params-load"))
 	c.poll("the parameter list", `document.querySelectorAll('#params-list li').length > 50`, 60*time.Second)
 	c.run(chromedp.SendKeys("#params-search", "wpnav speed"))
 	c.poll("the search", `document.querySelectorAll('#params-list li').length >= 1 && [...document.querySelectorAll('#params-list li')].every(li => li.dataset.param.includes('WPNAV') && li.dataset.param.includes('SPEED'))`, 10*time.Second)
