@@ -42,7 +42,7 @@ import (
 //	                       (the fleet appearing: setup commands, identities),
 //	                       default a third of the run
 //	BURGUT_BENCH_INTERVAL  --telemetry-interval of serve, default 0 (every message, as Telegraf)
-//	BURGUT_BENCH_WS        WebSocket clients reading everything, default 10
+//	BURGUT_BENCH_WS        WebSocket clients reading everything, default 10 (0: none, only the probe)
 //	BURGUT_BENCH_WS_RATE   their rate_hz (default: the station's default, 10 Hz)
 //	BURGUT_BENCH_PROBE_DEBUG  print each probe position's delays (read by the
 //	                       station, frame assembled, client read) to stderr
@@ -69,7 +69,7 @@ func BenchmarkStation(b *testing.B) {
 	influx := testenv.Service(b, "BURGUT_TEST_INFLUX_URL")
 	sizes := envInts(b, "BURGUT_BENCH_VEHICLES", []int{400, 1000, 2000, 3000})
 	secs := envInts(b, "BURGUT_BENCH_SECONDS", []int{10})[0]
-	wsClients := envInts(b, "BURGUT_BENCH_WS", []int{10})[0]
+	wsClients := envCount(b, "BURGUT_BENCH_WS", 10)
 	interval := os.Getenv("BURGUT_BENCH_INTERVAL")
 	if interval == "" {
 		interval = "0"
@@ -1002,6 +1002,20 @@ func paren(s string) string {
 		return ""
 	}
 	return "(" + s + ")"
+}
+
+// envCount is a count that may be zero (BURGUT_BENCH_WS=0: no client
+// reading the fleet, only the probe), or def when unset.
+func envCount(b *testing.B, name string, def int) int {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a count, 0 or more", name, v)
+	}
+	return n
 }
 
 func envInts(b *testing.B, name string, def []int) []int {
