@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// Subscribers of one period share one clock, each gets its ticks, and
-// the last to cancel stops it (a new subscriber then starts a new one).
+// Subscribers of one period share one clock, each gets its ticks while
+// it waits, and the last to cancel stops it (a new subscriber then starts
+// a new one).
 func TestBatchClockTicksEverySubscriberAndStopsAfterTheLast(t *testing.T) {
 	const period = 3 * time.Millisecond
-	a, cancelA := subscribeBatchClock(period)
-	b, cancelB := subscribeBatchClock(period)
+	a, wantA, cancelA := subscribeBatchClock(period)
+	b, wantB, cancelB := subscribeBatchClock(period)
 	batchClocks.mu.Lock()
 	c := batchClocks.m[period]
 	batchClocks.mu.Unlock()
@@ -18,11 +19,16 @@ func TestBatchClockTicksEverySubscriberAndStopsAfterTheLast(t *testing.T) {
 		t.Fatalf("clock %v, want one clock with 2 subscribers", c)
 	}
 	for i := range 3 {
-		for name, ch := range map[string]<-chan struct{}{"a": a, "b": b} {
+		for _, sub := range []struct {
+			name string
+			ch   <-chan struct{}
+			want func()
+		}{{"a", a, wantA}, {"b", b, wantB}} {
+			sub.want()
 			select {
-			case <-ch:
+			case <-sub.ch:
 			case <-time.After(10 * time.Second):
-				t.Fatalf("subscriber %s got no tick %d", name, i)
+				t.Fatalf("subscriber %s got no tick %d", sub.name, i)
 			}
 		}
 	}
@@ -45,11 +51,50 @@ func TestBatchClockTicksEverySubscriberAndStopsAfterTheLast(t *testing.T) {
 	if left {
 		t.Fatal("a stopped clock is still registered")
 	}
-	d, cancelD := subscribeBatchClock(period)
+	d, wantD, cancelD := subscribeBatchClock(period)
 	defer cancelD()
+	wantD()
 	select {
 	case <-d:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a new subscriber after the stop got no tick")
+	}
+}
+
+// A clock nobody waits for stops (no wake-ups on an idle station) and
+// starts again when a subscriber asks: the asking subscriber gets its
+// tick, and one that never waits is never sent one it would find stale.
+func TestBatchClockStopsWhileNobodyWaitsAndStartsWhenAsked(t *testing.T) {
+	const period = 7 * time.Millisecond // no other test's clock
+	ch, want, cancel := subscribeBatchClock(period)
+	defer cancel()
+	batchClocks.mu.Lock()
+	c := batchClocks.m[period]
+	batchClocks.mu.Unlock()
+	waitParks := func(n uint64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for c.parks.Load() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("the clock did not stop with nobody waiting (parks %d, want %d)", c.parks.Load(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitParks(1)
+	select {
+	case <-ch:
+		t.Fatal("a tick was kept for a subscriber that was not waiting")
+	default:
+	}
+	for round := range 3 {
+		parks := c.parks.Load()
+		want()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: no tick after asking the stopped clock", round)
+		}
+		waitParks(parks + 1) // and it stops again once nobody waits
 	}
 }

@@ -169,9 +169,10 @@ func (l *udpListener) readLoop() {
 		return true
 	}
 	var tick <-chan struct{}
+	want := func() {}
 	if l.batchWait > 0 {
 		var cancel func()
-		tick, cancel = subscribeBatchClock(l.batchWait)
+		tick, want, cancel = subscribeBatchClock(l.batchWait)
 		defer cancel()
 	}
 	for {
@@ -182,12 +183,9 @@ func (l *udpListener) readLoop() {
 		}
 		more := read()
 		if linger {
-			// Until the next multiple of batchWait on the clock (a tick
-			// from before this wait is stale), or the listener closes.
-			select {
-			case <-tick:
-			default:
-			}
+			// Until the next multiple of batchWait on the clock, or the
+			// listener closes.
+			want()
 			select {
 			case <-tick:
 			case <-l.done:
