@@ -33,7 +33,8 @@ import (
 // clockIdleTicks ticks that reached nobody the clock stops sleeping and
 // waking and waits for a reader to ask again (want). An idle station's
 // clock woke 500 times a second for nothing, each wake-up readying
-// another thread for its Gosched: 2.6 % of a core with no vehicle at all.
+// another thread for its Gosched: serve with 8 UDP links and no vehicle
+// used 2.9–3.6 % of a core, most of it that (1.1–1.5 % since).
 type batchClock struct {
 	period time.Duration
 	mu     sync.Mutex
