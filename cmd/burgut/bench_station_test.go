@@ -67,9 +67,9 @@ import (
 // Needs InfluxDB (make bench starts it). The table goes to stdout.
 func BenchmarkStation(b *testing.B) {
 	influx := testenv.Service(b, "BURGUT_TEST_INFLUX_URL")
-	sizes := envInts(b, "BURGUT_BENCH_VEHICLES", []int{400, 1000, 2000, 3000})
-	secs := envInts(b, "BURGUT_BENCH_SECONDS", []int{10})[0]
-	wsClients := envCount(b, "BURGUT_BENCH_WS", 10)
+	sizes := envInts(b, "BURGUT_BENCH_VEHICLES", []int{400, 1000, 2000, 3000}, 1)
+	secs := envInts(b, "BURGUT_BENCH_SECONDS", []int{10}, 1)[0]
+	wsClients := envInts(b, "BURGUT_BENCH_WS", []int{10}, 0)[0]
 	interval := os.Getenv("BURGUT_BENCH_INTERVAL")
 	if interval == "" {
 		interval = "0"
@@ -216,7 +216,7 @@ func runServeBench(b *testing.B, r *benchRow, influx string, influxd int, interv
 	// steady state the latency target is about.
 	warmup := time.Duration(r.seconds) * time.Second / 3
 	if w := os.Getenv("BURGUT_BENCH_WARMUP"); w != "" {
-		warmup = time.Duration(envInts(b, "BURGUT_BENCH_WARMUP", nil)[0]) * time.Second
+		warmup = time.Duration(envInts(b, "BURGUT_BENCH_WARMUP", nil, 1)[0]) * time.Second
 	}
 	r.warmup = warmup
 	fams0c := make(chan map[string]*dto.MetricFamily, 1)
@@ -1004,21 +1004,10 @@ func paren(s string) string {
 	return "(" + s + ")"
 }
 
-// envCount is a count that may be zero (BURGUT_BENCH_WS=0: no client
-// reading the fleet, only the probe), or def when unset.
-func envCount(b *testing.B, name string, def int) int {
-	v := strings.TrimSpace(os.Getenv(name))
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		b.Fatalf("%s=%q: want a count, 0 or more", name, v)
-	}
-	return n
-}
-
-func envInts(b *testing.B, name string, def []int) []int {
+// envInts is the comma-separated integers of the environment variable
+// name, each at least least, or def when it is unset (least 0: a count
+// that may be zero, e.g. BURGUT_BENCH_WS=0, only the probe).
+func envInts(b *testing.B, name string, def []int, least int) []int {
 	v := os.Getenv(name)
 	if v == "" {
 		return def
@@ -1026,8 +1015,8 @@ func envInts(b *testing.B, name string, def []int) []int {
 	var out []int
 	for _, f := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			b.Fatalf("%s=%q: want positive integers, comma-separated", name, v)
+		if err != nil || n < least {
+			b.Fatalf("%s=%q: want integers of %d or more, comma-separated", name, v, least)
 		}
 		out = append(out, n)
 	}
