@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,4 +125,81 @@ func epollsWatching(t *testing.T, ino uint64) []int {
 		}
 	}
 	return out
+}
+
+// A busy socket's reader that finds the socket empty at a tick waits for
+// the clock again, up to lingerEmpty reads in a row, before it waits in
+// epoll (a blocking system call whose P the runtime takes back), and a
+// socket that went quiet is waited for in epoll after those reads. Three
+// rounds of a busy stretch and silence: in every round the reader ends in
+// epoll after at most lingerEmpty+1 empty reads; in at least one it read
+// the empty socket more than once (a round can end just as the reader's
+// rate window closes and the socket stops counting as busy, so not every
+// round must).
+func TestUDPReaderLingersOnABusySocketFoundEmpty(t *testing.T) {
+	l, err := listenUDP("127.0.0.1:0", 4<<20, 3, 1<<20, 2*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// before[i] is the count of datagrams read when the reader began its
+	// i-th read of the socket.
+	var mu sync.Mutex
+	var before []uint64
+	hook := func() {
+		mu.Lock()
+		before = append(before, l.datagrams.Load())
+		mu.Unlock()
+	}
+	l.readHook.Store(&hook)
+	defer l.readHook.Store(nil)
+	cl, err := net.DialUDP("udp4", nil, l.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	lingered := 0
+	sent := uint64(0)
+	for round := range 3 {
+		waits := l.sockWaits.Load()
+		// Busy: bursts of 100 for at least three of the reader's rate
+		// windows, each once the last is read (none lost to the socket
+		// buffer): thousands of datagrams a second.
+		for start := time.Now(); time.Since(start) < 3*udpRateWindow; {
+			for range 100 {
+				if _, err := cl.Write([]byte{1}); err != nil {
+					t.Fatal(err)
+				}
+				sent++
+			}
+			testenv.Eventually(t, 10*time.Second, "the burst read", func() bool { return l.datagrams.Load() == sent })
+		}
+		// Silence: the reader must end waiting in epoll.
+		testenv.Eventually(t, 10*time.Second, "the reader waiting in epoll", func() bool {
+			return l.sockWaits.Load() > waits && l.waiting.Load()
+		})
+		mu.Lock()
+		empty := 0 // reads that began with every datagram read: they found the socket empty
+		for _, b := range before {
+			if b == sent {
+				empty++
+			}
+		}
+		before = before[:0]
+		mu.Unlock()
+		if empty < 1 || empty > lingerEmpty+1 {
+			t.Fatalf("round %d: %d empty reads before waiting in epoll; want 1 to %d", round, empty, lingerEmpty+1)
+		}
+		if empty > 1 {
+			lingered++
+		}
+	}
+	if lingered == 0 {
+		t.Fatal("in no round did the reader read the emptied busy socket again before waiting in epoll")
+	}
+	var b stageBuf
+	l.take(&b)
+	if uint64(len(b.items)) != sent || l.dropped() != 0 {
+		t.Fatalf("staged %d of %d, dropped %d", len(b.items), sent, l.dropped())
+	}
 }
