@@ -38,7 +38,7 @@ const (
 // serve at 2,000 vehicles on a busy machine (scripts/bench-serve.sh) the
 // readers' epoll waits lost their P 284 times a second, the batch clock's
 // sleep 82 times and every other system call together 12 times; with
-// this linger serve switched threads 30 % less often there and used 11 %
+// this linger serve switched threads 35 % less often there and used 11 %
 // less CPU per message (BENCHMARKS.md). A socket that really went quiet
 // is waited for in epoll after these reads, and stops counting as busy
 // within udpRateWindow.
