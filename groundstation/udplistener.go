@@ -55,9 +55,9 @@ type udpListener struct {
 	// the reader waits for the next datagram.
 	emptyAt atomic.Int64
 	waiting atomic.Bool
-	// sockWaits counts the reader's waits for a datagram in the socket's
-	// epoll (tests).
-	sockWaits atomic.Uint64
+	// inEpoll is true while the reader waits for a datagram in the
+	// socket's epoll, from just before the wait until it returns (tests).
+	inEpoll atomic.Bool
 	// readHook, when set (tests only), runs on the reader goroutine before
 	// each read of the socket: a hook that blocks starves the reader while
 	// datagrams queue in the socket, as a starved machine does.

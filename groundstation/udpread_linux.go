@@ -219,8 +219,10 @@ func (l *udpListener) readLoop() {
 			continue
 		}
 		if !more {
-			l.sockWaits.Add(1)
-			if err := l.sock.waitReadable(); err != nil {
+			l.inEpoll.Store(true)
+			err := l.sock.waitReadable()
+			l.inEpoll.Store(false)
+			if err != nil {
 				return // closing
 			}
 		}
