@@ -1,8 +1,11 @@
 package groundstation
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/burgut-uav/burgut/internal/testenv"
 )
 
 // Subscribers of one period share one clock, each gets its ticks while
@@ -73,13 +76,8 @@ func TestBatchClockStopsWhileNobodyWaitsAndStartsWhenAsked(t *testing.T) {
 	batchClocks.mu.Unlock()
 	waitParks := func(n uint64) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for c.parks.Load() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("the clock did not stop with nobody waiting (parks %d, want %d)", c.parks.Load(), n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("the clock stopped with nobody waiting (%d times)", n),
+			func() bool { return c.parks.Load() >= n })
 	}
 	waitParks(1)
 	select {
