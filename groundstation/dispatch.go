@@ -375,7 +375,11 @@ func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, r
 	rec.win.add(at, 1, lost)
 	rec.lossLong.add(lost)
 	rec.lastFrame = at
-	rec.sess.SetLinkLoss(rec.uploadLoss(at)) // every frame: an upload's copies follow it as it runs
+	// Every frame: an upload's copies follow the loss as it runs.
+	if loss := rec.uploadLoss(at); loss != rec.lossToSess {
+		rec.lossToSess = loss
+		rec.sess.SetLinkLoss(loss)
+	}
 	rec.sess.Handle(msg)
 	ln.cause, ln.caused = msg, false
 	ln.mapFrame(rec, c, msg, at)

@@ -3,6 +3,8 @@ package groundstation
 import (
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gomavlib/v3/pkg/dialects/common"
 )
 
 func TestSeqTracker(t *testing.T) {
@@ -200,5 +202,52 @@ func TestUploadLossCountsALongHorizon(t *testing.T) {
 	e.add(-1)
 	if e.frac() != 0 {
 		t.Fatalf("loss %.3f after a late frame alone, want 0", e.frac())
+	}
+}
+
+// The session is given the link's loss as it changes, frame by frame:
+// it rises at a gap in the vehicle's sequence, and falls again as
+// lossless frames come in, and what the session holds is always the
+// loss an upload would start from at the latest frame (the dispatcher
+// writes it only when it changed, not at every frame).
+func TestSessionFollowsTheLinkLoss(t *testing.T) {
+	o := newOffline(t)
+	hb := &common.MessageHeartbeat{Type: common.MAV_TYPE_QUADROTOR, Autopilot: common.MAV_AUTOPILOT_ARDUPILOTMEGA}
+	pos := &common.MessageGlobalPositionInt{Lat: 418123000, Lon: 692716000}
+	o.send(7, 1, hb)
+	c := o.ln.comps.get(vkey{7, 1})
+	if c == nil {
+		t.Fatal("the vehicle was not classified")
+	}
+	rec := c.rec
+	check := func(when string) float64 {
+		t.Helper()
+		want := rec.uploadLoss(o.at)
+		if got := rec.sess.LinkLoss(); got != want {
+			t.Fatalf("%s: the session holds loss %.4f, the link measures %.4f", when, got, want)
+		}
+		return want
+	}
+	for range 50 {
+		o.send(7, 1, pos)
+	}
+	if l := check("lossless"); l != 0 {
+		t.Fatalf("loss %.4f on a lossless link", l)
+	}
+	o.seq[vkey{7, 1}] += 10 // ten frames lost
+	o.send(7, 1, pos)
+	peak := check("after a gap of 10")
+	if peak <= 0 {
+		t.Fatal("no loss after a gap of 10 frames")
+	}
+	// Lossless frames for 20 s at 15 a second: the window forgets the
+	// gap and the long count dilutes it.
+	for range 300 {
+		o.at = o.at.Add(time.Second/15 - 10*time.Millisecond) // send adds 10 ms
+		o.send(7, 1, pos)
+		check("lossless again")
+	}
+	if l := check("20 s later"); l >= peak/2 {
+		t.Fatalf("loss %.4f 20 s after the gap, want well below its peak %.4f", l, peak)
 	}
 }

@@ -108,7 +108,14 @@ type vehicleRec struct {
 	lost         int64
 	win          window
 	lossLong     lossEWMA // the long-horizon loss an upload's copies start from (uploadLoss)
-	lastBootMs   uint32
+	// lossToSess is the uploadLoss last given to the session (attach):
+	// it is stored there only when it changes, because the store is an
+	// atomic write to the session's memory, which a frame otherwise never
+	// touches — at 36,000 frames a second over 2,000 vehicles that line
+	// is never in cache, and the write's miss was a third of attach's own
+	// CPU in a perf profile of serve (BENCHMARKS.md).
+	lossToSess float64
+	lastBootMs uint32
 	// clockBootMs and clockAt start the window over which the vehicle's
 	// boot clock is compared with the station's (observeClock).
 	clockBootMs uint32

@@ -115,6 +115,9 @@ func (v *Vehicle) SetLinkLoss(frac float64) {
 	v.linkLoss.Store(math.Float64bits(min(frac, 1)))
 }
 
+// LinkLoss returns what SetLinkLoss last set (0 before).
+func (v *Vehicle) LinkLoss() float64 { return math.Float64frombits(v.linkLoss.Load()) }
+
 // Autopilot returns what SetAutopilot last set; ok is false before.
 func (v *Vehicle) Autopilot() (ap uint8, ok bool) {
 	a := v.autopilot.Load()
