@@ -22,23 +22,54 @@ import (
 // unless a test chose it.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
+	return freePort(t, func(p int) error {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+}
+
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago,
+// below the kernel's ephemeral range for the same reason as FreeUDPPort,
+// and one more: a server a test stops and starts again on the same port
+// (influxtest's outage tests) leaves it free meanwhile, and in the
+// ephemeral range any other test's listener on port 0, or any outgoing
+// connection's local end, may take it in that gap.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	return freePort(t, func(p int) error {
+		ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(p))
+		if err == nil {
+			ln.Close()
+		}
+		return err
+	})
+}
+
+// freePort tries random ports from 10000 to just below the ephemeral range
+// with try (nil: it could bind the port), and falls back to one the kernel
+// picks when that range is too small or all tries failed.
+func freePort(t testing.TB, try func(port int) error) int {
+	t.Helper()
 	lo := 10000
 	hi := ephemeralLow() - 1
-	for try := 0; hi-lo >= 1000 && try < 100; try++ {
-		p := lo + rand.IntN(hi-lo+1)
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err != nil {
-			continue // taken
+	for i := 0; hi-lo >= 1000 && i < 100; i++ {
+		if p := lo + rand.IntN(hi-lo+1); try(p) == nil {
+			return p
 		}
-		c.Close()
-		return p
 	}
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	defer ln.Close()
+	p := ln.Addr().(*net.TCPAddr).Port
+	if err := try(p); err != nil {
+		t.Fatalf("no free port: %v", err)
+	}
+	return p
 }
 
 // ephemeralLow is the first port of the kernel's ephemeral range (32768,
@@ -57,15 +88,4 @@ func ephemeralLow() int {
 		return 32768
 	}
 	return n
-}
-
-// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreeTCPPort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

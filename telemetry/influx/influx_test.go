@@ -280,10 +280,7 @@ func TestRestartReplaysSpool(t *testing.T) {
 	}
 	stop = runSink(t, sink)
 	defer stop()
-	deadline := time.Now().Add(time.Minute)
-	for sink.Stats().Spool.PendingPoints > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitDelivered(t, sink, 0, time.Minute)
 	wantSamples(t, sink, "v0001", start, ss)
 }
 
@@ -316,10 +313,7 @@ func TestSpoolFullDropsOldestWithMetric(t *testing.T) {
 	}
 	droppedSamples := int(st.Spool.DroppedPoints / telemetry.PointsPerSample)
 	srv.Restart()
-	deadline := time.Now().Add(time.Minute)
-	for sink.Stats().Spool.PendingPoints > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitDelivered(t, sink, 0, time.Minute)
 	got, err := sink.Samples(context.Background(), "v0002", start, start.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,7 +65,13 @@ bind-address = "127.0.0.1:%d"
 	if err := os.WriteFile(filepath.Join(s.dir, "influxdb.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Kill)
+	t.Cleanup(func() {
+		s.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
+			t.Logf("private influxd on 127.0.0.1:%d, its log's last lines:\n%s", s.port, lastLines(string(b), 40))
+		}
+	})
 	s.Restart()
 	q := url.Values{"q": {"CREATE DATABASE " + db}}
 	resp, err := http.PostForm(s.URL()+"/query", q)
@@ -131,7 +138,11 @@ func (s *Server) Restart() {
 		req, _ := http.NewRequestWithContext(pctx, "GET", s.URL()+"/health", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			// Some server answered; it counts only if it is this influxd.
+			// A stranger on the port (taken while this one was down) would
+			// take the test's writes and answer "no database"; waiting on
+			// lets this influxd exit on its failed bind, which is reported.
+			if resp.StatusCode == 200 && listensOn(cmd.Process.Pid, s.port) {
 				pcancel()
 				return
 			}
@@ -148,6 +159,38 @@ func (s *Server) Restart() {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// listensOn reports whether process pid holds a TCP socket listening on
+// port: /proc/net/tcp's listening sockets on that port, matched by inode
+// with the sockets among the process's open files.
+func listensOn(pid, port int) bool {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		if len(f) < 10 || f[3] != "0A" {
+			continue
+		}
+		i := strings.LastIndexByte(f[1], ':')
+		if p, err := strconv.ParseUint(f[1][i+1:], 16, 16); err == nil && int(p) == port {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[l] {
+			return true
+		}
+	}
+	return false
 }
 
 func lastLines(s string, n int) string {
