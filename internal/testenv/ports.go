@@ -22,12 +22,13 @@ import (
 // unless a test chose it.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	return freePort(t, func(p int) error {
+	return freePort(t, func(p int) (int, error) {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err == nil {
-			c.Close()
+		if err != nil {
+			return 0, err
 		}
-		return err
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port, nil
 	})
 }
 
@@ -39,35 +40,32 @@ func FreeUDPPort(t testing.TB) int {
 // connection's local end, may take it in that gap.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	return freePort(t, func(p int) error {
+	return freePort(t, func(p int) (int, error) {
 		ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(p))
-		if err == nil {
-			ln.Close()
+		if err != nil {
+			return 0, err
 		}
-		return err
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port, nil
 	})
 }
 
-// freePort tries random ports from 10000 to just below the ephemeral range
-// with try (nil: it could bind the port), and falls back to one the kernel
-// picks when that range is too small or all tries failed.
-func freePort(t testing.TB, try func(port int) error) int {
+// freePort binds (and releases) random ports from 10000 to just below the
+// ephemeral range, and falls back to the port the kernel picks for port 0
+// when that range is too small or all tries failed. bind binds port p of
+// its network (0: the kernel's choice) and returns the port it got.
+func freePort(t testing.TB, bind func(p int) (int, error)) int {
 	t.Helper()
 	lo := 10000
 	hi := ephemeralLow() - 1
 	for i := 0; hi-lo >= 1000 && i < 100; i++ {
-		if p := lo + rand.IntN(hi-lo+1); try(p) == nil {
+		if p, err := bind(lo + rand.IntN(hi-lo+1)); err == nil {
 			return p
 		}
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	p, err := bind(0)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer ln.Close()
-	p := ln.Addr().(*net.TCPAddr).Port
-	if err := try(p); err != nil {
-		t.Fatalf("no free port: %v", err)
 	}
 	return p
 }

@@ -69,8 +69,7 @@ bind-address = "127.0.0.1:%d"
 	t.Cleanup(func() {
 		s.Kill()
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
-			t.Logf("private influxd on 127.0.0.1:%d, its log's last lines:\n%s", s.port, lastLines(string(b), 40))
+			t.Logf("private influxd on 127.0.0.1:%d, its log's last lines:\n%s", s.port, s.logTail(40))
 		}
 	})
 	s.Restart()
@@ -151,12 +150,10 @@ func (s *Server) Restart() {
 		pcancel()
 		select {
 		case <-ctx.Done():
-			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
-			s.t.Fatalf("influxd did not become healthy in %v; log:\n%s", healthWait, lastLines(string(b), 20))
+			s.t.Fatalf("influxd did not become healthy in %v; log:\n%s", healthWait, s.logTail(20))
 		case <-s.done:
-			b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
 			s.cmd = nil
-			s.t.Fatalf("influxd exited at start; log:\n%s", lastLines(string(b), 20))
+			s.t.Fatalf("influxd exited at start; log:\n%s", s.logTail(20))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -197,6 +194,12 @@ func listensOn(pid, port int) bool {
 		}
 	}
 	return false
+}
+
+// logTail is the last n lines of influxd's log (every start appends to it).
+func (s *Server) logTail(n int) string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "influxd.log"))
+	return lastLines(string(b), n)
 }
 
 func lastLines(s string, n int) string {
