@@ -45,6 +45,9 @@ type linkRT struct {
 	tapped   []TappedFrame
 
 	comps compTable
+	// warmSink keeps the sum warm read, so that its loads are not
+	// optimised away.
+	warmSink uintptr
 	// unheard holds the frames of systems not classified yet (hold.go).
 	unheard  map[vkey][]heldFrame
 	bySys    map[uint8]*vehicleRec // the autopilot record per system ID
@@ -395,29 +398,46 @@ func (ln *linkRT) attach(c *compRec, f frame.Frame, channel *gomavlib.Channel, r
 	ln.cause = nil
 }
 
-// compTable is a link's components by (system, component): 256 systems,
-// each a table of 256 components made when the system first appears. A
-// map keyed by vkey cost a hash and its cache misses for each of the
-// 36,000 frames a second at 2,000 vehicles (~2 % of serve's CPU); here a
-// frame's component is two indexed loads, the first from the link's own
-// 2 KiB table. A system's table is 2 KiB: 0.5 MB for a link's 250
-// vehicles.
-type compTable [256]*[256]*compRec
+// compTable is a link's components by (system, component). A map keyed
+// by vkey cost a hash and its cache misses for each of the 36,000 frames
+// a second at 2,000 vehicles (~2 % of serve's CPU). Each system's first
+// component heard (its autopilot: nearly every frame a vehicle sends)
+// sits in the link's own 6 KiB table beside its component ID, so finding
+// it is one load from a table that stays in cache; the system's other
+// components are in a 256-entry table made when the second one appears.
+// When every component was in that second table, the load from it was a
+// cache miss on nearly every frame (a different vehicle's table each
+// time): 47 % of onFrame's own samples in perf (BENCHMARKS.md).
+type compTable [256]sysComps
+
+// sysComps is one system's components: the first heard, then the rest.
+type sysComps struct {
+	first   *compRec
+	firstID uint8
+	rest    *[256]*compRec
+}
 
 func (t *compTable) get(k vkey) *compRec {
-	if s := t[k.sys]; s != nil {
-		return s[k.comp]
+	s := &t[k.sys]
+	if s.first != nil && s.firstID == k.comp {
+		return s.first
+	}
+	if s.rest != nil {
+		return s.rest[k.comp]
 	}
 	return nil
 }
 
 func (t *compTable) set(k vkey, c *compRec) {
-	s := t[k.sys]
-	if s == nil {
-		s = new([256]*compRec)
-		t[k.sys] = s
+	s := &t[k.sys]
+	if s.first == nil || s.firstID == k.comp {
+		s.first, s.firstID = c, k.comp
+		return
 	}
-	s[k.comp] = c
+	if s.rest == nil {
+		s.rest = new([256]*compRec)
+	}
+	s.rest[k.comp] = c
 }
 
 // classify decides what a (system, component) heard for the first time

@@ -2,9 +2,11 @@ package groundstation
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/bluenviron/gomavlib/v3"
 
@@ -38,6 +40,7 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 	}
 	ln.mu.Lock()
 	ln.batching = true
+	ln.warm(b)
 	for i := range b.items {
 		ln.onDatagram(b.items[i].c, b.bytes(i), time.Unix(0, b.items[i].at))
 		if slice.Due() && i+1 < len(b.items) {
@@ -55,6 +58,51 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 	if empty > ln.caughtUp.Load() {
 		ln.caughtUp.Store(empty)
 	}
+}
+
+// warm reads, for every datagram of a batch, the records its frame will
+// be dispatched to — its remote's conn, its component (with the lines of
+// the sequence tracker the frame updates) and its vehicle (the lines of
+// the fields every frame updates) — before the first is dispatched, and
+// keeps a sum of what it read (warmSink) so that the loads stay.
+//
+// Why: each frame comes from a different vehicle than the one before, so
+// its records are cold, and dispatching it stalls on one cache miss after
+// another (perf put most of onFrame's and attach's own samples on the
+// instruction after a record's first load). Loads for different
+// datagrams do not depend on each other, so this loop has their misses
+// outstanding together, where dispatching takes them one at a time.
+// Only the first frame of a datagram (the loader's and nearly every
+// autopilot's one frame) is looked up; what it reads changes nothing.
+func (ln *linkRT) warm(b *stageBuf) {
+	var sum uintptr
+	for i := range b.items {
+		c := b.items[i].c
+		sum += uintptr(unsafe.Pointer(c.ch))
+		data := b.bytes(i)
+		var seq, sys, comp uint8
+		switch {
+		case len(data) >= 10 && data[0] == 0xFD: // MAVLink 2
+			seq, sys, comp = data[4], data[5], data[6]
+		case len(data) >= 8 && data[0] == 0xFE: // MAVLink 1
+			seq, sys, comp = data[2], data[3], data[4]
+		default:
+			continue
+		}
+		cr := ln.comps.get(vkey{sys, comp})
+		if cr == nil {
+			continue
+		}
+		sum += uintptr(cr.seq.last) + uintptr(cr.seq.sums[seq]) + uintptr(cr.seq.lastAt.UnixNano())
+		if r := cr.rec; r != nil {
+			sum += uintptr(unsafe.Pointer(r.ch.Load())) + uintptr(r.lastFrame.UnixNano()) + uintptr(r.received) +
+				uintptr(math.Float64bits(r.lossToSess))
+			if r.published {
+				sum++
+			}
+		}
+	}
+	ln.warmSink = sum
 }
 
 // onDatagram decodes and dispatches one datagram of a UDP server link
