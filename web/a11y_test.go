@@ -84,7 +84,8 @@ func TestConsoleAccessibleBasics(t *testing.T) {
 	for _, tab := range []string{"plan", "alerts", "review", "ops"} {
 		c.run(chromedp.Click(`#tabs [data-tab="` + tab + `"]`))
 		if tab == "ops" {
-			c.run(chromedp.Click("#op-create summary"))
+			c.poll("no operation yet", `document.getElementById('ops-status').textContent === 'No operation yet.'`, 10*time.Second)
+			c.openDetails("op-create")
 			c.poll("the pool", `document.querySelectorAll('#op-pool input').length === 1`, 10*time.Second)
 		}
 		c.accessible(tab)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,29 @@ func TestConsoleControlBetweenOperators(t *testing.T) {
 	if !found {
 		t.Fatalf("no audit entry names both operators of the takeover: %+v", taken)
 	}
+}
+
+// openDetails clicks the summary of the <details> with this id until it
+// is open. As with selectFirstVehicle, a click lands where the summary
+// was a moment before: the Operations tab writes its list's status ("No
+// operation yet.") above the form after its first fetch, which moved the
+// summary under a click made just before it (seen once in CI: the form
+// stayed closed and its vehicle pool empty).
+func (c *console) openDetails(id string) {
+	c.t.Helper()
+	open := fmt.Sprintf(`document.getElementById(%q).open`, id)
+	for range 3 {
+		if !eval[bool](c, open) {
+			c.run(chromedp.Click("#" + id + " summary"))
+		}
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+			if eval[bool](c, open) {
+				return
+			}
+			c.run(chromedp.Sleep(100 * time.Millisecond))
+		}
+	}
+	c.t.Fatalf("#%s is not open after 3 clicks", id)
 }
 
 // selectFirstVehicle clicks the first vehicle's line until it is the

@@ -59,7 +59,7 @@ func TestConsoleOperations(t *testing.T) {
 	// simulator's endurance, all three vehicles.
 	c.run(chromedp.Click(`#tabs [data-tab="ops"]`))
 	c.poll("no operation yet", `document.getElementById('ops-status').textContent === 'No operation yet.'`, 10*time.Second)
-	c.run(chromedp.Click("#op-create summary"))
+	c.openDetails("op-create")
 	c.poll("the form filled", `document.getElementById('op-area').options.length === 1 && document.querySelectorAll('#op-pool input[name=vehicle]').length === 3`, 10*time.Second)
 	// A mistake first: more slots than vehicles ticked is named before anything is sent.
 	eval[bool](c, `(() => { const f = document.getElementById('op-form'); f.slots.value = 1; f.minutes.value = 120; f.endurance_min.value = 8; f.swap_min.value = 1; f.speed.value = 10; return true })()`)
