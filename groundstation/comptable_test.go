@@ -58,16 +58,23 @@ func TestWarmFindsTheRecordsOfADatagram(t *testing.T) {
 	}
 	unknown := encodeFrame(t, o.st, 9, 1, 1, hb)
 	v1 := []byte{0xFE, 9, 2, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} // a MAVLink 1 header from 9/1
-	o.ln.warm(stage(unknown, v1, []byte{0xFD, 1, 2}, []byte("not a frame"), nil))
+	b := stage(unknown, v1, []byte{0xFD, 1, 2}, []byte("not a frame"), nil)
+	o.ln.warm(b, 0, len(b.items))
 	if o.ln.warmSink != 0 {
 		t.Fatalf("warm summed %d from datagrams of no known component", o.ln.warmSink)
 	}
-	o.ln.warm(stage([]byte{0xFD, 1, 2}, encodeFrame(t, o.st, 7, 1, 2, hb)))
+	b = stage([]byte{0xFD, 1, 2}, encodeFrame(t, o.st, 7, 1, 2, hb))
+	o.ln.warm(b, 0, 1) // the short one alone
+	if o.ln.warmSink != 0 {
+		t.Fatalf("warm summed %d from a short datagram", o.ln.warmSink)
+	}
+	o.ln.warm(b, 1, 2)
 	if o.ln.warmSink == 0 {
 		t.Fatal("warm read nothing for a frame of 7/1 (MAVLink 2)")
 	}
 	o.ln.warmSink = 0
-	o.ln.warm(stage([]byte{0xFE, 9, 3, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}))
+	b = stage([]byte{0xFE, 9, 3, 7, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	o.ln.warm(b, 0, 1)
 	if o.ln.warmSink == 0 {
 		t.Fatal("warm read nothing for a frame of 7/1 (MAVLink 1)")
 	}

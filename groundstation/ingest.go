@@ -40,8 +40,10 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 	}
 	ln.mu.Lock()
 	ln.batching = true
-	ln.warm(b)
 	for i := range b.items {
+		if i%warmAhead == 0 {
+			ln.warm(b, i, min(i+warmAhead, len(b.items)))
+		}
 		ln.onDatagram(b.items[i].c, b.bytes(i), time.Unix(0, b.items[i].at))
 		if slice.Due() && i+1 < len(b.items) {
 			ln.endBatch()
@@ -72,11 +74,14 @@ func (ln *linkRT) drainUDP(l *udpListener) {
 // instruction after a record's first load). Loads for different
 // datagrams do not depend on each other, so this loop has their misses
 // outstanding together, where dispatching takes them one at a time.
-// Only the first frame of a datagram (the loader's and nearly every
-// autopilot's one frame) is looked up; what it reads changes nothing.
-func (ln *linkRT) warm(b *stageBuf) {
+// Only the first frame of a datagram (the load generator's and nearly
+// every autopilot's one frame) is looked up; what it reads changes
+// nothing. drainUDP warms warmAhead datagrams at a time: a batch is a few
+// dozen at the fleet's rate, but thousands when the station fell behind,
+// and records read that far ahead would be evicted before their turn.
+func (ln *linkRT) warm(b *stageBuf, from, to int) {
 	var sum uintptr
-	for i := range b.items {
+	for i := from; i < to; i++ {
 		c := b.items[i].c
 		sum += uintptr(unsafe.Pointer(c.ch))
 		data := b.bytes(i)
@@ -104,6 +109,9 @@ func (ln *linkRT) warm(b *stageBuf) {
 	}
 	ln.warmSink = sum
 }
+
+// warmAhead is how many datagrams warm reads ahead of their dispatch.
+const warmAhead = 64
 
 // onDatagram decodes and dispatches one datagram of a UDP server link
 // (under the link's lock); data is only valid during the call.
