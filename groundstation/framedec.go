@@ -46,6 +46,20 @@ func (d *frameDecoder) decode(data []byte) (frame.Frame, int, error) {
 	return nil, 0, fmt.Errorf("invalid magic byte: %x", data[0])
 }
 
+// frameIDs reads the sequence number, system and component of the frame
+// at the start of data from its header (the offsets decodeV2 and
+// decodeV1 read), without decoding it; false when data does not start
+// with a whole header of either version.
+func frameIDs(data []byte) (seq, sys, comp uint8, ok bool) {
+	switch {
+	case len(data) >= 10 && data[0] == frame.V2MagicByte:
+		return data[4], data[5], data[6], true
+	case len(data) >= 6 && data[0] == frame.V1MagicByte:
+		return data[2], data[3], data[4], true
+	}
+	return 0, 0, 0, false
+}
+
 func (d *frameDecoder) decodeV2(data []byte) (frame.Frame, int, error) {
 	if len(data) < 10 {
 		return nil, 0, errTruncated

@@ -84,14 +84,8 @@ func (ln *linkRT) warm(b *stageBuf, from, to int) {
 	for i := from; i < to; i++ {
 		c := b.items[i].c
 		sum += uintptr(unsafe.Pointer(c.ch))
-		data := b.bytes(i)
-		var seq, sys, comp uint8
-		switch {
-		case len(data) >= 10 && data[0] == 0xFD: // MAVLink 2
-			seq, sys, comp = data[4], data[5], data[6]
-		case len(data) >= 8 && data[0] == 0xFE: // MAVLink 1
-			seq, sys, comp = data[2], data[3], data[4]
-		default:
+		seq, sys, comp, ok := frameIDs(b.bytes(i))
+		if !ok {
 			continue
 		}
 		cr := ln.comps.get(vkey{sys, comp})
