@@ -98,19 +98,27 @@ func TestConsoleControlBetweenOperators(t *testing.T) {
 // stayed closed and its vehicle pool empty).
 func (c *console) openDetails(id string) {
 	c.t.Helper()
-	open := fmt.Sprintf(`document.getElementById(%q).open`, id)
+	c.clickUntil("#"+id+" summary", fmt.Sprintf(`document.getElementById(%q).open`, id), 3*time.Second)
+}
+
+// clickUntil clicks sel until the expression done is true, checking it
+// every 100 ms for wait after each click and before clicking again (a
+// late click may have done it: a second would undo a toggle), at most
+// three clicks.
+func (c *console) clickUntil(sel, done string, wait time.Duration) {
+	c.t.Helper()
 	for range 3 {
-		if !eval[bool](c, open) {
-			c.run(chromedp.Click("#" + id + " summary"))
+		if !eval[bool](c, done) {
+			c.run(chromedp.Click(sel))
 		}
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-			if eval[bool](c, open) {
+		for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
+			if eval[bool](c, done) {
 				return
 			}
 			c.run(chromedp.Sleep(100 * time.Millisecond))
 		}
 	}
-	c.t.Fatalf("#%s is not open after 3 clicks", id)
+	c.t.Fatalf("%s: not %s after 3 clicks", sel, done)
 }
 
 // selectFirstVehicle clicks the first vehicle's line until it is the
@@ -120,15 +128,6 @@ func (c *console) openDetails(id string) {
 // fails with "Select one or more vehicles first" (seen once in CI).
 func (c *console) selectFirstVehicle() {
 	c.t.Helper()
-	const sel = `document.querySelector('#vehicles li[data-vehicle-id]')?.getAttribute('aria-selected') === 'true'`
-	for range 3 {
-		c.run(chromedp.Click("#vehicles li[data-vehicle-id]"))
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-			if eval[bool](c, sel) {
-				return
-			}
-			c.run(chromedp.Sleep(100 * time.Millisecond))
-		}
-	}
-	c.t.Fatal("the first vehicle's line is not selected after 3 clicks")
+	c.clickUntil("#vehicles li[data-vehicle-id]",
+		`document.querySelector('#vehicles li[data-vehicle-id]')?.getAttribute('aria-selected') === 'true'`, 5*time.Second)
 }
